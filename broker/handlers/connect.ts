@@ -1,0 +1,88 @@
+import { randomBytes } from "node:crypto";
+import type { IConnectPacket, QoS } from "mqtt-packet";
+import { validateTopicName } from "../../core/topic/index.js";
+import type { Connection } from "../connection.js";
+import { ProtocolError } from "../errors.js";
+
+/**
+ * CONNECT: protocol checks, client identifier rules, authentication, session take-over or resume, CONNACK.
+ * Authentication is asynchronous; packets that arrive meanwhile wait in the connection.
+ */
+export function handleConnect(conn: Connection, packet: IConnectPacket): void {
+  const broker = conn.broker;
+  const { limits } = broker.config;
+  const version = packet.protocolVersion ?? 4;
+
+  // "MQTT" goes with level 4 (3.1.1), "MQIsdp" with level 3 (3.1); anything else is refused [MQTT-3.1.2-2].
+  // MQTT 5 is not served yet: it is refused the same way.
+  if (!((packet.protocolId === "MQTT" && version === 4) || (packet.protocolId === "MQIsdp" && version === 3))) {
+    conn.refuse(1, new ProtocolError(`unsupported protocol ${packet.protocolId} level ${version}`, "MQTT-3.1.2-2"));
+    return;
+  }
+  // Will QoS 3 is malformed [MQTT-3.1.2-14]; a password without a user name is malformed [MQTT-3.1.2-22].
+  if (packet.will && packet.will.qos !== undefined && packet.will.qos > 2) {
+    throw new ProtocolError("will QoS 3", "MQTT-3.1.2-14");
+  }
+  if (packet.password !== undefined && packet.username === undefined) {
+    throw new ProtocolError("password flag set without user name flag", "MQTT-3.1.2-22");
+  }
+  if (packet.will) {
+    const invalid = validateTopicName(packet.will.topic, broker.topicLimits);
+    if (invalid !== null) throw new ProtocolError(`invalid will topic: ${invalid}`, "MQTT-3.1.3-10");
+  }
+
+  let clientId = packet.clientId;
+  const clean = packet.clean !== false;
+  if (clientId.length === 0) {
+    // 3.1 requires 1-23 characters; 3.1.1 allows an empty id only with clean session [MQTT-3.1.3-7] [MQTT-3.1.3-8],
+    // and then the server assigns a unique one [MQTT-3.1.3-6].
+    if (version === 3 || !clean) {
+      conn.refuse(2, new ProtocolError("empty client id with clean session 0", "MQTT-3.1.3-8"));
+      return;
+    }
+    clientId = `mqgate-${randomBytes(9).toString("base64url")}`;
+  }
+  if (Buffer.byteLength(clientId) > limits.maxClientIdLength) {
+    conn.refuse(2, new ProtocolError(`client id longer than ${limits.maxClientIdLength} bytes`));
+    return;
+  }
+
+  // Keepalive: a server maximum clamps longer values and replaces 0 (off) [MQTT-3.1.2-24].
+  let keepalive = packet.keepalive ?? 0;
+  const maxKeepalive = limits.maxKeepaliveSeconds;
+  if (maxKeepalive > 0 && (keepalive === 0 || keepalive > maxKeepalive)) keepalive = maxKeepalive;
+
+  conn.client = {
+    clientId,
+    username: packet.username,
+    remoteAddress: conn.remoteAddress,
+    protocolVersion: version,
+  };
+  if (packet.will) {
+    const payload = packet.will.payload;
+    conn.will = {
+      topic: packet.will.topic,
+      payload: typeof payload === "string" ? Buffer.from(payload) : payload,
+      qos: (packet.will.qos ?? 0) as QoS,
+      retain: packet.will.retain === true,
+    };
+  }
+  conn.beginConnect(keepalive);
+  broker.auth.connect(conn.client, packet.password).then(
+    (decision) => {
+      if (conn.isClosed) return;
+      if (!decision.ok) {
+        broker.onConnectRefused(conn, decision.returnCode, decision.reason);
+        conn.refuse(decision.returnCode, new Error(decision.reason));
+        return;
+      }
+      conn.policy = decision.policy;
+      broker.acceptConnection(conn, clientId, clean);
+    },
+    (err: unknown) => {
+      if (conn.isClosed) return;
+      // An auth backend failure is the server's problem: CONNACK 0x03, server unavailable.
+      conn.refuse(3, err instanceof Error ? err : new Error(String(err)));
+    },
+  );
+}

@@ -1,0 +1,36 @@
+import type { IPublishPacket } from "mqtt-packet";
+import { validateTopicName } from "../../core/topic/index.js";
+import { AckType } from "../codec.js";
+import type { Connection } from "../connection.js";
+import { ProtocolError } from "../errors.js";
+import { requirePacketId } from "./packet-id.js";
+
+/**
+ * PUBLISH from a client: validate, authorize, route, acknowledge.
+ * QoS 1: PUBACK after routing [MQTT-4.3.2-2]. QoS 2: routed once, on first receipt; the packet id is kept
+ * until PUBREL so a re-sent PUBLISH is not delivered twice [MQTT-4.3.3-2].
+ */
+export function handlePublish(conn: Connection, packet: IPublishPacket): void {
+  const broker = conn.broker;
+  const topic = packet.topic;
+  const invalid = validateTopicName(topic, broker.topicLimits);
+  if (invalid !== null) throw new ProtocolError(`invalid topic name: ${invalid}`, "MQTT-3.3.2-2");
+  const qos = packet.qos;
+  if (qos === 0) {
+    if (packet.dup) throw new ProtocolError("DUP set on a QoS 0 PUBLISH", "MQTT-3.3.1-2");
+    broker.publishFromClient(conn, topic, packet.payload as Buffer, 0, packet.retain);
+    return;
+  }
+  const packetId = requirePacketId(packet.messageId, "PUBLISH");
+  if (qos === 1) {
+    broker.publishFromClient(conn, topic, packet.payload as Buffer, 1, packet.retain);
+    conn.writeAck(AckType.Puback, packetId);
+    return;
+  }
+  const received = (conn.session as NonNullable<Connection["session"]>).inboundQos2;
+  if (!received.has(packetId)) {
+    broker.publishFromClient(conn, topic, packet.payload as Buffer, 2, packet.retain);
+    received.add(packetId);
+  }
+  conn.writeAck(AckType.Pubrec, packetId);
+}

@@ -1,0 +1,48 @@
+import type { ISubscribePacket, QoS } from "mqtt-packet";
+import { validateTopicFilter } from "../../core/topic/index.js";
+import type { Connection } from "../connection.js";
+import { ProtocolError } from "../errors.js";
+import { requirePacketId } from "./packet-id.js";
+
+const FAILURE = 0x80;
+
+/**
+ * SUBSCRIBE: one SUBACK return code per filter, in order [MQTT-3.8.4-5] [MQTT-3.9.3-1]; an invalid, refused or
+ * over-limit filter gets 0x80. A repeated filter replaces the subscription [MQTT-3.8.4-3]. Retained messages
+ * are sent after the SUBACK for every granted filter, also for a replaced one [MQTT-3.3.1-6].
+ */
+export function handleSubscribe(conn: Connection, packet: ISubscribePacket): void {
+  const packetId = requirePacketId(packet.messageId, "SUBSCRIBE");
+  if (packet.subscriptions.length === 0) throw new ProtocolError("SUBSCRIBE without topic filters", "MQTT-3.8.3-3");
+  const broker = conn.broker;
+  const session = conn.session as NonNullable<Connection["session"]>;
+  const policy = conn.policy as NonNullable<Connection["policy"]>;
+  const maxSubs = broker.config.limits.maxSubscriptionsPerSession;
+  const granted: number[] = [];
+  const added: { filter: string; qos: QoS }[] = [];
+  for (const { topic: filter, qos } of packet.subscriptions) {
+    const invalid = validateTopicFilter(filter, broker.topicLimits);
+    if (invalid !== null) {
+      granted.push(FAILURE);
+      broker.onSubscribeRefused(conn, filter, `invalid filter: ${invalid}`);
+      continue;
+    }
+    const allowed = policy.canSubscribe(filter, qos);
+    if (allowed === null) {
+      granted.push(FAILURE);
+      broker.onSubscribeRefused(conn, filter, "not authorized");
+      continue;
+    }
+    if (!session.subscriptions.has(filter) && session.subscriptions.size >= maxSubs) {
+      granted.push(FAILURE);
+      broker.onSubscribeRefused(conn, filter, `more than ${maxSubs} subscriptions`);
+      continue;
+    }
+    broker.subscribe(session, filter, allowed);
+    granted.push(allowed);
+    added.push({ filter, qos: allowed });
+  }
+  // SUBACK carries the SUBSCRIBE's packet id [MQTT-3.8.4-2].
+  conn.writePacket({ cmd: "suback", messageId: packetId, granted });
+  for (const { filter, qos } of added) broker.deliverRetained(session, filter, qos);
+}

@@ -1,0 +1,106 @@
+import { readFileSync } from "node:fs";
+import type { Duplex } from "node:stream";
+import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
+import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
+import { createServer as createTlsServer } from "node:tls";
+import { createWebSocketStream, WebSocketServer } from "ws";
+import type { MqgateConfig } from "../core/config/types.js";
+import type { Broker } from "./broker.js";
+import { Connection, type Transport } from "./connection.js";
+
+export interface Listener {
+  readonly transport: Transport;
+  readonly host: string;
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** Accepts a stream, or refuses it at once when `maxConnections` is reached. */
+function accept(broker: Broker, stream: Duplex, remote: string, transport: Transport): void {
+  if (!broker.canAccept()) {
+    broker.stats.connectionsRefused++;
+    stream.destroy();
+    return;
+  }
+  broker.addConnection(new Connection(broker, stream, remote, transport));
+}
+
+function remoteOf(socket: Socket): string {
+  return `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? "?"}`;
+}
+
+function listen(server: NetServer | HttpServer, host: string, port: number): Promise<number> {
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      const address = server.address();
+      resolve(typeof address === "object" && address !== null ? address.port : port);
+    });
+  });
+}
+
+function closer(server: NetServer | HttpServer): () => Promise<void> {
+  return () => new Promise((resolve) => server.close(() => resolve()));
+}
+
+/** Starts the MQTT listeners that the configuration enables: TCP, TLS and WebSocket. */
+export async function startListeners(broker: Broker, config: MqgateConfig): Promise<Listener[]> {
+  const listeners: Listener[] = [];
+  try {
+    if (config.mqtt.port !== null) {
+      const server = createNetServer({ noDelay: true }, (socket) => accept(broker, socket, remoteOf(socket), "tcp"));
+      const port = await listen(server, config.mqtt.host, config.mqtt.port);
+      listeners.push({ transport: "tcp", host: config.mqtt.host, port, close: closer(server) });
+    }
+    if (config.tls.port !== null) {
+      const { certFile, keyFile, caFile } = config.tls;
+      if (certFile === undefined || keyFile === undefined) throw new Error("tls.port is set but tls.certFile or tls.keyFile is missing");
+      const server = createTlsServer(
+        {
+          cert: readFileSync(certFile),
+          key: readFileSync(keyFile),
+          ...(caFile !== undefined ? { ca: readFileSync(caFile) } : {}),
+        },
+        (socket) => {
+          socket.setNoDelay(true);
+          accept(broker, socket, remoteOf(socket), "tls");
+        },
+      );
+      const port = await listen(server, config.tls.host, config.tls.port);
+      listeners.push({ transport: "tls", host: config.tls.host, port, close: closer(server) });
+    }
+    if (config.ws.port !== null) {
+      const http = createHttpServer((_req, res) => {
+        res.writeHead(426, { "content-type": "text/plain" }).end("MQTT over WebSocket: connect with subprotocol 'mqtt'\n");
+      });
+      const wss = new WebSocketServer({
+        server: http,
+        path: config.ws.path,
+        maxPayload: config.limits.maxPacketSize,
+        // MQTT over WebSocket uses the subprotocol "mqtt" (3.1.1 section 6); "mqttv3.1" is accepted for old clients.
+        handleProtocols: (protocols) => (protocols.has("mqtt") ? "mqtt" : protocols.has("mqttv3.1") ? "mqttv3.1" : false),
+      });
+      wss.on("connection", (ws, req) => {
+        req.socket.setNoDelay(true);
+        const stream = createWebSocketStream(ws);
+        accept(broker, stream, remoteOf(req.socket), "ws");
+      });
+      const port = await listen(http, config.ws.host, config.ws.port);
+      listeners.push({
+        transport: "ws",
+        host: config.ws.host,
+        port,
+        close: () =>
+          new Promise((resolve) => {
+            for (const client of wss.clients) client.terminate();
+            wss.close(() => http.close(() => resolve()));
+          }),
+      });
+    }
+  } catch (err) {
+    await Promise.all(listeners.map((l) => l.close()));
+    throw err;
+  }
+  return listeners;
+}

@@ -1,0 +1,31 @@
+import type { Logger } from "pino";
+import type { Broker } from "./broker.js";
+
+/**
+ * Turns broker events into structured log lines, with clientId on every client line (node is in the base
+ * bindings). Never logs payloads or passwords.
+ */
+export function attachLogging(broker: Broker, log: Logger): void {
+  broker.on("client.connected", (session, conn, sessionPresent) => {
+    log.info(
+      { clientId: session.clientId, username: conn.client?.username, remote: conn.remoteAddress, transport: conn.transport, clean: session.clean, sessionPresent, keepalive: conn.keepalive },
+      "client connected",
+    );
+  });
+  broker.on("client.disconnected", (clientId, reason, err, conn) => {
+    const level = reason === "client-disconnect" || reason === "socket-closed" || reason === "takeover" ? "info" : "warn";
+    log[level]({ clientId, reason, remote: conn.remoteAddress, err: err?.message }, "client disconnected");
+  });
+  broker.on("client.refused", (conn, returnCode, reason) => {
+    log.warn({ clientId: conn.clientId, username: conn.client?.username, remote: conn.remoteAddress, returnCode, reason }, "connect refused");
+  });
+  broker.on("connection.closed", (conn, reason, err) => {
+    log.info({ clientId: conn.clientId, remote: conn.remoteAddress, reason, err: err?.message }, "connection closed before session start");
+  });
+  broker.on("subscribe.refused", (clientId, filter, reason) => {
+    log.info({ clientId, filter, reason }, "subscription refused");
+  });
+  broker.on("message.dropped", (clientId, msg, reason) => {
+    log.debug({ clientId, topic: msg.topic, qos: msg.qos, reason }, "message dropped");
+  });
+}

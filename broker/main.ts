@@ -1,0 +1,62 @@
+import { isIP } from "node:net";
+import { pino } from "pino";
+import { createAuth } from "../core/auth/index.js";
+import { ConfigError, loadConfig } from "../core/config/index.js";
+import { attachLogging } from "./logging.js";
+import { startBroker } from "./server.js";
+import { VERSION } from "./version.js";
+
+/** Process edge of the broker: configuration, logging, listeners, signals. */
+async function main(): Promise<void> {
+  const config = await loadConfig();
+  const log = pino({ level: config.log.level, base: { node: config.nodeId } });
+  const auth = await createAuth(config.auth);
+  const running = await startBroker(config, auth);
+  attachLogging(running.broker, log);
+
+  for (const l of running.listeners) log.info({ transport: l.transport, host: l.host, port: l.port }, "listening");
+  const where = running.listeners.map((l) => `${l.transport}://${displayHost(l.host)}:${l.port}`).join("  ");
+  process.stderr.write(`mqgate ${VERSION} broker ready (node ${config.nodeId}): ${where}\n`);
+  if (config.auth.mode === "allow-all" && running.listeners.some((l) => !isLoopback(l.host))) {
+    log.warn("auth mode is allow-all and a listener is bound beyond loopback: any client can connect, publish and subscribe. Set auth.mode=acl for production.");
+  }
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, "shutting down");
+    const force = setTimeout(() => process.exit(1), config.shutdown.drainMs).unref();
+    running.close().then(
+      () => {
+        clearTimeout(force);
+        log.info("stopped");
+        process.exit(0);
+      },
+      (err: unknown) => {
+        log.error({ err }, "shutdown failed");
+        process.exit(1);
+      },
+    );
+  };
+  process.on("SIGTERM", () => stop("SIGTERM"));
+  process.on("SIGINT", () => stop("SIGINT"));
+}
+
+function isLoopback(host: string): boolean {
+  return host === "localhost" || host === "::1" || (isIP(host) === 4 && host.startsWith("127."));
+}
+
+function displayHost(host: string): string {
+  if (host === "0.0.0.0" || host === "::") return "localhost";
+  return isIP(host) === 6 ? `[${host}]` : host;
+}
+
+main().catch((err: unknown) => {
+  if (err instanceof ConfigError) {
+    process.stderr.write(`mqgate: invalid configuration\n${err.message}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`mqgate: failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

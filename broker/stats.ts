@@ -1,0 +1,25 @@
+import type { DropReason } from "./types.js";
+
+/** Broker counters: plain numbers, incremented on the hot path, read by $SYS and metrics. */
+export class BrokerStats {
+  readonly startedAt = Date.now();
+  connectionsTotal = 0;
+  connectionsRefused = 0;
+  messagesReceived = 0;
+  messagesSent = 0;
+  publishDenied = 0;
+  bytesReceived = 0;
+  bytesSent = 0;
+  readonly dropped: Record<DropReason, number> = {
+    "queue-full": 0,
+    "slow-consumer": 0,
+    "not-authorized": 0,
+    "retained-limit": 0,
+  };
+
+  get droppedTotal(): number {
+    let total = 0;
+    for (const n of Object.values(this.dropped)) total += n;
+    return total;
+  }
+}

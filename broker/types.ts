@@ -1,0 +1,42 @@
+import type { QoS } from "mqtt-packet";
+
+/** An application message as routed inside the broker. Immutable once created; shared by all receivers. */
+export interface Message {
+  readonly topic: string;
+  readonly payload: Buffer;
+  readonly qos: QoS;
+  readonly retain: boolean;
+}
+
+/** Outgoing QoS 1/2 delivery state for one session ([MQTT-4.3.2], [MQTT-4.3.3]). */
+export const enum OutState {
+  /** PUBLISH sent (or to be sent), waiting for PUBACK (QoS 1) or PUBREC (QoS 2). */
+  AwaitAck = 0,
+  /** PUBREL sent, waiting for PUBCOMP (QoS 2). */
+  AwaitComp = 1,
+}
+
+export interface Outgoing {
+  readonly msg: Message;
+  /** QoS of this delivery: min(message QoS, granted QoS). */
+  readonly qos: QoS;
+  /** RETAIN flag on the wire: 1 only when sent because of a new subscription [MQTT-3.3.1-8]. */
+  readonly retain: boolean;
+  packetId: number;
+  state: OutState;
+}
+
+export type CloseReason =
+  | "client-disconnect"
+  | "socket-closed"
+  | "socket-error"
+  | "protocol-error"
+  | "keepalive-timeout"
+  | "connect-timeout"
+  | "takeover"
+  | "kicked"
+  | "packet-too-large"
+  | "not-authorized"
+  | "server-shutdown";
+
+export type DropReason = "queue-full" | "slow-consumer" | "not-authorized" | "retained-limit";

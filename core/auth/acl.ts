@@ -1,0 +1,492 @@
+/**
+ * ACL file authentication and authorization (see docs/auth.md).
+ *
+ * Load time: the file is parsed (YAML, or JSON by extension), validated with zod, password
+ * hashes are decoded and every user's applicable rules are collected once.
+ * CONNECT: the password is checked with async scrypt, then %c / %u are substituted and the
+ * client's patterns are split into exact topics (a Set) and wildcard patterns.
+ * PUBLISH / SUBSCRIBE: `ClientPolicy` walks those precompiled lists without allocating.
+ *
+ * Semantics:
+ * - A rule applies to a client when its `users` list names the client's user, contains "*"
+ *   (any authenticated user) or "$anonymous" (a client that sent no user name).
+ * - Deny wins: rule order does not matter, any matching deny refuses whatever the allows say.
+ *   Nothing allowed means refused.
+ * - PUBLISH to a topic: allowed when an allow publish pattern matches it and no deny publish
+ *   pattern does.
+ * - SUBSCRIBE to a filter: allowed when an allow subscribe pattern covers the whole filter
+ *   (`filterCovers`) and no deny subscribe pattern overlaps it (`filtersOverlap`: some topic
+ *   would match both). Granted QoS = min(requested, highest maxQos among the covering allows).
+ * - Substitution: %c = client id, %u = user name. A value that is empty, contains '+', '#',
+ *   '/' or U+0000, or starts with '$' would give the pattern a different shape than the
+ *   administrator wrote (client id "#" turning "devices/%c/#" into "devices/#/#"...), so:
+ *   an allow pattern using it is dropped (does not match anything), and a deny pattern using
+ *   it denies everything for that action (fail closed). %u is always unsafe for anonymous clients.
+ */
+import { readFile } from "node:fs/promises";
+import { extname } from "node:path";
+import type { QoS } from "mqtt-packet";
+import { parseDocument } from "yaml";
+import { z } from "zod";
+import { filterCovers, filtersOverlap, topicMatchesPattern } from "../topic/covers.js";
+import { DEFAULT_TOPIC_LIMITS } from "../topic/types.js";
+import { validateTopicFilter } from "../topic/validate.js";
+import { parsePasswordHash, SCRYPT_DEFAULTS, verifyPassword } from "./password.js";
+import type { ParsedPasswordHash } from "./password.js";
+import type { Auth, ClientInfo, ClientPolicy, ConnectDecision } from "./types.js";
+
+/** In a rule's `users`: any client that authenticated with a user name. */
+export const ANY_USER = "*";
+/** In a rule's `users`: clients that connected without a user name (needs `anonymous: true`). */
+export const ANONYMOUS = "$anonymous";
+
+// ---- errors -------------------------------------------------------------------------------
+
+export interface AclIssue {
+  /** Where in the file, e.g. "rules[1].allow.subscribe[0].maxQos"; "" for the file as a whole. */
+  path: string;
+  /** What is wrong, e.g. "must be 0, 1 or 2, got 3". */
+  message: string;
+}
+
+/** The ACL file cannot be read, parsed or validated. Lists every problem found. */
+export class AclError extends Error {
+  override readonly name = "AclError";
+  /** File path (or the label given to createAclAuth). */
+  readonly source: string | undefined;
+  readonly issues: readonly AclIssue[];
+
+  constructor(source: string | undefined, issues: readonly AclIssue[]) {
+    const n = issues.length;
+    super(
+      `Invalid ACL${source === undefined ? "" : ` file ${source}`} (${n} problem${n === 1 ? "" : "s"}):\n` +
+        issues.map((i) => `  - ${i.path === "" ? "" : `${i.path}: `}${i.message}`).join("\n"),
+    );
+    this.source = source;
+    this.issues = issues;
+  }
+}
+
+// ---- schema -------------------------------------------------------------------------------
+
+function describe(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "a list";
+  if (typeof v === "object") return "a mapping";
+  if (typeof v === "string") return JSON.stringify(v.length > 60 ? `${v.slice(0, 57)}...` : v);
+  return `${typeof v} ${String(v)}`;
+}
+
+type ZodIssueLike = { code?: string; input?: unknown; keys?: readonly string[] };
+
+/** zod error map: "is required" when missing, else `expected` plus what was found. */
+function expect(expected: string, opts: { keys?: readonly string[]; secret?: boolean } = {}) {
+  return (iss: ZodIssueLike): string => {
+    if (iss.code === "unrecognized_keys" && iss.keys) {
+      const k = iss.keys.map((x) => `'${x}'`).join(", ");
+      return `unknown key${iss.keys.length === 1 ? "" : "s"} ${k}${opts.keys ? ` (expected ${opts.keys.join(", ")})` : ""}`;
+    }
+    if (iss.input === undefined) return "is required";
+    return opts.secret ? expected : `${expected}, got ${describe(iss.input)}`;
+  };
+}
+
+function strict<T extends z.ZodRawShape>(shape: T, what: string) {
+  return z.strictObject(shape, { error: expect(what, { keys: Object.keys(shape) }) });
+}
+
+function list<T extends z.ZodType>(item: T, what: string) {
+  return z.array(item, { error: expect(what) });
+}
+
+const topicPattern = z.string({ error: expect("must be a topic filter string") }).superRefine((s, ctx) => {
+  const bad = validateTopicFilter(s, DEFAULT_TOPIC_LIMITS);
+  if (bad !== null) ctx.addIssue({ code: "custom", message: `${JSON.stringify(s)} is not a valid topic filter: ${bad}` });
+});
+
+const qosError = expect("must be 0, 1 or 2");
+const qos = z.int({ error: qosError }).min(0, { error: qosError }).max(2, { error: qosError });
+
+const subscribeAllowEntry = z.union(
+  [topicPattern, strict({ filter: topicPattern, maxQos: qos.optional() }, "must be a mapping")],
+  { error: expect("must be a topic filter string or a mapping { filter, maxQos }") },
+);
+
+const permissionKeys = "publish, subscribe";
+const allowSchema = strict(
+  {
+    publish: list(topicPattern, "must be a list of topic filters").optional(),
+    subscribe: list(subscribeAllowEntry, "must be a list of topic filters or { filter, maxQos } mappings").optional(),
+  },
+  `must be a mapping with ${permissionKeys}`,
+);
+const denySchema = strict(
+  {
+    publish: list(topicPattern, "must be a list of topic filters").optional(),
+    subscribe: list(topicPattern, "must be a list of topic filters").optional(),
+  },
+  `must be a mapping with ${permissionKeys}`,
+);
+
+const passwordHash = z
+  .string({
+    error: (iss) =>
+      iss.input === undefined
+        ? "is required: every user needs an scrypt password hash (generate one with `npm run passwd`); for clients without credentials use 'anonymous: true' and '$anonymous' rules"
+        : "must be a string (an scrypt hash)",
+  })
+  .transform((s, ctx): ParsedPasswordHash => {
+    try {
+      return parsePasswordHash(s);
+    } catch (err) {
+      ctx.addIssue({ code: "custom", message: (err as Error).message });
+      return z.NEVER;
+    }
+  });
+
+const userSchema = strict(
+  {
+    username: z
+      .string({ error: expect("must be a string (quote it in YAML if it looks like a number or boolean)") })
+      .min(1, { error: "must not be empty" })
+      .refine((u) => u !== ANY_USER && u !== ANONYMOUS, { error: `'${ANY_USER}' and '${ANONYMOUS}' are reserved for rules` }),
+    password: passwordHash,
+  },
+  "must be a mapping { username, password }",
+);
+
+const ruleSchema = strict(
+  {
+    users: list(
+      z.string({ error: expect("must be a user name, '*' or '$anonymous'") }).min(1, { error: "must not be empty" }),
+      "must be a list of user names ('*' = any authenticated user, '$anonymous' = clients without user name)",
+    ).min(1, { error: "must name at least one user, '*' or '$anonymous'" }),
+    allow: allowSchema.optional(),
+    deny: denySchema.optional(),
+  },
+  "must be a mapping { users, allow, deny }",
+).refine((r) => r.allow !== undefined || r.deny !== undefined, { error: "must have 'allow' or 'deny' (or both)" });
+
+const aclSchema = strict(
+  {
+    anonymous: z.boolean({ error: expect("must be true or false") }).optional(),
+    users: list(userSchema, "must be a list of { username, password }").optional(),
+    rules: list(ruleSchema, "must be a list of rules { users, allow, deny }").optional(),
+  },
+  "the ACL must be a mapping with anonymous, users and rules",
+);
+
+type AclDoc = z.output<typeof aclSchema>;
+type Rule = z.output<typeof ruleSchema>;
+
+function formatPath(path: readonly PropertyKey[]): string {
+  let out = "";
+  for (const k of path) out += typeof k === "number" ? `[${k}]` : out === "" ? String(k) : `.${String(k)}`;
+  return out;
+}
+
+interface RawIssue {
+  code: string;
+  path: readonly PropertyKey[];
+  message: string;
+  errors?: RawIssue[][];
+  expected?: string;
+}
+
+/**
+ * Flattens zod issues to "path: message". For a union (subscribe entries), the branch that got
+ * past the type check explains the problem better than "expected string or mapping".
+ */
+function toAclIssues(issues: readonly RawIssue[], prefix: readonly PropertyKey[] = []): AclIssue[] {
+  const out: AclIssue[] = [];
+  for (const iss of issues) {
+    const path = [...prefix, ...iss.path];
+    if (iss.code === "invalid_union" && iss.errors) {
+      const typeMismatch = (b: RawIssue[]) => b.length === 1 && b[0]!.code === "invalid_type" && b[0]!.path.length === 0;
+      const relevant = iss.errors.filter((b) => !typeMismatch(b));
+      if (relevant.length === 1) {
+        out.push(...toAclIssues(relevant[0]!, path));
+        continue;
+      }
+    }
+    out.push({ path: formatPath(path), message: iss.message });
+  }
+  return out;
+}
+
+// ---- compiled form ------------------------------------------------------------------------
+
+/** A pattern as written in the file, with what it needs substituted. */
+interface Template {
+  raw: string;
+  /** Contains %c or %u. */
+  substituted: boolean;
+}
+
+interface SubscribeTemplate extends Template {
+  maxQos: QoS;
+}
+
+/** Everything that applies to one principal (a user, or anonymous), concatenated over rules. */
+interface RuleSet {
+  pubAllow: Template[];
+  pubDeny: Template[];
+  subAllow: SubscribeTemplate[];
+  subDeny: Template[];
+}
+
+const SUBST = /%[cu]/;
+const SUBST_G = /%([cu])/g;
+
+function template(raw: string): Template {
+  return { raw, substituted: SUBST.test(raw) };
+}
+
+function emptyRuleSet(): RuleSet {
+  return { pubAllow: [], pubDeny: [], subAllow: [], subDeny: [] };
+}
+
+function addRule(set: RuleSet, rule: Rule): void {
+  for (const p of rule.allow?.publish ?? []) set.pubAllow.push(template(p));
+  for (const e of rule.allow?.subscribe ?? []) {
+    const [filter, maxQos] = typeof e === "string" ? [e, 2 as QoS] : [e.filter, (e.maxQos ?? 2) as QoS];
+    set.subAllow.push({ ...template(filter), maxQos });
+  }
+  for (const p of rule.deny?.publish ?? []) set.pubDeny.push(template(p));
+  for (const p of rule.deny?.subscribe ?? []) set.subDeny.push(template(p));
+}
+
+/** Is `v` safe to paste into a pattern, i.e. it cannot change the pattern's levels or wildcards? */
+function safeValue(v: string | undefined): v is string {
+  if (v === undefined || v.length === 0 || v.charCodeAt(0) === 0x24 /* $ */) return false;
+  for (let i = 0; i < v.length; i++) {
+    const c = v.charCodeAt(i);
+    if (c === 0x2b /* + */ || c === 0x23 /* # */ || c === 0x2f /* / */ || c === 0) return false;
+  }
+  return true;
+}
+
+/** The pattern with %c / %u replaced, or null when a value it needs is unsafe. */
+function substitute(t: Template, clientId: string, username: string | undefined): string | null {
+  if (!t.substituted) return t.raw;
+  let ok = true;
+  const out = t.raw.replace(SUBST_G, (_m, which: string) => {
+    const v = which === "c" ? clientId : username;
+    if (!safeValue(v)) {
+      ok = false;
+      return "";
+    }
+    return v;
+  });
+  return ok ? out : null;
+}
+
+function hasWildcard(s: string): boolean {
+  return s.includes("+") || s.includes("#");
+}
+
+const NO_TOPICS: ReadonlySet<string> = new Set();
+
+/** One client's precompiled permissions. */
+class AclPolicy implements ClientPolicy {
+  constructor(
+    private readonly pubDenyAll: boolean,
+    private readonly pubDenyExact: ReadonlySet<string>,
+    private readonly pubDenyWild: readonly string[],
+    private readonly pubAllowExact: ReadonlySet<string>,
+    private readonly pubAllowWild: readonly string[],
+    private readonly subDenyAll: boolean,
+    private readonly subDeny: readonly string[],
+    private readonly subAllowFilters: readonly string[],
+    private readonly subAllowQos: readonly QoS[],
+  ) {}
+
+  canPublish(topic: string): boolean {
+    if (this.pubDenyAll || this.pubDenyExact.has(topic)) return false;
+    const deny = this.pubDenyWild;
+    for (let i = 0; i < deny.length; i++) if (topicMatchesPattern(deny[i]!, topic)) return false;
+    if (this.pubAllowExact.has(topic)) return true;
+    const allow = this.pubAllowWild;
+    for (let i = 0; i < allow.length; i++) if (topicMatchesPattern(allow[i]!, topic)) return true;
+    return false;
+  }
+
+  canSubscribe(filter: string, requestedQos: QoS): QoS | null {
+    if (this.subDenyAll) return null;
+    const deny = this.subDeny;
+    for (let i = 0; i < deny.length; i++) if (filtersOverlap(deny[i]!, filter)) return null;
+    const allow = this.subAllowFilters;
+    let best = -1;
+    for (let i = 0; i < allow.length && best < requestedQos; i++) {
+      const q = this.subAllowQos[i]!;
+      if (q > best && filterCovers(allow[i]!, filter)) best = q;
+    }
+    if (best < 0) return null;
+    return (best < requestedQos ? best : requestedQos) as QoS;
+  }
+}
+
+function compilePolicy(set: RuleSet, clientId: string, username: string | undefined): ClientPolicy {
+  let pubDenyAll = false;
+  const pubDenyExact = new Set<string>();
+  const pubDenyWild = new Set<string>();
+  for (const t of set.pubDeny) {
+    const p = substitute(t, clientId, username);
+    if (p === null) pubDenyAll = true; // fail closed
+    else (hasWildcard(p) ? pubDenyWild : pubDenyExact).add(p);
+  }
+  const pubAllowExact = new Set<string>();
+  const pubAllowWild = new Set<string>();
+  for (const t of set.pubAllow) {
+    const p = substitute(t, clientId, username);
+    if (p !== null) (hasWildcard(p) ? pubAllowWild : pubAllowExact).add(p);
+  }
+  let subDenyAll = false;
+  const subDeny = new Set<string>();
+  for (const t of set.subDeny) {
+    const p = substitute(t, clientId, username);
+    if (p === null) subDenyAll = true; // fail closed
+    else subDeny.add(p);
+  }
+  const subAllow = new Map<string, QoS>();
+  for (const t of set.subAllow) {
+    const p = substitute(t, clientId, username);
+    if (p !== null && (subAllow.get(p) ?? -1) < t.maxQos) subAllow.set(p, t.maxQos);
+  }
+  return new AclPolicy(
+    pubDenyAll,
+    pubDenyExact.size === 0 ? NO_TOPICS : pubDenyExact,
+    [...pubDenyWild],
+    pubAllowExact.size === 0 ? NO_TOPICS : pubAllowExact,
+    [...pubAllowWild],
+    subDenyAll,
+    [...subDeny],
+    [...subAllow.keys()],
+    [...subAllow.values()],
+  );
+}
+
+// ---- auth ---------------------------------------------------------------------------------
+
+interface UserEntry {
+  hash: ParsedPasswordHash;
+  rules: RuleSet;
+}
+
+function crossCheck(doc: AclDoc): AclIssue[] {
+  const issues: AclIssue[] = [];
+  const seen = new Map<string, number>();
+  (doc.users ?? []).forEach((u, i) => {
+    const first = seen.get(u.username);
+    if (first !== undefined) {
+      issues.push({ path: `users[${i}].username`, message: `duplicate user ${JSON.stringify(u.username)} (also users[${first}])` });
+    } else seen.set(u.username, i);
+  });
+  (doc.rules ?? []).forEach((r, i) => {
+    r.users.forEach((name, j) => {
+      if (name !== ANY_USER && name !== ANONYMOUS && !seen.has(name)) {
+        issues.push({
+          path: `rules[${i}].users[${j}]`,
+          message: `unknown user ${JSON.stringify(name)}: not listed under users (use '*' for any authenticated user, '$anonymous' for clients without user name)`,
+        });
+      }
+    });
+  });
+  return issues;
+}
+
+function refuse(returnCode: 4 | 5, reason: string): ConnectDecision {
+  return { ok: false, returnCode, reason };
+}
+
+/**
+ * ACL auth from an already parsed document (the content of the file). Throws AclError listing
+ * every problem; `source` names the file in messages.
+ */
+export function createAclAuth(doc: unknown, source?: string): Auth {
+  const parsed = aclSchema.safeParse(doc);
+  if (!parsed.success) throw new AclError(source, toAclIssues(parsed.error.issues as unknown as RawIssue[]));
+  const acl = parsed.data;
+  const problems = crossCheck(acl);
+  if (problems.length > 0) throw new AclError(source, problems);
+
+  const rules = acl.rules ?? [];
+  const users = new Map<string, UserEntry>();
+  for (const u of acl.users ?? []) {
+    const set = emptyRuleSet();
+    for (const r of rules) if (r.users.includes(ANY_USER) || r.users.includes(u.username)) addRule(set, r);
+    users.set(u.username, { hash: u.password, rules: set });
+  }
+  const anonymousAllowed = acl.anonymous === true;
+  const anonymousRules = emptyRuleSet();
+  for (const r of rules) if (r.users.includes(ANONYMOUS)) addRule(anonymousRules, r);
+
+  // Unknown user names are checked against this, so that they take as long as a wrong password
+  // and do not reveal which user names exist.
+  const first = acl.users?.[0]?.password;
+  const decoy: ParsedPasswordHash = {
+    N: first?.N ?? SCRYPT_DEFAULTS.N,
+    r: first?.r ?? SCRYPT_DEFAULTS.r,
+    p: first?.p ?? SCRYPT_DEFAULTS.p,
+    salt: Buffer.alloc(16, 0x5a),
+    hash: Buffer.alloc(first?.hash.length ?? SCRYPT_DEFAULTS.keyLength, 0),
+  };
+
+  return Object.freeze({
+    name: "acl",
+    async connect(client: ClientInfo, password: Buffer | undefined): Promise<ConnectDecision> {
+      const { clientId, username } = client;
+      if (username === undefined) {
+        if (!anonymousAllowed) return refuse(5, "anonymous clients are not allowed");
+        if (password !== undefined) return refuse(4, "password without user name");
+        return { ok: true, policy: compilePolicy(anonymousRules, clientId, undefined) };
+      }
+      if (password === undefined) return refuse(4, `no password for user ${JSON.stringify(username)}`);
+      const user = users.get(username);
+      if (user === undefined) {
+        await verifyPassword(password, decoy);
+        return refuse(4, `unknown user ${JSON.stringify(username)}`);
+      }
+      if (!(await verifyPassword(password, user.hash))) return refuse(4, `wrong password for user ${JSON.stringify(username)}`);
+      return { ok: true, policy: compilePolicy(user.rules, clientId, username) };
+    },
+  });
+}
+
+/** Parses file content by extension: .json with JSON.parse, .yaml / .yml with the YAML parser. */
+function parseAclText(text: string, path: string): unknown {
+  const ext = extname(path).toLowerCase();
+  if (ext === ".json") {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch (err) {
+      throw new AclError(path, [{ path: "", message: `invalid JSON: ${(err as Error).message}` }]);
+    }
+  }
+  if (ext === ".yaml" || ext === ".yml") {
+    const doc = parseDocument(text, { prettyErrors: true });
+    if (doc.errors.length > 0) {
+      throw new AclError(
+        path,
+        doc.errors.map((e) => ({ path: "", message: `invalid YAML: ${(e.message.split("\n")[0] ?? e.code).replace(/:$/, "")}` })),
+      );
+    }
+    try {
+      return doc.toJS() as unknown;
+    } catch (err) {
+      throw new AclError(path, [{ path: "", message: `invalid YAML: ${(err as Error).message}` }]);
+    }
+  }
+  throw new AclError(path, [{ path: "", message: `unsupported file extension '${ext}': use .yaml, .yml or .json` }]);
+}
+
+/** Reads, validates and compiles an ACL file. Throws AclError (with every problem found). */
+export async function loadAclFile(path: string): Promise<Auth> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    throw new AclError(path, [{ path: "", message: `cannot read the file: ${(err as Error).message}` }]);
+  }
+  return createAclAuth(parseAclText(text, path), path);
+}

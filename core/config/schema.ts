@@ -1,0 +1,288 @@
+/**
+ * Zod schemas and defaults of the mqgate configuration.
+ *
+ * - `configSchema`: a complete, resolved `MqgateConfig` (ranges + cross-field rules).
+ * - `configFileSchema`: what a config file (or `loadConfig({ overrides })`) may contain:
+ *   every key optional at every depth, unknown keys rejected.
+ * - `DEFAULTS`: the built-in values (frozen). `nodeId` is computed by the loader.
+ *
+ * Every leaf schema carries a "must be ..." message so the loader can print
+ * "<where> <key or variable> must be ..., got ..." uniformly for files, env and overrides.
+ */
+import { z } from "zod";
+import type { MqgateConfig } from "./types.js";
+
+/** Largest value Node timers accept (setTimeout/setInterval delay in ms). */
+const TIMER_MAX_MS = 2_147_483_647;
+const INT32_MAX = 2_147_483_647;
+
+/** Largest MQTT packet representable by the 4-byte remaining-length field, in bytes. */
+export const MQTT_MAX_PACKET_SIZE = 268_435_455;
+
+function int(min: number, max: number) {
+  const error = `must be an integer ${min}..${max}`;
+  return z.int({ error }).min(min, { error }).max(max, { error });
+}
+
+function port() {
+  const error = "must be an integer 0..65535 or null (off)";
+  return z.int({ error }).min(0, { error }).max(65535, { error }).nullable();
+}
+
+function nonEmptyString(error: string) {
+  return z.string({ error }).min(1, { error });
+}
+
+function url(protocols: readonly string[], error: string) {
+  return z.string({ error }).refine(
+    (s) => {
+      try {
+        return protocols.includes(new URL(s).protocol);
+      } catch {
+        return false;
+      }
+    },
+    { error },
+  );
+}
+
+function oneOf<const T extends readonly [string, ...string[]]>(values: T) {
+  return z.enum(values, { error: `must be one of ${values.map((v) => `'${v}'`).join(", ")}` });
+}
+
+// ---- leaf schemas -------------------------------------------------------------------------
+
+const hostError = "must be a non-empty host name or IP address without spaces";
+const host = z.string({ error: hostError }).regex(/^\S+$/, { error: hostError });
+
+const nodeIdError = "must be 1..128 characters without whitespace, control characters, '/', '+' or '#'";
+/** Used in $SYS topics and store keys, hence no topic separators or wildcards. */
+const nodeId = z.string({ error: nodeIdError }).regex(/^[^\s/+#\p{Cc}]{1,128}$/u, { error: nodeIdError });
+
+const filePath = nonEmptyString("must be a non-empty file path");
+
+const wsPathError = "must be a URL path starting with '/' (no spaces)";
+const wsPath = z.string({ error: wsPathError }).regex(/^\/\S*$/, { error: wsPathError });
+
+export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
+export const AUTH_MODES = ["allow-all", "acl"] as const;
+export const DROP_POLICIES = ["oldest", "newest"] as const;
+
+// ---- section shapes (shared by the full and the file schema) ------------------------------
+
+const listenerShape = { host, port: port() };
+
+const tlsShape = {
+  ...listenerShape,
+  certFile: filePath.optional(),
+  keyFile: filePath.optional(),
+  caFile: filePath.optional(),
+};
+
+const wsShape = { ...listenerShape, path: wsPath };
+
+const limitsShape = {
+  maxPacketSize: int(64, MQTT_MAX_PACKET_SIZE),
+  maxConnections: int(1, INT32_MAX),
+  maxInflight: int(1, 65535),
+  maxQueued: int(0, INT32_MAX),
+  queueDropPolicy: oneOf(DROP_POLICIES),
+  maxSubscriptionsPerSession: int(1, INT32_MAX),
+  maxTopicLength: int(1, 65535),
+  maxTopicLevels: int(1, 1024),
+  maxClientIdLength: int(23, 65535),
+  connectTimeoutMs: int(100, TIMER_MAX_MS),
+  maxKeepaliveSeconds: int(0, 65535),
+  maxRetained: int(0, INT32_MAX),
+  socketHighWaterMark: int(1, INT32_MAX),
+};
+
+const authShape = {
+  mode: oneOf(AUTH_MODES),
+  aclFile: filePath.optional(),
+};
+
+const topLeaves = {
+  nodeId,
+  /** Seconds; capped so that the interval in ms still fits a Node timer. */
+  sysIntervalSeconds: int(0, Math.floor(TIMER_MAX_MS / 1000)),
+  redisUrl: url(["redis:", "rediss:"], "must be a redis:// or rediss:// URL").optional(),
+  sqsEndpoint: url(["http:", "https:"], "must be an http:// or https:// URL").optional(),
+  apiKey: nonEmptyString("must be a non-empty string").optional(),
+};
+
+const logShape = { level: oneOf(LOG_LEVELS) };
+const shutdownShape = { drainMs: int(0, TIMER_MAX_MS) };
+
+// ---- cross-field rules --------------------------------------------------------------------
+
+const WILDCARD_HOSTS = new Set(["0.0.0.0", "::", "[::]", "*"]);
+const LISTENERS = ["mqtt", "tls", "ws", "http", "metrics"] as const;
+
+function crossFieldRules(cfg: MqgateConfig, ctx: z.RefinementCtx): void {
+  if (cfg.tls.port !== null) {
+    for (const [key, env] of [
+      ["certFile", "MQGATE_TLS_CERT"],
+      ["keyFile", "MQGATE_TLS_KEY"],
+    ] as const) {
+      if (cfg.tls[key] === undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["tls", key],
+          message: `is required when tls.port is set (tls.port is ${cfg.tls.port}); set tls.${key} or ${env}, or turn TLS off with tls.port null / MQGATE_TLS_PORT=off`,
+        });
+      }
+    }
+  }
+  if (cfg.auth.mode === "acl" && cfg.auth.aclFile === undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["auth", "aclFile"],
+      message: "is required when auth.mode is 'acl'; set auth.aclFile or MQGATE_ACL_FILE",
+    });
+  }
+  if (cfg.auth.mode === "allow-all" && cfg.auth.aclFile !== undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["auth", "mode"],
+      message: `is 'allow-all' but auth.aclFile is set (${cfg.auth.aclFile}), so the ACL would be ignored; set auth.mode 'acl' (MQGATE_AUTH_MODE=acl) or remove auth.aclFile`,
+    });
+  }
+  // Two enabled listeners on the same fixed port and overlapping addresses cannot both bind.
+  for (let i = 0; i < LISTENERS.length; i++) {
+    for (let j = i + 1; j < LISTENERS.length; j++) {
+      const a = LISTENERS[i]!;
+      const b = LISTENERS[j]!;
+      const la = cfg[a];
+      const lb = cfg[b];
+      if (la.port === null || la.port === 0 || la.port !== lb.port) continue;
+      const overlap = la.host === lb.host || WILDCARD_HOSTS.has(la.host) || WILDCARD_HOSTS.has(lb.host);
+      if (overlap) {
+        ctx.addIssue({
+          code: "custom",
+          path: [b, "port"],
+          message: `is ${lb.port}, the same port as ${a}.port on an overlapping host (${la.host} / ${lb.host})`,
+        });
+      }
+    }
+  }
+}
+
+// ---- schemas ------------------------------------------------------------------------------
+
+/** A complete configuration: every required key present, ranges and cross-field rules checked. */
+export const configSchema = z
+  .strictObject({
+    ...topLeaves,
+    mqtt: z.strictObject(listenerShape),
+    tls: z.strictObject(tlsShape),
+    ws: z.strictObject(wsShape),
+    http: z.strictObject(listenerShape),
+    metrics: z.strictObject(listenerShape),
+    limits: z.strictObject(limitsShape),
+    auth: z.strictObject(authShape),
+    log: z.strictObject(logShape),
+    shutdown: z.strictObject(shutdownShape),
+  })
+  .superRefine(crossFieldRules);
+
+/**
+ * A config file (and `overrides`): deep-partial `MqgateConfig`, unknown keys are errors.
+ * Cross-field rules are checked on the merged result, not per file.
+ */
+export const configFileSchema = z
+  .strictObject({
+    ...topLeaves,
+    mqtt: z.strictObject(listenerShape).partial(),
+    tls: z.strictObject(tlsShape).partial(),
+    ws: z.strictObject(wsShape).partial(),
+    http: z.strictObject(listenerShape).partial(),
+    metrics: z.strictObject(listenerShape).partial(),
+    limits: z.strictObject(limitsShape).partial(),
+    auth: z.strictObject(authShape).partial(),
+    log: z.strictObject(logShape).partial(),
+    shutdown: z.strictObject(shutdownShape).partial(),
+  })
+  .partial();
+
+/** Unwraps optional/nullable wrappers to reach an object schema's shape, if any. */
+function shapeOf(schema: z.ZodType): Record<string, z.ZodType> | undefined {
+  let s: z.ZodType = schema;
+  while (s instanceof z.ZodOptional || s instanceof z.ZodNullable) s = s.unwrap() as z.ZodType;
+  return s instanceof z.ZodObject ? (s.shape as Record<string, z.ZodType>) : undefined;
+}
+
+/** The leaf schema at a dotted key path of `configSchema` (e.g. "limits.maxInflight"). */
+export function fieldSchema(keyPath: string): z.ZodType {
+  let s: z.ZodType = configSchema;
+  for (const key of keyPath.split(".")) {
+    const next = shapeOf(s)?.[key];
+    if (next === undefined) throw new Error(`unknown config key path '${keyPath}'`);
+    s = next;
+  }
+  return s;
+}
+
+/** Keys accepted at a dotted object path ("" = top level), for "did you mean" hints. */
+export function keysAt(keyPath: string): string[] {
+  const shape = shapeOf(keyPath === "" ? configSchema : fieldSchema(keyPath));
+  return shape ? Object.keys(shape) : [];
+}
+
+/** Every leaf key path of the configuration, e.g. ["nodeId", "mqtt.host", ...]. */
+export function configKeyPaths(): string[] {
+  const out: string[] = [];
+  const walk = (schema: z.ZodType, prefix: string): void => {
+    const shape = shapeOf(schema);
+    if (!shape) {
+      out.push(prefix);
+      return;
+    }
+    for (const [key, child] of Object.entries(shape)) walk(child, prefix === "" ? key : `${prefix}.${key}`);
+  };
+  walk(configSchema, "");
+  return out;
+}
+
+// ---- defaults -----------------------------------------------------------------------------
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === "object") {
+    for (const v of Object.values(value)) deepFreeze(v);
+    Object.freeze(value);
+  }
+  return value;
+}
+
+/**
+ * Built-in defaults (deeply frozen: copy, never mutate).
+ * `nodeId` is "" here: the loader replaces it with `defaultNodeId()` (`<hostname>-<pid>`)
+ * when neither the file, MQGATE_NODE_ID nor overrides set it.
+ */
+export const DEFAULTS: MqgateConfig = deepFreeze({
+  nodeId: "",
+  mqtt: { host: "0.0.0.0", port: 1883 },
+  tls: { host: "0.0.0.0", port: null },
+  ws: { host: "0.0.0.0", port: 8083, path: "/mqtt" },
+  http: { host: "0.0.0.0", port: 8080 },
+  metrics: { host: "0.0.0.0", port: null },
+  limits: {
+    maxPacketSize: 1_048_576,
+    maxConnections: 100_000,
+    maxInflight: 32,
+    maxQueued: 1000,
+    queueDropPolicy: "oldest",
+    maxSubscriptionsPerSession: 1000,
+    maxTopicLength: 1024,
+    maxTopicLevels: 32,
+    maxClientIdLength: 256,
+    connectTimeoutMs: 10_000,
+    maxKeepaliveSeconds: 0,
+    maxRetained: 100_000,
+    socketHighWaterMark: 1_048_576,
+  },
+  auth: { mode: "allow-all" },
+  sysIntervalSeconds: 10,
+  log: { level: "info" },
+  shutdown: { drainMs: 10_000 },
+});

@@ -1,0 +1,79 @@
+/**
+ * Typed configuration of one mqgate node. Produced once at startup by `loadConfig()` /
+ * `loadConfigSync()` (core/config/load.ts): defaults < config file < MQGATE_* environment
+ * variables < programmatic overrides, then validated (see core/config/schema.ts).
+ * Every option is documented in docs/configuration.md.
+ */
+
+/** Drop policy for a full offline/pending queue: drop the oldest queued message, or refuse the newest. */
+export type DropPolicy = "oldest" | "newest";
+
+export interface ListenerConfig {
+  host: string;
+  /** 0 picks a free port (tests); null turns the listener off. */
+  port: number | null;
+}
+
+export interface TlsListenerConfig extends ListenerConfig {
+  certFile?: string | undefined;
+  keyFile?: string | undefined;
+  caFile?: string | undefined;
+}
+
+export interface WsListenerConfig extends ListenerConfig {
+  path: string;
+}
+
+export interface LimitsConfig {
+  /** Largest MQTT packet accepted, in bytes (fixed header included). */
+  maxPacketSize: number;
+  maxConnections: number;
+  /** Outgoing QoS 1/2 messages awaiting acknowledgement per session. */
+  maxInflight: number;
+  /** Messages queued per session beyond the in-flight window (offline or window full). */
+  maxQueued: number;
+  queueDropPolicy: DropPolicy;
+  maxSubscriptionsPerSession: number;
+  maxTopicLength: number;
+  maxTopicLevels: number;
+  maxClientIdLength: number;
+  /** Close sockets that do not send CONNECT within this time. */
+  connectTimeoutMs: number;
+  /** Server maximum for keepalive in seconds; 0 = no maximum. Longer (or 0) client keepalives are clamped to it. */
+  maxKeepaliveSeconds: number;
+  /** Maximum number of retained messages the broker holds. */
+  maxRetained: number;
+  /** Bytes buffered for one client's socket before the broker stops reading from that client. */
+  socketHighWaterMark: number;
+}
+
+export interface AuthConfig {
+  /** allow-all: development default. acl: users and rules from aclFile. */
+  mode: "allow-all" | "acl";
+  aclFile?: string | undefined;
+}
+
+export interface MqgateConfig {
+  /** Unique per broker process in the cluster; default `<hostname>-<pid>`. No whitespace, '/', '+', '#'. */
+  nodeId: string;
+  mqtt: ListenerConfig;
+  tls: TlsListenerConfig;
+  ws: WsListenerConfig;
+  http: ListenerConfig;
+  metrics: ListenerConfig;
+  limits: LimitsConfig;
+  auth: AuthConfig;
+  /** $SYS publish interval in seconds; 0 = off. */
+  sysIntervalSeconds: number;
+  /** MQGATE_REDIS_URL (redis:// or rediss://): use the Redis store over TCP instead of memory. Secret (may hold a password). */
+  redisUrl?: string | undefined;
+  /** MQGATE_SQS_ENDPOINT (http:// or https://): SQS endpoint override, e.g. a local emulator. */
+  sqsEndpoint?: string | undefined;
+  /** MQGATE_API_KEY: key expected by the HTTP API. Secret. */
+  apiKey?: string | undefined;
+  log: { level: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent" };
+  shutdown: { drainMs: number };
+}
+
+/** Every field optional, recursively: the shape of a config file and of `loadConfig({ overrides })`. */
+export type DeepPartial<T> = T extends object ? { [K in keyof T]?: DeepPartial<T[K]> } : T;

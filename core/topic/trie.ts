@@ -1,0 +1,244 @@
+/**
+ * Subscription trie: stores (topic filter, subscriber key) -> value and answers "which
+ * subscriptions match this topic name" for every PUBLISH (MQTT 3.1.1 section 4.7).
+ *
+ * Each node is one filter level. Literal levels live in `children`; the '+' and '#' levels
+ * have dedicated slots so matching never has to look them up by string. Subscriptions at a
+ * node are kept in parallel arrays (allocation-free iteration) with a key -> position map
+ * for O(1) replace / remove.
+ *
+ * Filters passed to add/remove/get are assumed valid (validateTopicFilter); topic names
+ * passed to match are assumed valid (validateTopicName).
+ */
+
+const PLUS = "+";
+const HASH = "#";
+const DOLLAR = 0x24; // '$'
+
+/** Subscribers at one node. */
+class SubList<T> {
+  keys: string[] = [];
+  vals: T[] = [];
+  readonly pos = new Map<string, number>();
+  /** Number of emit() loops currently iterating `keys`/`vals` (they must not be edited in place). */
+  readers = 0;
+
+  /** Called before any mutation: copy-on-write if a match() loop is iterating the arrays. */
+  writable(): void {
+    if (this.readers > 0) {
+      this.keys = this.keys.slice();
+      this.vals = this.vals.slice();
+      this.readers = 0;
+    }
+  }
+}
+
+class TrieNode<T> {
+  children: Map<string, TrieNode<T>> | null = null;
+  plus: TrieNode<T> | null = null;
+  hash: TrieNode<T> | null = null;
+  subs: SubList<T> | null = null;
+  /** Full filter ending at this node (set when the first subscription is added). */
+  filter = "";
+
+  constructor(
+    readonly parent: TrieNode<T> | null,
+    /** This node's level under its parent ("+" / "#" for the wildcard slots). */
+    readonly level: string,
+  ) {}
+
+  isEmpty(): boolean {
+    return this.subs === null && this.plus === null && this.hash === null && (this.children === null || this.children.size === 0);
+  }
+}
+
+export type SubscriptionVisitor<T> = (value: T, key: string, filter: string) => void;
+
+export class SubscriptionTrie<T> {
+  private readonly root = new TrieNode<T>(null, "");
+  private count = 0;
+  private nodes = 0;
+
+  /** Number of (filter, key) entries. */
+  get size(): number {
+    return this.count;
+  }
+
+  /** Number of nodes below the root (for leak tests: 0 once everything has been removed). */
+  nodeCount(): number {
+    return this.nodes;
+  }
+
+  /** Adds or replaces the subscription of `key` to `filter`. Returns true if it is new. */
+  add(filter: string, key: string, value: T): boolean {
+    let node = this.root;
+    let start = 0;
+    for (;;) {
+      let end = filter.indexOf("/", start);
+      if (end < 0) end = filter.length;
+      node = this.childOrCreate(node, filter.substring(start, end));
+      if (end === filter.length) break;
+      start = end + 1;
+    }
+
+    let subs = node.subs;
+    if (subs === null) {
+      subs = node.subs = new SubList<T>();
+      node.filter = filter;
+    }
+    const i = subs.pos.get(key);
+    subs.writable();
+    if (i !== undefined) {
+      subs.vals[i] = value;
+      return false;
+    }
+    subs.pos.set(key, subs.keys.length);
+    subs.keys.push(key);
+    subs.vals.push(value);
+    this.count++;
+    return true;
+  }
+
+  /** Removes the subscription of `key` to `filter`, pruning nodes left empty. Returns true if it existed. */
+  remove(filter: string, key: string): boolean {
+    const node = this.find(filter);
+    const subs = node?.subs;
+    if (!node || !subs) return false;
+    const i = subs.pos.get(key);
+    if (i === undefined) return false;
+
+    subs.writable();
+    // Swap-remove: move the last entry into the hole.
+    const last = subs.keys.length - 1;
+    if (i !== last) {
+      const lastKey = subs.keys[last] as string;
+      subs.keys[i] = lastKey;
+      subs.vals[i] = subs.vals[last] as T;
+      subs.pos.set(lastKey, i);
+    }
+    subs.keys.pop();
+    subs.vals.pop();
+    subs.pos.delete(key);
+    this.count--;
+
+    if (subs.keys.length === 0) {
+      node.subs = null;
+      node.filter = "";
+      this.prune(node);
+    }
+    return true;
+  }
+
+  /** The value stored for (filter, key), if any. */
+  get(filter: string, key: string): T | undefined {
+    const subs = this.find(filter)?.subs;
+    if (!subs) return undefined;
+    const i = subs.pos.get(key);
+    return i === undefined ? undefined : subs.vals[i];
+  }
+
+  /**
+   * Calls `visit` once per (filter, key) whose filter matches the topic name `topic`.
+   *
+   * `visit` may add or remove subscriptions (e.g. when a slow client is disconnected): a
+   * node's entries are iterated from a copy-on-write snapshot, so no entry is visited twice,
+   * but entries added or removed during the call may or may not be visited.
+   *
+   * Allocates nothing per call beyond the level substrings used as Map keys.
+   */
+  match(topic: string, visit: SubscriptionVisitor<T>): void {
+    if (this.count === 0) return;
+    const root = this.root;
+    // A filter starting with a wildcard MUST NOT match a topic name starting with '$' [MQTT-4.7.2-1],
+    // so only the literal children of the root are consulted for "$SYS/..." and the like.
+    const dollar = topic.charCodeAt(0) === DOLLAR;
+    let end = topic.indexOf("/");
+    if (end < 0) end = topic.length;
+    // "#" alone matches every topic name (not starting with '$') [MQTT-4.7.1-2].
+    if (!dollar && root.hash !== null) emit(root.hash, visit);
+    const child = root.children?.get(topic.substring(0, end));
+    if (child !== undefined) walk(child, topic, end + 1, visit);
+    if (!dollar && root.plus !== null) walk(root.plus, topic, end + 1, visit);
+  }
+
+  private find(filter: string): TrieNode<T> | undefined {
+    let node: TrieNode<T> | null | undefined = this.root;
+    let start = 0;
+    for (;;) {
+      let end = filter.indexOf("/", start);
+      if (end < 0) end = filter.length;
+      const level = filter.substring(start, end);
+      node = level === PLUS ? node.plus : level === HASH ? node.hash : node.children?.get(level);
+      if (!node) return undefined;
+      if (end === filter.length) return node;
+      start = end + 1;
+    }
+  }
+
+  private childOrCreate(node: TrieNode<T>, level: string): TrieNode<T> {
+    if (level === PLUS) return node.plus ?? (this.nodes++, (node.plus = new TrieNode(node, level)));
+    if (level === HASH) return node.hash ?? (this.nodes++, (node.hash = new TrieNode(node, level)));
+    const children = (node.children ??= new Map());
+    let child = children.get(level);
+    if (child === undefined) {
+      child = new TrieNode(node, level);
+      children.set(level, child);
+      this.nodes++;
+    }
+    return child;
+  }
+
+  /** Detaches empty nodes from `node` up towards the root. */
+  private prune(node: TrieNode<T>): void {
+    let n: TrieNode<T> = node;
+    while (n.parent !== null && n.isEmpty()) {
+      const parent: TrieNode<T> = n.parent;
+      if (n.level === PLUS && parent.plus === n) parent.plus = null;
+      else if (n.level === HASH && parent.hash === n) parent.hash = null;
+      else {
+        parent.children?.delete(n.level);
+        if (parent.children?.size === 0) parent.children = null;
+      }
+      this.nodes--;
+      n = parent;
+    }
+  }
+}
+
+/**
+ * `node` has consumed the topic levels before `start`; `start > topic.length` means every
+ * level has been consumed.
+ */
+function walk<T>(node: TrieNode<T>, topic: string, start: number, visit: SubscriptionVisitor<T>): void {
+  // A trailing '#' matches the parent level and any number of child levels [MQTT-4.7.1-2],
+  // e.g. "sport/#" matches "sport" as well as "sport/tennis/player1".
+  if (node.hash !== null) emit(node.hash, visit);
+  const len = topic.length;
+  if (start > len) {
+    emit(node, visit);
+    return;
+  }
+  let end = topic.indexOf("/", start);
+  if (end < 0) end = len;
+  if (node.children !== null) {
+    const child = node.children.get(topic.substring(start, end));
+    if (child !== undefined) walk(child, topic, end + 1, visit);
+  }
+  // '+' matches exactly one level, including an empty one [MQTT-4.7.1-3].
+  if (node.plus !== null) walk(node.plus, topic, end + 1, visit);
+}
+
+function emit<T>(node: TrieNode<T>, visit: SubscriptionVisitor<T>): void {
+  const subs = node.subs;
+  if (subs === null) return;
+  // A mutation from inside `visit` sees readers > 0 and swaps in new arrays, leaving these intact.
+  const keys = subs.keys;
+  const vals = subs.vals;
+  const filter = node.filter;
+  subs.readers++;
+  try {
+    for (let i = 0; i < keys.length; i++) visit(vals[i] as T, keys[i] as string, filter);
+  } finally {
+    if (subs.keys === keys) subs.readers--;
+  }
+}
