@@ -6,16 +6,18 @@ import type { Packet, Parser } from "mqtt-packet";
  * packets on the delivery hot path (PUBLISH and the 4-byte acknowledgements).
  */
 
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true });
+// ignoreBOM: a leading U+FEFF is part of the string and MUST NOT be stripped [MQTT-1.5.3-3].
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
 /** The parts of mqtt-packet's parser internals that the strict string override touches (pinned version 9.0.2). */
 interface ParserInternals {
   _list: { length: number; slice(start: number, end: number): Buffer };
   _pos: number;
-  packet: { length: number };
+  packet: { cmd: string; length: number; messageId?: number };
   _parseNum(): number;
   _emitError(err: Error): void;
   _parseString(): string | null;
+  _newPacket(): boolean;
 }
 
 /**
@@ -43,6 +45,23 @@ function parseStringStrict(this: ParserInternals): string | null {
   return result;
 }
 
+const emitPacket = (createMqttParser() as unknown as ParserInternals)._newPacket;
+
+/**
+ * mqtt-packet reads fixed-size fields (packet ids) without checking them against the remaining length: a PUBACK of
+ * 0 or 3 bytes, a PINGREQ with a body or a QoS 1 PUBLISH cut before its packet id are accepted, with bytes of the
+ * next packet read as the packet id, or -1 when none follow. A packet whose fields do not fill its remaining length
+ * exactly (a PUBLISH payload takes the rest) is malformed, and the connection is closed [MQTT-4.8.0-1].
+ */
+function newPacketStrict(this: ParserInternals): boolean {
+  const { cmd, length, messageId } = this.packet;
+  if ((cmd === "publish" ? this._pos > length : this._pos !== length) || messageId === -1) {
+    this._emitError(new Error(`${cmd} fields do not match its remaining length ${length}`));
+    return false;
+  }
+  return emitPacket.call(this);
+}
+
 export interface MqttParser extends Parser {
   /** Remaining length of the packet being parsed, or -1 before it is known. */
   readonly pendingLength: number;
@@ -53,6 +72,7 @@ export interface MqttParser extends Parser {
 export function createParser(): MqttParser {
   const p = createMqttParser() as Parser & ParserInternals;
   p._parseString = parseStringStrict;
+  p._newPacket = newPacketStrict;
   Object.defineProperty(p, "pendingLength", { get: () => p.packet.length });
   Object.defineProperty(p, "bufferedBytes", { get: () => p._list.length });
   return p as unknown as MqttParser;

@@ -44,6 +44,8 @@ export class Connection implements SessionLink {
   private pending: Packet[] | null = null;
   private timer: NodeJS.Timeout;
   private corked = false;
+  /** Bytes written in the current corked batch: not yet offered to the socket, so not a sign of congestion. */
+  private corkedBytes = 0;
   private readonly maxRemainingLength: number;
 
   constructor(
@@ -123,12 +125,13 @@ export class Connection implements SessionLink {
   beginConnect(keepalive: number): void {
     this.state = ConnState.Connecting;
     this.keepalive = keepalive;
-    clearTimeout(this.timer);
+    // The connect timer keeps running: authentication must also finish within connectTimeoutMs.
   }
 
   /** CONNACK 0 has been written: start keepalive and process packets that arrived meanwhile. */
   completeConnect(): void {
     this.state = ConnState.Connected;
+    clearTimeout(this.timer);
     if (this.keepalive > 0) {
       // The server closes a connection silent for 1.5 times the keepalive [MQTT-3.1.2-24].
       this.timer = setTimeout(onKeepaliveTimeout, this.keepalive * 1500, this);
@@ -140,6 +143,7 @@ export class Connection implements SessionLink {
 
   /** Sends CONNACK with a refusal code and closes [MQTT-3.2.2-4] [MQTT-3.2.2-5]. */
   refuse(returnCode: 1 | 2 | 3 | 4 | 5, err: Error): void {
+    this.broker.onConnectRefused(this, returnCode, err.message);
     this.write(encode({ cmd: "connack", returnCode, sessionPresent: false }));
     this.close(returnCode === 4 || returnCode === 5 ? "not-authorized" : "protocol-error", err, true);
   }
@@ -189,18 +193,31 @@ export class Connection implements SessionLink {
       process.nextTick(uncorkConnection, this);
     }
     this.broker.stats.bytesSent += buf.length;
+    this.corkedBytes += buf.length;
     this.stream.write(buf);
-    if (!this.congested && this.stream.writableLength > this.broker.config.limits.socketHighWaterMark) {
-      // The client is not reading: stop reading from it too, until its buffer drains.
-      this.congested = true;
-      this.stream.pause();
-    }
+    this.checkCongestion(this.stream.writableLength - this.corkedBytes);
   }
 
   uncork(): void {
     if (!this.corked) return;
     this.corked = false;
+    this.corkedBytes = 0;
     this.stream.uncork();
+    // What the socket could not take now is what the client has not read.
+    this.checkCongestion(this.stream.writableLength);
+  }
+
+  /**
+   * `backlog` is what the socket holds from earlier batches. Above the high-water mark the client is not
+   * reading: stop reading from it too, until its buffer drains. The current batch does not count, or a
+   * burst to a client that reads normally would look like congestion.
+   */
+  private checkCongestion(backlog: number): void {
+    if (this.congested || this.state === ConnState.Closed) return;
+    if (backlog > this.broker.config.limits.socketHighWaterMark) {
+      this.congested = true;
+      this.stream.pause();
+    }
   }
 
   private onDrain(): void {
@@ -211,7 +228,7 @@ export class Connection implements SessionLink {
   }
 
   onConnectTimeout(): void {
-    if (this.state === ConnState.AwaitConnect) this.close("connect-timeout");
+    if (this.state === ConnState.AwaitConnect || this.state === ConnState.Connecting) this.close("connect-timeout");
   }
 
   onKeepaliveTimeout(): void {

@@ -29,11 +29,29 @@ function remoteOf(socket: Socket): string {
   return `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? "?"}`;
 }
 
-function listen(server: NetServer | HttpServer, host: string, port: number): Promise<number> {
+/** A listener could not bind; names the setting to change. */
+export class ListenError extends Error {
+  override readonly name = "ListenError";
+  constructor(
+    readonly transport: Transport,
+    readonly host: string,
+    readonly port: number,
+    readonly code: string | undefined,
+  ) {
+    const hint = { tcp: "MQGATE_MQTT_PORT", tls: "MQGATE_TLS_PORT", ws: "MQGATE_WS_PORT" }[transport];
+    super(
+      code === "EADDRINUSE"
+        ? `${transport} port ${port} on ${host} is already in use (another MQTT broker?). Set ${hint} to a free port, or 'off'.`
+        : `cannot listen for ${transport} on ${host}:${port}: ${code ?? "unknown error"}`,
+    );
+  }
+}
+
+function listen(server: NetServer | HttpServer, host: string, port: number, transport: Transport): Promise<number> {
   return new Promise((resolve, reject) => {
-    server.once("error", reject);
+    server.once("error", (err: NodeJS.ErrnoException) => reject(new ListenError(transport, host, port, err.code)));
     server.listen(port, host, () => {
-      server.off("error", reject);
+      server.removeAllListeners("error");
       const address = server.address();
       resolve(typeof address === "object" && address !== null ? address.port : port);
     });
@@ -50,7 +68,7 @@ export async function startListeners(broker: Broker, config: MqgateConfig): Prom
   try {
     if (config.mqtt.port !== null) {
       const server = createNetServer({ noDelay: true }, (socket) => accept(broker, socket, remoteOf(socket), "tcp"));
-      const port = await listen(server, config.mqtt.host, config.mqtt.port);
+      const port = await listen(server, config.mqtt.host, config.mqtt.port, "tcp");
       listeners.push({ transport: "tcp", host: config.mqtt.host, port, close: closer(server) });
     }
     if (config.tls.port !== null) {
@@ -67,7 +85,7 @@ export async function startListeners(broker: Broker, config: MqgateConfig): Prom
           accept(broker, socket, remoteOf(socket), "tls");
         },
       );
-      const port = await listen(server, config.tls.host, config.tls.port);
+      const port = await listen(server, config.tls.host, config.tls.port, "tls");
       listeners.push({ transport: "tls", host: config.tls.host, port, close: closer(server) });
     }
     if (config.ws.port !== null) {
@@ -82,11 +100,16 @@ export async function startListeners(broker: Broker, config: MqgateConfig): Prom
         handleProtocols: (protocols) => (protocols.has("mqtt") ? "mqtt" : protocols.has("mqttv3.1") ? "mqttv3.1" : false),
       });
       wss.on("connection", (ws, req) => {
+        // ws accepts a handshake without (or without a matching) subprotocol; MQTT requires one (3.1.1 section 6).
+        if (ws.protocol === "") {
+          ws.close(1002, "subprotocol mqtt required");
+          return;
+        }
         req.socket.setNoDelay(true);
         const stream = createWebSocketStream(ws);
         accept(broker, stream, remoteOf(req.socket), "ws");
       });
-      const port = await listen(http, config.ws.host, config.ws.port);
+      const port = await listen(http, config.ws.host, config.ws.port, "ws");
       listeners.push({
         transport: "ws",
         host: config.ws.host,

@@ -2,6 +2,7 @@ import { isIP } from "node:net";
 import { pino } from "pino";
 import { createAuth } from "../core/auth/index.js";
 import { ConfigError, loadConfig } from "../core/config/index.js";
+import { ListenError } from "./listeners.js";
 import { attachLogging } from "./logging.js";
 import { startBroker } from "./server.js";
 import { VERSION } from "./version.js";
@@ -56,6 +57,10 @@ main().catch((err: unknown) => {
   if (err instanceof ConfigError) {
     process.stderr.write(`mqgate: invalid configuration\n${err.message}\n`);
     process.exit(2);
+  }
+  if (err instanceof ListenError) {
+    process.stderr.write(`mqgate: ${err.message}\n`);
+    process.exit(1);
   }
   process.stderr.write(`mqgate: failed to start: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);

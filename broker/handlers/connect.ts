@@ -72,7 +72,6 @@ export function handleConnect(conn: Connection, packet: IConnectPacket): void {
     (decision) => {
       if (conn.isClosed) return;
       if (!decision.ok) {
-        broker.onConnectRefused(conn, decision.returnCode, decision.reason);
         conn.refuse(decision.returnCode, new Error(decision.reason));
         return;
       }

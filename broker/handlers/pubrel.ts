@@ -5,7 +5,7 @@ import { requirePacketId } from "./packet-id.js";
 
 /**
  * PUBREL: the client releases an inbound QoS 2 message. The packet id is forgotten, so a later PUBLISH
- * with it is a new message, and PUBCOMP is sent, also for an unknown id [MQTT-4.3.3-2] [MQTT-3.6.4-1].
+ * with it is a new message, and PUBCOMP is sent, also for an unknown id [MQTT-4.3.3-2] [MQTT-4.3.3-2].
  */
 export function handlePubrel(conn: Connection, packet: IPubrelPacket): void {
   const packetId = requirePacketId(packet.messageId, "PUBREL");

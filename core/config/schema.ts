@@ -94,7 +94,8 @@ const limitsShape = {
   connectTimeoutMs: int(100, TIMER_MAX_MS),
   maxKeepaliveSeconds: int(0, 65535),
   maxRetained: int(0, INT32_MAX),
-  socketHighWaterMark: int(1, INT32_MAX),
+  // At least 16 KiB: below the socket's own buffer size Node never emits "drain", and congestion would never clear.
+  socketHighWaterMark: int(16_384, INT32_MAX),
 };
 
 const authShape = {
