@@ -2,10 +2,12 @@ import { EventEmitter } from "node:events";
 import type { QoS } from "mqtt-packet";
 import type { Auth } from "../core/auth/types.js";
 import type { MqgateConfig } from "../core/config/types.js";
+import type { Store } from "../core/store/types.js";
 import { SubscriptionTrie, type TopicLimits } from "../core/topic/index.js";
 import type { Connection } from "./connection.js";
+import { Journal } from "./journal.js";
 import { RetainedStore } from "./retained.js";
-import { Session, type SessionObserver } from "./session.js";
+import { Session, type SessionHost } from "./session.js";
 import { BrokerStats } from "./stats.js";
 import type { CloseReason, DropReason, Message } from "./types.js";
 
@@ -27,18 +29,22 @@ export interface BrokerEvents {
   /** Emitted for every accepted client publish (and wills). Only computed when someone listens. */
   "message.published": [msg: Message, clientId: string | null];
   "message.dropped": [clientId: string | null, msg: Message, reason: DropReason];
+  /** A store call failed (the broker keeps serving; see docs/store.md for what is withheld meanwhile). */
+  "store.error": [operation: string, error: Error, attempt: number];
+  "store.recovered": [];
 }
 
 /**
  * The broker core: sessions, the subscription trie, retained messages and routing. Transport-agnostic:
  * listeners hand it Connections; handlers call into it.
  */
-export class Broker extends EventEmitter<BrokerEvents> implements SessionObserver {
+export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   readonly stats = new BrokerStats();
   readonly sessions = new Map<string, Session>();
   readonly connections = new Set<Connection>();
   readonly retained: RetainedStore;
   readonly topicLimits: TopicLimits;
+  readonly journal: Journal;
   private readonly trie = new SubscriptionTrie<Subscription>();
   /** Scratch map for one routing pass: session -> highest granted QoS (one copy per session [MQTT-3.3.5-1]). */
   private readonly scratch = new Map<Session, QoS>();
@@ -52,10 +58,53 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionObserve
   constructor(
     readonly config: MqgateConfig,
     readonly auth: Auth,
+    readonly store: Store,
   ) {
     super();
     this.retained = new RetainedStore(config.limits.maxRetained);
     this.topicLimits = { maxTopicLength: config.limits.maxTopicLength, maxTopicLevels: config.limits.maxTopicLevels };
+    this.journal = new Journal(store, {
+      onStoreError: (err, attempt) => this.emit("store.error", "apply", err, attempt),
+      onStoreRecovered: () => this.emit("store.recovered"),
+    });
+  }
+
+  /**
+   * Loads what the store remembers: persistent sessions (offline, with their subscriptions, so messages for them
+   * are queued in the store) and retained messages. Sessions of a clean client left by a crashed process are
+   * deleted: a clean session never outlives its connection.
+   */
+  async start(): Promise<void> {
+    const store = this.store;
+    const cleanLeftovers: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page = await store.listSessions({ cursor, limit: 500 });
+      for (const record of page.items) {
+        if (record.clean) {
+          cleanLeftovers.push(record.clientId);
+          continue;
+        }
+        const session = new Session(record.clientId, false, this.config.limits, this);
+        session.epoch = record.epoch;
+        session.username = record.username;
+        this.sessions.set(record.clientId, session);
+      }
+      cursor = page.cursor;
+    } while (cursor !== null);
+    for (const clientId of cleanLeftovers) await store.deleteSession(clientId);
+    for (const { clientId, filter, qos } of await store.allSubscriptions()) {
+      const session = this.sessions.get(clientId);
+      if (session === undefined) continue;
+      session.subscriptions.set(filter, qos);
+      this.trie.add(filter, clientId, { session, qos });
+    }
+    cursor = null;
+    do {
+      const page = await store.listRetained({ cursor, limit: 500 });
+      for (const m of page.items) this.retained.apply({ topic: m.topic, payload: m.payload, qos: m.qos, retain: true });
+      cursor = page.cursor;
+    } while (cursor !== null);
   }
 
   get subscriptionCount(): number {
@@ -75,11 +124,12 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionObserve
   }
 
   /**
-   * Authentication passed: take over an attached client id [MQTT-3.1.4-2], discard or resume the session
-   * [MQTT-3.1.2-4] [MQTT-3.1.2-6], send CONNACK with session present [MQTT-3.2.2-1..3], then re-send what
-   * is in flight and drain the queue.
+   * Authentication passed. Takes over a connection attached to the same client id [MQTT-3.1.4-2], claims the
+   * session in the store (discarding it when clean [MQTT-3.1.2-6], resuming it otherwise [MQTT-3.1.2-4]), sends
+   * CONNACK with session present [MQTT-3.2.2-1..3], then re-sends what is in flight and drains the queue.
+   * A persistent session that cannot be claimed (store unreachable) is refused with 0x03.
    */
-  acceptConnection(conn: Connection, clientId: string, clean: boolean): void {
+  async connectSession(conn: Connection, clientId: string, clean: boolean): Promise<void> {
     const existing = this.sessions.get(clientId);
     if (existing?.link) (existing.link as Connection).close("takeover");
     let session = this.sessions.get(clientId);
@@ -87,17 +137,72 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionObserve
       this.dropSession(session);
       session = undefined;
     }
-    const sessionPresent = session !== undefined;
     if (session === undefined) {
       session = new Session(clientId, clean, this.config.limits, this);
       this.sessions.set(clientId, session);
     }
+    session.claimant = conn;
+    session.holdDeliveries();
+    let claim: Awaited<ReturnType<Store["claimSession"]>> | null = null;
+    try {
+      // Writes issued for this session so far must land before the claim reads its state.
+      await this.journal.barrier();
+      claim = await this.store.claimSession(clientId, {
+        node: this.config.nodeId,
+        clean,
+        username: conn.client?.username ?? null,
+        now: Date.now(),
+      });
+    } catch (err) {
+      this.emit("store.error", "claimSession", err as Error, 1);
+    }
+    if (session.claimant !== conn) {
+      // A newer CONNECT for this client id started meanwhile; it wins.
+      if (!conn.isClosed) conn.close("takeover");
+      return;
+    }
+    session.claimant = null;
+    if (conn.isClosed) {
+      // The client left while its session was being claimed: give the claim back.
+      if (claim !== null) this.releaseInStore(clientId, claim.epoch);
+      session.releaseDeliveries();
+      if (session.clean && session.link === null) this.dropSession(session);
+      return;
+    }
+    if (claim === null && !clean) {
+      session.releaseDeliveries();
+      conn.refuse(3, new Error("session store unavailable"));
+      return;
+    }
     session.clean = clean;
+    session.username = conn.client?.username ?? null;
+    if (claim !== null) {
+      session.loadSnapshot(claim.snapshot);
+      this.syncSubscriptions(session, claim.snapshot.subscriptions);
+    } else {
+      session.epoch = 0;
+    }
+    const sessionPresent = claim !== null ? claim.present : false;
     conn.session = session;
     conn.writePacket({ cmd: "connack", returnCode: 0, sessionPresent });
     session.attach(conn);
+    session.releaseDeliveries();
     conn.completeConnect();
     this.emit("client.connected", session, conn, sessionPresent);
+  }
+
+  /** Makes the trie and the session's map match the subscriptions the store holds. */
+  private syncSubscriptions(session: Session, stored: Record<string, QoS>): void {
+    for (const filter of session.subscriptions.keys()) {
+      if (!(filter in stored)) {
+        session.subscriptions.delete(filter);
+        this.trie.remove(filter, session.clientId);
+      }
+    }
+    for (const [filter, qos] of Object.entries(stored)) {
+      session.subscriptions.set(filter, qos);
+      this.trie.add(filter, session.clientId, { session, qos });
+    }
   }
 
   onConnectRefused(conn: Connection, returnCode: number, reason: string): void {
@@ -117,10 +222,27 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionObserve
     // The will is published on any close but DISCONNECT [MQTT-3.1.2-8], then forgotten [MQTT-3.1.2-10].
     const will = conn.will;
     conn.will = null;
-    if (will !== null && reason !== "client-disconnect") this.publishFromClient(conn, will.topic, will.payload, will.qos, will.retain);
+    if (will !== null && reason !== "client-disconnect") {
+      try {
+        this.publishFromClient(conn, will.topic, will.payload, will.qos, will.retain);
+      } catch {
+        // An authorizer that throws denies: the will is dropped, the session still ends properly.
+        this.stats.publishDenied++;
+        this.onDrop(session, will, "not-authorized");
+      }
+    }
     // A clean session ends with its connection [MQTT-3.1.2-6].
     if (session.clean) this.dropSession(session);
+    if (session.epoch > 0) this.releaseInStore(session.clientId, session.epoch);
     this.emit("client.disconnected", session.clientId, reason, err, conn);
+  }
+
+  private releaseInStore(clientId: string, epoch: number): void {
+    // After the journal, so the session's last writes land first; fenced, so a newer owner is never overwritten.
+    this.journal
+      .barrier()
+      .then(() => this.store.releaseSession(clientId, epoch, Date.now()))
+      .catch((err: unknown) => this.emit("store.error", "releaseSession", err as Error, 1));
   }
 
   private dropSession(session: Session): void {
@@ -142,6 +264,17 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionObserve
     this.trie.remove(filter, session.clientId);
     this.emit("session.unsubscribed", session.clientId, filter);
     return true;
+  }
+
+  /** Records subscription changes in the store (fenced by the session's epoch). Resolves false on failure. */
+  async persistSubscriptions(session: Session, add: Record<string, QoS>, remove: string[]): Promise<boolean> {
+    if (session.epoch === 0) return true;
+    try {
+      return await this.store.updateSubscriptions(session.clientId, session.epoch, add, remove);
+    } catch (err) {
+      this.emit("store.error", "updateSubscriptions", err as Error, 1);
+      return false;
+    }
   }
 
   onSubscribeRefused(conn: Connection, filter: string, reason: string): void {
@@ -176,7 +309,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionObserve
    * min(message QoS, highest granted QoS) [MQTT-3.3.5-1], RETAIN=0 [MQTT-3.3.1-9]. Returns the matched count.
    */
   publish(msg: Message): number {
-    if (msg.retain && !this.retained.apply(msg)) this.onDrop(null, msg, "retained-limit");
+    if (msg.retain) this.retain(msg);
     // A publish from inside a delivery (an event listener publishing) gets its own scratch map.
     const targets = this.routing ? new Map<Session, QoS>() : this.scratch;
     this.targets = targets;
@@ -195,13 +328,25 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionObserve
     return matched;
   }
 
+  /** Stores or clears a retained message, in memory at once and in the store through the journal. */
+  private retain(msg: Message): void {
+    if (!this.retained.apply(msg)) {
+      this.onDrop(null, msg, "retained-limit");
+      return;
+    }
+    if (msg.payload.length === 0) this.journal.write({ op: "retained.delete", topic: msg.topic });
+    else this.journal.write({ op: "retained.set", msg, maxRetained: this.config.limits.maxRetained });
+  }
+
   onDrop(session: Session | null, msg: Message, reason: DropReason): void {
     this.stats.dropped[reason]++;
     this.emit("message.dropped", session?.clientId ?? null, msg, reason);
   }
 
-  /** Closes every connection (shutdown). */
-  closeAll(reason: CloseReason): void {
+  /** Closes every connection (shutdown), then waits for the store writes to land. */
+  async closeAll(reason: CloseReason, drainMs = 5000): Promise<void> {
     for (const conn of [...this.connections]) conn.close(reason);
+    await this.journal.drain(drainMs);
+    this.journal.close();
   }
 }

@@ -2,6 +2,7 @@ import type { Duplex } from "node:stream";
 import type { Packet, QoS } from "mqtt-packet";
 import type { ClientInfo, ClientPolicy } from "../core/auth/types.js";
 import type { Broker } from "./broker.js";
+import type { DurabilityWaiter } from "./journal.js";
 import { type AckType, createParser, encode, encodeAck, encodePublish, type MqttParser } from "./codec.js";
 import { ProtocolError } from "./errors.js";
 import { dispatch } from "./handlers/index.js";
@@ -28,7 +29,10 @@ let nextConnectionId = 1;
  * One network connection: parses packets, dispatches them to the handlers, writes responses, enforces the
  * connect timeout, keepalive, maximum packet size and back-pressure. An error closes only this connection.
  */
-export class Connection implements SessionLink {
+/** Acknowledgements waiting for store writes; beyond this many the broker stops reading from the client. */
+const MAX_PENDING_ACKS = 1024;
+
+export class Connection implements SessionLink, DurabilityWaiter {
   readonly id = nextConnectionId++;
   state = ConnState.AwaitConnect;
   session: Session | null = null;
@@ -47,6 +51,14 @@ export class Connection implements SessionLink {
   /** Bytes written in the current corked batch: not yet offered to the socket, so not a sign of congestion. */
   private corkedBytes = 0;
   private readonly maxRemainingLength: number;
+  /**
+   * Acknowledgements (PUBACK, PUBREC, PUBCOMP) held until the store writes they vouch for are durable, in the
+   * order the packets arrived [MQTT-4.6.0-2]: packed as type << 16 | packet id, with the batch each waits for.
+   */
+  private ackQueue: number[] = [];
+  private ackBatch: number[] = [];
+  private ackPaused = false;
+  private suspended = false;
 
   constructor(
     readonly broker: Broker,
@@ -92,16 +104,18 @@ export class Connection implements SessionLink {
       this.close("packet-too-large", new ProtocolError(`packet of ${packet.length} bytes exceeds maxPacketSize`));
       return;
     }
-    if (this.state === ConnState.Connecting) {
+    if (this.keepalive > 0 && this.state === ConnState.Connected) this.timer.refresh();
+    if (this.state === ConnState.Connecting || this.suspended) {
+      // Packets are handled strictly in arrival order: while CONNECT or a SUBSCRIBE waits for the store,
+      // later packets wait too.
       const pending = (this.pending ??= []);
       if (pending.length >= MAX_PENDING_PACKETS) {
-        this.close("protocol-error", new ProtocolError("too many packets before CONNACK"));
+        this.close("protocol-error", new ProtocolError("too many packets while waiting for the session store"));
         return;
       }
       pending.push(packet);
       return;
     }
-    if (this.keepalive > 0) this.timer.refresh();
     try {
       dispatch(this, packet);
     } catch (err) {
@@ -136,8 +150,24 @@ export class Connection implements SessionLink {
       // The server closes a connection silent for 1.5 times the keepalive [MQTT-3.1.2-24].
       this.timer = setTimeout(onKeepaliveTimeout, this.keepalive * 1500, this);
     }
+    this.replayPending();
+  }
+
+  /** Holds incoming packets until `resume()`: a handler is waiting for the store. */
+  suspend(): void {
+    this.suspended = true;
+  }
+
+  resume(): void {
+    if (!this.suspended) return;
+    this.suspended = false;
+    if (this.state !== ConnState.Closed) this.replayPending();
+  }
+
+  private replayPending(): void {
     const pending = this.pending;
     this.pending = null;
+    // A replayed packet may suspend again; the rest then queue up behind it, in order.
     if (pending !== null) for (const packet of pending) this.onPacket(packet);
   }
 
@@ -184,6 +214,46 @@ export class Connection implements SessionLink {
     this.write(encodeAck(type, packetId));
   }
 
+  /**
+   * Acknowledges an inbound packet once what it caused is durable. `wroteSince` is the journal's write count
+   * before the packet was handled: when nothing was written and nothing waits, the ack goes out at once.
+   */
+  ackWhenDurable(type: AckType, packetId: number, wroteSince: number): void {
+    const journal = this.broker.journal;
+    const wrote = journal.writes !== wroteSince;
+    if (!wrote && this.ackQueue.length === 0) {
+      this.writeAck(type, packetId);
+      return;
+    }
+    this.ackQueue.push((type << 16) | packetId);
+    this.ackBatch.push(wrote ? journal.wait(this) : 0);
+    if (this.ackQueue.length >= MAX_PENDING_ACKS && !this.ackPaused) {
+      // The store is slow or down: stop taking work from this client until its acks go out.
+      this.ackPaused = true;
+      this.stream.pause();
+    }
+  }
+
+  onDurable(batchId: number): void {
+    const queue = this.ackQueue;
+    const batches = this.ackBatch;
+    let n = 0;
+    while (n < queue.length && (batches[n] as number) <= batchId) n++;
+    if (n === 0) return;
+    if (this.state !== ConnState.Closed) {
+      for (let i = 0; i < n; i++) {
+        const packed = queue[i] as number;
+        this.writeAck((packed >>> 16) as AckType, packed & 0xffff);
+      }
+    }
+    queue.splice(0, n);
+    batches.splice(0, n);
+    if (this.ackPaused && queue.length < MAX_PENDING_ACKS / 2) {
+      this.ackPaused = false;
+      if (!this.congested) this.stream.resume();
+    }
+  }
+
   write(buf: Buffer): void {
     if (this.state === ConnState.Closed && !this.stream.writable) return;
     if (!this.corked) {
@@ -223,7 +293,7 @@ export class Connection implements SessionLink {
   private onDrain(): void {
     if (!this.congested || this.state === ConnState.Closed) return;
     this.congested = false;
-    this.stream.resume();
+    if (!this.ackPaused) this.stream.resume();
     this.session?.drain();
   }
 

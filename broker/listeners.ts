@@ -96,8 +96,9 @@ export async function startListeners(broker: Broker, config: MqgateConfig): Prom
         server: http,
         path: config.ws.path,
         maxPayload: config.limits.maxPacketSize,
-        // MQTT over WebSocket uses the subprotocol "mqtt" (3.1.1 section 6); "mqttv3.1" is accepted for old clients.
-        handleProtocols: (protocols) => (protocols.has("mqtt") ? "mqtt" : protocols.has("mqttv3.1") ? "mqttv3.1" : false),
+        // The subprotocol selected and returned MUST be "mqtt" [MQTT-6.0.0-4]; MQTT 3.1 clients must offer it too
+        // (one offering only "mqttv3.1" is refused below).
+        handleProtocols: (protocols) => (protocols.has("mqtt") ? "mqtt" : false),
       });
       wss.on("connection", (ws, req) => {
         // ws accepts a handshake without (or without a matching) subprotocol; MQTT requires one (3.1.1 section 6).
@@ -107,6 +108,14 @@ export async function startListeners(broker: Broker, config: MqgateConfig): Prom
         }
         req.socket.setNoDelay(true);
         const stream = createWebSocketStream(ws);
+        // MQTT travels in binary frames only: any other data frame closes the connection [MQTT-6.0.0-1]. The stream
+        // hides frame types, so this listener runs before the stream's own one, which then pushes the text frame
+        // into the already destroyed stream, where it is dropped unparsed.
+        ws.prependListener("message", (_data, isBinary) => {
+          if (isBinary) return;
+          ws.close(1003, "MQTT needs binary frames");
+          stream.destroy();
+        });
         accept(broker, stream, remoteOf(req.socket), "ws");
       });
       const port = await listen(http, config.ws.host, config.ws.port, "ws");

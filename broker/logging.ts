@@ -25,6 +25,12 @@ export function attachLogging(broker: Broker, log: Logger): void {
   broker.on("subscribe.refused", (clientId, filter, reason) => {
     log.info({ clientId, filter, reason }, "subscription refused");
   });
+  broker.on("store.error", (operation, err, attempt) => {
+    log.error({ operation, attempt, err: err.message }, "store call failed; acknowledgements that depend on it are held");
+  });
+  broker.on("store.recovered", () => {
+    log.warn("store reachable again");
+  });
   broker.on("message.dropped", (clientId, msg, reason) => {
     log.debug({ clientId, topic: msg.topic, qos: msg.qos, reason }, "message dropped");
   });

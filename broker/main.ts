@@ -2,6 +2,7 @@ import { isIP } from "node:net";
 import { pino } from "pino";
 import { createAuth } from "../core/auth/index.js";
 import { ConfigError, loadConfig } from "../core/config/index.js";
+import { createStore } from "../core/store/index.js";
 import { ListenError } from "./listeners.js";
 import { attachLogging } from "./logging.js";
 import { startBroker } from "./server.js";
@@ -12,7 +13,9 @@ async function main(): Promise<void> {
   const config = await loadConfig();
   const log = pino({ level: config.log.level, base: { node: config.nodeId } });
   const auth = await createAuth(config.auth);
-  const running = await startBroker(config, auth);
+  const store = await createStore({ redisUrl: config.redisUrl ?? null });
+  log.info({ store: store.kind }, "store ready");
+  const running = await startBroker(config, auth, store);
   attachLogging(running.broker, log);
 
   for (const l of running.listeners) log.info({ transport: l.transport, host: l.host, port: l.port }, "listening");
@@ -28,7 +31,10 @@ async function main(): Promise<void> {
     stopping = true;
     log.info({ signal }, "shutting down");
     const force = setTimeout(() => process.exit(1), config.shutdown.drainMs).unref();
-    running.close().then(
+    running
+      .close()
+      .then(() => store.close())
+      .then(
       () => {
         clearTimeout(force);
         log.info("stopped");

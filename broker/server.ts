@@ -1,5 +1,7 @@
 import type { Auth } from "../core/auth/types.js";
 import type { MqgateConfig } from "../core/config/types.js";
+import { MemoryStore } from "../core/store/memory.js";
+import type { Store } from "../core/store/types.js";
 import { Broker } from "./broker.js";
 import { type Listener, startListeners } from "./listeners.js";
 import { SysPublisher } from "./sys.js";
@@ -13,9 +15,13 @@ export interface RunningBroker {
   close(): Promise<void>;
 }
 
-/** Builds a broker from configuration and starts its listeners and $SYS publisher. */
-export async function startBroker(config: MqgateConfig, auth: Auth): Promise<RunningBroker> {
-  const broker = new Broker(config, auth);
+/**
+ * Builds a broker from configuration, loads what the store remembers, and starts its listeners and $SYS
+ * publisher. The store defaults to a fresh in-memory one.
+ */
+export async function startBroker(config: MqgateConfig, auth: Auth, store: Store = new MemoryStore()): Promise<RunningBroker> {
+  const broker = new Broker(config, auth, store);
+  await broker.start();
   const listeners = await startListeners(broker, config);
   const sys = new SysPublisher(broker, config.sysIntervalSeconds);
   sys.start();
@@ -32,7 +38,7 @@ export async function startBroker(config: MqgateConfig, auth: Auth): Promise<Run
       closed ??= (async () => {
         sys.stop();
         const stopping = Promise.all(listeners.map((l) => l.close()));
-        broker.closeAll("server-shutdown");
+        await broker.closeAll("server-shutdown", config.shutdown.drainMs);
         await stopping;
       })();
       return closed;

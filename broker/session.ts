@@ -1,5 +1,7 @@
 import type { QoS } from "mqtt-packet";
+import type { SessionSnapshot, StoreOpResult } from "../core/store/types.js";
 import { AckType } from "./codec.js";
+import type { Journal, ResultTarget } from "./journal.js";
 import { Deque } from "./queue.js";
 import { OutState, type DropReason, type Message, type Outgoing } from "./types.js";
 
@@ -17,68 +19,148 @@ export interface SessionLimits {
   queueDropPolicy: "oldest" | "newest";
 }
 
-/** Receives the session's drop notifications (the broker counts them and emits events). */
-export interface SessionObserver {
+/** The broker side of a session: drop accounting and the store journal. */
+export interface SessionHost {
+  readonly journal: Journal;
   onDrop(session: Session, msg: Message, reason: DropReason): void;
 }
 
+/** Deliveries held while the session is being claimed; beyond this they are dropped (counted). */
+const MAX_HELD = 10_000;
+
 /**
- * The state of one MQTT session ([MQTT-3.1.2-4]): subscriptions, outgoing QoS 1/2 messages in flight,
- * messages queued behind the in-flight window or while offline, and inbound QoS 2 packet ids.
- * A persistent session outlives its connections; `link` is null while the client is offline.
+ * The state of one MQTT session ([MQTT-3.1.2-4]): subscriptions, outgoing QoS 1/2 messages in flight, messages
+ * queued behind the in-flight window, and inbound QoS 2 packet ids.
+ *
+ * Persistent sessions (clean = 0) are written through to the store: an outgoing QoS 1/2 message is sent only
+ * once its store write is durable, so a message a subscriber has seen is one a restarted broker can re-send with
+ * the same packet id. While such a session is offline, the store alone holds its messages. Clean sessions live in
+ * memory only.
  */
-export class Session {
+export class Session implements ResultTarget<Outgoing | null> {
   link: SessionLink | null = null;
   readonly subscriptions = new Map<string, QoS>();
   readonly inflight = new Map<number, Outgoing>();
   readonly queue = new Deque<Outgoing>();
   /** Packet ids of inbound QoS 2 messages received but not yet released (PUBREL) [MQTT-4.3.3-2]. */
   readonly inboundQos2 = new Set<number>();
+  /** Fencing epoch of the current claim; 0 when the store was not used (a clean session while the store is down). */
+  epoch = 0;
+  /** The connection currently claiming this session (CONNECT in progress), or null. */
+  claimant: object | null = null;
   connectedAt = 0;
   disconnectedAt = 0;
+  username: string | null = null;
+  private held: { msg: Message; qos: QoS; retain: boolean }[] | null = null;
   private lastPacketId = 0;
 
   constructor(
     readonly clientId: string,
     public clean: boolean,
     private readonly limits: SessionLimits,
-    private readonly observer: SessionObserver,
+    private readonly host: SessionHost,
   ) {}
 
+  /** Whether message state goes to the store. */
+  get persistent(): boolean {
+    return !this.clean;
+  }
+
+  get queuedCount(): number {
+    return this.queue.length;
+  }
+
   /**
-   * Delivers a message to this session at `qos` (already min(message QoS, granted QoS)).
-   * Keeps publish order per session: once anything is queued, later messages queue behind it [MQTT-4.6.0-6].
+   * Delivers a message at `qos` (already min(message QoS, granted QoS)). Keeps publish order per session: once
+   * anything is queued, later messages queue behind it [MQTT-4.6.0-6].
    */
   deliver(msg: Message, qos: QoS, retain: boolean): void {
+    if (this.held !== null) {
+      this.hold(msg, qos, retain);
+      return;
+    }
     const link = this.link;
     if (qos === 0) {
       // QoS 0 messages are not stored for offline sessions.
       if (link === null) return;
       if (this.queue.length === 0) {
-        if (link.congested) {
-          this.observer.onDrop(this, msg, "slow-consumer");
-          return;
-        }
-        link.writePublish(msg, 0, retain, false, 0);
+        if (link.congested) this.host.onDrop(this, msg, "slow-consumer");
+        else link.writePublish(msg, 0, retain, false, 0);
         return;
       }
-      this.enqueue({ msg, qos, retain, packetId: 0, state: OutState.AwaitAck });
+      this.enqueueLocal({ msg, qos, retain, packetId: 0, state: OutState.AwaitAck, seq: 0, durable: true });
       return;
     }
-    const out: Outgoing = { msg, qos, retain, packetId: 0, state: OutState.AwaitAck };
-    if (link !== null && this.queue.length === 0 && this.inflight.size < this.limits.maxInflight && !link.congested) {
-      this.sendNew(link, out);
+    if (this.persistent) {
+      this.deliverPersistent(msg, qos, retain, link);
       return;
     }
-    this.enqueue(out);
+    if (link === null) return;
+    const out: Outgoing = { msg, qos, retain, packetId: 0, state: OutState.AwaitAck, seq: 0, durable: true };
+    if (this.queue.length === 0 && this.inflight.size < this.limits.maxInflight && !link.congested) {
+      out.packetId = this.allocatePacketId();
+      this.inflight.set(out.packetId, out);
+      link.writePublish(msg, qos, retain, false, out.packetId);
+      return;
+    }
+    this.enqueueLocal(out);
+  }
+
+  private deliverPersistent(msg: Message, qos: QoS, retain: boolean, link: SessionLink | null): void {
+    const { maxQueued, queueDropPolicy } = this.limits;
+    const entry = { msg, qos, retain, packetId: 0 };
+    if (link === null) {
+      // Offline: the store holds the queue and enforces its bound.
+      this.host.journal.write(
+        { op: "enqueue", clientId: this.clientId, entry, maxQueued, dropPolicy: queueDropPolicy },
+        this,
+        null,
+      );
+      return;
+    }
+    const out: Outgoing = { msg, qos, retain, packetId: 0, state: OutState.AwaitAck, seq: 0, durable: false };
+    if (this.queue.length === 0 && this.inflight.size < this.limits.maxInflight && !link.congested) {
+      // Reserve a window slot; PUBLISH goes out when the store has it.
+      out.packetId = this.allocatePacketId();
+      entry.packetId = out.packetId;
+      this.inflight.set(out.packetId, out);
+    } else {
+      this.queue.push(out);
+    }
+    this.host.journal.write({ op: "enqueue", clientId: this.clientId, entry, maxQueued, dropPolicy: queueDropPolicy }, this, out);
+  }
+
+  /** Result of this session's store write for `out` (null: an offline enqueue). */
+  onStoreResult(out: Outgoing | null, result: StoreOpResult): void {
+    if (!result.ok) {
+      if (result.reason === "full" && out !== null) {
+        // Drop policy "newest": the store refused this message.
+        this.removeLocal(out);
+        this.host.onDrop(this, out.msg, "queue-full");
+      } else if (result.reason === "full") {
+        this.host.onDrop(this, EMPTY_MESSAGE, "queue-full");
+      }
+      // "fenced": another connection owns the session now; its snapshot is the truth.
+      return;
+    }
+    if (result.dropped !== undefined) this.dropQueuedSeq(result.dropped);
+    if (out === null) return;
+    if (result.seq !== undefined) out.seq = result.seq;
+    out.durable = true;
+    const link = this.link;
+    if (link === null) return;
+    if (out.packetId !== 0 && this.inflight.get(out.packetId) === out) {
+      link.writePublish(out.msg, out.qos, out.retain, false, out.packetId);
+    } else {
+      this.drain();
+    }
   }
 
   /** PUBACK from the client for an outgoing QoS 1 message [MQTT-4.3.2-1]. */
   onPuback(packetId: number): void {
     const out = this.inflight.get(packetId);
     if (out === undefined || out.qos !== 1) return;
-    this.inflight.delete(packetId);
-    this.drain();
+    this.complete(out);
   }
 
   /** PUBREC for an outgoing QoS 2 message: answer with PUBREL and wait for PUBCOMP [MQTT-4.3.3-1]. */
@@ -86,14 +168,39 @@ export class Session {
     const out = this.inflight.get(packetId);
     if (out === undefined || out.qos !== 2) return;
     out.state = OutState.AwaitComp;
+    if (this.persistent && out.seq !== 0) {
+      this.host.journal.write({ op: "outgoing.update", clientId: this.clientId, epoch: this.epoch, seq: out.seq, packetId, state: 1 });
+    }
     this.link?.writeAck(AckType.Pubrel, packetId);
   }
 
   onPubcomp(packetId: number): void {
     const out = this.inflight.get(packetId);
     if (out === undefined || out.state !== OutState.AwaitComp) return;
-    this.inflight.delete(packetId);
+    this.complete(out);
+  }
+
+  private complete(out: Outgoing): void {
+    this.inflight.delete(out.packetId);
+    if (this.persistent && out.seq !== 0) {
+      this.host.journal.write({ op: "outgoing.delete", clientId: this.clientId, epoch: this.epoch, seq: out.seq });
+    }
     this.drain();
+  }
+
+  /** Loads message state from a store snapshot taken when this session was claimed. */
+  loadSnapshot(snapshot: SessionSnapshot): void {
+    this.inflight.clear();
+    this.queue.clear();
+    this.inboundQos2.clear();
+    this.epoch = snapshot.epoch;
+    for (const o of snapshot.outgoing) {
+      const msg: Message = { topic: o.msg.topic, payload: o.msg.payload, qos: o.msg.qos, retain: o.msg.retain };
+      const out: Outgoing = { msg, qos: o.qos, retain: o.retain, packetId: o.packetId, state: o.state, seq: o.seq, durable: true };
+      if (o.packetId !== 0) this.inflight.set(o.packetId, out);
+      else this.queue.push(out);
+    }
+    for (const id of snapshot.inboundQos2) this.inboundQos2.add(id);
   }
 
   /**
@@ -104,17 +211,39 @@ export class Session {
     this.link = link;
     this.connectedAt = Date.now();
     for (const out of this.inflight.values()) {
+      if (!out.durable) continue;
       if (out.state === OutState.AwaitAck) link.writePublish(out.msg, out.qos, out.retain, true, out.packetId);
       else link.writeAck(AckType.Pubrel, out.packetId);
     }
     this.drain();
   }
 
-  /** Detaches the connection. Queued QoS 0 messages are dropped: they are not kept for offline sessions. */
+  /**
+   * Detaches the connection. A persistent session's messages stay in the store (the writes already issued land
+   * there in order); memory keeps only its subscriptions. Queued QoS 0 messages are dropped.
+   */
   detach(): void {
     this.link = null;
     this.disconnectedAt = Date.now();
-    if (this.queue.length > 0) this.queue.filter(isNotQos0);
+    if (this.persistent) {
+      this.inflight.clear();
+      this.queue.clear();
+      this.inboundQos2.clear();
+    } else if (this.queue.length > 0) {
+      this.queue.filter(isNotQos0);
+    }
+  }
+
+  /** From now on deliveries wait in memory until `release()`: the session is being claimed. */
+  holdDeliveries(): void {
+    this.held ??= [];
+  }
+
+  /** Ends holding and delivers what was held, in order. */
+  releaseDeliveries(): void {
+    const held = this.held;
+    this.held = null;
+    if (held !== null) for (const h of held) this.deliver(h.msg, h.qos, h.retain);
   }
 
   /** Moves queued messages into the in-flight window while the link can take them. Called on ack and on drain. */
@@ -129,35 +258,62 @@ export class Session {
         continue;
       }
       if (this.inflight.size >= this.limits.maxInflight) return;
+      if (!next.durable) return; // its enqueue has not landed yet; onStoreResult drains again
       this.queue.shift();
-      this.sendNew(link, next);
+      next.packetId = this.allocatePacketId();
+      this.inflight.set(next.packetId, next);
+      if (this.persistent && next.seq !== 0) {
+        next.durable = false;
+        this.host.journal.write(
+          { op: "outgoing.update", clientId: this.clientId, epoch: this.epoch, seq: next.seq, packetId: next.packetId, state: 0 },
+          this,
+          next,
+        );
+      } else {
+        link.writePublish(next.msg, next.qos, next.retain, false, next.packetId);
+      }
     }
   }
 
-  get queuedCount(): number {
-    return this.queue.length;
+  private hold(msg: Message, qos: QoS, retain: boolean): void {
+    const held = this.held as NonNullable<typeof this.held>;
+    if (held.length >= MAX_HELD) {
+      this.host.onDrop(this, msg, "session-busy");
+      return;
+    }
+    held.push({ msg, qos, retain });
   }
 
-  private sendNew(link: SessionLink, out: Outgoing): void {
-    out.packetId = this.allocatePacketId();
-    this.inflight.set(out.packetId, out);
-    link.writePublish(out.msg, out.qos, out.retain, false, out.packetId);
-  }
-
-  private enqueue(out: Outgoing): void {
+  /** Queues in memory with the configured bound (clean sessions, and QoS 0 behind a non-empty queue). */
+  private enqueueLocal(out: Outgoing): void {
     const { maxQueued, queueDropPolicy } = this.limits;
     if (this.queue.length >= maxQueued) {
       if (queueDropPolicy === "newest" || maxQueued === 0) {
-        this.observer.onDrop(this, out.msg, "queue-full");
+        this.host.onDrop(this, out.msg, "queue-full");
         return;
       }
       const oldest = this.queue.shift() as Outgoing;
-      this.observer.onDrop(this, oldest.msg, "queue-full");
+      this.host.onDrop(this, oldest.msg, "queue-full");
     }
     this.queue.push(out);
   }
 
-  /** Next free packet id: non-zero [MQTT-2.3.1-1], never one still in flight [MQTT-2.3.1-2]. */
+  private removeLocal(out: Outgoing): void {
+    if (out.packetId !== 0 && this.inflight.get(out.packetId) === out) this.inflight.delete(out.packetId);
+    else this.queue.filter((o) => o !== out);
+  }
+
+  private dropQueuedSeq(seq: number): void {
+    let dropped: Outgoing | undefined;
+    this.queue.filter((o) => {
+      if (o.seq !== seq) return true;
+      dropped = o;
+      return false;
+    });
+    this.host.onDrop(this, dropped?.msg ?? EMPTY_MESSAGE, "queue-full");
+  }
+
+  /** Next free packet id: non-zero [MQTT-2.3.1-1], never one still in flight [MQTT-2.3.1-4]. */
   private allocatePacketId(): number {
     let id = this.lastPacketId;
     do {
@@ -167,6 +323,9 @@ export class Session {
     return id;
   }
 }
+
+/** Stands for a message the store dropped while the session was offline (its content is not in memory). */
+const EMPTY_MESSAGE: Message = { topic: "", payload: Buffer.alloc(0), qos: 1, retain: false };
 
 function isNotQos0(out: Outgoing): boolean {
   return out.qos !== 0;

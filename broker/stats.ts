@@ -15,6 +15,7 @@ export class BrokerStats {
     "slow-consumer": 0,
     "not-authorized": 0,
     "retained-limit": 0,
+    "session-busy": 0,
   };
 
   get droppedTotal(): number {

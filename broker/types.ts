@@ -24,6 +24,10 @@ export interface Outgoing {
   readonly retain: boolean;
   packetId: number;
   state: OutState;
+  /** Store sequence number (persistent sessions), 0 until the store has assigned it. */
+  seq: number;
+  /** False while this entry's latest store write is not yet durable: it is not sent before. */
+  durable: boolean;
 }
 
 export type CloseReason =
@@ -39,4 +43,4 @@ export type CloseReason =
   | "not-authorized"
   | "server-shutdown";
 
-export type DropReason = "queue-full" | "slow-consumer" | "not-authorized" | "retained-limit";
+export type DropReason = "queue-full" | "slow-consumer" | "not-authorized" | "retained-limit" | "session-busy";

@@ -76,12 +76,15 @@ export function handleConnect(conn: Connection, packet: IConnectPacket): void {
         return;
       }
       conn.policy = decision.policy;
-      broker.acceptConnection(conn, clientId, clean);
+      return broker.connectSession(conn, clientId, clean);
     },
     (err: unknown) => {
       if (conn.isClosed) return;
       // An auth backend failure is the server's problem: CONNACK 0x03, server unavailable.
       conn.refuse(3, err instanceof Error ? err : new Error(String(err)));
     },
-  );
+  ).catch((err: unknown) => {
+    // A failure while starting the session closes this connection only.
+    if (!conn.isClosed) conn.close("protocol-error", err instanceof Error ? err : new Error(String(err)));
+  });
 }

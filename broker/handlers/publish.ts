@@ -22,15 +22,21 @@ export function handlePublish(conn: Connection, packet: IPublishPacket): void {
     return;
   }
   const packetId = requirePacketId(packet.messageId, "PUBLISH");
+  // The acknowledgement waits until every store write this message caused is durable.
+  const mark = broker.journal.writes;
   if (qos === 1) {
     broker.publishFromClient(conn, topic, packet.payload as Buffer, 1, packet.retain);
-    conn.writeAck(AckType.Puback, packetId);
+    conn.ackWhenDurable(AckType.Puback, packetId, mark);
     return;
   }
-  const received = (conn.session as NonNullable<Connection["session"]>).inboundQos2;
+  const session = conn.session as NonNullable<Connection["session"]>;
+  const received = session.inboundQos2;
   if (!received.has(packetId)) {
     broker.publishFromClient(conn, topic, packet.payload as Buffer, 2, packet.retain);
     received.add(packetId);
+    if (session.persistent && session.epoch > 0) {
+      broker.journal.write({ op: "inbound2.add", clientId: session.clientId, epoch: session.epoch, packetId });
+    }
   }
-  conn.writeAck(AckType.Pubrec, packetId);
+  conn.ackWhenDurable(AckType.Pubrec, packetId, mark);
 }

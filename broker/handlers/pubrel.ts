@@ -9,6 +9,12 @@ import { requirePacketId } from "./packet-id.js";
  */
 export function handlePubrel(conn: Connection, packet: IPubrelPacket): void {
   const packetId = requirePacketId(packet.messageId, "PUBREL");
-  conn.session?.inboundQos2.delete(packetId);
-  conn.writeAck(AckType.Pubcomp, packetId);
+  const session = conn.session;
+  const journal = conn.broker.journal;
+  const mark = journal.writes;
+  if (session?.inboundQos2.delete(packetId) && session.persistent && session.epoch > 0) {
+    // PUBCOMP only once the store forgot the id too, or a restarted broker would drop the id's next message.
+    journal.write({ op: "inbound2.delete", clientId: session.clientId, epoch: session.epoch, packetId });
+  }
+  conn.ackWhenDurable(AckType.Pubcomp, packetId, mark);
 }

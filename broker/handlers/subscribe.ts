@@ -42,7 +42,23 @@ export function handleSubscribe(conn: Connection, packet: ISubscribePacket): voi
     granted.push(allowed);
     added.push({ filter, qos: allowed });
   }
-  // SUBACK carries the SUBSCRIBE's packet id [MQTT-3.8.4-2].
-  conn.writePacket({ cmd: "suback", messageId: packetId, granted });
-  for (const { filter, qos } of added) broker.deliverRetained(session, filter, qos);
+  if (added.length === 0) {
+    conn.writePacket({ cmd: "suback", messageId: packetId, granted });
+    return;
+  }
+  // A persistent session's subscriptions are durable before SUBACK; if the store fails they are refused.
+  const record: Record<string, QoS> = {};
+  for (const { filter, qos } of added) record[filter] = qos;
+  conn.suspend();
+  void broker.persistSubscriptions(session, record, []).then((ok) => {
+    if (conn.isClosed || conn.session !== session) return;
+    if (!ok) {
+      for (const { filter } of added) broker.unsubscribe(session, filter);
+      for (let i = 0; i < granted.length; i++) granted[i] = FAILURE;
+    }
+    // SUBACK carries the SUBSCRIBE's packet id [MQTT-3.8.4-2].
+    conn.writePacket({ cmd: "suback", messageId: packetId, granted });
+    if (ok) for (const { filter, qos } of added) broker.deliverRetained(session, filter, qos);
+    conn.resume();
+  });
 }

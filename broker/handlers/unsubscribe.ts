@@ -11,6 +11,17 @@ export function handleUnsubscribe(conn: Connection, packet: IUnsubscribePacket):
   const packetId = requirePacketId(packet.messageId, "UNSUBSCRIBE");
   if (packet.unsubscriptions.length === 0) throw new ProtocolError("UNSUBSCRIBE without topic filters", "MQTT-3.10.3-2");
   const session = conn.session as NonNullable<Connection["session"]>;
-  for (const filter of packet.unsubscriptions) conn.broker.unsubscribe(session, filter);
-  conn.writePacket({ cmd: "unsuback", messageId: packetId, granted: [] });
+  const removed = packet.unsubscriptions.filter((filter) => conn.broker.unsubscribe(session, filter));
+  if (removed.length === 0) {
+    conn.writePacket({ cmd: "unsuback", messageId: packetId, granted: [] });
+    return;
+  }
+  // 3.1.1 UNSUBACK has no failure code: delivery stops at once; the store catches up (or is corrected on the
+  // next claim, which restores only what the store holds).
+  conn.suspend();
+  void conn.broker.persistSubscriptions(session, {}, removed).then(() => {
+    if (conn.isClosed) return;
+    conn.writePacket({ cmd: "unsuback", messageId: packetId, granted: [] });
+    conn.resume();
+  });
 }

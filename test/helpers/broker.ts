@@ -2,6 +2,7 @@ import { createAllowAll } from "../../core/auth/index.js";
 import type { Auth } from "../../core/auth/types.js";
 import { loadConfig } from "../../core/config/index.js";
 import type { DeepPartial, MqgateConfig } from "../../core/config/types.js";
+import type { Store } from "../../core/store/types.js";
 import { type RunningBroker, startBroker } from "../../broker/server.js";
 
 export interface TestBroker extends RunningBroker {
@@ -16,6 +17,7 @@ export interface TestBroker extends RunningBroker {
 export async function startTestBroker(
   overrides: DeepPartial<MqgateConfig> = {},
   auth: Auth = createAllowAll(),
+  store?: Store,
 ): Promise<TestBroker> {
   const config = await loadConfig({
     env: {},
@@ -31,6 +33,6 @@ export async function startTestBroker(
       log: { level: "silent" },
     },
   });
-  const running = await startBroker(config, auth);
+  const running = await startBroker(config, auth, store);
   return Object.assign(running, { mqttPort: running.port("tcp"), config });
 }

@@ -107,7 +107,7 @@ describe("CONNECT: first packet and protocol", () => {
     expect(c.buffered).toEqual([]);
   });
 
-  it("[MQTT-3.1.2-2] refuses protocol level 5 with CONNACK 0x01 and closes", async () => {
+  it("[MQTT-3.1.2-2] [MQTT-3.2.2-5] refuses protocol level 5 with CONNACK 0x01 and closes", async () => {
     await expectRefused({ protocolVersion: 5, clientId: "v5" }, 1);
   });
 
@@ -178,7 +178,7 @@ describe("CONNECT: client identifier", () => {
     await c2.expect("pingresp");
   });
 
-  it("[MQTT-3.1.3-7] [MQTT-3.1.3-8] refuses an empty client id with clean session 0 (0x02) and closes", async () => {
+  it("[MQTT-3.1.3-7] [MQTT-3.1.3-8] [MQTT-3.2.2-5] refuses an empty client id with clean session 0 (0x02) and closes", async () => {
     await expectRefusedRaw(rawConnect(0x00, [str("")]), 2);
   });
 

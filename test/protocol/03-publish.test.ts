@@ -238,7 +238,7 @@ describe("packet ids and the in-flight window (limits.maxInflight=5)", () => {
     await wb.close();
   });
 
-  it("[MQTT-2.3.1-2] [MQTT-4.3.2-1] never reuses an id still in flight and holds messages beyond the window until acked", async () => {
+  it("[MQTT-2.3.1-2] [MQTT-2.3.1-4] [MQTT-4.3.2-1] never reuses an id still in flight and holds messages beyond the window until acked", async () => {
     const sub = await raw(wb.mqttPort);
     await subscribe(sub, "win/t", 1);
     const pub = await raw(wb.mqttPort);
@@ -269,7 +269,7 @@ describe("packet ids and the in-flight window (limits.maxInflight=5)", () => {
     expect(await sub.silentFor(150)).toBe(true);
   });
 
-  it("[MQTT-2.3.1-2] [MQTT-4.3.2-1] skips an id still in flight when the 16-bit packet id space wraps around", async () => {
+  it("[MQTT-2.3.1-2] [MQTT-2.3.1-4] [MQTT-4.3.2-1] skips an id still in flight when the 16-bit packet id space wraps around", async () => {
     const sub = await raw(wb.mqttPort);
     await subscribe(sub, "wrap/t", 1);
     const pub = await raw(wb.mqttPort);

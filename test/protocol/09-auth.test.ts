@@ -106,7 +106,7 @@ describe("ACL auth: CONNECT", () => {
 });
 
 describe("ACL auth: PUBLISH and SUBSCRIBE", () => {
-  it("%c lets a client publish to its own topic but not another's; the refused publish is acked and counted", async () => {
+  it("[MQTT-3.3.5-2] %c lets a client publish to its own topic but not another's; the refused publish is acked and counted", async () => {
     const admin = await login("admin", "watch-pub");
     expect(await subscribe(admin, [["devices/#", 1]])).toEqual([1]);
     const dev = await login("alice", "dev1");

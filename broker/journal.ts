@@ -1,0 +1,153 @@
+import type { Store, StoreOp, StoreOpResult } from "../core/store/types.js";
+
+/** Something that waits for a batch of store writes to become durable. */
+export interface DurabilityWaiter {
+  /** Called once the batch `batchId` (and every earlier one) is durable; `results` are that batch's per-op results. */
+  onDurable(batchId: number): void;
+}
+
+export interface JournalEvents {
+  /** A batch failed; it will be retried. */
+  onStoreError(err: Error, attempt: number): void;
+  /** The store answered again after failures. */
+  onStoreRecovered(): void;
+}
+
+/** Receives the result of one op; `ctx` is what the writer passed along (no closure per message). */
+export interface ResultTarget<C = unknown> {
+  onStoreResult(ctx: C, result: StoreOpResult): void;
+}
+
+/**
+ * Collects the store writes of one tick into one batch and sends it with a single `store.apply` call
+ * (one round trip). Batches are applied strictly in order, one at a time; a failed batch is retried with
+ * backoff until it succeeds, while later writes accumulate in the next batch. Waiters (sessions holding
+ * PUBLISHes to send, connections holding PUBACK/PUBREC) are told when their batch is durable.
+ */
+export class Journal {
+  /** Id of the batch currently being filled. Batch ids start at 1. */
+  private filling = 1;
+  private ops: StoreOp[] = [];
+  private targets: (ResultTarget | null)[] = [];
+  private ctxs: unknown[] = [];
+  /** Count of ops ever written: callers compare it before and after routing to learn if routing wrote. */
+  writes = 0;
+  private waiters = new Set<DurabilityWaiter>();
+  private inFlight = false;
+  private scheduled = false;
+  private failures = 0;
+  private closed = false;
+  /** Highest batch id known durable. */
+  durable = 0;
+
+  constructor(
+    private readonly store: Store,
+    private readonly events: JournalEvents,
+    private readonly maxBackoffMs = 2000,
+  ) {}
+
+  /** Whether the last attempt failed (the store is unreachable). */
+  get failing(): boolean {
+    return this.failures > 0;
+  }
+
+  /** Ops waiting for the next flush (bounded by callers: they stop reading when their own waits pile up). */
+  get pendingOps(): number {
+    return this.ops.length;
+  }
+
+  /** Adds a write to the current batch; returns that batch's id. `target` gets the op's own result with `ctx`. */
+  write<C>(op: StoreOp, target: ResultTarget<C> | null = null, ctx: C | null = null): number {
+    this.ops.push(op);
+    this.targets.push(target as ResultTarget | null);
+    this.ctxs.push(ctx);
+    this.writes++;
+    this.schedule();
+    return this.filling;
+  }
+
+  /** Resolves once everything written before this call is durable (used before claiming a session). */
+  barrier(): Promise<void> {
+    if (this.ops.length === 0 && !this.inFlight) return Promise.resolve();
+    return new Promise((resolve) => this.wait({ onDurable: () => resolve() }));
+  }
+
+  /** Registers a waiter for the current batch and returns its id. A batch with no ops completes at once. */
+  wait(waiter: DurabilityWaiter): number {
+    this.waiters.add(waiter);
+    this.schedule();
+    return this.filling;
+  }
+
+  /** Resolves when everything written so far is durable (shutdown). */
+  async drain(timeoutMs: number): Promise<boolean> {
+    const target = this.ops.length > 0 || this.waiters.size > 0 ? this.filling : this.durable;
+    const deadline = Date.now() + timeoutMs;
+    while (this.durable < target && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    return this.durable >= target;
+  }
+
+  close(): void {
+    this.closed = true;
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.inFlight) return;
+    this.scheduled = true;
+    setImmediate(flushJournal, this);
+  }
+
+  /** Sends the current batch (called from setImmediate; public for the scheduler only). */
+  flush(): void {
+    this.scheduled = false;
+    if (this.inFlight || this.closed) return;
+    const batchId = this.filling;
+    const ops = this.ops;
+    const targets = this.targets;
+    const ctxs = this.ctxs;
+    const waiters = this.waiters;
+    if (ops.length === 0 && waiters.size === 0) return;
+    this.filling++;
+    this.ops = [];
+    this.targets = [];
+    this.ctxs = [];
+    this.waiters = new Set();
+    this.send(batchId, ops, targets, ctxs, waiters);
+  }
+
+  private send(batchId: number, ops: StoreOp[], targets: (ResultTarget | null)[], ctxs: unknown[], waiters: Set<DurabilityWaiter>): void {
+    this.inFlight = true;
+    const applied = ops.length === 0 ? Promise.resolve([] as StoreOpResult[]) : this.store.apply(ops);
+    applied.then(
+      (results) => {
+        this.inFlight = false;
+        if (this.failures > 0) {
+          this.failures = 0;
+          this.events.onStoreRecovered();
+        }
+        this.durable = batchId;
+        for (let i = 0; i < targets.length; i++) {
+          const target = targets[i];
+          const result = results[i];
+          if (target && result) target.onStoreResult(ctxs[i], result);
+        }
+        for (const waiter of waiters) waiter.onDurable(batchId);
+        if (this.ops.length > 0 || this.waiters.size > 0) this.flush();
+      },
+      (err: unknown) => {
+        this.failures++;
+        this.events.onStoreError(err instanceof Error ? err : new Error(String(err)), this.failures);
+        if (this.closed) {
+          this.inFlight = false;
+          return;
+        }
+        const delay = Math.min(this.maxBackoffMs, 25 * 2 ** Math.min(this.failures, 10));
+        setTimeout(() => this.send(batchId, ops, targets, ctxs, waiters), delay).unref();
+      },
+    );
+  }
+}
+
+function flushJournal(journal: Journal): void {
+  journal.flush();
+}

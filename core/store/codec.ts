@@ -1,0 +1,143 @@
+import type { QoS } from "mqtt-packet";
+import { InvalidStoreInput, StoreDataError } from "./errors.js";
+import type { ApiKeyRecord, NodeRecord, StoredMessage, StoredOutgoing } from "./types.js";
+
+/*
+ * How values are written to Redis. Upstash REST carries commands and replies as JSON and @upstash/redis decodes
+ * every reply with a UTF-8 TextDecoder, so raw bytes >= 0x80 would not survive; ioredis hands back strings too.
+ * Payloads are therefore base64 inside small JSON objects, and everything else is text. The fields that Lua
+ * scripts must read or rewrite (packet id and state of an outgoing message, heartbeat of a node, hash of an API
+ * key) sit in a plain-text header before the JSON, so no script needs cjson.
+ */
+
+interface MessageJson {
+  t: string;
+  p: string;
+  q: QoS;
+  r: 0 | 1;
+}
+
+interface OutgoingJson extends MessageJson {
+  /** Delivery QoS. */
+  dq: QoS;
+  /** RETAIN flag on the wire. */
+  dr: 0 | 1;
+}
+
+function messageJson(msg: StoredMessage): MessageJson {
+  return { t: msg.topic, p: msg.payload.toString("base64"), q: msg.qos, r: msg.retain ? 1 : 0 };
+}
+
+function parseJson(text: string, what: string): Record<string, unknown> {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new StoreDataError(`unreadable ${what} in the store`);
+  }
+  if (typeof value !== "object" || value === null) throw new StoreDataError(`unreadable ${what} in the store`);
+  return value as Record<string, unknown>;
+}
+
+function qosOf(v: unknown, what: string): QoS {
+  if (v === 0 || v === 1 || v === 2) return v;
+  throw new StoreDataError(`bad QoS in stored ${what}`);
+}
+
+function messageFrom(o: Record<string, unknown>, what: string): StoredMessage {
+  if (typeof o.t !== "string" || typeof o.p !== "string") throw new StoreDataError(`bad stored ${what}`);
+  return { topic: o.t, payload: Buffer.from(o.p, "base64"), qos: qosOf(o.q, what), retain: o.r === 1 };
+}
+
+/** A retained message: JSON with a base64 payload. */
+export function encodeMessage(msg: StoredMessage): string {
+  return JSON.stringify(messageJson(msg));
+}
+
+export function decodeMessage(text: string): StoredMessage {
+  return messageFrom(parseJson(text, "message"), "message");
+}
+
+/** The immutable part of an outgoing message (what `enqueue` writes after the `0:0:` header). */
+export function encodeOutgoingBody(entry: Omit<StoredOutgoing, "seq" | "packetId" | "state">): string {
+  const json: OutgoingJson = { ...messageJson(entry.msg), dq: entry.qos, dr: entry.retain ? 1 : 0 };
+  return JSON.stringify(json);
+}
+
+/** An outgoing message is stored as `<packetId>:<state>:<body JSON>`; the scripts rewrite the header only. */
+export function decodeOutgoing(seq: number, value: string): StoredOutgoing {
+  const a = value.indexOf(":");
+  const b = a < 0 ? -1 : value.indexOf(":", a + 1);
+  const packetId = Number(value.slice(0, a));
+  const state = Number(value.slice(a + 1, b));
+  if (b < 0 || !Number.isInteger(packetId) || (state !== 0 && state !== 1)) {
+    throw new StoreDataError("bad stored outgoing message");
+  }
+  const o = parseJson(value.slice(b + 1), "outgoing message");
+  return { seq, msg: messageFrom(o, "outgoing message"), qos: qosOf(o.dq, "outgoing message"), retain: o.dr === 1, packetId, state };
+}
+
+/** A node is stored as `<heartbeatAt>:<ttlMs>:<JSON of the rest>`; the heartbeat script rewrites the header. */
+export function encodeNode(node: NodeRecord, ttlMs: number): string {
+  const rest = { nodeId: node.nodeId, address: node.address, queueUrl: node.queueUrl, startedAt: node.startedAt };
+  return `${node.heartbeatAt}:${ttlMs}:${JSON.stringify(rest)}`;
+}
+
+export function decodeNode(value: string): { node: NodeRecord; ttlMs: number } {
+  const m = /^(\d+):(\d+):/.exec(value);
+  if (!m) throw new StoreDataError("bad stored node");
+  const o = parseJson(value.slice(m[0].length), "node");
+  if (typeof o.nodeId !== "string" || typeof o.address !== "string" || typeof o.startedAt !== "number") {
+    throw new StoreDataError("bad stored node");
+  }
+  const queueUrl = typeof o.queueUrl === "string" ? o.queueUrl : null;
+  const node: NodeRecord = { nodeId: o.nodeId, address: o.address, queueUrl, startedAt: o.startedAt, heartbeatAt: Number(m[1]) };
+  return { node, ttlMs: Number(m[2]) };
+}
+
+/** An API key is stored as `<hash> <JSON record>` so scripts can find the hash without cjson. */
+export function encodeApiKey(key: ApiKeyRecord): string {
+  return `${key.hash} ${JSON.stringify(key)}`;
+}
+
+export function decodeApiKey(value: string): ApiKeyRecord {
+  const space = value.indexOf(" ");
+  const o = parseJson(value.slice(space + 1), "API key");
+  if (space < 0 || typeof o.id !== "string" || typeof o.hash !== "string" || !Array.isArray(o.scopes) || !Array.isArray(o.topics)) {
+    throw new StoreDataError("bad stored API key");
+  }
+  return o as unknown as ApiKeyRecord;
+}
+
+const CURSOR_PREFIX = "c1.";
+
+/** Page cursors name the last item returned (a client id or topic), base64url-encoded so they are URL-safe. */
+export function encodeCursor(lastKey: string): string {
+  return CURSOR_PREFIX + Buffer.from(lastKey, "utf8").toString("base64url");
+}
+
+export function decodeCursor(cursor: string | null | undefined): string | null {
+  if (cursor === null || cursor === undefined) return null;
+  if (!cursor.startsWith(CURSOR_PREFIX) || !/^[A-Za-z0-9_-]*$/.test(cursor.slice(CURSOR_PREFIX.length))) {
+    throw new InvalidStoreInput(`invalid cursor '${cursor}'`);
+  }
+  return Buffer.from(cursor.slice(CURSOR_PREFIX.length), "base64url").toString("utf8");
+}
+
+/**
+ * Orders strings as Redis orders their UTF-8 bytes (ZRANGEBYLEX), i.e. by code point. Plain `<` compares UTF-16
+ * code units, which puts U+E000..U+FFFF after the surrogate pairs of U+10000 and above.
+ */
+export function compareUtf8(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    const xs = x >= 0xd800 && x <= 0xdfff;
+    const ys = y >= 0xd800 && y <= 0xdfff;
+    if (xs !== ys) return xs ? 1 : -1;
+    return x - y;
+  }
+  return a.length - b.length;
+}

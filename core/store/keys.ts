@@ -1,0 +1,76 @@
+/**
+ * Every Redis key mqgate uses is built here and nowhere else. See docs/store.md for what each key holds.
+ *
+ * The keys of one session share the hash tag `{c:<clientId>}`, so they live in one Redis Cluster slot and the
+ * session scripts (which touch several of them) are legal on a cluster. Global indexes are separate keys
+ * (other slots) and are written with separate commands; see docs/store.md, "Atomicity".
+ */
+
+export const KEY_PREFIX = "mqg:";
+
+/**
+ * Escapes `%`, `{` and `}` so a client id cannot end the hash tag early or make two ids share a key
+ * (`a}b` becomes `a%7Db`).
+ */
+export function escapeKeyPart(s: string): string {
+  return s.replace(/[%{}]/g, (c) => (c === "%" ? "%25" : c === "{" ? "%7B" : "%7D"));
+}
+
+/** The keys of one session, in the order the session scripts take them as KEYS[1..6]. */
+export interface SessionKeys {
+  /** Hash: clean, node, username, connectedAt, disconnectedAt. Exists iff the session exists. */
+  readonly meta: string;
+  /** Hash: topic filter -> granted QoS. */
+  readonly subs: string;
+  /** Hash: seq -> `<packetId>:<state>:<JSON>` (every outgoing message, queued or in flight). */
+  readonly out: string;
+  /** Sorted set: seqs of the queued (packetId 0) outgoing messages, score = seq. */
+  readonly queue: string;
+  /** Set: inbound QoS 2 packet ids not yet released. */
+  readonly inbound2: string;
+  /** Hash: epoch, seq counters. Outlives the session for a while so epochs and seqs never go back. */
+  readonly version: string;
+  /** The six keys above as a KEYS array. */
+  readonly list: readonly string[];
+}
+
+export function sessionKeys(clientId: string): SessionKeys {
+  const tag = `${KEY_PREFIX}{c:${escapeKeyPart(clientId)}}:`;
+  const meta = `${tag}meta`;
+  const subs = `${tag}subs`;
+  const out = `${tag}out`;
+  const queue = `${tag}queue`;
+  const inbound2 = `${tag}in2`;
+  const version = `${tag}ver`;
+  return { meta, subs, out, queue, inbound2, version, list: [meta, subs, out, queue, inbound2, version] };
+}
+
+/** Sorted set (all scores 0, ordered by member bytes): every session's client id. Listing, allSubscriptions. */
+export const SESSIONS_KEY = `${KEY_PREFIX}sessions`;
+
+/** Set: client ids of the sessions owned by `nodeId` (a superset; readers check each session's meta). */
+export function ownedKey(nodeId: string): string {
+  return `${KEY_PREFIX}owned:${escapeKeyPart(nodeId)}`;
+}
+
+/** Hash: topic -> retained message JSON. Shares the `{r}` tag with RETAINED_TOPICS_KEY. */
+export const RETAINED_KEY = `${KEY_PREFIX}{r}:msgs`;
+/** Sorted set (scores 0): retained topics, for cursor pagination and prefix ranges. */
+export const RETAINED_TOPICS_KEY = `${KEY_PREFIX}{r}:topics`;
+/** The two retained keys as a KEYS array. */
+export const RETAINED_KEYS: readonly string[] = [RETAINED_KEY, RETAINED_TOPICS_KEY];
+
+/** Hash: nodeId -> `<heartbeatAt>:<ttlMs>:<JSON>`. */
+export const NODES_KEY = `${KEY_PREFIX}nodes`;
+
+/** Hash: API key id -> `<hash> <JSON record>`. Shares the `{k}` tag with API_KEYS_BY_HASH_KEY. */
+export const API_KEYS_KEY = `${KEY_PREFIX}{k}:byid`;
+/** Hash: sha256 hex -> API key id. */
+export const API_KEYS_BY_HASH_KEY = `${KEY_PREFIX}{k}:byhash`;
+export const API_KEY_KEYS: readonly string[] = [API_KEYS_KEY, API_KEYS_BY_HASH_KEY];
+
+/** Hash: counter name -> integer. */
+export const COUNTERS_KEY = `${KEY_PREFIX}counters`;
+
+/** TTL of a deleted session's `ver` key: epochs and seqs of a client id never go back within this time. */
+export const VERSION_TOMBSTONE_MS = 24 * 60 * 60 * 1000;

@@ -1,0 +1,107 @@
+import type { QoS } from "mqtt-packet";
+import type { SessionRecord, SessionSnapshot, StoredMessage, StoredOutgoing, StoreOp, StoreOpResult } from "./types.js";
+
+/** One session of the memory store: the same state the Redis keys `mqg:{c:<id>}:*` hold. */
+export interface MemSession {
+  clean: boolean;
+  node: string | null;
+  username: string | null;
+  connectedAt: number | null;
+  disconnectedAt: number | null;
+  subs: Map<string, QoS>;
+  /** Every outgoing message by seq. Seqs only grow, so insertion order is seq order. */
+  out: Map<number, StoredOutgoing>;
+  /** How many entries of `out` are queued (packetId 0): the number `maxQueued` bounds. */
+  queued: number;
+  inbound2: Set<number>;
+}
+
+/** Epoch and seq counters of a client id; they outlive the session (see docs/store.md, "Tombstones"). */
+export interface MemVersion {
+  epoch: number;
+  seq: number;
+}
+
+export function newSession(): MemSession {
+  return { clean: false, node: null, username: null, connectedAt: null, disconnectedAt: null, subs: new Map(), out: new Map(), queued: 0, inbound2: new Set() };
+}
+
+export function copyMessage(m: StoredMessage): StoredMessage {
+  return { topic: m.topic, payload: Buffer.from(m.payload), qos: m.qos, retain: m.retain };
+}
+
+function copyOutgoing(o: StoredOutgoing): StoredOutgoing {
+  return { ...o, msg: copyMessage(o.msg) };
+}
+
+export function sessionRecord(clientId: string, s: MemSession, epoch: number): SessionRecord {
+  return { clientId, clean: s.clean, node: s.node, epoch, username: s.username, connectedAt: s.connectedAt, disconnectedAt: s.disconnectedAt };
+}
+
+export function sessionSnapshot(clientId: string, s: MemSession, epoch: number): SessionSnapshot {
+  return {
+    ...sessionRecord(clientId, s, epoch),
+    subscriptions: Object.fromEntries(s.subs),
+    outgoing: [...s.out.values()].map(copyOutgoing),
+    inboundQos2: [...s.inbound2].sort((a, b) => a - b),
+  };
+}
+
+const NO_SESSION: StoreOpResult = { ok: false, reason: "no-session" };
+const FENCED: StoreOpResult = { ok: false, reason: "fenced" };
+const FULL: StoreOpResult = { ok: false, reason: "full" };
+const OK: StoreOpResult = { ok: true };
+
+/** Applies one session op (everything but retained.*), exactly as the `apply` Lua script does. */
+export function applySessionOp(
+  op: Exclude<StoreOp, { op: "retained.set" } | { op: "retained.delete" }>,
+  s: MemSession | undefined,
+  v: MemVersion | undefined,
+): StoreOpResult {
+  if (s === undefined || v === undefined) return { ...NO_SESSION };
+  if (op.op === "enqueue") {
+    let dropped: number | undefined;
+    const inflight = op.entry.packetId !== 0;
+    if (!inflight && s.queued >= op.maxQueued) {
+      if (op.dropPolicy === "newest" || op.maxQueued === 0) return { ...FULL };
+      for (const [seq, o] of s.out) {
+        if (s.queued < op.maxQueued) break;
+        if (o.packetId !== 0) continue;
+        s.out.delete(seq);
+        s.queued--;
+        dropped = seq;
+      }
+    }
+    const seq = ++v.seq;
+    const e = op.entry;
+    s.out.set(seq, { seq, msg: copyMessage(e.msg), qos: e.qos, retain: e.retain, packetId: e.packetId, state: 0 });
+    if (!inflight) s.queued++;
+    return dropped === undefined ? { ok: true, seq } : { ok: true, seq, dropped };
+  }
+  if (op.epoch !== v.epoch) return { ...FENCED };
+  switch (op.op) {
+    case "outgoing.update": {
+      const o = s.out.get(op.seq);
+      if (o !== undefined) {
+        s.queued += (op.packetId === 0 ? 1 : 0) - (o.packetId === 0 ? 1 : 0);
+        o.packetId = op.packetId;
+        o.state = op.state;
+      }
+      return { ...OK };
+    }
+    case "outgoing.delete": {
+      const o = s.out.get(op.seq);
+      if (o !== undefined) {
+        if (o.packetId === 0) s.queued--;
+        s.out.delete(op.seq);
+      }
+      return { ...OK };
+    }
+    case "inbound2.add":
+      s.inbound2.add(op.packetId);
+      return { ...OK };
+    case "inbound2.delete":
+      s.inbound2.delete(op.packetId);
+      return { ...OK };
+  }
+}

@@ -1,0 +1,234 @@
+import type { QoS } from "mqtt-packet";
+import { compareUtf8, decodeCursor, encodeCursor } from "./codec.js";
+import { VERSION_TOMBSTONE_MS } from "./keys.js";
+import { filterRetained, retainedPrefix } from "./match.js";
+import { applySessionOp, copyMessage, newSession, sessionRecord, sessionSnapshot, type MemSession, type MemVersion } from "./memory-state.js";
+import { SortedKeys } from "./sorted.js";
+import type {
+  ApiKeyRecord, ClaimOptions, ClaimResult, NodeRecord, Page, SessionRecord, SessionSnapshot, Store, StoredMessage, StoreOp, StoreOpResult,
+} from "./types.js";
+import * as check from "./validate.js";
+
+/**
+ * The embedded store: plain maps in this process. It behaves exactly like the Redis store (same fencing, bounds,
+ * ordering, pagination and refusals; the contract suite runs on both) but nothing survives the process.
+ */
+export class MemoryStore implements Store {
+  readonly kind = "memory" as const;
+  private readonly sessions = new Map<string, MemSession>();
+  private readonly sessionIds = new SortedKeys();
+  private readonly versions = new Map<string, MemVersion>();
+  /** Client id -> time its version entry may be forgotten; in insertion (= expiry) order. */
+  private readonly tombstones = new Map<string, number>();
+  private readonly retained = new Map<string, StoredMessage>();
+  private readonly retainedTopics = new SortedKeys();
+  private readonly nodes = new Map<string, { node: NodeRecord; ttlMs: number }>();
+  private readonly apiKeys = new Map<string, ApiKeyRecord>();
+  private readonly apiKeyIdByHash = new Map<string, string>();
+  private readonly counters = new Map<string, number>();
+
+  async claimSession(clientId: string, opts: ClaimOptions): Promise<ClaimResult> {
+    check.checkClaim(clientId, opts);
+    this.pruneTombstones();
+    const existing = this.sessions.get(clientId);
+    const previousNode = existing?.node ?? null;
+    const v = this.versions.get(clientId) ?? { epoch: 0, seq: 0 };
+    v.epoch++;
+    this.versions.set(clientId, v);
+    this.tombstones.delete(clientId);
+    const s = opts.clean || existing === undefined ? newSession() : existing;
+    Object.assign(s, { clean: opts.clean, node: opts.node, username: opts.username, connectedAt: opts.now, disconnectedAt: null });
+    this.sessions.set(clientId, s);
+    this.sessionIds.add(clientId);
+    return { epoch: v.epoch, present: !opts.clean && existing !== undefined, previousNode, snapshot: sessionSnapshot(clientId, s, v.epoch) };
+  }
+
+  async releaseSession(clientId: string, epoch: number, now: number): Promise<boolean> {
+    check.checkInt(epoch, "epoch");
+    check.checkInt(now, "now");
+    const s = this.sessions.get(clientId);
+    if (s === undefined || this.versions.get(clientId)?.epoch !== epoch) return false;
+    if (s.clean) this.drop(clientId);
+    else Object.assign(s, { node: null, disconnectedAt: now });
+    return true;
+  }
+
+  async getSession(clientId: string): Promise<SessionSnapshot | null> {
+    const s = this.sessions.get(clientId);
+    return s === undefined ? null : sessionSnapshot(clientId, s, this.epochOf(clientId));
+  }
+
+  async listSessions(opts: { cursor?: string | null; limit: number; connected?: boolean }): Promise<Page<SessionRecord>> {
+    check.checkLimit(opts.limit);
+    let after = decodeCursor(opts.cursor);
+    const items: SessionRecord[] = [];
+    for (;;) {
+      const want = opts.limit + 1 - items.length;
+      const ids = this.sessionIds.after(after, want);
+      for (const id of ids) {
+        const s = this.sessions.get(id) as MemSession;
+        if (opts.connected !== undefined && (s.node !== null) !== opts.connected) continue;
+        if (items.length === opts.limit) return { items, cursor: encodeCursor((items[items.length - 1] as SessionRecord).clientId) };
+        items.push(sessionRecord(id, s, this.epochOf(id)));
+      }
+      if (ids.length < want) return { items, cursor: null };
+      after = ids[ids.length - 1] as string;
+    }
+  }
+
+  async deleteSession(clientId: string): Promise<boolean> {
+    if (!this.sessions.has(clientId)) return false;
+    this.drop(clientId);
+    return true;
+  }
+
+  async sessionsOwnedBy(node: string): Promise<string[]> {
+    const ids: string[] = [];
+    for (const [id, s] of this.sessions) if (s.node === node) ids.push(id);
+    return ids.sort(compareUtf8);
+  }
+
+  async updateSubscriptions(clientId: string, epoch: number | null, add: Record<string, QoS>, remove: string[]): Promise<boolean> {
+    check.checkSubscriptions(add, remove);
+    if (epoch !== null) check.checkInt(epoch, "epoch");
+    const s = this.sessions.get(clientId);
+    if (s === undefined || (epoch !== null && epoch !== this.epochOf(clientId))) return false;
+    for (const filter of remove) s.subs.delete(filter);
+    for (const [filter, qos] of Object.entries(add)) s.subs.set(filter, qos);
+    return true;
+  }
+
+  async allSubscriptions(): Promise<{ clientId: string; filter: string; qos: QoS }[]> {
+    const all: { clientId: string; filter: string; qos: QoS }[] = [];
+    for (const [clientId, s] of this.sessions) for (const [filter, qos] of s.subs) all.push({ clientId, filter, qos });
+    return all.sort((a, b) => compareUtf8(a.clientId, b.clientId) || compareUtf8(a.filter, b.filter));
+  }
+
+  async apply(ops: StoreOp[]): Promise<StoreOpResult[]> {
+    for (const op of ops) check.checkOp(op);
+    return ops.map((op) => {
+      if (op.op === "retained.set") return this.setRetained(op.msg, op.maxRetained);
+      if (op.op === "retained.delete") {
+        this.retained.delete(op.topic);
+        this.retainedTopics.delete(op.topic);
+        return { ok: true };
+      }
+      return applySessionOp(op, this.sessions.get(op.clientId), this.versions.get(op.clientId));
+    });
+  }
+
+  async getRetained(topic: string): Promise<StoredMessage | null> {
+    const m = this.retained.get(topic);
+    return m === undefined ? null : copyMessage(m);
+  }
+
+  async matchRetained(filter: string): Promise<StoredMessage[]> {
+    const prefix = retainedPrefix(filter);
+    if (prefix === null) return this.retained.has(filter) ? [copyMessage(this.retained.get(filter) as StoredMessage)] : [];
+    const candidates = this.retainedTopics.withPrefix(prefix).map((t) => this.retained.get(t) as StoredMessage);
+    return filterRetained(filter, candidates).map(copyMessage);
+  }
+
+  async listRetained(opts: { cursor?: string | null; limit: number }): Promise<Page<StoredMessage>> {
+    check.checkLimit(opts.limit);
+    const topics = this.retainedTopics.after(decodeCursor(opts.cursor), opts.limit + 1);
+    const more = topics.length > opts.limit;
+    const items = topics.slice(0, opts.limit).map((t) => copyMessage(this.retained.get(t) as StoredMessage));
+    return { items, cursor: more ? encodeCursor(topics[opts.limit - 1] as string) : null };
+  }
+
+  async registerNode(node: NodeRecord, ttlMs: number): Promise<void> {
+    check.checkNode(node, ttlMs);
+    this.nodes.set(node.nodeId, { node: { ...node }, ttlMs });
+  }
+
+  async heartbeat(nodeId: string, now: number, ttlMs: number): Promise<boolean> {
+    check.checkInt(now, "now");
+    check.checkInt(ttlMs, "ttlMs", 1);
+    const n = this.nodes.get(nodeId);
+    if (n === undefined || n.node.heartbeatAt + n.ttlMs <= now) return false;
+    n.node.heartbeatAt = now;
+    n.ttlMs = ttlMs;
+    return true;
+  }
+
+  async listNodes(now: number): Promise<NodeRecord[]> {
+    const live = [...this.nodes.values()].filter((n) => n.node.heartbeatAt + n.ttlMs > now).map((n) => ({ ...n.node }));
+    return live.sort((a, b) => compareUtf8(a.nodeId, b.nodeId));
+  }
+
+  async removeNode(nodeId: string): Promise<void> {
+    this.nodes.delete(nodeId);
+  }
+
+  async putApiKey(key: ApiKeyRecord): Promise<void> {
+    check.checkApiKey(key);
+    const old = this.apiKeys.get(key.id);
+    if (old !== undefined && this.apiKeyIdByHash.get(old.hash) === key.id) this.apiKeyIdByHash.delete(old.hash);
+    const holder = this.apiKeyIdByHash.get(key.hash);
+    if (holder !== undefined && holder !== key.id) this.apiKeys.delete(holder);
+    this.apiKeys.set(key.id, structuredClone(key));
+    this.apiKeyIdByHash.set(key.hash, key.id);
+  }
+
+  async getApiKeyByHash(hash: string): Promise<ApiKeyRecord | null> {
+    const id = this.apiKeyIdByHash.get(hash);
+    const key = id === undefined ? undefined : this.apiKeys.get(id);
+    return key === undefined ? null : structuredClone(key);
+  }
+
+  async listApiKeys(): Promise<ApiKeyRecord[]> {
+    return [...this.apiKeys.values()].map((k) => structuredClone(k)).sort((a, b) => compareUtf8(a.id, b.id));
+  }
+
+  async deleteApiKey(id: string): Promise<boolean> {
+    const key = this.apiKeys.get(id);
+    if (key === undefined) return false;
+    if (this.apiKeyIdByHash.get(key.hash) === id) this.apiKeyIdByHash.delete(key.hash);
+    this.apiKeys.delete(id);
+    return true;
+  }
+
+  async incrCounters(deltas: Record<string, number>): Promise<void> {
+    check.checkCounters(deltas);
+    for (const [name, delta] of Object.entries(deltas)) this.counters.set(name, (this.counters.get(name) ?? 0) + delta);
+  }
+
+  async getCounters(): Promise<Record<string, number>> {
+    return Object.fromEntries(this.counters);
+  }
+
+  async ping(): Promise<boolean> {
+    return true;
+  }
+
+  async close(): Promise<void> {}
+
+  private epochOf(clientId: string): number {
+    return this.versions.get(clientId)?.epoch ?? 0;
+  }
+
+  private setRetained(msg: StoredMessage, maxRetained: number): StoreOpResult {
+    if (!this.retained.has(msg.topic) && this.retained.size >= maxRetained) return { ok: false, reason: "full" };
+    this.retained.set(msg.topic, copyMessage(msg));
+    this.retainedTopics.add(msg.topic);
+    return { ok: true };
+  }
+
+  /** Deletes a session's state; its counters stay as a tombstone so epochs and seqs never go back. */
+  private drop(clientId: string): void {
+    this.sessions.delete(clientId);
+    this.sessionIds.delete(clientId);
+    this.tombstones.delete(clientId);
+    this.tombstones.set(clientId, Date.now() + VERSION_TOMBSTONE_MS);
+  }
+
+  private pruneTombstones(): void {
+    const now = Date.now();
+    for (const [id, expiresAt] of this.tombstones) {
+      if (expiresAt > now) break;
+      this.tombstones.delete(id);
+      this.versions.delete(id);
+    }
+  }
+}

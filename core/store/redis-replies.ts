@@ -1,0 +1,87 @@
+import type { QoS } from "mqtt-packet";
+import { decodeMessage, decodeOutgoing } from "./codec.js";
+import { StoreDataError } from "./errors.js";
+import type { SessionRecord, SessionSnapshot, StoredMessage, StoreOpResult } from "./types.js";
+
+/*
+ * Readers of script replies. Both transports hand back the same shapes: arrays, strings, integers, null.
+ */
+
+function bad(what: string): never {
+  throw new StoreDataError(`unexpected Redis reply: ${what}`);
+}
+
+export function asArray(v: unknown, what: string): unknown[] {
+  return Array.isArray(v) ? v : bad(what);
+}
+
+export function asString(v: unknown, what: string): string {
+  return typeof v === "string" ? v : bad(what);
+}
+
+export function asInt(v: unknown, what: string): number {
+  const n = typeof v === "string" ? Number(v) : v;
+  return typeof n === "number" && Number.isSafeInteger(n) ? n : bad(what);
+}
+
+export function asNullableString(v: unknown, what: string): string | null {
+  return v === null || v === undefined ? null : asString(v, what);
+}
+
+/** A flat HGETALL reply (field, value, field, value...) as a Map. */
+export function flatMap(v: unknown, what: string): Map<string, string> {
+  const a = asArray(v, what);
+  const m = new Map<string, string>();
+  for (let i = 0; i + 1 < a.length; i += 2) m.set(asString(a[i], what), asString(a[i + 1], what));
+  return m;
+}
+
+function optionalInt(v: string | undefined): number | null {
+  return v === undefined ? null : Number(v);
+}
+
+export function sessionRecord(clientId: string, epoch: unknown, meta: unknown): SessionRecord {
+  const m = flatMap(meta, "session meta");
+  return {
+    clientId,
+    clean: m.get("clean") === "1",
+    node: m.get("node") ?? null,
+    epoch: asInt(epoch, "epoch"),
+    username: m.get("username") ?? null,
+    connectedAt: optionalInt(m.get("connectedAt")),
+    disconnectedAt: optionalInt(m.get("disconnectedAt")),
+  };
+}
+
+/** Reads the five snapshot parts (epoch, meta, subs, out, in2) starting at `parts[0]`. */
+export function sessionSnapshot(clientId: string, parts: unknown[]): SessionSnapshot {
+  const subscriptions: Record<string, QoS> = {};
+  for (const [filter, qos] of flatMap(parts[2], "subscriptions")) subscriptions[filter] = Number(qos) as QoS;
+  const outgoing = [...flatMap(parts[3], "outgoing")].map(([seq, value]) => decodeOutgoing(Number(seq), value)).sort((a, b) => a.seq - b.seq);
+  const inboundQos2 = asArray(parts[4], "inbound QoS 2").map((p) => asInt(p, "packet id")).sort((a, b) => a - b);
+  return { ...sessionRecord(clientId, parts[0], parts[1]), subscriptions, outgoing, inboundQos2 };
+}
+
+const REASONS = new Set(["fenced", "full", "no-session"]);
+
+/** An APPLY reply: {1, seq?, dropped?} or {0, reason}. */
+export function opResult(v: unknown): StoreOpResult {
+  const a = asArray(v, "op result");
+  if (a[0] === 0) {
+    const reason = asString(a[1], "op refusal");
+    return REASONS.has(reason) ? { ok: false, reason: reason as "fenced" | "full" | "no-session" } : bad(`refusal '${reason}'`);
+  }
+  if (a[0] !== 1) bad("op status");
+  const r: { ok: true; seq?: number; dropped?: number } = { ok: true };
+  if (a[1] !== undefined && a[1] !== null) r.seq = asInt(a[1], "seq");
+  if (a[2] !== undefined && a[2] !== null) r.dropped = asInt(a[2], "dropped seq");
+  return r;
+}
+
+/** A (topic, message JSON, topic, message JSON...) reply. */
+export function retainedPairs(v: unknown): StoredMessage[] {
+  const a = asArray(v, "retained");
+  const out: StoredMessage[] = [];
+  for (let i = 0; i + 1 < a.length; i += 2) out.push(decodeMessage(asString(a[i + 1], "retained message")));
+  return out;
+}

@@ -1,0 +1,245 @@
+import type { QoS } from "mqtt-packet";
+import { compareUtf8, decodeApiKey, decodeCursor, decodeMessage, decodeNode, encodeApiKey, encodeCursor, encodeMessage, encodeNode, encodeOutgoingBody } from "./codec.js";
+import { API_KEY_KEYS, API_KEYS_KEY, COUNTERS_KEY, NODES_KEY, ownedKey, RETAINED_KEY, RETAINED_KEYS, sessionKeys, SESSIONS_KEY } from "./keys.js";
+import { filterRetained, retainedPrefix } from "./match.js";
+import { indexCommands, unindex } from "./redis-index.js";
+import { asArray, asInt, asNullableString, asString, flatMap, opResult, retainedPairs, sessionRecord, sessionSnapshot } from "./redis-replies.js";
+import * as S from "./scripts.js";
+import { type Call, RedisClient, type RedisTransport, type ScriptCall, unwrap } from "./transport.js";
+import type {
+  ApiKeyRecord, ClaimOptions, ClaimResult, NodeRecord, Page, SessionRecord, SessionSnapshot, Store, StoredMessage, StoreOp, StoreOpResult,
+} from "./types.js";
+import * as check from "./validate.js";
+
+/** Sessions read per round trip when walking `mqg:sessions`. */
+const SCAN_CHUNK = 1000;
+/** `ping` answers false when Redis has not answered within this time. */
+const PING_TIMEOUT_MS = 2000;
+
+function sessionCall(script: S.LuaScript, clientId: string, args: readonly string[]): ScriptCall {
+  return { script, keys: sessionKeys(clientId).list, args };
+}
+
+/** One APPLY call per op: `apply` sends them all in one pipeline. */
+function opCall(op: StoreOp): ScriptCall {
+  switch (op.op) {
+    case "enqueue":
+      return sessionCall(S.APPLY, op.clientId, [op.op, encodeOutgoingBody(op.entry), String(op.maxQueued), op.dropPolicy, String(op.entry.packetId)]);
+    case "outgoing.update":
+      return sessionCall(S.APPLY, op.clientId, [op.op, String(op.epoch), String(op.seq), String(op.packetId), String(op.state)]);
+    case "outgoing.delete":
+      return sessionCall(S.APPLY, op.clientId, [op.op, String(op.epoch), String(op.seq)]);
+    case "inbound2.add":
+    case "inbound2.delete":
+      return sessionCall(S.APPLY, op.clientId, [op.op, String(op.epoch), String(op.packetId)]);
+    case "retained.set":
+      return { script: S.APPLY, keys: RETAINED_KEYS, args: [op.op, op.msg.topic, encodeMessage(op.msg), String(op.maxRetained)] };
+    case "retained.delete":
+      return { script: S.APPLY, keys: RETAINED_KEYS, args: [op.op, op.topic] };
+  }
+}
+
+/**
+ * The Store on Redis, over either transport (TCP or Upstash REST): one schema (keys.ts), one set of Lua scripts
+ * (scripts.ts). Binary payloads are encoded as described in codec.ts. See docs/store.md.
+ */
+export class RedisStore implements Store {
+  readonly kind: "redis" | "upstash";
+  private readonly client: RedisClient;
+
+  constructor(transport: RedisTransport) {
+    this.kind = transport.kind;
+    this.client = new RedisClient(transport);
+  }
+
+  /** One round trip: index entries, the claim script, index entries again (redis-index.ts). */
+  async claimSession(clientId: string, opts: ClaimOptions): Promise<ClaimResult> {
+    check.checkClaim(clientId, opts);
+    const index = indexCommands(clientId, opts.node);
+    const hasUser = opts.username === null ? "0" : "1";
+    const claim = sessionCall(S.CLAIM, clientId, [opts.node, opts.clean ? "1" : "0", hasUser, opts.username ?? "", String(opts.now)]);
+    const res = (await this.client.batch([...index, claim, ...index], { replayPlain: true })).map(unwrap);
+    const a = asArray(res[index.length], "claim");
+    const previousNode = asNullableString(a[1], "previous node");
+    if (previousNode !== null && previousNode !== opts.node) await unindex(this.client, [{ clientId, node: previousNode, session: false }]);
+    return { epoch: asInt(a[2], "epoch"), present: a[0] === 1, previousNode, snapshot: sessionSnapshot(clientId, a.slice(2)) };
+  }
+
+  async releaseSession(clientId: string, epoch: number, now: number): Promise<boolean> {
+    check.checkInt(epoch, "epoch");
+    check.checkInt(now, "now");
+    const a = asArray(await this.client.eval(S.RELEASE, sessionKeys(clientId).list, [String(epoch), String(now)]), "release");
+    if (a[0] === 0) return false;
+    await unindex(this.client, [{ clientId, node: asNullableString(a[1], "node"), session: a[0] === 2 }]);
+    return true;
+  }
+
+  async getSession(clientId: string): Promise<SessionSnapshot | null> {
+    const r = await this.client.eval(S.SNAPSHOT, sessionKeys(clientId).list, []);
+    return r === null ? null : sessionSnapshot(clientId, asArray(r, "snapshot"));
+  }
+
+  async listSessions(opts: { cursor?: string | null; limit: number; connected?: boolean }): Promise<Page<SessionRecord>> {
+    check.checkLimit(opts.limit);
+    let after = decodeCursor(opts.cursor);
+    const items: SessionRecord[] = [];
+    for (;;) {
+      const want = opts.limit + 1 - items.length;
+      const ids = await this.sessionIds(after, want);
+      const records = await this.client.batch(ids.map((id) => sessionCall(S.RECORD, id, [])));
+      for (let i = 0; i < ids.length; i++) {
+        const rec = unwrap(records[i]);
+        if (rec === null) continue; // an index entry whose session is gone (see redis-index.ts)
+        const [epoch, meta] = asArray(rec, "record");
+        const r = sessionRecord(ids[i] as string, epoch, meta);
+        if (opts.connected !== undefined && (r.node !== null) !== opts.connected) continue;
+        if (items.length === opts.limit) return { items, cursor: encodeCursor((items[items.length - 1] as SessionRecord).clientId) };
+        items.push(r);
+      }
+      if (ids.length < want) return { items, cursor: null };
+      after = ids[ids.length - 1] as string;
+    }
+  }
+
+  async deleteSession(clientId: string): Promise<boolean> {
+    const a = asArray(await this.client.eval(S.DELETE, sessionKeys(clientId).list, []), "delete");
+    await unindex(this.client, [{ clientId, node: asNullableString(a[1], "node"), session: true }]);
+    return a[0] === 1;
+  }
+
+  async sessionsOwnedBy(node: string): Promise<string[]> {
+    const ids = asArray(await this.client.command(["SMEMBERS", ownedKey(node)]), "SMEMBERS").map((v) => asString(v, "client id"));
+    const owners = await this.client.batch(ids.map((id) => ["HGET", sessionKeys(id).meta, "node"]));
+    const mine = ids.filter((_, i) => unwrap(owners[i]) === node);
+    const stale = ids.filter((_, i) => owners[i] !== node).map((clientId) => ({ clientId, node, session: false }));
+    await unindex(this.client, stale);
+    return mine.sort(compareUtf8);
+  }
+
+  async updateSubscriptions(clientId: string, epoch: number | null, add: Record<string, QoS>, remove: string[]): Promise<boolean> {
+    check.checkSubscriptions(add, remove);
+    if (epoch !== null) check.checkInt(epoch, "epoch");
+    const args = [epoch === null ? "" : String(epoch), String(remove.length), ...remove];
+    for (const [filter, qos] of Object.entries(add)) args.push(filter, String(qos));
+    return asInt(await this.client.eval(S.SUBSCRIPTIONS, sessionKeys(clientId).list, args), "subscriptions") === 1;
+  }
+
+  async allSubscriptions(): Promise<{ clientId: string; filter: string; qos: QoS }[]> {
+    const all: { clientId: string; filter: string; qos: QoS }[] = [];
+    let after: string | null = null;
+    for (;;) {
+      const ids = await this.sessionIds(after, SCAN_CHUNK);
+      const subs = await this.client.batch(ids.map((id) => ["HGETALL", sessionKeys(id).subs]));
+      ids.forEach((clientId, i) => {
+        for (const [filter, qos] of flatMap(unwrap(subs[i]), "subscriptions")) all.push({ clientId, filter, qos: Number(qos) as QoS });
+      });
+      if (ids.length < SCAN_CHUNK) break;
+      after = ids[ids.length - 1] as string;
+    }
+    return all.sort((a, b) => compareUtf8(a.clientId, b.clientId) || compareUtf8(a.filter, b.filter));
+  }
+
+  /** One pipeline of APPLY calls, one per op: one round trip (one HTTP request on Upstash). */
+  async apply(ops: StoreOp[]): Promise<StoreOpResult[]> {
+    for (const op of ops) check.checkOp(op);
+    const res = await this.client.batch(ops.map(opCall));
+    return res.map((r) => opResult(unwrap(r)));
+  }
+
+  async getRetained(topic: string): Promise<StoredMessage | null> {
+    const v = await this.client.command(["HGET", RETAINED_KEY, topic]);
+    return v === null ? null : decodeMessage(asString(v, "retained message"));
+  }
+
+  /** Fetches the retained messages under the filter's literal prefix in one script, then matches in JS. */
+  async matchRetained(filter: string): Promise<StoredMessage[]> {
+    const prefix = retainedPrefix(filter);
+    if (prefix === null) {
+      const m = await this.getRetained(filter);
+      return m === null ? [] : [m];
+    }
+    return filterRetained(filter, retainedPairs(await this.client.eval(S.RETAINED_MATCH, RETAINED_KEYS, [prefix])));
+  }
+
+  async listRetained(opts: { cursor?: string | null; limit: number }): Promise<Page<StoredMessage>> {
+    check.checkLimit(opts.limit);
+    const after = decodeCursor(opts.cursor);
+    const args = [after === null ? "0" : "1", after ?? "", String(opts.limit + 1)];
+    const msgs = retainedPairs(await this.client.eval(S.RETAINED_PAGE, RETAINED_KEYS, args));
+    const items = msgs.slice(0, opts.limit);
+    return { items, cursor: msgs.length > opts.limit ? encodeCursor((items[items.length - 1] as StoredMessage).topic) : null };
+  }
+
+  async registerNode(node: NodeRecord, ttlMs: number): Promise<void> {
+    check.checkNode(node, ttlMs);
+    await this.client.command(["HSET", NODES_KEY, node.nodeId, encodeNode(node, ttlMs)]);
+  }
+
+  async heartbeat(nodeId: string, now: number, ttlMs: number): Promise<boolean> {
+    check.checkInt(now, "now");
+    check.checkInt(ttlMs, "ttlMs", 1);
+    return asInt(await this.client.eval(S.HEARTBEAT, [NODES_KEY], [nodeId, String(now), String(ttlMs)]), "heartbeat") === 1;
+  }
+
+  async listNodes(now: number): Promise<NodeRecord[]> {
+    const values = asArray(await this.client.command(["HVALS", NODES_KEY]), "HVALS");
+    const nodes = values.map((v) => decodeNode(asString(v, "node"))).filter((n) => n.node.heartbeatAt + n.ttlMs > now);
+    return nodes.map((n) => n.node).sort((a, b) => compareUtf8(a.nodeId, b.nodeId));
+  }
+
+  async removeNode(nodeId: string): Promise<void> {
+    await this.client.command(["HDEL", NODES_KEY, nodeId]);
+  }
+
+  async putApiKey(key: ApiKeyRecord): Promise<void> {
+    check.checkApiKey(key);
+    await this.client.eval(S.API_KEY_PUT, API_KEY_KEYS, [key.id, key.hash, encodeApiKey(key)]);
+  }
+
+  async getApiKeyByHash(hash: string): Promise<ApiKeyRecord | null> {
+    const v = await this.client.eval(S.API_KEY_GET, API_KEY_KEYS, [hash]);
+    return v === null ? null : decodeApiKey(asString(v, "API key"));
+  }
+
+  async listApiKeys(): Promise<ApiKeyRecord[]> {
+    const values = asArray(await this.client.command(["HVALS", API_KEYS_KEY]), "HVALS");
+    return values.map((v) => decodeApiKey(asString(v, "API key"))).sort((a, b) => compareUtf8(a.id, b.id));
+  }
+
+  async deleteApiKey(id: string): Promise<boolean> {
+    return asInt(await this.client.eval(S.API_KEY_DELETE, API_KEY_KEYS, [id]), "delete") === 1;
+  }
+
+  async incrCounters(deltas: Record<string, number>): Promise<void> {
+    check.checkCounters(deltas);
+    const calls: Call[] = Object.entries(deltas).map(([name, d]) => ["HINCRBY", COUNTERS_KEY, name, String(d)]);
+    (await this.client.batch(calls)).forEach(unwrap);
+  }
+
+  async getCounters(): Promise<Record<string, number>> {
+    const m = flatMap(await this.client.command(["HGETALL", COUNTERS_KEY]), "counters");
+    return Object.fromEntries([...m].map(([k, v]) => [k, Number(v)]));
+  }
+
+  async ping(): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<false>((resolve) => (timer = setTimeout(resolve, PING_TIMEOUT_MS, false)));
+    const pong = this.client.command(["PING"]).then((r) => r === "PONG", () => false);
+    try {
+      return await Promise.race([pong, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  close(): Promise<void> {
+    return this.client.close();
+  }
+
+  /** Up to `count` client ids of `mqg:sessions` after `after`, in byte order. */
+  private async sessionIds(after: string | null, count: number): Promise<string[]> {
+    const min = after === null ? "-" : `(${after}`;
+    const ids = await this.client.command(["ZRANGEBYLEX", SESSIONS_KEY, min, "+", "LIMIT", "0", String(count)]);
+    return asArray(ids, "ZRANGEBYLEX").map((v) => asString(v, "client id"));
+  }
+}

@@ -1,0 +1,228 @@
+import { createHash } from "node:crypto";
+import { VERSION_TOMBSTONE_MS } from "./keys.js";
+
+/**
+ * Every Lua script of the Redis store, shared by both transports (ioredis over TCP, @upstash/redis over REST).
+ * Scripts touch only the keys they are given, and every multi-key script gets keys of one hash slot: the six
+ * keys of one session (`{c:<id>}`), the two retained keys (`{r}`) or the two API key keys (`{k}`).
+ * Replies are flat arrays of strings and integers (no cjson), which survive both RESP and Upstash's JSON.
+ */
+export interface LuaScript {
+  readonly name: string;
+  readonly source: string;
+  /** SHA1 of `source`, for EVALSHA. */
+  readonly sha: string;
+}
+
+function script(name: string, source: string): LuaScript {
+  return { name, source, sha: createHash("sha1").update(source).digest("hex") };
+}
+
+/** Session scripts take KEYS = meta, subs, out, queue, in2, ver (keys.ts `sessionKeys().list`). */
+const SESSION = String.raw`
+local meta, subs, out, queue, in2, ver = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local function epoch_of() return tonumber(redis.call('HGET', ver, 'epoch') or '0') end
+local function wipe() redis.call('DEL', meta, subs, out, queue, in2) end
+local function bury() redis.call('PEXPIRE', ver, ${VERSION_TOMBSTONE_MS}) end
+local function snapshot(epoch)
+  return { epoch, redis.call('HGETALL', meta), redis.call('HGETALL', subs), redis.call('HGETALL', out), redis.call('SMEMBERS', in2) }
+end
+-- nil when an owner write carrying 'epoch' ('' = unfenced) may proceed, else the refusal reason
+local function refuse(epoch)
+  if redis.call('EXISTS', meta) == 0 then return 'no-session' end
+  if epoch ~= '' and epoch_of() ~= tonumber(epoch) then return 'fenced' end
+  return nil
+end
+`;
+
+/** ARGV: node, clean (1/0), hasUsername (1/0), username, now. Reply: present, previousNode|nil, ...snapshot. */
+export const CLAIM = script("claim", SESSION + String.raw`
+local existed = redis.call('EXISTS', meta) == 1
+local previous = false
+if existed then previous = redis.call('HGET', meta, 'node') end
+local epoch = redis.call('HINCRBY', ver, 'epoch', 1)
+redis.call('PERSIST', ver)
+local present = 0
+if ARGV[2] == '1' then wipe() elseif existed then present = 1 end
+redis.call('HSET', meta, 'clean', ARGV[2], 'node', ARGV[1], 'connectedAt', ARGV[5])
+redis.call('HDEL', meta, 'disconnectedAt')
+if ARGV[3] == '1' then redis.call('HSET', meta, 'username', ARGV[4]) else redis.call('HDEL', meta, 'username') end
+local s = snapshot(epoch)
+return { present, previous, s[1], s[2], s[3], s[4], s[5] }
+`);
+
+/** ARGV: epoch, now. Reply: {0} refused, {1, node} now offline, {2, node} deleted (clean). */
+export const RELEASE = script("release", SESSION + String.raw`
+if refuse(ARGV[1]) then return { 0, false } end
+local node = redis.call('HGET', meta, 'node')
+if redis.call('HGET', meta, 'clean') == '1' then
+  wipe()
+  bury()
+  return { 2, node }
+end
+redis.call('HDEL', meta, 'node')
+redis.call('HSET', meta, 'disconnectedAt', ARGV[2])
+return { 1, node }
+`);
+
+/** Reply: {0} no session, {1, node} deleted. */
+export const DELETE = script("delete", SESSION + String.raw`
+if redis.call('EXISTS', meta) == 0 then return { 0, false } end
+local node = redis.call('HGET', meta, 'node')
+wipe()
+bury()
+return { 1, node }
+`);
+
+/** Read only. Reply: nil, or epoch, meta, subs, out (flat hashes), in2. */
+export const SNAPSHOT = script("snapshot", SESSION + String.raw`
+if redis.call('EXISTS', meta) == 0 then return false end
+return snapshot(epoch_of())
+`);
+
+/** Read only. Reply: nil, or epoch, meta (flat hash). */
+export const RECORD = script("record", SESSION + String.raw`
+if redis.call('EXISTS', meta) == 0 then return false end
+return { epoch_of(), redis.call('HGETALL', meta) }
+`);
+
+/** ARGV: epoch ('' = unfenced), number of removals, ...filters to remove, ...filter/qos pairs to add. Reply 1/0. */
+export const SUBSCRIPTIONS = script("subscriptions", SESSION + String.raw`
+if refuse(ARGV[1]) then return 0 end
+local n = tonumber(ARGV[2])
+for i = 3, 2 + n do redis.call('HDEL', subs, ARGV[i]) end
+for i = 3 + n, #ARGV, 2 do redis.call('HSET', subs, ARGV[i], ARGV[i + 1]) end
+return 1
+`);
+
+/**
+ * One op of a batch (`Store.apply` sends one call per op, all in one pipeline). ARGV[1] is the op name.
+ * Session ops take the session KEYS; retained ops take KEYS = retained msgs, retained topics.
+ * Reply: {1, seq?, dropped?} or {0, reason}.
+ *   enqueue: body, maxQueued, dropPolicy, packetId (0 = queued and bounded, else in flight, never bounded)
+ *   outgoing.update: epoch, seq, packetId, state
+ *   outgoing.delete: epoch, seq
+ *   inbound2.add / inbound2.delete: epoch, packetId
+ *   retained.set: topic, message, maxRetained retained.delete: topic
+ */
+export const APPLY = script("apply", SESSION + String.raw`
+local op = ARGV[1]
+if op == 'retained.set' then
+  if redis.call('HEXISTS', KEYS[1], ARGV[2]) == 0 and redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[4]) then return { 0, 'full' } end
+  redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+  redis.call('ZADD', KEYS[2], 0, ARGV[2])
+  return { 1 }
+elseif op == 'retained.delete' then
+  redis.call('HDEL', KEYS[1], ARGV[2])
+  redis.call('ZREM', KEYS[2], ARGV[2])
+  return { 1 }
+elseif op == 'enqueue' then
+  if redis.call('EXISTS', meta) == 0 then return { 0, 'no-session' } end
+  local max = tonumber(ARGV[3])
+  local queued = ARGV[5] == '0'
+  local dropped = false
+  if queued and redis.call('ZCARD', queue) >= max then
+    if ARGV[4] == 'newest' or max == 0 then return { 0, 'full' } end
+    while redis.call('ZCARD', queue) >= max do
+      local oldest = redis.call('ZRANGE', queue, 0, 0)[1]
+      redis.call('ZREM', queue, oldest)
+      redis.call('HDEL', out, oldest)
+      dropped = tonumber(oldest)
+    end
+  end
+  local seq = redis.call('HINCRBY', ver, 'seq', 1)
+  redis.call('HSET', out, seq, ARGV[5] .. ':0:' .. ARGV[2])
+  if queued then redis.call('ZADD', queue, seq, seq) end
+  return { 1, seq, dropped }
+end
+local why = refuse(ARGV[2])
+if why then return { 0, why } end
+if op == 'outgoing.update' then
+  local v = redis.call('HGET', out, ARGV[3])
+  if v then
+    local a = string.find(v, ':', 1, true)
+    local b = string.find(v, ':', a + 1, true)
+    redis.call('HSET', out, ARGV[3], ARGV[4] .. ':' .. ARGV[5] .. string.sub(v, b))
+    if ARGV[4] == '0' then redis.call('ZADD', queue, ARGV[3], ARGV[3]) else redis.call('ZREM', queue, ARGV[3]) end
+  end
+elseif op == 'outgoing.delete' then
+  redis.call('HDEL', out, ARGV[3])
+  redis.call('ZREM', queue, ARGV[3])
+elseif op == 'inbound2.add' then
+  redis.call('SADD', in2, ARGV[3])
+elseif op == 'inbound2.delete' then
+  redis.call('SREM', in2, ARGV[3])
+else
+  return redis.error_reply('mqgate: unknown op ' .. op)
+end
+return { 1 }
+`);
+
+/** KEYS: retained msgs, retained topics. */
+const RETAINED_PAIRS = String.raw`
+local function pairs_of(topics)
+  local res = {}
+  for _, t in ipairs(topics) do
+    local v = redis.call('HGET', KEYS[1], t)
+    if v then
+      res[#res + 1] = t
+      res[#res + 1] = v
+    end
+  end
+  return res
+end
+`;
+
+/** Read only. ARGV: literal prefix ('' = all). Reply: topic, message, topic, message... in topic order. */
+export const RETAINED_MATCH = script("retainedMatch", RETAINED_PAIRS + String.raw`
+if ARGV[1] == '' then return pairs_of(redis.call('ZRANGE', KEYS[2], 0, -1)) end
+return pairs_of(redis.call('ZRANGEBYLEX', KEYS[2], '[' .. ARGV[1], '(' .. ARGV[1] .. '\255'))
+`);
+
+/** Read only. ARGV: hasCursor (1/0), cursor topic, count. Reply: topic, message... after the cursor. */
+export const RETAINED_PAGE = script("retainedPage", RETAINED_PAIRS + String.raw`
+local min = '-'
+if ARGV[1] == '1' then min = '(' .. ARGV[2] end
+return pairs_of(redis.call('ZRANGEBYLEX', KEYS[2], min, '+', 'LIMIT', 0, tonumber(ARGV[3])))
+`);
+
+/** KEYS: nodes. ARGV: nodeId, now, ttlMs. Refreshes a live node; 0 when unknown or already expired at `now`. */
+export const HEARTBEAT = script("heartbeat", String.raw`
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if not v then return 0 end
+local hb, ttl, rest = string.match(v, '^(%d+):(%d+):(.*)$')
+if not hb or tonumber(hb) + tonumber(ttl) <= tonumber(ARGV[2]) then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. ARGV[3] .. ':' .. rest)
+return 1
+`);
+
+/** KEYS: byid, byhash. ARGV: id, hash, value. Replaces the key's old hash; a key holding the same hash goes. */
+export const API_KEY_PUT = script("apiKeyPut", String.raw`
+local old = redis.call('HGET', KEYS[1], ARGV[1])
+if old then
+  local h = string.match(old, '^(%x+) ')
+  if h and redis.call('HGET', KEYS[2], h) == ARGV[1] then redis.call('HDEL', KEYS[2], h) end
+end
+local holder = redis.call('HGET', KEYS[2], ARGV[2])
+if holder and holder ~= ARGV[1] then redis.call('HDEL', KEYS[1], holder) end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('HSET', KEYS[2], ARGV[2], ARGV[1])
+return 1
+`);
+
+/** Read only. KEYS: byid, byhash. ARGV: hash. Reply: the stored value or nil. */
+export const API_KEY_GET = script("apiKeyGet", String.raw`
+local id = redis.call('HGET', KEYS[2], ARGV[1])
+if not id then return false end
+return redis.call('HGET', KEYS[1], id)
+`);
+
+/** KEYS: byid, byhash. ARGV: id. Reply 1 when it existed. */
+export const API_KEY_DELETE = script("apiKeyDelete", String.raw`
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+if not v then return 0 end
+local h = string.match(v, '^(%x+) ')
+if h and redis.call('HGET', KEYS[2], h) == ARGV[1] then redis.call('HDEL', KEYS[2], h) end
+redis.call('HDEL', KEYS[1], ARGV[1])
+return 1
+`);

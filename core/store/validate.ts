@@ -1,0 +1,122 @@
+import type { QoS } from "mqtt-packet";
+import { InvalidStoreInput } from "./errors.js";
+import type { ApiKeyRecord, ClaimOptions, NodeRecord, StoredMessage, StoreOp } from "./types.js";
+
+/*
+ * Input checks shared by every implementation, so memory and Redis refuse exactly the same things, before
+ * anything is written. They guard the store's own invariants (integers, QoS values, encodable text); topic
+ * syntax is checked once at the edge (core/topic), not here.
+ */
+
+/** Largest page a list call may ask for. */
+export const MAX_PAGE_LIMIT = 10_000;
+
+function fail(message: string): never {
+  throw new InvalidStoreInput(message);
+}
+
+export function checkInt(v: number, what: string, min = 0): void {
+  if (!Number.isSafeInteger(v) || v < min) fail(`${what} must be an integer >= ${min}, got ${v}`);
+}
+
+export function checkQos(v: number, what: string): asserts v is QoS {
+  if (v !== 0 && v !== 1 && v !== 2) fail(`${what} must be 0, 1 or 2, got ${v}`);
+}
+
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/** Rejects lone surrogates, which UTF-8 (and so Redis and Upstash JSON) cannot carry. */
+export function checkText(s: string, what: string): void {
+  if (typeof s !== "string" || LONE_SURROGATE.test(s)) fail(`${what} must be a well-formed string`);
+}
+
+export function checkMessage(msg: StoredMessage): void {
+  checkText(msg.topic, "topic");
+  if (msg.topic.length === 0) fail("topic must not be empty");
+  if (!Buffer.isBuffer(msg.payload)) fail("payload must be a Buffer");
+  checkQos(msg.qos, "message QoS");
+}
+
+export function checkLimit(limit: number): void {
+  checkInt(limit, "limit", 1);
+  if (limit > MAX_PAGE_LIMIT) fail(`limit must be <= ${MAX_PAGE_LIMIT}, got ${limit}`);
+}
+
+export function checkClaim(clientId: string, opts: ClaimOptions): void {
+  checkText(clientId, "clientId");
+  checkText(opts.node, "node");
+  if (opts.username !== null) checkText(opts.username, "username");
+  checkInt(opts.now, "now");
+}
+
+export function checkSubscriptions(add: Record<string, QoS>, remove: string[]): void {
+  for (const [filter, qos] of Object.entries(add)) {
+    checkText(filter, "filter");
+    checkQos(qos, `QoS of '${filter}'`);
+  }
+  for (const filter of remove) checkText(filter, "filter");
+}
+
+export function checkOp(op: StoreOp): void {
+  switch (op.op) {
+    case "enqueue":
+      checkText(op.clientId, "clientId");
+      checkMessage(op.entry.msg);
+      if (op.entry.qos !== 1 && op.entry.qos !== 2) fail(`enqueue: delivery QoS must be 1 or 2 (QoS 0 is never stored), got ${op.entry.qos}`);
+      checkInt(op.entry.packetId, "packetId");
+      if (op.entry.packetId > 65_535) fail(`packetId must be <= 65535, got ${op.entry.packetId}`);
+      checkInt(op.maxQueued, "maxQueued");
+      if (op.dropPolicy !== "oldest" && op.dropPolicy !== "newest") fail(`dropPolicy must be 'oldest' or 'newest'`);
+      return;
+    case "outgoing.update":
+    case "outgoing.delete":
+      checkText(op.clientId, "clientId");
+      checkInt(op.epoch, "epoch");
+      checkInt(op.seq, "seq", 1);
+      if (op.op === "outgoing.delete") return;
+      checkInt(op.packetId, "packetId");
+      if (op.packetId > 65_535) fail(`packetId must be <= 65535, got ${op.packetId}`);
+      if (op.state !== 0 && op.state !== 1) fail(`state must be 0 or 1, got ${String(op.state)}`);
+      return;
+    case "inbound2.add":
+    case "inbound2.delete":
+      checkText(op.clientId, "clientId");
+      checkInt(op.epoch, "epoch");
+      checkInt(op.packetId, "packetId", 1);
+      if (op.packetId > 65_535) fail(`packetId must be <= 65535, got ${op.packetId}`);
+      return;
+    case "retained.set":
+      checkMessage(op.msg);
+      checkInt(op.maxRetained, "maxRetained");
+      return;
+    case "retained.delete":
+      checkText(op.topic, "topic");
+      return;
+    default:
+      fail(`unknown store op '${(op as { op: unknown }).op as string}'`);
+  }
+}
+
+export function checkNode(node: NodeRecord, ttlMs: number): void {
+  checkText(node.nodeId, "nodeId");
+  checkText(node.address, "address");
+  if (node.queueUrl !== null) checkText(node.queueUrl, "queueUrl");
+  checkInt(node.startedAt, "startedAt");
+  checkInt(node.heartbeatAt, "heartbeatAt");
+  checkInt(ttlMs, "ttlMs", 1);
+}
+
+export function checkApiKey(key: ApiKeyRecord): void {
+  checkText(key.id, "API key id");
+  if (!/^[0-9a-f]{64}$/.test(key.hash)) fail("API key hash must be a lowercase sha256 hex digest");
+  checkText(key.name, "API key name");
+  for (const t of key.topics) checkText(t, "API key topic");
+  checkInt(key.createdAt, "createdAt");
+}
+
+export function checkCounters(deltas: Record<string, number>): void {
+  for (const [name, delta] of Object.entries(deltas)) {
+    checkText(name, "counter name");
+    if (!Number.isSafeInteger(delta)) fail(`counter '${name}' delta must be an integer, got ${delta}`);
+  }
+}

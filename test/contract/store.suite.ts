@@ -1,0 +1,27 @@
+import { describe } from "vitest";
+import { clusterTests } from "./store/cluster.js";
+import { type StoreFactory, useStore } from "./store/fixtures.js";
+import { messageTests } from "./store/messages.js";
+import { retainedTests } from "./store/retained.js";
+import { sessionTests } from "./store/sessions.js";
+import { stateTests } from "./store/state.js";
+import { subscriptionTests } from "./store/subscriptions.js";
+
+export type { StoreFactory, StoreHarness } from "./store/fixtures.js";
+
+/**
+ * The Store contract (core/store/types.ts). Every implementation runs it: memory, Redis over TCP, Redis over
+ * Upstash REST. `create` returns a fresh, empty store for each test and a cleanup that closes it.
+ * The parts live in test/contract/store/ to keep files readable; this is the one entry point.
+ */
+export function storeContract(name: string, create: StoreFactory): void {
+  describe(`Store contract: ${name}`, () => {
+    const ctx = useStore(create);
+    sessionTests(ctx);
+    subscriptionTests(ctx);
+    messageTests(ctx);
+    stateTests(ctx);
+    retainedTests(ctx);
+    clusterTests(ctx);
+  });
+}

@@ -1,0 +1,91 @@
+import { randomBytes } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import {
+  compareUtf8, decodeApiKey, decodeCursor, decodeMessage, decodeNode, decodeOutgoing, encodeApiKey, encodeCursor, encodeMessage, encodeNode,
+  encodeOutgoingBody,
+} from "../../core/store/codec.js";
+import { createStore, InvalidStoreInput, MemoryStore } from "../../core/store/index.js";
+import { retainedPrefix } from "../../core/store/match.js";
+import { SortedKeys } from "../../core/store/sorted.js";
+
+describe("store codec", () => {
+  it("messages round trip with exact bytes", () => {
+    const m = { topic: "a/ü/🚀", payload: randomBytes(1000), qos: 2 as const, retain: true };
+    expect(decodeMessage(encodeMessage(m))).toEqual(m);
+    expect(/^[\x20-\x7e]*$/.test(encodeMessage({ ...m, topic: "t" }))).toBe(true); // ASCII on the wire
+  });
+
+  it("outgoing values carry a rewritable <packetId>:<state>: header", () => {
+    const body = encodeOutgoingBody({ msg: { topic: "t", payload: Buffer.from([0, 255]), qos: 2, retain: false }, qos: 1, retain: true });
+    expect(decodeOutgoing(7, `513:1:${body}`)).toEqual({
+      seq: 7, msg: { topic: "t", payload: Buffer.from([0, 255]), qos: 2, retain: false }, qos: 1, retain: true, packetId: 513, state: 1,
+    });
+    expect(() => decodeOutgoing(1, "garbage")).toThrow(/outgoing/);
+  });
+
+  it("nodes and API keys round trip", () => {
+    const node = { nodeId: "n1", address: "10.0.0.1:1883", queueUrl: null, startedAt: 5, heartbeatAt: 9 };
+    expect(decodeNode(encodeNode(node, 15000))).toEqual({ node, ttlMs: 15000 });
+    const key = { id: "k", hash: "ab".repeat(32), name: "n", scopes: ["read" as const], topics: ["#"], createdAt: 1 };
+    expect(encodeApiKey(key).startsWith(`${key.hash} `)).toBe(true);
+    expect(decodeApiKey(encodeApiKey(key))).toEqual(key);
+  });
+
+  it("cursors round trip any text, are URL-safe and refuse garbage", () => {
+    for (const k of ["", "a", "client/ü/🚀", "c1.x", "a+b/c=="]) {
+      const c = encodeCursor(k);
+      expect(/^[A-Za-z0-9._-]+$/.test(c)).toBe(true);
+      expect(decodeCursor(c)).toBe(k);
+    }
+    expect(decodeCursor(null)).toBeNull();
+    expect(decodeCursor(undefined)).toBeNull();
+    expect(() => decodeCursor("zzz")).toThrow(InvalidStoreInput);
+    expect(() => decodeCursor("c1.a/b")).toThrow(InvalidStoreInput);
+  });
+
+  it("compareUtf8 orders like Redis (UTF-8 bytes), unlike plain string comparison", () => {
+    const a = "\uffff";
+    const b = "\u{10000}";
+    expect(a < b).toBe(false); // UTF-16 code units: 0xFFFF > 0xD800
+    expect(compareUtf8(a, b)).toBeLessThan(0);
+    const samples = ["", "a", "ab", "b", "\u007f", "\u0080", "é", "\ud7ff", "\ue000", "\uffff", "\u{10000}", "\u{1f680}", "a\u{10000}", "a\uffff"];
+    const randomCodePoint = (): number => {
+      const cp = Math.floor(Math.random() * 0x110000);
+      return cp >= 0xd800 && cp <= 0xdfff ? cp - 0x800 : cp; // no surrogates
+    };
+    for (let i = 0; i < 500; i++) samples.push(String.fromCodePoint(...Array.from({ length: 3 }, randomCodePoint)));
+    const bytes = (s: string): Buffer => Buffer.from(s, "utf8");
+    const sorted = [...samples].sort(compareUtf8);
+    expect(sorted).toEqual([...samples].sort((x, y) => Buffer.compare(bytes(x), bytes(y))));
+  });
+
+  it("SortedKeys pages after a cursor and finds prefixes", () => {
+    const s = new SortedKeys();
+    for (const k of ["b", "a/1", "a", "a/2", "ab", "a/1"]) s.add(k);
+    expect(s.size).toBe(5);
+    expect(s.after(null, 10)).toEqual(["a", "a/1", "a/2", "ab", "b"]);
+    expect(s.after("a/1", 2)).toEqual(["a/2", "ab"]);
+    expect(s.after("a/15", 10)).toEqual(["a/2", "ab", "b"]);
+    expect(s.withPrefix("a/")).toEqual(["a/1", "a/2"]);
+    s.delete("a/2");
+    s.delete("zz");
+    expect(s.withPrefix("a")).toEqual(["a", "a/1", "ab"]);
+  });
+
+  it("retainedPrefix: the literal start every matching topic shares", () => {
+    expect(retainedPrefix("a/b")).toBeNull();
+    expect(retainedPrefix("#")).toBe("");
+    expect(retainedPrefix("+/x")).toBe("");
+    expect(retainedPrefix("a/#")).toBe("a");
+    expect(retainedPrefix("a/b/+/c")).toBe("a/b/");
+    expect(retainedPrefix("/+")).toBe("/");
+    expect(retainedPrefix("$SYS/#")).toBe("$SYS");
+  });
+
+  it("createStore: memory when nothing is configured; refuses both Redis and Upstash", async () => {
+    const store = await createStore({});
+    expect(store).toBeInstanceOf(MemoryStore);
+    expect(store.kind).toBe("memory");
+    await expect(createStore({ redisUrl: "redis://127.0.0.1:1", upstash: { url: "https://x.example", token: "t" } })).rejects.toThrow(/either/);
+  });
+});
