@@ -145,14 +145,17 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     session.holdDeliveries();
     let claim: Awaited<ReturnType<Store["claimSession"]>> | null = null;
     try {
-      // Writes issued for this session so far must land before the claim reads its state.
-      await this.journal.barrier();
-      claim = await this.store.claimSession(clientId, {
-        node: this.config.nodeId,
-        clean,
-        username: conn.client?.username ?? null,
-        now: Date.now(),
-      });
+      // Writes issued for this session so far must land before the claim reads its state. While the store is
+      // unreachable (the journal's writes fail) that would wait for its return: claim nothing instead, so a
+      // persistent session is refused with 0x03 at once and a clean one goes on in memory.
+      if (await this.journal.settled()) {
+        claim = await this.store.claimSession(clientId, {
+          node: this.config.nodeId,
+          clean,
+          username: conn.client?.username ?? null,
+          now: Date.now(),
+        });
+      }
     } catch (err) {
       this.emit("store.error", "claimSession", err as Error, 1);
     }
@@ -336,6 +339,53 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     }
     if (msg.payload.length === 0) this.journal.write({ op: "retained.delete", topic: msg.topic });
     else this.journal.write({ op: "retained.set", msg, maxRetained: this.config.limits.maxRetained });
+  }
+
+  // --- the REST gateway in this process (functions/backend-local.ts) -------------------------------------
+
+  /**
+   * A publish from outside MQTT (the REST gateway): routed like a client publish (topic already validated).
+   * Resolves with the matched session count once every store write it caused is durable: the copies queued for
+   * persistent sessions and the retained message. The same rule as PUBACK/PUBREC for a client publish.
+   */
+  publishExternal(msg: Message): Promise<number> {
+    this.stats.messagesReceived++;
+    if (this.listenerCount("message.published") > 0) this.emit("message.published", msg, null);
+    const mark = this.journal.writes;
+    return this.durableSince(mark, this.publish(msg));
+  }
+
+  /** Deletes a retained message without publishing anything; resolves once durable with whether it existed. */
+  deleteRetained(topic: string): Promise<boolean> {
+    const existed = this.retained.delete(topic);
+    const mark = this.journal.writes;
+    this.journal.write({ op: "retained.delete", topic });
+    return this.durableSince(mark, existed);
+  }
+
+  /** Closes the connection of `clientId` (also one still connecting), reason "kicked". False if it had none. */
+  disconnectClient(clientId: string): boolean {
+    const session = this.sessions.get(clientId);
+    const conn = (session?.link ?? session?.claimant ?? null) as Connection | null;
+    if (conn === null || conn.isClosed) return false;
+    conn.close("kicked");
+    return true;
+  }
+
+  /** Forgets an offline session in memory (trie included) and deletes it from the store once earlier writes landed. */
+  async discardSession(clientId: string): Promise<boolean> {
+    const session = this.sessions.get(clientId);
+    if (session !== undefined) {
+      if (session.link !== null || session.claimant !== null) return false;
+      this.dropSession(session);
+    }
+    await this.journal.barrier();
+    return this.store.deleteSession(clientId);
+  }
+
+  private durableSince<T>(mark: number, value: T): Promise<T> {
+    if (this.journal.writes === mark) return Promise.resolve(value);
+    return new Promise((resolve) => this.journal.wait({ onDurable: () => resolve(value) }));
   }
 
   onDrop(session: Session | null, msg: Message, reason: DropReason): void {

@@ -163,15 +163,20 @@ export class Session implements ResultTarget<Outgoing | null> {
     this.complete(out);
   }
 
-  /** PUBREC for an outgoing QoS 2 message: answer with PUBREL and wait for PUBCOMP [MQTT-4.3.3-1]. */
-  onPubrec(packetId: number): void {
+  /**
+   * PUBREC for an outgoing QoS 2 message: the message moves to "PUBREL sent" and the caller answers PUBREL once
+   * that state is durable, and waits for PUBCOMP [MQTT-4.3.3-1]. Returns whether to answer (false: unknown id).
+   * A PUBREL sent before the store knows it could be followed, after a crash, by a re-sent PUBLISH of a message
+   * the client already released: a second delivery.
+   */
+  onPubrec(packetId: number): boolean {
     const out = this.inflight.get(packetId);
-    if (out === undefined || out.qos !== 2) return;
+    if (out === undefined || out.qos !== 2) return false;
     out.state = OutState.AwaitComp;
     if (this.persistent && out.seq !== 0) {
       this.host.journal.write({ op: "outgoing.update", clientId: this.clientId, epoch: this.epoch, seq: out.seq, packetId, state: 1 });
     }
-    this.link?.writeAck(AckType.Pubrel, packetId);
+    return true;
   }
 
   onPubcomp(packetId: number): void {

@@ -1,4 +1,4 @@
-import { Redis } from "ioredis";
+import { Redis, ReplyError } from "ioredis";
 import { RedisReplyError } from "./errors.js";
 import { RedisStore } from "./redis.js";
 import type { RedisTransport } from "./transport.js";
@@ -18,9 +18,13 @@ function name(args: readonly string[]): string {
   return (args[0] as string).toUpperCase();
 }
 
-/** ioredis' error replies are `ReplyError`s; anything else (closed connection, timeout) is a transport failure. */
+/**
+ * ioredis' error replies are `ReplyError`s; anything else (closed connection, timeout) is a transport failure.
+ * Checked with `instanceof`, not by `name`: redis-errors derives `name` from the constructor's name, which a
+ * minifying bundler (dist/broker.mjs) renames, and then NOSCRIPT would never fall back to EVAL.
+ */
 function toReplyError(err: unknown): unknown {
-  return err instanceof Error && err.name === "ReplyError" ? new RedisReplyError(err.message) : err;
+  return err instanceof (ReplyError as typeof Error) ? new RedisReplyError(err.message) : err;
 }
 
 /** The Redis store's transport over TCP (brokers): one ioredis connection; pipelines are real RESP pipelines. */

@@ -1,16 +1,30 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { connect, createServer } from "node:net";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { join } from "node:path";
 
-/** A redis-server child process on a free loopback port (never 6379), with no persistence. */
+/**
+ * A redis-server child process on a free loopback port (never 6379). Without persistence by default; with
+ * `persistent: true` it writes an append-only file (fsync on every write) in a private temporary directory, so
+ * a killed and restarted server comes back with everything it acknowledged.
+ */
 export interface RedisServer {
   readonly url: string;
   readonly port: number;
-  /** SIGTERM, then wait for the process to exit. */
+  /** SIGTERM, then wait for the process to exit (and remove the data directory of a persistent server). */
   stop(): Promise<void>;
-  /** SIGKILL at once (a crash); `restart` brings it back, empty, on the same port. */
+  /** SIGKILL at once (a crash); `restart` brings it back on the same port (empty, unless persistent). */
   kill(): void;
+  /** SIGKILL, then wait until the process is gone (nothing more can reach it). */
+  crash(): Promise<void>;
+  /** Kills the server if it still runs, waits for the exit, and starts it again on the same port and data dir. */
   restart(): Promise<void>;
+}
+
+export interface RedisServerOptions {
+  /** AOF with `appendfsync always` in a temporary directory: data survives `kill()` + `restart()`. */
+  persistent?: boolean;
 }
 
 const READY_TIMEOUT_MS = 10_000;
@@ -60,12 +74,11 @@ function pingOnce(port: number): Promise<boolean> {
 }
 
 /** Spawns redis-server on `port` and resolves once it answers PING; rejects if it exits first (port taken). */
-async function spawnOn(port: number): Promise<ChildProcess> {
-  const child = spawn(
-    "redis-server",
-    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", tmpdir(), "--loglevel", "warning"],
-    { stdio: ["ignore", "pipe", "pipe"] },
-  );
+async function spawnOn(port: number, dataDir: string | null): Promise<ChildProcess> {
+  const persistence = dataDir === null ? ["--appendonly", "no", "--dir", tmpdir()] : ["--appendonly", "yes", "--appendfsync", "always", "--dir", dataDir];
+  const child = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", ...persistence, "--loglevel", "warning"], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
   live.add(child);
   let output = "";
   child.stdout?.on("data", (c: Buffer) => (output += c.toString()));
@@ -91,20 +104,24 @@ function waitExit(child: ChildProcess): Promise<void> {
 }
 
 /** Starts a private redis-server for a test file. Throws (never skips) when redis-server is missing. */
-export async function startRedisServer(): Promise<RedisServer> {
+export async function startRedisServer(opts: RedisServerOptions = {}): Promise<RedisServer> {
   checkInstalled();
+  const dataDir = opts.persistent === true ? mkdtempSync(join(tmpdir(), "mqgate-redis-")) : null;
   let child: ChildProcess | undefined;
   let port = 0;
   let lastError: unknown;
   for (let attempt = 0; attempt < 5 && child === undefined; attempt++) {
     port = await freePort();
     try {
-      child = await spawnOn(port);
+      child = await spawnOn(port, dataDir);
     } catch (err) {
       lastError = err; // most likely the port was taken between freePort() and the bind: try another
     }
   }
-  if (child === undefined) throw lastError;
+  if (child === undefined) {
+    if (dataDir !== null) rmSync(dataDir, { recursive: true, force: true });
+    throw lastError;
+  }
   let current: ChildProcess = child;
   return {
     url: `redis://127.0.0.1:${port}`,
@@ -112,14 +129,19 @@ export async function startRedisServer(): Promise<RedisServer> {
     async stop() {
       current.kill("SIGTERM");
       await waitExit(current);
+      if (dataDir !== null) rmSync(dataDir, { recursive: true, force: true });
     },
     kill() {
       current.kill("SIGKILL");
     },
+    async crash() {
+      current.kill("SIGKILL");
+      await waitExit(current);
+    },
     async restart() {
       current.kill("SIGKILL");
       await waitExit(current);
-      current = await spawnOn(port);
+      current = await spawnOn(port, dataDir);
     },
   };
 }

@@ -1,0 +1,75 @@
+import { z } from "zod";
+import type { NodeMessage } from "./types.js";
+
+/**
+ * The node-queue message schema: what a receiver accepts from its queue. Bodies are JSON text (SQS bodies are
+ * strings; the in-process communicator uses the same encoding so both behave alike). Objects are not strict:
+ * a field added by a newer node during a rolling deploy is ignored by an older one, not refused.
+ */
+
+const qos = z.literal([0, 1, 2]);
+const id = z.string().min(1).max(256);
+const clientId = z.string().min(1);
+
+const wireMessage = z.object({
+  topic: z.string().min(1),
+  payload: z.base64(),
+  qos,
+  retain: z.boolean(),
+});
+
+export const nodeMessageSchema = z.discriminatedUnion("type", [
+  z.object({
+    type: z.literal("deliver"),
+    id,
+    origin: z.string().min(1),
+    seq: z.int().nonnegative(),
+    msg: wireMessage,
+    targets: z.array(z.object({ clientId, qos })).min(1),
+  }),
+  z.object({
+    type: z.literal("kick"),
+    id,
+    clientId,
+    reason: z.enum(["takeover", "kicked"]),
+    discardSession: z.boolean(),
+    epoch: z.int().nonnegative().optional(),
+  }),
+  z.object({
+    type: z.literal("subscriptions"),
+    id,
+    clientId,
+    add: z.record(z.string().min(1), qos),
+    remove: z.array(z.string().min(1)),
+    deliverRetained: z.boolean(),
+  }),
+]);
+
+// The schema and the hand-written type in types.ts must describe the same thing.
+type Parsed = z.infer<typeof nodeMessageSchema>;
+type Same<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const schemaMatchesType: Same<Parsed, NodeMessage> = true;
+void schemaMatchesType;
+
+/** Encodes one message as a queue body. */
+export function encodeNodeMessage(message: NodeMessage): string {
+  return JSON.stringify(message);
+}
+
+/** Decodes a queue body: the message, or a short description of what is wrong with it. */
+export function decodeNodeMessage(body: string): { ok: true; message: NodeMessage } | { ok: false; problem: string } {
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch (err) {
+    return { ok: false, problem: `not JSON (${(err as Error).message})` };
+  }
+  const parsed = nodeMessageSchema.safeParse(json);
+  if (parsed.success) return { ok: true, message: parsed.data };
+  return { ok: false, problem: z.prettifyError(parsed.error).replace(/\n+/g, "; ") };
+}
+
+/** UTF-8 size of a body: what SQS counts against its message size limit. */
+export function bodyBytes(body: string): number {
+  return Buffer.byteLength(body, "utf8");
+}

@@ -1,0 +1,220 @@
+import {
+  ChangeMessageVisibilityBatchCommand,
+  DeleteMessageBatchCommand,
+  type Message,
+  ReceiveMessageCommand,
+  type SQSClient,
+} from "@aws-sdk/client-sqs";
+import { SQS_BATCH_ENTRIES } from "./constants.js";
+import { type CommunicatorErrorListener, DeliveryFailed, MalformedMessage, NodeUnreachable, ReceiveFailed } from "./errors.js";
+import { decodeNodeMessage } from "./schema.js";
+import { isAborted, isQueueMissing, sleep } from "./sqs-client.js";
+import type { NodeMessage, NodeMessageHandler } from "./types.js";
+
+export interface ReceiverOptions {
+  waitTimeSeconds: number;
+  visibilityTimeoutSeconds: number;
+  /** Visibility after a handler failure (the redelivery delay); >= visibilityTimeoutSeconds leaves it as is. */
+  retryDelaySeconds: number;
+  /** Deliveries of one message before it is deleted and reported instead of handled again. */
+  maxReceiveCount: number;
+  /** Ids of recently handled messages remembered to skip a redelivery (after a failed delete). */
+  dedupWindow: number;
+  onError: CommunicatorErrorListener;
+}
+
+/** Received messages sorted out: what to hand to the handler and what to delete without handling. */
+interface Sorted {
+  messages: NodeMessage[];
+  raw: Message[];
+  discard: Message[];
+  malformed: number;
+}
+
+/**
+ * Reads one queue: the long-poll loop of a running node, and the one-shot drain of a dead node's queue. Messages
+ * are deleted only after the handler resolved; a rejected batch is made visible again after `retryDelaySeconds`.
+ */
+export class SqsReceiver {
+  private readonly abort = new AbortController();
+  private loop: Promise<void> | null = null;
+  private readonly handled = new Set<string>();
+
+  constructor(
+    private readonly client: SQSClient,
+    private readonly nodeId: string,
+    private readonly queueUrl: string,
+    private readonly opts: ReceiverOptions,
+  ) {}
+
+  /** Starts the long-poll loop. */
+  start(handler: NodeMessageHandler): void {
+    this.loop ??= this.poll(handler);
+  }
+
+  /** Aborts the long poll and waits for the batch being handled (and its deletion). */
+  async stop(): Promise<void> {
+    this.abort.abort();
+    await this.loop;
+  }
+
+  /** Receives until the queue looks empty, handing every batch to `handler`; a rejection stops and propagates. */
+  async drain(handler: NodeMessageHandler): Promise<{ drained: number; malformed: number }> {
+    let drained = 0;
+    let malformed = 0;
+    for (;;) {
+      // A short poll (wait 0) samples only some SQS servers and may answer empty while messages exist.
+      const batch = await this.receive(1, undefined);
+      if (batch.length === 0) return { drained, malformed };
+      const sorted = this.sort(batch);
+      malformed += sorted.malformed;
+      if (sorted.messages.length > 0) {
+        try {
+          await handler(sorted.messages);
+        } catch (err) {
+          await this.delete(sorted.discard); // the rest reappears after the visibility timeout
+          throw err;
+        }
+        this.remember(sorted.messages);
+        drained += sorted.messages.length;
+      }
+      await this.delete([...sorted.discard, ...sorted.raw]);
+    }
+  }
+
+  private async poll(handler: NodeMessageHandler): Promise<void> {
+    const signal = this.abort.signal;
+    let backoff = 0;
+    while (!signal.aborted) {
+      let batch: Message[];
+      try {
+        batch = await this.receive(this.opts.waitTimeSeconds, signal);
+        backoff = 0;
+      } catch (err) {
+        if (signal.aborted && isAborted(err)) return;
+        if (isQueueMissing(err)) {
+          // The queue was deleted under a running node (someone judged it dead): stop, and say so.
+          this.opts.onError(new NodeUnreachable(this.nodeId, { cause: err }));
+          return;
+        }
+        this.opts.onError(new ReceiveFailed(this.nodeId, "ReceiveMessage", { cause: err }));
+        backoff = Math.min(Math.max(100, backoff * 2), 5_000);
+        await sleep(backoff, signal);
+        continue;
+      }
+      if (batch.length > 0) await this.handle(batch, handler);
+    }
+  }
+
+  private async handle(batch: Message[], handler: NodeMessageHandler): Promise<void> {
+    const sorted = this.sort(batch);
+    const toDelete = sorted.discard;
+    if (sorted.messages.length > 0) {
+      try {
+        await handler(sorted.messages);
+        this.remember(sorted.messages);
+        toDelete.push(...sorted.raw);
+      } catch (err) {
+        const retry: Message[] = [];
+        let attempts = 0;
+        for (const m of sorted.raw) {
+          const n = receiveCount(m);
+          attempts = Math.max(attempts, n);
+          if (n >= this.opts.maxReceiveCount) toDelete.push(m);
+          else retry.push(m);
+        }
+        const ids = sorted.messages.map((m) => m.id);
+        this.opts.onError(new DeliveryFailed(this.nodeId, ids, attempts, retry.length === 0, { cause: err }));
+        await this.makeVisible(retry);
+      }
+    }
+    await this.delete(toDelete);
+  }
+
+  private async receive(waitTimeSeconds: number, signal: AbortSignal | undefined): Promise<Message[]> {
+    const res = await this.client.send(
+      new ReceiveMessageCommand({
+        QueueUrl: this.queueUrl,
+        MaxNumberOfMessages: SQS_BATCH_ENTRIES,
+        WaitTimeSeconds: waitTimeSeconds,
+        MessageSystemAttributeNames: ["ApproximateReceiveCount"],
+      }),
+      signal === undefined ? {} : { abortSignal: signal },
+    );
+    return res.Messages ?? [];
+  }
+
+  private sort(batch: Message[]): Sorted {
+    const sorted: Sorted = { messages: [], raw: [], discard: [], malformed: 0 };
+    for (const m of batch) {
+      const body = m.Body ?? "";
+      const decoded = decodeNodeMessage(body);
+      if (!decoded.ok) {
+        sorted.malformed++;
+        sorted.discard.push(m);
+        this.opts.onError(new MalformedMessage(this.nodeId, decoded.problem, body));
+        continue;
+      }
+      if (this.handled.has(decoded.message.id)) {
+        sorted.discard.push(m); // handled already; its delete had failed
+        continue;
+      }
+      sorted.messages.push(decoded.message);
+      sorted.raw.push(m);
+    }
+    return sorted;
+  }
+
+  private remember(messages: NodeMessage[]): void {
+    for (const m of messages) {
+      this.handled.add(m.id);
+      if (this.handled.size > this.opts.dedupWindow) {
+        const oldest = this.handled.values().next();
+        if (oldest.done !== true) this.handled.delete(oldest.value);
+      }
+    }
+  }
+
+  private async delete(messages: Message[]): Promise<void> {
+    if (messages.length === 0) return;
+    try {
+      const res = await this.client.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: this.queueUrl,
+          Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
+        }),
+      );
+      const failed = res.Failed ?? [];
+      if (failed.length > 0) {
+        const why = failed.map((f) => `${f.Code ?? "error"}: ${f.Message ?? ""}`).join("; ");
+        this.opts.onError(new ReceiveFailed(this.nodeId, "DeleteMessageBatch", { cause: new Error(why) }));
+      }
+    } catch (err) {
+      this.opts.onError(new ReceiveFailed(this.nodeId, "DeleteMessageBatch", { cause: err }));
+    }
+  }
+
+  private async makeVisible(messages: Message[]): Promise<void> {
+    if (messages.length === 0 || this.opts.retryDelaySeconds >= this.opts.visibilityTimeoutSeconds) return;
+    try {
+      await this.client.send(
+        new ChangeMessageVisibilityBatchCommand({
+          QueueUrl: this.queueUrl,
+          Entries: messages.map((m, i) => ({
+            Id: String(i),
+            ReceiptHandle: m.ReceiptHandle,
+            VisibilityTimeout: this.opts.retryDelaySeconds,
+          })),
+        }),
+      );
+    } catch (err) {
+      // Not fatal: they become visible at the end of the visibility timeout instead.
+      this.opts.onError(new ReceiveFailed(this.nodeId, "ChangeMessageVisibilityBatch", { cause: err }));
+    }
+  }
+}
+
+function receiveCount(m: Message): number {
+  const n = Number(m.Attributes?.ApproximateReceiveCount ?? "1");
+  return Number.isFinite(n) && n > 0 ? n : 1;
+}

@@ -1,0 +1,75 @@
+import type { QoS } from "mqtt-packet";
+
+/**
+ * The Communicator carries work to the broker node that owns a session: from other nodes (cross-node routing,
+ * take-over) and from the REST gateway (publish, kick, subscribe on behalf). In-process (single node, the
+ * embedded default) and SQS (one queue per node) implementations pass test/contract/communicator.suite.ts.
+ */
+
+/** A message body on the wire: payload base64 so node messages are plain JSON (SQS bodies are text). */
+export interface WireMessage {
+  topic: string;
+  /** base64 */
+  payload: string;
+  qos: QoS;
+  retain: boolean;
+}
+
+export type NodeMessage =
+  /**
+   * Deliver a publish to the listed sessions owned by the receiving node, each at its QoS (already
+   * min(message QoS, granted QoS)). `origin`/`seq` let the receiver keep per-publisher order.
+   */
+  | { type: "deliver"; id: string; origin: string; seq: number; msg: WireMessage; targets: { clientId: string; qos: QoS }[] }
+  /** Close the client's connection (REST kick or take-over by another node), optionally discarding its session. */
+  | { type: "kick"; id: string; clientId: string; reason: "takeover" | "kicked"; discardSession: boolean; epoch?: number }
+  /** Subscriptions of a session changed elsewhere (REST or another node): update the in-memory trie. */
+  | { type: "subscriptions"; id: string; clientId: string; add: Record<string, QoS>; remove: string[]; deliverRetained: boolean };
+
+/**
+ * Receives a batch of this node's messages, in queue order. Resolve = done: the messages are deleted. Reject =
+ * the whole batch is delivered again later (bounded attempts), so handling must tolerate a repeat of messages
+ * already applied (the `id` of each message identifies it).
+ */
+export type NodeMessageHandler = (messages: NodeMessage[]) => Promise<void>;
+
+/** What `drainQueue` did. */
+export interface DrainResult {
+  /** Messages handed to the handler and deleted. */
+  drained: number;
+  /** Malformed bodies deleted (each also reported through onError). */
+  malformed: number;
+  /**
+   * Messages left after the drain: in flight (received by the dead node and never deleted, or locked behind such
+   * a message in its FIFO group). They reappear after the visibility timeout: drain again later before deleting
+   * the queue. Always 0 in memory.
+   */
+  remaining: number;
+}
+
+export interface Communicator {
+  readonly kind: "memory" | "sqs";
+  /** Starts receiving this node's messages (creates its queue for SQS) and returns its address (queue URL). */
+  start(nodeId: string, handler: NodeMessageHandler): Promise<string>;
+  /**
+   * Sends messages to one node, batched (10 per SQS call). Resolves once the transport accepted all of them.
+   * Messages of successive or overlapping calls to the same node keep their call order per ordering group (see
+   * docs/decisions/004-sqs-node-queues.md). Rejects with NodeUnreachable (no queue), PayloadTooLarge (checked
+   * before anything is sent), BufferFull or SendFailed.
+   */
+  send(nodeId: string, messages: NodeMessage[]): Promise<void>;
+  /**
+   * Stops receiving: aborts the long poll and waits for the batch being handled. Without `deleteQueue` the queue
+   * stays and keeps accepting messages (a later `start` or `drainQueue` gets them); with it (graceful shutdown)
+   * the queue and whatever is left in it are removed.
+   */
+  stop(opts?: { deleteQueue?: boolean }): Promise<void>;
+  /**
+   * Failure handling: hands what is left in another (dead) node's queue to `handler`, batch by batch, deleting
+   * each batch once the handler resolved. Not for a node that is still receiving. Rejects with NodeUnreachable
+   * when the queue does not exist (already drained and deleted by someone else).
+   */
+  drainQueue(nodeId: string, handler: NodeMessageHandler): Promise<DrainResult>;
+  /** Removes a node's queue and its messages (a dead node's, after draining). Idempotent. */
+  deleteNodeQueue(nodeId: string): Promise<void>;
+}

@@ -1,0 +1,249 @@
+import { randomUUID } from "node:crypto";
+import {
+  CreateQueueCommand,
+  DeleteQueueCommand,
+  GetQueueAttributesCommand,
+  GetQueueUrlCommand,
+  ListQueuesCommand,
+  SendMessageCommand,
+  type SQSClient,
+} from "@aws-sdk/client-sqs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { CommunicatorError } from "../../core/communicator/errors.js";
+import { NodeUnreachable } from "../../core/communicator/errors.js";
+import { nodeQueueName } from "../../core/communicator/queue-names.js";
+import { SqsCommunicator, type SqsCommunicatorOptions } from "../../core/communicator/sqs.js";
+import { isQueueMissing } from "../../core/communicator/sqs-client.js";
+import { type Fauxqs, startFauxqs } from "../helpers/fauxqs.js";
+import { deliver, deliveries, Inbox, seqsByOrigin, sleep, until } from "./communicator/fixtures.js";
+import { communicatorContract } from "./communicator.suite.js";
+import { range } from "./communicator/messaging.js";
+
+let fauxqs: Fauxqs;
+let admin: SQSClient;
+let prefixes = 0;
+
+beforeAll(async () => {
+  fauxqs = await startFauxqs();
+  admin = fauxqs.client();
+});
+
+afterAll(async () => {
+  admin?.destroy();
+  await fauxqs?.stop();
+});
+
+/** Fast settings for tests: 1 s polls, 2 s visibility, immediate redelivery, 3 attempts. */
+const FAST: Omit<SqsCommunicatorOptions, "client" | "prefix"> = {
+  waitTimeSeconds: 1,
+  visibilityTimeoutSeconds: 2,
+  retryDelaySeconds: 0,
+  maxReceiveCount: 3,
+};
+
+async function queueUrl(name: string): Promise<string | null> {
+  try {
+    return (await admin.send(new GetQueueUrlCommand({ QueueName: name }))).QueueUrl ?? null;
+  } catch (err) {
+    if (isQueueMissing(err)) return null;
+    throw err;
+  }
+}
+
+async function deleteQueues(prefix: string): Promise<void> {
+  const res = await admin.send(new ListQueuesCommand({ QueueNamePrefix: prefix }));
+  for (const url of res.QueueUrls ?? []) await admin.send(new DeleteQueueCommand({ QueueUrl: url }));
+}
+
+/** Every test gets its own queue name prefix; its communicators each get their own client, like processes. */
+function makeHarness(extra: Partial<SqsCommunicatorOptions> = {}) {
+  const prefix = `t${++prefixes}-${randomUUID().slice(0, 8)}`;
+  const errors: CommunicatorError[] = [];
+  const made: { c: SqsCommunicator; client: SQSClient }[] = [];
+  const name = (nodeId: string): string => nodeQueueName(prefix, nodeId);
+  return {
+    prefix,
+    errors,
+    maxMessageBytes: 262_144,
+    maxDeliveries: FAST.maxReceiveCount ?? 3,
+    create(opts: Partial<SqsCommunicatorOptions> = {}): SqsCommunicator {
+      const client = fauxqs.client();
+      const c = new SqsCommunicator({ client, prefix, ...FAST, onError: (e) => errors.push(e), ...extra, ...opts });
+      made.push({ c, client });
+      return c;
+    },
+    async injectRaw(nodeId: string, body: string): Promise<void> {
+      const url = await queueUrl(name(nodeId));
+      if (url === null) throw new Error(`no queue for ${nodeId}`);
+      await admin.send(new SendMessageCommand({ QueueUrl: url, MessageBody: body, MessageGroupId: "raw", MessageDeduplicationId: randomUUID() }));
+    },
+    async queueExists(nodeId: string): Promise<boolean> {
+      return (await queueUrl(name(nodeId))) !== null;
+    },
+    async depth(nodeId: string): Promise<number> {
+      const url = await queueUrl(name(nodeId));
+      if (url === null) return 0;
+      const res = await admin.send(
+        new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"] }),
+      );
+      return Number(res.Attributes?.ApproximateNumberOfMessages ?? 0) + Number(res.Attributes?.ApproximateNumberOfMessagesNotVisible ?? 0);
+    },
+    async cleanup(): Promise<void> {
+      for (const { c } of made) await c.stop();
+      await deleteQueues(prefix);
+      for (const { client } of made) client.destroy();
+    },
+  };
+}
+
+communicatorContract("sqs (fauxqs)", async () => makeHarness());
+
+describe("SqsCommunicator on fauxqs", () => {
+  it("creates its node queue as high-throughput FIFO with the configured limits, named from the node id", async () => {
+    const h = makeHarness();
+    const c = h.create();
+    expect(c.kind).toBe("sqs");
+    const url = await c.start("node-1", new Inbox().handler);
+    expect(url).toMatch(new RegExp(`/${h.prefix}-node-node-1\\.fifo$`));
+    const attrs = (await admin.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["All"] }))).Attributes ?? {};
+    expect(attrs).toMatchObject({
+      FifoQueue: "true",
+      ContentBasedDeduplication: "false",
+      DeduplicationScope: "messageGroup",
+      FifoThroughputLimit: "perMessageGroupId",
+      VisibilityTimeout: "2",
+      MaximumMessageSize: "262144",
+      ReceiveMessageWaitTimeSeconds: "1",
+    });
+    await h.cleanup();
+  });
+
+  it("queue names: safe ids kept; others cleaned, shortened and hashed so they stay distinct", () => {
+    expect(nodeQueueName("mq", "node-1")).toBe("mq-node-node-1.fifo");
+    const a = nodeQueueName("mq", "broker.eu-west-1a:7");
+    const b = nodeQueueName("mq", "broker_eu-west-1a_7");
+    expect(a).toMatch(/^mq-node-broker_eu-west-1a_7-[0-9a-f]{10}\.fifo$/);
+    expect(b).toBe("mq-node-broker_eu-west-1a_7.fifo");
+    const long = nodeQueueName("p".repeat(40), "n".repeat(100));
+    expect(long.length).toBeLessThanOrEqual(80);
+    expect(long).not.toBe(nodeQueueName("p".repeat(40), `${"n".repeat(99)}m`));
+    expect(() => nodeQueueName("bad prefix", "n")).toThrow(/prefix/);
+  });
+
+  it("works for node ids that are not queue-name safe, and for long non-ASCII client ids (group ids hashed)", async () => {
+    const h = makeHarness();
+    const [a, b] = [h.create(), h.create()];
+    const inbox = new Inbox();
+    await b.start("broker.eu/1:ü", inbox.handler);
+    const clientId = "ü/".repeat(150);
+    await a.send("broker.eu/1:ü", [{ type: "kick", id: `ü-${"x".repeat(200)}`, clientId, reason: "kicked", discardSession: false }]);
+    const [m] = await inbox.waitFor(1);
+    expect(m).toMatchObject({ type: "kick", clientId });
+    await h.cleanup();
+  });
+
+  it("the message id deduplicates: a message sent twice (a retried send) is delivered once", async () => {
+    const h = makeHarness();
+    const [a, b] = [h.create(), h.create()];
+    const inbox = new Inbox();
+    await b.start("b", inbox.handler);
+    await a.send("b", [deliver("a", 1), deliver("a", 2)]);
+    await a.send("b", [deliver("a", 2), deliver("a", 3)]);
+    await inbox.waitFor(3);
+    await sleep(1_200);
+    expect(inbox.ids()).toEqual(["a-1", "a-2", "a-3"]);
+    await h.cleanup();
+  });
+
+  it("batches 10 messages per SendMessageBatch, and splits by size below the 256 KiB request limit", async () => {
+    const h = makeHarness();
+    const [a, b] = [h.create({ sendLanes: 1 }), h.create()];
+    const inbox = new Inbox();
+    await b.start("b", inbox.handler);
+    const calls = countCommands(a, "SendMessageBatchCommand");
+    await a.send("b", deliveries("a", 1, 25));
+    expect(calls.sizes).toEqual([10, 10, 5]);
+    calls.sizes.length = 0;
+    const big = (seq: number) => deliver("a", seq, Buffer.alloc(75 * 1024, seq)); // ~100 KB encoded each
+    await a.send("b", [big(26), big(27), big(28), big(29), big(30)]);
+    expect(calls.sizes).toEqual([2, 2, 1]);
+    await inbox.waitFor(30);
+    expect(seqsByOrigin(inbox.messages)).toEqual({ a: range(1, 30) });
+    await h.cleanup();
+  });
+
+  it("stop() aborts a 20 s long poll at once", async () => {
+    const h = makeHarness({ waitTimeSeconds: 20 });
+    const c = h.create();
+    await c.start("n", new Inbox().handler);
+    await sleep(200); // the poll is waiting
+    const t0 = Date.now();
+    await c.stop();
+    expect(Date.now() - t0).toBeLessThan(1_000);
+    await h.cleanup();
+  });
+
+  it("a message sent just after stop() is not lost, though the aborted long poll may hide it for one visibility timeout", async () => {
+    const h = makeHarness();
+    const [a, b1] = [h.create(), h.create({ waitTimeSeconds: 5 })];
+    await b1.start("b", new Inbox().handler);
+    await sleep(300); // b1's poll is waiting on the server
+    await b1.stop();
+    await a.send("b", [deliver("a", 1)]); // fauxqs hands it to the abandoned poll: in flight, invisible for 2 s
+    const inbox = new Inbox();
+    await h.create().start("b", inbox.handler);
+    expect((await inbox.waitFor(1, 10_000)).map((m) => m.id)).toEqual(["a-1"]);
+    await h.cleanup();
+  });
+
+  it("a node whose queue is deleted under it reports NodeUnreachable and stops polling", async () => {
+    const h = makeHarness();
+    const [b, other] = [h.create(), h.create()];
+    await b.start("b", new Inbox().handler);
+    await other.deleteNodeQueue("b");
+    await until(() => h.errors.some((e) => e instanceof NodeUnreachable));
+    const count = h.errors.length;
+    await sleep(1_500);
+    expect(h.errors.length).toBe(count); // no error loop
+    await h.cleanup();
+  });
+
+  it("adopts an existing queue of the same name created with other settings, and applies its own", async () => {
+    const h = makeHarness();
+    const name = nodeQueueName(h.prefix, "n");
+    await admin.send(new CreateQueueCommand({ QueueName: name, Attributes: { FifoQueue: "true", VisibilityTimeout: "60" } }));
+    const inbox = new Inbox();
+    const url = await h.create().start("n", inbox.handler);
+    const attrs = (await admin.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["VisibilityTimeout"] }))).Attributes;
+    expect(attrs?.VisibilityTimeout).toBe("2");
+    await h.create().send("n", [deliver("a", 1)]);
+    await inbox.waitFor(1);
+    await h.cleanup();
+  });
+
+  it("a send to an unknown node fails fast with NodeUnreachable after a single GetQueueUrl, not one per batch or retry", async () => {
+    const h = makeHarness();
+    const a = h.create();
+    const calls = countCommands(a, "GetQueueUrlCommand");
+    await expect(a.send("nobody", deliveries("a", 1, 30))).rejects.toBeInstanceOf(NodeUnreachable);
+    expect(calls.sizes.length).toBe(1); // one lookup shared by every lane and batch
+    await h.cleanup();
+  });
+});
+
+/** Counts commands of one kind a communicator's client sends (and the entries of batch calls). */
+function countCommands(c: SqsCommunicator, command: string): { sizes: number[] } {
+  const client = (c as unknown as { client: SQSClient }).client;
+  const out = { sizes: [] as number[] };
+  client.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName === command) {
+        const input = args.input as { Entries?: unknown[] };
+        out.sizes.push(input.Entries?.length ?? 1);
+      }
+      return next(args);
+    },
+    { step: "initialize", name: `count-${command}-${randomUUID()}` },
+  );
+  return out;
+}
