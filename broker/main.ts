@@ -3,6 +3,7 @@ import { pino } from "pino";
 import { createAuth } from "../core/auth/index.js";
 import { ConfigError, loadConfig } from "../core/config/index.js";
 import { createStore } from "../core/store/index.js";
+import { HttpListenError } from "../functions/local-http.js";
 import { ListenError } from "./listeners.js";
 import { attachLogging } from "./logging.js";
 import { startBroker } from "./server.js";
@@ -21,6 +22,17 @@ async function main(): Promise<void> {
   for (const l of running.listeners) log.info({ transport: l.transport, host: l.host, port: l.port }, "listening");
   const where = running.listeners.map((l) => `${l.transport}://${displayHost(l.host)}:${l.port}`).join("  ");
   process.stderr.write(`mqgate ${VERSION} broker ready (node ${config.nodeId}): ${where}\n`);
+  const http = running.http;
+  if (http !== null) {
+    http.on("request.failed", (err, event) => log.error({ err, path: event.rawPath, requestId: event.requestContext.requestId }, "REST request failed"));
+    const key =
+      http.devKey.source === "generated"
+        ? `development API key (admin, this process only): ${http.devKey.key}`
+        : http.devKey.source === "env"
+          ? "API key: MQGATE_API_KEY (admin)"
+          : "no development key (shared store): create keys with `npm run keys -- create`";
+    process.stderr.write(`mqgate REST API ready: http://${displayHost(http.host)}:${http.port}/v1  ${key}\n`);
+  }
   if (config.auth.mode === "allow-all" && running.listeners.some((l) => !isLoopback(l.host))) {
     log.warn("auth mode is allow-all and a listener is bound beyond loopback: any client can connect, publish and subscribe. Set auth.mode=acl for production.");
   }
@@ -64,7 +76,7 @@ main().catch((err: unknown) => {
     process.stderr.write(`mqgate: invalid configuration\n${err.message}\n`);
     process.exit(2);
   }
-  if (err instanceof ListenError) {
+  if (err instanceof ListenError || err instanceof HttpListenError) {
     process.stderr.write(`mqgate: ${err.message}\n`);
     process.exit(1);
   }

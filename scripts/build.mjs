@@ -9,6 +9,9 @@ const root = new URL("..", import.meta.url).pathname;
 const entries = {
   broker: "broker/main.ts",
   passwd: "scripts/passwd.ts",
+  api: "functions/api.ts",
+  "events-consumer": "functions/events-consumer.ts",
+  keys: "scripts/keys.ts",
 };
 const sourceDirs = ["core", "broker", "functions", "scripts"];
 

@@ -27,7 +27,7 @@ import { readFile } from "node:fs/promises";
 import { extname } from "node:path";
 import type { QoS } from "mqtt-packet";
 import { parseDocument } from "yaml";
-import { z } from "zod";
+import * as z from "zod";
 import { filterCovers, filtersOverlap, topicMatchesPattern } from "../topic/covers.js";
 import { DEFAULT_TOPIC_LIMITS } from "../topic/types.js";
 import { validateTopicFilter } from "../topic/validate.js";

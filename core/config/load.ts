@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 /**
  * The one configuration loader. Call once at startup, pass the typed result down.
  *
@@ -28,7 +29,9 @@ export interface LoadConfigOptions {
 
 /** Default node id: `<hostname>-<pid>`, unique per process on a host. */
 export function defaultNodeId(): string {
-  return `${os.hostname()}-${process.pid}`;
+  // A random suffix: in containers the pid is always 1 and host names get reused, so hostname-pid alone could
+  // give a replacement task the id (and the queue, and the sessions) of a dead node.
+  return `${os.hostname()}-${process.pid}-${randomBytes(3).toString("hex")}`;
 }
 
 /** Key paths whose values are secret: never echoed in error messages, masked by redactConfig. */

@@ -9,7 +9,7 @@
  * Every leaf schema carries a "must be ..." message so the loader can print
  * "<where> <key or variable> must be ..., got ..." uniformly for files, env and overrides.
  */
-import { z } from "zod";
+import * as z from "zod";
 import type { MqgateConfig } from "./types.js";
 
 /** Largest value Node timers accept (setTimeout/setInterval delay in ms). */

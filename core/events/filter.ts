@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 import { topicMatches } from "../topic/match.js";
 import { DEFAULT_TOPIC_LIMITS } from "../topic/types.js";
 import { validateTopicFilter } from "../topic/validate.js";

@@ -1,4 +1,4 @@
-import { z } from "zod";
+import * as z from "zod";
 
 /**
  * The events contract (DESIGN §3.4): what the events queue carries, as JSON, one event per SQS message.

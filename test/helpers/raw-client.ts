@@ -1,5 +1,5 @@
 import { connect, type Socket } from "node:net";
-import { generate, parser as createParser, type Packet } from "mqtt-packet";
+import { generate, parser as createParser, type IConnackPacket, type IConnectPacket, type Packet, type QoS } from "mqtt-packet";
 
 /**
  * A raw MQTT client on a plain socket: sends exact packets or bytes and reads what the broker answers.
@@ -9,6 +9,7 @@ export class RawClient {
   private readonly received: Packet[] = [];
   private waiters: (() => void)[] = [];
   private closedFlag = false;
+  private lastPacketId = 0;
   private readonly closedPromise: Promise<void>;
   parseError: Error | null = null;
 
@@ -42,12 +43,11 @@ export class RawClient {
     });
   }
 
-  /** Opens a socket and completes a 3.1.1 CONNECT; returns the client and its CONNACK. */
-  static async connected(port: number, connect: Partial<Extract<Packet, { cmd: "connect" }>> = {}): Promise<RawClient> {
+  /** Opens a socket and completes a 3.1.1 CONNECT; throws unless the broker accepts it. */
+  static async connected(port: number, fields: Partial<IConnectPacket> = {}): Promise<RawClient> {
     const client = await RawClient.open(port);
-    client.send({ cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clean: true, keepalive: 0, clientId: `raw-${Math.random().toString(36).slice(2, 10)}`, ...connect });
-    const connack = await client.next();
-    if (connack.cmd !== "connack" || connack.returnCode !== 0) throw new Error(`connect failed: ${JSON.stringify(connack)}`);
+    const connack = await client.connect(fields);
+    if (connack.returnCode !== 0) throw new Error(`connect failed: ${JSON.stringify(connack)}`);
     return client;
   }
 
@@ -61,6 +61,34 @@ export class RawClient {
 
   sendBytes(bytes: Buffer | number[]): void {
     this.socket.write(Buffer.isBuffer(bytes) ? bytes : Buffer.from(bytes));
+  }
+
+  /**
+   * Sends a 3.1.1 CONNECT (clean session, keepalive 0 and a random client id unless `fields` say otherwise) and
+   * returns the CONNACK, whatever its return code.
+   */
+  async connect(fields: Partial<IConnectPacket> = {}): Promise<IConnackPacket> {
+    this.send({ cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clean: true, keepalive: 0, clientId: `raw-${Math.random().toString(36).slice(2, 10)}`, ...fields });
+    return this.expect("connack");
+  }
+
+  /**
+   * Sends SUBSCRIBE, for one filter at `qos` or a list of [filter, QoS] pairs (`qos` is then unused), and returns the
+   * SUBACK return codes; throws if the SUBACK carries another packet id. Packet ids count 1, 2, ... per client.
+   */
+  async subscribe(subs: [string, QoS][] | string, qos: QoS = 0, messageId = this.nextPacketId()): Promise<number[]> {
+    const list: [string, QoS][] = typeof subs === "string" ? [[subs, qos]] : subs;
+    this.send({ cmd: "subscribe", messageId, subscriptions: list.map(([topic, q]) => ({ topic, qos: q })) });
+    const suback = await this.expect("suback");
+    if (suback.messageId !== messageId) throw new Error(`SUBACK carries packet id ${suback.messageId}, the SUBSCRIBE had ${messageId}`);
+    return suback.granted as number[];
+  }
+
+  /** Sends UNSUBSCRIBE and waits for the UNSUBACK; throws if it carries another packet id. */
+  async unsubscribe(filters: string[] | string, messageId = this.nextPacketId()): Promise<void> {
+    this.send({ cmd: "unsubscribe", messageId, unsubscriptions: typeof filters === "string" ? [filters] : filters });
+    const unsuback = await this.expect("unsuback");
+    if (unsuback.messageId !== messageId) throw new Error(`UNSUBACK carries packet id ${unsuback.messageId}, the UNSUBSCRIBE had ${messageId}`);
   }
 
   /** Next packet from the broker; rejects on timeout or when the socket closes first. */
@@ -113,6 +141,11 @@ export class RawClient {
 
   destroy(): void {
     this.socket.destroy();
+  }
+
+  private nextPacketId(): number {
+    this.lastPacketId = (this.lastPacketId % 65535) + 1;
+    return this.lastPacketId;
   }
 
   private wake(): void {

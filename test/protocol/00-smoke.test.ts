@@ -1,19 +1,13 @@
 import mqtt from "mqtt";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestBroker, type TestBroker } from "../helpers/broker.js";
+import { describe, expect, it } from "vitest";
+import { useBroker } from "../helpers/fixture.js";
 
 describe("smoke: mqtt client pub/sub through the broker", () => {
-  let b: TestBroker;
-  beforeAll(async () => {
-    b = await startTestBroker();
-  });
-  afterAll(async () => {
-    await b.close();
-  });
+  const f = useBroker();
 
   for (const qos of [0, 1, 2] as const) {
     it(`delivers QoS ${qos} in order`, async () => {
-      const url = `mqtt://127.0.0.1:${b.mqttPort}`;
+      const url = `mqtt://127.0.0.1:${f.b.mqttPort}`;
       const sub = await mqtt.connectAsync(url, { clientId: `sub-${qos}`, reconnectPeriod: 0 });
       const pub = await mqtt.connectAsync(url, { clientId: `pub-${qos}`, reconnectPeriod: 0 });
       await sub.subscribeAsync(`smoke/${qos}/#`, { qos });

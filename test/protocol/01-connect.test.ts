@@ -1,10 +1,10 @@
 import mqtt from "mqtt";
-import { generate, type IConnackPacket, type IConnectPacket, type Packet } from "mqtt-packet";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { generate, type IConnectPacket, type Packet } from "mqtt-packet";
+import { afterEach, describe, expect, it } from "vitest";
 import { createAllowAll } from "../../core/auth/index.js";
 import type { Auth } from "../../core/auth/types.js";
-import { startTestBroker, type TestBroker } from "../helpers/broker.js";
-import { RawClient } from "../helpers/raw-client.js";
+import { startTestBroker } from "../helpers/broker.js";
+import { useBroker } from "../helpers/fixture.js";
 
 /** Allow-all, except user "refused" (CONNACK 0x05) and user "slow" (accepted after 100 ms). */
 const allowAll = createAllowAll();
@@ -17,51 +17,24 @@ const testAuth: Auth = {
   },
 };
 
-let b: TestBroker;
-const clients: RawClient[] = [];
+// Default connect timeout (10 s): a close seen within 2 s is the broker's reaction, not the timeout.
+const f = useBroker({ limits: { maxClientIdLength: 32 } }, testAuth);
 const mqttClients: mqtt.MqttClient[] = [];
 
-beforeAll(async () => {
-  // Default connect timeout (10 s): a close seen within 2 s is the broker's reaction, not the timeout.
-  b = await startTestBroker({ limits: { maxClientIdLength: 32 } }, testAuth);
-});
 afterEach(async () => {
-  for (const c of clients.splice(0)) c.destroy();
   await Promise.all(mqttClients.splice(0).map((c) => c.endAsync(true)));
 });
-afterAll(async () => {
-  await b.close();
-});
-
-async function open(port = b.mqttPort): Promise<RawClient> {
-  const c = await RawClient.open(port);
-  clients.push(c);
-  return c;
-}
-
-/** Sends a 3.1.1 CONNECT (fields overridable) and returns the client with the broker's first packet. */
-async function connectWith(fields: Partial<IConnectPacket> = {}): Promise<[RawClient, IConnackPacket]> {
-  const c = await open();
-  c.send({ cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clean: true, keepalive: 0, clientId: "c", ...fields });
-  return [c, await c.expect("connack")];
-}
-
-async function connected(fields: Partial<IConnectPacket> = {}): Promise<RawClient> {
-  const [c, connack] = await connectWith(fields);
-  expect(connack.returnCode).toBe(0);
-  return c;
-}
 
 /** Expects a refusing CONNACK with session present 0, then the close [MQTT-3.2.2-4] [MQTT-3.2.2-5]. */
 async function expectRefused(fields: Partial<IConnectPacket>, returnCode: number): Promise<void> {
-  const [c, connack] = await connectWith(fields);
+  const [c, connack] = await f.connect(fields);
   expect(connack).toMatchObject({ returnCode, sessionPresent: false });
   await c.waitClosed();
 }
 
 /** Same as expectRefused, for a hand-built CONNECT. */
 async function expectRefusedRaw(bytes: Buffer, returnCode: number): Promise<void> {
-  const c = await open();
+  const c = await f.open();
   c.sendBytes(bytes);
   expect(await c.expect("connack")).toMatchObject({ returnCode, sessionPresent: false });
   await c.waitClosed();
@@ -69,7 +42,7 @@ async function expectRefusedRaw(bytes: Buffer, returnCode: number): Promise<void
 
 /** Sends raw bytes as the first thing on a new socket; expects the close with nothing received. */
 async function expectClosedSilently(bytes: Buffer): Promise<void> {
-  const c = await open();
+  const c = await f.open();
   c.sendBytes(bytes);
   await c.waitClosed();
   expect(c.buffered).toEqual([]);
@@ -101,7 +74,7 @@ describe("CONNECT: first packet and protocol", () => {
   });
 
   it("[MQTT-3.1.0-2] closes the connection on a second CONNECT", async () => {
-    const c = await connected({ clientId: "twice" });
+    const c = await f.raw({ clientId: "twice" });
     c.send({ cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clean: true, keepalive: 0, clientId: "twice" });
     await c.waitClosed();
     expect(c.buffered).toEqual([]);
@@ -150,8 +123,8 @@ describe("CONNECT: first packet and protocol", () => {
 describe("CONNECT: client identifier", () => {
   it("[MQTT-3.1.3-3] [MQTT-3.1.3-5] accepts a 23-character alphanumeric client id", async () => {
     const id = "abcdefghijklmnopqrstuv1";
-    await connected({ clientId: id });
-    expect(b.broker.sessions.get(id)?.link).not.toBeNull();
+    await f.raw({ clientId: id });
+    expect(f.b.broker.sessions.get(id)?.link).not.toBeNull();
   });
 
   it("[MQTT-3.1.3-4] closes without CONNACK when the client id is ill-formed UTF-8", async () => {
@@ -159,15 +132,14 @@ describe("CONNECT: client identifier", () => {
   });
 
   it("[MQTT-3.1.3-6] assigns a unique id to an empty client id with clean session, and the id works", async () => {
-    const before = new Set(b.broker.sessions.keys());
-    const c1 = await connected({ clientId: "" });
-    const c2 = await connected({ clientId: "" });
-    const assigned = [...b.broker.sessions.keys()].filter((k) => !before.has(k));
+    const before = new Set(f.b.broker.sessions.keys());
+    const c1 = await f.raw({ clientId: "" });
+    const c2 = await f.raw({ clientId: "" });
+    const assigned = [...f.b.broker.sessions.keys()].filter((k) => !before.has(k));
     expect(assigned).toHaveLength(2);
     for (const id of assigned) expect(id).toMatch(/^mqgate-/);
     // Both stay connected (no take-over between them), and the first can subscribe and receive.
-    c1.send({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic: "assigned/t", qos: 1 }] });
-    expect((await c1.expect("suback")).granted).toEqual([1]);
+    expect(await c1.subscribe("assigned/t", 1)).toEqual([1]);
     c1.send({ cmd: "publish", topic: "assigned/t", payload: Buffer.from("self"), qos: 1, messageId: 2, retain: false, dup: false });
     const got = [await c1.next(), await c1.next()];
     const pub = got.find((p) => p.cmd === "publish");
@@ -188,11 +160,11 @@ describe("CONNECT: client identifier", () => {
 
   it("[MQTT-3.1.3-9] refuses a client id longer than limits.maxClientIdLength (0x02), accepts one at the limit", async () => {
     await expectRefused({ clientId: "x".repeat(33) }, 2);
-    await connected({ clientId: "y".repeat(32) });
+    await f.raw({ clientId: "y".repeat(32) });
   });
 
   it("accepts an MQTT 3.1 (MQIsdp) client that exchanges messages with a 3.1.1 client", async () => {
-    const url = `mqtt://127.0.0.1:${b.mqttPort}`;
+    const url = `mqtt://127.0.0.1:${f.b.mqttPort}`;
     const old = await mqtt.connectAsync(url, { clientId: "v31", protocolId: "MQIsdp", protocolVersion: 3, reconnectPeriod: 0 });
     const modern = await mqtt.connectAsync(url, { clientId: "v311", reconnectPeriod: 0 });
     mqttClients.push(old, modern);
@@ -209,10 +181,10 @@ describe("CONNECT: client identifier", () => {
 
 describe("CONNACK", () => {
   it("[MQTT-3.2.0-1] CONNACK is the first packet, even with SUBSCRIBE pipelined and a retained message waiting", async () => {
-    const pub = await connected({ clientId: "retainer" });
+    const pub = await f.raw({ clientId: "retainer" });
     pub.send({ cmd: "publish", topic: "first/r", payload: Buffer.from("kept"), qos: 1, messageId: 1, retain: true, dup: false });
     await pub.expect("puback");
-    const c = await open();
+    const c = await f.open();
     c.sendBytes(
       Buffer.concat([
         generate({ cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clean: true, keepalive: 0, clientId: "first", username: "slow" }),
@@ -225,30 +197,29 @@ describe("CONNACK", () => {
   });
 
   it("[MQTT-3.2.2-1] session present is 0 with clean session 1, even when a stored session existed", async () => {
-    const p = await connected({ clientId: "sp1", clean: false });
+    const p = await f.raw({ clientId: "sp1", clean: false });
     p.send({ cmd: "disconnect" });
     await p.waitClosed();
-    const [, connack] = await connectWith({ clientId: "sp1", clean: true });
+    const [, connack] = await f.connect({ clientId: "sp1", clean: true });
     expect(connack).toMatchObject({ returnCode: 0, sessionPresent: false });
   });
 
   it("[MQTT-3.2.2-3] [MQTT-3.2.2-2] session present is 0 for a new persistent session, 1 when resuming it", async () => {
-    const [c1, first] = await connectWith({ clientId: "sp2", clean: false });
+    const [c1, first] = await f.connect({ clientId: "sp2", clean: false });
     expect(first).toMatchObject({ returnCode: 0, sessionPresent: false });
-    c1.send({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic: "sp2/t", qos: 1 }] });
-    await c1.expect("suback");
+    await c1.subscribe("sp2/t", 1);
     c1.send({ cmd: "disconnect" });
     await c1.waitClosed();
-    const [c2, second] = await connectWith({ clientId: "sp2", clean: false });
+    const [c2, second] = await f.connect({ clientId: "sp2", clean: false });
     expect(second).toMatchObject({ returnCode: 0, sessionPresent: true });
     // The resumed session kept its subscription.
-    const pub = await connected({ clientId: "sp2-pub" });
+    const pub = await f.raw({ clientId: "sp2-pub" });
     pub.send({ cmd: "publish", topic: "sp2/t", payload: Buffer.from("again"), qos: 0, retain: false, dup: false });
     expect(await c2.expect("publish")).toMatchObject({ topic: "sp2/t" });
   });
 
   it("[MQTT-3.2.2-4] a refusing CONNACK has session present 0 even when a session exists, and takes nothing over", async () => {
-    const owner = await connected({ clientId: "sp3", clean: false });
+    const owner = await f.raw({ clientId: "sp3", clean: false });
     await expectRefused({ clientId: "sp3", clean: false, username: "refused" }, 5);
     owner.send({ cmd: "pingreq" });
     await owner.expect("pingresp");
@@ -257,16 +228,10 @@ describe("CONNACK", () => {
 });
 
 describe("connect timeout", () => {
-  let t: TestBroker;
-  beforeAll(async () => {
-    t = await startTestBroker({ limits: { connectTimeoutMs: 300 } });
-  });
-  afterAll(async () => {
-    await t.close();
-  });
+  const t = useBroker({ limits: { connectTimeoutMs: 300 } });
 
   it("closes a socket that sends nothing within limits.connectTimeoutMs", async () => {
-    const c = await open(t.mqttPort);
+    const c = await t.open();
     await new Promise((r) => setTimeout(r, 100));
     expect(c.closed).toBe(false);
     await c.waitClosed(3000);
@@ -274,15 +239,14 @@ describe("connect timeout", () => {
   });
 
   it("closes a socket that sends only part of a CONNECT", async () => {
-    const c = await open(t.mqttPort);
+    const c = await t.open();
     c.sendBytes(rawConnect(0x02, [str("partial")]).subarray(0, 6));
     await c.waitClosed(3000);
     expect(c.buffered).toEqual([]);
   });
 
   it("keeps a connected client open past the connect timeout", async () => {
-    const c = await RawClient.connected(t.mqttPort, { clientId: "in-time" });
-    clients.push(c);
+    const c = await t.raw({ clientId: "in-time" });
     expect(await c.silentFor(600)).toBe(true);
     c.send({ cmd: "pingreq" });
     await c.expect("pingresp");
@@ -291,25 +255,24 @@ describe("connect timeout", () => {
 
 describe("take-over and pipelining", () => {
   it("[MQTT-3.1.4-2] a second client with the same id closes the first, whose will is published", async () => {
-    const watcher = await connected({ clientId: "to-watch" });
-    watcher.send({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic: "takeover/#", qos: 1 }] });
-    await watcher.expect("suback");
-    const first = await connected({
+    const watcher = await f.raw({ clientId: "to-watch" });
+    await watcher.subscribe("takeover/#", 1);
+    const first = await f.raw({
       clientId: "dup-id",
       will: { topic: "takeover/will", payload: Buffer.from("gone"), qos: 1, retain: false },
     });
-    const second = await connected({ clientId: "dup-id" });
+    const second = await f.raw({ clientId: "dup-id" });
     await first.waitClosed();
     const will = await watcher.expect("publish");
     expect(will).toMatchObject({ topic: "takeover/will", qos: 1 });
     expect(will.payload.toString()).toBe("gone");
     second.send({ cmd: "pingreq" });
     await second.expect("pingresp");
-    expect(b.broker.sessions.get("dup-id")?.link).not.toBeNull();
+    expect(f.b.broker.sessions.get("dup-id")?.link).not.toBeNull();
   });
 
   it("[MQTT-3.2.0-1] processes SUBSCRIBE and PUBLISH written with CONNECT (one write) in order after CONNACK", async () => {
-    const c = await open();
+    const c = await f.open();
     c.sendBytes(
       Buffer.concat([
         generate({ cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clean: true, keepalive: 0, clientId: "pipe", username: "slow" }),
@@ -331,17 +294,15 @@ describe("limits", () => {
     const small = await startTestBroker({ limits: { maxConnections: 3 } });
     try {
       const port = small.mqttPort;
-      const three = [await RawClient.connected(port), await RawClient.connected(port), await RawClient.connected(port)];
-      clients.push(...three);
+      const three = [await f.raw({}, port), await f.raw({}, port), await f.raw({}, port)];
       const refusedBefore = small.broker.stats.connectionsRefused;
-      const fourth = await open(port);
+      const fourth = await f.open(port);
       await fourth.waitClosed();
       expect(fourth.buffered).toEqual([]);
       expect(small.broker.stats.connectionsRefused).toBe(refusedBefore + 1);
       three[0]!.destroy();
       await waitFor(() => small.broker.connections.size === 2);
-      const again = await RawClient.connected(port);
-      clients.push(again);
+      const again = await f.raw({}, port);
       again.send({ cmd: "pingreq" });
       await again.expect("pingresp");
     } finally {

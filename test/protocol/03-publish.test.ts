@@ -1,35 +1,13 @@
 import mqtt from "mqtt";
 import { generate, type IPublishPacket, type QoS } from "mqtt-packet";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startTestBroker, type TestBroker } from "../helpers/broker.js";
-import { RawClient } from "../helpers/raw-client.js";
+import { describe, expect, it } from "vitest";
+import { useBroker } from "../helpers/fixture.js";
+import type { RawClient } from "../helpers/raw-client.js";
 
 /** PUBLISH and the QoS 0/1/2 flows in both directions, packet ids, ordering and payloads (MQTT 3.1.1 3.3-3.7, 4.3, 4.6). */
 
-let b: TestBroker;
-const clients: RawClient[] = [];
+const f = useBroker();
 let seq = 0;
-
-beforeAll(async () => {
-  b = await startTestBroker();
-});
-afterEach(() => {
-  for (const c of clients.splice(0)) c.destroy();
-});
-afterAll(async () => {
-  await b.close();
-});
-
-async function raw(port = b.mqttPort, fields: { clientId?: string; clean?: boolean } = {}): Promise<RawClient> {
-  const c = await RawClient.connected(port, fields);
-  clients.push(c);
-  return c;
-}
-
-async function subscribe(c: RawClient, filter: string, qos: QoS): Promise<void> {
-  c.send({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic: filter, qos }] });
-  expect((await c.expect("suback")).granted).toEqual([qos]);
-}
 
 function publish(c: RawClient, topic: string, payload: string | Buffer, qos: QoS = 0, messageId?: number, dup = false): void {
   c.send({ cmd: "publish", topic, payload: Buffer.from(payload), qos, retain: false, dup, ...(qos > 0 ? { messageId } : {}) });
@@ -56,15 +34,15 @@ async function expectClosed(c: RawClient): Promise<void> {
   expect(c.buffered).toEqual([]);
 }
 
-function url(port = b.mqttPort): string {
+function url(port = f.b.mqttPort): string {
   return `mqtt://127.0.0.1:${port}`;
 }
 
 describe("inbound flows", () => {
   it("[MQTT-4.3.2-2] QoS 1 PUBLISH is answered with PUBACK carrying the same packet id", async () => {
-    const sub = await raw();
-    await subscribe(sub, "in/q1", 1);
-    const pub = await raw();
+    const sub = await f.raw();
+    expect(await sub.subscribe("in/q1", 1)).toEqual([1]);
+    const pub = await f.raw();
     publish(pub, "in/q1", "one", 1, 4321);
     expect((await pub.expect("puback")).messageId).toBe(4321);
     const got = await sub.expect("publish");
@@ -72,7 +50,7 @@ describe("inbound flows", () => {
   });
 
   it("[MQTT-4.3.3-2] QoS 2 PUBLISH: PUBREC, then PUBREL is answered with PUBCOMP", async () => {
-    const pub = await raw();
+    const pub = await f.raw();
     publish(pub, "in/q2", "two", 2, 65535);
     expect((await pub.expect("pubrec")).messageId).toBe(65535);
     pub.send({ cmd: "pubrel", messageId: 65535 });
@@ -80,9 +58,9 @@ describe("inbound flows", () => {
   });
 
   it("[MQTT-4.3.3-2] a QoS 2 PUBLISH re-sent with DUP=1 before PUBREL is delivered once; after PUBREL the id is a new message", async () => {
-    const sub = await raw();
-    await subscribe(sub, "dup/#", 0);
-    const pub = await raw();
+    const sub = await f.raw();
+    expect(await sub.subscribe("dup/#", 0)).toEqual([0]);
+    const pub = await f.raw();
     publish(pub, "dup/t", "first", 2, 7);
     expect((await pub.expect("pubrec")).messageId).toBe(7);
     publish(pub, "dup/t", "first", 2, 7, true);
@@ -101,14 +79,14 @@ describe("inbound flows", () => {
   });
 
   it("[MQTT-4.3.3-2] PUBREL for an unknown packet id is answered with PUBCOMP", async () => {
-    const c = await raw();
+    const c = await f.raw();
     c.send({ cmd: "pubrel", messageId: 999 });
     expect((await c.expect("pubcomp")).messageId).toBe(999);
   });
 
   for (const first of [0x60, 0x63, 0x6a]) {
     it(`[MQTT-3.6.1-1] closes on PUBREL with header flags 0x${(first & 0x0f).toString(16)}`, async () => {
-      const c = await raw();
+      const c = await f.raw();
       c.sendBytes([first, 0x02, 0x00, 0x01]);
       await expectClosed(c);
     });
@@ -118,37 +96,37 @@ describe("inbound flows", () => {
 describe("outbound flows", () => {
   it("[MQTT-2.3.1-1] [MQTT-4.3.2-1] QoS 1 to a subscriber: non-zero packet id, kept in flight until PUBACK", async () => {
     const clientId = `out1-${++seq}`;
-    let sub = await raw(b.mqttPort, { clientId, clean: false });
-    await subscribe(sub, "out/q1", 1);
-    const pub = await raw();
+    let sub = await f.raw({ clientId, clean: false });
+    expect(await sub.subscribe("out/q1", 1)).toEqual([1]);
+    const pub = await f.raw();
     await publishAcked(pub, "out/q1", "m", 1);
     const first = await sub.expect("publish");
     expect([first.qos, first.dup, first.payload.toString()]).toEqual([1, false, "m"]);
     expect(first.messageId).toBeGreaterThan(0);
-    expect(b.broker.sessions.get(clientId)?.inflight.has(first.messageId as number)).toBe(true);
+    expect(f.b.broker.sessions.get(clientId)?.inflight.has(first.messageId as number)).toBe(true);
     // Not acknowledged: after reconnecting, it is sent again with DUP=1 and the same id [MQTT-4.4.0-1].
     sub.destroy();
     await sub.waitClosed();
-    sub = await raw(b.mqttPort, { clientId, clean: false });
+    sub = await f.raw({ clientId, clean: false });
     const again = await sub.expect("publish");
     expect([again.messageId, again.dup, again.qos, again.payload.toString()]).toEqual([first.messageId, true, 1, "m"]);
     sub.send({ cmd: "puback", messageId: again.messageId });
     sub.send({ cmd: "pingreq" });
     await sub.expect("pingresp");
-    expect(b.broker.sessions.get(clientId)?.inflight.size).toBe(0);
+    expect(f.b.broker.sessions.get(clientId)?.inflight.size).toBe(0);
     sub.send({ cmd: "disconnect" });
     await sub.waitClosed();
     // Acknowledged: the resumed session has nothing to re-send.
-    sub = await raw(b.mqttPort, { clientId, clean: false });
+    sub = await f.raw({ clientId, clean: false });
     expect(await sub.silentFor(200)).toBe(true);
-    expect(b.broker.sessions.get(clientId)?.inflight.size).toBe(0);
+    expect(f.b.broker.sessions.get(clientId)?.inflight.size).toBe(0);
   });
 
   it("[MQTT-4.3.3-1] QoS 2 to a subscriber: PUBLISH, PUBREC answered with PUBREL, PUBCOMP ends it", async () => {
     const clientId = `out2-${++seq}`;
-    const sub = await raw(b.mqttPort, { clientId });
-    await subscribe(sub, "out/q2", 2);
-    const pub = await raw();
+    const sub = await f.raw({ clientId });
+    expect(await sub.subscribe("out/q2", 2)).toEqual([2]);
+    const pub = await f.raw();
     await publishAcked(pub, "out/q2", "m2", 2);
     const msg = await sub.expect("publish");
     expect([msg.qos, msg.dup, msg.payload.toString()]).toEqual([2, false, "m2"]);
@@ -157,19 +135,19 @@ describe("outbound flows", () => {
     expect(await sub.silentFor(150)).toBe(true);
     sub.send({ cmd: "pubrec", messageId: msg.messageId });
     expect((await sub.expect("pubrel")).messageId).toBe(msg.messageId);
-    expect(b.broker.sessions.get(clientId)?.inflight.has(msg.messageId as number)).toBe(true);
+    expect(f.b.broker.sessions.get(clientId)?.inflight.has(msg.messageId as number)).toBe(true);
     sub.send({ cmd: "pubcomp", messageId: msg.messageId });
     sub.send({ cmd: "pingreq" });
     await sub.expect("pingresp");
-    expect(b.broker.sessions.get(clientId)?.inflight.size).toBe(0);
+    expect(f.b.broker.sessions.get(clientId)?.inflight.size).toBe(0);
   });
 
   for (const granted of [0, 1, 2] as const) {
     for (const published of [0, 1, 2] as const) {
       it(`[MQTT-3.3.5-1] [MQTT-3.8.4-6] published QoS ${published}, granted QoS ${granted}: delivered at QoS ${Math.min(published, granted)}`, async () => {
-        const sub = await raw();
-        await subscribe(sub, `min/${granted}/${published}`, granted);
-        const pub = await raw();
+        const sub = await f.raw();
+        expect(await sub.subscribe(`min/${granted}/${published}`, granted)).toEqual([granted]);
+        const pub = await f.raw();
         await publishAcked(pub, `min/${granted}/${published}`, "x", published);
         const msg = await sub.expect("publish");
         expect(msg.qos).toBe(Math.min(published, granted));
@@ -179,18 +157,15 @@ describe("outbound flows", () => {
   }
 
   it("[MQTT-3.3.5-1] overlapping subscriptions deliver exactly one copy at the highest granted QoS", async () => {
-    const sub = await raw();
-    sub.send({
-      cmd: "subscribe",
-      messageId: 3,
-      subscriptions: [
-        { topic: "ov/#", qos: 0 },
-        { topic: "ov/+", qos: 2 },
-        { topic: "ov/b", qos: 1 },
-      ],
-    });
-    expect((await sub.expect("suback")).granted).toEqual([0, 2, 1]);
-    const pub = await raw();
+    const sub = await f.raw();
+    expect(
+      await sub.subscribe([
+        ["ov/#", 0],
+        ["ov/+", 2],
+        ["ov/b", 1],
+      ]),
+    ).toEqual([0, 2, 1]);
+    const pub = await f.raw();
     await publishAcked(pub, "ov/b", "q2", 2);
     await publishAcked(pub, "ov/b", "q1", 1);
     publish(pub, "ov/end", "end");
@@ -219,9 +194,9 @@ describe("malformed PUBLISH closes the connection", () => {
   ];
   for (const [name, bytes] of cases) {
     it(name, async () => {
-      const sub = await raw();
-      await subscribe(sub, "#", 0);
-      const c = await raw();
+      const sub = await f.raw();
+      expect(await sub.subscribe("#", 0)).toEqual([0]);
+      const c = await f.raw();
       c.sendBytes(bytes);
       await expectClosed(c);
       expect(await sub.silentFor(100)).toBe(true);
@@ -230,18 +205,12 @@ describe("malformed PUBLISH closes the connection", () => {
 });
 
 describe("packet ids and the in-flight window (limits.maxInflight=5)", () => {
-  let wb: TestBroker;
-  beforeAll(async () => {
-    wb = await startTestBroker({ limits: { maxInflight: 5, maxQueued: 100_000 } });
-  });
-  afterAll(async () => {
-    await wb.close();
-  });
+  const wb = useBroker({ limits: { maxInflight: 5, maxQueued: 100_000 } });
 
   it("[MQTT-2.3.1-2] [MQTT-2.3.1-4] [MQTT-4.3.2-1] never reuses an id still in flight and holds messages beyond the window until acked", async () => {
-    const sub = await raw(wb.mqttPort);
-    await subscribe(sub, "win/t", 1);
-    const pub = await raw(wb.mqttPort);
+    const sub = await wb.raw();
+    expect(await sub.subscribe("win/t", 1)).toEqual([1]);
+    const pub = await wb.raw();
     for (let i = 0; i < 12; i++) await publishAcked(pub, "win/t", String(i), 1, i + 1);
     const window: IPublishPacket[] = [];
     for (let i = 0; i < 5; i++) window.push(await sub.expect("publish"));
@@ -270,9 +239,9 @@ describe("packet ids and the in-flight window (limits.maxInflight=5)", () => {
   });
 
   it("[MQTT-2.3.1-2] [MQTT-2.3.1-4] [MQTT-4.3.2-1] skips an id still in flight when the 16-bit packet id space wraps around", async () => {
-    const sub = await raw(wb.mqttPort);
-    await subscribe(sub, "wrap/t", 1);
-    const pub = await raw(wb.mqttPort);
+    const sub = await wb.raw();
+    expect(await sub.subscribe("wrap/t", 1)).toEqual([1]);
+    const pub = await wb.raw();
     const total = 65_540;
     const chunks: Buffer[] = [];
     for (let i = 0; i < total; i++) {
@@ -359,17 +328,17 @@ describe("order and payloads (mqtt client)", () => {
 
 describe("$SYS is not writable by clients", () => {
   it("a client PUBLISH to $SYS/x is acknowledged but not delivered to a $SYS/# subscriber", async () => {
-    const sub = await raw();
-    await subscribe(sub, "$SYS/#", 0);
-    const pub = await raw();
-    const denied = b.broker.stats.publishDenied;
+    const sub = await f.raw();
+    expect(await sub.subscribe("$SYS/#", 0)).toEqual([0]);
+    const pub = await f.raw();
+    const denied = f.b.broker.stats.publishDenied;
     await publishAcked(pub, "$SYS/x", "fake", 1);
     await publishAcked(pub, "$SYS/broker/version", "fake", 2, 101);
     publish(pub, "$SYS/y", "fake", 0);
     pub.send({ cmd: "pingreq" });
     await pub.expect("pingresp");
-    expect(b.broker.stats.publishDenied).toBe(denied + 3);
+    expect(f.b.broker.stats.publishDenied).toBe(denied + 3);
     expect(await sub.silentFor(200)).toBe(true);
-    expect(b.broker.retained.get("$SYS/broker/version")).toBeUndefined();
+    expect(f.b.broker.retained.get("$SYS/broker/version")).toBeUndefined();
   });
 });

@@ -1,37 +1,12 @@
 import type { IPublishPacket, QoS } from "mqtt-packet";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startTestBroker, type TestBroker } from "../helpers/broker.js";
-import { RawClient } from "../helpers/raw-client.js";
+import { describe, expect, it } from "vitest";
+import { useBroker } from "../helpers/fixture.js";
+import type { RawClient } from "../helpers/raw-client.js";
 
 /** Retained messages (MQTT 3.1.1 3.3.1.3, 3.8.4) end to end. */
 
-let b: TestBroker;
-const clients: RawClient[] = [];
+const f = useBroker();
 let seq = 0;
-
-beforeAll(async () => {
-  b = await startTestBroker();
-});
-afterEach(() => {
-  for (const c of clients.splice(0)) c.destroy();
-});
-afterAll(async () => {
-  await b.close();
-});
-
-async function raw(port = b.mqttPort): Promise<RawClient> {
-  const c = await RawClient.connected(port);
-  clients.push(c);
-  return c;
-}
-
-async function subscribe(c: RawClient, subs: [string, QoS][]): Promise<void> {
-  const messageId = 1 + (++seq % 60000);
-  c.send({ cmd: "subscribe", messageId, subscriptions: subs.map(([topic, qos]) => ({ topic, qos })) });
-  const ack = await c.expect("suback");
-  expect(ack.messageId).toBe(messageId);
-  expect(ack.granted).toEqual(subs.map(([, qos]) => qos));
-}
 
 /** Publishes and completes the inbound flow, so the broker has processed the message when this resolves. */
 async function publish(c: RawClient, topic: string, payload: string, opts: { qos?: QoS; retain?: boolean } = {}): Promise<void> {
@@ -82,42 +57,42 @@ function summary(packets: IPublishPacket[]): [string, string, number, boolean][]
 
 describe("retained messages", () => {
   it("[MQTT-3.3.1-5] [MQTT-3.3.1-6] [MQTT-3.3.1-8] a retained message is stored and sent to a later subscriber with RETAIN=1", async () => {
-    const pub = await raw();
+    const pub = await f.raw();
     await publish(pub, "ret/a", "v1", { qos: 1 });
-    const sub = await raw();
-    await subscribe(sub, [["ret/a", 1]]);
+    const sub = await f.raw();
+    expect(await sub.subscribe("ret/a", 1)).toEqual([1]);
     const msg = await sub.expect("publish");
     expect([msg.topic, msg.payload.toString(), msg.qos, msg.retain, msg.dup]).toEqual(["ret/a", "v1", 1, true, false]);
     sub.send({ cmd: "puback", messageId: msg.messageId });
   });
 
   it("[MQTT-3.3.1-9] live delivery of a retained PUBLISH to existing subscribers has RETAIN=0", async () => {
-    const sub = await raw();
-    await subscribe(sub, [["ret/live", 2]]);
-    const pub = await raw();
+    const sub = await f.raw();
+    expect(await sub.subscribe("ret/live", 2)).toEqual([2]);
+    const pub = await f.raw();
     await publish(pub, "ret/live", "now", { qos: 2 });
     const msg = await sub.expect("publish");
     expect([msg.payload.toString(), msg.qos, msg.retain]).toEqual(["now", 2, false]);
     // It was stored nevertheless.
-    const later = await raw();
-    await subscribe(later, [["ret/live", 0]]);
+    const later = await f.raw();
+    expect(await later.subscribe("ret/live", 0)).toEqual([0]);
     expect(summary([await later.expect("publish")])).toEqual([["ret/live", "now", 0, true]]);
   });
 
   it("[MQTT-3.3.1-5] a newer retained message replaces the old one", async () => {
-    const pub = await raw();
+    const pub = await f.raw();
     await publish(pub, "ret/rep", "old");
     await publish(pub, "ret/rep", "new");
-    const sub = await raw();
-    await subscribe(sub, [["ret/rep", 1]]);
+    const sub = await f.raw();
+    expect(await sub.subscribe("ret/rep", 1)).toEqual([1]);
     expect(summary(await collect(sub, pub, "ret/rep-end"))).toEqual([["ret/rep", "new", 1, true]]);
   });
 
   it("[MQTT-3.3.1-10] [MQTT-3.3.1-11] an empty retained payload clears the topic and is still delivered to current subscribers", async () => {
-    const pub = await raw();
+    const pub = await f.raw();
     await publish(pub, "ret/clr", "keep-me-not");
-    const current = await raw();
-    await subscribe(current, [["ret/clr", 1]]);
+    const current = await f.raw();
+    expect(await current.subscribe("ret/clr", 1)).toEqual([1]);
     const first = await current.expect("publish");
     expect(first.retain).toBe(true);
     current.send({ cmd: "puback", messageId: first.messageId });
@@ -125,19 +100,19 @@ describe("retained messages", () => {
     const cleared = await current.expect("publish");
     expect([cleared.topic, cleared.payload.length, cleared.retain, cleared.qos]).toEqual(["ret/clr", 0, false, 1]);
     current.send({ cmd: "puback", messageId: cleared.messageId });
-    expect(b.broker.retained.get("ret/clr")).toBeUndefined();
-    const later = await raw();
-    await subscribe(later, [["ret/clr", 1]]);
+    expect(f.b.broker.retained.get("ret/clr")).toBeUndefined();
+    const later = await f.raw();
+    expect(await later.subscribe("ret/clr", 1)).toEqual([1]);
     expect(await collect(later, pub, "ret/clr-end")).toEqual([]);
   });
 
   it("[MQTT-3.3.1-12] a PUBLISH with RETAIN=0 neither stores nor replaces the retained message", async () => {
-    const pub = await raw();
+    const pub = await f.raw();
     await publish(pub, "ret/nr", "stored");
     await publish(pub, "ret/nr", "transient", { retain: false });
     await publish(pub, "ret/nr2", "transient", { retain: false });
-    const sub = await raw();
-    await subscribe(sub, [["ret/nr", 0], ["ret/nr2", 0]]);
+    const sub = await f.raw();
+    expect(await sub.subscribe([["ret/nr", 0], ["ret/nr2", 0]])).toEqual([0, 0]);
     expect(summary(await collect(sub, pub, "ret/nr-end"))).toEqual([["ret/nr", "stored", 0, true]]);
   });
 
@@ -150,27 +125,27 @@ describe("retained messages", () => {
   ] as [QoS, QoS][]) {
     it(`[MQTT-3.8.4-6] retained QoS ${stored} sent to a new QoS ${granted} subscription at QoS ${Math.min(stored, granted)}`, async () => {
       const topic = `ret/qos/${stored}${granted}`;
-      const pub = await raw();
+      const pub = await f.raw();
       await publish(pub, topic, "q", { qos: stored });
-      const sub = await raw();
-      await subscribe(sub, [[topic, granted]]);
+      const sub = await f.raw();
+      expect(await sub.subscribe(topic, granted)).toEqual([granted]);
       expect(summary(await collect(sub, pub, `${topic}/end`))).toEqual([[topic, "q", Math.min(stored, granted), true]]);
     });
   }
 
   it("[MQTT-3.3.1-6] a wildcard subscription receives every matching retained message", async () => {
-    const pub = await raw();
+    const pub = await f.raw();
     for (const t of ["wr/a", "wr/b/c", "wr/d", "wrx/b/c", "other/wr"]) await publish(pub, t, `v-${t}`);
-    const hash = await raw();
-    await subscribe(hash, [["wr/#", 1]]);
+    const hash = await f.raw();
+    expect(await hash.subscribe("wr/#", 1)).toEqual([1]);
     const all = await collect(hash, pub, "end/wr1");
     expect(summary(all).sort()).toEqual([
       ["wr/a", "v-wr/a", 1, true],
       ["wr/b/c", "v-wr/b/c", 1, true],
       ["wr/d", "v-wr/d", 1, true],
     ]);
-    const plus = await raw();
-    await subscribe(plus, [["+/b/c", 0]]);
+    const plus = await f.raw();
+    expect(await plus.subscribe("+/b/c", 0)).toEqual([0]);
     expect(summary(await collect(plus, pub, "end/wr2")).sort()).toEqual([
       ["wr/b/c", "v-wr/b/c", 0, true],
       ["wrx/b/c", "v-wrx/b/c", 0, true],
@@ -178,54 +153,48 @@ describe("retained messages", () => {
   });
 
   it("[MQTT-3.8.4-3] re-subscribing to the same filter re-sends the retained messages", async () => {
-    const pub = await raw();
+    const pub = await f.raw();
     await publish(pub, "ret/again", "again", { qos: 0 });
-    const sub = await raw();
-    await subscribe(sub, [["ret/again", 0]]);
+    const sub = await f.raw();
+    expect(await sub.subscribe("ret/again", 0)).toEqual([0]);
     expect(summary([await sub.expect("publish")])).toEqual([["ret/again", "again", 0, true]]);
-    await subscribe(sub, [["ret/again", 1]]);
+    expect(await sub.subscribe("ret/again", 1)).toEqual([1]);
     const second = await sub.expect("publish");
     expect([second.payload.toString(), second.retain, second.qos]).toEqual(["again", true, 0]);
     expect(await collect(sub, pub, "ret/again-end")).toEqual([]);
   });
 
   it("retained messages survive the publisher disconnecting", async () => {
-    const pub = await raw();
+    const pub = await f.raw();
     await publish(pub, "ret/gone", "still here", { qos: 2 });
     pub.send({ cmd: "disconnect" });
     await pub.waitClosed();
-    const pub2 = await raw();
-    const sub = await raw();
-    await subscribe(sub, [["ret/gone", 2]]);
+    const pub2 = await f.raw();
+    const sub = await f.raw();
+    expect(await sub.subscribe("ret/gone", 2)).toEqual([2]);
     expect(summary(await collect(sub, pub2, "ret/gone-end"))).toEqual([["ret/gone", "still here", 2, true]]);
   });
 });
 
 describe("limits.maxRetained=2", () => {
-  let lb: TestBroker;
-  beforeAll(async () => {
-    lb = await startTestBroker({ limits: { maxRetained: 2 } });
-  });
-  afterAll(async () => {
-    await lb.close();
-  });
+  const lb = useBroker({ limits: { maxRetained: 2 } });
 
   it("does not store a third retained topic, but replacing or clearing an existing one works", async () => {
-    const pub = await raw(lb.mqttPort);
+    const pub = await lb.raw();
     await publish(pub, "lim/1", "a");
     await publish(pub, "lim/2", "b");
-    expect(lb.broker.stats.dropped["retained-limit"]).toBe(0);
+    expect(lb.b.broker.stats.dropped["retained-limit"]).toBe(0);
     // A current subscriber still gets the live message that could not be stored.
-    const live = await raw(lb.mqttPort);
-    await subscribe(live, [["lim/3", 0]]);
+    const live = await lb.raw();
+    expect(await live.subscribe("lim/3", 0)).toEqual([0]);
     await publish(pub, "lim/3", "c");
     expect(summary([await live.expect("publish")])).toEqual([["lim/3", "c", 0, false]]);
-    expect(lb.broker.stats.dropped["retained-limit"]).toBe(1);
+    expect(lb.b.broker.stats.dropped["retained-limit"]).toBe(1);
     await publish(pub, "lim/1", "a2");
-    expect(lb.broker.stats.dropped["retained-limit"]).toBe(1);
+    expect(lb.b.broker.stats.dropped["retained-limit"]).toBe(1);
 
-    const sub = await raw(lb.mqttPort);
-    await subscribe(sub, [["lim/#", 0]]);
+    const sub = await lb.raw();
+    expect(await sub.subscribe("lim/#", 0)).toEqual([0]);
     expect(summary(await collect(sub, pub, "end/lim1")).sort()).toEqual([
       ["lim/1", "a2", 0, true],
       ["lim/2", "b", 0, true],
@@ -234,9 +203,9 @@ describe("limits.maxRetained=2", () => {
     // Clearing one frees a slot.
     await publish(pub, "lim/2", "");
     await publish(pub, "lim/3", "c2");
-    expect(lb.broker.stats.dropped["retained-limit"]).toBe(1);
-    const sub2 = await raw(lb.mqttPort);
-    await subscribe(sub2, [["lim/#", 0]]);
+    expect(lb.b.broker.stats.dropped["retained-limit"]).toBe(1);
+    const sub2 = await lb.raw();
+    expect(await sub2.subscribe("lim/#", 0)).toEqual([0]);
     expect(summary(await collect(sub2, pub, "end/lim2")).sort()).toEqual([
       ["lim/1", "a2", 0, true],
       ["lim/3", "c2", 0, true],
@@ -245,23 +214,17 @@ describe("limits.maxRetained=2", () => {
 });
 
 describe("$SYS retained messages (sysIntervalSeconds: 1)", () => {
-  let sb: TestBroker;
-  beforeAll(async () => {
-    sb = await startTestBroker({ sysIntervalSeconds: 1 });
-  });
-  afterAll(async () => {
-    await sb.close();
-  });
+  const sb = useBroker({ sysIntervalSeconds: 1 });
 
   it("[MQTT-4.7.2-1] '#' and '+/...' subscribers get no $SYS messages; a '$SYS/#' subscriber gets $SYS/broker/version retained", async () => {
-    const pub = await raw(sb.mqttPort);
+    const pub = await sb.raw();
     await publish(pub, "plain/retained", "p");
-    const hash = await raw(sb.mqttPort);
-    const plus = await raw(sb.mqttPort);
-    const sys = await raw(sb.mqttPort);
-    await subscribe(hash, [["#", 0]]);
-    await subscribe(plus, [["+/broker/#", 0], ["+/broker/version", 0]]);
-    await subscribe(sys, [["$SYS/#", 0]]);
+    const hash = await sb.raw();
+    const plus = await sb.raw();
+    const sys = await sb.raw();
+    expect(await hash.subscribe("#", 0)).toEqual([0]);
+    expect(await plus.subscribe([["+/broker/#", 0], ["+/broker/version", 0]])).toEqual([0, 0]);
+    expect(await sys.subscribe("$SYS/#", 0)).toEqual([0]);
 
     // The retained $SYS messages follow the SUBACK; one of them is the broker version.
     let version: IPublishPacket;

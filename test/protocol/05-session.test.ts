@@ -1,22 +1,16 @@
 import mqtt from "mqtt";
 import type { IConnackPacket, IPublishPacket, Packet } from "mqtt-packet";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestBroker, type TestBroker } from "../helpers/broker.js";
+import { startTestBroker } from "../helpers/broker.js";
+import { useBroker } from "../helpers/fixture.js";
 import { RawClient } from "../helpers/raw-client.js";
 
 /** Opens a raw connection with the given client id and clean flag; returns the client and its CONNACK. */
 async function connectRaw(port: number, clientId: string, clean: boolean): Promise<{ c: RawClient; connack: IConnackPacket }> {
   const c = await RawClient.open(port);
-  c.send({ cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clean, keepalive: 0, clientId });
-  const connack = await c.expect("connack");
+  const connack = await c.connect({ clientId, clean });
   expect(connack.returnCode).toBe(0);
   return { c, connack };
-}
-
-async function subscribe(c: RawClient, filter: string, qos: 0 | 1 | 2, messageId = 1): Promise<void> {
-  c.send({ cmd: "subscribe", messageId, subscriptions: [{ topic: filter, qos }] });
-  const suback = await c.expect("suback");
-  expect(suback.granted).toEqual([qos]);
 }
 
 /** PINGREQ/PINGRESP round trip: every packet sent before it has been processed by the broker. */
@@ -54,7 +48,7 @@ async function ack(c: RawClient, p: IPublishPacket): Promise<void> {
 }
 
 describe("persistent and clean sessions", () => {
-  let b: TestBroker;
+  const f = useBroker();
   let pub: RawClient;
   let pubId = 1;
   /** Publishes from `pub` and waits until the broker has routed it. */
@@ -70,22 +64,20 @@ describe("persistent and clean sessions", () => {
   }
 
   beforeAll(async () => {
-    b = await startTestBroker();
-    pub = await RawClient.connected(b.mqttPort, { clientId: "session-publisher" });
+    pub = await RawClient.connected(f.b.mqttPort, { clientId: "session-publisher" });
   });
-  afterAll(async () => {
+  afterAll(() => {
     pub.destroy();
-    await b.close();
   });
 
   it("[MQTT-3.1.2-4] subscriptions of a clean=0 session survive a disconnect", async () => {
-    const first = await connectRaw(b.mqttPort, "persist-subs", false);
+    const first = await connectRaw(f.b.mqttPort, "persist-subs", false);
     expect(first.connack.sessionPresent).toBe(false);
-    await subscribe(first.c, "persist/subs/#", 1);
+    expect(await first.c.subscribe("persist/subs/#", 1)).toEqual([1]);
     await disconnect(first.c);
-    expect(b.broker.sessions.get("persist-subs")?.subscriptions.get("persist/subs/#")).toBe(1);
+    expect(f.b.broker.sessions.get("persist-subs")?.subscriptions.get("persist/subs/#")).toBe(1);
 
-    const { c, connack } = await connectRaw(b.mqttPort, "persist-subs", false);
+    const { c, connack } = await connectRaw(f.b.mqttPort, "persist-subs", false);
     expect(connack.sessionPresent).toBe(true);
     await publish("persist/subs/a", "hello", 1);
     const p = await c.expect("publish");
@@ -97,8 +89,8 @@ describe("persistent and clean sessions", () => {
   });
 
   it("[MQTT-3.1.2-5] [MQTT-3.2.2-2] QoS 1 and 2 messages published while offline are delivered in order on reconnect, session present 1", async () => {
-    const first = await connectRaw(b.mqttPort, "persist-offline", false);
-    await subscribe(first.c, "persist/offline/#", 2);
+    const first = await connectRaw(f.b.mqttPort, "persist-offline", false);
+    expect(await first.c.subscribe("persist/offline/#", 2)).toEqual([2]);
     await disconnect(first.c);
     const sent: { payload: string; qos: 1 | 2 }[] = [];
     for (let i = 0; i < 8; i++) {
@@ -106,7 +98,7 @@ describe("persistent and clean sessions", () => {
       sent.push({ payload: `m${i}`, qos });
       await publish("persist/offline/t", `m${i}`, qos);
     }
-    const { c, connack } = await connectRaw(b.mqttPort, "persist-offline", false);
+    const { c, connack } = await connectRaw(f.b.mqttPort, "persist-offline", false);
     expect(connack.sessionPresent).toBe(true);
     // All fit in the in-flight window: read the PUBLISHes first, then complete each flow.
     const received: IPublishPacket[] = [];
@@ -119,13 +111,13 @@ describe("persistent and clean sessions", () => {
   });
 
   it("[MQTT-3.1.2-5] QoS 0 messages published while the client is offline are not delivered", async () => {
-    const first = await connectRaw(b.mqttPort, "persist-qos0", false);
-    await subscribe(first.c, "persist/qos0/#", 1);
+    const first = await connectRaw(f.b.mqttPort, "persist-qos0", false);
+    expect(await first.c.subscribe("persist/qos0/#", 1)).toEqual([1]);
     await disconnect(first.c);
     await publish("persist/qos0/t", "offline-q0", 0);
     await publish("persist/qos0/t", "offline-q1", 1);
     await publish("persist/qos0/t", "offline-q0-again", 0);
-    const { c, connack } = await connectRaw(b.mqttPort, "persist-qos0", false);
+    const { c, connack } = await connectRaw(f.b.mqttPort, "persist-qos0", false);
     expect(connack.sessionPresent).toBe(true);
     const p = await c.expect("publish");
     expect(p.payload.toString()).toBe("offline-q1");
@@ -140,60 +132,60 @@ describe("persistent and clean sessions", () => {
   });
 
   it("[MQTT-3.1.2-6] [MQTT-3.2.2-1] reconnecting with clean=1 discards the session: no subscriptions, no queued messages", async () => {
-    const first = await connectRaw(b.mqttPort, "discard-me", false);
-    await subscribe(first.c, "discard/#", 1);
+    const first = await connectRaw(f.b.mqttPort, "discard-me", false);
+    expect(await first.c.subscribe("discard/#", 1)).toEqual([1]);
     await disconnect(first.c);
     await publish("discard/t", "queued-1", 1);
     await publish("discard/t", "queued-2", 2);
-    expect((await b.broker.store.getSession("discard-me"))?.outgoing.length).toBe(2);
+    expect((await f.b.broker.store.getSession("discard-me"))?.outgoing.length).toBe(2);
 
-    const { c, connack } = await connectRaw(b.mqttPort, "discard-me", true);
+    const { c, connack } = await connectRaw(f.b.mqttPort, "discard-me", true);
     expect(connack.sessionPresent).toBe(false);
-    expect(b.broker.sessions.get("discard-me")?.subscriptions.size).toBe(0);
+    expect(f.b.broker.sessions.get("discard-me")?.subscriptions.size).toBe(0);
     await publish("discard/t", "after-clean", 1);
     expect(await c.silentFor(200)).toBe(true);
     await disconnect(c);
   });
 
   it("[MQTT-3.1.2-6] [MQTT-3.2.2-3] the state of a clean=1 session is discarded when it disconnects", async () => {
-    const before = b.broker.subscriptionCount;
-    const first = await connectRaw(b.mqttPort, "clean-gone", true);
-    await subscribe(first.c, "clean/gone/#", 1);
-    expect(b.broker.sessions.has("clean-gone")).toBe(true);
-    expect(b.broker.subscriptionCount).toBe(before + 1);
+    const before = f.b.broker.subscriptionCount;
+    const first = await connectRaw(f.b.mqttPort, "clean-gone", true);
+    expect(await first.c.subscribe("clean/gone/#", 1)).toEqual([1]);
+    expect(f.b.broker.sessions.has("clean-gone")).toBe(true);
+    expect(f.b.broker.subscriptionCount).toBe(before + 1);
     await disconnect(first.c);
-    expect(b.broker.sessions.has("clean-gone")).toBe(false);
-    expect(b.broker.subscriptionCount).toBe(before);
+    expect(f.b.broker.sessions.has("clean-gone")).toBe(false);
+    expect(f.b.broker.subscriptionCount).toBe(before);
 
     // Also when the socket just drops.
-    const second = await connectRaw(b.mqttPort, "clean-gone", true);
-    await subscribe(second.c, "clean/gone/#", 1);
+    const second = await connectRaw(f.b.mqttPort, "clean-gone", true);
+    expect(await second.c.subscribe("clean/gone/#", 1)).toEqual([1]);
     second.c.destroy();
-    await waitFor(() => !b.broker.sessions.has("clean-gone"), "the clean session to be dropped");
-    expect(b.broker.subscriptionCount).toBe(before);
+    await waitFor(() => !f.b.broker.sessions.has("clean-gone"), "the clean session to be dropped");
+    expect(f.b.broker.subscriptionCount).toBe(before);
 
-    const { c, connack } = await connectRaw(b.mqttPort, "clean-gone", false);
+    const { c, connack } = await connectRaw(f.b.mqttPort, "clean-gone", false);
     expect(connack.sessionPresent).toBe(false);
     await publish("clean/gone/t", "nobody", 1);
     expect(await c.silentFor(150)).toBe(true);
     // Remove the persistent session this test created.
     await disconnect(c);
-    await disconnect((await connectRaw(b.mqttPort, "clean-gone", true)).c);
+    await disconnect((await connectRaw(f.b.mqttPort, "clean-gone", true)).c);
   });
 
   it("[MQTT-4.4.0-1] an unacknowledged QoS 1 PUBLISH is re-sent on reconnect with DUP=1 and the same packet id, before newer messages", async () => {
-    const first = await connectRaw(b.mqttPort, "resend-q1", false);
-    await subscribe(first.c, "resend/q1/#", 1);
+    const first = await connectRaw(f.b.mqttPort, "resend-q1", false);
+    expect(await first.c.subscribe("resend/q1/#", 1)).toEqual([1]);
     await publish("resend/q1/t", "first", 1);
     const original = await first.c.expect("publish");
     expect(original.dup).toBe(false);
     expect(original.payload.toString()).toBe("first");
     // No PUBACK: the socket just goes away.
     first.c.destroy();
-    await waitFor(() => b.broker.sessions.get("resend-q1")?.link === null, "the broker to see the disconnect");
+    await waitFor(() => f.b.broker.sessions.get("resend-q1")?.link === null, "the broker to see the disconnect");
     await publish("resend/q1/t", "second", 1);
 
-    const { c, connack } = await connectRaw(b.mqttPort, "resend-q1", false);
+    const { c, connack } = await connectRaw(f.b.mqttPort, "resend-q1", false);
     expect(connack.sessionPresent).toBe(true);
     const again = await c.expect("publish");
     expect(again.payload.toString()).toBe("first");
@@ -208,21 +200,21 @@ describe("persistent and clean sessions", () => {
     await ack(c, newer);
     expect(await c.silentFor(150)).toBe(true);
     await disconnect(c);
-    expect(b.broker.sessions.get("resend-q1")?.inflight.size).toBe(0);
+    expect(f.b.broker.sessions.get("resend-q1")?.inflight.size).toBe(0);
   });
 
   it("[MQTT-4.4.0-1] an outgoing QoS 2 message with PUBREC but no PUBCOMP gets PUBREL (not PUBLISH) re-sent on reconnect", async () => {
-    const first = await connectRaw(b.mqttPort, "resend-q2", false);
-    await subscribe(first.c, "resend/q2/#", 2);
+    const first = await connectRaw(f.b.mqttPort, "resend-q2", false);
+    expect(await first.c.subscribe("resend/q2/#", 2)).toEqual([2]);
     await publish("resend/q2/t", "exactly-once", 2);
     const p = await first.c.expect("publish");
     expect(p.qos).toBe(2);
     first.c.send({ cmd: "pubrec", messageId: p.messageId as number });
     expect((await first.c.expect("pubrel")).messageId).toBe(p.messageId);
     first.c.destroy();
-    await waitFor(() => b.broker.sessions.get("resend-q2")?.link === null, "the broker to see the disconnect");
+    await waitFor(() => f.b.broker.sessions.get("resend-q2")?.link === null, "the broker to see the disconnect");
 
-    const { c, connack } = await connectRaw(b.mqttPort, "resend-q2", false);
+    const { c, connack } = await connectRaw(f.b.mqttPort, "resend-q2", false);
     expect(connack.sessionPresent).toBe(true);
     const rel = await c.next();
     expect(rel.cmd).toBe("pubrel");
@@ -230,7 +222,7 @@ describe("persistent and clean sessions", () => {
     expect(await c.silentFor(150)).toBe(true);
     c.send({ cmd: "pubcomp", messageId: p.messageId as number });
     await barrier(c);
-    expect(b.broker.sessions.get("resend-q2")?.inflight.size).toBe(0);
+    expect(f.b.broker.sessions.get("resend-q2")?.inflight.size).toBe(0);
     // The session goes on normally.
     await publish("resend/q2/t", "next", 2);
     const next = await c.expect("publish");
@@ -241,9 +233,9 @@ describe("persistent and clean sessions", () => {
   });
 
   it("[MQTT-4.3.3-2] [MQTT-4.4.0-1] an inbound QoS 2 PUBLISH re-sent with DUP=1 after a reconnect is delivered only once", async () => {
-    const sub = await RawClient.connected(b.mqttPort, { clientId: "inbound-q2-sub" });
-    await subscribe(sub, "inbound/q2/#", 2);
-    const first = await connectRaw(b.mqttPort, "inbound-q2-pub", false);
+    const sub = await RawClient.connected(f.b.mqttPort, { clientId: "inbound-q2-sub" });
+    expect(await sub.subscribe("inbound/q2/#", 2)).toEqual([2]);
+    const first = await connectRaw(f.b.mqttPort, "inbound-q2-pub", false);
     first.c.send(publishPacket("inbound/q2/t", "once", 2, 77));
     expect((await first.c.expect("pubrec")).messageId).toBe(77);
     const delivered = await sub.expect("publish");
@@ -251,9 +243,9 @@ describe("persistent and clean sessions", () => {
     await ack(sub, delivered);
     // Gone before PUBREL.
     first.c.destroy();
-    await waitFor(() => b.broker.sessions.get("inbound-q2-pub")?.link === null, "the broker to see the disconnect");
+    await waitFor(() => f.b.broker.sessions.get("inbound-q2-pub")?.link === null, "the broker to see the disconnect");
 
-    const { c, connack } = await connectRaw(b.mqttPort, "inbound-q2-pub", false);
+    const { c, connack } = await connectRaw(f.b.mqttPort, "inbound-q2-pub", false);
     expect(connack.sessionPresent).toBe(true);
     c.send(publishPacket("inbound/q2/t", "once", 2, 77, true));
     expect((await c.expect("pubrec")).messageId).toBe(77);
@@ -282,7 +274,7 @@ describe("offline queue bound (limits.maxQueued)", () => {
       const b = await startTestBroker({ limits: { maxQueued: 3, queueDropPolicy: policy } });
       try {
         const first = await connectRaw(b.mqttPort, "bounded", false);
-        await subscribe(first.c, "bounded/#", 1);
+        expect(await first.c.subscribe("bounded/#", 1)).toEqual([1]);
         await disconnect(first.c);
         const pub = await RawClient.connected(b.mqttPort, { clientId: "bounded-pub" });
         for (let i = 1; i <= 5; i++) {
@@ -310,23 +302,17 @@ describe("offline queue bound (limits.maxQueued)", () => {
 });
 
 describe("in-flight window and takeover (maxInflight=2)", () => {
-  let b: TestBroker;
-  beforeAll(async () => {
-    b = await startTestBroker({ limits: { maxInflight: 2 } });
-  });
-  afterAll(async () => {
-    await b.close();
-  });
+  const f = useBroker({ limits: { maxInflight: 2 } });
 
   it("[MQTT-4.6.0-6] 20 messages queued while offline arrive in order through a window of 2 (mqtt client, clean=false)", async () => {
-    const url = `mqtt://127.0.0.1:${b.mqttPort}`;
+    const url = `mqtt://127.0.0.1:${f.b.mqttPort}`;
     const opts = { clientId: "window-client", clean: false, reconnectPeriod: 0 };
     const first = await mqtt.connectAsync(url, opts);
     await first.subscribeAsync("window/#", { qos: 1 });
     await first.endAsync();
     const pub = await mqtt.connectAsync(url, { clientId: "window-pub", reconnectPeriod: 0 });
     for (let i = 0; i < 20; i++) await pub.publishAsync("window/t", String(i), { qos: 1 });
-    expect((await b.broker.store.getSession("window-client"))?.outgoing.length).toBe(20);
+    expect((await f.b.broker.store.getSession("window-client"))?.outgoing.length).toBe(20);
 
     // Listen before CONNACK arrives: queued messages follow it at once.
     const again = mqtt.connect(url, opts);
@@ -336,7 +322,7 @@ describe("in-flight window and takeover (maxInflight=2)", () => {
       again.on("error", reject);
       again.on("message", (_topic, payload) => {
         got.push(payload.toString());
-        maxInflight = Math.max(maxInflight, b.broker.sessions.get("window-client")?.inflight.size ?? 0);
+        maxInflight = Math.max(maxInflight, f.b.broker.sessions.get("window-client")?.inflight.size ?? 0);
         if (got.length === 20) resolve();
       });
     });
@@ -350,9 +336,9 @@ describe("in-flight window and takeover (maxInflight=2)", () => {
   });
 
   it("[MQTT-3.1.4-2] [MQTT-3.2.2-2] takeover of a persistent session: the first connection is closed, the second gets session present 1 and everything pending", async () => {
-    const first = await connectRaw(b.mqttPort, "takeover", false);
-    await subscribe(first.c, "takeover/#", 1);
-    const pub = await RawClient.connected(b.mqttPort, { clientId: "takeover-pub" });
+    const first = await connectRaw(f.b.mqttPort, "takeover", false);
+    expect(await first.c.subscribe("takeover/#", 1)).toEqual([1]);
+    const pub = await RawClient.connected(f.b.mqttPort, { clientId: "takeover-pub" });
     for (let i = 1; i <= 4; i++) {
       pub.send(publishPacket("takeover/t", String(i), 1, i));
       expect((await pub.expect("puback")).messageId).toBe(i);
@@ -361,9 +347,9 @@ describe("in-flight window and takeover (maxInflight=2)", () => {
     const p1 = await first.c.expect("publish");
     const p2 = await first.c.expect("publish");
     expect([p1.payload.toString(), p2.payload.toString()]).toEqual(["1", "2"]);
-    expect((await b.broker.store.getSession("takeover"))?.outgoing.filter((o) => o.packetId === 0).length).toBe(2);
+    expect((await f.b.broker.store.getSession("takeover"))?.outgoing.filter((o) => o.packetId === 0).length).toBe(2);
 
-    const { c, connack } = await connectRaw(b.mqttPort, "takeover", false);
+    const { c, connack } = await connectRaw(f.b.mqttPort, "takeover", false);
     expect(connack.sessionPresent).toBe(true);
     await first.c.waitClosed();
     const got: { payload: string; dup: boolean; id: number | undefined }[] = [];

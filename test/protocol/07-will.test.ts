@@ -1,43 +1,25 @@
 import { generate, type IConnectPacket, type IPublishPacket, type QoS } from "mqtt-packet";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createAclAuth } from "../../core/auth/index.js";
-import { startTestBroker, type TestBroker } from "../helpers/broker.js";
-import { RawClient } from "../helpers/raw-client.js";
+import { type BrokerFixture, useBroker } from "../helpers/fixture.js";
+import type { RawClient } from "../helpers/raw-client.js";
 
-let b: TestBroker;
-const clients: RawClient[] = [];
-
-beforeAll(async () => {
-  b = await startTestBroker();
-});
-afterEach(() => {
-  for (const c of clients.splice(0)) c.destroy();
-});
-afterAll(async () => {
-  await b.close();
-});
-
-async function connected(port: number, fields: Partial<IConnectPacket> = {}): Promise<RawClient> {
-  const c = await RawClient.connected(port, fields);
-  clients.push(c);
-  return c;
-}
+const f = useBroker();
 
 function will(topic: string, payload: string, qos: QoS = 0, retain = false): IConnectPacket["will"] {
   return { topic, payload: Buffer.from(payload), qos, retain };
 }
 
-/** A client subscribed to `filter` at `qos`. */
-async function watcher(port: number, filter: string, qos: QoS = 2): Promise<RawClient> {
-  const w = await connected(port);
-  w.send({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic: filter, qos }] });
-  expect((await w.expect("suback")).granted).toEqual([qos]);
+/** A client of `fx`'s broker subscribed to `filter` at `qos`. */
+async function watcher(fx: BrokerFixture, filter: string, qos: QoS = 2): Promise<RawClient> {
+  const w = await fx.raw();
+  expect(await w.subscribe(filter, qos)).toEqual([qos]);
   return w;
 }
 
 /** Publishes a marker QoS 1 message from a fresh client and waits for its PUBACK. */
-async function publishMarker(port: number, topic: string): Promise<void> {
-  const p = await connected(port);
+async function publishMarker(topic: string): Promise<void> {
+  const p = await f.raw();
   p.send({ cmd: "publish", topic, payload: Buffer.from("marker"), qos: 1, messageId: 1, retain: false, dup: false });
   await p.expect("puback");
 }
@@ -48,8 +30,8 @@ function text(p: IPublishPacket): string {
 
 describe("will message", () => {
   it("[MQTT-3.1.2-8] is published when the connection closes without DISCONNECT (socket destroyed)", async () => {
-    const w = await watcher(b.mqttPort, "will/destroy/#", 1);
-    const c = await connected(b.mqttPort, { will: will("will/destroy/a", "dead", 1) });
+    const w = await watcher(f, "will/destroy/#", 1);
+    const c = await f.raw({ will: will("will/destroy/a", "dead", 1) });
     c.destroy();
     const msg = await w.expect("publish");
     expect(msg).toMatchObject({ topic: "will/destroy/a", qos: 1, retain: false });
@@ -57,8 +39,8 @@ describe("will message", () => {
   });
 
   it("[MQTT-3.1.2-8] is published with its QoS 2 to a QoS 2 subscriber", async () => {
-    const w = await watcher(b.mqttPort, "will/qos2", 2);
-    const c = await connected(b.mqttPort, { will: will("will/qos2", "two", 2) });
+    const w = await watcher(f, "will/qos2", 2);
+    const c = await f.raw({ will: will("will/qos2", "two", 2) });
     c.destroy();
     const msg = await w.expect("publish");
     expect(msg).toMatchObject({ topic: "will/qos2", qos: 2 });
@@ -67,8 +49,8 @@ describe("will message", () => {
   });
 
   it("is published with an empty payload as a zero-length message", async () => {
-    const w = await watcher(b.mqttPort, "will/empty", 0);
-    const c = await connected(b.mqttPort, { will: will("will/empty", "") });
+    const w = await watcher(f, "will/empty", 0);
+    const c = await f.raw({ will: will("will/empty", "") });
     c.destroy();
     const msg = await w.expect("publish");
     expect(msg.topic).toBe("will/empty");
@@ -76,68 +58,67 @@ describe("will message", () => {
   });
 
   it("[MQTT-3.1.2-17] a will with RETAIN=1 is stored: a later subscriber gets it with RETAIN=1", async () => {
-    const c = await connected(b.mqttPort, { will: will("will/retained", "last words", 1, true) });
+    const c = await f.raw({ will: will("will/retained", "last words", 1, true) });
     c.destroy();
     await c.waitClosed();
     let stored = false;
     for (let i = 0; i < 100 && !stored; i++) {
-      b.broker.retained.forEachMatching("will/retained", () => (stored = true));
+      f.b.broker.retained.forEachMatching("will/retained", () => (stored = true));
       if (!stored) await new Promise((r) => setTimeout(r, 10));
     }
-    const late = await watcher(b.mqttPort, "will/retained", 1);
+    const late = await watcher(f, "will/retained", 1);
     const msg = await late.expect("publish");
     expect(msg).toMatchObject({ topic: "will/retained", retain: true, qos: 1 });
     expect(text(msg)).toBe("last words");
   });
 
   it("[MQTT-3.1.2-16] a will with RETAIN=0 is not stored: a later subscriber gets nothing", async () => {
-    const w = await watcher(b.mqttPort, "will/notretained", 0);
-    const c = await connected(b.mqttPort, { will: will("will/notretained", "once") });
+    const w = await watcher(f, "will/notretained", 0);
+    const c = await f.raw({ will: will("will/notretained", "once") });
     c.destroy();
     expect(await w.expect("publish")).toMatchObject({ topic: "will/notretained", retain: false });
-    const late = await watcher(b.mqttPort, "will/notretained", 0);
-    await publishMarker(b.mqttPort, "will/notretained");
+    const late = await watcher(f, "will/notretained", 0);
+    await publishMarker("will/notretained");
     expect(text(await late.expect("publish"))).toBe("marker");
   });
 
   it("[MQTT-3.1.2-10] [MQTT-3.14.4-3] is not published after DISCONNECT", async () => {
-    const w = await watcher(b.mqttPort, "will/clean", 1);
-    const c = await connected(b.mqttPort, { will: will("will/clean", "should not appear", 1) });
+    const w = await watcher(f, "will/clean", 1);
+    const c = await f.raw({ will: will("will/clean", "should not appear", 1) });
     c.send({ cmd: "disconnect" });
     await c.waitClosed();
     // If the will had been published it would have been routed before the marker.
-    await publishMarker(b.mqttPort, "will/clean");
+    await publishMarker("will/clean");
     expect(text(await w.expect("publish"))).toBe("marker");
     expect(await w.silentFor(100)).toBe(true);
   });
 
   it("[MQTT-3.1.2-8] is published when the broker closes the connection for a protocol error", async () => {
-    const w = await watcher(b.mqttPort, "will/proto", 0);
-    const c = await connected(b.mqttPort, { clientId: "proto-err", will: will("will/proto", "violation") });
+    const w = await watcher(f, "will/proto", 0);
+    const c = await f.raw({ clientId: "proto-err", will: will("will/proto", "violation") });
     c.send({ cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clean: true, keepalive: 0, clientId: "proto-err" });
     await c.waitClosed();
     expect(text(await w.expect("publish"))).toBe("violation");
   });
 
   it("[MQTT-3.1.2-8] is published when the broker closes the connection on a PUBLISH with an invalid topic", async () => {
-    const w = await watcher(b.mqttPort, "will/badtopic", 0);
-    const c = await connected(b.mqttPort, { will: will("will/badtopic", "wildcard publish") });
+    const w = await watcher(f, "will/badtopic", 0);
+    const c = await f.raw({ will: will("will/badtopic", "wildcard publish") });
     c.sendBytes(generate({ cmd: "publish", topic: "bad/+", payload: Buffer.from("x"), qos: 0, retain: false, dup: false }));
     await c.waitClosed();
     expect(text(await w.expect("publish"))).toBe("wildcard publish");
   });
 
   it("[MQTT-3.1.2-8] [MQTT-3.1.2-24] is published when the keepalive expires", async () => {
-    const w = await watcher(b.mqttPort, "will/keepalive", 0);
-    const c = await connected(b.mqttPort, { keepalive: 1, will: will("will/keepalive", "timed out") });
+    const w = await watcher(f, "will/keepalive", 0);
+    const c = await f.raw({ keepalive: 1, will: will("will/keepalive", "timed out") });
     await c.waitClosed(4000);
     expect(text(await w.expect("publish"))).toBe("timed out");
   });
 
   it("[MQTT-3.1.3-10] a will topic with a wildcard closes the connection without CONNACK", async () => {
     for (const topic of ["will/+", "will/#"]) {
-      const c = await RawClient.open(b.mqttPort);
-      clients.push(c);
+      const c = await f.open();
       c.send({ cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clean: true, keepalive: 0, clientId: "badwill", will: will(topic, "x") });
       await c.waitClosed();
       expect(c.buffered).toEqual([]);
@@ -146,28 +127,24 @@ describe("will message", () => {
 });
 
 describe("will message and the ACL", () => {
-  let acl: TestBroker;
-  beforeAll(async () => {
-    const auth = createAclAuth({
+  const acl = useBroker(
+    {},
+    createAclAuth({
       anonymous: true,
       rules: [{ users: ["$anonymous"], allow: { publish: ["wills/ok/%c", "marker"], subscribe: ["wills/#"] } }],
-    });
-    acl = await startTestBroker({}, auth);
-  });
-  afterAll(async () => {
-    await acl.close();
-  });
+    }),
+  );
 
   it("a will to a topic the ACL forbids is not published (counted as publishDenied)", async () => {
-    const w = await watcher(acl.mqttPort, "wills/#", 1);
-    const denied = acl.broker.stats.publishDenied;
-    const forbidden = await connected(acl.mqttPort, { clientId: "c1", will: will("wills/forbidden", "nope", 1) });
+    const w = await watcher(acl, "wills/#", 1);
+    const denied = acl.b.broker.stats.publishDenied;
+    const forbidden = await acl.raw({ clientId: "c1", will: will("wills/forbidden", "nope", 1) });
     forbidden.destroy();
     await forbidden.waitClosed();
-    for (let i = 0; i < 100 && acl.broker.stats.publishDenied === denied; i++) await new Promise((r) => setTimeout(r, 10));
-    expect(acl.broker.stats.publishDenied).toBe(denied + 1);
+    for (let i = 0; i < 100 && acl.b.broker.stats.publishDenied === denied; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(acl.b.broker.stats.publishDenied).toBe(denied + 1);
     // A permitted will, published afterwards, is the first thing the watcher receives.
-    const allowed = await connected(acl.mqttPort, { clientId: "c2", will: will("wills/ok/c2", "yes", 1) });
+    const allowed = await acl.raw({ clientId: "c2", will: will("wills/ok/c2", "yes", 1) });
     allowed.destroy();
     const msg = await w.expect("publish");
     expect(msg.topic).toBe("wills/ok/c2");

@@ -1,7 +1,8 @@
 import type { Packet } from "mqtt-packet";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Connection } from "../../broker/connection.js";
-import { startTestBroker, type TestBroker } from "../helpers/broker.js";
+import type { TestBroker } from "../helpers/broker.js";
+import { useBroker } from "../helpers/fixture.js";
 import { RawClient } from "../helpers/raw-client.js";
 
 function publishPacket(topic: string, payload: Buffer | string, qos: 0 | 1 = 0, messageId?: number): Packet {
@@ -15,11 +16,6 @@ async function barrier(c: RawClient, timeoutMs = 2000): Promise<void> {
   await c.expect("pingresp", timeoutMs);
 }
 
-async function subscribe(c: RawClient, filter: string, qos: 0 | 1): Promise<void> {
-  c.send({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic: filter, qos }] });
-  expect((await c.expect("suback")).granted).toEqual([qos]);
-}
-
 function connectionOf(b: TestBroker, clientId: string): Connection {
   const conn = [...b.broker.connections].find((c) => c.clientId === clientId);
   if (conn === undefined) throw new Error(`no connection for ${clientId}`);
@@ -27,19 +23,17 @@ function connectionOf(b: TestBroker, clientId: string): Connection {
 }
 
 describe("packet size and topic limits", () => {
-  let b: TestBroker;
+  const f = useBroker({ limits: { maxPacketSize: 1024, maxTopicLength: 64, maxTopicLevels: 4 } });
   let watcher: RawClient;
   let pub: RawClient;
   beforeAll(async () => {
-    b = await startTestBroker({ limits: { maxPacketSize: 1024, maxTopicLength: 64, maxTopicLevels: 4 } });
-    watcher = await RawClient.connected(b.mqttPort, { clientId: "limits-watcher" });
-    await subscribe(watcher, "limits/#", 0);
-    pub = await RawClient.connected(b.mqttPort, { clientId: "limits-pub" });
+    watcher = await RawClient.connected(f.b.mqttPort, { clientId: "limits-watcher" });
+    expect(await watcher.subscribe("limits/#", 0)).toEqual([0]);
+    pub = await RawClient.connected(f.b.mqttPort, { clientId: "limits-pub" });
   });
-  afterAll(async () => {
+  afterAll(() => {
     watcher.destroy();
     pub.destroy();
-    await b.close();
   });
 
   /** The broker still routes between the long-lived clients. */
@@ -51,7 +45,7 @@ describe("packet size and topic limits", () => {
   }
 
   it("limits.maxPacketSize: a packet just under the limit is accepted", async () => {
-    const c = await RawClient.connected(b.mqttPort);
+    const c = await f.raw();
     c.send(publishPacket("limits/size", Buffer.alloc(900, 0x61)));
     const p = await watcher.expect("publish");
     expect(p.payload.length).toBe(900);
@@ -60,7 +54,7 @@ describe("packet size and topic limits", () => {
   });
 
   it("limits.maxPacketSize: a 2000-byte PUBLISH closes the connection, other clients are still served", async () => {
-    const c = await RawClient.connected(b.mqttPort);
+    const c = await f.raw();
     c.send(publishPacket("limits/size", Buffer.alloc(2000, 0x62)));
     await c.waitClosed();
     expect(await watcher.silentFor(100)).toBe(true);
@@ -68,7 +62,7 @@ describe("packet size and topic limits", () => {
   });
 
   it("limits.maxPacketSize: a huge declared remaining length closes the connection at once, without waiting for the bytes", async () => {
-    const c = await RawClient.connected(b.mqttPort);
+    const c = await f.raw();
     // PUBLISH with remaining length 268435455 (the MQTT maximum); none of the body follows.
     c.sendBytes([0x30, 0xff, 0xff, 0xff, 0x7f]);
     await c.waitClosed(1000);
@@ -76,7 +70,7 @@ describe("packet size and topic limits", () => {
   });
 
   it("limits.maxPacketSize: a huge declared length before CONNECT closes at once too (not by the connect timeout)", async () => {
-    const c = await RawClient.open(b.mqttPort);
+    const c = await f.open();
     c.sendBytes([0x10, 0xff, 0xff, 0xff, 0x7f]);
     // connectTimeoutMs is 10 s by default: a close within 1 s comes from the size check.
     await c.waitClosed(1000);
@@ -84,7 +78,7 @@ describe("packet size and topic limits", () => {
   });
 
   it("limits.maxTopicLength: PUBLISH to a longer topic closes the connection; the limit itself is accepted", async () => {
-    const ok = await RawClient.connected(b.mqttPort);
+    const ok = await f.raw();
     const atLimit = `limits/${"x".repeat(64 - "limits/".length)}`;
     expect(Buffer.byteLength(atLimit)).toBe(64);
     ok.send(publishPacket(atLimit, "fits"));
@@ -92,7 +86,7 @@ describe("packet size and topic limits", () => {
     await barrier(ok);
     ok.destroy();
 
-    const c = await RawClient.connected(b.mqttPort);
+    const c = await f.raw();
     c.send(publishPacket(`${atLimit}y`, "too-long"));
     await c.waitClosed();
     expect(await watcher.silentFor(100)).toBe(true);
@@ -100,13 +94,13 @@ describe("packet size and topic limits", () => {
   });
 
   it("limits.maxTopicLevels: PUBLISH to a topic with more levels closes the connection; the limit itself is accepted", async () => {
-    const ok = await RawClient.connected(b.mqttPort);
+    const ok = await f.raw();
     ok.send(publishPacket("limits/a/b/c", "four-levels"));
     expect((await watcher.expect("publish")).topic).toBe("limits/a/b/c");
     await barrier(ok);
     ok.destroy();
 
-    const c = await RawClient.connected(b.mqttPort);
+    const c = await f.raw();
     c.send(publishPacket("limits/a/b/c/d", "five-levels"));
     await c.waitClosed();
     expect(await watcher.silentFor(100)).toBe(true);
@@ -114,7 +108,7 @@ describe("packet size and topic limits", () => {
   });
 
   it("limits.maxTopicLength / maxTopicLevels: SUBSCRIBE with a too-long or too-deep filter gets 0x80 for that filter, the connection stays open", async () => {
-    const c = await RawClient.connected(b.mqttPort);
+    const c = await f.raw();
     c.send({
       cmd: "subscribe",
       messageId: 9,
@@ -140,28 +134,22 @@ describe("packet size and topic limits", () => {
 describe("slow consumers (limits.socketHighWaterMark, limits.maxQueued)", () => {
   const HWM = 16_384;
   const MAX_QUEUED = 100;
-  let b: TestBroker;
-  beforeAll(async () => {
-    b = await startTestBroker({ limits: { socketHighWaterMark: HWM, maxQueued: MAX_QUEUED } });
-  });
-  afterAll(async () => {
-    await b.close();
-  });
+  const f = useBroker({ limits: { socketHighWaterMark: HWM, maxQueued: MAX_QUEUED } });
 
   it("a QoS 0 flood to a subscriber that never reads is dropped as slow-consumer; the broker's buffer stays bounded, other subscribers get everything in order", async () => {
     const BATCH = 500;
     // The kernel absorbs a few MB for a socket that is not read (about 4 MB on Linux loopback): flood until the
     // broker sees the congestion, then 2000 more messages on top. The cap only stops a broken broker.
     const CAP = 50_000;
-    const slow = await RawClient.connected(b.mqttPort, { clientId: "slow-q0" });
-    await subscribe(slow, "flood0/#", 0);
+    const slow = await f.raw({ clientId: "slow-q0" });
+    expect(await slow.subscribe("flood0/#", 0)).toEqual([0]);
     slow.socket.pause();
-    const fast = await RawClient.connected(b.mqttPort, { clientId: "fast-q0" });
-    await subscribe(fast, "flood0/#", 0);
-    const pub = await RawClient.connected(b.mqttPort, { clientId: "flood-pub-q0" });
-    const slowConn = connectionOf(b, "slow-q0");
-    const droppedBefore = b.broker.stats.dropped["slow-consumer"];
-    const dropped = (): number => b.broker.stats.dropped["slow-consumer"] - droppedBefore;
+    const fast = await f.raw({ clientId: "fast-q0" });
+    expect(await fast.subscribe("flood0/#", 0)).toEqual([0]);
+    const pub = await f.raw({ clientId: "flood-pub-q0" });
+    const slowConn = connectionOf(f.b, "slow-q0");
+    const droppedBefore = f.b.broker.stats.dropped["slow-consumer"];
+    const dropped = (): number => f.b.broker.stats.dropped["slow-consumer"] - droppedBefore;
 
     const payload = Buffer.alloc(1024, 0x2e);
     let sent = 0;
@@ -218,11 +206,11 @@ describe("slow consumers (limits.socketHighWaterMark, limits.maxQueued)", () => 
 
   it("a QoS 1 flood to a subscriber that never reads stays bounded by maxInflight + maxQueued (queue-full drops)", async () => {
     const COUNT = 1000;
-    const slow = await RawClient.connected(b.mqttPort, { clientId: "slow-q1" });
-    await subscribe(slow, "flood1/#", 1);
+    const slow = await f.raw({ clientId: "slow-q1" });
+    expect(await slow.subscribe("flood1/#", 1)).toEqual([1]);
     slow.socket.pause();
-    const pub = await RawClient.connected(b.mqttPort, { clientId: "flood-pub-q1" });
-    const dropped = b.broker.stats.dropped["queue-full"];
+    const pub = await f.raw({ clientId: "flood-pub-q1" });
+    const dropped = f.b.broker.stats.dropped["queue-full"];
     const payload = Buffer.alloc(1024, 0x2e);
     for (let i = 0; i < COUNT; i++) pub.send(publishPacket("flood1/t", payload, 1, (i % 65_535) + 1));
     let acks = 0;
@@ -230,13 +218,13 @@ describe("slow consumers (limits.socketHighWaterMark, limits.maxQueued)", () => 
       const p = await pub.next(5000);
       if (p.cmd === "puback") acks++;
     }
-    const session = b.broker.sessions.get("slow-q1");
+    const session = f.b.broker.sessions.get("slow-q1");
     expect(session).toBeDefined();
     expect(session?.queuedCount).toBe(MAX_QUEUED);
-    expect(session?.inflight.size).toBeLessThanOrEqual(b.config.limits.maxInflight);
+    expect(session?.inflight.size).toBeLessThanOrEqual(f.b.config.limits.maxInflight);
     const stored = (session?.queuedCount ?? 0) + (session?.inflight.size ?? 0);
-    expect(b.broker.stats.dropped["queue-full"] - dropped).toBe(COUNT - stored);
-    expect(b.broker.stats.dropped["queue-full"] - dropped).toBeGreaterThan(0);
+    expect(f.b.broker.stats.dropped["queue-full"] - dropped).toBe(COUNT - stored);
+    expect(f.b.broker.stats.dropped["queue-full"] - dropped).toBeGreaterThan(0);
     slow.destroy();
     pub.destroy();
   });

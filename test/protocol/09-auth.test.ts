@@ -1,22 +1,19 @@
 import mqtt from "mqtt";
-import type { IConnackPacket, IConnectPacket, IPublishPacket, QoS } from "mqtt-packet";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import type { IConnectPacket, IPublishPacket } from "mqtt-packet";
+import { describe, expect, it } from "vitest";
 import { createAclAuth, hashPassword } from "../../core/auth/index.js";
-import { startTestBroker, type TestBroker } from "../helpers/broker.js";
-import { RawClient } from "../helpers/raw-client.js";
+import { useBroker } from "../helpers/fixture.js";
+import type { RawClient } from "../helpers/raw-client.js";
 
 const FAST = { N: 1024, r: 8, p: 1 } as const;
 const PASSWORDS = { alice: "alice-pw", fleet: "fleet-pw", admin: "admin-pw" } as const;
 type User = keyof typeof PASSWORDS;
 
-let b: TestBroker;
-const clients: RawClient[] = [];
-
-beforeAll(async () => {
+const f = useBroker({}, async () => {
   const users = await Promise.all(
     (Object.keys(PASSWORDS) as User[]).map(async (username) => ({ username, password: await hashPassword(PASSWORDS[username], FAST) })),
   );
-  const auth = createAclAuth({
+  return createAclAuth({
     anonymous: false,
     users,
     rules: [
@@ -28,40 +25,19 @@ beforeAll(async () => {
       },
     ],
   });
-  b = await startTestBroker({}, auth);
 });
-afterEach(() => {
-  for (const c of clients.splice(0)) c.destroy();
-});
-afterAll(async () => {
-  await b.close();
-});
-
-async function connectWith(fields: Partial<IConnectPacket>): Promise<[RawClient, IConnackPacket]> {
-  const c = await RawClient.open(b.mqttPort);
-  clients.push(c);
-  c.send({ cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clean: true, keepalive: 0, clientId: "c", ...fields });
-  return [c, await c.expect("connack")];
-}
 
 /** Connects as a user with the right password. */
 async function login(user: User, clientId: string): Promise<RawClient> {
-  const [c, connack] = await connectWith({ clientId, username: user, password: Buffer.from(PASSWORDS[user]) });
+  const [c, connack] = await f.connect({ clientId, username: user, password: Buffer.from(PASSWORDS[user]) });
   expect(connack.returnCode).toBe(0);
   return c;
 }
 
 async function expectRefused(fields: Partial<IConnectPacket>, returnCode: 4 | 5): Promise<void> {
-  const [c, connack] = await connectWith(fields);
+  const [c, connack] = await f.connect(fields);
   expect(connack).toMatchObject({ returnCode, sessionPresent: false });
   await c.waitClosed();
-}
-
-async function subscribe(c: RawClient, filters: [string, QoS][], messageId = 1): Promise<number[]> {
-  c.send({ cmd: "subscribe", messageId, subscriptions: filters.map(([topic, qos]) => ({ topic, qos })) });
-  const suback = await c.expect("suback");
-  expect(suback.messageId).toBe(messageId);
-  return suback.granted as number[];
 }
 
 /** Publishes at QoS 1 and waits for the PUBACK (sent whether or not the publish was authorized). */
@@ -76,7 +52,7 @@ function text(p: IPublishPacket): string {
 
 describe("ACL auth: CONNECT", () => {
   it("accepts good credentials (mqtt client)", async () => {
-    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${b.mqttPort}`, {
+    const client = await mqtt.connectAsync(`mqtt://127.0.0.1:${f.b.mqttPort}`, {
       clientId: "good",
       username: "alice",
       password: PASSWORDS.alice,
@@ -99,20 +75,20 @@ describe("ACL auth: CONNECT", () => {
   });
 
   it("refuses an anonymous client with CONNACK 0x05 when anonymous is false", async () => {
-    const refused = b.broker.stats.connectionsRefused;
+    const refused = f.b.broker.stats.connectionsRefused;
     await expectRefused({ clientId: "anon" }, 5);
-    expect(b.broker.stats.connectionsRefused).toBe(refused + 1);
+    expect(f.b.broker.stats.connectionsRefused).toBe(refused + 1);
   });
 });
 
 describe("ACL auth: PUBLISH and SUBSCRIBE", () => {
   it("[MQTT-3.3.5-2] %c lets a client publish to its own topic but not another's; the refused publish is acked and counted", async () => {
     const admin = await login("admin", "watch-pub");
-    expect(await subscribe(admin, [["devices/#", 1]])).toEqual([1]);
+    expect(await admin.subscribe([["devices/#", 1]])).toEqual([1]);
     const dev = await login("alice", "dev1");
-    const denied = b.broker.stats.publishDenied;
+    const denied = f.b.broker.stats.publishDenied;
     await publish1(dev, "devices/dev2/temp", "stolen", 1);
-    expect(b.broker.stats.publishDenied).toBe(denied + 1);
+    expect(f.b.broker.stats.publishDenied).toBe(denied + 1);
     await publish1(dev, "devices/dev1/temp", "21.5", 2);
     // The permitted message, sent second, is the first and only one the subscriber gets.
     const msg = await admin.expect("publish");
@@ -124,7 +100,7 @@ describe("ACL auth: PUBLISH and SUBSCRIBE", () => {
 
   it("a denied filter gets 0x80 while another filter of the same SUBSCRIBE is granted", async () => {
     const dev = await login("alice", "dev3");
-    expect(await subscribe(dev, [["commands/dev4/#", 1], ["commands/dev3/#", 1], ["#", 0]])).toEqual([0x80, 1, 0x80]);
+    expect(await dev.subscribe([["commands/dev4/#", 1], ["commands/dev3/#", 1], ["#", 0]])).toEqual([0x80, 1, 0x80]);
     const admin = await login("admin", "cmd-pub");
     await publish1(admin, "commands/dev4/reboot", "not yours", 1);
     await publish1(admin, "commands/dev3/reboot", "yours", 2);
@@ -136,7 +112,7 @@ describe("ACL auth: PUBLISH and SUBSCRIBE", () => {
 
   it("maxQos caps the QoS granted in SUBACK and the QoS of deliveries", async () => {
     const fleet = await login("fleet", "fleet1");
-    expect(await subscribe(fleet, [["telemetry/alerts", 2], ["telemetry/data/#", 2]])).toEqual([1, 0]);
+    expect(await fleet.subscribe([["telemetry/alerts", 2], ["telemetry/data/#", 2]])).toEqual([1, 0]);
     const admin = await login("admin", "tele-pub");
     admin.send({ cmd: "publish", topic: "telemetry/alerts", payload: Buffer.from("fire"), qos: 2, messageId: 1, retain: false, dup: false });
     await admin.expect("pubrec");
@@ -150,17 +126,17 @@ describe("ACL auth: PUBLISH and SUBSCRIBE", () => {
 
   it("a client id with '#' or '+' gains no wildcard access through %c", async () => {
     const admin = await login("admin", "watch-wild");
-    expect(await subscribe(admin, [["devices/#", 0]])).toEqual([0]);
+    expect(await admin.subscribe([["devices/#", 0]])).toEqual([0]);
     const hash = await login("alice", "#");
-    const denied = b.broker.stats.publishDenied;
+    const denied = f.b.broker.stats.publishDenied;
     await publish1(hash, "devices/victim/temp", "injected", 1);
     await publish1(hash, "devices/x", "parent", 2);
-    expect(b.broker.stats.publishDenied).toBe(denied + 2);
-    expect(await subscribe(hash, [["commands/#", 0], ["commands/victim/#", 0]])).toEqual([0x80, 0x80]);
+    expect(f.b.broker.stats.publishDenied).toBe(denied + 2);
+    expect(await hash.subscribe([["commands/#", 0], ["commands/victim/#", 0]])).toEqual([0x80, 0x80]);
     const plus = await login("alice", "+");
-    expect(await subscribe(plus, [["commands/+/#", 0], ["commands/victim/#", 0]])).toEqual([0x80, 0x80]);
+    expect(await plus.subscribe([["commands/+/#", 0], ["commands/victim/#", 0]])).toEqual([0x80, 0x80]);
     await publish1(plus, "devices/victim/temp", "injected", 1);
-    expect(b.broker.stats.publishDenied).toBe(denied + 3);
+    expect(f.b.broker.stats.publishDenied).toBe(denied + 3);
     // The watcher saw none of it; a legitimate publish still goes through.
     const dev = await login("alice", "dev9");
     await publish1(dev, "devices/dev9/ok", "fine", 1);

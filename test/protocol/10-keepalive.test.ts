@@ -1,36 +1,15 @@
-import type { IConnectPacket } from "mqtt-packet";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { startTestBroker, type TestBroker } from "../helpers/broker.js";
-import { RawClient } from "../helpers/raw-client.js";
-
-const clients: RawClient[] = [];
-
-afterEach(() => {
-  for (const c of clients.splice(0)) c.destroy();
-});
-
-async function connected(port: number, fields: Partial<IConnectPacket> = {}): Promise<RawClient> {
-  const c = await RawClient.connected(port, fields);
-  clients.push(c);
-  return c;
-}
+import { describe, expect, it } from "vitest";
+import { useBroker } from "../helpers/fixture.js";
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe("keepalive (no server maximum)", () => {
-  let b: TestBroker;
-  beforeAll(async () => {
-    b = await startTestBroker();
-  });
-  afterAll(async () => {
-    await b.close();
-  });
+  const f = useBroker();
 
   it("[MQTT-3.1.2-24] closes a client silent for 1.5 x keepalive (1 s), not before, and publishes its will", async () => {
-    const w = await connected(b.mqttPort);
-    w.send({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic: "ka/will", qos: 0 }] });
-    await w.expect("suback");
-    const c = await connected(b.mqttPort, {
+    const w = await f.raw();
+    await w.subscribe("ka/will", 0);
+    const c = await f.raw({
       keepalive: 1,
       will: { topic: "ka/will", payload: Buffer.from("silent"), qos: 0, retain: false },
     });
@@ -42,7 +21,7 @@ describe("keepalive (no server maximum)", () => {
   });
 
   it("[MQTT-3.12.4-1] answers PINGREQ with PINGRESP, and PINGREQs keep the connection open past 1.5 s", async () => {
-    const c = await connected(b.mqttPort, { keepalive: 1 });
+    const c = await f.raw({ keepalive: 1 });
     for (let i = 0; i < 4; i++) {
       c.send({ cmd: "pingreq" });
       await c.expect("pingresp");
@@ -54,7 +33,7 @@ describe("keepalive (no server maximum)", () => {
   });
 
   it("[MQTT-3.1.2-23] any control packet (here PUBLISH QoS 0) resets the keepalive timer", async () => {
-    const c = await connected(b.mqttPort, { keepalive: 1 });
+    const c = await f.raw({ keepalive: 1 });
     for (let i = 0; i < 4; i++) {
       c.send({ cmd: "publish", topic: "ka/traffic", payload: Buffer.from(String(i)), qos: 0, retain: false, dup: false });
       await sleep(500);
@@ -65,7 +44,7 @@ describe("keepalive (no server maximum)", () => {
   });
 
   it("keepalive 0 turns the mechanism off: a silent client is not closed", async () => {
-    const c = await connected(b.mqttPort, { keepalive: 0 });
+    const c = await f.raw({ keepalive: 0 });
     expect(await c.silentFor(2000)).toBe(true);
     expect(c.closed).toBe(false);
     c.send({ cmd: "pingreq" });
@@ -74,17 +53,11 @@ describe("keepalive (no server maximum)", () => {
 });
 
 describe("keepalive with limits.maxKeepaliveSeconds = 1", () => {
-  let b: TestBroker;
-  beforeAll(async () => {
-    b = await startTestBroker({ limits: { maxKeepaliveSeconds: 1 } });
-  });
-  afterAll(async () => {
-    await b.close();
-  });
+  const f = useBroker({ limits: { maxKeepaliveSeconds: 1 } });
 
   it("clamps a client keepalive of 60 and of 0 to 1 s: both silent clients are closed", async () => {
-    const long = await connected(b.mqttPort, { keepalive: 60 });
-    const off = await connected(b.mqttPort, { keepalive: 0 });
+    const long = await f.raw({ keepalive: 60 });
+    const off = await f.raw({ keepalive: 0 });
     await sleep(1000);
     expect(long.closed).toBe(false);
     expect(off.closed).toBe(false);
@@ -92,7 +65,7 @@ describe("keepalive with limits.maxKeepaliveSeconds = 1", () => {
   });
 
   it("a clamped client that sends PINGREQ stays connected", async () => {
-    const c = await connected(b.mqttPort, { keepalive: 60 });
+    const c = await f.raw({ keepalive: 60 });
     for (let i = 0; i < 5; i++) {
       await sleep(500);
       c.send({ cmd: "pingreq" });

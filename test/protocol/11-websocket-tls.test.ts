@@ -4,9 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import mqtt, { type MqttClient } from "mqtt";
 import { generate } from "mqtt-packet";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { startTestBroker, type TestBroker } from "../helpers/broker.js";
+import { useBroker } from "../helpers/fixture.js";
 import { RawClient } from "../helpers/raw-client.js";
 
 /** Collects the next `count` messages of a client (listener attached before anything is published). */
@@ -45,19 +46,13 @@ async function exchange(a: MqttClient, b: MqttClient, tag: string): Promise<void
 }
 
 describe("MQTT over WebSocket", () => {
-  let b: TestBroker;
-  beforeAll(async () => {
-    b = await startTestBroker({ ws: { port: 0 } });
-  });
-  afterAll(async () => {
-    await b.close();
-  });
+  const f = useBroker({ ws: { port: 0 } });
 
   it("a ws client (subprotocol mqtt, path /mqtt) and a tcp client exchange QoS 1 messages both ways", async () => {
-    const ws = await mqtt.connectAsync(`ws://127.0.0.1:${b.port("ws")}/mqtt`, { clientId: "ws-client", reconnectPeriod: 0 });
-    const tcp = await mqtt.connectAsync(`mqtt://127.0.0.1:${b.mqttPort}`, { clientId: "tcp-client", reconnectPeriod: 0 });
+    const ws = await mqtt.connectAsync(`ws://127.0.0.1:${f.b.port("ws")}/mqtt`, { clientId: "ws-client", reconnectPeriod: 0 });
+    const tcp = await mqtt.connectAsync(`mqtt://127.0.0.1:${f.b.mqttPort}`, { clientId: "tcp-client", reconnectPeriod: 0 });
     try {
-      const conn = [...b.broker.connections].find((c) => c.clientId === "ws-client");
+      const conn = [...f.b.broker.connections].find((c) => c.clientId === "ws-client");
       expect(conn?.transport).toBe("ws");
       await exchange(ws, tcp, "wsx");
     } finally {
@@ -69,7 +64,7 @@ describe("MQTT over WebSocket", () => {
   /** Opens a raw WebSocket, sends CONNECT when open, and reports what happened. */
   function rawWs(protocols: string[] | undefined): Promise<{ opened: boolean; connack: Buffer | null; protocol: string }> {
     return new Promise((resolve) => {
-      const sock = protocols === undefined ? new WebSocket(`ws://127.0.0.1:${b.port("ws")}/mqtt`) : new WebSocket(`ws://127.0.0.1:${b.port("ws")}/mqtt`, protocols);
+      const sock = protocols === undefined ? new WebSocket(`ws://127.0.0.1:${f.b.port("ws")}/mqtt`) : new WebSocket(`ws://127.0.0.1:${f.b.port("ws")}/mqtt`, protocols);
       let opened = false;
       let connack: Buffer | null = null;
       sock.on("open", () => {
@@ -93,12 +88,12 @@ describe("MQTT over WebSocket", () => {
   });
 
   it("a ws client without the mqtt subprotocol is refused: it never gets a CONNACK", async () => {
-    const before = b.broker.stats.connectionsTotal;
+    const before = f.b.broker.stats.connectionsTotal;
     const none = await rawWs(undefined);
     expect(none.connack).toBeNull();
     const other = await rawWs(["chat"]);
     expect(other.connack).toBeNull();
-    expect(b.broker.stats.connectionsTotal).toBe(before);
+    expect(f.b.broker.stats.connectionsTotal).toBe(before);
   });
 });
 

@@ -1,6 +1,6 @@
 import type { IPublishPacket, Packet } from "mqtt-packet";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestBroker, type TestBroker } from "../helpers/broker.js";
+import { afterAll, describe, expect, it } from "vitest";
+import { useBroker } from "../helpers/fixture.js";
 import { RawClient } from "../helpers/raw-client.js";
 
 // $SYS statistics, published every second here (sysIntervalSeconds: 1) as retained QoS 0 messages.
@@ -44,9 +44,7 @@ class Collector {
 
 async function subscriber(port: number, filters: string[]): Promise<Collector> {
   const client = await RawClient.connected(port);
-  client.send({ cmd: "subscribe", messageId: 1, subscriptions: filters.map((topic) => ({ topic, qos: 0 as const })) });
-  const suback = await client.expect("suback");
-  expect(suback.granted).toEqual(filters.map(() => 0));
+  expect(await client.subscribe(filters.map((topic) => [topic, 0]))).toEqual(filters.map(() => 0));
   return new Collector(client);
 }
 
@@ -54,18 +52,14 @@ const topicIs = (t: string) => (m: IPublishPacket) => m.topic === t;
 const num = (m: IPublishPacket) => Number(m.payload.toString());
 
 describe("$SYS topics", () => {
-  let b: TestBroker;
+  const f = useBroker({ sysIntervalSeconds: 1 });
   const open: Collector[] = [];
-  beforeAll(async () => {
-    b = await startTestBroker({ sysIntervalSeconds: 1 });
-  });
   afterAll(async () => {
     for (const c of open) await c.stop();
-    await b?.close();
   });
 
   it("a $SYS/# subscriber receives the broker version retained (RETAIN=1) and the counters", async () => {
-    const sys = await subscriber(b.mqttPort, ["$SYS/#"]);
+    const sys = await subscriber(f.b.mqttPort, ["$SYS/#"]);
     open.push(sys);
     const v = sys.messages[await sys.waitFor(topicIs("$SYS/broker/version"))]!;
     expect(v.retain).toBe(true);
@@ -84,11 +78,11 @@ describe("$SYS topics", () => {
   });
 
   it("$SYS/broker/clients/connected counts a newly connected client", async () => {
-    const sys = await subscriber(b.mqttPort, ["$SYS/broker/clients/connected"]);
+    const sys = await subscriber(f.b.mqttPort, ["$SYS/broker/clients/connected"]);
     open.push(sys);
     const first = num(sys.messages[await sys.waitFor(() => true)]!);
     expect(first).toBeGreaterThanOrEqual(1); // the subscriber itself
-    const extra = await RawClient.connected(b.mqttPort);
+    const extra = await f.raw();
     const from = sys.messages.length;
     const i = await sys.waitFor((m) => num(m) >= first + 1, from);
     expect(num(sys.messages[i]!)).toBeGreaterThanOrEqual(first + 1);
@@ -98,11 +92,11 @@ describe("$SYS topics", () => {
   it("$SYS/broker/messages/received grows by at least the number of messages published", async () => {
     // One socket carries both the counters and the test messages, in order: a counter received after the last
     // test message was computed after the broker had received all of them.
-    const sys = await subscriber(b.mqttPort, ["$SYS/broker/messages/received", "sys-test/n"]);
+    const sys = await subscriber(f.b.mqttPort, ["$SYS/broker/messages/received", "sys-test/n"]);
     open.push(sys);
     const received = topicIs("$SYS/broker/messages/received");
     const start = await sys.waitFor(received);
-    const pub = await RawClient.connected(b.mqttPort);
+    const pub = await f.raw();
     const N = 25;
     for (let i = 1; i <= N; i++) {
       pub.send({ cmd: "publish", topic: "sys-test/n", payload: Buffer.from(String(i)), qos: 1, messageId: i, retain: false, dup: false });
@@ -118,14 +112,14 @@ describe("$SYS topics", () => {
   });
 
   it("[MQTT-4.7.2-1] subscriptions starting with # or + receive no $SYS messages", async () => {
-    const hash = await subscriber(b.mqttPort, ["#"]);
-    const plus = await subscriber(b.mqttPort, ["+/broker/#", "+/+/uptime"]);
-    const sys = await subscriber(b.mqttPort, ["$SYS/broker/uptime"]);
+    const hash = await subscriber(f.b.mqttPort, ["#"]);
+    const plus = await subscriber(f.b.mqttPort, ["+/broker/#", "+/+/uptime"]);
+    const sys = await subscriber(f.b.mqttPort, ["$SYS/broker/uptime"]);
     open.push(hash, plus, sys);
     // Wait for two $SYS passes, then a marker that # must see.
     await sys.waitFor(() => true);
     await sys.waitFor(() => true, sys.messages.length, 3000);
-    const pub = await RawClient.connected(b.mqttPort);
+    const pub = await f.raw();
     pub.send({ cmd: "publish", topic: "marker", payload: Buffer.from("m"), qos: 1, messageId: 1, retain: false, dup: false });
     await pub.expect("puback");
     await hash.waitFor(topicIs("marker"));
@@ -135,21 +129,21 @@ describe("$SYS topics", () => {
   });
 
   it("a client PUBLISH to $SYS is acknowledged but dropped and counted as denied", async () => {
-    const sys = await subscriber(b.mqttPort, ["$SYS/broker/fake", "$SYS/broker/version"]);
+    const sys = await subscriber(f.b.mqttPort, ["$SYS/broker/fake", "$SYS/broker/version"]);
     open.push(sys);
     await sys.waitFor(topicIs("$SYS/broker/version"));
-    const denied = b.broker.stats.publishDenied;
-    const pub = await RawClient.connected(b.mqttPort);
+    const denied = f.b.broker.stats.publishDenied;
+    const pub = await f.raw();
     pub.send({ cmd: "publish", topic: "$SYS/broker/fake", payload: Buffer.from("x"), qos: 1, messageId: 9, retain: true, dup: false });
     expect((await pub.expect("puback")).messageId).toBe(9);
     pub.send({ cmd: "publish", topic: "$SYS/broker/version", payload: Buffer.from("evil"), qos: 0, retain: true, dup: false });
     pub.send({ cmd: "pingreq" });
     await pub.expect("pingresp");
-    expect(b.broker.stats.publishDenied).toBe(denied + 2);
+    expect(f.b.broker.stats.publishDenied).toBe(denied + 2);
     expect(await pub.silentFor(300)).toBe(true);
     expect(sys.messages.map((m) => m.topic)).toEqual(["$SYS/broker/version"]);
     pub.destroy();
-    const fresh = await subscriber(b.mqttPort, ["$SYS/broker/version"]);
+    const fresh = await subscriber(f.b.mqttPort, ["$SYS/broker/version"]);
     open.push(fresh);
     const v = fresh.messages[await fresh.waitFor(() => true)]!;
     expect(v.payload.toString()).toMatch(/^mqgate /);

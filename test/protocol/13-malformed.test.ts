@@ -1,7 +1,7 @@
 import { connect as netConnect, type Socket } from "node:net";
 import { generate, parser as createParser, type Packet } from "mqtt-packet";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startTestBroker, type TestBroker } from "../helpers/broker.js";
+import { useBroker } from "../helpers/fixture.js";
 import { RawClient } from "../helpers/raw-client.js";
 
 // Malformed input, after Mosquitto's 13-malformed tests and mqtt-packet's testRandom: every bad packet closes
@@ -146,18 +146,15 @@ async function until(what: string, cond: () => boolean, timeoutMs = 5000): Promi
 const CONNECT_OK = (id: string) => generate({ cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clean: true, keepalive: 0, clientId: id });
 
 describe("malformed packets close only their own connection", () => {
-  let b: TestBroker;
+  const f = useBroker();
   let sentinel: RawClient;
   let nextId = 1;
   beforeAll(async () => {
-    b = await startTestBroker();
-    sentinel = await RawClient.connected(b.mqttPort, { clientId: "sentinel" });
-    sentinel.send({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic: "sentinel/echo", qos: 1 }] });
-    expect((await sentinel.expect("suback")).granted).toEqual([1]);
+    sentinel = await RawClient.connected(f.b.mqttPort, { clientId: "sentinel" });
+    expect(await sentinel.subscribe("sentinel/echo", 1)).toEqual([1]);
   });
-  afterAll(async () => {
+  afterAll(() => {
     sentinel?.destroy();
-    await b?.close();
   });
 
   /** The healthy client, connected before every attack, still completes a QoS 1 round trip. */
@@ -175,7 +172,7 @@ describe("malformed packets close only their own connection", () => {
 
   for (const c of CASES) {
     it(`${c.name}: closes that connection${c.connack === undefined ? " without answering" : ` after CONNACK ${c.connack}`}`, async () => {
-      const raw = c.afterConnect ? await RawClient.connected(b.mqttPort) : await RawClient.open(b.mqttPort);
+      const raw = c.afterConnect ? await f.raw() : await f.open();
       raw.sendBytes(c.bytes);
       await raw.waitClosed(3000);
       expect(raw.parseError).toBeNull();
@@ -189,10 +186,9 @@ describe("malformed packets close only their own connection", () => {
   }
 
   it("[MQTT-4.8.0-1] a DISCONNECT with a non-zero remaining length is a protocol violation: the will is published", async () => {
-    const watcher = await RawClient.connected(b.mqttPort);
-    watcher.send({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic: "will/bad-disconnect", qos: 0 }] });
-    await watcher.expect("suback");
-    const raw = await RawClient.connected(b.mqttPort, { will: { topic: "will/bad-disconnect", payload: Buffer.from("gone"), qos: 0, retain: false } });
+    const watcher = await f.raw();
+    await watcher.subscribe("will/bad-disconnect", 0);
+    const raw = await f.raw({ will: { topic: "will/bad-disconnect", payload: Buffer.from("gone"), qos: 0, retain: false } });
     raw.sendBytes(pkt(0xe0, [0]));
     await raw.waitClosed();
     const will = await watcher.expect("publish");
@@ -201,9 +197,8 @@ describe("malformed packets close only their own connection", () => {
   });
 
   it("[MQTT-1.5.3-3] U+FEFF (0xEF 0xBB 0xBF) in a topic is kept, not stripped", async () => {
-    const sub = await RawClient.connected(b.mqttPort);
-    sub.send({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic: "\uFEFFbom", qos: 0 }, { topic: "bom", qos: 0 }] });
-    expect((await sub.expect("suback")).granted).toEqual([0, 0]);
+    const sub = await f.raw();
+    expect(await sub.subscribe([["\uFEFFbom", 0], ["bom", 0]])).toEqual([0, 0]);
     sub.sendBytes(pkt(0x30, cat(str([0xef, 0xbb, 0xbf, 0x62, 0x6f, 0x6d]), "x")));
     const msg = await sub.expect("publish");
     expect(Buffer.from(msg.topic)).toEqual(Buffer.from([0xef, 0xbb, 0xbf, 0x62, 0x6f, 0x6d]));
@@ -263,17 +258,14 @@ function mutate(rand: () => number, input: Buffer): Buffer {
 }
 
 describe("fuzzing and leaks", () => {
-  let b: TestBroker;
+  const f = useBroker({ limits: { maxPacketSize: 4096 } });
   let sentinel: RawClient;
   beforeAll(async () => {
-    b = await startTestBroker({ limits: { maxPacketSize: 4096 } });
-    sentinel = await RawClient.connected(b.mqttPort, { clientId: "fuzz-sentinel" });
-    sentinel.send({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic: "sentinel/echo", qos: 1 }] });
-    await sentinel.expect("suback");
+    sentinel = await RawClient.connected(f.b.mqttPort, { clientId: "fuzz-sentinel" });
+    await sentinel.subscribe("sentinel/echo", 1);
   });
-  afterAll(async () => {
+  afterAll(() => {
     sentinel?.destroy();
-    await b?.close();
   });
   let mid = 0;
   async function sentinelRoundTrip(): Promise<void> {
@@ -289,8 +281,8 @@ describe("fuzzing and leaks", () => {
     // Fixed seed; FUZZ_SEED=<n> replays or explores another sequence.
     const seed = Number(process.env.FUZZ_SEED ?? 0x5eed13);
     const rand = prng(seed);
-    const baseConnections = b.broker.connections.size;
-    const baseSessions = b.broker.sessions.size;
+    const baseConnections = f.b.broker.connections.size;
+    const baseSessions = f.b.broker.sessions.size;
     const errors: string[] = [];
     let answered = 0;
     const ITERATIONS = 300;
@@ -307,7 +299,7 @@ describe("fuzzing and leaks", () => {
         const split = rand() < 0.5;
         batch.push(
           (async () => {
-            const socket = await openSocket(b.mqttPort);
+            const socket = await openSocket(f.b.mqttPort);
             const w = watch(socket);
             socket.write(CONNECT_OK(`fuzz-${i}`));
             await until("CONNACK", () => w.packets.length > 0);
@@ -326,14 +318,14 @@ describe("fuzzing and leaks", () => {
     }
     expect(errors).toEqual([]);
     expect(answered).toBeGreaterThan(ITERATIONS); // at least every CONNACK: the fuzz reached the broker
-    await until("fuzz connections to be released", () => b.broker.connections.size === baseConnections);
-    expect(b.broker.sessions.size).toBe(baseSessions);
+    await until("fuzz connections to be released", () => f.b.broker.connections.size === baseConnections);
+    expect(f.b.broker.sessions.size).toBe(baseSessions);
     await sentinelRoundTrip();
   });
 
   it("2000 connect + garbage + close cycles: connections and sessions return to baseline, heap growth bounded", async () => {
-    const baseConnections = b.broker.connections.size;
-    const baseSessions = b.broker.sessions.size;
+    const baseConnections = f.b.broker.connections.size;
+    const baseSessions = f.b.broker.sessions.size;
     const garbage = [
       Buffer.from([0x00, 0x00]),
       Buffer.from([0x30, 0xff, 0xff, 0xff, 0xff, 0x7f]),
@@ -342,7 +334,7 @@ describe("fuzzing and leaks", () => {
       Buffer.from([0xf0, 0x00]),
     ];
     const cycle = async (i: number) => {
-      const socket = await openSocket(b.mqttPort);
+      const socket = await openSocket(f.b.mqttPort);
       const w = watch(socket);
       socket.write(CONNECT_OK(`leak-${i}`));
       await until("CONNACK", () => w.packets.length > 0);
@@ -357,11 +349,11 @@ describe("fuzzing and leaks", () => {
       for (let i = from; i < from + count; i += 25) await Promise.all(Array.from({ length: 25 }, (_, k) => cycle(i + k)));
     };
     await run(0, 100); // warm-up
-    await until("warm-up connections to close", () => b.broker.connections.size === baseConnections);
+    await until("warm-up connections to close", () => f.b.broker.connections.size === baseConnections);
     const heapBefore = process.memoryUsage().heapUsed;
     await run(100, 2000);
-    await until("connections to be released", () => b.broker.connections.size === baseConnections);
-    expect(b.broker.sessions.size).toBe(baseSessions);
+    await until("connections to be released", () => f.b.broker.connections.size === baseConnections);
+    expect(f.b.broker.sessions.size).toBe(baseSessions);
     const growth = process.memoryUsage().heapUsed - heapBefore;
     expect(growth).toBeLessThan(50 * 1024 * 1024);
     await sentinelRoundTrip();

@@ -1,10 +1,10 @@
 import type { IConnackPacket, IPublishPacket, Packet, QoS } from "mqtt-packet";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { createAllowAll } from "../../core/auth/index.js";
 import type { Auth } from "../../core/auth/types.js";
 import { topicMatches } from "../../core/topic/index.js";
-import { startTestBroker, type TestBroker } from "../helpers/broker.js";
-import { RawClient } from "../helpers/raw-client.js";
+import { useBroker } from "../helpers/fixture.js";
+import type { RawClient } from "../helpers/raw-client.js";
 
 // Conformance statements not covered elsewhere: delivery, retained messages, topic names and filters, UNSUBSCRIBE,
 // session state and authorization of PUBLISH.
@@ -21,35 +21,16 @@ const testAuth: Auth = {
   },
 };
 
-let b: TestBroker;
-const clients: RawClient[] = [];
-
-beforeAll(async () => {
-  b = await startTestBroker({}, testAuth);
-});
-afterEach(() => {
-  for (const c of clients.splice(0)) c.destroy();
-});
-afterAll(async () => {
-  await b.close();
-});
+const f = useBroker({}, testAuth);
 
 async function connect(clientId: string, clean = true): Promise<[RawClient, IConnackPacket]> {
-  const c = await RawClient.open(b.mqttPort);
-  clients.push(c);
-  c.send({ cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clean, keepalive: 0, clientId });
-  const connack = await c.expect("connack");
+  const [c, connack] = await f.connect({ clientId, clean });
   expect(connack.returnCode).toBe(0);
   return [c, connack];
 }
 
 async function client(clientId: string, clean = true): Promise<RawClient> {
   return (await connect(clientId, clean))[0];
-}
-
-async function subscribe(c: RawClient, filters: [string, QoS][], messageId = 1): Promise<void> {
-  c.send({ cmd: "subscribe", messageId, subscriptions: filters.map(([topic, qos]) => ({ topic, qos })) });
-  expect((await c.expect("suback")).granted).toEqual(filters.map(([, qos]) => qos));
 }
 
 /** Publishes and completes the publisher's side of the flow. */
@@ -76,7 +57,7 @@ async function waitFor(cond: () => boolean, what: string): Promise<void> {
 /** Drops the connection without DISCONNECT and waits until the broker has detached the session. */
 async function dropConnection(c: RawClient, clientId: string): Promise<void> {
   c.destroy();
-  await waitFor(() => b.broker.sessions.get(clientId)?.link === null, `${clientId} to be offline`);
+  await waitFor(() => f.b.broker.sessions.get(clientId)?.link === null, `${clientId} to be offline`);
 }
 
 describe("PUBLISH flags and retained messages", () => {
@@ -96,19 +77,19 @@ describe("PUBLISH flags and retained messages", () => {
 
   it("[MQTT-3.3.5-2] a QoS 2 PUBLISH the server does not authorize is acknowledged as usual and not delivered; the connection stays open", async () => {
     const sub = await client("deny-sub");
-    await subscribe(sub, [["deny/#", 2]]);
+    expect(await sub.subscribe("deny/#", 2)).toEqual([2]);
     const c = await client("deny-pub");
-    const denied = b.broker.stats.publishDenied;
+    const denied = f.b.broker.stats.publishDenied;
     await publish(c, "deny/t", "no", 2, false, 21);
     await publish(c, "deny/t", "no", 1, false, 22);
-    expect(b.broker.stats.publishDenied).toBe(denied + 2);
+    expect(f.b.broker.stats.publishDenied).toBe(denied + 2);
     expect(await sub.silentFor(150)).toBe(true);
     expect(c.closed).toBe(false);
   });
 
   it("[MQTT-3.3.1-3] [MQTT-3.3.1-1] [MQTT-2.3.1-4] the DUP flag a subscriber sees is the server's own: 0 on first delivery even if the publisher set it, 1 on re-delivery", async () => {
     const [sub] = await connect("dup-sub", false);
-    await subscribe(sub, [["dup3/#", 2]]);
+    expect(await sub.subscribe("dup3/#", 2)).toEqual([2]);
     const pub = await client("dup-pub");
     await publish(pub, "dup3/q1", "a", 1, false, 5, true);
     await publish(pub, "dup3/q2", "b", 2, false, 6, true);
@@ -129,7 +110,7 @@ describe("PUBLISH flags and retained messages", () => {
     // A retained message stored from a PUBLISH with DUP 1 reaches a later subscriber with DUP 0.
     await publish(pub, "dup3/retained", "r", 1, true, 7, true);
     const late = await client("dup-late");
-    await subscribe(late, [["dup3/retained", 1]]);
+    expect(await late.subscribe("dup3/retained", 1)).toEqual([1]);
     expect(summary(await late.expect("publish"))).toEqual(["dup3/retained", "r", 1, true, false]);
     await publish(pub, "dup3/retained", "", 0, true);
   });
@@ -139,10 +120,10 @@ describe("PUBLISH flags and retained messages", () => {
     await publish(pub, "r0/t", "old-q2", 2, true, 1);
     await publish(pub, "r0/t", "new-q0", 0, true);
     const sub = await client("r0-sub");
-    await subscribe(sub, [["r0/t", 2]]);
+    expect(await sub.subscribe("r0/t", 2)).toEqual([2]);
     expect(summary(await sub.expect("publish"))).toEqual(["r0/t", "new-q0", 0, true, false]);
     expect(await sub.silentFor(150)).toBe(true);
-    expect(b.broker.retained.get("r0/t")?.payload.toString()).toBe("new-q0");
+    expect(f.b.broker.retained.get("r0/t")?.payload.toString()).toBe("new-q0");
     await publish(pub, "r0/t", "", 0, true);
   });
 
@@ -159,10 +140,10 @@ describe("PUBLISH flags and retained messages", () => {
     const discard = await client("r7-persistent", true);
     discard.send({ cmd: "disconnect" });
     await discard.waitClosed();
-    await waitFor(() => !b.broker.sessions.has("r7-clean") && !b.broker.sessions.has("r7-persistent"), "both sessions to end");
+    await waitFor(() => !f.b.broker.sessions.has("r7-clean") && !f.b.broker.sessions.has("r7-persistent"), "both sessions to end");
 
     const sub = await client("r7-sub");
-    await subscribe(sub, [["r7/#", 1]]);
+    expect(await sub.subscribe("r7/#", 1)).toEqual([1]);
     const got = [await sub.expect("publish"), await sub.expect("publish")].map(summary).sort();
     expect(got).toEqual([
       ["r7/clean", "from clean", 1, true, false],
@@ -179,7 +160,7 @@ describe("topic names and filters", () => {
     const bytes = Buffer.from(topic, "utf8");
     expect(bytes.length).not.toBe(topic.length);
     const sub = await client("t21-sub");
-    await subscribe(sub, [[topic, 1]]);
+    expect(await sub.subscribe(topic, 1)).toEqual([1]);
     const chunks: Buffer[] = [];
     sub.socket.on("data", (d: Buffer) => chunks.push(d));
     // Sent as raw bytes: PUBLISH QoS 1, topic length in bytes, topic, packet id 0x0102, payload.
@@ -199,7 +180,7 @@ describe("topic names and filters", () => {
   it("[MQTT-3.3.2-3] a subscriber receives the publisher's topic name, and only topics that match its filters", async () => {
     const filters = ["m3/+/c", "m3/x/#", "m3/lit"];
     const sub = await client("t23-sub");
-    await subscribe(sub, filters.map((f) => [f, 0]));
+    expect(await sub.subscribe(filters.map((filter) => [filter, 0]))).toEqual(filters.map(() => 0));
     const pub = await client("t23-pub");
     const topics = ["m3/a/c", "m3/a/d", "m3/x", "m3/x/y/z", "m3/lit", "m3/litx", "m3/a/c/d", "m3//c", "m3/lit/", "m3/b/c"];
     for (const t of topics) await publish(pub, t, t);
@@ -217,7 +198,7 @@ describe("topic names and filters", () => {
 
   it("[MQTT-3.8.3-1] SUBSCRIBE topic filters are UTF-8 strings: a multi-byte filter matches those characters, ill-formed UTF-8 closes", async () => {
     const sub = await client("t83-sub");
-    await subscribe(sub, [["föö/+/日本", 1]]);
+    expect(await sub.subscribe("föö/+/日本", 1)).toEqual([1]);
     const pub = await client("t83-pub");
     await publish(pub, "föö/x/日本", "yes");
     await publish(pub, "foo/x/日本", "no");
@@ -232,7 +213,7 @@ describe("topic names and filters", () => {
   it("[MQTT-4.7.1-1] wildcards may appear in topic filters but never in topic names", async () => {
     const sub = await client("t471-sub");
     const filters = ["+", "#", "w/+", "w/#", "w/+/b"];
-    await subscribe(sub, filters.map((f) => [f, 0]));
+    expect(await sub.subscribe(filters.map((filter) => [filter, 0]))).toEqual(filters.map(() => 0));
     for (const [i, name] of ["+", "#", "w/+", "w/#", "w/+/b", "w+b", "w/a#"].entries()) {
       const c = await client(`t471-${i}`);
       c.send({ cmd: "publish", topic: name, payload: Buffer.from("x"), qos: 0, retain: false, dup: false });
@@ -259,7 +240,7 @@ describe("topic names and filters", () => {
   it("[MQTT-4.7.3-4] matching compares topics exactly as received: no Unicode normalisation, case folding or character replacement", async () => {
     const sub = await client("t474-sub");
     const filters = ["n/caf\u00e9", "n/Ab", "n/\ufffd", "n/\ufb01", "n/\u0378"];
-    await subscribe(sub, filters.map((f) => [f, 0]));
+    expect(await sub.subscribe(filters.map((filter) => [filter, 0]))).toEqual(filters.map(() => 0));
     const pub = await client("t474-pub");
     const attempts = ["n/cafe\u0301", "n/ab", "n/AB", "n/fi", "n/\u0379", "n/caf\u00e9", "n/Ab", "n/\u0378"];
     for (const t of attempts) await publish(pub, t, t);
@@ -274,7 +255,7 @@ describe("UNSUBSCRIBE", () => {
   it("[MQTT-3.10.3-1] the topic filters of an UNSUBSCRIBE are consecutive UTF-8 strings: each one is read and removed", async () => {
     const sub = await client("u31-sub");
     const filters = ["u31/é", "u31/日本/+", "u31/a", "u31/keep"];
-    await subscribe(sub, filters.map((f) => [f, 0]));
+    expect(await sub.subscribe(filters.map((filter) => [filter, 0]))).toEqual(filters.map(() => 0));
     const strings = filters.slice(0, 3).map((f) => {
       const bytes = Buffer.from(f);
       return Buffer.concat([Buffer.from([bytes.length >> 8, bytes.length & 0xff]), bytes]);
@@ -282,7 +263,7 @@ describe("UNSUBSCRIBE", () => {
     const body = Buffer.concat([Buffer.from([0x12, 0x34]), ...strings]);
     sub.sendBytes(Buffer.concat([Buffer.from([0xa2, body.length]), body]));
     expect(await sub.expect("unsuback")).toMatchObject({ messageId: 0x1234 });
-    expect([...b.broker.sessions.get("u31-sub")?.subscriptions.keys() ?? []]).toEqual(["u31/keep"]);
+    expect([...f.b.broker.sessions.get("u31-sub")?.subscriptions.keys() ?? []]).toEqual(["u31/keep"]);
     const pub = await client("u31-pub");
     for (const t of ["u31/é", "u31/日本/x", "u31/a", "u31/keep"]) await publish(pub, t, t);
     expect((await sub.expect("publish")).topic).toBe("u31/keep");
@@ -295,7 +276,7 @@ describe("UNSUBSCRIBE", () => {
 
   it("[MQTT-3.10.4-6] an UNSUBSCRIBE with several filters acts as one UNSUBSCRIBE per filter, answered by a single UNSUBACK", async () => {
     const sub = await client("u46-sub");
-    await subscribe(sub, ["a", "b", "c", "d"].map((x) => [`u46/${x}`, 0]));
+    expect(await sub.subscribe(["a", "b", "c", "d"].map((x) => [`u46/${x}`, 0]))).toEqual([0, 0, 0, 0]);
     sub.send({ cmd: "unsubscribe", messageId: 42, unsubscriptions: ["u46/a", "u46/c", "u46/none", "u46/a"] });
     expect(await sub.expect("unsuback")).toMatchObject({ messageId: 42 });
     expect(await sub.silentFor(100)).toBe(true);
@@ -307,7 +288,7 @@ describe("UNSUBSCRIBE", () => {
 
   it("[MQTT-3.10.4-3] QoS 1 and QoS 2 deliveries already started are completed after the UNSUBSCRIBE", async () => {
     const [sub] = await connect("u43-sub", false);
-    await subscribe(sub, [["u43/#", 2]]);
+    expect(await sub.subscribe("u43/#", 2)).toEqual([2]);
     const pub = await client("u43-pub");
     await publish(pub, "u43/q1", "one", 1, false, 1);
     await publish(pub, "u43/q2", "two", 2, false, 2);
@@ -325,16 +306,16 @@ describe("UNSUBSCRIBE", () => {
     again.send({ cmd: "puback", messageId: one.messageId as number });
     await publish(pub, "u43/q1", "after", 1, false, 4);
     expect(await again.silentFor(150)).toBe(true);
-    expect(b.broker.sessions.get("u43-sub")?.inflight.size).toBe(0);
+    expect(f.b.broker.sessions.get("u43-sub")?.inflight.size).toBe(0);
   });
 });
 
 describe("sessions and ownership", () => {
   it("[MQTT-4.1.0-1] a persistent session keeps its state between connections: subscriptions, unacknowledged and queued messages, inbound QoS 2 ids", async () => {
     const watcher = await client("s41-watch");
-    await subscribe(watcher, [["s41in/#", 0]]);
+    expect(await watcher.subscribe("s41in/#", 0)).toEqual([0]);
     const [c] = await connect("s41", false);
-    await subscribe(c, [["s41/#", 1]]);
+    expect(await c.subscribe("s41/#", 1)).toEqual([1]);
     const pub = await client("s41-pub");
     await publish(pub, "s41/t", "in flight", 1, false, 1);
     const inflight = await c.expect("publish");
@@ -365,8 +346,8 @@ describe("sessions and ownership", () => {
 
   it("[MQTT-4.1.0-2] a session lasts as long as its connection: refused or malformed CONNECTs with the same client id do not end it", async () => {
     const c = await client("s42");
-    await subscribe(c, [["s42/#", 0]]);
-    const session = b.broker.sessions.get("s42");
+    expect(await c.subscribe("s42/#", 0)).toEqual([0]);
+    const session = f.b.broker.sessions.get("s42");
     const MQTT = [0, 4, 0x4d, 0x51, 0x54, 0x54];
     const S42 = [0, 3, 0x73, 0x34, 0x32];
     const attempts = [
@@ -377,12 +358,11 @@ describe("sessions and ownership", () => {
       [...MQTT, 4, 0x1e, 0, 0, ...S42, 0, 1, 0x77, 0, 1, 0x6d],
     ].map((body) => Buffer.from([0x10, body.length, ...body]));
     for (const bytes of attempts) {
-      const other = await RawClient.open(b.mqttPort);
-      clients.push(other);
+      const other = await f.open();
       other.sendBytes(bytes);
       await other.waitClosed();
     }
-    expect(b.broker.sessions.get("s42")).toBe(session);
+    expect(f.b.broker.sessions.get("s42")).toBe(session);
     expect(c.closed).toBe(false);
     const pub = await client("s42-pub");
     await publish(pub, "s42/t", "still here");
@@ -391,11 +371,11 @@ describe("sessions and ownership", () => {
 
   it("[MQTT-4.5.0-1] an accepted message is added to the session of every matching subscriber: online, offline persistent, wildcard", async () => {
     const online = await client("o45-online");
-    await subscribe(online, [["o45/x/t", 1]]);
+    expect(await online.subscribe("o45/x/t", 1)).toEqual([1]);
     const wildcard = await client("o45-wild");
-    await subscribe(wildcard, [["o45/#", 0]]);
+    expect(await wildcard.subscribe("o45/#", 0)).toEqual([0]);
     const [offline] = await connect("o45-offline", false);
-    await subscribe(offline, [["o45/+/t", 2]]);
+    expect(await offline.subscribe("o45/+/t", 2)).toEqual([2]);
     await dropConnection(offline, "o45-offline");
     const pub = await client("o45-pub");
     await publish(pub, "o45/x/t", "owned", 1, false, 9);

@@ -1,9 +1,9 @@
-import { generate, type IConnectPacket, type Packet } from "mqtt-packet";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { generate, type Packet } from "mqtt-packet";
+import { describe, expect, it } from "vitest";
 import { createAllowAll } from "../../core/auth/index.js";
 import type { Auth } from "../../core/auth/types.js";
-import { startTestBroker, type TestBroker } from "../helpers/broker.js";
-import { RawClient } from "../helpers/raw-client.js";
+import { useBroker } from "../helpers/fixture.js";
+import type { RawClient } from "../helpers/raw-client.js";
 
 // Conformance statements not covered elsewhere: wire format of what the server sends, packet identifiers,
 // the CONNECT payload, refused CONNECTs, DISCONNECT flags and transient errors.
@@ -43,35 +43,11 @@ const testAuth: Auth = {
   },
 };
 
-let b: TestBroker;
-const clients: RawClient[] = [];
-
-beforeAll(async () => {
-  b = await startTestBroker({}, testAuth);
-});
-afterEach(() => {
-  for (const c of clients.splice(0)) c.destroy();
-});
-afterAll(async () => {
-  await b.close();
-});
-
-async function open(): Promise<RawClient> {
-  const c = await RawClient.open(b.mqttPort);
-  clients.push(c);
-  return c;
-}
-
-async function connected(fields: Partial<IConnectPacket> = {}): Promise<RawClient> {
-  const c = await RawClient.connected(b.mqttPort, fields);
-  clients.push(c);
-  return c;
-}
+const f = useBroker({}, testAuth);
 
 async function subscribed(clientId: string, filter: string, qos: 0 | 1 | 2 = 0): Promise<RawClient> {
-  const c = await connected({ clientId });
-  c.send({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic: filter, qos }] });
-  expect((await c.expect("suback")).granted).toEqual([qos]);
+  const c = await f.raw({ clientId });
+  expect(await c.subscribe(filter, qos)).toEqual([qos]);
   return c;
 }
 
@@ -92,7 +68,7 @@ const rawConnect = (flags: number, ...payload: Buffer[]): Buffer => pkt(0x10, st
 
 /** Sends `bytes` as the first thing on a new socket and expects the close with nothing received. */
 async function expectClosedSilently(bytes: Buffer): Promise<void> {
-  const c = await open();
+  const c = await f.open();
   c.sendBytes(bytes);
   await c.waitClosed();
   expect(c.buffered).toEqual([]);
@@ -128,7 +104,7 @@ const remaining = (p: Buffer): number => p[1] as number;
 
 describe("fixed headers and packet identifiers", () => {
   it("[MQTT-2.2.2-1] every packet the server sends has the fixed-header flags and length the spec prescribes", async () => {
-    const c = await open();
+    const c = await f.open();
     const captured = tap(c);
     c.send({ cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clean: true, keepalive: 0, clientId: "hdr" });
     await c.expect("connack");
@@ -140,7 +116,7 @@ describe("fixed headers and packet identifiers", () => {
     await c.expect("pubrec");
     c.send({ cmd: "pubrel", messageId: 3 });
     await c.expect("pubcomp");
-    const pub = await connected({ clientId: "hdr-pub" });
+    const pub = await f.raw({ clientId: "hdr-pub" });
     pub.send({ cmd: "publish", topic: "hdr/in", payload: Buffer.from("3"), qos: 2, messageId: 1, retain: false, dup: false });
     const delivered = await c.expect("publish");
     c.send({ cmd: "pubrec", messageId: delivered.messageId as number });
@@ -166,11 +142,10 @@ describe("fixed headers and packet identifiers", () => {
   });
 
   it("[MQTT-2.3.1-5] [MQTT-4.3.1-1] a QoS 0 PUBLISH is sent with QoS 0, DUP 0 and no packet identifier field", async () => {
-    const sub = await connected({ clientId: "q0-sub" });
-    sub.send({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic: "q0/up", qos: 2 }, { topic: "q0/down", qos: 0 }] });
-    await sub.expect("suback");
+    const sub = await f.raw({ clientId: "q0-sub" });
+    await sub.subscribe([["q0/up", 2], ["q0/down", 0]]);
     const captured = tap(sub);
-    const pub = await connected({ clientId: "q0-pub" });
+    const pub = await f.raw({ clientId: "q0-pub" });
     // A QoS 0 message to a QoS 2 subscription, and a QoS 1 re-send (DUP 1) downgraded to a QoS 0 subscription.
     pub.send({ cmd: "publish", topic: "q0/up", payload: Buffer.from("abc"), qos: 0, retain: false, dup: false });
     pub.send({ cmd: "publish", topic: "q0/down", payload: Buffer.from("def"), qos: 1, messageId: 0x4142, retain: false, dup: true });
@@ -190,7 +165,7 @@ describe("fixed headers and packet identifiers", () => {
   const IDS = [1, 0x00ff, 0x0100, 0x1234, 0xfffe, 0xffff];
 
   it("[MQTT-2.3.1-6] PUBACK and PUBREC carry the packet identifier of the client's PUBLISH, PUBCOMP that of its PUBREL", async () => {
-    const c = await connected({ clientId: "ids-in" });
+    const c = await f.raw({ clientId: "ids-in" });
     for (const id of IDS) {
       c.send({ cmd: "publish", topic: "ids/in", payload: Buffer.from("x"), qos: 1, messageId: id, retain: false, dup: false });
       expect(await c.expect("puback")).toMatchObject({ messageId: id });
@@ -203,7 +178,7 @@ describe("fixed headers and packet identifiers", () => {
 
   it("[MQTT-2.3.1-6] the PUBREL the server sends carries the packet identifier of its PUBLISH, also out of order", async () => {
     const sub = await subscribed("ids-out", "ids/out", 2);
-    const pub = await connected({ clientId: "ids-out-pub" });
+    const pub = await f.raw({ clientId: "ids-out-pub" });
     for (let i = 1; i <= 3; i++) {
       pub.send({ cmd: "publish", topic: "ids/out", payload: Buffer.from(String(i)), qos: 2, messageId: i, retain: false, dup: false });
       await pub.expect("pubrec");
@@ -222,7 +197,7 @@ describe("fixed headers and packet identifiers", () => {
   });
 
   it("[MQTT-2.3.1-7] SUBACK and UNSUBACK carry the packet identifier of their SUBSCRIBE and UNSUBSCRIBE, in order", async () => {
-    const c = await connected({ clientId: "ids-sub" });
+    const c = await f.raw({ clientId: "ids-sub" });
     // Pipelined in one write; one of the filters is invalid (0x80) and is answered with its id all the same.
     c.sendBytes(Buffer.concat(IDS.map((id, i) => generate({ cmd: "subscribe", messageId: id, subscriptions: [{ topic: i === 2 ? "bad/#/x" : `ids/s${i}`, qos: 1 }] }))));
     const subacks = [];
@@ -238,7 +213,7 @@ describe("fixed headers and packet identifiers", () => {
 
 describe("CONNECT payload", () => {
   it("[MQTT-3.1.2-18] with the user name flag clear, no user name is read: the client is anonymous, and a trailing string is malformed", async () => {
-    const c = await open();
+    const c = await f.open();
     c.sendBytes(rawConnect(0x02, str("anon")));
     expect(await c.expect("connack")).toMatchObject({ returnCode: 0 });
     expect(seen.get("anon")).toEqual({ username: undefined, password: undefined });
@@ -247,7 +222,7 @@ describe("CONNECT payload", () => {
   });
 
   it("[MQTT-3.1.2-20] with the password flag clear, no password is read: authentication gets none, and a trailing string is malformed", async () => {
-    const c = await open();
+    const c = await f.open();
     c.sendBytes(rawConnect(0x82, str("user-only"), str("bob")));
     expect(await c.expect("connack")).toMatchObject({ returnCode: 0 });
     expect(seen.get("user-only")).toEqual({ username: "bob", password: undefined });
@@ -257,7 +232,7 @@ describe("CONNECT payload", () => {
 
   it("[MQTT-3.1.2-21] with the password flag set, the password is read from the payload as binary data; a CONNECT without it is malformed", async () => {
     const password = [0x00, 0xff, 0x80, 0x41];
-    const c = await open();
+    const c = await f.open();
     c.sendBytes(rawConnect(0xc2, str("with-pw"), str("bob"), str(password)));
     expect(await c.expect("connack")).toMatchObject({ returnCode: 0 });
     expect(seen.get("with-pw")?.password).toEqual(Buffer.from(password));
@@ -267,7 +242,7 @@ describe("CONNECT payload", () => {
 
   it("[MQTT-3.1.3-11] the user name is a UTF-8 string: multi-byte characters reach authentication intact, ill-formed UTF-8 closes", async () => {
     const name = "ユーザー/ü/😀";
-    const c = await open();
+    const c = await f.open();
     c.sendBytes(rawConnect(0x82, str("utf8-user"), str(name)));
     expect(await c.expect("connack")).toMatchObject({ returnCode: 0 });
     expect(seen.get("utf8-user")?.username).toBe(name);
@@ -277,7 +252,7 @@ describe("CONNECT payload", () => {
 
   it("[MQTT-3.1.2-9] with the will flag set, the will topic and message come from the payload, and the will QoS and retain are used", async () => {
     const watcher = await subscribed("will9-watch", "will9/#", 2);
-    const c = await open();
+    const c = await f.open();
     // Will flag, will QoS 1, will retain, clean session: 0x04 | 0x08 | 0x20 | 0x02.
     c.sendBytes(rawConnect(0x2e, str("will9"), str("will9/a"), str("bye")));
     expect(await c.expect("connack")).toMatchObject({ returnCode: 0 });
@@ -299,16 +274,16 @@ describe("CONNECT payload", () => {
   it("[MQTT-3.1.2-12] without the will flag nothing is published when a connection ends abnormally", async () => {
     const watcher = await subscribed("nowill-watch", "#", 0);
     expect(await watcher.silentFor(100)).toBe(true); // no retained message left by other tests
-    const received = b.broker.stats.messagesReceived;
-    const dropped = await connected({ clientId: "nowill-1" });
-    const violator = await connected({ clientId: "nowill-2" });
-    await connected({ clientId: "nowill-3" });
+    const received = f.b.broker.stats.messagesReceived;
+    const dropped = await f.raw({ clientId: "nowill-1" });
+    const violator = await f.raw({ clientId: "nowill-2" });
+    await f.raw({ clientId: "nowill-3" });
     dropped.destroy();
     violator.sendBytes([0xe2, 0x00]); // DISCONNECT with reserved flags: closed as a protocol error
     await violator.waitClosed();
-    await connected({ clientId: "nowill-3" }); // takes over and closes the first "nowill-3"
+    await f.raw({ clientId: "nowill-3" }); // takes over and closes the first "nowill-3"
     expect(await watcher.silentFor(300)).toBe(true);
-    expect(b.broker.stats.messagesReceived).toBe(received);
+    expect(f.b.broker.stats.messagesReceived).toBe(received);
   });
 });
 
@@ -342,11 +317,11 @@ describe("CONNECT refused or non-conforming", () => {
   for (const [name, connect, code] of REFUSALS) {
     it(`[MQTT-3.1.4-5] after refusing a CONNECT (${name}) the server ignores the packets sent behind it`, async () => {
       const watcher = await subscribed(`watch-${code}`, "refused/#", 0);
-      const c = await open();
+      const c = await f.open();
       c.sendBytes(Buffer.concat([connect, FOLLOW_UP]));
       await c.waitClosed();
       expect(c.buffered.map((p: Packet) => [p.cmd, p.cmd === "connack" && p.returnCode])).toEqual([["connack", code]]);
-      expect(b.broker.retained.get("refused/t")).toBeUndefined();
+      expect(f.b.broker.retained.get("refused/t")).toBeUndefined();
       expect(await watcher.silentFor(150)).toBe(true);
     });
   }
@@ -356,7 +331,7 @@ describe("DISCONNECT and transient errors", () => {
   for (const flags of [0x1, 0x2, 0x4, 0x8]) {
     it(`[MQTT-3.14.1-1] a DISCONNECT with reserved flags 0x${flags.toString(16)} is not a clean disconnect: closed, and the will is published`, async () => {
       const watcher = await subscribed(`d-watch-${flags}`, `dflags/${flags}`, 0);
-      const c = await connected({ clientId: `d-${flags}`, will: { topic: `dflags/${flags}`, payload: Buffer.from("will"), qos: 0, retain: false } });
+      const c = await f.raw({ clientId: `d-${flags}`, will: { topic: `dflags/${flags}`, payload: Buffer.from("will"), qos: 0, retain: false } });
       c.sendBytes([0xe0 | flags, 0x00]);
       await c.waitClosed();
       expect((await watcher.expect("publish")).payload.toString()).toBe("will");
@@ -373,7 +348,7 @@ describe("DISCONNECT and transient errors", () => {
 
   it("[MQTT-4.8.0-2] the authorizer failing on a PUBLISH closes that connection only; its will is published", async () => {
     const other = await subscribed("transient-other", "transient/#", 1);
-    const c = await connected({ clientId: "transient-pub", will: { topic: "transient/will", payload: Buffer.from("w"), qos: 0, retain: false } });
+    const c = await f.raw({ clientId: "transient-pub", will: { topic: "transient/will", payload: Buffer.from("w"), qos: 0, retain: false } });
     c.send({ cmd: "publish", topic: "throw/x", payload: Buffer.from("x"), qos: 1, messageId: 1, retain: false, dup: false });
     await c.waitClosed();
     expect(c.buffered).toEqual([]);
@@ -383,11 +358,11 @@ describe("DISCONNECT and transient errors", () => {
 
   it("[MQTT-4.8.0-2] the authorizer failing on a SUBSCRIBE, or the auth backend failing on CONNECT (0x03), closes only that connection", async () => {
     const other = await subscribed("transient-other2", "transient2/#", 1);
-    const c = await connected({ clientId: "transient-sub" });
+    const c = await f.raw({ clientId: "transient-sub" });
     c.send({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic: "throw/#", qos: 0 }] });
     await c.waitClosed();
     expect(c.buffered).toEqual([]);
-    const d = await open();
+    const d = await f.open();
     d.sendBytes(rawConnect(0x82, str("transient-auth"), str("boom")));
     expect(await d.expect("connack")).toMatchObject({ returnCode: 3 });
     await d.waitClosed();

@@ -1,8 +1,7 @@
 import { generate, parser as createParser, type Packet } from "mqtt-packet";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { startTestBroker, type TestBroker } from "../helpers/broker.js";
-import { RawClient } from "../helpers/raw-client.js";
+import { useBroker } from "../helpers/fixture.js";
 
 // MQTT over WebSocket (MQTT 3.1.1 section 6), with a raw `ws` client that controls frame types and boundaries.
 
@@ -82,36 +81,15 @@ class WsClient {
     clearTimeout(timer);
   }
 
-  terminate(): void {
+  destroy(): void {
     this.ws.terminate();
   }
 }
 
-let b: TestBroker;
-const wsClients: WsClient[] = [];
-const tcpClients: RawClient[] = [];
-
-beforeAll(async () => {
-  b = await startTestBroker({ ws: { port: 0 } });
-});
-afterEach(() => {
-  for (const c of wsClients.splice(0)) c.terminate();
-  for (const c of tcpClients.splice(0)) c.destroy();
-});
-afterAll(async () => {
-  await b.close();
-});
+const f = useBroker({ ws: { port: 0 } });
 
 async function ws(protocols?: string[]): Promise<WsClient> {
-  const c = await WsClient.open(b.port("ws"), protocols);
-  wsClients.push(c);
-  return c;
-}
-
-async function tcp(clientId: string): Promise<RawClient> {
-  const c = await RawClient.connected(b.mqttPort, { clientId });
-  tcpClients.push(c);
-  return c;
+  return f.track(await WsClient.open(f.b.port("ws"), protocols));
 }
 
 const connect = (clientId: string, extra: Partial<Extract<Packet, { cmd: "connect" }>> = {}): Buffer =>
@@ -121,7 +99,7 @@ const cmds = (packets: Packet[]): string[] => packets.map((p) => p.cmd);
 
 describe("binary frames only", () => {
   it("[MQTT-6.0.0-1] a CONNECT sent in a text frame is not processed: the connection is closed without CONNACK", async () => {
-    const before = b.broker.stats.connectionsRefused;
+    const before = f.b.broker.stats.connectionsRefused;
     const c = await ws();
     // Every byte of this CONNECT is ASCII, so it is a valid text frame that would parse as MQTT if it were read.
     const bytes = connect("text-connect");
@@ -130,14 +108,13 @@ describe("binary frames only", () => {
     await c.waitClosed();
     expect(c.packets).toEqual([]);
     expect(c.closeCode).not.toBe(1000);
-    expect(b.broker.sessions.has("text-connect")).toBe(false);
-    expect(b.broker.stats.connectionsRefused).toBe(before);
+    expect(f.b.broker.sessions.has("text-connect")).toBe(false);
+    expect(f.b.broker.stats.connectionsRefused).toBe(before);
   });
 
   it("[MQTT-6.0.0-1] a PUBLISH in a text frame after CONNECT closes the connection: not delivered, and the will is published", async () => {
-    const watcher = await tcp("ws-text-watcher");
-    watcher.send({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic: "ws6/#", qos: 0 }] });
-    await watcher.expect("suback");
+    const watcher = await f.raw({ clientId: "ws-text-watcher" });
+    await watcher.subscribe("ws6/#", 0);
     const c = await ws();
     c.binary(connect("ws-text-pub", { will: { topic: "ws6/will", payload: Buffer.from("gone"), qos: 0, retain: false } }));
     expect(cmds(await c.waitPackets(1))).toEqual(["connack"]);
@@ -234,9 +211,9 @@ describe("subprotocol", () => {
   });
 
   it("[MQTT-6.0.0-4] a client offering only mqttv3.1 is refused at the handshake; an MQTT 3.1 client offering mqtt is served", async () => {
-    const before = b.broker.stats.connectionsTotal;
-    await expect(WsClient.open(b.port("ws"), ["mqttv3.1"])).rejects.toThrow();
-    expect(b.broker.stats.connectionsTotal).toBe(before);
+    const before = f.b.broker.stats.connectionsTotal;
+    await expect(WsClient.open(f.b.port("ws"), ["mqttv3.1"])).rejects.toThrow();
+    expect(f.b.broker.stats.connectionsTotal).toBe(before);
 
     const c = await ws(["mqtt"]);
     c.binary(generate({ cmd: "connect", protocolId: "MQIsdp", protocolVersion: 3, clean: true, keepalive: 0, clientId: "ws-mqtt31" }));

@@ -40,7 +40,10 @@ async function configError(opts: Parameters<typeof loadConfig>[0]): Promise<Conf
 describe("defaults", () => {
   it("matches DEFAULTS with a computed nodeId", async () => {
     const cfg = await loadConfig({ env: {} });
-    expect(cfg).toEqual({ ...DEFAULTS, nodeId: `${os.hostname()}-${process.pid}` });
+    expect(cfg).toEqual({ ...DEFAULTS, nodeId: cfg.nodeId });
+    // hostname-pid-random: unique even where every container runs as pid 1 on a reused host name.
+    expect(cfg.nodeId).toMatch(new RegExp(`^${os.hostname().replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}-${process.pid}-[0-9a-f]{6}$`));
+    expect((await loadConfig({ env: {} })).nodeId).not.toBe(cfg.nodeId);
     expect(cfg.mqtt).toEqual({ host: "0.0.0.0", port: 1883 });
     expect(cfg.tls).toEqual({ host: "0.0.0.0", port: null });
     expect(cfg.ws).toEqual({ host: "0.0.0.0", port: 8083, path: "/mqtt" });
@@ -74,7 +77,7 @@ describe("defaults", () => {
 
   it("sync variant gives the same result", async () => {
     const file = tempFile(".yaml", "limits:\n  maxInflight: 7\n");
-    const opts = { env: { MQGATE_MQTT_PORT: "0" }, file };
+    const opts = { env: { MQGATE_MQTT_PORT: "0", MQGATE_NODE_ID: "fixed" }, file };
     expect(loadConfigSync(opts)).toEqual(await loadConfig(opts));
   });
 });

@@ -1,0 +1,110 @@
+import { randomUUID } from "node:crypto";
+import type { QoS } from "mqtt-packet";
+import type { Broker } from "../broker/broker.js";
+import type { GatewayBackend, KickResult, PublishMessage, PublishResult } from "./backend.js";
+import { ConflictError, NotFoundError, UnavailableError } from "./errors.js";
+
+export interface LocalBackendOptions {
+  /** How long a request waits for its store writes before answering 503 (the writes are retried meanwhile). */
+  durableTimeoutMs?: number;
+}
+
+/**
+ * The gateway backend of `npm start`: the in-process broker. Publishes go through the broker's routing (and its
+ * journal for durability); kicks close the session's connection; subscriptions change the broker's trie and
+ * the store, exactly as SUBSCRIBE/UNSUBSCRIBE do.
+ */
+export function localBackend(broker: Broker, opts: LocalBackendOptions = {}): GatewayBackend {
+  const timeoutMs = opts.durableTimeoutMs ?? 10_000;
+  const store = broker.store;
+
+  /** Rejects with 503 when the store has not confirmed the writes in time (they stay queued in the journal). */
+  function durable<T>(p: Promise<T>, what: string): Promise<T> {
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new UnavailableError(`the store did not confirm ${what} within ${timeoutMs} ms; it is retried and may still take effect`)), timeoutMs);
+    });
+    return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+  }
+
+  /** The session's subscriptions, from memory when the broker holds the session, else from the store. */
+  async function subscriptionsOf(clientId: string): Promise<Map<string, QoS> | null> {
+    const session = broker.sessions.get(clientId);
+    if (session !== undefined) return session.subscriptions;
+    const snapshot = await store.getSession(clientId);
+    return snapshot === null ? null : new Map(Object.entries(snapshot.subscriptions));
+  }
+
+  return {
+    store,
+
+    async publish(messages: readonly PublishMessage[]): Promise<PublishResult[]> {
+      // Routed synchronously one after the other: per-publisher order holds [MQTT-4.6.0-6].
+      const routed = messages.map((m) => broker.publishExternal({ topic: m.topic, payload: m.payload, qos: m.qos, retain: m.retain }));
+      const matched = await durable(Promise.all(routed), messages.length === 1 ? "the message" : `${messages.length} messages`);
+      return matched.map((n) => ({ id: randomUUID(), matched: n }));
+    },
+
+    async kick(clientId: string, discardSession: boolean): Promise<KickResult> {
+      const known = broker.sessions.has(clientId) || (await store.getSession(clientId)) !== null;
+      if (!known) throw new NotFoundError(`no client '${clientId}'`);
+      const disconnected = broker.disconnectClient(clientId);
+      if (!discardSession) return { disconnected, sessionDiscarded: false };
+      const deleted = await durable(broker.discardSession(clientId), "the session removal");
+      // A clean session ends with its connection; it is gone either way.
+      return { disconnected, sessionDiscarded: deleted || (!broker.sessions.has(clientId) && (await store.getSession(clientId)) === null) };
+    },
+
+    async subscribe(clientId: string, add: Readonly<Record<string, QoS>>): Promise<Record<string, QoS>> {
+      const current = await subscriptionsOf(clientId);
+      if (current === null) throw new NotFoundError(`no session for client '${clientId}'`);
+      const max = broker.config.limits.maxSubscriptionsPerSession;
+      const added = Object.keys(add).filter((f) => !current.has(f)).length;
+      if (current.size + added > max) {
+        throw new ConflictError(`client '${clientId}' has ${current.size} subscriptions; ${added} more would exceed the limit of ${max}`, [
+          { pointer: "#/subscriptions", detail: `at most ${max - current.size} new filters can be added` },
+        ]);
+      }
+      const granted: Record<string, QoS> = { ...add };
+      const session = broker.sessions.get(clientId);
+      if (session === undefined || session.link === null) {
+        // Offline: the store is the record (not fenced: nobody owns the session); then the trie, so messages
+        // published from now on are queued for it. Retained messages are sent when it is online.
+        const ok = await durable(store.updateSubscriptions(clientId, null, granted, []), "the subscriptions");
+        if (!ok) throw new NotFoundError(`no session for client '${clientId}'`);
+        if (session !== undefined) for (const [filter, qos] of Object.entries(granted)) broker.subscribe(session, filter, qos);
+        return granted;
+      }
+      // Online: as a SUBSCRIBE from the client, durable before the answer, then the retained messages.
+      for (const [filter, qos] of Object.entries(granted)) broker.subscribe(session, filter, qos);
+      const ok = await durable(broker.persistSubscriptions(session, granted, []), "the subscriptions");
+      if (!ok) {
+        for (const filter of Object.keys(granted)) broker.unsubscribe(session, filter);
+        throw new UnavailableError("the store refused or failed to record the subscriptions");
+      }
+      if (session.link !== null) for (const [filter, qos] of Object.entries(granted)) broker.deliverRetained(session, filter, qos);
+      return granted;
+    },
+
+    async unsubscribe(clientId: string, filters: readonly string[]): Promise<string[]> {
+      const current = await subscriptionsOf(clientId);
+      if (current === null) throw new NotFoundError(`no session for client '${clientId}'`);
+      const removed = filters.filter((f) => current.has(f));
+      if (removed.length === 0) return [];
+      const session = broker.sessions.get(clientId);
+      if (session === undefined || session.link === null) {
+        await durable(store.updateSubscriptions(clientId, null, {}, removed), "the subscription removal");
+        if (session !== undefined) for (const filter of removed) broker.unsubscribe(session, filter);
+        return removed;
+      }
+      for (const filter of removed) broker.unsubscribe(session, filter);
+      const ok = await durable(broker.persistSubscriptions(session, {}, removed), "the subscription removal");
+      if (!ok) throw new UnavailableError("the store refused or failed to record the subscription removal");
+      return removed;
+    },
+
+    deleteRetained(topic: string): Promise<boolean> {
+      return durable(broker.deleteRetained(topic), "the retained message removal");
+    },
+  };
+}

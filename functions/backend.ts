@@ -1,0 +1,74 @@
+import type { QoS } from "mqtt-packet";
+import type { Store } from "../core/store/types.js";
+
+/**
+ * What the REST handlers need from the MQTT side. Read-only routes use `store` alone (so they work on any
+ * Store: memory, Redis, Upstash); publishing and client control go through the backend, which keeps the
+ * broker's semantics.
+ *
+ * Implementations:
+ * - `localBackend(broker)` (backend-local.ts): the in-process broker of `npm start` and the tests.
+ * - the cluster backend (store + communicator, for Lambda) arrives with issue 4; until then `functions/api.ts`
+ *   refuses to start outside local mode with a ConfigError.
+ *
+ * Methods throw the gateway's typed errors (functions/errors.ts): NotFoundError for an unknown client,
+ * ConflictError for a limit, UnavailableError when durability cannot be confirmed in time.
+ */
+export interface GatewayBackend {
+  readonly store: Store;
+
+  /**
+   * Publishes messages in order, with the broker's semantics: topic matching, one copy per session at
+   * min(message QoS, highest granted QoS), retained messages stored or cleared (empty payload). Resolves once
+   * every store write the messages caused is durable: for QoS 1/2 that is the message queued for every matching
+   * persistent session, and for `retain` the retained message. Topics are valid names (validated by the caller).
+   */
+  publish(messages: readonly PublishMessage[]): Promise<PublishResult[]>;
+
+  /**
+   * Disconnects the client on whichever node holds its connection (its will is published, as for any close but
+   * DISCONNECT) and, with `discardSession`, deletes its session and everything queued for it.
+   * @throws NotFoundError when the client has neither a connection nor a session.
+   */
+  kick(clientId: string, discardSession: boolean): Promise<KickResult>;
+
+  /**
+   * Adds or replaces subscriptions of an existing session, durably. Retained messages matching each filter are
+   * delivered when the client is online (RETAIN=1, as after a SUBSCRIBE). Returns the granted QoS per filter.
+   * @throws NotFoundError for an unknown session, ConflictError beyond `maxSubscriptionsPerSession`.
+   */
+  subscribe(clientId: string, add: Readonly<Record<string, QoS>>): Promise<Record<string, QoS>>;
+
+  /**
+   * Removes subscriptions of an existing session, durably. Returns the filters that were subscribed.
+   * @throws NotFoundError for an unknown session.
+   */
+  unsubscribe(clientId: string, filters: readonly string[]): Promise<string[]>;
+
+  /**
+   * Deletes the retained message of `topic` without publishing anything to subscribers (unlike an empty retained
+   * PUBLISH). Resolves once durable; false when there was none.
+   */
+  deleteRetained(topic: string): Promise<boolean>;
+}
+
+export interface PublishMessage {
+  topic: string;
+  payload: Buffer;
+  qos: QoS;
+  retain: boolean;
+}
+
+export interface PublishResult {
+  /** Unique id of this publish (for logs and correlation; not sent over MQTT 3.1.1). */
+  id: string;
+  /** Sessions the message was routed to (online or offline). */
+  matched: number;
+}
+
+export interface KickResult {
+  /** The client had a live connection, which is now closed. */
+  disconnected: boolean;
+  /** The session was deleted (`discardSession`). */
+  sessionDiscarded: boolean;
+}

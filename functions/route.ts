@@ -1,0 +1,116 @@
+import type { APIGatewayProxyEventV2 } from "aws-lambda";
+import type { z } from "zod";
+import type { MqgateConfig } from "../core/config/types.js";
+import type { ApiKeyRecord } from "../core/store/types.js";
+import type { TopicLimits } from "../core/topic/index.js";
+import type { Scope } from "./api-keys.js";
+import type { GatewayBackend } from "./backend.js";
+import type { RouteResponse } from "./http.js";
+import { MAX_BATCH } from "./schemas.js";
+
+/**
+ * A route: its method and path, its documentation (the OpenAPI document is generated from this table), its
+ * input schemas and a thin handler. The router does everything generic: matching, authentication and scope,
+ * parsing and validating parameters and body, and turning errors into problem+json.
+ */
+
+export type Method = "GET" | "POST" | "DELETE";
+
+/** The limits the gateway enforces, from the broker configuration so REST and MQTT agree. */
+export interface GatewayLimits {
+  topic: TopicLimits;
+  /** Largest MQTT packet a message may become (the broker's maxPacketSize). */
+  maxPacketSize: number;
+  /** Messages per batch publish. */
+  maxBatch: number;
+  /** Largest request body (API Gateway passes up to 10 MB; a Lambda invocation carries at most 6 MB). */
+  maxBodyBytes: number;
+}
+
+export const MAX_BODY_BYTES = 6 * 1024 * 1024;
+
+export function gatewayLimits(config: MqgateConfig): GatewayLimits {
+  return {
+    topic: { maxTopicLength: config.limits.maxTopicLength, maxTopicLevels: config.limits.maxTopicLevels },
+    maxPacketSize: config.limits.maxPacketSize,
+    maxBatch: MAX_BATCH,
+    maxBodyBytes: MAX_BODY_BYTES,
+  };
+}
+
+/** What an authenticated route's handler gets besides its input. */
+export interface RouteContext {
+  readonly backend: GatewayBackend;
+  readonly key: ApiKeyRecord;
+  readonly limits: GatewayLimits;
+}
+
+/** What a public route (health, OpenAPI) gets: the backend only on demand, since it may be unavailable. */
+export interface PublicContext {
+  backend(): Promise<GatewayBackend>;
+  readonly limits: GatewayLimits;
+  /** The route table (for the OpenAPI document). */
+  readonly routes: readonly Route[];
+}
+
+export interface RouteInput<P, Q, B> {
+  params: P;
+  query: Q;
+  body: B;
+  event: APIGatewayProxyEventV2;
+}
+
+/** Documentation of one response of a route. */
+export interface ResponseDoc {
+  description: string;
+  /** A registered response schema; none for 204. */
+  schema?: z.ZodType;
+}
+
+interface RouteDoc {
+  method: Method;
+  /** Template: `{name}` is one path segment, `{name+}` (last only) the rest of the path. */
+  path: string;
+  operationId: string;
+  summary: string;
+  description?: string;
+  tag: "publish" | "clients" | "retained" | "cluster" | "meta";
+  /** Success responses by status. */
+  responses: Record<number, ResponseDoc>;
+  /** Problem statuses the route itself may answer (401, 404 for the path and 405 are added for all). */
+  problems: readonly number[];
+}
+
+type Out<S> = S extends z.ZodType ? z.output<S> : undefined;
+
+export interface RouteSpec<P extends z.ZodType | undefined, Q extends z.ZodType | undefined, B extends z.ZodType | undefined> extends RouteDoc {
+  scope: Scope;
+  params?: P;
+  query?: Q;
+  /** A JSON body validated with this schema. */
+  body?: B;
+  /** Checks on the parsed JSON body before the schema (a batch over the limit is 413, not 400). */
+  precheck?: (body: unknown, limits: GatewayLimits) => void;
+  /** Or a raw body, passed as bytes (raw publish). */
+  rawBody?: { contentType: string; description: string };
+  handle(input: RouteInput<Out<P>, Out<Q>, B extends z.ZodType ? z.output<B> : Buffer | undefined>, ctx: RouteContext): Promise<RouteResponse>;
+}
+
+export interface PublicRouteSpec extends RouteDoc {
+  handle(ctx: PublicContext): Promise<RouteResponse>;
+}
+
+/** The route table's erased entry. */
+export type Route =
+  | ({ kind: "api" } & RouteSpec<z.ZodType | undefined, z.ZodType | undefined, z.ZodType | undefined>)
+  | ({ kind: "public" } & PublicRouteSpec);
+
+export function defineRoute<P extends z.ZodType | undefined = undefined, Q extends z.ZodType | undefined = undefined, B extends z.ZodType | undefined = undefined>(
+  spec: RouteSpec<P, Q, B>,
+): Route {
+  return { kind: "api", ...(spec as unknown as RouteSpec<z.ZodType | undefined, z.ZodType | undefined, z.ZodType | undefined>) };
+}
+
+export function definePublicRoute(spec: PublicRouteSpec): Route {
+  return { kind: "public", ...spec };
+}

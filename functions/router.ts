@@ -1,0 +1,142 @@
+import { randomUUID } from "node:crypto";
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
+import * as z from "zod";
+import { ConfigError } from "../core/config/errors.js";
+import { InvalidStoreInput } from "../core/store/errors.js";
+import { authenticate, requireScope } from "./api-keys.js";
+import type { GatewayBackend } from "./backend.js";
+import { HttpError, MethodNotAllowedError, NotFoundError, ValidationError } from "./errors.js";
+import { bodyBytes, decodeParam, header, jsonBody, jsonResult, parseQuery, problemResult } from "./http.js";
+import type { GatewayLimits, Route } from "./route.js";
+import { routes as defaultRoutes } from "./routes/index.js";
+import { parseInput } from "./validate.js";
+
+/** A handler for API Gateway HTTP API events (payload format 2.0): the Lambda handler and the local adapter's. */
+export type ApiHandler = (event: APIGatewayProxyEventV2) => Promise<APIGatewayProxyStructuredResultV2>;
+
+export interface ApiOptions {
+  /** The backend, or a factory called on the first request that needs it (and again after it failed). */
+  backend: GatewayBackend | (() => Promise<GatewayBackend>);
+  limits: GatewayLimits;
+  routes?: readonly Route[];
+  /** Unexpected errors (answered 500) and configuration errors, for the process edge to log. */
+  onError?: (err: unknown, event: APIGatewayProxyEventV2) => void;
+}
+
+type Segment = { literal: string } | { param: string; greedy: boolean };
+
+interface Compiled {
+  route: Route;
+  segments: Segment[];
+}
+
+const NO_QUERY = z.strictObject({});
+
+function compile(route: Route): Compiled {
+  const segments = route.path
+    .split("/")
+    .slice(1)
+    .map((s): Segment => {
+      const m = /^\{(\w+)(\+?)\}$/.exec(s);
+      return m === null ? { literal: s } : { param: m[1] as string, greedy: m[2] === "+" };
+    });
+  return { route, segments };
+}
+
+/** Raw (still percent-encoded) path parameters when `parts` fits the template, else null. */
+function matchPath(c: Compiled, parts: readonly string[]): Record<string, string> | null {
+  const params: Record<string, string> = {};
+  for (let i = 0; i < c.segments.length; i++) {
+    const seg = c.segments[i] as Segment;
+    if ("literal" in seg) {
+      if (parts[i] !== seg.literal) return null;
+      continue;
+    }
+    if (seg.greedy) {
+      const rest = parts.slice(i).join("/");
+      if (rest === "") return null;
+      params[seg.param] = rest;
+      return params;
+    }
+    const part = parts[i];
+    if (part === undefined || part === "") return null;
+    params[seg.param] = part;
+  }
+  return parts.length === c.segments.length ? params : null;
+}
+
+/**
+ * The REST API's one entry point: matches the route (404, 405 with Allow), authenticates the key and checks the
+ * route's scope (401, 403), validates path, query and body with the route's zod schemas (400, 413), runs the
+ * thin handler and turns every error into RFC 9457 problem+json.
+ */
+export function createApi(opts: ApiOptions): ApiHandler {
+  const table = (opts.routes ?? defaultRoutes).map(compile);
+  const allRoutes = table.map((c) => c.route);
+  const { limits } = opts;
+  let pending: Promise<GatewayBackend> | null = null;
+  const getBackend = (): Promise<GatewayBackend> => {
+    const b = opts.backend;
+    if (typeof b !== "function") return Promise.resolve(b);
+    pending ??= b().catch((err: unknown) => {
+      pending = null;
+      throw err;
+    });
+    return pending;
+  };
+
+  async function dispatch(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
+    const method = (event.requestContext?.http?.method ?? "GET").toUpperCase();
+    const path = event.rawPath;
+    const parts = path.split("/").slice(1);
+    const candidates: { c: Compiled; params: Record<string, string> }[] = [];
+    for (const c of table) {
+      const params = matchPath(c, parts);
+      if (params !== null) candidates.push({ c, params });
+    }
+    if (candidates.length === 0) throw new NotFoundError(`no route ${path}; see /v1/openapi.json`);
+    const hit = candidates.find((x) => x.c.route.method === method);
+    if (hit === undefined) throw new MethodNotAllowedError(method, path, [...new Set(candidates.map((x) => x.c.route.method))].sort());
+    const route = hit.c.route;
+
+    if (route.kind === "public") return jsonResult(await route.handle({ backend: getBackend, limits, routes: allRoutes }));
+
+    const backend = await getBackend();
+    const key = await authenticate(backend.store, header(event, "authorization"));
+    requireScope(key, route.scope);
+
+    const decoded: Record<string, string> = {};
+    for (const [name, raw] of Object.entries(hit.params)) decoded[name] = decodeParam(raw, name);
+    const params = route.params ? parseInput(route.params, decoded, "path") : undefined;
+    const query = parseInput(route.query ?? NO_QUERY, parseQuery(event), "query");
+    let body: unknown;
+    if (route.body !== undefined) {
+      const json = jsonBody(event, limits.maxBodyBytes);
+      route.precheck?.(json, limits);
+      body = parseInput(route.body, json, "body");
+    } else if (route.rawBody !== undefined) {
+      body = bodyBytes(event, limits.maxBodyBytes);
+    }
+    return jsonResult(await route.handle({ params, query, body, event }, { backend, key, limits }));
+  }
+
+  return async (event) => {
+    const requestId = event.requestContext?.requestId ?? randomUUID();
+    try {
+      return await dispatch(event);
+    } catch (err) {
+      return problemResult(toHttpError(err, event, opts.onError), event.rawPath, requestId);
+    }
+  };
+}
+
+function toHttpError(err: unknown, event: APIGatewayProxyEventV2, onError: ApiOptions["onError"]): HttpError {
+  if (err instanceof HttpError) return err;
+  // A store refusal that a handler did not attribute to a field (it validated everything it passes).
+  if (err instanceof InvalidStoreInput) return new ValidationError([{ pointer: "#", detail: err.message }]);
+  onError?.(err, event);
+  if (err instanceof ConfigError) {
+    return new HttpError("configuration-error", err.issues.map((i) => i.message).join("; "));
+  }
+  return new HttpError("internal-error", "the request failed unexpectedly; it is logged with its requestId");
+}

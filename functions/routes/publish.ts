@@ -1,0 +1,29 @@
+import { checkPublishes, payloadOf } from "../publish.js";
+import { defineRoute } from "../route.js";
+import { PublishRequest, PublishResult } from "../schemas.js";
+
+export const publishRoute = defineRoute({
+  method: "POST",
+  path: "/v1/publish",
+  operationId: "publish",
+  summary: "Publish one message",
+  description:
+    "Routes the message like an MQTT PUBLISH: matching subscriptions get one copy per session at min(message QoS, granted QoS); " +
+    "`retain` stores or (empty payload) clears the retained message. For QoS 1 and 2 the answer comes once the message is durable " +
+    "for every matching persistent session.",
+  tag: "publish",
+  scope: "publish",
+  body: PublishRequest,
+  responses: { 200: { description: "Published.", schema: PublishResult } },
+  problems: [400, 403, 413, 503],
+  async handle({ body }, { backend, key, limits }) {
+    const [result] = await backend.publish(
+      checkPublishes(
+        [{ topic: body.topic, payload: payloadOf(body), qos: body.qos, retain: body.retain, topicField: { pointer: "#/topic" }, payloadField: { pointer: "#/payload" } }],
+        key,
+        limits,
+      ),
+    );
+    return { status: 200, body: result };
+  },
+});

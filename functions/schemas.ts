@@ -1,0 +1,246 @@
+import * as z from "zod";
+
+/**
+ * The zod schemas of the REST API: requests are validated with them at the edge, and the OpenAPI document
+ * (openapi.ts) is generated from them. Schemas registered in `requestSchemas` / `responseSchemas` become named
+ * components; the rest is inlined.
+ */
+
+export const requestSchemas = z.registry<{ id: string }>();
+export const responseSchemas = z.registry<{ id: string }>();
+
+/** Largest page a list call returns. */
+export const MAX_PAGE = 1000;
+export const DEFAULT_PAGE = 100;
+/** Messages per batch publish. */
+export const MAX_BATCH = 100;
+/** Subscriptions per add call. */
+export const MAX_SUBSCRIBE = 100;
+
+export const Qos = z.literal([0, 1, 2]).meta({ description: "MQTT quality of service: 0 at most once, 1 at least once, 2 exactly once." });
+
+// ---- parameters ---------------------------------------------------------------------------------------
+
+const boolParam = (description: string) =>
+  z
+    .enum(["true", "false"], { error: "must be 'true' or 'false'" })
+    .default("false")
+    .transform((v) => v === "true")
+    .meta({ description });
+
+const qosParam = z
+  .enum(["0", "1", "2"], { error: "must be 0, 1 or 2" })
+  .default("0")
+  .transform((v) => Number(v) as 0 | 1 | 2)
+  .meta({ description: "QoS of the publish: 0, 1 or 2." });
+
+const limitParam = z
+  .string()
+  .regex(/^\d+$/, "must be an integer")
+  .default(String(DEFAULT_PAGE))
+  .transform(Number)
+  .pipe(z.number().int().min(1, "must be at least 1").max(MAX_PAGE, `must be at most ${MAX_PAGE}`))
+  .meta({ description: `Page size, 1..${MAX_PAGE}.`, type: "integer", minimum: 1, maximum: MAX_PAGE });
+
+const cursorParam = z.string().min(1, "must not be empty").optional().meta({ description: "Cursor returned by the previous page; omit for the first page." });
+
+const encodingParam = z
+  .enum(["base64", "utf8"], { error: "must be 'base64' or 'utf8'" })
+  .default("base64")
+  .meta({ description: "How payloads are returned: base64, or utf8 text when the payload is valid UTF-8 (else base64 for that message)." });
+
+export const ClientParams = z.strictObject({
+  clientId: z.string().min(1).meta({ description: "MQTT client id, percent-encoded ('/' as %2F)." }),
+});
+export const ClientFilterParams = z.strictObject({
+  clientId: ClientParams.shape.clientId,
+  filter: z.string().min(1).meta({ description: "Topic filter; its levels may be written as path segments ('#' as %23)." }),
+});
+export const TopicParams = z.strictObject({
+  topic: z.string().min(1).meta({ description: "Topic name; its levels are path segments (a/b/c), other reserved characters percent-encoded." }),
+});
+
+export const ClientsQuery = z.strictObject({
+  connected: z
+    .enum(["true", "false"], { error: "must be 'true' or 'false'" })
+    .optional()
+    .transform((v) => (v === undefined ? undefined : v === "true"))
+    .meta({ description: "Only connected (true) or only disconnected (false) clients; both when absent." }),
+  cursor: cursorParam,
+  limit: limitParam,
+});
+export const KickQuery = z.strictObject({
+  discardSession: boolParam("Also delete the session and everything queued for it."),
+});
+export const RawPublishQuery = z.strictObject({
+  qos: qosParam,
+  retain: boolParam("Retain the message; an empty body with retain=true clears the retained message."),
+});
+export const RetainedListQuery = z.strictObject({
+  filter: z.string().min(1, "must not be empty").optional().meta({ description: "Topic filter ('+' and '#' wildcards, '#' as %23); every retained message when absent." }),
+  cursor: cursorParam,
+  limit: limitParam,
+  encoding: encodingParam,
+});
+export const EncodingQuery = z.strictObject({ encoding: encodingParam });
+
+// ---- request bodies -----------------------------------------------------------------------------------
+
+export const PublishRequest = z
+  .strictObject({
+    topic: z.string().meta({ description: "Topic name (no wildcards).", examples: ["devices/42/commands"] }),
+    payload: z.unknown().meta({
+      description: "The payload: a string for utf8 and base64, any JSON value for json (sent as its JSON text).",
+      examples: ["reboot"],
+    }),
+    encoding: z.enum(["utf8", "base64", "json"]).default("utf8").meta({ description: "How `payload` is given." }),
+    qos: Qos.default(0),
+    retain: z.boolean().default(false).meta({ description: "Retain the message; an empty payload with retain clears the retained message." }),
+  })
+  .superRefine((v, ctx) => {
+    if (v.payload === undefined) ctx.addIssue({ code: "custom", path: ["payload"], message: "is required" });
+    else if (v.encoding !== "json" && typeof v.payload !== "string") {
+      ctx.addIssue({ code: "custom", path: ["payload"], message: `must be a string with encoding '${v.encoding}' (use encoding 'json' for other JSON values)` });
+    } else if (v.encoding === "base64" && !isBase64(v.payload as string)) {
+      ctx.addIssue({ code: "custom", path: ["payload"], message: "is not valid base64" });
+    }
+  })
+  .meta({ description: "One message to publish." });
+requestSchemas.add(PublishRequest, { id: "PublishRequest" });
+
+export const PublishBatchRequest = z
+  .strictObject({
+    messages: z.array(PublishRequest).min(1, "must contain at least one message").max(MAX_BATCH, `must contain at most ${MAX_BATCH} messages`),
+  })
+  .meta({ description: `Up to ${MAX_BATCH} messages, published in order.` });
+requestSchemas.add(PublishBatchRequest, { id: "PublishBatchRequest" });
+
+export const SubscribeRequest = z
+  .strictObject({
+    subscriptions: z
+      .array(z.strictObject({ filter: z.string().meta({ description: "Topic filter.", examples: ["devices/42/#"] }), qos: Qos }))
+      .min(1, "must contain at least one subscription")
+      .max(MAX_SUBSCRIBE, `must contain at most ${MAX_SUBSCRIBE} subscriptions`),
+  })
+  .meta({ description: "Subscriptions to add or replace." });
+requestSchemas.add(SubscribeRequest, { id: "SubscribeRequest" });
+
+// ---- responses ----------------------------------------------------------------------------------------
+
+const timestamp = (description: string) => z.string().meta({ format: "date-time", description });
+const nullableTimestamp = (description: string) => z.string().nullable().meta({ format: "date-time", description });
+
+export const PublishResult = z
+  .object({
+    id: z.string().meta({ description: "Id of this publish." }),
+    matched: z.number().int().min(0).meta({ description: "Sessions the message was routed to (online or offline)." }),
+  })
+  .meta({ description: "Answered once the message is durable for every matching persistent session (QoS 1/2) and as retained message." });
+responseSchemas.add(PublishResult, { id: "PublishResult" });
+
+export const PublishBatchResult = z.object({ results: z.array(PublishResult).meta({ description: "One result per message, in order." }) });
+responseSchemas.add(PublishBatchResult, { id: "PublishBatchResult" });
+
+export const Subscription = z.object({ filter: z.string(), qos: Qos });
+responseSchemas.add(Subscription, { id: "Subscription" });
+
+export const ClientSummary = z.object({
+  clientId: z.string(),
+  connected: z.boolean(),
+  node: z.string().nullable().meta({ description: "Broker node holding the connection; null when offline." }),
+  clean: z.boolean().meta({ description: "Clean session (ends with the connection)." }),
+  username: z.string().nullable(),
+  connectedAt: nullableTimestamp("Last connect."),
+  disconnectedAt: nullableTimestamp("Last disconnect."),
+});
+responseSchemas.add(ClientSummary, { id: "ClientSummary" });
+
+export const ClientPage = z.object({
+  items: z.array(ClientSummary),
+  cursor: z.string().nullable().meta({ description: "Pass as `cursor` for the next page; null on the last page." }),
+});
+responseSchemas.add(ClientPage, { id: "ClientPage" });
+
+export const ClientDetail = ClientSummary.extend({
+  since: nullableTimestamp("When the client connected (connected) or disconnected (offline)."),
+  subscriptions: z.array(Subscription),
+  inflight: z.number().int().min(0).meta({ description: "Outgoing QoS 1/2 messages sent and not yet acknowledged (stored state)." }),
+  queued: z.number().int().min(0).meta({ description: "Outgoing QoS 1/2 messages waiting to be sent (stored state)." }),
+});
+responseSchemas.add(ClientDetail, { id: "ClientDetail" });
+
+export const KickResult = z.object({
+  clientId: z.string(),
+  disconnected: z.boolean().meta({ description: "The client was connected and has been disconnected." }),
+  sessionDiscarded: z.boolean().meta({ description: "The session was deleted (discardSession=true)." }),
+});
+responseSchemas.add(KickResult, { id: "KickResult" });
+
+export const SubscriptionList = z.object({ clientId: z.string(), subscriptions: z.array(Subscription) });
+responseSchemas.add(SubscriptionList, { id: "SubscriptionList" });
+
+export const RetainedMessage = z.object({
+  topic: z.string(),
+  qos: Qos,
+  payload: z.string(),
+  encoding: z.enum(["base64", "utf8"]).meta({ description: "How `payload` is written." }),
+  bytes: z.number().int().min(0).meta({ description: "Payload size in bytes." }),
+});
+responseSchemas.add(RetainedMessage, { id: "RetainedMessage" });
+
+export const RetainedPage = z.object({ items: z.array(RetainedMessage), cursor: z.string().nullable() });
+responseSchemas.add(RetainedPage, { id: "RetainedPage" });
+
+export const NodeList = z.object({
+  items: z.array(
+    z.object({
+      nodeId: z.string(),
+      address: z.string(),
+      startedAt: timestamp("Start of the node process."),
+      heartbeatAt: timestamp("Last heartbeat."),
+    }),
+  ),
+});
+responseSchemas.add(NodeList, { id: "NodeList" });
+
+export const Stats = z.object({
+  nodes: z.number().int().min(0).meta({ description: "Live broker nodes." }),
+  counters: z.record(z.string(), z.number()).meta({ description: "Cluster-wide counters kept in the store." }),
+});
+responseSchemas.add(Stats, { id: "Stats" });
+
+export const Health = z.object({
+  status: z.enum(["ok", "unavailable"]),
+  store: z.object({ kind: z.string().nullable(), reachable: z.boolean() }),
+  detail: z.string().optional(),
+});
+responseSchemas.add(Health, { id: "Health" });
+
+export const Problem = z
+  .object({
+    type: z.string().meta({ description: "urn:mqgate:problem:<name>, see the error table." }),
+    title: z.string(),
+    status: z.number().int(),
+    detail: z.string().meta({ description: "What is wrong, naming the field." }),
+    instance: z.string().meta({ description: "The request path." }),
+    requestId: z.string(),
+    errors: z
+      .array(
+        z.object({
+          pointer: z.string().optional().meta({ description: "JSON pointer (URI fragment) of the body field, e.g. #/messages/2/topic." }),
+          parameter: z.string().optional().meta({ description: "Name of the query or path parameter." }),
+          header: z.string().optional(),
+          detail: z.string(),
+        }),
+      )
+      .optional()
+      .meta({ description: "Every invalid field." }),
+  })
+  .meta({ description: "RFC 9457 problem details (application/problem+json)." });
+responseSchemas.add(Problem, { id: "Problem" });
+
+function isBase64(s: string): boolean {
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(s)) return false;
+  const unpadded = s.replace(/=+$/, "");
+  return Buffer.from(unpadded, "base64").toString("base64").replace(/=+$/, "") === unpadded;
+}

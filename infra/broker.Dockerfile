@@ -1,0 +1,44 @@
+# The mqgate broker image. Build from the repository root:
+#   docker build -f infra/broker.Dockerfile -t mqgate-broker .                    # open broker (auth allow-all)
+#   docker build -f infra/broker.Dockerfile --target broker-acl \
+#     --build-arg ACL_FILE=mqgate.acl.yaml -t mqgate-broker .                      # with an ACL file baked in
+# `sst deploy` builds it the same way (infra/broker.ts). The command, health check and paths are also in
+# infra/plan/broker.ts; test/infra/dockerfile.test.ts keeps the two in step.
+
+ARG NODE_VERSION=24
+
+# ---- build: `npm run build` bundles the broker (and its dependencies) into dist/broker.mjs --------------------
+# Runs on the build machine's own platform: the output is JavaScript, so an arm64 image needs no emulation.
+FROM --platform=$BUILDPLATFORM node:${NODE_VERSION}-bookworm-slim AS build
+WORKDIR /src
+COPY package.json package-lock.json ./
+# --ignore-scripts: no install script is needed to bundle (esbuild's binary comes as an optional dependency).
+RUN npm ci --no-audit --no-fund --ignore-scripts
+COPY tsconfig.json ./
+COPY scripts ./scripts
+COPY core ./core
+COPY broker ./broker
+COPY functions ./functions
+RUN npm run build
+
+# ---- runtime: Node and the bundle, nothing else; runs as the image's unprivileged "node" user ----------------
+FROM node:${NODE_VERSION}-bookworm-slim AS runtime
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build /src/dist/broker.mjs /src/dist/broker.mjs.map ./dist/
+COPY infra/broker-healthcheck.mjs ./healthcheck.mjs
+USER node
+# MQTT over TCP, MQTT over WebSocket (path /mqtt). TLS is terminated by the load balancer.
+EXPOSE 1883 8083
+HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 CMD ["node", "/app/healthcheck.mjs"]
+STOPSIGNAL SIGTERM
+CMD ["node", "--enable-source-maps", "dist/broker.mjs"]
+
+# ---- broker-acl: the runtime plus an ACL file (auth.mode acl); the environment selects it ------------------------
+# infra/plan/broker.ts sets MQGATE_AUTH_MODE=acl and MQGATE_ACL_FILE=/app/config/<file name>.
+FROM runtime AS broker-acl
+ARG ACL_FILE=mqgate.acl.yaml
+COPY ${ACL_FILE} /app/config/
+
+# ---- broker (default target): the runtime alone ------------------------------------------------------------
+FROM runtime AS broker

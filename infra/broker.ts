@@ -1,0 +1,94 @@
+/**
+ * The brokers: an ECS cluster in the VPC and a Fargate service built from infra/broker.Dockerfile, behind a
+ * network load balancer. Every value comes from infra/plan/broker.ts; this file only hands them to SST.
+ */
+import { existsSync } from "node:fs";
+import path from "node:path";
+import { vpc } from "./network.js";
+import * as plan from "./plan/broker.js";
+import { eventsSenderStatements, nodeQueueOwnerStatements } from "./plan/queues.js";
+import { ARCHITECTURE } from "./plan/runtime.js";
+import { DEPLOY_ENV } from "./plan/settings.js";
+import { eventsQueue, nodeQueueArnPattern } from "./queues.js";
+import { settings } from "./settings.js";
+import { brokerRedisUrlParameter } from "./store.js";
+
+if (settings.auth === "acl" && !existsSync(path.join($cli.paths.root, settings.aclFile))) {
+  throw new Error(
+    `The broker's ACL file ${settings.aclFile} does not exist. Create it (docs/auth.md, docs/deploy.md), point ` +
+      `${DEPLOY_ENV.aclFile} at it, or deploy an open broker with ${DEPLOY_ENV.auth}=allow-all.`,
+  );
+}
+
+const seconds = (n: number) => `${n} seconds` as const;
+
+const rules = plan.brokerPorts(settings.domain, { plaintext: settings.plaintext });
+const image = plan.brokerImage(settings);
+const scaling = plan.brokerScaling(settings);
+const check = plan.brokerHealthCheck();
+const stopTimeout = plan.stopTimeoutSeconds(plan.DRAIN_MS);
+
+export const cluster = new sst.aws.Cluster("Cluster", { vpc });
+
+export const broker = new sst.aws.Service("Broker", {
+  cluster,
+  architecture: ARCHITECTURE,
+  cpu: plan.BROKER_TASK.cpu,
+  memory: plan.BROKER_TASK.memory,
+  image: { context: ".", dockerfile: image.dockerfile, target: image.target, args: image.args },
+  environment: plan.brokerEnvironment({ auth: settings.auth, aclFile: settings.aclFile, drainMs: plan.DRAIN_MS }),
+  ssm: { MQGATE_REDIS_URL: brokerRedisUrlParameter.arn },
+  permissions: [...nodeQueueOwnerStatements(nodeQueueArnPattern), ...eventsSenderStatements(eventsQueue.arn)],
+  health: {
+    command: ["CMD", ...check.command],
+    interval: seconds(check.intervalSeconds),
+    timeout: seconds(check.timeoutSeconds),
+    retries: check.retries,
+    startPeriod: seconds(check.startPeriodSeconds),
+  },
+  loadBalancer: {
+    domain:
+      settings.domain === undefined
+        ? undefined
+        : settings.certificateArn === undefined
+          ? settings.domain
+          : { name: settings.domain, cert: settings.certificateArn, dns: false },
+    rules,
+    health: Object.fromEntries(
+      Object.entries(plan.loadBalancerHealthChecks(rules)).map(([port, h]) => [
+        port,
+        {
+          interval: seconds(h.intervalSeconds),
+          timeout: seconds(h.timeoutSeconds),
+          healthyThreshold: h.healthyThreshold,
+          unhealthyThreshold: h.unhealthyThreshold,
+        },
+      ]),
+    ),
+  },
+  scaling: {
+    min: scaling.min,
+    max: scaling.max,
+    cpuUtilization: scaling.cpuUtilization,
+    memoryUtilization: scaling.memoryUtilization,
+    scaleOutCooldown: seconds(scaling.scaleOutCooldownSeconds),
+    scaleInCooldown: seconds(scaling.scaleInCooldownSeconds),
+  },
+  // `sst deploy` waits until the new tasks are healthy; ECS's circuit breaker rolls a failing deployment back.
+  wait: true,
+  transform: {
+    // SIGTERM → SIGKILL only after the broker's drain (ECS's default is 30 s; SST has no option for it).
+    taskDefinition: (args) => {
+      args.containerDefinitions = $output(args.containerDefinitions).apply((json) => plan.withStopTimeout(json, stopTimeout));
+    },
+    listener: (args) => {
+      if (args.protocol === "TLS") args.sslPolicy = plan.TLS_POLICY;
+    },
+    target: (args) => {
+      args.deregistrationDelay = plan.DEREGISTRATION_DELAY_SECONDS;
+      // Connections reach the tasks from the load balancer's addresses, inside the VPC range the tasks' security
+      // group admits; with client IPs preserved, that group would have to be open to the internet.
+      args.preserveClientIp = "false";
+    },
+  },
+});

@@ -1,0 +1,215 @@
+/**
+ * The broker service: container command, environment (the broker's MQGATE_* contract, docs/configuration.md),
+ * ports behind the network load balancer, health checks, graceful stop and autoscaling. Pure values; infra/broker.ts
+ * hands them to SST, infra/broker.Dockerfile repeats the command and health check (a test keeps them equal).
+ */
+import type { BrokerAuth, DeploySettings } from "./settings.js";
+
+/** Container listeners. TLS is terminated by the load balancer, so the broker's own TLS listener stays off. */
+export const CONTAINER_PORTS = { mqtt: 1883, ws: 8083 } as const;
+/** The WebSocket path (the broker's default `ws.path`). */
+export const WS_PATH = "/mqtt";
+/** Public ports on the load balancer. */
+export const PUBLIC_PORTS = { mqtt: 1883, mqtts: 8883, ws: 80, wss: 443 } as const;
+
+/** The image's working directory, command and files (infra/broker.Dockerfile). */
+export const APP_DIR = "/app";
+export const BROKER_COMMAND = ["node", "--enable-source-maps", "dist/broker.mjs"] as const;
+export const HEALTHCHECK_SCRIPT = `${APP_DIR}/healthcheck.mjs`;
+/** Where the ACL file is copied in the image (its file name is kept: the extension selects the parser). */
+export const ACL_DIR = `${APP_DIR}/config`;
+
+/** Fargate task size: half a vCPU (Node runs one event loop) and 1 GB. */
+export const BROKER_TASK = { cpu: "0.5 vCPU", memory: "1 GB" } as const;
+
+/**
+ * Connections one task accepts before refusing (limits.maxConnections). A rough bound for 1 GB of memory with
+ * room for session state and socket buffers; measure with bench/ before raising it with a bigger task.
+ */
+export const MAX_CONNECTIONS_PER_TASK = 20_000;
+
+/** Time the broker gets on SIGTERM to stop accepting, hand sessions back and close (shutdown.drainMs). */
+export const DRAIN_MS = 20_000;
+/** Fargate's upper limit for a container's stopTimeout. */
+export const FARGATE_MAX_STOP_TIMEOUT_SECONDS = 120;
+/** Margin between the end of the drain and SIGKILL: the process exits, logs flush. */
+const STOP_MARGIN_SECONDS = 5;
+
+/**
+ * ECS's stopTimeout (SIGTERM → SIGKILL) for a drain of `drainMs`: the drain plus a margin. The broker exits on its
+ * own once the drain ends (core: shutdown.drainMs), so SIGKILL only ever hits a broker that hung.
+ */
+export function stopTimeoutSeconds(drainMs: number = DRAIN_MS): number {
+  const seconds = Math.ceil(drainMs / 1000) + STOP_MARGIN_SECONDS;
+  if (!Number.isInteger(drainMs) || drainMs < 0 || seconds > FARGATE_MAX_STOP_TIMEOUT_SECONDS) {
+    throw new Error(`drainMs ${drainMs} does not fit Fargate's ${FARGATE_MAX_STOP_TIMEOUT_SECONDS} s stop timeout`);
+  }
+  return seconds;
+}
+
+/**
+ * How long the load balancer keeps a stopping task registered before ECS sends SIGTERM. New connections go to
+ * other tasks from the start of this delay; existing ones continue until the broker's drain closes them. The
+ * default (300 s) would hold every deployment and scale-in for five minutes.
+ */
+export const DEREGISTRATION_DELAY_SECONDS = 15;
+
+export interface BrokerEnvironmentOptions {
+  auth: BrokerAuth;
+  /** The ACL file's path in the repository (only its name is used: the image keeps it under ACL_DIR). */
+  aclFile?: string;
+  drainMs?: number;
+}
+
+/**
+ * The broker's environment in the container: MQGATE_* variables only, each one the config loader accepts. Not
+ * set, on purpose: MQGATE_NODE_ID (the default `<hostname>-<pid>` differs per task, a fixed value would not),
+ * MQGATE_REDIS_URL (a secret, see BROKER_SECRET_ENV), MQGATE_SQS_ENDPOINT (AWS's endpoint is the default),
+ * MQGATE_API_KEY (the broker serves no REST API in the cluster).
+ */
+export function brokerEnvironment(opts: BrokerEnvironmentOptions): Record<string, string> {
+  const env: Record<string, string> = {
+    MQGATE_HOST: "0.0.0.0",
+    MQGATE_MQTT_PORT: String(CONTAINER_PORTS.mqtt),
+    MQGATE_TLS_PORT: "off",
+    MQGATE_WS_PORT: String(CONTAINER_PORTS.ws),
+    MQGATE_HTTP_PORT: "off",
+    MQGATE_METRICS_PORT: "off",
+    MQGATE_LOG_LEVEL: "info",
+    MQGATE_MAX_CONNECTIONS: String(MAX_CONNECTIONS_PER_TASK),
+    MQGATE_DRAIN_MS: String(opts.drainMs ?? DRAIN_MS),
+    MQGATE_AUTH_MODE: opts.auth,
+  };
+  if (opts.auth === "acl") {
+    if (opts.aclFile === undefined) throw new Error("auth 'acl' needs an ACL file");
+    env.MQGATE_ACL_FILE = aclImagePath(opts.aclFile);
+  }
+  return env;
+}
+
+/** Variables the task receives from SSM SecureString parameters instead of plain environment. */
+export const BROKER_SECRET_ENV = ["MQGATE_REDIS_URL"] as const;
+
+/** The ACL file's path inside the image. */
+export function aclImagePath(aclFile: string): string {
+  const name = aclFile.split("/").pop();
+  if (name === undefined || name === "") throw new Error(`not a file path: '${aclFile}'`);
+  return `${ACL_DIR}/${name}`;
+}
+
+/** Which Dockerfile stage to build, and its build arguments. */
+export function brokerImage(settings: Pick<DeploySettings, "auth" | "aclFile">): {
+  dockerfile: string;
+  target: "broker" | "broker-acl";
+  args: Record<string, string>;
+} {
+  return settings.auth === "acl"
+    ? { dockerfile: "infra/broker.Dockerfile", target: "broker-acl", args: { ACL_FILE: settings.aclFile } }
+    : { dockerfile: "infra/broker.Dockerfile", target: "broker", args: {} };
+}
+
+/**
+ * Security policy of the load balancer's TLS listeners: TLS 1.3 and 1.2 only, forward-secret ciphers. Devices whose
+ * TLS stack predates 1.2 cannot connect; that is deliberate.
+ */
+export const TLS_POLICY = "ELBSecurityPolicy-TLS13-1-2-2021-06";
+
+type Tcp = `${number}/tcp`;
+type Tls = `${number}/tls`;
+
+/** One load balancer listener: public port/protocol → container port/protocol. */
+export interface PortRule {
+  listen: Tcp | Tls;
+  forward: Tcp;
+}
+
+/**
+ * Load balancer listeners. Plain MQTT 1883 and ws:// on 80 unless `plaintext` is false; with a domain also
+ * MQTT over TLS on 8883 and wss:// on 443, TLS terminated by the load balancer with an ACM certificate and
+ * forwarded to the same container ports. Everything is TCP: one network load balancer, no HTTP parsing in between.
+ */
+export function brokerPorts(domain?: string, opts: { plaintext?: boolean } = {}): PortRule[] {
+  const plaintext = opts.plaintext ?? true;
+  if (!plaintext && domain === undefined) throw new Error("without a domain, plain MQTT is the only endpoint");
+  const mqtt: Tcp = `${CONTAINER_PORTS.mqtt}/tcp`;
+  const ws: Tcp = `${CONTAINER_PORTS.ws}/tcp`;
+  const rules: PortRule[] = [];
+  if (plaintext) {
+    rules.push({ listen: `${PUBLIC_PORTS.mqtt}/tcp`, forward: mqtt }, { listen: `${PUBLIC_PORTS.ws}/tcp`, forward: ws });
+  }
+  if (domain !== undefined) {
+    rules.push({ listen: `${PUBLIC_PORTS.mqtts}/tls`, forward: mqtt }, { listen: `${PUBLIC_PORTS.wss}/tls`, forward: ws });
+  }
+  return rules;
+}
+
+export interface TargetHealthCheck {
+  intervalSeconds: number;
+  timeoutSeconds: number;
+  healthyThreshold: number;
+  unhealthyThreshold: number;
+}
+
+/**
+ * The load balancer's TCP health check, per target group (container port). A task that stops answering is out
+ * of rotation after 3 × 10 s; a new one takes traffic after 2 × 10 s.
+ */
+export function loadBalancerHealthChecks(rules: readonly PortRule[]): Record<Tcp, TargetHealthCheck> {
+  const check: TargetHealthCheck = { intervalSeconds: 10, timeoutSeconds: 5, healthyThreshold: 2, unhealthyThreshold: 3 };
+  return Object.fromEntries([...new Set(rules.map((r) => r.forward))].map((port) => [port, check])) as Record<Tcp, TargetHealthCheck>;
+}
+
+export interface ContainerHealthCheck {
+  /** Exec form, without Docker's "CMD" marker. */
+  command: string[];
+  intervalSeconds: number;
+  timeoutSeconds: number;
+  retries: number;
+  startPeriodSeconds: number;
+}
+
+/**
+ * The container's own health check (ECS replaces a task that fails it; the Dockerfile's HEALTHCHECK is the same
+ * for `docker run`): a PINGREQ before CONNECT on the local MQTT listener, which the broker must close
+ * (infra/broker-healthcheck.mjs). Unlike the load balancer's TCP check, it notices a process whose event loop is
+ * stuck; unlike a CONNECT, it needs no credentials and touches neither the authenticator nor the store.
+ */
+export function brokerHealthCheck(): ContainerHealthCheck {
+  return { command: ["node", HEALTHCHECK_SCRIPT], intervalSeconds: 30, timeoutSeconds: 5, retries: 3, startPeriodSeconds: 15 };
+}
+
+export interface BrokerScaling {
+  min: number;
+  max: number;
+  /** Target average CPU, percent. Node runs one event loop per task: scale before it saturates. */
+  cpuUtilization: number;
+  /** Target average memory, percent: idle connections cost memory, not CPU. */
+  memoryUtilization: number;
+  /** Scale out fast, scale in slowly: every scale-in disconnects the clients of the stopped task. */
+  scaleOutCooldownSeconds: number;
+  scaleInCooldownSeconds: number;
+}
+
+export function brokerScaling(settings: Pick<DeploySettings, "minBrokers" | "maxBrokers">): BrokerScaling {
+  if (settings.minBrokers < 1 || settings.minBrokers > settings.maxBrokers) {
+    throw new Error(`broker scaling bounds ${settings.minBrokers}..${settings.maxBrokers} are invalid`);
+  }
+  return {
+    min: settings.minBrokers,
+    max: settings.maxBrokers,
+    cpuUtilization: 60,
+    memoryUtilization: 75,
+    scaleOutCooldownSeconds: 60,
+    scaleInCooldownSeconds: 900,
+  };
+}
+
+/**
+ * Adds `stopTimeout` to every container of an ECS task definition's `containerDefinitions` JSON (SST's Service
+ * has no option for it; infra/broker.ts applies this through a transform).
+ */
+export function withStopTimeout(containerDefinitionsJson: string, seconds: number): string {
+  const defs: unknown = JSON.parse(containerDefinitionsJson);
+  if (!Array.isArray(defs)) throw new Error("containerDefinitions must be a JSON array");
+  return JSON.stringify(defs.map((d: Record<string, unknown>) => ({ ...d, stopTimeout: seconds })));
+}

@@ -1,0 +1,32 @@
+import { describe, expect, it, vi } from "vitest";
+import { handler } from "../../functions/api.js";
+import { apiEvent } from "./support.js";
+
+// The Lambda entry point as deployed: there is no cluster backend yet (issue 4), so it must say so clearly
+// while still serving what needs no backend.
+
+describe("functions/api.ts Lambda handler", () => {
+  it("serves the OpenAPI document", async () => {
+    const res = await handler(apiEvent("GET", "/v1/openapi.json"));
+    expect(res.statusCode).toBe(200);
+    expect(JSON.parse(res.body ?? "").openapi).toBe("3.1.0");
+  });
+
+  it("answers 500 configuration-error naming issue 4 for routes that need the backend, and 503 on health", async () => {
+    const log = vi.spyOn(console, "error").mockImplementation(() => {});
+    const res = await handler(apiEvent("GET", "/v1/clients", { key: "k" }));
+    expect(JSON.parse(log.mock.calls[0]?.[0] as string)).toMatchObject({ level: "error", path: "/v1/clients", err: { name: "ConfigError" } });
+    log.mockRestore();
+    expect(res.statusCode).toBe(500);
+    expect(res.headers?.["content-type"]).toBe("application/problem+json");
+    expect(JSON.parse(res.body ?? "")).toMatchObject({ type: "urn:mqgate:problem:configuration-error", detail: "cluster backend not available yet: see issue 4" });
+    const health = await handler(apiEvent("GET", "/v1/health"));
+    expect(health.statusCode).toBe(503);
+    expect(JSON.parse(health.body ?? "").detail).toMatch(/cluster backend not available yet: see issue 4/);
+  });
+
+  it("routes before needing a backend: 404 and 405 still work", async () => {
+    expect((await handler(apiEvent("GET", "/nope"))).statusCode).toBe(404);
+    expect((await handler(apiEvent("GET", "/v1/publish"))).headers?.allow).toBe("POST");
+  });
+});

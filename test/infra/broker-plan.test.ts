@@ -1,0 +1,162 @@
+import { describe, expect, it } from "vitest";
+import { DEFAULTS, ENV_VARS, loadConfig } from "../../core/config/index.js";
+import {
+  aclImagePath,
+  BROKER_SECRET_ENV,
+  brokerEnvironment,
+  brokerHealthCheck,
+  brokerImage,
+  brokerPorts,
+  brokerScaling,
+  CONTAINER_PORTS,
+  DEREGISTRATION_DELAY_SECONDS,
+  DRAIN_MS,
+  FARGATE_MAX_STOP_TIMEOUT_SECONDS,
+  loadBalancerHealthChecks,
+  stopTimeoutSeconds,
+  TLS_POLICY,
+  withStopTimeout,
+  WS_PATH,
+} from "../../infra/plan/broker.js";
+import { deploySettings } from "../../infra/plan/settings.js";
+
+const REDIS_URL = "rediss://default:pw@eu1-able-fox-12345.upstash.io:6379";
+const known = new Map(ENV_VARS.map((v) => [v.name, v]));
+
+describe("brokerEnvironment: the broker's MQGATE_* contract in the container", () => {
+  const acl = brokerEnvironment({ auth: "acl", aclFile: "deploy/prod.acl.yaml" });
+  const open = brokerEnvironment({ auth: "allow-all" });
+
+  it("sets only variables the config loader knows, none of them secret", () => {
+    for (const env of [acl, open]) {
+      for (const name of Object.keys(env)) {
+        expect(known.has(name), name).toBe(true);
+        expect(known.get(name)?.secret ?? false, name).toBe(false);
+      }
+    }
+    for (const name of BROKER_SECRET_ENV) expect(known.get(name)?.secret).toBe(true);
+  });
+
+  it("validates in the real loader, together with the secrets, and means what the deployment expects", async () => {
+    const config = await loadConfig({ env: { ...acl, MQGATE_REDIS_URL: REDIS_URL } });
+    expect(config.mqtt).toEqual({ host: "0.0.0.0", port: CONTAINER_PORTS.mqtt });
+    expect(config.ws).toEqual({ host: "0.0.0.0", port: CONTAINER_PORTS.ws, path: WS_PATH });
+    expect(config.tls.port).toBeNull(); // TLS ends at the load balancer
+    expect(config.http.port).toBeNull();
+    expect(config.metrics.port).toBeNull();
+    expect(config.auth).toEqual({ mode: "acl", aclFile: "/app/config/prod.acl.yaml" });
+    expect(config.redisUrl).toBe(REDIS_URL);
+    expect(config.sqsEndpoint).toBeUndefined();
+    expect(config.shutdown.drainMs).toBe(DRAIN_MS);
+    expect(config.limits.maxConnections).toBeLessThan(DEFAULTS.limits.maxConnections);
+
+    const openConfig = await loadConfig({ env: { ...open, MQGATE_REDIS_URL: REDIS_URL } });
+    expect(openConfig.auth).toEqual({ mode: "allow-all" });
+  });
+
+  it("leaves the node id to each process: a fixed one would be shared by every task", async () => {
+    expect(acl).not.toHaveProperty("MQGATE_NODE_ID");
+    const a = await loadConfig({ env: acl });
+    expect(a.nodeId).toMatch(/-\d+-[0-9a-f]{6}$/); // <hostname>-<pid>-<random>
+    expect((await loadConfig({ env: acl })).nodeId).not.toBe(a.nodeId);
+  });
+
+  it("passes the drain on to the broker, and ECS's stop timeout covers it", async () => {
+    const env = brokerEnvironment({ auth: "allow-all", drainMs: 42_000 });
+    expect((await loadConfig({ env })).shutdown.drainMs).toBe(42_000);
+    expect(stopTimeoutSeconds(42_000) * 1000).toBeGreaterThan(42_000);
+    expect(stopTimeoutSeconds(DRAIN_MS) * 1000).toBeGreaterThan(DRAIN_MS);
+    expect(stopTimeoutSeconds(DRAIN_MS)).toBeLessThanOrEqual(FARGATE_MAX_STOP_TIMEOUT_SECONDS);
+    expect(() => stopTimeoutSeconds(119_000)).toThrow(/stop timeout/);
+    // The load balancer stops sending new connections before SIGTERM; it must not hold a stopping task for long.
+    expect(DEREGISTRATION_DELAY_SECONDS).toBeLessThanOrEqual(30);
+  });
+
+  it("ACL mode needs the file, which the image keeps under /app/config with its name (the extension picks the parser)", () => {
+    expect(() => brokerEnvironment({ auth: "acl" })).toThrow(/ACL file/);
+    expect(aclImagePath("mqgate.acl.yaml")).toBe("/app/config/mqgate.acl.yaml");
+    expect(aclImagePath("deploy/acl.json")).toBe("/app/config/acl.json");
+    expect(brokerImage({ auth: "acl", aclFile: "deploy/acl.json" })).toEqual({
+      dockerfile: "infra/broker.Dockerfile",
+      target: "broker-acl",
+      args: { ACL_FILE: "deploy/acl.json" },
+    });
+    expect(brokerImage({ auth: "allow-all", aclFile: "ignored.yaml" }).target).toBe("broker");
+  });
+});
+
+describe("brokerPorts: network load balancer listeners", () => {
+  it("without a domain: MQTT on 1883 and ws:// on 80, plain TCP", () => {
+    expect(brokerPorts()).toEqual([
+      { listen: "1883/tcp", forward: "1883/tcp" },
+      { listen: "80/tcp", forward: "8083/tcp" },
+    ]);
+  });
+
+  it("with a domain: also MQTT over TLS on 8883 and wss:// on 443, TLS ending at the load balancer", () => {
+    expect(brokerPorts("mqtt.example.com")).toEqual([
+      { listen: "1883/tcp", forward: "1883/tcp" },
+      { listen: "80/tcp", forward: "8083/tcp" },
+      { listen: "8883/tls", forward: "1883/tcp" },
+      { listen: "443/tls", forward: "8083/tcp" },
+    ]);
+    expect(brokerPorts("mqtt.example.com", { plaintext: false })).toEqual([
+      { listen: "8883/tls", forward: "1883/tcp" },
+      { listen: "443/tls", forward: "8083/tcp" },
+    ]);
+    expect(() => brokerPorts(undefined, { plaintext: false })).toThrow();
+  });
+
+  it("forwards only to ports the broker listens on", async () => {
+    const config = await loadConfig({ env: brokerEnvironment({ auth: "allow-all" }) });
+    const listening = new Set([config.mqtt.port, config.ws.port]);
+    for (const rule of brokerPorts("mqtt.example.com")) expect(listening.has(Number(rule.forward.split("/")[0]))).toBe(true);
+  });
+
+  it("TLS listeners accept TLS 1.2 and 1.3 only", () => {
+    expect(TLS_POLICY).toMatch(/^ELBSecurityPolicy-TLS13-1-2-/);
+  });
+
+  it("health-checks every target port over TCP, within the load balancer's limits", () => {
+    const checks = loadBalancerHealthChecks(brokerPorts("mqtt.example.com"));
+    expect(Object.keys(checks).sort()).toEqual(["1883/tcp", "8083/tcp"]);
+    for (const c of Object.values(checks)) {
+      expect(c.intervalSeconds).toBeGreaterThanOrEqual(5);
+      expect(c.timeoutSeconds).toBeLessThan(c.intervalSeconds);
+      for (const t of [c.healthyThreshold, c.unhealthyThreshold]) expect(t >= 2 && t <= 10).toBe(true);
+    }
+  });
+});
+
+describe("container health check, scaling, stop timeout", () => {
+  it("health check: the bundled MQTT probe, answered well within its timeout", () => {
+    const h = brokerHealthCheck();
+    expect(h.command).toEqual(["node", "/app/healthcheck.mjs"]);
+    expect(h.timeoutSeconds).toBeGreaterThan(3); // the probe gives up after 3 s and exits 1 itself
+    expect(h.intervalSeconds).toBeGreaterThan(h.timeoutSeconds);
+    expect(h.retries).toBeGreaterThanOrEqual(2);
+  });
+
+  it("scaling: the operator's bounds, CPU and memory targets, slow scale-in", () => {
+    const s = brokerScaling(deploySettings({}));
+    expect([s.min, s.max]).toEqual([2, 10]);
+    expect(s.cpuUtilization).toBeGreaterThan(0);
+    expect(s.cpuUtilization).toBeLessThanOrEqual(75);
+    expect(s.memoryUtilization).toBeLessThanOrEqual(80);
+    expect(s.scaleInCooldownSeconds).toBeGreaterThan(s.scaleOutCooldownSeconds);
+    expect(brokerScaling({ minBrokers: 1, maxBrokers: 1 })).toMatchObject({ min: 1, max: 1 });
+    expect(() => brokerScaling({ minBrokers: 3, maxBrokers: 2 })).toThrow();
+  });
+
+  it("withStopTimeout sets stopTimeout on every container definition and keeps the rest", () => {
+    const defs = JSON.stringify([
+      { name: "Broker", image: "x", environment: [{ name: "A", value: "1" }] },
+      { name: "Sidecar", stopTimeout: 2 },
+    ]);
+    expect(JSON.parse(withStopTimeout(defs, 25))).toEqual([
+      { name: "Broker", image: "x", environment: [{ name: "A", value: "1" }], stopTimeout: 25 },
+      { name: "Sidecar", stopTimeout: 25 },
+    ]);
+    expect(() => withStopTimeout("{}", 25)).toThrow();
+  });
+});
