@@ -174,6 +174,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     }
     if (claim === null && !clean) {
       session.releaseDeliveries();
+      // A session this CONNECT created and the store never saw is forgotten again.
+      if (session.epoch === 0 && session.subscriptions.size === 0 && session.link === null) this.sessions.delete(clientId);
       conn.refuse(3, new Error("session store unavailable"));
       return;
     }
@@ -251,7 +253,11 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   private dropSession(session: Session): void {
     for (const filter of session.subscriptions.keys()) this.trie.remove(filter, session.clientId);
     session.subscriptions.clear();
-    this.sessions.delete(session.clientId);
+    if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
+    // A CONNECT still claiming this session object loses it: the newer CONNECT has replaced it.
+    const claimant = session.claimant as Connection | null;
+    session.claimant = null;
+    if (claimant !== null && !claimant.isClosed) claimant.close("takeover");
   }
 
   // --- subscriptions -------------------------------------------------------------------------------------
