@@ -309,6 +309,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
       return;
     }
     this.stats.messagesReceived++;
+    this.stats.receivedByQos[qos]++;
     if (this.listenerCount("message.published") > 0) this.emit("message.published", msg, conn.clientId ?? null);
     this.publish(msg);
   }
@@ -356,6 +357,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
    */
   publishExternal(msg: Message): Promise<number> {
     this.stats.messagesReceived++;
+    this.stats.receivedByQos[msg.qos]++;
     if (this.listenerCount("message.published") > 0) this.emit("message.published", msg, null);
     const mark = this.journal.writes;
     return this.durableSince(mark, this.publish(msg));

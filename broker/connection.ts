@@ -207,6 +207,7 @@ export class Connection implements SessionLink, DurabilityWaiter {
   writePublish(msg: Message, qos: QoS, retain: boolean, dup: boolean, packetId: number): void {
     if (this.state === ConnState.Closed) return;
     this.broker.stats.messagesSent++;
+    this.broker.stats.sentByQos[qos]++;
     this.write(encodePublish(msg.topic, Buffer.byteLength(msg.topic), msg.payload, qos, retain, dup, packetId));
   }
 

@@ -103,7 +103,9 @@ export class Journal {
 
   /** Resolves when everything written so far is durable (shutdown). */
   async drain(timeoutMs: number): Promise<boolean> {
-    const target = this.ops.length > 0 || this.waiters.size > 0 ? this.filling : this.durable;
+    // Pending writes go out in the batch being filled; with none pending, a batch may still be in flight.
+    const pending = this.ops.length > 0 || this.waiters.size > 0;
+    const target = pending ? this.filling : this.inFlight ? this.filling - 1 : this.durable;
     const deadline = Date.now() + timeoutMs;
     while (this.durable < target && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     return this.durable >= target;

@@ -6,6 +6,7 @@ import { createStore } from "../core/store/index.js";
 import { HttpListenError } from "../functions/local-http.js";
 import { ListenError } from "./listeners.js";
 import { attachLogging } from "./logging.js";
+import { MetricsListenError } from "./metrics.js";
 import { startBroker } from "./server.js";
 import { VERSION } from "./version.js";
 
@@ -32,6 +33,11 @@ async function main(): Promise<void> {
           ? "API key: MQGATE_API_KEY (admin)"
           : "no development key (shared store): create keys with `npm run keys -- create`";
     process.stderr.write(`mqgate REST API ready: http://${displayHost(http.host)}:${http.port}/v1  ${key}\n`);
+  }
+  if (running.metrics !== null) {
+    const m = running.metrics;
+    log.info({ host: m.host, port: m.port }, "metrics listening");
+    process.stderr.write(`mqgate metrics: http://${displayHost(m.host)}:${m.port}/metrics  health: /healthz /readyz\n`);
   }
   if (config.auth.mode === "allow-all" && running.listeners.some((l) => !isLoopback(l.host))) {
     log.warn("auth mode is allow-all and a listener is bound beyond loopback: any client can connect, publish and subscribe. Set auth.mode=acl for production.");
@@ -76,7 +82,7 @@ main().catch((err: unknown) => {
     process.stderr.write(`mqgate: invalid configuration\n${err.message}\n`);
     process.exit(2);
   }
-  if (err instanceof ListenError || err instanceof HttpListenError) {
+  if (err instanceof ListenError || err instanceof HttpListenError || err instanceof MetricsListenError) {
     process.stderr.write(`mqgate: ${err.message}\n`);
     process.exit(1);
   }

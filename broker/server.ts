@@ -5,6 +5,7 @@ import type { Store } from "../core/store/types.js";
 import { type LocalApi, startLocalApi } from "../functions/local.js";
 import { Broker } from "./broker.js";
 import { type Listener, startListeners } from "./listeners.js";
+import { BrokerMetrics, type MetricsListener, startMetricsListener } from "./metrics.js";
 import { SysPublisher } from "./sys.js";
 
 export interface RunningBroker {
@@ -12,6 +13,10 @@ export interface RunningBroker {
   readonly listeners: readonly Listener[];
   /** The REST API served by this process (config.http), or null when its port is off. */
   readonly http: LocalApi | null;
+  /** The metrics and health listener (config.metrics: /metrics, /healthz, /readyz), or null when its port is off. */
+  readonly metrics: MetricsListener | null;
+  /** True from the moment close() is called: readiness answers 503 "draining" from then on. */
+  readonly draining: boolean;
   /** Port of the first listener of a transport, for tests and printing. */
   port(transport: Listener["transport"]): number;
   /** Stops accepting, closes every client connection (wills are published) and the listeners. */
@@ -23,13 +28,20 @@ export interface RunningBroker {
  * publisher. The store defaults to a fresh in-memory one.
  */
 export async function startBroker(config: MqgateConfig, auth: Auth, store: Store = new MemoryStore()): Promise<RunningBroker> {
-  const broker = new Broker(config, auth, store);
+  // Metrics time the store calls through a wrapper; without a metrics listener the broker gets the store as is.
+  const metrics = config.metrics.port !== null ? new BrokerMetrics() : null;
+  const broker = new Broker(config, auth, metrics?.instrument(store) ?? store);
+  metrics?.observe(broker);
   await broker.start();
   const listeners = await startListeners(broker, config);
   let http: LocalApi | null = null;
+  let ops: MetricsListener | null = null;
+  let draining = false;
   try {
     if (config.http.port !== null) http = await startLocalApi(broker, config);
+    if (metrics !== null) ops = await startMetricsListener(config.metrics, metrics, broker, { isDraining: () => draining });
   } catch (err) {
+    await http?.close();
     await Promise.all(listeners.map((l) => l.close()));
     throw err;
   }
@@ -40,6 +52,10 @@ export async function startBroker(config: MqgateConfig, auth: Auth, store: Store
     broker,
     listeners,
     http,
+    metrics: ops,
+    get draining() {
+      return draining;
+    },
     port(transport) {
       const listener = listeners.find((l) => l.transport === transport);
       if (listener === undefined) throw new Error(`no ${transport} listener`);
@@ -47,11 +63,17 @@ export async function startBroker(config: MqgateConfig, auth: Auth, store: Store
     },
     close() {
       closed ??= (async () => {
-        sys.stop();
-        await http?.close();
-        const stopping = Promise.all(listeners.map((l) => l.close()));
-        await broker.closeAll("server-shutdown", config.shutdown.drainMs);
-        await stopping;
+        draining = true;
+        try {
+          sys.stop();
+          await http?.close();
+          const stopping = Promise.all(listeners.map((l) => l.close()));
+          await broker.closeAll("server-shutdown", config.shutdown.drainMs);
+          await stopping;
+        } finally {
+          // Last, so the load balancer sees "not ready" for the whole drain.
+          await ops?.close();
+        }
       })();
       return closed;
     },

@@ -7,6 +7,10 @@ export class BrokerStats {
   connectionsRefused = 0;
   messagesReceived = 0;
   messagesSent = 0;
+  /** `messagesReceived` split by the QoS the message was published with (index = QoS). */
+  readonly receivedByQos: [number, number, number] = [0, 0, 0];
+  /** `messagesSent` split by delivery QoS (index = QoS). */
+  readonly sentByQos: [number, number, number] = [0, 0, 0];
   publishDenied = 0;
   bytesReceived = 0;
   bytesSent = 0;

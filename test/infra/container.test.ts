@@ -159,6 +159,8 @@ describe("the bundled broker, started the way the container starts it", () => {
 
   it("the image's health check passes against it, and fails when nothing (or nothing alive) listens", async () => {
     const env = { MQGATE_HOST: "127.0.0.1" };
+    // Let log lines of earlier tests (a refused CONNECT) arrive through the pipe before the window opens.
+    await new Promise((r) => setTimeout(r, 500));
     const logged = broker.stdout().length;
     const ok = await healthcheck(app, { ...env, MQGATE_MQTT_PORT: String(broker.mqttPort) });
     expect(ok).toMatchObject({ code: 0, out: expect.stringMatching(/closed the connection/) });

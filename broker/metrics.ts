@@ -1,0 +1,399 @@
+import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { ListenerConfig } from "../core/config/types.js";
+import type { Store } from "../core/store/types.js";
+import type { Broker } from "./broker.js";
+import { Readiness, type ReadinessOptions } from "./health.js";
+import type { CloseReason, DropReason } from "./types.js";
+
+/**
+ * Prometheus metrics of one broker process, on their own registry (never prom-client's global one), served with
+ * the health endpoints on the metrics listener (`config.metrics`). See docs/operations.md for the reference.
+ *
+ * The hot path never touches prom-client: the broker counts with plain number increments (BrokerStats) and the
+ * metrics read those counters, and sum over the sessions, at scrape time in `collect()` callbacks. What is
+ * observed directly is per store call (one `apply` is one journal batch, not one message) and per refused
+ * connection. No label carries a client id, a user name or a topic.
+ */
+
+/** CONNACK refusal codes as metric label values; `max-connections` is a socket closed before its CONNECT. */
+const REFUSAL_REASONS = ["", "unacceptable-protocol-version", "identifier-rejected", "server-unavailable", "bad-username-or-password", "not-authorized"] as const;
+const DROP_REASONS: readonly DropReason[] = ["queue-full", "slow-consumer", "not-authorized", "retained-limit", "session-busy"];
+const CLOSE_REASONS: readonly CloseReason[] = [
+  "client-disconnect", "socket-closed", "socket-error", "protocol-error", "keepalive-timeout", "connect-timeout",
+  "takeover", "kicked", "packet-too-large", "not-authorized", "server-shutdown",
+];
+const QOS_LABELS = ["0", "1", "2"] as const;
+/** Seconds; from a local Redis (sub-millisecond) to a store call that times out (10 s). */
+const STORE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+/** Store calls of a running broker (journal batches, session claims and releases, SUBSCRIBE, the readiness probe). */
+const BROKER_STORE_CALLS = ["apply", "claimSession", "releaseSession", "updateSubscriptions", "ping"] as const;
+
+type AnyFn = (...args: unknown[]) => unknown;
+type Observe = (seconds: number) => void;
+
+/** The registry, the store instrumentation and the collectors that read a broker at scrape time. */
+export class BrokerMetrics {
+  readonly registry = new Registry();
+  private readonly storeDuration: Histogram<"operation">;
+  private readonly storeErrors: Counter<"operation">;
+  private readonly storeBatchOps: Counter;
+  private readonly timers = new Map<string, Observe>();
+  /** Told how every store call ended (readiness); `err` is only meaningful when `ok` is false. */
+  onStoreCall: ((operation: string, ok: boolean, err: unknown) => void) | null = null;
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: "mqgate_" });
+    const registers = [this.registry];
+    this.storeDuration = new Histogram({
+      name: "mqgate_store_call_duration_seconds",
+      help: "Duration of the store calls of this process, by operation; operation=\"apply\" is one journal batch of writes",
+      labelNames: ["operation"],
+      buckets: STORE_BUCKETS,
+      registers,
+    });
+    this.storeErrors = new Counter({
+      name: "mqgate_store_call_errors_total",
+      help: "Store calls that failed, by operation (a failed journal batch is retried and counts once per attempt)",
+      labelNames: ["operation"],
+      registers,
+    });
+    // The calls the broker makes by itself have their series from the start (rate() and alerts need no warm-up).
+    for (const operation of BROKER_STORE_CALLS) {
+      this.storeDuration.zero({ operation });
+      this.storeErrors.inc({ operation }, 0);
+    }
+    this.storeBatchOps = new Counter({
+      name: "mqgate_store_batch_ops_total",
+      help: "Writes sent to the store in journal batches (apply calls, retries included)",
+      registers,
+    });
+  }
+
+  /**
+   * The store seen through a timer: every call is observed in `mqgate_store_call_duration_seconds` (one
+   * observation per call, so one per journal batch) and reported to `onStoreCall`. Methods run on the original
+   * object; properties read through.
+   */
+  instrument(store: Store): Store {
+    const wrapped = new Map<PropertyKey, unknown>();
+    return new Proxy(store, {
+      get: (target, prop) => {
+        const value: unknown = Reflect.get(target, prop, target);
+        if (typeof value !== "function") return value;
+        let fn = wrapped.get(prop);
+        if (fn === undefined) {
+          const bound = (value as AnyFn).bind(target) as AnyFn;
+          fn = typeof prop === "string" && prop !== "close" && prop !== "constructor" ? this.timed(prop, bound) : bound;
+          wrapped.set(prop, fn);
+        }
+        return fn;
+      },
+    });
+  }
+
+  private timed(operation: string, call: AnyFn): AnyFn {
+    const isApply = operation === "apply";
+    return (...args: unknown[]): unknown => {
+      const started = performance.now();
+      if (isApply && Array.isArray(args[0])) this.storeBatchOps.inc(args[0].length);
+      let result: unknown;
+      try {
+        result = call(...args);
+      } catch (err) {
+        this.ended(operation, started, false, err);
+        throw err;
+      }
+      if (!(result instanceof Promise)) return result;
+      return result.then(
+        (value: unknown) => {
+          this.ended(operation, started, true, null);
+          return value;
+        },
+        (err: unknown) => {
+          this.ended(operation, started, false, err);
+          throw err;
+        },
+      );
+    };
+  }
+
+  private ended(operation: string, started: number, ok: boolean, err: unknown): void {
+    let observe = this.timers.get(operation);
+    if (observe === undefined) {
+      const child = this.storeDuration.labels(operation);
+      observe = (seconds) => child.observe(seconds);
+      this.timers.set(operation, observe);
+    }
+    observe((performance.now() - started) / 1000);
+    if (!ok) this.storeErrors.inc({ operation });
+    // The readiness probe judges its own pings (a ping answers false instead of failing).
+    if (operation !== "ping") this.onStoreCall?.(operation, ok, err);
+  }
+
+  /**
+   * Registers the collectors that read `broker` at scrape time, and listens for refused connections. Once per
+   * registry, before the broker's listeners accept anything.
+   */
+  observe(broker: Broker): void {
+    const registers = [this.registry];
+    const stats = broker.stats;
+    // Refusals with a CONNACK code are counted from the (cold) refusal event; the rest of stats.connectionsRefused
+    // are sockets closed at accept because maxConnections was reached.
+    const refusedByCode = [0, 0, 0, 0, 0, 0];
+    broker.on("client.refused", (_conn, returnCode) => {
+      if (returnCode >= 1 && returnCode <= 5) refusedByCode[returnCode] = (refusedByCode[returnCode] ?? 0) + 1;
+    });
+
+    // Closed connections by reason, from the (cold) close events: connected clients and sockets that never got
+    // as far as a session (connect timeouts, refusals, malformed CONNECTs).
+    const closedBy: Record<string, number> = {};
+    for (const reason of CLOSE_REASONS) closedBy[reason] = 0;
+    const onClosed = (reason: CloseReason): void => {
+      closedBy[reason] = (closedBy[reason] ?? 0) + 1;
+    };
+    broker.on("client.disconnected", (_clientId, reason) => onClosed(reason));
+    broker.on("connection.closed", (_conn, reason) => onClosed(reason));
+
+    const counter = (name: string, help: string, read: () => number): void => {
+      new Counter({
+        name,
+        help,
+        registers,
+        collect() {
+          this.reset();
+          this.inc(read());
+        },
+      });
+    };
+    const gauge = (name: string, help: string, read: () => number): void => {
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set(read());
+        },
+      });
+    };
+
+    gauge("mqgate_connections", "Open client connections (sockets), including those that have not completed CONNECT", () => broker.connections.size);
+    counter("mqgate_connections_total", "Client connections accepted since start", () => stats.connectionsTotal);
+    new Counter({
+      name: "mqgate_connections_refused_total",
+      help: "Connections refused, by reason: a CONNACK refusal code, or max-connections (closed at accept)",
+      labelNames: ["reason"],
+      registers,
+      collect() {
+        this.reset();
+        let withCode = 0;
+        for (let code = 1; code <= 5; code++) {
+          const n = refusedByCode[code] ?? 0;
+          withCode += n;
+          this.inc({ reason: REFUSAL_REASONS[code] }, n);
+        }
+        this.inc({ reason: "max-connections" }, Math.max(0, stats.connectionsRefused - withCode));
+      },
+    });
+    new Counter({
+      name: "mqgate_disconnections_total",
+      help: "Client connections closed, by reason (client-disconnect, keepalive-timeout, takeover, server-shutdown, ...)",
+      labelNames: ["reason"],
+      registers,
+      collect() {
+        this.reset();
+        for (const [reason, n] of Object.entries(closedBy)) this.inc({ reason }, n);
+      },
+    });
+    new Gauge({
+      name: "mqgate_sessions",
+      help: "Sessions held by this broker, by state: connected, or offline (persistent sessions without a connection)",
+      labelNames: ["state"],
+      registers,
+      collect() {
+        let connected = 0;
+        for (const session of broker.sessions.values()) if (session.link !== null) connected++;
+        this.set({ state: "connected" }, connected);
+        this.set({ state: "offline" }, broker.sessions.size - connected);
+      },
+    });
+    new Counter({
+      name: "mqgate_messages_received_total",
+      help: "Application messages accepted from clients (and the REST gateway in this process), by published QoS",
+      labelNames: ["qos"],
+      registers,
+      collect() {
+        this.reset();
+        for (let q = 0; q < 3; q++) this.inc({ qos: QOS_LABELS[q] }, stats.receivedByQos[q as 0 | 1 | 2]);
+      },
+    });
+    new Counter({
+      name: "mqgate_messages_sent_total",
+      help: "PUBLISH packets sent to clients (re-sends included), by delivery QoS",
+      labelNames: ["qos"],
+      registers,
+      collect() {
+        this.reset();
+        for (let q = 0; q < 3; q++) this.inc({ qos: QOS_LABELS[q] }, stats.sentByQos[q as 0 | 1 | 2]);
+      },
+    });
+    new Counter({
+      name: "mqgate_messages_dropped_total",
+      help: "Messages dropped, by reason",
+      labelNames: ["reason"],
+      registers,
+      collect() {
+        this.reset();
+        for (const reason of DROP_REASONS) this.inc({ reason }, stats.dropped[reason]);
+      },
+    });
+    counter("mqgate_received_bytes_total", "Bytes read from client connections (MQTT packets)", () => stats.bytesReceived);
+    counter("mqgate_sent_bytes_total", "Bytes written to client connections (MQTT packets)", () => stats.bytesSent);
+    new Gauge({
+      name: "mqgate_inflight_messages",
+      help: "Outgoing QoS 1/2 messages sent and not yet acknowledged, summed over the sessions in memory",
+      registers,
+      collect() {
+        let n = 0;
+        for (const session of broker.sessions.values()) n += session.inflight.size;
+        this.set(n);
+      },
+    });
+    new Gauge({
+      name: "mqgate_queued_messages",
+      help: "Messages queued in memory behind the in-flight window, summed over the sessions (offline persistent sessions queue in the store)",
+      registers,
+      collect() {
+        let n = 0;
+        for (const session of broker.sessions.values()) n += session.queuedCount;
+        this.set(n);
+      },
+    });
+    gauge("mqgate_subscriptions", "Subscriptions in this broker's subscription tree", () => broker.subscriptionCount);
+    gauge("mqgate_retained_messages", "Retained messages held by this broker", () => broker.retained.size);
+    gauge("mqgate_store_pending_writes", "Store writes waiting for the next journal batch", () => broker.journal.pendingOps);
+  }
+
+  /** Registers the readiness gauges. Once per registry. */
+  observeReadiness(readiness: Readiness): void {
+    const registers = [this.registry];
+    new Gauge({
+      name: "mqgate_store_up",
+      help: "1 while the store answers (as readiness sees it), 0 while it is unreachable",
+      registers,
+      collect() {
+        this.set(readiness.storeReachable ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: "mqgate_ready",
+      help: "1 while /readyz answers 200, 0 while draining or while the store is unreachable",
+      registers,
+      collect() {
+        this.set(readiness.check().ready ? 1 : 0);
+      },
+    });
+  }
+}
+
+/** The metrics port could not be bound; names the setting to change. */
+export class MetricsListenError extends Error {
+  override readonly name = "MetricsListenError";
+  constructor(host: string, port: number, code: string | undefined) {
+    super(
+      code === "EADDRINUSE"
+        ? `metrics port ${port} on ${host} is already in use. Set MQGATE_METRICS_PORT to a free port, or 'off'.`
+        : `cannot listen for metrics on ${host}:${port}: ${code ?? "unknown error"}`,
+    );
+  }
+}
+
+/** The HTTP listener of `config.metrics`: GET /metrics, /healthz (liveness) and /readyz (readiness). */
+export interface MetricsListener {
+  readonly host: string;
+  readonly port: number;
+  readonly registry: Registry;
+  readonly readiness: Readiness;
+  close(): Promise<void>;
+}
+
+export interface MetricsListenerOptions extends ReadinessOptions {
+  /** True once shutdown has started (readiness answers 503 "draining"). */
+  isDraining: () => boolean;
+}
+
+/**
+ * Starts the metrics listener for `broker`, whose store must be `metrics.instrument(...)`'s result for the store
+ * calls to be timed and `metrics.observe(broker)` done. Also starts the readiness probe; `close()` stops both.
+ */
+export async function startMetricsListener(
+  listen: ListenerConfig,
+  metrics: BrokerMetrics,
+  broker: Broker,
+  opts: MetricsListenerOptions,
+): Promise<MetricsListener> {
+  const readiness = new Readiness(broker.journal, broker.store, opts.isDraining, opts);
+  metrics.onStoreCall = (operation, ok, err) => readiness.recordStoreCall(operation, ok, err);
+  metrics.observeReadiness(readiness);
+  const registry = metrics.registry;
+  const server = createServer((req, res) => serve(req, res, registry, readiness));
+  const requested = listen.port ?? 0;
+  const port = await new Promise<number>((resolve, reject) => {
+    server.once("error", (err: NodeJS.ErrnoException) => reject(new MetricsListenError(listen.host, requested, err.code)));
+    server.listen(requested, listen.host, () => {
+      server.removeAllListeners("error");
+      resolve((server.address() as AddressInfo).port);
+    });
+  });
+  readiness.start();
+  let closed: Promise<void> | null = null;
+  return {
+    host: listen.host,
+    port,
+    registry,
+    readiness,
+    close() {
+      closed ??= new Promise<void>((resolve) => {
+        readiness.stop();
+        metrics.onStoreCall = null;
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+      return closed;
+    },
+  };
+}
+
+function serve(req: IncomingMessage, res: ServerResponse, registry: Registry, readiness: Readiness): void {
+  const path = (req.url ?? "/").split("?")[0];
+  if (req.method !== "GET" && req.method !== "HEAD") {
+    send(res, 405, "application/json", '{"error":"method not allowed"}', { allow: "GET, HEAD" });
+    return;
+  }
+  switch (path) {
+    case "/metrics":
+      registry.metrics().then(
+        (body) => send(res, 200, registry.contentType, body),
+        () => send(res, 500, "application/json", '{"error":"metrics collection failed"}'),
+      );
+      return;
+    case "/healthz":
+      send(res, 200, "application/json", '{"status":"ok"}');
+      return;
+    case "/readyz": {
+      const status = readiness.check();
+      const body = status.ready ? { status: "ready" } : { status: "not-ready", reason: status.reason, detail: status.detail };
+      send(res, status.ready ? 200 : 503, "application/json", JSON.stringify(body));
+      return;
+    }
+    default:
+      send(res, 404, "application/json", '{"error":"not found: GET /metrics, /healthz or /readyz"}');
+  }
+}
+
+function send(res: ServerResponse, status: number, contentType: string, body: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { "content-type": contentType, "cache-control": "no-store", "content-length": Buffer.byteLength(body), ...headers });
+  res.end(res.req.method === "HEAD" ? undefined : body);
+}
