@@ -1,0 +1,531 @@
+/**
+ * The load generator: one process per measurement, started by the runner, never inside the broker's process.
+ * Reads a MeasurementSpec (JSON, argv[2]), drives the broker over raw sockets, reads the broker's CPU and RSS
+ * from /proc at the edges of the measured interval, and sends a MeasurementResult back over IPC.
+ */
+import { DeliveryAccounting, type DeliverySummary, summarizeLatencies } from "./accounting.js";
+import { BenchClient } from "./client.js";
+import { availableParallelism } from "node:os";
+import { clkTck, type MachineCpu, sampleMachine, sampleProc, type ProcSample } from "./proc.js";
+import type { IdleSpec, LatencySpec, MeasurementResult, MeasurementSpec, ProcDelta, ThroughputSpec } from "./types.js";
+import { PublishTemplate } from "./wire.js";
+
+const CONNECT_TIMEOUT_MS = 10_000;
+
+/** CPU and RSS of the broker (and side processes) between `start()` and `stop()`. */
+class Meter {
+  private before: ProcSample[] = [];
+  private readonly pids: { name: string; pid: number }[];
+  private cpu0: NodeJS.CpuUsage = process.cpuUsage();
+  private t0 = 0;
+  private machine0: MachineCpu = { busyMs: 0, totalMs: 0 };
+
+  constructor(spec: MeasurementSpec) {
+    this.pids = [{ name: "broker", pid: spec.brokerPid }, ...spec.side];
+  }
+
+  start(): void {
+    this.before = this.pids.map((p) => sampleProc(p.pid));
+    this.cpu0 = process.cpuUsage();
+    this.machine0 = sampleMachine();
+    this.t0 = performance.now();
+  }
+
+  /**
+   * Ends the measured interval now (elapsed time, load generator CPU), then waits until the broker is quiet
+   * (at most one clock tick of CPU in 100 ms, for at most 3 s) before reading its CPU: work a broker defers
+   * (acknowledgements still queued in its socket buffers, garbage collection) is charged to the run.
+   */
+  async stop(): Promise<Measured> {
+    const elapsedMs = performance.now() - this.t0;
+    const cpu = process.cpuUsage(this.cpu0);
+    const brokerPid = this.pids[0]?.pid as number;
+    const deadline = performance.now() + 3000;
+    let last = sampleProc(brokerPid).cpuMs;
+    while (performance.now() < deadline) {
+      await sleep(100);
+      const now = sampleProc(brokerPid).cpuMs;
+      const quiet = now - last <= 1000 / clkTck() + 0.001;
+      last = now;
+      if (quiet) break;
+    }
+    const deltas = this.pids.map((p, i): ProcDelta => {
+      const after = sampleProc(p.pid);
+      const before = this.before[i] as ProcSample;
+      return { name: p.name, cpuMs: after.cpuMs - before.cpuMs, rssBeforeBytes: before.rssBytes, rssAfterBytes: after.rssBytes };
+    });
+    // Everything else the machine did meanwhile: its busy time minus the broker's, the side processes' and ours.
+    const machine = sampleMachine();
+    const own = process.cpuUsage(this.cpu0);
+    const wallMs = performance.now() - this.t0;
+    const oursMs = deltas.reduce((a, d) => a + d.cpuMs, 0) + (own.user + own.system) / 1000;
+    const busyMs = machine.busyMs - this.machine0.busyMs;
+    const backgroundCores = wallMs > 0 ? Math.max(0, (busyMs - oursMs) / wallMs) : Number.NaN;
+    return {
+      broker: deltas[0] as ProcDelta,
+      side: deltas.slice(1),
+      elapsedMs,
+      loadgenCpuPct: elapsedMs > 0 ? ((cpu.user + cpu.system) / 1000 / elapsedMs) * 100 : Number.NaN,
+      backgroundCores: Math.min(backgroundCores, availableParallelism()),
+    };
+  }
+}
+
+interface Measured {
+  broker: ProcDelta;
+  side: ProcDelta[];
+  elapsedMs: number;
+  loadgenCpuPct: number;
+  /** CPU cores other processes kept busy during the measurement (noise). */
+  backgroundCores: number;
+}
+
+type PhaseEnd = "done" | "stalled" | "timeout" | "closed";
+
+/**
+ * Waits until `isDone()` while watching progress: ends "stalled" when `progress()` has not moved for
+ * `stallMs`, "timeout" after `timeoutMs`, "closed" when `closedError()` reports a dropped connection.
+ */
+function watchPhase(
+  isDone: () => boolean,
+  progress: () => number,
+  closedError: () => string | null,
+  stallMs: number,
+  timeoutMs: number,
+): { promise: Promise<PhaseEnd>; poke: () => void } {
+  let resolveFn: (end: PhaseEnd) => void = () => {};
+  let settled = false;
+  const started = performance.now();
+  let last = progress();
+  let lastAt = started;
+  const finish = (end: PhaseEnd) => {
+    if (settled) return;
+    settled = true;
+    clearInterval(timer);
+    resolveFn(end);
+  };
+  const timer = setInterval(() => {
+    if (isDone()) return finish("done");
+    if (closedError() !== null) return finish("closed");
+    const now = performance.now();
+    const p = progress();
+    if (p !== last) {
+      last = p;
+      lastAt = now;
+    } else if (now - lastAt > stallMs) {
+      return finish("stalled");
+    }
+    if (now - started > timeoutMs) finish("timeout");
+  }, 50);
+  const promise = new Promise<PhaseEnd>((resolve) => {
+    resolveFn = resolve;
+  });
+  return {
+    promise,
+    poke: () => {
+      if (!settled && isDone()) finish("done");
+    },
+  };
+}
+
+function phaseError(end: PhaseEnd, what: string, closed: string | null): string | null {
+  if (end === "done") return null;
+  if (end === "closed") return `${what}: ${closed ?? "a connection closed"}`;
+  return `${what}: ${end}`;
+}
+
+function emptyResult(error: string): MeasurementResult {
+  const none: ProcDelta = { name: "broker", cpuMs: Number.NaN, rssBeforeBytes: Number.NaN, rssAfterBytes: Number.NaN };
+  return {
+    ok: false,
+    error,
+    elapsedMs: Number.NaN,
+    published: 0,
+    delivered: 0,
+    deliveredPerSec: Number.NaN,
+    broker: none,
+    side: [],
+    cpuUsPerMsg: Number.NaN,
+    sideCpuUsPerMsg: Number.NaN,
+    loadgenCpuPct: Number.NaN,
+    backgroundCores: Number.NaN,
+    delivery: null,
+    latency: null,
+    idle: null,
+  };
+}
+
+class Publisher {
+  sent = 0;
+  completed = 0;
+  limit = 0;
+  scheduled = false;
+  constructor(
+    readonly index: number,
+    readonly client: BenchClient,
+    readonly template: PublishTemplate,
+  ) {}
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}
+
+async function closeAll(clients: BenchClient[]): Promise<void> {
+  await Promise.all(clients.map((c) => c.close(2000)));
+}
+
+async function runThroughput(spec: ThroughputSpec): Promise<MeasurementResult> {
+  const total = spec.warmupPerPublisher + spec.measuredPerPublisher;
+  const acc = new DeliveryAccounting(spec.publishers, spec.subscribers, total);
+  const clients: BenchClient[] = [];
+  const subs: BenchClient[] = [];
+  const pubs: Publisher[] = [];
+  let arrivals = 0;
+  let distinct = 0;
+  let completions = 0;
+  let closed: string | null = null;
+  let phase: { poke: () => void } | null = null;
+  const onClose = (id: string) => (err: Error | null) => {
+    if (err !== null && closed === null) closed = `${id}: ${err.message}`;
+  };
+  const base = { host: spec.host, port: spec.port, keepalive: 0, timeoutMs: CONNECT_TIMEOUT_MS };
+
+  const schedule = (pub: Publisher) => {
+    if (pub.scheduled || pub.sent >= pub.limit) return;
+    pub.scheduled = true;
+    setImmediate(pump, pub);
+  };
+  const pump = (pub: Publisher) => {
+    pub.scheduled = false;
+    if (pub.client.closed) return;
+    let minArrived = Number.POSITIVE_INFINITY;
+    for (let s = 0; s < spec.subscribers; s++) minArrived = Math.min(minArrived, acc.arrivals(pub.index, s));
+    let room = Math.min(pub.limit - pub.sent, spec.window - (pub.sent - minArrived));
+    if (spec.qos > 0) room = Math.min(room, spec.window - (pub.sent - pub.completed));
+    if (room <= 0) return;
+    const tpl = pub.template;
+    const buf = Buffer.allocUnsafe(room * tpl.size);
+    const now = performance.now();
+    let o = 0;
+    for (let i = 0; i < room; i++) {
+      const seq = pub.sent++;
+      o = tpl.write(buf, o, (seq % 65_535) + 1, pub.index, seq, now);
+    }
+    pub.client.write(buf);
+  };
+
+  try {
+    for (let s = 0; s < spec.subscribers; s++) {
+      const id = `bench-sub-${s}`;
+      const c = await BenchClient.open({ ...base, clientId: id, clean: !spec.persistentSubscribers });
+      clients.push(c);
+      subs.push(c);
+      c.onClose = onClose(id);
+      const granted = await c.subscribe(spec.filter, spec.qos);
+      if (granted !== spec.qos) throw new Error(`${id}: granted QoS ${granted}, asked ${spec.qos}`);
+      c.onMessage = (p, seq) => {
+        arrivals++;
+        const v = acc.record(p, s, seq);
+        if (v === "ok" || v === "reordered") distinct++;
+        const pub = pubs[p];
+        if (pub !== undefined) schedule(pub);
+        phase?.poke();
+      };
+    }
+    for (let p = 0; p < spec.publishers; p++) {
+      const id = `bench-pub-${p}`;
+      const c = await BenchClient.open({ ...base, clientId: id, clean: true });
+      clients.push(c);
+      c.onClose = onClose(id);
+      const topic = spec.perPublisherTopic ? `${spec.topicPrefix}${p}` : spec.topicPrefix;
+      const pub = new Publisher(p, c, new PublishTemplate(topic, spec.qos, spec.payloadSize));
+      pubs.push(pub);
+      c.onComplete = () => {
+        pub.completed++;
+        completions++;
+        schedule(pub);
+        phase?.poke();
+      };
+    }
+  } catch (err) {
+    for (const c of clients) c.destroy();
+    return emptyResult(`setup: ${(err as Error).message}`);
+  }
+
+  const runTo = async (limit: number, what: string): Promise<string | null> => {
+    const expectDistinct = limit * spec.publishers * spec.subscribers;
+    const isDone = () => distinct >= expectDistinct && (spec.qos === 0 || pubs.every((p) => p.completed >= limit));
+    const w = watchPhase(isDone, () => arrivals + completions, () => closed, spec.stallMs, spec.timeoutMs);
+    phase = w;
+    for (const pub of pubs) {
+      pub.limit = limit;
+      schedule(pub);
+    }
+    const end = await w.promise;
+    phase = null;
+    return phaseError(end, `${what} (received ${distinct} of ${expectDistinct})`, closed);
+  };
+
+  const meter = new Meter(spec);
+  let error = await runTo(spec.warmupPerPublisher, "warm-up");
+  let measured: Measured | null = null;
+  let delivered = 0;
+  let published = 0;
+  if (error === null) {
+    const arrivals0 = arrivals;
+    const sent0 = pubs.reduce((a, p) => a + p.sent, 0);
+    meter.start();
+    error = await runTo(total, "measurement");
+    measured = await meter.stop();
+    delivered = arrivals - arrivals0;
+    published = pubs.reduce((a, p) => a + p.sent, 0) - sent0;
+  }
+  // Late duplicates would show up here.
+  await sleep(100);
+  const delivery = acc.summarize(pubs.map((p) => p.sent));
+  await closeAll(clients);
+  return finishResult(error, measured, published, delivered, delivery, null, null);
+}
+
+function finishResult(
+  error: string | null,
+  measured: Measured | null,
+  published: number,
+  delivered: number,
+  delivery: DeliverySummary | null,
+  latency: MeasurementResult["latency"],
+  idle: MeasurementResult["idle"],
+): MeasurementResult {
+  if (measured === null) return { ...emptyResult(error ?? "no measurement"), delivery };
+  const sideCpu = measured.side.reduce((a, s) => a + s.cpuMs, 0);
+  return {
+    ok: error === null,
+    error,
+    elapsedMs: measured.elapsedMs,
+    published,
+    delivered,
+    deliveredPerSec: delivered / (measured.elapsedMs / 1000),
+    broker: measured.broker,
+    side: measured.side,
+    cpuUsPerMsg: delivered > 0 ? (measured.broker.cpuMs * 1000) / delivered : Number.NaN,
+    sideCpuUsPerMsg: delivered > 0 && measured.side.length > 0 ? (sideCpu * 1000) / delivered : Number.NaN,
+    loadgenCpuPct: measured.loadgenCpuPct,
+    backgroundCores: measured.backgroundCores,
+    delivery,
+    latency,
+    idle,
+  };
+}
+
+async function runLatency(spec: LatencySpec): Promise<MeasurementResult> {
+  const warmupCount = Math.round((spec.ratePerSecond * spec.warmupMs) / 1000);
+  const measuredCount = Math.round((spec.ratePerSecond * spec.durationMs) / 1000);
+  const total = warmupCount + measuredCount;
+  const acc = new DeliveryAccounting(1, 1, total);
+  const latencies = new Float64Array(measuredCount);
+  let nLatencies = 0;
+  let arrivals = 0;
+  let distinct = 0;
+  let completed = 0;
+  let sent = 0;
+  let closed: string | null = null;
+  let phase: { poke: () => void } | null = null;
+  const clients: BenchClient[] = [];
+  const base = { host: spec.host, port: spec.port, keepalive: 0, timeoutMs: CONNECT_TIMEOUT_MS };
+  let pubClient: BenchClient;
+  try {
+    const sub = await BenchClient.open({ ...base, clientId: "bench-lat-sub", clean: true });
+    clients.push(sub);
+    sub.onClose = (err) => {
+      if (err !== null) closed ??= `subscriber: ${err.message}`;
+    };
+    const granted = await sub.subscribe("bench/lat", spec.qos);
+    if (granted !== spec.qos) throw new Error(`granted QoS ${granted}, asked ${spec.qos}`);
+    sub.onMessage = (_p, seq, sentAt, receivedAt) => {
+      arrivals++;
+      const v = acc.record(0, 0, seq);
+      if (v === "ok" || v === "reordered") {
+        distinct++;
+        if (seq >= warmupCount && nLatencies < measuredCount) latencies[nLatencies++] = (receivedAt - sentAt) * 1000;
+      }
+      phase?.poke();
+    };
+    pubClient = await BenchClient.open({ ...base, clientId: "bench-lat-pub", clean: true });
+    clients.push(pubClient);
+    pubClient.onClose = (err) => {
+      if (err !== null) closed ??= `publisher: ${err.message}`;
+    };
+    pubClient.onComplete = () => {
+      completed++;
+      phase?.poke();
+    };
+  } catch (err) {
+    for (const c of clients) c.destroy();
+    return emptyResult(`setup: ${(err as Error).message}`);
+  }
+  const tpl = new PublishTemplate("bench/lat", spec.qos, spec.payloadSize);
+  const pub = pubClient;
+
+  /** Sends seqs up to `limit` paced at the rate, starting now; resolves when all are delivered (and acknowledged). */
+  const paced = async (limit: number, what: string): Promise<string | null> => {
+    const first = sent;
+    const t0 = performance.now();
+    let timer: NodeJS.Timeout | null = null;
+    const tick = () => {
+      timer = null;
+      if (pub.closed) return;
+      const now = performance.now();
+      const due = Math.min(limit, first + Math.floor(((now - t0) * spec.ratePerSecond) / 1000) + 1);
+      let n = due - sent;
+      n = Math.min(n, spec.window - (sent - arrivals));
+      if (spec.qos > 0) n = Math.min(n, spec.window - (sent - completed));
+      if (n > 0) {
+        const buf = Buffer.allocUnsafe(n * tpl.size);
+        let o = 0;
+        for (let i = 0; i < n; i++) {
+          const seq = sent++;
+          o = tpl.write(buf, o, (seq % 65_535) + 1, 0, seq, now);
+        }
+        pub.write(buf);
+      }
+      if (sent < limit) timer = setTimeout(tick, 1);
+    };
+    const isDone = () => distinct >= limit && (spec.qos === 0 || completed >= limit);
+    const w = watchPhase(isDone, () => arrivals + completed + sent, () => closed, spec.stallMs, spec.timeoutMs);
+    phase = w;
+    tick();
+    const end = await w.promise;
+    phase = null;
+    if (timer !== null) clearTimeout(timer);
+    return phaseError(end, `${what} (received ${distinct} of ${limit})`, closed);
+  };
+
+  const meter = new Meter(spec);
+  let error = await paced(warmupCount, "warm-up");
+  let measured: Measured | null = null;
+  let delivered = 0;
+  let published = 0;
+  if (error === null) {
+    const arrivals0 = arrivals;
+    const sent0 = sent;
+    meter.start();
+    error = await paced(total, "measurement");
+    measured = await meter.stop();
+    delivered = arrivals - arrivals0;
+    published = sent - sent0;
+  }
+  await sleep(100);
+  const delivery = acc.summarize([sent]);
+  await closeAll(clients);
+  const latency = nLatencies > 0 ? summarizeLatencies(latencies.subarray(0, nLatencies)) : null;
+  return finishResult(error, measured, published, delivered, delivery, latency, null);
+}
+
+async function runIdle(spec: IdleSpec): Promise<MeasurementResult> {
+  const base = { host: spec.host, port: spec.port, keepalive: spec.keepalive, timeoutMs: CONNECT_TIMEOUT_MS };
+  // Warm the broker's connection path once, so the first-connection costs (code compiled, pools created) are
+  // not charged to the idle connections.
+  const warm: BenchClient[] = [];
+  try {
+    for (let i = 0; i < 20; i++) warm.push(await BenchClient.open({ ...base, clientId: `bench-warm-${i}`, clean: true }));
+  } catch (err) {
+    for (const c of warm) c.destroy();
+    return emptyResult(`warm-up connect: ${(err as Error).message}`);
+  }
+  await closeAll(warm);
+  await sleep(spec.settleMs);
+
+  const meter = new Meter(spec);
+  const clients: (BenchClient | null)[] = new Array<BenchClient | null>(spec.connections).fill(null);
+  let next = 0;
+  let failed = 0;
+  let firstError: string | null = null;
+  let dropped = 0;
+  const deadline = performance.now() + spec.timeoutMs;
+  const worker = async () => {
+    while (next < spec.connections && performance.now() < deadline) {
+      const i = next++;
+      try {
+        const c = await BenchClient.open({ ...base, clientId: `bench-idle-${i}`, clean: true });
+        c.onClose = (err) => {
+          if (err !== null) dropped++;
+        };
+        clients[i] = c;
+      } catch (err) {
+        failed++;
+        firstError ??= (err as Error).message;
+      }
+    }
+  };
+  meter.start();
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: Math.min(spec.concurrency, spec.connections) }, worker));
+  const connectMs = performance.now() - t0;
+  const connectPhase = await meter.stop();
+  const connected = clients.filter((c) => c !== null).length;
+  await sleep(spec.settleMs);
+  const after = sampleProc(spec.brokerPid);
+  const rssPerConnBytes = connected > 0 ? (after.rssBytes - connectPhase.broker.rssBeforeBytes) / connected : Number.NaN;
+  const stillOpen = clients.filter((c) => c !== null && !c.closed).length;
+  for (const c of clients) c?.destroy();
+
+  let error: string | null = null;
+  if (failed > 0 || connected < spec.connections) error = `${spec.connections - connected} of ${spec.connections} connections failed (first: ${firstError ?? "timeout"})`;
+  else if (dropped > 0 || stillOpen < connected) error = `${connected - stillOpen} idle connections were closed by the broker`;
+  const idle = {
+    requested: spec.connections,
+    connected,
+    failed,
+    firstError,
+    connectMs,
+    connectsPerSec: connected / (connectMs / 1000),
+    rssPerConnBytes,
+    cpuUsPerConnect: connected > 0 ? (connectPhase.broker.cpuMs * 1000) / connected : Number.NaN,
+    droppedWhileIdle: connected - stillOpen,
+  };
+  return {
+    ok: error === null,
+    error,
+    elapsedMs: connectMs,
+    published: 0,
+    delivered: 0,
+    deliveredPerSec: Number.NaN,
+    broker: { ...connectPhase.broker, rssAfterBytes: after.rssBytes },
+    side: connectPhase.side,
+    cpuUsPerMsg: Number.NaN,
+    sideCpuUsPerMsg: Number.NaN,
+    loadgenCpuPct: connectPhase.loadgenCpuPct,
+    backgroundCores: connectPhase.backgroundCores,
+    delivery: null,
+    latency: null,
+    idle,
+  };
+}
+
+export function runMeasurement(spec: MeasurementSpec): Promise<MeasurementResult> {
+  switch (spec.kind) {
+    case "throughput":
+      return runThroughput(spec);
+    case "latency":
+      return runLatency(spec);
+    case "idle":
+      return runIdle(spec);
+  }
+}
+
+function reply(result: MeasurementResult): void {
+  if (process.send) process.send(result, () => process.exit(0));
+  else {
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    process.exit(0);
+  }
+}
+
+const arg = process.argv[2];
+if (arg !== undefined) {
+  const spec = JSON.parse(arg) as MeasurementSpec;
+  // Hard bound on the whole process, whatever happens to the phases.
+  setTimeout(() => reply(emptyResult(`load generator gave up after ${spec.timeoutMs * 2 + 30_000} ms`)), spec.timeoutMs * 2 + 30_000);
+  runMeasurement(spec).then(reply, (err: unknown) => reply(emptyResult(`load generator failed: ${(err as Error).stack ?? String(err)}`)));
+}

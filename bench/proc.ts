@@ -1,0 +1,85 @@
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+
+/** CPU time and memory of another process, read from /proc (Linux only). */
+export interface ProcSample {
+  /** utime + stime in milliseconds. */
+  cpuMs: number;
+  /** VmRSS in bytes. */
+  rssBytes: number;
+  /** When the sample was taken, performance.now() ms. */
+  at: number;
+}
+
+let clockTicks: number | null = null;
+
+/** Clock ticks per second of /proc/<pid>/stat times (`getconf CLK_TCK`, 100 on nearly every Linux). */
+export function clkTck(): number {
+  if (clockTicks === null) {
+    try {
+      const v = Number(execFileSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).trim());
+      clockTicks = Number.isInteger(v) && v > 0 ? v : 100;
+    } catch {
+      clockTicks = 100;
+    }
+  }
+  return clockTicks;
+}
+
+/** utime + stime of `pid` in ticks, from /proc/<pid>/stat (fields 14 and 15, counted after the `(comm)`). */
+export function parseStatTicks(stat: string): number {
+  const close = stat.lastIndexOf(")");
+  if (close < 0) throw new Error("unexpected /proc/<pid>/stat format");
+  // After ") " come field 3 (state) onwards; utime is field 14, stime field 15.
+  const fields = stat.slice(close + 2).split(" ");
+  const utime = Number(fields[14 - 3]);
+  const stime = Number(fields[15 - 3]);
+  if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new Error("unexpected /proc/<pid>/stat format");
+  return utime + stime;
+}
+
+/** VmRSS in bytes from the text of /proc/<pid>/status. */
+export function parseStatusRss(status: string): number {
+  const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(status);
+  if (m === null) throw new Error("no VmRSS in /proc/<pid>/status");
+  return Number(m[1]) * 1024;
+}
+
+export function sampleProc(pid: number): ProcSample {
+  const at = performance.now();
+  const ticks = parseStatTicks(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  const rssBytes = parseStatusRss(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return { cpuMs: (ticks * 1000) / clkTck(), rssBytes, at };
+}
+
+/** The soft limit on open files of this process, from /proc/self/limits (Infinity when unlimited). */
+export function openFilesLimit(): number {
+  try {
+    const m = /^Max open files\s+(\S+)/m.exec(readFileSync("/proc/self/limits", "utf8"));
+    if (m === null) return Number.POSITIVE_INFINITY;
+    return m[1] === "unlimited" ? Number.POSITIVE_INFINITY : Number(m[1]);
+  } catch {
+    return Number.POSITIVE_INFINITY;
+  }
+}
+
+/** Busy and total CPU time of the whole machine (all CPUs), from the first line of /proc/stat, in ms. */
+export interface MachineCpu {
+  busyMs: number;
+  totalMs: number;
+}
+
+/** Parses the aggregate `cpu` line of /proc/stat: busy = user + nice + system + irq + softirq + steal. */
+export function parseProcStat(text: string): MachineCpu {
+  const line = text.split("\n", 1)[0] ?? "";
+  const f = line.trim().split(/\s+/).slice(1).map(Number);
+  if (line.startsWith("cpu ") === false || f.length < 4 || f.some((x) => !Number.isFinite(x))) throw new Error("unexpected /proc/stat format");
+  const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = f;
+  const busy = user + nice + system + irq + softirq + steal;
+  const ms = 1000 / clkTck();
+  return { busyMs: busy * ms, totalMs: (busy + idle + iowait) * ms };
+}
+
+export function sampleMachine(): MachineCpu {
+  return parseProcStat(readFileSync("/proc/stat", "utf8"));
+}

@@ -1,0 +1,582 @@
+/**
+ * The benchmark runner: builds mqgate, starts every target as its own process on free ports (fresh for every
+ * measurement), runs one load generator process per measurement, interleaves the targets across repetitions,
+ * and reports medians and ratios (terminal, bench/results/*.json, docs/benchmarks.md, docs/benchmarks-ratios.svg).
+ *
+ * Entry: bench/run.mjs (bundles bench/*.ts with esbuild, then calls `main`).
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { join, relative } from "node:path";
+import { describeMachine } from "./machine.js";
+import { openFilesLimit, sampleMachine } from "./proc.js";
+import { bundleSourceMap, type CpuProfile, selfTimes } from "./profile.js";
+import { anomalyLines, type BenchResults, type RunRecord, renderConsole, renderMarkdown, renderSvg } from "./report.js";
+import { PRESETS, plan, type PlanOptions, type PlannedRun, type Preset, SCENARIO_IDS, type ScenarioId, specFor } from "./scenarios.js";
+import { killAll, mosquittoAvailable, redisAvailable, type RunningTarget, startTarget, TARGET_IDS, type TargetId, type TargetOptions } from "./targets.js";
+import type { MeasurementResult, MeasurementSpec, QoS } from "./types.js";
+
+export interface CliOptions {
+  help: boolean;
+  full: boolean;
+  scenarios: ScenarioId[] | null;
+  targets: TargetId[] | null;
+  qos: QoS[] | null;
+  reps: number | null;
+  scale: number;
+  connections: number | null;
+  rate: number;
+  window: number;
+  payload: number;
+  cpuProf: boolean;
+  /** Measure again when other processes kept more than this many cores busy (at most `attempts` times). */
+  maxBackground: number;
+  attempts: number | null;
+  /** Before each measurement, wait up to this long for the machine to be quiet (seconds; null = preset). */
+  quietWait: number | null;
+  /** true / false when given, null for the default (full matrix of a --full run). */
+  writeDocs: boolean | null;
+  report: string | null;
+  profileSummary: string | null;
+  out: string | null;
+}
+
+export const USAGE = `Usage: node bench/run.mjs [options]      (npm run bench = the quick comparison)
+
+  --full                 the full benchmark: 5 repetitions, more messages, 10,000 idle connections,
+                         mqgate-redis in every scenario; rewrites docs/benchmarks.md and the SVG chart
+  --scenario LIST        ${SCENARIO_IDS.join(",")}   (default: all)
+  --target LIST          ${TARGET_IDS.join(",")}   (default: all available;
+                         the quick run uses mqgate-redis only for the store figure unless named here)
+  --qos LIST             0,1,2 (default: all)
+  --reps N               repetitions (quick 1, full 5)
+  --scale F              multiply the message counts of the throughput scenarios (default 1)
+  --connections N        idle connections (quick 2000, full 10000)
+  --rate N               latency scenario publish rate, msg/s (default 1000)
+  --window N             messages a publisher may have outstanding (default 100)
+  --payload N            payload bytes (default 64, at least 16)
+  --max-background C     a measurement during which other processes kept more than C CPU cores busy
+                         is taken again when --attempts allows (default 0.5), keeping the quietest
+  --attempts N           at most N attempts per measurement (default 1)
+  --quiet-wait S         before each measurement, wait up to S seconds for other processes to use at
+                         most --max-background cores (quick 0, full 5)
+  --cpu-prof             run mqgate from an unminified bundle under node --cpu-prof and print the top 10
+                         self-time functions of each profile (bench/results/profiles/)
+  --write-docs / --no-docs   rewrite (or not) docs/benchmarks.md's generated part and docs/benchmarks-ratios.svg
+  --out FILE             results JSON (default bench/results/latest-<quick|full|custom>.json)
+  --report FILE          no measurement: print and (with --write-docs) publish a saved results JSON
+  --profile-summary FILE no measurement: top self-time functions of a .cpuprofile
+`;
+
+function list<T extends string>(value: string, allowed: readonly T[], what: string): T[] {
+  const items = value.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  for (const i of items) if (!allowed.includes(i as T)) throw new Error(`unknown ${what} '${i}' (one of ${allowed.join(", ")})`);
+  if (items.length === 0) throw new Error(`empty ${what} list`);
+  return items as T[];
+}
+
+function positiveInt(v: string, what: string, min = 1): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${what} must be an integer ≥ ${min}, got '${v}'`);
+  return n;
+}
+
+export function parseArgs(argv: readonly string[]): CliOptions {
+  const o: CliOptions = {
+    help: false,
+    full: false,
+    scenarios: null,
+    targets: null,
+    qos: null,
+    reps: null,
+    scale: 1,
+    connections: null,
+    rate: 1000,
+    window: 100,
+    payload: 64,
+    cpuProf: false,
+    maxBackground: 0.5,
+    attempts: null,
+    quietWait: null,
+    writeDocs: null,
+    report: null,
+    profileSummary: null,
+    out: null,
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const eq = arg.indexOf("=");
+    const name = eq > 0 ? arg.slice(0, eq) : arg;
+    const value = (): string => {
+      if (eq > 0) return arg.slice(eq + 1);
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${name} needs a value`);
+      return v;
+    };
+    switch (name) {
+      case "-h":
+      case "--help":
+        o.help = true;
+        break;
+      case "--full":
+        o.full = true;
+        break;
+      case "--quick":
+        o.full = false;
+        break;
+      case "--scenario":
+      case "--scenarios":
+        o.scenarios = list(value(), SCENARIO_IDS, "scenario");
+        break;
+      case "--target":
+      case "--targets":
+        o.targets = list(value(), TARGET_IDS, "target");
+        break;
+      case "--qos":
+        o.qos = list(value(), ["0", "1", "2"] as const, "QoS").map(Number) as QoS[];
+        break;
+      case "--reps":
+        o.reps = positiveInt(value(), "--reps");
+        break;
+      case "--scale": {
+        const v = value();
+        const n = Number(v);
+        if (!(n > 0 && n <= 100)) throw new Error(`--scale must be a number in (0, 100], got '${v}'`);
+        o.scale = n;
+        break;
+      }
+      case "--connections":
+        o.connections = positiveInt(value(), "--connections");
+        break;
+      case "--rate":
+        o.rate = positiveInt(value(), "--rate");
+        break;
+      case "--window":
+        o.window = positiveInt(value(), "--window");
+        if (o.window > 60_000) throw new Error("--window must be at most 60000 (packet ids are 16 bits)");
+        break;
+      case "--payload":
+        o.payload = positiveInt(value(), "--payload", 16);
+        break;
+      case "--max-background": {
+        const v = value();
+        const n = Number(v);
+        if (!(n >= 0)) throw new Error(`--max-background must be a number ≥ 0, got '${v}'`);
+        o.maxBackground = n;
+        break;
+      }
+      case "--quiet-wait": {
+        const v = value();
+        const n = Number(v);
+        if (!(n >= 0 && n <= 600)) throw new Error(`--quiet-wait must be a number of seconds in 0..600, got '${v}'`);
+        o.quietWait = n;
+        break;
+      }
+      case "--attempts":
+        o.attempts = positiveInt(value(), "--attempts");
+        break;
+      case "--cpu-prof":
+        o.cpuProf = true;
+        break;
+      case "--write-docs":
+        o.writeDocs = true;
+        break;
+      case "--no-docs":
+        o.writeDocs = false;
+        break;
+      case "--out":
+        o.out = value();
+        break;
+      case "--report":
+        o.report = value();
+        break;
+      case "--profile-summary":
+        o.profileSummary = value();
+        break;
+      default:
+        throw new Error(`unknown option '${arg}'`);
+    }
+  }
+  return o;
+}
+
+const GENERATED_START = "<!-- bench:generated:start — written by `node bench/run.mjs --full`; edit the text outside these markers -->";
+const GENERATED_END = "<!-- bench:generated:end -->";
+
+/** Replaces the generated part of docs/benchmarks.md (or creates the file with only that part). */
+export function spliceGenerated(doc: string | null, generated: string): string {
+  const block = `${GENERATED_START}\n\n${generated}\n\n${GENERATED_END}`;
+  if (doc === null) return `# Benchmarks\n\n${block}\n`;
+  const a = doc.indexOf("<!-- bench:generated:start");
+  const b = doc.indexOf(GENERATED_END);
+  if (a < 0 || b < a) return `${doc.trimEnd()}\n\n${block}\n`;
+  return doc.slice(0, a) + block + doc.slice(b + GENERATED_END.length);
+}
+
+function publishDocs(root: string, results: BenchResults): void {
+  const docPath = join(root, "docs", "benchmarks.md");
+  const current = existsSync(docPath) ? readFileSync(docPath, "utf8") : null;
+  writeFileSync(docPath, spliceGenerated(current, renderMarkdown(results)));
+  writeFileSync(join(root, "docs", "benchmarks-ratios.svg"), renderSvg(results));
+  console.log(`wrote ${relative(root, docPath)} (generated part) and docs/benchmarks-ratios.svg`);
+}
+
+function printProfile(path: string, root: string, top = 15): void {
+  const profile = JSON.parse(readFileSync(path, "utf8")) as CpuProfile;
+  const { rows, totalMs, idleMs } = selfTimes(profile, root);
+  console.log(`\nCPU profile ${relative(root, path)}: ${(totalMs / 1000).toFixed(1)} s sampled, ${((idleMs / Math.max(1, totalMs)) * 100).toFixed(0)} % idle`);
+  console.log(`${"self ms".padStart(9)} ${"% busy".padStart(7)}  function (location)`);
+  // Locations in the unminified broker bundle are shown as the source file esbuild took them from.
+  const sources = new Map<string, (line: number) => string | null>();
+  const where = (location: string): string => {
+    const m = /^(.*\.mjs):(\d+)$/.exec(location);
+    if (m === null) return location;
+    const file = m[1] as string;
+    let lookup = sources.get(file);
+    if (lookup === undefined) {
+      const abs = file.startsWith("/") ? file : join(root, file);
+      lookup = existsSync(abs) && abs.includes("mqgate-bench") ? bundleSourceMap(readFileSync(abs, "utf8")) : () => null;
+      sources.set(file, lookup);
+    }
+    return lookup(Number(m[2])) ?? location;
+  };
+  for (const r of rows.filter((x) => x.name !== "(idle)").slice(0, top)) {
+    console.log(`${r.selfMs.toFixed(0).padStart(9)} ${r.busyPct.toFixed(1).padStart(7)}  ${r.name}${r.location === "" ? "" : ` (${where(r.location)})`}`);
+  }
+  // The same time by source file (node: internals and native frames by name).
+  const byFile = new Map<string, { ms: number; pct: number }>();
+  for (const r of rows) {
+    if (r.name === "(idle)") continue;
+    const file = r.location === "" ? r.name : where(r.location).replace(/:\d+$/, "");
+    const e = byFile.get(file) ?? { ms: 0, pct: 0 };
+    e.ms += r.selfMs;
+    e.pct += r.busyPct;
+    byFile.set(file, e);
+  }
+  console.log(`\n${"self ms".padStart(9)} ${"% busy".padStart(7)}  by file`);
+  for (const [file, e] of [...byFile].sort((a, b) => b[1].ms - a[1].ms).slice(0, top)) {
+    console.log(`${e.ms.toFixed(0).padStart(9)} ${e.pct.toFixed(1).padStart(7)}  ${file}`);
+  }
+}
+
+/** Runs one load generator process; resolves with its result (a failed result when it dies or hangs). */
+function runLoadgen(loadgen: string, spec: MeasurementSpec, fileLimit: number | null): Promise<MeasurementResult> {
+  const args = [loadgen, JSON.stringify(spec)];
+  const [file, argv] = fileLimit === null ? [process.execPath, args] : ["/bin/sh", ["-c", 'ulimit -n "$0" && exec "$@"', String(fileLimit), process.execPath, ...args]];
+  return new Promise((resolve) => {
+    const child: ChildProcess = spawn(file, argv, { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+    let result: MeasurementResult | null = null;
+    const limit = spec.timeoutMs * 2 + 60_000;
+    const timer = setTimeout(() => child.kill("SIGKILL"), limit);
+    child.on("message", (m) => {
+      result = m as MeasurementResult;
+    });
+    child.on("exit", (code, signal) => {
+      clearTimeout(timer);
+      if (result !== null) resolve(result);
+      else resolve(failed(`load generator exited (${signal ?? `code ${code}`}) without a result`));
+    });
+    child.on("error", (err) => {
+      clearTimeout(timer);
+      resolve(failed(`load generator: ${err.message}`));
+    });
+  });
+}
+
+function failed(error: string): MeasurementResult {
+  const none = { name: "broker", cpuMs: Number.NaN, rssBeforeBytes: Number.NaN, rssAfterBytes: Number.NaN };
+  return {
+    ok: false,
+    error,
+    elapsedMs: Number.NaN,
+    published: 0,
+    delivered: 0,
+    deliveredPerSec: Number.NaN,
+    broker: none,
+    side: [],
+    cpuUsPerMsg: Number.NaN,
+    sideCpuUsPerMsg: Number.NaN,
+    loadgenCpuPct: Number.NaN,
+    backgroundCores: Number.NaN,
+    delivery: null,
+    latency: null,
+    idle: null,
+  };
+}
+
+/** CPU cores the machine keeps busy over `ms` (nothing of the benchmark runs while this is called). */
+async function machineLoad(ms: number): Promise<number> {
+  const a = sampleMachine();
+  await new Promise((r) => setTimeout(r, ms));
+  const b = sampleMachine();
+  const total = b.totalMs - a.totalMs;
+  return total > 0 ? ((b.busyMs - a.busyMs) / total) * availableParallelism() : 0;
+}
+
+/** Waits until other processes use at most `maxCores` (measured over 500 ms), or `maxWaitMs` has passed. */
+async function waitForQuiet(maxCores: number, maxWaitMs: number): Promise<{ waitedMs: number; load: number }> {
+  const t0 = Date.now();
+  let load = await machineLoad(500);
+  while (load > maxCores && Date.now() - t0 < maxWaitMs) load = await machineLoad(500);
+  return { waitedMs: Date.now() - t0, load };
+}
+
+/** One measurement: a fresh target process, one load generator run, the target stopped. */
+async function measureOnce(run: PlannedRun, planOpts: PlanOptions, targetOpts: TargetOptions, loadgen: string, fileLimit: number | null): Promise<MeasurementResult> {
+  let target: RunningTarget | null = null;
+  try {
+    target = await startTarget(run.target, targetOpts);
+    await new Promise((r) => setTimeout(r, 200));
+    const spec = specFor(run, planOpts, { host: "127.0.0.1", port: target.port, brokerPid: target.pid, side: target.side });
+    const result = await runLoadgen(loadgen, spec, run.scenario === "idle" ? fileLimit : null);
+    const output = target.output().trim();
+    if (!result.ok && output !== "") result.error = `${result.error ?? "failed"} (broker output: ${output.split("\n").slice(-3).join(" / ")})`;
+    return result;
+  } catch (err) {
+    return failed((err as Error).message);
+  } finally {
+    await target?.stop();
+  }
+}
+
+/** The attempt to keep: a successful one over a failed one, then the one with the least background load. */
+function better(a: MeasurementResult, b: MeasurementResult): boolean {
+  if (a.ok !== b.ok) return a.ok;
+  const x = Number.isFinite(a.backgroundCores) ? a.backgroundCores : Number.POSITIVE_INFINITY;
+  const y = Number.isFinite(b.backgroundCores) ? b.backgroundCores : Number.POSITIVE_INFINITY;
+  return x < y;
+}
+
+function describeRun(run: PlannedRun): string {
+  return `${run.scenario}${run.qos === null ? "" : ` qos${run.qos}`} ${run.target}`;
+}
+
+function summaryLine(r: MeasurementResult): string {
+  if (r.idle !== null) {
+    const i = r.idle;
+    return `${i.connected}/${i.requested} conns, ${Math.round(i.connectsPerSec)} conn/s, ${(i.rssPerConnBytes / 1024).toFixed(2)} KiB/conn, ${i.cpuUsPerConnect.toFixed(0)} µs CPU/connect, other processes ${r.backgroundCores.toFixed(2)} cores`;
+  }
+  const parts = [`${Math.round(r.deliveredPerSec).toLocaleString("en-US")} msg/s`, `${r.cpuUsPerMsg.toFixed(2)} µs CPU/msg`];
+  if (Number.isFinite(r.sideCpuUsPerMsg)) parts.push(`redis ${r.sideCpuUsPerMsg.toFixed(2)} µs/msg`);
+  if (r.latency !== null) parts.push(`p50 ${r.latency.p50.toFixed(0)} µs, p99 ${r.latency.p99.toFixed(0)} µs, max ${r.latency.max.toFixed(0)} µs`);
+  parts.push(`load gen ${r.loadgenCpuPct.toFixed(0)} % CPU`, `other processes ${r.backgroundCores.toFixed(2)} cores`);
+  return parts.join(", ");
+}
+
+/** The open-files limit children need for `connections` idle connections, or null when the current one will do. */
+function fileLimitFor(connections: number): number | null {
+  const needed = connections + 1024;
+  if (needed <= openFilesLimit()) return null;
+  const probe = spawnSync("/bin/sh", ["-c", `ulimit -n ${needed}`], { stdio: "ignore" });
+  if (probe.status !== 0) {
+    throw new Error(`${connections} idle connections need ${needed} open files, and 'ulimit -n ${needed}' is refused (limit ${openFilesLimit()}). Use --connections ${Math.max(100, openFilesLimit() - 1024)} or raise the hard limit.`);
+  }
+  return needed;
+}
+
+function buildMqgate(root: string): void {
+  const r = spawnSync(process.execPath, [join(root, "scripts", "build.mjs"), "--if-stale"], { cwd: root, stdio: "inherit" });
+  if (r.status !== 0) throw new Error("node scripts/build.mjs --if-stale failed");
+}
+
+/** An unminified bundle of the broker (same options as scripts/build.mjs otherwise), so profiles show real names. */
+async function buildProfilingBroker(root: string, outfile: string): Promise<void> {
+  const { build } = await import("esbuild");
+  const { version } = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string };
+  await build({
+    absWorkingDir: root,
+    entryPoints: ["broker/main.ts"],
+    outfile,
+    bundle: true,
+    platform: "node",
+    format: "esm",
+    target: "node20",
+    minify: false,
+    sourcemap: false,
+    define: { __MQGATE_VERSION__: JSON.stringify(version) },
+    banner: { js: "import { createRequire as __mqgateCreateRequire } from 'node:module'; const require = __mqgateCreateRequire(import.meta.url);" },
+    logLevel: "warning",
+  });
+}
+
+export interface MainContext {
+  root: string;
+  /** The bundled load generator. */
+  loadgen: string;
+  /** Where bench keeps its build output. */
+  cacheDir: string;
+  argv: readonly string[];
+}
+
+export async function main(ctx: MainContext): Promise<number> {
+  const { root } = ctx;
+  let opts: CliOptions;
+  try {
+    opts = parseArgs(ctx.argv);
+  } catch (err) {
+    console.error(`bench: ${(err as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (opts.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (opts.profileSummary !== null) {
+    printProfile(opts.profileSummary, root);
+    return 0;
+  }
+  if (opts.report !== null) {
+    const results = JSON.parse(readFileSync(opts.report, "utf8")) as BenchResults;
+    console.log(renderConsole(results));
+    if (opts.writeDocs === true) publishDocs(root, results);
+    return 0;
+  }
+
+  const preset: Preset = opts.full ? PRESETS.full : PRESETS.quick;
+  const available = TARGET_IDS.filter((t) => {
+    if (t === "mosquitto" && !mosquittoAvailable()) {
+      console.log("bench: /usr/sbin/mosquitto not found, skipping the Mosquitto target");
+      return false;
+    }
+    if (t === "mqgate-redis" && !redisAvailable()) {
+      console.log("bench: redis-server not found, skipping the mqgate-redis target");
+      return false;
+    }
+    return true;
+  });
+  const targets = opts.targets === null ? available : opts.targets.filter((t) => available.includes(t));
+  if (targets.length === 0) {
+    console.error("bench: no target to run");
+    return 2;
+  }
+  const scenarios = opts.scenarios ?? [...SCENARIO_IDS];
+  const qos = opts.qos ?? [0, 1, 2];
+  const custom = opts.scenarios !== null || opts.targets !== null || opts.qos !== null || opts.reps !== null || opts.scale !== 1 || opts.connections !== null || opts.cpuProf;
+  const mode = custom ? "custom" : preset.name;
+  const planOpts: PlanOptions = {
+    preset,
+    scenarios,
+    qos,
+    targets,
+    redisEverywhere: opts.full || (opts.targets?.includes("mqgate-redis") ?? false),
+    reps: opts.reps ?? preset.reps,
+    scale: opts.scale,
+    payloadSize: opts.payload,
+    window: opts.window,
+    ratePerSecond: opts.rate,
+    idleConnections: opts.connections ?? preset.idleConnections,
+    // An explicit --qos list applies to the persistent scenario too.
+    persistentQos: opts.qos ?? preset.persistentQos,
+  };
+  const runs = plan(planOpts);
+  if (runs.length === 0) {
+    console.error("bench: nothing to run for this selection");
+    return 2;
+  }
+  let fileLimit: number | null = null;
+  try {
+    if (scenarios.includes("idle")) fileLimit = fileLimitFor(planOpts.idleConnections);
+  } catch (err) {
+    console.error(`bench: ${(err as Error).message}`);
+    return 2;
+  }
+
+  buildMqgate(root);
+  const targetOpts: TargetOptions = { root, mqgateScript: join(root, "dist", "broker.mjs"), mqgateNodeFlags: [], fileLimit };
+  let profileDir: string | null = null;
+  if (opts.cpuProf) {
+    profileDir = join(root, "bench", "results", "profiles", new Date().toISOString().replace(/[:.]/g, "-"));
+    mkdirSync(profileDir, { recursive: true });
+    targetOpts.mqgateScript = join(ctx.cacheDir, "broker-unminified.mjs");
+    await buildProfilingBroker(root, targetOpts.mqgateScript);
+    targetOpts.mqgateNodeFlags = ["--cpu-prof", `--cpu-prof-dir=${profileDir}`, "--cpu-prof-interval=250"];
+  }
+
+  const command = `node bench/run.mjs${ctx.argv.length > 0 ? ` ${ctx.argv.join(" ")}` : ""}`;
+  const startedAt = new Date().toISOString();
+  console.log(`bench: ${mode} run, ${runs.length} measurements (${planOpts.reps} repetition(s); targets ${targets.join(", ")}); each target is a fresh process per measurement`);
+  const records: RunRecord[] = [];
+  let interrupted = false;
+  const onSigint = () => {
+    interrupted = true;
+    console.error("\nbench: interrupted, stopping after the current measurement (Ctrl-C again to abort now)");
+    process.once("SIGINT", () => {
+      killAll();
+      process.exit(130);
+    });
+  };
+  process.once("SIGINT", onSigint);
+  const started = Date.now();
+  for (let i = 0; i < runs.length && !interrupted; i++) {
+    const run = runs[i] as PlannedRun;
+    const prefix = `[${String(i + 1).padStart(String(runs.length).length)}/${runs.length}] rep ${run.rep + 1} ${describeRun(run)}`;
+    const maxAttempts = opts.attempts ?? 1;
+    const quietWaitMs = (opts.quietWait ?? (opts.full ? 5 : 0)) * 1000;
+    let result: MeasurementResult | null = null;
+    let attempts = 0;
+    while (attempts < maxAttempts && !interrupted) {
+      attempts++;
+      if (quietWaitMs > 0) {
+        const { waitedMs, load } = await waitForQuiet(opts.maxBackground, quietWaitMs);
+        if (waitedMs >= 1000) console.log(`${prefix}: waited ${(waitedMs / 1000).toFixed(0)} s for other processes (now ${load.toFixed(2)} cores)`);
+      }
+      const attempt = await measureOnce(run, planOpts, targetOpts, ctx.loadgen, fileLimit);
+      if (result === null || better(attempt, result)) result = attempt;
+      const bg = attempt.backgroundCores;
+      if (!(bg > opts.maxBackground) || attempts >= maxAttempts) break;
+      console.log(`${prefix}: other processes kept ${bg.toFixed(2)} cores busy (> ${opts.maxBackground}), measuring again`);
+      await new Promise((r) => setTimeout(r, 2000));
+    }
+    if (result === null) break;
+    records.push({ scenario: run.scenario, qos: run.qos, rep: run.rep, target: run.target, attempts, result });
+    const d = result.delivery;
+    const bad = d !== null && d.lost + d.duplicates + d.reordered + d.unexpected > 0;
+    if (!result.ok) console.log(`${prefix}: FAILED ${result.error ?? ""}`);
+    else console.log(`${prefix}: ${summaryLine(result)}`);
+    if (bad && d !== null) {
+      console.log(`!!!!! ${prefix}: LOST ${d.lost}, DUPLICATED ${d.duplicates}, REORDERED ${d.reordered}, UNEXPECTED ${d.unexpected} (of ${d.expected} expected) !!!!!`);
+    }
+  }
+  process.off("SIGINT", onSigint);
+
+  const results: BenchResults = {
+    format: 1,
+    command,
+    startedAt,
+    finishedAt: new Date().toISOString(),
+    machine: describeMachine(root),
+    settings: {
+      mode,
+      reps: planOpts.reps,
+      scale: planOpts.scale,
+      payloadSize: planOpts.payloadSize,
+      window: planOpts.window,
+      ratePerSecond: planOpts.ratePerSecond,
+      idleConnections: planOpts.idleConnections,
+      targets: [...targets],
+      scenarios: [...scenarios],
+      qos: [...qos],
+      redisEverywhere: planOpts.redisEverywhere,
+      counts: { fanIn: preset.fanIn, fanOut: preset.fanOut, persistent: preset.persistent, latency: preset.latency, storeRows: "fan-in and fan-in-persistent at QoS 1" },
+    },
+    runs: records,
+  };
+  const outPath = opts.out ?? join(root, "bench", "results", `latest-${mode}.json`);
+  mkdirSync(join(outPath, ".."), { recursive: true });
+  writeFileSync(outPath, `${JSON.stringify(results, null, 1)}\n`);
+  console.log(`\n${renderConsole(results)}`);
+  console.log(`\nbench: ${records.length} measurements in ${Math.round((Date.now() - started) / 1000)} s; results in ${relative(root, outPath)}`);
+
+  const anomalies = anomalyLines(records);
+  if (anomalies.length > 0) {
+    console.log(`\n!!!!! ${anomalies.length} run(s) lost, duplicated or reordered messages, or failed:`);
+    for (const l of anomalies) console.log(`!!!!! ${l}`);
+  }
+  const writeDocs = opts.writeDocs ?? (mode === "full" && !interrupted);
+  if (writeDocs) publishDocs(root, results);
+  if (profileDir !== null) {
+    for (const f of readdirSync(profileDir).filter((n) => n.endsWith(".cpuprofile"))) printProfile(join(profileDir, f), root);
+  }
+  return anomalies.length > 0 || interrupted ? 1 : 0;
+}

@@ -1,0 +1,112 @@
+import type { DeliverySummary, LatencySummary } from "./accounting.js";
+
+export type QoS = 0 | 1 | 2;
+
+/** Another process whose CPU is measured alongside the broker's (redis-server behind mqgate-redis). */
+export interface SideProcess {
+  name: string;
+  pid: number;
+}
+
+interface CommonSpec {
+  host: string;
+  port: number;
+  /** The broker process: its CPU and RSS are read from /proc. */
+  brokerPid: number;
+  side: SideProcess[];
+  /** Whole measurement bound; a phase that does not finish in time ends the run as failed. */
+  timeoutMs: number;
+  /** A phase with no progress (no message, no acknowledgement) for this long ends as stalled. */
+  stallMs: number;
+}
+
+/** N publishers → M subscribers; every subscriber receives every message. */
+export interface ThroughputSpec extends CommonSpec {
+  kind: "throughput";
+  publishers: number;
+  subscribers: number;
+  /** Topic of publisher p: `topicPrefix` + p when `perPublisherTopic`, else `topicPrefix`. */
+  topicPrefix: string;
+  perPublisherTopic: boolean;
+  filter: string;
+  qos: QoS;
+  payloadSize: number;
+  warmupPerPublisher: number;
+  measuredPerPublisher: number;
+  /** Messages a publisher may have outstanding: sent but not acknowledged (QoS 1/2), or not yet received by every subscriber. */
+  window: number;
+  /** Subscribers connect with clean = false (their messages go through the broker's session store). */
+  persistentSubscribers: boolean;
+}
+
+/** One publisher → one subscriber at a fixed rate; end-to-end latency of every message. */
+export interface LatencySpec extends CommonSpec {
+  kind: "latency";
+  qos: QoS;
+  payloadSize: number;
+  ratePerSecond: number;
+  warmupMs: number;
+  durationMs: number;
+  window: number;
+}
+
+/** N idle connections: connect rate, and broker memory per connection. */
+export interface IdleSpec extends CommonSpec {
+  kind: "idle";
+  connections: number;
+  /** CONNECTs in progress at once. */
+  concurrency: number;
+  keepalive: number;
+  /** Wait after the last CONNACK before reading the broker's RSS. */
+  settleMs: number;
+}
+
+export type MeasurementSpec = ThroughputSpec | LatencySpec | IdleSpec;
+
+export interface ProcDelta {
+  name: string;
+  cpuMs: number;
+  rssBeforeBytes: number;
+  rssAfterBytes: number;
+}
+
+export interface IdleOutcome {
+  requested: number;
+  connected: number;
+  failed: number;
+  firstError: string | null;
+  connectMs: number;
+  connectsPerSec: number;
+  rssPerConnBytes: number;
+  cpuUsPerConnect: number;
+  /** Connections the broker closed during the settle time. */
+  droppedWhileIdle: number;
+}
+
+export interface MeasurementResult {
+  ok: boolean;
+  /** Why the measurement failed (timeout, stall, connect error, lost messages …); null when ok. */
+  error: string | null;
+  /** Length of the measured interval, ms. */
+  elapsedMs: number;
+  /** Messages published in the measured interval. */
+  published: number;
+  /** Messages delivered to subscribers in the measured interval (duplicates included). */
+  delivered: number;
+  deliveredPerSec: number;
+  broker: ProcDelta;
+  side: ProcDelta[];
+  /** Broker CPU (utime + stime) per delivered message, µs. */
+  cpuUsPerMsg: number;
+  /** Side processes' CPU (redis-server) per delivered message, µs. */
+  sideCpuUsPerMsg: number;
+  /** The load generator's own CPU over the measured interval, % of one core. */
+  loadgenCpuPct: number;
+  /** CPU cores that other processes on the machine kept busy during the measurement (0 on a quiet machine). */
+  backgroundCores: number;
+  /** Whole run, warm-up included. */
+  delivery: DeliverySummary | null;
+  /** End-to-end latencies of the measured messages, µs. */
+  latency: LatencySummary | null;
+  idle: IdleOutcome | null;
+}
