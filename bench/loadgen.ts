@@ -7,7 +7,7 @@ import { DeliveryAccounting, type DeliverySummary, summarizeLatencies } from "./
 import { BenchClient } from "./client.js";
 import { availableParallelism } from "node:os";
 import { clkTck, type MachineCpu, sampleMachine, sampleProc, type ProcSample } from "./proc.js";
-import type { IdleSpec, LatencySpec, MeasurementResult, MeasurementSpec, ProcDelta, ThroughputSpec } from "./types.js";
+import { failedMeasurement, type IdleSpec, type LatencySpec, type MeasurementResult, type MeasurementSpec, type ProcDelta, type ThroughputSpec } from "./types.js";
 import { PublishTemplate } from "./wire.js";
 
 const CONNECT_TIMEOUT_MS = 10_000;
@@ -134,26 +134,6 @@ function phaseError(end: PhaseEnd, what: string, closed: string | null): string 
   return `${what}: ${end}`;
 }
 
-function emptyResult(error: string): MeasurementResult {
-  const none: ProcDelta = { name: "broker", cpuMs: Number.NaN, rssBeforeBytes: Number.NaN, rssAfterBytes: Number.NaN };
-  return {
-    ok: false,
-    error,
-    elapsedMs: Number.NaN,
-    published: 0,
-    delivered: 0,
-    deliveredPerSec: Number.NaN,
-    broker: none,
-    side: [],
-    cpuUsPerMsg: Number.NaN,
-    sideCpuUsPerMsg: Number.NaN,
-    loadgenCpuPct: Number.NaN,
-    backgroundCores: Number.NaN,
-    delivery: null,
-    latency: null,
-    idle: null,
-  };
-}
 
 class Publisher {
   sent = 0;
@@ -250,7 +230,7 @@ async function runThroughput(spec: ThroughputSpec): Promise<MeasurementResult> {
     }
   } catch (err) {
     for (const c of clients) c.destroy();
-    return emptyResult(`setup: ${(err as Error).message}`);
+    return failedMeasurement(`setup: ${(err as Error).message}`);
   }
 
   const runTo = async (limit: number, what: string): Promise<string | null> => {
@@ -297,7 +277,7 @@ function finishResult(
   latency: MeasurementResult["latency"],
   idle: MeasurementResult["idle"],
 ): MeasurementResult {
-  if (measured === null) return { ...emptyResult(error ?? "no measurement"), delivery };
+  if (measured === null) return { ...failedMeasurement(error ?? "no measurement"), delivery };
   const sideCpu = measured.side.reduce((a, s) => a + s.cpuMs, 0);
   return {
     ok: error === null,
@@ -362,7 +342,7 @@ async function runLatency(spec: LatencySpec): Promise<MeasurementResult> {
     };
   } catch (err) {
     for (const c of clients) c.destroy();
-    return emptyResult(`setup: ${(err as Error).message}`);
+    return failedMeasurement(`setup: ${(err as Error).message}`);
   }
   const tpl = new PublishTemplate("bench/lat", spec.qos, spec.payloadSize);
   const pub = pubClient;
@@ -431,7 +411,7 @@ async function runIdle(spec: IdleSpec): Promise<MeasurementResult> {
     for (let i = 0; i < 20; i++) warm.push(await BenchClient.open({ ...base, clientId: `bench-warm-${i}`, clean: true }));
   } catch (err) {
     for (const c of warm) c.destroy();
-    return emptyResult(`warm-up connect: ${(err as Error).message}`);
+    return failedMeasurement(`warm-up connect: ${(err as Error).message}`);
   }
   await closeAll(warm);
   await sleep(spec.settleMs);
@@ -526,6 +506,6 @@ const arg = process.argv[2];
 if (arg !== undefined) {
   const spec = JSON.parse(arg) as MeasurementSpec;
   // Hard bound on the whole process, whatever happens to the phases.
-  setTimeout(() => reply(emptyResult(`load generator gave up after ${spec.timeoutMs * 2 + 30_000} ms`)), spec.timeoutMs * 2 + 30_000);
-  runMeasurement(spec).then(reply, (err: unknown) => reply(emptyResult(`load generator failed: ${(err as Error).stack ?? String(err)}`)));
+  setTimeout(() => reply(failedMeasurement(`load generator gave up after ${spec.timeoutMs * 2 + 30_000} ms`)), spec.timeoutMs * 2 + 30_000);
+  runMeasurement(spec).then(reply, (err: unknown) => reply(failedMeasurement(`load generator failed: ${(err as Error).stack ?? String(err)}`)));
 }

@@ -15,7 +15,7 @@ import { bundleSourceMap, type CpuProfile, selfTimes } from "./profile.js";
 import { anomalyLines, type BenchResults, type RunRecord, renderConsole, renderMarkdown, renderSvg } from "./report.js";
 import { PRESETS, plan, type PlanOptions, type PlannedRun, type Preset, SCENARIO_IDS, type ScenarioId, specFor } from "./scenarios.js";
 import { killAll, mosquittoAvailable, redisAvailable, type RunningTarget, startTarget, TARGET_IDS, type TargetId, type TargetOptions } from "./targets.js";
-import type { MeasurementResult, MeasurementSpec, QoS } from "./types.js";
+import { failedMeasurement, type MeasurementResult, type MeasurementSpec, type QoS } from "./types.js";
 
 export interface CliOptions {
   help: boolean;
@@ -275,35 +275,15 @@ function runLoadgen(loadgen: string, spec: MeasurementSpec, fileLimit: number | 
     child.on("exit", (code, signal) => {
       clearTimeout(timer);
       if (result !== null) resolve(result);
-      else resolve(failed(`load generator exited (${signal ?? `code ${code}`}) without a result`));
+      else resolve(failedMeasurement(`load generator exited (${signal ?? `code ${code}`}) without a result`));
     });
     child.on("error", (err) => {
       clearTimeout(timer);
-      resolve(failed(`load generator: ${err.message}`));
+      resolve(failedMeasurement(`load generator: ${err.message}`));
     });
   });
 }
 
-function failed(error: string): MeasurementResult {
-  const none = { name: "broker", cpuMs: Number.NaN, rssBeforeBytes: Number.NaN, rssAfterBytes: Number.NaN };
-  return {
-    ok: false,
-    error,
-    elapsedMs: Number.NaN,
-    published: 0,
-    delivered: 0,
-    deliveredPerSec: Number.NaN,
-    broker: none,
-    side: [],
-    cpuUsPerMsg: Number.NaN,
-    sideCpuUsPerMsg: Number.NaN,
-    loadgenCpuPct: Number.NaN,
-    backgroundCores: Number.NaN,
-    delivery: null,
-    latency: null,
-    idle: null,
-  };
-}
 
 /** CPU cores the machine keeps busy over `ms` (nothing of the benchmark runs while this is called). */
 async function machineLoad(ms: number): Promise<number> {
@@ -334,7 +314,7 @@ async function measureOnce(run: PlannedRun, planOpts: PlanOptions, targetOpts: T
     if (!result.ok && output !== "") result.error = `${result.error ?? "failed"} (broker output: ${output.split("\n").slice(-3).join(" / ")})`;
     return result;
   } catch (err) {
-    return failed((err as Error).message);
+    return failedMeasurement((err as Error).message);
   } finally {
     await target?.stop();
   }

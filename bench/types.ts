@@ -110,3 +110,25 @@ export interface MeasurementResult {
   latency: LatencySummary | null;
   idle: IdleOutcome | null;
 }
+
+/** The result of a measurement that produced no numbers (the load generator or a target failed). */
+export function failedMeasurement(error: string): MeasurementResult {
+  const none: ProcDelta = { name: "broker", cpuMs: Number.NaN, rssBeforeBytes: Number.NaN, rssAfterBytes: Number.NaN };
+  return {
+    ok: false,
+    error,
+    elapsedMs: Number.NaN,
+    published: 0,
+    delivered: 0,
+    deliveredPerSec: Number.NaN,
+    broker: none,
+    side: [],
+    cpuUsPerMsg: Number.NaN,
+    sideCpuUsPerMsg: Number.NaN,
+    loadgenCpuPct: Number.NaN,
+    backgroundCores: Number.NaN,
+    delivery: null,
+    latency: null,
+    idle: null,
+  };
+}

@@ -1,33 +1,16 @@
-import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { RedisStore } from "../../core/store/redis.js";
 import { ownedKey, SESSIONS_KEY } from "../../core/store/keys.js";
 import { unindex } from "../../core/store/redis-index.js";
 import { RedisClient, type RedisTransport } from "../../core/store/transport.js";
 import { connectRedisStore, IoRedisTransport } from "../../core/store/transport-ioredis.js";
-import { type RedisServer, startRedisServer } from "../helpers/redis-server.js";
+import { useRedisStores } from "../helpers/redis-stores.js";
 import { enqueueOp, msg } from "./store/fixtures.js";
 import { storeContract } from "./store.suite.js";
 
-let server: RedisServer;
-let admin: Redis;
+const redis = useRedisStores();
 
-beforeAll(async () => {
-  server = await startRedisServer();
-  admin = new Redis(server.url, { maxRetriesPerRequest: 1 });
-  admin.on("error", () => {});
-});
-
-afterAll(async () => {
-  admin?.disconnect();
-  await server?.stop();
-});
-
-storeContract("redis (ioredis over TCP)", async () => {
-  await admin.flushall();
-  const store = await connectRedisStore(server.url);
-  return { store, cleanup: () => store.close() };
-});
+storeContract("redis (ioredis over TCP)", redis.factory);
 
 /** Counts round trips of a real transport. */
 class CountingTransport implements RedisTransport {
@@ -49,13 +32,13 @@ class CountingTransport implements RedisTransport {
 
 describe("RedisStore over TCP", () => {
   async function counted(): Promise<{ store: RedisStore; t: CountingTransport }> {
-    await admin.flushall();
-    const t = new CountingTransport(await IoRedisTransport.connect(server.url));
+    await redis.admin.flushall();
+    const t = new CountingTransport(await IoRedisTransport.connect(redis.server.url));
     return { store: new RedisStore(t), t };
   }
 
   it("has kind 'redis'", async () => {
-    const store = await connectRedisStore(server.url);
+    const store = await connectRedisStore(redis.server.url);
     expect(store.kind).toBe("redis");
     await store.close();
   });
@@ -86,7 +69,7 @@ describe("RedisStore over TCP", () => {
     await store.registerNode({ nodeId: "n1", address: "a", queueUrl: null, startedAt: 1, heartbeatAt: 1 }, 1000);
     await store.putApiKey({ id: "k", hash: "0".repeat(64), name: "k", scopes: ["admin"], topics: ["#"], createdAt: 1 });
     await store.incrCounters({ x: 1 });
-    const keys = (await admin.keys("*")).sort();
+    const keys = (await redis.admin.keys("*")).sort();
     expect(keys.every((k) => k.startsWith("mqg:"))).toBe(true);
     const sessionKeys = keys.filter((k) => k.includes("{c:"));
     expect(sessionKeys.length).toBeGreaterThanOrEqual(5);
@@ -97,16 +80,16 @@ describe("RedisStore over TCP", () => {
   it("falls back to EVAL after SCRIPT FLUSH (NOSCRIPT), for single scripts and pipelines", async () => {
     const { store } = await counted();
     const { epoch } = await store.claimSession("c1", { node: "n1", clean: false, username: null, now: 1 });
-    await admin.script("FLUSH");
+    await redis.admin.script("FLUSH");
     expect(await store.getSession("c1")).not.toBeNull();
-    await admin.script("FLUSH");
+    await redis.admin.script("FLUSH");
     const r = await store.apply([
       { op: "inbound2.add", clientId: "c1", epoch, packetId: 1 },
       { op: "inbound2.add", clientId: "c1", epoch, packetId: 2 },
     ]);
     expect(r).toEqual([{ ok: true }, { ok: true }]);
     expect((await store.getSession("c1"))?.inboundQos2).toEqual([1, 2]);
-    await admin.script("FLUSH");
+    await redis.admin.script("FLUSH");
     expect((await store.claimSession("c2", { node: "n2", clean: false, username: null, now: 1 })).epoch).toBe(1);
     expect(await store.sessionsOwnedBy("n2")).toEqual(["c2"]);
     expect((await store.listSessions({ limit: 10 })).items.map((r) => r.clientId)).toEqual(["c1", "c2"]);
@@ -114,12 +97,12 @@ describe("RedisStore over TCP", () => {
   });
 
   it("ping is false while Redis is down and the store works again after a restart", async () => {
-    const store = await connectRedisStore(server.url, { commandTimeoutMs: 500, maxRetriesPerRequest: 0 });
+    const store = await connectRedisStore(redis.server.url, { commandTimeoutMs: 500, maxRetriesPerRequest: 0 });
     expect(await store.ping()).toBe(true);
-    server.kill();
+    redis.server.kill();
     expect(await store.ping()).toBe(false);
     await expect(store.getSession("c1")).rejects.toThrow();
-    await server.restart();
+    await redis.server.restart();
     let up = false;
     for (let i = 0; i < 100 && !up; i++) {
       up = await store.ping();
@@ -131,22 +114,22 @@ describe("RedisStore over TCP", () => {
   });
 
   it("global indexes: a removal puts back the entry of a session that exists again; stale entries are skipped", async () => {
-    await admin.flushall();
-    const transport = await IoRedisTransport.connect(server.url);
+    await redis.admin.flushall();
+    const transport = await IoRedisTransport.connect(redis.server.url);
     const store = new RedisStore(transport);
     await store.claimSession("c1", { node: "n1", clean: false, username: null, now: 1 });
     await unindex(new RedisClient(transport), [{ clientId: "c1", node: "n1", session: true }]);
-    expect(await admin.zscore(SESSIONS_KEY, "c1")).toBe("0");
-    expect(await admin.sismember(ownedKey("n1"), "c1")).toBe(1);
+    expect(await redis.admin.zscore(SESSIONS_KEY, "c1")).toBe("0");
+    expect(await redis.admin.sismember(ownedKey("n1"), "c1")).toBe(1);
     // Entries left behind by a crash between a session script and its index update:
-    await admin.zadd(SESSIONS_KEY, 0, "ghost");
-    await admin.sadd(ownedKey("n1"), "ghost");
+    await redis.admin.zadd(SESSIONS_KEY, 0, "ghost");
+    await redis.admin.sadd(ownedKey("n1"), "ghost");
     expect((await store.listSessions({ limit: 10 })).items.map((r) => r.clientId)).toEqual(["c1"]);
     expect(await store.allSubscriptions()).toEqual([]);
     expect(await store.sessionsOwnedBy("n1")).toEqual(["c1"]);
-    expect(await admin.sismember(ownedKey("n1"), "ghost")).toBe(0);
+    expect(await redis.admin.sismember(ownedKey("n1"), "ghost")).toBe(0);
     expect(await store.deleteSession("ghost")).toBe(false);
-    expect(await admin.zscore(SESSIONS_KEY, "ghost")).toBeNull();
+    expect(await redis.admin.zscore(SESSIONS_KEY, "ghost")).toBeNull();
     await store.close();
   });
 

@@ -1,59 +1,38 @@
 import { Redis as UpstashRedis } from "@upstash/redis";
-import { Redis } from "ioredis";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { connectUpstashStore } from "../../core/store/transport-upstash.js";
-import { type RedisServer, startRedisServer } from "../helpers/redis-server.js";
-import { startUpstashBridge, type UpstashBridge } from "../helpers/upstash-bridge.js";
+import { useRedisStores } from "../helpers/redis-stores.js";
 import { enqueueOp, msg } from "./store/fixtures.js";
 import { storeContract } from "./store.suite.js";
 
-let server: RedisServer;
-let bridge: UpstashBridge;
-let admin: Redis;
+const upstash = useRedisStores({ upstash: true });
 
-beforeAll(async () => {
-  server = await startRedisServer();
-  bridge = await startUpstashBridge(server.url);
-  admin = new Redis(server.url, { maxRetriesPerRequest: 1 });
-  admin.on("error", () => {});
-});
-
-afterAll(async () => {
-  admin?.disconnect();
-  await bridge?.close();
-  await server?.stop();
-});
-
-storeContract("upstash (@upstash/redis over REST)", async () => {
-  await admin.flushall();
-  const store = await connectUpstashStore({ url: bridge.url, token: bridge.token });
-  return { store, cleanup: () => store.close() };
-});
+storeContract("upstash (@upstash/redis over REST)", upstash.factory);
 
 describe("Upstash store and bridge", () => {
   it("has kind 'upstash' and sends one HTTP request per apply batch", async () => {
-    await admin.flushall();
-    const store = await connectUpstashStore({ url: bridge.url, token: bridge.token });
+    await upstash.admin.flushall();
+    const store = await connectUpstashStore({ url: upstash.bridge.url, token: upstash.bridge.token });
     expect(store.kind).toBe("upstash");
     await store.claimSession("c1", { node: "n1", clean: false, username: null, now: 1 });
-    const before = bridge.requests;
+    const before = upstash.bridge.requests;
     const ops = Array.from({ length: 20 }, (_, i) => enqueueOp("c1", msg(`t/${i}`, Buffer.from([i, 255]), 2), { qos: 2 }));
     expect((await store.apply(ops)).every((r) => r.ok)).toBe(true);
-    expect(bridge.requests - before).toBe(1);
+    expect(upstash.bridge.requests - before).toBe(1);
   });
 
   it("refuses a wrong token with 401, and the store reports the failure", async () => {
-    const res = await fetch(bridge.url, { method: "POST", headers: { authorization: "Bearer wrong" }, body: JSON.stringify(["PING"]) });
+    const res = await fetch(upstash.bridge.url, { method: "POST", headers: { authorization: "Bearer wrong" }, body: JSON.stringify(["PING"]) });
     expect(res.status).toBe(401);
     expect(await res.json()).toEqual({ error: "Unauthorized" });
-    const store = await connectUpstashStore({ url: bridge.url, token: "wrong", retries: 0 });
+    const store = await connectUpstashStore({ url: upstash.bridge.url, token: "wrong", retries: 0 });
     await expect(store.getSession("c1")).rejects.toThrow(/Unauthorized/);
     expect(await store.ping()).toBe(false);
   });
 
   it("speaks the REST protocol the official client expects: commands, pipelines, transactions, errors", async () => {
-    await admin.flushall();
-    const redis = new UpstashRedis({ url: bridge.url, token: bridge.token, enableTelemetry: false });
+    await upstash.admin.flushall();
+    const redis = new UpstashRedis({ url: upstash.bridge.url, token: upstash.bridge.token, enableTelemetry: false });
     expect(await redis.set("k", "välue")).toBe("OK");
     expect(await redis.get("k")).toBe("välue");
     expect(await redis.hset("h", { a: "1", b: "x" })).toBe(2);
@@ -71,11 +50,11 @@ describe("Upstash store and bridge", () => {
   });
 
   it("base64 response encoding applies to nested arrays and leaves integers and nulls alone", async () => {
-    await admin.flushall();
+    await upstash.admin.flushall();
     const raw = async (body: unknown, path = ""): Promise<unknown> => {
-      const res = await fetch(`${bridge.url}/${path}`, {
+      const res = await fetch(`${upstash.bridge.url}/${path}`, {
         method: "POST",
-        headers: { authorization: `Bearer ${bridge.token}`, "upstash-encoding": "base64" },
+        headers: { authorization: `Bearer ${upstash.bridge.token}`, "upstash-encoding": "base64" },
         body: JSON.stringify(body),
       });
       return res.json();
