@@ -61,8 +61,8 @@ export const USAGE = `Usage: node bench/run.mjs [options]      (npm run bench = 
   --attempts N           at most N attempts per measurement (default 1)
   --quiet-wait S         before each measurement, wait up to S seconds for other processes to use at
                          most --max-background cores (quick 0, full 5)
-  --cpu-prof             run mqgate from an unminified bundle under node --cpu-prof and print the top 10
-                         self-time functions of each profile (bench/results/profiles/)
+  --cpu-prof             run mqgate from an unminified bundle under node --cpu-prof and print the top
+                         self-time functions and source files of each profile (bench/results/profiles/)
   --write-docs / --no-docs   rewrite (or not) docs/benchmarks.md's generated part and docs/benchmarks-ratios.svg
   --out FILE             results JSON (default bench/results/latest-<quick|full|custom>.json)
   --report FILE          no measurement: print and (with --write-docs) publish a saved results JSON
