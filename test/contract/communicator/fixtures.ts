@@ -1,4 +1,4 @@
-import { afterEach, beforeEach } from "vitest";
+import { usePerTest } from "../../helpers/per-test.js";
 import type { CommunicatorError } from "../../../core/communicator/errors.js";
 import type { Communicator, NodeMessage, NodeMessageHandler } from "../../../core/communicator/types.js";
 
@@ -28,18 +28,10 @@ export interface Ctx {
 }
 
 export function useHarness(create: CommunicatorFactory): Ctx {
-  let harness: CommunicatorHarness | undefined;
-  beforeEach(async () => {
-    harness = await create();
-  });
-  afterEach(async () => {
-    await harness?.cleanup();
-    harness = undefined;
-  });
+  const current = usePerTest(create, "harness");
   return {
     get h(): CommunicatorHarness {
-      if (harness === undefined) throw new Error("no harness outside a test");
-      return harness;
+      return current();
     },
   };
 }

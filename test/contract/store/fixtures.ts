@@ -1,5 +1,5 @@
 import type { QoS } from "mqtt-packet";
-import { afterEach, beforeEach } from "vitest";
+import { usePerTest } from "../../helpers/per-test.js";
 import type { ClaimOptions, ClaimResult, Store, StoredMessage, StoreOp, StoreOpResult } from "../../../core/store/types.js";
 
 export interface StoreHarness {
@@ -16,18 +16,10 @@ export interface Ctx {
 }
 
 export function useStore(create: StoreFactory): Ctx {
-  let harness: StoreHarness | undefined;
-  beforeEach(async () => {
-    harness = await create();
-  });
-  afterEach(async () => {
-    await harness?.cleanup();
-    harness = undefined;
-  });
+  const current = usePerTest(create, "store");
   return {
     get store(): Store {
-      if (harness === undefined) throw new Error("no store outside a test");
-      return harness.store;
+      return current().store;
     },
   };
 }
