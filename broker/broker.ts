@@ -5,6 +5,7 @@ import type { MqgateConfig } from "../core/config/types.js";
 import type { Store } from "../core/store/types.js";
 import { SubscriptionTrie, type TopicLimits } from "../core/topic/index.js";
 import type { Connection } from "./connection.js";
+import type { Cluster } from "./cluster.js";
 import { Journal } from "./journal.js";
 import { RetainedStore } from "./retained.js";
 import { Session, type SessionHost } from "./session.js";
@@ -23,15 +24,19 @@ export interface BrokerEvents {
   "client.refused": [conn: Connection, returnCode: number, reason: string];
   /** A socket closed before its client was connected (timeouts, malformed CONNECT, refusals). */
   "connection.closed": [conn: Connection, reason: CloseReason, error: Error | undefined];
-  "session.subscribed": [clientId: string, filter: string, qos: QoS];
-  "session.unsubscribed": [clientId: string, filter: string];
-  "subscribe.refused": [clientId: string, filter: string, reason: string];
+  "session.subscribed": [clientId: string, filter: string, qos: QoS, requested: QoS, source: "mqtt" | "rest"];
+  "session.unsubscribed": [clientId: string, filter: string, source: "mqtt" | "rest"];
+  "subscribe.refused": [clientId: string, filter: string, reason: string, requested: QoS];
   /** Emitted for every accepted client publish (and wills). Only computed when someone listens. */
   "message.published": [msg: Message, clientId: string | null];
   "message.dropped": [clientId: string | null, msg: Message, reason: DropReason];
   /** A store call failed (the broker keeps serving; see docs/store.md for what is withheld meanwhile). */
   "store.error": [operation: string, error: Error, attempt: number];
   "store.recovered": [];
+  /** A cluster operation failed; it is retried or worked around (see broker/cluster.ts). */
+  "cluster.error": [operation: string, error: Error];
+  /** This node cleaned up after a dead node. */
+  "cluster.node-removed": [nodeId: string, sessions: number, drained: number];
 }
 
 /**
@@ -45,11 +50,15 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   readonly retained: RetainedStore;
   readonly topicLimits: TopicLimits;
   readonly journal: Journal;
+  /** Membership of a cluster (SQS communicator and a shared store), or null for a single node. */
+  cluster: Cluster | null = null;
   private readonly trie = new SubscriptionTrie<Subscription>();
   /** Scratch map for one routing pass: session -> highest granted QoS (one copy per session [MQTT-3.3.5-1]). */
   private readonly scratch = new Map<Session, QoS>();
   private targets = this.scratch;
   private routing = false;
+  /** Session releases under way (shutdown waits for them). */
+  private readonly releasing = new Set<Promise<void>>();
   private readonly collectTarget = (sub: Subscription): void => {
     const prev = this.targets.get(sub.session);
     if (prev === undefined || sub.qos > prev) this.targets.set(sub.session, sub.qos);
@@ -81,13 +90,17 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     do {
       const page = await store.listSessions({ cursor, limit: 500 });
       for (const record of page.items) {
-        if (record.clean) {
-          cleanLeftovers.push(record.clientId);
+        // In a cluster, a session owned by another node is routed there; a dead node's sessions are released by
+        // the cluster's failure handling. A single node deletes clean sessions a crashed process left behind.
+        const owner = this.cluster !== null && record.node !== this.config.nodeId ? record.node : null;
+        if (record.clean && owner === null) {
+          if (this.cluster === null) cleanLeftovers.push(record.clientId);
           continue;
         }
-        const session = new Session(record.clientId, false, this.config.limits, this);
+        const session = new Session(record.clientId, record.clean, this.config.limits, this);
         session.epoch = record.epoch;
         session.username = record.username;
+        session.owner = owner;
         this.sessions.set(record.clientId, session);
       }
       cursor = page.cursor;
@@ -165,6 +178,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
       return;
     }
     session.claimant = null;
+    if (claim !== null) session.owner = null;
     if (conn.isClosed) {
       // The client left while its session was being claimed: give the claim back.
       if (claim !== null) this.releaseInStore(clientId, claim.epoch);
@@ -193,6 +207,12 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     session.attach(conn);
     session.releaseDeliveries();
     conn.completeConnect();
+    const cluster = this.cluster;
+    if (cluster !== null && claim !== null) {
+      // Take-over across nodes [MQTT-3.1.4-2]: the node that held the client closes its connection.
+      if (claim.previousNode !== null && claim.previousNode !== cluster.nodeId) cluster.takeover(claim.previousNode, clientId, claim.epoch);
+      cluster.sessionChanged(clientId, cluster.nodeId, claim.epoch, clean, session.subscriptions);
+    }
     this.emit("client.connected", session, conn, sessionPresent);
   }
 
@@ -244,13 +264,24 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
 
   private releaseInStore(clientId: string, epoch: number): void {
     // After the journal, so the session's last writes land first; fenced, so a newer owner is never overwritten.
-    this.journal
+    const session = this.sessions.get(clientId);
+    const clean = session?.clean ?? true;
+    const done: Promise<void> = this.journal
       .barrier()
       .then(() => this.store.releaseSession(clientId, epoch, Date.now()))
-      .catch((err: unknown) => this.emit("store.error", "releaseSession", err as Error, 1));
+      .then((released) => {
+        if (!released || this.cluster === null) return;
+        const now = this.sessions.get(clientId);
+        this.cluster.sessionChanged(clientId, null, epoch, clean, now !== undefined && now.link === null ? now.subscriptions : new Map());
+      })
+      .catch((err: unknown) => {
+        this.emit("store.error", "releaseSession", err as Error, 1);
+      })
+      .finally(() => this.releasing.delete(done));
+    this.releasing.add(done);
   }
 
-  private dropSession(session: Session): void {
+  dropSession(session: Session): void {
     for (const filter of session.subscriptions.keys()) this.trie.remove(filter, session.clientId);
     session.subscriptions.clear();
     if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
@@ -262,16 +293,17 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
 
   // --- subscriptions -------------------------------------------------------------------------------------
 
-  subscribe(session: Session, filter: string, qos: QoS): void {
+  /** Adds or replaces a subscription at `qos` (granted); `requested` and `source` are for events. */
+  subscribe(session: Session, filter: string, qos: QoS, requested: QoS = qos, source: "mqtt" | "rest" = "mqtt"): void {
     session.subscriptions.set(filter, qos);
     this.trie.add(filter, session.clientId, { session, qos });
-    this.emit("session.subscribed", session.clientId, filter, qos);
+    this.emit("session.subscribed", session.clientId, filter, qos, requested, source);
   }
 
-  unsubscribe(session: Session, filter: string): boolean {
+  unsubscribe(session: Session, filter: string, source: "mqtt" | "rest" = "mqtt"): boolean {
     if (!session.subscriptions.delete(filter)) return false;
     this.trie.remove(filter, session.clientId);
-    this.emit("session.unsubscribed", session.clientId, filter);
+    this.emit("session.unsubscribed", session.clientId, filter, source);
     return true;
   }
 
@@ -279,15 +311,19 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   async persistSubscriptions(session: Session, add: Record<string, QoS>, remove: string[]): Promise<boolean> {
     if (session.epoch === 0) return true;
     try {
-      return await this.store.updateSubscriptions(session.clientId, session.epoch, add, remove);
+      const ok = await this.store.updateSubscriptions(session.clientId, session.epoch, add, remove);
+      if (ok && this.cluster !== null && session.link !== null) {
+        this.cluster.sessionChanged(session.clientId, this.cluster.nodeId, session.epoch, session.clean, session.subscriptions);
+      }
+      return ok;
     } catch (err) {
       this.emit("store.error", "updateSubscriptions", err as Error, 1);
       return false;
     }
   }
 
-  onSubscribeRefused(conn: Connection, filter: string, reason: string): void {
-    this.emit("subscribe.refused", conn.clientId ?? "", filter, reason);
+  onSubscribeRefused(conn: Connection, filter: string, reason: string, requested: QoS): void {
+    this.emit("subscribe.refused", conn.clientId ?? "", filter, reason, requested);
   }
 
   /** Sends the retained messages matching a new subscription, RETAIN=1 [MQTT-3.3.1-6] [MQTT-3.3.1-8]. */
@@ -396,6 +432,86 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     return new Promise((resolve) => this.journal.wait({ onDurable: () => resolve(value) }));
   }
 
+  // --- the cluster (broker/cluster.ts) -----------------------------------------------------------------------
+
+  get clustered(): boolean {
+    return this.cluster !== null;
+  }
+
+  /** A delivery for a session owned by another node. */
+  forward(session: Session, node: string, msg: Message, qos: QoS): void {
+    if (this.cluster === null) return;
+    this.cluster.forward(session.clientId, node, msg, qos);
+  }
+
+  /** A kick from another node or the REST gateway. A take-over kick only closes a connection of an older claim. */
+  kickLocal(clientId: string, reason: "takeover" | "kicked", epoch: number | null, discardSession: boolean): void {
+    const session = this.sessions.get(clientId);
+    if (session === undefined) return;
+    const conn = session.link as Connection | null;
+    if (conn !== null && (epoch === null || session.epoch < epoch)) conn.close(reason);
+    if (discardSession && session.link === null && session.claimant === null) this.dropSession(session);
+  }
+
+  /** Subscriptions changed through the REST gateway: update the trie, and send retained messages if attached here. */
+  applyRemoteSubscriptions(clientId: string, add: Record<string, QoS>, remove: string[], deliverRetained: boolean): void {
+    let session = this.sessions.get(clientId);
+    if (session === undefined) {
+      session = new Session(clientId, false, this.config.limits, this);
+      this.sessions.set(clientId, session);
+    }
+    for (const filter of remove) {
+      if (session.subscriptions.delete(filter)) this.trie.remove(filter, clientId);
+    }
+    for (const [filter, qos] of Object.entries(add)) {
+      session.subscriptions.set(filter, qos);
+      this.trie.add(filter, clientId, { session, qos });
+      if (deliverRetained && session.link !== null) this.deliverRetained(session, filter, qos);
+    }
+  }
+
+  /**
+   * Another node claimed, released or changed a session: route to its new owner and match its subscriptions.
+   * Ignored when older than what this node knows; a newer claim of a client attached here closes the connection
+   * (a take-over whose kick has not arrived yet).
+   */
+  applySessionBroadcast(clientId: string, node: string | null, epoch: number, clean: boolean, subscriptions: Record<string, QoS>): void {
+    let session = this.sessions.get(clientId);
+    if (session !== undefined && (session.link !== null || session.claimant !== null)) {
+      if (node === null || epoch <= session.epoch) return;
+      if (session.link !== null) (session.link as Connection).close("takeover");
+      session = this.sessions.get(clientId);
+      if (session !== undefined && session.claimant !== null) return;
+    }
+    if (session !== undefined && epoch < session.epoch) return;
+    if (node === null && clean) {
+      if (session !== undefined) this.dropSession(session);
+      return;
+    }
+    if (session === undefined) {
+      session = new Session(clientId, clean, this.config.limits, this);
+      this.sessions.set(clientId, session);
+    }
+    session.clean = clean;
+    session.epoch = epoch;
+    session.owner = node;
+    this.syncSubscriptions(session, subscriptions);
+  }
+
+  /** A node died or left: its sessions are offline as far as routing goes (the store decides from now on). */
+  forgetOwner(node: string): void {
+    for (const session of [...this.sessions.values()]) {
+      if (session.owner !== node) continue;
+      session.owner = null;
+      if (session.clean) this.dropSession(session);
+    }
+  }
+
+  /** Closes every client connection (the node lost its place in the cluster; clients reconnect and claim again). */
+  closeConnections(reason: CloseReason): void {
+    for (const conn of [...this.connections]) conn.close(reason);
+  }
+
   onDrop(session: Session | null, msg: Message, reason: DropReason): void {
     this.stats.dropped[reason]++;
     this.emit("message.dropped", session?.clientId ?? null, msg, reason);
@@ -403,8 +519,15 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
 
   /** Closes every connection (shutdown), then waits for the store writes to land. */
   async closeAll(reason: CloseReason, drainMs = 5000): Promise<void> {
+    const deadline = Date.now() + drainMs;
     for (const conn of [...this.connections]) conn.close(reason);
     await this.journal.drain(drainMs);
+    // Sessions are handed back (offline in the store) so other nodes route to the store while their clients reconnect.
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))));
+    await Promise.race([Promise.all([...this.releasing]), timeout]);
+    clearTimeout(timer);
+    await this.journal.drain(Math.max(0, deadline - Date.now()));
     this.journal.close();
   }
 }

@@ -41,6 +41,12 @@ export class Journal {
   private closed = false;
   /** Highest batch id known durable. */
   durable = 0;
+  /** Side effects (sends to other nodes, events) of the batch being filled. */
+  private tracks: Promise<unknown>[] = [];
+  /** While a batch's results are handed out: its tracks, so follow-up side effects join that batch. */
+  private resolvingTracks: Promise<unknown>[] | null = null;
+  /** Applied batches waiting for their side effects or for an earlier batch, in batch order. */
+  private completing: { batchId: number; waiters: Set<DurabilityWaiter>; remaining: number }[] = [];
 
   constructor(
     private readonly store: Store,
@@ -68,9 +74,22 @@ export class Journal {
     return this.filling;
   }
 
+  /**
+   * Adds an asynchronous side effect to the batch being filled (or, from inside a result callback, to the batch
+   * whose results are being handed out): that batch is durable only once `task` settled too, and so are the
+   * acknowledgements waiting for it. Used for sends to other nodes and for events. `task` should not reject: its
+   * owner retries or falls back; a rejection is reported and counts as settled. Counts as a write.
+   */
+  track(task: Promise<unknown>): number {
+    (this.resolvingTracks ?? this.tracks).push(task);
+    this.writes++;
+    this.schedule();
+    return this.filling;
+  }
+
   /** Resolves once everything written before this call is durable (used before claiming a session). */
   barrier(): Promise<void> {
-    if (this.ops.length === 0 && !this.inFlight) return Promise.resolve();
+    if (this.ops.length === 0 && this.tracks.length === 0 && !this.inFlight && this.completing.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.wait({ onDurable: () => resolve() }));
   }
 
@@ -81,7 +100,7 @@ export class Journal {
    */
   settled(): Promise<boolean> {
     if (this.failures > 0) return Promise.resolve(false);
-    if (this.ops.length === 0 && !this.inFlight) return Promise.resolve(true);
+    if (this.ops.length === 0 && this.tracks.length === 0 && !this.inFlight && this.completing.length === 0) return Promise.resolve(true);
     return new Promise((resolve) => {
       const onFailure = (): void => resolve(false);
       this.failWaiters.add(onFailure);
@@ -104,8 +123,8 @@ export class Journal {
   /** Resolves when everything written so far is durable (shutdown). */
   async drain(timeoutMs: number): Promise<boolean> {
     // Pending writes go out in the batch being filled; with none pending, a batch may still be in flight.
-    const pending = this.ops.length > 0 || this.waiters.size > 0;
-    const target = pending ? this.filling : this.inFlight ? this.filling - 1 : this.durable;
+    const pending = this.ops.length > 0 || this.tracks.length > 0 || this.waiters.size > 0;
+    const target = pending ? this.filling : this.inFlight || this.completing.length > 0 ? this.filling - 1 : this.durable;
     const deadline = Date.now() + timeoutMs;
     while (this.durable < target && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
     return this.durable >= target;
@@ -130,16 +149,25 @@ export class Journal {
     const targets = this.targets;
     const ctxs = this.ctxs;
     const waiters = this.waiters;
-    if (ops.length === 0 && waiters.size === 0) return;
+    const tracks = this.tracks;
+    if (ops.length === 0 && waiters.size === 0 && tracks.length === 0) return;
     this.filling++;
     this.ops = [];
     this.targets = [];
     this.ctxs = [];
     this.waiters = new Set();
-    this.send(batchId, ops, targets, ctxs, waiters);
+    this.tracks = [];
+    this.send(batchId, ops, targets, ctxs, waiters, tracks);
   }
 
-  private send(batchId: number, ops: StoreOp[], targets: (ResultTarget | null)[], ctxs: unknown[], waiters: Set<DurabilityWaiter>): void {
+  private send(
+    batchId: number,
+    ops: StoreOp[],
+    targets: (ResultTarget | null)[],
+    ctxs: unknown[],
+    waiters: Set<DurabilityWaiter>,
+    tracks: Promise<unknown>[],
+  ): void {
     this.inFlight = true;
     const applied = ops.length === 0 ? Promise.resolve([] as StoreOpResult[]) : this.store.apply(ops);
     applied.then(
@@ -149,14 +177,35 @@ export class Journal {
           this.failures = 0;
           this.events.onStoreRecovered();
         }
-        this.durable = batchId;
-        for (let i = 0; i < targets.length; i++) {
-          const target = targets[i];
-          const result = results[i];
-          if (target && result) target.onStoreResult(ctxs[i], result);
+        this.resolvingTracks = tracks;
+        try {
+          for (let i = 0; i < targets.length; i++) {
+            const target = targets[i];
+            const result = results[i];
+            if (target && result) target.onStoreResult(ctxs[i], result);
+          }
+        } finally {
+          this.resolvingTracks = null;
         }
-        for (const waiter of waiters) waiter.onDurable(batchId);
-        if (this.ops.length > 0 || this.waiters.size > 0) this.flush();
+        if (tracks.length === 0 && this.completing.length === 0) {
+          this.durable = batchId;
+          for (const waiter of waiters) waiter.onDurable(batchId);
+        } else {
+          const entry = { batchId, waiters, remaining: tracks.length };
+          this.completing.push(entry);
+          const settle = (): void => {
+            entry.remaining--;
+            this.advance();
+          };
+          for (const task of tracks) {
+            task.then(settle, (err: unknown) => {
+              this.events.onStoreError(err instanceof Error ? err : new Error(String(err)), 1);
+              settle();
+            });
+          }
+          this.advance();
+        }
+        if (this.ops.length > 0 || this.waiters.size > 0 || this.tracks.length > 0) this.flush();
       },
       (err: unknown) => {
         this.failures++;
@@ -169,9 +218,19 @@ export class Journal {
           return;
         }
         const delay = Math.min(this.maxBackoffMs, 25 * 2 ** Math.min(this.failures, 10));
-        setTimeout(() => this.send(batchId, ops, targets, ctxs, waiters), delay).unref();
+        setTimeout(() => this.send(batchId, ops, targets, ctxs, waiters, tracks), delay).unref();
       },
     );
+  }
+
+  /** Declares applied batches durable, in order, once their side effects settled. */
+  private advance(): void {
+    const completing = this.completing;
+    while (completing.length > 0 && (completing[0] as (typeof completing)[number]).remaining === 0) {
+      const entry = completing.shift() as (typeof completing)[number];
+      this.durable = entry.batchId;
+      for (const waiter of entry.waiters) waiter.onDurable(entry.batchId);
+    }
   }
 }
 

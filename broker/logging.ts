@@ -31,6 +31,12 @@ export function attachLogging(broker: Broker, log: Logger): void {
   broker.on("store.recovered", () => {
     log.warn("store reachable again");
   });
+  broker.on("cluster.error", (operation, err) => {
+    log.warn({ operation, err: err.message }, "cluster operation failed; retried or worked around");
+  });
+  broker.on("cluster.node-removed", (nodeId, sessions, drained) => {
+    log.warn({ deadNode: nodeId, sessions, drained }, "dead node cleaned up: its sessions are offline, its queue drained");
+  });
   broker.on("message.dropped", (clientId, msg, reason) => {
     log.debug({ clientId, topic: msg.topic, qos: msg.qos, reason }, "message dropped");
   });

@@ -5,6 +5,7 @@ import { ConfigError, loadConfig } from "../core/config/index.js";
 import { createStore } from "../core/store/index.js";
 import { HttpListenError } from "../functions/local-http.js";
 import { ListenError } from "./listeners.js";
+import { createClusterParts } from "./cluster-setup.js";
 import { attachLogging } from "./logging.js";
 import { MetricsListenError } from "./metrics.js";
 import { startBroker } from "./server.js";
@@ -17,8 +18,13 @@ async function main(): Promise<void> {
   const auth = await createAuth(config.auth);
   const store = await createStore({ redisUrl: config.redisUrl ?? null });
   log.info({ store: store.kind }, "store ready");
-  const running = await startBroker(config, auth, store);
+  const cluster = createClusterParts(config, (operation, err) => log.warn({ operation, err: err.message }, "cluster call failed"));
+  const running = await startBroker(config, auth, store, cluster.parts);
   attachLogging(running.broker, log);
+  if (running.cluster !== null) {
+    log.info({ nodeId: config.nodeId, queuePrefix: config.cluster.queuePrefix }, "cluster node registered");
+    process.stderr.write(`mqgate cluster node ${config.nodeId} (queue prefix ${config.cluster.queuePrefix})\n`);
+  }
 
   for (const l of running.listeners) log.info({ transport: l.transport, host: l.host, port: l.port }, "listening");
   const where = running.listeners.map((l) => `${l.transport}://${displayHost(l.host)}:${l.port}`).join("  ");
@@ -52,6 +58,7 @@ async function main(): Promise<void> {
     running
       .close()
       .then(() => store.close())
+      .then(() => cluster.destroy())
       .then(
       () => {
         clearTimeout(force);

@@ -1,15 +1,30 @@
+import { hostname } from "node:os";
 import type { Auth } from "../core/auth/types.js";
+import type { Communicator } from "../core/communicator/types.js";
+import type { EventSink } from "../core/events/sink.js";
 import type { MqgateConfig } from "../core/config/types.js";
 import { MemoryStore } from "../core/store/memory.js";
 import type { Store } from "../core/store/types.js";
 import { type LocalApi, startLocalApi } from "../functions/local.js";
 import { Broker } from "./broker.js";
+import { Cluster } from "./cluster.js";
+import { attachEvents, type EventBridge } from "./events.js";
 import { type Listener, startListeners } from "./listeners.js";
 import { BrokerMetrics, type MetricsListener, startMetricsListener } from "./metrics.js";
 import { SysPublisher } from "./sys.js";
 
+/** What connects a broker to the rest of a cluster; both optional (a single node needs neither). */
+export interface BrokerParts {
+  /** Node queues (SQS, or in-process for tests): makes this broker a cluster node. Stopped by close(). */
+  communicator?: Communicator | null;
+  /** The events queue. Closed (flushed) by close(). */
+  events?: EventSink | null;
+}
+
 export interface RunningBroker {
   readonly broker: Broker;
+  /** Cluster membership, or null for a single node. */
+  readonly cluster: Cluster | null;
   readonly listeners: readonly Listener[];
   /** The REST API served by this process (config.http), or null when its port is off. */
   readonly http: LocalApi | null;
@@ -27,13 +42,53 @@ export interface RunningBroker {
  * Builds a broker from configuration, loads what the store remembers, and starts its listeners and $SYS
  * publisher. The store defaults to a fresh in-memory one.
  */
-export async function startBroker(config: MqgateConfig, auth: Auth, store: Store = new MemoryStore()): Promise<RunningBroker> {
+export async function startBroker(
+  config: MqgateConfig,
+  auth: Auth,
+  store: Store = new MemoryStore(),
+  parts: BrokerParts = {},
+): Promise<RunningBroker> {
   // Metrics time the store calls through a wrapper; without a metrics listener the broker gets the store as is.
   const metrics = config.metrics.port !== null ? new BrokerMetrics() : null;
   const broker = new Broker(config, auth, metrics?.instrument(store) ?? store);
   metrics?.observe(broker);
+  let cluster: Cluster | null = null;
+  let events: EventBridge | null = null;
+  if (parts.events != null) {
+    events = attachEvents(broker, parts.events, {
+      nodeId: config.nodeId,
+      topics: { include: config.events.include, exclude: config.events.exclude },
+      onError: (err) => broker.emit("cluster.error", "events", err),
+    });
+  }
+  if (parts.communicator != null) {
+    const bridge = events;
+    cluster = new Cluster(
+      broker,
+      parts.communicator,
+      {
+        nodeId: config.nodeId,
+        address: config.cluster.address ?? `${hostname()}:${config.mqtt.port ?? 0}`,
+        heartbeatMs: config.cluster.heartbeatMs,
+        nodeTtlMs: config.cluster.nodeTtlMs,
+      },
+      {
+        onError: (operation, err) => broker.emit("cluster.error", operation, err),
+        onSessionLost: (clientId, username) => bridge?.sessionLost(clientId, username),
+        onNodeRemoved: (nodeId, sessions, drained) => broker.emit("cluster.node-removed", nodeId, sessions, drained),
+      },
+    );
+    broker.cluster = cluster;
+    // Registered before the state is loaded: whatever a node writes after this, it also tells this node.
+    await cluster.start();
+  }
   await broker.start();
+  cluster?.loadedState();
   const listeners = await startListeners(broker, config);
+  const mqttListener = listeners.find((l) => l.transport === "tcp");
+  if (cluster !== null && config.cluster.address === undefined && mqttListener !== undefined) {
+    await cluster.setAddress(`${hostname()}:${mqttListener.port}`);
+  }
   let http: LocalApi | null = null;
   let ops: MetricsListener | null = null;
   let draining = false;
@@ -50,6 +105,7 @@ export async function startBroker(config: MqgateConfig, auth: Auth, store: Store
   let closed: Promise<void> | null = null;
   return {
     broker,
+    cluster,
     listeners,
     http,
     metrics: ops,
@@ -70,6 +126,9 @@ export async function startBroker(config: MqgateConfig, auth: Auth, store: Store
           const stopping = Promise.all(listeners.map((l) => l.close()));
           await broker.closeAll("server-shutdown", config.shutdown.drainMs);
           await stopping;
+          // Deregistered and the node queue deleted only after the sessions were handed back.
+          await cluster?.stop();
+          await events?.close();
         } finally {
           // Last, so the load balancer sees "not ready" for the whole drain.
           await ops?.close();

@@ -19,10 +19,23 @@ export interface SessionLimits {
   queueDropPolicy: "oldest" | "newest";
 }
 
-/** The broker side of a session: drop accounting and the store journal. */
+/** The broker side of a session: drop accounting, the store journal and, in a cluster, other nodes. */
 export interface SessionHost {
   readonly journal: Journal;
+  /** True when other nodes may own sessions (a cluster): offline enqueues then check for an owner. */
+  readonly clustered: boolean;
   onDrop(session: Session, msg: Message, reason: DropReason): void;
+  /** Sends a delivery to the node that owns `session` (cluster only). */
+  forward(session: Session, node: string, msg: Message, qos: QoS, retain: boolean): void;
+}
+
+/** Context of an offline enqueue: what to forward if the store answers that a node owns the session now. */
+interface OfflineEntry {
+  readonly msg: Message;
+  readonly qos: QoS;
+  readonly retain: boolean;
+  readonly packetId: 0;
+  readonly offline: true;
 }
 
 /** Deliveries held while the session is being claimed; beyond this they are dropped (counted). */
@@ -37,7 +50,7 @@ const MAX_HELD = 10_000;
  * the same packet id. While such a session is offline, the store alone holds its messages. Clean sessions live in
  * memory only.
  */
-export class Session implements ResultTarget<Outgoing | null> {
+export class Session implements ResultTarget<Outgoing | OfflineEntry> {
   link: SessionLink | null = null;
   readonly subscriptions = new Map<string, QoS>();
   readonly inflight = new Map<number, Outgoing>();
@@ -48,6 +61,11 @@ export class Session implements ResultTarget<Outgoing | null> {
   epoch = 0;
   /** The connection currently claiming this session (CONNECT in progress), or null. */
   claimant: object | null = null;
+  /**
+   * In a cluster: the node that owns this session while it is not attached here (deliveries are forwarded
+   * there), or null (attached here, or offline).
+   */
+  owner: string | null = null;
   connectedAt = 0;
   disconnectedAt = 0;
   username: string | null = null;
@@ -80,6 +98,10 @@ export class Session implements ResultTarget<Outgoing | null> {
       return;
     }
     const link = this.link;
+    if (link === null && this.owner !== null) {
+      this.host.forward(this, this.owner, msg, qos, retain);
+      return;
+    }
     if (qos === 0) {
       // QoS 0 messages are not stored for offline sessions.
       if (link === null) return;
@@ -108,16 +130,17 @@ export class Session implements ResultTarget<Outgoing | null> {
 
   private deliverPersistent(msg: Message, qos: QoS, retain: boolean, link: SessionLink | null): void {
     const { maxQueued, queueDropPolicy } = this.limits;
-    const entry = { msg, qos, retain, packetId: 0 };
     if (link === null) {
-      // Offline: the store holds the queue and enforces its bound.
-      this.host.journal.write(
-        { op: "enqueue", clientId: this.clientId, entry, maxQueued, dropPolicy: queueDropPolicy },
-        this,
-        null,
-      );
+      // Offline: the store holds the queue and enforces its bound. In a cluster another node may have claimed the
+      // session meanwhile: the store then refuses ("owned") and the message goes to that node.
+      const offline: OfflineEntry = { msg, qos, retain, packetId: 0, offline: true };
+      const op = this.host.clustered
+        ? { op: "enqueue" as const, clientId: this.clientId, entry: offline, maxQueued, dropPolicy: queueDropPolicy, unowned: true }
+        : { op: "enqueue" as const, clientId: this.clientId, entry: offline, maxQueued, dropPolicy: queueDropPolicy };
+      this.host.journal.write(op, this, offline);
       return;
     }
+    const entry = { msg, qos, retain, packetId: 0 };
     const out: Outgoing = { msg, qos, retain, packetId: 0, state: OutState.AwaitAck, seq: 0, durable: false };
     if (this.queue.length === 0 && this.inflight.size < this.limits.maxInflight && !link.congested) {
       // Reserve a window slot; PUBLISH goes out when the store has it.
@@ -127,24 +150,36 @@ export class Session implements ResultTarget<Outgoing | null> {
     } else {
       this.queue.push(out);
     }
-    this.host.journal.write({ op: "enqueue", clientId: this.clientId, entry, maxQueued, dropPolicy: queueDropPolicy }, this, out);
+    this.host.journal.write(
+      { op: "enqueue", clientId: this.clientId, entry, maxQueued, dropPolicy: queueDropPolicy, epoch: this.epoch },
+      this,
+      out,
+    );
   }
 
-  /** Result of this session's store write for `out` (null: an offline enqueue). */
-  onStoreResult(out: Outgoing | null, result: StoreOpResult): void {
+  /** Result of this session's store write for `ctx`: an outgoing message of the attached session, or an offline enqueue. */
+  onStoreResult(ctx: Outgoing | OfflineEntry, result: StoreOpResult): void {
+    if ("offline" in ctx) {
+      if (result.ok) {
+        if (result.dropped !== undefined) this.host.onDrop(this, EMPTY_MESSAGE, "queue-full");
+      } else if (result.reason === "owned") {
+        this.host.forward(this, result.node, ctx.msg, ctx.qos, ctx.retain);
+      } else if (result.reason === "full") {
+        this.host.onDrop(this, ctx.msg, "queue-full");
+      }
+      return;
+    }
+    const out = ctx;
     if (!result.ok) {
-      if (result.reason === "full" && out !== null) {
+      if (result.reason === "full") {
         // Drop policy "newest": the store refused this message.
         this.removeLocal(out);
         this.host.onDrop(this, out.msg, "queue-full");
-      } else if (result.reason === "full") {
-        this.host.onDrop(this, EMPTY_MESSAGE, "queue-full");
       }
       // "fenced": another connection owns the session now; its snapshot is the truth.
       return;
     }
     if (result.dropped !== undefined) this.dropQueuedSeq(result.dropped);
-    if (out === null) return;
     if (result.seq !== undefined) out.seq = result.seq;
     out.durable = true;
     const link = this.link;

@@ -12,6 +12,7 @@ const entries = {
   api: "functions/api.ts",
   "events-consumer": "functions/events-consumer.ts",
   keys: "scripts/keys.ts",
+  cluster: "scripts/cluster.ts",
 };
 const sourceDirs = ["core", "broker", "functions", "scripts"];
 

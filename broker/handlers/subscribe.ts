@@ -24,21 +24,21 @@ export function handleSubscribe(conn: Connection, packet: ISubscribePacket): voi
     const invalid = validateTopicFilter(filter, broker.topicLimits);
     if (invalid !== null) {
       granted.push(FAILURE);
-      broker.onSubscribeRefused(conn, filter, `invalid filter: ${invalid}`);
+      broker.onSubscribeRefused(conn, filter, `invalid filter: ${invalid}`, qos);
       continue;
     }
     const allowed = policy.canSubscribe(filter, qos);
     if (allowed === null) {
       granted.push(FAILURE);
-      broker.onSubscribeRefused(conn, filter, "not authorized");
+      broker.onSubscribeRefused(conn, filter, "not authorized", qos);
       continue;
     }
     if (!session.subscriptions.has(filter) && session.subscriptions.size >= maxSubs) {
       granted.push(FAILURE);
-      broker.onSubscribeRefused(conn, filter, `more than ${maxSubs} subscriptions`);
+      broker.onSubscribeRefused(conn, filter, `more than ${maxSubs} subscriptions`, qos);
       continue;
     }
-    broker.subscribe(session, filter, allowed);
+    broker.subscribe(session, filter, allowed, qos);
     granted.push(allowed);
     added.push({ filter, qos: allowed });
   }

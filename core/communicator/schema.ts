@@ -26,6 +26,7 @@ export const nodeMessageSchema = z.discriminatedUnion("type", [
     seq: z.int().nonnegative(),
     msg: wireMessage,
     targets: z.array(z.object({ clientId, qos })).min(1),
+    hops: z.int().nonnegative().optional(),
   }),
   z.object({
     type: z.literal("kick"),
@@ -42,6 +43,15 @@ export const nodeMessageSchema = z.discriminatedUnion("type", [
     add: z.record(z.string().min(1), qos),
     remove: z.array(z.string().min(1)),
     deliverRetained: z.boolean(),
+  }),
+  z.object({
+    type: z.literal("session"),
+    id,
+    clientId,
+    node: z.string().min(1).nullable(),
+    epoch: z.int().nonnegative(),
+    clean: z.boolean(),
+    subscriptions: z.record(z.string().min(1), qos),
   }),
 ]);
 

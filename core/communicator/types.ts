@@ -20,11 +20,26 @@ export type NodeMessage =
    * Deliver a publish to the listed sessions owned by the receiving node, each at its QoS (already
    * min(message QoS, granted QoS)). `origin`/`seq` let the receiver keep per-publisher order.
    */
-  | { type: "deliver"; id: string; origin: string; seq: number; msg: WireMessage; targets: { clientId: string; qos: QoS }[] }
+  | {
+      type: "deliver";
+      id: string;
+      origin: string;
+      seq: number;
+      msg: WireMessage;
+      targets: { clientId: string; qos: QoS }[];
+      /** Times this delivery was passed on by a node that no longer owned a target (bounds re-routing loops). */
+      hops?: number;
+    }
   /** Close the client's connection (REST kick or take-over by another node), optionally discarding its session. */
   | { type: "kick"; id: string; clientId: string; reason: "takeover" | "kicked"; discardSession: boolean; epoch?: number }
   /** Subscriptions of a session changed elsewhere (REST or another node): update the in-memory trie. */
-  | { type: "subscriptions"; id: string; clientId: string; add: Record<string, QoS>; remove: string[]; deliverRetained: boolean };
+  | { type: "subscriptions"; id: string; clientId: string; add: Record<string, QoS>; remove: string[]; deliverRetained: boolean }
+  /**
+   * Broadcast to every live node when a session's routing state changed (claimed, released, subscriptions): its
+   * owner node (null = offline), clean flag and complete subscriptions. Receivers keep the newest `epoch` (the
+   * store's fencing epoch), so a late broadcast of an older claim is ignored.
+   */
+  | { type: "session"; id: string; clientId: string; node: string | null; epoch: number; clean: boolean; subscriptions: Record<string, QoS> };
 
 /**
  * Receives a batch of this node's messages, in queue order. Resolve = done: the messages are deleted. Reject =

@@ -54,6 +54,13 @@ export const ENV_VARS: readonly EnvVarSpec[] = [
   { name: "MQGATE_QUEUE_DROP_POLICY", keys: ["limits.queueDropPolicy"], kind: "string" },
   { name: "MQGATE_SYS_INTERVAL", keys: ["sysIntervalSeconds"], kind: "int" },
   { name: "MQGATE_DRAIN_MS", keys: ["shutdown.drainMs"], kind: "int" },
+  { name: "MQGATE_COMMUNICATOR", keys: ["cluster.communicator"], kind: "string" },
+  { name: "MQGATE_QUEUE_PREFIX", keys: ["cluster.queuePrefix"], kind: "string" },
+  { name: "MQGATE_SQS_REGION", keys: ["cluster.sqsRegion"], kind: "string" },
+  { name: "MQGATE_HEARTBEAT_MS", keys: ["cluster.heartbeatMs"], kind: "int" },
+  { name: "MQGATE_NODE_TTL_MS", keys: ["cluster.nodeTtlMs"], kind: "int" },
+  { name: "MQGATE_NODE_ADDRESS", keys: ["cluster.address"], kind: "string" },
+  { name: "MQGATE_EVENTS_QUEUE_URL", keys: ["events.queueUrl"], kind: "string" },
 ];
 
 type Parsed = { ok: true; value: unknown } | { ok: false; error: string };

@@ -11,6 +11,7 @@
  */
 import * as z from "zod";
 import type { MqgateConfig } from "./types.js";
+import { publishedTopicsSchema } from "../events/filter.js";
 
 /** Largest value Node timers accept (setTimeout/setInterval delay in ms). */
 const TIMER_MAX_MS = 2_147_483_647;
@@ -67,6 +68,7 @@ const wsPath = z.string({ error: wsPathError }).regex(/^\/\S*$/, { error: wsPath
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export const AUTH_MODES = ["allow-all", "acl"] as const;
 export const DROP_POLICIES = ["oldest", "newest"] as const;
+export const COMMUNICATORS = ["auto", "memory", "sqs"] as const;
 
 // ---- section shapes (shared by the full and the file schema) ------------------------------
 
@@ -112,6 +114,23 @@ const topLeaves = {
   apiKey: nonEmptyString("must be a non-empty string").optional(),
 };
 
+const queuePrefixError = "must be 1..40 letters, digits, '-' or '_'";
+
+const clusterShape = {
+  communicator: oneOf(COMMUNICATORS),
+  queuePrefix: z.string({ error: queuePrefixError }).regex(/^[A-Za-z0-9_-]{1,40}$/, { error: queuePrefixError }),
+  sqsRegion: nonEmptyString("must be a non-empty AWS region name").optional(),
+  heartbeatMs: int(100, 60_000),
+  nodeTtlMs: int(300, 600_000),
+  address: nonEmptyString("must be a non-empty host:port").optional(),
+};
+
+const eventsShape = {
+  queueUrl: url(["http:", "https:"], "must be an http:// or https:// SQS queue URL").optional(),
+  // MQTT topic filters, checked like subscriptions.
+  ...publishedTopicsSchema.shape,
+};
+
 const logShape = { level: oneOf(LOG_LEVELS) };
 const shutdownShape = { drainMs: int(0, TIMER_MAX_MS) };
 
@@ -134,6 +153,20 @@ function crossFieldRules(cfg: MqgateConfig, ctx: z.RefinementCtx): void {
         });
       }
     }
+  }
+  if (cfg.cluster.communicator === "sqs" && cfg.redisUrl === undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["cluster", "communicator"],
+      message: "is 'sqs', which needs a store shared by the nodes; set redisUrl (MQGATE_REDIS_URL)",
+    });
+  }
+  if (cfg.cluster.heartbeatMs * 2 > cfg.cluster.nodeTtlMs) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["cluster", "heartbeatMs"],
+      message: `is ${cfg.cluster.heartbeatMs}, more than half of cluster.nodeTtlMs (${cfg.cluster.nodeTtlMs}): one late heartbeat would declare a live node dead`,
+    });
   }
   if (cfg.auth.mode === "acl" && cfg.auth.aclFile === undefined) {
     ctx.addIssue({
@@ -184,6 +217,8 @@ export const configSchema = z
     auth: z.strictObject(authShape),
     log: z.strictObject(logShape),
     shutdown: z.strictObject(shutdownShape),
+    cluster: z.strictObject(clusterShape),
+    events: z.strictObject(eventsShape),
   })
   .superRefine(crossFieldRules);
 
@@ -203,6 +238,8 @@ export const configFileSchema = z
     auth: z.strictObject(authShape).partial(),
     log: z.strictObject(logShape).partial(),
     shutdown: z.strictObject(shutdownShape).partial(),
+    cluster: z.strictObject(clusterShape).partial(),
+    events: z.strictObject(eventsShape).partial(),
   })
   .partial();
 
@@ -286,4 +323,6 @@ export const DEFAULTS: MqgateConfig = deepFreeze({
   sysIntervalSeconds: 10,
   log: { level: "info" },
   shutdown: { drainMs: 10_000 },
+  cluster: { communicator: "auto", queuePrefix: "mqgate", heartbeatMs: 5000, nodeTtlMs: 15_000 },
+  events: {},
 });

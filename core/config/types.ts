@@ -73,6 +73,36 @@ export interface MqgateConfig {
   apiKey?: string | undefined;
   log: { level: "fatal" | "error" | "warn" | "info" | "debug" | "trace" | "silent" };
   shutdown: { drainMs: number };
+  cluster: ClusterConfig;
+  events: EventsConfig;
+}
+
+/** Cluster membership (docs/cluster.md). */
+export interface ClusterConfig {
+  /**
+   * How nodes reach each other: "memory" (one node), "sqs" (node queues, needs redisUrl), or "auto": SQS when
+   * both sqsEndpoint and redisUrl are set, memory otherwise.
+   */
+  communicator: "auto" | "memory" | "sqs";
+  /** Prefix of the node queues' names (`<prefix>-node-<nodeId>.fifo`): the deployment's name. */
+  queuePrefix: string;
+  /** AWS region of the SQS client; default: the SDK's (AWS_REGION), or us-east-1 with an emulator endpoint. */
+  sqsRegion?: string | undefined;
+  heartbeatMs: number;
+  /** A node whose last heartbeat is older than this is dead: its sessions go offline and its queue is drained. */
+  nodeTtlMs: number;
+  /** host:port this node's clients connect to, shown in GET /v1/nodes; default `<hostname>:<mqtt port>`. */
+  address?: string | undefined;
+}
+
+/** The events queue (docs/events.md). */
+export interface EventsConfig {
+  /** URL of the events FIFO queue; unset = no events. */
+  queueUrl?: string | undefined;
+  /** Topics that produce message.published events (MQTT filters); default every topic. */
+  include?: string[] | undefined;
+  /** Topics that never do; default `$SYS/#`. */
+  exclude?: string[] | undefined;
 }
 
 /** Every field optional, recursively: the shape of a config file and of `loadConfig({ overrides })`. */

@@ -60,6 +60,8 @@ export function applySessionOp(
 ): StoreOpResult {
   if (s === undefined || v === undefined) return { ...NO_SESSION };
   if (op.op === "enqueue") {
+    if (op.epoch !== undefined && op.epoch !== v.epoch) return { ...FENCED };
+    if (op.unowned === true && s.node !== null) return { ok: false, reason: "owned", node: s.node };
     let dropped: number | undefined;
     const inflight = op.entry.packetId !== 0;
     if (!inflight && s.queued >= op.maxQueued) {

@@ -157,6 +157,11 @@ export class MemoryStore implements Store {
     return live.sort((a, b) => compareUtf8(a.nodeId, b.nodeId));
   }
 
+  async expiredNodes(now: number): Promise<NodeRecord[]> {
+    const dead = [...this.nodes.values()].filter((n) => n.node.heartbeatAt + n.ttlMs <= now).map((n) => ({ ...n.node }));
+    return dead.sort((a, b) => compareUtf8(a.nodeId, b.nodeId));
+  }
+
   async removeNode(nodeId: string): Promise<void> {
     this.nodes.delete(nodeId);
   }

@@ -69,6 +69,7 @@ export function opResult(v: unknown): StoreOpResult {
   const a = asArray(v, "op result");
   if (a[0] === 0) {
     const reason = asString(a[1], "op refusal");
+    if (reason === "owned") return { ok: false, reason, node: asString(a[2], "owner node") };
     return REASONS.has(reason) ? { ok: false, reason: reason as "fenced" | "full" | "no-session" } : bad(`refusal '${reason}'`);
   }
   if (a[0] !== 1) bad("op status");

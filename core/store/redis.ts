@@ -24,7 +24,15 @@ function sessionCall(script: S.LuaScript, clientId: string, args: readonly strin
 function opCall(op: StoreOp): ScriptCall {
   switch (op.op) {
     case "enqueue":
-      return sessionCall(S.APPLY, op.clientId, [op.op, encodeOutgoingBody(op.entry), String(op.maxQueued), op.dropPolicy, String(op.entry.packetId)]);
+      return sessionCall(S.APPLY, op.clientId, [
+        op.op,
+        encodeOutgoingBody(op.entry),
+        String(op.maxQueued),
+        op.dropPolicy,
+        String(op.entry.packetId),
+        op.epoch === undefined ? "" : String(op.epoch),
+        op.unowned === true ? "1" : "0",
+      ]);
     case "outgoing.update":
       return sessionCall(S.APPLY, op.clientId, [op.op, String(op.epoch), String(op.seq), String(op.packetId), String(op.state)]);
     case "outgoing.delete":
@@ -184,6 +192,12 @@ export class RedisStore implements Store {
   async listNodes(now: number): Promise<NodeRecord[]> {
     const values = asArray(await this.client.command(["HVALS", NODES_KEY]), "HVALS");
     const nodes = values.map((v) => decodeNode(asString(v, "node"))).filter((n) => n.node.heartbeatAt + n.ttlMs > now);
+    return nodes.map((n) => n.node).sort((a, b) => compareUtf8(a.nodeId, b.nodeId));
+  }
+
+  async expiredNodes(now: number): Promise<NodeRecord[]> {
+    const values = asArray(await this.client.command(["HVALS", NODES_KEY]), "HVALS");
+    const nodes = values.map((v) => decodeNode(asString(v, "node"))).filter((n) => n.node.heartbeatAt + n.ttlMs <= now);
     return nodes.map((n) => n.node).sort((a, b) => compareUtf8(a.nodeId, b.nodeId));
   }
 

@@ -99,7 +99,8 @@ return 1
  * One op of a batch (`Store.apply` sends one call per op, all in one pipeline). ARGV[1] is the op name.
  * Session ops take the session KEYS; retained ops take KEYS = retained msgs, retained topics.
  * Reply: {1, seq?, dropped?} or {0, reason}.
- *   enqueue: body, maxQueued, dropPolicy, packetId (0 = queued and bounded, else in flight, never bounded)
+ *   enqueue: body, maxQueued, dropPolicy, packetId (0 = queued and bounded, else in flight, never bounded),
+ *            epoch ('' = not an owner write), unowned ('1': refuse {0, 'owned', node} while a node owns it)
  *   outgoing.update: epoch, seq, packetId, state
  *   outgoing.delete: epoch, seq
  *   inbound2.add / inbound2.delete: epoch, packetId
@@ -117,7 +118,12 @@ elseif op == 'retained.delete' then
   redis.call('ZREM', KEYS[2], ARGV[2])
   return { 1 }
 elseif op == 'enqueue' then
-  if redis.call('EXISTS', meta) == 0 then return { 0, 'no-session' } end
+  local why = refuse(ARGV[6])
+  if why then return { 0, why } end
+  if ARGV[7] == '1' then
+    local owner = redis.call('HGET', meta, 'node')
+    if owner then return { 0, 'owned', owner } end
+  end
   local max = tonumber(ARGV[3])
   local queued = ARGV[5] == '0'
   local dropped = false

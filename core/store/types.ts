@@ -78,8 +78,19 @@ export type StoreOp =
    * Appends an outgoing message (seq assigned by the store). `packetId` non-zero stores it directly as in flight
    * (the owner sends it at once); 0 queues it. The bound `maxQueued` counts queued entries (packetId 0) only:
    * when full, "oldest" drops the oldest queued entry (its seq is returned as `dropped`), "newest" refuses this one.
+   * `epoch` makes it an owner write (fenced like the others). `unowned` (a node that does not own the session
+   * queues for it) refuses with "owned" and the owner's node id while a node owns the session: the message must
+   * go to that node instead, which otherwise would never see it (it read the session when it claimed it).
    */
-  | { op: "enqueue"; clientId: string; entry: Omit<StoredOutgoing, "seq" | "state">; maxQueued: number; dropPolicy: "oldest" | "newest" }
+  | {
+      op: "enqueue";
+      clientId: string;
+      entry: Omit<StoredOutgoing, "seq" | "state">;
+      maxQueued: number;
+      dropPolicy: "oldest" | "newest";
+      epoch?: number;
+      unowned?: boolean;
+    }
   | { op: "outgoing.update"; clientId: string; epoch: number; seq: number; packetId: number; state: 0 | 1 }
   | { op: "outgoing.delete"; clientId: string; epoch: number; seq: number }
   | { op: "inbound2.add"; clientId: string; epoch: number; packetId: number }
@@ -89,7 +100,8 @@ export type StoreOp =
 
 export type StoreOpResult =
   | { ok: true; seq?: number; dropped?: number }
-  | { ok: false; reason: "fenced" | "full" | "no-session" };
+  | { ok: false; reason: "fenced" | "full" | "no-session" }
+  | { ok: false; reason: "owned"; node: string };
 
 export interface Page<T> {
   items: T[];
@@ -150,6 +162,8 @@ export interface Store {
   registerNode(node: NodeRecord, ttlMs: number): Promise<void>;
   heartbeat(nodeId: string, now: number, ttlMs: number): Promise<boolean>;
   listNodes(now: number): Promise<NodeRecord[]>;
+  /** Registered nodes whose heartbeat expired (dead, or cut off from the store), for failure handling. */
+  expiredNodes(now: number): Promise<NodeRecord[]>;
   removeNode(nodeId: string): Promise<void>;
 
   // API keys

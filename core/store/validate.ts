@@ -67,6 +67,7 @@ export function checkOp(op: StoreOp): void {
       if (op.entry.packetId > 65_535) fail(`packetId must be <= 65535, got ${op.entry.packetId}`);
       checkInt(op.maxQueued, "maxQueued");
       if (op.dropPolicy !== "oldest" && op.dropPolicy !== "newest") fail(`dropPolicy must be 'oldest' or 'newest'`);
+      if (op.epoch !== undefined) checkInt(op.epoch, "epoch");
       return;
     case "outgoing.update":
     case "outgoing.delete":

@@ -3,7 +3,7 @@ import type { Auth } from "../../core/auth/types.js";
 import { loadConfig } from "../../core/config/index.js";
 import type { DeepPartial, MqgateConfig } from "../../core/config/types.js";
 import type { Store } from "../../core/store/types.js";
-import { type RunningBroker, startBroker } from "../../broker/server.js";
+import { type BrokerParts, type RunningBroker, startBroker } from "../../broker/server.js";
 
 export interface TestBroker extends RunningBroker {
   readonly mqttPort: number;
@@ -18,6 +18,7 @@ export async function startTestBroker(
   overrides: DeepPartial<MqgateConfig> = {},
   auth: Auth = createAllowAll(),
   store?: Store,
+  parts?: BrokerParts,
 ): Promise<TestBroker> {
   const config = await loadConfig({
     env: {},
@@ -33,6 +34,6 @@ export async function startTestBroker(
       log: { level: "silent" },
     },
   });
-  const running = await startBroker(config, auth, store);
+  const running = await startBroker(config, auth, store, parts);
   return Object.assign(running, { mqttPort: running.port("tcp"), config });
 }

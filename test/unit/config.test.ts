@@ -419,7 +419,7 @@ describe("helpers and documentation", () => {
     const keysInExample = configKeyPaths().filter((k) => k !== "apiKey");
     const flat = (o: object, prefix = ""): string[] =>
       Object.entries(o).flatMap(([k, v]) =>
-        v !== null && typeof v === "object" ? flat(v as object, `${prefix}${k}.`) : [`${prefix}${k}`],
+        v !== null && typeof v === "object" && !Array.isArray(v) ? flat(v as object, `${prefix}${k}.`) : [`${prefix}${k}`],
       );
     expect(flat(cfg).sort()).toEqual(keysInExample.sort());
   });

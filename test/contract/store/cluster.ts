@@ -38,6 +38,17 @@ export function clusterTests(ctx: Ctx): void {
       expect((await ctx.store.listNodes(T0 + 7_000)).map((n) => n.heartbeatAt)).toEqual([T0 + 7_000]);
     });
 
+    it("expiredNodes lists registered nodes whose heartbeat expired, until they are removed or registered again", async () => {
+      await ctx.store.registerNode(node("n1"), 5_000);
+      await ctx.store.registerNode(node("n2", T0, "https://sqs.example/q/n2"), 15_000);
+      expect(await ctx.store.expiredNodes(T0 + 1)).toEqual([]);
+      expect(await ctx.store.expiredNodes(T0 + 15_000)).toEqual([node("n1"), node("n2", T0, "https://sqs.example/q/n2")]);
+      expect((await ctx.store.expiredNodes(T0 + 5_000)).map((n) => n.nodeId)).toEqual(["n1"]);
+      await ctx.store.removeNode("n1");
+      await ctx.store.registerNode(node("n2", T0 + 10_000), 15_000);
+      expect(await ctx.store.expiredNodes(T0 + 15_000)).toEqual([]);
+    });
+
     it("removeNode forgets a node; removing an unknown node is harmless", async () => {
       await ctx.store.registerNode(node("n1"), 15_000);
       await ctx.store.registerNode(node("n2"), 15_000);

@@ -42,6 +42,10 @@ export interface EnqueueOpts {
   dropPolicy?: "oldest" | "newest";
   /** Non-zero: stored directly as in flight. */
   packetId?: number;
+  /** An owner write, fenced by this epoch. */
+  epoch?: number;
+  /** Refused with "owned" while a node owns the session. */
+  unowned?: boolean;
 }
 
 export function enqueueOp(clientId: string, m: StoredMessage, o: EnqueueOpts = {}): StoreOp {
@@ -51,6 +55,8 @@ export function enqueueOp(clientId: string, m: StoredMessage, o: EnqueueOpts = {
     entry: { msg: m, qos: o.qos ?? 1, retain: o.retain ?? false, packetId: o.packetId ?? 0 },
     maxQueued: o.maxQueued ?? 1000,
     dropPolicy: o.dropPolicy ?? "oldest",
+    ...(o.epoch !== undefined ? { epoch: o.epoch } : {}),
+    ...(o.unowned !== undefined ? { unowned: o.unowned } : {}),
   };
 }
 

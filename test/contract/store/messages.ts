@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import type { StoreOp } from "../../../core/store/types.js";
-import { applyOne, claim, type Ctx, enqueue, enqueueOp, msg, seqs } from "./fixtures.js";
+import { applyOne, claim, type Ctx, enqueue, enqueueOp, msg, seqs, T0 } from "./fixtures.js";
 
 const ALL_BYTES = Buffer.from(Array.from({ length: 256 }, (_, i) => i));
 
@@ -22,6 +22,25 @@ export function messageTests(ctx: Ctx): void {
       expect(out.map((o) => [o.seq, o.msg.topic, o.msg.payload.toString(), o.packetId, o.state])).toEqual(
         got.map((seq, i) => [seq, `t/${i}`, `p${i}`, 0, 0]),
       );
+    });
+
+    it("unowned: refused with the owner's node while a node owns the session, stored once it is offline", async () => {
+      const { epoch } = await claim(ctx.store, "c1", { node: "node-b" });
+      expect(await enqueue(ctx.store, "c1", msg("t/1"), { unowned: true })).toEqual({ ok: false, reason: "owned", node: "node-b" });
+      expect(await seqs(ctx.store, "c1")).toEqual([]);
+      expect(await ctx.store.releaseSession("c1", epoch, T0 + 1)).toBe(true);
+      const r = await enqueue(ctx.store, "c1", msg("t/2"), { unowned: true });
+      expect(r.ok).toBe(true);
+      expect((await ctx.store.getSession("c1"))?.outgoing.map((o) => o.msg.topic)).toEqual(["t/2"]);
+      expect(await enqueue(ctx.store, "ghost", msg("t"), { unowned: true })).toEqual({ ok: false, reason: "no-session" });
+    });
+
+    it("an enqueue carrying an epoch is an owner write: refused as fenced once the session was claimed again", async () => {
+      const first = await claim(ctx.store, "c1");
+      expect((await enqueue(ctx.store, "c1", msg("t/1"), { epoch: first.epoch, packetId: 7 })).ok).toBe(true);
+      await claim(ctx.store, "c1", { node: "node-b" });
+      expect(await enqueue(ctx.store, "c1", msg("t/2"), { epoch: first.epoch, packetId: 8 })).toEqual({ ok: false, reason: "fenced" });
+      expect((await ctx.store.getSession("c1"))?.outgoing.map((o) => [o.msg.topic, o.packetId])).toEqual([["t/1", 7]]);
     });
 
     it("seqs keep increasing across claims, clean ones included, and are never reused", async () => {

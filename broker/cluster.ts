@@ -1,0 +1,445 @@
+import type { QoS } from "mqtt-packet";
+import { NodeUnreachable } from "../core/communicator/errors.js";
+import type { Communicator, NodeMessage, WireMessage } from "../core/communicator/types.js";
+import type { NodeRecord, StoreOp, StoreOpResult } from "../core/store/types.js";
+import type { Broker } from "./broker.js";
+import type { ResultTarget } from "./journal.js";
+import type { Session } from "./session.js";
+import type { Message } from "./types.js";
+
+/**
+ * One broker node's membership of a cluster (docs/cluster.md): its node queue and registry entry, forwarding of
+ * deliveries to the nodes that own their sessions, session broadcasts that keep every node's subscription trie
+ * and ownership map current, take-over across nodes, and failure handling of dead nodes.
+ */
+
+export interface ClusterOptions {
+  readonly nodeId: string;
+  /** Where this node's clients connect (host:port), shown in GET /v1/nodes. */
+  address: string;
+  /** Heartbeat interval. */
+  heartbeatMs: number;
+  /** A node whose last heartbeat is older than this is dead. */
+  nodeTtlMs: number;
+  /** Times a delivery is passed on between nodes before it goes to the store regardless of owner. Default 3. */
+  maxHops?: number;
+}
+
+export interface ClusterEvents {
+  /** Something failed that the cluster retries or works around; for logs. */
+  onError(operation: string, err: Error): void;
+  /** A session of a dead node was released (its client is gone: emit client.disconnected "node-failure"). */
+  onSessionLost(clientId: string, username: string | null): void;
+  /** A dead node was cleaned up. */
+  onNodeRemoved(nodeId: string, sessions: number, drained: number): void;
+}
+
+/** What a re-routed delivery needs once the store answered (see `onStoreResult`). */
+interface Reroute {
+  clientId: string;
+  msg: Message;
+  qos: QoS;
+  hops: number;
+  /** Force into the store when the owner is this dead node (its queue is being drained). */
+  deadNode: string | null;
+}
+
+interface PendingTarget {
+  clientId: string;
+  qos: QoS;
+}
+
+const RETRY_MAX_MS = 2000;
+
+export class Cluster implements ResultTarget<Reroute> {
+  readonly nodeId: string;
+  private readonly maxHops: number;
+  /** Deliveries collected this tick: node -> message -> targets (one node message per message and node). */
+  private pending = new Map<string, Map<Message, PendingTarget[]>>();
+  private pendingHops = new Map<Message, number>();
+  private flushScheduled = false;
+  /** Resolves the journal track of this tick's forwards once they were sent (or stored instead). */
+  private settleTick: (() => void) | null = null;
+  /** Session broadcasts collected this tick, by clientId (the latest state wins). */
+  private broadcasts = new Map<string, NodeMessage & { type: "session" }>();
+  private broadcastScheduled = false;
+  private messageSeq = 0;
+  private timer: NodeJS.Timeout | null = null;
+  private ticking: Promise<void> | null = null;
+  private stopped = false;
+  private startedAt = 0;
+  private queueUrl: string | null = null;
+  private ready!: () => void;
+  private readonly loaded = new Promise<void>((resolve) => (this.ready = resolve));
+  /** Live nodes as last seen (excluding this one). */
+  private live = new Set<string>();
+
+  constructor(
+    private readonly broker: Broker,
+    private readonly communicator: Communicator,
+    private readonly opts: ClusterOptions,
+    private readonly events: ClusterEvents,
+  ) {
+    this.nodeId = opts.nodeId;
+    this.maxHops = opts.maxHops ?? 3;
+  }
+
+  get liveNodes(): ReadonlySet<string> {
+    return this.live;
+  }
+
+  /**
+   * Creates the node queue and registers the node. Messages that arrive before `loaded()` wait in the queue:
+   * the broker loads the store's state after registering, so nothing a node writes and then broadcasts is missed.
+   */
+  async start(): Promise<void> {
+    this.startedAt = Date.now();
+    this.queueUrl = await this.communicator.start(this.nodeId, (messages) => this.receive(messages));
+    await this.broker.store.registerNode(this.record(this.startedAt), this.opts.nodeTtlMs);
+  }
+
+  /** The broker loaded the store's state: handle queued messages, start heartbeats and failure detection. */
+  loadedState(): void {
+    this.ready();
+    this.timer = setInterval(() => void this.tick(), this.opts.heartbeatMs);
+    this.timer.unref();
+    void this.tick();
+  }
+
+  /** Graceful shutdown: stop receiving, delete the node queue, deregister. Sessions were released before. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer !== null) clearInterval(this.timer);
+    await this.ticking;
+    await this.flushBroadcasts();
+    try {
+      await this.communicator.stop({ deleteQueue: true });
+    } catch (err) {
+      this.events.onError("stop", err as Error);
+    }
+    await this.broker.store.removeNode(this.nodeId);
+  }
+
+  /** Records where clients connect (known once the listeners are bound). */
+  async setAddress(address: string): Promise<void> {
+    this.opts.address = address;
+    await this.broker.store.registerNode(this.record(Date.now()), this.opts.nodeTtlMs);
+  }
+
+  private record(now: number): NodeRecord {
+    return { nodeId: this.nodeId, address: this.opts.address, queueUrl: this.queueUrl, startedAt: this.startedAt, heartbeatAt: now };
+  }
+
+  // --- forwarding --------------------------------------------------------------------------------------------
+
+  /**
+   * Sends a delivery to the node that owns the session. Collected per tick and sent as one node message per
+   * message and node; the journal batch of this tick (and the acknowledgements waiting for it) completes only once
+   * the node queue accepted them, or the store took them instead.
+   */
+  forward(clientId: string, node: string, msg: Message, qos: QoS, hops = 0): void {
+    if (node === this.nodeId) {
+      // The store says this node owns it, but it is not attached here (a claim in progress is held, not routed
+      // here): keep it in the store.
+      this.storeReroute({ clientId, msg, qos, hops: this.maxHops, deadNode: null });
+      return;
+    }
+    let byMessage = this.pending.get(node);
+    if (byMessage === undefined) {
+      byMessage = new Map();
+      this.pending.set(node, byMessage);
+    }
+    let targets = byMessage.get(msg);
+    if (targets === undefined) {
+      targets = [];
+      byMessage.set(msg, targets);
+      if (hops > 0) this.pendingHops.set(msg, hops);
+    }
+    targets.push({ clientId, qos });
+    if (this.settleTick === null) {
+      this.broker.journal.track(new Promise<void>((resolve) => (this.settleTick = resolve)));
+    }
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(flushForwards, this);
+    }
+  }
+
+  /** Sends this tick's forwards (called from setImmediate). */
+  flushForwards(): void {
+    this.flushScheduled = false;
+    const pending = this.pending;
+    const hops = this.pendingHops;
+    const settle = this.settleTick;
+    this.pending = new Map();
+    this.pendingHops = new Map();
+    this.settleTick = null;
+    const sends: Promise<void>[] = [];
+    for (const [node, byMessage] of pending) {
+      const messages: (NodeMessage & { type: "deliver" })[] = [];
+      for (const [msg, targets] of byMessage) {
+        const m: NodeMessage & { type: "deliver" } = {
+          type: "deliver",
+          id: `${this.nodeId}:${++this.messageSeq}`,
+          origin: this.nodeId,
+          seq: this.messageSeq,
+          msg: toWire(msg),
+          targets,
+        };
+        const h = hops.get(msg);
+        if (h !== undefined) m.hops = h;
+        messages.push(m);
+      }
+      sends.push(this.sendDeliveries(node, messages, byMessage));
+    }
+    void Promise.all(sends).then(() => settle?.());
+  }
+
+  private async sendDeliveries(node: string, messages: NodeMessage[], byMessage: Map<Message, PendingTarget[]>): Promise<void> {
+    try {
+      await this.communicator.send(node, messages);
+    } catch (err) {
+      // The node's queue is gone (it shut down or died and was cleaned up) or SQS kept refusing: what was meant
+      // for it goes to the store (QoS 0 is dropped), where the session finds it when it is next claimed.
+      this.events.onError(`send to node ${node}`, err as Error);
+      const ops: StoreOp[] = [];
+      for (const [msg, targets] of byMessage) {
+        for (const t of targets) {
+          if (t.qos === 0) continue;
+          ops.push(this.enqueueOp(t.clientId, msg, t.qos, false));
+        }
+      }
+      if (ops.length > 0) await this.applyWithRetry(ops, `store deliveries for node ${node}`);
+    }
+  }
+
+  private enqueueOp(clientId: string, msg: Message, qos: QoS, unowned: boolean): StoreOp {
+    const limits = this.broker.config.limits;
+    const op: StoreOp = {
+      op: "enqueue",
+      clientId,
+      entry: { msg, qos, retain: false, packetId: 0 },
+      maxQueued: limits.maxQueued,
+      dropPolicy: limits.queueDropPolicy,
+    };
+    if (unowned) op.unowned = true;
+    return op;
+  }
+
+  /** Outside the journal (whose batch waits for this), retried until the store takes it or the node stops. */
+  private async applyWithRetry(ops: StoreOp[], what: string): Promise<StoreOpResult[]> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.broker.store.apply(ops);
+      } catch (err) {
+        this.events.onError(what, err as Error);
+        if (this.stopped && attempt >= 3) return [];
+        await sleep(Math.min(RETRY_MAX_MS, 25 * 2 ** Math.min(attempt, 10)));
+      }
+    }
+  }
+
+  // --- receiving ---------------------------------------------------------------------------------------------
+
+  private async receive(messages: NodeMessage[]): Promise<void> {
+    await this.loaded;
+    for (const m of messages) this.handle(m, null);
+    // Deleting the messages from the queue is safe once what they caused is durable.
+    await this.broker.journal.barrier();
+  }
+
+  private handle(m: NodeMessage, deadNode: string | null): void {
+    switch (m.type) {
+      case "deliver": {
+        const msg: Message = { topic: m.msg.topic, payload: Buffer.from(m.msg.payload, "base64"), qos: m.msg.qos, retain: m.msg.retain };
+        for (const t of m.targets) this.routeIncoming(t.clientId, msg, t.qos, m.hops ?? 0, deadNode);
+        return;
+      }
+      case "kick":
+        if (deadNode === null) this.broker.kickLocal(m.clientId, m.reason, m.epoch ?? null, m.discardSession);
+        return;
+      case "subscriptions":
+        if (deadNode === null) this.broker.applyRemoteSubscriptions(m.clientId, m.add, m.remove, m.deliverRetained);
+        return;
+      case "session":
+        if (deadNode === null) this.broker.applySessionBroadcast(m.clientId, m.node, m.epoch, m.clean, m.subscriptions);
+        return;
+    }
+  }
+
+  /** A delivery from another node (or a dead node's queue) for a session that may or may not be attached here. */
+  private routeIncoming(clientId: string, msg: Message, qos: QoS, hops: number, deadNode: string | null): void {
+    const session = this.broker.sessions.get(clientId);
+    if (session !== undefined && (session.link !== null || session.claimant !== null)) {
+      session.deliver(msg, qos, false);
+      return;
+    }
+    const owner = session?.owner ?? null;
+    if (owner !== null && owner !== this.nodeId && owner !== deadNode && hops < this.maxHops) {
+      this.forward(clientId, owner, msg, qos, hops + 1);
+      return;
+    }
+    if (qos === 0) return; // not stored for a session that is not connected
+    this.storeReroute({ clientId, msg, qos, hops, deadNode });
+  }
+
+  /** Queues in the store unless a node owns the session; the answer says which node (see onStoreResult). */
+  private storeReroute(r: Reroute): void {
+    if (r.qos === 0) return;
+    const unowned = r.hops < this.maxHops;
+    this.broker.journal.write(this.enqueueOp(r.clientId, r.msg, r.qos, unowned), this, r);
+  }
+
+  onStoreResult(r: Reroute, result: StoreOpResult): void {
+    if (result.ok || result.reason !== "owned") return;
+    if (result.node === r.deadNode || result.node === this.nodeId) {
+      // Still owned by the dead node being drained (it is released after the drain) or by this node without a
+      // connection: store it regardless, in order; the session finds it when it is next claimed.
+      this.storeReroute({ ...r, hops: this.maxHops });
+      return;
+    }
+    this.forward(r.clientId, result.node, r.msg, r.qos, r.hops + 1);
+  }
+
+  // --- session broadcasts and take-over ------------------------------------------------------------------------
+
+  /** Tells every other live node where a session lives now and what it is subscribed to. */
+  sessionChanged(clientId: string, node: string | null, epoch: number, clean: boolean, subscriptions: ReadonlyMap<string, QoS>): void {
+    this.broadcasts.set(clientId, {
+      type: "session",
+      id: `${this.nodeId}:${++this.messageSeq}`,
+      clientId,
+      node,
+      epoch,
+      clean,
+      subscriptions: Object.fromEntries(subscriptions),
+    });
+    if (!this.broadcastScheduled) {
+      this.broadcastScheduled = true;
+      setImmediate(() => void this.flushBroadcasts());
+    }
+  }
+
+  /**
+   * Sends this tick's broadcasts to every live node, read from the store after the writes they describe: a node
+   * that registers later loads those writes itself (see start()).
+   */
+  private async flushBroadcasts(): Promise<void> {
+    this.broadcastScheduled = false;
+    if (this.broadcasts.size === 0) return;
+    const messages = [...this.broadcasts.values()];
+    this.broadcasts = new Map();
+    let nodes: NodeRecord[];
+    try {
+      nodes = await this.broker.store.listNodes(Date.now());
+    } catch (err) {
+      this.events.onError("listNodes", err as Error);
+      return;
+    }
+    await Promise.all(
+      nodes
+        .filter((n) => n.nodeId !== this.nodeId)
+        .map((n) => this.communicator.send(n.nodeId, messages).catch((err: unknown) => this.events.onError(`broadcast to ${n.nodeId}`, err as Error))),
+    );
+  }
+
+  /** Closes the client's old connection on the node that held it (take-over); `epoch` is the new claim's. */
+  takeover(node: string, clientId: string, epoch: number): void {
+    const kick: NodeMessage = { type: "kick", id: `${this.nodeId}:${++this.messageSeq}`, clientId, reason: "takeover", discardSession: false, epoch };
+    this.communicator.send(node, [kick]).catch((err: unknown) => {
+      // A node without a queue is gone: its connection is gone too.
+      if (!(err instanceof NodeUnreachable)) this.events.onError(`take-over kick to ${node}`, err as Error);
+    });
+  }
+
+  // --- heartbeats and failure handling ---------------------------------------------------------------------------
+
+  private tick(): Promise<void> {
+    if (this.ticking !== null || this.stopped) return this.ticking ?? Promise.resolve();
+    this.ticking = this.beat()
+      .catch((err: unknown) => this.events.onError("heartbeat", err as Error))
+      .finally(() => (this.ticking = null));
+    return this.ticking;
+  }
+
+  private async beat(): Promise<void> {
+    const store = this.broker.store;
+    const now = Date.now();
+    if (!(await store.heartbeat(this.nodeId, now, this.opts.nodeTtlMs))) {
+      // Our record expired (the store was unreachable for longer than the TTL): other nodes may have released our
+      // sessions. Register again and close our connections so their clients reconnect and claim afresh.
+      this.events.onError("heartbeat", new Error(`node ${this.nodeId} was considered dead by the cluster; registering again and closing its connections`));
+      await store.registerNode(this.record(now), this.opts.nodeTtlMs);
+      this.broker.closeConnections("server-shutdown");
+    }
+    const live = await store.listNodes(now);
+    const liveIds = new Set(live.map((n) => n.nodeId).filter((id) => id !== this.nodeId));
+    for (const id of this.live) if (!liveIds.has(id)) this.broker.forgetOwner(id);
+    this.live = liveIds;
+    const expired = (await store.expiredNodes(now)).filter((n) => n.nodeId !== this.nodeId);
+    for (const n of expired) this.broker.forgetOwner(n.nodeId);
+    // One node cleans up after the dead: the live node with the smallest id (no lock needed; if it dies too, the
+    // next one takes over at its next heartbeat).
+    const leader = live[0]?.nodeId;
+    if (leader !== this.nodeId) return;
+    for (const dead of expired) {
+      if (this.stopped) return;
+      await this.cleanUp(dead.nodeId);
+    }
+  }
+
+  /**
+   * A dead node's cleanup: deliveries left in its queue go to the store first (in order, while the store still
+   * names it the owner), then its sessions are released (offline; clean ones deleted), then its queue is drained
+   * once more for stragglers and deleted, and its record removed. A queue still holding messages in flight (the
+   * dead node had received them) is retried at the next heartbeat, after SQS's visibility timeout.
+   */
+  private async cleanUp(dead: string): Promise<void> {
+    let drained = await this.drain(dead);
+    if (drained === null) return;
+    const store = this.broker.store;
+    let released = 0;
+    for (const clientId of await store.sessionsOwnedBy(dead)) {
+      const snapshot = await store.getSession(clientId);
+      if (snapshot === null || snapshot.node !== dead) continue;
+      if (await store.releaseSession(clientId, snapshot.epoch, Date.now())) {
+        released++;
+        this.events.onSessionLost(clientId, snapshot.username);
+        this.sessionChanged(clientId, null, snapshot.epoch, snapshot.clean, new Map(Object.entries(snapshot.subscriptions)));
+        this.broker.applySessionBroadcast(clientId, null, snapshot.epoch, snapshot.clean, snapshot.subscriptions);
+      }
+    }
+    const again = await this.drain(dead);
+    if (again === null) return;
+    drained += again;
+    await this.communicator.deleteNodeQueue(dead);
+    await store.removeNode(dead);
+    this.events.onNodeRemoved(dead, released, drained);
+  }
+
+  /** Drains a dead node's queue into this node's routing. Null while messages are still in flight there. */
+  private async drain(dead: string): Promise<number | null> {
+    try {
+      const result = await this.communicator.drainQueue(dead, async (messages) => {
+        for (const m of messages) this.handle(m, dead);
+        await this.broker.journal.barrier();
+      });
+      return result.remaining === 0 ? result.drained : null;
+    } catch (err) {
+      if (err instanceof NodeUnreachable) return 0; // no queue left: nothing to drain
+      throw err;
+    }
+  }
+}
+
+function flushForwards(cluster: Cluster): void {
+  cluster.flushForwards();
+}
+
+function toWire(msg: Message): WireMessage {
+  return { topic: msg.topic, payload: msg.payload.toString("base64"), qos: msg.qos, retain: msg.retain };
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}

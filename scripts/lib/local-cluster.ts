@@ -1,0 +1,195 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
+import { createServer } from "node:net";
+import { fileURLToPath } from "node:url";
+import { createEventsQueue } from "../../core/events/sqs-sink.js";
+import { type Fauxqs, startFauxqs } from "./fauxqs.js";
+import { type RedisServer, startRedisServer } from "./redis-server.js";
+
+/**
+ * A whole mqgate cluster on one machine (`npm run cluster`, and the multi-process tests): a private
+ * redis-server and fauxqs (the SQS emulator) on free ports, an events queue, and N broker processes
+ * (`dist/broker.mjs`, built first) each with its MQTT port and its REST port, talking through node queues.
+ */
+
+export interface LocalClusterOptions {
+  nodes: number;
+  /** Heartbeat and node TTL (defaults: 1 s and 3 s, so a dead node is noticed quickly). */
+  heartbeatMs?: number;
+  nodeTtlMs?: number;
+  /** Admin API key of every node's REST API. Default: a random one. */
+  apiKey?: string;
+  /** Extra MQGATE_* variables for every broker. */
+  env?: Record<string, string>;
+  /** Receives each line a broker prints on stderr, prefixed by its node id. */
+  onOutput?: (nodeId: string, line: string) => void;
+}
+
+export interface LocalNode {
+  readonly nodeId: string;
+  readonly mqttPort: number;
+  readonly httpPort: number;
+  readonly child: ChildProcess;
+  /** Resolves with the exit code (or signal name) once the process is gone. */
+  readonly exited: Promise<number | string>;
+  /** Its stderr so far. */
+  output(): string;
+  /** SIGKILL, as a crash: no session handed back, queue left behind. */
+  crash(): Promise<void>;
+  /** SIGTERM (graceful shutdown) and wait for the exit. */
+  stop(): Promise<number | string>;
+}
+
+export interface LocalCluster {
+  readonly redis: RedisServer;
+  readonly sqs: Fauxqs;
+  readonly eventsQueueUrl: string;
+  readonly queuePrefix: string;
+  readonly apiKey: string;
+  readonly nodes: LocalNode[];
+  /** Starts one more broker node (ids continue node-1, node-2, ...). */
+  addNode(): Promise<LocalNode>;
+  /** Stops every broker (SIGTERM), then fauxqs and Redis. */
+  stop(): Promise<void>;
+}
+
+/** dist/broker.mjs, seen from the sources (scripts/lib/) or from a bundle next to it (dist/cluster.mjs). */
+const BROKER = [new URL("../../dist/broker.mjs", import.meta.url), new URL("./broker.mjs", import.meta.url)]
+  .map((u) => fileURLToPath(u))
+  .find((p) => existsSync(p) && p.endsWith("/dist/broker.mjs")) ?? fileURLToPath(new URL("../../dist/broker.mjs", import.meta.url));
+const READY_MS = 20_000;
+const children = new Set<ChildProcess>();
+process.once("exit", () => {
+  for (const child of children) child.kill("SIGKILL");
+});
+
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once("error", reject);
+    srv.listen(0, "127.0.0.1", () => {
+      const addr = srv.address();
+      const port = typeof addr === "object" && addr !== null ? addr.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export async function startLocalCluster(opts: LocalClusterOptions): Promise<LocalCluster> {
+  const redis = await startRedisServer();
+  let sqs: Fauxqs;
+  try {
+    sqs = await startFauxqs();
+  } catch (err) {
+    await redis.stop();
+    throw err;
+  }
+  const queuePrefix = `local-${randomBytes(3).toString("hex")}`;
+  const client = sqs.client();
+  const eventsQueueUrl = await createEventsQueue(client, `${queuePrefix}-events.fifo`);
+  client.destroy();
+  const apiKey = opts.apiKey ?? `mqg_local_${randomBytes(12).toString("hex")}`;
+  const nodes: LocalNode[] = [];
+  let counter = 0;
+
+  const env = (nodeId: string, mqttPort: number, httpPort: number): NodeJS.ProcessEnv => {
+    const childEnv: NodeJS.ProcessEnv = {};
+    for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("MQGATE_")) childEnv[k] = v;
+    return Object.assign(childEnv, {
+      MQGATE_NODE_ID: nodeId,
+      MQGATE_HOST: "127.0.0.1",
+      MQGATE_MQTT_PORT: String(mqttPort),
+      MQGATE_WS_PORT: "off",
+      MQGATE_HTTP_PORT: String(httpPort),
+      MQGATE_METRICS_PORT: "off",
+      MQGATE_SYS_INTERVAL: "0",
+      MQGATE_LOG_LEVEL: "warn",
+      MQGATE_REDIS_URL: redis.url,
+      MQGATE_SQS_ENDPOINT: sqs.endpoint,
+      MQGATE_COMMUNICATOR: "sqs",
+      MQGATE_QUEUE_PREFIX: queuePrefix,
+      MQGATE_EVENTS_QUEUE_URL: eventsQueueUrl,
+      MQGATE_API_KEY: apiKey,
+      MQGATE_HEARTBEAT_MS: String(opts.heartbeatMs ?? 1000),
+      MQGATE_NODE_TTL_MS: String(opts.nodeTtlMs ?? 3000),
+      ...opts.env,
+    });
+  };
+
+  const addNode = async (): Promise<LocalNode> => {
+    const nodeId = `node-${++counter}`;
+    const mqttPort = await freePort();
+    const httpPort = await freePort();
+    const child = spawn(process.execPath, [BROKER], { env: env(nodeId, mqttPort, httpPort), stdio: ["ignore", "ignore", "pipe"] });
+    children.add(child);
+    let out = "";
+    let partial = "";
+    child.stderr?.on("data", (d: Buffer) => {
+      const text = d.toString();
+      out = (out + text).slice(-200_000);
+      if (opts.onOutput === undefined) return;
+      const lines = (partial + text).split("\n");
+      partial = lines.pop() ?? "";
+      for (const line of lines) opts.onOutput(nodeId, line);
+    });
+    const exited = new Promise<number | string>((resolve) =>
+      child.once("exit", (code, signal) => {
+        children.delete(child);
+        resolve(code ?? signal ?? "unknown");
+      }),
+    );
+    let gone = false;
+    void exited.then(() => (gone = true));
+    const deadline = Date.now() + READY_MS;
+    while (!(out.includes("REST API ready") && out.includes("cluster node")) && !gone) {
+      if (Date.now() > deadline) {
+        child.kill("SIGKILL");
+        throw new Error(`broker ${nodeId} not ready within ${READY_MS} ms:\n${out}`);
+      }
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    if (gone) throw new Error(`broker ${nodeId} exited before it was ready:\n${out}`);
+    const node: LocalNode = {
+      nodeId,
+      mqttPort,
+      httpPort,
+      child,
+      exited,
+      output: () => out,
+      async crash() {
+        child.kill("SIGKILL");
+        await exited;
+      },
+      async stop() {
+        if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+        return exited;
+      },
+    };
+    nodes.push(node);
+    return node;
+  };
+
+  try {
+    for (let i = 0; i < opts.nodes; i++) await addNode();
+  } catch (err) {
+    for (const n of nodes) await n.crash();
+    await sqs.stop();
+    await redis.stop();
+    throw err;
+  }
+  return {
+    redis,
+    sqs,
+    eventsQueueUrl,
+    queuePrefix,
+    apiKey,
+    nodes,
+    addNode,
+    async stop() {
+      await Promise.all(nodes.map((n) => n.stop()));
+      await sqs.stop();
+      await redis.stop();
+    },
+  };
+}

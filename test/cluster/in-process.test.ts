@@ -1,0 +1,158 @@
+import mqtt from "mqtt";
+import { afterEach, describe, expect, it } from "vitest";
+import { encodeNodeMessage, MemoryCommunicator, MemoryRegistry, type NodeMessage } from "../../core/communicator/index.js";
+import { MemoryEventSink } from "../../core/events/index.js";
+import { MemoryStore } from "../../core/store/memory.js";
+import { startTestBroker, type TestBroker } from "../helpers/broker.js";
+
+/**
+ * Cluster behaviour with several broker nodes in this process: one shared store, node queues through the
+ * in-process communicator. Fast, and the same code paths as SQS; test/cluster/processes.test.ts runs real
+ * processes with Redis and the SQS emulator.
+ */
+
+interface Node {
+  broker: TestBroker;
+  events: MemoryEventSink;
+}
+
+const started: Node[] = [];
+const clients: mqtt.MqttClient[] = [];
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.endAsync(true).catch(() => undefined)));
+  await Promise.all(started.splice(0).map((n) => n.broker.close()));
+});
+
+async function cluster(n: number): Promise<{ nodes: Node[]; store: MemoryStore; registry: MemoryRegistry }> {
+  const store = new MemoryStore();
+  const registry = new MemoryRegistry();
+  const nodes: Node[] = [];
+  for (let i = 0; i < n; i++) {
+    const events = new MemoryEventSink();
+    const broker = await startTestBroker({ nodeId: `node-${i + 1}`, cluster: { heartbeatMs: 200, nodeTtlMs: 1000 } }, undefined, store, {
+      communicator: new MemoryCommunicator({ registry }),
+      events,
+    });
+    const node = { broker, events };
+    started.push(node);
+    nodes.push(node);
+  }
+  return { nodes, store, registry };
+}
+
+async function connect(node: Node, clientId: string, opts: mqtt.IClientOptions = {}): Promise<mqtt.MqttClient> {
+  const c = await mqtt.connectAsync({ host: "127.0.0.1", port: node.broker.mqttPort, clientId, reconnectPeriod: 0, ...opts });
+  clients.push(c);
+  return c;
+}
+
+function collect(c: mqtt.MqttClient): { topic: string; payload: string; qos: number }[] {
+  const got: { topic: string; payload: string; qos: number }[] = [];
+  c.on("message", (topic, payload, packet) => got.push({ topic, payload: payload.toString(), qos: packet.qos }));
+  return got;
+}
+
+async function until(check: () => boolean | Promise<boolean>, what: string, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe("cluster in one process", () => {
+  it("delivers QoS 0/1/2 from a publisher on one node to a subscriber on another, in order", async () => {
+    const { nodes } = await cluster(2);
+    const sub = await connect(nodes[1]!, "sub");
+    const got = collect(sub);
+    await sub.subscribeAsync("a/#", { qos: 2 });
+    const pub = await connect(nodes[0]!, "pub");
+    await until(() => nodes[0]!.broker.broker.sessions.get("sub")?.owner === "node-2", "the subscription to reach node-1");
+    for (let i = 0; i < 30; i++) await pub.publishAsync("a/b", String(i), { qos: (i % 3) as 0 | 1 | 2 });
+    await until(() => got.length === 30, "30 messages");
+    expect(got.map((m) => m.payload)).toEqual(Array.from({ length: 30 }, (_, i) => String(i)));
+    expect(got.map((m) => m.qos)).toEqual(Array.from({ length: 30 }, (_, i) => i % 3));
+  });
+});
+
+describe("cluster in one process: routing", () => {
+  it("overlapping and wildcard subscriptions on different nodes get exactly one copy each, at the highest granted QoS", async () => {
+    const { nodes } = await cluster(3);
+    const a = await connect(nodes[1]!, "a");
+    const b = await connect(nodes[2]!, "b");
+    const gotA = collect(a);
+    const gotB = collect(b);
+    await a.subscribeAsync({ "x/+/z": { qos: 0 }, "x/#": { qos: 2 }, "x/y/z": { qos: 1 } });
+    await b.subscribeAsync({ "+/y/#": { qos: 1 }, "#": { qos: 0 } });
+    await until(() => nodes[0]!.broker.broker.sessions.get("a")?.subscriptions.size === 3 && nodes[0]!.broker.broker.sessions.get("b")?.subscriptions.size === 2, "subscriptions replicated");
+    const pub = await connect(nodes[0]!, "pub");
+    await pub.publishAsync("x/y/z", "m", { qos: 2 });
+    await until(() => gotA.length >= 1 && gotB.length >= 1, "both copies");
+    await new Promise((r) => setTimeout(r, 200));
+    expect(gotA).toEqual([{ topic: "x/y/z", payload: "m", qos: 2 }]);
+    expect(gotB).toEqual([{ topic: "x/y/z", payload: "m", qos: 1 }]);
+  });
+
+  it("a QoS 1 message for an offline persistent session on another node is queued and delivered when it reconnects anywhere", async () => {
+    const { nodes } = await cluster(3);
+    const s1 = await connect(nodes[1]!, "dev", { clean: false });
+    await s1.subscribeAsync("cmd/#", { qos: 1 });
+    await s1.endAsync();
+    await until(() => nodes[0]!.broker.broker.sessions.get("dev")?.owner === null, "the session to be offline everywhere");
+    const pub = await connect(nodes[0]!, "pub");
+    for (let i = 0; i < 5; i++) await pub.publishAsync("cmd/x", `c${i}`, { qos: 1 });
+    const s2 = mqtt.connect({ host: "127.0.0.1", port: nodes[2]!.broker.mqttPort, clientId: "dev", clean: false, reconnectPeriod: 0 });
+    clients.push(s2);
+    const got = collect(s2);
+    await until(() => got.length === 5, "5 queued messages");
+    expect(got.map((m) => m.payload)).toEqual(["c0", "c1", "c2", "c3", "c4"]);
+  });
+
+  it("take-over from node A to node B closes the old connection and resumes the session with its subscriptions", async () => {
+    const { nodes } = await cluster(2);
+    const old = await connect(nodes[0]!, "dev", { clean: false });
+    await old.subscribeAsync("t/#", { qos: 1 });
+    const closed = new Promise<void>((resolve) => old.once("close", () => resolve()));
+    const fresh = mqtt.connect({ host: "127.0.0.1", port: nodes[1]!.broker.mqttPort, clientId: "dev", clean: false, reconnectPeriod: 0 });
+    clients.push(fresh);
+    const connack = await new Promise<mqtt.IConnackPacket>((resolve) => fresh.once("connect", resolve));
+    expect(connack.sessionPresent).toBe(true);
+    await closed;
+    const got = collect(fresh);
+    await until(() => nodes[0]!.broker.broker.sessions.get("dev")?.owner === "node-2", "node-1 to route to node-2");
+    const pub = await connect(nodes[0]!, "pub");
+    await pub.publishAsync("t/1", "after", { qos: 1 });
+    await until(() => got.length === 1, "the message on the new connection");
+    expect(got[0]?.payload).toBe("after");
+  });
+
+  it("a dead node's sessions go offline and what was left in its queue reaches the session's stored queue", async () => {
+    const { nodes, store, registry } = await cluster(2);
+    // A node that died: registered long ago, owning a persistent session, with a delivery left in its queue.
+    const ghost = new MemoryCommunicator({ registry });
+    await ghost.start("ghost", async () => {
+      throw new Error("dead");
+    });
+    await ghost.stop();
+    const T = Date.now() - 60_000;
+    await store.registerNode({ nodeId: "ghost", address: "nowhere:1", queueUrl: null, startedAt: T, heartbeatAt: T }, 1000);
+    await store.claimSession("dev", { node: "ghost", clean: false, username: null, now: T });
+    await store.updateSubscriptions("dev", null, { "d/#": 1 }, []);
+    const left: NodeMessage = {
+      type: "deliver",
+      id: "ghost-1",
+      origin: "node-9",
+      seq: 1,
+      msg: { topic: "d/1", payload: Buffer.from("left-behind").toString("base64"), qos: 1, retain: false },
+      targets: [{ clientId: "dev", qos: 1 }],
+    };
+    registry.injectRaw("ghost", [encodeNodeMessage(left)]);
+    await until(async () => (await store.listNodes(Date.now())).length === 2 && (await store.expiredNodes(Date.now())).length === 0, "ghost removed");
+    const session = await store.getSession("dev");
+    expect(session?.node).toBeNull();
+    expect(session?.outgoing.map((o) => o.msg.payload.toString())).toEqual(["left-behind"]);
+    const lost = nodes.flatMap((n) => n.events.events).filter((e) => e.type === "client.disconnected" && e.clientId === "dev");
+    expect(lost.map((e) => (e.type === "client.disconnected" ? e.reason : ""))).toEqual(["node-failure"]);
+  });
+});
