@@ -1,13 +1,19 @@
 import { randomUUID } from "node:crypto";
 import type { QoS } from "mqtt-packet";
 import type { Broker } from "../broker/broker.js";
-import type { GatewayBackend, KickResult, PublishMessage, PublishResult } from "./backend.js";
+import type { GatewayBackend, KickResult, LiveStats, LiveStatsOptions, PublishMessage, PublishResult, SessionQueue } from "./backend.js";
 import { ConflictError, NotFoundError, UnavailableError } from "./errors.js";
+import { DEFAULT_TOPIC_RATES, TopicRateTracker } from "./topic-rates.js";
 
 export interface LocalBackendOptions {
   /** How long a request waits for its store writes before answering 503 (the writes are retried meanwhile). */
   durableTimeoutMs?: number;
 }
+
+/** Topic counting stops after this long without a `GET /v1/stats?top=…` (the dashboard polls every few seconds). */
+const TOPIC_TRACKING_IDLE_MS = 5 * 60_000;
+/** Offline sessions whose stored queues are read at once for the largest-queues list. */
+const QUEUE_READS_IN_PARALLEL = 64;
 
 /**
  * The gateway backend of `npm start`: the in-process broker. Publishes go through the broker's routing (and its
@@ -33,6 +39,44 @@ export function localBackend(broker: Broker, opts: LocalBackendOptions = {}): Ga
     if (session !== undefined) return session.subscriptions;
     const snapshot = await store.getSession(clientId);
     return snapshot === null ? null : new Map(Object.entries(snapshot.subscriptions));
+  }
+
+  // Per-topic counts from the broker's publish events, only while someone asks for them (topic-rates.ts).
+  const topics = new TopicRateTracker(
+    (onTopic) => {
+      const listener = (msg: { topic: string }): void => onTopic(msg.topic);
+      broker.on("message.published", listener);
+      return () => broker.off("message.published", listener);
+    },
+    { ...DEFAULT_TOPIC_RATES, idleMs: TOPIC_TRACKING_IDLE_MS },
+  );
+
+  /**
+   * Sessions with messages waiting, most queued first: connected sessions from memory (their queue and in-flight
+   * window), offline persistent sessions from the store (where their queues are), as GET /v1/clients/{id} counts.
+   * Sessions another node owns (cluster stubs, `owner` set) are that node's to report.
+   */
+  async function largestQueues(top: number): Promise<SessionQueue[]> {
+    const found: SessionQueue[] = [];
+    const offline: string[] = [];
+    for (const s of broker.sessions.values()) {
+      if (s.link !== null) {
+        if (s.queuedCount + s.inflight.size > 0) found.push({ clientId: s.clientId, connected: true, queued: s.queuedCount, inflight: s.inflight.size });
+      } else if (s.persistent && s.owner === null) {
+        offline.push(s.clientId);
+      }
+    }
+    for (let i = 0; i < offline.length; i += QUEUE_READS_IN_PARALLEL) {
+      const snapshots = await Promise.all(offline.slice(i, i + QUEUE_READS_IN_PARALLEL).map((id) => store.getSession(id)));
+      for (const snap of snapshots) {
+        if (snap === null || snap.outgoing.length === 0) continue;
+        let inflight = 0;
+        for (const o of snap.outgoing) if (o.packetId !== 0) inflight++;
+        found.push({ clientId: snap.clientId, connected: false, queued: snap.outgoing.length - inflight, inflight });
+      }
+    }
+    found.sort((a, b) => b.queued - a.queued || b.inflight - a.inflight || (a.clientId < b.clientId ? -1 : 1));
+    return found.slice(0, top);
   }
 
   return {
@@ -105,6 +149,26 @@ export function localBackend(broker: Broker, opts: LocalBackendOptions = {}): Ga
 
     deleteRetained(topic: string): Promise<boolean> {
       return durable(broker.deleteRetained(topic), "the retained message removal");
+    },
+
+    async liveStats({ top, topicVisible }: LiveStatsOptions): Promise<LiveStats> {
+      const sampledAt = Date.now();
+      let connections = 0;
+      let sessions = 0;
+      for (const s of broker.sessions.values()) {
+        if (s.link !== null) connections++;
+        if (s.owner === null) sessions++;
+      }
+      const { stats } = broker;
+      const live: LiveStats = {
+        sampledAt,
+        connections,
+        sessions,
+        messages: { received: stats.messagesReceived, sent: stats.messagesSent, dropped: stats.droppedTotal },
+      };
+      if (top <= 0) return live;
+      const { topics: topTopics, windowSeconds } = topics.top(top, topicVisible);
+      return { ...live, topTopics, topicWindowSeconds: windowSeconds, largestQueues: await largestQueues(top) };
     },
   };
 }

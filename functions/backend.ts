@@ -50,6 +50,54 @@ export interface GatewayBackend {
    * PUBLISH). Resolves once durable; false when there was none.
    */
   deleteRetained(topic: string): Promise<boolean>;
+
+  /**
+   * Live figures of the brokers this backend reaches, for `GET /v1/stats` (and the dashboard). Optional: without
+   * it, `/v1/stats` answers with the store's node count and counters only. With `top` 0 it must be cheap (no
+   * scan over sessions); `top` > 0 adds the busiest topics (only those `topicVisible` accepts) and the sessions
+   * with the most queued messages.
+   */
+  liveStats?(opts: LiveStatsOptions): Promise<LiveStats>;
+}
+
+export interface LiveStatsOptions {
+  /** How many top topics and largest queues to return (0: neither). */
+  top: number;
+  /** Topics the caller may see (its API key's topic patterns). */
+  topicVisible(topic: string): boolean;
+}
+
+export interface LiveStats {
+  /** When the figures were taken (ms since the epoch): rates are differences between samples over this clock. */
+  sampledAt: number;
+  /** Clients with a live connection. */
+  connections: number;
+  /** Sessions held: connected, and offline persistent ones. */
+  sessions: number;
+  /** Counters since the broker started: application messages accepted, PUBLISH packets sent, messages dropped. */
+  messages: { received: number; sent: number; dropped: number };
+  /** With `top` > 0: topics by messages published over the last `topicWindowSeconds`, busiest first. */
+  topTopics?: TopicRate[];
+  topicWindowSeconds?: number;
+  /** With `top` > 0: sessions with messages waiting, most queued first. */
+  largestQueues?: SessionQueue[];
+}
+
+export interface TopicRate {
+  topic: string;
+  /** Messages published to the topic within the window. */
+  messages: number;
+  /** Messages per second over the window. */
+  rate: number;
+}
+
+export interface SessionQueue {
+  clientId: string;
+  connected: boolean;
+  /** Messages waiting behind the in-flight window (offline: in the store). */
+  queued: number;
+  /** Messages sent and not yet acknowledged. */
+  inflight: number;
 }
 
 export interface PublishMessage {

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
+import { findDashboardDir, serveDashboard } from "./dashboard-files.js";
 import { TooLargeError } from "./errors.js";
 import { problemResult } from "./http.js";
 import type { ApiHandler } from "./router.js";
@@ -18,6 +19,8 @@ export interface HttpAdapterOptions {
   port: number;
   /** Bodies beyond this are refused with 413 before the handler runs (API Gateway/Lambda refuse them too). */
   maxBodyBytes: number;
+  /** Folder of the dashboard served at /dashboard/ (null: not served); found next to the sources by default. */
+  dashboardDir?: string | null;
 }
 
 export interface HttpAdapter {
@@ -39,7 +42,9 @@ export class HttpListenError extends Error {
 }
 
 export async function startHttpAdapter(handler: ApiHandler, opts: HttpAdapterOptions): Promise<HttpAdapter> {
+  const dashboard = opts.dashboardDir === undefined ? findDashboardDir() : opts.dashboardDir;
   const server = createServer((req, res) => {
+    if (serveDashboard(req, res, dashboard)) return;
     void serve(handler, req, res, opts.maxBodyBytes);
   });
   const port = await new Promise<number>((resolve, reject) => {
@@ -71,8 +76,10 @@ async function serve(handler: ApiHandler, req: IncomingMessage, res: ServerRespo
       size += (chunk as Buffer).length;
       if (size > maxBodyBytes) {
         const err = new TooLargeError(`request body exceeds the limit of ${maxBodyBytes} bytes`);
+        const requestId = randomUUID();
         res.setHeader("connection", "close");
-        writeResult(res, problemResult(err, (req.url ?? "/").split("?")[0] ?? "/", randomUUID()));
+        res.setHeader("apigw-requestid", requestId);
+        writeResult(res, problemResult(err, (req.url ?? "/").split("?")[0] ?? "/", requestId));
         res.once("finish", () => req.destroy());
         return;
       }
@@ -81,13 +88,16 @@ async function serve(handler: ApiHandler, req: IncomingMessage, res: ServerRespo
   } catch {
     return; // the client went away mid-body
   }
+  const event = toEvent(req, Buffer.concat(chunks));
   let result: APIGatewayProxyStructuredResultV2;
   try {
-    result = await handler(toEvent(req, Buffer.concat(chunks)));
+    result = await handler(event);
   } catch {
     // The router answers every error itself; this is a last resort.
     result = { statusCode: 500, headers: { "content-type": "text/plain" }, body: "internal error" };
   }
+  // As API Gateway HTTP APIs do: the request id of the logs, for the caller.
+  res.setHeader("apigw-requestid", event.requestContext.requestId);
   writeResult(res, result);
 }
 

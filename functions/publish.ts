@@ -2,10 +2,11 @@ import type { QoS } from "mqtt-packet";
 import type { z } from "zod";
 import type { ApiKeyRecord } from "../core/store/types.js";
 import { keyCoversTopic } from "./api-keys.js";
-import type { PublishMessage } from "./backend.js";
+import type { PublishMessage, PublishResult } from "./backend.js";
 import { type FieldError, type FieldLocation, ForbiddenError, TooLargeError, ValidationError } from "./errors.js";
-import type { GatewayLimits } from "./route.js";
+import type { GatewayLimits, RouteContext } from "./route.js";
 import type { PublishRequest } from "./schemas.js";
+import { recordPublish } from "./telemetry.js";
 import { checkTopicName } from "./validate.js";
 
 /**
@@ -61,6 +62,13 @@ export function checkPublishes(drafts: readonly PublishDraft[], key: ApiKeyRecor
     }
   }
   return drafts.map((d) => ({ topic: d.topic, payload: d.payload, qos: d.qos, retain: d.retain }));
+}
+
+/** Publishes through the backend and records the request's Published and MatchedSessions metrics. */
+export async function publishMessages(ctx: RouteContext, messages: readonly PublishMessage[]): Promise<PublishResult[]> {
+  const results = await ctx.backend.publish(messages);
+  recordPublish(ctx.metrics, results);
+  return results;
 }
 
 /** Size of the PUBLISH packet (with a packet id, as a QoS 1/2 delivery has) carrying this message. */

@@ -5,6 +5,7 @@ import type { ApiKeyRecord } from "../core/store/types.js";
 import type { TopicLimits } from "../core/topic/index.js";
 import type { Scope } from "./api-keys.js";
 import type { GatewayBackend } from "./backend.js";
+import type { MetricSet } from "./emf.js";
 import type { RouteResponse } from "./http.js";
 import { MAX_BATCH } from "./schemas.js";
 
@@ -43,6 +44,11 @@ export interface RouteContext {
   readonly backend: GatewayBackend;
   readonly key: ApiKeyRecord;
   readonly limits: GatewayLimits;
+  /**
+   * This request's metrics (summed; the process edge reports them with the route, e.g. as CloudWatch EMF).
+   * Names are fixed and low-cardinality: never a client id or a topic in a name.
+   */
+  readonly metrics: MetricSet;
 }
 
 /** What a public route (health, OpenAPI) gets: the backend only on demand, since it may be unavailable. */

@@ -5,6 +5,7 @@ import { ConfigError } from "../core/config/errors.js";
 import { InvalidStoreInput } from "../core/store/errors.js";
 import { authenticate, requireScope } from "./api-keys.js";
 import type { GatewayBackend } from "./backend.js";
+import { MetricSet } from "./emf.js";
 import { HttpError, MethodNotAllowedError, NotFoundError, ValidationError } from "./errors.js";
 import { bodyBytes, decodeParam, header, jsonBody, jsonResult, parseQuery, problemResult } from "./http.js";
 import type { GatewayLimits, Route } from "./route.js";
@@ -21,6 +22,22 @@ export interface ApiOptions {
   routes?: readonly Route[];
   /** Unexpected errors (answered 500) and configuration errors, for the process edge to log. */
   onError?: (err: unknown, event: APIGatewayProxyEventV2) => void;
+  /** Called once per request, after it is answered: for the process edge's metrics (and access logs). */
+  onRequest?: (report: RequestReport, event: APIGatewayProxyEventV2) => void;
+}
+
+/** What the router tells the process edge about one answered request. Holds no payload, header or key. */
+export interface RequestReport {
+  /** API Gateway's `requestContext.requestId` (the problem+json `requestId`). */
+  requestId: string;
+  method: string;
+  /** The route as `METHOD /template` (`GET /v1/clients/{clientId}`), or null when none matched (404, 405). */
+  route: string | null;
+  status: number;
+  /** From the event's arrival in the router to its answer. */
+  durationMs: number;
+  /** What the route recorded (RouteContext.metrics). */
+  metrics: MetricSet;
 }
 
 type Segment = { literal: string } | { param: string; greedy: boolean };
@@ -31,6 +48,12 @@ interface Compiled {
 }
 
 const NO_QUERY = z.strictObject({});
+
+/** What dispatch learned about a request: the route once matched, the metrics the route recorded. */
+interface Progress {
+  route: string | null;
+  readonly metrics: MetricSet;
+}
 
 function compile(route: Route): Compiled {
   const segments = route.path
@@ -85,7 +108,7 @@ export function createApi(opts: ApiOptions): ApiHandler {
     return pending;
   };
 
-  async function dispatch(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
+  async function dispatch(event: APIGatewayProxyEventV2, progress: Progress): Promise<APIGatewayProxyStructuredResultV2> {
     const method = (event.requestContext?.http?.method ?? "GET").toUpperCase();
     const path = event.rawPath;
     const parts = path.split("/").slice(1);
@@ -98,6 +121,7 @@ export function createApi(opts: ApiOptions): ApiHandler {
     const hit = candidates.find((x) => x.c.route.method === method);
     if (hit === undefined) throw new MethodNotAllowedError(method, path, [...new Set(candidates.map((x) => x.c.route.method))].sort());
     const route = hit.c.route;
+    progress.route = `${route.method} ${route.path}`;
 
     if (route.kind === "public") return jsonResult(await route.handle({ backend: getBackend, limits, routes: allRoutes }));
 
@@ -117,16 +141,29 @@ export function createApi(opts: ApiOptions): ApiHandler {
     } else if (route.rawBody !== undefined) {
       body = bodyBytes(event, limits.maxBodyBytes);
     }
-    return jsonResult(await route.handle({ params, query, body, event }, { backend, key, limits }));
+    return jsonResult(await route.handle({ params, query, body, event }, { backend, key, limits, metrics: progress.metrics }));
   }
 
   return async (event) => {
+    const started = performance.now();
     const requestId = event.requestContext?.requestId ?? randomUUID();
+    const progress: Progress = { route: null, metrics: new MetricSet() };
+    let result: APIGatewayProxyStructuredResultV2;
     try {
-      return await dispatch(event);
+      result = await dispatch(event, progress);
     } catch (err) {
-      return problemResult(toHttpError(err, event, opts.onError), event.rawPath, requestId);
+      result = problemResult(toHttpError(err, event, opts.onError), event.rawPath, requestId);
     }
+    if (opts.onRequest !== undefined) {
+      const method = (event.requestContext?.http?.method ?? "GET").toUpperCase();
+      const report = { requestId, method, route: progress.route, status: result.statusCode ?? 200, durationMs: performance.now() - started, metrics: progress.metrics };
+      try {
+        opts.onRequest(report, event);
+      } catch (err) {
+        opts.onError?.(err, event); // a failing report must not fail the answered request
+      }
+    }
+    return result;
   };
 }
 

@@ -16,6 +16,8 @@ export const DEFAULT_PAGE = 100;
 export const MAX_BATCH = 100;
 /** Subscriptions per add call. */
 export const MAX_SUBSCRIBE = 100;
+/** Top topics and largest queues per stats call. */
+export const MAX_TOP = 100;
 
 export const Qos = z.literal([0, 1, 2]).meta({ description: "MQTT quality of service: 0 at most once, 1 at least once, 2 exactly once." });
 
@@ -83,6 +85,20 @@ export const RetainedListQuery = z.strictObject({
   encoding: encodingParam,
 });
 export const EncodingQuery = z.strictObject({ encoding: encodingParam });
+export const StatsQuery = z.strictObject({
+  top: z
+    .string()
+    .regex(/^\d+$/, "must be an integer")
+    .default("0")
+    .transform(Number)
+    .pipe(z.number().int().max(MAX_TOP, `must be at most ${MAX_TOP}`))
+    .meta({
+      description: `Also list this many busiest topics (topTopics) and sessions with the most queued messages (largestQueues); 0 lists neither.`,
+      type: "integer",
+      minimum: 0,
+      maximum: MAX_TOP,
+    }),
+});
 
 // ---- request bodies -----------------------------------------------------------------------------------
 
@@ -203,9 +219,48 @@ export const NodeList = z.object({
 });
 responseSchemas.add(NodeList, { id: "NodeList" });
 
+const count = (description: string) => z.number().int().min(0).meta({ description });
+
+export const TopicRate = z.object({
+  topic: z.string(),
+  messages: count("Messages published to the topic within the window."),
+  rate: z.number().min(0).meta({ description: "Messages per second over the window." }),
+});
+responseSchemas.add(TopicRate, { id: "TopicRate" });
+
+export const SessionQueue = z.object({
+  clientId: z.string(),
+  connected: z.boolean(),
+  queued: count("Messages waiting to be sent: in the node's memory for a connected client, in the store for an offline persistent session."),
+  inflight: count("Messages sent and not yet acknowledged."),
+});
+responseSchemas.add(SessionQueue, { id: "SessionQueue" });
+
+export const MessageCounters = z
+  .object({
+    received: count("Application messages accepted for routing (MQTT and REST publishes)."),
+    sent: count("PUBLISH packets sent to clients."),
+    dropped: count("Messages dropped (full queues, slow consumers, refused publishes …)."),
+  })
+  .meta({
+    description:
+      "Counters since the brokers started. A rate is the difference between two samples divided by the time between their `sampledAt`; a counter that went down means a broker restarted.",
+  });
+responseSchemas.add(MessageCounters, { id: "MessageCounters" });
+
 export const Stats = z.object({
   nodes: z.number().int().min(0).meta({ description: "Live broker nodes." }),
   counters: z.record(z.string(), z.number()).meta({ description: "Cluster-wide counters kept in the store." }),
+  sampledAt: timestamp("When the live figures below were taken. Absent (with them) when the gateway cannot see the brokers.").optional(),
+  connections: count("Clients with a live connection.").optional(),
+  sessions: count("Sessions held by the brokers: connected ones and offline persistent ones.").optional(),
+  messages: MessageCounters.optional(),
+  topTopics: z
+    .array(TopicRate)
+    .optional()
+    .meta({ description: "With `top`: the busiest topics over the last `topicWindowSeconds`, busiest first, only those inside the API key's topic patterns. Counting starts with the first request that asks (and stops 5 minutes after the last), so the first answer is empty." }),
+  topicWindowSeconds: z.number().min(0).optional().meta({ description: "With `top`: the window of `topTopics` (up to 60 s)." }),
+  largestQueues: z.array(SessionQueue).optional().meta({ description: "With `top`: sessions with messages waiting, most queued first." }),
 });
 responseSchemas.add(Stats, { id: "Stats" });
 

@@ -1,5 +1,5 @@
 import { TooLargeError } from "../errors.js";
-import { checkPublishes, payloadOf } from "../publish.js";
+import { checkPublishes, payloadOf, publishMessages } from "../publish.js";
 import { defineRoute, type GatewayLimits } from "../route.js";
 import { MAX_BATCH, PublishBatchRequest, PublishBatchResult } from "../schemas.js";
 
@@ -17,7 +17,7 @@ export const publishBatchRoute = defineRoute({
   responses: { 200: { description: "Published; one result per message, in order.", schema: PublishBatchResult } },
   problems: [400, 403, 413, 503],
   precheck: checkBatchSize,
-  async handle({ body }, { backend, key, limits }) {
+  async handle({ body }, ctx) {
     const drafts = body.messages.map((m, i) => ({
       topic: m.topic,
       payload: payloadOf(m),
@@ -26,7 +26,7 @@ export const publishBatchRoute = defineRoute({
       topicField: { pointer: `#/messages/${i}/topic` },
       payloadField: { pointer: `#/messages/${i}/payload` },
     }));
-    return { status: 200, body: { results: await backend.publish(checkPublishes(drafts, key, limits)) } };
+    return { status: 200, body: { results: await publishMessages(ctx, checkPublishes(drafts, ctx.key, ctx.limits)) } };
   },
 });
 

@@ -1,4 +1,4 @@
-import { checkPublishes } from "../publish.js";
+import { checkPublishes, publishMessages } from "../publish.js";
 import { defineRoute } from "../route.js";
 import { PublishResult, RawPublishQuery, TopicParams } from "../schemas.js";
 
@@ -17,8 +17,10 @@ export const publishRawRoute = defineRoute({
   rawBody: { contentType: "application/octet-stream", description: "The payload bytes." },
   responses: { 200: { description: "Published.", schema: PublishResult } },
   problems: [400, 403, 413, 503],
-  async handle({ params, query, body }, { backend, key, limits }) {
-    const [result] = await backend.publish(
+  async handle({ params, query, body }, ctx) {
+    const { key, limits } = ctx;
+    const [result] = await publishMessages(
+      ctx,
       checkPublishes(
         [{ topic: params.topic, payload: body ?? Buffer.alloc(0), qos: query.qos, retain: query.retain, topicField: { parameter: "topic" }, payloadField: { pointer: "#" } }],
         key,

@@ -1,4 +1,4 @@
-import { checkPublishes, payloadOf } from "../publish.js";
+import { checkPublishes, payloadOf, publishMessages } from "../publish.js";
 import { defineRoute } from "../route.js";
 import { PublishRequest, PublishResult } from "../schemas.js";
 
@@ -16,8 +16,10 @@ export const publishRoute = defineRoute({
   body: PublishRequest,
   responses: { 200: { description: "Published.", schema: PublishResult } },
   problems: [400, 403, 413, 503],
-  async handle({ body }, { backend, key, limits }) {
-    const [result] = await backend.publish(
+  async handle({ body }, ctx) {
+    const { key, limits } = ctx;
+    const [result] = await publishMessages(
+      ctx,
       checkPublishes(
         [{ topic: body.topic, payload: payloadOf(body), qos: body.qos, retain: body.retain, topicField: { pointer: "#/topic" }, payloadField: { pointer: "#/payload" } }],
         key,

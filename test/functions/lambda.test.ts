@@ -1,4 +1,4 @@
-import { describe, expect, it, vi } from "vitest";
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { handler } from "../../functions/api.js";
 import { apiEvent } from "./support.js";
 
@@ -6,6 +6,19 @@ import { apiEvent } from "./support.js";
 // while still serving what needs no backend.
 
 describe("functions/api.ts Lambda handler", () => {
+  // The EMF lines the handler writes on stdout, one per invocation.
+  let lines: string[];
+  beforeEach(() => {
+    lines = [];
+    vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
+      lines.push(String(chunk));
+      return true;
+    });
+  });
+  afterEach(() => {
+    vi.restoreAllMocks();
+  });
+
   it("serves the OpenAPI document", async () => {
     const res = await handler(apiEvent("GET", "/v1/openapi.json"));
     expect(res.statusCode).toBe(200);
@@ -23,6 +36,19 @@ describe("functions/api.ts Lambda handler", () => {
     const health = await handler(apiEvent("GET", "/v1/health"));
     expect(health.statusCode).toBe(503);
     expect(JSON.parse(health.body ?? "").detail).toMatch(/cluster backend not available yet: see issue 4/);
+  });
+
+  it("writes one CloudWatch EMF line on stdout per invocation, with the request id", async () => {
+    const events = [apiEvent("GET", "/v1/openapi.json"), apiEvent("GET", "/nope")];
+    for (const e of events) await handler(e);
+    const docs = lines.map((l) => {
+      expect(l.endsWith("\n")).toBe(true);
+      return JSON.parse(l);
+    });
+    expect(docs.map((d) => [d._aws.CloudWatchMetrics[0].Namespace, d.Route, d.Requests, d.requestId])).toEqual([
+      ["mqgate", "GET /v1/openapi.json", 1, events[0]?.requestContext.requestId],
+      ["mqgate", "unmatched", 1, events[1]?.requestContext.requestId],
+    ]);
   });
 
   it("routes before needing a backend: 404 and 405 still work", async () => {
