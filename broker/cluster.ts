@@ -4,7 +4,6 @@ import type { Communicator, NodeMessage, WireMessage } from "../core/communicato
 import type { NodeRecord, StoreOp, StoreOpResult } from "../core/store/types.js";
 import type { Broker } from "./broker.js";
 import type { ResultTarget } from "./journal.js";
-import type { Session } from "./session.js";
 import type { Message } from "./types.js";
 
 /**

@@ -54,14 +54,14 @@ export async function startBroker(
   metrics?.observe(broker);
   let cluster: Cluster | null = null;
   let events: EventBridge | null = null;
-  if (parts.events != null) {
+  if (parts.events !== undefined && parts.events !== null) {
     events = attachEvents(broker, parts.events, {
       nodeId: config.nodeId,
       topics: { include: config.events.include, exclude: config.events.exclude },
       onError: (err) => broker.emit("cluster.error", "events", err),
     });
   }
-  if (parts.communicator != null) {
+  if (parts.communicator !== undefined && parts.communicator !== null) {
     const bridge = events;
     cluster = new Cluster(
       broker,

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { createServer } from "node:net";
+import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createEventsQueue } from "../../core/events/sqs-sink.js";
 import { type Fauxqs, startFauxqs } from "./fauxqs.js";
@@ -54,10 +55,18 @@ export interface LocalCluster {
   stop(): Promise<void>;
 }
 
-/** dist/broker.mjs, seen from the sources (scripts/lib/) or from a bundle next to it (dist/cluster.mjs). */
-const BROKER = [new URL("../../dist/broker.mjs", import.meta.url), new URL("./broker.mjs", import.meta.url)]
-  .map((u) => fileURLToPath(u))
-  .find((p) => existsSync(p) && p.endsWith("/dist/broker.mjs")) ?? fileURLToPath(new URL("../../dist/broker.mjs", import.meta.url));
+/** dist/broker.mjs of this checkout: the nearest one above this module (sources, dist/ or a cached bundle). */
+function findBroker(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (;;) {
+    const candidate = join(dir, "dist", "broker.mjs");
+    if (existsSync(candidate)) return candidate;
+    const parent = dirname(dir);
+    if (parent === dir) throw new Error("dist/broker.mjs not found: run npm run build first");
+    dir = parent;
+  }
+}
+
 const READY_MS = 20_000;
 const children = new Set<ChildProcess>();
 process.once("exit", () => {
@@ -77,6 +86,7 @@ export function freePort(): Promise<number> {
 }
 
 export async function startLocalCluster(opts: LocalClusterOptions): Promise<LocalCluster> {
+  const broker = findBroker();
   const redis = await startRedisServer();
   let sqs: Fauxqs;
   try {
@@ -121,7 +131,7 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
     const nodeId = `node-${++counter}`;
     const mqttPort = await freePort();
     const httpPort = await freePort();
-    const child = spawn(process.execPath, [BROKER], { env: env(nodeId, mqttPort, httpPort), stdio: ["ignore", "ignore", "pipe"] });
+    const child = spawn(process.execPath, [broker], { env: env(nodeId, mqttPort, httpPort), stdio: ["ignore", "ignore", "pipe"] });
     children.add(child);
     let out = "";
     let partial = "";
