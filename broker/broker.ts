@@ -326,11 +326,29 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     this.emit("subscribe.refused", conn.clientId ?? "", filter, reason, requested);
   }
 
-  /** Sends the retained messages matching a new subscription, RETAIN=1 [MQTT-3.3.1-6] [MQTT-3.3.1-8]. */
+  /**
+   * Sends the retained messages matching a new subscription, RETAIN=1 [MQTT-3.3.1-6] [MQTT-3.3.1-8]. In a
+   * cluster they come from the store (another node, or the REST gateway, may have set them), read once this
+   * node's own pending writes landed.
+   */
   deliverRetained(session: Session, filter: string, grantedQos: QoS): void {
-    this.retained.forEachMatching(filter, (_topic, msg) => {
-      session.deliver(msg, msg.qos < grantedQos ? msg.qos : grantedQos, true);
-    });
+    if (this.cluster === null) {
+      this.retained.forEachMatching(filter, (_topic, msg) => {
+        session.deliver(msg, msg.qos < grantedQos ? msg.qos : grantedQos, true);
+      });
+      return;
+    }
+    this.journal
+      .barrier()
+      .then(() => this.store.matchRetained(filter))
+      .then((messages) => {
+        if (session.link === null) return;
+        for (const m of messages) {
+          const msg: Message = { topic: m.topic, payload: m.payload, qos: m.qos, retain: true };
+          session.deliver(msg, msg.qos < grantedQos ? msg.qos : grantedQos, true);
+        }
+      })
+      .catch((err: unknown) => this.emit("store.error", "matchRetained", err as Error, 1));
   }
 
   // --- publishing ----------------------------------------------------------------------------------------
@@ -407,11 +425,22 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     return this.durableSince(mark, existed);
   }
 
-  /** Closes the connection of `clientId` (also one still connecting), reason "kicked". False if it had none. */
+  /**
+   * Closes the connection of `clientId` (also one still connecting), reason "kicked"; in a cluster, asks the node
+   * that holds it. False if it had none.
+   */
   disconnectClient(clientId: string): boolean {
     const session = this.sessions.get(clientId);
     const conn = (session?.link ?? session?.claimant ?? null) as Connection | null;
-    if (conn === null || conn.isClosed) return false;
+    if (conn === null || conn.isClosed) {
+      const owner = session?.owner ?? null;
+      if (owner === null || this.cluster === null) return false;
+      const cluster = this.cluster;
+      cluster
+        .send(owner, [{ type: "kick", id: cluster.newMessageId(), clientId, reason: "kicked", discardSession: false }])
+        .catch((err: unknown) => this.emit("cluster.error", `kick ${clientId} on ${owner}`, err as Error));
+      return true;
+    }
     conn.close("kicked");
     return true;
   }
@@ -424,7 +453,11 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
       this.dropSession(session);
     }
     await this.journal.barrier();
-    return this.store.deleteSession(clientId);
+    const snapshot = this.cluster !== null ? await this.store.getSession(clientId) : null;
+    const deleted = await this.store.deleteSession(clientId);
+    // Other nodes forget their routing entry (a clean, offline session is dropped).
+    if (deleted && snapshot !== null) this.cluster?.sessionChanged(clientId, null, snapshot.epoch, true, new Map());
+    return deleted;
   }
 
   private durableSince<T>(mark: number, value: T): Promise<T> {

@@ -254,6 +254,11 @@ export class Cluster implements ResultTarget<Reroute> {
         for (const t of m.targets) this.routeIncoming(t.clientId, msg, t.qos, m.hops ?? 0, deadNode);
         return;
       }
+      case "publish":
+        for (const w of m.messages) {
+          this.broker.publishExternal({ topic: w.topic, payload: Buffer.from(w.payload, "base64"), qos: w.qos, retain: w.retain });
+        }
+        return;
       case "kick":
         if (deadNode === null) this.broker.kickLocal(m.clientId, m.reason, m.epoch ?? null, m.discardSession);
         return;
@@ -340,6 +345,22 @@ export class Cluster implements ResultTarget<Reroute> {
         .filter((n) => n.nodeId !== this.nodeId)
         .map((n) => this.communicator.send(n.nodeId, messages).catch((err: unknown) => this.events.onError(`broadcast to ${n.nodeId}`, err as Error))),
     );
+  }
+
+  /** Sends messages to every live node but this one (REST subscription changes and kicks made on this node). */
+  async broadcast(messages: NodeMessage[]): Promise<void> {
+    const nodes = await this.broker.store.listNodes(Date.now());
+    await Promise.all(nodes.filter((n) => n.nodeId !== this.nodeId).map((n) => this.communicator.send(n.nodeId, messages)));
+  }
+
+  /** Sends messages to one node (a REST kick for the node that holds the client). */
+  send(node: string, messages: NodeMessage[]): Promise<void> {
+    return this.communicator.send(node, messages);
+  }
+
+  /** A fresh id for a node message sent by this node. */
+  newMessageId(): string {
+    return `${this.nodeId}:${++this.messageSeq}`;
   }
 
   /** Closes the client's old connection on the node that held it (take-over); `epoch` is the new claim's. */

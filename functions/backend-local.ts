@@ -33,6 +33,14 @@ export function localBackend(broker: Broker, opts: LocalBackendOptions = {}): Ga
     return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
   }
 
+  /** Cluster only: subscription changes made here for a session this node does not hold reach the other nodes. */
+  async function tellNodes(clientId: string, add: Record<string, QoS>, remove: string[]): Promise<void> {
+    const cluster = broker.cluster;
+    if (cluster === null) return;
+    const id = cluster.newMessageId();
+    await durable(cluster.broadcast([{ type: "subscriptions", id, clientId, add, remove, deliverRetained: true }]), "the subscription change on the other nodes");
+  }
+
   /** The session's subscriptions, from memory when the broker holds the session, else from the store. */
   async function subscriptionsOf(clientId: string): Promise<Map<string, QoS> | null> {
     const session = broker.sessions.get(clientId);
@@ -116,11 +124,13 @@ export function localBackend(broker: Broker, opts: LocalBackendOptions = {}): Ga
         // published from now on are queued for it. Retained messages are sent when it is online.
         const ok = await durable(store.updateSubscriptions(clientId, null, granted, []), "the subscriptions");
         if (!ok) throw new NotFoundError(`no session for client '${clientId}'`);
-        if (session !== undefined) for (const [filter, qos] of Object.entries(granted)) broker.subscribe(session, filter, qos);
+        if (session !== undefined) for (const [filter, qos] of Object.entries(granted)) broker.subscribe(session, filter, qos, qos, "rest");
+        // In a cluster the node that holds the client (it sends the retained messages) and every other node's trie.
+        await tellNodes(clientId, granted, []);
         return granted;
       }
       // Online: as a SUBSCRIBE from the client, durable before the answer, then the retained messages.
-      for (const [filter, qos] of Object.entries(granted)) broker.subscribe(session, filter, qos);
+      for (const [filter, qos] of Object.entries(granted)) broker.subscribe(session, filter, qos, qos, "rest");
       const ok = await durable(broker.persistSubscriptions(session, granted, []), "the subscriptions");
       if (!ok) {
         for (const filter of Object.keys(granted)) broker.unsubscribe(session, filter);
@@ -138,10 +148,11 @@ export function localBackend(broker: Broker, opts: LocalBackendOptions = {}): Ga
       const session = broker.sessions.get(clientId);
       if (session === undefined || session.link === null) {
         await durable(store.updateSubscriptions(clientId, null, {}, removed), "the subscription removal");
-        if (session !== undefined) for (const filter of removed) broker.unsubscribe(session, filter);
+        if (session !== undefined) for (const filter of removed) broker.unsubscribe(session, filter, "rest");
+        await tellNodes(clientId, {}, removed);
         return removed;
       }
-      for (const filter of removed) broker.unsubscribe(session, filter);
+      for (const filter of removed) broker.unsubscribe(session, filter, "rest");
       const ok = await durable(broker.persistSubscriptions(session, {}, removed), "the subscription removal");
       if (!ok) throw new UnavailableError("the store refused or failed to record the subscription removal");
       return removed;

@@ -22,8 +22,9 @@ export interface GatewayBackend {
    * min(message QoS, highest granted QoS), retained messages stored or cleared (empty payload). Resolves once
    * every store write the messages caused is durable: for QoS 1/2 that is the message queued for every matching
    * persistent session, and for `retain` the retained message. Topics are valid names (validated by the caller).
+   * `origin` identifies the caller (`rest:<api key id>`): publishes of one origin keep their order across nodes.
    */
-  publish(messages: readonly PublishMessage[]): Promise<PublishResult[]>;
+  publish(messages: readonly PublishMessage[], origin?: string): Promise<PublishResult[]>;
 
   /**
    * Disconnects the client on whichever node holds its connection (its will is published, as for any close but
@@ -110,8 +111,11 @@ export interface PublishMessage {
 export interface PublishResult {
   /** Unique id of this publish (for logs and correlation; not sent over MQTT 3.1.1). */
   id: string;
-  /** Sessions the message was routed to (online or offline). */
-  matched: number;
+  /**
+   * Sessions the message was routed to (online or offline); null when a broker node routes it after the answer
+   * (the REST Lambda in a cluster, functions/backend-cluster.ts).
+   */
+  matched: number | null;
 }
 
 export interface KickResult {

@@ -149,7 +149,15 @@ const nullableTimestamp = (description: string) => z.string().nullable().meta({ 
 export const PublishResult = z
   .object({
     id: z.string().meta({ description: "Id of this publish." }),
-    matched: z.number().int().min(0).meta({ description: "Sessions the message was routed to (online or offline)." }),
+    matched: z
+      .number()
+      .int()
+      .min(0)
+      .nullable()
+      .meta({
+        description:
+          "Sessions the message was routed to (online or offline). null from the REST Lambda of a cluster: it hands the message to a broker node, which routes it after the answer (docs/cluster.md).",
+      }),
   })
   .meta({ description: "Answered once the message is durable for every matching persistent session (QoS 1/2) and as retained message." });
 responseSchemas.add(PublishResult, { id: "PublishResult" });

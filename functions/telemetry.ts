@@ -27,7 +27,7 @@ export const UNMATCHED_ROUTE = "unmatched";
 /** Records what a publish call did: messages accepted and the sessions they were routed to, summed. */
 export function recordPublish(metrics: MetricSet, results: readonly PublishResult[]): void {
   let matched = 0;
-  for (const r of results) matched += r.matched;
+  for (const r of results) matched += r.matched ?? 0;
   metrics.add(METRIC.published, "Count", results.length);
   metrics.add(METRIC.matched, "Count", matched);
 }

@@ -9,7 +9,7 @@ import * as plan from "./plan/broker.js";
 import { eventsSenderStatements, nodeQueueOwnerStatements } from "./plan/queues.js";
 import { ARCHITECTURE } from "./plan/runtime.js";
 import { DEPLOY_ENV } from "./plan/settings.js";
-import { eventsQueue, nodeQueueArnPattern } from "./queues.js";
+import { eventsQueue, nodeQueueArnPattern, prefix } from "./queues.js";
 import { settings } from "./settings.js";
 import { brokerRedisUrlParameter } from "./store.js";
 
@@ -36,7 +36,10 @@ export const broker = new sst.aws.Service("Broker", {
   cpu: plan.BROKER_TASK.cpu,
   memory: plan.BROKER_TASK.memory,
   image: { context: ".", dockerfile: image.dockerfile, target: image.target, args: image.args },
-  environment: plan.brokerEnvironment({ auth: settings.auth, aclFile: settings.aclFile, drainMs: plan.DRAIN_MS }),
+  environment: {
+    ...plan.brokerEnvironment({ auth: settings.auth, aclFile: settings.aclFile, drainMs: plan.DRAIN_MS, queuePrefix: prefix }),
+    MQGATE_EVENTS_QUEUE_URL: eventsQueue.url,
+  },
   ssm: { MQGATE_REDIS_URL: brokerRedisUrlParameter.arn },
   permissions: [...nodeQueueOwnerStatements(nodeQueueArnPattern), ...eventsSenderStatements(eventsQueue.arn)],
   health: {

@@ -29,6 +29,12 @@ export const nodeMessageSchema = z.discriminatedUnion("type", [
     hops: z.int().nonnegative().optional(),
   }),
   z.object({
+    type: z.literal("publish"),
+    id,
+    origin: z.string().min(1),
+    messages: z.array(wireMessage).min(1),
+  }),
+  z.object({
     type: z.literal("kick"),
     id,
     clientId,

@@ -124,7 +124,7 @@ export class SqsCommunicator implements Communicator {
       const body = encodeNodeMessage(m);
       const bytes = bodyBytes(body);
       if (bytes > this.maxMessageBytes) throw new PayloadTooLarge(m.id, bytes, this.maxMessageBytes);
-      const group = m.type === "deliver" ? `o:${m.origin}` : `c:${m.clientId}`;
+      const group = m.type === "deliver" || m.type === "publish" ? `o:${m.origin}` : `c:${m.clientId}`;
       entries[i] = { id: m.id, body, bytes, groupId: sqsToken(group), dedupId: sqsToken(m.id) };
     }
     // Enqueued synchronously, in call order: overlapping sends to one node keep their order per group.

@@ -30,6 +30,11 @@ export type NodeMessage =
       /** Times this delivery was passed on by a node that no longer owned a target (bounds re-routing loops). */
       hops?: number;
     }
+  /**
+   * A publish from outside MQTT (the REST gateway in a Lambda, which holds no subscription trie): the receiving
+   * node routes it to every matching session, in the cluster, as if a client of its own had published it.
+   */
+  | { type: "publish"; id: string; origin: string; messages: WireMessage[] }
   /** Close the client's connection (REST kick or take-over by another node), optionally discarding its session. */
   | { type: "kick"; id: string; clientId: string; reason: "takeover" | "kicked"; discardSession: boolean; epoch?: number }
   /** Subscriptions of a session changed elsewhere (REST or another node): update the in-memory trie. */

@@ -59,6 +59,8 @@ export interface BrokerEnvironmentOptions {
   /** The ACL file's path in the repository (only its name is used: the image keeps it under ACL_DIR). */
   aclFile?: string;
   drainMs?: number;
+  /** The deployment's queue prefix (infra/plan/queues.ts): node queues are `<prefix>-node-<nodeId>.fifo`. */
+  queuePrefix: string;
 }
 
 /**
@@ -79,6 +81,9 @@ export function brokerEnvironment(opts: BrokerEnvironmentOptions): Record<string
     MQGATE_MAX_CONNECTIONS: String(MAX_CONNECTIONS_PER_TASK),
     MQGATE_DRAIN_MS: String(opts.drainMs ?? DRAIN_MS),
     MQGATE_AUTH_MODE: opts.auth,
+    // Cluster: node queues in SQS (AWS's endpoint); the events queue URL is added by infra/broker.ts (an Output).
+    MQGATE_COMMUNICATOR: "sqs",
+    MQGATE_QUEUE_PREFIX: opts.queuePrefix,
   };
   if (opts.auth === "acl") {
     if (opts.aclFile === undefined) throw new Error("auth 'acl' needs an ACL file");

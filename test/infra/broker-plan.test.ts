@@ -24,8 +24,8 @@ const REDIS_URL = "rediss://default:pw@eu1-able-fox-12345.upstash.io:6379";
 const known = new Map(ENV_VARS.map((v) => [v.name, v]));
 
 describe("brokerEnvironment: the broker's MQGATE_* contract in the container", () => {
-  const acl = brokerEnvironment({ auth: "acl", aclFile: "deploy/prod.acl.yaml" });
-  const open = brokerEnvironment({ auth: "allow-all" });
+  const acl = brokerEnvironment({ auth: "acl", aclFile: "deploy/prod.acl.yaml", queuePrefix: "mqgate-prod" });
+  const open = brokerEnvironment({ auth: "allow-all", queuePrefix: "mqgate-prod" });
 
   it("sets only variables the config loader knows, none of them secret", () => {
     for (const env of [acl, open]) {
@@ -47,6 +47,7 @@ describe("brokerEnvironment: the broker's MQGATE_* contract in the container", (
     expect(config.auth).toEqual({ mode: "acl", aclFile: "/app/config/prod.acl.yaml" });
     expect(config.redisUrl).toBe(REDIS_URL);
     expect(config.sqsEndpoint).toBeUndefined();
+    expect(config.cluster).toMatchObject({ communicator: "sqs", queuePrefix: "mqgate-prod" });
     expect(config.shutdown.drainMs).toBe(DRAIN_MS);
     expect(config.limits.maxConnections).toBeLessThan(DEFAULTS.limits.maxConnections);
 
@@ -56,14 +57,14 @@ describe("brokerEnvironment: the broker's MQGATE_* contract in the container", (
 
   it("leaves the node id to each process: a fixed one would be shared by every task", async () => {
     expect(acl).not.toHaveProperty("MQGATE_NODE_ID");
-    const a = await loadConfig({ env: acl });
+    const a = await loadConfig({ env: { ...acl, MQGATE_REDIS_URL: REDIS_URL } });
     expect(a.nodeId).toMatch(/-\d+-[0-9a-f]{6}$/); // <hostname>-<pid>-<random>
-    expect((await loadConfig({ env: acl })).nodeId).not.toBe(a.nodeId);
+    expect((await loadConfig({ env: { ...acl, MQGATE_REDIS_URL: REDIS_URL } })).nodeId).not.toBe(a.nodeId);
   });
 
   it("passes the drain on to the broker, and ECS's stop timeout covers it", async () => {
-    const env = brokerEnvironment({ auth: "allow-all", drainMs: 42_000 });
-    expect((await loadConfig({ env })).shutdown.drainMs).toBe(42_000);
+    const env = brokerEnvironment({ auth: "allow-all", drainMs: 42_000, queuePrefix: "mqgate-prod" });
+    expect((await loadConfig({ env: { ...env, MQGATE_REDIS_URL: REDIS_URL } })).shutdown.drainMs).toBe(42_000);
     expect(stopTimeoutSeconds(42_000) * 1000).toBeGreaterThan(42_000);
     expect(stopTimeoutSeconds(DRAIN_MS) * 1000).toBeGreaterThan(DRAIN_MS);
     expect(stopTimeoutSeconds(DRAIN_MS)).toBeLessThanOrEqual(FARGATE_MAX_STOP_TIMEOUT_SECONDS);
@@ -73,7 +74,7 @@ describe("brokerEnvironment: the broker's MQGATE_* contract in the container", (
   });
 
   it("ACL mode needs the file, which the image keeps under /app/config with its name (the extension picks the parser)", () => {
-    expect(() => brokerEnvironment({ auth: "acl" })).toThrow(/ACL file/);
+    expect(() => brokerEnvironment({ auth: "acl", queuePrefix: "mqgate-prod" })).toThrow(/ACL file/);
     expect(aclImagePath("mqgate.acl.yaml")).toBe("/app/config/mqgate.acl.yaml");
     expect(aclImagePath("deploy/acl.json")).toBe("/app/config/acl.json");
     expect(brokerImage({ auth: "acl", aclFile: "deploy/acl.json" })).toEqual({
@@ -108,7 +109,7 @@ describe("brokerPorts: network load balancer listeners", () => {
   });
 
   it("forwards only to ports the broker listens on", async () => {
-    const config = await loadConfig({ env: brokerEnvironment({ auth: "allow-all" }) });
+    const config = await loadConfig({ env: { ...brokerEnvironment({ auth: "allow-all", queuePrefix: "mqgate-prod" }), MQGATE_REDIS_URL: REDIS_URL } });
     const listening = new Set([config.mqtt.port, config.ws.port]);
     for (const rule of brokerPorts("mqtt.example.com")) expect(listening.has(Number(rule.forward.split("/")[0]))).toBe(true);
   });

@@ -17,6 +17,7 @@ import {
   HEALTHCHECK_SCRIPT,
   stopTimeoutSeconds,
 } from "../../infra/plan/broker.js";
+import { type Fauxqs, startFauxqs } from "../helpers/fauxqs.js";
 import { startRedisServer, type RedisServer } from "../helpers/redis-server.js";
 
 // The broker as the container runs it (docker cannot run here): the image's files laid out in a directory of their
@@ -88,6 +89,7 @@ async function healthcheck(app: string, env: Record<string, string>): Promise<{ 
 
 describe("the bundled broker, started the way the container starts it", () => {
   let redis: RedisServer;
+  let sqs: Fauxqs | undefined;
   let app: string;
   let broker: Running;
   const clients: MqttClient[] = [];
@@ -96,6 +98,7 @@ describe("the bundled broker, started the way the container starts it", () => {
   beforeAll(async () => {
     await run(process.execPath, ["scripts/build.mjs", "--if-stale"], { cwd: root, timeout: 60_000 });
     redis = await startRedisServer();
+    sqs = await startFauxqs();
     app = join(mkdtempSync(join(tmpdir(), "mqgate-image-")), "app");
     const acl = [
       "anonymous: false",
@@ -109,10 +112,11 @@ describe("the bundled broker, started the way the container starts it", () => {
       '      subscribe: ["devices/#"]',
     ].join("\n");
     layOutImage(app, "mqgate.acl.yaml", acl);
-    const taskEnv = brokerEnvironment({ auth: "acl", aclFile: "mqgate.acl.yaml" });
+    const taskEnv = brokerEnvironment({ auth: "acl", aclFile: "mqgate.acl.yaml", queuePrefix: "mqgate-prod" });
     broker = await startContainer(app, {
       ...relocate(taskEnv, app),
       MQGATE_REDIS_URL: redis.url, // the SSM secret
+      MQGATE_SQS_ENDPOINT: sqs.endpoint, // stands in for AWS's SQS endpoint: the task joins the cluster through it
       MQGATE_HOST: "127.0.0.1",
       MQGATE_MQTT_PORT: "0",
       MQGATE_WS_PORT: "0",
@@ -124,6 +128,7 @@ describe("the bundled broker, started the way the container starts it", () => {
     for (const s of servers) s.close();
     if (broker !== undefined && broker.child.exitCode === null) broker.child.kill("SIGKILL");
     await redis?.stop();
+    await sqs?.stop();
     if (app !== undefined) rmSync(dirname(app), { recursive: true, force: true });
   });
 

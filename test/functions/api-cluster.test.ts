@@ -1,0 +1,156 @@
+import { randomBytes } from "node:crypto";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { createAllowAll } from "../../core/auth/index.js";
+import { SqsCommunicator } from "../../core/communicator/index.js";
+import { connectRedisStore } from "../../core/store/transport-ioredis.js";
+import { connectUpstashStore } from "../../core/store/transport-upstash.js";
+import type { Store } from "../../core/store/types.js";
+import { createApiKey } from "../../functions/api-keys.js";
+import { clusterBackend } from "../../functions/backend-cluster.js";
+import { gatewayLimits } from "../../functions/route.js";
+import { type ApiHandler, createApi } from "../../functions/router.js";
+import { startTestBroker, type TestBroker } from "../helpers/broker.js";
+import { type Fauxqs, startFauxqs } from "../helpers/fauxqs.js";
+import { type RedisServer, startRedisServer } from "../helpers/redis-server.js";
+import { startUpstashBridge, type UpstashBridge } from "../helpers/upstash-bridge.js";
+import { call, mqttClient, type TestClient, until } from "./support.js";
+
+/**
+ * The REST Lambda's cluster backend (functions/backend-cluster.ts) with real API Gateway v2 events: the Lambda's
+ * store is Upstash REST (through the bridge) on a real redis-server, its node queues are in fauxqs, and two broker
+ * nodes run in this process on the same Redis (over TCP) with SQS node queues.
+ */
+
+let redis: RedisServer;
+let bridge: UpstashBridge;
+let sqs: Fauxqs;
+const prefix = `api-${randomBytes(3).toString("hex")}`;
+const brokers: TestBroker[] = [];
+const stores: Store[] = [];
+const clients: TestClient[] = [];
+let api: ApiHandler;
+let admin: string;
+
+async function brokerNode(nodeId: string): Promise<TestBroker> {
+  const store = await connectRedisStore(redis.url);
+  stores.push(store);
+  const broker = await startTestBroker({ nodeId, cluster: { heartbeatMs: 200, nodeTtlMs: 1000 } }, createAllowAll(), store, {
+    communicator: new SqsCommunicator({ client: sqs.client(), prefix, waitTimeSeconds: 1 }),
+  });
+  brokers.push(broker);
+  return broker;
+}
+
+async function connect(broker: TestBroker, clientId: string, clean = true): Promise<TestClient> {
+  const c = await mqttClient(broker.mqttPort, clientId, { clean });
+  clients.push(c);
+  return c;
+}
+
+beforeAll(async () => {
+  redis = await startRedisServer();
+  bridge = await startUpstashBridge(redis.url);
+  sqs = await startFauxqs();
+  await brokerNode("node-a");
+  await brokerNode("node-b");
+  const lambdaStore = await connectUpstashStore({ url: bridge.url, token: bridge.token });
+  stores.push(lambdaStore);
+  const backend = clusterBackend({ store: lambdaStore, communicator: new SqsCommunicator({ client: sqs.client(), prefix }), maxSubscriptionsPerSession: 3 });
+  api = createApi({ backend, limits: gatewayLimits(brokers[0]!.config) });
+  admin = (await createApiKey(lambdaStore, { name: "admin", scopes: ["admin"], topics: ["#"] }, gatewayLimits(brokers[0]!.config).topic)).key;
+}, 60_000);
+
+afterEach(() => {
+  for (const c of clients.splice(0)) c.client.end(true);
+});
+
+afterAll(async () => {
+  for (const b of brokers) await b.close();
+  for (const s of stores) await s.close();
+  await sqs?.stop();
+  await bridge?.close();
+  await redis?.stop();
+}, 60_000);
+
+const auth = () => ({ key: admin });
+
+/** Waits until every node routes `topic` to the client (its subscription reached every node's trie). */
+async function visibleEverywhere(clientId: string, filter: string): Promise<void> {
+  await until(`${clientId} subscribed to ${filter} on every node`, () => brokers.every((b) => b.broker.sessions.get(clientId)?.subscriptions.has(filter) === true), 10_000);
+}
+
+describe("REST Lambda on a cluster (Upstash store, SQS node queues)", () => {
+  it("publish: QoS 0/1/2 reach subscribers on both nodes, in order; matched is null (a node routes it after the answer)", async () => {
+    const a = await connect(brokers[0]!, "rest-sub-a");
+    const b = await connect(brokers[1]!, "rest-sub-b");
+    await a.client.subscribeAsync("fleet/#", { qos: 2 });
+    await b.client.subscribeAsync("fleet/+/cmd", { qos: 1 });
+    await visibleEverywhere("rest-sub-a", "fleet/#");
+    await visibleEverywhere("rest-sub-b", "fleet/+/cmd");
+    for (let i = 0; i < 9; i++) {
+      const res = await call(api, "POST", "/v1/publish", { ...auth(), body: { topic: "fleet/7/cmd", payload: `m${i}`, qos: i % 3 } });
+      expect(res.status).toBe(200);
+      expect(res.body).toEqual({ id: expect.any(String), matched: null });
+    }
+    await a.waitFor(9, 15_000);
+    await b.waitFor(9, 15_000);
+    expect(a.messages.map((m) => [m.payload.toString(), m.qos])).toEqual(Array.from({ length: 9 }, (_, i) => [`m${i}`, i % 3]));
+    expect(b.messages.map((m) => [m.payload.toString(), m.qos])).toEqual(Array.from({ length: 9 }, (_, i) => [`m${i}`, Math.min(i % 3, 1)]));
+  });
+
+  it("a QoS 1 publish to an offline persistent session is queued and delivered when it reconnects", async () => {
+    const first = await connect(brokers[0]!, "rest-offline", false);
+    await first.client.subscribeAsync("inbox/#", { qos: 1 });
+    await first.client.endAsync();
+    await until("session offline", async () => (await stores[0]!.getSession("rest-offline"))?.node === null, 10_000);
+    const res = await call(api, "POST", "/v1/publish", { ...auth(), body: { topic: "inbox/x", payload: "while-away", qos: 1 } });
+    expect(res.status).toBe(200);
+    await until("queued in the store", async () => ((await stores[0]!.getSession("rest-offline"))?.outgoing.length ?? 0) === 1, 10_000);
+    const again = await connect(brokers[1]!, "rest-offline", false);
+    await again.waitFor(1, 10_000);
+    expect(again.messages[0]?.payload.toString()).toBe("while-away");
+  });
+
+  it("subscriptions added over REST receive messages and the retained message; removal stops them", async () => {
+    const c = await connect(brokers[1]!, "rest-subs", false);
+    expect((await call(api, "POST", "/v1/publish", { ...auth(), body: { topic: "state/lamp", payload: "on", qos: 1, retain: true } })).status).toBe(200);
+    await until("retained stored", async () => (await stores[0]!.getRetained("state/lamp")) !== null, 10_000);
+    const added = await call(api, "POST", "/v1/clients/rest-subs/subscriptions", { ...auth(), body: { subscriptions: [{ filter: "state/#", qos: 1 }] } });
+    expect(added.status).toBe(200);
+    await c.waitFor(1, 10_000);
+    expect(c.messages[0]).toMatchObject({ topic: "state/lamp", retain: true, qos: 1 });
+    await visibleEverywhere("rest-subs", "state/#");
+    await call(api, "POST", "/v1/publish", { ...auth(), body: { topic: "state/door", payload: "open", qos: 1 } });
+    await c.waitFor(2, 10_000);
+    const removed = await call(api, "DELETE", "/v1/clients/rest-subs/subscriptions/state/%23", auth());
+    expect(removed.status).toBe(204);
+    await until("removed on every node", () => brokers.every((b) => b.broker.sessions.get("rest-subs")?.subscriptions.has("state/#") === false), 10_000);
+    await call(api, "POST", "/v1/publish", { ...auth(), body: { topic: "state/door", payload: "closed", qos: 1 } });
+    // A marker on another subscription proves the node routed the later publish: nothing else arrived before it.
+    await c.client.subscribeAsync("marker", { qos: 1 });
+    await visibleEverywhere("rest-subs", "marker");
+    await call(api, "POST", "/v1/publish", { ...auth(), body: { topic: "marker", payload: "end", qos: 1 } });
+    await c.waitFor(3, 10_000);
+    expect(c.messages.map((m) => m.payload.toString())).toEqual(["on", "open", "end"]);
+    expect((await call(api, "DELETE", "/v1/retained/state/lamp", auth())).status).toBe(204);
+    expect(await stores[0]!.getRetained("state/lamp")).toBeNull();
+  });
+
+  it("refuses subscriptions beyond the session's limit with 409 and an unknown session with 404", async () => {
+    const c = await connect(brokers[0]!, "rest-limit", false);
+    await c.client.subscribeAsync(["l/1", "l/2"], { qos: 0 });
+    const over = await call(api, "POST", "/v1/clients/rest-limit/subscriptions", { ...auth(), body: { subscriptions: [{ filter: "l/3", qos: 0 }, { filter: "l/4", qos: 0 }] } });
+    expect(over.status).toBe(409);
+    expect((await call(api, "POST", "/v1/clients/nobody/subscriptions", { ...auth(), body: { subscriptions: [{ filter: "x", qos: 0 }] } })).status).toBe(404);
+  });
+
+  it("DELETE on a client disconnects it on the node that holds it and can discard its session", async () => {
+    const c = await connect(brokers[1]!, "rest-kick", false);
+    const res = await call(api, "DELETE", "/v1/clients/rest-kick", { ...auth(), query: "discardSession=true" });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ clientId: "rest-kick", disconnected: true, sessionDiscarded: true });
+    await c.closed;
+    await until("session gone", async () => (await stores[0]!.getSession("rest-kick")) === null, 10_000);
+    expect((await call(api, "DELETE", "/v1/clients/rest-kick", auth())).status).toBe(404);
+  });
+});
