@@ -12,6 +12,11 @@ import { Session, type SessionHost } from "./session.js";
 import { BrokerStats } from "./stats.js";
 import type { CloseReason, DropReason, Message } from "./types.js";
 
+/** Shutdown: connections closed per batch (at least), batches (at most), pause between batches (at most). */
+const CLOSE_BATCH_MIN = 200;
+const CLOSE_BATCHES_MAX = 10;
+const CLOSE_PAUSE_MAX_MS = 500;
+
 interface Subscription {
   readonly session: Session;
   readonly qos: QoS;
@@ -118,6 +123,17 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
       for (const m of page.items) this.retained.apply({ topic: m.topic, payload: m.payload, qos: m.qos, retain: true });
       cursor = page.cursor;
     } while (cursor !== null);
+  }
+
+  /** Sessions with a connection here, and offline ones; sessions another cluster node holds are its to count. */
+  sessionCounts(): { connected: number; offline: number } {
+    let connected = 0;
+    let offline = 0;
+    for (const session of this.sessions.values()) {
+      if (session.link !== null) connected++;
+      else if (session.owner === null) offline++;
+    }
+    return { connected, offline };
   }
 
   get subscriptionCount(): number {
@@ -550,11 +566,22 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     this.emit("message.dropped", session?.clientId ?? null, msg, reason);
   }
 
-  /** Closes every connection (shutdown), then waits for the store writes to land. */
+  /**
+   * Closes every connection (shutdown), then waits for the store writes and session releases to land. Many
+   * connections are closed in up to 10 batches spread over at most half the drain time (500 ms apart at most), so
+   * their clients reconnect to the other nodes as a stream instead of one storm.
+   */
   async closeAll(reason: CloseReason, drainMs = 5000): Promise<void> {
     const deadline = Date.now() + drainMs;
-    for (const conn of [...this.connections]) conn.close(reason);
-    await this.journal.drain(drainMs);
+    const conns = [...this.connections];
+    const batchSize = Math.max(CLOSE_BATCH_MIN, Math.ceil(conns.length / CLOSE_BATCHES_MAX));
+    const batches = Math.ceil(conns.length / batchSize);
+    const pause = batches > 1 ? Math.min(CLOSE_PAUSE_MAX_MS, Math.floor(drainMs / 2 / batches)) : 0;
+    for (let i = 0; i < conns.length; i += batchSize) {
+      if (i > 0 && pause > 0) await new Promise((resolve) => setTimeout(resolve, pause));
+      for (const conn of conns.slice(i, i + batchSize)) conn.close(reason);
+    }
+    await this.journal.drain(Math.max(0, deadline - Date.now()));
     // Sessions are handed back (offline in the store) so other nodes route to the store while their clients reconnect.
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))));

@@ -213,10 +213,9 @@ export class BrokerMetrics {
       labelNames: ["state"],
       registers,
       collect() {
-        let connected = 0;
-        for (const session of broker.sessions.values()) if (session.link !== null) connected++;
+        const { connected, offline } = broker.sessionCounts();
         this.set({ state: "connected" }, connected);
-        this.set({ state: "offline" }, broker.sessions.size - connected);
+        this.set({ state: "offline" }, offline);
       },
     });
     new Counter({

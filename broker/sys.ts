@@ -34,12 +34,11 @@ export class SysPublisher {
   publishAll(): void {
     const b = this.broker;
     const s = b.stats;
-    let connected = 0;
-    for (const session of b.sessions.values()) if (session.link !== null) connected++;
+    const { connected, offline } = b.sessionCounts();
     this.set("$SYS/broker/uptime", `${Math.floor((Date.now() - s.startedAt) / 1000)} seconds`);
     this.set("$SYS/broker/clients/connected", connected);
-    this.set("$SYS/broker/clients/disconnected", b.sessions.size - connected);
-    this.set("$SYS/broker/clients/total", b.sessions.size);
+    this.set("$SYS/broker/clients/disconnected", offline);
+    this.set("$SYS/broker/clients/total", connected + offline);
     this.set("$SYS/broker/connections/total", s.connectionsTotal);
     this.set("$SYS/broker/connections/refused", s.connectionsRefused);
     this.set("$SYS/broker/messages/received", s.messagesReceived);
