@@ -567,7 +567,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   }
 
   /**
-   * Closes every connection (shutdown), then waits for the store writes and session releases to land. Many
+   * Closes every connection (shutdown), then waits for the store writes and session releases to land (the journal
+   * stays open: `closeJournal()` after the cluster stopped). Many
    * connections are closed in up to 10 batches spread over at most half the drain time (500 ms apart at most), so
    * their clients reconnect to the other nodes as a stream instead of one storm.
    */
@@ -588,6 +589,11 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     await Promise.race([Promise.all([...this.releasing]), timeout]);
     clearTimeout(timer);
     await this.journal.drain(Math.max(0, deadline - Date.now()));
+  }
+
+  /** Last step of a shutdown: waits (bounded) for pending writes, then refuses further ones. */
+  async closeJournal(drainMs: number): Promise<void> {
+    await this.journal.drain(drainMs);
     this.journal.close();
   }
 }

@@ -105,14 +105,23 @@ export class Cluster implements ResultTarget<Reroute> {
     void this.tick();
   }
 
-  /** Graceful shutdown: stop receiving, delete the node queue, deregister. Sessions were released before. */
+  /**
+   * Graceful shutdown, after the sessions were handed back: stop receiving, route what is still in the node queue
+   * (deliveries sent by nodes that did not know yet; the sessions are offline now, so it goes to the store or to
+   * their new owner), delete the queue, deregister. A sender that finds the queue gone stores its deliveries.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer !== null) clearInterval(this.timer);
     await this.ticking;
     await this.flushBroadcasts();
     try {
-      await this.communicator.stop({ deleteQueue: true });
+      await this.communicator.stop();
+      await this.communicator.drainQueue(this.nodeId, async (messages) => {
+        for (const m of messages) if (m.type === "deliver" || m.type === "publish") this.handle(m, null);
+        await this.broker.journal.barrier();
+      });
+      await this.communicator.deleteNodeQueue(this.nodeId);
     } catch (err) {
       this.events.onError("stop", err as Error);
     }

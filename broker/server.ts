@@ -128,6 +128,7 @@ export async function startBroker(
           await stopping;
           // Deregistered and the node queue deleted only after the sessions were handed back.
           await cluster?.stop();
+          await broker.closeJournal(config.shutdown.drainMs);
           await events?.close();
         } finally {
           // Last, so the load balancer sees "not ready" for the whole drain.
