@@ -35,6 +35,8 @@ export interface ClusterEvents {
 
 /** What a re-routed delivery needs once the store answered (see `onStoreResult`). */
 interface Reroute {
+  /** The node message being handled, if any (the store's dedup id). */
+  dedupId: string | null;
   clientId: string;
   msg: Message;
   qos: QoS;
@@ -56,6 +58,9 @@ export class Cluster implements ResultTarget<Reroute> {
   /** Deliveries collected this tick: node -> message -> targets (one node message per message and node). */
   private pending = new Map<string, Map<Message, PendingTarget[]>>();
   private pendingHops = new Map<Message, number>();
+  /** Forwards made while handling a node message: that message's dedup id (kept as `root`) and a derived id. */
+  private pendingIds = new Map<Message, { root: string; id: string }>();
+  private derived = 0;
   private flushScheduled = false;
   /** Resolves the journal track of this tick's forwards once they were sent (or stored instead). */
   private settleTick: (() => void) | null = null;
@@ -149,7 +154,7 @@ export class Cluster implements ResultTarget<Reroute> {
     if (node === this.nodeId) {
       // The store says this node owns it, but it is not attached here (a claim in progress is held, not routed
       // here): keep it in the store.
-      this.storeReroute({ clientId, msg, qos, hops: this.maxHops, deadNode: null });
+      this.storeReroute({ dedupId: this.broker.journal.dedupId, clientId, msg, qos, hops: this.maxHops, deadNode: null });
       return;
     }
     let byMessage = this.pending.get(node);
@@ -162,6 +167,8 @@ export class Cluster implements ResultTarget<Reroute> {
       targets = [];
       byMessage.set(msg, targets);
       if (hops > 0) this.pendingHops.set(msg, hops);
+      const dedupId = this.broker.journal.dedupId;
+      if (dedupId !== null) this.pendingIds.set(msg, { root: dedupId, id: `${dedupId}>${this.derived++}` });
     }
     targets.push({ clientId, qos });
     if (this.settleTick === null) {
@@ -178,24 +185,29 @@ export class Cluster implements ResultTarget<Reroute> {
     this.flushScheduled = false;
     const pending = this.pending;
     const hops = this.pendingHops;
+    const ids = this.pendingIds;
     const settle = this.settleTick;
     this.pending = new Map();
     this.pendingHops = new Map();
+    this.pendingIds = new Map();
     this.settleTick = null;
     const sends: Promise<void>[] = [];
     for (const [node, byMessage] of pending) {
       const messages: (NodeMessage & { type: "deliver" })[] = [];
       for (const [msg, targets] of byMessage) {
+        const seq = ++this.messageSeq;
+        const derived = ids.get(msg);
         const m: NodeMessage & { type: "deliver" } = {
           type: "deliver",
-          id: `${this.nodeId}:${++this.messageSeq}`,
+          id: derived?.id ?? `${this.nodeId}:${seq}`,
           origin: this.nodeId,
-          seq: this.messageSeq,
+          seq,
           msg: toWire(msg),
           targets,
         };
         const h = hops.get(msg);
         if (h !== undefined) m.hops = h;
+        if (derived !== undefined) m.root = derived.root;
         messages.push(m);
       }
       sends.push(this.sendDeliveries(node, messages, byMessage));
@@ -257,6 +269,18 @@ export class Cluster implements ResultTarget<Reroute> {
   }
 
   private handle(m: NodeMessage, deadNode: string | null): void {
+    // What this message causes is enqueued under its id: handled again after a crash, it is enqueued once.
+    const journal = this.broker.journal;
+    journal.dedupId = m.type === "deliver" ? (m.root ?? m.id) : m.id;
+    this.derived = 0;
+    try {
+      this.handleMessage(m, deadNode);
+    } finally {
+      journal.dedupId = null;
+    }
+  }
+
+  private handleMessage(m: NodeMessage, deadNode: string | null): void {
     switch (m.type) {
       case "deliver": {
         const msg: Message = { topic: m.msg.topic, payload: Buffer.from(m.msg.payload, "base64"), qos: m.msg.qos, retain: m.msg.retain };
@@ -264,9 +288,11 @@ export class Cluster implements ResultTarget<Reroute> {
         return;
       }
       case "publish":
-        for (const w of m.messages) {
+        m.messages.forEach((w, i) => {
+          // One dedup id per message of the batch (they may reach the same session).
+          this.broker.journal.dedupId = `${m.id}#${i}`;
           this.broker.publishExternal({ topic: w.topic, payload: Buffer.from(w.payload, "base64"), qos: w.qos, retain: w.retain });
-        }
+        });
         return;
       case "kick":
         if (deadNode === null) this.broker.kickLocal(m.clientId, m.reason, m.epoch ?? null, m.discardSession);
@@ -293,14 +319,16 @@ export class Cluster implements ResultTarget<Reroute> {
       return;
     }
     if (qos === 0) return; // not stored for a session that is not connected
-    this.storeReroute({ clientId, msg, qos, hops, deadNode });
+    this.storeReroute({ dedupId: this.broker.journal.dedupId, clientId, msg, qos, hops, deadNode });
   }
 
   /** Queues in the store unless a node owns the session; the answer says which node (see onStoreResult). */
   private storeReroute(r: Reroute): void {
     if (r.qos === 0) return;
     const unowned = r.hops < this.maxHops;
-    this.broker.journal.write(this.enqueueOp(r.clientId, r.msg, r.qos, unowned), this, r);
+    const op = this.enqueueOp(r.clientId, r.msg, r.qos, unowned);
+    if (r.dedupId !== null && op.op === "enqueue") op.dedupId = r.dedupId;
+    this.broker.journal.write(op, this, r);
   }
 
   onStoreResult(r: Reroute, result: StoreOpResult): void {

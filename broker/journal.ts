@@ -30,6 +30,11 @@ export class Journal {
   private ops: StoreOp[] = [];
   private targets: (ResultTarget | null)[] = [];
   private ctxs: unknown[] = [];
+  /**
+   * While a node queue message is being handled: its id. Enqueues it causes carry it as their dedup id, so the
+   * same message handled again (redelivered after its first handler died) is not enqueued twice.
+   */
+  dedupId: string | null = null;
   /** Count of ops ever written: callers compare it before and after routing to learn if routing wrote. */
   writes = 0;
   private waiters = new Set<DurabilityWaiter>();

@@ -1,5 +1,5 @@
 import type { QoS } from "mqtt-packet";
-import type { SessionSnapshot, StoreOpResult } from "../core/store/types.js";
+import type { SessionSnapshot, StoreOp, StoreOpResult } from "../core/store/types.js";
 import { AckType } from "./codec.js";
 import type { Journal, ResultTarget } from "./journal.js";
 import { Deque } from "./queue.js";
@@ -134,9 +134,10 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
       // Offline: the store holds the queue and enforces its bound. In a cluster another node may have claimed the
       // session meanwhile: the store then refuses ("owned") and the message goes to that node.
       const offline: OfflineEntry = { msg, qos, retain, packetId: 0, offline: true };
-      const op = this.host.clustered
-        ? { op: "enqueue" as const, clientId: this.clientId, entry: offline, maxQueued, dropPolicy: queueDropPolicy, unowned: true }
-        : { op: "enqueue" as const, clientId: this.clientId, entry: offline, maxQueued, dropPolicy: queueDropPolicy };
+      const op: StoreOp = { op: "enqueue", clientId: this.clientId, entry: offline, maxQueued, dropPolicy: queueDropPolicy };
+      if (this.host.clustered) op.unowned = true;
+      const dedupId = this.host.journal.dedupId;
+      if (dedupId !== null) op.dedupId = dedupId;
       this.host.journal.write(op, this, offline);
       return;
     }
@@ -150,11 +151,10 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     } else {
       this.queue.push(out);
     }
-    this.host.journal.write(
-      { op: "enqueue", clientId: this.clientId, entry, maxQueued, dropPolicy: queueDropPolicy, epoch: this.epoch },
-      this,
-      out,
-    );
+    const op: StoreOp = { op: "enqueue", clientId: this.clientId, entry, maxQueued, dropPolicy: queueDropPolicy, epoch: this.epoch };
+    const dedupId = this.host.journal.dedupId;
+    if (dedupId !== null) op.dedupId = dedupId;
+    this.host.journal.write(op, this, out);
   }
 
   /** Result of this session's store write for `ctx`: an outgoing message of the attached session, or an offline enqueue. */
@@ -171,7 +171,11 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     }
     const out = ctx;
     if (!result.ok) {
-      if (result.reason === "full") {
+      if (result.reason === "duplicate") {
+        // Already enqueued (and delivered or queued) when this node queue message was handled before.
+        this.removeLocal(out);
+        this.drain();
+      } else if (result.reason === "full") {
         // Drop policy "newest": the store refused this message.
         this.removeLocal(out);
         this.host.onDrop(this, out.msg, "queue-full");

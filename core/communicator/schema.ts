@@ -27,6 +27,7 @@ export const nodeMessageSchema = z.discriminatedUnion("type", [
     msg: wireMessage,
     targets: z.array(z.object({ clientId, qos })).min(1),
     hops: z.int().nonnegative().optional(),
+    root: id.optional(),
   }),
   z.object({
     type: z.literal("publish"),

@@ -29,6 +29,11 @@ export type NodeMessage =
       targets: { clientId: string; qos: QoS }[];
       /** Times this delivery was passed on by a node that no longer owned a target (bounds re-routing loops). */
       hops?: number;
+      /**
+       * Id of the node message this delivery was passed on from, kept across hops: the store's dedup id, so the
+       * same message arriving again by another path (a dead node's queue, drained) is not enqueued twice.
+       */
+      root?: string;
     }
   /**
    * A publish from outside MQTT (the REST gateway in a Lambda, which holds no subscription trie): the receiving

@@ -30,9 +30,17 @@ export interface SessionKeys {
   readonly inbound2: string;
   /** Hash: epoch, seq counters. Outlives the session for a while so epochs and seqs never go back. */
   readonly version: string;
-  /** The six keys above as a KEYS array. */
+  /**
+   * Sorted set: dedup ids of recent enqueues (score = their seq), at most SEEN_MAX: a delivery handled twice (a
+   * node queue message redelivered after its handler's node died) is enqueued once.
+   */
+  readonly seen: string;
+  /** The seven keys above as a KEYS array. */
   readonly list: readonly string[];
 }
+
+/** Dedup ids an enqueue remembers per session (the most recent ones; see SessionKeys.seen). */
+export const SEEN_MAX = 1000;
 
 export function sessionKeys(clientId: string): SessionKeys {
   const tag = `${KEY_PREFIX}{c:${escapeKeyPart(clientId)}}:`;
@@ -42,7 +50,8 @@ export function sessionKeys(clientId: string): SessionKeys {
   const queue = `${tag}queue`;
   const inbound2 = `${tag}in2`;
   const version = `${tag}ver`;
-  return { meta, subs, out, queue, inbound2, version, list: [meta, subs, out, queue, inbound2, version] };
+  const seen = `${tag}seen`;
+  return { meta, subs, out, queue, inbound2, version, seen, list: [meta, subs, out, queue, inbound2, version, seen] };
 }
 
 /** Sorted set (all scores 0, ordered by member bytes): every session's client id. Listing, allSubscriptions. */

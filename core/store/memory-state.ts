@@ -1,4 +1,5 @@
 import type { QoS } from "mqtt-packet";
+import { SEEN_MAX } from "./keys.js";
 import type { SessionRecord, SessionSnapshot, StoredMessage, StoredOutgoing, StoreOp, StoreOpResult } from "./types.js";
 
 /** One session of the memory store: the same state the Redis keys `mqg:{c:<id>}:*` hold. */
@@ -14,6 +15,8 @@ export interface MemSession {
   /** How many entries of `out` are queued (packetId 0): the number `maxQueued` bounds. */
   queued: number;
   inbound2: Set<number>;
+  /** Dedup id -> seq of recent enqueues (insertion order), at most SEEN_MAX. */
+  seen: Map<string, number>;
 }
 
 /** Epoch and seq counters of a client id; they outlive the session (see docs/store.md, "Tombstones"). */
@@ -23,7 +26,7 @@ export interface MemVersion {
 }
 
 export function newSession(): MemSession {
-  return { clean: false, node: null, username: null, connectedAt: null, disconnectedAt: null, subs: new Map(), out: new Map(), queued: 0, inbound2: new Set() };
+  return { clean: false, node: null, username: null, connectedAt: null, disconnectedAt: null, subs: new Map(), out: new Map(), queued: 0, inbound2: new Set(), seen: new Map() };
 }
 
 export function copyMessage(m: StoredMessage): StoredMessage {
@@ -62,6 +65,7 @@ export function applySessionOp(
   if (op.op === "enqueue") {
     if (op.epoch !== undefined && op.epoch !== v.epoch) return { ...FENCED };
     if (op.unowned === true && s.node !== null) return { ok: false, reason: "owned", node: s.node };
+    if (op.dedupId !== undefined && s.seen.has(op.dedupId)) return { ok: false, reason: "duplicate" };
     let dropped: number | undefined;
     const inflight = op.entry.packetId !== 0;
     if (!inflight && s.queued >= op.maxQueued) {
@@ -78,6 +82,10 @@ export function applySessionOp(
     const e = op.entry;
     s.out.set(seq, { seq, msg: copyMessage(e.msg), qos: e.qos, retain: e.retain, packetId: e.packetId, state: 0 });
     if (!inflight) s.queued++;
+    if (op.dedupId !== undefined) {
+      s.seen.set(op.dedupId, seq);
+      if (s.seen.size > SEEN_MAX) s.seen.delete(s.seen.keys().next().value as string);
+    }
     return dropped === undefined ? { ok: true, seq } : { ok: true, seq, dropped };
   }
   if (op.epoch !== v.epoch) return { ...FENCED };

@@ -62,7 +62,7 @@ export function sessionSnapshot(clientId: string, parts: unknown[]): SessionSnap
   return { ...sessionRecord(clientId, parts[0], parts[1]), subscriptions, outgoing, inboundQos2 };
 }
 
-const REASONS = new Set(["fenced", "full", "no-session"]);
+const REASONS = new Set(["fenced", "full", "no-session", "duplicate"]);
 
 /** An APPLY reply: {1, seq?, dropped?} or {0, reason}. */
 export function opResult(v: unknown): StoreOpResult {
@@ -70,7 +70,7 @@ export function opResult(v: unknown): StoreOpResult {
   if (a[0] === 0) {
     const reason = asString(a[1], "op refusal");
     if (reason === "owned") return { ok: false, reason, node: asString(a[2], "owner node") };
-    return REASONS.has(reason) ? { ok: false, reason: reason as "fenced" | "full" | "no-session" } : bad(`refusal '${reason}'`);
+    return REASONS.has(reason) ? { ok: false, reason: reason as "fenced" | "full" | "no-session" | "duplicate" } : bad(`refusal '${reason}'`);
   }
   if (a[0] !== 1) bad("op status");
   const r: { ok: true; seq?: number; dropped?: number } = { ok: true };

@@ -32,6 +32,7 @@ function opCall(op: StoreOp): ScriptCall {
         String(op.entry.packetId),
         op.epoch === undefined ? "" : String(op.epoch),
         op.unowned === true ? "1" : "0",
+        op.dedupId ?? "",
       ]);
     case "outgoing.update":
       return sessionCall(S.APPLY, op.clientId, [op.op, String(op.epoch), String(op.seq), String(op.packetId), String(op.state)]);

@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { VERSION_TOMBSTONE_MS } from "./keys.js";
+import { SEEN_MAX, VERSION_TOMBSTONE_MS } from "./keys.js";
 
 /**
  * Every Lua script of the Redis store, shared by both transports (ioredis over TCP, @upstash/redis over REST).
@@ -18,11 +18,11 @@ function script(name: string, source: string): LuaScript {
   return { name, source, sha: createHash("sha1").update(source).digest("hex") };
 }
 
-/** Session scripts take KEYS = meta, subs, out, queue, in2, ver (keys.ts `sessionKeys().list`). */
+/** Session scripts take KEYS = meta, subs, out, queue, in2, ver, seen (keys.ts `sessionKeys().list`). */
 const SESSION = String.raw`
-local meta, subs, out, queue, in2, ver = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6]
+local meta, subs, out, queue, in2, ver, seen = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
 local function epoch_of() return tonumber(redis.call('HGET', ver, 'epoch') or '0') end
-local function wipe() redis.call('DEL', meta, subs, out, queue, in2) end
+local function wipe() redis.call('DEL', meta, subs, out, queue, in2, seen) end
 local function bury() redis.call('PEXPIRE', ver, ${VERSION_TOMBSTONE_MS}) end
 local function snapshot(epoch)
   return { epoch, redis.call('HGETALL', meta), redis.call('HGETALL', subs), redis.call('HGETALL', out), redis.call('SMEMBERS', in2) }
@@ -100,7 +100,8 @@ return 1
  * Session ops take the session KEYS; retained ops take KEYS = retained msgs, retained topics.
  * Reply: {1, seq?, dropped?} or {0, reason}.
  *   enqueue: body, maxQueued, dropPolicy, packetId (0 = queued and bounded, else in flight, never bounded),
- *            epoch ('' = not an owner write), unowned ('1': refuse {0, 'owned', node} while a node owns it)
+ *            epoch ('' = not an owner write), unowned ('1': refuse {0, 'owned', node} while a node owns it),
+ *            dedupId ('' = none; else refuse {0, 'duplicate'} when already enqueued under it)
  *   outgoing.update: epoch, seq, packetId, state
  *   outgoing.delete: epoch, seq
  *   inbound2.add / inbound2.delete: epoch, packetId
@@ -124,6 +125,8 @@ elseif op == 'enqueue' then
     local owner = redis.call('HGET', meta, 'node')
     if owner then return { 0, 'owned', owner } end
   end
+  local dedup = ARGV[8]
+  if dedup ~= '' and redis.call('ZSCORE', seen, dedup) then return { 0, 'duplicate' } end
   local max = tonumber(ARGV[3])
   local queued = ARGV[5] == '0'
   local dropped = false
@@ -139,6 +142,10 @@ elseif op == 'enqueue' then
   local seq = redis.call('HINCRBY', ver, 'seq', 1)
   redis.call('HSET', out, seq, ARGV[5] .. ':0:' .. ARGV[2])
   if queued then redis.call('ZADD', queue, seq, seq) end
+  if dedup ~= '' then
+    redis.call('ZADD', seen, seq, dedup)
+    if redis.call('ZCARD', seen) > ${SEEN_MAX} then redis.call('ZREMRANGEBYRANK', seen, 0, -${SEEN_MAX + 1}) end
+  end
   return { 1, seq, dropped }
 end
 local why = refuse(ARGV[2])

@@ -90,6 +90,12 @@ export type StoreOp =
       dropPolicy: "oldest" | "newest";
       epoch?: number;
       unowned?: boolean;
+      /**
+       * Idempotency key (the id of the node message that caused it): refused as "duplicate" when this session
+       * already enqueued a message under it (the most recent 1,000 are remembered), so a redelivered node
+       * message is not delivered twice.
+       */
+      dedupId?: string;
     }
   | { op: "outgoing.update"; clientId: string; epoch: number; seq: number; packetId: number; state: 0 | 1 }
   | { op: "outgoing.delete"; clientId: string; epoch: number; seq: number }
@@ -100,7 +106,7 @@ export type StoreOp =
 
 export type StoreOpResult =
   | { ok: true; seq?: number; dropped?: number }
-  | { ok: false; reason: "fenced" | "full" | "no-session" }
+  | { ok: false; reason: "fenced" | "full" | "no-session" | "duplicate" }
   | { ok: false; reason: "owned"; node: string };
 
 export interface Page<T> {

@@ -68,6 +68,7 @@ export function checkOp(op: StoreOp): void {
       checkInt(op.maxQueued, "maxQueued");
       if (op.dropPolicy !== "oldest" && op.dropPolicy !== "newest") fail(`dropPolicy must be 'oldest' or 'newest'`);
       if (op.epoch !== undefined) checkInt(op.epoch, "epoch");
+      if (op.dedupId !== undefined) checkText(op.dedupId, "dedupId");
       return;
     case "outgoing.update":
     case "outgoing.delete":

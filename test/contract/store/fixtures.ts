@@ -46,6 +46,7 @@ export interface EnqueueOpts {
   epoch?: number;
   /** Refused with "owned" while a node owns the session. */
   unowned?: boolean;
+  dedupId?: string;
 }
 
 export function enqueueOp(clientId: string, m: StoredMessage, o: EnqueueOpts = {}): StoreOp {
@@ -57,6 +58,7 @@ export function enqueueOp(clientId: string, m: StoredMessage, o: EnqueueOpts = {
     dropPolicy: o.dropPolicy ?? "oldest",
     ...(o.epoch !== undefined ? { epoch: o.epoch } : {}),
     ...(o.unowned !== undefined ? { unowned: o.unowned } : {}),
+    ...(o.dedupId !== undefined ? { dedupId: o.dedupId } : {}),
   };
 }
 

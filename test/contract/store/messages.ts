@@ -35,6 +35,21 @@ export function messageTests(ctx: Ctx): void {
       expect(await enqueue(ctx.store, "ghost", msg("t"), { unowned: true })).toEqual({ ok: false, reason: "no-session" });
     });
 
+    it("dedupId: a second enqueue under the same id is refused as duplicate, per session; the last 1,000 ids are kept", async () => {
+      await claim(ctx.store, "c1");
+      await claim(ctx.store, "c2");
+      expect((await enqueue(ctx.store, "c1", msg("t/1"), { dedupId: "node-a:1" })).ok).toBe(true);
+      expect(await enqueue(ctx.store, "c1", msg("t/1"), { dedupId: "node-a:1" })).toEqual({ ok: false, reason: "duplicate" });
+      expect(await enqueue(ctx.store, "c1", msg("t/1"), { dedupId: "node-a:1", packetId: 3 })).toEqual({ ok: false, reason: "duplicate" });
+      expect((await enqueue(ctx.store, "c2", msg("t/1"), { dedupId: "node-a:1" })).ok).toBe(true);
+      expect((await ctx.store.getSession("c1"))?.outgoing.length).toBe(1);
+      const ops = Array.from({ length: 1000 }, (_, i) => enqueueOp("c1", msg("t/x"), { dedupId: `later:${i}`, packetId: 1 + (i % 60_000) }));
+      expect((await ctx.store.apply(ops)).every((r) => r.ok)).toBe(true);
+      // The oldest id fell out of the window of 1,000: accepted again.
+      expect((await enqueue(ctx.store, "c1", msg("t/1"), { dedupId: "node-a:1" })).ok).toBe(true);
+      expect(await enqueue(ctx.store, "c1", msg("t/x"), { dedupId: "later:999" })).toEqual({ ok: false, reason: "duplicate" });
+    });
+
     it("an enqueue carrying an epoch is an owner write: refused as fenced once the session was claimed again", async () => {
       const first = await claim(ctx.store, "c1");
       expect((await enqueue(ctx.store, "c1", msg("t/1"), { epoch: first.epoch, packetId: 7 })).ok).toBe(true);
