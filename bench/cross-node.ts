@@ -160,8 +160,8 @@ export async function main(argv: string[]): Promise<number> {
     (results[key] ??= []).push(value);
   };
   try {
-    // Warm-up, not recorded: SQS clients connect, queue URLs are looked up, the JIT settles.
-    await latencyRun(a.mqttPort, b.mqttPort, 1, { ...args, rate: 100, seconds: 2 }, "warmup");
+    // Warm-up, not recorded: SQS clients connect, queue URLs are looked up, the JIT (brokers, SDK, emulator) settles.
+    for (const qos of [0, 1] as const) await latencyRun(a.mqttPort, b.mqttPort, qos, { ...args, seconds: 5 }, `warmup-${qos}`);
     for (let round = 0; round < args.rounds; round++) {
       for (const qos of [0, 1, 2] as const) {
         for (const placement of ["same", "cross"] as const) {

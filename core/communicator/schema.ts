@@ -86,6 +86,26 @@ export function decodeNodeMessage(body: string): { ok: true; message: NodeMessag
   return { ok: false, problem: z.prettifyError(parsed.error).replace(/\n+/g, "; ") };
 }
 
+/**
+ * Decodes an SQS body of the node queues: one message, or a JSON array of messages (a packed SQS message, see
+ * sqs-batch.ts). All or nothing: one bad element makes the whole body malformed.
+ */
+export function decodeNodeMessages(body: string): { ok: true; messages: NodeMessage[] } | { ok: false; problem: string } {
+  if (!body.startsWith("[")) {
+    const one = decodeNodeMessage(body);
+    return one.ok ? { ok: true, messages: [one.message] } : one;
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(body);
+  } catch (err) {
+    return { ok: false, problem: `not JSON (${(err as Error).message})` };
+  }
+  const parsed = z.array(nodeMessageSchema).min(1).safeParse(json);
+  if (parsed.success) return { ok: true, messages: parsed.data };
+  return { ok: false, problem: z.prettifyError(parsed.error).replace(/\n+/g, "; ") };
+}
+
 /** UTF-8 size of a body: what SQS counts against its message size limit. */
 export function bodyBytes(body: string): number {
   return Buffer.byteLength(body, "utf8");

@@ -1,7 +1,7 @@
 import { SendMessageBatchCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { SQS_BATCH_ENTRIES } from "./constants.js";
 import { BufferFull, SendFailed } from "./errors.js";
-import { describeError, sleep } from "./sqs-client.js";
+import { describeError, sleep, sqsToken } from "./sqs-client.js";
 
 /**
  * Sends FIFO messages to one queue in SendMessageBatch calls of up to 10 entries and `maxBatchBytes`, for the
@@ -11,6 +11,10 @@ import { describeError, sleep } from "./sqs-client.js";
  * retries a batch's failed entries before it takes new ones. So entries of one group are enqueued in the order
  * they were given to `send`, while different groups go out in parallel. Entries that arrive while a lane is busy
  * are coalesced into its next batch; `lingerMs` > 0 also waits that long for a batch to fill.
+ *
+ * Packing (`pack`, node queues only): consecutive entries of one group in a batch travel as ONE SQS message whose
+ * body is a JSON array of their bodies. A FIFO group delivers one receive's worth at a time, so this multiplies
+ * what one group (one publishing node) can move per round trip; the receiver unpacks (schema.ts).
  *
  * Bounds: at most `maxBuffered` entries wait or are in flight (a `send` beyond is refused with BufferFull);
  * `attempts` tries per entry (the SDK's own retries of a whole call come on top), then SendFailed.
@@ -40,6 +44,16 @@ export interface BatchSenderOptions {
   retryBaseMs: number;
   /** An error of a whole call that no retry can fix, as callers should see it (e.g. NodeUnreachable); else null. */
   fatal?: (err: unknown) => Error | null;
+  /** Pack entries of one group into one SQS message (a JSON array of their bodies). Default false. */
+  pack?: boolean;
+}
+
+/** One SQS entry of a batch: one entry, or (packing) several of one group. */
+interface Slot {
+  items: Pending[];
+  groupId: string;
+  /** Bytes of the SQS body this slot becomes. */
+  bytes: number;
 }
 
 interface Ticket {
@@ -138,11 +152,15 @@ export class SqsBatchSender {
     }
   }
 
-  /** Up to 10 entries and maxBatchBytes (at least one), skipping entries of calls that already failed. */
-  private take(lane: Lane): Pending[] {
-    const batch: Pending[] = [];
+  /**
+   * Up to 10 SQS entries and maxBatchBytes (at least one entry), skipping entries of calls that already failed.
+   * Packing appends an entry to its group's slot (one slot per group and batch, so order within a group holds).
+   */
+  private take(lane: Lane): Slot[] {
+    const slots: Slot[] = [];
+    const byGroup = this.opts.pack === true ? new Map<string, Slot>() : null;
     let bytes = 0;
-    while (batch.length < SQS_BATCH_ENTRIES) {
+    for (;;) {
       const next = lane.queue[0];
       if (next === undefined) break;
       if (next.ticket.settled) {
@@ -150,15 +168,26 @@ export class SqsBatchSender {
         this.buffered--;
         continue;
       }
-      if (batch.length > 0 && bytes + next.entry.bytes > this.opts.maxBatchBytes) break;
+      const slot = byGroup?.get(next.entry.groupId);
+      // A packed entry adds its bytes and a comma; a new slot its bytes (and brackets, counted when it grows).
+      const extra = slot !== undefined ? next.entry.bytes + (slot.items.length === 1 ? 3 : 1) : next.entry.bytes;
+      if (slots.length > 0 && bytes + extra > this.opts.maxBatchBytes) break;
+      if (slot === undefined && slots.length >= SQS_BATCH_ENTRIES) break;
       lane.queue.shift();
-      batch.push(next);
-      bytes += next.entry.bytes;
+      bytes += extra;
+      if (slot !== undefined) {
+        slot.items.push(next);
+        slot.bytes += extra;
+      } else {
+        const created: Slot = { items: [next], groupId: next.entry.groupId, bytes: next.entry.bytes };
+        slots.push(created);
+        byGroup?.set(created.groupId, created);
+      }
     }
-    return batch;
+    return slots;
   }
 
-  private async sendBatch(batch: Pending[]): Promise<void> {
+  private async sendBatch(batch: Slot[]): Promise<void> {
     let pending = batch;
     let reason = "";
     for (let attempt = 1; pending.length > 0 && attempt <= this.opts.attempts; attempt++) {
@@ -168,39 +197,44 @@ export class SqsBatchSender {
         const res = await this.opts.client.send(
           new SendMessageBatchCommand({
             QueueUrl: url,
-            Entries: pending.map((p, i) => ({
+            Entries: pending.map((slot, i) => ({
               Id: String(i),
-              MessageBody: p.entry.body,
-              MessageGroupId: p.entry.groupId,
-              MessageDeduplicationId: p.entry.dedupId,
+              MessageBody: slotBody(slot),
+              MessageGroupId: slot.groupId,
+              MessageDeduplicationId: slotDedupId(slot),
             })),
           }),
         );
         for (const ok of res.Successful ?? []) {
-          const p = pending[Number(ok.Id)];
-          if (p !== undefined) this.succeed(p);
+          const slot = pending[Number(ok.Id)];
+          if (slot !== undefined) for (const p of slot.items) this.succeed(p);
         }
-        const retry: Pending[] = [];
+        const retry: Slot[] = [];
         for (const failed of res.Failed ?? []) {
-          const p = pending[Number(failed.Id)];
-          if (p === undefined) continue;
+          const slot = pending[Number(failed.Id)];
+          if (slot === undefined) continue;
           reason = `${failed.Code ?? "error"}: ${failed.Message ?? ""}`;
-          if (failed.SenderFault === true) this.fail(p, new SendFailed(this.opts.target, [p.entry.id], reason));
-          else retry.push(p);
+          if (failed.SenderFault === true) {
+            const err = new SendFailed(this.opts.target, slot.items.map((p) => p.entry.id), reason);
+            for (const p of slot.items) this.fail(p, err);
+          } else {
+            retry.push(slot);
+          }
         }
         pending = retry;
       } catch (err) {
         const fatal = this.opts.fatal?.(err) ?? null;
         if (fatal !== null) {
-          for (const p of pending) this.fail(p, fatal);
+          for (const slot of pending) for (const p of slot.items) this.fail(p, fatal);
           return;
         }
         reason = describeError(err);
       }
     }
     if (pending.length > 0) {
-      const err = new SendFailed(this.opts.target, pending.map((p) => p.entry.id), reason);
-      for (const p of pending) this.fail(p, err);
+      const items = pending.flatMap((slot) => slot.items);
+      const err = new SendFailed(this.opts.target, items.map((p) => p.entry.id), reason);
+      for (const p of items) this.fail(p, err);
     }
   }
 
@@ -222,4 +256,17 @@ export class SqsBatchSender {
       t.reject(err);
     }
   }
+}
+
+/** The SQS body of a slot: the entry's body, or a JSON array of the packed bodies. */
+function slotBody(slot: Slot): string {
+  if (slot.items.length === 1) return (slot.items[0] as Pending).entry.body;
+  return `[${slot.items.map((p) => p.entry.body).join(",")}]`;
+}
+
+/** A packed message's dedup id: fixed by its first entry and size, so a retry of the same slot repeats it. */
+function slotDedupId(slot: Slot): string {
+  const first = (slot.items[0] as Pending).entry;
+  if (slot.items.length === 1) return first.dedupId;
+  return sqsToken(`p${slot.items.length}:${first.dedupId}`);
 }

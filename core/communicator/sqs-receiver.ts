@@ -7,7 +7,7 @@ import {
 } from "@aws-sdk/client-sqs";
 import { SQS_BATCH_ENTRIES } from "./constants.js";
 import { type CommunicatorErrorListener, DeliveryFailed, MalformedMessage, NodeUnreachable, ReceiveFailed } from "./errors.js";
-import { decodeNodeMessage } from "./schema.js";
+import { decodeNodeMessages } from "./schema.js";
 import { isAborted, isQueueMissing, sleep } from "./sqs-client.js";
 import type { NodeMessage, NodeMessageHandler } from "./types.js";
 
@@ -148,18 +148,19 @@ export class SqsReceiver {
     const sorted: Sorted = { messages: [], raw: [], discard: [], malformed: 0 };
     for (const m of batch) {
       const body = m.Body ?? "";
-      const decoded = decodeNodeMessage(body);
+      const decoded = decodeNodeMessages(body);
       if (!decoded.ok) {
         sorted.malformed++;
         sorted.discard.push(m);
         this.opts.onError(new MalformedMessage(this.nodeId, decoded.problem, body));
         continue;
       }
-      if (this.handled.has(decoded.message.id)) {
+      const fresh = decoded.messages.filter((message) => !this.handled.has(message.id));
+      if (fresh.length === 0) {
         sorted.discard.push(m); // handled already; its delete had failed
         continue;
       }
-      sorted.messages.push(decoded.message);
+      sorted.messages.push(...fresh);
       sorted.raw.push(m);
     }
     return sorted;

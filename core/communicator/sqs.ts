@@ -248,6 +248,8 @@ export class SqsCommunicator implements Communicator {
         lingerMs: 0,
         attempts: this.sendAttempts,
         retryBaseMs: this.retryBaseMs,
+        // Many messages for one node from one origin travel as one SQS message: see sqs-batch.ts.
+        pack: true,
         fatal: (err) => {
           if (err instanceof NodeUnreachable) return err;
           if (!isQueueMissing(err)) return null;

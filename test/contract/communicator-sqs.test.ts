@@ -118,6 +118,27 @@ describe("SqsCommunicator on fauxqs", () => {
     await h.cleanup();
   });
 
+  it("packs one origin's messages into few SQS messages, unpacked in order on receipt; a packed body with one bad element is malformed", async () => {
+    const h = makeHarness();
+    const [a, b] = [h.create(), h.create()];
+    await b.start("n-b", new Inbox().handler);
+    await b.stop(); // the queue stays and keeps accepting
+    await a.send("n-b", range(1, 25).map((i) => deliver("n-a", i)));
+    // One group, one call: one packed SQS message (at most 10 per batch, however many messages).
+    expect(await h.depth("n-b")).toBe(1);
+    const got: number[] = [];
+    const drained = await a.drainQueue("n-b", async (messages) => {
+      for (const m of messages) if (m.type === "deliver") got.push(m.seq);
+    });
+    expect(got).toEqual(range(1, 25));
+    expect(drained).toMatchObject({ drained: 25, malformed: 0 });
+    const good = JSON.stringify(deliver("n-a", 1));
+    await h.injectRaw("n-b", `[${good},{"type":"deliver"}]`);
+    const again = await a.drainQueue("n-b", async () => undefined);
+    expect(again).toMatchObject({ drained: 0, malformed: 1 });
+    await h.cleanup();
+  });
+
   it("queue names: safe ids kept; others cleaned, shortened and hashed so they stay distinct", () => {
     expect(nodeQueueName("mq", "node-1")).toBe("mq-node-node-1.fifo");
     const a = nodeQueueName("mq", "broker.eu-west-1a:7");
@@ -155,20 +176,27 @@ describe("SqsCommunicator on fauxqs", () => {
     await h.cleanup();
   });
 
-  it("batches 10 messages per SendMessageBatch, and splits by size below the 256 KiB request limit", async () => {
+  it("batches up to 10 SQS entries per SendMessageBatch (one per group, a group's messages packed) and splits by size below 256 KiB", async () => {
     const h = makeHarness();
     const [a, b] = [h.create({ sendLanes: 1 }), h.create()];
     const inbox = new Inbox();
     await b.start("b", inbox.handler);
     const calls = countCommands(a, "SendMessageBatchCommand");
+    // 12 origins (12 FIFO groups), two messages each: 12 entries, so two calls of 10 and 2.
+    const origins = range(1, 12).map((i) => `o${i}`);
+    await a.send("b", origins.flatMap((o) => [deliver(o, 1), deliver(o, 2)]));
+    expect(calls.sizes).toEqual([10, 2]);
+    calls.sizes.length = 0;
+    // One group, 25 messages: one packed entry.
     await a.send("b", deliveries("a", 1, 25));
-    expect(calls.sizes).toEqual([10, 10, 5]);
+    expect(calls.sizes).toEqual([1]);
     calls.sizes.length = 0;
     const big = (seq: number) => deliver("a", seq, Buffer.alloc(75 * 1024, seq)); // ~100 KB encoded each
     await a.send("b", [big(26), big(27), big(28), big(29), big(30)]);
-    expect(calls.sizes).toEqual([2, 2, 1]);
-    await inbox.waitFor(30);
-    expect(seqsByOrigin(inbox.messages)).toEqual({ a: range(1, 30) });
+    // Two ~100 KB messages fit under the 256 KiB limit, packed into one entry: three calls of one entry.
+    expect(calls.sizes).toEqual([1, 1, 1]);
+    await inbox.waitFor(24 + 30);
+    expect(seqsByOrigin(inbox.messages)).toEqual({ a: range(1, 30), ...Object.fromEntries(origins.map((o) => [o, [1, 2]])) });
     await h.cleanup();
   });
 
