@@ -1,7 +1,9 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { Communicator, NodeMessage } from "../core/communicator/types.js";
 import type { ListenerConfig } from "../core/config/types.js";
+import type { EventSink } from "../core/events/sink.js";
 import type { Store } from "../core/store/types.js";
 import type { Broker } from "./broker.js";
 import { Readiness, type ReadinessOptions } from "./health.js";
@@ -27,6 +29,8 @@ const CLOSE_REASONS: readonly CloseReason[] = [
 const QOS_LABELS = ["0", "1", "2"] as const;
 /** Seconds; from a local Redis (sub-millisecond) to a store call that times out (10 s). */
 const STORE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+/** SQS sends take milliseconds to tens of milliseconds; retries push them to seconds. */
+const SQS_BUCKETS = [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
 /** Store calls of a running broker (journal batches, session claims and releases, SUBSCRIBE, the readiness probe). */
 const BROKER_STORE_CALLS = ["apply", "claimSession", "releaseSession", "updateSubscriptions", "ping"] as const;
@@ -40,6 +44,8 @@ export class BrokerMetrics {
   private readonly storeDuration: Histogram<"operation">;
   private readonly storeErrors: Counter<"operation">;
   private readonly storeBatchOps: Counter;
+  private readonly sqsDuration: Histogram<"operation">;
+  private readonly sqsErrors: Counter<"operation">;
   private readonly timers = new Map<string, Observe>();
   /** Told how every store call ended (readiness); `err` is only meaningful when `ok` is false. */
   onStoreCall: ((operation: string, ok: boolean, err: unknown) => void) | null = null;
@@ -70,6 +76,56 @@ export class BrokerMetrics {
       help: "Writes sent to the store in journal batches (apply calls, retries included)",
       registers,
     });
+    this.sqsDuration = new Histogram({
+      name: "mqgate_sqs_call_duration_seconds",
+      help: "Duration of sends to SQS until accepted (SDK and own retries included), by operation: node-send (to another node's queue), events-send (to the events queue)",
+      labelNames: ["operation"],
+      buckets: SQS_BUCKETS,
+      registers,
+    });
+    this.sqsErrors = new Counter({
+      name: "mqgate_sqs_call_errors_total",
+      help: "Sends to SQS that failed after their retries, by operation",
+      labelNames: ["operation"],
+      registers,
+    });
+    for (const operation of ["node-send", "events-send"]) {
+      this.sqsDuration.zero({ operation });
+      this.sqsErrors.inc({ operation }, 0);
+    }
+  }
+
+  /** Times the sends of a communicator (node-send) in mqgate_sqs_call_duration_seconds. */
+  instrumentCommunicator(communicator: Communicator): Communicator {
+    const c = communicator;
+    return {
+      kind: c.kind,
+      start: (nodeId, handler) => c.start(nodeId, handler),
+      send: (nodeId: string, messages: NodeMessage[]) => this.timeSqs("node-send", c.send(nodeId, messages)),
+      stop: (opts) => c.stop(opts),
+      drainQueue: (nodeId, handler) => c.drainQueue(nodeId, handler),
+      deleteNodeQueue: (nodeId) => c.deleteNodeQueue(nodeId),
+    };
+  }
+
+  /** Times the emits of an event sink (events-send) in mqgate_sqs_call_duration_seconds. */
+  instrumentEvents(sink: EventSink): EventSink {
+    return { emit: (events) => this.timeSqs("events-send", sink.emit(events)), close: () => sink.close() };
+  }
+
+  private timeSqs<T>(operation: string, call: Promise<T>): Promise<T> {
+    const started = performance.now();
+    return call.then(
+      (value) => {
+        this.sqsDuration.observe({ operation }, (performance.now() - started) / 1000);
+        return value;
+      },
+      (err: unknown) => {
+        this.sqsDuration.observe({ operation }, (performance.now() - started) / 1000);
+        this.sqsErrors.inc({ operation });
+        throw err;
+      },
+    );
   }
 
   /**

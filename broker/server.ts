@@ -55,7 +55,7 @@ export async function startBroker(
   let cluster: Cluster | null = null;
   let events: EventBridge | null = null;
   if (parts.events !== undefined && parts.events !== null) {
-    events = attachEvents(broker, parts.events, {
+    events = attachEvents(broker, metrics?.instrumentEvents(parts.events) ?? parts.events, {
       nodeId: config.nodeId,
       topics: { include: config.events.include, exclude: config.events.exclude },
       onError: (err) => broker.emit("cluster.error", "events", err),
@@ -65,7 +65,7 @@ export async function startBroker(
     const bridge = events;
     cluster = new Cluster(
       broker,
-      parts.communicator,
+      metrics?.instrumentCommunicator(parts.communicator) ?? parts.communicator,
       {
         nodeId: config.nodeId,
         address: config.cluster.address ?? `${hostname()}:${config.mqtt.port ?? 0}`,

@@ -4,6 +4,7 @@ import { encodeNodeMessage, MemoryCommunicator, MemoryRegistry, type NodeMessage
 import { MemoryEventSink } from "../../core/events/index.js";
 import { MemoryStore } from "../../core/store/memory.js";
 import { startTestBroker, type TestBroker } from "../helpers/broker.js";
+import { delta, scrape, value } from "../ops/support.js";
 
 /**
  * Cluster behaviour with several broker nodes in this process: one shared store, node queues through the
@@ -24,13 +25,14 @@ afterEach(async () => {
   await Promise.all(started.splice(0).map((n) => n.broker.close()));
 });
 
-async function cluster(n: number): Promise<{ nodes: Node[]; store: MemoryStore; registry: MemoryRegistry }> {
+async function cluster(n: number, withMetrics = false): Promise<{ nodes: Node[]; store: MemoryStore; registry: MemoryRegistry }> {
   const store = new MemoryStore();
   const registry = new MemoryRegistry();
   const nodes: Node[] = [];
   for (let i = 0; i < n; i++) {
     const events = new MemoryEventSink();
-    const broker = await startTestBroker({ nodeId: `node-${i + 1}`, cluster: { heartbeatMs: 200, nodeTtlMs: 1000 } }, undefined, store, {
+    const metrics = withMetrics ? { host: "127.0.0.1", port: 0 } : { port: null };
+    const broker = await startTestBroker({ nodeId: `node-${i + 1}`, cluster: { heartbeatMs: 200, nodeTtlMs: 1000 }, metrics }, undefined, store, {
       communicator: new MemoryCommunicator({ registry }),
       events,
     });
@@ -73,6 +75,27 @@ describe("cluster in one process", () => {
     await until(() => got.length === 30, "30 messages");
     expect(got.map((m) => m.payload)).toEqual(Array.from({ length: 30 }, (_, i) => String(i)));
     expect(got.map((m) => m.qos)).toEqual(Array.from({ length: 30 }, (_, i) => i % 3));
+  });
+});
+
+describe("cluster in one process: metrics", () => {
+  it("times sends to other nodes and to the events queue in mqgate_sqs_call_duration_seconds", async () => {
+    const { nodes } = await cluster(2, true);
+    const port = nodes[0]!.broker.metrics!.port;
+    const before = await scrape(port);
+    const sub = await connect(nodes[1]!, "m-sub");
+    const got = collect(sub);
+    await sub.subscribeAsync("m/#", { qos: 1 });
+    await until(() => nodes[0]!.broker.broker.sessions.get("m-sub")?.owner === "node-2", "the subscription on node-1");
+    const pub = await connect(nodes[0]!, "m-pub");
+    for (let i = 0; i < 5; i++) await pub.publishAsync("m/x", String(i), { qos: 1 });
+    await until(() => got.length === 5, "5 messages on node-2");
+    const after = await scrape(port);
+    // Each acknowledged QoS 1 publish was forwarded (one send each: they were published one after the other) and
+    // its event emitted; the connects and the subscribe broadcast add sends of their own.
+    expect(delta(before, after, "mqgate_sqs_call_duration_seconds_count", { operation: "node-send" })).toBeGreaterThanOrEqual(5);
+    expect(delta(before, after, "mqgate_sqs_call_duration_seconds_count", { operation: "events-send" })).toBeGreaterThanOrEqual(6);
+    expect(value(after, "mqgate_sqs_call_errors_total", { operation: "node-send" })).toBe(0);
   });
 });
 
