@@ -2,7 +2,7 @@ import { EventEmitter } from "node:events";
 import type { QoS } from "mqtt-packet";
 import type { Auth } from "../core/auth/types.js";
 import type { MqgateConfig } from "../core/config/types.js";
-import type { Store } from "../core/store/types.js";
+import type { SessionRecord, Store } from "../core/store/types.js";
 import { SubscriptionTrie, type TopicLimits } from "../core/topic/index.js";
 import type { Connection } from "./connection.js";
 import type { Cluster } from "./cluster.js";
@@ -219,6 +219,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     }
     const sessionPresent = claim !== null ? claim.present : false;
     conn.session = session;
+    session.syncedAt = Date.now();
     conn.writePacket({ cmd: "connack", returnCode: 0, sessionPresent });
     session.attach(conn);
     session.releaseDeliveries();
@@ -260,6 +261,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
       return;
     }
     session.detach();
+    session.syncedAt = Date.now(); // newer than a reconciliation's store read in progress
     // The will is published on any close but DISCONNECT [MQTT-3.1.2-8], then forgotten [MQTT-3.1.2-10].
     const will = conn.will;
     conn.will = null;
@@ -509,6 +511,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
       session = new Session(clientId, false, this.config.limits, this);
       this.sessions.set(clientId, session);
     }
+    session.syncedAt = Date.now();
     for (const filter of remove) {
       if (session.subscriptions.delete(filter)) this.trie.remove(filter, clientId);
     }
@@ -544,7 +547,38 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     session.clean = clean;
     session.epoch = epoch;
     session.owner = node;
+    session.syncedAt = Date.now();
     this.syncSubscriptions(session, subscriptions);
+  }
+
+  /**
+   * Makes the sessions this node does not hold match the store (cluster reconciliation, `cluster.resyncMs`): a
+   * broadcast this node missed (an SQS send that failed after its retries) cannot leave a stale owner or a missing
+   * subscription behind for longer than one interval. Sessions attached or being claimed here are left alone.
+   */
+  reconcile(
+    records: readonly SessionRecord[],
+    subscriptions: readonly { clientId: string; filter: string; qos: QoS }[],
+    readSince: number,
+  ): void {
+    const subsOf = new Map<string, Record<string, QoS>>();
+    for (const { clientId, filter, qos } of subscriptions) {
+      let s = subsOf.get(clientId);
+      if (s === undefined) subsOf.set(clientId, (s = {}));
+      s[filter] = qos;
+    }
+    const inStore = new Set<string>();
+    for (const r of records) {
+      inStore.add(r.clientId);
+      const local = this.sessions.get(r.clientId);
+      if (local !== undefined && (local.link !== null || local.claimant !== null || local.syncedAt >= readSince)) continue;
+      if (r.node === this.config.nodeId) continue;
+      this.applySessionBroadcast(r.clientId, r.node, r.epoch, r.clean, subsOf.get(r.clientId) ?? {});
+    }
+    for (const session of [...this.sessions.values()]) {
+      if (inStore.has(session.clientId) || session.link !== null || session.claimant !== null || session.syncedAt >= readSince) continue;
+      this.dropSession(session); // deleted from the store (REST discard, expiry) while this node was not told
+    }
   }
 
   /** A node died or left: its sessions are offline as far as routing goes (the store decides from now on). */

@@ -1,7 +1,7 @@
 import type { QoS } from "mqtt-packet";
 import { NodeUnreachable } from "../core/communicator/errors.js";
 import type { Communicator, NodeMessage, WireMessage } from "../core/communicator/types.js";
-import type { NodeRecord, StoreOp, StoreOpResult } from "../core/store/types.js";
+import type { NodeRecord, Page, SessionRecord, StoreOp, StoreOpResult } from "../core/store/types.js";
 import type { Broker } from "./broker.js";
 import type { ResultTarget } from "./journal.js";
 import type { Message } from "./types.js";
@@ -22,6 +22,8 @@ export interface ClusterOptions {
   nodeTtlMs: number;
   /** Times a delivery is passed on between nodes before it goes to the store regardless of owner. Default 3. */
   maxHops?: number;
+  /** Interval of the reconciliation of routing state with the store (Broker.reconcile); 0 = never. */
+  resyncMs?: number;
 }
 
 export interface ClusterEvents {
@@ -77,6 +79,7 @@ export class Cluster implements ResultTarget<Reroute> {
   private readonly loaded = new Promise<void>((resolve) => (this.ready = resolve));
   /** Live nodes as last seen (excluding this one). */
   private live = new Set<string>();
+  private lastResync = 0;
 
   constructor(
     private readonly broker: Broker,
@@ -429,6 +432,11 @@ export class Cluster implements ResultTarget<Reroute> {
       await store.registerNode(this.record(now), this.opts.nodeTtlMs);
       this.broker.closeConnections("server-shutdown");
     }
+    const resyncMs = this.opts.resyncMs ?? 0;
+    if (resyncMs > 0 && now - this.lastResync >= resyncMs) {
+      this.lastResync = now;
+      await this.resync();
+    }
     const live = await store.listNodes(now);
     const liveIds = new Set(live.map((n) => n.nodeId).filter((id) => id !== this.nodeId));
     for (const id of this.live) if (!liveIds.has(id)) this.broker.forgetOwner(id);
@@ -443,6 +451,21 @@ export class Cluster implements ResultTarget<Reroute> {
       if (this.stopped) return;
       await this.cleanUp(dead.nodeId);
     }
+  }
+
+  /** Reads every session and subscription from the store and reconciles this node's routing state with them. */
+  private async resync(): Promise<void> {
+    const store = this.broker.store;
+    const readSince = Date.now();
+    const records: SessionRecord[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: Page<SessionRecord> = await store.listSessions({ cursor, limit: 1000 });
+      records.push(...page.items);
+      cursor = page.cursor;
+    } while (cursor !== null);
+    const subscriptions = await store.allSubscriptions();
+    this.broker.reconcile(records, subscriptions, readSince);
   }
 
   /**

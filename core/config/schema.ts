@@ -122,6 +122,7 @@ const clusterShape = {
   sqsRegion: nonEmptyString("must be a non-empty AWS region name").optional(),
   heartbeatMs: int(100, 60_000),
   nodeTtlMs: int(300, 600_000),
+  resyncMs: int(0, TIMER_MAX_MS),
   address: nonEmptyString("must be a non-empty host:port").optional(),
 };
 
@@ -323,6 +324,6 @@ export const DEFAULTS: MqgateConfig = deepFreeze({
   sysIntervalSeconds: 10,
   log: { level: "info" },
   shutdown: { drainMs: 10_000 },
-  cluster: { communicator: "auto", queuePrefix: "mqgate", heartbeatMs: 5000, nodeTtlMs: 15_000 },
+  cluster: { communicator: "auto", queuePrefix: "mqgate", heartbeatMs: 5000, nodeTtlMs: 15_000, resyncMs: 60_000 },
   events: {},
 });

@@ -91,6 +91,11 @@ export interface ClusterConfig {
   heartbeatMs: number;
   /** A node whose last heartbeat is older than this is dead: its sessions go offline and its queue is drained. */
   nodeTtlMs: number;
+  /**
+   * Every this often a node re-reads all sessions and subscriptions from the store and fixes its routing state
+   * (a broadcast it missed); 0 = never. Costs one full read of the sessions per interval and node.
+   */
+  resyncMs: number;
   /** host:port this node's clients connect to, shown in GET /v1/nodes; default `<hostname>:<mqtt port>`. */
   address?: string | undefined;
 }

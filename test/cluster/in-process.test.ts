@@ -179,3 +179,26 @@ describe("cluster in one process: routing", () => {
     expect(lost.map((e) => (e.type === "client.disconnected" ? e.reason : ""))).toEqual(["node-failure"]);
   });
 });
+
+describe("cluster in one process: reconciliation with the store", () => {
+  it("a node that missed broadcasts (owner, subscriptions, a deleted session) is corrected within one resync interval", async () => {
+    const store = new MemoryStore();
+    const registry = new MemoryRegistry();
+    const start = (nodeId: string, resyncMs: number) =>
+      startTestBroker({ nodeId, cluster: { heartbeatMs: 100, nodeTtlMs: 1000, resyncMs } }, undefined, store, {
+        communicator: new MemoryCommunicator({ registry }),
+      });
+    const a = await start("node-1", 200);
+    started.push({ broker: a, events: new MemoryEventSink() });
+    // What other nodes did, written to the store only (their broadcasts "lost"):
+    const T = Date.now();
+    await store.claimSession("elsewhere", { node: "node-9", clean: false, username: null, now: T });
+    await store.updateSubscriptions("elsewhere", null, { "r/#": 1 }, []);
+    const gone = await store.claimSession("gone", { node: "node-9", clean: false, username: null, now: T });
+    await store.releaseSession("gone", gone.epoch, T);
+    await until(() => a.broker.sessions.get("elsewhere")?.owner === "node-9" && a.broker.sessions.get("elsewhere")?.subscriptions.get("r/#") === 1, "the missed claim and subscription", 5000);
+    await until(() => a.broker.sessions.has("gone"), "the session created elsewhere", 5000);
+    await store.deleteSession("gone");
+    await until(() => !a.broker.sessions.has("gone"), "the deleted session dropped", 5000);
+  });
+});
