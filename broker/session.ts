@@ -71,7 +71,8 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
   connectedAt = 0;
   disconnectedAt = 0;
   username: string | null = null;
-  private held: { msg: Message; qos: QoS; retain: boolean }[] | null = null;
+  /** `dedupId`: the node queue message a held delivery came from (its store dedup id once it is released). */
+  private held: { msg: Message; qos: QoS; retain: boolean; dedupId: string | null }[] | null = null;
   private lastPacketId = 0;
 
   constructor(
@@ -289,7 +290,17 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
   releaseDeliveries(): void {
     const held = this.held;
     this.held = null;
-    if (held !== null) for (const h of held) this.deliver(h.msg, h.qos, h.retain);
+    if (held === null) return;
+    const journal = this.host.journal;
+    const outer = journal.dedupId;
+    try {
+      for (const h of held) {
+        journal.dedupId = h.dedupId;
+        this.deliver(h.msg, h.qos, h.retain);
+      }
+    } finally {
+      journal.dedupId = outer;
+    }
   }
 
   /** Moves queued messages into the in-flight window while the link can take them. Called on ack and on drain. */
@@ -327,7 +338,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
       this.host.onDrop(this, msg, "session-busy");
       return;
     }
-    held.push({ msg, qos, retain });
+    held.push({ msg, qos, retain, dedupId: this.host.journal.dedupId });
   }
 
   /** Queues in memory with the configured bound (clean sessions, and QoS 0 behind a non-empty queue). */
