@@ -180,6 +180,7 @@ function fmtAnomalies(c: Cell): string {
 
 export const TARGET_LABELS: Record<TargetId, string> = {
   "mqgate-memory": "mqgate (memory store)",
+  "mqgate-baseline": "mqgate baseline (memory store)",
   "mqgate-redis": "mqgate (Redis store)",
   aedes: "Aedes",
   mosquitto: "Mosquitto",
@@ -446,13 +447,34 @@ export function renderMarkdown(results: BenchResults): string {
   return out.join("\n");
 }
 
+/** One line per row measured with both mqgate-memory and mqgate-baseline (`--baseline`): the A/B ratios. */
+export function baselineLines(cells: Map<string, Cell>): string[] {
+  const lines: string[] = [];
+  for (const scenario of SCENARIO_IDS) {
+    for (const q of [null, 0, 1, 2] as const) {
+      const a = cells.get(cellKey(scenario, q, "mqgate-memory"));
+      const b = cells.get(cellKey(scenario, q, "mqgate-baseline"));
+      if (a === undefined || b === undefined) continue;
+      const r = (pick: (c: Cell) => number) => fmtRatio(ratio(pick(a), pick(b)));
+      const what =
+        scenario === "idle"
+          ? `RSS/conn ${r((c) => c.rssPerConnKiB.median)} (${fmtSig(a.rssPerConnKiB.median)} vs ${fmtSig(b.rssPerConnKiB.median)} KiB), CPU/connect ${r((c) => c.cpuUsPerConnect.median)}`
+          : scenario === "latency"
+            ? `p99 ${r((c) => c.p99.median)} (${fmtSig(a.p99.median)} vs ${fmtSig(b.p99.median)} µs), p50 ${r((c) => c.p50.median)}, CPU/msg ${r((c) => c.cpuUsPerMsg.median)}`
+            : `CPU/msg ${r((c) => c.cpuUsPerMsg.median)} (${fmtSig(a.cpuUsPerMsg.median)} vs ${fmtSig(b.cpuUsPerMsg.median)} µs), msg/s ${r((c) => c.deliveredPerSec.median)}`;
+      lines.push(`  ${scenario}${q === null ? "" : ` QoS ${q}`}: ${what}`);
+    }
+  }
+  return lines;
+}
+
 /** Compact tables for the terminal. */
 export function renderConsole(results: BenchResults): string {
   const cells = aggregate(results.runs);
   const lines: string[] = [];
   const pad = (v: string, n: number) => v.padStart(n);
   lines.push(
-    `${"scenario".padEnd(18)} ${"QoS".padEnd(3)} ${"target".padEnd(14)} ${pad("msg/s", 10)} ${pad("µs CPU/msg", 10)} ${pad("vs Aedes", 9)} ${pad("p50 µs", 8)} ${pad("p99 µs", 8)} ${pad("max µs", 8)} ${pad("conn/s", 8)} ${pad("KiB/conn", 8)}  notes`,
+    `${"scenario".padEnd(18)} ${"QoS".padEnd(3)} ${"target".padEnd(15)} ${pad("msg/s", 10)} ${pad("µs CPU/msg", 10)} ${pad("vs Aedes", 9)} ${pad("p50 µs", 8)} ${pad("p99 µs", 8)} ${pad("max µs", 8)} ${pad("conn/s", 8)} ${pad("KiB/conn", 8)}  notes`,
   );
   for (const scenario of SCENARIO_IDS) {
     for (const q of [null, 0, 1, 2] as const) {
@@ -468,12 +490,14 @@ export function renderConsole(results: BenchResults): string {
               : cellRatio(cells, row, t, "aedes", (x) => x.cpuUsPerMsg.median);
         const notes = fmtAnomalies(c).replace(/\*\*/g, "");
         lines.push(
-          `${scenario.padEnd(18)} ${(q === null ? "-" : String(q)).padEnd(3)} ${t.padEnd(14)} ${pad(fmtNum(c.deliveredPerSec.median), 10)} ${pad(fmtSig(c.cpuUsPerMsg.median), 10)} ${pad(fmtRatio(vsAedes), 9)} ${pad(fmtSig(c.p50.median), 8)} ${pad(fmtSig(c.p99.median), 8)} ${pad(fmtSig(c.maxLatency), 8)} ${pad(fmtNum(c.connectsPerSec.median), 8)} ${pad(fmtSig(c.rssPerConnKiB.median), 8)}  ${notes === "none" ? "" : notes}`,
+          `${scenario.padEnd(18)} ${(q === null ? "-" : String(q)).padEnd(3)} ${t.padEnd(15)} ${pad(fmtNum(c.deliveredPerSec.median), 10)} ${pad(fmtSig(c.cpuUsPerMsg.median), 10)} ${pad(fmtRatio(vsAedes), 9)} ${pad(fmtSig(c.p50.median), 8)} ${pad(fmtSig(c.p99.median), 8)} ${pad(fmtSig(c.maxLatency), 8)} ${pad(fmtNum(c.connectsPerSec.median), 8)} ${pad(fmtSig(c.rssPerConnKiB.median), 8)}  ${notes === "none" ? "" : notes}`,
         );
       }
     }
   }
   lines.push("(vs Aedes: CPU/msg for throughput rows, p99 for latency, RSS/conn for idle; lower is better)");
+  const ab = baselineLines(cells);
+  if (ab.length > 0) lines.push("", "A/B, mqgate-memory ÷ mqgate-baseline (medians; lower is better):", ...ab);
   return lines.join("\n");
 }
 

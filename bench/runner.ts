@@ -8,7 +8,7 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
-import { join, relative } from "node:path";
+import { join, relative, resolve } from "node:path";
 import { describeMachine } from "./machine.js";
 import { openFilesLimit, sampleMachine } from "./proc.js";
 import { bundleSourceMap, type CpuProfile, selfTimes } from "./profile.js";
@@ -40,6 +40,10 @@ export interface CliOptions {
   report: string | null;
   profileSummary: string | null;
   out: string | null;
+  /** A broker bundle to run as the target mqgate-baseline (A/B against an earlier build). */
+  baseline: string | null;
+  /** Extra node flags for both mqgate targets (e.g. --trace-gc), split on spaces. */
+  mqgateFlags: string[];
 }
 
 export const USAGE = `Usage: node bench/run.mjs [options]      (npm run bench = the quick comparison)
@@ -67,6 +71,11 @@ export const USAGE = `Usage: node bench/run.mjs [options]      (npm run bench = 
   --out FILE             results JSON (default bench/results/latest-<quick|full|custom>.json)
   --report FILE          no measurement: print and (with --write-docs) publish a saved results JSON
   --profile-summary FILE no measurement: top self-time functions of a .cpuprofile
+  --baseline FILE        also run FILE (a broker bundle, e.g. dist/broker.mjs built from an earlier commit)
+                         with the memory store as the target mqgate-baseline, interleaved with the others:
+                         an A/B comparison of two builds on the same machine in the same run
+  --mqgate-flags "F ..."  extra node flags for the mqgate targets (e.g. "--trace-gc"; their output is
+                         discarded unless a run fails, so mostly for flags that write files)
 `;
 
 function list<T extends string>(value: string, allowed: readonly T[], what: string): T[] {
@@ -103,6 +112,8 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     report: null,
     profileSummary: null,
     out: null,
+    baseline: null,
+    mqgateFlags: [],
   };
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
@@ -193,6 +204,12 @@ export function parseArgs(argv: readonly string[]): CliOptions {
         break;
       case "--profile-summary":
         o.profileSummary = value();
+        break;
+      case "--baseline":
+        o.baseline = value();
+        break;
+      case "--mqgate-flags":
+        o.mqgateFlags = value().split(" ").filter((f) => f !== "");
         break;
       default:
         throw new Error(`unknown option '${arg}'`);
@@ -419,6 +436,14 @@ export async function main(ctx: MainContext): Promise<number> {
       console.log("bench: /usr/sbin/mosquitto not found, skipping the Mosquitto target");
       return false;
     }
+    if (t === "mqgate-baseline") {
+      if (opts.baseline === null) return false;
+      if (!existsSync(opts.baseline)) {
+        console.log(`bench: baseline ${opts.baseline} not found, skipping the mqgate-baseline target`);
+        return false;
+      }
+      return true;
+    }
     if (t === "mqgate-redis" && !redisAvailable()) {
       console.log("bench: redis-server not found, skipping the mqgate-redis target");
       return false;
@@ -432,7 +457,8 @@ export async function main(ctx: MainContext): Promise<number> {
   }
   const scenarios = opts.scenarios ?? [...SCENARIO_IDS];
   const qos = opts.qos ?? [0, 1, 2];
-  const custom = opts.scenarios !== null || opts.targets !== null || opts.qos !== null || opts.reps !== null || opts.scale !== 1 || opts.connections !== null || opts.cpuProf;
+  const custom =
+    opts.scenarios !== null || opts.targets !== null || opts.qos !== null || opts.reps !== null || opts.scale !== 1 || opts.connections !== null || opts.cpuProf || opts.baseline !== null || opts.mqgateFlags.length > 0;
   const mode = custom ? "custom" : preset.name;
   const planOpts: PlanOptions = {
     preset,
@@ -463,14 +489,20 @@ export async function main(ctx: MainContext): Promise<number> {
   }
 
   buildMqgate(root);
-  const targetOpts: TargetOptions = { root, mqgateScript: join(root, "dist", "broker.mjs"), mqgateNodeFlags: [], fileLimit };
+  const targetOpts: TargetOptions = {
+    root,
+    mqgateScript: join(root, "dist", "broker.mjs"),
+    mqgateNodeFlags: [...opts.mqgateFlags],
+    baselineScript: opts.baseline === null ? null : resolve(opts.baseline),
+    fileLimit,
+  };
   let profileDir: string | null = null;
   if (opts.cpuProf) {
     profileDir = join(root, "bench", "results", "profiles", new Date().toISOString().replace(/[:.]/g, "-"));
     mkdirSync(profileDir, { recursive: true });
     targetOpts.mqgateScript = join(ctx.cacheDir, "broker-unminified.mjs");
     await buildProfilingBroker(root, targetOpts.mqgateScript);
-    targetOpts.mqgateNodeFlags = ["--cpu-prof", `--cpu-prof-dir=${profileDir}`, "--cpu-prof-interval=250"];
+    targetOpts.mqgateNodeFlags = [...opts.mqgateFlags, "--cpu-prof", `--cpu-prof-dir=${profileDir}`, "--cpu-prof-interval=250"];
   }
 
   const command = `node bench/run.mjs${ctx.argv.length > 0 ? ` ${ctx.argv.join(" ")}` : ""}`;

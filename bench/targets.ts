@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { BenchClient } from "./client.js";
 import type { SideProcess } from "./types.js";
 
-export const TARGET_IDS = ["mqgate-memory", "mqgate-redis", "aedes", "mosquitto"] as const;
+export const TARGET_IDS = ["mqgate-memory", "mqgate-baseline", "mqgate-redis", "aedes", "mosquitto"] as const;
 export type TargetId = (typeof TARGET_IDS)[number];
 
 export const MOSQUITTO_PATH = "/usr/sbin/mosquitto";
@@ -24,6 +24,11 @@ export interface TargetOptions {
   mqgateScript: string;
   /** Extra node flags for mqgate (e.g. --cpu-prof). */
   mqgateNodeFlags: string[];
+  /**
+   * Another mqgate broker bundle (`--baseline FILE`, e.g. dist/broker.mjs built from an earlier commit), run with the
+   * memory store as the target mqgate-baseline: an A/B comparison interleaved like every other target.
+   */
+  baselineScript: string | null;
   /** Raise the child's open-files limit to this many (through `ulimit -n` in a shell), or null to inherit. */
   fileLimit: number | null;
 }
@@ -199,7 +204,9 @@ async function startMqgate(id: TargetId, opts: TargetOptions): Promise<RunningTa
     MQGATE_NODE_ID: `bench-${id}`,
     ...(redis !== null ? { MQGATE_REDIS_URL: `redis://127.0.0.1:${redis.port}` } : {}),
   });
-  const child = startProcess(process.execPath, [...opts.mqgateNodeFlags, opts.mqgateScript], env, opts.fileLimit);
+  const script = id === "mqgate-baseline" ? opts.baselineScript : opts.mqgateScript;
+  if (script === null) throw new Error("mqgate-baseline needs --baseline FILE");
+  const child = startProcess(process.execPath, [...opts.mqgateNodeFlags, script], env, opts.fileLimit);
   const stopAll = async () => {
     await stopProcess(child);
     if (redis !== null) {
@@ -283,6 +290,7 @@ async function startMosquitto(opts: TargetOptions): Promise<RunningTarget> {
 export function startTarget(id: TargetId, opts: TargetOptions): Promise<RunningTarget> {
   switch (id) {
     case "mqgate-memory":
+    case "mqgate-baseline":
     case "mqgate-redis":
       return startMqgate(id, opts);
     case "aedes":

@@ -2,7 +2,8 @@ import { parser as createMqttParser, generate } from "mqtt-packet";
 import type { Packet, Parser } from "mqtt-packet";
 
 /**
- * The MQTT codec: mqtt-packet's parser, made strict about UTF-8, and hand-written encoders for the
+ * The MQTT codec: mqtt-packet's parser, made strict about UTF-8, for the packets off the delivery hot path
+ * (`parseFrame`; broker/decoder.ts reads the hot ones and splits the stream), and hand-written encoders for the
  * packets on the delivery hot path (PUBLISH and the 4-byte acknowledgements).
  */
 
@@ -62,20 +63,50 @@ function newPacketStrict(this: ParserInternals): boolean {
   return emitPacket.call(this);
 }
 
-export interface MqttParser extends Parser {
-  /** Remaining length of the packet being parsed, or -1 before it is known. */
-  readonly pendingLength: number;
-  /** Bytes buffered and not yet parsed into a packet. */
-  readonly bufferedBytes: number;
-}
-
-export function createParser(): MqttParser {
+/** mqtt-packet's parser with the strict string and length rules above. */
+function createStrictParser(): Parser & ParserInternals {
   const p = createMqttParser() as Parser & ParserInternals;
   p._parseString = parseStringStrict;
   p._newPacket = newPacketStrict;
-  Object.defineProperty(p, "pendingLength", { get: () => p.packet.length });
-  Object.defineProperty(p, "bufferedBytes", { get: () => p._list.length });
-  return p as unknown as MqttParser;
+  p.on("packet", (packet: Packet) => {
+    parsed = packet;
+  });
+  p.on("error", (err: Error) => {
+    parsed = err;
+  });
+  return p;
+}
+
+/** What the shared parser emitted during the current `parseFrame` call. */
+let parsed: Packet | Error | null = null;
+/**
+ * One parser for every connection: it only ever gets one complete packet at a time (see `parseFrame`), so it
+ * holds no state from one call to the next, and an idle connection holds no parser.
+ */
+let shared = createStrictParser();
+/**
+ * mqtt-packet keeps the last CONNECT as its settings (protocol level 5 changes how later packets are read); every
+ * frame is read as MQTT 3.1.1, whichever connection it comes from.
+ */
+const SETTINGS = Object.freeze({ protocolVersion: 4 });
+
+/**
+ * Parses one complete packet (fixed header included) with mqtt-packet: the packets off the delivery hot path
+ * (CONNECT, SUBSCRIBE, UNSUBSCRIBE, DISCONNECT and the ones a client must not send). Returns the error when the
+ * packet is malformed.
+ */
+export function parseFrame(frame: Buffer): Packet | Error {
+  parsed = null;
+  const parser = shared as Parser & ParserInternals & { settings: object };
+  parser.settings = SETTINGS;
+  const left = parser.parse(frame);
+  // It keeps a CONNECT as its settings: not past this call (a password would stay in memory).
+  parser.settings = SETTINGS;
+  const result: Packet | Error = parsed ?? new Error("incomplete packet");
+  parsed = null;
+  // After an error, or bytes it did not consume, the parser's state is unknown: start over with a new one.
+  if (result instanceof Error || left !== 0) shared = createStrictParser();
+  return left !== 0 && !(result instanceof Error) ? new Error(`${left} bytes after the packet`) : result;
 }
 
 /** Encodes a non-hot-path packet (CONNACK, SUBACK, ...). */
@@ -87,8 +118,57 @@ function varIntLength(n: number): number {
   return n < 128 ? 1 : n < 16_384 ? 2 : n < 2_097_152 ? 3 : 4;
 }
 
+/** Bytes of a PUBLISH whose topic has `topicBytes` UTF-8 bytes; `withId` when QoS > 0 (a packet id follows the topic). */
+export function publishSize(topicBytes: number, payloadLength: number, withId: boolean): number {
+  const remaining = 2 + topicBytes + (withId ? 2 : 0) + payloadLength;
+  return 1 + varIntLength(remaining) + remaining;
+}
+
+/** The first byte of a PUBLISH: type 3 with DUP, QoS and RETAIN [MQTT-3.3.1]. */
+export function publishFlags(qos: number, retain: boolean, dup: boolean): number {
+  return 0x30 | (dup ? 0x08 : 0) | (qos << 1) | (retain ? 1 : 0);
+}
+
 /**
- * Encodes a PUBLISH. `topicBytes` is the topic's UTF-8 byte length (computed once per message, not per receiver).
+ * Writes a PUBLISH at `at` of `buf`, which has room for its `publishSize` bytes; returns the offset of its packet
+ * id, or -1 at QoS 0.
+ */
+export function writePublish(
+  buf: Buffer,
+  at: number,
+  topic: string,
+  topicBytes: number,
+  payload: Buffer,
+  qos: number,
+  retain: boolean,
+  dup: boolean,
+  packetId: number,
+): number {
+  buf[at] = publishFlags(qos, retain, dup);
+  let pos = at + 1;
+  let n = 2 + topicBytes + (qos > 0 ? 2 : 0) + payload.length;
+  do {
+    let byte = n % 128;
+    n = Math.floor(n / 128);
+    if (n > 0) byte |= 0x80;
+    buf[pos++] = byte;
+  } while (n > 0);
+  buf[pos++] = topicBytes >> 8;
+  buf[pos++] = topicBytes & 0xff;
+  pos += buf.write(topic, pos, topicBytes, "utf8");
+  let idAt = -1;
+  if (qos > 0) {
+    idAt = pos;
+    buf[pos++] = packetId >> 8;
+    buf[pos++] = packetId & 0xff;
+  }
+  payload.copy(buf, pos);
+  return idAt;
+}
+
+/**
+ * Encodes a PUBLISH into a buffer of its own. `topicBytes` is the topic's UTF-8 byte length (computed once per
+ * message, not per receiver).
  */
 export function encodePublish(
   topic: string,
@@ -99,26 +179,8 @@ export function encodePublish(
   dup: boolean,
   packetId: number,
 ): Buffer {
-  const remaining = 2 + topicBytes + (qos > 0 ? 2 : 0) + payload.length;
-  const total = 1 + varIntLength(remaining) + remaining;
-  const buf = Buffer.allocUnsafe(total);
-  buf[0] = 0x30 | (dup ? 0x08 : 0) | (qos << 1) | (retain ? 1 : 0);
-  let pos = 1;
-  let n = remaining;
-  do {
-    let byte = n % 128;
-    n = Math.floor(n / 128);
-    if (n > 0) byte |= 0x80;
-    buf[pos++] = byte;
-  } while (n > 0);
-  buf[pos++] = topicBytes >> 8;
-  buf[pos++] = topicBytes & 0xff;
-  pos += buf.write(topic, pos, topicBytes, "utf8");
-  if (qos > 0) {
-    buf[pos++] = packetId >> 8;
-    buf[pos++] = packetId & 0xff;
-  }
-  payload.copy(buf, pos);
+  const buf = Buffer.allocUnsafe(publishSize(topicBytes, payload.length, qos > 0));
+  writePublish(buf, 0, topic, topicBytes, payload, qos, retain, dup, packetId);
   return buf;
 }
 
@@ -132,11 +194,16 @@ export const enum AckType {
 
 export function encodeAck(type: AckType, packetId: number): Buffer {
   const buf = Buffer.allocUnsafe(4);
-  buf[0] = type;
-  buf[1] = 2;
-  buf[2] = packetId >> 8;
-  buf[3] = packetId & 0xff;
+  writeAck(buf, 0, type, packetId);
   return buf;
+}
+
+/** Writes a 4-byte acknowledgement at `at` of `buf`. */
+export function writeAck(buf: Buffer, at: number, type: AckType, packetId: number): void {
+  buf[at] = type;
+  buf[at + 1] = 2;
+  buf[at + 2] = packetId >> 8;
+  buf[at + 3] = packetId & 0xff;
 }
 
 export const PINGRESP = Buffer.from([0xd0, 0x00]);

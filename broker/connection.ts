@@ -3,7 +3,8 @@ import type { Packet, QoS } from "mqtt-packet";
 import type { ClientInfo, ClientPolicy } from "../core/auth/types.js";
 import type { Broker } from "./broker.js";
 import type { DurabilityWaiter } from "./journal.js";
-import { type AckType, createParser, encode, encodeAck, encodePublish, type MqttParser } from "./codec.js";
+import { type AckType, encode, encodePublish, publishFlags, publishSize, writeAck, writePublish } from "./codec.js";
+import { PacketDecoder, type PacketSink } from "./decoder.js";
 import { ProtocolError } from "./errors.js";
 import { dispatch } from "./handlers/index.js";
 import type { Session, SessionLink } from "./session.js";
@@ -32,7 +33,7 @@ let nextConnectionId = 1;
 /** Acknowledgements waiting for store writes; beyond this many the broker stops reading from the client. */
 const MAX_PENDING_ACKS = 1024;
 
-export class Connection implements SessionLink, DurabilityWaiter {
+export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
   readonly id = nextConnectionId++;
   state = ConnState.AwaitConnect;
   session: Session | null = null;
@@ -44,19 +45,21 @@ export class Connection implements SessionLink, DurabilityWaiter {
   keepalive = 0;
   closeReason: CloseReason | null = null;
   congested = false;
-  private readonly parser: MqttParser;
+  private readonly decoder: PacketDecoder;
   private pending: Packet[] | null = null;
   private timer: NodeJS.Timeout;
-  private corked = false;
-  /** Bytes written in the current corked batch: not yet offered to the socket, so not a sign of congestion. */
-  private corkedBytes = 0;
-  private readonly maxRemainingLength: number;
+  /** This tick's outgoing bytes (see `reserve`), or null. */
+  private out: Buffer | null = null;
+  private outLength = 0;
+  /** Initial size of the next batch. */
+  private outHint = MIN_BATCH;
   /**
    * Acknowledgements (PUBACK, PUBREC, PUBCOMP) held until the store writes they vouch for are durable, in the
    * order the packets arrived [MQTT-4.6.0-2]: packed as type << 16 | packet id, with the batch each waits for.
+   * Allocated on first use: most connections never wait for the store.
    */
-  private ackQueue: number[] = [];
-  private ackBatch: number[] = [];
+  private ackQueue: number[] | null = null;
+  private ackBatch: number[] | null = null;
   private ackPaused = false;
   private suspended = false;
 
@@ -66,16 +69,15 @@ export class Connection implements SessionLink, DurabilityWaiter {
     readonly remoteAddress: string,
     readonly transport: Transport,
   ) {
-    this.parser = createParser();
-    this.parser.on("packet", (packet) => this.onPacket(packet));
-    this.parser.on("error", (err: Error) => this.onParseError(err));
     // Fixed header is at least 2 bytes; the limit applies to the whole packet.
-    this.maxRemainingLength = broker.config.limits.maxPacketSize - 2;
-    stream.on("data", (chunk: Buffer) => this.onData(chunk));
-    stream.on("error", (err) => this.close("socket-error", err));
-    stream.on("end", () => this.close("socket-closed"));
-    stream.on("close", () => this.close("socket-closed"));
-    stream.on("drain", () => this.onDrain());
+    this.decoder = new PacketDecoder(this, broker.config.limits.maxPacketSize - 2);
+    // The stream's listeners are shared functions that find the connection on the stream: no closures per connection.
+    (stream as ConnectionStream)[kConnection] = this;
+    stream.on("data", onStreamData);
+    stream.on("error", onStreamError);
+    stream.on("end", onStreamEnd);
+    stream.on("close", onStreamEnd);
+    stream.on("drain", onStreamDrain);
     this.timer = setTimeout(onConnectTimeout, broker.config.limits.connectTimeoutMs, this);
   }
 
@@ -89,21 +91,19 @@ export class Connection implements SessionLink, DurabilityWaiter {
 
   // --- input -------------------------------------------------------------------------------------------
 
-  private onData(chunk: Buffer): void {
+  onData(chunk: Buffer): void {
     this.broker.stats.bytesReceived += chunk.length;
-    this.parser.parse(chunk);
-    // Refuse a packet as soon as its declared length is known to exceed the limit, before buffering it.
-    if (this.parser.pendingLength > this.maxRemainingLength && this.state !== ConnState.Closed) {
-      this.close("packet-too-large", new ProtocolError(`packet of ${this.parser.pendingLength} bytes exceeds maxPacketSize`));
-    }
+    this.decoder.push(chunk);
   }
 
-  private onPacket(packet: Packet): void {
-    if (this.state === ConnState.Closed) return;
-    if (packet.length !== undefined && packet.length > this.maxRemainingLength) {
-      this.close("packet-too-large", new ProtocolError(`packet of ${packet.length} bytes exceeds maxPacketSize`));
-      return;
-    }
+  /** A packet was refused as soon as its declared length was known to exceed the limit, before buffering it. */
+  onOversize(remainingLength: number): void {
+    this.close("packet-too-large", new ProtocolError(`packet of ${remainingLength} bytes exceeds maxPacketSize`));
+  }
+
+  /** Handles (or holds) one decoded packet; false once the connection is closed, to stop decoding. */
+  onPacket(packet: Packet): boolean {
+    if (this.state === ConnState.Closed) return false;
     if (this.keepalive > 0 && this.state === ConnState.Connected) this.timer.refresh();
     if (this.state === ConnState.Connecting || this.suspended) {
       // Packets are handled strictly in arrival order: while CONNECT or a SUBSCRIBE waits for the store,
@@ -111,19 +111,22 @@ export class Connection implements SessionLink, DurabilityWaiter {
       const pending = (this.pending ??= []);
       if (pending.length >= MAX_PENDING_PACKETS) {
         this.close("protocol-error", new ProtocolError("too many packets while waiting for the session store"));
-        return;
+        return false;
       }
       pending.push(packet);
-      return;
+      return true;
     }
     try {
       dispatch(this, packet);
     } catch (err) {
       this.close("protocol-error", err as Error);
     }
+    // The handler may have closed the connection (TypeScript's narrowing above does not see that).
+    return !this.isClosed;
   }
 
-  private onParseError(err: Error): void {
+  /** A malformed packet: the connection is closed [MQTT-4.8.0-1]. */
+  onDecodeError(err: Error): void {
     if (this.state === ConnState.Closed) return;
     // An unsupported protocol level in CONNECT gets CONNACK 0x01 before the close [MQTT-3.1.2-2].
     if (this.state === ConnState.AwaitConnect && err.message === "Invalid protocol version") {
@@ -189,7 +192,7 @@ export class Connection implements SessionLink, DurabilityWaiter {
     clearTimeout(this.timer);
     this.pending = null;
     if (flush) {
-      this.uncork();
+      this.flush();
       this.stream.end();
       setTimeout(destroyStream, 1000, this.stream).unref();
     } else {
@@ -208,11 +211,43 @@ export class Connection implements SessionLink, DurabilityWaiter {
     if (this.state === ConnState.Closed) return;
     this.broker.stats.messagesSent++;
     this.broker.stats.sentByQos[qos]++;
-    this.write(encodePublish(msg.topic, Buffer.byteLength(msg.topic), msg.payload, qos, retain, dup, packetId));
+    const withId = qos > 0;
+    if (msg === lastPublish.msg && withId === lastPublish.withId) {
+      // The same message to the next receiver (fan-out): copy its bytes, then set this receiver's flags and id.
+      const size = lastPublish.size;
+      const at = this.reserve(size);
+      if (at < 0) return;
+      const out = this.out as Buffer;
+      lastPublish.buf.copy(out, at, lastPublish.at, lastPublish.at + size);
+      out[at] = publishFlags(qos, retain, dup);
+      if (withId) {
+        const idAt = at + lastPublish.idOffset;
+        out[idAt] = packetId >> 8;
+        out[idAt + 1] = packetId & 0xff;
+      }
+      return;
+    }
+    const topicBytes = Buffer.byteLength(msg.topic);
+    const size = publishSize(topicBytes, msg.payload.length, withId);
+    if (size > MAX_BATCHED_PACKET) {
+      this.write(encodePublish(msg.topic, topicBytes, msg.payload, qos, retain, dup, packetId));
+      return;
+    }
+    const at = this.reserve(size);
+    if (at < 0) return;
+    const out = this.out as Buffer;
+    const idAt = writePublish(out, at, msg.topic, topicBytes, msg.payload, qos, retain, dup, packetId);
+    lastPublish.msg = msg;
+    lastPublish.withId = withId;
+    lastPublish.buf = out;
+    lastPublish.at = at;
+    lastPublish.size = size;
+    lastPublish.idOffset = idAt - at;
   }
 
   writeAck(type: AckType, packetId: number): void {
-    this.write(encodeAck(type, packetId));
+    const at = this.reserve(4);
+    if (at >= 0) writeAck(this.out as Buffer, at, type, packetId);
   }
 
   /**
@@ -222,13 +257,14 @@ export class Connection implements SessionLink, DurabilityWaiter {
   ackWhenDurable(type: AckType, packetId: number, wroteSince: number): void {
     const journal = this.broker.journal;
     const wrote = journal.writes !== wroteSince;
-    if (!wrote && this.ackQueue.length === 0) {
+    if (!wrote && (this.ackQueue === null || this.ackQueue.length === 0)) {
       this.writeAck(type, packetId);
       return;
     }
-    this.ackQueue.push((type << 16) | packetId);
-    this.ackBatch.push(wrote ? journal.wait(this) : 0);
-    if (this.ackQueue.length >= MAX_PENDING_ACKS && !this.ackPaused) {
+    const queue = (this.ackQueue ??= []);
+    queue.push((type << 16) | packetId);
+    (this.ackBatch ??= []).push(wrote ? journal.wait(this) : 0);
+    if (queue.length >= MAX_PENDING_ACKS && !this.ackPaused) {
       // The store is slow or down: stop taking work from this client until its acks go out.
       this.ackPaused = true;
       this.stream.pause();
@@ -238,6 +274,7 @@ export class Connection implements SessionLink, DurabilityWaiter {
   onDurable(batchId: number): void {
     const queue = this.ackQueue;
     const batches = this.ackBatch;
+    if (queue === null || batches === null) return;
     let n = 0;
     while (n < queue.length && (batches[n] as number) <= batchId) n++;
     if (n === 0) return;
@@ -256,24 +293,53 @@ export class Connection implements SessionLink, DurabilityWaiter {
   }
 
   write(buf: Buffer): void {
-    if (this.state === ConnState.Closed && !this.stream.writable) return;
-    if (!this.corked) {
-      // Batch everything written in this tick into one socket write.
-      this.corked = true;
-      this.stream.cork();
-      process.nextTick(uncorkConnection, this);
+    if (buf.length > MAX_BATCHED_PACKET) {
+      // A large packet is not copied: what is batched goes first, then the packet as it is.
+      if (this.state === ConnState.Closed && !this.stream.writable) return;
+      this.flush();
+      this.broker.stats.bytesSent += buf.length;
+      this.stream.write(buf);
+      this.checkCongestion(this.stream.writableLength);
+      return;
     }
-    this.broker.stats.bytesSent += buf.length;
-    this.corkedBytes += buf.length;
-    this.stream.write(buf);
-    this.checkCongestion(this.stream.writableLength - this.corkedBytes);
+    const at = this.reserve(buf.length);
+    if (at >= 0) buf.copy(this.out as Buffer, at);
   }
 
-  uncork(): void {
-    if (!this.corked) return;
-    this.corked = false;
-    this.corkedBytes = 0;
-    this.stream.uncork();
+  /**
+   * Room for `size` bytes in this tick's batch: everything written to a connection in one tick is copied into one
+   * buffer and handed to the socket as one write when the tick ends (`flush`). Returns the offset, or -1 when the
+   * stream is gone.
+   */
+  private reserve(size: number): number {
+    let out = this.out;
+    if (out === null) {
+      if (this.state === ConnState.Closed && !this.stream.writable) return -1;
+      out = this.out = Buffer.allocUnsafe(Math.max(size, this.outHint));
+      this.outLength = 0;
+      process.nextTick(flushConnection, this);
+    } else if (this.outLength + size > out.length) {
+      const bigger = Buffer.allocUnsafe(Math.max(out.length * 2, this.outLength + size));
+      out.copy(bigger, 0, 0, this.outLength);
+      out = this.out = bigger;
+    }
+    const at = this.outLength;
+    this.outLength = at + size;
+    return at;
+  }
+
+  /** Writes this tick's batch to the socket; an idle connection then holds no buffer. */
+  flush(): void {
+    const out = this.out;
+    if (out === null) return;
+    const length = this.outLength;
+    this.out = null;
+    this.outLength = 0;
+    // The next batch starts at this one's size, so a steady stream does not regrow its batch every tick.
+    this.outHint = length < MIN_BATCH ? MIN_BATCH : length < MAX_BATCHED_PACKET ? length : MAX_BATCHED_PACKET;
+    if (this.state === ConnState.Closed && !this.stream.writable) return;
+    this.broker.stats.bytesSent += length;
+    this.stream.write(length === out.length ? out : out.subarray(0, length));
     // What the socket could not take now is what the client has not read.
     this.checkCongestion(this.stream.writableLength);
   }
@@ -291,7 +357,7 @@ export class Connection implements SessionLink, DurabilityWaiter {
     }
   }
 
-  private onDrain(): void {
+  onDrain(): void {
     if (!this.congested || this.state === ConnState.Closed) return;
     this.congested = false;
     if (!this.ackPaused) this.stream.resume();
@@ -307,9 +373,43 @@ export class Connection implements SessionLink, DurabilityWaiter {
   }
 }
 
-function uncorkConnection(conn: Connection): void {
-  conn.uncork();
+/** The connection a stream belongs to, kept on the stream so that its listeners can be shared functions. */
+const kConnection = Symbol("mqgate.connection");
+interface ConnectionStream extends Duplex {
+  [kConnection]: Connection;
 }
+
+function onStreamData(this: ConnectionStream, chunk: Buffer): void {
+  this[kConnection].onData(chunk);
+}
+
+function onStreamError(this: ConnectionStream, err: Error): void {
+  this[kConnection].close("socket-error", err);
+}
+
+function onStreamEnd(this: ConnectionStream): void {
+  this[kConnection].close("socket-closed");
+}
+
+function onStreamDrain(this: ConnectionStream): void {
+  this[kConnection].onDrain();
+}
+
+function flushConnection(conn: Connection): void {
+  conn.flush();
+}
+
+/** A batch starts with room for at least this many bytes (Buffer.allocUnsafe takes small ones from Node's pool). */
+const MIN_BATCH = 256;
+/** Packets larger than this are written as they are, not copied into the batch. */
+const MAX_BATCHED_PACKET = 16 * 1024;
+
+/**
+ * The last PUBLISH written into a batch. The broker hands one message to all its receivers in a row, so the next
+ * receiver of the same message copies these bytes instead of encoding them again. The bytes are never overwritten:
+ * a batch buffer is only ever appended to, and a flushed or outgrown one is not reused.
+ */
+const lastPublish = { msg: null as Message | null, withId: false, buf: Buffer.alloc(0) as Buffer, at: 0, size: 0, idOffset: 0 };
 
 function onConnectTimeout(conn: Connection): void {
   conn.onConnectTimeout();

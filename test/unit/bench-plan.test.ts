@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { aggregate, cellKey, goals, type RunRecord, renderMarkdown, renderSvg, type BenchResults } from "../../bench/report.js";
+import { aggregate, baselineLines, cellKey, goals, type RunRecord, renderMarkdown, renderSvg, type BenchResults } from "../../bench/report.js";
 import { parseArgs, spliceGenerated } from "../../bench/runner.js";
 import { PRESETS, plan, type PlanOptions, rotate, rowsFor } from "../../bench/scenarios.js";
 import type { MeasurementResult } from "../../bench/types.js";
@@ -78,6 +78,13 @@ describe("parseArgs", () => {
     expect(() => parseArgs(["--payload", "8"])).toThrow(/--payload/);
     expect(() => parseArgs(["--bogus"])).toThrow(/unknown option/);
     expect(() => parseArgs(["--reps"])).toThrow(/needs a value/);
+  });
+
+  it("takes a baseline bundle and extra node flags for mqgate", () => {
+    const o = parseArgs(["--baseline", "/tmp/base/dist/broker.mjs", "--mqgate-flags", "--trace-gc  --max-semi-space-size=8"]);
+    expect(o.baseline).toBe("/tmp/base/dist/broker.mjs");
+    expect(o.mqgateFlags).toEqual(["--trace-gc", "--max-semi-space-size=8"]);
+    expect(parseArgs(["--target", "mqgate-memory,mqgate-baseline"]).targets).toEqual(["mqgate-memory", "mqgate-baseline"]);
   });
 });
 
@@ -171,5 +178,19 @@ describe("report", () => {
     expect(svg.startsWith("<svg")).toBe(true);
     expect(svg).toContain("CPU/msg fan-in QoS 0");
     expect(svg.trim().endsWith("</svg>")).toBe(true);
+  });
+});
+
+describe("A/B against a baseline build", () => {
+  it("gives the ratio of mqgate-memory to mqgate-baseline for every row measured with both", () => {
+    const runs: RunRecord[] = [
+      { scenario: "fan-in", qos: 1, rep: 0, target: "mqgate-memory", result: result(3) },
+      { scenario: "fan-in", qos: 1, rep: 0, target: "mqgate-baseline", result: result(12) },
+      { scenario: "fan-in", qos: 1, rep: 0, target: "aedes", result: result(16) },
+      { scenario: "fan-out", qos: 0, rep: 0, target: "mqgate-memory", result: result(1) },
+    ];
+    const lines = baselineLines(aggregate(runs));
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^ {2}fan-in QoS 1: CPU\/msg 0\.25× \(3\.00 vs 12\.0 µs\)/);
   });
 });

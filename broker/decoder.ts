@@ -1,0 +1,220 @@
+import type { Packet } from "mqtt-packet";
+import { parseFrame } from "./codec.js";
+
+/**
+ * Splits a client's byte stream into MQTT packets. The packets of the delivery hot path (PUBLISH, PUBACK, PUBREC,
+ * PUBREL, PUBCOMP, PINGREQ) are decoded here, straight from the socket's chunk; every other packet type is handed,
+ * as one complete frame, to mqtt-packet's parser (`parseFrame`, one instance shared by all connections). Both apply
+ * the same rules: reserved header flags [MQTT-2.2.2-2], QoS 3 [MQTT-3.3.1-4], fields that must fill the remaining
+ * length exactly [MQTT-4.8.0-1], well-formed UTF-8 without U+0000 [MQTT-1.5.3-1] [MQTT-1.5.3-2].
+ *
+ * An idle connection costs one small object: no buffer is held between packets unless a packet is cut across
+ * chunks, and then only its bytes.
+ */
+
+/** Where decoded packets go. Callbacks are made synchronously, in stream order. */
+export interface PacketSink {
+  /** Returns false to stop decoding the current chunk (the connection closed). */
+  onPacket(packet: Packet): boolean;
+  onDecodeError(err: Error): void;
+  /** A packet's remaining length exceeds the limit; called as soon as its header is read. */
+  onOversize(remainingLength: number): void;
+}
+
+/** A varint of more than 4 bytes or a packet whose bytes contradict its remaining length: the stream is unusable. */
+export class MalformedPacketError extends Error {
+  override readonly name = "MalformedPacketError";
+}
+
+const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/** Decodes `len` bytes at `start` as an MQTT UTF-8 string; null when ill-formed or containing U+0000. */
+export function decodeString(buf: Buffer, start: number, end: number): string | null {
+  // Topics are nearly always ASCII: check bytes and take the fast path.
+  for (let i = start; i < end; i++) {
+    const b = buf[i] as number;
+    if (b === 0) return null; // [MQTT-1.5.3-2]
+    if (b >= 0x80) {
+      let s: string;
+      try {
+        // ignoreBOM: a leading U+FEFF is part of the string [MQTT-1.5.3-3].
+        s = strictUtf8.decode(buf.subarray(start, end));
+      } catch {
+        return null; // [MQTT-1.5.3-1]
+      }
+      return s.includes("\u0000") ? null : s;
+    }
+  }
+  // ASCII: latin1 decoding is exact and the cheapest.
+  return buf.toString("latin1", start, end);
+}
+
+/** A rest shorter than this is copied out of its chunk, so a few leftover bytes never pin a large chunk. */
+const COPY_REST_BELOW = 4096;
+
+export class PacketDecoder {
+  /** Bytes of an incomplete packet (header included), or null. */
+  private rest: Buffer | null = null;
+  /** Further chunks of that packet, not yet joined (a large packet arriving in many reads is joined once). */
+  private more: Buffer[] | null = null;
+  private restBytes = 0;
+  /** Total bytes of the incomplete packet once its header is complete, or 0. */
+  private need = 0;
+  /** After a malformed or oversized packet the stream cannot be resynchronised: the rest is ignored. */
+  private failed = false;
+
+  constructor(
+    private readonly sink: PacketSink,
+    private readonly maxRemainingLength: number,
+  ) {}
+
+  /** Bytes received and not yet decoded into a packet. */
+  get bufferedBytes(): number {
+    return this.restBytes;
+  }
+
+  push(chunk: Buffer): void {
+    if (this.failed) return;
+    let buf = chunk;
+    if (this.rest !== null) {
+      if (this.need > 0 && this.restBytes + chunk.length < this.need) {
+        (this.more ??= []).push(chunk);
+        this.restBytes += chunk.length;
+        return;
+      }
+      buf = this.more === null ? Buffer.concat([this.rest, chunk]) : Buffer.concat([this.rest, ...this.more, chunk]);
+      this.rest = null;
+      this.more = null;
+      this.restBytes = 0;
+      this.need = 0;
+    }
+    const len = buf.length;
+    let pos = 0;
+    while (pos < len) {
+      // Fixed header: type and flags, checked at once, then the remaining length in 1 to 4 bytes.
+      const invalid = headerError(buf[pos] as number);
+      if (invalid !== null) {
+        this.fail(new MalformedPacketError(invalid));
+        return;
+      }
+      if (pos + 2 > len) break;
+      let remaining = 0;
+      let p = pos + 1;
+      let mul = 1;
+      let complete = false;
+      for (let i = 0; i < 4 && p < len; i++) {
+        const b = buf[p++] as number;
+        remaining += (b & 0x7f) * mul;
+        mul *= 128;
+        if (b < 0x80) {
+          complete = true;
+          break;
+        }
+      }
+      if (!complete) {
+        if (p - pos - 1 >= 4) {
+          this.fail(new MalformedPacketError("Invalid variable byte integer"));
+          return;
+        }
+        break;
+      }
+      if (remaining > this.maxRemainingLength) {
+        this.failed = true;
+        this.sink.onOversize(remaining);
+        return;
+      }
+      const end = p + remaining;
+      if (end > len) {
+        this.need = end - pos;
+        break;
+      }
+      const packet = decodeHot(buf, pos, p, end) ?? parseFrame(buf.subarray(pos, end));
+      pos = end;
+      if (packet instanceof Error) {
+        this.fail(packet);
+        return;
+      }
+      if (!this.sink.onPacket(packet)) return;
+    }
+    if (pos < len) {
+      const rest = buf.subarray(pos);
+      this.rest = rest.length < COPY_REST_BELOW ? Buffer.from(rest) : rest;
+      this.restBytes = rest.length;
+    }
+  }
+
+  private fail(err: Error): void {
+    this.failed = true;
+    this.sink.onDecodeError(err);
+  }
+}
+
+/**
+ * Decodes a hot-path packet from `buf` (first byte at `start`, body from `body` to `end`); undefined for the
+ * other types, which go to mqtt-packet.
+ */
+function decodeHot(buf: Buffer, start: number, body: number, end: number): Packet | Error | undefined {
+  const first = buf[start] as number;
+  const length = end - body;
+  switch (first >> 4) {
+    case 3: {
+      // PUBLISH: topic, packet id when QoS > 0, payload to the end.
+      const qos = (first >> 1) & 3;
+      if (length < 2) return new MalformedPacketError("Cannot parse topic");
+      const topicEnd = body + 2 + ((buf[body] as number) << 8) + (buf[body + 1] as number);
+      if (topicEnd > end) return new MalformedPacketError("Cannot parse topic");
+      const topic = decodeString(buf, body + 2, topicEnd);
+      if (topic === null) return new MalformedPacketError("ill-formed UTF-8 string or U+0000 in topic [MQTT-1.5.3-1] [MQTT-1.5.3-2]");
+      let payloadStart = topicEnd;
+      let messageId: number | undefined;
+      if (qos > 0) {
+        if (topicEnd + 2 > end) return new MalformedPacketError(`publish fields do not match its remaining length ${length}`);
+        messageId = ((buf[topicEnd] as number) << 8) | (buf[topicEnd + 1] as number);
+        payloadStart += 2;
+      }
+      return {
+        cmd: "publish",
+        qos: qos as 0 | 1 | 2,
+        dup: (first & 0x08) !== 0,
+        retain: (first & 0x01) !== 0,
+        topic,
+        payload: buf.subarray(payloadStart, end),
+        messageId,
+        length,
+      };
+    }
+    case 4:
+    case 5:
+    case 6:
+    case 7: {
+      // PUBACK 0x40, PUBREC 0x50, PUBREL 0x62, PUBCOMP 0x70: a 2-byte packet id and nothing else.
+      const cmd = ACK_COMMANDS[(first >> 4) - 4] as "puback" | "pubrec" | "pubrel" | "pubcomp";
+      if (length !== 2) return new MalformedPacketError(`${cmd} fields do not match its remaining length ${length}`);
+      return { cmd, messageId: ((buf[body] as number) << 8) | (buf[body + 1] as number), length };
+    }
+    case 12:
+      if (length !== 0) return new MalformedPacketError(`pingreq fields do not match its remaining length ${length}`);
+      return PINGREQ_PACKET;
+    default:
+      return undefined;
+  }
+}
+
+/**
+ * The header flags each packet type must carry [MQTT-2.2.2-1]; -1 for PUBLISH (its flags are DUP, QoS, RETAIN) and
+ * null for the reserved types 0 and 15 (15 is AUTH in MQTT 5 only).
+ */
+const REQUIRED_FLAGS: readonly (number | null)[] = [null, 0, 0, -1, 0, 0, 2, 0, 2, 0, 2, 0, 0, 0, 0, null];
+
+/** Why a packet's first byte is malformed, or null; known from the first byte alone, so checked before buffering. */
+export function headerError(first: number): string | null {
+  const type = first >> 4;
+  const required = REQUIRED_FLAGS[type];
+  if (required === null || required === undefined) return `reserved packet type ${type}`;
+  if (required === -1) return (first & 0x06) === 0x06 ? "PUBLISH with QoS 3 [MQTT-3.3.1-4]" : null;
+  return (first & 0x0f) === required ? null : `invalid header flags 0x${(first & 0x0f).toString(16)} for packet type ${type} [MQTT-2.2.2-2]`;
+}
+
+const ACK_COMMANDS = ["puback", "pubrec", "pubrel", "pubcomp"] as const;
+/** PINGREQ carries nothing: one shared, frozen packet. */
+const PINGREQ_PACKET: Packet = Object.freeze({ cmd: "pingreq" as const, length: 0 });
