@@ -24,7 +24,8 @@ if (${request}) {
   if (r.statusCode !== 200) throw new Error("unexpected status " + r.statusCode);
   t2 = performance.now();
 }
-process.stdout.write(JSON.stringify({ init: t1 - t0, first: t2 - t1 }));
+const nl = String.fromCharCode(10);
+process.stdout.write(nl + "MEASURE " + JSON.stringify({ init: t1 - t0, first: t2 - t1 }) + nl);
 `;
 
 const out = (line) => process.stdout.write(`${line}\n`);
@@ -37,7 +38,14 @@ for (const b of bundles) {
   const file = `${root}dist/${b.name}.mjs`;
   if (!existsSync(file)) continue;
   const bytes = readFileSync(file);
-  const runs = Array.from({ length: 7 }, () => JSON.parse(execFileSync(process.execPath, ["--input-type=module", "-e", probe(file, b.request)], { env, cwd: root }).toString()));
+  // The handler writes its EMF metrics line on stdout too: the figures are the line marked MEASURE.
+  const measure = () => {
+    const text = execFileSync(process.execPath, ["--input-type=module", "-e", probe(file, b.request)], { env, cwd: root }).toString();
+    const line = text.split("\n").find((l) => l.startsWith("MEASURE "));
+    if (line === undefined) throw new Error(`no measurement in the output of ${b.name}: ${text}`);
+    return JSON.parse(line.slice("MEASURE ".length));
+  };
+  const runs = Array.from({ length: 7 }, measure);
   const kb = (n) => `${(n / 1024).toFixed(0)} KB`;
   const ms = (n) => `${n.toFixed(0)} ms`;
   out(`| \`dist/${b.name}.mjs\` | \`${b.entry}\` | ${kb(bytes.length)} | ${kb(gzipSync(bytes).length)} | ${ms(median(runs.map((r) => r.init)))} | ${b.request ? ms(median(runs.map((r) => r.first))) : "n/a"} |`);
