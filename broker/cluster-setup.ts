@@ -1,7 +1,4 @@
-import type { SQSClient } from "@aws-sdk/client-sqs";
-import { createSqsClient, EMULATOR_CREDENTIALS, SqsCommunicator } from "../core/communicator/index.js";
 import type { MqgateConfig } from "../core/config/types.js";
-import { SqsEventSink } from "../core/events/index.js";
 import type { BrokerParts } from "./server.js";
 
 /** Which communicator the configuration asks for ("auto": SQS when an endpoint and Redis are both set). */
@@ -13,16 +10,20 @@ export function communicatorKind(config: MqgateConfig): "memory" | "sqs" {
 
 /**
  * Builds the cluster parts of a broker process from its configuration: the SQS communicator (node queues) and
- * the events queue sink, sharing one SQS client. `destroy()` releases the client after the broker closed.
+ * the events queue sink, sharing one SQS client. `destroy()` releases the client after the broker closed. The
+ * AWS SDK is loaded only here, when needed: a single node does not carry it in its heap.
  */
-export function createClusterParts(
+export async function createClusterParts(
   config: MqgateConfig,
   onError: (operation: string, err: Error) => void,
-): { parts: BrokerParts; destroy(): void } {
+): Promise<{ parts: BrokerParts; destroy(): void }> {
   const wantSqs = communicatorKind(config) === "sqs";
   const queueUrl = config.events.queueUrl;
   if (!wantSqs && queueUrl === undefined) return { parts: {}, destroy() {} };
-  const client: SQSClient = createSqsClient({
+  const { createSqsClient, EMULATOR_CREDENTIALS } = await import("../core/communicator/sqs-client.js");
+  const { SqsCommunicator } = await import("../core/communicator/sqs.js");
+  const { SqsEventSink } = await import("../core/events/sqs-sink.js");
+  const client = createSqsClient({
     endpoint: config.sqsEndpoint,
     region: config.cluster.sqsRegion,
     // A local emulator checks no credentials; anything else gets the AWS provider chain.

@@ -1,6 +1,11 @@
 import type { QoS } from "mqtt-packet";
 import { PayloadTooLarge } from "../core/communicator/errors.js";
-import { createEventFactory, type EventSink, InvalidEvent, type MqgateEvent, publishedTopicFilter, type PublishedTopicsConfig } from "../core/events/index.js";
+// Not core/events/index.js: that re-exports the SQS sink, and a single node should not load the AWS SDK.
+import { InvalidEvent } from "../core/events/errors.js";
+import { createEventFactory } from "../core/events/factory.js";
+import { publishedTopicFilter, type PublishedTopicsConfig } from "../core/events/filter.js";
+import type { MqgateEvent } from "../core/events/schema.js";
+import type { EventSink } from "../core/events/sink.js";
 import type { Broker } from "./broker.js";
 
 /**

@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   const auth = await createAuth(config.auth);
   const store = await createStore({ redisUrl: config.redisUrl ?? null });
   log.info({ store: store.kind }, "store ready");
-  const cluster = createClusterParts(config, (operation, err) => log.warn({ operation, err: err.message }, "cluster call failed"));
+  const cluster = await createClusterParts(config, (operation, err) => log.warn({ operation, err: err.message }, "cluster call failed"));
   const running = await startBroker(config, auth, store, cluster.parts);
   attachLogging(running.broker, log);
   if (running.cluster !== null) {
