@@ -39,12 +39,15 @@ interface SubscribeEntry {
 
 const RETRY_MAX_MS = 2000;
 
+/** What one client's SUBSCRIBE or UNSUBSCRIBE reported, filter by filter, within one tick. */
+type PendingByClient<T> = Map<string, { source: "mqtt" | "rest"; items: T[] }>;
+
 export function attachEvents(broker: Broker, sink: EventSink, opts: EventBridgeOptions): EventBridge {
   const make = createEventFactory({ node: opts.nodeId });
   const published = publishedTopicFilter(opts.topics ?? {});
   let closed = false;
-  const pendingSubs = new Map<string, { source: "mqtt" | "rest"; entries: SubscribeEntry[] }>();
-  const pendingUnsubs = new Map<string, { source: "mqtt" | "rest"; filters: string[] }>();
+  const pendingSubs: PendingByClient<SubscribeEntry> = new Map();
+  const pendingUnsubs: PendingByClient<string> = new Map();
   let flushScheduled = false;
 
   /** Emits until the sink takes it; gives up only on an event that can never be sent (reported). */
@@ -67,25 +70,25 @@ export function attachEvents(broker: Broker, sink: EventSink, opts: EventBridgeO
     flushScheduled = true;
     setImmediate(() => {
       flushScheduled = false;
-      for (const [clientId, { source, entries }] of pendingSubs) {
-        void emit(make("session.subscribed", { clientId, source, subscriptions: entries }));
+      for (const [clientId, { source, items }] of pendingSubs) {
+        void emit(make("session.subscribed", { clientId, source, subscriptions: items }));
       }
       pendingSubs.clear();
-      for (const [clientId, { source, filters }] of pendingUnsubs) {
-        void emit(make("session.unsubscribed", { clientId, source, filters }));
+      for (const [clientId, { source, items }] of pendingUnsubs) {
+        void emit(make("session.unsubscribed", { clientId, source, filters: items }));
       }
       pendingUnsubs.clear();
     });
   }
 
-  function addSub(clientId: string, source: "mqtt" | "rest", entry: SubscribeEntry): void {
+  function add<T>(pending: PendingByClient<T>, clientId: string, source: "mqtt" | "rest", item: T): void {
     if (clientId === "") return;
-    let pending = pendingSubs.get(clientId);
-    if (pending === undefined) {
-      pending = { source, entries: [] };
-      pendingSubs.set(clientId, pending);
+    let entry = pending.get(clientId);
+    if (entry === undefined) {
+      entry = { source, items: [] };
+      pending.set(clientId, entry);
     }
-    pending.entries.push(entry);
+    entry.items.push(item);
     schedule();
   }
 
@@ -109,20 +112,14 @@ export function attachEvents(broker: Broker, sink: EventSink, opts: EventBridgeO
     void emit(make("client.disconnected", { clientId, ...(username !== undefined ? { username } : {}), reason }));
   });
   broker.on("session.subscribed", (clientId, filter, qos, requested, source) => {
-    addSub(clientId, source, { filter, requestedQos: requested, grantedQos: qos });
+    add(pendingSubs, clientId, source, { filter, requestedQos: requested, grantedQos: qos });
   });
   broker.on("subscribe.refused", (clientId, filter, _reason, requested) => {
     if (filter === "") return;
-    addSub(clientId, "mqtt", { filter, requestedQos: requested, grantedQos: 128 });
+    add(pendingSubs, clientId, "mqtt", { filter, requestedQos: requested, grantedQos: 128 });
   });
   broker.on("session.unsubscribed", (clientId, filter, source) => {
-    let pending = pendingUnsubs.get(clientId);
-    if (pending === undefined) {
-      pending = { source, filters: [] };
-      pendingUnsubs.set(clientId, pending);
-    }
-    pending.filters.push(filter);
-    schedule();
+    add(pendingUnsubs, clientId, source, filter);
   });
   broker.on("message.published", (msg, clientId) => {
     if (clientId === null || !published(msg.topic)) return;

@@ -3,6 +3,7 @@ import mqtt from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type LocalCluster, startLocalCluster } from "../../scripts/lib/local-cluster.js";
 import { RawClient } from "../helpers/raw-client.js";
+import { until } from "./support.js";
 
 /**
  * SIGTERM of a cluster node whose clients hold unacknowledged QoS 1 messages (issue 8): the node exits by itself
@@ -21,13 +22,6 @@ afterAll(async () => {
   await cluster?.stop();
 }, 60_000);
 
-async function until(what: string, cond: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 describe("graceful shutdown of a cluster node", () => {
   it("SIGTERM: the node exits within the drain time and its persistent clients get every message on another node", async () => {

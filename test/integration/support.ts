@@ -1,7 +1,7 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { promisify } from "node:util";
 import type { IConnackPacket, IPublishPacket, Packet } from "mqtt-packet";
+import { freePort } from "../../scripts/lib/local-cluster.js";
 import { RawClient } from "../helpers/raw-client.js";
 
 // Shared by the integration tests: spawning the built broker, raw MQTT sessions, and a subscriber that plays
@@ -20,17 +20,8 @@ export async function waitFor(what: string, cond: () => boolean, timeoutMs = 10_
   }
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr !== null ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+/** A free loopback port (shared with the local cluster). */
+export { freePort };
 
 /** `node scripts/build.mjs --if-stale`: dist/broker.mjs is what the process tests run. */
 export async function buildBroker(): Promise<void> {
