@@ -91,12 +91,8 @@ export class Cluster implements ResultTarget<Reroute> {
     this.maxHops = opts.maxHops ?? 3;
   }
 
-  get liveNodes(): ReadonlySet<string> {
-    return this.live;
-  }
-
   /**
-   * Creates the node queue and registers the node. Messages that arrive before `loaded()` wait in the queue:
+   * Creates the node queue and registers the node. Messages that arrive before `loadedState()` wait in the queue:
    * the broker loads the store's state after registering, so nothing a node writes and then broadcasts is missed.
    */
   async start(): Promise<void> {
@@ -213,23 +209,27 @@ export class Cluster implements ResultTarget<Reroute> {
         if (derived !== undefined) m.root = derived.root;
         messages.push(m);
       }
-      sends.push(this.sendDeliveries(node, messages, byMessage));
+      sends.push(this.sendDeliveries(node, messages));
     }
     void Promise.all(sends).then(() => settle?.());
   }
 
-  private async sendDeliveries(node: string, messages: NodeMessage[], byMessage: Map<Message, PendingTarget[]>): Promise<void> {
+  private async sendDeliveries(node: string, messages: (NodeMessage & { type: "deliver" })[]): Promise<void> {
     try {
       await this.communicator.send(node, messages);
     } catch (err) {
       // The node's queue is gone (it shut down or died and was cleaned up) or SQS kept refusing: what was meant
-      // for it goes to the store (QoS 0 is dropped), where the session finds it when it is next claimed.
+      // for it goes to the store (QoS 0 is dropped), where the session finds it when it is next claimed. Under
+      // the delivery's dedup id, as the receiving node would have enqueued it.
       this.events.onError(`send to node ${node}`, err as Error);
       const ops: StoreOp[] = [];
-      for (const [msg, targets] of byMessage) {
-        for (const t of targets) {
+      for (const m of messages) {
+        const msg: Message = { topic: m.msg.topic, payload: Buffer.from(m.msg.payload, "base64"), qos: m.msg.qos, retain: m.msg.retain };
+        for (const t of m.targets) {
           if (t.qos === 0) continue;
-          ops.push(this.enqueueOp(t.clientId, msg, t.qos, false));
+          const op = this.enqueueOp(t.clientId, msg, t.qos, false);
+          if (op.op === "enqueue") op.dedupId = m.root ?? m.id;
+          ops.push(op);
         }
       }
       if (ops.length > 0) await this.applyWithRetry(ops, `store deliveries for node ${node}`);
@@ -273,14 +273,8 @@ export class Cluster implements ResultTarget<Reroute> {
 
   private handle(m: NodeMessage, deadNode: string | null): void {
     // What this message causes is enqueued under its id: handled again after a crash, it is enqueued once.
-    const journal = this.broker.journal;
-    journal.dedupId = m.type === "deliver" ? (m.root ?? m.id) : m.id;
     this.derived = 0;
-    try {
-      this.handleMessage(m, deadNode);
-    } finally {
-      journal.dedupId = null;
-    }
+    this.broker.journal.withDedupId(m.type === "deliver" ? (m.root ?? m.id) : m.id, () => this.handleMessage(m, deadNode));
   }
 
   private handleMessage(m: NodeMessage, deadNode: string | null): void {

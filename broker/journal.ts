@@ -35,6 +35,17 @@ export class Journal {
    * same message handled again (redelivered after its first handler died) is not enqueued twice.
    */
   dedupId: string | null = null;
+
+  /** Runs `fn` with `dedupId` as the dedup id of the enqueues it causes, then restores the previous one. */
+  withDedupId<T>(dedupId: string | null, fn: () => T): T {
+    const outer = this.dedupId;
+    this.dedupId = dedupId;
+    try {
+      return fn();
+    } finally {
+      this.dedupId = outer;
+    }
+  }
   /** Count of ops ever written: callers compare it before and after routing to learn if routing wrote. */
   writes = 0;
   private waiters = new Set<DurabilityWaiter>();

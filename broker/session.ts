@@ -36,6 +36,8 @@ interface OfflineEntry {
   readonly retain: boolean;
   readonly packetId: 0;
   readonly offline: true;
+  /** The node queue message this delivery came from (forwarded under it as well). */
+  readonly dedupId: string | null;
 }
 
 /** Deliveries held while the session is being claimed; beyond this they are dropped (counted). */
@@ -136,10 +138,10 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     if (link === null) {
       // Offline: the store holds the queue and enforces its bound. In a cluster another node may have claimed the
       // session meanwhile: the store then refuses ("owned") and the message goes to that node.
-      const offline: OfflineEntry = { msg, qos, retain, packetId: 0, offline: true };
+      const dedupId = this.host.journal.dedupId;
+      const offline: OfflineEntry = { msg, qos, retain, packetId: 0, offline: true, dedupId };
       const op: StoreOp = { op: "enqueue", clientId: this.clientId, entry: offline, maxQueued, dropPolicy: queueDropPolicy };
       if (this.host.clustered) op.unowned = true;
-      const dedupId = this.host.journal.dedupId;
       if (dedupId !== null) op.dedupId = dedupId;
       this.host.journal.write(op, this, offline);
       return;
@@ -166,7 +168,8 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
       if (result.ok) {
         if (result.dropped !== undefined) this.host.onDrop(this, EMPTY_MESSAGE, "queue-full");
       } else if (result.reason === "owned") {
-        this.host.forward(this, result.node, ctx.msg, ctx.qos, ctx.retain);
+        // Forwarded under the same dedup id, so a repeat of the original node message is still recognised.
+        this.host.journal.withDedupId(ctx.dedupId, () => this.host.forward(this, result.node, ctx.msg, ctx.qos, ctx.retain));
       } else if (result.reason === "full") {
         this.host.onDrop(this, ctx.msg, "queue-full");
       }
@@ -291,16 +294,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     const held = this.held;
     this.held = null;
     if (held === null) return;
-    const journal = this.host.journal;
-    const outer = journal.dedupId;
-    try {
-      for (const h of held) {
-        journal.dedupId = h.dedupId;
-        this.deliver(h.msg, h.qos, h.retain);
-      }
-    } finally {
-      journal.dedupId = outer;
-    }
+    for (const h of held) this.host.journal.withDedupId(h.dedupId, () => this.deliver(h.msg, h.qos, h.retain));
   }
 
   /** Moves queued messages into the in-flight window while the link can take them. Called on ack and on drain. */
