@@ -4,9 +4,10 @@
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { connect, createServer } from "node:net";
+import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort } from "../scripts/lib/ports.js";
 import { BenchClient } from "./client.js";
 import type { SideProcess } from "./types.js";
 
@@ -15,7 +16,6 @@ export type TargetId = (typeof TARGET_IDS)[number];
 
 export const MOSQUITTO_PATH = "/usr/sbin/mosquitto";
 const REDIS_PATH = "redis-server";
-const RESERVED_PORTS = new Set([1883, 6379, 8080, 8083, 8883]);
 const READY_TIMEOUT_MS = 15_000;
 
 export interface TargetOptions {
@@ -56,20 +56,6 @@ export function killAll(): void {
     }
   }
   live.clear();
-}
-
-/** A port the OS considers free on 127.0.0.1 right now (another process may take it first: callers retry). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr !== null ? addr.port : 0;
-      srv.close(() => (port === 0 || RESERVED_PORTS.has(port) ? freePort().then(resolve, reject) : resolve(port)));
-    });
-  });
 }
 
 export function mosquittoAvailable(): boolean {

@@ -1,11 +1,11 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { createServer } from "node:net";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createEventsQueue } from "../../core/events/sqs-sink.js";
 import { type Fauxqs, startFauxqs } from "./fauxqs.js";
+import { freePort } from "./ports.js";
 import { type RedisServer, startRedisServer } from "./redis-server.js";
 
 /**
@@ -72,18 +72,6 @@ const children = new Set<ChildProcess>();
 process.once("exit", () => {
   for (const child of children) child.kill("SIGKILL");
 });
-
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr !== null ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export async function startLocalCluster(opts: LocalClusterOptions): Promise<LocalCluster> {
   const broker = findBroker();

@@ -1,8 +1,9 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { connect, createServer } from "node:net";
+import { connect } from "node:net";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { freePort } from "./ports.js";
 
 /**
  * A redis-server child process on a free loopback port (never 6379). Without persistence by default; with
@@ -38,20 +39,6 @@ function checkInstalled(): void {
   if (probe.error !== undefined || probe.status !== 0) {
     throw new Error("redis-server is not installed; the store tests need it: apt-get install redis-server");
   }
-}
-
-/** A port the OS considers free right now (bind port 0, read it, close). Another process may take it first. */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.unref();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr !== null ? addr.port : 0;
-      srv.close(() => (port === 6379 || port === 0 ? freePort().then(resolve, reject) : resolve(port)));
-    });
-  });
 }
 
 /** Sends PING over a raw socket; true on +PONG. */

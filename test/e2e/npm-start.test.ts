@@ -1,10 +1,11 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { accessSync, constants } from "node:fs";
-import { connect as netConnect, createServer } from "node:net";
+import { connect as netConnect } from "node:net";
 import { delimiter, join } from "node:path";
 import { promisify } from "node:util";
 import mqtt, { type MqttClient } from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { freePort } from "../../scripts/lib/ports.js";
 
 // The broker as a user runs it: `npm start` builds (if stale) and runs `node dist/broker.mjs`, configured by
 // MQGATE_* variables; standard MQTT tools (Debian mosquitto-clients) and the mqtt npm client talk to it.
@@ -29,18 +30,6 @@ function mosquitto(cmd: "mosquitto_sub" | "mosquitto_pub"): string {
   const path = which(cmd);
   if (path === null) throw new Error(`${cmd} not found: these tests need the Debian mosquitto-clients package (apt-get install mosquitto-clients)`);
   return path;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr !== null ? addr.port : 0;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 interface Proc {

@@ -1,9 +1,9 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { createServer } from "node:net";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectRedisStore } from "../../core/store/transport-ioredis.js";
 import { authenticate } from "../../functions/api-keys.js";
+import { freePort } from "../../scripts/lib/ports.js";
 import { startRedisServer } from "../helpers/redis-server.js";
 import { mqttClient, until } from "./support.js";
 
@@ -18,17 +18,6 @@ function cleanEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("MQGATE_")) env[k] = v;
   return env;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const port = (srv.address() as { port: number }).port;
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 async function startProcess(extra: Record<string, string>): Promise<{ child: ChildProcess; err: () => string; mqtt: number; http: number }> {

@@ -1,7 +1,7 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { promisify } from "node:util";
 import type { IConnackPacket, IPublishPacket, Packet } from "mqtt-packet";
-import { freePort } from "../../scripts/lib/local-cluster.js";
+import { freePort } from "../../scripts/lib/ports.js";
 import { RawClient } from "../helpers/raw-client.js";
 
 // Shared by the integration tests: spawning the built broker, raw MQTT sessions, and a subscriber that plays
@@ -19,9 +19,6 @@ export async function waitFor(what: string, cond: () => boolean, timeoutMs = 10_
     await sleep(5);
   }
 }
-
-/** A free loopback port (shared with the local cluster). */
-export { freePort };
 
 /** `node scripts/build.mjs --if-stale`: dist/broker.mjs is what the process tests run. */
 export async function buildBroker(): Promise<void> {
