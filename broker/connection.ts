@@ -62,6 +62,8 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
   private ackBatch: number[] | null = null;
   private ackPaused = false;
   private suspended = false;
+  /** `written`, bound once, on the first write that backs up: most connections never need it. */
+  private onWritten: (() => void) | null = null;
 
   constructor(
     readonly broker: Broker,
@@ -298,8 +300,7 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
       if (this.state === ConnState.Closed && !this.stream.writable) return;
       this.flush();
       this.broker.stats.bytesSent += buf.length;
-      this.stream.write(buf);
-      this.checkCongestion(this.stream.writableLength);
+      this.send(buf);
       return;
     }
     const at = this.reserve(buf.length);
@@ -339,9 +340,32 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
     this.outHint = length < MIN_BATCH ? MIN_BATCH : length < MAX_BATCHED_PACKET ? length : MAX_BATCHED_PACKET;
     if (this.state === ConnState.Closed && !this.stream.writable) return;
     this.broker.stats.bytesSent += length;
-    this.stream.write(length === out.length ? out : out.subarray(0, length));
+    this.send(length === out.length ? out : out.subarray(0, length));
+  }
+
+  /**
+   * Hands bytes to the stream, then checks what the client has not read. Once output backs up (or one write is
+   * larger than the high-water mark) the write carries a callback, because the stream's "drain" alone cannot end
+   * congestion: it is emitted only after a write crossed the stream's own high-water mark, which can be above
+   * `limits.socketHighWaterMark` (Node 22 raised the default from 16 to 64 KiB, and WebSocket and TLS streams have
+   * their own). Writes stay callback-free while the client keeps up.
+   */
+  private send(buf: Buffer): void {
+    const stream = this.stream;
+    if (stream.writableLength > 0 || buf.length > this.broker.config.limits.socketHighWaterMark) {
+      stream.write(buf, (this.onWritten ??= this.written.bind(this)));
+    } else {
+      stream.write(buf);
+    }
     // What the socket could not take now is what the client has not read.
-    this.checkCongestion(this.stream.writableLength);
+    this.checkCongestion(stream.writableLength);
+  }
+
+  /** A backed-up write reached the kernel: the client is reading again once half the high-water mark is left. */
+  private written(): void {
+    if (this.congested && this.stream.writableLength <= this.broker.config.limits.socketHighWaterMark / 2) {
+      this.onDrain();
+    }
   }
 
   /**

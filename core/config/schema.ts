@@ -96,7 +96,8 @@ const limitsShape = {
   connectTimeoutMs: int(100, TIMER_MAX_MS),
   maxKeepaliveSeconds: int(0, 65535),
   maxRetained: int(0, INT32_MAX),
-  // At least 16 KiB: below the socket's own buffer size Node never emits "drain", and congestion would never clear.
+  // At least 16 KiB: a smaller bound would take an ordinary burst to a reading client for congestion. Recovery does
+  // not depend on the stream's own high-water mark (see Connection.send).
   socketHighWaterMark: int(16_384, INT32_MAX),
 };
 
