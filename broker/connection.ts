@@ -5,7 +5,7 @@ import type { Broker } from "./broker.js";
 import type { DurabilityWaiter } from "./journal.js";
 import { type AckType, encode, encodePublish, publishFlags, publishSize, writeAck, writePublish } from "./codec.js";
 import { PacketDecoder, type PacketSink } from "./decoder.js";
-import { ProtocolError } from "./errors.js";
+import { LimitExceeded, ProtocolError } from "./errors.js";
 import { dispatch } from "./handlers/index.js";
 import type { Session, SessionLink } from "./session.js";
 import type { CloseReason, Message } from "./types.js";
@@ -13,7 +13,7 @@ import type { CloseReason, Message } from "./types.js";
 export const enum ConnState {
   /** Socket accepted; the first packet must be CONNECT [MQTT-3.1.0-1]. */
   AwaitConnect = 0,
-  /** CONNECT received; authentication in progress. Later packets wait in `pending`. */
+  /** CONNECT received; authentication in progress. Later packets wait in `pending`; reading is paused. */
   Connecting = 1,
   Connected = 2,
   Closed = 3,
@@ -23,6 +23,12 @@ export type Transport = "tcp" | "tls" | "ws";
 
 /** Packets a client may pipeline behind CONNECT before CONNACK is sent. Beyond this the client is abusive. */
 const MAX_PENDING_PACKETS = 1024;
+/**
+ * Bytes of held packets allowed while a SUBSCRIBE or UNSUBSCRIBE waits for the store, on top of
+ * `limits.maxPacketSize`: reading is paused meanwhile, so a client that is not abusive holds at most the rest of
+ * one read (64 KiB over TCP, one message over WebSocket).
+ */
+const SUSPENDED_EXTRA_BYTES = 65_536;
 
 let nextConnectionId = 1;
 
@@ -47,6 +53,11 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
   congested = false;
   private readonly decoder: PacketDecoder;
   private pending: Packet[] | null = null;
+  private pendingSizes: number[] | null = null;
+  /** Wire bytes of the packets in `pending`. */
+  private pendingBytes = 0;
+  /** Reading is paused because packets are held (authentication, or a handler waiting for the store). */
+  private holding = false;
   private timer: NodeJS.Timeout;
   /** This tick's outgoing bytes (see `reserve`), or null. */
   private out: Buffer | null = null;
@@ -70,7 +81,10 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
     readonly transport: Transport,
   ) {
     // Fixed header is at least 2 bytes; the limit applies to the whole packet.
-    this.decoder = new PacketDecoder(this, broker.config.limits.maxPacketSize - 2);
+    // Before CONNECT, only a CONNECT-sized packet is buffered: a socket that has not authenticated cannot make the
+    // broker hold maxPacketSize bytes. The full limit applies once CONNECT is in (`beginConnect`).
+    const { maxPacketSize, maxConnectPacketSize } = broker.config.limits;
+    this.decoder = new PacketDecoder(this, Math.min(maxPacketSize, maxConnectPacketSize) - 2);
     // The stream's listeners are shared functions that find the connection on the stream: no closures per connection.
     (stream as ConnectionStream)[kConnection] = this;
     stream.on("data", onStreamData);
@@ -98,28 +112,40 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
 
   /** A packet was refused as soon as its declared length was known to exceed the limit, before buffering it. */
   onOversize(remainingLength: number): void {
+    if (this.state === ConnState.AwaitConnect) {
+      this.broker.stats.limitHits["connect-packet-size"]++;
+      this.close("packet-too-large", new LimitExceeded("connect-packet-size", `first packet of ${remainingLength} bytes exceeds maxConnectPacketSize`));
+      return;
+    }
     this.close("packet-too-large", new ProtocolError(`packet of ${remainingLength} bytes exceeds maxPacketSize`));
   }
 
   /** Handles (or holds) one decoded packet; false once the connection is closed, to stop decoding. */
-  onPacket(packet: Packet): boolean {
+  onPacket(packet: Packet, size: number): boolean {
     if (this.state === ConnState.Closed) return false;
     if (this.keepalive > 0 && this.state === ConnState.Connected) this.timer.refresh();
     if (this.state === ConnState.Connecting || this.suspended) {
       // Packets are handled strictly in arrival order: while CONNECT or a SUBSCRIBE waits for the store,
-      // later packets wait too.
+      // later packets wait too. Reading is paused meanwhile (`updateReading`); what was already read is bounded.
       const pending = (this.pending ??= []);
-      if (pending.length >= MAX_PENDING_PACKETS) {
-        this.close("protocol-error", new ProtocolError("too many packets while waiting for the session store"));
+      const limits = this.broker.config.limits;
+      const preAuth = this.state === ConnState.Connecting;
+      const maxBytes = preAuth ? limits.maxPreAuthBytes : Math.max(limits.maxPreAuthBytes, limits.maxPacketSize + SUSPENDED_EXTRA_BYTES);
+      if (this.pendingBytes + size > maxBytes || pending.length >= MAX_PENDING_PACKETS) {
+        this.broker.stats.limitHits["pre-auth-bytes"]++;
+        const what = preAuth ? "before CONNACK (limits.maxPreAuthBytes)" : "while waiting for the session store";
+        this.close("limit-exceeded", new LimitExceeded("pre-auth-bytes", `more than ${maxBytes} bytes or ${MAX_PENDING_PACKETS} packets sent ${what}`));
         return false;
       }
       pending.push(packet);
+      (this.pendingSizes ??= []).push(size);
+      this.pendingBytes += size;
       return true;
     }
     try {
       dispatch(this, packet);
     } catch (err) {
-      this.close("protocol-error", err as Error);
+      this.close(err instanceof LimitExceeded ? "limit-exceeded" : "protocol-error", err as Error);
     }
     // The handler may have closed the connection (TypeScript's narrowing above does not see that).
     return !this.isClosed;
@@ -142,6 +168,8 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
   beginConnect(keepalive: number): void {
     this.state = ConnState.Connecting;
     this.keepalive = keepalive;
+    this.decoder.setMaxRemainingLength(this.broker.config.limits.maxPacketSize - 2);
+    this.updateReading();
     // The connect timer keeps running: authentication must also finish within connectTimeoutMs.
   }
 
@@ -154,24 +182,44 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
       this.timer = setTimeout(onKeepaliveTimeout, this.keepalive * 1500, this);
     }
     this.replayPending();
+    this.updateReading();
   }
 
   /** Holds incoming packets until `resume()`: a handler is waiting for the store. */
   suspend(): void {
     this.suspended = true;
+    this.updateReading();
   }
 
   resume(): void {
     if (!this.suspended) return;
     this.suspended = false;
     if (this.state !== ConnState.Closed) this.replayPending();
+    this.updateReading();
   }
 
   private replayPending(): void {
     const pending = this.pending;
+    const sizes = this.pendingSizes;
     this.pending = null;
+    this.pendingSizes = null;
+    this.pendingBytes = 0;
     // A replayed packet may suspend again; the rest then queue up behind it, in order.
-    if (pending !== null) for (const packet of pending) this.onPacket(packet);
+    if (pending !== null && sizes !== null) for (let i = 0; i < pending.length; i++) this.onPacket(pending[i] as Packet, sizes[i] as number);
+  }
+
+  /**
+   * Reading is paused while packets are held (CONNECT being authenticated, a handler waiting for the store), so
+   * a client cannot make the broker buffer more than what one read brought in; it resumes when they are handled,
+   * unless congestion or pending acknowledgements hold it too.
+   */
+  private updateReading(): void {
+    if (this.state === ConnState.Closed) return;
+    const hold = this.state === ConnState.Connecting || this.suspended;
+    if (hold === this.holding) return;
+    this.holding = hold;
+    if (hold) this.stream.pause();
+    else if (!this.congested && !this.ackPaused) this.stream.resume();
   }
 
   /** Sends CONNACK with a refusal code and closes [MQTT-3.2.2-4] [MQTT-3.2.2-5]. */
@@ -191,6 +239,8 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
     this.closeReason = reason;
     clearTimeout(this.timer);
     this.pending = null;
+    this.pendingSizes = null;
+    this.pendingBytes = 0;
     if (flush) {
       this.flush();
       this.stream.end();
@@ -288,7 +338,7 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
     batches.splice(0, n);
     if (this.ackPaused && queue.length < MAX_PENDING_ACKS / 2) {
       this.ackPaused = false;
-      if (!this.congested) this.stream.resume();
+      if (!this.congested && !this.holding) this.stream.resume();
     }
   }
 
@@ -360,7 +410,7 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
   onDrain(): void {
     if (!this.congested || this.state === ConnState.Closed) return;
     this.congested = false;
-    if (!this.ackPaused) this.stream.resume();
+    if (!this.ackPaused && !this.holding) this.stream.resume();
     this.session?.drain();
   }
 

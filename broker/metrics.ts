@@ -24,7 +24,7 @@ const REFUSAL_REASONS = ["", "unacceptable-protocol-version", "identifier-reject
 const DROP_REASONS: readonly DropReason[] = ["queue-full", "slow-consumer", "not-authorized", "retained-limit", "session-busy"];
 const CLOSE_REASONS: readonly CloseReason[] = [
   "client-disconnect", "socket-closed", "socket-error", "protocol-error", "keepalive-timeout", "connect-timeout",
-  "takeover", "kicked", "packet-too-large", "not-authorized", "server-shutdown",
+  "takeover", "kicked", "packet-too-large", "not-authorized", "server-shutdown", "limit-exceeded",
 ];
 const QOS_LABELS = ["0", "1", "2"] as const;
 /** Seconds; from a local Redis (sub-millisecond) to a store call that times out (10 s). */
@@ -302,6 +302,16 @@ export class BrokerMetrics {
       collect() {
         this.reset();
         for (const reason of DROP_REASONS) this.inc({ reason }, stats.dropped[reason]);
+      },
+    });
+    new Counter({
+      name: "mqgate_limit_hits_total",
+      help: "Connections closed because the client went over a per-client bound, by limit (docs/security.md)",
+      labelNames: ["limit"],
+      registers,
+      collect() {
+        this.reset();
+        for (const [limit, n] of Object.entries(stats.limitHits)) this.inc({ limit }, n);
       },
     });
     counter("mqgate_received_bytes_total", "Bytes read from client connections (MQTT packets)", () => stats.bytesReceived);
