@@ -5,6 +5,7 @@ import type { Communicator, NodeMessage } from "../core/communicator/types.js";
 import type { ListenerConfig } from "../core/config/types.js";
 import type { EventSink } from "../core/events/sink.js";
 import type { Store } from "../core/store/types.js";
+import type { EventBufferStats } from "./event-buffer.js";
 import type { Broker } from "./broker.js";
 import { Readiness, type ReadinessOptions } from "./health.js";
 import type { CloseReason, DropReason } from "./types.js";
@@ -339,6 +340,37 @@ export class BrokerMetrics {
     gauge("mqgate_subscriptions", "Subscriptions in this broker's subscription tree", () => broker.subscriptionCount);
     gauge("mqgate_retained_messages", "Retained messages held by this broker", () => broker.retained.size);
     gauge("mqgate_store_pending_writes", "Store writes waiting for the next journal batch", () => broker.journal.pendingOps);
+  }
+
+  /** Registers the gauges and the drop counter of the events buffer (broker/event-buffer.ts). Once per registry. */
+  observeEvents(buffer: EventBufferStats): void {
+    const registers = [this.registry];
+    new Gauge({
+      name: "mqgate_events_buffered",
+      help: "Events held for the events queue (waiting, being sent, or retried during an SQS outage)",
+      registers,
+      collect() {
+        this.set(buffer.events);
+      },
+    });
+    new Gauge({
+      name: "mqgate_events_buffered_bytes",
+      help: "Approximate bytes of the events held for the events queue",
+      registers,
+      collect() {
+        this.set(buffer.bytes);
+      },
+    });
+    new Counter({
+      name: "mqgate_events_dropped_total",
+      help: "Events never sent to the events queue, by reason: buffer-full, invalid, too-large, shutdown",
+      labelNames: ["reason"],
+      registers,
+      collect() {
+        this.reset();
+        for (const [reason, n] of Object.entries(buffer.dropped)) this.inc({ reason }, n);
+      },
+    });
   }
 
   /** Registers the readiness gauges. Once per registry. */

@@ -25,6 +25,8 @@ export interface RunningBroker {
   readonly broker: Broker;
   /** Cluster membership, or null for a single node. */
   readonly cluster: Cluster | null;
+  /** The bridge to the events queue (parts.events), or null. */
+  readonly events: EventBridge | null;
   readonly listeners: readonly Listener[];
   /** The REST API served by this process (config.http), or null when its port is off. */
   readonly http: LocalApi | null;
@@ -58,8 +60,12 @@ export async function startBroker(
     events = attachEvents(broker, metrics?.instrumentEvents(parts.events) ?? parts.events, {
       nodeId: config.nodeId,
       topics: { include: config.events.include, exclude: config.events.exclude },
+      maxEvents: config.events.maxBufferedEvents,
+      maxBytes: config.events.maxBufferedBytes,
       onError: (err) => broker.emit("cluster.error", "events", err),
+      onOverflow: (full, dropped) => broker.emit("events.overflow", full, dropped),
     });
+    metrics?.observeEvents(events.buffered);
   }
   if (parts.communicator !== undefined && parts.communicator !== null) {
     const bridge = events;
@@ -107,6 +113,7 @@ export async function startBroker(
   return {
     broker,
     cluster,
+    events,
     listeners,
     http,
     metrics: ops,
