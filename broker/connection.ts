@@ -38,6 +38,11 @@ let nextConnectionId = 1;
  */
 /** Acknowledgements waiting for store writes; beyond this many the broker stops reading from the client. */
 const MAX_PENDING_ACKS = 1024;
+/**
+ * Bytes of a client's messages whose store writes are not yet durable (QoS 0 ones that wrote included); beyond
+ * this the broker stops reading from the client too, so a store outage holds at most this much per client.
+ */
+const MAX_PENDING_ACK_BYTES = 4 * 1024 * 1024;
 
 export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
   readonly id = nextConnectionId++;
@@ -71,6 +76,9 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
    */
   private ackQueue: number[] | null = null;
   private ackBatch: number[] | null = null;
+  /** Message bytes of each entry of `ackQueue`, and their sum. */
+  private ackSizes: number[] | null = null;
+  private ackBytes = 0;
   private ackPaused = false;
   private suspended = false;
 
@@ -304,17 +312,32 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
    * Acknowledges an inbound packet once what it caused is durable. `wroteSince` is the journal's write count
    * before the packet was handled: when nothing was written and nothing waits, the ack goes out at once.
    */
-  ackWhenDurable(type: AckType, packetId: number, wroteSince: number): void {
+  ackWhenDurable(type: AckType, packetId: number, wroteSince: number, bytes = 0): void {
     const journal = this.broker.journal;
     const wrote = journal.writes !== wroteSince;
     if (!wrote && (this.ackQueue === null || this.ackQueue.length === 0)) {
       this.writeAck(type, packetId);
       return;
     }
+    this.awaitDurable((type << 16) | packetId, wrote, bytes);
+  }
+
+  /**
+   * A QoS 0 message that caused store writes (a retained message, say): nothing to acknowledge, but its bytes count
+   * towards what this client may have waiting for the store.
+   */
+  countWhileDurable(wroteSince: number, bytes: number): void {
+    if (this.broker.journal.writes !== wroteSince) this.awaitDurable(0, true, bytes);
+  }
+
+  /** Queues an acknowledgement (`packed`, or 0 for none) behind the journal batch; pauses reading at the bounds. */
+  private awaitDurable(packed: number, wrote: boolean, bytes: number): void {
     const queue = (this.ackQueue ??= []);
-    queue.push((type << 16) | packetId);
-    (this.ackBatch ??= []).push(wrote ? journal.wait(this) : 0);
-    if (queue.length >= MAX_PENDING_ACKS && !this.ackPaused) {
+    queue.push(packed);
+    (this.ackBatch ??= []).push(wrote ? this.broker.journal.wait(this) : 0);
+    (this.ackSizes ??= []).push(bytes);
+    this.ackBytes += bytes;
+    if ((queue.length >= MAX_PENDING_ACKS || this.ackBytes > MAX_PENDING_ACK_BYTES) && !this.ackPaused) {
       // The store is slow or down: stop taking work from this client until its acks go out.
       this.ackPaused = true;
       this.stream.pause();
@@ -331,12 +354,14 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
     if (this.state !== ConnState.Closed) {
       for (let i = 0; i < n; i++) {
         const packed = queue[i] as number;
-        this.writeAck((packed >>> 16) as AckType, packed & 0xffff);
+        if (packed !== 0) this.writeAck((packed >>> 16) as AckType, packed & 0xffff);
       }
     }
     queue.splice(0, n);
     batches.splice(0, n);
-    if (this.ackPaused && queue.length < MAX_PENDING_ACKS / 2) {
+    const sizes = this.ackSizes;
+    if (sizes !== null) for (const size of sizes.splice(0, n)) this.ackBytes -= size;
+    if (this.ackPaused && queue.length < MAX_PENDING_ACKS / 2 && this.ackBytes <= MAX_PENDING_ACK_BYTES / 2) {
       this.ackPaused = false;
       if (!this.congested && !this.holding) this.stream.resume();
     }

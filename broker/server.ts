@@ -8,10 +8,13 @@ import type { Store } from "../core/store/types.js";
 import { type LocalApi, startLocalApi } from "../functions/local.js";
 import { Broker } from "./broker.js";
 import { Cluster } from "./cluster.js";
+import type { EventBufferStats } from "./event-buffer.js";
 import { attachEvents, type EventBridge } from "./events.js";
 import { type Listener, startListeners } from "./listeners.js";
 import { BrokerMetrics, type MetricsListener, startMetricsListener } from "./metrics.js";
 import { SysPublisher } from "./sys.js";
+
+const NO_EVENTS: EventBufferStats = { events: 0, bytes: 0, dropped: { "buffer-full": 0, invalid: 0, "too-large": 0, shutdown: 0 } };
 
 /** What connects a broker to the rest of a cluster; both optional (a single node needs neither). */
 export interface BrokerParts {
@@ -65,8 +68,9 @@ export async function startBroker(
       onError: (err) => broker.emit("cluster.error", "events", err),
       onOverflow: (full, dropped) => broker.emit("events.overflow", full, dropped),
     });
-    metrics?.observeEvents(events.buffered);
   }
+  // The series exist without an events queue too (at 0), like the SQS ones.
+  metrics?.observeEvents(events?.buffered ?? NO_EVENTS);
   if (parts.communicator !== undefined && parts.communicator !== null) {
     const bridge = events;
     cluster = new Cluster(

@@ -20,13 +20,16 @@ export function handlePublish(conn: Connection, packet: IPublishPacket): void {
   const invalid = validateTopicName(topic, broker.topicLimits);
   if (invalid !== null) throw new ProtocolError(`invalid topic name: ${invalid}`, "MQTT-3.3.2-2");
   const qos = packet.qos;
+  const payload = packet.payload as Buffer;
   if (qos === 0) {
     if (packet.dup) throw new ProtocolError("DUP set on a QoS 0 PUBLISH", "MQTT-3.3.1-2");
-    broker.publishFromClient(conn, topic, packet.payload as Buffer, 0, packet.retain);
+    // Store writes it causes (a retained message) count towards what this client may have waiting for the store.
+    const wrote = broker.journal.writes;
+    broker.publishFromClient(conn, topic, payload, 0, packet.retain);
+    conn.countWhileDurable(wrote, payload.length);
     return;
   }
   const packetId = requirePacketId(packet.messageId, "PUBLISH");
-  const payload = packet.payload as Buffer;
   if (!broker.admitsPublish(conn, topic, payload.length) && !(qos === 2 && conn.session?.inboundQos2.has(packetId) === true)) {
     broker.stats.limitHits["events-backlog"]++;
     throw new LimitExceeded("events-backlog", `QoS ${qos} publish refused: the events buffer is full (events.maxBufferedEvents / maxBufferedBytes)`);
@@ -35,7 +38,7 @@ export function handlePublish(conn: Connection, packet: IPublishPacket): void {
   const mark = broker.journal.writes;
   if (qos === 1) {
     broker.publishFromClient(conn, topic, payload, 1, packet.retain);
-    conn.ackWhenDurable(AckType.Puback, packetId, mark);
+    conn.ackWhenDurable(AckType.Puback, packetId, mark, payload.length);
     return;
   }
   const session = conn.session as NonNullable<Connection["session"]>;
@@ -47,5 +50,5 @@ export function handlePublish(conn: Connection, packet: IPublishPacket): void {
       broker.journal.write({ op: "inbound2.add", clientId: session.clientId, epoch: session.epoch, packetId });
     }
   }
-  conn.ackWhenDurable(AckType.Pubrec, packetId, mark);
+  conn.ackWhenDurable(AckType.Pubrec, packetId, mark, payload.length);
 }
