@@ -29,6 +29,8 @@ const MAX_PENDING_PACKETS = 1024;
  * one read (64 KiB over TCP, one message over WebSocket).
  */
 const SUSPENDED_EXTRA_BYTES = 65_536;
+/** Packets held while a SUBSCRIBE or UNSUBSCRIBE waits for the store: one 64 KiB read of the smallest packets. */
+const MAX_SUSPENDED_PACKETS = 32_768;
 
 let nextConnectionId = 1;
 
@@ -139,10 +141,11 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
       const limits = this.broker.config.limits;
       const preAuth = this.state === ConnState.Connecting;
       const maxBytes = preAuth ? limits.maxPreAuthBytes : Math.max(limits.maxPreAuthBytes, limits.maxPacketSize + SUSPENDED_EXTRA_BYTES);
-      if (this.pendingBytes + size > maxBytes || pending.length >= MAX_PENDING_PACKETS) {
+      const maxPackets = preAuth ? MAX_PENDING_PACKETS : MAX_SUSPENDED_PACKETS;
+      if (this.pendingBytes + size > maxBytes || pending.length >= maxPackets) {
         this.broker.stats.limitHits["pre-auth-bytes"]++;
         const what = preAuth ? "before CONNACK (limits.maxPreAuthBytes)" : "while waiting for the session store";
-        this.close("limit-exceeded", new LimitExceeded("pre-auth-bytes", `more than ${maxBytes} bytes or ${MAX_PENDING_PACKETS} packets sent ${what}`));
+        this.close("limit-exceeded", new LimitExceeded("pre-auth-bytes", `more than ${maxBytes} bytes or ${maxPackets} packets sent ${what}`));
         return false;
       }
       pending.push(packet);

@@ -253,4 +253,13 @@ describe("packets held while a SUBSCRIBE waits for the store", () => {
     const first = await c.expect("publish", 5000);
     expect(first.topic).toBe("held/x");
   });
+
+  it("a client that pipelines 2,000 small publishes behind its SUBSCRIBE (one read) is served, in order, not closed", async () => {
+    const c = await f.raw({ clientId: "held-small", clean: false });
+    const frames = [generate({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic: "small/#", qos: 0 }] })];
+    for (let i = 0; i < 2000; i++) frames.push(generate(publish("small/t", String(i))));
+    c.sendBytes(Buffer.concat(frames));
+    expect((await c.expect("suback")).granted).toEqual([0]);
+    for (let i = 0; i < 2000; i++) expect((await c.expect("publish")).payload.toString()).toBe(String(i));
+  });
 });
