@@ -1,7 +1,7 @@
 import { generate, type Packet, type QoS } from "mqtt-packet";
 import { describe, expect, it } from "vitest";
 import type { Auth, ClientPolicy } from "../../core/auth/types.js";
-import { DEFAULTS } from "../../core/config/index.js";
+import { ConfigError, DEFAULTS, loadConfig } from "../../core/config/index.js";
 import { MemoryStore } from "../../core/store/memory.js";
 import type { TestBroker } from "../helpers/broker.js";
 import { useBroker } from "../helpers/fixture.js";
@@ -112,12 +112,29 @@ describe("duplicate filters under a policy that refuses or downgrades", () => {
   });
 });
 
+describe("the bounds are configuration, validated", () => {
+  it("defaults: 100 filters per packet, 64 KiB CONNECT, 64 KiB before CONNACK, 10,000 events / 32 MiB buffered", () => {
+    expect(DEFAULTS.limits).toMatchObject({ maxFiltersPerPacket: 100, maxConnectPacketSize: 65_536, maxPreAuthBytes: 65_536 });
+    expect(DEFAULTS.events).toMatchObject({ maxBufferedEvents: 10_000, maxBufferedBytes: 33_554_432 });
+  });
+
+  for (const [key, overrides] of [
+    ["limits.maxFiltersPerPacket", { limits: { maxFiltersPerPacket: 0 } }],
+    ["limits.maxConnectPacketSize", { limits: { maxConnectPacketSize: 10 } }],
+    ["limits.maxPreAuthBytes", { limits: { maxPreAuthBytes: -1 } }],
+    ["events.maxBufferedEvents", { events: { maxBufferedEvents: 0 } }],
+    ["events.maxBufferedBytes", { events: { maxBufferedBytes: 100 } }],
+  ] as const) {
+    it(`${key} out of range is refused at startup`, async () => {
+      const err = await loadConfig({ env: {}, overrides }).then(() => null, (e: unknown) => e);
+      expect(err).toBeInstanceOf(ConfigError);
+      expect(String((err as Error).message)).toContain(key);
+    });
+  }
+});
+
 describe("limits.maxFiltersPerPacket", () => {
   const f = useBroker({ limits: { maxFiltersPerPacket: 10 } });
-
-  it("defaults to 100", () => {
-    expect(DEFAULTS.limits.maxFiltersPerPacket).toBe(100);
-  });
 
   it("a SUBSCRIBE with exactly the limit is served", async () => {
     const c = await f.raw();
