@@ -3,9 +3,9 @@ import { describe, expect, it } from "vitest";
 import type { Auth, ClientPolicy } from "../../core/auth/types.js";
 import { ConfigError, DEFAULTS, loadConfig } from "../../core/config/index.js";
 import { MemoryStore } from "../../core/store/memory.js";
-import type { TestBroker } from "../helpers/broker.js";
+import { startTestBroker, type TestBroker } from "../helpers/broker.js";
 import { useBroker } from "../helpers/fixture.js";
-import type { RawClient } from "../helpers/raw-client.js";
+import { RawClient } from "../helpers/raw-client.js";
 
 /**
  * Bounded work per client (docs/security.md): what one SUBSCRIBE, UNSUBSCRIBE or a not-yet-authenticated socket can
@@ -96,6 +96,52 @@ describe("duplicate filters in one SUBSCRIBE or UNSUBSCRIBE are handled once", (
     await c.unsubscribe(Array.from({ length: 500 }, () => "dup/u"));
     expect(unsubscribed.filter(([clientId]) => clientId === "dup-unsub").map(([, filter]) => filter)).toEqual(["dup/u"]);
     expect(f.b.broker.sessions.get("dup-unsub")?.subscriptions.size).toBe(0);
+  });
+});
+
+describe("the amplifying SUBSCRIBE of issue 12: '#' x 300, 200 retained messages of 10 KB, a client that never reads", () => {
+  const f = useBroker({ limits: { maxRetained: 1000 } });
+
+  async function setup(): Promise<void> {
+    const setter = await f.raw();
+    for (let i = 0; i < 200; i++) setter.send({ ...publish(`amp/r${i}`, Buffer.alloc(10_000, i)), retain: true } as Packet);
+    await barrier(setter);
+  }
+
+  it("with the default limit (100 filters) the packet is not handled: the connection is closed, nothing is sent", async () => {
+    await setup();
+    const sent = f.b.broker.stats.messagesSent;
+    const hits = f.b.broker.stats.limitHits["filters-per-packet"];
+    const c = await f.raw({ clientId: "amp-default" });
+    c.socket.pause();
+    c.send({ cmd: "subscribe", messageId: 1, subscriptions: Array.from({ length: 300 }, () => ({ topic: "#", qos: 0 as QoS })) });
+    for (let i = 0; i < 100 && f.b.broker.stats.limitHits["filters-per-packet"] === hits; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(f.b.broker.stats.limitHits["filters-per-packet"]).toBe(hits + 1);
+    expect([...f.b.broker.connections].some((conn) => conn.clientId === "amp-default")).toBe(false);
+    expect(f.b.broker.stats.messagesSent).toBe(sent);
+  });
+
+  it("with the limit raised to 1,000: each retained message is sent once (200, not 60,000), RSS grows less than 64 MB", async () => {
+    const b = await startTestBroker({ limits: { maxRetained: 1000, maxFiltersPerPacket: 1000 } });
+    try {
+      const setter = await RawClient.connected(b.mqttPort);
+      for (let i = 0; i < 200; i++) setter.send({ ...publish(`amp/r${i}`, Buffer.alloc(10_000, i)), retain: true } as Packet);
+      await barrier(setter);
+      setter.destroy();
+      global.gc?.();
+      const rss = process.memoryUsage().rss;
+      const sent = b.broker.stats.messagesSent;
+      const c = await RawClient.connected(b.mqttPort, { clientId: "amp-raised" });
+      c.socket.pause();
+      c.send({ cmd: "subscribe", messageId: 1, subscriptions: Array.from({ length: 300 }, () => ({ topic: "#", qos: 0 as QoS })) });
+      for (let i = 0; i < 200 && b.broker.stats.messagesSent - sent < 200; i++) await new Promise((r) => setTimeout(r, 10));
+      await new Promise((r) => setTimeout(r, 500));
+      expect(b.broker.stats.messagesSent - sent).toBe(200);
+      expect(process.memoryUsage().rss - rss).toBeLessThan(64 * 1024 * 1024);
+      c.destroy();
+    } finally {
+      await b.close();
+    }
   });
 });
 
