@@ -22,6 +22,14 @@ interface Subscription {
   readonly qos: QoS;
 }
 
+/**
+ * Decides, before a QoS 1/2 PUBLISH is routed and acknowledged, whether it may be accepted at all: its
+ * acknowledgement depends on a side effect with bounded room (the events queue's buffer, broker/events.ts).
+ */
+export interface PublishAdmission {
+  admits(clientId: string, topic: string, payloadBytes: number): boolean;
+}
+
 /** Events for the process edge (logs, metrics, the events queue). The broker itself never logs. */
 export interface BrokerEvents {
   "client.connected": [session: Session, conn: Connection, sessionPresent: boolean];
@@ -40,6 +48,11 @@ export interface BrokerEvents {
   "store.recovered": [];
   /** A cluster operation failed; it is retried or worked around (see broker/cluster.ts). */
   "cluster.error": [operation: string, error: Error];
+  /**
+   * The buffer of the events queue is full and events are being dropped (`full`), or has room again; `dropped`
+   * events were lost since it filled (decision 009).
+   */
+  "events.overflow": [full: boolean, dropped: number];
   /** This node cleaned up after a dead node. */
   "cluster.node-removed": [nodeId: string, sessions: number, drained: number];
 }
@@ -57,6 +70,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   readonly journal: Journal;
   /** Membership of a cluster (SQS communicator and a shared store), or null for a single node. */
   cluster: Cluster | null = null;
+  private admission: PublishAdmission | null = null;
   private readonly trie = new SubscriptionTrie<Subscription>();
   /** Scratch map for one routing pass: session -> highest granted QoS (one copy per session [MQTT-3.3.5-1]). */
   private readonly scratch = new Map<Session, QoS>();
@@ -370,6 +384,16 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   }
 
   // --- publishing ----------------------------------------------------------------------------------------
+
+  /** Installs (or, with null, removes) the admission check of QoS 1/2 publishes. */
+  setPublishAdmission(admission: PublishAdmission | null): void {
+    this.admission = admission;
+  }
+
+  /** Whether a QoS 1/2 PUBLISH from `conn` may be accepted now (see PublishAdmission). */
+  admitsPublish(conn: Connection, topic: string, payloadBytes: number): boolean {
+    return this.admission === null || this.admission.admits(conn.clientId ?? "", topic, payloadBytes);
+  }
 
   /** A PUBLISH (or will) from a connected client: authorize, then route. */
   publishFromClient(conn: Connection, topic: string, payload: Buffer, qos: QoS, retain: boolean): void {

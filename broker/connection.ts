@@ -5,7 +5,7 @@ import type { Broker } from "./broker.js";
 import type { DurabilityWaiter } from "./journal.js";
 import { type AckType, encode, encodePublish, publishFlags, publishSize, writeAck, writePublish } from "./codec.js";
 import { PacketDecoder, type PacketSink } from "./decoder.js";
-import { ProtocolError } from "./errors.js";
+import { LimitExceeded, ProtocolError } from "./errors.js";
 import { dispatch } from "./handlers/index.js";
 import type { Session, SessionLink } from "./session.js";
 import type { CloseReason, Message } from "./types.js";
@@ -13,7 +13,7 @@ import type { CloseReason, Message } from "./types.js";
 export const enum ConnState {
   /** Socket accepted; the first packet must be CONNECT [MQTT-3.1.0-1]. */
   AwaitConnect = 0,
-  /** CONNECT received; authentication in progress. Later packets wait in `pending`. */
+  /** CONNECT received; authentication in progress. Later packets wait in `pending`; reading is paused. */
   Connecting = 1,
   Connected = 2,
   Closed = 3,
@@ -23,6 +23,14 @@ export type Transport = "tcp" | "tls" | "ws";
 
 /** Packets a client may pipeline behind CONNECT before CONNACK is sent. Beyond this the client is abusive. */
 const MAX_PENDING_PACKETS = 1024;
+/**
+ * Bytes of held packets allowed while a SUBSCRIBE or UNSUBSCRIBE waits for the store, on top of
+ * `limits.maxPacketSize`: reading is paused meanwhile, so a client that is not abusive holds at most the rest of
+ * one read (64 KiB over TCP, one message over WebSocket).
+ */
+const SUSPENDED_EXTRA_BYTES = 65_536;
+/** Packets held while a SUBSCRIBE or UNSUBSCRIBE waits for the store: one 64 KiB read of the smallest packets. */
+const MAX_SUSPENDED_PACKETS = 32_768;
 
 let nextConnectionId = 1;
 
@@ -32,6 +40,11 @@ let nextConnectionId = 1;
  */
 /** Acknowledgements waiting for store writes; beyond this many the broker stops reading from the client. */
 const MAX_PENDING_ACKS = 1024;
+/**
+ * Bytes of a client's messages whose store writes are not yet durable (QoS 0 ones that wrote included); beyond
+ * this the broker stops reading from the client too, so a store outage holds at most this much per client.
+ */
+const MAX_PENDING_ACK_BYTES = 4 * 1024 * 1024;
 
 export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
   readonly id = nextConnectionId++;
@@ -47,6 +60,11 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
   congested = false;
   private readonly decoder: PacketDecoder;
   private pending: Packet[] | null = null;
+  private pendingSizes: number[] | null = null;
+  /** Wire bytes of the packets in `pending`. */
+  private pendingBytes = 0;
+  /** Reading is paused because packets are held (authentication, or a handler waiting for the store). */
+  private holding = false;
   private timer: NodeJS.Timeout;
   /** This tick's outgoing bytes (see `reserve`), or null. */
   private out: Buffer | null = null;
@@ -60,6 +78,9 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
    */
   private ackQueue: number[] | null = null;
   private ackBatch: number[] | null = null;
+  /** Message bytes of each entry of `ackQueue`, and their sum. */
+  private ackSizes: number[] | null = null;
+  private ackBytes = 0;
   private ackPaused = false;
   private suspended = false;
   /** `written`, bound once, on the first write that backs up: most connections never need it. */
@@ -72,7 +93,10 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
     readonly transport: Transport,
   ) {
     // Fixed header is at least 2 bytes; the limit applies to the whole packet.
-    this.decoder = new PacketDecoder(this, broker.config.limits.maxPacketSize - 2);
+    // Before CONNECT, only a CONNECT-sized packet is buffered: a socket that has not authenticated cannot make the
+    // broker hold maxPacketSize bytes. The full limit applies once CONNECT is in (`beginConnect`).
+    const { maxPacketSize, maxConnectPacketSize } = broker.config.limits;
+    this.decoder = new PacketDecoder(this, Math.min(maxPacketSize, maxConnectPacketSize) - 2);
     // The stream's listeners are shared functions that find the connection on the stream: no closures per connection.
     (stream as ConnectionStream)[kConnection] = this;
     stream.on("data", onStreamData);
@@ -100,28 +124,41 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
 
   /** A packet was refused as soon as its declared length was known to exceed the limit, before buffering it. */
   onOversize(remainingLength: number): void {
+    if (this.state === ConnState.AwaitConnect) {
+      this.broker.stats.limitHits["connect-packet-size"]++;
+      this.close("packet-too-large", new LimitExceeded("connect-packet-size", `first packet of ${remainingLength} bytes exceeds maxConnectPacketSize`));
+      return;
+    }
     this.close("packet-too-large", new ProtocolError(`packet of ${remainingLength} bytes exceeds maxPacketSize`));
   }
 
   /** Handles (or holds) one decoded packet; false once the connection is closed, to stop decoding. */
-  onPacket(packet: Packet): boolean {
+  onPacket(packet: Packet, size: number): boolean {
     if (this.state === ConnState.Closed) return false;
     if (this.keepalive > 0 && this.state === ConnState.Connected) this.timer.refresh();
     if (this.state === ConnState.Connecting || this.suspended) {
       // Packets are handled strictly in arrival order: while CONNECT or a SUBSCRIBE waits for the store,
-      // later packets wait too.
+      // later packets wait too. Reading is paused meanwhile (`updateReading`); what was already read is bounded.
       const pending = (this.pending ??= []);
-      if (pending.length >= MAX_PENDING_PACKETS) {
-        this.close("protocol-error", new ProtocolError("too many packets while waiting for the session store"));
+      const limits = this.broker.config.limits;
+      const preAuth = this.state === ConnState.Connecting;
+      const maxBytes = preAuth ? limits.maxPreAuthBytes : Math.max(limits.maxPreAuthBytes, limits.maxPacketSize + SUSPENDED_EXTRA_BYTES);
+      const maxPackets = preAuth ? MAX_PENDING_PACKETS : MAX_SUSPENDED_PACKETS;
+      if (this.pendingBytes + size > maxBytes || pending.length >= maxPackets) {
+        this.broker.stats.limitHits["pre-auth-bytes"]++;
+        const what = preAuth ? "before CONNACK (limits.maxPreAuthBytes)" : "while waiting for the session store";
+        this.close("limit-exceeded", new LimitExceeded("pre-auth-bytes", `more than ${maxBytes} bytes or ${maxPackets} packets sent ${what}`));
         return false;
       }
       pending.push(packet);
+      (this.pendingSizes ??= []).push(size);
+      this.pendingBytes += size;
       return true;
     }
     try {
       dispatch(this, packet);
     } catch (err) {
-      this.close("protocol-error", err as Error);
+      this.close(err instanceof LimitExceeded ? "limit-exceeded" : "protocol-error", err as Error);
     }
     // The handler may have closed the connection (TypeScript's narrowing above does not see that).
     return !this.isClosed;
@@ -144,6 +181,8 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
   beginConnect(keepalive: number): void {
     this.state = ConnState.Connecting;
     this.keepalive = keepalive;
+    this.decoder.setMaxRemainingLength(this.broker.config.limits.maxPacketSize - 2);
+    this.updateReading();
     // The connect timer keeps running: authentication must also finish within connectTimeoutMs.
   }
 
@@ -156,24 +195,44 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
       this.timer = setTimeout(onKeepaliveTimeout, this.keepalive * 1500, this);
     }
     this.replayPending();
+    this.updateReading();
   }
 
   /** Holds incoming packets until `resume()`: a handler is waiting for the store. */
   suspend(): void {
     this.suspended = true;
+    this.updateReading();
   }
 
   resume(): void {
     if (!this.suspended) return;
     this.suspended = false;
     if (this.state !== ConnState.Closed) this.replayPending();
+    this.updateReading();
   }
 
   private replayPending(): void {
     const pending = this.pending;
+    const sizes = this.pendingSizes;
     this.pending = null;
+    this.pendingSizes = null;
+    this.pendingBytes = 0;
     // A replayed packet may suspend again; the rest then queue up behind it, in order.
-    if (pending !== null) for (const packet of pending) this.onPacket(packet);
+    if (pending !== null && sizes !== null) for (let i = 0; i < pending.length; i++) this.onPacket(pending[i] as Packet, sizes[i] as number);
+  }
+
+  /**
+   * Reading is paused while packets are held (CONNECT being authenticated, a handler waiting for the store), so
+   * a client cannot make the broker buffer more than what one read brought in; it resumes when they are handled,
+   * unless congestion or pending acknowledgements hold it too.
+   */
+  private updateReading(): void {
+    if (this.state === ConnState.Closed) return;
+    const hold = this.state === ConnState.Connecting || this.suspended;
+    if (hold === this.holding) return;
+    this.holding = hold;
+    if (hold) this.stream.pause();
+    else if (!this.congested && !this.ackPaused) this.stream.resume();
   }
 
   /** Sends CONNACK with a refusal code and closes [MQTT-3.2.2-4] [MQTT-3.2.2-5]. */
@@ -193,6 +252,8 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
     this.closeReason = reason;
     clearTimeout(this.timer);
     this.pending = null;
+    this.pendingSizes = null;
+    this.pendingBytes = 0;
     if (flush) {
       this.flush();
       this.stream.end();
@@ -256,17 +317,32 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
    * Acknowledges an inbound packet once what it caused is durable. `wroteSince` is the journal's write count
    * before the packet was handled: when nothing was written and nothing waits, the ack goes out at once.
    */
-  ackWhenDurable(type: AckType, packetId: number, wroteSince: number): void {
+  ackWhenDurable(type: AckType, packetId: number, wroteSince: number, bytes = 0): void {
     const journal = this.broker.journal;
     const wrote = journal.writes !== wroteSince;
     if (!wrote && (this.ackQueue === null || this.ackQueue.length === 0)) {
       this.writeAck(type, packetId);
       return;
     }
+    this.awaitDurable((type << 16) | packetId, wrote, bytes);
+  }
+
+  /**
+   * A QoS 0 message that caused store writes (a retained message, say): nothing to acknowledge, but its bytes count
+   * towards what this client may have waiting for the store.
+   */
+  countWhileDurable(wroteSince: number, bytes: number): void {
+    if (this.broker.journal.writes !== wroteSince) this.awaitDurable(0, true, bytes);
+  }
+
+  /** Queues an acknowledgement (`packed`, or 0 for none) behind the journal batch; pauses reading at the bounds. */
+  private awaitDurable(packed: number, wrote: boolean, bytes: number): void {
     const queue = (this.ackQueue ??= []);
-    queue.push((type << 16) | packetId);
-    (this.ackBatch ??= []).push(wrote ? journal.wait(this) : 0);
-    if (queue.length >= MAX_PENDING_ACKS && !this.ackPaused) {
+    queue.push(packed);
+    (this.ackBatch ??= []).push(wrote ? this.broker.journal.wait(this) : 0);
+    (this.ackSizes ??= []).push(bytes);
+    this.ackBytes += bytes;
+    if ((queue.length >= MAX_PENDING_ACKS || this.ackBytes > MAX_PENDING_ACK_BYTES) && !this.ackPaused) {
       // The store is slow or down: stop taking work from this client until its acks go out.
       this.ackPaused = true;
       this.stream.pause();
@@ -283,14 +359,16 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
     if (this.state !== ConnState.Closed) {
       for (let i = 0; i < n; i++) {
         const packed = queue[i] as number;
-        this.writeAck((packed >>> 16) as AckType, packed & 0xffff);
+        if (packed !== 0) this.writeAck((packed >>> 16) as AckType, packed & 0xffff);
       }
     }
     queue.splice(0, n);
     batches.splice(0, n);
-    if (this.ackPaused && queue.length < MAX_PENDING_ACKS / 2) {
+    const sizes = this.ackSizes;
+    if (sizes !== null) for (const size of sizes.splice(0, n)) this.ackBytes -= size;
+    if (this.ackPaused && queue.length < MAX_PENDING_ACKS / 2 && this.ackBytes <= MAX_PENDING_ACK_BYTES / 2) {
       this.ackPaused = false;
-      if (!this.congested) this.stream.resume();
+      if (!this.congested && !this.holding) this.stream.resume();
     }
   }
 
@@ -384,7 +462,7 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
   onDrain(): void {
     if (!this.congested || this.state === ConnState.Closed) return;
     this.congested = false;
-    if (!this.ackPaused) this.stream.resume();
+    if (!this.ackPaused && !this.holding) this.stream.resume();
     this.session?.drain();
   }
 

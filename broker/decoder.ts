@@ -14,8 +14,8 @@ import { parseFrame } from "./codec.js";
 
 /** Where decoded packets go. Callbacks are made synchronously, in stream order. */
 export interface PacketSink {
-  /** Returns false to stop decoding the current chunk (the connection closed). */
-  onPacket(packet: Packet): boolean;
+  /** `size` is the packet's length on the wire. Returns false to stop decoding the current chunk (the connection closed). */
+  onPacket(packet: Packet, size: number): boolean;
   onDecodeError(err: Error): void;
   /** A packet's remaining length exceeds the limit; called as soon as its header is read. */
   onOversize(remainingLength: number): void;
@@ -65,8 +65,13 @@ export class PacketDecoder {
 
   constructor(
     private readonly sink: PacketSink,
-    private readonly maxRemainingLength: number,
+    private maxRemainingLength: number,
   ) {}
+
+  /** Changes the limit for packets whose header is read from now on (a connection allows more after CONNECT). */
+  setMaxRemainingLength(max: number): void {
+    this.maxRemainingLength = max;
+  }
 
   /** Bytes received and not yet decoded into a packet. */
   get bufferedBytes(): number {
@@ -129,12 +134,13 @@ export class PacketDecoder {
         break;
       }
       const packet = decodeHot(buf, pos, p, end) ?? parseFrame(buf.subarray(pos, end));
+      const size = end - pos;
       pos = end;
       if (packet instanceof Error) {
         this.fail(packet);
         return;
       }
-      if (!this.sink.onPacket(packet)) return;
+      if (!this.sink.onPacket(packet, size)) return;
     }
     if (pos < len) {
       const rest = buf.subarray(pos);

@@ -13,3 +13,17 @@ export class ProtocolError extends Error {
 export function assertNever(value: never): never {
   throw new Error(`unexpected value: ${JSON.stringify(value)}`);
 }
+
+/** The per-client limits whose breach closes a connection (counted per name in `mqgate_limit_hits_total`). */
+export type LimitName = "filters-per-packet" | "pre-auth-bytes" | "connect-packet-size" | "events-backlog";
+
+/** A client went over a configured bound on the work it may cause. The connection is closed ("limit-exceeded"). */
+export class LimitExceeded extends Error {
+  override readonly name = "LimitExceeded";
+  constructor(
+    readonly limit: LimitName,
+    message: string,
+  ) {
+    super(message);
+  }
+}

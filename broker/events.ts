@@ -1,12 +1,10 @@
 import type { QoS } from "mqtt-packet";
-import { PayloadTooLarge } from "../core/communicator/errors.js";
-// Not core/events/index.js: that re-exports the SQS sink, and a single node should not load the AWS SDK.
-import { InvalidEvent } from "../core/events/errors.js";
 import { createEventFactory } from "../core/events/factory.js";
 import { publishedTopicFilter, type PublishedTopicsConfig } from "../core/events/filter.js";
 import type { MqgateEvent } from "../core/events/schema.js";
 import type { EventSink } from "../core/events/sink.js";
 import type { Broker } from "./broker.js";
+import { EventBuffer, type EventBufferStats, eventBytes, publishedEventBytes } from "./event-buffer.js";
 
 /**
  * Sends what devices do to the events queue (docs/events.md): connected, disconnected (with reason), subscribed,
@@ -16,19 +14,30 @@ import type { Broker } from "./broker.js";
  * A `message.published` of a QoS 1/2 publish is part of the publisher's acknowledgement: the journal batch the
  * PUBACK/PUBREC waits for completes only once the sink accepted the event (retried until it does). Other events
  * are retried the same way but hold nothing back. Never a password: the schema has no field for one.
+ *
+ * What waits is bounded (`EventBuffer`, decision 009): beyond `maxEvents` / `maxBytes` events are dropped and
+ * counted, and a QoS 1/2 publish that would produce one is refused before it is accepted (the broker closes its
+ * connection, so the client sends it again later), never acknowledged without its event.
  */
 
 export interface EventBridge {
   /** Marks a client gone with its node (called by the cluster's failure handling). */
   sessionLost(clientId: string, username: string | null): void;
-  /** Stops retrying and flushes the sink. */
+  /** Events held, their bytes, and drops by reason (metrics). */
+  readonly buffered: EventBufferStats;
+  /** Sends what it can, drops the rest (counted) and flushes the sink. */
   close(): Promise<void>;
 }
 
 export interface EventBridgeOptions {
   nodeId: string;
   topics?: PublishedTopicsConfig;
+  /** Bounds of what waits for the events queue (events.maxBufferedEvents, events.maxBufferedBytes). */
+  maxEvents: number;
+  maxBytes: number;
   onError(err: Error): void;
+  /** The buffer overflowed (`full`) or has room again; `dropped` events were lost meanwhile (log them). */
+  onOverflow?(full: boolean, dropped: number): void;
 }
 
 interface SubscribeEntry {
@@ -37,32 +46,33 @@ interface SubscribeEntry {
   grantedQos: QoS | 128;
 }
 
-const RETRY_MAX_MS = 2000;
-
 /** What one client's SUBSCRIBE or UNSUBSCRIBE reported, filter by filter, within one tick. */
 type PendingByClient<T> = Map<string, { source: "mqtt" | "rest"; items: T[] }>;
 
 export function attachEvents(broker: Broker, sink: EventSink, opts: EventBridgeOptions): EventBridge {
   const make = createEventFactory({ node: opts.nodeId });
   const published = publishedTopicFilter(opts.topics ?? {});
-  let closed = false;
+  const buffer = new EventBuffer(sink, {
+    maxEvents: opts.maxEvents,
+    maxBytes: opts.maxBytes,
+    onError: opts.onError,
+    onOverflow: (full, dropped) => opts.onOverflow?.(full, dropped),
+  });
   const pendingSubs: PendingByClient<SubscribeEntry> = new Map();
   const pendingUnsubs: PendingByClient<string> = new Map();
   let flushScheduled = false;
 
-  /** Emits until the sink takes it; gives up only on an event that can never be sent (reported). */
-  async function emit(event: MqgateEvent): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await sink.emit([event]);
-        return;
-      } catch (err) {
-        opts.onError(err as Error);
-        if (err instanceof InvalidEvent || err instanceof PayloadTooLarge || closed) return;
-        await new Promise((resolve) => setTimeout(resolve, Math.min(RETRY_MAX_MS, 25 * 2 ** Math.min(attempt, 10))).unref());
-      }
-    }
+  /** Queues an event behind its client's earlier ones (dropped and counted when the buffer is full). */
+  function emit(event: MqgateEvent): void {
+    buffer.hold(event, eventBytes(event), false);
   }
+
+  // A QoS 1/2 publish is accepted only if its event will fit: checked before the broker routes or acknowledges it.
+  broker.setPublishAdmission({
+    admits(clientId, topic, payloadBytes) {
+      return !published(topic) || buffer.fits(publishedEventBytes(clientId, topic, payloadBytes));
+    },
+  });
 
   // SUBSCRIBE and UNSUBSCRIBE become one event per packet: the broker reports filters one by one in one tick.
   function schedule(): void {
@@ -71,11 +81,11 @@ export function attachEvents(broker: Broker, sink: EventSink, opts: EventBridgeO
     setImmediate(() => {
       flushScheduled = false;
       for (const [clientId, { source, items }] of pendingSubs) {
-        void emit(make("session.subscribed", { clientId, source, subscriptions: items }));
+        emit(make("session.subscribed", { clientId, source, subscriptions: items }));
       }
       pendingSubs.clear();
       for (const [clientId, { source, items }] of pendingUnsubs) {
-        void emit(make("session.unsubscribed", { clientId, source, filters: items }));
+        emit(make("session.unsubscribed", { clientId, source, filters: items }));
       }
       pendingUnsubs.clear();
     });
@@ -94,7 +104,7 @@ export function attachEvents(broker: Broker, sink: EventSink, opts: EventBridgeO
 
   broker.on("client.connected", (session, conn, sessionPresent) => {
     const username = conn.client?.username;
-    void emit(
+    emit(
       make("client.connected", {
         clientId: session.clientId,
         ...(username !== undefined ? { username } : {}),
@@ -109,7 +119,7 @@ export function attachEvents(broker: Broker, sink: EventSink, opts: EventBridgeO
   });
   broker.on("client.disconnected", (clientId, reason, _err, conn) => {
     const username = conn.client?.username;
-    void emit(make("client.disconnected", { clientId, ...(username !== undefined ? { username } : {}), reason }));
+    emit(make("client.disconnected", { clientId, ...(username !== undefined ? { username } : {}), reason }));
   });
   broker.on("session.subscribed", (clientId, filter, qos, requested, source) => {
     add(pendingSubs, clientId, source, { filter, requestedQos: requested, grantedQos: qos });
@@ -123,24 +133,26 @@ export function attachEvents(broker: Broker, sink: EventSink, opts: EventBridgeO
   });
   broker.on("message.published", (msg, clientId) => {
     if (clientId === null || !published(msg.topic)) return;
-    const sent = emit(
-      make("message.published", { clientId, topic: msg.topic, qos: msg.qos, retain: msg.retain, payload: msg.payload.toString("base64") }),
-    );
-    // The publisher's PUBACK/PUBREC waits for this batch: the event is in the queue before the ack.
-    if (msg.qos > 0) broker.journal.track(sent);
+    const event = make("message.published", { clientId, topic: msg.topic, qos: msg.qos, retain: msg.retain, payload: msg.payload.toString("base64") });
+    const sent = buffer.hold(event, publishedEventBytes(clientId, msg.topic, msg.payload.length), msg.qos > 0);
+    // The publisher's PUBACK/PUBREC waits for this batch: the event is in the queue before the ack. (A QoS 1/2
+    // publish whose event does not fit was refused by the admission check above, before it got here.)
+    if (sent !== null) broker.journal.track(sent);
   });
   broker.on("message.dropped", (clientId, msg, reason) => {
     if (clientId === null || msg.topic === "") return;
     const direction = reason === "not-authorized" ? "inbound" : "outbound";
-    void emit(make("message.dropped", { clientId, why: reason, direction, topic: msg.topic, qos: msg.qos }));
+    emit(make("message.dropped", { clientId, why: reason, direction, topic: msg.topic, qos: msg.qos }));
   });
 
   return {
     sessionLost(clientId, username) {
-      void emit(make("client.disconnected", { clientId, ...(username !== null ? { username } : {}), reason: "node-failure" }));
+      emit(make("client.disconnected", { clientId, ...(username !== null ? { username } : {}), reason: "node-failure" }));
     },
+    buffered: buffer,
     async close() {
-      closed = true;
+      // The admission check stays: a closed buffer fits nothing, so no QoS 1/2 publish is accepted without its event.
+      await buffer.close();
       await sink.close();
     },
   };

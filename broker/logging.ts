@@ -37,6 +37,10 @@ export function attachLogging(broker: Broker, log: Logger): void {
   broker.on("cluster.node-removed", (nodeId, sessions, drained) => {
     log.warn({ deadNode: nodeId, sessions, drained }, "dead node cleaned up: its sessions are offline, its queue drained");
   });
+  broker.on("events.overflow", (full, dropped) => {
+    if (full) log.error({ dropped }, "events buffer full: events are dropped and QoS 1/2 publishes refused until the events queue accepts again");
+    else log.warn({ dropped }, "events buffer has room again; events dropped while it was full");
+  });
   broker.on("message.dropped", (clientId, msg, reason) => {
     log.debug({ clientId, topic: msg.topic, qos: msg.qos, reason }, "message dropped");
   });

@@ -5,6 +5,7 @@ import type { Communicator, NodeMessage } from "../core/communicator/types.js";
 import type { ListenerConfig } from "../core/config/types.js";
 import type { EventSink } from "../core/events/sink.js";
 import type { Store } from "../core/store/types.js";
+import type { EventBufferStats } from "./event-buffer.js";
 import type { Broker } from "./broker.js";
 import { Readiness, type ReadinessOptions } from "./health.js";
 import type { CloseReason, DropReason } from "./types.js";
@@ -24,7 +25,7 @@ const REFUSAL_REASONS = ["", "unacceptable-protocol-version", "identifier-reject
 const DROP_REASONS: readonly DropReason[] = ["queue-full", "slow-consumer", "not-authorized", "retained-limit", "session-busy"];
 const CLOSE_REASONS: readonly CloseReason[] = [
   "client-disconnect", "socket-closed", "socket-error", "protocol-error", "keepalive-timeout", "connect-timeout",
-  "takeover", "kicked", "packet-too-large", "not-authorized", "server-shutdown",
+  "takeover", "kicked", "packet-too-large", "not-authorized", "server-shutdown", "limit-exceeded",
 ];
 const QOS_LABELS = ["0", "1", "2"] as const;
 /** Seconds; from a local Redis (sub-millisecond) to a store call that times out (10 s). */
@@ -304,6 +305,16 @@ export class BrokerMetrics {
         for (const reason of DROP_REASONS) this.inc({ reason }, stats.dropped[reason]);
       },
     });
+    new Counter({
+      name: "mqgate_limit_hits_total",
+      help: "Connections closed because the client went over a per-client bound, by limit (docs/security.md)",
+      labelNames: ["limit"],
+      registers,
+      collect() {
+        this.reset();
+        for (const [limit, n] of Object.entries(stats.limitHits)) this.inc({ limit }, n);
+      },
+    });
     counter("mqgate_received_bytes_total", "Bytes read from client connections (MQTT packets)", () => stats.bytesReceived);
     counter("mqgate_sent_bytes_total", "Bytes written to client connections (MQTT packets)", () => stats.bytesSent);
     new Gauge({
@@ -329,6 +340,37 @@ export class BrokerMetrics {
     gauge("mqgate_subscriptions", "Subscriptions in this broker's subscription tree", () => broker.subscriptionCount);
     gauge("mqgate_retained_messages", "Retained messages held by this broker", () => broker.retained.size);
     gauge("mqgate_store_pending_writes", "Store writes waiting for the next journal batch", () => broker.journal.pendingOps);
+  }
+
+  /** Registers the gauges and the drop counter of the events buffer (broker/event-buffer.ts). Once per registry. */
+  observeEvents(buffer: EventBufferStats): void {
+    const registers = [this.registry];
+    new Gauge({
+      name: "mqgate_events_buffered",
+      help: "Events held for the events queue (waiting, being sent, or retried during an SQS outage)",
+      registers,
+      collect() {
+        this.set(buffer.events);
+      },
+    });
+    new Gauge({
+      name: "mqgate_events_buffered_bytes",
+      help: "Approximate bytes of the events held for the events queue",
+      registers,
+      collect() {
+        this.set(buffer.bytes);
+      },
+    });
+    new Counter({
+      name: "mqgate_events_dropped_total",
+      help: "Events never sent to the events queue, by reason: buffer-full, invalid, too-large, shutdown",
+      labelNames: ["reason"],
+      registers,
+      collect() {
+        this.reset();
+        for (const [reason, n] of Object.entries(buffer.dropped)) this.inc({ reason }, n);
+      },
+    });
   }
 
   /** Registers the readiness gauges. Once per registry. */

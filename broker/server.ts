@@ -8,10 +8,13 @@ import type { Store } from "../core/store/types.js";
 import { type LocalApi, startLocalApi } from "../functions/local.js";
 import { Broker } from "./broker.js";
 import { Cluster } from "./cluster.js";
+import type { EventBufferStats } from "./event-buffer.js";
 import { attachEvents, type EventBridge } from "./events.js";
 import { type Listener, startListeners } from "./listeners.js";
 import { BrokerMetrics, type MetricsListener, startMetricsListener } from "./metrics.js";
 import { SysPublisher } from "./sys.js";
+
+const NO_EVENTS: EventBufferStats = { events: 0, bytes: 0, dropped: { "buffer-full": 0, invalid: 0, "too-large": 0, shutdown: 0 } };
 
 /** What connects a broker to the rest of a cluster; both optional (a single node needs neither). */
 export interface BrokerParts {
@@ -25,6 +28,8 @@ export interface RunningBroker {
   readonly broker: Broker;
   /** Cluster membership, or null for a single node. */
   readonly cluster: Cluster | null;
+  /** The bridge to the events queue (parts.events), or null. */
+  readonly events: EventBridge | null;
   readonly listeners: readonly Listener[];
   /** The REST API served by this process (config.http), or null when its port is off. */
   readonly http: LocalApi | null;
@@ -58,9 +63,14 @@ export async function startBroker(
     events = attachEvents(broker, metrics?.instrumentEvents(parts.events) ?? parts.events, {
       nodeId: config.nodeId,
       topics: { include: config.events.include, exclude: config.events.exclude },
+      maxEvents: config.events.maxBufferedEvents,
+      maxBytes: config.events.maxBufferedBytes,
       onError: (err) => broker.emit("cluster.error", "events", err),
+      onOverflow: (full, dropped) => broker.emit("events.overflow", full, dropped),
     });
   }
+  // The series exist without an events queue too (at 0), like the SQS ones.
+  metrics?.observeEvents(events?.buffered ?? NO_EVENTS);
   if (parts.communicator !== undefined && parts.communicator !== null) {
     const bridge = events;
     cluster = new Cluster(
@@ -107,6 +117,7 @@ export async function startBroker(
   return {
     broker,
     cluster,
+    events,
     listeners,
     http,
     metrics: ops,

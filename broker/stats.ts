@@ -1,3 +1,4 @@
+import type { LimitName } from "./errors.js";
 import type { DropReason } from "./types.js";
 
 /** Broker counters: plain numbers, incremented on the hot path, read by $SYS and metrics. */
@@ -20,6 +21,14 @@ export class BrokerStats {
     "not-authorized": 0,
     "retained-limit": 0,
     "session-busy": 0,
+  };
+
+  /** Connections closed because a client went over a per-client bound (see LimitExceeded). */
+  readonly limitHits: Record<LimitName, number> = {
+    "filters-per-packet": 0,
+    "pre-auth-bytes": 0,
+    "connect-packet-size": 0,
+    "events-backlog": 0,
   };
 
   get droppedTotal(): number {

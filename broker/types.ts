@@ -41,6 +41,7 @@ export type CloseReason =
   | "kicked"
   | "packet-too-large"
   | "not-authorized"
-  | "server-shutdown";
+  | "server-shutdown"
+  | "limit-exceeded";
 
 export type DropReason = "queue-full" | "slow-consumer" | "not-authorized" | "retained-limit" | "session-busy";

@@ -2,13 +2,17 @@ import type { IPublishPacket } from "mqtt-packet";
 import { validateTopicName } from "../../core/topic/index.js";
 import { AckType } from "../codec.js";
 import type { Connection } from "../connection.js";
-import { ProtocolError } from "../errors.js";
+import { LimitExceeded, ProtocolError } from "../errors.js";
 import { requirePacketId } from "./packet-id.js";
 
 /**
  * PUBLISH from a client: validate, authorize, route, acknowledge.
  * QoS 1: PUBACK after routing [MQTT-4.3.2-2]. QoS 2: routed once, on first receipt; the packet id is kept
  * until PUBREL so a re-sent PUBLISH is not delivered twice [MQTT-4.3.3-2].
+ *
+ * A QoS 1/2 publish the broker cannot accept without losing part of what its acknowledgement vouches for (the
+ * events buffer is full during an SQS outage) is not handled: the connection is closed before routing, so the
+ * client sends it again after reconnecting (3.1.1 has no negative PUBACK; decision 009).
  */
 export function handlePublish(conn: Connection, packet: IPublishPacket): void {
   const broker = conn.broker;
@@ -16,27 +20,35 @@ export function handlePublish(conn: Connection, packet: IPublishPacket): void {
   const invalid = validateTopicName(topic, broker.topicLimits);
   if (invalid !== null) throw new ProtocolError(`invalid topic name: ${invalid}`, "MQTT-3.3.2-2");
   const qos = packet.qos;
+  const payload = packet.payload as Buffer;
   if (qos === 0) {
     if (packet.dup) throw new ProtocolError("DUP set on a QoS 0 PUBLISH", "MQTT-3.3.1-2");
-    broker.publishFromClient(conn, topic, packet.payload as Buffer, 0, packet.retain);
+    // Store writes it causes (a retained message) count towards what this client may have waiting for the store.
+    const wrote = broker.journal.writes;
+    broker.publishFromClient(conn, topic, payload, 0, packet.retain);
+    conn.countWhileDurable(wrote, payload.length);
     return;
   }
   const packetId = requirePacketId(packet.messageId, "PUBLISH");
+  if (!broker.admitsPublish(conn, topic, payload.length) && !(qos === 2 && conn.session?.inboundQos2.has(packetId) === true)) {
+    broker.stats.limitHits["events-backlog"]++;
+    throw new LimitExceeded("events-backlog", `QoS ${qos} publish refused: the events buffer is full (events.maxBufferedEvents / maxBufferedBytes)`);
+  }
   // The acknowledgement waits until every store write this message caused is durable.
   const mark = broker.journal.writes;
   if (qos === 1) {
-    broker.publishFromClient(conn, topic, packet.payload as Buffer, 1, packet.retain);
-    conn.ackWhenDurable(AckType.Puback, packetId, mark);
+    broker.publishFromClient(conn, topic, payload, 1, packet.retain);
+    conn.ackWhenDurable(AckType.Puback, packetId, mark, payload.length);
     return;
   }
   const session = conn.session as NonNullable<Connection["session"]>;
   const received = session.inboundQos2;
   if (!received.has(packetId)) {
-    broker.publishFromClient(conn, topic, packet.payload as Buffer, 2, packet.retain);
+    broker.publishFromClient(conn, topic, payload, 2, packet.retain);
     received.add(packetId);
     if (session.persistent && session.epoch > 0) {
       broker.journal.write({ op: "inbound2.add", clientId: session.clientId, epoch: session.epoch, packetId });
     }
   }
-  conn.ackWhenDurable(AckType.Pubrec, packetId, mark);
+  conn.ackWhenDurable(AckType.Pubrec, packetId, mark, payload.length);
 }

@@ -99,6 +99,9 @@ const limitsShape = {
   // At least 16 KiB: a smaller bound would take an ordinary burst to a reading client for congestion. Recovery does
   // not depend on the stream's own high-water mark (see Connection.send).
   socketHighWaterMark: int(16_384, INT32_MAX),
+  maxFiltersPerPacket: int(1, 65535),
+  maxConnectPacketSize: int(64, MQTT_MAX_PACKET_SIZE),
+  maxPreAuthBytes: int(0, INT32_MAX),
 };
 
 const authShape = {
@@ -131,6 +134,8 @@ const eventsShape = {
   queueUrl: url(["http:", "https:"], "must be an http:// or https:// SQS queue URL").optional(),
   // MQTT topic filters, checked like subscriptions.
   ...publishedTopicsSchema.shape,
+  maxBufferedEvents: int(1, INT32_MAX),
+  maxBufferedBytes: int(1024, INT32_MAX),
 };
 
 const logShape = { level: oneOf(LOG_LEVELS) };
@@ -320,11 +325,14 @@ export const DEFAULTS: MqgateConfig = deepFreeze({
     maxKeepaliveSeconds: 0,
     maxRetained: 100_000,
     socketHighWaterMark: 1_048_576,
+    maxFiltersPerPacket: 100,
+    maxConnectPacketSize: 65_536,
+    maxPreAuthBytes: 65_536,
   },
   auth: { mode: "allow-all" },
   sysIntervalSeconds: 10,
   log: { level: "info" },
   shutdown: { drainMs: 10_000 },
   cluster: { communicator: "auto", queuePrefix: "mqgate", heartbeatMs: 5000, nodeTtlMs: 15_000, resyncMs: 60_000 },
-  events: {},
+  events: { maxBufferedEvents: 10_000, maxBufferedBytes: 33_554_432 },
 });

@@ -45,6 +45,12 @@ export interface LimitsConfig {
   maxRetained: number;
   /** Bytes buffered for one client's socket before the broker stops reading from that client. */
   socketHighWaterMark: number;
+  /** Topic filters in one SUBSCRIBE or UNSUBSCRIBE; beyond, the connection is closed (decision 009). */
+  maxFiltersPerPacket: number;
+  /** Largest CONNECT packet, in bytes (capped by maxPacketSize): what a socket can make the broker buffer before CONNECT. */
+  maxConnectPacketSize: number;
+  /** Bytes of packets held behind CONNECT (or a SUBSCRIBE waiting for the store) before the connection is closed. */
+  maxPreAuthBytes: number;
 }
 
 export interface AuthConfig {
@@ -108,6 +114,10 @@ export interface EventsConfig {
   include?: string[] | undefined;
   /** Topics that never do; default `$SYS/#`. */
   exclude?: string[] | undefined;
+  /** Events the bridge holds (waiting or being sent); beyond, new events are dropped and counted. */
+  maxBufferedEvents: number;
+  /** Approximate bytes of the events the bridge holds; beyond, new events are dropped and counted. */
+  maxBufferedBytes: number;
 }
 
 /** Every field optional, recursively: the shape of a config file and of `loadConfig({ overrides })`. */

@@ -41,6 +41,7 @@ export const DISCONNECT_REASONS = [
   "not-authorized",
   "server-shutdown",
   "node-failure",
+  "limit-exceeded",
 ] as const;
 
 /** Why a message was dropped (see docs/decisions/002-slow-consumers.md for the outbound ones). */

@@ -81,8 +81,8 @@ describe("GET /metrics", () => {
     expect(body).not.toContain("label-leak");
     expect(body).not.toContain("label/leak");
     const labelNames = new Set([...body.matchAll(/[{,]([a-zA-Z_]+)="/g)].map((m) => m[1]));
-    // reason, qos, state, operation are ours; the rest come from prom-client's default process metrics.
-    for (const name of labelNames) expect(["reason", "qos", "state", "operation", "le", "quantile", "type", "space", "kind", "version", "major", "minor", "patch"]).toContain(name);
+    // reason, qos, state, operation, limit are ours; the rest come from prom-client's default process metrics.
+    for (const name of labelNames) expect(["reason", "qos", "state", "operation", "limit", "le", "quantile", "type", "space", "kind", "version", "major", "minor", "patch"]).toContain(name);
   });
 
   it("10 QoS 1 publishes to 2 subscribers: received +10 and sent +20 at QoS 1; bytes, connections and sessions move exactly", async () => {
