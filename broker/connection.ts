@@ -447,9 +447,21 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
   }
 
   /**
-   * `backlog` is what the socket holds from earlier batches. Above the high-water mark the client is not
-   * reading: stop reading from it too, until its buffer drains. The current batch does not count, or a
-   * burst to a client that reads normally would look like congestion.
+   * For bulk writers (a session queue drained at once, retained messages after SUBSCRIBE): true once what the
+   * client has not read, this tick's batch included, is above the high-water mark. The connection is then
+   * congested until the client catches up, and the writer stops: its client's unsent output exceeds the mark by at
+   * most the packet that crossed it. Live routing only checks `congested`: one tick routes at most one read of
+   * one publisher, so a burst to a client that keeps up is not mistaken for congestion.
+   */
+  saturated(): boolean {
+    if (!this.congested) this.checkCongestion(this.stream.writableLength + this.outLength);
+    return this.congested;
+  }
+
+  /**
+   * `backlog` is what the client has not read yet: what the socket holds, and for `saturated` this tick's batch. Above the
+   * high-water mark the client is not keeping up: later QoS 0 messages to it are dropped, QoS 1/2 wait in its
+   * session, and we stop reading from it too, until its buffer drains (`written`, `onDrain`).
    */
   private checkCongestion(backlog: number): void {
     if (this.congested || this.state === ConnState.Closed) return;

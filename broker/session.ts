@@ -11,6 +11,8 @@ export interface SessionLink {
   writeAck(type: AckType, packetId: number): void;
   /** True while the socket's outgoing buffer is above its high-water mark. */
   readonly congested: boolean;
+  /** Like `congested`, counting what this tick already wrote: bulk writers (queue drains) stop on it. */
+  saturated(): boolean;
 }
 
 export interface SessionLimits {
@@ -301,7 +303,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
   drain(): void {
     const link = this.link;
     if (link === null) return;
-    while (this.queue.length > 0 && !link.congested) {
+    while (this.queue.length > 0 && !link.saturated()) {
       const next = this.queue.peek() as Outgoing;
       if (next.qos === 0) {
         this.queue.shift();

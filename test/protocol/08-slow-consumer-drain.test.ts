@@ -102,3 +102,47 @@ describe("slow consumer recovery does not depend on the stream's own high-water 
     conn.close("socket-closed");
   });
 });
+
+describe("a session queue drained at once stays within the high-water mark", () => {
+  const HWM = 16_384;
+  const f = useBroker({ limits: { socketHighWaterMark: HWM, maxInflight: 1, maxQueued: 1000 } });
+
+  it("300 queued QoS 0 messages released by one PUBACK are written up to the mark, the rest when the client reads", async () => {
+    const link = new StallingLink();
+    const conn = new Connection(f.b.broker, link, "127.0.0.1:9", "tcp");
+    f.b.broker.addConnection(conn);
+    link.sendPacket({ cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clientId: "burst", clean: true, keepalive: 0 } as Packet);
+    await until("CONNACK", () => link.packets.some((p) => p.cmd === "connack"));
+    link.sendPacket({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic: "burst/#", qos: 1 }] } as Packet);
+    await until("SUBACK", () => link.packets.some((p) => p.cmd === "suback"));
+    const session = f.b.broker.sessions.get("burst");
+    if (session === undefined) throw new Error("no session");
+
+    // The window (1) holds the first QoS 1 message, the second waits in the queue, and every QoS 0 message
+    // queues behind it to keep order.
+    const pub = await f.raw({ clientId: "burst-pub" });
+    pub.send({ cmd: "publish", topic: "burst/q1", payload: Buffer.from("a"), qos: 1, messageId: 1, retain: false, dup: false } as Packet);
+    pub.send({ cmd: "publish", topic: "burst/q1", payload: Buffer.from("b"), qos: 1, messageId: 2, retain: false, dup: false } as Packet);
+    const payload = Buffer.alloc(1024, 0x62);
+    for (let i = 0; i < 300; i++) pub.send({ cmd: "publish", topic: "burst/q0", payload, qos: 0, retain: false, dup: false } as Packet);
+    await until("301 queued messages", () => session.queuedCount === 301);
+    const first = link.packets.find((p) => p.cmd === "publish");
+    if (first === undefined || first.cmd !== "publish" || first.messageId === undefined) throw new Error("no first PUBLISH");
+
+    // The client stops reading, then acknowledges: the whole queue becomes writable in one tick.
+    link.stopReading();
+    link.sendPacket({ cmd: "puback", messageId: first.messageId } as Packet);
+    await until("the second QoS 1 message in flight", () => session.inflight.size === 1 && !session.inflight.has(first.messageId as number));
+    expect(conn.congested).toBe(true);
+    expect(link.writableLength).toBeLessThanOrEqual(HWM + 1100);
+    expect(session.queuedCount).toBeGreaterThan(250);
+
+    link.startReading();
+    await until("every queued message", () => link.packets.filter((p) => p.cmd === "publish").length === 302);
+    const order = link.packets.filter((p) => p.cmd === "publish").map((p) => (p.cmd === "publish" ? p.topic : ""));
+    expect(order).toEqual(["burst/q1", "burst/q1", ...Array.from({ length: 300 }, () => "burst/q0")]);
+    expect(conn.congested).toBe(false);
+    pub.destroy();
+    conn.close("socket-closed");
+  });
+});
