@@ -5,6 +5,9 @@
 import type { IPublishPacket, QoS } from "mqtt-packet";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAclAuth, hashPassword } from "../../core/auth/index.js";
+import { MemoryCommunicator, MemoryRegistry } from "../../core/communicator/index.js";
+import { MemoryEventSink } from "../../core/events/index.js";
+import { MemoryStore } from "../../core/store/memory.js";
 import type { Auth } from "../../core/auth/types.js";
 import { connectRedisStore, type RedisStore } from "../../core/store/index.js";
 import { startTestBroker, type TestBroker } from "../helpers/broker.js";
@@ -215,5 +218,46 @@ describe("exact authorization on the Redis store, across a restart", () => {
     clients.push(r3);
     expect(await r3.connect(login("reader", "r-redis", false))).toMatchObject({ returnCode: 0, sessionPresent: true });
     expect(await r3.silentFor(300)).toBe(true);
+  });
+});
+
+describe("exact authorization in a cluster: deliveries from another node are checked where the client is", () => {
+  const nodes: TestBroker[] = [];
+  const clients: RawClient[] = [];
+  afterAll(async () => {
+    for (const c of clients) c.destroy();
+    for (const n of nodes) await n.close();
+  });
+
+  it("a publisher on node 1, a reader with 'deny secrets/#' on node 2: '#' gets everything but secrets/...", async () => {
+    const store = new MemoryStore();
+    const registry = new MemoryRegistry();
+    const auth = await acl();
+    for (let i = 1; i <= 2; i++) {
+      nodes.push(
+        await startTestBroker({ nodeId: `exact-node-${i}`, cluster: { heartbeatMs: 200, nodeTtlMs: 1000 } }, auth, store, {
+          communicator: new MemoryCommunicator({ registry }),
+          events: new MemoryEventSink(),
+        }),
+      );
+    }
+    const [n1, n2] = nodes as [TestBroker, TestBroker];
+    const reader = await RawClient.connected(n2.mqttPort, login("reader", "r-cluster"));
+    clients.push(reader);
+    expect(await reader.subscribe("#", 1)).toEqual([1]);
+    // Node 1 routes to node 2 (it holds the subscription as a stub, without the client's policy).
+    const routed = () => {
+      const stub = n1.broker.sessions.get("r-cluster");
+      return stub?.owner === "exact-node-2" && stub.subscriptions.has("#");
+    };
+    for (let i = 0; i < 500 && !routed(); i++) await new Promise((r) => setTimeout(r, 10));
+    expect(routed()).toBe(true);
+    const admin = await RawClient.connected(n1.mqttPort, login("admin", "a-cluster"));
+    clients.push(admin);
+    const withheld = n2.broker.stats.deliveriesDenied;
+    await publishAll(admin, [...TOPICS, "end"]);
+    expect((await topicsUntil(reader, "end")).map((p) => p.topic)).toEqual(ALLOWED);
+    expect(n2.broker.stats.deliveriesDenied - withheld).toBe(3);
+    expect(n1.broker.stats.deliveriesDenied).toBe(0); // decided on the node that holds the client
   });
 });
