@@ -83,8 +83,11 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
   private policy: ClientPolicy | null = null;
   /** Every deny pattern of `policy`: for deliveries whose subscription is not known (routed, held, stored). */
   private readGuard: DeliveryGuard | null = null;
-  /** Guards of the subscriptions that overlap deny patterns; the others have none (their deliveries pay nothing). */
-  private readonly guards = new Map<string, DeliveryGuard>();
+  /**
+   * Guards of the subscriptions that overlap deny patterns; the others have none (their deliveries pay nothing).
+   * Created with the first one: most sessions (and every cluster stub) never need it.
+   */
+  private guards: Map<string, DeliveryGuard> | null = null;
 
   constructor(
     readonly clientId: string,
@@ -112,18 +115,18 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
   setSubscription(filter: string, qos: QoS): DeliveryGuard | null {
     this.subscriptions.set(filter, qos);
     const guard = this.policy?.deliveryGuard?.(filter) ?? null;
-    if (guard === null) this.guards.delete(filter);
-    else this.guards.set(filter, guard);
+    if (guard !== null) (this.guards ??= new Map()).set(filter, guard);
+    else this.guards?.delete(filter);
     return guard;
   }
 
   removeSubscription(filter: string): boolean {
-    this.guards.delete(filter);
+    this.guards?.delete(filter);
     return this.subscriptions.delete(filter);
   }
 
   clearSubscriptions(): void {
-    this.guards.clear();
+    this.guards = null;
     this.subscriptions.clear();
   }
 
@@ -132,7 +135,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
    * allocation-free: retained delivery calls it per message.
    */
   mayReceive(topic: string, filter: string): boolean {
-    if (this.guards.size === 0) return true;
+    if (this.guards === null) return true;
     const guard = this.guards.get(filter);
     return guard === undefined || !guard.refuses(topic);
   }

@@ -37,13 +37,19 @@ function login(user: string, clientId: string, clean = true) {
   return { clientId, username: user, password: Buffer.from(PW), clean };
 }
 
-/** Publishes at QoS 1 as admin and waits for each PUBACK (routing is done by then). */
-async function publishAll(c: RawClient, topics: string[], retain = false): Promise<void> {
+/** Publishes at QoS 1 (or 2) and waits for each acknowledgement (routing is done by then). */
+async function publishAll(c: RawClient, topics: string[], retain = false, qos: 1 | 2 = 1): Promise<void> {
   let id = 100;
   for (const topic of topics) {
     const messageId = ++id;
-    c.send({ cmd: "publish", topic, payload: Buffer.from(`m:${topic}`), qos: 1, messageId, retain, dup: false });
-    expect(await c.expect("puback")).toMatchObject({ messageId });
+    c.send({ cmd: "publish", topic, payload: Buffer.from(`m:${topic}`), qos, messageId, retain, dup: false });
+    if (qos === 1) {
+      expect(await c.expect("puback")).toMatchObject({ messageId });
+      continue;
+    }
+    expect(await c.expect("pubrec")).toMatchObject({ messageId });
+    c.send({ cmd: "pubrel", messageId });
+    expect(await c.expect("pubcomp")).toMatchObject({ messageId });
   }
 }
 
@@ -156,11 +162,12 @@ describe("exact authorization on the Redis store, across a restart", () => {
   let auth: Auth;
   const clients: RawClient[] = [];
 
-  async function restart(): Promise<TestBroker> {
+  async function restart(withAuth: Auth = auth): Promise<TestBroker> {
     await b?.close();
     await store?.close();
     store = await connectRedisStore(redis.url);
-    b = await startTestBroker({ nodeId: `exact-${Date.now()}` }, auth, store);
+    // One message in flight at a time, so a test can hold one in flight with others queued behind it.
+    b = await startTestBroker({ nodeId: `exact-${Date.now()}`, limits: { maxInflight: 1 } }, withAuth, store);
     return b;
   }
   async function open(fields: ReturnType<typeof login>): Promise<RawClient> {
@@ -218,6 +225,46 @@ describe("exact authorization on the Redis store, across a restart", () => {
     clients.push(r3);
     expect(await r3.connect(login("reader", "r-redis", false))).toMatchObject({ returnCode: 0, sessionPresent: true });
     expect(await r3.silentFor(300)).toBe(true);
+  });
+  it("rules changed across a restart: a denied message in flight is released with PUBREL, never re-sent; queued ones are dropped", async () => {
+    // Before: the reader may read everything.
+    const password = await hashPassword(PW, FAST);
+    const permissive = createAclAuth({
+      users: ["admin", "reader"].map((username) => ({ username, password })),
+      rules: [
+        { users: ["admin"], allow: { publish: ["#"], subscribe: ["#"] } },
+        { users: ["reader"], allow: { subscribe: ["#"] } },
+      ],
+    });
+    await restart(permissive);
+    const admin = await open(login("admin", "a-rules"));
+    for (const [i, topic] of ["keep/r", "secrets/r"].entries()) {
+      // Clears the retained messages of the test above.
+      admin.send({ cmd: "publish", topic, payload: Buffer.alloc(0), qos: 1, messageId: i + 1, retain: true, dup: false });
+      await admin.expect("puback");
+    }
+    const r1 = await open(login("reader", "r-rules", false));
+    r1.send({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic: "#", qos: 2 }] });
+    expect((await r1.expect("suback")).granted).toEqual([2]);
+    // With maxInflight 1, the first message is in flight (PUBLISH received, never acknowledged), the rest queued.
+    await publishAll(admin, ["secrets/inflight"], false, 2);
+    const inflight = await r1.expect("publish");
+    expect([inflight.topic, inflight.qos]).toEqual(["secrets/inflight", 2]);
+    await publishAll(admin, ["secrets/queued", "public/queued"], false, 2);
+    r1.destroy(); // no PUBREC: the message stays in flight in the store
+    await new Promise((r) => setTimeout(r, 200));
+
+    // After: the ACL denies secrets/#.
+    await restart();
+    const r2 = await RawClient.open((b as TestBroker).mqttPort);
+    clients.push(r2);
+    expect(await r2.connect(login("reader", "r-rules", false))).toMatchObject({ returnCode: 0, sessionPresent: true });
+    const first = await r2.next(3000);
+    expect(first).toMatchObject({ cmd: "pubrel", messageId: inflight.messageId });
+    r2.send({ cmd: "pubcomp", messageId: inflight.messageId as number });
+    const next = await r2.expect("publish", 3000);
+    expect([next.topic, next.qos]).toEqual(["public/queued", 2]);
+    expect(await r2.silentFor(300)).toBe(true);
   });
 });
 
