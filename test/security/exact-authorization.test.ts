@@ -306,5 +306,16 @@ describe("exact authorization in a cluster: deliveries from another node are che
     expect((await topicsUntil(reader, "end")).map((p) => p.topic)).toEqual(ALLOWED);
     expect(n2.broker.stats.deliveriesDenied - withheld).toBe(3);
     expect(n1.broker.stats.deliveriesDenied).toBe(0); // decided on the node that holds the client
+
+    // Retained messages set through node 1 and read from the store by node 2 on SUBSCRIBE.
+    await reader.unsubscribe("#");
+    for (let i = 0; i < 500 && n1.broker.sessions.get("r-cluster")?.subscriptions.has("#") === true; i++) await new Promise((r) => setTimeout(r, 10));
+    await publishAll(admin, ["secrets/ret", "pub/ret"], true);
+    reader.send({ cmd: "subscribe", messageId: 77, subscriptions: [{ topic: "+/ret", qos: 1 }] });
+    expect((await reader.expect("suback")).granted).toEqual([1]);
+    const retained = await reader.expect("publish");
+    expect([retained.topic, retained.retain]).toEqual(["pub/ret", true]);
+    reader.send({ cmd: "puback", messageId: retained.messageId as number });
+    expect(await reader.silentFor(300)).toBe(true);
   });
 });
