@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
 import type { QoS } from "mqtt-packet";
-import type { Auth } from "../core/auth/types.js";
+import type { Auth, DeliveryGuard } from "../core/auth/types.js";
 import type { MqgateConfig } from "../core/config/types.js";
 import type { SessionRecord, Store } from "../core/store/types.js";
 import { SubscriptionTrie, type TopicLimits } from "../core/topic/index.js";
@@ -20,6 +20,8 @@ const CLOSE_PAUSE_MAX_MS = 500;
 interface Subscription {
   readonly session: Session;
   readonly qos: QoS;
+  /** The deny patterns this filter overlaps (checked per delivered message), or null: nothing to check. */
+  readonly guard: DeliveryGuard | null;
 }
 
 /**
@@ -29,6 +31,8 @@ interface Subscription {
 export interface PublishAdmission {
   admits(clientId: string, topic: string, payloadBytes: number): boolean;
 }
+/** In a routing pass: the session matched a subscription whose guard refused the message (deny wins). */
+const DENIED = -1;
 
 /** Events for the process edge (logs, metrics, the events queue). The broker itself never logs. */
 export interface BrokerEvents {
@@ -72,15 +76,23 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   cluster: Cluster | null = null;
   private admission: PublishAdmission | null = null;
   private readonly trie = new SubscriptionTrie<Subscription>();
-  /** Scratch map for one routing pass: session -> highest granted QoS (one copy per session [MQTT-3.3.5-1]). */
-  private readonly scratch = new Map<Session, QoS>();
+  /**
+   * Scratch map for one routing pass: session -> highest granted QoS (one copy per session [MQTT-3.3.5-1]), or
+   * DENIED once a guarded subscription of the session refused the message.
+   */
+  private readonly scratch = new Map<Session, number>();
   private targets = this.scratch;
+  /** The topic of the routing pass in progress (read by `collectTarget`, so it needs no closure per message). */
+  private routedTopic = "";
   private routing = false;
   /** Session releases under way (shutdown waits for them). */
   private readonly releasing = new Set<Promise<void>>();
   private readonly collectTarget = (sub: Subscription): void => {
     const prev = this.targets.get(sub.session);
-    if (prev === undefined || sub.qos > prev) this.targets.set(sub.session, sub.qos);
+    if (prev === DENIED) return;
+    // Exact authorization (docs/auth.md): only subscriptions that overlap a deny pattern pay this check.
+    if (sub.guard !== null && sub.guard.refuses(this.routedTopic)) this.targets.set(sub.session, DENIED);
+    else if (prev === undefined || sub.qos > prev) this.targets.set(sub.session, sub.qos);
   };
 
   constructor(
@@ -128,8 +140,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     for (const { clientId, filter, qos } of await store.allSubscriptions()) {
       const session = this.sessions.get(clientId);
       if (session === undefined) continue;
-      session.subscriptions.set(filter, qos);
-      this.trie.add(filter, clientId, { session, qos });
+      this.addToTrie(session, filter, qos);
     }
     cursor = null;
     do {
@@ -225,6 +236,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     }
     session.clean = clean;
     session.username = conn.client?.username ?? null;
+    // Before the snapshot and the subscriptions: stored messages and guards are checked against this client's rules.
+    session.usePolicy(conn.policy);
     if (claim !== null) {
       session.loadSnapshot(claim.snapshot);
       this.syncSubscriptions(session, claim.snapshot.subscriptions);
@@ -251,14 +264,17 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   private syncSubscriptions(session: Session, stored: Record<string, QoS>): void {
     for (const filter of session.subscriptions.keys()) {
       if (!(filter in stored)) {
-        session.subscriptions.delete(filter);
+        session.removeSubscription(filter);
         this.trie.remove(filter, session.clientId);
       }
     }
-    for (const [filter, qos] of Object.entries(stored)) {
-      session.subscriptions.set(filter, qos);
-      this.trie.add(filter, session.clientId, { session, qos });
-    }
+    for (const [filter, qos] of Object.entries(stored)) this.addToTrie(session, filter, qos);
+  }
+
+  /** Records a subscription in the session and the trie, with its delivery guard from the session's policy. */
+  private addToTrie(session: Session, filter: string, qos: QoS): void {
+    const guard = session.setSubscription(filter, qos);
+    this.trie.add(filter, session.clientId, { session, qos, guard });
   }
 
   onConnectRefused(conn: Connection, returnCode: number, reason: string): void {
@@ -315,7 +331,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
 
   dropSession(session: Session): void {
     for (const filter of session.subscriptions.keys()) this.trie.remove(filter, session.clientId);
-    session.subscriptions.clear();
+    session.clearSubscriptions();
     if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
     // A CONNECT still claiming this session object loses it: the newer CONNECT has replaced it.
     const claimant = session.claimant as Connection | null;
@@ -327,13 +343,12 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
 
   /** Adds or replaces a subscription at `qos` (granted); `requested` and `source` are for events. */
   subscribe(session: Session, filter: string, qos: QoS, requested: QoS = qos, source: "mqtt" | "rest" = "mqtt"): void {
-    session.subscriptions.set(filter, qos);
-    this.trie.add(filter, session.clientId, { session, qos });
+    this.addToTrie(session, filter, qos);
     this.emit("session.subscribed", session.clientId, filter, qos, requested, source);
   }
 
   unsubscribe(session: Session, filter: string, source: "mqtt" | "rest" = "mqtt"): boolean {
-    if (!session.subscriptions.delete(filter)) return false;
+    if (!session.removeSubscription(filter)) return false;
     this.trie.remove(filter, session.clientId);
     this.emit("session.unsubscribed", session.clientId, filter, source);
     return true;
@@ -361,12 +376,13 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   /**
    * Sends the retained messages matching a new subscription, RETAIN=1 [MQTT-3.3.1-6] [MQTT-3.3.1-8]. In a
    * cluster they come from the store (another node, or the REST gateway, may have set them), read once this
-   * node's own pending writes landed.
+   * node's own pending writes landed. Each is checked like a live delivery (`session.mayReceive`).
    */
   deliverRetained(session: Session, filter: string, grantedQos: QoS): void {
     if (this.cluster === null) {
-      this.retained.forEachMatching(filter, (_topic, msg) => {
-        session.deliver(msg, msg.qos < grantedQos ? msg.qos : grantedQos, true);
+      this.retained.forEachMatching(filter, (topic, msg) => {
+        if (!session.mayReceive(topic, filter)) this.onDeliveryDenied(session, msg);
+        else session.deliver(msg, msg.qos < grantedQos ? msg.qos : grantedQos, true);
       });
       return;
     }
@@ -377,7 +393,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
         if (session.link === null) return;
         for (const m of messages) {
           const msg: Message = { topic: m.topic, payload: m.payload, qos: m.qos, retain: true };
-          session.deliver(msg, msg.qos < grantedQos ? msg.qos : grantedQos, true);
+          if (!session.mayReceive(msg.topic, filter)) this.onDeliveryDenied(session, msg);
+          else session.deliver(msg, msg.qos < grantedQos ? msg.qos : grantedQos, true);
         }
       })
       .catch((err: unknown) => this.emit("store.error", "matchRetained", err as Error, 1));
@@ -417,16 +434,26 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   publish(msg: Message): number {
     if (msg.retain) this.retain(msg);
     // A publish from inside a delivery (an event listener publishing) gets its own scratch map.
-    const targets = this.routing ? new Map<Session, QoS>() : this.scratch;
+    const targets = this.routing ? new Map<Session, number>() : this.scratch;
     this.targets = targets;
+    const outerTopic = this.routedTopic;
+    this.routedTopic = msg.topic;
     this.trie.match(msg.topic, this.collectTarget);
-    const matched = targets.size;
-    if (matched === 0) return 0;
+    this.routedTopic = outerTopic;
+    if (targets.size === 0) return 0;
     const outer = this.routing;
     this.routing = true;
     const qos = msg.qos;
+    let matched = 0;
     try {
-      for (const [session, granted] of targets) session.deliver(msg, granted < qos ? granted : qos, false);
+      for (const [session, granted] of targets) {
+        if (granted === DENIED) {
+          this.onDeliveryDenied(session, msg);
+          continue;
+        }
+        matched++;
+        session.deliver(msg, (granted < qos ? granted : qos) as QoS, false);
+      }
     } finally {
       targets.clear();
       this.routing = outer;
@@ -528,7 +555,12 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     if (discardSession && session.link === null && session.claimant === null) this.dropSession(session);
   }
 
-  /** Subscriptions changed through the REST gateway: update the trie, and send retained messages if attached here. */
+  /**
+   * Subscriptions changed through the REST gateway: update the trie, and send retained messages if attached here.
+   * The node that holds the client checks each added filter against the client's own rules (the gateway checked
+   * them too; this covers a gateway that could not): a refused filter is not added and is removed from the store,
+   * a lower granted QoS replaces the requested one.
+   */
   applyRemoteSubscriptions(clientId: string, add: Record<string, QoS>, remove: string[], deliverRetained: boolean): void {
     let session = this.sessions.get(clientId);
     if (session === undefined) {
@@ -537,13 +569,27 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     }
     session.syncedAt = Date.now();
     for (const filter of remove) {
-      if (session.subscriptions.delete(filter)) this.trie.remove(filter, clientId);
+      if (session.removeSubscription(filter)) this.trie.remove(filter, clientId);
     }
-    for (const [filter, qos] of Object.entries(add)) {
-      session.subscriptions.set(filter, qos);
-      this.trie.add(filter, clientId, { session, qos });
+    const policy = session.link !== null ? session.clientPolicy : null;
+    const refused: string[] = [];
+    const lowered: Record<string, QoS> = {};
+    for (const [filter, requested] of Object.entries(add)) {
+      let qos = requested;
+      if (policy !== null) {
+        const granted = policy.canSubscribe(filter, requested);
+        if (granted === null) {
+          if (session.removeSubscription(filter)) this.trie.remove(filter, clientId);
+          refused.push(filter);
+          this.emit("subscribe.refused", clientId, filter, "not authorized", requested);
+          continue;
+        }
+        if (granted !== requested) lowered[filter] = qos = granted;
+      }
+      this.addToTrie(session, filter, qos);
       if (deliverRetained && session.link !== null) this.deliverRetained(session, filter, qos);
     }
+    if (refused.length > 0 || Object.keys(lowered).length > 0) void this.persistSubscriptions(session, lowered, refused);
   }
 
   /**
@@ -572,6 +618,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     session.epoch = epoch;
     session.owner = node;
     session.syncedAt = Date.now();
+    // Not served here: the node that serves it checks deliveries against the live policy (see Cluster.routeIncoming).
+    session.usePolicy(null);
     this.syncSubscriptions(session, subscriptions);
   }
 
@@ -617,6 +665,11 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   /** Closes every client connection (the node lost its place in the cluster; clients reconnect and claim again). */
   closeConnections(reason: CloseReason): void {
     for (const conn of [...this.connections]) conn.close(reason);
+  }
+
+  /** A message withheld by exact authorization (docs/auth.md): counted, no event (a `#` subscriber would flood them). */
+  onDeliveryDenied(_session: Session, _msg: Message): void {
+    this.stats.deliveriesDenied++;
   }
 
   onDrop(session: Session | null, msg: Message, reason: DropReason): void {

@@ -307,7 +307,10 @@ export class Cluster implements ResultTarget<Reroute> {
   private routeIncoming(clientId: string, msg: Message, qos: QoS, hops: number, deadNode: string | null): void {
     const session = this.broker.sessions.get(clientId);
     if (session !== undefined && (session.link !== null || session.claimant !== null)) {
-      session.deliver(msg, qos, false);
+      // Authorized here, against the policy of the client attached here (docs/auth.md, "Exact authorization"); a
+      // delivery held during a claim is checked when it is released.
+      if (session.link !== null && !session.mayReceiveAny(msg.topic)) this.broker.onDeliveryDenied(session, msg);
+      else session.deliver(msg, qos, false);
       return;
     }
     const owner = session?.owner ?? null;

@@ -315,6 +315,7 @@ export class BrokerMetrics {
         for (const [limit, n] of Object.entries(stats.limitHits)) this.inc({ limit }, n);
       },
     });
+    counter("mqgate_deliveries_denied_total", "Deliveries withheld because the subscriber may not read the topic (exact authorization)", () => stats.deliveriesDenied);
     counter("mqgate_received_bytes_total", "Bytes read from client connections (MQTT packets)", () => stats.bytesReceived);
     counter("mqgate_sent_bytes_total", "Bytes written to client connections (MQTT packets)", () => stats.bytesSent);
     new Gauge({

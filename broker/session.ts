@@ -1,4 +1,5 @@
 import type { QoS } from "mqtt-packet";
+import type { ClientPolicy, DeliveryGuard } from "../core/auth/types.js";
 import type { SessionSnapshot, StoreOp, StoreOpResult } from "../core/store/types.js";
 import { AckType } from "./codec.js";
 import type { Journal, ResultTarget } from "./journal.js";
@@ -27,6 +28,8 @@ export interface SessionHost {
   /** True when other nodes may own sessions (a cluster): offline enqueues then check for an owner. */
   readonly clustered: boolean;
   onDrop(session: Session, msg: Message, reason: DropReason): void;
+  /** A message the client may not read was withheld (docs/auth.md, "Exact authorization"). Counted, not an event. */
+  onDeliveryDenied(session: Session, msg: Message): void;
   /** Sends a delivery to the node that owns `session` (cluster only). */
   forward(session: Session, node: string, msg: Message, qos: QoS, retain: boolean): void;
 }
@@ -78,6 +81,15 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
   /** `dedupId`: the node queue message a held delivery came from (its store dedup id once it is released). */
   private held: { msg: Message; qos: QoS; retain: boolean; dedupId: string | null }[] | null = null;
   private lastPacketId = 0;
+  /** The policy of the client this session serves (kept while it is offline here), or null when not known here. */
+  private policy: ClientPolicy | null = null;
+  /** Every deny pattern of `policy`: for deliveries whose subscription is not known (routed, held, stored). */
+  private readGuard: DeliveryGuard | null = null;
+  /**
+   * Guards of the subscriptions that overlap deny patterns; the others have none (their deliveries pay nothing).
+   * Created with the first one: most sessions (and every cluster stub) never need it.
+   */
+  private guards: Map<string, DeliveryGuard> | null = null;
 
   constructor(
     readonly clientId: string,
@@ -85,6 +97,55 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     private readonly limits: SessionLimits,
     private readonly host: SessionHost,
   ) {}
+
+  /**
+   * From now on deliveries are authorized against `policy`: the connecting client's, or null when this node does
+   * not know it (the session is served by another node, or restored from the store). Call before the
+   * subscriptions are (re)set, so they get their guards from it.
+   */
+  usePolicy(policy: ClientPolicy | null): void {
+    this.policy = policy;
+    this.readGuard = policy?.deliveryGuard?.() ?? null;
+  }
+
+  /** The client's policy, when this node knows it. */
+  get clientPolicy(): ClientPolicy | null {
+    return this.policy;
+  }
+
+  /** Adds or replaces a subscription. Returns its delivery guard (null: deliveries through it are not checked). */
+  setSubscription(filter: string, qos: QoS): DeliveryGuard | null {
+    this.subscriptions.set(filter, qos);
+    const guard = this.policy?.deliveryGuard?.(filter) ?? null;
+    if (guard !== null) (this.guards ??= new Map()).set(filter, guard);
+    else this.guards?.delete(filter);
+    return guard;
+  }
+
+  removeSubscription(filter: string): boolean {
+    this.guards?.delete(filter);
+    return this.subscriptions.delete(filter);
+  }
+
+  clearSubscriptions(): void {
+    this.guards = null;
+    this.subscriptions.clear();
+  }
+
+  /**
+   * May a message on `topic`, matched by this session's subscription `filter`, be delivered? Pure and
+   * allocation-free: retained delivery calls it per message.
+   */
+  mayReceive(topic: string, filter: string): boolean {
+    if (this.guards === null) return true;
+    const guard = this.guards.get(filter);
+    return guard === undefined || !guard.refuses(topic);
+  }
+
+  /** May a message on `topic` be delivered, whichever subscription matched it (routed from another node, stored)? */
+  mayReceiveAny(topic: string): boolean {
+    return this.readGuard === null || !this.readGuard.refuses(topic);
+  }
 
   /** Whether message state goes to the store. */
   get persistent(): boolean {
@@ -249,10 +310,27 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     for (const o of snapshot.outgoing) {
       const msg: Message = { topic: o.msg.topic, payload: o.msg.payload, qos: o.msg.qos, retain: o.msg.retain };
       const out: Outgoing = { msg, qos: o.qos, retain: o.retain, packetId: o.packetId, state: o.state, seq: o.seq, durable: true };
+      if (out.state === OutState.AwaitAck && !this.mayReceiveAny(msg.topic) && !this.withhold(out)) continue;
       if (o.packetId !== 0) this.inflight.set(o.packetId, out);
       else this.queue.push(out);
     }
     for (const id of snapshot.inboundQos2) this.inboundQos2.add(id);
+  }
+
+  /**
+   * A stored message the client may not read (queued while the session was offline, by a node or the REST gateway
+   * that did not know its policy): never sent. Queued or QoS 1: deleted (false). QoS 2 in flight: released with
+   * PUBREL instead of re-sent, so the client's packet id state ends (true: keep it, now awaiting PUBCOMP).
+   */
+  private withhold(out: Outgoing): boolean {
+    this.host.onDeliveryDenied(this, out.msg);
+    if (out.packetId !== 0 && out.qos === 2) {
+      out.state = OutState.AwaitComp;
+      this.host.journal.write({ op: "outgoing.update", clientId: this.clientId, epoch: this.epoch, seq: out.seq, packetId: out.packetId, state: 1 });
+      return true;
+    }
+    this.host.journal.write({ op: "outgoing.delete", clientId: this.clientId, epoch: this.epoch, seq: out.seq });
+    return false;
   }
 
   /**
@@ -296,7 +374,11 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     const held = this.held;
     this.held = null;
     if (held === null) return;
-    for (const h of held) this.host.journal.withDedupId(h.dedupId, () => this.deliver(h.msg, h.qos, h.retain));
+    for (const h of held) {
+      // Held while the client connected: authorized against the policy it connected with.
+      if (!this.mayReceiveAny(h.msg.topic)) this.host.onDeliveryDenied(this, h.msg);
+      else this.host.journal.withDedupId(h.dedupId, () => this.deliver(h.msg, h.qos, h.retain));
+    }
   }
 
   /** Moves queued messages into the in-flight window while the link can take them. Called on ack and on drain. */

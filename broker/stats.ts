@@ -13,6 +13,8 @@ export class BrokerStats {
   /** `messagesSent` split by delivery QoS (index = QoS). */
   readonly sentByQos: [number, number, number] = [0, 0, 0];
   publishDenied = 0;
+  /** Deliveries withheld because the subscriber may not read the topic (a deny pattern its subscription overlaps). */
+  deliveriesDenied = 0;
   bytesReceived = 0;
   bytesSent = 0;
   readonly dropped: Record<DropReason, number> = {

@@ -45,6 +45,7 @@ export class SysPublisher {
     this.set("$SYS/broker/messages/sent", s.messagesSent);
     this.set("$SYS/broker/messages/dropped", s.droppedTotal);
     this.set("$SYS/broker/publish/denied", s.publishDenied);
+    this.set("$SYS/broker/deliveries/denied", s.deliveriesDenied);
     this.set("$SYS/broker/bytes/received", s.bytesReceived);
     this.set("$SYS/broker/bytes/sent", s.bytesSent);
     this.set("$SYS/broker/subscriptions/count", b.subscriptionCount);

@@ -3,6 +3,8 @@
  * route (fewer cold starts). Configuration is read once per cold start (MQGATE_* variables); the backend is
  * built on the first request that needs it.
  */
+import { createAuth } from "../core/auth/index.js";
+import type { Auth } from "../core/auth/types.js";
 import { createSqsClient, EMULATOR_CREDENTIALS, SqsCommunicator } from "../core/communicator/index.js";
 import { ConfigError } from "../core/config/errors.js";
 import { loadConfigSync } from "../core/config/load.js";
@@ -51,7 +53,22 @@ export async function gatewayBackend(config: MqgateConfig): Promise<GatewayBacke
     region: config.cluster.sqsRegion,
     credentials: local && process.env.AWS_ACCESS_KEY_ID === undefined ? EMULATOR_CREDENTIALS : undefined,
   });
-  return clusterBackend({ store, communicator: new SqsCommunicator({ client, prefix }), maxSubscriptionsPerSession: config.limits.maxSubscriptionsPerSession });
+  // The clients' rules, for subscriptions made on their behalf. Without them (the ACL file is not readable here)
+  // the gateway refuses such requests rather than bypass the rules (docs/auth.md).
+  let auth: Auth | null = null;
+  let authError: string | undefined;
+  try {
+    auth = await createAuth(config.auth);
+  } catch (err) {
+    authError = `the REST gateway could not load the auth configuration (${(err as Error).message.split("\n")[0] ?? ""})`;
+  }
+  return clusterBackend({
+    store,
+    communicator: new SqsCommunicator({ client, prefix }),
+    maxSubscriptionsPerSession: config.limits.maxSubscriptionsPerSession,
+    auth,
+    ...(authError === undefined ? {} : { authError }),
+  });
 }
 
 /** Metrics (one EMF line per invocation) and error logs carry the request id: functions/lambda-api.ts. */

@@ -1,10 +1,12 @@
 import { createHash, randomUUID } from "node:crypto";
 import type { QoS } from "mqtt-packet";
+import type { Auth } from "../core/auth/types.js";
 import { NodeUnreachable } from "../core/communicator/errors.js";
 import type { Communicator, NodeMessage } from "../core/communicator/types.js";
 import type { NodeRecord, Store } from "../core/store/types.js";
 import type { GatewayBackend, KickResult, PublishMessage, PublishResult } from "./backend.js";
 import { ConflictError, NotFoundError, UnavailableError } from "./errors.js";
+import { grantOnBehalf } from "./on-behalf.js";
 
 /**
  * The gateway backend of the REST Lambda (docs/cluster.md, "The REST gateway in a cluster"). A Lambda holds no
@@ -15,6 +17,9 @@ import { ConflictError, NotFoundError, UnavailableError } from "./errors.js";
  *   caller's origin (the API key), so sequential calls with one key stay in one FIFO group: in order.
  *   `matched` is null: routing happens after the answer.
  * - kick, subscriptions and retained deletion write the store and tell the nodes through their queues.
+ *   Subscriptions made on behalf of a client are checked against its own rules, computed from the auth
+ *   configuration for the session's identity (the brokers' ACL file); the node that holds the client checks them
+ *   again against the live connection's policy when the change arrives (Broker.applyRemoteSubscriptions).
  */
 
 export interface ClusterBackendOptions {
@@ -22,6 +27,12 @@ export interface ClusterBackendOptions {
   /** Only `send` is used (the Lambda receives nothing). */
   communicator: Pick<Communicator, "send">;
   maxSubscriptionsPerSession: number;
+  /**
+   * The brokers' auth configuration, for the rules of clients that subscriptions are made on behalf of; null when
+   * the gateway could not load it (`authError` says why): such requests are then refused (409).
+   */
+  auth: Auth | null;
+  authError?: string;
   /** How long the live node list is reused. Default 2 s. */
   nodesCacheMs?: number;
 }
@@ -117,7 +128,9 @@ export function clusterBackend(opts: ClusterBackendOptions): GatewayBackend {
           { pointer: "#/subscriptions", detail: `at most ${max - current.length} new filters can be added` },
         ]);
       }
-      const granted: Record<string, QoS> = { ...add };
+      const policy = opts.auth?.policyFor?.({ clientId, username: snapshot.username ?? undefined, protocolVersion: 4 }) ?? null;
+      const why = opts.auth === null ? (opts.authError ?? "the REST gateway has no auth configuration") : undefined;
+      const granted = grantOnBehalf(clientId, snapshot.username, policy, add, why);
       if (!(await store.updateSubscriptions(clientId, null, granted, []))) throw new NotFoundError(`no session for client '${clientId}'`);
       // The node holding the client sends the retained messages; every node updates its trie.
       await broadcast([{ type: "subscriptions", id: newId(), clientId, add: granted, remove: [], deliverRetained: true }]);

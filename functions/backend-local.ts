@@ -3,6 +3,7 @@ import type { QoS } from "mqtt-packet";
 import type { Broker } from "../broker/broker.js";
 import type { GatewayBackend, KickResult, LiveStats, LiveStatsOptions, PublishMessage, PublishResult, SessionQueue } from "./backend.js";
 import { ConflictError, NotFoundError, UnavailableError } from "./errors.js";
+import { grantOnBehalf } from "./on-behalf.js";
 import { DEFAULT_TOPIC_RATES, TopicRateTracker } from "./topic-rates.js";
 
 export interface LocalBackendOptions {
@@ -117,20 +118,28 @@ export function localBackend(broker: Broker, opts: LocalBackendOptions = {}): Ga
           { pointer: "#/subscriptions", detail: `at most ${max - current.size} new filters can be added` },
         ]);
       }
-      const granted: Record<string, QoS> = { ...add };
       const session = broker.sessions.get(clientId);
+      // The client's own rules: the live policy when it is connected here, else computed for its identity.
+      const attached = session !== undefined && session.link !== null;
+      let policy = attached ? session.clientPolicy : null;
+      let username = session?.username ?? null;
+      if (!attached) {
+        username = (await store.getSession(clientId))?.username ?? username;
+        policy = broker.auth.policyFor?.({ clientId, username: username ?? undefined, protocolVersion: 4 }) ?? null;
+      }
+      const granted = grantOnBehalf(clientId, username, policy, add);
       if (session === undefined || session.link === null) {
         // Offline: the store is the record (not fenced: nobody owns the session); then the trie, so messages
         // published from now on are queued for it. Retained messages are sent when it is online.
         const ok = await durable(store.updateSubscriptions(clientId, null, granted, []), "the subscriptions");
         if (!ok) throw new NotFoundError(`no session for client '${clientId}'`);
-        if (session !== undefined) for (const [filter, qos] of Object.entries(granted)) broker.subscribe(session, filter, qos, qos, "rest");
+        if (session !== undefined) for (const [filter, qos] of Object.entries(granted)) broker.subscribe(session, filter, qos, add[filter], "rest");
         // In a cluster the node that holds the client (it sends the retained messages) and every other node's trie.
         await tellNodes(clientId, granted, []);
         return granted;
       }
       // Online: as a SUBSCRIBE from the client, durable before the answer, then the retained messages.
-      for (const [filter, qos] of Object.entries(granted)) broker.subscribe(session, filter, qos, qos, "rest");
+      for (const [filter, qos] of Object.entries(granted)) broker.subscribe(session, filter, qos, add[filter], "rest");
       const ok = await durable(broker.persistSubscriptions(session, granted, []), "the subscriptions");
       if (!ok) {
         for (const filter of Object.keys(granted)) broker.unsubscribe(session, filter);

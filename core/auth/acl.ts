@@ -15,8 +15,13 @@
  * - PUBLISH to a topic: allowed when an allow publish pattern matches it and no deny publish
  *   pattern does.
  * - SUBSCRIBE to a filter: allowed when an allow subscribe pattern covers the whole filter
- *   (`filterCovers`) and no deny subscribe pattern overlaps it (`filtersOverlap`: some topic
- *   would match both). Granted QoS = min(requested, highest maxQos among the covering allows).
+ *   (`filterCovers`) and no deny subscribe pattern covers it. Granted QoS = min(requested,
+ *   highest maxQos among the covering allows).
+ * - Exact authorization of deliveries: a granted filter that overlaps deny subscribe patterns
+ *   (`filtersOverlap`: some topic would match both) carries a guard over those patterns, and
+ *   every message delivered through it is checked against them ("allow #, deny secrets/#"
+ *   subscribing to "#" receives everything but secrets/...). A message whose topic matches a
+ *   deny subscribe pattern is never delivered to the client (docs/auth.md).
  * - Substitution: %c = client id, %u = user name. A value that is empty, contains '+', '#',
  *   '/' or U+0000, or starts with '$' would give the pattern a different shape than the
  *   administrator wrote (client id "#" turning "devices/%c/#" into "devices/#/#"...), so:
@@ -31,9 +36,10 @@ import * as z from "zod";
 import { filterCovers, filtersOverlap, topicMatchesPattern } from "../topic/covers.js";
 import { DEFAULT_TOPIC_LIMITS } from "../topic/types.js";
 import { validateTopicFilter } from "../topic/validate.js";
+import { denyGuard, DENY_EVERYTHING } from "./guard.js";
 import { parsePasswordHash, SCRYPT_DEFAULTS, verifyPassword } from "./password.js";
 import type { ParsedPasswordHash } from "./password.js";
-import type { Auth, ClientInfo, ClientPolicy, ConnectDecision } from "./types.js";
+import type { Auth, ClientInfo, ClientPolicy, ConnectDecision, DeliveryGuard } from "./types.js";
 
 /** In a rule's `users`: any client that authenticated with a user name. */
 export const ANY_USER = "*";
@@ -289,6 +295,9 @@ const NO_TOPICS: ReadonlySet<string> = new Set();
 
 /** One client's precompiled permissions. */
 class AclPolicy implements ClientPolicy {
+  /** Every subscribe-deny pattern, for deliveries whose subscription is not known. */
+  private readonly allDenies: DeliveryGuard | null;
+
   constructor(
     private readonly pubDenyAll: boolean,
     private readonly pubDenyExact: ReadonlySet<string>,
@@ -299,7 +308,9 @@ class AclPolicy implements ClientPolicy {
     private readonly subDeny: readonly string[],
     private readonly subAllowFilters: readonly string[],
     private readonly subAllowQos: readonly QoS[],
-  ) {}
+  ) {
+    this.allDenies = subDenyAll ? DENY_EVERYTHING : denyGuard(subDeny);
+  }
 
   canPublish(topic: string): boolean {
     if (this.pubDenyAll || this.pubDenyExact.has(topic)) return false;
@@ -313,8 +324,9 @@ class AclPolicy implements ClientPolicy {
 
   canSubscribe(filter: string, requestedQos: QoS): QoS | null {
     if (this.subDenyAll) return null;
+    // A filter entirely inside a deny pattern is refused; one that only overlaps it gets a delivery guard.
     const deny = this.subDeny;
-    for (let i = 0; i < deny.length; i++) if (filtersOverlap(deny[i]!, filter)) return null;
+    for (let i = 0; i < deny.length; i++) if (filterCovers(deny[i]!, filter)) return null;
     const allow = this.subAllowFilters;
     let best = -1;
     for (let i = 0; i < allow.length && best < requestedQos; i++) {
@@ -323,6 +335,15 @@ class AclPolicy implements ClientPolicy {
     }
     if (best < 0) return null;
     return (best < requestedQos ? best : requestedQos) as QoS;
+  }
+
+  deliveryGuard(filter?: string): DeliveryGuard | null {
+    if (this.subDenyAll) return DENY_EVERYTHING;
+    if (filter === undefined) return this.allDenies;
+    const deny = this.subDeny;
+    let overlapping: string[] | null = null;
+    for (let i = 0; i < deny.length; i++) if (filtersOverlap(deny[i]!, filter)) (overlapping ??= []).push(deny[i]!);
+    return overlapping === null ? null : denyGuard(overlapping);
   }
 }
 
@@ -449,6 +470,12 @@ export function createAclAuth(doc: unknown, source?: string): Auth {
       }
       if (!(await verifyPassword(password, user.hash))) return refuse(4, `wrong password for user ${JSON.stringify(username)}`);
       return { ok: true, policy: compilePolicy(user.rules, clientId, username) };
+    },
+    policyFor(client: ClientInfo): ClientPolicy | null {
+      const { clientId, username } = client;
+      if (username === undefined) return anonymousAllowed ? compilePolicy(anonymousRules, clientId, undefined) : null;
+      const user = users.get(username);
+      return user === undefined ? null : compilePolicy(user.rules, clientId, username);
     },
   });
 }

@@ -17,5 +17,6 @@ export function createAllowAll(): Auth {
   return Object.freeze({
     name: "allow-all",
     connect: (): Promise<ConnectDecision> => Promise.resolve(ACCEPT),
+    policyFor: (): ClientPolicy => ALLOW_ALL_POLICY,
   });
 }

@@ -4,6 +4,7 @@ import type { Auth } from "./types.js";
 
 export type * from "./types.js";
 export { createAllowAll } from "./allow-all.js";
+export { denyGuard, DENY_EVERYTHING } from "./guard.js";
 export { ANONYMOUS, ANY_USER, AclError, createAclAuth, loadAclFile } from "./acl.js";
 export type { AclIssue } from "./acl.js";
 export {

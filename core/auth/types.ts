@@ -10,14 +10,35 @@ export interface ClientInfo {
 }
 
 /**
+ * Which delivered topics a client may not read: the deny patterns that apply, precompiled. `refuses` runs per
+ * delivered message and allocates nothing.
+ */
+export interface DeliveryGuard {
+  /** True when a message on `topic` (a topic name) must not be delivered to the client. */
+  refuses(topic: string): boolean;
+}
+
+/**
  * Per-client authorization, computed once at CONNECT (patterns with %c/%u already substituted).
- * Both methods are synchronous: they run on the PUBLISH hot path.
+ * Every method is synchronous: they run on the PUBLISH hot path.
  */
 export interface ClientPolicy {
   /** May this client publish to `topic` (also used for its will message)? */
   canPublish(topic: string): boolean;
-  /** The QoS granted for a subscription request (may be lower than requested), or null to refuse (SUBACK 0x80). */
+  /**
+   * The QoS granted for a subscription request (may be lower than requested), or null to refuse (SUBACK 0x80).
+   * A granted filter may still overlap deny patterns: `deliveryGuard(filter)` then says which deliveries through
+   * it are refused (docs/auth.md, "Exact authorization").
+   */
   canSubscribe(filter: string, requestedQos: QoS): QoS | null;
+  /**
+   * Exact authorization of deliveries. With a filter (one `canSubscribe` granted): a guard over the deny patterns
+   * that overlap it, attached to the subscription and checked for each message delivered through it; null when
+   * it overlaps none (its deliveries are not checked). Without a filter: a guard over every deny pattern, for
+   * messages whose subscription is not known (routed from another node, queued in the store); null when the
+   * policy denies nothing. Optional: a policy without deny patterns may leave it out.
+   */
+  deliveryGuard?(filter?: string): DeliveryGuard | null;
 }
 
 /** Outcome of CONNECT authentication. 4 = bad user name or password, 5 = not authorized (CONNACK codes). */
@@ -27,4 +48,10 @@ export type ConnectDecision = { ok: true; policy: ClientPolicy } | { ok: false; 
 export interface Auth {
   readonly name: string;
   connect(client: ClientInfo, password: Buffer | undefined): Promise<ConnectDecision>;
+  /**
+   * The policy a client with this identity gets, without authenticating it: for acting on behalf of a client that
+   * is not connected (REST subscribe on behalf of an offline session). Null when it cannot be determined (an
+   * unknown or removed user, anonymous clients not allowed). Optional: callers refuse when it is missing.
+   */
+  policyFor?(client: ClientInfo): ClientPolicy | null;
 }

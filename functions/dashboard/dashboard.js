@@ -3,9 +3,15 @@
 // it answers. No framework, no build step: this file is served as is, by `npm start` at /dashboard/ or from any
 // static host. Query parameters: `api` (the API base URL), `interval` (seconds between polls, 1..60, default 5).
 // Everything the API returns is written with textContent, never parsed as HTML.
+// A key is bound to the origin of the API base URL it was entered for (docs/security.md, "Dashboard user"): it is
+// stored per origin and only ever sent to that origin, so a link with `?api=` naming another origin asks for a key
+// again instead of handing the stored one to whoever runs that origin.
 
 const SVG = "http://www.w3.org/2000/svg";
-const KEY_ITEM = "mqgate.apiKey";
+/** sessionStorage item of the key for one origin: KEY_PREFIX + origin. */
+const KEY_PREFIX = "mqgate.apiKey:";
+/** Where earlier versions kept one key for any base URL: removed, that key is bound to no origin. */
+const LEGACY_KEY_ITEM = "mqgate.apiKey";
 const BASE_ITEM = "mqgate.apiBase";
 const TOP = 10;
 const HISTORY_MS = 10 * 60_000;
@@ -22,6 +28,28 @@ let timer = null;
 
 function apiBase() {
   return $("api-base").value.trim().replace(/\/+$/, "");
+}
+
+/** The origin of the API base URL, or null when it is not an http(s) URL. */
+function apiOrigin() {
+  try {
+    const url = new URL(apiBase());
+    return url.protocol === "http:" || url.protocol === "https:" ? url.origin : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The key entered for `origin`, or null. */
+function keyFor(origin) {
+  return origin === null ? null : sessionStorage.getItem(KEY_PREFIX + origin);
+}
+
+function forgetKeys() {
+  for (let i = sessionStorage.length - 1; i >= 0; i--) {
+    const item = sessionStorage.key(i);
+    if (item !== null && (item.startsWith(KEY_PREFIX) || item === LEGACY_KEY_ITEM)) sessionStorage.removeItem(item);
+  }
 }
 
 function status(text, kind = "ok") {
@@ -45,8 +73,17 @@ class ApiError extends Error {
   }
 }
 
-async function get(path, key) {
-  const res = await fetch(`${apiBase()}${path}`, { headers: { authorization: `Bearer ${key}` }, cache: "no-store" });
+/** GET on the API with the key of `origin`; never sends it anywhere else (not even through a redirect). */
+async function get(path, origin, key) {
+  const url = new URL(`${apiBase()}${path}`);
+  if (url.origin !== origin) throw new Error(`${url.origin} is not the origin the key was entered for`);
+  const res = await fetch(url, {
+    headers: { authorization: `Bearer ${key}` },
+    cache: "no-store",
+    credentials: "omit",
+    redirect: "error",
+    referrerPolicy: "no-referrer",
+  });
   const body = await res.json().catch(() => null);
   if (!res.ok) throw new ApiError(res.status, body?.detail ?? `${res.status} ${res.statusText}`);
   return body;
@@ -176,17 +213,29 @@ function render(stats, nodes) {
   });
 }
 
+/** Asks for a key for the API base URL's origin (none stored for it). */
+function askForKey() {
+  const origin = apiOrigin();
+  if (origin === null) status("The API base URL must be an http(s) URL.", "error");
+  else status(`No API key for ${origin} in this tab: paste a key with the read scope for it. A key is only sent to the origin it was entered for.`, "error");
+}
+
 async function poll() {
-  const key = sessionStorage.getItem(KEY_ITEM);
-  if (key === null) return;
+  const origin = apiOrigin();
+  const key = keyFor(origin);
+  if (key === null) {
+    stop();
+    askForKey();
+    return;
+  }
   try {
-    const [stats, nodes] = await Promise.all([get(`/v1/stats?top=${TOP}`, key), get("/v1/nodes", key)]);
+    const [stats, nodes] = await Promise.all([get(`/v1/stats?top=${TOP}`, origin, key), get("/v1/nodes", origin, key)]);
     render(stats, nodes);
     status(`Updated ${new Date().toLocaleTimeString()} from ${apiBase()}, every ${intervalMs / 1000} s.`);
   } catch (err) {
     if (err instanceof ApiError && (err.status === 401 || err.status === 403)) {
       stop();
-      if (err.status === 401) sessionStorage.removeItem(KEY_ITEM);
+      if (err.status === 401) sessionStorage.removeItem(KEY_PREFIX + origin);
       status(`The API refused the key (${err.status}): ${err.message}`, "error");
       return;
     }
@@ -208,24 +257,35 @@ function start() {
 }
 
 function init() {
+  sessionStorage.removeItem(LEGACY_KEY_ITEM);
   const given = params.get("api");
   const origin = location.protocol === "http:" || location.protocol === "https:" ? location.origin : "";
   $("api-base").value = given ?? sessionStorage.getItem(BASE_ITEM) ?? origin;
   $("connect").addEventListener("submit", (e) => {
     e.preventDefault();
     const key = $("api-key").value.trim();
-    if (key !== "") sessionStorage.setItem(KEY_ITEM, key);
     $("api-key").value = "";
+    const apiAt = apiOrigin();
+    if (apiAt === null) {
+      stop();
+      askForKey();
+      return;
+    }
+    // The key is bound to the origin shown when it was entered.
+    if (key !== "") sessionStorage.setItem(KEY_PREFIX + apiAt, key);
     sessionStorage.setItem(BASE_ITEM, apiBase());
-    if (sessionStorage.getItem(KEY_ITEM) === null) status("Paste an API key first.", "error");
-    else start();
+    if (keyFor(apiAt) === null) {
+      stop();
+      askForKey();
+    } else start();
   });
   $("forget-button").addEventListener("click", () => {
     stop();
-    sessionStorage.removeItem(KEY_ITEM);
-    status("Key forgotten.");
+    forgetKeys();
+    status("Keys forgotten.");
   });
-  if (sessionStorage.getItem(KEY_ITEM) !== null) start();
+  if (keyFor(apiOrigin()) !== null) start();
+  else if (given !== null) askForKey();
 }
 
 init();

@@ -13,7 +13,8 @@ export const subscriptionsAddRoute = defineRoute({
   summary: "Subscribe a session",
   description:
     "Adds (or replaces) subscriptions of an existing session, as if the client had sent SUBSCRIBE: durable before the answer, " +
-    "and the matching retained messages are delivered at once when the client is online. Filters must lie inside the key's topic patterns.",
+    "and the matching retained messages are delivered at once when the client is online. Filters must lie inside the key's topic patterns " +
+    "and be allowed by the client's own rules (403 when they refuse one, nothing subscribed; 409 when they cannot be determined).",
   tag: "clients",
   scope: "admin",
   params: ClientParams,

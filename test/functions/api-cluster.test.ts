@@ -55,7 +55,7 @@ beforeAll(async () => {
   await brokerNode("node-b");
   const lambdaStore = await connectUpstashStore({ url: bridge.url, token: bridge.token });
   stores.push(lambdaStore);
-  const backend = clusterBackend({ store: lambdaStore, communicator: new SqsCommunicator({ client: sqs.client(), prefix }), maxSubscriptionsPerSession: 3 });
+  const backend = clusterBackend({ store: lambdaStore, communicator: new SqsCommunicator({ client: sqs.client(), prefix }), maxSubscriptionsPerSession: 3, auth: createAllowAll() });
   api = createApi({ backend, limits: gatewayLimits(brokers[0]!.config) });
   admin = (await createApiKey(lambdaStore, { name: "admin", scopes: ["admin"], topics: ["#"] }, gatewayLimits(brokers[0]!.config).topic)).key;
 }, 60_000);

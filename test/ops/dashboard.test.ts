@@ -67,7 +67,7 @@ describe("the dashboard", () => {
     await page.fill("#api-key", "mqg_wrong");
     await page.click("#connect-button");
     await waitFor("the refusal", async () => (await text(page, "#status")).includes("refused the key (401)"));
-    expect(await page.evaluate('sessionStorage.getItem("mqgate.apiKey")')).toBeNull();
+    expect(await page.evaluate(`sessionStorage.getItem("mqgate.apiKey:${base}")`)).toBeNull();
     await page.close();
   });
 
@@ -90,7 +90,7 @@ describe("the dashboard", () => {
     // The first poll (which also starts the per-topic counting) has been drawn.
     await waitFor("the first poll", async () => /^\d+$/.test(await text(page, "#connections")));
     expect(await page.inputValue("#api-key")).toBe("");
-    expect(await page.evaluate('[sessionStorage.getItem("mqgate.apiKey"), localStorage.length]')).toEqual([KEY, 0]);
+    expect(await page.evaluate(`[sessionStorage.getItem("mqgate.apiKey:${base}"), localStorage.length]`)).toEqual([KEY, 0]);
 
     // Traffic in a few rounds, so the chart has something to draw.
     for (let round = 0; round < 4; round++) {

@@ -40,6 +40,7 @@ describe("GET /metrics", () => {
       ["mqgate_messages_received_total", "counter"],
       ["mqgate_messages_sent_total", "counter"],
       ["mqgate_messages_dropped_total", "counter"],
+      ["mqgate_deliveries_denied_total", "counter"],
       ["mqgate_received_bytes_total", "counter"],
       ["mqgate_sent_bytes_total", "counter"],
       ["mqgate_inflight_messages", "gauge"],

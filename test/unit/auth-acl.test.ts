@@ -148,14 +148,15 @@ const SUBSCRIBE: [User | undefined, string, string, QoS, QoS | null][] = [
   ["sensor-fleet", "s1", "telemetry/+", 2, 0], // telemetry/alerts does not cover '+'
   ["sensor-fleet", "s1", "commands/s1/x", 2, 2], // '*' rule, no cap
   ["bob", "b", "shared/#", 2, 1],
-  // deny: any overlap refuses
+  // deny: a filter inside a deny pattern is refused; one that only overlaps it is granted (with a delivery guard)
   ["admin", "adm", "a/b", 2, 2],
   ["admin", "adm", "$SYS/#", 1, 1],
   ["admin", "adm", "secrets/db", 1, null],
   ["admin", "adm", "secrets/#", 1, null],
   ["admin", "adm", "secrets", 1, null],
-  ["admin", "adm", "+/db", 1, null], // would receive secrets/db
-  ["admin", "adm", "#", 1, null], // would receive secrets/...
+  ["admin", "adm", "secrets/+/x", 1, null],
+  ["admin", "adm", "+/db", 1, 1], // granted; secrets/db is withheld per message
+  ["admin", "adm", "#", 1, 1], // granted; secrets/... is withheld per message
   ["admin", "adm", "public/+", 1, 1],
   // anonymous
   [undefined, "g", "public/#", 2, 0],
@@ -254,7 +255,8 @@ describe("ACL: rule selection", () => {
       expect(policy.canPublish("x/secret")).toBe(false);
       expect(policy.canPublish("x/other")).toBe(true);
       expect(policy.canSubscribe("x/secret", 0)).toBeNull();
-      expect(policy.canSubscribe("x/+", 0)).toBeNull();
+      expect(policy.canSubscribe("x/+", 0)).toBe(0);
+      expect(policy.deliveryGuard?.("x/+")?.refuses("x/secret")).toBe(true);
       expect(policy.canSubscribe("x/other", 2)).toBe(2);
     }
   });
