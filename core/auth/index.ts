@@ -7,6 +7,8 @@ export { createAllowAll } from "./allow-all.js";
 export { denyGuard, DENY_EVERYTHING } from "./guard.js";
 export { ANONYMOUS, ANY_USER, AclError, createAclAuth, loadAclFile } from "./acl.js";
 export type { AclIssue } from "./acl.js";
+export { addRule, compilePolicy, emptyRuleSet, policyFromRules } from "./rules.js";
+export type { RuleInput, RuleSet } from "./rules.js";
 export {
   hashPassword,
   parsePasswordHash,
