@@ -9,6 +9,7 @@ import { type LocalApi, startLocalApi } from "../functions/local.js";
 import { Broker } from "./broker.js";
 import { Cluster } from "./cluster.js";
 import { attachEvents, type EventBridge } from "./events.js";
+import { ExpirySweeper, type ExpirySweepOptions } from "./expiry.js";
 import { type Listener, startListeners } from "./listeners.js";
 import { BrokerMetrics, type MetricsListener, startMetricsListener } from "./metrics.js";
 import { SysPublisher } from "./sys.js";
@@ -19,12 +20,18 @@ export interface BrokerParts {
   communicator?: Communicator | null;
   /** The events queue. Closed (flushed) by close(). */
   events?: EventSink | null;
+  /** The clock (epoch ms) for session times and expiry; default Date.now. Tests inject one. */
+  now?: () => number;
+  /** How often and how much the session expiry sweep works (broker/expiry.ts). */
+  expirySweep?: ExpirySweepOptions;
 }
 
 export interface RunningBroker {
   readonly broker: Broker;
   /** Cluster membership, or null for a single node. */
   readonly cluster: Cluster | null;
+  /** The session expiry sweep (runs on a timer; `sweep()` runs one now). */
+  readonly expiry: ExpirySweeper;
   readonly listeners: readonly Listener[];
   /** The REST API served by this process (config.http), or null when its port is off. */
   readonly http: LocalApi | null;
@@ -50,7 +57,7 @@ export async function startBroker(
 ): Promise<RunningBroker> {
   // Metrics time the store calls through a wrapper; without a metrics listener the broker gets the store as is.
   const metrics = config.metrics.port !== null ? new BrokerMetrics() : null;
-  const broker = new Broker(config, auth, metrics?.instrument(store) ?? store);
+  const broker = new Broker(config, auth, metrics?.instrument(store) ?? store, parts.now !== undefined ? { now: parts.now } : {});
   metrics?.observe(broker);
   let cluster: Cluster | null = null;
   let events: EventBridge | null = null;
@@ -103,10 +110,13 @@ export async function startBroker(
   }
   const sys = new SysPublisher(broker, config.sysIntervalSeconds);
   sys.start();
+  const expiry = new ExpirySweeper(broker, parts.expirySweep);
+  expiry.start();
   let closed: Promise<void> | null = null;
   return {
     broker,
     cluster,
+    expiry,
     listeners,
     http,
     metrics: ops,
@@ -123,6 +133,7 @@ export async function startBroker(
         draining = true;
         try {
           sys.stop();
+          await expiry.stop();
           await http?.close();
           const stopping = Promise.all(listeners.map((l) => l.close()));
           await broker.closeAll("server-shutdown", config.shutdown.drainMs);

@@ -64,6 +64,13 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
   /** The connection currently claiming this session (CONNECT in progress), or null. */
   claimant: object | null = null;
   /**
+   * The identity that owns this session (SessionRecord.identity), or null while unknown (a routing entry learnt from
+   * a node that did not say, or a session the store recorded without one).
+   */
+  identity: string | null = null;
+  /** Identity of the claim in progress (`claimant`), or null. */
+  private claimantIdentity: string | null = null;
+  /**
    * In a cluster: the node that owns this session while it is not attached here (deliveries are forwarded
    * there), or null (attached here, or offline).
    */
@@ -83,6 +90,49 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     private readonly limits: SessionLimits,
     private readonly host: SessionHost,
   ) {}
+
+  /**
+   * Whether a CONNECT under `identity` may claim this session, as far as this node knows: the owner's identity, or
+   * while that is unknown, the identity of a claim in progress. The store makes the same check atomically.
+   */
+  mayBeClaimedBy(identity: string): boolean {
+    const owner = this.identity ?? this.claimantIdentity;
+    return owner === null || owner === identity;
+  }
+
+  /** A CONNECT under `identity` starts claiming this session; a claim already in progress loses (see Broker). */
+  beginClaim(claimant: object, identity: string): void {
+    this.claimant = claimant;
+    this.claimantIdentity = identity;
+  }
+
+  /** The claim of `claimant` ended (won or refused). */
+  endClaim(): void {
+    this.claimant = null;
+    this.claimantIdentity = null;
+  }
+
+  /**
+   * Drops outgoing messages (queued or in flight) the client may no longer receive, after a resume under changed
+   * rules: removed from memory and, for a persistent session, from the store. Returns the dropped messages.
+   */
+  discardOutgoing(mayReceive: (topic: string) => boolean): Message[] {
+    const dropped: Outgoing[] = [];
+    for (const [packetId, out] of this.inflight) {
+      if (mayReceive(out.msg.topic)) continue;
+      this.inflight.delete(packetId);
+      dropped.push(out);
+    }
+    this.queue.filter((out) => {
+      if (mayReceive(out.msg.topic)) return true;
+      dropped.push(out);
+      return false;
+    });
+    for (const out of dropped) {
+      if (this.persistent && out.seq !== 0) this.host.journal.write({ op: "outgoing.delete", clientId: this.clientId, epoch: this.epoch, seq: out.seq });
+    }
+    return dropped.map((o) => o.msg);
+  }
 
   /** Whether message state goes to the store. */
   get persistent(): boolean {
