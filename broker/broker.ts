@@ -260,7 +260,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     if (claim?.present === true && conn.policy !== null) this.recheckSession(session, conn.policy);
     const sessionPresent = claim !== null ? claim.present : false;
     conn.session = session;
-    session.syncedAt = this.now();
+    session.syncedAt = Date.now(); // compared with the reconciliation's wall-clock reads
     conn.writePacket({ cmd: "connack", returnCode: 0, sessionPresent });
     session.attach(conn);
     session.releaseDeliveries();

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createAclAuth } from "../../core/auth/index.js";
+import { MemoryEventSink } from "../../core/events/index.js";
 import { MemoryStore } from "../../core/store/memory.js";
 import type { Store } from "../../core/store/types.js";
 import { startTestBroker, type TestBroker } from "../helpers/broker.js";
@@ -22,11 +23,13 @@ function expiryTests(name: string, makeStore: () => Promise<{ store: Store; clea
     let store: Store;
     let cleanup: () => Promise<void>;
     const expired: string[] = [];
+    const events = new MemoryEventSink();
     beforeAll(async () => {
       ({ store, cleanup } = await makeStore());
       b = await startTestBroker({ limits: { sessionExpirySeconds: EXPIRY_S } }, createAclAuth(await aclDoc()), store, {
         now: () => now,
         expirySweep: { intervalMs: 3_600_000 },
+        events,
       });
       b.broker.on("session.expired", (clientId) => expired.push(clientId));
     });
@@ -51,6 +54,8 @@ function expiryTests(name: string, makeStore: () => Promise<{ store: Store; clea
       expect(await store.getSession("exp-1")).toBeNull();
       expect(b.broker.sessions.has("exp-1")).toBe(false);
       expect(b.broker.stats.sessionsExpired).toBe(1);
+      await until(() => events.events.some((e) => e.type === "session.expired"), "the session.expired event");
+      expect(events.events.find((e) => e.type === "session.expired")).toMatchObject({ v: 2, type: "session.expired", clientId: "exp-1", username: "alice" });
       expect(await b.expiry.sweep()).toBe(0);
 
       // Nothing routes to it any more, and the client starts afresh.
