@@ -124,7 +124,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
         const session = new Session(record.clientId, record.clean, this.config.limits, this);
         session.epoch = record.epoch;
         session.username = record.username;
-        session.identity = record.identity;
+        session.ownedBy(record.identity);
         session.owner = owner;
         this.sessions.set(record.clientId, session);
       }
@@ -250,7 +250,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     }
     session.clean = clean;
     session.username = conn.client?.username ?? null;
-    session.identity = claim?.snapshot.identity ?? identity;
+    session.ownedBy(claim?.snapshot.identity ?? identity);
     if (claim !== null) {
       session.loadSnapshot(claim.snapshot);
       this.syncSubscriptions(session, claim.snapshot.subscriptions);
@@ -655,7 +655,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     session.clean = clean;
     session.epoch = epoch;
     session.owner = node;
-    if (identity !== null) session.identity = identity;
+    session.ownedBy(identity);
     session.syncedAt = Date.now();
     this.syncSubscriptions(session, subscriptions);
   }

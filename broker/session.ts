@@ -67,7 +67,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
    * The identity that owns this session (SessionRecord.identity), or null while unknown (a routing entry learnt from
    * a node that did not say, or a session the store recorded without one).
    */
-  identity: string | null = null;
+  private owningIdentity: string | null = null;
   /** Identity of the claim in progress (`claimant`), or null. */
   private claimantIdentity: string | null = null;
   /**
@@ -91,12 +91,21 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     private readonly host: SessionHost,
   ) {}
 
+  get identity(): string | null {
+    return this.owningIdentity;
+  }
+
+  /** Records the owner's identity as the store (a claim, a load, a broadcast) reported it; null = not known. */
+  ownedBy(identity: string | null): void {
+    if (identity !== null) this.owningIdentity = identity;
+  }
+
   /**
    * Whether a CONNECT under `identity` may claim this session, as far as this node knows: the owner's identity, or
    * while that is unknown, the identity of a claim in progress. The store makes the same check atomically.
    */
   mayBeClaimedBy(identity: string): boolean {
-    const owner = this.identity ?? this.claimantIdentity;
+    const owner = this.owningIdentity ?? this.claimantIdentity;
     return owner === null || owner === identity;
   }
 
