@@ -4,12 +4,12 @@ import type { Auth } from "../core/auth/types.js";
 import type { MqgateConfig } from "../core/config/types.js";
 import { compileClientIdPattern } from "../core/auth/identity.js";
 import { ClaimRefused } from "../core/store/errors.js";
-import type { ClientPolicy } from "../core/auth/types.js";
 import type { ExpiredSession, SessionRecord, Store } from "../core/store/types.js";
 import { SubscriptionTrie, type TopicLimits } from "../core/topic/index.js";
 import type { Connection } from "./connection.js";
 import type { Cluster } from "./cluster.js";
 import { Journal } from "./journal.js";
+import { recheckResumedSession } from "./recheck.js";
 import { RetainedStore } from "./retained.js";
 import { Session, type SessionHost } from "./session.js";
 import { BrokerStats } from "./stats.js";
@@ -257,7 +257,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     } else {
       session.epoch = 0;
     }
-    if (claim?.present === true && conn.policy !== null) this.recheckSession(session, conn.policy);
+    if (claim?.present === true && conn.policy !== null) recheckResumedSession(this, session, conn.policy);
     const sessionPresent = claim !== null ? claim.present : false;
     conn.session = session;
     session.syncedAt = Date.now(); // compared with the reconciliation's wall-clock reads
@@ -285,40 +285,6 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     if (session.epoch === 0 && session.subscriptions.size === 0 && session.link === null && session.claimant === null) {
       this.sessions.delete(session.clientId);
     }
-  }
-
-  /**
-   * Resume under the client's current rules (they may have changed since the subscriptions were made, or this is a
-   * restart with a new ACL): a restored subscription the policy refuses is removed, one it grants at a lower QoS is
-   * downgraded, durably, and both are reported (source "policy"); queued and in-flight messages the client may no
-   * longer read (its rules refuse the topic as a filter) are dropped (counted as not-authorized).
-   */
-  private recheckSession(session: Session, policy: ClientPolicy): void {
-    const removed: string[] = [];
-    const downgraded: Record<string, QoS> = {};
-    for (const [filter, qos] of session.subscriptions) {
-      let granted: QoS | null;
-      try {
-        granted = policy.canSubscribe(filter, qos);
-      } catch {
-        granted = null; // an authorizer that throws refuses
-      }
-      if (granted === null) removed.push(filter);
-      else if (granted < qos) downgraded[filter] = granted;
-    }
-    for (const filter of removed) this.unsubscribe(session, filter, "policy");
-    for (const [filter, qos] of Object.entries(downgraded)) this.subscribe(session, filter, qos, session.subscriptions.get(filter) ?? qos, "policy");
-    if (removed.length > 0 || Object.keys(downgraded).length > 0) {
-      void this.persistSubscriptions(session, downgraded, removed);
-    }
-    const dropped = session.discardOutgoing((topic) => {
-      try {
-        return policy.canSubscribe(topic, 0) !== null;
-      } catch {
-        return false;
-      }
-    });
-    for (const msg of dropped) this.onDrop(session, msg, "not-authorized");
   }
 
   /** Makes the trie and the session's map match the subscriptions the store holds. */
