@@ -190,7 +190,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     let session = this.sessions.get(clientId);
     // A clean CONNECT starts from nothing, but a session whose owner this node does not know yet stays until the
     // store agrees (its claim refuses another identity without touching the session).
-    if (session !== undefined && clean && session.identity !== null) {
+    const ownerUnknown = session !== undefined && session.identity === null;
+    if (session !== undefined && clean && !ownerUnknown) {
       this.dropSession(session);
       session = undefined;
     }
@@ -242,7 +243,9 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
       if (session.clean && session.link === null) this.dropSession(session);
       return;
     }
-    if (claim === null && !clean) {
+    // Without the store, a persistent session cannot be claimed, and nor can a clean one over a session whose
+    // owner is unknown here (it may be another identity's: only the store's claim can tell).
+    if (claim === null && (!clean || ownerUnknown)) {
       session.releaseDeliveries();
       this.forgetUnclaimed(session);
       conn.refuse(3, new Error("session store unavailable"));
