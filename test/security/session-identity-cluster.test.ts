@@ -19,13 +19,20 @@ afterEach(async () => {
   await Promise.all(nodes.splice(0).map((n) => n.close()));
 });
 
+let now = Date.now();
+
 async function twoNodes(): Promise<{ a: TestBroker; b: TestBroker; store: MemoryStore }> {
   const store = new MemoryStore();
   const registry = new MemoryRegistry();
   const auth = createAclAuth(await aclDoc());
+  now = Date.now();
   for (const nodeId of ["node-1", "node-2"]) {
     nodes.push(
-      await startTestBroker({ nodeId, cluster: { heartbeatMs: 200, nodeTtlMs: 1000 } }, auth, store, { communicator: new MemoryCommunicator({ registry }) }),
+      await startTestBroker({ nodeId, cluster: { heartbeatMs: 200, nodeTtlMs: 1000 }, limits: { sessionExpirySeconds: 60 } }, auth, store, {
+        communicator: new MemoryCommunicator({ registry }),
+        now: () => now,
+        expirySweep: { intervalMs: 3_600_000 },
+      }),
     );
   }
   return { a: nodes[0] as TestBroker, b: nodes[1] as TestBroker, store };
@@ -78,5 +85,21 @@ describe("session ownership across nodes", () => {
     clients.push(back);
     expect(ack).toEqual({ returnCode: 0, sessionPresent: true });
     expect(text(await back.expect("publish"))).toBe("queued");
+  });
+
+  it("a session expired by one node's sweep is gone from every node, and its client id is free again", async () => {
+    const { a, b, store } = await twoNodes();
+    const [alice] = await connectAs(a.mqttPort, "alice", { clientId: "alice-x", clean: false });
+    await alice.subscribe("secrets/#", 1);
+    await leave(alice, store, "alice-x");
+    await until(() => b.broker.sessions.get("alice-x")?.identity === "user:alice", "node-2 to know the offline session");
+    now += 60_000;
+    const swept = await Promise.all([a.expiry.sweep(), b.expiry.sweep()]);
+    expect(swept[0] + swept[1]).toBe(1);
+    await until(() => !a.broker.sessions.has("alice-x") && !b.broker.sessions.has("alice-x"), "both nodes to drop the session");
+    expect(await store.getSession("alice-x")).toBeNull();
+    const [eve, ok] = await connectAs(b.mqttPort, "eve", { clientId: "alice-x", clean: false });
+    clients.push(eve);
+    expect(ok).toEqual({ returnCode: 0, sessionPresent: false });
   });
 });

@@ -166,6 +166,10 @@ describe("restored subscriptions are re-checked against the current rules (Redis
       const subscribed: [string, number, number, string][] = [];
       b.broker.on("session.unsubscribed", (clientId, filter, source) => unsubscribed.push([clientId, filter, source]));
       b.broker.on("session.subscribed", (clientId, filter, qos, requested, source) => subscribed.push([filter, qos, requested, source]));
+      // The restarted broker knows the owner from the store: eve is refused before anything is touched.
+      const [eve, refused] = await connectAs(b.mqttPort, "eve", { clientId: "alice-r", clean: true });
+      expect(refused.returnCode).toBe(5);
+      await eve.waitClosed();
       const [back, resumed] = await connectAs(b.mqttPort, "alice", { clientId: "alice-r", clean: false });
       expect(resumed).toEqual({ returnCode: 0, sessionPresent: true });
       const msg = await back.expect("publish");
