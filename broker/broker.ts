@@ -2,11 +2,14 @@ import { EventEmitter } from "node:events";
 import type { QoS } from "mqtt-packet";
 import type { Auth, DeliveryGuard } from "../core/auth/types.js";
 import type { MqgateConfig } from "../core/config/types.js";
-import type { SessionRecord, Store } from "../core/store/types.js";
+import { compileClientIdPattern } from "../core/auth/identity.js";
+import { ClaimRefused } from "../core/store/errors.js";
+import type { ExpiredSession, SessionRecord, Store } from "../core/store/types.js";
 import { SubscriptionTrie, type TopicLimits } from "../core/topic/index.js";
 import type { Connection } from "./connection.js";
 import type { Cluster } from "./cluster.js";
 import { Journal } from "./journal.js";
+import { recheckResumedSession } from "./recheck.js";
 import { RetainedStore } from "./retained.js";
 import { Session, type SessionHost } from "./session.js";
 import { BrokerStats } from "./stats.js";
@@ -41,8 +44,12 @@ export interface BrokerEvents {
   "client.refused": [conn: Connection, returnCode: number, reason: string];
   /** A socket closed before its client was connected (timeouts, malformed CONNECT, refusals). */
   "connection.closed": [conn: Connection, reason: CloseReason, error: Error | undefined];
-  "session.subscribed": [clientId: string, filter: string, qos: QoS, requested: QoS, source: "mqtt" | "rest"];
-  "session.unsubscribed": [clientId: string, filter: string, source: "mqtt" | "rest"];
+  /** `policy`: a restored subscription granted at a lower QoS by the client's current rules (on resume). */
+  "session.subscribed": [clientId: string, filter: string, qos: QoS, requested: QoS, source: "mqtt" | "rest" | "policy"];
+  /** `policy`: a restored subscription the client's current rules no longer allow, removed on resume. */
+  "session.unsubscribed": [clientId: string, filter: string, source: "mqtt" | "rest" | "policy"];
+  /** An offline persistent session was deleted after `limits.sessionExpirySeconds` (by this node's sweep). */
+  "session.expired": [clientId: string, username: string | null];
   "subscribe.refused": [clientId: string, filter: string, reason: string, requested: QoS];
   /** Emitted for every accepted client publish (and wills). Only computed when someone listens. */
   "message.published": [msg: Message, clientId: string | null];
@@ -65,6 +72,11 @@ export interface BrokerEvents {
  * The broker core: sessions, the subscription trie, retained messages and routing. Transport-agnostic:
  * listeners hand it Connections; handlers call into it.
  */
+export interface BrokerOptions {
+  /** The clock (epoch ms) for session times and expiry; tests inject one. Default Date.now. */
+  now?: () => number;
+}
+
 export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   readonly stats = new BrokerStats();
   readonly sessions = new Map<string, Session>();
@@ -72,6 +84,9 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   readonly retained: RetainedStore;
   readonly topicLimits: TopicLimits;
   readonly journal: Journal;
+  readonly now: () => number;
+  /** `auth.clientIdPattern`: whether a user may use a client id (always true without a pattern). */
+  readonly clientIdAllowed: (clientId: string, username: string | undefined) => boolean;
   /** Membership of a cluster (SQS communicator and a shared store), or null for a single node. */
   cluster: Cluster | null = null;
   private admission: PublishAdmission | null = null;
@@ -99,8 +114,12 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     readonly config: MqgateConfig,
     readonly auth: Auth,
     readonly store: Store,
+    options: BrokerOptions = {},
   ) {
     super();
+    this.now = options.now ?? Date.now;
+    const pattern = config.auth.clientIdPattern;
+    this.clientIdAllowed = pattern === undefined ? () => true : compileClientIdPattern(pattern);
     this.retained = new RetainedStore(config.limits.maxRetained);
     this.topicLimits = { maxTopicLength: config.limits.maxTopicLength, maxTopicLevels: config.limits.maxTopicLevels };
     this.journal = new Journal(store, {
@@ -131,6 +150,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
         const session = new Session(record.clientId, record.clean, this.config.limits, this);
         session.epoch = record.epoch;
         session.username = record.username;
+        session.ownedBy(record.identity);
         session.owner = owner;
         this.sessions.set(record.clientId, session);
       }
@@ -178,16 +198,25 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   }
 
   /**
-   * Authentication passed. Takes over a connection attached to the same client id [MQTT-3.1.4-2], claims the
-   * session in the store (discarding it when clean [MQTT-3.1.2-6], resuming it otherwise [MQTT-3.1.2-4]), sends
-   * CONNACK with session present [MQTT-3.2.2-1..3], then re-sends what is in flight and drains the queue.
-   * A persistent session that cannot be claimed (store unreachable) is refused with 0x03.
+   * Authentication passed. A session owned by another identity is refused with 0x05 before anything is touched
+   * (here, and atomically in the store's claim for other nodes and races). Takes over a connection attached to the
+   * same client id [MQTT-3.1.4-2], claims the session in the store (discarding it when clean [MQTT-3.1.2-6],
+   * resuming it otherwise [MQTT-3.1.2-4]), re-checks restored subscriptions against the client's current rules,
+   * sends CONNACK with session present [MQTT-3.2.2-1..3], then re-sends what is in flight and drains the queue.
+   * A persistent session that cannot be claimed (store unreachable, `maxSessions` reached) is refused with 0x03.
    */
-  async connectSession(conn: Connection, clientId: string, clean: boolean): Promise<void> {
+  async connectSession(conn: Connection, clientId: string, clean: boolean, identity: string): Promise<void> {
     const existing = this.sessions.get(clientId);
+    if (existing !== undefined && !existing.mayBeClaimedBy(identity)) {
+      this.refuseClaim(conn, new ClaimRefused("identity", clientId));
+      return;
+    }
     if (existing?.link) (existing.link as Connection).close("takeover");
     let session = this.sessions.get(clientId);
-    if (session !== undefined && clean) {
+    // A clean CONNECT starts from nothing, but a session whose owner this node does not know yet stays until the
+    // store agrees (its claim refuses another identity without touching the session).
+    const ownerUnknown = session !== undefined && session.identity === null;
+    if (session !== undefined && clean && !ownerUnknown) {
       this.dropSession(session);
       session = undefined;
     }
@@ -195,9 +224,11 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
       session = new Session(clientId, clean, this.config.limits, this);
       this.sessions.set(clientId, session);
     }
-    session.claimant = conn;
+    session.beginClaim(conn, identity);
     session.holdDeliveries();
     let claim: Awaited<ReturnType<Store["claimSession"]>> | null = null;
+    let refused: ClaimRefused | null = null;
+    const limits = this.config.limits;
     try {
       // Writes issued for this session so far must land before the claim reads its state. While the store is
       // unreachable (the journal's writes fail) that would wait for its return: claim nothing instead, so a
@@ -207,19 +238,29 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
           node: this.config.nodeId,
           clean,
           username: conn.client?.username ?? null,
-          now: Date.now(),
+          now: this.now(),
+          identity,
+          expiryMs: limits.sessionExpirySeconds * 1000,
+          maxSessions: limits.maxSessions,
         });
       }
     } catch (err) {
-      this.emit("store.error", "claimSession", err as Error, 1);
+      if (err instanceof ClaimRefused) refused = err;
+      else this.emit("store.error", "claimSession", err as Error, 1);
     }
     if (session.claimant !== conn) {
       // A newer CONNECT for this client id started meanwhile; it wins.
       if (!conn.isClosed) conn.close("takeover");
       return;
     }
-    session.claimant = null;
+    session.endClaim();
     if (claim !== null) session.owner = null;
+    if (refused !== null) {
+      session.releaseDeliveries();
+      this.forgetUnclaimed(session);
+      this.refuseClaim(conn, refused);
+      return;
+    }
     if (conn.isClosed) {
       // The client left while its session was being claimed: give the claim back.
       if (claim !== null) this.releaseInStore(clientId, claim.epoch);
@@ -227,10 +268,11 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
       if (session.clean && session.link === null) this.dropSession(session);
       return;
     }
-    if (claim === null && !clean) {
+    // Without the store, a persistent session cannot be claimed, and nor can a clean one over a session whose
+    // owner is unknown here (it may be another identity's: only the store's claim can tell).
+    if (claim === null && (!clean || ownerUnknown)) {
       session.releaseDeliveries();
-      // A session this CONNECT created and the store never saw is forgotten again.
-      if (session.epoch === 0 && session.subscriptions.size === 0 && session.link === null) this.sessions.delete(clientId);
+      this.forgetUnclaimed(session);
       conn.refuse(3, new Error("session store unavailable"));
       return;
     }
@@ -238,26 +280,41 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     session.username = conn.client?.username ?? null;
     // Before the snapshot and the subscriptions: stored messages and guards are checked against this client's rules.
     session.usePolicy(conn.policy);
+    session.ownedBy(claim?.snapshot.identity ?? identity);
     if (claim !== null) {
       session.loadSnapshot(claim.snapshot);
       this.syncSubscriptions(session, claim.snapshot.subscriptions);
     } else {
       session.epoch = 0;
     }
+    if (claim?.present === true && conn.policy !== null) recheckResumedSession(this, session, conn.policy);
     const sessionPresent = claim !== null ? claim.present : false;
     conn.session = session;
-    session.syncedAt = Date.now();
+    session.syncedAt = Date.now(); // compared with the reconciliation's wall-clock reads
     conn.writePacket({ cmd: "connack", returnCode: 0, sessionPresent });
     session.attach(conn);
     session.releaseDeliveries();
     conn.completeConnect();
     const cluster = this.cluster;
     if (cluster !== null && claim !== null) {
-      // Take-over across nodes [MQTT-3.1.4-2]: the node that held the client closes its connection.
+      // Take-over across nodes [MQTT-3.1.4-2]: the node that held the client closes its connection. The claim
+      // succeeded, so this client's identity owns the session.
       if (claim.previousNode !== null && claim.previousNode !== cluster.nodeId) cluster.takeover(claim.previousNode, clientId, claim.epoch);
-      cluster.sessionChanged(clientId, cluster.nodeId, claim.epoch, clean, session.subscriptions);
+      cluster.sessionChanged(clientId, cluster.nodeId, claim.epoch, clean, session.subscriptions, session.identity);
     }
     this.emit("client.connected", session, conn, sessionPresent);
+  }
+
+  private refuseClaim(conn: Connection, refused: ClaimRefused): void {
+    this.stats.sessionsRefused[refused.reason]++;
+    conn.refuse(refused.returnCode, refused);
+  }
+
+  /** A session object a refused CONNECT created, which the store never saw, is forgotten again. */
+  private forgetUnclaimed(session: Session): void {
+    if (session.epoch === 0 && session.subscriptions.size === 0 && session.link === null && session.claimant === null) {
+      this.sessions.delete(session.clientId);
+    }
   }
 
   /** Makes the trie and the session's map match the subscriptions the store holds. */
@@ -316,11 +373,12 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     const clean = session?.clean ?? true;
     const done: Promise<void> = this.journal
       .barrier()
-      .then(() => this.store.releaseSession(clientId, epoch, Date.now()))
+      .then(() => this.store.releaseSession(clientId, epoch, this.now()))
       .then((released) => {
         if (!released || this.cluster === null) return;
         const now = this.sessions.get(clientId);
-        this.cluster.sessionChanged(clientId, null, epoch, clean, now !== undefined && now.link === null ? now.subscriptions : new Map());
+        const subscriptions = now !== undefined && now.link === null ? now.subscriptions : new Map<string, QoS>();
+        this.cluster.sessionChanged(clientId, null, epoch, clean, subscriptions, now?.identity ?? null);
       })
       .catch((err: unknown) => {
         this.emit("store.error", "releaseSession", err as Error, 1);
@@ -335,19 +393,19 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
     // A CONNECT still claiming this session object loses it: the newer CONNECT has replaced it.
     const claimant = session.claimant as Connection | null;
-    session.claimant = null;
+    session.endClaim();
     if (claimant !== null && !claimant.isClosed) claimant.close("takeover");
   }
 
   // --- subscriptions -------------------------------------------------------------------------------------
 
   /** Adds or replaces a subscription at `qos` (granted); `requested` and `source` are for events. */
-  subscribe(session: Session, filter: string, qos: QoS, requested: QoS = qos, source: "mqtt" | "rest" = "mqtt"): void {
+  subscribe(session: Session, filter: string, qos: QoS, requested: QoS = qos, source: "mqtt" | "rest" | "policy" = "mqtt"): void {
     this.addToTrie(session, filter, qos);
     this.emit("session.subscribed", session.clientId, filter, qos, requested, source);
   }
 
-  unsubscribe(session: Session, filter: string, source: "mqtt" | "rest" = "mqtt"): boolean {
+  unsubscribe(session: Session, filter: string, source: "mqtt" | "rest" | "policy" = "mqtt"): boolean {
     if (!session.removeSubscription(filter)) return false;
     this.trie.remove(filter, session.clientId);
     this.emit("session.unsubscribed", session.clientId, filter, source);
@@ -360,7 +418,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     try {
       const ok = await this.store.updateSubscriptions(session.clientId, session.epoch, add, remove);
       if (ok && this.cluster !== null && session.link !== null) {
-        this.cluster.sessionChanged(session.clientId, this.cluster.nodeId, session.epoch, session.clean, session.subscriptions);
+        this.cluster.sessionChanged(session.clientId, this.cluster.nodeId, session.epoch, session.clean, session.subscriptions, session.identity);
       }
       return ok;
     } catch (err) {
@@ -525,8 +583,20 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     const snapshot = this.cluster !== null ? await this.store.getSession(clientId) : null;
     const deleted = await this.store.deleteSession(clientId);
     // Other nodes forget their routing entry (a clean, offline session is dropped).
-    if (deleted && snapshot !== null) this.cluster?.sessionChanged(clientId, null, snapshot.epoch, true, new Map());
+    if (deleted && snapshot !== null) this.cluster?.sessionChanged(clientId, null, snapshot.epoch, true, new Map(), null);
     return deleted;
+  }
+
+  /**
+   * The store deleted an expired session (this node's sweep, broker/expiry.ts): forget it here unless a client is
+   * attached or claiming it (a claim that raced the expiry made a new session), tell the other nodes, report it.
+   */
+  sessionExpired(expired: ExpiredSession): void {
+    const session = this.sessions.get(expired.clientId);
+    if (session !== undefined && session.link === null && session.claimant === null) this.dropSession(session);
+    this.stats.sessionsExpired++;
+    this.cluster?.sessionChanged(expired.clientId, null, expired.epoch, true, new Map(), null);
+    this.emit("session.expired", expired.clientId, expired.username);
   }
 
   private durableSince<T>(mark: number, value: T): Promise<T> {
@@ -597,7 +667,14 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
    * Ignored when older than what this node knows; a newer claim of a client attached here closes the connection
    * (a take-over whose kick has not arrived yet).
    */
-  applySessionBroadcast(clientId: string, node: string | null, epoch: number, clean: boolean, subscriptions: Record<string, QoS>): void {
+  applySessionBroadcast(
+    clientId: string,
+    node: string | null,
+    epoch: number,
+    clean: boolean,
+    subscriptions: Record<string, QoS>,
+    identity: string | null = null,
+  ): void {
     let session = this.sessions.get(clientId);
     if (session !== undefined && (session.link !== null || session.claimant !== null)) {
       if (node === null || epoch <= session.epoch) return;
@@ -617,6 +694,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     session.clean = clean;
     session.epoch = epoch;
     session.owner = node;
+    session.ownedBy(identity);
     session.syncedAt = Date.now();
     // Not served here: the node that serves it checks deliveries against the live policy (see Cluster.routeIncoming).
     session.usePolicy(null);
@@ -645,7 +723,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
       const local = this.sessions.get(r.clientId);
       if (local !== undefined && (local.link !== null || local.claimant !== null || local.syncedAt >= readSince)) continue;
       if (r.node === this.config.nodeId) continue;
-      this.applySessionBroadcast(r.clientId, r.node, r.epoch, r.clean, subsOf.get(r.clientId) ?? {});
+      this.applySessionBroadcast(r.clientId, r.node, r.epoch, r.clean, subsOf.get(r.clientId) ?? {}, r.identity);
     }
     for (const session of [...this.sessions.values()]) {
       if (inStore.has(session.clientId) || session.link !== null || session.claimant !== null || session.syncedAt >= readSince) continue;

@@ -298,7 +298,7 @@ export class Cluster implements ResultTarget<Reroute> {
         if (deadNode === null) this.broker.applyRemoteSubscriptions(m.clientId, m.add, m.remove, m.deliverRetained);
         return;
       case "session":
-        if (deadNode === null) this.broker.applySessionBroadcast(m.clientId, m.node, m.epoch, m.clean, m.subscriptions);
+        if (deadNode === null) this.broker.applySessionBroadcast(m.clientId, m.node, m.epoch, m.clean, m.subscriptions, m.identity ?? null);
         return;
     }
   }
@@ -345,7 +345,14 @@ export class Cluster implements ResultTarget<Reroute> {
   // --- session broadcasts and take-over ------------------------------------------------------------------------
 
   /** Tells every other live node where a session lives now and what it is subscribed to. */
-  sessionChanged(clientId: string, node: string | null, epoch: number, clean: boolean, subscriptions: ReadonlyMap<string, QoS>): void {
+  sessionChanged(
+    clientId: string,
+    node: string | null,
+    epoch: number,
+    clean: boolean,
+    subscriptions: ReadonlyMap<string, QoS>,
+    identity: string | null,
+  ): void {
     this.broadcasts.set(clientId, {
       type: "session",
       id: `${this.nodeId}:${++this.messageSeq}`,
@@ -354,6 +361,7 @@ export class Cluster implements ResultTarget<Reroute> {
       epoch,
       clean,
       subscriptions: Object.fromEntries(subscriptions),
+      identity,
     });
     if (!this.broadcastScheduled) {
       this.broadcastScheduled = true;
@@ -479,11 +487,11 @@ export class Cluster implements ResultTarget<Reroute> {
     for (const clientId of await store.sessionsOwnedBy(dead)) {
       const snapshot = await store.getSession(clientId);
       if (snapshot === null || snapshot.node !== dead) continue;
-      if (await store.releaseSession(clientId, snapshot.epoch, Date.now())) {
+      if (await store.releaseSession(clientId, snapshot.epoch, this.broker.now())) {
         released++;
         this.events.onSessionLost(clientId, snapshot.username);
-        this.sessionChanged(clientId, null, snapshot.epoch, snapshot.clean, new Map(Object.entries(snapshot.subscriptions)));
-        this.broker.applySessionBroadcast(clientId, null, snapshot.epoch, snapshot.clean, snapshot.subscriptions);
+        this.sessionChanged(clientId, null, snapshot.epoch, snapshot.clean, new Map(Object.entries(snapshot.subscriptions)), snapshot.identity);
+        this.broker.applySessionBroadcast(clientId, null, snapshot.epoch, snapshot.clean, snapshot.subscriptions, snapshot.identity);
       }
     }
     const again = await this.drain(dead);

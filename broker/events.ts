@@ -46,8 +46,10 @@ interface SubscribeEntry {
   grantedQos: QoS | 128;
 }
 
-/** What one client's SUBSCRIBE or UNSUBSCRIBE reported, filter by filter, within one tick. */
-type PendingByClient<T> = Map<string, { source: "mqtt" | "rest"; items: T[] }>;
+type Source = "mqtt" | "rest" | "policy";
+
+/** What one client's SUBSCRIBE or UNSUBSCRIBE (or resume re-check) reported, filter by filter, within one tick. */
+type PendingByClient<T> = Map<string, { source: Source; items: T[] }>;
 
 export function attachEvents(broker: Broker, sink: EventSink, opts: EventBridgeOptions): EventBridge {
   const make = createEventFactory({ node: opts.nodeId });
@@ -91,7 +93,7 @@ export function attachEvents(broker: Broker, sink: EventSink, opts: EventBridgeO
     });
   }
 
-  function add<T>(pending: PendingByClient<T>, clientId: string, source: "mqtt" | "rest", item: T): void {
+  function add<T>(pending: PendingByClient<T>, clientId: string, source: Source, item: T): void {
     if (clientId === "") return;
     let entry = pending.get(clientId);
     if (entry === undefined) {
@@ -130,6 +132,9 @@ export function attachEvents(broker: Broker, sink: EventSink, opts: EventBridgeO
   });
   broker.on("session.unsubscribed", (clientId, filter, source) => {
     add(pendingUnsubs, clientId, source, filter);
+  });
+  broker.on("session.expired", (clientId, username) => {
+    void emit(make("session.expired", { clientId, ...(username !== null ? { username } : {}) }));
   });
   broker.on("message.published", (msg, clientId) => {
     if (clientId === null || !published(msg.topic)) return;

@@ -1,5 +1,5 @@
 import type { Store } from "../core/store/types.js";
-import { InvalidStoreInput, StoreDataError } from "../core/store/errors.js";
+import { ClaimRefused, InvalidStoreInput, StoreDataError } from "../core/store/errors.js";
 
 /** Why a broker is not ready: it is shutting down, or it cannot reach its store. */
 export type NotReadyReason = "draining" | "store-unreachable";
@@ -41,7 +41,7 @@ export class Readiness {
 
   /** Records how a store call ended. Failures that say nothing about reachability (bad input, unreadable data) are ignored. */
   recordStoreCall(operation: string, ok: boolean, err: unknown): void {
-    if (!ok && (err instanceof InvalidStoreInput || err instanceof StoreDataError)) return;
+    if (!ok && (err instanceof InvalidStoreInput || err instanceof StoreDataError || err instanceof ClaimRefused)) return;
     this.record(ok, operation);
   }
 

@@ -22,6 +22,12 @@ export function attachLogging(broker: Broker, log: Logger): void {
   broker.on("connection.closed", (conn, reason, err) => {
     log.info({ clientId: conn.clientId, remote: conn.remoteAddress, reason, err: err?.message }, "connection closed before session start");
   });
+  broker.on("session.unsubscribed", (clientId, filter, source) => {
+    if (source === "policy") log.info({ clientId, filter }, "restored subscription removed: the client's current rules refuse it");
+  });
+  broker.on("session.expired", (clientId, username) => {
+    log.info({ clientId, username }, "offline session expired and deleted");
+  });
   broker.on("subscribe.refused", (clientId, filter, reason) => {
     log.info({ clientId, filter, reason }, "subscription refused");
   });

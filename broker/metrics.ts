@@ -255,6 +255,17 @@ export class BrokerMetrics {
       },
     });
     new Counter({
+      name: "mqgate_sessions_refused_total",
+      help: "CONNECTs refused over their session: identity (another identity owns it, 0x05), client-id (auth.clientIdPattern, 0x05), session-limit (limits.maxSessions, 0x03)",
+      labelNames: ["reason"],
+      registers,
+      collect() {
+        this.reset();
+        for (const [reason, n] of Object.entries(stats.sessionsRefused)) this.inc({ reason }, n);
+      },
+    });
+    counter("mqgate_sessions_expired_total", "Offline sessions this node deleted after limits.sessionExpirySeconds", () => stats.sessionsExpired);
+    new Counter({
       name: "mqgate_disconnections_total",
       help: "Client connections closed, by reason (client-disconnect, keepalive-timeout, takeover, server-shutdown, ...)",
       labelNames: ["reason"],

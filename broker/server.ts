@@ -10,6 +10,7 @@ import { Broker } from "./broker.js";
 import { Cluster } from "./cluster.js";
 import type { EventBufferStats } from "./event-buffer.js";
 import { attachEvents, type EventBridge } from "./events.js";
+import { ExpirySweeper, type ExpirySweepOptions } from "./expiry.js";
 import { type Listener, startListeners } from "./listeners.js";
 import { BrokerMetrics, type MetricsListener, startMetricsListener } from "./metrics.js";
 import { SysPublisher } from "./sys.js";
@@ -22,6 +23,10 @@ export interface BrokerParts {
   communicator?: Communicator | null;
   /** The events queue. Closed (flushed) by close(). */
   events?: EventSink | null;
+  /** The clock (epoch ms) for session times and expiry; default Date.now. Tests inject one. */
+  now?: () => number;
+  /** How often and how much the session expiry sweep works (broker/expiry.ts). */
+  expirySweep?: ExpirySweepOptions;
 }
 
 export interface RunningBroker {
@@ -30,6 +35,8 @@ export interface RunningBroker {
   readonly cluster: Cluster | null;
   /** The bridge to the events queue (parts.events), or null. */
   readonly events: EventBridge | null;
+  /** The session expiry sweep (runs on a timer; `sweep()` runs one now). */
+  readonly expiry: ExpirySweeper;
   readonly listeners: readonly Listener[];
   /** The REST API served by this process (config.http), or null when its port is off. */
   readonly http: LocalApi | null;
@@ -55,7 +62,7 @@ export async function startBroker(
 ): Promise<RunningBroker> {
   // Metrics time the store calls through a wrapper; without a metrics listener the broker gets the store as is.
   const metrics = config.metrics.port !== null ? new BrokerMetrics() : null;
-  const broker = new Broker(config, auth, metrics?.instrument(store) ?? store);
+  const broker = new Broker(config, auth, metrics?.instrument(store) ?? store, parts.now !== undefined ? { now: parts.now } : {});
   metrics?.observe(broker);
   let cluster: Cluster | null = null;
   let events: EventBridge | null = null;
@@ -113,11 +120,14 @@ export async function startBroker(
   }
   const sys = new SysPublisher(broker, config.sysIntervalSeconds);
   sys.start();
+  const expiry = new ExpirySweeper(broker, parts.expirySweep);
+  expiry.start();
   let closed: Promise<void> | null = null;
   return {
     broker,
     cluster,
     events,
+    expiry,
     listeners,
     http,
     metrics: ops,
@@ -134,6 +144,7 @@ export async function startBroker(
         draining = true;
         try {
           sys.stop();
+          await expiry.stop();
           await http?.close();
           const stopping = Promise.all(listeners.map((l) => l.close()));
           await broker.closeAll("server-shutdown", config.shutdown.drainMs);

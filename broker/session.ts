@@ -69,6 +69,13 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
   /** The connection currently claiming this session (CONNECT in progress), or null. */
   claimant: object | null = null;
   /**
+   * The identity that owns this session (SessionRecord.identity), or null while unknown (a routing entry learnt from
+   * a node that did not say, or a session the store recorded without one).
+   */
+  private owningIdentity: string | null = null;
+  /** Identity of the claim in progress (`claimant`), or null. */
+  private claimantIdentity: string | null = null;
+  /**
    * In a cluster: the node that owns this session while it is not attached here (deliveries are forwarded
    * there), or null (attached here, or offline).
    */
@@ -145,6 +152,68 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
   /** May a message on `topic` be delivered, whichever subscription matched it (routed from another node, stored)? */
   mayReceiveAny(topic: string): boolean {
     return this.readGuard === null || !this.readGuard.refuses(topic);
+  }
+
+  get identity(): string | null {
+    return this.owningIdentity;
+  }
+
+  /** Records the owner's identity as the store (a claim, a load, a broadcast) reported it; null = not known. */
+  ownedBy(identity: string | null): void {
+    if (identity !== null) this.owningIdentity = identity;
+  }
+
+  /**
+   * Whether a CONNECT under `identity` may claim this session, as far as this node knows: the owner's identity, or
+   * while that is unknown, the identity of a claim in progress. The store makes the same check atomically.
+   */
+  mayBeClaimedBy(identity: string): boolean {
+    const owner = this.owningIdentity ?? this.claimantIdentity;
+    return owner === null || owner === identity;
+  }
+
+  /** A CONNECT under `identity` starts claiming this session; a claim already in progress loses (see Broker). */
+  beginClaim(claimant: object, identity: string): void {
+    this.claimant = claimant;
+    this.claimantIdentity = identity;
+  }
+
+  /** The claim of `claimant` ended (won or refused). */
+  endClaim(): void {
+    this.claimant = null;
+    this.claimantIdentity = null;
+  }
+
+  /**
+   * Drops outgoing messages (queued or in flight) the client may no longer receive, after a resume under changed
+   * rules: removed from memory and, for a persistent session, from the store; a QoS 2 message in flight is
+   * released with PUBREL instead. Returns the messages that will not be delivered.
+   */
+  discardOutgoing(mayReceive: (topic: string) => boolean): Message[] {
+    const dropped: Message[] = [];
+    const stored = this.persistent;
+    for (const [packetId, out] of this.inflight) {
+      // A released message (PUBREL sent) completes as it is; a QoS 2 PUBLISH in flight is released with PUBREL
+      // instead of re-sent, so the client's packet id state ends (as in `withhold`).
+      if (out.state === OutState.AwaitComp || mayReceive(out.msg.topic)) continue;
+      dropped.push(out.msg);
+      if (out.qos === 2) {
+        out.state = OutState.AwaitComp;
+        if (stored && out.seq !== 0) {
+          this.host.journal.write({ op: "outgoing.update", clientId: this.clientId, epoch: this.epoch, seq: out.seq, packetId, state: 1 });
+        }
+        continue;
+      }
+      this.inflight.delete(packetId);
+      if (stored && out.seq !== 0) this.host.journal.write({ op: "outgoing.delete", clientId: this.clientId, epoch: this.epoch, seq: out.seq });
+    }
+    this.queue.filter((out) => {
+      if (mayReceive(out.msg.topic)) return true;
+      dropped.push(out.msg);
+      if (stored && out.seq !== 0) this.host.journal.write({ op: "outgoing.delete", clientId: this.clientId, epoch: this.epoch, seq: out.seq });
+      return false;
+    });
+    return dropped;
   }
 
   /** Whether message state goes to the store. */

@@ -15,6 +15,10 @@ export class BrokerStats {
   publishDenied = 0;
   /** Deliveries withheld because the subscriber may not read the topic (a deny pattern its subscription overlaps). */
   deliveriesDenied = 0;
+  /** CONNECTs refused over their session: another identity's (0x05), or `maxSessions` reached (0x03). */
+  readonly sessionsRefused: Record<"identity" | "session-limit" | "client-id", number> = { identity: 0, "session-limit": 0, "client-id": 0 };
+  /** Offline sessions this node's sweep deleted after `limits.sessionExpirySeconds`. */
+  sessionsExpired = 0;
   bytesReceived = 0;
   bytesSent = 0;
   readonly dropped: Record<DropReason, number> = {

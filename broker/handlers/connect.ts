@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { IConnectPacket, QoS } from "mqtt-packet";
+import { clientIdentity } from "../../core/auth/identity.js";
 import { validateTopicName } from "../../core/topic/index.js";
 import type { Connection } from "../connection.js";
 import { ProtocolError } from "../errors.js";
@@ -46,6 +47,12 @@ export function handleConnect(conn: Connection, packet: IConnectPacket): void {
     conn.refuse(2, new ProtocolError(`client id longer than ${limits.maxClientIdLength} bytes`));
     return;
   }
+  // auth.clientIdPattern, checked before any authentication work; an id the server assigned is always fine.
+  if (clientId === packet.clientId && !broker.clientIdAllowed(clientId, packet.username)) {
+    broker.stats.sessionsRefused["client-id"]++;
+    conn.refuse(5, new Error("client id not allowed for this user (auth.clientIdPattern)"));
+    return;
+  }
 
   // Keepalive: a server maximum clamps longer values and replaces 0 (off) [MQTT-3.1.2-24].
   let keepalive = packet.keepalive ?? 0;
@@ -76,7 +83,7 @@ export function handleConnect(conn: Connection, packet: IConnectPacket): void {
         return;
       }
       conn.policy = decision.policy;
-      return broker.connectSession(conn, clientId, clean);
+      return broker.connectSession(conn, clientId, clean, decision.identity ?? clientIdentity(packet));
     },
     (err: unknown) => {
       if (conn.isClosed) return;

@@ -59,6 +59,7 @@ export const nodeMessageSchema = z.discriminatedUnion("type", [
     epoch: z.int().nonnegative(),
     clean: z.boolean(),
     subscriptions: z.record(z.string().min(1), qos),
+    identity: z.string().nullable().optional(),
   }),
 ]);
 

@@ -49,7 +49,17 @@ export type NodeMessage =
    * owner node (null = offline), clean flag and complete subscriptions. Receivers keep the newest `epoch` (the
    * store's fencing epoch), so a late broadcast of an older claim is ignored.
    */
-  | { type: "session"; id: string; clientId: string; node: string | null; epoch: number; clean: boolean; subscriptions: Record<string, QoS> };
+  | {
+      type: "session";
+      id: string;
+      clientId: string;
+      node: string | null;
+      epoch: number;
+      clean: boolean;
+      subscriptions: Record<string, QoS>;
+      /** The identity that owns the session (absent from nodes that predate it), so every node can refuse another at once. */
+      identity?: string | null | undefined;
+    };
 
 /**
  * Receives a batch of this node's messages, in queue order. Resolve = done: the messages are deleted. Reject =

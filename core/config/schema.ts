@@ -12,6 +12,7 @@
 import * as z from "zod";
 import type { MqgateConfig } from "./types.js";
 import { publishedTopicsSchema } from "../events/filter.js";
+import { clientIdPatternProblem } from "../auth/identity.js";
 
 /** Largest value Node timers accept (setTimeout/setInterval delay in ms). */
 const TIMER_MAX_MS = 2_147_483_647;
@@ -102,11 +103,20 @@ const limitsShape = {
   maxFiltersPerPacket: int(1, 65535),
   maxConnectPacketSize: int(64, MQTT_MAX_PACKET_SIZE),
   maxPreAuthBytes: int(0, INT32_MAX),
+  // Seconds an offline persistent session is kept; 0 = forever (see docs/decisions/007-session-ownership-and-expiry.md).
+  sessionExpirySeconds: int(0, 10 * 365 * 24 * 3600),
+  maxSessions: int(1, INT32_MAX),
 };
+
+const clientIdPatternError = "must be a non-empty pattern using only %u (user name), %% and * (any characters)";
 
 const authShape = {
   mode: oneOf(AUTH_MODES),
   aclFile: filePath.optional(),
+  clientIdPattern: z
+    .string({ error: clientIdPatternError })
+    .refine((p) => clientIdPatternProblem(p) === null, { error: clientIdPatternError })
+    .optional(),
 };
 
 const topLeaves = {
@@ -328,6 +338,8 @@ export const DEFAULTS: MqgateConfig = deepFreeze({
     maxFiltersPerPacket: 100,
     maxConnectPacketSize: 65_536,
     maxPreAuthBytes: 65_536,
+    sessionExpirySeconds: 7200,
+    maxSessions: 1_000_000,
   },
   auth: { mode: "allow-all" },
   sysIntervalSeconds: 10,

@@ -51,12 +51,18 @@ export interface LimitsConfig {
   maxConnectPacketSize: number;
   /** Bytes of packets held behind CONNECT (or a SUBSCRIBE waiting for the store) before the connection is closed. */
   maxPreAuthBytes: number;
+  /** An offline persistent session (and its queue) is deleted after this many seconds; 0 = kept forever. */
+  sessionExpirySeconds: number;
+  /** Sessions stored cluster-wide; a CONNECT that would create a persistent one beyond it gets CONNACK 0x03. */
+  maxSessions: number;
 }
 
 export interface AuthConfig {
   /** allow-all: development default. acl: users and rules from aclFile. */
   mode: "allow-all" | "acl";
   aclFile?: string | undefined;
+  /** Client ids a user may use (`%u` = user name, `*` = anything); unset = any. Others get CONNACK 0x05. */
+  clientIdPattern?: string | undefined;
 }
 
 export interface MqgateConfig {

@@ -1,6 +1,6 @@
 import type { z } from "zod";
 import { EventParseError, type EventIssue, InvalidEvent } from "./errors.js";
-import { EVENT_TYPES, EVENT_VERSION, eventSchema, type MqgateEvent } from "./schema.js";
+import { EVENT_TYPES, eventSchema, type MqgateEvent, READABLE_VERSIONS } from "./schema.js";
 
 /**
  * Parses one events-queue body (an SQS message body, a Lambda record's `body`). Throws EventParseError whose
@@ -29,9 +29,10 @@ function check(json: unknown, fail: MakeError): MqgateEvent {
     throw fail("not-an-object", "event must be a JSON object");
   }
   const { v, type } = json as { v?: unknown; type?: unknown };
-  if (v !== EVENT_VERSION) {
-    throw fail("unsupported-version", `unsupported event version ${JSON.stringify(v)}; this code reads v${EVENT_VERSION}`, [
-      { path: "v", message: `expected ${EVENT_VERSION}` },
+  if (!(READABLE_VERSIONS as readonly unknown[]).includes(v)) {
+    const known = READABLE_VERSIONS.map((n) => `v${n}`).join(" and ");
+    throw fail("unsupported-version", `unsupported event version ${JSON.stringify(v)}; this code reads ${known}`, [
+      { path: "v", message: `expected one of ${READABLE_VERSIONS.join(", ")}` },
     ]);
   }
   if (typeof type !== "string" || !(EVENT_TYPES as readonly string[]).includes(type)) {

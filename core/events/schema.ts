@@ -8,13 +8,19 @@ import * as z from "zod";
  * of what may leave the cluster. The cost: any new field is a new version (`v: 2`); consumers dispatch on `v`.
  */
 
-export const EVENT_VERSION = 1;
+/**
+ * The version producers emit. v2 = v1 plus `session.expired` and the source `policy` of `session.subscribed` /
+ * `session.unsubscribed` (a resume under changed rules). Every v1 event is a valid v2 event with `v: 1`, so this
+ * code reads both (`READABLE_VERSIONS`).
+ */
+export const EVENT_VERSION = 2;
+export const READABLE_VERSIONS = [1, 2] as const;
 
 const qos = z.literal([0, 1, 2]);
 
 /** Fields every event has. */
 const base = {
-  v: z.literal(EVENT_VERSION),
+  v: z.literal(READABLE_VERSIONS),
   /** Unique across nodes and restarts (a monotonic ULID); the FIFO deduplication id. */
   id: z.string().min(1).max(128),
   /** When it happened, epoch milliseconds. */
@@ -70,8 +76,11 @@ export const clientDisconnectedSchema = z.strictObject({
 export const sessionSubscribedSchema = z.strictObject({
   ...base,
   type: z.literal("session.subscribed"),
-  /** Over MQTT (SUBSCRIBE) or through the REST API on the client's behalf. */
-  source: z.enum(["mqtt", "rest"]),
+  /**
+   * Over MQTT (SUBSCRIBE), through the REST API on the client's behalf, or `policy` (v2): a restored subscription
+   * granted at a lower QoS by the client's current rules when it resumed its session.
+   */
+  source: z.enum(["mqtt", "rest", "policy"]),
   subscriptions: z
     .array(
       z.strictObject({
@@ -87,8 +96,15 @@ export const sessionSubscribedSchema = z.strictObject({
 export const sessionUnsubscribedSchema = z.strictObject({
   ...base,
   type: z.literal("session.unsubscribed"),
-  source: z.enum(["mqtt", "rest"]),
+  /** `policy` (v2): a restored subscription the client's current rules no longer allow, removed when it resumed. */
+  source: z.enum(["mqtt", "rest", "policy"]),
   filters: z.array(z.string().min(1)).min(1),
+});
+
+/** v2: an offline persistent session (with its queued messages) was deleted after `limits.sessionExpirySeconds`. */
+export const sessionExpiredSchema = z.strictObject({
+  ...base,
+  type: z.literal("session.expired"),
 });
 
 export const messagePublishedSchema = z.strictObject({
@@ -118,6 +134,7 @@ export const eventSchema = z.discriminatedUnion("type", [
   clientDisconnectedSchema,
   sessionSubscribedSchema,
   sessionUnsubscribedSchema,
+  sessionExpiredSchema,
   messagePublishedSchema,
   messageDroppedSchema,
 ]);

@@ -20,3 +20,23 @@ export class StoreDataError extends StoreError {
 export class RedisReplyError extends StoreError {
   override readonly name = "RedisReplyError";
 }
+
+/**
+ * A claim the store refused without changing anything: the session belongs to another identity ("identity",
+ * CONNACK 0x05), or creating it would exceed `maxSessions` ("session-limit", CONNACK 0x03).
+ */
+export class ClaimRefused extends StoreError {
+  override readonly name = "ClaimRefused";
+  override readonly statusCode: number;
+  /** The CONNACK return code that answers it. */
+  readonly returnCode: 3 | 5;
+
+  constructor(
+    readonly reason: "identity" | "session-limit",
+    readonly clientId: string,
+  ) {
+    super(reason === "identity" ? `session '${clientId}' belongs to another identity` : `session limit reached; '${clientId}' not created`);
+    this.returnCode = reason === "identity" ? 5 : 3;
+    this.statusCode = reason === "identity" ? 403 : 503;
+  }
+}

@@ -18,7 +18,7 @@ export function escapeKeyPart(s: string): string {
 
 /** The keys of one session, in the order the session scripts take them as KEYS[1..6]. */
 export interface SessionKeys {
-  /** Hash: clean, node, username, connectedAt, disconnectedAt. Exists iff the session exists. */
+  /** Hash: clean, node, username, identity, expiry, connectedAt, disconnectedAt. Exists iff the session exists. */
   readonly meta: string;
   /** Hash: topic filter -> granted QoS. */
   readonly subs: string;
@@ -56,6 +56,13 @@ export function sessionKeys(clientId: string): SessionKeys {
 
 /** Sorted set (all scores 0, ordered by member bytes): every session's client id. Listing, allSubscriptions. */
 export const SESSIONS_KEY = `${KEY_PREFIX}sessions`;
+
+/**
+ * Sorted set: client id -> when its session is next checked for expiry (ms). A superset of the sessions that can
+ * expire: a claim adds (never raises) the entry, the sweep (`Store.expireSessions`) reads the due ones, checks each
+ * session atomically and moves or removes the entry. See docs/store.md, "Session expiry".
+ */
+export const EXPIRY_KEY = `${KEY_PREFIX}expiry`;
 
 /** Set: client ids of the sessions owned by `nodeId` (a superset; readers check each session's meta). */
 export function ownedKey(nodeId: string): string {

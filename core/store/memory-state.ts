@@ -7,6 +7,10 @@ export interface MemSession {
   clean: boolean;
   node: string | null;
   username: string | null;
+  /** Identity that created the session (SessionRecord.identity). */
+  identity: string | null;
+  /** Offline lifetime in ms; 0 = never expires. */
+  expiryMs: number;
   connectedAt: number | null;
   disconnectedAt: number | null;
   subs: Map<string, QoS>;
@@ -26,7 +30,7 @@ export interface MemVersion {
 }
 
 export function newSession(): MemSession {
-  return { clean: false, node: null, username: null, connectedAt: null, disconnectedAt: null, subs: new Map(), out: new Map(), queued: 0, inbound2: new Set(), seen: new Map() };
+  return { clean: false, node: null, username: null, identity: null, expiryMs: 0, connectedAt: null, disconnectedAt: null, subs: new Map(), out: new Map(), queued: 0, inbound2: new Set(), seen: new Map() };
 }
 
 export function copyMessage(m: StoredMessage): StoredMessage {
@@ -38,7 +42,7 @@ function copyOutgoing(o: StoredOutgoing): StoredOutgoing {
 }
 
 export function sessionRecord(clientId: string, s: MemSession, epoch: number): SessionRecord {
-  return { clientId, clean: s.clean, node: s.node, epoch, username: s.username, connectedAt: s.connectedAt, disconnectedAt: s.disconnectedAt };
+  return { clientId, clean: s.clean, node: s.node, epoch, username: s.username, identity: s.identity, connectedAt: s.connectedAt, disconnectedAt: s.disconnectedAt };
 }
 
 export function sessionSnapshot(clientId: string, s: MemSession, epoch: number): SessionSnapshot {

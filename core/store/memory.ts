@@ -4,8 +4,10 @@ import { VERSION_TOMBSTONE_MS } from "./keys.js";
 import { filterRetained, retainedPrefix } from "./match.js";
 import { applySessionOp, copyMessage, newSession, sessionRecord, sessionSnapshot, type MemSession, type MemVersion } from "./memory-state.js";
 import { SortedKeys } from "./sorted.js";
+import { ClaimRefused } from "./errors.js";
+import { ExpiryIndex } from "./expiry-index.js";
 import type {
-  ApiKeyRecord, ClaimOptions, ClaimResult, NodeRecord, Page, SessionRecord, SessionSnapshot, Store, StoredMessage, StoreOp, StoreOpResult,
+  ApiKeyRecord, ClaimOptions, ClaimResult, ExpiredSession, NodeRecord, Page, SessionRecord, SessionSnapshot, Store, StoredMessage, StoreOp, StoreOpResult,
 } from "./types.js";
 import * as check from "./validate.js";
 
@@ -26,20 +28,33 @@ export class MemoryStore implements Store {
   private readonly apiKeys = new Map<string, ApiKeyRecord>();
   private readonly apiKeyIdByHash = new Map<string, string>();
   private readonly counters = new Map<string, number>();
+  /** Client id -> when its session is next checked for expiry (see expireSessions). */
+  private readonly expiry = new ExpiryIndex();
 
   async claimSession(clientId: string, opts: ClaimOptions): Promise<ClaimResult> {
     check.checkClaim(clientId, opts);
     this.pruneTombstones();
     const existing = this.sessions.get(clientId);
+    // Both refusals change nothing: no epoch, no owner, no wipe (the same checks the claim script makes).
+    if (existing !== undefined && opts.identity !== undefined && existing.identity !== null && existing.identity !== opts.identity) {
+      throw new ClaimRefused("identity", clientId);
+    }
+    if (existing === undefined && !opts.clean && (opts.maxSessions ?? 0) > 0 && this.sessions.size >= (opts.maxSessions as number)) {
+      throw new ClaimRefused("session-limit", clientId);
+    }
     const previousNode = existing?.node ?? null;
     const v = this.versions.get(clientId) ?? { epoch: 0, seq: 0 };
     v.epoch++;
     this.versions.set(clientId, v);
     this.tombstones.delete(clientId);
     const s = opts.clean || existing === undefined ? newSession() : existing;
-    Object.assign(s, { clean: opts.clean, node: opts.node, username: opts.username, connectedAt: opts.now, disconnectedAt: null });
+    const identity = opts.identity ?? existing?.identity ?? null;
+    const expiryMs = opts.clean ? 0 : (opts.expiryMs ?? 0);
+    Object.assign(s, { clean: opts.clean, node: opts.node, username: opts.username, identity, expiryMs, connectedAt: opts.now, disconnectedAt: null });
     this.sessions.set(clientId, s);
     this.sessionIds.add(clientId);
+    // It cannot expire before now + expiryMs (it is online now); an earlier entry stays and is rescheduled when due.
+    if (expiryMs > 0) this.expiry.set(clientId, opts.now + expiryMs, true);
     return { epoch: v.epoch, present: !opts.clean && existing !== undefined, previousNode, snapshot: sessionSnapshot(clientId, s, v.epoch) };
   }
 
@@ -86,6 +101,26 @@ export class MemoryStore implements Store {
     const ids: string[] = [];
     for (const [id, s] of this.sessions) if (s.node === node) ids.push(id);
     return ids.sort(compareUtf8);
+  }
+
+  async expireSessions(now: number, limit: number): Promise<ExpiredSession[]> {
+    check.checkInt(now, "now");
+    check.checkLimit(limit);
+    const expired: ExpiredSession[] = [];
+    for (const id of this.expiry.takeDue(now, limit)) {
+      const s = this.sessions.get(id);
+      if (s === undefined || s.expiryMs <= 0) {
+        this.expiry.delete(id);
+      } else if (s.node !== null) {
+        this.expiry.set(id, now + s.expiryMs);
+      } else if ((s.disconnectedAt ?? 0) + s.expiryMs > now) {
+        this.expiry.set(id, (s.disconnectedAt ?? 0) + s.expiryMs);
+      } else {
+        expired.push({ clientId: id, epoch: this.epochOf(id), username: s.username, identity: s.identity });
+        this.drop(id);
+      }
+    }
+    return expired;
   }
 
   async updateSubscriptions(clientId: string, epoch: number | null, add: Record<string, QoS>, remove: string[]): Promise<boolean> {
@@ -223,6 +258,7 @@ export class MemoryStore implements Store {
   /** Deletes a session's state; its counters stay as a tombstone so epochs and seqs never go back. */
   private drop(clientId: string): void {
     this.sessions.delete(clientId);
+    this.expiry.delete(clientId);
     this.sessionIds.delete(clientId);
     this.tombstones.delete(clientId);
     this.tombstones.set(clientId, Date.now() + VERSION_TOMBSTONE_MS);

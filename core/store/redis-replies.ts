@@ -48,6 +48,7 @@ export function sessionRecord(clientId: string, epoch: unknown, meta: unknown): 
     node: m.get("node") ?? null,
     epoch: asInt(epoch, "epoch"),
     username: m.get("username") ?? null,
+    identity: m.get("identity") ?? null,
     connectedAt: optionalInt(m.get("connectedAt")),
     disconnectedAt: optionalInt(m.get("disconnectedAt")),
   };

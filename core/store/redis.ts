@@ -1,13 +1,14 @@
 import type { QoS } from "mqtt-packet";
 import { compareUtf8, decodeApiKey, decodeCursor, decodeMessage, decodeNode, encodeApiKey, encodeCursor, encodeMessage, encodeNode, encodeOutgoingBody } from "./codec.js";
-import { API_KEY_KEYS, API_KEYS_KEY, COUNTERS_KEY, NODES_KEY, ownedKey, RETAINED_KEY, RETAINED_KEYS, sessionKeys, SESSIONS_KEY } from "./keys.js";
+import { ClaimRefused, StoreDataError } from "./errors.js";
+import { API_KEY_KEYS, API_KEYS_KEY, COUNTERS_KEY, EXPIRY_KEY, NODES_KEY, ownedKey, RETAINED_KEY, RETAINED_KEYS, sessionKeys, SESSIONS_KEY } from "./keys.js";
 import { filterRetained, retainedPrefix } from "./match.js";
 import { indexCommands, unindex } from "./redis-index.js";
 import { asArray, asInt, asNullableString, asString, flatMap, opResult, retainedPairs, sessionRecord, sessionSnapshot } from "./redis-replies.js";
 import * as S from "./scripts.js";
 import { type Call, RedisClient, type RedisTransport, type ScriptCall, unwrap } from "./transport.js";
 import type {
-  ApiKeyRecord, ClaimOptions, ClaimResult, NodeRecord, Page, SessionRecord, SessionSnapshot, Store, StoredMessage, StoreOp, StoreOpResult,
+  ApiKeyRecord, ClaimOptions, ClaimResult, ExpiredSession, NodeRecord, Page, SessionRecord, SessionSnapshot, Store, StoredMessage, StoreOp, StoreOpResult,
 } from "./types.js";
 import * as check from "./validate.js";
 
@@ -61,17 +62,91 @@ export class RedisStore implements Store {
     this.client = new RedisClient(transport);
   }
 
-  /** One round trip: index entries, the claim script, index entries again (redis-index.ts). */
+  /**
+   * One round trip: index entries, the claim script, index entries again (redis-index.ts). With `maxSessions`, a
+   * persistent claim first reads whether the session exists and how many are stored (one more round trip).
+   */
   async claimSession(clientId: string, opts: ClaimOptions): Promise<ClaimResult> {
     check.checkClaim(clientId, opts);
-    const index = indexCommands(clientId, opts.node);
+    const expiryMs = opts.clean ? 0 : (opts.expiryMs ?? 0);
+    const index: string[][] = indexCommands(clientId, opts.node);
+    // The entry can only be lowered (LT): a refused claim cannot push an offline session's expiry back.
+    if (expiryMs > 0) index.push(["ZADD", EXPIRY_KEY, "LT", String(opts.now + expiryMs), clientId]);
+    const refuseNew = !opts.clean && (opts.maxSessions ?? 0) > 0 && (await this.sessionLimitReached(clientId, opts.maxSessions as number));
     const hasUser = opts.username === null ? "0" : "1";
-    const claim = sessionCall(S.CLAIM, clientId, [opts.node, opts.clean ? "1" : "0", hasUser, opts.username ?? "", String(opts.now)]);
+    const claim = sessionCall(S.CLAIM, clientId, [
+      opts.node,
+      opts.clean ? "1" : "0",
+      hasUser,
+      opts.username ?? "",
+      String(opts.now),
+      opts.identity ?? "",
+      String(expiryMs),
+      refuseNew ? "1" : "0",
+    ]);
     const res = (await this.client.batch([...index, claim, ...index], { replayPlain: true })).map(unwrap);
     const a = asArray(res[index.length], "claim");
+    if (a[0] === -1) {
+      // Nothing changed; the index entries this claim added go again unless the session exists (or is owned) after all.
+      await unindex(this.client, [{ clientId, node: opts.node, session: true }]);
+      const reason = asString(a[1], "claim refusal");
+      if (reason !== "identity" && reason !== "session-limit") throw new StoreDataError(`unexpected claim refusal '${reason}'`);
+      throw new ClaimRefused(reason, clientId);
+    }
     const previousNode = asNullableString(a[1], "previous node");
     if (previousNode !== null && previousNode !== opts.node) await unindex(this.client, [{ clientId, node: previousNode, session: false }]);
     return { epoch: asInt(a[2], "epoch"), present: a[0] === 1, previousNode, snapshot: sessionSnapshot(clientId, a.slice(2)) };
+  }
+
+  /** Whether a claim of `clientId` would create a session beyond `max` (the index may count a few extra entries). */
+  private async sessionLimitReached(clientId: string, max: number): Promise<boolean> {
+    const [exists, count] = (await this.client.batch([["EXISTS", sessionKeys(clientId).meta], ["ZCARD", SESSIONS_KEY]])).map(unwrap);
+    return asInt(exists, "EXISTS") === 0 && asInt(count, "ZCARD") >= max;
+  }
+
+  /**
+   * Three or four round trips: the due entries of `mqg:expiry`, one pipeline of `expire` scripts, the conditional
+   * index update, and for entries removed, a re-check that puts back the entry of a session claimed meanwhile.
+   */
+  async expireSessions(now: number, limit: number): Promise<ExpiredSession[]> {
+    check.checkInt(now, "now");
+    check.checkLimit(limit);
+    const raw = asArray(await this.client.command(["ZRANGEBYSCORE", EXPIRY_KEY, "-inf", String(now), "WITHSCORES", "LIMIT", "0", String(limit)]), "ZRANGEBYSCORE");
+    const due: { id: string; score: string }[] = [];
+    for (let i = 0; i + 1 < raw.length; i += 2) due.push({ id: asString(raw[i], "client id"), score: String(raw[i + 1]) });
+    if (due.length === 0) return [];
+    const checks = await this.client.batch(due.map((d) => sessionCall(S.EXPIRE, d.id, [String(now)])));
+    const expired: ExpiredSession[] = [];
+    const removed: string[] = [];
+    const args: string[] = [];
+    due.forEach((d, i) => {
+      const r = asArray(unwrap(checks[i]), "expire");
+      if (r[0] === 1) {
+        args.push(d.id, d.score, String(asInt(r[1], "next check")));
+        return;
+      }
+      args.push(d.id, d.score, "");
+      removed.push(d.id);
+      if (r[0] === 2) {
+        expired.push({ clientId: d.id, epoch: asInt(r[1], "epoch"), username: asNullableString(r[2], "username"), identity: asNullableString(r[3], "identity") });
+      }
+    });
+    await this.client.eval(S.EXPIRY_REINDEX, [EXPIRY_KEY], args);
+    await this.restoreExpiryEntries(removed, now);
+    await unindex(this.client, expired.map((e) => ({ clientId: e.clientId, node: null, session: true })));
+    return expired;
+  }
+
+  /** Puts back the expiry entry of sessions claimed again (with an expiry) while their entry was being removed. */
+  private async restoreExpiryEntries(ids: string[], now: number): Promise<void> {
+    if (ids.length === 0) return;
+    const res = await this.client.batch(ids.map((id) => ["HGET", sessionKeys(id).meta, "expiry"]));
+    const restore: string[][] = [];
+    ids.forEach((id, i) => {
+      const v = unwrap(res[i]);
+      if (v !== null && Number(v) > 0) restore.push(["ZADD", EXPIRY_KEY, "LT", String(now), id]);
+    });
+    if (restore.length > 0) (await this.client.batch(restore)).forEach(unwrap);
   }
 
   async releaseSession(clientId: string, epoch: number, now: number): Promise<boolean> {

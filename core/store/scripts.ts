@@ -35,9 +35,17 @@ local function refuse(epoch)
 end
 `;
 
-/** ARGV: node, clean (1/0), hasUsername (1/0), username, now. Reply: present, previousNode|nil, ...snapshot. */
+/**
+ * ARGV: node, clean (1/0), hasUsername (1/0), username, now, identity ('' = none), expiryMs, refuseNew (1/0: the
+ * caller found `maxSessions` reached). Reply: present, previousNode|nil, ...snapshot; or {-1, reason} when refused
+ * ('identity': another identity's session; 'session-limit': it would be new), with nothing changed.
+ */
 export const CLAIM = script("claim", SESSION + String.raw`
 local existed = redis.call('EXISTS', meta) == 1
+local owner = false
+if existed then owner = redis.call('HGET', meta, 'identity') end
+if ARGV[6] ~= '' and owner and owner ~= ARGV[6] then return { -1, 'identity' } end
+if not existed and ARGV[2] == '0' and ARGV[8] == '1' then return { -1, 'session-limit' } end
 local previous = false
 if existed then previous = redis.call('HGET', meta, 'node') end
 local epoch = redis.call('HINCRBY', ver, 'epoch', 1)
@@ -47,8 +55,47 @@ if ARGV[2] == '1' then wipe() elseif existed then present = 1 end
 redis.call('HSET', meta, 'clean', ARGV[2], 'node', ARGV[1], 'connectedAt', ARGV[5])
 redis.call('HDEL', meta, 'disconnectedAt')
 if ARGV[3] == '1' then redis.call('HSET', meta, 'username', ARGV[4]) else redis.call('HDEL', meta, 'username') end
+local identity = owner
+if ARGV[6] ~= '' then identity = ARGV[6] end
+if identity then redis.call('HSET', meta, 'identity', identity) end
+if ARGV[2] == '0' and tonumber(ARGV[7]) > 0 then redis.call('HSET', meta, 'expiry', ARGV[7]) else redis.call('HDEL', meta, 'expiry') end
 local s = snapshot(epoch)
 return { present, previous, s[1], s[2], s[3], s[4], s[5] }
+`);
+
+/**
+ * The expiry check of one session due in `mqg:expiry`. ARGV: now. Reply: {0} not expiring (gone, or no expiry:
+ * drop the index entry), {1, next} check again at `next` (online: now + expiry; offline: disconnectedAt + expiry),
+ * {2, epoch, username|nil, identity|nil} expired and deleted (wiped, `ver` tombstoned).
+ */
+export const EXPIRE = script("expire", SESSION + String.raw`
+if redis.call('EXISTS', meta) == 0 then return { 0 } end
+local exp = tonumber(redis.call('HGET', meta, 'expiry') or '0')
+if exp <= 0 then return { 0 } end
+local now = tonumber(ARGV[1])
+if redis.call('HGET', meta, 'node') then return { 1, now + exp } end
+local due = tonumber(redis.call('HGET', meta, 'disconnectedAt') or '0') + exp
+if due > now then return { 1, due } end
+local epoch = epoch_of()
+local user = redis.call('HGET', meta, 'username')
+local identity = redis.call('HGET', meta, 'identity')
+wipe()
+bury()
+return { 2, epoch, user, identity }
+`);
+
+/**
+ * KEYS: `mqg:expiry`. ARGV: triples (client id, score read, new score or '' = remove). Each entry changes only if
+ * its score is still the one read: a claim that lowered it meanwhile wins.
+ */
+export const EXPIRY_REINDEX = script("expiryReindex", String.raw`
+for i = 1, #ARGV, 3 do
+  local cur = redis.call('ZSCORE', KEYS[1], ARGV[i])
+  if cur and tonumber(cur) == tonumber(ARGV[i + 1]) then
+    if ARGV[i + 2] == '' then redis.call('ZREM', KEYS[1], ARGV[i]) else redis.call('ZADD', KEYS[1], ARGV[i + 2], ARGV[i]) end
+  end
+end
+return 1
 `);
 
 /** ARGV: epoch, now. Reply: {0} refused, {1, node} now offline, {2, node} deleted (clean). */

@@ -42,6 +42,11 @@ export interface SessionRecord {
   node: string | null;
   epoch: number;
   username: string | null;
+  /**
+   * The identity that created the session (`user:<name>`, `anonymous`; later `cert:<subject>`), or null for a
+   * session created without one (before identities were recorded). Only this identity may claim it again.
+   */
+  identity: string | null;
   /** Epoch milliseconds. */
   connectedAt: number | null;
   disconnectedAt: number | null;
@@ -60,6 +65,32 @@ export interface ClaimOptions {
   clean: boolean;
   username: string | null;
   now: number;
+  /**
+   * The claiming client's identity (see SessionRecord.identity). When given, a claim of a session recorded under
+   * another identity is refused with `ClaimRefused` ("identity") and changes nothing, clean or not; a session
+   * without a recorded identity adopts it; a new session records it. Absent: no check, nothing recorded.
+   */
+  identity?: string | undefined;
+  /**
+   * Offline lifetime of the session in ms (0 or absent: it never expires). Recorded with the session; once it has
+   * been offline this long, `expireSessions` deletes it. A clean claim records none (a clean session ends with its
+   * connection).
+   */
+  expiryMs?: number | undefined;
+  /**
+   * Cap on stored sessions (0 or absent: none). A persistent claim that would create a new session while this many
+   * sessions are stored is refused with `ClaimRefused` ("session-limit"). See docs/store.md for how exact it is.
+   */
+  maxSessions?: number | undefined;
+}
+
+/** A session `expireSessions` deleted. */
+export interface ExpiredSession {
+  clientId: string;
+  /** Its last epoch (other nodes drop routing state older than or equal to it). */
+  epoch: number;
+  username: string | null;
+  identity: string | null;
 }
 
 export interface ClaimResult {
@@ -148,6 +179,12 @@ export interface Store {
   deleteSession(clientId: string): Promise<boolean>;
   /** Sessions whose owner is `node` (for failure handling of a dead node). */
   sessionsOwnedBy(node: string): Promise<string[]>;
+  /**
+   * Deletes sessions that have been offline for longer than their `expiryMs` at `now`, looking at no more than
+   * `limit` index entries that are due (an index ordered by due time: no scan of all sessions). Each session is
+   * checked and deleted atomically, so when several nodes sweep at once, exactly one of them gets it back.
+   */
+  expireSessions(now: number, limit: number): Promise<ExpiredSession[]>;
 
   // subscriptions
   /** Adds/replaces and removes subscriptions. `epoch` null = not fenced (REST on an offline session). */

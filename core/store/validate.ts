@@ -47,6 +47,9 @@ export function checkClaim(clientId: string, opts: ClaimOptions): void {
   checkText(opts.node, "node");
   if (opts.username !== null) checkText(opts.username, "username");
   checkInt(opts.now, "now");
+  if (opts.identity !== undefined) checkText(opts.identity, "identity");
+  if (opts.expiryMs !== undefined) checkInt(opts.expiryMs, "expiryMs");
+  if (opts.maxSessions !== undefined) checkInt(opts.maxSessions, "maxSessions");
 }
 
 export function checkSubscriptions(add: Record<string, QoS>, remove: string[]): void {

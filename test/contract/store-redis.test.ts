@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { RedisStore } from "../../core/store/redis.js";
-import { ownedKey, SESSIONS_KEY } from "../../core/store/keys.js";
+import { ClaimRefused } from "../../core/store/errors.js";
+import { EXPIRY_KEY, ownedKey, sessionKeys, SESSIONS_KEY } from "../../core/store/keys.js";
 import { unindex } from "../../core/store/redis-index.js";
 import { RedisClient, type RedisTransport } from "../../core/store/transport.js";
 import { connectRedisStore, IoRedisTransport } from "../../core/store/transport-ioredis.js";
@@ -130,6 +131,38 @@ describe("RedisStore over TCP", () => {
     expect(await redis.admin.sismember(ownedKey("n1"), "ghost")).toBe(0);
     expect(await store.deleteSession("ghost")).toBe(false);
     expect(await redis.admin.zscore(SESSIONS_KEY, "ghost")).toBeNull();
+    await store.close();
+  });
+
+  it("a refused claim leaves no index entry behind: refusals cannot inflate the session count or the owned set", async () => {
+    const { store } = await counted();
+    await store.claimSession("alice-1", { node: "n1", clean: false, username: "alice", now: 1, identity: "user:alice", maxSessions: 1 });
+    for (let i = 0; i < 5; i++) {
+      await expect(store.claimSession(`new-${i}`, { node: "n2", clean: false, username: null, now: 1, maxSessions: 1 })).rejects.toBeInstanceOf(ClaimRefused);
+    }
+    await expect(store.claimSession("alice-1", { node: "n2", clean: true, username: "eve", now: 1, identity: "user:eve" })).rejects.toBeInstanceOf(ClaimRefused);
+    expect(await redis.admin.zrange(SESSIONS_KEY, 0, -1)).toEqual(["alice-1"]);
+    expect(await redis.admin.smembers(ownedKey("n2"))).toEqual([]);
+    expect(await redis.admin.hget(sessionKeys("alice-1").meta, "identity")).toBe("user:alice");
+    await store.close();
+  });
+
+  it("the expiry index: a claim adds (never raises) the entry, a sweep moves or removes it", async () => {
+    const { store } = await counted();
+    const { epoch } = await store.claimSession("c1", { node: "n1", clean: false, username: null, now: 1000, expiryMs: 500 });
+    expect(await redis.admin.zscore(EXPIRY_KEY, "c1")).toBe("1500");
+    // Online when due: checked again one interval later.
+    expect(await store.expireSessions(1500, 10)).toEqual([]);
+    expect(await redis.admin.zscore(EXPIRY_KEY, "c1")).toBe("2000");
+    await store.releaseSession("c1", epoch, 1800);
+    expect(await store.expireSessions(2000, 10)).toEqual([]);
+    expect(await redis.admin.zscore(EXPIRY_KEY, "c1")).toBe("2300");
+    // A later claim cannot push the entry back (ZADD LT).
+    await expect(store.claimSession("c1", { node: "n2", clean: false, username: null, now: 2100, expiryMs: 500, identity: "user:x" })).resolves.toBeDefined();
+    expect(await redis.admin.zscore(EXPIRY_KEY, "c1")).toBe("2300");
+    await store.deleteSession("c1");
+    expect(await store.expireSessions(3000, 10)).toEqual([]);
+    expect(await redis.admin.zscore(EXPIRY_KEY, "c1")).toBeNull();
     await store.close();
   });
 

@@ -19,10 +19,10 @@ function parseError(body: string): EventParseError {
 
 const withField = (e: MqgateEvent, extra: Record<string, unknown>): string => JSON.stringify({ ...e, ...extra });
 
-describe("events schema v1", () => {
-  it("knows exactly the six event types of DESIGN §3.4", () => {
+describe("events schema v2", () => {
+  it("knows exactly the six event types of DESIGN §3.4, and session.expired (v2)", () => {
     expect([...EVENT_TYPES].sort()).toEqual(
-      ["client.connected", "client.disconnected", "message.dropped", "message.published", "session.subscribed", "session.unsubscribed"].sort(),
+      ["client.connected", "client.disconnected", "message.dropped", "message.published", "session.subscribed", "session.unsubscribed", "session.expired"].sort(),
     );
     expect(Object.keys(EXAMPLE_EVENTS).sort()).toEqual([...EVENT_TYPES].sort());
   });
@@ -56,9 +56,9 @@ describe("events schema v1", () => {
     expect(parseError("{nope").code).toBe("invalid-json");
     expect(parseError("[1,2]").code).toBe("not-an-object");
     expect(parseError("null").code).toBe("not-an-object");
-    const v2 = parseError(withField(EXAMPLE_EVENTS["client.connected"], { v: 2 }));
-    expect(v2.code).toBe("unsupported-version");
-    expect(v2.message).toMatch(/version 2.*v1/);
+    const v3 = parseError(withField(EXAMPLE_EVENTS["client.connected"], { v: 3 }));
+    expect(v3.code).toBe("unsupported-version");
+    expect(v3.message).toMatch(/version 3.*v1 and v2/);
     const unknown = parseError(withField(EXAMPLE_EVENTS["client.connected"], { type: "client.exploded" }));
     expect(unknown.code).toBe("unknown-type");
     expect(unknown.message).toMatch(/"client\.exploded"/);
@@ -77,6 +77,14 @@ describe("events schema v1", () => {
     expect(parseError(withField(pub, { clientId: "" })).issues.map((i) => i.path)).toEqual(["clientId"]);
   });
 
+  it("reads v1 events (every v1 event is a v2 event with v: 1); v1 has neither session.expired nor source policy", () => {
+    const v1 = { ...EXAMPLE_EVENTS["client.disconnected"], v: 1 as const };
+    expect(parseEvent(JSON.stringify(v1))).toEqual(v1);
+    const policy = { ...EXAMPLE_EVENTS["session.unsubscribed"], source: "policy" as const };
+    expect(parseEvent(JSON.stringify(policy))).toEqual(policy);
+    expect(parseError(withField(policy, { source: "cron" })).issues.map((i) => i.path)).toEqual(["source"]);
+  });
+
   it("message.published may carry payloadOmitted with an empty payload", () => {
     const e = { ...EXAMPLE_EVENTS["message.published"], payload: "", payloadOmitted: true as const };
     expect(parseEvent(JSON.stringify(e))).toEqual(e);
@@ -86,7 +94,7 @@ describe("events schema v1", () => {
   it("every JSON example in docs/events.md parses, and each type has one", () => {
     const doc = readFileSync(new URL("../../docs/events.md", import.meta.url), "utf8");
     const blocks = [...doc.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => m[1] as string);
-    const parsed = blocks.filter((b) => b.includes('"v": 1')).map((b) => parseEvent(b));
+    const parsed = blocks.filter((b) => b.includes('"v": 2')).map((b) => parseEvent(b));
     expect(new Set(parsed.map((e) => e.type))).toEqual(new Set(EVENT_TYPES));
     for (const e of parsed) expect(e).toEqual(EXAMPLE_EVENTS[e.type]);
   });

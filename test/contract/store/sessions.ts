@@ -10,7 +10,7 @@ export function sessionTests(ctx: Ctx): void {
         present: false,
         previousNode: null,
         snapshot: {
-          clientId: "c1", clean: false, node: "n1", epoch: 1, username: "alice", connectedAt: T0, disconnectedAt: null,
+          clientId: "c1", clean: false, node: "n1", epoch: 1, username: "alice", identity: null, connectedAt: T0, disconnectedAt: null,
           subscriptions: {}, outgoing: [], inboundQos2: [],
         },
       });
@@ -203,7 +203,7 @@ export function sessionTests(ctx: Ctx): void {
     it("records carry the session fields", async () => {
       await claim(ctx.store, "c1", { node: "n9", username: "bob", clean: true, now: T0 + 3 });
       expect((await ctx.store.listSessions({ limit: 1 })).items).toEqual([
-        { clientId: "c1", clean: true, node: "n9", epoch: 1, username: "bob", connectedAt: T0 + 3, disconnectedAt: null },
+        { clientId: "c1", clean: true, node: "n9", epoch: 1, username: "bob", identity: null, connectedAt: T0 + 3, disconnectedAt: null },
       ]);
     });
 

@@ -87,7 +87,7 @@ export function stateTests(ctx: Ctx): void {
       await ctx.store.updateSubscriptions("c1", epoch, {}, ["b/+"]);
       await ctx.store.releaseSession("c1", epoch, T0 + 10);
       expect(await ctx.store.getSession("c1")).toEqual({
-        clientId: "c1", clean: false, node: null, epoch, username: "u", connectedAt: T0, disconnectedAt: T0 + 10,
+        clientId: "c1", clean: false, node: null, epoch, username: "u", identity: null, connectedAt: T0, disconnectedAt: T0 + 10,
         subscriptions: { "a/#": 2 },
         outgoing: [
           { seq: s1, msg: msg("a/1", "one", 2), qos: 2, retain: false, packetId: 1, state: 1 },

@@ -1,0 +1,37 @@
+import type { QoS } from "mqtt-packet";
+import type { ClientPolicy } from "../core/auth/types.js";
+import type { Broker } from "./broker.js";
+import type { Session } from "./session.js";
+
+/**
+ * A resume under the client's current rules (they may have changed since the subscriptions were made, or this is
+ * a restart with a new ACL; docs/security.md, "Sessions and identities"): a restored subscription the policy
+ * refuses is removed, one it grants at a lower QoS is downgraded, durably, and both are reported (source
+ * "policy"); queued and in-flight messages the client may no longer read (its rules refuse the topic as a filter)
+ * are dropped, counted as not-authorized. Runs before the session is attached, so nothing slips through.
+ */
+export function recheckResumedSession(broker: Broker, session: Session, policy: ClientPolicy): void {
+  const removed: string[] = [];
+  const downgraded: Record<string, QoS> = {};
+  for (const [filter, qos] of session.subscriptions) {
+    const granted = ask(policy, filter, qos);
+    if (granted === null) removed.push(filter);
+    else if (granted < qos) downgraded[filter] = granted;
+  }
+  for (const filter of removed) broker.unsubscribe(session, filter, "policy");
+  for (const [filter, qos] of Object.entries(downgraded)) {
+    broker.subscribe(session, filter, qos, session.subscriptions.get(filter) ?? qos, "policy");
+  }
+  if (removed.length > 0 || Object.keys(downgraded).length > 0) void broker.persistSubscriptions(session, downgraded, removed);
+  const dropped = session.discardOutgoing((topic) => ask(policy, topic, 0) !== null);
+  for (const msg of dropped) broker.onDrop(session, msg, "not-authorized");
+}
+
+/** The policy's answer; an authorizer that throws refuses. */
+function ask(policy: ClientPolicy, filter: string, qos: QoS): QoS | null {
+  try {
+    return policy.canSubscribe(filter, qos);
+  } catch {
+    return null;
+  }
+}
