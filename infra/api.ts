@@ -4,6 +4,7 @@
  */
 import { API_FUNCTION, apiCors, apiThrottle, deployedRouteKeys, EVENTS_CONSUMER, type FunctionPlan } from "./plan/api.js";
 import { ARCHITECTURE, LAMBDA_RUNTIME } from "./plan/runtime.js";
+import { configEnv } from "./config.js";
 import { eventsQueue, nodeQueues } from "./queues.js";
 import { settings } from "./settings.js";
 import { upstash } from "./store.js";
@@ -15,6 +16,8 @@ function functionArgs(fn: FunctionPlan) {
     architecture: ARCHITECTURE,
     timeout: `${fn.timeoutSeconds} seconds` as const,
     memory: `${fn.memoryMb} MB` as const,
+    // The same config as the brokers (limits decide what a REST publish may carry).
+    environment: configEnv,
     logging: { format: "json" as const, retention: "1 month" as const },
   };
 }
