@@ -8,6 +8,7 @@ import type { Store } from "../core/store/types.js";
 import { type LocalApi, startLocalApi } from "../functions/local.js";
 import { Broker } from "./broker.js";
 import { Cluster } from "./cluster.js";
+import { EmfExporter } from "./emf.js";
 import { attachEvents, type EventBridge } from "./events.js";
 import { type Listener, startListeners } from "./listeners.js";
 import { BrokerMetrics, type MetricsListener, startMetricsListener } from "./metrics.js";
@@ -19,6 +20,8 @@ export interface BrokerParts {
   communicator?: Communicator | null;
   /** The events queue. Closed (flushed) by close(). */
   events?: EventSink | null;
+  /** Where EMF metric lines go when `config.emf.intervalSeconds` is set (one line per call); default stdout. */
+  emfOut?: (line: string) => void;
 }
 
 export interface RunningBroker {
@@ -48,8 +51,9 @@ export async function startBroker(
   store: Store = new MemoryStore(),
   parts: BrokerParts = {},
 ): Promise<RunningBroker> {
-  // Metrics time the store calls through a wrapper; without a metrics listener the broker gets the store as is.
-  const metrics = config.metrics.port !== null ? new BrokerMetrics() : null;
+  // Metrics time the store calls through a wrapper; without a metrics listener or EMF export the broker gets the
+  // store as is.
+  const metrics = config.metrics.port !== null || config.emf.intervalSeconds > 0 ? new BrokerMetrics() : null;
   const broker = new Broker(config, auth, metrics?.instrument(store) ?? store);
   metrics?.observe(broker);
   let cluster: Cluster | null = null;
@@ -103,6 +107,19 @@ export async function startBroker(
   }
   const sys = new SysPublisher(broker, config.sysIntervalSeconds);
   sys.start();
+  const emfOut = parts.emfOut ?? ((line: string) => void process.stdout.write(`${line}\n`));
+  const emf =
+    metrics !== null && config.emf.intervalSeconds > 0
+      ? new EmfExporter(metrics.registry, {
+          namespace: config.emf.namespace,
+          cluster: config.emf.cluster,
+          node: config.nodeId,
+          intervalSeconds: config.emf.intervalSeconds,
+          write: emfOut,
+          onError: (err) => broker.emit("cluster.error", "emf", err instanceof Error ? err : new Error(String(err))),
+        })
+      : null;
+  emf?.start();
   let closed: Promise<void> | null = null;
   return {
     broker,
@@ -131,6 +148,7 @@ export async function startBroker(
           await cluster?.stop();
           await broker.closeJournal(config.shutdown.drainMs);
           await events?.close();
+          await emf?.stop(); // the last increases of a stopping node
         } finally {
           // Last, so the load balancer sees "not ready" for the whole drain.
           await ops?.close();

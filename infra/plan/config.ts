@@ -41,6 +41,8 @@ export const PLAN_OWNED_KEYS: Readonly<Record<string, string>> = Object.freeze({
   "cluster.communicator": "the deployment uses SQS",
   "cluster.queuePrefix": "derived from the app and stage",
   "events.queueUrl": "the stage's events queue",
+  "emf.cluster": "the deployment's name (the alarms and the dashboard select it)",
+  "emf.namespace": "the alarms and the dashboard read the mqgate namespace",
 });
 
 export class DeployConfigError extends Error {
