@@ -12,6 +12,9 @@ import { EmfExporter } from "./emf.js";
 import { attachEvents, type EventBridge } from "./events.js";
 import { type Listener, startListeners } from "./listeners.js";
 import { BrokerMetrics, type MetricsListener, startMetricsListener } from "./metrics.js";
+import { NodeStatsSampler } from "./node-stats.js";
+import { NodePresence } from "./presence.js";
+import { VERSION } from "./version.js";
 import { SysPublisher } from "./sys.js";
 
 /** What connects a broker to the rest of a cluster; both optional (a single node needs neither). */
@@ -58,6 +61,8 @@ export async function startBroker(
   metrics?.observe(broker);
   let cluster: Cluster | null = null;
   let events: EventBridge | null = null;
+  // The node's stats snapshot, written with its heartbeat: GET /v1/stats and /v1/nodes show every node.
+  const sampler = new NodeStatsSampler(broker, VERSION);
   if (parts.events !== undefined && parts.events !== null) {
     events = attachEvents(broker, metrics?.instrumentEvents(parts.events) ?? parts.events, {
       nodeId: config.nodeId,
@@ -81,6 +86,7 @@ export async function startBroker(
         onError: (operation, err) => broker.emit("cluster.error", operation, err),
         onSessionLost: (clientId, username) => bridge?.sessionLost(clientId, username),
         onNodeRemoved: (nodeId, sessions, drained) => broker.emit("cluster.node-removed", nodeId, sessions, drained),
+        sampleStats: (now) => sampler.sample(now),
       },
     );
     broker.cluster = cluster;
@@ -93,6 +99,23 @@ export async function startBroker(
   const mqttListener = listeners.find((l) => l.transport === "tcp");
   if (cluster !== null && config.cluster.address === undefined && mqttListener !== undefined) {
     await cluster.setAddress(`${hostname()}:${mqttListener.port}`);
+  }
+  // A single node lists itself too (the cluster registers its nodes itself).
+  const presence =
+    cluster === null
+      ? new NodePresence(broker.store, sampler, {
+          nodeId: config.nodeId,
+          address: config.cluster.address ?? `${hostname()}:${mqttListener?.port ?? config.mqtt.port ?? 0}`,
+          heartbeatMs: config.cluster.heartbeatMs,
+          nodeTtlMs: config.cluster.nodeTtlMs,
+          onError: (err) => broker.emit("cluster.error", "presence", err),
+        })
+      : null;
+  try {
+    await presence?.start();
+  } catch (err) {
+    // A store that is down at start must not stop a single node: the next heartbeat registers it.
+    broker.emit("cluster.error", "presence", err as Error);
   }
   let http: LocalApi | null = null;
   let ops: MetricsListener | null = null;
@@ -146,6 +169,8 @@ export async function startBroker(
           await stopping;
           // Deregistered and the node queue deleted only after the sessions were handed back.
           await cluster?.stop();
+          await presence?.stop();
+          sampler.stop();
           await broker.closeJournal(config.shutdown.drainMs);
           await events?.close();
           await emf?.stop(); // the last increases of a stopping node

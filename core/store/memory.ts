@@ -5,7 +5,7 @@ import { filterRetained, retainedPrefix } from "./match.js";
 import { applySessionOp, copyMessage, newSession, sessionRecord, sessionSnapshot, type MemSession, type MemVersion } from "./memory-state.js";
 import { SortedKeys } from "./sorted.js";
 import type {
-  ApiKeyRecord, ClaimOptions, ClaimResult, NodeRecord, Page, SessionRecord, SessionSnapshot, Store, StoredMessage, StoreOp, StoreOpResult,
+  ApiKeyRecord, ClaimOptions, ClaimResult, NodeRecord, NodeStats, Page, SessionRecord, SessionSnapshot, Store, StoredMessage, StoreOp, StoreOpResult,
 } from "./types.js";
 import * as check from "./validate.js";
 
@@ -139,26 +139,28 @@ export class MemoryStore implements Store {
 
   async registerNode(node: NodeRecord, ttlMs: number): Promise<void> {
     check.checkNode(node, ttlMs);
-    this.nodes.set(node.nodeId, { node: { ...node }, ttlMs });
+    this.nodes.set(node.nodeId, { node: structuredClone(node), ttlMs });
   }
 
-  async heartbeat(nodeId: string, now: number, ttlMs: number): Promise<boolean> {
+  async heartbeat(nodeId: string, now: number, ttlMs: number, stats?: NodeStats): Promise<boolean> {
     check.checkInt(now, "now");
     check.checkInt(ttlMs, "ttlMs", 1);
+    if (stats !== undefined) check.checkNodeStats(stats);
     const n = this.nodes.get(nodeId);
     if (n === undefined || n.node.heartbeatAt + n.ttlMs <= now) return false;
     n.node.heartbeatAt = now;
     n.ttlMs = ttlMs;
+    if (stats !== undefined) n.node.stats = structuredClone(stats);
     return true;
   }
 
   async listNodes(now: number): Promise<NodeRecord[]> {
-    const live = [...this.nodes.values()].filter((n) => n.node.heartbeatAt + n.ttlMs > now).map((n) => ({ ...n.node }));
+    const live = [...this.nodes.values()].filter((n) => n.node.heartbeatAt + n.ttlMs > now).map((n) => structuredClone(n.node));
     return live.sort((a, b) => compareUtf8(a.nodeId, b.nodeId));
   }
 
   async expiredNodes(now: number): Promise<NodeRecord[]> {
-    const dead = [...this.nodes.values()].filter((n) => n.node.heartbeatAt + n.ttlMs <= now).map((n) => ({ ...n.node }));
+    const dead = [...this.nodes.values()].filter((n) => n.node.heartbeatAt + n.ttlMs <= now).map((n) => structuredClone(n.node));
     return dead.sort((a, b) => compareUtf8(a.nodeId, b.nodeId));
   }
 

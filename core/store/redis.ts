@@ -1,5 +1,5 @@
 import type { QoS } from "mqtt-packet";
-import { compareUtf8, decodeApiKey, decodeCursor, decodeMessage, decodeNode, encodeApiKey, encodeCursor, encodeMessage, encodeNode, encodeOutgoingBody } from "./codec.js";
+import { compareUtf8, decodeApiKey, decodeCursor, decodeMessage, decodeNode, encodeApiKey, encodeCursor, encodeMessage, encodeNode, encodeNodeStats, encodeOutgoingBody } from "./codec.js";
 import { API_KEY_KEYS, API_KEYS_KEY, COUNTERS_KEY, NODES_KEY, ownedKey, RETAINED_KEY, RETAINED_KEYS, sessionKeys, SESSIONS_KEY } from "./keys.js";
 import { filterRetained, retainedPrefix } from "./match.js";
 import { indexCommands, unindex } from "./redis-index.js";
@@ -7,7 +7,7 @@ import { asArray, asInt, asNullableString, asString, flatMap, opResult, retained
 import * as S from "./scripts.js";
 import { type Call, RedisClient, type RedisTransport, type ScriptCall, unwrap } from "./transport.js";
 import type {
-  ApiKeyRecord, ClaimOptions, ClaimResult, NodeRecord, Page, SessionRecord, SessionSnapshot, Store, StoredMessage, StoreOp, StoreOpResult,
+  ApiKeyRecord, ClaimOptions, ClaimResult, NodeRecord, NodeStats, Page, SessionRecord, SessionSnapshot, Store, StoredMessage, StoreOp, StoreOpResult,
 } from "./types.js";
 import * as check from "./validate.js";
 
@@ -184,10 +184,15 @@ export class RedisStore implements Store {
     await this.client.command(["HSET", NODES_KEY, node.nodeId, encodeNode(node, ttlMs)]);
   }
 
-  async heartbeat(nodeId: string, now: number, ttlMs: number): Promise<boolean> {
+  async heartbeat(nodeId: string, now: number, ttlMs: number, stats?: NodeStats): Promise<boolean> {
     check.checkInt(now, "now");
     check.checkInt(ttlMs, "ttlMs", 1);
-    return asInt(await this.client.eval(S.HEARTBEAT, [NODES_KEY], [nodeId, String(now), String(ttlMs)]), "heartbeat") === 1;
+    const args = [nodeId, String(now), String(ttlMs)];
+    if (stats !== undefined) {
+      check.checkNodeStats(stats);
+      args.push(encodeNodeStats(stats));
+    }
+    return asInt(await this.client.eval(S.HEARTBEAT, [NODES_KEY], args), "heartbeat") === 1;
   }
 
   async listNodes(now: number): Promise<NodeRecord[]> {
