@@ -20,6 +20,7 @@ export default $config({
     await import("./infra/queues.js");
     await import("./infra/broker.js");
     await import("./infra/api.js");
+    await import("./infra/monitoring.js");
     const { outputs } = await import("./infra/outputs.js");
     return outputs;
   },
