@@ -5,7 +5,7 @@
  * at most TOPICS_PER_BUCKET topics per 10 s bucket).
  */
 import { MAX_NODE_TOP_TOPICS, type NodeStats } from "../core/store/types.js";
-import { TopicRates } from "../functions/topic-rates.js";
+import { TopicRates } from "../core/metrics/topic-rates.js";
 import type { Broker } from "./broker.js";
 import type { Message } from "./types.js";
 
