@@ -10,15 +10,42 @@
  *
  * Dimensions: `cluster` and `node` on every line, plus the metric's one label (`reason`, `qos`, `state`,
  * `operation`: fixed sets of values) on the lines of labelled metrics. Never a client id or a topic: metrics
- * with any other label (prom-client's per-heap-space and per-GC-kind series) are left out. Dimension sets: per
- * cluster (`[cluster]`, `[cluster, label]`) and per node (`[cluster, node]`); CloudWatch sums the lines of one
- * period, so `[cluster]` of a labelled metric is its total over the label's values and over the nodes.
+ * with any other label (prom-client's per-heap-space and per-GC-kind series) are left out, and of prom-client's
+ * process metrics only PROCESS_METRICS. Dimension sets: per cluster (`[cluster]`, `[cluster, label]`) for every
+ * metric, and per node (`[cluster, node]`) for PER_NODE_METRICS only: each series is a CloudWatch custom metric,
+ * billed per month, so the per-node ones (which multiply with the tasks) are the few an operator compares across
+ * nodes. CloudWatch sums the lines of one period, so `[cluster]` of a labelled metric is its total over the label's
+ * values and over the nodes.
  */
 import type { MetricObjectWithValues, MetricValue, Registry } from "prom-client";
 import { type EmfDocument, emfDocument, MAX_METRICS, type MetricUnit, MetricSet } from "../core/metrics/emf.js";
 
 /** Labels whose values are a small fixed set; a metric with any other label is not exported. */
 export const EMF_LABELS: ReadonlySet<string> = new Set(["reason", "qos", "state", "operation"]);
+
+/** prom-client's process and Node.js metrics (prefixed `mqgate_process_`, `mqgate_nodejs_`) that are exported. */
+export const PROCESS_METRICS: ReadonlySet<string> = new Set([
+  "mqgate_process_cpu_seconds_total",
+  "mqgate_process_resident_memory_bytes",
+  "mqgate_nodejs_heap_size_used_bytes",
+  "mqgate_nodejs_eventloop_lag_p99_seconds",
+]);
+
+/** Metrics also written per node (`[cluster, node]`). */
+export const PER_NODE_METRICS: ReadonlySet<string> = new Set([
+  "mqgate_connections",
+  "mqgate_sessions",
+  "mqgate_messages_received_total",
+  "mqgate_messages_sent_total",
+  "mqgate_messages_dropped_total",
+  "mqgate_store_call_errors_total",
+  ...PROCESS_METRICS,
+]);
+
+/** Whether a Prometheus sample name is exported at all. */
+export function isExported(name: string): boolean {
+  return !/^mqgate_(process|nodejs)_/.test(name) || PROCESS_METRICS.has(name);
+}
 
 export interface EmfExporterOptions {
   namespace: string;
@@ -44,10 +71,11 @@ export function unitOf(name: string): MetricUnit {
 
 type Kind = "counter" | "gauge" | "histogram" | "summary";
 
-/** One line to be: the label (or none) and the metric values under it. */
+/** One line to be: the label (or none), per node or not, and the metric values under it. */
 interface Group {
   label: string | null;
   value: string | null;
+  perNode: boolean;
   /** Any number of metrics: split into documents of at most MAX_METRICS. */
   metrics: Map<string, { unit: MetricUnit; value: number }>;
 }
@@ -97,11 +125,11 @@ export class EmfExporter {
     const families = await this.registry.getMetricsAsJSON();
     const timestamp = (this.opts.now ?? Date.now)();
     const groups = new Map<string, Group>();
-    const groupOf = (label: string | null, value: string | null): Group["metrics"] => {
-      const key = label === null ? "" : `${label}=${value}`;
+    const groupOf = (label: string | null, value: string | null, perNode: boolean): Group["metrics"] => {
+      const key = `${perNode ? "n" : "c"}:${label === null ? "" : `${label}=${value}`}`;
       let g = groups.get(key);
       if (g === undefined) {
-        g = { label, value, metrics: new Map() };
+        g = { label, value, perNode, metrics: new Map() };
         groups.set(key, g);
       }
       return g.metrics;
@@ -113,12 +141,12 @@ export class EmfExporter {
         if (labels.length > 1 || labels.some(([k]) => !EMF_LABELS.has(k))) continue;
         const name = (v as { metricName?: string }).metricName ?? family.name;
         if (kind === "histogram" && name.endsWith("_bucket")) continue;
-        if (kind === "summary") continue;
+        if (kind === "summary" || !isExported(name)) continue;
         const [label, value] = labels[0] ?? [null, null];
         const cumulative = kind === "counter" || kind === "histogram";
         const reported = cumulative ? this.increase(`${name}{${label ?? ""}=${value ?? ""}}`, v.value) : v.value;
         if (!Number.isFinite(reported)) continue;
-        groupOf(label, value === null ? null : String(value)).set(name, { unit: unitOf(name), value: reported });
+        groupOf(label, value === null ? null : String(value), PER_NODE_METRICS.has(family.name)).set(name, { unit: unitOf(name), value: reported });
       }
     }
     const docs: EmfDocument[] = [];
@@ -136,11 +164,12 @@ export class EmfExporter {
   private toDocuments(g: Group, timestamp: number): EmfDocument[] {
     const { namespace, cluster, node } = this.opts;
     const dimensions: Record<string, string> = { cluster, node };
-    const dimensionSets: string[][] = [["cluster"], ["cluster", "node"]];
+    const dimensionSets: string[][] = [["cluster"]];
     if (g.label !== null && g.value !== null) {
       dimensions[g.label] = g.value;
-      dimensionSets.splice(1, 0, ["cluster", g.label]);
+      dimensionSets.push(["cluster", g.label]);
     }
+    if (g.perNode) dimensionSets.push(["cluster", "node"]);
     // At most MAX_METRICS per document: larger groups are split.
     const entries = [...g.metrics.entries()];
     const docs: EmfDocument[] = [];

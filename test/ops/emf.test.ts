@@ -1,6 +1,6 @@
 import { Counter, Gauge, Histogram, Registry } from "prom-client";
 import { describe, expect, it } from "vitest";
-import { EmfExporter, unitOf } from "../../broker/emf.js";
+import { EmfExporter, PER_NODE_METRICS, PROCESS_METRICS, unitOf } from "../../broker/emf.js";
 import { mqttClient } from "../functions/support.js";
 import { startTestBroker } from "../helpers/broker.js";
 import { get } from "./support.js";
@@ -102,9 +102,9 @@ describe("EmfExporter on a registry", () => {
     for (const l of lines) expect(emfProblems(l, now)).toEqual([]);
     expect(lines.join("")).not.toContain("device-1"); // a label outside the bounded set is never exported
     const plain = docs.find((d) => d.x_open !== undefined)!;
-    expect(plain).toMatchObject({ cluster: "c1", node: "n1", x_open: 7, _aws: { Timestamp: now, CloudWatchMetrics: [{ Namespace: "ns", Dimensions: [["cluster"], ["cluster", "node"]] }] } });
+    expect(plain).toMatchObject({ cluster: "c1", node: "n1", x_open: 7, _aws: { Timestamp: now, CloudWatchMetrics: [{ Namespace: "ns", Dimensions: [["cluster"]] }] } });
     const reason = docs.find((d) => d.reason === "a")!;
-    expect(reason).toMatchObject({ x_events_total: 3, _aws: { CloudWatchMetrics: [{ Dimensions: [["cluster"], ["cluster", "reason"], ["cluster", "node"]], Metrics: [{ Name: "x_events_total", Unit: "Count" }] }] } });
+    expect(reason).toMatchObject({ x_events_total: 3, _aws: { CloudWatchMetrics: [{ Dimensions: [["cluster"], ["cluster", "reason"]], Metrics: [{ Name: "x_events_total", Unit: "Count" }] }] } });
     const op = docs.find((d) => d.operation === "apply")!;
     expect(op).toMatchObject({ x_call_duration_seconds_sum: 0.5, x_call_duration_seconds_count: 1 });
     expect(Object.keys(op).some((k) => k.endsWith("_bucket"))).toBe(false);
@@ -175,6 +175,13 @@ describe("a broker with emf.intervalSeconds", () => {
       for (const m of d._aws.CloudWatchMetrics[0]!.Metrics) exported.add(m.Name);
     }
     for (const name of exported) expect(prometheus, name).toContain(name);
+    // Per node only the few metrics compared across nodes (each series is a billed custom metric).
+    const perNode = new Set(docs.filter((d) => d._aws.CloudWatchMetrics[0]!.Dimensions.some((set) => set.includes("node"))).flatMap((d) => d._aws.CloudWatchMetrics[0]!.Metrics.map((m) => m.Name)));
+    expect([...perNode].sort()).toEqual([...PER_NODE_METRICS].filter((n) => exported.has(n)).sort());
+    expect(perNode).toContain("mqgate_connections");
+    expect(perNode).not.toContain("mqgate_disconnections_total");
+    // Of prom-client's process metrics only the chosen few.
+    expect([...exported].filter((n) => /^mqgate_(process|nodejs)_/.test(n)).sort()).toEqual([...PROCESS_METRICS].sort());
     for (const name of ["mqgate_connections", "mqgate_connections_total", "mqgate_disconnections_total", "mqgate_sessions", "mqgate_messages_received_total", "mqgate_messages_sent_total", "mqgate_messages_dropped_total", "mqgate_queued_messages", "mqgate_store_call_errors_total", "mqgate_store_call_duration_seconds_count", "mqgate_process_cpu_seconds_total", "mqgate_process_resident_memory_bytes"]) {
       expect(exported, name).toContain(name);
     }
