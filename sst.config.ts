@@ -2,7 +2,8 @@
 /// <reference path="./.sst/platform/config.d.ts" />
 
 // mqgate on AWS: broker containers behind a network load balancer, the REST API on Lambda, SQS, Redis (Upstash).
-// The parts live in infra/; docs/deploy.md is the operator's guide.
+// The parts live in infra/; docs/deploy.md is the operator's guide. The brokers' and functions' own configuration
+// (typed, any key of docs/configuration.md) is the `config` object in infra/config.ts.
 export default $config({
   app(input) {
     return {
@@ -20,6 +21,7 @@ export default $config({
     await import("./infra/queues.js");
     await import("./infra/broker.js");
     await import("./infra/api.js");
+    await import("./infra/monitoring.js");
     const { outputs } = await import("./infra/outputs.js");
     return outputs;
   },

@@ -1,7 +1,7 @@
 import type { QoS } from "mqtt-packet";
 import { NodeUnreachable } from "../core/communicator/errors.js";
 import type { Communicator, NodeMessage, WireMessage } from "../core/communicator/types.js";
-import type { NodeRecord, Page, SessionRecord, StoreOp, StoreOpResult } from "../core/store/types.js";
+import type { NodeRecord, NodeStats, Page, SessionRecord, StoreOp, StoreOpResult } from "../core/store/types.js";
 import type { Broker } from "./broker.js";
 import type { ResultTarget } from "./journal.js";
 import type { Message } from "./types.js";
@@ -33,6 +33,8 @@ export interface ClusterEvents {
   onSessionLost(clientId: string, username: string | null): void;
   /** A dead node was cleaned up. */
   onNodeRemoved(nodeId: string, sessions: number, drained: number): void;
+  /** This node's stats snapshot, written with each heartbeat (GET /v1/stats sums them). */
+  sampleStats?(now: number): NodeStats;
 }
 
 /** What a re-routed delivery needs once the store answered (see `onStoreResult`). */
@@ -427,10 +429,20 @@ export class Cluster implements ResultTarget<Reroute> {
     return this.ticking;
   }
 
+  /** The stats snapshot for a heartbeat; a failing sampler costs the snapshot, never the heartbeat. */
+  private statsFor(now: number): NodeStats | undefined {
+    try {
+      return this.events.sampleStats?.(now);
+    } catch (err) {
+      this.events.onError("stats", err as Error);
+      return undefined;
+    }
+  }
+
   private async beat(): Promise<void> {
     const store = this.broker.store;
     const now = Date.now();
-    if (!(await store.heartbeat(this.nodeId, now, this.opts.nodeTtlMs))) {
+    if (!(await store.heartbeat(this.nodeId, now, this.opts.nodeTtlMs, this.statsFor(now)))) {
       // Our record expired (the store was unreachable for longer than the TTL): other nodes may have released our
       // sessions. Register again and close our connections so their clients reconnect and claim afresh.
       this.events.onError("heartbeat", new Error(`node ${this.nodeId} was considered dead by the cluster; registering again and closing its connections`));

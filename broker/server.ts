@@ -9,10 +9,14 @@ import { type LocalApi, startLocalApi } from "../functions/local.js";
 import { Broker } from "./broker.js";
 import { Cluster } from "./cluster.js";
 import type { EventBufferStats } from "./event-buffer.js";
+import { EmfExporter } from "./emf.js";
 import { attachEvents, type EventBridge } from "./events.js";
 import { ExpirySweeper, type ExpirySweepOptions } from "./expiry.js";
 import { type Listener, startListeners } from "./listeners.js";
 import { BrokerMetrics, type MetricsListener, startMetricsListener } from "./metrics.js";
+import { NodeStatsSampler } from "./node-stats.js";
+import { NodePresence } from "./presence.js";
+import { VERSION } from "./version.js";
 import { SysPublisher } from "./sys.js";
 
 const NO_EVENTS: EventBufferStats = { events: 0, bytes: 0, dropped: { "buffer-full": 0, invalid: 0, "too-large": 0, shutdown: 0 } };
@@ -27,6 +31,8 @@ export interface BrokerParts {
   now?: () => number;
   /** How often and how much the session expiry sweep works (broker/expiry.ts). */
   expirySweep?: ExpirySweepOptions;
+  /** Where EMF metric lines go when `config.emf.intervalSeconds` is set (one line per call); default stdout. */
+  emfOut?: (line: string) => void;
 }
 
 export interface RunningBroker {
@@ -60,12 +66,15 @@ export async function startBroker(
   store: Store = new MemoryStore(),
   parts: BrokerParts = {},
 ): Promise<RunningBroker> {
-  // Metrics time the store calls through a wrapper; without a metrics listener the broker gets the store as is.
-  const metrics = config.metrics.port !== null ? new BrokerMetrics() : null;
+  // Metrics time the store calls through a wrapper; without a metrics listener or EMF export the broker gets the
+  // store as is.
+  const metrics = config.metrics.port !== null || config.emf.intervalSeconds > 0 ? new BrokerMetrics() : null;
   const broker = new Broker(config, auth, metrics?.instrument(store) ?? store, parts.now !== undefined ? { now: parts.now } : {});
   metrics?.observe(broker);
   let cluster: Cluster | null = null;
   let events: EventBridge | null = null;
+  // The node's stats snapshot, written with its heartbeat: GET /v1/stats and /v1/nodes show every node.
+  const sampler = new NodeStatsSampler(broker, VERSION);
   if (parts.events !== undefined && parts.events !== null) {
     events = attachEvents(broker, metrics?.instrumentEvents(parts.events) ?? parts.events, {
       nodeId: config.nodeId,
@@ -94,6 +103,7 @@ export async function startBroker(
         onError: (operation, err) => broker.emit("cluster.error", operation, err),
         onSessionLost: (clientId, username) => bridge?.sessionLost(clientId, username),
         onNodeRemoved: (nodeId, sessions, drained) => broker.emit("cluster.node-removed", nodeId, sessions, drained),
+        sampleStats: (now) => sampler.sample(now),
       },
     );
     broker.cluster = cluster;
@@ -106,6 +116,23 @@ export async function startBroker(
   const mqttListener = listeners.find((l) => l.transport === "tcp");
   if (cluster !== null && config.cluster.address === undefined && mqttListener !== undefined) {
     await cluster.setAddress(`${hostname()}:${mqttListener.port}`);
+  }
+  // A single node lists itself too (the cluster registers its nodes itself).
+  const presence =
+    cluster === null
+      ? new NodePresence(broker.store, sampler, {
+          nodeId: config.nodeId,
+          address: config.cluster.address ?? `${hostname()}:${mqttListener?.port ?? config.mqtt.port ?? 0}`,
+          heartbeatMs: config.cluster.heartbeatMs,
+          nodeTtlMs: config.cluster.nodeTtlMs,
+          onError: (err) => broker.emit("cluster.error", "presence", err),
+        })
+      : null;
+  try {
+    await presence?.start();
+  } catch (err) {
+    // A store that is down at start must not stop a single node: the next heartbeat registers it.
+    broker.emit("cluster.error", "presence", err as Error);
   }
   let http: LocalApi | null = null;
   let ops: MetricsListener | null = null;
@@ -122,6 +149,19 @@ export async function startBroker(
   sys.start();
   const expiry = new ExpirySweeper(broker, parts.expirySweep);
   expiry.start();
+  const emfOut = parts.emfOut ?? ((line: string) => void process.stdout.write(`${line}\n`));
+  const emf =
+    metrics !== null && config.emf.intervalSeconds > 0
+      ? new EmfExporter(metrics.registry, {
+          namespace: config.emf.namespace,
+          cluster: config.emf.cluster,
+          node: config.nodeId,
+          intervalSeconds: config.emf.intervalSeconds,
+          write: emfOut,
+          onError: (err) => broker.emit("cluster.error", "emf", err instanceof Error ? err : new Error(String(err))),
+        })
+      : null;
+  emf?.start();
   let closed: Promise<void> | null = null;
   return {
     broker,
@@ -151,8 +191,11 @@ export async function startBroker(
           await stopping;
           // Deregistered and the node queue deleted only after the sessions were handed back.
           await cluster?.stop();
+          await presence?.stop();
+          sampler.stop();
           await broker.closeJournal(config.shutdown.drainMs);
           await events?.close();
+          await emf?.stop(); // the last increases of a stopping node
         } finally {
           // Last, so the load balancer sees "not ready" for the whole drain.
           await ops?.close();

@@ -5,8 +5,9 @@ import { NodeUnreachable } from "../core/communicator/errors.js";
 import type { Communicator, NodeMessage } from "../core/communicator/types.js";
 import type { NodeRecord, Store } from "../core/store/types.js";
 import type { GatewayBackend, KickResult, PublishMessage, PublishResult } from "./backend.js";
-import { ConflictError, NotFoundError, UnavailableError } from "./errors.js";
+import { ConflictError, NotFoundError, TooManyRequestsError, UnavailableError } from "./errors.js";
 import { grantOnBehalf } from "./on-behalf.js";
+import { isUpstreamThrottle } from "./throttle.js";
 
 /**
  * The gateway backend of the REST Lambda (docs/cluster.md, "The REST gateway in a cluster"). A Lambda holds no
@@ -96,6 +97,7 @@ export function clusterBackend(opts: ClusterBackendOptions): GatewayBackend {
           cached = null; // that node is gone: try the next one
         }
       }
+      if (isUpstreamThrottle(lastError)) throw new TooManyRequestsError("SQS is throttling the broker nodes' queues; nothing was published, retry after the Retry-After delay");
       throw new UnavailableError(`the broker nodes did not accept the message (${lastError instanceof Error ? lastError.message : String(lastError)}); nothing was published`);
     },
 

@@ -175,15 +175,22 @@ export function localBackend(broker: Broker, opts: LocalBackendOptions = {}): Ga
       const sampledAt = Date.now();
       let connections = 0;
       let sessions = 0;
+      let queued = 0;
+      let inflight = 0;
       for (const s of broker.sessions.values()) {
         if (s.link !== null) connections++;
         if (s.owner === null) sessions++;
+        queued += s.queuedCount;
+        inflight += s.inflight.size;
       }
       const { stats } = broker;
       const live: LiveStats = {
         sampledAt,
+        nodeId: broker.config.nodeId,
         connections,
         sessions,
+        queued,
+        inflight,
         messages: { received: stats.messagesReceived, sent: stats.messagesSent, dropped: stats.droppedTotal },
       };
       if (top <= 0) return live;

@@ -71,6 +71,11 @@ export interface LiveStatsOptions {
 export interface LiveStats {
   /** When the figures were taken (ms since the epoch): rates are differences between samples over this clock. */
   sampledAt: number;
+  /** The node these figures are of: its heartbeat snapshot in the store is replaced by them in GET /v1/stats. */
+  nodeId?: string;
+  /** Messages queued in memory behind the in-flight windows, and sent but unacknowledged, over the sessions. */
+  queued?: number;
+  inflight?: number;
   /** Clients with a live connection. */
   connections: number;
   /** Sessions held: connected, and offline persistent ones. */

@@ -19,6 +19,7 @@ export const PROBLEM_TYPES = {
   "method-not-allowed": { status: 405, title: "Method not allowed" },
   conflict: { status: 409, title: "Conflict" },
   "too-large": { status: 413, title: "Content too large" },
+  "too-many-requests": { status: 429, title: "Too many requests" },
   "internal-error": { status: 500, title: "Internal error" },
   "configuration-error": { status: 500, title: "Gateway misconfigured" },
   unavailable: { status: 503, title: "Service unavailable" },
@@ -96,6 +97,17 @@ export class TooLargeError extends HttpError {
   override readonly name = "TooLargeError";
   constructor(detail: string, errors: readonly FieldError[] = []) {
     super("too-large", detail, errors);
+  }
+}
+
+/**
+ * 429: a service behind the gateway (the store, SQS) throttled the request. API Gateway's own throttling answers
+ * 429 too, but with its fixed body (docs/rest-api.md, "Throttling").
+ */
+export class TooManyRequestsError extends HttpError {
+  override readonly name = "TooManyRequestsError";
+  constructor(detail: string, retryAfterSeconds = 1) {
+    super("too-many-requests", detail, [], { "retry-after": String(retryAfterSeconds) });
   }
 }
 

@@ -115,7 +115,7 @@ function operation(route: Route): Operation {
     op.responses[status] = doc.schema === undefined ? { description: doc.description } : { description: doc.description, content: { "application/json": { schema: schemaRef(doc.schema) } } };
   }
   const problems = new Set<number>(route.problems);
-  if (route.kind === "api") [401, 403, 500].forEach((s) => problems.add(s));
+  if (route.kind === "api") [401, 403, 429, 500].forEach((s) => problems.add(s));
   for (const status of [...problems].sort((a, b) => a - b)) {
     const type = STATUS_TO_PROBLEM.get(status);
     if (type === undefined || op.responses[String(status)] !== undefined) continue;

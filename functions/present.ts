@@ -58,5 +58,8 @@ export function retainedMessage(m: StoredMessage, encoding: "base64" | "utf8") {
 }
 
 export function nodeInfo(n: NodeRecord) {
-  return { nodeId: n.nodeId, address: n.address, startedAt: new Date(n.startedAt).toISOString(), heartbeatAt: new Date(n.heartbeatAt).toISOString() };
+  const base = { nodeId: n.nodeId, address: n.address, startedAt: new Date(n.startedAt).toISOString(), heartbeatAt: new Date(n.heartbeatAt).toISOString() };
+  if (n.stats === undefined) return base;
+  const { sampledAt, version, connections, sessions, messages, rates, queued, inflight } = n.stats;
+  return { ...base, stats: { sampledAt: new Date(sampledAt).toISOString(), version, connections, sessions, messages, rates, queued, inflight } };
 }

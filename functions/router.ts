@@ -6,10 +6,11 @@ import { InvalidStoreInput } from "../core/store/errors.js";
 import { authenticate, requireScope } from "./api-keys.js";
 import type { GatewayBackend } from "./backend.js";
 import { MetricSet } from "./emf.js";
-import { HttpError, MethodNotAllowedError, NotFoundError, ValidationError } from "./errors.js";
+import { HttpError, MethodNotAllowedError, NotFoundError, TooManyRequestsError, ValidationError } from "./errors.js";
 import { bodyBytes, decodeParam, header, jsonBody, jsonResult, parseQuery, problemResult } from "./http.js";
 import type { GatewayLimits, Route } from "./route.js";
 import { routes as defaultRoutes } from "./routes/index.js";
+import { isUpstreamThrottle } from "./throttle.js";
 import { parseInput } from "./validate.js";
 
 /** A handler for API Gateway HTTP API events (payload format 2.0): the Lambda handler and the local adapter's. */
@@ -172,6 +173,7 @@ function toHttpError(err: unknown, event: APIGatewayProxyEventV2, onError: ApiOp
   // A store refusal that a handler did not attribute to a field (it validated everything it passes).
   if (err instanceof InvalidStoreInput) return new ValidationError([{ pointer: "#", detail: err.message }]);
   onError?.(err, event);
+  if (isUpstreamThrottle(err)) return new TooManyRequestsError("the store or a broker queue is throttling requests; retry after the Retry-After delay");
   if (err instanceof ConfigError) {
     return new HttpError("configuration-error", err.issues.map((i) => i.message).join("; "));
   }

@@ -215,6 +215,17 @@ responseSchemas.add(RetainedMessage, { id: "RetainedMessage" });
 export const RetainedPage = z.object({ items: z.array(RetainedMessage), cursor: z.string().nullable() });
 responseSchemas.add(RetainedPage, { id: "RetainedPage" });
 
+const perSecond = (description: string) => z.number().min(0).meta({ description });
+
+export const MessageRates = z
+  .object({
+    received: perSecond("Application messages accepted per second."),
+    sent: perSecond("PUBLISH packets sent per second."),
+    dropped: perSecond("Messages dropped per second."),
+  })
+  .meta({ description: "Per second over each node's last heartbeat interval (a few seconds), summed over the nodes." });
+responseSchemas.add(MessageRates, { id: "MessageRates" });
+
 export const NodeList = z.object({
   items: z.array(
     z.object({
@@ -222,6 +233,19 @@ export const NodeList = z.object({
       address: z.string(),
       startedAt: timestamp("Start of the node process."),
       heartbeatAt: timestamp("Last heartbeat."),
+      stats: z
+        .object({
+          sampledAt: timestamp("When the node took these figures (its clock)."),
+          version: z.string().meta({ description: "The node's mqgate version." }),
+          connections: z.number().int().min(0),
+          sessions: z.number().int().min(0),
+          messages: z.object({ received: z.number().int().min(0), sent: z.number().int().min(0), dropped: z.number().int().min(0) }),
+          rates: MessageRates,
+          queued: z.number().int().min(0),
+          inflight: z.number().int().min(0),
+        })
+        .optional()
+        .meta({ description: "The node's figures from its last heartbeat; absent until its first." }),
     }),
   ),
 });
@@ -263,6 +287,10 @@ export const Stats = z.object({
   connections: count("Clients with a live connection.").optional(),
   sessions: count("Sessions held by the brokers: connected ones and offline persistent ones.").optional(),
   messages: MessageCounters.optional(),
+  rates: MessageRates.optional(),
+  queued: count("Messages queued in the brokers' memory behind the in-flight windows, over the nodes.").optional(),
+  inflight: count("Messages sent and not yet acknowledged, over the nodes.").optional(),
+  nodesReporting: count("Nodes whose figures are included (a node reports with its first heartbeat).").optional(),
   topTopics: z
     .array(TopicRate)
     .optional()

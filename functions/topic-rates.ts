@@ -1,77 +1,7 @@
 import type { TopicRate } from "./backend.js";
+import { TopicRates, type TopicRatesOptions } from "../core/metrics/topic-rates.js";
 
-/**
- * Messages per topic over a sliding window, for "top topics by rate" (GET /v1/stats?top=N). The window is a
- * ring of fixed buckets (6 × 10 s by default): recording a message is one Map increment, and a bucket holds at
- * most `maxTopics` topics (messages to further topics count as `untracked`), so a fleet publishing to a million
- * distinct topics costs bounded memory.
- */
-
-export interface TopicRatesOptions {
-  /** Length of one bucket. */
-  bucketMs: number;
-  /** Buckets kept, the current one included: the window is up to `bucketMs × buckets`. */
-  buckets: number;
-  /** Distinct topics counted per bucket. */
-  maxTopics: number;
-}
-
-export const DEFAULT_TOPIC_RATES: TopicRatesOptions = { bucketMs: 10_000, buckets: 6, maxTopics: 10_000 };
-
-interface Bucket {
-  start: number;
-  counts: Map<string, number>;
-}
-
-export class TopicRates {
-  private current: Bucket;
-  private readonly older: Bucket[] = [];
-  /** Messages not counted by topic because their bucket already held `maxTopics` topics. */
-  untracked = 0;
-
-  constructor(
-    now: number,
-    private readonly opts: TopicRatesOptions = DEFAULT_TOPIC_RATES,
-  ) {
-    this.current = { start: now, counts: new Map() };
-  }
-
-  record(topic: string): void {
-    const counts = this.current.counts;
-    const n = counts.get(topic);
-    if (n !== undefined) counts.set(topic, n + 1);
-    else if (counts.size < this.opts.maxTopics) counts.set(topic, 1);
-    else this.untracked++;
-  }
-
-  /** Starts a new bucket; the oldest one leaves the window. */
-  rotate(now: number): void {
-    this.older.push(this.current);
-    if (this.older.length > this.opts.buckets - 1) this.older.shift();
-    this.current = { start: now, counts: new Map() };
-  }
-
-  /** Seconds the window covers at `now`: from the start of its oldest bucket (at least one second). */
-  windowSeconds(now: number): number {
-    const start = (this.older[0] ?? this.current).start;
-    return Math.max(1, (now - start) / 1000);
-  }
-
-  /** The `n` busiest visible topics in the window, busiest first (ties by topic). */
-  top(n: number, now: number, visible: (topic: string) => boolean = () => true): TopicRate[] {
-    if (n <= 0) return [];
-    const totals = new Map<string, number>();
-    for (const b of [...this.older, this.current]) {
-      for (const [topic, count] of b.counts) totals.set(topic, (totals.get(topic) ?? 0) + count);
-    }
-    const seconds = this.windowSeconds(now);
-    return [...totals]
-      .filter(([topic]) => visible(topic))
-      .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))
-      .slice(0, n)
-      .map(([topic, messages]) => ({ topic, messages, rate: Math.round((messages / seconds) * 1000) / 1000 }));
-  }
-}
+export { DEFAULT_TOPIC_RATES, TopicRates, type TopicRatesOptions } from "../core/metrics/topic-rates.js";
 
 /** Subscribes `onTopic` to every accepted publish; returns the unsubscribe function. */
 export type TopicSource = (onTopic: (topic: string) => void) => () => void;

@@ -2,9 +2,11 @@
  * The REST gateway (API Gateway HTTP API → one router function) and the example events consumer on the events
  * queue. Functions get their resources through links (`Resource.Upstash`, `Resource.NodeQueues` from "sst").
  */
-import { API_FUNCTION, apiRoutes, EVENTS_CONSUMER, type FunctionPlan } from "./plan/api.js";
+import { API_FUNCTION, apiCors, apiThrottle, deployedRouteKeys, EVENTS_CONSUMER, type FunctionPlan } from "./plan/api.js";
 import { ARCHITECTURE, LAMBDA_RUNTIME } from "./plan/runtime.js";
+import { configEnv } from "./config.js";
 import { eventsQueue, nodeQueues } from "./queues.js";
+import { settings } from "./settings.js";
 import { upstash } from "./store.js";
 
 function functionArgs(fn: FunctionPlan) {
@@ -14,6 +16,8 @@ function functionArgs(fn: FunctionPlan) {
     architecture: ARCHITECTURE,
     timeout: `${fn.timeoutSeconds} seconds` as const,
     memory: `${fn.memoryMb} MB` as const,
+    // The same config as the brokers (limits decide what a REST publish may carry).
+    environment: configEnv,
     logging: { format: "json" as const, retention: "1 month" as const },
   };
 }
@@ -23,8 +27,31 @@ export const router = new sst.aws.Function("ApiRouter", {
   link: [upstash, nodeQueues],
 });
 
-export const api = new sst.aws.ApiGatewayV2("Api", { accessLog: { retention: "1 month" } });
-for (const route of apiRoutes()) api.route(route, router.arn);
+const cors = apiCors(settings.corsOrigins);
+const throttle = apiThrottle(settings);
+
+export const api = new sst.aws.ApiGatewayV2("Api", {
+  accessLog: { retention: "1 month" },
+  // SST's default is CORS for every origin: off unless origins are listed (infra/plan/api.ts).
+  cors:
+    cors === false
+      ? false
+      : {
+          allowOrigins: cors.allowOrigins,
+          allowMethods: cors.allowMethods,
+          allowHeaders: cors.allowHeaders,
+          exposeHeaders: cors.exposeHeaders,
+          allowCredentials: cors.allowCredentials,
+          maxAge: `${cors.maxAgeSeconds} seconds`,
+        },
+  transform: {
+    stage: (args) => {
+      args.defaultRouteSettings = { throttlingBurstLimit: throttle.burstLimit, throttlingRateLimit: throttle.rateLimit };
+    },
+  },
+});
+// The router's routes, then `$default`: unknown paths and methods reach the router and get its problem+json.
+for (const route of deployedRouteKeys()) api.route(route, router.arn);
 
 export const eventsConsumer = eventsQueue.subscribe(
   {

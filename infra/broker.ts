@@ -4,6 +4,7 @@
  */
 import { existsSync } from "node:fs";
 import path from "node:path";
+import { configEnv } from "./config.js";
 import { vpc } from "./network.js";
 import * as plan from "./plan/broker.js";
 import { eventsSenderStatements, nodeQueueOwnerStatements } from "./plan/queues.js";
@@ -39,6 +40,8 @@ export const broker = new sst.aws.Service("Broker", {
   environment: {
     ...plan.brokerEnvironment({ auth: settings.auth, aclFile: settings.aclFile, drainMs: plan.DRAIN_MS, queuePrefix: prefix }),
     MQGATE_EVENTS_QUEUE_URL: eventsQueue.url,
+    // The operator's config (infra/config.ts, MQGATE_DEPLOY_CONFIG) over the cluster defaults.
+    ...configEnv,
   },
   ssm: { MQGATE_REDIS_URL: brokerRedisUrlParameter.arn },
   permissions: [...nodeQueueOwnerStatements(nodeQueueArnPattern), ...eventsSenderStatements(eventsQueue.arn)],

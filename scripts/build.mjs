@@ -13,6 +13,7 @@ const entries = {
   "events-consumer": "functions/events-consumer.ts",
   keys: "scripts/keys.ts",
   cluster: "scripts/cluster.ts",
+  doctor: "scripts/doctor.ts",
 };
 const sourceDirs = ["core", "broker", "functions", "scripts"];
 

@@ -42,6 +42,7 @@ async function main(): Promise<void> {
     `  mosquitto_sub -p ${cluster.nodes[0]?.mqttPort} -t 'demo/#' -v &`,
     `  mosquitto_pub -p ${cluster.nodes[cluster.nodes.length - 1]?.mqttPort} -t demo/hello -m 'across nodes' -q 1`,
     `  curl -s -H 'Authorization: Bearer ${cluster.apiKey}' http://127.0.0.1:${cluster.nodes[0]?.httpPort}/v1/nodes`,
+    `  MQGATE_REDIS_URL=${cluster.redis.url} MQGATE_SQS_ENDPOINT=${cluster.sqs.endpoint} MQGATE_EVENTS_QUEUE_URL=${cluster.eventsQueueUrl} npm run doctor -- --prefix ${cluster.queuePrefix}`,
     "",
     "Ctrl-C stops the cluster.",
     "",

@@ -1,9 +1,12 @@
 /**
- * The MQGATE_* environment variables: a fixed, documented contract (docs/configuration.md).
+ * The MQGATE_* environment variables (docs/configuration.md). Two sets, both read by the loader:
+ * - the documented short names (MQGATE_MQTT_PORT, MQGATE_REDIS_URL, ...): a fixed contract, kept as they are;
+ * - one generated name for every key of the schema (`limits.maxPacketSize` → MQGATE_LIMITS__MAX_PACKET_SIZE),
+ *   derived from `configKeyPaths()`, so a key added to the schema is settable from the environment at once.
  * Read only by the loader; nothing else in the code base reads process.env for configuration.
  */
 import type { ConfigIssue } from "./errors.js";
-import { fieldSchema } from "./schema.js";
+import { configKeyPaths, fieldSchema } from "./schema.js";
 
 /** Path of the config file (.json, .yaml, .yml); `loadConfig({ file })` takes precedence. */
 export const CONFIG_FILE_ENV = "MQGATE_CONFIG";
@@ -16,7 +19,15 @@ type EnvKind =
   /** "off" or "" = null (listener off); integer 0..65535, 0 = pick a free port. */
   | "port"
   /** Like "port" but 0 also means off (metrics listener). */
-  | "port-zero-off";
+  | "port-zero-off"
+  /** A number (decimal digits, optional fraction when the schema allows one). */
+  | "number"
+  /** `true` or `false`. */
+  | "boolean"
+  /** A list: a JSON array (`["a/#","b"]`) or comma-separated values (`a/#,b`). */
+  | "list"
+  /** Anything else (records, unions): JSON, or the text itself when it is not JSON. */
+  | "json";
 
 export interface EnvVarSpec {
   name: string;
@@ -25,12 +36,16 @@ export interface EnvVarSpec {
   kind: EnvKind;
   /** Never echo the value in error messages. */
   secret?: boolean;
+  /** Generated from the schema (one per key path); otherwise one of the documented short names. */
+  generated?: boolean;
+  /** Generated kinds only: "off" and "null" (any case) mean null. */
+  nullable?: boolean;
 }
 
 const LISTENER_HOSTS = ["mqtt.host", "tls.host", "ws.host", "http.host", "metrics.host"] as const;
 
-/** Every variable except MQGATE_CONFIG, in documentation order. */
-export const ENV_VARS: readonly EnvVarSpec[] = [
+/** The documented short names, in documentation order. */
+export const SHORT_ENV_VARS: readonly EnvVarSpec[] = [
   { name: "MQGATE_NODE_ID", keys: ["nodeId"], kind: "string" },
   { name: "MQGATE_HOST", keys: LISTENER_HOSTS, kind: "string" },
   { name: "MQGATE_MQTT_PORT", keys: ["mqtt.port"], kind: "port" },
@@ -64,6 +79,77 @@ export const ENV_VARS: readonly EnvVarSpec[] = [
   { name: "MQGATE_EVENTS_QUEUE_URL", keys: ["events.queueUrl"], kind: "string" },
 ];
 
+/** Key paths whose values are secret (never echoed), besides any whose name says so. */
+const SECRET_KEY_PATHS = new Set(["apiKey", "redisUrl"]);
+const SECRET_NAME = /password|secret|token|credential/i;
+
+/** `limits.maxPacketSize` → `MQGATE_LIMITS__MAX_PACKET_SIZE`: sections joined by `__`, camelCase to SNAKE_CASE. */
+export function envNameOf(keyPath: string): string {
+  const snake = (k: string) => k.replace(/([a-z0-9])([A-Z])/g, "$1_$2").replace(/-/g, "_").toUpperCase();
+  return `MQGATE_${keyPath.split(".").map(snake).join("__")}`;
+}
+
+type Def = { type: string; innerType?: Def; in?: Def; element?: Def; check?: string; format?: string };
+const defOf = (schema: unknown): Def => (schema as { _zod: { def: Def } })._zod.def;
+
+/** The variable kind of a leaf schema, looking through optional/nullable/default wrappers. */
+function kindOf(keyPath: string): { kind: EnvKind; nullable: boolean } {
+  let def = defOf(fieldSchema(keyPath));
+  let nullable = false;
+  for (;;) {
+    if (def.type === "nullable") nullable = true;
+    if ((def.type === "optional" || def.type === "nullable" || def.type === "default" || def.type === "prefault") && def.innerType) def = def.innerType;
+    else if (def.type === "pipe" && def.in) def = def.in;
+    else break;
+  }
+  const kinds: Record<string, EnvKind> = { string: "string", enum: "string", literal: "string", number: "number", boolean: "boolean", array: "list" };
+  return { kind: kinds[def.type] ?? "json", nullable };
+}
+
+/** One generated variable per key path of the schema (the documented short names stay as they are, too). */
+function generatedEnvVars(short: readonly EnvVarSpec[]): EnvVarSpec[] {
+  const shortByName = new Map(short.map((v) => [v.name, v]));
+  const out: EnvVarSpec[] = [];
+  for (const keyPath of configKeyPaths()) {
+    const name = envNameOf(keyPath);
+    const same = shortByName.get(name);
+    if (same !== undefined) {
+      // MQGATE_REDIS_URL, MQGATE_NODE_ID, ...: the short name is already the generated one.
+      if (same.keys.length === 1 && same.keys[0] === keyPath) continue;
+      throw new Error(`generated variable ${name} (${keyPath}) collides with the documented ${name} (${same.keys.join(", ")})`);
+    }
+    const { kind, nullable } = kindOf(keyPath);
+    const secret = SECRET_KEY_PATHS.has(keyPath) || SECRET_NAME.test(keyPath);
+    out.push({ name, keys: [keyPath], kind, generated: true, ...(nullable ? { nullable } : {}), ...(secret ? { secret } : {}) });
+  }
+  return out;
+}
+
+/**
+ * Every variable except MQGATE_CONFIG: the short names, then the generated ones. Later wins when both are set,
+ * so a generated (per-key) variable overrides a short one (MQGATE_WS__HOST over MQGATE_HOST).
+ */
+export const ENV_VARS: readonly EnvVarSpec[] = [...SHORT_ENV_VARS, ...generatedEnvVars(SHORT_ENV_VARS)];
+
+/** The variable that sets `keyPath` alone (the short name where it is the generated one, e.g. MQGATE_REDIS_URL). */
+export function envVarOf(keyPath: string): EnvVarSpec {
+  const spec = ENV_VARS.find((v) => v.name === envNameOf(keyPath));
+  if (spec === undefined) throw new Error(`unknown config key path '${keyPath}'`);
+  return spec;
+}
+
+/** A value as the text of `keyPath`'s generated variable (the inverse of what the loader reads). */
+export function envValueOf(keyPath: string, value: unknown): string {
+  if (value === null) return "off";
+  if (Array.isArray(value)) {
+    const plain = value.every((v) => typeof v === "string" && v !== "" && !v.includes(",") && v.trim() === v && !v.startsWith("["));
+    return plain ? value.join(",") : JSON.stringify(value);
+  }
+  if (typeof value === "object") return JSON.stringify(value);
+  if (typeof value === "string" && kindOf(keyPath).kind === "json") return JSON.stringify(value);
+  return String(value);
+}
+
 type Parsed = { ok: true; value: unknown } | { ok: false; error: string };
 
 function parseWithSchema(keyPath: string, value: unknown): Parsed {
@@ -83,7 +169,23 @@ function parsePort(raw: string, zeroIsOff: boolean): Parsed {
   return { ok: true, value: zeroIsOff && n === 0 ? null : n };
 }
 
+function parseList(keyPath: string, raw: string): Parsed {
+  let items: unknown;
+  if (raw.startsWith("[")) {
+    try {
+      items = JSON.parse(raw);
+    } catch {
+      return { ok: false, error: "must be a JSON array or comma-separated values (the JSON array is invalid)" };
+    }
+  } else {
+    items = raw.split(",").map((s) => s.trim()).filter((s) => s !== "");
+  }
+  return parseWithSchema(keyPath, items);
+}
+
 function parseVar(spec: EnvVarSpec, raw: string): Parsed {
+  const key = spec.keys[0]!;
+  if (spec.nullable === true && /^(off|null)$/i.test(raw)) return { ok: true, value: null };
   switch (spec.kind) {
     case "port":
       return parsePort(raw, false);
@@ -93,7 +195,22 @@ function parseVar(spec: EnvVarSpec, raw: string): Parsed {
       // Non-decimal text is passed on as a string so the schema reports "must be an integer ...".
       return parseWithSchema(spec.keys[0]!, /^-?\d+$/.test(raw) ? Number(raw) : raw);
     case "string":
-      return parseWithSchema(spec.keys[0]!, raw);
+      return parseWithSchema(key, raw);
+    case "number":
+      return parseWithSchema(key, /^-?\d+(\.\d+)?$/.test(raw) ? Number(raw) : raw);
+    case "boolean":
+      return parseWithSchema(key, raw === "true" ? true : raw === "false" ? false : raw);
+    case "list":
+      return parseList(key, raw);
+    case "json": {
+      let value: unknown = raw;
+      try {
+        value = JSON.parse(raw);
+      } catch {
+        // not JSON: the text itself, for the schema to judge
+      }
+      return parseWithSchema(key, value);
+    }
   }
 }
 

@@ -21,4 +21,4 @@ export {
   LOG_LEVELS,
   MQTT_MAX_PACKET_SIZE,
 } from "./schema.js";
-export { CONFIG_FILE_ENV, ENV_VARS, type EnvVarSpec } from "./env.js";
+export { CONFIG_FILE_ENV, ENV_VARS, envNameOf, envValueOf, envVarOf, SHORT_ENV_VARS, type EnvVarSpec } from "./env.js";

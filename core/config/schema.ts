@@ -149,6 +149,17 @@ const eventsShape = {
 };
 
 const logShape = { level: oneOf(LOG_LEVELS) };
+
+const emfNamespaceError = "must be 1..255 of A-Z a-z 0-9 . _ # : / -";
+const emfDimensionError = "must be 1..255 characters without control characters";
+/** CloudWatch embedded metric format lines on stdout (docs/operations.md). */
+const emfShape = {
+  /** Seconds between two exports; 0 = off. */
+  intervalSeconds: int(0, 3600),
+  namespace: z.string({ error: emfNamespaceError }).regex(/^[A-Za-z0-9._#:/-]{1,255}$/, { error: emfNamespaceError }),
+  /** Value of the `cluster` dimension: the deployment (app and stage). */
+  cluster: z.string({ error: emfDimensionError }).regex(/^[^\p{Cc}]{1,255}$/u, { error: emfDimensionError }),
+};
 const shutdownShape = { drainMs: int(0, TIMER_MAX_MS) };
 
 // ---- cross-field rules --------------------------------------------------------------------
@@ -236,6 +247,7 @@ export const configSchema = z
     shutdown: z.strictObject(shutdownShape),
     cluster: z.strictObject(clusterShape),
     events: z.strictObject(eventsShape),
+    emf: z.strictObject(emfShape),
   })
   .superRefine(crossFieldRules);
 
@@ -257,6 +269,7 @@ export const configFileSchema = z
     shutdown: z.strictObject(shutdownShape).partial(),
     cluster: z.strictObject(clusterShape).partial(),
     events: z.strictObject(eventsShape).partial(),
+    emf: z.strictObject(emfShape).partial(),
   })
   .partial();
 
@@ -347,4 +360,5 @@ export const DEFAULTS: MqgateConfig = deepFreeze({
   shutdown: { drainMs: 10_000 },
   cluster: { communicator: "auto", queuePrefix: "mqgate", heartbeatMs: 5000, nodeTtlMs: 15_000, resyncMs: 60_000 },
   events: { maxBufferedEvents: 10_000, maxBufferedBytes: 33_554_432 },
+  emf: { intervalSeconds: 0, namespace: "mqgate", cluster: "mqgate" },
 });

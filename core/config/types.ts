@@ -87,6 +87,17 @@ export interface MqgateConfig {
   shutdown: { drainMs: number };
   cluster: ClusterConfig;
   events: EventsConfig;
+  emf: EmfConfig;
+}
+
+/** Metrics as CloudWatch embedded metric format lines on stdout (docs/operations.md). */
+export interface EmfConfig {
+  /** Seconds between two exports; 0 = off (the default: Prometheus serves self-hosted setups). */
+  intervalSeconds: number;
+  /** CloudWatch namespace of the metrics. */
+  namespace: string;
+  /** Value of the `cluster` dimension (the deployment); `node` is the node id. */
+  cluster: string;
 }
 
 /** Cluster membership (docs/cluster.md). */

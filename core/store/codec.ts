@@ -1,6 +1,6 @@
 import type { QoS } from "mqtt-packet";
 import { InvalidStoreInput, StoreDataError } from "./errors.js";
-import type { ApiKeyRecord, NodeRecord, StoredMessage, StoredOutgoing } from "./types.js";
+import type { ApiKeyRecord, NodeRecord, NodeStats, StoredMessage, StoredOutgoing } from "./types.js";
 
 /*
  * How values are written to Redis. Upstash REST carries commands and replies as JSON and @upstash/redis decodes
@@ -77,21 +77,44 @@ export function decodeOutgoing(seq: number, value: string): StoredOutgoing {
   return { seq, msg: messageFrom(o, "outgoing message"), qos: qosOf(o.dq, "outgoing message"), retain: o.dr === 1, packetId, state };
 }
 
-/** A node is stored as `<heartbeatAt>:<ttlMs>:<JSON of the rest>`; the heartbeat script rewrites the header. */
+/**
+ * A node is stored as `<heartbeatAt>:<ttlMs>:<JSON of the rest>`, then optionally a newline and the JSON of its
+ * stats (JSON text never holds a raw newline). The heartbeat script rewrites the header and, when given, the stats
+ * part; a script that predates the stats keeps the whole tail as it is.
+ */
 export function encodeNode(node: NodeRecord, ttlMs: number): string {
   const rest = { nodeId: node.nodeId, address: node.address, queueUrl: node.queueUrl, startedAt: node.startedAt };
-  return `${node.heartbeatAt}:${ttlMs}:${JSON.stringify(rest)}`;
+  const stats = node.stats === undefined ? "" : `\n${encodeNodeStats(node.stats)}`;
+  return `${node.heartbeatAt}:${ttlMs}:${JSON.stringify(rest)}${stats}`;
+}
+
+export function encodeNodeStats(stats: NodeStats): string {
+  return JSON.stringify(stats);
+}
+
+function decodeNodeStats(text: string): NodeStats | undefined {
+  try {
+    const o = JSON.parse(text) as NodeStats;
+    // Figures written by this code's checkNodeStats; anything else (a newer writer's extra fields) is kept as is.
+    return o !== null && typeof o === "object" && typeof o.sampledAt === "number" ? o : undefined;
+  } catch {
+    return undefined; // an unreadable snapshot is no reason to lose the node
+  }
 }
 
 export function decodeNode(value: string): { node: NodeRecord; ttlMs: number } {
   const m = /^(\d+):(\d+):/.exec(value);
   if (!m) throw new StoreDataError("bad stored node");
-  const o = parseJson(value.slice(m[0].length), "node");
+  const tail = value.slice(m[0].length);
+  const nl = tail.indexOf("\n");
+  const o = parseJson(nl === -1 ? tail : tail.slice(0, nl), "node");
   if (typeof o.nodeId !== "string" || typeof o.address !== "string" || typeof o.startedAt !== "number") {
     throw new StoreDataError("bad stored node");
   }
   const queueUrl = typeof o.queueUrl === "string" ? o.queueUrl : null;
   const node: NodeRecord = { nodeId: o.nodeId, address: o.address, queueUrl, startedAt: o.startedAt, heartbeatAt: Number(m[1]) };
+  const stats = nl === -1 ? undefined : decodeNodeStats(tail.slice(nl + 1));
+  if (stats !== undefined) node.stats = stats;
   return { node, ttlMs: Number(m[2]) };
 }
 

@@ -7,7 +7,7 @@ import { SortedKeys } from "./sorted.js";
 import { ClaimRefused } from "./errors.js";
 import { ExpiryIndex } from "./expiry-index.js";
 import type {
-  ApiKeyRecord, ClaimOptions, ClaimResult, ExpiredSession, NodeRecord, Page, SessionRecord, SessionSnapshot, Store, StoredMessage, StoreOp, StoreOpResult,
+  ApiKeyRecord, ClaimOptions, ClaimResult, ExpiredSession, NodeRecord, NodeStats, Page, SessionRecord, SessionSnapshot, Store, StoredMessage, StoreOp, StoreOpResult,
 } from "./types.js";
 import * as check from "./validate.js";
 
@@ -174,26 +174,28 @@ export class MemoryStore implements Store {
 
   async registerNode(node: NodeRecord, ttlMs: number): Promise<void> {
     check.checkNode(node, ttlMs);
-    this.nodes.set(node.nodeId, { node: { ...node }, ttlMs });
+    this.nodes.set(node.nodeId, { node: structuredClone(node), ttlMs });
   }
 
-  async heartbeat(nodeId: string, now: number, ttlMs: number): Promise<boolean> {
+  async heartbeat(nodeId: string, now: number, ttlMs: number, stats?: NodeStats): Promise<boolean> {
     check.checkInt(now, "now");
     check.checkInt(ttlMs, "ttlMs", 1);
+    if (stats !== undefined) check.checkNodeStats(stats);
     const n = this.nodes.get(nodeId);
     if (n === undefined || n.node.heartbeatAt + n.ttlMs <= now) return false;
     n.node.heartbeatAt = now;
     n.ttlMs = ttlMs;
+    if (stats !== undefined) n.node.stats = structuredClone(stats);
     return true;
   }
 
   async listNodes(now: number): Promise<NodeRecord[]> {
-    const live = [...this.nodes.values()].filter((n) => n.node.heartbeatAt + n.ttlMs > now).map((n) => ({ ...n.node }));
+    const live = [...this.nodes.values()].filter((n) => n.node.heartbeatAt + n.ttlMs > now).map((n) => structuredClone(n.node));
     return live.sort((a, b) => compareUtf8(a.nodeId, b.nodeId));
   }
 
   async expiredNodes(now: number): Promise<NodeRecord[]> {
-    const dead = [...this.nodes.values()].filter((n) => n.node.heartbeatAt + n.ttlMs <= now).map((n) => ({ ...n.node }));
+    const dead = [...this.nodes.values()].filter((n) => n.node.heartbeatAt + n.ttlMs <= now).map((n) => structuredClone(n.node));
     return dead.sort((a, b) => compareUtf8(a.nodeId, b.nodeId));
   }
 

@@ -1,5 +1,5 @@
 import type { QoS } from "mqtt-packet";
-import { compareUtf8, decodeApiKey, decodeCursor, decodeMessage, decodeNode, encodeApiKey, encodeCursor, encodeMessage, encodeNode, encodeOutgoingBody } from "./codec.js";
+import { compareUtf8, decodeApiKey, decodeCursor, decodeMessage, decodeNode, encodeApiKey, encodeCursor, encodeMessage, encodeNode, encodeNodeStats, encodeOutgoingBody } from "./codec.js";
 import { ClaimRefused, StoreDataError } from "./errors.js";
 import { API_KEY_KEYS, API_KEYS_KEY, COUNTERS_KEY, EXPIRY_KEY, NODES_KEY, ownedKey, RETAINED_KEY, RETAINED_KEYS, sessionKeys, SESSIONS_KEY } from "./keys.js";
 import { filterRetained, retainedPrefix } from "./match.js";
@@ -8,7 +8,7 @@ import { asArray, asInt, asNullableString, asString, flatMap, opResult, retained
 import * as S from "./scripts.js";
 import { type Call, RedisClient, type RedisTransport, type ScriptCall, unwrap } from "./transport.js";
 import type {
-  ApiKeyRecord, ClaimOptions, ClaimResult, ExpiredSession, NodeRecord, Page, SessionRecord, SessionSnapshot, Store, StoredMessage, StoreOp, StoreOpResult,
+  ApiKeyRecord, ClaimOptions, ClaimResult, ExpiredSession, NodeRecord, NodeStats, Page, SessionRecord, SessionSnapshot, Store, StoredMessage, StoreOp, StoreOpResult,
 } from "./types.js";
 import * as check from "./validate.js";
 
@@ -259,10 +259,15 @@ export class RedisStore implements Store {
     await this.client.command(["HSET", NODES_KEY, node.nodeId, encodeNode(node, ttlMs)]);
   }
 
-  async heartbeat(nodeId: string, now: number, ttlMs: number): Promise<boolean> {
+  async heartbeat(nodeId: string, now: number, ttlMs: number, stats?: NodeStats): Promise<boolean> {
     check.checkInt(now, "now");
     check.checkInt(ttlMs, "ttlMs", 1);
-    return asInt(await this.client.eval(S.HEARTBEAT, [NODES_KEY], [nodeId, String(now), String(ttlMs)]), "heartbeat") === 1;
+    const args = [nodeId, String(now), String(ttlMs)];
+    if (stats !== undefined) {
+      check.checkNodeStats(stats);
+      args.push(encodeNodeStats(stats));
+    }
+    return asInt(await this.client.eval(S.HEARTBEAT, [NODES_KEY], args), "heartbeat") === 1;
   }
 
   async listNodes(now: number): Promise<NodeRecord[]> {

@@ -246,12 +246,20 @@ if ARGV[1] == '1' then min = '(' .. ARGV[2] end
 return pairs_of(redis.call('ZRANGEBYLEX', KEYS[2], min, '+', 'LIMIT', 0, tonumber(ARGV[3])))
 `);
 
-/** KEYS: nodes. ARGV: nodeId, now, ttlMs. Refreshes a live node; 0 when unknown or already expired at `now`. */
+/**
+ * KEYS: nodes. ARGV: nodeId, now, ttlMs[, stats JSON]. Refreshes a live node (and replaces its stats when given:
+ * codec.ts encodeNode); 0 when unknown or already expired at `now`.
+ */
 export const HEARTBEAT = script("heartbeat", String.raw`
 local v = redis.call('HGET', KEYS[1], ARGV[1])
 if not v then return 0 end
 local hb, ttl, rest = string.match(v, '^(%d+):(%d+):(.*)$')
 if not hb or tonumber(hb) + tonumber(ttl) <= tonumber(ARGV[2]) then return 0 end
+if ARGV[4] then
+  local nl = string.find(rest, '\n', 1, true)
+  if nl then rest = string.sub(rest, 1, nl - 1) end
+  rest = rest .. '\n' .. ARGV[4]
+end
 redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. ARGV[3] .. ':' .. rest)
 return 1
 `);

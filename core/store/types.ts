@@ -152,7 +152,36 @@ export interface NodeRecord {
   queueUrl: string | null;
   startedAt: number;
   heartbeatAt: number;
+  /** The node's figures as of its last heartbeat that carried them (absent until the first). */
+  stats?: NodeStats | undefined;
 }
+
+/**
+ * A node's small stats snapshot, written with its heartbeat (GET /v1/stats and /v1/nodes sum them over the
+ * cluster). Bounded: at most MAX_NODE_TOP_TOPICS topics, MAX_NODE_STATS_BYTES as JSON.
+ */
+export interface NodeStats {
+  /** When the figures were taken (ms since the epoch, the node's clock). */
+  sampledAt: number;
+  /** The node's mqgate version. */
+  version: string;
+  /** Clients with a live connection to this node. */
+  connections: number;
+  /** Sessions this node holds: connected, and offline persistent ones. */
+  sessions: number;
+  /** Counters since the node started. */
+  messages: { received: number; sent: number; dropped: number };
+  /** Per second over the last heartbeat interval. */
+  rates: { received: number; sent: number; dropped: number };
+  /** Messages queued in memory behind the in-flight windows, and sent but unacknowledged, over the sessions. */
+  queued: number;
+  inflight: number;
+  /** Busiest topics published on this node over the last minute, busiest first. */
+  topTopics: { topic: string; messages: number; rate: number }[];
+}
+
+export const MAX_NODE_TOP_TOPICS = 10;
+export const MAX_NODE_STATS_BYTES = 32 * 1024;
 
 export interface ApiKeyRecord {
   id: string;
@@ -203,7 +232,8 @@ export interface Store {
 
   // nodes
   registerNode(node: NodeRecord, ttlMs: number): Promise<void>;
-  heartbeat(nodeId: string, now: number, ttlMs: number): Promise<boolean>;
+  /** Refreshes a live node (false when unknown or expired); `stats`, when given, replaces its snapshot. */
+  heartbeat(nodeId: string, now: number, ttlMs: number, stats?: NodeStats): Promise<boolean>;
   listNodes(now: number): Promise<NodeRecord[]>;
   /** Registered nodes whose heartbeat expired (dead, or cut off from the store), for failure handling. */
   expiredNodes(now: number): Promise<NodeRecord[]>;

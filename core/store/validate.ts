@@ -1,6 +1,6 @@
 import type { QoS } from "mqtt-packet";
 import { InvalidStoreInput } from "./errors.js";
-import type { ApiKeyRecord, ClaimOptions, NodeRecord, StoredMessage, StoreOp } from "./types.js";
+import { type ApiKeyRecord, type ClaimOptions, MAX_NODE_STATS_BYTES, MAX_NODE_TOP_TOPICS, type NodeRecord, type NodeStats, type StoredMessage, type StoreOp } from "./types.js";
 
 /*
  * Input checks shared by every implementation, so memory and Redis refuse exactly the same things, before
@@ -109,6 +109,28 @@ export function checkNode(node: NodeRecord, ttlMs: number): void {
   checkInt(node.startedAt, "startedAt");
   checkInt(node.heartbeatAt, "heartbeatAt");
   checkInt(ttlMs, "ttlMs", 1);
+  if (node.stats !== undefined) checkNodeStats(node.stats);
+}
+
+/** A node's stats snapshot: finite non-negative figures, bounded topics and size. */
+export function checkNodeStats(stats: NodeStats): void {
+  checkInt(stats.sampledAt, "stats.sampledAt");
+  checkText(stats.version, "stats.version");
+  const nonNegative = (n: unknown, what: string) => {
+    if (typeof n !== "number" || !Number.isFinite(n) || n < 0) fail(`${what} must be a finite number >= 0`);
+  };
+  for (const k of ["connections", "sessions", "queued", "inflight"] as const) nonNegative(stats[k], `stats.${k}`);
+  for (const k of ["received", "sent", "dropped"] as const) {
+    nonNegative(stats.messages[k], `stats.messages.${k}`);
+    nonNegative(stats.rates[k], `stats.rates.${k}`);
+  }
+  if (!Array.isArray(stats.topTopics) || stats.topTopics.length > MAX_NODE_TOP_TOPICS) fail(`stats.topTopics must hold at most ${MAX_NODE_TOP_TOPICS} topics`);
+  for (const t of stats.topTopics) {
+    checkText(t.topic, "stats topic");
+    nonNegative(t.messages, "stats topic messages");
+    nonNegative(t.rate, "stats topic rate");
+  }
+  if (Buffer.byteLength(JSON.stringify(stats)) > MAX_NODE_STATS_BYTES) fail(`stats must fit ${MAX_NODE_STATS_BYTES} bytes as JSON`);
 }
 
 export function checkApiKey(key: ApiKeyRecord): void {

@@ -176,7 +176,13 @@ function render(stats, nodes) {
   $("nodes-list").replaceChildren(
     ...nodes.items.map((n) => {
       const li = document.createElement("li");
-      li.textContent = `${n.nodeId} (${n.address})`;
+      li.dataset.nodeId = n.nodeId;
+      // Each node's own figures from its last heartbeat (absent until its first).
+      const s = n.stats;
+      li.textContent =
+        s === undefined
+          ? `${n.nodeId} (${n.address})`
+          : `${n.nodeId} (${n.address}) · ${s.connections} connections · ${formatRate(s.rates.received)}/s in · v${s.version}`;
       return li;
     }),
   );

@@ -22,6 +22,80 @@ export function apiRoutes(routes: readonly RouteKey[] = REST_ROUTES): string[] {
   return keys;
 }
 
+/**
+ * API Gateway's catch-all route key. Without it, a request no route matches gets API Gateway's own 404
+ * (`{"message":"Not Found"}`) and a known path with another method the same 404, instead of the problem+json
+ * 404 / 405-with-Allow that docs/rest-api.md promises. With it, every request reaches the router, which answers
+ * them exactly as it does locally.
+ */
+export const DEFAULT_ROUTE = "$default";
+
+/** Every route key the HTTP API gets: the router's own (per-route metrics and access-log `routeKey`), then `$default`. */
+export function deployedRouteKeys(routes: readonly RouteKey[] = REST_ROUTES): string[] {
+  return [...apiRoutes(routes), DEFAULT_ROUTE];
+}
+
+/** Request headers a browser may send, response headers it may read: what the REST API uses (docs/rest-api.md). */
+const CORS_REQUEST_HEADERS = ["authorization", "content-type"] as const;
+const CORS_EXPOSED_HEADERS = ["allow", "location", "retry-after", "www-authenticate"] as const;
+
+const HTTP_METHODS = ["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"] as const;
+export type HttpMethod = (typeof HTTP_METHODS)[number];
+const isHttpMethod = (m: string): m is HttpMethod => (HTTP_METHODS as readonly string[]).includes(m);
+
+export interface CorsPlan {
+  allowOrigins: string[];
+  allowMethods: HttpMethod[];
+  allowHeaders: string[];
+  exposeHeaders: string[];
+  allowCredentials: false;
+  maxAgeSeconds: number;
+}
+
+/**
+ * The HTTP API's CORS configuration. SST's ApiGatewayV2 allows every origin, method and header unless told
+ * otherwise; the REST API is called by servers and by the dashboard on its own origin, so the default is `false`:
+ * no CORS headers, no preflight answers (a browser on another origin cannot read any response). With origins, exactly
+ * those, the methods the router serves and the headers it reads. Credentials stay off: the API key travels in the
+ * Authorization header the page sets itself, never in cookies.
+ */
+export function apiCors(origins: readonly string[], routes: readonly RouteKey[] = REST_ROUTES): CorsPlan | false {
+  if (origins.length === 0) return false;
+  for (const o of origins) if (o === "*" || o.includes("*")) throw new Error(`CORS origin '${o}': list origins explicitly, no wildcards`);
+  return {
+    allowOrigins: [...origins],
+    allowMethods: [...new Set(routes.map((r) => r.method))].sort().map((m) => {
+      if (!isHttpMethod(m)) throw new Error(`route method '${m}' is not an HTTP method API Gateway knows`);
+      return m;
+    }),
+    allowHeaders: [...CORS_REQUEST_HEADERS],
+    exposeHeaders: [...CORS_EXPOSED_HEADERS],
+    allowCredentials: false,
+    maxAgeSeconds: 3600,
+  };
+}
+
+export interface ThrottlePlan {
+  /** Token bucket size: requests accepted at once. */
+  burstLimit: number;
+  /** Tokens per second: the sustained request rate. */
+  rateLimit: number;
+}
+
+/**
+ * The stage's default route throttling (applies to every route, `$default` included). Beyond it API Gateway itself
+ * answers `429 {"message":"Too Many Requests"}`: HTTP APIs cannot customise that body (only REST APIs have gateway
+ * responses), so clients must treat any 429 alike and back off (docs/rest-api.md, "Throttling"). The router's own
+ * 429 (store or SQS throttling upstream) is problem+json with Retry-After.
+ */
+export function apiThrottle(settings: { apiBurstLimit: number; apiRateLimit: number }): ThrottlePlan {
+  const { apiBurstLimit: burstLimit, apiRateLimit: rateLimit } = settings;
+  if (!Number.isInteger(burstLimit) || !Number.isInteger(rateLimit) || burstLimit < 1 || rateLimit < 1) {
+    throw new Error(`API throttling needs positive integers, got burst ${burstLimit}, rate ${rateLimit}`);
+  }
+  return { burstLimit, rateLimit };
+}
+
 export interface FunctionPlan {
   /** `<file without extension>.<export>`, relative to the repository root. */
   handler: string;

@@ -54,6 +54,14 @@ export function stopTimeoutSeconds(drainMs: number = DRAIN_MS): number {
  */
 export const DEREGISTRATION_DELAY_SECONDS = 15;
 
+/**
+ * Seconds between two EMF exports of the broker's metrics to its log stream (docs/operations.md). One minute is
+ * CloudWatch's standard resolution: shorter intervals cost log volume and buy no finer alarms.
+ */
+export const EMF_INTERVAL_SECONDS = 60;
+/** CloudWatch namespace of the brokers' (and the REST functions') metrics. */
+export const METRICS_NAMESPACE = "mqgate";
+
 export interface BrokerEnvironmentOptions {
   auth: BrokerAuth;
   /** The ACL file's path in the repository (only its name is used: the image keeps it under ACL_DIR). */
@@ -76,7 +84,12 @@ export function brokerEnvironment(opts: BrokerEnvironmentOptions): Record<string
     MQGATE_TLS_PORT: "off",
     MQGATE_WS_PORT: String(CONTAINER_PORTS.ws),
     MQGATE_HTTP_PORT: "off",
+    // Nothing scrapes Prometheus in the deployment: the metrics go to CloudWatch as EMF lines on stdout instead,
+    // with the deployment (the queue prefix, `<app>-<stage>`) as the `cluster` dimension.
     MQGATE_METRICS_PORT: "off",
+    MQGATE_EMF__INTERVAL_SECONDS: String(EMF_INTERVAL_SECONDS),
+    MQGATE_EMF__NAMESPACE: METRICS_NAMESPACE,
+    MQGATE_EMF__CLUSTER: opts.queuePrefix,
     MQGATE_LOG_LEVEL: "info",
     MQGATE_MAX_CONNECTIONS: String(MAX_CONNECTIONS_PER_TASK),
     MQGATE_DRAIN_MS: String(opts.drainMs ?? DRAIN_MS),

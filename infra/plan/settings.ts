@@ -20,6 +20,16 @@ export interface DeploySettings {
   auth: BrokerAuth;
   /** ACL file (.yaml, .yml or .json), relative to the repository root. */
   aclFile: string;
+  /** Origins (`https://ops.example.com`) allowed to call the REST API from a browser. Empty (default): no CORS. */
+  corsOrigins: readonly string[];
+  /** API Gateway throttling of the REST API, over all routes: bucket size (requests). */
+  apiBurstLimit: number;
+  /** API Gateway throttling of the REST API, over all routes: steady requests per second. */
+  apiRateLimit: number;
+  /** E-mail address subscribed to the alarms' SNS topic (confirm the subscription mail once). */
+  alarmEmail?: string;
+  /** An existing SNS topic the alarms notify (instead of, or with, `alarmEmail`'s topic). */
+  alarmTopicArn?: string;
 }
 
 /** The variables, by setting. */
@@ -31,6 +41,11 @@ export const DEPLOY_ENV = {
   maxBrokers: "MQGATE_DEPLOY_MAX_BROKERS",
   auth: "MQGATE_DEPLOY_AUTH",
   aclFile: "MQGATE_DEPLOY_ACL_FILE",
+  corsOrigins: "MQGATE_DEPLOY_CORS_ORIGINS",
+  apiBurstLimit: "MQGATE_DEPLOY_API_BURST_LIMIT",
+  apiRateLimit: "MQGATE_DEPLOY_API_RATE_LIMIT",
+  alarmEmail: "MQGATE_DEPLOY_ALARM_EMAIL",
+  alarmTopicArn: "MQGATE_DEPLOY_ALARM_TOPIC_ARN",
 } as const satisfies Record<keyof DeploySettings, string>;
 
 export const DEFAULT_SETTINGS: Readonly<DeploySettings> = Object.freeze({
@@ -39,7 +54,15 @@ export const DEFAULT_SETTINGS: Readonly<DeploySettings> = Object.freeze({
   maxBrokers: 10,
   auth: "acl",
   aclFile: "mqgate.acl.yaml",
+  corsOrigins: Object.freeze([]),
+  // Far below the account-wide default (10,000 rps, burst 5,000): one stage cannot starve the others, and a
+  // runaway client hits API Gateway's 429 before it costs Lambda invocations and store requests.
+  apiBurstLimit: 200,
+  apiRateLimit: 100,
 });
+
+/** Upper bound of the throttling settings: API Gateway's default account quota. */
+export const MAX_API_RATE = 10_000;
 
 /** Upper bound for `maxBrokers`: beyond it, revisit the Redis plan and the SQS quotas first. */
 export const MAX_BROKERS_LIMIT = 100;
@@ -53,6 +76,10 @@ export class DeploySettingsError extends Error {
 
 const DOMAIN = /^(?=.{1,253}$)(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))+$/;
 const ACM_ARN = /^arn:aws[a-z-]*:acm:[a-z0-9-]+:\d{12}:certificate\/[A-Za-z0-9-]+$/;
+/** A browser origin: scheme, host, optional port; no path, no wildcard (API Gateway matches origins exactly). */
+const ORIGIN = /^https?:\/\/(localhost|(?!-)[a-z0-9-]{1,63}(?<!-)(\.(?!-)[a-z0-9-]{1,63}(?<!-))+)(:\d{1,5})?$/;
+const EMAIL = /^[^\s@]{1,64}@[^\s@]{1,253}\.[a-z]{2,}$/i;
+const SNS_ARN = /^arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$/;
 const ACL_FILE = /^(?!\/)(?!.*(^|\/)\.\.(\/|$))[A-Za-z0-9._/-]+\.(ya?ml|json)$/;
 
 /** Reads and validates the MQGATE_DEPLOY_* variables; throws DeploySettingsError listing every problem. */
@@ -62,15 +89,22 @@ export function deploySettings(env: Readonly<Record<string, string | undefined>>
     const v = env[DEPLOY_ENV[key]]?.trim();
     return v === undefined || v === "" ? undefined : v;
   };
-  const int = (key: "minBrokers" | "maxBrokers"): number => {
+  const int = (key: "minBrokers" | "maxBrokers" | "apiBurstLimit" | "apiRateLimit", max: number): number => {
     const raw = get(key);
     if (raw === undefined) return DEFAULT_SETTINGS[key];
     const n = /^\d+$/.test(raw) ? Number(raw) : NaN;
-    if (!(n >= 1 && n <= MAX_BROKERS_LIMIT)) issues.push(`${DEPLOY_ENV[key]} must be an integer 1..${MAX_BROKERS_LIMIT}, got '${raw}'`);
+    if (!(n >= 1 && n <= max)) issues.push(`${DEPLOY_ENV[key]} must be an integer 1..${max}, got '${raw}'`);
     return n;
   };
 
-  const settings: DeploySettings = { ...DEFAULT_SETTINGS, minBrokers: int("minBrokers"), maxBrokers: int("maxBrokers") };
+  const settings: DeploySettings = {
+    ...DEFAULT_SETTINGS,
+    minBrokers: int("minBrokers", MAX_BROKERS_LIMIT),
+    maxBrokers: int("maxBrokers", MAX_BROKERS_LIMIT),
+    corsOrigins: [],
+    apiBurstLimit: int("apiBurstLimit", MAX_API_RATE),
+    apiRateLimit: int("apiRateLimit", MAX_API_RATE),
+  };
 
   const domain = get("domain")?.toLowerCase();
   if (domain !== undefined) {
@@ -103,6 +137,26 @@ export function deploySettings(env: Readonly<Record<string, string | undefined>>
   if (aclFile !== undefined) {
     if (ACL_FILE.test(aclFile)) settings.aclFile = aclFile;
     else issues.push(`${DEPLOY_ENV.aclFile} must be a relative path inside the repository ending in .yaml, .yml or .json, got '${aclFile}'`);
+  }
+
+  const origins = get("corsOrigins");
+  if (origins !== undefined) {
+    const valid: string[] = [];
+    settings.corsOrigins = valid;
+    for (const origin of origins.split(",").map((o) => o.trim().replace(/\/$/, "")).filter((o) => o !== "")) {
+      if (ORIGIN.test(origin)) valid.push(origin);
+      else issues.push(`${DEPLOY_ENV.corsOrigins} must be a comma-separated list of origins such as https://ops.example.com (no path, no '*'), got '${origin}'`);
+    }
+  }
+  const email = get("alarmEmail");
+  if (email !== undefined) {
+    if (EMAIL.test(email)) settings.alarmEmail = email;
+    else issues.push(`${DEPLOY_ENV.alarmEmail} must be an e-mail address, got '${email}'`);
+  }
+  const topic = get("alarmTopicArn");
+  if (topic !== undefined) {
+    if (SNS_ARN.test(topic)) settings.alarmTopicArn = topic;
+    else issues.push(`${DEPLOY_ENV.alarmTopicArn} must be an SNS topic ARN, got '${topic}'`);
   }
 
   if (issues.length > 0) throw new DeploySettingsError(issues);

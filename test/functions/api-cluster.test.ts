@@ -154,3 +154,23 @@ describe("REST Lambda on a cluster (Upstash store, SQS node queues)", () => {
     expect((await call(api, "DELETE", "/v1/clients/rest-kick", auth())).status).toBe(404);
   });
 });
+
+describe("GET /v1/stats and /v1/nodes through the Lambda's cluster backend (no broker in the process)", () => {
+  it("sums the nodes' heartbeat snapshots: connections, sessions, messages, top topics; each node with its figures", async () => {
+    await connect(brokers[0]!, "stats-a1");
+    await connect(brokers[0]!, "stats-a2");
+    const b1 = await connect(brokers[1]!, "stats-b1");
+    for (let i = 0; i < 4; i++) await b1.client.publishAsync("stats/lambda/hot", String(i), { qos: 1 });
+    let body: { connections?: number; nodesReporting?: number; sessions?: number; topTopics?: { topic: string; messages: number }[]; messages?: { received: number } } = {};
+    await until("the heartbeats carrying 3 connections and the publishes", async () => {
+      body = (await call(api, "GET", "/v1/stats", { ...auth(), query: "top=5" })).body;
+      return body.connections === 3 && (body.topTopics ?? []).some((t) => t.topic === "stats/lambda/hot" && t.messages === 4);
+    }, 10_000);
+    expect(body).toMatchObject({ nodes: 2, nodesReporting: 2, connections: 3, topicWindowSeconds: 60 });
+    expect(body.sessions).toBeGreaterThanOrEqual(3);
+    expect(body.messages!.received).toBeGreaterThanOrEqual(4);
+    expect(body).not.toHaveProperty("largestQueues"); // only a gateway inside a broker sees its queues
+    const nodes = (await call(api, "GET", "/v1/nodes", auth())).body as { items: { nodeId: string; stats: { connections: number } }[] };
+    expect(Object.fromEntries(nodes.items.map((n) => [n.nodeId, n.stats.connections]))).toEqual({ "node-a": 2, "node-b": 1 });
+  });
+});

@@ -70,6 +70,14 @@ describe("npm start serves the REST API", () => {
     expect(ok.status).toBe(200);
     expect(await ok.json()).toEqual({ items: [], cursor: null });
     expect((await fetch(`http://127.0.0.1:${p.http}/v1/clients`)).status).toBe(401);
+    // A single node lists itself, with its figures, and /v1/stats counts it.
+    const nodes = (await (await fetch(`http://127.0.0.1:${p.http}/v1/nodes`, { headers: { authorization: `Bearer ${key}` } })).json()) as { items: { nodeId: string; address: string; stats?: { connections: number; version: string } }[] };
+    expect(nodes.items).toHaveLength(1);
+    expect(p.err()).toContain(`(node ${nodes.items[0]!.nodeId})`);
+    expect(nodes.items[0]!.address).toMatch(new RegExp(`:${p.mqtt}$`));
+    expect(nodes.items[0]!.stats).toMatchObject({ connections: 0, version: expect.any(String) });
+    const stats = (await (await fetch(`http://127.0.0.1:${p.http}/v1/stats`, { headers: { authorization: `Bearer ${key}` } })).json()) as Record<string, unknown>;
+    expect(stats).toMatchObject({ nodes: 1, nodesReporting: 1, connections: 0 });
     p.child.kill("SIGTERM");
   });
 

@@ -16,10 +16,13 @@ import { call, mqttClient } from "./support.js";
 class FlakyStore extends MemoryStore {
   hold = false;
   failReads = false;
+  /** Upstash's answer once a database's request limit is used up (@upstash/redis throws it as an Error). */
+  throttleReads = false;
   override apply(ops: StoreOp[]): Promise<StoreOpResult[]> {
     return this.hold ? new Promise(() => {}) : super.apply(ops);
   }
   override listNodes(now: number) {
+    if (this.throttleReads) return Promise.reject(new Error("ERR max requests limit exceeded. Limit: 10000, Usage: 10000"));
     return this.failReads ? Promise.reject(new Error("ECONNRESET talking to the store")) : super.listNodes(now);
   }
   override ping() {
@@ -69,5 +72,15 @@ describe("store failures", () => {
     const health = await call(api, "GET", "/v1/health");
     expect(health.status).toBe(503);
     expect(health.body).toEqual({ status: "unavailable", store: { kind: "memory", reachable: false } });
+  });
+
+  it("a store that throttles is 429 problem+json with Retry-After, not a 500", async () => {
+    const { store, api } = await setup();
+    store.throttleReads = true;
+    const res = await call(api, "GET", "/v1/nodes", { key: "k" });
+    expect(res.status).toBe(429);
+    expect(res.headers["content-type"]).toBe("application/problem+json");
+    expect(res.headers["retry-after"]).toBe("1");
+    expect(res.body).toMatchObject({ type: "urn:mqgate:problem:too-many-requests", status: 429, instance: "/v1/nodes" });
   });
 });

@@ -1,7 +1,11 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
-import { API_FUNCTION, apiRoutes, EVENTS_CONSUMER } from "../../infra/plan/api.js";
+import { describe, expect, it, vi } from "vitest";
+import { handler } from "../../functions/api.js";
+import { isUpstreamThrottle } from "../../functions/throttle.js";
+import { API_FUNCTION, apiCors, apiRoutes, apiThrottle, DEFAULT_ROUTE, deployedRouteKeys, EVENTS_CONSUMER } from "../../infra/plan/api.js";
+import { deploySettings } from "../../infra/plan/settings.js";
+import { apiEvent } from "../functions/support.js";
 import { LAMBDA_RUNTIME, NODE_MAJOR } from "../../infra/plan/runtime.js";
 import { routes } from "../../functions/routes/index.js";
 
@@ -69,5 +73,76 @@ describe("functions", () => {
       expect(fn.handler.slice(fn.handler.lastIndexOf(".") + 1)).toBe("handler");
       if (existsSync(join(root, file))) expect(build).toContain(`"${file}"`);
     }
+  });
+});
+
+describe("the HTTP API's edge: default route, CORS, throttling", () => {
+  it("routes every other path and method to the router with $default, after the router's own routes", () => {
+    const keys = deployedRouteKeys();
+    expect(keys.at(-1)).toBe(DEFAULT_ROUTE);
+    expect(DEFAULT_ROUTE).toBe("$default");
+    expect(keys.slice(0, -1)).toEqual(apiRoutes());
+    expect(keys.filter((k) => k === "$default")).toHaveLength(1);
+  });
+
+  it("the router behind $default answers unknown paths 404 and wrong methods 405 with Allow, as problem+json", async () => {
+    const event = (method: string, path: string) => ({ ...apiEvent(method, path), routeKey: DEFAULT_ROUTE });
+    const emf = vi.spyOn(process.stdout, "write").mockImplementation(() => true); // the handler's EMF lines
+    const notFound = await handler(event("GET", "/nope"));
+    expect(notFound.statusCode).toBe(404);
+    expect(notFound.headers?.["content-type"]).toBe("application/problem+json");
+    expect(JSON.parse(notFound.body ?? "")).toMatchObject({ type: "urn:mqgate:problem:not-found", status: 404, instance: "/nope" });
+    const wrongMethod = await handler(event("PUT", "/v1/openapi.json"));
+    expect(wrongMethod.statusCode).toBe(405);
+    expect(wrongMethod.headers?.allow).toBe("GET");
+    expect(JSON.parse(wrongMethod.body ?? "")).toMatchObject({ type: "urn:mqgate:problem:method-not-allowed", status: 405 });
+    expect(emf).toHaveBeenCalledTimes(2);
+    emf.mockRestore();
+  });
+
+  it("CORS is off unless origins are listed, then exactly those origins, the router's methods and headers", () => {
+    expect(apiCors([])).toBe(false);
+    expect(apiCors(deploySettings({}).corsOrigins)).toBe(false);
+    const origins = deploySettings({ MQGATE_DEPLOY_CORS_ORIGINS: "https://ops.example.com,https://noc.example.com" }).corsOrigins;
+    const cors = apiCors(origins);
+    expect(cors).toEqual({
+      allowOrigins: ["https://ops.example.com", "https://noc.example.com"],
+      allowMethods: ["DELETE", "GET", "POST"],
+      allowHeaders: ["authorization", "content-type"],
+      exposeHeaders: ["allow", "location", "retry-after", "www-authenticate"],
+      allowCredentials: false,
+      maxAgeSeconds: 3600,
+    });
+    expect(() => apiCors(["*"])).toThrow(/no wildcards/);
+    expect(() => apiCors(["https://*.example.com"])).toThrow(/no wildcards/);
+  });
+
+  it("infra/api.ts hands SST the plan's CORS (never SST's allow-all default) and the throttling", () => {
+    const source = readFileSync(join(root, "infra/api.ts"), "utf8");
+    expect(source).toMatch(/cors:\s*\n?\s*cors === false\s*\n?\s*\? false/);
+    expect(source).toContain("throttlingBurstLimit: throttle.burstLimit");
+    expect(source).toContain("throttlingRateLimit: throttle.rateLimit");
+    expect(source).toContain("deployedRouteKeys()");
+  });
+
+  it("throttles every route by default, below the account's quota, configurable per stage", () => {
+    expect(apiThrottle(deploySettings({}))).toEqual({ burstLimit: 200, rateLimit: 100 });
+    expect(apiThrottle(deploySettings({ MQGATE_DEPLOY_API_BURST_LIMIT: "20", MQGATE_DEPLOY_API_RATE_LIMIT: "5" }))).toEqual({ burstLimit: 20, rateLimit: 5 });
+    expect(() => apiThrottle({ apiBurstLimit: 0, apiRateLimit: 1 })).toThrow(/positive integers/);
+    expect(() => apiThrottle({ apiBurstLimit: 1, apiRateLimit: 1.5 })).toThrow(/positive integers/);
+  });
+});
+
+describe("isUpstreamThrottle: what the router answers as 429", () => {
+  it("recognises SQS's and Upstash's throttling, also as a cause, and nothing else", () => {
+    const sdk = Object.assign(new Error("Rate exceeded"), { name: "ThrottlingException" });
+    expect(isUpstreamThrottle(sdk)).toBe(true);
+    expect(isUpstreamThrottle(Object.assign(new Error("x"), { name: "RequestThrottled" }))).toBe(true);
+    expect(isUpstreamThrottle(Object.assign(new Error("x"), { $metadata: { httpStatusCode: 429 } }))).toBe(true);
+    expect(isUpstreamThrottle(new Error("ERR max daily request limit exceeded. Limit: 10000, Usage: 10000"))).toBe(true);
+    expect(isUpstreamThrottle(new Error("send failed", { cause: sdk }))).toBe(true);
+    expect(isUpstreamThrottle(new Error("ECONNRESET"))).toBe(false);
+    expect(isUpstreamThrottle(Object.assign(new Error("x"), { $metadata: { httpStatusCode: 500 } }))).toBe(false);
+    expect(isUpstreamThrottle("ThrottlingException")).toBe(false);
   });
 });

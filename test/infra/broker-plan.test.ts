@@ -44,6 +44,8 @@ describe("brokerEnvironment: the broker's MQGATE_* contract in the container", (
     expect(config.tls.port).toBeNull(); // TLS ends at the load balancer
     expect(config.http.port).toBeNull();
     expect(config.metrics.port).toBeNull();
+    // Metrics go to CloudWatch as EMF lines instead, the deployment as the cluster dimension.
+    expect(config.emf).toEqual({ intervalSeconds: 60, namespace: "mqgate", cluster: "mqgate-prod" });
     expect(config.auth).toEqual({ mode: "acl", aclFile: "/app/config/prod.acl.yaml" });
     expect(config.redisUrl).toBe(REDIS_URL);
     expect(config.sqsEndpoint).toBeUndefined();

@@ -14,7 +14,16 @@ function problems(env: Record<string, string>): readonly string[] {
 
 describe("deploySettings: MQGATE_DEPLOY_* of the deploying shell", () => {
   it("defaults: two to ten brokers, ACL auth from mqgate.acl.yaml, plain endpoints, no domain", () => {
-    expect(deploySettings({})).toEqual({ plaintext: true, minBrokers: 2, maxBrokers: 10, auth: "acl", aclFile: "mqgate.acl.yaml" });
+    expect(deploySettings({})).toEqual({
+      plaintext: true,
+      minBrokers: 2,
+      maxBrokers: 10,
+      auth: "acl",
+      aclFile: "mqgate.acl.yaml",
+      corsOrigins: [],
+      apiBurstLimit: 200,
+      apiRateLimit: 100,
+    });
     expect(DEFAULT_SETTINGS.minBrokers).toBeGreaterThanOrEqual(2); // one task per availability zone
   });
 
@@ -28,6 +37,11 @@ describe("deploySettings: MQGATE_DEPLOY_* of the deploying shell", () => {
         MQGATE_DEPLOY_MAX_BROKERS: "30",
         MQGATE_DEPLOY_AUTH: "acl",
         MQGATE_DEPLOY_ACL_FILE: "deploy/prod.acl.json",
+        MQGATE_DEPLOY_CORS_ORIGINS: "https://ops.example.com, http://localhost:8080/",
+        MQGATE_DEPLOY_API_BURST_LIMIT: "50",
+        MQGATE_DEPLOY_API_RATE_LIMIT: "20",
+        MQGATE_DEPLOY_ALARM_EMAIL: "oncall@example.com",
+        MQGATE_DEPLOY_ALARM_TOPIC_ARN: "arn:aws:sns:eu-west-1:123456789012:ops-pager",
       }),
     ).toEqual({
       domain: "mqtt.example.com",
@@ -37,6 +51,11 @@ describe("deploySettings: MQGATE_DEPLOY_* of the deploying shell", () => {
       maxBrokers: 30,
       auth: "acl",
       aclFile: "deploy/prod.acl.json",
+      corsOrigins: ["https://ops.example.com", "http://localhost:8080"],
+      apiBurstLimit: 50,
+      apiRateLimit: 20,
+      alarmEmail: "oncall@example.com",
+      alarmTopicArn: "arn:aws:sns:eu-west-1:123456789012:ops-pager",
     });
     expect(deploySettings({ MQGATE_DEPLOY_DOMAIN: "", MQGATE_DEPLOY_AUTH: "  " })).toEqual(deploySettings({}));
   });
@@ -49,9 +68,15 @@ describe("deploySettings: MQGATE_DEPLOY_* of the deploying shell", () => {
       MQGATE_DEPLOY_MAX_BROKERS: "1e3",
       MQGATE_DEPLOY_AUTH: "none",
       MQGATE_DEPLOY_ACL_FILE: "../secrets/acl.yaml",
+      MQGATE_DEPLOY_CORS_ORIGINS: "https://ok.example.com,*",
+      MQGATE_DEPLOY_API_BURST_LIMIT: "0",
+      MQGATE_DEPLOY_API_RATE_LIMIT: "100000",
+      MQGATE_DEPLOY_ALARM_EMAIL: "nobody",
+      MQGATE_DEPLOY_ALARM_TOPIC_ARN: "ops-pager",
     });
-    expect(issues).toHaveLength(6);
-    for (const name of ["DOMAIN", "PLAINTEXT", "MIN_BROKERS", "MAX_BROKERS", "AUTH", "ACL_FILE"]) {
+    expect(issues).toHaveLength(11);
+    const names = ["DOMAIN", "PLAINTEXT", "MIN_BROKERS", "MAX_BROKERS", "AUTH", "ACL_FILE", "CORS_ORIGINS", "API_BURST_LIMIT", "API_RATE_LIMIT", "ALARM_EMAIL", "ALARM_TOPIC_ARN"];
+    for (const name of names) {
       expect(issues.some((i) => i.startsWith(`MQGATE_DEPLOY_${name} `))).toBe(true);
     }
   });

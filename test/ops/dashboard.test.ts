@@ -113,6 +113,9 @@ describe("the dashboard", () => {
     expect(await text(page, "#nodes-count")).toBe(String(nodes.items.length));
     expect(nodes.items.length).toBe(stats.nodes);
     expect(await page.$$eval("#nodes-list li", (lis) => lis.length)).toBe(nodes.items.length);
+    // A single node lists itself, with its figures from its heartbeat.
+    expect(nodes.items.map((n: { nodeId: string }) => n.nodeId)).toEqual([b.config.nodeId]);
+    expect(await text(page, `#nodes-list li[data-node-id="${b.config.nodeId}"]`)).toMatch(new RegExp(`^${b.config.nodeId} \\(.*\\) · \\d+ connections · [0-9.]+/s in · v`));
     expect(await text(page, "#sessions")).toBe(String(stats.sessions));
     expect(await text(page, queueCell)).toBe(String(device7.queued));
     expect(stats.largestQueues[0]).toEqual({ clientId: "device-7", connected: false, queued: device7.queued, inflight: device7.inflight });

@@ -1,9 +1,23 @@
 import { describe, expect, it } from "vitest";
-import type { ApiKeyRecord, NodeRecord } from "../../../core/store/types.js";
+import { type ApiKeyRecord, MAX_NODE_TOP_TOPICS, type NodeRecord, type NodeStats } from "../../../core/store/types.js";
 import { type Ctx, T0 } from "./fixtures.js";
 
 function node(nodeId: string, heartbeatAt = T0, queueUrl: string | null = null): NodeRecord {
   return { nodeId, address: `10.0.0.1:${nodeId.length}`, queueUrl, startedAt: T0 - 1000, heartbeatAt };
+}
+
+function stats(connections: number, topic = "plant/1/temp"): NodeStats {
+  return {
+    sampledAt: T0 + connections,
+    version: "1.2.3",
+    connections,
+    sessions: connections + 2,
+    messages: { received: 100, sent: 90, dropped: 1 },
+    rates: { received: 1.5, sent: 1.25, dropped: 0 },
+    queued: 3,
+    inflight: 2,
+    topTopics: [{ topic, messages: 60, rate: 1 }],
+  };
 }
 
 function apiKey(id: string, hashChar: string): ApiKeyRecord {
@@ -56,6 +70,36 @@ export function clusterTests(ctx: Ctx): void {
       await ctx.store.removeNode("never");
       expect((await ctx.store.listNodes(T0)).map((n) => n.nodeId)).toEqual(["n2"]);
       expect(await ctx.store.heartbeat("n1", T0, 15_000)).toBe(false);
+    });
+
+    it("a heartbeat carries the node's stats: listed with it, replaced by the next, kept by one without", async () => {
+      await ctx.store.registerNode(node("n1"), 15_000);
+      await ctx.store.registerNode(node("n2"), 15_000);
+      expect((await ctx.store.listNodes(T0 + 1))[0]?.stats).toBeUndefined();
+      expect(await ctx.store.heartbeat("n1", T0 + 1000, 15_000, stats(5, "ünï/töpic"))).toBe(true);
+      expect(await ctx.store.listNodes(T0 + 1001)).toEqual([{ ...node("n1", T0 + 1000), stats: stats(5, "ünï/töpic") }, node("n2")]);
+      expect(await ctx.store.heartbeat("n1", T0 + 2000, 15_000, stats(7))).toBe(true);
+      expect(await ctx.store.heartbeat("n1", T0 + 3000, 15_000)).toBe(true);
+      const [n1] = await ctx.store.listNodes(T0 + 3001);
+      expect(n1).toEqual({ ...node("n1", T0 + 3000), stats: stats(7) });
+      // Expired nodes keep their last figures (the doctor shows them); registering again starts without.
+      expect((await ctx.store.expiredNodes(T0 + 18_000)).find((n) => n.nodeId === "n1")?.stats).toEqual(stats(7));
+      await ctx.store.registerNode(node("n1", T0 + 20_000), 15_000);
+      expect((await ctx.store.listNodes(T0 + 20_001)).find((n) => n.nodeId === "n1")?.stats).toBeUndefined();
+      // A refused heartbeat writes no stats.
+      expect(await ctx.store.heartbeat("gone", T0 + 20_000, 15_000, stats(1))).toBe(false);
+      expect((await ctx.store.listNodes(T0 + 20_001)).map((n) => n.nodeId)).toEqual(["n1"]);
+    });
+
+    it("refuses stats that are not bounded figures", async () => {
+      await ctx.store.registerNode(node("n1"), 15_000);
+      const tooMany = { ...stats(1), topTopics: Array.from({ length: MAX_NODE_TOP_TOPICS + 1 }, (_, i) => ({ topic: `t/${i}`, messages: 1, rate: 1 })) };
+      await expect(ctx.store.heartbeat("n1", T0 + 1, 15_000, tooMany)).rejects.toThrow(/at most/);
+      await expect(ctx.store.heartbeat("n1", T0 + 1, 15_000, { ...stats(1), connections: -1 })).rejects.toThrow(/connections/);
+      await expect(ctx.store.heartbeat("n1", T0 + 1, 15_000, { ...stats(1), rates: { received: Number.NaN, sent: 0, dropped: 0 } })).rejects.toThrow(/received/);
+      const huge = { ...stats(1), topTopics: Array.from({ length: MAX_NODE_TOP_TOPICS }, (_, i) => ({ topic: `${"x".repeat(4000)}/${i}`, messages: 1, rate: 1 })) };
+      await expect(ctx.store.heartbeat("n1", T0 + 1, 15_000, huge)).rejects.toThrow(/bytes/);
+      expect((await ctx.store.listNodes(T0 + 2))[0]?.stats).toBeUndefined();
     });
   });
 
