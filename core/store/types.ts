@@ -18,6 +18,18 @@ export interface StoredMessage {
   retain: boolean;
 }
 
+/** A retained message as the store returns it from its index: with the time it was last set (epoch ms). */
+export interface RetainedRecord extends StoredMessage {
+  updatedAt: number;
+}
+
+/** The retained set, cluster-wide: the two quantities the limits bound. */
+export interface RetainedStats {
+  count: number;
+  /** Topic plus payload bytes of every retained message (what `maxBytes` bounds). */
+  bytes: number;
+}
+
 /**
  * An outgoing QoS 1/2 message of one session, queued (packetId 0) or in flight. Ordered by `seq`, which the
  * store assigns on enqueue and which increases per session, so order survives restarts and owner changes.
@@ -101,7 +113,12 @@ export type StoreOp =
   | { op: "outgoing.delete"; clientId: string; epoch: number; seq: number }
   | { op: "inbound2.add"; clientId: string; epoch: number; packetId: number }
   | { op: "inbound2.delete"; clientId: string; epoch: number; packetId: number }
-  | { op: "retained.set"; msg: StoredMessage; maxRetained: number }
+  /**
+   * Stores a retained message. Refused with "full" when it would take the retained set beyond `maxRetained`
+   * messages or (when given) `maxBytes` bytes (topic + payload; a replace that does not grow is always accepted).
+   * `now` is its update time (epoch ms; default: the store's clock).
+   */
+  | { op: "retained.set"; msg: StoredMessage; maxRetained: number; maxBytes?: number; now?: number }
   | { op: "retained.delete"; topic: string };
 
 export type StoreOpResult =
@@ -163,6 +180,14 @@ export interface Store {
   /** Retained messages whose topic matches `filter` (MQTT matching, $-rule included). */
   matchRetained(filter: string): Promise<StoredMessage[]>;
   listRetained(opts: { cursor?: string | null; limit: number }): Promise<Page<StoredMessage>>;
+  /**
+   * One page of the retained messages matching `filter`, through the retained index (docs/store.md): cost follows
+   * the smallest index range that holds every match, and no single backend call reads more than a bounded number of
+   * entries. At most `limit` items, in topic (UTF-8 byte) order; a page may hold fewer, even none, while `cursor` is not
+   * null: the walk ends at a null cursor. Cursors are sealed (they reveal nothing) and bound to `filter`.
+   */
+  scanRetained(filter: string, opts: { cursor?: string | null; limit: number }): Promise<Page<RetainedRecord>>;
+  retainedStats(): Promise<RetainedStats>;
 
   // nodes
   registerNode(node: NodeRecord, ttlMs: number): Promise<void>;
