@@ -98,6 +98,7 @@ const limitsShape = {
   maxRetained: int(0, INT32_MAX),
   // At least 16 KiB: below the socket's own buffer size Node never emits "drain", and congestion would never clear.
   socketHighWaterMark: int(16_384, INT32_MAX),
+  maxRetainedBytes: int(0, Number.MAX_SAFE_INTEGER),
 };
 
 const authShape = {
@@ -319,6 +320,7 @@ export const DEFAULTS: MqgateConfig = deepFreeze({
     maxKeepaliveSeconds: 0,
     maxRetained: 100_000,
     socketHighWaterMark: 1_048_576,
+    maxRetainedBytes: 1_073_741_824,
   },
   auth: { mode: "allow-all" },
   sysIntervalSeconds: 10,

@@ -45,6 +45,8 @@ export interface LimitsConfig {
   maxRetained: number;
   /** Bytes buffered for one client's socket before the broker stops reading from that client. */
   socketHighWaterMark: number;
+  /** Cluster-wide budget of the retained set in bytes (topic + payload of every retained message). */
+  maxRetainedBytes: number;
 }
 
 export interface AuthConfig {
