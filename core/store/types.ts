@@ -176,10 +176,14 @@ export interface Store {
   apply(ops: StoreOp[]): Promise<StoreOpResult[]>;
 
   // retained
-  getRetained(topic: string): Promise<StoredMessage | null>;
-  /** Retained messages whose topic matches `filter` (MQTT matching, $-rule included). */
+  getRetained(topic: string): Promise<RetainedRecord | null>;
+  /**
+   * Every retained message whose topic matches `filter` (MQTT matching, $-rule included), in topic order: walks
+   * scanRetained's pages (bounded backend calls), but answers all at once, so only for results known to be small.
+   */
   matchRetained(filter: string): Promise<StoredMessage[]>;
-  listRetained(opts: { cursor?: string | null; limit: number }): Promise<Page<StoredMessage>>;
+  /** Every retained message in topic order, $ topics included. Cursors are sealed like scanRetained's. */
+  listRetained(opts: { cursor?: string | null; limit: number }): Promise<Page<RetainedRecord>>;
   /**
    * One page of the retained messages matching `filter`, through the retained index (docs/store.md): cost follows
    * the smallest index range that holds every match, and no single backend call reads more than a bounded number of
