@@ -2,10 +2,13 @@ import { topicMatches } from "../topic/index.js";
 import { compareUtf8 } from "./codec.js";
 import { CursorSeal } from "./cursor.js";
 import { copyMessage } from "./memory-state.js";
-import { entryOfTopic, levelEntries, retainedSize, SCAN_BUDGET, topicOfEntry, type Source } from "./retained-index.js";
+import { entryOfTopic, levelEntries, retainedSize, SCAN_BUDGET, SCAN_BYTES, topicOfEntry, type Source } from "./retained-index.js";
 import { openListCursor, scanRetainedPages, sealListCursor, type ScanStep } from "./retained-scan.js";
 import { SortedKeys } from "./sorted.js";
 import type { Page, RetainedRecord, RetainedStats, StoredMessage, StoreOpResult } from "./types.js";
+
+/** listRetained pages hold at most this many messages (like the Redis store's, whatever `limit` asks). */
+const LIST_MAX = SCAN_BUDGET;
 
 interface Entry {
   rec: RetainedRecord;
@@ -62,9 +65,10 @@ export class MemoryRetained {
   }
 
   list(cursor: string | null | undefined, limit: number): Page<RetainedRecord> {
-    const topics = this.topics.after(openListCursor(this.seal, cursor), limit + 1);
-    const items = topics.slice(0, limit).map((t) => this.get(t) as RetainedRecord);
-    return { items, cursor: topics.length > limit ? sealListCursor(this.seal, topics[limit - 1] as string) : null };
+    const n = Math.min(limit, LIST_MAX);
+    const topics = this.topics.after(openListCursor(this.seal, cursor), n + 1);
+    const items = topics.slice(0, n).map((t) => this.get(t) as RetainedRecord);
+    return { items, cursor: topics.length > n ? sealListCursor(this.seal, topics[n - 1] as string) : null };
   }
 
   scan(filter: string, opts: { cursor?: string | null; limit: number }): Promise<Page<RetainedRecord>> {
@@ -99,11 +103,14 @@ export class MemoryRetained {
     const src = sources[chosen] as Source;
     const entries = this.setOf(src).range(src.prefix, after, SCAN_BUDGET);
     const items: RetainedRecord[] = [];
+    let bytes = 0;
     for (const entry of entries) {
       const topic = topicOfEntry(src, entry);
       if (!topicMatches(filter, topic)) continue;
-      items.push(this.get(topic) as RetainedRecord);
-      if (items.length === limit) return { source: chosen, next: entryOfTopic(src, topic), items };
+      const m = this.get(topic) as RetainedRecord;
+      items.push(m);
+      bytes += m.payload.length;
+      if (items.length === limit || bytes >= SCAN_BYTES) return { source: chosen, next: entryOfTopic(src, topic), items };
     }
     return { source: chosen, next: entries.length < SCAN_BUDGET ? null : (entries[entries.length - 1] as string), items };
   }

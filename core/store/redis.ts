@@ -6,7 +6,7 @@ import {
   API_KEY_KEYS, API_KEYS_KEY, COUNTERS_KEY, CURSOR_SECRET_KEY, NODES_KEY, ownedKey, RETAINED_KEY, RETAINED_KEYS, RETAINED_STATS_KEY, sessionKeys,
   SESSIONS_KEY,
 } from "./keys.js";
-import { levelEntries, retainedSize, type Source } from "./retained-index.js";
+import { levelEntries, retainedSize, SCAN_BUDGET, type Source } from "./retained-index.js";
 import { openListCursor, scanRetainedPages, sealListCursor, type ScanStep } from "./retained-scan.js";
 import { indexCommands, unindex } from "./redis-index.js";
 import { asArray, asInt, asNullableString, asString, flatMap, opResult, retainedPairs, sessionRecord, sessionSnapshot } from "./redis-replies.js";
@@ -189,10 +189,12 @@ export class RedisStore implements Store {
     check.checkLimit(opts.limit);
     const seal = await this.cursorSeal();
     const after = openListCursor(seal, opts.cursor);
-    const args = [after === null ? "0" : "1", after ?? "", String(opts.limit + 1)];
+    // At most SCAN_BUDGET messages per page, so one script never reads more (whatever `limit` asks).
+    const limit = Math.min(opts.limit, SCAN_BUDGET);
+    const args = [after === null ? "0" : "1", after ?? "", String(limit + 1)];
     const msgs = retainedPairs(await this.client.eval(S.RETAINED_PAGE, RETAINED_KEYS, args));
-    const items = msgs.slice(0, opts.limit);
-    return { items, cursor: msgs.length > opts.limit ? sealListCursor(seal, (items[items.length - 1] as StoredMessage).topic) : null };
+    const items = msgs.slice(0, limit);
+    return { items, cursor: msgs.length > limit ? sealListCursor(seal, (items[items.length - 1] as StoredMessage).topic) : null };
   }
 
   async scanRetained(filter: string, opts: { cursor?: string | null; limit: number }): Promise<Page<RetainedRecord>> {

@@ -20,6 +20,11 @@ import { retainedPrefix } from "./match.js";
 export const INDEXED_LEVELS = 8;
 /** Index entries one store call reads at most: a few milliseconds inside Redis (bench/retained-scale). */
 export const SCAN_BUDGET = 256;
+/**
+ * Bytes of messages one store call returns at most (it stops after the message that crosses it), and one
+ * `scanRetained` page holds at most (plus that one message): large payloads make short pages, not large replies.
+ */
+export const SCAN_BYTES = 1024 * 1024;
 /** Store calls one `scanRetained` page makes at most before it answers (possibly with no items) and a cursor. */
 export const SCAN_CALLS_PER_PAGE = 16;
 

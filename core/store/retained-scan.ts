@@ -1,6 +1,6 @@
 import type { CursorSeal } from "./cursor.js";
 import { InvalidStoreInput } from "./errors.js";
-import { candidateSources, SCAN_CALLS_PER_PAGE, type Source } from "./retained-index.js";
+import { candidateSources, SCAN_BYTES, SCAN_CALLS_PER_PAGE, type Source } from "./retained-index.js";
 import type { Page, RetainedRecord } from "./types.js";
 import { checkLimit, checkText } from "./validate.js";
 
@@ -44,11 +44,15 @@ export async function scanRetainedPages(
     return { items: m === null ? [] : [m], cursor: null };
   }
   const items: RetainedRecord[] = [];
-  for (let i = 0; i < SCAN_CALLS_PER_PAGE && items.length < opts.limit; i++) {
+  let bytes = 0;
+  for (let i = 0; i < SCAN_CALLS_PER_PAGE && items.length < opts.limit && bytes < SCAN_BYTES; i++) {
     const step = await call(sources, source, after, opts.limit - items.length);
     source = step.source;
     after = step.next;
-    for (const m of step.items) items.push(m);
+    for (const m of step.items) {
+      items.push(m);
+      bytes += m.payload.length;
+    }
     if (after === null) return { items, cursor: null };
   }
   return { items, cursor: seal.seal(`${source as number}\n${after as string}`, `scan\n${filter}`) };

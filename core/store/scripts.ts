@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { SEEN_MAX, VERSION_TOMBSTONE_MS } from "./keys.js";
-import { SCAN_BUDGET } from "./retained-index.js";
+import { SCAN_BUDGET, SCAN_BYTES } from "./retained-index.js";
 
 /**
  * Every Lua script of the Redis store, shared by both transports (ioredis over TCP, @upstash/redis over REST).
@@ -218,7 +218,8 @@ return pairs_of(redis.call('ZRANGEBYLEX', KEYS[2], min, '+', 'LIMIT', 0, tonumbe
 /**
  * Read only: one bounded step of a retained lookup (core/store/retained-index.ts). KEYS: retained msgs, topics,
  * levels. ARGV: filter, source ('' = choose the smallest), after ('' = from the start), limit, then kind and prefix
- * of each candidate source ('t' = topics, 'i' = levels). Reads at most ${SCAN_BUDGET} index entries.
+ * of each candidate source ('t' = topics, 'i' = levels). Reads at most ${SCAN_BUDGET} index entries and returns
+ * messages up to ${SCAN_BYTES} bytes (plus the one that crosses it).
  * Reply: source (0-based), next entry (false = range exhausted), then topic, value pairs of the matches.
  */
 export const RETAINED_SCAN = script("retainedScan", String.raw`
@@ -262,7 +263,7 @@ if ARGV[3] ~= '' then min = '(' .. ARGV[3] elseif prefix ~= '' then min = '[' ..
 local entries = redis.call('ZRANGEBYLEX', key_of(kind), min, range_max(prefix), 'LIMIT', 0, ${SCAN_BUDGET})
 local limit = tonumber(ARGV[4])
 local res = { src, false }
-local found = 0
+local found, bytes = 0, 0
 for _, e in ipairs(entries) do
   local topic = e
   if kind == 'i' then topic = string.sub(e, #prefix + 1) end
@@ -272,7 +273,8 @@ for _, e in ipairs(entries) do
       res[#res + 1] = topic
       res[#res + 1] = v
       found = found + 1
-      if found == limit then
+      bytes = bytes + #v
+      if found == limit or bytes >= ${SCAN_BYTES} then
         res[2] = e
         return res
       end

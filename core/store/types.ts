@@ -182,13 +182,16 @@ export interface Store {
    * scanRetained's pages (bounded backend calls), but answers all at once, so only for results known to be small.
    */
   matchRetained(filter: string): Promise<StoredMessage[]>;
-  /** Every retained message in topic order, $ topics included. Cursors are sealed like scanRetained's. */
+  /**
+   * Every retained message in topic order, $ topics included, at most 256 per page (one bounded backend call) even
+   * when `limit` asks for more. Cursors are sealed like scanRetained's.
+   */
   listRetained(opts: { cursor?: string | null; limit: number }): Promise<Page<RetainedRecord>>;
   /**
    * One page of the retained messages matching `filter`, through the retained index (docs/store.md): cost follows
    * the smallest index range that holds every match, and no single backend call reads more than a bounded number of
-   * entries. At most `limit` items, in topic (UTF-8 byte) order; a page may hold fewer, even none, while `cursor` is not
-   * null: the walk ends at a null cursor. Cursors are sealed (they reveal nothing) and bound to `filter`.
+   * entries or 1 MiB of messages. At most `limit` items (and about 1 MiB), in topic (UTF-8 byte) order; a page may
+   * hold fewer, even none, while `cursor` is not null: the walk ends at a null cursor. Cursors are sealed (they reveal nothing) and bound to `filter`.
    */
   scanRetained(filter: string, opts: { cursor?: string | null; limit: number }): Promise<Page<RetainedRecord>>;
   retainedStats(): Promise<RetainedStats>;

@@ -102,6 +102,29 @@ export function retainedIndexTests(ctx: Ctx): void {
       expect((await ctx.store.listRetained({ cursor: list.cursor, limit: 3 })).items.map((m) => m.topic)).toEqual(secret.sort(byteOrder).slice(3, 6));
     });
 
+    it("large payloads make short pages, not large replies: about 1 MiB per page, every message once", async () => {
+      const big = Array.from({ length: 5 }, (_, i) => `big/${i}`);
+      await ctx.store.apply(big.map((t, i) => ({ op: "retained.set", msg: msg(t, Buffer.alloc(600 * 1024, i), 1, true), maxRetained: 100 })));
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const page: { items: RetainedRecord[]; cursor: string | null } = await ctx.store.scanRetained("big/+", { cursor, limit: 10 });
+        expect(page.items.length).toBeLessThanOrEqual(2);
+        seen.push(...page.items.map((m) => m.topic));
+        cursor = page.cursor;
+      } while (cursor !== null);
+      expect(seen).toEqual(big);
+    });
+
+    it("listRetained answers at most 256 messages per page, whatever the limit", async () => {
+      await ctx.store.apply(ops(Array.from({ length: 300 }, (_, i) => `l/${i}`)));
+      const p1 = await ctx.store.listRetained({ limit: 1000 });
+      expect(p1.items).toHaveLength(256);
+      const p2 = await ctx.store.listRetained({ cursor: p1.cursor, limit: 1000 });
+      expect(p2).toMatchObject({ cursor: null });
+      expect(p2.items).toHaveLength(44);
+    });
+
     it("an exact filter is one lookup; a deleted exact topic is gone", async () => {
       await ctx.store.apply(ops(["e/1", "e/2"]));
       expect(await ctx.store.scanRetained("e/1", { limit: 5 })).toMatchObject({ items: [{ topic: "e/1", updatedAt: T0 }], cursor: null });
