@@ -31,7 +31,8 @@ interface Lookup {
  * crossed it) and its queue below `maxQueued`. Beyond that the stream waits (for "drain" or for acks) instead of
  * dropping: retained messages are still in the store, so waiting costs one page of memory, nothing more. A node
  * never holds more than one page per subscribing session, whatever the size of the retained set or the number of
- * filters (a SUBSCRIBE repeating `#` 300 times reads the store 300 times, one page at a time, as the client reads).
+ * filters (300 distinct filters that match everything are 300 lookups, read one page at a time as the client reads;
+ * a filter repeated while its lookup waits is looked up once).
  */
 export class RetainedStream implements RetainedFeed {
   private readonly lookups: Lookup[] = [];
