@@ -4,14 +4,15 @@ import type { Auth, DeliveryGuard } from "../core/auth/types.js";
 import type { MqgateConfig } from "../core/config/types.js";
 import { compileClientIdPattern } from "../core/auth/identity.js";
 import { ClaimRefused } from "../core/store/errors.js";
-import type { ExpiredSession, SessionRecord, Store } from "../core/store/types.js";
+import type { ExpiredSession, RetainedStats, SessionRecord, Store, StoreOpResult } from "../core/store/types.js";
 import { SubscriptionTrie, type TopicLimits } from "../core/topic/index.js";
 import type { Connection } from "./connection.js";
 import type { Cluster } from "./cluster.js";
 import { Journal } from "./journal.js";
+import type { ResultTarget } from "./journal.js";
 import { recheckResumedSession } from "./recheck.js";
-import { RetainedStore } from "./retained.js";
-import { Session, type SessionHost } from "./session.js";
+import { type RetainedHost, RetainedStream } from "./retained.js";
+import { type RetainedFeed, Session, type SessionHost } from "./session.js";
 import { BrokerStats } from "./stats.js";
 import type { CloseReason, DropReason, Message } from "./types.js";
 
@@ -19,6 +20,8 @@ import type { CloseReason, DropReason, Message } from "./types.js";
 const CLOSE_BATCH_MIN = 200;
 const CLOSE_BATCHES_MAX = 10;
 const CLOSE_PAUSE_MAX_MS = 500;
+/** `retainedStats` is read from the store at most this often. */
+const RETAINED_STATS_MS = 5000;
 
 interface Subscription {
   readonly session: Session;
@@ -77,11 +80,14 @@ export interface BrokerOptions {
   now?: () => number;
 }
 
-export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
+export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, RetainedHost, ResultTarget<Message> {
   readonly stats = new BrokerStats();
   readonly sessions = new Map<string, Session>();
   readonly connections = new Set<Connection>();
-  readonly retained: RetainedStore;
+  /** The cluster's retained set as last read from the store (`refreshRetainedStats`); the store holds the messages. */
+  retainedStats: RetainedStats = { count: 0, bytes: 0 };
+  private retainedStatsAt = 0;
+  private readonly createRetainedFeed = (session: Session): RetainedFeed => new RetainedStream(session, this);
   readonly topicLimits: TopicLimits;
   readonly journal: Journal;
   readonly now: () => number;
@@ -120,7 +126,6 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     this.now = options.now ?? Date.now;
     const pattern = config.auth.clientIdPattern;
     this.clientIdAllowed = pattern === undefined ? () => true : compileClientIdPattern(pattern);
-    this.retained = new RetainedStore(config.limits.maxRetained);
     this.topicLimits = { maxTopicLength: config.limits.maxTopicLength, maxTopicLevels: config.limits.maxTopicLevels };
     this.journal = new Journal(store, {
       onStoreError: (err, attempt) => this.emit("store.error", "apply", err, attempt),
@@ -130,8 +135,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
 
   /**
    * Loads what the store remembers: persistent sessions (offline, with their subscriptions, so messages for them
-   * are queued in the store) and retained messages. Sessions of a clean client left by a crashed process are
-   * deleted: a clean session never outlives its connection.
+   * are queued in the store). Retained messages stay in the store: subscriptions read them through its index.
+   * Sessions of a clean client left by a crashed process are deleted: a clean session never outlives its connection.
    */
   async start(): Promise<void> {
     const store = this.store;
@@ -162,12 +167,19 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
       if (session === undefined) continue;
       this.addToTrie(session, filter, qos);
     }
-    cursor = null;
-    do {
-      const page = await store.listRetained({ cursor, limit: 500 });
-      for (const m of page.items) this.retained.apply({ topic: m.topic, payload: m.payload, qos: m.qos, retain: true });
-      cursor = page.cursor;
-    } while (cursor !== null);
+    this.retainedStats = await store.retainedStats();
+    this.retainedStatsAt = Date.now();
+  }
+
+  /** Reads the retained set's size from the store again when the last read is older than a few seconds. */
+  refreshRetainedStats(): void {
+    const now = Date.now();
+    if (now - this.retainedStatsAt < RETAINED_STATS_MS) return;
+    this.retainedStatsAt = now;
+    this.store.retainedStats().then(
+      (s) => (this.retainedStats = s),
+      (err: unknown) => this.emit("store.error", "retainedStats", err as Error, 1),
+    );
   }
 
   /** Sessions with a connection here, and offline ones; sessions another cluster node holds are its to count. */
@@ -432,30 +444,34 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   }
 
   /**
-   * Sends the retained messages matching a new subscription, RETAIN=1 [MQTT-3.3.1-6] [MQTT-3.3.1-8]. In a
-   * cluster they come from the store (another node, or the REST gateway, may have set them), read once this
-   * node's own pending writes landed. Each is checked like a live delivery (`session.mayReceive`).
+   * Sends the retained messages matching a new subscription, RETAIN=1 [MQTT-3.3.1-6] [MQTT-3.3.1-8]: read from the
+   * store's index page by page (another node, or the REST gateway, may have set them) once this node's own pending
+   * writes landed, and streamed under the slow-consumer bound (broker/retained.ts).
    */
   deliverRetained(session: Session, filter: string, grantedQos: QoS): void {
-    if (this.cluster === null) {
-      this.retained.forEachMatching(filter, (topic, msg) => {
-        if (!session.mayReceive(topic, filter)) this.onDeliveryDenied(session, msg);
-        else session.deliver(msg, msg.qos < grantedQos ? msg.qos : grantedQos, true);
-      });
-      return;
-    }
-    this.journal
-      .barrier()
-      .then(() => this.store.matchRetained(filter))
-      .then((messages) => {
-        if (session.link === null) return;
-        for (const m of messages) {
-          const msg: Message = { topic: m.topic, payload: m.payload, qos: m.qos, retain: true };
-          if (!session.mayReceive(msg.topic, filter)) this.onDeliveryDenied(session, msg);
-          else session.deliver(msg, msg.qos < grantedQos ? msg.qos : grantedQos, true);
-        }
-      })
-      .catch((err: unknown) => this.emit("store.error", "matchRetained", err as Error, 1));
+    session.sendRetained(filter, grantedQos, this.createRetainedFeed);
+  }
+
+  /**
+   * Every retained message sent to a session passes here, at min(its QoS, the granted QoS) [MQTT-3.3.5-1].
+   * Per-message read checks of retained deliveries belong in this one function.
+   */
+  offerRetained(session: Session, msg: Message, filter: string, grantedQos: QoS): void {
+    // Exact authorization: a subscription overlapping deny patterns gets no retained message they cover.
+    if (!session.mayReceive(msg.topic, filter)) this.onDeliveryDenied(session, msg);
+    else session.deliver(msg, msg.qos < grantedQos ? msg.qos : grantedQos, true);
+  }
+
+  get retainedHighWaterMark(): number {
+    return this.config.limits.socketHighWaterMark;
+  }
+
+  get retainedMaxQueued(): number {
+    return this.config.limits.maxQueued;
+  }
+
+  onRetainedError(err: Error): void {
+    this.emit("store.error", "scanRetained", err, 1);
   }
 
   // --- publishing ----------------------------------------------------------------------------------------
@@ -519,14 +535,22 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     return matched;
   }
 
-  /** Stores or clears a retained message, in memory at once and in the store through the journal. */
+  /**
+   * Stores or clears a retained message in the store, through the journal. Beyond the cluster-wide limits
+   * (`maxRetained`, `maxRetainedBytes`) the store refuses it: counted and evented as dropped, "retained-limit".
+   */
   private retain(msg: Message): void {
-    if (!this.retained.apply(msg)) {
-      this.onDrop(null, msg, "retained-limit");
+    if (msg.payload.length === 0) {
+      this.journal.write({ op: "retained.delete", topic: msg.topic });
       return;
     }
-    if (msg.payload.length === 0) this.journal.write({ op: "retained.delete", topic: msg.topic });
-    else this.journal.write({ op: "retained.set", msg, maxRetained: this.config.limits.maxRetained });
+    const { maxRetained, maxRetainedBytes } = this.config.limits;
+    this.journal.write({ op: "retained.set", msg, maxRetained, maxBytes: maxRetainedBytes, now: Date.now() }, this, msg);
+  }
+
+  /** The store's answer to a retained.set. */
+  onStoreResult(msg: Message, result: StoreOpResult): void {
+    if (!result.ok && result.reason === "full") this.onDrop(null, msg, "retained-limit");
   }
 
   // --- the REST gateway in this process (functions/backend-local.ts) -------------------------------------
@@ -545,8 +569,9 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   }
 
   /** Deletes a retained message without publishing anything; resolves once durable with whether it existed. */
-  deleteRetained(topic: string): Promise<boolean> {
-    const existed = this.retained.delete(topic);
+  async deleteRetained(topic: string): Promise<boolean> {
+    await this.journal.barrier();
+    const existed = (await this.store.getRetained(topic)) !== null;
     const mark = this.journal.writes;
     this.journal.write({ op: "retained.delete", topic });
     return this.durableSince(mark, existed);

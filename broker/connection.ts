@@ -111,6 +111,11 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
     return this.state === ConnState.Closed;
   }
 
+  /** Output not yet taken by the peer: this tick's batch and what the socket holds (retained delivery waits on it). */
+  get unsentBytes(): number {
+    return this.outLength + this.stream.writableLength;
+  }
+
   get clientId(): string | undefined {
     return this.client?.clientId;
   }

@@ -350,7 +350,11 @@ export class BrokerMetrics {
       },
     });
     gauge("mqgate_subscriptions", "Subscriptions in this broker's subscription tree", () => broker.subscriptionCount);
-    gauge("mqgate_retained_messages", "Retained messages held by this broker", () => broker.retained.size);
+    gauge("mqgate_retained_messages", "Retained messages in the store, cluster-wide (read every few seconds)", () => {
+      broker.refreshRetainedStats();
+      return broker.retainedStats.count;
+    });
+    gauge("mqgate_retained_bytes", "Topic and payload bytes of the retained set, cluster-wide (limits.maxRetainedBytes)", () => broker.retainedStats.bytes);
     gauge("mqgate_store_pending_writes", "Store writes waiting for the next journal batch", () => broker.journal.pendingOps);
   }
 

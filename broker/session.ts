@@ -14,6 +14,15 @@ export interface SessionLink {
   readonly congested: boolean;
   /** Like `congested`, counting what this tick already wrote: bulk writers (queue drains) stop on it. */
   saturated(): boolean;
+  /** Bytes written to this link and not yet taken by the peer (this tick's batch plus the socket's buffer). */
+  readonly unsentBytes: number;
+}
+
+/** Retained delivery for new subscriptions (broker/retained.ts): waits for room on the link, told on every drain. */
+export interface RetainedFeed {
+  add(filter: string, qos: QoS): void;
+  pump(): void;
+  cancel(): void;
 }
 
 export interface SessionLimits {
@@ -97,6 +106,8 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
    * Created with the first one: most sessions (and every cluster stub) never need it.
    */
   private guards: Map<string, DeliveryGuard> | null = null;
+  /** The retained messages still to send for new subscriptions, or null. */
+  private retainedFeed: RetainedFeed | null = null;
 
   constructor(
     readonly clientId: string,
@@ -423,6 +434,8 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
    */
   detach(): void {
     this.link = null;
+    this.retainedFeed?.cancel();
+    this.retainedFeed = null;
     this.disconnectedAt = Date.now();
     if (this.persistent) {
       this.inflight.clear();
@@ -450,8 +463,24 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     }
   }
 
-  /** Moves queued messages into the in-flight window while the link can take them. Called on ack and on drain. */
+  /** Queues the retained lookup of a new subscription on this session's feed (created by `create` when none runs). */
+  sendRetained(filter: string, qos: QoS, create: (session: Session) => RetainedFeed): void {
+    if (this.link === null) return;
+    (this.retainedFeed ??= create(this)).add(filter, qos);
+  }
+
+  /** The feed finished (or its link went away). */
+  endRetained(feed: RetainedFeed): void {
+    if (this.retainedFeed === feed) this.retainedFeed = null;
+  }
+
+  /** Moves queued messages into the in-flight window while the link can take them, then lets retained delivery go on. */
   drain(): void {
+    this.drainQueue();
+    this.retainedFeed?.pump();
+  }
+
+  private drainQueue(): void {
     const link = this.link;
     if (link === null) return;
     while (this.queue.length > 0 && !link.saturated()) {

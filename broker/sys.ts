@@ -49,7 +49,8 @@ export class SysPublisher {
     this.set("$SYS/broker/bytes/received", s.bytesReceived);
     this.set("$SYS/broker/bytes/sent", s.bytesSent);
     this.set("$SYS/broker/subscriptions/count", b.subscriptionCount);
-    this.set("$SYS/broker/retained messages/count", b.retained.size);
+    b.refreshRetainedStats();
+    this.set("$SYS/broker/retained messages/count", b.retainedStats.count);
     this.set("$SYS/broker/heap/current", process.memoryUsage().heapUsed);
   }
 

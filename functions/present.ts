@@ -1,4 +1,4 @@
-import type { NodeRecord, SessionRecord, SessionSnapshot, StoredMessage } from "../core/store/types.js";
+import type { NodeRecord, RetainedRecord, SessionRecord, SessionSnapshot } from "../core/store/types.js";
 
 /** Store records as the API shows them (ISO timestamps, counts instead of message contents). */
 
@@ -39,7 +39,7 @@ export function subscriptionList(subs: Record<string, 0 | 1 | 2>): { filter: str
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
 /** A retained message; `encoding` utf8 falls back to base64 for a payload that is not valid UTF-8. */
-export function retainedMessage(m: StoredMessage, encoding: "base64" | "utf8") {
+export function retainedMessage(m: RetainedRecord, encoding: "base64" | "utf8") {
   let payload: string | null = null;
   if (encoding === "utf8") {
     try {
@@ -54,6 +54,7 @@ export function retainedMessage(m: StoredMessage, encoding: "base64" | "utf8") {
     payload: payload ?? m.payload.toString("base64"),
     encoding: payload === null ? ("base64" as const) : ("utf8" as const),
     bytes: m.payload.length,
+    updatedAt: new Date(m.updatedAt).toISOString(),
   };
 }
 

@@ -79,7 +79,11 @@ export const RawPublishQuery = z.strictObject({
   retain: boolParam("Retain the message; an empty body with retain=true clears the retained message."),
 });
 export const RetainedListQuery = z.strictObject({
-  filter: z.string().min(1, "must not be empty").optional().meta({ description: "Topic filter ('+' and '#' wildcards, '#' as %23); every retained message when absent." }),
+  filter: z
+    .string()
+    .min(1, "must not be empty")
+    .optional()
+    .meta({ description: "Topic filter ('+' and '#' wildcards, '#' as %23), looked up through the retained index; every retained message when absent." }),
   cursor: cursorParam,
   limit: limitParam,
   encoding: encodingParam,
@@ -209,10 +213,17 @@ export const RetainedMessage = z.object({
   payload: z.string(),
   encoding: z.enum(["base64", "utf8"]).meta({ description: "How `payload` is written." }),
   bytes: z.number().int().min(0).meta({ description: "Payload size in bytes." }),
+  updatedAt: timestamp("When the message was last retained (like AWS IoT's `lastModifiedTime`)."),
 });
 responseSchemas.add(RetainedMessage, { id: "RetainedMessage" });
 
-export const RetainedPage = z.object({ items: z.array(RetainedMessage), cursor: z.string().nullable() });
+export const RetainedPage = z.object({
+  items: z.array(RetainedMessage),
+  cursor: z
+    .string()
+    .nullable()
+    .meta({ description: "Opaque, sealed cursor for the next page (it reveals no topic), or null at the end. A page may hold fewer items than `limit`, even none, while the cursor is not null." }),
+});
 responseSchemas.add(RetainedPage, { id: "RetainedPage" });
 
 const perSecond = (description: string) => z.number().min(0).meta({ description });

@@ -106,6 +106,7 @@ const limitsShape = {
   // Seconds an offline persistent session is kept; 0 = forever (see docs/decisions/007-session-ownership-and-expiry.md).
   sessionExpirySeconds: int(0, 10 * 365 * 24 * 3600),
   maxSessions: int(1, INT32_MAX),
+  maxRetainedBytes: int(0, Number.MAX_SAFE_INTEGER),
 };
 
 const clientIdPatternError = "must be a non-empty pattern using only %u (user name), %% and * (any characters)";
@@ -353,6 +354,7 @@ export const DEFAULTS: MqgateConfig = deepFreeze({
     maxPreAuthBytes: 65_536,
     sessionExpirySeconds: 7200,
     maxSessions: 1_000_000,
+    maxRetainedBytes: 1_073_741_824,
   },
   auth: { mode: "allow-all" },
   sysIntervalSeconds: 10,

@@ -55,6 +55,8 @@ export interface LimitsConfig {
   sessionExpirySeconds: number;
   /** Sessions stored cluster-wide; a CONNECT that would create a persistent one beyond it gets CONNACK 0x03. */
   maxSessions: number;
+  /** Cluster-wide budget of the retained set in bytes (topic + payload of every retained message). */
+  maxRetainedBytes: number;
 }
 
 export interface AuthConfig {

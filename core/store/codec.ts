@@ -1,6 +1,6 @@
 import type { QoS } from "mqtt-packet";
 import { InvalidStoreInput, StoreDataError } from "./errors.js";
-import type { ApiKeyRecord, NodeRecord, NodeStats, StoredMessage, StoredOutgoing } from "./types.js";
+import type { ApiKeyRecord, NodeRecord, NodeStats, RetainedRecord, StoredMessage, StoredOutgoing } from "./types.js";
 
 /*
  * How values are written to Redis. Upstash REST carries commands and replies as JSON and @upstash/redis decodes
@@ -56,6 +56,17 @@ export function encodeMessage(msg: StoredMessage): string {
 
 export function decodeMessage(text: string): StoredMessage {
   return messageFrom(parseJson(text, "message"), "message");
+}
+
+/** A retained message as stored: `<size>:<JSON>` (size in plain text for the scripts' byte budget; JSON with `u`). */
+export function encodeRetained(msg: StoredMessage, size: number, updatedAt: number): string {
+  return `${size}:${JSON.stringify({ ...messageJson(msg), u: updatedAt })}`;
+}
+
+export function decodeRetained(text: string): RetainedRecord {
+  const colon = text.indexOf(":");
+  const o = parseJson(colon >= 0 && text.charCodeAt(0) !== 0x7b ? text.slice(colon + 1) : text, "retained message");
+  return { ...messageFrom(o, "retained message"), updatedAt: typeof o.u === "number" ? o.u : 0 };
 }
 
 /** The immutable part of an outgoing message (what `enqueue` writes after the `0:0:` header). */

@@ -69,12 +69,22 @@ export function ownedKey(nodeId: string): string {
   return `${KEY_PREFIX}owned:${escapeKeyPart(nodeId)}`;
 }
 
-/** Hash: topic -> retained message JSON. Shares the `{r}` tag with RETAINED_TOPICS_KEY. */
+/**
+ * Hash: topic -> `<size>:<JSON>` (size = topic + payload bytes, JSON with the update time). The four retained keys
+ * share the `{r}` tag (one slot: the scripts touch them together). See retained-index.ts and docs/store.md.
+ */
 export const RETAINED_KEY = `${KEY_PREFIX}{r}:msgs`;
 /** Sorted set (scores 0): retained topics, for cursor pagination and prefix ranges. */
 export const RETAINED_TOPICS_KEY = `${KEY_PREFIX}{r}:topics`;
-/** The two retained keys as a KEYS array. */
-export const RETAINED_KEYS: readonly string[] = [RETAINED_KEY, RETAINED_TOPICS_KEY];
+/** Sorted set (scores 0): `<level>:<word>/<topic>` per topic and level 1..INDEXED_LEVELS (the retained index). */
+export const RETAINED_LEVELS_KEY = `${KEY_PREFIX}{r}:levels`;
+/** Hash: bytes (topic + payload bytes of the retained set; the count is HLEN of RETAINED_KEY). */
+export const RETAINED_STATS_KEY = `${KEY_PREFIX}{r}:stats`;
+/** The retained keys as a KEYS array, in the order the scripts take them. */
+export const RETAINED_KEYS: readonly string[] = [RETAINED_KEY, RETAINED_TOPICS_KEY, RETAINED_LEVELS_KEY, RETAINED_STATS_KEY];
+
+/** String: 64 hex digits, the secret page cursors are sealed with (created once, by SET NX; core/store/cursor.ts). */
+export const CURSOR_SECRET_KEY = `${KEY_PREFIX}cursor-secret`;
 
 /** Hash: nodeId -> `<heartbeatAt>:<ttlMs>:<JSON>`. */
 export const NODES_KEY = `${KEY_PREFIX}nodes`;

@@ -1,13 +1,14 @@
 import type { QoS } from "mqtt-packet";
 import { compareUtf8, decodeCursor, encodeCursor } from "./codec.js";
 import { VERSION_TOMBSTONE_MS } from "./keys.js";
-import { filterRetained, retainedPrefix } from "./match.js";
-import { applySessionOp, copyMessage, newSession, sessionRecord, sessionSnapshot, type MemSession, type MemVersion } from "./memory-state.js";
+import { MemoryRetained } from "./memory-retained.js";
+import { applySessionOp, newSession, sessionRecord, sessionSnapshot, type MemSession, type MemVersion } from "./memory-state.js";
 import { SortedKeys } from "./sorted.js";
 import { ClaimRefused } from "./errors.js";
 import { ExpiryIndex } from "./expiry-index.js";
 import type {
-  ApiKeyRecord, ClaimOptions, ClaimResult, ExpiredSession, NodeRecord, NodeStats, Page, SessionRecord, SessionSnapshot, Store, StoredMessage, StoreOp, StoreOpResult,
+  ApiKeyRecord, ClaimOptions, ClaimResult, ExpiredSession, NodeRecord, NodeStats, Page, RetainedRecord, RetainedStats, SessionRecord, SessionSnapshot,
+  Store, StoredMessage, StoreOp, StoreOpResult,
 } from "./types.js";
 import * as check from "./validate.js";
 
@@ -22,8 +23,7 @@ export class MemoryStore implements Store {
   private readonly versions = new Map<string, MemVersion>();
   /** Client id -> time its version entry may be forgotten; in insertion (= expiry) order. */
   private readonly tombstones = new Map<string, number>();
-  private readonly retained = new Map<string, StoredMessage>();
-  private readonly retainedTopics = new SortedKeys();
+  private readonly retained = new MemoryRetained();
   private readonly nodes = new Map<string, { node: NodeRecord; ttlMs: number }>();
   private readonly apiKeys = new Map<string, ApiKeyRecord>();
   private readonly apiKeyIdByHash = new Map<string, string>();
@@ -142,34 +142,31 @@ export class MemoryStore implements Store {
   async apply(ops: StoreOp[]): Promise<StoreOpResult[]> {
     for (const op of ops) check.checkOp(op);
     return ops.map((op) => {
-      if (op.op === "retained.set") return this.setRetained(op.msg, op.maxRetained);
-      if (op.op === "retained.delete") {
-        this.retained.delete(op.topic);
-        this.retainedTopics.delete(op.topic);
-        return { ok: true };
-      }
+      if (op.op === "retained.set") return this.retained.set(op.msg, op.maxRetained, op.maxBytes, op.now ?? Date.now());
+      if (op.op === "retained.delete") return this.retained.delete(op.topic);
       return applySessionOp(op, this.sessions.get(op.clientId), this.versions.get(op.clientId));
     });
   }
 
-  async getRetained(topic: string): Promise<StoredMessage | null> {
-    const m = this.retained.get(topic);
-    return m === undefined ? null : copyMessage(m);
+  async getRetained(topic: string): Promise<RetainedRecord | null> {
+    return this.retained.get(topic);
   }
 
-  async matchRetained(filter: string): Promise<StoredMessage[]> {
-    const prefix = retainedPrefix(filter);
-    if (prefix === null) return this.retained.has(filter) ? [copyMessage(this.retained.get(filter) as StoredMessage)] : [];
-    const candidates = this.retainedTopics.withPrefix(prefix).map((t) => this.retained.get(t) as StoredMessage);
-    return filterRetained(filter, candidates).map(copyMessage);
+  matchRetained(filter: string): Promise<StoredMessage[]> {
+    return this.retained.matchAll(filter);
   }
 
-  async listRetained(opts: { cursor?: string | null; limit: number }): Promise<Page<StoredMessage>> {
+  async listRetained(opts: { cursor?: string | null; limit: number }): Promise<Page<RetainedRecord>> {
     check.checkLimit(opts.limit);
-    const topics = this.retainedTopics.after(decodeCursor(opts.cursor), opts.limit + 1);
-    const more = topics.length > opts.limit;
-    const items = topics.slice(0, opts.limit).map((t) => copyMessage(this.retained.get(t) as StoredMessage));
-    return { items, cursor: more ? encodeCursor(topics[opts.limit - 1] as string) : null };
+    return this.retained.list(opts.cursor, opts.limit);
+  }
+
+  scanRetained(filter: string, opts: { cursor?: string | null; limit: number }): Promise<Page<RetainedRecord>> {
+    return this.retained.scan(filter, opts);
+  }
+
+  async retainedStats(): Promise<RetainedStats> {
+    return this.retained.stats();
   }
 
   async registerNode(node: NodeRecord, ttlMs: number): Promise<void> {
@@ -248,13 +245,6 @@ export class MemoryStore implements Store {
 
   private epochOf(clientId: string): number {
     return this.versions.get(clientId)?.epoch ?? 0;
-  }
-
-  private setRetained(msg: StoredMessage, maxRetained: number): StoreOpResult {
-    if (!this.retained.has(msg.topic) && this.retained.size >= maxRetained) return { ok: false, reason: "full" };
-    this.retained.set(msg.topic, copyMessage(msg));
-    this.retainedTopics.add(msg.topic);
-    return { ok: true };
   }
 
   /** Deletes a session's state; its counters stay as a tombstone so epochs and seqs never go back. */

@@ -1,7 +1,7 @@
 import type { QoS } from "mqtt-packet";
-import { decodeMessage, decodeOutgoing } from "./codec.js";
+import { decodeOutgoing, decodeRetained } from "./codec.js";
 import { StoreDataError } from "./errors.js";
-import type { SessionRecord, SessionSnapshot, StoredMessage, StoreOpResult } from "./types.js";
+import type { RetainedRecord, SessionRecord, SessionSnapshot, StoreOpResult } from "./types.js";
 
 /*
  * Readers of script replies. Both transports hand back the same shapes: arrays, strings, integers, null.
@@ -81,9 +81,9 @@ export function opResult(v: unknown): StoreOpResult {
 }
 
 /** A (topic, message JSON, topic, message JSON...) reply. */
-export function retainedPairs(v: unknown): StoredMessage[] {
+export function retainedPairs(v: unknown, from = 0): RetainedRecord[] {
   const a = asArray(v, "retained");
-  const out: StoredMessage[] = [];
-  for (let i = 0; i + 1 < a.length; i += 2) out.push(decodeMessage(asString(a[i + 1], "retained message")));
+  const out: RetainedRecord[] = [];
+  for (let i = from; i + 1 < a.length; i += 2) out.push(decodeRetained(asString(a[i + 1], "retained message")));
   return out;
 }

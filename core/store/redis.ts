@@ -1,14 +1,24 @@
 import type { QoS } from "mqtt-packet";
-import { compareUtf8, decodeApiKey, decodeCursor, decodeMessage, decodeNode, encodeApiKey, encodeCursor, encodeMessage, encodeNode, encodeNodeStats, encodeOutgoingBody } from "./codec.js";
+import { randomBytes } from "node:crypto";
+import {
+  compareUtf8, decodeApiKey, decodeCursor, decodeNode, decodeRetained, encodeApiKey, encodeCursor, encodeNode,
+  encodeNodeStats, encodeOutgoingBody, encodeRetained,
+} from "./codec.js";
+import { CursorSeal } from "./cursor.js";
 import { ClaimRefused, StoreDataError } from "./errors.js";
-import { API_KEY_KEYS, API_KEYS_KEY, COUNTERS_KEY, EXPIRY_KEY, NODES_KEY, ownedKey, RETAINED_KEY, RETAINED_KEYS, sessionKeys, SESSIONS_KEY } from "./keys.js";
-import { filterRetained, retainedPrefix } from "./match.js";
+import {
+  API_KEY_KEYS, API_KEYS_KEY, COUNTERS_KEY, CURSOR_SECRET_KEY, EXPIRY_KEY, NODES_KEY, ownedKey, RETAINED_KEY, RETAINED_KEYS, RETAINED_STATS_KEY,
+  sessionKeys, SESSIONS_KEY,
+} from "./keys.js";
+import { levelEntries, retainedSize, SCAN_BUDGET, type Source } from "./retained-index.js";
+import { openListCursor, scanRetainedPages, sealListCursor, type ScanStep } from "./retained-scan.js";
 import { indexCommands, unindex } from "./redis-index.js";
 import { asArray, asInt, asNullableString, asString, flatMap, opResult, retainedPairs, sessionRecord, sessionSnapshot } from "./redis-replies.js";
 import * as S from "./scripts.js";
 import { type Call, RedisClient, type RedisTransport, type ScriptCall, unwrap } from "./transport.js";
 import type {
-  ApiKeyRecord, ClaimOptions, ClaimResult, ExpiredSession, NodeRecord, NodeStats, Page, SessionRecord, SessionSnapshot, Store, StoredMessage, StoreOp, StoreOpResult,
+  ApiKeyRecord, ClaimOptions, ClaimResult, ExpiredSession, NodeRecord, NodeStats, Page, RetainedRecord, RetainedStats, SessionRecord, SessionSnapshot,
+  Store, StoredMessage, StoreOp, StoreOpResult,
 } from "./types.js";
 import * as check from "./validate.js";
 
@@ -42,10 +52,14 @@ function opCall(op: StoreOp): ScriptCall {
     case "inbound2.add":
     case "inbound2.delete":
       return sessionCall(S.APPLY, op.clientId, [op.op, String(op.epoch), String(op.packetId)]);
-    case "retained.set":
-      return { script: S.APPLY, keys: RETAINED_KEYS, args: [op.op, op.msg.topic, encodeMessage(op.msg), String(op.maxRetained)] };
+    case "retained.set": {
+      const size = retainedSize(op.msg.topic, op.msg.payload);
+      const value = encodeRetained(op.msg, size, op.now ?? Date.now());
+      const args = [op.op, op.msg.topic, value, String(op.maxRetained), String(size), op.maxBytes === undefined ? "" : String(op.maxBytes)];
+      return { script: S.APPLY, keys: RETAINED_KEYS, args: [...args, ...levelEntries(op.msg.topic)] };
+    }
     case "retained.delete":
-      return { script: S.APPLY, keys: RETAINED_KEYS, args: [op.op, op.topic] };
+      return { script: S.APPLY, keys: RETAINED_KEYS, args: [op.op, op.topic, ...levelEntries(op.topic)] };
   }
 }
 
@@ -56,6 +70,8 @@ function opCall(op: StoreOp): ScriptCall {
 export class RedisStore implements Store {
   readonly kind: "redis" | "upstash";
   private readonly client: RedisClient;
+  /** The cursor seal, once its secret was read from (or created in) Redis. */
+  private seal: Promise<CursorSeal> | null = null;
 
   constructor(transport: RedisTransport) {
     this.kind = transport.kind;
@@ -230,28 +246,48 @@ export class RedisStore implements Store {
     return res.map((r) => opResult(unwrap(r)));
   }
 
-  async getRetained(topic: string): Promise<StoredMessage | null> {
+  async getRetained(topic: string): Promise<RetainedRecord | null> {
     const v = await this.client.command(["HGET", RETAINED_KEY, topic]);
-    return v === null ? null : decodeMessage(asString(v, "retained message"));
+    return v === null ? null : decodeRetained(asString(v, "retained message"));
   }
 
-  /** Fetches the retained messages under the filter's literal prefix in one script, then matches in JS. */
+  /** Every match, walked page by page through the index (bounded calls; for small results). */
   async matchRetained(filter: string): Promise<StoredMessage[]> {
-    const prefix = retainedPrefix(filter);
-    if (prefix === null) {
-      const m = await this.getRetained(filter);
-      return m === null ? [] : [m];
-    }
-    return filterRetained(filter, retainedPairs(await this.client.eval(S.RETAINED_MATCH, RETAINED_KEYS, [prefix])));
+    const all: StoredMessage[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: Page<RetainedRecord> = await this.scanRetained(filter, { cursor, limit: 1000 });
+      for (const r of page.items) all.push({ topic: r.topic, payload: r.payload, qos: r.qos, retain: r.retain });
+      cursor = page.cursor;
+    } while (cursor !== null);
+    return all.sort((a, b) => compareUtf8(a.topic, b.topic));
   }
 
-  async listRetained(opts: { cursor?: string | null; limit: number }): Promise<Page<StoredMessage>> {
+  async listRetained(opts: { cursor?: string | null; limit: number }): Promise<Page<RetainedRecord>> {
     check.checkLimit(opts.limit);
-    const after = decodeCursor(opts.cursor);
-    const args = [after === null ? "0" : "1", after ?? "", String(opts.limit + 1)];
+    const seal = await this.cursorSeal();
+    const after = openListCursor(seal, opts.cursor);
+    // At most SCAN_BUDGET messages per page, so one script never reads more (whatever `limit` asks).
+    const limit = Math.min(opts.limit, SCAN_BUDGET);
+    const args = [after === null ? "0" : "1", after ?? "", String(limit + 1)];
     const msgs = retainedPairs(await this.client.eval(S.RETAINED_PAGE, RETAINED_KEYS, args));
-    const items = msgs.slice(0, opts.limit);
-    return { items, cursor: msgs.length > opts.limit ? encodeCursor((items[items.length - 1] as StoredMessage).topic) : null };
+    const items = msgs.slice(0, limit);
+    return { items, cursor: msgs.length > limit ? sealListCursor(seal, (items[items.length - 1] as StoredMessage).topic) : null };
+  }
+
+  async scanRetained(filter: string, opts: { cursor?: string | null; limit: number }): Promise<Page<RetainedRecord>> {
+    const step = async (sources: readonly Source[], source: number | null, after: string | null, limit: number): Promise<ScanStep> => {
+      const args = [filter, source === null ? "" : String(source), after ?? "", String(limit)];
+      for (const s of sources) args.push(s.kind, s.prefix);
+      const a = asArray(await this.client.eval(S.RETAINED_SCAN, RETAINED_KEYS, args), "retained scan");
+      return { source: asInt(a[0], "source"), next: asNullableString(a[1], "next entry"), items: retainedPairs(a, 2) };
+    };
+    return scanRetainedPages(filter, opts, await this.cursorSeal(), (t) => this.getRetained(t), step);
+  }
+
+  async retainedStats(): Promise<RetainedStats> {
+    const [count, bytes] = (await this.client.batch([["HLEN", RETAINED_KEY], ["HGET", RETAINED_STATS_KEY, "bytes"]])).map(unwrap);
+    return { count: asInt(count, "HLEN"), bytes: bytes === null ? 0 : Number(asString(bytes, "bytes")) };
   }
 
   async registerNode(node: NodeRecord, ttlMs: number): Promise<void> {
@@ -329,6 +365,15 @@ export class RedisStore implements Store {
 
   close(): Promise<void> {
     return this.client.close();
+  }
+
+  /** The seal for page cursors: its secret is created once per Redis (SET NX) and read once per store. */
+  private cursorSeal(): Promise<CursorSeal> {
+    this.seal ??= this.client
+      .batch([["SET", CURSOR_SECRET_KEY, randomBytes(32).toString("hex"), "NX"], ["GET", CURSOR_SECRET_KEY]])
+      .then((r) => new CursorSeal(Buffer.from(asString(unwrap(r[1]), "cursor secret"), "hex")));
+    this.seal.catch(() => (this.seal = null));
+    return this.seal;
   }
 
   /** Up to `count` client ids of `mqg:sessions` after `after`, in byte order. */

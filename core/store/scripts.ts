@@ -1,10 +1,11 @@
 import { createHash } from "node:crypto";
 import { SEEN_MAX, VERSION_TOMBSTONE_MS } from "./keys.js";
+import { SCAN_BUDGET, SCAN_BYTES } from "./retained-index.js";
 
 /**
  * Every Lua script of the Redis store, shared by both transports (ioredis over TCP, @upstash/redis over REST).
  * Scripts touch only the keys they are given, and every multi-key script gets keys of one hash slot: the six
- * keys of one session (`{c:<id>}`), the two retained keys (`{r}`) or the two API key keys (`{k}`).
+ * keys of one session (`{c:<id>}`), the four retained keys (`{r}`) or the two API key keys (`{k}`).
  * Replies are flat arrays of strings and integers (no cjson), which survive both RESP and Upstash's JSON.
  */
 export interface LuaScript {
@@ -144,7 +145,7 @@ return 1
 
 /**
  * One op of a batch (`Store.apply` sends one call per op, all in one pipeline). ARGV[1] is the op name.
- * Session ops take the session KEYS; retained ops take KEYS = retained msgs, retained topics.
+ * Session ops take the session KEYS; retained ops take KEYS = retained msgs, topics, levels, stats (keys.ts).
  * Reply: {1, seq?, dropped?} or {0, reason}.
  *   enqueue: body, maxQueued, dropPolicy, packetId (0 = queued and bounded, else in flight, never bounded),
  *            epoch ('' = not an owner write), unowned ('1': refuse {0, 'owned', node} while a node owns it),
@@ -152,18 +153,39 @@ return 1
  *   outgoing.update: epoch, seq, packetId, state
  *   outgoing.delete: epoch, seq
  *   inbound2.add / inbound2.delete: epoch, packetId
- *   retained.set: topic, message, maxRetained retained.delete: topic
+ *   retained.set: topic, `<size>:<JSON>`, maxRetained, size, maxBytes ('' = none), ...level index entries
+ *   retained.delete: topic, ...level index entries
  */
 export const APPLY = script("apply", SESSION + String.raw`
 local op = ARGV[1]
 if op == 'retained.set' then
-  if redis.call('HEXISTS', KEYS[1], ARGV[2]) == 0 and redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[4]) then return { 0, 'full' } end
+  local old = redis.call('HGET', KEYS[1], ARGV[2])
+  local old_size = 0
+  if old then
+    old_size = tonumber(string.match(old, '^(%d+):') or '0')
+  elseif redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[4]) then
+    return { 0, 'full' }
+  end
+  local size = tonumber(ARGV[5])
+  if ARGV[6] ~= '' and size > old_size then
+    local bytes = tonumber(redis.call('HGET', KEYS[4], 'bytes') or '0')
+    if bytes - old_size + size > tonumber(ARGV[6]) then return { 0, 'full' } end
+  end
   redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
-  redis.call('ZADD', KEYS[2], 0, ARGV[2])
+  redis.call('HINCRBY', KEYS[4], 'bytes', size - old_size)
+  if not old then
+    redis.call('ZADD', KEYS[2], 0, ARGV[2])
+    for i = 7, #ARGV do redis.call('ZADD', KEYS[3], 0, ARGV[i]) end
+  end
   return { 1 }
 elseif op == 'retained.delete' then
-  redis.call('HDEL', KEYS[1], ARGV[2])
-  redis.call('ZREM', KEYS[2], ARGV[2])
+  local old = redis.call('HGET', KEYS[1], ARGV[2])
+  if old then
+    redis.call('HDEL', KEYS[1], ARGV[2])
+    redis.call('HINCRBY', KEYS[4], 'bytes', -tonumber(string.match(old, '^(%d+):') or '0'))
+    redis.call('ZREM', KEYS[2], ARGV[2])
+    for i = 3, #ARGV do redis.call('ZREM', KEYS[3], ARGV[i]) end
+  end
   return { 1 }
 elseif op == 'enqueue' then
   local why = refuse(ARGV[6])
@@ -218,7 +240,7 @@ end
 return { 1 }
 `);
 
-/** KEYS: retained msgs, retained topics. */
+/** KEYS: retained msgs, topics. */
 const RETAINED_PAIRS = String.raw`
 local function pairs_of(topics)
   local res = {}
@@ -233,17 +255,81 @@ local function pairs_of(topics)
 end
 `;
 
-/** Read only. ARGV: literal prefix ('' = all). Reply: topic, message, topic, message... in topic order. */
-export const RETAINED_MATCH = script("retainedMatch", RETAINED_PAIRS + String.raw`
-if ARGV[1] == '' then return pairs_of(redis.call('ZRANGE', KEYS[2], 0, -1)) end
-return pairs_of(redis.call('ZRANGEBYLEX', KEYS[2], '[' .. ARGV[1], '(' .. ARGV[1] .. '\255'))
-`);
-
 /** Read only. ARGV: hasCursor (1/0), cursor topic, count. Reply: topic, message... after the cursor. */
 export const RETAINED_PAGE = script("retainedPage", RETAINED_PAIRS + String.raw`
 local min = '-'
 if ARGV[1] == '1' then min = '(' .. ARGV[2] end
 return pairs_of(redis.call('ZRANGEBYLEX', KEYS[2], min, '+', 'LIMIT', 0, tonumber(ARGV[3])))
+`);
+
+/**
+ * Read only: one bounded step of a retained lookup (core/store/retained-index.ts). KEYS: retained msgs, topics,
+ * levels. ARGV: filter, source ('' = choose the smallest), after ('' = from the start), limit, then kind and prefix
+ * of each candidate source ('t' = topics, 'i' = levels). Reads at most ${SCAN_BUDGET} index entries and returns
+ * messages up to ${SCAN_BYTES} bytes (plus the one that crosses it).
+ * Reply: source (0-based), next entry (false = range exhausted), then topic, value pairs of the matches.
+ */
+export const RETAINED_SCAN = script("retainedScan", String.raw`
+local function split(s)
+  local r, start = {}, 1
+  while true do
+    local j = string.find(s, '/', start, true)
+    if not j then r[#r + 1] = string.sub(s, start) return r end
+    r[#r + 1] = string.sub(s, start, j - 1)
+    start = j + 1
+  end
+end
+local f = split(ARGV[1])
+local wild_first = f[1] == '+' or f[1] == '#'
+local function matches(topic)
+  if wild_first and string.byte(topic, 1) == 36 then return false end
+  local t = split(topic)
+  for i = 1, #f do
+    local w = f[i]
+    if w == '#' then return true end
+    local l = t[i]
+    if l == nil or (w ~= '+' and w ~= l) then return false end
+  end
+  return #t == #f
+end
+local function key_of(kind) if kind == 't' then return KEYS[2] end return KEYS[3] end
+local function range_max(prefix) if prefix == '' then return '+' end return '(' .. prefix .. '\255' end
+local src = tonumber(ARGV[2])
+if ARGV[2] == '' then
+  local best = nil
+  for i = 5, #ARGV, 2 do
+    local p = ARGV[i + 1]
+    local n
+    if p == '' then n = redis.call('ZCARD', key_of(ARGV[i])) else n = redis.call('ZLEXCOUNT', key_of(ARGV[i]), '[' .. p, range_max(p)) end
+    if best == nil or n < best then best, src = n, (i - 5) / 2 end
+  end
+end
+local kind, prefix = ARGV[5 + 2 * src], ARGV[6 + 2 * src]
+local min = '-'
+if ARGV[3] ~= '' then min = '(' .. ARGV[3] elseif prefix ~= '' then min = '[' .. prefix end
+local entries = redis.call('ZRANGEBYLEX', key_of(kind), min, range_max(prefix), 'LIMIT', 0, ${SCAN_BUDGET})
+local limit = tonumber(ARGV[4])
+local res = { src, false }
+local found, bytes = 0, 0
+for _, e in ipairs(entries) do
+  local topic = e
+  if kind == 'i' then topic = string.sub(e, #prefix + 1) end
+  if matches(topic) then
+    local v = redis.call('HGET', KEYS[1], topic)
+    if v then
+      res[#res + 1] = topic
+      res[#res + 1] = v
+      found = found + 1
+      bytes = bytes + #v
+      if found == limit or bytes >= ${SCAN_BYTES} then
+        res[2] = e
+        return res
+      end
+    end
+  end
+end
+if #entries == ${SCAN_BUDGET} then res[2] = entries[#entries] end
+return res
 `);
 
 /**

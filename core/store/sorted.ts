@@ -53,4 +53,36 @@ export class SortedKeys {
     }
     return out;
   }
+
+  /** Number of keys starting with `prefix` (all keys for ''). Two binary searches. */
+  countPrefix(prefix: string): number {
+    if (prefix === "") return this.keys.length;
+    return this.prefixEnd(prefix) - this.lowerBound(prefix);
+  }
+
+  /** Up to `count` keys starting with `prefix`, strictly after `after` (from the first when null), in order. */
+  range(prefix: string, after: string | null, count: number): string[] {
+    let i = this.lowerBound(after ?? prefix);
+    if (after !== null && this.keys[i] === after) i++;
+    const out: string[] = [];
+    for (; i < this.keys.length && out.length < count; i++) {
+      const k = this.keys[i] as string;
+      if (!k.startsWith(prefix)) break;
+      out.push(k);
+    }
+    return out;
+  }
+
+  /** Index of the first key after the keys starting with `prefix`. */
+  private prefixEnd(prefix: string): number {
+    let lo = 0;
+    let hi = this.keys.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      const k = this.keys[mid] as string;
+      if (compareUtf8(k, prefix) < 0 || k.startsWith(prefix)) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo;
+  }
 }

@@ -18,6 +18,18 @@ export interface StoredMessage {
   retain: boolean;
 }
 
+/** A retained message as the store returns it from its index: with the time it was last set (epoch ms). */
+export interface RetainedRecord extends StoredMessage {
+  updatedAt: number;
+}
+
+/** The retained set, cluster-wide: the two quantities the limits bound. */
+export interface RetainedStats {
+  count: number;
+  /** Topic plus payload bytes of every retained message (what `maxBytes` bounds). */
+  bytes: number;
+}
+
 /**
  * An outgoing QoS 1/2 message of one session, queued (packetId 0) or in flight. Ordered by `seq`, which the
  * store assigns on enqueue and which increases per session, so order survives restarts and owner changes.
@@ -132,7 +144,12 @@ export type StoreOp =
   | { op: "outgoing.delete"; clientId: string; epoch: number; seq: number }
   | { op: "inbound2.add"; clientId: string; epoch: number; packetId: number }
   | { op: "inbound2.delete"; clientId: string; epoch: number; packetId: number }
-  | { op: "retained.set"; msg: StoredMessage; maxRetained: number }
+  /**
+   * Stores a retained message. Refused with "full" when it would take the retained set beyond `maxRetained`
+   * messages or (when given) `maxBytes` bytes (topic + payload; a replace that does not grow is always accepted).
+   * `now` is its update time (epoch ms; default: the store's clock).
+   */
+  | { op: "retained.set"; msg: StoredMessage; maxRetained: number; maxBytes?: number; now?: number }
   | { op: "retained.delete"; topic: string };
 
 export type StoreOpResult =
@@ -225,10 +242,25 @@ export interface Store {
   apply(ops: StoreOp[]): Promise<StoreOpResult[]>;
 
   // retained
-  getRetained(topic: string): Promise<StoredMessage | null>;
-  /** Retained messages whose topic matches `filter` (MQTT matching, $-rule included). */
+  getRetained(topic: string): Promise<RetainedRecord | null>;
+  /**
+   * Every retained message whose topic matches `filter` (MQTT matching, $-rule included), in topic order: walks
+   * scanRetained's pages (bounded backend calls), but answers all at once, so only for results known to be small.
+   */
   matchRetained(filter: string): Promise<StoredMessage[]>;
-  listRetained(opts: { cursor?: string | null; limit: number }): Promise<Page<StoredMessage>>;
+  /**
+   * Every retained message in topic order, $ topics included, at most 256 per page (one bounded backend call) even
+   * when `limit` asks for more. Cursors are sealed like scanRetained's.
+   */
+  listRetained(opts: { cursor?: string | null; limit: number }): Promise<Page<RetainedRecord>>;
+  /**
+   * One page of the retained messages matching `filter`, through the retained index (docs/store.md): cost follows
+   * the smallest index range that holds every match, and no single backend call reads more than a bounded number of
+   * entries or 1 MiB of messages. At most `limit` items (and about 1 MiB), in topic (UTF-8 byte) order; a page may
+   * hold fewer, even none, while `cursor` is not null: the walk ends at a null cursor. Cursors are sealed (they reveal nothing) and bound to `filter`.
+   */
+  scanRetained(filter: string, opts: { cursor?: string | null; limit: number }): Promise<Page<RetainedRecord>>;
+  retainedStats(): Promise<RetainedStats>;
 
   // nodes
   registerNode(node: NodeRecord, ttlMs: number): Promise<void>;

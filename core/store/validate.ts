@@ -93,6 +93,8 @@ export function checkOp(op: StoreOp): void {
     case "retained.set":
       checkMessage(op.msg);
       checkInt(op.maxRetained, "maxRetained");
+      if (op.maxBytes !== undefined) checkInt(op.maxBytes, "maxBytes");
+      if (op.now !== undefined) checkInt(op.now, "now");
       return;
     case "retained.delete":
       checkText(op.topic, "topic");

@@ -1,7 +1,6 @@
 import { keyCoversTopic, keyOverlapsFilter } from "../api-keys.js";
 import { ForbiddenError } from "../errors.js";
 import { retainedMessage } from "../present.js";
-import { pageOf } from "../paging.js";
 import { defineRoute } from "../route.js";
 import { RetainedListQuery, RetainedPage } from "../schemas.js";
 import { storeCall } from "../store-errors.js";
@@ -14,7 +13,10 @@ export const retainedListRoute = defineRoute({
   summary: "List retained messages",
   description:
     "Retained messages ordered by topic, optionally only those matching a topic filter (MQTT matching: a filter starting " +
-    "with a wildcard does not match $ topics). Only topics inside the key's topic patterns are listed.",
+    "with a wildcard does not match $ topics), each with the time it was last retained. A filter is looked up through " +
+    "the retained index: the cost follows the matches, not the retained set. Only topics inside the key's topic patterns " +
+    "are listed, so a page may hold fewer items than `limit` (even none) while `cursor` is not null; the listing ends at a " +
+    "null cursor. Cursors are sealed: they reveal nothing, in particular no topic outside the key's patterns.",
   tag: "retained",
   scope: "read",
   query: RetainedListQuery,
@@ -29,7 +31,7 @@ export const retainedListRoute = defineRoute({
       }
     }
     const page = await storeCall(
-      () => (filter === undefined ? backend.store.listRetained({ cursor: cursor ?? null, limit }) : backend.store.matchRetained(filter).then((all) => pageOf(all, cursor ?? null, limit))),
+      () => (filter === undefined ? backend.store.listRetained({ cursor: cursor ?? null, limit }) : backend.store.scanRetained(filter, { cursor: cursor ?? null, limit })),
       "cursor",
     );
     const items = page.items.filter((m) => keyCoversTopic(key, m.topic)).map((m) => retainedMessage(m, encoding));

@@ -124,8 +124,8 @@ describe("REST API over HTTP next to the broker", () => {
     const list = await rest("GET", "/v1/retained?filter=e2e/ret/%2B&encoding=utf8");
     expect(list.body).toEqual({
       items: [
-        { topic: "e2e/ret/a", qos: 0, payload: "A", encoding: "utf8", bytes: 1 },
-        { topic: "e2e/ret/b", qos: 0, payload: "B", encoding: "utf8", bytes: 1 },
+        { topic: "e2e/ret/a", qos: 0, payload: "A", encoding: "utf8", bytes: 1, updatedAt: expect.any(String) },
+        { topic: "e2e/ret/b", qos: 0, payload: "B", encoding: "utf8", bytes: 1, updatedAt: expect.any(String) },
       ],
       cursor: null,
     });

@@ -47,6 +47,7 @@ describe("GET /metrics", () => {
       ["mqgate_queued_messages", "gauge"],
       ["mqgate_subscriptions", "gauge"],
       ["mqgate_retained_messages", "gauge"],
+      ["mqgate_retained_bytes", "gauge"],
       ["mqgate_store_call_duration_seconds", "histogram"],
       ["mqgate_store_call_errors_total", "counter"],
       ["mqgate_store_batch_ops_total", "counter"],

@@ -100,7 +100,8 @@ describe("retained messages", () => {
     const cleared = await current.expect("publish");
     expect([cleared.topic, cleared.payload.length, cleared.retain, cleared.qos]).toEqual(["ret/clr", 0, false, 1]);
     current.send({ cmd: "puback", messageId: cleared.messageId });
-    expect(f.b.broker.retained.get("ret/clr")).toBeUndefined();
+    await f.b.broker.journal.barrier();
+    expect(await f.b.broker.store.getRetained("ret/clr")).toBeNull();
     const later = await f.raw();
     expect(await later.subscribe("ret/clr", 1)).toEqual([1]);
     expect(await collect(later, pub, "ret/clr-end")).toEqual([]);

@@ -63,7 +63,7 @@ describe("will message", () => {
     await c.waitClosed();
     let stored = false;
     for (let i = 0; i < 100 && !stored; i++) {
-      f.b.broker.retained.forEachMatching("will/retained", () => (stored = true));
+      stored = (await f.b.broker.store.getRetained("will/retained")) !== null;
       if (!stored) await new Promise((r) => setTimeout(r, 10));
     }
     const late = await watcher(f, "will/retained", 1);

@@ -123,7 +123,7 @@ describe("PUBLISH flags and retained messages", () => {
     expect(await sub.subscribe("r0/t", 2)).toEqual([2]);
     expect(summary(await sub.expect("publish"))).toEqual(["r0/t", "new-q0", 0, true, false]);
     expect(await sub.silentFor(150)).toBe(true);
-    expect(f.b.broker.retained.get("r0/t")?.payload.toString()).toBe("new-q0");
+    expect((await f.b.broker.store.getRetained("r0/t"))?.payload.toString()).toBe("new-q0");
     await publish(pub, "r0/t", "", 0, true);
   });
 

@@ -321,7 +321,8 @@ describe("CONNECT refused or non-conforming", () => {
       c.sendBytes(Buffer.concat([connect, FOLLOW_UP]));
       await c.waitClosed();
       expect(c.buffered.map((p: Packet) => [p.cmd, p.cmd === "connack" && p.returnCode])).toEqual([["connack", code]]);
-      expect(f.b.broker.retained.get("refused/t")).toBeUndefined();
+      await f.b.broker.journal.barrier();
+      expect(await f.b.broker.store.getRetained("refused/t")).toBeNull();
       expect(await watcher.silentFor(150)).toBe(true);
     });
   }

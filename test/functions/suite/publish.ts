@@ -58,7 +58,7 @@ export function publishTests(setup: Setup): void {
       expect(r.body.matched).toBe(0);
       expect(await env.store.getRetained("state/1")).toMatchObject({ topic: "state/1", qos: 1 });
       const got = await call(env.api, "GET", "/v1/retained/state/1", { key: env.admin, query: "encoding=utf8" });
-      expect(got.body).toEqual({ topic: "state/1", qos: 1, payload: "on", encoding: "utf8", bytes: 2 });
+      expect(got.body).toEqual({ topic: "state/1", qos: 1, payload: "on", encoding: "utf8", bytes: 2, updatedAt: expect.any(String) });
       const late = await env.connect("late");
       await late.client.subscribeAsync("state/#", { qos: 1 });
       const [m] = await late.waitFor(1);

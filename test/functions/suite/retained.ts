@@ -22,8 +22,8 @@ export function retainedAndClusterTests(setup: Setup): void {
       const state = await call(env.api, "GET", "/v1/retained", { key: env.reader, query: "filter=devices/+/state&encoding=utf8" });
       expect(state.body).toEqual({
         items: [
-          { topic: "devices/1/state", qos: 1, payload: "on", encoding: "utf8", bytes: 2 },
-          { topic: "devices/2/state", qos: 1, payload: "//4=", encoding: "base64", bytes: 2 },
+          { topic: "devices/1/state", qos: 1, payload: "on", encoding: "utf8", bytes: 2, updatedAt: expect.any(String) },
+          { topic: "devices/2/state", qos: 1, payload: "//4=", encoding: "base64", bytes: 2, updatedAt: expect.any(String) },
         ],
         cursor: null,
       });
@@ -46,6 +46,31 @@ export function retainedAndClusterTests(setup: Setup): void {
       expect((await call(env.api, "GET", "/v1/retained", { key: env.reader, query: "filter=%23&cursor=nope" })).body.errors[0].parameter).toBe("cursor");
     });
 
+    it("GET /v1/retained: cursors reveal nothing outside the key's topics, and a walk still ends with everything it may read", async () => {
+      const env = await setup();
+      await seed(env);
+      const secrets = Array.from({ length: 40 }, (_, i) => ({ topic: `secret/area-${i}/state`, payload: "x", retain: true, qos: 1 }));
+      expect((await call(env.api, "POST", "/v1/publish/batch", { key: env.admin, body: { messages: secrets } })).status).toBe(200);
+      for (const filter of [undefined, "+/+/state", "%23"]) {
+        const seen: string[] = [];
+        let cursor: string | null = null;
+        let pages = 0;
+        do {
+          const q: string = [filter === undefined ? "" : `filter=${filter}`, "limit=2", cursor === null ? "" : `cursor=${encodeURIComponent(cursor)}`].filter(Boolean).join("&");
+          const res: CallResult = await call(env.api, "GET", "/v1/retained", { key: env.devReader, query: q });
+          expect(res.status).toBe(200);
+          seen.push(...topics(res));
+          cursor = res.body.cursor;
+          if (cursor !== null) {
+            expect(cursor).not.toMatch(/secret|area/);
+            expect(Buffer.from(cursor.replace(/^[^.]*\./, ""), "base64url").toString("latin1")).not.toMatch(/secret|area/);
+          }
+          pages++;
+        } while (cursor !== null && pages < 100);
+        expect(seen, String(filter)).toEqual(filter === "+/+/state" ? ["devices/1/state", "devices/2/state"] : ["devices/1/state", "devices/2/info", "devices/2/state"]);
+      }
+    });
+
     it("GET and DELETE /v1/retained/{topic+}: read, delete without publishing, 404 after", async () => {
       const env = await setup();
       await seed(env);
@@ -53,7 +78,8 @@ export function retainedAndClusterTests(setup: Setup): void {
       await sub.client.subscribeAsync("rooms/#", { qos: 1 });
       await sub.waitFor(1); // the retained message itself
       const got = await call(env.api, "GET", "/v1/retained/rooms/kitchen", { key: env.reader });
-      expect(got.body).toEqual({ topic: "rooms/kitchen", qos: 1, payload: Buffer.from("21.5").toString("base64"), encoding: "base64", bytes: 4 });
+      expect(got.body).toEqual({ topic: "rooms/kitchen", qos: 1, payload: Buffer.from("21.5").toString("base64"), encoding: "base64", bytes: 4, updatedAt: expect.any(String) });
+      expect(Math.abs(Date.parse(got.body.updatedAt) - Date.now())).toBeLessThan(60_000);
       expectProblem(await call(env.api, "GET", "/v1/retained/rooms/kitchen", { key: env.devReader }), 403, "forbidden");
       expectProblem(await call(env.api, "DELETE", "/v1/retained/rooms/kitchen", { key: env.devAdmin }), 403, "forbidden");
       expectProblem(await call(env.api, "GET", "/v1/retained/rooms/%2B", { key: env.reader }), 400, "invalid-request");

@@ -1,0 +1,117 @@
+import { topicMatches } from "../topic/index.js";
+import { compareUtf8 } from "./codec.js";
+import { CursorSeal } from "./cursor.js";
+import { copyMessage } from "./memory-state.js";
+import { entryOfTopic, levelEntries, retainedSize, SCAN_BUDGET, SCAN_BYTES, topicOfEntry, type Source } from "./retained-index.js";
+import { openListCursor, scanRetainedPages, sealListCursor, type ScanStep } from "./retained-scan.js";
+import { SortedKeys } from "./sorted.js";
+import type { Page, RetainedRecord, RetainedStats, StoredMessage, StoreOpResult } from "./types.js";
+
+/** listRetained pages hold at most this many messages (like the Redis store's, whatever `limit` asks). */
+const LIST_MAX = SCAN_BUDGET;
+
+interface Entry {
+  rec: RetainedRecord;
+  size: number;
+}
+
+function copyRecord(r: RetainedRecord): RetainedRecord {
+  return { ...copyMessage(r), updatedAt: r.updatedAt };
+}
+
+/**
+ * The memory store's retained messages and their index: the same ordered sets, bounds and page walk as the Redis
+ * scripts (retained-index.ts), so the contract suite sees one behaviour.
+ */
+export class MemoryRetained {
+  private readonly messages = new Map<string, Entry>();
+  private readonly topics = new SortedKeys();
+  private readonly levels = new SortedKeys();
+  private readonly seal = CursorSeal.random();
+  private bytes = 0;
+
+  set(msg: StoredMessage, maxRetained: number, maxBytes: number | undefined, now: number): StoreOpResult {
+    const old = this.messages.get(msg.topic);
+    const size = retainedSize(msg.topic, msg.payload);
+    const oldSize = old?.size ?? 0;
+    if (old === undefined && this.messages.size >= maxRetained) return { ok: false, reason: "full" };
+    if (maxBytes !== undefined && size > oldSize && this.bytes - oldSize + size > maxBytes) return { ok: false, reason: "full" };
+    this.messages.set(msg.topic, { rec: { ...copyMessage(msg), updatedAt: now }, size });
+    this.bytes += size - oldSize;
+    if (old === undefined) {
+      this.topics.add(msg.topic);
+      for (const e of levelEntries(msg.topic)) this.levels.add(e);
+    }
+    return { ok: true };
+  }
+
+  delete(topic: string): StoreOpResult {
+    const old = this.messages.get(topic);
+    if (old === undefined) return { ok: true };
+    this.messages.delete(topic);
+    this.bytes -= old.size;
+    this.topics.delete(topic);
+    for (const e of levelEntries(topic)) this.levels.delete(e);
+    return { ok: true };
+  }
+
+  get(topic: string): RetainedRecord | null {
+    const e = this.messages.get(topic);
+    return e === undefined ? null : copyRecord(e.rec);
+  }
+
+  stats(): RetainedStats {
+    return { count: this.messages.size, bytes: this.bytes };
+  }
+
+  list(cursor: string | null | undefined, limit: number): Page<RetainedRecord> {
+    const n = Math.min(limit, LIST_MAX);
+    const topics = this.topics.after(openListCursor(this.seal, cursor), n + 1);
+    const items = topics.slice(0, n).map((t) => this.get(t) as RetainedRecord);
+    return { items, cursor: topics.length > n ? sealListCursor(this.seal, topics[n - 1] as string) : null };
+  }
+
+  scan(filter: string, opts: { cursor?: string | null; limit: number }): Promise<Page<RetainedRecord>> {
+    return scanRetainedPages(filter, opts, this.seal, async (t) => this.get(t), async (sources, source, after, limit) => this.step(filter, sources, source, after, limit));
+  }
+
+  /** Every match at once (small sets; the broker and REST walk pages instead). */
+  async matchAll(filter: string): Promise<StoredMessage[]> {
+    const all: StoredMessage[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: Page<RetainedRecord> = await this.scan(filter, { cursor, limit: 1000 });
+      for (const r of page.items) all.push({ topic: r.topic, payload: r.payload, qos: r.qos, retain: r.retain });
+      cursor = page.cursor;
+    } while (cursor !== null);
+    return all.sort((a, b) => compareUtf8(a.topic, b.topic));
+  }
+
+  private setOf(s: Source): SortedKeys {
+    return s.kind === "t" ? this.topics : this.levels;
+  }
+
+  private step(filter: string, sources: readonly Source[], source: number | null, after: string | null, limit: number): ScanStep {
+    let chosen = source ?? 0;
+    if (source === null) {
+      let best = Infinity;
+      sources.forEach((s, i) => {
+        const n = this.setOf(s).countPrefix(s.prefix);
+        if (n < best) [best, chosen] = [n, i];
+      });
+    }
+    const src = sources[chosen] as Source;
+    const entries = this.setOf(src).range(src.prefix, after, SCAN_BUDGET);
+    const items: RetainedRecord[] = [];
+    let bytes = 0;
+    for (const entry of entries) {
+      const topic = topicOfEntry(src, entry);
+      if (!topicMatches(filter, topic)) continue;
+      const m = this.get(topic) as RetainedRecord;
+      items.push(m);
+      bytes += m.payload.length;
+      if (items.length === limit || bytes >= SCAN_BYTES) return { source: chosen, next: entryOfTopic(src, topic), items };
+    }
+    return { source: chosen, next: entries.length < SCAN_BUDGET ? null : (entries[entries.length - 1] as string), items };
+  }
+}
