@@ -6,6 +6,7 @@ import type { SessionRecord, Store } from "../core/store/types.js";
 import { SubscriptionTrie, type TopicLimits } from "../core/topic/index.js";
 import type { Connection } from "./connection.js";
 import type { Cluster } from "./cluster.js";
+import { AddressLimits } from "./address-limits.js";
 import { Journal } from "./journal.js";
 import { RetainedStore } from "./retained.js";
 import { Session, type SessionHost } from "./session.js";
@@ -52,6 +53,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   readonly stats = new BrokerStats();
   readonly sessions = new Map<string, Session>();
   readonly connections = new Set<Connection>();
+  /** Per source address limits, checked by the listeners at accept. */
+  readonly addressLimits: AddressLimits;
   readonly retained: RetainedStore;
   readonly topicLimits: TopicLimits;
   readonly journal: Journal;
@@ -75,6 +78,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     readonly store: Store,
   ) {
     super();
+    this.addressLimits = new AddressLimits(config.limits);
     this.retained = new RetainedStore(config.limits.maxRetained);
     this.topicLimits = { maxTopicLength: config.limits.maxTopicLength, maxTopicLevels: config.limits.maxTopicLevels };
     this.journal = new Journal(store, {

@@ -62,6 +62,8 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
   private ackBatch: number[] | null = null;
   private ackPaused = false;
   private suspended = false;
+  /** Aborted when the connection closes during authentication, so queued password checks are dropped. */
+  private authAbort: AbortController | null = null;
 
   constructor(
     readonly broker: Broker,
@@ -138,16 +140,22 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
 
   // --- lifecycle ---------------------------------------------------------------------------------------
 
-  /** CONNECT accepted and being authenticated: hold later packets until CONNACK. */
-  beginConnect(keepalive: number): void {
+  /**
+   * CONNECT accepted and being authenticated: hold later packets until CONNACK. The signal fires if the
+   * connection closes before authentication ends.
+   */
+  beginConnect(keepalive: number): AbortSignal {
     this.state = ConnState.Connecting;
     this.keepalive = keepalive;
+    this.authAbort = new AbortController();
     // The connect timer keeps running: authentication must also finish within connectTimeoutMs.
+    return this.authAbort.signal;
   }
 
   /** CONNACK 0 has been written: start keepalive and process packets that arrived meanwhile. */
   completeConnect(): void {
     this.state = ConnState.Connected;
+    this.authAbort = null;
     clearTimeout(this.timer);
     if (this.keepalive > 0) {
       // The server closes a connection silent for 1.5 times the keepalive [MQTT-3.1.2-24].
@@ -191,6 +199,10 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
     this.closeReason = reason;
     clearTimeout(this.timer);
     this.pending = null;
+    if (this.authAbort !== null) {
+      this.authAbort.abort();
+      this.authAbort = null;
+    }
     if (flush) {
       this.flush();
       this.stream.end();

@@ -15,13 +15,25 @@ export interface Listener {
   close(): Promise<void>;
 }
 
-/** Accepts a stream, or refuses it at once when `maxConnections` is reached. */
+/**
+ * Accepts a stream, or refuses it at once (closed before any byte is read) when `maxConnections` is reached or
+ * its address is over its limits (broker/address-limits.ts).
+ */
 function accept(broker: Broker, stream: Duplex, remote: string, transport: Transport): void {
   if (!broker.canAccept()) {
     broker.stats.connectionsRefused++;
     stream.destroy();
     return;
   }
+  const admitted = broker.addressLimits.admit(remote);
+  if ("refused" in admitted) {
+    broker.stats.connectionsRefused++;
+    stream.destroy();
+    return;
+  }
+  const limits = broker.addressLimits;
+  // One closure per connection (not per packet): gives the address's slot back however the stream ends.
+  stream.once("close", () => limits.release(admitted.key));
   broker.addConnection(new Connection(broker, stream, remote, transport));
 }
 

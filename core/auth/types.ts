@@ -1,4 +1,7 @@
 import type { QoS } from "mqtt-packet";
+import type { AuthStats } from "./verifier.js";
+
+export type { AuthStats } from "./verifier.js";
 
 /** What the broker knows about a client when it asks the auth layer. */
 export interface ClientInfo {
@@ -20,11 +23,17 @@ export interface ClientPolicy {
   canSubscribe(filter: string, requestedQos: QoS): QoS | null;
 }
 
-/** Outcome of CONNECT authentication. 4 = bad user name or password, 5 = not authorized (CONNACK codes). */
-export type ConnectDecision = { ok: true; policy: ClientPolicy } | { ok: false; returnCode: 4 | 5; reason: string };
+/**
+ * Outcome of CONNECT authentication (CONNACK codes): 3 = server unavailable (the authentication queue is
+ * full: retry later), 4 = bad user name or password, 5 = not authorized.
+ */
+export type ConnectDecision = { ok: true; policy: ClientPolicy } | { ok: false; returnCode: 3 | 4 | 5; reason: string };
 
 /** Authenticates CONNECT and hands back the client's policy. Async: it may consult a store. */
 export interface Auth {
   readonly name: string;
-  connect(client: ClientInfo, password: Buffer | undefined): Promise<ConnectDecision>;
+  /** `signal` fires when the client's connection closes: queued work for it is dropped. */
+  connect(client: ClientInfo, password: Buffer | undefined, signal?: AbortSignal): Promise<ConnectDecision>;
+  /** Counters of the password checks (queue and cache), for metrics; absent when the backend hashes nothing. */
+  stats?(): AuthStats;
 }

@@ -98,11 +98,23 @@ const limitsShape = {
   maxRetained: int(0, INT32_MAX),
   // At least 16 KiB: below the socket's own buffer size Node never emits "drain", and congestion would never clear.
   socketHighWaterMark: int(16_384, INT32_MAX),
+  // Per source address (IPv6: per /64), checked at accept; 0 = no limit (decision 010).
+  maxConnectionsPerAddress: int(0, INT32_MAX),
+  connectionRatePerAddress: int(0, INT32_MAX),
+  connectionBurstPerAddress: int(1, INT32_MAX),
+  maxTrackedAddresses: int(1, 10_000_000),
 };
 
 const authShape = {
   mode: oneOf(AUTH_MODES),
   aclFile: filePath.optional(),
+  // Password checks (decision 010): threads of libuv's pool (4 by default) hashing at once, checks waiting,
+  // the predicted wait beyond which a CONNECT gets 0x03 at once, and the cache of successful checks.
+  hashConcurrency: int(1, 64),
+  maxPendingAuth: int(1, 1_000_000),
+  maxAuthWaitMs: int(0, TIMER_MAX_MS),
+  cacheSeconds: int(0, 86_400),
+  cacheMaxEntries: int(1, 10_000_000),
 };
 
 const topLeaves = {
@@ -319,8 +331,12 @@ export const DEFAULTS: MqgateConfig = deepFreeze({
     maxKeepaliveSeconds: 0,
     maxRetained: 100_000,
     socketHighWaterMark: 1_048_576,
+    maxConnectionsPerAddress: 1000,
+    connectionRatePerAddress: 200,
+    connectionBurstPerAddress: 1000,
+    maxTrackedAddresses: 100_000,
   },
-  auth: { mode: "allow-all" },
+  auth: { mode: "allow-all", hashConcurrency: 2, maxPendingAuth: 1000, maxAuthWaitMs: 5000, cacheSeconds: 300, cacheMaxEntries: 100_000 },
   sysIntervalSeconds: 10,
   log: { level: "info" },
   shutdown: { drainMs: 10_000 },

@@ -45,12 +45,29 @@ export interface LimitsConfig {
   maxRetained: number;
   /** Bytes buffered for one client's socket before the broker stops reading from that client. */
   socketHighWaterMark: number;
+  /** Open connections from one address (IPv6: one /64); beyond it a new socket is closed at accept. 0 = no limit. */
+  maxConnectionsPerAddress: number;
+  /** New connections per second one address may open, sustained (token bucket); 0 = no limit. */
+  connectionRatePerAddress: number;
+  /** New connections one address may open at once (the bucket's size). */
+  connectionBurstPerAddress: number;
+  /** Addresses whose counts are kept; the least recently seen idle ones are forgotten first. */
+  maxTrackedAddresses: number;
 }
 
 export interface AuthConfig {
   /** allow-all: development default. acl: users and rules from aclFile. */
   mode: "allow-all" | "acl";
   aclFile?: string | undefined;
+  /** Password hashes computed at once (threads of libuv's pool). */
+  hashConcurrency: number;
+  /** Password checks waiting at once; beyond it, CONNACK 0x03. */
+  maxPendingAuth: number;
+  /** A CONNECT whose check is predicted to wait longer gets CONNACK 0x03 at once; 0 = no such check. */
+  maxAuthWaitMs: number;
+  /** Seconds a successful password check is remembered (per node); 0 = no cache. */
+  cacheSeconds: number;
+  cacheMaxEntries: number;
 }
 
 export interface MqgateConfig {
