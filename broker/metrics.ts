@@ -203,7 +203,7 @@ export class BrokerMetrics {
     };
     gauge("mqgate_auth_pending", "Password checks waiting in the authentication queue", (s) => s.pending);
     gauge("mqgate_auth_running", "Password hashes being computed (at most auth.hashConcurrency)", (s) => s.running);
-    gauge("mqgate_auth_hash_seconds", "Moving average of one password check's run time", (s) => s.averageRunMs / 1000);
+    gauge("mqgate_auth_hash_seconds", "Moving average of one password check's run time, until its callback ran (a busy event loop shows here too)", (s) => s.averageRunMs / 1000);
     gauge("mqgate_auth_cache_entries", "Successful password checks remembered (auth.cacheSeconds)", (s) => s.cacheEntries);
     new Counter({
       name: "mqgate_auth_checks_total",

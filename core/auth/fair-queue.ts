@@ -6,8 +6,11 @@
  * - Waiting tasks are served round-robin per source: one source flooding CONNECTs only lengthens its own wait.
  * - At most `maxPending` tasks wait. When the queue is full, the source with the most waiting tasks gives up
  *   its newest one (unless the newcomer's source is that source, or as long): the flood is shed, not the others.
- * - A task whose predicted wait exceeds `maxWaitMs` is refused at once: the client would time out anyway, so
- *   it gets CONNACK 0x03 now and may retry later, instead of holding a socket and a queue slot.
+ * - When the oldest waiting task of a source has waited more than `maxWaitMs`, that source's new tasks are
+ *   refused at once: its clients would wait toward their timeout, so they get CONNACK 0x03 now and may retry
+ *   later. Measured waits, not predictions: a busy event loop (a burst of new sockets) makes hash times look
+ *   long for a moment, and a prediction from them would turn a storm of valid devices away for nothing. A
+ *   source with nothing waiting is always let in (round-robin serves it within one round).
  * - A task whose AbortSignal fires while it waits (its socket closed) leaves the queue at once.
  *
  * Refusals reject with AuthBusyError (CONNACK 0x03), cancellations with AuthCancelledError.
@@ -23,7 +26,7 @@ export class AuthBusyError extends Error {
         ? "authentication queue full"
         : why === "shed"
           ? "authentication queue full: dropped in favour of a client from a less busy address"
-          : "authentication queue too long: predicted wait beyond the limit",
+          : "authentication queue too long: this address's checks already wait beyond the limit",
     );
   }
 }
@@ -41,7 +44,7 @@ export interface FairQueueOptions {
   concurrency: number;
   /** Tasks waiting at once (at least 1). */
   maxPending: number;
-  /** Refuse a task whose predicted wait exceeds this many milliseconds; 0 = no such check. */
+  /** Refuse a source's new tasks while its oldest waiting one has waited longer than this (ms); 0 = never. */
   maxWaitMs: number;
   /** Milliseconds clock, injectable for tests. */
   now?: () => number;
@@ -60,7 +63,7 @@ export interface FairQueueStats {
   /** Waiting tasks dropped to make room for a task from a less busy source. */
   shed: number;
   cancelled: number;
-  /** Moving average of a task's run time, in milliseconds (0 before the first task). */
+  /** Moving average of a task's run time (until its callback ran), in milliseconds (0 before the first task). */
   averageRunMs: number;
 }
 
@@ -70,6 +73,8 @@ interface Job {
   readonly resolve: (value: unknown) => void;
   readonly reject: (err: Error) => void;
   readonly signal: AbortSignal | undefined;
+  /** When it was queued (ms, `now()`). */
+  readonly queuedAt: number;
   onAbort: (() => void) | null;
 }
 
@@ -92,12 +97,13 @@ export class FairQueue {
     if (signal?.aborted) return Promise.reject(new AuthCancelledError());
     if (this.running < this.opts.concurrency && this.pending === 0) {
       return new Promise<T>((resolve, reject) => {
-        this.start({ source, task, resolve: resolve as (v: unknown) => void, reject, signal, onAbort: null });
+        this.start({ source, task, resolve: resolve as (v: unknown) => void, reject, signal, queuedAt: 0, onAbort: null });
       });
     }
     const own = this.bySource.get(source);
     const ownLength = own?.length ?? 0;
-    if (this.opts.maxWaitMs > 0 && this.predictedWaitMs(ownLength) > this.opts.maxWaitMs) {
+    const now = this.now();
+    if (this.opts.maxWaitMs > 0 && own !== undefined && now - own[0]!.queuedAt > this.opts.maxWaitMs) {
       this.counts.rejectedWait++;
       return Promise.reject(new AuthBusyError("wait-too-long"));
     }
@@ -106,7 +112,7 @@ export class FairQueue {
       return Promise.reject(new AuthBusyError("queue-full"));
     }
     return new Promise<T>((resolve, reject) => {
-      const job: Job = { source, task, resolve: resolve as (v: unknown) => void, reject, signal, onAbort: null };
+      const job: Job = { source, task, resolve: resolve as (v: unknown) => void, reject, signal, queuedAt: now, onAbort: null };
       if (signal !== undefined) {
         job.onAbort = () => this.cancel(job);
         signal.addEventListener("abort", job.onAbort, { once: true });
@@ -125,16 +131,6 @@ export class FairQueue {
       ...this.counts,
       averageRunMs: this.averageMs,
     };
-  }
-
-  /**
-   * Round-robin: a job queued behind `ownLength` jobs of its own source starts within `ownLength + 1` rounds,
-   * each round one job per waiting source, its own included (and never after more than everything waiting).
-   */
-  private predictedWaitMs(ownLength: number): number {
-    const sources = this.bySource.size + (ownLength === 0 ? 1 : 0);
-    const ahead = Math.min(this.pending, (ownLength + 1) * sources);
-    return ((ahead + 1) / this.opts.concurrency) * this.averageMs;
   }
 
   /** Frees a slot by dropping the newest job of the source with the most waiting, if that is fairer. */

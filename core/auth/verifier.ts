@@ -18,7 +18,7 @@ export interface VerifierOptions {
   hashConcurrency: number;
   /** Checks waiting at once. */
   maxPending: number;
-  /** Refuse a check predicted to wait longer than this (ms); 0 = never. */
+  /** Refuse an address's new checks while its oldest waiting one has waited longer than this (ms); 0 = never. */
   maxWaitMs: number;
   /** How long a successful check is remembered; 0 = no cache. */
   cacheSeconds: number;

@@ -109,7 +109,7 @@ const authShape = {
   mode: oneOf(AUTH_MODES),
   aclFile: filePath.optional(),
   // Password checks (decision 010): threads of libuv's pool (4 by default) hashing at once, checks waiting,
-  // the predicted wait beyond which a CONNECT gets 0x03 at once, and the cache of successful checks.
+  // how long an address's checks may wait before its new CONNECTs get 0x03 at once, and the cache of successes.
   hashConcurrency: int(1, 64),
   maxPendingAuth: int(1, 1_000_000),
   maxAuthWaitMs: int(0, TIMER_MAX_MS),

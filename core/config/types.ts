@@ -63,7 +63,7 @@ export interface AuthConfig {
   hashConcurrency: number;
   /** Password checks waiting at once; beyond it, CONNACK 0x03. */
   maxPendingAuth: number;
-  /** A CONNECT whose check is predicted to wait longer gets CONNACK 0x03 at once; 0 = no such check. */
+  /** While an address's oldest waiting check has waited longer, its new CONNECTs get CONNACK 0x03 at once; 0 = never. */
   maxAuthWaitMs: number;
   /** Seconds a successful password check is remembered (per node); 0 = no cache. */
   cacheSeconds: number;
