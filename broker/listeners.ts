@@ -41,6 +41,13 @@ function remoteOf(socket: Socket): string {
   return `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? "?"}`;
 }
 
+/**
+ * Connections the kernel may hold before the broker accepts them (capped by net.core.somaxconn). Node's default,
+ * 511, overflows when a fleet reconnects at once; the overflowing clients' SYNs are then retried after 1, 3, 7,
+ * 15, 31 s, which stretches a storm that the broker could serve in seconds.
+ */
+const LISTEN_BACKLOG = 4096;
+
 /** A listener could not bind; names the setting to change. */
 export class ListenError extends Error {
   override readonly name = "ListenError";
@@ -62,7 +69,7 @@ export class ListenError extends Error {
 function listen(server: NetServer | HttpServer, host: string, port: number, transport: Transport): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once("error", (err: NodeJS.ErrnoException) => reject(new ListenError(transport, host, port, err.code)));
-    server.listen(port, host, () => {
+    server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
       server.removeAllListeners("error");
       const address = server.address();
       resolve(typeof address === "object" && address !== null ? address.port : port);

@@ -34,7 +34,7 @@ import { DEFAULT_TOPIC_LIMITS } from "../topic/types.js";
 import { validateTopicFilter } from "../topic/validate.js";
 import { addressKey } from "./address.js";
 import { AuthBusyError, AuthCancelledError } from "./fair-queue.js";
-import { parseStoredHash, SCRYPT_DEFAULTS } from "./password.js";
+import { decoyFor, parseStoredHash } from "./password.js";
 import type { StoredHash } from "./password.js";
 import { parsePasswordFile } from "./password-file.js";
 import type { Auth, ClientInfo, ClientPolicy, ConnectDecision } from "./types.js";
@@ -411,25 +411,6 @@ function crossCheck(doc: AclDoc, credentials: readonly Credential[]): AclIssue[]
 
 function refuse(returnCode: 3 | 4 | 5, reason: string): ConnectDecision {
   return { ok: false, returnCode, reason };
-}
-
-/**
- * What unknown user names are checked against, so that they cost and take what a wrong password costs and
- * the reply does not tell which names exist: a hash of the same kind and cost as the first user's.
- */
-function decoyFor(first: StoredHash | undefined): StoredHash {
-  const salt = Buffer.alloc(first?.salt.length ?? 16, 0x5a);
-  if (first === undefined || first.kind === "scrypt") {
-    return {
-      kind: "scrypt",
-      N: first?.N ?? SCRYPT_DEFAULTS.N,
-      r: first?.r ?? SCRYPT_DEFAULTS.r,
-      p: first?.p ?? SCRYPT_DEFAULTS.p,
-      salt,
-      hash: Buffer.alloc(first?.hash.length ?? SCRYPT_DEFAULTS.keyLength, 0),
-    };
-  }
-  return { ...first, salt, hash: Buffer.alloc(first.hash.length, 0) };
 }
 
 export interface AclAuthOptions {

@@ -173,3 +173,22 @@ export async function verifyPassword(plain: string | Buffer, encoded: string | S
   const key = await derive(toBuffer(plain), parsed.salt, parsed.hash.length, parsed);
   return timingSafeEqual(key, parsed.hash);
 }
+
+/**
+ * What unknown user names are checked against, so that they cost and take what a wrong password costs and
+ * the reply does not tell which names exist: a hash of the same kind and cost as the first user's.
+ */
+export function decoyFor(first: StoredHash | undefined): StoredHash {
+  const salt = Buffer.alloc(first?.salt.length ?? 16, 0x5a);
+  if (first === undefined || first.kind === "scrypt") {
+    return {
+      kind: "scrypt",
+      N: first?.N ?? SCRYPT_DEFAULTS.N,
+      r: first?.r ?? SCRYPT_DEFAULTS.r,
+      p: first?.p ?? SCRYPT_DEFAULTS.p,
+      salt,
+      hash: Buffer.alloc(first?.hash.length ?? SCRYPT_DEFAULTS.keyLength, 0),
+    };
+  }
+  return { ...first, salt, hash: Buffer.alloc(first.hash.length, 0) };
+}
