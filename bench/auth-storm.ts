@@ -26,6 +26,8 @@ interface Args {
   addresses: number;
   modes: ("spread" | "one")[];
   out: string | null;
+  /** Extra `auth` settings for the broker (`--auth maxPendingAuth=5000`), written to a config file. */
+  auth: Record<string, number>;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -39,6 +41,12 @@ function parseArgs(argv: string[]): Args {
     addresses: Number(get("addresses") ?? 200),
     modes: mode === "both" ? ["spread", "one"] : [mode as "spread" | "one"],
     out: get("out") ?? null,
+    auth: Object.fromEntries(
+      argv.flatMap((a, i) => (a === "--auth" ? [argv[i + 1] ?? ""] : [])).map((kv) => {
+        const [k = "", v = ""] = kv.split("=");
+        return [k, Number(v)];
+      }),
+    ),
   };
 }
 
@@ -52,6 +60,8 @@ export interface StormResult {
   attempts: number;
   refused03: number;
   closedWithoutConnack: number;
+  /** Socket errors seen by the devices, by code (e.g. EADDRNOTAVAIL: the load generator ran out of ports). */
+  errors: Record<string, number>;
   /** Per successful attempt: socket opened -> CONNACK 0x00 (ms). */
   attemptLatency: LatencySummary;
   /** Per device: start of the storm -> connected (ms). */
@@ -85,6 +95,7 @@ interface WorkerResult {
   attempts: number;
   refused03: number;
   closedWithoutConnack: number;
+  errors: Record<string, number>;
 }
 
 function sourceAddress(i: number, spec: WorkerSpec): string {
@@ -99,6 +110,7 @@ async function runDevices(spec: WorkerSpec): Promise<WorkerResult> {
   let attempts = 0;
   let refused03 = 0;
   let closedWithoutConnack = 0;
+  const errors: Record<string, number> = {};
   let connected = 0;
   const count = spec.to - spec.from;
   await new Promise((r) => setTimeout(r, Math.max(0, spec.startAt - Date.now())));
@@ -131,7 +143,10 @@ async function runDevices(spec: WorkerSpec): Promise<WorkerResult> {
         s.destroy();
       }
     });
-    s.on("error", () => {});
+    s.on("error", (err: NodeJS.ErrnoException) => {
+      const code = err.code ?? "other";
+      errors[code] = (errors[code] ?? 0) + 1;
+    });
     s.on("close", () => {
       if (sockets[i] === s) return; // connected devices stay (until the end)
       if (!answered) closedWithoutConnack++;
@@ -146,7 +161,7 @@ async function runDevices(spec: WorkerSpec): Promise<WorkerResult> {
   await done;
   clearTimeout(timer);
   for (const s of sockets) s?.destroy();
-  return { attemptMs, deviceMs, attempts, refused03, closedWithoutConnack };
+  return { attemptMs, deviceMs, attempts, refused03, closedWithoutConnack, errors };
 }
 
 /** Devices per worker process: each holds one descriptor per device, under the per-process limit. */
@@ -198,6 +213,11 @@ async function runMode(mode: "spread" | "one", args: Args, dir: string, tokensFi
     MQGATE_AUTH_MODE: "acl", MQGATE_ACL_FILE: join(dir, "acl.yaml"), MQGATE_NODE_ID: `storm-${mode}`,
     ...(mode === "one" ? { MQGATE_MAX_CONNECTIONS_PER_ADDRESS: "0", MQGATE_CONNECTION_RATE_PER_ADDRESS: "0" } : {}),
   });
+  if (Object.keys(args.auth).length > 0) {
+    const file = join(dir, "mqgate.json");
+    writeFileSync(file, JSON.stringify({ auth: args.auth }));
+    env.MQGATE_CONFIG = file;
+  }
   const broker = spawnWithFiles(files, [resolve("dist/broker.mjs")], env);
   let brokerOut = "";
   // Both pipes are read: a broker blocked on a full stdout pipe (its log) would stall the storm.
@@ -233,6 +253,10 @@ async function runMode(mode: "spread" | "one", args: Args, dir: string, tokensFi
       attempts: sum((p) => p.attempts),
       refused03: sum((p) => p.refused03),
       closedWithoutConnack: sum((p) => p.closedWithoutConnack),
+      errors: parts.reduce<Record<string, number>>((acc, p) => {
+        for (const [k, n] of Object.entries(p.errors)) acc[k] = (acc[k] ?? 0) + n;
+        return acc;
+      }, {}),
       attemptLatency: summarizeLatencies(parts.flatMap((p) => p.attemptMs)),
       deviceLatency: summarizeLatencies(deviceMs),
       brokerMetrics: await scrape(metricsPort),
@@ -271,7 +295,7 @@ function fmt(r: StormResult): string {
   const a = r.attemptLatency;
   const d = r.deviceLatency;
   const all = r.allConnectedMs === null ? `NOT all connected (${r.connected}/${r.devices})` : `${(r.allConnectedMs / 1000).toFixed(1)} s`;
-  return `${r.mode}: ${r.devices} devices from ${r.addresses} address(es): all connected in ${all}; attempts ${r.attempts}, 0x03 ${r.refused03}, closed without CONNACK ${r.closedWithoutConnack}
+  return `${r.mode}: ${r.devices} devices from ${r.addresses} address(es): all connected in ${all}; attempts ${r.attempts}, 0x03 ${r.refused03}, closed without CONNACK ${r.closedWithoutConnack}, socket errors ${JSON.stringify(r.errors)}
   CONNACK latency per successful attempt (ms): p50 ${a.p50.toFixed(0)} p90 ${a.p90.toFixed(0)} p99 ${a.p99.toFixed(0)} max ${a.max.toFixed(0)}
   time to connected per device (ms):          p50 ${d.p50.toFixed(0)} p90 ${d.p90.toFixed(0)} p99 ${d.p99.toFixed(0)} max ${d.max.toFixed(0)}
   broker: ${JSON.stringify(r.brokerMetrics)}`;
@@ -305,7 +329,7 @@ export async function main(argv: string[], self: string): Promise<number> {
       console.log(fmt(r));
       results.push(r);
     }
-    if (args.out !== null) writeFileSync(args.out, `${JSON.stringify({ at: new Date().toISOString(), results }, null, 2)}\n`);
+    if (args.out !== null) writeFileSync(args.out, `${JSON.stringify({ at: new Date().toISOString(), auth: args.auth, results }, null, 2)}\n`);
     return results.every((r) => r.allConnectedMs !== null && r.allConnectedMs <= 60_000) ? 0 : 1;
   } finally {
     rmSync(dir, { recursive: true, force: true });

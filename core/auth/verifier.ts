@@ -36,7 +36,7 @@ export interface AuthStats extends FairQueueStats {
 /** The defaults of the auth.* keys (core/config/schema.ts keeps the same numbers). */
 export const VERIFIER_DEFAULTS: Readonly<VerifierOptions> = Object.freeze({
   hashConcurrency: 2,
-  maxPending: 1000,
+  maxPending: 10_000,
   maxWaitMs: 5000,
   cacheSeconds: 300,
   cacheMaxEntries: 100_000,

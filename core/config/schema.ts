@@ -336,7 +336,7 @@ export const DEFAULTS: MqgateConfig = deepFreeze({
     connectionBurstPerAddress: 1000,
     maxTrackedAddresses: 100_000,
   },
-  auth: { mode: "allow-all", hashConcurrency: 2, maxPendingAuth: 1000, maxAuthWaitMs: 5000, cacheSeconds: 300, cacheMaxEntries: 100_000 },
+  auth: { mode: "allow-all", hashConcurrency: 2, maxPendingAuth: 10_000, maxAuthWaitMs: 5000, cacheSeconds: 300, cacheMaxEntries: 100_000 },
   sysIntervalSeconds: 10,
   log: { level: "info" },
   shutdown: { drainMs: 10_000 },
