@@ -188,6 +188,9 @@ async function startMqgate(id: TargetId, opts: TargetOptions): Promise<RunningTa
     MQGATE_LOG_LEVEL: "warn",
     MQGATE_DRAIN_MS: "5000",
     MQGATE_NODE_ID: `bench-${id}`,
+    // Every benchmark client connects from 127.0.0.1: per-address limits would measure themselves.
+    MQGATE_MAX_CONNECTIONS_PER_ADDRESS: "0",
+    MQGATE_CONNECTION_RATE_PER_ADDRESS: "0",
     ...(redis !== null ? { MQGATE_REDIS_URL: `redis://127.0.0.1:${redis.port}` } : {}),
   });
   const script = id === "mqgate-baseline" ? opts.baselineScript : opts.mqgateScript;

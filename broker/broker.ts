@@ -8,6 +8,7 @@ import type { ExpiredSession, RetainedStats, SessionRecord, Store, StoreOpResult
 import { SubscriptionTrie, type TopicLimits } from "../core/topic/index.js";
 import type { Connection } from "./connection.js";
 import type { Cluster } from "./cluster.js";
+import { AddressLimits } from "./address-limits.js";
 import { Journal } from "./journal.js";
 import type { ResultTarget } from "./journal.js";
 import { recheckResumedSession } from "./recheck.js";
@@ -88,6 +89,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
   retainedStats: RetainedStats = { count: 0, bytes: 0 };
   private retainedStatsAt = 0;
   private readonly createRetainedFeed = (session: Session): RetainedFeed => new RetainedStream(session, this);
+  /** Per source address limits, checked by the listeners at accept. */
+  readonly addressLimits: AddressLimits;
   readonly topicLimits: TopicLimits;
   readonly journal: Journal;
   readonly now: () => number;
@@ -126,6 +129,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     this.now = options.now ?? Date.now;
     const pattern = config.auth.clientIdPattern;
     this.clientIdAllowed = pattern === undefined ? () => true : compileClientIdPattern(pattern);
+    this.addressLimits = new AddressLimits(config.limits);
     this.topicLimits = { maxTopicLength: config.limits.maxTopicLength, maxTopicLevels: config.limits.maxTopicLevels };
     this.journal = new Journal(store, {
       onStoreError: (err, attempt) => this.emit("store.error", "apply", err, attempt),

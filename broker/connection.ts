@@ -85,6 +85,8 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
   private suspended = false;
   /** `written`, bound once, on the first write that backs up: most connections never need it. */
   private onWritten: (() => void) | null = null;
+  /** Aborted when the connection closes during authentication, so queued password checks are dropped. */
+  private authAbort: AbortController | null = null;
 
   constructor(
     readonly broker: Broker,
@@ -182,18 +184,24 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
 
   // --- lifecycle ---------------------------------------------------------------------------------------
 
-  /** CONNECT accepted and being authenticated: hold later packets until CONNACK. */
-  beginConnect(keepalive: number): void {
+  /**
+   * CONNECT accepted and being authenticated: hold later packets until CONNACK. The signal fires if the
+   * connection closes before authentication ends.
+   */
+  beginConnect(keepalive: number): AbortSignal {
     this.state = ConnState.Connecting;
     this.keepalive = keepalive;
     this.decoder.setMaxRemainingLength(this.broker.config.limits.maxPacketSize - 2);
     this.updateReading();
+    this.authAbort = new AbortController();
     // The connect timer keeps running: authentication must also finish within connectTimeoutMs.
+    return this.authAbort.signal;
   }
 
   /** CONNACK 0 has been written: start keepalive and process packets that arrived meanwhile. */
   completeConnect(): void {
     this.state = ConnState.Connected;
+    this.authAbort = null;
     clearTimeout(this.timer);
     if (this.keepalive > 0) {
       // The server closes a connection silent for 1.5 times the keepalive [MQTT-3.1.2-24].
@@ -259,6 +267,10 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
     this.pending = null;
     this.pendingSizes = null;
     this.pendingBytes = 0;
+    if (this.authAbort !== null) {
+      this.authAbort.abort();
+      this.authAbort = null;
+    }
     if (flush) {
       this.flush();
       this.stream.end();

@@ -15,19 +15,38 @@ export interface Listener {
   close(): Promise<void>;
 }
 
-/** Accepts a stream, or refuses it at once when `maxConnections` is reached. */
+/**
+ * Accepts a stream, or refuses it at once (closed before any byte is read) when `maxConnections` is reached or
+ * its address is over its limits (broker/address-limits.ts).
+ */
 function accept(broker: Broker, stream: Duplex, remote: string, transport: Transport): void {
   if (!broker.canAccept()) {
     broker.stats.connectionsRefused++;
     stream.destroy();
     return;
   }
+  const admitted = broker.addressLimits.admit(remote);
+  if ("refused" in admitted) {
+    broker.stats.connectionsRefused++;
+    stream.destroy();
+    return;
+  }
+  const limits = broker.addressLimits;
+  // One closure per connection (not per packet): gives the address's slot back however the stream ends.
+  stream.once("close", () => limits.release(admitted.key));
   broker.addConnection(new Connection(broker, stream, remote, transport));
 }
 
 function remoteOf(socket: Socket): string {
   return `${socket.remoteAddress ?? "?"}:${socket.remotePort ?? "?"}`;
 }
+
+/**
+ * Connections the kernel may hold before the broker accepts them (capped by net.core.somaxconn). Node's default,
+ * 511, overflows when a fleet reconnects at once; the overflowing clients' SYNs are then retried after 1, 3, 7,
+ * 15, 31 s, which stretches a storm that the broker could serve in seconds.
+ */
+const LISTEN_BACKLOG = 4096;
 
 /** A listener could not bind; names the setting to change. */
 export class ListenError extends Error {
@@ -50,7 +69,7 @@ export class ListenError extends Error {
 function listen(server: NetServer | HttpServer, host: string, port: number, transport: Transport): Promise<number> {
   return new Promise((resolve, reject) => {
     server.once("error", (err: NodeJS.ErrnoException) => reject(new ListenError(transport, host, port, err.code)));
-    server.listen(port, host, () => {
+    server.listen({ port, host, backlog: LISTEN_BACKLOG }, () => {
       server.removeAllListeners("error");
       const address = server.address();
       resolve(typeof address === "object" && address !== null ? address.port : port);

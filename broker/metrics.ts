@@ -1,6 +1,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { AuthStats } from "../core/auth/types.js";
 import type { Communicator, NodeMessage } from "../core/communicator/types.js";
 import type { ListenerConfig } from "../core/config/types.js";
 import type { EventSink } from "../core/events/sink.js";
@@ -28,6 +29,10 @@ const CLOSE_REASONS: readonly CloseReason[] = [
   "takeover", "kicked", "packet-too-large", "not-authorized", "server-shutdown", "limit-exceeded",
 ];
 const QOS_LABELS = ["0", "1", "2"] as const;
+const NO_AUTH_STATS: AuthStats = Object.freeze({
+  pending: 0, running: 0, sources: 0, completed: 0, rejectedFull: 0, rejectedWait: 0, shed: 0, cancelled: 0,
+  averageRunMs: 0, cacheHits: 0, cacheMisses: 0, cacheEntries: 0,
+});
 /** Seconds; from a local Redis (sub-millisecond) to a store call that times out (10 s). */
 const STORE_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 /** SQS sends take milliseconds to tens of milliseconds; retries push them to seconds. */
@@ -190,6 +195,56 @@ export class BrokerMetrics {
     if (operation !== "ping") this.onStoreCall?.(operation, ok, err);
   }
 
+  /** The password checks (queue and cache, decision 010); zeros for a backend that hashes nothing (allow-all). */
+  private observeAuth(broker: Broker): void {
+    const registers = [this.registry];
+    const read = (): AuthStats | undefined => broker.auth.stats?.();
+    const gauge = (name: string, help: string, get: (s: AuthStats) => number): void => {
+      new Gauge({ name, help, registers, collect() { this.set(get(read() ?? NO_AUTH_STATS)); } });
+    };
+    gauge("mqgate_auth_pending", "Password checks waiting in the authentication queue", (s) => s.pending);
+    gauge("mqgate_auth_running", "Password hashes being computed (at most auth.hashConcurrency)", (s) => s.running);
+    gauge("mqgate_auth_hash_seconds", "Moving average of one password check's run time, until its callback ran (a busy event loop shows here too)", (s) => s.averageRunMs / 1000);
+    gauge("mqgate_auth_cache_entries", "Successful password checks remembered (auth.cacheSeconds)", (s) => s.cacheEntries);
+    new Counter({
+      name: "mqgate_auth_checks_total",
+      help: "Password hashes computed (decoy checks for unknown user names included)",
+      registers,
+      collect() { this.reset(); this.inc((read() ?? NO_AUTH_STATS).completed); },
+    });
+    new Counter({
+      name: "mqgate_auth_refused_total",
+      help: "CONNECTs answered 0x03 by the authentication queue: queue-full, shed (dropped for a less busy address), wait-too-long",
+      labelNames: ["reason"],
+      registers,
+      collect() {
+        this.reset();
+        const s = read() ?? NO_AUTH_STATS;
+        this.inc({ reason: "queue-full" }, s.rejectedFull);
+        this.inc({ reason: "shed" }, s.shed);
+        this.inc({ reason: "wait-too-long" }, s.rejectedWait);
+      },
+    });
+    new Counter({
+      name: "mqgate_auth_cancelled_total",
+      help: "Queued password checks dropped because the connection closed first",
+      registers,
+      collect() { this.reset(); this.inc((read() ?? NO_AUTH_STATS).cancelled); },
+    });
+    new Counter({
+      name: "mqgate_auth_cache_hits_total",
+      help: "Password checks answered from the cache of successful checks (no hash computed)",
+      registers,
+      collect() { this.reset(); this.inc((read() ?? NO_AUTH_STATS).cacheHits); },
+    });
+    new Counter({
+      name: "mqgate_auth_cache_misses_total",
+      help: "Password checks of known users not found in the cache (a hash is computed)",
+      registers,
+      collect() { this.reset(); this.inc((read() ?? NO_AUTH_STATS).cacheMisses); },
+    });
+  }
+
   /**
    * Registers the collectors that read `broker` at scrape time, and listens for refused connections. Once per
    * registry, before the broker's listeners accept anything.
@@ -240,7 +295,7 @@ export class BrokerMetrics {
     counter("mqgate_connections_total", "Client connections accepted since start", () => stats.connectionsTotal);
     new Counter({
       name: "mqgate_connections_refused_total",
-      help: "Connections refused, by reason: a CONNACK refusal code, or max-connections (closed at accept)",
+      help: "Connections refused, by reason: a CONNACK refusal code, or closed at accept: max-connections, address-connections (per-address limit), address-rate (per-address rate)",
       labelNames: ["reason"],
       registers,
       collect() {
@@ -251,7 +306,11 @@ export class BrokerMetrics {
           withCode += n;
           this.inc({ reason: REFUSAL_REASONS[code] }, n);
         }
-        this.inc({ reason: "max-connections" }, Math.max(0, stats.connectionsRefused - withCode));
+        const byAddress = broker.addressLimits.refusals();
+        this.inc({ reason: "address-connections" }, byAddress["address-connections"]);
+        this.inc({ reason: "address-rate" }, byAddress["address-rate"]);
+        const atAccept = byAddress["address-connections"] + byAddress["address-rate"];
+        this.inc({ reason: "max-connections" }, Math.max(0, stats.connectionsRefused - withCode - atAccept));
       },
     });
     new Counter({
@@ -327,6 +386,7 @@ export class BrokerMetrics {
       },
     });
     counter("mqgate_deliveries_denied_total", "Deliveries withheld because the subscriber may not read the topic (exact authorization)", () => stats.deliveriesDenied);
+    this.observeAuth(broker);
     counter("mqgate_received_bytes_total", "Bytes read from client connections (MQTT packets)", () => stats.bytesReceived);
     counter("mqgate_sent_bytes_total", "Bytes written to client connections (MQTT packets)", () => stats.bytesSent);
     new Gauge({

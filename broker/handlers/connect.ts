@@ -74,8 +74,8 @@ export function handleConnect(conn: Connection, packet: IConnectPacket): void {
       retain: packet.will.retain === true,
     };
   }
-  conn.beginConnect(keepalive);
-  broker.auth.connect(conn.client, packet.password).then(
+  const signal = conn.beginConnect(keepalive);
+  broker.auth.connect(conn.client, packet.password, signal).then(
     (decision) => {
       if (conn.isClosed) return;
       if (!decision.ok) {

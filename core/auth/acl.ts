@@ -3,8 +3,9 @@
  *
  * Load time: the file is parsed (YAML, or JSON by extension), validated with zod, password
  * hashes are decoded and every user's applicable rules are collected once.
- * CONNECT: the password is checked with async scrypt, then %c / %u are substituted and the
- * client's patterns are split into exact topics (a Set) and wildcard patterns.
+ * CONNECT: the password is checked through the node's PasswordVerifier (cache, fair bounded queue,
+ * then scrypt or PBKDF2 on the libuv pool), then %c / %u are substituted and the client's patterns
+ * are split into exact topics (a Set) and wildcard patterns.
  * PUBLISH / SUBSCRIBE: `ClientPolicy` walks those precompiled lists without allocating.
  *
  * Semantics:
@@ -29,15 +30,19 @@
  *   it denies everything for that action (fail closed). %u is always unsafe for anonymous clients.
  */
 import { readFile } from "node:fs/promises";
-import { extname } from "node:path";
+import { dirname, extname, resolve } from "node:path";
 import { parseDocument } from "yaml";
 import * as z from "zod";
 import { DEFAULT_TOPIC_LIMITS } from "../topic/types.js";
 import { validateTopicFilter } from "../topic/validate.js";
-import { parsePasswordHash, SCRYPT_DEFAULTS, verifyPassword } from "./password.js";
-import type { ParsedPasswordHash } from "./password.js";
+import { addressKey } from "./address.js";
+import { AuthBusyError, AuthCancelledError } from "./fair-queue.js";
+import { decoyFor, parseStoredHash } from "./password.js";
+import type { StoredHash } from "./password.js";
+import { parsePasswordFile } from "./password-file.js";
 import { addRule, compilePolicy, emptyRuleSet, type RuleSet } from "./rules.js";
 import type { Auth, ClientInfo, ClientPolicy, ConnectDecision } from "./types.js";
+import { PasswordVerifier } from "./verifier.js";
 
 /** In a rule's `users`: any client that authenticated with a user name. */
 export const ANY_USER = "*";
@@ -137,11 +142,11 @@ const passwordHash = z
     error: (iss) =>
       iss.input === undefined
         ? "is required: every user needs an scrypt password hash (generate one with `npm run passwd`); for clients without credentials use 'anonymous: true' and '$anonymous' rules"
-        : "must be a string (an scrypt hash)",
+        : "must be a string (an scrypt or Mosquitto hash)",
   })
-  .transform((s, ctx): ParsedPasswordHash => {
+  .transform((s, ctx): StoredHash => {
     try {
-      return parsePasswordHash(s);
+      return parseStoredHash(s);
     } catch (err) {
       ctx.addIssue({ code: "custom", message: (err as Error).message });
       return z.NEVER;
@@ -176,8 +181,9 @@ const aclSchema = strict(
     anonymous: z.boolean({ error: expect("must be true or false") }).optional(),
     users: list(userSchema, "must be a list of { username, password }").optional(),
     rules: list(ruleSchema, "must be a list of rules { users, allow, deny }").optional(),
+    passwordFile: z.string({ error: expect("must be a file path") }).min(1, { error: "must not be empty" }).optional(),
   },
-  "the ACL must be a mapping with anonymous, users and rules",
+  "the ACL must be a mapping with anonymous, users, rules and passwordFile",
 );
 
 type AclDoc = z.output<typeof aclSchema>;
@@ -223,19 +229,27 @@ function toAclIssues(issues: readonly RawIssue[], prefix: readonly PropertyKey[]
 // ---- auth ---------------------------------------------------------------------------------
 
 interface UserEntry {
-  hash: ParsedPasswordHash;
+  hash: StoredHash;
   rules: RuleSet;
 }
 
-function crossCheck(doc: AclDoc): AclIssue[] {
+/** A user with a password: from `users`, or from the `passwordFile`. */
+interface Credential {
+  username: string;
+  hash: StoredHash;
+  /** Where it was given, for messages: "users[2]" or "passwordFile line 7". */
+  where: string;
+}
+
+function crossCheck(doc: AclDoc, credentials: readonly Credential[]): AclIssue[] {
   const issues: AclIssue[] = [];
-  const seen = new Map<string, number>();
-  (doc.users ?? []).forEach((u, i) => {
-    const first = seen.get(u.username);
-    if (first !== undefined) {
-      issues.push({ path: `users[${i}].username`, message: `duplicate user ${JSON.stringify(u.username)} (also users[${first}])` });
-    } else seen.set(u.username, i);
-  });
+  const seen = new Map<string, string>();
+  for (const c of credentials) {
+    const first = seen.get(c.username);
+    const path = c.where.startsWith("users[") ? `${c.where}.username` : c.where;
+    if (first !== undefined) issues.push({ path, message: `duplicate user ${JSON.stringify(c.username)} (also ${first})` });
+    else seen.set(c.username, c.where);
+  }
   (doc.rules ?? []).forEach((r, i) => {
     r.users.forEach((name, j) => {
       if (name !== ANY_USER && name !== ANONYMOUS && !seen.has(name)) {
@@ -249,46 +263,55 @@ function crossCheck(doc: AclDoc): AclIssue[] {
   return issues;
 }
 
-function refuse(returnCode: 4 | 5, reason: string): ConnectDecision {
+function refuse(returnCode: 3 | 4 | 5, reason: string): ConnectDecision {
   return { ok: false, returnCode, reason };
+}
+
+export interface AclAuthOptions {
+  /** The node's password checker (queue, cache); default: one with the default limits. */
+  verifier?: PasswordVerifier;
+  /** Content of the file named by `passwordFile` (loadAclFile reads it). */
+  passwordFile?: { path: string; text: string };
 }
 
 /**
  * ACL auth from an already parsed document (the content of the file). Throws AclError listing
  * every problem; `source` names the file in messages.
  */
-export function createAclAuth(doc: unknown, source?: string): Auth {
+export function createAclAuth(doc: unknown, source?: string, opts: AclAuthOptions = {}): Auth {
   const parsed = aclSchema.safeParse(doc);
   if (!parsed.success) throw new AclError(source, toAclIssues(parsed.error.issues as unknown as RawIssue[]));
   const acl = parsed.data;
-  const problems = crossCheck(acl);
+  const credentials: Credential[] = (acl.users ?? []).map((u, i) => ({ username: u.username, hash: u.password, where: `users[${i}]` }));
+  if (acl.passwordFile !== undefined) {
+    if (opts.passwordFile === undefined) {
+      throw new AclError(source, [{ path: "passwordFile", message: "is only read when the ACL is loaded from a file (loadAclFile)" }]);
+    }
+    const { entries, issues } = parsePasswordFile(opts.passwordFile.text);
+    if (issues.length > 0) {
+      throw new AclError(source, issues.map((i) => ({ path: `passwordFile ${opts.passwordFile!.path} line ${i.line}`, message: i.message })));
+    }
+    for (const e of entries) credentials.push({ username: e.username, hash: e.hash, where: `passwordFile line ${e.line}` });
+  }
+  const problems = crossCheck(acl, credentials);
   if (problems.length > 0) throw new AclError(source, problems);
 
   const rules = acl.rules ?? [];
   const users = new Map<string, UserEntry>();
-  for (const u of acl.users ?? []) {
+  for (const c of credentials) {
     const set = emptyRuleSet();
-    for (const r of rules) if (r.users.includes(ANY_USER) || r.users.includes(u.username)) addRule(set, r);
-    users.set(u.username, { hash: u.password, rules: set });
+    for (const r of rules) if (r.users.includes(ANY_USER) || r.users.includes(c.username)) addRule(set, r);
+    users.set(c.username, { hash: c.hash, rules: set });
   }
   const anonymousAllowed = acl.anonymous === true;
   const anonymousRules = emptyRuleSet();
   for (const r of rules) if (r.users.includes(ANONYMOUS)) addRule(anonymousRules, r);
-
-  // Unknown user names are checked against this, so that they take as long as a wrong password
-  // and do not reveal which user names exist.
-  const first = acl.users?.[0]?.password;
-  const decoy: ParsedPasswordHash = {
-    N: first?.N ?? SCRYPT_DEFAULTS.N,
-    r: first?.r ?? SCRYPT_DEFAULTS.r,
-    p: first?.p ?? SCRYPT_DEFAULTS.p,
-    salt: Buffer.alloc(16, 0x5a),
-    hash: Buffer.alloc(first?.hash.length ?? SCRYPT_DEFAULTS.keyLength, 0),
-  };
+  const decoy = decoyFor(credentials[0]?.hash);
+  const verifier = opts.verifier ?? new PasswordVerifier();
 
   return Object.freeze({
     name: "acl",
-    async connect(client: ClientInfo, password: Buffer | undefined): Promise<ConnectDecision> {
+    async connect(client: ClientInfo, password: Buffer | undefined, signal?: AbortSignal): Promise<ConnectDecision> {
       const { clientId, username } = client;
       if (username === undefined) {
         if (!anonymousAllowed) return refuse(5, "anonymous clients are not allowed");
@@ -297,11 +320,17 @@ export function createAclAuth(doc: unknown, source?: string): Auth {
       }
       if (password === undefined) return refuse(4, `no password for user ${JSON.stringify(username)}`);
       const user = users.get(username);
-      if (user === undefined) {
-        await verifyPassword(password, decoy);
-        return refuse(4, `unknown user ${JSON.stringify(username)}`);
+      const from = addressKey(client.remoteAddress ?? "unknown");
+      let ok: boolean;
+      try {
+        // Unknown users wait in the same queue and pay the same hash as a wrong password (decision 010).
+        ok = await verifier.verify(username, password, user?.hash ?? decoy, from, signal, user !== undefined);
+      } catch (err) {
+        if (err instanceof AuthBusyError || err instanceof AuthCancelledError) return refuse(3, err.message);
+        throw err;
       }
-      if (!(await verifyPassword(password, user.hash))) return refuse(4, `wrong password for user ${JSON.stringify(username)}`);
+      if (user === undefined) return refuse(4, `unknown user ${JSON.stringify(username)}`);
+      if (!ok) return refuse(4, `wrong password for user ${JSON.stringify(username)}`);
       return { ok: true, policy: compilePolicy(user.rules, clientId, username) };
     },
     policyFor(client: ClientInfo): ClientPolicy | null {
@@ -310,6 +339,7 @@ export function createAclAuth(doc: unknown, source?: string): Auth {
       const user = users.get(username);
       return user === undefined ? null : compilePolicy(user.rules, clientId, username);
     },
+    stats: () => verifier.stats(),
   });
 }
 
@@ -340,13 +370,27 @@ function parseAclText(text: string, path: string): unknown {
   throw new AclError(path, [{ path: "", message: `unsupported file extension '${ext}': use .yaml, .yml or .json` }]);
 }
 
-/** Reads, validates and compiles an ACL file. Throws AclError (with every problem found). */
-export async function loadAclFile(path: string): Promise<Auth> {
+/**
+ * Reads, validates and compiles an ACL file, and the Mosquitto password file it names (`passwordFile`,
+ * relative to the ACL file's directory). Throws AclError (with every problem found).
+ */
+export async function loadAclFile(path: string, verifier?: PasswordVerifier): Promise<Auth> {
   let text: string;
   try {
     text = await readFile(path, "utf8");
   } catch (err) {
     throw new AclError(path, [{ path: "", message: `cannot read the file: ${(err as Error).message}` }]);
   }
-  return createAclAuth(parseAclText(text, path), path);
+  const doc = parseAclText(text, path);
+  const named = (doc as { passwordFile?: unknown } | null)?.passwordFile;
+  let passwordFile: AclAuthOptions["passwordFile"];
+  if (typeof named === "string" && named !== "") {
+    const file = resolve(dirname(path), named);
+    try {
+      passwordFile = { path: file, text: await readFile(file, "utf8") };
+    } catch (err) {
+      throw new AclError(path, [{ path: "passwordFile", message: `cannot read ${file}: ${(err as Error).message}` }]);
+    }
+  }
+  return createAclAuth(doc, path, { ...(verifier !== undefined ? { verifier } : {}), ...(passwordFile !== undefined ? { passwordFile } : {}) });
 }

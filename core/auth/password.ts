@@ -1,5 +1,5 @@
 /**
- * scrypt password hashes in a self-describing string:
+ * Password hashes. mqgate's own format is scrypt in a self-describing string:
  *
  *     scrypt$N=16384,r=8,p=1$<salt base64>$<hash base64>
  *
@@ -9,8 +9,16 @@
  * Hashing is CPU and memory heavy by design: the async `crypto.scrypt` runs on the libuv thread
  * pool and keeps the event loop free. Parameters read from a file are capped (see
  * `SCRYPT_LIMITS`) so a hostile or corrupt file cannot make every CONNECT allocate gigabytes.
+ *
+ * Mosquitto's `$7$` (PBKDF2-SHA512) and `$6$` (SHA-512) hashes are accepted too (mosquitto-hash.ts):
+ * `parseStoredHash` reads any of the three, `verifyPassword` checks against any of them.
  */
 import { randomBytes, scrypt, timingSafeEqual } from "node:crypto";
+import { isMosquittoHash, parseMosquittoHash, verifyMosquittoHash } from "./mosquitto-hash.js";
+import type { Pbkdf2Hash, Sha512Hash } from "./mosquitto-hash.js";
+import { PasswordHashError } from "./password-error.js";
+
+export { PasswordHashError } from "./password-error.js";
 
 export interface ScryptParams {
   /** CPU/memory cost: a power of two. */
@@ -22,6 +30,7 @@ export interface ScryptParams {
 }
 
 export interface ParsedPasswordHash extends ScryptParams {
+  kind: "scrypt";
   salt: Buffer;
   hash: Buffer;
 }
@@ -55,10 +64,8 @@ export const SCRYPT_LIMITS = Object.freeze({
   maxHashBytes: 64,
 });
 
-/** An encoded password hash that cannot be used. */
-export class PasswordHashError extends Error {
-  override readonly name = "PasswordHashError";
-}
+/** Any decoded hash a user entry may hold. */
+export type StoredHash = ParsedPasswordHash | Pbkdf2Hash | Sha512Hash;
 
 const B64 = /^[A-Za-z0-9+/]+={0,2}$/;
 const PARAMS = /^N=(\d{1,8}),r=(\d{1,3}),p=(\d{1,3})$/;
@@ -104,7 +111,21 @@ export function parsePasswordHash(encoded: string): ParsedPasswordHash {
   if (bad !== null) throw new PasswordHashError(`scrypt ${bad}`);
   const salt = decodeB64(parts[2]!, "salt", SCRYPT_LIMITS.minSaltBytes, SCRYPT_LIMITS.maxSaltBytes);
   const hash = decodeB64(parts[3]!, "hash", SCRYPT_LIMITS.minHashBytes, SCRYPT_LIMITS.maxHashBytes);
-  return { ...params, salt, hash };
+  return { kind: "scrypt", ...params, salt, hash };
+}
+
+/**
+ * Decodes an scrypt hash (`scrypt$...`) or a Mosquitto one (`$7$...`, `$6$...`). Throws PasswordHashError.
+ */
+export function parseStoredHash(encoded: string): StoredHash {
+  if (typeof encoded !== "string") throw new PasswordHashError("password hash must be a string");
+  if (isMosquittoHash(encoded)) return parseMosquittoHash(encoded);
+  if (!encoded.startsWith("scrypt$")) {
+    throw new PasswordHashError(
+      "must be an scrypt hash 'scrypt$N=<n>,r=<r>,p=<p>$<salt>$<hash>' or a Mosquitto hash '$7$<iterations>$<salt>$<hash>' (generate one with `npm run passwd`), not a plain-text password",
+    );
+  }
+  return parsePasswordHash(encoded);
 }
 
 function derive(password: Buffer, salt: Buffer, keyLength: number, { N, r, p }: ScryptParams): Promise<Buffer> {
@@ -142,12 +163,32 @@ export async function hashPassword(plain: string | Buffer, opts: HashPasswordOpt
 }
 
 /**
- * Does `plain` match the hash? `encoded` may be pre-parsed (`parsePasswordHash`), as the ACL
+ * Does `plain` match the hash? `encoded` may be pre-parsed (`parseStoredHash`), as the ACL
  * does at load time. A malformed encoded string throws PasswordHashError; a wrong password
  * resolves to false. The comparison is constant-time.
  */
-export async function verifyPassword(plain: string | Buffer, encoded: string | ParsedPasswordHash): Promise<boolean> {
-  const parsed = typeof encoded === "string" ? parsePasswordHash(encoded) : encoded;
+export async function verifyPassword(plain: string | Buffer, encoded: string | StoredHash): Promise<boolean> {
+  const parsed = typeof encoded === "string" ? parseStoredHash(encoded) : encoded;
+  if (parsed.kind !== "scrypt") return verifyMosquittoHash(toBuffer(plain), parsed);
   const key = await derive(toBuffer(plain), parsed.salt, parsed.hash.length, parsed);
   return timingSafeEqual(key, parsed.hash);
+}
+
+/**
+ * What unknown user names are checked against, so that they cost and take what a wrong password costs and
+ * the reply does not tell which names exist: a hash of the same kind and cost as the first user's.
+ */
+export function decoyFor(first: StoredHash | undefined): StoredHash {
+  const salt = Buffer.alloc(first?.salt.length ?? 16, 0x5a);
+  if (first === undefined || first.kind === "scrypt") {
+    return {
+      kind: "scrypt",
+      N: first?.N ?? SCRYPT_DEFAULTS.N,
+      r: first?.r ?? SCRYPT_DEFAULTS.r,
+      p: first?.p ?? SCRYPT_DEFAULTS.p,
+      salt,
+      hash: Buffer.alloc(first?.hash.length ?? SCRYPT_DEFAULTS.keyLength, 0),
+    };
+  }
+  return { ...first, salt, hash: Buffer.alloc(first.hash.length, 0) };
 }

@@ -1,4 +1,7 @@
 import type { QoS } from "mqtt-packet";
+import type { AuthStats } from "./verifier.js";
+
+export type { AuthStats } from "./verifier.js";
 
 /** What the broker knows about a client when it asks the auth layer. */
 export interface ClientInfo {
@@ -41,20 +44,26 @@ export interface ClientPolicy {
   deliveryGuard?(filter?: string): DeliveryGuard | null;
 }
 
-/** Outcome of CONNECT authentication. 4 = bad user name or password, 5 = not authorized (CONNACK codes). */
+/**
+ * Outcome of CONNECT authentication (CONNACK codes): 3 = server unavailable (the authentication queue is
+ * full: retry later), 4 = bad user name or password, 5 = not authorized. `identity`: who owns the client's
+ * sessions, when the authenticator knows better than the user name (core/auth/identity.ts).
+ */
 export type ConnectDecision =
-  /** `identity`: who owns the client's sessions, when the authenticator knows better than the user name (core/auth/identity.ts). */
   | { ok: true; policy: ClientPolicy; identity?: string | undefined }
-  | { ok: false; returnCode: 4 | 5; reason: string };
+  | { ok: false; returnCode: 3 | 4 | 5; reason: string };
 
 /** Authenticates CONNECT and hands back the client's policy. Async: it may consult a store. */
 export interface Auth {
   readonly name: string;
-  connect(client: ClientInfo, password: Buffer | undefined): Promise<ConnectDecision>;
+  /** `signal` fires when the client's connection closes: queued work for it is dropped. */
+  connect(client: ClientInfo, password: Buffer | undefined, signal?: AbortSignal): Promise<ConnectDecision>;
   /**
    * The policy a client with this identity gets, without authenticating it: for acting on behalf of a client that
    * is not connected (REST subscribe on behalf of an offline session). Null when it cannot be determined (an
    * unknown or removed user, anonymous clients not allowed). Optional: callers refuse when it is missing.
    */
   policyFor?(client: ClientInfo): ClientPolicy | null;
+  /** Counters of the password checks (queue and cache), for metrics; absent when the backend hashes nothing. */
+  stats?(): AuthStats;
 }

@@ -67,6 +67,8 @@ export const SHORT_ENV_VARS: readonly EnvVarSpec[] = [
   { name: "MQGATE_MAX_INFLIGHT", keys: ["limits.maxInflight"], kind: "int" },
   { name: "MQGATE_MAX_QUEUED", keys: ["limits.maxQueued"], kind: "int" },
   { name: "MQGATE_QUEUE_DROP_POLICY", keys: ["limits.queueDropPolicy"], kind: "string" },
+  { name: "MQGATE_MAX_CONNECTIONS_PER_ADDRESS", keys: ["limits.maxConnectionsPerAddress"], kind: "int" },
+  { name: "MQGATE_CONNECTION_RATE_PER_ADDRESS", keys: ["limits.connectionRatePerAddress"], kind: "int" },
   { name: "MQGATE_SYS_INTERVAL", keys: ["sysIntervalSeconds"], kind: "int" },
   { name: "MQGATE_DRAIN_MS", keys: ["shutdown.drainMs"], kind: "int" },
   { name: "MQGATE_COMMUNICATOR", keys: ["cluster.communicator"], kind: "string" },

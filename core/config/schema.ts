@@ -107,6 +107,11 @@ const limitsShape = {
   sessionExpirySeconds: int(0, 10 * 365 * 24 * 3600),
   maxSessions: int(1, INT32_MAX),
   maxRetainedBytes: int(0, Number.MAX_SAFE_INTEGER),
+  // Per source address (IPv6: per /64), checked at accept; 0 = no limit (decision 010).
+  maxConnectionsPerAddress: int(0, INT32_MAX),
+  connectionRatePerAddress: int(0, INT32_MAX),
+  connectionBurstPerAddress: int(1, INT32_MAX),
+  maxTrackedAddresses: int(1, 10_000_000),
 };
 
 const clientIdPatternError = "must be a non-empty pattern using only %u (user name), %% and * (any characters)";
@@ -118,6 +123,13 @@ const authShape = {
     .string({ error: clientIdPatternError })
     .refine((p) => clientIdPatternProblem(p) === null, { error: clientIdPatternError })
     .optional(),
+  // Password checks (decision 010): threads of libuv's pool (4 by default) hashing at once, checks waiting,
+  // how long an address's checks may wait before its new CONNECTs get 0x03 at once, and the cache of successes.
+  hashConcurrency: int(1, 64),
+  maxPendingAuth: int(1, 1_000_000),
+  maxAuthWaitMs: int(0, TIMER_MAX_MS),
+  cacheSeconds: int(0, 86_400),
+  cacheMaxEntries: int(1, 10_000_000),
 };
 
 const topLeaves = {
@@ -355,8 +367,12 @@ export const DEFAULTS: MqgateConfig = deepFreeze({
     sessionExpirySeconds: 7200,
     maxSessions: 1_000_000,
     maxRetainedBytes: 1_073_741_824,
+    maxConnectionsPerAddress: 1000,
+    connectionRatePerAddress: 200,
+    connectionBurstPerAddress: 1000,
+    maxTrackedAddresses: 100_000,
   },
-  auth: { mode: "allow-all" },
+  auth: { mode: "allow-all", hashConcurrency: 2, maxPendingAuth: 10_000, maxAuthWaitMs: 5000, cacheSeconds: 300, cacheMaxEntries: 100_000 },
   sysIntervalSeconds: 10,
   log: { level: "info" },
   shutdown: { drainMs: 10_000 },

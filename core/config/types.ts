@@ -57,6 +57,14 @@ export interface LimitsConfig {
   maxSessions: number;
   /** Cluster-wide budget of the retained set in bytes (topic + payload of every retained message). */
   maxRetainedBytes: number;
+  /** Open connections from one address (IPv6: one /64); beyond it a new socket is closed at accept. 0 = no limit. */
+  maxConnectionsPerAddress: number;
+  /** New connections per second one address may open, sustained (token bucket); 0 = no limit. */
+  connectionRatePerAddress: number;
+  /** New connections one address may open at once (the bucket's size). */
+  connectionBurstPerAddress: number;
+  /** Addresses whose counts are kept; the least recently seen idle ones are forgotten first. */
+  maxTrackedAddresses: number;
 }
 
 export interface AuthConfig {
@@ -65,6 +73,15 @@ export interface AuthConfig {
   aclFile?: string | undefined;
   /** Client ids a user may use (`%u` = user name, `*` = anything); unset = any. Others get CONNACK 0x05. */
   clientIdPattern?: string | undefined;
+  /** Password hashes computed at once (threads of libuv's pool). */
+  hashConcurrency: number;
+  /** Password checks waiting at once; beyond it, CONNACK 0x03. */
+  maxPendingAuth: number;
+  /** While an address's oldest waiting check has waited longer, its new CONNECTs get CONNACK 0x03 at once; 0 = never. */
+  maxAuthWaitMs: number;
+  /** Seconds a successful password check is remembered (per node); 0 = no cache. */
+  cacheSeconds: number;
+  cacheMaxEntries: number;
 }
 
 export interface MqgateConfig {

@@ -33,9 +33,10 @@ export class RawClient {
     );
   }
 
-  static open(port: number, host = "127.0.0.1"): Promise<RawClient> {
+  /** `localAddress` picks the source address (any of 127.0.0.0/8 works on loopback), for per-address behaviour. */
+  static open(port: number, host = "127.0.0.1", localAddress?: string): Promise<RawClient> {
     return new Promise((resolve, reject) => {
-      const socket = connect({ port, host }, () => {
+      const socket = connect({ port, host, ...(localAddress !== undefined ? { localAddress } : {}) }, () => {
         socket.off("error", reject);
         resolve(new RawClient(socket));
       });

@@ -278,9 +278,9 @@ describe("ACL: rule selection", () => {
 
 /** [name, document, expected path, expected message fragment] */
 const MALFORMED: [string, () => unknown, string, RegExp][] = [
-  ["not a mapping", () => [], "", /must be a mapping with anonymous, users and rules, got a list/],
+  ["not a mapping", () => [], "", /must be a mapping with anonymous, users, rules and passwordFile, got a list/],
   ["empty file", () => null, "", /must be a mapping.*got null/],
-  ["unknown top-level key", () => ({ user: [] }), "", /unknown key 'user' \(expected anonymous, users, rules\)/],
+  ["unknown top-level key", () => ({ user: [] }), "", /unknown key 'user' \(expected anonymous, users, rules, passwordFile\)/],
   ["anonymous not boolean", () => ({ anonymous: "yes" }), "anonymous", /must be true or false, got "yes"/],
   ["users not a list", () => ({ users: { alice: "x" } }), "users", /must be a list/],
   ["user without password", () => ({ users: [{ username: "alice" }] }), "users[0].password", /is required: every user needs an scrypt password hash/],

@@ -51,7 +51,7 @@ describe("defaults", () => {
     expect(cfg.metrics).toEqual({ host: "0.0.0.0", port: null });
     expect(cfg.limits.maxPacketSize).toBe(1_048_576);
     expect(cfg.limits.queueDropPolicy).toBe("oldest");
-    expect(cfg.auth).toEqual({ mode: "allow-all" });
+    expect(cfg.auth).toEqual({ mode: "allow-all", hashConcurrency: 2, maxPendingAuth: 10_000, maxAuthWaitMs: 5000, cacheSeconds: 300, cacheMaxEntries: 100_000 });
     expect(cfg.sysIntervalSeconds).toBe(10);
     expect(cfg.log.level).toBe("info");
     expect(cfg.shutdown.drainMs).toBe(10_000);
