@@ -1,7 +1,9 @@
 import type { QoS } from "mqtt-packet";
 import { compareUtf8, decodeApiKey, decodeCursor, decodeMessage, decodeNode, encodeApiKey, encodeCursor, encodeMessage, encodeNode, encodeOutgoingBody } from "./codec.js";
+import type { Identity, IdentityChanges, RoleRecord, UserRecord } from "./identity-types.js";
 import { API_KEY_KEYS, API_KEYS_KEY, COUNTERS_KEY, NODES_KEY, ownedKey, RETAINED_KEY, RETAINED_KEYS, sessionKeys, SESSIONS_KEY } from "./keys.js";
 import { filterRetained, retainedPrefix } from "./match.js";
+import { RedisIdentities } from "./redis-identity.js";
 import { indexCommands, unindex } from "./redis-index.js";
 import { asArray, asInt, asNullableString, asString, flatMap, opResult, retainedPairs, sessionRecord, sessionSnapshot } from "./redis-replies.js";
 import * as S from "./scripts.js";
@@ -55,10 +57,12 @@ function opCall(op: StoreOp): ScriptCall {
 export class RedisStore implements Store {
   readonly kind: "redis" | "upstash";
   private readonly client: RedisClient;
+  private readonly identities: RedisIdentities;
 
   constructor(transport: RedisTransport) {
     this.kind = transport.kind;
     this.client = new RedisClient(transport);
+    this.identities = new RedisIdentities(this.client);
   }
 
   /** One round trip: index entries, the claim script, index entries again (redis-index.ts). */
@@ -223,6 +227,47 @@ export class RedisStore implements Store {
 
   async deleteApiKey(id: string): Promise<boolean> {
     return asInt(await this.client.eval(S.API_KEY_DELETE, API_KEY_KEYS, [id]), "delete") === 1;
+  }
+
+  // users and roles (issue 15): delegated to RedisIdentities
+  putUser(user: UserRecord): Promise<void> {
+    return this.identities.putUser(user);
+  }
+
+  getUser(username: string): Promise<UserRecord | null> {
+    return this.identities.getUser(username);
+  }
+
+  listUsers(opts: { cursor?: string | null; limit: number }): Promise<{ items: UserRecord[]; cursor: string | null }> {
+    return this.identities.listUsers(opts);
+  }
+
+  deleteUser(username: string): Promise<boolean> {
+    return this.identities.deleteUser(username);
+  }
+
+  putRole(role: RoleRecord): Promise<void> {
+    return this.identities.putRole(role);
+  }
+
+  getRole(name: string): Promise<RoleRecord | null> {
+    return this.identities.getRole(name);
+  }
+
+  listRoles(): Promise<RoleRecord[]> {
+    return this.identities.listRoles();
+  }
+
+  deleteRole(name: string): Promise<boolean> {
+    return this.identities.deleteRole(name);
+  }
+
+  getIdentity(username: string): Promise<Identity | null> {
+    return this.identities.getIdentity(username);
+  }
+
+  identityChanges(since: number): Promise<IdentityChanges> {
+    return this.identities.identityChanges(since);
   }
 
   async incrCounters(deltas: Record<string, number>): Promise<void> {

@@ -1,6 +1,7 @@
 import { describe } from "vitest";
 import { clusterTests } from "./store/cluster.js";
 import { type StoreFactory, useStore } from "./store/fixtures.js";
+import { identityTests } from "./store/identities.js";
 import { messageTests } from "./store/messages.js";
 import { retainedTests } from "./store/retained.js";
 import { sessionTests } from "./store/sessions.js";
@@ -23,5 +24,6 @@ export function storeContract(name: string, create: StoreFactory): void {
     stateTests(ctx);
     retainedTests(ctx);
     clusterTests(ctx);
+    identityTests(ctx);
   });
 }
