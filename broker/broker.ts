@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
 import type { QoS } from "mqtt-packet";
-import type { Auth, DeliveryGuard } from "../core/auth/types.js";
+import type { Auth, ClientPolicy, DeliveryGuard } from "../core/auth/types.js";
 import type { MqgateConfig } from "../core/config/types.js";
 import type { SessionRecord, Store } from "../core/store/types.js";
 import { SubscriptionTrie, type TopicLimits } from "../core/topic/index.js";
@@ -42,7 +42,8 @@ export interface BrokerEvents {
   /** A socket closed before its client was connected (timeouts, malformed CONNECT, refusals). */
   "connection.closed": [conn: Connection, reason: CloseReason, error: Error | undefined];
   "session.subscribed": [clientId: string, filter: string, qos: QoS, requested: QoS, source: "mqtt" | "rest"];
-  "session.unsubscribed": [clientId: string, filter: string, source: "mqtt" | "rest"];
+  /** source "policy": removed because the client's rules no longer allow it (a changed role, issue 15). */
+  "session.unsubscribed": [clientId: string, filter: string, source: "mqtt" | "rest" | "policy"];
   "subscribe.refused": [clientId: string, filter: string, reason: string, requested: QoS];
   /** Emitted for every accepted client publish (and wills). Only computed when someone listens. */
   "message.published": [msg: Message, clientId: string | null];
@@ -347,7 +348,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     this.emit("session.subscribed", session.clientId, filter, qos, requested, source);
   }
 
-  unsubscribe(session: Session, filter: string, source: "mqtt" | "rest" = "mqtt"): boolean {
+  unsubscribe(session: Session, filter: string, source: "mqtt" | "rest" | "policy" = "mqtt"): boolean {
     if (!session.removeSubscription(filter)) return false;
     this.trie.remove(filter, session.clientId);
     this.emit("session.unsubscribed", session.clientId, filter, source);
@@ -367,6 +368,33 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
       this.emit("store.error", "updateSubscriptions", err as Error, 1);
       return false;
     }
+  }
+
+  /**
+   * The identity of a live client changed (a user or role in the store, issue 15): `policy` governs the connection
+   * from now on. Subscriptions it no longer allows are removed (trie, session, store; event source "policy"), those
+   * it grants at a lower QoS are lowered, and every kept one gets its delivery guard from the new policy. Resolves
+   * to the removed filters once the store has them (or the write failed: reported as "store.error").
+   */
+  async revisePolicy(conn: Connection, policy: ClientPolicy): Promise<string[]> {
+    conn.policy = policy;
+    const session = conn.session;
+    if (session === null || session.link !== conn) return [];
+    session.usePolicy(policy);
+    const removed: string[] = [];
+    const lowered: Record<string, QoS> = {};
+    for (const [filter, qos] of [...session.subscriptions]) {
+      const granted = policy.canSubscribe(filter, qos);
+      if (granted === null) {
+        this.unsubscribe(session, filter, "policy");
+        removed.push(filter);
+        continue;
+      }
+      if (granted !== qos) lowered[filter] = granted;
+      this.addToTrie(session, filter, granted);
+    }
+    if (removed.length > 0 || Object.keys(lowered).length > 0) await this.persistSubscriptions(session, lowered, removed);
+    return removed;
   }
 
   onSubscribeRefused(conn: Connection, filter: string, reason: string, requested: QoS): void {

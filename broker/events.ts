@@ -47,7 +47,7 @@ interface SubscribeEntry {
 }
 
 /** What one client's SUBSCRIBE or UNSUBSCRIBE reported, filter by filter, within one tick. */
-type PendingByClient<T> = Map<string, { source: "mqtt" | "rest"; items: T[] }>;
+type PendingByClient<T, S extends string = "mqtt" | "rest"> = Map<string, { source: S; items: T[] }>;
 
 export function attachEvents(broker: Broker, sink: EventSink, opts: EventBridgeOptions): EventBridge {
   const make = createEventFactory({ node: opts.nodeId });
@@ -59,7 +59,7 @@ export function attachEvents(broker: Broker, sink: EventSink, opts: EventBridgeO
     onOverflow: (full, dropped) => opts.onOverflow?.(full, dropped),
   });
   const pendingSubs: PendingByClient<SubscribeEntry> = new Map();
-  const pendingUnsubs: PendingByClient<string> = new Map();
+  const pendingUnsubs: PendingByClient<string, "mqtt" | "rest" | "policy"> = new Map();
   let flushScheduled = false;
 
   /** Queues an event behind its client's earlier ones (dropped and counted when the buffer is full). */
@@ -91,7 +91,7 @@ export function attachEvents(broker: Broker, sink: EventSink, opts: EventBridgeO
     });
   }
 
-  function add<T>(pending: PendingByClient<T>, clientId: string, source: "mqtt" | "rest", item: T): void {
+  function add<T, S extends string>(pending: PendingByClient<T, S>, clientId: string, source: S, item: T): void {
     if (clientId === "") return;
     let entry = pending.get(clientId);
     if (entry === undefined) {

@@ -1,4 +1,5 @@
 import { hostname } from "node:os";
+import { AuthChain, AUTH_CACHE_DEFAULTS } from "../core/auth/chain.js";
 import type { Auth } from "../core/auth/types.js";
 import type { Communicator } from "../core/communicator/types.js";
 import type { EventSink } from "../core/events/sink.js";
@@ -8,6 +9,7 @@ import type { Store } from "../core/store/types.js";
 import { type LocalApi, startLocalApi } from "../functions/local.js";
 import { Broker } from "./broker.js";
 import { Cluster } from "./cluster.js";
+import { IdentitySync } from "./identity-sync.js";
 import type { EventBufferStats } from "./event-buffer.js";
 import { attachEvents, type EventBridge } from "./events.js";
 import { type Listener, startListeners } from "./listeners.js";
@@ -95,6 +97,10 @@ export async function startBroker(
   }
   await broker.start();
   cluster?.loadedState();
+  // Users and roles in the store take effect on live connections (issue 15).
+  const chain = auth instanceof AuthChain && auth.storeBackend !== undefined ? auth : null;
+  const identitySync = chain === null ? null : new IdentitySync(broker, chain, store, config.auth.syncIntervalMs ?? AUTH_CACHE_DEFAULTS.syncIntervalMs);
+  await identitySync?.start();
   const listeners = await startListeners(broker, config);
   const mqttListener = listeners.find((l) => l.transport === "tcp");
   if (cluster !== null && config.cluster.address === undefined && mqttListener !== undefined) {
@@ -134,6 +140,7 @@ export async function startBroker(
         draining = true;
         try {
           sys.stop();
+          await identitySync?.close();
           await http?.close();
           const stopping = Promise.all(listeners.map((l) => l.close()));
           await broker.closeAll("server-shutdown", config.shutdown.drainMs);

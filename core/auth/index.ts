@@ -1,6 +1,5 @@
-import { loadAclFile } from "./acl.js";
-import { createAllowAll } from "./allow-all.js";
-import type { Auth } from "./types.js";
+import type { AuthConfig } from "../config/types.js";
+import { createAuthChain, type AuthChain, type AuthDeps } from "./chain.js";
 
 export type * from "./types.js";
 export { createAllowAll } from "./allow-all.js";
@@ -19,22 +18,16 @@ export {
 } from "./password.js";
 export type { HashPasswordOptions, ParsedPasswordHash, ScryptParams } from "./password.js";
 
-export interface CreateAuthOptions {
-  mode: "allow-all" | "acl";
-  aclFile?: string | undefined;
-}
+export type { AuthBackend, AuthRequest, BackendVerdict, ClientCertificate } from "./backend.js";
+export { AUTH_CACHE_DEFAULTS, AuthChain, AuthUnavailableError, configuredBackends, createAuthChain, registerAuthBackend } from "./chain.js";
+export type { AuthDeps, BackendFactory, PolicyOrigin } from "./chain.js";
+export { createStoreBackend } from "./store-backend.js";
+export type { StoreAuthBackend } from "./store-backend.js";
 
-/** The Auth for the configured mode. Rejects (AclError) when the ACL file is unusable. */
-export async function createAuth(config: CreateAuthOptions): Promise<Auth> {
-  switch (config.mode) {
-    case "allow-all":
-      return createAllowAll();
-    case "acl":
-      if (config.aclFile === undefined || config.aclFile === "") {
-        throw new Error("auth.mode is 'acl' but no ACL file is configured: set auth.aclFile (MQGATE_ACL_FILE)");
-      }
-      return loadAclFile(config.aclFile);
-    default:
-      throw new Error(`unknown auth.mode ${JSON.stringify((config as { mode: unknown }).mode)}: expected 'allow-all' or 'acl'`);
-  }
+/**
+ * The Auth for the configuration: the chain of `auth.backends` (or of `auth.mode` alone). Rejects (AclError,
+ * Error) when a backend is unusable, e.g. an unreadable ACL file or 'store' without a store.
+ */
+export function createAuth(config: AuthConfig, deps: AuthDeps = {}): Promise<AuthChain> {
+  return createAuthChain(config, deps);
 }

@@ -16,7 +16,9 @@ type EnvKind =
   /** "off" or "" = null (listener off); integer 0..65535, 0 = pick a free port. */
   | "port"
   /** Like "port" but 0 also means off (metrics listener). */
-  | "port-zero-off";
+  | "port-zero-off"
+  /** Comma-separated list (items trimmed, empty items dropped), validated by the key's schema. */
+  | "list";
 
 export interface EnvVarSpec {
   name: string;
@@ -47,6 +49,8 @@ export const ENV_VARS: readonly EnvVarSpec[] = [
   { name: "MQGATE_LOG_LEVEL", keys: ["log.level"], kind: "string" },
   { name: "MQGATE_AUTH_MODE", keys: ["auth.mode"], kind: "string" },
   { name: "MQGATE_ACL_FILE", keys: ["auth.aclFile"], kind: "string" },
+  { name: "MQGATE_AUTH_BACKENDS", keys: ["auth.backends"], kind: "list" },
+  { name: "MQGATE_AUTH_CACHE_SECONDS", keys: ["auth.cacheSeconds"], kind: "int" },
   { name: "MQGATE_MAX_PACKET_SIZE", keys: ["limits.maxPacketSize"], kind: "int" },
   { name: "MQGATE_MAX_CONNECTIONS", keys: ["limits.maxConnections"], kind: "int" },
   { name: "MQGATE_MAX_INFLIGHT", keys: ["limits.maxInflight"], kind: "int" },
@@ -94,6 +98,8 @@ function parseVar(spec: EnvVarSpec, raw: string): Parsed {
       return parseWithSchema(spec.keys[0]!, /^-?\d+$/.test(raw) ? Number(raw) : raw);
     case "string":
       return parseWithSchema(spec.keys[0]!, raw);
+    case "list":
+      return parseWithSchema(spec.keys[0]!, raw.split(",").map((s) => s.trim()).filter((s) => s !== ""));
   }
 }
 

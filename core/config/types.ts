@@ -57,6 +57,14 @@ export interface AuthConfig {
   /** allow-all: development default. acl: users and rules from aclFile. */
   mode: "allow-all" | "acl";
   aclFile?: string | undefined;
+  /** Ordered auth chain (MQGATE_AUTH_BACKENDS); unset: [mode]. See docs/auth.md. */
+  backends?: ("acl" | "store" | "allow-all" | "jwt" | "http" | "lambda" | "x509")[] | undefined;
+  /** Chain decision cache TTL, seconds (default 60; 0 = off). */
+  cacheSeconds?: number | undefined;
+  /** Chain decision cache capacity (default 10000; 0 = off). */
+  cacheSize?: number | undefined;
+  /** Store poll for user and role changes, ms (default 250). */
+  syncIntervalMs?: number | undefined;
 }
 
 export interface MqgateConfig {

@@ -87,7 +87,8 @@ export const sessionSubscribedSchema = z.strictObject({
 export const sessionUnsubscribedSchema = z.strictObject({
   ...base,
   type: z.literal("session.unsubscribed"),
-  source: z.enum(["mqtt", "rest"]),
+  /** "policy": removed because the client's rules no longer allow it (a changed role). */
+  source: z.enum(["mqtt", "rest", "policy"]),
   filters: z.array(z.string().min(1)).min(1),
 });
 
