@@ -26,6 +26,15 @@ describe("apiRoutes: API Gateway HTTP API routes from the REST router's own tabl
       "DELETE /v1/retained/{topic+}",
       "GET /v1/nodes",
       "GET /v1/stats",
+      "POST /v1/users",
+      "GET /v1/users",
+      "GET /v1/users/{username}",
+      "PATCH /v1/users/{username}",
+      "DELETE /v1/users/{username}",
+      "GET /v1/roles",
+      "GET /v1/roles/{name}",
+      "PUT /v1/roles/{name}",
+      "DELETE /v1/roles/{name}",
       "GET /v1/health",
       "GET /v1/openapi.json",
     ]);
@@ -35,7 +44,7 @@ describe("apiRoutes: API Gateway HTTP API routes from the REST router's own tabl
   it("are valid API Gateway route keys: /v1 paths, one parameter per segment, greedy ones last", () => {
     for (const key of keys) {
       const [method, path] = key.split(" ");
-      expect(["GET", "POST", "DELETE"]).toContain(method);
+      expect(["GET", "POST", "PUT", "PATCH", "DELETE"]).toContain(method);
       expect(path).toMatch(/^\/v1(\/[A-Za-z0-9._-]+|\/\{[A-Za-z]+\})*(\/\{[A-Za-z]+\+\})?$/);
     }
   });
