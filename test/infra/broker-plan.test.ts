@@ -55,6 +55,17 @@ describe("brokerEnvironment: the broker's MQGATE_* contract in the container", (
     expect(openConfig.auth).toEqual({ mode: "allow-all" });
   });
 
+  it("auth 'store' and 'store,acl' become the auth chain (users and roles in the store, issue 15)", async () => {
+    const store = brokerEnvironment({ auth: "store", queuePrefix: "mqgate-prod" });
+    expect(store).not.toHaveProperty("MQGATE_ACL_FILE");
+    expect((await loadConfig({ env: { ...store, MQGATE_REDIS_URL: REDIS_URL } })).auth.backends).toEqual(["store"]);
+    const both = brokerEnvironment({ auth: "store,acl", aclFile: "deploy/prod.acl.yaml", queuePrefix: "mqgate-prod" });
+    expect((await loadConfig({ env: { ...both, MQGATE_REDIS_URL: REDIS_URL } })).auth).toMatchObject({ backends: ["store", "acl"], aclFile: "/app/config/prod.acl.yaml" });
+    expect(() => brokerEnvironment({ auth: "store,acl", queuePrefix: "p" })).toThrow(/needs an ACL file/);
+    expect(brokerImage({ auth: "store,acl", aclFile: "a.yaml" }).target).toBe("broker-acl");
+    expect(brokerImage({ auth: "store", aclFile: "ignored.yaml" }).target).toBe("broker");
+  });
+
   it("leaves the node id to each process: a fixed one would be shared by every task", async () => {
     expect(acl).not.toHaveProperty("MQGATE_NODE_ID");
     const a = await loadConfig({ env: { ...acl, MQGATE_REDIS_URL: REDIS_URL } });

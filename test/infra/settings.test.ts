@@ -39,6 +39,8 @@ describe("deploySettings: MQGATE_DEPLOY_* of the deploying shell", () => {
       aclFile: "deploy/prod.acl.json",
     });
     expect(deploySettings({ MQGATE_DEPLOY_DOMAIN: "", MQGATE_DEPLOY_AUTH: "  " })).toEqual(deploySettings({}));
+    expect(deploySettings({ MQGATE_DEPLOY_AUTH: "store" }).auth).toBe("store");
+    expect(deploySettings({ MQGATE_DEPLOY_AUTH: "store, acl" }).auth).toBe("store,acl");
   });
 
   it("reports every problem at once, naming the variable", () => {
