@@ -105,6 +105,15 @@ export class AuthChain implements Auth {
     return null;
   }
 
+  /** `policyFor`, reading users of the `store` backend from the store (REST acting for an offline client). */
+  async resolvePolicy(client: ClientInfo): Promise<ClientPolicy | null> {
+    for (const b of this.backends) {
+      const p = b === this.storeBackend ? await (b as StoreAuthBackend).resolve(client) : b.policyFor?.(client);
+      if (p !== undefined) return p;
+    }
+    return null;
+  }
+
   /** Which backend handed out `policy` (and the identity, expiry), if this chain did. */
   originOf(policy: ClientPolicy): PolicyOrigin | undefined {
     return this.origins.get(policy);

@@ -30,6 +30,8 @@ export interface StoreAuthBackend extends AuthBackend {
   revalidate(clientId: string, username: string): Promise<ClientPolicy | null>;
   /** The user name a policy this backend handed out belongs to, or undefined for another backend's policy. */
   userOf(policy: ClientPolicy): string | undefined;
+  /** `policyFor` after reading the user from the store: undefined = not a store user (next backend). */
+  resolve(client: ClientInfo): Promise<ClientPolicy | null | undefined>;
 }
 
 export function createStoreBackend(deps: { store: IdentityStore }): StoreAuthBackend {
@@ -97,6 +99,13 @@ export function createStoreBackend(deps: { store: IdentityStore }): StoreAuthBac
     },
     userOf(policy: ClientPolicy): string | undefined {
       return owners.get(policy);
+    },
+    async resolve(client: ClientInfo): Promise<ClientPolicy | null | undefined> {
+      if (client.username === undefined) return undefined;
+      const identity = await store.getIdentity(client.username);
+      remember(client.username, identity);
+      if (identity === null) return undefined;
+      return refusal(identity, client.clientId) === null ? policyOf(identity, client.clientId) : null;
     },
   };
 }

@@ -54,4 +54,9 @@ export interface Auth {
    * unknown or removed user, anonymous clients not allowed). Optional: callers refuse when it is missing.
    */
   policyFor?(client: ClientInfo): ClientPolicy | null;
+  /**
+   * Like `policyFor`, but may read the store first (users and roles in the store, issue 15), so it also answers for
+   * identities this process has not seen. Optional: callers without it use `policyFor`.
+   */
+  resolvePolicy?(client: ClientInfo): Promise<ClientPolicy | null>;
 }

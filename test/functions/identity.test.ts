@@ -148,4 +148,19 @@ describe("users and roles take effect on live connections without a restart", ()
     expect(got).toEqual(["dev/x"]);
     expect(client.connected).toBe(true);
   });
+
+  it("REST subscribe on behalf of an offline store user reads its current roles from the store", async () => {
+    const { api, admin, broker } = await setup();
+    await call(api, "PUT", "/v1/roles/dev", { key: admin, body: { allow: { subscribe: ["dev/#"] } } });
+    await call(api, "POST", "/v1/users", { key: admin, body: { username: "dora", password: "pw", roles: ["dev"] } });
+    const client = await mqtt.connectAsync({ host: "127.0.0.1", port: broker.mqttPort, clientId: "dora-1", username: "dora", password: "pw", clean: false, reconnectPeriod: 0 });
+    await client.endAsync();
+    // Offline now; a role change makes the node forget what it had read about dora.
+    await call(api, "PUT", "/v1/roles/dev", { key: admin, body: { allow: { subscribe: ["dev/#", "ops/#"] } } });
+    const sub = (filter: string) => call(api, "POST", "/v1/clients/dora-1/subscriptions", { key: admin, body: { subscriptions: [{ filter, qos: 1 }] } });
+    await sleep(200); // the role change reaches the node (auth.syncIntervalMs 50 here)
+    expect((await sub("ops/x")).status).toBe(200);
+    expectProblem(await sub("secret/x"), 403, "forbidden");
+  });
 });
+
