@@ -2,9 +2,10 @@
  * The REST gateway (API Gateway HTTP API → one router function) and the example events consumer on the events
  * queue. Functions get their resources through links (`Resource.Upstash`, `Resource.NodeQueues` from "sst").
  */
-import { API_FUNCTION, apiRoutes, EVENTS_CONSUMER, type FunctionPlan } from "./plan/api.js";
+import { API_FUNCTION, apiAuthEnvironment, apiRoutes, EVENTS_CONSUMER, type FunctionPlan } from "./plan/api.js";
 import { ARCHITECTURE, LAMBDA_RUNTIME } from "./plan/runtime.js";
 import { eventsQueue, nodeQueues } from "./queues.js";
+import { settings } from "./settings.js";
 import { upstash } from "./store.js";
 
 function functionArgs(fn: FunctionPlan) {
@@ -21,6 +22,7 @@ function functionArgs(fn: FunctionPlan) {
 export const router = new sst.aws.Function("ApiRouter", {
   ...functionArgs(API_FUNCTION),
   link: [upstash, nodeQueues],
+  environment: apiAuthEnvironment(settings.auth),
 });
 
 export const api = new sst.aws.ApiGatewayV2("Api", { accessLog: { retention: "1 month" } });

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { API_FUNCTION, apiRoutes, EVENTS_CONSUMER } from "../../infra/plan/api.js";
+import { API_FUNCTION, apiAuthEnvironment, apiRoutes, EVENTS_CONSUMER } from "../../infra/plan/api.js";
+import { loadConfig } from "../../core/config/index.js";
 import { LAMBDA_RUNTIME, NODE_MAJOR } from "../../infra/plan/runtime.js";
 import { routes } from "../../functions/routes/index.js";
 
@@ -78,5 +79,16 @@ describe("functions", () => {
       expect(fn.handler.slice(fn.handler.lastIndexOf(".") + 1)).toBe("handler");
       if (existsSync(join(root, file))) expect(build).toContain(`"${file}"`);
     }
+  });
+});
+
+describe("the router's auth environment", () => {
+  it("with users and roles in the store, the router reads store users (auth.backends [store]); other modes set nothing", async () => {
+    for (const auth of ["store", "store,acl"] as const) {
+      const env = apiAuthEnvironment(auth);
+      expect((await loadConfig({ env })).auth.backends).toEqual(["store"]);
+    }
+    expect(apiAuthEnvironment("acl")).toEqual({});
+    expect(apiAuthEnvironment("allow-all")).toEqual({});
   });
 });
