@@ -46,6 +46,9 @@ function refuse(returnCode: 4 | 5, reason: string): ConnectDecision {
   return { ok: false, returnCode, reason };
 }
 
+/** Times a decision is asked again when identities changed meanwhile (see `authenticate`). */
+const MAX_RETRIES = 2;
+
 /** Computed once: unknown users are checked against it (see the header). */
 let decoy: Promise<string> | null = null;
 
@@ -53,6 +56,8 @@ export class AuthChain implements Auth {
   readonly name: string;
   readonly cache: DecisionCache;
   private readonly origins = new WeakMap<ClientPolicy, PolicyOrigin>();
+  /** Bumped by every `invalidate`: decisions begun before it are not cached and are asked again. */
+  private generation = 0;
 
   constructor(
     readonly backends: readonly AuthBackend[],
@@ -77,6 +82,17 @@ export class AuthChain implements Auth {
     const key = this.cache.enabled ? this.cache.keyOf(request, password) : "";
     const hit = key === "" ? undefined : this.cache.get(key);
     if (hit !== undefined) return { ok: true, policy: hit.policy };
+    // An identity change noticed while a backend was answering may have made its answer stale (it read the store
+    // before the change): ask again, so the connection never starts with rules older than the last change seen.
+    for (let attempt = 0; ; attempt++) {
+      const generation = this.generation;
+      const decision = await this.ask(request, password, key);
+      if (this.generation === generation || attempt >= MAX_RETRIES || !decision.ok) return decision;
+    }
+  }
+
+  private async ask(request: AuthRequest, password: Buffer | undefined, key: string): Promise<ConnectDecision> {
+    const generation = this.generation;
     for (const backend of this.backends) {
       const v = await backend.authenticate(request, password);
       if (v.kind === "next") continue;
@@ -86,7 +102,7 @@ export class AuthChain implements Auth {
       }
       const identity = v.identity ?? request.username;
       this.origins.set(v.policy, { backend: backend.name, identity, expiresAt: v.expiresAt });
-      if (key !== "") {
+      if (key !== "" && this.generation === generation) {
         this.cache.set(key, { policy: v.policy, backend: backend.name, username: request.username, expiresAt: v.expiresAt }, v.cacheMs);
       }
       return { ok: true, policy: v.policy };
@@ -121,6 +137,7 @@ export class AuthChain implements Auth {
 
   /** Users or roles changed in the store: drop what depends on them (a role change drops every store decision). */
   invalidate(change: { users: readonly string[]; roles: readonly string[]; complete: boolean }): void {
+    this.generation++;
     const store = this.storeBackend;
     if (!change.complete) {
       this.cache.clear();

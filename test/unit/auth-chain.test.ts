@@ -144,6 +144,30 @@ describe("auth chain", () => {
   });
 });
 
+describe("identity changes during a CONNECT", () => {
+  it("an allow begun before an invalidation is asked again and not cached from the stale answer", async () => {
+    let version = 1;
+    let chain: AuthChain | null = null;
+    const seen: number[] = [];
+    const b = scripted("store", () => {
+      const v = version;
+      seen.push(v);
+      // The first answer is computed from version 1; the change lands while it is in flight.
+      if (v === 1) {
+        version = 2;
+        chain!.invalidate({ users: ["u"], roles: [], complete: true });
+      }
+      return { kind: "allow", policy: { ...ALLOW_ALL, version: v } as typeof ALLOW_ALL };
+    });
+    chain = new AuthChain([b]);
+    const d = await chain.connect(client("u"), pw("p"));
+    expect(seen).toEqual([1, 2]);
+    expect(d.ok && (d.policy as unknown as { version: number }).version).toBe(2);
+    await chain.connect(client("u"), pw("p"));
+    expect(b.calls).toBe(2); // the version-2 answer was cached
+  });
+});
+
 describe("acl and store backends in a chain", () => {
   it("store,acl: store users by their roles, ACL users by the file, unknown users refused with 0x04", async () => {
     const store = await storeWithCarol();
