@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
 import type { QoS } from "mqtt-packet";
-import type { Auth, DeliveryGuard } from "../core/auth/types.js";
+import type { Auth, ClientPolicy, DeliveryGuard } from "../core/auth/types.js";
 import type { MqgateConfig } from "../core/config/types.js";
 import { compileClientIdPattern } from "../core/auth/identity.js";
 import { ClaimRefused } from "../core/store/errors.js";
@@ -441,6 +441,33 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
       this.emit("store.error", "updateSubscriptions", err as Error, 1);
       return false;
     }
+  }
+
+  /**
+   * The identity of a live client changed (a user or role in the store, issue 15): `policy` governs the connection
+   * from now on. Subscriptions it no longer allows are removed (trie, session, store; event source "policy"), those
+   * it grants at a lower QoS are lowered, and every kept one gets its delivery guard from the new policy. Resolves
+   * to the removed filters once the store has them (or the write failed: reported as "store.error").
+   */
+  async revisePolicy(conn: Connection, policy: ClientPolicy): Promise<string[]> {
+    conn.policy = policy;
+    const session = conn.session;
+    if (session === null || session.link !== conn) return [];
+    session.usePolicy(policy);
+    const removed: string[] = [];
+    const lowered: Record<string, QoS> = {};
+    for (const [filter, qos] of [...session.subscriptions]) {
+      const granted = policy.canSubscribe(filter, qos);
+      if (granted === null) {
+        this.unsubscribe(session, filter, "policy");
+        removed.push(filter);
+        continue;
+      }
+      if (granted !== qos) lowered[filter] = granted;
+      this.addToTrie(session, filter, granted);
+    }
+    if (removed.length > 0 || Object.keys(lowered).length > 0) await this.persistSubscriptions(session, lowered, removed);
+    return removed;
   }
 
   onSubscribeRefused(conn: Connection, filter: string, reason: string, requested: QoS): void {

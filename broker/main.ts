@@ -1,6 +1,6 @@
 import { isIP } from "node:net";
 import { pino } from "pino";
-import { createAuth } from "../core/auth/index.js";
+import { configuredBackends, createAuth } from "../core/auth/index.js";
 import { ConfigError, loadConfig } from "../core/config/index.js";
 import { createStore } from "../core/store/index.js";
 import { HttpListenError } from "../functions/local-http.js";
@@ -15,8 +15,8 @@ import { VERSION } from "./version.js";
 async function main(): Promise<void> {
   const config = await loadConfig();
   const log = pino({ level: config.log.level, base: { node: config.nodeId } });
-  const auth = await createAuth(config.auth);
   const store = await createStore({ redisUrl: config.redisUrl ?? null });
+  const auth = await createAuth(config.auth, { store });
   log.info({ store: store.kind }, "store ready");
   const cluster = await createClusterParts(config, (operation, err) => log.warn({ operation, err: err.message }, "cluster call failed"));
   const running = await startBroker(config, auth, store, cluster.parts);
@@ -45,8 +45,8 @@ async function main(): Promise<void> {
     log.info({ host: m.host, port: m.port }, "metrics listening");
     process.stderr.write(`mqgate metrics: http://${displayHost(m.host)}:${m.port}/metrics  health: /healthz /readyz\n`);
   }
-  if (config.auth.mode === "allow-all" && running.listeners.some((l) => !isLoopback(l.host))) {
-    log.warn("auth mode is allow-all and a listener is bound beyond loopback: any client can connect, publish and subscribe. Set auth.mode=acl for production.");
+  if (configuredBackends(config.auth).includes("allow-all") && running.listeners.some((l) => !isLoopback(l.host))) {
+    log.warn("auth mode is allow-all and a listener is bound beyond loopback: any client can connect, publish and subscribe. Set auth.mode=acl or auth.backends (e.g. store,acl) for production.");
   }
 
   let stopping = false;

@@ -1,4 +1,5 @@
 import { hostname } from "node:os";
+import { AuthChain, AUTH_CACHE_DEFAULTS } from "../core/auth/chain.js";
 import type { Auth } from "../core/auth/types.js";
 import type { Communicator } from "../core/communicator/types.js";
 import type { EventSink } from "../core/events/sink.js";
@@ -8,6 +9,8 @@ import type { Store } from "../core/store/types.js";
 import { type LocalApi, startLocalApi } from "../functions/local.js";
 import { Broker } from "./broker.js";
 import { Cluster } from "./cluster.js";
+import { CredentialExpiry } from "./auth-expiry.js";
+import { IdentitySync } from "./identity-sync.js";
 import type { EventBufferStats } from "./event-buffer.js";
 import { EmfExporter } from "./emf.js";
 import { attachEvents, type EventBridge } from "./events.js";
@@ -112,6 +115,12 @@ export async function startBroker(
   }
   await broker.start();
   cluster?.loadedState();
+  // Users and roles in the store take effect on live connections (issue 15).
+  const chain = auth instanceof AuthChain && auth.storeBackend !== undefined ? auth : null;
+  const identitySync = chain === null ? null : new IdentitySync(broker, chain, store, config.auth.syncIntervalMs ?? AUTH_CACHE_DEFAULTS.syncIntervalMs);
+  await identitySync?.start();
+  // Connections whose credentials carry an expiry (a JWT's exp) are closed when it passes.
+  const credentialExpiry = auth instanceof AuthChain ? new CredentialExpiry(broker, auth) : null;
   const listeners = await startListeners(broker, config);
   const mqttListener = listeners.find((l) => l.transport === "tcp");
   if (cluster !== null && config.cluster.address === undefined && mqttListener !== undefined) {
@@ -185,6 +194,8 @@ export async function startBroker(
         try {
           sys.stop();
           await expiry.stop();
+          await identitySync?.close();
+          credentialExpiry?.close();
           await http?.close();
           const stopping = Promise.all(listeners.map((l) => l.close()));
           await broker.closeAll("server-shutdown", config.shutdown.drainMs);

@@ -58,7 +58,7 @@ export async function gatewayBackend(config: MqgateConfig): Promise<GatewayBacke
   let auth: Auth | null = null;
   let authError: string | undefined;
   try {
-    auth = await createAuth(config.auth);
+    auth = await createAuth(config.auth, { store });
   } catch (err) {
     authError = `the REST gateway could not load the auth configuration (${(err as Error).message.split("\n")[0] ?? ""})`;
   }

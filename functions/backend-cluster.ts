@@ -130,7 +130,9 @@ export function clusterBackend(opts: ClusterBackendOptions): GatewayBackend {
           { pointer: "#/subscriptions", detail: `at most ${max - current.length} new filters can be added` },
         ]);
       }
-      const policy = opts.auth?.policyFor?.({ clientId, username: snapshot.username ?? undefined, protocolVersion: 4 }) ?? null;
+      const who = { clientId, username: snapshot.username ?? undefined, protocolVersion: 4 } as const;
+      const auth = opts.auth;
+      const policy = auth?.resolvePolicy !== undefined ? await auth.resolvePolicy(who) : (auth?.policyFor?.(who) ?? null);
       const why = opts.auth === null ? (opts.authError ?? "the REST gateway has no auth configuration") : undefined;
       const granted = grantOnBehalf(clientId, snapshot.username, policy, add, why);
       if (!(await store.updateSubscriptions(clientId, null, granted, []))) throw new NotFoundError(`no session for client '${clientId}'`);

@@ -125,7 +125,8 @@ export function localBackend(broker: Broker, opts: LocalBackendOptions = {}): Ga
       let username = session?.username ?? null;
       if (!attached) {
         username = (await store.getSession(clientId))?.username ?? username;
-        policy = broker.auth.policyFor?.({ clientId, username: username ?? undefined, protocolVersion: 4 }) ?? null;
+        const who = { clientId, username: username ?? undefined, protocolVersion: 4 } as const;
+        policy = broker.auth.resolvePolicy !== undefined ? await broker.auth.resolvePolicy(who) : (broker.auth.policyFor?.(who) ?? null);
       }
       const granted = grantOnBehalf(clientId, username, policy, add);
       if (session === undefined || session.link === null) {

@@ -47,6 +47,7 @@ const TAGS = [
   { name: "clients", description: "Sessions, disconnecting clients, subscriptions on behalf of a client." },
   { name: "retained", description: "Retained messages." },
   { name: "cluster", description: "Broker nodes and counters." },
+  { name: "identity", description: "MQTT users and roles of the `store` auth backend (docs/auth.md)." },
   { name: "meta", description: "Health and this document (no API key)." },
 ];
 

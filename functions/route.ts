@@ -15,7 +15,7 @@ import { MAX_BATCH } from "./schemas.js";
  * parsing and validating parameters and body, and turning errors into problem+json.
  */
 
-export type Method = "GET" | "POST" | "DELETE";
+export type Method = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
 
 /** The limits the gateway enforces, from the broker configuration so REST and MQTT agree. */
 export interface GatewayLimits {
@@ -80,7 +80,7 @@ interface RouteDoc {
   operationId: string;
   summary: string;
   description?: string;
-  tag: "publish" | "clients" | "retained" | "cluster" | "meta";
+  tag: "publish" | "clients" | "retained" | "cluster" | "identity" | "meta";
   /** Success responses by status. */
   responses: Record<number, ResponseDoc>;
   /** Problem statuses the route itself may answer (401, 404 for the path and 405 are added for all). */

@@ -2,7 +2,7 @@
  * The REST gateway (API Gateway HTTP API → one router function) and the example events consumer on the events
  * queue. Functions get their resources through links (`Resource.Upstash`, `Resource.NodeQueues` from "sst").
  */
-import { API_FUNCTION, apiCors, apiThrottle, deployedRouteKeys, EVENTS_CONSUMER, type FunctionPlan } from "./plan/api.js";
+import { API_FUNCTION, apiAuthEnvironment, apiCors, apiThrottle, deployedRouteKeys, EVENTS_CONSUMER, type FunctionPlan } from "./plan/api.js";
 import { ARCHITECTURE, LAMBDA_RUNTIME } from "./plan/runtime.js";
 import { configEnv } from "./config.js";
 import { eventsQueue, nodeQueues } from "./queues.js";
@@ -25,6 +25,7 @@ function functionArgs(fn: FunctionPlan) {
 export const router = new sst.aws.Function("ApiRouter", {
   ...functionArgs(API_FUNCTION),
   link: [upstash, nodeQueues],
+  environment: apiAuthEnvironment(settings.auth),
 });
 
 const cors = apiCors(settings.corsOrigins);

@@ -9,15 +9,15 @@ import { vpc } from "./network.js";
 import * as plan from "./plan/broker.js";
 import { eventsSenderStatements, nodeQueueOwnerStatements } from "./plan/queues.js";
 import { ARCHITECTURE } from "./plan/runtime.js";
-import { DEPLOY_ENV } from "./plan/settings.js";
+import { DEPLOY_ENV, usesAclFile } from "./plan/settings.js";
 import { eventsQueue, nodeQueueArnPattern, prefix } from "./queues.js";
 import { settings } from "./settings.js";
 import { brokerRedisUrlParameter } from "./store.js";
 
-if (settings.auth === "acl" && !existsSync(path.join($cli.paths.root, settings.aclFile))) {
+if (usesAclFile(settings.auth) && !existsSync(path.join($cli.paths.root, settings.aclFile))) {
   throw new Error(
     `The broker's ACL file ${settings.aclFile} does not exist. Create it (docs/auth.md, docs/deploy.md), point ` +
-      `${DEPLOY_ENV.aclFile} at it, or deploy an open broker with ${DEPLOY_ENV.auth}=allow-all.`,
+      `${DEPLOY_ENV.aclFile} at it, use users and roles in the store with ${DEPLOY_ENV.auth}=store, or deploy an open broker with ${DEPLOY_ENV.auth}=allow-all.`,
   );
 }
 

@@ -12,6 +12,7 @@ const entries = {
   api: "functions/api.ts",
   "events-consumer": "functions/events-consumer.ts",
   keys: "scripts/keys.ts",
+  users: "scripts/users.ts",
   cluster: "scripts/cluster.ts",
   doctor: "scripts/doctor.ts",
 };

@@ -1,7 +1,4 @@
-import { loadAclFile } from "./acl.js";
-import { createAllowAll } from "./allow-all.js";
-import type { Auth } from "./types.js";
-import { PasswordVerifier, VERIFIER_DEFAULTS } from "./verifier.js";
+import { createAuthChain, type AuthChain, type AuthChainConfig, type AuthDeps } from "./chain.js";
 
 export type * from "./types.js";
 export { createAllowAll } from "./allow-all.js";
@@ -27,37 +24,16 @@ export type { HashPasswordOptions, ParsedPasswordHash, ScryptParams, StoredHash 
 export { PasswordVerifier, VERIFIER_DEFAULTS } from "./verifier.js";
 export type { VerifierOptions } from "./verifier.js";
 
-export interface CreateAuthOptions {
-  mode: "allow-all" | "acl";
-  aclFile?: string | undefined;
-  /** Password checks (auth.* keys); defaults: VERIFIER_DEFAULTS. */
-  hashConcurrency?: number;
-  maxPendingAuth?: number;
-  maxAuthWaitMs?: number;
-  cacheSeconds?: number;
-  cacheMaxEntries?: number;
-}
+export type { AuthBackend, AuthRequest, BackendVerdict, ClientCertificate } from "./backend.js";
+export { AUTH_CACHE_DEFAULTS, AuthChain, AuthUnavailableError, configuredBackends, createAuthChain, registerAuthBackend } from "./chain.js";
+export type { AuthDeps, BackendFactory, PolicyOrigin } from "./chain.js";
+export { createStoreBackend } from "./store-backend.js";
+export type { StoreAuthBackend } from "./store-backend.js";
 
-/** The Auth for the configured mode. Rejects (AclError) when the ACL file is unusable. */
-export async function createAuth(config: CreateAuthOptions): Promise<Auth> {
-  switch (config.mode) {
-    case "allow-all":
-      return createAllowAll();
-    case "acl":
-      if (config.aclFile === undefined || config.aclFile === "") {
-        throw new Error("auth.mode is 'acl' but no ACL file is configured: set auth.aclFile (MQGATE_ACL_FILE)");
-      }
-      return loadAclFile(
-        config.aclFile,
-        new PasswordVerifier({
-          hashConcurrency: config.hashConcurrency ?? VERIFIER_DEFAULTS.hashConcurrency,
-          maxPending: config.maxPendingAuth ?? VERIFIER_DEFAULTS.maxPending,
-          maxWaitMs: config.maxAuthWaitMs ?? VERIFIER_DEFAULTS.maxWaitMs,
-          cacheSeconds: config.cacheSeconds ?? VERIFIER_DEFAULTS.cacheSeconds,
-          cacheMaxEntries: config.cacheMaxEntries ?? VERIFIER_DEFAULTS.cacheMaxEntries,
-        }),
-      );
-    default:
-      throw new Error(`unknown auth.mode ${JSON.stringify((config as { mode: unknown }).mode)}: expected 'allow-all' or 'acl'`);
-  }
+/**
+ * The Auth for the configuration: the chain of `auth.backends` (or of `auth.mode` alone). Rejects (AclError,
+ * Error) when a backend is unusable, e.g. an unreadable ACL file or 'store' without a store.
+ */
+export function createAuth(config: AuthChainConfig, deps: AuthDeps = {}): Promise<AuthChain> {
+  return createAuthChain(config, deps);
 }

@@ -66,4 +66,9 @@ export interface Auth {
   policyFor?(client: ClientInfo): ClientPolicy | null;
   /** Counters of the password checks (queue and cache), for metrics; absent when the backend hashes nothing. */
   stats?(): AuthStats;
+  /**
+   * Like `policyFor`, but may read the store first (users and roles in the store, issue 15), so it also answers for
+   * identities this process has not seen. Optional: callers without it use `policyFor`.
+   */
+  resolvePolicy?(client: ClientInfo): Promise<ClientPolicy | null>;
 }

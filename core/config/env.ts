@@ -62,6 +62,8 @@ export const SHORT_ENV_VARS: readonly EnvVarSpec[] = [
   { name: "MQGATE_LOG_LEVEL", keys: ["log.level"], kind: "string" },
   { name: "MQGATE_AUTH_MODE", keys: ["auth.mode"], kind: "string" },
   { name: "MQGATE_ACL_FILE", keys: ["auth.aclFile"], kind: "string" },
+  { name: "MQGATE_AUTH_BACKENDS", keys: ["auth.backends"], kind: "list" },
+  { name: "MQGATE_AUTH_CACHE_SECONDS", keys: ["auth.cacheSeconds"], kind: "int" },
   { name: "MQGATE_MAX_PACKET_SIZE", keys: ["limits.maxPacketSize"], kind: "int" },
   { name: "MQGATE_MAX_CONNECTIONS", keys: ["limits.maxConnections"], kind: "int" },
   { name: "MQGATE_MAX_INFLIGHT", keys: ["limits.maxInflight"], kind: "int" },

@@ -68,6 +68,8 @@ const wsPath = z.string({ error: wsPathError }).regex(/^\/\S*$/, { error: wsPath
 
 export const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace", "silent"] as const;
 export const AUTH_MODES = ["allow-all", "acl"] as const;
+/** Backends `auth.backends` may name (core/auth/chain.ts builds them; docs/auth.md). */
+export const AUTH_BACKENDS = ["acl", "store", "allow-all", "jwt", "http", "lambda", "x509"] as const;
 export const DROP_POLICIES = ["oldest", "newest"] as const;
 export const COMMUNICATORS = ["auto", "memory", "sqs"] as const;
 
@@ -115,6 +117,7 @@ const limitsShape = {
 };
 
 const clientIdPatternError = "must be a non-empty pattern using only %u (user name), %% and * (any characters)";
+const backendsError = `must be a non-empty list of distinct backends from ${AUTH_BACKENDS.map((v) => `'${v}'`).join(", ")}`;
 
 const authShape = {
   mode: oneOf(AUTH_MODES),
@@ -130,6 +133,18 @@ const authShape = {
   maxAuthWaitMs: int(0, TIMER_MAX_MS),
   cacheSeconds: int(0, 86_400),
   cacheMaxEntries: int(1, 10_000_000),
+  /** Ordered auth chain; unset = derived from `mode` (docs/auth.md, "The chain"). */
+  backends: z
+    .array(oneOf(AUTH_BACKENDS), { error: backendsError })
+    .min(1, { error: backendsError })
+    .refine((l) => new Set(l).size === l.length, { error: backendsError })
+    .optional(),
+  /** Chain decision cache TTL in seconds (default 60; 0 = no cache). */
+  decisionCacheSeconds: int(0, 86_400).optional(),
+  /** Decisions the chain cache holds (default 10000; 0 = no cache). */
+  decisionCacheSize: int(0, 10_000_000).optional(),
+  /** How often a broker polls the store for user and role changes, in ms (default 250). */
+  syncIntervalMs: int(50, 60_000).optional(),
 };
 
 const topLeaves = {
@@ -209,14 +224,27 @@ function crossFieldRules(cfg: MqgateConfig, ctx: z.RefinementCtx): void {
       message: `is ${cfg.cluster.heartbeatMs}, more than half of cluster.nodeTtlMs (${cfg.cluster.nodeTtlMs}): one late heartbeat would declare a live node dead`,
     });
   }
-  if (cfg.auth.mode === "acl" && cfg.auth.aclFile === undefined) {
+  const backends = cfg.auth.backends;
+  if (backends !== undefined) {
+    if (backends.includes("acl") && cfg.auth.aclFile === undefined) {
+      ctx.addIssue({ code: "custom", path: ["auth", "aclFile"], message: "is required when auth.backends includes 'acl'; set auth.aclFile or MQGATE_ACL_FILE" });
+    }
+    const at = backends.indexOf("allow-all");
+    if (at >= 0 && at !== backends.length - 1) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["auth", "backends"],
+        message: `has 'allow-all' before ${backends.slice(at + 1).map((b) => `'${b}'`).join(", ")}, which would never be asked; put 'allow-all' last or remove it`,
+      });
+    }
+  } else if (cfg.auth.mode === "acl" && cfg.auth.aclFile === undefined) {
     ctx.addIssue({
       code: "custom",
       path: ["auth", "aclFile"],
       message: "is required when auth.mode is 'acl'; set auth.aclFile or MQGATE_ACL_FILE",
     });
   }
-  if (cfg.auth.mode === "allow-all" && cfg.auth.aclFile !== undefined) {
+  if (backends === undefined && cfg.auth.mode === "allow-all" && cfg.auth.aclFile !== undefined) {
     ctx.addIssue({
       code: "custom",
       path: ["auth", "mode"],

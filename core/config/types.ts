@@ -82,6 +82,14 @@ export interface AuthConfig {
   /** Seconds a successful password check is remembered (per node); 0 = no cache. */
   cacheSeconds: number;
   cacheMaxEntries: number;
+  /** Ordered auth chain (MQGATE_AUTH_BACKENDS); unset: [mode]. See docs/auth.md. */
+  backends?: ("acl" | "store" | "allow-all" | "jwt" | "http" | "lambda" | "x509")[] | undefined;
+  /** Chain decision cache TTL, seconds (default 60; 0 = off). */
+  decisionCacheSeconds?: number | undefined;
+  /** Chain decision cache capacity (default 10000; 0 = off). */
+  decisionCacheSize?: number | undefined;
+  /** Store poll for user and role changes, ms (default 250). */
+  syncIntervalMs?: number | undefined;
 }
 
 export interface MqgateConfig {

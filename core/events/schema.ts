@@ -96,7 +96,7 @@ export const sessionSubscribedSchema = z.strictObject({
 export const sessionUnsubscribedSchema = z.strictObject({
   ...base,
   type: z.literal("session.unsubscribed"),
-  /** `policy` (v2): a restored subscription the client's current rules no longer allow, removed when it resumed. */
+  /** `policy` (v2): removed because the client's current rules no longer allow it: found when it resumed, or a changed role (issue 15). */
   source: z.enum(["mqtt", "rest", "policy"]),
   filters: z.array(z.string().min(1)).min(1),
 });

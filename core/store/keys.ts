@@ -100,3 +100,16 @@ export const COUNTERS_KEY = `${KEY_PREFIX}counters`;
 
 /** TTL of a deleted session's `ver` key: epochs and seqs of a client id never go back within this time. */
 export const VERSION_TOMBSTONE_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * Users and roles (issue 15), all under the `{i}` tag so the identity scripts may touch them together:
+ * users (hash: username -> JSON), user names (sorted set, scores 0, for pages), roles (hash: name -> JSON),
+ * version (string counter, bumped by every write) and log (list of "u:<name>" / "r:<name>", newest first).
+ */
+export const IDENTITY_KEYS: readonly string[] = [
+  `${KEY_PREFIX}{i}:users`,
+  `${KEY_PREFIX}{i}:usernames`,
+  `${KEY_PREFIX}{i}:roles`,
+  `${KEY_PREFIX}{i}:ver`,
+  `${KEY_PREFIX}{i}:log`,
+];

@@ -1,6 +1,8 @@
 import type { QoS } from "mqtt-packet";
 import { compareUtf8, decodeCursor, encodeCursor } from "./codec.js";
+import type { Identity, IdentityChanges, RoleRecord, UserRecord } from "./identity-types.js";
 import { VERSION_TOMBSTONE_MS } from "./keys.js";
+import { MemoryIdentities } from "./memory-identity.js";
 import { MemoryRetained } from "./memory-retained.js";
 import { applySessionOp, newSession, sessionRecord, sessionSnapshot, type MemSession, type MemVersion } from "./memory-state.js";
 import { SortedKeys } from "./sorted.js";
@@ -30,6 +32,7 @@ export class MemoryStore implements Store {
   private readonly counters = new Map<string, number>();
   /** Client id -> when its session is next checked for expiry (see expireSessions). */
   private readonly expiry = new ExpiryIndex();
+  private readonly identities = new MemoryIdentities();
 
   async claimSession(clientId: string, opts: ClaimOptions): Promise<ClaimResult> {
     check.checkClaim(clientId, opts);
@@ -226,6 +229,47 @@ export class MemoryStore implements Store {
     if (this.apiKeyIdByHash.get(key.hash) === id) this.apiKeyIdByHash.delete(key.hash);
     this.apiKeys.delete(id);
     return true;
+  }
+
+  // users and roles (issue 15): delegated to MemoryIdentities
+  putUser(user: UserRecord): Promise<void> {
+    return this.identities.putUser(user);
+  }
+
+  getUser(username: string): Promise<UserRecord | null> {
+    return this.identities.getUser(username);
+  }
+
+  listUsers(opts: { cursor?: string | null; limit: number }): Promise<{ items: UserRecord[]; cursor: string | null }> {
+    return this.identities.listUsers(opts);
+  }
+
+  deleteUser(username: string): Promise<boolean> {
+    return this.identities.deleteUser(username);
+  }
+
+  putRole(role: RoleRecord): Promise<void> {
+    return this.identities.putRole(role);
+  }
+
+  getRole(name: string): Promise<RoleRecord | null> {
+    return this.identities.getRole(name);
+  }
+
+  listRoles(): Promise<RoleRecord[]> {
+    return this.identities.listRoles();
+  }
+
+  deleteRole(name: string): Promise<boolean> {
+    return this.identities.deleteRole(name);
+  }
+
+  getIdentity(username: string): Promise<Identity | null> {
+    return this.identities.getIdentity(username);
+  }
+
+  identityChanges(since: number): Promise<IdentityChanges> {
+    return this.identities.identityChanges(since);
   }
 
   async incrCounters(deltas: Record<string, number>): Promise<void> {

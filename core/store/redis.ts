@@ -10,6 +10,8 @@ import {
   API_KEY_KEYS, API_KEYS_KEY, COUNTERS_KEY, CURSOR_SECRET_KEY, EXPIRY_KEY, NODES_KEY, ownedKey, RETAINED_KEY, RETAINED_KEYS, RETAINED_STATS_KEY,
   sessionKeys, SESSIONS_KEY,
 } from "./keys.js";
+import type { Identity, IdentityChanges, RoleRecord, UserRecord } from "./identity-types.js";
+import { RedisIdentities } from "./redis-identity.js";
 import { levelEntries, retainedSize, SCAN_BUDGET, type Source } from "./retained-index.js";
 import { openListCursor, scanRetainedPages, sealListCursor, type ScanStep } from "./retained-scan.js";
 import { indexCommands, unindex } from "./redis-index.js";
@@ -72,10 +74,12 @@ export class RedisStore implements Store {
   private readonly client: RedisClient;
   /** The cursor seal, once its secret was read from (or created in) Redis. */
   private seal: Promise<CursorSeal> | null = null;
+  private readonly identities: RedisIdentities;
 
   constructor(transport: RedisTransport) {
     this.kind = transport.kind;
     this.client = new RedisClient(transport);
+    this.identities = new RedisIdentities(this.client);
   }
 
   /**
@@ -339,6 +343,47 @@ export class RedisStore implements Store {
 
   async deleteApiKey(id: string): Promise<boolean> {
     return asInt(await this.client.eval(S.API_KEY_DELETE, API_KEY_KEYS, [id]), "delete") === 1;
+  }
+
+  // users and roles (issue 15): delegated to RedisIdentities
+  putUser(user: UserRecord): Promise<void> {
+    return this.identities.putUser(user);
+  }
+
+  getUser(username: string): Promise<UserRecord | null> {
+    return this.identities.getUser(username);
+  }
+
+  listUsers(opts: { cursor?: string | null; limit: number }): Promise<{ items: UserRecord[]; cursor: string | null }> {
+    return this.identities.listUsers(opts);
+  }
+
+  deleteUser(username: string): Promise<boolean> {
+    return this.identities.deleteUser(username);
+  }
+
+  putRole(role: RoleRecord): Promise<void> {
+    return this.identities.putRole(role);
+  }
+
+  getRole(name: string): Promise<RoleRecord | null> {
+    return this.identities.getRole(name);
+  }
+
+  listRoles(): Promise<RoleRecord[]> {
+    return this.identities.listRoles();
+  }
+
+  deleteRole(name: string): Promise<boolean> {
+    return this.identities.deleteRole(name);
+  }
+
+  getIdentity(username: string): Promise<Identity | null> {
+    return this.identities.getIdentity(username);
+  }
+
+  identityChanges(since: number): Promise<IdentityChanges> {
+    return this.identities.identityChanges(since);
   }
 
   async incrCounters(deltas: Record<string, number>): Promise<void> {

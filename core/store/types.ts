@@ -1,4 +1,7 @@
 import type { QoS } from "mqtt-packet";
+import type { IdentityStore } from "./identity-types.js";
+
+export type * from "./identity-types.js";
 
 /**
  * The Store: everything the cluster remembers. Implemented in memory (embedded default), on Redis over TCP
@@ -211,7 +214,8 @@ export interface ApiKeyRecord {
   createdAt: number;
 }
 
-export interface Store {
+/** Users and roles (IdentityStore, identity-types.ts) are part of the contract too. */
+export interface Store extends IdentityStore {
   readonly kind: "memory" | "redis" | "upstash";
 
   // sessions

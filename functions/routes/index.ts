@@ -11,10 +11,12 @@ import { publishRoute } from "./publish.js";
 import { retainedDeleteRoute } from "./retained-delete.js";
 import { retainedGetRoute } from "./retained-get.js";
 import { retainedListRoute } from "./retained-list.js";
+import { roleDeleteRoute, roleGetRoute, rolePutRoute, rolesListRoute } from "./roles.js";
 import { statsRoute } from "./stats.js";
 import { subscriptionDeleteRoute } from "./subscription-delete.js";
 import { subscriptionsAddRoute } from "./subscriptions-add.js";
 import { subscriptionsListRoute } from "./subscriptions-list.js";
+import { userCreateRoute, userDeleteRoute, userGetRoute, usersListRoute, userUpdateRoute } from "./users.js";
 
 /** The REST API (DESIGN §3.3), in documentation order. One file per route. */
 export const routes: readonly Route[] = [
@@ -32,6 +34,15 @@ export const routes: readonly Route[] = [
   retainedDeleteRoute,
   nodesRoute,
   statsRoute,
+  userCreateRoute,
+  usersListRoute,
+  userGetRoute,
+  userUpdateRoute,
+  userDeleteRoute,
+  rolesListRoute,
+  roleGetRoute,
+  rolePutRoute,
+  roleDeleteRoute,
   healthRoute,
   openApiRoute,
 ];

@@ -3,6 +3,7 @@
  * route), and the example events consumer on the events queue.
  */
 import { routes as REST_ROUTES } from "../../functions/routes/index.js";
+import type { BrokerAuth } from "./settings.js";
 
 /** What the deployment needs of a route: the REST router's table (functions/routes/) has more. */
 export interface RouteKey {
@@ -119,3 +120,12 @@ export const EVENTS_CONSUMER: FunctionPlan & { batchSize: number; partialRespons
   batchSize: 10,
   partialResponses: true,
 };
+
+/**
+ * The router's auth environment: with users and roles in the store, the router computes the rules of store users
+ * for subscriptions on behalf of offline clients (the ACL file is not in the function's bundle, so ACL-file users
+ * stay undeterminable there: 409, never a bypass). Other modes keep the router's previous configuration.
+ */
+export function apiAuthEnvironment(auth: BrokerAuth): Record<string, string> {
+  return auth === "store" || auth === "store,acl" ? { MQGATE_AUTH_BACKENDS: "store" } : {};
+}

@@ -3,7 +3,7 @@
  * ports behind the network load balancer, health checks, graceful stop and autoscaling. Pure values; infra/broker.ts
  * hands them to SST, infra/broker.Dockerfile repeats the command and health check (a test keeps them equal).
  */
-import type { BrokerAuth, DeploySettings } from "./settings.js";
+import { type BrokerAuth, type DeploySettings, usesAclFile } from "./settings.js";
 
 /** Container listeners. TLS is terminated by the load balancer, so the broker's own TLS listener stays off. */
 export const CONTAINER_PORTS = { mqtt: 1883, ws: 8083 } as const;
@@ -93,13 +93,14 @@ export function brokerEnvironment(opts: BrokerEnvironmentOptions): Record<string
     MQGATE_LOG_LEVEL: "info",
     MQGATE_MAX_CONNECTIONS: String(MAX_CONNECTIONS_PER_TASK),
     MQGATE_DRAIN_MS: String(opts.drainMs ?? DRAIN_MS),
-    MQGATE_AUTH_MODE: opts.auth,
+    // The store backends are a chain (auth.backends); acl and allow-all keep the auth.mode shorthand.
+    ...(opts.auth === "store" || opts.auth === "store,acl" ? { MQGATE_AUTH_BACKENDS: opts.auth } : { MQGATE_AUTH_MODE: opts.auth }),
     // Cluster: node queues in SQS (AWS's endpoint); the events queue URL is added by infra/broker.ts (an Output).
     MQGATE_COMMUNICATOR: "sqs",
     MQGATE_QUEUE_PREFIX: opts.queuePrefix,
   };
-  if (opts.auth === "acl") {
-    if (opts.aclFile === undefined) throw new Error("auth 'acl' needs an ACL file");
+  if (usesAclFile(opts.auth)) {
+    if (opts.aclFile === undefined) throw new Error(`auth '${opts.auth}' needs an ACL file`);
     env.MQGATE_ACL_FILE = aclImagePath(opts.aclFile);
   }
   return env;
@@ -121,7 +122,7 @@ export function brokerImage(settings: Pick<DeploySettings, "auth" | "aclFile">):
   target: "broker" | "broker-acl";
   args: Record<string, string>;
 } {
-  return settings.auth === "acl"
+  return usesAclFile(settings.auth)
     ? { dockerfile: "infra/broker.Dockerfile", target: "broker-acl", args: { ACL_FILE: settings.aclFile } }
     : { dockerfile: "infra/broker.Dockerfile", target: "broker", args: {} };
 }

@@ -4,7 +4,14 @@
  * are computed from them by infra/plan/broker.ts. Read once, validated, every problem reported at once.
  */
 
-export type BrokerAuth = "acl" | "allow-all";
+/** The broker's auth chain: `store` / `store,acl` read users and roles from the store (issue 15, docs/auth.md). */
+export type BrokerAuth = "acl" | "allow-all" | "store" | "store,acl";
+export const BROKER_AUTHS: readonly BrokerAuth[] = ["acl", "allow-all", "store", "store,acl"];
+
+/** Does this auth bake the ACL file into the image? */
+export function usesAclFile(auth: BrokerAuth): boolean {
+  return auth === "acl" || auth === "store,acl";
+}
 
 export interface DeploySettings {
   /** Domain of the broker endpoint (Route 53 hosted unless `certificateArn` is set). Enables 8883/tls and wss://. */
@@ -16,7 +23,10 @@ export interface DeploySettings {
   /** Broker tasks: autoscaling bounds. */
   minBrokers: number;
   maxBrokers: number;
-  /** `acl` (default): users and rules from `aclFile`, baked into the image. `allow-all`: anyone may connect. */
+  /**
+   * `acl` (default): users and rules from `aclFile`, baked into the image. `store`: users and roles in the store,
+   * changed at runtime over REST / `npm run users`. `store,acl`: both, the store asked first. `allow-all`: anyone.
+   */
   auth: BrokerAuth;
   /** ACL file (.yaml, .yml or .json), relative to the repository root. */
   aclFile: string;
@@ -130,8 +140,9 @@ export function deploySettings(env: Readonly<Record<string, string | undefined>>
   }
   const auth = get("auth");
   if (auth !== undefined) {
-    if (auth === "acl" || auth === "allow-all") settings.auth = auth;
-    else issues.push(`${DEPLOY_ENV.auth} must be 'acl' or 'allow-all', got '${auth}'`);
+    const chosen = BROKER_AUTHS.find((a) => a === auth.replace(/\s+/g, ""));
+    if (chosen !== undefined) settings.auth = chosen;
+    else issues.push(`${DEPLOY_ENV.auth} must be one of ${BROKER_AUTHS.map((a) => `'${a}'`).join(", ")}, got '${auth}'`);
   }
   const aclFile = get("aclFile");
   if (aclFile !== undefined) {

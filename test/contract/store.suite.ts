@@ -1,6 +1,7 @@
 import { describe } from "vitest";
 import { clusterTests } from "./store/cluster.js";
 import { type StoreFactory, useStore } from "./store/fixtures.js";
+import { identityTests } from "./store/identities.js";
 import { messageTests } from "./store/messages.js";
 import { ownershipTests } from "./store/ownership.js";
 import { retainedTests } from "./store/retained.js";
@@ -25,5 +26,6 @@ export function storeContract(name: string, create: StoreFactory): void {
     retainedTests(ctx);
     clusterTests(ctx);
     ownershipTests(ctx);
+    identityTests(ctx);
   });
 }

@@ -3,9 +3,10 @@ import { join } from "node:path";
 import { describe, expect, it, vi } from "vitest";
 import { handler } from "../../functions/api.js";
 import { isUpstreamThrottle } from "../../functions/throttle.js";
-import { API_FUNCTION, apiCors, apiRoutes, apiThrottle, DEFAULT_ROUTE, deployedRouteKeys, EVENTS_CONSUMER } from "../../infra/plan/api.js";
+import { API_FUNCTION, apiAuthEnvironment, apiCors, apiRoutes, apiThrottle, DEFAULT_ROUTE, deployedRouteKeys, EVENTS_CONSUMER } from "../../infra/plan/api.js";
 import { deploySettings } from "../../infra/plan/settings.js";
 import { apiEvent } from "../functions/support.js";
+import { loadConfig } from "../../core/config/index.js";
 import { LAMBDA_RUNTIME, NODE_MAJOR } from "../../infra/plan/runtime.js";
 import { routes } from "../../functions/routes/index.js";
 
@@ -30,6 +31,15 @@ describe("apiRoutes: API Gateway HTTP API routes from the REST router's own tabl
       "DELETE /v1/retained/{topic+}",
       "GET /v1/nodes",
       "GET /v1/stats",
+      "POST /v1/users",
+      "GET /v1/users",
+      "GET /v1/users/{username}",
+      "PATCH /v1/users/{username}",
+      "DELETE /v1/users/{username}",
+      "GET /v1/roles",
+      "GET /v1/roles/{name}",
+      "PUT /v1/roles/{name}",
+      "DELETE /v1/roles/{name}",
       "GET /v1/health",
       "GET /v1/openapi.json",
     ]);
@@ -39,7 +49,7 @@ describe("apiRoutes: API Gateway HTTP API routes from the REST router's own tabl
   it("are valid API Gateway route keys: /v1 paths, one parameter per segment, greedy ones last", () => {
     for (const key of keys) {
       const [method, path] = key.split(" ");
-      expect(["GET", "POST", "DELETE"]).toContain(method);
+      expect(["GET", "POST", "PUT", "PATCH", "DELETE"]).toContain(method);
       expect(path).toMatch(/^\/v1(\/[A-Za-z0-9._-]+|\/\{[A-Za-z]+\})*(\/\{[A-Za-z]+\+\})?$/);
     }
   });
@@ -107,7 +117,7 @@ describe("the HTTP API's edge: default route, CORS, throttling", () => {
     const cors = apiCors(origins);
     expect(cors).toEqual({
       allowOrigins: ["https://ops.example.com", "https://noc.example.com"],
-      allowMethods: ["DELETE", "GET", "POST"],
+      allowMethods: ["DELETE", "GET", "PATCH", "POST", "PUT"],
       allowHeaders: ["authorization", "content-type"],
       exposeHeaders: ["allow", "location", "retry-after", "www-authenticate"],
       allowCredentials: false,
@@ -144,5 +154,16 @@ describe("isUpstreamThrottle: what the router answers as 429", () => {
     expect(isUpstreamThrottle(new Error("ECONNRESET"))).toBe(false);
     expect(isUpstreamThrottle(Object.assign(new Error("x"), { $metadata: { httpStatusCode: 500 } }))).toBe(false);
     expect(isUpstreamThrottle("ThrottlingException")).toBe(false);
+  });
+});
+
+describe("the router's auth environment", () => {
+  it("with users and roles in the store, the router reads store users (auth.backends [store]); other modes set nothing", async () => {
+    for (const auth of ["store", "store,acl"] as const) {
+      const env = apiAuthEnvironment(auth);
+      expect((await loadConfig({ env })).auth.backends).toEqual(["store"]);
+    }
+    expect(apiAuthEnvironment("acl")).toEqual({});
+    expect(apiAuthEnvironment("allow-all")).toEqual({});
   });
 });

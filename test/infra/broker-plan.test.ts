@@ -23,6 +23,9 @@ import { deploySettings } from "../../infra/plan/settings.js";
 const REDIS_URL = "rediss://default:pw@eu1-able-fox-12345.upstash.io:6379";
 const known = new Map(ENV_VARS.map((v) => [v.name, v]));
 
+
+/** The password-check settings every loaded config carries (decision 010); the deployment keeps the defaults. */
+const AUTH_QUEUE_DEFAULTS = { hashConcurrency: 2, maxPendingAuth: 10_000, maxAuthWaitMs: 5000, cacheSeconds: 300, cacheMaxEntries: 100_000 };
 describe("brokerEnvironment: the broker's MQGATE_* contract in the container", () => {
   const acl = brokerEnvironment({ auth: "acl", aclFile: "deploy/prod.acl.yaml", queuePrefix: "mqgate-prod" });
   const open = brokerEnvironment({ auth: "allow-all", queuePrefix: "mqgate-prod" });
@@ -46,7 +49,7 @@ describe("brokerEnvironment: the broker's MQGATE_* contract in the container", (
     expect(config.metrics.port).toBeNull();
     // Metrics go to CloudWatch as EMF lines instead, the deployment as the cluster dimension.
     expect(config.emf).toEqual({ intervalSeconds: 60, namespace: "mqgate", cluster: "mqgate-prod" });
-    expect(config.auth).toEqual({ mode: "acl", aclFile: "/app/config/prod.acl.yaml" });
+    expect(config.auth).toEqual({ mode: "acl", aclFile: "/app/config/prod.acl.yaml", ...AUTH_QUEUE_DEFAULTS });
     expect(config.redisUrl).toBe(REDIS_URL);
     expect(config.sqsEndpoint).toBeUndefined();
     expect(config.cluster).toMatchObject({ communicator: "sqs", queuePrefix: "mqgate-prod" });
@@ -54,7 +57,18 @@ describe("brokerEnvironment: the broker's MQGATE_* contract in the container", (
     expect(config.limits.maxConnections).toBeLessThan(DEFAULTS.limits.maxConnections);
 
     const openConfig = await loadConfig({ env: { ...open, MQGATE_REDIS_URL: REDIS_URL } });
-    expect(openConfig.auth).toEqual({ mode: "allow-all" });
+    expect(openConfig.auth).toEqual({ mode: "allow-all", ...AUTH_QUEUE_DEFAULTS });
+  });
+
+  it("auth 'store' and 'store,acl' become the auth chain (users and roles in the store, issue 15)", async () => {
+    const store = brokerEnvironment({ auth: "store", queuePrefix: "mqgate-prod" });
+    expect(store).not.toHaveProperty("MQGATE_ACL_FILE");
+    expect((await loadConfig({ env: { ...store, MQGATE_REDIS_URL: REDIS_URL } })).auth.backends).toEqual(["store"]);
+    const both = brokerEnvironment({ auth: "store,acl", aclFile: "deploy/prod.acl.yaml", queuePrefix: "mqgate-prod" });
+    expect((await loadConfig({ env: { ...both, MQGATE_REDIS_URL: REDIS_URL } })).auth).toMatchObject({ backends: ["store", "acl"], aclFile: "/app/config/prod.acl.yaml" });
+    expect(() => brokerEnvironment({ auth: "store,acl", queuePrefix: "p" })).toThrow(/needs an ACL file/);
+    expect(brokerImage({ auth: "store,acl", aclFile: "a.yaml" }).target).toBe("broker-acl");
+    expect(brokerImage({ auth: "store", aclFile: "ignored.yaml" }).target).toBe("broker");
   });
 
   it("leaves the node id to each process: a fixed one would be shared by every task", async () => {

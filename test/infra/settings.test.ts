@@ -58,6 +58,8 @@ describe("deploySettings: MQGATE_DEPLOY_* of the deploying shell", () => {
       alarmTopicArn: "arn:aws:sns:eu-west-1:123456789012:ops-pager",
     });
     expect(deploySettings({ MQGATE_DEPLOY_DOMAIN: "", MQGATE_DEPLOY_AUTH: "  " })).toEqual(deploySettings({}));
+    expect(deploySettings({ MQGATE_DEPLOY_AUTH: "store" }).auth).toBe("store");
+    expect(deploySettings({ MQGATE_DEPLOY_AUTH: "store, acl" }).auth).toBe("store,acl");
   });
 
   it("reports every problem at once, naming the variable", () => {
