@@ -68,7 +68,9 @@ export function handleConnect(conn: Connection, packet: IConnectPacket): void {
     };
   }
   conn.beginConnect(keepalive);
-  broker.auth.connect(conn.client, packet.password).then(
+  // On TLS with client certificates, the verified certificate goes to the auth layer too (core/auth/backend.ts).
+  const request = conn.certificate === undefined ? conn.client : { ...conn.client, certificate: conn.certificate };
+  broker.auth.connect(request, packet.password).then(
     (decision) => {
       if (conn.isClosed) return;
       if (!decision.ok) {
@@ -76,6 +78,10 @@ export function handleConnect(conn: Connection, packet: IConnectPacket): void {
         return;
       }
       conn.policy = decision.policy;
+      if (decision.expiresAt !== undefined) {
+        conn.expireAt(decision.expiresAt);
+        if (conn.isClosed) return;
+      }
       return broker.connectSession(conn, clientId, clean);
     },
     (err: unknown) => {

@@ -42,7 +42,10 @@ export interface ClientPolicy {
 }
 
 /** Outcome of CONNECT authentication. 4 = bad user name or password, 5 = not authorized (CONNACK codes). */
-export type ConnectDecision = { ok: true; policy: ClientPolicy } | { ok: false; returnCode: 4 | 5; reason: string };
+export type ConnectDecision =
+  /** `expiresAt` (epoch ms): the broker closes the connection then (a JWT's exp). */
+  | { ok: true; policy: ClientPolicy; expiresAt?: number | undefined }
+  | { ok: false; returnCode: 4 | 5; reason: string };
 
 /** Authenticates CONNECT and hands back the client's policy. Async: it may consult a store. */
 export interface Auth {
