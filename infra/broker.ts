@@ -22,7 +22,7 @@ if (settings.auth === "acl" && !existsSync(path.join($cli.paths.root, settings.a
 
 const seconds = (n: number) => `${n} seconds` as const;
 
-const rules = plan.brokerPorts(settings.domain, { plaintext: settings.plaintext });
+const rules = plan.brokerPorts(settings.domain, { plaintext: settings.plaintext, tlsPassthrough: settings.tlsPassthrough });
 const image = plan.brokerImage(settings);
 const scaling = plan.brokerScaling(settings);
 const check = plan.brokerHealthCheck();
@@ -37,7 +37,13 @@ export const broker = new sst.aws.Service("Broker", {
   memory: plan.BROKER_TASK.memory,
   image: { context: ".", dockerfile: image.dockerfile, target: image.target, args: image.args },
   environment: {
-    ...plan.brokerEnvironment({ auth: settings.auth, aclFile: settings.aclFile, drainMs: plan.DRAIN_MS, queuePrefix: prefix }),
+    ...plan.brokerEnvironment({
+      auth: settings.auth,
+      aclFile: settings.aclFile,
+      drainMs: plan.DRAIN_MS,
+      queuePrefix: prefix,
+      tls: settings.tlsPassthrough ? { clientCerts: settings.clientCerts } : undefined,
+    }),
     MQGATE_EVENTS_QUEUE_URL: eventsQueue.url,
   },
   ssm: { MQGATE_REDIS_URL: brokerRedisUrlParameter.arn },

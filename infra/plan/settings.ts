@@ -20,6 +20,13 @@ export interface DeploySettings {
   auth: BrokerAuth;
   /** ACL file (.yaml, .yml or .json), relative to the repository root. */
   aclFile: string;
+  /**
+   * TLS passthrough: the load balancer forwards 8883 as plain TCP to the brokers' own TLS listener (instead of
+   * terminating TLS), so client certificates reach the brokers. Default false. docs/deploy.md.
+   */
+  tlsPassthrough: boolean;
+  /** Client certificates on the brokers' TLS listener (tls.clientCerts); anything but "off" needs tlsPassthrough. */
+  clientCerts: "off" | "optional" | "required";
 }
 
 /** The variables, by setting. */
@@ -31,6 +38,8 @@ export const DEPLOY_ENV = {
   maxBrokers: "MQGATE_DEPLOY_MAX_BROKERS",
   auth: "MQGATE_DEPLOY_AUTH",
   aclFile: "MQGATE_DEPLOY_ACL_FILE",
+  tlsPassthrough: "MQGATE_DEPLOY_TLS_PASSTHROUGH",
+  clientCerts: "MQGATE_DEPLOY_CLIENT_CERTS",
 } as const satisfies Record<keyof DeploySettings, string>;
 
 export const DEFAULT_SETTINGS: Readonly<DeploySettings> = Object.freeze({
@@ -39,6 +48,8 @@ export const DEFAULT_SETTINGS: Readonly<DeploySettings> = Object.freeze({
   maxBrokers: 10,
   auth: "acl",
   aclFile: "mqgate.acl.yaml",
+  tlsPassthrough: false,
+  clientCerts: "off",
 });
 
 /** Upper bound for `maxBrokers`: beyond it, revisit the Redis plan and the SQS quotas first. */
@@ -88,8 +99,21 @@ export function deploySettings(env: Readonly<Record<string, string | undefined>>
     if (plaintext === "true" || plaintext === "false") settings.plaintext = plaintext === "true";
     else issues.push(`${DEPLOY_ENV.plaintext} must be 'true' or 'false', got '${plaintext}'`);
   }
-  if (!settings.plaintext && domain === undefined) {
-    issues.push(`${DEPLOY_ENV.plaintext}=false needs ${DEPLOY_ENV.domain}: without a domain there is no TLS endpoint`);
+  const passthrough = get("tlsPassthrough");
+  if (passthrough !== undefined) {
+    if (passthrough === "true" || passthrough === "false") settings.tlsPassthrough = passthrough === "true";
+    else issues.push(`${DEPLOY_ENV.tlsPassthrough} must be 'true' or 'false', got '${passthrough}'`);
+  }
+  const clientCerts = get("clientCerts");
+  if (clientCerts !== undefined) {
+    if (clientCerts === "off" || clientCerts === "optional" || clientCerts === "required") settings.clientCerts = clientCerts;
+    else issues.push(`${DEPLOY_ENV.clientCerts} must be 'off', 'optional' or 'required', got '${clientCerts}'`);
+  }
+  if (settings.clientCerts !== "off" && !settings.tlsPassthrough) {
+    issues.push(`${DEPLOY_ENV.clientCerts}=${settings.clientCerts} needs ${DEPLOY_ENV.tlsPassthrough}=true: a load balancer that ends TLS never passes client certificates on`);
+  }
+  if (!settings.plaintext && domain === undefined && !settings.tlsPassthrough) {
+    issues.push(`${DEPLOY_ENV.plaintext}=false needs ${DEPLOY_ENV.domain} or ${DEPLOY_ENV.tlsPassthrough}=true: otherwise there is no TLS endpoint`);
   }
   if (settings.minBrokers > settings.maxBrokers) {
     issues.push(`${DEPLOY_ENV.minBrokers} (${settings.minBrokers}) must not exceed ${DEPLOY_ENV.maxBrokers} (${settings.maxBrokers})`);

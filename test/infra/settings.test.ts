@@ -14,7 +14,7 @@ function problems(env: Record<string, string>): readonly string[] {
 
 describe("deploySettings: MQGATE_DEPLOY_* of the deploying shell", () => {
   it("defaults: two to ten brokers, ACL auth from mqgate.acl.yaml, plain endpoints, no domain", () => {
-    expect(deploySettings({})).toEqual({ plaintext: true, minBrokers: 2, maxBrokers: 10, auth: "acl", aclFile: "mqgate.acl.yaml" });
+    expect(deploySettings({})).toEqual({ plaintext: true, minBrokers: 2, maxBrokers: 10, auth: "acl", aclFile: "mqgate.acl.yaml", tlsPassthrough: false, clientCerts: "off" });
     expect(DEFAULT_SETTINGS.minBrokers).toBeGreaterThanOrEqual(2); // one task per availability zone
   });
 
@@ -28,6 +28,8 @@ describe("deploySettings: MQGATE_DEPLOY_* of the deploying shell", () => {
         MQGATE_DEPLOY_MAX_BROKERS: "30",
         MQGATE_DEPLOY_AUTH: "acl",
         MQGATE_DEPLOY_ACL_FILE: "deploy/prod.acl.json",
+        MQGATE_DEPLOY_TLS_PASSTHROUGH: "true",
+        MQGATE_DEPLOY_CLIENT_CERTS: "required",
       }),
     ).toEqual({
       domain: "mqtt.example.com",
@@ -37,8 +39,16 @@ describe("deploySettings: MQGATE_DEPLOY_* of the deploying shell", () => {
       maxBrokers: 30,
       auth: "acl",
       aclFile: "deploy/prod.acl.json",
+      tlsPassthrough: true,
+      clientCerts: "required",
     });
     expect(deploySettings({ MQGATE_DEPLOY_DOMAIN: "", MQGATE_DEPLOY_AUTH: "  " })).toEqual(deploySettings({}));
+  });
+
+  it("TLS passthrough: client certificates need it; it is a TLS endpoint without a domain", () => {
+    expect(problems({ MQGATE_DEPLOY_CLIENT_CERTS: "required" })).toEqual([expect.stringMatching(/MQGATE_DEPLOY_CLIENT_CERTS=required needs MQGATE_DEPLOY_TLS_PASSTHROUGH=true/)]);
+    expect(problems({ MQGATE_DEPLOY_TLS_PASSTHROUGH: "yes", MQGATE_DEPLOY_CLIENT_CERTS: "always" })).toHaveLength(2);
+    expect(deploySettings({ MQGATE_DEPLOY_TLS_PASSTHROUGH: "true", MQGATE_DEPLOY_PLAINTEXT: "false" })).toMatchObject({ tlsPassthrough: true, plaintext: false, clientCerts: "off" });
   });
 
   it("reports every problem at once, naming the variable", () => {
