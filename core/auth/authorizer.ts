@@ -135,12 +135,16 @@ function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
 /** An AuthBackend over `call`, with timeout and circuit breaker. */
 export function createAuthorizerBackend(name: string, cfg: AuthorizerCallConfig, call: AuthorizerCall, now: () => number = Date.now): AuthBackend & { readonly breaker: CircuitBreaker } {
   const breaker = new CircuitBreaker(cfg.breakerFailures, cfg.breakerOpenSeconds * 1000, now);
+  let inFlight = 0;
   return {
     name,
     breaker,
     async authenticate(request: AuthRequest, password: Buffer | undefined): Promise<BackendVerdict> {
+      // A CONNECT flood must not become an unbounded number of calls (sockets, memory) to the authorizer.
+      if (inFlight >= cfg.maxInFlight) return { kind: "deny", returnCode: 3, reason: `${name} authorizer busy (${cfg.maxInFlight} calls in flight)` };
       if (!breaker.tryAcquire()) return { kind: "deny", returnCode: 3, reason: `${name} authorizer unavailable (circuit breaker open)` };
       let decision: Decision;
+      inFlight++;
       try {
         const signal = AbortSignal.timeout(cfg.timeoutMs);
         const reply = await abortable(call(authorizerRequest(request, password), signal), signal);
@@ -153,6 +157,8 @@ export function createAuthorizerBackend(name: string, cfg: AuthorizerCallConfig,
         breaker.failure();
         const why = err instanceof Error ? (err.name === "TimeoutError" ? `timed out after ${cfg.timeoutMs} ms` : err.message) : String(err);
         return { kind: "deny", returnCode: 3, reason: `${name} authorizer failed: ${why}` };
+      } finally {
+        inFlight--;
       }
       breaker.success();
       if (decision.kind !== "allow") return decision;

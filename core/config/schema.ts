@@ -122,6 +122,7 @@ const authorizerCallShape = {
   breakerOpenSeconds: int(1, 3600).default(10),
   defaultTtlSeconds: int(0, 86_400).default(60),
   maxResponseBytes: int(256, 16_777_216).default(65_536),
+  maxInFlight: int(1, 100_000).default(256),
 };
 const jwtShape = {
   jwksUrl: url(["http:", "https:"], "must be an http:// or https:// JWKS URL").optional(),

@@ -89,6 +89,8 @@ export interface AuthorizerCallConfig {
   /** Decision cache time when the answer has no ttl (seconds); 0 = do not cache. */
   defaultTtlSeconds: number;
   maxResponseBytes: number;
+  /** Calls waiting for an answer at once; a CONNECT beyond is answered 0x03 without a call. */
+  maxInFlight: number;
 }
 
 /** HTTP authorizer (core/auth/http-authorizer.ts). */

@@ -173,6 +173,23 @@ describe("HTTP authorizer: failures and the circuit breaker", () => {
     expect(srv.requests).toHaveLength(1);
   });
 
+  it("at maxInFlight calls waiting, the next CONNECT gets 0x03 without a call and without tripping the breaker", async () => {
+    const backend = createHttpBackend(httpConfig({ url: srv.url, maxInFlight: 2, breakerFailures: 1, timeoutMs: 2000 }));
+    let release!: () => void;
+    const gate = new Promise<void>((r) => (release = r));
+    srv.handler = (_b, _q, res) => void gate.then(() => json(res, 200, { result: "allow" }));
+    srv.requests = [];
+    const waiting = [backend.authenticate(REQ, PW), backend.authenticate(REQ, PW)];
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await backend.authenticate(REQ, PW)).toMatchObject({ kind: "deny", returnCode: 3, reason: expect.stringContaining("busy") });
+    expect(backend.breaker.state).toBe("closed");
+    release();
+    for (const v of await Promise.all(waiting)) expect(v).toMatchObject({ kind: "allow" });
+    expect(srv.requests).toHaveLength(2);
+    // Capacity is back once they answered.
+    expect(await backend.authenticate(REQ, PW)).toMatchObject({ kind: "allow" });
+  });
+
   it("malformed, oversized and unknown answers are failures (0x03), never an allow", async () => {
     const backend = createHttpBackend(httpConfig({ url: srv.url, maxResponseBytes: 1024, breakerFailures: 100 }));
     const answers: Array<(res: ServerResponse) => void> = [
