@@ -189,6 +189,22 @@ describe("JWT backend with a configured key", () => {
     expect(await backend.authenticate({ clientId: "c2", username: "u2", protocolVersion: 4 }, Buffer.from(other))).toMatchObject({ kind: "deny", returnCode: 4 });
   });
 
+  it("an unsigned token (alg none) or an HS256 token against a public key is refused", async () => {
+    const backend = await createJwtBackend(jwtConfig({ secret: "s".repeat(40) }));
+    const req = { clientId: "c4", username: "u4", protocolVersion: 4 as const };
+    const enc = (o: object) => Buffer.from(JSON.stringify(o)).toString("base64url");
+    const exp = Math.floor(Date.now() / 1000) + 60;
+    expect(await backend.authenticate(req, Buffer.from(`${enc({ alg: "none" })}.${enc({ sub: "u4", exp })}.`))).toMatchObject({ kind: "deny", returnCode: 4 });
+    // Algorithm confusion: an HS256 token "signed" with a public key's bytes, against a key-pair configuration.
+    const { publicKey } = await generateKeyPair("ES256", { extractable: true });
+    const pem = await exportSPKI(publicKey);
+    const dir = mkdtempSync(path.join(tmpdir(), "mqgate-jwt-"));
+    writeFileSync(path.join(dir, "pub.pem"), pem);
+    const keyed = await createJwtBackend(jwtConfig({ publicKeyFile: path.join(dir, "pub.pem") }));
+    const confused = await new SignJWT({ sub: "u4" }).setProtectedHeader({ alg: "HS256" }).setExpirationTime("1m").sign(new TextEncoder().encode(pem));
+    expect(await keyed.authenticate(req, Buffer.from(confused))).toMatchObject({ kind: "deny", returnCode: 4 });
+  });
+
   it("an oversized token is refused without being parsed; other passwords are 'next'", async () => {
     const backend = await createJwtBackend(jwtConfig({ secret: "s".repeat(40), maxTokenBytes: 64 }));
     const req = { clientId: "c3", username: "u3", protocolVersion: 4 as const };
