@@ -155,6 +155,21 @@ describe("HTTP authorizer: failures and the circuit breaker", () => {
     expect(live.breaker.state).toBe("closed");
   });
 
+  it("on the wire: an authorizer that is down gives CONNACK 0x03, before and after the breaker opens", async () => {
+    const backend = createHttpBackend(httpConfig({ url: `http://127.0.0.1:${await freePort()}/auth`, breakerFailures: 2 }));
+    const b = await startTestBroker({}, backendAsAuth(backend));
+    try {
+      for (let i = 0; i < 3; i++) {
+        const c = await RawClient.open(b.mqttPort);
+        expect((await c.connect({ clientId: `down-${i}`, username: "alice", password: PW })).returnCode).toBe(3);
+        await c.waitClosed();
+      }
+      expect(backend.breaker.state).toBe("open");
+    } finally {
+      await b.close();
+    }
+  });
+
   it("in half-open only one trial goes out; concurrent CONNECTs get 0x03", async () => {
     let now = 0;
     const backend = createHttpBackend(httpConfig({ url: srv.url, breakerFailures: 1, breakerOpenSeconds: 1, timeoutMs: 2000 }), { now: () => now });
