@@ -295,10 +295,14 @@ export function loadConfigSync(opts: LoadConfigOptions = {}): MqgateConfig {
   return buildConfig(opts, env, file);
 }
 
-/** A copy safe to log: apiKey masked, password removed from redisUrl. */
+/** A copy safe to log: apiKey, the JWT secret and authorizer credentials masked, password removed from redisUrl. */
 export function redactConfig(config: MqgateConfig): MqgateConfig {
   const copy = structuredClone(config);
   if (copy.apiKey !== undefined) copy.apiKey = "[redacted]";
+  if (copy.auth.jwt?.secret !== undefined) copy.auth.jwt.secret = "[redacted]";
+  if (copy.auth.http?.authorization !== undefined) copy.auth.http.authorization = "[redacted]";
+  const headers = copy.auth.http?.headers;
+  if (headers !== undefined) for (const k of Object.keys(headers)) headers[k] = "[redacted]";
   if (copy.redisUrl !== undefined) {
     try {
       const u = new URL(copy.redisUrl);

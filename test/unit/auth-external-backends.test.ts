@@ -2,7 +2,7 @@
 // loader, environment variables included); a listed backend without its section is a startup error naming the key.
 import { describe, expect, it } from "vitest";
 import { createExternalBackend, isExternalBackend } from "../../core/auth/external-backends.js";
-import { loadConfig } from "../../core/config/index.js";
+import { loadConfig, redactConfig } from "../../core/config/index.js";
 
 describe("createExternalBackend", () => {
   it("builds each backend from its section, set from the environment", async () => {
@@ -33,6 +33,16 @@ describe("createExternalBackend", () => {
     await expect(loadConfig({ env: { MQGATE_JWT_SECRET: "k".repeat(40), MQGATE_JWT_JWKS_URL: "https://i/jwks" } })).rejects.toThrow(/exactly one key source/);
     await expect(loadConfig({ env: { MQGATE_JWT_SECRET: "short" } })).rejects.toThrow(/at least 32/);
     await expect(loadConfig({ env: { MQGATE_TLS_CLIENT_CERTS: "required" } })).rejects.toThrow(/tls\.caFile/);
+  });
+
+  it("redactConfig masks the JWT secret and the authorizer's credentials", async () => {
+    const cfg = await loadConfig({
+      env: { MQGATE_JWT_SECRET: "k".repeat(40), MQGATE_AUTH_HTTP_URL: "https://a/auth", MQGATE_AUTH_HTTP_AUTHORIZATION: "Bearer topsecret" },
+      overrides: { auth: { http: { headers: { "x-api-key": "hidden-key" } } } },
+    });
+    const shown = JSON.stringify(redactConfig(cfg));
+    for (const secret of ["k".repeat(40), "topsecret", "hidden-key"]) expect(shown).not.toContain(secret);
+    expect(cfg.auth.jwt?.secret).toBe("k".repeat(40));
   });
 
   it("a secret is never echoed in a config error", async () => {
