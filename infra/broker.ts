@@ -12,6 +12,8 @@ import { DEPLOY_ENV } from "./plan/settings.js";
 import { eventsQueue, nodeQueueArnPattern, prefix } from "./queues.js";
 import { settings } from "./settings.js";
 import { brokerRedisUrlParameter } from "./store.js";
+import { tlsBrokerCommand } from "./plan/tls.js";
+import { brokerTlsKeys, brokerTlsSsm } from "./tls.js";
 
 if (settings.auth === "acl" && !existsSync(path.join($cli.paths.root, settings.aclFile))) {
   throw new Error(
@@ -46,7 +48,9 @@ export const broker = new sst.aws.Service("Broker", {
     }),
     MQGATE_EVENTS_QUEUE_URL: eventsQueue.url,
   },
-  ssm: { MQGATE_REDIS_URL: brokerRedisUrlParameter.arn },
+  ssm: { MQGATE_REDIS_URL: brokerRedisUrlParameter.arn, ...brokerTlsSsm },
+  // TLS passthrough: write the TLS secrets to files, then run the image's command (infra/plan/tls.ts).
+  ...(brokerTlsKeys.length > 0 ? { command: tlsBrokerCommand(brokerTlsKeys) } : {}),
   permissions: [...nodeQueueOwnerStatements(nodeQueueArnPattern), ...eventsSenderStatements(eventsQueue.arn)],
   health: {
     command: ["CMD", ...check.command],

@@ -11,10 +11,10 @@ import type { BrokerAuth, DeploySettings } from "./settings.js";
  */
 export const CONTAINER_PORTS = { mqtt: 1883, ws: 8083, mqtts: 8883 } as const;
 /**
- * Where the broker's TLS files are in the image with TLS passthrough: server.crt, server.key and (client
- * certificates) ca.crt. docs/deploy.md, "TLS passthrough", says how they get there.
+ * Where the broker's TLS files are in the task with TLS passthrough: server.crt, server.key and (client
+ * certificates) ca.crt, written from `sst secret`s when the task starts (infra/plan/tls.ts).
  */
-export const TLS_DIR = "/app/tls";
+export const TLS_DIR = "/tmp/mqgate-tls";
 /** The WebSocket path (the broker's default `ws.path`). */
 export const WS_PATH = "/mqtt";
 /** Public ports on the load balancer. */
