@@ -9,6 +9,7 @@ import { LimitExceeded, ProtocolError } from "./errors.js";
 import { dispatch } from "./handlers/index.js";
 import type { Session, SessionLink } from "./session.js";
 import type { CloseReason, Message } from "./types.js";
+import type { ClientCertificate } from "../core/auth/backend.js";
 
 export const enum ConnState {
   /** Socket accepted; the first packet must be CONNECT [MQTT-3.1.0-1]. */
@@ -45,6 +46,8 @@ const MAX_PENDING_ACKS = 1024;
  * this the broker stops reading from the client too, so a store outage holds at most this much per client.
  */
 const MAX_PENDING_ACK_BYTES = 4 * 1024 * 1024;
+/** Largest delay Node timers accept. */
+const MAX_TIMER_MS = 2_147_483_647;
 
 export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
   readonly id = nextConnectionId++;
@@ -66,6 +69,8 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
   /** Reading is paused because packets are held (authentication, or a handler waiting for the store). */
   private holding = false;
   private timer: NodeJS.Timeout;
+  /** Closes the connection when its credentials expire (a JWT's exp), or null. */
+  private expiry: NodeJS.Timeout | null = null;
   /** This tick's outgoing bytes (see `reserve`), or null. */
   private out: Buffer | null = null;
   private outLength = 0;
@@ -93,6 +98,8 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
     readonly stream: Duplex,
     readonly remoteAddress: string,
     readonly transport: Transport,
+    /** The verified client certificate (TLS listener with client certificates), for the auth layer. */
+    readonly certificate?: ClientCertificate | undefined,
   ) {
     // Fixed header is at least 2 bytes; the limit applies to the whole packet.
     // Before CONNECT, only a CONNECT-sized packet is buffered: a socket that has not authenticated cannot make the
@@ -211,6 +218,19 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
     this.updateReading();
   }
 
+  /** The credentials this connection authenticated with expire at `epochMs`: close it then (0x05-like, "not-authorized"). */
+  expireAt(epochMs: number): void {
+    if (this.state === ConnState.Closed) return;
+    if (this.expiry !== null) clearTimeout(this.expiry);
+    const delay = epochMs - Date.now();
+    if (delay <= 0) {
+      this.close("not-authorized", new Error("credentials expired"));
+      return;
+    }
+    // Beyond the largest timer delay (about 24.8 days), re-arm when it fires.
+    this.expiry = setTimeout(onCredentialsExpiry, Math.min(delay, MAX_TIMER_MS), this, epochMs);
+  }
+
   /** Holds incoming packets until `resume()`: a handler is waiting for the store. */
   suspend(): void {
     this.suspended = true;
@@ -264,6 +284,7 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
     this.state = ConnState.Closed;
     this.closeReason = reason;
     clearTimeout(this.timer);
+    if (this.expiry !== null) clearTimeout(this.expiry);
     this.pending = null;
     this.pendingSizes = null;
     this.pendingBytes = 0;
@@ -508,6 +529,10 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
 const kConnection = Symbol("mqgate.connection");
 interface ConnectionStream extends Duplex {
   [kConnection]: Connection;
+}
+
+function onCredentialsExpiry(conn: Connection, epochMs: number): void {
+  conn.expireAt(epochMs);
 }
 
 function onStreamData(this: ConnectionStream, chunk: Buffer): void {

@@ -4,6 +4,8 @@ import { createServer as createHttpServer, type Server as HttpServer } from "nod
 import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
 import { createServer as createTlsServer } from "node:tls";
 import { createWebSocketStream, WebSocketServer } from "ws";
+import type { ClientCertificate } from "../core/auth/backend.js";
+import { verifiedCertificate } from "../core/auth/x509.js";
 import type { MqgateConfig } from "../core/config/types.js";
 import type { Broker } from "./broker.js";
 import { Connection, type Transport } from "./connection.js";
@@ -19,7 +21,7 @@ export interface Listener {
  * Accepts a stream, or refuses it at once (closed before any byte is read) when `maxConnections` is reached or
  * its address is over its limits (broker/address-limits.ts).
  */
-function accept(broker: Broker, stream: Duplex, remote: string, transport: Transport): void {
+function accept(broker: Broker, stream: Duplex, remote: string, transport: Transport, certificate?: ClientCertificate): void {
   if (!broker.canAccept()) {
     broker.stats.connectionsRefused++;
     stream.destroy();
@@ -34,7 +36,7 @@ function accept(broker: Broker, stream: Duplex, remote: string, transport: Trans
   const limits = broker.addressLimits;
   // One closure per connection (not per packet): gives the address's slot back however the stream ends.
   stream.once("close", () => limits.release(admitted.key));
-  broker.addConnection(new Connection(broker, stream, remote, transport));
+  broker.addConnection(new Connection(broker, stream, remote, transport, certificate));
 }
 
 function remoteOf(socket: Socket): string {
@@ -91,17 +93,28 @@ export async function startListeners(broker: Broker, config: MqgateConfig): Prom
       listeners.push({ transport: "tcp", host: config.mqtt.host, port, close: closer(server) });
     }
     if (config.tls.port !== null) {
-      const { certFile, keyFile, caFile } = config.tls;
+      const { certFile, keyFile, caFile, clientCerts } = config.tls;
       if (certFile === undefined || keyFile === undefined) throw new Error("tls.port is set but tls.certFile or tls.keyFile is missing");
       const server = createTlsServer(
         {
           cert: readFileSync(certFile),
           key: readFileSync(keyFile),
           ...(caFile !== undefined ? { ca: readFileSync(caFile) } : {}),
+          // Client certificates (docs/auth.md, "X.509"): verified against caFile by Node; "required" refuses the
+          // handshake without a valid one, "optional" lets clients without one through.
+          requestCert: clientCerts !== "off",
+          rejectUnauthorized: clientCerts === "required",
         },
         (socket) => {
           socket.setNoDelay(true);
-          accept(broker, socket, remoteOf(socket), "tls");
+          const certificate = clientCerts === "off" ? undefined : verifiedCertificate(socket);
+          if (certificate === null) {
+            // "optional": a certificate was sent but did not verify. Never treated as no certificate.
+            broker.stats.connectionsRefused++;
+            socket.destroy();
+            return;
+          }
+          accept(broker, socket, remoteOf(socket), "tls", certificate);
         },
       );
       const port = await listen(server, config.tls.host, config.tls.port, "tls");

@@ -9,7 +9,6 @@ import type { Store } from "../core/store/types.js";
 import { type LocalApi, startLocalApi } from "../functions/local.js";
 import { Broker } from "./broker.js";
 import { Cluster } from "./cluster.js";
-import { CredentialExpiry } from "./auth-expiry.js";
 import { IdentitySync } from "./identity-sync.js";
 import type { EventBufferStats } from "./event-buffer.js";
 import { EmfExporter } from "./emf.js";
@@ -119,8 +118,6 @@ export async function startBroker(
   const chain = auth instanceof AuthChain && auth.storeBackend !== undefined ? auth : null;
   const identitySync = chain === null ? null : new IdentitySync(broker, chain, store, config.auth.syncIntervalMs ?? AUTH_CACHE_DEFAULTS.syncIntervalMs);
   await identitySync?.start();
-  // Connections whose credentials carry an expiry (a JWT's exp) are closed when it passes.
-  const credentialExpiry = auth instanceof AuthChain ? new CredentialExpiry(broker, auth) : null;
   const listeners = await startListeners(broker, config);
   const mqttListener = listeners.find((l) => l.transport === "tcp");
   if (cluster !== null && config.cluster.address === undefined && mqttListener !== undefined) {
@@ -195,7 +192,6 @@ export async function startBroker(
           sys.stop();
           await expiry.stop();
           await identitySync?.close();
-          credentialExpiry?.close();
           await http?.close();
           const stopping = Promise.all(listeners.map((l) => l.close()));
           await broker.closeAll("server-shutdown", config.shutdown.drainMs);

@@ -13,6 +13,8 @@ import { DEPLOY_ENV, usesAclFile } from "./plan/settings.js";
 import { eventsQueue, nodeQueueArnPattern, prefix } from "./queues.js";
 import { settings } from "./settings.js";
 import { brokerRedisUrlParameter } from "./store.js";
+import { tlsBrokerCommand } from "./plan/tls.js";
+import { brokerTlsKeys, brokerTlsSsm } from "./tls.js";
 
 if (usesAclFile(settings.auth) && !existsSync(path.join($cli.paths.root, settings.aclFile))) {
   throw new Error(
@@ -23,7 +25,7 @@ if (usesAclFile(settings.auth) && !existsSync(path.join($cli.paths.root, setting
 
 const seconds = (n: number) => `${n} seconds` as const;
 
-const rules = plan.brokerPorts(settings.domain, { plaintext: settings.plaintext });
+const rules = plan.brokerPorts(settings.domain, { plaintext: settings.plaintext, tlsPassthrough: settings.tlsPassthrough });
 const image = plan.brokerImage(settings);
 const scaling = plan.brokerScaling(settings);
 const check = plan.brokerHealthCheck();
@@ -38,12 +40,20 @@ export const broker = new sst.aws.Service("Broker", {
   memory: plan.BROKER_TASK.memory,
   image: { context: ".", dockerfile: image.dockerfile, target: image.target, args: image.args },
   environment: {
-    ...plan.brokerEnvironment({ auth: settings.auth, aclFile: settings.aclFile, drainMs: plan.DRAIN_MS, queuePrefix: prefix }),
+    ...plan.brokerEnvironment({
+      auth: settings.auth,
+      aclFile: settings.aclFile,
+      drainMs: plan.DRAIN_MS,
+      queuePrefix: prefix,
+      tls: settings.tlsPassthrough ? { clientCerts: settings.clientCerts } : undefined,
+    }),
     MQGATE_EVENTS_QUEUE_URL: eventsQueue.url,
     // The operator's config (infra/config.ts, MQGATE_DEPLOY_CONFIG) over the cluster defaults.
     ...configEnv,
   },
-  ssm: { MQGATE_REDIS_URL: brokerRedisUrlParameter.arn },
+  ssm: { MQGATE_REDIS_URL: brokerRedisUrlParameter.arn, ...brokerTlsSsm },
+  // TLS passthrough: write the TLS secrets to files, then run the image's command (infra/plan/tls.ts).
+  ...(brokerTlsKeys.length > 0 ? { command: tlsBrokerCommand(brokerTlsKeys) } : {}),
   permissions: [...nodeQueueOwnerStatements(nodeQueueArnPattern), ...eventsSenderStatements(eventsQueue.arn)],
   health: {
     command: ["CMD", ...check.command],

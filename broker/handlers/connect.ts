@@ -75,7 +75,9 @@ export function handleConnect(conn: Connection, packet: IConnectPacket): void {
     };
   }
   const signal = conn.beginConnect(keepalive);
-  broker.auth.connect(conn.client, packet.password, signal).then(
+  // On TLS with client certificates, the verified certificate goes to the auth layer too (core/auth/backend.ts).
+  const request = conn.certificate === undefined ? conn.client : { ...conn.client, certificate: conn.certificate };
+  broker.auth.connect(request, packet.password, signal).then(
     (decision) => {
       if (conn.isClosed) return;
       if (!decision.ok) {
@@ -83,6 +85,10 @@ export function handleConnect(conn: Connection, packet: IConnectPacket): void {
         return;
       }
       conn.policy = decision.policy;
+      if (decision.expiresAt !== undefined) {
+        conn.expireAt(decision.expiresAt);
+        if (conn.isClosed) return;
+      }
       return broker.connectSession(conn, clientId, clean, decision.identity ?? clientIdentity(packet));
     },
     (err: unknown) => {

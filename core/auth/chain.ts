@@ -18,6 +18,7 @@ import { createAllowAll } from "./allow-all.js";
 import type { AuthBackend, AuthRequest } from "./backend.js";
 import { addressKey } from "./address.js";
 import { DecisionCache } from "./decision-cache.js";
+import { createExternalBackend, isExternalBackend } from "./external-backends.js";
 import { decoyFor } from "./password.js";
 import { createStoreBackend, type StoreAuthBackend } from "./store-backend.js";
 import type { Auth, AuthStats, ClientInfo, ClientPolicy, ConnectDecision } from "./types.js";
@@ -94,7 +95,7 @@ export class AuthChain implements Auth {
   async authenticate(request: AuthRequest, password: Buffer | undefined, signal?: AbortSignal): Promise<ConnectDecision> {
     const key = this.cache.enabled ? this.cache.keyOf(request, password) : "";
     const hit = key === "" ? undefined : this.cache.get(key);
-    if (hit !== undefined) return { ok: true, policy: hit.policy };
+    if (hit !== undefined) return this.allowed(hit.policy, request);
     // An identity change noticed while a backend was answering may have made its answer stale (it read the store
     // before the change): ask again, so the connection never starts with rules older than the last change seen.
     for (let attempt = 0; ; attempt++) {
@@ -118,7 +119,7 @@ export class AuthChain implements Auth {
       if (key !== "" && this.generation === generation) {
         this.cache.set(key, { policy: v.policy, backend: backend.name, username: request.username, expiresAt: v.expiresAt }, v.cacheMs);
       }
-      return { ok: true, policy: v.policy };
+      return this.allowed(v.policy, request);
     }
     if (request.username === undefined) return refuse(5, "anonymous clients are not allowed");
     if (password !== undefined) {
@@ -143,6 +144,24 @@ export class AuthChain implements Auth {
       if (p !== undefined) return p;
     }
     return null;
+  }
+
+  /**
+   * The CONNECT decision for a policy this chain handed out: the credentials' expiry (the broker closes the
+   * connection then), and who owns the client's sessions when that is not the user name (core/auth/identity.ts):
+   * a certificate's subject (`cert:<subject>`), or the identity a token names for a client without user name.
+   */
+  private allowed(policy: ClientPolicy, request: AuthRequest): ConnectDecision {
+    const origin = this.origins.get(policy);
+    const identity = origin?.identity;
+    const owner =
+      origin?.backend === "x509" && identity !== undefined ? `cert:${identity}` : identity !== undefined && identity !== request.username ? `user:${identity}` : undefined;
+    return {
+      ok: true,
+      policy,
+      ...(owner !== undefined ? { identity: owner } : {}),
+      ...(origin?.expiresAt !== undefined ? { expiresAt: origin.expiresAt } : {}),
+    };
   }
 
   /** Which backend handed out `policy` (and the identity, expiry), if this chain did. */
@@ -203,7 +222,8 @@ export function configuredBackends(config: AuthChainConfig): readonly string[] {
   return config.backends ?? [config.mode];
 }
 
-async function buildBackend(name: string, config: AuthChainConfig, deps: AuthDeps, verifier: PasswordVerifier): Promise<AuthBackend> {
+/** `built`: the backends built so far (and, by the time a client connects, all of them: the array fills up). */
+async function buildBackend(name: string, config: AuthChainConfig, deps: AuthDeps, verifier: PasswordVerifier, built: readonly AuthBackend[]): Promise<AuthBackend> {
   switch (name) {
     case "acl":
       if (config.aclFile === undefined || config.aclFile === "") {
@@ -216,6 +236,18 @@ async function buildBackend(name: string, config: AuthChainConfig, deps: AuthDep
       if (deps.store === undefined || deps.store === null) throw new Error("the 'store' auth backend needs the store (internal: pass deps.store)");
       return createStoreBackend({ store: deps.store, verifier });
     default: {
+      if (isExternalBackend(name)) {
+        // x509 without a rules file takes the rules of the user of that name in the chain's other backends.
+        const others = (client: ClientInfo): ClientPolicy | null | undefined => {
+          for (const b of built) {
+            if (b.name === "x509") continue;
+            const p = b.policyFor?.(client);
+            if (p !== undefined) return p;
+          }
+          return undefined;
+        };
+        return createExternalBackend(name, config, { policyFor: others });
+      }
       const factory = EXTRA_FACTORIES.get(name);
       if (factory !== undefined) return factory(config, deps);
       if (config.backends === undefined) throw new Error(`unknown auth.mode ${JSON.stringify(name)}: expected 'allow-all' or 'acl'`);
@@ -231,6 +263,6 @@ export type AuthChainConfig = Partial<AuthConfig> & Pick<AuthConfig, "mode">;
 export async function createAuthChain(config: AuthChainConfig, deps: AuthDeps = {}): Promise<AuthChain> {
   const verifier = deps.verifier ?? verifierFor(config);
   const backends: AuthBackend[] = [];
-  for (const name of configuredBackends(config)) backends.push(await buildBackend(name, config, deps, verifier));
+  for (const name of configuredBackends(config)) backends.push(await buildBackend(name, config, deps, verifier, backends));
   return new AuthChain(backends, { cacheSeconds: config.decisionCacheSeconds, cacheSize: config.decisionCacheSize, verifier });
 }

@@ -47,10 +47,11 @@ export interface ClientPolicy {
 /**
  * Outcome of CONNECT authentication (CONNACK codes): 3 = server unavailable (the authentication queue is
  * full: retry later), 4 = bad user name or password, 5 = not authorized. `identity`: who owns the client's
- * sessions, when the authenticator knows better than the user name (core/auth/identity.ts).
+ * sessions, when the authenticator knows better than the user name (core/auth/identity.ts). `expiresAt` (epoch
+ * ms): the broker closes the connection then (a JWT's exp).
  */
 export type ConnectDecision =
-  | { ok: true; policy: ClientPolicy; identity?: string | undefined }
+  | { ok: true; policy: ClientPolicy; identity?: string | undefined; expiresAt?: number | undefined }
   | { ok: false; returnCode: 3 | 4 | 5; reason: string };
 
 /** Authenticates CONNECT and hands back the client's policy. Async: it may consult a store. */

@@ -35,13 +35,16 @@ export function defaultNodeId(): string {
 }
 
 /** Key paths whose values are secret: never echoed in error messages, masked by redactConfig. */
-const SECRET_KEYS = new Set(["apiKey", "redisUrl"]);
+const SECRET_KEYS = new Set(["apiKey", "redisUrl", "auth.jwt.secret", "auth.http.authorization", "auth.http.headers"]);
 /** File-path keys: relative values in a config file are resolved against the file's directory. */
 const FILE_PATH_KEYS = [
   ["tls", "certFile"],
   ["tls", "keyFile"],
   ["tls", "caFile"],
   ["auth", "aclFile"],
+  ["auth", "jwt", "publicKeyFile"],
+  ["auth", "jwt", "secretFile"],
+  ["auth", "x509", "rulesFile"],
 ] as const;
 
 type Plain = Record<string, unknown>;
@@ -179,10 +182,11 @@ function parseFileText(file: string, text: string): { data?: unknown; issues: Co
 
 function resolveFilePaths(data: DeepPartial<MqgateConfig>, file: string): void {
   const dir = path.dirname(file);
-  for (const [section, key] of FILE_PATH_KEYS) {
-    const obj = data[section] as Plain | undefined;
-    const value = obj?.[key];
-    if (obj && typeof value === "string") obj[key] = path.resolve(dir, value);
+  for (const keys of FILE_PATH_KEYS) {
+    let obj: unknown = data;
+    for (const k of keys.slice(0, -1)) obj = isPlainObject(obj) ? obj[k] : undefined;
+    const key = keys[keys.length - 1]!;
+    if (isPlainObject(obj) && typeof obj[key] === "string") obj[key] = path.resolve(dir, obj[key]);
   }
 }
 
@@ -291,10 +295,14 @@ export function loadConfigSync(opts: LoadConfigOptions = {}): MqgateConfig {
   return buildConfig(opts, env, file);
 }
 
-/** A copy safe to log: apiKey masked, password removed from redisUrl. */
+/** A copy safe to log: apiKey, the JWT secret and authorizer credentials masked, password removed from redisUrl. */
 export function redactConfig(config: MqgateConfig): MqgateConfig {
   const copy = structuredClone(config);
   if (copy.apiKey !== undefined) copy.apiKey = "[redacted]";
+  if (copy.auth.jwt?.secret !== undefined) copy.auth.jwt.secret = "[redacted]";
+  if (copy.auth.http?.authorization !== undefined) copy.auth.http.authorization = "[redacted]";
+  const headers = copy.auth.http?.headers;
+  if (headers !== undefined) for (const k of Object.keys(headers)) headers[k] = "[redacted]";
   if (copy.redisUrl !== undefined) {
     try {
       const u = new URL(copy.redisUrl);

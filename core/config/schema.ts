@@ -72,6 +72,9 @@ export const AUTH_MODES = ["allow-all", "acl"] as const;
 export const AUTH_BACKENDS = ["acl", "store", "allow-all", "jwt", "http", "lambda", "x509"] as const;
 export const DROP_POLICIES = ["oldest", "newest"] as const;
 export const COMMUNICATORS = ["auto", "memory", "sqs"] as const;
+export const CLIENT_CERT_MODES = ["off", "optional", "required"] as const;
+export const JWS_ALGORITHMS = ["HS256", "HS384", "HS512", "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"] as const;
+export const X509_IDENTITIES = ["cn", "san-dns", "san-uri", "san-email"] as const;
 
 // ---- section shapes (shared by the full and the file schema) ------------------------------
 
@@ -82,6 +85,7 @@ const tlsShape = {
   certFile: filePath.optional(),
   keyFile: filePath.optional(),
   caFile: filePath.optional(),
+  clientCerts: oneOf(CLIENT_CERT_MODES),
 };
 
 const wsShape = { ...listenerShape, path: wsPath };
@@ -118,6 +122,63 @@ const limitsShape = {
 
 const clientIdPatternError = "must be a non-empty pattern using only %u (user name), %% and * (any characters)";
 const backendsError = `must be a non-empty list of distinct backends from ${AUTH_BACKENDS.map((v) => `'${v}'`).join(", ")}`;
+// External auth backends (issue 15): each section is optional; present = configured. Leaves with defaults may be
+// left out of a file.
+const claimName = nonEmptyString("must be a non-empty claim name");
+const headerMap = z.record(
+  z.string({ error: "must be an HTTP header name" }).regex(/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/, { error: "must be an HTTP header name" }),
+  z.string({ error: "must be a header value string" }).regex(/^[^\r\n]*$/, { error: "must be a header value without line breaks" }),
+  { error: "must be a mapping of header names to values" },
+);
+const authorizerCallShape = {
+  timeoutMs: int(50, 60_000).default(2000),
+  breakerFailures: int(1, 1000).default(5),
+  breakerOpenSeconds: int(1, 3600).default(10),
+  defaultTtlSeconds: int(0, 86_400).default(60),
+  maxResponseBytes: int(256, 16_777_216).default(65_536),
+  maxInFlight: int(1, 100_000).default(256),
+};
+const jwtShape = {
+  jwksUrl: url(["http:", "https:"], "must be an http:// or https:// JWKS URL").optional(),
+  publicKeyFile: filePath.optional(),
+  secret: z.string({ error: "must be a string of at least 32 characters" }).min(32, { error: "must be a string of at least 32 characters" }).optional(),
+  secretFile: filePath.optional(),
+  algorithms: z.array(oneOf(JWS_ALGORITHMS), { error: "must be a list of JWS algorithms" }).min(1, { error: "must list at least one algorithm" }).optional(),
+  issuer: nonEmptyString("must be a non-empty issuer").optional(),
+  audience: nonEmptyString("must be a non-empty audience").optional(),
+  clockToleranceSeconds: int(0, 3600).default(30),
+  usernameClaim: claimName.default("sub"),
+  clientIdClaim: claimName.default("clientid"),
+  aclClaim: claimName.default("acl"),
+  requireExp: z.boolean({ error: "must be true or false" }).default(true),
+  jwksCacheSeconds: int(1, 86_400).default(600),
+  jwksCooldownMs: int(0, 3_600_000).default(30_000),
+  jwksTimeoutMs: int(50, 60_000).default(5000),
+  maxTokenBytes: int(64, 65_535).default(8192),
+};
+const httpAuthShape = {
+  url: url(["http:", "https:"], "must be an http:// or https:// URL"),
+  headers: headerMap.optional(),
+  authorization: z.string({ error: "must be a header value without line breaks" }).regex(/^[^\r\n]*$/, { error: "must be a header value without line breaks" }).optional(),
+  ...authorizerCallShape,
+};
+const lambdaAuthShape = {
+  functionName: nonEmptyString("must be a Lambda function name or ARN"),
+  region: nonEmptyString("must be a non-empty AWS region name").optional(),
+  ...authorizerCallShape,
+};
+const x509Shape = {
+  identity: oneOf(X509_IDENTITIES).default("cn"),
+  rulesFile: filePath.optional(),
+  requireUsernameMatch: z.boolean({ error: "must be true or false" }).default(false),
+};
+
+/** A section's shape for files and overrides: every leaf optional, no defaults (they apply once, to the merged result). */
+function fileShape<T extends z.ZodRawShape>(shape: T) {
+  const out: Record<string, z.ZodType> = {};
+  for (const [k, v] of Object.entries(shape)) out[k] = (v instanceof z.ZodDefault ? (v.unwrap() as z.ZodType) : (v as z.ZodType)).optional();
+  return z.strictObject(out).optional();
+}
 
 const authShape = {
   mode: oneOf(AUTH_MODES),
@@ -145,6 +206,10 @@ const authShape = {
   decisionCacheSize: int(0, 10_000_000).optional(),
   /** How often a broker polls the store for user and role changes, in ms (default 250). */
   syncIntervalMs: int(50, 60_000).optional(),
+  jwt: z.strictObject(jwtShape).optional(),
+  http: z.strictObject(httpAuthShape).optional(),
+  lambda: z.strictObject(lambdaAuthShape).optional(),
+  x509: z.strictObject(x509Shape).optional(),
 };
 
 const topLeaves = {
@@ -222,6 +287,24 @@ function crossFieldRules(cfg: MqgateConfig, ctx: z.RefinementCtx): void {
       code: "custom",
       path: ["cluster", "heartbeatMs"],
       message: `is ${cfg.cluster.heartbeatMs}, more than half of cluster.nodeTtlMs (${cfg.cluster.nodeTtlMs}): one late heartbeat would declare a live node dead`,
+    });
+  }
+  const jwt = cfg.auth.jwt;
+  if (jwt !== undefined) {
+    const sources = [jwt.jwksUrl, jwt.publicKeyFile, jwt.secret, jwt.secretFile].filter((v) => v !== undefined).length;
+    if (sources !== 1) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["auth", "jwt", "jwksUrl"],
+        message: `needs exactly one key source: auth.jwt.jwksUrl, auth.jwt.publicKeyFile, auth.jwt.secret (MQGATE_JWT_SECRET) or auth.jwt.secretFile (${sources} set)`,
+      });
+    }
+  }
+  if (cfg.tls.clientCerts !== "off" && cfg.tls.caFile === undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["tls", "caFile"],
+      message: `is required when tls.clientCerts is '${cfg.tls.clientCerts}': the CA bundle client certificates are verified against (MQGATE_TLS_CA)`,
     });
   }
   const backends = cfg.auth.backends;
@@ -305,7 +388,15 @@ export const configFileSchema = z
     http: z.strictObject(listenerShape).partial(),
     metrics: z.strictObject(listenerShape).partial(),
     limits: z.strictObject(limitsShape).partial(),
-    auth: z.strictObject(authShape).partial(),
+    auth: z
+      .strictObject({
+        ...authShape,
+        jwt: fileShape(jwtShape),
+        http: fileShape(httpAuthShape),
+        lambda: fileShape(lambdaAuthShape),
+        x509: fileShape(x509Shape),
+      })
+      .partial(),
     log: z.strictObject(logShape).partial(),
     shutdown: z.strictObject(shutdownShape).partial(),
     cluster: z.strictObject(clusterShape).partial(),
@@ -371,7 +462,7 @@ function deepFreeze<T>(value: T): T {
 export const DEFAULTS: MqgateConfig = deepFreeze({
   nodeId: "",
   mqtt: { host: "0.0.0.0", port: 1883 },
-  tls: { host: "0.0.0.0", port: null },
+  tls: { host: "0.0.0.0", port: null, clientCerts: "off" },
   ws: { host: "0.0.0.0", port: 8083, path: "/mqtt" },
   http: { host: "0.0.0.0", port: 8080 },
   metrics: { host: "0.0.0.0", port: null },

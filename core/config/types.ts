@@ -18,6 +18,8 @@ export interface TlsListenerConfig extends ListenerConfig {
   certFile?: string | undefined;
   keyFile?: string | undefined;
   caFile?: string | undefined;
+  /** Client certificates: off (not asked), optional (verified when sent), required (handshake refused without). */
+  clientCerts: "off" | "optional" | "required";
 }
 
 export interface WsListenerConfig extends ListenerConfig {
@@ -67,6 +69,69 @@ export interface LimitsConfig {
   maxTrackedAddresses: number;
 }
 
+/** JWT backend (core/auth/jwt.ts): the MQTT password carries a JWT. Exactly one key source. */
+export interface JwtAuthConfig {
+  jwksUrl?: string | undefined;
+  /** PEM public key (RS256 / ES256...). */
+  publicKeyFile?: string | undefined;
+  /** HS256 shared secret (MQGATE_JWT_SECRET). Secret. */
+  secret?: string | undefined;
+  secretFile?: string | undefined;
+  /** Accepted algorithms; default: HS256 with a secret, RS256 and ES256 with a key or JWKS. */
+  algorithms?: Array<"HS256" | "HS384" | "HS512" | "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" | "ES256" | "ES384" | "ES512" | "EdDSA"> | undefined;
+  issuer?: string | undefined;
+  audience?: string | undefined;
+  clockToleranceSeconds: number;
+  usernameClaim: string;
+  clientIdClaim: string;
+  aclClaim: string;
+  /** Refuse tokens without `exp`. */
+  requireExp: boolean;
+  jwksCacheSeconds: number;
+  jwksCooldownMs: number;
+  jwksTimeoutMs: number;
+  maxTokenBytes: number;
+}
+
+/** Circuit breaker of an external authorizer (HTTP, Lambda). */
+export interface AuthorizerCallConfig {
+  timeoutMs: number;
+  /** Consecutive failures (errors, timeouts, 5xx) that open the breaker. */
+  breakerFailures: number;
+  /** Seconds the breaker stays open (CONNECT refused 0x03 at once) before one trial call. */
+  breakerOpenSeconds: number;
+  /** Decision cache time when the answer has no ttl (seconds); 0 = do not cache. */
+  defaultTtlSeconds: number;
+  maxResponseBytes: number;
+  /** Calls waiting for an answer at once; a CONNECT beyond is answered 0x03 without a call. */
+  maxInFlight: number;
+}
+
+/** HTTP authorizer (core/auth/http-authorizer.ts). */
+export interface HttpAuthConfig extends AuthorizerCallConfig {
+  url: string;
+  /** Static request headers (a config file). */
+  headers?: Record<string, string> | undefined;
+  /** Authorization header value (MQGATE_AUTH_HTTP_AUTHORIZATION). Secret. */
+  authorization?: string | undefined;
+}
+
+/** Lambda authorizer (core/auth/lambda-authorizer.ts). */
+export interface LambdaAuthConfig extends AuthorizerCallConfig {
+  functionName: string;
+  region?: string | undefined;
+}
+
+/** X.509 backend (core/auth/x509.ts): the verified client certificate names the client. */
+export interface X509AuthConfig {
+  /** Which part of the certificate becomes the identity: the subject CN, or the first SAN of a type. */
+  identity: "cn" | "san-dns" | "san-uri" | "san-email";
+  /** A YAML/JSON file of rules per identity (ACL file form); without it, the identity is handed to the next backend. */
+  rulesFile?: string | undefined;
+  /** The MQTT user name, when set, must equal the identity. */
+  requireUsernameMatch: boolean;
+}
+
 export interface AuthConfig {
   /** allow-all: development default. acl: users and rules from aclFile. */
   mode: "allow-all" | "acl";
@@ -90,6 +155,10 @@ export interface AuthConfig {
   decisionCacheSize?: number | undefined;
   /** Store poll for user and role changes, ms (default 250). */
   syncIntervalMs?: number | undefined;
+  jwt?: JwtAuthConfig | undefined;
+  http?: HttpAuthConfig | undefined;
+  lambda?: LambdaAuthConfig | undefined;
+  x509?: X509AuthConfig | undefined;
 }
 
 export interface MqgateConfig {

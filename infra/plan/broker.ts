@@ -5,8 +5,16 @@
  */
 import { type BrokerAuth, type DeploySettings, usesAclFile } from "./settings.js";
 
-/** Container listeners. TLS is terminated by the load balancer, so the broker's own TLS listener stays off. */
-export const CONTAINER_PORTS = { mqtt: 1883, ws: 8083 } as const;
+/**
+ * Container listeners. TLS is terminated by the load balancer, so the broker's own TLS listener stays off, except
+ * with TLS passthrough (MQGATE_DEPLOY_TLS_PASSTHROUGH): then the broker serves MQTT over TLS on `mqtts` itself.
+ */
+export const CONTAINER_PORTS = { mqtt: 1883, ws: 8083, mqtts: 8883 } as const;
+/**
+ * Where the broker's TLS files are in the task with TLS passthrough: server.crt, server.key and (client
+ * certificates) ca.crt, written from `sst secret`s when the task starts (infra/plan/tls.ts).
+ */
+export const TLS_DIR = "/tmp/mqgate-tls";
 /** The WebSocket path (the broker's default `ws.path`). */
 export const WS_PATH = "/mqtt";
 /** Public ports on the load balancer. */
@@ -69,6 +77,8 @@ export interface BrokerEnvironmentOptions {
   drainMs?: number;
   /** The deployment's queue prefix (infra/plan/queues.ts): node queues are `<prefix>-node-<nodeId>.fifo`. */
   queuePrefix: string;
+  /** TLS passthrough: the broker's own TLS listener, with client certificates as configured. */
+  tls?: { clientCerts: "off" | "optional" | "required" } | undefined;
 }
 
 /**
@@ -99,6 +109,13 @@ export function brokerEnvironment(opts: BrokerEnvironmentOptions): Record<string
     MQGATE_COMMUNICATOR: "sqs",
     MQGATE_QUEUE_PREFIX: opts.queuePrefix,
   };
+  if (opts.tls !== undefined) {
+    env.MQGATE_TLS_PORT = String(CONTAINER_PORTS.mqtts);
+    env.MQGATE_TLS_CERT = `${TLS_DIR}/server.crt`;
+    env.MQGATE_TLS_KEY = `${TLS_DIR}/server.key`;
+    env.MQGATE_TLS_CLIENT_CERTS = opts.tls.clientCerts;
+    if (opts.tls.clientCerts !== "off") env.MQGATE_TLS_CA = `${TLS_DIR}/ca.crt`;
+  }
   if (usesAclFile(opts.auth)) {
     if (opts.aclFile === undefined) throw new Error(`auth '${opts.auth}' needs an ACL file`);
     env.MQGATE_ACL_FILE = aclImagePath(opts.aclFile);
@@ -147,18 +164,20 @@ export interface PortRule {
  * MQTT over TLS on 8883 and wss:// on 443, TLS terminated by the load balancer with an ACM certificate and
  * forwarded to the same container ports. Everything is TCP: one network load balancer, no HTTP parsing in between.
  */
-export function brokerPorts(domain?: string, opts: { plaintext?: boolean } = {}): PortRule[] {
+export function brokerPorts(domain?: string, opts: { plaintext?: boolean; tlsPassthrough?: boolean } = {}): PortRule[] {
   const plaintext = opts.plaintext ?? true;
-  if (!plaintext && domain === undefined) throw new Error("without a domain, plain MQTT is the only endpoint");
+  const passthrough = opts.tlsPassthrough ?? false;
+  if (!plaintext && domain === undefined && !passthrough) throw new Error("without a domain or TLS passthrough, plain MQTT is the only endpoint");
   const mqtt: Tcp = `${CONTAINER_PORTS.mqtt}/tcp`;
   const ws: Tcp = `${CONTAINER_PORTS.ws}/tcp`;
   const rules: PortRule[] = [];
   if (plaintext) {
     rules.push({ listen: `${PUBLIC_PORTS.mqtt}/tcp`, forward: mqtt }, { listen: `${PUBLIC_PORTS.ws}/tcp`, forward: ws });
   }
-  if (domain !== undefined) {
-    rules.push({ listen: `${PUBLIC_PORTS.mqtts}/tls`, forward: mqtt }, { listen: `${PUBLIC_PORTS.wss}/tls`, forward: ws });
-  }
+  // TLS passthrough: 8883 is plain TCP at the load balancer, TLS (and client certificates) end at the broker.
+  if (passthrough) rules.push({ listen: `${PUBLIC_PORTS.mqtts}/tcp`, forward: `${CONTAINER_PORTS.mqtts}/tcp` });
+  else if (domain !== undefined) rules.push({ listen: `${PUBLIC_PORTS.mqtts}/tls`, forward: mqtt });
+  if (domain !== undefined) rules.push({ listen: `${PUBLIC_PORTS.wss}/tls`, forward: ws });
   return rules;
 }
 

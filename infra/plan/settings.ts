@@ -40,6 +40,13 @@ export interface DeploySettings {
   alarmEmail?: string;
   /** An existing SNS topic the alarms notify (instead of, or with, `alarmEmail`'s topic). */
   alarmTopicArn?: string;
+  /**
+   * TLS passthrough: the load balancer forwards 8883 as plain TCP to the brokers' own TLS listener (instead of
+   * terminating TLS), so client certificates reach the brokers. Default false. docs/deploy.md.
+   */
+  tlsPassthrough: boolean;
+  /** Client certificates on the brokers' TLS listener (tls.clientCerts); anything but "off" needs tlsPassthrough. */
+  clientCerts: "off" | "optional" | "required";
 }
 
 /** The variables, by setting. */
@@ -56,6 +63,8 @@ export const DEPLOY_ENV = {
   apiRateLimit: "MQGATE_DEPLOY_API_RATE_LIMIT",
   alarmEmail: "MQGATE_DEPLOY_ALARM_EMAIL",
   alarmTopicArn: "MQGATE_DEPLOY_ALARM_TOPIC_ARN",
+  tlsPassthrough: "MQGATE_DEPLOY_TLS_PASSTHROUGH",
+  clientCerts: "MQGATE_DEPLOY_CLIENT_CERTS",
 } as const satisfies Record<keyof DeploySettings, string>;
 
 export const DEFAULT_SETTINGS: Readonly<DeploySettings> = Object.freeze({
@@ -69,6 +78,8 @@ export const DEFAULT_SETTINGS: Readonly<DeploySettings> = Object.freeze({
   // runaway client hits API Gateway's 429 before it costs Lambda invocations and store requests.
   apiBurstLimit: 200,
   apiRateLimit: 100,
+  tlsPassthrough: false,
+  clientCerts: "off",
 });
 
 /** Upper bound of the throttling settings: API Gateway's default account quota. */
@@ -132,8 +143,21 @@ export function deploySettings(env: Readonly<Record<string, string | undefined>>
     if (plaintext === "true" || plaintext === "false") settings.plaintext = plaintext === "true";
     else issues.push(`${DEPLOY_ENV.plaintext} must be 'true' or 'false', got '${plaintext}'`);
   }
-  if (!settings.plaintext && domain === undefined) {
-    issues.push(`${DEPLOY_ENV.plaintext}=false needs ${DEPLOY_ENV.domain}: without a domain there is no TLS endpoint`);
+  const passthrough = get("tlsPassthrough");
+  if (passthrough !== undefined) {
+    if (passthrough === "true" || passthrough === "false") settings.tlsPassthrough = passthrough === "true";
+    else issues.push(`${DEPLOY_ENV.tlsPassthrough} must be 'true' or 'false', got '${passthrough}'`);
+  }
+  const clientCerts = get("clientCerts");
+  if (clientCerts !== undefined) {
+    if (clientCerts === "off" || clientCerts === "optional" || clientCerts === "required") settings.clientCerts = clientCerts;
+    else issues.push(`${DEPLOY_ENV.clientCerts} must be 'off', 'optional' or 'required', got '${clientCerts}'`);
+  }
+  if (settings.clientCerts !== "off" && !settings.tlsPassthrough) {
+    issues.push(`${DEPLOY_ENV.clientCerts}=${settings.clientCerts} needs ${DEPLOY_ENV.tlsPassthrough}=true: a load balancer that ends TLS never passes client certificates on`);
+  }
+  if (!settings.plaintext && domain === undefined && !settings.tlsPassthrough) {
+    issues.push(`${DEPLOY_ENV.plaintext}=false needs ${DEPLOY_ENV.domain} or ${DEPLOY_ENV.tlsPassthrough}=true: otherwise there is no TLS endpoint`);
   }
   if (settings.minBrokers > settings.maxBrokers) {
     issues.push(`${DEPLOY_ENV.minBrokers} (${settings.minBrokers}) must not exceed ${DEPLOY_ENV.maxBrokers} (${settings.maxBrokers})`);

@@ -14,6 +14,7 @@ import {
   FARGATE_MAX_STOP_TIMEOUT_SECONDS,
   loadBalancerHealthChecks,
   stopTimeoutSeconds,
+  TLS_DIR,
   TLS_POLICY,
   withStopTimeout,
   WS_PATH,
@@ -122,6 +123,35 @@ describe("brokerPorts: network load balancer listeners", () => {
       { listen: "443/tls", forward: "8083/tcp" },
     ]);
     expect(() => brokerPorts(undefined, { plaintext: false })).toThrow();
+  });
+
+  it("TLS passthrough: 8883 forwarded as TCP to the brokers' own TLS listener, wss:// still ends at the load balancer", () => {
+    expect(brokerPorts("mqtt.example.com", { tlsPassthrough: true })).toEqual([
+      { listen: "1883/tcp", forward: "1883/tcp" },
+      { listen: "80/tcp", forward: "8083/tcp" },
+      { listen: "8883/tcp", forward: "8883/tcp" },
+      { listen: "443/tls", forward: "8083/tcp" },
+    ]);
+    expect(brokerPorts(undefined, { plaintext: false, tlsPassthrough: true })).toEqual([{ listen: "8883/tcp", forward: "8883/tcp" }]);
+    expect(Object.keys(loadBalancerHealthChecks(brokerPorts(undefined, { tlsPassthrough: true }))).sort()).toEqual(["1883/tcp", "8083/tcp", "8883/tcp"]);
+  });
+
+  it("TLS passthrough: the broker's environment turns its TLS listener on, with client certificates as set", async () => {
+    const env = brokerEnvironment({ auth: "allow-all", queuePrefix: "mqgate-prod", tls: { clientCerts: "required" } });
+    expect(env).toMatchObject({
+      MQGATE_TLS_PORT: "8883",
+      MQGATE_TLS_CERT: `${TLS_DIR}/server.crt`,
+      MQGATE_TLS_KEY: `${TLS_DIR}/server.key`,
+      MQGATE_TLS_CA: `${TLS_DIR}/ca.crt`,
+      MQGATE_TLS_CLIENT_CERTS: "required",
+    });
+    const config = await loadConfig({ env: { ...env, MQGATE_REDIS_URL: REDIS_URL } });
+    expect(config.tls).toMatchObject({ port: 8883, clientCerts: "required", caFile: `${TLS_DIR}/ca.crt` });
+    for (const rule of brokerPorts(undefined, { tlsPassthrough: true })) {
+      expect([config.mqtt.port, config.ws.port, config.tls.port]).toContain(Number(rule.forward.split("/")[0]));
+    }
+    expect(brokerEnvironment({ auth: "allow-all", queuePrefix: "p", tls: { clientCerts: "off" } }).MQGATE_TLS_CA).toBeUndefined();
+    expect(brokerEnvironment({ auth: "allow-all", queuePrefix: "p" }).MQGATE_TLS_PORT).toBe("off");
   });
 
   it("forwards only to ports the broker listens on", async () => {

@@ -23,6 +23,8 @@ describe("deploySettings: MQGATE_DEPLOY_* of the deploying shell", () => {
       corsOrigins: [],
       apiBurstLimit: 200,
       apiRateLimit: 100,
+      tlsPassthrough: false,
+      clientCerts: "off",
     });
     expect(DEFAULT_SETTINGS.minBrokers).toBeGreaterThanOrEqual(2); // one task per availability zone
   });
@@ -42,6 +44,8 @@ describe("deploySettings: MQGATE_DEPLOY_* of the deploying shell", () => {
         MQGATE_DEPLOY_API_RATE_LIMIT: "20",
         MQGATE_DEPLOY_ALARM_EMAIL: "oncall@example.com",
         MQGATE_DEPLOY_ALARM_TOPIC_ARN: "arn:aws:sns:eu-west-1:123456789012:ops-pager",
+        MQGATE_DEPLOY_TLS_PASSTHROUGH: "true",
+        MQGATE_DEPLOY_CLIENT_CERTS: "required",
       }),
     ).toEqual({
       domain: "mqtt.example.com",
@@ -56,10 +60,18 @@ describe("deploySettings: MQGATE_DEPLOY_* of the deploying shell", () => {
       apiRateLimit: 20,
       alarmEmail: "oncall@example.com",
       alarmTopicArn: "arn:aws:sns:eu-west-1:123456789012:ops-pager",
+      tlsPassthrough: true,
+      clientCerts: "required",
     });
     expect(deploySettings({ MQGATE_DEPLOY_DOMAIN: "", MQGATE_DEPLOY_AUTH: "  " })).toEqual(deploySettings({}));
     expect(deploySettings({ MQGATE_DEPLOY_AUTH: "store" }).auth).toBe("store");
     expect(deploySettings({ MQGATE_DEPLOY_AUTH: "store, acl" }).auth).toBe("store,acl");
+  });
+
+  it("TLS passthrough: client certificates need it; it is a TLS endpoint without a domain", () => {
+    expect(problems({ MQGATE_DEPLOY_CLIENT_CERTS: "required" })).toEqual([expect.stringMatching(/MQGATE_DEPLOY_CLIENT_CERTS=required needs MQGATE_DEPLOY_TLS_PASSTHROUGH=true/)]);
+    expect(problems({ MQGATE_DEPLOY_TLS_PASSTHROUGH: "yes", MQGATE_DEPLOY_CLIENT_CERTS: "always" })).toHaveLength(2);
+    expect(deploySettings({ MQGATE_DEPLOY_TLS_PASSTHROUGH: "true", MQGATE_DEPLOY_PLAINTEXT: "false" })).toMatchObject({ tlsPassthrough: true, plaintext: false, clientCerts: "off" });
   });
 
   it("reports every problem at once, naming the variable", () => {

@@ -1,3 +1,4 @@
+import { SignJWT } from "jose";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { AuthBackend, BackendVerdict } from "../../core/auth/backend.js";
 import { aclBackend } from "../../core/auth/acl-backend.js";
@@ -229,7 +230,32 @@ describe("acl and store backends in a chain", () => {
     expect(await chain.connect(client("carol", "nope"), pw("carol-pw"))).toMatchObject({ ok: false, returnCode: 5 });
     expect((await chain.connect(client("anyone"), undefined)).ok).toBe(true);
     await expect(createAuthChain({ mode: "allow-all", backends: ["store"] })).rejects.toThrow(/needs the store/);
-    await expect(createAuthChain({ mode: "allow-all", backends: ["jwt"] })).rejects.toThrow(/'jwt' is not available/);
+    await expect(createAuthChain({ mode: "allow-all", backends: ["jwt"] })).rejects.toThrow(/'jwt' is listed but not configured: set auth\.jwt/);
+  });
+
+  it("an external backend in the chain: a JWT decides, and its subject and exp reach the broker", async () => {
+    const secret = "0123456789abcdef0123456789abcdef";
+    const jwt = {
+      secret, clockToleranceSeconds: 0, usernameClaim: "sub", clientIdClaim: "clientid", aclClaim: "acl", requireExp: true,
+      jwksCacheSeconds: 600, jwksCooldownMs: 30_000, jwksTimeoutMs: 5000, maxTokenBytes: 8192,
+    };
+    const chain = await createAuthChain({ mode: "allow-all", backends: ["jwt"], jwt });
+    const exp = Math.floor(Date.now() / 1000) + 600;
+    const token = await new SignJWT({ sub: "device-7", acl: { pub: ["d/%u/#"], sub: ["c/%u"] } })
+      .setProtectedHeader({ alg: "HS256" })
+      .setExpirationTime(exp)
+      .sign(new TextEncoder().encode(secret));
+    // No MQTT user name: the token's subject is the identity that owns the client's sessions.
+    const d = await chain.connect({ clientId: "c7", protocolVersion: 4 }, Buffer.from(token));
+    expect(d).toMatchObject({ ok: true, identity: "user:device-7", expiresAt: exp * 1000 });
+    if (!d.ok) throw new Error("refused");
+    expect(d.policy.canPublish("d/device-7/t")).toBe(true);
+    expect(d.policy.canPublish("d/other/t")).toBe(false);
+    // A cached decision answers the same, expiry and identity included.
+    expect(await chain.connect({ clientId: "c7", protocolVersion: 4 }, Buffer.from(token))).toMatchObject({ ok: true, identity: "user:device-7", expiresAt: exp * 1000 });
+    // With the user name equal to the subject, the session identity is the ordinary user:<name>.
+    const same = await chain.connect({ clientId: "c7", username: "device-7", protocolVersion: 4 }, Buffer.from(token));
+    expect(same.ok && "identity" in same ? same.identity : undefined).toBeUndefined();
   });
 });
 

@@ -33,7 +33,16 @@ function at(obj: unknown, keyPath: string): unknown {
 function sample(keyPath: string): unknown {
   const v = at(example, keyPath) ?? at(DEFAULTS, keyPath);
   if (v !== undefined) return v;
-  if (keyPath === "apiKey") return "k-123";
+  // Keys the full example cannot show: secrets, and JWT key sources (exactly one may be set).
+  const others: Record<string, unknown> = {
+    apiKey: "k-123",
+    "auth.jwt.publicKeyFile": "/etc/mqgate/jwt-public.pem",
+    "auth.jwt.secret": "0123456789abcdef0123456789abcdef",
+    "auth.jwt.secretFile": "/run/secrets/jwt",
+    "auth.http.headers": { "x-tenant": "fleet-1" },
+    "auth.http.authorization": "Bearer s3cr3t",
+  };
+  if (keyPath in others) return others[keyPath];
   throw new Error(`no sample value for ${keyPath}: add it to the full example in docs/configuration.md`);
 }
 

@@ -45,7 +45,7 @@ describe("defaults", () => {
     expect(cfg.nodeId).toMatch(new RegExp(`^${os.hostname().replace(/[.*+?^${}()|[\]\\]/g, "\\$&")}-${process.pid}-[0-9a-f]{6}$`));
     expect((await loadConfig({ env: {} })).nodeId).not.toBe(cfg.nodeId);
     expect(cfg.mqtt).toEqual({ host: "0.0.0.0", port: 1883 });
-    expect(cfg.tls).toEqual({ host: "0.0.0.0", port: null });
+    expect(cfg.tls).toEqual({ host: "0.0.0.0", port: null, clientCerts: "off" });
     expect(cfg.ws).toEqual({ host: "0.0.0.0", port: 8083, path: "/mqtt" });
     expect(cfg.http).toEqual({ host: "0.0.0.0", port: 8080 });
     expect(cfg.metrics).toEqual({ host: "0.0.0.0", port: null });
@@ -416,7 +416,10 @@ describe("helpers and documentation", () => {
     const cfg = await loadConfig({ env: {}, file });
     expect(cfg.tls.port).toBe(8883);
     expect(cfg.auth.aclFile).toBe(path.join(dir, "acl.yaml"));
-    const keysInExample = configKeyPaths().filter((k) => k !== "apiKey");
+    // Secrets belong in the environment; the JWT key sources are alternatives (the example uses jwksUrl); header
+    // maps have no fixed keys.
+    const notInExample = new Set(["apiKey", "auth.jwt.secret", "auth.jwt.secretFile", "auth.jwt.publicKeyFile", "auth.http.authorization", "auth.http.headers"]);
+    const keysInExample = configKeyPaths().filter((k) => !notInExample.has(k));
     const flat = (o: object, prefix = ""): string[] =>
       Object.entries(o).flatMap(([k, v]) =>
         v !== null && typeof v === "object" && !Array.isArray(v) ? flat(v as object, `${prefix}${k}.`) : [`${prefix}${k}`],
