@@ -6,7 +6,7 @@
  */
 import { parseDocument } from "yaml";
 import { createAclAuth } from "../../core/auth/acl.js";
-import { parsePasswordHash } from "../../core/auth/password.js";
+import { parseStoredHash } from "../../core/auth/password.js";
 import { parseRoleRules } from "../../core/auth/role-schema.js";
 import type { RoleRecord, RoleRules, UserRecord } from "../../core/store/identity-types.js";
 
@@ -32,11 +32,10 @@ function user(username: string, passwordHash: string, roles: string[], now: numb
 /** Null when mqgate can verify passwords against `hash`, else why not. */
 export function usableHash(hash: string): string | null {
   try {
-    parsePasswordHash(hash);
+    parseStoredHash(hash);
     return null;
   } catch (err) {
-    if (hash.startsWith("$6$")) return "a Mosquitto SHA-512 ($6$) hash, which mqgate does not verify: set a new password (`npm run users -- passwd`)";
-    if (hash.startsWith("$7$")) return `a PBKDF2-SHA512 ($7$) hash this build cannot verify (${(err as Error).message})`;
+    if (hash.startsWith("$6$") || hash.startsWith("$7$")) return `an unusable Mosquitto hash (${(err as Error).message})`;
     if (hash.startsWith("$argon2")) return "an argon2 hash, which mqgate does not verify: set a new password";
     return (err as Error).message;
   }
