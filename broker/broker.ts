@@ -467,6 +467,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
       this.addToTrie(session, filter, granted);
     }
     if (removed.length > 0 || Object.keys(lowered).length > 0) await this.persistSubscriptions(session, lowered, removed);
+    // Messages already queued or in flight on topics the new rules refuse are not delivered (as on resume).
+    for (const msg of session.discardOutgoing((topic) => policy.canSubscribe(topic, 0) !== null)) this.onDrop(session, msg, "not-authorized");
     return removed;
   }
 
@@ -488,9 +490,13 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
    * Per-message read checks of retained deliveries belong in this one function.
    */
   offerRetained(session: Session, msg: Message, filter: string, grantedQos: QoS): void {
+    // The subscription may have gone (UNSUBSCRIBE, a changed role) or been lowered while its lookup was pending.
+    const current = session.subscriptions.get(filter);
+    if (current === undefined) return;
+    const qos = Math.min(msg.qos, grantedQos, current) as QoS;
     // Exact authorization: a subscription overlapping deny patterns gets no retained message they cover.
     if (!session.mayReceive(msg.topic, filter)) this.onDeliveryDenied(session, msg);
-    else session.deliver(msg, msg.qos < grantedQos ? msg.qos : grantedQos, true);
+    else session.deliver(msg, qos, true);
   }
 
   get retainedHighWaterMark(): number {

@@ -218,13 +218,22 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
     this.updateReading();
   }
 
+  /**
+   * The client's credentials no longer hold (expired, or the user was deleted or disabled): the connection is
+   * closed as not authorized, and its will is not published, since it would go out under rules that were revoked.
+   */
+  revoke(reason: Error): void {
+    this.will = null;
+    this.close("not-authorized", reason);
+  }
+
   /** The credentials this connection authenticated with expire at `epochMs`: close it then (0x05-like, "not-authorized"). */
   expireAt(epochMs: number): void {
     if (this.state === ConnState.Closed) return;
     if (this.expiry !== null) clearTimeout(this.expiry);
     const delay = epochMs - Date.now();
     if (delay <= 0) {
-      this.close("not-authorized", new Error("credentials expired"));
+      this.revoke(new Error("credentials expired"));
       return;
     }
     // Beyond the largest timer delay (about 24.8 days), re-arm when it fires.

@@ -92,7 +92,7 @@ export class IdentitySync {
     try {
       const policy = await backend.revalidate(conn.client!.clientId, user);
       if (conn.isClosed) return true;
-      if (policy === null) conn.close("not-authorized", new Error(`user ${JSON.stringify(user)} was deleted, disabled or no longer allows this client id`));
+      if (policy === null) conn.revoke(new Error(`user ${JSON.stringify(user)} was deleted, disabled or no longer allows this client id`));
       else await this.broker.revisePolicy(conn, policy);
       return true;
     } catch (err) {

@@ -59,6 +59,18 @@ export class RetainedStream implements RetainedFeed {
     this.pump();
   }
 
+  remove(filter: string): void {
+    const i = this.lookups.findIndex((l) => l.filter === filter);
+    if (i >= 0) this.lookups.splice(i, 1);
+    if (this.current?.filter === filter) {
+      // A page being read for it is ignored when it arrives (see `read`).
+      this.current = null;
+      this.more = false;
+      this.page = [];
+      this.at = 0;
+    }
+  }
+
   get pending(): number {
     return this.lookups.length + (this.current !== null ? 1 : 0);
   }
@@ -145,6 +157,10 @@ export class RetainedStream implements RetainedFeed {
         (page: Page<RetainedRecord>) => {
           this.reading = false;
           if (this.cancelled) return;
+          if (this.current !== lookup) {
+            this.pump(); // its subscription went away meanwhile
+            return;
+          }
           this.page = page.items;
           this.at = 0;
           this.cursor = page.cursor;

@@ -21,6 +21,8 @@ export interface SessionLink {
 /** Retained delivery for new subscriptions (broker/retained.ts): waits for room on the link, told on every drain. */
 export interface RetainedFeed {
   add(filter: string, qos: QoS): void;
+  /** The subscription is gone: its pending lookup (if any) is dropped. */
+  remove(filter: string): void;
   pump(): void;
   cancel(): void;
 }
@@ -142,6 +144,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
 
   removeSubscription(filter: string): boolean {
     this.guards?.delete(filter);
+    this.retainedFeed?.remove(filter);
     return this.subscriptions.delete(filter);
   }
 

@@ -3,10 +3,10 @@ import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "
 import * as z from "zod";
 import { ConfigError } from "../core/config/errors.js";
 import { InvalidStoreInput } from "../core/store/errors.js";
-import { authenticate, requireScope } from "./api-keys.js";
+import { authenticate, keyCoversFilter, requireScope } from "./api-keys.js";
 import type { GatewayBackend } from "./backend.js";
 import { MetricSet } from "./emf.js";
-import { HttpError, MethodNotAllowedError, NotFoundError, TooManyRequestsError, ValidationError } from "./errors.js";
+import { ForbiddenError, HttpError, MethodNotAllowedError, NotFoundError, TooManyRequestsError, ValidationError } from "./errors.js";
 import { bodyBytes, decodeParam, header, jsonBody, jsonResult, parseQuery, problemResult } from "./http.js";
 import type { GatewayLimits, Route } from "./route.js";
 import { routes as defaultRoutes } from "./routes/index.js";
@@ -129,6 +129,11 @@ export function createApi(opts: ApiOptions): ApiHandler {
     const backend = await getBackend();
     const key = await authenticate(backend.store, header(event, "authorization"));
     requireScope(key, route.scope);
+    // Users and roles grant MQTT access to any topic: only a key that is not limited to some topics may manage them,
+    // or a key for `devices/#` could create a role for `#` and read everything over MQTT.
+    if (route.tag === "identity" && !keyCoversFilter(key, "#")) {
+      throw new ForbiddenError(`API key '${key.name}' is limited to topics ${key.topics.join(", ")}: managing users and roles needs a key for '#'`);
+    }
 
     const decoded: Record<string, string> = {};
     for (const [name, raw] of Object.entries(hit.params)) decoded[name] = decodeParam(raw, name);

@@ -153,9 +153,20 @@ export class AuthChain implements Auth {
    */
   private allowed(policy: ClientPolicy, request: AuthRequest): ConnectDecision {
     const origin = this.origins.get(policy);
-    const identity = origin?.identity;
+    const identity = origin?.identity ?? request.username;
+    const backend = origin?.backend;
+    // Each kind of credential owns its own sessions: a token whose subject is "alice" is not the user alice of
+    // the ACL file or the store (`user:alice`), and so cannot resume or take over her sessions.
     const owner =
-      origin?.backend === "x509" && identity !== undefined ? `cert:${identity}` : identity !== undefined && identity !== request.username ? `user:${identity}` : undefined;
+      identity === undefined
+        ? undefined
+        : backend === "x509"
+          ? `cert:${identity}`
+          : backend === "jwt" || backend === "http" || backend === "lambda"
+            ? `${backend}:${identity}`
+            : identity !== request.username
+              ? `user:${identity}`
+              : undefined;
     return {
       ok: true,
       policy,
@@ -180,6 +191,8 @@ export class AuthChain implements Auth {
     }
     this.cache.forgetUsers(change.users);
     store?.forget(change.users);
+    // A certificate's rules may come from a store user of its subject's name: those decisions carry no user name.
+    this.cache.forgetBackend("x509");
     if (change.roles.length > 0) {
       this.cache.forgetBackend("store");
       store?.forget();
@@ -222,8 +235,14 @@ export function configuredBackends(config: AuthChainConfig): readonly string[] {
   return config.backends ?? [config.mode];
 }
 
-/** `built`: the backends built so far (and, by the time a client connects, all of them: the array fills up). */
-async function buildBackend(name: string, config: AuthChainConfig, deps: AuthDeps, verifier: PasswordVerifier, built: readonly AuthBackend[]): Promise<AuthBackend> {
+/** `resolveOthers`: the chain's `resolvePolicy`, once the chain exists (clients connect only after that). */
+async function buildBackend(
+  name: string,
+  config: AuthChainConfig,
+  deps: AuthDeps,
+  verifier: PasswordVerifier,
+  resolveOthers: (client: ClientInfo) => Promise<ClientPolicy | null>,
+): Promise<AuthBackend> {
   switch (name) {
     case "acl":
       if (config.aclFile === undefined || config.aclFile === "") {
@@ -237,16 +256,9 @@ async function buildBackend(name: string, config: AuthChainConfig, deps: AuthDep
       return createStoreBackend({ store: deps.store, verifier });
     default: {
       if (isExternalBackend(name)) {
-        // x509 without a rules file takes the rules of the user of that name in the chain's other backends.
-        const others = (client: ClientInfo): ClientPolicy | null | undefined => {
-          for (const b of built) {
-            if (b.name === "x509") continue;
-            const p = b.policyFor?.(client);
-            if (p !== undefined) return p;
-          }
-          return undefined;
-        };
-        return createExternalBackend(name, config, { policyFor: others });
+        // x509 without a rules file takes the rules of the user of that name in the chain's other backends, read
+        // from the store for store users (the x509 backend itself has no policyFor, so this never loops).
+        return createExternalBackend(name, config, { policyFor: resolveOthers });
       }
       const factory = EXTRA_FACTORIES.get(name);
       if (factory !== undefined) return factory(config, deps);
@@ -263,6 +275,8 @@ export type AuthChainConfig = Partial<AuthConfig> & Pick<AuthConfig, "mode">;
 export async function createAuthChain(config: AuthChainConfig, deps: AuthDeps = {}): Promise<AuthChain> {
   const verifier = deps.verifier ?? verifierFor(config);
   const backends: AuthBackend[] = [];
-  for (const name of configuredBackends(config)) backends.push(await buildBackend(name, config, deps, verifier, backends));
-  return new AuthChain(backends, { cacheSeconds: config.decisionCacheSeconds, cacheSize: config.decisionCacheSize, verifier });
+  let chain: AuthChain | null = null;
+  const resolveOthers = async (client: ClientInfo): Promise<ClientPolicy | null> => (chain === null ? null : chain.resolvePolicy(client));
+  for (const name of configuredBackends(config)) backends.push(await buildBackend(name, config, deps, verifier, resolveOthers));
+  return (chain = new AuthChain(backends, { cacheSeconds: config.decisionCacheSeconds, cacheSize: config.decisionCacheSize, verifier }));
 }

@@ -21,7 +21,7 @@ export type ExternalBackendName = (typeof EXTERNAL_BACKENDS)[number];
 
 export interface ExternalBackendDeps {
   /** For x509 without a rules file: the policy of a user of that name in the chain's other backends. */
-  policyFor?: ((client: ClientInfo) => ClientPolicy | null | undefined) | undefined;
+  policyFor?: ((client: ClientInfo) => ClientPolicy | null | undefined | Promise<ClientPolicy | null | undefined>) | undefined;
   /** Lambda Invoke override (tests). */
   invoke?: LambdaInvoke | undefined;
 }

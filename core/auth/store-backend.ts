@@ -13,6 +13,7 @@ import type { Identity, IdentityStore } from "../store/identity-types.js";
 import type { AuthBackend, AuthRequest, BackendVerdict } from "./backend.js";
 import { clientIdMatches } from "./client-id-pattern.js";
 import { addressKey } from "./address.js";
+import { checkUsername } from "../store/identity-validate.js";
 import { parseStoredHash } from "./password.js";
 import type { PasswordVerifier } from "./verifier.js";
 import { policyFromRules } from "./rules.js";
@@ -69,6 +70,8 @@ export function createStoreBackend(deps: { store: IdentityStore; verifier: Passw
     async authenticate(request: AuthRequest, password: Buffer | undefined, signal?: AbortSignal): Promise<BackendVerdict> {
       const { username, clientId } = request;
       if (username === undefined) return { kind: "next" };
+      // A user name the store cannot hold (empty, over its length limit) is not a store user: the next backend's.
+      if (!storableUsername(username)) return { kind: "next" };
       const identity = await store.getIdentity(username);
       remember(username, identity);
       if (identity === null) return { kind: "next" };
@@ -106,11 +109,21 @@ export function createStoreBackend(deps: { store: IdentityStore; verifier: Passw
       return owners.get(policy);
     },
     async resolve(client: ClientInfo): Promise<ClientPolicy | null | undefined> {
-      if (client.username === undefined) return undefined;
+      if (client.username === undefined || !storableUsername(client.username)) return undefined;
       const identity = await store.getIdentity(client.username);
       remember(client.username, identity);
       if (identity === null) return undefined;
       return refusal(identity, client.clientId) === null ? policyOf(identity, client.clientId) : null;
     },
   };
+}
+
+/** Whether the store can hold this user name (its validation would throw otherwise). */
+function storableUsername(username: string): boolean {
+  try {
+    checkUsername(username);
+    return true;
+  } catch {
+    return false;
+  }
 }

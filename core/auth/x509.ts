@@ -69,7 +69,7 @@ export function loadX509Rules(path: string, text = readFileSync(path, "utf8")): 
 
 export interface X509BackendDeps {
   /** The policy of a user of that name in the other backends (the chain's policyFor); used without rulesFile. */
-  policyFor?: ((client: ClientInfo) => ClientPolicy | null | undefined) | undefined;
+  policyFor?: ((client: ClientInfo) => ClientPolicy | null | undefined | Promise<ClientPolicy | null | undefined>) | undefined;
   /** Rules already loaded (tests); default: read from cfg.rulesFile. */
   rules?: Map<string, RuleInput[]> | undefined;
 }
@@ -80,13 +80,13 @@ export function createX509Backend(cfg: X509AuthConfig, deps: X509BackendDeps = {
   if (table === undefined && delegate === undefined) {
     throw new Error("the x509 backend needs auth.x509.rulesFile, or another backend (store, acl) after it that knows the certificate identities");
   }
-  const policyFor = (client: ClientInfo, identity: string): ClientPolicy | null => {
+  const policyFor = async (client: ClientInfo, identity: string): Promise<ClientPolicy | null> => {
     if (table !== undefined) {
       const rules = [...(table.get(identity) ?? []), ...(table.get(ANY_CERTIFICATE) ?? [])];
       if (!table.has(identity) && !table.has(ANY_CERTIFICATE)) return null;
       return policyFromRules(rules, client.clientId, identity);
     }
-    return delegate?.({ ...client, username: identity }) ?? null;
+    return (await delegate?.({ ...client, username: identity })) ?? null;
   };
   return {
     name: "x509",
@@ -98,7 +98,7 @@ export function createX509Backend(cfg: X509AuthConfig, deps: X509BackendDeps = {
       if (cfg.requireUsernameMatch && request.username !== undefined && request.username !== "" && request.username !== identity) {
         return { kind: "deny", returnCode: 4, reason: `user name ${JSON.stringify(request.username)} is not the certificate's ${JSON.stringify(identity)}` };
       }
-      const policy = policyFor(request, identity);
+      const policy = await policyFor(request, identity);
       if (policy === null) return { kind: "deny", returnCode: 5, reason: `certificate identity ${JSON.stringify(identity)} has no rules` };
       return { kind: "allow", policy, identity };
     },

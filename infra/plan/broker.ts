@@ -103,6 +103,11 @@ export function brokerEnvironment(opts: BrokerEnvironmentOptions): Record<string
     MQGATE_LOG_LEVEL: "info",
     MQGATE_MAX_CONNECTIONS: String(MAX_CONNECTIONS_PER_TASK),
     MQGATE_DRAIN_MS: String(opts.drainMs ?? DRAIN_MS),
+    // The load balancer does not preserve client addresses (infra/broker.ts: the tasks' security group admits the
+    // VPC only): every device seems to come from one of the load balancer's few addresses, so per-address limits
+    // would cap whole availability zones. Off here; the authentication queue still bounds the work (decision 010).
+    MQGATE_LIMITS__MAX_CONNECTIONS_PER_ADDRESS: "0",
+    MQGATE_LIMITS__CONNECTION_RATE_PER_ADDRESS: "0",
     // The store backends are a chain (auth.backends); acl and allow-all keep the auth.mode shorthand.
     ...(opts.auth === "store" || opts.auth === "store,acl" ? { MQGATE_AUTH_BACKENDS: opts.auth } : { MQGATE_AUTH_MODE: opts.auth }),
     // Cluster: node queues in SQS (AWS's endpoint); the events queue URL is added by infra/broker.ts (an Output).

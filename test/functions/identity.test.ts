@@ -37,10 +37,21 @@ async function setup() {
       client.once("error", (error: Error & { code?: number }) => resolve({ client, error }));
     });
   };
-  return { store, broker, api, admin, reader, connect };
+  const narrowAdmin = (await createApiKey(store, { name: "narrow-admin", scopes: ["admin"], topics: ["devices/#"] }, t)).key;
+  return { store, broker, api, admin, reader, narrowAdmin, connect };
 }
 
 describe("REST /v1/users and /v1/roles", () => {
+  it("an admin key limited to some topics cannot manage users or roles (a role for '#' would read everything)", async () => {
+    const { api, narrowAdmin, store } = await setup();
+    const role = { allow: { publish: ["#"], subscribe: ["#"] } };
+    expectProblem(await call(api, "PUT", "/v1/roles/everything", { key: narrowAdmin, body: role }), 403, "forbidden");
+    expectProblem(await call(api, "POST", "/v1/users", { key: narrowAdmin, body: { username: "mole", password: "x", roles: ["everything"] } }), 403, "forbidden");
+    expectProblem(await call(api, "GET", "/v1/users", { key: narrowAdmin }), 403, "forbidden");
+    expect(await store.getUser("mole")).toBeNull();
+    expect(await store.listRoles()).toEqual([]);
+  });
+
   it("creates, reads, lists, changes and deletes users; never returns the hash; stores only an scrypt hash", async () => {
     const { api, admin, store } = await setup();
     const created = await call(api, "POST", "/v1/users", { key: admin, body: { username: "dev/1", password: "s3cret", roles: ["sensors"] } });

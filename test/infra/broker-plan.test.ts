@@ -50,6 +50,8 @@ describe("brokerEnvironment: the broker's MQGATE_* contract in the container", (
     expect(config.metrics.port).toBeNull();
     // Metrics go to CloudWatch as EMF lines instead, the deployment as the cluster dimension.
     expect(config.emf).toEqual({ intervalSeconds: 60, namespace: "mqgate", cluster: "mqgate-prod" });
+    // Behind a load balancer that hides client addresses, per-address limits would cap whole zones: off.
+    expect([config.limits.maxConnectionsPerAddress, config.limits.connectionRatePerAddress]).toEqual([0, 0]);
     expect(config.auth).toEqual({ mode: "acl", aclFile: "/app/config/prod.acl.yaml", ...AUTH_QUEUE_DEFAULTS });
     expect(config.redisUrl).toBe(REDIS_URL);
     expect(config.sqsEndpoint).toBeUndefined();

@@ -78,6 +78,51 @@ describe("retained delivery under the slow-consumer bound", () => {
     expect(f.b.broker.stats.dropped["slow-consumer"]).toBe(0);
     sock.destroy();
   }, 40_000);
+
+  it("UNSUBSCRIBE while retained messages wait for acknowledgements: none of them is offered afterwards", async () => {
+    // 50 retained messages (as in the test above), through 400 filters at QoS 1: 20,000 deliveries, so the stream
+    // waits once the session holds maxQueued (1,000) unacknowledged messages. The client keeps reading (so its
+    // UNSUBSCRIBE is read) but acknowledges nothing until it has unsubscribed.
+    const pub = await f.raw();
+    for (let i = 0; i < 50; i++) await retain(pub, `${BASE}/${i}`, Buffer.alloc(PAYLOAD, i), 1 + i);
+    const filters = matchAll(400);
+    const sock = await silentClient(f.b.mqttPort, "leaver");
+    const unacked: number[] = [];
+    let received = 0;
+    let acking = false;
+    const parser = createParser({ protocolVersion: 4 });
+    parser.on("packet", (p: Packet) => {
+      if (p.cmd !== "publish") return;
+      received++;
+      if (acking) sock.write(generate({ cmd: "puback", messageId: p.messageId as number }));
+      else unacked.push(p.messageId as number);
+    });
+    sock.on("data", (chunk: Buffer) => parser.parse(chunk));
+    sock.resume();
+    sock.write(generate({ cmd: "subscribe", messageId: 1, subscriptions: filters.map((topic) => ({ topic, qos: 1 as const })) }));
+    const session = (): ReturnType<typeof f.b.broker.sessions.get> => f.b.broker.sessions.get("leaver");
+    const until = async (what: string, check: () => boolean): Promise<void> => {
+      const deadline = Date.now() + 10_000;
+      while (!check()) {
+        if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what} (queued ${session()?.queuedCount}, in flight ${session()?.inflight.size}, received ${received})`);
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    };
+    await until("the stream to wait for acknowledgements", () => (session()?.queuedCount ?? 0) >= 1000);
+    sock.write(generate({ cmd: "unsubscribe", messageId: 2, unsubscriptions: filters }));
+    await until("the UNSUBSCRIBE to be handled", () => session()?.subscriptions.size === 0);
+    // What was offered before the UNSUBSCRIBE may still arrive (queued, in flight); nothing after it.
+    const s = session();
+    if (s === undefined) throw new Error("no session");
+    const mayStillArrive = received + s.queuedCount + s.inflight.size;
+    acking = true;
+    for (const id of unacked.splice(0)) sock.write(generate({ cmd: "puback", messageId: id }));
+    await until("the queue to drain", () => s.queuedCount === 0 && s.inflight.size === 0);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(received).toBeLessThanOrEqual(mayStillArrive);
+    expect(received).toBeLessThan(400 * 50);
+    sock.destroy();
+  }, 30_000);
 });
 
 describe("limits.maxRetainedBytes", () => {

@@ -117,6 +117,25 @@ describe("JWT backend with a JWKS URL", () => {
     await c.waitClosed(5000);
   });
 
+  it("a connection closed because its token expired does not publish its will (it would go out under revoked rules)", async () => {
+    const willAcl = [{ permission: "allow", action: "all", topic: "will/#" }];
+    const watcher = await open();
+    expect((await watcher.connect(login(await sign(k1, { sub: "dev-1", acl: willAcl }), "c-will-w"))).returnCode).toBe(0);
+    expect(await watcher.subscribe("will/#", 0)).toEqual([0]);
+    const will = (clientId: string) => ({ topic: `will/${clientId}`, payload: Buffer.from("gone"), qos: 0 as const, retain: false });
+    // Control: a client whose connection just drops gets its will published.
+    const dropped = await open();
+    expect((await dropped.connect({ ...login(await sign(k1, { sub: "dev-1", acl: willAcl }), "c-will-a"), will: will("c-will-a") })).returnCode).toBe(0);
+    dropped.destroy();
+    expect((await watcher.expect("publish", 5000)).topic).toBe("will/c-will-a");
+    // The expiring one: closed by the broker at exp, no will.
+    const expiring = await open();
+    const short = await sign(k1, { sub: "dev-1", acl: willAcl }, { exp: "2s" });
+    expect((await expiring.connect({ ...login(short, "c-will-b"), will: will("c-will-b") })).returnCode).toBe(0);
+    await expiring.waitClosed(5000);
+    expect(await watcher.silentFor(500)).toBe(true);
+  });
+
   it("a token without exp is refused (requireExp)", async () => {
     const forever = await sign(k1, { sub: "dev-1" }, { exp: "" });
     expect((await (await open()).connect(login(forever, "c-noexp"))).returnCode).toBe(4);

@@ -229,6 +229,9 @@ describe("acl and store backends in a chain", () => {
     expect(chain.name).toBe("chain(store,allow-all)");
     expect(await chain.connect(client("carol", "nope"), pw("carol-pw"))).toMatchObject({ ok: false, returnCode: 5 });
     expect((await chain.connect(client("anyone"), undefined)).ok).toBe(true);
+    // A user name the store cannot hold (empty, too long) is not a store user: the next backend decides, no 0x03.
+    expect((await chain.connect({ clientId: "e", username: "", protocolVersion: 4 }, pw("x"))).ok).toBe(true);
+    expect((await chain.connect({ clientId: "l", username: "u".repeat(5000), protocolVersion: 4 }, pw("x"))).ok).toBe(true);
     await expect(createAuthChain({ mode: "allow-all", backends: ["store"] })).rejects.toThrow(/needs the store/);
     await expect(createAuthChain({ mode: "allow-all", backends: ["jwt"] })).rejects.toThrow(/'jwt' is listed but not configured: set auth\.jwt/);
   });
@@ -245,17 +248,17 @@ describe("acl and store backends in a chain", () => {
       .setProtectedHeader({ alg: "HS256" })
       .setExpirationTime(exp)
       .sign(new TextEncoder().encode(secret));
-    // No MQTT user name: the token's subject is the identity that owns the client's sessions.
+    // The token's subject owns the client's sessions, in the jwt namespace: never the ACL or store user "device-7".
     const d = await chain.connect({ clientId: "c7", protocolVersion: 4 }, Buffer.from(token));
-    expect(d).toMatchObject({ ok: true, identity: "user:device-7", expiresAt: exp * 1000 });
+    expect(d).toMatchObject({ ok: true, identity: "jwt:device-7", expiresAt: exp * 1000 });
     if (!d.ok) throw new Error("refused");
     expect(d.policy.canPublish("d/device-7/t")).toBe(true);
     expect(d.policy.canPublish("d/other/t")).toBe(false);
     // A cached decision answers the same, expiry and identity included.
-    expect(await chain.connect({ clientId: "c7", protocolVersion: 4 }, Buffer.from(token))).toMatchObject({ ok: true, identity: "user:device-7", expiresAt: exp * 1000 });
-    // With the user name equal to the subject, the session identity is the ordinary user:<name>.
+    expect(await chain.connect({ clientId: "c7", protocolVersion: 4 }, Buffer.from(token))).toMatchObject({ ok: true, identity: "jwt:device-7", expiresAt: exp * 1000 });
+    // Also with the MQTT user name equal to the subject.
     const same = await chain.connect({ clientId: "c7", username: "device-7", protocolVersion: 4 }, Buffer.from(token));
-    expect(same.ok && "identity" in same ? same.identity : undefined).toBeUndefined();
+    expect(same).toMatchObject({ ok: true, identity: "jwt:device-7" });
   });
 });
 
