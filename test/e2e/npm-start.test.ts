@@ -36,7 +36,7 @@ interface Proc {
   readonly child: ChildProcess;
   out(): string;
   err(): string;
-  /** Resolves with the exit code (or the signal name) once the process has exited. */
+  /** Resolves with the exit code (or the signal name) once the process has exited and its output is all read. */
   readonly exited: Promise<number | string>;
 }
 function start(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env): Proc {
@@ -46,8 +46,10 @@ function start(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env
   let err = "";
   child.stdout?.on("data", (d: Buffer) => (out = (out + d.toString()).slice(-200_000)));
   child.stderr?.on("data", (d: Buffer) => (err = (err + d.toString()).slice(-200_000)));
+  // "close", not "exit": "exit" can come before the last of stdout is read (seen on Node 24: mosquitto_sub
+  // exited after its third message, whose line had not arrived yet).
   const exited = new Promise<number | string>((resolve) =>
-    child.once("exit", (code, signal) => {
+    child.once("close", (code, signal) => {
       children.delete(child);
       resolve(code ?? signal ?? -1);
     }),

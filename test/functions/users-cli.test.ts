@@ -57,7 +57,7 @@ describe("npm run users", () => {
     child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
     child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
     child.stdin.end("cli-secret\n");
-    const code = await new Promise<number | null>((r) => child.once("exit", r));
+    const code = await new Promise<number | null>((r) => child.once("close", r)); // after its output is all read
     expect(code, stderr).toBe(0);
     expect(stdout).toContain("added user cli-user (roles a, b)");
     const u = await store.getUser("cli-user");
