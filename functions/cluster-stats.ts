@@ -3,21 +3,15 @@
  * single `npm start` node included) summed, with the answering process's own node taken from its live figures
  * when it has them (fresher than its last heartbeat).
  */
-import type { NodeRecord, NodeStats } from "../core/store/types.js";
+import type { NodeRecord, NodeStats, StatsFigures } from "../core/store/types.js";
 import type { LiveStats, TopicRate } from "./backend.js";
 
-export interface ClusterFigures {
+/** The nodes' figures summed; `rates` are per second summed over the nodes (each over its last heartbeat interval). */
+export interface ClusterFigures extends StatsFigures {
   /** When the figures were taken: the oldest snapshot's time (or the live one's). */
   sampledAt: number;
   /** Nodes whose figures are included (live nodes that reported a snapshot, or the answering node). */
   nodesReporting: number;
-  connections: number;
-  sessions: number;
-  messages: { received: number; sent: number; dropped: number };
-  /** Messages per second summed over the nodes (each over its last heartbeat interval). */
-  rates: { received: number; sent: number; dropped: number };
-  queued: number;
-  inflight: number;
   /** With `top` > 0: the busiest visible topics over the nodes (each node reports its own top ones). */
   topTopics?: TopicRate[];
 }

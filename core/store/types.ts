@@ -176,18 +176,11 @@ export interface NodeRecord {
   stats?: NodeStats | undefined;
 }
 
-/**
- * A node's small stats snapshot, written with its heartbeat (GET /v1/stats and /v1/nodes sum them over the
- * cluster). Bounded: at most MAX_NODE_TOP_TOPICS topics, MAX_NODE_STATS_BYTES as JSON.
- */
-export interface NodeStats {
-  /** When the figures were taken (ms since the epoch, the node's clock). */
-  sampledAt: number;
-  /** The node's mqgate version. */
-  version: string;
-  /** Clients with a live connection to this node. */
+/** The figures a node reports and the cluster sums (functions/cluster-stats.ts). */
+export interface StatsFigures {
+  /** Clients with a live connection (to this node, or summed over the nodes). */
   connections: number;
-  /** Sessions this node holds: connected, and offline persistent ones. */
+  /** Sessions held: connected, and offline persistent ones. */
   sessions: number;
   /** Counters since the node started. */
   messages: { received: number; sent: number; dropped: number };
@@ -196,6 +189,17 @@ export interface NodeStats {
   /** Messages queued in memory behind the in-flight windows, and sent but unacknowledged, over the sessions. */
   queued: number;
   inflight: number;
+}
+
+/**
+ * A node's small stats snapshot, written with its heartbeat (GET /v1/stats and /v1/nodes sum them over the
+ * cluster). Bounded: at most MAX_NODE_TOP_TOPICS topics, MAX_NODE_STATS_BYTES as JSON.
+ */
+export interface NodeStats extends StatsFigures {
+  /** When the figures were taken (ms since the epoch, the node's clock). */
+  sampledAt: number;
+  /** The node's mqgate version. */
+  version: string;
   /** Busiest topics published on this node over the last minute, busiest first. */
   topTopics: { topic: string; messages: number; rate: number }[];
 }
