@@ -113,3 +113,17 @@ export const IDENTITY_KEYS: readonly string[] = [
   `${KEY_PREFIX}{i}:ver`,
   `${KEY_PREFIX}{i}:log`,
 ];
+
+/**
+ * The route table (decision 017), under the `{rt}` tag so the route scripts may touch it together: per node a set
+ * of filters, the log of changes (a list, bounded), its version counter and the digests (hash node -> count:sum).
+ */
+export function routeKeys(nodeId: string): { set: string; log: string; version: string; digests: string } {
+  const tag = `${KEY_PREFIX}{rt}:`;
+  return { set: `${tag}set:${escapeKeyPart(nodeId)}`, log: `${tag}log`, version: `${tag}ver`, digests: `${tag}digests` };
+}
+
+/** Set: client ids of the sessions in the custody of `nodeId` (a superset; readers check each session's meta). */
+export function custodyKey(nodeId: string): string {
+  return `${KEY_PREFIX}custody:${escapeKeyPart(nodeId)}`;
+}

@@ -6,6 +6,8 @@ import type { SessionRecord, SessionSnapshot, StoredMessage, StoredOutgoing, Sto
 export interface MemSession {
   clean: boolean;
   node: string | null;
+  /** The node that last served it and keeps it in its trie while offline (decision 017). */
+  custodian: string | null;
   username: string | null;
   /** Identity that created the session (SessionRecord.identity). */
   identity: string | null;
@@ -30,7 +32,7 @@ export interface MemVersion {
 }
 
 export function newSession(): MemSession {
-  return { clean: false, node: null, username: null, identity: null, expiryMs: 0, connectedAt: null, disconnectedAt: null, subs: new Map(), out: new Map(), queued: 0, inbound2: new Set(), seen: new Map() };
+  return { clean: false, node: null, custodian: null, username: null, identity: null, expiryMs: 0, connectedAt: null, disconnectedAt: null, subs: new Map(), out: new Map(), queued: 0, inbound2: new Set(), seen: new Map() };
 }
 
 export function copyMessage(m: StoredMessage): StoredMessage {

@@ -4,6 +4,9 @@ import type { Identity, IdentityChanges, RoleRecord, UserRecord } from "./identi
 import { VERSION_TOMBSTONE_MS } from "./keys.js";
 import { MemoryIdentities } from "./memory-identity.js";
 import { MemoryRetained } from "./memory-retained.js";
+import { MemoryRoutes } from "./routes-memory.js";
+import type { Adoption, RouteChanges, RouteDigest } from "./routes-types.js";
+import { checkRouteUpdate } from "./routes-validate.js";
 import { applySessionOp, newSession, sessionRecord, sessionSnapshot, type MemSession, type MemVersion } from "./memory-state.js";
 import { SortedKeys } from "./sorted.js";
 import { ClaimRefused } from "./errors.js";
@@ -33,6 +36,7 @@ export class MemoryStore implements Store {
   /** Client id -> when its session is next checked for expiry (see expireSessions). */
   private readonly expiry = new ExpiryIndex();
   private readonly identities = new MemoryIdentities();
+  private readonly routes = new MemoryRoutes();
 
   async claimSession(clientId: string, opts: ClaimOptions): Promise<ClaimResult> {
     check.checkClaim(clientId, opts);
@@ -46,6 +50,7 @@ export class MemoryStore implements Store {
       throw new ClaimRefused("session-limit", clientId);
     }
     const previousNode = existing?.node ?? null;
+    const previousCustodian = existing?.custodian ?? null;
     const v = this.versions.get(clientId) ?? { epoch: 0, seq: 0 };
     v.epoch++;
     this.versions.set(clientId, v);
@@ -53,12 +58,14 @@ export class MemoryStore implements Store {
     const s = opts.clean || existing === undefined ? newSession() : existing;
     const identity = opts.identity ?? existing?.identity ?? null;
     const expiryMs = opts.clean ? 0 : (opts.expiryMs ?? 0);
-    Object.assign(s, { clean: opts.clean, node: opts.node, username: opts.username, identity, expiryMs, connectedAt: opts.now, disconnectedAt: null });
+    Object.assign(s, { clean: opts.clean, node: opts.node, custodian: opts.node, username: opts.username, identity, expiryMs, connectedAt: opts.now, disconnectedAt: null });
     this.sessions.set(clientId, s);
     this.sessionIds.add(clientId);
     // It cannot expire before now + expiryMs (it is online now); an earlier entry stays and is rescheduled when due.
     if (expiryMs > 0) this.expiry.set(clientId, opts.now + expiryMs, true);
-    return { epoch: v.epoch, present: !opts.clean && existing !== undefined, previousNode, snapshot: sessionSnapshot(clientId, s, v.epoch) };
+    const result: ClaimResult = { epoch: v.epoch, present: !opts.clean && existing !== undefined, previousNode, snapshot: sessionSnapshot(clientId, s, v.epoch) };
+    if (previousCustodian !== null) result.previousCustodian = previousCustodian;
+    return result;
   }
 
   async releaseSession(clientId: string, epoch: number, now: number): Promise<boolean> {
@@ -104,6 +111,54 @@ export class MemoryStore implements Store {
     const ids: string[] = [];
     for (const [id, s] of this.sessions) if (s.node === node) ids.push(id);
     return ids.sort(compareUtf8);
+  }
+
+  // --- routes and custody (routes-types.ts) ---
+
+  async updateRoutes(node: string, add: readonly string[], remove: readonly string[]): Promise<number> {
+    checkRouteUpdate(node, add, remove);
+    return this.routes.update(node, add, remove);
+  }
+
+  async clearRoutes(node: string): Promise<number> {
+    checkRouteUpdate(node, [], []);
+    return this.routes.clear(node);
+  }
+
+  async routeChanges(after: number, limit: number): Promise<RouteChanges> {
+    check.checkInt(after, "after");
+    return this.routes.changes(after, limit);
+  }
+
+  async routesOf(node: string, opts: { cursor?: string | null; limit: number }): Promise<Page<string>> {
+    return this.routes.routesOf(node, opts);
+  }
+
+  async routeDigests(): Promise<{ version: number; digests: Record<string, RouteDigest> }> {
+    return this.routes.digestsNow();
+  }
+
+  async sessionsInCustodyOf(node: string): Promise<string[]> {
+    const ids: string[] = [];
+    for (const [id, s] of this.sessions) if (s.custodian === node || (s.custodian === null && s.node === node)) ids.push(id);
+    return ids.sort(compareUtf8);
+  }
+
+  async adoptSession(clientId: string, from: string, to: string, now: number): Promise<Adoption | null> {
+    check.checkInt(now, "now");
+    const s = this.sessions.get(clientId);
+    const v = this.versions.get(clientId);
+    if (s === undefined || v === undefined) return null;
+    if (s.custodian !== from && !(s.custodian === null && s.node === from)) return null;
+    v.epoch++;
+    const connected = s.node !== null;
+    if (s.clean) {
+      this.drop(clientId);
+      return { epoch: v.epoch, connected, username: s.username, snapshot: null };
+    }
+    if (connected) Object.assign(s, { node: null, disconnectedAt: now });
+    s.custodian = to;
+    return { epoch: v.epoch, connected, username: s.username, snapshot: sessionSnapshot(clientId, s, v.epoch) };
   }
 
   async expireSessions(now: number, limit: number): Promise<ExpiredSession[]> {

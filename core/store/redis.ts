@@ -7,11 +7,13 @@ import {
 import { CursorSeal } from "./cursor.js";
 import { ClaimRefused, StoreDataError } from "./errors.js";
 import {
-  API_KEY_KEYS, API_KEYS_KEY, COUNTERS_KEY, CURSOR_SECRET_KEY, EXPIRY_KEY, NODES_KEY, ownedKey, RETAINED_KEY, RETAINED_KEYS, RETAINED_STATS_KEY,
+  API_KEY_KEYS, API_KEYS_KEY, COUNTERS_KEY, CURSOR_SECRET_KEY, custodyKey, EXPIRY_KEY, NODES_KEY, ownedKey, RETAINED_KEY, RETAINED_KEYS, RETAINED_STATS_KEY,
   sessionKeys, SESSIONS_KEY,
 } from "./keys.js";
 import type { Identity, IdentityChanges, RoleRecord, UserRecord } from "./identity-types.js";
 import { RedisIdentities } from "./redis-identity.js";
+import { RedisRoutes } from "./routes-redis.js";
+import type { Adoption, RouteChanges, RouteDigest } from "./routes-types.js";
 import { levelEntries, retainedSize, SCAN_BUDGET, type Source } from "./retained-index.js";
 import { openListCursor, scanRetainedPages, sealListCursor, type ScanStep } from "./retained-scan.js";
 import { indexCommands, unindex } from "./redis-index.js";
@@ -75,11 +77,13 @@ export class RedisStore implements Store {
   /** The cursor seal, once its secret was read from (or created in) Redis. */
   private seal: Promise<CursorSeal> | null = null;
   private readonly identities: RedisIdentities;
+  private readonly routes: RedisRoutes;
 
   constructor(transport: RedisTransport) {
     this.kind = transport.kind;
     this.client = new RedisClient(transport);
     this.identities = new RedisIdentities(this.client);
+    this.routes = new RedisRoutes(this.client);
   }
 
   /**
@@ -89,7 +93,7 @@ export class RedisStore implements Store {
   async claimSession(clientId: string, opts: ClaimOptions): Promise<ClaimResult> {
     check.checkClaim(clientId, opts);
     const expiryMs = opts.clean ? 0 : (opts.expiryMs ?? 0);
-    const index: string[][] = indexCommands(clientId, opts.node);
+    const index: string[][] = [...indexCommands(clientId, opts.node), ["SADD", custodyKey(opts.node), clientId]];
     // The entry can only be lowered (LT): a refused claim cannot push an offline session's expiry back.
     if (expiryMs > 0) index.push(["ZADD", EXPIRY_KEY, "LT", String(opts.now + expiryMs), clientId]);
     const refuseNew = !opts.clean && (opts.maxSessions ?? 0) > 0 && (await this.sessionLimitReached(clientId, opts.maxSessions as number));
@@ -115,7 +119,10 @@ export class RedisStore implements Store {
     }
     const previousNode = asNullableString(a[1], "previous node");
     if (previousNode !== null && previousNode !== opts.node) await unindex(this.client, [{ clientId, node: previousNode, session: false }]);
-    return { epoch: asInt(a[2], "epoch"), present: a[0] === 1, previousNode, snapshot: sessionSnapshot(clientId, a.slice(2)) };
+    const result: ClaimResult = { epoch: asInt(a[2], "epoch"), present: a[0] === 1, previousNode, snapshot: sessionSnapshot(clientId, a.slice(2)) };
+    const previousCustodian = asNullableString(a[7], "previous custodian");
+    if (previousCustodian !== null) result.previousCustodian = previousCustodian;
+    return result;
   }
 
   /** Whether a claim of `clientId` would create a session beyond `max` (the index may count a few extra entries). */
@@ -218,6 +225,36 @@ export class RedisStore implements Store {
     const stale = ids.filter((_, i) => owners[i] !== node).map((clientId) => ({ clientId, node, session: false }));
     await unindex(this.client, stale);
     return mine.sort(compareUtf8);
+  }
+
+  // --- routes and custody (routes-redis.ts) ---
+
+  updateRoutes(node: string, add: readonly string[], remove: readonly string[]): Promise<number> {
+    return this.routes.update(node, add, remove);
+  }
+
+  clearRoutes(node: string): Promise<number> {
+    return this.routes.clear(node);
+  }
+
+  routeChanges(after: number, limit: number): Promise<RouteChanges> {
+    return this.routes.changes(after, limit);
+  }
+
+  routesOf(node: string, opts: { cursor?: string | null; limit: number }): Promise<Page<string>> {
+    return this.routes.routesOf(node, opts);
+  }
+
+  routeDigests(): Promise<{ version: number; digests: Record<string, RouteDigest> }> {
+    return this.routes.digests();
+  }
+
+  sessionsInCustodyOf(node: string): Promise<string[]> {
+    return this.routes.sessionsInCustodyOf(node);
+  }
+
+  adoptSession(clientId: string, from: string, to: string, now: number): Promise<Adoption | null> {
+    return this.routes.adopt(clientId, from, to, now);
   }
 
   async updateSubscriptions(clientId: string, epoch: number | null, add: Record<string, QoS>, remove: string[]): Promise<boolean> {

@@ -38,7 +38,8 @@ end
 
 /**
  * ARGV: node, clean (1/0), hasUsername (1/0), username, now, identity ('' = none), expiryMs, refuseNew (1/0: the
- * caller found `maxSessions` reached). Reply: present, previousNode|nil, ...snapshot; or {-1, reason} when refused
+ * caller found `maxSessions` reached). Reply: present, previousNode|nil, ...snapshot, previousCustodian|nil (the
+ * claim makes the claiming node the custodian too, decision 017); or {-1, reason} when refused
  * ('identity': another identity's session; 'session-limit': it would be new), with nothing changed.
  */
 export const CLAIM = script("claim", SESSION + String.raw`
@@ -48,12 +49,13 @@ if existed then owner = redis.call('HGET', meta, 'identity') end
 if ARGV[6] ~= '' and owner and owner ~= ARGV[6] then return { -1, 'identity' } end
 if not existed and ARGV[2] == '0' and ARGV[8] == '1' then return { -1, 'session-limit' } end
 local previous = false
-if existed then previous = redis.call('HGET', meta, 'node') end
+local custodian = false
+if existed then previous = redis.call('HGET', meta, 'node'); custodian = redis.call('HGET', meta, 'custodian') end
 local epoch = redis.call('HINCRBY', ver, 'epoch', 1)
 redis.call('PERSIST', ver)
 local present = 0
 if ARGV[2] == '1' then wipe() elseif existed then present = 1 end
-redis.call('HSET', meta, 'clean', ARGV[2], 'node', ARGV[1], 'connectedAt', ARGV[5])
+redis.call('HSET', meta, 'clean', ARGV[2], 'node', ARGV[1], 'custodian', ARGV[1], 'connectedAt', ARGV[5])
 redis.call('HDEL', meta, 'disconnectedAt')
 if ARGV[3] == '1' then redis.call('HSET', meta, 'username', ARGV[4]) else redis.call('HDEL', meta, 'username') end
 local identity = owner
@@ -61,7 +63,7 @@ if ARGV[6] ~= '' then identity = ARGV[6] end
 if identity then redis.call('HSET', meta, 'identity', identity) end
 if ARGV[2] == '0' and tonumber(ARGV[7]) > 0 then redis.call('HSET', meta, 'expiry', ARGV[7]) else redis.call('HDEL', meta, 'expiry') end
 local s = snapshot(epoch)
-return { present, previous, s[1], s[2], s[3], s[4], s[5] }
+return { present, previous, s[1], s[2], s[3], s[4], s[5], custodian }
 `);
 
 /**
@@ -379,4 +381,115 @@ local h = string.match(v, '^(%x+) ')
 if h and redis.call('HGET', KEYS[2], h) == ARGV[1] then redis.call('HDEL', KEYS[2], h) end
 redis.call('HDEL', KEYS[1], ARGV[1])
 return 1
+`);
+
+/**
+ * Adoption of a dead node's session (decision 017). ARGV: from, to, now. Only while `from` is the custodian (or,
+ * for a session recorded before custody, its connected owner): bumps the epoch, marks it offline, makes `to` the
+ * custodian; a clean session is deleted. Reply: {0} not adopted, {2, epoch, connected, username|nil} deleted,
+ * {1, connected, ...snapshot}.
+ */
+export const ADOPT = script("adopt", SESSION + String.raw`
+if redis.call('EXISTS', meta) == 0 then return { 0 } end
+local node = redis.call('HGET', meta, 'node')
+local custodian = redis.call('HGET', meta, 'custodian')
+if custodian ~= ARGV[1] and not (custodian == false and node == ARGV[1]) then return { 0 } end
+local epoch = redis.call('HINCRBY', ver, 'epoch', 1)
+local connected = 0
+if node then connected = 1 end
+if redis.call('HGET', meta, 'clean') == '1' then
+  local user = redis.call('HGET', meta, 'username')
+  wipe()
+  bury()
+  return { 2, epoch, connected, user }
+end
+if node then
+  redis.call('HDEL', meta, 'node')
+  redis.call('HSET', meta, 'disconnectedAt', ARGV[3])
+end
+redis.call('HSET', meta, 'custodian', ARGV[2])
+local s = snapshot(epoch)
+return { 1, connected, s[1], s[2], s[3], s[4], s[5] }
+`);
+
+/** Route scripts take KEYS = the node's route set, the route log, the version counter, the digests (keys.ts routeKeys). */
+const ROUTES = String.raw`
+local set, log, ver, dig = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
+local M = 281474976710656
+local v = tonumber(redis.call('GET', ver) or '0')
+local function append(entry, max)
+  v = v + 1
+  redis.call('RPUSH', log, entry)
+  local n = redis.call('LLEN', log)
+  if n > max then redis.call('LTRIM', log, n - max, -1) end
+end
+`;
+
+/**
+ * ARGV: node, log max, number of removals, then (filter, 48-bit hash) pairs to remove, then pairs to add. Each
+ * actual change is appended to the log (`<a|r><node length>:<node><filter>`, trimmed to `log max`) and folded into
+ * the node's digest (`<count>:<sum mod 2^48>`). Reply: the version after.
+ */
+export const ROUTES_UPDATE = script("routesUpdate", ROUTES + String.raw`
+local node = ARGV[1]
+local max = tonumber(ARGV[2])
+local prefix = string.len(node) .. ':' .. node
+local count, sum = 0, 0
+local d = redis.call('HGET', dig, node)
+if d then
+  local c = string.find(d, ':', 1, true)
+  count = tonumber(string.sub(d, 1, c - 1))
+  sum = tonumber(string.sub(d, c + 1))
+end
+local i = 4
+local last = 3 + 2 * tonumber(ARGV[3])
+while i <= last do
+  if redis.call('SREM', set, ARGV[i]) == 1 then
+    count = count - 1
+    sum = (sum - tonumber(ARGV[i + 1])) % M
+    append('r' .. prefix .. ARGV[i], max)
+  end
+  i = i + 2
+end
+while i <= #ARGV do
+  if redis.call('SADD', set, ARGV[i]) == 1 then
+    count = count + 1
+    sum = (sum + tonumber(ARGV[i + 1])) % M
+    append('a' .. prefix .. ARGV[i], max)
+  end
+  i = i + 2
+end
+redis.call('SET', ver, string.format('%.0f', v))
+if count == 0 then redis.call('HDEL', dig, node) else redis.call('HSET', dig, node, string.format('%.0f:%.0f', count, sum)) end
+return v
+`);
+
+/** ARGV: node, log max. Drops the node's set and digest, logs one "clear". Reply: the version after. */
+export const ROUTES_CLEAR = script("routesClear", ROUTES + String.raw`
+local node = ARGV[1]
+redis.call('DEL', set)
+redis.call('HDEL', dig, node)
+append('c' .. string.len(node) .. ':' .. node, tonumber(ARGV[2]))
+redis.call('SET', ver, string.format('%.0f', v))
+return v
+`);
+
+/**
+ * Read only. KEYS: log, version. ARGV: after, limit. Reply: {version, 1, entries} (the entries after `after`), or
+ * {version, 0} when they are no longer in the log (or `after` is ahead: the store was reset).
+ */
+export const ROUTES_CHANGES = script("routesChanges", String.raw`
+local v = tonumber(redis.call('GET', KEYS[2]) or '0')
+local after = tonumber(ARGV[1])
+if after == v then return { v, 1, {} } end
+local n = redis.call('LLEN', KEYS[1])
+local first = v - n + 1
+if after > v or after + 1 < first then return { v, 0 } end
+local s = after + 1 - first
+return { v, 1, redis.call('LRANGE', KEYS[1], s, s + tonumber(ARGV[2]) - 1) }
+`);
+
+/** Read only. KEYS: version, digests. Reply: {version, flat hash node -> `<count>:<sum>`}. */
+export const ROUTES_DIGESTS = script("routesDigests", String.raw`
+return { tonumber(redis.call('GET', KEYS[1]) or '0'), redis.call('HGETALL', KEYS[2]) }
 `);

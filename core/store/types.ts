@@ -1,7 +1,9 @@
 import type { QoS } from "mqtt-packet";
 import type { IdentityStore } from "./identity-types.js";
+import type { RouteStore } from "./routes-types.js";
 
 export type * from "./identity-types.js";
+export type * from "./routes-types.js";
 
 /**
  * The Store: everything the cluster remembers. Implemented in memory (embedded default), on Redis over TCP
@@ -115,6 +117,8 @@ export interface ClaimResult {
   present: boolean;
   /** Node that owned the session before this claim, if it was connected (for take-over). */
   previousNode: string | null;
+  /** The node that had the session in its custody before this claim (decision 017), when one had it. */
+  previousCustodian?: string;
   snapshot: SessionSnapshot;
 }
 
@@ -219,7 +223,7 @@ export interface ApiKeyRecord {
 }
 
 /** Users and roles (IdentityStore, identity-types.ts) are part of the contract too. */
-export interface Store extends IdentityStore {
+export interface Store extends IdentityStore, RouteStore {
   readonly kind: "memory" | "redis" | "upstash";
 
   // sessions

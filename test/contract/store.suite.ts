@@ -5,6 +5,7 @@ import { identityTests } from "./store/identities.js";
 import { messageTests } from "./store/messages.js";
 import { ownershipTests } from "./store/ownership.js";
 import { retainedTests } from "./store/retained.js";
+import { routeTests } from "./store/routes.js";
 import { sessionTests } from "./store/sessions.js";
 import { stateTests } from "./store/state.js";
 import { subscriptionTests } from "./store/subscriptions.js";
@@ -27,5 +28,6 @@ export function storeContract(name: string, create: StoreFactory): void {
     clusterTests(ctx);
     ownershipTests(ctx);
     identityTests(ctx);
+    routeTests(ctx);
   });
 }
