@@ -4,7 +4,7 @@ import type { Auth, ClientPolicy, DeliveryGuard } from "../core/auth/types.js";
 import type { MqgateConfig } from "../core/config/types.js";
 import { compileClientIdPattern } from "../core/auth/identity.js";
 import { ClaimRefused } from "../core/store/errors.js";
-import type { ExpiredSession, RetainedStats, SessionRecord, Store, StoreOpResult } from "../core/store/types.js";
+import type { ExpiredSession, RetainedStats, SessionSnapshot, Store, StoreOpResult } from "../core/store/types.js";
 import { SubscriptionTrie, type TopicLimits } from "../core/topic/index.js";
 import type { Connection } from "./connection.js";
 import type { Cluster } from "./cluster.js";
@@ -38,6 +38,17 @@ interface Subscription {
 export interface PublishAdmission {
   admits(clientId: string, topic: string, payloadBytes: number): boolean;
 }
+/**
+ * The cluster's route table as the broker core sees it (broker/routes.ts implements it in a cluster, decision
+ * 017): told when a filter gains or loses a local subscriber, and given every message published on this node to
+ * forward once to each other node whose routes match.
+ */
+export interface RemoteRoutes {
+  added(filter: string): void;
+  removed(filter: string): void;
+  publish(msg: Message): void;
+}
+
 /** In a routing pass: the session matched a subscription whose guard refused the message (deny wins). */
 const DENIED = -1;
 
@@ -99,6 +110,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
   /** Membership of a cluster (SQS communicator and a shared store), or null for a single node. */
   cluster: Cluster | null = null;
   private admission: PublishAdmission | null = null;
+  private remoteRoutes: RemoteRoutes | null = null;
   private readonly trie = new SubscriptionTrie<Subscription>();
   /**
    * Scratch map for one routing pass: session -> highest granted QoS (one copy per session [MQTT-3.3.5-1]), or
@@ -144,35 +156,97 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
    */
   async start(): Promise<void> {
     const store = this.store;
-    const cleanLeftovers: string[] = [];
-    let cursor: string | null = null;
-    do {
-      const page = await store.listSessions({ cursor, limit: 500 });
-      for (const record of page.items) {
-        // In a cluster, a session owned by another node is routed there; a dead node's sessions are released by
-        // the cluster's failure handling. A single node deletes clean sessions a crashed process left behind.
-        const owner = this.cluster !== null && record.node !== this.config.nodeId ? record.node : null;
-        if (record.clean && owner === null) {
-          if (this.cluster === null) cleanLeftovers.push(record.clientId);
-          continue;
+    if (this.cluster !== null) {
+      await this.loadCustody();
+    } else {
+      const cleanLeftovers: string[] = [];
+      let cursor: string | null = null;
+      do {
+        const page = await store.listSessions({ cursor, limit: 500 });
+        for (const record of page.items) {
+          // A single node deletes clean sessions a crashed process left behind.
+          if (record.clean) {
+            cleanLeftovers.push(record.clientId);
+            continue;
+          }
+          const session = new Session(record.clientId, record.clean, this.config.limits, this);
+          session.epoch = record.epoch;
+          session.username = record.username;
+          session.ownedBy(record.identity);
+          this.sessions.set(record.clientId, session);
         }
-        const session = new Session(record.clientId, record.clean, this.config.limits, this);
-        session.epoch = record.epoch;
-        session.username = record.username;
-        session.ownedBy(record.identity);
-        session.owner = owner;
-        this.sessions.set(record.clientId, session);
+        cursor = page.cursor;
+      } while (cursor !== null);
+      for (const clientId of cleanLeftovers) await store.deleteSession(clientId);
+      for (const { clientId, filter, qos } of await store.allSubscriptions()) {
+        const session = this.sessions.get(clientId);
+        if (session === undefined) continue;
+        this.addToTrie(session, filter, qos);
       }
-      cursor = page.cursor;
-    } while (cursor !== null);
-    for (const clientId of cleanLeftovers) await store.deleteSession(clientId);
-    for (const { clientId, filter, qos } of await store.allSubscriptions()) {
-      const session = this.sessions.get(clientId);
-      if (session === undefined) continue;
-      this.addToTrie(session, filter, qos);
     }
     this.retainedStats = await store.retainedStats();
     this.retainedStatsAt = Date.now();
+  }
+
+  /**
+   * In a cluster a node loads only the sessions in its custody (decision 017): those it served last. Ones the
+   * store still records as connected here (this process crashed) are released; clean ones are deleted.
+   */
+  private async loadCustody(): Promise<void> {
+    const ids = await this.store.sessionsInCustodyOf(this.config.nodeId);
+    for (let i = 0; i < ids.length; i += 64) {
+      const snapshots = await Promise.all(ids.slice(i, i + 64).map((id) => this.store.getSession(id)));
+      for (const snapshot of snapshots) {
+        if (snapshot === null) continue;
+        if (snapshot.node !== null && snapshot.node !== this.config.nodeId) continue; // claimed elsewhere meanwhile
+        if (snapshot.clean) {
+          if (snapshot.node === this.config.nodeId) await this.store.releaseSession(snapshot.clientId, snapshot.epoch, this.now());
+          continue;
+        }
+        if (snapshot.node === this.config.nodeId) await this.store.releaseSession(snapshot.clientId, snapshot.epoch, this.now());
+        this.holdOffline(snapshot);
+      }
+    }
+  }
+
+  /**
+   * Keeps an offline persistent session here (loaded from custody, or adopted from a dead node): its
+   * subscriptions go in the trie (and so in this node's routes); its queue stays in the store.
+   */
+  holdOffline(snapshot: SessionSnapshot): Session | null {
+    if (this.sessions.has(snapshot.clientId)) return null;
+    const session = new Session(snapshot.clientId, false, this.config.limits, this);
+    session.epoch = snapshot.epoch;
+    session.username = snapshot.username;
+    session.ownedBy(snapshot.identity);
+    this.sessions.set(snapshot.clientId, session);
+    for (const [filter, qos] of Object.entries(snapshot.subscriptions)) this.addToTrie(session, filter, qos);
+    return session;
+  }
+
+  /** Forgets an offline session held here (an adoption that another node won). */
+  forgetOffline(clientId: string): void {
+    const session = this.sessions.get(clientId);
+    if (session !== undefined && session.link === null && session.claimant === null) this.dropSession(session);
+  }
+
+  /** An offline session held here was adopted in the store under `epoch`. */
+  adopted(clientId: string, epoch: number): void {
+    const session = this.sessions.get(clientId);
+    if (session !== undefined && session.link === null && session.claimant === null && session.epoch < epoch) session.epoch = epoch;
+  }
+
+  /** This node lost its lease: it keeps only the sessions still in its custody (others may have adopted some). */
+  async reloadCustody(): Promise<void> {
+    for (const session of [...this.sessions.values()]) {
+      if (session.link === null && session.claimant === null) this.dropSession(session);
+    }
+    await this.loadCustody();
+  }
+
+  /** Installs the cluster's route table (broker/routes.ts); once, before `start()`. */
+  useRemoteRoutes(routes: RemoteRoutes): void {
+    this.remoteRoutes = routes;
   }
 
   /** Reads the retained set's size from the store again when the last read is older than a few seconds. */
@@ -306,7 +380,6 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     if (claim?.present === true && conn.policy !== null) recheckResumedSession(this, session, conn.policy);
     const sessionPresent = claim !== null ? claim.present : false;
     conn.session = session;
-    session.syncedAt = Date.now(); // compared with the reconciliation's wall-clock reads
     conn.writePacket({ cmd: "connack", returnCode: 0, sessionPresent });
     session.attach(conn);
     session.releaseDeliveries();
@@ -316,7 +389,10 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
       // Take-over across nodes [MQTT-3.1.4-2]: the node that held the client closes its connection. The claim
       // succeeded, so this client's identity owns the session.
       if (claim.previousNode !== null && claim.previousNode !== cluster.nodeId) cluster.takeover(claim.previousNode, clientId, claim.epoch);
-      cluster.sessionChanged(clientId, cluster.nodeId, claim.epoch, clean, session.subscriptions, session.identity);
+      // The node that kept the session offline drops its copy (and its routes) (decision 017).
+      const custodian = claim.previousCustodian ?? null;
+      if (custodian !== null && custodian !== cluster.nodeId && custodian !== claim.previousNode) cluster.takeover(custodian, clientId, claim.epoch);
+      cluster.claimedFrom(clientId, custodian);
     }
     this.emit("client.connected", session, conn, sessionPresent);
   }
@@ -338,7 +414,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     for (const filter of session.subscriptions.keys()) {
       if (!(filter in stored)) {
         session.removeSubscription(filter);
-        this.trie.remove(filter, session.clientId);
+        this.removeFromTrie(filter, session.clientId);
       }
     }
     for (const [filter, qos] of Object.entries(stored)) this.addToTrie(session, filter, qos);
@@ -347,7 +423,12 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
   /** Records a subscription in the session and the trie, with its delivery guard from the session's policy. */
   private addToTrie(session: Session, filter: string, qos: QoS): void {
     const guard = session.setSubscription(filter, qos);
-    this.trie.add(filter, session.clientId, { session, qos, guard });
+    if (this.trie.add(filter, session.clientId, { session, qos, guard })) this.remoteRoutes?.added(filter);
+  }
+
+  /** Removes a subscription from the trie (the session's map is the caller's). */
+  private removeFromTrie(filter: string, clientId: string): void {
+    if (this.trie.remove(filter, clientId)) this.remoteRoutes?.removed(filter);
   }
 
   onConnectRefused(conn: Connection, returnCode: number, reason: string): void {
@@ -364,7 +445,6 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
       return;
     }
     session.detach();
-    session.syncedAt = Date.now(); // newer than a reconciliation's store read in progress
     // The will is published on any close but DISCONNECT [MQTT-3.1.2-8], then forgotten [MQTT-3.1.2-10].
     const will = conn.will;
     conn.will = null;
@@ -385,17 +465,10 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
 
   private releaseInStore(clientId: string, epoch: number): void {
     // After the journal, so the session's last writes land first; fenced, so a newer owner is never overwritten.
-    const session = this.sessions.get(clientId);
-    const clean = session?.clean ?? true;
     const done: Promise<void> = this.journal
       .barrier()
       .then(() => this.store.releaseSession(clientId, epoch, this.now()))
-      .then((released) => {
-        if (!released || this.cluster === null) return;
-        const now = this.sessions.get(clientId);
-        const subscriptions = now !== undefined && now.link === null ? now.subscriptions : new Map<string, QoS>();
-        this.cluster.sessionChanged(clientId, null, epoch, clean, subscriptions, now?.identity ?? null);
-      })
+      .then(() => undefined)
       .catch((err: unknown) => {
         this.emit("store.error", "releaseSession", err as Error, 1);
       })
@@ -404,7 +477,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
   }
 
   dropSession(session: Session): void {
-    for (const filter of session.subscriptions.keys()) this.trie.remove(filter, session.clientId);
+    for (const filter of session.subscriptions.keys()) this.removeFromTrie(filter, session.clientId);
     session.clearSubscriptions();
     if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
     // A CONNECT still claiming this session object loses it: the newer CONNECT has replaced it.
@@ -423,7 +496,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
 
   unsubscribe(session: Session, filter: string, source: "mqtt" | "rest" | "policy" = "mqtt"): boolean {
     if (!session.removeSubscription(filter)) return false;
-    this.trie.remove(filter, session.clientId);
+    this.removeFromTrie(filter, session.clientId);
     this.emit("session.unsubscribed", session.clientId, filter, source);
     return true;
   }
@@ -432,11 +505,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
   async persistSubscriptions(session: Session, add: Record<string, QoS>, remove: string[]): Promise<boolean> {
     if (session.epoch === 0) return true;
     try {
-      const ok = await this.store.updateSubscriptions(session.clientId, session.epoch, add, remove);
-      if (ok && this.cluster !== null && session.link !== null) {
-        this.cluster.sessionChanged(session.clientId, this.cluster.nodeId, session.epoch, session.clean, session.subscriptions, session.identity);
-      }
-      return ok;
+      return await this.store.updateSubscriptions(session.clientId, session.epoch, add, remove);
     } catch (err) {
       this.emit("store.error", "updateSubscriptions", err as Error, 1);
       return false;
@@ -544,6 +613,17 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
    */
   publish(msg: Message): number {
     if (msg.retain) this.retain(msg);
+    const matched = this.routeLocal(msg);
+    // In a cluster: once to each other node whose routes match; that node matches its own sessions.
+    this.remoteRoutes?.publish(msg);
+    return matched;
+  }
+
+  /**
+   * Delivers a message to the matching sessions of this node only (a publish, or a message another node
+   * forwarded here). `only`: just these sessions (a dead node's queue, drained: its former sessions).
+   */
+  routeLocal(msg: Message, only: ReadonlySet<string> | null = null): number {
     // A publish from inside a delivery (an event listener publishing) gets its own scratch map.
     const targets = this.routing ? new Map<Session, number>() : this.scratch;
     this.targets = targets;
@@ -558,6 +638,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     let matched = 0;
     try {
       for (const [session, granted] of targets) {
+        if (only !== null && !only.has(session.clientId)) continue;
         if (granted === DENIED) {
           this.onDeliveryDenied(session, msg);
           continue;
@@ -615,21 +696,13 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
   }
 
   /**
-   * Closes the connection of `clientId` (also one still connecting), reason "kicked"; in a cluster, asks the node
-   * that holds it. False if it had none.
+   * Closes the connection of `clientId` (also one still connecting) on this node, reason "kicked". False if it
+   * had none here (in a cluster, the REST gateway then asks the node the store names: Cluster.kickRemote).
    */
   disconnectClient(clientId: string): boolean {
     const session = this.sessions.get(clientId);
     const conn = (session?.link ?? session?.claimant ?? null) as Connection | null;
-    if (conn === null || conn.isClosed) {
-      const owner = session?.owner ?? null;
-      if (owner === null || this.cluster === null) return false;
-      const cluster = this.cluster;
-      cluster
-        .send(owner, [{ type: "kick", id: cluster.newMessageId(), clientId, reason: "kicked", discardSession: false }])
-        .catch((err: unknown) => this.emit("cluster.error", `kick ${clientId} on ${owner}`, err as Error));
-      return true;
-    }
+    if (conn === null || conn.isClosed) return false;
     conn.close("kicked");
     return true;
   }
@@ -643,9 +716,10 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     }
     await this.journal.barrier();
     const snapshot = this.cluster !== null ? await this.store.getSession(clientId) : null;
+    const custodian = this.cluster !== null ? await this.store.custodianOf(clientId) : null;
     const deleted = await this.store.deleteSession(clientId);
-    // Other nodes forget their routing entry (a clean, offline session is dropped).
-    if (deleted && snapshot !== null) this.cluster?.sessionChanged(clientId, null, snapshot.epoch, true, new Map(), null);
+    // The node that kept it offline drops its copy and its routes.
+    if (deleted && snapshot !== null && custodian !== null) this.cluster?.sessionGone(clientId, snapshot.epoch, custodian);
     return deleted;
   }
 
@@ -657,7 +731,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     const session = this.sessions.get(expired.clientId);
     if (session !== undefined && session.link === null && session.claimant === null) this.dropSession(session);
     this.stats.sessionsExpired++;
-    this.cluster?.sessionChanged(expired.clientId, null, expired.epoch, true, new Map(), null);
+    // Its custodian is not recorded any more: every node is told (expiries are few, and batched per sweep).
+    this.cluster?.sessionGone(expired.clientId, expired.epoch, null);
     this.emit("session.expired", expired.clientId, expired.username);
   }
 
@@ -682,9 +757,15 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
   kickLocal(clientId: string, reason: "takeover" | "kicked", epoch: number | null, discardSession: boolean): void {
     const session = this.sessions.get(clientId);
     if (session === undefined) return;
+    const older = epoch === null || session.epoch < epoch;
     const conn = session.link as Connection | null;
-    if (conn !== null && (epoch === null || session.epoch < epoch)) conn.close(reason);
-    if (discardSession && session.link === null && session.claimant === null) this.dropSession(session);
+    if (conn !== null && older) conn.close(reason);
+    // Claimed by another node (take-over): it holds the session now, this node forgets its copy (decision 017).
+    const gone = discardSession || (reason === "takeover" && older);
+    const current = this.sessions.get(clientId);
+    if (gone && current === session && session.link === null && session.claimant === null && (epoch === null || session.epoch <= epoch)) {
+      this.dropSession(session);
+    }
   }
 
   /**
@@ -694,14 +775,11 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
    * a lower granted QoS replaces the requested one.
    */
   applyRemoteSubscriptions(clientId: string, add: Record<string, QoS>, remove: string[], deliverRetained: boolean): void {
-    let session = this.sessions.get(clientId);
-    if (session === undefined) {
-      session = new Session(clientId, false, this.config.limits, this);
-      this.sessions.set(clientId, session);
-    }
-    session.syncedAt = Date.now();
+    // Sent to the session's custodian; one that moved on meanwhile loaded the change from the store when claimed.
+    const session = this.sessions.get(clientId);
+    if (session === undefined) return;
     for (const filter of remove) {
-      if (session.removeSubscription(filter)) this.trie.remove(filter, clientId);
+      if (session.removeSubscription(filter)) this.removeFromTrie(filter, clientId);
     }
     const policy = session.link !== null ? session.clientPolicy : null;
     const refused: string[] = [];
@@ -711,7 +789,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
       if (policy !== null) {
         const granted = policy.canSubscribe(filter, requested);
         if (granted === null) {
-          if (session.removeSubscription(filter)) this.trie.remove(filter, clientId);
+          if (session.removeSubscription(filter)) this.removeFromTrie(filter, clientId);
           refused.push(filter);
           this.emit("subscribe.refused", clientId, filter, "not authorized", requested);
           continue;
@@ -722,84 +800,6 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
       if (deliverRetained && session.link !== null) this.deliverRetained(session, filter, qos);
     }
     if (refused.length > 0 || Object.keys(lowered).length > 0) void this.persistSubscriptions(session, lowered, refused);
-  }
-
-  /**
-   * Another node claimed, released or changed a session: route to its new owner and match its subscriptions.
-   * Ignored when older than what this node knows; a newer claim of a client attached here closes the connection
-   * (a take-over whose kick has not arrived yet).
-   */
-  applySessionBroadcast(
-    clientId: string,
-    node: string | null,
-    epoch: number,
-    clean: boolean,
-    subscriptions: Record<string, QoS>,
-    identity: string | null = null,
-  ): void {
-    let session = this.sessions.get(clientId);
-    if (session !== undefined && (session.link !== null || session.claimant !== null)) {
-      if (node === null || epoch <= session.epoch) return;
-      if (session.link !== null) (session.link as Connection).close("takeover");
-      session = this.sessions.get(clientId);
-      if (session !== undefined && session.claimant !== null) return;
-    }
-    if (session !== undefined && epoch < session.epoch) return;
-    if (node === null && clean) {
-      if (session !== undefined) this.dropSession(session);
-      return;
-    }
-    if (session === undefined) {
-      session = new Session(clientId, clean, this.config.limits, this);
-      this.sessions.set(clientId, session);
-    }
-    session.clean = clean;
-    session.epoch = epoch;
-    session.owner = node;
-    session.ownedBy(identity);
-    session.syncedAt = Date.now();
-    // Not served here: the node that serves it checks deliveries against the live policy (see Cluster.routeIncoming).
-    session.usePolicy(null);
-    this.syncSubscriptions(session, subscriptions);
-  }
-
-  /**
-   * Makes the sessions this node does not hold match the store (cluster reconciliation, `cluster.resyncMs`): a
-   * broadcast this node missed (an SQS send that failed after its retries) cannot leave a stale owner or a missing
-   * subscription behind for longer than one interval. Sessions attached or being claimed here are left alone.
-   */
-  reconcile(
-    records: readonly SessionRecord[],
-    subscriptions: readonly { clientId: string; filter: string; qos: QoS }[],
-    readSince: number,
-  ): void {
-    const subsOf = new Map<string, Record<string, QoS>>();
-    for (const { clientId, filter, qos } of subscriptions) {
-      let s = subsOf.get(clientId);
-      if (s === undefined) subsOf.set(clientId, (s = {}));
-      s[filter] = qos;
-    }
-    const inStore = new Set<string>();
-    for (const r of records) {
-      inStore.add(r.clientId);
-      const local = this.sessions.get(r.clientId);
-      if (local !== undefined && (local.link !== null || local.claimant !== null || local.syncedAt >= readSince)) continue;
-      if (r.node === this.config.nodeId) continue;
-      this.applySessionBroadcast(r.clientId, r.node, r.epoch, r.clean, subsOf.get(r.clientId) ?? {}, r.identity);
-    }
-    for (const session of [...this.sessions.values()]) {
-      if (inStore.has(session.clientId) || session.link !== null || session.claimant !== null || session.syncedAt >= readSince) continue;
-      this.dropSession(session); // deleted from the store (REST discard, expiry) while this node was not told
-    }
-  }
-
-  /** A node died or left: its sessions are offline as far as routing goes (the store decides from now on). */
-  forgetOwner(node: string): void {
-    for (const session of [...this.sessions.values()]) {
-      if (session.owner !== node) continue;
-      session.owner = null;
-      if (session.clean) this.dropSession(session);
-    }
   }
 
   /** Closes every client connection (the node lost its place in the cluster; clients reconnect and claim again). */

@@ -1,15 +1,17 @@
 import type { QoS } from "mqtt-packet";
 import { NodeUnreachable } from "../core/communicator/errors.js";
 import type { Communicator, NodeMessage, WireMessage } from "../core/communicator/types.js";
-import type { NodeRecord, NodeStats, Page, SessionRecord, StoreOp, StoreOpResult } from "../core/store/types.js";
-import type { Broker } from "./broker.js";
+import type { NodeRecord, NodeStats, StoreOp, StoreOpResult } from "../core/store/types.js";
+import { Adopter } from "./adoption.js";
+import type { Broker, RemoteRoutes } from "./broker.js";
 import type { ResultTarget } from "./journal.js";
+import { RouteSync } from "./routes.js";
 import type { Message } from "./types.js";
 
 /**
- * One broker node's membership of a cluster (docs/cluster.md): its node queue and registry entry, forwarding of
- * deliveries to the nodes that own their sessions, session broadcasts that keep every node's subscription trie
- * and ownership map current, take-over across nodes, and failure handling of dead nodes.
+ * One broker node's membership of a cluster (docs/cluster.md): its node queue and registry entry, the route
+ * table (filters -> nodes, broker/routes.ts) and forwarding of publishes once per matching node, take-over across
+ * nodes, and failure handling of dead nodes (their sessions adopted by the survivors, broker/adoption.ts).
  */
 
 export interface ClusterOptions {
@@ -22,8 +24,8 @@ export interface ClusterOptions {
   nodeTtlMs: number;
   /** Times a delivery is passed on between nodes before it goes to the store regardless of owner. Default 3. */
   maxHops?: number;
-  /** Interval of the reconciliation of routing state with the store (Broker.reconcile); 0 = never. */
-  resyncMs?: number;
+  /** How often the route log is read (ms). Default 50. */
+  routePollMs?: number;
 }
 
 export interface ClusterEvents {
@@ -54,13 +56,22 @@ interface PendingTarget {
   qos: QoS;
 }
 
+/** A forward the receiver matches against its own trie (`only`: just the sessions that came from that node). */
+interface PendingMatch {
+  match: true;
+  only: string | null;
+}
+
+/** A forwarded message: a `deliver` node message listing target sessions, or one the receiver matches itself. */
+export type ForwardMessage = NodeMessage & { type: "deliver" };
+
 const RETRY_MAX_MS = 2000;
 
 export class Cluster implements ResultTarget<Reroute> {
   readonly nodeId: string;
   private readonly maxHops: number;
   /** Deliveries collected this tick: node -> message -> targets (one node message per message and node). */
-  private pending = new Map<string, Map<Message, PendingTarget[]>>();
+  private pending = new Map<string, Map<Message, PendingTarget[] | PendingMatch>>();
   private pendingHops = new Map<Message, number>();
   /** Forwards made while handling a node message: that message's dedup id (kept as `root`) and a derived id. */
   private pendingIds = new Map<Message, { root: string; id: string }>();
@@ -68,9 +79,8 @@ export class Cluster implements ResultTarget<Reroute> {
   private flushScheduled = false;
   /** Resolves the journal track of this tick's forwards once they were sent (or stored instead). */
   private settleTick: (() => void) | null = null;
-  /** Session broadcasts collected this tick, by clientId (the latest state wins). */
-  private broadcasts = new Map<string, NodeMessage & { type: "session" }>();
-  private broadcastScheduled = false;
+  /** Kicks that tell every node a session is gone (expiries), collected per tick. */
+  private gone: NodeMessage[] = [];
   private messageSeq = 0;
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> | null = null;
@@ -79,9 +89,12 @@ export class Cluster implements ResultTarget<Reroute> {
   private queueUrl: string | null = null;
   private ready!: () => void;
   private readonly loaded = new Promise<void>((resolve) => (this.ready = resolve));
-  /** Live nodes as last seen (excluding this one). */
-  private live = new Set<string>();
-  private lastResync = 0;
+  /** The route table and this node's routes (decision 017). */
+  readonly routes: RouteSync;
+  private readonly adopter: Adopter;
+  /** Scratch set of one publish's matching nodes. */
+  private readonly matchedNodes = new Set<string>();
+  private readonly collectNode = (node: string): void => void this.matchedNodes.add(node);
 
   constructor(
     private readonly broker: Broker,
@@ -91,6 +104,20 @@ export class Cluster implements ResultTarget<Reroute> {
   ) {
     this.nodeId = opts.nodeId;
     this.maxHops = opts.maxHops ?? 3;
+    this.routes = new RouteSync(broker.store, this.nodeId, {
+      pollMs: opts.routePollMs ?? 50,
+      onError: (operation, err) => this.events.onError(operation, err),
+    });
+    this.adopter = new Adopter(broker, this.routes, this.nodeId, opts.nodeTtlMs, {
+      onError: (operation, err) => this.events.onError(operation, err),
+      onSessionLost: (clientId, username) => this.events.onSessionLost(clientId, username),
+    });
+    const remote: RemoteRoutes = {
+      added: (filter) => this.routes.added(filter),
+      removed: (filter) => this.routes.removed(filter),
+      publish: (msg) => this.routeRemote(msg, null),
+    };
+    broker.useRemoteRoutes(remote);
   }
 
   /**
@@ -103,8 +130,12 @@ export class Cluster implements ResultTarget<Reroute> {
     await this.broker.store.registerNode(this.record(this.startedAt), this.opts.nodeTtlMs);
   }
 
-  /** The broker loaded the store's state: handle queued messages, start heartbeats and failure detection. */
-  loadedState(): void {
+  /**
+   * The broker loaded the sessions in its custody: its routes are made to match them and the other nodes' routes
+   * are loaded; then queued messages are handled, heartbeats and failure detection start.
+   */
+  async loadedState(): Promise<void> {
+    await this.routes.start();
     this.ready();
     this.timer = setInterval(() => void this.tick(), this.opts.heartbeatMs);
     this.timer.unref();
@@ -112,26 +143,24 @@ export class Cluster implements ResultTarget<Reroute> {
   }
 
   /**
-   * Graceful shutdown, after the sessions were handed back: stop receiving, route what is still in the node queue
-   * (deliveries sent by nodes that did not know yet; the sessions are offline now, so it goes to the store or to
-   * their new owner), delete the queue, deregister. A sender that finds the queue gone stores its deliveries.
+   * Graceful shutdown, after the sessions were handed back (offline, still in this node's custody): stop
+   * receiving and give up the lease at once. The survivors then do what they do for a dead node at their next
+   * heartbeat: adopt its sessions (routes first), drop its routes, drain its queue (what was sent here meanwhile)
+   * and delete it. One path for a node that leaves and one that dies.
    */
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer !== null) clearInterval(this.timer);
     await this.ticking;
-    await this.flushBroadcasts();
+    await this.flushGone();
+    await this.routes.flushed();
+    await this.routes.stop();
     try {
       await this.communicator.stop();
-      await this.communicator.drainQueue(this.nodeId, async (messages) => {
-        for (const m of messages) if (m.type === "deliver" || m.type === "publish") this.handle(m, null);
-        await this.broker.journal.barrier();
-      });
-      await this.communicator.deleteNodeQueue(this.nodeId);
     } catch (err) {
       this.events.onError("stop", err as Error);
     }
-    await this.broker.store.removeNode(this.nodeId);
+    await this.broker.store.registerNode({ ...this.record(Date.now()), heartbeatAt: 0 }, 1);
   }
 
   /** Records where clients connect (known once the listeners are bound). */
@@ -164,6 +193,10 @@ export class Cluster implements ResultTarget<Reroute> {
       this.pending.set(node, byMessage);
     }
     let targets = byMessage.get(msg);
+    if (targets !== undefined && !Array.isArray(targets)) {
+      // Already forwarded there to be matched: that node finds this session itself.
+      return;
+    }
     if (targets === undefined) {
       targets = [];
       byMessage.set(msg, targets);
@@ -172,6 +205,38 @@ export class Cluster implements ResultTarget<Reroute> {
       if (dedupId !== null) this.pendingIds.set(msg, { root: dedupId, id: `${dedupId}>${this.derived++}` });
     }
     targets.push({ clientId, qos });
+    this.scheduleFlush();
+  }
+
+  /**
+   * A message published on this node (or drained from a dead node's queue, `only` = that node): one node message
+   * to each other node with a matching route; the receiver matches its own trie. Collected per tick like forward().
+   */
+  routeRemote(msg: Message, only: string | null): void {
+    const nodes = this.matchedNodes;
+    this.routes.table.match(msg.topic, this.collectNode);
+    if (nodes.size === 0) return;
+    for (const node of nodes) {
+      if (node === this.nodeId || node === only) continue;
+      this.pendingFor(node, msg, { match: true, only });
+    }
+    nodes.clear();
+  }
+
+  private pendingFor(node: string, msg: Message, entry: PendingMatch): void {
+    let byMessage = this.pending.get(node);
+    if (byMessage === undefined) {
+      byMessage = new Map();
+      this.pending.set(node, byMessage);
+    }
+    if (byMessage.has(msg)) return;
+    byMessage.set(msg, entry);
+    const dedupId = this.broker.journal.dedupId;
+    if (dedupId !== null && !this.pendingIds.has(msg)) this.pendingIds.set(msg, { root: dedupId, id: `${dedupId}>${this.derived++}` });
+    this.scheduleFlush();
+  }
+
+  private scheduleFlush(): void {
     if (this.settleTick === null) {
       this.broker.journal.track(new Promise<void>((resolve) => (this.settleTick = resolve)));
     }
@@ -194,18 +259,22 @@ export class Cluster implements ResultTarget<Reroute> {
     this.settleTick = null;
     const sends: Promise<void>[] = [];
     for (const [node, byMessage] of pending) {
-      const messages: (NodeMessage & { type: "deliver" })[] = [];
-      for (const [msg, targets] of byMessage) {
+      const messages: ForwardMessage[] = [];
+      for (const [msg, entry] of byMessage) {
         const seq = ++this.messageSeq;
         const derived = ids.get(msg);
-        const m: NodeMessage & { type: "deliver" } = {
+        const m: ForwardMessage = {
           type: "deliver",
           id: derived?.id ?? `${this.nodeId}:${seq}`,
           origin: this.nodeId,
           seq,
           msg: toWire(msg),
-          targets,
+          targets: Array.isArray(entry) ? entry : [],
         };
+        if (!Array.isArray(entry)) {
+          m.match = true;
+          if (entry.only !== null) m.only = entry.only;
+        }
         const h = hops.get(msg);
         if (h !== undefined) m.hops = h;
         if (derived !== undefined) m.root = derived.root;
@@ -216,7 +285,12 @@ export class Cluster implements ResultTarget<Reroute> {
     void Promise.all(sends).then(() => settle?.());
   }
 
-  private async sendDeliveries(node: string, messages: (NodeMessage & { type: "deliver" })[]): Promise<void> {
+  /**
+   * The one place forwards leave this node: `deliver` node messages to one node. A match forward that cannot be
+   * sent (the node's queue is gone: it died and was cleaned up while this node's route table still named it) is
+   * lost for that node's sessions, which by then were adopted elsewhere; see docs/cluster.md.
+   */
+  private async sendDeliveries(node: string, messages: ForwardMessage[]): Promise<void> {
     try {
       await this.communicator.send(node, messages);
     } catch (err) {
@@ -284,6 +358,15 @@ export class Cluster implements ResultTarget<Reroute> {
       case "deliver": {
         const msg: Message = { topic: m.msg.topic, payload: Buffer.from(m.msg.payload, "base64"), qos: m.msg.qos, retain: m.msg.retain };
         for (const t of m.targets) this.routeIncoming(t.clientId, msg, t.qos, m.hops ?? 0, deadNode);
+        if (m.match === true) {
+          if (deadNode !== null) {
+            // Left in a dead node's queue: meant for its sessions, which moved (adopted or claimed) since.
+            this.broker.routeLocal(msg, this.adopter.cameFrom(deadNode));
+            this.routeRemote(msg, deadNode);
+          } else {
+            this.broker.routeLocal(msg, m.only === undefined ? null : this.adopter.cameFrom(m.only));
+          }
+        }
         return;
       }
       case "publish":
@@ -300,7 +383,7 @@ export class Cluster implements ResultTarget<Reroute> {
         if (deadNode === null) this.broker.applyRemoteSubscriptions(m.clientId, m.add, m.remove, m.deliverRetained);
         return;
       case "session":
-        if (deadNode === null) this.broker.applySessionBroadcast(m.clientId, m.node, m.epoch, m.clean, m.subscriptions, m.identity ?? null);
+        // Session broadcasts are gone (decision 017): a node from before it may still send them; routes say it all.
         return;
     }
   }
@@ -344,54 +427,58 @@ export class Cluster implements ResultTarget<Reroute> {
     this.forward(r.clientId, result.node, r.msg, r.qos, r.hops + 1);
   }
 
-  // --- session broadcasts and take-over ------------------------------------------------------------------------
+  // --- take-over, custody and REST ---------------------------------------------------------------------------
 
-  /** Tells every other live node where a session lives now and what it is subscribed to. */
-  sessionChanged(
-    clientId: string,
-    node: string | null,
-    epoch: number,
-    clean: boolean,
-    subscriptions: ReadonlyMap<string, QoS>,
-    identity: string | null,
-  ): void {
-    this.broadcasts.set(clientId, {
-      type: "session",
-      id: `${this.nodeId}:${++this.messageSeq}`,
-      clientId,
-      node,
-      epoch,
-      clean,
-      subscriptions: Object.fromEntries(subscriptions),
-      identity,
-    });
-    if (!this.broadcastScheduled) {
-      this.broadcastScheduled = true;
-      setImmediate(() => void this.flushBroadcasts());
-    }
+  /** A session claimed here was in `custodian`'s custody (null: new, or this node's): remembered for drains. */
+  claimedFrom(clientId: string, custodian: string | null): void {
+    if (custodian !== null && custodian !== this.nodeId) this.adopter.remember(custodian, clientId);
   }
 
   /**
-   * Sends this tick's broadcasts to every live node, read from the store after the writes they describe: a node
-   * that registers later loads those writes itself (see start()).
+   * A session was deleted (REST discard, expiry): its custodian drops its copy and routes. `custodian` null: not
+   * known any more (an expiry), so every live node is told (batched per tick).
    */
-  private async flushBroadcasts(): Promise<void> {
-    this.broadcastScheduled = false;
-    if (this.broadcasts.size === 0) return;
-    const messages = [...this.broadcasts.values()];
-    this.broadcasts = new Map();
-    let nodes: NodeRecord[];
-    try {
-      nodes = await this.broker.store.listNodes(Date.now());
-    } catch (err) {
-      this.events.onError("listNodes", err as Error);
+  sessionGone(clientId: string, epoch: number, custodian: string | null): void {
+    const kick: NodeMessage = { type: "kick", id: this.newMessageId(), clientId, reason: "kicked", discardSession: true, epoch };
+    if (custodian !== null) {
+      if (custodian === this.nodeId) return;
+      this.communicator.send(custodian, [kick]).catch((err: unknown) => {
+        if (!(err instanceof NodeUnreachable)) this.events.onError(`discard ${clientId} on ${custodian}`, err as Error);
+      });
       return;
     }
-    await Promise.all(
-      nodes
-        .filter((n) => n.nodeId !== this.nodeId)
-        .map((n) => this.communicator.send(n.nodeId, messages).catch((err: unknown) => this.events.onError(`broadcast to ${n.nodeId}`, err as Error))),
-    );
+    this.gone.push(kick);
+    if (this.gone.length === 1) setImmediate(() => void this.flushGone());
+  }
+
+  private async flushGone(): Promise<void> {
+    if (this.gone.length === 0) return;
+    const messages = this.gone;
+    this.gone = [];
+    await this.broadcast(messages).catch((err: unknown) => this.events.onError("expired sessions", err as Error));
+  }
+
+  /** Asks the node the store names as the client's connection to close it (REST kick). False: not connected. */
+  async kickRemote(clientId: string): Promise<boolean> {
+    const snapshot = await this.broker.store.getSession(clientId);
+    const node = snapshot?.node ?? null;
+    if (snapshot === null || node === null || node === this.nodeId) return false;
+    try {
+      await this.communicator.send(node, [{ type: "kick", id: this.newMessageId(), clientId, reason: "kicked", discardSession: false, epoch: snapshot.epoch + 1 }]);
+      return true;
+    } catch (err) {
+      if (err instanceof NodeUnreachable) return false;
+      throw err;
+    }
+  }
+
+  /** Sends a REST subscription change to the session's custodian only (it holds the session and its routes). */
+  async tellCustodian(clientId: string, message: NodeMessage): Promise<void> {
+    const custodian = await this.broker.store.custodianOf(clientId);
+    if (custodian === null || custodian === this.nodeId) return;
+    await this.communicator.send(custodian, [message]).catch((err: unknown) => {
+      if (!(err instanceof NodeUnreachable)) throw err;
+    });
   }
 
   /** Sends messages to every live node but this one (REST subscription changes and kicks made on this node). */
@@ -443,75 +530,52 @@ export class Cluster implements ResultTarget<Reroute> {
     const store = this.broker.store;
     const now = Date.now();
     if (!(await store.heartbeat(this.nodeId, now, this.opts.nodeTtlMs, this.statsFor(now)))) {
-      // Our record expired (the store was unreachable for longer than the TTL): other nodes may have released our
-      // sessions. Register again and close our connections so their clients reconnect and claim afresh.
+      // Our record expired (the store was unreachable for longer than the TTL): other nodes may have adopted our
+      // sessions. Register again, close our connections so their clients reconnect and claim afresh, and keep
+      // only the sessions still in our custody.
       this.events.onError("heartbeat", new Error(`node ${this.nodeId} was considered dead by the cluster; registering again and closing its connections`));
       await store.registerNode(this.record(now), this.opts.nodeTtlMs);
       this.broker.closeConnections("server-shutdown");
+      await this.broker.reloadCustody();
     }
-    const resyncMs = this.opts.resyncMs ?? 0;
-    if (resyncMs > 0 && now - this.lastResync >= resyncMs) {
-      this.lastResync = now;
-      await this.resync();
-    }
+    await this.routes.verify();
     const live = await store.listNodes(now);
-    const liveIds = new Set(live.map((n) => n.nodeId).filter((id) => id !== this.nodeId));
-    for (const id of this.live) if (!liveIds.has(id)) this.broker.forgetOwner(id);
-    this.live = liveIds;
     const expired = (await store.expiredNodes(now)).filter((n) => n.nodeId !== this.nodeId);
-    for (const n of expired) this.broker.forgetOwner(n.nodeId);
-    // One node cleans up after the dead: the live node with the smallest id (no lock needed; if it dies too, the
-    // next one takes over at its next heartbeat).
-    const leader = live[0]?.nodeId;
-    if (leader !== this.nodeId) return;
+    if (expired.length === 0) return;
+    const liveIds = live.map((n) => n.nodeId);
+    if (!liveIds.includes(this.nodeId)) return;
+    // Every survivor adopts its share of each dead node's sessions; the live node with the smallest id then
+    // cleans up (no lock needed; if it dies too, the next one takes over at its next heartbeat).
+    const leader = live[0]?.nodeId === this.nodeId;
     for (const dead of expired) {
       if (this.stopped) return;
-      await this.cleanUp(dead.nodeId);
+      await this.adopter.adoptShare(dead.nodeId, liveIds);
+      if (leader) await this.cleanUp(dead.nodeId, now);
     }
-  }
-
-  /** Reads every session and subscription from the store and reconciles this node's routing state with them. */
-  private async resync(): Promise<void> {
-    const store = this.broker.store;
-    const readSince = Date.now();
-    const records: SessionRecord[] = [];
-    let cursor: string | null = null;
-    do {
-      const page: Page<SessionRecord> = await store.listSessions({ cursor, limit: 1000 });
-      records.push(...page.items);
-      cursor = page.cursor;
-    } while (cursor !== null);
-    const subscriptions = await store.allSubscriptions();
-    this.broker.reconcile(records, subscriptions, readSince);
   }
 
   /**
-   * A dead node's cleanup: deliveries left in its queue go to the store first (in order, while the store still
-   * names it the owner), then its sessions are released (offline; clean ones deleted), then its queue is drained
-   * once more for stragglers and deleted, and its record removed. A queue still holding messages in flight (the
-   * dead node had received them) is retried at the next heartbeat, after SQS's visibility timeout.
+   * A dead node's cleanup, once every session in its custody was adopted (routes added first by each adopter):
+   * its routes are dropped, what is left in its queue is routed to where its sessions are now, the queue is
+   * deleted and its record removed. Sessions nobody adopted within three TTLs (an adopter that keeps failing)
+   * are adopted here. A queue still holding messages in flight (the dead node had received them) is retried at
+   * the next heartbeat, after SQS's visibility timeout.
    */
-  private async cleanUp(dead: string): Promise<void> {
-    let drained = await this.drain(dead);
-    if (drained === null) return;
+  private async cleanUp(dead: string, now: number): Promise<void> {
     const store = this.broker.store;
-    let released = 0;
-    for (const clientId of await store.sessionsOwnedBy(dead)) {
-      const snapshot = await store.getSession(clientId);
-      if (snapshot === null || snapshot.node !== dead) continue;
-      if (await store.releaseSession(clientId, snapshot.epoch, this.broker.now())) {
-        released++;
-        this.events.onSessionLost(clientId, snapshot.username);
-        this.sessionChanged(clientId, null, snapshot.epoch, snapshot.clean, new Map(Object.entries(snapshot.subscriptions)), snapshot.identity);
-        this.broker.applySessionBroadcast(clientId, null, snapshot.epoch, snapshot.clean, snapshot.subscriptions, snapshot.identity);
-      }
+    if ((await store.sessionsInCustodyOf(dead)).length > 0) {
+      if (!this.adopter.overdue(dead, now)) return;
+      await this.adopter.adoptShare(dead, [this.nodeId]);
+      if ((await store.sessionsInCustodyOf(dead)).length > 0) return;
     }
-    const again = await this.drain(dead);
-    if (again === null) return;
-    drained += again;
+    await this.adopter.dropRoutes(dead);
+    await this.routes.poll();
+    const drained = await this.drain(dead);
+    if (drained === null) return;
     await this.communicator.deleteNodeQueue(dead);
     await store.removeNode(dead);
-    this.events.onNodeRemoved(dead, released, drained);
+    this.events.onNodeRemoved(dead, this.adopter.adoptedFrom(dead), drained);
+    this.adopter.done(dead);
   }
 
   /** Drains a dead node's queue into this node's routing. Null while messages are still in flight there. */

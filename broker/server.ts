@@ -99,7 +99,6 @@ export async function startBroker(
         address: config.cluster.address ?? `${hostname()}:${config.mqtt.port ?? 0}`,
         heartbeatMs: config.cluster.heartbeatMs,
         nodeTtlMs: config.cluster.nodeTtlMs,
-        resyncMs: config.cluster.resyncMs,
       },
       {
         onError: (operation, err) => broker.emit("cluster.error", operation, err),
@@ -113,7 +112,7 @@ export async function startBroker(
     await cluster.start();
   }
   await broker.start();
-  cluster?.loadedState();
+  await cluster?.loadedState();
   // Users and roles in the store take effect on live connections (issue 15).
   const chain = auth instanceof AuthChain && auth.storeBackend !== undefined ? auth : null;
   const identitySync = chain === null ? null : new IdentitySync(broker, chain, store, config.auth.syncIntervalMs ?? AUTH_CACHE_DEFAULTS.syncIntervalMs);

@@ -53,16 +53,13 @@ export function clusterBackend(opts: ClusterBackendOptions): GatewayBackend {
     return `rest:${randomUUID()}`;
   }
 
-  /** Sends to every live node; a node that vanished meanwhile is skipped (it has nothing to update). */
-  async function broadcast(messages: NodeMessage[]): Promise<void> {
-    const nodes = await liveNodes();
-    await Promise.all(
-      nodes.map((n) =>
-        communicator.send(n.nodeId, messages).catch((err: unknown) => {
-          if (!(err instanceof NodeUnreachable)) throw err;
-        }),
-      ),
-    );
+  /** Sends to the node that holds the session (its custodian, decision 017); none, or gone: nothing to update. */
+  async function toCustodian(clientId: string, messages: NodeMessage[]): Promise<void> {
+    const custodian = await store.custodianOf(clientId);
+    if (custodian === null) return;
+    await communicator.send(custodian, messages).catch((err: unknown) => {
+      if (!(err instanceof NodeUnreachable)) throw err;
+    });
   }
 
   async function sessionOrThrow(clientId: string) {
@@ -114,9 +111,15 @@ export function clusterBackend(opts: ClusterBackendOptions): GatewayBackend {
         }
       }
       if (!discardSession) return { disconnected, sessionDiscarded: false };
+      const custodian = await store.custodianOf(clientId);
       const deleted = await store.deleteSession(clientId);
-      // Every node drops its routing entry for the session.
-      await broadcast([{ type: "session", id: newId(), clientId, node: null, epoch: snapshot.epoch, clean: true, subscriptions: {} }]);
+      // The node that holds the session drops it and its routes.
+      if (custodian !== null && custodian !== snapshot.node) {
+        const drop: NodeMessage = { type: "kick", id: newId(), clientId, reason: "kicked", discardSession: true, epoch: snapshot.epoch };
+        await communicator.send(custodian, [drop]).catch((err: unknown) => {
+          if (!(err instanceof NodeUnreachable)) throw err;
+        });
+      }
       return { disconnected, sessionDiscarded: deleted || (await store.getSession(clientId)) === null };
     },
 
@@ -136,8 +139,8 @@ export function clusterBackend(opts: ClusterBackendOptions): GatewayBackend {
       const why = opts.auth === null ? (opts.authError ?? "the REST gateway has no auth configuration") : undefined;
       const granted = grantOnBehalf(clientId, snapshot.username, policy, add, why);
       if (!(await store.updateSubscriptions(clientId, null, granted, []))) throw new NotFoundError(`no session for client '${clientId}'`);
-      // The node holding the client sends the retained messages; every node updates its trie.
-      await broadcast([{ type: "subscriptions", id: newId(), clientId, add: granted, remove: [], deliverRetained: true }]);
+      // The node holding the session updates its trie and routes, and sends the retained messages when connected.
+      await toCustodian(clientId, [{ type: "subscriptions", id: newId(), clientId, add: granted, remove: [], deliverRetained: true }]);
       return granted;
     },
 
@@ -146,7 +149,7 @@ export function clusterBackend(opts: ClusterBackendOptions): GatewayBackend {
       const removed = filters.filter((f) => f in snapshot.subscriptions);
       if (removed.length === 0) return [];
       await store.updateSubscriptions(clientId, null, {}, removed);
-      await broadcast([{ type: "subscriptions", id: newId(), clientId, add: {}, remove: removed, deliverRetained: false }]);
+      await toCustodian(clientId, [{ type: "subscriptions", id: newId(), clientId, add: {}, remove: removed, deliverRetained: false }]);
       return removed;
     },
 

@@ -34,12 +34,15 @@ export function localBackend(broker: Broker, opts: LocalBackendOptions = {}): Ga
     return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
   }
 
-  /** Cluster only: subscription changes made here for a session this node does not hold reach the other nodes. */
+  /**
+   * Cluster only: subscription changes made here for a session this node does not hold go to the node that holds
+   * it (its custodian, decision 017), which updates its trie and routes and sends the retained messages.
+   */
   async function tellNodes(clientId: string, add: Record<string, QoS>, remove: string[]): Promise<void> {
     const cluster = broker.cluster;
-    if (cluster === null) return;
+    if (cluster === null || broker.sessions.has(clientId)) return;
     const id = cluster.newMessageId();
-    await durable(cluster.broadcast([{ type: "subscriptions", id, clientId, add, remove, deliverRetained: true }]), "the subscription change on the other nodes");
+    await durable(cluster.tellCustodian(clientId, { type: "subscriptions", id, clientId, add, remove, deliverRetained: true }), "the subscription change on the session's node");
   }
 
   /** The session's subscriptions, from memory when the broker holds the session, else from the store. */
@@ -101,7 +104,9 @@ export function localBackend(broker: Broker, opts: LocalBackendOptions = {}): Ga
     async kick(clientId: string, discardSession: boolean): Promise<KickResult> {
       const known = broker.sessions.has(clientId) || (await store.getSession(clientId)) !== null;
       if (!known) throw new NotFoundError(`no client '${clientId}'`);
-      const disconnected = broker.disconnectClient(clientId);
+      let disconnected = broker.disconnectClient(clientId);
+      // In a cluster the client may be connected to another node: the store names it.
+      if (!disconnected && broker.cluster !== null) disconnected = await broker.cluster.kickRemote(clientId);
       if (!discardSession) return { disconnected, sessionDiscarded: false };
       const deleted = await durable(broker.discardSession(clientId), "the session removal");
       // A clean session ends with its connection; it is gone either way.

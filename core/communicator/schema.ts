@@ -25,9 +25,11 @@ export const nodeMessageSchema = z.discriminatedUnion("type", [
     origin: z.string().min(1),
     seq: z.int().nonnegative(),
     msg: wireMessage,
-    targets: z.array(z.object({ clientId, qos })).min(1),
+    targets: z.array(z.object({ clientId, qos })),
     hops: z.int().nonnegative().optional(),
     root: id.optional(),
+    match: z.boolean().optional(),
+    only: z.string().min(1).optional(),
   }),
   z.object({
     type: z.literal("publish"),

@@ -34,6 +34,13 @@ export type NodeMessage =
        * same message arriving again by another path (a dead node's queue, drained) is not enqueued twice.
        */
       root?: string;
+      /**
+       * The receiver matches the message against its own sessions (a publish forwarded once per node whose routes
+       * match, decision 017); `targets` is then empty.
+       */
+      match?: boolean;
+      /** With `match`: only the sessions that came to the receiver from this (dead) node. */
+      only?: string;
     }
   /**
    * A publish from outside MQTT (the REST gateway in a Lambda, which holds no subscription trie): the receiving

@@ -138,6 +138,10 @@ export class MemoryStore implements Store {
     return this.routes.digestsNow();
   }
 
+  async custodianOf(clientId: string): Promise<string | null> {
+    return this.sessions.get(clientId)?.custodian ?? null;
+  }
+
   async sessionsInCustodyOf(node: string): Promise<string[]> {
     const ids: string[] = [];
     for (const [id, s] of this.sessions) if (s.custodian === node || (s.custodian === null && s.node === node)) ids.push(id);

@@ -249,6 +249,10 @@ export class RedisStore implements Store {
     return this.routes.digests();
   }
 
+  async custodianOf(clientId: string): Promise<string | null> {
+    return asNullableString(await this.client.command(["HGET", sessionKeys(clientId).meta, "custodian"]), "custodian");
+  }
+
   sessionsInCustodyOf(node: string): Promise<string[]> {
     return this.routes.sessionsInCustodyOf(node);
   }

@@ -58,6 +58,8 @@ export interface RouteStore {
   routesOf(node: string, opts: { cursor?: string | null; limit: number }): Promise<Page<string>>;
   /** The log version and every node's digest, read atomically. */
   routeDigests(): Promise<{ version: number; digests: Record<string, RouteDigest> }>;
+  /** The custodian of a session (null: no such session, or recorded before custody existed). */
+  custodianOf(clientId: string): Promise<string | null>;
   /** Client ids of the sessions whose custodian is `node` (the node that last served them). */
   sessionsInCustodyOf(node: string): Promise<string[]>;
   /**

@@ -78,6 +78,8 @@ export function routeTests(ctx: Ctx): void {
       expect(first.previousCustodian).toBeUndefined();
       expect(await s.releaseSession("c1", first.epoch, T0 + 1)).toBe(true);
       expect(await s.sessionsInCustodyOf("n1")).toEqual(["c1"]);
+      expect(await s.custodianOf("c1")).toBe("n1");
+      expect(await s.custodianOf("nobody")).toBeNull();
       const second = await claim(s, "c1", { node: "n2" });
       expect(second.previousNode).toBeNull();
       expect(second.previousCustodian).toBe("n1");

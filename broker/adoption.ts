@@ -1,0 +1,133 @@
+import { createHash } from "node:crypto";
+import type { Broker } from "./broker.js";
+import type { RouteSync } from "./routes.js";
+
+/** Sessions adopted per batch (reads and adoptions in parallel). */
+const BATCH = 64;
+/** How long a moved session is remembered as having come from a node (for drains of that node's queue). */
+const CAME_FROM_MS = 10 * 60_000;
+
+export interface AdopterEvents {
+  onError(operation: string, err: Error): void;
+  /** A session connected to the dead node was adopted: its client is gone ("node-failure"). */
+  onSessionLost(clientId: string, username: string | null): void;
+}
+
+/**
+ * Adoption of a dead node's sessions (decision 017). Each survivor takes the sessions whose client id maps to it
+ * by rendezvous hashing over the live nodes: it loads them (their filters into its trie, so its routes), writes
+ * its routes, and only then adopts them in the store (`adoptSession`: epoch bumped, custodian set, only if the
+ * dead node still has it). So when the dead node's custody is empty, every adopter's routes are in the store, and
+ * the dead node's routes can go. Also remembers, per node, the sessions that moved away from it (adopted or
+ * claimed), so messages drained from its queue reach exactly those.
+ */
+export class Adopter {
+  private readonly moved = new Map<string, { ids: Set<string>; timer: NodeJS.Timeout }>();
+  private readonly firstSeen = new Map<string, number>();
+  private readonly adopted = new Map<string, number>();
+  private readonly routesDropped = new Set<string>();
+
+  constructor(
+    private readonly broker: Broker,
+    private readonly routes: RouteSync,
+    private readonly nodeId: string,
+    private readonly ttlMs: number,
+    private readonly events: AdopterEvents,
+  ) {}
+
+  /** Adopts the sessions of `dead` that rendezvous hashing over `live` gives to this node. */
+  async adoptShare(dead: string, live: readonly string[]): Promise<number> {
+    if (!this.firstSeen.has(dead)) this.firstSeen.set(dead, Date.now());
+    const store = this.broker.store;
+    const mine = (await store.sessionsInCustodyOf(dead)).filter((id) => owner(id, live) === this.nodeId);
+    let count = 0;
+    for (let i = 0; i < mine.length; i += BATCH) {
+      const ids = mine.slice(i, i + BATCH);
+      const snapshots = await Promise.all(ids.map((id) => store.getSession(id)));
+      // Routes first: the filters go in this node's trie and its routes are written before the store moves them.
+      const held = new Set<string>();
+      for (const snapshot of snapshots) {
+        if (snapshot !== null && !snapshot.clean && this.broker.holdOffline(snapshot) !== null) held.add(snapshot.clientId);
+      }
+      await this.routes.flushed();
+      const now = this.broker.now();
+      const results = await Promise.all(
+        ids.map((id) =>
+          store.adoptSession(id, dead, this.nodeId, now).catch((err: unknown) => {
+            this.events.onError(`adopt ${id}`, err as Error);
+            return null;
+          }),
+        ),
+      );
+      results.forEach((r, j) => {
+        const id = ids[j] as string;
+        if (r === null) {
+          if (held.has(id)) this.broker.forgetOffline(id);
+          return;
+        }
+        count++;
+        this.remember(dead, id);
+        if (r.snapshot !== null) this.broker.adopted(id, r.epoch);
+        if (r.connected) this.events.onSessionLost(id, r.username);
+      });
+    }
+    this.adopted.set(dead, (this.adopted.get(dead) ?? 0) + count);
+    return count;
+  }
+
+  /** Whether sessions of `dead` have waited for their adopter for longer than three TTLs. */
+  overdue(dead: string, now: number): boolean {
+    return now - (this.firstSeen.get(dead) ?? now) > 3 * this.ttlMs;
+  }
+
+  /** Drops the dead node's routes (once). */
+  async dropRoutes(dead: string): Promise<void> {
+    if (this.routesDropped.has(dead)) return;
+    await this.broker.store.clearRoutes(dead);
+    this.routesDropped.add(dead);
+  }
+
+  adoptedFrom(dead: string): number {
+    return this.adopted.get(dead) ?? 0;
+  }
+
+  /** The dead node is cleaned up. */
+  done(dead: string): void {
+    this.firstSeen.delete(dead);
+    this.adopted.delete(dead);
+    this.routesDropped.delete(dead);
+  }
+
+  /** Remembers that `clientId` moved here from `node` (forgotten after CAME_FROM_MS). */
+  remember(node: string, clientId: string): void {
+    let entry = this.moved.get(node);
+    if (entry === undefined) {
+      const timer = setTimeout(() => this.moved.delete(node), CAME_FROM_MS);
+      timer.unref();
+      entry = { ids: new Set(), timer };
+      this.moved.set(node, entry);
+    }
+    entry.ids.add(clientId);
+  }
+
+  /** The sessions that moved here from `node` lately. */
+  cameFrom(node: string): ReadonlySet<string> {
+    return this.moved.get(node)?.ids ?? EMPTY;
+  }
+}
+
+const EMPTY: ReadonlySet<string> = new Set();
+
+/** Rendezvous (highest random weight) hashing: the live node that takes `clientId`. */
+export function owner(clientId: string, live: readonly string[]): string | null {
+  let best: string | null = null;
+  let bestScore = -1;
+  for (const node of live) {
+    const score = createHash("sha1").update(node).update("\0").update(clientId).digest().readUInt32BE(0);
+    if (score > bestScore || (score === bestScore && best !== null && node < best)) {
+      best = node;
+      bestScore = score;
+    }
+  }
+  return best;
+}
