@@ -160,7 +160,7 @@ export const PublishResult = z
       .nullable()
       .meta({
         description:
-          "Sessions the message was routed to (online or offline). null from the REST Lambda of a cluster: it hands the message to a broker node, which routes it after the answer (docs/cluster.md).",
+          "Sessions the message was routed to (online or offline) on the node that answered; in a cluster the other nodes match their own sessions (docs/cluster.md). null from the REST Lambda of a cluster: it hands the message to a broker node, which routes it after the answer.",
       }),
   })
   .meta({ description: "Answered once the message is durable for every matching persistent session (QoS 1/2) and as retained message." });
