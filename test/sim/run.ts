@@ -74,6 +74,8 @@ export interface SimOptions {
   settleMs?: number;
   /** Test hook: called with the history before the check (a test drops a receipt to see the checker catch it). */
   tamper?: (history: History) => void;
+  /** Test hook: the SQS model accepts and then drops the n-th node message of type "deliver". */
+  sabotage?: { dropDelivery: number };
 }
 
 export interface SimResult {
@@ -149,7 +151,11 @@ class World {
       errorRate: this.f.storeErrors ? 0.01 : 0,
       lostReplyRate: this.f.storeLostReplies ? 0.01 : 0,
     });
-    this.sqs = new SqsModel(prng.fork(), { errorRate: this.f.sqsErrors ? 0.02 : 0, approximateCountsLie: this.f.approximateCounts, maxLatencyMs: LATENCY_MS });
+    this.sqs = new SqsModel(prng.fork(), {
+      errorRate: this.f.sqsErrors ? 0.02 : 0,
+      approximateCountsLie: this.f.approximateCounts,
+      dropDelivery: opts.sabotage?.dropDelivery ?? 0,
+    });
   }
 
   private live(): SimNode[] {

@@ -42,8 +42,8 @@ export interface SqsModelOptions {
   errorRate: number;
   /** Whether GetQueueAttributes may answer 0 while messages exist (what "approximate" allows). */
   approximateCountsLie: boolean;
-  /** Largest latency per call, ms. */
-  maxLatencyMs: number;
+  /** Sabotage for the checker's own test: the n-th "deliver" node message sent is dropped (0 = never). */
+  dropDelivery?: number;
 }
 
 export class SqsError extends Error {
@@ -63,6 +63,7 @@ export class SqsModel {
   private waiters = new Set<() => void>();
   /** Messages sent to a deleted queue inside its 60 s window: accepted, then dropped (what SQS does). */
   droppedAfterDelete = 0;
+  private deliveries = 0;
 
   constructor(
     private readonly prng: Prng,
@@ -185,6 +186,7 @@ export class SqsModel {
       const messageId = `m-${++this.seq}`;
       successful.push({ Id: e.Id, MessageId: messageId });
       if (seen !== undefined && now - seen < DEDUP_MS) continue;
+      if (this.opts.dropDelivery !== undefined && e.MessageBody.includes('"type":"deliver"') && ++this.deliveries === this.opts.dropDelivery) continue;
       live.dedup.set(key, now);
       live.messages.push({ seq: this.seq, messageId, body: e.MessageBody, groupId: e.MessageGroupId, receiveCount: 0, invisibleUntil: 0, receipt: null });
     }
