@@ -4,7 +4,8 @@ import type { History, Published, Receipt } from "./history.js";
 /**
  * The properties a run must keep, judged from what the clients saw (docs/decisions/023-simulation.md):
  * - lost: an acknowledged QoS >= 1 message (PUBACK / PUBREC received by its publisher) did not reach a persistent
- *   session that was subscribed to a matching filter (granted QoS >= 1) before the message was first sent;
+ *   session that was subscribed to a matching filter (granted QoS >= 1) before the message was first sent (by at
+ *   least `propagationMs`: the time a subscription may take to reach the other nodes);
  * - duplicate: a message delivered at QoS 2 reached a subscription more than once (the subscriber delivers a
  *   packet id once until PUBREL, so a second receipt is a second PUBLISH under a new packet id);
  * - order: a subscriber got a publisher's QoS >= 1 messages (first receipts) out of publish order;
@@ -25,6 +26,11 @@ export interface Violation {
 export interface CheckOptions {
   /** Longest time two nodes may both hold a client's connection (the kick's travel time). */
   maxOverlapMs: number;
+  /**
+   * How long a new subscription may take to reach every node's routing (a broadcast today, a route-log poll with
+   * design A): a message sent sooner after the SUBACK is not required. Default 1,000 ms.
+   */
+  propagationMs?: number;
   /** Extra checks (the wills hook). */
   extra?: ((history: History) => Violation[])[];
 }
@@ -54,6 +60,7 @@ function effectiveQos(subs: { filter: string; granted: QoS; since: number }[], m
 
 export function check(history: History, opts: CheckOptions): Violation[] {
   const violations: Violation[] = [];
+  const propagationMs = opts.propagationMs ?? 1_000;
   const bySubscriber = new Map<string, Receipt[]>();
   for (const r of history.receipts) {
     let list = bySubscriber.get(r.subscriber);
@@ -68,7 +75,7 @@ export function check(history: History, opts: CheckOptions): Violation[] {
       const eff = effectiveQos(subs, m);
       if (eff === null || eff.qos === 0) continue;
       const got = counts.get(m.key) ?? 0;
-      if (got === 0 && m.ackedAt !== null && eff.since < m.sentAt) {
+      if (got === 0 && m.ackedAt !== null && eff.since + propagationMs <= m.sentAt) {
         violations.push({ kind: "lost", detail: `${m.key} (QoS ${m.qos}, topic ${m.topic}, acknowledged at ${at(m.ackedAt)}) never reached ${subscriber}` });
       }
       if (eff.qos === 2 && got > 1) {

@@ -1,4 +1,4 @@
-import type { Store } from "../../core/store/types.js";
+import type { Store, StoreOp, StoreOpResult } from "../../core/store/types.js";
 import type { Prng } from "./prng.js";
 
 /**
@@ -17,7 +17,8 @@ export class NodeFaults {
 
   constructor(
     private readonly prng: Prng,
-    private readonly maxLatencyMs: number,
+    /** Largest latency per call, by service ("store", "sqs"). */
+    private readonly maxLatencyMs: Readonly<Record<string, number>>,
   ) {}
 
   get isPaused(): boolean {
@@ -50,7 +51,7 @@ export class NodeFaults {
   async call<T>(service: string, fn: () => Promise<T> | T): Promise<T> {
     await this.gate();
     const now = Date.now();
-    const at = Math.max(this.readyAt.get(service) ?? 0, now + this.prng.int(0, this.maxLatencyMs));
+    const at = Math.max(this.readyAt.get(service) ?? 0, now + this.prng.int(0, this.maxLatencyMs[service] ?? 0));
     this.readyAt.set(service, at);
     if (at > now) await new Promise((resolve) => setTimeout(resolve, at - now));
     await this.gate();
@@ -83,6 +84,24 @@ export class StoreFaults {
     private readonly prng: Prng,
     readonly opts: StoreFaultOptions,
   ) {}
+
+  private stalled: Promise<void> | null = null;
+
+  /** The store stops answering for `ms` (a Redis fork, a failover): calls wait, then complete. */
+  stall(ms: number): void {
+    if (this.stalled !== null) return;
+    this.stalled = new Promise((resolve) =>
+      setTimeout(() => {
+        this.stalled = null;
+        resolve();
+      }, ms),
+    );
+  }
+
+  /** Resolves when the store answers again. */
+  async waitStall(): Promise<void> {
+    while (this.stalled !== null) await this.stalled;
+  }
 
   outage(ms: number): void {
     this.downUntil = Math.max(this.downUntil, Date.now() + ms);
@@ -125,11 +144,23 @@ export function faultyStore(store: Store, node: NodeFaults, faults: StoreFaults)
       const method = value as (...args: unknown[]) => unknown;
       return (...args: unknown[]) =>
         node.call("store", async () => {
+          await faults.waitStall();
           faults.before(prop);
           const result = await method.apply(target, args);
+          if (process.env.SIM_DEBUG !== undefined && prop === "apply") traceFenced(args[0] as StoreOp[], result as StoreOpResult[]);
           faults.after(prop);
           return result;
         });
     },
+  });
+}
+
+/** SIM_DEBUG: prints enqueues the store refused as fenced (the take-over window of docs/decisions/023). */
+function traceFenced(ops: StoreOp[], results: StoreOpResult[]): void {
+  results.forEach((r, i) => {
+    const op = ops[i];
+    if (!r.ok && r.reason === "fenced" && op?.op === "enqueue") {
+      console.log(`${new Date(Date.now()).toISOString().slice(14, 23)} fenced enqueue for ${op.clientId}: ${op.entry.msg.payload.toString()}`);
+    }
   });
 }

@@ -27,7 +27,8 @@ export class SimNode {
     private readonly prng: Prng,
     private readonly maxLatencyMs: number,
   ) {
-    this.faults = new NodeFaults(prng.fork(), maxLatencyMs);
+    // SQS answers in tens of ms (a send, a long poll's wake-up), the store in a few.
+    this.faults = new NodeFaults(prng.fork(), { store: maxLatencyMs, sqs: 10 * maxLatencyMs });
   }
 
   get crashed(): boolean {
@@ -44,14 +45,18 @@ export class SimNode {
     const communicator = new SqsCommunicator({
       client: sqs.clientFor(this.faults) as unknown as SQSClient,
       prefix: "sim",
-      onError: () => this.errors++,
+      onError: (err) => {
+        this.errors++;
+        if (process.env.SIM_DEBUG) console.log(this.id, "communicator", err.message, (err.cause as Error | undefined)?.message);
+      },
     });
     this.running = await startBroker(config, createAllowAll(), faultyStore(store, this.faults, storeFaults), { communicator });
     this.running.broker.on("cluster.error", () => this.errors++);
     if (process.env.SIM_DEBUG) {
       this.running.broker.on("client.disconnected", (id: string, reason: string, err?: Error) => console.log(this.id, "disconnected", id, reason, err?.message));
       this.running.broker.on("connection.closed", (_c: unknown, reason: string, err?: Error) => console.log(this.id, "closed", reason, err?.message));
-      this.running.broker.on("cluster.error", (op: string, err?: Error) => console.log(this.id, "cluster.error", op, err?.message));
+      this.running.broker.on("cluster.error", (op: string, err?: Error) => console.log(this.id, Date.now() % 100000, "cluster.error", op, err?.message));
+      this.running.broker.on("store.error", (op: string, err: Error) => console.log(this.id, Date.now() % 100000, "store.error", op, err.message));
     }
   }
 

@@ -30,8 +30,10 @@ export interface FaultFlags {
   storeErrors: boolean;
   /** Store writes take effect but the reply is lost. */
   storeLostReplies: boolean;
-  /** The store is unreachable for up to 8 s. */
+  /** The store is unreachable for up to 8 s (calls fail). */
   storeOutages: boolean;
+  /** The store stalls for up to 8 s (calls wait, then complete). */
+  storeStalls: boolean;
   /** SQS calls fail (sends also with lost replies) and are retried. */
   sqsErrors: boolean;
   /** GetQueueAttributes may answer 0 while messages exist (what "approximate" allows). */
@@ -46,6 +48,7 @@ export const ALL_FAULTS: FaultFlags = {
   storeErrors: true,
   storeLostReplies: true,
   storeOutages: true,
+  storeStalls: true,
   sqsErrors: true,
   approximateCounts: true,
 };
@@ -58,6 +61,7 @@ export const NO_FAULTS: FaultFlags = {
   storeErrors: false,
   storeLostReplies: false,
   storeOutages: false,
+  storeStalls: false,
   sqsErrors: false,
   approximateCounts: false,
 };
@@ -74,6 +78,8 @@ export interface SimOptions {
   settleMs?: number;
   /** Test hook: called with the history before the check (a test drops a receipt to see the checker catch it). */
   tamper?: (history: History) => void;
+  /** More checks (the wills hook: slice "lease" adds stored wills and checks them here). */
+  extraChecks?: ((history: History) => Violation[])[];
   /** Test hook: the SQS model accepts and then drops the n-th node message of type "deliver". */
   sabotage?: { dropDelivery: number };
 }
@@ -209,7 +215,7 @@ class World {
     await this.settle();
     this.closeOverlaps();
     this.opts.tamper?.(this.history);
-    const violations = check(this.history, { maxOverlapMs: 3 * HEARTBEAT_MS + NODE_TTL_MS });
+    const violations = check(this.history, { maxOverlapMs: 3 * HEARTBEAT_MS + NODE_TTL_MS, extra: this.opts.extraChecks ?? [] });
     for (const e of this.time.uncaught) violations.push({ kind: "protocol", detail: `uncaught in a timer: ${e.stack ?? e.message}` });
     const published = [...this.history.published.values()];
     return {
@@ -220,11 +226,15 @@ class World {
       receipts: this.history.receipts.length,
       virtualMs: this.time.now - t0,
       events: this.time.events,
-      log: this.history.log,
+      log: [...this.history.log, `SQS: ${this.sqs.droppedAfterDelete} messages accepted by a deleted queue and dropped`],
     };
   }
 
-  /** Faults stop, paused nodes resume, every client reconnects and keeps its connection; wait until quiet. */
+  /**
+   * Faults stop, paused nodes resume, every client reconnects and keeps its connection; once quiet, every client
+   * reconnects once more (to a random node: what is queued for it in the store is delivered at a claim), and the
+   * run waits until quiet again with no acknowledged message missing, or until `settleMs`.
+   */
   private async settle(): Promise<void> {
     this.settling = true;
     this.history.note("settle");
@@ -233,19 +243,29 @@ class World {
     this.storeFaults.opts.lostReplyRate = 0;
     for (const n of this.nodes) if (n.paused) n.resume();
     if (this.live().length < 2) void this.startNode();
-    const end = this.time.now + (this.opts.settleMs ?? 120_000);
-    let quietSince = this.time.now;
-    while (this.time.now < end) {
-      await this.time.runFor(1_000);
-      this.sampleServing();
-      const busy = this.clients.some((c) => !c.ready || c.inFlightCount > 0);
-      if (busy) quietSince = this.time.now;
-      // Quiet, and no acknowledged message still missing: nothing more will happen (the dead nodes' queues
-      // have been drained by then, since deliveries wait for that).
-      if (this.time.now - quietSince >= 5_000 && check(this.history, { maxOverlapMs: Infinity }).every((v) => v.kind !== "lost")) break;
+    const end = this.time.now + (this.opts.settleMs ?? 150_000);
+    await this.quiet(Math.min(end, this.time.now + 60_000), false);
+    this.history.note("every client reconnects");
+    for (const c of this.clients) {
+      if (c.link === null) continue;
+      c.disconnect();
+      this.reconnectLater(c);
     }
+    await this.quiet(end, true);
     // A last stretch for late duplicates (redeliveries after a visibility timeout).
     await this.time.runFor(35_000);
+  }
+
+  /** Runs until every client is connected with nothing in flight for 5 s (and, if asked, nothing missing). */
+  private async quiet(until: number, complete: boolean): Promise<void> {
+    let quietSince = this.time.now;
+    while (this.time.now < until) {
+      await this.time.runFor(1_000);
+      this.sampleServing();
+      if (this.clients.some((c) => !c.ready || c.inFlightCount > 0)) quietSince = this.time.now;
+      if (this.time.now - quietSince < 5_000) continue;
+      if (!complete || check(this.history, { maxOverlapMs: Infinity }).every((v) => v.kind !== "lost")) return;
+    }
   }
 
   private connect(c: SimClient): void {
@@ -312,6 +332,12 @@ class World {
       const ms = this.prng.int(500, 8_000);
       this.history.note(`store outage for ${ms} ms`);
       this.storeFaults.outage(ms);
+      return;
+    }
+    if (r < 0.82 && this.f.storeStalls) {
+      const ms = this.prng.int(200, 8_000);
+      this.history.note(`store stall for ${ms} ms`);
+      this.storeFaults.stall(ms);
     }
   }
 

@@ -78,7 +78,7 @@ describe("simulation checker", () => {
   it("accepts a complete, ordered, exactly-once history", () => {
     const h = history();
     h.receipts.push(receipt("p:1", 100), receipt("p:2", 101), receipt("p:3", 102));
-    expect(check(h, { maxOverlapMs: 1000 })).toEqual([]);
+    expect(check(h, { maxOverlapMs: 1000, propagationMs: 0 })).toEqual([]);
   });
 
   it("finds a lost, a duplicated and a reordered message, a long overlap and a lost session", () => {
@@ -86,7 +86,7 @@ describe("simulation checker", () => {
     h.receipts.push(receipt("p:2", 100), receipt("p:1", 101), receipt("p:2", 102));
     h.overlaps.push({ clientId: "s", nodes: ["n1", "n2"], from: 0, to: 5000 });
     h.sessionsLost.push({ clientId: "s", at: 50, node: "n2" });
-    const kinds = check(h, { maxOverlapMs: 1000 }).map((v) => v.kind).sort();
+    const kinds = check(h, { maxOverlapMs: 1000, propagationMs: 0 }).map((v) => v.kind).sort();
     expect(kinds).toEqual(["duplicate", "lost", "order", "overlap", "session-lost"]);
   });
 
@@ -97,6 +97,6 @@ describe("simulation checker", () => {
     h.published.set("p:4", { key: "p:4", publisher: "p", n: 4, topic: "t/1", qos: 0, sentAt: 40, ackedAt: null });
     h.receipts.push(receipt("p:2", 100), receipt("p:2", 101));
     // p:1 was sent before the SUBACK; p:2 twice at QoS 1 is allowed; p:3 was never acknowledged; p:4 is QoS 0.
-    expect(check(h, { maxOverlapMs: 1000 })).toEqual([]);
+    expect(check(h, { maxOverlapMs: 1000, propagationMs: 0 })).toEqual([]);
   });
 });
