@@ -1,0 +1,56 @@
+import { ALL_FAULTS, type FaultFlags, runSimulation, type SimResult } from "./run.js";
+import { CI_FAULTS } from "./flags.js";
+
+/**
+ * `npm run sim -- [--seeds N] [--from S] [--seed S] [--faults all|ci|name,name] [--verbose]`: runs seeded
+ * simulations and prints every violation with its seed (rerun one with --seed S --verbose for its fault log).
+ */
+export async function main(argv: string[]): Promise<number> {
+  const arg = (name: string): string | undefined => {
+    const i = argv.indexOf(`--${name}`);
+    return i >= 0 ? argv[i + 1] : undefined;
+  };
+  const verbose = argv.includes("--verbose");
+  const one = arg("seed");
+  const from = Number(arg("from") ?? 1);
+  const count = one !== undefined ? 1 : Number(arg("seeds") ?? 100);
+  const first = one !== undefined ? Number(one) : from;
+  const faults = parseFaults(arg("faults") ?? "ci");
+  console.log(`faults: ${Object.entries(faults).filter(([, on]) => on).map(([k]) => k).join(", ") || "none"}`);
+  const byKind = new Map<string, number[]>();
+  let failed = 0;
+  const started = performance.now();
+  for (let seed = first; seed < first + count; seed++) {
+    let result: SimResult;
+    try {
+      result = await runSimulation({ seed, faults });
+    } catch (err) {
+      console.log(`seed ${seed}: the run itself failed: ${(err as Error).stack ?? String(err)}`);
+      failed++;
+      continue;
+    }
+    const v = result.violations;
+    if (v.length > 0) failed++;
+    for (const kind of new Set(v.map((x) => x.kind))) byKind.set(kind, [...(byKind.get(kind) ?? []), seed]);
+    if (v.length > 0 || verbose) {
+      console.log(`seed ${seed}: ${v.length} violations (${result.published} published, ${result.acknowledged} acknowledged, ${result.receipts} receipts, ${result.events} events, ${Math.round(result.virtualMs / 1000)} s virtual)`);
+      for (const x of v.slice(0, verbose ? 1000 : 5)) console.log(`  ${x.kind}: ${x.detail}`);
+      if (verbose) for (const line of result.log) console.log(`    | ${line}`);
+    }
+  }
+  const secs = ((performance.now() - started) / 1000).toFixed(1);
+  console.log(`${count} seeds in ${secs} s: ${failed} with violations`);
+  for (const [kind, seeds] of byKind) console.log(`  ${kind}: ${seeds.length} seeds, e.g. ${seeds.slice(0, 10).join(" ")}`);
+  return failed > 0 ? 1 : 0;
+}
+
+function parseFaults(spec: string): FaultFlags {
+  if (spec === "all") return { ...ALL_FAULTS };
+  if (spec === "ci") return { ...CI_FAULTS };
+  const flags = Object.fromEntries(Object.keys(ALL_FAULTS).map((k) => [k, false])) as unknown as FaultFlags;
+  for (const name of spec.split(",")) {
+    if (!(name in flags)) throw new Error(`unknown fault ${name}; one of ${Object.keys(ALL_FAULTS).join(", ")}`);
+    (flags as unknown as Record<string, boolean>)[name] = true;
+  }
+  return flags;
+}

@@ -1,0 +1,60 @@
+import type { QoS } from "mqtt-packet";
+
+/** What the clients of a run observed: the checker's only input (it never looks inside the brokers). */
+
+export interface Published {
+  /** `<publisher>:<n>`, also the payload. */
+  key: string;
+  publisher: string;
+  n: number;
+  topic: string;
+  qos: QoS;
+  /** Virtual time of the first PUBLISH on the wire. */
+  sentAt: number;
+  /** Virtual time of the PUBACK (QoS 1) or PUBREC (QoS 2), or null: never acknowledged. */
+  ackedAt: number | null;
+}
+
+export interface Receipt {
+  subscriber: string;
+  key: string;
+  /** QoS of the PUBLISH the subscriber got. */
+  qos: QoS;
+  at: number;
+  node: string;
+  dup: boolean;
+}
+
+export interface Subscription {
+  filter: string;
+  granted: QoS;
+  /** Virtual time of the SUBACK. */
+  since: number;
+}
+
+export interface Overlap {
+  clientId: string;
+  nodes: string[];
+  from: number;
+  to: number;
+}
+
+export class History {
+  readonly published = new Map<string, Published>();
+  readonly receipts: Receipt[] = [];
+  /** Subscriber -> its subscriptions (persistent: made once, kept across reconnects). */
+  readonly subscriptions = new Map<string, Subscription[]>();
+  /** A persistent session found missing at reconnect (CONNACK sessionPresent = 0 after a session existed). */
+  readonly sessionsLost: { clientId: string; at: number; node: string }[] = [];
+  /** Times two live nodes both had a connection for one client id (see Checker). */
+  readonly overlaps: Overlap[] = [];
+  /** Protocol errors seen by clients (unexpected packets), each a violation. */
+  readonly protocolErrors: string[] = [];
+  /** What happened, for a reproduction: one line per fault and client move. */
+  readonly log: string[] = [];
+
+  note(line: string): void {
+    this.log.push(`${new Date(Date.now()).toISOString().slice(14, 23)} ${line}`);
+    if (this.log.length > 5000) this.log.shift();
+  }
+}

@@ -1,0 +1,363 @@
+import type { QoS } from "mqtt-packet";
+import { loadConfig } from "../../core/config/index.js";
+import type { MqgateConfig } from "../../core/config/types.js";
+import { MemoryStore } from "../../core/store/memory.js";
+import { check, type Violation } from "./checker.js";
+import { SimClient } from "./client.js";
+import { StoreFaults } from "./faults.js";
+import { History } from "./history.js";
+import { SimNode } from "./node.js";
+import { Prng } from "./prng.js";
+import { SqsModel } from "./sqs-model.js";
+import { VirtualTime } from "./virtual-time.js";
+
+/**
+ * One seeded simulation run (docs/decisions/023-simulation.md): nodes, clients and faults driven by one PRNG
+ * under virtual time, then a settle phase without faults, then the checker.
+ */
+
+/** Fault kinds. Each is a named flag so that kinds which today's code fails can be kept off in CI. */
+export interface FaultFlags {
+  /** Clients drop their connection (close) or disconnect normally, and reconnect to a random node. */
+  reconnects: boolean;
+  /** A client moves to another node while its old connection stays open (take-over across nodes). */
+  takeovers: boolean;
+  /** A node is SIGKILLed (and a new node started later). */
+  crashes: boolean;
+  /** A node is SIGSTOPped for up to 20 s (longer than the node TTL). */
+  pauses: boolean;
+  /** Store calls fail before they reach the store. */
+  storeErrors: boolean;
+  /** Store writes take effect but the reply is lost. */
+  storeLostReplies: boolean;
+  /** The store is unreachable for up to 8 s (calls fail). */
+  storeOutages: boolean;
+  /** The store stalls for up to 8 s (calls wait, then complete). */
+  storeStalls: boolean;
+  /** SQS calls fail (sends also with lost replies) and are retried. */
+  sqsErrors: boolean;
+  /** GetQueueAttributes may answer 0 while messages exist (what "approximate" allows). */
+  approximateCounts: boolean;
+}
+
+export const ALL_FAULTS: FaultFlags = {
+  reconnects: true,
+  takeovers: true,
+  crashes: true,
+  pauses: true,
+  storeErrors: true,
+  storeLostReplies: true,
+  storeOutages: true,
+  storeStalls: true,
+  sqsErrors: true,
+  approximateCounts: true,
+};
+
+export const NO_FAULTS: FaultFlags = {
+  reconnects: false,
+  takeovers: false,
+  crashes: false,
+  pauses: false,
+  storeErrors: false,
+  storeLostReplies: false,
+  storeOutages: false,
+  storeStalls: false,
+  sqsErrors: false,
+  approximateCounts: false,
+};
+
+export interface SimOptions {
+  seed: number;
+  faults: FaultFlags;
+  nodes?: number;
+  subscribers?: number;
+  publishers?: number;
+  /** Virtual ms of traffic with faults. */
+  chaosMs?: number;
+  /** Virtual ms at most for the system to settle after the faults stop. */
+  settleMs?: number;
+  /** Test hook: called with the history before the check (a test drops a receipt to see the checker catch it). */
+  tamper?: (history: History) => void;
+  /** More checks (the wills hook: slice "lease" adds stored wills and checks them here). */
+  extraChecks?: ((history: History) => Violation[])[];
+  /** Test hook: the SQS model accepts and then drops the n-th node message of type "deliver". */
+  sabotage?: { dropDelivery: number };
+}
+
+export interface SimResult {
+  seed: number;
+  violations: Violation[];
+  published: number;
+  acknowledged: number;
+  receipts: number;
+  virtualMs: number;
+  events: number;
+  log: string[];
+}
+
+const HEARTBEAT_MS = 1_000;
+const NODE_TTL_MS = 5_000;
+const LATENCY_MS = 3;
+
+let template: MqgateConfig | null = null;
+
+/** The nodes' configuration, loaded once (before virtual time: loading may touch the file system). */
+async function configTemplate(): Promise<MqgateConfig> {
+  template ??= await loadConfig({
+    env: {},
+    overrides: {
+      nodeId: "sim",
+      mqtt: { port: null },
+      ws: { port: null },
+      tls: { port: null },
+      http: { port: null },
+      metrics: { port: null },
+      sysIntervalSeconds: 0,
+      log: { level: "silent" },
+      cluster: { heartbeatMs: HEARTBEAT_MS, nodeTtlMs: NODE_TTL_MS },
+    },
+  });
+  return template;
+}
+
+export async function runSimulation(opts: SimOptions): Promise<SimResult> {
+  const config = await configTemplate();
+  const prng = new Prng(opts.seed);
+  const random = prng.fork();
+  const time = new VirtualTime(() => random.next());
+  time.install();
+  try {
+    return await new World(opts, config, prng, time).run();
+  } finally {
+    time.uninstall();
+  }
+}
+
+class World {
+  readonly history = new History();
+  private readonly store = new MemoryStore();
+  private readonly storeFaults: StoreFaults;
+  private readonly sqs: SqsModel;
+  private readonly nodes: SimNode[] = [];
+  private readonly clients: SimClient[] = [];
+  private readonly publishers: SimClient[] = [];
+  private nodeCount = 0;
+  private settling = false;
+  private readonly open = new Map<string, { nodes: string[]; from: number }>();
+  private readonly f: FaultFlags;
+
+  constructor(
+    private readonly opts: SimOptions,
+    private readonly config: MqgateConfig,
+    private readonly prng: Prng,
+    private readonly time: VirtualTime,
+  ) {
+    this.f = opts.faults;
+    this.storeFaults = new StoreFaults(prng.fork(), {
+      errorRate: this.f.storeErrors ? 0.01 : 0,
+      lostReplyRate: this.f.storeLostReplies ? 0.01 : 0,
+    });
+    this.sqs = new SqsModel(prng.fork(), {
+      errorRate: this.f.sqsErrors ? 0.02 : 0,
+      approximateCountsLie: this.f.approximateCounts,
+      dropDelivery: opts.sabotage?.dropDelivery ?? 0,
+    });
+  }
+
+  private live(): SimNode[] {
+    return this.nodes.filter((n) => !n.crashed);
+  }
+
+  private async startNode(): Promise<SimNode> {
+    const node = new SimNode(`n${++this.nodeCount}`, this.prng.fork(), LATENCY_MS);
+    this.nodes.push(node);
+    this.history.note(`start ${node.id}`);
+    try {
+      await node.start(this.config, this.store, this.storeFaults, this.sqs);
+    } catch (err) {
+      // A node that cannot start exits (and its orchestrator starts another): what it did so far stays done.
+      this.history.note(`${node.id} failed to start (${(err as Error).message}); another starts in 5 s`);
+      node.crash();
+      setTimeout(() => void this.startNode(), 5_000);
+    }
+    return node;
+  }
+
+  async run(): Promise<SimResult> {
+    const t0 = this.time.now;
+    for (let i = 0; i < (this.opts.nodes ?? 3); i++) await this.time.wait(this.startNode(), 60_000, "a node start");
+    const nSubs = this.opts.subscribers ?? 4;
+    const nPubs = this.opts.publishers ?? 3;
+    for (let i = 0; i < nSubs; i++) {
+      const filters = new Map<string, QoS>();
+      for (let k = this.prng.int(1, 2); k > 0; k--) {
+        const j = this.prng.int(0, nPubs - 1);
+        const filter = this.prng.pick(["t/#", `t/${j}/+`, `t/+/${this.prng.int(0, 2)}`, `t/${j}/${this.prng.int(0, 2)}`]);
+        filters.set(filter, this.prng.pick([1, 2, 2] as QoS[]));
+      }
+      this.clients.push(new SimClient(`sub${i}`, filters, this.history, (c) => this.reconnectLater(c)));
+    }
+    for (let j = 0; j < nPubs; j++) {
+      const c = new SimClient(`pub${j}`, new Map(), this.history, (c) => this.reconnectLater(c));
+      this.clients.push(c);
+      this.publishers.push(c);
+    }
+    for (const c of this.clients) this.connect(c);
+    await this.time.runFor(30_000, () => this.clients.every((c) => c.ready));
+    // Subscriptions reach every node's trie through broadcasts: let them arrive before anything is published.
+    await this.time.runFor(2_000);
+    const chaosEnd = this.time.now + (this.opts.chaosMs ?? 30_000);
+    while (this.time.now < chaosEnd) {
+      this.step();
+      await this.time.runFor(this.prng.int(10, 150));
+      this.sampleServing();
+    }
+    await this.settle();
+    this.closeOverlaps();
+    this.opts.tamper?.(this.history);
+    const violations = check(this.history, { maxOverlapMs: 3 * HEARTBEAT_MS + NODE_TTL_MS, extra: this.opts.extraChecks ?? [] });
+    for (const e of this.time.uncaught) violations.push({ kind: "protocol", detail: `uncaught in a timer: ${e.stack ?? e.message}` });
+    const published = [...this.history.published.values()];
+    return {
+      seed: this.opts.seed,
+      violations,
+      published: published.length,
+      acknowledged: published.filter((m) => m.ackedAt !== null).length,
+      receipts: this.history.receipts.length,
+      virtualMs: this.time.now - t0,
+      events: this.time.events,
+      log: [...this.history.log, `SQS: ${this.sqs.droppedAfterDelete} messages accepted by a deleted queue and dropped`],
+    };
+  }
+
+  /**
+   * Faults stop, paused nodes resume, every client reconnects and keeps its connection; once quiet, every client
+   * reconnects once more (to a random node: what is queued for it in the store is delivered at a claim), and the
+   * run waits until quiet again with no acknowledged message missing, or until `settleMs`.
+   */
+  private async settle(): Promise<void> {
+    this.settling = true;
+    this.history.note("settle");
+    this.storeFaults.heal();
+    this.storeFaults.opts.errorRate = 0;
+    this.storeFaults.opts.lostReplyRate = 0;
+    for (const n of this.nodes) if (n.paused) n.resume();
+    if (this.live().length < 2) void this.startNode();
+    const end = this.time.now + (this.opts.settleMs ?? 150_000);
+    await this.quiet(Math.min(end, this.time.now + 60_000), false);
+    this.history.note("every client reconnects");
+    for (const c of this.clients) {
+      if (c.link === null) continue;
+      c.disconnect();
+      this.reconnectLater(c);
+    }
+    await this.quiet(end, true);
+    // A last stretch for late duplicates (redeliveries after a visibility timeout).
+    await this.time.runFor(35_000);
+  }
+
+  /** Runs until every client is connected with nothing in flight for 5 s (and, if asked, nothing missing). */
+  private async quiet(until: number, complete: boolean): Promise<void> {
+    let quietSince = this.time.now;
+    while (this.time.now < until) {
+      await this.time.runFor(1_000);
+      this.sampleServing();
+      if (this.clients.some((c) => !c.ready || c.inFlightCount > 0)) quietSince = this.time.now;
+      if (this.time.now - quietSince < 5_000) continue;
+      if (!complete || check(this.history, { maxOverlapMs: Infinity }).every((v) => v.kind !== "lost")) return;
+    }
+  }
+
+  private connect(c: SimClient): void {
+    const candidates = this.live().filter((n) => !this.settling || !n.paused);
+    const node = this.prng.pick(candidates);
+    c.connect(node.id, node.accept());
+  }
+
+  private reconnectLater(c: SimClient): void {
+    setTimeout(() => {
+      if (c.link === null) this.connect(c);
+    }, this.prng.int(100, 3_000));
+  }
+
+  /** One random action of the chaos phase. */
+  private step(): void {
+    const r = this.prng.next();
+    if (r < 0.7) {
+      const pub = this.prng.pick(this.publishers);
+      if (!pub.ready || pub.inFlightCount >= 4) return;
+      const j = this.publishers.indexOf(pub);
+      pub.publish(`t/${j}/${this.prng.int(0, 2)}`, this.prng.pick([0, 1, 1, 2, 2] as QoS[]));
+      return;
+    }
+    if (r < 0.76 && this.f.reconnects) {
+      const c = this.prng.pick(this.clients);
+      if (c.link === null) return;
+      const graceful = this.prng.chance(0.5);
+      this.history.note(`${c.id} ${graceful ? "disconnects from" : "drops"} ${c.node}`);
+      if (graceful) c.disconnect();
+      else c.drop("close");
+      this.reconnectLater(c);
+      return;
+    }
+    if (r < 0.8 && this.f.takeovers) {
+      const c = this.prng.pick(this.clients);
+      const others = this.live().filter((n) => n.id !== c.node);
+      if (c.link === null || others.length === 0) return;
+      const node = this.prng.pick(others);
+      this.history.note(`${c.id} moves from ${c.node} to ${node.id} (old connection left open)`);
+      c.drop("abandon");
+      c.connect(node.id, node.accept());
+      return;
+    }
+    if (r < 0.805 && this.f.crashes && this.live().length > 2) {
+      const node = this.prng.pick(this.live());
+      this.history.note(`crash ${node.id}`);
+      node.crash();
+      setTimeout(() => void this.startNode(), this.prng.int(1_000, 10_000));
+      return;
+    }
+    if (r < 0.81 && this.f.pauses && !this.nodes.some((n) => n.paused)) {
+      const node = this.prng.pick(this.live());
+      const ms = this.prng.int(1_000, 20_000);
+      this.history.note(`pause ${node.id} for ${ms} ms`);
+      node.pause();
+      setTimeout(() => {
+        this.history.note(`resume ${node.id}`);
+        node.resume();
+      }, ms);
+      return;
+    }
+    if (r < 0.815 && this.f.storeOutages) {
+      const ms = this.prng.int(500, 8_000);
+      this.history.note(`store outage for ${ms} ms`);
+      this.storeFaults.outage(ms);
+      return;
+    }
+    if (r < 0.82 && this.f.storeStalls) {
+      const ms = this.prng.int(200, 8_000);
+      this.history.note(`store stall for ${ms} ms`);
+      this.storeFaults.stall(ms);
+    }
+  }
+
+  /** Records when two live nodes hold a connection for one client id. */
+  private sampleServing(): void {
+    const by = new Map<string, string[]>();
+    for (const n of this.nodes) for (const id of n.serving()) by.set(id, [...(by.get(id) ?? []), n.id]);
+    const now = this.time.now;
+    for (const [id, nodes] of by) {
+      if (nodes.length > 1 && !this.open.has(id)) this.open.set(id, { nodes, from: now });
+    }
+    for (const [id, o] of this.open) {
+      if ((by.get(id)?.length ?? 0) > 1) continue;
+      this.history.overlaps.push({ clientId: id, nodes: o.nodes, from: o.from, to: now });
+      this.open.delete(id);
+    }
+  }
+
+  private closeOverlaps(): void {
+    for (const [id, o] of this.open) this.history.overlaps.push({ clientId: id, nodes: o.nodes, from: o.from, to: this.time.now });
+    this.open.clear();
+  }
+}
