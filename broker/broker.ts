@@ -675,7 +675,9 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
   /** A delivery for a session owned by another node. */
   forward(session: Session, node: string, msg: Message, qos: QoS): void {
     if (this.cluster === null) return;
-    this.cluster.forward(session.clientId, node, msg, qos);
+    // The store names this node: a newer claim here holds the session (decision 020).
+    if (node === this.cluster.nodeId && (session.link !== null || session.claimant !== null)) session.deliver(msg, qos, false);
+    else this.cluster.forward(session.clientId, node, msg, qos);
   }
 
   /** A kick from another node or the REST gateway. A take-over kick only closes a connection of an older claim. */

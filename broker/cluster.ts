@@ -68,6 +68,7 @@ export class Cluster implements ResultTarget<Reroute> {
   private flushScheduled = false;
   /** Resolves the journal track of this tick's forwards once they were sent (or stored instead). */
   private settleTick: (() => void) | null = null;
+  private tickSent: Promise<void> | null = null;
   /** Session broadcasts collected this tick, by clientId (the latest state wins). */
   private broadcasts = new Map<string, NodeMessage & { type: "session" }>();
   private broadcastScheduled = false;
@@ -172,9 +173,9 @@ export class Cluster implements ResultTarget<Reroute> {
       if (dedupId !== null) this.pendingIds.set(msg, { root: dedupId, id: `${dedupId}>${this.derived++}` });
     }
     targets.push({ clientId, qos });
-    if (this.settleTick === null) {
-      this.broker.journal.track(new Promise<void>((resolve) => (this.settleTick = resolve)));
-    }
+    if (this.settleTick === null) this.tickSent = new Promise<void>((resolve) => (this.settleTick = resolve));
+    // Every batch that forwards this tick (the one being filled, one whose results are handed out) waits for it.
+    this.broker.journal.trackOnce(this.tickSent as Promise<void>);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(flushForwards, this);
@@ -335,13 +336,18 @@ export class Cluster implements ResultTarget<Reroute> {
 
   onStoreResult(r: Reroute, result: StoreOpResult): void {
     if (result.ok || result.reason !== "owned") return;
-    if (result.node === r.deadNode || result.node === this.nodeId) {
+    // A follow-up: the batch that routed it (and the acknowledgements waiting for it) waits for it (decision 020).
+    this.broker.journal.followUp(() => this.reroute(r, result.node));
+  }
+
+  private reroute(r: Reroute, owner: string): void {
+    if (owner === r.deadNode || owner === this.nodeId) {
       // Still owned by the dead node being drained (it is released after the drain) or by this node without a
       // connection: store it regardless, in order; the session finds it when it is next claimed.
       this.storeReroute({ ...r, hops: this.maxHops });
       return;
     }
-    this.forward(r.clientId, result.node, r.msg, r.qos, r.hops + 1);
+    this.forward(r.clientId, owner, r.msg, r.qos, r.hops + 1);
   }
 
   // --- session broadcasts and take-over ------------------------------------------------------------------------
