@@ -18,19 +18,36 @@ afterEach(async () => {
   await Promise.all(started.splice(0).map((b) => b.close()));
 });
 
-async function cluster(n: number): Promise<{ nodes: TestBroker[]; store: MemoryStore; registry: MemoryRegistry }> {
+async function cluster(n: number): Promise<{ nodes: TestBroker[]; store: MemoryStore; registry: MemoryRegistry; communicators: MemoryCommunicator[] }> {
   const store = new MemoryStore();
   const registry = new MemoryRegistry();
   const nodes: TestBroker[] = [];
+  const communicators: MemoryCommunicator[] = [];
   for (let i = 0; i < n; i++) {
+    const communicator = new MemoryCommunicator({ registry });
     const broker = await startTestBroker({ nodeId: `node-${i + 1}`, cluster: { heartbeatMs: 200, nodeTtlMs: 1000 } }, undefined, store, {
-      communicator: new MemoryCommunicator({ registry }),
+      communicator,
       events: new MemoryEventSink(),
     });
     started.push(broker);
     nodes.push(broker);
+    communicators.push(communicator);
   }
-  return { nodes, store, registry };
+  return { nodes, store, registry, communicators };
+}
+
+/** Holds a communicator's sends to other nodes until `open()` (a slow SQS, a node that dies before they go out). */
+function gate(communicator: MemoryCommunicator): { open(): void; held(): number } {
+  const send = communicator.send.bind(communicator);
+  let release: () => void = () => undefined;
+  const opened = new Promise<void>((resolve) => (release = resolve));
+  let held = 0;
+  communicator.send = async (node, messages) => {
+    held++;
+    await opened;
+    return send(node, messages);
+  };
+  return { open: release, held: () => held };
 }
 
 async function connect(node: TestBroker, clientId: string, opts: mqtt.IClientOptions = {}): Promise<mqtt.MqttClient> {
@@ -71,5 +88,36 @@ describe("nothing acknowledged is lost: take-over", () => {
     await pub.publishAsync("t/1", "after", { qos: 1 });
     await until(() => got.length === 1, "the message on the new connection");
     expect(got).toEqual(["after"]);
+  });
+});
+
+describe("nothing acknowledged is lost: QoS 2", () => {
+  it("the inbound packet id is stored only after the message's forwards went out, and PUBREC only after both", async () => {
+    const { nodes, store, communicators } = await cluster(2);
+    const [n1, n2] = nodes as [TestBroker, TestBroker];
+    const remote = await connect(n2, "remote", { clean: false });
+    const got = collect(remote);
+    await remote.subscribeAsync("q/#", { qos: 2 });
+    const local = await connect(n1, "local", { clean: false });
+    await local.subscribeAsync("q/#", { qos: 2 });
+    await until(() => n1.broker.sessions.get("remote")?.owner === "node-2", "node-1 to route to node-2");
+    const sends = gate(communicators[0] as MemoryCommunicator);
+    const pub = await connect(n1, "pub", { clean: false });
+    const pubrec = new Promise<void>((resolve) => pub.on("packetreceive", (p) => p.cmd === "pubrec" && resolve()));
+    let recorded = false;
+    void pubrec.then(() => (recorded = true));
+    void pub.publishAsync("q/1", "once", { qos: 2 });
+    try {
+      // The batch landed (the local subscriber's copy is stored) while the forward to node-2 is held back.
+      await until(async () => ((await store.getSession("local"))?.outgoing.length ?? 0) === 1 && sends.held() > 0, "the local copy stored");
+      // Were the node to die now, the client would send the PUBLISH again elsewhere: it must be routed again.
+      expect((await store.getSession("pub"))?.inboundQos2).toEqual([]);
+      expect(recorded).toBe(false);
+    } finally {
+      sends.open();
+    }
+    await pubrec;
+    expect((await store.getSession("pub"))?.inboundQos2).toHaveLength(1);
+    await until(() => got.length === 1, "the message at node-2");
   });
 });
