@@ -249,7 +249,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
       // Writes issued for this session so far must land before the claim reads its state. While the store is
       // unreachable (the journal's writes fail) that would wait for its return: claim nothing instead, so a
       // persistent session is refused with 0x03 at once and a clean one goes on in memory.
-      if (await this.journal.settled()) {
+      // Applied, not durable: a batch holding a delivery for this very session waits for the claim (decision 020).
+      if (await this.journal.appliedAll()) {
         claim = await this.store.claimSession(clientId, {
           node: this.config.nodeId,
           clean,
@@ -406,6 +407,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
   dropSession(session: Session): void {
     for (const filter of session.subscriptions.keys()) this.trie.remove(filter, session.clientId);
     session.clearSubscriptions();
+    session.discardHeld();
     if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
     // A CONNECT still claiming this session object loses it: the newer CONNECT has replaced it.
     const claimant = session.claimant as Connection | null;

@@ -98,6 +98,12 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
   username: string | null = null;
   /** `dedupId`: the node queue message a held delivery came from (its store dedup id once it is released). */
   private held: { msg: Message; qos: QoS; retain: boolean; dedupId: string | null }[] | null = null;
+  /**
+   * Settles once the held deliveries were delivered (their writes landed) or discarded: every journal batch that
+   * held one waits for it, so no acknowledgement goes out for a message only this process's memory has.
+   */
+  private heldSettle: (() => void) | null = null;
+  private heldDone: Promise<void> | null = null;
   private lastPacketId = 0;
   /** The policy of the client this session serves (kept while it is offline here), or null when not known here. */
   private policy: ClientPolicy | null = null;
@@ -484,16 +490,35 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     this.held ??= [];
   }
 
-  /** Ends holding and delivers what was held, in order. */
+  /**
+   * Ends holding and delivers what was held, in order. The batches that held them become durable once these
+   * deliveries' own writes (and forwards) landed (decision 020).
+   */
   releaseDeliveries(): void {
     const held = this.held;
+    const settle = this.heldSettle;
     this.held = null;
+    this.heldSettle = null;
+    this.heldDone = null;
     if (held === null) return;
-    for (const h of held) {
-      // Held while the client connected: authorized against the policy it connected with.
-      if (!this.mayReceiveAny(h.msg.topic)) this.host.onDeliveryDenied(this, h.msg);
-      else this.host.journal.withDedupId(h.dedupId, () => this.deliver(h.msg, h.qos, h.retain));
-    }
+    const journal = this.host.journal;
+    const landed = journal.landedAfter(() => {
+      for (const h of held) {
+        // Held while the client connected: authorized against the policy it connected with.
+        if (!this.mayReceiveAny(h.msg.topic)) this.host.onDeliveryDenied(this, h.msg);
+        else journal.withDedupId(h.dedupId, () => this.deliver(h.msg, h.qos, h.retain));
+      }
+    });
+    if (settle !== null) void landed.then(settle);
+  }
+
+  /** The session is discarded while held (a clean CONNECT replaced it): what was held ends with it. */
+  discardHeld(): void {
+    const settle = this.heldSettle;
+    this.held = null;
+    this.heldSettle = null;
+    this.heldDone = null;
+    settle?.();
   }
 
   /** Queues the retained lookup of a new subscription on this session's feed (created by `create` when none runs). */
@@ -548,6 +573,8 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
       return;
     }
     held.push({ msg, qos, retain, dedupId: this.host.journal.dedupId });
+    this.heldDone ??= new Promise<void>((resolve) => (this.heldSettle = resolve));
+    this.host.journal.trackOnce(this.heldDone);
   }
 
   /** Queues in memory with the configured bound (clean sessions, and QoS 0 behind a non-empty queue). */

@@ -121,3 +121,36 @@ describe("nothing acknowledged is lost: QoS 2", () => {
     await until(() => got.length === 1, "the message at node-2");
   });
 });
+
+describe("nothing acknowledged is lost: a claim in progress", () => {
+  it("a message for a session being claimed is acknowledged only once it is stored (not while it waits in memory)", async () => {
+    const { nodes, store } = await cluster(1);
+    const [n1] = nodes as [TestBroker];
+    const first = await connect(n1, "dev", { clean: false });
+    await first.subscribeAsync("t/#", { qos: 1 });
+    await first.endAsync();
+    const pub = await connect(n1, "pub");
+    // The store is slow to answer the next claim: the session is held while its client reconnects.
+    const claim = store.claimSession.bind(store);
+    let release: () => void = () => undefined;
+    const opened = new Promise<void>((resolve) => (release = resolve));
+    store.claimSession = async (...args) => {
+      await opened;
+      return claim(...args);
+    };
+    const again = mqtt.connect({ host: "127.0.0.1", port: n1.mqttPort, clientId: "dev", clean: false, reconnectPeriod: 0 });
+    clients.push(again);
+    const got = collect(again);
+    await until(() => n1.broker.sessions.get("dev")?.claimant !== null, "the claim to start");
+    let open = false;
+    const acked = pub.publishAsync("t/1", "held", { qos: 1 }).then(() => open);
+    setTimeout(() => {
+      open = true;
+      release();
+    }, 300);
+    // PUBACK before the claim went on would vouch for a message that only this process's memory holds.
+    expect(await acked).toBe(true);
+    await until(() => got.length === 1, "the held message on the reconnected client");
+    expect(got).toEqual(["held"]);
+  });
+});
