@@ -24,6 +24,8 @@ export interface ClusterOptions {
   maxHops?: number;
   /** Interval of the reconciliation of routing state with the store (Broker.reconcile); 0 = never. */
   resyncMs?: number;
+  /** How long a dead node's queue is kept and drained after its sessions were released (default 90 s). */
+  deadQueueGraceMs?: number;
 }
 
 export interface ClusterEvents {
@@ -55,6 +57,7 @@ interface PendingTarget {
 }
 
 const RETRY_MAX_MS = 2000;
+const DEAD_QUEUE_GRACE_MS = 90_000;
 
 export class Cluster implements ResultTarget<Reroute> {
   readonly nodeId: string;
@@ -83,6 +86,8 @@ export class Cluster implements ResultTarget<Reroute> {
   /** Live nodes as last seen (excluding this one). */
   private live = new Set<string>();
   private lastResync = 0;
+  /** Dead nodes whose sessions this node released, by node id: their queues are kept for the grace period. */
+  private readonly retiring = new Map<string, { releasedAt: number; sessions: number; drained: number }>();
 
   constructor(
     private readonly broker: Broker,
@@ -469,10 +474,12 @@ export class Cluster implements ResultTarget<Reroute> {
     // One node cleans up after the dead: the live node with the smallest id (no lock needed; if it dies too, the
     // next one takes over at its next heartbeat).
     const leader = live[0]?.nodeId;
+    // A node that came back (registered again) is no longer being retired.
+    for (const id of this.retiring.keys()) if (!expired.some((n) => n.nodeId === id)) this.retiring.delete(id);
     if (leader !== this.nodeId) return;
     for (const dead of expired) {
       if (this.stopped) return;
-      await this.cleanUp(dead.nodeId);
+      await this.cleanUp(dead.nodeId, live);
     }
   }
 
@@ -492,14 +499,42 @@ export class Cluster implements ResultTarget<Reroute> {
   }
 
   /**
-   * A dead node's cleanup: deliveries left in its queue go to the store first (in order, while the store still
-   * names it the owner), then its sessions are released (offline; clean ones deleted), then its queue is drained
-   * once more for stragglers and deleted, and its record removed. A queue still holding messages in flight (the
-   * dead node had received them) is retried at the next heartbeat, after SQS's visibility timeout.
+   * A dead node's cleanup, one step per heartbeat: deliveries left in its queue go to the store first (in order,
+   * while the store still names it the owner), then its sessions are released (offline; clean ones deleted). Its
+   * queue is then kept, and drained at every heartbeat, until no sender can still write to it unfenced: every live
+   * node has beaten since the release (so stopped routing there) and `deadQueueGraceMs` passed (REST senders that
+   * read the owner before the release, send retries, messages the dead node had received reappearing after the
+   * visibility timeout). Only then is it drained a last time, deleted and the record removed: SQS accepts (and
+   * drops) sends to a deleted queue for 60 s, so deleting earlier would lose what late senders wrote (decision 020).
    */
-  private async cleanUp(dead: string): Promise<void> {
-    let drained = await this.drain(dead);
+  private async cleanUp(dead: string, live: readonly NodeRecord[]): Promise<void> {
+    const drained = await this.drain(dead);
     if (drained === null) return;
+    let retiring = this.retiring.get(dead);
+    if (retiring === undefined) {
+      retiring = { releasedAt: 0, sessions: 0, drained: 0 };
+      this.retiring.set(dead, retiring);
+    }
+    retiring.drained += drained;
+    if (retiring.releasedAt === 0) {
+      retiring.sessions += await this.releaseSessionsOf(dead);
+      retiring.releasedAt = Date.now();
+      return;
+    }
+    const since = retiring.releasedAt + this.opts.heartbeatMs;
+    if (Date.now() < retiring.releasedAt + (this.opts.deadQueueGraceMs ?? DEAD_QUEUE_GRACE_MS)) return;
+    if (live.some((n) => n.heartbeatAt < since)) return;
+    const again = await this.drain(dead);
+    if (again === null) return;
+    retiring.drained += again;
+    await this.communicator.deleteNodeQueue(dead);
+    await this.broker.store.removeNode(dead);
+    this.retiring.delete(dead);
+    this.events.onNodeRemoved(dead, retiring.sessions, retiring.drained);
+  }
+
+  /** Releases the sessions a dead node owned (offline; clean ones deleted) and tells the cluster. */
+  private async releaseSessionsOf(dead: string): Promise<number> {
     const store = this.broker.store;
     let released = 0;
     for (const clientId of await store.sessionsOwnedBy(dead)) {
@@ -512,12 +547,7 @@ export class Cluster implements ResultTarget<Reroute> {
         this.broker.applySessionBroadcast(clientId, null, snapshot.epoch, snapshot.clean, snapshot.subscriptions, snapshot.identity);
       }
     }
-    const again = await this.drain(dead);
-    if (again === null) return;
-    drained += again;
-    await this.communicator.deleteNodeQueue(dead);
-    await store.removeNode(dead);
-    this.events.onNodeRemoved(dead, released, drained);
+    return released;
   }
 
   /** Drains a dead node's queue into this node's routing. Null while messages are still in flight there. */

@@ -100,6 +100,7 @@ export async function startBroker(
         heartbeatMs: config.cluster.heartbeatMs,
         nodeTtlMs: config.cluster.nodeTtlMs,
         resyncMs: config.cluster.resyncMs,
+        deadQueueGraceMs: config.cluster.deadQueueGraceMs,
       },
       {
         onError: (operation, err) => broker.emit("cluster.error", operation, err),

@@ -1,6 +1,6 @@
 import mqtt from "mqtt";
 import { afterEach, describe, expect, it } from "vitest";
-import { MemoryCommunicator, MemoryRegistry } from "../../core/communicator/index.js";
+import { MemoryCommunicator, MemoryRegistry, type NodeMessage } from "../../core/communicator/index.js";
 import { MemoryEventSink } from "../../core/events/index.js";
 import { MemoryStore } from "../../core/store/memory.js";
 import { startTestBroker, type TestBroker } from "../helpers/broker.js";
@@ -18,14 +18,14 @@ afterEach(async () => {
   await Promise.all(started.splice(0).map((b) => b.close()));
 });
 
-async function cluster(n: number): Promise<{ nodes: TestBroker[]; store: MemoryStore; registry: MemoryRegistry; communicators: MemoryCommunicator[] }> {
+async function cluster(n: number, graceMs = 90_000): Promise<{ nodes: TestBroker[]; store: MemoryStore; registry: MemoryRegistry; communicators: MemoryCommunicator[] }> {
   const store = new MemoryStore();
   const registry = new MemoryRegistry();
   const nodes: TestBroker[] = [];
   const communicators: MemoryCommunicator[] = [];
   for (let i = 0; i < n; i++) {
     const communicator = new MemoryCommunicator({ registry });
-    const broker = await startTestBroker({ nodeId: `node-${i + 1}`, cluster: { heartbeatMs: 200, nodeTtlMs: 1000 } }, undefined, store, {
+    const broker = await startTestBroker({ nodeId: `node-${i + 1}`, cluster: { heartbeatMs: 200, nodeTtlMs: 1000, deadQueueGraceMs: graceMs } }, undefined, store, {
       communicator,
       events: new MemoryEventSink(),
     });
@@ -152,5 +152,50 @@ describe("nothing acknowledged is lost: a claim in progress", () => {
     expect(await acked).toBe(true);
     await until(() => got.length === 1, "the held message on the reconnected client");
     expect(got).toEqual(["held"]);
+  });
+});
+
+/** Like SQS: a send to a queue deleted in the last 60 s is accepted, and dropped. */
+function acceptAfterDelete(communicators: MemoryCommunicator[]): void {
+  const deleted = new Set<string>();
+  for (const c of communicators) {
+    const send = c.send.bind(c);
+    const remove = c.deleteNodeQueue.bind(c);
+    c.deleteNodeQueue = async (node) => {
+      deleted.add(node);
+      return remove(node);
+    };
+    c.send = async (node, messages) => (deleted.has(node) ? undefined : send(node, messages));
+  }
+}
+
+describe("nothing acknowledged is lost: a dead node's queue", () => {
+  it("is kept and drained for the grace period after its sessions were released: a late sender's message reaches the store", async () => {
+    const { store, registry, communicators } = await cluster(2, 1000);
+    acceptAfterDelete(communicators);
+    const ghost = new MemoryCommunicator({ registry });
+    await ghost.start("ghost", async () => {
+      throw new Error("dead");
+    });
+    await ghost.stop();
+    const T = Date.now() - 60_000;
+    await store.registerNode({ nodeId: "ghost", address: "nowhere:1", queueUrl: null, startedAt: T, heartbeatAt: T }, 1000);
+    await store.claimSession("dev", { node: "ghost", clean: false, username: null, now: T });
+    await store.updateSubscriptions("dev", null, { "d/#": 1 }, []);
+    await until(async () => (await store.getSession("dev"))?.node === null, "the dead node's session released");
+    // A node that had not noticed yet still routes to the dead node: SQS accepts the send.
+    const late: NodeMessage = {
+      type: "deliver",
+      id: "node-2:late",
+      origin: "node-2",
+      seq: 1,
+      msg: { topic: "d/1", payload: Buffer.from("late").toString("base64"), qos: 1, retain: false },
+      targets: [{ clientId: "dev", qos: 1 }],
+    };
+    await (communicators[1] as MemoryCommunicator).send("ghost", [late]);
+    await until(async () => ((await store.getSession("dev"))?.outgoing.length ?? 0) === 1, "the late message in the session's stored queue");
+    expect((await store.getSession("dev"))?.outgoing.map((o) => o.msg.payload.toString())).toEqual(["late"]);
+    // Then the queue goes, and the node's record with it.
+    await until(async () => !registry.mailboxes.has("ghost") && (await store.expiredNodes(Date.now())).length === 0, "the dead node removed", 10_000);
   });
 });
