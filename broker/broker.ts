@@ -323,7 +323,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
       // Writes issued for this session so far must land before the claim reads its state. While the store is
       // unreachable (the journal's writes fail) that would wait for its return: claim nothing instead, so a
       // persistent session is refused with 0x03 at once and a clean one goes on in memory.
-      if (await this.journal.settled()) {
+      // Applied, not durable: a batch holding a delivery for this very session waits for the claim (decision 020).
+      if (await this.journal.appliedAll()) {
         claim = await this.store.claimSession(clientId, {
           node: this.config.nodeId,
           clean,
@@ -479,6 +480,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
   dropSession(session: Session): void {
     for (const filter of session.subscriptions.keys()) this.removeFromTrie(filter, session.clientId);
     session.clearSubscriptions();
+    session.discardHeld();
     if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
     // A CONNECT still claiming this session object loses it: the newer CONNECT has replaced it.
     const claimant = session.claimant as Connection | null;
@@ -750,7 +752,9 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
   /** A delivery for a session owned by another node. */
   forward(session: Session, node: string, msg: Message, qos: QoS): void {
     if (this.cluster === null) return;
-    this.cluster.forward(session.clientId, node, msg, qos);
+    // The store names this node: a newer claim here holds the session (decision 020).
+    if (node === this.cluster.nodeId && (session.link !== null || session.claimant !== null)) session.deliver(msg, qos, false);
+    else this.cluster.forward(session.clientId, node, msg, qos);
   }
 
   /** A kick from another node or the REST gateway. A take-over kick only closes a connection of an older claim. */

@@ -26,6 +26,8 @@ export interface ClusterOptions {
   maxHops?: number;
   /** How often the route log is read (ms). Default 50. */
   routePollMs?: number;
+  /** How long a dead node's queue is kept and drained after its routes were dropped (default 90 s). */
+  deadQueueGraceMs?: number;
 }
 
 export interface ClusterEvents {
@@ -66,6 +68,7 @@ interface PendingMatch {
 export type ForwardMessage = NodeMessage & { type: "deliver" };
 
 const RETRY_MAX_MS = 2000;
+const DEAD_QUEUE_GRACE_MS = 90_000;
 
 export class Cluster implements ResultTarget<Reroute> {
   readonly nodeId: string;
@@ -81,6 +84,8 @@ export class Cluster implements ResultTarget<Reroute> {
   private settleTick: (() => void) | null = null;
   /** Kicks that tell every node a session is gone (expiries), collected per tick. */
   private gone: NodeMessage[] = [];
+  /** Settles once this tick's forwards were sent (or stored instead); every batch that forwards waits for it. */
+  private tickSent: Promise<void> | null = null;
   private messageSeq = 0;
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> | null = null;
@@ -95,6 +100,8 @@ export class Cluster implements ResultTarget<Reroute> {
   /** Scratch set of one publish's matching nodes. */
   private readonly matchedNodes = new Set<string>();
   private readonly collectNode = (node: string): void => void this.matchedNodes.add(node);
+  /** Dead nodes whose routes this node dropped, by node id: their queues are kept for the grace period. */
+  private readonly retiring = new Map<string, { droppedAt: number; drained: number }>();
 
   constructor(
     private readonly broker: Broker,
@@ -237,9 +244,9 @@ export class Cluster implements ResultTarget<Reroute> {
   }
 
   private scheduleFlush(): void {
-    if (this.settleTick === null) {
-      this.broker.journal.track(new Promise<void>((resolve) => (this.settleTick = resolve)));
-    }
+    if (this.settleTick === null) this.tickSent = new Promise<void>((resolve) => (this.settleTick = resolve));
+    // Every batch that forwards this tick (the one being filled, one whose results are handed out) waits for it.
+    this.broker.journal.trackOnce(this.tickSent as Promise<void>);
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(flushForwards, this);
@@ -418,13 +425,18 @@ export class Cluster implements ResultTarget<Reroute> {
 
   onStoreResult(r: Reroute, result: StoreOpResult): void {
     if (result.ok || result.reason !== "owned") return;
-    if (result.node === r.deadNode || result.node === this.nodeId) {
+    // A follow-up: the batch that routed it (and the acknowledgements waiting for it) waits for it (decision 020).
+    this.broker.journal.followUp(() => this.reroute(r, result.node));
+  }
+
+  private reroute(r: Reroute, owner: string): void {
+    if (owner === r.deadNode || owner === this.nodeId) {
       // Still owned by the dead node being drained (it is released after the drain) or by this node without a
       // connection: store it regardless, in order; the session finds it when it is next claimed.
       this.storeReroute({ ...r, hops: this.maxHops });
       return;
     }
-    this.forward(r.clientId, result.node, r.msg, r.qos, r.hops + 1);
+    this.forward(r.clientId, owner, r.msg, r.qos, r.hops + 1);
   }
 
   // --- take-over, custody and REST ---------------------------------------------------------------------------
@@ -541,6 +553,8 @@ export class Cluster implements ResultTarget<Reroute> {
     await this.routes.verify();
     const live = await store.listNodes(now);
     const expired = (await store.expiredNodes(now)).filter((n) => n.nodeId !== this.nodeId);
+    // A node that came back (registered again) is no longer being retired.
+    for (const id of this.retiring.keys()) if (!expired.some((n) => n.nodeId === id)) this.retiring.delete(id);
     if (expired.length === 0) return;
     const liveIds = live.map((n) => n.nodeId);
     if (!liveIds.includes(this.nodeId)) return;
@@ -550,31 +564,47 @@ export class Cluster implements ResultTarget<Reroute> {
     for (const dead of expired) {
       if (this.stopped) return;
       await this.adopter.adoptShare(dead.nodeId, liveIds);
-      if (leader) await this.cleanUp(dead.nodeId, now);
+      if (leader) await this.cleanUp(dead.nodeId, live, now);
     }
   }
 
   /**
-   * A dead node's cleanup, once every session in its custody was adopted (routes added first by each adopter):
-   * its routes are dropped, what is left in its queue is routed to where its sessions are now, the queue is
-   * deleted and its record removed. Sessions nobody adopted within three TTLs (an adopter that keeps failing)
-   * are adopted here. A queue still holding messages in flight (the dead node had received them) is retried at
-   * the next heartbeat, after SQS's visibility timeout.
+   * A dead node's cleanup, one step per heartbeat, once every session in its custody was adopted (routes added
+   * first by each adopter; sessions nobody adopted within three TTLs are adopted here): its routes are dropped and
+   * what is left in its queue is routed to where its sessions are now. The queue is then kept, and drained at
+   * every heartbeat, until no sender can still write to it unfenced: every live node has beaten since the routes
+   * were dropped (so stopped routing there) and `deadQueueGraceMs` passed (REST senders that read the custodian
+   * before, send retries, messages the dead node had received reappearing after the visibility timeout). Only
+   * then is it drained a last time, deleted and the record removed: SQS accepts (and drops) sends to a deleted
+   * queue for 60 s, so deleting earlier would lose what late senders wrote (decision 020).
    */
-  private async cleanUp(dead: string, now: number): Promise<void> {
+  private async cleanUp(dead: string, live: readonly NodeRecord[], now: number): Promise<void> {
     const store = this.broker.store;
     if ((await store.sessionsInCustodyOf(dead)).length > 0) {
       if (!this.adopter.overdue(dead, now)) return;
       await this.adopter.adoptShare(dead, [this.nodeId]);
       if ((await store.sessionsInCustodyOf(dead)).length > 0) return;
     }
-    await this.adopter.dropRoutes(dead);
-    await this.routes.poll();
+    let retiring = this.retiring.get(dead);
+    if (retiring === undefined) {
+      await this.adopter.dropRoutes(dead);
+      await this.routes.poll();
+      retiring = { droppedAt: Date.now(), drained: 0 };
+      this.retiring.set(dead, retiring);
+    }
     const drained = await this.drain(dead);
     if (drained === null) return;
+    retiring.drained += drained;
+    const since = retiring.droppedAt + this.opts.heartbeatMs;
+    if (Date.now() < retiring.droppedAt + (this.opts.deadQueueGraceMs ?? DEAD_QUEUE_GRACE_MS)) return;
+    if (live.some((n) => n.heartbeatAt < since)) return;
+    const again = await this.drain(dead);
+    if (again === null) return;
+    retiring.drained += again;
     await this.communicator.deleteNodeQueue(dead);
     await store.removeNode(dead);
-    this.events.onNodeRemoved(dead, this.adopter.adoptedFrom(dead), drained);
+    this.retiring.delete(dead);
+    this.events.onNodeRemoved(dead, this.adopter.adoptedFrom(dead), retiring.drained);
     this.adopter.done(dead);
   }
 

@@ -63,6 +63,14 @@ export class Journal {
   private resolvingTracks: Promise<unknown>[] | null = null;
   /** Applied batches waiting for their side effects or for an earlier batch, in batch order. */
   private completing: { batchId: number; waiters: Set<DurabilityWaiter>; remaining: number }[] = [];
+  /** Ops of the batch being filled that go to the store only once its other ops and side effects landed. */
+  private late: StoreOp[] = [];
+  /** Batch id -> callbacks told once that batch's ops were applied and its own side effects settled. */
+  private landing = new Map<number, (() => void)[]>();
+  /** Highest batch id whose ops were applied (side effects may still be pending). */
+  private applied = 0;
+  /** `appliedAll()` calls: told with true once their batch was applied, with false when an attempt fails. */
+  private applyWaiters: { batchId: number; resolve: (ok: boolean) => void }[] = [];
 
   constructor(
     private readonly store: Store,
@@ -103,9 +111,77 @@ export class Journal {
     return this.filling;
   }
 
+  /**
+   * Adds a write that goes to the store only after the rest of the current batch landed (its ops applied, its side
+   * effects such as sends to other nodes settled), and before the batch counts as durable. The inbound QoS 2 marker
+   * is written this way: it never exists without the forwards it stands for (decision 020).
+   */
+  writeLate(op: StoreOp): number {
+    this.late.push(op);
+    this.writes++;
+    this.schedule();
+    return this.filling;
+  }
+
+  /**
+   * Runs `fn` and resolves once the writes and side effects it caused landed in the store (applied, sends settled),
+   * at once when it caused none. Unlike `barrier()` this does not wait for earlier batches, so a batch may wait for
+   * it without waiting for itself.
+   */
+  landedAfter(fn: () => void): Promise<void> {
+    const ops = this.ops.length + this.late.length;
+    const tracks = this.tracks.length;
+    fn();
+    if (this.ops.length + this.late.length === ops && this.tracks.length === tracks) return Promise.resolve();
+    return new Promise((resolve) => {
+      const list = this.landing.get(this.filling);
+      if (list === undefined) this.landing.set(this.filling, [resolve]);
+      else list.push(resolve);
+    });
+  }
+
+  /**
+   * Runs `fn`, a follow-up of a store result (a delivery the store refused and that is routed again): called from a
+   * result callback, the batch whose results are handed out is durable only once what `fn` wrote landed too, so
+   * the acknowledgements waiting for that batch never go out before the follow-up exists (decision 020).
+   */
+  followUp(fn: () => void): void {
+    const resolving = this.resolvingTracks;
+    if (resolving === null) {
+      fn();
+      return;
+    }
+    this.resolvingTracks = null; // follow-up writes and sends belong to the next batch; this one waits for it
+    try {
+      const landed = this.landedAfter(fn);
+      resolving.push(landed);
+    } finally {
+      this.resolvingTracks = resolving;
+    }
+  }
+
+  /**
+   * Resolves true once every op written before this call was applied by the store (side effects of those batches
+   * may still be pending), false at once while the journal is failing or when the next attempt fails. A claim
+   * waits for this: the session's earlier writes must be in the store before the claim reads it.
+   */
+  appliedAll(): Promise<boolean> {
+    if (this.failures > 0) return Promise.resolve(false);
+    const target = this.ops.length > 0 || this.late.length > 0 ? this.filling : this.inFlight ? this.filling - 1 : this.applied;
+    if (this.applied >= target) return Promise.resolve(true);
+    return new Promise((resolve) => this.applyWaiters.push({ batchId: target, resolve }));
+  }
+
+  /** Like `track`, but a task already tracked by the same batch last is not added again. */
+  trackOnce(task: Promise<unknown>): void {
+    const list = this.resolvingTracks ?? this.tracks;
+    if (list[list.length - 1] !== task) this.track(task);
+    else this.writes++; // the caller's acknowledgement still waits for this batch
+  }
+
   /** Resolves once everything written before this call is durable (used before claiming a session). */
   barrier(): Promise<void> {
-    if (this.ops.length === 0 && this.tracks.length === 0 && !this.inFlight && this.completing.length === 0) return Promise.resolve();
+    if (this.idle) return Promise.resolve();
     return new Promise((resolve) => this.wait({ onDurable: () => resolve() }));
   }
 
@@ -116,7 +192,7 @@ export class Journal {
    */
   settled(): Promise<boolean> {
     if (this.failures > 0) return Promise.resolve(false);
-    if (this.ops.length === 0 && this.tracks.length === 0 && !this.inFlight && this.completing.length === 0) return Promise.resolve(true);
+    if (this.idle) return Promise.resolve(true);
     return new Promise((resolve) => {
       const onFailure = (): void => resolve(false);
       this.failWaiters.add(onFailure);
@@ -129,6 +205,10 @@ export class Journal {
     });
   }
 
+  private get idle(): boolean {
+    return this.ops.length === 0 && this.late.length === 0 && this.tracks.length === 0 && !this.inFlight && this.completing.length === 0;
+  }
+
   /** Registers a waiter for the current batch and returns its id. A batch with no ops completes at once. */
   wait(waiter: DurabilityWaiter): number {
     this.waiters.add(waiter);
@@ -139,7 +219,7 @@ export class Journal {
   /** Resolves when everything written so far is durable (shutdown). */
   async drain(timeoutMs: number): Promise<boolean> {
     // Pending writes go out in the batch being filled; with none pending, a batch may still be in flight.
-    const pending = this.ops.length > 0 || this.tracks.length > 0 || this.waiters.size > 0;
+    const pending = this.ops.length > 0 || this.late.length > 0 || this.tracks.length > 0 || this.waiters.size > 0;
     const target = pending ? this.filling : this.inFlight || this.completing.length > 0 ? this.filling - 1 : this.durable;
     const deadline = Date.now() + timeoutMs;
     while (this.durable < target && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
@@ -166,14 +246,16 @@ export class Journal {
     const ctxs = this.ctxs;
     const waiters = this.waiters;
     const tracks = this.tracks;
-    if (ops.length === 0 && waiters.size === 0 && tracks.length === 0) return;
+    const late = this.late;
+    if (ops.length === 0 && waiters.size === 0 && tracks.length === 0 && late.length === 0) return;
     this.filling++;
     this.ops = [];
     this.targets = [];
     this.ctxs = [];
     this.waiters = new Set();
     this.tracks = [];
-    this.send(batchId, ops, targets, ctxs, waiters, tracks);
+    this.late = [];
+    this.send(batchId, ops, targets, ctxs, waiters, tracks, late);
   }
 
   private send(
@@ -183,6 +265,7 @@ export class Journal {
     ctxs: unknown[],
     waiters: Set<DurabilityWaiter>,
     tracks: Promise<unknown>[],
+    late: StoreOp[],
   ): void {
     this.inFlight = true;
     const applied = ops.length === 0 ? Promise.resolve([] as StoreOpResult[]) : this.store.apply(ops);
@@ -193,6 +276,12 @@ export class Journal {
           this.failures = 0;
           this.events.onStoreRecovered();
         }
+        this.applied = batchId;
+        if (this.applyWaiters.length > 0) {
+          const ready = this.applyWaiters.filter((w) => w.batchId <= batchId);
+          this.applyWaiters = this.applyWaiters.filter((w) => w.batchId > batchId);
+          for (const w of ready) w.resolve(true);
+        }
         this.resolvingTracks = tracks;
         try {
           for (let i = 0; i < targets.length; i++) {
@@ -202,6 +291,18 @@ export class Journal {
           }
         } finally {
           this.resolvingTracks = null;
+        }
+        if (late.length > 0) {
+          // The late ops (inbound QoS 2 markers) follow everything else of the batch: ops, sends, follow-ups.
+          const before = tracks.splice(0);
+          tracks.push(Promise.allSettled(before).then(() => this.applyLate(late)));
+        }
+        const landing = this.landing.get(batchId);
+        if (landing !== undefined) {
+          this.landing.delete(batchId);
+          void Promise.allSettled(tracks).then(() => {
+            for (const resolve of landing) resolve();
+          });
         }
         if (tracks.length === 0 && this.completing.length === 0) {
           this.durable = batchId;
@@ -221,7 +322,7 @@ export class Journal {
           }
           this.advance();
         }
-        if (this.ops.length > 0 || this.waiters.size > 0 || this.tracks.length > 0) this.flush();
+        if (this.ops.length > 0 || this.waiters.size > 0 || this.tracks.length > 0 || this.late.length > 0) this.flush();
       },
       (err: unknown) => {
         this.failures++;
@@ -229,14 +330,31 @@ export class Journal {
         const failWaiters = this.failWaiters;
         this.failWaiters = new Set();
         for (const onFailure of failWaiters) onFailure();
+        const applyWaiters = this.applyWaiters;
+        this.applyWaiters = [];
+        for (const w of applyWaiters) w.resolve(false);
         if (this.closed) {
           this.inFlight = false;
           return;
         }
         const delay = Math.min(this.maxBackoffMs, 25 * 2 ** Math.min(this.failures, 10));
-        setTimeout(() => this.send(batchId, ops, targets, ctxs, waiters, tracks), delay).unref();
+        setTimeout(() => this.send(batchId, ops, targets, ctxs, waiters, tracks, late), delay).unref();
       },
     );
+  }
+
+  /** Applies a batch's late ops, retried with backoff until the store takes them (or the journal is closed). */
+  private async applyLate(late: StoreOp[]): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.store.apply(late);
+        return;
+      } catch (err) {
+        this.events.onStoreError(err instanceof Error ? err : new Error(String(err)), attempt);
+        if (this.closed) return;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(this.maxBackoffMs, 25 * 2 ** Math.min(attempt, 10))).unref());
+      }
+    }
   }
 
   /** Declares applied batches durable, in order, once their side effects settled. */

@@ -99,6 +99,7 @@ export async function startBroker(
         address: config.cluster.address ?? `${hostname()}:${config.mqtt.port ?? 0}`,
         heartbeatMs: config.cluster.heartbeatMs,
         nodeTtlMs: config.cluster.nodeTtlMs,
+        deadQueueGraceMs: config.cluster.deadQueueGraceMs,
       },
       {
         onError: (operation, err) => broker.emit("cluster.error", operation, err),

@@ -98,6 +98,12 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
   username: string | null = null;
   /** `dedupId`: the node queue message a held delivery came from (its store dedup id once it is released). */
   private held: { msg: Message; qos: QoS; retain: boolean; dedupId: string | null }[] | null = null;
+  /**
+   * Settles once the held deliveries were delivered (their writes landed) or discarded: every journal batch that
+   * held one waits for it, so no acknowledgement goes out for a message only this process's memory has.
+   */
+  private heldSettle: (() => void) | null = null;
+  private heldDone: Promise<void> | null = null;
   private lastPacketId = 0;
   /** The policy of the client this session serves (kept while it is offline here), or null when not known here. */
   private policy: ClientPolicy | null = null;
@@ -282,18 +288,13 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
   private deliverPersistent(msg: Message, qos: QoS, retain: boolean, link: SessionLink | null): void {
     const { maxQueued, queueDropPolicy } = this.limits;
     if (link === null) {
-      // Offline: the store holds the queue and enforces its bound. In a cluster another node may have claimed the
-      // session meanwhile: the store then refuses ("owned") and the message goes to that node.
-      const dedupId = this.host.journal.dedupId;
-      const offline: OfflineEntry = { msg, qos, retain, packetId: 0, offline: true, dedupId };
-      const op: StoreOp = { op: "enqueue", clientId: this.clientId, entry: offline, maxQueued, dropPolicy: queueDropPolicy };
-      if (this.host.clustered) op.unowned = true;
-      if (dedupId !== null) op.dedupId = dedupId;
-      this.host.journal.write(op, this, offline);
+      this.enqueueOffline(msg, qos, retain);
       return;
     }
     const entry = { msg, qos, retain, packetId: 0 };
     const out: Outgoing = { msg, qos, retain, packetId: 0, state: OutState.AwaitAck, seq: 0, durable: false };
+    const dedupId = this.host.journal.dedupId;
+    if (dedupId !== null) out.dedupId = dedupId;
     if (this.queue.length === 0 && this.inflight.size < this.limits.maxInflight && !link.congested) {
       // Reserve a window slot; PUBLISH goes out when the store has it.
       out.packetId = this.allocatePacketId();
@@ -303,9 +304,38 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
       this.queue.push(out);
     }
     const op: StoreOp = { op: "enqueue", clientId: this.clientId, entry, maxQueued, dropPolicy: queueDropPolicy, epoch: this.epoch };
-    const dedupId = this.host.journal.dedupId;
     if (dedupId !== null) op.dedupId = dedupId;
     this.host.journal.write(op, this, out);
+  }
+
+  /**
+   * Offline: the store holds the queue and enforces its bound. In a cluster another node may have claimed the
+   * session meanwhile: the store then refuses ("owned") and the message goes to that node.
+   */
+  private enqueueOffline(msg: Message, qos: QoS, retain: boolean): void {
+    const { maxQueued, queueDropPolicy } = this.limits;
+    const dedupId = this.host.journal.dedupId;
+    const offline: OfflineEntry = { msg, qos, retain, packetId: 0, offline: true, dedupId };
+    const op: StoreOp = { op: "enqueue", clientId: this.clientId, entry: offline, maxQueued, dropPolicy: queueDropPolicy };
+    if (this.host.clustered) op.unowned = true;
+    if (dedupId !== null) op.dedupId = dedupId;
+    this.host.journal.write(op, this, offline);
+  }
+
+  /**
+   * A delivery the store refused as "fenced": a newer claim owns the session (a take-over whose kick has not
+   * arrived here yet). Routed again, under its dedup id: to the session here when this node holds the newer claim
+   * (same node take-over), else through the store, which queues it (offline) or names the owner to forward it to.
+   * The publisher's acknowledgement waits for this (Journal.followUp, decision 020).
+   */
+  private reroute(out: Outgoing): void {
+    const journal = this.host.journal;
+    journal.followUp(() =>
+      journal.withDedupId(out.dedupId ?? null, () => {
+        if (!this.host.clustered && (this.link !== null || this.held !== null)) this.deliver(out.msg, out.qos, out.retain);
+        else this.enqueueOffline(out.msg, out.qos, out.retain);
+      }),
+    );
   }
 
   /** Result of this session's store write for `ctx`: an outgoing message of the attached session, or an offline enqueue. */
@@ -315,7 +345,8 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
         if (result.dropped !== undefined) this.host.onDrop(this, EMPTY_MESSAGE, "queue-full");
       } else if (result.reason === "owned") {
         // Forwarded under the same dedup id, so a repeat of the original node message is still recognised.
-        this.host.journal.withDedupId(ctx.dedupId, () => this.host.forward(this, result.node, ctx.msg, ctx.qos, ctx.retain));
+        const journal = this.host.journal;
+        journal.followUp(() => journal.withDedupId(ctx.dedupId, () => this.host.forward(this, result.node, ctx.msg, ctx.qos, ctx.retain)));
       } else if (result.reason === "full") {
         this.host.onDrop(this, ctx.msg, "queue-full");
       }
@@ -332,7 +363,12 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
         this.removeLocal(out);
         this.host.onDrop(this, out.msg, "queue-full");
       }
-      // "fenced": another connection owns the session now; its snapshot is the truth.
+      // "fenced": another connection owns the session now. Its snapshot is the truth for what was stored before;
+      // a message never stored (seq 0) is routed again, never dropped after its publisher got PUBACK.
+      if (result.reason === "fenced" && out.seq === 0) {
+        this.removeLocal(out);
+        this.reroute(out);
+      }
       return;
     }
     if (result.dropped !== undefined) this.dropQueuedSeq(result.dropped);
@@ -454,16 +490,35 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     this.held ??= [];
   }
 
-  /** Ends holding and delivers what was held, in order. */
+  /**
+   * Ends holding and delivers what was held, in order. The batches that held them become durable once these
+   * deliveries' own writes (and forwards) landed (decision 020).
+   */
   releaseDeliveries(): void {
     const held = this.held;
+    const settle = this.heldSettle;
     this.held = null;
+    this.heldSettle = null;
+    this.heldDone = null;
     if (held === null) return;
-    for (const h of held) {
-      // Held while the client connected: authorized against the policy it connected with.
-      if (!this.mayReceiveAny(h.msg.topic)) this.host.onDeliveryDenied(this, h.msg);
-      else this.host.journal.withDedupId(h.dedupId, () => this.deliver(h.msg, h.qos, h.retain));
-    }
+    const journal = this.host.journal;
+    const landed = journal.landedAfter(() => {
+      for (const h of held) {
+        // Held while the client connected: authorized against the policy it connected with.
+        if (!this.mayReceiveAny(h.msg.topic)) this.host.onDeliveryDenied(this, h.msg);
+        else journal.withDedupId(h.dedupId, () => this.deliver(h.msg, h.qos, h.retain));
+      }
+    });
+    if (settle !== null) void landed.then(settle);
+  }
+
+  /** The session is discarded while held (a clean CONNECT replaced it): what was held ends with it. */
+  discardHeld(): void {
+    const settle = this.heldSettle;
+    this.held = null;
+    this.heldSettle = null;
+    this.heldDone = null;
+    settle?.();
   }
 
   /** Queues the retained lookup of a new subscription on this session's feed (created by `create` when none runs). */
@@ -518,6 +573,8 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
       return;
     }
     held.push({ msg, qos, retain, dedupId: this.host.journal.dedupId });
+    this.heldDone ??= new Promise<void>((resolve) => (this.heldSettle = resolve));
+    this.host.journal.trackOnce(this.heldDone);
   }
 
   /** Queues in memory with the configured bound (clean sessions, and QoS 0 behind a non-empty queue). */

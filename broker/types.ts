@@ -28,6 +28,8 @@ export interface Outgoing {
   seq: number;
   /** False while this entry's latest store write is not yet durable: it is not sent before. */
   durable: boolean;
+  /** The node queue message this delivery came from (its store dedup id), when it came from one. */
+  dedupId?: string;
 }
 
 export type CloseReason =

@@ -8,7 +8,8 @@ import { requirePacketId } from "./packet-id.js";
 /**
  * PUBLISH from a client: validate, authorize, route, acknowledge.
  * QoS 1: PUBACK after routing [MQTT-4.3.2-2]. QoS 2: routed once, on first receipt; the packet id is kept
- * until PUBREL so a re-sent PUBLISH is not delivered twice [MQTT-4.3.3-2].
+ * until PUBREL so a re-sent PUBLISH is not delivered twice [MQTT-4.3.3-2]. A persistent session stores the packet
+ * id only once the routing's writes and forwards landed, and PUBREC waits for it.
  *
  * A QoS 1/2 publish the broker cannot accept without losing part of what its acknowledgement vouches for (the
  * events buffer is full during an SQS outage) is not handled: the connection is closed before routing, so the
@@ -47,7 +48,9 @@ export function handlePublish(conn: Connection, packet: IPublishPacket): void {
     broker.publishFromClient(conn, topic, payload, 2, packet.retain);
     received.add(packetId);
     if (session.persistent && session.epoch > 0) {
-      broker.journal.write({ op: "inbound2.add", clientId: session.clientId, epoch: session.epoch, packetId });
+      // Stored after what routing wrote and sent landed: a marker without its forwards would answer the PUBLISH
+      // re-sent to another node after a crash with PUBREC, routing nothing (decision 020).
+      broker.journal.writeLate({ op: "inbound2.add", clientId: session.clientId, epoch: session.epoch, packetId });
     }
   }
   conn.ackWhenDurable(AckType.Pubrec, packetId, mark, payload.length);

@@ -89,24 +89,37 @@ export function decodeNodeMessage(body: string): { ok: true; message: NodeMessag
   return { ok: false, problem: z.prettifyError(parsed.error).replace(/\n+/g, "; ") };
 }
 
+/** What a body of the node queues decodes to: its good messages, and a description of each bad part. */
+export interface DecodedBody {
+  messages: NodeMessage[];
+  /** One entry per malformed element (or one for a body that is not a message or an array of them at all). */
+  problems: string[];
+}
+
 /**
  * Decodes an SQS body of the node queues: one message, or a JSON array of messages (a packed SQS message, see
- * sqs-batch.ts). All or nothing: one bad element makes the whole body malformed.
+ * sqs-batch.ts). A bad element of an array is skipped and described; the good ones are kept (decision 020): one
+ * corrupt message must not cost the deliveries packed with it. A body that is not JSON is one problem.
  */
-export function decodeNodeMessages(body: string): { ok: true; messages: NodeMessage[] } | { ok: false; problem: string } {
+export function decodeNodeMessages(body: string): DecodedBody {
   if (!body.startsWith("[")) {
     const one = decodeNodeMessage(body);
-    return one.ok ? { ok: true, messages: [one.message] } : one;
+    return one.ok ? { messages: [one.message], problems: [] } : { messages: [], problems: [one.problem] };
   }
   let json: unknown;
   try {
     json = JSON.parse(body);
   } catch (err) {
-    return { ok: false, problem: `not JSON (${(err as Error).message})` };
+    return { messages: [], problems: [`not JSON (${(err as Error).message})`] };
   }
-  const parsed = z.array(nodeMessageSchema).min(1).safeParse(json);
-  if (parsed.success) return { ok: true, messages: parsed.data };
-  return { ok: false, problem: z.prettifyError(parsed.error).replace(/\n+/g, "; ") };
+  if (!Array.isArray(json) || json.length === 0) return { messages: [], problems: ["an empty packed body"] };
+  const out: DecodedBody = { messages: [], problems: [] };
+  json.forEach((element: unknown, i) => {
+    const parsed = nodeMessageSchema.safeParse(element);
+    if (parsed.success) out.messages.push(parsed.data);
+    else out.problems.push(`element ${i} of ${json.length}: ${z.prettifyError(parsed.error).replace(/\n+/g, "; ")}`);
+  });
+  return out;
 }
 
 /** UTF-8 size of a body: what SQS counts against its message size limit. */

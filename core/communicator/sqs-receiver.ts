@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import {
   ChangeMessageVisibilityBatchCommand,
   DeleteMessageBatchCommand,
@@ -131,6 +132,11 @@ export class SqsReceiver {
     await this.delete(toDelete);
   }
 
+  /**
+   * One ReceiveMessage. Its `ReceiveRequestAttemptId` is fixed for the call, so when the SDK retries it after a
+   * lost response, a FIFO queue answers the retry with the same messages instead of hiding them (and the rest of
+   * their groups) for the visibility timeout.
+   */
   private async receive(waitTimeSeconds: number, signal: AbortSignal | undefined): Promise<Message[]> {
     const res = await this.client.send(
       new ReceiveMessageCommand({
@@ -138,6 +144,7 @@ export class SqsReceiver {
         MaxNumberOfMessages: SQS_BATCH_ENTRIES,
         WaitTimeSeconds: waitTimeSeconds,
         MessageSystemAttributeNames: ["ApproximateReceiveCount"],
+        ReceiveRequestAttemptId: randomUUID(),
       }),
       signal === undefined ? {} : { abortSignal: signal },
     );
@@ -149,10 +156,13 @@ export class SqsReceiver {
     for (const m of batch) {
       const body = m.Body ?? "";
       const decoded = decodeNodeMessages(body);
-      if (!decoded.ok) {
+      // Each bad element is reported and counted; the good ones of the same body are still handled.
+      for (const problem of decoded.problems) {
         sorted.malformed++;
+        this.opts.onError(new MalformedMessage(this.nodeId, problem, body));
+      }
+      if (decoded.messages.length === 0) {
         sorted.discard.push(m);
-        this.opts.onError(new MalformedMessage(this.nodeId, decoded.problem, body));
         continue;
       }
       const fresh = decoded.messages.filter((message) => !this.handled.has(message.id));

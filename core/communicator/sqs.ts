@@ -1,7 +1,6 @@
 import {
   CreateQueueCommand,
   DeleteQueueCommand,
-  GetQueueAttributesCommand,
   GetQueueUrlCommand,
   SetQueueAttributesCommand,
   type SQSClient,
@@ -150,13 +149,11 @@ export class SqsCommunicator implements Communicator {
     const url = await this.queueUrl(nodeId);
     const receiver = new SqsReceiver(this.client, nodeId, url, this.receiverOpts);
     try {
+      // Drained when a receive (long poll) returns nothing. ApproximateNumberOfMessages is approximate and lags; a
+      // message the dead node had received is invisible until its visibility timeout ends: the caller drains again
+      // until then (Cluster keeps the queue for cluster.deadQueueGraceMs), so `remaining` is not estimated.
       const { drained, malformed } = await receiver.drain(handler);
-      const attrs = await this.client.send(
-        new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"] }),
-      );
-      const a = attrs.Attributes ?? {};
-      const remaining = Number(a.ApproximateNumberOfMessages ?? 0) + Number(a.ApproximateNumberOfMessagesNotVisible ?? 0);
-      return { drained, malformed, remaining };
+      return { drained, malformed, remaining: 0 };
     } catch (err) {
       if (!isQueueMissing(err)) throw err;
       this.forget(nodeId);

@@ -82,9 +82,10 @@ export interface DrainResult {
   /** Malformed bodies deleted (each also reported through onError). */
   malformed: number;
   /**
-   * Messages left after the drain: in flight (received by the dead node and never deleted, or locked behind such
-   * a message in its FIFO group). They reappear after the visibility timeout: drain again later before deleting
-   * the queue. Always 0 in memory.
+   * Messages known to be left after the drain. Always 0: a drain ends when a receive returns nothing. Messages in
+   * flight (received by the dead node and never deleted, or locked behind one in its FIFO group) are invisible
+   * until their visibility timeout ends, so a caller drains again after it before deleting the queue
+   * (broker/cluster.ts keeps a dead node's queue for `cluster.deadQueueGraceMs`, decision 020).
    */
   remaining: number;
 }

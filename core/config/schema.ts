@@ -230,6 +230,11 @@ const clusterShape = {
   heartbeatMs: int(100, 60_000),
   nodeTtlMs: int(300, 600_000),
   resyncMs: int(0, TIMER_MAX_MS),
+  deadQueueGraceMs: int(0, TIMER_MAX_MS),
+  deadLetterQueueArn: z
+    .string({ error: "must be an SQS FIFO queue ARN" })
+    .regex(/^arn:[a-z-]+:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,75}\.fifo$/, { error: "must be an SQS FIFO queue ARN" })
+    .optional(),
   address: nonEmptyString("must be a non-empty host:port").optional(),
 };
 
@@ -495,7 +500,7 @@ export const DEFAULTS: MqgateConfig = deepFreeze({
   sysIntervalSeconds: 10,
   log: { level: "info" },
   shutdown: { drainMs: 10_000 },
-  cluster: { communicator: "auto", queuePrefix: "mqgate", heartbeatMs: 5000, nodeTtlMs: 15_000, resyncMs: 60_000 },
+  cluster: { communicator: "auto", queuePrefix: "mqgate", heartbeatMs: 5000, nodeTtlMs: 15_000, resyncMs: 60_000, deadQueueGraceMs: 90_000 },
   events: { maxBufferedEvents: 10_000, maxBufferedBytes: 33_554_432 },
   emf: { intervalSeconds: 0, namespace: "mqgate", cluster: "mqgate" },
 });

@@ -215,6 +215,17 @@ export interface ClusterConfig {
    * (a broadcast it missed); 0 = never. Costs one full read of the sessions per interval and node.
    */
   resyncMs: number;
+  /**
+   * How long a dead node's queue is kept (and drained every heartbeat) after its sessions were released, before it
+   * is deleted: longer than a sender that still routes there may take to stop (REST calls, send retries), SQS's
+   * visibility timeout (messages the dead node had received reappear) and then some (decision 020).
+   */
+  deadQueueGraceMs: number;
+  /**
+   * ARN of a FIFO dead-letter queue for the node queues (infra creates it): a message received this many times
+   * without being deleted (a node crashing on it) moves there instead of blocking its group. Absent: none.
+   */
+  deadLetterQueueArn?: string | undefined;
   /** host:port this node's clients connect to, shown in GET /v1/nodes; default `<hostname>:<mqtt port>`. */
   address?: string | undefined;
 }

@@ -32,7 +32,7 @@ async function cluster(n: number, withMetrics = false): Promise<{ nodes: Node[];
   for (let i = 0; i < n; i++) {
     const events = new MemoryEventSink();
     const metrics = withMetrics ? { host: "127.0.0.1", port: 0 } : { port: null };
-    const broker = await startTestBroker({ nodeId: `node-${i + 1}`, cluster: { heartbeatMs: 200, nodeTtlMs: 1000 }, metrics }, undefined, store, {
+    const broker = await startTestBroker({ nodeId: `node-${i + 1}`, cluster: { heartbeatMs: 200, nodeTtlMs: 1000, deadQueueGraceMs: 0 }, metrics }, undefined, store, {
       communicator: new MemoryCommunicator({ registry }),
       events,
     });

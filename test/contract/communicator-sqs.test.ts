@@ -10,7 +10,7 @@ import {
 } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CommunicatorError } from "../../core/communicator/errors.js";
-import { NodeUnreachable } from "../../core/communicator/errors.js";
+import { MalformedMessage, NodeUnreachable } from "../../core/communicator/errors.js";
 import { nodeQueueName } from "../../core/communicator/queue-names.js";
 import { SqsCommunicator, type SqsCommunicatorOptions } from "../../core/communicator/sqs.js";
 import { isQueueMissing } from "../../core/communicator/sqs-client.js";
@@ -118,7 +118,7 @@ describe("SqsCommunicator on fauxqs", () => {
     await h.cleanup();
   });
 
-  it("packs one origin's messages into few SQS messages, unpacked in order on receipt; a packed body with one bad element is malformed", async () => {
+  it("packs one origin's messages into few SQS messages, unpacked in order on receipt; a bad element of a packed body is skipped alone", async () => {
     const h = makeHarness();
     const [a, b] = [h.create(), h.create()];
     await b.start("n-b", new Inbox().handler);
@@ -132,11 +132,45 @@ describe("SqsCommunicator on fauxqs", () => {
     });
     expect(got).toEqual(range(1, 25));
     expect(drained).toMatchObject({ drained: 25, malformed: 0 });
+    // One malformed element costs itself only (reported, counted), not the good messages packed with it.
     const good = JSON.stringify(deliver("n-a", 1));
-    await h.injectRaw("n-b", `[${good},{"type":"deliver"}]`);
-    const again = await a.drainQueue("n-b", async () => undefined);
-    expect(again).toMatchObject({ drained: 0, malformed: 1 });
+    const also = JSON.stringify(deliver("n-a", 2));
+    await h.injectRaw("n-b", `[${good},{"type":"deliver"},${also}]`);
+    const kept: number[] = [];
+    const again = await a.drainQueue("n-b", async (messages) => {
+      for (const m of messages) if (m.type === "deliver") kept.push(m.seq);
+    });
+    expect(kept).toEqual([1, 2]);
+    expect(again).toMatchObject({ drained: 2, malformed: 1 });
+    const reported = h.errors.filter((e) => e instanceof MalformedMessage);
+    expect(reported.map((e) => e.problem).join()).toMatch(/element 1/);
+    // A packed body that is not JSON at all is one malformed message.
+    await h.injectRaw("n-b", `[${good},`);
+    expect(await a.drainQueue("n-b", async () => undefined)).toMatchObject({ drained: 0, malformed: 1 });
     await h.cleanup();
+  });
+
+  it("every ReceiveMessage carries its own ReceiveRequestAttemptId (an SDK retry of it gets the same messages back)", async () => {
+    const h = makeHarness();
+    const client = fauxqs.client();
+    const attempts: (string | undefined)[] = [];
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === "ReceiveMessageCommand") attempts.push((args.input as { ReceiveRequestAttemptId?: string }).ReceiveRequestAttemptId);
+        return next(args);
+      },
+      { step: "initialize" },
+    );
+    const [a, b] = [h.create(), h.create({ client })];
+    const inbox = new Inbox();
+    await b.start("b", inbox.handler);
+    await a.send("b", [deliver("a", 1)]);
+    await inbox.waitFor(1);
+    await until(() => attempts.length >= 2, 5_000, () => "a second receive");
+    expect(attempts.every((id) => typeof id === "string" && id.length > 0)).toBe(true);
+    expect(new Set(attempts).size).toBe(attempts.length);
+    await h.cleanup();
+    client.destroy();
   });
 
   it("queue names: safe ids kept; others cleaned, shortened and hashed so they stay distinct", () => {

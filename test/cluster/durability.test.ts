@@ -1,0 +1,206 @@
+import mqtt from "mqtt";
+import { afterEach, describe, expect, it } from "vitest";
+import { MemoryCommunicator, MemoryRegistry, type NodeMessage } from "../../core/communicator/index.js";
+import { MemoryEventSink } from "../../core/events/index.js";
+import { MemoryStore } from "../../core/store/memory.js";
+import { startTestBroker, type TestBroker } from "../helpers/broker.js";
+
+/**
+ * Windows where an acknowledged message could be lost (issue 13, decision 020), each pinned deterministically with
+ * nodes in this process: one shared memory store, node queues through the in-process communicator.
+ */
+
+const started: TestBroker[] = [];
+const clients: mqtt.MqttClient[] = [];
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.endAsync(true).catch(() => undefined)));
+  await Promise.all(started.splice(0).map((b) => b.close()));
+});
+
+async function cluster(n: number, graceMs = 90_000): Promise<{ nodes: TestBroker[]; store: MemoryStore; registry: MemoryRegistry; communicators: MemoryCommunicator[] }> {
+  const store = new MemoryStore();
+  const registry = new MemoryRegistry();
+  const nodes: TestBroker[] = [];
+  const communicators: MemoryCommunicator[] = [];
+  for (let i = 0; i < n; i++) {
+    const communicator = new MemoryCommunicator({ registry });
+    const broker = await startTestBroker({ nodeId: `node-${i + 1}`, cluster: { heartbeatMs: 200, nodeTtlMs: 1000, deadQueueGraceMs: graceMs } }, undefined, store, {
+      communicator,
+      events: new MemoryEventSink(),
+    });
+    started.push(broker);
+    nodes.push(broker);
+    communicators.push(communicator);
+  }
+  return { nodes, store, registry, communicators };
+}
+
+/** Holds a communicator's sends to other nodes until `open()` (a slow SQS, a node that dies before they go out). */
+function gate(communicator: MemoryCommunicator): { open(): void; held(): number } {
+  const send = communicator.send.bind(communicator);
+  let release: () => void = () => undefined;
+  const opened = new Promise<void>((resolve) => (release = resolve));
+  let held = 0;
+  communicator.send = async (node, messages) => {
+    held++;
+    await opened;
+    return send(node, messages);
+  };
+  return { open: release, held: () => held };
+}
+
+async function connect(node: TestBroker, clientId: string, opts: mqtt.IClientOptions = {}): Promise<mqtt.MqttClient> {
+  const c = await mqtt.connectAsync({ host: "127.0.0.1", port: node.mqttPort, clientId, reconnectPeriod: 0, ...opts });
+  clients.push(c);
+  return c;
+}
+
+function collect(c: mqtt.MqttClient): string[] {
+  const got: string[] = [];
+  c.on("message", (_topic, payload) => got.push(payload.toString()));
+  return got;
+}
+
+async function until(check: () => boolean | Promise<boolean>, what: string, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+describe("nothing acknowledged is lost: take-over", () => {
+  it("a message routed to the old owner after another node claimed the session (its kick not arrived yet) reaches the new owner", async () => {
+    const { nodes } = await cluster(2);
+    const [n1, n2] = nodes as [TestBroker, TestBroker];
+    const old = await connect(n1, "dev", { clean: false });
+    await old.subscribeAsync("t/#", { qos: 1 });
+    // Node-2's kick and broadcast are late: node-1 keeps the old connection (and its stale epoch) for the test.
+    const cluster2 = n2.broker.cluster as NonNullable<typeof n2.broker.cluster>;
+    cluster2.takeover = () => undefined;
+    const fresh = await connect(n2, "dev", { clean: false });
+    const got = collect(fresh);
+    expect(n1.broker.sessions.get("dev")?.link).not.toBeNull();
+    // Delivered at node-1 to the old connection's session: the store refuses its write ("fenced").
+    const pub = await connect(n1, "pub");
+    await pub.publishAsync("t/1", "after", { qos: 1 });
+    await until(() => got.length === 1, "the message on the new connection");
+    expect(got).toEqual(["after"]);
+  });
+});
+
+describe("nothing acknowledged is lost: QoS 2", () => {
+  it("the inbound packet id is stored only after the message's forwards went out, and PUBREC only after both", async () => {
+    const { nodes, store, communicators } = await cluster(2);
+    const [n1, n2] = nodes as [TestBroker, TestBroker];
+    const remote = await connect(n2, "remote", { clean: false });
+    const got = collect(remote);
+    await remote.subscribeAsync("q/#", { qos: 2 });
+    const local = await connect(n1, "local", { clean: false });
+    await local.subscribeAsync("q/#", { qos: 2 });
+    const routes1 = (n1.broker.cluster as NonNullable<typeof n1.broker.cluster>).routes;
+    const routedToNode2 = (): boolean => {
+      let found = false;
+      routes1.table.match("q/1", (node) => (found ||= node === "node-2"));
+      return found;
+    };
+    await until(routedToNode2, "node-1 to route to node-2");
+    const sends = gate(communicators[0] as MemoryCommunicator);
+    const pub = await connect(n1, "pub", { clean: false });
+    const pubrec = new Promise<void>((resolve) => pub.on("packetreceive", (p) => p.cmd === "pubrec" && resolve()));
+    let recorded = false;
+    void pubrec.then(() => (recorded = true));
+    void pub.publishAsync("q/1", "once", { qos: 2 });
+    try {
+      // The batch landed (the local subscriber's copy is stored) while the forward to node-2 is held back.
+      await until(async () => ((await store.getSession("local"))?.outgoing.length ?? 0) === 1 && sends.held() > 0, "the local copy stored");
+      // Were the node to die now, the client would send the PUBLISH again elsewhere: it must be routed again.
+      expect((await store.getSession("pub"))?.inboundQos2).toEqual([]);
+      expect(recorded).toBe(false);
+    } finally {
+      sends.open();
+    }
+    await pubrec;
+    expect((await store.getSession("pub"))?.inboundQos2).toHaveLength(1);
+    await until(() => got.length === 1, "the message at node-2");
+  });
+});
+
+describe("nothing acknowledged is lost: a claim in progress", () => {
+  it("a message for a session being claimed is acknowledged only once it is stored (not while it waits in memory)", async () => {
+    const { nodes, store } = await cluster(1);
+    const [n1] = nodes as [TestBroker];
+    const first = await connect(n1, "dev", { clean: false });
+    await first.subscribeAsync("t/#", { qos: 1 });
+    await first.endAsync();
+    const pub = await connect(n1, "pub");
+    // The store is slow to answer the next claim: the session is held while its client reconnects.
+    const claim = store.claimSession.bind(store);
+    let release: () => void = () => undefined;
+    const opened = new Promise<void>((resolve) => (release = resolve));
+    store.claimSession = async (...args) => {
+      await opened;
+      return claim(...args);
+    };
+    const again = mqtt.connect({ host: "127.0.0.1", port: n1.mqttPort, clientId: "dev", clean: false, reconnectPeriod: 0 });
+    clients.push(again);
+    const got = collect(again);
+    await until(() => n1.broker.sessions.get("dev")?.claimant !== null, "the claim to start");
+    let open = false;
+    const acked = pub.publishAsync("t/1", "held", { qos: 1 }).then(() => open);
+    setTimeout(() => {
+      open = true;
+      release();
+    }, 300);
+    // PUBACK before the claim went on would vouch for a message that only this process's memory holds.
+    expect(await acked).toBe(true);
+    await until(() => got.length === 1, "the held message on the reconnected client");
+    expect(got).toEqual(["held"]);
+  });
+});
+
+/** Like SQS: a send to a queue deleted in the last 60 s is accepted, and dropped. */
+function acceptAfterDelete(communicators: MemoryCommunicator[]): void {
+  const deleted = new Set<string>();
+  for (const c of communicators) {
+    const send = c.send.bind(c);
+    const remove = c.deleteNodeQueue.bind(c);
+    c.deleteNodeQueue = async (node) => {
+      deleted.add(node);
+      return remove(node);
+    };
+    c.send = async (node, messages) => (deleted.has(node) ? undefined : send(node, messages));
+  }
+}
+
+describe("nothing acknowledged is lost: a dead node's queue", () => {
+  it("is kept and drained for the grace period after its sessions were released: a late sender's message reaches the store", async () => {
+    const { store, registry, communicators } = await cluster(2, 1000);
+    acceptAfterDelete(communicators);
+    const ghost = new MemoryCommunicator({ registry });
+    await ghost.start("ghost", async () => {
+      throw new Error("dead");
+    });
+    await ghost.stop();
+    const T = Date.now() - 60_000;
+    await store.registerNode({ nodeId: "ghost", address: "nowhere:1", queueUrl: null, startedAt: T, heartbeatAt: T }, 1000);
+    await store.claimSession("dev", { node: "ghost", clean: false, username: null, now: T });
+    await store.updateSubscriptions("dev", null, { "d/#": 1 }, []);
+    await until(async () => (await store.getSession("dev"))?.node === null, "the dead node's session released");
+    // A node that had not noticed yet still routes to the dead node: SQS accepts the send.
+    const late: NodeMessage = {
+      type: "deliver",
+      id: "node-2:late",
+      origin: "node-2",
+      seq: 1,
+      msg: { topic: "d/1", payload: Buffer.from("late").toString("base64"), qos: 1, retain: false },
+      targets: [{ clientId: "dev", qos: 1 }],
+    };
+    await (communicators[1] as MemoryCommunicator).send("ghost", [late]);
+    await until(async () => ((await store.getSession("dev"))?.outgoing.length ?? 0) === 1, "the late message in the session's stored queue");
+    expect((await store.getSession("dev"))?.outgoing.map((o) => o.msg.payload.toString())).toEqual(["late"]);
+    // Then the queue goes, and the node's record with it.
+    await until(async () => !registry.mailboxes.has("ghost") && (await store.expiredNodes(Date.now())).length === 0, "the dead node removed", 10_000);
+  });
+});
