@@ -113,3 +113,12 @@ export const IDENTITY_KEYS: readonly string[] = [
   `${KEY_PREFIX}{i}:ver`,
   `${KEY_PREFIX}{i}:log`,
 ];
+
+/**
+ * The wills held by node `nodeId` (decision 019): a hash `<epoch>:<clientId>` -> will, and a sorted set of the same
+ * members scored by the holding incarnation. One hash tag per node, so the will scripts touch one slot.
+ */
+export function willKeys(nodeId: string): readonly [string, string] {
+  const tag = `${KEY_PREFIX}{w:${escapeKeyPart(nodeId)}}:`;
+  return [`${tag}wills`, `${tag}willinc`];
+}

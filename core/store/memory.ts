@@ -4,6 +4,8 @@ import type { Identity, IdentityChanges, RoleRecord, UserRecord } from "./identi
 import { VERSION_TOMBSTONE_MS } from "./keys.js";
 import { MemoryIdentities } from "./memory-identity.js";
 import { MemoryRetained } from "./memory-retained.js";
+import type { TakenWill, WillRecord } from "./will-types.js";
+import { MemoryWills } from "./wills.js";
 import { applySessionOp, newSession, sessionRecord, sessionSnapshot, type MemSession, type MemVersion } from "./memory-state.js";
 import { SortedKeys } from "./sorted.js";
 import { ClaimRefused } from "./errors.js";
@@ -33,6 +35,7 @@ export class MemoryStore implements Store {
   /** Client id -> when its session is next checked for expiry (see expireSessions). */
   private readonly expiry = new ExpiryIndex();
   private readonly identities = new MemoryIdentities();
+  private readonly wills = new MemoryWills();
 
   async claimSession(clientId: string, opts: ClaimOptions): Promise<ClaimResult> {
     check.checkClaim(clientId, opts);
@@ -229,6 +232,23 @@ export class MemoryStore implements Store {
     if (this.apiKeyIdByHash.get(key.hash) === id) this.apiKeyIdByHash.delete(key.hash);
     this.apiKeys.delete(id);
     return true;
+  }
+
+  // wills (decision 019): delegated to MemoryWills
+  putWill(clientId: string, epoch: number, node: string, will: WillRecord): Promise<void> {
+    return this.wills.putWill(clientId, epoch, node, will);
+  }
+
+  clearWill(clientId: string, epoch: number, node: string): Promise<boolean> {
+    return this.wills.clearWill(clientId, epoch, node);
+  }
+
+  takeWill(clientId: string, epoch: number, node: string): Promise<WillRecord | null> {
+    return this.wills.takeWill(clientId, epoch, node);
+  }
+
+  takeWillsOf(node: string, limit: number, upTo?: number): Promise<TakenWill[]> {
+    return this.wills.takeWillsOf(node, limit, upTo);
   }
 
   // users and roles (issue 15): delegated to MemoryIdentities

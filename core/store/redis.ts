@@ -12,6 +12,8 @@ import {
 } from "./keys.js";
 import type { Identity, IdentityChanges, RoleRecord, UserRecord } from "./identity-types.js";
 import { RedisIdentities } from "./redis-identity.js";
+import type { TakenWill, WillRecord } from "./will-types.js";
+import { RedisWills } from "./wills.js";
 import { levelEntries, retainedSize, SCAN_BUDGET, type Source } from "./retained-index.js";
 import { openListCursor, scanRetainedPages, sealListCursor, type ScanStep } from "./retained-scan.js";
 import { indexCommands, unindex } from "./redis-index.js";
@@ -75,11 +77,13 @@ export class RedisStore implements Store {
   /** The cursor seal, once its secret was read from (or created in) Redis. */
   private seal: Promise<CursorSeal> | null = null;
   private readonly identities: RedisIdentities;
+  private readonly wills: RedisWills;
 
   constructor(transport: RedisTransport) {
     this.kind = transport.kind;
     this.client = new RedisClient(transport);
     this.identities = new RedisIdentities(this.client);
+    this.wills = new RedisWills(this.client);
   }
 
   /**
@@ -346,6 +350,23 @@ export class RedisStore implements Store {
   }
 
   // users and roles (issue 15): delegated to RedisIdentities
+  // wills (decision 019): delegated to RedisWills
+  putWill(clientId: string, epoch: number, node: string, will: WillRecord): Promise<void> {
+    return this.wills.putWill(clientId, epoch, node, will);
+  }
+
+  clearWill(clientId: string, epoch: number, node: string): Promise<boolean> {
+    return this.wills.clearWill(clientId, epoch, node);
+  }
+
+  takeWill(clientId: string, epoch: number, node: string): Promise<WillRecord | null> {
+    return this.wills.takeWill(clientId, epoch, node);
+  }
+
+  takeWillsOf(node: string, limit: number, upTo?: number): Promise<TakenWill[]> {
+    return this.wills.takeWillsOf(node, limit, upTo);
+  }
+
   putUser(user: UserRecord): Promise<void> {
     return this.identities.putUser(user);
   }

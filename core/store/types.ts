@@ -1,7 +1,9 @@
 import type { QoS } from "mqtt-packet";
 import type { IdentityStore } from "./identity-types.js";
+import type { WillOps } from "./will-types.js";
 
 export type * from "./identity-types.js";
+export type * from "./will-types.js";
 
 /**
  * The Store: everything the cluster remembers. Implemented in memory (embedded default), on Redis over TCP
@@ -218,8 +220,8 @@ export interface ApiKeyRecord {
   createdAt: number;
 }
 
-/** Users and roles (IdentityStore, identity-types.ts) are part of the contract too. */
-export interface Store extends IdentityStore {
+/** Users and roles (IdentityStore, identity-types.ts) and wills (WillOps, will-types.ts) are part of the contract too. */
+export interface Store extends IdentityStore, WillOps {
   readonly kind: "memory" | "redis" | "upstash";
 
   // sessions

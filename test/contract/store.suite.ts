@@ -8,6 +8,7 @@ import { retainedTests } from "./store/retained.js";
 import { sessionTests } from "./store/sessions.js";
 import { stateTests } from "./store/state.js";
 import { subscriptionTests } from "./store/subscriptions.js";
+import { willTests } from "./store/wills.js";
 
 export type { StoreFactory, StoreHarness } from "./store/fixtures.js";
 
@@ -27,5 +28,6 @@ export function storeContract(name: string, create: StoreFactory): void {
     clusterTests(ctx);
     ownershipTests(ctx);
     identityTests(ctx);
+    willTests(ctx);
   });
 }
