@@ -55,7 +55,7 @@ export class ClusterLease {
   }
 
   async stop(): Promise<void> {
-    await this.lease.stop();
+    this.lease.stop();
     await this.reaping;
   }
 

@@ -45,7 +45,6 @@ export class Lease {
   private renewals = 0;
   private renewTimer: NodeJS.Timeout | null = null;
   private watchdog: NodeJS.Timeout | null = null;
-  private rejoining: Promise<void> | null = null;
   /** Incremented at each registration: a renewal sent before it says nothing about the lease after it. */
   private generation = 0;
   /** Times this node lost its lease since it started (metrics, logs). */
@@ -79,12 +78,11 @@ export class Lease {
     this.watchdog.unref();
   }
 
-  /** Graceful shutdown: no more renewals (the node deregisters itself). */
-  async stop(): Promise<void> {
+  /** Graceful shutdown: no more renewals (the node deregisters itself); a registration under way is not waited for. */
+  stop(): void {
     this.state = "stopped";
     if (this.renewTimer !== null) clearInterval(this.renewTimer);
     if (this.watchdog !== null) clearInterval(this.watchdog);
-    await this.rejoining;
   }
 
   private extend(startedAt: number): void {
@@ -134,7 +132,7 @@ export class Lease {
     this.losses++;
     this.host.onError("lease", new Error(`${reason}; closing its connections and registering again`));
     this.host.lost(reason);
-    this.rejoining = this.rejoin().finally(() => (this.rejoining = null));
+    void this.rejoin();
   }
 
   private async rejoin(): Promise<void> {
