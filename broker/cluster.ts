@@ -430,13 +430,17 @@ export class Cluster implements ResultTarget<Reroute> {
   }
 
   /**
-   * The lease was lost (broker/lease.ts) and the connections closed: register again as a new incarnation, with the
-   * node queue re-created (the cleanup of a survivor may have deleted it).
+   * The lease was lost (broker/lease.ts) and the connections closed: re-create the node queue (the cleanup of a
+   * survivor may have deleted it), then `register()` a new incarnation.
    */
-  async rejoin(): Promise<void> {
+  async restartQueue(): Promise<void> {
     await this.communicator.stop();
-    this.startedAt = Date.now();
     this.queueUrl = await this.communicator.start(this.nodeId, (messages) => this.receive(messages));
+  }
+
+  /** Registers this node again as a new incarnation (a new `startedAt`). */
+  async register(): Promise<void> {
+    this.startedAt = Date.now();
     await this.broker.store.registerNode(this.record(this.startedAt), this.opts.nodeTtlMs);
   }
 

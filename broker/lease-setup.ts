@@ -36,7 +36,12 @@ export class ClusterLease {
           this.wills.abandon(true);
           broker.closeConnections("server-shutdown");
         },
-        rejoin: () => cluster.rejoin(),
+        rejoin: async () => {
+          await cluster.restartQueue();
+          const registeredAt = Lease.now();
+          await cluster.register();
+          return registeredAt;
+        },
         rejoined: async () => {
           this.wills.abandon(false);
           await this.reapOwn();

@@ -27,8 +27,11 @@ export interface LeaseHost {
   sampleStats?(now: number): NodeStats | undefined;
   /** The lease ran out: close every connection, leaving their wills in the store. Synchronous. */
   lost(reason: string): void;
-  /** Registers the node again as a new incarnation (its node queue re-created). */
-  rejoin(): Promise<void>;
+  /**
+   * Registers the node again as a new incarnation (its node queue re-created); resolves with the monotonic time
+   * (`Lease.now()`) read just before the registration was sent: the new lease runs from then.
+   */
+  rejoin(): Promise<number>;
   /** Registered again and serving: publish what the earlier incarnation left behind. */
   rejoined(): Promise<void>;
   onError(operation: string, err: Error): void;
@@ -73,6 +76,8 @@ export class Lease {
     this.extend(registeredAt);
     this.renewTimer = setInterval(() => this.renew(), this.opts.heartbeatMs);
     this.renewTimer.unref();
+    // The first renewal at once: loading the state after the registration may have taken a while.
+    this.renew(false);
     // Often enough to notice well within the margin; after a pause it fires first thing (an overdue timer).
     this.watchdog = setInterval(() => this.check(), Math.max(10, Math.min(250, Math.floor(this.opts.marginMs / 2))));
     this.watchdog.unref();
@@ -90,9 +95,9 @@ export class Lease {
   }
 
   /** Sends a renewal; nothing is awaited before it. */
-  private renew(): void {
+  private renew(watch = true): void {
     if (this.state !== "serving" || this.renewals >= MAX_RENEWALS_IN_FLIGHT) return;
-    this.check();
+    if (watch) this.check();
     if (this.state !== "serving") return;
     const startedAt = performance.now();
     const now = Date.now();
@@ -137,9 +142,9 @@ export class Lease {
 
   private async rejoin(): Promise<void> {
     for (let attempt = 1; this.state === "lost"; attempt++) {
-      const startedAt = performance.now();
+      let startedAt: number;
       try {
-        await this.host.rejoin();
+        startedAt = await this.host.rejoin();
       } catch (err) {
         this.host.onError("rejoin", err as Error);
         await new Promise((resolve) => setTimeout(resolve, Math.min(REJOIN_RETRY_MAX_MS, 50 * 2 ** Math.min(attempt, 10))).unref());

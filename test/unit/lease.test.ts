@@ -20,7 +20,7 @@ interface Renewal {
 function harness() {
   const renewals: Renewal[] = [];
   const events: string[] = [];
-  let rejoinAnswer: (() => void) | null = null;
+  let rejoinAnswer: ((at: number) => void) | null = null;
   let rejoinFail: ((err: Error) => void) | null = null;
   const store = {
     heartbeat: (_node: string, now: number) =>
@@ -30,7 +30,7 @@ function harness() {
     store,
     lost: (reason) => events.push(`lost: ${reason}`),
     rejoin: () =>
-      new Promise<void>((resolve, reject) => {
+      new Promise<number>((resolve, reject) => {
         events.push("rejoin");
         rejoinAnswer = resolve;
         rejoinFail = reject;
@@ -43,7 +43,8 @@ function harness() {
     lease,
     renewals,
     events,
-    rejoined: () => (rejoinAnswer as (() => void) | null)?.(),
+    /** The registration was sent at monotonic time `at` (default: now) and succeeded. */
+    rejoined: (at = Lease.now()) => (rejoinAnswer as ((at: number) => void) | null)?.(at),
     rejoinFails: (err: Error) => (rejoinFail as ((err: Error) => void) | null)?.(err),
     losses: () => events.filter((e) => e.startsWith("lost")).length,
   };
@@ -68,7 +69,7 @@ describe("Lease", () => {
     }
     expect(h.lease.valid).toBe(true);
     expect(h.losses()).toBe(0);
-    expect(h.renewals).toHaveLength(10);
+    expect(h.renewals).toHaveLength(11); // one at the start, then one per heartbeat
     h.lease.stop();
   });
 
@@ -97,9 +98,9 @@ describe("Lease", () => {
   it("a renewal answered late extends the lease from when it was sent, not from its answer (a pause in between does not stretch it)", async () => {
     const h = harness();
     h.lease.start(Lease.now());
-    await vi.advanceTimersByTimeAsync(HEARTBEAT); // renewal 1 sent at 1000
+    await vi.advanceTimersByTimeAsync(HEARTBEAT); // renewal 0 sent at 0 (never answered), renewal 1 at 1000
     await vi.advanceTimersByTimeAsync(1500); // answered at 2500: valid until 1000 + ttl - margin = 3700
-    h.renewals[0]?.answer(true);
+    h.renewals[1]?.answer(true);
     // Renewals 2 and 3 (sent at 2000 and 3000) are never answered.
     await vi.advanceTimersByTimeAsync(3700 - 2500 - 1);
     expect(h.lease.valid).toBe(true);
@@ -144,6 +145,19 @@ describe("Lease", () => {
     await vi.advanceTimersByTimeAsync(0);
     expect(h.lease.valid).toBe(true);
     expect(h.losses()).toBe(1);
+    h.lease.stop();
+  });
+
+  it("after a lost lease, the new one runs from when the registration was sent, not from its answer", async () => {
+    const h = harness();
+    h.lease.start(Lease.now());
+    await vi.advanceTimersByTimeAsync(TTL);
+    expect(h.losses()).toBe(1);
+    h.rejoined(Lease.now() - 2000); // a registration that took 2 s: valid for 700 ms more
+    await vi.advanceTimersByTimeAsync(0);
+    expect(h.lease.valid).toBe(true);
+    await vi.advanceTimersByTimeAsync(700 + 260);
+    expect(h.losses()).toBe(2);
     h.lease.stop();
   });
 
