@@ -3,6 +3,7 @@ import type { NodeRecord, Store } from "../core/store/types.js";
 import type { Broker } from "./broker.js";
 import type { Cluster } from "./cluster.js";
 import { Lease } from "./lease.js";
+import type { LeaseFigures } from "./metrics.js";
 import type { NodeStatsSampler } from "./node-stats.js";
 import { reapWills, StoreWills } from "./wills.js";
 
@@ -15,6 +16,8 @@ export class ClusterLease {
   readonly lease: Lease;
   readonly wills: StoreWills;
   private reaping: Promise<unknown> = Promise.resolve();
+  /** Wills this node published for a dead node or its own earlier incarnations. */
+  private reaped = 0;
 
   constructor(
     private readonly broker: Broker,
@@ -66,11 +69,16 @@ export class ClusterLease {
 
   /** A dead node's wills, taken and published (Cluster's failure detection, before its cleanup). */
   async nodeExpired(node: NodeRecord): Promise<void> {
-    await reapWills(this.broker, node.nodeId, node.startedAt);
+    this.reaped += await reapWills(this.broker, node.nodeId, node.startedAt);
+  }
+
+  /** For metrics (mqgate_lease_*, mqgate_wills_*). */
+  figures(): LeaseFigures {
+    return { valid: this.lease.valid, losses: this.lease.losses, willsStored: this.wills.size, willsReaped: this.reaped };
   }
 
   /** The wills of this node's earlier incarnations. */
   private async reapOwn(): Promise<void> {
-    await reapWills(this.broker, this.cluster.nodeId, this.cluster.incarnation - 1);
+    this.reaped += await reapWills(this.broker, this.cluster.nodeId, this.cluster.incarnation - 1);
   }
 }

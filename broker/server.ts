@@ -17,12 +17,13 @@ import { EmfExporter } from "./emf.js";
 import { attachEvents, type EventBridge } from "./events.js";
 import { ExpirySweeper, type ExpirySweepOptions } from "./expiry.js";
 import { type Listener, startListeners } from "./listeners.js";
-import { BrokerMetrics, type MetricsListener, startMetricsListener } from "./metrics.js";
+import { BrokerMetrics, type LeaseFigures, type MetricsListener, startMetricsListener } from "./metrics.js";
 import { NodeStatsSampler } from "./node-stats.js";
 import { NodePresence } from "./presence.js";
 import { VERSION } from "./version.js";
 import { SysPublisher } from "./sys.js";
 
+const NO_LEASE: LeaseFigures = { valid: true, losses: 0, willsStored: 0, willsReaped: 0 };
 const NO_EVENTS: EventBufferStats = { events: 0, bytes: 0, dropped: { "buffer-full": 0, invalid: 0, "too-large": 0, shutdown: 0 } };
 
 /** What connects a broker to the rest of a cluster; both optional (a single node needs neither). */
@@ -116,6 +117,9 @@ export async function startBroker(
     broker.cluster = cluster;
     lease = new ClusterLease(broker, cluster, config, parts.leaseStore ?? broker.store, sampler);
   }
+  // A single node has no lease: it always serves (the series exist at their idle values, like the SQS ones).
+  const leased = lease;
+  metrics?.observeLease(() => leased?.figures() ?? NO_LEASE);
   // The lease runs from the start of the registration (monotonic clock).
   const registeredAt = Lease.now();
   // Registered before the state is loaded: whatever a node writes after this, it also tells this node.

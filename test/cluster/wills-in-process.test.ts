@@ -3,6 +3,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { MemoryCommunicator, MemoryRegistry } from "../../core/communicator/index.js";
 import { MemoryStore } from "../../core/store/memory.js";
 import { startTestBroker, type TestBroker } from "../helpers/broker.js";
+import { scrape, value } from "../ops/support.js";
 
 /**
  * Wills kept in the store by cluster nodes (decision 019), with several nodes in this process (one shared store,
@@ -19,12 +20,13 @@ afterEach(async () => {
   await Promise.all(started.splice(0).map((b) => b.close()));
 });
 
-async function cluster(n: number): Promise<{ nodes: TestBroker[]; store: MemoryStore }> {
+async function cluster(n: number, withMetrics = false): Promise<{ nodes: TestBroker[]; store: MemoryStore }> {
   const store = new MemoryStore();
   const registry = new MemoryRegistry();
   const nodes: TestBroker[] = [];
   for (let i = 0; i < n; i++) {
-    const broker = await startTestBroker({ nodeId: `node-${i + 1}`, cluster: { heartbeatMs: 200, nodeTtlMs: 1000 } }, undefined, store, {
+    const metrics = withMetrics ? { host: "127.0.0.1", port: 0 } : { port: null };
+    const broker = await startTestBroker({ nodeId: `node-${i + 1}`, cluster: { heartbeatMs: 200, nodeTtlMs: 1000 }, metrics }, undefined, store, {
       communicator: new MemoryCommunicator({ registry }),
     });
     started.push(broker);
@@ -99,10 +101,13 @@ describe("wills in a cluster (in one process)", () => {
   });
 
   it("a node whose lease is lost closes its connections, leaves their wills to be published once, and serves again", async () => {
-    const { nodes, store } = await cluster(2);
+    const { nodes, store } = await cluster(2, true);
     const [n1, n2] = nodes as [TestBroker, TestBroker];
     const got = await watcher(n2, n1);
     const dev = await connect(n1, "dev", will("dev"));
+    const port = n1.metrics?.port ?? 0;
+    expect(value(await scrape(port), "mqgate_wills_stored")).toBe(1);
+    expect(value(await scrape(port), "mqgate_lease_valid")).toBe(1);
     await sleep(50);
     const closed = new Promise<void>((resolve) => dev.once("close", () => resolve()));
     // The store forgets node-1 (as if its record had expired): its next renewal is refused, its lease lost.
@@ -114,5 +119,11 @@ describe("wills in a cluster (in one process)", () => {
     expect(again.connected).toBe(true);
     await sleep(500);
     expect(got.filter((g) => g === "gone dev")).toHaveLength(1);
+    const samples = await scrape(port);
+    expect(value(samples, "mqgate_lease_losses_total")).toBe(1);
+    expect(value(samples, "mqgate_lease_valid")).toBe(1);
+    // Published by node-1's next incarnation (node-2 never saw node-1 expire: its record was simply gone).
+    expect(value(samples, "mqgate_wills_reaped_total")).toBe(1);
+    expect(value(samples, "mqgate_wills_stored")).toBe(0);
   });
 });
