@@ -15,6 +15,7 @@ import { recheckResumedSession } from "./recheck.js";
 import { type RetainedHost, RetainedStream } from "./retained.js";
 import { type RetainedFeed, Session, type SessionHost } from "./session.js";
 import { BrokerStats } from "./stats.js";
+import { LOCAL_WILLS, type WillStore } from "./wills.js";
 import type { CloseReason, DropReason, Message } from "./types.js";
 
 /** Shutdown: connections closed per batch (at least), batches (at most), pause between batches (at most). */
@@ -111,6 +112,10 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
   cluster: Cluster | null = null;
   private admission: PublishAdmission | null = null;
   private remoteRoutes: RemoteRoutes | null = null;
+  /** Where wills are kept until published or discarded (broker/wills.ts; a cluster stores them, decision 019). */
+  private wills: WillStore = LOCAL_WILLS;
+  /** Whether new connections may be accepted besides `maxConnections` (a cluster node: while its lease holds). */
+  private acceptGate: () => boolean = () => true;
   private readonly trie = new SubscriptionTrie<Subscription>();
   /**
    * Scratch map for one routing pass: session -> highest granted QoS (one copy per session [MQTT-3.3.5-1]), or
@@ -279,7 +284,13 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
 
   /** Whether a new socket may be accepted under `maxConnections`. */
   canAccept(): boolean {
-    return this.connections.size < this.config.limits.maxConnections;
+    return this.connections.size < this.config.limits.maxConnections && this.acceptGate();
+  }
+
+  /** Wired at the composition root (broker/server.ts): where wills are kept, and when to accept connections. */
+  useWills(wills: WillStore, acceptGate: () => boolean): void {
+    this.wills = wills;
+    this.acceptGate = acceptGate;
   }
 
   addConnection(conn: Connection): void {
@@ -381,6 +392,10 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     if (claim?.present === true && conn.policy !== null) recheckResumedSession(this, session, conn.policy);
     const sessionPresent = claim !== null ? claim.present : false;
     conn.session = session;
+    if (conn.will !== null && claim !== null) {
+      const will = conn.will;
+      this.wills.connected(conn, clientId, claim.epoch, will, session.username, conn.policy);
+    }
     conn.writePacket({ cmd: "connack", returnCode: 0, sessionPresent });
     session.attach(conn);
     session.releaseDeliveries();
@@ -450,13 +465,18 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     const will = conn.will;
     conn.will = null;
     if (will !== null && reason !== "client-disconnect") {
-      try {
-        this.publishFromClient(conn, will.topic, will.payload, will.qos, will.retain);
-      } catch {
-        // An authorizer that throws denies: the will is dropped, the session still ends properly.
-        this.stats.publishDenied++;
-        this.onDrop(session, will, "not-authorized");
-      }
+      // Through the will store: in a cluster it is published only if this node takes it first (decision 019).
+      this.wills.lost(conn, will, (w) => {
+        try {
+          this.publishFromClient(conn, w.topic, w.payload, w.qos, w.retain);
+        } catch {
+          // An authorizer that throws denies: the will is dropped, the session still ends properly.
+          this.stats.publishDenied++;
+          this.onDrop(session, w, "not-authorized");
+        }
+      });
+    } else {
+      this.wills.discarded(conn);
     }
     // A clean session ends with its connection [MQTT-3.1.2-6].
     if (session.clean) this.dropSession(session);

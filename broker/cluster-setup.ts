@@ -1,4 +1,5 @@
 import type { MqgateConfig } from "../core/config/types.js";
+import { createStore } from "../core/store/index.js";
 import type { BrokerParts } from "./server.js";
 
 /** Which communicator the configuration asks for ("auto": SQS when an endpoint and Redis are both set). */
@@ -32,9 +33,18 @@ export async function createClusterParts(
   const parts: BrokerParts = {};
   if (wantSqs) {
     parts.communicator = new SqsCommunicator({ client, prefix: config.cluster.queuePrefix, onError: (err) => onError("node queue", err) });
+    // Lease renewals on a Redis connection of their own: never queued behind the journal's or a cleanup's calls.
+    if (config.redisUrl !== undefined) parts.leaseStore = await createStore({ redisUrl: config.redisUrl });
   }
   if (queueUrl !== undefined) parts.events = new SqsEventSink({ client, queueUrl, omitOversizePayload: true });
-  return { parts, destroy: () => client.destroy() };
+  const leaseStore = parts.leaseStore;
+  return {
+    parts,
+    destroy: () => {
+      client.destroy();
+      void leaseStore?.close();
+    },
+  };
 }
 
 function isLocalEndpoint(endpoint: string | undefined): boolean {

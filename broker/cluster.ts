@@ -1,7 +1,7 @@
 import type { QoS } from "mqtt-packet";
 import { NodeUnreachable } from "../core/communicator/errors.js";
 import type { Communicator, NodeMessage, WireMessage } from "../core/communicator/types.js";
-import type { NodeRecord, NodeStats, StoreOp, StoreOpResult } from "../core/store/types.js";
+import type { NodeRecord, StoreOp, StoreOpResult } from "../core/store/types.js";
 import { Adopter } from "./adoption.js";
 import type { Broker, RemoteRoutes } from "./broker.js";
 import type { ResultTarget } from "./journal.js";
@@ -37,8 +37,8 @@ export interface ClusterEvents {
   onSessionLost(clientId: string, username: string | null): void;
   /** A dead node was cleaned up. */
   onNodeRemoved(nodeId: string, sessions: number, drained: number): void;
-  /** This node's stats snapshot, written with each heartbeat (GET /v1/stats sums them). */
-  sampleStats?(now: number): NodeStats;
+  /** A node's lease expired (before its cleanup): publish its clients' wills (broker/lease.ts, decision 019). */
+  onNodeExpired?(node: NodeRecord): Promise<void>;
 }
 
 /** What a re-routed delivery needs once the store answered (see `onStoreResult`). */
@@ -528,28 +528,30 @@ export class Cluster implements ResultTarget<Reroute> {
     return this.ticking;
   }
 
-  /** The stats snapshot for a heartbeat; a failing sampler costs the snapshot, never the heartbeat. */
-  private statsFor(now: number): NodeStats | undefined {
-    try {
-      return this.events.sampleStats?.(now);
-    } catch (err) {
-      this.events.onError("stats", err as Error);
-      return undefined;
-    }
+  /**
+   * The lease was lost (broker/lease.ts) and the connections closed: re-create the node queue (the cleanup of a
+   * survivor may have deleted it), then `register()` a new incarnation.
+   */
+  async restartQueue(): Promise<void> {
+    await this.communicator.stop();
+    this.queueUrl = await this.communicator.start(this.nodeId, (messages) => this.receive(messages));
   }
 
+  /** Registers this node again as a new incarnation (a new `startedAt`). */
+  async register(): Promise<void> {
+    this.startedAt = Date.now();
+    await this.broker.store.registerNode(this.record(this.startedAt), this.opts.nodeTtlMs);
+  }
+
+  /** This node's incarnation: its registration's `startedAt`. */
+  get incarnation(): number {
+    return this.startedAt;
+  }
+
+  // The lease renewal (the heartbeat) is broker/lease.ts's, on its own timer: this is failure detection only.
   private async beat(): Promise<void> {
     const store = this.broker.store;
     const now = Date.now();
-    if (!(await store.heartbeat(this.nodeId, now, this.opts.nodeTtlMs, this.statsFor(now)))) {
-      // Our record expired (the store was unreachable for longer than the TTL): other nodes may have adopted our
-      // sessions. Register again, close our connections so their clients reconnect and claim afresh, and keep
-      // only the sessions still in our custody.
-      this.events.onError("heartbeat", new Error(`node ${this.nodeId} was considered dead by the cluster; registering again and closing its connections`));
-      await store.registerNode(this.record(now), this.opts.nodeTtlMs);
-      this.broker.closeConnections("server-shutdown");
-      await this.broker.reloadCustody();
-    }
     await this.routes.verify();
     const live = await store.listNodes(now);
     const expired = (await store.expiredNodes(now)).filter((n) => n.nodeId !== this.nodeId);
@@ -564,7 +566,9 @@ export class Cluster implements ResultTarget<Reroute> {
     for (const dead of expired) {
       if (this.stopped) return;
       await this.adopter.adoptShare(dead.nodeId, liveIds);
-      if (leader) await this.cleanUp(dead.nodeId, live, now);
+      if (!leader) continue;
+      await this.events.onNodeExpired?.(dead);
+      await this.cleanUp(dead.nodeId, live, now);
     }
   }
 

@@ -45,6 +45,14 @@ type AnyFn = (...args: unknown[]) => unknown;
 type Observe = (seconds: number) => void;
 
 /** The registry, the store instrumentation and the collectors that read a broker at scrape time. */
+/** What `observeLease` reads (broker/lease-setup.ts). */
+export interface LeaseFigures {
+  valid: boolean;
+  losses: number;
+  willsStored: number;
+  willsReaped: number;
+}
+
 export class BrokerMetrics {
   readonly registry = new Registry();
   private readonly storeDuration: Histogram<"operation">;
@@ -416,6 +424,20 @@ export class BrokerMetrics {
     });
     gauge("mqgate_retained_bytes", "Topic and payload bytes of the retained set, cluster-wide (limits.maxRetainedBytes)", () => broker.retainedStats.bytes);
     gauge("mqgate_store_pending_writes", "Store writes waiting for the next journal batch", () => broker.journal.pendingOps);
+  }
+
+  /** A cluster node's lease and the wills it keeps in the store (decision 019), read at scrape time. Once per registry. */
+  observeLease(read: () => LeaseFigures): void {
+    const registers = [this.registry];
+    new Gauge({ name: "mqgate_lease_valid", help: "1 while this node's lease holds (it serves), 0 while it registers again", registers, collect() { this.set(read().valid ? 1 : 0); } });
+    new Counter({ name: "mqgate_lease_losses_total", help: "Times this node gave up its lease (closed every connection, registered again)", registers, collect() { this.reset(); this.inc(read().losses); } });
+    new Gauge({ name: "mqgate_wills_stored", help: "Wills of this node's connections kept in the store", registers, collect() { this.set(read().willsStored); } });
+    new Counter({
+      name: "mqgate_wills_reaped_total",
+      help: "Wills this node published for clients of a dead node or of its own earlier incarnation",
+      registers,
+      collect() { this.reset(); this.inc(read().willsReaped); },
+    });
   }
 
   /** Registers the gauges and the drop counter of the events buffer (broker/event-buffer.ts). Once per registry. */

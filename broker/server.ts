@@ -10,17 +10,20 @@ import { type LocalApi, startLocalApi } from "../functions/local.js";
 import { Broker } from "./broker.js";
 import { Cluster } from "./cluster.js";
 import { IdentitySync } from "./identity-sync.js";
+import { Lease } from "./lease.js";
+import { ClusterLease } from "./lease-setup.js";
 import type { EventBufferStats } from "./event-buffer.js";
 import { EmfExporter } from "./emf.js";
 import { attachEvents, type EventBridge } from "./events.js";
 import { ExpirySweeper, type ExpirySweepOptions } from "./expiry.js";
 import { type Listener, startListeners } from "./listeners.js";
-import { BrokerMetrics, type MetricsListener, startMetricsListener } from "./metrics.js";
+import { BrokerMetrics, type LeaseFigures, type MetricsListener, startMetricsListener } from "./metrics.js";
 import { NodeStatsSampler } from "./node-stats.js";
 import { NodePresence } from "./presence.js";
 import { VERSION } from "./version.js";
 import { SysPublisher } from "./sys.js";
 
+const NO_LEASE: LeaseFigures = { valid: true, losses: 0, willsStored: 0, willsReaped: 0 };
 const NO_EVENTS: EventBufferStats = { events: 0, bytes: 0, dropped: { "buffer-full": 0, invalid: 0, "too-large": 0, shutdown: 0 } };
 
 /** What connects a broker to the rest of a cluster; both optional (a single node needs neither). */
@@ -33,6 +36,8 @@ export interface BrokerParts {
   now?: () => number;
   /** How often and how much the session expiry sweep works (broker/expiry.ts). */
   expirySweep?: ExpirySweepOptions;
+  /** The store lease renewals go to (a connection of their own, decision 019); default: the broker's store. */
+  leaseStore?: Store;
   /** Where EMF metric lines go when `config.emf.intervalSeconds` is set (one line per call); default stdout. */
   emfOut?: (line: string) => void;
 }
@@ -74,6 +79,7 @@ export async function startBroker(
   const broker = new Broker(config, auth, metrics?.instrument(store) ?? store, parts.now !== undefined ? { now: parts.now } : {});
   metrics?.observe(broker);
   let cluster: Cluster | null = null;
+  let lease: ClusterLease | null = null;
   let events: EventBridge | null = null;
   // The node's stats snapshot, written with its heartbeat: GET /v1/stats and /v1/nodes show every node.
   const sampler = new NodeStatsSampler(broker, VERSION);
@@ -105,15 +111,22 @@ export async function startBroker(
         onError: (operation, err) => broker.emit("cluster.error", operation, err),
         onSessionLost: (clientId, username) => bridge?.sessionLost(clientId, username),
         onNodeRemoved: (nodeId, sessions, drained) => broker.emit("cluster.node-removed", nodeId, sessions, drained),
-        sampleStats: (now) => sampler.sample(now),
+        onNodeExpired: (node) => lease?.nodeExpired(node) ?? Promise.resolve(),
       },
     );
     broker.cluster = cluster;
-    // Registered before the state is loaded: whatever a node writes after this, it also tells this node.
-    await cluster.start();
+    lease = new ClusterLease(broker, cluster, config, parts.leaseStore ?? broker.store, sampler);
   }
+  // A single node has no lease: it always serves (the series exist at their idle values, like the SQS ones).
+  const leased = lease;
+  metrics?.observeLease(() => leased?.figures() ?? NO_LEASE);
+  // The lease runs from the start of the registration (monotonic clock).
+  const registeredAt = Lease.now();
+  // Registered before the state is loaded: whatever a node writes after this, it also tells this node.
+  await cluster?.start();
   await broker.start();
   await cluster?.loadedState();
+  lease?.start(registeredAt);
   // Users and roles in the store take effect on live connections (issue 15).
   const chain = auth instanceof AuthChain && auth.storeBackend !== undefined ? auth : null;
   const identitySync = chain === null ? null : new IdentitySync(broker, chain, store, config.auth.syncIntervalMs ?? AUTH_CACHE_DEFAULTS.syncIntervalMs);
@@ -197,6 +210,7 @@ export async function startBroker(
           await broker.closeAll("server-shutdown", config.shutdown.drainMs);
           await stopping;
           // Deregistered and the node queue deleted only after the sessions were handed back.
+          await lease?.stop();
           await cluster?.stop();
           await presence?.stop();
           sampler.stop();

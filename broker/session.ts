@@ -91,8 +91,6 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
    * there), or null (attached here, or offline).
    */
   owner: string | null = null;
-  /** When a broadcast last updated this session's routing state (a reconciliation leaves newer state alone). */
-  syncedAt = 0;
   connectedAt = 0;
   disconnectedAt = 0;
   username: string | null = null;

@@ -84,6 +84,7 @@ export const SHORT_ENV_VARS: readonly EnvVarSpec[] = [
   { name: "MQGATE_SQS_REGION", keys: ["cluster.sqsRegion"], kind: "string" },
   { name: "MQGATE_HEARTBEAT_MS", keys: ["cluster.heartbeatMs"], kind: "int" },
   { name: "MQGATE_NODE_TTL_MS", keys: ["cluster.nodeTtlMs"], kind: "int" },
+  { name: "MQGATE_LEASE_MARGIN_MS", keys: ["cluster.leaseMarginMs"], kind: "int" },
   { name: "MQGATE_RESYNC_MS", keys: ["cluster.resyncMs"], kind: "int" },
   { name: "MQGATE_NODE_ADDRESS", keys: ["cluster.address"], kind: "string" },
   { name: "MQGATE_EVENTS_QUEUE_URL", keys: ["events.queueUrl"], kind: "string" },

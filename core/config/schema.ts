@@ -229,6 +229,7 @@ const clusterShape = {
   sqsRegion: nonEmptyString("must be a non-empty AWS region name").optional(),
   heartbeatMs: int(100, 60_000),
   nodeTtlMs: int(300, 600_000),
+  leaseMarginMs: int(0, 600_000),
   resyncMs: int(0, TIMER_MAX_MS),
   deadQueueGraceMs: int(0, TIMER_MAX_MS),
   deadLetterQueueArn: z
@@ -285,6 +286,13 @@ function crossFieldRules(cfg: MqgateConfig, ctx: z.RefinementCtx): void {
       code: "custom",
       path: ["cluster", "communicator"],
       message: "is 'sqs', which needs a store shared by the nodes; set redisUrl (MQGATE_REDIS_URL)",
+    });
+  }
+  if (cfg.cluster.leaseMarginMs > 0 && cfg.cluster.heartbeatMs + cfg.cluster.leaseMarginMs >= cfg.cluster.nodeTtlMs) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["cluster", "leaseMarginMs"],
+      message: `is ${cfg.cluster.leaseMarginMs}: with cluster.heartbeatMs (${cfg.cluster.heartbeatMs}) it must stay below cluster.nodeTtlMs (${cfg.cluster.nodeTtlMs}), or a node gives its lease up between two renewals`,
     });
   }
   if (cfg.cluster.heartbeatMs * 2 > cfg.cluster.nodeTtlMs) {
@@ -500,7 +508,7 @@ export const DEFAULTS: MqgateConfig = deepFreeze({
   sysIntervalSeconds: 10,
   log: { level: "info" },
   shutdown: { drainMs: 10_000 },
-  cluster: { communicator: "auto", queuePrefix: "mqgate", heartbeatMs: 5000, nodeTtlMs: 15_000, resyncMs: 60_000, deadQueueGraceMs: 90_000 },
+  cluster: { communicator: "auto", queuePrefix: "mqgate", heartbeatMs: 5000, nodeTtlMs: 15_000, leaseMarginMs: 0, resyncMs: 60_000, deadQueueGraceMs: 90_000 },
   events: { maxBufferedEvents: 10_000, maxBufferedBytes: 33_554_432 },
   emf: { intervalSeconds: 0, namespace: "mqgate", cluster: "mqgate" },
 });

@@ -211,6 +211,11 @@ export interface ClusterConfig {
   /** A node whose last heartbeat is older than this is dead: its sessions go offline and its queue is drained. */
   nodeTtlMs: number;
   /**
+   * A node stops serving this long before the others may consider it dead (its lease, decision 019): covers clock
+   * skew between nodes and the time to close its connections. 0 = a tenth of `nodeTtlMs`.
+   */
+  leaseMarginMs: number;
+  /**
    * Every this often a node re-reads all sessions and subscriptions from the store and fixes its routing state
    * (a broadcast it missed); 0 = never. Costs one full read of the sessions per interval and node.
    */

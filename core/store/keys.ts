@@ -127,3 +127,12 @@ export function routeKeys(nodeId: string): { set: string; log: string; version: 
 export function custodyKey(nodeId: string): string {
   return `${KEY_PREFIX}custody:${escapeKeyPart(nodeId)}`;
 }
+
+/**
+ * The wills held by node `nodeId` (decision 019): a hash `<epoch>:<clientId>` -> will, and a sorted set of the same
+ * members scored by the holding incarnation. One hash tag per node, so the will scripts touch one slot.
+ */
+export function willKeys(nodeId: string): readonly [string, string] {
+  const tag = `${KEY_PREFIX}{w:${escapeKeyPart(nodeId)}}:`;
+  return [`${tag}wills`, `${tag}willinc`];
+}

@@ -7,6 +7,8 @@ import { MemoryRetained } from "./memory-retained.js";
 import { MemoryRoutes } from "./routes-memory.js";
 import type { Adoption, RouteChanges, RouteDigest } from "./routes-types.js";
 import { checkRouteUpdate } from "./routes-validate.js";
+import type { TakenWill, WillRecord } from "./will-types.js";
+import { MemoryWills } from "./wills.js";
 import { applySessionOp, newSession, sessionRecord, sessionSnapshot, type MemSession, type MemVersion } from "./memory-state.js";
 import { SortedKeys } from "./sorted.js";
 import { ClaimRefused } from "./errors.js";
@@ -37,6 +39,7 @@ export class MemoryStore implements Store {
   private readonly expiry = new ExpiryIndex();
   private readonly identities = new MemoryIdentities();
   private readonly routes = new MemoryRoutes();
+  private readonly wills = new MemoryWills();
 
   async claimSession(clientId: string, opts: ClaimOptions): Promise<ClaimResult> {
     check.checkClaim(clientId, opts);
@@ -288,6 +291,23 @@ export class MemoryStore implements Store {
     if (this.apiKeyIdByHash.get(key.hash) === id) this.apiKeyIdByHash.delete(key.hash);
     this.apiKeys.delete(id);
     return true;
+  }
+
+  // wills (decision 019): delegated to MemoryWills
+  putWill(clientId: string, epoch: number, node: string, will: WillRecord): Promise<void> {
+    return this.wills.putWill(clientId, epoch, node, will);
+  }
+
+  clearWill(clientId: string, epoch: number, node: string): Promise<boolean> {
+    return this.wills.clearWill(clientId, epoch, node);
+  }
+
+  takeWill(clientId: string, epoch: number, node: string): Promise<WillRecord | null> {
+    return this.wills.takeWill(clientId, epoch, node);
+  }
+
+  takeWillsOf(node: string, limit: number, upTo?: number): Promise<TakenWill[]> {
+    return this.wills.takeWillsOf(node, limit, upTo);
   }
 
   // users and roles (issue 15): delegated to MemoryIdentities

@@ -14,6 +14,8 @@ import type { Identity, IdentityChanges, RoleRecord, UserRecord } from "./identi
 import { RedisIdentities } from "./redis-identity.js";
 import { RedisRoutes } from "./routes-redis.js";
 import type { Adoption, RouteChanges, RouteDigest } from "./routes-types.js";
+import type { TakenWill, WillRecord } from "./will-types.js";
+import { RedisWills } from "./wills.js";
 import { levelEntries, retainedSize, SCAN_BUDGET, type Source } from "./retained-index.js";
 import { openListCursor, scanRetainedPages, sealListCursor, type ScanStep } from "./retained-scan.js";
 import { indexCommands, unindex } from "./redis-index.js";
@@ -78,12 +80,14 @@ export class RedisStore implements Store {
   private seal: Promise<CursorSeal> | null = null;
   private readonly identities: RedisIdentities;
   private readonly routes: RedisRoutes;
+  private readonly wills: RedisWills;
 
   constructor(transport: RedisTransport) {
     this.kind = transport.kind;
     this.client = new RedisClient(transport);
     this.identities = new RedisIdentities(this.client);
     this.routes = new RedisRoutes(this.client);
+    this.wills = new RedisWills(this.client);
   }
 
   /**
@@ -387,6 +391,23 @@ export class RedisStore implements Store {
   }
 
   // users and roles (issue 15): delegated to RedisIdentities
+  // wills (decision 019): delegated to RedisWills
+  putWill(clientId: string, epoch: number, node: string, will: WillRecord): Promise<void> {
+    return this.wills.putWill(clientId, epoch, node, will);
+  }
+
+  clearWill(clientId: string, epoch: number, node: string): Promise<boolean> {
+    return this.wills.clearWill(clientId, epoch, node);
+  }
+
+  takeWill(clientId: string, epoch: number, node: string): Promise<WillRecord | null> {
+    return this.wills.takeWill(clientId, epoch, node);
+  }
+
+  takeWillsOf(node: string, limit: number, upTo?: number): Promise<TakenWill[]> {
+    return this.wills.takeWillsOf(node, limit, upTo);
+  }
+
   putUser(user: UserRecord): Promise<void> {
     return this.identities.putUser(user);
   }

@@ -493,3 +493,34 @@ return { v, 1, redis.call('LRANGE', KEYS[1], s, s + tonumber(ARGV[2]) - 1) }
 export const ROUTES_DIGESTS = script("routesDigests", String.raw`
 return { tonumber(redis.call('GET', KEYS[1]) or '0'), redis.call('HGETALL', KEYS[2]) }
 `);
+
+/**
+ * Wills (will-types.ts, decision 019). KEYS: the node's will hash (member -> value) and its index (member ->
+ * incarnation), both `{w:<node>}`; a member is `<epoch>:<clientId>`. ARGV: member, incarnation, value.
+ */
+export const WILL_PUT = script("willPut", String.raw`
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
+redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
+return 1
+`);
+
+/** KEYS: as WILL_PUT. ARGV: member. Deletes and returns the will (false when gone). */
+export const WILL_TAKE = script("willTake", String.raw`
+local v = redis.call('HGET', KEYS[1], ARGV[1])
+redis.call('HDEL', KEYS[1], ARGV[1])
+redis.call('ZREM', KEYS[2], ARGV[1])
+return v
+`);
+
+/** KEYS: as WILL_PUT. ARGV: highest incarnation, limit. Deletes and returns member, value pairs, oldest first. */
+export const WILLS_TAKE_OF = script("willsTakeOf", String.raw`
+local members = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
+local r = {}
+for _, m in ipairs(members) do
+  local v = redis.call('HGET', KEYS[1], m)
+  redis.call('HDEL', KEYS[1], m)
+  redis.call('ZREM', KEYS[2], m)
+  if v then r[#r + 1] = m; r[#r + 1] = v end
+end
+return r
+`);

@@ -1,9 +1,11 @@
 import type { QoS } from "mqtt-packet";
 import type { IdentityStore } from "./identity-types.js";
 import type { RouteStore } from "./routes-types.js";
+import type { WillOps } from "./will-types.js";
 
 export type * from "./identity-types.js";
 export type * from "./routes-types.js";
+export type * from "./will-types.js";
 
 /**
  * The Store: everything the cluster remembers. Implemented in memory (embedded default), on Redis over TCP
@@ -222,8 +224,9 @@ export interface ApiKeyRecord {
   createdAt: number;
 }
 
-/** Users and roles (IdentityStore, identity-types.ts) are part of the contract too. */
-export interface Store extends IdentityStore, RouteStore {
+/** Users and roles (IdentityStore, identity-types.ts), the route table (RouteStore, routes-types.ts) and wills (WillOps,
+ * will-types.ts) are part of the contract too. */
+export interface Store extends IdentityStore, RouteStore, WillOps {
   readonly kind: "memory" | "redis" | "upstash";
 
   // sessions

@@ -9,6 +9,7 @@ import { routeTests } from "./store/routes.js";
 import { sessionTests } from "./store/sessions.js";
 import { stateTests } from "./store/state.js";
 import { subscriptionTests } from "./store/subscriptions.js";
+import { willTests } from "./store/wills.js";
 
 export type { StoreFactory, StoreHarness } from "./store/fixtures.js";
 
@@ -29,5 +30,6 @@ export function storeContract(name: string, create: StoreFactory): void {
     ownershipTests(ctx);
     identityTests(ctx);
     routeTests(ctx);
+    willTests(ctx);
   });
 }

@@ -1,0 +1,86 @@
+import type { MqgateConfig } from "../core/config/types.js";
+import type { NodeRecord, Store } from "../core/store/types.js";
+import type { Broker } from "./broker.js";
+import type { Cluster } from "./cluster.js";
+import { Lease } from "./lease.js";
+import type { LeaseFigures } from "./metrics.js";
+import type { NodeStatsSampler } from "./node-stats.js";
+import { reapWills, StoreWills } from "./wills.js";
+
+/**
+ * Wires a cluster node's lease and its wills in the store (decision 019) into a broker, at the composition root
+ * (broker/server.ts): the broker keeps wills in the store and accepts connections only while the lease holds; a
+ * lost lease closes every connection (their wills left to the survivors) and registers the node again.
+ */
+export class ClusterLease {
+  readonly lease: Lease;
+  readonly wills: StoreWills;
+  private reaping: Promise<unknown> = Promise.resolve();
+  /** Wills this node published for a dead node or its own earlier incarnations. */
+  private reaped = 0;
+
+  constructor(
+    private readonly broker: Broker,
+    private readonly cluster: Cluster,
+    config: MqgateConfig,
+    /** Renewals go here: in a deployment a store client of their own (broker/cluster-setup.ts). */
+    leaseStore: Store,
+    sampler: NodeStatsSampler,
+  ) {
+    const onError = (operation: string, err: Error) => broker.emit("cluster.error", operation, err);
+    this.wills = new StoreWills(broker.store, config.nodeId, () => cluster.incarnation, onError);
+    const ttlMs = config.cluster.nodeTtlMs;
+    this.lease = new Lease(
+      { nodeId: config.nodeId, heartbeatMs: config.cluster.heartbeatMs, ttlMs, marginMs: config.cluster.leaseMarginMs || Math.floor(ttlMs / 10) },
+      {
+        store: leaseStore,
+        sampleStats: (now) => sampler.sample(now),
+        lost: () => {
+          this.wills.abandon(true);
+          broker.closeConnections("server-shutdown");
+        },
+        rejoin: async () => {
+          await cluster.restartQueue();
+          const registeredAt = Lease.now();
+          await cluster.register();
+          return registeredAt;
+        },
+        rejoined: async () => {
+          this.wills.abandon(false);
+          // Survivors may have adopted sessions of this node's custody meanwhile: keep only what is still ours.
+          await broker.reloadCustody();
+          await this.reapOwn();
+        },
+        onError,
+      },
+    );
+    broker.useWills(this.wills, () => this.lease.valid);
+  }
+
+  /** The node registered at monotonic time `registeredAt` (`Lease.now()` read before `cluster.start()`). */
+  start(registeredAt: number): void {
+    this.lease.start(registeredAt);
+    // Wills a previous process of this node id left behind (it crashed and this one replaced its record).
+    this.reaping = this.reapOwn().catch((err: unknown) => this.broker.emit("cluster.error", "wills", err as Error));
+  }
+
+  async stop(): Promise<void> {
+    this.lease.stop();
+    await this.reaping;
+  }
+
+  /** A dead node's wills, taken and published (Cluster's failure detection, before its cleanup). */
+  async nodeExpired(node: NodeRecord): Promise<void> {
+    this.reaped += await reapWills(this.broker, node.nodeId, node.startedAt);
+  }
+
+  /** For metrics (mqgate_lease_*, mqgate_wills_*). */
+  figures(): LeaseFigures {
+    return { valid: this.lease.valid, losses: this.lease.losses, willsStored: this.wills.size, willsReaped: this.reaped };
+  }
+
+  /** The wills of this node's earlier incarnations. */
+  private async reapOwn(): Promise<void> {
+    this.reaped += await reapWills(this.broker, this.cluster.nodeId, this.cluster.incarnation - 1);
+  }
+}

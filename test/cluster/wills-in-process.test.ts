@@ -1,0 +1,129 @@
+import mqtt from "mqtt";
+import { afterEach, describe, expect, it } from "vitest";
+import { MemoryCommunicator, MemoryRegistry } from "../../core/communicator/index.js";
+import { MemoryStore } from "../../core/store/memory.js";
+import { startTestBroker, type TestBroker } from "../helpers/broker.js";
+import { scrape, value } from "../ops/support.js";
+
+/**
+ * Wills kept in the store by cluster nodes (decision 019), with several nodes in this process (one shared store,
+ * in-process node queues): each will is published once, by whoever takes it from the store; a DISCONNECT leaves
+ * nothing behind; a node that lost its lease leaves its wills to be published once. test/cluster/processes-wills
+ * does the same with real processes, SIGKILL and SIGSTOP.
+ */
+
+const started: TestBroker[] = [];
+const clients: mqtt.MqttClient[] = [];
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.endAsync(true).catch(() => undefined)));
+  await Promise.all(started.splice(0).map((b) => b.close()));
+});
+
+async function cluster(n: number, withMetrics = false): Promise<{ nodes: TestBroker[]; store: MemoryStore }> {
+  const store = new MemoryStore();
+  const registry = new MemoryRegistry();
+  const nodes: TestBroker[] = [];
+  for (let i = 0; i < n; i++) {
+    const metrics = withMetrics ? { host: "127.0.0.1", port: 0 } : { port: null };
+    const broker = await startTestBroker({ nodeId: `node-${i + 1}`, cluster: { heartbeatMs: 200, nodeTtlMs: 1000 }, metrics }, undefined, store, {
+      communicator: new MemoryCommunicator({ registry }),
+    });
+    started.push(broker);
+    nodes.push(broker);
+  }
+  return { nodes, store };
+}
+
+async function connect(node: TestBroker, clientId: string, opts: mqtt.IClientOptions = {}): Promise<mqtt.MqttClient> {
+  const c = await mqtt.connectAsync({ host: "127.0.0.1", port: node.mqttPort, clientId, reconnectPeriod: 0, ...opts });
+  clients.push(c);
+  return c;
+}
+
+function will(clientId: string): mqtt.IClientOptions {
+  return { will: { topic: `status/${clientId}`, payload: Buffer.from(`gone ${clientId}`), qos: 1, retain: false } };
+}
+
+async function watcher(node: TestBroker, other: TestBroker): Promise<string[]> {
+  const w = await connect(node, `watcher-${node.broker.config.nodeId}`);
+  const got: string[] = [];
+  w.on("message", (_topic, payload) => got.push(payload.toString()));
+  await w.subscribeAsync("status/#", { qos: 1 });
+  // Until the subscription is routed from the other node.
+  const probe = await connect(other, "probe");
+  await until(async () => {
+    await probe.publishAsync("status/probe", "probe", { qos: 0 });
+    return got.includes("probe");
+  }, "the watcher's subscription to reach the other node");
+  await probe.endAsync();
+  return got;
+}
+
+async function until(check: () => boolean | Promise<boolean>, what: string, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe("wills in a cluster (in one process)", () => {
+  it("a lost connection's will is published once and taken from the store; a DISCONNECT's is discarded and gone from the store", async () => {
+    const { nodes, store } = await cluster(2);
+    const [n1, n2] = nodes as [TestBroker, TestBroker];
+    const got = await watcher(n2, n1);
+    const polite = await connect(n1, "polite", will("polite"));
+    const lost = await connect(n1, "lost", will("lost"));
+    await sleep(50); // the wills are stored asynchronously after CONNACK
+    await polite.endAsync(); // DISCONNECT
+    lost.stream.destroy(); // no DISCONNECT
+    await until(() => got.includes("gone lost"), "the will of the lost connection");
+    await sleep(300);
+    expect(got.filter((g) => g.startsWith("gone"))).toEqual(["gone lost"]);
+    expect(await store.takeWillsOf("node-1", 100)).toEqual([]);
+  });
+
+  it("a take-over by another node publishes the old connection's will once (decision 003); the new one's is kept", async () => {
+    const { nodes, store } = await cluster(2);
+    const [n1, n2] = nodes as [TestBroker, TestBroker];
+    const got = await watcher(n2, n1);
+    await connect(n1, "dev", { ...will("dev"), clean: false });
+    await sleep(50);
+    await connect(n2, "dev", { ...will("dev"), clean: false });
+    await until(() => got.includes("gone dev"), "the old connection's will");
+    await sleep(300);
+    expect(got.filter((g) => g === "gone dev")).toHaveLength(1);
+    expect(await store.takeWillsOf("node-1", 100)).toEqual([]);
+    expect((await store.takeWillsOf("node-2", 100)).map((t) => t.clientId)).toEqual(["dev"]);
+  });
+
+  it("a node whose lease is lost closes its connections, leaves their wills to be published once, and serves again", async () => {
+    const { nodes, store } = await cluster(2, true);
+    const [n1, n2] = nodes as [TestBroker, TestBroker];
+    const got = await watcher(n2, n1);
+    const dev = await connect(n1, "dev", will("dev"));
+    const port = n1.metrics?.port ?? 0;
+    expect(value(await scrape(port), "mqgate_wills_stored")).toBe(1);
+    expect(value(await scrape(port), "mqgate_lease_valid")).toBe(1);
+    await sleep(50);
+    const closed = new Promise<void>((resolve) => dev.once("close", () => resolve()));
+    // The store forgets node-1 (as if its record had expired): its next renewal is refused, its lease lost.
+    await store.removeNode("node-1");
+    await closed;
+    await until(() => got.includes("gone dev"), "the will of node-1's client");
+    await until(async () => (await store.listNodes(Date.now())).some((n) => n.nodeId === "node-1"), "node-1 to register again");
+    const again = await connect(n1, "dev-2");
+    expect(again.connected).toBe(true);
+    await sleep(500);
+    expect(got.filter((g) => g === "gone dev")).toHaveLength(1);
+    const samples = await scrape(port);
+    expect(value(samples, "mqgate_lease_losses_total")).toBe(1);
+    expect(value(samples, "mqgate_lease_valid")).toBe(1);
+    // Published by node-1's next incarnation (node-2 never saw node-1 expire: its record was simply gone).
+    expect(value(samples, "mqgate_wills_reaped_total")).toBe(1);
+    expect(value(samples, "mqgate_wills_stored")).toBe(0);
+  });
+});
