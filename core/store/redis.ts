@@ -7,7 +7,7 @@ import {
 import { CursorSeal } from "./cursor.js";
 import { ClaimRefused, StoreDataError } from "./errors.js";
 import {
-  API_KEY_KEYS, API_KEYS_KEY, COUNTERS_KEY, CURSOR_SECRET_KEY, EXPIRY_KEY, NODES_KEY, ownedKey, RETAINED_KEY, RETAINED_KEYS, RETAINED_STATS_KEY,
+  API_KEY_KEYS, API_KEYS_KEY, COUNTERS_KEY, CURSOR_SECRET_KEY, DEDUP_WINDOW_MS, EXPIRY_KEY, NODES_KEY, ownedKey, RETAINED_KEY, RETAINED_KEYS, RETAINED_STATS_KEY,
   sessionKeys, SESSIONS_KEY,
 } from "./keys.js";
 import type { Identity, IdentityChanges, RoleRecord, UserRecord } from "./identity-types.js";
@@ -33,36 +33,53 @@ function sessionCall(script: S.LuaScript, clientId: string, args: readonly strin
   return { script, keys: sessionKeys(clientId).list, args };
 }
 
-/** One APPLY call per op: `apply` sends them all in one pipeline. */
-function opCall(op: StoreOp): ScriptCall {
+type SessionOp = Exclude<StoreOp, { op: "retained.set" } | { op: "retained.delete" }>;
+
+/** Appends the SESSION_APPLY fields of one session op (scripts.ts) to `args`. */
+function pushSessionOp(args: string[], op: SessionOp, now: number): void {
   switch (op.op) {
-    case "enqueue":
-      return sessionCall(S.APPLY, op.clientId, [
-        op.op,
+    case "enqueue": {
+      const dedup = op.dedupId ?? "";
+      args.push(
+        "e",
         encodeOutgoingBody(op.entry),
         String(op.maxQueued),
         op.dropPolicy,
         String(op.entry.packetId),
         op.epoch === undefined ? "" : String(op.epoch),
         op.unowned === true ? "1" : "0",
-        op.dedupId ?? "",
-      ]);
+        dedup,
+        dedup === "" ? "" : String(op.now ?? now),
+      );
+      return;
+    }
     case "outgoing.update":
-      return sessionCall(S.APPLY, op.clientId, [op.op, String(op.epoch), String(op.seq), String(op.packetId), String(op.state)]);
+      args.push("u", String(op.epoch), String(op.seq), String(op.packetId), String(op.state));
+      return;
     case "outgoing.delete":
-      return sessionCall(S.APPLY, op.clientId, [op.op, String(op.epoch), String(op.seq)]);
+      args.push("d", String(op.epoch), String(op.seq));
+      return;
     case "inbound2.add":
     case "inbound2.delete":
-      return sessionCall(S.APPLY, op.clientId, [op.op, String(op.epoch), String(op.packetId)]);
-    case "retained.set": {
-      const size = retainedSize(op.msg.topic, op.msg.payload);
-      const value = encodeRetained(op.msg, size, op.now ?? Date.now());
-      const args = [op.op, op.msg.topic, value, String(op.maxRetained), String(size), op.maxBytes === undefined ? "" : String(op.maxBytes)];
-      return { script: S.APPLY, keys: RETAINED_KEYS, args: [...args, ...levelEntries(op.msg.topic)] };
-    }
-    case "retained.delete":
-      return { script: S.APPLY, keys: RETAINED_KEYS, args: [op.op, op.topic, ...levelEntries(op.topic)] };
+      args.push(op.op === "inbound2.add" ? "a" : "r", String(op.epoch), String(op.packetId));
+      return;
   }
+}
+
+/** One APPLY call for a retained op. */
+function retainedCall(op: Extract<StoreOp, { op: "retained.set" } | { op: "retained.delete" }>): ScriptCall {
+  if (op.op === "retained.delete") return { script: S.APPLY, keys: RETAINED_KEYS, args: [op.op, op.topic, ...levelEntries(op.topic)] };
+  const size = retainedSize(op.msg.topic, op.msg.payload);
+  const value = encodeRetained(op.msg, size, op.now ?? Date.now());
+  const args = [op.op, op.msg.topic, value, String(op.maxRetained), String(size), op.maxBytes === undefined ? "" : String(op.maxBytes)];
+  return { script: S.APPLY, keys: RETAINED_KEYS, args: [...args, ...levelEntries(op.msg.topic)] };
+}
+
+/** The ops of one session in a batch: their positions in the batch and the SESSION_APPLY arguments. */
+interface SessionGroup {
+  clientId: string;
+  positions: number[];
+  args: string[];
 }
 
 /**
@@ -243,11 +260,51 @@ export class RedisStore implements Store {
     return all.sort((a, b) => compareUtf8(a.clientId, b.clientId) || compareUtf8(a.filter, b.filter));
   }
 
-  /** One pipeline of APPLY calls, one per op: one round trip (one HTTP request on Upstash). */
+  /**
+   * One round trip (one HTTP request on Upstash): one SESSION_APPLY call per session with all its ops of the batch
+   * in order (decision 021), one APPLY call per retained op. Sessions are independent, so only each session's own
+   * order matters; each call touches one hash slot.
+   */
   async apply(ops: StoreOp[]): Promise<StoreOpResult[]> {
     for (const op of ops) check.checkOp(op);
-    const res = await this.client.batch(ops.map(opCall));
-    return res.map((r) => opResult(unwrap(r)));
+    const now = Date.now();
+    const calls: ScriptCall[] = [];
+    /** Per call: its session group, or the batch position of its retained op. */
+    const owners: (SessionGroup | number)[] = [];
+    const groups = new Map<string, SessionGroup>();
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i] as StoreOp;
+      if (op.op === "retained.set" || op.op === "retained.delete") {
+        calls.push(retainedCall(op));
+        owners.push(i);
+        continue;
+      }
+      let g = groups.get(op.clientId);
+      if (g === undefined) {
+        g = { clientId: op.clientId, positions: [], args: [String(DEDUP_WINDOW_MS)] };
+        groups.set(op.clientId, g);
+        calls.push({ script: S.SESSION_APPLY, keys: sessionKeys(op.clientId).list, args: g.args });
+        owners.push(g);
+      }
+      g.positions.push(i);
+      pushSessionOp(g.args, op, now);
+    }
+    const res = await this.client.batch(calls);
+    const results: StoreOpResult[] = new Array<StoreOpResult>(ops.length);
+    for (let c = 0; c < calls.length; c++) {
+      const owner = owners[c] as SessionGroup | number;
+      const reply = unwrap(res[c]);
+      if (typeof owner === "number") {
+        results[owner] = opResult(reply);
+        continue;
+      }
+      const flat = asArray(reply, "session apply");
+      if (flat.length !== owner.positions.length * 3) throw new StoreDataError("unexpected Redis reply: session apply length");
+      for (let k = 0; k < owner.positions.length; k++) {
+        results[owner.positions[k] as number] = opResult([flat[3 * k], flat[3 * k + 1], flat[3 * k + 2]]);
+      }
+    }
+    return results;
   }
 
   async getRetained(topic: string): Promise<RetainedRecord | null> {

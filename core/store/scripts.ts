@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { SEEN_MAX, VERSION_TOMBSTONE_MS } from "./keys.js";
+import { VERSION_TOMBSTONE_MS } from "./keys.js";
 import { SCAN_BUDGET, SCAN_BYTES } from "./retained-index.js";
 
 /**
@@ -144,19 +144,12 @@ return 1
 `);
 
 /**
- * One op of a batch (`Store.apply` sends one call per op, all in one pipeline). ARGV[1] is the op name.
- * Session ops take the session KEYS; retained ops take KEYS = retained msgs, topics, levels, stats (keys.ts).
- * Reply: {1, seq?, dropped?} or {0, reason}.
- *   enqueue: body, maxQueued, dropPolicy, packetId (0 = queued and bounded, else in flight, never bounded),
- *            epoch ('' = not an owner write), unowned ('1': refuse {0, 'owned', node} while a node owns it),
- *            dedupId ('' = none; else refuse {0, 'duplicate'} when already enqueued under it)
- *   outgoing.update: epoch, seq, packetId, state
- *   outgoing.delete: epoch, seq
- *   inbound2.add / inbound2.delete: epoch, packetId
+ * One retained op of a batch (session ops go through SESSION_APPLY, one call per session and batch).
+ * KEYS = retained msgs, topics, levels, stats (keys.ts). ARGV[1] is the op name. Reply: {1} or {0, 'full'}.
  *   retained.set: topic, `<size>:<JSON>`, maxRetained, size, maxBytes ('' = none), ...level index entries
  *   retained.delete: topic, ...level index entries
  */
-export const APPLY = script("apply", SESSION + String.raw`
+export const APPLY = script("apply", String.raw`
 local op = ARGV[1]
 if op == 'retained.set' then
   local old = redis.call('HGET', KEYS[1], ARGV[2])
@@ -187,57 +180,8 @@ elseif op == 'retained.delete' then
     for i = 3, #ARGV do redis.call('ZREM', KEYS[3], ARGV[i]) end
   end
   return { 1 }
-elseif op == 'enqueue' then
-  local why = refuse(ARGV[6])
-  if why then return { 0, why } end
-  if ARGV[7] == '1' then
-    local owner = redis.call('HGET', meta, 'node')
-    if owner then return { 0, 'owned', owner } end
-  end
-  local dedup = ARGV[8]
-  if dedup ~= '' and redis.call('ZSCORE', seen, dedup) then return { 0, 'duplicate' } end
-  local max = tonumber(ARGV[3])
-  local queued = ARGV[5] == '0'
-  local dropped = false
-  if queued and redis.call('ZCARD', queue) >= max then
-    if ARGV[4] == 'newest' or max == 0 then return { 0, 'full' } end
-    while redis.call('ZCARD', queue) >= max do
-      local oldest = redis.call('ZRANGE', queue, 0, 0)[1]
-      redis.call('ZREM', queue, oldest)
-      redis.call('HDEL', out, oldest)
-      dropped = tonumber(oldest)
-    end
-  end
-  local seq = redis.call('HINCRBY', ver, 'seq', 1)
-  redis.call('HSET', out, seq, ARGV[5] .. ':0:' .. ARGV[2])
-  if queued then redis.call('ZADD', queue, seq, seq) end
-  if dedup ~= '' then
-    redis.call('ZADD', seen, seq, dedup)
-    if redis.call('ZCARD', seen) > ${SEEN_MAX} then redis.call('ZREMRANGEBYRANK', seen, 0, -${SEEN_MAX + 1}) end
-  end
-  return { 1, seq, dropped }
 end
-local why = refuse(ARGV[2])
-if why then return { 0, why } end
-if op == 'outgoing.update' then
-  local v = redis.call('HGET', out, ARGV[3])
-  if v then
-    local a = string.find(v, ':', 1, true)
-    local b = string.find(v, ':', a + 1, true)
-    redis.call('HSET', out, ARGV[3], ARGV[4] .. ':' .. ARGV[5] .. string.sub(v, b))
-    if ARGV[4] == '0' then redis.call('ZADD', queue, ARGV[3], ARGV[3]) else redis.call('ZREM', queue, ARGV[3]) end
-  end
-elseif op == 'outgoing.delete' then
-  redis.call('HDEL', out, ARGV[3])
-  redis.call('ZREM', queue, ARGV[3])
-elseif op == 'inbound2.add' then
-  redis.call('SADD', in2, ARGV[3])
-elseif op == 'inbound2.delete' then
-  redis.call('SREM', in2, ARGV[3])
-else
-  return redis.error_reply('mqgate: unknown op ' .. op)
-end
-return { 1 }
+return redis.error_reply('mqgate: unknown op ' .. op)
 `);
 
 /** KEYS: retained msgs, topics. */
@@ -379,4 +323,148 @@ local h = string.match(v, '^(%x+) ')
 if h and redis.call('HGET', KEYS[2], h) == ARGV[1] then redis.call('HDEL', KEYS[2], h) end
 redis.call('HDEL', KEYS[1], ARGV[1])
 return 1
+`);
+
+/**
+ * Every session op of one batch for one session, in order, in one call (decision 021): the session's existence,
+ * epoch, owner and seq counter are read once, deletes are coalesced, the seq counter is written once.
+ * ARGV[1]: dedup window (ms); then the ops, each a code and its fields:
+ *   'e' enqueue: body, maxQueued, dropPolicy, packetId (0 = queued and bounded, else in flight, never bounded),
+ *       epoch ('' = not an owner write), unowned ('1': refuse {0, 'owned', node} while a node owns it),
+ *       dedupId ('' = none; else refuse {0, 'duplicate'} when enqueued under it within the window), now (ms)
+ *   'u' outgoing.update: epoch, seq, packetId, state
+ *   'd' outgoing.delete: epoch, seq
+ *   'a' / 'r' inbound2.add / inbound2.delete: epoch, packetId
+ * Reply: three entries per op: 1, seq|nil, dropped|nil, or 0, reason, owner node|nil.
+ */
+export const SESSION_APPLY = script("sessionApply", SESSION + String.raw`
+local window = tonumber(ARGV[1])
+local exists = redis.call('EXISTS', meta) == 1
+local cur_epoch, node, seq, qn = nil, nil, nil, nil
+local seq_dirty, trimmed, dedup_added = false, false, false
+local dels = {}
+local function flush_dels()
+  if #dels == 0 then return end
+  redis.call('HDEL', out, unpack(dels))
+  local n = redis.call('ZREM', queue, unpack(dels))
+  if qn then qn = qn - n end
+  dels = {}
+end
+local function why(epoch)
+  if not exists then return 'no-session' end
+  if epoch ~= '' then
+    if cur_epoch == nil then cur_epoch = epoch_of() end
+    if cur_epoch ~= tonumber(epoch) then return 'fenced' end
+  end
+  return nil
+end
+local function enqueue(i)
+  local w = why(ARGV[i + 5])
+  if w then return 0, w end
+  if ARGV[i + 6] == '1' then
+    if node == nil then node = redis.call('HGET', meta, 'node') end
+    if node then return 0, 'owned', node end
+  end
+  local dedup, now = ARGV[i + 7], tonumber(ARGV[i + 8])
+  if dedup ~= '' then
+    if not trimmed then
+      redis.call('ZREMRANGEBYSCORE', seen, '-inf', now)
+      trimmed = true
+    end
+    local until_ = redis.call('ZSCORE', seen, dedup)
+    if until_ and tonumber(until_) > now then return 0, 'duplicate' end
+  end
+  local max = tonumber(ARGV[i + 2])
+  local queued = ARGV[i + 4] == '0'
+  local dropped = false
+  if queued then
+    flush_dels()
+    if qn == nil then qn = redis.call('ZCARD', queue) end
+    if qn >= max then
+      if ARGV[i + 3] == 'newest' or max == 0 then return 0, 'full' end
+      while qn >= max do
+        local oldest = redis.call('ZRANGE', queue, 0, 0)[1]
+        if not oldest then qn = 0 break end
+        redis.call('ZREM', queue, oldest)
+        redis.call('HDEL', out, oldest)
+        dropped = tonumber(oldest)
+        qn = qn - 1
+      end
+    end
+  end
+  if seq == nil then seq = tonumber(redis.call('HGET', ver, 'seq') or '0') end
+  seq = seq + 1
+  seq_dirty = true
+  redis.call('HSET', out, seq, ARGV[i + 4] .. ':0:' .. ARGV[i + 1])
+  if queued then
+    redis.call('ZADD', queue, seq, seq)
+    qn = qn + 1
+  end
+  if dedup ~= '' then
+    redis.call('ZADD', seen, now + window, dedup)
+    dedup_added = true
+  end
+  return 1, seq, dropped
+end
+local function update(i)
+  local w = why(ARGV[i + 1])
+  if w then return 0, w end
+  flush_dels()
+  local s = ARGV[i + 2]
+  local v = redis.call('HGET', out, s)
+  if v then
+    local a = string.find(v, ':', 1, true)
+    local b = string.find(v, ':', a + 1, true)
+    redis.call('HSET', out, s, ARGV[i + 3] .. ':' .. ARGV[i + 4] .. string.sub(v, b))
+    if ARGV[i + 3] == '0' then
+      local n = redis.call('ZADD', queue, s, s)
+      if qn then qn = qn + n end
+    else
+      local n = redis.call('ZREM', queue, s)
+      if qn then qn = qn - n end
+    end
+  end
+  return 1
+end
+local res = {}
+local i = 2
+local bad = nil
+while i <= #ARGV do
+  local op = ARGV[i]
+  local st, a, b
+  if op == 'e' then
+    st, a, b = enqueue(i)
+    i = i + 9
+  elseif op == 'u' then
+    st, a, b = update(i)
+    i = i + 5
+  else
+    local w = why(ARGV[i + 1])
+    if w then
+      st, a = 0, w
+    elseif op == 'd' then
+      dels[#dels + 1] = ARGV[i + 2]
+      if #dels >= 1000 then flush_dels() end
+      st = 1
+    elseif op == 'a' then
+      redis.call('SADD', in2, ARGV[i + 2])
+      st = 1
+    elseif op == 'r' then
+      redis.call('SREM', in2, ARGV[i + 2])
+      st = 1
+    else
+      bad = op
+      break
+    end
+    i = i + 3
+  end
+  res[#res + 1] = st
+  res[#res + 1] = a or false
+  res[#res + 1] = b or false
+end
+flush_dels()
+if seq_dirty then redis.call('HSET', ver, 'seq', seq) end
+if dedup_added then redis.call('PEXPIRE', seen, window) end
+if bad then return redis.error_reply('mqgate: unknown op ' .. bad) end
+return res
 `);

@@ -138,10 +138,12 @@ export type StoreOp =
       unowned?: boolean;
       /**
        * Idempotency key (the id of the node message that caused it): refused as "duplicate" when this session
-       * already enqueued a message under it (the most recent 1,000 are remembered), so a redelivered node
-       * message is not delivered twice.
+       * enqueued a message under it within the last DEDUP_WINDOW_MS (keys.ts), so a redelivered node message is
+       * not delivered twice.
        */
       dedupId?: string;
+      /** The time the dedup window counts from (epoch ms; default: the store's clock). */
+      now?: number;
     }
   | { op: "outgoing.update"; clientId: string; epoch: number; seq: number; packetId: number; state: 0 | 1 }
   | { op: "outgoing.delete"; clientId: string; epoch: number; seq: number }
