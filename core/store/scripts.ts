@@ -326,8 +326,12 @@ return 1
 `);
 
 /**
- * Every session op of one batch for one session, in order, in one call (decision 021): the session's existence,
- * epoch, owner and seq counter are read once, deletes are coalesced, the seq counter is written once.
+ * Every session op of one batch for one session, in order, in one call (decision 021). The session's existence,
+ * epoch, owner and seq counter are read once; every entry an update or delete names is read with one HMGET; the
+ * ops then change a local view of the touched entries, written back at the end with one HSET, HDEL, ZADD and ZREM
+ * each (in chunks of 1,000 arguments), so the cost per op is a few Lua steps, not a few Redis calls. An entry is
+ * queued (in `queue`) exactly when its header's packet id is 0. A queue bound that is reached writes the view back
+ * first and then drops from the real queue, as before.
  * ARGV[1]: dedup window (ms); then the ops, each a code and its fields:
  *   'e' enqueue: body, maxQueued, dropPolicy, packetId (0 = queued and bounded, else in flight, never bounded),
  *       epoch ('' = not an owner write), unowned ('1': refuse {0, 'owned', node} while a node owns it),
@@ -338,17 +342,74 @@ return 1
  * Reply: three entries per op: 1, seq|nil, dropped|nil, or 0, reason, owner node|nil.
  */
 export const SESSION_APPLY = script("sessionApply", SESSION + String.raw`
-local window = tonumber(ARGV[1])
-local exists = redis.call('EXISTS', meta) == 1
+local A, tonumber, sbyte, sfind, ssub, call = ARGV, tonumber, string.byte, string.find, string.sub, redis.call
+local window = tonumber(A[1])
+local exists = call('EXISTS', meta) == 1
 local cur_epoch, node, seq, qn = nil, nil, nil, nil
-local seq_dirty, trimmed, dedup_added = false, false, false
-local dels = {}
-local function flush_dels()
-  if #dels == 0 then return end
-  redis.call('HDEL', out, unpack(dels))
-  local n = redis.call('ZREM', queue, unpack(dels))
-  if qn then qn = qn - n end
-  dels = {}
+local seq_dirty, trimmed, dedup_added, bad = false, false, false, nil
+-- init[s] / cur[s]: an entry's value as stored / in the local view (false = absent)
+local init, cur = {}, {}
+local function size_of(op)
+  if op == 'e' then return 9 elseif op == 'u' then return 5 end
+  return 3
+end
+local function chunked(cmd, key, list)
+  for c = 1, #list, 1000 do call(cmd, key, unpack(list, c, math.min(c + 999, #list))) end
+end
+local function in_queue(v) return v and sbyte(v, 1) == 48 and sbyte(v, 2) == 58 end
+if exists then
+  local names = {}
+  local i = 2
+  while i <= #A do
+    local op = A[i]
+    if op == 'u' or op == 'd' then names[#names + 1] = A[i + 2] end
+    i = i + size_of(op)
+  end
+  for c = 1, #names, 1000 do
+    local last = math.min(c + 999, #names)
+    local vals = call('HMGET', out, unpack(names, c, last))
+    for k = c, last do
+      local s = names[k]
+      if init[s] == nil then
+        init[s] = vals[k - c + 1] or false
+        cur[s] = init[s]
+      end
+    end
+  end
+end
+local function set_entry(s, v)
+  if qn then
+    local a, b = in_queue(cur[s]), in_queue(v)
+    if a and not b then qn = qn - 1 elseif b and not a then qn = qn + 1 end
+  end
+  cur[s] = v
+end
+-- writes the local view back
+local function flush()
+  local hset, hdel, zadd, zrem = {}, {}, {}, {}
+  for s, v in pairs(cur) do
+    local v0 = init[s]
+    if v ~= v0 then
+      if v then
+        hset[#hset + 1] = s
+        hset[#hset + 1] = v
+      else
+        hdel[#hdel + 1] = s
+      end
+      local q0, q1 = in_queue(v0), in_queue(v)
+      if q1 and not q0 then
+        zadd[#zadd + 1] = s
+        zadd[#zadd + 1] = s
+      elseif q0 and not q1 then
+        zrem[#zrem + 1] = s
+      end
+      init[s] = v
+    end
+  end
+  chunked('HDEL', out, hdel)
+  chunked('HSET', out, hset)
+  chunked('ZREM', queue, zrem)
+  chunked('ZADD', queue, zadd)
 end
 local function why(epoch)
   if not exists then return 'no-session' end
@@ -359,112 +420,107 @@ local function why(epoch)
   return nil
 end
 local function enqueue(i)
-  local w = why(ARGV[i + 5])
+  local w = why(A[i + 5])
   if w then return 0, w end
-  if ARGV[i + 6] == '1' then
-    if node == nil then node = redis.call('HGET', meta, 'node') end
+  if A[i + 6] == '1' then
+    if node == nil then node = call('HGET', meta, 'node') end
     if node then return 0, 'owned', node end
   end
-  local dedup, now = ARGV[i + 7], tonumber(ARGV[i + 8])
+  local dedup, now = A[i + 7], tonumber(A[i + 8])
   if dedup ~= '' then
     if not trimmed then
-      redis.call('ZREMRANGEBYSCORE', seen, '-inf', now)
+      call('ZREMRANGEBYSCORE', seen, '-inf', now)
       trimmed = true
     end
-    local until_ = redis.call('ZSCORE', seen, dedup)
+    local until_ = call('ZSCORE', seen, dedup)
     if until_ and tonumber(until_) > now then return 0, 'duplicate' end
   end
-  local max = tonumber(ARGV[i + 2])
-  local queued = ARGV[i + 4] == '0'
+  local max = tonumber(A[i + 2])
+  local queued = A[i + 4] == '0'
   local dropped = false
   if queued then
-    flush_dels()
-    if qn == nil then qn = redis.call('ZCARD', queue) end
+    if qn == nil then
+      flush()
+      qn = call('ZCARD', queue)
+    end
     if qn >= max then
-      if ARGV[i + 3] == 'newest' or max == 0 then return 0, 'full' end
+      if A[i + 3] == 'newest' or max == 0 then return 0, 'full' end
+      flush()
       while qn >= max do
-        local oldest = redis.call('ZRANGE', queue, 0, 0)[1]
-        if not oldest then qn = 0 break end
-        redis.call('ZREM', queue, oldest)
-        redis.call('HDEL', out, oldest)
+        local oldest = call('ZRANGE', queue, 0, 0)[1]
+        if not oldest then
+          qn = 0
+          break
+        end
+        call('ZREM', queue, oldest)
+        call('HDEL', out, oldest)
+        init[oldest] = false
+        cur[oldest] = false
         dropped = tonumber(oldest)
         qn = qn - 1
       end
     end
   end
-  if seq == nil then seq = tonumber(redis.call('HGET', ver, 'seq') or '0') end
+  if seq == nil then seq = tonumber(call('HGET', ver, 'seq') or '0') end
   seq = seq + 1
   seq_dirty = true
-  redis.call('HSET', out, seq, ARGV[i + 4] .. ':0:' .. ARGV[i + 1])
-  if queued then
-    redis.call('ZADD', queue, seq, seq)
-    qn = qn + 1
-  end
+  local s = string.format('%.0f', seq)
+  init[s] = false
+  cur[s] = false
+  set_entry(s, A[i + 4] .. ':0:' .. A[i + 1])
   if dedup ~= '' then
-    redis.call('ZADD', seen, now + window, dedup)
+    call('ZADD', seen, now + window, dedup)
     dedup_added = true
   end
   return 1, seq, dropped
 end
 local function update(i)
-  local w = why(ARGV[i + 1])
+  local w = why(A[i + 1])
   if w then return 0, w end
-  flush_dels()
-  local s = ARGV[i + 2]
-  local v = redis.call('HGET', out, s)
+  local s = A[i + 2]
+  local v = cur[s]
   if v then
-    local a = string.find(v, ':', 1, true)
-    local b = string.find(v, ':', a + 1, true)
-    redis.call('HSET', out, s, ARGV[i + 3] .. ':' .. ARGV[i + 4] .. string.sub(v, b))
-    if ARGV[i + 3] == '0' then
-      local n = redis.call('ZADD', queue, s, s)
-      if qn then qn = qn + n end
-    else
-      local n = redis.call('ZREM', queue, s)
-      if qn then qn = qn - n end
-    end
+    local a = sfind(v, ':', 1, true)
+    local b = sfind(v, ':', a + 1, true)
+    set_entry(s, A[i + 3] .. ':' .. A[i + 4] .. ssub(v, b))
   end
   return 1
 end
 local res = {}
 local i = 2
-local bad = nil
-while i <= #ARGV do
-  local op = ARGV[i]
+while i <= #A do
+  local op = A[i]
   local st, a, b
   if op == 'e' then
     st, a, b = enqueue(i)
-    i = i + 9
   elseif op == 'u' then
     st, a, b = update(i)
-    i = i + 5
   else
-    local w = why(ARGV[i + 1])
+    local w = why(A[i + 1])
     if w then
       st, a = 0, w
     elseif op == 'd' then
-      dels[#dels + 1] = ARGV[i + 2]
-      if #dels >= 1000 then flush_dels() end
+      set_entry(A[i + 2], false)
       st = 1
     elseif op == 'a' then
-      redis.call('SADD', in2, ARGV[i + 2])
+      call('SADD', in2, A[i + 2])
       st = 1
     elseif op == 'r' then
-      redis.call('SREM', in2, ARGV[i + 2])
+      call('SREM', in2, A[i + 2])
       st = 1
     else
       bad = op
       break
     end
-    i = i + 3
   end
+  i = i + size_of(op)
   res[#res + 1] = st
   res[#res + 1] = a or false
   res[#res + 1] = b or false
 end
-flush_dels()
-if seq_dirty then redis.call('HSET', ver, 'seq', seq) end
-if dedup_added then redis.call('PEXPIRE', seen, window) end
+flush()
+if seq_dirty then call('HSET', ver, 'seq', seq) end
+if dedup_added then call('PEXPIRE', seen, window) end
 if bad then return redis.error_reply('mqgate: unknown op ' .. bad) end
 return res
 `);
