@@ -100,6 +100,14 @@ export const API_KEYS_KEY = `${KEY_PREFIX}{k}:byid`;
 export const API_KEYS_BY_HASH_KEY = `${KEY_PREFIX}{k}:byhash`;
 export const API_KEY_KEYS: readonly string[] = [API_KEYS_KEY, API_KEYS_BY_HASH_KEY];
 
+/**
+ * String: one idempotency record of the REST publish routes (idempotency-types.ts, decision 022), with a TTL. The
+ * scope (an API key id) is percent-encoded, so `:` cannot make two scopes share a key.
+ */
+export function idempotencyKey(scope: string, key: string): string {
+  return `${KEY_PREFIX}idem:${encodeURIComponent(scope)}:${key}`;
+}
+
 /** Hash: counter name -> integer. */
 export const COUNTERS_KEY = `${KEY_PREFIX}counters`;
 

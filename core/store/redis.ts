@@ -11,6 +11,8 @@ import {
   sessionKeys, SESSIONS_KEY,
 } from "./keys.js";
 import type { Identity, IdentityChanges, RoleRecord, UserRecord } from "./identity-types.js";
+import { RedisIdempotency } from "./idempotency.js";
+import type { IdempotencyBegin } from "./idempotency-types.js";
 import { RedisIdentities } from "./redis-identity.js";
 import { levelEntries, retainedSize, SCAN_BUDGET, type Source } from "./retained-index.js";
 import { openListCursor, scanRetainedPages, sealListCursor, type ScanStep } from "./retained-scan.js";
@@ -92,11 +94,13 @@ export class RedisStore implements Store {
   /** The cursor seal, once its secret was read from (or created in) Redis. */
   private seal: Promise<CursorSeal> | null = null;
   private readonly identities: RedisIdentities;
+  private readonly idempotency: RedisIdempotency;
 
   constructor(transport: RedisTransport) {
     this.kind = transport.kind;
     this.client = new RedisClient(transport);
     this.identities = new RedisIdentities(this.client);
+    this.idempotency = new RedisIdempotency(this.client);
   }
 
   /**
@@ -452,6 +456,19 @@ export class RedisStore implements Store {
   async getCounters(): Promise<Record<string, number>> {
     const m = flatMap(await this.client.command(["HGETALL", COUNTERS_KEY]), "counters");
     return Object.fromEntries([...m].map(([k, v]) => [k, Number(v)]));
+  }
+
+
+  beginIdempotent(scope: string, key: string, fingerprint: string, pendingMs: number): Promise<IdempotencyBegin> {
+    return this.idempotency.beginIdempotent(scope, key, fingerprint, pendingMs);
+  }
+
+  finishIdempotent(scope: string, key: string, fingerprint: string, token: string, answer: string, ttlMs: number): Promise<boolean> {
+    return this.idempotency.finishIdempotent(scope, key, fingerprint, token, answer, ttlMs);
+  }
+
+  abandonIdempotent(scope: string, key: string, fingerprint: string, token: string): Promise<void> {
+    return this.idempotency.abandonIdempotent(scope, key, fingerprint, token);
   }
 
   async ping(): Promise<boolean> {

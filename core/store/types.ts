@@ -1,7 +1,9 @@
 import type { QoS } from "mqtt-packet";
+import type { IdempotencyStore } from "./idempotency-types.js";
 import type { IdentityStore } from "./identity-types.js";
 
 export type * from "./identity-types.js";
+export type * from "./idempotency-types.js";
 
 /**
  * The Store: everything the cluster remembers. Implemented in memory (embedded default), on Redis over TCP
@@ -220,8 +222,8 @@ export interface ApiKeyRecord {
   createdAt: number;
 }
 
-/** Users and roles (IdentityStore, identity-types.ts) are part of the contract too. */
-export interface Store extends IdentityStore {
+/** Users and roles (IdentityStore, identity-types.ts) and idempotency records (decision 022) are part of the contract too. */
+export interface Store extends IdentityStore, IdempotencyStore {
   readonly kind: "memory" | "redis" | "upstash";
 
   // sessions
