@@ -37,34 +37,85 @@ function sessionCall(script: S.LuaScript, clientId: string, args: readonly strin
 
 type SessionOp = Exclude<StoreOp, { op: "retained.set" } | { op: "retained.delete" }>;
 
-/** Appends the SESSION_APPLY fields of one session op (scripts.ts) to `args`. */
-function pushSessionOp(args: string[], op: SessionOp, now: number): void {
+/** The ops of one session in a batch: their positions in the batch and the SESSION_APPLY arguments (scripts.ts). */
+interface SessionGroup {
+  positions: number[];
+  /** Seqs that updates and deletes name (ARGV[3..]). */
+  names: string[];
+  ops: string[];
+  /** The last 'p' and 'k' sent: consecutive ops that share them do not repeat them. */
+  params: string;
+  epoch: string | null;
+}
+
+/** Appends the SESSION_APPLY fields of one session op to its group. */
+function pushSessionOp(g: SessionGroup, op: SessionOp, now: number): void {
+  if (op.op === "enqueue") {
+    const dedup = op.dedupId ?? "";
+    const epoch = op.epoch === undefined ? "" : String(op.epoch);
+    const unowned = op.unowned === true ? "1" : "0";
+    const at = String(op.now ?? now);
+    const params = `${op.maxQueued}|${op.dropPolicy}|${epoch}|${unowned}|${at}`;
+    if (params !== g.params) {
+      g.ops.push("p", String(op.maxQueued), op.dropPolicy, epoch, unowned, at);
+      g.params = params;
+    }
+    g.ops.push("e", `${op.entry.packetId}:0:${encodeOutgoingBody(op.entry)}`, dedup);
+    return;
+  }
+  const epoch = String(op.epoch);
+  if (epoch !== g.epoch) {
+    g.ops.push("k", epoch);
+    g.epoch = epoch;
+  }
   switch (op.op) {
-    case "enqueue": {
-      const dedup = op.dedupId ?? "";
-      args.push(
-        "e",
-        encodeOutgoingBody(op.entry),
-        String(op.maxQueued),
-        op.dropPolicy,
-        String(op.entry.packetId),
-        op.epoch === undefined ? "" : String(op.epoch),
-        op.unowned === true ? "1" : "0",
-        dedup,
-        dedup === "" ? "" : String(op.now ?? now),
-      );
+    case "outgoing.update": {
+      const seq = String(op.seq);
+      g.names.push(seq);
+      g.ops.push("u", seq, `${op.packetId}:${op.state}`);
       return;
     }
-    case "outgoing.update":
-      args.push("u", String(op.epoch), String(op.seq), String(op.packetId), String(op.state));
+    case "outgoing.delete": {
+      const seq = String(op.seq);
+      g.names.push(seq);
+      g.ops.push("d", seq);
       return;
-    case "outgoing.delete":
-      args.push("d", String(op.epoch), String(op.seq));
-      return;
+    }
     case "inbound2.add":
     case "inbound2.delete":
-      args.push(op.op === "inbound2.add" ? "a" : "r", String(op.epoch), String(op.packetId));
+      g.ops.push(op.op === "inbound2.add" ? "a" : "r", String(op.packetId));
       return;
+  }
+}
+
+const REFUSALS: Record<string, StoreOpResult> = {
+  f: { ok: false, reason: "fenced" },
+  n: { ok: false, reason: "no-session" },
+  F: { ok: false, reason: "full" },
+  u: { ok: false, reason: "duplicate" },
+};
+
+/** Reads a SESSION_APPLY reply (scripts.ts) into the results of the group's ops. */
+function groupResults(reply: unknown, g: SessionGroup, ops: StoreOp[], results: StoreOpResult[]): void {
+  const a = asArray(reply, "session apply");
+  const codes = asString(a[0], "session apply codes");
+  if (codes.length !== g.positions.length) throw new StoreDataError("unexpected Redis reply: session apply length");
+  let x = 1;
+  for (let k = 0; k < codes.length; k++) {
+    const pos = g.positions[k] as number;
+    const c = codes[k] as string;
+    if (c === "1") {
+      results[pos] = ops[pos]?.op === "enqueue" ? { ok: true, seq: asInt(a[x++], "seq") } : { ok: true };
+    } else if (c === "D") {
+      const seq = asInt(a[x++], "seq");
+      results[pos] = { ok: true, seq, dropped: asInt(a[x++], "dropped seq") };
+    } else if (c === "o") {
+      results[pos] = { ok: false, reason: "owned", node: asString(a[x++], "owner node") };
+    } else {
+      const r = REFUSALS[c];
+      if (r === undefined) throw new StoreDataError(`unexpected Redis reply: session apply code '${c}'`);
+      results[pos] = { ...r } as StoreOpResult;
+    }
   }
 }
 
@@ -75,13 +126,6 @@ function retainedCall(op: Extract<StoreOp, { op: "retained.set" } | { op: "retai
   const value = encodeRetained(op.msg, size, op.now ?? Date.now());
   const args = [op.op, op.msg.topic, value, String(op.maxRetained), String(size), op.maxBytes === undefined ? "" : String(op.maxBytes)];
   return { script: S.APPLY, keys: RETAINED_KEYS, args: [...args, ...levelEntries(op.msg.topic)] };
-}
-
-/** The ops of one session in a batch: their positions in the batch and the SESSION_APPLY arguments. */
-interface SessionGroup {
-  clientId: string;
-  positions: number[];
-  args: string[];
 }
 
 /**
@@ -285,28 +329,26 @@ export class RedisStore implements Store {
       }
       let g = groups.get(op.clientId);
       if (g === undefined) {
-        g = { clientId: op.clientId, positions: [], args: [String(DEDUP_WINDOW_MS)] };
+        g = { positions: [], names: [], ops: [], params: "", epoch: null };
         groups.set(op.clientId, g);
-        calls.push({ script: S.SESSION_APPLY, keys: sessionKeys(op.clientId).list, args: g.args });
+        calls.push({ script: S.SESSION_APPLY, keys: sessionKeys(op.clientId).list, args: g.ops });
         owners.push(g);
       }
       g.positions.push(i);
-      pushSessionOp(g.args, op, now);
+      pushSessionOp(g, op, now);
+    }
+    // The seqs go first (one HMGET): the group's args are complete now.
+    for (let c = 0; c < calls.length; c++) {
+      const g = owners[c];
+      if (typeof g !== "number" && g !== undefined) calls[c] = { ...(calls[c] as ScriptCall), args: [String(DEDUP_WINDOW_MS), String(g.names.length), ...g.names, ...g.ops] };
     }
     const res = await this.client.batch(calls);
     const results: StoreOpResult[] = new Array<StoreOpResult>(ops.length);
     for (let c = 0; c < calls.length; c++) {
       const owner = owners[c] as SessionGroup | number;
       const reply = unwrap(res[c]);
-      if (typeof owner === "number") {
-        results[owner] = opResult(reply);
-        continue;
-      }
-      const flat = asArray(reply, "session apply");
-      if (flat.length !== owner.positions.length * 3) throw new StoreDataError("unexpected Redis reply: session apply length");
-      for (let k = 0; k < owner.positions.length; k++) {
-        results[owner.positions[k] as number] = opResult([flat[3 * k], flat[3 * k + 1], flat[3 * k + 2]]);
-      }
+      if (typeof owner === "number") results[owner] = opResult(reply);
+      else groupResults(reply, owner, ops, results);
     }
     return results;
   }

@@ -332,44 +332,39 @@ return 1
  * each (in chunks of 1,000 arguments), so the cost per op is a few Lua steps, not a few Redis calls. An entry is
  * queued (in `queue`) exactly when its header's packet id is 0. A queue bound that is reached writes the view back
  * first and then drops from the real queue, as before.
- * ARGV[1]: dedup window (ms); then the ops, each a code and its fields:
- *   'e' enqueue: body, maxQueued, dropPolicy, packetId (0 = queued and bounded, else in flight, never bounded),
- *       epoch ('' = not an owner write), unowned ('1': refuse {0, 'owned', node} while a node owns it),
- *       dedupId ('' = none; else refuse {0, 'duplicate'} when enqueued under it within the window), now (ms)
- *   'u' outgoing.update: epoch, seq, packetId, state
- *   'd' outgoing.delete: epoch, seq
- *   'a' / 'r' inbound2.add / inbound2.delete: epoch, packetId
- * Reply: three entries per op: 1, seq|nil, dropped|nil, or 0, reason, owner node|nil.
+ * ARGV[1]: dedup window (ms); ARGV[2]: n, the number of seqs that updates and deletes name; ARGV[3..2+n]: those
+ * seqs; then the ops, each a code and its fields (the fields shared by consecutive ops are sent once):
+ *   'p' enqueue parameters of the enqueues that follow: maxQueued, dropPolicy, epoch ('' = not an owner write),
+ *       unowned ('1': refuse while a node owns the session), now (ms, for the dedup window)
+ *   'e' enqueue: value (`<packetId>:0:<body>`; packet id 0 = queued and bounded, else in flight, never bounded),
+ *       dedupId ('' = none; else refused as duplicate when enqueued under it within the window)
+ *   'k' the epoch of the owner writes that follow
+ *   'u' outgoing.update: seq, new header (`<packetId>:<state>`)
+ *   'd' outgoing.delete: seq
+ *   'a' / 'r' inbound2.add / inbound2.delete: packetId
+ * Reply: a string with one character per op ('1' done, 'D' done and an entry dropped, 'f' fenced, 'n' no-session,
+ * 'F' full, 'u' duplicate, 'o' owned), then per enqueue done its seq (and, for 'D', the dropped seq), per 'o' the
+ * owner node, in op order.
  */
 export const SESSION_APPLY = script("sessionApply", SESSION + String.raw`
 local A, tonumber, sbyte, sfind, ssub, call = ARGV, tonumber, string.byte, string.find, string.sub, redis.call
 local window = tonumber(A[1])
 local exists = call('EXISTS', meta) == 1
 local cur_epoch, node, seq, qn = nil, nil, nil, nil
-local seq_dirty, trimmed, dedup_added, bad = false, false, false, nil
+local seq_dirty, trimmed, dedup_added = false, false, false
 -- init[s] / cur[s]: an entry's value as stored / in the local view (false = absent)
 local init, cur = {}, {}
-local function size_of(op)
-  if op == 'e' then return 9 elseif op == 'u' then return 5 end
-  return 3
-end
 local function chunked(cmd, key, list)
   for c = 1, #list, 1000 do call(cmd, key, unpack(list, c, math.min(c + 999, #list))) end
 end
 local function in_queue(v) return v and sbyte(v, 1) == 48 and sbyte(v, 2) == 58 end
+local nnames = tonumber(A[2])
 if exists then
-  local names = {}
-  local i = 2
-  while i <= #A do
-    local op = A[i]
-    if op == 'u' or op == 'd' then names[#names + 1] = A[i + 2] end
-    i = i + size_of(op)
-  end
-  for c = 1, #names, 1000 do
-    local last = math.min(c + 999, #names)
-    local vals = call('HMGET', out, unpack(names, c, last))
+  for c = 3, 2 + nnames, 1000 do
+    local last = math.min(c + 999, 2 + nnames)
+    local vals = call('HMGET', out, unpack(A, c, last))
     for k = c, last do
-      local s = names[k]
+      local s = A[k]
       if init[s] == nil then
         init[s] = vals[k - c + 1] or false
         cur[s] = init[s]
@@ -411,32 +406,37 @@ local function flush()
   chunked('ZREM', queue, zrem)
   chunked('ZADD', queue, zadd)
 end
+-- nil when a write carrying 'epoch' ('' = unfenced) may proceed, else the refusal code
 local function why(epoch)
-  if not exists then return 'no-session' end
+  if not exists then return 'n' end
   if epoch ~= '' then
     if cur_epoch == nil then cur_epoch = epoch_of() end
-    if cur_epoch ~= tonumber(epoch) then return 'fenced' end
+    if cur_epoch ~= tonumber(epoch) then return 'f' end
   end
   return nil
 end
-local function enqueue(i)
-  local w = why(A[i + 5])
-  if w then return 0, w end
-  if A[i + 6] == '1' then
+local codes, res = {}, { '' }
+local max, policy, eepoch, unowned, now = 0, 'oldest', '', '0', 0
+local oepoch = ''
+local function enqueue(value, dedup)
+  local w = why(eepoch)
+  if w then return w end
+  if unowned == '1' then
     if node == nil then node = call('HGET', meta, 'node') end
-    if node then return 0, 'owned', node end
+    if node then
+      res[#res + 1] = node
+      return 'o'
+    end
   end
-  local dedup, now = A[i + 7], tonumber(A[i + 8])
   if dedup ~= '' then
     if not trimmed then
       call('ZREMRANGEBYSCORE', seen, '-inf', now)
       trimmed = true
     end
     local until_ = call('ZSCORE', seen, dedup)
-    if until_ and tonumber(until_) > now then return 0, 'duplicate' end
+    if until_ and tonumber(until_) > now then return 'u' end
   end
-  local max = tonumber(A[i + 2])
-  local queued = A[i + 4] == '0'
+  local queued = in_queue(value)
   local dropped = false
   if queued then
     if qn == nil then
@@ -444,7 +444,7 @@ local function enqueue(i)
       qn = call('ZCARD', queue)
     end
     if qn >= max then
-      if A[i + 3] == 'newest' or max == 0 then return 0, 'full' end
+      if policy == 'newest' or max == 0 then return 'F' end
       flush()
       while qn >= max do
         local oldest = call('ZRANGE', queue, 0, 0)[1]
@@ -467,60 +467,64 @@ local function enqueue(i)
   local s = string.format('%.0f', seq)
   init[s] = false
   cur[s] = false
-  set_entry(s, A[i + 4] .. ':0:' .. A[i + 1])
+  set_entry(s, value)
   if dedup ~= '' then
     call('ZADD', seen, now + window, dedup)
     dedup_added = true
   end
-  return 1, seq, dropped
-end
-local function update(i)
-  local w = why(A[i + 1])
-  if w then return 0, w end
-  local s = A[i + 2]
-  local v = cur[s]
-  if v then
-    local a = sfind(v, ':', 1, true)
-    local b = sfind(v, ':', a + 1, true)
-    set_entry(s, A[i + 3] .. ':' .. A[i + 4] .. ssub(v, b))
+  res[#res + 1] = seq
+  if dropped then
+    res[#res + 1] = dropped
+    return 'D'
   end
-  return 1
+  return '1'
 end
-local res = {}
-local i = 2
-while i <= #A do
+local i = 3 + nnames
+local n = #A
+while i <= n do
   local op = A[i]
-  local st, a, b
   if op == 'e' then
-    st, a, b = enqueue(i)
-  elseif op == 'u' then
-    st, a, b = update(i)
+    codes[#codes + 1] = enqueue(A[i + 1], A[i + 2])
+    i = i + 3
+  elseif op == 'p' then
+    max, policy, eepoch, unowned, now = tonumber(A[i + 1]), A[i + 2], A[i + 3], A[i + 4], tonumber(A[i + 5])
+    i = i + 6
+  elseif op == 'k' then
+    oepoch = A[i + 1]
+    i = i + 2
   else
-    local w = why(A[i + 1])
-    if w then
-      st, a = 0, w
-    elseif op == 'd' then
-      set_entry(A[i + 2], false)
-      st = 1
-    elseif op == 'a' then
-      call('SADD', in2, A[i + 2])
-      st = 1
-    elseif op == 'r' then
-      call('SREM', in2, A[i + 2])
-      st = 1
+    local w = why(oepoch)
+    if op == 'u' then
+      if not w then
+        local s = A[i + 1]
+        local v = cur[s]
+        if v then
+          local a = sfind(v, ':', 1, true)
+          local b = sfind(v, ':', a + 1, true)
+          set_entry(s, A[i + 2] .. ssub(v, b))
+        end
+      end
+      i = i + 3
     else
-      bad = op
-      break
+      if not w then
+        if op == 'd' then
+          set_entry(A[i + 1], false)
+        elseif op == 'a' then
+          call('SADD', in2, A[i + 1])
+        elseif op == 'r' then
+          call('SREM', in2, A[i + 1])
+        else
+          w = 'x'
+        end
+      end
+      i = i + 2
     end
+    codes[#codes + 1] = w or '1'
   end
-  i = i + size_of(op)
-  res[#res + 1] = st
-  res[#res + 1] = a or false
-  res[#res + 1] = b or false
 end
 flush()
 if seq_dirty then call('HSET', ver, 'seq', seq) end
 if dedup_added then call('PEXPIRE', seen, window) end
-if bad then return redis.error_reply('mqgate: unknown op ' .. bad) end
+res[1] = table.concat(codes)
 return res
 `);
