@@ -71,14 +71,16 @@ export function clusterBackend(opts: ClusterBackendOptions): GatewayBackend {
   return {
     store,
 
-    async publish(messages: readonly PublishMessage[], origin = "rest"): Promise<PublishResult[]> {
+    async publish(messages: readonly PublishMessage[], origin = "rest", requestId?: string): Promise<PublishResult[]> {
       const nodes = await liveNodes();
       if (nodes.length === 0) throw new UnavailableError("no broker node is alive to route the message; nothing was published");
       // One node per origin (stable while the node set is): one FIFO group, so one key's publishes stay in order.
       const start = createHash("sha256").update(origin).digest().readUInt32BE(0) % nodes.length;
       const message: NodeMessage = {
         type: "publish",
-        id: newId(),
+        // A retried request with an Idempotency-Key repeats its id: SQS FIFO drops the repeat (same group, 5 min)
+        // and a node that handles a redelivery recognises it (decision 022).
+        id: requestId ?? newId(),
         origin,
         messages: messages.map((m) => ({ topic: m.topic, payload: m.payload.toString("base64"), qos: m.qos, retain: m.retain })),
       };

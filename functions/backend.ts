@@ -23,8 +23,10 @@ export interface GatewayBackend {
    * every store write the messages caused is durable: for QoS 1/2 that is the message queued for every matching
    * persistent session, and for `retain` the retained message. Topics are valid names (validated by the caller).
    * `origin` identifies the caller (`rest:<api key id>`): publishes of one origin keep their order across nodes.
+   * `requestId`, given for a request with an Idempotency-Key, is the same for every retry of it: a backend that
+   * hands the messages on (the cluster backend) uses it as the node message id, so a repeated send is deduplicated.
    */
-  publish(messages: readonly PublishMessage[], origin?: string): Promise<PublishResult[]>;
+  publish(messages: readonly PublishMessage[], origin?: string, requestId?: string): Promise<PublishResult[]>;
 
   /**
    * Disconnects the client on whichever node holds its connection (its will is published, as for any close but

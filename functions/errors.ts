@@ -19,6 +19,7 @@ export const PROBLEM_TYPES = {
   "method-not-allowed": { status: 405, title: "Method not allowed" },
   conflict: { status: 409, title: "Conflict" },
   "too-large": { status: 413, title: "Content too large" },
+  "idempotency-mismatch": { status: 422, title: "Idempotency key reused with another request" },
   "too-many-requests": { status: 429, title: "Too many requests" },
   "internal-error": { status: 500, title: "Internal error" },
   "configuration-error": { status: 500, title: "Gateway misconfigured" },
@@ -89,6 +90,14 @@ export class ConflictError extends HttpError {
   override readonly name = "ConflictError";
   constructor(detail: string, errors: readonly FieldError[] = []) {
     super("conflict", detail, errors);
+  }
+}
+
+/** 422: an Idempotency-Key already used (by this API key, within 24 h) for a request with another body (decision 022). */
+export class IdempotencyMismatchError extends HttpError {
+  override readonly name = "IdempotencyMismatchError";
+  constructor(detail: string) {
+    super("idempotency-mismatch", detail, [{ header: "Idempotency-Key", detail: "was used for a different request" }]);
   }
 }
 

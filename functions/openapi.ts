@@ -1,3 +1,5 @@
+import { MAX_IDEMPOTENCY_KEY_LENGTH } from "../core/store/idempotency-types.js";
+import { IDEMPOTENCY_HEADER } from "./idempotency.js";
 import * as z from "zod";
 import { PROBLEM_TYPES, type ProblemType } from "./errors.js";
 import type { Route } from "./route.js";
@@ -34,7 +36,7 @@ export interface Operation {
 
 export interface Parameter {
   name: string;
-  in: "path" | "query";
+  in: "path" | "query" | "header";
   required: boolean;
   description?: string;
   schema: JsonSchema;
@@ -73,6 +75,18 @@ function components(): Record<string, JsonSchema> {
   return Object.fromEntries(Object.entries(out).sort(([a], [b]) => a.localeCompare(b)));
 }
 
+/** The header of the idempotent routes (functions/idempotency.ts, decision 022). */
+const IDEMPOTENCY_PARAMETER: Parameter = {
+  name: IDEMPOTENCY_HEADER,
+  in: "header",
+  required: false,
+  description:
+    "Makes a retry safe: a request repeated with the same key (per API key, for 24 h) and the same method, path, query and body " +
+    "publishes nothing again and answers what the first answered, with the header `Idempotent-Replayed: true`. The same key with " +
+    "another request is 422; a repeat while the first is still being handled is 409. Only successful answers are remembered.",
+  schema: { type: "string", minLength: 1, maxLength: MAX_IDEMPOTENCY_KEY_LENGTH, pattern: "^[\\x20-\\x7E]+$" },
+};
+
 /** Path and query parameters of an object schema (input side: defaults make a parameter optional). */
 function parameters(schema: z.ZodType | undefined, where: "path" | "query"): Parameter[] {
   if (schema === undefined) return [];
@@ -102,6 +116,7 @@ function operation(route: Route): Operation {
   else op["x-mqgate-scope"] = route.scope;
   if (route.kind === "api") {
     const params = [...parameters(route.params, "path"), ...parameters(route.query, "query")];
+    if (route.idempotent === true) params.push(IDEMPOTENCY_PARAMETER);
     if (params.length > 0) op.parameters = params;
     if (route.body !== undefined) op.requestBody = { required: true, content: { "application/json": { schema: schemaRef(route.body) } } };
     if (route.rawBody !== undefined) {
@@ -116,6 +131,7 @@ function operation(route: Route): Operation {
     op.responses[status] = doc.schema === undefined ? { description: doc.description } : { description: doc.description, content: { "application/json": { schema: schemaRef(doc.schema) } } };
   }
   const problems = new Set<number>(route.problems);
+  if (route.idempotent === true) [409, 422].forEach((st) => problems.add(st));
   if (route.kind === "api") [401, 403, 429, 500].forEach((s) => problems.add(s));
   for (const status of [...problems].sort((a, b) => a - b)) {
     const type = STATUS_TO_PROBLEM.get(status);

@@ -66,7 +66,7 @@ export function checkPublishes(drafts: readonly PublishDraft[], key: ApiKeyRecor
 
 /** Publishes through the backend and records the request's Published and MatchedSessions metrics. */
 export async function publishMessages(ctx: RouteContext, messages: readonly PublishMessage[]): Promise<PublishResult[]> {
-  const results = await ctx.backend.publish(messages, `rest:${ctx.key.id}`);
+  const results = await ctx.backend.publish(messages, `rest:${ctx.key.id}`, ctx.requestId);
   recordPublish(ctx.metrics, results);
   return results;
 }

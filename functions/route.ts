@@ -49,6 +49,11 @@ export interface RouteContext {
    * Names are fixed and low-cardinality: never a client id or a topic in a name.
    */
   readonly metrics: MetricSet;
+  /**
+   * For a request with an Idempotency-Key (routes with `idempotent`): an id that is the same for every retry of it,
+   * to pass to the backend (functions/idempotency.ts). Absent otherwise.
+   */
+  readonly requestId?: string;
 }
 
 /** What a public route (health, OpenAPI) gets: the backend only on demand, since it may be unavailable. */
@@ -85,6 +90,8 @@ interface RouteDoc {
   responses: Record<number, ResponseDoc>;
   /** Problem statuses the route itself may answer (401, 404 for the path and 405 are added for all). */
   problems: readonly number[];
+  /** Honours an `Idempotency-Key` header (functions/idempotency.ts; adds 409 and 422 to the problems). */
+  idempotent?: boolean;
 }
 
 type Out<S> = S extends z.ZodType ? z.output<S> : undefined;

@@ -8,6 +8,7 @@ import type { GatewayBackend } from "./backend.js";
 import { MetricSet } from "./emf.js";
 import { ForbiddenError, HttpError, MethodNotAllowedError, NotFoundError, TooManyRequestsError, ValidationError } from "./errors.js";
 import { bodyBytes, decodeParam, header, jsonBody, jsonResult, parseQuery, problemResult } from "./http.js";
+import { withIdempotency } from "./idempotency.js";
 import type { GatewayLimits, Route } from "./route.js";
 import { routes as defaultRoutes } from "./routes/index.js";
 import { isUpstreamThrottle } from "./throttle.js";
@@ -147,7 +148,13 @@ export function createApi(opts: ApiOptions): ApiHandler {
     } else if (route.rawBody !== undefined) {
       body = bodyBytes(event, limits.maxBodyBytes);
     }
-    return jsonResult(await route.handle({ params, query, body, event }, { backend, key, limits, metrics: progress.metrics }));
+    const input = { params, query, body, event };
+    if (route.idempotent !== true) return jsonResult(await route.handle(input, { backend, key, limits, metrics: progress.metrics }));
+    return jsonResult(
+      await withIdempotency(backend.store, key.id, event, (requestId) =>
+        route.handle(input, { backend, key, limits, metrics: progress.metrics, ...(requestId !== null ? { requestId } : {}) }),
+      ),
+    );
   }
 
   return async (event) => {

@@ -17,13 +17,6 @@ interface MessageJson {
   r: 0 | 1;
 }
 
-interface OutgoingJson extends MessageJson {
-  /** Delivery QoS. */
-  dq: QoS;
-  /** RETAIN flag on the wire. */
-  dr: 0 | 1;
-}
-
 function messageJson(msg: StoredMessage): MessageJson {
   return { t: msg.topic, p: msg.payload.toString("base64"), q: msg.qos, r: msg.retain ? 1 : 0 };
 }
@@ -69,13 +62,50 @@ export function decodeRetained(text: string): RetainedRecord {
   return { ...messageFrom(o, "retained message"), updatedAt: typeof o.u === "number" ? o.u : 0 };
 }
 
-/** The immutable part of an outgoing message (what `enqueue` writes after the `0:0:` header). */
+/**
+ * The immutable part of an outgoing message (what `enqueue` writes after the `<packetId>:<state>:` header), compact
+ * since decision 021: four flag digits (message QoS, RETAIN, delivery QoS, wire RETAIN), the topic's length in
+ * UTF-16 units, `:`, the topic, then the payload in base64. No JSON: about half the bytes of the old body and no
+ * JSON.stringify/parse per message. Bodies written before (JSON, starting with `{`) still decode.
+ */
 export function encodeOutgoingBody(entry: Omit<StoredOutgoing, "seq" | "packetId" | "state">): string {
-  const json: OutgoingJson = { ...messageJson(entry.msg), dq: entry.qos, dr: entry.retain ? 1 : 0 };
-  return JSON.stringify(json);
+  const m = entry.msg;
+  const flags = m.qos * 1000 + (m.retain ? 100 : 0) + entry.qos * 10 + (entry.retain ? 1 : 0);
+  return `${flags < 1000 ? "0" : ""}${flags < 100 ? "0" : ""}${flags < 10 ? "0" : ""}${flags}${m.topic.length}:${m.topic}${m.payload.toString("base64")}`;
 }
 
-/** An outgoing message is stored as `<packetId>:<state>:<body JSON>`; the scripts rewrite the header only. */
+function flagQos(code: number): QoS {
+  const q = code - 48;
+  if (q === 0 || q === 1 || q === 2) return q;
+  throw new StoreDataError("bad QoS in stored outgoing message");
+}
+
+function flagBit(code: number): boolean {
+  if (code === 48 || code === 49) return code === 49;
+  throw new StoreDataError("bad flag in stored outgoing message");
+}
+
+/** Decodes a compact body (see encodeOutgoingBody) starting at `from`. */
+function decodeCompactBody(value: string, from: number): { msg: StoredMessage; qos: QoS; retain: boolean } {
+  const colon = value.indexOf(":", from + 4);
+  const topicLength = colon < 0 ? Number.NaN : Number(value.slice(from + 4, colon));
+  if (!Number.isInteger(topicLength) || topicLength < 0 || colon + 1 + topicLength > value.length) {
+    throw new StoreDataError("bad stored outgoing message");
+  }
+  const end = colon + 1 + topicLength;
+  const msg: StoredMessage = {
+    topic: value.slice(colon + 1, end),
+    payload: Buffer.from(value.slice(end), "base64"),
+    qos: flagQos(value.charCodeAt(from)),
+    retain: flagBit(value.charCodeAt(from + 1)),
+  };
+  return { msg, qos: flagQos(value.charCodeAt(from + 2)), retain: flagBit(value.charCodeAt(from + 3)) };
+}
+
+/**
+ * An outgoing message is stored as `<packetId>:<state>:<body>`; the scripts rewrite the header only. The body is
+ * compact (encodeOutgoingBody) or, when written before decision 021, JSON.
+ */
 export function decodeOutgoing(seq: number, value: string): StoredOutgoing {
   const a = value.indexOf(":");
   const b = a < 0 ? -1 : value.indexOf(":", a + 1);
@@ -84,6 +114,7 @@ export function decodeOutgoing(seq: number, value: string): StoredOutgoing {
   if (b < 0 || !Number.isInteger(packetId) || (state !== 0 && state !== 1)) {
     throw new StoreDataError("bad stored outgoing message");
   }
+  if (value.charCodeAt(b + 1) !== 0x7b) return { seq, ...decodeCompactBody(value, b + 1), packetId, state };
   const o = parseJson(value.slice(b + 1), "outgoing message");
   return { seq, msg: messageFrom(o, "outgoing message"), qos: qosOf(o.dq, "outgoing message"), retain: o.dr === 1, packetId, state };
 }

@@ -31,16 +31,21 @@ export interface SessionKeys {
   /** Hash: epoch, seq counters. Outlives the session for a while so epochs and seqs never go back. */
   readonly version: string;
   /**
-   * Sorted set: dedup ids of recent enqueues (score = their seq), at most SEEN_MAX: a delivery handled twice (a
-   * node queue message redelivered after its handler's node died) is enqueued once.
+   * Sorted set: dedup ids of recent enqueues, score = when each is forgotten (ms; enqueue time + DEDUP_WINDOW_MS):
+   * a delivery handled twice within the window (a node queue message redelivered after its handler's node died) is
+   * enqueued once. Trimmed by time on every enqueue that carries a dedup id, and the key expires with the last one.
    */
   readonly seen: string;
   /** The seven keys above as a KEYS array. */
   readonly list: readonly string[];
 }
 
-/** Dedup ids an enqueue remembers per session (the most recent ones; see SessionKeys.seen). */
-export const SEEN_MAX = 1000;
+/**
+ * How long an enqueue's dedup id is remembered (see SessionKeys.seen; decision 021): longer than a node message can
+ * be redelivered (SQS visibility timeout 30 s × 5 receives, plus a dead node's lease and hand-over), so the state
+ * is bounded by time × message rate, not by a count per session.
+ */
+export const DEDUP_WINDOW_MS = 10 * 60 * 1000;
 
 export function sessionKeys(clientId: string): SessionKeys {
   const tag = `${KEY_PREFIX}{c:${escapeKeyPart(clientId)}}:`;
@@ -94,6 +99,14 @@ export const API_KEYS_KEY = `${KEY_PREFIX}{k}:byid`;
 /** Hash: sha256 hex -> API key id. */
 export const API_KEYS_BY_HASH_KEY = `${KEY_PREFIX}{k}:byhash`;
 export const API_KEY_KEYS: readonly string[] = [API_KEYS_KEY, API_KEYS_BY_HASH_KEY];
+
+/**
+ * String: one idempotency record of the REST publish routes (idempotency-types.ts, decision 022), with a TTL. The
+ * scope (an API key id) is percent-encoded, so `:` cannot make two scopes share a key.
+ */
+export function idempotencyKey(scope: string, key: string): string {
+  return `${KEY_PREFIX}idem:${encodeURIComponent(scope)}:${key}`;
+}
 
 /** Hash: counter name -> integer. */
 export const COUNTERS_KEY = `${KEY_PREFIX}counters`;

@@ -1,5 +1,5 @@
 import type { QoS } from "mqtt-packet";
-import { SEEN_MAX } from "./keys.js";
+import { DEDUP_WINDOW_MS } from "./keys.js";
 import type { SessionRecord, SessionSnapshot, StoredMessage, StoredOutgoing, StoreOp, StoreOpResult } from "./types.js";
 
 /** One session of the memory store: the same state the Redis keys `mqg:{c:<id>}:*` hold. */
@@ -21,7 +21,7 @@ export interface MemSession {
   /** How many entries of `out` are queued (packetId 0): the number `maxQueued` bounds. */
   queued: number;
   inbound2: Set<number>;
-  /** Dedup id -> seq of recent enqueues (insertion order), at most SEEN_MAX. */
+  /** Dedup id -> when it is forgotten (ms), in insertion order: the enqueues of the last DEDUP_WINDOW_MS. */
   seen: Map<string, number>;
 }
 
@@ -61,6 +61,16 @@ const FENCED: StoreOpResult = { ok: false, reason: "fenced" };
 const FULL: StoreOpResult = { ok: false, reason: "full" };
 const OK: StoreOpResult = { ok: true };
 
+/** Records `id` until now + DEDUP_WINDOW_MS and forgets the oldest ids whose window ended (as the script trims). */
+function rememberDedup(seen: Map<string, number>, id: string, now: number): void {
+  for (const [old, until] of seen) {
+    if (until > now) break;
+    seen.delete(old);
+  }
+  seen.delete(id);
+  seen.set(id, now + DEDUP_WINDOW_MS);
+}
+
 /** Applies one session op (everything but retained.*), exactly as the `apply` Lua script does. */
 export function applySessionOp(
   op: Exclude<StoreOp, { op: "retained.set" } | { op: "retained.delete" }>,
@@ -71,7 +81,8 @@ export function applySessionOp(
   if (op.op === "enqueue") {
     if (op.epoch !== undefined && op.epoch !== v.epoch) return { ...FENCED };
     if (op.unowned === true && s.node !== null) return { ok: false, reason: "owned", node: s.node };
-    if (op.dedupId !== undefined && s.seen.has(op.dedupId)) return { ok: false, reason: "duplicate" };
+    const now = op.dedupId === undefined ? 0 : (op.now ?? Date.now());
+    if (op.dedupId !== undefined && (s.seen.get(op.dedupId) ?? 0) > now) return { ok: false, reason: "duplicate" };
     let dropped: number | undefined;
     const inflight = op.entry.packetId !== 0;
     if (!inflight && s.queued >= op.maxQueued) {
@@ -88,10 +99,7 @@ export function applySessionOp(
     const e = op.entry;
     s.out.set(seq, { seq, msg: copyMessage(e.msg), qos: e.qos, retain: e.retain, packetId: e.packetId, state: 0 });
     if (!inflight) s.queued++;
-    if (op.dedupId !== undefined) {
-      s.seen.set(op.dedupId, seq);
-      if (s.seen.size > SEEN_MAX) s.seen.delete(s.seen.keys().next().value as string);
-    }
+    if (op.dedupId !== undefined) rememberDedup(s.seen, op.dedupId, now);
     return dropped === undefined ? { ok: true, seq } : { ok: true, seq, dropped };
   }
   if (op.epoch !== v.epoch) return { ...FENCED };

@@ -2,6 +2,8 @@ import type { QoS } from "mqtt-packet";
 import { compareUtf8, decodeCursor, encodeCursor } from "./codec.js";
 import type { Identity, IdentityChanges, RoleRecord, UserRecord } from "./identity-types.js";
 import { VERSION_TOMBSTONE_MS } from "./keys.js";
+import { MemoryIdempotency } from "./idempotency.js";
+import type { IdempotencyBegin } from "./idempotency-types.js";
 import { MemoryIdentities } from "./memory-identity.js";
 import { MemoryRetained } from "./memory-retained.js";
 import { MemoryRoutes } from "./routes-memory.js";
@@ -40,6 +42,7 @@ export class MemoryStore implements Store {
   private readonly identities = new MemoryIdentities();
   private readonly routes = new MemoryRoutes();
   private readonly wills = new MemoryWills();
+  private readonly idempotency = new MemoryIdempotency();
 
   async claimSession(clientId: string, opts: ClaimOptions): Promise<ClaimResult> {
     check.checkClaim(clientId, opts);
@@ -358,6 +361,19 @@ export class MemoryStore implements Store {
 
   async getCounters(): Promise<Record<string, number>> {
     return Object.fromEntries(this.counters);
+  }
+
+
+  beginIdempotent(scope: string, key: string, fingerprint: string, pendingMs: number): Promise<IdempotencyBegin> {
+    return this.idempotency.beginIdempotent(scope, key, fingerprint, pendingMs);
+  }
+
+  finishIdempotent(scope: string, key: string, fingerprint: string, token: string, answer: string, ttlMs: number): Promise<boolean> {
+    return this.idempotency.finishIdempotent(scope, key, fingerprint, token, answer, ttlMs);
+  }
+
+  abandonIdempotent(scope: string, key: string, fingerprint: string, token: string): Promise<void> {
+    return this.idempotency.abandonIdempotent(scope, key, fingerprint, token);
   }
 
   async ping(): Promise<boolean> {

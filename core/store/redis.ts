@@ -7,10 +7,12 @@ import {
 import { CursorSeal } from "./cursor.js";
 import { ClaimRefused, StoreDataError } from "./errors.js";
 import {
-  API_KEY_KEYS, API_KEYS_KEY, COUNTERS_KEY, CURSOR_SECRET_KEY, custodyKey, EXPIRY_KEY, NODES_KEY, ownedKey, RETAINED_KEY, RETAINED_KEYS, RETAINED_STATS_KEY,
+  API_KEY_KEYS, API_KEYS_KEY, COUNTERS_KEY, CURSOR_SECRET_KEY, custodyKey, DEDUP_WINDOW_MS, EXPIRY_KEY, NODES_KEY, ownedKey, RETAINED_KEY, RETAINED_KEYS, RETAINED_STATS_KEY,
   sessionKeys, SESSIONS_KEY,
 } from "./keys.js";
 import type { Identity, IdentityChanges, RoleRecord, UserRecord } from "./identity-types.js";
+import { RedisIdempotency } from "./idempotency.js";
+import type { IdempotencyBegin } from "./idempotency-types.js";
 import { RedisIdentities } from "./redis-identity.js";
 import { RedisRoutes } from "./routes-redis.js";
 import type { Adoption, RouteChanges, RouteDigest } from "./routes-types.js";
@@ -37,36 +39,97 @@ function sessionCall(script: S.LuaScript, clientId: string, args: readonly strin
   return { script, keys: sessionKeys(clientId).list, args };
 }
 
-/** One APPLY call per op: `apply` sends them all in one pipeline. */
-function opCall(op: StoreOp): ScriptCall {
+type SessionOp = Exclude<StoreOp, { op: "retained.set" } | { op: "retained.delete" }>;
+
+/** The ops of one session in a batch: their positions in the batch and the SESSION_APPLY arguments (scripts.ts). */
+interface SessionGroup {
+  positions: number[];
+  /** Seqs that updates and deletes name (ARGV[3..]). */
+  names: string[];
+  ops: string[];
+  /** The last 'p' and 'k' sent: consecutive ops that share them do not repeat them. */
+  params: string;
+  epoch: string | null;
+}
+
+/** Appends the SESSION_APPLY fields of one session op to its group. */
+function pushSessionOp(g: SessionGroup, op: SessionOp, now: number): void {
+  if (op.op === "enqueue") {
+    const dedup = op.dedupId ?? "";
+    const epoch = op.epoch === undefined ? "" : String(op.epoch);
+    const unowned = op.unowned === true ? "1" : "0";
+    const at = String(op.now ?? now);
+    const params = `${op.maxQueued}|${op.dropPolicy}|${epoch}|${unowned}|${at}`;
+    if (params !== g.params) {
+      g.ops.push("p", String(op.maxQueued), op.dropPolicy, epoch, unowned, at);
+      g.params = params;
+    }
+    g.ops.push("e", `${op.entry.packetId}:0:${encodeOutgoingBody(op.entry)}`, dedup);
+    return;
+  }
+  const epoch = String(op.epoch);
+  if (epoch !== g.epoch) {
+    g.ops.push("k", epoch);
+    g.epoch = epoch;
+  }
   switch (op.op) {
-    case "enqueue":
-      return sessionCall(S.APPLY, op.clientId, [
-        op.op,
-        encodeOutgoingBody(op.entry),
-        String(op.maxQueued),
-        op.dropPolicy,
-        String(op.entry.packetId),
-        op.epoch === undefined ? "" : String(op.epoch),
-        op.unowned === true ? "1" : "0",
-        op.dedupId ?? "",
-      ]);
-    case "outgoing.update":
-      return sessionCall(S.APPLY, op.clientId, [op.op, String(op.epoch), String(op.seq), String(op.packetId), String(op.state)]);
-    case "outgoing.delete":
-      return sessionCall(S.APPLY, op.clientId, [op.op, String(op.epoch), String(op.seq)]);
+    case "outgoing.update": {
+      const seq = String(op.seq);
+      g.names.push(seq);
+      g.ops.push("u", seq, `${op.packetId}:${op.state}`);
+      return;
+    }
+    case "outgoing.delete": {
+      const seq = String(op.seq);
+      g.names.push(seq);
+      g.ops.push("d", seq);
+      return;
+    }
     case "inbound2.add":
     case "inbound2.delete":
-      return sessionCall(S.APPLY, op.clientId, [op.op, String(op.epoch), String(op.packetId)]);
-    case "retained.set": {
-      const size = retainedSize(op.msg.topic, op.msg.payload);
-      const value = encodeRetained(op.msg, size, op.now ?? Date.now());
-      const args = [op.op, op.msg.topic, value, String(op.maxRetained), String(size), op.maxBytes === undefined ? "" : String(op.maxBytes)];
-      return { script: S.APPLY, keys: RETAINED_KEYS, args: [...args, ...levelEntries(op.msg.topic)] };
-    }
-    case "retained.delete":
-      return { script: S.APPLY, keys: RETAINED_KEYS, args: [op.op, op.topic, ...levelEntries(op.topic)] };
+      g.ops.push(op.op === "inbound2.add" ? "a" : "r", String(op.packetId));
+      return;
   }
+}
+
+const REFUSALS: Record<string, StoreOpResult> = {
+  f: { ok: false, reason: "fenced" },
+  n: { ok: false, reason: "no-session" },
+  F: { ok: false, reason: "full" },
+  u: { ok: false, reason: "duplicate" },
+};
+
+/** Reads a SESSION_APPLY reply (scripts.ts) into the results of the group's ops. */
+function groupResults(reply: unknown, g: SessionGroup, ops: StoreOp[], results: StoreOpResult[]): void {
+  const a = asArray(reply, "session apply");
+  const codes = asString(a[0], "session apply codes");
+  if (codes.length !== g.positions.length) throw new StoreDataError("unexpected Redis reply: session apply length");
+  let x = 1;
+  for (let k = 0; k < codes.length; k++) {
+    const pos = g.positions[k] as number;
+    const c = codes[k] as string;
+    if (c === "1") {
+      results[pos] = ops[pos]?.op === "enqueue" ? { ok: true, seq: asInt(a[x++], "seq") } : { ok: true };
+    } else if (c === "D") {
+      const seq = asInt(a[x++], "seq");
+      results[pos] = { ok: true, seq, dropped: asInt(a[x++], "dropped seq") };
+    } else if (c === "o") {
+      results[pos] = { ok: false, reason: "owned", node: asString(a[x++], "owner node") };
+    } else {
+      const r = REFUSALS[c];
+      if (r === undefined) throw new StoreDataError(`unexpected Redis reply: session apply code '${c}'`);
+      results[pos] = { ...r } as StoreOpResult;
+    }
+  }
+}
+
+/** One APPLY call for a retained op. */
+function retainedCall(op: Extract<StoreOp, { op: "retained.set" } | { op: "retained.delete" }>): ScriptCall {
+  if (op.op === "retained.delete") return { script: S.APPLY, keys: RETAINED_KEYS, args: [op.op, op.topic, ...levelEntries(op.topic)] };
+  const size = retainedSize(op.msg.topic, op.msg.payload);
+  const value = encodeRetained(op.msg, size, op.now ?? Date.now());
+  const args = [op.op, op.msg.topic, value, String(op.maxRetained), String(size), op.maxBytes === undefined ? "" : String(op.maxBytes)];
+  return { script: S.APPLY, keys: RETAINED_KEYS, args: [...args, ...levelEntries(op.msg.topic)] };
 }
 
 /**
@@ -81,6 +144,7 @@ export class RedisStore implements Store {
   private readonly identities: RedisIdentities;
   private readonly routes: RedisRoutes;
   private readonly wills: RedisWills;
+  private readonly idempotency: RedisIdempotency;
 
   constructor(transport: RedisTransport) {
     this.kind = transport.kind;
@@ -88,6 +152,7 @@ export class RedisStore implements Store {
     this.identities = new RedisIdentities(this.client);
     this.routes = new RedisRoutes(this.client);
     this.wills = new RedisWills(this.client);
+    this.idempotency = new RedisIdempotency(this.client);
   }
 
   /**
@@ -288,11 +353,49 @@ export class RedisStore implements Store {
     return all.sort((a, b) => compareUtf8(a.clientId, b.clientId) || compareUtf8(a.filter, b.filter));
   }
 
-  /** One pipeline of APPLY calls, one per op: one round trip (one HTTP request on Upstash). */
+  /**
+   * One round trip (one HTTP request on Upstash): one SESSION_APPLY call per session with all its ops of the batch
+   * in order (decision 021), one APPLY call per retained op. Sessions are independent, so only each session's own
+   * order matters; each call touches one hash slot.
+   */
   async apply(ops: StoreOp[]): Promise<StoreOpResult[]> {
     for (const op of ops) check.checkOp(op);
-    const res = await this.client.batch(ops.map(opCall));
-    return res.map((r) => opResult(unwrap(r)));
+    const now = Date.now();
+    const calls: ScriptCall[] = [];
+    /** Per call: its session group, or the batch position of its retained op. */
+    const owners: (SessionGroup | number)[] = [];
+    const groups = new Map<string, SessionGroup>();
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i] as StoreOp;
+      if (op.op === "retained.set" || op.op === "retained.delete") {
+        calls.push(retainedCall(op));
+        owners.push(i);
+        continue;
+      }
+      let g = groups.get(op.clientId);
+      if (g === undefined) {
+        g = { positions: [], names: [], ops: [], params: "", epoch: null };
+        groups.set(op.clientId, g);
+        calls.push({ script: S.SESSION_APPLY, keys: sessionKeys(op.clientId).list, args: g.ops });
+        owners.push(g);
+      }
+      g.positions.push(i);
+      pushSessionOp(g, op, now);
+    }
+    // The seqs go first (one HMGET): the group's args are complete now.
+    for (let c = 0; c < calls.length; c++) {
+      const g = owners[c];
+      if (typeof g !== "number" && g !== undefined) calls[c] = { ...(calls[c] as ScriptCall), args: [String(DEDUP_WINDOW_MS), String(g.names.length), ...g.names, ...g.ops] };
+    }
+    const res = await this.client.batch(calls);
+    const results: StoreOpResult[] = new Array<StoreOpResult>(ops.length);
+    for (let c = 0; c < calls.length; c++) {
+      const owner = owners[c] as SessionGroup | number;
+      const reply = unwrap(res[c]);
+      if (typeof owner === "number") results[owner] = opResult(reply);
+      else groupResults(reply, owner, ops, results);
+    }
+    return results;
   }
 
   async getRetained(topic: string): Promise<RetainedRecord | null> {
@@ -457,6 +560,19 @@ export class RedisStore implements Store {
   async getCounters(): Promise<Record<string, number>> {
     const m = flatMap(await this.client.command(["HGETALL", COUNTERS_KEY]), "counters");
     return Object.fromEntries([...m].map(([k, v]) => [k, Number(v)]));
+  }
+
+
+  beginIdempotent(scope: string, key: string, fingerprint: string, pendingMs: number): Promise<IdempotencyBegin> {
+    return this.idempotency.beginIdempotent(scope, key, fingerprint, pendingMs);
+  }
+
+  finishIdempotent(scope: string, key: string, fingerprint: string, token: string, answer: string, ttlMs: number): Promise<boolean> {
+    return this.idempotency.finishIdempotent(scope, key, fingerprint, token, answer, ttlMs);
+  }
+
+  abandonIdempotent(scope: string, key: string, fingerprint: string, token: string): Promise<void> {
+    return this.idempotency.abandonIdempotent(scope, key, fingerprint, token);
   }
 
   async ping(): Promise<boolean> {

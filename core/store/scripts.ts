@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { SEEN_MAX, VERSION_TOMBSTONE_MS } from "./keys.js";
+import { VERSION_TOMBSTONE_MS } from "./keys.js";
 import { SCAN_BUDGET, SCAN_BYTES } from "./retained-index.js";
 
 /**
@@ -146,19 +146,12 @@ return 1
 `);
 
 /**
- * One op of a batch (`Store.apply` sends one call per op, all in one pipeline). ARGV[1] is the op name.
- * Session ops take the session KEYS; retained ops take KEYS = retained msgs, topics, levels, stats (keys.ts).
- * Reply: {1, seq?, dropped?} or {0, reason}.
- *   enqueue: body, maxQueued, dropPolicy, packetId (0 = queued and bounded, else in flight, never bounded),
- *            epoch ('' = not an owner write), unowned ('1': refuse {0, 'owned', node} while a node owns it),
- *            dedupId ('' = none; else refuse {0, 'duplicate'} when already enqueued under it)
- *   outgoing.update: epoch, seq, packetId, state
- *   outgoing.delete: epoch, seq
- *   inbound2.add / inbound2.delete: epoch, packetId
+ * One retained op of a batch (session ops go through SESSION_APPLY, one call per session and batch).
+ * KEYS = retained msgs, topics, levels, stats (keys.ts). ARGV[1] is the op name. Reply: {1} or {0, 'full'}.
  *   retained.set: topic, `<size>:<JSON>`, maxRetained, size, maxBytes ('' = none), ...level index entries
  *   retained.delete: topic, ...level index entries
  */
-export const APPLY = script("apply", SESSION + String.raw`
+export const APPLY = script("apply", String.raw`
 local op = ARGV[1]
 if op == 'retained.set' then
   local old = redis.call('HGET', KEYS[1], ARGV[2])
@@ -189,57 +182,8 @@ elseif op == 'retained.delete' then
     for i = 3, #ARGV do redis.call('ZREM', KEYS[3], ARGV[i]) end
   end
   return { 1 }
-elseif op == 'enqueue' then
-  local why = refuse(ARGV[6])
-  if why then return { 0, why } end
-  if ARGV[7] == '1' then
-    local owner = redis.call('HGET', meta, 'node')
-    if owner then return { 0, 'owned', owner } end
-  end
-  local dedup = ARGV[8]
-  if dedup ~= '' and redis.call('ZSCORE', seen, dedup) then return { 0, 'duplicate' } end
-  local max = tonumber(ARGV[3])
-  local queued = ARGV[5] == '0'
-  local dropped = false
-  if queued and redis.call('ZCARD', queue) >= max then
-    if ARGV[4] == 'newest' or max == 0 then return { 0, 'full' } end
-    while redis.call('ZCARD', queue) >= max do
-      local oldest = redis.call('ZRANGE', queue, 0, 0)[1]
-      redis.call('ZREM', queue, oldest)
-      redis.call('HDEL', out, oldest)
-      dropped = tonumber(oldest)
-    end
-  end
-  local seq = redis.call('HINCRBY', ver, 'seq', 1)
-  redis.call('HSET', out, seq, ARGV[5] .. ':0:' .. ARGV[2])
-  if queued then redis.call('ZADD', queue, seq, seq) end
-  if dedup ~= '' then
-    redis.call('ZADD', seen, seq, dedup)
-    if redis.call('ZCARD', seen) > ${SEEN_MAX} then redis.call('ZREMRANGEBYRANK', seen, 0, -${SEEN_MAX + 1}) end
-  end
-  return { 1, seq, dropped }
 end
-local why = refuse(ARGV[2])
-if why then return { 0, why } end
-if op == 'outgoing.update' then
-  local v = redis.call('HGET', out, ARGV[3])
-  if v then
-    local a = string.find(v, ':', 1, true)
-    local b = string.find(v, ':', a + 1, true)
-    redis.call('HSET', out, ARGV[3], ARGV[4] .. ':' .. ARGV[5] .. string.sub(v, b))
-    if ARGV[4] == '0' then redis.call('ZADD', queue, ARGV[3], ARGV[3]) else redis.call('ZREM', queue, ARGV[3]) end
-  end
-elseif op == 'outgoing.delete' then
-  redis.call('HDEL', out, ARGV[3])
-  redis.call('ZREM', queue, ARGV[3])
-elseif op == 'inbound2.add' then
-  redis.call('SADD', in2, ARGV[3])
-elseif op == 'inbound2.delete' then
-  redis.call('SREM', in2, ARGV[3])
-else
-  return redis.error_reply('mqgate: unknown op ' .. op)
-end
-return { 1 }
+return redis.error_reply('mqgate: unknown op ' .. op)
 `);
 
 /** KEYS: retained msgs, topics. */
@@ -523,4 +467,208 @@ for _, m in ipairs(members) do
   if v then r[#r + 1] = m; r[#r + 1] = v end
 end
 return r
+`);
+
+/**
+ * Every session op of one batch for one session, in order, in one call (decision 021). The session's existence,
+ * epoch, owner and seq counter are read once; every entry an update or delete names is read with one HMGET; the
+ * ops then change a local view of the touched entries, written back at the end with one HSET, HDEL, ZADD and ZREM
+ * each (in chunks of 1,000 arguments), so the cost per op is a few Lua steps, not a few Redis calls. An entry is
+ * queued (in `queue`) exactly when its header's packet id is 0. A queue bound that is reached writes the view back
+ * first and then drops from the real queue, as before.
+ * ARGV[1]: dedup window (ms); ARGV[2]: n, the number of seqs that updates and deletes name; ARGV[3..2+n]: those
+ * seqs; then the ops, each a code and its fields (the fields shared by consecutive ops are sent once):
+ *   'p' enqueue parameters of the enqueues that follow: maxQueued, dropPolicy, epoch ('' = not an owner write),
+ *       unowned ('1': refuse while a node owns the session), now (ms, for the dedup window)
+ *   'e' enqueue: value (`<packetId>:0:<body>`; packet id 0 = queued and bounded, else in flight, never bounded),
+ *       dedupId ('' = none; else refused as duplicate when enqueued under it within the window)
+ *   'k' the epoch of the owner writes that follow
+ *   'u' outgoing.update: seq, new header (`<packetId>:<state>`)
+ *   'd' outgoing.delete: seq
+ *   'a' / 'r' inbound2.add / inbound2.delete: packetId
+ * Reply: a string with one character per op ('1' done, 'D' done and an entry dropped, 'f' fenced, 'n' no-session,
+ * 'F' full, 'u' duplicate, 'o' owned), then per enqueue done its seq (and, for 'D', the dropped seq), per 'o' the
+ * owner node, in op order.
+ */
+export const SESSION_APPLY = script("sessionApply", SESSION + String.raw`
+local A, tonumber, sbyte, sfind, ssub, call = ARGV, tonumber, string.byte, string.find, string.sub, redis.call
+local window = tonumber(A[1])
+local exists = call('EXISTS', meta) == 1
+local cur_epoch, node, seq, qn = nil, nil, nil, nil
+local seq_dirty, trimmed, dedup_added = false, false, false
+-- init[s] / cur[s]: an entry's value as stored / in the local view (false = absent)
+local init, cur = {}, {}
+local function chunked(cmd, key, list)
+  for c = 1, #list, 1000 do call(cmd, key, unpack(list, c, math.min(c + 999, #list))) end
+end
+local function in_queue(v) return v and sbyte(v, 1) == 48 and sbyte(v, 2) == 58 end
+local nnames = tonumber(A[2])
+if exists then
+  for c = 3, 2 + nnames, 1000 do
+    local last = math.min(c + 999, 2 + nnames)
+    local vals = call('HMGET', out, unpack(A, c, last))
+    for k = c, last do
+      local s = A[k]
+      if init[s] == nil then
+        init[s] = vals[k - c + 1] or false
+        cur[s] = init[s]
+      end
+    end
+  end
+end
+local function set_entry(s, v)
+  if qn then
+    local a, b = in_queue(cur[s]), in_queue(v)
+    if a and not b then qn = qn - 1 elseif b and not a then qn = qn + 1 end
+  end
+  cur[s] = v
+end
+-- writes the local view back
+local function flush()
+  local hset, hdel, zadd, zrem = {}, {}, {}, {}
+  for s, v in pairs(cur) do
+    local v0 = init[s]
+    if v ~= v0 then
+      if v then
+        hset[#hset + 1] = s
+        hset[#hset + 1] = v
+      else
+        hdel[#hdel + 1] = s
+      end
+      local q0, q1 = in_queue(v0), in_queue(v)
+      if q1 and not q0 then
+        zadd[#zadd + 1] = s
+        zadd[#zadd + 1] = s
+      elseif q0 and not q1 then
+        zrem[#zrem + 1] = s
+      end
+      init[s] = v
+    end
+  end
+  chunked('HDEL', out, hdel)
+  chunked('HSET', out, hset)
+  chunked('ZREM', queue, zrem)
+  chunked('ZADD', queue, zadd)
+end
+-- nil when a write carrying 'epoch' ('' = unfenced) may proceed, else the refusal code
+local function why(epoch)
+  if not exists then return 'n' end
+  if epoch ~= '' then
+    if cur_epoch == nil then cur_epoch = epoch_of() end
+    if cur_epoch ~= tonumber(epoch) then return 'f' end
+  end
+  return nil
+end
+local codes, res = {}, { '' }
+local max, policy, eepoch, unowned, now = 0, 'oldest', '', '0', 0
+local oepoch = ''
+local function enqueue(value, dedup)
+  local w = why(eepoch)
+  if w then return w end
+  if unowned == '1' then
+    if node == nil then node = call('HGET', meta, 'node') end
+    if node then
+      res[#res + 1] = node
+      return 'o'
+    end
+  end
+  if dedup ~= '' then
+    if not trimmed then
+      call('ZREMRANGEBYSCORE', seen, '-inf', now)
+      trimmed = true
+    end
+    local until_ = call('ZSCORE', seen, dedup)
+    if until_ and tonumber(until_) > now then return 'u' end
+  end
+  local queued = in_queue(value)
+  local dropped = false
+  if queued then
+    if qn == nil then
+      flush()
+      qn = call('ZCARD', queue)
+    end
+    if qn >= max then
+      if policy == 'newest' or max == 0 then return 'F' end
+      flush()
+      while qn >= max do
+        local oldest = call('ZRANGE', queue, 0, 0)[1]
+        if not oldest then
+          qn = 0
+          break
+        end
+        call('ZREM', queue, oldest)
+        call('HDEL', out, oldest)
+        init[oldest] = false
+        cur[oldest] = false
+        dropped = tonumber(oldest)
+        qn = qn - 1
+      end
+    end
+  end
+  if seq == nil then seq = tonumber(call('HGET', ver, 'seq') or '0') end
+  seq = seq + 1
+  seq_dirty = true
+  local s = string.format('%.0f', seq)
+  init[s] = false
+  cur[s] = false
+  set_entry(s, value)
+  if dedup ~= '' then
+    call('ZADD', seen, now + window, dedup)
+    dedup_added = true
+  end
+  res[#res + 1] = seq
+  if dropped then
+    res[#res + 1] = dropped
+    return 'D'
+  end
+  return '1'
+end
+local i = 3 + nnames
+local n = #A
+while i <= n do
+  local op = A[i]
+  if op == 'e' then
+    codes[#codes + 1] = enqueue(A[i + 1], A[i + 2])
+    i = i + 3
+  elseif op == 'p' then
+    max, policy, eepoch, unowned, now = tonumber(A[i + 1]), A[i + 2], A[i + 3], A[i + 4], tonumber(A[i + 5])
+    i = i + 6
+  elseif op == 'k' then
+    oepoch = A[i + 1]
+    i = i + 2
+  else
+    local w = why(oepoch)
+    if op == 'u' then
+      if not w then
+        local s = A[i + 1]
+        local v = cur[s]
+        if v then
+          local a = sfind(v, ':', 1, true)
+          local b = sfind(v, ':', a + 1, true)
+          set_entry(s, A[i + 2] .. ssub(v, b))
+        end
+      end
+      i = i + 3
+    else
+      if not w then
+        if op == 'd' then
+          set_entry(A[i + 1], false)
+        elseif op == 'a' then
+          call('SADD', in2, A[i + 1])
+        elseif op == 'r' then
+          call('SREM', in2, A[i + 1])
+        else
+          w = 'x'
+        end
+      end
+      i = i + 2
+    end
+    codes[#codes + 1] = w or '1'
+  end
+end
+flush()
+if seq_dirty then call('HSET', ver, 'seq', seq) end
+if dedup_added then call('PEXPIRE', seen, window) end
+res[1] = table.concat(codes)
+return res
 `);

@@ -61,6 +61,17 @@ export class IoRedisTransport implements RedisTransport {
   }
 
   async pipeline(cmds: readonly (readonly string[])[]): Promise<unknown[]> {
+    if (cmds.length === 1) {
+      // One command (a journal batch of one session): without a Pipeline object, same round trip.
+      const c = cmds[0] as readonly string[];
+      try {
+        return [await this.redis.call(name(c), ...c.slice(1))];
+      } catch (err) {
+        const e = toReplyError(err);
+        if (e instanceof RedisReplyError) return [e];
+        throw e;
+      }
+    }
     const p = this.redis.pipeline();
     for (const c of cmds) p.call(name(c), ...c.slice(1));
     const res = await p.exec();

@@ -1,4 +1,5 @@
 import type { QoS } from "mqtt-packet";
+import type { IdempotencyStore } from "./idempotency-types.js";
 import type { IdentityStore } from "./identity-types.js";
 import type { RouteStore } from "./routes-types.js";
 import type { WillOps } from "./will-types.js";
@@ -6,6 +7,7 @@ import type { WillOps } from "./will-types.js";
 export type * from "./identity-types.js";
 export type * from "./routes-types.js";
 export type * from "./will-types.js";
+export type * from "./idempotency-types.js";
 
 /**
  * The Store: everything the cluster remembers. Implemented in memory (embedded default), on Redis over TCP
@@ -144,10 +146,12 @@ export type StoreOp =
       unowned?: boolean;
       /**
        * Idempotency key (the id of the node message that caused it): refused as "duplicate" when this session
-       * already enqueued a message under it (the most recent 1,000 are remembered), so a redelivered node
-       * message is not delivered twice.
+       * enqueued a message under it within the last DEDUP_WINDOW_MS (keys.ts), so a redelivered node message is
+       * not delivered twice.
        */
       dedupId?: string;
+      /** The time the dedup window counts from (epoch ms; default: the store's clock). */
+      now?: number;
     }
   | { op: "outgoing.update"; clientId: string; epoch: number; seq: number; packetId: number; state: 0 | 1 }
   | { op: "outgoing.delete"; clientId: string; epoch: number; seq: number }
@@ -224,9 +228,11 @@ export interface ApiKeyRecord {
   createdAt: number;
 }
 
-/** Users and roles (IdentityStore, identity-types.ts), the route table (RouteStore, routes-types.ts) and wills (WillOps,
- * will-types.ts) are part of the contract too. */
-export interface Store extends IdentityStore, RouteStore, WillOps {
+/**
+ * Users and roles (IdentityStore, identity-types.ts), the route table (RouteStore, routes-types.ts), wills (WillOps,
+ * will-types.ts) and idempotency records (IdempotencyStore, decision 022) are part of the contract too.
+ */
+export interface Store extends IdentityStore, RouteStore, WillOps, IdempotencyStore {
   readonly kind: "memory" | "redis" | "upstash";
 
   // sessions

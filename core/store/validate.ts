@@ -72,6 +72,7 @@ export function checkOp(op: StoreOp): void {
       if (op.dropPolicy !== "oldest" && op.dropPolicy !== "newest") fail(`dropPolicy must be 'oldest' or 'newest'`);
       if (op.epoch !== undefined) checkInt(op.epoch, "epoch");
       if (op.dedupId !== undefined) checkText(op.dedupId, "dedupId");
+      if (op.now !== undefined) checkInt(op.now, "now");
       return;
     case "outgoing.update":
     case "outgoing.delete":

@@ -16,6 +16,7 @@ export const publishBatchRoute = defineRoute({
   body: PublishBatchRequest,
   responses: { 200: { description: "Published; one result per message, in order.", schema: PublishBatchResult } },
   problems: [400, 403, 413, 503],
+  idempotent: true,
   precheck: checkBatchSize,
   async handle({ body }, ctx) {
     const drafts = body.messages.map((m, i) => ({

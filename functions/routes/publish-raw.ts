@@ -17,6 +17,7 @@ export const publishRawRoute = defineRoute({
   rawBody: { contentType: "application/octet-stream", description: "The payload bytes." },
   responses: { 200: { description: "Published.", schema: PublishResult } },
   problems: [400, 403, 413, 503],
+  idempotent: true,
   async handle({ params, query, body }, ctx) {
     const { key, limits } = ctx;
     const [result] = await publishMessages(

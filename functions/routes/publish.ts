@@ -16,6 +16,7 @@ export const publishRoute = defineRoute({
   body: PublishRequest,
   responses: { 200: { description: "Published.", schema: PublishResult } },
   problems: [400, 403, 413, 503],
+  idempotent: true,
   async handle({ body }, ctx) {
     const { key, limits } = ctx;
     const [result] = await publishMessages(

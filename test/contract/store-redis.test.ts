@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { RedisStore } from "../../core/store/redis.js";
 import { ClaimRefused } from "../../core/store/errors.js";
-import { EXPIRY_KEY, ownedKey, sessionKeys, SESSIONS_KEY } from "../../core/store/keys.js";
+import { DEDUP_WINDOW_MS, EXPIRY_KEY, ownedKey, sessionKeys, SESSIONS_KEY } from "../../core/store/keys.js";
 import { unindex } from "../../core/store/redis-index.js";
 import { RedisClient, type RedisTransport } from "../../core/store/transport.js";
 import { connectRedisStore, IoRedisTransport } from "../../core/store/transport-ioredis.js";
@@ -163,6 +163,44 @@ describe("RedisStore over TCP", () => {
     await store.deleteSession("c1");
     expect(await store.expireSessions(3000, 10)).toEqual([]);
     expect(await redis.admin.zscore(EXPIRY_KEY, "c1")).toBeNull();
+    await store.close();
+  });
+
+  it("dedup state is bounded by time: expired ids are trimmed and the key expires with its window", async () => {
+    const { store } = await counted();
+    await store.claimSession("c1", { node: "n1", clean: false, username: null, now: 1 });
+    const seen = sessionKeys("c1").seen;
+    const now = Date.now();
+    const ops = Array.from({ length: 50 }, (_, i) => enqueueOp("c1", msg("t"), { dedupId: `m:${i}`, now }));
+    expect((await store.apply(ops)).every((r) => r.ok)).toBe(true);
+    expect(await redis.admin.zcard(seen)).toBe(50);
+    const ttl = await redis.admin.pttl(seen);
+    expect(ttl).toBeGreaterThan(0);
+    expect(ttl).toBeLessThanOrEqual(DEDUP_WINDOW_MS);
+    // One window later the next enqueue with a dedup id trims every expired id: only its own is left.
+    expect((await store.apply([enqueueOp("c1", msg("t"), { dedupId: "m:new", now: now + DEDUP_WINDOW_MS })]))[0]?.ok).toBe(true);
+    expect(await redis.admin.zrange(seen, 0, -1)).toEqual(["m:new"]);
+    await store.close();
+  });
+
+  it("data written before decision 021 still reads: JSON outgoing bodies, and a `seen` set scored by seq is trimmed", async () => {
+    const { store } = await counted();
+    const { epoch } = await store.claimSession("c1", { node: "n1", clean: false, username: null, now: 1 });
+    const k = sessionKeys("c1");
+    const legacy = JSON.stringify({ t: "old/1", p: Buffer.from([0, 255]).toString("base64"), q: 1, r: 0, dq: 1, dr: 0 });
+    await redis.admin.hset(k.out, "1", `0:0:${legacy}`);
+    await redis.admin.zadd(k.queue, 1, "1");
+    await redis.admin.hset(k.version, "seq", "1");
+    await redis.admin.zadd(k.seen, 1, "old-id");
+    const r = await store.apply([
+      enqueueOp("c1", msg("new/2"), { dedupId: "old-id" }),
+      { op: "outgoing.update", clientId: "c1", epoch, seq: 1, packetId: 4, state: 0 },
+    ]);
+    expect(r).toEqual([{ ok: true, seq: 2 }, { ok: true }]);
+    const s = await store.getSession("c1");
+    expect(s?.outgoing.map((o) => [o.seq, o.msg.topic, [...o.msg.payload], o.packetId])).toEqual([[1, "old/1", [0, 255], 4], [2, "new/2", [120], 0]]);
+    expect(await redis.admin.zrange(k.seen, 0, -1)).toEqual(["old-id"]);
+    expect(Number(await redis.admin.zscore(k.seen, "old-id"))).toBeGreaterThan(Date.now());
     await store.close();
   });
 

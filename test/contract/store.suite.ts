@@ -2,6 +2,7 @@ import { describe } from "vitest";
 import { clusterTests } from "./store/cluster.js";
 import { type StoreFactory, useStore } from "./store/fixtures.js";
 import { identityTests } from "./store/identities.js";
+import { idempotencyTests } from "./store/idempotency.js";
 import { messageTests } from "./store/messages.js";
 import { ownershipTests } from "./store/ownership.js";
 import { retainedTests } from "./store/retained.js";
@@ -31,5 +32,6 @@ export function storeContract(name: string, create: StoreFactory): void {
     identityTests(ctx);
     routeTests(ctx);
     willTests(ctx);
+    idempotencyTests(ctx);
   });
 }

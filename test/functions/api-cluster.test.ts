@@ -1,7 +1,9 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
+import { Redis } from "ioredis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { createAllowAll } from "../../core/auth/index.js";
 import { SqsCommunicator } from "../../core/communicator/index.js";
+import { idempotencyKey } from "../../core/store/keys.js";
 import { connectRedisStore } from "../../core/store/transport-ioredis.js";
 import { connectUpstashStore } from "../../core/store/transport-upstash.js";
 import type { Store } from "../../core/store/types.js";
@@ -116,6 +118,29 @@ describe("REST Lambda on a cluster (Upstash store, SQS node queues)", () => {
     await b.waitFor(9, 15_000);
     expect(a.messages.map((m) => [m.payload.toString(), m.qos])).toEqual(Array.from({ length: 9 }, (_, i) => [`m${i}`, i % 3]));
     expect(b.messages.map((m) => [m.payload.toString(), m.qos])).toEqual(Array.from({ length: 9 }, (_, i) => [`m${i}`, Math.min(i % 3, 1)]));
+  });
+
+  it("a retried publish with the same Idempotency-Key is delivered once, also when the first answer was lost", async () => {
+    const sub = await connect(brokers[1]!, "idem-sub");
+    await sub.client.subscribeAsync("idem/#", { qos: 1 });
+    await visibleEverywhere("idem-sub", "idem/#");
+    const req = { ...auth(), body: { topic: "idem/1", payload: "once", qos: 1 }, headers: { "idempotency-key": "retry-me" } };
+    const first = await call(api, "POST", "/v1/publish", req);
+    const replay = await call(api, "POST", "/v1/publish", req);
+    expect([first.status, replay.status, replay.headers["idempotent-replayed"]]).toEqual([200, 200, "true"]);
+    expect(replay.body).toEqual(first.body);
+    // The Lambda died after sending but before recording its answer: the record is gone, the retry sends again, under
+    // the same node message id, and SQS FIFO (or the node) drops the repeat.
+    const keyRecord = await stores[0]!.getApiKeyByHash(createHash("sha256").update(admin).digest("hex"));
+    const raw = new Redis(redis.url);
+    await raw.del(idempotencyKey(keyRecord!.id, "retry-me"));
+    raw.disconnect();
+    const resent = await call(api, "POST", "/v1/publish", req);
+    expect([resent.status, resent.headers["idempotent-replayed"]]).toEqual([200, undefined]);
+    // One origin, one FIFO group: once the marker arrived, anything sent before it has too.
+    await call(api, "POST", "/v1/publish", { ...auth(), body: { topic: "idem/1", payload: "marker", qos: 1 } });
+    await until("marker delivered", () => sub.messages.some((m) => m.payload.toString() === "marker"), 15_000);
+    expect(sub.messages.map((m) => m.payload.toString())).toEqual(["once", "marker"]);
   });
 
   it("a QoS 1 publish to an offline persistent session is queued and delivered when it reconnects", async () => {

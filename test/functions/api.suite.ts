@@ -1,6 +1,7 @@
 import { afterEach, describe } from "vitest";
 import { clientsTests } from "./suite/clients.js";
 import { makeSetup, type StoreFactory } from "./suite/env.js";
+import { idempotencyTests } from "./suite/idempotency.js";
 import { publishTests } from "./suite/publish.js";
 import { retainedAndClusterTests } from "./suite/retained.js";
 import { routingTests } from "./suite/routing.js";
@@ -22,6 +23,7 @@ export function apiSuite(name: string, makeStore: StoreFactory): void {
     const setup = makeSetup(makeStore, cleanups);
     routingTests(setup);
     publishTests(setup);
+    idempotencyTests(setup);
     clientsTests(setup);
     retainedAndClusterTests(setup);
   });

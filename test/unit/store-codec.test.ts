@@ -23,6 +23,27 @@ describe("store codec", () => {
     expect(() => decodeOutgoing(1, "garbage")).toThrow(/outgoing/);
   });
 
+  it("outgoing bodies are compact (no JSON), round trip any topic and payload, and refuse damaged values", () => {
+    for (const topic of ["", "t", "a:b/ü/🚀", "1:2:3", "{x}"]) {
+      for (const [qos, retain, dq, dr] of [[0, false, 1, false], [1, true, 2, true], [2, false, 2, false]] as const) {
+        const msg = { topic, payload: randomBytes(topic.length * 7), qos, retain };
+        const body = encodeOutgoingBody({ msg, qos: dq, retain: dr });
+        expect(body.startsWith("{")).toBe(false);
+        expect(decodeOutgoing(3, `0:0:${body}`)).toEqual({ seq: 3, msg, qos: dq, retain: dr, packetId: 0, state: 0 });
+      }
+    }
+    const body = encodeOutgoingBody({ msg: { topic: "sensors/1/temp", payload: Buffer.alloc(64, 7), qos: 1, retain: false }, qos: 1, retain: false });
+    expect(body.length).toBeLessThan(120);
+    for (const bad of ["0:0:1010", "0:0:3010t:", "0:0:10109:abc", "0:0:1x101:ab", "0:0:1010-1:a"]) expect(() => decodeOutgoing(1, bad)).toThrow(/outgoing/);
+  });
+
+  it("outgoing values written before the compact encoding (JSON bodies) still decode", () => {
+    const legacy = `5:1:${JSON.stringify({ t: "a/b", p: Buffer.from([1, 2, 255]).toString("base64"), q: 2, r: 1, dq: 1, dr: 0 })}`;
+    expect(decodeOutgoing(9, legacy)).toEqual({
+      seq: 9, msg: { topic: "a/b", payload: Buffer.from([1, 2, 255]), qos: 2, retain: true }, qos: 1, retain: false, packetId: 5, state: 1,
+    });
+  });
+
   it("nodes and API keys round trip", () => {
     const node = { nodeId: "n1", address: "10.0.0.1:1883", queueUrl: null, startedAt: 5, heartbeatAt: 9 };
     expect(decodeNode(encodeNode(node, 15000))).toEqual({ node, ttlMs: 15000 });

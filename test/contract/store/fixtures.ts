@@ -47,6 +47,8 @@ export interface EnqueueOpts {
   /** Refused with "owned" while a node owns the session. */
   unowned?: boolean;
   dedupId?: string;
+  /** The time the dedup window counts from. */
+  now?: number;
 }
 
 export function enqueueOp(clientId: string, m: StoredMessage, o: EnqueueOpts = {}): StoreOp {
@@ -59,6 +61,7 @@ export function enqueueOp(clientId: string, m: StoredMessage, o: EnqueueOpts = {
     ...(o.epoch !== undefined ? { epoch: o.epoch } : {}),
     ...(o.unowned !== undefined ? { unowned: o.unowned } : {}),
     ...(o.dedupId !== undefined ? { dedupId: o.dedupId } : {}),
+    ...(o.now !== undefined ? { now: o.now } : {}),
   };
 }
 

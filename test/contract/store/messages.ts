@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
+import { DEDUP_WINDOW_MS } from "../../../core/store/keys.js";
 import type { StoreOp } from "../../../core/store/types.js";
 import { applyOne, claim, type Ctx, enqueue, enqueueOp, msg, seqs, T0 } from "./fixtures.js";
 
@@ -35,19 +36,55 @@ export function messageTests(ctx: Ctx): void {
       expect(await enqueue(ctx.store, "ghost", msg("t"), { unowned: true })).toEqual({ ok: false, reason: "no-session" });
     });
 
-    it("dedupId: a second enqueue under the same id is refused as duplicate, per session; the last 1,000 ids are kept", async () => {
+    it("dedupId: a second enqueue under the same id is refused as duplicate, per session, for DEDUP_WINDOW_MS", async () => {
       await claim(ctx.store, "c1");
       await claim(ctx.store, "c2");
-      expect((await enqueue(ctx.store, "c1", msg("t/1"), { dedupId: "node-a:1" })).ok).toBe(true);
-      expect(await enqueue(ctx.store, "c1", msg("t/1"), { dedupId: "node-a:1" })).toEqual({ ok: false, reason: "duplicate" });
-      expect(await enqueue(ctx.store, "c1", msg("t/1"), { dedupId: "node-a:1", packetId: 3 })).toEqual({ ok: false, reason: "duplicate" });
-      expect((await enqueue(ctx.store, "c2", msg("t/1"), { dedupId: "node-a:1" })).ok).toBe(true);
+      const at = (now: number) => ({ dedupId: "node-a:1", now });
+      expect((await enqueue(ctx.store, "c1", msg("t/1"), at(T0))).ok).toBe(true);
+      expect(await enqueue(ctx.store, "c1", msg("t/1"), at(T0))).toEqual({ ok: false, reason: "duplicate" });
+      expect(await enqueue(ctx.store, "c1", msg("t/1"), { ...at(T0 + 5), packetId: 3 })).toEqual({ ok: false, reason: "duplicate" });
+      expect((await enqueue(ctx.store, "c2", msg("t/1"), at(T0))).ok).toBe(true);
       expect((await ctx.store.getSession("c1"))?.outgoing.length).toBe(1);
-      const ops = Array.from({ length: 1000 }, (_, i) => enqueueOp("c1", msg("t/x"), { dedupId: `later:${i}`, packetId: 1 + (i % 60_000) }));
+      // No count bound: many later ids do not push the first one out of the window.
+      const ops = Array.from({ length: 1500 }, (_, i) => enqueueOp("c1", msg("t/x"), { dedupId: `later:${i}`, now: T0 + 1, packetId: 1 + (i % 60_000) }));
       expect((await ctx.store.apply(ops)).every((r) => r.ok)).toBe(true);
-      // The oldest id fell out of the window of 1,000: accepted again.
-      expect((await enqueue(ctx.store, "c1", msg("t/1"), { dedupId: "node-a:1" })).ok).toBe(true);
-      expect(await enqueue(ctx.store, "c1", msg("t/x"), { dedupId: "later:999" })).toEqual({ ok: false, reason: "duplicate" });
+      expect(await enqueue(ctx.store, "c1", msg("t/1"), at(T0 + DEDUP_WINDOW_MS - 1))).toEqual({ ok: false, reason: "duplicate" });
+      // The window ended: accepted again, and remembered again from then on.
+      expect((await enqueue(ctx.store, "c1", msg("t/1"), at(T0 + DEDUP_WINDOW_MS))).ok).toBe(true);
+      expect(await enqueue(ctx.store, "c1", msg("t/1"), at(T0 + DEDUP_WINDOW_MS))).toEqual({ ok: false, reason: "duplicate" });
+      expect(await enqueue(ctx.store, "c1", msg("t/x"), { dedupId: "later:1499", now: T0 + DEDUP_WINDOW_MS })).toEqual({ ok: false, reason: "duplicate" });
+      expect((await enqueue(ctx.store, "c1", msg("t/x"), { dedupId: "later:1499", now: T0 + 1 + DEDUP_WINDOW_MS })).ok).toBe(true);
+    });
+
+    it("dedupId: the same id twice in one batch enqueues once (a redelivered node message handled in the same tick)", async () => {
+      await claim(ctx.store, "c1");
+      const op = enqueueOp("c1", msg("t/1"), { dedupId: "node-b:7", now: T0 });
+      const r = await ctx.store.apply([op, enqueueOp("c1", msg("t/2")), op]);
+      expect(r[0]?.ok).toBe(true);
+      expect(r[1]?.ok).toBe(true);
+      expect(r[2]).toEqual({ ok: false, reason: "duplicate" });
+      expect((await ctx.store.getSession("c1"))?.outgoing.map((o) => o.msg.topic)).toEqual(["t/1", "t/2"]);
+    });
+
+    it("a batch mixing sessions and op kinds answers each op in its own position, in each session's order", async () => {
+      const a = await claim(ctx.store, "a");
+      await claim(ctx.store, "b");
+      const r = await ctx.store.apply([
+        enqueueOp("a", msg("a/1"), { packetId: 1 }),
+        enqueueOp("b", msg("b/1")),
+        { op: "retained.set", msg: msg("r/1", "x", 1, true), maxRetained: 10 },
+        { op: "inbound2.add", clientId: "a", epoch: a.epoch, packetId: 9 },
+        enqueueOp("ghost", msg("g")),
+        { op: "outgoing.delete", clientId: "a", epoch: a.epoch - 1, seq: 1 },
+        enqueueOp("a", msg("a/2")),
+      ]);
+      expect(r.map((x) => x.ok)).toEqual([true, true, true, true, false, false, true]);
+      expect(r[4]).toEqual({ ok: false, reason: "no-session" });
+      expect(r[5]).toEqual({ ok: false, reason: "fenced" });
+      const s = await ctx.store.getSession("a");
+      expect(s?.outgoing.map((o) => [o.msg.topic, o.packetId])).toEqual([["a/1", 1], ["a/2", 0]]);
+      expect(r[6]).toEqual({ ok: true, seq: (r[0] as { seq: number }).seq + 1 });
+      expect(s?.inboundQos2).toEqual([9]);
     });
 
     it("an enqueue carrying an epoch is an owner write: refused as fenced once the session was claimed again", async () => {

@@ -21,6 +21,27 @@ export function stateTests(ctx: Ctx): void {
       expect(await seqs(ctx.store, "c1")).toEqual([b]);
     });
 
+    it("ops on the same entries in one batch apply in order: update then delete, delete then update, and the queue bound sees both", async () => {
+      const { epoch } = await claim(ctx.store, "c1");
+      const [a, b, c] = (await ctx.store.apply([0, 1, 2].map((i) => enqueueOp("c1", msg(`t/${i}`), { epoch })))).map(seqOf) as [number, number, number];
+      const r = await ctx.store.apply([
+        { op: "outgoing.update", clientId: "c1", epoch, seq: a, packetId: 5, state: 0 },
+        { op: "outgoing.delete", clientId: "c1", epoch, seq: a },
+        { op: "outgoing.delete", clientId: "c1", epoch, seq: b },
+        { op: "outgoing.update", clientId: "c1", epoch, seq: b, packetId: 6, state: 0 },
+        { op: "outgoing.update", clientId: "c1", epoch, seq: c, packetId: 7, state: 1 },
+        { op: "outgoing.update", clientId: "c1", epoch, seq: c, packetId: 0, state: 0 },
+        // Queue bound 2: c is queued again, so one more fits and the next drops c (the oldest queued).
+        enqueueOp("c1", msg("t/3"), { maxQueued: 2 }),
+        enqueueOp("c1", msg("t/4"), { maxQueued: 2 }),
+      ]);
+      expect(r.slice(0, 6).every((x) => x.ok)).toBe(true);
+      expect(r[6]).toEqual({ ok: true, seq: c + 1 });
+      expect(r[7]).toEqual({ ok: true, seq: c + 2, dropped: c });
+      const s = await ctx.store.getSession("c1");
+      expect(s?.outgoing.map((o) => [o.seq, o.msg.topic, o.packetId, o.state])).toEqual([[c + 1, "t/3", 0, 0], [c + 2, "t/4", 0, 0]]);
+    });
+
     it("outgoing.update and outgoing.delete with a stale epoch are fenced", async () => {
       const old = await claim(ctx.store, "c1");
       const seq = seqOf(await enqueue(ctx.store, "c1", msg("a")));
