@@ -4,6 +4,7 @@ import type { Communicator, NodeMessage, WireMessage } from "../core/communicato
 import type { NodeRecord, NodeStats, Page, SessionRecord, StoreOp, StoreOpResult } from "../core/store/types.js";
 import type { Broker } from "./broker.js";
 import type { ResultTarget } from "./journal.js";
+import type { NodeTransport } from "./link/transport.js";
 import type { Message } from "./types.js";
 
 /**
@@ -24,6 +25,10 @@ export interface ClusterOptions {
   maxHops?: number;
   /** Interval of the reconciliation of routing state with the store (Broker.reconcile); 0 = never. */
   resyncMs?: number;
+  /** host:port of this node's link listener, in its node record (broker/link, "Fast lane" in docs/cluster.md). */
+  linkAddress?: string;
+  /** Where forwards go: a node link, falling back to the node queue (broker/link/transport.ts). Default: the communicator. */
+  transport?: NodeTransport;
 }
 
 export interface ClusterEvents {
@@ -141,7 +146,7 @@ export class Cluster implements ResultTarget<Reroute> {
   }
 
   private record(now: number): NodeRecord {
-    return { nodeId: this.nodeId, address: this.opts.address, queueUrl: this.queueUrl, startedAt: this.startedAt, heartbeatAt: now };
+    return { nodeId: this.nodeId, address: this.opts.address, queueUrl: this.queueUrl, linkAddress: this.opts.linkAddress, startedAt: this.startedAt, heartbeatAt: now };
   }
 
   // --- forwarding --------------------------------------------------------------------------------------------
@@ -218,7 +223,7 @@ export class Cluster implements ResultTarget<Reroute> {
 
   private async sendDeliveries(node: string, messages: (NodeMessage & { type: "deliver" })[]): Promise<void> {
     try {
-      await this.communicator.send(node, messages);
+      await (this.opts.transport ?? this.communicator).send(node, messages);
     } catch (err) {
       // The node's queue is gone (it shut down or died and was cleaned up) or SQS kept refusing: what was meant
       // for it goes to the store (QoS 0 is dropped), where the session finds it when it is next claimed. Under

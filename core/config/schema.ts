@@ -231,6 +231,12 @@ const clusterShape = {
   nodeTtlMs: int(300, 600_000),
   resyncMs: int(0, TIMER_MAX_MS),
   address: nonEmptyString("must be a non-empty host:port").optional(),
+  links: z.boolean({ error: "must be true or false" }),
+  linkHost: nonEmptyString("must be a non-empty host name or address"),
+  linkPort: int(0, 65535),
+  linkAdvertiseHost: nonEmptyString("must be a non-empty host name or address").optional(),
+  linkSecret: z.string({ error: "must be a string of at least 32 characters" }).min(32, { error: "must be a string of at least 32 characters" }).optional(),
+  linkAckTimeoutMs: int(10, 60_000),
 };
 
 const eventsShape = {
@@ -280,6 +286,15 @@ function crossFieldRules(cfg: MqgateConfig, ctx: z.RefinementCtx): void {
       code: "custom",
       path: ["cluster", "communicator"],
       message: "is 'sqs', which needs a store shared by the nodes; set redisUrl (MQGATE_REDIS_URL)",
+    });
+  }
+  const clustered = cfg.cluster.communicator === "sqs" || (cfg.cluster.communicator === "auto" && cfg.sqsEndpoint !== undefined && cfg.redisUrl !== undefined);
+  if (clustered && cfg.cluster.links && cfg.cluster.linkSecret === undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["cluster", "linkSecret"],
+      message:
+        "is required for node links in a cluster (SQS node queues): set MQGATE_CLUSTER__LINK_SECRET to the same random string of 32+ characters on every node, or turn the fast lane off with cluster.links false / MQGATE_CLUSTER__LINKS=false",
     });
   }
   if (cfg.cluster.heartbeatMs * 2 > cfg.cluster.nodeTtlMs) {
@@ -495,7 +510,17 @@ export const DEFAULTS: MqgateConfig = deepFreeze({
   sysIntervalSeconds: 10,
   log: { level: "info" },
   shutdown: { drainMs: 10_000 },
-  cluster: { communicator: "auto", queuePrefix: "mqgate", heartbeatMs: 5000, nodeTtlMs: 15_000, resyncMs: 60_000 },
+  cluster: {
+    communicator: "auto",
+    queuePrefix: "mqgate",
+    heartbeatMs: 5000,
+    nodeTtlMs: 15_000,
+    resyncMs: 60_000,
+    links: true,
+    linkHost: "0.0.0.0",
+    linkPort: 0,
+    linkAckTimeoutMs: 1000,
+  },
   events: { maxBufferedEvents: 10_000, maxBufferedBytes: 33_554_432 },
   emf: { intervalSeconds: 0, namespace: "mqgate", cluster: "mqgate" },
 });
