@@ -69,6 +69,11 @@ export class NodeLinks {
     return this.boundAddress;
   }
 
+  /** The port the listener is bound to (the advertised one may differ, see advertisePort). */
+  get listenPort(): number | null {
+    return this.server.port;
+  }
+
   /** Inbound link connections (authenticated or in their handshake). */
   get inboundConnections(): number {
     return this.server.connections;

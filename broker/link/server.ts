@@ -82,6 +82,12 @@ export class LinkServer {
     this.handler = handler;
   }
 
+  /** The bound port (null before listen). */
+  get port(): number | null {
+    const a = this.server?.address();
+    return a !== null && typeof a === "object" ? a.port : null;
+  }
+
   /** Connections open (authenticated or not). */
   get connections(): number {
     return this.sockets.size;
