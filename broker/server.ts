@@ -12,6 +12,7 @@ import { Cluster } from "./cluster.js";
 import type { NodeLinks } from "./link/links.js";
 import { registerLinkMetrics } from "./link/metrics.js";
 import type { NodeTransport } from "./link/transport.js";
+import { LinkCounters } from "./link/types.js";
 import { IdentitySync } from "./identity-sync.js";
 import type { EventBufferStats } from "./event-buffer.js";
 import { EmfExporter } from "./emf.js";
@@ -94,6 +95,7 @@ export async function startBroker(
   }
   // The series exist without an events queue too (at 0), like the SQS ones.
   metrics?.observeEvents(events?.buffered ?? NO_EVENTS);
+  if (metrics !== null) registerLinkMetrics(metrics.registry, parts.links?.counters ?? new LinkCounters());
   if (parts.communicator !== undefined && parts.communicator !== null) {
     const bridge = events;
     let communicator = metrics?.instrumentCommunicator(parts.communicator) ?? parts.communicator;
@@ -103,7 +105,6 @@ export async function startBroker(
       // Forwards to other nodes go over links; the same handler takes what arrives by link or by node queue.
       fastLane.linkAddress = await links.listen();
       ({ communicator, transport: fastLane.transport } = links.wrap(communicator, (now) => broker.store.listNodes(now)));
-      if (metrics !== null) registerLinkMetrics(metrics.registry, links.counters);
     }
     cluster = new Cluster(
       broker,
