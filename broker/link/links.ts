@@ -23,6 +23,8 @@ export interface NodeLinksOptions {
   advertisePort?: number;
   ackTimeoutMs?: number;
   handshakeTimeoutMs?: number;
+  /** After a forward went by SQS, the link to that node stays unused this long (order). Default: ackTimeoutMs. */
+  sqsHoldMs?: number;
   maxFrameBytes?: number;
   maxPendingHandshakes?: number;
   maxInflight?: number;
@@ -94,6 +96,7 @@ export class NodeLinks {
         return addresses;
       },
       ackTimeoutMs: this.opts.ackTimeoutMs ?? 1000,
+      sqsHoldMs: this.opts.sqsHoldMs ?? this.opts.ackTimeoutMs ?? 1000,
       handshakeTimeoutMs: this.opts.handshakeTimeoutMs ?? 5000,
       maxFrameBytes: this.opts.maxFrameBytes ?? DEFAULT_MAX_FRAME,
       maxUnackedBytes: this.opts.maxUnackedBytes ?? 16 * 1024 * 1024,

@@ -19,6 +19,8 @@ export interface LinkTransportOptions {
   lookup(): Promise<Map<string, string>>;
   ackTimeoutMs: number;
   handshakeTimeoutMs: number;
+  /** After a forward to a node went by SQS, its link stays unused this long, so later forwards cannot overtake it. */
+  sqsHoldMs: number;
   /** Largest BATCH frame; a message that does not fit alone goes by SQS. */
   maxFrameBytes: number;
   maxUnackedBytes: number;
@@ -34,6 +36,13 @@ const LOOKUP_EVERY_MS = 1000;
 
 interface Peer {
   client: LinkClient | null;
+  /**
+   * No forward over the link before this: one that went by SQS may still be in the node queue, and a later
+   * forward over the link would overtake it (per-publisher order). Set at every fallback, not extended by the
+   * forwards sent by SQS during the hold: what is sent by SQS just before it ends can still be overtaken
+   * (docs/cluster.md, "Fast lane").
+   */
+  sqsUntil: number;
   /** No new connection before this (after a failed one; doubled per failure). */
   retryAt: number;
   retryMs: number;
@@ -56,7 +65,9 @@ export class LinkTransport implements NodeTransport {
     const client = this.linkTo(node);
     if (client === null) {
       this.opts.counters.fallback("down");
-      return this.opts.fallback.send(node, messages);
+      // Held after a fallback (see Peer.sqsUntil): not a new fallback, the hold is not extended.
+      if (this.peers.get(node)?.client?.usable === true) return this.opts.fallback.send(node, messages);
+      return this.bySqs(node, messages);
     }
     const failed: NodeMessage[] = [];
     const sends: Promise<void>[] = [];
@@ -65,15 +76,22 @@ export class LinkTransport implements NodeTransport {
         client.send(chunk.json, chunk.bytes).then((reason) => {
           if (reason === null) return;
           this.opts.counters.fallback(reason);
-          return this.opts.fallback.send(node, chunk.messages);
+          return this.bySqs(node, chunk.messages);
         }),
       );
     }
     if (failed.length > 0) {
       this.opts.counters.fallback("too-large");
-      sends.push(this.opts.fallback.send(node, failed));
+      sends.push(this.bySqs(node, failed));
     }
     await Promise.all(sends);
+  }
+
+  /** The durable path; the link to `node` stays unused for `sqsHoldMs` after it (see Peer.sqsUntil). */
+  private bySqs(node: string, messages: NodeMessage[]): Promise<void> {
+    const peer = this.peers.get(node);
+    if (peer !== undefined) peer.sqsUntil = Date.now() + this.opts.sqsHoldMs;
+    return this.opts.fallback.send(node, messages);
   }
 
   /** Cuts every link (their unacked batches go by SQS); later sends go by SQS. */
@@ -88,10 +106,10 @@ export class LinkTransport implements NodeTransport {
     if (this.closed) return null;
     let peer = this.peers.get(node);
     if (peer === undefined) {
-      peer = { client: null, retryAt: 0, retryMs: RETRY_MIN_MS };
+      peer = { client: null, sqsUntil: 0, retryAt: 0, retryMs: RETRY_MIN_MS };
       this.peers.set(node, peer);
     }
-    if (peer.client !== null) return peer.client.usable ? peer.client : null;
+    if (peer.client !== null) return peer.client.usable && Date.now() >= peer.sqsUntil ? peer.client : null;
     if (Date.now() < peer.retryAt) return null;
     const address = this.addresses.get(node);
     if (address === undefined) {
