@@ -41,6 +41,8 @@ export class NodeLinks {
   private readonly server: LinkServer;
   private transportImpl: LinkTransport | null = null;
   private readonly seen: RecentIds;
+  /** Forwards being handled (by either path): a copy arriving by the other path meanwhile waits for the outcome. */
+  private readonly running = new Map<string, Promise<void>>();
   private boundAddress: string | null = null;
 
   constructor(private readonly opts: NodeLinksOptions) {
@@ -130,15 +132,33 @@ export class NodeLinks {
 
   /**
    * A handler that skips forwards the other path already handled (a batch resent by SQS after its ack was lost or
-   * late), and remembers those it handled once the handler resolved.
+   * late), and remembers those it handled once the handler resolved. A forward the other path is handling right
+   * now is waited for first: skipped if that succeeds, handled here if it failed.
    */
   private once(handler: NodeMessageHandler): NodeMessageHandler {
     return async (messages) => {
+      for (;;) {
+        const waits = new Set<Promise<void>>();
+        for (const m of messages) {
+          const running = m.type === "deliver" ? this.running.get(deliverKey(m)) : undefined;
+          if (running !== undefined) waits.add(running);
+        }
+        if (waits.size === 0) break;
+        await Promise.allSettled(waits);
+      }
       const fresh = messages.filter((m) => m.type !== "deliver" || !this.seen.has(deliverKey(m)));
       this.counters.duplicates += messages.length - fresh.length;
       if (fresh.length === 0) return;
-      await handler(fresh);
-      for (const m of fresh) if (m.type === "deliver") this.seen.add(deliverKey(m));
+      const keys: string[] = [];
+      for (const m of fresh) if (m.type === "deliver") keys.push(deliverKey(m));
+      const run = handler(fresh);
+      for (const k of keys) this.running.set(k, run);
+      try {
+        await run;
+        for (const k of keys) this.seen.add(k);
+      } finally {
+        for (const k of keys) if (this.running.get(k) === run) this.running.delete(k);
+      }
     };
   }
 }
