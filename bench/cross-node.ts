@@ -7,7 +7,7 @@ import { summarizeLatencies } from "./accounting.js";
 /**
  * Cross-node figures (`node bench/cross-node.mjs`): a local cluster of two broker processes on the Redis store,
  * with node queues in fauxqs (the SQS emulator). One publisher and one subscriber, either on the same node or on
- * different nodes (the message crosses a node queue), measured interleaved (same, cross, same, cross, ...):
+ * different nodes (the message crosses a node link, or a node queue with `--links off`), measured interleaved (same, cross, same, cross, ...):
  * - latency at a fixed rate (p50/p99/max, publish to receipt, same clock);
  * - throughput: QoS 1 publishes with up to `window` unacknowledged, for a fixed time;
  * - take-over: time from a CONNECT on node B until the old connection on node A is closed.
@@ -20,6 +20,8 @@ interface Args {
   rounds: number;
   window: number;
   out: string | null;
+  /** Node links (the fast lane) on or off (`--links off`: every forward by the node queue, as before decision 018). */
+  links: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -28,7 +30,15 @@ function parseArgs(argv: string[]): Args {
     return i === -1 ? def : Number(argv[i + 1]);
   };
   const outIdx = argv.indexOf("--out");
-  return { rate: get("rate", 500), seconds: get("seconds", 6), rounds: get("rounds", 2), window: get("window", 64), out: outIdx === -1 ? null : (argv[outIdx + 1] ?? null) };
+  const linksIdx = argv.indexOf("--links");
+  return {
+    rate: get("rate", 500),
+    seconds: get("seconds", 6),
+    rounds: get("rounds", 2),
+    window: get("window", 64),
+    out: outIdx === -1 ? null : (argv[outIdx + 1] ?? null),
+    links: linksIdx === -1 || argv[linksIdx + 1] !== "off",
+  };
 }
 
 interface Accounting {
@@ -153,7 +163,7 @@ async function takeoverRun(cluster: LocalCluster, tag: string): Promise<number> 
 
 export async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv);
-  const cluster = await startLocalCluster({ nodes: 2 });
+  const cluster = await startLocalCluster({ nodes: 2, env: args.links ? {} : { MQGATE_CLUSTER__LINKS: "false" } });
   const [a, b] = cluster.nodes as [LocalCluster["nodes"][number], LocalCluster["nodes"][number]];
   const results: Record<string, unknown[]> = {};
   const add = (key: string, value: unknown): void => {

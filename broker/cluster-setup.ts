@@ -1,5 +1,7 @@
+import { hostname, networkInterfaces } from "node:os";
 import type { MqgateConfig } from "../core/config/types.js";
 import { createStore } from "../core/store/index.js";
+import { NodeLinks } from "./link/links.js";
 import type { BrokerParts } from "./server.js";
 
 /** Which communicator the configuration asks for ("auto": SQS when an endpoint and Redis are both set). */
@@ -35,6 +37,7 @@ export async function createClusterParts(
     parts.communicator = new SqsCommunicator({ client, prefix: config.cluster.queuePrefix, onError: (err) => onError("node queue", err) });
     // Lease renewals on a Redis connection of their own: never queued behind the journal's or a cleanup's calls.
     if (config.redisUrl !== undefined) parts.leaseStore = await createStore({ redisUrl: config.redisUrl });
+    parts.links = createNodeLinks(config, onError);
   }
   if (queueUrl !== undefined) parts.events = new SqsEventSink({ client, queueUrl, omitOversizePayload: true });
   const leaseStore = parts.leaseStore;
@@ -45,6 +48,38 @@ export async function createClusterParts(
       void leaseStore?.close();
     },
   };
+}
+
+/** The node's fast lane, when configured (config checks that a cluster with links has a secret). */
+export function createNodeLinks(config: MqgateConfig, onError: (operation: string, err: Error) => void): NodeLinks | null {
+  const c = config.cluster;
+  if (!c.links || c.linkSecret === undefined) return null;
+  return new NodeLinks({
+    nodeId: config.nodeId,
+    secret: c.linkSecret,
+    host: c.linkHost,
+    port: c.linkPort,
+    advertiseHost: c.linkAdvertiseHost ?? advertiseHost(c.linkHost, c.address),
+    ackTimeoutMs: c.linkAckTimeoutMs,
+    onError,
+  });
+}
+
+/**
+ * A specific bind address, else the host of the node's client address, else the node's first private IPv4 address
+ * (a Fargate task's ENI), else the host name.
+ */
+function advertiseHost(bind: string, address: string | undefined): string {
+  if (bind !== "0.0.0.0" && bind !== "::") return bind;
+  if (address !== undefined) {
+    const at = address.lastIndexOf(":");
+    const host = (at === -1 ? address : address.slice(0, at)).replace(/^\[(.*)\]$/, "$1");
+    if (host !== "") return host;
+  }
+  for (const list of Object.values(networkInterfaces())) {
+    for (const a of list ?? []) if (a.family === "IPv4" && !a.internal && !a.address.startsWith("169.254.")) return a.address;
+  }
+  return hostname();
 }
 
 function isLocalEndpoint(endpoint: string | undefined): boolean {

@@ -6,6 +6,7 @@ import { Adopter } from "./adoption.js";
 import type { Broker, RemoteRoutes } from "./broker.js";
 import type { ResultTarget } from "./journal.js";
 import { RouteSync } from "./routes.js";
+import type { NodeTransport } from "./link/transport.js";
 import type { Message } from "./types.js";
 
 /**
@@ -28,6 +29,10 @@ export interface ClusterOptions {
   routePollMs?: number;
   /** How long a dead node's queue is kept and drained after its routes were dropped (default 90 s). */
   deadQueueGraceMs?: number;
+  /** host:port of this node's link listener, in its node record (broker/link, "Fast lane" in docs/cluster.md). */
+  linkAddress?: string;
+  /** Where forwards go: a node link, falling back to the node queue (broker/link/transport.ts). Default: the communicator. */
+  transport?: NodeTransport;
 }
 
 export interface ClusterEvents {
@@ -177,7 +182,7 @@ export class Cluster implements ResultTarget<Reroute> {
   }
 
   private record(now: number): NodeRecord {
-    return { nodeId: this.nodeId, address: this.opts.address, queueUrl: this.queueUrl, startedAt: this.startedAt, heartbeatAt: now };
+    return { nodeId: this.nodeId, address: this.opts.address, queueUrl: this.queueUrl, linkAddress: this.opts.linkAddress, startedAt: this.startedAt, heartbeatAt: now };
   }
 
   // --- forwarding --------------------------------------------------------------------------------------------
@@ -299,7 +304,7 @@ export class Cluster implements ResultTarget<Reroute> {
    */
   private async sendDeliveries(node: string, messages: ForwardMessage[]): Promise<void> {
     try {
-      await this.communicator.send(node, messages);
+      await (this.opts.transport ?? this.communicator).send(node, messages);
     } catch (err) {
       // The node's queue is gone (it shut down or died and was cleaned up) or SQS kept refusing: what was meant
       // for it goes to the store (QoS 0 is dropped), where the session finds it when it is next claimed. Under

@@ -9,6 +9,10 @@ import type { Store } from "../core/store/types.js";
 import { type LocalApi, startLocalApi } from "../functions/local.js";
 import { Broker } from "./broker.js";
 import { Cluster } from "./cluster.js";
+import type { NodeLinks } from "./link/links.js";
+import { registerLinkMetrics } from "./link/metrics.js";
+import type { NodeTransport } from "./link/transport.js";
+import { LinkCounters } from "./link/types.js";
 import { IdentitySync } from "./identity-sync.js";
 import { Lease } from "./lease.js";
 import { ClusterLease } from "./lease-setup.js";
@@ -30,6 +34,8 @@ const NO_EVENTS: EventBufferStats = { events: 0, bytes: 0, dropped: { "buffer-fu
 export interface BrokerParts {
   /** Node queues (SQS, or in-process for tests): makes this broker a cluster node. Stopped by close(). */
   communicator?: Communicator | null;
+  /** The node's fast lane to other nodes (with a communicator only). Closed with the cluster. */
+  links?: NodeLinks | null;
   /** The events queue. Closed (flushed) by close(). */
   events?: EventSink | null;
   /** The clock (epoch ms) for session times and expiry; default Date.now. Tests inject one. */
@@ -95,12 +101,22 @@ export async function startBroker(
   }
   // The series exist without an events queue too (at 0), like the SQS ones.
   metrics?.observeEvents(events?.buffered ?? NO_EVENTS);
+  if (metrics !== null) registerLinkMetrics(metrics.registry, parts.links?.counters ?? new LinkCounters());
   if (parts.communicator !== undefined && parts.communicator !== null) {
     const bridge = events;
+    let communicator = metrics?.instrumentCommunicator(parts.communicator) ?? parts.communicator;
+    const links = parts.links ?? null;
+    const fastLane: { linkAddress?: string; transport?: NodeTransport } = {};
+    if (links !== null) {
+      // Forwards to other nodes go over links; the same handler takes what arrives by link or by node queue.
+      fastLane.linkAddress = await links.listen();
+      ({ communicator, transport: fastLane.transport } = links.wrap(communicator, (now) => broker.store.listNodes(now)));
+    }
     cluster = new Cluster(
       broker,
-      metrics?.instrumentCommunicator(parts.communicator) ?? parts.communicator,
+      communicator,
       {
+        ...fastLane,
         nodeId: config.nodeId,
         address: config.cluster.address ?? `${hostname()}:${config.mqtt.port ?? 0}`,
         heartbeatMs: config.cluster.heartbeatMs,

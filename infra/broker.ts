@@ -33,6 +33,30 @@ const stopTimeout = plan.stopTimeoutSeconds(plan.DRAIN_MS);
 
 export const cluster = new sst.aws.Cluster("Cluster", { vpc });
 
+/** The node links' secret (infra/plan/broker.ts, LINK_SECRET): generated at the first deploy, kept afterwards. */
+const linkSecretParameter = new aws.ssm.Parameter(
+  "BrokerLinkSecretParameter",
+  {
+    type: "SecureString",
+    value: $util.secret(
+      aws.secretsmanager.getRandomPasswordOutput({ passwordLength: plan.LINK_SECRET.length, excludePunctuation: plan.LINK_SECRET.excludePunctuation }).apply(
+        (r) => r.randomPassword ?? "",
+      ),
+    ),
+    description: `mqgate ${$app.stage}: MQGATE_CLUSTER__LINK_SECRET of the broker tasks (node links), generated`,
+  },
+  { ignoreChanges: ["value"] },
+);
+
+/** Admits the link port from (and to) the broker tasks only: attached to the tasks next to the VPC's group. */
+const linkRules = plan.brokerLinkSecurityGroup();
+const linkSecurityGroup = new aws.ec2.SecurityGroup("BrokerLinkSecurityGroup", {
+  vpcId: vpc.id,
+  description: "mqgate node links between broker tasks",
+  ingress: linkRules.ingress,
+  egress: linkRules.egress,
+});
+
 export const broker = new sst.aws.Service("Broker", {
   cluster,
   architecture: ARCHITECTURE,
@@ -51,7 +75,7 @@ export const broker = new sst.aws.Service("Broker", {
     // The operator's config (infra/config.ts, MQGATE_DEPLOY_CONFIG) over the cluster defaults.
     ...configEnv,
   },
-  ssm: { MQGATE_REDIS_URL: brokerRedisUrlParameter.arn, ...brokerTlsSsm },
+  ssm: { MQGATE_REDIS_URL: brokerRedisUrlParameter.arn, MQGATE_CLUSTER__LINK_SECRET: linkSecretParameter.arn, ...brokerTlsSsm },
   // TLS passthrough: write the TLS secrets to files, then run the image's command (infra/plan/tls.ts).
   ...(brokerTlsKeys.length > 0 ? { command: tlsBrokerCommand(brokerTlsKeys) } : {}),
   permissions: [...nodeQueueOwnerStatements(nodeQueueArnPattern), ...eventsSenderStatements(eventsQueue.arn)],
@@ -93,6 +117,13 @@ export const broker = new sst.aws.Service("Broker", {
   // `sst deploy` waits until the new tasks are healthy; ECS's circuit breaker rolls a failing deployment back.
   wait: true,
   transform: {
+    service: (args) => {
+      // The tasks keep the VPC's group (the load balancer's ports) and get the link group as well.
+      args.networkConfiguration = $resolve([args.networkConfiguration, linkSecurityGroup.id]).apply(([n, sg]) => ({
+        ...n!,
+        securityGroups: [...(n?.securityGroups ?? []), sg],
+      }));
+    },
     // SIGTERM → SIGKILL only after the broker's drain (ECS's default is 30 s; SST has no option for it).
     taskDefinition: (args) => {
       args.containerDefinitions = $output(args.containerDefinitions).apply((json) => plan.withStopTimeout(json, stopTimeout));

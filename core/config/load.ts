@@ -35,7 +35,7 @@ export function defaultNodeId(): string {
 }
 
 /** Key paths whose values are secret: never echoed in error messages, masked by redactConfig. */
-const SECRET_KEYS = new Set(["apiKey", "redisUrl", "auth.jwt.secret", "auth.http.authorization", "auth.http.headers"]);
+const SECRET_KEYS = new Set(["apiKey", "redisUrl", "cluster.linkSecret", "auth.jwt.secret", "auth.http.authorization", "auth.http.headers"]);
 /** File-path keys: relative values in a config file are resolved against the file's directory. */
 const FILE_PATH_KEYS = [
   ["tls", "certFile"],
@@ -300,6 +300,7 @@ export function redactConfig(config: MqgateConfig): MqgateConfig {
   const copy = structuredClone(config);
   if (copy.apiKey !== undefined) copy.apiKey = "[redacted]";
   if (copy.auth.jwt?.secret !== undefined) copy.auth.jwt.secret = "[redacted]";
+  if (copy.cluster.linkSecret !== undefined) copy.cluster.linkSecret = "[redacted]";
   if (copy.auth.http?.authorization !== undefined) copy.auth.http.authorization = "[redacted]";
   const headers = copy.auth.http?.headers;
   if (headers !== undefined) for (const k of Object.keys(headers)) headers[k] = "[redacted]";

@@ -237,6 +237,12 @@ const clusterShape = {
     .regex(/^arn:[a-z-]+:sqs:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,75}\.fifo$/, { error: "must be an SQS FIFO queue ARN" })
     .optional(),
   address: nonEmptyString("must be a non-empty host:port").optional(),
+  links: z.boolean({ error: "must be true or false" }),
+  linkHost: nonEmptyString("must be a non-empty host name or address"),
+  linkPort: int(0, 65535),
+  linkAdvertiseHost: nonEmptyString("must be a non-empty host name or address").optional(),
+  linkSecret: z.string({ error: "must be a string of at least 32 characters" }).min(32, { error: "must be a string of at least 32 characters" }).optional(),
+  linkAckTimeoutMs: int(10, 60_000),
 };
 
 const eventsShape = {
@@ -293,6 +299,15 @@ function crossFieldRules(cfg: MqgateConfig, ctx: z.RefinementCtx): void {
       code: "custom",
       path: ["cluster", "leaseMarginMs"],
       message: `is ${cfg.cluster.leaseMarginMs}: with cluster.heartbeatMs (${cfg.cluster.heartbeatMs}) it must stay below cluster.nodeTtlMs (${cfg.cluster.nodeTtlMs}), or a node gives its lease up between two renewals`,
+    });
+  }
+  const clustered = cfg.cluster.communicator === "sqs" || (cfg.cluster.communicator === "auto" && cfg.sqsEndpoint !== undefined && cfg.redisUrl !== undefined);
+  if (clustered && cfg.cluster.links && cfg.cluster.linkSecret === undefined) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["cluster", "linkSecret"],
+      message:
+        "is required for node links in a cluster (SQS node queues): set MQGATE_CLUSTER__LINK_SECRET to the same random string of 32+ characters on every node, or turn the fast lane off with cluster.links false / MQGATE_CLUSTER__LINKS=false",
     });
   }
   if (cfg.cluster.heartbeatMs * 2 > cfg.cluster.nodeTtlMs) {
@@ -508,7 +523,19 @@ export const DEFAULTS: MqgateConfig = deepFreeze({
   sysIntervalSeconds: 10,
   log: { level: "info" },
   shutdown: { drainMs: 10_000 },
-  cluster: { communicator: "auto", queuePrefix: "mqgate", heartbeatMs: 5000, nodeTtlMs: 15_000, leaseMarginMs: 0, resyncMs: 60_000, deadQueueGraceMs: 90_000 },
+  cluster: {
+    communicator: "auto",
+    queuePrefix: "mqgate",
+    heartbeatMs: 5000,
+    nodeTtlMs: 15_000,
+    leaseMarginMs: 0,
+    resyncMs: 60_000,
+    deadQueueGraceMs: 90_000,
+    links: true,
+    linkHost: "0.0.0.0",
+    linkPort: 0,
+    linkAckTimeoutMs: 1000,
+  },
   events: { maxBufferedEvents: 10_000, maxBufferedBytes: 33_554_432 },
   emf: { intervalSeconds: 0, namespace: "mqgate", cluster: "mqgate" },
 });

@@ -233,6 +233,21 @@ export interface ClusterConfig {
   deadLetterQueueArn?: string | undefined;
   /** host:port this node's clients connect to, shown in GET /v1/nodes; default `<hostname>:<mqtt port>`. */
   address?: string | undefined;
+  /**
+   * Direct node-to-node links for forwards between nodes (docs/cluster.md, "Fast lane"), with the node queue as
+   * the fallback. On by default; in a cluster (SQS node queues) they need `linkSecret`.
+   */
+  links: boolean;
+  /** Bind host of the link listener. */
+  linkHost: string;
+  /** Port of the link listener; 0 = any free port (tests, local clusters). Deployments open one fixed port between tasks. */
+  linkPort: number;
+  /** Host other nodes dial; default: linkHost when it is a specific address, else the host of `address`, else the host name. */
+  linkAdvertiseHost?: string | undefined;
+  /** Shared secret of the links' HMAC handshake (MQGATE_CLUSTER__LINK_SECRET), the same on every node. Secret. */
+  linkSecret?: string | undefined;
+  /** A batch not acknowledged by the receiving node within this cuts the link and goes by SQS. */
+  linkAckTimeoutMs: number;
 }
 
 /** The events queue (docs/events.md). */

@@ -125,7 +125,8 @@ export function decodeOutgoing(seq: number, value: string): StoredOutgoing {
  * part; a script that predates the stats keeps the whole tail as it is.
  */
 export function encodeNode(node: NodeRecord, ttlMs: number): string {
-  const rest = { nodeId: node.nodeId, address: node.address, queueUrl: node.queueUrl, startedAt: node.startedAt };
+  const rest: Record<string, unknown> = { nodeId: node.nodeId, address: node.address, queueUrl: node.queueUrl, startedAt: node.startedAt };
+  if (typeof node.linkAddress === "string") rest.linkAddress = node.linkAddress;
   const stats = node.stats === undefined ? "" : `\n${encodeNodeStats(node.stats)}`;
   return `${node.heartbeatAt}:${ttlMs}:${JSON.stringify(rest)}${stats}`;
 }
@@ -155,6 +156,7 @@ export function decodeNode(value: string): { node: NodeRecord; ttlMs: number } {
   }
   const queueUrl = typeof o.queueUrl === "string" ? o.queueUrl : null;
   const node: NodeRecord = { nodeId: o.nodeId, address: o.address, queueUrl, startedAt: o.startedAt, heartbeatAt: Number(m[1]) };
+  if (typeof o.linkAddress === "string") node.linkAddress = o.linkAddress;
   const stats = nl === -1 ? undefined : decodeNodeStats(tail.slice(nl + 1));
   if (stats !== undefined) node.stats = stats;
   return { node, ttlMs: Number(m[2]) };

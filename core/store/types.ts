@@ -180,6 +180,8 @@ export interface NodeRecord {
   nodeId: string;
   address: string;
   queueUrl: string | null;
+  /** host:port of the node's link listener (docs/cluster.md, "Fast lane"); absent when links are off. */
+  linkAddress?: string | null | undefined;
   startedAt: number;
   heartbeatAt: number;
   /** The node's figures as of its last heartbeat that carried them (absent until the first). */

@@ -109,6 +109,7 @@ export function checkNode(node: NodeRecord, ttlMs: number): void {
   checkText(node.nodeId, "nodeId");
   checkText(node.address, "address");
   if (node.queueUrl !== null) checkText(node.queueUrl, "queueUrl");
+  if (typeof node.linkAddress === "string" && !/^\S+:\d{1,5}$/.test(node.linkAddress)) fail("linkAddress must be host:port");
   checkInt(node.startedAt, "startedAt");
   checkInt(node.heartbeatAt, "heartbeatAt");
   checkInt(ttlMs, "ttlMs", 1);

@@ -11,7 +11,8 @@ import { type RedisServer, startRedisServer } from "./redis-server.js";
 /**
  * A whole mqgate cluster on one machine (`npm run cluster`, and the multi-process tests): a private
  * redis-server and fauxqs (the SQS emulator) on free ports, an events queue, and N broker processes
- * (`dist/broker.mjs`, built first) each with its MQTT port and its REST port, talking through node queues.
+ * (`dist/broker.mjs`, built first) each with its MQTT port and its REST port, talking through node links (a
+ * secret generated per cluster) and node queues.
  */
 
 export interface LocalClusterOptions {
@@ -88,6 +89,8 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
   const eventsQueueUrl = await createEventsQueue(client, `${queuePrefix}-events.fifo`);
   client.destroy();
   const apiKey = opts.apiKey ?? `mqg_local_${randomBytes(12).toString("hex")}`;
+  // The nodes' fast lane (docs/cluster.md, "Fast lane"): one secret per cluster, links on loopback.
+  const linkSecret = randomBytes(32).toString("base64url");
   const nodes: LocalNode[] = [];
   let counter = 0;
 
@@ -111,6 +114,8 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
       MQGATE_API_KEY: apiKey,
       MQGATE_HEARTBEAT_MS: String(opts.heartbeatMs ?? 1000),
       MQGATE_NODE_TTL_MS: String(opts.nodeTtlMs ?? 3000),
+      MQGATE_CLUSTER__LINK_HOST: "127.0.0.1",
+      MQGATE_CLUSTER__LINK_SECRET: linkSecret,
       ...opts.env,
     });
   };

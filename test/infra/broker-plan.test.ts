@@ -10,8 +10,11 @@ import {
   brokerScaling,
   CONTAINER_PORTS,
   DEREGISTRATION_DELAY_SECONDS,
+  brokerLinkSecurityGroup,
   DRAIN_MS,
   FARGATE_MAX_STOP_TIMEOUT_SECONDS,
+  LINK_PORT,
+  LINK_SECRET,
   loadBalancerHealthChecks,
   stopTimeoutSeconds,
   TLS_DIR,
@@ -22,6 +25,8 @@ import {
 import { deploySettings } from "../../infra/plan/settings.js";
 
 const REDIS_URL = "rediss://default:pw@eu1-able-fox-12345.upstash.io:6379";
+/** What the task gets from SSM (BROKER_SECRET_ENV): the Redis URL and the generated node link secret. */
+const TASK_SECRETS = { MQGATE_REDIS_URL: REDIS_URL, MQGATE_CLUSTER__LINK_SECRET: "x".repeat(48) };
 const known = new Map(ENV_VARS.map((v) => [v.name, v]));
 
 
@@ -42,7 +47,7 @@ describe("brokerEnvironment: the broker's MQGATE_* contract in the container", (
   });
 
   it("validates in the real loader, together with the secrets, and means what the deployment expects", async () => {
-    const config = await loadConfig({ env: { ...acl, MQGATE_REDIS_URL: REDIS_URL } });
+    const config = await loadConfig({ env: { ...acl, ...TASK_SECRETS } });
     expect(config.mqtt).toEqual({ host: "0.0.0.0", port: CONTAINER_PORTS.mqtt });
     expect(config.ws).toEqual({ host: "0.0.0.0", port: CONTAINER_PORTS.ws, path: WS_PATH });
     expect(config.tls.port).toBeNull(); // TLS ends at the load balancer
@@ -55,20 +60,20 @@ describe("brokerEnvironment: the broker's MQGATE_* contract in the container", (
     expect(config.auth).toEqual({ mode: "acl", aclFile: "/app/config/prod.acl.yaml", ...AUTH_QUEUE_DEFAULTS });
     expect(config.redisUrl).toBe(REDIS_URL);
     expect(config.sqsEndpoint).toBeUndefined();
-    expect(config.cluster).toMatchObject({ communicator: "sqs", queuePrefix: "mqgate-prod" });
+    expect(config.cluster).toMatchObject({ communicator: "sqs", queuePrefix: "mqgate-prod", links: true, linkPort: LINK_PORT, linkHost: "0.0.0.0" });
     expect(config.shutdown.drainMs).toBe(DRAIN_MS);
     expect(config.limits.maxConnections).toBeLessThan(DEFAULTS.limits.maxConnections);
 
-    const openConfig = await loadConfig({ env: { ...open, MQGATE_REDIS_URL: REDIS_URL } });
+    const openConfig = await loadConfig({ env: { ...open, ...TASK_SECRETS } });
     expect(openConfig.auth).toEqual({ mode: "allow-all", ...AUTH_QUEUE_DEFAULTS });
   });
 
   it("auth 'store' and 'store,acl' become the auth chain (users and roles in the store, issue 15)", async () => {
     const store = brokerEnvironment({ auth: "store", queuePrefix: "mqgate-prod" });
     expect(store).not.toHaveProperty("MQGATE_ACL_FILE");
-    expect((await loadConfig({ env: { ...store, MQGATE_REDIS_URL: REDIS_URL } })).auth.backends).toEqual(["store"]);
+    expect((await loadConfig({ env: { ...store, ...TASK_SECRETS } })).auth.backends).toEqual(["store"]);
     const both = brokerEnvironment({ auth: "store,acl", aclFile: "deploy/prod.acl.yaml", queuePrefix: "mqgate-prod" });
-    expect((await loadConfig({ env: { ...both, MQGATE_REDIS_URL: REDIS_URL } })).auth).toMatchObject({ backends: ["store", "acl"], aclFile: "/app/config/prod.acl.yaml" });
+    expect((await loadConfig({ env: { ...both, ...TASK_SECRETS } })).auth).toMatchObject({ backends: ["store", "acl"], aclFile: "/app/config/prod.acl.yaml" });
     expect(() => brokerEnvironment({ auth: "store,acl", queuePrefix: "p" })).toThrow(/needs an ACL file/);
     expect(brokerImage({ auth: "store,acl", aclFile: "a.yaml" }).target).toBe("broker-acl");
     expect(brokerImage({ auth: "store", aclFile: "ignored.yaml" }).target).toBe("broker");
@@ -76,14 +81,14 @@ describe("brokerEnvironment: the broker's MQGATE_* contract in the container", (
 
   it("leaves the node id to each process: a fixed one would be shared by every task", async () => {
     expect(acl).not.toHaveProperty("MQGATE_NODE_ID");
-    const a = await loadConfig({ env: { ...acl, MQGATE_REDIS_URL: REDIS_URL } });
+    const a = await loadConfig({ env: { ...acl, ...TASK_SECRETS } });
     expect(a.nodeId).toMatch(/-\d+-[0-9a-f]{6}$/); // <hostname>-<pid>-<random>
-    expect((await loadConfig({ env: { ...acl, MQGATE_REDIS_URL: REDIS_URL } })).nodeId).not.toBe(a.nodeId);
+    expect((await loadConfig({ env: { ...acl, ...TASK_SECRETS } })).nodeId).not.toBe(a.nodeId);
   });
 
   it("passes the drain on to the broker, and ECS's stop timeout covers it", async () => {
     const env = brokerEnvironment({ auth: "allow-all", drainMs: 42_000, queuePrefix: "mqgate-prod" });
-    expect((await loadConfig({ env: { ...env, MQGATE_REDIS_URL: REDIS_URL } })).shutdown.drainMs).toBe(42_000);
+    expect((await loadConfig({ env: { ...env, ...TASK_SECRETS } })).shutdown.drainMs).toBe(42_000);
     expect(stopTimeoutSeconds(42_000) * 1000).toBeGreaterThan(42_000);
     expect(stopTimeoutSeconds(DRAIN_MS) * 1000).toBeGreaterThan(DRAIN_MS);
     expect(stopTimeoutSeconds(DRAIN_MS)).toBeLessThanOrEqual(FARGATE_MAX_STOP_TIMEOUT_SECONDS);
@@ -147,7 +152,7 @@ describe("brokerPorts: network load balancer listeners", () => {
       MQGATE_TLS_CA: `${TLS_DIR}/ca.crt`,
       MQGATE_TLS_CLIENT_CERTS: "required",
     });
-    const config = await loadConfig({ env: { ...env, MQGATE_REDIS_URL: REDIS_URL } });
+    const config = await loadConfig({ env: { ...env, ...TASK_SECRETS } });
     expect(config.tls).toMatchObject({ port: 8883, clientCerts: "required", caFile: `${TLS_DIR}/ca.crt` });
     for (const rule of brokerPorts(undefined, { tlsPassthrough: true })) {
       expect([config.mqtt.port, config.ws.port, config.tls.port]).toContain(Number(rule.forward.split("/")[0]));
@@ -157,7 +162,7 @@ describe("brokerPorts: network load balancer listeners", () => {
   });
 
   it("forwards only to ports the broker listens on", async () => {
-    const config = await loadConfig({ env: { ...brokerEnvironment({ auth: "allow-all", queuePrefix: "mqgate-prod" }), MQGATE_REDIS_URL: REDIS_URL } });
+    const config = await loadConfig({ env: { ...brokerEnvironment({ auth: "allow-all", queuePrefix: "mqgate-prod" }), ...TASK_SECRETS } });
     const listening = new Set([config.mqtt.port, config.ws.port]);
     for (const rule of brokerPorts("mqtt.example.com")) expect(listening.has(Number(rule.forward.split("/")[0]))).toBe(true);
   });
@@ -207,5 +212,27 @@ describe("container health check, scaling, stop timeout", () => {
       { name: "Sidecar", stopTimeout: 25 },
     ]);
     expect(() => withStopTimeout("{}", 25)).toThrow();
+  });
+});
+
+describe("node links in the deployment (decision 018)", () => {
+  it("the link port is fixed, not a load balancer port, and open between broker tasks only (in and out)", () => {
+    const rules = brokerPorts("mqtt.example.com", { tlsPassthrough: true });
+    expect(rules.map((r) => Number(r.forward.split("/")[0]))).not.toContain(LINK_PORT);
+    expect(Object.values(CONTAINER_PORTS)).not.toContain(LINK_PORT);
+    const sg = brokerLinkSecurityGroup();
+    for (const list of [sg.ingress, sg.egress]) {
+      expect(list).toEqual([{ protocol: "tcp", fromPort: LINK_PORT, toPort: LINK_PORT, self: true, description: expect.any(String) }]);
+    }
+  });
+
+  it("the link secret comes from SSM, never the plain environment; without it the broker refuses to start in the cluster", async () => {
+    const env = brokerEnvironment({ auth: "allow-all", queuePrefix: "mqgate-prod" });
+    expect(BROKER_SECRET_ENV).toContain("MQGATE_CLUSTER__LINK_SECRET");
+    expect(Object.keys(env)).not.toContain("MQGATE_CLUSTER__LINK_SECRET");
+    await expect(loadConfig({ env: { ...env, MQGATE_REDIS_URL: REDIS_URL } })).rejects.toThrow(/cluster\.linkSecret is required/);
+    // The generated secret is long enough for the loader (32+ characters) and fits an environment variable.
+    expect(LINK_SECRET.length).toBeGreaterThanOrEqual(32);
+    expect(LINK_SECRET.excludePunctuation).toBe(true);
   });
 });

@@ -13,6 +13,8 @@ import {
 
 const root = new URL("../..", import.meta.url).pathname;
 const REDIS_URL = "rediss://default:pw@eu1-able-fox-12345.upstash.io:6379";
+/** What the task gets from SSM (BROKER_SECRET_ENV): the Redis URL and the generated node link secret. */
+const TASK_SECRETS = { MQGATE_REDIS_URL: REDIS_URL, MQGATE_CLUSTER__LINK_SECRET: "x".repeat(48) };
 const brokerEnv = brokerEnvironment({ auth: "allow-all", queuePrefix: "mqgate-prod" });
 
 function problems(fn: () => unknown): readonly string[] {
@@ -31,7 +33,7 @@ describe("configEnvironment: the typed config object through to the brokers and 
     // base64 of the payload plus a generous 8 KiB for topic and JSON envelope within SQS's 256 KiB.
     expect(Math.ceil(CLUSTER_MAX_PACKET_SIZE / 3) * 4 + 8192).toBeLessThanOrEqual(256 * 1024);
     expect(CLUSTER_MAX_PACKET_SIZE).toBeLessThan(DEFAULTS.limits.maxPacketSize);
-    const config = await loadConfig({ env: { ...brokerEnv, ...configEnvironment(), MQGATE_REDIS_URL: REDIS_URL } });
+    const config = await loadConfig({ env: { ...brokerEnv, ...configEnvironment(), ...TASK_SECRETS } });
     expect(config.limits.maxPacketSize).toBe(CLUSTER_MAX_PACKET_SIZE);
   });
 
@@ -41,7 +43,7 @@ describe("configEnvironment: the typed config object through to the brokers and 
       configFromDeployEnv('{"limits": {"maxInflight": 64}, "log": {"level": "debug"}}'),
     );
     expect(env).toMatchObject({ MQGATE_LIMITS__MAX_QUEUED: "5000", MQGATE_EVENTS__INCLUDE: "sensors/#,alerts/+/high", MQGATE_EVENTS__EXCLUDE: '["a,b/#"]' });
-    const config = await loadConfig({ env: { ...brokerEnv, ...env, MQGATE_REDIS_URL: REDIS_URL } });
+    const config = await loadConfig({ env: { ...brokerEnv, ...env, ...TASK_SECRETS } });
     expect(config.limits).toMatchObject({ maxQueued: 5000, maxPacketSize: 65_536, maxInflight: 64 });
     expect(config.events).toMatchObject({ include: ["sensors/#", "alerts/+/high"], exclude: ["a,b/#"] });
     expect(config.log.level).toBe("debug");

@@ -116,6 +116,8 @@ describe("the bundled broker, started the way the container starts it", () => {
     broker = await startContainer(app, {
       ...relocate(taskEnv, app),
       MQGATE_REDIS_URL: redis.url, // the SSM secret
+      MQGATE_CLUSTER__LINK_SECRET: "l".repeat(48), // the generated SSM secret
+      MQGATE_CLUSTER__LINK_PORT: "0", // 7946 may be taken on this machine
       MQGATE_SQS_ENDPOINT: sqs.endpoint, // stands in for AWS's SQS endpoint: the task joins the cluster through it
       MQGATE_HOST: "127.0.0.1",
       MQGATE_MQTT_PORT: "0",

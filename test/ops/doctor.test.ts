@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { CreateQueueCommand, DeleteQueueCommand, type SQSClient } from "@aws-sdk/client-sqs";
@@ -39,6 +40,7 @@ beforeAll(async () => {
     MQGATE_REDIS_URL: redis.url,
     MQGATE_SQS_ENDPOINT: fauxqs.endpoint,
     MQGATE_COMMUNICATOR: "sqs",
+    MQGATE_CLUSTER__LINK_SECRET: randomBytes(32).toString("hex"),
     MQGATE_QUEUE_PREFIX: PREFIX,
     MQGATE_EVENTS_QUEUE_URL: eventsUrl,
   };

@@ -249,6 +249,7 @@ describe("environment variables", () => {
         MQGATE_QUEUE_DROP_POLICY: "newest",
         MQGATE_SYS_INTERVAL: "0",
         MQGATE_DRAIN_MS: " 500 ",
+        MQGATE_CLUSTER__LINK_SECRET: "0123456789abcdef0123456789abcdef",
       },
     });
     expect(cfg).toMatchObject({
@@ -399,6 +400,21 @@ describe("errors", () => {
 });
 
 describe("helpers and documentation", () => {
+  it("a cluster with node links needs a link secret of 32+ characters; links off or a single node needs none", async () => {
+    const clustered = { MQGATE_REDIS_URL: "redis://localhost:6379", MQGATE_SQS_ENDPOINT: "http://localhost:9324" };
+    const missing = await configError({ env: clustered });
+    expect(missing.message).toContain("cluster.linkSecret is required for node links in a cluster");
+    expect(missing.message).toContain("MQGATE_CLUSTER__LINK_SECRET");
+    const short = await configError({ env: { ...clustered, MQGATE_CLUSTER__LINK_SECRET: "hunter2" } });
+    expect(short.message).toContain("MQGATE_CLUSTER__LINK_SECRET must be a string of at least 32 characters");
+    expect(short.message).not.toContain("hunter2");
+    expect((await loadConfig({ env: { ...clustered, MQGATE_CLUSTER__LINKS: "false" } })).cluster.links).toBe(false);
+    expect((await loadConfig({ env: { MQGATE_REDIS_URL: "redis://localhost:6379" } })).cluster.linkSecret).toBeUndefined();
+    const ok = await loadConfig({ env: { ...clustered, MQGATE_CLUSTER__LINK_SECRET: "s".repeat(40), MQGATE_CLUSTER__LINK_PORT: "7946" } });
+    expect(ok.cluster).toMatchObject({ links: true, linkPort: 7946, linkHost: "0.0.0.0", linkAckTimeoutMs: 1000 });
+    expect(redactConfig(ok).cluster.linkSecret).toBe("[redacted]");
+  });
+
   it("redactConfig masks secrets", async () => {
     const cfg = await loadConfig({ env: { MQGATE_API_KEY: "k", MQGATE_REDIS_URL: "rediss://u:pw@r:6380" } });
     const red = redactConfig(cfg);

@@ -32,6 +32,16 @@ export function clusterTests(ctx: Ctx): void {
       expect(await ctx.store.listNodes(T0 + 1)).toEqual([node("node-a"), node("node-b", T0, "https://sqs.example/q/node-b")]);
     });
 
+    it("a node's link address is kept through heartbeats and listed; a node without one lists none", async () => {
+      await ctx.store.registerNode({ ...node("n1"), linkAddress: "10.0.1.7:7946" }, 15_000);
+      await ctx.store.registerNode(node("n2"), 15_000);
+      expect(await ctx.store.heartbeat("n1", T0 + 1000, 15_000, stats(1))).toBe(true);
+      const [n1, n2] = await ctx.store.listNodes(T0 + 1001);
+      expect(n1).toEqual({ ...node("n1", T0 + 1000), linkAddress: "10.0.1.7:7946", stats: stats(1) });
+      expect(n2?.linkAddress ?? null).toBeNull();
+      await expect(ctx.store.registerNode({ ...node("n3"), linkAddress: "" }, 15_000)).rejects.toThrow();
+    });
+
     it("a node expires when its last heartbeat is older than its TTL; heartbeat pushes expiry out", async () => {
       await ctx.store.registerNode(node("n1"), 15_000);
       expect((await ctx.store.listNodes(T0 + 14_999)).map((n) => n.nodeId)).toEqual(["n1"]);

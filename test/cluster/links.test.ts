@@ -1,0 +1,196 @@
+import { createServer, connect, type Server, type Socket } from "node:net";
+import mqtt from "mqtt";
+import { afterEach, describe, expect, it } from "vitest";
+import { MemoryCommunicator, MemoryRegistry } from "../../core/communicator/index.js";
+import { MemoryStore } from "../../core/store/memory.js";
+import { NodeLinks } from "../../broker/link/links.js";
+import { startTestBroker, type TestBroker } from "../helpers/broker.js";
+
+/**
+ * The fast lane between nodes (decision 018) with its faults: brokers in this process, one shared store, node
+ * queues through the in-process communicator, links through a TCP proxy the test can cut or make deaf.
+ */
+
+const SECRET = "links-test-secret-0123456789abcdef";
+const started: TestBroker[] = [];
+const clients: mqtt.MqttClient[] = [];
+const proxies: LinkProxy[] = [];
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.endAsync(true).catch(() => undefined)));
+  await Promise.all(started.splice(0).map((b) => b.close()));
+  for (const p of proxies.splice(0)) p.close();
+});
+
+/** Forwards TCP to a port; `cut()` kills every connection, `deaf` drops what the target answers. */
+class LinkProxy {
+  deaf = false;
+  private readonly server: Server;
+  private readonly sockets = new Set<Socket>();
+  port = 0;
+
+  constructor(private readonly target: () => number) {
+    this.server = createServer((client) => {
+      const upstream = connect({ host: "127.0.0.1", port: this.target() });
+      for (const s of [client, upstream]) {
+        this.sockets.add(s);
+        s.on("error", () => {});
+        s.on("close", () => {
+          this.sockets.delete(s);
+          client.destroy();
+          upstream.destroy();
+        });
+      }
+      client.on("data", (d: Buffer) => upstream.write(d));
+      upstream.on("data", (d: Buffer) => {
+        if (!this.deaf) client.write(d);
+      });
+    });
+  }
+
+  async listen(): Promise<number> {
+    await new Promise<void>((resolve) => this.server.listen(0, "127.0.0.1", resolve));
+    this.port = (this.server.address() as { port: number }).port;
+    return this.port;
+  }
+
+  cut(): void {
+    for (const s of this.sockets) s.destroy();
+  }
+
+  close(): void {
+    this.cut();
+    this.server.close();
+  }
+}
+
+interface Node {
+  broker: TestBroker;
+  links: NodeLinks;
+}
+
+/** Two nodes; node-2's link is reached through a proxy. */
+async function pair(ackTimeoutMs = 1000): Promise<{ nodes: Node[]; proxy: LinkProxy }> {
+  const store = new MemoryStore();
+  const registry = new MemoryRegistry();
+  let target = 0;
+  const proxy = new LinkProxy(() => target);
+  proxies.push(proxy);
+  const proxyPort = await proxy.listen();
+  const nodes: Node[] = [];
+  for (let i = 1; i <= 2; i++) {
+    const links = new NodeLinks({
+      nodeId: `node-${i}`,
+      secret: SECRET,
+      host: "127.0.0.1",
+      port: 0,
+      advertiseHost: "127.0.0.1",
+      ...(i === 2 ? { advertisePort: proxyPort } : {}),
+      ackTimeoutMs,
+      handshakeTimeoutMs: 500,
+      onError: () => {},
+    });
+    const broker = await startTestBroker({ nodeId: `node-${i}`, cluster: { heartbeatMs: 200, nodeTtlMs: 1000 } }, undefined, store, {
+      communicator: new MemoryCommunicator({ registry }),
+      links,
+    });
+    started.push(broker);
+    nodes.push({ broker, links });
+  }
+  const record = (await store.listNodes(Date.now())).find((n) => n.nodeId === "node-2");
+  expect(record?.linkAddress).toBe(`127.0.0.1:${proxyPort}`);
+  target = nodes[1]!.links.listenPort ?? 0;
+  return { nodes, proxy };
+}
+
+async function connectTo(node: Node, clientId: string, opts: mqtt.IClientOptions = {}): Promise<mqtt.MqttClient> {
+  const c = await mqtt.connectAsync({ host: "127.0.0.1", port: node.broker.mqttPort, clientId, reconnectPeriod: 0, ...opts });
+  clients.push(c);
+  return c;
+}
+
+async function until(check: () => boolean, what: string, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Subscribes on node-2 and probes from node-1 until a probe arrives over the link (routes in place, link open). */
+async function ready(nodes: Node[], sub: mqtt.MqttClient, got: string[], pub: mqtt.MqttClient, topic: string): Promise<void> {
+  await sub.subscribeAsync(`${topic}/#`, { qos: 2 });
+  let n = 0;
+  await until(() => {
+    if (got.some((p) => p.startsWith("probe")) && nodes[0]!.links.counters.ackedBatches > 0) return true;
+    void pub.publishAsync(`${topic}/probe`, `probe-${n++}`, { qos: 1 });
+    return false;
+  }, "a probe over the link");
+  got.length = 0;
+}
+
+function inbox(c: mqtt.MqttClient, topic: string): string[] {
+  const got: string[] = [];
+  c.on("message", (t, payload) => {
+    if (t.startsWith(topic)) got.push(payload.toString());
+  });
+  return got;
+}
+
+describe("node links: forwards between nodes", () => {
+  it("carry QoS 0, 1 and 2 in order over the link, acknowledged by the receiving node, without the node queue", async () => {
+    const { nodes } = await pair();
+    const sub = await connectTo(nodes[1]!, "l-sub");
+    const got = inbox(sub, "l/");
+    const pub = await connectTo(nodes[0]!, "l-pub");
+    await ready(nodes, sub, got, pub, "l");
+    const fallbacks = Object.values(nodes[0]!.links.counters.fallbackBy).reduce((a, b) => a + b, 0);
+    for (let i = 0; i < 30; i++) await pub.publishAsync("l/x", String(i), { qos: (i % 3) as 0 | 1 | 2 });
+    await until(() => got.filter((p) => !p.startsWith("probe")).length >= 30, "30 messages");
+    await new Promise((r) => setTimeout(r, 100));
+    expect(got.filter((p) => !p.startsWith("probe"))).toEqual(Array.from({ length: 30 }, (_, i) => String(i)));
+    expect(Object.values(nodes[0]!.links.counters.fallbackBy).reduce((a, b) => a + b, 0)).toBe(fallbacks);
+    expect(nodes[1]!.links.counters.receivedMessages).toBeGreaterThanOrEqual(30);
+  });
+});
+
+describe("node links: faults", () => {
+  it("a link killed mid-stream falls back to the node queue: every acknowledged QoS 1 message reaches the persistent subscriber", async () => {
+    const { nodes, proxy } = await pair();
+    const sub = await connectTo(nodes[1]!, "k-sub", { clean: false });
+    const got = inbox(sub, "k/");
+    const pub = await connectTo(nodes[0]!, "k-pub");
+    await ready(nodes, sub, got, pub, "k");
+    const acked: string[] = [];
+    const stream = (async () => {
+      for (let i = 0; i < 300; i += 10) {
+        await Promise.all(Array.from({ length: 10 }, (_, j) => pub.publishAsync("k/x", String(i + j), { qos: 1 }).then(() => acked.push(String(i + j)))));
+      }
+    })();
+    await until(() => acked.length >= 60, "60 acknowledged publishes");
+    proxy.cut();
+    await until(() => acked.length >= 150, "150 acknowledged publishes");
+    proxy.cut();
+    await stream;
+    expect(acked).toHaveLength(300);
+    await until(() => new Set(got).size >= 300, "every acknowledged message at the subscriber", 15_000);
+    expect(new Set(got)).toEqual(new Set(acked));
+    const f = nodes[0]!.links.counters.fallbackBy;
+    expect(f.cut + f.down).toBeGreaterThan(0);
+  });
+
+  it("an ack lost on the way back: the batch goes by the node queue too, and the receiver hands it on once", async () => {
+    const { nodes, proxy } = await pair(200);
+    const sub = await connectTo(nodes[1]!, "d-sub");
+    const got = inbox(sub, "d/");
+    const pub = await connectTo(nodes[0]!, "d-pub");
+    await ready(nodes, sub, got, pub, "d");
+    proxy.deaf = true; // node-2 receives and handles batches; its acks never arrive
+    for (let i = 0; i < 5; i++) await pub.publishAsync("d/x", String(i), { qos: 1 });
+    await until(() => got.length >= 5, "5 messages");
+    await new Promise((r) => setTimeout(r, 300));
+    expect(got).toEqual(["0", "1", "2", "3", "4"]);
+    expect(nodes[0]!.links.counters.fallbackBy["ack-timeout"]).toBeGreaterThanOrEqual(1);
+    expect(nodes[1]!.links.counters.duplicates).toBeGreaterThanOrEqual(1);
+  });
+});
