@@ -143,6 +143,13 @@ describe("cluster of three broker processes: leases and wills", () => {
       const pausedAt = Date.now();
       node2.child.kill("SIGSTOP");
       publish(21, 30); // while node-2 is paused
+      // A client that connects while node-2 is paused (the kernel completes the handshake): node-2's lease has run
+      // out by the time it reads it, so it is not served.
+      const early = await RawClient.open(node2.mqttPort);
+      raw.push(early);
+      early.send({ cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clean: true, keepalive: 0, clientId: `pause-early-${run}` });
+      const earlyPackets: string[] = [];
+      pump(early, (p) => earlyPackets.push(p.cmd));
       await sleep(2 * TTL_MS - (Date.now() - pausedAt));
       node2.child.kill("SIGCONT");
 
@@ -150,6 +157,8 @@ describe("cluster of three broker processes: leases and wills", () => {
       // Its clients are disconnected first thing (their lease ran out while paused).
       await until("node-2 to close its clients' connections", () => sub.closed && other.closed, 10_000, detail);
       await subDone;
+      await until("node-2 to close the connection made while it was paused", () => early.closed, 10_000, detail);
+      expect(earlyPackets, "no CONNACK for a connection made while the lease had run out").toEqual([]);
       await until("PUBACK for 21..30", () => acked.size >= 30, 30_000, detail);
 
       // The subscriber resumes on node-1 and gets every acknowledged message.

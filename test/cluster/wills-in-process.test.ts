@@ -1,7 +1,9 @@
 import mqtt from "mqtt";
 import { afterEach, describe, expect, it } from "vitest";
 import { MemoryCommunicator, MemoryRegistry } from "../../core/communicator/index.js";
+import type { Auth, ClientInfo, ClientPolicy } from "../../core/auth/types.js";
 import { MemoryStore } from "../../core/store/memory.js";
+import type { WillRecord } from "../../core/store/types.js";
 import { startTestBroker, type TestBroker } from "../helpers/broker.js";
 import { scrape, value } from "../ops/support.js";
 
@@ -125,5 +127,49 @@ describe("wills in a cluster (in one process)", () => {
     // Published by node-1's next incarnation (node-2 never saw node-1 expire: its record was simply gone).
     expect(value(samples, "mqgate_wills_reaped_total")).toBe(1);
     expect(value(samples, "mqgate_wills_stored")).toBe(0);
+  });
+
+  it("a survivor publishes a dead node's wills once its lease expired, authorized against each client's current rules", async () => {
+    // Clients may publish only to status/<their client id>; the rules of user `opaque` cannot be read later (like a
+    // JWT identity): its wills go by the decision made at CONNECT.
+    const policy = (clientId: string): ClientPolicy => ({
+      canPublish: (topic) => topic === `status/${clientId}`,
+      canSubscribe: (_filter, qos) => qos,
+    });
+    const auth: Auth = {
+      name: "test",
+      connect: async (client: ClientInfo) => ({ ok: true, policy: client.clientId.startsWith("watcher") ? { canPublish: () => true, canSubscribe: (_f, q) => q } : policy(client.clientId) }),
+      policyFor: (client: ClientInfo) => (client.username === "opaque" ? null : policy(client.clientId)),
+    } as Auth;
+    const store = new MemoryStore();
+    const node = await startTestBroker({ nodeId: "node-1", cluster: { heartbeatMs: 100, nodeTtlMs: 500 } }, auth, store, {
+      communicator: new MemoryCommunicator({ registry: new MemoryRegistry() }),
+    });
+    started.push(node);
+    const w = await connect(node, "watcher");
+    const got: string[] = [];
+    w.on("message", (topic, payload) => got.push(`${topic}=${payload.toString()}`));
+    await w.subscribeAsync({ "status/#": { qos: 1 }, "other/#": { qos: 1 } });
+
+    // node-0 died: its record expired; its clients' wills are in the store.
+    const startedAt = Date.now() - 60_000;
+    await store.registerNode({ nodeId: "node-0", address: "gone:1883", queueUrl: null, startedAt, heartbeatAt: Date.now() - 10_000 }, 500);
+    const put = (clientId: string, topic: string, username: string | null, allowed: boolean, incarnation = startedAt) => {
+      const record: WillRecord = { topic, payload: Buffer.from(clientId), qos: 1, retain: false, incarnation, username, allowed };
+      return store.putWill(clientId, 1, "node-0", record);
+    };
+    await put("a", "status/a", "user-a", false); // current rules allow it (whatever CONNECT said)
+    await put("b", "other/b", "user-b", true); // current rules refuse it
+    await put("c", "status/c", "opaque", true); // rules unknown: allowed at CONNECT
+    await put("d", "status/d", "opaque", false); // rules unknown: refused at CONNECT
+    await put("e", "$SYS/e", "user-e", true); // never
+    await put("f", "status/f", "user-f", true, startedAt + 1); // a newer incarnation of node-0: not its to take
+
+    await until(async () => (await store.listNodes(0)).every((n) => n.nodeId !== "node-0") && (await store.expiredNodes(Date.now())).length === 0, "node-0 to be cleaned up");
+    await until(() => got.length >= 2, "the wills");
+    await sleep(300);
+    expect(got.sort()).toEqual(["status/a=a", "status/c=c"]);
+    expect(node.broker.stats.dropped["not-authorized"]).toBe(3);
+    expect((await store.takeWillsOf("node-0", 100)).map((t) => t.clientId)).toEqual(["f"]);
   });
 });
