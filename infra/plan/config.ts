@@ -40,6 +40,8 @@ export const PLAN_OWNED_KEYS: Readonly<Record<string, string>> = Object.freeze({
   "auth.aclFile": "set MQGATE_DEPLOY_ACL_FILE",
   "cluster.communicator": "the deployment uses SQS",
   "cluster.queuePrefix": "derived from the app and stage",
+  "cluster.linkPort": "fixed by the tasks' link security group (7946)",
+  "cluster.linkSecret": "a secret the deployment generates into SSM (BrokerLinkSecretParameter)",
   "events.queueUrl": "the stage's events queue",
   "emf.cluster": "the deployment's name (the alarms and the dashboard select it)",
   "emf.namespace": "the alarms and the dashboard read the mqgate namespace",

@@ -1,14 +1,22 @@
+import { randomBytes } from "node:crypto";
 import { createServer, connect, type Server, type Socket } from "node:net";
+import type { SQSClient } from "@aws-sdk/client-sqs";
 import mqtt from "mqtt";
-import { afterEach, describe, expect, it } from "vitest";
-import { MemoryCommunicator, MemoryRegistry } from "../../core/communicator/index.js";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { type Communicator, MemoryCommunicator, MemoryRegistry } from "../../core/communicator/index.js";
+import { SqsCommunicator } from "../../core/communicator/sqs.js";
+import { createStore } from "../../core/store/index.js";
 import { MemoryStore } from "../../core/store/memory.js";
+import type { Store } from "../../core/store/types.js";
+import { type Fauxqs, startFauxqs } from "../helpers/fauxqs.js";
+import { type RedisServer, startRedisServer } from "../helpers/redis-server.js";
 import { NodeLinks } from "../../broker/link/links.js";
 import { startTestBroker, type TestBroker } from "../helpers/broker.js";
 
 /**
  * The fast lane between nodes (decision 018) with its faults: brokers in this process, one shared store, node
- * queues through the in-process communicator, links through a TCP proxy the test can cut or make deaf.
+ * queues through the in-process communicator, links through a TCP proxy the test can cut or make deaf. The faults
+ * run again on the real fallback: node queues in fauxqs (the SQS emulator) and the Redis store.
  */
 
 const SECRET = "links-test-secret-0123456789abcdef";
@@ -16,11 +24,45 @@ const started: TestBroker[] = [];
 const clients: mqtt.MqttClient[] = [];
 const proxies: LinkProxy[] = [];
 
+const closers: (() => Promise<void> | void)[] = [];
+
 afterEach(async () => {
   await Promise.all(clients.splice(0).map((c) => c.endAsync(true).catch(() => undefined)));
   await Promise.all(started.splice(0).map((b) => b.close()));
   for (const p of proxies.splice(0)) p.close();
+  for (const c of closers.splice(0)) await c();
 });
+
+/** What the nodes share: a store for each node and a communicator for each node. */
+interface Backend {
+  store(): Promise<Store>;
+  communicator(): Communicator;
+}
+
+function memoryBackend(): Backend {
+  const store = new MemoryStore();
+  const registry = new MemoryRegistry();
+  return { store: async () => store, communicator: () => new MemoryCommunicator({ registry }) };
+}
+
+let redis: RedisServer | undefined;
+let fauxqs: Fauxqs | undefined;
+
+function sqsBackend(): Backend {
+  const prefix = `links-${randomBytes(3).toString("hex")}`;
+  return {
+    async store() {
+      const store = await createStore({ redisUrl: redis!.url });
+      closers.push(() => store.close());
+      return store;
+    },
+    communicator() {
+      const client: SQSClient = fauxqs!.client();
+      closers.push(() => client.destroy());
+      return new SqsCommunicator({ client, prefix, waitTimeSeconds: 1 });
+    },
+  };
+}
 
 /** Forwards TCP to a port; `cut()` kills every connection, `deaf` drops what the target answers. */
 class LinkProxy {
@@ -70,9 +112,7 @@ interface Node {
 }
 
 /** Two nodes; node-2's link is reached through a proxy. */
-async function pair(ackTimeoutMs = 1000): Promise<{ nodes: Node[]; proxy: LinkProxy }> {
-  const store = new MemoryStore();
-  const registry = new MemoryRegistry();
+async function pair(ackTimeoutMs = 1000, backend: Backend = memoryBackend()): Promise<{ nodes: Node[]; proxy: LinkProxy }> {
   let target = 0;
   const proxy = new LinkProxy(() => target);
   proxies.push(proxy);
@@ -90,14 +130,14 @@ async function pair(ackTimeoutMs = 1000): Promise<{ nodes: Node[]; proxy: LinkPr
       handshakeTimeoutMs: 500,
       onError: () => {},
     });
-    const broker = await startTestBroker({ nodeId: `node-${i}`, cluster: { heartbeatMs: 200, nodeTtlMs: 1000 } }, undefined, store, {
-      communicator: new MemoryCommunicator({ registry }),
+    const broker = await startTestBroker({ nodeId: `node-${i}`, cluster: { heartbeatMs: 200, nodeTtlMs: 1000 } }, undefined, await backend.store(), {
+      communicator: backend.communicator(),
       links,
     });
     started.push(broker);
     nodes.push({ broker, links });
   }
-  const record = (await store.listNodes(Date.now())).find((n) => n.nodeId === "node-2");
+  const record = (await nodes[0]!.broker.broker.store.listNodes(Date.now())).find((n) => n.nodeId === "node-2");
   expect(record?.linkAddress).toBe(`127.0.0.1:${proxyPort}`);
   target = nodes[1]!.links.listenPort ?? 0;
   return { nodes, proxy };
@@ -154,9 +194,22 @@ describe("node links: forwards between nodes", () => {
   });
 });
 
-describe("node links: faults", () => {
+describe.each([
+  ["in-process node queues", false],
+  ["SQS node queues (fauxqs) and the Redis store", true],
+])("node links: faults, falling back to %s", (_name, real) => {
+  if (real) {
+    beforeAll(async () => {
+      [redis, fauxqs] = await Promise.all([startRedisServer(), startFauxqs()]);
+    }, 30_000);
+    afterAll(async () => {
+      await Promise.all([fauxqs?.stop(), redis?.stop()]);
+    });
+  }
+  const backend = (): Backend => (real ? sqsBackend() : memoryBackend());
+
   it("a link killed mid-stream falls back to the node queue: every acknowledged QoS 1 message reaches the persistent subscriber", async () => {
-    const { nodes, proxy } = await pair();
+    const { nodes, proxy } = await pair(1000, backend());
     const sub = await connectTo(nodes[1]!, "k-sub", { clean: false });
     const got = inbox(sub, "k/");
     const pub = await connectTo(nodes[0]!, "k-pub");
@@ -173,23 +226,26 @@ describe("node links: faults", () => {
     proxy.cut();
     await stream;
     expect(acked).toHaveLength(300);
-    await until(() => new Set(got).size >= 300, "every acknowledged message at the subscriber", 15_000);
-    expect(new Set(got)).toEqual(new Set(acked));
+    // Probes sent before the stream may still arrive: they are not part of it.
+    const received = () => new Set(got.filter((p) => !p.startsWith("probe")));
+    await until(() => received().size >= 300, "every acknowledged message at the subscriber", 15_000);
+    expect(received()).toEqual(new Set(acked));
     const f = nodes[0]!.links.counters.fallbackBy;
     expect(f.cut + f.down).toBeGreaterThan(0);
   });
 
   it("an ack lost on the way back: the batch goes by the node queue too, and the receiver hands it on once", async () => {
-    const { nodes, proxy } = await pair(200);
+    const { nodes, proxy } = await pair(200, backend());
     const sub = await connectTo(nodes[1]!, "d-sub");
     const got = inbox(sub, "d/");
     const pub = await connectTo(nodes[0]!, "d-pub");
     await ready(nodes, sub, got, pub, "d");
     proxy.deaf = true; // node-2 receives and handles batches; its acks never arrive
     for (let i = 0; i < 5; i++) await pub.publishAsync("d/x", String(i), { qos: 1 });
-    await until(() => got.length >= 5, "5 messages");
+    const stream = () => got.filter((p) => !p.startsWith("probe"));
+    await until(() => stream().length >= 5, "5 messages");
     await new Promise((r) => setTimeout(r, 300));
-    expect(got).toEqual(["0", "1", "2", "3", "4"]);
+    expect(stream()).toEqual(["0", "1", "2", "3", "4"]);
     expect(nodes[0]!.links.counters.fallbackBy["ack-timeout"]).toBeGreaterThanOrEqual(1);
     expect(nodes[1]!.links.counters.duplicates).toBeGreaterThanOrEqual(1);
   });
