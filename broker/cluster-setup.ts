@@ -31,7 +31,12 @@ export async function createClusterParts(
   });
   const parts: BrokerParts = {};
   if (wantSqs) {
-    parts.communicator = new SqsCommunicator({ client, prefix: config.cluster.queuePrefix, onError: (err) => onError("node queue", err) });
+    parts.communicator = new SqsCommunicator({
+      client,
+      prefix: config.cluster.queuePrefix,
+      deadLetterQueueArn: config.cluster.deadLetterQueueArn,
+      onError: (err) => onError("node queue", err),
+    });
   }
   if (queueUrl !== undefined) parts.events = new SqsEventSink({ client, queueUrl, omitOversizePayload: true });
   return { parts, destroy: () => client.destroy() };
