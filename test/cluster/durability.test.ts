@@ -199,3 +199,66 @@ describe("nothing acknowledged is lost: a dead node's queue", () => {
     await until(async () => !registry.mailboxes.has("ghost") && (await store.expiredNodes(Date.now())).length === 0, "the dead node removed", 10_000);
   });
 });
+
+/** Holds a communicator's messages of `type` to `node` (a slow SQS path to one node) until `open()`. */
+function delayTo(communicator: MemoryCommunicator, node: string, type: NodeMessage["type"]): { open(): Promise<void> } {
+  const send = communicator.send.bind(communicator);
+  const held: NodeMessage[] = [];
+  let closed = true;
+  communicator.send = async (to, messages) => {
+    if (!closed || to !== node) return send(to, messages);
+    held.push(...messages.filter((m) => m.type === type));
+    const rest = messages.filter((m) => m.type !== type);
+    if (rest.length > 0) await send(to, rest);
+  };
+  return {
+    open: async () => {
+      closed = false;
+      if (held.length > 0) await send(node, held.splice(0));
+    },
+  };
+}
+
+// test/cluster/processes.test.ts › "take-over from node-1 to node-2 … a publish from node-3 reaches the new one" lost
+// its QoS 1 message about once in 12 runs, with no broker error. Its publish went out ~20 ms after the SUBACK on
+// node-1: when node-3 had not yet received any session broadcast for the subscriber, nothing matched there and the
+// PUBACK vouched for nothing. Routing to other nodes is eventually consistent (docs/cluster.md); the test now waits
+// until node-3 routes to the session before the take-over. What it means to test, pinned here deterministically:
+describe("the flaky take-over test, pinned", () => {
+  it("a publish from a node that has not yet heard of a subscription on another node is not routed to it", async () => {
+    const { nodes, communicators } = await cluster(3);
+    const [n1, , n3] = nodes as [TestBroker, TestBroker, TestBroker];
+    const late = delayTo(communicators[0] as MemoryCommunicator, "node-3", "session");
+    const sub = await connect(n1, "dev", { clean: false });
+    const got = collect(sub);
+    await sub.subscribeAsync("t/#", { qos: 1 });
+    const pub = await connect(n3, "pub");
+    expect(n3.broker.sessions.get("dev")).toBeUndefined();
+    await pub.publishAsync("t/early", "early", { qos: 1 });
+    await late.open();
+    await until(() => n3.broker.sessions.get("dev")?.owner === "node-1", "node-3 to learn the subscription");
+    await pub.publishAsync("t/later", "later", { qos: 1 });
+    await until(() => got.length > 0, "the later message");
+    expect(got).toEqual(["later"]);
+  });
+
+  it("a publish from a node with a stale view (the owner before a take-over) reaches the new owner", async () => {
+    const { nodes, communicators } = await cluster(3);
+    const [n1, n2, n3] = nodes as [TestBroker, TestBroker, TestBroker];
+    const old = await connect(n1, "dev", { clean: false });
+    await old.subscribeAsync("t/#", { qos: 1 });
+    await until(() => n3.broker.sessions.get("dev")?.owner === "node-1", "node-3 to route to node-1");
+    // Node-3 does not hear of the take-over: it keeps forwarding to node-1.
+    const stale = delayTo(communicators[1] as MemoryCommunicator, "node-3", "session");
+    const closed = new Promise<void>((resolve) => old.once("close", () => resolve()));
+    const fresh = await connect(n2, "dev", { clean: false });
+    const got = collect(fresh);
+    await closed;
+    const pub = await connect(n3, "pub");
+    await pub.publishAsync("t/after", "after", { qos: 1 });
+    await until(() => got.length > 0, "the message on the new connection");
+    expect(n3.broker.sessions.get("dev")?.owner).toBe("node-1");
+    expect(got).toEqual(["after"]);
+    await stale.open();
+  });
+});
