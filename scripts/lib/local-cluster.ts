@@ -111,6 +111,9 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
       MQGATE_API_KEY: apiKey,
       MQGATE_HEARTBEAT_MS: String(opts.heartbeatMs ?? 1000),
       MQGATE_NODE_TTL_MS: String(opts.nodeTtlMs ?? 3000),
+      // A dead node's queue is kept this long after its sessions were released: past the node queues' 30 s
+      // visibility timeout (what the dead node had received reappears), shorter than the 90 s of a deployment.
+      MQGATE_CLUSTER__DEAD_QUEUE_GRACE_MS: "35000",
       ...opts.env,
     });
   };
