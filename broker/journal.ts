@@ -1,4 +1,5 @@
 import type { Store, StoreOp, StoreOpResult } from "../core/store/types.js";
+import { applyUntilDone, BatchSignals } from "./journal-signals.js";
 
 /** Something that waits for a batch of store writes to become durable. */
 export interface DurabilityWaiter {
@@ -65,12 +66,8 @@ export class Journal {
   private completing: { batchId: number; waiters: Set<DurabilityWaiter>; remaining: number }[] = [];
   /** Ops of the batch being filled that go to the store only once its other ops and side effects landed. */
   private late: StoreOp[] = [];
-  /** Batch id -> callbacks told once that batch's ops were applied and its own side effects settled. */
-  private landing = new Map<number, (() => void)[]>();
-  /** Highest batch id whose ops were applied (side effects may still be pending). */
-  private applied = 0;
-  /** `appliedAll()` calls: told with true once their batch was applied, with false when an attempt fails. */
-  private applyWaiters: { batchId: number; resolve: (ok: boolean) => void }[] = [];
+  /** Which batches were applied, and which landed (applied, side effects settled). */
+  private readonly signals = new BatchSignals();
 
   constructor(
     private readonly store: Store,
@@ -133,11 +130,7 @@ export class Journal {
     const tracks = this.tracks.length;
     fn();
     if (this.ops.length + this.late.length === ops && this.tracks.length === tracks) return Promise.resolve();
-    return new Promise((resolve) => {
-      const list = this.landing.get(this.filling);
-      if (list === undefined) this.landing.set(this.filling, [resolve]);
-      else list.push(resolve);
-    });
+    return this.signals.whenLanded(this.filling);
   }
 
   /**
@@ -167,9 +160,8 @@ export class Journal {
    */
   appliedAll(): Promise<boolean> {
     if (this.failures > 0) return Promise.resolve(false);
-    const target = this.ops.length > 0 || this.late.length > 0 ? this.filling : this.inFlight ? this.filling - 1 : this.applied;
-    if (this.applied >= target) return Promise.resolve(true);
-    return new Promise((resolve) => this.applyWaiters.push({ batchId: target, resolve }));
+    const target = this.ops.length > 0 || this.late.length > 0 ? this.filling : this.inFlight ? this.filling - 1 : this.signals.applied;
+    return this.signals.whenApplied(target);
   }
 
   /** Like `track`, but a task already tracked by the same batch last is not added again. */
@@ -276,12 +268,7 @@ export class Journal {
           this.failures = 0;
           this.events.onStoreRecovered();
         }
-        this.applied = batchId;
-        if (this.applyWaiters.length > 0) {
-          const ready = this.applyWaiters.filter((w) => w.batchId <= batchId);
-          this.applyWaiters = this.applyWaiters.filter((w) => w.batchId > batchId);
-          for (const w of ready) w.resolve(true);
-        }
+        this.signals.onApplied(batchId);
         this.resolvingTracks = tracks;
         try {
           for (let i = 0; i < targets.length; i++) {
@@ -295,15 +282,10 @@ export class Journal {
         if (late.length > 0) {
           // The late ops (inbound QoS 2 markers) follow everything else of the batch: ops, sends, follow-ups.
           const before = tracks.splice(0);
-          tracks.push(Promise.allSettled(before).then(() => this.applyLate(late)));
+          const apply = (): Promise<void> => applyUntilDone(this.store, late, (err, n) => this.events.onStoreError(err, n), () => this.closed, this.maxBackoffMs);
+          tracks.push(Promise.allSettled(before).then(apply));
         }
-        const landing = this.landing.get(batchId);
-        if (landing !== undefined) {
-          this.landing.delete(batchId);
-          void Promise.allSettled(tracks).then(() => {
-            for (const resolve of landing) resolve();
-          });
-        }
+        this.signals.onResolved(batchId, tracks);
         if (tracks.length === 0 && this.completing.length === 0) {
           this.durable = batchId;
           for (const waiter of waiters) waiter.onDurable(batchId);
@@ -330,9 +312,7 @@ export class Journal {
         const failWaiters = this.failWaiters;
         this.failWaiters = new Set();
         for (const onFailure of failWaiters) onFailure();
-        const applyWaiters = this.applyWaiters;
-        this.applyWaiters = [];
-        for (const w of applyWaiters) w.resolve(false);
+        this.signals.onFailure();
         if (this.closed) {
           this.inFlight = false;
           return;
@@ -341,20 +321,6 @@ export class Journal {
         setTimeout(() => this.send(batchId, ops, targets, ctxs, waiters, tracks, late), delay).unref();
       },
     );
-  }
-
-  /** Applies a batch's late ops, retried with backoff until the store takes them (or the journal is closed). */
-  private async applyLate(late: StoreOp[]): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.store.apply(late);
-        return;
-      } catch (err) {
-        this.events.onStoreError(err instanceof Error ? err : new Error(String(err)), attempt);
-        if (this.closed) return;
-        await new Promise((resolve) => setTimeout(resolve, Math.min(this.maxBackoffMs, 25 * 2 ** Math.min(attempt, 10))).unref());
-      }
-    }
   }
 
   /** Declares applied batches durable, in order, once their side effects settled. */
