@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { CreateQueueCommand, GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -86,6 +87,9 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
   const queuePrefix = `local-${randomBytes(3).toString("hex")}`;
   const client = sqs.client();
   const eventsQueueUrl = await createEventsQueue(client, `${queuePrefix}-events.fifo`);
+  // The node queues' dead-letter queue, as the deployment creates it (infra/queues.ts, decision 020).
+  const dlq = await client.send(new CreateQueueCommand({ QueueName: `${queuePrefix}-nodes-dlq.fifo`, Attributes: { FifoQueue: "true" } }));
+  const dlqArn = (await client.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ["QueueArn"] }))).Attributes?.QueueArn;
   client.destroy();
   const apiKey = opts.apiKey ?? `mqg_local_${randomBytes(12).toString("hex")}`;
   const nodes: LocalNode[] = [];
@@ -114,6 +118,7 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
       // A dead node's queue is kept this long after its sessions were released: past the node queues' 30 s
       // visibility timeout (what the dead node had received reappears), shorter than the 90 s of a deployment.
       MQGATE_CLUSTER__DEAD_QUEUE_GRACE_MS: "35000",
+      ...(dlqArn === undefined ? {} : { MQGATE_CLUSTER__DEAD_LETTER_QUEUE_ARN: dlqArn }),
       ...opts.env,
     });
   };
