@@ -120,7 +120,9 @@ export class Cluster implements ResultTarget<Reroute> {
   /**
    * Graceful shutdown, after the sessions were handed back: stop receiving, route what is still in the node queue
    * (deliveries sent by nodes that did not know yet; the sessions are offline now, so it goes to the store or to
-   * their new owner), delete the queue, deregister. A sender that finds the queue gone stores its deliveries.
+   * their new owner). The queue is not deleted: nodes that have not applied the hand-back yet may still send to
+   * it, and SQS accepts and drops sends to a deleted queue for 60 s. The node's record is left expired instead, so
+   * the others retire the queue like a dead node's (drained, kept for the grace period, deleted; decision 020).
    */
   async stop(): Promise<void> {
     this.stopped = true;
@@ -133,11 +135,11 @@ export class Cluster implements ResultTarget<Reroute> {
         for (const m of messages) if (m.type === "deliver" || m.type === "publish") this.handle(m, null);
         await this.broker.journal.barrier();
       });
-      await this.communicator.deleteNodeQueue(this.nodeId);
     } catch (err) {
       this.events.onError("stop", err as Error);
     }
-    await this.broker.store.removeNode(this.nodeId);
+    const now = Date.now();
+    await this.broker.store.registerNode({ ...this.record(now), heartbeatAt: now - this.opts.nodeTtlMs }, this.opts.nodeTtlMs);
   }
 
   /** Records where clients connect (known once the listeners are bound). */

@@ -219,6 +219,32 @@ function delayTo(communicator: MemoryCommunicator, node: string, type: NodeMessa
   };
 }
 
+describe("nothing acknowledged is lost: a node that leaves", () => {
+  it("keeps its queue after a graceful shutdown until the others retired it: a late sender's message reaches the store", async () => {
+    const { nodes, store, registry, communicators } = await cluster(2, 500);
+    const [n1, n2] = nodes as [TestBroker, TestBroker];
+    acceptAfterDelete(communicators);
+    const dev = await connect(n2, "dev", { clean: false });
+    await dev.subscribeAsync("d/#", { qos: 1 });
+    await until(() => n1.broker.sessions.get("dev")?.owner === "node-2", "node-1 to route to node-2");
+    await n2.close();
+    expect((await store.listNodes(Date.now())).map((n) => n.nodeId)).toEqual(["node-1"]);
+    expect((await store.getSession("dev"))?.node).toBeNull();
+    // A node that had not applied the hand-back yet still forwards to node-2: SQS accepts the send.
+    const late: NodeMessage = {
+      type: "deliver",
+      id: "node-1:late",
+      origin: "node-1",
+      seq: 1,
+      msg: { topic: "d/1", payload: Buffer.from("late").toString("base64"), qos: 1, retain: false },
+      targets: [{ clientId: "dev", qos: 1 }],
+    };
+    await (communicators[0] as MemoryCommunicator).send("node-2", [late]);
+    await until(async () => ((await store.getSession("dev"))?.outgoing.length ?? 0) === 1, "the late message in the session's stored queue");
+    await until(async () => !registry.mailboxes.has("node-2") && (await store.expiredNodes(Date.now())).length === 0, "node-2's queue retired", 10_000);
+  });
+});
+
 // test/cluster/processes.test.ts › "take-over from node-1 to node-2 … a publish from node-3 reaches the new one" lost
 // its QoS 1 message about once in 12 runs, with no broker error. Its publish went out ~20 ms after the SUBACK on
 // node-1: when node-3 had not yet received any session broadcast for the subscriber, nothing matched there and the
