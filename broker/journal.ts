@@ -50,8 +50,6 @@ export class Journal {
   /** Count of ops ever written: callers compare it before and after routing to learn if routing wrote. */
   writes = 0;
   private waiters = new Set<DurabilityWaiter>();
-  /** Callbacks of `settled()` calls, told when an attempt fails. */
-  private failWaiters = new Set<() => void>();
   private inFlight = false;
   private scheduled = false;
   private failures = 0;
@@ -177,26 +175,6 @@ export class Journal {
     return new Promise((resolve) => this.wait({ onDurable: () => resolve() }));
   }
 
-  /**
-   * Like `barrier()`, but gives up as soon as the store fails: resolves true once everything written before this
-   * call is durable, false at once while the journal is failing or when the next attempt fails (the store is
-   * unreachable; the writes stay queued and are retried).
-   */
-  settled(): Promise<boolean> {
-    if (this.failures > 0) return Promise.resolve(false);
-    if (this.idle) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const onFailure = (): void => resolve(false);
-      this.failWaiters.add(onFailure);
-      this.wait({
-        onDurable: () => {
-          this.failWaiters.delete(onFailure);
-          resolve(true);
-        },
-      });
-    });
-  }
-
   private get idle(): boolean {
     return this.ops.length === 0 && this.late.length === 0 && this.tracks.length === 0 && !this.inFlight && this.completing.length === 0;
   }
@@ -309,9 +287,6 @@ export class Journal {
       (err: unknown) => {
         this.failures++;
         this.events.onStoreError(err instanceof Error ? err : new Error(String(err)), this.failures);
-        const failWaiters = this.failWaiters;
-        this.failWaiters = new Set();
-        for (const onFailure of failWaiters) onFailure();
         this.signals.onFailure();
         if (this.closed) {
           this.inFlight = false;
