@@ -36,15 +36,20 @@ async function cluster(n: number, graceMs = 90_000): Promise<{ nodes: TestBroker
   return { nodes, store, registry, communicators };
 }
 
-/** Holds a communicator's sends to other nodes until `open()` (a slow SQS, a node that dies before they go out). */
+/**
+ * Holds a communicator's sends of deliveries to other nodes until `open()` (a slow SQS, a node that dies before
+ * they go out); other node messages (session broadcasts) pass.
+ */
 function gate(communicator: MemoryCommunicator): { open(): void; held(): number } {
   const send = communicator.send.bind(communicator);
   let release: () => void = () => undefined;
   const opened = new Promise<void>((resolve) => (release = resolve));
   let held = 0;
   communicator.send = async (node, messages) => {
-    held++;
-    await opened;
+    if (messages.some((m) => m.type === "deliver")) {
+      held++;
+      await opened;
+    }
     return send(node, messages);
   };
   return { open: release, held: () => held };
@@ -88,6 +93,33 @@ describe("nothing acknowledged is lost: take-over", () => {
     await pub.publishAsync("t/1", "after", { qos: 1 });
     await until(() => got.length === 1, "the message on the new connection");
     expect(got).toEqual(["after"]);
+  });
+});
+
+describe("nothing acknowledged is lost: a re-routed delivery", () => {
+  it("the publisher's PUBACK waits until the fenced delivery, routed again, was forwarded to the new owner", async () => {
+    const { nodes, communicators } = await cluster(2);
+    const [n1, n2] = nodes as [TestBroker, TestBroker];
+    const old = await connect(n1, "dev", { clean: false });
+    await old.subscribeAsync("t/#", { qos: 1 });
+    const cluster2 = n2.broker.cluster as NonNullable<typeof n2.broker.cluster>;
+    cluster2.takeover = () => undefined;
+    cluster2.sessionChanged = () => undefined;
+    const fresh = await connect(n2, "dev", { clean: false });
+    const got = collect(fresh);
+    const pub = await connect(n1, "pub");
+    const sends = gate(communicators[0] as MemoryCommunicator);
+    let sent = false;
+    const acked = pub.publishAsync("t/1", "after", { qos: 1 }).then(() => sent);
+    try {
+      await until(() => sends.held() > 0, "the forward to node-2 to be attempted");
+    } finally {
+      sent = true;
+      sends.open();
+    }
+    // PUBACK before the forward went out would vouch for a message that only node-1's memory held.
+    expect(await acked).toBe(true);
+    await until(() => got.length === 1, "the message on the new connection");
   });
 });
 
