@@ -34,7 +34,12 @@ export async function createClusterParts(
   });
   const parts: BrokerParts = {};
   if (wantSqs) {
-    parts.communicator = new SqsCommunicator({ client, prefix: config.cluster.queuePrefix, onError: (err) => onError("node queue", err) });
+    parts.communicator = new SqsCommunicator({
+      client,
+      prefix: config.cluster.queuePrefix,
+      deadLetterQueueArn: config.cluster.deadLetterQueueArn,
+      onError: (err) => onError("node queue", err),
+    });
     // Lease renewals on a Redis connection of their own: never queued behind the journal's or a cleanup's calls.
     if (config.redisUrl !== undefined) parts.leaseStore = await createStore({ redisUrl: config.redisUrl });
     parts.links = createNodeLinks(config, onError);

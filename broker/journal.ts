@@ -1,4 +1,5 @@
 import type { Store, StoreOp, StoreOpResult } from "../core/store/types.js";
+import { applyUntilDone, BatchSignals } from "./journal-signals.js";
 
 /** Something that waits for a batch of store writes to become durable. */
 export interface DurabilityWaiter {
@@ -49,8 +50,6 @@ export class Journal {
   /** Count of ops ever written: callers compare it before and after routing to learn if routing wrote. */
   writes = 0;
   private waiters = new Set<DurabilityWaiter>();
-  /** Callbacks of `settled()` calls, told when an attempt fails. */
-  private failWaiters = new Set<() => void>();
   private inFlight = false;
   private scheduled = false;
   private failures = 0;
@@ -65,12 +64,8 @@ export class Journal {
   private completing: { batchId: number; waiters: Set<DurabilityWaiter>; remaining: number }[] = [];
   /** Ops of the batch being filled that go to the store only once its other ops and side effects landed. */
   private late: StoreOp[] = [];
-  /** Batch id -> callbacks told once that batch's ops were applied and its own side effects settled. */
-  private landing = new Map<number, (() => void)[]>();
-  /** Highest batch id whose ops were applied (side effects may still be pending). */
-  private applied = 0;
-  /** `appliedAll()` calls: told with true once their batch was applied, with false when an attempt fails. */
-  private applyWaiters: { batchId: number; resolve: (ok: boolean) => void }[] = [];
+  /** Which batches were applied, and which landed (applied, side effects settled). */
+  private readonly signals = new BatchSignals();
 
   constructor(
     private readonly store: Store,
@@ -133,11 +128,7 @@ export class Journal {
     const tracks = this.tracks.length;
     fn();
     if (this.ops.length + this.late.length === ops && this.tracks.length === tracks) return Promise.resolve();
-    return new Promise((resolve) => {
-      const list = this.landing.get(this.filling);
-      if (list === undefined) this.landing.set(this.filling, [resolve]);
-      else list.push(resolve);
-    });
+    return this.signals.whenLanded(this.filling);
   }
 
   /**
@@ -167,9 +158,8 @@ export class Journal {
    */
   appliedAll(): Promise<boolean> {
     if (this.failures > 0) return Promise.resolve(false);
-    const target = this.ops.length > 0 || this.late.length > 0 ? this.filling : this.inFlight ? this.filling - 1 : this.applied;
-    if (this.applied >= target) return Promise.resolve(true);
-    return new Promise((resolve) => this.applyWaiters.push({ batchId: target, resolve }));
+    const target = this.ops.length > 0 || this.late.length > 0 ? this.filling : this.inFlight ? this.filling - 1 : this.signals.applied;
+    return this.signals.whenApplied(target);
   }
 
   /** Like `track`, but a task already tracked by the same batch last is not added again. */
@@ -183,26 +173,6 @@ export class Journal {
   barrier(): Promise<void> {
     if (this.idle) return Promise.resolve();
     return new Promise((resolve) => this.wait({ onDurable: () => resolve() }));
-  }
-
-  /**
-   * Like `barrier()`, but gives up as soon as the store fails: resolves true once everything written before this
-   * call is durable, false at once while the journal is failing or when the next attempt fails (the store is
-   * unreachable; the writes stay queued and are retried).
-   */
-  settled(): Promise<boolean> {
-    if (this.failures > 0) return Promise.resolve(false);
-    if (this.idle) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const onFailure = (): void => resolve(false);
-      this.failWaiters.add(onFailure);
-      this.wait({
-        onDurable: () => {
-          this.failWaiters.delete(onFailure);
-          resolve(true);
-        },
-      });
-    });
   }
 
   private get idle(): boolean {
@@ -276,12 +246,7 @@ export class Journal {
           this.failures = 0;
           this.events.onStoreRecovered();
         }
-        this.applied = batchId;
-        if (this.applyWaiters.length > 0) {
-          const ready = this.applyWaiters.filter((w) => w.batchId <= batchId);
-          this.applyWaiters = this.applyWaiters.filter((w) => w.batchId > batchId);
-          for (const w of ready) w.resolve(true);
-        }
+        this.signals.onApplied(batchId);
         this.resolvingTracks = tracks;
         try {
           for (let i = 0; i < targets.length; i++) {
@@ -295,15 +260,10 @@ export class Journal {
         if (late.length > 0) {
           // The late ops (inbound QoS 2 markers) follow everything else of the batch: ops, sends, follow-ups.
           const before = tracks.splice(0);
-          tracks.push(Promise.allSettled(before).then(() => this.applyLate(late)));
+          const apply = (): Promise<void> => applyUntilDone(this.store, late, (err, n) => this.events.onStoreError(err, n), () => this.closed, this.maxBackoffMs);
+          tracks.push(Promise.allSettled(before).then(apply));
         }
-        const landing = this.landing.get(batchId);
-        if (landing !== undefined) {
-          this.landing.delete(batchId);
-          void Promise.allSettled(tracks).then(() => {
-            for (const resolve of landing) resolve();
-          });
-        }
+        this.signals.onResolved(batchId, tracks);
         if (tracks.length === 0 && this.completing.length === 0) {
           this.durable = batchId;
           for (const waiter of waiters) waiter.onDurable(batchId);
@@ -327,12 +287,7 @@ export class Journal {
       (err: unknown) => {
         this.failures++;
         this.events.onStoreError(err instanceof Error ? err : new Error(String(err)), this.failures);
-        const failWaiters = this.failWaiters;
-        this.failWaiters = new Set();
-        for (const onFailure of failWaiters) onFailure();
-        const applyWaiters = this.applyWaiters;
-        this.applyWaiters = [];
-        for (const w of applyWaiters) w.resolve(false);
+        this.signals.onFailure();
         if (this.closed) {
           this.inFlight = false;
           return;
@@ -341,20 +296,6 @@ export class Journal {
         setTimeout(() => this.send(batchId, ops, targets, ctxs, waiters, tracks, late), delay).unref();
       },
     );
-  }
-
-  /** Applies a batch's late ops, retried with backoff until the store takes them (or the journal is closed). */
-  private async applyLate(late: StoreOp[]): Promise<void> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        await this.store.apply(late);
-        return;
-      } catch (err) {
-        this.events.onStoreError(err instanceof Error ? err : new Error(String(err)), attempt);
-        if (this.closed) return;
-        await new Promise((resolve) => setTimeout(resolve, Math.min(this.maxBackoffMs, 25 * 2 ** Math.min(attempt, 10))).unref());
-      }
-    }
   }
 
   /** Declares applied batches durable, in order, once their side effects settled. */

@@ -10,7 +10,7 @@ import * as plan from "./plan/broker.js";
 import { eventsSenderStatements, nodeQueueOwnerStatements } from "./plan/queues.js";
 import { ARCHITECTURE } from "./plan/runtime.js";
 import { DEPLOY_ENV, usesAclFile } from "./plan/settings.js";
-import { eventsQueue, nodeQueueArnPattern, prefix } from "./queues.js";
+import { eventsQueue, nodeDeadLetterQueue, nodeQueueArnPattern, prefix } from "./queues.js";
 import { settings } from "./settings.js";
 import { brokerRedisUrlParameter } from "./store.js";
 import { tlsBrokerCommand } from "./plan/tls.js";
@@ -72,6 +72,7 @@ export const broker = new sst.aws.Service("Broker", {
       tls: settings.tlsPassthrough ? { clientCerts: settings.clientCerts } : undefined,
     }),
     MQGATE_EVENTS_QUEUE_URL: eventsQueue.url,
+    MQGATE_CLUSTER__DEAD_LETTER_QUEUE_ARN: nodeDeadLetterQueue.arn,
     // The operator's config (infra/config.ts, MQGATE_DEPLOY_CONFIG) over the cluster defaults.
     ...configEnv,
   },

@@ -1,9 +1,14 @@
-/** SQS: the events FIFO queue and its dead-letter queue; the node queues' name prefix and IAM (infra/plan/queues.ts). */
+/**
+ * SQS: the events FIFO queue and its dead-letter queue; the node queues' dead-letter queue, name prefix and IAM
+ * (infra/plan/queues.ts). The node queues themselves are created by the brokers.
+ */
 import { EVENTS_CONSUMER } from "./plan/api.js";
 import {
   eventsDeadLetterQueueName,
   eventsQueueName,
   eventsQueuePlan,
+  NODE_QUEUE_DEAD_LETTER,
+  nodeDeadLetterQueueName,
   nodeQueueNamePattern,
   nodeQueueSenderStatements,
   queuePrefix,
@@ -30,6 +35,14 @@ export const eventsQueue = new sst.aws.Queue("EventsQueue", {
       deduplicationScope: plan.deduplicationScope,
       fifoThroughputLimit: plan.fifoThroughputLimit,
     },
+  },
+});
+
+/** Redrive target of every node queue (brokers set it when they create their queue: cluster.deadLetterQueueArn). */
+export const nodeDeadLetterQueue = new sst.aws.Queue("NodeDeadLetterQueue", {
+  fifo: true,
+  transform: {
+    queue: { name: nodeDeadLetterQueueName(prefix), messageRetentionSeconds: NODE_QUEUE_DEAD_LETTER.retentionSeconds },
   },
 });
 

@@ -35,6 +35,13 @@ export interface SqsCommunicatorOptions {
   maxReceiveCount?: number;
   /** How long SQS keeps an unreceived message (a dead node's queue). Default 1 day. */
   retentionSeconds?: number;
+  /**
+   * ARN of a FIFO dead-letter queue: set as the node queue's redrive target, so a message received
+   * `deadLetterAfterReceives` times and never deleted (a node crashing on it) moves there. Default: none.
+   */
+  deadLetterQueueArn?: string | undefined;
+  /** Receives before SQS moves a message to `deadLetterQueueArn`. Default 10 (above `maxReceiveCount`). */
+  deadLetterAfterReceives?: number;
   /** Largest encoded message, and largest SendMessageBatch. Default 256 KiB; at most 1 MiB. */
   maxMessageBytes?: number;
   /** Messages waiting or in flight per target node. Default 10,000. */
@@ -64,6 +71,7 @@ export class SqsCommunicator implements Communicator {
   private readonly prefix: string;
   private readonly receiverOpts: ReceiverOptions;
   private readonly retentionSeconds: number;
+  private readonly redrivePolicy: string | null;
   private readonly maxMessageBytes: number;
   private readonly maxBuffered: number;
   private readonly sendLanes: number;
@@ -93,6 +101,9 @@ export class SqsCommunicator implements Communicator {
       onError: opts.onError ?? (() => {}),
     };
     this.retentionSeconds = opts.retentionSeconds ?? 86_400;
+    const arn = opts.deadLetterQueueArn;
+    this.redrivePolicy =
+      arn === undefined ? null : JSON.stringify({ deadLetterTargetArn: arn, maxReceiveCount: opts.deadLetterAfterReceives ?? 10 });
     this.maxBuffered = opts.maxBuffered ?? 10_000;
     this.sendLanes = opts.sendLanes ?? 4;
     this.sendAttempts = opts.sendAttempts ?? 4;
@@ -180,6 +191,7 @@ export class SqsCommunicator implements Communicator {
       MaximumMessageSize: String(this.maxMessageBytes),
       MessageRetentionPeriod: String(this.retentionSeconds),
       ReceiveMessageWaitTimeSeconds: String(this.receiverOpts.waitTimeSeconds),
+      ...(this.redrivePolicy === null ? {} : { RedrivePolicy: this.redrivePolicy }),
     };
     const Attributes = {
       FifoQueue: "true",

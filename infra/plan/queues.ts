@@ -33,6 +33,22 @@ export function eventsDeadLetterQueueName(prefix: string): string {
   return `${prefix}-events-dlq.fifo`;
 }
 
+/**
+ * Dead-letter queue of the node queues: a node message received `NODE_QUEUE_DEAD_LETTER.maxReceiveCount` times
+ * and never deleted (a node that crashes on it every time) moves there instead of blocking its group. Outside the
+ * node-queue pattern (`-nodes-`, not `-node-`): brokers set it as their queues' redrive target but cannot delete it.
+ */
+export function nodeDeadLetterQueueName(prefix: string): string {
+  return `${prefix}-nodes-dlq.fifo`;
+}
+
+/**
+ * The node queues' redrive: above the brokers' own limit (core/communicator `maxReceiveCount`, 5: a handler that
+ * fails that often gets its message reported and deleted), so the dead-letter queue only takes what no broker
+ * lived to delete; kept 14 days for inspection.
+ */
+export const NODE_QUEUE_DEAD_LETTER = { maxReceiveCount: 10, retentionSeconds: 14 * 86_400 } as const;
+
 /** `arn:<partition>:sqs:<region>:<account>:<name or pattern>` */
 export function sqsArn(where: { partition: string; region: string; account: string }, name: string): string {
   return `arn:${where.partition}:sqs:${where.region}:${where.account}:${name}`;

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { CreateQueueCommand, GetQueueAttributesCommand } from "@aws-sdk/client-sqs";
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -87,6 +88,9 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
   const queuePrefix = `local-${randomBytes(3).toString("hex")}`;
   const client = sqs.client();
   const eventsQueueUrl = await createEventsQueue(client, `${queuePrefix}-events.fifo`);
+  // The node queues' dead-letter queue, as the deployment creates it (infra/queues.ts, decision 020).
+  const dlq = await client.send(new CreateQueueCommand({ QueueName: `${queuePrefix}-nodes-dlq.fifo`, Attributes: { FifoQueue: "true" } }));
+  const dlqArn = (await client.send(new GetQueueAttributesCommand({ QueueUrl: dlq.QueueUrl, AttributeNames: ["QueueArn"] }))).Attributes?.QueueArn;
   client.destroy();
   const apiKey = opts.apiKey ?? `mqg_local_${randomBytes(12).toString("hex")}`;
   // The nodes' fast lane (docs/cluster.md, "Fast lane"): one secret per cluster, links on loopback.
@@ -116,6 +120,10 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
       MQGATE_NODE_TTL_MS: String(opts.nodeTtlMs ?? 3000),
       MQGATE_CLUSTER__LINK_HOST: "127.0.0.1",
       MQGATE_CLUSTER__LINK_SECRET: linkSecret,
+      // A dead node's queue is kept this long after its sessions were released: past the node queues' 30 s
+      // visibility timeout (what the dead node had received reappears), shorter than the 90 s of a deployment.
+      MQGATE_CLUSTER__DEAD_QUEUE_GRACE_MS: "35000",
+      ...(dlqArn === undefined ? {} : { MQGATE_CLUSTER__DEAD_LETTER_QUEUE_ARN: dlqArn }),
       ...opts.env,
     });
   };

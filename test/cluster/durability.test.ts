@@ -36,15 +36,20 @@ async function cluster(n: number, graceMs = 90_000): Promise<{ nodes: TestBroker
   return { nodes, store, registry, communicators };
 }
 
-/** Holds a communicator's sends to other nodes until `open()` (a slow SQS, a node that dies before they go out). */
+/**
+ * Holds a communicator's sends of deliveries to other nodes until `open()` (a slow SQS, a node that dies before
+ * they go out); other node messages (session broadcasts) pass.
+ */
 function gate(communicator: MemoryCommunicator): { open(): void; held(): number } {
   const send = communicator.send.bind(communicator);
   let release: () => void = () => undefined;
   const opened = new Promise<void>((resolve) => (release = resolve));
   let held = 0;
   communicator.send = async (node, messages) => {
-    held++;
-    await opened;
+    if (messages.some((m) => m.type === "deliver")) {
+      held++;
+      await opened;
+    }
     return send(node, messages);
   };
   return { open: release, held: () => held };
@@ -87,6 +92,32 @@ describe("nothing acknowledged is lost: take-over", () => {
     await pub.publishAsync("t/1", "after", { qos: 1 });
     await until(() => got.length === 1, "the message on the new connection");
     expect(got).toEqual(["after"]);
+  });
+});
+
+describe("nothing acknowledged is lost: a re-routed delivery", () => {
+  it("the publisher's PUBACK waits until the fenced delivery, routed again, was forwarded to the new owner", async () => {
+    const { nodes, communicators } = await cluster(2);
+    const [n1, n2] = nodes as [TestBroker, TestBroker];
+    const old = await connect(n1, "dev", { clean: false });
+    await old.subscribeAsync("t/#", { qos: 1 });
+    const cluster2 = n2.broker.cluster as NonNullable<typeof n2.broker.cluster>;
+    cluster2.takeover = () => undefined;
+    const fresh = await connect(n2, "dev", { clean: false });
+    const got = collect(fresh);
+    const pub = await connect(n1, "pub");
+    const sends = gate(communicators[0] as MemoryCommunicator);
+    let sent = false;
+    const acked = pub.publishAsync("t/1", "after", { qos: 1 }).then(() => sent);
+    try {
+      await until(() => sends.held() > 0, "the forward to node-2 to be attempted");
+    } finally {
+      sent = true;
+      sends.open();
+    }
+    // PUBACK before the forward went out would vouch for a message that only node-1's memory held.
+    expect(await acked).toBe(true);
+    await until(() => got.length === 1, "the message on the new connection");
   });
 });
 
@@ -202,5 +233,94 @@ describe("nothing acknowledged is lost: a dead node's queue", () => {
     expect((await store.getSession("dev"))?.outgoing.map((o) => o.msg.payload.toString())).toEqual(["late"]);
     // Then the queue goes, and the node's record with it.
     await until(async () => !registry.mailboxes.has("ghost") && (await store.expiredNodes(Date.now())).length === 0, "the dead node removed", 10_000);
+  });
+});
+
+/** Holds a communicator's messages of `type` to `node` (a slow SQS path to one node) until `open()`. */
+function delayTo(communicator: MemoryCommunicator, node: string, type: NodeMessage["type"]): { open(): Promise<void> } {
+  const send = communicator.send.bind(communicator);
+  const held: NodeMessage[] = [];
+  let closed = true;
+  communicator.send = async (to, messages) => {
+    if (!closed || to !== node) return send(to, messages);
+    held.push(...messages.filter((m) => m.type === type));
+    const rest = messages.filter((m) => m.type !== type);
+    if (rest.length > 0) await send(to, rest);
+  };
+  return {
+    open: async () => {
+      closed = false;
+      if (held.length > 0) await send(node, held.splice(0));
+    },
+  };
+}
+
+describe("nothing acknowledged is lost: a node that leaves", () => {
+  it("keeps its queue after a graceful shutdown until the others retired it: a late sender's message reaches the store", async () => {
+    const { nodes, store, registry, communicators } = await cluster(2, 500);
+    const [n1, n2] = nodes as [TestBroker, TestBroker];
+    acceptAfterDelete(communicators);
+    const dev = await connect(n2, "dev", { clean: false });
+    await dev.subscribeAsync("d/#", { qos: 1 });
+    await until(() => n1.broker.sessions.get("dev")?.owner === "node-2", "node-1 to route to node-2");
+    await n2.close();
+    expect((await store.listNodes(Date.now())).map((n) => n.nodeId)).toEqual(["node-1"]);
+    expect((await store.getSession("dev"))?.node).toBeNull();
+    // A node that had not applied the hand-back yet still forwards to node-2: SQS accepts the send.
+    const late: NodeMessage = {
+      type: "deliver",
+      id: "node-1:late",
+      origin: "node-1",
+      seq: 1,
+      msg: { topic: "d/1", payload: Buffer.from("late").toString("base64"), qos: 1, retain: false },
+      targets: [{ clientId: "dev", qos: 1 }],
+    };
+    await (communicators[0] as MemoryCommunicator).send("node-2", [late]);
+    await until(async () => ((await store.getSession("dev"))?.outgoing.length ?? 0) === 1, "the late message in the session's stored queue");
+    await until(async () => !registry.mailboxes.has("node-2") && (await store.expiredNodes(Date.now())).length === 0, "node-2's queue retired", 10_000);
+  });
+});
+
+// test/cluster/processes.test.ts › "take-over from node-1 to node-2 … a publish from node-3 reaches the new one" lost
+// its QoS 1 message about once in 12 runs, with no broker error. Its publish went out ~20 ms after the SUBACK on
+// node-1: when node-3 had not yet received any session broadcast for the subscriber, nothing matched there and the
+// PUBACK vouched for nothing. Routing to other nodes is eventually consistent (docs/cluster.md); the test now waits
+// until node-3 routes to the session before the take-over. What it means to test, pinned here deterministically:
+describe("the flaky take-over test, pinned", () => {
+  it("a publish from a node that has not yet heard of a subscription on another node is not routed to it", async () => {
+    const { nodes, communicators } = await cluster(3);
+    const [n1, , n3] = nodes as [TestBroker, TestBroker, TestBroker];
+    const late = delayTo(communicators[0] as MemoryCommunicator, "node-3", "session");
+    const sub = await connect(n1, "dev", { clean: false });
+    const got = collect(sub);
+    await sub.subscribeAsync("t/#", { qos: 1 });
+    const pub = await connect(n3, "pub");
+    expect(n3.broker.sessions.get("dev")).toBeUndefined();
+    await pub.publishAsync("t/early", "early", { qos: 1 });
+    await late.open();
+    await until(() => n3.broker.sessions.get("dev")?.owner === "node-1", "node-3 to learn the subscription");
+    await pub.publishAsync("t/later", "later", { qos: 1 });
+    await until(() => got.length > 0, "the later message");
+    expect(got).toEqual(["later"]);
+  });
+
+  it("a publish from a node with a stale view (the owner before a take-over) reaches the new owner", async () => {
+    const { nodes, communicators } = await cluster(3);
+    const [n1, n2, n3] = nodes as [TestBroker, TestBroker, TestBroker];
+    const old = await connect(n1, "dev", { clean: false });
+    await old.subscribeAsync("t/#", { qos: 1 });
+    await until(() => n3.broker.sessions.get("dev")?.owner === "node-1", "node-3 to route to node-1");
+    // Node-3 does not hear of the take-over: it keeps forwarding to node-1.
+    const stale = delayTo(communicators[1] as MemoryCommunicator, "node-3", "session");
+    const closed = new Promise<void>((resolve) => old.once("close", () => resolve()));
+    const fresh = await connect(n2, "dev", { clean: false });
+    const got = collect(fresh);
+    await closed;
+    const pub = await connect(n3, "pub");
+    await pub.publishAsync("t/after", "after", { qos: 1 });
+    await until(() => got.length > 0, "the message on the new connection");
+    expect(n3.broker.sessions.get("dev")?.owner).toBe("node-1");
+    expect(got).toEqual(["after"]);
+    await stale.open();
   });
 });

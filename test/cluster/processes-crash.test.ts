@@ -184,7 +184,8 @@ describe("cluster of three broker processes: SIGKILL of a node", () => {
       try {
         const name = nodeQueueName(cluster.queuePrefix, node3.nodeId);
         const queues = async () => (await sqs.send(new ListQueuesCommand({ QueueNamePrefix: name }))).QueueUrls ?? [];
-        // A queue with messages the dead node had received is retried after the visibility timeout (30 s).
+        // Kept and drained for cluster.deadQueueGraceMs after the release (35 s here: past the 30 s visibility
+        // timeout, after which what the dead node had received reappears), then deleted (decision 020).
         await until(`${name} to be deleted`, async () => (await queues()).length === 0, 75_000, () => brokerLogs(cluster));
         expect(node1.child.exitCode).toBeNull();
         expect(node2.child.exitCode).toBeNull();

@@ -5,6 +5,7 @@ import {
   GetQueueAttributesCommand,
   GetQueueUrlCommand,
   ListQueuesCommand,
+  ReceiveMessageCommand,
   SendMessageCommand,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
@@ -147,6 +148,23 @@ describe("SqsCommunicator on fauxqs", () => {
     // A packed body that is not JSON at all is one malformed message.
     await h.injectRaw("n-b", `[${good},`);
     expect(await a.drainQueue("n-b", async () => undefined)).toMatchObject({ drained: 0, malformed: 1 });
+    await h.cleanup();
+  });
+
+  it("with a dead-letter queue: the node queue's redrive policy moves a message no node lived to delete there", async () => {
+    const h = makeHarness();
+    const dlqUrl = (await admin.send(new CreateQueueCommand({ QueueName: `${h.prefix}-nodes-dlq.fifo`, Attributes: { FifoQueue: "true" } }))).QueueUrl as string;
+    const dlqArn = (await admin.send(new GetQueueAttributesCommand({ QueueUrl: dlqUrl, AttributeNames: ["QueueArn"] }))).Attributes?.QueueArn as string;
+    const [a, b] = [h.create(), h.create({ deadLetterQueueArn: dlqArn, deadLetterAfterReceives: 2 })];
+    const url = await b.start("b", new Inbox().handler);
+    await b.stop(); // a node that crashes on every receive: nobody deletes
+    const attrs = (await admin.send(new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["RedrivePolicy"] }))).Attributes ?? {};
+    expect(JSON.parse(attrs.RedrivePolicy ?? "{}")).toEqual({ deadLetterTargetArn: dlqArn, maxReceiveCount: 2 });
+    await a.send("b", [deliver("a", 1)]);
+    for (let i = 0; i < 3; i++) await admin.send(new ReceiveMessageCommand({ QueueUrl: url, VisibilityTimeout: 0, WaitTimeSeconds: 1 }));
+    const moved = await admin.send(new ReceiveMessageCommand({ QueueUrl: dlqUrl, WaitTimeSeconds: 1 }));
+    expect(moved.Messages?.map((m) => JSON.parse(m.Body ?? "[]"))?.flat()).toEqual([expect.objectContaining({ id: "a-1" })]);
+    await admin.send(new DeleteQueueCommand({ QueueUrl: dlqUrl }));
     await h.cleanup();
   });
 

@@ -146,6 +146,8 @@ describe("REST Lambda on a cluster (Upstash store, SQS node queues)", () => {
   it("a QoS 1 publish to an offline persistent session is queued and delivered when it reconnects", async () => {
     const first = await connect(brokers[0]!, "rest-offline", false);
     await first.client.subscribeAsync("inbox/#", { qos: 1 });
+    // A subscription reaches the other nodes' route tables within cluster.routePollMs of its SUBACK (decision 017).
+    await visibleEverywhere("rest-offline", "inbox/#");
     await first.client.endAsync();
     await until("session offline", async () => (await stores[0]!.getSession("rest-offline"))?.node === null, 10_000);
     const res = await call(api, "POST", "/v1/publish", { ...auth(), body: { topic: "inbox/x", payload: "while-away", qos: 1 } });

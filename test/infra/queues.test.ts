@@ -9,6 +9,8 @@ import {
   eventsQueuePlan,
   eventsSenderStatements,
   MAX_PREFIX_LENGTH,
+  NODE_QUEUE_DEAD_LETTER,
+  nodeDeadLetterQueueName,
   nodeQueueNamePattern,
   nodeQueueOwnerStatements,
   nodeQueueSenderStatements,
@@ -65,6 +67,30 @@ describe("events queue", () => {
     expect(plan.maxReceiveCount).toBeGreaterThanOrEqual(3);
     expect(plan.deadLetterRetentionSeconds).toBeGreaterThan(plan.retentionSeconds); // time to inspect and redrive
     expect(plan.deadLetterRetentionSeconds).toBeLessThanOrEqual(14 * 86_400);
+  });
+});
+
+describe("node queues' dead-letter queue", () => {
+  it("FIFO, outside the node-queue pattern (brokers cannot delete it), an ARN the config accepts", async () => {
+    const prefix = queuePrefix("mqgate", "prod");
+    const name = nodeDeadLetterQueueName(prefix);
+    expect(name).toMatch(/^[A-Za-z0-9_-]{1,75}\.fifo$/);
+    expect(patternMatches(nodeQueueNamePattern(prefix), name)).toBe(false);
+    for (const nodeId of ["dlq", "s-dlq", "n1"]) expect(nodeQueueName(prefix, nodeId)).not.toBe(name);
+    const { loadConfig } = await import("../../core/config/index.js");
+    const config = await loadConfig({ env: { MQGATE_CLUSTER__DEAD_LETTER_QUEUE_ARN: sqsArn(where, name) } });
+    expect(config.cluster.deadLetterQueueArn).toBe("arn:aws:sqs:eu-west-1:123456789012:mqgate-prod-nodes-dlq.fifo");
+  });
+
+  it("takes only what no broker lived to delete: after more receives than the brokers' own limit; kept to inspect", () => {
+    expect(NODE_QUEUE_DEAD_LETTER.maxReceiveCount).toBeGreaterThan(5); // core/communicator's maxReceiveCount default
+    expect(NODE_QUEUE_DEAD_LETTER.retentionSeconds).toBeGreaterThan(86_400); // node queues keep a day
+    expect(NODE_QUEUE_DEAD_LETTER.retentionSeconds).toBeLessThanOrEqual(14 * 86_400);
+  });
+
+  it("every broker gets its ARN (infra/broker.ts)", () => {
+    const source = readFileSync(join(root, "infra/broker.ts"), "utf8");
+    expect(source).toMatch(/MQGATE_CLUSTER__DEAD_LETTER_QUEUE_ARN: nodeDeadLetterQueue\.arn/);
   });
 });
 
