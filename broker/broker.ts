@@ -356,7 +356,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
       return;
     }
     session.endClaim();
-    if (claim !== null) session.owner = null;
+    if (claim !== null) session.movedTo(null);
     if (refused !== null) {
       session.releaseDeliveries();
       this.forgetUnclaimed(session);
@@ -778,18 +778,39 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
   }
 
   /** A kick from another node or the REST gateway. A take-over kick only closes a connection of an older claim. */
-  kickLocal(clientId: string, reason: "takeover" | "kicked", epoch: number | null, discardSession: boolean): void {
+  kickLocal(clientId: string, reason: "takeover" | "kicked", epoch: number | null, discardSession: boolean, claimedBy: string | null = null): void {
     const session = this.sessions.get(clientId);
     if (session === undefined) return;
     const older = epoch === null || session.epoch < epoch;
     const conn = session.link as Connection | null;
     if (conn !== null && older) conn.close(reason);
-    // Claimed by another node (take-over): it holds the session now, this node forgets its copy (decision 017).
-    const gone = discardSession || (reason === "takeover" && older);
-    const current = this.sessions.get(clientId);
-    if (gone && current === session && session.link === null && session.claimant === null && (epoch === null || session.epoch <= epoch)) {
+    if (session.claimant !== null || !(epoch === null || session.epoch <= epoch)) return;
+    if (discardSession) {
       this.dropSession(session);
+      return;
     }
+    // Claimed by another node (take-over): it holds the session now (decision 017). Nodes whose route tables do
+    // not show the move yet still send here: forward to the new holder for a while, then forget the copy.
+    if (reason === "takeover" && older && !session.clean) {
+      if (claimedBy === null || claimedBy === this.config.nodeId) {
+        if (session.link === null) this.dropSession(session);
+      } else this.keepForwarding(session, claimedBy);
+    }
+  }
+
+  /**
+   * `session` was claimed by `node`: what still reaches it here is forwarded there (the publisher's route table was
+   * stale; the new holder's store dedups a copy it also got directly) until every live node has had a lease period
+   * to read the new routes, then the copy and its routes are dropped (decision 017, "Moves").
+   */
+  private keepForwarding(session: Session, node: string): void {
+    session.movedTo(node);
+    const timer = setTimeout(() => {
+      if (this.sessions.get(session.clientId) === session && session.owner === node && session.link === null && session.claimant === null) {
+        this.dropSession(session);
+      }
+    }, 2 * this.config.cluster.nodeTtlMs);
+    timer.unref();
   }
 
   /**

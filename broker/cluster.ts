@@ -96,6 +96,11 @@ export class Cluster implements ResultTarget<Reroute> {
   private ticking: Promise<void> | null = null;
   private stopped = false;
   private startedAt = 0;
+  /**
+   * Prefix of the ids of this node's messages: node id and incarnation, so a restarted node never repeats an id
+   * the receivers' and the store's dedup windows still remember.
+   */
+  private idPrefix: string;
   private queueUrl: string | null = null;
   private ready!: () => void;
   private readonly loaded = new Promise<void>((resolve) => (this.ready = resolve));
@@ -115,6 +120,7 @@ export class Cluster implements ResultTarget<Reroute> {
     private readonly events: ClusterEvents,
   ) {
     this.nodeId = opts.nodeId;
+    this.idPrefix = `${opts.nodeId}:${Date.now().toString(36)}`;
     this.maxHops = opts.maxHops ?? 3;
     this.routes = new RouteSync(broker.store, this.nodeId, {
       pollMs: opts.routePollMs ?? 50,
@@ -138,6 +144,7 @@ export class Cluster implements ResultTarget<Reroute> {
    */
   async start(): Promise<void> {
     this.startedAt = Date.now();
+    this.idPrefix = `${this.nodeId}:${this.startedAt.toString(36)}`;
     this.queueUrl = await this.communicator.start(this.nodeId, (messages) => this.receive(messages));
     await this.broker.store.registerNode(this.record(this.startedAt), this.opts.nodeTtlMs);
   }
@@ -205,6 +212,9 @@ export class Cluster implements ResultTarget<Reroute> {
       this.pending.set(node, byMessage);
     }
     let targets = byMessage.get(msg);
+    // A publish of this node (no dedup id) goes to `node` to be matched there whenever this node's routes name it
+    // for the topic: that node finds the session itself, and a targeted copy would be a second delivery.
+    if (targets === undefined && this.broker.journal.dedupId === null && this.routesTo(node, msg.topic)) return;
     if (targets !== undefined && !Array.isArray(targets)) {
       // Already forwarded there to be matched: that node finds this session itself.
       return;
@@ -233,6 +243,13 @@ export class Cluster implements ResultTarget<Reroute> {
       this.pendingFor(node, msg, { match: true, only });
     }
     nodes.clear();
+  }
+
+  /** Whether this node's route table names `node` for `topic`. */
+  private routesTo(node: string, topic: string): boolean {
+    let found = false;
+    this.routes.table.match(topic, (n) => (found ||= n === node));
+    return found;
   }
 
   private pendingFor(node: string, msg: Message, entry: PendingMatch): void {
@@ -270,6 +287,7 @@ export class Cluster implements ResultTarget<Reroute> {
     this.pendingIds = new Map();
     this.settleTick = null;
     const sends: Promise<void>[] = [];
+    const roots = new Map<Message, string>();
     for (const [node, byMessage] of pending) {
       const messages: ForwardMessage[] = [];
       for (const [msg, entry] of byMessage) {
@@ -277,7 +295,7 @@ export class Cluster implements ResultTarget<Reroute> {
         const derived = ids.get(msg);
         const m: ForwardMessage = {
           type: "deliver",
-          id: derived?.id ?? `${this.nodeId}:${seq}`,
+          id: derived?.id ?? `${this.idPrefix}:${seq}`,
           origin: this.nodeId,
           seq,
           msg: toWire(msg),
@@ -290,6 +308,13 @@ export class Cluster implements ResultTarget<Reroute> {
         const h = hops.get(msg);
         if (h !== undefined) m.hops = h;
         if (derived !== undefined) m.root = derived.root;
+        else {
+          // One root for every node this publish goes to: a copy that reaches a session by two paths (directly
+          // and through the session's previous holder, decision 017) is stored once.
+          const root = roots.get(msg);
+          if (root === undefined) roots.set(msg, m.id);
+          else m.root = root;
+        }
         messages.push(m);
       }
       sends.push(this.sendDeliveries(node, messages));
@@ -389,7 +414,7 @@ export class Cluster implements ResultTarget<Reroute> {
         });
         return;
       case "kick":
-        if (deadNode === null) this.broker.kickLocal(m.clientId, m.reason, m.epoch ?? null, m.discardSession);
+        if (deadNode === null) this.broker.kickLocal(m.clientId, m.reason, m.epoch ?? null, m.discardSession, m.node ?? null);
         return;
       case "subscriptions":
         if (deadNode === null) this.broker.applyRemoteSubscriptions(m.clientId, m.add, m.remove, m.deliverRetained);
@@ -511,12 +536,12 @@ export class Cluster implements ResultTarget<Reroute> {
 
   /** A fresh id for a node message sent by this node. */
   newMessageId(): string {
-    return `${this.nodeId}:${++this.messageSeq}`;
+    return `${this.idPrefix}:${++this.messageSeq}`;
   }
 
   /** Closes the client's old connection on the node that held it (take-over); `epoch` is the new claim's. */
   takeover(node: string, clientId: string, epoch: number): void {
-    const kick: NodeMessage = { type: "kick", id: `${this.nodeId}:${++this.messageSeq}`, clientId, reason: "takeover", discardSession: false, epoch };
+    const kick: NodeMessage = { type: "kick", id: this.newMessageId(), clientId, reason: "takeover", discardSession: false, epoch, node: this.nodeId };
     this.communicator.send(node, [kick]).catch((err: unknown) => {
       // A node without a queue is gone: its connection is gone too.
       if (!(err instanceof NodeUnreachable)) this.events.onError(`take-over kick to ${node}`, err as Error);
@@ -545,6 +570,7 @@ export class Cluster implements ResultTarget<Reroute> {
   /** Registers this node again as a new incarnation (a new `startedAt`). */
   async register(): Promise<void> {
     this.startedAt = Date.now();
+    this.idPrefix = `${this.nodeId}:${this.startedAt.toString(36)}`;
     await this.broker.store.registerNode(this.record(this.startedAt), this.opts.nodeTtlMs);
   }
 

@@ -87,10 +87,19 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
   /** Identity of the claim in progress (`claimant`), or null. */
   private claimantIdentity: string | null = null;
   /**
-   * In a cluster: the node that owns this session while it is not attached here (deliveries are forwarded
-   * there), or null (attached here, or offline).
+   * In a cluster: the node that claimed this session from this node, while this node still forwards what reaches
+   * it here (Broker.keepForwarding), or null.
    */
-  owner: string | null = null;
+  private movedOwner: string | null = null;
+  get owner(): string | null {
+    return this.movedOwner;
+  }
+
+  /** Another node claimed this session (`node`), or null once this node holds it again. */
+  movedTo(node: string | null): void {
+    this.movedOwner = node;
+  }
+
   connectedAt = 0;
   disconnectedAt = 0;
   username: string | null = null;
@@ -253,8 +262,8 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
       return;
     }
     const link = this.link;
-    if (link === null && this.owner !== null) {
-      this.host.forward(this, this.owner, msg, qos, retain);
+    if (link === null && this.movedOwner !== null) {
+      this.host.forward(this, this.movedOwner, msg, qos, retain);
       return;
     }
     if (qos === 0) {

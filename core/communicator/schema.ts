@@ -44,6 +44,8 @@ export const nodeMessageSchema = z.discriminatedUnion("type", [
     reason: z.enum(["takeover", "kicked"]),
     discardSession: z.boolean(),
     epoch: z.int().nonnegative().optional(),
+    /** A take-over: the node that claimed the session (the old holder forwards to it for a while). */
+    node: z.string().min(1).max(256).optional(),
   }),
   z.object({
     type: z.literal("subscriptions"),

@@ -48,7 +48,16 @@ export type NodeMessage =
    */
   | { type: "publish"; id: string; origin: string; messages: WireMessage[] }
   /** Close the client's connection (REST kick or take-over by another node), optionally discarding its session. */
-  | { type: "kick"; id: string; clientId: string; reason: "takeover" | "kicked"; discardSession: boolean; epoch?: number }
+  | {
+      type: "kick";
+      id: string;
+      clientId: string;
+      reason: "takeover" | "kicked";
+      discardSession: boolean;
+      epoch?: number;
+      /** A take-over: the node that claimed the session (the old holder forwards to it for a while, decision 017). */
+      node?: string;
+    }
   /** Subscriptions of a session changed elsewhere (REST or another node): update the in-memory trie. */
   | { type: "subscriptions"; id: string; clientId: string; add: Record<string, QoS>; remove: string[]; deliverRetained: boolean }
   /**
