@@ -90,6 +90,8 @@ export interface SimResult {
   published: number;
   acknowledged: number;
   receipts: number;
+  /** Times two nodes held a connection for one client id at once (each within the limit, or a violation). */
+  overlaps: number;
   virtualMs: number;
   events: number;
   log: string[];
@@ -224,6 +226,7 @@ class World {
       published: published.length,
       acknowledged: published.filter((m) => m.ackedAt !== null).length,
       receipts: this.history.receipts.length,
+      overlaps: this.history.overlaps.length,
       virtualMs: this.time.now - t0,
       events: this.time.events,
       log: [...this.history.log, `SQS: ${this.sqs.droppedAfterDelete} messages accepted by a deleted queue and dropped`],
