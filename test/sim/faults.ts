@@ -11,6 +11,8 @@ import type { Prng } from "./prng.js";
  */
 export class NodeFaults {
   crashed = false;
+  /** Observer of this node's store calls (targeted faults: crash right after a given write). */
+  onStoreCall: ((method: string, args: unknown[], phase: "before" | "after") => void) | null = null;
   private paused: Promise<void> | null = null;
   private resume: (() => void) | null = null;
   private readyAt = new Map<string, number>();
@@ -146,7 +148,9 @@ export function faultyStore(store: Store, node: NodeFaults, faults: StoreFaults)
         node.call("store", async () => {
           await faults.waitStall();
           faults.before(prop);
+          node.onStoreCall?.(prop, args, "before");
           const result = await method.apply(target, args);
+          node.onStoreCall?.(prop, args, "after");
           if (process.env.SIM_DEBUG !== undefined && prop === "apply") traceFenced(args[0] as StoreOp[], result as StoreOpResult[]);
           faults.after(prop);
           return result;

@@ -24,6 +24,10 @@ export interface FaultFlags {
   takeovers: boolean;
   /** A node is SIGKILLed (and a new node started later). */
   crashes: boolean;
+  /** A node is SIGKILLed 0-5 ms after it asked the store to claim a session (once per run). */
+  crashInClaim: boolean;
+  /** A node is SIGKILLed right after a QoS 2 inbound marker (inbound2.add) became durable (once per run). */
+  crashAfterQos2Marker: boolean;
   /** A node is SIGSTOPped for up to 20 s (longer than the node TTL). */
   pauses: boolean;
   /** Store calls fail before they reach the store. */
@@ -44,6 +48,8 @@ export const ALL_FAULTS: FaultFlags = {
   reconnects: true,
   takeovers: true,
   crashes: true,
+  crashInClaim: true,
+  crashAfterQos2Marker: true,
   pauses: true,
   storeErrors: true,
   storeLostReplies: true,
@@ -57,6 +63,8 @@ export const NO_FAULTS: FaultFlags = {
   reconnects: false,
   takeovers: false,
   crashes: false,
+  crashInClaim: false,
+  crashAfterQos2Marker: false,
   pauses: false,
   storeErrors: false,
   storeLostReplies: false,
@@ -147,6 +155,7 @@ class World {
   private settling = false;
   private readonly open = new Map<string, { nodes: string[]; from: number }>();
   private readonly f: FaultFlags;
+  private readonly fired = new Set<string>();
 
   constructor(
     private readonly opts: SimOptions,
@@ -175,6 +184,7 @@ class World {
     this.nodes.push(node);
     this.history.note(`start ${node.id}`);
     try {
+      node.faults.onStoreCall = (method, args, phase) => this.targeted(node, method, args, phase);
       await node.start(this.config, this.store, this.storeFaults, this.sqs);
     } catch (err) {
       // A node that cannot start exits (and its orchestrator starts another): what it did so far stays done.
@@ -314,10 +324,7 @@ class World {
       return;
     }
     if (r < 0.805 && this.f.crashes && this.live().length > 2) {
-      const node = this.prng.pick(this.live());
-      this.history.note(`crash ${node.id}`);
-      node.crash();
-      setTimeout(() => void this.startNode(), this.prng.int(1_000, 10_000));
+      this.crash(this.prng.pick(this.live()), "");
       return;
     }
     if (r < 0.81 && this.f.pauses && !this.nodes.some((n) => n.paused)) {
@@ -341,6 +348,31 @@ class World {
       const ms = this.prng.int(200, 8_000);
       this.history.note(`store stall for ${ms} ms`);
       this.storeFaults.stall(ms);
+    }
+  }
+
+  /** SIGKILL, and a new node (new id) 1-10 s later, as an orchestrator would. */
+  private crash(node: SimNode, why: string): void {
+    if (node.crashed) return;
+    this.history.note(`crash ${node.id}${why}`);
+    node.crash();
+    setTimeout(() => void this.startNode(), this.prng.int(1_000, 10_000));
+  }
+
+  /** Targeted crashes, at the moment a store call of `node` is made or answered (once per run each). */
+  private targeted(node: SimNode, method: string, args: unknown[], phase: "before" | "after"): void {
+    if (this.settling || node.crashed || this.live().length <= 2) return;
+    if (this.f.crashInClaim && !this.fired.has("claim") && method === "claimSession" && phase === "before" && this.prng.chance(0.2)) {
+      this.fired.add("claim");
+      const clientId = String(args[0]);
+      setTimeout(() => this.crash(node, ` during the claim of ${clientId}`), this.prng.int(0, 5));
+    }
+    if (this.f.crashAfterQos2Marker && !this.fired.has("qos2") && method === "apply" && phase === "after") {
+      const marker = (args[0] as { op: string; clientId?: string; packetId?: number }[]).find((op) => op.op === "inbound2.add");
+      if (marker !== undefined && this.prng.chance(0.3)) {
+        this.fired.add("qos2");
+        this.crash(node, ` after the QoS 2 marker of ${marker.clientId} #${marker.packetId} became durable`);
+      }
     }
   }
 
