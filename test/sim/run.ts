@@ -355,6 +355,7 @@ class World {
   private crash(node: SimNode, why: string): void {
     if (node.crashed) return;
     this.history.note(`crash ${node.id}${why}`);
+    this.history.crashes.push({ node: node.id, at: Date.now(), clients: this.clients.filter((c) => c.node === node.id && c.ready).map((c) => c.id) });
     node.crash();
     setTimeout(() => void this.startNode(), this.prng.int(1_000, 10_000));
   }
