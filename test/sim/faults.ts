@@ -23,6 +23,17 @@ export class NodeFaults {
     private readonly maxLatencyMs: Readonly<Record<string, number>>,
   ) {}
 
+  /** Until then the node cannot reach the store nor SQS (its clients still reach it): calls fail. */
+  private cutUntil = 0;
+
+  partition(ms: number): void {
+    this.cutUntil = Math.max(this.cutUntil, Date.now() + ms);
+  }
+
+  heal(): void {
+    this.cutUntil = 0;
+  }
+
   get isPaused(): boolean {
     return this.paused !== null;
   }
@@ -57,6 +68,7 @@ export class NodeFaults {
     this.readyAt.set(service, at);
     if (at > now) await new Promise((resolve) => setTimeout(resolve, at - now));
     await this.gate();
+    if (Date.now() < this.cutUntil) throw Object.assign(new Error(`${service} unreachable from this node (simulated partition)`), { name: "NetworkingError" });
     let result: T;
     try {
       result = await fn();

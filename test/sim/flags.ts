@@ -23,6 +23,8 @@ export const CI_FAULTS: FaultFlags = {
   crashInClaim: false,
   // OFF, finding S6: a node paused longer than the TTL is cleaned up under its feet (no epoch bump).
   pauses: false,
+  // OFF, not yet run enough to say (new): a node cut off from the store and SQS while its clients reach it.
+  partitions: false,
   // OFF, finding S2: a session broadcast is dropped when listNodes fails.
   storeErrors: false,
   // OFF, finding S4: a journal batch retried after a lost reply enqueues twice or strands a message.
