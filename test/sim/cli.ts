@@ -1,5 +1,5 @@
-import { ALL_FAULTS, type FaultFlags, runSimulation, type SimResult } from "./run.js";
-import { CI_FAULTS } from "./flags.js";
+import { ALL_FAULTS, CI_FAULTS, type FaultFlags } from "./flags.js";
+import { runSimulation, type SimResult } from "./run.js";
 
 /**
  * `npm run sim -- [--seeds N] [--from S] [--seed S] [--faults all|ci|name,name] [--verbose]`: runs seeded

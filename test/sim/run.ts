@@ -3,10 +3,12 @@ import { loadConfig } from "../../core/config/index.js";
 import type { MqgateConfig } from "../../core/config/types.js";
 import { MemoryStore } from "../../core/store/memory.js";
 import { check, type Violation } from "./checker.js";
+import type { FaultFlags } from "./flags.js";
 import { SimClient } from "./client.js";
 import { StoreFaults } from "./faults.js";
 import { History } from "./history.js";
 import { SimNode } from "./node.js";
+import { ServingMonitor } from "./serving.js";
 import { Prng } from "./prng.js";
 import { SqsModel } from "./sqs-model.js";
 import { VirtualTime } from "./virtual-time.js";
@@ -15,68 +17,6 @@ import { VirtualTime } from "./virtual-time.js";
  * One seeded simulation run (docs/decisions/023-simulation.md): nodes, clients and faults driven by one PRNG
  * under virtual time, then a settle phase without faults, then the checker.
  */
-
-/** Fault kinds. Each is a named flag so that kinds which today's code fails can be kept off in CI. */
-export interface FaultFlags {
-  /** Clients drop their connection (close) or disconnect normally, and reconnect to a random node. */
-  reconnects: boolean;
-  /** A client moves to another node while its old connection stays open (take-over across nodes). */
-  takeovers: boolean;
-  /** A node is SIGKILLed (and a new node started later). */
-  crashes: boolean;
-  /** A node is SIGKILLed 0-5 ms after it asked the store to claim a session (once per run). */
-  crashInClaim: boolean;
-  /** A node is SIGKILLed right after a QoS 2 inbound marker (inbound2.add) became durable (once per run). */
-  crashAfterQos2Marker: boolean;
-  /** A node is SIGSTOPped for up to 20 s (longer than the node TTL). */
-  pauses: boolean;
-  /** A node cannot reach the store nor SQS for up to 20 s; its clients still reach it. */
-  partitions: boolean;
-  /** Store calls fail before they reach the store. */
-  storeErrors: boolean;
-  /** Store writes take effect but the reply is lost. */
-  storeLostReplies: boolean;
-  /** The store is unreachable for up to 8 s (calls fail). */
-  storeOutages: boolean;
-  /** The store stalls for up to 8 s (calls wait, then complete). */
-  storeStalls: boolean;
-  /** SQS calls fail (sends also with lost replies) and are retried. */
-  sqsErrors: boolean;
-  /** GetQueueAttributes may answer 0 while messages exist (what "approximate" allows). */
-  approximateCounts: boolean;
-}
-
-export const ALL_FAULTS: FaultFlags = {
-  reconnects: true,
-  takeovers: true,
-  crashes: true,
-  crashInClaim: true,
-  crashAfterQos2Marker: true,
-  pauses: true,
-  partitions: true,
-  storeErrors: true,
-  storeLostReplies: true,
-  storeOutages: true,
-  storeStalls: true,
-  sqsErrors: true,
-  approximateCounts: true,
-};
-
-export const NO_FAULTS: FaultFlags = {
-  reconnects: false,
-  takeovers: false,
-  crashes: false,
-  crashInClaim: false,
-  crashAfterQos2Marker: false,
-  pauses: false,
-  partitions: false,
-  storeErrors: false,
-  storeLostReplies: false,
-  storeOutages: false,
-  storeStalls: false,
-  sqsErrors: false,
-  approximateCounts: false,
-};
 
 export interface SimOptions {
   seed: number;
@@ -157,7 +97,7 @@ class World {
   private readonly publishers: SimClient[] = [];
   private nodeCount = 0;
   private settling = false;
-  private readonly open = new Map<string, { nodes: string[]; from: number }>();
+  private readonly serving: ServingMonitor;
   private readonly f: FaultFlags;
   private readonly fired = new Set<string>();
 
@@ -168,6 +108,7 @@ class World {
     private readonly time: VirtualTime,
   ) {
     this.f = opts.faults;
+    this.serving = new ServingMonitor(this.history, () => this.nodes);
     this.storeFaults = new StoreFaults(prng.fork(), {
       errorRate: this.f.storeErrors ? 0.01 : 0,
       lostReplyRate: this.f.storeLostReplies ? 0.01 : 0,
@@ -226,10 +167,10 @@ class World {
     while (this.time.now < chaosEnd) {
       this.step();
       await this.time.runFor(this.prng.int(10, 150));
-      this.sampleServing();
+      this.serving.sample();
     }
     await this.settle();
-    this.closeOverlaps();
+    this.serving.close();
     this.opts.tamper?.(this.history);
     const violations = check(this.history, { maxOverlapMs: 3 * HEARTBEAT_MS + NODE_TTL_MS, extra: this.opts.extraChecks ?? [] });
     for (const e of this.time.uncaught) violations.push({ kind: "protocol", detail: `uncaught in a timer: ${e.stack ?? e.message}` });
@@ -281,7 +222,7 @@ class World {
     let quietSince = this.time.now;
     while (this.time.now < until) {
       await this.time.runFor(1_000);
-      this.sampleServing();
+      this.serving.sample();
       if (this.clients.some((c) => !c.ready || c.inFlightCount > 0)) quietSince = this.time.now;
       if (this.time.now - quietSince < 5_000) continue;
       if (!complete || check(this.history, { maxOverlapMs: Infinity }).every((v) => v.kind !== "lost")) return;
@@ -396,23 +337,4 @@ class World {
     }
   }
 
-  /** Records when two live nodes hold a connection for one client id. */
-  private sampleServing(): void {
-    const by = new Map<string, string[]>();
-    for (const n of this.nodes) for (const id of n.serving()) by.set(id, [...(by.get(id) ?? []), n.id]);
-    const now = this.time.now;
-    for (const [id, nodes] of by) {
-      if (nodes.length > 1 && !this.open.has(id)) this.open.set(id, { nodes, from: now });
-    }
-    for (const [id, o] of this.open) {
-      if ((by.get(id)?.length ?? 0) > 1) continue;
-      this.history.overlaps.push({ clientId: id, nodes: o.nodes, from: o.from, to: now });
-      this.open.delete(id);
-    }
-  }
-
-  private closeOverlaps(): void {
-    for (const [id, o] of this.open) this.history.overlaps.push({ clientId: id, nodes: o.nodes, from: o.from, to: this.time.now });
-    this.open.clear();
-  }
 }

@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { CI_FAULTS } from "./flags.js";
+import { ALL_FAULTS, CI_FAULTS, NO_FAULTS } from "./flags.js";
 import { History } from "./history.js";
 import { check } from "./checker.js";
-import { ALL_FAULTS, NO_FAULTS, runSimulation, type SimResult } from "./run.js";
+import { runSimulation, type SimResult } from "./run.js";
 
 /**
  * The deterministic simulation (docs/decisions/023-simulation.md): real brokers, cluster, journal and SQS
