@@ -175,6 +175,9 @@ export function faultyStore(store: Store, node: NodeFaults, faults: StoreFaults)
 function traceFenced(ops: StoreOp[], results: StoreOpResult[]): void {
   results.forEach((r, i) => {
     const op = ops[i];
+    if (op?.op === "enqueue" && op.clientId === process.env.SIM_TRACE) {
+      console.log(`${new Date(Date.now()).toISOString().slice(14, 23)} enqueue for ${op.clientId}: ${op.entry.msg.payload.toString()} -> ${JSON.stringify(r)}`);
+    }
     if (!r.ok && r.reason === "fenced" && op?.op === "enqueue") {
       console.log(`${new Date(Date.now()).toISOString().slice(14, 23)} fenced enqueue for ${op.clientId}: ${op.entry.msg.payload.toString()}`);
     }
