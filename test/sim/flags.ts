@@ -6,7 +6,7 @@ export interface FaultFlags {
   takeovers: boolean;
   /** A node is SIGKILLed (and a new node started later). */
   crashes: boolean;
-  /** A node is SIGKILLed 0-5 ms after it asked the store to claim a session (once per run). */
+  /** A node is SIGKILLed when the store answers its claim of a session (once per run). */
   crashInClaim: boolean;
   /** A node is SIGKILLed right after a QoS 2 inbound marker (inbound2.add) became durable (once per run). */
   crashAfterQos2Marker: boolean;

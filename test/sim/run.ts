@@ -323,10 +323,11 @@ class World {
   /** Targeted crashes, at the moment a store call of `node` is made or answered (once per run each). */
   private targeted(node: SimNode, method: string, args: unknown[], phase: "before" | "after"): void {
     if (this.settling || node.crashed || this.live().length <= 2) return;
-    if (this.f.crashInClaim && !this.fired.has("claim") && method === "claimSession" && phase === "before" && this.prng.chance(0.2)) {
+    if (this.f.crashInClaim && !this.fired.has("claim") && method === "claimSession" && phase === "after" && this.prng.chance(0.2)) {
+      // The store has the claim; the node dies before it hears so: what it held for the session meanwhile (and
+      // may have acknowledged) exists nowhere else.
       this.fired.add("claim");
-      const clientId = String(args[0]);
-      setTimeout(() => this.crash(node, ` during the claim of ${clientId}`), this.prng.int(0, 5));
+      this.crash(node, ` as the claim of ${String(args[0])} was answered`);
     }
     if (this.f.crashAfterQos2Marker && !this.fired.has("qos2") && method === "apply" && phase === "after") {
       const marker = (args[0] as { op: string; clientId?: string; packetId?: number }[]).find((op) => op.op === "inbound2.add");
