@@ -67,7 +67,7 @@ export const NO_FAULTS: FaultFlags = {
  */
 export const CI_FAULTS: FaultFlags = {
   // ON, although it is not clean: finding S8 (a forward in flight while its session goes offline is stored
-  // after a newer message: order) shows in 2 of 1,000 seeds (251, 991); the CI seeds 1-100 do not hit it.
+  // after a newer message: order) shows in 2 of 1,000 seeds (251, 991); the CI seeds 1-60 do not hit it.
   reconnects: true,
   approximateCounts: true,
   // OFF, finding S1: an enqueue for a session that moved to another node comes back "fenced" and is dropped
