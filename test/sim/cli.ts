@@ -1,5 +1,5 @@
-import { ALL_FAULTS, type FaultFlags, runSimulation, type SimResult } from "./run.js";
-import { CI_FAULTS } from "./flags.js";
+import { ALL_FAULTS, CI_FAULTS, type FaultFlags } from "./flags.js";
+import { runSimulation, type SimResult } from "./run.js";
 
 /**
  * `npm run sim -- [--seeds N] [--from S] [--seed S] [--faults all|ci|name,name] [--verbose]`: runs seeded
@@ -33,7 +33,7 @@ export async function main(argv: string[]): Promise<number> {
     if (v.length > 0) failed++;
     for (const kind of new Set(v.map((x) => x.kind))) byKind.set(kind, [...(byKind.get(kind) ?? []), seed]);
     if (v.length > 0 || verbose) {
-      console.log(`seed ${seed}: ${v.length} violations (${result.published} published, ${result.acknowledged} acknowledged, ${result.receipts} receipts, ${result.events} events, ${Math.round(result.virtualMs / 1000)} s virtual)`);
+      console.log(`seed ${seed}: ${v.length} violations (${result.published} published, ${result.acknowledged} acknowledged, ${result.receipts} receipts, ${result.overlaps} overlaps, ${result.events} events, ${Math.round(result.virtualMs / 1000)} s virtual)`);
       for (const x of v.slice(0, verbose ? 1000 : 5)) console.log(`  ${x.kind}: ${x.detail}`);
       if (verbose) for (const line of result.log) console.log(`    | ${line}`);
     }

@@ -42,6 +42,8 @@ export class SimClient {
     private readonly history: History,
     /** The connection was lost (closed by the broker, reset, or judged dead): the driver reconnects it. */
     private readonly onLost: (client: SimClient) => void,
+    /** A will sent with every CONNECT (payload `will:<clientId>`); none by default (hook for slice "lease"). */
+    private readonly will: { topic: string; qos: QoS } | null = null,
   ) {}
 
   get inFlightCount(): number {
@@ -70,7 +72,8 @@ export class SimClient {
       if (this.link !== link) return;
       this.lost(`closed by ${node}`);
     };
-    this.send({ cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clean: false, clientId: this.id, keepalive: KEEPALIVE_S });
+    const will = this.will === null ? {} : { will: { topic: this.will.topic, payload: Buffer.from(`will:${this.id}`), qos: this.will.qos, retain: false } };
+    this.send({ cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clean: false, clientId: this.id, keepalive: KEEPALIVE_S, ...will });
     this.timer = setInterval(() => this.watch(link), 2_000);
   }
 

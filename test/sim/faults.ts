@@ -11,6 +11,8 @@ import type { Prng } from "./prng.js";
  */
 export class NodeFaults {
   crashed = false;
+  /** Observer of this node's store calls (targeted faults: crash right after a given write). */
+  onStoreCall: ((method: string, args: unknown[], phase: "before" | "after") => void) | null = null;
   private paused: Promise<void> | null = null;
   private resume: (() => void) | null = null;
   private readyAt = new Map<string, number>();
@@ -20,6 +22,17 @@ export class NodeFaults {
     /** Largest latency per call, by service ("store", "sqs"). */
     private readonly maxLatencyMs: Readonly<Record<string, number>>,
   ) {}
+
+  /** Until then the node cannot reach the store nor SQS (its clients still reach it): calls fail. */
+  private cutUntil = 0;
+
+  partition(ms: number): void {
+    this.cutUntil = Math.max(this.cutUntil, Date.now() + ms);
+  }
+
+  heal(): void {
+    this.cutUntil = 0;
+  }
 
   get isPaused(): boolean {
     return this.paused !== null;
@@ -55,6 +68,7 @@ export class NodeFaults {
     this.readyAt.set(service, at);
     if (at > now) await new Promise((resolve) => setTimeout(resolve, at - now));
     await this.gate();
+    if (Date.now() < this.cutUntil) throw Object.assign(new Error(`${service} unreachable from this node (simulated partition)`), { name: "NetworkingError" });
     let result: T;
     try {
       result = await fn();
@@ -146,7 +160,9 @@ export function faultyStore(store: Store, node: NodeFaults, faults: StoreFaults)
         node.call("store", async () => {
           await faults.waitStall();
           faults.before(prop);
+          node.onStoreCall?.(prop, args, "before");
           const result = await method.apply(target, args);
+          node.onStoreCall?.(prop, args, "after");
           if (process.env.SIM_DEBUG !== undefined && prop === "apply") traceFenced(args[0] as StoreOp[], result as StoreOpResult[]);
           faults.after(prop);
           return result;
@@ -159,6 +175,9 @@ export function faultyStore(store: Store, node: NodeFaults, faults: StoreFaults)
 function traceFenced(ops: StoreOp[], results: StoreOpResult[]): void {
   results.forEach((r, i) => {
     const op = ops[i];
+    if (op?.op === "enqueue" && op.clientId === process.env.SIM_TRACE) {
+      console.log(`${new Date(Date.now()).toISOString().slice(14, 23)} enqueue for ${op.clientId}: ${op.entry.msg.payload.toString()} -> ${JSON.stringify(r)}`);
+    }
     if (!r.ok && r.reason === "fenced" && op?.op === "enqueue") {
       console.log(`${new Date(Date.now()).toISOString().slice(14, 23)} fenced enqueue for ${op.clientId}: ${op.entry.msg.payload.toString()}`);
     }

@@ -48,6 +48,11 @@ export class History {
   readonly sessionsLost: { clientId: string; at: number; node: string }[] = [];
   /** Times two live nodes both had a connection for one client id (see Checker). */
   readonly overlaps: Overlap[] = [];
+  /**
+   * Nodes SIGKILLed, with the clients connected to them at that moment (for the wills check of slice "lease": each
+   * of those clients that has a will should have it published exactly once, by a survivor).
+   */
+  readonly crashes: { node: string; at: number; clients: string[] }[] = [];
   /** Protocol errors seen by clients (unexpected packets), each a violation. */
   readonly protocolErrors: string[] = [];
   /** What happened, for a reproduction: one line per fault and client move. */

@@ -10,6 +10,8 @@ import { Link } from "./link.js";
 import type { Prng } from "./prng.js";
 import type { SqsModel } from "./sqs-model.js";
 
+const DEBUG = process.env.SIM_DEBUG !== undefined;
+
 /**
  * One broker node of the simulation: the production composition (broker/server.ts startBroker: Broker, Cluster,
  * Journal, the SQS communicator) with its store and SQS calls through the node's faults and its client
@@ -47,17 +49,25 @@ export class SimNode {
       prefix: "sim",
       onError: (err) => {
         this.errors++;
-        if (process.env.SIM_DEBUG) console.log(this.id, "communicator", err.message, (err.cause as Error | undefined)?.message);
+        this.debug("communicator", err.message, (err.cause as Error | undefined)?.message);
       },
     });
     this.running = await startBroker(config, createAllowAll(), faultyStore(store, this.faults, storeFaults), { communicator });
-    this.running.broker.on("cluster.error", () => this.errors++);
-    if (process.env.SIM_DEBUG) {
-      this.running.broker.on("client.disconnected", (id: string, reason: string, err?: Error) => console.log(this.id, "disconnected", id, reason, err?.message));
-      this.running.broker.on("connection.closed", (_c: unknown, reason: string, err?: Error) => console.log(this.id, "closed", reason, err?.message));
-      this.running.broker.on("cluster.error", (op: string, err?: Error) => console.log(this.id, Date.now() % 100000, "cluster.error", op, err?.message));
-      this.running.broker.on("store.error", (op: string, err: Error) => console.log(this.id, Date.now() % 100000, "store.error", op, err.message));
+    const broker = this.running.broker;
+    broker.on("cluster.error", (op: string, err?: Error) => {
+      this.errors++;
+      this.debug("cluster error", op, err?.message);
+    });
+    if (DEBUG) {
+      broker.on("client.disconnected", (id: string, reason: string, err?: Error) => this.debug("disconnected", id, reason, err?.message));
+      broker.on("connection.closed", (_c: unknown, reason: string, err?: Error) => this.debug("closed", reason, err?.message));
+      broker.on("store.error", (op: string, err: Error) => this.debug("store error", op, err.message));
     }
+  }
+
+  /** SIM_DEBUG=1: what the broker reports, with the virtual time. */
+  private debug(...parts: (string | undefined)[]): void {
+    if (DEBUG) console.log(`${new Date(Date.now()).toISOString().slice(14, 23)} ${this.id} ${parts.filter((p) => p !== undefined).join(" ")}`);
   }
 
   /** A client opens a TCP connection to this node. */
@@ -91,6 +101,11 @@ export class SimNode {
 
   pause(): void {
     this.faults.pause();
+  }
+
+  /** Cut off from the store and SQS for `ms` (its clients still reach it). */
+  partition(ms: number): void {
+    this.faults.partition(ms);
   }
 
   resume(): void {
