@@ -48,6 +48,11 @@ export interface RemoteRoutes {
   added(filter: string): void;
   removed(filter: string): void;
   publish(msg: Message): void;
+  /**
+   * An id for a publish of this node that other nodes' routes match (null: none does). Its local deliveries are
+   * stored under it too, so a copy that comes back (through a session's previous holder) is stored once.
+   */
+  rootFor(topic: string): string | null;
 }
 
 /** In a routing pass: the session matched a subscription whose guard refused the message (deny wins). */
@@ -635,9 +640,17 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
    */
   publish(msg: Message): number {
     if (msg.retain) this.retain(msg);
+    const remote = this.remoteRoutes;
+    if (remote === null) return this.routeLocal(msg);
+    const root = this.journal.dedupId === null ? remote.rootFor(msg.topic) : null;
+    if (root !== null) return this.journal.withDedupId(root, () => this.publishHere(msg, remote));
+    return this.publishHere(msg, remote);
+  }
+
+  private publishHere(msg: Message, remote: RemoteRoutes): number {
     const matched = this.routeLocal(msg);
     // In a cluster: once to each other node whose routes match; that node matches its own sessions.
-    this.remoteRoutes?.publish(msg);
+    remote.publish(msg);
     return matched;
   }
 

@@ -134,6 +134,7 @@ export class Cluster implements ResultTarget<Reroute> {
       added: (filter) => this.routes.added(filter),
       removed: (filter) => this.routes.removed(filter),
       publish: (msg) => this.routeRemote(msg, null),
+      rootFor: (topic) => (this.routesElsewhere(topic) ? this.newMessageId() : null),
     };
     broker.useRemoteRoutes(remote);
   }
@@ -224,7 +225,7 @@ export class Cluster implements ResultTarget<Reroute> {
       byMessage.set(msg, targets);
       if (hops > 0) this.pendingHops.set(msg, hops);
       const dedupId = this.broker.journal.dedupId;
-      if (dedupId !== null) this.pendingIds.set(msg, { root: dedupId, id: `${dedupId}>${this.derived++}` });
+      if (dedupId !== null) this.pendingIds.set(msg, { root: dedupId, id: `${dedupId}>${this.idPrefix}.${this.derived++}` });
     }
     targets.push({ clientId, qos });
     this.scheduleFlush();
@@ -245,6 +246,13 @@ export class Cluster implements ResultTarget<Reroute> {
     nodes.clear();
   }
 
+  /** Whether this node's route table names another node for `topic`. */
+  private routesElsewhere(topic: string): boolean {
+    let found = false;
+    this.routes.table.match(topic, (n) => (found ||= n !== this.nodeId));
+    return found;
+  }
+
   /** Whether this node's route table names `node` for `topic`. */
   private routesTo(node: string, topic: string): boolean {
     let found = false;
@@ -258,10 +266,14 @@ export class Cluster implements ResultTarget<Reroute> {
       byMessage = new Map();
       this.pending.set(node, byMessage);
     }
-    if (byMessage.has(msg)) return;
+    const existing = byMessage.get(msg);
+    if (existing !== undefined && !Array.isArray(existing)) return;
+    // Targets collected first (a moved session's copy, routed before the other nodes) give way: `node` matches the
+    // message against its own trie, which finds those sessions too (like forward() does the other way round).
     byMessage.set(msg, entry);
+    if (existing !== undefined) return;
     const dedupId = this.broker.journal.dedupId;
-    if (dedupId !== null && !this.pendingIds.has(msg)) this.pendingIds.set(msg, { root: dedupId, id: `${dedupId}>${this.derived++}` });
+    if (dedupId !== null && !this.pendingIds.has(msg)) this.pendingIds.set(msg, { root: dedupId, id: `${dedupId}>${this.idPrefix}.${this.derived++}` });
     this.scheduleFlush();
   }
 

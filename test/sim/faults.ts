@@ -176,7 +176,7 @@ function traceFenced(ops: StoreOp[], results: StoreOpResult[]): void {
   results.forEach((r, i) => {
     const op = ops[i];
     if (op?.op === "enqueue" && op.clientId === process.env.SIM_TRACE) {
-      console.log(`${new Date(Date.now()).toISOString().slice(14, 23)} enqueue for ${op.clientId}: ${op.entry.msg.payload.toString()} -> ${JSON.stringify(r)}`);
+      console.log(`${new Date(Date.now()).toISOString().slice(14, 23)} enqueue for ${op.clientId}: ${op.entry.msg.payload.toString()} dedup=${op.dedupId ?? "-"} epoch=${op.epoch ?? "-"} pid=${op.entry.packetId} -> ${JSON.stringify(r)}`);
     }
     if (!r.ok && r.reason === "fenced" && op?.op === "enqueue") {
       console.log(`${new Date(Date.now()).toISOString().slice(14, 23)} fenced enqueue for ${op.clientId}: ${op.entry.msg.payload.toString()}`);
