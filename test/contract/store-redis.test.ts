@@ -200,6 +200,13 @@ describe("RedisStore over TCP", () => {
     const s = await store.getSession("c1");
     expect(s?.outgoing.map((o) => [o.seq, o.msg.topic, [...o.msg.payload], o.packetId])).toEqual([[1, "old/1", [0, 255], 4], [2, "new/2", [120], 0]]);
     expect(await redis.admin.zrange(k.seen, 0, -1)).toEqual(["old-id"]);
+    // An entry written in flight before (its header inline only) is updated and deleted like any other.
+    await redis.admin.hset(k.out, "9", `7:0:${legacy}`);
+    expect(await store.apply([{ op: "outgoing.update", clientId: "c1", epoch, seq: 9, packetId: 7, state: 1 }])).toEqual([{ ok: true }]);
+    expect((await store.getSession("c1"))?.outgoing.find((o) => o.seq === 9)).toMatchObject({ packetId: 7, state: 1 });
+    expect(await store.apply([{ op: "outgoing.delete", clientId: "c1", epoch, seq: 9 }])).toEqual([{ ok: true }]);
+    expect((await store.getSession("c1"))?.outgoing.map((o) => o.seq)).toEqual([1, 2]);
+    expect(await redis.admin.hkeys(k.out)).not.toContain("9");
     expect(Number(await redis.admin.zscore(k.seen, "old-id"))).toBeGreaterThan(Date.now());
     await store.close();
   });
