@@ -40,7 +40,7 @@ type SessionOp = Exclude<StoreOp, { op: "retained.set" } | { op: "retained.delet
 /** The ops of one session in a batch: their positions in the batch and the SESSION_APPLY arguments (scripts.ts). */
 interface SessionGroup {
   positions: number[];
-  /** Seqs that updates and deletes name (ARGV[3..]). */
+  /** Seqs of the updates and deletes, in op order (ARGV[3..]; each 'u' and 'd' takes the next). */
   names: string[];
   ops: string[];
   /** The last 'p' and 'k' sent: consecutive ops that share them do not repeat them. */
@@ -60,7 +60,9 @@ function pushSessionOp(g: SessionGroup, op: SessionOp, now: number): void {
       g.ops.push("p", String(op.maxQueued), op.dropPolicy, epoch, unowned, at);
       g.params = params;
     }
-    g.ops.push("e", `${op.entry.packetId}:0:${encodeOutgoingBody(op.entry)}`, dedup);
+    const value = `${op.entry.packetId}:0:${encodeOutgoingBody(op.entry)}`;
+    if (dedup === "") g.ops.push("E", value);
+    else g.ops.push("e", value, dedup);
     return;
   }
   const epoch = String(op.epoch);
@@ -69,18 +71,14 @@ function pushSessionOp(g: SessionGroup, op: SessionOp, now: number): void {
     g.epoch = epoch;
   }
   switch (op.op) {
-    case "outgoing.update": {
-      const seq = String(op.seq);
-      g.names.push(seq);
-      g.ops.push("u", seq, `${op.packetId}:${op.state}`);
+    case "outgoing.update":
+      g.names.push(String(op.seq));
+      g.ops.push("u", `${op.packetId}:${op.state}`);
       return;
-    }
-    case "outgoing.delete": {
-      const seq = String(op.seq);
-      g.names.push(seq);
-      g.ops.push("d", seq);
+    case "outgoing.delete":
+      g.names.push(String(op.seq));
+      g.ops.push("d");
       return;
-    }
     case "inbound2.add":
     case "inbound2.delete":
       g.ops.push(op.op === "inbound2.add" ? "a" : "r", String(op.packetId));
