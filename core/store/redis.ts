@@ -28,6 +28,8 @@ import * as check from "./validate.js";
 
 /** Sessions read per round trip when walking `mqg:sessions`. */
 const SCAN_CHUNK = 1000;
+/** Most session ops in one `sessionApply` call (about 3 ms of Redis time; see `apply`). */
+export const SESSION_CALL_OPS = 1000;
 /** `ping` answers false when Redis has not answered within this time. */
 const PING_TIMEOUT_MS = 2000;
 
@@ -326,7 +328,9 @@ export class RedisStore implements Store {
         continue;
       }
       let g = groups.get(op.clientId);
-      if (g === undefined) {
+      // A long batch (after a store outage) is cut into calls of at most SESSION_CALL_OPS ops, still one round
+      // trip: no single script blocks Redis for long. They run in order, so the session's order is kept.
+      if (g === undefined || g.positions.length >= SESSION_CALL_OPS) {
         g = { positions: [], names: [], ops: [], params: "", epoch: null };
         groups.set(op.clientId, g);
         calls.push({ script: S.SESSION_APPLY, keys: sessionKeys(op.clientId).list, args: g.ops });
