@@ -91,11 +91,17 @@ export async function withIdempotency(
     throw err;
   }
   const answer = JSON.stringify({ status: res.status, body: res.body, ...(res.headers !== undefined ? { headers: res.headers } : {}) });
+  // The publish happened: its answer goes out even when it cannot be recorded (the store failed just now). The
+  // pending record then expires, and a later retry runs again; in a cluster SQS and the nodes still drop it.
   // An answer too large to keep is answered once but not remembered (the publish routes' answers are far smaller).
-  if (Buffer.byteLength(answer, "utf8") <= MAX_IDEMPOTENT_ANSWER_BYTES) {
-    await store.finishIdempotent(scope, key, fingerprint, begun.token, answer, IDEMPOTENCY_TTL_MS);
-  } else {
-    await store.abandonIdempotent(scope, key, fingerprint, begun.token);
+  try {
+    if (Buffer.byteLength(answer, "utf8") <= MAX_IDEMPOTENT_ANSWER_BYTES) {
+      await store.finishIdempotent(scope, key, fingerprint, begun.token, answer, IDEMPOTENCY_TTL_MS);
+    } else {
+      await store.abandonIdempotent(scope, key, fingerprint, begun.token);
+    }
+  } catch {
+    // see above
   }
   return res;
 }

@@ -32,6 +32,8 @@ import * as check from "./validate.js";
 
 /** Sessions read per round trip when walking `mqg:sessions`. */
 const SCAN_CHUNK = 1000;
+/** Most session ops in one `sessionApply` call (about 3 ms of Redis time; see `apply`). */
+export const SESSION_CALL_OPS = 1000;
 /** `ping` answers false when Redis has not answered within this time. */
 const PING_TIMEOUT_MS = 2000;
 
@@ -44,7 +46,7 @@ type SessionOp = Exclude<StoreOp, { op: "retained.set" } | { op: "retained.delet
 /** The ops of one session in a batch: their positions in the batch and the SESSION_APPLY arguments (scripts.ts). */
 interface SessionGroup {
   positions: number[];
-  /** Seqs that updates and deletes name (ARGV[3..]). */
+  /** Seqs of the updates and deletes, in op order (ARGV[3..]; each 'u' and 'd' takes the next). */
   names: string[];
   ops: string[];
   /** The last 'p' and 'k' sent: consecutive ops that share them do not repeat them. */
@@ -64,7 +66,9 @@ function pushSessionOp(g: SessionGroup, op: SessionOp, now: number): void {
       g.ops.push("p", String(op.maxQueued), op.dropPolicy, epoch, unowned, at);
       g.params = params;
     }
-    g.ops.push("e", `${op.entry.packetId}:0:${encodeOutgoingBody(op.entry)}`, dedup);
+    const value = `${op.entry.packetId}:0:${encodeOutgoingBody(op.entry)}`;
+    if (dedup === "") g.ops.push("E", value);
+    else g.ops.push("e", value, dedup);
     return;
   }
   const epoch = String(op.epoch);
@@ -73,18 +77,14 @@ function pushSessionOp(g: SessionGroup, op: SessionOp, now: number): void {
     g.epoch = epoch;
   }
   switch (op.op) {
-    case "outgoing.update": {
-      const seq = String(op.seq);
-      g.names.push(seq);
-      g.ops.push("u", seq, `${op.packetId}:${op.state}`);
+    case "outgoing.update":
+      g.names.push(String(op.seq));
+      g.ops.push("u", `${op.packetId}:${op.state}`);
       return;
-    }
-    case "outgoing.delete": {
-      const seq = String(op.seq);
-      g.names.push(seq);
-      g.ops.push("d", seq);
+    case "outgoing.delete":
+      g.names.push(String(op.seq));
+      g.ops.push("d");
       return;
-    }
     case "inbound2.add":
     case "inbound2.delete":
       g.ops.push(op.op === "inbound2.add" ? "a" : "r", String(op.packetId));
@@ -373,7 +373,9 @@ export class RedisStore implements Store {
         continue;
       }
       let g = groups.get(op.clientId);
-      if (g === undefined) {
+      // A long batch (after a store outage) is cut into calls of at most SESSION_CALL_OPS ops, still one round
+      // trip: no single script blocks Redis for long. They run in order, so the session's order is kept.
+      if (g === undefined || g.positions.length >= SESSION_CALL_OPS) {
         g = { positions: [], names: [], ops: [], params: "", epoch: null };
         groups.set(op.clientId, g);
         calls.push({ script: S.SESSION_APPLY, keys: sessionKeys(op.clientId).list, args: g.ops });

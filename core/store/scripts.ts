@@ -481,10 +481,10 @@ return r
  *   'p' enqueue parameters of the enqueues that follow: maxQueued, dropPolicy, epoch ('' = not an owner write),
  *       unowned ('1': refuse while a node owns the session), now (ms, for the dedup window)
  *   'e' enqueue: value (`<packetId>:0:<body>`; packet id 0 = queued and bounded, else in flight, never bounded),
- *       dedupId ('' = none; else refused as duplicate when enqueued under it within the window)
+ *       dedupId (refused as duplicate when enqueued under it within the window); 'E': value, without a dedup id
  *   'k' the epoch of the owner writes that follow
- *   'u' outgoing.update: seq, new header (`<packetId>:<state>`)
- *   'd' outgoing.delete: seq
+ *   'u' outgoing.update: new header (`<packetId>:<state>`); its seq is the next of ARGV[3..2+n]
+ *   'd' outgoing.delete (its seq is the next of ARGV[3..2+n])
  *   'a' / 'r' inbound2.add / inbound2.delete: packetId
  * Reply: a string with one character per op ('1' done, 'D' done and an entry dropped, 'f' fenced, 'n' no-session,
  * 'F' full, 'u' duplicate, 'o' owned), then per enqueue done its seq (and, for 'D', the dropped seq), per 'o' the
@@ -625,9 +625,14 @@ local function enqueue(value, dedup)
 end
 local i = 3 + nnames
 local n = #A
+-- updates and deletes take their seqs from ARGV[3..2+n], in order
+local name = 3
 while i <= n do
   local op = A[i]
-  if op == 'e' then
+  if op == 'E' then
+    codes[#codes + 1] = enqueue(A[i + 1], '')
+    i = i + 2
+  elseif op == 'e' then
     codes[#codes + 1] = enqueue(A[i + 1], A[i + 2])
     i = i + 3
   elseif op == 'p' then
@@ -639,21 +644,24 @@ while i <= n do
   else
     local w = why(oepoch)
     if op == 'u' then
+      local s = A[name]
+      name = name + 1
       if not w then
-        local s = A[i + 1]
         local v = cur[s]
         if v then
           local a = sfind(v, ':', 1, true)
           local b = sfind(v, ':', a + 1, true)
-          set_entry(s, A[i + 2] .. ssub(v, b))
+          set_entry(s, A[i + 1] .. ssub(v, b))
         end
       end
-      i = i + 3
+      i = i + 2
+    elseif op == 'd' then
+      if not w then set_entry(A[name], false) end
+      name = name + 1
+      i = i + 1
     else
       if not w then
-        if op == 'd' then
-          set_entry(A[i + 1], false)
-        elseif op == 'a' then
+        if op == 'a' then
           call('SADD', in2, A[i + 1])
         elseif op == 'r' then
           call('SREM', in2, A[i + 1])

@@ -37,8 +37,8 @@ export function deployedRouteKeys(routes: readonly RouteKey[] = REST_ROUTES): st
 }
 
 /** Request headers a browser may send, response headers it may read: what the REST API uses (docs/rest-api.md). */
-const CORS_REQUEST_HEADERS = ["authorization", "content-type"] as const;
-const CORS_EXPOSED_HEADERS = ["allow", "location", "retry-after", "www-authenticate"] as const;
+const CORS_REQUEST_HEADERS = ["authorization", "content-type", "idempotency-key"] as const;
+const CORS_EXPOSED_HEADERS = ["allow", "idempotent-replayed", "location", "retry-after", "www-authenticate"] as const;
 
 const HTTP_METHODS = ["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"] as const;
 export type HttpMethod = (typeof HTTP_METHODS)[number];

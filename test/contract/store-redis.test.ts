@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { RedisStore } from "../../core/store/redis.js";
+import { RedisStore, SESSION_CALL_OPS } from "../../core/store/redis.js";
 import { ClaimRefused } from "../../core/store/errors.js";
 import { DEDUP_WINDOW_MS, EXPIRY_KEY, ownedKey, sessionKeys, SESSIONS_KEY } from "../../core/store/keys.js";
 import { unindex } from "../../core/store/redis-index.js";
@@ -166,6 +166,30 @@ describe("RedisStore over TCP", () => {
     await store.close();
   });
 
+  it("a long batch for one session is cut into calls of at most SESSION_CALL_OPS ops, in one round trip, in order", async () => {
+    const { store, t } = await counted();
+    const { epoch } = await store.claimSession("c1", { node: "n1", clean: false, username: null, now: 1 });
+    await store.apply([{ op: "inbound2.add", clientId: "c1", epoch, packetId: 1 }]); // the script is cached
+    const calls: number[] = [];
+    const pipeline = t.pipeline.bind(t);
+    t.pipeline = (cmds) => {
+      calls.push(cmds.length);
+      return pipeline(cmds);
+    };
+    t.trips = 0;
+    const n = SESSION_CALL_OPS * 2 + 500;
+    const ops = Array.from({ length: n }, (_, i) => enqueueOp("c1", msg(`t/${i}`), { epoch, packetId: 1 + (i % 60_000), maxQueued: 10 }));
+    const r = await store.apply(ops);
+    expect(t.trips).toBe(1);
+    expect(calls).toEqual([3]);
+    expect(r.map((x) => (x.ok ? x.seq : -1))).toEqual(Array.from({ length: n }, (_, i) => i + 1));
+    // The next batch deletes them all and enqueues one more: the seq counter went on across the calls.
+    const more = await store.apply([...r.map((x) => ({ op: "outgoing.delete" as const, clientId: "c1", epoch, seq: x.ok ? (x.seq as number) : 0 })), enqueueOp("c1", msg("last"))]);
+    expect(more[n]).toEqual({ ok: true, seq: n + 1 });
+    expect((await store.getSession("c1"))?.outgoing.map((o) => o.msg.topic)).toEqual(["last"]);
+    await store.close();
+  });
+
   it("dedup state is bounded by time: expired ids are trimmed and the key expires with its window", async () => {
     const { store } = await counted();
     await store.claimSession("c1", { node: "n1", clean: false, username: null, now: 1 });
@@ -200,6 +224,13 @@ describe("RedisStore over TCP", () => {
     const s = await store.getSession("c1");
     expect(s?.outgoing.map((o) => [o.seq, o.msg.topic, [...o.msg.payload], o.packetId])).toEqual([[1, "old/1", [0, 255], 4], [2, "new/2", [120], 0]]);
     expect(await redis.admin.zrange(k.seen, 0, -1)).toEqual(["old-id"]);
+    // An entry written in flight before (its header inline only) is updated and deleted like any other.
+    await redis.admin.hset(k.out, "9", `7:0:${legacy}`);
+    expect(await store.apply([{ op: "outgoing.update", clientId: "c1", epoch, seq: 9, packetId: 7, state: 1 }])).toEqual([{ ok: true }]);
+    expect((await store.getSession("c1"))?.outgoing.find((o) => o.seq === 9)).toMatchObject({ packetId: 7, state: 1 });
+    expect(await store.apply([{ op: "outgoing.delete", clientId: "c1", epoch, seq: 9 }])).toEqual([{ ok: true }]);
+    expect((await store.getSession("c1"))?.outgoing.map((o) => o.seq)).toEqual([1, 2]);
+    expect(await redis.admin.hkeys(k.out)).not.toContain("9");
     expect(Number(await redis.admin.zscore(k.seen, "old-id"))).toBeGreaterThan(Date.now());
     await store.close();
   });

@@ -118,8 +118,8 @@ describe("the HTTP API's edge: default route, CORS, throttling", () => {
     expect(cors).toEqual({
       allowOrigins: ["https://ops.example.com", "https://noc.example.com"],
       allowMethods: ["DELETE", "GET", "PATCH", "POST", "PUT"],
-      allowHeaders: ["authorization", "content-type"],
-      exposeHeaders: ["allow", "location", "retry-after", "www-authenticate"],
+      allowHeaders: ["authorization", "content-type", "idempotency-key"],
+      exposeHeaders: ["allow", "idempotent-replayed", "location", "retry-after", "www-authenticate"],
       allowCredentials: false,
       maxAgeSeconds: 3600,
     });
