@@ -66,6 +66,10 @@ interface PendingMatch {
 export type ForwardMessage = NodeMessage & { type: "deliver" };
 
 const RETRY_MAX_MS = 2000;
+/** `heartbeatAt` of a node that is leaving (graceful shutdown): expired, but it drains its own queue. */
+const LEAVING = 0;
+/** How long a leaving node keeps receiving after its routes are gone (forwards in flight land meanwhile). */
+const LEAVE_GRACE_MS = 500;
 
 export class Cluster implements ResultTarget<Reroute> {
   readonly nodeId: string;
@@ -143,10 +147,11 @@ export class Cluster implements ResultTarget<Reroute> {
   }
 
   /**
-   * Graceful shutdown, after the sessions were handed back (offline, still in this node's custody): stop
-   * receiving and give up the lease at once. The survivors then do what they do for a dead node at their next
-   * heartbeat: adopt its sessions (routes first), drop its routes, drain its queue (what was sent here meanwhile)
-   * and delete it. One path for a node that leaves and one that dies.
+   * Graceful shutdown, after the sessions were handed back (offline, still in this node's custody). The node
+   * gives up its lease at once (its record expires, marked as leaving) but keeps handling its queue: the survivors
+   * adopt its sessions at their next heartbeat (routes first) and drop its routes, as for a dead node. Then, once
+   * forwards still in flight had time to land, it stops receiving, routes what is left in its queue (to the store
+   * or the sessions' new nodes), deletes the queue and removes its record. Its queue is read by it alone, in order.
    */
   async stop(): Promise<void> {
     this.stopped = true;
@@ -155,12 +160,29 @@ export class Cluster implements ResultTarget<Reroute> {
     await this.flushGone();
     await this.routes.flushed();
     await this.routes.stop();
+    const store = this.broker.store;
     try {
+      await store.registerNode({ ...this.record(Date.now()), heartbeatAt: LEAVING }, this.opts.nodeTtlMs);
+      const others = (await store.listNodes(Date.now())).filter((n) => n.nodeId !== this.nodeId);
+      const deadline = Date.now() + 3 * this.opts.heartbeatMs + 1000;
+      while (others.length > 0 && Date.now() < deadline) {
+        const custody = await store.sessionsInCustodyOf(this.nodeId);
+        const { digests } = await store.routeDigests();
+        if (custody.length === 0 && digests[this.nodeId] === undefined) break;
+        await sleep(50);
+      }
+      // Forwards sent by nodes that had not applied the removal of this node's routes yet.
+      await sleep(LEAVE_GRACE_MS);
       await this.communicator.stop();
+      await this.communicator.drainQueue(this.nodeId, async (messages) => {
+        for (const m of messages) if (m.type === "deliver" || m.type === "publish") this.handle(m, null);
+        await this.broker.journal.barrier();
+      });
+      await this.communicator.deleteNodeQueue(this.nodeId);
     } catch (err) {
       this.events.onError("stop", err as Error);
     }
-    await this.broker.store.registerNode({ ...this.record(Date.now()), heartbeatAt: 0 }, 1);
+    await store.removeNode(this.nodeId);
   }
 
   /** Records where clients connect (known once the listeners are bound). */
@@ -550,7 +572,7 @@ export class Cluster implements ResultTarget<Reroute> {
     for (const dead of expired) {
       if (this.stopped) return;
       await this.adopter.adoptShare(dead.nodeId, liveIds);
-      if (leader) await this.cleanUp(dead.nodeId, now);
+      if (leader) await this.cleanUp(dead.nodeId, dead.heartbeatAt === LEAVING, now);
     }
   }
 
@@ -561,7 +583,7 @@ export class Cluster implements ResultTarget<Reroute> {
    * are adopted here. A queue still holding messages in flight (the dead node had received them) is retried at
    * the next heartbeat, after SQS's visibility timeout.
    */
-  private async cleanUp(dead: string, now: number): Promise<void> {
+  private async cleanUp(dead: string, leaving: boolean, now: number): Promise<void> {
     const store = this.broker.store;
     if ((await store.sessionsInCustodyOf(dead)).length > 0) {
       if (!this.adopter.overdue(dead, now)) return;
@@ -569,6 +591,8 @@ export class Cluster implements ResultTarget<Reroute> {
       if ((await store.sessionsInCustodyOf(dead)).length > 0) return;
     }
     await this.adopter.dropRoutes(dead);
+    // A leaving node drains and removes its queue itself, unless it died while leaving.
+    if (leaving && !this.adopter.overdue(dead, now)) return;
     await this.routes.poll();
     const drained = await this.drain(dead);
     if (drained === null) return;
