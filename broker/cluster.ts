@@ -89,6 +89,7 @@ export class Cluster implements ResultTarget<Reroute> {
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> | null = null;
   private stopped = false;
+  private killed = false;
   private startedAt = 0;
   private queueUrl: string | null = null;
   private ready!: () => void;
@@ -154,6 +155,7 @@ export class Cluster implements ResultTarget<Reroute> {
    * or the sessions' new nodes), deletes the queue and removes its record. Its queue is read by it alone, in order.
    */
   async stop(): Promise<void> {
+    if (this.killed) return;
     this.stopped = true;
     if (this.timer !== null) clearInterval(this.timer);
     await this.ticking;
@@ -183,6 +185,19 @@ export class Cluster implements ResultTarget<Reroute> {
       this.events.onError("stop", err as Error);
     }
     await store.removeNode(this.nodeId);
+  }
+
+  /**
+   * Stops as a crashed process would (tests): no more heartbeats, route reads or receives, nothing handed over;
+   * the record expires and the survivors clean up. `stop()` does nothing afterwards.
+   */
+  async kill(): Promise<void> {
+    this.killed = true;
+    this.stopped = true;
+    if (this.timer !== null) clearInterval(this.timer);
+    await this.ticking;
+    await this.routes.stop();
+    await this.communicator.stop().catch(() => undefined);
   }
 
   /** Records where clients connect (known once the listeners are bound). */
