@@ -88,6 +88,7 @@ export class Cluster implements ResultTarget<Reroute> {
   private messageSeq = 0;
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> | null = null;
+  private maintaining: Promise<void> | null = null;
   private stopped = false;
   private killed = false;
   private startedAt = 0;
@@ -159,6 +160,7 @@ export class Cluster implements ResultTarget<Reroute> {
     this.stopped = true;
     if (this.timer !== null) clearInterval(this.timer);
     await this.ticking;
+    await this.maintaining;
     await this.flushGone();
     await this.routes.flushed();
     await this.routes.stop();
@@ -196,6 +198,7 @@ export class Cluster implements ResultTarget<Reroute> {
     this.stopped = true;
     if (this.timer !== null) clearInterval(this.timer);
     await this.ticking;
+    await this.maintaining;
     await this.routes.stop();
     await this.communicator.stop().catch(() => undefined);
   }
@@ -575,6 +578,17 @@ export class Cluster implements ResultTarget<Reroute> {
       this.broker.closeConnections("server-shutdown");
       await this.broker.reloadCustody();
     }
+    // Route checks, adoption and cleanup run beside the heartbeats, never in front of them.
+    if (this.maintaining === null && !this.stopped) {
+      this.maintaining = this.maintain(now)
+        .catch((err: unknown) => this.events.onError("cluster maintenance", err as Error))
+        .finally(() => (this.maintaining = null));
+    }
+  }
+
+  /** Compares route digests, adopts a share of each dead node's sessions; the leader cleans up after them. */
+  private async maintain(now: number): Promise<void> {
+    const store = this.broker.store;
     await this.routes.verify();
     const live = await store.listNodes(now);
     const expired = (await store.expiredNodes(now)).filter((n) => n.nodeId !== this.nodeId);
