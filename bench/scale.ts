@@ -67,7 +67,9 @@ async function createSessions(node: LocalNode, args: Args): Promise<number> {
 
 export async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv);
-  const cluster = await startLocalCluster({ nodes: 3, env: { MQGATE_DEBUG_HEAP: "1", MQGATE_MAX_CONNECTIONS: "1000000", MQGATE_MAX_CONNECTIONS_PER_ADDRESS: "0", MQGATE_CONNECTION_RATE_PER_ADDRESS: "0" } });
+  // Production-like lease (the local default TTL of 3 s is too short for a node busy accepting hundreds of CONNECTs
+  // per second on a shared 2-core machine: it would be declared dead and its sessions adopted).
+  const cluster = await startLocalCluster({ nodes: 3, heartbeatMs: 2000, nodeTtlMs: 15_000, env: { MQGATE_DEBUG_HEAP: "1", MQGATE_MAX_CONNECTIONS: "1000000", MQGATE_MAX_CONNECTIONS_PER_ADDRESS: "0", MQGATE_CONNECTION_RATE_PER_ADDRESS: "0" } });
   try {
     const [n1, n2, n3] = cluster.nodes as [LocalNode, LocalNode, LocalNode];
     await sleep(2000);
