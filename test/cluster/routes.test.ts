@@ -128,6 +128,19 @@ describe("routes, not sessions", () => {
     void a;
   });
 
+  it("a route table that diverged from the store (a lost change) is repaired at the next heartbeat by the digests", async () => {
+    const { nodes } = await cluster(2);
+    const [n1, n2] = nodes as [Node, Node];
+    await devices(n1, "g");
+    await until(() => routedTo(n2, "dev/g-5/cmd").includes("node-1"), "node-1's routes on node-2");
+    const table = n2.broker.cluster?.routes.table;
+    table?.remove("node-1", "dev/g-5/cmd"); // as if node-2 had missed that log entry
+    table?.add("node-1", "ghost/route"); // and applied one that never was
+    expect(routedTo(n2, "dev/g-5/cmd")).toEqual([]);
+    await until(() => routedTo(n2, "dev/g-5/cmd").includes("node-1") && routedTo(n2, "ghost/route").length === 0, "the digest check to reload node-1's routes");
+    expect(table?.size).toBe(SESSIONS + 1);
+  });
+
   it("a dead node's offline sessions are adopted by the survivors (routes first, epochs bumped) and keep receiving", async () => {
     const { nodes, store } = await cluster(3);
     const [n1, n2, n3] = nodes as [Node, Node, Node];
