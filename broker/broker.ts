@@ -21,6 +21,8 @@ import type { CloseReason, DropReason, Message } from "./types.js";
 const CLOSE_BATCH_MIN = 200;
 const CLOSE_BATCHES_MAX = 10;
 const CLOSE_PAUSE_MAX_MS = 500;
+/** A node keeps its copy of a session claimed elsewhere this long (broker.kickLocal), longer than route propagation. */
+const TAKEOVER_GRACE_MS = 2000;
 /** `retainedStats` is read from the store at most this often. */
 const RETAINED_STATS_MS = 5000;
 
@@ -760,11 +762,20 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     const older = epoch === null || session.epoch < epoch;
     const conn = session.link as Connection | null;
     if (conn !== null && older) conn.close(reason);
-    // Claimed by another node (take-over): it holds the session now, this node forgets its copy (decision 017).
-    const gone = discardSession || (reason === "takeover" && older);
     const current = this.sessions.get(clientId);
-    if (gone && current === session && session.link === null && session.claimant === null && (epoch === null || session.epoch <= epoch)) {
-      this.dropSession(session);
+    const offline = current === session && session.link === null && session.claimant === null && (epoch === null || session.epoch <= epoch);
+    if (discardSession) {
+      if (offline) this.dropSession(session);
+      return;
+    }
+    // Claimed by another node (take-over): it holds the session now, this node forgets its copy (decision 017),
+    // after a grace period: until every node has the new holder's routes, deliveries that still come here are
+    // queued with `unowned` and so passed on to the new holder (the same forward id: the store takes it once).
+    if (reason === "takeover" && older && offline) {
+      const held = session;
+      setTimeout(() => {
+        if (this.sessions.get(clientId) === held && held.link === null && held.claimant === null) this.dropSession(held);
+      }, TAKEOVER_GRACE_MS).unref();
     }
   }
 

@@ -298,6 +298,9 @@ export class Cluster implements ResultTarget<Reroute> {
     this.pendingIds = new Map();
     this.settleTick = null;
     const sends: Promise<void>[] = [];
+    // One dedup id per message across the nodes it goes to: a copy re-routed by one node to another (a session
+    // that moved) is recognised by the store as the same message.
+    const roots = new Map<Message, string>();
     for (const [node, byMessage] of pending) {
       const messages: ForwardMessage[] = [];
       for (const [msg, entry] of byMessage) {
@@ -317,7 +320,9 @@ export class Cluster implements ResultTarget<Reroute> {
         }
         const h = hops.get(msg);
         if (h !== undefined) m.hops = h;
-        if (derived !== undefined) m.root = derived.root;
+        let root = derived?.root ?? roots.get(msg);
+        if (root === undefined) roots.set(msg, (root = m.id));
+        if (root !== m.id) m.root = root;
         messages.push(m);
       }
       sends.push(this.sendDeliveries(node, messages));

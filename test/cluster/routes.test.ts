@@ -128,6 +128,27 @@ describe("routes, not sessions", () => {
     void a;
   });
 
+  it("after a take-over the old holder passes on what still comes to it (a node whose routes lag), once", async () => {
+    const { nodes } = await cluster(3);
+    const [n1, n2, n3] = nodes as [Node, Node, Node];
+    const first = await connect(n1, "lagged", { clean: false });
+    await first.subscribeAsync("lag/#", { qos: 1 });
+    await first.endAsync();
+    await until(() => routedTo(n3, "lag/x").includes("node-1"), "node-1's route on node-3");
+    await n3.broker.cluster?.routes.stop(); // node-3 stops reading the route log: it keeps routing to node-1
+    const moved = mqtt.connect({ host: "127.0.0.1", port: n2.broker.mqttPort, clientId: "lagged", clean: false, reconnectPeriod: 0 });
+    clients.push(moved);
+    const got: string[] = [];
+    moved.on("message", (_t, p) => got.push(p.toString()));
+    await new Promise((resolve) => moved.once("connect", resolve));
+    await until(() => routedTo(n1, "lag/x").includes("node-2"), "node-2's route on node-1");
+    const pub = await connect(n3, "lag-pub");
+    await pub.publishAsync("lag/x", "via the old holder", { qos: 1 });
+    await until(() => got.length === 1, "the message on node-2");
+    await new Promise((r) => setTimeout(r, 300));
+    expect(got).toEqual(["via the old holder"]);
+  });
+
   it("a route table that diverged from the store (a lost change) is repaired at the next heartbeat by the digests", async () => {
     const { nodes } = await cluster(2);
     const [n1, n2] = nodes as [Node, Node];
