@@ -74,6 +74,10 @@ export type ForwardMessage = NodeMessage & { type: "deliver" };
 
 const RETRY_MAX_MS = 2000;
 const DEAD_QUEUE_GRACE_MS = 90_000;
+/** `heartbeatAt` of a node that is leaving (graceful shutdown): expired, but it drains its own queue. */
+const LEAVING = 0;
+/** How long a leaving node keeps receiving after its routes are gone (forwards in flight land meanwhile). */
+const LEAVE_GRACE_MS = 500;
 
 export class Cluster implements ResultTarget<Reroute> {
   readonly nodeId: string;
@@ -94,7 +98,9 @@ export class Cluster implements ResultTarget<Reroute> {
   private messageSeq = 0;
   private timer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> | null = null;
+  private maintaining: Promise<void> | null = null;
   private stopped = false;
+  private killed = false;
   private startedAt = 0;
   /**
    * Prefix of the ids of this node's messages: node id and incarnation, so a restarted node never repeats an id
@@ -163,24 +169,59 @@ export class Cluster implements ResultTarget<Reroute> {
   }
 
   /**
-   * Graceful shutdown, after the sessions were handed back (offline, still in this node's custody): stop
-   * receiving and give up the lease at once. The survivors then do what they do for a dead node at their next
-   * heartbeat: adopt its sessions (routes first), drop its routes, drain its queue (what was sent here meanwhile)
-   * and delete it. One path for a node that leaves and one that dies.
+   * Graceful shutdown, after the sessions were handed back (offline, still in this node's custody). The node
+   * gives up its lease at once (its record expires, marked as leaving) but keeps handling its queue: the survivors
+   * adopt its sessions at their next heartbeat (routes first) and drop its routes, as for a dead node. Then, once
+   * forwards still in flight had time to land, it stops receiving, routes what is left in its queue (to the store
+   * or the sessions' new nodes), deletes the queue and removes its record. Its queue is read by it alone, in order.
    */
   async stop(): Promise<void> {
+    if (this.killed) return;
     this.stopped = true;
     if (this.timer !== null) clearInterval(this.timer);
     await this.ticking;
+    await this.maintaining;
     await this.flushGone();
     await this.routes.flushed();
     await this.routes.stop();
+    const store = this.broker.store;
     try {
+      await store.registerNode({ ...this.record(Date.now()), heartbeatAt: LEAVING }, this.opts.nodeTtlMs);
+      const others = (await store.listNodes(Date.now())).filter((n) => n.nodeId !== this.nodeId);
+      const deadline = Date.now() + 3 * this.opts.heartbeatMs + 1000;
+      while (others.length > 0 && Date.now() < deadline) {
+        const custody = await store.sessionsInCustodyOf(this.nodeId);
+        const { digests } = await store.routeDigests();
+        if (custody.length === 0 && digests[this.nodeId] === undefined) break;
+        await sleep(50);
+      }
+      // Forwards sent by nodes that had not applied the removal of this node's routes yet.
+      await sleep(LEAVE_GRACE_MS);
       await this.communicator.stop();
+      await this.communicator.drainQueue(this.nodeId, async (messages) => {
+        for (const m of messages) if (m.type === "deliver" || m.type === "publish") this.handle(m, null);
+        await this.broker.journal.barrier();
+      });
+      // The queue stays, and so does the record (expired, marked leaving): nodes that have not applied the removal
+      // of this node's routes yet may still send to it, and SQS accepts and drops sends to a deleted queue for 60 s.
+      // The survivors retire it like a dead node's: drained, kept for the grace period, deleted (decision 020).
     } catch (err) {
       this.events.onError("stop", err as Error);
     }
-    await this.broker.store.registerNode({ ...this.record(Date.now()), heartbeatAt: 0 }, 1);
+  }
+
+  /**
+   * Stops as a crashed process would (tests): no more heartbeats, route reads or receives, nothing handed over;
+   * the record expires and the survivors clean up. `stop()` does nothing afterwards.
+   */
+  async kill(): Promise<void> {
+    this.killed = true;
+    this.stopped = true;
+    if (this.timer !== null) clearInterval(this.timer);
+    await this.ticking;
+    await this.maintaining;
+    await this.routes.stop();
+    await this.communicator.stop().catch(() => undefined);
   }
 
   /** Records where clients connect (known once the listeners are bound). */
@@ -299,6 +340,8 @@ export class Cluster implements ResultTarget<Reroute> {
     this.pendingIds = new Map();
     this.settleTick = null;
     const sends: Promise<void>[] = [];
+    // One dedup id per message across the nodes it goes to: a copy re-routed by one node to another (a session
+    // that moved) is recognised by the store as the same message.
     const roots = new Map<Message, string>();
     for (const [node, byMessage] of pending) {
       const messages: ForwardMessage[] = [];
@@ -319,14 +362,9 @@ export class Cluster implements ResultTarget<Reroute> {
         }
         const h = hops.get(msg);
         if (h !== undefined) m.hops = h;
-        if (derived !== undefined) m.root = derived.root;
-        else {
-          // One root for every node this publish goes to: a copy that reaches a session by two paths (directly
-          // and through the session's previous holder, decision 017) is stored once.
-          const root = roots.get(msg);
-          if (root === undefined) roots.set(msg, m.id);
-          else m.root = root;
-        }
+        let root = derived?.root ?? roots.get(msg);
+        if (root === undefined) roots.set(msg, (root = m.id));
+        if (root !== m.id) m.root = root;
         messages.push(m);
       }
       sends.push(this.sendDeliveries(node, messages));
@@ -593,8 +631,18 @@ export class Cluster implements ResultTarget<Reroute> {
 
   // The lease renewal (the heartbeat) is broker/lease.ts's, on its own timer: this is failure detection only.
   private async beat(): Promise<void> {
-    const store = this.broker.store;
     const now = Date.now();
+    // Route checks, adoption and cleanup run beside the lease renewals (broker/lease.ts), never in front of them.
+    if (this.maintaining === null && !this.stopped) {
+      this.maintaining = this.maintain(now)
+        .catch((err: unknown) => this.events.onError("cluster maintenance", err as Error))
+        .finally(() => (this.maintaining = null));
+    }
+  }
+
+  /** Compares route digests, adopts a share of each dead node's sessions; the leader cleans up after them. */
+  private async maintain(now: number): Promise<void> {
+    const store = this.broker.store;
     await this.routes.verify();
     const live = await store.listNodes(now);
     const expired = (await store.expiredNodes(now)).filter((n) => n.nodeId !== this.nodeId);
@@ -611,7 +659,7 @@ export class Cluster implements ResultTarget<Reroute> {
       await this.adopter.adoptShare(dead.nodeId, liveIds);
       if (!leader) continue;
       await this.events.onNodeExpired?.(dead);
-      await this.cleanUp(dead.nodeId, live, now);
+      await this.cleanUp(dead.nodeId, live, dead.heartbeatAt === LEAVING, now);
     }
   }
 
@@ -625,7 +673,7 @@ export class Cluster implements ResultTarget<Reroute> {
    * then is it drained a last time, deleted and the record removed: SQS accepts (and drops) sends to a deleted
    * queue for 60 s, so deleting earlier would lose what late senders wrote (decision 020).
    */
-  private async cleanUp(dead: string, live: readonly NodeRecord[], now: number): Promise<void> {
+  private async cleanUp(dead: string, live: readonly NodeRecord[], leaving: boolean, now: number): Promise<void> {
     const store = this.broker.store;
     if ((await store.sessionsInCustodyOf(dead)).length > 0) {
       if (!this.adopter.overdue(dead, now)) return;
@@ -635,6 +683,8 @@ export class Cluster implements ResultTarget<Reroute> {
     let retiring = this.retiring.get(dead);
     if (retiring === undefined) {
       await this.adopter.dropRoutes(dead);
+      // A leaving node drains its own queue (in order) once its sessions were adopted, unless it died meanwhile.
+      if (leaving && !this.adopter.overdue(dead, now)) return;
       await this.routes.poll();
       retiring = { droppedAt: Date.now(), drained: 0 };
       this.retiring.set(dead, retiring);

@@ -6,6 +6,7 @@ import { createStore } from "../core/store/index.js";
 import { HttpListenError } from "../functions/local-http.js";
 import { ListenError } from "./listeners.js";
 import { createClusterParts } from "./cluster-setup.js";
+import { installHeapProbe } from "./heap-probe.js";
 import { attachLogging } from "./logging.js";
 import { MetricsListenError } from "./metrics.js";
 import { startBroker } from "./server.js";
@@ -13,6 +14,7 @@ import { VERSION } from "./version.js";
 
 /** Process edge of the broker: configuration, logging, listeners, signals. */
 async function main(): Promise<void> {
+  installHeapProbe();
   const config = await loadConfig();
   const log = pino({ level: config.log.level, base: { node: config.nodeId } });
   const store = await createStore({ redisUrl: config.redisUrl ?? null });

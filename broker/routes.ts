@@ -85,6 +85,7 @@ export class RouteSync {
   }
 
   private write(): void {
+    if (!this.started) return;
     if (this.pendingAdd.size === 0 && this.pendingRemove.size === 0) return;
     const add = [...this.pendingAdd];
     const remove = [...this.pendingRemove];
@@ -131,8 +132,10 @@ export class RouteSync {
     this.timer.unref();
   }
 
+  /** Stops polling and writing (pending changes are dropped: call `flushed()` first to keep them). */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.started = false;
     if (this.timer !== null) clearInterval(this.timer);
     await this.polling;
     await this.writing;

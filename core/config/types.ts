@@ -216,8 +216,8 @@ export interface ClusterConfig {
    */
   leaseMarginMs: number;
   /**
-   * Every this often a node re-reads all sessions and subscriptions from the store and fixes its routing state
-   * (a broadcast it missed); 0 = never. Costs one full read of the sessions per interval and node.
+   * Deprecated, no effect (decision 017): the periodic full re-read of sessions is gone; route tables follow the
+   * store's route log and per-node digests. Still accepted so existing configurations load.
    */
   resyncMs: number;
   /**
