@@ -5,7 +5,9 @@ import { Clients, Inbox, probeUntil, restPublish, runId, until } from "./support
 /**
  * Idempotent REST publishing (decision 022) end to end: two `dist/broker.mjs` processes on one redis-server and
  * fauxqs, each serving the REST API. A caller that retries a publish with the same Idempotency-Key on the other
- * node gets the first answer back and the MQTT subscriber gets the message once: the record is in the shared store.
+ * node gets the first answer back and the MQTT subscribers get the message once: the record is in the shared store.
+ * `matched` counts the sessions of the node that answered (docs/rest-api.md; decision 017), so with one subscriber
+ * on each node the first answer says 1, not 2, and the retry on the other node replays that same answer.
  */
 
 const run = runId();
@@ -40,6 +42,9 @@ describe("Idempotency-Key across broker processes", () => {
     const sub = await clients.connect(node2, `idem-sub-${run}`);
     const inbox = new Inbox(sub);
     await sub.subscribeAsync(`${base}/#`, { qos: 1 });
+    const local = await clients.connect(node1, `idem-local-${run}`);
+    const localInbox = new Inbox(local);
+    await local.subscribeAsync(`${base}/#`, { qos: 1 });
     await probeUntil(
       "the subscription on node-2 to reach node-1",
       async () => {
@@ -50,6 +55,7 @@ describe("Idempotency-Key across broker processes", () => {
     );
     const body = { topic: `${base}/cmd`, payload: "reboot", qos: 1 };
     const first = await publish(node1, body, `order-${run}`);
+    // node-1's own subscriber only: node-2 matches its subscriber itself after the forward.
     expect([first.status, first.replayed, first.body.matched]).toEqual([200, null, 1]);
     const retry = await publish(node2, body, `order-${run}`);
     expect([retry.status, retry.replayed]).toEqual([200, "true"]);
@@ -58,7 +64,9 @@ describe("Idempotency-Key across broker processes", () => {
     expect(other.status).toBe(422);
     // Messages from node-1 reach node-2's subscriber in order: once the marker is in, a second copy would be too.
     expect((await publish(node1, { topic: `${base}/marker`, payload: "m", qos: 1 })).status).toBe(200);
-    await until("the marker", () => inbox.on(`${base}/marker`).length > 0, 30_000, () => inbox.tail());
+    await until("the marker on node-2", () => inbox.on(`${base}/marker`).length > 0, 30_000, () => inbox.tail());
+    await until("the marker on node-1", () => localInbox.on(`${base}/marker`).length > 0, 30_000, () => localInbox.tail());
     expect(inbox.payloads(`${base}/cmd`)).toEqual(["reboot"]);
+    expect(localInbox.payloads(`${base}/cmd`)).toEqual(["reboot"]);
   }, 90_000);
 });

@@ -7,9 +7,10 @@ import { startTestBroker, type TestBroker } from "../helpers/broker.js";
 import { aclDoc, connectAs, leave, publish1, text, until } from "./support.js";
 
 /*
- * Session ownership across cluster nodes: the identity lives in the store's session record (checked atomically by
- * the claim) and travels with session broadcasts, so any node refuses another identity's CONNECT (0x05) and neither
- * the session nor the owner's connection on another node is touched.
+ * Session ownership across cluster nodes: the identity lives in the store's session record and is checked atomically
+ * by the claim, so any node refuses another identity's CONNECT (0x05), including one that holds no copy of the
+ * session (decision 017: only the node serving a session holds it; the others know its filters as routes), and
+ * neither the session nor the owner's connection on another node is touched.
  */
 
 const nodes: TestBroker[] = [];
@@ -38,6 +39,13 @@ async function twoNodes(): Promise<{ a: TestBroker; b: TestBroker; store: Memory
   return { a: nodes[0] as TestBroker, b: nodes[1] as TestBroker, store };
 }
 
+/** Whether `node`'s route table sends a message on `topic` to node `to`. */
+function routesTo(node: TestBroker, topic: string, to: string): boolean {
+  let found = false;
+  node.broker.cluster?.routes.table.match(topic, (n) => (found ||= n === to));
+  return found;
+}
+
 describe("session ownership across nodes", () => {
   it("eve on node-2 cannot take alice's live session on node-1 (0x05): alice stays connected and keeps receiving", async () => {
     const { a, b, store } = await twoNodes();
@@ -45,14 +53,20 @@ describe("session ownership across nodes", () => {
     clients.push(alice);
     expect(ok.returnCode).toBe(0);
     await alice.subscribe("secrets/#", 1);
-    await until(() => b.broker.sessions.get("alice-c")?.identity === "user:alice", "node-2 to learn the session and its owner");
+    // Node-2 learns only node-1's route for the filter; the session and its owner stay with node-1 and the store.
+    await until(() => routesTo(b, "secrets/x", "node-1"), "node-2 to learn node-1's route for secrets/#");
+    expect(b.broker.sessions.has("alice-c")).toBe(false);
+    expect(a.broker.sessions.get("alice-c")?.identity).toBe("user:alice");
     const epoch = (await store.getSession("alice-c"))?.epoch;
     for (const clean of [false, true]) {
       const [eve, refused] = await connectAs(b.mqttPort, "eve", { clientId: "alice-c", clean });
       expect(refused.returnCode).toBe(5);
       await eve.waitClosed();
     }
-    expect(await store.getSession("alice-c")).toMatchObject({ epoch, node: "node-1", subscriptions: { "secrets/#": 1 } });
+    // The refused claim changed nothing: same epoch, owner, custodian and subscriptions; no copy left on node-2.
+    expect(await store.getSession("alice-c")).toMatchObject({ epoch, node: "node-1", identity: "user:alice", subscriptions: { "secrets/#": 1 } });
+    expect(await store.custodianOf("alice-c")).toBe("node-1");
+    expect(b.broker.sessions.has("alice-c")).toBe(false);
     await publish1(b.mqttPort, "secrets/x", "cross-node");
     const msg = await alice.expect("publish");
     expect(text(msg)).toBe("cross-node");
@@ -92,12 +106,18 @@ describe("session ownership across nodes", () => {
     const [alice] = await connectAs(a.mqttPort, "alice", { clientId: "alice-x", clean: false });
     await alice.subscribe("secrets/#", 1);
     await leave(alice, store, "alice-x");
-    await until(() => b.broker.sessions.get("alice-x")?.identity === "user:alice", "node-2 to know the offline session");
+    // Offline in node-1's custody: node-1 holds it, node-2 knows only node-1's route for its filter.
+    await until(() => routesTo(b, "secrets/x", "node-1"), "node-2 to learn node-1's route for the offline session");
+    expect(a.broker.sessions.get("alice-x")?.identity).toBe("user:alice");
+    expect(b.broker.sessions.has("alice-x")).toBe(false);
     now += 60_000;
-    const swept = await Promise.all([a.expiry.sweep(), b.expiry.sweep()]);
-    expect(swept[0] + swept[1]).toBe(1);
+    // Swept first by the node that does not hold it: the custodian must still drop its copy and its route.
+    expect(await b.expiry.sweep()).toBe(1);
+    expect(await a.expiry.sweep()).toBe(0);
     await until(() => !a.broker.sessions.has("alice-x") && !b.broker.sessions.has("alice-x"), "both nodes to drop the session");
+    await until(() => !routesTo(b, "secrets/x", "node-1") && !routesTo(a, "secrets/x", "node-1"), "node-1's route for the session to go");
     expect(await store.getSession("alice-x")).toBeNull();
+    expect(await store.custodianOf("alice-x")).toBeNull();
     const [eve, ok] = await connectAs(b.mqttPort, "eve", { clientId: "alice-x", clean: false });
     clients.push(eve);
     expect(ok).toEqual({ returnCode: 0, sessionPresent: false });
