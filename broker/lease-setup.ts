@@ -49,6 +49,7 @@ export class ClusterLease {
           this.wills.abandon(false);
           // Survivors may have adopted sessions of this node's custody meanwhile: keep only what is still ours.
           await broker.reloadCustody();
+          await cluster.routes.reconcile();
           await this.reapOwn();
         },
         onError,
