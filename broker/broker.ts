@@ -247,10 +247,24 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     if (session !== undefined && session.link === null && session.claimant === null && session.epoch < epoch) session.epoch = epoch;
   }
 
-  /** This node lost its lease: it keeps only the sessions still in its custody (others may have adopted some). */
+  /**
+   * This node lost its lease and registered again: it reloads the sessions still in its custody. Those that moved
+   * meanwhile (adopted, claimed) keep their copies here for `cluster.deadQueueGraceMs`: the survivors stopped
+   * draining this node's queue when it registered again, and what is left there for them (what the earlier
+   * incarnation had received comes back after the visibility timeout) is routed through the store, which names
+   * their current node (decision 020). Then the copies are dropped.
+   */
   async reloadCustody(): Promise<void> {
+    const custody = new Set(await this.store.sessionsInCustodyOf(this.config.nodeId));
     for (const session of [...this.sessions.values()]) {
-      if (session.link === null && session.claimant === null) this.dropSession(session);
+      if (session.link !== null || session.claimant !== null) continue;
+      if (session.clean || custody.has(session.clientId)) {
+        this.dropSession(session);
+        continue;
+      }
+      setTimeout(() => {
+        if (this.sessions.get(session.clientId) === session && session.link === null && session.claimant === null) this.dropSession(session);
+      }, this.config.cluster.deadQueueGraceMs).unref();
     }
     await this.loadCustody();
   }

@@ -132,6 +132,27 @@ export class RouteSync {
     this.timer.unref();
   }
 
+  /**
+   * Makes this node's stored set equal its local filters again (after a lost lease: the survivors may have dropped
+   * its routes while it still had them).
+   */
+  async reconcile(): Promise<void> {
+    await this.flushed();
+    const stored = await this.loadSet(this.nodeId);
+    for (const f of stored) {
+      if (this.counts.has(f)) continue;
+      this.pendingAdd.delete(f);
+      this.pendingRemove.add(f);
+    }
+    for (const f of this.counts.keys()) {
+      if (stored.has(f)) continue;
+      this.pendingRemove.delete(f);
+      this.pendingAdd.add(f);
+    }
+    this.schedule();
+    await this.flushed();
+  }
+
   /** Stops polling and writing (pending changes are dropped: call `flushed()` first to keep them). */
   async stop(): Promise<void> {
     this.stopped = true;

@@ -142,7 +142,9 @@ describe("wills in a cluster (in one process)", () => {
       policyFor: (client: ClientInfo) => (client.username === "opaque" ? null : policy(client.clientId)),
     } as Auth;
     const store = new MemoryStore();
-    const node = await startTestBroker({ nodeId: "node-1", cluster: { heartbeatMs: 100, nodeTtlMs: 500 } }, auth, store, {
+    // No grace period for node-0's queue (decision 020, test/cluster/durability.test.ts): its record is removed as
+    // soon as its cleanup allows, so the wait below shows the wills were taken before node-0 was forgotten.
+    const node = await startTestBroker({ nodeId: "node-1", cluster: { heartbeatMs: 100, nodeTtlMs: 500, deadQueueGraceMs: 0 } }, auth, store, {
       communicator: new MemoryCommunicator({ registry: new MemoryRegistry() }),
     });
     started.push(node);
