@@ -22,7 +22,6 @@ import type { CloseReason, DropReason, Message } from "./types.js";
 const CLOSE_BATCH_MIN = 200;
 const CLOSE_BATCHES_MAX = 10;
 const CLOSE_PAUSE_MAX_MS = 500;
-/** A node keeps its copy of a session claimed elsewhere this long (broker.kickLocal), longer than route propagation. */
 /** `retainedStats` is read from the store at most this often. */
 const RETAINED_STATS_MS = 5000;
 
