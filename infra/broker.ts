@@ -120,10 +120,10 @@ export const broker = new sst.aws.Service("Broker", {
   transform: {
     service: (args) => {
       // The tasks keep the VPC's group (the load balancer's ports) and get the link group as well.
-      args.networkConfiguration = $resolve([args.networkConfiguration, linkSecurityGroup.id]).apply(([n, sg]) => ({
-        ...n!,
-        securityGroups: [...(n?.securityGroups ?? []), sg],
-      }));
+      const network = $output(args.networkConfiguration);
+      args.networkConfiguration = $output(linkSecurityGroup.id).apply((sg) =>
+        network.apply((n) => ({ ...n!, securityGroups: [...(n?.securityGroups ?? []), sg] })),
+      );
     },
     // SIGTERM → SIGKILL only after the broker's drain (ECS's default is 30 s; SST has no option for it).
     taskDefinition: (args) => {
