@@ -4,6 +4,7 @@ import { MemoryCommunicator, MemoryRegistry, type NodeMessage } from "../../core
 import { MemoryEventSink } from "../../core/events/index.js";
 import { MemoryStore } from "../../core/store/memory.js";
 import { startTestBroker, type TestBroker } from "../helpers/broker.js";
+import { routesTo, until } from "../helpers/wait.js";
 
 /**
  * Windows where an acknowledged message could be lost (issue 13, decision 020), each pinned deterministically with
@@ -67,13 +68,6 @@ function collect(c: mqtt.MqttClient): string[] {
   return got;
 }
 
-async function until(check: () => boolean | Promise<boolean>, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 describe("nothing acknowledged is lost: take-over", () => {
   it("a message routed to the old owner after another node claimed the session (its kick not arrived yet) reaches the new owner", async () => {
@@ -237,12 +231,6 @@ describe("nothing acknowledged is lost: a dead node's queue", () => {
 });
 
 /** Holds a communicator's messages of `type` to `node` (a slow SQS path to one node) until `open()`. */
-/** Whether `node`'s route table names `to` for `topic`. */
-function routesTo(node: TestBroker, topic: string, to: string): boolean {
-  let found = false;
-  node.broker.cluster?.routes.table.match(topic, (n) => (found ||= n === to));
-  return found;
-}
 
 /** Stops `node` reading the route log until `open()`: its view of the other nodes' routes goes stale. */
 function holdRoutes(node: TestBroker): { open(): Promise<void> } {

@@ -3,6 +3,7 @@ import type { NodeMessage } from "../../core/communicator/types.js";
 import { LinkServer } from "../../broker/link/server.js";
 import { LinkTransport } from "../../broker/link/transport.js";
 import { LinkCounters } from "../../broker/link/types.js";
+import { until } from "../helpers/wait.js";
 
 /**
  * The sending side of node links at its limits (decision 018): every batch it cannot carry goes to the fallback
@@ -18,13 +19,6 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((s) => s.close()));
 });
 
-async function until(check: () => boolean, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 const deliver = (i: number, payload = "aGk="): NodeMessage & { type: "deliver" } => ({
   type: "deliver",

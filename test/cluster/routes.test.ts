@@ -4,6 +4,7 @@ import { MemoryCommunicator, MemoryRegistry, type NodeMessage } from "../../core
 import { MemoryEventSink } from "../../core/events/index.js";
 import { MemoryStore } from "../../core/store/memory.js";
 import { startTestBroker, type TestBroker } from "../helpers/broker.js";
+import { until } from "../helpers/wait.js";
 
 /**
  * Routes, not sessions (decision 017), with several nodes in this process: a node holds only the sessions it
@@ -55,13 +56,6 @@ async function connect(node: Node, clientId: string, opts: mqtt.IClientOptions =
   return c;
 }
 
-async function until(check: () => boolean | Promise<boolean>, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
 
 /** The nodes `node` would forward a message on `topic` to. */
 function routedTo(node: Node, topic: string): string[] {

@@ -6,6 +6,7 @@ import { MemoryStore } from "../../core/store/memory.js";
 import type { WillRecord } from "../../core/store/types.js";
 import { startTestBroker, type TestBroker } from "../helpers/broker.js";
 import { scrape, value } from "../ops/support.js";
+import { until } from "../helpers/wait.js";
 
 /**
  * Wills kept in the store by cluster nodes (decision 019), with several nodes in this process (one shared store,
@@ -62,13 +63,6 @@ async function watcher(node: TestBroker, other: TestBroker): Promise<string[]> {
   return got;
 }
 
-async function until(check: () => boolean | Promise<boolean>, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -5,6 +5,7 @@ import { MemoryStore } from "../../core/store/memory.js";
 import type { RawClient } from "../helpers/raw-client.js";
 import { startTestBroker, type TestBroker } from "../helpers/broker.js";
 import { aclDoc, connectAs, leave, publish1, text, until } from "./support.js";
+import { routesTo } from "../helpers/wait.js";
 
 /*
  * Session ownership across cluster nodes: the identity lives in the store's session record and is checked atomically
@@ -39,12 +40,6 @@ async function twoNodes(): Promise<{ a: TestBroker; b: TestBroker; store: Memory
   return { a: nodes[0] as TestBroker, b: nodes[1] as TestBroker, store };
 }
 
-/** Whether `node`'s route table sends a message on `topic` to node `to`. */
-function routesTo(node: TestBroker, topic: string, to: string): boolean {
-  let found = false;
-  node.broker.cluster?.routes.table.match(topic, (n) => (found ||= n === to));
-  return found;
-}
 
 describe("session ownership across nodes", () => {
   it("eve on node-2 cannot take alice's live session on node-1 (0x05): alice stays connected and keeps receiving", async () => {

@@ -3,6 +3,7 @@ import { expect } from "vitest";
 import { hashPassword } from "../../core/auth/index.js";
 import type { Store } from "../../core/store/types.js";
 import { RawClient } from "../helpers/raw-client.js";
+import { until } from "../helpers/wait.js";
 
 /** Fast scrypt parameters for test users (the hash format is the real one). */
 const FAST = { N: 1024, r: 8, p: 1 } as const;
@@ -52,10 +53,4 @@ export async function leave(c: RawClient, store: Store, clientId: string): Promi
   await until(async () => (await store.getSession(clientId))?.node === null, `${clientId} offline in the store`);
 }
 
-export async function until(check: () => Promise<boolean> | boolean, what: string, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
+export { until };
