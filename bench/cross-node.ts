@@ -20,6 +20,8 @@ interface Args {
   rounds: number;
   window: number;
   out: string | null;
+  /** Publishers of a latency run; they share `rate` (a fleet: many devices, each at a fraction of the rate). */
+  publishers: number;
   /** Node links (the fast lane) on or off (`--links off`: every forward by the node queue, as before decision 018). */
   links: boolean;
 }
@@ -36,6 +38,7 @@ function parseArgs(argv: string[]): Args {
     seconds: get("seconds", 6),
     rounds: get("rounds", 2),
     window: get("window", 64),
+    publishers: get("publishers", 1),
     out: outIdx === -1 ? null : (argv[outIdx + 1] ?? null),
     links: linksIdx === -1 || argv[linksIdx + 1] !== "off",
   };
@@ -49,33 +52,30 @@ interface Accounting {
   latencies: number[];
 }
 
-function track(sub: mqtt.MqttClient, prefix: string): { acc: Accounting; seen: Set<number> } {
+function track(sub: mqtt.MqttClient, prefix: string): { acc: Accounting } {
   const acc: Accounting = { received: 0, lost: 0, duplicates: 0, reordered: 0, latencies: [] };
-  const seen = new Set<number>();
-  let last = -1;
+  // Per publisher (the topic's last level): what it sent is numbered 0, 1, 2, ... in publish order.
+  const seen = new Map<string, { seqs: Set<number>; last: number }>();
   sub.on("message", (topic, payload) => {
     if (!topic.startsWith(prefix)) return;
     const now = performance.timeOrigin + performance.now();
     const [seqText, sentText] = payload.toString().split(" ");
     const seq = Number(seqText);
-    if (seen.has(seq)) {
+    let pair = seen.get(topic);
+    if (pair === undefined) seen.set(topic, (pair = { seqs: new Set(), last: -1 }));
+    if (pair.seqs.has(seq)) {
       acc.duplicates++;
       return;
     }
-    seen.add(seq);
-    if (seq < last) acc.reordered++;
-    last = Math.max(last, seq);
+    pair.seqs.add(seq);
+    if (seq < pair.last) acc.reordered++;
+    pair.last = Math.max(pair.last, seq);
     acc.received++;
     acc.latencies.push(now - Number(sentText));
   });
-  return { acc, seen };
+  return { acc };
 }
 
-/**
- * A client whose socket sends each packet in its own TCP segment (TCP_NODELAY), as device SDKs do. With Nagle's
- * algorithm on (Node's default for MQTT.js), a small PUBLISH waits for the TCP acknowledgement of the one before, and
- * at QoS 1/2 that acknowledgement rides on the broker's PUBACK: latency would measure the client's Nagle delay.
- */
 async function client(port: number, clientId: string): Promise<mqtt.MqttClient> {
   const c = await mqtt.connectAsync({ host: "127.0.0.1", port, clientId, reconnectPeriod: 0, clean: true });
   (c.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
@@ -107,24 +107,34 @@ async function ready(pub: mqtt.MqttClient, sub: mqtt.MqttClient, topic: string):
   if (!arrived) throw new Error(`subscription ${topic}/# never became visible to the publisher's node`);
 }
 
+/**
+ * `args.publishers` publishers on the publisher's node share the offered rate (`args.rate` in all), each on its own
+ * topic, with random phases; one subscriber on the other (or the same) node takes all of them.
+ */
 async function latencyRun(pubPort: number, subPort: number, qos: 0 | 1 | 2, args: Args, tag: string) {
   const topic = `bench/${tag}`;
   const sub = await client(subPort, `${tag}-sub`);
-  const pub = await client(pubPort, `${tag}-pub`);
-  await ready(pub, sub, topic);
-  const { acc } = track(sub, `${topic}/m`);
-  const total = args.rate * args.seconds;
+  const pubs = await Promise.all(Array.from({ length: args.publishers }, (_, i) => client(pubPort, `${tag}-pub${i}`)));
+  await ready(pubs[0] as mqtt.MqttClient, sub, topic);
+  const { acc } = track(sub, `${topic}/m/`);
+  const perPublisher = Math.max(1, Math.round((args.rate * args.seconds) / args.publishers));
+  const interval = (1000 * args.publishers) / args.rate;
   const start = performance.now();
-  for (let seq = 0; seq < total; seq++) {
-    const due = start + (seq * 1000) / args.rate;
-    const wait = due - performance.now();
-    if (wait > 1) await new Promise((r) => setTimeout(r, wait));
-    pub.publish(`${topic}/m`, `${seq} ${performance.timeOrigin + performance.now()}`, { qos });
-  }
+  await Promise.all(
+    pubs.map(async (pub, p) => {
+      const phase = Math.random() * interval;
+      for (let seq = 0; seq < perPublisher; seq++) {
+        const wait = start + phase + seq * interval - performance.now();
+        if (wait > 1) await new Promise((r) => setTimeout(r, wait));
+        pub.publish(`${topic}/m/${p}`, `${seq} ${performance.timeOrigin + performance.now()}`, { qos });
+      }
+    }),
+  );
+  const total = perPublisher * args.publishers;
   await waitFor(() => acc.received + acc.duplicates >= total, 20_000);
   acc.lost = total - acc.received;
-  await Promise.all([pub.endAsync(), sub.endAsync()]);
-  return { qos, sent: total, ...acc, latency: summarizeLatencies(acc.latencies) };
+  await Promise.all([...pubs.map((p) => p.endAsync()), sub.endAsync()]);
+  return { qos, sent: total, publishers: args.publishers, ...acc, latency: summarizeLatencies(acc.latencies) };
 }
 
 async function throughputRun(pubPort: number, subPort: number, args: Args, tag: string) {
