@@ -364,13 +364,16 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
           expiryMs: limits.sessionExpirySeconds * 1000,
           maxSessions: limits.maxSessions,
         });
+        // The will is kept before CONNACK (decision 019): a node that dies right after CONNACK leaves it to a survivor.
+        if (conn.will !== null) await this.wills.connected(conn, clientId, claim.epoch, conn.will, conn.client?.username ?? null, conn.policy);
       }
     } catch (err) {
       if (err instanceof ClaimRefused) refused = err;
       else this.emit("store.error", "claimSession", err as Error, 1);
     }
     if (session.claimant !== conn) {
-      // A newer CONNECT for this client id started meanwhile; it wins.
+      // A newer CONNECT for this client id started meanwhile; it wins. This one never got CONNACK: no will.
+      this.wills.discarded(conn);
       if (!conn.isClosed) conn.close("takeover");
       return;
     }
@@ -383,7 +386,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
       return;
     }
     if (conn.isClosed) {
-      // The client left while its session was being claimed: give the claim back.
+      // The client left while its session was being claimed: give the claim back (and its will: no CONNACK went out).
+      this.wills.discarded(conn);
       if (claim !== null) this.releaseInStore(clientId, claim.epoch);
       session.releaseDeliveries();
       if (session.clean && session.link === null) this.dropSession(session);
@@ -411,10 +415,6 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     if (claim?.present === true && conn.policy !== null) recheckResumedSession(this, session, conn.policy);
     const sessionPresent = claim !== null ? claim.present : false;
     conn.session = session;
-    if (conn.will !== null && claim !== null) {
-      const will = conn.will;
-      this.wills.connected(conn, clientId, claim.epoch, will, session.username, conn.policy);
-    }
     conn.writePacket({ cmd: "connack", returnCode: 0, sessionPresent });
     session.attach(conn);
     session.releaseDeliveries();

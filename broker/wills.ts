@@ -10,17 +10,24 @@ import type { Message } from "./types.js";
  * taking it from the store atomically, so every will is published once, by whoever took it.
  */
 export interface WillStore {
-  /** A CONNECT with a will was accepted; `token` is its connection, `epoch` its session claim. */
-  connected(token: object, clientId: string, epoch: number, will: Message, username: string | null, policy: ClientPolicy | null): void;
+  /**
+   * A CONNECT with a will is being accepted; `token` is its connection, `epoch` its session claim. CONNACK waits
+   * for the promise: it settles once the will is kept (or could not be: then this node alone has it).
+   */
+  connected(token: object, clientId: string, epoch: number, will: Message, username: string | null, policy: ClientPolicy | null): Promise<unknown>;
   /** The connection ended with its will discarded (DISCONNECT [MQTT-3.14.4-3], or revoked rules): forget it. */
   discarded(token: object): void;
   /** The connection ended without DISCONNECT [MQTT-3.1.2-8]: calls `publish` unless the will is not this node's to publish. */
   lost(token: object, will: Message, publish: (will: Message) => void): void;
 }
 
+const KEPT: Promise<unknown> = Promise.resolve();
+
 /** A single node: the will lives and dies with the connection. */
 export const LOCAL_WILLS: WillStore = {
-  connected() {},
+  connected() {
+    return KEPT;
+  },
   discarded() {},
   lost(_token, will, publish) {
     publish(will);
@@ -63,7 +70,7 @@ export class StoreWills implements WillStore {
     this.abandoned = abandoned;
   }
 
-  connected(token: object, clientId: string, epoch: number, will: Message, username: string | null, policy: ClientPolicy | null): void {
+  connected(token: object, clientId: string, epoch: number, will: Message, username: string | null, policy: ClientPolicy | null): Promise<boolean> {
     const record = { ...will, incarnation: this.incarnation(), username, allowed: mayPublish(policy, will.topic) };
     const stored = this.store.putWill(clientId, epoch, this.nodeId, record).then(
       () => true,
@@ -73,6 +80,7 @@ export class StoreWills implements WillStore {
       },
     );
     this.held.set(token, { clientId, epoch, stored });
+    return stored;
   }
 
   discarded(token: object): void {

@@ -73,7 +73,6 @@ describe("wills in a cluster (in one process)", () => {
     const got = await watcher(n2, n1);
     const polite = await connect(n1, "polite", will("polite"));
     const lost = await connect(n1, "lost", will("lost"));
-    await sleep(50); // the wills are stored asynchronously after CONNACK
     await polite.endAsync(); // DISCONNECT
     lost.stream.destroy(); // no DISCONNECT
     await until(() => got.includes("gone lost"), "the will of the lost connection");
@@ -82,12 +81,33 @@ describe("wills in a cluster (in one process)", () => {
     expect(await store.takeWillsOf("node-1", 100)).toEqual([]);
   });
 
+  it("a will is in the store before CONNACK: a node that dies right after CONNACK leaves it to a survivor", async () => {
+    // A store that is slow to keep wills: CONNACK must wait for it, or a crash in between loses the will.
+    class SlowWills extends MemoryStore {
+      readonly kept: string[] = [];
+      override async putWill(clientId: string, epoch: number, node: string, record: WillRecord): Promise<void> {
+        await sleep(300);
+        await super.putWill(clientId, epoch, node, record);
+        this.kept.push(clientId);
+      }
+    }
+    const store = new SlowWills();
+    const node = await startTestBroker({ nodeId: "node-1", cluster: { heartbeatMs: 200, nodeTtlMs: 1000 }, metrics: { port: null } }, undefined, store, {
+      communicator: new MemoryCommunicator({ registry: new MemoryRegistry() }),
+    });
+    started.push(node);
+    await connect(node, "dev", will("dev"));
+    expect(store.kept).toEqual(["dev"]);
+    // Without a will, CONNACK does not wait for anything of the kind.
+    await connect(node, "plain");
+    expect(store.kept).toEqual(["dev"]);
+  });
+
   it("a take-over by another node publishes the old connection's will once (decision 003); the new one's is kept", async () => {
     const { nodes, store } = await cluster(2);
     const [n1, n2] = nodes as [TestBroker, TestBroker];
     const got = await watcher(n2, n1);
     await connect(n1, "dev", { ...will("dev"), clean: false });
-    await sleep(50);
     await connect(n2, "dev", { ...will("dev"), clean: false });
     await until(() => got.includes("gone dev"), "the old connection's will");
     await sleep(300);
