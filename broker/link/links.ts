@@ -44,6 +44,9 @@ export class NodeLinks {
   /** Forwards being handled (by either path): a copy arriving by the other path meanwhile waits for the outcome. */
   private readonly running = new Map<string, Promise<void>>();
   private boundAddress: string | null = null;
+  /** The port bound first: after `close()`, the links listen on it again (it is in the node's record). */
+  private boundPort: number | null = null;
+  private closed = false;
 
   constructor(private readonly opts: NodeLinksOptions) {
     this.server = new LinkServer({
@@ -64,6 +67,7 @@ export class NodeLinks {
   /** Binds the listener; returns the address other nodes dial (host:port). */
   async listen(): Promise<string> {
     const bound = await this.server.listen();
+    this.boundPort = bound.port;
     const host = this.opts.advertiseHost.includes(":") ? `[${this.opts.advertiseHost}]` : this.opts.advertiseHost;
     this.boundAddress = `${host}:${this.opts.advertisePort ?? bound.port}`;
     return this.boundAddress;
@@ -109,8 +113,9 @@ export class NodeLinks {
     this.transportImpl = transport;
     const communicator: Communicator = {
       kind: inner.kind,
-      start: (nodeId: string, handler: NodeMessageHandler) => {
+      start: async (nodeId: string, handler: NodeMessageHandler) => {
         this.server.setHandler(this.once(handler));
+        await this.reopen();
         return inner.start(nodeId, this.once(handler));
       },
       send: (nodeId, messages) => inner.send(nodeId, messages),
@@ -126,8 +131,25 @@ export class NodeLinks {
 
   /** Stops the listener (waiting for the batches it is handling) and cuts the outgoing links. Idempotent. */
   async close(): Promise<void> {
+    this.closed = this.boundPort !== null;
     this.transportImpl?.close();
     await this.server.close();
+  }
+
+  /**
+   * After `close()` (the node queue stopped: a lost lease, decision 019), the communicator starts again when the
+   * node registers again: the links listen on the same port (the address in the node's record) and send again. If
+   * the port was taken meanwhile, forwards to and from this node keep to the node queues (reported).
+   */
+  private async reopen(): Promise<void> {
+    if (!this.closed || this.boundPort === null) return;
+    this.closed = false;
+    try {
+      await this.server.listen(this.boundPort);
+      this.transportImpl?.reopen();
+    } catch (err) {
+      this.opts.onError("link listen again", err as Error);
+    }
   }
 
   /**

@@ -63,18 +63,22 @@ export class LinkServer {
 
   constructor(private readonly opts: LinkServerOptions) {}
 
-  /** Binds the port; batches are accepted only once a handler is set (before, they are NACKed). */
-  async listen(): Promise<AddressInfo> {
+  /**
+   * Binds the port (`port`: another than the configured one, as when listening again after `close()`); batches are
+   * accepted only once a handler is set (before, they are NACKed).
+   */
+  async listen(port = this.opts.port): Promise<AddressInfo> {
     const server = createServer({ noDelay: true }, (socket) => this.accept(socket));
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
-      server.listen(this.opts.port, this.opts.host, () => {
+      server.listen(port, this.opts.host, () => {
         server.off("error", reject);
         resolve();
       });
     });
     server.on("error", (err) => this.opts.onError("link server", err));
     this.server = server;
+    this.closing = false;
     return server.address() as AddressInfo;
   }
 

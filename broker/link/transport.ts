@@ -101,6 +101,11 @@ export class LinkTransport implements NodeTransport {
     this.peers.clear();
   }
 
+  /** Sends over links again after `close()` (the node registered again after a lost lease). */
+  reopen(): void {
+    this.closed = false;
+  }
+
   /** A usable link to `node`, or null (and one is dialed when it may be). */
   private linkTo(node: string): LinkClient | null {
     if (this.closed) return null;

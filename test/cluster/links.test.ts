@@ -192,6 +192,48 @@ describe("node links: forwards between nodes", () => {
     expect(Object.values(nodes[0]!.links.counters.fallbackBy).reduce((a, b) => a + b, 0)).toBe(fallbacks);
     expect(nodes[1]!.links.counters.receivedMessages).toBeGreaterThanOrEqual(30);
   });
+
+  it("a node that lost its lease and registered again sends and takes forwards over its links again", async () => {
+    const { nodes } = await pair();
+    const [n1, n2] = nodes as [Node, Node];
+    const store = n1.broker.broker.store;
+    // The store forgets node-1 (as if its record had expired): its next renewal is refused, its lease lost; it
+    // closes its connections and its node queue and links, then registers again.
+    const before = await connectTo(n1, "lease-old");
+    const closed = new Promise<void>((resolve) => before.once("close", () => resolve()));
+    await store.removeNode("node-1");
+    await closed;
+    await until(() => n1.links.listenPort !== null, "node-1's link listener again", 10_000);
+    await new Promise<void>((resolve, reject) => {
+      const poll = (): void => {
+        void store.listNodes(Date.now()).then((list) => (list.some((n) => n.nodeId === "node-1") ? resolve() : setTimeout(poll, 20)), reject);
+      };
+      poll();
+    });
+    // node-1 -> node-2: node-1's outgoing links work again.
+    const sub2 = await connectTo(n2, "lease-sub2");
+    const got2 = inbox(sub2, "la/");
+    const pub1 = await connectTo(n1, "lease-pub1");
+    const acked = n1.links.counters.ackedBatches;
+    let n = 0;
+    await sub2.subscribeAsync("la/#", { qos: 1 });
+    await until(() => {
+      if (got2.length > 0 && n1.links.counters.ackedBatches > acked) return true;
+      void pub1.publishAsync("la/x", `p-${n++}`, { qos: 1 });
+      return false;
+    }, "a forward from node-1 over its link after the new registration");
+    // node-2 -> node-1: node-1 listens again on the port in its record.
+    const sub1 = await connectTo(n1, "lease-sub1");
+    const got1 = inbox(sub1, "lb/");
+    const pub2 = await connectTo(n2, "lease-pub2");
+    const received = n1.links.counters.receivedMessages;
+    await sub1.subscribeAsync("lb/#", { qos: 1 });
+    await until(() => {
+      if (got1.length > 0 && n1.links.counters.receivedMessages > received) return true;
+      void pub2.publishAsync("lb/x", `q-${n++}`, { qos: 1 });
+      return false;
+    }, "a forward to node-1 over its link after the new registration");
+  });
 });
 
 describe.each([

@@ -124,7 +124,6 @@ describe("wills in a cluster (in one process)", () => {
     const port = n1.metrics?.port ?? 0;
     expect(value(await scrape(port), "mqgate_wills_stored")).toBe(1);
     expect(value(await scrape(port), "mqgate_lease_valid")).toBe(1);
-    await sleep(50);
     const closed = new Promise<void>((resolve) => dev.once("close", () => resolve()));
     // The store forgets node-1 (as if its record had expired): its next renewal is refused, its lease lost.
     await store.removeNode("node-1");
