@@ -1,15 +1,13 @@
 import type { QoS } from "mqtt-packet";
+import { StoreParts } from "./store-parts.js";
 import { compareUtf8, decodeCursor, encodeCursor } from "./codec.js";
-import type { Identity, IdentityChanges, RoleRecord, UserRecord } from "./identity-types.js";
 import { VERSION_TOMBSTONE_MS } from "./keys.js";
 import { MemoryIdempotency } from "./idempotency.js";
-import type { IdempotencyBegin } from "./idempotency-types.js";
 import { MemoryIdentities } from "./memory-identity.js";
 import { MemoryRetained } from "./memory-retained.js";
 import { MemoryRoutes } from "./routes-memory.js";
 import type { Adoption, RouteChanges, RouteDigest } from "./routes-types.js";
 import { checkRouteUpdate } from "./routes-validate.js";
-import type { TakenWill, WillRecord } from "./will-types.js";
 import { MemoryWills } from "./wills.js";
 import { applySessionOp, newSession, sessionRecord, sessionSnapshot, type MemSession, type MemVersion } from "./memory-state.js";
 import { SortedKeys } from "./sorted.js";
@@ -25,7 +23,7 @@ import * as check from "./validate.js";
  * The embedded store: plain maps in this process. It behaves exactly like the Redis store (same fencing, bounds,
  * ordering, pagination and refusals; the contract suite runs on both) but nothing survives the process.
  */
-export class MemoryStore implements Store {
+export class MemoryStore extends StoreParts implements Store {
   readonly kind = "memory" as const;
   private readonly sessions = new Map<string, MemSession>();
   private readonly sessionIds = new SortedKeys();
@@ -39,10 +37,10 @@ export class MemoryStore implements Store {
   private readonly counters = new Map<string, number>();
   /** Client id -> when its session is next checked for expiry (see expireSessions). */
   private readonly expiry = new ExpiryIndex();
-  private readonly identities = new MemoryIdentities();
+  protected readonly identities = new MemoryIdentities();
   private readonly routes = new MemoryRoutes();
-  private readonly wills = new MemoryWills();
-  private readonly idempotency = new MemoryIdempotency();
+  protected readonly wills = new MemoryWills();
+  protected readonly idempotency = new MemoryIdempotency();
 
   async claimSession(clientId: string, opts: ClaimOptions): Promise<ClaimResult> {
     check.checkClaim(clientId, opts);
@@ -296,64 +294,6 @@ export class MemoryStore implements Store {
     return true;
   }
 
-  // wills (decision 019): delegated to MemoryWills
-  putWill(clientId: string, epoch: number, node: string, will: WillRecord): Promise<void> {
-    return this.wills.putWill(clientId, epoch, node, will);
-  }
-
-  clearWill(clientId: string, epoch: number, node: string): Promise<boolean> {
-    return this.wills.clearWill(clientId, epoch, node);
-  }
-
-  takeWill(clientId: string, epoch: number, node: string): Promise<WillRecord | null> {
-    return this.wills.takeWill(clientId, epoch, node);
-  }
-
-  takeWillsOf(node: string, limit: number, upTo?: number): Promise<TakenWill[]> {
-    return this.wills.takeWillsOf(node, limit, upTo);
-  }
-
-  // users and roles (issue 15): delegated to MemoryIdentities
-  putUser(user: UserRecord): Promise<void> {
-    return this.identities.putUser(user);
-  }
-
-  getUser(username: string): Promise<UserRecord | null> {
-    return this.identities.getUser(username);
-  }
-
-  listUsers(opts: { cursor?: string | null; limit: number }): Promise<{ items: UserRecord[]; cursor: string | null }> {
-    return this.identities.listUsers(opts);
-  }
-
-  deleteUser(username: string): Promise<boolean> {
-    return this.identities.deleteUser(username);
-  }
-
-  putRole(role: RoleRecord): Promise<void> {
-    return this.identities.putRole(role);
-  }
-
-  getRole(name: string): Promise<RoleRecord | null> {
-    return this.identities.getRole(name);
-  }
-
-  listRoles(): Promise<RoleRecord[]> {
-    return this.identities.listRoles();
-  }
-
-  deleteRole(name: string): Promise<boolean> {
-    return this.identities.deleteRole(name);
-  }
-
-  getIdentity(username: string): Promise<Identity | null> {
-    return this.identities.getIdentity(username);
-  }
-
-  identityChanges(since: number): Promise<IdentityChanges> {
-    return this.identities.identityChanges(since);
-  }
-
   async incrCounters(deltas: Record<string, number>): Promise<void> {
     check.checkCounters(deltas);
     for (const [name, delta] of Object.entries(deltas)) this.counters.set(name, (this.counters.get(name) ?? 0) + delta);
@@ -361,19 +301,6 @@ export class MemoryStore implements Store {
 
   async getCounters(): Promise<Record<string, number>> {
     return Object.fromEntries(this.counters);
-  }
-
-
-  beginIdempotent(scope: string, key: string, fingerprint: string, pendingMs: number): Promise<IdempotencyBegin> {
-    return this.idempotency.beginIdempotent(scope, key, fingerprint, pendingMs);
-  }
-
-  finishIdempotent(scope: string, key: string, fingerprint: string, token: string, answer: string, ttlMs: number): Promise<boolean> {
-    return this.idempotency.finishIdempotent(scope, key, fingerprint, token, answer, ttlMs);
-  }
-
-  abandonIdempotent(scope: string, key: string, fingerprint: string, token: string): Promise<void> {
-    return this.idempotency.abandonIdempotent(scope, key, fingerprint, token);
   }
 
   async ping(): Promise<boolean> {

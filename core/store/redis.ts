@@ -1,4 +1,5 @@
 import type { QoS } from "mqtt-packet";
+import { StoreParts } from "./store-parts.js";
 import { randomBytes } from "node:crypto";
 import {
   compareUtf8, decodeApiKey, decodeCursor, decodeNode, decodeRetained, encodeApiKey, encodeCursor, encodeNode,
@@ -10,13 +11,10 @@ import {
   API_KEY_KEYS, API_KEYS_KEY, COUNTERS_KEY, CURSOR_SECRET_KEY, custodyKey, DEDUP_WINDOW_MS, EXPIRY_KEY, NODES_KEY, ownedKey, RETAINED_KEY, RETAINED_KEYS, RETAINED_STATS_KEY,
   sessionKeys, SESSIONS_KEY,
 } from "./keys.js";
-import type { Identity, IdentityChanges, RoleRecord, UserRecord } from "./identity-types.js";
 import { RedisIdempotency } from "./idempotency.js";
-import type { IdempotencyBegin } from "./idempotency-types.js";
 import { RedisIdentities } from "./redis-identity.js";
 import { RedisRoutes } from "./routes-redis.js";
 import type { Adoption, RouteChanges, RouteDigest } from "./routes-types.js";
-import type { TakenWill, WillRecord } from "./will-types.js";
 import { RedisWills } from "./wills.js";
 import { levelEntries, retainedSize, SCAN_BUDGET, type Source } from "./retained-index.js";
 import { openListCursor, scanRetainedPages, sealListCursor, type ScanStep } from "./retained-scan.js";
@@ -136,17 +134,18 @@ function retainedCall(op: Extract<StoreOp, { op: "retained.set" } | { op: "retai
  * The Store on Redis, over either transport (TCP or Upstash REST): one schema (keys.ts), one set of Lua scripts
  * (scripts.ts). Binary payloads are encoded as described in codec.ts. See docs/store.md.
  */
-export class RedisStore implements Store {
+export class RedisStore extends StoreParts implements Store {
   readonly kind: "redis" | "upstash";
   private readonly client: RedisClient;
   /** The cursor seal, once its secret was read from (or created in) Redis. */
   private seal: Promise<CursorSeal> | null = null;
-  private readonly identities: RedisIdentities;
+  protected readonly identities: RedisIdentities;
   private readonly routes: RedisRoutes;
-  private readonly wills: RedisWills;
-  private readonly idempotency: RedisIdempotency;
+  protected readonly wills: RedisWills;
+  protected readonly idempotency: RedisIdempotency;
 
   constructor(transport: RedisTransport) {
+    super();
     this.kind = transport.kind;
     this.client = new RedisClient(transport);
     this.identities = new RedisIdentities(this.client);
@@ -495,64 +494,6 @@ export class RedisStore implements Store {
     return asInt(await this.client.eval(S.API_KEY_DELETE, API_KEY_KEYS, [id]), "delete") === 1;
   }
 
-  // users and roles (issue 15): delegated to RedisIdentities
-  // wills (decision 019): delegated to RedisWills
-  putWill(clientId: string, epoch: number, node: string, will: WillRecord): Promise<void> {
-    return this.wills.putWill(clientId, epoch, node, will);
-  }
-
-  clearWill(clientId: string, epoch: number, node: string): Promise<boolean> {
-    return this.wills.clearWill(clientId, epoch, node);
-  }
-
-  takeWill(clientId: string, epoch: number, node: string): Promise<WillRecord | null> {
-    return this.wills.takeWill(clientId, epoch, node);
-  }
-
-  takeWillsOf(node: string, limit: number, upTo?: number): Promise<TakenWill[]> {
-    return this.wills.takeWillsOf(node, limit, upTo);
-  }
-
-  putUser(user: UserRecord): Promise<void> {
-    return this.identities.putUser(user);
-  }
-
-  getUser(username: string): Promise<UserRecord | null> {
-    return this.identities.getUser(username);
-  }
-
-  listUsers(opts: { cursor?: string | null; limit: number }): Promise<{ items: UserRecord[]; cursor: string | null }> {
-    return this.identities.listUsers(opts);
-  }
-
-  deleteUser(username: string): Promise<boolean> {
-    return this.identities.deleteUser(username);
-  }
-
-  putRole(role: RoleRecord): Promise<void> {
-    return this.identities.putRole(role);
-  }
-
-  getRole(name: string): Promise<RoleRecord | null> {
-    return this.identities.getRole(name);
-  }
-
-  listRoles(): Promise<RoleRecord[]> {
-    return this.identities.listRoles();
-  }
-
-  deleteRole(name: string): Promise<boolean> {
-    return this.identities.deleteRole(name);
-  }
-
-  getIdentity(username: string): Promise<Identity | null> {
-    return this.identities.getIdentity(username);
-  }
-
-  identityChanges(since: number): Promise<IdentityChanges> {
-    return this.identities.identityChanges(since);
-  }
-
   async incrCounters(deltas: Record<string, number>): Promise<void> {
     check.checkCounters(deltas);
     const calls: Call[] = Object.entries(deltas).map(([name, d]) => ["HINCRBY", COUNTERS_KEY, name, String(d)]);
@@ -562,19 +503,6 @@ export class RedisStore implements Store {
   async getCounters(): Promise<Record<string, number>> {
     const m = flatMap(await this.client.command(["HGETALL", COUNTERS_KEY]), "counters");
     return Object.fromEntries([...m].map(([k, v]) => [k, Number(v)]));
-  }
-
-
-  beginIdempotent(scope: string, key: string, fingerprint: string, pendingMs: number): Promise<IdempotencyBegin> {
-    return this.idempotency.beginIdempotent(scope, key, fingerprint, pendingMs);
-  }
-
-  finishIdempotent(scope: string, key: string, fingerprint: string, token: string, answer: string, ttlMs: number): Promise<boolean> {
-    return this.idempotency.finishIdempotent(scope, key, fingerprint, token, answer, ttlMs);
-  }
-
-  abandonIdempotent(scope: string, key: string, fingerprint: string, token: string): Promise<void> {
-    return this.idempotency.abandonIdempotent(scope, key, fingerprint, token);
   }
 
   async ping(): Promise<boolean> {
