@@ -88,6 +88,15 @@ export class Cluster implements ResultTarget<Reroute> {
   /** Forwards made while handling a node message: that message's dedup id (kept as `root`) and a derived id. */
   private pendingIds = new Map<Message, { root: string; id: string }>();
   private derived = 0;
+  /**
+   * While a copy (a deliver with a root) is handled: its id, hashed, which the ids derived from it name besides the
+   * root and this node. A message can pass through one node twice (a session moving A → B → C → A → B, forwarding
+   * copies passing it on); with the root and this node alone, the second copy sent to a node got the id of the
+   * first and the receiver's link dedup dropped it: a PUBACKed message lost (test/cluster/processes-takeover.test.ts).
+   */
+  private copyTag = "";
+  /** Copies routed again after a store answer (reroute): their derived ids never repeat one made while handling. */
+  private rerouted = 0;
   private flushScheduled = false;
   /** Resolves the journal track of this tick's forwards once they were sent (or stored instead). */
   private settleTick: (() => void) | null = null;
@@ -254,9 +263,10 @@ export class Cluster implements ResultTarget<Reroute> {
       this.pending.set(node, byMessage);
     }
     let targets = byMessage.get(msg);
-    // A publish of this node (no dedup id) goes to `node` to be matched there whenever this node's routes name it
-    // for the topic: that node finds the session itself, and a targeted copy would be a second delivery.
-    if (targets === undefined && this.broker.journal.dedupId === null && this.routesTo(node, msg.topic)) return;
+    // A copy only gives way to a match forward of the same message to `node` in this tick (below, and pendingFor
+    // the other way round). Never to what this node's route table says *now*: a copy routed again after a store
+    // answer (a follow-up, ticks after the publish) was not match-forwarded to a node the table learnt meanwhile,
+    // and skipping it lost a PUBACKed message during a take-over (test/cluster/processes-takeover.test.ts).
     if (targets !== undefined && !Array.isArray(targets)) {
       // Already forwarded there to be matched: that node finds this session itself.
       return;
@@ -266,7 +276,7 @@ export class Cluster implements ResultTarget<Reroute> {
       byMessage.set(msg, targets);
       if (hops > 0) this.pendingHops.set(msg, hops);
       const dedupId = this.broker.journal.dedupId;
-      if (dedupId !== null) this.pendingIds.set(msg, { root: dedupId, id: `${dedupId}>${this.idPrefix}.${this.derived++}` });
+      if (dedupId !== null) this.pendingIds.set(msg, { root: dedupId, id: `${dedupId}>${this.idPrefix}.${this.copyTag}${this.derived++}` });
     }
     targets.push({ clientId, qos });
     this.scheduleFlush();
@@ -294,13 +304,6 @@ export class Cluster implements ResultTarget<Reroute> {
     return found;
   }
 
-  /** Whether this node's route table names `node` for `topic`. */
-  private routesTo(node: string, topic: string): boolean {
-    let found = false;
-    this.routes.table.match(topic, (n) => (found ||= n === node));
-    return found;
-  }
-
   private pendingFor(node: string, msg: Message, entry: PendingMatch): void {
     let byMessage = this.pending.get(node);
     if (byMessage === undefined) {
@@ -314,7 +317,7 @@ export class Cluster implements ResultTarget<Reroute> {
     byMessage.set(msg, entry);
     if (existing !== undefined) return;
     const dedupId = this.broker.journal.dedupId;
-    if (dedupId !== null && !this.pendingIds.has(msg)) this.pendingIds.set(msg, { root: dedupId, id: `${dedupId}>${this.idPrefix}.${this.derived++}` });
+    if (dedupId !== null && !this.pendingIds.has(msg)) this.pendingIds.set(msg, { root: dedupId, id: `${dedupId}>${this.idPrefix}.${this.copyTag}${this.derived++}` });
     this.scheduleFlush();
   }
 
@@ -437,7 +440,12 @@ export class Cluster implements ResultTarget<Reroute> {
   private handle(m: NodeMessage, deadNode: string | null): void {
     // What this message causes is enqueued under its id: handled again after a crash, it is enqueued once.
     this.derived = 0;
-    this.broker.journal.withDedupId(m.type === "deliver" ? (m.root ?? m.id) : m.id, () => this.handleMessage(m, deadNode));
+    this.copyTag = m.type === "deliver" && m.root !== undefined ? `${fnv1a(m.id)}.` : "";
+    try {
+      this.broker.journal.withDedupId(m.type === "deliver" ? (m.root ?? m.id) : m.id, () => this.handleMessage(m, deadNode));
+    } finally {
+      this.copyTag = "";
+    }
   }
 
   private handleMessage(m: NodeMessage, deadNode: string | null): void {
@@ -516,7 +524,16 @@ export class Cluster implements ResultTarget<Reroute> {
       this.storeReroute({ ...r, hops: this.maxHops });
       return;
     }
-    this.forward(r.clientId, owner, r.msg, r.qos, r.hops + 1);
+    // Under the handled message's dedup id (a follow-up runs outside it), as the copies forwarded while handling it:
+    // the receiver's store takes it once when the same message reaches the session by another path too. Its
+    // derived id is one of its own, so the receivers' link dedup never takes it for an earlier copy to that node.
+    const derived = this.derived;
+    this.derived = 1_000_000 * ++this.rerouted;
+    try {
+      this.broker.journal.withDedupId(r.dedupId, () => this.forward(r.clientId, owner, r.msg, r.qos, r.hops + 1));
+    } finally {
+      this.derived = derived;
+    }
   }
 
   // --- take-over, custody and REST ---------------------------------------------------------------------------
@@ -730,4 +747,11 @@ function toWire(msg: Message): WireMessage {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+/** 32-bit FNV-1a of `s`, in base 36: a short stand-in for a copy's id inside the ids derived from it. */
+function fnv1a(s: string): string {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) h = Math.imul(h ^ s.charCodeAt(i), 0x01000193);
+  return (h >>> 0).toString(36);
 }
