@@ -17,7 +17,7 @@ export function fleetSummaryLine(r: MeasurementResult): string {
     `${r.cpuUsPerMsg.toFixed(2)} µs CPU/msg`,
   ];
   if (r.latency !== null) parts.push(`p50 ${(r.latency.p50 / 1000).toFixed(2)} ms, p99 ${(r.latency.p99 / 1000).toFixed(2)} ms, max ${(r.latency.max / 1000).toFixed(2)} ms`);
-  parts.push(`RSS ${fmtSig(f.rssIdleBytes / MiB)} → ${fmtSig(r.broker.rssAfterBytes / MiB)} MiB (${fmtSig(f.rssPerDeviceBytes / 1024)} KiB/device)`);
+  parts.push(`RSS ${fmtSig(f.rssIdleBytes / MiB)} → ${fmtSig(f.rssConnectedBytes / MiB)} → ${fmtSig(r.broker.rssAfterBytes / MiB)} MiB (${fmtSig(f.rssPerDeviceBytes / 1024)} KiB/device)`);
   if (r.gc !== undefined && r.gc !== null) parts.push(`GC ${r.gc.count} pauses (${r.gc.minor} minor), ${r.gc.totalMs.toFixed(1)} ms total, max ${r.gc.maxMs.toFixed(2)} ms`);
   parts.push(`send lag p99 ${f.sendLagP99Ms.toFixed(2)} ms, max ${f.sendLagMaxMs.toFixed(1)} ms`);
   parts.push(`load gen ${r.loadgenCpuPct.toFixed(0)} % CPU`, `other processes ${r.backgroundCores.toFixed(2)} cores`);
@@ -30,6 +30,7 @@ export interface FleetCell {
   devices: number;
   ratePerDevice: number;
   rssIdleMiB: Stat;
+  rssConnectedMiB: Stat;
   rssEndMiB: Stat;
   kibPerDevice: Stat;
   gcCount: Stat;
@@ -52,6 +53,7 @@ export function fleetCells(runs: readonly RunRecord[]): Map<TargetId, FleetCell>
       devices: first.devices,
       ratePerDevice: first.ratePerDevice,
       rssIdleMiB: pick((x) => (x.fleet?.rssIdleBytes ?? Number.NaN) / MiB),
+      rssConnectedMiB: pick((x) => (x.fleet?.rssConnectedBytes ?? Number.NaN) / MiB),
       rssEndMiB: pick((x) => x.broker.rssAfterBytes / MiB),
       kibPerDevice: pick((x) => (x.fleet?.rssPerDeviceBytes ?? Number.NaN) / 1024),
       gcCount: pick((x) => x.gc?.count),
@@ -87,7 +89,7 @@ export function fleetTable(runs: readonly RunRecord[], cells: Map<string, Cell>,
       fmtSig(ms(c.p50.median)),
       fmtSig(ms(c.p99.median)),
       fmtSig(ms(c.maxLatency)),
-      `${fmtSig(f.rssIdleMiB.median)} → ${fmtSig(f.rssEndMiB.median)}`,
+      `${fmtSig(f.rssIdleMiB.median)} → ${fmtSig(f.rssConnectedMiB.median)} → ${fmtSig(f.rssEndMiB.median)}`,
       fmtSpread(f.kibPerDevice),
       gcText(f),
       fmtNum(c.loadgenCpuPct.median),
@@ -108,7 +110,7 @@ export function fleetTable(runs: readonly RunRecord[], cells: Map<string, Cell>,
       "p50 ms",
       "p99 ms",
       "max ms (worst run)",
-      "broker RSS MiB (idle → end)",
+      "broker RSS MiB (idle → connected → end)",
       "KiB/device (min–max)",
       "GC pauses: count / total ms / max ms",
       "load gen CPU %",
@@ -160,9 +162,9 @@ export function fleetGoalsTable(runs: readonly RunRecord[], cells: Map<string, C
 export function fleetConsoleLines(runs: readonly RunRecord[]): string[] {
   const fleet = fleetCells(runs);
   if (fleet.size === 0) return [];
-  const lines = ["", "fleet (medians): target, RSS idle → end MiB, KiB/device, GC count / total ms / worst pause ms, load generator send lag p99 ms"];
+  const lines = ["", "fleet (medians): target, RSS idle → connected → end MiB, KiB/device, GC count / total ms / worst pause ms, load generator send lag p99 ms"];
   for (const [t, f] of fleet) {
-    lines.push(`  ${t.padEnd(15)} ${fmtSig(f.rssIdleMiB.median)} → ${fmtSig(f.rssEndMiB.median)} MiB, ${fmtSig(f.kibPerDevice.median)} KiB/device, GC ${gcText(f)}, send lag ${fmtSig(f.sendLagP99Ms.median)} ms`);
+    lines.push(`  ${t.padEnd(15)} ${fmtSig(f.rssIdleMiB.median)} → ${fmtSig(f.rssConnectedMiB.median)} → ${fmtSig(f.rssEndMiB.median)} MiB, ${fmtSig(f.kibPerDevice.median)} KiB/device, GC ${gcText(f)}, send lag ${fmtSig(f.sendLagP99Ms.median)} ms`);
   }
   return lines;
 }
