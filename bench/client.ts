@@ -1,6 +1,6 @@
 import { connect, type Socket } from "node:net";
 import { generate } from "mqtt-packet";
-import { ACK_SIZE, FrameReader, PacketType, type PublishView, readStamp, viewPublish, writeAck } from "./wire.js";
+import { ACK_SIZE, FrameReader, writeAckBuffer, PacketType, type PublishView, readStamp, viewPublish, writeAck } from "./wire.js";
 
 export interface ClientOptions {
   host: string;
@@ -10,6 +10,8 @@ export interface ClientOptions {
   keepalive: number;
   /** Give up on TCP connect + CONNACK after this long. */
   timeoutMs: number;
+  /** Write every acknowledgement by itself as soon as its packet is read (default: one write per chunk read). */
+  ackPerPacket?: boolean;
 }
 
 /** Receives a benchmark message: its stamp, and when the chunk holding it arrived (performance.now() ms). */
@@ -17,7 +19,8 @@ export type MessageHandler = (publisher: number, seq: number, sentAt: number, re
 
 /**
  * One MQTT 3.1.1 connection of the load generator on a raw socket. Acknowledges what it receives at once
- * (PUBACK, PUBREC, PUBCOMP), batched into one write per chunk read. As a publisher it answers PUBREC with
+ * (PUBACK, PUBREC, PUBCOMP), batched into one write per chunk read, or, with `ackPerPacket`, one write per
+ * acknowledgement (what a device SDK does). As a publisher it answers PUBREC with
  * PUBREL and reports completed packet ids (PUBACK at QoS 1, PUBCOMP at QoS 2).
  */
 export class BenchClient {
@@ -38,7 +41,10 @@ export class BenchClient {
   private waitConnack: { resolve: () => void; reject: (e: Error) => void } | null = null;
   private waitSuback: { resolve: (granted: number[]) => void; reject: (e: Error) => void } | null = null;
 
-  private constructor(readonly socket: Socket) {
+  private constructor(
+    readonly socket: Socket,
+    private readonly ackPerPacket: boolean,
+  ) {
     this.reader = new FrameReader((first, buf, start, end) => this.frame(first, buf, start, end));
     socket.on("data", (chunk: Buffer) => {
       this.chunkAt = performance.now();
@@ -79,7 +85,7 @@ export class BenchClient {
       socket.once("error", fail);
       socket.once("connect", () => {
         socket.off("error", fail);
-        const client = new BenchClient(socket);
+        const client = new BenchClient(socket, opts.ackPerPacket === true);
         client.waitConnack = {
           resolve: () => {
             clearTimeout(timer);
@@ -179,6 +185,10 @@ export class BenchClient {
   }
 
   private queueAck(type: 4 | 5 | 6 | 7, packetId: number): void {
+    if (this.ackPerPacket) {
+      if (!this.closed) this.socket.write(writeAckBuffer(type, packetId));
+      return;
+    }
     if (this.ackLen + ACK_SIZE > this.ackBuf.length) {
       const bigger = Buffer.allocUnsafe(this.ackBuf.length * 2);
       this.ackBuf.copy(bigger, 0, 0, this.ackLen);

@@ -3,137 +3,13 @@
  * Reads a MeasurementSpec (JSON, argv[2]), drives the broker over raw sockets, reads the broker's CPU and RSS
  * from /proc at the edges of the measured interval, and sends a MeasurementResult back over IPC.
  */
-import { DeliveryAccounting, type DeliverySummary, summarizeLatencies } from "./accounting.js";
+import { DeliveryAccounting, summarizeLatencies } from "./accounting.js";
 import { BenchClient } from "./client.js";
-import { availableParallelism } from "node:os";
-import { clkTck, type MachineCpu, sampleMachine, sampleProc, type ProcSample } from "./proc.js";
-import { failedMeasurement, type IdleSpec, type LatencySpec, type MeasurementResult, type MeasurementSpec, type ProcDelta, type ThroughputSpec } from "./types.js";
+import { runFleet } from "./fleet-loadgen.js";
+import { closeAll, CONNECT_TIMEOUT_MS, finishResult, Meter, type Measured, phaseError, sleep, watchPhase } from "./measure.js";
+import { sampleProc } from "./proc.js";
+import { failedMeasurement, type IdleSpec, type LatencySpec, type MeasurementResult, type MeasurementSpec, type ThroughputSpec } from "./types.js";
 import { PublishTemplate } from "./wire.js";
-
-const CONNECT_TIMEOUT_MS = 10_000;
-
-/** CPU and RSS of the broker (and side processes) between `start()` and `stop()`. */
-class Meter {
-  private before: ProcSample[] = [];
-  private readonly pids: { name: string; pid: number }[];
-  private cpu0: NodeJS.CpuUsage = process.cpuUsage();
-  private t0 = 0;
-  private machine0: MachineCpu = { busyMs: 0, totalMs: 0 };
-
-  constructor(spec: MeasurementSpec) {
-    this.pids = [{ name: "broker", pid: spec.brokerPid }, ...spec.side];
-  }
-
-  start(): void {
-    this.before = this.pids.map((p) => sampleProc(p.pid));
-    this.cpu0 = process.cpuUsage();
-    this.machine0 = sampleMachine();
-    this.t0 = performance.now();
-  }
-
-  /**
-   * Ends the measured interval now (elapsed time, load generator CPU), then waits until the broker is quiet
-   * (at most one clock tick of CPU in 100 ms, for at most 3 s) before reading its CPU: work a broker defers
-   * (acknowledgements still queued in its socket buffers, garbage collection) is charged to the run.
-   */
-  async stop(): Promise<Measured> {
-    const elapsedMs = performance.now() - this.t0;
-    const cpu = process.cpuUsage(this.cpu0);
-    const brokerPid = this.pids[0]?.pid as number;
-    const deadline = performance.now() + 3000;
-    let last = sampleProc(brokerPid).cpuMs;
-    while (performance.now() < deadline) {
-      await sleep(100);
-      const now = sampleProc(brokerPid).cpuMs;
-      const quiet = now - last <= 1000 / clkTck() + 0.001;
-      last = now;
-      if (quiet) break;
-    }
-    const deltas = this.pids.map((p, i): ProcDelta => {
-      const after = sampleProc(p.pid);
-      const before = this.before[i] as ProcSample;
-      return { name: p.name, cpuMs: after.cpuMs - before.cpuMs, rssBeforeBytes: before.rssBytes, rssAfterBytes: after.rssBytes };
-    });
-    // Everything else the machine did meanwhile: its busy time minus the broker's, the side processes' and ours.
-    const machine = sampleMachine();
-    const own = process.cpuUsage(this.cpu0);
-    const wallMs = performance.now() - this.t0;
-    const oursMs = deltas.reduce((a, d) => a + d.cpuMs, 0) + (own.user + own.system) / 1000;
-    const busyMs = machine.busyMs - this.machine0.busyMs;
-    const backgroundCores = wallMs > 0 ? Math.max(0, (busyMs - oursMs) / wallMs) : Number.NaN;
-    return {
-      broker: deltas[0] as ProcDelta,
-      side: deltas.slice(1),
-      elapsedMs,
-      loadgenCpuPct: elapsedMs > 0 ? ((cpu.user + cpu.system) / 1000 / elapsedMs) * 100 : Number.NaN,
-      backgroundCores: Math.min(backgroundCores, availableParallelism()),
-    };
-  }
-}
-
-interface Measured {
-  broker: ProcDelta;
-  side: ProcDelta[];
-  elapsedMs: number;
-  loadgenCpuPct: number;
-  /** CPU cores other processes kept busy during the measurement (noise). */
-  backgroundCores: number;
-}
-
-type PhaseEnd = "done" | "stalled" | "timeout" | "closed";
-
-/**
- * Waits until `isDone()` while watching progress: ends "stalled" when `progress()` has not moved for
- * `stallMs`, "timeout" after `timeoutMs`, "closed" when `closedError()` reports a dropped connection.
- */
-function watchPhase(
-  isDone: () => boolean,
-  progress: () => number,
-  closedError: () => string | null,
-  stallMs: number,
-  timeoutMs: number,
-): { promise: Promise<PhaseEnd>; poke: () => void } {
-  let resolveFn: (end: PhaseEnd) => void = () => {};
-  let settled = false;
-  const started = performance.now();
-  let last = progress();
-  let lastAt = started;
-  const finish = (end: PhaseEnd) => {
-    if (settled) return;
-    settled = true;
-    clearInterval(timer);
-    resolveFn(end);
-  };
-  const timer = setInterval(() => {
-    if (isDone()) return finish("done");
-    if (closedError() !== null) return finish("closed");
-    const now = performance.now();
-    const p = progress();
-    if (p !== last) {
-      last = p;
-      lastAt = now;
-    } else if (now - lastAt > stallMs) {
-      return finish("stalled");
-    }
-    if (now - started > timeoutMs) finish("timeout");
-  }, 50);
-  const promise = new Promise<PhaseEnd>((resolve) => {
-    resolveFn = resolve;
-  });
-  return {
-    promise,
-    poke: () => {
-      if (!settled && isDone()) finish("done");
-    },
-  };
-}
-
-function phaseError(end: PhaseEnd, what: string, closed: string | null): string | null {
-  if (end === "done") return null;
-  if (end === "closed") return `${what}: ${closed ?? "a connection closed"}`;
-  return `${what}: ${end}`;
-}
-
 
 class Publisher {
   sent = 0;
@@ -145,14 +21,6 @@ class Publisher {
     readonly client: BenchClient,
     readonly template: PublishTemplate,
   ) {}
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}
-
-async function closeAll(clients: BenchClient[]): Promise<void> {
-  await Promise.all(clients.map((c) => c.close(2000)));
 }
 
 async function runThroughput(spec: ThroughputSpec): Promise<MeasurementResult> {
@@ -169,7 +37,7 @@ async function runThroughput(spec: ThroughputSpec): Promise<MeasurementResult> {
   const onClose = (id: string) => (err: Error | null) => {
     if (err !== null && closed === null) closed = `${id}: ${err.message}`;
   };
-  const base = { host: spec.host, port: spec.port, keepalive: 0, timeoutMs: CONNECT_TIMEOUT_MS };
+  const base = { host: spec.host, port: spec.port, keepalive: 0, timeoutMs: CONNECT_TIMEOUT_MS, ackPerPacket: spec.perPacket };
 
   const schedule = (pub: Publisher) => {
     if (pub.scheduled || pub.sent >= pub.limit) return;
@@ -185,6 +53,16 @@ async function runThroughput(spec: ThroughputSpec): Promise<MeasurementResult> {
     if (spec.qos > 0) room = Math.min(room, spec.window - (pub.sent - pub.completed));
     if (room <= 0) return;
     const tpl = pub.template;
+    if (spec.perPacket) {
+      // One PUBLISH per write, each stamped when it is written.
+      for (let i = 0; i < room; i++) {
+        const seq = pub.sent++;
+        const buf = Buffer.allocUnsafe(tpl.size);
+        tpl.write(buf, 0, (seq % 65_535) + 1, pub.index, seq, performance.now());
+        pub.client.write(buf);
+      }
+      return;
+    }
     const buf = Buffer.allocUnsafe(room * tpl.size);
     const now = performance.now();
     let o = 0;
@@ -266,36 +144,6 @@ async function runThroughput(spec: ThroughputSpec): Promise<MeasurementResult> {
   const delivery = acc.summarize(pubs.map((p) => p.sent));
   await closeAll(clients);
   return finishResult(error, measured, published, delivered, delivery, null, null);
-}
-
-function finishResult(
-  error: string | null,
-  measured: Measured | null,
-  published: number,
-  delivered: number,
-  delivery: DeliverySummary | null,
-  latency: MeasurementResult["latency"],
-  idle: MeasurementResult["idle"],
-): MeasurementResult {
-  if (measured === null) return { ...failedMeasurement(error ?? "no measurement"), delivery };
-  const sideCpu = measured.side.reduce((a, s) => a + s.cpuMs, 0);
-  return {
-    ok: error === null,
-    error,
-    elapsedMs: measured.elapsedMs,
-    published,
-    delivered,
-    deliveredPerSec: delivered / (measured.elapsedMs / 1000),
-    broker: measured.broker,
-    side: measured.side,
-    cpuUsPerMsg: delivered > 0 ? (measured.broker.cpuMs * 1000) / delivered : Number.NaN,
-    sideCpuUsPerMsg: delivered > 0 && measured.side.length > 0 ? (sideCpu * 1000) / delivered : Number.NaN,
-    loadgenCpuPct: measured.loadgenCpuPct,
-    backgroundCores: measured.backgroundCores,
-    delivery,
-    latency,
-    idle,
-  };
 }
 
 async function runLatency(spec: LatencySpec): Promise<MeasurementResult> {
@@ -491,6 +339,8 @@ export function runMeasurement(spec: MeasurementSpec): Promise<MeasurementResult
       return runLatency(spec);
     case "idle":
       return runIdle(spec);
+    case "fleet":
+      return runFleet(spec);
   }
 }
 

@@ -52,14 +52,15 @@ export function sampleProc(pid: number): ProcSample {
   return { cpuMs: (ticks * 1000) / clkTck(), rssBytes, at };
 }
 
-/** The soft limit on open files of this process, from /proc/self/limits (Infinity when unlimited). */
-export function openFilesLimit(): number {
+/** The soft and hard limits on open files of this process, from /proc/self/limits (Infinity when unlimited). */
+export function openFilesLimits(): { soft: number; hard: number } {
   try {
-    const m = /^Max open files\s+(\S+)/m.exec(readFileSync("/proc/self/limits", "utf8"));
-    if (m === null) return Number.POSITIVE_INFINITY;
-    return m[1] === "unlimited" ? Number.POSITIVE_INFINITY : Number(m[1]);
+    const m = /^Max open files\s+(\S+)\s+(\S+)/m.exec(readFileSync("/proc/self/limits", "utf8"));
+    if (m === null) return { soft: Number.POSITIVE_INFINITY, hard: Number.POSITIVE_INFINITY };
+    const n = (v: string | undefined) => (v === "unlimited" || v === undefined ? Number.POSITIVE_INFINITY : Number(v));
+    return { soft: n(m[1]), hard: n(m[2]) };
   } catch {
-    return Number.POSITIVE_INFINITY;
+    return { soft: Number.POSITIVE_INFINITY, hard: Number.POSITIVE_INFINITY };
   }
 }
 

@@ -1,5 +1,7 @@
 /** Turns measurements into medians, ratios, Markdown tables and an SVG bar chart (no dependencies). */
-import { median, ratio } from "./accounting.js";
+import { ratio } from "./accounting.js";
+import { fleetConsoleLines, fleetGoalsTable, fleetTable } from "./fleet-report.js";
+import { fmtAnomalies, fmtNum, fmtRatio, fmtSig, fmtSpread, type Stat, stat, table, TARGET_LABELS } from "./format.js";
 import type { MachineInfo } from "./machine.js";
 import { type Row, SCENARIO_IDS, SCENARIO_TITLES, type ScenarioId } from "./scenarios.js";
 import { TARGET_IDS, type TargetId } from "./targets.js";
@@ -40,12 +42,7 @@ export interface BenchResults {
   runs: RunRecord[];
 }
 
-export interface Stat {
-  median: number;
-  min: number;
-  max: number;
-  n: number;
-}
+export { fmtNum, fmtRatio, fmtSig, type Stat, stat, TARGET_LABELS } from "./format.js";
 
 export interface Anomalies {
   lost: number;
@@ -77,12 +74,6 @@ export interface Cell {
   anomalies: Anomalies;
   /** Runs with any loss, duplicate, reordering or unexpected message. */
   anomalousRuns: number;
-}
-
-export function stat(values: readonly number[]): Stat {
-  const v = values.filter((x) => Number.isFinite(x));
-  if (v.length === 0) return { median: Number.NaN, min: Number.NaN, max: Number.NaN, n: 0 };
-  return { median: median(v), min: Math.min(...v), max: Math.max(...v), n: v.length };
 }
 
 export function cellKey(scenario: ScenarioId, qos: QoS | null, target: TargetId): string {
@@ -140,57 +131,6 @@ export function aggregate(runs: readonly RunRecord[]): Map<string, Cell> {
 }
 
 // ---------------------------------------------------------------------------------------------- formatting
-
-export function fmtNum(x: number, digits = 0): string {
-  if (!Number.isFinite(x)) return "–";
-  return x.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
-}
-
-/** Two or three significant-ish digits: 0.123, 1.23, 12.3, 123. */
-export function fmtSig(x: number): string {
-  if (!Number.isFinite(x)) return "–";
-  const a = Math.abs(x);
-  if (a >= 100) return fmtNum(x, 0);
-  if (a >= 10) return fmtNum(x, 1);
-  if (a >= 1) return fmtNum(x, 2);
-  return fmtNum(x, 3);
-}
-
-export function fmtRatio(x: number): string {
-  return Number.isFinite(x) ? `${x.toFixed(2)}×` : "–";
-}
-
-function fmtSpread(s: Stat): string {
-  if (s.n === 0) return "–";
-  if (s.n === 1) return fmtSig(s.median);
-  return `${fmtSig(s.median)} (${fmtSig(s.min)}–${fmtSig(s.max)})`;
-}
-
-function fmtAnomalies(c: Cell): string {
-  const a = c.anomalies;
-  const parts: string[] = [];
-  if (a.lost > 0) parts.push(`lost ${a.lost}`);
-  if (a.duplicates > 0) parts.push(`dup ${a.duplicates}`);
-  if (a.reordered > 0) parts.push(`reordered ${a.reordered}`);
-  if (a.unexpected > 0) parts.push(`unexpected ${a.unexpected}`);
-  const failed = c.runs - c.ok;
-  if (failed > 0) parts.push(`${failed} run(s) failed`);
-  return parts.length === 0 ? "none" : `**⚠ ${parts.join(", ")}**`;
-}
-
-export const TARGET_LABELS: Record<TargetId, string> = {
-  "mqgate-memory": "mqgate (memory store)",
-  "mqgate-baseline": "mqgate baseline (memory store)",
-  "mqgate-redis": "mqgate (Redis store)",
-  aedes: "Aedes",
-  mosquitto: "Mosquitto",
-};
-
-function table(header: string[], rows: string[][]): string {
-  const lines = [`| ${header.join(" | ")} |`, `| ${header.map((h) => (/^(QoS|target|store|scenario|metric|status|anomalies|issue target)/.test(h) ? "---" : "---:")).join(" | ")} |`];
-  for (const r of rows) lines.push(`| ${r.join(" | ")} |`);
-  return lines.join("\n");
-}
 
 function qosList(results: BenchResults): QoS[] {
   return [0, 1, 2].filter((q) => results.settings.qos.includes(q as QoS)) as QoS[];
@@ -433,7 +373,7 @@ export function renderMarkdown(results: BenchResults): string {
     out.push("", "### Issue 7 targets (mqgate with the memory store)", "", goalsMd);
   }
   for (const scenario of SCENARIO_IDS) {
-    if (scenario === "latency" || scenario === "idle") continue;
+    if (scenario === "latency" || scenario === "idle" || scenario === "fleet") continue;
     const t = throughputTable(results, cells, scenario);
     if (t === null) continue;
     out.push("", `### ${SCENARIO_TITLES[scenario]}`, "", t);
@@ -444,6 +384,11 @@ export function renderMarkdown(results: BenchResults): string {
   if (idle !== null) out.push("", `### ${SCENARIO_TITLES.idle}`, "", idle);
   const store = storeTable(cells);
   if (store !== null) out.push("", "### Store: memory vs Redis (measured in the same run)", "", store);
+  const fleetKey = (t: TargetId) => cellKey("fleet", 1, t);
+  const fleet = fleetTable(results.runs, cells, fleetKey);
+  if (fleet !== null) out.push("", `### ${SCENARIO_TITLES.fleet}`, "", fleet);
+  const fleetGoals = fleetGoalsTable(results.runs, cells, fleetKey);
+  if (fleetGoals !== null) out.push("", "### Issue 17 targets (fleet, mqgate with the memory store vs Mosquitto)", "", fleetGoals);
   return out.join("\n");
 }
 
@@ -495,7 +440,8 @@ export function renderConsole(results: BenchResults): string {
       }
     }
   }
-  lines.push("(vs Aedes: CPU/msg for throughput rows, p99 for latency, RSS/conn for idle; lower is better)");
+  lines.push("(vs Aedes: CPU/msg for throughput and fleet rows, p99 for latency, RSS/conn for idle; lower is better)");
+  lines.push(...fleetConsoleLines(results.runs));
   const ab = baselineLines(cells);
   if (ab.length > 0) lines.push("", "A/B, mqgate-memory ÷ mqgate-baseline (medians; lower is better):", ...ab);
   return lines.join("\n");

@@ -6,217 +6,21 @@
  * Entry: bench/run.mjs (bundles bench/*.ts with esbuild, then calls `main`).
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { availableParallelism } from "node:os";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism, tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { describeMachine } from "./machine.js";
-import { openFilesLimit, sampleMachine } from "./proc.js";
+import { filesNeeded } from "./fleet.js";
+import { openFilesLimits, sampleMachine } from "./proc.js";
 import { bundleSourceMap, type CpuProfile, selfTimes } from "./profile.js";
+import { fleetSummaryLine } from "./fleet-report.js";
 import { anomalyLines, type BenchResults, type RunRecord, renderConsole, renderMarkdown, renderSvg } from "./report.js";
-import { PRESETS, plan, type PlanOptions, type PlannedRun, type Preset, SCENARIO_IDS, type ScenarioId, specFor } from "./scenarios.js";
-import { killAll, mosquittoAvailable, redisAvailable, type RunningTarget, startTarget, TARGET_IDS, type TargetId, type TargetOptions } from "./targets.js";
-import { failedMeasurement, type MeasurementResult, type MeasurementSpec, type QoS } from "./types.js";
+import { type CliOptions, parseArgs, USAGE } from "./cli.js";
+import { PRESETS, plan, type PlanOptions, type PlannedRun, type Preset, SCENARIO_IDS, specFor } from "./scenarios.js";
+import { killAll, mosquittoAvailable, redisAvailable, type RunningTarget, startTarget, TARGET_IDS, type TargetOptions } from "./targets.js";
+import { failedMeasurement, type MeasurementResult, type MeasurementSpec } from "./types.js";
 
-export interface CliOptions {
-  help: boolean;
-  full: boolean;
-  scenarios: ScenarioId[] | null;
-  targets: TargetId[] | null;
-  qos: QoS[] | null;
-  reps: number | null;
-  scale: number;
-  connections: number | null;
-  rate: number;
-  window: number;
-  payload: number;
-  cpuProf: boolean;
-  /** Measure again when other processes kept more than this many cores busy (at most `attempts` times). */
-  maxBackground: number;
-  attempts: number | null;
-  /** Before each measurement, wait up to this long for the machine to be quiet (seconds; null = preset). */
-  quietWait: number | null;
-  /** true / false when given, null for the default (full matrix of a --full run). */
-  writeDocs: boolean | null;
-  report: string | null;
-  profileSummary: string | null;
-  out: string | null;
-  /** A broker bundle to run as the target mqgate-baseline (A/B against an earlier build). */
-  baseline: string | null;
-  /** Extra node flags for both mqgate targets (e.g. --trace-gc), split on spaces. */
-  mqgateFlags: string[];
-}
-
-export const USAGE = `Usage: node bench/run.mjs [options]      (npm run bench = the quick comparison)
-
-  --full                 the full benchmark: 5 repetitions, more messages, 10,000 idle connections,
-                         mqgate-redis in every scenario; rewrites docs/benchmarks.md and the SVG chart
-  --scenario LIST        ${SCENARIO_IDS.join(",")}   (default: all)
-  --target LIST          ${TARGET_IDS.join(",")}   (default: all available;
-                         the quick run uses mqgate-redis only for the store figure unless named here)
-  --qos LIST             0,1,2 (default: all)
-  --reps N               repetitions (quick 1, full 5)
-  --scale F              multiply the message counts of the throughput scenarios (default 1)
-  --connections N        idle connections (quick 2000, full 10000)
-  --rate N               latency scenario publish rate, msg/s (default 1000)
-  --window N             messages a publisher may have outstanding (default 100)
-  --payload N            payload bytes (default 64, at least 16)
-  --max-background C     a measurement during which other processes kept more than C CPU cores busy
-                         is taken again when --attempts allows (default 0.5), keeping the quietest
-  --attempts N           at most N attempts per measurement (default 1)
-  --quiet-wait S         before each measurement, wait up to S seconds for other processes to use at
-                         most --max-background cores (quick 0, full 5)
-  --cpu-prof             run mqgate from an unminified bundle under node --cpu-prof and print the top
-                         self-time functions and source files of each profile (bench/results/profiles/)
-  --write-docs / --no-docs   rewrite (or not) docs/benchmarks.md's generated part and docs/benchmarks-ratios.svg
-  --out FILE             results JSON (default bench/results/latest-<quick|full|custom>.json)
-  --report FILE          no measurement: print and (with --write-docs) publish a saved results JSON
-  --profile-summary FILE no measurement: top self-time functions of a .cpuprofile
-  --baseline FILE        also run FILE (a broker bundle, e.g. dist/broker.mjs built from an earlier commit)
-                         with the memory store as the target mqgate-baseline, interleaved with the others:
-                         an A/B comparison of two builds on the same machine in the same run
-  --mqgate-flags "F ..."  extra node flags for the mqgate targets (e.g. "--trace-gc"; their output is
-                         discarded unless a run fails, so mostly for flags that write files)
-`;
-
-function list<T extends string>(value: string, allowed: readonly T[], what: string): T[] {
-  const items = value.split(",").map((s) => s.trim()).filter((s) => s !== "");
-  for (const i of items) if (!allowed.includes(i as T)) throw new Error(`unknown ${what} '${i}' (one of ${allowed.join(", ")})`);
-  if (items.length === 0) throw new Error(`empty ${what} list`);
-  return items as T[];
-}
-
-function positiveInt(v: string, what: string, min = 1): number {
-  const n = Number(v);
-  if (!Number.isInteger(n) || n < min) throw new Error(`${what} must be an integer ≥ ${min}, got '${v}'`);
-  return n;
-}
-
-export function parseArgs(argv: readonly string[]): CliOptions {
-  const o: CliOptions = {
-    help: false,
-    full: false,
-    scenarios: null,
-    targets: null,
-    qos: null,
-    reps: null,
-    scale: 1,
-    connections: null,
-    rate: 1000,
-    window: 100,
-    payload: 64,
-    cpuProf: false,
-    maxBackground: 0.5,
-    attempts: null,
-    quietWait: null,
-    writeDocs: null,
-    report: null,
-    profileSummary: null,
-    out: null,
-    baseline: null,
-    mqgateFlags: [],
-  };
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    const eq = arg.indexOf("=");
-    const name = eq > 0 ? arg.slice(0, eq) : arg;
-    const value = (): string => {
-      if (eq > 0) return arg.slice(eq + 1);
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${name} needs a value`);
-      return v;
-    };
-    switch (name) {
-      case "-h":
-      case "--help":
-        o.help = true;
-        break;
-      case "--full":
-        o.full = true;
-        break;
-      case "--quick":
-        o.full = false;
-        break;
-      case "--scenario":
-      case "--scenarios":
-        o.scenarios = list(value(), SCENARIO_IDS, "scenario");
-        break;
-      case "--target":
-      case "--targets":
-        o.targets = list(value(), TARGET_IDS, "target");
-        break;
-      case "--qos":
-        o.qos = list(value(), ["0", "1", "2"] as const, "QoS").map(Number) as QoS[];
-        break;
-      case "--reps":
-        o.reps = positiveInt(value(), "--reps");
-        break;
-      case "--scale": {
-        const v = value();
-        const n = Number(v);
-        if (!(n > 0 && n <= 100)) throw new Error(`--scale must be a number in (0, 100], got '${v}'`);
-        o.scale = n;
-        break;
-      }
-      case "--connections":
-        o.connections = positiveInt(value(), "--connections");
-        break;
-      case "--rate":
-        o.rate = positiveInt(value(), "--rate");
-        break;
-      case "--window":
-        o.window = positiveInt(value(), "--window");
-        if (o.window > 60_000) throw new Error("--window must be at most 60000 (packet ids are 16 bits)");
-        break;
-      case "--payload":
-        o.payload = positiveInt(value(), "--payload", 16);
-        break;
-      case "--max-background": {
-        const v = value();
-        const n = Number(v);
-        if (!(n >= 0)) throw new Error(`--max-background must be a number ≥ 0, got '${v}'`);
-        o.maxBackground = n;
-        break;
-      }
-      case "--quiet-wait": {
-        const v = value();
-        const n = Number(v);
-        if (!(n >= 0 && n <= 600)) throw new Error(`--quiet-wait must be a number of seconds in 0..600, got '${v}'`);
-        o.quietWait = n;
-        break;
-      }
-      case "--attempts":
-        o.attempts = positiveInt(value(), "--attempts");
-        break;
-      case "--cpu-prof":
-        o.cpuProf = true;
-        break;
-      case "--write-docs":
-        o.writeDocs = true;
-        break;
-      case "--no-docs":
-        o.writeDocs = false;
-        break;
-      case "--out":
-        o.out = value();
-        break;
-      case "--report":
-        o.report = value();
-        break;
-      case "--profile-summary":
-        o.profileSummary = value();
-        break;
-      case "--baseline":
-        o.baseline = value();
-        break;
-      case "--mqgate-flags":
-        o.mqgateFlags = value().split(" ").filter((f) => f !== "");
-        break;
-      default:
-        throw new Error(`unknown option '${arg}'`);
-    }
-  }
-  return o;
-}
+export { type CliOptions, parseArgs, USAGE } from "./cli.js";
 
 const GENERATED_START = "<!-- bench:generated:start — written by `node bench/run.mjs --full`; edit the text outside these markers -->";
 const GENERATED_END = "<!-- bench:generated:end -->";
@@ -322,11 +126,18 @@ async function waitForQuiet(maxCores: number, maxWaitMs: number): Promise<{ wait
 /** One measurement: a fresh target process, one load generator run, the target stopped. */
 async function measureOnce(run: PlannedRun, planOpts: PlanOptions, targetOpts: TargetOptions, loadgen: string, fileLimit: number | null): Promise<MeasurementResult> {
   let target: RunningTarget | null = null;
+  let gcDir: string | null = null;
+  let gcLog: string | null = null;
   try {
-    target = await startTarget(run.target, targetOpts);
+    // The fleet reports the GC pauses of the Node.js brokers (mqgate, Aedes) from a log they append to.
+    if (run.scenario === "fleet" && run.target !== "mosquitto") {
+      gcDir = mkdtempSync(join(tmpdir(), "mqgate-bench-gc-"));
+      gcLog = join(gcDir, "gc.log");
+    }
+    target = await startTarget(run.target, { ...targetOpts, gcLog });
     await new Promise((r) => setTimeout(r, 200));
-    const spec = specFor(run, planOpts, { host: "127.0.0.1", port: target.port, brokerPid: target.pid, side: target.side });
-    const result = await runLoadgen(loadgen, spec, run.scenario === "idle" ? fileLimit : null);
+    const spec = specFor(run, planOpts, { host: "127.0.0.1", port: target.port, brokerPid: target.pid, side: target.side, gcLog });
+    const result = await runLoadgen(loadgen, spec, run.scenario === "idle" || run.scenario === "fleet" ? fileLimit : null);
     const output = target.output().trim();
     if (!result.ok && output !== "") result.error = `${result.error ?? "failed"} (broker output: ${output.split("\n").slice(-3).join(" / ")})`;
     return result;
@@ -334,6 +145,7 @@ async function measureOnce(run: PlannedRun, planOpts: PlanOptions, targetOpts: T
     return failedMeasurement((err as Error).message);
   } finally {
     await target?.stop();
+    if (gcDir !== null) rmSync(gcDir, { recursive: true, force: true });
   }
 }
 
@@ -350,6 +162,7 @@ function describeRun(run: PlannedRun): string {
 }
 
 function summaryLine(r: MeasurementResult): string {
+  if (r.fleet !== undefined && r.fleet !== null) return fleetSummaryLine(r);
   if (r.idle !== null) {
     const i = r.idle;
     return `${i.connected}/${i.requested} conns, ${Math.round(i.connectsPerSec)} conn/s, ${(i.rssPerConnBytes / 1024).toFixed(2)} KiB/conn, ${i.cpuUsPerConnect.toFixed(0)} µs CPU/connect, other processes ${r.backgroundCores.toFixed(2)} cores`;
@@ -361,15 +174,18 @@ function summaryLine(r: MeasurementResult): string {
   return parts.join(", ");
 }
 
-/** The open-files limit children need for `connections` idle connections, or null when the current one will do. */
-function fileLimitFor(connections: number): number | null {
-  const needed = connections + 1024;
-  if (needed <= openFilesLimit()) return null;
-  const probe = spawnSync("/bin/sh", ["-c", `ulimit -n ${needed}`], { stdio: "ignore" });
-  if (probe.status !== 0) {
-    throw new Error(`${connections} idle connections need ${needed} open files, and 'ulimit -n ${needed}' is refused (limit ${openFilesLimit()}). Use --connections ${Math.max(100, openFilesLimit() - 1024)} or raise the hard limit.`);
-  }
-  return needed;
+/**
+ * The open-files limit children need for `connections` sockets (idle connections, fleet devices), or null when
+ * the current one will do; throws, saying what to change, when the hard limit is too low.
+ */
+function fileLimitFor(connections: number, option: string): number | null {
+  const { soft, hard } = openFilesLimits();
+  const { limit, error } = filesNeeded(connections, soft, hard);
+  if (error !== null) throw new Error(`${error} (${option})`);
+  if (limit === null) return null;
+  const probe = spawnSync("/bin/sh", ["-c", `ulimit -n ${limit}`], { stdio: "ignore" });
+  if (probe.status !== 0) throw new Error(`'ulimit -n ${limit}' is refused (soft limit ${soft}, hard ${hard}); lower ${option} or raise the limit`);
+  return limit;
 }
 
 function buildMqgate(root: string): void {
@@ -458,7 +274,8 @@ export async function main(ctx: MainContext): Promise<number> {
   const scenarios = opts.scenarios ?? [...SCENARIO_IDS];
   const qos = opts.qos ?? [0, 1, 2];
   const custom =
-    opts.scenarios !== null || opts.targets !== null || opts.qos !== null || opts.reps !== null || opts.scale !== 1 || opts.connections !== null || opts.cpuProf || opts.baseline !== null || opts.mqgateFlags.length > 0;
+    opts.scenarios !== null || opts.targets !== null || opts.qos !== null || opts.reps !== null || opts.scale !== 1 || opts.connections !== null || opts.cpuProf || opts.baseline !== null || opts.mqgateFlags.length > 0 ||
+    opts.devices !== 2000 || opts.deviceRate !== 5 || opts.fleetSeconds !== null;
   const mode = custom ? "custom" : preset.name;
   const planOpts: PlanOptions = {
     preset,
@@ -474,6 +291,9 @@ export async function main(ctx: MainContext): Promise<number> {
     idleConnections: opts.connections ?? preset.idleConnections,
     // An explicit --qos list applies to the persistent scenario too.
     persistentQos: opts.qos ?? preset.persistentQos,
+    devices: opts.devices,
+    deviceRate: opts.deviceRate,
+    fleetSeconds: opts.fleetSeconds,
   };
   const runs = plan(planOpts);
   if (runs.length === 0) {
@@ -482,7 +302,9 @@ export async function main(ctx: MainContext): Promise<number> {
   }
   let fileLimit: number | null = null;
   try {
-    if (scenarios.includes("idle")) fileLimit = fileLimitFor(planOpts.idleConnections);
+    const idle = scenarios.includes("idle") ? planOpts.idleConnections : 0;
+    const fleet = scenarios.includes("fleet") ? planOpts.devices : 0;
+    if (idle + fleet > 0) fileLimit = fileLimitFor(Math.max(idle, fleet), fleet > idle ? "--devices" : "--connections");
   } catch (err) {
     console.error(`bench: ${(err as Error).message}`);
     return 2;
@@ -570,7 +392,14 @@ export async function main(ctx: MainContext): Promise<number> {
       scenarios: [...scenarios],
       qos: [...qos],
       redisEverywhere: planOpts.redisEverywhere,
-      counts: { fanIn: preset.fanIn, fanOut: preset.fanOut, persistent: preset.persistent, latency: preset.latency, storeRows: "fan-in and fan-in-persistent at QoS 1" },
+      counts: {
+        fanIn: preset.fanIn,
+        fanOut: preset.fanOut,
+        persistent: preset.persistent,
+        latency: preset.latency,
+        fleet: { devices: planOpts.devices, ratePerDevice: planOpts.deviceRate, warmupMs: preset.fleet.warmupMs, durationMs: (planOpts.fleetSeconds ?? preset.fleet.durationMs / 1000) * 1000 },
+        storeRows: "fan-in and fan-in-persistent at QoS 1",
+      },
     },
     runs: records,
   };

@@ -1,8 +1,9 @@
 /** The scenarios, the quick and full presets, and the plan: which target runs what, in which order. */
 import type { TargetId } from "./targets.js";
-import type { IdleSpec, LatencySpec, MeasurementSpec, QoS, SideProcess, ThroughputSpec } from "./types.js";
+import { fleetSizing } from "./fleet.js";
+import type { FleetSpec, IdleSpec, LatencySpec, MeasurementSpec, QoS, SideProcess, ThroughputSpec } from "./types.js";
 
-export const SCENARIO_IDS = ["fan-in", "fan-out", "latency", "idle", "fan-in-persistent"] as const;
+export const SCENARIO_IDS = ["fan-in", "fan-out", "fan-in-per-packet", "fan-out-per-packet", "latency", "idle", "fan-in-persistent", "fleet"] as const;
 export type ScenarioId = (typeof SCENARIO_IDS)[number];
 
 export const SCENARIO_TITLES: Record<ScenarioId, string> = {
@@ -11,7 +12,15 @@ export const SCENARIO_TITLES: Record<ScenarioId, string> = {
   latency: "Latency: 1 publisher → 1 subscriber at a fixed rate",
   idle: "Idle connections",
   "fan-in-persistent": "Fan-in with a persistent subscriber session (clean = 0)",
+  "fan-in-per-packet": "Fan-in, one packet per write: 4 publishers → 1 subscriber, each PUBLISH and each acknowledgement written by itself",
+  "fan-out-per-packet": "Fan-out, one packet per write: 1 publisher → 10 subscribers, each PUBLISH and each acknowledgement written by itself",
+  fleet: "Fleet: devices publishing QoS 1 at a fixed rate with random phases → 1 backend subscriber on `fleet/+/up`",
 };
+
+/** The variants of fan-in and fan-out whose load generator writes one packet per write, like real clients. */
+export function isPerPacket(scenario: ScenarioId): boolean {
+  return scenario === "fan-in-per-packet" || scenario === "fan-out-per-packet";
+}
 
 export interface Preset {
   name: "quick" | "full";
@@ -25,6 +34,8 @@ export interface Preset {
   idleSettleMs: number;
   /** QoS levels of the persistent-session scenario (QoS 1 is the store figure). */
   persistentQos: readonly QoS[];
+  /** The fleet scenario: warm-up (at least two rounds of publishes) and measured time. */
+  fleet: { warmupMs: number; durationMs: number };
   timeoutMs: number;
   stallMs: number;
 }
@@ -40,6 +51,7 @@ export const PRESETS: Record<"quick" | "full", Preset> = {
     idleConnections: 2_000,
     idleSettleMs: 1_000,
     persistentQos: [1],
+    fleet: { warmupMs: 2_000, durationMs: 5_000 },
     timeoutMs: 30_000,
     stallMs: 5_000,
   },
@@ -53,6 +65,7 @@ export const PRESETS: Record<"quick" | "full", Preset> = {
     idleConnections: 10_000,
     idleSettleMs: 2_000,
     persistentQos: [1, 2],
+    fleet: { warmupMs: 5_000, durationMs: 30_000 },
     timeoutMs: 120_000,
     stallMs: 10_000,
   },
@@ -75,6 +88,10 @@ export interface PlanOptions {
   idleConnections: number;
   /** QoS levels of the persistent-session scenario. */
   persistentQos: readonly QoS[];
+  /** The fleet scenario: devices, msg/s per device, measured seconds (null = the preset's). */
+  devices: number;
+  deviceRate: number;
+  fleetSeconds: number | null;
 }
 
 export interface Row {
@@ -98,6 +115,8 @@ export function rowsFor(scenarios: readonly ScenarioId[], qos: readonly QoS[], p
   for (const scenario of SCENARIO_IDS) {
     if (!scenarios.includes(scenario)) continue;
     if (scenario === "idle") rows.push({ scenario, qos: null });
+    // The fleet is QoS 1 by definition (issue 17), whatever --qos says.
+    else if (scenario === "fleet") rows.push({ scenario, qos: 1 });
     else if (scenario === "fan-in-persistent") {
       // A persistent session only matters at QoS 1/2; QoS 1 is the store figure.
       for (const q of qos) if (q > 0 && persistentQos.includes(q)) rows.push({ scenario, qos: q });
@@ -134,15 +153,17 @@ export function plan(opts: PlanOptions): PlannedRun[] {
 export function specFor(
   run: Row,
   opts: PlanOptions,
-  where: { host: string; port: number; brokerPid: number; side: SideProcess[] },
+  where: { host: string; port: number; brokerPid: number; side: SideProcess[]; gcLog?: string | null },
 ): MeasurementSpec {
   const p = opts.preset;
-  const common = { ...where, timeoutMs: p.timeoutMs, stallMs: p.stallMs };
+  const { gcLog = null, ...address } = where;
+  const common = { ...address, timeoutMs: p.timeoutMs, stallMs: p.stallMs };
   const scaled = (n: number) => Math.max(1, Math.round(n * opts.scale));
   switch (run.scenario) {
     case "fan-in":
+    case "fan-in-per-packet":
     case "fan-in-persistent": {
-      const counts = run.scenario === "fan-in" ? p.fanIn : p.persistent;
+      const counts = run.scenario === "fan-in-persistent" ? p.persistent : p.fanIn;
       const spec: ThroughputSpec = {
         ...common,
         kind: "throughput",
@@ -157,10 +178,12 @@ export function specFor(
         measuredPerPublisher: scaled(counts.measured),
         window: opts.window,
         persistentSubscribers: run.scenario === "fan-in-persistent",
+        perPacket: isPerPacket(run.scenario),
       };
       return spec;
     }
-    case "fan-out": {
+    case "fan-out":
+    case "fan-out-per-packet": {
       const spec: ThroughputSpec = {
         ...common,
         kind: "throughput",
@@ -175,6 +198,7 @@ export function specFor(
         measuredPerPublisher: scaled(p.fanOut.measured),
         window: opts.window,
         persistentSubscribers: false,
+        perPacket: isPerPacket(run.scenario),
       };
       return spec;
     }
@@ -200,6 +224,26 @@ export function specFor(
         concurrency: 100,
         keepalive: 60,
         settleMs: p.idleSettleMs,
+      };
+      return spec;
+    }
+    case "fleet": {
+      const durationMs = (opts.fleetSeconds ?? p.fleet.durationMs / 1000) * 1000;
+      const size = fleetSizing(opts.devices, opts.deviceRate, p.fleet.warmupMs, durationMs);
+      const spec: FleetSpec = {
+        ...common,
+        // The run itself lasts warm-up + measured time; the time limit comes on top of that.
+        timeoutMs: p.timeoutMs + size.warmupMs + size.durationMs,
+        kind: "fleet",
+        devices: opts.devices,
+        ratePerDevice: opts.deviceRate,
+        payloadSize: opts.payloadSize,
+        warmupMs: size.warmupMs,
+        durationMs: size.durationMs,
+        concurrency: 100,
+        keepalive: 60,
+        settleMs: p.idleSettleMs,
+        gcLog,
       };
       return spec;
     }

@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { freePort } from "../scripts/lib/ports.js";
 import { BenchClient } from "./client.js";
 import type { SideProcess } from "./types.js";
@@ -31,6 +32,18 @@ export interface TargetOptions {
   baselineScript: string | null;
   /** Raise the child's open-files limit to this many (through `ulimit -n` in a shell), or null to inherit. */
   fileLimit: number | null;
+  /**
+   * A Node.js broker (mqgate, Aedes) appends its GC pauses to this file (bench/targets/gc-observer.mjs, preloaded
+   * with --import), or null for none.
+   */
+  gcLog?: string | null;
+}
+
+/** Node flags and environment that make a Node.js broker log its GC pauses to `opts.gcLog`. */
+function gcObserver(opts: TargetOptions): { flags: string[]; env: Record<string, string> } {
+  if (opts.gcLog === undefined || opts.gcLog === null) return { flags: [], env: {} };
+  const preload = pathToFileURL(join(opts.root, "bench", "targets", "gc-observer.mjs")).href;
+  return { flags: ["--import", preload], env: { BENCH_GC_LOG: opts.gcLog } };
 }
 
 export interface RunningTarget {
@@ -179,7 +192,9 @@ async function startMqgate(id: TargetId, opts: TargetOptions): Promise<RunningTa
   let redis: Awaited<ReturnType<typeof startRedis>> | null = null;
   if (id === "mqgate-redis") redis = await startRedis(opts);
   const port = await freePort();
+  const gc = gcObserver(opts);
   const env = cleanEnv({
+    ...gc.env,
     MQGATE_MQTT_PORT: String(port),
     MQGATE_HOST: "127.0.0.1",
     MQGATE_WS_PORT: "off",
@@ -195,7 +210,7 @@ async function startMqgate(id: TargetId, opts: TargetOptions): Promise<RunningTa
   });
   const script = id === "mqgate-baseline" ? opts.baselineScript : opts.mqgateScript;
   if (script === null) throw new Error("mqgate-baseline needs --baseline FILE");
-  const child = startProcess(process.execPath, [...opts.mqgateNodeFlags, script], env, opts.fileLimit);
+  const child = startProcess(process.execPath, [...gc.flags, ...opts.mqgateNodeFlags, script], env, opts.fileLimit);
   const stopAll = async () => {
     await stopProcess(child);
     if (redis !== null) {
@@ -222,7 +237,8 @@ async function startMqgate(id: TargetId, opts: TargetOptions): Promise<RunningTa
 async function startAedes(opts: TargetOptions): Promise<RunningTarget> {
   const port = await freePort();
   const script = join(opts.root, "bench", "targets", "aedes.mjs");
-  const child = startProcess(process.execPath, [script], { ...process.env, BENCH_PORT: String(port) }, opts.fileLimit);
+  const gc = gcObserver(opts);
+  const child = startProcess(process.execPath, [...gc.flags, script], { ...process.env, ...gc.env, BENCH_PORT: String(port) }, opts.fileLimit);
   try {
     await waitReady(child, "aedes", () => mqttProbe(port));
   } catch (err) {

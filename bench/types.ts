@@ -37,6 +37,12 @@ export interface ThroughputSpec extends CommonSpec {
   window: number;
   /** Subscribers connect with clean = false (their messages go through the broker's session store). */
   persistentSubscribers: boolean;
+  /**
+   * One packet per write, as device SDKs and MQTT.js send: every PUBLISH in its own write, every acknowledgement
+   * written by itself as soon as its packet is read (false: a publisher writes what its window allows in one
+   * write, a client acknowledges everything it read from one chunk in one write).
+   */
+  perPacket: boolean;
 }
 
 /** One publisher → one subscriber at a fixed rate; end-to-end latency of every message. */
@@ -61,7 +67,54 @@ export interface IdleSpec extends CommonSpec {
   settleMs: number;
 }
 
-export type MeasurementSpec = ThroughputSpec | LatencySpec | IdleSpec;
+/**
+ * A fleet: `devices` connections, each publishing QoS 1 at `ratePerDevice` msg/s to `fleet/<n>/up` from a random
+ * phase, each subscribed to `fleet/<n>/cmd`; one backend subscriber on `fleet/+/up`. One packet per write.
+ */
+export interface FleetSpec extends CommonSpec {
+  kind: "fleet";
+  devices: number;
+  ratePerDevice: number;
+  payloadSize: number;
+  warmupMs: number;
+  durationMs: number;
+  /** CONNECTs (with their SUBSCRIBE) in progress at once. */
+  concurrency: number;
+  keepalive: number;
+  /** Wait before reading the broker's idle RSS and its RSS with the fleet connected. */
+  settleMs: number;
+  /** The broker's GC log (bench/targets/gc-observer.mjs), or null for a broker that is not a Node.js process. */
+  gcLog: string | null;
+}
+
+export type MeasurementSpec = ThroughputSpec | LatencySpec | IdleSpec | FleetSpec;
+
+/** Garbage-collection pauses of a Node.js broker over the measured interval (perf_hooks "gc" entries). */
+export interface GcSummary {
+  count: number;
+  /** Minor (scavenge) collections among `count`. */
+  minor: number;
+  totalMs: number;
+  maxMs: number;
+}
+
+export interface FleetOutcome {
+  devices: number;
+  ratePerDevice: number;
+  /** devices × ratePerDevice. */
+  offeredPerSec: number;
+  /** Time to connect and subscribe every device. */
+  connectMs: number;
+  /** The broker with only the backend subscriber connected. */
+  rssIdleBytes: number;
+  /** The broker with every device connected and subscribed, before any publish. */
+  rssConnectedBytes: number;
+  /** (RSS at the end of the measured interval − idle RSS) / devices. */
+  rssPerDeviceBytes: number;
+  /** How late the load generator wrote publishes against their schedule, ms (its own lag, not the broker's). */
+  sendLagP99Ms: number;
+  sendLagMaxMs: number;
+}
 
 export interface ProcDelta {
   name: string;
@@ -109,6 +162,9 @@ export interface MeasurementResult {
   /** End-to-end latencies of the measured messages, µs. */
   latency: LatencySummary | null;
   idle: IdleOutcome | null;
+  /** Node.js brokers only (absent in results written before the fleet scenario). */
+  gc?: GcSummary | null;
+  fleet?: FleetOutcome | null;
 }
 
 /** The result of a measurement that produced no numbers (the load generator or a target failed). */

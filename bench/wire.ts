@@ -122,6 +122,13 @@ export function writeAck(out: Buffer, offset: number, type: 4 | 5 | 6 | 7, packe
   return offset + ACK_SIZE;
 }
 
+/** One acknowledgement in a buffer of its own (one write per acknowledgement). */
+export function writeAckBuffer(type: 4 | 5 | 6 | 7, packetId: number): Buffer {
+  const buf = Buffer.allocUnsafe(ACK_SIZE);
+  writeAck(buf, 0, type, packetId);
+  return buf;
+}
+
 /** Receives one complete frame: the first byte, and the body (variable header + payload) as buf[start, end). */
 export type FrameHandler = (first: number, buf: Buffer, start: number, end: number) => void;
 

@@ -17,6 +17,9 @@ const base: PlanOptions = {
   ratePerSecond: 1000,
   idleConnections: 100,
   persistentQos: [1],
+  devices: 2000,
+  deviceRate: 5,
+  fleetSeconds: null,
 };
 
 describe("plan", () => {

@@ -1,0 +1,170 @@
+/** The fleet scenario's lines in the terminal and tables in docs/benchmarks.md (issue 17). */
+import { ratio } from "./accounting.js";
+import { fmtAnomalies, fmtNum, fmtRatio, fmtSig, fmtSpread, type Stat, stat, table, TARGET_LABELS } from "./format.js";
+import type { Cell, RunRecord } from "./report.js";
+import { TARGET_IDS, type TargetId } from "./targets.js";
+import type { MeasurementResult } from "./types.js";
+
+const MiB = 2 ** 20;
+
+/** One line per fleet measurement, as the runner prints it. */
+export function fleetSummaryLine(r: MeasurementResult): string {
+  const f = r.fleet;
+  if (f === undefined || f === null) return "";
+  const parts = [
+    `${fmtNum(f.devices)} devices × ${f.ratePerDevice} msg/s`,
+    `${fmtNum(r.deliveredPerSec)} msg/s delivered`,
+    `${r.cpuUsPerMsg.toFixed(2)} µs CPU/msg`,
+  ];
+  if (r.latency !== null) parts.push(`p50 ${(r.latency.p50 / 1000).toFixed(2)} ms, p99 ${(r.latency.p99 / 1000).toFixed(2)} ms, max ${(r.latency.max / 1000).toFixed(2)} ms`);
+  parts.push(`RSS ${fmtSig(f.rssIdleBytes / MiB)} → ${fmtSig(f.rssConnectedBytes / MiB)} → ${fmtSig(r.broker.rssAfterBytes / MiB)} MiB (${fmtSig(f.rssPerDeviceBytes / 1024)} KiB/device)`);
+  if (r.gc !== undefined && r.gc !== null) parts.push(`GC ${r.gc.count} pauses (${r.gc.minor} minor), ${r.gc.totalMs.toFixed(1)} ms total, max ${r.gc.maxMs.toFixed(2)} ms`);
+  parts.push(`send lag p99 ${f.sendLagP99Ms.toFixed(2)} ms, max ${f.sendLagMaxMs.toFixed(1)} ms`);
+  parts.push(`load gen ${r.loadgenCpuPct.toFixed(0)} % CPU`, `other processes ${r.backgroundCores.toFixed(2)} cores`);
+  return parts.join(", ");
+}
+
+/** What the fleet adds to a target's cell: memory per device, GC pauses, the load generator's lag. */
+export interface FleetCell {
+  target: TargetId;
+  devices: number;
+  ratePerDevice: number;
+  rssIdleMiB: Stat;
+  rssConnectedMiB: Stat;
+  rssEndMiB: Stat;
+  kibPerDevice: Stat;
+  gcCount: Stat;
+  gcTotalMs: Stat;
+  /** Worst single pause over the runs. */
+  gcMaxMs: number;
+  sendLagP99Ms: Stat;
+}
+
+export function fleetCells(runs: readonly RunRecord[]): Map<TargetId, FleetCell> {
+  const out = new Map<TargetId, FleetCell>();
+  for (const target of TARGET_IDS) {
+    const ok = runs.filter((r) => r.scenario === "fleet" && r.target === target && r.result.ok).map((r) => r.result);
+    const first = ok[0]?.fleet;
+    if (first === undefined || first === null) continue;
+    const pick = (f: (x: MeasurementResult) => number | undefined) => stat(ok.map((x) => f(x) ?? Number.NaN));
+    const gcMax = ok.map((x) => x.gc?.maxMs ?? Number.NaN).filter((v) => Number.isFinite(v));
+    out.set(target, {
+      target,
+      devices: first.devices,
+      ratePerDevice: first.ratePerDevice,
+      rssIdleMiB: pick((x) => (x.fleet?.rssIdleBytes ?? Number.NaN) / MiB),
+      rssConnectedMiB: pick((x) => (x.fleet?.rssConnectedBytes ?? Number.NaN) / MiB),
+      rssEndMiB: pick((x) => x.broker.rssAfterBytes / MiB),
+      kibPerDevice: pick((x) => (x.fleet?.rssPerDeviceBytes ?? Number.NaN) / 1024),
+      gcCount: pick((x) => x.gc?.count),
+      gcTotalMs: pick((x) => x.gc?.totalMs),
+      gcMaxMs: gcMax.length > 0 ? Math.max(...gcMax) : Number.NaN,
+      sendLagP99Ms: pick((x) => x.fleet?.sendLagP99Ms),
+    });
+  }
+  return out;
+}
+
+const ms = (us: number) => us / 1000;
+
+function gcText(f: FleetCell): string {
+  if (f.gcCount.n === 0) return "–";
+  return `${fmtNum(f.gcCount.median)} / ${fmtSig(f.gcTotalMs.median)} / ${fmtSig(f.gcMaxMs)}`;
+}
+
+/** The fleet table: one row per target, from the fleet row's cells (`cellKey("fleet", 1, target)`). */
+export function fleetTable(runs: readonly RunRecord[], cells: Map<string, Cell>, key: (t: TargetId) => string): string | null {
+  const fleet = fleetCells(runs);
+  const mosquitto = cells.get(key("mosquitto"));
+  const rows: string[][] = [];
+  for (const [t, f] of fleet) {
+    const c = cells.get(key(t));
+    if (c === undefined) continue;
+    rows.push([
+      TARGET_LABELS[t],
+      `${fmtNum(f.devices)} × ${f.ratePerDevice}`,
+      fmtNum(c.deliveredPerSec.median),
+      fmtSpread(c.cpuUsPerMsg),
+      fmtRatio(ratio(c.cpuUsPerMsg.median, mosquitto?.cpuUsPerMsg.median ?? Number.NaN)),
+      fmtSig(ms(c.p50.median)),
+      fmtSig(ms(c.p99.median)),
+      fmtSig(ms(c.maxLatency)),
+      `${fmtSig(f.rssIdleMiB.median)} → ${fmtSig(f.rssConnectedMiB.median)} → ${fmtSig(f.rssEndMiB.median)}`,
+      fmtSpread(f.kibPerDevice),
+      gcText(f),
+      fmtNum(c.loadgenCpuPct.median),
+      fmtSig(f.sendLagP99Ms.median),
+      fmtNum(c.backgroundCores.median, 2),
+      `${c.ok}/${c.runs}`,
+      fmtAnomalies(c),
+    ]);
+  }
+  if (rows.length === 0) return null;
+  return table(
+    [
+      "target",
+      "devices × msg/s",
+      "delivered msg/s",
+      "broker µs CPU/msg (min–max)",
+      "CPU/msg vs Mosquitto",
+      "p50 ms",
+      "p99 ms",
+      "max ms (worst run)",
+      "broker RSS MiB (idle → connected → end)",
+      "KiB/device (min–max)",
+      "GC pauses: count / total ms / max ms",
+      "load gen CPU %",
+      "send lag p99 ms",
+      "other load (cores)",
+      "runs ok",
+      "anomalies",
+    ],
+    rows,
+  );
+}
+
+export interface FleetGoal {
+  metric: string;
+  goal: string;
+  value: string;
+  met: boolean;
+}
+
+/** Issue 17's "done means" for mqgate (memory store) against Mosquitto in the same run. */
+export function fleetGoals(runs: readonly RunRecord[], cells: Map<string, Cell>, key: (t: TargetId) => string): FleetGoal[] {
+  const g = cells.get(key("mqgate-memory"));
+  const m = cells.get(key("mosquitto"));
+  const f = fleetCells(runs).get("mqgate-memory");
+  if (g === undefined || f === undefined) return [];
+  const out: FleetGoal[] = [];
+  if (m !== undefined) {
+    const cpu = ratio(g.cpuUsPerMsg.median, m.cpuUsPerMsg.median);
+    if (Number.isFinite(cpu)) out.push({ metric: "broker CPU per message vs Mosquitto", goal: "≤ 0.80×", value: fmtRatio(cpu), met: cpu <= 0.8 });
+    const p99 = ratio(g.p99.median, m.p99.median);
+    if (Number.isFinite(p99)) out.push({ metric: "p99 latency vs Mosquitto", goal: "≤ 1.00×", value: fmtRatio(p99), met: p99 <= 1 });
+  }
+  if (Number.isFinite(g.maxLatency)) out.push({ metric: "worst latency", goal: "≤ 10 ms", value: `${fmtSig(ms(g.maxLatency))} ms`, met: ms(g.maxLatency) <= 10 });
+  const kib = f.kibPerDevice.median;
+  if (Number.isFinite(kib)) out.push({ metric: "RSS per connected device above idle", goal: "≤ 4 KiB", value: `${fmtSig(kib)} KiB`, met: kib <= 4 });
+  return out;
+}
+
+export function fleetGoalsTable(runs: readonly RunRecord[], cells: Map<string, Cell>, key: (t: TargetId) => string): string | null {
+  const goals = fleetGoals(runs, cells, key);
+  if (goals.length === 0) return null;
+  return table(
+    ["metric", "issue target", "measured", "status"],
+    goals.map((x) => [x.metric, x.goal, x.value, x.met ? "met" : "**not met**"]),
+  );
+}
+
+/** Terminal lines for the fleet: RSS per device and GC pauses, which the generic console table has no room for. */
+export function fleetConsoleLines(runs: readonly RunRecord[]): string[] {
+  const fleet = fleetCells(runs);
+  if (fleet.size === 0) return [];
+  const lines = ["", "fleet (medians): target, RSS idle → connected → end MiB, KiB/device, GC count / total ms / worst pause ms, load generator send lag p99 ms"];
+  for (const [t, f] of fleet) {
+    lines.push(`  ${t.padEnd(15)} ${fmtSig(f.rssIdleMiB.median)} → ${fmtSig(f.rssConnectedMiB.median)} → ${fmtSig(f.rssEndMiB.median)} MiB, ${fmtSig(f.kibPerDevice.median)} KiB/device, GC ${gcText(f)}, send lag ${fmtSig(f.sendLagP99Ms.median)} ms`);
+  }
+  return lines;
+}
