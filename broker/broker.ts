@@ -78,6 +78,8 @@ export interface BrokerEvents {
   /** A store call failed (the broker keeps serving; see docs/store.md for what is withheld meanwhile). */
   "store.error": [operation: string, error: Error, attempt: number];
   "store.recovered": [];
+  /** The oldest applied journal batch has waited `waitedMs` for its side effects; every later ack waits too. */
+  "journal.stalled": [batchId: number, waitedMs: number, pending: string[]];
   /** A cluster operation failed; it is retried or worked around (see broker/cluster.ts). */
   "cluster.error": [operation: string, error: Error];
   /**
@@ -156,6 +158,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     this.journal = new Journal(store, {
       onStoreError: (err, attempt) => this.emit("store.error", "apply", err, attempt),
       onStoreRecovered: () => this.emit("store.recovered"),
+      onStall: (batchId, waitedMs, pending) => this.emit("journal.stalled", batchId, waitedMs, pending),
     });
   }
 

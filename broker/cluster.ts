@@ -98,6 +98,8 @@ export class Cluster implements ResultTarget<Reroute> {
   /** Copies routed again after a store answer (reroute): their derived ids never repeat one made while handling. */
   private rerouted = 0;
   private flushScheduled = false;
+  /** Where this tick's forwards went once sent (for the journal's stall report). */
+  private tickSending: { nodes: string[] | null } = { nodes: null };
   /** Resolves the journal track of this tick's forwards once they were sent (or stored instead). */
   private settleTick: (() => void) | null = null;
   /** Kicks that tell every node a session is gone (expiries), collected per tick. */
@@ -322,7 +324,12 @@ export class Cluster implements ResultTarget<Reroute> {
   }
 
   private scheduleFlush(): void {
-    if (this.settleTick === null) this.tickSent = new Promise<void>((resolve) => (this.settleTick = resolve));
+    if (this.settleTick === null) {
+      const tick = new Promise<void>((resolve) => (this.settleTick = resolve));
+      const sent = (this.tickSending = { nodes: null as string[] | null });
+      this.tickSent = tick;
+      this.broker.journal.label(tick, () => (sent.nodes === null ? "forwards not sent yet" : `forwards to ${sent.nodes.join(", ")}, not yet taken by a link or a node queue`));
+    }
     // Every batch that forwards this tick (the one being filled, one whose results are handed out) waits for it.
     this.broker.journal.trackOnce(this.tickSent as Promise<void>);
     if (!this.flushScheduled) {
@@ -338,6 +345,7 @@ export class Cluster implements ResultTarget<Reroute> {
     const hops = this.pendingHops;
     const ids = this.pendingIds;
     const settle = this.settleTick;
+    const sending = this.tickSending;
     this.pending = new Map();
     this.pendingHops = new Map();
     this.pendingIds = new Map();
@@ -372,6 +380,7 @@ export class Cluster implements ResultTarget<Reroute> {
       }
       sends.push(this.sendDeliveries(node, messages));
     }
+    sending.nodes = [...pending.keys()];
     void Promise.all(sends).then(() => settle?.());
   }
 

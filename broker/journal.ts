@@ -1,5 +1,6 @@
 import type { Store, StoreOp, StoreOpResult } from "../core/store/types.js";
 import { applyUntilDone, BatchSignals } from "./journal-signals.js";
+import { STALL_REPORT_MS, unsettled } from "./journal-stall.js";
 
 /** Something that waits for a batch of store writes to become durable. */
 export interface DurabilityWaiter {
@@ -12,6 +13,11 @@ export interface JournalEvents {
   onStoreError(err: Error, attempt: number): void;
   /** The store answered again after failures. */
   onStoreRecovered(): void;
+  /**
+   * The oldest applied batch has waited `waitedMs` for its side effects (every later acknowledgement waits with it):
+   * `pending` names what it waits for. Reported every STALL_REPORT_MS while it lasts.
+   */
+  onStall?(batchId: number, waitedMs: number, pending: string[]): void;
 }
 
 /** Receives the result of one op; `ctx` is what the writer passed along (no closure per message). */
@@ -61,7 +67,11 @@ export class Journal {
   /** While a batch's results are handed out: its tracks, so follow-up side effects join that batch. */
   private resolvingTracks: Promise<unknown>[] | null = null;
   /** Applied batches waiting for their side effects or for an earlier batch, in batch order. */
-  private completing: { batchId: number; waiters: Set<DurabilityWaiter>; remaining: number }[] = [];
+  private completing: { batchId: number; waiters: Set<DurabilityWaiter>; remaining: number; tasks: Promise<unknown>[]; since: number }[] = [];
+  /** Names of tracked side effects, for the stall report (`label`). */
+  private readonly labels = new WeakMap<Promise<unknown>, () => string>();
+  private readonly stallTimer: NodeJS.Timeout;
+  private stallReportedAt = 0;
   /** Ops of the batch being filled that go to the store only once its other ops and side effects landed. */
   private late: StoreOp[] = [];
   /** Which batches were applied, and which landed (applied, side effects settled). */
@@ -71,7 +81,15 @@ export class Journal {
     private readonly store: Store,
     private readonly events: JournalEvents,
     private readonly maxBackoffMs = 2000,
-  ) {}
+  ) {
+    this.stallTimer = setInterval(() => this.checkStall(), STALL_REPORT_MS / 5);
+    this.stallTimer.unref();
+  }
+
+  /** Names a tracked side effect in the stall report (`describe` is called only when a stall is reported). */
+  label(task: Promise<unknown>, describe: () => string): void {
+    this.labels.set(task, describe);
+  }
 
   /** Whether the last attempt failed (the store is unreachable). */
   get failing(): boolean {
@@ -198,6 +216,7 @@ export class Journal {
 
   close(): void {
     this.closed = true;
+    clearInterval(this.stallTimer);
   }
 
   private schedule(): void {
@@ -261,14 +280,16 @@ export class Journal {
           // The late ops (inbound QoS 2 markers) follow everything else of the batch: ops, sends, follow-ups.
           const before = tracks.splice(0);
           const apply = (): Promise<void> => applyUntilDone(this.store, late, (err, n) => this.events.onStoreError(err, n), () => this.closed, this.maxBackoffMs);
-          tracks.push(Promise.allSettled(before).then(apply));
+          const markers = Promise.allSettled(before).then(apply);
+          this.labels.set(markers, () => `${late.length} inbound QoS 2 marker(s), written after the batch's other side effects`);
+          tracks.push(markers);
         }
         this.signals.onResolved(batchId, tracks);
         if (tracks.length === 0 && this.completing.length === 0) {
           this.durable = batchId;
           for (const waiter of waiters) waiter.onDurable(batchId);
         } else {
-          const entry = { batchId, waiters, remaining: tracks.length };
+          const entry = { batchId, waiters, remaining: tracks.length, tasks: tracks, since: Date.now() };
           this.completing.push(entry);
           const settle = (): void => {
             entry.remaining--;
@@ -296,6 +317,20 @@ export class Journal {
         setTimeout(() => this.send(batchId, ops, targets, ctxs, waiters, tracks, late), delay).unref();
       },
     );
+  }
+
+  /** Reports the oldest applied batch when it has waited STALL_REPORT_MS or more for its side effects. */
+  private checkStall(): void {
+    const head = this.completing[0];
+    const report = this.events.onStall;
+    if (head === undefined || report === undefined) return;
+    const now = Date.now();
+    const waited = now - head.since;
+    if (waited < STALL_REPORT_MS || now - this.stallReportedAt < STALL_REPORT_MS) return;
+    this.stallReportedAt = now;
+    void unsettled(head.tasks, this.labels).then((pending) => {
+      if (this.completing[0] === head) report(head.batchId, waited, pending);
+    });
   }
 
   /** Declares applied batches durable, in order, once their side effects settled. */

@@ -34,6 +34,9 @@ export function attachLogging(broker: Broker, log: Logger): void {
   broker.on("store.error", (operation, err, attempt) => {
     log.error({ operation, attempt, err: err.message }, "store call failed; acknowledgements that depend on it are held");
   });
+  broker.on("journal.stalled", (batchId, waitedMs, pending) => {
+    log.warn({ batchId, waitedMs, pending }, "acknowledgements held: a journal batch still waits for its side effects");
+  });
   broker.on("store.recovered", () => {
     log.warn("store reachable again");
   });

@@ -580,7 +580,10 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
       return;
     }
     held.push({ msg, qos, retain, dedupId: this.host.journal.dedupId });
-    this.heldDone ??= new Promise<void>((resolve) => (this.heldSettle = resolve));
+    if (this.heldDone === null) {
+      this.heldDone = new Promise<void>((resolve) => (this.heldSettle = resolve));
+      this.host.journal.label(this.heldDone, () => `deliveries held for ${this.clientId} while its session is claimed (claim ${this.claimant !== null ? "in progress" : "ended"})`);
+    }
     this.host.journal.trackOnce(this.heldDone);
   }
 

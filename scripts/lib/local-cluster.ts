@@ -132,18 +132,23 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
     const nodeId = `node-${++counter}`;
     const mqttPort = await freePort();
     const httpPort = await freePort();
-    const child = spawn(process.execPath, [broker], { env: env(nodeId, mqttPort, httpPort), stdio: ["ignore", "ignore", "pipe"] });
+    // stderr: start-up lines and failures; stdout: the JSON log (warnings and errors at the level set above).
+    const child = spawn(process.execPath, [broker], { env: env(nodeId, mqttPort, httpPort), stdio: ["ignore", "pipe", "pipe"] });
     children.add(child);
     let out = "";
-    let partial = "";
-    child.stderr?.on("data", (d: Buffer) => {
-      const text = d.toString();
-      out = (out + text).slice(-200_000);
-      if (opts.onOutput === undefined) return;
-      const lines = (partial + text).split("\n");
-      partial = lines.pop() ?? "";
-      for (const line of lines) opts.onOutput(nodeId, line);
-    });
+    const follow = (stream: NodeJS.ReadableStream | null): void => {
+      let partial = "";
+      stream?.on("data", (d: Buffer) => {
+        const text = d.toString();
+        out = (out + text).slice(-200_000);
+        if (opts.onOutput === undefined) return;
+        const lines = (partial + text).split("\n");
+        partial = lines.pop() ?? "";
+        for (const line of lines) opts.onOutput(nodeId, line);
+      });
+    };
+    follow(child.stderr);
+    follow(child.stdout);
     const exited = new Promise<number | string>((resolve) =>
       child.once("exit", (code, signal) => {
         children.delete(child);
