@@ -441,9 +441,13 @@ export class Cluster implements ResultTarget<Reroute> {
 
   private async receive(messages: NodeMessage[]): Promise<void> {
     await this.loaded;
-    for (const m of messages) this.handle(m, null);
-    // Deleting the messages from the queue is safe once what they caused is durable.
-    await this.broker.journal.barrier();
+    // Acknowledging (a link) or deleting (the node queue) is safe once what these messages caused landed: their
+    // writes applied and their own side effects (forwards passed on, held deliveries) settled. Not everything
+    // written before them: that includes this node's own forwards to the sender, whose handler would wait the same
+    // way for its own forwards to this node, a cycle only the link's ack timeout broke.
+    await this.broker.journal.landedAfter(() => {
+      for (const m of messages) this.handle(m, null);
+    });
   }
 
   private handle(m: NodeMessage, deadNode: string | null): void {

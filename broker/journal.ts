@@ -142,10 +142,11 @@ export class Journal {
    * it without waiting for itself.
    */
   landedAfter(fn: () => void): Promise<void> {
-    const ops = this.ops.length + this.late.length;
-    const tracks = this.tracks.length;
+    // The write count, not the batch's lengths: a side effect already tracked by this batch (the tick's forwards)
+    // and joined again by `fn` changes no length, and must still be waited for.
+    const writes = this.writes;
     fn();
-    if (this.ops.length + this.late.length === ops && this.tracks.length === tracks) return Promise.resolve();
+    if (this.writes === writes) return Promise.resolve();
     return this.signals.whenLanded(this.filling);
   }
 

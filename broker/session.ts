@@ -582,7 +582,12 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     held.push({ msg, qos, retain, dedupId: this.host.journal.dedupId });
     if (this.heldDone === null) {
       this.heldDone = new Promise<void>((resolve) => (this.heldSettle = resolve));
-      this.host.journal.label(this.heldDone, () => `deliveries held for ${this.clientId} while its session is claimed (claim ${this.claimant !== null ? "in progress" : "ended"})`);
+      const held = this.held;
+      this.host.journal.label(
+        this.heldDone,
+        () =>
+          `deliveries held for ${this.clientId} while its session is claimed (claim ${this.claimant !== null ? "in progress" : "ended"}, ${this.held === held ? "not released yet" : "released, their own writes not landed yet"})`,
+      );
     }
     this.host.journal.trackOnce(this.heldDone);
   }

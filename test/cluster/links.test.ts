@@ -64,9 +64,14 @@ function sqsBackend(): Backend {
   };
 }
 
-/** Forwards TCP to a port; `cut()` kills every connection, `deaf` drops what the target answers. */
+/**
+ * Forwards TCP to a port; `cut()` kills every connection, `deaf` drops what the target answers, `hold()` keeps what
+ * goes to the target until `release()`.
+ */
 class LinkProxy {
   deaf = false;
+  private held: Buffer[] | null = null;
+  private upstreams = new Set<Socket>();
   private readonly server: Server;
   private readonly sockets = new Set<Socket>();
   port = 0;
@@ -83,11 +88,32 @@ class LinkProxy {
           upstream.destroy();
         });
       }
-      client.on("data", (d: Buffer) => upstream.write(d));
+      this.upstreams.add(upstream);
+      upstream.on("close", () => this.upstreams.delete(upstream));
+      client.on("data", (d: Buffer) => {
+        if (this.held !== null) this.held.push(d);
+        else upstream.write(d);
+      });
       upstream.on("data", (d: Buffer) => {
         if (!this.deaf) client.write(d);
       });
     });
+  }
+
+  hold(): void {
+    this.held ??= [];
+  }
+
+  /** Chunks held now. */
+  get holding(): number {
+    return this.held?.length ?? 0;
+  }
+
+  /** Sends what was held (one link connection is assumed). */
+  release(): void {
+    const held = this.held ?? [];
+    this.held = null;
+    for (const u of this.upstreams) for (const d of held) u.write(d);
   }
 
   async listen(): Promise<number> {
@@ -191,6 +217,38 @@ describe("node links: forwards between nodes", () => {
     expect(got.filter((p) => !p.startsWith("probe"))).toEqual(Array.from({ length: 30 }, (_, i) => String(i)));
     expect(Object.values(nodes[0]!.links.counters.fallbackBy).reduce((a, b) => a + b, 0)).toBe(fallbacks);
     expect(nodes[1]!.links.counters.receivedMessages).toBeGreaterThanOrEqual(30);
+  });
+
+  it("batches crossing each other do not wait on each other: no link times out on an ack", async () => {
+    // A node acks a batch once what it caused landed, not once every earlier batch of its own is durable: those
+    // include its own forwards to the sender, whose handler would wait for the same, a cycle that only the ack
+    // timeout broke (a second of stalled acknowledgements each time, seen in test/cluster/processes-takeover).
+    const { nodes, proxy } = await pair(2000);
+    const [n1, n2] = nodes as [Node, Node];
+    const sub1 = await connectTo(n1, "x-sub1", { clean: false });
+    const sub2 = await connectTo(n2, "x-sub2", { clean: false });
+    const got1 = inbox(sub1, "x/");
+    const got2 = inbox(sub2, "x/");
+    const pub1 = await connectTo(n1, "x-pub1");
+    const pub2 = await connectTo(n2, "x-pub2");
+    await ready(nodes, sub2, got2, pub1, "x/to2");
+    await sub1.subscribeAsync("x/to1/#", { qos: 1 });
+    let n = 0;
+    await until(() => {
+      if (got1.some((p) => p.startsWith("probe")) && n2.links.counters.ackedBatches > 0) return true;
+      void pub2.publishAsync("x/to1/probe", `probe-${n++}`, { qos: 1 });
+      return false;
+    }, "a probe from node-2 to node-1 over the link");
+    // node-1's batch to node-2 waits in the proxy while node-2's batch to node-1 arrives and is handled.
+    proxy.hold();
+    const first = pub1.publishAsync("x/to2/a", "a", { qos: 1 });
+    await until(() => n1.links.counters.sentBatches > 0 && proxy.holding > 0, "node-1's batch to be held");
+    const second = pub2.publishAsync("x/to1/b", "b", { qos: 1 });
+    await until(() => got1.includes("b"), "node-2's message at node-1");
+    proxy.release();
+    await Promise.all([first, second]);
+    await until(() => got2.includes("a"), "node-1's message at node-2");
+    expect([n1.links.counters.fallbackBy["ack-timeout"], n2.links.counters.fallbackBy["ack-timeout"]]).toEqual([0, 0]);
   });
 
   it("a node that lost its lease and registered again sends and takes forwards over its links again", async () => {
