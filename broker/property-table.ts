@@ -1,3 +1,5 @@
+import type { MessageProperties } from "../core/message-properties.js";
+
 /**
  * The one table of MQTT 5 properties (MQTT 5.0 section 2.2.2.2): identifiers, data types, the packets each may
  * appear in and whether it may repeat. broker/properties.ts reads and writes property blocks with it.
@@ -52,12 +54,7 @@ export const enum Type {
 }
 
 /** The properties of one block, by mqtt-packet's names; byte-valued properties keep their number. */
-export interface Properties {
-  payloadFormatIndicator?: number;
-  messageExpiryInterval?: number;
-  contentType?: string;
-  responseTopic?: string;
-  correlationData?: Buffer;
+export interface Properties extends MessageProperties {
   /** One in SUBSCRIBE; any number in a PUBLISH to a client [MQTT-3.3.4-4]. */
   subscriptionIdentifiers?: number[];
   sessionExpiryInterval?: number;
@@ -76,8 +73,6 @@ export interface Properties {
   topicAlias?: number;
   maximumQoS?: number;
   retainAvailable?: number;
-  /** In wire order, duplicates kept: a server forwards them unchanged and in order [MQTT-3.3.2-17] [MQTT-3.3.2-18]. */
-  userProperties?: [string, string][];
   maximumPacketSize?: number;
   wildcardSubscriptionAvailable?: number;
   subscriptionIdentifiersAvailable?: number;
