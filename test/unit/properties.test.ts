@@ -175,7 +175,7 @@ describe("property blocks: what the receiver must reject, with its reason code",
     ["a user property without its value", block(0x26, ...str("k")), PUBLISH, MALFORMED_PACKET],
     ["a Subscription Identifier cut in the middle", block(0x0b, 0x80), SUBSCRIBE, MALFORMED_PACKET],
     ["a Subscription Identifier of 5 bytes", block(0x0b, 0x80, 0x80, 0x80, 0x80, 0x01), PUBLISH, MALFORMED_PACKET],
-    ["a Subscription Identifier not in its shortest form [MQTT-1.5.5-1]", block(0x0b, 0x81, 0x00), PUBLISH, MALFORMED_PACKET],
+    ["a Subscription Identifier not in its shortest form (MQTT 5.0 1.5.5)", block(0x0b, 0x81, 0x00), PUBLISH, MALFORMED_PACKET],
     ["a Property Length of 5 bytes", Buffer.from([0x80, 0x80, 0x80, 0x80, 0x01]), PUBLISH, MALFORMED_PACKET],
     ["no Property Length at all", Buffer.alloc(0), SUBSCRIBE, MALFORMED_PACKET],
   ];
