@@ -1,23 +1,53 @@
 import { parser as createMqttParser, generate } from "mqtt-packet";
 import type { Packet, Parser } from "mqtt-packet";
+import { decodeProperties, type Properties, varIntSize, WILL_PROPERTIES } from "./properties.js";
 
 /**
- * The MQTT codec: mqtt-packet's parser, made strict about UTF-8, for the packets off the delivery hot path
- * (`parseFrame`; broker/decoder.ts reads the hot ones and splits the stream), and hand-written encoders for the
- * packets on the delivery hot path (PUBLISH and the 4-byte acknowledgements).
+ * The MQTT codec: mqtt-packet's parser, made strict about UTF-8 and (MQTT 5) about properties, for the packets off
+ * the delivery hot path (`parseFrame`; broker/decoder.ts reads the hot ones and splits the stream), and
+ * hand-written encoders for the packets on the delivery hot path (PUBLISH and the 4-byte acknowledgements; the
+ * MQTT 5 forms are in broker/codec5.ts).
  */
 
 // ignoreBOM: a leading U+FEFF is part of the string and MUST NOT be stripped [MQTT-1.5.3-3].
 const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
 
-/** The parts of mqtt-packet's parser internals that the strict string override touches (pinned version 9.0.2). */
+/** A varint of more than 4 bytes or a packet whose bytes contradict its remaining length: the stream is unusable. */
+export class MalformedPacketError extends Error {
+  override readonly name = "MalformedPacketError";
+}
+
+/** Decodes `len` bytes at `start` as an MQTT UTF-8 string; null when ill-formed or containing U+0000. */
+export function decodeString(buf: Buffer, start: number, end: number): string | null {
+  // Topics are nearly always ASCII: check bytes and take the fast path.
+  for (let i = start; i < end; i++) {
+    const b = buf[i] as number;
+    if (b === 0) return null; // [MQTT-1.5.3-2]
+    if (b >= 0x80) {
+      let s: string;
+      try {
+        // ignoreBOM: a leading U+FEFF is part of the string [MQTT-1.5.3-3].
+        s = strictUtf8.decode(buf.subarray(start, end));
+      } catch {
+        return null; // [MQTT-1.5.3-1]
+      }
+      return s.includes("\u0000") ? null : s;
+    }
+  }
+  // ASCII: latin1 decoding is exact and the cheapest.
+  return buf.toString("latin1", start, end);
+}
+
+/** The parts of mqtt-packet's parser internals that the strict overrides touch (pinned version 9.0.2). */
 interface ParserInternals {
   _list: { length: number; slice(start: number, end: number): Buffer };
   _pos: number;
-  packet: { cmd: string; length: number; messageId?: number };
+  packet: { cmd: string; length: number; messageId?: number; props?: Properties; will?: { props?: Properties } };
+  settings: { protocolVersion?: number };
   _parseNum(): number;
   _emitError(err: Error): void;
   _parseString(): string | null;
+  _parseProperties(): object | false;
   _newPacket(): boolean;
 }
 
@@ -46,7 +76,52 @@ function parseStringStrict(this: ParserInternals): string | null {
   return result;
 }
 
-const emitPacket = (createMqttParser() as unknown as ParserInternals)._newPacket;
+const original = createMqttParser() as unknown as ParserInternals;
+const emitPacket = original._newPacket;
+const lenientProperties = original._parseProperties;
+
+/** Packet types of the packets whose properties mqtt-packet reads (MQTT 5.0 table 2-1). */
+const PACKET_TYPES: Readonly<Record<string, number>> = {
+  connect: 1,
+  connack: 2,
+  publish: 3,
+  subscribe: 8,
+  suback: 9,
+  unsubscribe: 10,
+  unsuback: 11,
+  disconnect: 14,
+  auth: 15,
+};
+/** Property blocks read so far in the current frame: a CONNECT's second one is its will properties. */
+let propertyBlocks = 0;
+
+/**
+ * mqtt-packet reads MQTT 5 properties leniently: a single-valued property twice becomes an array, a property in
+ * a packet it is not valid for is accepted, byte values become booleans (2 reads as true), user properties become
+ * an object (order and interleaving lost) and a block that overruns its Property Length is not noticed. At level
+ * 5 the block is read by broker/properties.ts instead, and put on the packet as `props` (`will.props` for the
+ * will properties); mqtt-packet's `properties` stays unset. A v5 CONNECT read at level 4 (before the broker
+ * serves MQTT 5 it is refused anyway) keeps mqtt-packet's reading.
+ */
+function parsePropertiesStrict(this: ParserInternals): object | false {
+  if (this.settings.protocolVersion !== 5) return lenientProperties.call(this);
+  const { cmd, length } = this.packet;
+  // DISCONNECT and AUTH may end before their Property Length (3.14.2.2, 3.15.2.2); no other packet may.
+  if (this._pos >= length && (cmd === "disconnect" || cmd === "auth")) return {};
+  const context = cmd === "connect" && propertyBlocks++ > 0 ? WILL_PROPERTIES : (PACKET_TYPES[cmd] ?? -1);
+  try {
+    const { props, next } = decodeProperties(this._list.slice(0, length), this._pos, length, context);
+    this._pos = next;
+    if (props !== undefined) {
+      if (context === WILL_PROPERTIES && this.packet.will) this.packet.will.props = props;
+      else this.packet.props = props;
+    }
+  } catch (err) {
+    this._emitError(err as Error);
+    this._pos = length;
+  }
+  return {};
+}
 
 /**
  * mqtt-packet reads fixed-size fields (packet ids) without checking them against the remaining length: a PUBACK of
@@ -68,11 +143,13 @@ function createStrictParser(): Parser & ParserInternals {
   const p = createMqttParser() as Parser & ParserInternals;
   p._parseString = parseStringStrict;
   p._newPacket = newPacketStrict;
+  p._parseProperties = parsePropertiesStrict;
   p.on("packet", (packet: Packet) => {
     parsed = packet;
   });
+  // mqtt-packet reads on after an error: the first one says what was wrong (a later one is only its consequence).
   p.on("error", (err: Error) => {
-    parsed = err;
+    if (!(parsed instanceof Error)) parsed = err;
   });
   return p;
 }
@@ -86,19 +163,22 @@ let parsed: Packet | Error | null = null;
 let shared = createStrictParser();
 /**
  * mqtt-packet keeps the last CONNECT as its settings (protocol level 5 changes how later packets are read); every
- * frame is read as MQTT 3.1.1, whichever connection it comes from.
+ * frame is read at the level its connection gives, whichever connection parsed the last one.
  */
 const SETTINGS = Object.freeze({ protocolVersion: 4 });
+const SETTINGS5 = Object.freeze({ protocolVersion: 5 });
 
 /**
  * Parses one complete packet (fixed header included) with mqtt-packet: the packets off the delivery hot path
- * (CONNECT, SUBSCRIBE, UNSUBSCRIBE, DISCONNECT and the ones a client must not send). Returns the error when the
- * packet is malformed.
+ * (CONNECT, SUBSCRIBE, UNSUBSCRIBE, DISCONNECT, AUTH and the ones a client must not send), at protocol `level` (5:
+ * MQTT 5 fields and properties; anything else: 3.1.1, which reads 3.1 too). Returns the error when the packet is
+ * malformed (a `PropertyError` carries the MQTT 5 reason code).
  */
-export function parseFrame(frame: Buffer): Packet | Error {
+export function parseFrame(frame: Buffer, level = 4): Packet | Error {
   parsed = null;
+  propertyBlocks = 0;
   const parser = shared as Parser & ParserInternals & { settings: object };
-  parser.settings = SETTINGS;
+  parser.settings = level === 5 ? SETTINGS5 : SETTINGS;
   const left = parser.parse(frame);
   // It keeps a CONNECT as its settings: not past this call (a password would stay in memory).
   parser.settings = SETTINGS;
@@ -114,14 +194,10 @@ export function encode(packet: Packet): Buffer {
   return generate(packet);
 }
 
-function varIntLength(n: number): number {
-  return n < 128 ? 1 : n < 16_384 ? 2 : n < 2_097_152 ? 3 : 4;
-}
-
 /** Bytes of a PUBLISH whose topic has `topicBytes` UTF-8 bytes; `withId` when QoS > 0 (a packet id follows the topic). */
 export function publishSize(topicBytes: number, payloadLength: number, withId: boolean): number {
   const remaining = 2 + topicBytes + (withId ? 2 : 0) + payloadLength;
-  return 1 + varIntLength(remaining) + remaining;
+  return 1 + varIntSize(remaining) + remaining;
 }
 
 /** The first byte of a PUBLISH: type 3 with DUP, QoS and RETAIN [MQTT-3.3.1]. */

@@ -1,5 +1,8 @@
 import type { Packet } from "mqtt-packet";
-import { parseFrame } from "./codec.js";
+import { decodeString, MalformedPacketError, parseFrame } from "./codec.js";
+import { decodeHot5 } from "./codec5.js";
+
+export { decodeString, MalformedPacketError } from "./codec.js";
 
 /**
  * Splits a client's byte stream into MQTT packets. The packets of the delivery hot path (PUBLISH, PUBACK, PUBREC,
@@ -7,6 +10,9 @@ import { parseFrame } from "./codec.js";
  * as one complete frame, to mqtt-packet's parser (`parseFrame`, one instance shared by all connections). Both apply
  * the same rules: reserved header flags [MQTT-2.2.2-2], QoS 3 [MQTT-3.3.1-4], fields that must fill the remaining
  * length exactly [MQTT-4.8.0-1], well-formed UTF-8 without U+0000 [MQTT-1.5.3-1] [MQTT-1.5.3-2].
+ *
+ * At protocol level 5 (`setProtocolLevel`) the hot packets are read by broker/codec5.ts and the others by
+ * mqtt-packet at level 5, with properties checked against one table (broker/properties.ts).
  *
  * An idle connection costs one small object: no buffer is held between packets unless a packet is cut across
  * chunks, and then only its bytes.
@@ -19,34 +25,6 @@ export interface PacketSink {
   onDecodeError(err: Error): void;
   /** A packet's remaining length exceeds the limit; called as soon as its header is read. */
   onOversize(remainingLength: number): void;
-}
-
-/** A varint of more than 4 bytes or a packet whose bytes contradict its remaining length: the stream is unusable. */
-export class MalformedPacketError extends Error {
-  override readonly name = "MalformedPacketError";
-}
-
-const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
-
-/** Decodes `len` bytes at `start` as an MQTT UTF-8 string; null when ill-formed or containing U+0000. */
-export function decodeString(buf: Buffer, start: number, end: number): string | null {
-  // Topics are nearly always ASCII: check bytes and take the fast path.
-  for (let i = start; i < end; i++) {
-    const b = buf[i] as number;
-    if (b === 0) return null; // [MQTT-1.5.3-2]
-    if (b >= 0x80) {
-      let s: string;
-      try {
-        // ignoreBOM: a leading U+FEFF is part of the string [MQTT-1.5.3-3].
-        s = strictUtf8.decode(buf.subarray(start, end));
-      } catch {
-        return null; // [MQTT-1.5.3-1]
-      }
-      return s.includes("\u0000") ? null : s;
-    }
-  }
-  // ASCII: latin1 decoding is exact and the cheapest.
-  return buf.toString("latin1", start, end);
 }
 
 /** A rest shorter than this is copied out of its chunk, so a few leftover bytes never pin a large chunk. */
@@ -62,6 +40,8 @@ export class PacketDecoder {
   private need = 0;
   /** After a malformed or oversized packet the stream cannot be resynchronised: the rest is ignored. */
   private failed = false;
+  /** The protocol level packets are read at: 4 (3.1.1, which reads 3.1 too) until a CONNECT says otherwise. */
+  private level = 4;
 
   constructor(
     private readonly sink: PacketSink,
@@ -71,6 +51,14 @@ export class PacketDecoder {
   /** Changes the limit for packets whose header is read from now on (a connection allows more after CONNECT). */
   setMaxRemainingLength(max: number): void {
     this.maxRemainingLength = max;
+  }
+
+  /**
+   * Reads the packets after the CONNECT at its protocol level (5: MQTT 5 properties and reason codes, by
+   * broker/codec5.ts); a level is set once, when the CONNECT is read.
+   */
+  setProtocolLevel(level: number): void {
+    this.level = level;
   }
 
   /** Bytes received and not yet decoded into a packet. */
@@ -98,7 +86,8 @@ export class PacketDecoder {
     while (pos < len) {
       // Fixed header: type and flags, checked at once, then the remaining length in 1 to 4 bytes.
       const invalid = headerError(buf[pos] as number);
-      if (invalid !== null) {
+      // AUTH (type 15, flags 0) exists from MQTT 5 on.
+      if (invalid !== null && !(this.level === 5 && buf[pos] === 0xf0)) {
         this.fail(new MalformedPacketError(invalid));
         return;
       }
@@ -133,7 +122,9 @@ export class PacketDecoder {
         this.need = end - pos;
         break;
       }
-      const packet = decodeHot(buf, pos, p, end) ?? parseFrame(buf.subarray(pos, end));
+      const packet =
+        (this.level === 5 ? decodeHot5(buf, pos, p, end) : decodeHot(buf, pos, p, end)) ??
+        parseFrame(buf.subarray(pos, end), this.level);
       const size = end - pos;
       pos = end;
       if (packet instanceof Error) {
