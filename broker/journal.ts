@@ -181,6 +181,14 @@ export class Journal {
     return this.signals.whenApplied(target);
   }
 
+  /**
+   * Takes `task` out of the batch being filled: a task that settles once writes made into this very batch landed
+   * (held deliveries released now) would make the batch wait for itself, forever.
+   */
+  untrack(task: Promise<unknown>): void {
+    if (this.tracks.includes(task)) this.tracks = this.tracks.filter((t) => t !== task);
+  }
+
   /** Like `track`, but a task already tracked by the same batch last is not added again. */
   trackOnce(task: Promise<unknown>): void {
     const list = this.resolvingTracks ?? this.tracks;

@@ -504,11 +504,15 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
   releaseDeliveries(): void {
     const held = this.held;
     const settle = this.heldSettle;
+    const done = this.heldDone;
     this.held = null;
     this.heldSettle = null;
     this.heldDone = null;
     if (held === null) return;
     const journal = this.host.journal;
+    // The batch being filled may have held some of them: their writes go into it now, so it need not wait for
+    // them, and waiting would be waiting for itself (earlier batches that held some still wait).
+    if (done !== null) journal.untrack(done);
     const landed = journal.landedAfter(() => {
       for (const h of held) {
         // Held while the client connected: authorized against the policy it connected with.

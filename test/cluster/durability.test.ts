@@ -185,6 +185,39 @@ describe("nothing acknowledged is lost: a claim in progress", () => {
   });
 });
 
+describe("a claim in progress: the batch its held deliveries land in", () => {
+  it("a message held in the tick the claim ends does not hold that batch, and every later acknowledgement, forever", async () => {
+    const { nodes, store } = await cluster(1);
+    const [n1] = nodes as [TestBroker];
+    const first = await connect(n1, "dev", { clean: false });
+    await first.subscribeAsync("t/#", { qos: 1 });
+    await first.endAsync();
+    const pub = await connect(n1, "pub");
+    const claim = store.claimSession.bind(store);
+    let release: () => void = () => undefined;
+    const opened = new Promise<void>((resolve) => (release = resolve));
+    store.claimSession = async (...args) => {
+      await opened;
+      return claim(...args);
+    };
+    const again = mqtt.connect({ host: "127.0.0.1", port: n1.mqttPort, clientId: "dev", clean: false, reconnectPeriod: 0 });
+    clients.push(again);
+    const got = collect(again);
+    await until(() => n1.broker.sessions.get("dev")?.claimant !== null, "the claim to start");
+    // The claim's answer and a message for the session in one tick: the message is held in the batch being filled,
+    // and the claim, going on in that tick, releases it into the same batch.
+    release();
+    n1.broker.publish({ topic: "t/1", payload: Buffer.from("same tick"), qos: 1, retain: false });
+    await until(() => got.length === 1, "the held message on the reconnected client");
+    // The node still acknowledges: that batch became durable.
+    let acked = false;
+    void pub.publishAsync("t/2", "after", { qos: 1 }).then(() => (acked = true));
+    await until(() => acked, "a PUBACK after the claim", 5000);
+    await until(() => got.length === 2, "the later message");
+    expect(got).toEqual(["same tick", "after"]);
+  });
+});
+
 /** Like SQS: a send to a queue deleted in the last 60 s is accepted, and dropped. */
 function acceptAfterDelete(communicators: MemoryCommunicator[]): void {
   const deleted = new Set<string>();
