@@ -12,11 +12,35 @@ export class BatchSignals {
   private readonly landing = new Map<number, (() => void)[]>();
   /** Told true once their batch was applied, false when an attempt fails first. */
   private applyWaiters: { batchId: number; resolve: (ok: boolean) => void }[] = [];
+  /** Batch id -> callbacks told once that batch was applied and its results' follow-ups landed. */
+  private readonly followed = new Map<number, (() => void)[]>();
 
   /** Resolves true once batch `batchId` was applied, false as soon as an attempt fails. */
   whenApplied(batchId: number): Promise<boolean> {
     if (this.applied >= batchId) return Promise.resolve(true);
     return new Promise((resolve) => this.applyWaiters.push({ batchId, resolve }));
+  }
+
+  /**
+   * Resolves once batch `batchId` (not yet sent) was applied, after however many attempts, and what its results
+   * caused in turn (`Journal.followUp`) landed; not its other side effects.
+   */
+  whenFollowedUp(batchId: number): Promise<void> {
+    return new Promise((resolve) => {
+      const list = this.followed.get(batchId);
+      if (list === undefined) this.followed.set(batchId, [resolve]);
+      else list.push(resolve);
+    });
+  }
+
+  /** Batch `batchId`'s results were handed out; `followUps` is what they caused in turn. */
+  onFollowedUp(batchId: number, followUps: readonly Promise<unknown>[]): void {
+    const waiting = this.followed.get(batchId);
+    if (waiting === undefined) return;
+    this.followed.delete(batchId);
+    void Promise.allSettled(followUps).then(() => {
+      for (const resolve of waiting) resolve();
+    });
   }
 
   /** Resolves once batch `batchId` (not yet sent) was applied and its own side effects settled. */

@@ -68,6 +68,10 @@ export class Journal {
   private resolvingTracks: Promise<unknown>[] | null = null;
   /** Applied batches waiting for their side effects or for an earlier batch, in batch order. */
   private completing: { batchId: number; waiters: Set<DurabilityWaiter>; remaining: number; tasks: Promise<unknown>[]; since: number }[] = [];
+  /** While a batch's results are handed out: what `followUp` made of them. */
+  private resolvingFollowUps: Promise<unknown>[] | null = null;
+  /** While `landedAfter` runs its function: the side effects it tracks or joins. */
+  private collecting: Promise<unknown>[] | null = null;
   /** Names of tracked side effects, for the stall report (`label`). */
   private readonly labels = new WeakMap<Promise<unknown>, () => string>();
   private readonly stallTimer: NodeJS.Timeout;
@@ -119,6 +123,7 @@ export class Journal {
    */
   track(task: Promise<unknown>): number {
     (this.resolvingTracks ?? this.tracks).push(task);
+    this.collecting?.push(task);
     this.writes++;
     this.schedule();
     return this.filling;
@@ -142,12 +147,27 @@ export class Journal {
    * it without waiting for itself.
    */
   landedAfter(fn: () => void): Promise<void> {
-    // The write count, not the batch's lengths: a side effect already tracked by this batch (the tick's forwards)
-    // and joined again by `fn` changes no length, and must still be waited for.
+    // Only what `fn` caused: its ops applied and the side effects it tracked (or joined: a tick's forwards already
+    // tracked by this batch), not the batch's other side effects. Waiting for those chained a node's link handler
+    // to the sender's next handler, which waited for its own batch the same way.
     const writes = this.writes;
-    fn();
+    const ops = this.ops.length;
+    const late = this.late.length;
+    const outer = this.collecting;
+    const joined: Promise<unknown>[] = [];
+    this.collecting = joined;
+    try {
+      fn();
+    } finally {
+      this.collecting = outer;
+    }
+    outer?.push(...joined);
     if (this.writes === writes) return Promise.resolve();
-    return this.signals.whenLanded(this.filling);
+    if (this.late.length !== late) return this.signals.whenLanded(this.filling);
+    const waits: Promise<unknown>[] = joined;
+    // Its ops applied, and what their results caused in turn (a delivery refused and routed again) landed.
+    if (this.ops.length !== ops) waits.push(this.signals.whenFollowedUp(this.filling));
+    return Promise.allSettled(waits).then(() => undefined);
   }
 
   /**
@@ -161,12 +181,16 @@ export class Journal {
       fn();
       return;
     }
+    const followUps = this.resolvingFollowUps;
     this.resolvingTracks = null; // follow-up writes and sends belong to the next batch; this one waits for it
+    this.resolvingFollowUps = null;
     try {
       const landed = this.landedAfter(fn);
       resolving.push(landed);
+      followUps?.push(landed);
     } finally {
       this.resolvingTracks = resolving;
+      this.resolvingFollowUps = followUps;
     }
   }
 
@@ -193,7 +217,10 @@ export class Journal {
   trackOnce(task: Promise<unknown>): void {
     const list = this.resolvingTracks ?? this.tracks;
     if (list[list.length - 1] !== task) this.track(task);
-    else this.writes++; // the caller's acknowledgement still waits for this batch
+    else {
+      this.writes++; // the caller's acknowledgement still waits for this batch
+      this.collecting?.push(task);
+    }
   }
 
   /** Resolves once everything written before this call is durable (used before claiming a session). */
@@ -276,6 +303,8 @@ export class Journal {
         }
         this.signals.onApplied(batchId);
         this.resolvingTracks = tracks;
+        const followUps: Promise<unknown>[] = [];
+        this.resolvingFollowUps = followUps;
         try {
           for (let i = 0; i < targets.length; i++) {
             const target = targets[i];
@@ -284,7 +313,9 @@ export class Journal {
           }
         } finally {
           this.resolvingTracks = null;
+          this.resolvingFollowUps = null;
         }
+        this.signals.onFollowedUp(batchId, followUps);
         if (late.length > 0) {
           // The late ops (inbound QoS 2 markers) follow everything else of the batch: ops, sends, follow-ups.
           const before = tracks.splice(0);
