@@ -66,7 +66,6 @@ export class Adopter {
           return;
         }
         count++;
-        if (process.env.SIM_DEBUG) console.log(`${new Date(Date.now()).toISOString().slice(14, 23)} ${this.nodeId} ADOPTED ${id} from ${dead} epoch ${r.epoch} snapshot=${r.snapshot !== null}`);
         this.remember(dead, id);
         if (r.snapshot !== null) this.broker.adopted(id, r.epoch);
         if (r.connected) this.events.onSessionLost(id, r.username);

@@ -410,7 +410,6 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     session.usePolicy(conn.policy);
     session.ownedBy(claim?.snapshot.identity ?? identity);
     if (claim !== null) {
-      if (process.env.SIM_DEBUG && clientId === process.env.SIM_TRACE) console.log(`${new Date(Date.now()).toISOString().slice(14, 23)} ${this.config.nodeId} CLAIM ${clientId} epoch ${claim.epoch} outgoing=${claim.snapshot.outgoing.map((o) => o.msg.payload.toString()).join(",")}`);
       session.loadSnapshot(claim.snapshot);
       this.syncSubscriptions(session, claim.snapshot.subscriptions);
     } else {

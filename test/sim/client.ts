@@ -196,7 +196,6 @@ export class SimClient {
       case "publish": {
         const key = p.payload.toString();
         const messageId = p.messageId ?? 0;
-        if (process.env.SIM_TRACE === this.id) console.log(`${new Date(Date.now()).toISOString().slice(14, 23)} ${this.id} got PUBLISH ${key} q${p.qos} id=${messageId} dup=${p.dup}${p.qos === 2 && this.awaitingRel.has(messageId) ? " (awaiting PUBREL: taken as a repeat)" : ""}`);
         if (p.qos === 2 && this.awaitingRel.has(messageId)) return this.send({ cmd: "pubrec", messageId });
         this.history.receipts.push({ subscriber: this.id, key, qos: p.qos, at: Date.now(), node: this.node ?? "?", dup: p.dup });
         if (p.qos === 1) this.send({ cmd: "puback", messageId });

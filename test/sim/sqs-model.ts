@@ -188,7 +188,6 @@ export class SqsModel {
       if (seen !== undefined && now - seen < DEDUP_MS) continue;
       if (this.opts.dropDelivery !== undefined && e.MessageBody.includes('"type":"deliver"') && ++this.deliveries === this.opts.dropDelivery) continue;
       live.dedup.set(key, now);
-      if (process.env.SIM_SQSLOG !== undefined && live.name.includes(process.env.SIM_SQSLOG)) console.log(`${new Date(Date.now()).toISOString().slice(14, 23)} SQS send ${live.name} m-${this.seq} g=${e.MessageGroupId} ${e.MessageBody.slice(0, 200)}`);
       live.messages.push({ seq: this.seq, messageId, body: e.MessageBody, groupId: e.MessageGroupId, receiveCount: 0, invisibleUntil: 0, receipt: null });
     }
     if (live.dedup.size > 10_000) for (const [k, t] of live.dedup) if (now - t >= DEDUP_MS) live.dedup.delete(k);
@@ -210,7 +209,6 @@ export class SqsModel {
       m.receiveCount++;
       m.invisibleUntil = now + q.visibilityMs;
       m.receipt = `r-${m.messageId}-${m.receiveCount}`;
-      if (process.env.SIM_SQSLOG !== undefined && q.name.includes(process.env.SIM_SQSLOG)) console.log(`${new Date(Date.now()).toISOString().slice(14, 23)} SQS recv ${q.name} ${m.messageId} g=${m.groupId} rc=${m.receiveCount} ${m.body.slice(0, 200)}`);
       out.push({ MessageId: m.messageId, ReceiptHandle: m.receipt, Body: m.body, Attributes: { ApproximateReceiveCount: String(m.receiveCount) } });
     }
     return out;
@@ -257,7 +255,6 @@ export class SqsModel {
         failed.push({ Id: e.Id, Code: "ReceiptHandleIsInvalid", Message: "stale receipt handle", SenderFault: true });
         continue;
       }
-      if (process.env.SIM_SQSLOG !== undefined && q.name.includes(process.env.SIM_SQSLOG)) console.log(`${new Date(Date.now()).toISOString().slice(14, 23)} SQS del ${q.name} ${q.messages[i]!.messageId}`);
       q.messages.splice(i, 1);
       successful.push({ Id: e.Id });
     }
