@@ -1,40 +1,21 @@
 import mqtt from "mqtt";
-import { afterEach, describe, expect, it } from "vitest";
-import { MemoryCommunicator, MemoryRegistry, type NodeMessage } from "../../core/communicator/index.js";
-import { MemoryEventSink } from "../../core/events/index.js";
-import { MemoryStore } from "../../core/store/memory.js";
-import { startTestBroker, type TestBroker } from "../helpers/broker.js";
+import { describe, expect, it } from "vitest";
+import type { MemoryCommunicator, NodeMessage } from "../../core/communicator/index.js";
+import type { TestBroker } from "../helpers/broker.js";
 import { routesTo, until } from "../helpers/wait.js";
+import { ghostNode, slowClaims, useInProcessCluster } from "./in-process-support.js";
 
 /**
  * Windows where an acknowledged message could be lost (issue 13, decision 020), each pinned deterministically with
  * nodes in this process: one shared memory store, node queues through the in-process communicator.
  */
 
-const started: TestBroker[] = [];
-const clients: mqtt.MqttClient[] = [];
+const { cluster: startCluster, connect, clients } = useInProcessCluster();
 
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.endAsync(true).catch(() => undefined)));
-  await Promise.all(started.splice(0).map((b) => b.close()));
-});
-
-async function cluster(n: number, graceMs = 90_000): Promise<{ nodes: TestBroker[]; store: MemoryStore; registry: MemoryRegistry; communicators: MemoryCommunicator[] }> {
-  const store = new MemoryStore();
-  const registry = new MemoryRegistry();
-  const nodes: TestBroker[] = [];
-  const communicators: MemoryCommunicator[] = [];
-  for (let i = 0; i < n; i++) {
-    const communicator = new MemoryCommunicator({ registry });
-    const broker = await startTestBroker({ nodeId: `node-${i + 1}`, cluster: { heartbeatMs: 200, nodeTtlMs: 1000, deadQueueGraceMs: graceMs } }, undefined, store, {
-      communicator,
-      events: new MemoryEventSink(),
-    });
-    started.push(broker);
-    nodes.push(broker);
-    communicators.push(communicator);
-  }
-  return { nodes, store, registry, communicators };
+/** Nodes with a dead node's queue kept `graceMs` after its sessions were released (decision 020). */
+async function cluster(n: number, graceMs = 90_000) {
+  const c = await startCluster(n, { cluster: { deadQueueGraceMs: graceMs } });
+  return { ...c, communicators: c.members.map((m) => m.comm) };
 }
 
 /**
@@ -54,12 +35,6 @@ function gate(communicator: MemoryCommunicator): { open(): void; held(): number 
     return send(node, messages);
   };
   return { open: release, held: () => held };
-}
-
-async function connect(node: TestBroker, clientId: string, opts: mqtt.IClientOptions = {}): Promise<mqtt.MqttClient> {
-  const c = await mqtt.connectAsync({ host: "127.0.0.1", port: node.mqttPort, clientId, reconnectPeriod: 0, ...opts });
-  clients.push(c);
-  return c;
 }
 
 function collect(c: mqtt.MqttClient): string[] {
@@ -152,26 +127,29 @@ describe("nothing acknowledged is lost: QoS 2", () => {
   });
 });
 
+/**
+ * One node; the persistent session "dev" (subscribed to t/#) reconnects while the store is slow to answer its claim
+ * (held until `release()`): its deliveries are held meanwhile. `pub` is a connected publisher, `got` what the
+ * reconnected client receives.
+ */
+async function reconnectWhileClaimIsSlow() {
+  const { nodes, store } = await cluster(1);
+  const [n1] = nodes as [TestBroker];
+  const first = await connect(n1, "dev", { clean: false });
+  await first.subscribeAsync("t/#", { qos: 1 });
+  await first.endAsync();
+  const pub = await connect(n1, "pub");
+  const { release } = slowClaims(store);
+  const again = mqtt.connect({ host: "127.0.0.1", port: n1.mqttPort, clientId: "dev", clean: false, reconnectPeriod: 0 });
+  clients.push(again);
+  const got = collect(again);
+  await until(() => n1.broker.sessions.get("dev")?.claimant !== null, "the claim to start");
+  return { n1, pub, got, release };
+}
+
 describe("nothing acknowledged is lost: a claim in progress", () => {
   it("a message for a session being claimed is acknowledged only once it is stored (not while it waits in memory)", async () => {
-    const { nodes, store } = await cluster(1);
-    const [n1] = nodes as [TestBroker];
-    const first = await connect(n1, "dev", { clean: false });
-    await first.subscribeAsync("t/#", { qos: 1 });
-    await first.endAsync();
-    const pub = await connect(n1, "pub");
-    // The store is slow to answer the next claim: the session is held while its client reconnects.
-    const claim = store.claimSession.bind(store);
-    let release: () => void = () => undefined;
-    const opened = new Promise<void>((resolve) => (release = resolve));
-    store.claimSession = async (...args) => {
-      await opened;
-      return claim(...args);
-    };
-    const again = mqtt.connect({ host: "127.0.0.1", port: n1.mqttPort, clientId: "dev", clean: false, reconnectPeriod: 0 });
-    clients.push(again);
-    const got = collect(again);
-    await until(() => n1.broker.sessions.get("dev")?.claimant !== null, "the claim to start");
+    const { pub, got, release } = await reconnectWhileClaimIsSlow();
     let open = false;
     const acked = pub.publishAsync("t/1", "held", { qos: 1 }).then(() => open);
     setTimeout(() => {
@@ -187,23 +165,7 @@ describe("nothing acknowledged is lost: a claim in progress", () => {
 
 describe("a claim in progress: the batch its held deliveries land in", () => {
   it("a message held in the tick the claim ends does not hold that batch, and every later acknowledgement, forever", async () => {
-    const { nodes, store } = await cluster(1);
-    const [n1] = nodes as [TestBroker];
-    const first = await connect(n1, "dev", { clean: false });
-    await first.subscribeAsync("t/#", { qos: 1 });
-    await first.endAsync();
-    const pub = await connect(n1, "pub");
-    const claim = store.claimSession.bind(store);
-    let release: () => void = () => undefined;
-    const opened = new Promise<void>((resolve) => (release = resolve));
-    store.claimSession = async (...args) => {
-      await opened;
-      return claim(...args);
-    };
-    const again = mqtt.connect({ host: "127.0.0.1", port: n1.mqttPort, clientId: "dev", clean: false, reconnectPeriod: 0 });
-    clients.push(again);
-    const got = collect(again);
-    await until(() => n1.broker.sessions.get("dev")?.claimant !== null, "the claim to start");
+    const { n1, pub, got, release } = await reconnectWhileClaimIsSlow();
     // The claim's answer and a message for the session in one tick: the message is held in the batch being filled,
     // and the claim, going on in that tick, releases it into the same batch.
     release();
@@ -236,15 +198,7 @@ describe("nothing acknowledged is lost: a dead node's queue", () => {
   it("is kept and drained for the grace period after its sessions were released: a late sender's message reaches the store", async () => {
     const { store, registry, communicators } = await cluster(2, 1000);
     acceptAfterDelete(communicators);
-    const ghost = new MemoryCommunicator({ registry });
-    await ghost.start("ghost", async () => {
-      throw new Error("dead");
-    });
-    await ghost.stop();
-    const T = Date.now() - 60_000;
-    await store.registerNode({ nodeId: "ghost", address: "nowhere:1", queueUrl: null, startedAt: T, heartbeatAt: T }, 1000);
-    await store.claimSession("dev", { node: "ghost", clean: false, username: null, now: T });
-    await store.updateSubscriptions("dev", null, { "d/#": 1 }, []);
+    await ghostNode(store, registry, "dev", "d/#");
     await until(async () => (await store.getSession("dev"))?.node === null, "the dead node's session released");
     // A node that had not noticed yet still routes to the dead node: SQS accepts the send.
     const late: NodeMessage = {

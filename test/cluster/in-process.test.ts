@@ -1,10 +1,9 @@
 import mqtt from "mqtt";
-import { afterEach, describe, expect, it } from "vitest";
-import { encodeNodeMessage, MemoryCommunicator, MemoryRegistry, type NodeMessage } from "../../core/communicator/index.js";
-import { MemoryEventSink } from "../../core/events/index.js";
-import { MemoryStore } from "../../core/store/memory.js";
-import { startTestBroker, type TestBroker } from "../helpers/broker.js";
+import { describe, expect, it } from "vitest";
+import { encodeNodeMessage, type NodeMessage } from "../../core/communicator/index.js";
+import { routesTo, until } from "../helpers/wait.js";
 import { delta, scrape, value } from "../ops/support.js";
+import { ghostNode, type Member, useInProcessCluster } from "./in-process-support.js";
 
 /**
  * Cluster behaviour with several broker nodes in this process: one shared store, node queues through the
@@ -12,41 +11,19 @@ import { delta, scrape, value } from "../ops/support.js";
  * processes with Redis and the SQS emulator.
  */
 
-interface Node {
-  broker: TestBroker;
-  events: MemoryEventSink;
+type Node = Member;
+
+const inProcess = useInProcessCluster();
+const clients = inProcess.clients;
+
+/** Nodes with a dead node's queue deleted as soon as it is drained (no grace period). */
+async function cluster(n: number, withMetrics = false) {
+  const c = await inProcess.cluster(n, { cluster: { deadQueueGraceMs: 0 }, metrics: withMetrics });
+  return { ...c, nodes: c.members };
 }
 
-const started: Node[] = [];
-const clients: mqtt.MqttClient[] = [];
-
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.endAsync(true).catch(() => undefined)));
-  await Promise.all(started.splice(0).map((n) => n.broker.close()));
-});
-
-async function cluster(n: number, withMetrics = false): Promise<{ nodes: Node[]; store: MemoryStore; registry: MemoryRegistry }> {
-  const store = new MemoryStore();
-  const registry = new MemoryRegistry();
-  const nodes: Node[] = [];
-  for (let i = 0; i < n; i++) {
-    const events = new MemoryEventSink();
-    const metrics = withMetrics ? { host: "127.0.0.1", port: 0 } : { port: null };
-    const broker = await startTestBroker({ nodeId: `node-${i + 1}`, cluster: { heartbeatMs: 200, nodeTtlMs: 1000, deadQueueGraceMs: 0 }, metrics }, undefined, store, {
-      communicator: new MemoryCommunicator({ registry }),
-      events,
-    });
-    const node = { broker, events };
-    started.push(node);
-    nodes.push(node);
-  }
-  return { nodes, store, registry };
-}
-
-async function connect(node: Node, clientId: string, opts: mqtt.IClientOptions = {}): Promise<mqtt.MqttClient> {
-  const c = await mqtt.connectAsync({ host: "127.0.0.1", port: node.broker.mqttPort, clientId, reconnectPeriod: 0, ...opts });
-  clients.push(c);
-  return c;
+function connect(node: Node, clientId: string, opts: mqtt.IClientOptions = {}): Promise<mqtt.MqttClient> {
+  return inProcess.connect(node.broker, clientId, opts);
 }
 
 function collect(c: mqtt.MqttClient): { topic: string; payload: string; qos: number }[] {
@@ -55,19 +32,9 @@ function collect(c: mqtt.MqttClient): { topic: string; payload: string; qos: num
   return got;
 }
 
-async function until(check: () => boolean | Promise<boolean>, what: string, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
-
 /** Whether `node`'s route table sends a message on `topic` to node `to`. */
 function routes(node: Node, topic: string, to: string): boolean {
-  let found = false;
-  node.broker.cluster?.routes.table.match(topic, (n) => (found ||= n === to));
-  return found;
+  return routesTo(node.broker, topic, to);
 }
 
 describe("cluster in one process", () => {
@@ -161,15 +128,7 @@ describe("cluster in one process: routing", () => {
   it("a dead node's sessions go offline and what was left in its queue reaches the session's stored queue", async () => {
     const { nodes, store, registry } = await cluster(2);
     // A node that died: registered long ago, owning a persistent session, with a delivery left in its queue.
-    const ghost = new MemoryCommunicator({ registry });
-    await ghost.start("ghost", async () => {
-      throw new Error("dead");
-    });
-    await ghost.stop();
-    const T = Date.now() - 60_000;
-    await store.registerNode({ nodeId: "ghost", address: "nowhere:1", queueUrl: null, startedAt: T, heartbeatAt: T }, 1000);
-    await store.claimSession("dev", { node: "ghost", clean: false, username: null, now: T });
-    await store.updateSubscriptions("dev", null, { "d/#": 1 }, []);
+    await ghostNode(store, registry, "dev", "d/#");
     const left: NodeMessage = {
       type: "deliver",
       id: "ghost-1",

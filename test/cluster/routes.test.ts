@@ -1,10 +1,11 @@
 import mqtt from "mqtt";
-import { afterEach, describe, expect, it } from "vitest";
-import { MemoryCommunicator, MemoryRegistry, type NodeMessage } from "../../core/communicator/index.js";
-import { MemoryEventSink } from "../../core/events/index.js";
-import { MemoryStore } from "../../core/store/memory.js";
-import { startTestBroker, type TestBroker } from "../helpers/broker.js";
+import { describe, expect, it } from "vitest";
+import { MemoryCommunicator, type NodeMessage } from "../../core/communicator/index.js";
+import type { MemoryEventSink } from "../../core/events/index.js";
+import type { MemoryStore } from "../../core/store/memory.js";
+import type { TestBroker } from "../helpers/broker.js";
 import { until } from "../helpers/wait.js";
+import { useInProcessCluster } from "./in-process-support.js";
 
 /**
  * Routes, not sessions (decision 017), with several nodes in this process: a node holds only the sessions it
@@ -27,33 +28,16 @@ interface Node {
   events: MemoryEventSink;
 }
 
-const started: Node[] = [];
-const clients: mqtt.MqttClient[] = [];
-
-afterEach(async () => {
-  await Promise.all(clients.splice(0).map((c) => c.endAsync(true).catch(() => undefined)));
-  await Promise.all(started.splice(0).map((n) => n.broker.close()));
-});
+const inProcess = useInProcessCluster();
+const clients = inProcess.clients;
 
 async function cluster(n: number): Promise<{ nodes: Node[]; store: MemoryStore }> {
-  const store = new MemoryStore();
-  const registry = new MemoryRegistry();
-  const nodes: Node[] = [];
-  for (let i = 0; i < n; i++) {
-    const events = new MemoryEventSink();
-    const comm = new RecordingCommunicator({ registry });
-    const broker = await startTestBroker({ nodeId: `node-${i + 1}`, cluster: { heartbeatMs: 100, nodeTtlMs: 600 } }, undefined, store, { communicator: comm, events });
-    const node = { broker, comm, events };
-    started.push(node);
-    nodes.push(node);
-  }
-  return { nodes, store };
+  const c = await inProcess.cluster(n, { cluster: { heartbeatMs: 100, nodeTtlMs: 600 }, communicator: (registry) => new RecordingCommunicator({ registry }) });
+  return { nodes: c.members.map((m) => ({ ...m, comm: m.comm as RecordingCommunicator })), store: c.store };
 }
 
-async function connect(node: Node, clientId: string, opts: mqtt.IClientOptions = {}): Promise<mqtt.MqttClient> {
-  const c = await mqtt.connectAsync({ host: "127.0.0.1", port: node.broker.mqttPort, clientId, reconnectPeriod: 0, ...opts });
-  clients.push(c);
-  return c;
+function connect(node: Node, clientId: string, opts: mqtt.IClientOptions = {}): Promise<mqtt.MqttClient> {
+  return inProcess.connect(node.broker, clientId, opts);
 }
 
 
@@ -164,7 +148,6 @@ describe("routes, not sessions", () => {
     const epochs = await Promise.all(Array.from({ length: SESSIONS }, (_, i) => store.getSession(`z-${i}`).then((s) => s?.epoch ?? 0)));
     // node-3 dies (SIGKILL-like: nothing of a graceful leave; its record just expires): its listeners close, its
     // heartbeats and route polls stop.
-    started.splice(started.indexOf(n3), 1);
     await n3.broker.cluster?.kill();
     await n3.broker.close().catch(() => undefined);
     await until(async () => (await store.sessionsInCustodyOf("node-3")).length === 0 && !routedTo(n1, "fleet/all").includes("node-3"), "the sessions adopted and node-3's routes gone", 10_000);
