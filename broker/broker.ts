@@ -670,9 +670,14 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
 
   /**
    * Delivers a message to the matching sessions of this node only (a publish, or a message another node
-   * forwarded here). `only`: just these sessions (a dead node's queue, drained: its former sessions).
+   * forwarded here). `only`: just these sessions (a dead node's queue, drained: its former sessions that moved
+   * here), and with `orStored` also every persistent session that gets it at QoS >= 1. A drained message is late:
+   * a session may have moved more than once since the dead node held it (and the nodes that saw it move may have
+   * died too), so "moved here from the dead node" does not find them all. A delivery to a persistent session at
+   * QoS >= 1 goes through the store under the message's dedup id, which every copy of one publish shares: a
+   * session that had it already is refused as a duplicate (decision 023).
    */
-  routeLocal(msg: Message, only: ReadonlySet<string> | null = null): number {
+  routeLocal(msg: Message, only: ReadonlySet<string> | null = null, orStored = false): number {
     // A publish from inside a delivery (an event listener publishing) gets its own scratch map.
     const targets = this.routing ? new Map<Session, number>() : this.scratch;
     this.targets = targets;
@@ -687,7 +692,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     let matched = 0;
     try {
       for (const [session, granted] of targets) {
-        if (only !== null && !only.has(session.clientId)) continue;
+        if (only !== null && !only.has(session.clientId) && !(orStored && session.persistent && granted !== DENIED && granted > 0 && qos > 0)) continue;
         if (granted === DENIED) {
           this.onDeliveryDenied(session, msg);
           continue;

@@ -448,10 +448,10 @@ export class Cluster implements ResultTarget<Reroute> {
         if (m.match === true) {
           if (deadNode !== null) {
             // Left in a dead node's queue: meant for its sessions, which moved (adopted or claimed) since.
-            this.broker.routeLocal(msg, this.adopter.cameFrom(deadNode));
+            this.broker.routeLocal(msg, this.adopter.cameFrom(deadNode), true);
             this.routeRemote(msg, deadNode);
           } else {
-            this.broker.routeLocal(msg, m.only === undefined ? null : this.adopter.cameFrom(m.only));
+            this.broker.routeLocal(msg, m.only === undefined ? null : this.adopter.cameFrom(m.only), m.only !== undefined);
           }
         }
         return;
