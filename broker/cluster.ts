@@ -88,6 +88,12 @@ export class Cluster implements ResultTarget<Reroute> {
   /** Forwards made while handling a node message: that message's dedup id (kept as `root`) and a derived id. */
   private pendingIds = new Map<Message, { root: string; id: string }>();
   private derived = 0;
+  /**
+   * The id of the node message being handled: forwards it causes get ids derived from it (not from the root, which
+   * a drained or passed-on copy shares with the original forwards: an equal id would be dropped by the receiver's
+   * dedup as a repeat of the original).
+   */
+  private handling: string | null = null;
   private flushScheduled = false;
   /** Resolves the journal track of this tick's forwards once they were sent (or stored instead). */
   private settleTick: (() => void) | null = null;
@@ -266,7 +272,7 @@ export class Cluster implements ResultTarget<Reroute> {
       byMessage.set(msg, targets);
       if (hops > 0) this.pendingHops.set(msg, hops);
       const dedupId = this.broker.journal.dedupId;
-      if (dedupId !== null) this.pendingIds.set(msg, { root: dedupId, id: `${dedupId}>${this.idPrefix}.${this.derived++}` });
+      if (dedupId !== null) this.pendingIds.set(msg, { root: dedupId, id: `${this.handling ?? dedupId}>${this.idPrefix}.${this.derived++}` });
     }
     targets.push({ clientId, qos });
     this.scheduleFlush();
@@ -314,7 +320,7 @@ export class Cluster implements ResultTarget<Reroute> {
     byMessage.set(msg, entry);
     if (existing !== undefined) return;
     const dedupId = this.broker.journal.dedupId;
-    if (dedupId !== null && !this.pendingIds.has(msg)) this.pendingIds.set(msg, { root: dedupId, id: `${dedupId}>${this.idPrefix}.${this.derived++}` });
+    if (dedupId !== null && !this.pendingIds.has(msg)) this.pendingIds.set(msg, { root: dedupId, id: `${this.handling ?? dedupId}>${this.idPrefix}.${this.derived++}` });
     this.scheduleFlush();
   }
 
@@ -437,7 +443,12 @@ export class Cluster implements ResultTarget<Reroute> {
   private handle(m: NodeMessage, deadNode: string | null): void {
     // What this message causes is enqueued under its id: handled again after a crash, it is enqueued once.
     this.derived = 0;
-    this.broker.journal.withDedupId(m.type === "deliver" ? (m.root ?? m.id) : m.id, () => this.handleMessage(m, deadNode));
+    this.handling = m.id;
+    try {
+      this.broker.journal.withDedupId(m.type === "deliver" ? (m.root ?? m.id) : m.id, () => this.handleMessage(m, deadNode));
+    } finally {
+      this.handling = null;
+    }
   }
 
   private handleMessage(m: NodeMessage, deadNode: string | null): void {
