@@ -240,10 +240,19 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     if (session !== undefined && session.link === null && session.claimant === null) this.dropSession(session);
   }
 
-  /** An offline session held here was adopted in the store under `epoch`. */
-  adopted(clientId: string, epoch: number): void {
+  /**
+   * An offline session held here was adopted in the store under `epoch`. A forwarding copy (the session had moved
+   * from here to the node that died, decision 017) is the session held here again: it stops forwarding, its
+   * timer no longer drops it, and its subscriptions become the stored ones.
+   */
+  adopted(clientId: string, epoch: number, subscriptions: Record<string, QoS>): void {
     const session = this.sessions.get(clientId);
-    if (session !== undefined && session.link === null && session.claimant === null && session.epoch < epoch) session.epoch = epoch;
+    if (session === undefined || session.link !== null || session.claimant !== null) return;
+    if (session.epoch < epoch) session.epoch = epoch;
+    if (session.owner !== null) {
+      session.movedTo(null);
+      this.syncSubscriptions(session, subscriptions);
+    }
   }
 
   /**
