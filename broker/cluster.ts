@@ -116,6 +116,8 @@ export class Cluster implements ResultTarget<Reroute> {
   private queueUrl: string | null = null;
   private ready!: () => void;
   private readonly loaded = new Promise<void>((resolve) => (this.ready = resolve));
+  /** While set, received node messages wait for it (the sessions are being reloaded: `holdingMessages`). */
+  private gate: Promise<void> | null = null;
   /** The route table and this node's routes (decision 017). */
   readonly routes: RouteSync;
   private readonly adopter: Adopter;
@@ -433,8 +435,25 @@ export class Cluster implements ResultTarget<Reroute> {
 
   // --- receiving ---------------------------------------------------------------------------------------------
 
+  /**
+   * Runs `reload` with received node messages held back until it is done: a node that lost its lease reloads the
+   * sessions in its custody (Broker.reloadCustody drops them, then loads them again), and a match forward handled
+   * in between would find none of them (decision 023, sim --faults pauses).
+   */
+  async holdingMessages(reload: () => Promise<void>): Promise<void> {
+    let open = (): void => {};
+    this.gate = new Promise<void>((resolve) => (open = resolve));
+    try {
+      await reload();
+    } finally {
+      this.gate = null;
+      open();
+    }
+  }
+
   private async receive(messages: NodeMessage[]): Promise<void> {
     await this.loaded;
+    while (this.gate !== null) await this.gate;
     for (const m of messages) this.handle(m, null);
     // Deleting the messages from the queue is safe once what they caused is durable.
     await this.broker.journal.barrier();
