@@ -289,7 +289,9 @@ export class Cluster implements ResultTarget<Reroute> {
     this.routes.table.match(msg.topic, this.collectNode);
     if (nodes.size === 0) return;
     for (const node of nodes) {
-      if (node === this.nodeId || node === only) continue;
+      // The dead node itself is named only when it came back (its routes were cleared before its queue is drained,
+      // so it wrote them again as a new incarnation): its sessions may be there again.
+      if (node === this.nodeId) continue;
       this.pendingFor(node, msg, { match: true, only });
     }
     nodes.clear();
@@ -739,14 +741,25 @@ export class Cluster implements ResultTarget<Reroute> {
   private async drain(dead: string): Promise<number | null> {
     try {
       const result = await this.communicator.drainQueue(dead, async (messages) => {
+        // A node that came back (registered again after a lost lease) reads its queue itself: stop, and leave
+        // this batch to it. Draining on would take its messages as a dead node's, round and round.
+        if ((await this.broker.store.listNodes(Date.now())).some((n) => n.nodeId === dead)) throw new CameBack(dead);
         for (const m of messages) this.handle(m, dead);
         await this.broker.journal.barrier();
       });
       return result.remaining === 0 ? result.drained : null;
     } catch (err) {
       if (err instanceof NodeUnreachable) return 0; // no queue left: nothing to drain
+      if (err instanceof CameBack) return null;
       throw err;
     }
+  }
+}
+
+/** The node whose queue was being drained registered again. */
+class CameBack extends Error {
+  constructor(node: string) {
+    super(`node ${node} registered again`);
   }
 }
 

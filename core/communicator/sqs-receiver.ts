@@ -77,7 +77,9 @@ export class SqsReceiver {
         try {
           await handler(sorted.messages);
         } catch (err) {
-          await this.delete(sorted.discard); // the rest reappears after the visibility timeout
+          // The rest reappears after the retry delay (else the visibility timeout), for whoever reads the queue.
+          await this.delete(sorted.discard);
+          await this.makeVisible(sorted.raw);
           throw err;
         }
         this.remember(sorted.messages);
