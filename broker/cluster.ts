@@ -538,7 +538,9 @@ export class Cluster implements ResultTarget<Reroute> {
   onStoreResult(r: Reroute, result: StoreOpResult): void {
     if (result.ok || result.reason !== "owned") return;
     // A follow-up: the batch that routed it (and the acknowledgements waiting for it) waits for it (decision 020).
-    this.broker.journal.followUp(() => this.reroute(r, result.node));
+    // Under the delivery's dedup id, as it was first routed: the new holder's store recognises a copy it has.
+    const journal = this.broker.journal;
+    journal.followUp(() => journal.withDedupId(r.dedupId, () => this.reroute(r, result.node)));
   }
 
   private reroute(r: Reroute, owner: string): void {
