@@ -92,6 +92,15 @@ describe("simulation checker", () => {
     expect(kinds).toEqual(["duplicate", "lost", "order", "overlap", "session-lost"]);
   });
 
+  it("judges order per publisher and topic ([MQTT-4.6.0-6]): messages on different topics may overtake", () => {
+    const h = history();
+    h.published.get("p:2")!.topic = "t/2";
+    h.receipts.push(receipt("p:2", 100), receipt("p:1", 101), receipt("p:3", 102));
+    expect(check(h, { maxOverlapMs: 1000, propagationMs: 0 })).toEqual([]);
+    h.receipts.splice(0, 3, receipt("p:3", 100), receipt("p:1", 101), receipt("p:2", 102));
+    expect(check(h, { maxOverlapMs: 1000, propagationMs: 0 }).map((v) => v.kind)).toEqual(["order"]);
+  });
+
   it("does not require unacknowledged messages, QoS 0, or messages sent before the subscription", () => {
     const h = history();
     h.subscriptions.set("s", [{ filter: "t/#", granted: 1, since: 15 }]);
