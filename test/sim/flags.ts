@@ -88,7 +88,9 @@ export const CI_FAULTS: FaultFlags = {
   pauses: false,
   // OFF, not yet run enough to say: a node cut off from the store and SQS while its clients reach it.
   partitions: false,
-  // OFF, although 100 seeds are clean (S2 is gone with the broadcasts): not yet run over 1,000 seeds.
+  // OFF, although 1,000 seeds are clean alone (S2 is gone with the broadcasts): together with the CI faults, 9 of
+  // 1,000 seeds show same-topic order violations (S8's kind: a store call that fails sends a delivery round by the
+  // store or another node while a newer one goes direct). Not diagnosed one by one yet.
   storeErrors: false,
   // OFF, finding S4: a journal batch retried after a lost reply enqueues twice (a) or strands a message in the
   // store until the next claim (b).
