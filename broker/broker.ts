@@ -53,6 +53,8 @@ export interface RemoteRoutes {
    * stored under it too, so a copy that comes back (through a session's previous holder) is stored once.
    */
   rootFor(topic: string): string | null;
+  /** A fresh root id (a QoS 2 publish records it with its packet id before routing; decision 024). */
+  newRoot(): string;
 }
 
 /** In a routing pass: the session matched a subscription whose guard refused the message (deny wins). */
@@ -275,6 +277,11 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
       }, this.config.cluster.deadQueueGraceMs).unref();
     }
     await this.loadCustody();
+  }
+
+  /** In a cluster, the root a QoS 2 publish is routed under and recorded with (decision 024); else null. */
+  qos2Root(): string | null {
+    return this.remoteRoutes?.newRoot() ?? null;
   }
 
   /** Installs the cluster's route table (broker/routes.ts); once, before `start()`. */

@@ -151,6 +151,7 @@ export class Cluster implements ResultTarget<Reroute> {
       removed: (filter) => this.routes.removed(filter),
       publish: (msg) => this.routeRemote(msg, null),
       rootFor: (topic) => (this.routesElsewhere(topic) ? this.newMessageId() : null),
+      newRoot: () => this.newMessageId(),
     };
     broker.useRemoteRoutes(remote);
   }

@@ -75,6 +75,11 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
   readonly queue = new Deque<Outgoing>();
   /** Packet ids of inbound QoS 2 messages received but not yet released (PUBREL) [MQTT-4.3.3-2]. */
   readonly inboundQos2 = new Set<number>();
+  /**
+   * Of `inboundQos2`, the ids whose routing the claim's snapshot does not show as finished, with the root they were
+   * routed under: a PUBLISH re-sent with one is routed again under it (decision 024).
+   */
+  readonly inboundRoots = new Map<number, string>();
   /** Fencing epoch of the current claim; 0 when the store was not used (a clean session while the store is down). */
   epoch = 0;
   /** The connection currently claiming this session (CONNECT in progress), or null. */
@@ -432,6 +437,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     this.inflight.clear();
     this.queue.clear();
     this.inboundQos2.clear();
+    this.inboundRoots.clear();
     this.epoch = snapshot.epoch;
     for (const o of snapshot.outgoing) {
       const msg: Message = { topic: o.msg.topic, payload: o.msg.payload, qos: o.msg.qos, retain: o.msg.retain };
@@ -441,6 +447,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
       else this.queue.push(out);
     }
     for (const id of snapshot.inboundQos2) this.inboundQos2.add(id);
+    for (const [id, root] of Object.entries(snapshot.inboundRoots ?? {})) this.inboundRoots.set(Number(id), root);
   }
 
   /**
@@ -487,6 +494,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
       this.inflight.clear();
       this.queue.clear();
       this.inboundQos2.clear();
+      this.inboundRoots.clear();
     } else if (this.queue.length > 0) {
       this.queue.filter(isNotQos0);
     }
