@@ -74,17 +74,17 @@ export const CI_FAULTS: FaultFlags = {
   // ON: finding S3 is fixed (a failed DeleteMessageBatch is retried at once); 1,000 seeds clean alone, and the CI
   // seeds 1-60 clean together with reconnects.
   sqsErrors: true,
-  // OFF: QoS 2 duplicates (8 of 100 seeds): a QoS 2 PUBLISH re-sent to a new node after a take-over is routed again
-  // under a new dedup id while the old node's routing of the first copy goes on (finding S11). S1 is fixed.
+  // OFF: order (S8's kind, 1 of 100 seeds): a message passed on by the old holder is overtaken by a newer one that
+  // went straight to the new holder. S1 and S11 (QoS 2 duplicates, decision 024) are fixed.
   takeovers: false,
-  // OFF: no losses any more (S5 fixed); order (a dead node's queue is drained after the visibility timeout, after
-  // newer messages) and QoS 2 duplicates across a crash (S11).
+  // OFF: no losses or duplicates any more (S5, S11 fixed); order: a dead node's queue is drained after the
+  // visibility timeout, after newer messages.
   crashes: false,
   // OFF: order only (late drains, as crashes); S9's losses are fixed.
   crashAfterQos2Marker: false,
   // OFF: order only (late drains, as crashes).
   crashInClaim: false,
-  // OFF: no losses any more (S6 fixed); order (late drains) and QoS 2 duplicates (S11).
+  // OFF: no losses or duplicates any more (S6, S11 fixed); order (late drains).
   pauses: false,
   // OFF, not yet run enough to say: a node cut off from the store and SQS while its clients reach it.
   partitions: false,
@@ -92,8 +92,8 @@ export const CI_FAULTS: FaultFlags = {
   // 1,000 seeds show same-topic order violations (S8's kind: a store call that fails sends a delivery round by the
   // store or another node while a newer one goes direct). Not diagnosed one by one yet.
   storeErrors: false,
-  // OFF, finding S4: a journal batch retried after a lost reply enqueues twice (a) or strands a message in the
-  // store until the next claim (b).
+  // OFF, finding S4: a journal batch retried after a lost reply enqueues a QoS 1 message twice (a) or strands a
+  // message in the store until the next claim (b: order).
   storeLostReplies: false,
   // OFF, finding S7: an outage or stall longer than the TTL makes every node clean up every other.
   storeOutages: false,
