@@ -74,9 +74,10 @@ export const CI_FAULTS: FaultFlags = {
   // ON: finding S3 is fixed (a failed DeleteMessageBatch is retried at once); 1,000 seeds clean alone, and the CI
   // seeds 1-60 clean together with reconnects.
   sqsErrors: true,
-  // OFF: order (S8's kind, 1 of 100 seeds): a message passed on by the old holder is overtaken by a newer one that
-  // went straight to the new holder. S1 and S11 (QoS 2 duplicates, decision 024) are fixed.
-  takeovers: false,
+  // ON since S1 and S11 (QoS 2 duplicates, decision 024) are fixed: 1,000 seeds alone leave 4 same-topic order
+  // violations (24, 282, 728, 803; S8's kind: a message passed on by the old holder is overtaken by a newer one
+  // that went straight to the new holder); the CI seeds 1-60 are clean together with the kinds above.
+  takeovers: true,
   // OFF: no losses or duplicates any more (S5, S11 fixed); order: a dead node's queue is drained after the
   // visibility timeout, after newer messages.
   crashes: false,
