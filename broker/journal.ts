@@ -162,6 +162,19 @@ export class Journal {
     return this.signals.whenApplied(target);
   }
 
+  /**
+   * The batch a `track` made now joins: the one being filled, or -1 while a batch's results are handed out (the
+   * track joins that batch, which was applied already).
+   */
+  get trackingBatch(): number {
+    return this.resolvingTracks !== null ? -1 : this.filling;
+  }
+
+  /** The batch being filled: writes made now go to it. */
+  get fillingBatch(): number {
+    return this.filling;
+  }
+
   /** Like `track`, but a task already tracked by the same batch last is not added again. */
   trackOnce(task: Promise<unknown>): void {
     const list = this.resolvingTracks ?? this.tracks;

@@ -116,6 +116,8 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
    */
   private heldSettle: (() => void) | null = null;
   private heldDone: Promise<void> | null = null;
+  /** The latest journal batch being filled that `heldDone` was tracked in (Journal.trackingBatch). */
+  private heldBatch = -1;
   private lastPacketId = 0;
   /** The policy of the client this session serves (kept while it is offline here), or null when not known here. */
   private policy: ClientPolicy | null = null;
@@ -517,13 +519,23 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     this.heldDone = null;
     if (held === null) return;
     const journal = this.host.journal;
-    const landed = journal.landedAfter(() => {
+    // The batch being filled may be one that waits for these deliveries (a claim answered within the batch that
+    // held them): waiting for it to land would wait for itself, and every later batch behind it (sim, CI faults
+    // seed 428: a node's journal stalled for good). Then they count once that batch is applied.
+    const own = this.heldBatch === journal.fillingBatch;
+    const deliver = (): void => {
       for (const h of held) {
         // Held while the client connected: authorized against the policy it connected with.
         if (!this.mayReceiveAny(h.msg.topic)) this.host.onDeliveryDenied(this, h.msg);
         else journal.withDedupId(h.dedupId, () => this.deliver(h.msg, h.qos, h.retain));
       }
-    });
+    };
+    if (own) {
+      deliver();
+      if (settle !== null) void journal.appliedAll().then(settle);
+      return;
+    }
+    const landed = journal.landedAfter(deliver);
     if (settle !== null) void landed.then(settle);
   }
 
@@ -588,7 +600,11 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
       return;
     }
     held.push({ msg, qos, retain, dedupId: this.host.journal.dedupId });
-    this.heldDone ??= new Promise<void>((resolve) => (this.heldSettle = resolve));
+    if (this.heldDone === null) {
+      this.heldDone = new Promise<void>((resolve) => (this.heldSettle = resolve));
+      this.heldBatch = -1;
+    }
+    this.heldBatch = Math.max(this.heldBatch, this.host.journal.trackingBatch);
     this.host.journal.trackOnce(this.heldDone);
   }
 
