@@ -67,7 +67,7 @@ export class Adopter {
         }
         count++;
         this.remember(dead, id);
-        if (r.snapshot !== null) this.broker.adopted(id, r.epoch);
+        if (r.snapshot !== null) this.broker.adopted(id, r.epoch, r.snapshot.subscriptions);
         if (r.connected) this.events.onSessionLost(id, r.username);
       });
     }

@@ -53,6 +53,8 @@ export interface RemoteRoutes {
    * stored under it too, so a copy that comes back (through a session's previous holder) is stored once.
    */
   rootFor(topic: string): string | null;
+  /** A fresh root id (a QoS 2 publish records it with its packet id before routing; decision 025). */
+  newRoot(): string;
 }
 
 /** In a routing pass: the session matched a subscription whose guard refused the message (deny wins). */
@@ -243,10 +245,19 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     if (session !== undefined && session.link === null && session.claimant === null) this.dropSession(session);
   }
 
-  /** An offline session held here was adopted in the store under `epoch`. */
-  adopted(clientId: string, epoch: number): void {
+  /**
+   * An offline session held here was adopted in the store under `epoch`. A forwarding copy (the session had moved
+   * from here to the node that died, decision 017) is the session held here again: it stops forwarding, its
+   * timer no longer drops it, and its subscriptions become the stored ones.
+   */
+  adopted(clientId: string, epoch: number, subscriptions: Record<string, QoS>): void {
     const session = this.sessions.get(clientId);
-    if (session !== undefined && session.link === null && session.claimant === null && session.epoch < epoch) session.epoch = epoch;
+    if (session === undefined || session.link !== null || session.claimant !== null) return;
+    if (session.epoch < epoch) session.epoch = epoch;
+    if (session.owner !== null) {
+      session.movedTo(null);
+      this.syncSubscriptions(session, subscriptions);
+    }
   }
 
   /**
@@ -269,6 +280,11 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
       }, this.config.cluster.deadQueueGraceMs).unref();
     }
     await this.loadCustody();
+  }
+
+  /** In a cluster, the root a QoS 2 publish is routed under and recorded with (decision 025); else null. */
+  qos2Root(): string | null {
+    return this.remoteRoutes?.newRoot() ?? null;
   }
 
   /** Installs the cluster's route table (broker/routes.ts); once, before `start()`. */
@@ -673,9 +689,14 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
 
   /**
    * Delivers a message to the matching sessions of this node only (a publish, or a message another node
-   * forwarded here). `only`: just these sessions (a dead node's queue, drained: its former sessions).
+   * forwarded here). `only`: just these sessions (a dead node's queue, drained: its former sessions that moved
+   * here), and with `orStored` also every persistent session that gets it at QoS >= 1. A drained message is late:
+   * a session may have moved more than once since the dead node held it (and the nodes that saw it move may have
+   * died too), so "moved here from the dead node" does not find them all. A delivery to a persistent session at
+   * QoS >= 1 goes through the store under the message's dedup id, which every copy of one publish shares: a
+   * session that had it already is refused as a duplicate (decision 023).
    */
-  routeLocal(msg: Message, only: ReadonlySet<string> | null = null): number {
+  routeLocal(msg: Message, only: ReadonlySet<string> | null = null, orStored = false): number {
     // A publish from inside a delivery (an event listener publishing) gets its own scratch map.
     const targets = this.routing ? new Map<Session, number>() : this.scratch;
     this.targets = targets;
@@ -690,7 +711,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     let matched = 0;
     try {
       for (const [session, granted] of targets) {
-        if (only !== null && !only.has(session.clientId)) continue;
+        if (only !== null && !only.has(session.clientId) && !(orStored && session.persistent && granted !== DENIED && granted > 0 && qos > 0)) continue;
         if (granted === DENIED) {
           this.onDeliveryDenied(session, msg);
           continue;

@@ -49,7 +49,7 @@ export class ClusterLease {
           this.wills.abandon(false);
           // Survivors may have adopted sessions of this node's custody meanwhile (and dropped its routes): reload
           // what is still ours, pass on what its queue still holds for the others (Broker.reloadCustody).
-          await broker.reloadCustody();
+          await cluster.holdingMessages(() => broker.reloadCustody());
           await cluster.routes.reconcile();
           await this.reapOwn();
         },

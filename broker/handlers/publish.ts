@@ -44,12 +44,23 @@ export function handlePublish(conn: Connection, packet: IPublishPacket): void {
   }
   const session = conn.session as NonNullable<Connection["session"]>;
   const received = session.inboundQos2;
-  if (!received.has(packetId)) {
-    broker.publishFromClient(conn, topic, payload, 2, packet.retain);
+  // Received before, but the claim's snapshot does not show its routing finished: routed again under its root.
+  const pending = session.inboundRoots.get(packetId);
+  if (!received.has(packetId) || pending !== undefined) {
+    const durable = session.persistent && session.epoch > 0;
+    // In a cluster the message's root is recorded with its packet id before (in the batch of) the routing's
+    // writes: a copy the client re-sends to another node (take-over, crash) is routed again under the same root,
+    // and each subscriber's store keeps one copy (decision 025).
+    const root = pending ?? (durable ? broker.qos2Root() : null);
+    if (root !== null && pending === undefined) {
+      broker.journal.write({ op: "inbound2.add", clientId: session.clientId, epoch: session.epoch, packetId, root });
+    }
+    broker.journal.withDedupId(root, () => broker.publishFromClient(conn, topic, payload, 2, packet.retain));
     received.add(packetId);
-    if (session.persistent && session.epoch > 0) {
-      // Stored after what routing wrote and sent landed: a marker without its forwards would answer the PUBLISH
-      // re-sent to another node after a crash with PUBREC, routing nothing (decision 020).
+    session.inboundRoots.delete(packetId);
+    if (durable) {
+      // Routed: stored after what routing wrote and sent landed. A marker recorded as routed without its forwards
+      // would answer the PUBLISH re-sent to another node after a crash with PUBREC, routing nothing (decision 020).
       broker.journal.writeLate({ op: "inbound2.add", clientId: session.clientId, epoch: session.epoch, packetId });
     }
   }

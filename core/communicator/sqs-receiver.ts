@@ -24,6 +24,10 @@ export interface ReceiverOptions {
   onError: CommunicatorErrorListener;
 }
 
+/** Tries of one DeleteMessageBatch (the SDK's own retries come on top), the first retry after DELETE_RETRY_MS, doubling. */
+const DELETE_ATTEMPTS = 6;
+const DELETE_RETRY_MS = 50;
+
 /** Received messages sorted out: what to hand to the handler and what to delete without handling. */
 interface Sorted {
   messages: NodeMessage[];
@@ -73,7 +77,9 @@ export class SqsReceiver {
         try {
           await handler(sorted.messages);
         } catch (err) {
-          await this.delete(sorted.discard); // the rest reappears after the visibility timeout
+          // The rest reappears after the retry delay (else the visibility timeout), for whoever reads the queue.
+          await this.delete(sorted.discard);
+          await this.makeVisible(sorted.raw);
           throw err;
         }
         this.remember(sorted.messages);
@@ -186,22 +192,36 @@ export class SqsReceiver {
     }
   }
 
+  /**
+   * Deletes handled messages, retrying a failed call (or the entries SQS failed on its side) a few times at once: a
+   * handled message left in flight blocks the rest of its FIFO group for the visibility timeout, and a `match`
+   * forward that arrives that late may find its sessions gone from this node (decision 023, S3).
+   */
   private async delete(messages: Message[]): Promise<void> {
-    if (messages.length === 0) return;
-    try {
-      const res = await this.client.send(
-        new DeleteMessageBatchCommand({
-          QueueUrl: this.queueUrl,
-          Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
-        }),
-      );
-      const failed = res.Failed ?? [];
-      if (failed.length > 0) {
-        const why = failed.map((f) => `${f.Code ?? "error"}: ${f.Message ?? ""}`).join("; ");
-        this.opts.onError(new ReceiveFailed(this.nodeId, "DeleteMessageBatch", { cause: new Error(why) }));
+    let pending = messages;
+    for (let attempt = 1; pending.length > 0; attempt++) {
+      const last = attempt >= DELETE_ATTEMPTS;
+      try {
+        const res = await this.client.send(
+          new DeleteMessageBatchCommand({
+            QueueUrl: this.queueUrl,
+            Entries: pending.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
+          }),
+        );
+        const failed = res.Failed ?? [];
+        // A sender fault (a stale receipt handle) does not get better with a retry.
+        const retry = failed.filter((f) => f.SenderFault !== true);
+        if (failed.length > 0 && (last || retry.length < failed.length)) {
+          const why = failed.map((f) => `${f.Code ?? "error"}: ${f.Message ?? ""}`).join("; ");
+          this.opts.onError(new ReceiveFailed(this.nodeId, "DeleteMessageBatch", { cause: new Error(why) }));
+        }
+        pending = retry.map((f) => pending[Number(f.Id)]).filter((m): m is Message => m !== undefined);
+      } catch (err) {
+        if (isQueueMissing(err)) return;
+        this.opts.onError(new ReceiveFailed(this.nodeId, "DeleteMessageBatch", { cause: err }));
       }
-    } catch (err) {
-      this.opts.onError(new ReceiveFailed(this.nodeId, "DeleteMessageBatch", { cause: err }));
+      if (last || pending.length === 0) return;
+      await sleep(DELETE_RETRY_MS * 2 ** (attempt - 1));
     }
   }
 

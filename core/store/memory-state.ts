@@ -20,7 +20,8 @@ export interface MemSession {
   out: Map<number, StoredOutgoing>;
   /** How many entries of `out` are queued (packetId 0): the number `maxQueued` bounds. */
   queued: number;
-  inbound2: Set<number>;
+  /** Inbound QoS 2 packet ids; the value is the root of one still being routed, else null (decision 025). */
+  inbound2: Map<number, string | null>;
   /** Dedup id -> when it is forgotten (ms), in insertion order: the enqueues of the last DEDUP_WINDOW_MS. */
   seen: Map<string, number>;
 }
@@ -32,7 +33,7 @@ export interface MemVersion {
 }
 
 export function newSession(): MemSession {
-  return { clean: false, node: null, custodian: null, username: null, identity: null, expiryMs: 0, connectedAt: null, disconnectedAt: null, subs: new Map(), out: new Map(), queued: 0, inbound2: new Set(), seen: new Map() };
+  return { clean: false, node: null, custodian: null, username: null, identity: null, expiryMs: 0, connectedAt: null, disconnectedAt: null, subs: new Map(), out: new Map(), queued: 0, inbound2: new Map(), seen: new Map() };
 }
 
 export function copyMessage(m: StoredMessage): StoredMessage {
@@ -52,8 +53,15 @@ export function sessionSnapshot(clientId: string, s: MemSession, epoch: number):
     ...sessionRecord(clientId, s, epoch),
     subscriptions: Object.fromEntries(s.subs),
     outgoing: [...s.out.values()].map(copyOutgoing),
-    inboundQos2: [...s.inbound2].sort((a, b) => a - b),
+    inboundQos2: [...s.inbound2.keys()].sort((a, b) => a - b),
+    ...inboundRoots(s.inbound2),
   };
+}
+
+function inboundRoots(inbound2: Map<number, string | null>): { inboundRoots?: Record<number, string> } {
+  let roots: Record<number, string> | undefined;
+  for (const [packetId, root] of inbound2) if (root !== null) (roots ??= {})[packetId] = root;
+  return roots === undefined ? {} : { inboundRoots: roots };
 }
 
 const NO_SESSION: StoreOpResult = { ok: false, reason: "no-session" };
@@ -122,7 +130,8 @@ export function applySessionOp(
       return { ...OK };
     }
     case "inbound2.add":
-      s.inbound2.add(op.packetId);
+      if (op.root === undefined) s.inbound2.set(op.packetId, null);
+      else if (!s.inbound2.has(op.packetId)) s.inbound2.set(op.packetId, op.root);
       return { ...OK };
     case "inbound2.delete":
       s.inbound2.delete(op.packetId);

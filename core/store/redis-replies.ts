@@ -59,8 +59,20 @@ export function sessionSnapshot(clientId: string, parts: unknown[]): SessionSnap
   const subscriptions: Record<string, QoS> = {};
   for (const [filter, qos] of flatMap(parts[2], "subscriptions")) subscriptions[filter] = Number(qos) as QoS;
   const outgoing = [...flatMap(parts[3], "outgoing")].map(([seq, value]) => decodeOutgoing(Number(seq), value)).sort((a, b) => a.seq - b.seq);
-  const inboundQos2 = asArray(parts[4], "inbound QoS 2").map((p) => asInt(p, "packet id")).sort((a, b) => a - b);
-  return { ...sessionRecord(clientId, parts[0], parts[1]), subscriptions, outgoing, inboundQos2 };
+  // Members '<id>' or '<id>|<root>' (an id still being routed under root; decision 025).
+  const inboundQos2: number[] = [];
+  let inboundRoots: Record<number, string> | undefined;
+  for (const member of asArray(parts[4], "inbound QoS 2")) {
+    const text = String(member);
+    const bar = text.indexOf("|");
+    const id = asInt(bar < 0 ? text : text.slice(0, bar), "packet id");
+    inboundQos2.push(id);
+    if (bar >= 0) (inboundRoots ??= {})[id] = text.slice(bar + 1);
+  }
+  inboundQos2.sort((a, b) => a - b);
+  const snapshot: SessionSnapshot = { ...sessionRecord(clientId, parts[0], parts[1]), subscriptions, outgoing, inboundQos2 };
+  if (inboundRoots !== undefined) snapshot.inboundRoots = inboundRoots;
+  return snapshot;
 }
 
 const REASONS = new Set(["fenced", "full", "no-session", "duplicate"]);

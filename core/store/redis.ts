@@ -85,7 +85,8 @@ function pushSessionOp(g: SessionGroup, op: SessionOp, now: number): void {
       return;
     case "inbound2.add":
     case "inbound2.delete":
-      g.ops.push(op.op === "inbound2.add" ? "a" : "r", String(op.packetId));
+      // A root travels as "<packetId>|<root>" (the set member of an id still being routed, decision 025).
+      g.ops.push(op.op === "inbound2.add" ? "a" : "r", op.op === "inbound2.add" && op.root !== undefined ? `${op.packetId}|${op.root}` : String(op.packetId));
       return;
   }
 }

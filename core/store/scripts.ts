@@ -485,7 +485,7 @@ return r
  *   'k' the epoch of the owner writes that follow
  *   'u' outgoing.update: new header (`<packetId>:<state>`); its seq is the next of ARGV[3..2+n]
  *   'd' outgoing.delete (its seq is the next of ARGV[3..2+n])
- *   'a' / 'r' inbound2.add / inbound2.delete: packetId
+ *   'a' / 'r' inbound2.add / inbound2.delete: packetId, or for 'a' '<packetId>|<root>' (decision 025)
  * Reply: a string with one character per op ('1' done, 'D' done and an entry dropped, 'f' fenced, 'n' no-session,
  * 'F' full, 'u' duplicate, 'o' owned), then per enqueue done its seq (and, for 'D', the dropped seq), per 'o' the
  * owner node, in op order.
@@ -661,10 +661,21 @@ while i <= n do
       i = i + 1
     else
       if not w then
-        if op == 'a' then
-          call('SADD', in2, A[i + 1])
-        elseif op == 'r' then
-          call('SREM', in2, A[i + 1])
+        if op == 'a' or op == 'r' then
+          -- Members: '<id>' (routed) or '<id>|<root>' (being routed under root; decision 025).
+          local v = A[i + 1]
+          local bar = sfind(v, '|', 1, true)
+          local id = bar and ssub(v, 1, bar - 1) or v
+          local pending = {}
+          for _, m in ipairs(call('SMEMBERS', in2)) do
+            if ssub(m, 1, #id + 1) == id .. '|' then pending[#pending + 1] = m end
+          end
+          if op == 'a' and bar then
+            if #pending == 0 and call('SISMEMBER', in2, id) == 0 then call('SADD', in2, v) end
+          else
+            for _, m in ipairs(pending) do call('SREM', in2, m) end
+            if op == 'a' then call('SADD', in2, id) else call('SREM', in2, id) end
+          end
         else
           w = 'x'
         end

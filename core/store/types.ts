@@ -79,6 +79,12 @@ export interface SessionSnapshot extends SessionRecord {
   outgoing: StoredOutgoing[];
   /** Inbound QoS 2 packet ids received and not yet released. */
   inboundQos2: number[];
+  /**
+   * Of those, the ones whose routing is not known to have finished, with the root (dedup id) they are routed under
+   * (`inbound2.add` with `root`): a PUBLISH re-sent with such an id is routed again under that root, so the
+   * subscribers' stores keep one copy (decision 025). Absent when there are none.
+   */
+  inboundRoots?: Record<number, string>;
 }
 
 export interface ClaimOptions {
@@ -155,7 +161,11 @@ export type StoreOp =
     }
   | { op: "outgoing.update"; clientId: string; epoch: number; seq: number; packetId: number; state: 0 | 1 }
   | { op: "outgoing.delete"; clientId: string; epoch: number; seq: number }
-  | { op: "inbound2.add"; clientId: string; epoch: number; packetId: number }
+  /**
+   * With `root`: the id was received and is being routed under `root` (kept unless the id is already there);
+   * without: its routing finished (the root, if any, is dropped). Decision 025.
+   */
+  | { op: "inbound2.add"; clientId: string; epoch: number; packetId: number; root?: string }
   | { op: "inbound2.delete"; clientId: string; epoch: number; packetId: number }
   /**
    * Stores a retained message. Refused with "full" when it would take the retained set beyond `maxRetained`

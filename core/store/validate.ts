@@ -90,6 +90,10 @@ export function checkOp(op: StoreOp): void {
       checkInt(op.epoch, "epoch");
       checkInt(op.packetId, "packetId", 1);
       if (op.packetId > 65_535) fail(`packetId must be <= 65535, got ${op.packetId}`);
+      if (op.op === "inbound2.add" && op.root !== undefined) {
+        checkText(op.root, "root");
+        if (op.root.includes("|")) fail("root must not contain '|'");
+      }
       return;
     case "retained.set":
       checkMessage(op.msg);

@@ -91,7 +91,7 @@ describe("nothing acknowledged is lost: a re-routed delivery", () => {
 });
 
 describe("nothing acknowledged is lost: QoS 2", () => {
-  it("the inbound packet id is stored only after the message's forwards went out, and PUBREC only after both", async () => {
+  it("the inbound packet id is recorded as routed only after the message's forwards went out, and PUBREC only after both", async () => {
     const { nodes, store, communicators } = await cluster(2);
     const [n1, n2] = nodes as [TestBroker, TestBroker];
     const remote = await connect(n2, "remote", { clean: false });
@@ -115,14 +115,19 @@ describe("nothing acknowledged is lost: QoS 2", () => {
     try {
       // The batch landed (the local subscriber's copy is stored) while the forward to node-2 is held back.
       await until(async () => ((await store.getSession("local"))?.outgoing.length ?? 0) === 1 && sends.held() > 0, "the local copy stored");
-      // Were the node to die now, the client would send the PUBLISH again elsewhere: it must be routed again.
-      expect((await store.getSession("pub"))?.inboundQos2).toEqual([]);
+      // Were the node to die now, the client would send the PUBLISH again elsewhere: it must be routed again,
+      // under the root recorded with the id (decision 025), not answered with PUBREC alone.
+      const marker = await store.getSession("pub");
+      expect(marker?.inboundQos2).toHaveLength(1);
+      expect(Object.keys(marker?.inboundRoots ?? {})).toEqual(marker?.inboundQos2.map(String));
       expect(recorded).toBe(false);
     } finally {
       sends.open();
     }
     await pubrec;
-    expect((await store.getSession("pub"))?.inboundQos2).toHaveLength(1);
+    const routed = await store.getSession("pub");
+    expect(routed?.inboundQos2).toHaveLength(1);
+    expect(routed?.inboundRoots).toBeUndefined();
     await until(() => got.length === 1, "the message at node-2");
   });
 });

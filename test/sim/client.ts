@@ -2,6 +2,9 @@ import { generate, parser as createParser, type Packet, type QoS } from "mqtt-pa
 import type { History } from "./history.js";
 import type { Link } from "./link.js";
 
+/** SIM_TRACE=<clientId>: that client prints every PUBLISH it gets (and whether it took it as a QoS 2 repeat). */
+const TRACE = process.env.SIM_TRACE;
+
 /**
  * A simulated MQTT 3.1.1 device with a persistent session (clean = false): what a well-behaved client library
  * does, and no more. It keeps its in-flight QoS 1/2 PUBLISHes across connections and sends them again (DUP) on
@@ -196,6 +199,7 @@ export class SimClient {
       case "publish": {
         const key = p.payload.toString();
         const messageId = p.messageId ?? 0;
+        if (TRACE === this.id) console.log(`${new Date(Date.now()).toISOString().slice(14, 23)} ${this.id} got PUBLISH ${key} q${p.qos} id=${messageId} dup=${p.dup}${p.qos === 2 && this.awaitingRel.has(messageId) ? " (awaiting PUBREL: taken as a repeat)" : ""}`);
         if (p.qos === 2 && this.awaitingRel.has(messageId)) return this.send({ cmd: "pubrec", messageId });
         this.history.receipts.push({ subscriber: this.id, key, qos: p.qos, at: Date.now(), node: this.node ?? "?", dup: p.dup });
         if (p.qos === 1) this.send({ cmd: "puback", messageId });

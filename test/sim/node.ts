@@ -59,6 +59,7 @@ export class SimNode {
       this.debug("cluster error", op, err?.message);
     });
     if (DEBUG) {
+      broker.on("client.connected", (session: { clientId: string; epoch: number }, _c: unknown, present: boolean) => this.debug("connected", session.clientId, `epoch ${session.epoch}`, present ? "session present" : "new session"));
       broker.on("client.disconnected", (id: string, reason: string, err?: Error) => this.debug("disconnected", id, reason, err?.message));
       broker.on("connection.closed", (_c: unknown, reason: string, err?: Error) => this.debug("closed", reason, err?.message));
       broker.on("store.error", (op: string, err: Error) => this.debug("store error", op, err.message));

@@ -16,6 +16,12 @@ import type { NodeFaults } from "./faults.js";
  */
 
 const DEDUP_MS = 5 * 60_000;
+/** SIM_SQSLOG=<text>: prints sends, receives and deletes of the queues whose name contains it (e.g. `n3`). */
+const SQS_LOG = process.env.SIM_SQSLOG;
+
+function sqsLog(q: { name: string }, what: string): void {
+  if (SQS_LOG !== undefined && q.name.includes(SQS_LOG)) console.log(`${new Date(Date.now()).toISOString().slice(14, 23)} SQS ${q.name} ${what.slice(0, 300)}`);
+}
 const DELETE_ACCEPT_MS = 60_000;
 
 interface QueuedMessage {
@@ -188,6 +194,7 @@ export class SqsModel {
       if (seen !== undefined && now - seen < DEDUP_MS) continue;
       if (this.opts.dropDelivery !== undefined && e.MessageBody.includes('"type":"deliver"') && ++this.deliveries === this.opts.dropDelivery) continue;
       live.dedup.set(key, now);
+      sqsLog(live, `send m-${this.seq} g=${e.MessageGroupId} ${e.MessageBody}`);
       live.messages.push({ seq: this.seq, messageId, body: e.MessageBody, groupId: e.MessageGroupId, receiveCount: 0, invisibleUntil: 0, receipt: null });
     }
     if (live.dedup.size > 10_000) for (const [k, t] of live.dedup) if (now - t >= DEDUP_MS) live.dedup.delete(k);
@@ -209,6 +216,7 @@ export class SqsModel {
       m.receiveCount++;
       m.invisibleUntil = now + q.visibilityMs;
       m.receipt = `r-${m.messageId}-${m.receiveCount}`;
+      sqsLog(q, `recv ${m.messageId} g=${m.groupId} rc=${m.receiveCount} ${m.body}`);
       out.push({ MessageId: m.messageId, ReceiptHandle: m.receipt, Body: m.body, Attributes: { ApproximateReceiveCount: String(m.receiveCount) } });
     }
     return out;
@@ -255,6 +263,7 @@ export class SqsModel {
         failed.push({ Id: e.Id, Code: "ReceiptHandleIsInvalid", Message: "stale receipt handle", SenderFault: true });
         continue;
       }
+      sqsLog(q, `delete ${q.messages[i]?.messageId ?? "?"}`);
       q.messages.splice(i, 1);
       successful.push({ Id: e.Id });
     }

@@ -87,6 +87,21 @@ export function messageTests(ctx: Ctx): void {
       expect(s?.inboundQos2).toEqual([9]);
     });
 
+    it("an inbound QoS 2 id being routed keeps its root until its routing is recorded; a claim sees both (decision 025)", async () => {
+      const a = await claim(ctx.store, "a");
+      const add = (packetId: number, root?: string): StoreOp =>
+        root === undefined ? { op: "inbound2.add", clientId: "a", epoch: a.epoch, packetId } : { op: "inbound2.add", clientId: "a", epoch: a.epoch, packetId, root };
+      await ctx.store.apply([add(3, "n1:x:7"), add(4, "n1:x:9"), add(3, "n2:y:1"), add(5)]);
+      let s = await ctx.store.getSession("a");
+      expect(s?.inboundQos2).toEqual([3, 4, 5]);
+      // The first root stays (a re-sent PUBLISH is routed under it again); an id already routed gets none.
+      expect(s?.inboundRoots).toEqual({ 3: "n1:x:7", 4: "n1:x:9" });
+      await ctx.store.apply([add(3), add(5, "n2:y:2"), { op: "inbound2.delete", clientId: "a", epoch: a.epoch, packetId: 4 }]);
+      s = (await claim(ctx.store, "a", { node: "node-b" })).snapshot;
+      expect(s.inboundQos2).toEqual([3, 5]);
+      expect(s.inboundRoots).toBeUndefined();
+    });
+
     it("an enqueue carrying an epoch is an owner write: refused as fenced once the session was claimed again", async () => {
       const first = await claim(ctx.store, "c1");
       expect((await enqueue(ctx.store, "c1", msg("t/1"), { epoch: first.epoch, packetId: 7 })).ok).toBe(true);

@@ -1,0 +1,68 @@
+import type { Message, SQSClient } from "@aws-sdk/client-sqs";
+import { describe, expect, it } from "vitest";
+import { encodeNodeMessage } from "../../core/communicator/schema.js";
+import { SqsReceiver } from "../../core/communicator/sqs-receiver.js";
+import type { NodeMessage } from "../../core/communicator/types.js";
+
+/**
+ * The receiver's deletes (core/communicator/sqs-receiver.ts), against a scripted SQS client: a handled message
+ * whose delete failed would stay in flight for the visibility timeout and hold back its FIFO group behind it
+ * (decision 023, finding S3), so a failed DeleteMessageBatch is retried at once.
+ */
+
+const kick: NodeMessage = { type: "kick", id: "n2:1", clientId: "c1", reason: "kicked", discardSession: false };
+
+/** One queued message; DeleteMessageBatch answers with `deletes` in turn (an Error is thrown). */
+function scriptedClient(deletes: (Error | { Failed?: { Id: string; SenderFault: boolean; Code: string }[] })[]) {
+  let queued: Message[] = [{ MessageId: "m1", ReceiptHandle: "r1", Body: encodeNodeMessage(kick), Attributes: { ApproximateReceiveCount: "1" } }];
+  const calls: string[] = [];
+  const client = {
+    send: (cmd: { constructor: { name: string } }) => {
+      const name = cmd.constructor.name;
+      calls.push(name);
+      if (name === "ReceiveMessageCommand") {
+        const out = queued;
+        queued = [];
+        return Promise.resolve({ Messages: out });
+      }
+      if (name === "DeleteMessageBatchCommand") {
+        const next = deletes.shift() ?? {};
+        return next instanceof Error ? Promise.reject(next) : Promise.resolve(next);
+      }
+      return Promise.resolve({});
+    },
+  };
+  return { client: client as unknown as SQSClient, calls };
+}
+
+function receiver(client: SQSClient, errors: Error[]): SqsReceiver {
+  return new SqsReceiver(client, "n1", "sim://q", {
+    waitTimeSeconds: 0,
+    visibilityTimeoutSeconds: 30,
+    retryDelaySeconds: 1,
+    maxReceiveCount: 5,
+    dedupWindow: 100,
+    onError: (err) => errors.push(err),
+  });
+}
+
+describe("SqsReceiver deletes", () => {
+  it("retries a DeleteMessageBatch that failed, so the handled message does not wait out the visibility timeout", async () => {
+    const { client, calls } = scriptedClient([new Error("InternalError"), new Error("InternalError"), {}]);
+    const errors: Error[] = [];
+    const handled: string[] = [];
+    const result = await receiver(client, errors).drain(async (messages) => void handled.push(...messages.map((m) => m.id)));
+    expect(result.drained).toBe(1);
+    expect(handled).toEqual(["n2:1"]);
+    expect(calls.filter((c) => c === "DeleteMessageBatchCommand")).toHaveLength(3);
+    expect(errors).toHaveLength(2); // each failed call is reported
+  });
+
+  it("does not retry an entry SQS refused as the sender's fault (a stale receipt handle)", async () => {
+    const { client, calls } = scriptedClient([{ Failed: [{ Id: "0", SenderFault: true, Code: "ReceiptHandleIsInvalid" }] }]);
+    const errors: Error[] = [];
+    await receiver(client, errors).drain(async () => {});
+    expect(calls.filter((c) => c === "DeleteMessageBatchCommand")).toHaveLength(1);
+    expect(errors).toHaveLength(1);
+  });
+});
