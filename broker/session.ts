@@ -116,7 +116,6 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
    */
   private heldSettle: (() => void) | null = null;
   private heldDone: Promise<void> | null = null;
-  /** The latest journal batch being filled that `heldDone` was tracked in (Journal.trackingBatch). */
   private lastPacketId = 0;
   /** The policy of the client this session serves (kept while it is offline here), or null when not known here. */
   private policy: ClientPolicy | null = null;
