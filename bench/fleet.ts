@@ -10,18 +10,6 @@ export const MAX_DEVICES = 65_000;
 /** Open files the runner keeps for itself, the broker's listeners and its other files, above one per device. */
 export const SPARE_FILES = 1024;
 
-/** A small seeded PRNG (mulberry32), for reproducible phases in tests; the load generator uses Math.random. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 /**
  * When every device publishes: device d sends its k-th message (seq k) at phase[d] + k × interval ms after the
  * start, phase[d] uniform in [0, interval). Walked in time order by `due`, so one timer drives the whole fleet.

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { parseArgs } from "../../bench/cli.js";
-import { filesNeeded, FleetSchedule, fleetSizing, parseDeviceRate, parseDevices, parseFleetSeconds, seededRandom, SPARE_FILES, summarizeGcLog } from "../../bench/fleet.js";
+import { filesNeeded, FleetSchedule, fleetSizing, parseDeviceRate, parseDevices, parseFleetSeconds, SPARE_FILES, summarizeGcLog } from "../../bench/fleet.js";
+import { Prng } from "../sim/prng.js";
 import { fleetGoals } from "../../bench/fleet-report.js";
 import { aggregate, cellKey, renderMarkdown, type BenchResults, type RunRecord } from "../../bench/report.js";
 import { isPerPacket, PRESETS, plan, type PlanOptions, rowsFor, specFor } from "../../bench/scenarios.js";
@@ -17,9 +18,15 @@ function drain(s: FleetSchedule, endMs: number, stepMs: number): { device: numbe
   }
 }
 
+/** The simulation's seeded PRNG (test/sim/prng.ts), as the schedule's source of phases. */
+function seeded(seed: number): () => number {
+  const prng = new Prng(seed);
+  return () => prng.next();
+}
+
 describe("fleet schedule", () => {
   it("gives every device a phase within one interval and walks them in phase order", () => {
-    const s = new FleetSchedule(500, 5, seededRandom(1));
+    const s = new FleetSchedule(500, 5, seeded(1));
     expect(s.intervalMs).toBe(200);
     for (const p of s.phases) {
       expect(p).toBeGreaterThanOrEqual(0);
@@ -31,14 +38,14 @@ describe("fleet schedule", () => {
   });
 
   it("phases are spread, not bunched (seeded: every quarter of the interval holds a fair share)", () => {
-    const s = new FleetSchedule(2000, 5, seededRandom(7));
+    const s = new FleetSchedule(2000, 5, seeded(7));
     const quarters = [0, 0, 0, 0];
     for (const p of s.phases) quarters[Math.floor(p / 50)]!++;
     for (const q of quarters) expect(q).toBeGreaterThan(400);
   });
 
   it("each device sends seq 0, 1, 2 … once per interval, at its phase, never before it is due", () => {
-    const s = new FleetSchedule(50, 2, seededRandom(3));
+    const s = new FleetSchedule(50, 2, seeded(3));
     const sends = drain(s, 3000, 7);
     const perDevice = new Map<number, number[]>();
     for (const x of sends) {
