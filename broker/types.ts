@@ -1,4 +1,5 @@
 import type { QoS } from "mqtt-packet";
+import type { MessageProperties } from "../core/message-properties.js";
 
 /** An application message as routed inside the broker. Immutable once created; shared by all receivers. */
 export interface Message {
@@ -6,6 +7,10 @@ export interface Message {
   readonly payload: Buffer;
   readonly qos: QoS;
   readonly retain: boolean;
+  /** MQTT 5 properties as published (decision 024); undefined for every 3.1.1 / 3.1 message. */
+  readonly props?: MessageProperties | undefined;
+  /** Epoch ms of publication, set only with `props.messageExpiryInterval`: queued copies count down from it. */
+  readonly publishedAt?: number | undefined;
 }
 
 /** Outgoing QoS 1/2 delivery state for one session ([MQTT-4.3.2], [MQTT-4.3.3]). */
@@ -28,6 +33,8 @@ export interface Outgoing {
   seq: number;
   /** False while this entry's latest store write is not yet durable: it is not sent before. */
   durable: boolean;
+  /** MQTT 5 Subscription Identifiers of the subscriptions this delivery was matched with. */
+  subIds?: number[] | undefined;
   /** The node queue message this delivery came from (its store dedup id), when it came from one. */
   dedupId?: string;
 }

@@ -1,4 +1,5 @@
 import type { QoS } from "mqtt-packet";
+import type { WireProperties } from "../message-properties.js";
 
 /**
  * The Communicator carries work to the broker node that owns a session: from other nodes (cross-node routing,
@@ -13,6 +14,10 @@ export interface WireMessage {
   payload: string;
   qos: QoS;
   retain: boolean;
+  /** MQTT 5 properties in their JSON form (core/message-properties.ts), absent when none. */
+  props?: WireProperties | undefined;
+  /** Epoch ms of publication, with a Message Expiry Interval only. */
+  publishedAt?: number | undefined;
 }
 
 export type NodeMessage =

@@ -1,4 +1,5 @@
 import type { QoS } from "mqtt-packet";
+import type { MessageProperties } from "../message-properties.js";
 import type { IdempotencyStore } from "./idempotency-types.js";
 import type { IdentityStore } from "./identity-types.js";
 import type { RouteStore } from "./routes-types.js";
@@ -25,6 +26,10 @@ export interface StoredMessage {
   qos: QoS;
   /** RETAIN flag as published. */
   retain: boolean;
+  /** MQTT 5 properties as published (decision 024); absent for 3.1.1 messages and v5 messages without any. */
+  props?: MessageProperties | undefined;
+  /** Epoch ms of publication, present only with `props.messageExpiryInterval` (expiry counts down from it). */
+  publishedAt?: number | undefined;
 }
 
 /** A retained message as the store returns it from its index: with the time it was last set (epoch ms). */
@@ -54,6 +59,8 @@ export interface StoredOutgoing {
   packetId: number;
   /** 0 = PUBLISH sent, awaiting PUBACK/PUBREC; 1 = PUBREL sent, awaiting PUBCOMP. */
   state: 0 | 1;
+  /** MQTT 5 Subscription Identifiers the delivery was matched with (sent with it and with every resend). */
+  subIds?: number[] | undefined;
 }
 
 export interface SessionRecord {
@@ -89,7 +96,14 @@ export interface SessionSnapshot extends SessionRecord {
 
 export interface ClaimOptions {
   node: string;
+  /** The session ends with its connection: `releaseSession` deletes it, and it records no expiry. */
   clean: boolean;
+  /**
+   * Start from an empty session (MQTT 5 Clean Start), whatever `clean` says; absent: the same as `clean` (3.1.1's
+   * Clean Session is both). MQTT 5 separates them: Clean Start 1 with an expiry discards the old session and keeps
+   * the new one; Clean Start 0 with expiry 0 resumes it and ends it at disconnect.
+   */
+  discard?: boolean | undefined;
   username: string | null;
   now: number;
   /**
