@@ -11,6 +11,8 @@ import type { Cluster } from "./cluster.js";
 import { AddressLimits } from "./address-limits.js";
 import { Journal } from "./journal.js";
 import type { ResultTarget } from "./journal.js";
+import type { SessionTerms } from "./handlers/connect5.js";
+import type { MessageProperties } from "../core/message-properties.js";
 import { recheckResumedSession } from "./recheck.js";
 import { type RetainedHost, RetainedStream } from "./retained.js";
 import { type RetainedFeed, Session, type SessionHost } from "./session.js";
@@ -344,7 +346,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
    * sends CONNACK with session present [MQTT-3.2.2-1..3], then re-sends what is in flight and drains the queue.
    * A persistent session that cannot be claimed (store unreachable, `maxSessions` reached) is refused with 0x03.
    */
-  async connectSession(conn: Connection, clientId: string, clean: boolean, identity: string): Promise<void> {
+  async connectSession(conn: Connection, clientId: string, terms: SessionTerms, identity: string): Promise<void> {
+    const { clean, discard } = terms;
     const existing = this.sessions.get(clientId);
     if (existing !== undefined && !existing.mayBeClaimedBy(identity)) {
       this.refuseClaim(conn, new ClaimRefused("identity", clientId));
@@ -355,7 +358,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     // A clean CONNECT starts from nothing, but a session whose owner this node does not know yet stays until the
     // store agrees (its claim refuses another identity without touching the session).
     const ownerUnknown = session !== undefined && session.identity === null;
-    if (session !== undefined && clean && !ownerUnknown) {
+    if (session !== undefined && discard && !ownerUnknown) {
       this.dropSession(session);
       session = undefined;
     }
@@ -377,10 +380,11 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
         claim = await this.store.claimSession(clientId, {
           node: this.config.nodeId,
           clean,
+          discard,
           username: conn.client?.username ?? null,
           now: this.now(),
           identity,
-          expiryMs: limits.sessionExpirySeconds * 1000,
+          expiryMs: terms.expiryMs,
           maxSessions: limits.maxSessions,
         });
         // The will is kept before CONNACK (decision 019): a node that dies right after CONNACK leaves it to a survivor.
@@ -434,7 +438,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     if (claim?.present === true && conn.policy !== null) recheckResumedSession(this, session, conn.policy);
     const sessionPresent = claim !== null ? claim.present : false;
     conn.session = session;
-    conn.writePacket({ cmd: "connack", returnCode: 0, sessionPresent });
+    conn.writeConnack(sessionPresent);
     session.attach(conn);
     session.releaseDeliveries();
     conn.completeConnect();
@@ -506,7 +510,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
       // Through the will store: in a cluster it is published only if this node takes it first (decision 019).
       this.wills.lost(conn, will, (w) => {
         try {
-          this.publishFromClient(conn, w.topic, w.payload, w.qos, w.retain);
+          this.publishFromClient(conn, w.topic, w.payload, w.qos, w.retain, w.props);
         } catch {
           // An authorizer that throws denies: the will is dropped, the session still ends properly.
           this.stats.publishDenied++;
@@ -652,19 +656,29 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     return this.admission === null || this.admission.admits(conn.clientId ?? "", topic, payloadBytes);
   }
 
-  /** A PUBLISH (or will) from a connected client: authorize, then route. */
-  publishFromClient(conn: Connection, topic: string, payload: Buffer, qos: QoS, retain: boolean): void {
-    const msg: Message = { topic, payload, qos, retain };
+  /**
+   * A PUBLISH (or will) from a connected client: authorize, then route. False when it was not authorized (an
+   * MQTT 5 client is told so: PUBACK or PUBREC 0x87). MQTT 5 `props` go with the message; with a Message Expiry
+   * Interval the message records when it was published, so every copy counts down from then.
+   */
+  publishFromClient(conn: Connection, topic: string, payload: Buffer, qos: QoS, retain: boolean, props?: MessageProperties): boolean {
+    const msg: Message =
+      props === undefined
+        ? { topic, payload, qos, retain }
+        : props.messageExpiryInterval === undefined
+          ? { topic, payload, qos, retain, props }
+          : { topic, payload, qos, retain, props, publishedAt: this.now() };
     // Clients cannot publish to $SYS; everything else is up to the authorizer.
     if (topic.startsWith("$SYS") || conn.policy === null || !conn.policy.canPublish(topic)) {
       this.stats.publishDenied++;
       this.onDrop(conn.session, msg, "not-authorized");
-      return;
+      return false;
     }
     this.stats.messagesReceived++;
     this.stats.receivedByQos[qos]++;
     if (this.listenerCount("message.published") > 0) this.emit("message.published", msg, conn.clientId ?? null);
     this.publish(msg);
+    return true;
   }
 
   /**

@@ -42,7 +42,7 @@ export function decodeString(buf: Buffer, start: number, end: number): string | 
 interface ParserInternals {
   _list: { length: number; slice(start: number, end: number): Buffer };
   _pos: number;
-  packet: { cmd: string; length: number; messageId?: number; props?: Properties; will?: { props?: Properties } };
+  packet: { cmd: string; length: number; messageId?: number; protocolVersion?: number; props?: Properties; will?: { props?: Properties } };
   settings: { protocolVersion?: number };
   _parseNum(): number;
   _emitError(err: Error): void;
@@ -100,12 +100,14 @@ let propertyBlocks = 0;
  * a packet it is not valid for is accepted, byte values become booleans (2 reads as true), user properties become
  * an object (order and interleaving lost) and a block that overruns its Property Length is not noticed. At level
  * 5 the block is read by broker/properties.ts instead, and put on the packet as `props` (`will.props` for the
- * will properties); mqtt-packet's `properties` stays unset. A v5 CONNECT read at level 4 (before the broker
- * serves MQTT 5 it is refused anyway) keeps mqtt-packet's reading.
+ * will properties); mqtt-packet's `properties` stays unset. A CONNECT is read at the level it carries.
  */
 function parsePropertiesStrict(this: ParserInternals): object | false {
-  if (this.settings.protocolVersion !== 5) return lenientProperties.call(this);
   const { cmd, length } = this.packet;
+  // A CONNECT says its own level (the connection's is not known before it); every other packet is read at the
+  // connection's level.
+  const level = cmd === "connect" ? this.packet.protocolVersion : this.settings.protocolVersion;
+  if (level !== 5) return lenientProperties.call(this);
   // DISCONNECT and AUTH may end before their Property Length (3.14.2.2, 3.15.2.2); no other packet may.
   if (this._pos >= length && (cmd === "disconnect" || cmd === "auth")) return {};
   const context = cmd === "connect" && propertyBlocks++ > 0 ? WILL_PROPERTIES : (PACKET_TYPES[cmd] ?? -1);

@@ -3,9 +3,14 @@ import type { Packet, QoS } from "mqtt-packet";
 import type { ClientInfo, ClientPolicy } from "../core/auth/types.js";
 import type { Broker } from "./broker.js";
 import type { DurabilityWaiter } from "./journal.js";
-import { type AckType, encode, encodePublish, publishFlags, publishSize, writeAck, writePublish } from "./codec.js";
+import { type AckType, encode, encodePublish, MalformedPacketError, publishFlags, publishSize, writeAck, writePublish } from "./codec.js";
+import { encodeAck5 } from "./codec5.js";
+import { encodeConnack5, encodeDisconnect5, Reason } from "./codec5-control.js";
 import { PacketDecoder, type PacketSink } from "./decoder.js";
 import { LimitExceeded, ProtocolError } from "./errors.js";
+import { Disconnect5, type Link5 } from "./link5.js";
+import { type Properties, PropertyError } from "./properties.js";
+import { writePublishTo5 } from "./publish5.js";
 import { dispatch } from "./handlers/index.js";
 import type { Session, SessionLink } from "./session.js";
 import type { CloseReason, Message } from "./types.js";
@@ -59,6 +64,12 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
   will: Message | null = null;
   /** Effective keepalive in seconds (0 = off). */
   keepalive = 0;
+  /** What MQTT 5 adds to this connection (the client's limits, topic aliases); null at 3.1.1 and 3.1. */
+  v5: Link5 | null = null;
+  /** The CONNACK properties of an MQTT 5 connection, sent with the CONNACK that accepts it. */
+  private connack5: Properties | undefined = undefined;
+  /** PUBACKs held for the store (MQTT 5 Receive Maximum counts them with the QoS 2 ids not yet released). */
+  private pubacksHeld = 0;
   closeReason: CloseReason | null = null;
   congested = false;
   private readonly decoder: PacketDecoder;
@@ -181,6 +192,13 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
   /** A malformed packet: the connection is closed [MQTT-4.8.0-1]. */
   onDecodeError(err: Error): void {
     if (this.state === ConnState.Closed) return;
+    // A malformed MQTT 5 CONNECT (its properties) is answered with CONNACK 0x81 or 0x82 before the close (4.13).
+    if (this.state === ConnState.AwaitConnect && err instanceof PropertyError) {
+      this.broker.onConnectRefused(this, 1, err.message);
+      this.write(encodeConnack5(false, err.reasonCode));
+      this.close("protocol-error", new ProtocolError(`malformed packet: ${err.message}`), true);
+      return;
+    }
     // An unsupported protocol level in CONNECT gets CONNACK 0x01 before the close [MQTT-3.1.2-2].
     if (this.state === ConnState.AwaitConnect && err.message === "Invalid protocol version") {
       this.refuse(1, new ProtocolError("unsupported protocol level", "MQTT-3.1.2-2"));
@@ -203,6 +221,27 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
     this.authAbort = new AbortController();
     // The connect timer keeps running: authentication must also finish within connectTimeoutMs.
     return this.authAbort.signal;
+  }
+
+  /**
+   * The CONNECT is MQTT 5: later packets are read and written with properties and reason codes (a refusing
+   * CONNACK too).
+   */
+  useV5(link: Link5): void {
+    this.v5 = link;
+    this.decoder.setProtocolLevel(5);
+  }
+
+  /** The properties of the MQTT 5 CONNACK that will accept this connection. */
+  acceptWith(connack: Properties): void {
+    this.connack5 = connack;
+  }
+
+  /** CONNACK accepting the connection [MQTT-3.2.2-1..3]. */
+  writeConnack(sessionPresent: boolean): void {
+    if (this.v5 === null) this.write(encode({ cmd: "connack", returnCode: 0, sessionPresent }));
+    else this.write(encodeConnack5(sessionPresent, Reason.Success, this.connack5));
+    this.connack5 = undefined;
   }
 
   /** CONNACK 0 has been written: start keepalive and process packets that arrived meanwhile. */
@@ -277,10 +316,16 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
     else if (!this.congested && !this.ackPaused) this.stream.resume();
   }
 
-  /** Sends CONNACK with a refusal code and closes [MQTT-3.2.2-4] [MQTT-3.2.2-5]. */
-  refuse(returnCode: 1 | 2 | 3 | 4 | 5, err: Error): void {
+  /**
+   * Sends CONNACK with a refusal code and closes [MQTT-3.2.2-4] [MQTT-3.2.2-5]. An MQTT 5 client gets the
+   * matching reason code (or `reason5`, more precise, when given) and the reason as its Reason String, unless it
+   * asked for no problem information [MQTT-3.1.2-29] (the CONNACK may carry it anyway; it is left out then).
+   */
+  refuse(returnCode: 1 | 2 | 3 | 4 | 5, err: Error, reason5?: number): void {
     this.broker.onConnectRefused(this, returnCode, err.message);
-    this.write(encode({ cmd: "connack", returnCode, sessionPresent: false }));
+    const v5 = this.v5;
+    if (v5 === null) this.write(encode({ cmd: "connack", returnCode, sessionPresent: false }));
+    else this.write(encodeConnack5(false, reason5 ?? (CONNACK_REFUSALS[returnCode] as number), v5.problemInformation ? reasonString(err, v5) : undefined));
     this.close(returnCode === 4 || returnCode === 5 ? "not-authorized" : "protocol-error", err, true);
   }
 
@@ -290,6 +335,14 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
    */
   close(reason: CloseReason, err?: Error, flush = false): void {
     if (this.state === ConnState.Closed) return;
+    if (this.v5 !== null && this.state === ConnState.Connected) {
+      // An MQTT 5 client is told why, after CONNACK only [MQTT-3.14.0-1]; not when it disconnected or the socket went.
+      const code = disconnectReason(reason, err);
+      if (code !== 0) {
+        this.write(encodeDisconnect5(code, err === undefined ? undefined : reasonString(err, this.v5)));
+        flush = true;
+      }
+    }
     this.state = ConnState.Closed;
     this.closeReason = reason;
     clearTimeout(this.timer);
@@ -319,6 +372,12 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
 
   writePublish(msg: Message, qos: QoS, retain: boolean, dup: boolean, packetId: number): void {
     if (this.state === ConnState.Closed) return;
+    if (this.v5 !== null) {
+      this.broker.stats.messagesSent++;
+      this.broker.stats.sentByQos[qos]++;
+      this.write(writePublishTo5(msg, qos, retain, dup, packetId, this.broker.now()));
+      return;
+    }
     this.broker.stats.messagesSent++;
     this.broker.stats.sentByQos[qos]++;
     const withId = qos > 0;
@@ -355,23 +414,38 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
     lastPublish.idOffset = idAt - at;
   }
 
-  writeAck(type: AckType, packetId: number): void {
+  /** PUBACK, PUBREC, PUBREL or PUBCOMP; a reason code other than 0 only on MQTT 5 (3.1.1 has none). */
+  writeAck(type: AckType, packetId: number, reasonCode = 0): void {
+    if (reasonCode !== 0 && this.v5 !== null) {
+      this.write(encodeAck5(type, packetId, reasonCode));
+      return;
+    }
     const at = this.reserve(4);
     if (at >= 0) writeAck(this.out as Buffer, at, type, packetId);
+  }
+
+  /**
+   * QoS 1 and 2 publishes of an MQTT 5 client not yet acknowledged: PUBACKs held for the store and QoS 2 packet
+   * ids not yet released. Compared with the Receive Maximum the server gave [MQTT-3.3.4-9].
+   */
+  get unacknowledgedInbound(): number {
+    return this.pubacksHeld + (this.session?.inboundQos2.size ?? 0);
   }
 
   /**
    * Acknowledges an inbound packet once what it caused is durable. `wroteSince` is the journal's write count
    * before the packet was handled: when nothing was written and nothing waits, the ack goes out at once.
    */
-  ackWhenDurable(type: AckType, packetId: number, wroteSince: number, bytes = 0): void {
+  ackWhenDurable(type: AckType, packetId: number, wroteSince: number, bytes = 0, reasonCode = 0): void {
     const journal = this.broker.journal;
     const wrote = journal.writes !== wroteSince;
     if (!wrote && (this.ackQueue === null || this.ackQueue.length === 0)) {
-      this.writeAck(type, packetId);
+      this.writeAck(type, packetId, reasonCode);
       return;
     }
-    this.awaitDurable((type << 16) | packetId, wrote, bytes);
+    if (type === 0x40) this.pubacksHeld++;
+    // type << 16 | packet id fits 23 bits; an MQTT 5 reason code goes above them (a number, not an int32).
+    this.awaitDurable(reasonCode * 0x1000000 + ((type << 16) | packetId), wrote, bytes);
   }
 
   /**
@@ -406,7 +480,10 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
     if (this.state !== ConnState.Closed) {
       for (let i = 0; i < n; i++) {
         const packed = queue[i] as number;
-        if (packed !== 0) this.writeAck((packed >>> 16) as AckType, packed & 0xffff);
+        if (packed === 0) continue;
+        const type = ((packed >>> 16) & 0xff) as AckType;
+        if (type === 0x40) this.pubacksHeld--;
+        this.writeAck(type, packed & 0xffff, Math.floor(packed / 0x1000000));
       }
     }
     queue.splice(0, n);
@@ -586,4 +663,46 @@ function onKeepaliveTimeout(conn: Connection): void {
 
 function destroyStream(stream: Duplex): void {
   stream.destroy();
+}
+
+/** The MQTT 5 CONNACK reason codes of the 3.1.1 refusals 1 to 5 (MQTT 5.0 table 3-1). */
+const CONNACK_REFUSALS: readonly number[] = [0, Reason.UnsupportedProtocolVersion, Reason.ClientIdNotValid, Reason.ServerUnavailable, Reason.BadUserNameOrPassword, Reason.NotAuthorized];
+
+/** The reason code of a server DISCONNECT for a close (0: none is sent, the client or its socket ended it). */
+function disconnectReason(reason: CloseReason, err: Error | undefined): number {
+  if (err instanceof Disconnect5 || err instanceof PropertyError) return err.reasonCode;
+  switch (reason) {
+    case "protocol-error":
+      return err instanceof MalformedPacketError || err?.message.startsWith("malformed packet") === true ? Reason.Malformed : Reason.ProtocolError;
+    case "keepalive-timeout":
+      return Reason.KeepAliveTimeout;
+    case "takeover":
+      return Reason.SessionTakenOver;
+    case "kicked":
+      return Reason.AdministrativeAction;
+    case "packet-too-large":
+      return Reason.PacketTooLarge;
+    case "not-authorized":
+      return Reason.NotAuthorized;
+    case "server-shutdown":
+      return Reason.ServerShuttingDown;
+    case "limit-exceeded":
+      return Reason.QuotaExceeded;
+    case "client-disconnect":
+    case "client-disconnect-with-will":
+    case "socket-closed":
+    case "socket-error":
+    case "connect-timeout":
+      return 0;
+  }
+}
+
+/** Longest Reason String the server sends; the reason is cut to it. */
+const MAX_REASON_STRING = 256;
+
+/** A Reason String for `err`, or none when it would not fit the client's Maximum Packet Size [MQTT-3.14.2-3]. */
+function reasonString(err: Error, v5: Link5): Properties | undefined {
+  const text = err.message.length > MAX_REASON_STRING ? `${err.message.slice(0, MAX_REASON_STRING - 1)}…` : err.message;
+  // Fixed header, reason code, property length, identifier, string length: 8 bytes at most.
+  return v5.fits(Buffer.byteLength(text) + 8) ? { reasonString: text } : undefined;
 }

@@ -3,12 +3,16 @@ import type { ClientPolicy, DeliveryGuard } from "../core/auth/types.js";
 import type { SessionSnapshot, StoreOp, StoreOpResult } from "../core/store/types.js";
 import { AckType } from "./codec.js";
 import type { Journal, ResultTarget } from "./journal.js";
+import type { Link5 } from "./link5.js";
+import { undeliverable } from "./publish5.js";
 import { Deque } from "./queue.js";
 import { OutState, type DropReason, type Message, type Outgoing } from "./types.js";
 
 /** What a session needs from the connection it is attached to. */
 export interface SessionLink {
   writePublish(msg: Message, qos: QoS, retain: boolean, dup: boolean, packetId: number): void;
+  /** An MQTT 5 client's limits (Receive Maximum, Maximum Packet Size); null at 3.1.1. */
+  readonly v5: Link5 | null;
   writeAck(type: AckType, packetId: number): void;
   /** True while the socket's outgoing buffer is above its high-water mark. */
   readonly congested: boolean;
@@ -72,6 +76,8 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
   link: SessionLink | null = null;
   readonly subscriptions = new Map<string, QoS>();
   readonly inflight = new Map<number, Outgoing>();
+  /** QoS 1/2 deliveries allowed in flight: `limits.maxInflight`, or less when an MQTT 5 client's Receive Maximum is. */
+  private window: number;
   readonly queue = new Deque<Outgoing>();
   /** Packet ids of inbound QoS 2 messages received but not yet released (PUBREL) [MQTT-4.3.3-2]. */
   readonly inboundQos2 = new Set<number>();
@@ -134,7 +140,9 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     public clean: boolean,
     private readonly limits: SessionLimits,
     private readonly host: SessionHost,
-  ) {}
+  ) {
+    this.window = limits.maxInflight;
+  }
 
   /**
    * From now on deliveries are authorized against `policy`: the connecting client's, or null when this node does
@@ -271,6 +279,14 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
       this.host.forward(this, this.movedOwner, msg, qos, retain);
       return;
     }
+    // MQTT 5: an expired message, or one too large for the receiver, is dropped before it gets a packet id.
+    if (link !== null && (msg.publishedAt !== undefined || link.v5 !== null)) {
+      const why = undeliverable(msg, link.v5, Date.now());
+      if (why !== null) {
+        this.host.onDrop(this, msg, why);
+        return;
+      }
+    }
     if (qos === 0) {
       // QoS 0 messages are not stored for offline sessions.
       if (link === null) return;
@@ -288,7 +304,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     }
     if (link === null) return;
     const out: Outgoing = { msg, qos, retain, packetId: 0, state: OutState.AwaitAck, seq: 0, durable: true };
-    if (this.queue.length === 0 && this.inflight.size < this.limits.maxInflight && !link.congested) {
+    if (this.queue.length === 0 && this.inflight.size < this.window && !link.congested) {
       out.packetId = this.allocatePacketId();
       this.inflight.set(out.packetId, out);
       link.writePublish(msg, qos, retain, false, out.packetId);
@@ -307,7 +323,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     const out: Outgoing = { msg, qos, retain, packetId: 0, state: OutState.AwaitAck, seq: 0, durable: false };
     const dedupId = this.host.journal.dedupId;
     if (dedupId !== null) out.dedupId = dedupId;
-    if (this.queue.length === 0 && this.inflight.size < this.limits.maxInflight && !link.congested) {
+    if (this.queue.length === 0 && this.inflight.size < this.window && !link.congested) {
       // Reserve a window slot; PUBLISH goes out when the store has it.
       out.packetId = this.allocatePacketId();
       entry.packetId = out.packetId;
@@ -472,6 +488,8 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
    */
   attach(link: SessionLink): void {
     this.link = link;
+    // The client's Receive Maximum bounds what the server sends it unacknowledged [MQTT-3.3.4-7].
+    this.window = link.v5 === null ? this.limits.maxInflight : Math.min(this.limits.maxInflight, link.v5.receiveMaximum);
     this.connectedAt = Date.now();
     for (const out of this.inflight.values()) {
       if (!out.durable) continue;
@@ -563,12 +581,13 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     if (link === null) return;
     while (this.queue.length > 0 && !link.saturated()) {
       const next = this.queue.peek() as Outgoing;
+      if ((next.msg.publishedAt !== undefined || link.v5 !== null) && next.durable && this.dropUndeliverable(next, link)) continue;
       if (next.qos === 0) {
         this.queue.shift();
         link.writePublish(next.msg, 0, next.retain, false, 0);
         continue;
       }
-      if (this.inflight.size >= this.limits.maxInflight) return;
+      if (this.inflight.size >= this.window) return;
       if (!next.durable) return; // its enqueue has not landed yet; onStoreResult drains again
       this.queue.shift();
       next.packetId = this.allocatePacketId();
@@ -584,6 +603,16 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
         link.writePublish(next.msg, next.qos, next.retain, false, next.packetId);
       }
     }
+  }
+
+  /** Drops the queue's head when it may not be sent (expired, too large for the client); true when dropped. */
+  private dropUndeliverable(next: Outgoing, link: SessionLink): boolean {
+    const why = undeliverable(next.msg, link.v5, Date.now());
+    if (why === null) return false;
+    this.queue.shift();
+    if (this.persistent && next.seq !== 0) this.host.journal.write({ op: "outgoing.delete", clientId: this.clientId, epoch: this.epoch, seq: next.seq });
+    this.host.onDrop(this, next.msg, why);
+    return true;
   }
 
   private hold(msg: Message, qos: QoS, retain: boolean): void {

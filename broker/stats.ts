@@ -27,6 +27,8 @@ export class BrokerStats {
     "not-authorized": 0,
     "retained-limit": 0,
     "session-busy": 0,
+    expired: 0,
+    "too-large": 0,
   };
 
   /** Connections closed because a client went over a per-client bound (see LimitExceeded). */

@@ -41,6 +41,8 @@ export interface Outgoing {
 
 export type CloseReason =
   | "client-disconnect"
+  /** MQTT 5 DISCONNECT with reason 0x04: the will is published. */
+  | "client-disconnect-with-will"
   | "socket-closed"
   | "socket-error"
   | "protocol-error"
@@ -53,4 +55,8 @@ export type CloseReason =
   | "server-shutdown"
   | "limit-exceeded";
 
-export type DropReason = "queue-full" | "slow-consumer" | "not-authorized" | "retained-limit" | "session-busy";
+/**
+ * Why a message was not delivered to a session. "expired": its MQTT 5 Message Expiry Interval passed before it
+ * could be sent; "too-large": it exceeds the receiving MQTT 5 client's Maximum Packet Size.
+ */
+export type DropReason = "queue-full" | "slow-consumer" | "not-authorized" | "retained-limit" | "session-busy" | "expired" | "too-large";

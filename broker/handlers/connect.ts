@@ -4,29 +4,35 @@ import { clientIdentity } from "../../core/auth/identity.js";
 import { validateTopicName } from "../../core/topic/index.js";
 import type { Connection } from "../connection.js";
 import { ProtocolError } from "../errors.js";
+import type { Properties } from "../properties.js";
+import { Link5 } from "../link5.js";
+import { grantedExpiry, readConnect5, type SessionTerms, terms311, type WillTerms } from "./connect5.js";
 
 /**
  * CONNECT: protocol checks, client identifier rules, authentication, session take-over or resume, CONNACK.
  * Authentication is asynchronous; packets that arrive meanwhile wait in the connection.
  */
-export function handleConnect(conn: Connection, packet: IConnectPacket): void {
+export function handleConnect(conn: Connection, packet: IConnectPacket & { props?: Properties; will?: { props?: Properties } }): void {
   const broker = conn.broker;
   const { limits } = broker.config;
   const version = packet.protocolVersion ?? 4;
 
-  // "MQTT" goes with level 4 (3.1.1), "MQIsdp" with level 3 (3.1); anything else is refused [MQTT-3.1.2-2].
-  // MQTT 5 is not served yet: it is refused the same way.
-  if (!((packet.protocolId === "MQTT" && version === 4) || (packet.protocolId === "MQIsdp" && version === 3))) {
+  // "MQTT" goes with levels 4 (3.1.1) and 5, "MQIsdp" with level 3 (3.1); anything else is refused [MQTT-3.1.2-2].
+  const v5 = packet.protocolId === "MQTT" && version === 5;
+  if (!((packet.protocolId === "MQTT" && version === 4) || (packet.protocolId === "MQIsdp" && version === 3) || v5)) {
     conn.refuse(1, new ProtocolError(`unsupported protocol ${packet.protocolId} level ${version}`, "MQTT-3.1.2-2"));
     return;
   }
-  // Will QoS 3 is malformed [MQTT-3.1.2-14]; a password without a user name is malformed [MQTT-3.1.2-22].
+  // Will QoS 3 is malformed [MQTT-3.1.2-14]; before MQTT 5 a password without a user name is malformed
+  // [MQTT-3.1.2-22] (MQTT 5 allows it, 3.1.2.9).
   if (packet.will && packet.will.qos !== undefined && packet.will.qos > 2) {
     throw new ProtocolError("will QoS 3", "MQTT-3.1.2-14");
   }
-  if (packet.password !== undefined && packet.username === undefined) {
+  if (!v5 && packet.password !== undefined && packet.username === undefined) {
     throw new ProtocolError("password flag set without user name flag", "MQTT-3.1.2-22");
   }
+  // From here on an MQTT 5 client is answered in MQTT 5 (reason codes), refusals included.
+  if (v5) conn.useV5(new Link5(packet.props, grantedExpiry(packet.props, limits)));
   if (packet.will) {
     const invalid = validateTopicName(packet.will.topic, broker.topicLimits);
     if (invalid !== null) throw new ProtocolError(`invalid will topic: ${invalid}`, "MQTT-3.1.3-10");
@@ -37,7 +43,8 @@ export function handleConnect(conn: Connection, packet: IConnectPacket): void {
   if (clientId.length === 0) {
     // 3.1 requires 1-23 characters; 3.1.1 allows an empty id only with clean session [MQTT-3.1.3-7] [MQTT-3.1.3-8],
     // and then the server assigns a unique one [MQTT-3.1.3-6].
-    if (version === 3 || !clean) {
+    // MQTT 5 assigns one whatever Clean Start says, and tells the client in CONNACK [MQTT-3.1.3-6] (5.0).
+    if (version === 3 || (!clean && !v5)) {
       conn.refuse(2, new ProtocolError("empty client id with clean session 0", "MQTT-3.1.3-8"));
       return;
     }
@@ -59,6 +66,18 @@ export function handleConnect(conn: Connection, packet: IConnectPacket): void {
   const maxKeepalive = limits.maxKeepaliveSeconds;
   if (maxKeepalive > 0 && (keepalive === 0 || keepalive > maxKeepalive)) keepalive = maxKeepalive;
 
+  let terms: SessionTerms = terms311(clean, limits);
+  let will5: WillTerms | null = null;
+  if (v5) {
+    const read = readConnect5(packet, limits, clientId === packet.clientId ? null : clientId, keepalive);
+    if (!read.ok) {
+      conn.refuse(5, new Error(read.reason), read.reasonCode);
+      return;
+    }
+    conn.acceptWith(read.connack);
+    terms = read.terms;
+    will5 = read.will;
+  }
   conn.client = {
     clientId,
     username: packet.username,
@@ -67,11 +86,14 @@ export function handleConnect(conn: Connection, packet: IConnectPacket): void {
   };
   if (packet.will) {
     const payload = packet.will.payload;
+    const props = will5?.props;
     conn.will = {
       topic: packet.will.topic,
       payload: typeof payload === "string" ? Buffer.from(payload) : payload,
       qos: (packet.will.qos ?? 0) as QoS,
       retain: packet.will.retain === true,
+      ...(props === undefined ? {} : { props }),
+      // The will's Message Expiry Interval counts from when it is published; see Broker.publishWill.
     };
   }
   const signal = conn.beginConnect(keepalive);
@@ -89,7 +111,7 @@ export function handleConnect(conn: Connection, packet: IConnectPacket): void {
         conn.expireAt(decision.expiresAt);
         if (conn.isClosed) return;
       }
-      return broker.connectSession(conn, clientId, clean, decision.identity ?? clientIdentity(packet));
+      return broker.connectSession(conn, clientId, terms, decision.identity ?? clientIdentity(packet));
     },
     (err: unknown) => {
       if (conn.isClosed) return;

@@ -41,7 +41,7 @@ export function dispatch(conn: Connection, packet: Packet): void {
     case "pingreq":
       return handlePingreq(conn);
     case "disconnect":
-      return handleDisconnect(conn);
+      return handleDisconnect(conn, packet);
     case "connack":
     case "suback":
     case "unsuback":

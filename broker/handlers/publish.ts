@@ -1,5 +1,9 @@
-import type { IPublishPacket } from "mqtt-packet";
+import { isUtf8 } from "node:buffer";
+import type { MessageProperties } from "../../core/message-properties.js";
 import { validateTopicName } from "../../core/topic/index.js";
+import type { Publish5Packet } from "../codec5.js";
+import { Disconnect5, RECEIVE_MAXIMUM } from "../link5.js";
+import { messageProperties } from "./publish5.js";
 import { AckType } from "../codec.js";
 import type { Connection } from "../connection.js";
 import { LimitExceeded, ProtocolError } from "../errors.js";
@@ -15,31 +19,66 @@ import { requirePacketId } from "./packet-id.js";
  * events buffer is full during an SQS outage) is not handled: the connection is closed before routing, so the
  * client sends it again after reconnecting (3.1.1 has no negative PUBACK; decision 009).
  */
-export function handlePublish(conn: Connection, packet: IPublishPacket): void {
+export function handlePublish(conn: Connection, packet: Publish5Packet): void {
   const broker = conn.broker;
-  const topic = packet.topic;
+  const v5 = conn.v5;
+  let topic = packet.topic;
+  let props: MessageProperties | undefined;
+  if (v5 !== null) {
+    // MQTT 5: the Topic Alias resolved, the message's own properties kept (decision 024).
+    topic = v5.resolveTopic(topic, packet.props?.topicAlias);
+    props = packet.props === undefined ? undefined : messageProperties(packet.props, broker.topicLimits);
+  }
   const invalid = validateTopicName(topic, broker.topicLimits);
-  if (invalid !== null) throw new ProtocolError(`invalid topic name: ${invalid}`, "MQTT-3.3.2-2");
+  if (invalid !== null) {
+    if (v5 !== null) throw new Disconnect5(0x90, `invalid topic name: ${invalid}`, "MQTT-3.3.2-2");
+    throw new ProtocolError(`invalid topic name: ${invalid}`, "MQTT-3.3.2-2");
+  }
   const qos = packet.qos;
   const payload = packet.payload as Buffer;
   if (qos === 0) {
     if (packet.dup) throw new ProtocolError("DUP set on a QoS 0 PUBLISH", "MQTT-3.3.1-2");
+    if (props?.payloadFormatIndicator === 1 && !isUtf8(payload)) return;
     // Store writes it causes (a retained message) count towards what this client may have waiting for the store.
     const wrote = broker.journal.writes;
-    broker.publishFromClient(conn, topic, payload, 0, packet.retain);
+    broker.publishFromClient(conn, topic, payload, 0, packet.retain, props);
     conn.countWhileDurable(wrote, payload.length);
     return;
   }
   const packetId = requirePacketId(packet.messageId, "PUBLISH");
+  const ackType = qos === 1 ? AckType.Puback : AckType.Pubrec;
+  if (v5 !== null) {
+    const repeated = qos === 2 && conn.session?.inboundQos2.has(packetId) === true;
+    // More unacknowledged QoS 1/2 publishes than the Receive Maximum the server gave [MQTT-3.3.4-9].
+    if (!repeated && conn.unacknowledgedInbound >= RECEIVE_MAXIMUM) {
+      throw new Disconnect5(0x93, `more than ${RECEIVE_MAXIMUM} QoS 1 and 2 publishes unacknowledged`, "MQTT-3.3.4-9");
+    }
+    // The server checks a payload said to be UTF-8 and refuses one that is not (3.3.2.3.2): 0x99, not routed.
+    if (!repeated && props?.payloadFormatIndicator === 1 && !isUtf8(payload)) {
+      conn.writeAck(ackType, packetId, 0x99);
+      return;
+    }
+  }
   if (!broker.admitsPublish(conn, topic, payload.length) && !(qos === 2 && conn.session?.inboundQos2.has(packetId) === true)) {
     broker.stats.limitHits["events-backlog"]++;
+    // MQTT 5 has a negative acknowledgement for it: 0x97, and the client may send it again later.
+    if (v5 !== null) {
+      conn.writeAck(ackType, packetId, 0x97);
+      return;
+    }
     throw new LimitExceeded("events-backlog", `QoS ${qos} publish refused: the events buffer is full (events.maxBufferedEvents / maxBufferedBytes)`);
   }
   // The acknowledgement waits until every store write this message caused is durable.
   const mark = broker.journal.writes;
   if (qos === 1) {
-    broker.publishFromClient(conn, topic, payload, 1, packet.retain);
-    conn.ackWhenDurable(AckType.Puback, packetId, mark, payload.length);
+    const allowed = broker.publishFromClient(conn, topic, payload, 1, packet.retain, props);
+    conn.ackWhenDurable(AckType.Puback, packetId, mark, payload.length, allowed || v5 === null ? 0 : 0x87);
+    return;
+  }
+  if (v5 !== null && !conn.session?.inboundQos2.has(packetId) && (topic.startsWith("$SYS") || !(conn.policy?.canPublish(topic) ?? false))) {
+    // Refused at PUBREC (0x87): the exchange ends there, no packet id is kept (4.3.3).
+    broker.publishFromClient(conn, topic, payload, 2, packet.retain, props);
+    conn.writeAck(AckType.Pubrec, packetId, 0x87);
     return;
   }
   const session = conn.session as NonNullable<Connection["session"]>;
@@ -55,7 +94,7 @@ export function handlePublish(conn: Connection, packet: IPublishPacket): void {
     if (root !== null && pending === undefined) {
       broker.journal.write({ op: "inbound2.add", clientId: session.clientId, epoch: session.epoch, packetId, root });
     }
-    broker.journal.withDedupId(root, () => broker.publishFromClient(conn, topic, payload, 2, packet.retain));
+    broker.journal.withDedupId(root, () => broker.publishFromClient(conn, topic, payload, 2, packet.retain, props));
     received.add(packetId);
     session.inboundRoots.delete(packetId);
     if (durable) {

@@ -1,7 +1,10 @@
 import type { ISubscribePacket, QoS } from "mqtt-packet";
 import { validateTopicFilter } from "../../core/topic/index.js";
 import type { Connection } from "../connection.js";
+import { encodeSuback5, Reason } from "../codec5-control.js";
 import { ProtocolError } from "../errors.js";
+import { Disconnect5 } from "../link5.js";
+import type { Properties } from "../properties.js";
 import { checkFilterCount } from "./filter-count.js";
 import { requirePacketId } from "./packet-id.js";
 
@@ -18,11 +21,16 @@ const FAILURE = 0x80;
  * or 0x80 when the last occurrence was refused. More than `limits.maxFiltersPerPacket` filters close the
  * connection before any is handled (decision 009).
  */
-export function handleSubscribe(conn: Connection, packet: ISubscribePacket): void {
+export function handleSubscribe(conn: Connection, packet: ISubscribePacket & { props?: Properties }): void {
   const packetId = requirePacketId(packet.messageId, "SUBSCRIBE");
   const subs = packet.subscriptions;
   if (subs.length === 0) throw new ProtocolError("SUBSCRIBE without topic filters", "MQTT-3.8.3-3");
   const broker = conn.broker;
+  const v5 = conn.v5 !== null;
+  // CONNACK said Subscription Identifiers are not available: using one is 0xA1 (3.8.2.1.2).
+  if (v5 && packet.props?.subscriptionIdentifiers !== undefined) {
+    throw new Disconnect5(Reason.SubscriptionIdsNotSupported, "subscription identifiers are not supported");
+  }
   checkFilterCount(conn, subs.length, "SUBSCRIBE");
   const session = conn.session as NonNullable<Connection["session"]>;
   const policy = conn.policy as NonNullable<Connection["policy"]>;
@@ -31,37 +39,50 @@ export function handleSubscribe(conn: Connection, packet: ISubscribePacket): voi
   const last = new Map<string, number>();
   for (let i = 0; i < subs.length; i++) last.set((subs[i] as ISubscribePacket["subscriptions"][number]).topic, i);
   const granted: number[] = new Array<number>(subs.length).fill(FAILURE);
-  const added: { filter: string; qos: QoS }[] = [];
+  const added: { filter: string; qos: QoS; retained: boolean }[] = [];
   for (const [filter, i] of last) {
-    const qos = (subs[i] as ISubscribePacket["subscriptions"][number]).qos;
+    const sub = subs[i] as ISubscribePacket["subscriptions"][number];
+    const qos = sub.qos;
+    // MQTT 5 says why (3.9.3): 0x8F invalid, 0x87 not authorized, 0x97 quota, 0x9E shared subscriptions.
+    if (v5 && filter.startsWith("$share/")) {
+      granted[i] = Reason.SharedSubscriptionsNotSupported;
+      broker.onSubscribeRefused(conn, filter, "shared subscriptions are not supported", qos);
+      continue;
+    }
     const invalid = validateTopicFilter(filter, broker.topicLimits);
     if (invalid !== null) {
+      if (v5) granted[i] = Reason.TopicFilterInvalid;
       broker.onSubscribeRefused(conn, filter, `invalid filter: ${invalid}`, qos);
       continue;
     }
     const allowed = policy.canSubscribe(filter, qos);
     if (allowed === null) {
+      if (v5) granted[i] = Reason.NotAuthorized;
       broker.onSubscribeRefused(conn, filter, "not authorized", qos);
       continue;
     }
-    if (!session.subscriptions.has(filter) && session.subscriptions.size >= maxSubs) {
+    const existed = session.subscriptions.has(filter);
+    if (!existed && session.subscriptions.size >= maxSubs) {
+      if (v5) granted[i] = Reason.QuotaExceeded;
       broker.onSubscribeRefused(conn, filter, `more than ${maxSubs} subscriptions`, qos);
       continue;
     }
     broker.subscribe(session, filter, allowed, qos);
     granted[i] = allowed;
-    added.push({ filter, qos: allowed });
+    // Retain Handling (MQTT 5, 3.8.3.1): 0 send retained messages, 1 only for a new subscription, 2 never.
+    const rh = v5 ? (sub.rh ?? 0) : 0;
+    added.push({ filter, qos: allowed, retained: rh === 0 || (rh === 1 && !existed) });
   }
   if (last.size < subs.length) {
     // Earlier occurrences of a granted filter: granted at their own QoS, then replaced by the last one.
     for (let i = 0; i < subs.length; i++) {
       const { topic: filter, qos } = subs[i] as ISubscribePacket["subscriptions"][number];
       const at = last.get(filter) as number;
-      if (at !== i && granted[at] !== FAILURE) granted[i] = policy.canSubscribe(filter, qos) ?? FAILURE;
+      if (at !== i && (granted[at] as number) < FAILURE) granted[i] = policy.canSubscribe(filter, qos) ?? (v5 ? Reason.NotAuthorized : FAILURE);
     }
   }
   if (added.length === 0) {
-    conn.writePacket({ cmd: "suback", messageId: packetId, granted });
+    writeSuback(conn, packetId, granted);
     return;
   }
   // A persistent session's subscriptions are durable before SUBACK; if the store fails they are refused.
@@ -75,8 +96,14 @@ export function handleSubscribe(conn: Connection, packet: ISubscribePacket): voi
       for (let i = 0; i < granted.length; i++) granted[i] = FAILURE;
     }
     // SUBACK carries the SUBSCRIBE's packet id [MQTT-3.8.4-2].
-    conn.writePacket({ cmd: "suback", messageId: packetId, granted });
-    if (ok) for (const { filter, qos } of added) broker.deliverRetained(session, filter, qos);
+    writeSuback(conn, packetId, granted);
+    if (ok) for (const { filter, qos, retained } of added) if (retained) broker.deliverRetained(session, filter, qos);
     conn.resume();
   });
+}
+
+/** SUBACK in the client's version: 3.1.1 return codes, or MQTT 5 reason codes (the same values for success and 0x80). */
+function writeSuback(conn: Connection, packetId: number, granted: number[]): void {
+  if (conn.v5 === null) conn.writePacket({ cmd: "suback", messageId: packetId, granted });
+  else conn.write(encodeSuback5(packetId, granted));
 }

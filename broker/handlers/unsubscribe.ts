@@ -1,4 +1,5 @@
 import type { IUnsubscribePacket } from "mqtt-packet";
+import { encodeUnsuback5 } from "../codec5-control.js";
 import type { Connection } from "../connection.js";
 import { ProtocolError } from "../errors.js";
 import { checkFilterCount } from "./filter-count.js";
@@ -16,8 +17,11 @@ export function handleUnsubscribe(conn: Connection, packet: IUnsubscribePacket):
   const session = conn.session as NonNullable<Connection["session"]>;
   const removed: string[] = [];
   for (const filter of new Set(packet.unsubscriptions)) if (conn.broker.unsubscribe(session, filter)) removed.push(filter);
+  // MQTT 5: one reason code per filter, in order (3.11.3): 0x00 removed, 0x11 there was no such subscription (a
+  // filter repeated in the packet is removed by its first occurrence).
+  const codes = conn.v5 === null ? null : packet.unsubscriptions.map((f, i) => (removed.includes(f) && packet.unsubscriptions.indexOf(f) === i ? 0 : 0x11));
   if (removed.length === 0) {
-    conn.writePacket({ cmd: "unsuback", messageId: packetId, granted: [] });
+    writeUnsuback(conn, packetId, codes);
     return;
   }
   // 3.1.1 UNSUBACK has no failure code: delivery stops at once; the store catches up (or is corrected on the
@@ -25,7 +29,12 @@ export function handleUnsubscribe(conn: Connection, packet: IUnsubscribePacket):
   conn.suspend();
   void conn.broker.persistSubscriptions(session, {}, removed).then(() => {
     if (conn.isClosed) return;
-    conn.writePacket({ cmd: "unsuback", messageId: packetId, granted: [] });
+    writeUnsuback(conn, packetId, codes);
     conn.resume();
   });
+}
+
+function writeUnsuback(conn: Connection, packetId: number, codes: number[] | null): void {
+  if (codes === null) conn.writePacket({ cmd: "unsuback", messageId: packetId, granted: [] });
+  else conn.write(encodeUnsuback5(packetId, codes));
 }

@@ -36,6 +36,7 @@ const base = {
 /** Why a connection ended: the broker's close reasons, and `node-failure` (its node died; emitted by the node that noticed). */
 export const DISCONNECT_REASONS = [
   "client-disconnect",
+  "client-disconnect-with-will",
   "socket-closed",
   "socket-error",
   "protocol-error",
@@ -51,7 +52,7 @@ export const DISCONNECT_REASONS = [
 ] as const;
 
 /** Why a message was dropped (see docs/decisions/002-slow-consumers.md for the outbound ones). */
-export const DROP_REASONS = ["not-authorized", "queue-full", "slow-consumer", "retained-limit", "session-busy"] as const;
+export const DROP_REASONS = ["not-authorized", "queue-full", "slow-consumer", "retained-limit", "session-busy", "expired", "too-large"] as const;
 
 export const clientConnectedSchema = z.strictObject({
   ...base,

@@ -13,8 +13,12 @@ export class RawClient {
   private readonly closedPromise: Promise<void>;
   parseError: Error | null = null;
 
-  private constructor(readonly socket: Socket) {
-    const parser = createParser({ protocolVersion: 4 });
+  private constructor(
+    readonly socket: Socket,
+    /** 4 (3.1.1) or 5: how packets are generated and parsed. */
+    readonly protocolVersion: 4 | 5 = 4,
+  ) {
+    const parser = createParser({ protocolVersion });
     parser.on("packet", (p: Packet) => {
       this.received.push(p);
       this.wake();
@@ -34,11 +38,11 @@ export class RawClient {
   }
 
   /** `localAddress` picks the source address (any of 127.0.0.0/8 works on loopback), for per-address behaviour. */
-  static open(port: number, host = "127.0.0.1", localAddress?: string): Promise<RawClient> {
+  static open(port: number, host = "127.0.0.1", localAddress?: string, protocolVersion: 4 | 5 = 4): Promise<RawClient> {
     return new Promise((resolve, reject) => {
       const socket = connect({ port, host, ...(localAddress !== undefined ? { localAddress } : {}) }, () => {
         socket.off("error", reject);
-        resolve(new RawClient(socket));
+        resolve(new RawClient(socket, protocolVersion));
       });
       socket.once("error", reject);
     });
@@ -57,7 +61,7 @@ export class RawClient {
   }
 
   send(packet: Packet): void {
-    this.socket.write(generate(packet));
+    this.socket.write(generate(packet, { protocolVersion: this.protocolVersion }));
   }
 
   sendBytes(bytes: Buffer | number[]): void {
@@ -69,7 +73,7 @@ export class RawClient {
    * returns the CONNACK, whatever its return code.
    */
   async connect(fields: Partial<IConnectPacket> = {}): Promise<IConnackPacket> {
-    this.send({ cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clean: true, keepalive: 0, clientId: `raw-${Math.random().toString(36).slice(2, 10)}`, ...fields });
+    this.send({ cmd: "connect", protocolId: "MQTT", protocolVersion: this.protocolVersion, clean: true, keepalive: 0, clientId: `raw-${Math.random().toString(36).slice(2, 10)}`, ...fields });
     return this.expect("connack");
   }
 

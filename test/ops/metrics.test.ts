@@ -172,9 +172,9 @@ describe("GET /metrics", () => {
     // A client may not publish to $SYS: dropped as not-authorized.
     const c = await f.raw();
     publish(c, "$SYS/forbidden", "x", 0);
-    // CONNACK 0x01 (protocol level 5) and 0x02 (a client id beyond maxClientIdLength).
-    const [, v5] = await f.connect({ protocolVersion: 5, clientId: "ops-v5" });
-    expect(v5.returnCode).toBe(1);
+    // CONNACK 0x01 (protocol name MQIsdp with level 4) and 0x02 (a client id beyond maxClientIdLength).
+    const [, level] = await f.connect({ protocolId: "MQIsdp", protocolVersion: 4, clientId: "ops-level" });
+    expect(level.returnCode).toBe(1);
     const [, long] = await f.connect({ clientId: "x".repeat(f.b.config.limits.maxClientIdLength + 1) });
     expect(long.returnCode).toBe(2);
     await waitFor("the drop", async () => delta(before, await scrape(port), "mqgate_messages_dropped_total", { reason: "not-authorized" }) === 1);

@@ -80,8 +80,8 @@ describe("CONNECT: first packet and protocol", () => {
     expect(c.buffered).toEqual([]);
   });
 
-  it("[MQTT-3.1.2-2] [MQTT-3.2.2-5] refuses protocol level 5 with CONNACK 0x01 and closes", async () => {
-    await expectRefused({ protocolVersion: 5, clientId: "v5" }, 1);
+  it("[MQTT-3.1.2-2] [MQTT-3.2.2-5] refuses protocol level 6 with CONNACK 0x01 and closes", async () => {
+    await expectRefusedRaw(rawConnect(0x02, [str("v6")], "MQTT", 6), 1);
   });
 
   it("[MQTT-3.1.2-1] [MQTT-3.1.2-2] refuses level 3 with name MQTT and level 4 with name MQIsdp (0x01)", async () => {

@@ -71,7 +71,6 @@ const CASES: Case[] = [
   pre("[MQTT-3.1.2-3] CONNECT with the reserved connect flag set", connectPkt({ flags: 0x03 })),
   pre("[MQTT-3.1.2-1] CONNECT with protocol name MQTX: no CONNACK", connectPkt({ proto: "MQTX" })),
   pre("[MQTT-3.1.2-2] CONNECT with protocol level 6: CONNACK 0x01", connectPkt({ level: 6 }), 1),
-  pre("[MQTT-3.1.2-2] CONNECT MQTT level 5: CONNACK 0x01", connectPkt({ level: 5, id: cat([0], str("v5")) }), 1),
   pre("[MQTT-3.1.2-13] CONNECT with will QoS but no will flag", connectPkt({ flags: 0x0a })),
   pre("[MQTT-3.1.2-15] CONNECT with will retain but no will flag", connectPkt({ flags: 0x22 })),
   pre("[MQTT-3.1.2-19] CONNECT with user name flag and no user name", connectPkt({ flags: 0x82 })),

@@ -351,9 +351,9 @@ describe("sessions and ownership", () => {
     const MQTT = [0, 4, 0x4d, 0x51, 0x54, 0x54];
     const S42 = [0, 3, 0x73, 0x34, 0x32];
     const attempts = [
-      // All with client id "s42": MQTT 5 (properties length 0; refused with 0x01), the reserved flag set (closed),
-      // will QoS 3 (closed).
-      [...MQTT, 5, 0x02, 0, 0, 0, ...S42],
+      // All with client id "s42": protocol level 6 (refused with 0x01), the reserved flag set (closed), will QoS 3
+      // (closed).
+      [...MQTT, 6, 0x02, 0, 0, ...S42],
       [...MQTT, 4, 0x03, 0, 0, ...S42],
       [...MQTT, 4, 0x1e, 0, 0, ...S42, 0, 1, 0x77, 0, 1, 0x6d],
     ].map((body) => Buffer.from([0x10, body.length, ...body]));

@@ -126,10 +126,13 @@ describe("parseFrame at level 5: properties through the one table", () => {
 });
 
 describe("parseFrame at level 4: unchanged", () => {
-  it("a v5 CONNECT read before the broker serves v5 keeps mqtt-packet's reading (and is refused as today)", () => {
-    const p = parseFrame(connect(props(0x11, ...u32(1), 0x11, ...u32(2))));
-    expect(p).toMatchObject({ cmd: "connect", protocolVersion: 5, properties: { sessionExpiryInterval: [1, 2] } });
-    expect("props" in (p as object)).toBe(false);
+  it("a v5 CONNECT is read at level 5 whatever the connection's level: strict properties, as props", () => {
+    // Before its CONNECT a connection is at level 4; the CONNECT says its own level.
+    const p = parseFrame(connect(props(0x11, ...u32(7))));
+    expect(p).toMatchObject({ cmd: "connect", protocolVersion: 5, props: { sessionExpiryInterval: 7 } });
+    expect("properties" in (p as object)).toBe(false);
+    // A property given twice is a Protocol Error (mqtt-packet would make a list of it).
+    expect(parseFrame(connect(props(0x11, ...u32(1), 0x11, ...u32(2))))).toMatchObject({ reasonCode: 0x82 });
   });
 
   it("a SUBSCRIBE is read as 3.1.1: no property block", () => {
