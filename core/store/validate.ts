@@ -82,6 +82,7 @@ export function checkClaim(clientId: string, opts: ClaimOptions): void {
   if (opts.identity !== undefined) checkText(opts.identity, "identity");
   if (opts.expiryMs !== undefined) checkInt(opts.expiryMs, "expiryMs");
   if (opts.maxSessions !== undefined) checkInt(opts.maxSessions, "maxSessions");
+  if (opts.discard !== undefined && typeof opts.discard !== "boolean") fail("discard must be a boolean");
 }
 
 export function checkSubscriptions(add: Record<string, QoS>, remove: string[]): void {

@@ -3,6 +3,7 @@ import { RedisStore, SESSION_CALL_OPS } from "../../core/store/redis.js";
 import { ClaimRefused } from "../../core/store/errors.js";
 import { DEDUP_WINDOW_MS, EXPIRY_KEY, ownedKey, RETAINED_KEY, sessionKeys, SESSIONS_KEY, willKeys } from "../../core/store/keys.js";
 import { unindex } from "../../core/store/redis-index.js";
+import * as S from "../../core/store/scripts.js";
 import { RedisClient, type RedisTransport } from "../../core/store/transport.js";
 import { connectRedisStore, IoRedisTransport } from "../../core/store/transport-ioredis.js";
 import { useRedisStores } from "../helpers/redis-stores.js";
@@ -252,6 +253,19 @@ describe("RedisStore over TCP", () => {
     const out = (await store.getSession("c1"))?.outgoing ?? [];
     expect(out.map((o) => [o.seq, o.msg, o.subIds])).toEqual([[1, plain, undefined], [2, v5, [7]], [9, { ...plain, qos: 2 }, undefined]]);
     expect(out[2]?.msg).not.toHaveProperty("props");
+    await store.close();
+  });
+
+  it("the claim script called without the discard argument (a caller from before it) discards exactly when clean", async () => {
+    const { store, t } = await counted();
+    const { epoch } = await store.claimSession("c1", { node: "n1", clean: false, username: null, now: 1 });
+    await store.updateSubscriptions("c1", epoch, { a: 1 }, []);
+    const client = new RedisClient(t);
+    const oldClaim = (clean: string) => client.eval(S.CLAIM, sessionKeys("c1").list, ["n1", clean, "0", "", "2", "", "0", "0"]);
+    expect(((await oldClaim("0")) as unknown[])[0]).toBe(1);
+    expect((await store.getSession("c1"))?.subscriptions).toEqual({ a: 1 });
+    expect(((await oldClaim("1")) as unknown[])[0]).toBe(0);
+    expect((await store.getSession("c1"))?.subscriptions).toEqual({});
     await store.close();
   });
 

@@ -1,5 +1,6 @@
 import { describe } from "vitest";
 import { clusterTests } from "./store/cluster.js";
+import { discardTests } from "./store/discard.js";
 import { type StoreFactory, useStore } from "./store/fixtures.js";
 import { identityTests } from "./store/identities.js";
 import { idempotencyTests } from "./store/idempotency.js";
@@ -35,5 +36,6 @@ export function storeContract(name: string, create: StoreFactory): void {
     willTests(ctx);
     idempotencyTests(ctx);
     propertyTests(ctx);
+    discardTests(ctx);
   });
 }
