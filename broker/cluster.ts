@@ -1,6 +1,7 @@
 import type { QoS } from "mqtt-packet";
 import { NodeUnreachable } from "../core/communicator/errors.js";
-import type { Communicator, NodeMessage, WireMessage } from "../core/communicator/types.js";
+import type { Communicator, NodeMessage } from "../core/communicator/types.js";
+import { fromWireMessage, toWireMessage } from "../core/communicator/wire.js";
 import type { NodeRecord, StoreOp, StoreOpResult } from "../core/store/types.js";
 import { Adopter } from "./adoption.js";
 import type { Broker, RemoteRoutes } from "./broker.js";
@@ -374,7 +375,7 @@ export class Cluster implements ResultTarget<Reroute> {
           id: derived?.id ?? `${this.idPrefix}:${seq}`,
           origin: this.nodeId,
           seq,
-          msg: toWire(msg),
+          msg: toWireMessage(msg),
           targets: Array.isArray(entry) ? entry : [],
         };
         if (!Array.isArray(entry)) {
@@ -409,7 +410,7 @@ export class Cluster implements ResultTarget<Reroute> {
       this.events.onError(`send to node ${node}`, err as Error);
       const ops: StoreOp[] = [];
       for (const m of messages) {
-        const msg: Message = { topic: m.msg.topic, payload: Buffer.from(m.msg.payload, "base64"), qos: m.msg.qos, retain: m.msg.retain };
+        const msg: Message = fromWireMessage(m.msg);
         for (const t of m.targets) {
           if (t.qos === 0) continue;
           const op = this.enqueueOp(t.clientId, msg, t.qos, false);
@@ -491,7 +492,7 @@ export class Cluster implements ResultTarget<Reroute> {
   private handleMessage(m: NodeMessage, deadNode: string | null): void {
     switch (m.type) {
       case "deliver": {
-        const msg: Message = { topic: m.msg.topic, payload: Buffer.from(m.msg.payload, "base64"), qos: m.msg.qos, retain: m.msg.retain };
+        const msg: Message = fromWireMessage(m.msg);
         for (const t of m.targets) this.routeIncoming(t.clientId, msg, t.qos, m.hops ?? 0, deadNode);
         if (m.match === true) {
           if (deadNode !== null) {
@@ -508,7 +509,7 @@ export class Cluster implements ResultTarget<Reroute> {
         m.messages.forEach((w, i) => {
           // One dedup id per message of the batch (they may reach the same session).
           this.broker.journal.dedupId = `${m.id}#${i}`;
-          this.broker.publishExternal({ topic: w.topic, payload: Buffer.from(w.payload, "base64"), qos: w.qos, retain: w.retain });
+          this.broker.publishExternal(fromWireMessage(w));
         });
         return;
       case "kick":
@@ -792,10 +793,6 @@ class CameBack extends Error {
 
 function flushForwards(cluster: Cluster): void {
   cluster.flushForwards();
-}
-
-function toWire(msg: Message): WireMessage {
-  return { topic: msg.topic, payload: msg.payload.toString("base64"), qos: msg.qos, retain: msg.retain };
 }
 
 function sleep(ms: number): Promise<void> {

@@ -108,7 +108,11 @@ export class RetainedStream implements RetainedFeed {
           return;
         }
         const m = this.page[this.at++] as RetainedRecord;
-        const msg: Message = { topic: m.topic, payload: m.payload, qos: m.qos, retain: true };
+        // MQTT 5 properties and the publication time go with it (a 3.1.1 message has neither, and gets no key).
+        const msg: Message =
+          m.props === undefined && m.publishedAt === undefined
+            ? { topic: m.topic, payload: m.payload, qos: m.qos, retain: true }
+            : { topic: m.topic, payload: m.payload, qos: m.qos, retain: true, props: m.props, publishedAt: m.publishedAt };
         const lookup = this.current as Lookup;
         this.host.offerRetained(this.session, msg, lookup.filter, lookup.qos);
         continue;

@@ -151,7 +151,10 @@ export async function reapWills(broker: Broker, node: string, upTo: number): Pro
 
 async function publishTaken(broker: Broker, taken: TakenWill): Promise<boolean> {
   const w = taken.will;
-  const msg: Message = { topic: w.topic, payload: w.payload, qos: w.qos, retain: w.retain };
+  const msg: Message =
+    w.props === undefined && w.publishedAt === undefined
+      ? { topic: w.topic, payload: w.payload, qos: w.qos, retain: w.retain }
+      : { topic: w.topic, payload: w.payload, qos: w.qos, retain: w.retain, props: w.props, publishedAt: w.publishedAt };
   const info: ClientInfo = { clientId: taken.clientId, username: w.username ?? undefined, protocolVersion: 4 };
   let policy: ClientPolicy | null = null;
   try {

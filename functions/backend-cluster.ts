@@ -3,6 +3,7 @@ import type { QoS } from "mqtt-packet";
 import type { Auth } from "../core/auth/types.js";
 import { NodeUnreachable } from "../core/communicator/errors.js";
 import type { Communicator, NodeMessage } from "../core/communicator/types.js";
+import { toWireMessage } from "../core/communicator/wire.js";
 import type { NodeRecord, Store } from "../core/store/types.js";
 import type { GatewayBackend, KickResult, PublishMessage, PublishResult } from "./backend.js";
 import { ConflictError, NotFoundError, TooManyRequestsError, UnavailableError } from "./errors.js";
@@ -82,7 +83,7 @@ export function clusterBackend(opts: ClusterBackendOptions): GatewayBackend {
         // and a node that handles a redelivery recognises it (decision 022).
         id: requestId ?? newId(),
         origin,
-        messages: messages.map((m) => ({ topic: m.topic, payload: m.payload.toString("base64"), qos: m.qos, retain: m.retain })),
+        messages: messages.map((m) => toWireMessage(m)),
       };
       let lastError: unknown = null;
       for (let i = 0; i < nodes.length; i++) {

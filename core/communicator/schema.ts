@@ -11,11 +11,23 @@ const qos = z.literal([0, 1, 2]);
 const id = z.string().min(1).max(256);
 const clientId = z.string().min(1);
 
+/** MQTT 5 properties in their JSON form (core/message-properties.ts: WireProperties, the checks fromWireProperties makes). */
+const wireProperties = z.object({
+  pfi: z.int().min(0).max(1).optional(),
+  exp: z.int().min(0).max(0xffff_ffff).optional(),
+  ct: z.string().optional(),
+  rt: z.string().optional(),
+  cd: z.base64().optional(),
+  up: z.array(z.tuple([z.string(), z.string()])).optional(),
+});
+
 const wireMessage = z.object({
   topic: z.string().min(1),
   payload: z.base64(),
   qos,
   retain: z.boolean(),
+  props: wireProperties.optional(),
+  publishedAt: z.int().nonnegative().optional(),
 });
 
 export const nodeMessageSchema = z.discriminatedUnion("type", [

@@ -1,4 +1,5 @@
 import type { QoS } from "mqtt-packet";
+import { outgoingSuffix, putMessageExtras, readOutgoingSuffix, SUFFIX_MARK, takeMessageExtras } from "./codec-props.js";
 import { InvalidStoreInput, StoreDataError } from "./errors.js";
 import type { ApiKeyRecord, NodeRecord, NodeStats, RetainedRecord, StoredMessage, StoredOutgoing } from "./types.js";
 
@@ -10,15 +11,11 @@ import type { ApiKeyRecord, NodeRecord, NodeStats, RetainedRecord, StoredMessage
  * key) sit in a plain-text header before the JSON, so no script needs cjson.
  */
 
-interface MessageJson {
-  t: string;
-  p: string;
-  q: QoS;
-  r: 0 | 1;
-}
-
-function messageJson(msg: StoredMessage): MessageJson {
-  return { t: msg.topic, p: msg.payload.toString("base64"), q: msg.qos, r: msg.retain ? 1 : 0 };
+/** `{t, p, q, r}`, then the MQTT 5 part only when the message has one (`x`, `pa`: codec-props.ts). */
+function messageJson(msg: StoredMessage): Record<string, unknown> {
+  const o: Record<string, unknown> = { t: msg.topic, p: msg.payload.toString("base64"), q: msg.qos, r: msg.retain ? 1 : 0 };
+  putMessageExtras(o, msg);
+  return o;
 }
 
 function parseJson(text: string, what: string): Record<string, unknown> {
@@ -39,10 +36,10 @@ function qosOf(v: unknown, what: string): QoS {
 
 function messageFrom(o: Record<string, unknown>, what: string): StoredMessage {
   if (typeof o.t !== "string" || typeof o.p !== "string") throw new StoreDataError(`bad stored ${what}`);
-  return { topic: o.t, payload: Buffer.from(o.p, "base64"), qos: qosOf(o.q, what), retain: o.r === 1 };
+  return takeMessageExtras(o, { topic: o.t, payload: Buffer.from(o.p, "base64"), qos: qosOf(o.q, what), retain: o.r === 1 }, what);
 }
 
-/** A retained message: JSON with a base64 payload. */
+/** A retained message: JSON with a base64 payload (and `x`, `pa` for MQTT 5 properties, codec-props.ts). */
 export function encodeMessage(msg: StoredMessage): string {
   return JSON.stringify(messageJson(msg));
 }
@@ -67,11 +64,14 @@ export function decodeRetained(text: string): RetainedRecord {
  * since decision 021: four flag digits (message QoS, RETAIN, delivery QoS, wire RETAIN), the topic's length in
  * UTF-16 units, `:`, the topic, then the payload in base64. No JSON: about half the bytes of the old body and no
  * JSON.stringify/parse per message. Bodies written before (JSON, starting with `{`) still decode.
+ * A message with MQTT 5 properties, a publication time or Subscription Identifiers adds a suffix after the payload:
+ * `|` and their JSON (codec-props.ts, decision 024); a body without one is exactly the 3.1.1 body.
  */
 export function encodeOutgoingBody(entry: Omit<StoredOutgoing, "seq" | "packetId" | "state">): string {
   const m = entry.msg;
   const flags = m.qos * 1000 + (m.retain ? 100 : 0) + entry.qos * 10 + (entry.retain ? 1 : 0);
-  return `${flags < 1000 ? "0" : ""}${flags < 100 ? "0" : ""}${flags < 10 ? "0" : ""}${flags}${m.topic.length}:${m.topic}${m.payload.toString("base64")}`;
+  const body = `${flags < 1000 ? "0" : ""}${flags < 100 ? "0" : ""}${flags < 10 ? "0" : ""}${flags}${m.topic.length}:${m.topic}${m.payload.toString("base64")}`;
+  return m.props === undefined && m.publishedAt === undefined && entry.subIds === undefined ? body : body + outgoingSuffix(m, entry.subIds);
 }
 
 function flagQos(code: number): QoS {
@@ -86,20 +86,24 @@ function flagBit(code: number): boolean {
 }
 
 /** Decodes a compact body (see encodeOutgoingBody) starting at `from`. */
-function decodeCompactBody(value: string, from: number): { msg: StoredMessage; qos: QoS; retain: boolean } {
+function decodeCompactBody(value: string, from: number): { msg: StoredMessage; qos: QoS; retain: boolean; subIds?: number[] } {
   const colon = value.indexOf(":", from + 4);
   const topicLength = colon < 0 ? Number.NaN : Number(value.slice(from + 4, colon));
   if (!Number.isInteger(topicLength) || topicLength < 0 || colon + 1 + topicLength > value.length) {
     throw new StoreDataError("bad stored outgoing message");
   }
   const end = colon + 1 + topicLength;
+  const mark = value.indexOf(SUFFIX_MARK, end);
   const msg: StoredMessage = {
     topic: value.slice(colon + 1, end),
-    payload: Buffer.from(value.slice(end), "base64"),
+    payload: Buffer.from(mark < 0 ? value.slice(end) : value.slice(end, mark), "base64"),
     qos: flagQos(value.charCodeAt(from)),
     retain: flagBit(value.charCodeAt(from + 1)),
   };
-  return { msg, qos: flagQos(value.charCodeAt(from + 2)), retain: flagBit(value.charCodeAt(from + 3)) };
+  const decoded = { msg, qos: flagQos(value.charCodeAt(from + 2)), retain: flagBit(value.charCodeAt(from + 3)) };
+  if (mark < 0) return decoded;
+  const subIds = readOutgoingSuffix(value.slice(mark + 1), msg);
+  return subIds === undefined ? decoded : { ...decoded, subIds };
 }
 
 /**

@@ -3,7 +3,7 @@ import { compareUtf8 } from "./codec.js";
 import { CursorSeal } from "./cursor.js";
 import { copyMessage } from "./memory-state.js";
 import { entryOfTopic, levelEntries, retainedSize, SCAN_BUDGET, SCAN_BYTES, topicOfEntry, type Source } from "./retained-index.js";
-import { openListCursor, scanRetainedPages, sealListCursor, type ScanStep } from "./retained-scan.js";
+import { openListCursor, scanRetainedPages, sealListCursor, type ScanStep, withoutUpdateTime } from "./retained-scan.js";
 import { SortedKeys } from "./sorted.js";
 import type { Page, RetainedRecord, RetainedStats, StoredMessage, StoreOpResult } from "./types.js";
 
@@ -81,7 +81,7 @@ export class MemoryRetained {
     let cursor: string | null = null;
     do {
       const page: Page<RetainedRecord> = await this.scan(filter, { cursor, limit: 1000 });
-      for (const r of page.items) all.push({ topic: r.topic, payload: r.payload, qos: r.qos, retain: r.retain });
+      for (const r of page.items) all.push(withoutUpdateTime(r));
       cursor = page.cursor;
     } while (cursor !== null);
     return all.sort((a, b) => compareUtf8(a.topic, b.topic));

@@ -1,4 +1,5 @@
 import type { QoS } from "mqtt-packet";
+import { fromWireProperties, toWireProperties } from "../message-properties.js";
 import { DEDUP_WINDOW_MS } from "./keys.js";
 import type { SessionRecord, SessionSnapshot, StoredMessage, StoredOutgoing, StoreOp, StoreOpResult } from "./types.js";
 
@@ -36,12 +37,21 @@ export function newSession(): MemSession {
   return { clean: false, node: null, custodian: null, username: null, identity: null, expiryMs: 0, connectedAt: null, disconnectedAt: null, subs: new Map(), out: new Map(), queued: 0, inbound2: new Map(), seen: new Map() };
 }
 
+/**
+ * A copy that shares nothing with `m`. Props go through their JSON form, as in the Redis store, so both keep exactly
+ * the same fields; a message without them stays without them.
+ */
 export function copyMessage(m: StoredMessage): StoredMessage {
-  return { topic: m.topic, payload: Buffer.from(m.payload), qos: m.qos, retain: m.retain };
+  const c: StoredMessage = { topic: m.topic, payload: Buffer.from(m.payload), qos: m.qos, retain: m.retain };
+  if (m.props !== undefined) c.props = fromWireProperties(toWireProperties(m.props));
+  if (m.publishedAt !== undefined) c.publishedAt = m.publishedAt;
+  return c;
 }
 
 function copyOutgoing(o: StoredOutgoing): StoredOutgoing {
-  return { ...o, msg: copyMessage(o.msg) };
+  const c: StoredOutgoing = { ...o, msg: copyMessage(o.msg) };
+  if (o.subIds !== undefined) c.subIds = [...o.subIds];
+  return c;
 }
 
 export function sessionRecord(clientId: string, s: MemSession, epoch: number): SessionRecord {
@@ -105,7 +115,9 @@ export function applySessionOp(
     }
     const seq = ++v.seq;
     const e = op.entry;
-    s.out.set(seq, { seq, msg: copyMessage(e.msg), qos: e.qos, retain: e.retain, packetId: e.packetId, state: 0 });
+    const stored: StoredOutgoing = { seq, msg: copyMessage(e.msg), qos: e.qos, retain: e.retain, packetId: e.packetId, state: 0 };
+    if (e.subIds !== undefined) stored.subIds = [...e.subIds];
+    s.out.set(seq, stored);
     if (!inflight) s.queued++;
     if (op.dedupId !== undefined) rememberDedup(s.seen, op.dedupId, now);
     return dropped === undefined ? { ok: true, seq } : { ok: true, seq, dropped };

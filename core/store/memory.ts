@@ -59,7 +59,10 @@ export class MemoryStore extends StoreParts implements Store {
     v.epoch++;
     this.versions.set(clientId, v);
     this.tombstones.delete(clientId);
-    const s = opts.clean || existing === undefined ? newSession() : existing;
+    // `discard` (MQTT 5 Clean Start) decides whether the state is kept; `clean` whether the session outlives the
+    // connection. 3.1.1's Clean Session is both, hence the default.
+    const discard = opts.discard ?? opts.clean;
+    const s = discard || existing === undefined ? newSession() : existing;
     const identity = opts.identity ?? existing?.identity ?? null;
     const expiryMs = opts.clean ? 0 : (opts.expiryMs ?? 0);
     Object.assign(s, { clean: opts.clean, node: opts.node, custodian: opts.node, username: opts.username, identity, expiryMs, connectedAt: opts.now, disconnectedAt: null });
@@ -67,7 +70,7 @@ export class MemoryStore extends StoreParts implements Store {
     this.sessionIds.add(clientId);
     // It cannot expire before now + expiryMs (it is online now); an earlier entry stays and is rescheduled when due.
     if (expiryMs > 0) this.expiry.set(clientId, opts.now + expiryMs, true);
-    const result: ClaimResult = { epoch: v.epoch, present: !opts.clean && existing !== undefined, previousNode, snapshot: sessionSnapshot(clientId, s, v.epoch) };
+    const result: ClaimResult = { epoch: v.epoch, present: !discard && existing !== undefined, previousNode, snapshot: sessionSnapshot(clientId, s, v.epoch) };
     if (previousCustodian !== null) result.previousCustodian = previousCustodian;
     return result;
   }

@@ -17,7 +17,7 @@ import { RedisRoutes } from "./routes-redis.js";
 import type { Adoption, RouteChanges, RouteDigest } from "./routes-types.js";
 import { RedisWills } from "./wills.js";
 import { levelEntries, retainedSize, SCAN_BUDGET, type Source } from "./retained-index.js";
-import { openListCursor, scanRetainedPages, sealListCursor, type ScanStep } from "./retained-scan.js";
+import { openListCursor, scanRetainedPages, sealListCursor, type ScanStep, withoutUpdateTime } from "./retained-scan.js";
 import { indexCommands, unindex } from "./redis-index.js";
 import { asArray, asInt, asNullableString, asString, flatMap, opResult, retainedPairs, sessionRecord, sessionSnapshot } from "./redis-replies.js";
 import * as S from "./scripts.js";
@@ -176,6 +176,8 @@ export class RedisStore extends StoreParts implements Store {
       opts.identity ?? "",
       String(expiryMs),
       refuseNew ? "1" : "0",
+      // Only when given (MQTT 5): without it the script discards exactly when clean, as before.
+      ...(opts.discard === undefined ? [] : [opts.discard ? "1" : "0"]),
     ]);
     const res = (await this.client.batch([...index, claim, ...index], { replayPlain: true })).map(unwrap);
     const a = asArray(res[index.length], "claim");
@@ -411,7 +413,7 @@ export class RedisStore extends StoreParts implements Store {
     let cursor: string | null = null;
     do {
       const page: Page<RetainedRecord> = await this.scanRetained(filter, { cursor, limit: 1000 });
-      for (const r of page.items) all.push({ topic: r.topic, payload: r.payload, qos: r.qos, retain: r.retain });
+      for (const r of page.items) all.push(withoutUpdateTime(r));
       cursor = page.cursor;
     } while (cursor !== null);
     return all.sort((a, b) => compareUtf8(a.topic, b.topic));

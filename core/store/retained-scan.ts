@@ -1,8 +1,16 @@
 import type { CursorSeal } from "./cursor.js";
 import { InvalidStoreInput } from "./errors.js";
 import { candidateSources, SCAN_BYTES, SCAN_CALLS_PER_PAGE, type Source } from "./retained-index.js";
-import type { Page, RetainedRecord } from "./types.js";
+import type { Page, RetainedRecord, StoredMessage } from "./types.js";
 import { checkLimit, checkText } from "./validate.js";
+
+/** A retained record without its update time (what matchRetained answers); the MQTT 5 part kept when present. */
+export function withoutUpdateTime(r: RetainedRecord): StoredMessage {
+  const m: StoredMessage = { topic: r.topic, payload: r.payload, qos: r.qos, retain: r.retain };
+  if (r.props !== undefined) m.props = r.props;
+  if (r.publishedAt !== undefined) m.publishedAt = r.publishedAt;
+  return m;
+}
 
 /** What one bounded backend call of a walk returns (one Lua script on Redis). */
 export interface ScanStep {

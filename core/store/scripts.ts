@@ -38,7 +38,9 @@ end
 
 /**
  * ARGV: node, clean (1/0), hasUsername (1/0), username, now, identity ('' = none), expiryMs, refuseNew (1/0: the
- * caller found `maxSessions` reached). Reply: present, previousNode|nil, ...snapshot, previousCustodian|nil (the
+ * caller found `maxSessions` reached), then optionally discard (1/0: start from an empty session, MQTT 5 Clean
+ * Start; absent or '' = the same as clean). `clean` alone decides the `clean` flag (deleted at release) and the
+ * expiry, and whether the claim may be refused at the session cap. Reply: present, previousNode|nil, ...snapshot, previousCustodian|nil (the
  * claim makes the claiming node the custodian too, decision 017); or {-1, reason} when refused
  * ('identity': another identity's session; 'session-limit': it would be new), with nothing changed.
  */
@@ -54,7 +56,9 @@ if existed then previous = redis.call('HGET', meta, 'node'); custodian = redis.c
 local epoch = redis.call('HINCRBY', ver, 'epoch', 1)
 redis.call('PERSIST', ver)
 local present = 0
-if ARGV[2] == '1' then wipe() elseif existed then present = 1 end
+local discard = ARGV[2]
+if ARGV[9] and ARGV[9] ~= '' then discard = ARGV[9] end
+if discard == '1' then wipe() elseif existed then present = 1 end
 redis.call('HSET', meta, 'clean', ARGV[2], 'node', ARGV[1], 'custodian', ARGV[1], 'connectedAt', ARGV[5])
 redis.call('HDEL', meta, 'disconnectedAt')
 if ARGV[3] == '1' then redis.call('HSET', meta, 'username', ARGV[4]) else redis.call('HDEL', meta, 'username') end

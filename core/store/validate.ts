@@ -1,4 +1,5 @@
 import type { QoS } from "mqtt-packet";
+import type { MessageProperties } from "../message-properties.js";
 import { InvalidStoreInput } from "./errors.js";
 import { type ApiKeyRecord, type ClaimOptions, MAX_NODE_STATS_BYTES, MAX_NODE_TOP_TOPICS, type NodeRecord, type NodeStats, type StoredMessage, type StoreOp } from "./types.js";
 
@@ -35,6 +36,37 @@ export function checkMessage(msg: StoredMessage): void {
   if (msg.topic.length === 0) fail("topic must not be empty");
   if (!Buffer.isBuffer(msg.payload)) fail("payload must be a Buffer");
   checkQos(msg.qos, "message QoS");
+  if (msg.props !== undefined) checkProps(msg.props);
+  if (msg.publishedAt !== undefined) checkInt(msg.publishedAt, "publishedAt");
+}
+
+/** The checks fromWireProperties makes on the JSON form, on the object form, plus text UTF-8 can carry. */
+export function checkProps(props: MessageProperties): void {
+  if (typeof props !== "object" || props === null || Array.isArray(props)) fail("props must be an object");
+  const { payloadFormatIndicator: pfi, messageExpiryInterval: exp, userProperties: up } = props;
+  if (pfi !== undefined && pfi !== 0 && pfi !== 1) fail(`props.payloadFormatIndicator must be 0 or 1, got ${String(pfi)}`);
+  if (exp !== undefined && (!Number.isInteger(exp) || exp < 0 || exp > 0xffff_ffff)) fail(`props.messageExpiryInterval must be a 32-bit unsigned integer, got ${String(exp)}`);
+  if (props.contentType !== undefined) checkText(props.contentType, "props.contentType");
+  if (props.responseTopic !== undefined) checkText(props.responseTopic, "props.responseTopic");
+  if (props.correlationData !== undefined && !Buffer.isBuffer(props.correlationData)) fail("props.correlationData must be a Buffer");
+  if (up === undefined) return;
+  if (!Array.isArray(up)) fail("props.userProperties must be a list of pairs");
+  for (const pair of up) {
+    if (!Array.isArray(pair) || pair.length !== 2) fail("props.userProperties must be a list of pairs");
+    checkText(pair[0], "user property name");
+    checkText(pair[1], "user property value");
+  }
+}
+
+/** Most Subscription Identifiers one delivery carries (one per matching subscription; a bound, not a spec limit). */
+export const MAX_SUB_IDS = 32;
+
+/** Subscription Identifiers: 1..268,435,455 (a Variable Byte Integer; 0 is a Protocol Error, MQTT 5 section 3.8.2.1.2). */
+export function checkSubIds(subIds: readonly number[]): void {
+  if (!Array.isArray(subIds) || subIds.length > MAX_SUB_IDS) fail(`subIds must be a list of at most ${MAX_SUB_IDS} identifiers`);
+  for (const id of subIds) {
+    if (!Number.isInteger(id) || id < 1 || id > 268_435_455) fail(`a subscription identifier must be 1..268435455, got ${String(id)}`);
+  }
 }
 
 export function checkLimit(limit: number): void {
@@ -50,6 +82,7 @@ export function checkClaim(clientId: string, opts: ClaimOptions): void {
   if (opts.identity !== undefined) checkText(opts.identity, "identity");
   if (opts.expiryMs !== undefined) checkInt(opts.expiryMs, "expiryMs");
   if (opts.maxSessions !== undefined) checkInt(opts.maxSessions, "maxSessions");
+  if (opts.discard !== undefined && typeof opts.discard !== "boolean") fail("discard must be a boolean");
 }
 
 export function checkSubscriptions(add: Record<string, QoS>, remove: string[]): void {
@@ -68,6 +101,7 @@ export function checkOp(op: StoreOp): void {
       if (op.entry.qos !== 1 && op.entry.qos !== 2) fail(`enqueue: delivery QoS must be 1 or 2 (QoS 0 is never stored), got ${op.entry.qos}`);
       checkInt(op.entry.packetId, "packetId");
       if (op.entry.packetId > 65_535) fail(`packetId must be <= 65535, got ${op.entry.packetId}`);
+      if (op.entry.subIds !== undefined) checkSubIds(op.entry.subIds);
       checkInt(op.maxQueued, "maxQueued");
       if (op.dropPolicy !== "oldest" && op.dropPolicy !== "newest") fail(`dropPolicy must be 'oldest' or 'newest'`);
       if (op.epoch !== undefined) checkInt(op.epoch, "epoch");

@@ -1,3 +1,4 @@
+import { putMessageExtras, takeMessageExtras } from "./codec-props.js";
 import { StoreDataError } from "./errors.js";
 import { willKeys } from "./keys.js";
 import { asArray, asString } from "./redis-replies.js";
@@ -27,20 +28,25 @@ function parseMember(m: string): { clientId: string; epoch: number } {
   return { epoch: Number(m.slice(0, i)), clientId: m.slice(i + 1) };
 }
 
-/** `<JSON without payload>\n<payload base64>`. */
+/** `<JSON without payload>\n<payload base64>`; the JSON ends with `x` and `pa` for MQTT 5 (codec-props.ts). */
 function encodeWill(w: WillRecord): string {
-  const head = { t: w.topic, q: w.qos, r: w.retain, i: w.incarnation, u: w.username, a: w.allowed };
+  const head: Record<string, unknown> = { t: w.topic, q: w.qos, r: w.retain, i: w.incarnation, u: w.username, a: w.allowed };
+  putMessageExtras(head, w);
   return `${JSON.stringify(head)}\n${w.payload.toString("base64")}`;
 }
 
 function decodeWill(v: string): WillRecord {
   const nl = v.indexOf("\n");
+  let h: { t: string; q: 0 | 1 | 2; r: boolean; i: number; u: string | null; a: boolean };
   try {
-    const h = JSON.parse(v.slice(0, nl)) as { t: string; q: 0 | 1 | 2; r: boolean; i: number; u: string | null; a: boolean };
-    return { topic: h.t, qos: h.q, retain: h.r, incarnation: h.i, username: h.u, allowed: h.a, payload: Buffer.from(v.slice(nl + 1), "base64") };
+    h = JSON.parse(v.slice(0, nl)) as typeof h;
   } catch {
     throw new StoreDataError("unreadable will");
   }
+  if (typeof h !== "object" || h === null) throw new StoreDataError("unreadable will");
+  const will: WillRecord = { topic: h.t, qos: h.q, retain: h.r, incarnation: h.i, username: h.u, allowed: h.a, payload: Buffer.from(v.slice(nl + 1), "base64") };
+  takeMessageExtras(h as unknown as Record<string, unknown>, will, "will");
+  return will;
 }
 
 export class MemoryWills implements WillOps {

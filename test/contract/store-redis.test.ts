@@ -1,8 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { RedisStore, SESSION_CALL_OPS } from "../../core/store/redis.js";
 import { ClaimRefused } from "../../core/store/errors.js";
-import { DEDUP_WINDOW_MS, EXPIRY_KEY, ownedKey, sessionKeys, SESSIONS_KEY } from "../../core/store/keys.js";
+import { DEDUP_WINDOW_MS, EXPIRY_KEY, ownedKey, RETAINED_KEY, sessionKeys, SESSIONS_KEY, willKeys } from "../../core/store/keys.js";
 import { unindex } from "../../core/store/redis-index.js";
+import * as S from "../../core/store/scripts.js";
 import { RedisClient, type RedisTransport } from "../../core/store/transport.js";
 import { connectRedisStore, IoRedisTransport } from "../../core/store/transport-ioredis.js";
 import { useRedisStores } from "../helpers/redis-stores.js";
@@ -232,6 +233,39 @@ describe("RedisStore over TCP", () => {
     expect((await store.getSession("c1"))?.outgoing.map((o) => o.seq)).toEqual([1, 2]);
     expect(await redis.admin.hkeys(k.out)).not.toContain("9");
     expect(Number(await redis.admin.zscore(k.seen, "old-id"))).toBeGreaterThan(Date.now());
+    await store.close();
+  });
+
+  it("MQTT 5 (decision 024): 3.1.1 values are byte for byte as before, v5 ones add an optional part old values lack", async () => {
+    const { store } = await counted();
+    await store.claimSession("c1", { node: "n1", clean: false, username: null, now: 1 });
+    const k = sessionKeys("c1");
+    const plain = { topic: "a/b", payload: Buffer.from([0, 255]), qos: 1 as const, retain: false };
+    const v5 = { ...plain, props: { contentType: "c", userProperties: [["k", "v"], ["k", "w"]] as [string, string][] }, publishedAt: 5 };
+    await store.apply([enqueueOp("c1", plain), enqueueOp("c1", v5, { subIds: [7] }), { op: "retained.set", msg: { ...plain, retain: true }, maxRetained: 10, now: 9 }]);
+    await store.putWill("c1", 1, "n1", { ...plain, incarnation: 3, username: null, allowed: true });
+    expect(await redis.admin.hget(k.out, "1")).toBe("0:0:10103:a/bAP8=");
+    expect(await redis.admin.hget(k.out, "2")).toBe('0:0:10103:a/bAP8=|{"x":{"ct":"c","up":[["k","v"],["k","w"]]},"t":5,"s":[7]}');
+    expect(await redis.admin.hget(RETAINED_KEY, "a/b")).toBe('5:{"t":"a/b","p":"AP8=","q":1,"r":1,"u":9}');
+    expect(await redis.admin.hget(willKeys("n1")[0], "1:c1")).toBe('{"t":"a/b","q":1,"r":false,"i":3,"u":null,"a":true}\nAP8=');
+    // A value written before (the same bytes, put there by hand) reads as a message without props.
+    await redis.admin.hset(k.out, "9", "3:1:20113:a/bAP8=");
+    const out = (await store.getSession("c1"))?.outgoing ?? [];
+    expect(out.map((o) => [o.seq, o.msg, o.subIds])).toEqual([[1, plain, undefined], [2, v5, [7]], [9, { ...plain, qos: 2 }, undefined]]);
+    expect(out[2]?.msg).not.toHaveProperty("props");
+    await store.close();
+  });
+
+  it("the claim script called without the discard argument (a caller from before it) discards exactly when clean", async () => {
+    const { store, t } = await counted();
+    const { epoch } = await store.claimSession("c1", { node: "n1", clean: false, username: null, now: 1 });
+    await store.updateSubscriptions("c1", epoch, { a: 1 }, []);
+    const client = new RedisClient(t);
+    const oldClaim = (clean: string) => client.eval(S.CLAIM, sessionKeys("c1").list, ["n1", clean, "0", "", "2", "", "0", "0"]);
+    expect(((await oldClaim("0")) as unknown[])[0]).toBe(1);
+    expect((await store.getSession("c1"))?.subscriptions).toEqual({ a: 1 });
+    expect(((await oldClaim("1")) as unknown[])[0]).toBe(0);
+    expect((await store.getSession("c1"))?.subscriptions).toEqual({});
     await store.close();
   });
 

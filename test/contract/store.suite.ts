@@ -1,10 +1,12 @@
 import { describe } from "vitest";
 import { clusterTests } from "./store/cluster.js";
+import { discardTests } from "./store/discard.js";
 import { type StoreFactory, useStore } from "./store/fixtures.js";
 import { identityTests } from "./store/identities.js";
 import { idempotencyTests } from "./store/idempotency.js";
 import { messageTests } from "./store/messages.js";
 import { ownershipTests } from "./store/ownership.js";
+import { propertyTests } from "./store/properties.js";
 import { retainedTests } from "./store/retained.js";
 import { routeTests } from "./store/routes.js";
 import { sessionTests } from "./store/sessions.js";
@@ -33,5 +35,7 @@ export function storeContract(name: string, create: StoreFactory): void {
     routeTests(ctx);
     willTests(ctx);
     idempotencyTests(ctx);
+    propertyTests(ctx);
+    discardTests(ctx);
   });
 }

@@ -4,7 +4,7 @@ import {
   compareUtf8, decodeApiKey, decodeCursor, decodeMessage, decodeNode, decodeOutgoing, encodeApiKey, encodeCursor, encodeMessage, encodeNode,
   encodeOutgoingBody,
 } from "../../core/store/codec.js";
-import { createStore, InvalidStoreInput, MemoryStore } from "../../core/store/index.js";
+import { createStore, InvalidStoreInput, MemoryStore, StoreDataError } from "../../core/store/index.js";
 import { retainedPrefix } from "../../core/store/match.js";
 import { SortedKeys } from "../../core/store/sorted.js";
 
@@ -42,6 +42,24 @@ describe("store codec", () => {
     expect(decodeOutgoing(9, legacy)).toEqual({
       seq: 9, msg: { topic: "a/b", payload: Buffer.from([1, 2, 255]), qos: 2, retain: true }, qos: 1, retain: false, packetId: 5, state: 1,
     });
+  });
+
+  it("MQTT 5: props, publishedAt and subIds ride in an optional part that bodies without them lack (decision 024)", () => {
+    const props = { payloadFormatIndicator: 1, messageExpiryInterval: 60, contentType: "a|b", responseTopic: "r/|", correlationData: Buffer.from([0, 124, 255]), userProperties: [["k", "|"], ["k", "{"]] as [string, string][] };
+    for (const topic of ["t", "a|b", "|", ""]) {
+      const msg = { topic, payload: Buffer.from([124, 0, 255]), qos: 2 as const, retain: true, props, publishedAt: 7 };
+      const plain = encodeOutgoingBody({ msg: { topic, payload: msg.payload, qos: 2, retain: true }, qos: 1, retain: false });
+      const body = encodeOutgoingBody({ msg, qos: 1, retain: false, subIds: [1, 268_435_455] });
+      expect(body.startsWith(`${plain}|`)).toBe(true);
+      expect(decodeOutgoing(1, `0:0:${body}`)).toEqual({ seq: 1, msg, qos: 1, retain: false, packetId: 0, state: 0, subIds: [1, 268_435_455] });
+      expect(decodeOutgoing(1, `0:0:${encodeOutgoingBody({ msg: { ...msg, props: undefined }, qos: 1, retain: false })}`).msg).toEqual({ ...msg, props: undefined });
+      expect(decodeMessage(encodeMessage(msg))).toEqual(msg);
+    }
+    for (const suffix of ["|{bad", "|[]", '|{"s":[0]}', '|{"s":"1"}', '|{"x":{"pfi":3}}', '|{"x":[]}', '|{"t":-1}']) {
+      expect(() => decodeOutgoing(1, `0:0:10101:tAA==${suffix}`), suffix).toThrow(StoreDataError);
+    }
+    expect(() => decodeMessage('{"t":"a","p":"","q":0,"r":0,"x":{"up":[["k"]]}}')).toThrow(StoreDataError);
+    expect(() => decodeMessage('{"t":"a","p":"","q":0,"r":0,"pa":"1"}')).toThrow(StoreDataError);
   });
 
   it("nodes and API keys round trip", () => {

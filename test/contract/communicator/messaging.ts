@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { DeliveryFailed, MalformedMessage, PayloadTooLarge } from "../../../core/communicator/errors.js";
 import type { NodeMessage } from "../../../core/communicator/types.js";
+import { fromWireMessage, toWireMessage } from "../../../core/communicator/wire.js";
 import { type Ctx, deliver, deliveries, eventually, Inbox, seqsByOrigin, sleep, until } from "./fixtures.js";
 
 const kick: NodeMessage = { type: "kick", id: "k-1", clientId: "dev/ü-1", reason: "takeover", discardSession: false, epoch: 7 };
@@ -107,6 +108,35 @@ export function messagingTests(ctx: Ctx): void {
       await eventually(async () => (await ctx.h.depth("node-b")) === 0, 15_000, "malformed bodies deleted");
       expect(inbox.messages).toHaveLength(1);
       expect(ctx.h.errors).toHaveLength(3);
+    });
+
+    it("carries MQTT 5 properties and the publication time intact (decision 024); a 3.1.1 message has neither", async () => {
+      const [a, b] = [ctx.h.create(), ctx.h.create()];
+      const inbox = new Inbox();
+      await b.start("node-b", inbox.handler);
+      const props = {
+        payloadFormatIndicator: 1, messageExpiryInterval: 30, contentType: "text/ü", responseTopic: "re/€", // BMP only: fauxqs refuses astral characters
+        correlationData: Buffer.from([0, 255, 124]), userProperties: [["b", "1"], ["a", "2"], ["b", "1"]] as [string, string][],
+      };
+      const v5 = { topic: "t/v5", payload: Buffer.from([1, 2]), qos: 1 as const, retain: false, props, publishedAt: 1_700_000_000_000 };
+      const plain = { topic: "t/311", payload: Buffer.from("x"), qos: 0 as const, retain: true };
+      expect(Object.keys(toWireMessage(plain))).toEqual(["topic", "payload", "qos", "retain"]);
+      const sent: NodeMessage[] = [
+        { ...deliver("node-a", 1), msg: toWireMessage(v5) } as NodeMessage,
+        { type: "publish", id: "rest-1", origin: "rest", messages: [toWireMessage(plain), toWireMessage(v5)] },
+      ];
+      // Bad properties make a malformed message, reported and dropped like any other.
+      await ctx.h.injectRaw("node-b", JSON.stringify({ ...deliver("node-a", 9), msg: { ...toWireMessage(v5), props: { pfi: 2 } } }));
+      await a.send("node-b", sent);
+      expect(await inbox.waitFor(2)).toEqual(sent);
+      const [d, p] = inbox.messages;
+      expect(d?.type === "deliver" ? fromWireMessage(d.msg) : null).toEqual(v5);
+      const got = p?.type === "publish" ? p.messages.map((w) => fromWireMessage(w)) : [];
+      expect(got).toEqual([plain, v5]);
+      expect(got[0]).not.toHaveProperty("props");
+      expect(got[0]).not.toHaveProperty("publishedAt");
+      await until(() => ctx.h.errors.length >= 1);
+      expect(ctx.h.errors.filter((e) => e instanceof MalformedMessage).map((e) => e.problem)).toEqual([expect.stringMatching(/pfi/)]);
     });
 
     it("carries a large payload intact (150 KB, 200 KB as base64)", async () => {

@@ -42,6 +42,8 @@ export interface EnqueueOpts {
   dropPolicy?: "oldest" | "newest";
   /** Non-zero: stored directly as in flight. */
   packetId?: number;
+  /** MQTT 5 Subscription Identifiers of the delivery. */
+  subIds?: number[];
   /** An owner write, fenced by this epoch. */
   epoch?: number;
   /** Refused with "owned" while a node owns the session. */
@@ -55,7 +57,7 @@ export function enqueueOp(clientId: string, m: StoredMessage, o: EnqueueOpts = {
   return {
     op: "enqueue",
     clientId,
-    entry: { msg: m, qos: o.qos ?? 1, retain: o.retain ?? false, packetId: o.packetId ?? 0 },
+    entry: { msg: m, qos: o.qos ?? 1, retain: o.retain ?? false, packetId: o.packetId ?? 0, ...(o.subIds !== undefined ? { subIds: o.subIds } : {}) },
     maxQueued: o.maxQueued ?? 1000,
     dropPolicy: o.dropPolicy ?? "oldest",
     ...(o.epoch !== undefined ? { epoch: o.epoch } : {}),

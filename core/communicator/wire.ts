@@ -1,0 +1,43 @@
+import type { QoS } from "mqtt-packet";
+import { fromWireProperties, type MessageProperties, toWireProperties } from "../message-properties.js";
+import type { WireMessage } from "./types.js";
+
+/** The fields of a message that travel in a node message (broker Message, a REST publish, a stored message). */
+export interface MessageFields {
+  readonly topic: string;
+  readonly payload: Buffer;
+  readonly qos: QoS;
+  readonly retain: boolean;
+  readonly props?: MessageProperties | undefined;
+  readonly publishedAt?: number | undefined;
+}
+
+/** A message decoded from a node message: `props` and `publishedAt` only when it has them. */
+export interface DecodedMessage {
+  topic: string;
+  payload: Buffer;
+  qos: QoS;
+  retain: boolean;
+  props?: MessageProperties;
+  publishedAt?: number;
+}
+
+/**
+ * The one conversion of a message to its node-message form: payload base64, props in their JSON form (decision
+ * 024). A message without props or publication time gives the same four keys, in the same order, as before.
+ */
+export function toWireMessage(m: MessageFields): WireMessage {
+  const w: WireMessage = { topic: m.topic, payload: m.payload.toString("base64"), qos: m.qos, retain: m.retain };
+  if (m.props !== undefined) w.props = toWireProperties(m.props);
+  if (m.publishedAt !== undefined) w.publishedAt = m.publishedAt;
+  return w;
+}
+
+/** The reverse of toWireMessage, for a node message the schema (schema.ts) accepted. */
+export function fromWireMessage(w: WireMessage): DecodedMessage {
+  const m: DecodedMessage = { topic: w.topic, payload: Buffer.from(w.payload, "base64"), qos: w.qos, retain: w.retain };
+  const props = fromWireProperties(w.props);
+  if (props !== undefined) m.props = props;
+  if (w.publishedAt !== undefined) m.publishedAt = w.publishedAt;
+  return m;
+}

@@ -1,0 +1,76 @@
+import { fromWireProperties, type MessageProperties, toWireProperties } from "../message-properties.js";
+import { StoreDataError } from "./errors.js";
+import type { StoredMessage } from "./types.js";
+
+/*
+ * The MQTT 5 part of stored messages (decision 024): props in their one JSON form (core/message-properties.ts),
+ * the time of publication and a delivery's Subscription Identifiers. Written only when present, so a 3.1.1
+ * message is stored byte for byte as before, and a value written before reads as a message without them.
+ */
+
+/** Starts the outgoing body's optional suffix: a character base64 (the payload before it) never contains. */
+export const SUFFIX_MARK = "|";
+
+/**
+ * Adds props (`x`) and publishedAt (`pa`; `t` is the topic in these bodies) to the JSON object of a retained
+ * message or a will, after its other keys.
+ */
+export function putMessageExtras(o: Record<string, unknown>, msg: StoredMessage): void {
+  if (msg.props !== undefined) o.x = toWireProperties(msg.props);
+  if (msg.publishedAt !== undefined) o.pa = msg.publishedAt;
+}
+
+/** Reads what putMessageExtras wrote into `msg`; a body without them leaves it as is. */
+export function takeMessageExtras(o: Record<string, unknown>, msg: StoredMessage, what: string): StoredMessage {
+  if (o.x !== undefined) msg.props = propsFrom(o.x, what);
+  if (o.pa !== undefined) msg.publishedAt = publishedAtFrom(o.pa, what);
+  return msg;
+}
+
+/**
+ * The suffix of a compact outgoing body: `|` and JSON `{x: props, t: publishedAt, s: subIds}` (each key only when
+ * present), or "" when there is none of them.
+ */
+export function outgoingSuffix(msg: StoredMessage, subIds: readonly number[] | undefined): string {
+  if (msg.props === undefined && msg.publishedAt === undefined && subIds === undefined) return "";
+  const o: Record<string, unknown> = {};
+  if (msg.props !== undefined) o.x = toWireProperties(msg.props);
+  if (msg.publishedAt !== undefined) o.t = msg.publishedAt;
+  if (subIds !== undefined) o.s = subIds;
+  return SUFFIX_MARK + JSON.stringify(o);
+}
+
+/** Reads an outgoing suffix (the text after `|`) into `msg`; returns the delivery's subIds, if any. */
+export function readOutgoingSuffix(text: string, msg: StoredMessage): number[] | undefined {
+  let o: unknown;
+  try {
+    o = JSON.parse(text);
+  } catch {
+    throw new StoreDataError("unreadable MQTT 5 part of a stored outgoing message");
+  }
+  if (typeof o !== "object" || o === null || Array.isArray(o)) throw new StoreDataError("bad MQTT 5 part of a stored outgoing message");
+  const r = o as Record<string, unknown>;
+  if (r.x !== undefined) msg.props = propsFrom(r.x, "outgoing message");
+  if (r.t !== undefined) msg.publishedAt = publishedAtFrom(r.t, "outgoing message");
+  return r.s === undefined ? undefined : subIdsFrom(r.s);
+}
+
+function propsFrom(x: unknown, what: string): MessageProperties {
+  try {
+    const props = fromWireProperties(x);
+    if (props !== undefined) return props;
+  } catch {
+    // reported below
+  }
+  throw new StoreDataError(`bad properties in stored ${what}`);
+}
+
+function publishedAtFrom(v: unknown, what: string): number {
+  if (typeof v === "number" && Number.isSafeInteger(v) && v >= 0) return v;
+  throw new StoreDataError(`bad publication time in stored ${what}`);
+}
+
+function subIdsFrom(v: unknown): number[] {
+  if (Array.isArray(v) && v.every((id) => Number.isSafeInteger(id) && (id as number) > 0)) return v as number[];
+  throw new StoreDataError("bad subscription identifiers in stored outgoing message");
+}
