@@ -456,8 +456,16 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     this.inboundRoots.clear();
     this.epoch = snapshot.epoch;
     for (const o of snapshot.outgoing) {
-      const msg: Message = { topic: o.msg.topic, payload: o.msg.payload, qos: o.msg.qos, retain: o.msg.retain };
+      const m = o.msg;
+      // MQTT 5 fields only when present: a 3.1.1 message keeps the shape every other 3.1.1 message has.
+      const msg: Message =
+        m.props === undefined
+          ? { topic: m.topic, payload: m.payload, qos: m.qos, retain: m.retain }
+          : m.publishedAt === undefined
+            ? { topic: m.topic, payload: m.payload, qos: m.qos, retain: m.retain, props: m.props }
+            : { topic: m.topic, payload: m.payload, qos: m.qos, retain: m.retain, props: m.props, publishedAt: m.publishedAt };
       const out: Outgoing = { msg, qos: o.qos, retain: o.retain, packetId: o.packetId, state: o.state, seq: o.seq, durable: true };
+      if (o.subIds !== undefined) out.subIds = o.subIds;
       if (out.state === OutState.AwaitAck && !this.mayReceiveAny(msg.topic) && !this.withhold(out)) continue;
       if (o.packetId !== 0) this.inflight.set(o.packetId, out);
       else this.queue.push(out);
