@@ -9,10 +9,12 @@ import { SubscriptionTrie, type TopicLimits } from "../core/topic/index.js";
 import type { Connection } from "./connection.js";
 import type { Cluster } from "./cluster.js";
 import { AddressLimits } from "./address-limits.js";
+import { DelayedWills } from "./delayed-wills.js";
 import { Journal } from "./journal.js";
 import type { ResultTarget } from "./journal.js";
 import type { SessionTerms } from "./handlers/connect5.js";
 import type { MessageProperties } from "../core/message-properties.js";
+import { NO_LOCAL, RETAIN_AS_PUBLISHED, type SubscriptionWord, withQos, wordId, wordQos } from "../core/subscription-word.js";
 import { recheckResumedSession } from "./recheck.js";
 import { type RetainedHost, RetainedStream } from "./retained.js";
 import { type RetainedFeed, Session, type SessionHost } from "./session.js";
@@ -30,6 +32,10 @@ const RETAINED_STATS_MS = 5000;
 interface Subscription {
   readonly session: Session;
   readonly qos: QoS;
+  /** MQTT 5 No Local and Retain As Published bits (core/subscription-word.ts); 0 for 3.1.1. */
+  readonly options: number;
+  /** MQTT 5 Subscription Identifier; 0 for none. */
+  readonly id: number;
   /** The deny patterns this filter overlaps (checked per delivered message), or null: nothing to check. */
   readonly guard: DeliveryGuard | null;
 }
@@ -61,6 +67,8 @@ export interface RemoteRoutes {
 
 /** In a routing pass: the session matched a subscription whose guard refused the message (deny wins). */
 const DENIED = -1;
+/** In a routing target: deliver with the message's RETAIN flag (a matching subscription has Retain As Published). */
+const RAP = 4;
 
 /** Events for the process edge (logs, metrics, the events queue). The broker itself never logs. */
 export interface BrokerEvents {
@@ -137,15 +145,50 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
   /** The topic of the routing pass in progress (read by `collectTarget`, so it needs no closure per message). */
   private routedTopic = "";
   private routing = false;
+  /** MQTT 5 wills waiting out their Will Delay Interval. */
+  readonly delayedWills = new DelayedWills();
   /** Session releases under way (shutdown waits for them). */
   private readonly releasing = new Set<Promise<void>>();
+  /**
+   * The session whose client is publishing (MQTT 5 No Local skips its subscriptions [MQTT-3.8.3-3]), or null
+   * (a message from another node, the REST gateway, or a will).
+   */
+  private publisher: Session | null = null;
+  /** Subscription Identifiers per session for the routing pass in progress, allocated once one is met. */
+  private targetIds: Map<Session, number[]> | null = null;
   private readonly collectTarget = (sub: Subscription): void => {
     const prev = this.targets.get(sub.session);
     if (prev === DENIED) return;
     // Exact authorization (docs/auth.md): only subscriptions that overlap a deny pattern pay this check.
-    if (sub.guard !== null && sub.guard.refuses(this.routedTopic)) this.targets.set(sub.session, DENIED);
-    else if (prev === undefined || sub.qos > prev) this.targets.set(sub.session, sub.qos);
+    if (sub.guard !== null && sub.guard.refuses(this.routedTopic)) {
+      this.targets.set(sub.session, DENIED);
+      return;
+    }
+    // MQTT 5 options cost a 3.1.1 subscription one comparison.
+    if (sub.options !== 0 || sub.id !== 0) {
+      this.collectOptions(sub, prev);
+      return;
+    }
+    if (prev === undefined || sub.qos > (prev & 3)) this.targets.set(sub.session, prev === undefined ? sub.qos : sub.qos | (prev & RAP));
   };
+
+  /**
+   * An MQTT 5 subscription matched: No Local, Retain As Published (the RAP bit of the session's target, set when
+   * any matching subscription has it [MQTT-3.3.1-12]) and its Subscription Identifier (every matching
+   * subscription's, 3.3.4).
+   */
+  private collectOptions(sub: Subscription, prev: number | undefined): void {
+    if ((sub.options & NO_LOCAL) !== 0 && sub.session === this.publisher) return;
+    const rap = (sub.options & RETAIN_AS_PUBLISHED) !== 0 ? RAP : 0;
+    const next = prev === undefined ? sub.qos | rap : Math.max(prev & 3, sub.qos) | (prev & RAP) | rap;
+    this.targets.set(sub.session, next);
+    if (sub.id !== 0) {
+      const ids = (this.targetIds ??= new Map<Session, number[]>());
+      const list = ids.get(sub.session);
+      if (list === undefined) ids.set(sub.session, [sub.id]);
+      else if (!list.includes(sub.id)) list.push(sub.id);
+    }
+  }
 
   constructor(
     readonly config: MqgateConfig,
@@ -195,10 +238,10 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
         cursor = page.cursor;
       } while (cursor !== null);
       for (const clientId of cleanLeftovers) await store.deleteSession(clientId);
-      for (const { clientId, filter, qos } of await store.allSubscriptions()) {
+      for (const { clientId, filter, word } of await store.allSubscriptions()) {
         const session = this.sessions.get(clientId);
         if (session === undefined) continue;
-        this.addToTrie(session, filter, qos);
+        this.addToTrie(session, filter, word);
       }
     }
     this.retainedStats = await store.retainedStats();
@@ -237,7 +280,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     session.username = snapshot.username;
     session.ownedBy(snapshot.identity);
     this.sessions.set(snapshot.clientId, session);
-    for (const [filter, qos] of Object.entries(snapshot.subscriptions)) this.addToTrie(session, filter, qos);
+    for (const [filter, word] of Object.entries(snapshot.subscriptions)) this.addToTrie(session, filter, word);
     return session;
   }
 
@@ -252,7 +295,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
    * from here to the node that died, decision 017) is the session held here again: it stops forwarding, its
    * timer no longer drops it, and its subscriptions become the stored ones.
    */
-  adopted(clientId: string, epoch: number, subscriptions: Record<string, QoS>): void {
+  adopted(clientId: string, epoch: number, subscriptions: Record<string, SubscriptionWord>): void {
     const session = this.sessions.get(clientId);
     if (session === undefined || session.link !== null || session.claimant !== null) return;
     if (session.epoch < epoch) session.epoch = epoch;
@@ -437,6 +480,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     }
     if (claim?.present === true && conn.policy !== null) recheckResumedSession(this, session, conn.policy);
     const sessionPresent = claim !== null ? claim.present : false;
+    // A will waiting out its delay: the client is back in time [MQTT-3.1.3-9], or its old session ended (Clean Start).
+    this.delayedWills.reconnected(clientId, discard);
     conn.session = session;
     conn.writeConnack(sessionPresent);
     session.attach(conn);
@@ -468,20 +513,21 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
   }
 
   /** Makes the trie and the session's map match the subscriptions the store holds. */
-  private syncSubscriptions(session: Session, stored: Record<string, QoS>): void {
+  private syncSubscriptions(session: Session, stored: Record<string, SubscriptionWord>): void {
     for (const filter of session.subscriptions.keys()) {
       if (!(filter in stored)) {
         session.removeSubscription(filter);
         this.removeFromTrie(filter, session.clientId);
       }
     }
-    for (const [filter, qos] of Object.entries(stored)) this.addToTrie(session, filter, qos);
+    for (const [filter, word] of Object.entries(stored)) this.addToTrie(session, filter, word);
   }
 
   /** Records a subscription in the session and the trie, with its delivery guard from the session's policy. */
-  private addToTrie(session: Session, filter: string, qos: QoS): void {
-    const guard = session.setSubscription(filter, qos);
-    if (this.trie.add(filter, session.clientId, { session, qos, guard })) this.remoteRoutes?.added(filter);
+  private addToTrie(session: Session, filter: string, word: SubscriptionWord): void {
+    const guard = session.setSubscription(filter, word);
+    const sub: Subscription = { session, qos: wordQos(word), options: word & (NO_LOCAL | RETAIN_AS_PUBLISHED), id: wordId(word), guard };
+    if (this.trie.add(filter, session.clientId, sub)) this.remoteRoutes?.added(filter);
   }
 
   /** Removes a subscription from the trie (the session's map is the caller's). */
@@ -503,34 +549,43 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
       return;
     }
     session.detach();
+    // An MQTT 5 DISCONNECT may have changed the Session Expiry Interval (3.14.2.2.2); 0 ends the session now.
+    const v5 = conn.v5;
+    const expiryChange = v5 !== null && v5.sessionExpiry !== v5.connectExpiry ? v5.sessionExpiry : undefined;
+    const ends = session.clean || expiryChange === 0;
     // The will is published on any close but DISCONNECT [MQTT-3.1.2-8], then forgotten [MQTT-3.1.2-10].
     const will = conn.will;
     conn.will = null;
     if (will !== null && reason !== "client-disconnect") {
       // Through the will store: in a cluster it is published only if this node takes it first (decision 019).
-      this.wills.lost(conn, will, (w) => {
-        try {
-          this.publishFromClient(conn, w.topic, w.payload, w.qos, w.retain, w.props);
-        } catch {
-          // An authorizer that throws denies: the will is dropped, the session still ends properly.
-          this.stats.publishDenied++;
-          this.onDrop(session, w, "not-authorized");
-        }
-      });
+      const publish = (): void =>
+        this.wills.lost(conn, will, (w) => {
+          try {
+            this.publishFromClient(conn, w.topic, w.payload, w.qos, w.retain, w.props);
+          } catch {
+            // An authorizer that throws denies: the will is dropped, the session still ends properly.
+            this.stats.publishDenied++;
+            this.onDrop(session, w, "not-authorized");
+          }
+        });
+      // MQTT 5 Will Delay Interval: published when it runs out or the session ends, whichever is first (3.1.3.2.2).
+      const delay = ends ? 0 : Math.min(conn.willDelay, v5?.sessionExpiry ?? 0);
+      if (delay > 0) this.delayedWills.schedule(session.clientId, delay * 1000, publish, () => this.wills.discarded(conn));
+      else publish();
     } else {
       this.wills.discarded(conn);
     }
     // A clean session ends with its connection [MQTT-3.1.2-6].
-    if (session.clean) this.dropSession(session);
-    if (session.epoch > 0) this.releaseInStore(session.clientId, session.epoch);
+    if (ends) this.dropSession(session);
+    if (session.epoch > 0) this.releaseInStore(session.clientId, session.epoch, expiryChange === undefined ? undefined : expiryChange * 1000);
     this.emit("client.disconnected", session.clientId, reason, err, conn);
   }
 
-  private releaseInStore(clientId: string, epoch: number): void {
+  private releaseInStore(clientId: string, epoch: number, expiryMs?: number): void {
     // After the journal, so the session's last writes land first; fenced, so a newer owner is never overwritten.
     const done: Promise<void> = this.journal
       .barrier()
-      .then(() => this.store.releaseSession(clientId, epoch, this.now()))
+      .then(() => this.store.releaseSession(clientId, epoch, this.now(), expiryMs))
       .then(() => undefined)
       .catch((err: unknown) => {
         this.emit("store.error", "releaseSession", err as Error, 1);
@@ -552,10 +607,13 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
 
   // --- subscriptions -------------------------------------------------------------------------------------
 
-  /** Adds or replaces a subscription at `qos` (granted); `requested` and `source` are for events. */
-  subscribe(session: Session, filter: string, qos: QoS, requested: QoS = qos, source: "mqtt" | "rest" | "policy" = "mqtt"): void {
-    this.addToTrie(session, filter, qos);
-    this.emit("session.subscribed", session.clientId, filter, qos, requested, source);
+  /**
+   * Adds or replaces a subscription (`word`: the granted QoS, with MQTT 5 options: core/subscription-word.ts);
+   * `requested` and `source` are for events.
+   */
+  subscribe(session: Session, filter: string, word: SubscriptionWord, requested: QoS = wordQos(word), source: "mqtt" | "rest" | "policy" = "mqtt"): void {
+    this.addToTrie(session, filter, word);
+    this.emit("session.subscribed", session.clientId, filter, wordQos(word), requested, source);
   }
 
   unsubscribe(session: Session, filter: string, source: "mqtt" | "rest" | "policy" = "mqtt"): boolean {
@@ -566,7 +624,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
   }
 
   /** Records subscription changes in the store (fenced by the session's epoch). Resolves false on failure. */
-  async persistSubscriptions(session: Session, add: Record<string, QoS>, remove: string[]): Promise<boolean> {
+  async persistSubscriptions(session: Session, add: Record<string, SubscriptionWord>, remove: string[]): Promise<boolean> {
     if (session.epoch === 0) return true;
     try {
       return await this.store.updateSubscriptions(session.clientId, session.epoch, add, remove);
@@ -588,16 +646,16 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     if (session === null || session.link !== conn) return [];
     session.usePolicy(policy);
     const removed: string[] = [];
-    const lowered: Record<string, QoS> = {};
-    for (const [filter, qos] of [...session.subscriptions]) {
-      const granted = policy.canSubscribe(filter, qos);
+    const lowered: Record<string, SubscriptionWord> = {};
+    for (const [filter, word] of [...session.subscriptions]) {
+      const granted = policy.canSubscribe(filter, wordQos(word));
       if (granted === null) {
         this.unsubscribe(session, filter, "policy");
         removed.push(filter);
         continue;
       }
-      if (granted !== qos) lowered[filter] = granted;
-      this.addToTrie(session, filter, granted);
+      if (granted !== wordQos(word)) lowered[filter] = withQos(word, granted);
+      this.addToTrie(session, filter, withQos(word, granted));
     }
     if (removed.length > 0 || Object.keys(lowered).length > 0) await this.persistSubscriptions(session, lowered, removed);
     // Messages already queued or in flight on topics the new rules refuse are not delivered (as on resume).
@@ -626,10 +684,11 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     // The subscription may have gone (UNSUBSCRIBE, a changed role) or been lowered while its lookup was pending.
     const current = session.subscriptions.get(filter);
     if (current === undefined) return;
-    const qos = Math.min(msg.qos, grantedQos, current) as QoS;
+    const qos = Math.min(msg.qos, grantedQos, wordQos(current)) as QoS;
     // Exact authorization: a subscription overlapping deny patterns gets no retained message they cover.
+    const id = wordId(current);
     if (!session.mayReceive(msg.topic, filter)) this.onDeliveryDenied(session, msg);
-    else session.deliver(msg, qos, true);
+    else session.deliver(msg, qos, true, id === 0 ? undefined : [id]);
   }
 
   get retainedHighWaterMark(): number {
@@ -677,7 +736,13 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     this.stats.messagesReceived++;
     this.stats.receivedByQos[qos]++;
     if (this.listenerCount("message.published") > 0) this.emit("message.published", msg, conn.clientId ?? null);
-    this.publish(msg);
+    const outer = this.publisher;
+    this.publisher = conn.session;
+    try {
+      this.publish(msg);
+    } finally {
+      this.publisher = outer;
+    }
     return true;
   }
 
@@ -714,24 +779,31 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     // A publish from inside a delivery (an event listener publishing) gets its own scratch map.
     const targets = this.routing ? new Map<Session, number>() : this.scratch;
     this.targets = targets;
+    const outerIds = this.targetIds;
+    this.targetIds = null;
     const outerTopic = this.routedTopic;
     this.routedTopic = msg.topic;
     this.trie.match(msg.topic, this.collectTarget);
     this.routedTopic = outerTopic;
+    const ids = this.targetIds as Map<Session, number[]> | null;
+    this.targetIds = outerIds;
     if (targets.size === 0) return 0;
     const outer = this.routing;
     this.routing = true;
     const qos = msg.qos;
     let matched = 0;
     try {
-      for (const [session, granted] of targets) {
-        if (only !== null && !only.has(session.clientId) && !(orStored && session.persistent && granted !== DENIED && granted > 0 && qos > 0)) continue;
-        if (granted === DENIED) {
+      for (const [session, target] of targets) {
+        const granted = target & 3;
+        if (only !== null && !only.has(session.clientId) && !(orStored && session.persistent && target !== DENIED && granted > 0 && qos > 0)) continue;
+        if (target === DENIED) {
           this.onDeliveryDenied(session, msg);
           continue;
         }
         matched++;
-        session.deliver(msg, (granted < qos ? granted : qos) as QoS, false);
+        // RETAIN is 0 on a live delivery [MQTT-3.3.1-9], unless the subscription keeps it [MQTT-3.3.1-12].
+        const retain = target >= RAP && msg.retain;
+        session.deliver(msg, (granted < qos ? granted : qos) as QoS, retain, ids?.get(session));
       }
     } finally {
       targets.clear();
@@ -847,6 +919,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     const session = this.sessions.get(clientId);
     if (session === undefined) return;
     const older = epoch === null || session.epoch < epoch;
+    // Claimed on another node: a will waiting out its delay here is not published (the client is back in time).
+    if (older && reason === "takeover") this.delayedWills.reconnected(clientId, false);
     const conn = session.link as Connection | null;
     if (conn !== null && older) conn.close(reason);
     if (session.claimant !== null || !(epoch === null || session.epoch <= epoch)) return;
@@ -943,6 +1017,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
       if (i > 0 && pause > 0) await new Promise((resolve) => setTimeout(resolve, pause));
       for (const conn of conns.slice(i, i + batchSize)) conn.close(reason);
     }
+    // Wills waiting out a delay go now, as every other will of a closing node does.
+    this.delayedWills.flush();
     await this.journal.drain(Math.max(0, deadline - Date.now()));
     // Sessions are handed back (offline in the store) so other nodes route to the store while their clients reconnect.
     let timer: NodeJS.Timeout | undefined;

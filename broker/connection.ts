@@ -62,6 +62,8 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
   policy: ClientPolicy | null = null;
   /** The will message, published if the connection closes without DISCONNECT [MQTT-3.1.2-8]. */
   will: Message | null = null;
+  /** MQTT 5 Will Delay Interval in seconds (0: published at once). */
+  willDelay = 0;
   /** Effective keepalive in seconds (0 = off). */
   keepalive = 0;
   /** What MQTT 5 adds to this connection (the client's limits, topic aliases); null at 3.1.1 and 3.1. */
@@ -204,7 +206,8 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
       this.refuse(1, new ProtocolError("unsupported protocol level", "MQTT-3.1.2-2"));
       return;
     }
-    this.close("protocol-error", new ProtocolError(`malformed packet: ${err.message}`));
+    // An MQTT 5 property error keeps its reason code (0x81 or 0x82) for the DISCONNECT.
+    this.close("protocol-error", err instanceof PropertyError ? err : new ProtocolError(`malformed packet: ${err.message}`));
   }
 
   // --- lifecycle ---------------------------------------------------------------------------------------
@@ -370,12 +373,12 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
     this.write(encode(packet));
   }
 
-  writePublish(msg: Message, qos: QoS, retain: boolean, dup: boolean, packetId: number): void {
+  writePublish(msg: Message, qos: QoS, retain: boolean, dup: boolean, packetId: number, subIds?: readonly number[]): void {
     if (this.state === ConnState.Closed) return;
     if (this.v5 !== null) {
       this.broker.stats.messagesSent++;
       this.broker.stats.sentByQos[qos]++;
-      this.write(writePublishTo5(msg, qos, retain, dup, packetId, this.broker.now()));
+      this.write(writePublishTo5(msg, qos, retain, dup, packetId, this.broker.now(), subIds));
       return;
     }
     this.broker.stats.messagesSent++;

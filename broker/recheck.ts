@@ -1,3 +1,4 @@
+import { type SubscriptionWord, withQos, wordQos } from "../core/subscription-word.js";
 import type { QoS } from "mqtt-packet";
 import type { ClientPolicy } from "../core/auth/types.js";
 import type { Broker } from "./broker.js";
@@ -12,15 +13,15 @@ import type { Session } from "./session.js";
  */
 export function recheckResumedSession(broker: Broker, session: Session, policy: ClientPolicy): void {
   const removed: string[] = [];
-  const downgraded: Record<string, QoS> = {};
-  for (const [filter, qos] of session.subscriptions) {
-    const granted = ask(policy, filter, qos);
+  const downgraded: Record<string, SubscriptionWord> = {};
+  for (const [filter, word] of session.subscriptions) {
+    const granted = ask(policy, filter, wordQos(word));
     if (granted === null) removed.push(filter);
-    else if (granted < qos) downgraded[filter] = granted;
+    else if (granted < wordQos(word)) downgraded[filter] = withQos(word, granted);
   }
   for (const filter of removed) broker.unsubscribe(session, filter, "policy");
-  for (const [filter, qos] of Object.entries(downgraded)) {
-    broker.subscribe(session, filter, qos, session.subscriptions.get(filter) ?? qos, "policy");
+  for (const [filter, word] of Object.entries(downgraded)) {
+    broker.subscribe(session, filter, word, wordQos(session.subscriptions.get(filter) ?? word), "policy");
   }
   if (removed.length > 0 || Object.keys(downgraded).length > 0) void broker.persistSubscriptions(session, downgraded, removed);
   const dropped = session.discardOutgoing((topic) => ask(policy, topic, 0) !== null);

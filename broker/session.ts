@@ -1,6 +1,7 @@
 import type { QoS } from "mqtt-packet";
 import type { ClientPolicy, DeliveryGuard } from "../core/auth/types.js";
-import type { SessionSnapshot, StoreOp, StoreOpResult } from "../core/store/types.js";
+import type { SessionSnapshot, StoredOutgoing, StoreOp, StoreOpResult } from "../core/store/types.js";
+import type { SubscriptionWord } from "../core/subscription-word.js";
 import { AckType } from "./codec.js";
 import type { Journal, ResultTarget } from "./journal.js";
 import type { Link5 } from "./link5.js";
@@ -10,7 +11,8 @@ import { OutState, type DropReason, type Message, type Outgoing } from "./types.
 
 /** What a session needs from the connection it is attached to. */
 export interface SessionLink {
-  writePublish(msg: Message, qos: QoS, retain: boolean, dup: boolean, packetId: number): void;
+  /** `subIds`: the MQTT 5 Subscription Identifiers the delivery was matched with (sent to an MQTT 5 client only). */
+  writePublish(msg: Message, qos: QoS, retain: boolean, dup: boolean, packetId: number, subIds?: readonly number[]): void;
   /** An MQTT 5 client's limits (Receive Maximum, Maximum Packet Size); null at 3.1.1. */
   readonly v5: Link5 | null;
   writeAck(type: AckType, packetId: number): void;
@@ -58,6 +60,7 @@ interface OfflineEntry {
   readonly offline: true;
   /** The node queue message this delivery came from (forwarded under it as well). */
   readonly dedupId: string | null;
+  readonly subIds?: number[];
 }
 
 /** Deliveries held while the session is being claimed; beyond this they are dropped (counted). */
@@ -74,7 +77,8 @@ const MAX_HELD = 10_000;
  */
 export class Session implements ResultTarget<Outgoing | OfflineEntry> {
   link: SessionLink | null = null;
-  readonly subscriptions = new Map<string, QoS>();
+  /** Filter -> subscription: QoS, and MQTT 5 options and identifier (core/subscription-word.ts). */
+  readonly subscriptions = new Map<string, SubscriptionWord>();
   readonly inflight = new Map<number, Outgoing>();
   /** QoS 1/2 deliveries allowed in flight: `limits.maxInflight`, or less when an MQTT 5 client's Receive Maximum is. */
   private window: number;
@@ -115,7 +119,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
   disconnectedAt = 0;
   username: string | null = null;
   /** `dedupId`: the node queue message a held delivery came from (its store dedup id once it is released). */
-  private held: { msg: Message; qos: QoS; retain: boolean; dedupId: string | null }[] | null = null;
+  private held: { msg: Message; qos: QoS; retain: boolean; dedupId: string | null; subIds: readonly number[] | undefined }[] | null = null;
   /**
    * Settles once the held deliveries were delivered (their writes landed) or discarded: every journal batch that
    * held one waits for it, so no acknowledgement goes out for a message only this process's memory has.
@@ -160,8 +164,8 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
   }
 
   /** Adds or replaces a subscription. Returns its delivery guard (null: deliveries through it are not checked). */
-  setSubscription(filter: string, qos: QoS): DeliveryGuard | null {
-    this.subscriptions.set(filter, qos);
+  setSubscription(filter: string, word: SubscriptionWord): DeliveryGuard | null {
+    this.subscriptions.set(filter, word);
     const guard = this.policy?.deliveryGuard?.(filter) ?? null;
     if (guard !== null) (this.guards ??= new Map()).set(filter, guard);
     else this.guards?.delete(filter);
@@ -267,11 +271,12 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
 
   /**
    * Delivers a message at `qos` (already min(message QoS, granted QoS)). Keeps publish order per session: once
-   * anything is queued, later messages queue behind it [MQTT-4.6.0-6].
+   * anything is queued, later messages queue behind it [MQTT-4.6.0-6]. `subIds`: the MQTT 5 Subscription
+   * Identifiers of the subscriptions that matched; they go with the delivery wherever it waits [MQTT-3.3.4-3].
    */
-  deliver(msg: Message, qos: QoS, retain: boolean): void {
+  deliver(msg: Message, qos: QoS, retain: boolean, subIds?: readonly number[]): void {
     if (this.held !== null) {
-      this.hold(msg, qos, retain);
+      this.hold(msg, qos, retain, subIds);
       return;
     }
     const link = this.link;
@@ -292,35 +297,36 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
       if (link === null) return;
       if (this.queue.length === 0) {
         if (link.congested) this.host.onDrop(this, msg, "slow-consumer");
-        else link.writePublish(msg, 0, retain, false, 0);
+        else link.writePublish(msg, 0, retain, false, 0, subIds);
         return;
       }
-      this.enqueueLocal({ msg, qos, retain, packetId: 0, state: OutState.AwaitAck, seq: 0, durable: true });
+      this.enqueueLocal(outgoing(msg, qos, retain, true, subIds));
       return;
     }
     if (this.persistent) {
-      this.deliverPersistent(msg, qos, retain, link);
+      this.deliverPersistent(msg, qos, retain, link, subIds);
       return;
     }
     if (link === null) return;
-    const out: Outgoing = { msg, qos, retain, packetId: 0, state: OutState.AwaitAck, seq: 0, durable: true };
+    const out = outgoing(msg, qos, retain, true, subIds);
     if (this.queue.length === 0 && this.inflight.size < this.window && !link.congested) {
       out.packetId = this.allocatePacketId();
       this.inflight.set(out.packetId, out);
-      link.writePublish(msg, qos, retain, false, out.packetId);
+      link.writePublish(msg, qos, retain, false, out.packetId, subIds);
       return;
     }
     this.enqueueLocal(out);
   }
 
-  private deliverPersistent(msg: Message, qos: QoS, retain: boolean, link: SessionLink | null): void {
+  private deliverPersistent(msg: Message, qos: QoS, retain: boolean, link: SessionLink | null, subIds: readonly number[] | undefined): void {
     const { maxQueued, queueDropPolicy } = this.limits;
     if (link === null) {
-      this.enqueueOffline(msg, qos, retain);
+      this.enqueueOffline(msg, qos, retain, subIds);
       return;
     }
-    const entry = { msg, qos, retain, packetId: 0 };
-    const out: Outgoing = { msg, qos, retain, packetId: 0, state: OutState.AwaitAck, seq: 0, durable: false };
+    const entry: Omit<StoredOutgoing, "seq" | "state"> = { msg, qos, retain, packetId: 0 };
+    if (subIds !== undefined) entry.subIds = [...subIds];
+    const out = outgoing(msg, qos, retain, false, subIds);
     const dedupId = this.host.journal.dedupId;
     if (dedupId !== null) out.dedupId = dedupId;
     if (this.queue.length === 0 && this.inflight.size < this.window && !link.congested) {
@@ -340,10 +346,10 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
    * Offline: the store holds the queue and enforces its bound. In a cluster another node may have claimed the
    * session meanwhile: the store then refuses ("owned") and the message goes to that node.
    */
-  private enqueueOffline(msg: Message, qos: QoS, retain: boolean): void {
+  private enqueueOffline(msg: Message, qos: QoS, retain: boolean, subIds: readonly number[] | undefined): void {
     const { maxQueued, queueDropPolicy } = this.limits;
     const dedupId = this.host.journal.dedupId;
-    const offline: OfflineEntry = { msg, qos, retain, packetId: 0, offline: true, dedupId };
+    const offline: OfflineEntry = subIds === undefined ? { msg, qos, retain, packetId: 0, offline: true, dedupId } : { msg, qos, retain, packetId: 0, offline: true, dedupId, subIds: [...subIds] };
     const op: StoreOp = { op: "enqueue", clientId: this.clientId, entry: offline, maxQueued, dropPolicy: queueDropPolicy };
     if (this.host.clustered) op.unowned = true;
     if (dedupId !== null) op.dedupId = dedupId;
@@ -360,8 +366,8 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     const journal = this.host.journal;
     journal.followUp(() =>
       journal.withDedupId(out.dedupId ?? null, () => {
-        if (!this.host.clustered && (this.link !== null || this.held !== null)) this.deliver(out.msg, out.qos, out.retain);
-        else this.enqueueOffline(out.msg, out.qos, out.retain);
+        if (!this.host.clustered && (this.link !== null || this.held !== null)) this.deliver(out.msg, out.qos, out.retain, out.subIds);
+        else this.enqueueOffline(out.msg, out.qos, out.retain, out.subIds);
       }),
     );
   }
@@ -405,7 +411,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     const link = this.link;
     if (link === null) return;
     if (out.packetId !== 0 && this.inflight.get(out.packetId) === out) {
-      link.writePublish(out.msg, out.qos, out.retain, false, out.packetId);
+      link.writePublish(out.msg, out.qos, out.retain, false, out.packetId, out.subIds);
     } else {
       this.drain();
     }
@@ -501,7 +507,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     this.connectedAt = Date.now();
     for (const out of this.inflight.values()) {
       if (!out.durable) continue;
-      if (out.state === OutState.AwaitAck) link.writePublish(out.msg, out.qos, out.retain, true, out.packetId);
+      if (out.state === OutState.AwaitAck) link.writePublish(out.msg, out.qos, out.retain, true, out.packetId, out.subIds);
       else link.writeAck(AckType.Pubrel, out.packetId);
     }
     this.drain();
@@ -552,7 +558,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
       for (const h of held) {
         // Held while the client connected: authorized against the policy it connected with.
         if (!this.mayReceiveAny(h.msg.topic)) this.host.onDeliveryDenied(this, h.msg);
-        else journal.withDedupId(h.dedupId, () => this.deliver(h.msg, h.qos, h.retain));
+        else journal.withDedupId(h.dedupId, () => this.deliver(h.msg, h.qos, h.retain, h.subIds));
       }
     });
     if (settle !== null) void landed.then(settle);
@@ -592,7 +598,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
       if ((next.msg.publishedAt !== undefined || link.v5 !== null) && next.durable && this.dropUndeliverable(next, link)) continue;
       if (next.qos === 0) {
         this.queue.shift();
-        link.writePublish(next.msg, 0, next.retain, false, 0);
+        link.writePublish(next.msg, 0, next.retain, false, 0, next.subIds);
         continue;
       }
       if (this.inflight.size >= this.window) return;
@@ -608,7 +614,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
           next,
         );
       } else {
-        link.writePublish(next.msg, next.qos, next.retain, false, next.packetId);
+        link.writePublish(next.msg, next.qos, next.retain, false, next.packetId, next.subIds);
       }
     }
   }
@@ -623,13 +629,13 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     return true;
   }
 
-  private hold(msg: Message, qos: QoS, retain: boolean): void {
+  private hold(msg: Message, qos: QoS, retain: boolean, subIds: readonly number[] | undefined): void {
     const held = this.held as NonNullable<typeof this.held>;
     if (held.length >= MAX_HELD) {
       this.host.onDrop(this, msg, "session-busy");
       return;
     }
-    held.push({ msg, qos, retain, dedupId: this.host.journal.dedupId });
+    held.push({ msg, qos, retain, dedupId: this.host.journal.dedupId, subIds });
     if (this.heldDone === null) {
       this.heldDone = new Promise<void>((resolve) => (this.heldSettle = resolve));
       const held = this.held;
@@ -687,4 +693,11 @@ const EMPTY_MESSAGE: Message = { topic: "", payload: Buffer.alloc(0), qos: 1, re
 
 function isNotQos0(out: Outgoing): boolean {
   return out.qos !== 0;
+}
+
+/** A new outgoing delivery, with its MQTT 5 Subscription Identifiers when there are any. */
+function outgoing(msg: Message, qos: QoS, retain: boolean, durable: boolean, subIds: readonly number[] | undefined): Outgoing {
+  const out: Outgoing = { msg, qos, retain, packetId: 0, state: OutState.AwaitAck, seq: 0, durable };
+  if (subIds !== undefined) out.subIds = [...subIds];
+  return out;
 }

@@ -1,3 +1,4 @@
+import { wordQos } from "../core/subscription-word.js";
 import { randomUUID } from "node:crypto";
 import type { QoS } from "mqtt-packet";
 import type { Broker } from "../broker/broker.js";
@@ -48,9 +49,9 @@ export function localBackend(broker: Broker, opts: LocalBackendOptions = {}): Ga
   /** The session's subscriptions, from memory when the broker holds the session, else from the store. */
   async function subscriptionsOf(clientId: string): Promise<Map<string, QoS> | null> {
     const session = broker.sessions.get(clientId);
-    if (session !== undefined) return session.subscriptions;
+    if (session !== undefined) return new Map([...session.subscriptions].map(([filter, word]) => [filter, wordQos(word)]));
     const snapshot = await store.getSession(clientId);
-    return snapshot === null ? null : new Map(Object.entries(snapshot.subscriptions));
+    return snapshot === null ? null : new Map(Object.entries(snapshot.subscriptions).map(([filter, word]) => [filter, wordQos(word)]));
   }
 
   // Per-topic counts from the broker's publish events, only while someone asks for them (topic-rates.ts).

@@ -1,4 +1,5 @@
 import type { NodeRecord, RetainedRecord, SessionRecord, SessionSnapshot } from "../core/store/types.js";
+import { type SubscriptionWord, wordQos } from "../core/subscription-word.js";
 
 /** Store records as the API shows them (ISO timestamps, counts instead of message contents). */
 
@@ -30,10 +31,11 @@ export function clientDetail(s: SessionSnapshot) {
   };
 }
 
-export function subscriptionList(subs: Record<string, 0 | 1 | 2>): { filter: string; qos: 0 | 1 | 2 }[] {
+/** Subscriptions ordered by filter, with their granted QoS (MQTT 5 options are left out of the listing). */
+export function subscriptionList(subs: Record<string, SubscriptionWord>): { filter: string; qos: 0 | 1 | 2 }[] {
   return Object.keys(subs)
     .sort()
-    .map((filter) => ({ filter, qos: subs[filter] as 0 | 1 | 2 }));
+    .map((filter) => ({ filter, qos: wordQos(subs[filter] as SubscriptionWord) }));
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });

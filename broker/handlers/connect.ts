@@ -93,8 +93,9 @@ export function handleConnect(conn: Connection, packet: IConnectPacket & { props
       qos: (packet.will.qos ?? 0) as QoS,
       retain: packet.will.retain === true,
       ...(props === undefined ? {} : { props }),
-      // The will's Message Expiry Interval counts from when it is published; see Broker.publishWill.
+      // The will's Message Expiry Interval counts from when it is published (Broker.publishFromClient).
     };
+    conn.willDelay = will5?.delay ?? 0;
   }
   const signal = conn.beginConnect(keepalive);
   // On TLS with client certificates, the verified certificate goes to the auth layer too (core/auth/backend.ts).

@@ -58,8 +58,7 @@ export function readConnect5(packet: IConnectPacket & { props?: Properties; will
     receiveMaximum: RECEIVE_MAXIMUM,
     topicAliasMaximum: TOPIC_ALIAS_MAXIMUM,
     maximumPacketSize: limits.maxPacketSize,
-    // Not offered yet: a SUBSCRIBE that uses them is refused (0xA1, 0x9E).
-    subscriptionIdentifiersAvailable: 0,
+    // Not offered yet: a SUBSCRIBE of a shared subscription is refused with 0x9E.
     sharedSubscriptionAvailable: 0,
   };
   // The server tells the client what it changed or chose [MQTT-3.2.2-16] [MQTT-3.2.2-21].

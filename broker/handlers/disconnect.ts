@@ -1,6 +1,7 @@
 import type { IDisconnectPacket } from "mqtt-packet";
 import type { Connection } from "../connection.js";
 import { Disconnect5 } from "../link5.js";
+import { grantedExpiry } from "./connect5.js";
 import type { Properties } from "../properties.js";
 
 /**
@@ -16,7 +17,8 @@ export function handleDisconnect(conn: Connection, packet: IDisconnectPacket & {
       if (v5.connectExpiry === 0 && expiry !== 0) {
         throw new Disconnect5(0x82, "DISCONNECT sets a session expiry after CONNECT set none", "MQTT-3.14.2-2");
       }
-      v5.sessionExpiry = expiry;
+      // Capped as the CONNECT's was.
+      v5.sessionExpiry = grantedExpiry({ sessionExpiryInterval: expiry }, conn.broker.config.limits);
     }
     if (packet.reasonCode === 0x04) {
       conn.close("client-disconnect-with-will");

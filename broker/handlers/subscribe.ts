@@ -1,9 +1,9 @@
 import type { ISubscribePacket, QoS } from "mqtt-packet";
+import { type SubscriptionWord, subscriptionWord } from "../../core/subscription-word.js";
 import { validateTopicFilter } from "../../core/topic/index.js";
 import type { Connection } from "../connection.js";
 import { encodeSuback5, Reason } from "../codec5-control.js";
 import { ProtocolError } from "../errors.js";
-import { Disconnect5 } from "../link5.js";
 import type { Properties } from "../properties.js";
 import { checkFilterCount } from "./filter-count.js";
 import { requirePacketId } from "./packet-id.js";
@@ -27,10 +27,8 @@ export function handleSubscribe(conn: Connection, packet: ISubscribePacket & { p
   if (subs.length === 0) throw new ProtocolError("SUBSCRIBE without topic filters", "MQTT-3.8.3-3");
   const broker = conn.broker;
   const v5 = conn.v5 !== null;
-  // CONNACK said Subscription Identifiers are not available: using one is 0xA1 (3.8.2.1.2).
-  if (v5 && packet.props?.subscriptionIdentifiers !== undefined) {
-    throw new Disconnect5(Reason.SubscriptionIdsNotSupported, "subscription identifiers are not supported");
-  }
+  // MQTT 5: one Subscription Identifier for every filter of the packet (3.8.2.1.2), kept with each subscription.
+  const subId = v5 ? (packet.props?.subscriptionIdentifiers?.[0] ?? 0) : 0;
   checkFilterCount(conn, subs.length, "SUBSCRIBE");
   const session = conn.session as NonNullable<Connection["session"]>;
   const policy = conn.policy as NonNullable<Connection["policy"]>;
@@ -39,7 +37,7 @@ export function handleSubscribe(conn: Connection, packet: ISubscribePacket & { p
   const last = new Map<string, number>();
   for (let i = 0; i < subs.length; i++) last.set((subs[i] as ISubscribePacket["subscriptions"][number]).topic, i);
   const granted: number[] = new Array<number>(subs.length).fill(FAILURE);
-  const added: { filter: string; qos: QoS; retained: boolean }[] = [];
+  const added: { filter: string; qos: QoS; word: SubscriptionWord; retained: boolean }[] = [];
   for (const [filter, i] of last) {
     const sub = subs[i] as ISubscribePacket["subscriptions"][number];
     const qos = sub.qos;
@@ -67,11 +65,13 @@ export function handleSubscribe(conn: Connection, packet: ISubscribePacket & { p
       broker.onSubscribeRefused(conn, filter, `more than ${maxSubs} subscriptions`, qos);
       continue;
     }
-    broker.subscribe(session, filter, allowed, qos);
+    // MQTT 5 subscription options (3.8.3.1): No Local and Retain As Published are kept with the subscription;
+    // Retain Handling says now whether retained messages are sent: 0 always, 1 for a new subscription, 2 never.
+    const word = v5 ? subscriptionWord(allowed, sub.nl === true, sub.rap === true, subId) : allowed;
+    broker.subscribe(session, filter, word, qos);
     granted[i] = allowed;
-    // Retain Handling (MQTT 5, 3.8.3.1): 0 send retained messages, 1 only for a new subscription, 2 never.
     const rh = v5 ? (sub.rh ?? 0) : 0;
-    added.push({ filter, qos: allowed, retained: rh === 0 || (rh === 1 && !existed) });
+    added.push({ filter, qos: allowed, word, retained: rh === 0 || (rh === 1 && !existed) });
   }
   if (last.size < subs.length) {
     // Earlier occurrences of a granted filter: granted at their own QoS, then replaced by the last one.
@@ -86,8 +86,8 @@ export function handleSubscribe(conn: Connection, packet: ISubscribePacket & { p
     return;
   }
   // A persistent session's subscriptions are durable before SUBACK; if the store fails they are refused.
-  const record: Record<string, QoS> = {};
-  for (const { filter, qos } of added) record[filter] = qos;
+  const record: Record<string, SubscriptionWord> = {};
+  for (const { filter, word } of added) record[filter] = word;
   conn.suspend();
   void broker.persistSubscriptions(session, record, []).then((ok) => {
     if (conn.isClosed || conn.session !== session) return;

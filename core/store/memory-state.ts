@@ -1,4 +1,4 @@
-import type { QoS } from "mqtt-packet";
+import type { SubscriptionWord } from "../subscription-word.js";
 import { fromWireProperties, toWireProperties } from "../message-properties.js";
 import { DEDUP_WINDOW_MS } from "./keys.js";
 import type { SessionRecord, SessionSnapshot, StoredMessage, StoredOutgoing, StoreOp, StoreOpResult } from "./types.js";
@@ -16,7 +16,7 @@ export interface MemSession {
   expiryMs: number;
   connectedAt: number | null;
   disconnectedAt: number | null;
-  subs: Map<string, QoS>;
+  subs: Map<string, SubscriptionWord>;
   /** Every outgoing message by seq. Seqs only grow, so insertion order is seq order. */
   out: Map<number, StoredOutgoing>;
   /** How many entries of `out` are queued (packetId 0): the number `maxQueued` bounds. */

@@ -1,4 +1,4 @@
-import type { QoS } from "mqtt-packet";
+import type { SubscriptionWord } from "../subscription-word.js";
 import { StoreParts } from "./store-parts.js";
 import { compareUtf8, decodeCursor, encodeCursor } from "./codec.js";
 import { VERSION_TOMBSTONE_MS } from "./keys.js";
@@ -75,13 +75,21 @@ export class MemoryStore extends StoreParts implements Store {
     return result;
   }
 
-  async releaseSession(clientId: string, epoch: number, now: number): Promise<boolean> {
+  async releaseSession(clientId: string, epoch: number, now: number, expiryMs?: number): Promise<boolean> {
     check.checkInt(epoch, "epoch");
     check.checkInt(now, "now");
+    if (expiryMs !== undefined) check.checkInt(expiryMs, "expiryMs");
     const s = this.sessions.get(clientId);
     if (s === undefined || this.versions.get(clientId)?.epoch !== epoch) return false;
-    if (s.clean) this.drop(clientId);
-    else Object.assign(s, { node: null, disconnectedAt: now });
+    if (s.clean || expiryMs === 0) {
+      this.drop(clientId);
+      return true;
+    }
+    Object.assign(s, { node: null, disconnectedAt: now });
+    if (expiryMs !== undefined) {
+      s.expiryMs = expiryMs;
+      this.expiry.set(clientId, now + expiryMs, true);
+    }
     return true;
   }
 
@@ -192,7 +200,7 @@ export class MemoryStore extends StoreParts implements Store {
     return expired;
   }
 
-  async updateSubscriptions(clientId: string, epoch: number | null, add: Record<string, QoS>, remove: string[]): Promise<boolean> {
+  async updateSubscriptions(clientId: string, epoch: number | null, add: Record<string, SubscriptionWord>, remove: string[]): Promise<boolean> {
     check.checkSubscriptions(add, remove);
     if (epoch !== null) check.checkInt(epoch, "epoch");
     const s = this.sessions.get(clientId);
@@ -202,9 +210,9 @@ export class MemoryStore extends StoreParts implements Store {
     return true;
   }
 
-  async allSubscriptions(): Promise<{ clientId: string; filter: string; qos: QoS }[]> {
-    const all: { clientId: string; filter: string; qos: QoS }[] = [];
-    for (const [clientId, s] of this.sessions) for (const [filter, qos] of s.subs) all.push({ clientId, filter, qos });
+  async allSubscriptions(): Promise<{ clientId: string; filter: string; word: SubscriptionWord }[]> {
+    const all: { clientId: string; filter: string; word: SubscriptionWord }[] = [];
+    for (const [clientId, s] of this.sessions) for (const [filter, word] of s.subs) all.push({ clientId, filter, word });
     return all.sort((a, b) => compareUtf8(a.clientId, b.clientId) || compareUtf8(a.filter, b.filter));
   }
 

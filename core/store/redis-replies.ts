@@ -1,4 +1,4 @@
-import type { QoS } from "mqtt-packet";
+import type { SubscriptionWord } from "../subscription-word.js";
 import { decodeOutgoing, decodeRetained } from "./codec.js";
 import { StoreDataError } from "./errors.js";
 import type { RetainedRecord, SessionRecord, SessionSnapshot, StoreOpResult } from "./types.js";
@@ -56,8 +56,8 @@ export function sessionRecord(clientId: string, epoch: unknown, meta: unknown): 
 
 /** Reads the five snapshot parts (epoch, meta, subs, out, in2) starting at `parts[0]`. */
 export function sessionSnapshot(clientId: string, parts: unknown[]): SessionSnapshot {
-  const subscriptions: Record<string, QoS> = {};
-  for (const [filter, qos] of flatMap(parts[2], "subscriptions")) subscriptions[filter] = Number(qos) as QoS;
+  const subscriptions: Record<string, SubscriptionWord> = {};
+  for (const [filter, qos] of flatMap(parts[2], "subscriptions")) subscriptions[filter] = Number(qos);
   const outgoing = [...flatMap(parts[3], "outgoing")].map(([seq, value]) => decodeOutgoing(Number(seq), value)).sort((a, b) => a.seq - b.seq);
   // Members '<id>' or '<id>|<root>' (an id still being routed under root; decision 025).
   const inboundQos2: number[] = [];

@@ -1,4 +1,4 @@
-import type { QoS } from "mqtt-packet";
+import type { SubscriptionWord } from "../subscription-word.js";
 import { StoreParts } from "./store-parts.js";
 import { randomBytes } from "node:crypto";
 import {
@@ -247,12 +247,16 @@ export class RedisStore extends StoreParts implements Store {
     if (restore.length > 0) (await this.client.batch(restore)).forEach(unwrap);
   }
 
-  async releaseSession(clientId: string, epoch: number, now: number): Promise<boolean> {
+  async releaseSession(clientId: string, epoch: number, now: number, expiryMs?: number): Promise<boolean> {
     check.checkInt(epoch, "epoch");
     check.checkInt(now, "now");
-    const a = asArray(await this.client.eval(S.RELEASE, sessionKeys(clientId).list, [String(epoch), String(now)]), "release");
+    if (expiryMs !== undefined) check.checkInt(expiryMs, "expiryMs");
+    const args = [String(epoch), String(now), expiryMs === undefined ? "" : String(expiryMs)];
+    const a = asArray(await this.client.eval(S.RELEASE, sessionKeys(clientId).list, args), "release");
     if (a[0] === 0) return false;
     await unindex(this.client, [{ clientId, node: asNullableString(a[1], "node"), session: a[0] === 2 }]);
+    // A new lifetime may be shorter than the one indexed at the claim: the sweep looks at it in time.
+    if (a[0] === 1 && expiryMs !== undefined && expiryMs > 0) await this.client.command(["ZADD", EXPIRY_KEY, "LT", String(now + expiryMs), clientId]);
     return true;
   }
 
@@ -332,7 +336,7 @@ export class RedisStore extends StoreParts implements Store {
     return this.routes.adopt(clientId, from, to, now);
   }
 
-  async updateSubscriptions(clientId: string, epoch: number | null, add: Record<string, QoS>, remove: string[]): Promise<boolean> {
+  async updateSubscriptions(clientId: string, epoch: number | null, add: Record<string, SubscriptionWord>, remove: string[]): Promise<boolean> {
     check.checkSubscriptions(add, remove);
     if (epoch !== null) check.checkInt(epoch, "epoch");
     const args = [epoch === null ? "" : String(epoch), String(remove.length), ...remove];
@@ -340,14 +344,14 @@ export class RedisStore extends StoreParts implements Store {
     return asInt(await this.client.eval(S.SUBSCRIPTIONS, sessionKeys(clientId).list, args), "subscriptions") === 1;
   }
 
-  async allSubscriptions(): Promise<{ clientId: string; filter: string; qos: QoS }[]> {
-    const all: { clientId: string; filter: string; qos: QoS }[] = [];
+  async allSubscriptions(): Promise<{ clientId: string; filter: string; word: SubscriptionWord }[]> {
+    const all: { clientId: string; filter: string; word: SubscriptionWord }[] = [];
     let after: string | null = null;
     for (;;) {
       const ids = await this.sessionIds(after, SCAN_CHUNK);
       const subs = await this.client.batch(ids.map((id) => ["HGETALL", sessionKeys(id).subs]));
       ids.forEach((clientId, i) => {
-        for (const [filter, qos] of flatMap(unwrap(subs[i]), "subscriptions")) all.push({ clientId, filter, qos: Number(qos) as QoS });
+        for (const [filter, qos] of flatMap(unwrap(subs[i]), "subscriptions")) all.push({ clientId, filter, word: Number(qos) });
       });
       if (ids.length < SCAN_CHUNK) break;
       after = ids[ids.length - 1] as string;

@@ -105,17 +105,21 @@ end
 return 1
 `);
 
-/** ARGV: epoch, now. Reply: {0} refused, {1, node} now offline, {2, node} deleted (clean). */
+/**
+ * ARGV: epoch, now, expiryMs ('' = keep the recorded one; '0' = delete now; else the new offline lifetime, an MQTT 5
+ * DISCONNECT's). Reply: {0} refused, {1, node} now offline, {2, node} deleted (clean, or expiry 0).
+ */
 export const RELEASE = script("release", SESSION + String.raw`
 if refuse(ARGV[1]) then return { 0, false } end
 local node = redis.call('HGET', meta, 'node')
-if redis.call('HGET', meta, 'clean') == '1' then
+if redis.call('HGET', meta, 'clean') == '1' or ARGV[3] == '0' then
   wipe()
   bury()
   return { 2, node }
 end
 redis.call('HDEL', meta, 'node')
 redis.call('HSET', meta, 'disconnectedAt', ARGV[2])
+if ARGV[3] ~= nil and ARGV[3] ~= '' then redis.call('HSET', meta, 'expiry', ARGV[3]) end
 return { 1, node }
 `);
 

@@ -1,5 +1,6 @@
 import type { QoS } from "mqtt-packet";
 import type { MessageProperties } from "../message-properties.js";
+import type { SubscriptionWord } from "../subscription-word.js";
 import type { IdempotencyStore } from "./idempotency-types.js";
 import type { IdentityStore } from "./identity-types.js";
 import type { RouteStore } from "./routes-types.js";
@@ -81,7 +82,8 @@ export interface SessionRecord {
 }
 
 export interface SessionSnapshot extends SessionRecord {
-  subscriptions: Record<string, QoS>;
+  /** Filter -> subscription (QoS, and MQTT 5 options and identifier: core/subscription-word.ts). */
+  subscriptions: Record<string, SubscriptionWord>;
   /** Outgoing messages ordered by seq: in flight first in practice, then queued. */
   outgoing: StoredOutgoing[];
   /** Inbound QoS 2 packet ids received and not yet released. */
@@ -265,7 +267,11 @@ export interface Store extends IdentityStore, RouteStore, WillOps, IdempotencySt
   /** Atomically takes ownership: bumps the epoch, discards state when clean, records the owner. */
   claimSession(clientId: string, opts: ClaimOptions): Promise<ClaimResult>;
   /** Marks the session offline (or deletes it when clean). Refused (false) when `epoch` is stale. */
-  releaseSession(clientId: string, epoch: number, now: number): Promise<boolean>;
+  /**
+   * `expiryMs`: an MQTT 5 DISCONNECT changed the Session Expiry Interval. 0 deletes the session now, as a clean one;
+   * more records it as the session's offline lifetime from `now` (absent: the lifetime recorded at the claim).
+   */
+  releaseSession(clientId: string, epoch: number, now: number, expiryMs?: number): Promise<boolean>;
   getSession(clientId: string): Promise<SessionSnapshot | null>;
   listSessions(opts: { cursor?: string | null; limit: number; connected?: boolean }): Promise<Page<SessionRecord>>;
   /** Deletes a session and all its state, whoever owns it. */
@@ -281,9 +287,9 @@ export interface Store extends IdentityStore, RouteStore, WillOps, IdempotencySt
 
   // subscriptions
   /** Adds/replaces and removes subscriptions. `epoch` null = not fenced (REST on an offline session). */
-  updateSubscriptions(clientId: string, epoch: number | null, add: Record<string, QoS>, remove: string[]): Promise<boolean>;
-  /** Every subscription of every session, to build a node's in-memory trie at start. */
-  allSubscriptions(): Promise<{ clientId: string; filter: string; qos: QoS }[]>;
+  updateSubscriptions(clientId: string, epoch: number | null, add: Record<string, SubscriptionWord>, remove: string[]): Promise<boolean>;
+  /** Every subscription of every session (`word`: QoS and MQTT 5 options), to build a node's in-memory trie at start. */
+  allSubscriptions(): Promise<{ clientId: string; filter: string; word: SubscriptionWord }[]>;
 
   // message state, batched (one round trip / one script per batch)
   apply(ops: StoreOp[]): Promise<StoreOpResult[]>;

@@ -1,5 +1,6 @@
 import type { QoS } from "mqtt-packet";
 import type { MessageProperties } from "../message-properties.js";
+import { isSubscriptionWord, type SubscriptionWord } from "../subscription-word.js";
 import { InvalidStoreInput } from "./errors.js";
 import { type ApiKeyRecord, type ClaimOptions, MAX_NODE_STATS_BYTES, MAX_NODE_TOP_TOPICS, type NodeRecord, type NodeStats, type StoredMessage, type StoreOp } from "./types.js";
 
@@ -85,10 +86,10 @@ export function checkClaim(clientId: string, opts: ClaimOptions): void {
   if (opts.discard !== undefined && typeof opts.discard !== "boolean") fail("discard must be a boolean");
 }
 
-export function checkSubscriptions(add: Record<string, QoS>, remove: string[]): void {
-  for (const [filter, qos] of Object.entries(add)) {
+export function checkSubscriptions(add: Record<string, SubscriptionWord>, remove: string[]): void {
+  for (const [filter, word] of Object.entries(add)) {
     checkText(filter, "filter");
-    checkQos(qos, `QoS of '${filter}'`);
+    if (!isSubscriptionWord(word)) fail(`subscription of '${filter}' must be a QoS 0-2 with MQTT 5 options (core/subscription-word.ts), got ${String(word)}`);
   }
   for (const filter of remove) checkText(filter, "filter");
 }

@@ -40,9 +40,12 @@ describe("MQTT 5 CONNECT and CONNACK", () => {
       receiveMaximum: 1024,
       topicAliasMaximum: 64,
       maximumPacketSize: f.b.config.limits.maxPacketSize,
-      subscriptionIdentifiersAvailable: false,
       sharedSubscriptionAvailable: false,
     });
+    // Available (the default when left out): retain, wildcards, subscription identifiers, QoS 2.
+    for (const absent of ["retainAvailable", "wildcardSubscriptionAvailable", "subscriptionIdentifiersAvailable", "maximumQoS"] as const) {
+      expect(connack.properties?.[absent]).toBeUndefined();
+    }
     // Keep alive and expiry unchanged: not sent [MQTT-3.2.2-21].
     expect(connack.properties?.serverKeepAlive).toBeUndefined();
     expect(connack.properties?.sessionExpiryInterval).toBeUndefined();

@@ -81,4 +81,39 @@ export function discardTests(ctx: Ctx): void {
       expect(await ctx.store.getSession("c1")).toMatchObject({ epoch: 1, subscriptions: { "a/#": 1 }, inboundQos2: [4] });
     });
   });
+
+  describe("release with a new expiry (an MQTT 5 DISCONNECT's Session Expiry Interval)", () => {
+    it("expiry 0 deletes a persistent session at release", async () => {
+      const { epoch } = await claim(ctx.store, "c1", { expiryMs: 60_000 });
+      await ctx.store.updateSubscriptions("c1", epoch, { "a/#": 1 }, []);
+      expect(await ctx.store.releaseSession("c1", epoch, T0 + 1, 0)).toBe(true);
+      expect(await ctx.store.getSession("c1")).toBeNull();
+      expect(await ctx.store.allSubscriptions()).toEqual([]);
+    });
+
+    it("a shorter expiry replaces the claim's: the session expires by the new one", async () => {
+      const { epoch } = await claim(ctx.store, "c1", { expiryMs: 60_000 });
+      expect(await ctx.store.releaseSession("c1", epoch, T0 + 10, 1000)).toBe(true);
+      expect(await ctx.store.expireSessions(T0 + 1009, 10)).toEqual([]);
+      expect((await ctx.store.expireSessions(T0 + 1010, 10)).map((e) => e.clientId)).toEqual(["c1"]);
+    });
+
+    it("a longer expiry replaces the claim's, and a stale epoch changes nothing", async () => {
+      const { epoch } = await claim(ctx.store, "c1", { expiryMs: 1000 });
+      expect(await ctx.store.releaseSession("c1", epoch + 1, T0 + 10, 0)).toBe(false);
+      expect(await ctx.store.getSession("c1")).not.toBeNull();
+      expect(await ctx.store.releaseSession("c1", epoch, T0 + 10, 5000)).toBe(true);
+      expect(await ctx.store.expireSessions(T0 + 2000, 10)).toEqual([]);
+      expect((await ctx.store.expireSessions(T0 + 5010, 10)).map((e) => e.clientId)).toEqual(["c1"]);
+    });
+
+    it("subscriptions keep their MQTT 5 options and identifier (one number per filter)", async () => {
+      const { epoch } = await claim(ctx.store, "c1");
+      const word = 300 * 16 + 8 + 4 + 1;
+      await ctx.store.updateSubscriptions("c1", epoch, { "a/#": word, "b": 2 }, []);
+      expect((await ctx.store.getSession("c1"))?.subscriptions).toEqual({ "a/#": word, b: 2 });
+      await expect(ctx.store.updateSubscriptions("c1", epoch, { c: 3 }, [])).rejects.toThrow(/QoS 0-2/);
+      await expect(ctx.store.updateSubscriptions("c1", epoch, { c: 1.5 }, [])).rejects.toThrow(/QoS 0-2/);
+    });
+  });
 }

@@ -47,12 +47,12 @@ export function subscriptionTests(ctx: Ctx): void {
       await ctx.store.updateSubscriptions("c2", 1, { "z/#": 2, "a/+": 1 }, []);
       await ctx.store.updateSubscriptions("c1", 1, { "$SYS/#": 0 }, []);
       expect(await ctx.store.allSubscriptions()).toEqual([
-        { clientId: "c1", filter: "$SYS/#", qos: 0 },
-        { clientId: "c2", filter: "a/+", qos: 1 },
-        { clientId: "c2", filter: "z/#", qos: 2 },
+        { clientId: "c1", filter: "$SYS/#", word: 0 },
+        { clientId: "c2", filter: "a/+", word: 1 },
+        { clientId: "c2", filter: "z/#", word: 2 },
       ]);
       await claim(ctx.store, "c2", { clean: true });
-      expect(await ctx.store.allSubscriptions()).toEqual([{ clientId: "c1", filter: "$SYS/#", qos: 0 }]);
+      expect(await ctx.store.allSubscriptions()).toEqual([{ clientId: "c1", filter: "$SYS/#", word: 0 }]);
     });
 
     it("allSubscriptions covers more sessions than one scan chunk", async () => {
