@@ -23,12 +23,12 @@ export interface BrokerFixture {
  * Starts a test broker for the enclosing file or describe block and destroys the clients it hands out after each
  * test. `auth` may be a function, called in beforeAll, for an authenticator that takes time to build.
  */
-export function useBroker(overrides: DeepPartial<MqgateConfig> = {}, auth?: Auth | (() => Promise<Auth>), store?: Store): BrokerFixture {
+export function useBroker(overrides: DeepPartial<MqgateConfig> = {}, auth?: Auth | (() => Promise<Auth>), store?: Store | (() => Promise<Store>)): BrokerFixture {
   let broker: TestBroker | undefined;
   const tracked: { destroy(): void }[] = [];
 
   beforeAll(async () => {
-    broker = await startTestBroker(overrides, typeof auth === "function" ? await auth() : auth, store);
+    broker = await startTestBroker(overrides, typeof auth === "function" ? await auth() : auth, typeof store === "function" ? await store() : store);
   });
   afterEach(() => {
     for (const c of tracked.splice(0)) c.destroy();
