@@ -14,7 +14,7 @@ import { Journal } from "./journal.js";
 import type { ResultTarget } from "./journal.js";
 import type { SessionTerms } from "./handlers/connect5.js";
 import type { MessageProperties } from "../core/message-properties.js";
-import { NO_LOCAL, RETAIN_AS_PUBLISHED, type SubscriptionWord, withQos, wordId, wordQos } from "../core/subscription-word.js";
+import { MAX_SUB_IDS, NO_LOCAL, RETAIN_AS_PUBLISHED, type SubscriptionWord, withQos, wordId, wordQos } from "../core/subscription-word.js";
 import { recheckResumedSession } from "./recheck.js";
 import { type RetainedHost, RetainedStream } from "./retained.js";
 import { type RetainedFeed, Session, type SessionHost } from "./session.js";
@@ -185,8 +185,10 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     if (sub.id !== 0) {
       const ids = (this.targetIds ??= new Map<Session, number[]>());
       const list = ids.get(sub.session);
+      // At most MAX_SUB_IDS per delivery (docs/security.md): a client cannot make one message carry (and every
+      // store copy of it hold) an identifier for each of its up to maxSubscriptionsPerSession overlapping filters.
       if (list === undefined) ids.set(sub.session, [sub.id]);
-      else if (!list.includes(sub.id)) list.push(sub.id);
+      else if (list.length < MAX_SUB_IDS && !list.includes(sub.id)) list.push(sub.id);
     }
   }
 

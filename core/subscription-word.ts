@@ -13,6 +13,12 @@ export const RETAIN_AS_PUBLISHED = 8;
 /** The largest Subscription Identifier (3.8.2.1.2). */
 export const MAX_SUBSCRIPTION_ID = 268_435_455;
 export const MAX_SUBSCRIPTION_WORD = MAX_SUBSCRIPTION_ID * 16 + 15;
+/**
+ * Most Subscription Identifiers one delivery carries (one per matching subscription): a bound of ours, not of the
+ * spec, so that a client with many overlapping subscriptions cannot make each message it receives (and every
+ * stored copy of it) carry hundreds of them. Beyond it the later matches' identifiers are left out.
+ */
+export const MAX_SUB_IDS = 32;
 
 export function subscriptionWord(qos: QoS, noLocal = false, retainAsPublished = false, id = 0): SubscriptionWord {
   return id * 16 + (retainAsPublished ? RETAIN_AS_PUBLISHED : 0) + (noLocal ? NO_LOCAL : 0) + qos;

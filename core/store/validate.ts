@@ -1,6 +1,6 @@
 import type { QoS } from "mqtt-packet";
 import type { MessageProperties } from "../message-properties.js";
-import { isSubscriptionWord, type SubscriptionWord } from "../subscription-word.js";
+import { isSubscriptionWord, MAX_SUB_IDS, type SubscriptionWord } from "../subscription-word.js";
 import { InvalidStoreInput } from "./errors.js";
 import { type ApiKeyRecord, type ClaimOptions, MAX_NODE_STATS_BYTES, MAX_NODE_TOP_TOPICS, type NodeRecord, type NodeStats, type StoredMessage, type StoreOp } from "./types.js";
 
@@ -59,8 +59,7 @@ export function checkProps(props: MessageProperties): void {
   }
 }
 
-/** Most Subscription Identifiers one delivery carries (one per matching subscription; a bound, not a spec limit). */
-export const MAX_SUB_IDS = 32;
+export { MAX_SUB_IDS };
 
 /** Subscription Identifiers: 1..268,435,455 (a Variable Byte Integer; 0 is a Protocol Error, MQTT 5 section 3.8.2.1.2). */
 export function checkSubIds(subIds: readonly number[]): void {
