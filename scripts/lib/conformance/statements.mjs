@@ -112,7 +112,7 @@ export function suggestId(id, knownIds, aliases = new Map()) {
  * How a note starts when it says the statement has no test yet. Such a note is wrong once a test cites the id, so
  * analyze() reports it (`staleNotes`) and --check fails until the note is rewritten.
  */
-export const UNTESTED_NOTE_PREFIXES = ["No test name cites this id yet", "Not built yet"];
+export const UNTESTED_NOTE_PREFIXES = ["No test name cites this id yet", "No MQTT 5 protocol test yet", "Not built yet"];
 
 /**
  * Joins statements and citations. Status of a statement: "tested" (an active test cites it), "noted" (no test,
