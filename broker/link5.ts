@@ -52,8 +52,8 @@ export class Link5 {
 
   /**
    * The topic of an inbound PUBLISH with its Topic Alias (3.3.2.3.4): a topic with an alias sets the alias; an
-   * empty topic uses it. An alias of 0 or above the maximum, or an unknown one, closes with 0x94 [MQTT-3.3.2-8]
-   * [MQTT-3.3.2-9] [MQTT-3.3.2-10]; an empty topic without an alias is a Protocol Error.
+   * empty topic uses it. An alias of 0 or above the maximum closes with 0x94 [MQTT-3.3.2-8] [MQTT-3.3.2-9]; an
+   * unknown one, or an empty topic without an alias, is a Protocol Error (0x82).
    */
   resolveTopic(topic: string, alias: number | undefined): string {
     if (alias === undefined) {
@@ -68,7 +68,7 @@ export class Link5 {
       return topic;
     }
     const known = this.aliases?.[alias];
-    if (known === undefined) throw new Disconnect5(0x82, `topic alias ${alias} used before it was set`, "MQTT-3.3.2-10");
+    if (known === undefined) throw new Disconnect5(0x82, `topic alias ${alias} used before it was set (3.3.2.3.4)`);
     return known;
   }
 

@@ -440,6 +440,13 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     return true;
   }
 
+  /** An MQTT 5 client refused an outgoing QoS 2 message (PUBREC with a failure code): it is done with. */
+  onRefused(packetId: number): void {
+    const out = this.inflight.get(packetId);
+    if (out === undefined || out.qos !== 2 || out.state !== OutState.AwaitAck) return;
+    this.complete(out);
+  }
+
   onPubcomp(packetId: number): void {
     const out = this.inflight.get(packetId);
     if (out === undefined || out.state !== OutState.AwaitComp) return;

@@ -34,7 +34,7 @@ for (const kind of STORES) {
     }
 
     describe("MQTT 5 CONNECT and CONNACK", () => {
-      it("[MQTT-3.1.2-2] accepts protocol level 5 beside 3.1.1; CONNACK carries the server's limits and capabilities (3.2.2.3)", async () => {
+      it("[MQTT-3.1.4-5] [MQTT-3.2.2-2] accepts protocol level 5 beside 3.1.1; CONNACK carries the server's limits and capabilities (3.2.2.3)", async () => {
         const c = await open5();
         const connack = await c.connect({ clientId: "v5-caps", keepalive: 30 });
         expect(connack).toMatchObject({ reasonCode: 0, sessionPresent: false });
@@ -66,7 +66,7 @@ for (const kind of STORES) {
         expect(f.b.broker.sessions.get(assigned as string)?.link).not.toBeNull();
       });
 
-      it("[MQTT-3.1.2-21] [MQTT-3.2.2-21] sends Server Keep Alive when it changes the client's keep alive", async () => {
+      it("[MQTT-3.2.2-22] sends Server Keep Alive when it changes the client's keep alive", async () => {
         const c = await open5();
         const connack = await c.connect({ clientId: "v5-ka", keepalive: 0 });
         expect(connack.properties?.serverKeepAlive).toBe(120);
@@ -78,7 +78,7 @@ for (const kind of STORES) {
         expect(connack.properties?.sessionExpiryInterval).toBe(3600);
       });
 
-      it("[MQTT-3.2.2-6] refuses with MQTT 5 reason codes: 0x86 bad user name or password, 0x85 client identifier not valid", async () => {
+      it("[MQTT-3.2.2-6] [MQTT-3.1.3-8] [MQTT-3.1.4-2] [MQTT-3.2.2-7] refuses with MQTT 5 reason codes: 0x86 bad user name or password, 0x85 client identifier not valid", async () => {
         const refused = await open5();
         expect(await refused.connect({ clientId: "v5-ref", username: "refused" })).toMatchObject({ reasonCode: 0x86, sessionPresent: false });
         await refused.waitClosed();
@@ -87,14 +87,14 @@ for (const kind of STORES) {
         await long.waitClosed();
       });
 
-      it("refuses an Authentication Method with 0x8C (enhanced authentication is not offered, 4.12)", async () => {
+      it("[MQTT-4.12.0-1] refuses an Authentication Method with 0x8C (enhanced authentication is not offered, 4.12)", async () => {
         const c = await open5();
         const connack = await c.connect({ clientId: "v5-auth", properties: { authenticationMethod: "SCRAM-SHA-1" } });
         expect(connack.reasonCode).toBe(0x8c);
         await c.waitClosed();
       });
 
-      it("[MQTT-3.1.2-4] Clean Start 0 with an expiry resumes the session; Session Expiry 0 ends it with the connection", async () => {
+      it("[MQTT-3.1.2-5] [MQTT-3.2.2-3] [MQTT-3.1.2-23] [MQTT-4.1.0-2] Clean Start 0 with an expiry resumes the session; Session Expiry 0 ends it with the connection", async () => {
         const first = await mqtt5({ clientId: "v5-resume", clean: false, properties: { sessionExpiryInterval: 300 } });
         await first.subscribeAsync("v5/resume", { qos: 1 });
         await first.endAsync();
@@ -109,7 +109,7 @@ for (const kind of STORES) {
         expect((await back.connect({ clientId: "v5-short", clean: false })).sessionPresent).toBe(false);
       });
 
-      it("[MQTT-3.1.4-2] a take-over is told with DISCONNECT 0x8E (session taken over)", async () => {
+      it("[MQTT-3.1.4-3] a take-over is told with DISCONNECT 0x8E (session taken over)", async () => {
         const old = await open5();
         await old.connect({ clientId: "v5-take" });
         const next = await open5();

@@ -48,7 +48,7 @@ for (const kind of STORES) {
     }
 
     describe("MQTT 5 PUBLISH: properties end to end", () => {
-      it("[MQTT-3.3.2-4] [MQTT-3.3.2-17] [MQTT-3.3.2-18] [MQTT-3.3.2-20] forwards the message's properties unchanged, user properties in order", async () => {
+      it("[MQTT-3.3.2-4] [MQTT-3.3.2-15] [MQTT-3.3.2-16] [MQTT-3.3.2-17] [MQTT-3.3.2-18] [MQTT-3.3.2-20] forwards the message's properties unchanged, user properties in order", async () => {
         const sub = await raw5("p-sub");
         expect(await sub.subscribe("props/#", 1)).toEqual([1]);
         const pub = await raw5("p-pub");
@@ -145,7 +145,7 @@ for (const kind of STORES) {
         expect(f.b.broker.stats.dropped["too-large"]).toBe(before + 1);
       });
 
-      it("[MQTT-3.3.4-7] sends no more unacknowledged QoS 1 messages than the client's Receive Maximum", async () => {
+      it("[MQTT-3.3.4-9] [MQTT-4.9.0-2] sends no more unacknowledged QoS 1 messages than the client's Receive Maximum", async () => {
         const sub = await raw5("r-sub", { receiveMaximum: 2 });
         await sub.subscribe("recv/#", 1);
         const pub = await mqtt5("r-pub");
@@ -188,7 +188,7 @@ for (const kind of STORES) {
         expect(await pub.expect("disconnect")).toMatchObject({ reasonCode: 0x82 });
       });
 
-      it("a publish the client may not make is answered PUBACK 0x87 and PUBREC 0x87, not routed", async () => {
+      it("[MQTT-4.3.3-9] a publish the client may not make is answered PUBACK 0x87 and PUBREC 0x87, not routed", async () => {
         const sub = await raw5("d-sub");
         await sub.subscribe("denied/#", 1);
         const pub = await raw5("d-pub");
@@ -200,6 +200,19 @@ for (const kind of STORES) {
         // The QoS 2 exchange ended at the refusing PUBREC: the same packet id starts a new one.
         pub.send({ cmd: "publish", topic: "allowed/c", payload: Buffer.from("3"), qos: 2, retain: false, dup: false, messageId: 2 });
         expect(await pub.expect("pubrec")).toMatchObject({ messageId: 2 });
+      });
+
+      it("a PUBREC with a failure code ends the exchange: no PUBREL, and the next message is sent", async () => {
+        const sub = await raw5("pr-sub", { receiveMaximum: 1 });
+        await sub.subscribe("pr/#", 2);
+        const pub = await mqtt5("pr-pub");
+        await pub.publishAsync("pr/a", "1", { qos: 2 });
+        await pub.publishAsync("pr/b", "2", { qos: 2 });
+        const first = await sub.expect("publish");
+        sub.send({ cmd: "pubrec", messageId: first.messageId as number, reasonCode: 0x80 });
+        const second = await sub.expect("publish");
+        expect(second.topic).toBe("pr/b");
+        expect(f.b.broker.sessions.get("pr-sub")?.inflight.has(first.messageId as number)).toBe(false);
       });
 
       it("a payload said to be UTF-8 that is not is refused with PUBACK 0x99 and not routed (3.3.2.3.2)", async () => {

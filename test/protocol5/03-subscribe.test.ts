@@ -47,7 +47,7 @@ for (const kind of STORES) {
     }
 
     describe("MQTT 5 SUBSCRIBE, SUBACK, UNSUBSCRIBE", () => {
-      it("[MQTT-3.9.3-1] [MQTT-3.9.3-2] SUBACK has one reason code per filter in order: granted QoS, 0x8F, 0x87, 0x9E", async () => {
+      it("[MQTT-3.9.3-1] [MQTT-3.9.3-2] [MQTT-3.8.4-6] [MQTT-3.8.4-7] SUBACK has one reason code per filter in order: granted QoS, 0x8F, 0x87, 0x9E", async () => {
         const c = await raw5("sa-codes");
         const codes = await subscribe(c, [
           { topic: "ok/#", qos: 1 },
@@ -67,7 +67,7 @@ for (const kind of STORES) {
         expect(unsuback).toMatchObject({ messageId: 2, granted: [0x00, 0x11] });
       });
 
-      it("[MQTT-3.3.4-3] [MQTT-3.3.4-4] [MQTT-3.3.4-5] sends the Subscription Identifiers of every matching subscription", async () => {
+      it("[MQTT-3.3.4-3] [MQTT-3.3.4-4] sends the Subscription Identifiers of every matching subscription", async () => {
         const sub = await raw5("si-sub");
         await subscribe(sub, [{ topic: "si/+", qos: 1 }], { subscriptionIdentifier: 7 }, 1);
         await subscribe(sub, [{ topic: "si/#", qos: 1 }], { subscriptionIdentifier: 300 }, 2);
@@ -115,7 +115,7 @@ for (const kind of STORES) {
         expect((await plain.expect("publish")).retain).toBe(false);
       });
 
-      it("[MQTT-3.3.1-9] [MQTT-3.3.1-10] [MQTT-3.3.1-11] Retain Handling 0 sends retained messages, 1 only for a new subscription, 2 never", async () => {
+      it("[MQTT-3.3.1-9] [MQTT-3.3.1-10] [MQTT-3.3.1-11] [MQTT-3.8.4-4] Retain Handling 0 sends retained messages, 1 only for a new subscription, 2 never", async () => {
         const pub = await raw5("rh-pub");
         publish(pub, "rh/t", "kept", true, 1);
         await pub.expect("puback");

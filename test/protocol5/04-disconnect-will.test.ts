@@ -25,7 +25,7 @@ for (const kind of STORES) {
     });
 
     describe("MQTT 5 DISCONNECT and wills", () => {
-      it("[MQTT-3.14.4-3] DISCONNECT 0x00 discards the will; [MQTT-3.14.2-1] 0x04 publishes it", async () => {
+      it("[MQTT-3.14.4-3] DISCONNECT 0x00 discards the will; [MQTT-3.1.2-8] 0x04 publishes it", async () => {
         const w = await watcher("dw-watch", "dw/#");
         const normal = await raw5("dw-normal", will("dw/normal"));
         normal.send({ cmd: "disconnect", reasonCode: 0 });
@@ -81,7 +81,7 @@ for (const kind of STORES) {
         expect((await w.expect("publish")).topic).toBe("wdc/t");
       });
 
-      it("[MQTT-3.14.2-2] DISCONNECT may not set a Session Expiry Interval when CONNECT set 0: DISCONNECT 0x82", async () => {
+      it("DISCONNECT may not set a Session Expiry Interval when CONNECT set 0 (3.14.2.2.2): DISCONNECT 0x82", async () => {
         const c = await raw5("dx-zero");
         c.send({ cmd: "disconnect", reasonCode: 0, properties: { sessionExpiryInterval: 60 } });
         expect(await c.expect("disconnect")).toMatchObject({ reasonCode: 0x82 });
