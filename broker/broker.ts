@@ -10,6 +10,7 @@ import type { Connection } from "./connection.js";
 import type { Cluster } from "./cluster.js";
 import { AddressLimits } from "./address-limits.js";
 import { DelayedWills } from "./delayed-wills.js";
+import { parseShared, SharedGroup } from "./shared.js";
 import { Journal } from "./journal.js";
 import type { ResultTarget } from "./journal.js";
 import type { SessionTerms } from "./handlers/connect5.js";
@@ -30,7 +31,10 @@ const CLOSE_PAUSE_MAX_MS = 500;
 const RETAINED_STATS_MS = 5000;
 
 interface Subscription {
+  /** The subscriber; for a shared subscription group's entry (`group` set) it is not used. */
   readonly session: Session;
+  /** The group of a shared subscription entry (one trie entry per group), or null. */
+  readonly group: SharedGroup | null;
   readonly qos: QoS;
   /** MQTT 5 No Local and Retain As Published bits (core/subscription-word.ts); 0 for 3.1.1. */
   readonly options: number;
@@ -69,6 +73,8 @@ export interface RemoteRoutes {
 const DENIED = -1;
 /** In a routing target: deliver with the message's RETAIN flag (a matching subscription has Retain As Published). */
 const RAP = 4;
+/** `Subscription.options` bit of a shared subscription group's entry (not part of any stored word). */
+const SHARED = 16;
 
 /** Events for the process edge (logs, metrics, the events queue). The broker itself never logs. */
 export interface BrokerEvents {
@@ -156,20 +162,21 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
   private publisher: Session | null = null;
   /** Subscription Identifiers per session for the routing pass in progress, allocated once one is met. */
   private targetIds: Map<Session, number[]> | null = null;
+  /** Shared subscription groups matched by the routing pass in progress, or null. */
+  private targetGroups: SharedGroup[] | null = null;
+  /** Shared subscription groups of this node, by `$share/{ShareName}/{filter}`. */
+  private readonly sharedGroups = new Map<string, SharedGroup>();
   private readonly collectTarget = (sub: Subscription): void => {
+    // MQTT 5 options (and shared subscriptions) cost a 3.1.1 subscription one comparison.
+    if (sub.options !== 0 || sub.id !== 0) {
+      this.collectOptions(sub);
+      return;
+    }
     const prev = this.targets.get(sub.session);
     if (prev === DENIED) return;
     // Exact authorization (docs/auth.md): only subscriptions that overlap a deny pattern pay this check.
-    if (sub.guard !== null && sub.guard.refuses(this.routedTopic)) {
-      this.targets.set(sub.session, DENIED);
-      return;
-    }
-    // MQTT 5 options cost a 3.1.1 subscription one comparison.
-    if (sub.options !== 0 || sub.id !== 0) {
-      this.collectOptions(sub, prev);
-      return;
-    }
-    if (prev === undefined || sub.qos > (prev & 3)) this.targets.set(sub.session, prev === undefined ? sub.qos : sub.qos | (prev & RAP));
+    if (sub.guard !== null && sub.guard.refuses(this.routedTopic)) this.targets.set(sub.session, DENIED);
+    else if (prev === undefined || sub.qos > (prev & 3)) this.targets.set(sub.session, prev === undefined ? sub.qos : sub.qos | (prev & RAP));
   };
 
   /**
@@ -177,7 +184,17 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
    * any matching subscription has it [MQTT-3.3.1-12]) and its Subscription Identifier (every matching
    * subscription's, 3.3.4).
    */
-  private collectOptions(sub: Subscription, prev: number | undefined): void {
+  private collectOptions(sub: Subscription): void {
+    if (sub.group !== null) {
+      (this.targetGroups ??= []).push(sub.group);
+      return;
+    }
+    const prev = this.targets.get(sub.session);
+    if (prev === DENIED) return;
+    if (sub.guard !== null && sub.guard.refuses(this.routedTopic)) {
+      this.targets.set(sub.session, DENIED);
+      return;
+    }
     if ((sub.options & NO_LOCAL) !== 0 && sub.session === this.publisher) return;
     const rap = (sub.options & RETAIN_AS_PUBLISHED) !== 0 ? RAP : 0;
     const next = prev === undefined ? sub.qos | rap : Math.max(prev & 3, sub.qos) | (prev & RAP) | rap;
@@ -527,14 +544,53 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
 
   /** Records a subscription in the session and the trie, with its delivery guard from the session's policy. */
   private addToTrie(session: Session, filter: string, word: SubscriptionWord): void {
+    const shared = parseShared(filter);
+    if (shared !== null) {
+      // One trie entry per group, on the group's filter; the guard is the member's, on that filter too.
+      session.setSubscription(filter, word, shared.filter);
+      let group = this.sharedGroups.get(filter);
+      if (group === undefined) {
+        group = new SharedGroup(filter);
+        this.sharedGroups.set(filter, group);
+        this.trie.add(shared.filter, `\u0000${filter}`, { session, group, qos: 0, options: SHARED, id: 0, guard: null });
+      }
+      group.set(session, word);
+      return;
+    }
     const guard = session.setSubscription(filter, word);
-    const sub: Subscription = { session, qos: wordQos(word), options: word & (NO_LOCAL | RETAIN_AS_PUBLISHED), id: wordId(word), guard };
+    const sub: Subscription = { session, group: null, qos: wordQos(word), options: word & (NO_LOCAL | RETAIN_AS_PUBLISHED), id: wordId(word), guard };
     if (this.trie.add(filter, session.clientId, sub)) this.remoteRoutes?.added(filter);
   }
 
   /** Removes a subscription from the trie (the session's map is the caller's). */
   private removeFromTrie(filter: string, clientId: string): void {
+    const group = this.sharedGroups.get(filter);
+    if (group !== undefined) {
+      if (group.remove(clientId) && group.size === 0) {
+        this.sharedGroups.delete(filter);
+        this.trie.remove((parseShared(filter) as { filter: string }).filter, `\u0000${filter}`);
+      }
+      return;
+    }
     if (this.trie.remove(filter, clientId)) this.remoteRoutes?.removed(filter);
+  }
+
+  /**
+   * A message for a shared subscription group: to one member (SharedGroup.pick), at min(its QoS, the member's
+   * granted QoS), with the member's Subscription Identifier. False when the group has no member left.
+   */
+  private deliverShared(group: SharedGroup, msg: Message, except: Session | null): boolean {
+    const member = group.pick(except);
+    if (member === null) return false;
+    const session = member.session;
+    if (!session.mayReceive(msg.topic, group.key)) {
+      this.onDeliveryDenied(session, msg);
+      return true;
+    }
+    const id = wordId(member.word);
+    const retain = (member.word & RETAIN_AS_PUBLISHED) !== 0 && msg.retain;
+    session.deliver(msg, SharedGroup.qosFor(member, msg.qos), retain, id === 0 ? undefined : [id], group.key);
+    return true;
   }
 
   onConnectRefused(conn: Connection, returnCode: number, reason: string): void {
@@ -550,11 +606,14 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
       this.emit("connection.closed", conn, reason, err);
       return;
     }
-    session.detach();
     // An MQTT 5 DISCONNECT may have changed the Session Expiry Interval (3.14.2.2.2); 0 ends the session now.
     const v5 = conn.v5;
     const expiryChange = v5 !== null && v5.sessionExpiry !== v5.connectExpiry ? v5.sessionExpiry : undefined;
     const ends = session.clean || expiryChange === 0;
+    // A shared subscription member whose session ends hands what it was not sent, or did not acknowledge at QoS 1,
+    // to the other members (4.8.2); a QoS 2 message it was sent stays with it [MQTT-4.8.2-5].
+    const handBack = ends ? session.takeShared() : null;
+    session.detach();
     // The will is published on any close but DISCONNECT [MQTT-3.1.2-8], then forgotten [MQTT-3.1.2-10].
     const will = conn.will;
     conn.will = null;
@@ -579,6 +638,12 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     }
     // A clean session ends with its connection [MQTT-3.1.2-6].
     if (ends) this.dropSession(session);
+    if (handBack !== null) {
+      for (const { msg, group } of handBack) {
+        const g = this.sharedGroups.get(group);
+        if (g === undefined || !this.deliverShared(g, msg, session)) this.onDrop(null, msg, "no-subscriber");
+      }
+    }
     if (session.epoch > 0) this.releaseInStore(session.clientId, session.epoch, expiryChange === undefined ? undefined : expiryChange * 1000);
     this.emit("client.disconnected", session.clientId, reason, err, conn);
   }
@@ -782,18 +847,24 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     const targets = this.routing ? new Map<Session, number>() : this.scratch;
     this.targets = targets;
     const outerIds = this.targetIds;
+    const outerGroups = this.targetGroups;
     this.targetIds = null;
+    this.targetGroups = null;
     const outerTopic = this.routedTopic;
     this.routedTopic = msg.topic;
     this.trie.match(msg.topic, this.collectTarget);
     this.routedTopic = outerTopic;
     const ids = this.targetIds as Map<Session, number[]> | null;
+    const groups = this.targetGroups as SharedGroup[] | null;
     this.targetIds = outerIds;
-    if (targets.size === 0) return 0;
+    this.targetGroups = outerGroups;
+    let matched = 0;
+    // A dead node's drained queue (`only`) is for its former sessions' own subscriptions; groups are not involved.
+    if (groups !== null && only === null) for (const group of groups) if (this.deliverShared(group, msg, null)) matched++;
+    if (targets.size === 0) return matched;
     const outer = this.routing;
     this.routing = true;
     const qos = msg.qos;
-    let matched = 0;
     try {
       for (const [session, target] of targets) {
         const granted = target & 3;

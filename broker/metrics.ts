@@ -23,7 +23,7 @@ import type { CloseReason, DropReason } from "./types.js";
 
 /** CONNACK refusal codes as metric label values; `max-connections` is a socket closed before its CONNECT. */
 const REFUSAL_REASONS = ["", "unacceptable-protocol-version", "identifier-rejected", "server-unavailable", "bad-username-or-password", "not-authorized"] as const;
-const DROP_REASONS: readonly DropReason[] = ["queue-full", "slow-consumer", "not-authorized", "retained-limit", "session-busy", "expired", "too-large"];
+const DROP_REASONS: readonly DropReason[] = ["queue-full", "slow-consumer", "not-authorized", "retained-limit", "session-busy", "expired", "too-large", "no-subscriber"];
 const CLOSE_REASONS: readonly CloseReason[] = [
   "client-disconnect", "client-disconnect-with-will", "socket-closed", "socket-error", "protocol-error", "keepalive-timeout", "connect-timeout",
   "takeover", "kicked", "packet-too-large", "not-authorized", "server-shutdown", "limit-exceeded",

@@ -164,9 +164,10 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
   }
 
   /** Adds or replaces a subscription. Returns its delivery guard (null: deliveries through it are not checked). */
-  setSubscription(filter: string, word: SubscriptionWord): DeliveryGuard | null {
+  setSubscription(filter: string, word: SubscriptionWord, guardFilter = filter): DeliveryGuard | null {
     this.subscriptions.set(filter, word);
-    const guard = this.policy?.deliveryGuard?.(filter) ?? null;
+    // A shared subscription's guard is of its topic filter, without the `$share/{ShareName}/` prefix.
+    const guard = this.policy?.deliveryGuard?.(guardFilter) ?? null;
     if (guard !== null) (this.guards ??= new Map()).set(filter, guard);
     else this.guards?.delete(filter);
     return guard;
@@ -274,7 +275,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
    * anything is queued, later messages queue behind it [MQTT-4.6.0-6]. `subIds`: the MQTT 5 Subscription
    * Identifiers of the subscriptions that matched; they go with the delivery wherever it waits [MQTT-3.3.4-3].
    */
-  deliver(msg: Message, qos: QoS, retain: boolean, subIds?: readonly number[]): void {
+  deliver(msg: Message, qos: QoS, retain: boolean, subIds?: readonly number[], group?: string): void {
     if (this.held !== null) {
       this.hold(msg, qos, retain, subIds);
       return;
@@ -300,7 +301,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
         else link.writePublish(msg, 0, retain, false, 0, subIds);
         return;
       }
-      this.enqueueLocal(outgoing(msg, qos, retain, true, subIds));
+      this.enqueueLocal(outgoing(msg, qos, retain, true, subIds, group));
       return;
     }
     if (this.persistent) {
@@ -308,7 +309,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
       return;
     }
     if (link === null) return;
-    const out = outgoing(msg, qos, retain, true, subIds);
+    const out = outgoing(msg, qos, retain, true, subIds, group);
     if (this.queue.length === 0 && this.inflight.size < this.window && !link.congested) {
       out.packetId = this.allocatePacketId();
       this.inflight.set(out.packetId, out);
@@ -524,6 +525,28 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
    * Detaches the connection. A persistent session's messages stay in the store (the writes already issued land
    * there in order); memory keeps only its subscriptions. Queued QoS 0 messages are dropped.
    */
+  /**
+   * The deliveries of a session that is ending which came through a shared subscription and may go to another
+   * member: queued ones (never sent), and QoS 1 ones sent but not acknowledged. A QoS 2 message sent stays with
+   * this session [MQTT-4.8.2-5]. They are removed from the session.
+   */
+  takeShared(): { msg: Message; group: string }[] {
+    const taken: { msg: Message; group: string }[] = [];
+    for (const [packetId, out] of this.inflight) {
+      if (out.group === undefined || out.qos !== 1) continue;
+      this.inflight.delete(packetId);
+      taken.push({ msg: out.msg, group: out.group });
+    }
+    if (this.queue.length > 0) {
+      this.queue.filter((out) => {
+        if (out.group === undefined) return true;
+        taken.push({ msg: out.msg, group: out.group });
+        return false;
+      });
+    }
+    return taken;
+  }
+
   detach(): void {
     this.link = null;
     this.retainedFeed?.cancel();
@@ -703,8 +726,9 @@ function isNotQos0(out: Outgoing): boolean {
 }
 
 /** A new outgoing delivery, with its MQTT 5 Subscription Identifiers when there are any. */
-function outgoing(msg: Message, qos: QoS, retain: boolean, durable: boolean, subIds: readonly number[] | undefined): Outgoing {
+function outgoing(msg: Message, qos: QoS, retain: boolean, durable: boolean, subIds: readonly number[] | undefined, group?: string): Outgoing {
   const out: Outgoing = { msg, qos, retain, packetId: 0, state: OutState.AwaitAck, seq: 0, durable };
   if (subIds !== undefined) out.subIds = [...subIds];
+  if (group !== undefined) out.group = group;
   return out;
 }

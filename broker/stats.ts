@@ -29,6 +29,7 @@ export class BrokerStats {
     "session-busy": 0,
     expired: 0,
     "too-large": 0,
+    "no-subscriber": 0,
   };
 
   /** Connections closed because a client went over a per-client bound (see LimitExceeded). */

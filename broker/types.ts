@@ -35,6 +35,8 @@ export interface Outgoing {
   durable: boolean;
   /** MQTT 5 Subscription Identifiers of the subscriptions this delivery was matched with. */
   subIds?: number[] | undefined;
+  /** The shared subscription (`$share/…` filter) this delivery came through, for a session that is not stored. */
+  group?: string | undefined;
   /** The node queue message this delivery came from (its store dedup id), when it came from one. */
   dedupId?: string;
 }
@@ -57,6 +59,7 @@ export type CloseReason =
 
 /**
  * Why a message was not delivered to a session. "expired": its MQTT 5 Message Expiry Interval passed before it
- * could be sent; "too-large": it exceeds the receiving MQTT 5 client's Maximum Packet Size.
+ * could be sent; "too-large": it exceeds the receiving MQTT 5 client's Maximum Packet Size; "no-subscriber": a
+ * shared subscription member left with it and no other member was left to take it.
  */
-export type DropReason = "queue-full" | "slow-consumer" | "not-authorized" | "retained-limit" | "session-busy" | "expired" | "too-large";
+export type DropReason = "queue-full" | "slow-consumer" | "not-authorized" | "retained-limit" | "session-busy" | "expired" | "too-large" | "no-subscriber";

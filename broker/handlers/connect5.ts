@@ -47,7 +47,14 @@ export interface WillTerms {
  * capabilities and limits (3.2.2.3). Enhanced authentication is not offered: a CONNECT with an Authentication
  * Method is refused with 0x8C (4.12).
  */
-export function readConnect5(packet: IConnectPacket & { props?: Properties; will?: { props?: Properties } }, limits: LimitsConfig, assignedId: string | null, keepalive: number): Connect5 {
+export function readConnect5(
+  packet: IConnectPacket & { props?: Properties; will?: { props?: Properties } },
+  limits: LimitsConfig,
+  assignedId: string | null,
+  keepalive: number,
+  /** Shared subscriptions are served (a single node; not across a cluster yet). */
+  shared: boolean,
+): Connect5 {
   const props = packet.props;
   if (props?.authenticationMethod !== undefined) {
     return { ok: false, reasonCode: Reason.BadAuthenticationMethod, reason: `authentication method ${JSON.stringify(props.authenticationMethod)} is not supported` };
@@ -58,9 +65,9 @@ export function readConnect5(packet: IConnectPacket & { props?: Properties; will
     receiveMaximum: RECEIVE_MAXIMUM,
     topicAliasMaximum: TOPIC_ALIAS_MAXIMUM,
     maximumPacketSize: limits.maxPacketSize,
-    // Not offered yet: a SUBSCRIBE of a shared subscription is refused with 0x9E.
-    sharedSubscriptionAvailable: 0,
   };
+  // Not across a cluster yet: a SUBSCRIBE of a shared subscription is refused there with 0x9E.
+  if (!shared) connack.sharedSubscriptionAvailable = 0;
   // The server tells the client what it changed or chose [MQTT-3.2.2-16] [MQTT-3.2.2-21].
   if (granted !== requested) connack.sessionExpiryInterval = granted;
   if (assignedId !== null) connack.assignedClientIdentifier = assignedId;

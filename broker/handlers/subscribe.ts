@@ -3,6 +3,8 @@ import { type SubscriptionWord, subscriptionWord } from "../../core/subscription
 import { validateTopicFilter } from "../../core/topic/index.js";
 import type { Connection } from "../connection.js";
 import { encodeSuback5, Reason } from "../codec5-control.js";
+import { Disconnect5 } from "../link5.js";
+import { parseShared, sharedFilterError } from "../shared.js";
 import { ProtocolError } from "../errors.js";
 import type { Properties } from "../properties.js";
 import { checkFilterCount } from "./filter-count.js";
@@ -42,18 +44,23 @@ export function handleSubscribe(conn: Connection, packet: ISubscribePacket & { p
     const sub = subs[i] as ISubscribePacket["subscriptions"][number];
     const qos = sub.qos;
     // MQTT 5 says why (3.9.3): 0x8F invalid, 0x87 not authorized, 0x97 quota, 0x9E shared subscriptions.
-    if (v5 && filter.startsWith("$share/")) {
-      granted[i] = Reason.SharedSubscriptionsNotSupported;
-      broker.onSubscribeRefused(conn, filter, "shared subscriptions are not supported", qos);
+    const shared = parseShared(filter);
+    if (shared !== null && broker.clustered) {
+      // Not across the nodes of a cluster yet (issue 14): refused rather than delivered once per node.
+      if (v5) granted[i] = Reason.SharedSubscriptionsNotSupported;
+      broker.onSubscribeRefused(conn, filter, "shared subscriptions are not available in a cluster yet", qos);
       continue;
     }
-    const invalid = validateTopicFilter(filter, broker.topicLimits);
+    const invalid = validateTopicFilter(filter, broker.topicLimits) ?? (shared === null ? null : sharedFilterError(shared.share, shared.filter));
     if (invalid !== null) {
       if (v5) granted[i] = Reason.TopicFilterInvalid;
       broker.onSubscribeRefused(conn, filter, `invalid filter: ${invalid}`, qos);
       continue;
     }
-    const allowed = policy.canSubscribe(filter, qos);
+    // No Local on a shared subscription is a Protocol Error [MQTT-3.8.3-4].
+    if (shared !== null && v5 && sub.nl === true) throw new Disconnect5(Reason.ProtocolError, "No Local on a shared subscription", "MQTT-3.8.3-4");
+    // A shared subscription is authorized (and guarded) as its topic filter.
+    const allowed = policy.canSubscribe(shared?.filter ?? filter, qos);
     if (allowed === null) {
       if (v5) granted[i] = Reason.NotAuthorized;
       broker.onSubscribeRefused(conn, filter, "not authorized", qos);
@@ -71,14 +78,15 @@ export function handleSubscribe(conn: Connection, packet: ISubscribePacket & { p
     broker.subscribe(session, filter, word, qos);
     granted[i] = allowed;
     const rh = v5 ? (sub.rh ?? 0) : 0;
-    added.push({ filter, qos: allowed, word, retained: rh === 0 || (rh === 1 && !existed) });
+    // No retained messages for a shared subscription (4.8.2).
+    added.push({ filter, qos: allowed, word, retained: shared === null && (rh === 0 || (rh === 1 && !existed)) });
   }
   if (last.size < subs.length) {
     // Earlier occurrences of a granted filter: granted at their own QoS, then replaced by the last one.
     for (let i = 0; i < subs.length; i++) {
       const { topic: filter, qos } = subs[i] as ISubscribePacket["subscriptions"][number];
       const at = last.get(filter) as number;
-      if (at !== i && (granted[at] as number) < FAILURE) granted[i] = policy.canSubscribe(filter, qos) ?? (v5 ? Reason.NotAuthorized : FAILURE);
+      if (at !== i && (granted[at] as number) < FAILURE) granted[i] = policy.canSubscribe(parseShared(filter)?.filter ?? filter, qos) ?? (v5 ? Reason.NotAuthorized : FAILURE);
     }
   }
   if (added.length === 0) {

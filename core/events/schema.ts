@@ -52,7 +52,7 @@ export const DISCONNECT_REASONS = [
 ] as const;
 
 /** Why a message was dropped (see docs/decisions/002-slow-consumers.md for the outbound ones). */
-export const DROP_REASONS = ["not-authorized", "queue-full", "slow-consumer", "retained-limit", "session-busy", "expired", "too-large"] as const;
+export const DROP_REASONS = ["not-authorized", "queue-full", "slow-consumer", "retained-limit", "session-busy", "expired", "too-large", "no-subscriber"] as const;
 
 export const clientConnectedSchema = z.strictObject({
   ...base,

@@ -42,10 +42,10 @@ for (const kind of STORES) {
           receiveMaximum: 1024,
           topicAliasMaximum: 64,
           maximumPacketSize: f.b.config.limits.maxPacketSize,
-          sharedSubscriptionAvailable: false,
         });
-        // Available (the default when left out): retain, wildcards, subscription identifiers, QoS 2.
-        for (const absent of ["retainAvailable", "wildcardSubscriptionAvailable", "subscriptionIdentifiersAvailable", "maximumQoS"] as const) {
+        // Available (the default when left out): retain, wildcards, subscription identifiers, shared subscriptions
+        // (on a single node), QoS 2.
+        for (const absent of ["retainAvailable", "wildcardSubscriptionAvailable", "subscriptionIdentifiersAvailable", "sharedSubscriptionAvailable", "maximumQoS"] as const) {
           expect(connack.properties?.[absent]).toBeUndefined();
         }
         // Keep alive and expiry unchanged: not sent [MQTT-3.2.2-21].

@@ -61,7 +61,6 @@ describe("the statement lists", () => {
 
   it("MQTT 5.0: statements about features not built yet say so, and what the server does today", () => {
     const notBuilt = [
-      ...["MQTT-3.8.3-4", "MQTT-4.8.2-1", "MQTT-4.8.2-2", "MQTT-4.8.2-3", "MQTT-4.8.2-4", "MQTT-4.8.2-5", "MQTT-4.8.2-6"], // shared subscriptions
       ...["MQTT-3.15.2-1", "MQTT-3.15.2-2", "MQTT-3.15.2-3", "MQTT-4.12.0-2", "MQTT-4.12.0-4", "MQTT-4.12.0-5", "MQTT-4.12.1-2"], // AUTH
       "MQTT-3.1.2-28", // request/response information
     ];
