@@ -5,8 +5,8 @@ import type { ApiKeyRecord } from "../core/store/types.js";
 import { keyCoversTopic } from "./api-keys.js";
 import type { PublishMessage, PublishResult } from "./backend.js";
 import { type FieldError, type FieldLocation, ForbiddenError, TooLargeError, ValidationError } from "./errors.js";
-import type { GatewayLimits, RouteContext } from "./route.js";
 import { bodyLocations, checkProperties, givenProperties, propertiesWireBytes, type PropertyLocations } from "./properties.js";
+import type { GatewayLimits, RouteContext } from "./route.js";
 import type { PublishRequest } from "./schemas.js";
 import { recordPublish } from "./telemetry.js";
 import { checkTopicName } from "./validate.js";
@@ -27,8 +27,8 @@ export interface PublishDraft {
   payloadField: FieldLocation;
   /** MQTT 5 properties as the request gave them (schema-checked); absent when it gave none. */
   props?: ReadableProperties | undefined;
-  /** Where each property came from (required with `props`). */
-  propsAt?: PropertyLocations;
+  /** Where each property is given in the request (body fields, or the raw route's query and headers). */
+  propsAt: PropertyLocations;
 }
 
 /** The draft of one validated JSON message; `at` is its JSON pointer ("#" for the body, "#/messages/2" in a batch). */
@@ -63,7 +63,7 @@ export function checkPublishes(drafts: readonly PublishDraft[], key: ApiKeyRecor
     } catch (err) {
       invalid.push(...(err as ValidationError).errors);
     }
-    if (d.props !== undefined && d.propsAt !== undefined) invalid.push(...checkProperties(d.props, d.payload, limits.topic, d.propsAt, d.payloadField));
+    if (d.props !== undefined) invalid.push(...checkProperties(d.props, d.payload, limits.topic, d.propsAt, d.payloadField));
   }
   if (invalid.length > 0) throw new ValidationError(invalid);
   for (const d of drafts) {
