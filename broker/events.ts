@@ -1,5 +1,6 @@
 import type { QoS } from "mqtt-packet";
 import { createEventFactory } from "../core/events/factory.js";
+import { toReadableProperties } from "../core/readable-properties.js";
 import { publishedTopicFilter, type PublishedTopicsConfig } from "../core/events/filter.js";
 import type { MqgateEvent } from "../core/events/schema.js";
 import type { EventSink } from "../core/events/sink.js";
@@ -138,8 +139,12 @@ export function attachEvents(broker: Broker, sink: EventSink, opts: EventBridgeO
   });
   broker.on("message.published", (msg, clientId) => {
     if (clientId === null || !published(msg.topic)) return;
-    const event = make("message.published", { clientId, topic: msg.topic, qos: msg.qos, retain: msg.retain, payload: msg.payload.toString("base64") });
-    const sent = buffer.hold(event, publishedEventBytes(clientId, msg.topic, msg.payload.length), msg.qos > 0);
+    // An MQTT 5 publish carries its properties (v3), in the REST API's readable form; a 3.1.1 publish has none.
+    const props = toReadableProperties(msg.props);
+    const fields = { clientId, topic: msg.topic, qos: msg.qos, retain: msg.retain, payload: msg.payload.toString("base64") };
+    const event = make("message.published", props === undefined ? fields : { ...fields, ...props });
+    const bytes = publishedEventBytes(clientId, msg.topic, msg.payload.length) + (props === undefined ? 0 : JSON.stringify(props).length);
+    const sent = buffer.hold(event, bytes, msg.qos > 0);
     // The publisher's PUBACK/PUBREC waits for this batch: the event is in the queue before the ack. (A QoS 1/2
     // publish whose event does not fit was refused by the admission check above, before it got here.)
     if (sent !== null) broker.journal.track(sent);

@@ -2,6 +2,7 @@ import { wordQos } from "../core/subscription-word.js";
 import { randomUUID } from "node:crypto";
 import type { QoS } from "mqtt-packet";
 import type { Broker } from "../broker/broker.js";
+import type { Message } from "../broker/types.js";
 import type { GatewayBackend, KickResult, LiveStats, LiveStatsOptions, PublishMessage, PublishResult, SessionQueue } from "./backend.js";
 import { ConflictError, NotFoundError, UnavailableError } from "./errors.js";
 import { grantOnBehalf } from "./on-behalf.js";
@@ -97,7 +98,7 @@ export function localBackend(broker: Broker, opts: LocalBackendOptions = {}): Ga
 
     async publish(messages: readonly PublishMessage[]): Promise<PublishResult[]> {
       // Routed synchronously one after the other: per-publisher order holds [MQTT-4.6.0-6].
-      const routed = messages.map((m) => broker.publishExternal({ topic: m.topic, payload: m.payload, qos: m.qos, retain: m.retain }));
+      const routed = messages.map((m) => broker.publishExternal(toMessage(m)));
       const matched = await durable(Promise.all(routed), messages.length === 1 ? "the message" : `${messages.length} messages`);
       return matched.map((n) => ({ id: randomUUID(), matched: n }));
     },
@@ -205,4 +206,11 @@ export function localBackend(broker: Broker, opts: LocalBackendOptions = {}): Ga
       return { ...live, topTopics, topicWindowSeconds: windowSeconds, largestQueues: await largestQueues(top) };
     },
   };
+}
+
+/** The broker message of a REST publish: MQTT 5 props and the publication time only when it has them (decision 024). */
+function toMessage(m: PublishMessage): Message {
+  const { topic, payload, qos, retain, props, publishedAt } = m;
+  if (props === undefined) return { topic, payload, qos, retain };
+  return publishedAt === undefined ? { topic, payload, qos, retain, props } : { topic, payload, qos, retain, props, publishedAt };
 }

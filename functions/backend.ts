@@ -1,4 +1,5 @@
 import type { QoS } from "mqtt-packet";
+import type { MessageProperties } from "../core/message-properties.js";
 import type { Store } from "../core/store/types.js";
 
 /**
@@ -8,8 +9,7 @@ import type { Store } from "../core/store/types.js";
  *
  * Implementations:
  * - `localBackend(broker)` (backend-local.ts): the in-process broker of `npm start` and the tests.
- * - the cluster backend (store + communicator, for Lambda) arrives with issue 4; until then `functions/api.ts`
- *   refuses to start outside local mode with a ConfigError.
+ * - `clusterBackend(...)` (backend-cluster.ts): the REST Lambda, with the store and the broker nodes' queues.
  *
  * Methods throw the gateway's typed errors (functions/errors.ts): NotFoundError for an unknown client,
  * ConflictError for a limit, UnavailableError when durability cannot be confirmed in time.
@@ -113,6 +113,10 @@ export interface PublishMessage {
   payload: Buffer;
   qos: QoS;
   retain: boolean;
+  /** MQTT 5 properties (decision 024); absent when the request gave none. */
+  props?: MessageProperties;
+  /** Epoch ms the gateway accepted it, only with `props.messageExpiryInterval`: its expiry counts from then. */
+  publishedAt?: number;
 }
 
 export interface PublishResult {

@@ -32,13 +32,23 @@ export function idempotencyKeyOf(event: APIGatewayProxyEventV2): string | null {
   return value;
 }
 
-/** sha256 of what makes two requests the same: method, path, query string and body bytes. */
-export function requestFingerprint(event: APIGatewayProxyEventV2): string {
+/**
+ * sha256 of what makes two requests the same: method, path, query string, the values of `headers` the request has
+ * (the raw publish route's MQTT 5 property headers) and body bytes. A request without such headers hashes as it did
+ * before they existed; one with them starts with a line no method can be, so the two forms never meet.
+ */
+export function requestFingerprint(event: APIGatewayProxyEventV2, headers: readonly string[] = []): string {
   const body = event.body === undefined ? Buffer.alloc(0) : Buffer.from(event.body, event.isBase64Encoded ? "base64" : "utf8");
-  return createHash("sha256")
-    .update(`${event.requestContext.http.method}\n${event.rawPath}\n${event.rawQueryString ?? ""}\n`)
-    .update(body)
-    .digest("hex");
+  const hash = createHash("sha256");
+  const present = headers.filter((name) => header(event, name) !== undefined);
+  if (present.length > 0) hash.update("with headers\n");
+  hash.update(`${event.requestContext.http.method}\n${event.rawPath}\n${event.rawQueryString ?? ""}\n`);
+  if (present.length > 0) {
+    // Names are the route's (fixed, sorted); values cannot hold a line break. An empty line ends them.
+    for (const name of [...present].sort()) hash.update(`${name}: ${header(event, name) as string}\n`);
+    hash.update("\n");
+  }
+  return hash.update(body).digest("hex");
 }
 
 /**
@@ -57,17 +67,18 @@ interface StoredAnswer {
 
 /**
  * Runs `handle` at most once per (scope, Idempotency-Key): without the header it just runs it (`requestId` null).
- * `scope` is the API key's id.
+ * `scope` is the API key's id; `headers` the request headers the route reads (part of the fingerprint).
  */
 export async function withIdempotency(
   store: Store,
   scope: string,
   event: APIGatewayProxyEventV2,
   handle: (requestId: string | null) => Promise<RouteResponse>,
+  headers: readonly string[] = [],
 ): Promise<RouteResponse> {
   const key = idempotencyKeyOf(event);
   if (key === null) return handle(null);
-  const fingerprint = requestFingerprint(event);
+  const fingerprint = requestFingerprint(event, headers);
   const begun = await store.beginIdempotent(scope, key, fingerprint, IDEMPOTENCY_PENDING_MS);
   switch (begun.state) {
     case "mismatch":

@@ -87,8 +87,8 @@ const IDEMPOTENCY_PARAMETER: Parameter = {
   schema: { type: "string", minLength: 1, maxLength: MAX_IDEMPOTENCY_KEY_LENGTH, pattern: "^[\\x20-\\x7E]+$" },
 };
 
-/** Path and query parameters of an object schema (input side: defaults make a parameter optional). */
-function parameters(schema: z.ZodType | undefined, where: "path" | "query"): Parameter[] {
+/** Path, query or header parameters of an object schema (input side: defaults make a parameter optional). */
+function parameters(schema: z.ZodType | undefined, where: Parameter["in"]): Parameter[] {
   if (schema === undefined) return [];
   const json = z.toJSONSchema(schema, { target: "draft-2020-12", io: "input" }) as JsonSchema;
   const props = (json.properties ?? {}) as Record<string, JsonSchema>;
@@ -115,7 +115,7 @@ function operation(route: Route): Operation {
   if (route.kind === "public") op.security = [];
   else op["x-mqgate-scope"] = route.scope;
   if (route.kind === "api") {
-    const params = [...parameters(route.params, "path"), ...parameters(route.query, "query")];
+    const params = [...parameters(route.params, "path"), ...parameters(route.query, "query"), ...parameters(route.headers, "header")];
     if (route.idempotent === true) params.push(IDEMPOTENCY_PARAMETER);
     if (params.length > 0) op.parameters = params;
     if (route.body !== undefined) op.requestBody = { required: true, content: { "application/json": { schema: schemaRef(route.body) } } };

@@ -1,3 +1,4 @@
+import { remainingExpiry, toReadableProperties } from "../core/readable-properties.js";
 import type { NodeRecord, RetainedRecord, SessionRecord, SessionSnapshot } from "../core/store/types.js";
 import { type SubscriptionWord, wordQos } from "../core/subscription-word.js";
 
@@ -40,8 +41,11 @@ export function subscriptionList(subs: Record<string, SubscriptionWord>): { filt
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-/** A retained message; `encoding` utf8 falls back to base64 for a payload that is not valid UTF-8. */
-export function retainedMessage(m: RetainedRecord, encoding: "base64" | "utf8") {
+/**
+ * A retained message; `encoding` utf8 falls back to base64 for a payload that is not valid UTF-8. Its MQTT 5
+ * properties in their readable form, `messageExpiry` as what remains of it at `now` (what a new subscriber gets).
+ */
+export function retainedMessage(m: RetainedRecord, encoding: "base64" | "utf8", now: number) {
   let payload: string | null = null;
   if (encoding === "utf8") {
     try {
@@ -57,6 +61,7 @@ export function retainedMessage(m: RetainedRecord, encoding: "base64" | "utf8") 
     encoding: payload === null ? ("base64" as const) : ("utf8" as const),
     bytes: m.payload.length,
     updatedAt: new Date(m.updatedAt).toISOString(),
+    ...toReadableProperties(m.props, remainingExpiry(m.props, m.publishedAt, now)),
   };
 }
 

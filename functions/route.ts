@@ -64,10 +64,12 @@ export interface PublicContext {
   readonly routes: readonly Route[];
 }
 
-export interface RouteInput<P, Q, B> {
+export interface RouteInput<P, Q, B, H = undefined> {
   params: P;
   query: Q;
   body: B;
+  /** The headers the route's `headers` schema names, validated. */
+  headers: H;
   event: APIGatewayProxyEventV2;
 }
 
@@ -96,17 +98,27 @@ interface RouteDoc {
 
 type Out<S> = S extends z.ZodType ? z.output<S> : undefined;
 
-export interface RouteSpec<P extends z.ZodType | undefined, Q extends z.ZodType | undefined, B extends z.ZodType | undefined> extends RouteDoc {
+export interface RouteSpec<
+  P extends z.ZodType | undefined,
+  Q extends z.ZodType | undefined,
+  B extends z.ZodType | undefined,
+  H extends z.ZodObject | undefined = undefined,
+> extends RouteDoc {
   scope: Scope;
   params?: P;
   query?: Q;
+  /**
+   * Request headers the route reads (lower-case names), validated like the query: only the named ones are looked
+   * at, each optional unless the schema says otherwise; an invalid one is 400 naming the header.
+   */
+  headers?: H;
   /** A JSON body validated with this schema. */
   body?: B;
   /** Checks on the parsed JSON body before the schema (a batch over the limit is 413, not 400). */
   precheck?: (body: unknown, limits: GatewayLimits) => void;
   /** Or a raw body, passed as bytes (raw publish). */
   rawBody?: { contentType: string; description: string };
-  handle(input: RouteInput<Out<P>, Out<Q>, B extends z.ZodType ? z.output<B> : Buffer | undefined>, ctx: RouteContext): Promise<RouteResponse>;
+  handle(input: RouteInput<Out<P>, Out<Q>, B extends z.ZodType ? z.output<B> : Buffer | undefined, Out<H>>, ctx: RouteContext): Promise<RouteResponse>;
 }
 
 export interface PublicRouteSpec extends RouteDoc {
@@ -114,14 +126,17 @@ export interface PublicRouteSpec extends RouteDoc {
 }
 
 /** The route table's erased entry. */
-export type Route =
-  | ({ kind: "api" } & RouteSpec<z.ZodType | undefined, z.ZodType | undefined, z.ZodType | undefined>)
-  | ({ kind: "public" } & PublicRouteSpec);
+type AnyRouteSpec = RouteSpec<z.ZodType | undefined, z.ZodType | undefined, z.ZodType | undefined, z.ZodObject | undefined>;
 
-export function defineRoute<P extends z.ZodType | undefined = undefined, Q extends z.ZodType | undefined = undefined, B extends z.ZodType | undefined = undefined>(
-  spec: RouteSpec<P, Q, B>,
-): Route {
-  return { kind: "api", ...(spec as unknown as RouteSpec<z.ZodType | undefined, z.ZodType | undefined, z.ZodType | undefined>) };
+export type Route = ({ kind: "api" } & AnyRouteSpec) | ({ kind: "public" } & PublicRouteSpec);
+
+export function defineRoute<
+  P extends z.ZodType | undefined = undefined,
+  Q extends z.ZodType | undefined = undefined,
+  B extends z.ZodType | undefined = undefined,
+  H extends z.ZodObject | undefined = undefined,
+>(spec: RouteSpec<P, Q, B, H>): Route {
+  return { kind: "api", ...(spec as unknown as AnyRouteSpec) };
 }
 
 export function definePublicRoute(spec: PublicRouteSpec): Route {

@@ -140,6 +140,7 @@ export function createApi(opts: ApiOptions): ApiHandler {
     for (const [name, raw] of Object.entries(hit.params)) decoded[name] = decodeParam(raw, name);
     const params = route.params ? parseInput(route.params, decoded, "path") : undefined;
     const query = parseInput(route.query ?? NO_QUERY, parseQuery(event), "query");
+    const headers = route.headers === undefined ? undefined : parseInput(route.headers, namedHeaders(event, Object.keys(route.headers.shape)), "header");
     let body: unknown;
     if (route.body !== undefined) {
       const json = jsonBody(event, limits.maxBodyBytes);
@@ -148,11 +149,17 @@ export function createApi(opts: ApiOptions): ApiHandler {
     } else if (route.rawBody !== undefined) {
       body = bodyBytes(event, limits.maxBodyBytes);
     }
-    const input = { params, query, body, event };
+    const input = { params, query, body, headers, event };
     if (route.idempotent !== true) return jsonResult(await route.handle(input, { backend, key, limits, metrics: progress.metrics }));
+    // The headers the route reads are part of the request it answers: a retry with other ones is another request.
+    const fingerprinted = route.headers === undefined ? [] : Object.keys(route.headers.shape);
     return jsonResult(
-      await withIdempotency(backend.store, key.id, event, (requestId) =>
-        route.handle(input, { backend, key, limits, metrics: progress.metrics, ...(requestId !== null ? { requestId } : {}) }),
+      await withIdempotency(
+        backend.store,
+        key.id,
+        event,
+        (requestId) => route.handle(input, { backend, key, limits, metrics: progress.metrics, ...(requestId !== null ? { requestId } : {}) }),
+        fingerprinted,
       ),
     );
   }
@@ -178,6 +185,16 @@ export function createApi(opts: ApiOptions): ApiHandler {
     }
     return result;
   };
+}
+
+/** The headers of `names` the request has (API Gateway and the local adapter pass them lower-cased). */
+function namedHeaders(event: APIGatewayProxyEventV2, names: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of names) {
+    const value = header(event, name);
+    if (value !== undefined) out[name] = value;
+  }
+  return out;
 }
 
 function toHttpError(err: unknown, event: APIGatewayProxyEventV2, onError: ApiOptions["onError"]): HttpError {

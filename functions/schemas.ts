@@ -1,4 +1,5 @@
 import * as z from "zod";
+import { isBase64, propertyFields, propertyQueryFields, readablePropertyFields } from "./property-schemas.js";
 
 /**
  * The zod schemas of the REST API: requests are validated with them at the edge, and the OpenAPI document
@@ -77,6 +78,7 @@ export const KickQuery = z.strictObject({
 export const RawPublishQuery = z.strictObject({
   qos: qosParam,
   retain: boolParam("Retain the message; an empty body with retain=true clears the retained message."),
+  ...propertyQueryFields,
 });
 export const RetainedListQuery = z.strictObject({
   filter: z
@@ -116,6 +118,7 @@ export const PublishRequest = z
     encoding: z.enum(["utf8", "base64", "json"]).default("utf8").meta({ description: "How `payload` is given." }),
     qos: Qos.default(0),
     retain: z.boolean().default(false).meta({ description: "Retain the message; an empty payload with retain clears the retained message." }),
+    ...propertyFields,
   })
   .superRefine((v, ctx) => {
     if (v.payload === undefined) ctx.addIssue({ code: "custom", path: ["payload"], message: "is required" });
@@ -125,7 +128,10 @@ export const PublishRequest = z
       ctx.addIssue({ code: "custom", path: ["payload"], message: "is not valid base64" });
     }
   })
-  .meta({ description: "One message to publish." });
+  .meta({
+    description:
+      "One message to publish, optionally with MQTT 5 properties: MQTT 5 subscribers receive them, MQTT 3.1.1 subscribers the message without them (docs/rest-api.md, \"MQTT 5 properties\").",
+  });
 requestSchemas.add(PublishRequest, { id: "PublishRequest" });
 
 export const PublishBatchRequest = z
@@ -214,6 +220,10 @@ export const RetainedMessage = z.object({
   encoding: z.enum(["base64", "utf8"]).meta({ description: "How `payload` is written." }),
   bytes: z.number().int().min(0).meta({ description: "Payload size in bytes." }),
   updatedAt: timestamp("When the message was last retained (like AWS IoT's `lastModifiedTime`)."),
+  ...readablePropertyFields,
+  messageExpiry: readablePropertyFields.messageExpiry.meta({
+    description: "Message Expiry Interval: the seconds that remain of it now, as a new subscriber would get it. An expired retained message is gone (404, and not listed).",
+  }),
 });
 responseSchemas.add(RetainedMessage, { id: "RetainedMessage" });
 
@@ -340,9 +350,3 @@ export const Problem = z
   })
   .meta({ description: "RFC 9457 problem details (application/problem+json)." });
 responseSchemas.add(Problem, { id: "Problem" });
-
-function isBase64(s: string): boolean {
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(s)) return false;
-  const unpadded = s.replace(/=+$/, "");
-  return Buffer.from(unpadded, "base64").toString("base64").replace(/=+$/, "") === unpadded;
-}

@@ -2,8 +2,8 @@ import type { z } from "zod";
 import { validateTopicFilter, validateTopicName, type TopicLimits } from "../core/topic/index.js";
 import { type FieldError, type FieldLocation, ValidationError } from "./errors.js";
 
-/** Where a value came from: a JSON body, the query string or the path. */
-export type Location = "body" | "query" | "path";
+/** Where a value came from: a JSON body, the query string, the path or a header. */
+export type Location = "body" | "query" | "path" | "header";
 
 /**
  * Validates `value` with `schema` at the edge. Every zod issue becomes a FieldError naming the body field (JSON
@@ -23,9 +23,10 @@ export function parseInput<S extends z.ZodType>(schema: S, value: unknown, where
   throw new ValidationError(errors);
 }
 
-/** A FieldError for `path` inside a body (pointer) or for a parameter (its name). */
+/** A FieldError for `path` inside a body (pointer), for a parameter or a header (its name). */
 export function field(where: Location, path: readonly PropertyKey[], detail: string): FieldError {
   if (where === "body") return { pointer: pointer(path), detail };
+  if (where === "header") return { header: String(path[0] ?? ""), detail };
   return { parameter: String(path[0] ?? ""), detail };
 }
 

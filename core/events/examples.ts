@@ -3,7 +3,7 @@ import type { EventOf, EventType } from "./schema.js";
 /** One example of each event type: the reference for docs/events.md (a test checks both agree). */
 export const EXAMPLE_EVENTS: { [T in EventType]: EventOf<T> } = {
   "client.connected": {
-    v: 2,
+    v: 3,
     id: "01JQ3Z8W6P9V4K2M7N5R1T3X8A",
     type: "client.connected",
     ts: 1767225600000,
@@ -18,7 +18,7 @@ export const EXAMPLE_EVENTS: { [T in EventType]: EventOf<T> } = {
     remoteAddress: "203.0.113.7:51234",
   },
   "client.disconnected": {
-    v: 2,
+    v: 3,
     id: "01JQ3Z9A2C4E6G8J0K2M4N6P8R",
     type: "client.disconnected",
     ts: 1767225660000,
@@ -28,7 +28,7 @@ export const EXAMPLE_EVENTS: { [T in EventType]: EventOf<T> } = {
     reason: "keepalive-timeout",
   },
   "session.subscribed": {
-    v: 2,
+    v: 3,
     id: "01JQ3Z8W6P9V4K2M7N5R1T3X8B",
     type: "session.subscribed",
     ts: 1767225600150,
@@ -42,7 +42,7 @@ export const EXAMPLE_EVENTS: { [T in EventType]: EventOf<T> } = {
     ],
   },
   "session.unsubscribed": {
-    v: 2,
+    v: 3,
     id: "01JQ3Z8X0000000000000000AB",
     type: "session.unsubscribed",
     ts: 1767225630000,
@@ -52,7 +52,7 @@ export const EXAMPLE_EVENTS: { [T in EventType]: EventOf<T> } = {
     filters: ["cmd/sensor-42/#"],
   },
   "session.expired": {
-    v: 2,
+    v: 3,
     id: "01JQ4A0000000000000000EXP1",
     type: "session.expired",
     ts: 1767232800000,
@@ -61,7 +61,7 @@ export const EXAMPLE_EVENTS: { [T in EventType]: EventOf<T> } = {
     username: "fleet-eu",
   },
   "message.published": {
-    v: 2,
+    v: 3,
     id: "01JQ3Z8W6P9V4K2M7N5R1T3X8C",
     type: "message.published",
     ts: 1767225600321,
@@ -72,9 +72,15 @@ export const EXAMPLE_EVENTS: { [T in EventType]: EventOf<T> } = {
     qos: 1,
     retain: false,
     payload: "eyJjIjoyMS41fQ==",
+    payloadFormatIndicator: 1,
+    contentType: "application/json",
+    userProperties: [
+      ["unit", "celsius"],
+      ["fw", "2.4.1"],
+    ],
   },
   "message.dropped": {
-    v: 2,
+    v: 3,
     id: "01JQ3Z8W6P9V4K2M7N5R1T3X8D",
     type: "message.dropped",
     ts: 1767225600400,

@@ -30,7 +30,8 @@ function check(json: unknown, fail: MakeError): MqgateEvent {
   }
   const { v, type } = json as { v?: unknown; type?: unknown };
   if (!(READABLE_VERSIONS as readonly unknown[]).includes(v)) {
-    const known = READABLE_VERSIONS.map((n) => `v${n}`).join(" and ");
+    const names = READABLE_VERSIONS.map((n) => `v${n}`);
+    const known = `${names.slice(0, -1).join(", ")} and ${names.at(-1) ?? ""}`;
     throw fail("unsupported-version", `unsupported event version ${JSON.stringify(v)}; this code reads ${known}`, [
       { path: "v", message: `expected one of ${READABLE_VERSIONS.join(", ")}` },
     ]);

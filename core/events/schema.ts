@@ -5,16 +5,17 @@ import * as z from "zod";
  *
  * Every object is strict: a field the schema does not name is an error, on emit and on parse. That is how
  * "never a password" is enforced (there is no field to put one in), and it makes the schema the complete list
- * of what may leave the cluster. The cost: any new field is a new version (`v: 2`); consumers dispatch on `v`.
+ * of what may leave the cluster. The cost: any new field is a new version (`v: 3`); consumers dispatch on `v`.
  */
 
 /**
  * The version producers emit. v2 = v1 plus `session.expired` and the source `policy` of `session.subscribed` /
- * `session.unsubscribed` (a resume under changed rules). Every v1 event is a valid v2 event with `v: 1`, so this
- * code reads both (`READABLE_VERSIONS`).
+ * `session.unsubscribed` (a resume under changed rules). v3 = v2 plus the MQTT 5 properties of `message.published`
+ * (decision 024). Every v1 and v2 event is a valid v3 event with its own `v`, so this code reads all three
+ * (`READABLE_VERSIONS`); the v3 fields are refused in an event that says it is v1 or v2.
  */
-export const EVENT_VERSION = 2;
-export const READABLE_VERSIONS = [1, 2] as const;
+export const EVENT_VERSION = 3;
+export const READABLE_VERSIONS = [1, 2, 3] as const;
 
 const qos = z.literal([0, 1, 2]);
 
@@ -108,17 +109,43 @@ export const sessionExpiredSchema = z.strictObject({
   type: z.literal("session.expired"),
 });
 
-export const messagePublishedSchema = z.strictObject({
-  ...base,
-  type: z.literal("message.published"),
-  topic: z.string().min(1),
-  qos,
-  retain: z.boolean(),
-  /** The payload, base64. */
-  payload: z.base64(),
-  /** Present when the payload did not fit in an SQS message and was left out (payload is then ""). */
-  payloadOmitted: z.literal(true).optional(),
-});
+/**
+ * v3: the MQTT 5 properties a message was published with, each present only when it has it (the readable form of
+ * core/readable-properties.ts, as the REST API shows them). A 3.1.1 publish has none of them.
+ */
+const messageProperties = {
+  /** Payload Format Indicator: 0 unspecified bytes, 1 UTF-8 data. */
+  payloadFormatIndicator: z.literal([0, 1]).optional(),
+  /** Message Expiry Interval in seconds, as published. */
+  messageExpiry: z.int().min(0).max(0xffff_ffff).optional(),
+  contentType: z.string().max(65_535).optional(),
+  responseTopic: z.string().min(1).max(65_535).optional(),
+  /** Correlation Data, base64. */
+  correlationData: z.base64().optional(),
+  /** User Properties: [name, value] pairs in publish order, duplicates kept. */
+  userProperties: z.array(z.tuple([z.string().max(65_535), z.string().max(65_535)])).optional(),
+};
+const PROPERTY_KEYS = Object.keys(messageProperties) as (keyof typeof messageProperties)[];
+
+export const messagePublishedSchema = z
+  .strictObject({
+    ...base,
+    type: z.literal("message.published"),
+    topic: z.string().min(1),
+    qos,
+    retain: z.boolean(),
+    /** The payload, base64. */
+    payload: z.base64(),
+    /** Present when the payload did not fit in an SQS message and was left out (payload is then ""). */
+    payloadOmitted: z.literal(true).optional(),
+    ...messageProperties,
+  })
+  .superRefine((e, ctx) => {
+    if (e.v >= 3) return;
+    for (const key of PROPERTY_KEYS) {
+      if (e[key] !== undefined) ctx.addIssue({ code: "custom", path: [key], message: `field not allowed in a v${e.v} event (MQTT 5 properties came with v3)` });
+    }
+  });
 
 export const messageDroppedSchema = z.strictObject({
   ...base,

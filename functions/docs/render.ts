@@ -25,6 +25,7 @@ export function typeOf(s: JsonSchema): string {
   if (Array.isArray(s.enum)) return s.enum.map((v) => JSON.stringify(v)).join(" \\| ");
   if (s.const !== undefined) return JSON.stringify(s.const);
   if (Array.isArray(s.anyOf)) return (s.anyOf as JsonSchema[]).map(typeOf).join(" \\| ");
+  if (Array.isArray(s.prefixItems)) return `[${(s.prefixItems as JsonSchema[]).map(typeOf).join(", ")}]`;
   const t = Array.isArray(s.type) ? (s.type as string[]).join(" \\| ") : typeof s.type === "string" ? s.type : "any";
   if (s.type === "array" && s.items !== undefined) {
     const bounds = [s.minItems !== undefined ? `${String(s.minItems)}` : "", s.maxItems !== undefined ? `${String(s.maxItems)}` : ""];

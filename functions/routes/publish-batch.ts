@@ -1,5 +1,5 @@
 import { TooLargeError } from "../errors.js";
-import { checkPublishes, payloadOf, publishMessages } from "../publish.js";
+import { checkPublishes, jsonDraft, publishMessages } from "../publish.js";
 import { defineRoute, type GatewayLimits } from "../route.js";
 import { MAX_BATCH, PublishBatchRequest, PublishBatchResult } from "../schemas.js";
 
@@ -19,14 +19,7 @@ export const publishBatchRoute = defineRoute({
   idempotent: true,
   precheck: checkBatchSize,
   async handle({ body }, ctx) {
-    const drafts = body.messages.map((m, i) => ({
-      topic: m.topic,
-      payload: payloadOf(m),
-      qos: m.qos,
-      retain: m.retain,
-      topicField: { pointer: `#/messages/${i}/topic` },
-      payloadField: { pointer: `#/messages/${i}/payload` },
-    }));
+    const drafts = body.messages.map((m, i) => jsonDraft(m, `#/messages/${i}`));
     return { status: 200, body: { results: await publishMessages(ctx, checkPublishes(drafts, ctx.key, ctx.limits)) } };
   },
 });

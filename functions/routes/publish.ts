@@ -1,4 +1,4 @@
-import { checkPublishes, payloadOf, publishMessages } from "../publish.js";
+import { checkPublishes, jsonDraft, publishMessages } from "../publish.js";
 import { defineRoute } from "../route.js";
 import { PublishRequest, PublishResult } from "../schemas.js";
 
@@ -19,14 +19,7 @@ export const publishRoute = defineRoute({
   idempotent: true,
   async handle({ body }, ctx) {
     const { key, limits } = ctx;
-    const [result] = await publishMessages(
-      ctx,
-      checkPublishes(
-        [{ topic: body.topic, payload: payloadOf(body), qos: body.qos, retain: body.retain, topicField: { pointer: "#/topic" }, payloadField: { pointer: "#/payload" } }],
-        key,
-        limits,
-      ),
-    );
+    const [result] = await publishMessages(ctx, checkPublishes([jsonDraft(body, "#")], key, limits));
     return { status: 200, body: result };
   },
 });

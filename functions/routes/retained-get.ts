@@ -1,3 +1,4 @@
+import { hasExpired } from "../../core/readable-properties.js";
 import { requireTopic } from "../api-keys.js";
 import { NotFoundError } from "../errors.js";
 import { retainedMessage } from "../present.js";
@@ -10,6 +11,9 @@ export const retainedGetRoute = defineRoute({
   path: "/v1/retained/{topic+}",
   operationId: "getRetained",
   summary: "One retained message",
+  description:
+    "With the MQTT 5 properties it was published with; `messageExpiry` is what remains of its Message Expiry Interval. A retained " +
+    "message whose interval has passed is gone: 404, as for a topic without one.",
   tag: "retained",
   scope: "read",
   params: TopicParams,
@@ -21,6 +25,9 @@ export const retainedGetRoute = defineRoute({
     requireTopic(key, params.topic, { parameter: "topic", detail: "is outside the API key's topic patterns" });
     const msg = await backend.store.getRetained(params.topic);
     if (msg === null) throw new NotFoundError(`no retained message on '${params.topic}'`);
-    return { status: 200, body: retainedMessage(msg, query.encoding) };
+    // MQTT 5: a retained message whose Message Expiry Interval passed is gone, for subscribers and here alike.
+    const now = Date.now();
+    if (hasExpired(msg.props, msg.publishedAt, now)) throw new NotFoundError(`no retained message on '${params.topic}' (the last one expired)`);
+    return { status: 200, body: retainedMessage(msg, query.encoding, now) };
   },
 });

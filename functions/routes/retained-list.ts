@@ -1,3 +1,4 @@
+import { hasExpired } from "../../core/readable-properties.js";
 import { keyCoversTopic, keyOverlapsFilter } from "../api-keys.js";
 import { ForbiddenError } from "../errors.js";
 import { retainedMessage } from "../present.js";
@@ -16,7 +17,8 @@ export const retainedListRoute = defineRoute({
     "with a wildcard does not match $ topics), each with the time it was last retained. A filter is looked up through " +
     "the retained index: the cost follows the matches, not the retained set. Only topics inside the key's topic patterns " +
     "are listed, so a page may hold fewer items than `limit` (even none) while `cursor` is not null; the listing ends at a " +
-    "null cursor. Cursors are sealed: they reveal nothing, in particular no topic outside the key's patterns.",
+    "null cursor. Cursors are sealed: they reveal nothing, in particular no topic outside the key's patterns. Each message comes " +
+    "with its MQTT 5 properties, if it has any; retained messages whose Message Expiry Interval has passed are not listed.",
   tag: "retained",
   scope: "read",
   query: RetainedListQuery,
@@ -34,7 +36,8 @@ export const retainedListRoute = defineRoute({
       () => (filter === undefined ? backend.store.listRetained({ cursor: cursor ?? null, limit }) : backend.store.scanRetained(filter, { cursor: cursor ?? null, limit })),
       "cursor",
     );
-    const items = page.items.filter((m) => keyCoversTopic(key, m.topic)).map((m) => retainedMessage(m, encoding));
+    const now = Date.now();
+    const items = page.items.filter((m) => keyCoversTopic(key, m.topic) && !hasExpired(m.props, m.publishedAt, now)).map((m) => retainedMessage(m, encoding, now));
     return { status: 200, body: { items, cursor: page.cursor } };
   },
 });

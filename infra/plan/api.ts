@@ -2,6 +2,7 @@
  * The REST gateway: API Gateway HTTP API routes onto one router function (fewer cold starts than a function per
  * route), and the example events consumer on the events queue.
  */
+import { MQTT5_HEADERS } from "../../functions/property-schemas.js";
 import { routes as REST_ROUTES } from "../../functions/routes/index.js";
 import type { BrokerAuth } from "./settings.js";
 
@@ -37,7 +38,7 @@ export function deployedRouteKeys(routes: readonly RouteKey[] = REST_ROUTES): st
 }
 
 /** Request headers a browser may send, response headers it may read: what the REST API uses (docs/rest-api.md). */
-const CORS_REQUEST_HEADERS = ["authorization", "content-type", "idempotency-key"] as const;
+const CORS_REQUEST_HEADERS = ["authorization", "content-type", "idempotency-key", ...MQTT5_HEADERS] as const;
 const CORS_EXPOSED_HEADERS = ["allow", "idempotent-replayed", "location", "retry-after", "www-authenticate"] as const;
 
 const HTTP_METHODS = ["DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT"] as const;

@@ -143,6 +143,47 @@ describe("REST Lambda on a cluster (Upstash store, SQS node queues)", () => {
     expect(sub.messages.map((m) => m.payload.toString())).toEqual(["once", "marker"]);
   });
 
+  it("MQTT 5 properties (JSON fields, the raw route's query and headers) reach MQTT 5 subscribers on both nodes; retained reads show them", async () => {
+    const subs = await Promise.all(
+      brokers.map(async (b, i) => {
+        const c = await mqttClient(b.mqttPort, `rest-v5-${i}`, { protocolVersion: 5 });
+        clients.push(c);
+        await c.client.subscribeAsync("v5/#", { qos: 1 });
+        return c;
+      }),
+    );
+    for (let i = 0; i < subs.length; i++) await visibleEverywhere(`rest-v5-${i}`, "v5/#");
+    const userProperties = [
+      ["z", "1"],
+      ["a", "2"],
+      ["z", "3"],
+    ];
+    const body = { topic: "v5/json", payload: "{}", qos: 1, retain: true, payloadFormatIndicator: 1, messageExpiry: 3600, contentType: "application/json", responseTopic: "v5/reply", correlationData: "AQID", userProperties };
+    expect((await call(api, "POST", "/v1/publish", { ...auth(), body })).status).toBe(200);
+    const headers = {
+      "x-amz-mqtt5-payload-format-indicator": "UNSPECIFIED_BYTES",
+      "x-amz-mqtt5-correlation-data": "BAU=",
+      "x-amz-mqtt5-user-properties": Buffer.from(JSON.stringify([{ k: "v" }])).toString("base64"),
+    };
+    const raw = await call(api, "POST", "/v1/topics/v5/raw", { ...auth(), body: Buffer.from([0xff]), query: "qos=1&contentType=application%2Foctet-stream&messageExpiry=60&responseTopic=v5/raw-reply", headers });
+    expect(raw.status).toBe(200);
+    for (const sub of subs) {
+      const [json, bin] = await sub.waitFor(2, 15_000);
+      expect(json?.properties).toMatchObject({ payloadFormatIndicator: true, contentType: "application/json", responseTopic: "v5/reply", correlationData: Buffer.from([1, 2, 3]) });
+      // Names in first-seen order, the repeated one's values in order (mqtt.js gathers user properties in an object).
+      expect(Object.entries(json?.properties?.userProperties ?? {})).toEqual([
+        ["z", ["1", "3"]],
+        ["a", "2"],
+      ]);
+      expect(json?.properties?.messageExpiryInterval).toBeGreaterThan(3500);
+      expect(bin?.properties).toMatchObject({ payloadFormatIndicator: false, contentType: "application/octet-stream", responseTopic: "v5/raw-reply", correlationData: Buffer.from([4, 5]), userProperties: { k: "v" } });
+    }
+    const retained = await call(api, "GET", "/v1/retained/v5/json", auth());
+    const { topic: _t, payload: _p, qos: _q, retain: _r, messageExpiry: _e, ...props } = body;
+    expect(retained.body).toMatchObject({ topic: "v5/json", ...props });
+    expect(retained.body.messageExpiry).toBeGreaterThan(3500);
+  });
+
   it("a QoS 1 publish to an offline persistent session is queued and delivered when it reconnects", async () => {
     const first = await connect(brokers[0]!, "rest-offline", false);
     await first.client.subscribeAsync("inbox/#", { qos: 1 });

@@ -2,6 +2,8 @@ import { afterEach, describe } from "vitest";
 import { clientsTests } from "./suite/clients.js";
 import { makeSetup, type StoreFactory } from "./suite/env.js";
 import { idempotencyTests } from "./suite/idempotency.js";
+import { propertiesTests } from "./suite/properties.js";
+import { propertiesRawTests } from "./suite/properties-raw.js";
 import { publishTests } from "./suite/publish.js";
 import { retainedAndClusterTests } from "./suite/retained.js";
 import { routingTests } from "./suite/routing.js";
@@ -23,6 +25,8 @@ export function apiSuite(name: string, makeStore: StoreFactory): void {
     const setup = makeSetup(makeStore, cleanups);
     routingTests(setup);
     publishTests(setup);
+    propertiesTests(setup);
+    propertiesRawTests(setup);
     idempotencyTests(setup);
     clientsTests(setup);
     retainedAndClusterTests(setup);

@@ -1,7 +1,9 @@
+import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { MemoryStore } from "../../core/store/memory.js";
 import type { Store } from "../../core/store/types.js";
-import { withIdempotency } from "../../functions/idempotency.js";
+import { requestFingerprint, withIdempotency } from "../../functions/idempotency.js";
+import { MQTT5_HEADERS } from "../../functions/property-schemas.js";
 import { apiEvent } from "./support.js";
 
 /** A memory store whose idempotency writes fail on demand (a store outage at the wrong moment). */
@@ -40,5 +42,25 @@ describe("withIdempotency when the store fails", () => {
       }),
     ).rejects.toThrow("publish failed");
     await expect(withIdempotency(store, "key-1", event(), async () => ({ status: 200 }))).rejects.toMatchObject({ status: 409 });
+  });
+});
+
+describe("requestFingerprint with the raw route's property headers", () => {
+  const raw = (headers: Record<string, string> = {}) => apiEvent("POST", "/v1/topics/a/b", { body: Buffer.from("x"), query: "qos=1", headers });
+
+  it("a request without them hashes as before they existed (records written by an older gateway still match)", () => {
+    const before = createHash("sha256").update("POST\n/v1/topics/a/b\nqos=1\n").update(Buffer.from("x")).digest("hex");
+    expect(requestFingerprint(raw(), MQTT5_HEADERS)).toBe(before);
+    expect(requestFingerprint(raw({ "x-other": "1" }), MQTT5_HEADERS)).toBe(before);
+  });
+
+  it("their values make another request; their order in the request does not", () => {
+    const up = "x-amz-mqtt5-user-properties";
+    const cd = "x-amz-mqtt5-correlation-data";
+    const a = requestFingerprint(raw({ [up]: "W3siYSI6IjEifV0=", [cd]: "AQ==" }), MQTT5_HEADERS);
+    expect(requestFingerprint(raw({ [cd]: "AQ==", [up]: "W3siYSI6IjEifV0=" }), MQTT5_HEADERS)).toBe(a);
+    expect(requestFingerprint(raw({ [up]: "W3siYSI6IjIifV0=", [cd]: "AQ==" }), MQTT5_HEADERS)).not.toBe(a);
+    expect(requestFingerprint(raw({ [up]: "W3siYSI6IjEifV0=" }), MQTT5_HEADERS)).not.toBe(a);
+    expect(requestFingerprint(raw({ [up]: "W3siYSI6IjEifV0=" }), MQTT5_HEADERS)).not.toBe(requestFingerprint(raw(), MQTT5_HEADERS));
   });
 });

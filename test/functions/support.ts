@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import mqtt, { type IClientOptions, type MqttClient } from "mqtt";
-import type { Packet } from "mqtt-packet";
+import type { IPublishPacket, Packet } from "mqtt-packet";
 import type { ApiHandler } from "../../functions/router.js";
 
 /**
@@ -102,6 +102,8 @@ export interface Received {
   payload: Buffer;
   qos: number;
   retain: boolean;
+  /** MQTT 5 properties as mqtt.js decodes them (user properties as an object); absent for MQTT 3.1.1 clients. */
+  properties?: IPublishPacket["properties"];
 }
 
 export interface TestClient {
@@ -117,7 +119,10 @@ export async function mqttClient(port: number, clientId: string, opts: IClientOp
   const client = mqtt.connect(`mqtt://127.0.0.1:${port}`, { clientId, reconnectPeriod: 0, connectTimeout: 5000, ...opts });
   const messages: Received[] = [];
   client.on("message", (topic, payload, packet: Packet) => {
-    if (packet.cmd === "publish") messages.push({ topic, payload: Buffer.from(payload), qos: packet.qos, retain: packet.retain });
+    if (packet.cmd !== "publish") return;
+    const m: Received = { topic, payload: Buffer.from(payload), qos: packet.qos, retain: packet.retain };
+    if (packet.properties !== undefined) m.properties = packet.properties;
+    messages.push(m);
   });
   const closed = new Promise<void>((resolve) => client.once("close", () => resolve()));
   await new Promise<void>((resolve, reject) => {

@@ -118,7 +118,7 @@ describe("the HTTP API's edge: default route, CORS, throttling", () => {
     expect(cors).toEqual({
       allowOrigins: ["https://ops.example.com", "https://noc.example.com"],
       allowMethods: ["DELETE", "GET", "PATCH", "POST", "PUT"],
-      allowHeaders: ["authorization", "content-type", "idempotency-key"],
+      allowHeaders: ["authorization", "content-type", "idempotency-key", "x-amz-mqtt5-payload-format-indicator", "x-amz-mqtt5-correlation-data", "x-amz-mqtt5-user-properties"],
       exposeHeaders: ["allow", "idempotent-replayed", "location", "retry-after", "www-authenticate"],
       allowCredentials: false,
       maxAgeSeconds: 3600,

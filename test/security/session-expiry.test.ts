@@ -55,7 +55,7 @@ function expiryTests(name: string, makeStore: () => Promise<{ store: Store; clea
       expect(b.broker.sessions.has("exp-1")).toBe(false);
       expect(b.broker.stats.sessionsExpired).toBe(1);
       await until(() => events.events.some((e) => e.type === "session.expired"), "the session.expired event");
-      expect(events.events.find((e) => e.type === "session.expired")).toMatchObject({ v: 2, type: "session.expired", clientId: "exp-1", username: "alice" });
+      expect(events.events.find((e) => e.type === "session.expired")).toMatchObject({ v: 3, type: "session.expired", clientId: "exp-1", username: "alice" });
       expect(await b.expiry.sweep()).toBe(0);
 
       // Nothing routes to it any more, and the client starts afresh.

@@ -54,7 +54,7 @@ describe("createEventFactory", () => {
   it("fills v, id, type, ts and node; the result is a valid event", () => {
     const make = createEventFactory({ node: "broker-a1", now: () => 1767225600000, newId: () => "id-1" });
     const e = make("client.disconnected", { clientId: "c1", reason: "takeover" });
-    expect(e).toEqual({ v: 2, id: "id-1", type: "client.disconnected", ts: 1767225600000, node: "broker-a1", clientId: "c1", reason: "takeover" });
+    expect(e).toEqual({ v: 3, id: "id-1", type: "client.disconnected", ts: 1767225600000, node: "broker-a1", clientId: "c1", reason: "takeover" });
     expect(() => encodeEvent(e)).not.toThrow();
     const p = createEventFactory({ node: "n" })("message.published", { clientId: "c", topic: "t", qos: 0, retain: false, payload: "" });
     expect(p.id).toMatch(ULID);

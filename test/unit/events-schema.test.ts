@@ -19,7 +19,7 @@ function parseError(body: string): EventParseError {
 
 const withField = (e: MqgateEvent, extra: Record<string, unknown>): string => JSON.stringify({ ...e, ...extra });
 
-describe("events schema v2", () => {
+describe("events schema v3", () => {
   it("knows exactly the six event types of DESIGN §3.4, and session.expired (v2)", () => {
     expect([...EVENT_TYPES].sort()).toEqual(
       ["client.connected", "client.disconnected", "message.dropped", "message.published", "session.subscribed", "session.unsubscribed", "session.expired"].sort(),
@@ -56,9 +56,9 @@ describe("events schema v2", () => {
     expect(parseError("{nope").code).toBe("invalid-json");
     expect(parseError("[1,2]").code).toBe("not-an-object");
     expect(parseError("null").code).toBe("not-an-object");
-    const v3 = parseError(withField(EXAMPLE_EVENTS["client.connected"], { v: 3 }));
-    expect(v3.code).toBe("unsupported-version");
-    expect(v3.message).toMatch(/version 3.*v1 and v2/);
+    const v4 = parseError(withField(EXAMPLE_EVENTS["client.connected"], { v: 4 }));
+    expect(v4.code).toBe("unsupported-version");
+    expect(v4.message).toMatch(/version 4.*v1, v2 and v3/);
     const unknown = parseError(withField(EXAMPLE_EVENTS["client.connected"], { type: "client.exploded" }));
     expect(unknown.code).toBe("unknown-type");
     expect(unknown.message).toMatch(/"client\.exploded"/);
@@ -85,6 +85,30 @@ describe("events schema v2", () => {
     expect(parseError(withField(policy, { source: "cron" })).issues.map((i) => i.path)).toEqual(["source"]);
   });
 
+  it("v3: message.published carries MQTT 5 properties, each optional; v1 and v2 events are still read, without them", () => {
+    const full = {
+      ...EXAMPLE_EVENTS["message.published"],
+      messageExpiry: 60,
+      responseTopic: "replies/42",
+      correlationData: Buffer.from([0, 1, 255]).toString("base64"),
+      userProperties: [
+        ["a", "1"],
+        ["b", "2"],
+        ["a", "3"],
+      ] as [string, string][],
+    };
+    expect(parseEvent(JSON.stringify(full))).toEqual(full);
+    const { payloadFormatIndicator: _p, contentType: _c, userProperties: _u, ...plain } = EXAMPLE_EVENTS["message.published"];
+    for (const v of [1, 2, 3] as const) expect(parseEvent(JSON.stringify({ ...plain, v }))).toEqual({ ...plain, v });
+    const old = parseError(withField(EXAMPLE_EVENTS["message.published"], { v: 2 }));
+    expect(old.issues.map((i) => i.path).sort()).toEqual(["contentType", "payloadFormatIndicator", "userProperties"]);
+    expect(old.issues[0]?.message).toMatch(/not allowed in a v2 event/);
+    expect(parseError(withField(full, { payloadFormatIndicator: 2 })).issues.map((i) => i.path)).toEqual(["payloadFormatIndicator"]);
+    expect(parseError(withField(full, { correlationData: "not base64!" })).issues.map((i) => i.path)).toEqual(["correlationData"]);
+    expect(parseError(withField(full, { userProperties: [["a"]] })).issues.map((i) => i.path)).toEqual(["userProperties.0"]);
+    expect(parseError(withField(full, { messageExpiry: 2 ** 32 })).issues.map((i) => i.path)).toEqual(["messageExpiry"]);
+  });
+
   it("message.published may carry payloadOmitted with an empty payload", () => {
     const e = { ...EXAMPLE_EVENTS["message.published"], payload: "", payloadOmitted: true as const };
     expect(parseEvent(JSON.stringify(e))).toEqual(e);
@@ -94,7 +118,7 @@ describe("events schema v2", () => {
   it("every JSON example in docs/events.md parses, and each type has one", () => {
     const doc = readFileSync(new URL("../../docs/events.md", import.meta.url), "utf8");
     const blocks = [...doc.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => m[1] as string);
-    const parsed = blocks.filter((b) => b.includes('"v": 2')).map((b) => parseEvent(b));
+    const parsed = blocks.filter((b) => b.includes('"v": 3')).map((b) => parseEvent(b));
     expect(new Set(parsed.map((e) => e.type))).toEqual(new Set(EVENT_TYPES));
     for (const e of parsed) expect(e).toEqual(EXAMPLE_EVENTS[e.type]);
   });

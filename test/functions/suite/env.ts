@@ -6,7 +6,9 @@ import { createApiKey } from "../../../functions/api-keys.js";
 import { localBackend } from "../../../functions/backend-local.js";
 import { gatewayLimits, type GatewayLimits } from "../../../functions/route.js";
 import { type ApiHandler, createApi } from "../../../functions/router.js";
+import type { IClientOptions } from "mqtt";
 import { startTestBroker, type TestBroker } from "../../helpers/broker.js";
+import { RawClient } from "../../helpers/raw-client.js";
 import { type CallResult, mqttClient, type TestClient, until } from "../support.js";
 
 export type StoreFactory = () => Promise<{ store: Store; cleanup: () => Promise<void> }>;
@@ -22,7 +24,10 @@ export interface Env {
   devReader: string;
   devPublisher: string;
   devAdmin: string;
-  connect(clientId: string, opts?: { clean?: boolean }): Promise<TestClient>;
+  /** An `mqtt` client; `protocolVersion: 5` for an MQTT 5 one (its messages carry their properties). */
+  connect(clientId: string, opts?: { clean?: boolean; protocolVersion?: 4 | 5; properties?: IClientOptions["properties"] }): Promise<TestClient>;
+  /** A raw MQTT 5 client, connected (closed with the test); `frames()` is every byte the broker sent it. */
+  raw5(clientId: string, properties?: Record<string, unknown>, clean?: boolean): Promise<{ client: RawClient; frames: () => Buffer }>;
 }
 
 /** Builds a fresh environment per call: a store, a broker on it, the API on the local backend, keys. */
@@ -38,8 +43,10 @@ export function makeSetup(makeStore: StoreFactory, cleanups: (() => Promise<void
     const t = gatewayLimits(broker.config).topic;
     const mk = async (scopes: ("publish" | "read" | "admin")[], topics = ["#"]) => (await createApiKey(store, { name: `${scopes.join("+")} ${topics.join(" ")}`, scopes, topics }, t)).key;
     const clients: TestClient[] = [];
+    const raws: RawClient[] = [];
     cleanups.push(async () => {
       for (const c of clients) c.client.end(true);
+      for (const r of raws) r.destroy();
     });
     return {
       broker,
@@ -52,9 +59,19 @@ export function makeSetup(makeStore: StoreFactory, cleanups: (() => Promise<void
       devPublisher: await mk(["publish"], ["devices/#"]),
       devAdmin: await mk(["admin"], ["devices/#"]),
       async connect(clientId, opts = {}) {
-        const c = await mqttClient(broker.mqttPort, clientId, { clean: opts.clean ?? true });
+        const { clean = true, protocolVersion = 4, properties } = opts;
+        const c = await mqttClient(broker.mqttPort, clientId, { clean, protocolVersion, ...(properties !== undefined ? { properties } : {}) });
         clients.push(c);
         return c;
+      },
+      async raw5(clientId, properties = {}, clean = true) {
+        const client = await RawClient.open(broker.mqttPort, "127.0.0.1", undefined, 5);
+        raws.push(client);
+        const chunks: Buffer[] = [];
+        client.socket.on("data", (chunk: Buffer) => chunks.push(chunk));
+        const connack = await client.connect({ clientId, clean, properties });
+        if (connack.reasonCode !== 0) throw new Error(`${clientId} refused: ${JSON.stringify(connack)}`);
+        return { client, frames: () => Buffer.concat(chunks) };
       },
     };
   };
