@@ -1,4 +1,5 @@
 import type { MessageProperties } from "../core/message-properties.js";
+import { remainingExpiry } from "../core/readable-properties.js";
 import { publish5Size, writePublish5 } from "./codec5.js";
 import type { Link5 } from "./link5.js";
 import { encodeProperties, propertiesLength, varIntSize } from "./properties.js";
@@ -16,13 +17,6 @@ import type { DropReason, Message } from "./types.js";
  */
 const last = { msg: null as Message | null, block: null as Buffer | null, subIds: undefined as readonly number[] | undefined };
 
-/** Seconds left of `msg`'s Message Expiry Interval at `now` (0 once expired); undefined when it has none. */
-export function remainingExpiry(msg: Message, now: number): number | undefined {
-  const interval = msg.props?.messageExpiryInterval;
-  if (interval === undefined) return undefined;
-  if (msg.publishedAt === undefined) return interval;
-  return Math.max(0, interval - Math.floor((now - msg.publishedAt) / 1000));
-}
 
 /**
  * Why `msg` must not be sent to a receiver now, or null: its Message Expiry Interval has passed [MQTT-3.3.2-5], or
@@ -30,7 +24,7 @@ export function remainingExpiry(msg: Message, now: number): number | undefined {
  * delivery gets a packet id, so nothing waits in flight for a PUBLISH that was never sent.
  */
 export function undeliverable(msg: Message, v5: Link5 | null, now: number): DropReason | null {
-  if (msg.publishedAt !== undefined && remainingExpiry(msg, now) === 0) return "expired";
+  if (msg.publishedAt !== undefined && remainingExpiry(msg.props, msg.publishedAt, now) === 0) return "expired";
   if (v5 === null || v5.maximumPacketSize === 0) return null;
   // An upper bound of the PUBLISH's size: QoS > 0 (a packet id), the expiry as published.
   const props = propertiesLength(msg.props);
@@ -55,7 +49,7 @@ export function writePublishTo5(
     block = last.block;
   } else {
     const props: MessageProperties & { subscriptionIdentifiers?: number[] } = { ...msg.props };
-    const remaining = remainingExpiry(msg, now);
+    const remaining = remainingExpiry(msg.props, msg.publishedAt, now);
     if (remaining !== undefined) props.messageExpiryInterval = remaining;
     if (subIds !== undefined) props.subscriptionIdentifiers = [...subIds];
     block = encodeProperties(props);

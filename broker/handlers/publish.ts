@@ -3,6 +3,7 @@ import type { MessageProperties } from "../../core/message-properties.js";
 import { validateTopicName } from "../../core/topic/index.js";
 import type { Publish5Packet } from "../codec5.js";
 import { Disconnect5, RECEIVE_MAXIMUM } from "../link5.js";
+import { propertiesLength } from "../properties.js";
 import { messageProperties } from "./publish5.js";
 import { AckType } from "../codec.js";
 import type { Connection } from "../connection.js";
@@ -59,7 +60,9 @@ export function handlePublish(conn: Connection, packet: Publish5Packet): void {
       return;
     }
   }
-  if (!broker.admitsPublish(conn, topic, payload.length) && !(qos === 2 && conn.session?.inboundQos2.has(packetId) === true)) {
+  // The event a publish causes carries its MQTT 5 properties too: they count with the payload.
+  const eventBytes = payload.length + (packet.props === undefined ? 0 : propertiesLength(packet.props));
+  if (!broker.admitsPublish(conn, topic, eventBytes) && !(qos === 2 && conn.session?.inboundQos2.has(packetId) === true)) {
     broker.stats.limitHits["events-backlog"]++;
     // MQTT 5 has a negative acknowledgement for it: 0x97, and the client may send it again later.
     if (v5 !== null) {
