@@ -67,6 +67,10 @@ export interface RemoteRoutes {
   rootFor(topic: string): string | null;
   /** A fresh root id (a QoS 2 publish records it with its packet id before routing; decision 025). */
   newRoot(): string;
+  /** Calls `visit` for each other node with members of a shared subscription group (`key`) matching `topic`. */
+  sharedNodes(topic: string, visit: (key: string, node: string) => void): void;
+  /** Sends `msg` to `node` for one member of its group `key` (decision 026). */
+  forwardShared(node: string, msg: Message, key: string): void;
 }
 
 /** In a routing pass: the session matched a subscription whose guard refused the message (deny wins). */
@@ -75,6 +79,8 @@ const DENIED = -1;
 const RAP = 4;
 /** `Subscription.options` bit of a shared subscription group's entry (not part of any stored word). */
 const SHARED = 16;
+/** Groups whose turn a node remembers; beyond, it starts over (balance holds within a few messages again). */
+const MAX_SHARED_TURNS = 100_000;
 
 /** Events for the process edge (logs, metrics, the events queue). The broker itself never logs. */
 export interface BrokerEvents {
@@ -166,6 +172,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
   private targetGroups: SharedGroup[] | null = null;
   /** Shared subscription groups of this node, by `$share/{ShareName}/{filter}`. */
   private readonly sharedGroups = new Map<string, SharedGroup>();
+  /** In a cluster: per group, whose turn it is among the nodes with members (this one included). */
+  private readonly sharedTurns = new Map<string, number>();
   private readonly collectTarget = (sub: Subscription): void => {
     // MQTT 5 options (and shared subscriptions) cost a 3.1.1 subscription one comparison.
     if (sub.options !== 0 || sub.id !== 0) {
@@ -554,7 +562,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
         this.sharedGroups.set(filter, group);
         this.trie.add(shared.filter, `\u0000${filter}`, { session, group, qos: 0, options: SHARED, id: 0, guard: null });
       }
-      group.set(session, word);
+      // A node with a member has the group's route (`$share/…` as the filter, decision 026).
+      if (group.set(session, word)) this.remoteRoutes?.added(filter);
       return;
     }
     const guard = session.setSubscription(filter, word);
@@ -566,7 +575,9 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
   private removeFromTrie(filter: string, clientId: string): void {
     const group = this.sharedGroups.get(filter);
     if (group !== undefined) {
-      if (group.remove(clientId) && group.size === 0) {
+      if (!group.remove(clientId)) return;
+      this.remoteRoutes?.removed(filter);
+      if (group.size === 0) {
         this.sharedGroups.delete(filter);
         this.trie.remove((parseShared(filter) as { filter: string }).filter, `\u0000${filter}`);
       }
@@ -640,8 +651,9 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     if (ends) this.dropSession(session);
     if (handBack !== null) {
       for (const { msg, group } of handBack) {
-        const g = this.sharedGroups.get(group);
-        if (g === undefined || !this.deliverShared(g, msg, session)) this.onDrop(null, msg, "no-subscriber");
+        const nodes: string[] = [];
+        this.remoteRoutes?.sharedNodes(msg.topic, (key, node) => key === group && !nodes.includes(node) && nodes.push(node));
+        if (!this.offerShared(group, msg, session, nodes, false)) this.onDrop(null, msg, "no-subscriber");
       }
     }
     if (session.epoch > 0) this.releaseInStore(session.clientId, session.epoch, expiryChange === undefined ? undefined : expiryChange * 1000);
@@ -827,10 +839,53 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
   }
 
   private publishHere(msg: Message, remote: RemoteRoutes): number {
-    const matched = this.routeLocal(msg);
+    const groups: SharedGroup[] = [];
+    let matched = this.routeLocal(msg, null, false, groups);
     // In a cluster: once to each other node whose routes match; that node matches its own sessions.
     remote.publish(msg);
+    // Each shared subscription group gets it once in the cluster: here, or on one of its other nodes, in turn.
+    const elsewhere = new Map<string, string[]>();
+    remote.sharedNodes(msg.topic, (key, node) => {
+      const nodes = elsewhere.get(key);
+      if (nodes === undefined) elsewhere.set(key, [node]);
+      else if (!nodes.includes(node)) nodes.push(node);
+    });
+    for (const group of groups) {
+      if (this.offerShared(group.key, msg, null, elsewhere.get(group.key) ?? [], true)) matched++;
+      elsewhere.delete(group.key);
+    }
+    for (const [key, nodes] of elsewhere) if (this.offerShared(key, msg, null, nodes, true)) matched++;
     return matched;
+  }
+
+  /**
+   * One member of shared subscription group `key` gets `msg`: a local member or one of `nodes` (other nodes with
+   * members), taken in turn per group when `rotate`, else a local member first. `except`: a member that is leaving.
+   * False when there is none.
+   */
+  private offerShared(key: string, msg: Message, except: Session | null, nodes: readonly string[], rotate: boolean): boolean {
+    const group = this.sharedGroups.get(key);
+    const here = group !== undefined && group.size > (except !== null && group.has(except) ? 1 : 0) ? 1 : 0;
+    const choices = here + nodes.length;
+    if (choices === 0) return false;
+    let turn = 0;
+    if (rotate && choices > 1) {
+      turn = (this.sharedTurns.get(key) ?? 0) % choices;
+      if (this.sharedTurns.size >= MAX_SHARED_TURNS && !this.sharedTurns.has(key)) this.sharedTurns.clear();
+      this.sharedTurns.set(key, turn + 1);
+    }
+    if (turn < here) return this.deliverShared(group as SharedGroup, msg, except);
+    this.remoteRoutes?.forwardShared(nodes[turn - here] as string, msg, key);
+    return true;
+  }
+
+  /**
+   * A message another node sent here for one member of group `key` (decision 026). False when this node has no
+   * member of it any more (the caller tries another node).
+   */
+  deliverSharedHere(key: string, msg: Message): boolean {
+    const group = this.sharedGroups.get(key);
+    return group !== undefined && this.deliverShared(group, msg, null);
   }
 
   /**
@@ -842,7 +897,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
    * QoS >= 1 goes through the store under the message's dedup id, which every copy of one publish shares: a
    * session that had it already is refused as a duplicate (decision 023).
    */
-  routeLocal(msg: Message, only: ReadonlySet<string> | null = null, orStored = false): number {
+  routeLocal(msg: Message, only: ReadonlySet<string> | null = null, orStored = false, shared: "deliver" | "skip" | SharedGroup[] = "deliver"): number {
     // A publish from inside a delivery (an event listener publishing) gets its own scratch map.
     const targets = this.routing ? new Map<Session, number>() : this.scratch;
     this.targets = targets;
@@ -859,8 +914,12 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     this.targetIds = outerIds;
     this.targetGroups = outerGroups;
     let matched = 0;
-    // A dead node's drained queue (`only`) is for its former sessions' own subscriptions; groups are not involved.
-    if (groups !== null && only === null) for (const group of groups) if (this.deliverShared(group, msg, null)) matched++;
+    // Shared subscription groups: delivered here on a single node; in a cluster the publishing node picks the node
+    // (`shared` is its list) and a forwarded copy skips them. A dead node's drained queue never involves them.
+    if (groups !== null && only === null && shared !== "skip") {
+      if (shared !== "deliver") shared.push(...groups);
+      else for (const group of groups) if (this.deliverShared(group, msg, null)) matched++;
+    }
     if (targets.size === 0) return matched;
     const outer = this.routing;
     this.routing = true;

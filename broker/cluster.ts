@@ -64,10 +64,14 @@ interface PendingTarget {
   qos: QoS;
 }
 
-/** A forward the receiver matches against its own trie (`only`: just the sessions that came from that node). */
+/**
+ * A forward the receiver matches against its own trie (`only`: just the sessions that came from that node), and
+ * gives to one member of each shared subscription group in `groups` (decision 026).
+ */
 interface PendingMatch {
   match: true;
   only: string | null;
+  groups?: string[];
 }
 
 /** A forwarded message: a `deliver` node message listing target sessions, or one the receiver matches itself. */
@@ -157,6 +161,11 @@ export class Cluster implements ResultTarget<Reroute> {
       publish: (msg) => this.routeRemote(msg, null),
       rootFor: (topic) => (this.routesElsewhere(topic) ? this.newMessageId() : null),
       newRoot: () => this.newMessageId(),
+      sharedNodes: (topic, visit) =>
+        this.routes.table.matchShared(topic, (r) => {
+          if (r.node !== this.nodeId) visit(r.key, r.node);
+        }),
+      forwardShared: (node, msg, key) => this.forwardShared(node, msg, key, 0),
     };
     broker.useRemoteRoutes(remote);
   }
@@ -307,10 +316,43 @@ export class Cluster implements ResultTarget<Reroute> {
     nodes.clear();
   }
 
+  /**
+   * `msg` to `node`, for one member of its shared subscription group `key`: with the match forward the message
+   * may already have to that node (one node message), else as its own match forward (the receiver's other
+   * subscribers it did not know of get it too, which is right).
+   */
+  private forwardShared(node: string, msg: Message, key: string, hops: number): void {
+    const existing = this.pending.get(node)?.get(msg);
+    if (existing !== undefined && !Array.isArray(existing)) {
+      (existing.groups ??= []).push(key);
+      return;
+    }
+    if (hops > 0) this.pendingHops.set(msg, hops);
+    this.pendingFor(node, msg, { match: true, only: null, groups: [key] });
+  }
+
+  /**
+   * Shared subscription groups a node sent this message here for: one member of each; a group with no member here
+   * any more goes to another node that has members, within the hop bound, else it is dropped (counted).
+   */
+  private deliverGroups(msg: Message, groups: readonly string[], hops: number): void {
+    for (const key of groups) {
+      if (this.broker.deliverSharedHere(key, msg)) continue;
+      const others: string[] = [];
+      this.routes.table.matchShared(msg.topic, (r) => {
+        if (r.key === key && r.node !== this.nodeId && !others.includes(r.node)) others.push(r.node);
+      });
+      const next = others[Math.floor(Math.random() * others.length)];
+      if (next === undefined || hops >= this.maxHops) this.broker.onDrop(null, msg, "no-subscriber");
+      else this.forwardShared(next, msg, key, hops + 1);
+    }
+  }
+
   /** Whether this node's route table names another node for `topic`. */
   private routesElsewhere(topic: string): boolean {
     let found = false;
     this.routes.table.match(topic, (n) => (found ||= n !== this.nodeId));
+    if (!found) this.routes.table.matchShared(topic, (r) => (found ||= r.node !== this.nodeId));
     return found;
   }
 
@@ -381,6 +423,7 @@ export class Cluster implements ResultTarget<Reroute> {
         if (!Array.isArray(entry)) {
           m.match = true;
           if (entry.only !== null) m.only = entry.only;
+          if (entry.groups !== undefined) m.groups = entry.groups;
         }
         const h = hops.get(msg);
         if (h !== undefined) m.hops = h;
@@ -497,10 +540,13 @@ export class Cluster implements ResultTarget<Reroute> {
         if (m.match === true) {
           if (deadNode !== null) {
             // Left in a dead node's queue: meant for its sessions, which moved (adopted or claimed) since.
-            this.broker.routeLocal(msg, this.adopter.cameFrom(deadNode), true);
+            this.broker.routeLocal(msg, this.adopter.cameFrom(deadNode), true, "skip");
             this.routeRemote(msg, deadNode);
+            // Meant for members on the dead node: another member of each group, here or elsewhere.
+            if (m.groups !== undefined) this.deliverGroups(msg, m.groups, m.hops ?? 0);
           } else {
-            this.broker.routeLocal(msg, m.only === undefined ? null : this.adopter.cameFrom(m.only), m.only !== undefined);
+            this.broker.routeLocal(msg, m.only === undefined ? null : this.adopter.cameFrom(m.only), m.only !== undefined, "skip");
+            if (m.groups !== undefined) this.deliverGroups(msg, m.groups, m.hops ?? 0);
           }
         }
         return;

@@ -11,6 +11,12 @@ export class RouteTable {
   /** Exact filters: node id, or the node ids when several nodes have it. */
   private readonly exact = new Map<string, string | string[]>();
   private readonly wild = new SubscriptionTrie<string>();
+  /**
+   * Shared subscription routes (`$share/{ShareName}/{filter}`, a node with at least one member of the group), on
+   * the group's topic filter: `match` never visits them, `matchShared` does (the publishing node picks one node per
+   * group and message, decision 026).
+   */
+  private readonly shared = new SubscriptionTrie<SharedRoute>();
   /** Wildcard filters per node (for `clear`; exact ones are found by a scan, which only a dead node costs). */
   private readonly wildByNode = new Map<string, Set<string>>();
   private readonly digests = new Map<string, RouteDigest>();
@@ -24,7 +30,13 @@ export class RouteTable {
 
   add(node: string, filter: string): boolean {
     node = this.intern(node);
-    if (isWild(filter)) {
+    const group = sharedTopicFilter(filter);
+    if (group !== null) {
+      if (!this.shared.add(group, `${node}\u0000${filter}`, { node, key: filter })) return false;
+      let set = this.wildByNode.get(node);
+      if (set === undefined) this.wildByNode.set(node, (set = new Set()));
+      set.add(filter);
+    } else if (isWild(filter)) {
       if (!this.wild.add(filter, node, node)) return false;
       let set = this.wildByNode.get(node);
       if (set === undefined) this.wildByNode.set(node, (set = new Set()));
@@ -45,7 +57,11 @@ export class RouteTable {
   }
 
   remove(node: string, filter: string): boolean {
-    if (isWild(filter)) {
+    const group = sharedTopicFilter(filter);
+    if (group !== null) {
+      if (!this.shared.remove(group, `${node}\u0000${filter}`)) return false;
+      this.wildByNode.get(node)?.delete(filter);
+    } else if (isWild(filter)) {
       if (!this.wild.remove(filter, node)) return false;
       this.wildByNode.get(node)?.delete(filter);
     } else {
@@ -87,6 +103,11 @@ export class RouteTable {
     this.wild.match(topic, visit);
   }
 
+  /** Calls `visit` for each shared subscription route (group and node) whose topic filter matches `topic`. */
+  matchShared(topic: string, visit: (route: SharedRoute) => void): void {
+    this.shared.match(topic, visit);
+  }
+
   digest(node: string): RouteDigest {
     const d = this.digests.get(node);
     return d === undefined ? { count: 0, sum: 0 } : { ...d };
@@ -112,6 +133,19 @@ export class RouteTable {
     this.nodeIds.set(node, node);
     return node;
   }
+}
+
+/** A node's shared subscription route: the group (`$share/{ShareName}/{filter}`) it has members of. */
+export interface SharedRoute {
+  readonly node: string;
+  readonly key: string;
+}
+
+/** The topic filter of a `$share/{ShareName}/{filter}` route, or null for any other. */
+function sharedTopicFilter(filter: string): string | null {
+  if (!filter.startsWith("$share/")) return null;
+  const slash = filter.indexOf("/", 7);
+  return slash < 0 ? null : filter.slice(slash + 1);
 }
 
 function isWild(filter: string): boolean {

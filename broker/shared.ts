@@ -56,6 +56,10 @@ export class SharedGroup {
     return true;
   }
 
+  has(session: Session): boolean {
+    return this.members.some((m) => m.session === session);
+  }
+
   remove(clientId: string): boolean {
     const i = this.members.findIndex((m) => m.session.clientId === clientId);
     if (i < 0) return false;

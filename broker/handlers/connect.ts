@@ -69,7 +69,7 @@ export function handleConnect(conn: Connection, packet: IConnectPacket & { props
   let terms: SessionTerms = terms311(clean, limits);
   let will5: WillTerms | null = null;
   if (v5) {
-    const read = readConnect5(packet, limits, clientId === packet.clientId ? null : clientId, keepalive, !broker.clustered);
+    const read = readConnect5(packet, limits, clientId === packet.clientId ? null : clientId, keepalive);
     if (!read.ok) {
       conn.refuse(5, new Error(read.reason), read.reasonCode);
       return;

@@ -52,8 +52,6 @@ export function readConnect5(
   limits: LimitsConfig,
   assignedId: string | null,
   keepalive: number,
-  /** Shared subscriptions are served (a single node; not across a cluster yet). */
-  shared: boolean,
 ): Connect5 {
   const props = packet.props;
   if (props?.authenticationMethod !== undefined) {
@@ -66,8 +64,6 @@ export function readConnect5(
     topicAliasMaximum: TOPIC_ALIAS_MAXIMUM,
     maximumPacketSize: limits.maxPacketSize,
   };
-  // Not across a cluster yet: a SUBSCRIBE of a shared subscription is refused there with 0x9E.
-  if (!shared) connack.sharedSubscriptionAvailable = 0;
   // The server tells the client what it changed or chose [MQTT-3.2.2-16] [MQTT-3.2.2-21].
   if (granted !== requested) connack.sessionExpiryInterval = granted;
   if (assignedId !== null) connack.assignedClientIdentifier = assignedId;

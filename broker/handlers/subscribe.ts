@@ -45,12 +45,6 @@ export function handleSubscribe(conn: Connection, packet: ISubscribePacket & { p
     const qos = sub.qos;
     // MQTT 5 says why (3.9.3): 0x8F invalid, 0x87 not authorized, 0x97 quota, 0x9E shared subscriptions.
     const shared = parseShared(filter);
-    if (shared !== null && broker.clustered) {
-      // Not across the nodes of a cluster yet (issue 14): refused rather than delivered once per node.
-      if (v5) granted[i] = Reason.SharedSubscriptionsNotSupported;
-      broker.onSubscribeRefused(conn, filter, "shared subscriptions are not available in a cluster yet", qos);
-      continue;
-    }
     const invalid = validateTopicFilter(filter, broker.topicLimits) ?? (shared === null ? null : sharedFilterError(shared.share, shared.filter));
     if (invalid !== null) {
       if (v5) granted[i] = Reason.TopicFilterInvalid;

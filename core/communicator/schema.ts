@@ -42,6 +42,7 @@ export const nodeMessageSchema = z.discriminatedUnion("type", [
     root: id.optional(),
     match: z.boolean().optional(),
     only: z.string().min(1).optional(),
+    groups: z.array(z.string().min(8).max(65_536)).max(1000).optional(),
   }),
   z.object({
     type: z.literal("publish"),

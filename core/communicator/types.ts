@@ -46,6 +46,8 @@ export type NodeMessage =
       match?: boolean;
       /** With `match`: only the sessions that came to the receiver from this (dead) node. */
       only?: string;
+      /** With `match`: shared subscription groups (`$share/…`) the receiver gives one member each (decision 026). */
+      groups?: string[];
     }
   /**
    * A publish from outside MQTT (the REST gateway in a Lambda, which holds no subscription trie): the receiving

@@ -15,3 +15,10 @@ export function routesTo(node: TestBroker, topic: string, to: string): boolean {
   node.broker.cluster?.routes.table.match(topic, (n) => (found ||= n === to));
   return found;
 }
+
+/** Whether `node`'s route table names node `to` as having members of shared subscription group `key` for `topic`. */
+export function sharedRoutesTo(node: TestBroker, topic: string, key: string, to: string): boolean {
+  let found = false;
+  node.broker.cluster?.routes.table.matchShared(topic, (r) => (found ||= r.node === to && r.key === key));
+  return found;
+}

@@ -2,7 +2,6 @@ import mqtt from "mqtt";
 import type { IPublishPacket } from "mqtt-packet";
 import { describe, expect, it } from "vitest";
 import { useInProcessCluster } from "../cluster/in-process-support.js";
-import { RawClient } from "../helpers/raw-client.js";
 import { routesTo, until } from "../helpers/wait.js";
 
 /**
@@ -80,18 +79,6 @@ describe("a mixed 3.1.1 / MQTT 5 fleet on two nodes", () => {
     const w4 = await second;
     expect(w4.payload.toString()).toBe("offline");
     expect(w4.properties ?? {}).toEqual({});
-  });
-
-  it("shared subscriptions are not offered across a cluster yet: CONNACK says so, SUBACK refuses with 0x9E", async () => {
-    const { nodes } = await ipc.cluster(2);
-    const n1 = nodes[0] as NonNullable<(typeof nodes)[0]>;
-    const c = await RawClient.open(n1.mqttPort, "127.0.0.1", undefined, 5);
-    try {
-      expect((await c.connect({ clientId: "mf-share" })).properties?.sharedSubscriptionAvailable).toBe(false);
-      expect(await c.subscribe("$share/g/mf/#", 1)).toEqual([0x9e]);
-    } finally {
-      c.destroy();
-    }
   });
 
   it("an offline MQTT 5 session's queue keeps properties and subscription identifiers, and it resumes on the other node", async () => {
