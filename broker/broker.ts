@@ -10,7 +10,8 @@ import type { Connection } from "./connection.js";
 import type { Cluster } from "./cluster.js";
 import { AddressLimits } from "./address-limits.js";
 import { DelayedWills } from "./delayed-wills.js";
-import { parseShared, SharedGroup } from "./shared.js";
+import { parseShared, type SharedGroup } from "./shared.js";
+import { SharedSubscriptions } from "./shared-subscriptions.js";
 import { Journal } from "./journal.js";
 import type { ResultTarget } from "./journal.js";
 import type { SessionTerms } from "./handlers/connect5.js";
@@ -79,8 +80,6 @@ const DENIED = -1;
 const RAP = 4;
 /** `Subscription.options` bit of a shared subscription group's entry (not part of any stored word). */
 const SHARED = 16;
-/** Groups whose turn a node remembers; beyond, it starts over (balance holds within a few messages again). */
-const MAX_SHARED_TURNS = 100_000;
 
 /** Events for the process edge (logs, metrics, the events queue). The broker itself never logs. */
 export interface BrokerEvents {
@@ -170,10 +169,11 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
   private targetIds: Map<Session, number[]> | null = null;
   /** Shared subscription groups matched by the routing pass in progress, or null. */
   private targetGroups: SharedGroup[] | null = null;
-  /** Shared subscription groups of this node, by `$share/{ShareName}/{filter}`. */
-  private readonly sharedGroups = new Map<string, SharedGroup>();
-  /** In a cluster: per group, whose turn it is among the nodes with members (this one included). */
-  private readonly sharedTurns = new Map<string, number>();
+  /** Shared subscription groups of this node (decision 026). */
+  private readonly shared = new SharedSubscriptions({
+    onDeliveryDenied: (session, msg) => this.onDeliveryDenied(session, msg),
+    forwardShared: (node, msg, key) => this.remoteRoutes?.forwardShared(node, msg, key),
+  });
   private readonly collectTarget = (sub: Subscription): void => {
     // MQTT 5 options (and shared subscriptions) cost a 3.1.1 subscription one comparison.
     if (sub.options !== 0 || sub.id !== 0) {
@@ -556,14 +556,10 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     if (shared !== null) {
       // One trie entry per group, on the group's filter; the guard is the member's, on that filter too.
       session.setSubscription(filter, word, shared.filter);
-      let group = this.sharedGroups.get(filter);
-      if (group === undefined) {
-        group = new SharedGroup(filter);
-        this.sharedGroups.set(filter, group);
-        this.trie.add(shared.filter, `\u0000${filter}`, { session, group, qos: 0, options: SHARED, id: 0, guard: null });
-      }
+      const { created, joined } = this.shared.join(filter, session, word);
+      if (created !== null) this.trie.add(shared.filter, `\u0000${filter}`, { session, group: created, qos: 0, options: SHARED, id: 0, guard: null });
       // A node with a member has the group's route (`$share/…` as the filter, decision 026).
-      if (group.set(session, word)) this.remoteRoutes?.added(filter);
+      if (joined) this.remoteRoutes?.added(filter);
       return;
     }
     const guard = session.setSubscription(filter, word);
@@ -573,36 +569,16 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
 
   /** Removes a subscription from the trie (the session's map is the caller's). */
   private removeFromTrie(filter: string, clientId: string): void {
-    const group = this.sharedGroups.get(filter);
-    if (group !== undefined) {
-      if (!group.remove(clientId)) return;
-      this.remoteRoutes?.removed(filter);
-      if (group.size === 0) {
-        this.sharedGroups.delete(filter);
-        this.trie.remove((parseShared(filter) as { filter: string }).filter, `\u0000${filter}`);
-      }
+    const shared = parseShared(filter);
+    if (shared !== null) {
+      const { left, emptied } = this.shared.leave(filter, clientId);
+      if (left) this.remoteRoutes?.removed(filter);
+      if (emptied) this.trie.remove(shared.filter, `\u0000${filter}`);
       return;
     }
     if (this.trie.remove(filter, clientId)) this.remoteRoutes?.removed(filter);
   }
 
-  /**
-   * A message for a shared subscription group: to one member (SharedGroup.pick), at min(its QoS, the member's
-   * granted QoS), with the member's Subscription Identifier. False when the group has no member left.
-   */
-  private deliverShared(group: SharedGroup, msg: Message, except: Session | null): boolean {
-    const member = group.pick(except);
-    if (member === null) return false;
-    const session = member.session;
-    if (!session.mayReceive(msg.topic, group.key)) {
-      this.onDeliveryDenied(session, msg);
-      return true;
-    }
-    const id = wordId(member.word);
-    const retain = (member.word & RETAIN_AS_PUBLISHED) !== 0 && msg.retain;
-    session.deliver(msg, SharedGroup.qosFor(member, msg.qos), retain, id === 0 ? undefined : [id], group.key);
-    return true;
-  }
 
   onConnectRefused(conn: Connection, returnCode: number, reason: string): void {
     this.stats.connectionsRefused++;
@@ -653,7 +629,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
       for (const { msg, group } of handBack) {
         const nodes: string[] = [];
         this.remoteRoutes?.sharedNodes(msg.topic, (key, node) => key === group && !nodes.includes(node) && nodes.push(node));
-        if (!this.offerShared(group, msg, session, nodes, false)) this.onDrop(null, msg, "no-subscriber");
+        if (!this.shared.offer(group, msg, session, nodes, false)) this.onDrop(null, msg, "no-subscriber");
       }
     }
     if (session.epoch > 0) this.releaseInStore(session.clientId, session.epoch, expiryChange === undefined ? undefined : expiryChange * 1000);
@@ -851,32 +827,11 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
       else if (!nodes.includes(node)) nodes.push(node);
     });
     for (const group of groups) {
-      if (this.offerShared(group.key, msg, null, elsewhere.get(group.key) ?? [], true)) matched++;
+      if (this.shared.offer(group.key, msg, null, elsewhere.get(group.key) ?? [], true)) matched++;
       elsewhere.delete(group.key);
     }
-    for (const [key, nodes] of elsewhere) if (this.offerShared(key, msg, null, nodes, true)) matched++;
+    for (const [key, nodes] of elsewhere) if (this.shared.offer(key, msg, null, nodes, true)) matched++;
     return matched;
-  }
-
-  /**
-   * One member of shared subscription group `key` gets `msg`: a local member or one of `nodes` (other nodes with
-   * members), taken in turn per group when `rotate`, else a local member first. `except`: a member that is leaving.
-   * False when there is none.
-   */
-  private offerShared(key: string, msg: Message, except: Session | null, nodes: readonly string[], rotate: boolean): boolean {
-    const group = this.sharedGroups.get(key);
-    const here = group !== undefined && group.size > (except !== null && group.has(except) ? 1 : 0) ? 1 : 0;
-    const choices = here + nodes.length;
-    if (choices === 0) return false;
-    let turn = 0;
-    if (rotate && choices > 1) {
-      turn = (this.sharedTurns.get(key) ?? 0) % choices;
-      if (this.sharedTurns.size >= MAX_SHARED_TURNS && !this.sharedTurns.has(key)) this.sharedTurns.clear();
-      this.sharedTurns.set(key, turn + 1);
-    }
-    if (turn < here) return this.deliverShared(group as SharedGroup, msg, except);
-    this.remoteRoutes?.forwardShared(nodes[turn - here] as string, msg, key);
-    return true;
   }
 
   /**
@@ -884,8 +839,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
    * member of it any more (the caller tries another node).
    */
   deliverSharedHere(key: string, msg: Message): boolean {
-    const group = this.sharedGroups.get(key);
-    return group !== undefined && this.deliverShared(group, msg, null);
+    const group = this.shared.get(key);
+    return group !== undefined && this.shared.deliver(group, msg, null);
   }
 
   /**
@@ -918,7 +873,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     // (`shared` is its list) and a forwarded copy skips them. A dead node's drained queue never involves them.
     if (groups !== null && only === null && shared !== "skip") {
       if (shared !== "deliver") shared.push(...groups);
-      else for (const group of groups) if (this.deliverShared(group, msg, null)) matched++;
+      else for (const group of groups) if (this.shared.deliver(group, msg, null)) matched++;
     }
     if (targets.size === 0) return matched;
     const outer = this.routing;

@@ -3,12 +3,13 @@ import type { Packet, QoS } from "mqtt-packet";
 import type { ClientInfo, ClientPolicy } from "../core/auth/types.js";
 import type { Broker } from "./broker.js";
 import type { DurabilityWaiter } from "./journal.js";
-import { type AckType, encode, encodePublish, MalformedPacketError, publishFlags, publishSize, writeAck, writePublish } from "./codec.js";
+import { type AckType, encode, encodePublish, publishFlags, publishSize, writeAck, writePublish } from "./codec.js";
 import { encodeAck5 } from "./codec5.js";
 import { encodeConnack5, encodeDisconnect5, Reason } from "./codec5-control.js";
+import { CONNACK_REFUSALS, disconnectReason, reasonString } from "./reasons5.js";
 import { PacketDecoder, type PacketSink } from "./decoder.js";
 import { LimitExceeded, ProtocolError } from "./errors.js";
-import { Disconnect5, type Link5 } from "./link5.js";
+import type { Link5 } from "./link5.js";
 import { type Properties, PropertyError } from "./properties.js";
 import { writePublishTo5 } from "./publish5.js";
 import { dispatch } from "./handlers/index.js";
@@ -666,46 +667,4 @@ function onKeepaliveTimeout(conn: Connection): void {
 
 function destroyStream(stream: Duplex): void {
   stream.destroy();
-}
-
-/** The MQTT 5 CONNACK reason codes of the 3.1.1 refusals 1 to 5 (MQTT 5.0 table 3-1). */
-const CONNACK_REFUSALS: readonly number[] = [0, Reason.UnsupportedProtocolVersion, Reason.ClientIdNotValid, Reason.ServerUnavailable, Reason.BadUserNameOrPassword, Reason.NotAuthorized];
-
-/** The reason code of a server DISCONNECT for a close (0: none is sent, the client or its socket ended it). */
-function disconnectReason(reason: CloseReason, err: Error | undefined): number {
-  if (err instanceof Disconnect5 || err instanceof PropertyError) return err.reasonCode;
-  switch (reason) {
-    case "protocol-error":
-      return err instanceof MalformedPacketError || err?.message.startsWith("malformed packet") === true ? Reason.Malformed : Reason.ProtocolError;
-    case "keepalive-timeout":
-      return Reason.KeepAliveTimeout;
-    case "takeover":
-      return Reason.SessionTakenOver;
-    case "kicked":
-      return Reason.AdministrativeAction;
-    case "packet-too-large":
-      return Reason.PacketTooLarge;
-    case "not-authorized":
-      return Reason.NotAuthorized;
-    case "server-shutdown":
-      return Reason.ServerShuttingDown;
-    case "limit-exceeded":
-      return Reason.QuotaExceeded;
-    case "client-disconnect":
-    case "client-disconnect-with-will":
-    case "socket-closed":
-    case "socket-error":
-    case "connect-timeout":
-      return 0;
-  }
-}
-
-/** Longest Reason String the server sends; the reason is cut to it. */
-const MAX_REASON_STRING = 256;
-
-/** A Reason String for `err`, or none when it would not fit the client's Maximum Packet Size [MQTT-3.14.2-3]. */
-function reasonString(err: Error, v5: Link5): Properties | undefined {
-  const text = err.message.length > MAX_REASON_STRING ? `${err.message.slice(0, MAX_REASON_STRING - 1)}…` : err.message;
-  // Fixed header, reason code, property length, identifier, string length: 8 bytes at most.
-  return v5.fits(Buffer.byteLength(text) + 8) ? { reasonString: text } : undefined;
 }
