@@ -85,6 +85,11 @@ export function encodeUnsuback5(packetId: number, reasonCodes: readonly number[]
   return packet(0xb0, [packetId >> 8, packetId & 0xff], props, reasonCodes);
 }
 
+/** AUTH (3.15) from the server: reason code (0x18 continue authentication), properties (method and data). */
+export function encodeAuth5(reasonCode: number, props: Properties): Buffer {
+  return packet(0xf0, [reasonCode], props, []);
+}
+
 /** DISCONNECT (3.14) from the server: a reason code, and properties (a Reason String) when given. */
 export function encodeDisconnect5(reasonCode: number, props?: Properties): Buffer {
   if (props === undefined && reasonCode === Reason.Success) return Buffer.from([0xe0, 0x00]);

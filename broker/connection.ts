@@ -12,6 +12,7 @@ import { LimitExceeded, ProtocolError } from "./errors.js";
 import type { Link5 } from "./link5.js";
 import { type Properties, PropertyError } from "./properties.js";
 import { writePublishTo5 } from "./publish5.js";
+import type { AuthPacket } from "./handlers/auth5.js";
 import { dispatch } from "./handlers/index.js";
 import type { Session, SessionLink } from "./session.js";
 import type { CloseReason, Message } from "./types.js";
@@ -73,6 +74,8 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
   private connack5: Properties | undefined = undefined;
   /** PUBACKs held for the store (MQTT 5 Receive Maximum counts them with the QoS 2 ids not yet released). */
   private pubacksHeld = 0;
+  /** Waiting for the client's AUTH in an enhanced authentication, or null. */
+  private authAnswer: ((packet: AuthPacket) => void) | null = null;
   closeReason: CloseReason | null = null;
   congested = false;
   private readonly decoder: PacketDecoder;
@@ -164,6 +167,13 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
   onPacket(packet: Packet, size: number): boolean {
     if (this.state === ConnState.Closed) return false;
     if (this.keepalive > 0 && this.state === ConnState.Connected) this.timer.refresh();
+    if (this.authAnswer !== null && packet.cmd === "auth" && this.state === ConnState.Connecting) {
+      const answer = this.authAnswer;
+      this.authAnswer = null;
+      if (this.holding) this.stream.pause();
+      answer(packet as AuthPacket);
+      return true;
+    }
     if (this.state === ConnState.Connecting || this.suspended) {
       // Packets are handled strictly in arrival order: while CONNECT or a SUBSCRIBE waits for the store,
       // later packets wait too. Reading is paused meanwhile (`updateReading`); what was already read is bounded.
@@ -236,9 +246,23 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
     this.decoder.setProtocolLevel(5);
   }
 
-  /** The properties of the MQTT 5 CONNACK that will accept this connection. */
+  /** Properties of the MQTT 5 CONNACK that will accept this connection (added to those given before). */
   acceptWith(connack: Properties): void {
-    this.connack5 = connack;
+    this.connack5 = this.connack5 === undefined ? connack : { ...this.connack5, ...connack };
+  }
+
+  /**
+   * The client's next AUTH packet, during an MQTT 5 enhanced authentication (broker/handlers/auth5.ts): while
+   * CONNECT is being authenticated other packets wait, AUTH goes to the exchange. Rejects if the connection closes.
+   */
+  awaitAuth(): Promise<AuthPacket> {
+    return new Promise((resolve, reject) => {
+      this.authAnswer = resolve;
+      this.authAbort?.signal.addEventListener("abort", () => reject(new Error("closed during authentication")), { once: true });
+      // Reading is paused while CONNECT is authenticated: the answer must come in. Other packets stay bounded
+      // (limits.maxPreAuthBytes), and reading pauses again once the answer is here.
+      this.stream.resume();
+    });
   }
 
   /** CONNACK accepting the connection [MQTT-3.2.2-1..3]. */

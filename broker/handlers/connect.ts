@@ -5,7 +5,8 @@ import { validateTopicName } from "../../core/topic/index.js";
 import type { Connection } from "../connection.js";
 import { ProtocolError } from "../errors.js";
 import type { Properties } from "../properties.js";
-import { Link5 } from "../link5.js";
+import { Disconnect5, Link5 } from "../link5.js";
+import { enhancedExchange } from "./auth5.js";
 import { grantedExpiry, readConnect5, type SessionTerms, terms311, type WillTerms } from "./connect5.js";
 
 /**
@@ -68,8 +69,9 @@ export function handleConnect(conn: Connection, packet: IConnectPacket & { props
 
   let terms: SessionTerms = terms311(clean, limits);
   let will5: WillTerms | null = null;
+  let enhanced: { method: string; data: Buffer | undefined } | null = null;
   if (v5) {
-    const read = readConnect5(packet, limits, clientId === packet.clientId ? null : clientId, keepalive);
+    const read = readConnect5(packet, limits, clientId === packet.clientId ? null : clientId, keepalive, broker.auth.enhanced?.methods ?? []);
     if (!read.ok) {
       conn.refuse(5, new Error(read.reason), read.reasonCode);
       return;
@@ -77,6 +79,7 @@ export function handleConnect(conn: Connection, packet: IConnectPacket & { props
     conn.acceptWith(read.connack);
     terms = read.terms;
     will5 = read.will;
+    enhanced = read.auth;
   }
   conn.client = {
     clientId,
@@ -100,7 +103,12 @@ export function handleConnect(conn: Connection, packet: IConnectPacket & { props
   const signal = conn.beginConnect(keepalive);
   // On TLS with client certificates, the verified certificate goes to the auth layer too (core/auth/backend.ts).
   const request = conn.certificate === undefined ? conn.client : { ...conn.client, certificate: conn.certificate };
-  broker.auth.connect(request, packet.password, signal).then(
+  // MQTT 5 enhanced authentication runs the backend's exchange instead of the password check (4.12).
+  const decided =
+    enhanced !== null && broker.auth.enhanced !== undefined
+      ? enhancedExchange(conn, broker.auth.enhanced, request, enhanced.method, enhanced.data, signal)
+      : broker.auth.connect(request, packet.password, signal);
+  decided.then(
     (decision) => {
       if (conn.isClosed) return;
       if (!decision.ok) {
@@ -116,8 +124,9 @@ export function handleConnect(conn: Connection, packet: IConnectPacket & { props
     },
     (err: unknown) => {
       if (conn.isClosed) return;
-      // An auth backend failure is the server's problem: CONNACK 0x03, server unavailable.
-      conn.refuse(3, err instanceof Error ? err : new Error(String(err)));
+      // A client that broke the exchange is closed; a backend failure is the server's problem: CONNACK 0x03.
+      if (err instanceof Disconnect5) conn.refuse(5, err, err.reasonCode);
+      else conn.refuse(3, err instanceof Error ? err : new Error(String(err)));
     },
   ).catch((err: unknown) => {
     // A failure while starting the session closes this connection only.

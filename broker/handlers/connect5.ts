@@ -31,7 +31,7 @@ export function grantedExpiry(props: Properties | undefined, limits: LimitsConfi
 }
 
 export type Connect5 =
-  | { ok: true; connack: Properties; terms: SessionTerms; will: WillTerms | null }
+  | { ok: true; connack: Properties; terms: SessionTerms; will: WillTerms | null; auth: { method: string; data: Buffer | undefined } | null }
   | { ok: false; reasonCode: number; reason: string };
 
 /** MQTT 5 will properties: the message's, and the Will Delay Interval. */
@@ -52,10 +52,16 @@ export function readConnect5(
   limits: LimitsConfig,
   assignedId: string | null,
   keepalive: number,
+  /** The enhanced authentication methods the auth backend offers (Auth.enhanced). */
+  methods: readonly string[],
 ): Connect5 {
   const props = packet.props;
-  if (props?.authenticationMethod !== undefined) {
-    return { ok: false, reasonCode: Reason.BadAuthenticationMethod, reason: `authentication method ${JSON.stringify(props.authenticationMethod)} is not supported` };
+  const method = props?.authenticationMethod;
+  if (method !== undefined && !methods.includes(method)) {
+    return { ok: false, reasonCode: Reason.BadAuthenticationMethod, reason: `authentication method ${JSON.stringify(method)} is not supported` };
+  }
+  if (method === undefined && props?.authenticationData !== undefined) {
+    return { ok: false, reasonCode: Reason.ProtocolError, reason: "authentication data without an authentication method" };
   }
   const requested = props?.sessionExpiryInterval ?? 0;
   const granted = grantedExpiry(props, limits);
@@ -80,7 +86,7 @@ export function readConnect5(
     for (const key of MESSAGE_KEYS) if (rest[key] !== undefined) (message as Record<string, unknown>)[key] = rest[key];
     will = { props: Object.keys(message).length > 0 ? message : undefined, delay: willDelayInterval ?? 0 };
   }
-  return { ok: true, connack, terms, will };
+  return { ok: true, connack, terms, will, auth: method === undefined ? null : { method, data: props?.authenticationData } };
 }
 
 /** The will properties that belong to the will message (3.1.3.2): all but the Will Delay Interval. */

@@ -72,4 +72,22 @@ export interface Auth {
    * identities this process has not seen. Optional: callers without it use `policyFor`.
    */
   resolvePolicy?(client: ClientInfo): Promise<ClientPolicy | null>;
+  /**
+   * MQTT 5 enhanced authentication (4.12): challenge and response in AUTH packets, for the methods listed. A
+   * CONNECT naming another method is refused with CONNACK 0x8C. Optional: without it every method is refused.
+   */
+  enhanced?: EnhancedAuth;
+}
+
+/** One step of an enhanced authentication exchange: go on with a challenge, or end with a decision. */
+export type EnhancedStep = { challenge: Buffer; state: unknown } | { decision: ConnectDecision; data?: Buffer };
+
+/**
+ * An MQTT 5 enhanced authentication backend (SCRAM, Kerberos, a signed nonce…). The broker calls `step` with the
+ * client's Authentication Data: first from CONNECT (`state` undefined), then from each AUTH the client answers a
+ * challenge with (`state` as the previous step returned it). At most 8 steps, all within `limits.connectTimeoutMs`.
+ */
+export interface EnhancedAuth {
+  readonly methods: readonly string[];
+  step(client: ClientInfo, method: string, data: Buffer | undefined, state: unknown, signal: AbortSignal): Promise<EnhancedStep>;
 }
