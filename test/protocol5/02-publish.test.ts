@@ -1,26 +1,12 @@
 import mqtt from "mqtt";
 import type { IPublishPacket } from "mqtt-packet";
 import { afterEach, describe, expect, it } from "vitest";
-import { createAllowAll } from "../../core/auth/index.js";
-import type { Auth, ClientPolicy } from "../../core/auth/types.js";
 import { RawClient } from "../helpers/raw-client.js";
 import { STORES, useBroker5 } from "./stores.js";
+import { restrictedAuth } from "./support.js";
 
 /** Allow-all, except that nobody may publish to "denied/#". */
-const allowAll = createAllowAll();
-const testAuth: Auth = {
-  name: "test",
-  async connect(client, password) {
-    const decision = await allowAll.connect(client, password);
-    if (!decision.ok) return decision;
-    const base = decision.policy;
-    const policy: ClientPolicy = {
-      canPublish: (topic) => !topic.startsWith("denied/") && base.canPublish(topic),
-      canSubscribe: (filter, qos) => base.canSubscribe(filter, qos),
-    };
-    return { ...decision, policy };
-  },
-};
+const testAuth = restrictedAuth({ publish: "denied/" });
 
 for (const kind of STORES) {
   describe(`on the ${kind} store`, () => {

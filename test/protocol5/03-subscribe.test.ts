@@ -1,25 +1,11 @@
 import type { IPublishPacket } from "mqtt-packet";
 import { describe, expect, it } from "vitest";
-import { createAllowAll } from "../../core/auth/index.js";
-import type { Auth, ClientPolicy } from "../../core/auth/types.js";
 import { RawClient } from "../helpers/raw-client.js";
 import { STORES, useBroker5 } from "./stores.js";
+import { restrictedAuth } from "./support.js";
 
 /** Allow-all, except that nobody may subscribe to "secret/#". */
-const allowAll = createAllowAll();
-const testAuth: Auth = {
-  name: "test",
-  async connect(client, password) {
-    const decision = await allowAll.connect(client, password);
-    if (!decision.ok) return decision;
-    const base = decision.policy;
-    const policy: ClientPolicy = {
-      canPublish: (topic) => base.canPublish(topic),
-      canSubscribe: (filter, qos) => (filter.startsWith("secret/") ? null : base.canSubscribe(filter, qos)),
-    };
-    return { ...decision, policy };
-  },
-};
+const testAuth = restrictedAuth({ subscribe: "secret/" });
 
 for (const kind of STORES) {
   describe(`on the ${kind} store`, () => {

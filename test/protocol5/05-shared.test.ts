@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import { RawClient } from "../helpers/raw-client.js";
 import { until } from "../helpers/wait.js";
 import { STORES, useBroker5 } from "./stores.js";
+import { collect } from "./support.js";
 
 for (const kind of STORES) {
   describe(`on the ${kind} store`, () => {
@@ -22,24 +23,8 @@ for (const kind of STORES) {
       return { c, got: [] };
     }
 
-    /** Reads every PUBLISH a client gets, acknowledging QoS 1 and completing QoS 2 unless told not to. */
-    function collect(c: RawClient, got: IPublishPacket[], ack = true): () => void {
-      let stop = false;
-      void (async () => {
-        while (!stop && !c.closed) {
-          const p = await c.next(60_000).catch(() => null);
-          if (p === null) return;
-          if (p.cmd === "publish") {
-            got.push(p);
-            if (ack && p.qos === 1) c.send({ cmd: "puback", messageId: p.messageId as number });
-            if (ack && p.qos === 2) c.send({ cmd: "pubrec", messageId: p.messageId as number });
-          } else if (p.cmd === "pubrel") {
-            c.send({ cmd: "pubcomp", messageId: p.messageId });
-          }
-        }
-      })();
-      return () => (stop = true);
-    }
+    /** Reads what `c` gets into `got` (support.ts); returns the function that stops it. */
+    const read = (c: RawClient, got: IPublishPacket[], ack = true): (() => void) => collect(c, ack, got).stop;
 
     async function publishMany(prefix: string, n: number, qos: 1 | 2): Promise<void> {
       const pub = await raw5(`${prefix}-pub`);
@@ -56,9 +41,9 @@ for (const kind of STORES) {
 
     it("[MQTT-4.8.2-1] [MQTT-4.8.2-3] each message of a shared subscription goes to one member, in turn; others still get every one", async () => {
       const members = await Promise.all(["a", "b", "c"].map((n) => member(`sh-${n}`, "$share/grp/sh/#", 1)));
-      const stops = members.map((m) => collect(m.c, m.got));
+      const stops = members.map((m) => read(m.c, m.got));
       const plain = await member("sh-plain", "sh/#", 1);
-      stops.push(collect(plain.c, plain.got));
+      stops.push(read(plain.c, plain.got));
       await publishMany("sh", 300, 1);
       await until(() => members.reduce((n, m) => n + m.got.length, 0) === 300 && plain.got.length === 300, "300 shared and 300 plain deliveries");
       for (const m of members) expect(m.got.length).toBe(100);
@@ -89,10 +74,10 @@ for (const kind of STORES) {
 
     it("unacknowledged QoS 1 messages of a member that leaves go to the other members; nothing is lost", async () => {
       const keeper = await member("shl-keep", "$share/g/shl/#", 1);
-      const stop = collect(keeper.c, keeper.got);
+      const stop = read(keeper.c, keeper.got);
       // This member reads but never acknowledges, then goes away.
       const leaver = await member("shl-leave", "$share/g/shl/#", 1);
-      const unacked = collect(leaver.c, leaver.got, false);
+      const unacked = read(leaver.c, leaver.got, false);
       await publishMany("shl", 100, 1);
       await until(() => keeper.got.length + leaver.got.length === 100, "100 deliveries");
       expect(leaver.got.length).toBe(50);
@@ -105,7 +90,7 @@ for (const kind of STORES) {
 
     it("[MQTT-4.8.2-5] QoS 2 through a shared subscription: each message once, to one member", async () => {
       const members = await Promise.all(["x", "y"].map((n) => member(`sh2-${n}`, "$share/g2/sh2/#", 2)));
-      const stops = members.map((m) => collect(m.c, m.got));
+      const stops = members.map((m) => read(m.c, m.got));
       await publishMany("sh2", 60, 2);
       await until(() => members.reduce((n, m) => n + m.got.length, 0) >= 60, "60 deliveries");
       expect(await members[0]?.c.silentFor(200)).toBe(true);
@@ -120,7 +105,7 @@ for (const kind of STORES) {
       off.c.destroy();
       await until(() => f.b.broker.sessions.get("sho-off")?.link === null, "the member offline");
       const on = await member("sho-on", "$share/g/sho/#", 1);
-      const stop = collect(on.c, on.got);
+      const stop = read(on.c, on.got);
       await publishMany("sho", 10, 1);
       await until(() => on.got.length === 10, "10 at the connected member");
       stop();

@@ -4,6 +4,7 @@ import { useInProcessCluster } from "../cluster/in-process-support.js";
 import type { TestBroker } from "../helpers/broker.js";
 import { RawClient } from "../helpers/raw-client.js";
 import { sharedRoutesTo, until } from "../helpers/wait.js";
+import { collect } from "./support.js";
 
 /**
  * Shared subscriptions across the nodes of a cluster (decision 026): the publishing node picks, per group and
@@ -23,20 +24,8 @@ async function member(node: TestBroker, clientId: string, qos: 1 | 2, ack = true
   const c = await RawClient.open(node.mqttPort, "127.0.0.1", undefined, 5);
   if ((await c.connect({ clientId })).reasonCode !== 0) throw new Error("refused");
   expect(await c.subscribe(GROUP, qos)).toEqual([qos]);
-  const got: IPublishPacket[] = [];
-  let stopped = false;
-  void (async () => {
-    while (!stopped && !c.closed) {
-      const p = await c.next(60_000).catch(() => null);
-      if (p === null) return;
-      if (p.cmd === "publish") {
-        got.push(p);
-        if (ack && p.qos === 1) c.send({ cmd: "puback", messageId: p.messageId as number });
-        if (ack && p.qos === 2) c.send({ cmd: "pubrec", messageId: p.messageId as number });
-      } else if (p.cmd === "pubrel") c.send({ cmd: "pubcomp", messageId: p.messageId });
-    }
-  })();
-  return { c, got, stop: () => (stopped = true) };
+  const { got, stop } = collect(c, ack);
+  return { c, got, stop };
 }
 
 /** `n` numbered messages at `qos` from a client on `node`, each acknowledged before the next. */

@@ -4,6 +4,24 @@
 // Part of scripts/conformance.mjs (see there).
 
 /** Test files whose names cite MQTT 5.0 ids; every other test file cites 3.1.1 ids. */
+/** The packet sections both versions share, with their titles (MQTT 5 adds 3.15 AUTH). */
+const PACKET_SECTIONS = [
+  ["3.1", "3.1 CONNECT"],
+  ["3.2", "3.2 CONNACK"],
+  ["3.3", "3.3 PUBLISH"],
+  ["3.4", "3.4 PUBACK"],
+  ["3.5", "3.5 PUBREC"],
+  ["3.6", "3.6 PUBREL"],
+  ["3.7", "3.7 PUBCOMP"],
+  ["3.8", "3.8 SUBSCRIBE"],
+  ["3.9", "3.9 SUBACK"],
+  ["3.10", "3.10 UNSUBSCRIBE"],
+  ["3.11", "3.11 UNSUBACK"],
+  ["3.12", "3.12 PINGREQ"],
+  ["3.13", "3.13 PINGRESP"],
+  ["3.14", "3.14 DISCONNECT"],
+];
+
 export const V5_TEST_DIR = "test/protocol5/";
 
 const ownedByV5 = (file) => file.startsWith(V5_TEST_DIR);
@@ -33,20 +51,7 @@ export const V311 = {
     ["1.5", "1.5 Data representation"],
     ["2.2", "2.2 Fixed header"],
     ["2.3", "2.3 Variable header: packet identifier"],
-    ["3.1", "3.1 CONNECT"],
-    ["3.2", "3.2 CONNACK"],
-    ["3.3", "3.3 PUBLISH"],
-    ["3.4", "3.4 PUBACK"],
-    ["3.5", "3.5 PUBREC"],
-    ["3.6", "3.6 PUBREL"],
-    ["3.7", "3.7 PUBCOMP"],
-    ["3.8", "3.8 SUBSCRIBE"],
-    ["3.9", "3.9 SUBACK"],
-    ["3.10", "3.10 UNSUBSCRIBE"],
-    ["3.11", "3.11 UNSUBACK"],
-    ["3.12", "3.12 PINGREQ"],
-    ["3.13", "3.13 PINGRESP"],
-    ["3.14", "3.14 DISCONNECT"],
+    ...PACKET_SECTIONS,
     ["4.1", "4.1 Storing state"],
     ["4.3", "4.3 Quality of Service levels and protocol flows"],
     ["4.4", "4.4 Message delivery retry"],
@@ -86,20 +91,7 @@ export const V5 = {
     ["1.5", "1.5 Data representation"],
     ["2.1", "2.1 Structure of an MQTT Control Packet"],
     ["2.2", "2.2 Variable header: packet identifier and properties"],
-    ["3.1", "3.1 CONNECT"],
-    ["3.2", "3.2 CONNACK"],
-    ["3.3", "3.3 PUBLISH"],
-    ["3.4", "3.4 PUBACK"],
-    ["3.5", "3.5 PUBREC"],
-    ["3.6", "3.6 PUBREL"],
-    ["3.7", "3.7 PUBCOMP"],
-    ["3.8", "3.8 SUBSCRIBE"],
-    ["3.9", "3.9 SUBACK"],
-    ["3.10", "3.10 UNSUBSCRIBE"],
-    ["3.11", "3.11 UNSUBACK"],
-    ["3.12", "3.12 PINGREQ"],
-    ["3.13", "3.13 PINGRESP"],
-    ["3.14", "3.14 DISCONNECT"],
+    ...PACKET_SECTIONS,
     ["3.15", "3.15 AUTH"],
     ["4.1", "4.1 Session State"],
     ["4.2", "4.2 Network Connections"],
