@@ -1,5 +1,5 @@
 import type { QoS } from "mqtt-packet";
-import type { MessageProperties } from "../core/message-properties.js";
+import type { DecodedMessage } from "../core/communicator/wire.js";
 import type { Store } from "../core/store/types.js";
 
 /**
@@ -108,16 +108,11 @@ export interface SessionQueue {
   inflight: number;
 }
 
-export interface PublishMessage {
-  topic: string;
-  payload: Buffer;
-  qos: QoS;
-  retain: boolean;
-  /** MQTT 5 properties (decision 024); absent when the request gave none. */
-  props?: MessageProperties;
-  /** Epoch ms the gateway accepted it, only with `props.messageExpiryInterval`: its expiry counts from then. */
-  publishedAt?: number;
-}
+/**
+ * A REST publish: the fields of a node message's message (`props` absent when the request gave none;
+ * `publishedAt`: when the gateway accepted it, only with `props.messageExpiryInterval`).
+ */
+export type PublishMessage = DecodedMessage;
 
 export interface PublishResult {
   /** Unique id of this publish (for logs and correlation; not sent over MQTT 3.1.1). */
