@@ -261,7 +261,7 @@ export async function main(ctx: MainContext): Promise<number> {
       return true;
     }
     if (t === "aedes" && opts.protocol === 5) {
-      console.log("bench: Aedes speaks MQTT 3.1.1 only, skipping the Aedes target (--protocol 5)");
+      if (opts.targets === null || opts.targets.includes("aedes")) console.log("bench: Aedes speaks MQTT 3.1.1 only, skipping the Aedes target (--protocol 5)");
       return false;
     }
     if (t === "mqgate-redis" && !redisAvailable()) {
