@@ -3,6 +3,7 @@ import { parseDeviceRate, parseDevices, parseFleetSeconds } from "./fleet.js";
 import { SCENARIO_IDS, type ScenarioId } from "./scenarios.js";
 import { TARGET_IDS, type TargetId } from "./targets.js";
 import type { QoS } from "./types.js";
+import type { Protocol } from "./wire.js";
 
 export interface CliOptions {
   help: boolean;
@@ -16,6 +17,8 @@ export interface CliOptions {
   rate: number;
   window: number;
   payload: number;
+  /** MQTT protocol level of the load generator's clients: 4 (3.1.1) or 5. */
+  protocol: Protocol;
   cpuProf: boolean;
   /** Measure again when other processes kept more than this many cores busy (at most `attempts` times). */
   maxBackground: number;
@@ -56,6 +59,8 @@ export const USAGE = `Usage: node bench/run.mjs [options]      (npm run bench = 
                          two publishes per device
   --window N             messages a publisher may have outstanding (default 100)
   --payload N            payload bytes (default 64, at least 16)
+  --protocol 4|5         MQTT protocol level of the load generator's clients: 4 = 3.1.1 (default), 5 = MQTT 5
+                         (PUBLISH with an empty property block; Aedes, 3.1.1 only, is skipped)
   --max-background C     a measurement during which other processes kept more than C CPU cores busy
                          is taken again when --attempts allows (default 0.5), keeping the quietest
   --attempts N           at most N attempts per measurement (default 1)
@@ -100,6 +105,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     rate: 1000,
     window: 100,
     payload: 64,
+    protocol: 4,
     cpuProf: false,
     maxBackground: 0.5,
     attempts: null,
@@ -181,6 +187,12 @@ export function parseArgs(argv: readonly string[]): CliOptions {
       case "--payload":
         o.payload = positiveInt(value(), "--payload", 16);
         break;
+      case "--protocol": {
+        const v = value();
+        if (v !== "4" && v !== "5") throw new Error(`--protocol must be 4 (MQTT 3.1.1) or 5 (MQTT 5), got '${v}'`);
+        o.protocol = v === "5" ? 5 : 4;
+        break;
+      }
       case "--max-background": {
         const v = value();
         const n = Number(v);

@@ -1,6 +1,20 @@
 import { connect, type Socket } from "node:net";
-import { generate } from "mqtt-packet";
-import { ACK_SIZE, FrameReader, writeAckBuffer, PacketType, type PublishView, readStamp, viewPublish, writeAck } from "./wire.js";
+import { generate, type IConnackPacket, type ISubscribePacket, parser as createParser } from "mqtt-packet";
+import {
+  ACK_SIZE,
+  FrameReader,
+  PacketType,
+  type Protocol,
+  type PublishView,
+  readStamp,
+  skipProperties,
+  varintLength,
+  viewPublish,
+  viewPublish5,
+  writeAck,
+  writeAckBuffer,
+  writeVarint,
+} from "./wire.js";
 
 export interface ClientOptions {
   host: string;
@@ -12,16 +26,42 @@ export interface ClientOptions {
   timeoutMs: number;
   /** Write every acknowledgement by itself as soon as its packet is read (default: one write per chunk read). */
   ackPerPacket?: boolean;
+  /** MQTT protocol level (default 4, MQTT 3.1.1). */
+  protocol?: Protocol;
+}
+
+/** A session that outlives the connection at MQTT 5 (clean = false): the 3.1.1 meaning of clean = 0. */
+const PERSISTENT_EXPIRY = 0xffff_ffff;
+
+/** The properties of an MQTT 5 CONNACK (cold path: parsed with mqtt-packet). */
+function connack5(first: number, buf: Buffer, start: number, end: number): IConnackPacket {
+  const body = buf.subarray(start, end);
+  const header = Buffer.allocUnsafe(1 + varintLength(body.length));
+  header[0] = first;
+  writeVarint(header, 1, body.length);
+  let packet: IConnackPacket | null = null;
+  const p = createParser({ protocolVersion: 5 });
+  p.on("packet", (pkt) => {
+    if (pkt.cmd === "connack") packet = pkt;
+  });
+  p.on("error", (err: Error) => {
+    throw err;
+  });
+  p.parse(Buffer.concat([header, body]));
+  if (packet === null) throw new Error("malformed CONNACK");
+  return packet;
 }
 
 /** Receives a benchmark message: its stamp, and when the chunk holding it arrived (performance.now() ms). */
 export type MessageHandler = (publisher: number, seq: number, sentAt: number, receivedAt: number, qos: number) => void;
 
 /**
- * One MQTT 3.1.1 connection of the load generator on a raw socket. Acknowledges what it receives at once
+ * One MQTT 3.1.1 or MQTT 5 connection of the load generator on a raw socket. Acknowledges what it receives at once
  * (PUBACK, PUBREC, PUBCOMP), batched into one write per chunk read, or, with `ackPerPacket`, one write per
  * acknowledgement (what a device SDK does). As a publisher it answers PUBREC with
- * PUBREL and reports completed packet ids (PUBACK at QoS 1, PUBCOMP at QoS 2).
+ * PUBREL and reports completed packet ids (PUBACK at QoS 1, PUBCOMP at QoS 2). At MQTT 5 the acknowledgements
+ * it writes keep the 4-byte form (reason code 0, no properties: 3.4.2.1), and what it reads is parsed with the
+ * property blocks skipped.
  */
 export class BenchClient {
   onMessage: MessageHandler | null = null;
@@ -32,6 +72,8 @@ export class BenchClient {
   closed = false;
   /** Messages received with a payload that carries no benchmark stamp. */
   foreign = 0;
+  /** QoS 1/2 publishes the server accepts unacknowledged (MQTT 5 CONNACK Receive Maximum; 65,535 otherwise). */
+  receiveMaximum = 65_535;
   private closing = false;
   private readonly reader: FrameReader;
   private ackBuf = Buffer.allocUnsafe(256);
@@ -44,6 +86,7 @@ export class BenchClient {
   private constructor(
     readonly socket: Socket,
     private readonly ackPerPacket: boolean,
+    readonly v5: boolean,
   ) {
     this.reader = new FrameReader((first, buf, start, end) => this.frame(first, buf, start, end));
     socket.on("data", (chunk: Buffer) => {
@@ -85,7 +128,8 @@ export class BenchClient {
       socket.once("error", fail);
       socket.once("connect", () => {
         socket.off("error", fail);
-        const client = new BenchClient(socket, opts.ackPerPacket === true);
+        const v5 = opts.protocol === 5;
+        const client = new BenchClient(socket, opts.ackPerPacket === true, v5);
         client.waitConnack = {
           resolve: () => {
             clearTimeout(timer);
@@ -93,25 +137,29 @@ export class BenchClient {
           },
           reject: fail,
         };
+        const { clientId, clean, keepalive } = opts;
         socket.write(
-          generate({ cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clientId: opts.clientId, clean: opts.clean, keepalive: opts.keepalive }),
+          v5
+            ? generate({ cmd: "connect", protocolId: "MQTT", protocolVersion: 5, clientId, clean, keepalive, properties: clean ? {} : { sessionExpiryInterval: PERSISTENT_EXPIRY } })
+            : generate({ cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clientId, clean, keepalive }),
         );
       });
     });
   }
 
-  /** SUBSCRIBE one filter; resolves with the granted QoS, rejects on failure (0x80). */
+  /** SUBSCRIBE one filter; resolves with the granted QoS, rejects on failure (0x80, or any code ≥ 0x80 at MQTT 5). */
   subscribe(filter: string, qos: 0 | 1 | 2): Promise<number> {
     return new Promise((resolve, reject) => {
       this.waitSuback = {
         resolve: (granted) => {
           const g = granted[0];
-          if (g === undefined || g === 0x80) reject(new Error(`subscription to ${filter} refused`));
+          if (g === undefined || g >= 0x80) reject(new Error(`subscription to ${filter} refused`));
           else resolve(g);
         },
         reject,
       };
-      this.socket.write(generate({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic: filter, qos }] }));
+      const packet: ISubscribePacket = { cmd: "subscribe", messageId: 1, subscriptions: [{ topic: filter, qos }] };
+      this.socket.write(this.v5 ? generate(packet, { protocolVersion: 5 }) : generate(packet));
     });
   }
 
@@ -146,7 +194,7 @@ export class BenchClient {
     const type = first >> 4;
     switch (type) {
       case PacketType.Publish: {
-        const v = viewPublish(first, buf, start, end, this.view);
+        const v = this.v5 ? viewPublish5(first, buf, start, end, this.view) : viewPublish(first, buf, start, end, this.view);
         const stamp = readStamp(buf, v.payloadStart, v.payloadEnd - v.payloadStart);
         if (v.qos === 1) this.queueAck(PacketType.Puback, v.packetId);
         else if (v.qos === 2) this.queueAck(PacketType.Pubrec, v.packetId);
@@ -168,12 +216,13 @@ export class BenchClient {
         const code = buf[start + 1];
         const w = this.waitConnack;
         this.waitConnack = null;
+        if (code === 0 && this.v5) this.receiveMaximum = connack5(first, buf, start, end).properties?.receiveMaximum ?? 65_535;
         if (code === 0) w?.resolve();
         else w?.reject(new Error(`CONNACK return code ${code}`));
         return;
       }
       case PacketType.Suback: {
-        const granted = [...buf.subarray(start + 2, end)];
+        const granted = [...buf.subarray(this.v5 ? skipProperties(buf, start + 2, end) : start + 2, end)];
         const w = this.waitSuback;
         this.waitSuback = null;
         w?.resolve(granted);

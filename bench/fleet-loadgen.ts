@@ -33,7 +33,7 @@ function readGc(path: string | null, fromMs: number, toMs: number): GcSummary | 
 export async function runFleet(spec: FleetSpec): Promise<MeasurementResult> {
   const size = fleetSizing(spec.devices, spec.ratePerDevice, spec.warmupMs, spec.durationMs);
   const acc = new DeliveryAccounting(spec.devices, 1, size.perDeviceCapacity);
-  const base = { host: spec.host, port: spec.port, timeoutMs: CONNECT_TIMEOUT_MS, ackPerPacket: true };
+  const base = { host: spec.host, port: spec.port, timeoutMs: CONNECT_TIMEOUT_MS, ackPerPacket: true, protocol: spec.protocol };
   const devices: (BenchClient | null)[] = new Array<BenchClient | null>(spec.devices).fill(null);
   const templates: PublishTemplate[] = [];
   const sent = new Uint32Array(spec.devices);
@@ -98,7 +98,7 @@ export async function runFleet(spec: FleetSpec): Promise<MeasurementResult> {
         };
         const granted = await c.subscribe(`fleet/${d}/cmd`, 1);
         if (granted !== 1) throw new Error(`granted QoS ${granted} on its command topic, asked 1`);
-        templates[d] = new PublishTemplate(`fleet/${d}/up`, 1, spec.payloadSize);
+        templates[d] = new PublishTemplate(`fleet/${d}/up`, 1, spec.payloadSize, spec.protocol);
       } catch (err) {
         failed ??= `device ${d}: ${(err as Error).message}`;
       }

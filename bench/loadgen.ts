@@ -37,7 +37,7 @@ async function runThroughput(spec: ThroughputSpec): Promise<MeasurementResult> {
   const onClose = (id: string) => (err: Error | null) => {
     if (err !== null && closed === null) closed = `${id}: ${err.message}`;
   };
-  const base = { host: spec.host, port: spec.port, keepalive: 0, timeoutMs: CONNECT_TIMEOUT_MS, ackPerPacket: spec.perPacket };
+  const base = { host: spec.host, port: spec.port, keepalive: 0, timeoutMs: CONNECT_TIMEOUT_MS, ackPerPacket: spec.perPacket, protocol: spec.protocol };
 
   const schedule = (pub: Publisher) => {
     if (pub.scheduled || pub.sent >= pub.limit) return;
@@ -96,8 +96,10 @@ async function runThroughput(spec: ThroughputSpec): Promise<MeasurementResult> {
       const c = await BenchClient.open({ ...base, clientId: id, clean: true });
       clients.push(c);
       c.onClose = onClose(id);
+      // MQTT 5: more unacknowledged QoS 1/2 publishes than the server's Receive Maximum end the connection (0x93).
+      if (spec.qos > 0 && spec.window > c.receiveMaximum) throw new Error(`${id}: --window ${spec.window} is above the server's Receive Maximum ${c.receiveMaximum}`);
       const topic = spec.perPublisherTopic ? `${spec.topicPrefix}${p}` : spec.topicPrefix;
-      const pub = new Publisher(p, c, new PublishTemplate(topic, spec.qos, spec.payloadSize));
+      const pub = new Publisher(p, c, new PublishTemplate(topic, spec.qos, spec.payloadSize, spec.protocol));
       pubs.push(pub);
       c.onComplete = () => {
         pub.completed++;
@@ -160,7 +162,7 @@ async function runLatency(spec: LatencySpec): Promise<MeasurementResult> {
   let closed: string | null = null;
   let phase: { poke: () => void } | null = null;
   const clients: BenchClient[] = [];
-  const base = { host: spec.host, port: spec.port, keepalive: 0, timeoutMs: CONNECT_TIMEOUT_MS };
+  const base = { host: spec.host, port: spec.port, keepalive: 0, timeoutMs: CONNECT_TIMEOUT_MS, protocol: spec.protocol };
   let pubClient: BenchClient;
   try {
     const sub = await BenchClient.open({ ...base, clientId: "bench-lat-sub", clean: true });
@@ -192,7 +194,7 @@ async function runLatency(spec: LatencySpec): Promise<MeasurementResult> {
     for (const c of clients) c.destroy();
     return failedMeasurement(`setup: ${(err as Error).message}`);
   }
-  const tpl = new PublishTemplate("bench/lat", spec.qos, spec.payloadSize);
+  const tpl = new PublishTemplate("bench/lat", spec.qos, spec.payloadSize, spec.protocol);
   const pub = pubClient;
 
   /** Sends seqs up to `limit` paced at the rate, starting now; resolves when all are delivered (and acknowledged). */
@@ -251,7 +253,7 @@ async function runLatency(spec: LatencySpec): Promise<MeasurementResult> {
 }
 
 async function runIdle(spec: IdleSpec): Promise<MeasurementResult> {
-  const base = { host: spec.host, port: spec.port, keepalive: spec.keepalive, timeoutMs: CONNECT_TIMEOUT_MS };
+  const base = { host: spec.host, port: spec.port, keepalive: spec.keepalive, timeoutMs: CONNECT_TIMEOUT_MS, protocol: spec.protocol };
   // Warm the broker's connection path once, so the first-connection costs (code compiled, pools created) are
   // not charged to the idle connections.
   const warm: BenchClient[] = [];

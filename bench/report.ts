@@ -25,6 +25,8 @@ export interface BenchSettings {
   window: number;
   ratePerSecond: number;
   idleConnections: number;
+  /** MQTT protocol level of the load generator's clients (absent in results written before `--protocol`: 4). */
+  protocol?: 4 | 5;
   targets: TargetId[];
   scenarios: ScenarioId[];
   qos: QoS[];
@@ -348,7 +350,7 @@ export function renderMarkdown(results: BenchResults): string {
   out.push(`| open files (soft / hard) | ${m.openFilesLimit} |`);
   out.push("");
   out.push(
-    `Payload ${s.payloadSize} bytes; publisher window ${s.window} messages; medians over the repetitions, with min–max in brackets. ` +
+    `${s.protocol === 5 ? "Clients speak MQTT 5 (`--protocol 5`). " : ""}Payload ${s.payloadSize} bytes; publisher window ${s.window} messages; medians over the repetitions, with min–max in brackets. ` +
       "µs CPU/msg is the broker's utime + stime over the measured interval divided by the messages delivered to subscribers.",
   );
   const bg = stat(results.runs.map((r) => r.result.backgroundCores));
@@ -418,6 +420,7 @@ export function renderConsole(results: BenchResults): string {
   const cells = aggregate(results.runs);
   const lines: string[] = [];
   const pad = (v: string, n: number) => v.padStart(n);
+  if (results.settings.protocol === 5) lines.push("clients speak MQTT 5 (--protocol 5)");
   lines.push(
     `${"scenario".padEnd(18)} ${"QoS".padEnd(3)} ${"target".padEnd(15)} ${pad("msg/s", 10)} ${pad("µs CPU/msg", 10)} ${pad("vs Aedes", 9)} ${pad("p50 µs", 8)} ${pad("p99 µs", 8)} ${pad("max µs", 8)} ${pad("conn/s", 8)} ${pad("KiB/conn", 8)}  notes`,
   );

@@ -260,6 +260,10 @@ export async function main(ctx: MainContext): Promise<number> {
       }
       return true;
     }
+    if (t === "aedes" && opts.protocol === 5) {
+      if (opts.targets === null || opts.targets.includes("aedes")) console.log("bench: Aedes speaks MQTT 3.1.1 only, skipping the Aedes target (--protocol 5)");
+      return false;
+    }
     if (t === "mqgate-redis" && !redisAvailable()) {
       console.log("bench: redis-server not found, skipping the mqgate-redis target");
       return false;
@@ -275,7 +279,7 @@ export async function main(ctx: MainContext): Promise<number> {
   const qos = opts.qos ?? [0, 1, 2];
   const custom =
     opts.scenarios !== null || opts.targets !== null || opts.qos !== null || opts.reps !== null || opts.scale !== 1 || opts.connections !== null || opts.cpuProf || opts.baseline !== null || opts.mqgateFlags.length > 0 ||
-    opts.devices !== 2000 || opts.deviceRate !== 5 || opts.fleetSeconds !== null;
+    opts.devices !== 2000 || opts.deviceRate !== 5 || opts.fleetSeconds !== null || opts.protocol !== 4;
   const mode = custom ? "custom" : preset.name;
   const planOpts: PlanOptions = {
     preset,
@@ -289,6 +293,7 @@ export async function main(ctx: MainContext): Promise<number> {
     window: opts.window,
     ratePerSecond: opts.rate,
     idleConnections: opts.connections ?? preset.idleConnections,
+    protocol: opts.protocol,
     // An explicit --qos list applies to the persistent scenario too.
     persistentQos: opts.qos ?? preset.persistentQos,
     devices: opts.devices,
@@ -329,7 +334,8 @@ export async function main(ctx: MainContext): Promise<number> {
 
   const command = `node bench/run.mjs${ctx.argv.length > 0 ? ` ${ctx.argv.join(" ")}` : ""}`;
   const startedAt = new Date().toISOString();
-  console.log(`bench: ${mode} run, ${runs.length} measurements (${planOpts.reps} repetition(s); targets ${targets.join(", ")}); each target is a fresh process per measurement`);
+  const level = planOpts.protocol === 5 ? "MQTT 5" : "MQTT 3.1.1";
+  console.log(`bench: ${mode} run, ${runs.length} measurements (${planOpts.reps} repetition(s); targets ${targets.join(", ")}; clients speak ${level}); each target is a fresh process per measurement`);
   const records: RunRecord[] = [];
   let interrupted = false;
   const onSigint = () => {
@@ -388,6 +394,7 @@ export async function main(ctx: MainContext): Promise<number> {
       window: planOpts.window,
       ratePerSecond: planOpts.ratePerSecond,
       idleConnections: planOpts.idleConnections,
+      protocol: planOpts.protocol,
       targets: [...targets],
       scenarios: [...scenarios],
       qos: [...qos],

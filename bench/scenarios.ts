@@ -2,6 +2,7 @@
 import type { TargetId } from "./targets.js";
 import { fleetSizing } from "./fleet.js";
 import type { FleetSpec, IdleSpec, LatencySpec, MeasurementSpec, QoS, SideProcess, ThroughputSpec } from "./types.js";
+import type { Protocol } from "./wire.js";
 
 export const SCENARIO_IDS = ["fan-in", "fan-out", "fan-in-per-packet", "fan-out-per-packet", "latency", "idle", "fan-in-persistent", "fleet"] as const;
 export type ScenarioId = (typeof SCENARIO_IDS)[number];
@@ -86,6 +87,8 @@ export interface PlanOptions {
   window: number;
   ratePerSecond: number;
   idleConnections: number;
+  /** MQTT protocol level of the load generator's clients. */
+  protocol: Protocol;
   /** QoS levels of the persistent-session scenario. */
   persistentQos: readonly QoS[];
   /** The fleet scenario: devices, msg/s per device, measured seconds (null = the preset's). */
@@ -157,7 +160,7 @@ export function specFor(
 ): MeasurementSpec {
   const p = opts.preset;
   const { gcLog = null, ...address } = where;
-  const common = { ...address, timeoutMs: p.timeoutMs, stallMs: p.stallMs };
+  const common = { ...address, timeoutMs: p.timeoutMs, stallMs: p.stallMs, protocol: opts.protocol };
   const scaled = (n: number) => Math.max(1, Math.round(n * opts.scale));
   switch (run.scenario) {
     case "fan-in":

@@ -1,4 +1,5 @@
 import type { DeliverySummary, LatencySummary } from "./accounting.js";
+import type { Protocol } from "./wire.js";
 
 export type QoS = 0 | 1 | 2;
 
@@ -18,6 +19,8 @@ interface CommonSpec {
   timeoutMs: number;
   /** A phase with no progress (no message, no acknowledgement) for this long ends as stalled. */
   stallMs: number;
+  /** MQTT protocol level of every client: 4 (3.1.1) or 5. */
+  protocol: Protocol;
 }
 
 /** N publishers → M subscribers; every subscriber receives every message. */

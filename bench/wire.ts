@@ -1,6 +1,6 @@
 /**
- * The load generator's hot-path MQTT 3.1.1 codec: PUBLISH and acknowledgements encoded by patching bytes in
- * a template, and a frame splitter for what the broker sends back. Control packets that are sent once per
+ * The load generator's hot-path MQTT codec (3.1.1, and 5 with `--protocol 5`): PUBLISH and acknowledgements
+ * encoded by patching bytes in a template, and a frame splitter for what the broker sends back. Control packets that are sent once per
  * connection (CONNECT, SUBSCRIBE, DISCONNECT) use mqtt-packet's `generate` (see client.ts); the unit tests check
  * these encoders against mqtt-packet's parser.
  */
@@ -47,6 +47,9 @@ export function readStamp(buf: Buffer, offset: number, length: number): PayloadS
   return { publisher: buf.readUInt16BE(offset + 2), seq: buf.readUInt32BE(offset + 4), sentAt: buf.readDoubleBE(offset + 8) };
 }
 
+/** The MQTT protocol level the load generator's clients speak: 4 = 3.1.1, 5 = MQTT 5. */
+export type Protocol = 4 | 5;
+
 /** Bytes needed for an MQTT variable-length integer. */
 export function varintLength(n: number): number {
   if (n < 128) return 1;
@@ -56,7 +59,8 @@ export function varintLength(n: number): number {
   throw new RangeError(`remaining length too large: ${n}`);
 }
 
-function writeVarint(buf: Buffer, offset: number, n: number): number {
+/** Writes `n` as an MQTT variable-length integer at `offset`; returns the offset after it. */
+export function writeVarint(buf: Buffer, offset: number, n: number): number {
   do {
     let byte = n % 128;
     n = Math.floor(n / 128);
@@ -68,7 +72,8 @@ function writeVarint(buf: Buffer, offset: number, n: number): number {
 
 /**
  * A PUBLISH of one topic, QoS and payload size, encoded once; `write` copies it into an output buffer and
- * patches the packet id and the payload stamp.
+ * patches the packet id and the payload stamp. At MQTT 5 the template carries an empty property block (Property
+ * Length 0, 3.3.2.3) after the packet id, so `write` costs the same at both levels.
  */
 export class PublishTemplate {
   readonly template: Buffer;
@@ -82,10 +87,12 @@ export class PublishTemplate {
     topic: string,
     readonly qos: 0 | 1 | 2,
     payloadSize: number,
+    protocol: Protocol = 4,
   ) {
     if (payloadSize < PAYLOAD_HEADER) throw new RangeError(`payload must hold at least ${PAYLOAD_HEADER} bytes`);
     const topicBytes = Buffer.from(topic, "utf8");
-    const remaining = 2 + topicBytes.length + (qos > 0 ? 2 : 0) + payloadSize;
+    const properties = protocol === 5 ? 1 : 0;
+    const remaining = 2 + topicBytes.length + (qos > 0 ? 2 : 0) + properties + payloadSize;
     this.size = 1 + varintLength(remaining) + remaining;
     const t = Buffer.alloc(this.size);
     t[0] = 0x30 | (qos << 1);
@@ -96,6 +103,8 @@ export class PublishTemplate {
     o += topicBytes.length;
     this.packetIdAt = qos > 0 ? o : -1;
     if (qos > 0) o += 2;
+    // MQTT 5: Property Length 0 (Buffer.alloc left it zero).
+    o += properties;
     this.payloadAt = o;
     // Filler: a recognisable pattern rather than zeros.
     for (let i = o + PAYLOAD_HEADER; i < this.size; i++) t[i] = 0x61 + ((i - o) % 26);
@@ -206,5 +215,30 @@ export function viewPublish(first: number, buf: Buffer, start: number, end: numb
   }
   out.payloadStart = o;
   out.payloadEnd = end;
+  return out;
+}
+
+/**
+ * The offset after an MQTT 5 property block starting at `o` (its Property Length, a Variable Byte Integer,
+ * then that many bytes); the properties themselves are not read. Throws when the block overruns `end`.
+ */
+export function skipProperties(buf: Buffer, o: number, end: number): number {
+  let length = 0;
+  let multiplier = 1;
+  for (let k = 0; ; k++) {
+    if (k === 4 || o >= end) throw new Error("malformed property length");
+    const byte = buf[o++] as number;
+    length += (byte & 0x7f) * multiplier;
+    if ((byte & 0x80) === 0) break;
+    multiplier *= 128;
+  }
+  if (o + length > end) throw new Error("property block overruns the packet");
+  return o + length;
+}
+
+/** `viewPublish` for an MQTT 5 PUBLISH body: its property block (3.3.2.3) is skipped, the payload follows it. */
+export function viewPublish5(first: number, buf: Buffer, start: number, end: number, out: PublishView): PublishView {
+  viewPublish(first, buf, start, end, out);
+  out.payloadStart = skipProperties(buf, out.payloadStart, end);
   return out;
 }

@@ -144,6 +144,7 @@ const planBase: PlanOptions = {
   window: 100,
   ratePerSecond: 1000,
   idleConnections: 100,
+  protocol: 4,
   persistentQos: [1],
   devices: 2000,
   deviceRate: 5,

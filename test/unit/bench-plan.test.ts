@@ -16,6 +16,7 @@ const base: PlanOptions = {
   window: 100,
   ratePerSecond: 1000,
   idleConnections: 100,
+  protocol: 4,
   persistentQos: [1],
   devices: 2000,
   deviceRate: 5,
@@ -88,6 +89,14 @@ describe("parseArgs", () => {
     expect(o.baseline).toBe("/tmp/base/dist/broker.mjs");
     expect(o.mqgateFlags).toEqual(["--trace-gc", "--max-semi-space-size=8"]);
     expect(parseArgs(["--target", "mqgate-memory,mqgate-baseline"]).targets).toEqual(["mqgate-memory", "mqgate-baseline"]);
+  });
+
+  it("reads the protocol level: 4 (MQTT 3.1.1) by default, 5 when asked, nothing else", () => {
+    expect(parseArgs([]).protocol).toBe(4);
+    expect(parseArgs(["--protocol", "5"]).protocol).toBe(5);
+    expect(parseArgs(["--protocol=4"]).protocol).toBe(4);
+    expect(() => parseArgs(["--protocol", "3"])).toThrow(/--protocol must be 4/);
+    expect(() => parseArgs(["--protocol", "5.0"])).toThrow(/--protocol/);
   });
 });
 
