@@ -4,14 +4,14 @@ import type { ClientInfo, ClientPolicy } from "../core/auth/types.js";
 import type { Broker } from "./broker.js";
 import type { DurabilityWaiter } from "./journal.js";
 import { type AckType, encode, encodePublish, publishFlags, publishSize, writeAck, writePublish } from "./codec.js";
-import { encodeAck5 } from "./codec5.js";
+import { encodeAck5, publish5Size, writePublish5 } from "./codec5.js";
 import { encodeConnack5, encodeDisconnect5, Reason } from "./codec5-control.js";
 import { CONNACK_REFUSALS, disconnectReason, reasonString } from "./reasons5.js";
 import { PacketDecoder, type PacketSink } from "./decoder.js";
 import { LimitExceeded, ProtocolError } from "./errors.js";
 import type { Link5 } from "./link5.js";
 import { type Properties, PropertyError } from "./properties.js";
-import { writePublishTo5 } from "./publish5.js";
+import { propertyBlock } from "./publish5.js";
 import type { AuthPacket } from "./handlers/auth5.js";
 import { dispatch } from "./handlers/index.js";
 import type { Session, SessionLink } from "./session.js";
@@ -401,9 +401,7 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
   writePublish(msg: Message, qos: QoS, retain: boolean, dup: boolean, packetId: number, subIds?: readonly number[]): void {
     if (this.state === ConnState.Closed) return;
     if (this.v5 !== null) {
-      this.broker.stats.messagesSent++;
-      this.broker.stats.sentByQos[qos]++;
-      this.write(writePublishTo5(msg, qos, retain, dup, packetId, this.broker.now(), subIds));
+      this.writePublish5(msg, qos, retain, dup, packetId, subIds);
       return;
     }
     this.broker.stats.messagesSent++;
@@ -440,6 +438,23 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
     lastPublish.at = at;
     lastPublish.size = size;
     lastPublish.idOffset = idAt - at;
+  }
+
+  /** An MQTT 5 PUBLISH, written into this tick's batch like a 3.1.1 one (its property block encoded once per message). */
+  private writePublish5(msg: Message, qos: QoS, retain: boolean, dup: boolean, packetId: number, subIds: readonly number[] | undefined): void {
+    this.broker.stats.messagesSent++;
+    this.broker.stats.sentByQos[qos]++;
+    const block = propertyBlock(msg, msg.publishedAt === undefined ? 0 : this.broker.now(), subIds);
+    const topicBytes = Buffer.byteLength(msg.topic);
+    const size = publish5Size(topicBytes, block, msg.payload.length, qos > 0);
+    if (size > MAX_BATCHED_PACKET) {
+      const buf = Buffer.allocUnsafe(size);
+      writePublish5(buf, 0, msg.topic, topicBytes, block, msg.payload, qos, retain, dup, packetId);
+      this.write(buf);
+      return;
+    }
+    const at = this.reserve(size);
+    if (at >= 0) writePublish5(this.out as Buffer, at, msg.topic, topicBytes, block, msg.payload, qos, retain, dup, packetId);
   }
 
   /** PUBACK, PUBREC, PUBREL or PUBCOMP; a reason code other than 0 only on MQTT 5 (3.1.1 has none). */

@@ -286,8 +286,8 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
       return;
     }
     // MQTT 5: an expired message, or one too large for the receiver, is dropped before it gets a packet id.
-    if (link !== null && (msg.publishedAt !== undefined || link.v5 !== null)) {
-      const why = undeliverable(msg, link.v5, Date.now());
+    if (link !== null && (msg.publishedAt !== undefined || (link.v5 !== null && link.v5.maximumPacketSize !== 0))) {
+      const why = undeliverable(msg, link.v5, Date.now(), subIds);
       if (why !== null) {
         this.host.onDrop(this, msg, why);
         return;
@@ -625,7 +625,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     if (link === null) return;
     while (this.queue.length > 0 && !link.saturated()) {
       const next = this.queue.peek() as Outgoing;
-      if ((next.msg.publishedAt !== undefined || link.v5 !== null) && next.durable && this.dropUndeliverable(next, link)) continue;
+      if ((next.msg.publishedAt !== undefined || (link.v5 !== null && link.v5.maximumPacketSize !== 0)) && next.durable && this.dropUndeliverable(next, link)) continue;
       if (next.qos === 0) {
         this.queue.shift();
         link.writePublish(next.msg, 0, next.retain, false, 0, next.subIds);
@@ -651,7 +651,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
 
   /** Drops the queue's head when it may not be sent (expired, too large for the client); true when dropped. */
   private dropUndeliverable(next: Outgoing, link: SessionLink): boolean {
-    const why = undeliverable(next.msg, link.v5, Date.now());
+    const why = undeliverable(next.msg, link.v5, Date.now(), next.subIds);
     if (why === null) return false;
     this.queue.shift();
     if (this.persistent && next.seq !== 0) this.host.journal.write({ op: "outgoing.delete", clientId: this.clientId, epoch: this.epoch, seq: next.seq });
