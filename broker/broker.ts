@@ -32,8 +32,8 @@ const CLOSE_PAUSE_MAX_MS = 500;
 const RETAINED_STATS_MS = 5000;
 
 interface Subscription {
-  /** The subscriber; for a shared subscription group's entry (`group` set) it is not used. */
-  readonly session: Session;
+  /** The subscriber; null for a shared subscription group's entry (`group` set), which has members instead. */
+  readonly session: Session | null;
   /** The group of a shared subscription entry (one trie entry per group), or null. */
   readonly group: SharedGroup | null;
   readonly qos: QoS;
@@ -180,11 +180,12 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
       this.collectOptions(sub);
       return;
     }
-    const prev = this.targets.get(sub.session);
+    const session = sub.session as Session;
+    const prev = this.targets.get(session);
     if (prev === DENIED) return;
     // Exact authorization (docs/auth.md): only subscriptions that overlap a deny pattern pay this check.
-    if (sub.guard !== null && sub.guard.refuses(this.routedTopic)) this.targets.set(sub.session, DENIED);
-    else if (prev === undefined || sub.qos > (prev & 3)) this.targets.set(sub.session, prev === undefined ? sub.qos : sub.qos | (prev & RAP));
+    if (sub.guard !== null && sub.guard.refuses(this.routedTopic)) this.targets.set(session, DENIED);
+    else if (prev === undefined || sub.qos > (prev & 3)) this.targets.set(session, prev === undefined ? sub.qos : sub.qos | (prev & RAP));
   };
 
   /**
@@ -197,22 +198,23 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
       (this.targetGroups ??= []).push(sub.group);
       return;
     }
-    const prev = this.targets.get(sub.session);
+    const session = sub.session as Session;
+    const prev = this.targets.get(session);
     if (prev === DENIED) return;
     if (sub.guard !== null && sub.guard.refuses(this.routedTopic)) {
-      this.targets.set(sub.session, DENIED);
+      this.targets.set(session, DENIED);
       return;
     }
-    if ((sub.options & NO_LOCAL) !== 0 && sub.session === this.publisher) return;
+    if ((sub.options & NO_LOCAL) !== 0 && session === this.publisher) return;
     const rap = (sub.options & RETAIN_AS_PUBLISHED) !== 0 ? RAP : 0;
     const next = prev === undefined ? sub.qos | rap : Math.max(prev & 3, sub.qos) | (prev & RAP) | rap;
-    this.targets.set(sub.session, next);
+    this.targets.set(session, next);
     if (sub.id !== 0) {
       const ids = (this.targetIds ??= new Map<Session, number[]>());
-      const list = ids.get(sub.session);
+      const list = ids.get(session);
       // At most MAX_SUB_IDS per delivery (docs/security.md): a client cannot make one message carry (and every
       // store copy of it hold) an identifier for each of its up to maxSubscriptionsPerSession overlapping filters.
-      if (list === undefined) ids.set(sub.session, [sub.id]);
+      if (list === undefined) ids.set(session, [sub.id]);
       else if (list.length < MAX_SUB_IDS && !list.includes(sub.id)) list.push(sub.id);
     }
   }
@@ -557,7 +559,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
       // One trie entry per group, on the group's filter; the guard is the member's, on that filter too.
       session.setSubscription(filter, word, shared.filter);
       const { created, joined } = this.shared.join(filter, session, word);
-      if (created !== null) this.trie.add(shared.filter, `\u0000${filter}`, { session, group: created, qos: 0, options: SHARED, id: 0, guard: null });
+      if (created !== null) this.trie.add(shared.filter, `\u0000${filter}`, { session: null, group: created, qos: 0, options: SHARED, id: 0, guard: null });
       // A node with a member has the group's route (`$share/…` as the filter, decision 026).
       if (joined) this.remoteRoutes?.added(filter);
       return;
