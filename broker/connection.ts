@@ -5,8 +5,8 @@ import type { Broker } from "./broker.js";
 import type { DurabilityWaiter } from "./journal.js";
 import { type AckType, encode, encodePublish, publishFlags, publishSize, writeAck, writePublish } from "./codec.js";
 import { encodeAck5, publish5Size, writePublish5 } from "./codec5.js";
-import { encodeConnack5, encodeDisconnect5, Reason } from "./codec5-control.js";
-import { CONNACK_REFUSALS, disconnectReason, reasonString } from "./reasons5.js";
+import { CONNACK_V5, encodeConnack5, encodeDisconnect5, Reason } from "./codec5-control.js";
+import { disconnectReason, reasonString } from "./reasons5.js";
 import { PacketDecoder, type PacketSink } from "./decoder.js";
 import { LimitExceeded, ProtocolError } from "./errors.js";
 import type { Link5 } from "./link5.js";
@@ -353,7 +353,7 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
     this.broker.onConnectRefused(this, returnCode, err.message);
     const v5 = this.v5;
     if (v5 === null) this.write(encode({ cmd: "connack", returnCode, sessionPresent: false }));
-    else this.write(encodeConnack5(false, reason5 ?? (CONNACK_REFUSALS[returnCode] as number), v5.problemInformation ? reasonString(err, v5) : undefined));
+    else this.write(encodeConnack5(false, reason5 ?? (CONNACK_V5[returnCode] as number), v5.problemInformation ? reasonString(err, v5) : undefined));
     this.close(returnCode === 4 || returnCode === 5 ? "not-authorized" : "protocol-error", err, true);
   }
 

@@ -6,8 +6,6 @@ import type { CloseReason } from "./types.js";
 
 /** What the server tells an MQTT 5 client when it refuses or closes its connection (decision 026, point 8). */
 
-/** The MQTT 5 CONNACK reason codes of the 3.1.1 refusals 1 to 5 (MQTT 5.0 table 3-1). */
-export const CONNACK_REFUSALS: readonly number[] = [0, Reason.UnsupportedProtocolVersion, Reason.ClientIdNotValid, Reason.ServerUnavailable, Reason.BadUserNameOrPassword, Reason.NotAuthorized];
 
 /** The reason code of a server DISCONNECT for a close (0: none is sent, the client or its socket ended it). */
 export function disconnectReason(reason: CloseReason, err: Error | undefined): number {

@@ -1,5 +1,6 @@
 import { digestStep, routeHash, type RouteDigest } from "../core/store/routes-types.js";
 import { SubscriptionTrie } from "../core/topic/index.js";
+import { parseShared } from "./shared.js";
 
 /**
  * The cluster's routes as this node knows them (decision 017): topic filter -> the other nodes with at least one
@@ -30,7 +31,7 @@ export class RouteTable {
 
   add(node: string, filter: string): boolean {
     node = this.intern(node);
-    const group = sharedTopicFilter(filter);
+    const group = parseShared(filter)?.filter ?? null;
     if (group !== null) {
       if (!this.shared.add(group, `${node}\u0000${filter}`, { node, key: filter })) return false;
       let set = this.wildByNode.get(node);
@@ -57,7 +58,7 @@ export class RouteTable {
   }
 
   remove(node: string, filter: string): boolean {
-    const group = sharedTopicFilter(filter);
+    const group = parseShared(filter)?.filter ?? null;
     if (group !== null) {
       if (!this.shared.remove(group, `${node}\u0000${filter}`)) return false;
       this.wildByNode.get(node)?.delete(filter);
@@ -139,13 +140,6 @@ export class RouteTable {
 export interface SharedRoute {
   readonly node: string;
   readonly key: string;
-}
-
-/** The topic filter of a `$share/{ShareName}/{filter}` route, or null for any other. */
-function sharedTopicFilter(filter: string): string | null {
-  if (!filter.startsWith("$share/")) return null;
-  const slash = filter.indexOf("/", 7);
-  return slash < 0 ? null : filter.slice(slash + 1);
 }
 
 function isWild(filter: string): boolean {
