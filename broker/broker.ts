@@ -995,12 +995,12 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     return this.cluster !== null;
   }
 
-  /** A delivery for a session owned by another node. */
-  forward(session: Session, node: string, msg: Message, qos: QoS): void {
+  /** A delivery for a session owned by another node, with the RETAIN flag and Subscription Identifiers it was matched with. */
+  forward(session: Session, node: string, msg: Message, qos: QoS, retain: boolean, subIds: readonly number[] | undefined): void {
     if (this.cluster === null) return;
     // The store names this node: a newer claim here holds the session (decision 020).
-    if (node === this.cluster.nodeId && (session.link !== null || session.claimant !== null)) session.deliver(msg, qos, false);
-    else this.cluster.forward(session.clientId, node, msg, qos);
+    if (node === this.cluster.nodeId && (session.link !== null || session.claimant !== null)) session.deliver(msg, qos, retain, subIds);
+    else this.cluster.forward(session.clientId, node, msg, qos, retain, subIds);
   }
 
   /** A kick from another node or the REST gateway. A take-over kick only closes a connection of an older claim. */

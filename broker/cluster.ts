@@ -1,8 +1,8 @@
 import type { QoS } from "mqtt-packet";
 import { NodeUnreachable } from "../core/communicator/errors.js";
-import type { Communicator, NodeMessage } from "../core/communicator/types.js";
-import { fromWireMessage, toWireMessage } from "../core/communicator/wire.js";
-import type { NodeRecord, StoreOp, StoreOpResult } from "../core/store/types.js";
+import type { Communicator, NodeMessage, WireTarget } from "../core/communicator/types.js";
+import { fromWireMessage, toWireMessage, toWireTarget } from "../core/communicator/wire.js";
+import type { NodeRecord, StoredOutgoing, StoreOp, StoreOpResult } from "../core/store/types.js";
 import { Adopter } from "./adoption.js";
 import type { Broker, RemoteRoutes } from "./broker.js";
 import type { ResultTarget } from "./journal.js";
@@ -54,14 +54,12 @@ interface Reroute {
   clientId: string;
   msg: Message;
   qos: QoS;
+  /** The delivery's RETAIN flag (Retain As Published) and MQTT 5 Subscription Identifiers, as matched. */
+  retain: boolean;
+  subIds: readonly number[] | undefined;
   hops: number;
   /** Force into the store when the owner is this dead node (its queue is being drained). */
   deadNode: string | null;
-}
-
-interface PendingTarget {
-  clientId: string;
-  qos: QoS;
 }
 
 /**
@@ -88,7 +86,7 @@ export class Cluster implements ResultTarget<Reroute> {
   readonly nodeId: string;
   private readonly maxHops: number;
   /** Deliveries collected this tick: node -> message -> targets (one node message per message and node). */
-  private pending = new Map<string, Map<Message, PendingTarget[] | PendingMatch>>();
+  private pending = new Map<string, Map<Message, WireTarget[] | PendingMatch>>();
   private pendingHops = new Map<Message, number>();
   /** Forwards made while handling a node message: that message's dedup id (kept as `root`) and a derived id. */
   private pendingIds = new Map<Message, { root: string; id: string }>();
@@ -264,13 +262,14 @@ export class Cluster implements ResultTarget<Reroute> {
   /**
    * Sends a delivery to the node that owns the session. Collected per tick and sent as one node message per
    * message and node; the journal batch of this tick (and the acknowledgements waiting for it) completes only once
-   * the node queue accepted them, or the store took them instead.
+   * the node queue accepted them, or the store took them instead. `retain` and `subIds` are the delivery's as this
+   * node matched it (the receiver does not match a delivery that names its session) [MQTT-3.3.4-3].
    */
-  forward(clientId: string, node: string, msg: Message, qos: QoS, hops = 0): void {
+  forward(clientId: string, node: string, msg: Message, qos: QoS, retain: boolean, subIds: readonly number[] | undefined, hops = 0): void {
     if (node === this.nodeId) {
       // The store says this node owns it, but it is not attached here (a claim in progress is held, not routed
       // here): keep it in the store.
-      this.storeReroute({ dedupId: this.broker.journal.dedupId, clientId, msg, qos, hops: this.maxHops, deadNode: null });
+      this.storeReroute({ dedupId: this.broker.journal.dedupId, clientId, msg, qos, retain, subIds, hops: this.maxHops, deadNode: null });
       return;
     }
     let byMessage = this.pending.get(node);
@@ -295,7 +294,7 @@ export class Cluster implements ResultTarget<Reroute> {
       const dedupId = this.broker.journal.dedupId;
       if (dedupId !== null) this.pendingIds.set(msg, { root: dedupId, id: `${this.handling ?? dedupId}>${this.idPrefix}.${this.derived++}` });
     }
-    targets.push({ clientId, qos });
+    targets.push(toWireTarget(clientId, qos, retain, subIds));
     this.scheduleFlush();
   }
 
@@ -456,7 +455,7 @@ export class Cluster implements ResultTarget<Reroute> {
         const msg: Message = fromWireMessage(m.msg);
         for (const t of m.targets) {
           if (t.qos === 0) continue;
-          const op = this.enqueueOp(t.clientId, msg, t.qos, false);
+          const op = this.enqueueOp(t.clientId, msg, t.qos, t.retain === true, t.subIds, false);
           if (op.op === "enqueue") op.dedupId = m.root ?? m.id;
           ops.push(op);
         }
@@ -465,15 +464,12 @@ export class Cluster implements ResultTarget<Reroute> {
     }
   }
 
-  private enqueueOp(clientId: string, msg: Message, qos: QoS, unowned: boolean): StoreOp {
+  /** A store enqueue of a targeted delivery, with its RETAIN flag and Subscription Identifiers (sent when it is). */
+  private enqueueOp(clientId: string, msg: Message, qos: QoS, retain: boolean, subIds: readonly number[] | undefined, unowned: boolean): StoreOp {
     const limits = this.broker.config.limits;
-    const op: StoreOp = {
-      op: "enqueue",
-      clientId,
-      entry: { msg, qos, retain: false, packetId: 0 },
-      maxQueued: limits.maxQueued,
-      dropPolicy: limits.queueDropPolicy,
-    };
+    const entry: Omit<StoredOutgoing, "seq" | "state"> = { msg, qos, retain, packetId: 0 };
+    if (subIds !== undefined) entry.subIds = [...subIds];
+    const op: StoreOp = { op: "enqueue", clientId, entry, maxQueued: limits.maxQueued, dropPolicy: limits.queueDropPolicy };
     if (unowned) op.unowned = true;
     return op;
   }
@@ -536,7 +532,7 @@ export class Cluster implements ResultTarget<Reroute> {
     switch (m.type) {
       case "deliver": {
         const msg: Message = fromWireMessage(m.msg);
-        for (const t of m.targets) this.routeIncoming(t.clientId, msg, t.qos, m.hops ?? 0, deadNode);
+        for (const t of m.targets) this.routeIncoming(t.clientId, msg, t.qos, t.retain === true, t.subIds, m.hops ?? 0, deadNode);
         if (m.match === true) {
           if (deadNode !== null) {
             // Left in a dead node's queue: meant for its sessions, which moved (adopted or claimed) since.
@@ -570,30 +566,33 @@ export class Cluster implements ResultTarget<Reroute> {
     }
   }
 
-  /** A delivery from another node (or a dead node's queue) for a session that may or may not be attached here. */
-  private routeIncoming(clientId: string, msg: Message, qos: QoS, hops: number, deadNode: string | null): void {
+  /**
+   * A delivery from another node (or a dead node's queue) for a session that may or may not be attached here, with
+   * the RETAIN flag and Subscription Identifiers the sending node matched it with, wherever it goes from here.
+   */
+  private routeIncoming(clientId: string, msg: Message, qos: QoS, retain: boolean, subIds: readonly number[] | undefined, hops: number, deadNode: string | null): void {
     const session = this.broker.sessions.get(clientId);
     if (session !== undefined && (session.link !== null || session.claimant !== null)) {
       // Authorized here, against the policy of the client attached here (docs/auth.md, "Exact authorization"); a
       // delivery held during a claim is checked when it is released.
       if (session.link !== null && !session.mayReceiveAny(msg.topic)) this.broker.onDeliveryDenied(session, msg);
-      else session.deliver(msg, qos, false);
+      else session.deliver(msg, qos, retain, subIds);
       return;
     }
     const owner = session?.owner ?? null;
     if (owner !== null && owner !== this.nodeId && owner !== deadNode && hops < this.maxHops) {
-      this.forward(clientId, owner, msg, qos, hops + 1);
+      this.forward(clientId, owner, msg, qos, retain, subIds, hops + 1);
       return;
     }
     if (qos === 0) return; // not stored for a session that is not connected
-    this.storeReroute({ dedupId: this.broker.journal.dedupId, clientId, msg, qos, hops, deadNode });
+    this.storeReroute({ dedupId: this.broker.journal.dedupId, clientId, msg, qos, retain, subIds, hops, deadNode });
   }
 
   /** Queues in the store unless a node owns the session; the answer says which node (see onStoreResult). */
   private storeReroute(r: Reroute): void {
     if (r.qos === 0) return;
     const unowned = r.hops < this.maxHops;
-    const op = this.enqueueOp(r.clientId, r.msg, r.qos, unowned);
+    const op = this.enqueueOp(r.clientId, r.msg, r.qos, r.retain, r.subIds, unowned);
     if (r.dedupId !== null && op.op === "enqueue") op.dedupId = r.dedupId;
     this.broker.journal.write(op, this, r);
   }
@@ -619,7 +618,7 @@ export class Cluster implements ResultTarget<Reroute> {
     const derived = this.derived;
     this.derived = 1_000_000 * ++this.rerouted;
     try {
-      this.forward(r.clientId, owner, r.msg, r.qos, r.hops + 1);
+      this.forward(r.clientId, owner, r.msg, r.qos, r.retain, r.subIds, r.hops + 1);
     } finally {
       this.derived = derived;
     }

@@ -47,8 +47,11 @@ export interface SessionHost {
   onDrop(session: Session, msg: Message, reason: DropReason): void;
   /** A message the client may not read was withheld (docs/auth.md, "Exact authorization"). Counted, not an event. */
   onDeliveryDenied(session: Session, msg: Message): void;
-  /** Sends a delivery to the node that owns `session` (cluster only). */
-  forward(session: Session, node: string, msg: Message, qos: QoS, retain: boolean): void;
+  /**
+   * Sends a delivery to the node that owns `session` (cluster only), with the RETAIN flag and Subscription
+   * Identifiers it was matched with here: that node does not match it again [MQTT-3.3.4-3].
+   */
+  forward(session: Session, node: string, msg: Message, qos: QoS, retain: boolean, subIds: readonly number[] | undefined): void;
 }
 
 /** Context of an offline enqueue: what to forward if the store answers that a node owns the session now. */
@@ -282,7 +285,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     }
     const link = this.link;
     if (link === null && this.movedOwner !== null) {
-      this.host.forward(this, this.movedOwner, msg, qos, retain);
+      this.host.forward(this, this.movedOwner, msg, qos, retain, subIds);
       return;
     }
     // MQTT 5: an expired message, or one too large for the receiver, is dropped before it gets a packet id.
@@ -381,7 +384,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
       } else if (result.reason === "owned") {
         // Forwarded under the same dedup id, so a repeat of the original node message is still recognised.
         const journal = this.host.journal;
-        journal.followUp(() => journal.withDedupId(ctx.dedupId, () => this.host.forward(this, result.node, ctx.msg, ctx.qos, ctx.retain)));
+        journal.followUp(() => journal.withDedupId(ctx.dedupId, () => this.host.forward(this, result.node, ctx.msg, ctx.qos, ctx.retain, ctx.subIds)));
       } else if (result.reason === "full") {
         this.host.onDrop(this, ctx.msg, "queue-full");
       }

@@ -25,7 +25,10 @@ export interface Outgoing {
   readonly msg: Message;
   /** QoS of this delivery: min(message QoS, granted QoS). */
   readonly qos: QoS;
-  /** RETAIN flag on the wire: 1 only when sent because of a new subscription [MQTT-3.3.1-8]. */
+  /**
+   * RETAIN flag on the wire: 1 when sent because of a new subscription [MQTT-3.3.1-8], or for a retained publish
+   * through a Retain As Published subscription [MQTT-3.3.1-13].
+   */
   readonly retain: boolean;
   packetId: number;
   state: OutState;

@@ -1,4 +1,5 @@
 import * as z from "zod";
+import { MAX_SUB_IDS, MAX_SUBSCRIPTION_ID } from "../subscription-word.js";
 import type { NodeMessage } from "./types.js";
 
 /**
@@ -21,6 +22,14 @@ const wireProperties = z.object({
   up: z.array(z.tuple([z.string(), z.string()])).optional(),
 });
 
+/** A target of a `deliver` (types.ts: WireTarget); its identifiers bounded like a delivery's (MAX_SUB_IDS). */
+const wireTarget = z.object({
+  clientId,
+  qos,
+  retain: z.boolean().optional(),
+  subIds: z.array(z.int().min(1).max(MAX_SUBSCRIPTION_ID)).min(1).max(MAX_SUB_IDS).optional(),
+});
+
 const wireMessage = z.object({
   topic: z.string().min(1),
   payload: z.base64(),
@@ -37,7 +46,7 @@ export const nodeMessageSchema = z.discriminatedUnion("type", [
     origin: z.string().min(1),
     seq: z.int().nonnegative(),
     msg: wireMessage,
-    targets: z.array(z.object({ clientId, qos })),
+    targets: z.array(wireTarget),
     hops: z.int().nonnegative().optional(),
     root: id.optional(),
     match: z.boolean().optional(),

@@ -20,6 +20,21 @@ export interface WireMessage {
   publishedAt?: number | undefined;
 }
 
+/**
+ * A session a `deliver` names, at its delivery QoS (already min(message QoS, granted QoS)), with what the sending
+ * node matched for it: the receiver does not match a targeted delivery again. The MQTT 5 fields are written only
+ * when present, so a 3.1.1 target keeps its two keys; a node that predates them ignores them (the schema is not
+ * strict) and delivers without them, as it always did.
+ */
+export interface WireTarget {
+  clientId: string;
+  qos: QoS;
+  /** The delivery's RETAIN flag when it is 1: a retained publish through a Retain As Published subscription [MQTT-3.3.1-13]. */
+  retain?: boolean | undefined;
+  /** MQTT 5 Subscription Identifiers of the session's matching subscriptions, 1 to MAX_SUB_IDS of them [MQTT-3.3.4-3]. */
+  subIds?: number[] | undefined;
+}
+
 export type NodeMessage =
   /**
    * Deliver a publish to the listed sessions owned by the receiving node, each at its QoS (already
@@ -31,7 +46,7 @@ export type NodeMessage =
       origin: string;
       seq: number;
       msg: WireMessage;
-      targets: { clientId: string; qos: QoS }[];
+      targets: WireTarget[];
       /** Times this delivery was passed on by a node that no longer owned a target (bounds re-routing loops). */
       hops?: number;
       /**

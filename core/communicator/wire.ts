@@ -1,6 +1,7 @@
 import type { QoS } from "mqtt-packet";
+import { MAX_SUB_IDS } from "../subscription-word.js";
 import { fromWireProperties, type MessageProperties, toWireProperties } from "../message-properties.js";
-import type { WireMessage } from "./types.js";
+import type { WireMessage, WireTarget } from "./types.js";
 
 /** The fields of a message that travel in a node message (broker Message, a REST publish, a stored message). */
 export interface MessageFields {
@@ -40,4 +41,16 @@ export function fromWireMessage(w: WireMessage): DecodedMessage {
   if (props !== undefined) m.props = props;
   if (w.publishedAt !== undefined) m.publishedAt = w.publishedAt;
   return m;
+}
+
+/**
+ * A target of a `deliver` node message: the RETAIN flag only when 1 and the Subscription Identifiers only when
+ * there are any, so a 3.1.1 delivery gives the same two keys as before. `subIds` is kept, not copied (a delivery's
+ * identifiers do not change once matched), and never longer than the receiver accepts (MAX_SUB_IDS).
+ */
+export function toWireTarget(clientId: string, qos: QoS, retain: boolean, subIds: readonly number[] | undefined): WireTarget {
+  const t: WireTarget = { clientId, qos };
+  if (retain) t.retain = true;
+  if (subIds !== undefined && subIds.length > 0) t.subIds = (subIds.length > MAX_SUB_IDS ? subIds.slice(0, MAX_SUB_IDS) : subIds) as number[];
+  return t;
 }

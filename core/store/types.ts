@@ -54,7 +54,7 @@ export interface StoredOutgoing {
   msg: StoredMessage;
   /** Delivery QoS: min(message QoS, granted QoS). Always 1 or 2 in the store (QoS 0 is never stored). */
   qos: QoS;
-  /** RETAIN flag on the wire (1 only for deliveries caused by a new subscription). */
+  /** RETAIN flag on the wire (1 for deliveries caused by a new subscription, and with Retain As Published). */
   retain: boolean;
   /** Packet id once sent (in flight); 0 while queued. */
   packetId: number;

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { MemoryCommunicator, NodeMessage } from "../../core/communicator/index.js";
 import type { TestBroker } from "../helpers/broker.js";
 import { routesTo, until } from "../helpers/wait.js";
-import { ghostNode, slowClaims, useInProcessCluster } from "./in-process-support.js";
+import { gate, ghostNode, holdRoutes, slowClaims, useInProcessCluster } from "./in-process-support.js";
 
 /**
  * Windows where an acknowledged message could be lost (issue 13, decision 020), each pinned deterministically with
@@ -16,25 +16,6 @@ const { cluster: startCluster, connect, clients } = useInProcessCluster();
 async function cluster(n: number, graceMs = 90_000) {
   const c = await startCluster(n, { cluster: { deadQueueGraceMs: graceMs } });
   return { ...c, communicators: c.members.map((m) => m.comm) };
-}
-
-/**
- * Holds a communicator's sends of deliveries to other nodes until `open()` (a slow SQS, a node that dies before
- * they go out); other node messages (session broadcasts) pass.
- */
-function gate(communicator: MemoryCommunicator): { open(): void; held(): number } {
-  const send = communicator.send.bind(communicator);
-  let release: () => void = () => undefined;
-  const opened = new Promise<void>((resolve) => (release = resolve));
-  let held = 0;
-  communicator.send = async (node, messages) => {
-    if (messages.some((m) => m.type === "deliver")) {
-      held++;
-      await opened;
-    }
-    return send(node, messages);
-  };
-  return { open: release, held: () => held };
 }
 
 function collect(c: mqtt.MqttClient): string[] {
@@ -221,21 +202,6 @@ describe("nothing acknowledged is lost: a dead node's queue", () => {
     await until(async () => !registry.mailboxes.has("ghost") && (await store.expiredNodes(Date.now())).length === 0, "the dead node removed", 10_000);
   });
 });
-
-/** Holds a communicator's messages of `type` to `node` (a slow SQS path to one node) until `open()`. */
-
-/** Stops `node` reading the route log until `open()`: its view of the other nodes' routes goes stale. */
-function holdRoutes(node: TestBroker): { open(): Promise<void> } {
-  const routes = (node.broker.cluster as NonNullable<typeof node.broker.cluster>).routes;
-  const poll = routes.poll.bind(routes);
-  routes.poll = async () => undefined;
-  return {
-    open: async () => {
-      routes.poll = poll;
-      await poll();
-    },
-  };
-}
 
 describe("nothing acknowledged is lost: a node that leaves", () => {
   it("keeps its queue after a graceful shutdown until the others retired it: a late sender's message reaches the store", async () => {

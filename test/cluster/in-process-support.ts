@@ -102,3 +102,35 @@ export function slowClaims(store: MemoryStore): { release(): void } {
   };
   return { release: () => release() };
 }
+
+/**
+ * Holds a communicator's sends of deliveries to other nodes until `open()` (a slow SQS, a node that dies before
+ * they go out); other node messages (session broadcasts) pass.
+ */
+export function gate(communicator: MemoryCommunicator): { open(): void; held(): number } {
+  const send = communicator.send.bind(communicator);
+  let release: () => void = () => undefined;
+  const opened = new Promise<void>((resolve) => (release = resolve));
+  let held = 0;
+  communicator.send = async (node, messages) => {
+    if (messages.some((m) => m.type === "deliver")) {
+      held++;
+      await opened;
+    }
+    return send(node, messages);
+  };
+  return { open: release, held: () => held };
+}
+
+/** Stops `node` reading the route log until `open()`: its view of the other nodes' routes goes stale. */
+export function holdRoutes(node: TestBroker): { open(): Promise<void> } {
+  const routes = (node.broker.cluster as NonNullable<typeof node.broker.cluster>).routes;
+  const poll = routes.poll.bind(routes);
+  routes.poll = async () => undefined;
+  return {
+    open: async () => {
+      routes.poll = poll;
+      await poll();
+    },
+  };
+}
