@@ -387,6 +387,7 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
       this.authAbort.abort();
       this.authAbort = null;
     }
+    this.v5?.reauth?.stop();
     if (flush) {
       this.flush();
       this.stream.end();
