@@ -692,10 +692,12 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
   }
 
   /**
-   * The identity of a live client changed (a user or role in the store, issue 15): `policy` governs the connection
-   * from now on. Subscriptions it no longer allows are removed (trie, session, store; event source "policy"), those
-   * it grants at a lower QoS are lowered, and every kept one gets its delivery guard from the new policy. Resolves
-   * to the removed filters once the store has them (or the write failed: reported as "store.error").
+   * `policy` governs the connection from now on: the identity of a live client changed (a user or role in the store,
+   * issue 15), or it re-authenticated (MQTT 5, broker/handlers/reauth5.ts); at CONNECT, before the session is
+   * attached, it only sets the policy (adoptDecision). Subscriptions it no longer allows are removed (trie, session,
+   * store; event source "policy"), those it grants at a lower QoS are lowered, and every kept one gets its delivery
+   * guard from the new policy. Resolves to the removed filters once the store has them (or the write failed:
+   * reported as "store.error").
    */
   async revisePolicy(conn: Connection, policy: ClientPolicy): Promise<string[]> {
     conn.policy = policy;

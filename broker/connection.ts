@@ -294,10 +294,15 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
     this.close("not-authorized", reason);
   }
 
-  /** The credentials this connection authenticated with expire at `epochMs`: close it then (0x05-like, "not-authorized"). */
-  expireAt(epochMs: number): void {
+  /**
+   * The credentials this connection authenticated with expire at `epochMs`: close it then (0x05-like,
+   * "not-authorized"). Undefined: they do not expire (a re-authentication's may replace ones that did).
+   */
+  expireAt(epochMs: number | undefined): void {
     if (this.state === ConnState.Closed) return;
     if (this.expiry !== null) clearTimeout(this.expiry);
+    this.expiry = null;
+    if (epochMs === undefined) return;
     const delay = epochMs - Date.now();
     if (delay <= 0) {
       this.revoke(new Error("credentials expired"));
@@ -382,6 +387,7 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
       this.authAbort.abort();
       this.authAbort = null;
     }
+    this.v5?.reauth?.stop();
     if (flush) {
       this.flush();
       this.stream.end();

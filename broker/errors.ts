@@ -15,7 +15,7 @@ export function assertNever(value: never): never {
 }
 
 /** The per-client limits whose breach closes a connection (counted per name in `mqgate_limit_hits_total`). */
-export type LimitName = "filters-per-packet" | "pre-auth-bytes" | "connect-packet-size" | "events-backlog";
+export type LimitName = "filters-per-packet" | "pre-auth-bytes" | "connect-packet-size" | "events-backlog" | "reauth-rate";
 
 /** A client went over a configured bound on the work it may cause. The connection is closed ("limit-exceeded"). */
 export class LimitExceeded extends Error {

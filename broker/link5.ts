@@ -1,3 +1,4 @@
+import type { Reauthentication } from "./handlers/reauth5.js";
 import type { Properties } from "./properties.js";
 
 /** Topic aliases a client may use towards the server (CONNACK Topic Alias Maximum): the table costs one slot each. */
@@ -39,6 +40,10 @@ export class Link5 {
   sessionExpiry: number;
   /** Set from CONNECT: a DISCONNECT may not raise an expiry of 0 [MQTT-3.14.2-2]. */
   readonly connectExpiry: number;
+  /** The Authentication Method the client connected with (enhanced authentication, 4.12), or undefined. */
+  readonly authMethod: string | undefined;
+  /** Its re-authentications (4.12.1), from the first AUTH 0x19 on (broker/handlers/reauth5.ts). */
+  reauth: Reauthentication | null = null;
   /** Inbound topic aliases (index = alias), allocated on the first alias a client sets. */
   private aliases: string[] | null = null;
 
@@ -48,6 +53,7 @@ export class Link5 {
     this.problemInformation = props?.requestProblemInformation !== 0;
     this.sessionExpiry = sessionExpiry;
     this.connectExpiry = sessionExpiry;
+    this.authMethod = props?.authenticationMethod;
   }
 
   /**

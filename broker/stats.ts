@@ -38,6 +38,7 @@ export class BrokerStats {
     "pre-auth-bytes": 0,
     "connect-packet-size": 0,
     "events-backlog": 0,
+    "reauth-rate": 0,
   };
 
   get droppedTotal(): number {

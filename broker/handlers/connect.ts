@@ -1,12 +1,12 @@
 import { randomBytes } from "node:crypto";
 import type { IConnectPacket, QoS } from "mqtt-packet";
-import { clientIdentity } from "../../core/auth/identity.js";
+import { decidedIdentity } from "../../core/auth/identity.js";
 import { validateTopicName } from "../../core/topic/index.js";
 import type { Connection } from "../connection.js";
 import { ProtocolError } from "../errors.js";
 import type { Properties } from "../properties.js";
 import { Disconnect5, Link5 } from "../link5.js";
-import { enhancedExchange } from "./auth5.js";
+import { adoptDecision, authRequest, enhancedExchange } from "./auth5.js";
 import { grantedExpiry, readConnect5, type SessionTerms, terms311, type WillTerms } from "./connect5.js";
 
 /**
@@ -101,26 +101,22 @@ export function handleConnect(conn: Connection, packet: IConnectPacket & { props
     conn.willDelay = will5?.delay ?? 0;
   }
   const signal = conn.beginConnect(keepalive);
-  // On TLS with client certificates, the verified certificate goes to the auth layer too (core/auth/backend.ts).
-  const request = conn.certificate === undefined ? conn.client : { ...conn.client, certificate: conn.certificate };
+  const request = authRequest(conn, conn.client);
   // MQTT 5 enhanced authentication runs the backend's exchange instead of the password check (4.12).
   const decided =
     enhanced !== null && broker.auth.enhanced !== undefined
       ? enhancedExchange(conn, broker.auth.enhanced, request, enhanced.method, enhanced.data, signal)
       : broker.auth.connect(request, packet.password, signal);
   decided.then(
-    (decision) => {
+    async (decision) => {
       if (conn.isClosed) return;
       if (!decision.ok) {
         conn.refuse(decision.returnCode, new Error(decision.reason));
         return;
       }
-      conn.policy = decision.policy;
-      if (decision.expiresAt !== undefined) {
-        conn.expireAt(decision.expiresAt);
-        if (conn.isClosed) return;
-      }
-      return broker.connectSession(conn, clientId, terms, decision.identity ?? clientIdentity(packet));
+      await adoptDecision(conn, decision);
+      if (conn.isClosed) return;
+      return broker.connectSession(conn, clientId, terms, decidedIdentity(decision, packet));
     },
     (err: unknown) => {
       if (conn.isClosed) return;

@@ -2,6 +2,7 @@ import type { Packet } from "mqtt-packet";
 import { type Connection, ConnState } from "../connection.js";
 import { assertNever, ProtocolError } from "../errors.js";
 import { handleConnect } from "./connect.js";
+import type { AuthPacket } from "./auth5.js";
 import { handleDisconnect } from "./disconnect.js";
 import { handlePingreq } from "./pingreq.js";
 import { handlePuback } from "./puback.js";
@@ -9,6 +10,7 @@ import { handlePubcomp } from "./pubcomp.js";
 import { handlePublish } from "./publish.js";
 import { handlePubrec } from "./pubrec.js";
 import { handlePubrel } from "./pubrel.js";
+import { handleAuth } from "./reauth5.js";
 import { handleSubscribe } from "./subscribe.js";
 import { handleUnsubscribe } from "./unsubscribe.js";
 
@@ -42,12 +44,14 @@ export function dispatch(conn: Connection, packet: Packet): void {
       return handlePingreq(conn);
     case "disconnect":
       return handleDisconnect(conn, packet);
+    case "auth":
+      // MQTT 5 only (the decoder reads no AUTH below level 5); after CONNACK: re-authentication (4.12.1).
+      return handleAuth(conn, packet as AuthPacket);
     case "connack":
     case "suback":
     case "unsuback":
     case "pingresp":
-    case "auth":
-      // Server-to-client packets (and AUTH, which MQTT 3.1.1 does not have) are protocol violations.
+      // Server-to-client packets are protocol violations.
       throw new ProtocolError(`client sent ${packet.cmd.toUpperCase()}`, "MQTT-4.8.0-1");
     default:
       assertNever(packet);

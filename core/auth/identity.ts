@@ -1,4 +1,4 @@
-import type { ClientInfo } from "./types.js";
+import type { ClientInfo, ConnectDecision } from "./types.js";
 
 /**
  * Who a client is, for session ownership (docs/security.md, "Sessions and identities"): `user:<name>` for a client
@@ -11,6 +11,11 @@ export function clientIdentity(client: Pick<ClientInfo, "username">): string {
 }
 
 export const ANONYMOUS = "anonymous";
+
+/** Who an accepting decision says the client is: the authenticator's identity when it gave one, else `clientIdentity`. */
+export function decidedIdentity(decision: Extract<ConnectDecision, { ok: true }>, client: Pick<ClientInfo, "username">): string {
+  return decision.identity ?? clientIdentity(client);
+}
 
 /**
  * `auth.clientIdPattern`: the client ids a user may use. `%u` stands for the user name, `*` for any run of

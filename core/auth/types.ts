@@ -86,6 +86,9 @@ export type EnhancedStep = { challenge: Buffer; state: unknown } | { decision: C
  * An MQTT 5 enhanced authentication backend (SCRAM, Kerberos, a signed nonce…). The broker calls `step` with the
  * client's Authentication Data: first from CONNECT (`state` undefined), then from each AUTH the client answers a
  * challenge with (`state` as the previous step returned it). At most 8 steps, all within `limits.connectTimeoutMs`.
+ * A client that connected this way may re-authenticate after CONNACK (AUTH 0x19, 4.12.1): the same exchange again,
+ * `state` undefined at its first step; an accepting decision then replaces the connection's policy and expiry, and
+ * must name the identity that owns the session (docs/auth.md, "Re-authentication").
  */
 export interface EnhancedAuth {
   readonly methods: readonly string[];

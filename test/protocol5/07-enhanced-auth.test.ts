@@ -1,30 +1,14 @@
 import { describe, expect, it } from "vitest";
-import { createAllowAll } from "../../core/auth/index.js";
-import type { Auth } from "../../core/auth/types.js";
 import { useBroker } from "../helpers/fixture.js";
 import { RawClient } from "../helpers/raw-client.js";
+import { NONCE, NONCE_ANSWER, NONCE_WELCOME, nonceAuth } from "./support.js";
 
 /**
  * MQTT 5 enhanced authentication (4.12) through the auth interface's hook (`Auth.enhanced`): a backend offering
- * one method, a challenge (a nonce) and a response (the nonce reversed), like a SCRAM or signed-nonce exchange.
+ * one method, a challenge (a nonce) and a response (the nonce reversed), like a SCRAM or signed-nonce exchange
+ * (`nonceAuth`, test/protocol5/support.ts). Re-authentication after CONNACK: 08-reauth.test.ts.
  */
-const allowAll = createAllowAll();
-const nonce = Buffer.from("n-123");
-const auth: Auth = {
-  name: "challenge",
-  connect: (client, password) => allowAll.connect(client, password),
-  enhanced: {
-    methods: ["TEST-NONCE"],
-    async step(client, _method, data, state) {
-      if (state === undefined) return { challenge: nonce, state: "sent" };
-      if (data?.equals(Buffer.from([...nonce].reverse())) === true) {
-        const ok = await allowAll.connect(client, undefined);
-        return { decision: ok, data: Buffer.from("welcome") };
-      }
-      return { decision: { ok: false, returnCode: 4, reason: "wrong response" } };
-    },
-  },
-};
+const auth = nonceAuth();
 
 const f = useBroker({}, auth);
 
@@ -37,10 +21,10 @@ describe("MQTT 5 enhanced authentication", () => {
     const c = await open5();
     c.send({ cmd: "connect", protocolId: "MQTT", protocolVersion: 5, clean: true, keepalive: 0, clientId: "ea-ok", properties: { authenticationMethod: "TEST-NONCE" } });
     const challenge = await c.expect("auth");
-    expect(challenge).toMatchObject({ reasonCode: 0x18, properties: { authenticationMethod: "TEST-NONCE", authenticationData: nonce } });
-    c.send({ cmd: "auth", reasonCode: 0x18, properties: { authenticationMethod: "TEST-NONCE", authenticationData: Buffer.from([...nonce].reverse()) } });
+    expect(challenge).toMatchObject({ reasonCode: 0x18, properties: { authenticationMethod: "TEST-NONCE", authenticationData: NONCE } });
+    c.send({ cmd: "auth", reasonCode: 0x18, properties: { authenticationMethod: "TEST-NONCE", authenticationData: NONCE_ANSWER } });
     const connack = await c.expect("connack");
-    expect(connack).toMatchObject({ reasonCode: 0, properties: { authenticationMethod: "TEST-NONCE", authenticationData: Buffer.from("welcome") } });
+    expect(connack).toMatchObject({ reasonCode: 0, properties: { authenticationMethod: "TEST-NONCE", authenticationData: NONCE_WELCOME } });
     expect(await c.subscribe("ea/#", 0)).toEqual([0]);
   });
 
