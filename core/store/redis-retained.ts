@@ -3,25 +3,31 @@ import { compareUtf8, decodeRetained, encodeRetained } from "./codec.js";
 import { CursorSeal } from "./cursor.js";
 import { CURSOR_SECRET_KEY, RETAINED_KEY, RETAINED_KEYS, RETAINED_STATS_KEY } from "./keys.js";
 import { asArray, asInt, asNullableString, asString, retainedPairs } from "./redis-replies.js";
-import { levelEntries, retainedSize, SCAN_BUDGET, type Source } from "./retained-index.js";
+import { levelEntries, retainedDue, retainedSize, SCAN_BUDGET, type Source, SWEEP_BUDGET } from "./retained-index.js";
 import { openListCursor, scanRetainedPages, sealListCursor, type ScanStep, withoutUpdateTime } from "./retained-scan.js";
 import * as S from "./scripts-retained.js";
 import { type RedisClient, type ScriptCall, unwrap } from "./transport.js";
 import type { Page, RetainedRecord, RetainedStats, StoredMessage, StoreOp } from "./types.js";
 import * as check from "./validate.js";
 
-/** The APPLY call of one retained op of a batch (scripts-retained.ts). */
+/**
+ * The APPLY call of one retained op of a batch (scripts-retained.ts). A set sweeps at its `now` when refused for a
+ * limit, and (re)indexes the message's due time when it has one.
+ */
 export function retainedCall(op: Extract<StoreOp, { op: "retained.set" } | { op: "retained.delete" }>, now: number): ScriptCall {
-  if (op.op === "retained.delete") return { script: S.APPLY, keys: RETAINED_KEYS, args: [op.op, op.topic, ...levelEntries(op.topic)] };
+  if (op.op === "retained.delete") return { script: S.APPLY, keys: RETAINED_KEYS, args: [op.op, op.topic] };
+  const at = op.now ?? now;
   const size = retainedSize(op.msg.topic, op.msg.payload);
-  const value = encodeRetained(op.msg, size, op.now ?? now);
+  const due = retainedDue(op.msg);
+  const value = encodeRetained(op.msg, size, at);
   const args = [op.op, op.msg.topic, value, String(op.maxRetained), String(size), op.maxBytes === undefined ? "" : String(op.maxBytes)];
+  args.push(due === undefined ? "" : String(due), String(at));
   return { script: S.APPLY, keys: RETAINED_KEYS, args: [...args, ...levelEntries(op.msg.topic)] };
 }
 
 /**
- * Retained messages on Redis (either transport): reads through the retained index (retained-index.ts). Writes go
- * through `RedisStore.apply` with `retainedCall`. See docs/store.md.
+ * Retained messages on Redis (either transport): reads through the retained index (retained-index.ts), and the
+ * sweep of expired messages. Writes go through `RedisStore.apply` with `retainedCall`. See docs/store.md.
  */
 export class RedisRetained {
   /** The cursor seal, once its secret was read from (or created in) Redis. */
@@ -71,6 +77,22 @@ export class RedisRetained {
   async stats(): Promise<RetainedStats> {
     const [count, bytes] = (await this.client.batch([["HLEN", RETAINED_KEY], ["HGET", RETAINED_STATS_KEY, "bytes"]])).map(unwrap);
     return { count: asInt(count, "HLEN"), bytes: bytes === null ? 0 : Number(asString(bytes, "bytes")) };
+  }
+
+  /** One `retainedSweep` script per SWEEP_BUDGET due entries, until `limit` entries were looked at or none is left. */
+  async sweep(now: number, limit: number): Promise<number> {
+    check.checkInt(now, "now");
+    check.checkLimit(limit);
+    let removed = 0;
+    for (let left = limit; left > 0; ) {
+      const n = Math.min(left, SWEEP_BUDGET);
+      const a = asArray(await this.client.eval(S.RETAINED_SWEEP, RETAINED_KEYS, [String(now), String(n)]), "retained sweep");
+      removed += asInt(a[0], "removed");
+      const examined = asInt(a[1], "examined");
+      if (examined < n) break;
+      left -= examined;
+    }
+    return removed;
   }
 
   /** The seal for page cursors: its secret is created once per Redis (SET NX) and read once per store. */

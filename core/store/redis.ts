@@ -412,6 +412,10 @@ export class RedisStore extends StoreParts implements Store {
     return this.retained.stats();
   }
 
+  sweepRetained(now: number, limit: number): Promise<number> {
+    return this.retained.sweep(now, limit);
+  }
+
   async registerNode(node: NodeRecord, ttlMs: number): Promise<void> {
     check.checkNode(node, ttlMs);
     await this.client.command(["HSET", NODES_KEY, node.nodeId, encodeNode(node, ttlMs)]);

@@ -1,50 +1,113 @@
-import { SCAN_BUDGET, SCAN_BYTES } from "./retained-index.js";
+import { INDEXED_LEVELS, SCAN_BUDGET, SCAN_BYTES, SWEEP_ON_FULL } from "./retained-index.js";
 import { script } from "./scripts.js";
 
 /*
- * The Lua scripts of retained messages (core/store/retained-index.ts, docs/store.md "Retained index"), shared by
- * both Redis transports. Their KEYS are keys.ts RETAINED_KEYS, all under the `{r}` tag: msgs, topics, levels, stats.
+ * The Lua scripts of retained messages (core/store/retained-index.ts, docs/store.md "Retained index" and "Retained
+ * expiry"), shared by both Redis transports. Their KEYS are keys.ts RETAINED_KEYS, all under the `{r}` tag:
+ * msgs, topics, levels, stats, expiry.
  */
+
+/** `split(s)`: the levels of a topic or filter (split at '/', empty levels kept). */
+const SPLIT = String.raw`
+local function split(s)
+  local r, start = {}, 1
+  while true do
+    local j = string.find(s, '/', start, true)
+    if not j then r[#r + 1] = string.sub(s, start) return r end
+    r[#r + 1] = string.sub(s, start, j - 1)
+    start = j + 1
+  end
+end
+`;
+
+/**
+ * Deleting and sweeping, on all five retained keys. `drop(topic, value)` deletes a stored message with its index
+ * entries (the level entries as retained-index.ts `levelEntries` makes them) and its bytes. `sweep(now, limit)`
+ * looks at up to `limit` entries of the expiry index due at `now`, earliest first, and for each reads the stored
+ * message's own due time (`,"d":<ms>}` at the end of its value, codec.ts encodeRetained): due → drop; later →
+ * the entry moves there; none (gone, or replaced by a message without expiry, also by a writer that predates the
+ * index) → the entry goes. Returns removed, examined.
+ */
+const RETAINED = SPLIT + String.raw`
+local function size_of(v) return tonumber(string.match(v, '^(%d+):') or '0') end
+local function drop(topic, v)
+  redis.call('HDEL', KEYS[1], topic)
+  redis.call('HINCRBY', KEYS[4], 'bytes', -size_of(v))
+  redis.call('ZREM', KEYS[2], topic)
+  local t = split(topic)
+  for i = 2, math.min(#t, ${INDEXED_LEVELS + 1}) do redis.call('ZREM', KEYS[3], (i - 1) .. ':' .. t[i] .. '/' .. topic) end
+  redis.call('ZREM', KEYS[5], topic)
+end
+local function sweep(now, limit)
+  local due = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now, 'LIMIT', 0, limit)
+  local removed = 0
+  for _, topic in ipairs(due) do
+    local v = redis.call('HGET', KEYS[1], topic)
+    local d = v and string.match(v, ',"d":(%d+)}$')
+    if not d then
+      redis.call('ZREM', KEYS[5], topic)
+    elseif tonumber(d) > tonumber(now) then
+      redis.call('ZADD', KEYS[5], d, topic)
+    else
+      drop(topic, v)
+      removed = removed + 1
+    end
+  end
+  return removed, #due
+end
+`;
 
 /**
  * One retained op of a batch (session ops go through SESSION_APPLY, one call per session and batch).
- * KEYS = retained msgs, topics, levels, stats (keys.ts). ARGV[1] is the op name. Reply: {1} or {0, 'full'}.
- *   retained.set: topic, `<size>:<JSON>`, maxRetained, size, maxBytes ('' = none), ...level index entries
- *   retained.delete: topic, ...level index entries
+ * ARGV[1] is the op name. Reply: {1} or {0, 'full'}.
+ *   retained.set: topic, `<size>:<JSON>`, maxRetained, size, maxBytes ('' = none), due ('' = it never expires),
+ *     now ('' = do not sweep), ...level index entries. Refused for a limit, it sweeps up to ${SWEEP_ON_FULL} entries due at
+ *     `now` and checks again. The expiry entry is set to `due`, or removed.
+ *   retained.delete: topic
  */
-export const APPLY = script("apply", String.raw`
+export const APPLY = script("apply", RETAINED + String.raw`
 local op = ARGV[1]
+local topic = ARGV[2]
 if op == 'retained.set' then
-  local old = redis.call('HGET', KEYS[1], ARGV[2])
-  local old_size = 0
-  if old then
-    old_size = tonumber(string.match(old, '^(%d+):') or '0')
-  elseif redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[4]) then
-    return { 0, 'full' }
-  end
   local size = tonumber(ARGV[5])
-  if ARGV[6] ~= '' and size > old_size then
-    local bytes = tonumber(redis.call('HGET', KEYS[4], 'bytes') or '0')
-    if bytes - old_size + size > tonumber(ARGV[6]) then return { 0, 'full' } end
+  local function fits()
+    local old = redis.call('HGET', KEYS[1], topic)
+    local old_size = 0
+    if old then
+      old_size = size_of(old)
+    elseif redis.call('HLEN', KEYS[1]) >= tonumber(ARGV[4]) then
+      return false
+    end
+    if ARGV[6] ~= '' and size > old_size then
+      local bytes = tonumber(redis.call('HGET', KEYS[4], 'bytes') or '0')
+      if bytes - old_size + size > tonumber(ARGV[6]) then return false end
+    end
+    return true
   end
-  redis.call('HSET', KEYS[1], ARGV[2], ARGV[3])
+  if not fits() and (ARGV[8] == '' or sweep(ARGV[8], ${SWEEP_ON_FULL}) == 0 or not fits()) then return { 0, 'full' } end
+  local old = redis.call('HGET', KEYS[1], topic)
+  local old_size = 0
+  if old then old_size = size_of(old) end
+  redis.call('HSET', KEYS[1], topic, ARGV[3])
   redis.call('HINCRBY', KEYS[4], 'bytes', size - old_size)
   if not old then
-    redis.call('ZADD', KEYS[2], 0, ARGV[2])
-    for i = 7, #ARGV do redis.call('ZADD', KEYS[3], 0, ARGV[i]) end
+    redis.call('ZADD', KEYS[2], 0, topic)
+    for i = 9, #ARGV do redis.call('ZADD', KEYS[3], 0, ARGV[i]) end
   end
+  if ARGV[7] ~= '' then redis.call('ZADD', KEYS[5], ARGV[7], topic) else redis.call('ZREM', KEYS[5], topic) end
   return { 1 }
 elseif op == 'retained.delete' then
-  local old = redis.call('HGET', KEYS[1], ARGV[2])
-  if old then
-    redis.call('HDEL', KEYS[1], ARGV[2])
-    redis.call('HINCRBY', KEYS[4], 'bytes', -tonumber(string.match(old, '^(%d+):') or '0'))
-    redis.call('ZREM', KEYS[2], ARGV[2])
-    for i = 3, #ARGV do redis.call('ZREM', KEYS[3], ARGV[i]) end
-  end
+  local old = redis.call('HGET', KEYS[1], topic)
+  if old then drop(topic, old) else redis.call('ZREM', KEYS[5], topic) end
   return { 1 }
 end
 return redis.error_reply('mqgate: unknown op ' .. op)
+`);
+
+/** ARGV: now, limit (at most SWEEP_BUDGET, retained-index.ts). Reply: {removed, examined} (examined < limit: nothing more is due). */
+export const RETAINED_SWEEP = script("retainedSweep", RETAINED + String.raw`
+local removed, examined = sweep(ARGV[1], tonumber(ARGV[2]))
+return { removed, examined }
 `);
 
 /** KEYS: retained msgs, topics. */
@@ -76,16 +139,7 @@ return pairs_of(redis.call('ZRANGEBYLEX', KEYS[2], min, '+', 'LIMIT', 0, tonumbe
  * messages up to ${SCAN_BYTES} bytes (plus the one that crosses it).
  * Reply: source (0-based), next entry (false = range exhausted), then topic, value pairs of the matches.
  */
-export const RETAINED_SCAN = script("retainedScan", String.raw`
-local function split(s)
-  local r, start = {}, 1
-  while true do
-    local j = string.find(s, '/', start, true)
-    if not j then r[#r + 1] = string.sub(s, start) return r end
-    r[#r + 1] = string.sub(s, start, j - 1)
-    start = j + 1
-  end
-end
+export const RETAINED_SCAN = script("retainedScan", SPLIT + String.raw`
 local f = split(ARGV[1])
 local wild_first = f[1] == '+' or f[1] == '#'
 local function matches(topic)

@@ -6,7 +6,7 @@ import { VERSION_TOMBSTONE_MS } from "./keys.js";
  * the retained ones in scripts-retained.ts, users and roles in scripts-identity.ts, idempotency records in
  * scripts-idempotency.ts.
  * Scripts touch only the keys they are given, and every multi-key script gets keys of one hash slot: the seven
- * keys of one session (`{c:<id>}`), the four retained keys (`{r}`) or the two API key keys (`{k}`).
+ * keys of one session (`{c:<id>}`), the five retained keys (`{r}`) or the two API key keys (`{k}`).
  * Replies are flat arrays of strings and integers (no cjson), which survive both RESP and Upstash's JSON.
  */
 export interface LuaScript {
