@@ -913,7 +913,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
       return;
     }
     const { maxRetained, maxRetainedBytes } = this.config.limits;
-    this.journal.write({ op: "retained.set", msg, maxRetained, maxBytes: maxRetainedBytes, now: Date.now() }, this, msg);
+    // The broker's clock: a set refused for a limit first sweeps what expired by then (Store.sweepRetained).
+    this.journal.write({ op: "retained.set", msg, maxRetained, maxBytes: maxRetainedBytes, now: this.now() }, this, msg);
   }
 
   /** The store's answer to a retained.set. */

@@ -332,6 +332,7 @@ export class BrokerMetrics {
       },
     });
     counter("mqgate_sessions_expired_total", "Offline sessions this node deleted after limits.sessionExpirySeconds", () => stats.sessionsExpired);
+    counter("mqgate_retained_expired_total", "Expired retained messages (MQTT 5 Message Expiry Interval) this node's sweep deleted", () => stats.retainedExpired);
     new Counter({
       name: "mqgate_disconnections_total",
       help: "Client connections closed, by reason (client-disconnect, keepalive-timeout, takeover, server-shutdown, ...)",

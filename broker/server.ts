@@ -24,6 +24,7 @@ import { type Listener, startListeners } from "./listeners.js";
 import { BrokerMetrics, type LeaseFigures, type MetricsListener, startMetricsListener } from "./metrics.js";
 import { NodeStatsSampler } from "./node-stats.js";
 import { NodePresence } from "./presence.js";
+import { RetainedSweeper, type RetainedSweepOptions } from "./retained-sweep.js";
 import { VERSION } from "./version.js";
 import { SysPublisher } from "./sys.js";
 
@@ -42,6 +43,8 @@ export interface BrokerParts {
   now?: () => number;
   /** How often and how much the session expiry sweep works (broker/expiry.ts). */
   expirySweep?: ExpirySweepOptions;
+  /** How often and how much the sweep of expired retained messages works (broker/retained-sweep.ts). */
+  retainedSweep?: RetainedSweepOptions;
   /** The store lease renewals go to (a connection of their own, decision 019); default: the broker's store. */
   leaseStore?: Store;
   /** Where EMF metric lines go when `config.emf.intervalSeconds` is set (one line per call); default stdout. */
@@ -56,6 +59,8 @@ export interface RunningBroker {
   readonly events: EventBridge | null;
   /** The session expiry sweep (runs on a timer; `sweep()` runs one now). */
   readonly expiry: ExpirySweeper;
+  /** The sweep of expired retained messages (runs on a timer; `sweep()` runs one now). */
+  readonly retainedSweep: RetainedSweeper;
   readonly listeners: readonly Listener[];
   /** The REST API served by this process (config.http), or null when its port is off. */
   readonly http: LocalApi | null;
@@ -184,6 +189,8 @@ export async function startBroker(
   sys.start();
   const expiry = new ExpirySweeper(broker, parts.expirySweep);
   expiry.start();
+  const retainedSweep = new RetainedSweeper(broker, parts.retainedSweep);
+  retainedSweep.start();
   const emfOut = parts.emfOut ?? ((line: string) => void process.stdout.write(`${line}\n`));
   const emf =
     metrics !== null && config.emf.intervalSeconds > 0
@@ -203,6 +210,7 @@ export async function startBroker(
     cluster,
     events,
     expiry,
+    retainedSweep,
     listeners,
     http,
     metrics: ops,
@@ -220,6 +228,7 @@ export async function startBroker(
         try {
           sys.stop();
           await expiry.stop();
+          await retainedSweep.stop();
           await identitySync?.close();
           await http?.close();
           const stopping = Promise.all(listeners.map((l) => l.close()));

@@ -19,6 +19,8 @@ export class BrokerStats {
   readonly sessionsRefused: Record<"identity" | "session-limit" | "client-id", number> = { identity: 0, "session-limit": 0, "client-id": 0 };
   /** Offline sessions this node's sweep deleted after `limits.sessionExpirySeconds`. */
   sessionsExpired = 0;
+  /** Expired retained messages (MQTT 5 Message Expiry Interval) this node's sweep deleted from the store. */
+  retainedExpired = 0;
   bytesReceived = 0;
   bytesSent = 0;
   readonly dropped: Record<DropReason, number> = {

@@ -1,6 +1,7 @@
 import type { QoS } from "mqtt-packet";
 import { outgoingSuffix, putMessageExtras, readOutgoingSuffix, SUFFIX_MARK, takeMessageExtras } from "./codec-props.js";
 import { InvalidStoreInput, StoreDataError } from "./errors.js";
+import { retainedDue } from "./retained-index.js";
 import type { ApiKeyRecord, NodeRecord, NodeStats, RetainedRecord, StoredMessage, StoredOutgoing } from "./types.js";
 
 /*
@@ -48,9 +49,15 @@ export function decodeMessage(text: string): StoredMessage {
   return messageFrom(parseJson(text, "message"), "message");
 }
 
-/** A retained message as stored: `<size>:<JSON>` (size in plain text for the scripts' byte budget; JSON with `u`). */
+/**
+ * A retained message as stored: `<size>:<JSON>` (size in plain text for the scripts' byte budget; JSON with `u`,
+ * and for a message that expires, `d`: when, as the last key, so the sweep script reads it from the end of the
+ * value without cjson). Readers ignore `d`: it follows from `pa` and the props.
+ */
 export function encodeRetained(msg: StoredMessage, size: number, updatedAt: number): string {
-  return `${size}:${JSON.stringify({ ...messageJson(msg), u: updatedAt })}`;
+  const due = retainedDue(msg);
+  const o = due === undefined ? { ...messageJson(msg), u: updatedAt } : { ...messageJson(msg), u: updatedAt, d: due };
+  return `${size}:${JSON.stringify(o)}`;
 }
 
 export function decodeRetained(text: string): RetainedRecord {

@@ -75,8 +75,9 @@ export function ownedKey(nodeId: string): string {
 }
 
 /**
- * Hash: topic -> `<size>:<JSON>` (size = topic + payload bytes, JSON with the update time). The four retained keys
- * share the `{r}` tag (one slot: the scripts touch them together). See retained-index.ts and docs/store.md.
+ * Hash: topic -> `<size>:<JSON>` (size = topic + payload bytes, JSON with the update time, and last `d`, the time
+ * the message expires, when it can). The five retained keys share the `{r}` tag (one slot: the scripts touch them
+ * together). See retained-index.ts and docs/store.md.
  */
 export const RETAINED_KEY = `${KEY_PREFIX}{r}:msgs`;
 /** Sorted set (scores 0): retained topics, for cursor pagination and prefix ranges. */
@@ -85,8 +86,13 @@ export const RETAINED_TOPICS_KEY = `${KEY_PREFIX}{r}:topics`;
 export const RETAINED_LEVELS_KEY = `${KEY_PREFIX}{r}:levels`;
 /** Hash: bytes (topic + payload bytes of the retained set; the count is HLEN of RETAINED_KEY). */
 export const RETAINED_STATS_KEY = `${KEY_PREFIX}{r}:stats`;
+/**
+ * Sorted set: topic -> when its retained message expires (ms), for the messages with an MQTT 5 Message Expiry
+ * Interval; `sweepRetained` takes the due ones (docs/store.md, "Retained expiry").
+ */
+export const RETAINED_EXPIRY_KEY = `${KEY_PREFIX}{r}:expiry`;
 /** The retained keys as a KEYS array, in the order the scripts take them. */
-export const RETAINED_KEYS: readonly string[] = [RETAINED_KEY, RETAINED_TOPICS_KEY, RETAINED_LEVELS_KEY, RETAINED_STATS_KEY];
+export const RETAINED_KEYS: readonly string[] = [RETAINED_KEY, RETAINED_TOPICS_KEY, RETAINED_LEVELS_KEY, RETAINED_STATS_KEY, RETAINED_EXPIRY_KEY];
 
 /** String: 64 hex digits, the secret page cursors are sealed with (created once, by SET NX; core/store/cursor.ts). */
 export const CURSOR_SECRET_KEY = `${KEY_PREFIX}cursor-secret`;

@@ -1,8 +1,11 @@
 import { topicMatches } from "../topic/index.js";
 import { compareUtf8 } from "./codec.js";
 import { CursorSeal } from "./cursor.js";
+import { ExpiryIndex } from "./expiry-index.js";
 import { copyMessage } from "./memory-state.js";
-import { entryOfTopic, levelEntries, retainedSize, SCAN_BUDGET, SCAN_BYTES, topicOfEntry, type Source } from "./retained-index.js";
+import {
+  entryOfTopic, levelEntries, retainedDue, retainedSize, SCAN_BUDGET, SCAN_BYTES, SWEEP_ON_FULL, topicOfEntry, type Source,
+} from "./retained-index.js";
 import { openListCursor, scanRetainedPages, sealListCursor, type ScanStep, withoutUpdateTime } from "./retained-scan.js";
 import { SortedKeys } from "./sorted.js";
 import type { Page, RetainedRecord, RetainedStats, StoredMessage, StoreOpResult } from "./types.js";
@@ -21,27 +24,33 @@ function copyRecord(r: RetainedRecord): RetainedRecord {
 
 /**
  * The memory store's retained messages and their index: the same ordered sets, bounds and page walk as the Redis
- * scripts (retained-index.ts), so the contract suite sees one behaviour.
+ * scripts (retained-index.ts), so the contract suite sees one behaviour. Messages that can expire are also in an
+ * expiry index (topic -> due time), the `mqg:{r}:expiry` of the Redis store.
  */
 export class MemoryRetained {
   private readonly messages = new Map<string, Entry>();
   private readonly topics = new SortedKeys();
   private readonly levels = new SortedKeys();
+  private readonly expiry = new ExpiryIndex();
   private readonly seal = CursorSeal.random();
   private bytes = 0;
 
+  /** Refused for a limit, it first sweeps up to SWEEP_ON_FULL messages expired at `now` and checks again. */
   set(msg: StoredMessage, maxRetained: number, maxBytes: number | undefined, now: number): StoreOpResult {
-    const old = this.messages.get(msg.topic);
     const size = retainedSize(msg.topic, msg.payload);
-    const oldSize = old?.size ?? 0;
-    if (old === undefined && this.messages.size >= maxRetained) return { ok: false, reason: "full" };
-    if (maxBytes !== undefined && size > oldSize && this.bytes - oldSize + size > maxBytes) return { ok: false, reason: "full" };
+    if (!this.fits(msg.topic, size, maxRetained, maxBytes) && (this.sweep(now, SWEEP_ON_FULL) === 0 || !this.fits(msg.topic, size, maxRetained, maxBytes))) {
+      return { ok: false, reason: "full" };
+    }
+    const old = this.messages.get(msg.topic);
     this.messages.set(msg.topic, { rec: { ...copyMessage(msg), updatedAt: now }, size });
-    this.bytes += size - oldSize;
+    this.bytes += size - (old?.size ?? 0);
     if (old === undefined) {
       this.topics.add(msg.topic);
       for (const e of levelEntries(msg.topic)) this.levels.add(e);
     }
+    const due = retainedDue(msg);
+    if (due === undefined) this.expiry.delete(msg.topic);
+    else this.expiry.set(msg.topic, due);
     return { ok: true };
   }
 
@@ -52,7 +61,38 @@ export class MemoryRetained {
     this.bytes -= old.size;
     this.topics.delete(topic);
     for (const e of levelEntries(topic)) this.levels.delete(e);
+    this.expiry.delete(topic);
     return { ok: true };
+  }
+
+  /**
+   * Deletes the messages expired at `now`, looking at no more than `limit` due index entries, earliest first; how
+   * many it deleted. An entry whose message is gone or was replaced by one that expires later (or never) is moved
+   * or dropped instead.
+   */
+  sweep(now: number, limit: number): number {
+    let removed = 0;
+    for (const topic of this.expiry.takeDue(now, limit)) {
+      const e = this.messages.get(topic);
+      const due = e === undefined ? undefined : retainedDue(e.rec);
+      if (due === undefined) {
+        this.expiry.delete(topic);
+      } else if (due > now) {
+        this.expiry.set(topic, due);
+      } else {
+        this.delete(topic);
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  /** Whether `topic` may hold a message of `size` bytes within the limits. */
+  private fits(topic: string, size: number, maxRetained: number, maxBytes: number | undefined): boolean {
+    const old = this.messages.get(topic);
+    const oldSize = old?.size ?? 0;
+    if (old === undefined && this.messages.size >= maxRetained) return false;
+    return maxBytes === undefined || size <= oldSize || this.bytes - oldSize + size <= maxBytes;
   }
 
   get(topic: string): RetainedRecord | null {

@@ -246,6 +246,12 @@ export class MemoryStore extends StoreParts implements Store {
     return this.retained.stats();
   }
 
+  async sweepRetained(now: number, limit: number): Promise<number> {
+    check.checkInt(now, "now");
+    check.checkLimit(limit);
+    return this.retained.sweep(now, limit);
+  }
+
   async registerNode(node: NodeRecord, ttlMs: number): Promise<void> {
     check.checkNode(node, ttlMs);
     this.nodes.set(node.nodeId, { node: structuredClone(node), ttlMs });

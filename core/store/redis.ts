@@ -1,25 +1,18 @@
 import type { SubscriptionWord } from "../subscription-word.js";
 import { StoreParts } from "./store-parts.js";
-import { randomBytes } from "node:crypto";
 import {
-  compareUtf8, decodeApiKey, decodeCursor, decodeNode, decodeRetained, encodeApiKey, encodeCursor, encodeNode,
-  encodeNodeStats, encodeOutgoingBody, encodeRetained,
+  compareUtf8, decodeApiKey, decodeCursor, decodeNode, encodeApiKey, encodeCursor, encodeNode, encodeNodeStats, encodeOutgoingBody,
 } from "./codec.js";
-import { CursorSeal } from "./cursor.js";
 import { ClaimRefused, StoreDataError } from "./errors.js";
-import {
-  API_KEY_KEYS, API_KEYS_KEY, COUNTERS_KEY, CURSOR_SECRET_KEY, custodyKey, DEDUP_WINDOW_MS, EXPIRY_KEY, NODES_KEY, ownedKey, RETAINED_KEY, RETAINED_KEYS, RETAINED_STATS_KEY,
-  sessionKeys, SESSIONS_KEY,
-} from "./keys.js";
+import { API_KEY_KEYS, API_KEYS_KEY, COUNTERS_KEY, custodyKey, DEDUP_WINDOW_MS, EXPIRY_KEY, NODES_KEY, ownedKey, sessionKeys, SESSIONS_KEY } from "./keys.js";
 import { RedisIdempotency } from "./idempotency.js";
 import { RedisIdentities } from "./redis-identity.js";
 import { RedisRoutes } from "./routes-redis.js";
 import type { Adoption, RouteChanges, RouteDigest } from "./routes-types.js";
 import { RedisWills } from "./wills.js";
-import { levelEntries, retainedSize, SCAN_BUDGET, type Source } from "./retained-index.js";
-import { openListCursor, scanRetainedPages, sealListCursor, type ScanStep, withoutUpdateTime } from "./retained-scan.js";
 import { indexCommands, unindex } from "./redis-index.js";
-import { asArray, asInt, asNullableString, asString, flatMap, opResult, retainedPairs, sessionRecord, sessionSnapshot } from "./redis-replies.js";
+import { asArray, asInt, asNullableString, asString, flatMap, opResult, sessionRecord, sessionSnapshot } from "./redis-replies.js";
+import { RedisRetained, retainedCall } from "./redis-retained.js";
 import * as S from "./scripts.js";
 import { type Call, RedisClient, type RedisTransport, type ScriptCall, unwrap } from "./transport.js";
 import type {
@@ -122,15 +115,6 @@ function groupResults(reply: unknown, g: SessionGroup, ops: StoreOp[], results: 
   }
 }
 
-/** One APPLY call for a retained op. */
-function retainedCall(op: Extract<StoreOp, { op: "retained.set" } | { op: "retained.delete" }>): ScriptCall {
-  if (op.op === "retained.delete") return { script: S.APPLY, keys: RETAINED_KEYS, args: [op.op, op.topic, ...levelEntries(op.topic)] };
-  const size = retainedSize(op.msg.topic, op.msg.payload);
-  const value = encodeRetained(op.msg, size, op.now ?? Date.now());
-  const args = [op.op, op.msg.topic, value, String(op.maxRetained), String(size), op.maxBytes === undefined ? "" : String(op.maxBytes)];
-  return { script: S.APPLY, keys: RETAINED_KEYS, args: [...args, ...levelEntries(op.msg.topic)] };
-}
-
 /**
  * The Store on Redis, over either transport (TCP or Upstash REST): one schema (keys.ts), one set of Lua scripts
  * (scripts.ts). Binary payloads are encoded as described in codec.ts. See docs/store.md.
@@ -138,8 +122,7 @@ function retainedCall(op: Extract<StoreOp, { op: "retained.set" } | { op: "retai
 export class RedisStore extends StoreParts implements Store {
   readonly kind: "redis" | "upstash";
   private readonly client: RedisClient;
-  /** The cursor seal, once its secret was read from (or created in) Redis. */
-  private seal: Promise<CursorSeal> | null = null;
+  private readonly retained: RedisRetained;
   protected readonly identities: RedisIdentities;
   private readonly routes: RedisRoutes;
   protected readonly wills: RedisWills;
@@ -149,6 +132,7 @@ export class RedisStore extends StoreParts implements Store {
     super();
     this.kind = transport.kind;
     this.client = new RedisClient(transport);
+    this.retained = new RedisRetained(this.client);
     this.identities = new RedisIdentities(this.client);
     this.routes = new RedisRoutes(this.client);
     this.wills = new RedisWills(this.client);
@@ -374,7 +358,7 @@ export class RedisStore extends StoreParts implements Store {
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i] as StoreOp;
       if (op.op === "retained.set" || op.op === "retained.delete") {
-        calls.push(retainedCall(op));
+        calls.push(retainedCall(op, now));
         owners.push(i);
         continue;
       }
@@ -406,48 +390,30 @@ export class RedisStore extends StoreParts implements Store {
     return results;
   }
 
-  async getRetained(topic: string): Promise<RetainedRecord | null> {
-    const v = await this.client.command(["HGET", RETAINED_KEY, topic]);
-    return v === null ? null : decodeRetained(asString(v, "retained message"));
+  // --- retained (redis-retained.ts) ---
+
+  getRetained(topic: string): Promise<RetainedRecord | null> {
+    return this.retained.get(topic);
   }
 
-  /** Every match, walked page by page through the index (bounded calls; for small results). */
-  async matchRetained(filter: string): Promise<StoredMessage[]> {
-    const all: StoredMessage[] = [];
-    let cursor: string | null = null;
-    do {
-      const page: Page<RetainedRecord> = await this.scanRetained(filter, { cursor, limit: 1000 });
-      for (const r of page.items) all.push(withoutUpdateTime(r));
-      cursor = page.cursor;
-    } while (cursor !== null);
-    return all.sort((a, b) => compareUtf8(a.topic, b.topic));
+  matchRetained(filter: string): Promise<StoredMessage[]> {
+    return this.retained.match(filter);
   }
 
-  async listRetained(opts: { cursor?: string | null; limit: number }): Promise<Page<RetainedRecord>> {
-    check.checkLimit(opts.limit);
-    const seal = await this.cursorSeal();
-    const after = openListCursor(seal, opts.cursor);
-    // At most SCAN_BUDGET messages per page, so one script never reads more (whatever `limit` asks).
-    const limit = Math.min(opts.limit, SCAN_BUDGET);
-    const args = [after === null ? "0" : "1", after ?? "", String(limit + 1)];
-    const msgs = retainedPairs(await this.client.eval(S.RETAINED_PAGE, RETAINED_KEYS, args));
-    const items = msgs.slice(0, limit);
-    return { items, cursor: msgs.length > limit ? sealListCursor(seal, (items[items.length - 1] as StoredMessage).topic) : null };
+  listRetained(opts: { cursor?: string | null; limit: number }): Promise<Page<RetainedRecord>> {
+    return this.retained.list(opts);
   }
 
-  async scanRetained(filter: string, opts: { cursor?: string | null; limit: number }): Promise<Page<RetainedRecord>> {
-    const step = async (sources: readonly Source[], source: number | null, after: string | null, limit: number): Promise<ScanStep> => {
-      const args = [filter, source === null ? "" : String(source), after ?? "", String(limit)];
-      for (const s of sources) args.push(s.kind, s.prefix);
-      const a = asArray(await this.client.eval(S.RETAINED_SCAN, RETAINED_KEYS, args), "retained scan");
-      return { source: asInt(a[0], "source"), next: asNullableString(a[1], "next entry"), items: retainedPairs(a, 2) };
-    };
-    return scanRetainedPages(filter, opts, await this.cursorSeal(), (t) => this.getRetained(t), step);
+  scanRetained(filter: string, opts: { cursor?: string | null; limit: number }): Promise<Page<RetainedRecord>> {
+    return this.retained.scan(filter, opts);
   }
 
-  async retainedStats(): Promise<RetainedStats> {
-    const [count, bytes] = (await this.client.batch([["HLEN", RETAINED_KEY], ["HGET", RETAINED_STATS_KEY, "bytes"]])).map(unwrap);
-    return { count: asInt(count, "HLEN"), bytes: bytes === null ? 0 : Number(asString(bytes, "bytes")) };
+  retainedStats(): Promise<RetainedStats> {
+    return this.retained.stats();
+  }
+
+  sweepRetained(now: number, limit: number): Promise<number> {
+    return this.retained.sweep(now, limit);
   }
 
   async registerNode(node: NodeRecord, ttlMs: number): Promise<void> {
@@ -525,15 +491,6 @@ export class RedisStore extends StoreParts implements Store {
 
   close(): Promise<void> {
     return this.client.close();
-  }
-
-  /** The seal for page cursors: its secret is created once per Redis (SET NX) and read once per store. */
-  private cursorSeal(): Promise<CursorSeal> {
-    this.seal ??= this.client
-      .batch([["SET", CURSOR_SECRET_KEY, randomBytes(32).toString("hex"), "NX"], ["GET", CURSOR_SECRET_KEY]])
-      .then((r) => new CursorSeal(Buffer.from(asString(unwrap(r[1]), "cursor secret"), "hex")));
-    this.seal.catch(() => (this.seal = null));
-    return this.seal;
   }
 
   /** Up to `count` client ids of `mqg:sessions` after `after`, in byte order. */

@@ -1,5 +1,6 @@
 import { hasWildcard } from "../topic/index.js";
 import { retainedPrefix } from "./match.js";
+import type { StoredMessage } from "./types.js";
 
 /*
  * The retained index, shared by every store (docs/store.md, "Retained index"). Two ordered sets of strings:
@@ -76,4 +77,24 @@ export function candidateSources(filter: string): Source[] | null {
 /** Bytes a retained message counts against `maxRetainedBytes`: its topic and payload. */
 export function retainedSize(topic: string, payload: Buffer): number {
   return Buffer.byteLength(topic) + payload.length;
+}
+
+/*
+ * Retained expiry (docs/store.md, "Retained expiry"). A retained message with an MQTT 5 Message Expiry Interval is
+ * discarded once it expires (MQTT 5.0 3.3.2.3.3), so it no longer counts against the limits. Every store indexes
+ * such messages by due time (topic -> due), and `sweepRetained` removes the due ones: cost follows what expired.
+ */
+
+/** Due index entries one sweep call (one Lua script on Redis) looks at most, whatever `limit` asks. */
+export const SWEEP_BUDGET = SCAN_BUDGET;
+/** Due index entries a `retained.set` refused for a limit sweeps (then checks the limit again) before it refuses. */
+export const SWEEP_ON_FULL = 32;
+
+/**
+ * When a stored retained message expires (epoch ms): publication time + Message Expiry Interval, the moment its
+ * remaining interval reaches 0 (core/readable-properties.ts `hasExpired`); undefined when it never does.
+ */
+export function retainedDue(msg: StoredMessage): number | undefined {
+  const interval = msg.props?.messageExpiryInterval;
+  return interval === undefined || msg.publishedAt === undefined ? undefined : msg.publishedAt + interval * 1000;
 }

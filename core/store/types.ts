@@ -185,8 +185,9 @@ export type StoreOp =
   | { op: "inbound2.delete"; clientId: string; epoch: number; packetId: number }
   /**
    * Stores a retained message. Refused with "full" when it would take the retained set beyond `maxRetained`
-   * messages or (when given) `maxBytes` bytes (topic + payload; a replace that does not grow is always accepted).
-   * `now` is its update time (epoch ms; default: the store's clock).
+   * messages or (when given) `maxBytes` bytes (topic + payload; a replace that does not grow is always accepted),
+   * counting no message expired at `now` (see sweepRetained). `now` is its update time (epoch ms; default: the
+   * store's clock).
    */
   | { op: "retained.set"; msg: StoredMessage; maxRetained: number; maxBytes?: number; now?: number }
   | { op: "retained.delete"; topic: string };
@@ -314,6 +315,15 @@ export interface Store extends IdentityStore, RouteStore, WillOps, IdempotencySt
    */
   scanRetained(filter: string, opts: { cursor?: string | null; limit: number }): Promise<Page<RetainedRecord>>;
   retainedStats(): Promise<RetainedStats>;
+  /**
+   * Deletes the retained messages whose MQTT 5 Message Expiry Interval has passed at `now` (publishedAt + interval
+   * <= now: MQTT 5.0 3.3.2.3.3), with their index entries and their share of `retainedStats`; answers how many.
+   * Looks at no more than `limit` entries of an index ordered by due time (no scan of the retained set), earliest
+   * first, and deletes a topic only if the message stored there is the one that is due (a newer one on the same
+   * topic stays), atomically: several nodes may sweep at once. A `retained.set` refused for a limit sweeps a few
+   * due entries at its own `now` first, so expired messages never hold a limit.
+   */
+  sweepRetained(now: number, limit: number): Promise<number>;
 
   // nodes
   registerNode(node: NodeRecord, ttlMs: number): Promise<void>;

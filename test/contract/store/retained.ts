@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { StoredMessage } from "../../../core/store/types.js";
 import { allPages, applyOne, byteOrder, type Ctx, msg } from "./fixtures.js";
+import { retainedExpiryTests } from "./retained-expiry.js";
 import { retainedIndexTests } from "./retained-index.js";
 
 const TOPICS = [
@@ -111,4 +112,5 @@ export function retainedTests(ctx: Ctx): void {
     });
   });
   retainedIndexTests(ctx);
+  retainedExpiryTests(ctx);
 }
