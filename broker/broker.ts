@@ -449,18 +449,24 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
       // persistent session is refused with 0x03 at once and a clean one goes on in memory.
       // Applied, not durable: a batch holding a delivery for this very session waits for the claim (decision 020).
       if (await this.journal.appliedAll()) {
+        const now = this.now();
         claim = await this.store.claimSession(clientId, {
           node: this.config.nodeId,
           clean,
           discard,
           username: conn.client?.username ?? null,
-          now: this.now(),
+          now,
           identity,
           expiryMs: terms.expiryMs,
           maxSessions: limits.maxSessions,
         });
-        // The will is kept before CONNACK (decision 019): a node that dies right after CONNACK leaves it to a survivor.
-        if (conn.will !== null) await this.wills.connected(conn, clientId, claim.epoch, conn.will, conn.client?.username ?? null, conn.policy);
+        // The will is kept before CONNACK (decision 019): a node that dies right after CONNACK leaves it to a survivor,
+        // with its delay (the Session Expiry Interval of this CONNECT caps it, 3.1.3.2.2) and this claim's time, so
+        // a survivor can tell whether the client came back (decision 028).
+        if (conn.will !== null) {
+          const delay = conn.v5 === null ? 0 : Math.min(conn.willDelay, conn.v5.connectExpiry);
+          await this.wills.connected(conn, conn.will, { clientId, epoch: claim.epoch, claimedAt: now, delay, username: conn.client?.username ?? null, policy: conn.policy });
+        }
       }
     } catch (err) {
       if (err instanceof ClaimRefused) refused = err;
@@ -619,9 +625,12 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
           }
         });
       // MQTT 5 Will Delay Interval: published when it runs out or the session ends, whichever is first (3.1.3.2.2).
+      // In a cluster the store learns when it is due, for a survivor should this node die meanwhile (decision 028).
       const delay = ends ? 0 : Math.min(conn.willDelay, v5?.sessionExpiry ?? 0);
-      if (delay > 0) this.delayedWills.schedule(session.clientId, delay * 1000, publish, () => this.wills.discarded(conn));
-      else publish();
+      if (delay > 0) {
+        this.wills.waiting(conn, this.now() + delay * 1000);
+        this.delayedWills.schedule(session.clientId, delay * 1000, publish, () => this.wills.discarded(conn));
+      } else publish();
     } else {
       this.wills.discarded(conn);
     }

@@ -5,7 +5,8 @@ import type { Cluster } from "./cluster.js";
 import { Lease } from "./lease.js";
 import type { LeaseFigures } from "./metrics.js";
 import type { NodeStatsSampler } from "./node-stats.js";
-import { reapWills, StoreWills } from "./wills.js";
+import { WillReaper } from "./reap-wills.js";
+import { StoreWills } from "./wills.js";
 
 /**
  * Wires a cluster node's lease and its wills in the store (decision 019) into a broker, at the composition root
@@ -15,9 +16,9 @@ import { reapWills, StoreWills } from "./wills.js";
 export class ClusterLease {
   readonly lease: Lease;
   readonly wills: StoreWills;
+  /** Publishes the wills of a dead node or of this node's own earlier incarnations (delayed ones when due). */
+  private readonly reaper: WillReaper;
   private reaping: Promise<unknown> = Promise.resolve();
-  /** Wills this node published for a dead node or its own earlier incarnations. */
-  private reaped = 0;
 
   constructor(
     private readonly broker: Broker,
@@ -29,6 +30,7 @@ export class ClusterLease {
   ) {
     const onError = (operation: string, err: Error) => broker.emit("cluster.error", operation, err);
     this.wills = new StoreWills(broker.store, config.nodeId, () => cluster.incarnation, onError);
+    this.reaper = new WillReaper(broker, this.wills);
     const ttlMs = config.cluster.nodeTtlMs;
     this.lease = new Lease(
       { nodeId: config.nodeId, heartbeatMs: config.cluster.heartbeatMs, ttlMs, marginMs: config.cluster.leaseMarginMs || Math.floor(ttlMs / 10) },
@@ -38,6 +40,8 @@ export class ClusterLease {
         lost: () => {
           this.wills.abandon(true);
           broker.closeConnections("server-shutdown");
+          // Every will waiting out its delay here is in the store, for a survivor or the next incarnation (decision 028).
+          broker.delayedWills.forgetAll();
         },
         rejoin: async () => {
           await cluster.restartQueue();
@@ -73,16 +77,16 @@ export class ClusterLease {
 
   /** A dead node's wills, taken and published (Cluster's failure detection, before its cleanup). */
   async nodeExpired(node: NodeRecord): Promise<void> {
-    this.reaped += await reapWills(this.broker, node.nodeId, node.startedAt);
+    await this.reaper.reap(node.nodeId, node.startedAt);
   }
 
   /** For metrics (mqgate_lease_*, mqgate_wills_*). */
   figures(): LeaseFigures {
-    return { valid: this.lease.valid, losses: this.lease.losses, willsStored: this.wills.size, willsReaped: this.reaped };
+    return { valid: this.lease.valid, losses: this.lease.losses, willsStored: this.wills.size, willsReaped: this.reaper.published };
   }
 
   /** The wills of this node's earlier incarnations. */
   private async reapOwn(): Promise<void> {
-    this.reaped += await reapWills(this.broker, this.cluster.nodeId, this.cluster.incarnation - 1);
+    await this.reaper.reap(this.cluster.nodeId, this.cluster.incarnation - 1);
   }
 }

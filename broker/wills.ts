@@ -1,20 +1,36 @@
-import type { ClientInfo, ClientPolicy } from "../core/auth/types.js";
-import type { Store, TakenWill } from "../core/store/types.js";
-import type { Broker } from "./broker.js";
+import type { ClientPolicy } from "../core/auth/types.js";
+import type { Store, WillRecord } from "../core/store/types.js";
 import type { Message } from "./types.js";
+
+/** What the broker knows of a will when its CONNECT is accepted. */
+export interface WillTerms {
+  clientId: string;
+  /** The session claim of the connection. */
+  epoch: number;
+  /** The `now` that claim was made with (the session's `connectedAt`). */
+  claimedAt: number;
+  /** Seconds: min(Will Delay Interval, Session Expiry Interval of the CONNECT); 0 for 3.1.1 and sessions that end with the connection. */
+  delay: number;
+  username: string | null;
+  policy: ClientPolicy | null;
+}
 
 /**
  * Where the broker keeps its clients' wills (decision 019). The broker core calls a `WillStore` and knows nothing
  * else: a single node keeps them in the connection (`LOCAL_WILLS`, the MQTT behaviour as it always was); a cluster
  * node stores them in the shared store (`StoreWills`), so they outlive the node, and publishes one only after
- * taking it from the store atomically, so every will is published once, by whoever took it.
+ * taking it from the store atomically, so every will is published once, by whoever took it. A will with an MQTT 5
+ * delay is stored with it (and, once its connection is gone, with the time it is due), so a survivor that takes
+ * it waits too (broker/reap-wills.ts, decision 028).
  */
 export interface WillStore {
   /**
-   * A CONNECT with a will is being accepted; `token` is its connection, `epoch` its session claim. CONNACK waits
-   * for the promise: it settles once the will is kept (or could not be: then this node alone has it).
+   * A CONNECT with a will is being accepted; `token` is its connection. CONNACK waits for the promise: it settles
+   * once the will is kept (or could not be: then this node alone has it).
    */
-  connected(token: object, clientId: string, epoch: number, will: Message, username: string | null, policy: ClientPolicy | null): Promise<unknown>;
+  connected(token: object, will: Message, terms: WillTerms): Promise<unknown>;
+  /** The connection closed without DISCONNECT and its will waits out its delay until `due` (epoch ms) on this node. */
+  waiting(token: object, due: number): void;
   /** The connection ended with its will discarded (DISCONNECT [MQTT-3.14.4-3], or revoked rules): forget it. */
   discarded(token: object): void;
   /** The connection ended without DISCONNECT [MQTT-3.1.2-8]: calls `publish` unless the will is not this node's to publish. */
@@ -28,6 +44,7 @@ export const LOCAL_WILLS: WillStore = {
   connected() {
     return KEPT;
   },
+  waiting() {},
   discarded() {},
   lost(_token, will, publish) {
     publish(will);
@@ -37,6 +54,7 @@ export const LOCAL_WILLS: WillStore = {
 interface Held {
   clientId: string;
   epoch: number;
+  record: WillRecord;
   /** Settles once the will is in the store (true) or could not be stored (false: this node alone has it). */
   stored: Promise<boolean>;
 }
@@ -51,15 +69,20 @@ export class StoreWills implements WillStore {
 
   constructor(
     private readonly store: Store,
-    private readonly nodeId: string,
+    readonly nodeId: string,
     /** The node's current incarnation (its registration's `startedAt`). */
-    private readonly incarnation: () => number,
-    private readonly onError: (operation: string, err: Error) => void,
+    readonly incarnation: () => number,
+    readonly onError: (operation: string, err: Error) => void,
   ) {}
 
   /** Wills held by this node now. */
   get size(): number {
     return this.held.size;
+  }
+
+  /** Whether the lease ran out: this node publishes nothing from the store until it registered again. */
+  get isAbandoned(): boolean {
+    return this.abandoned;
   }
 
   /**
@@ -70,8 +93,10 @@ export class StoreWills implements WillStore {
     this.abandoned = abandoned;
   }
 
-  connected(token: object, clientId: string, epoch: number, will: Message, username: string | null, policy: ClientPolicy | null): Promise<boolean> {
-    const record = { ...will, incarnation: this.incarnation(), username, allowed: mayPublish(policy, will.topic) };
+  connected(token: object, will: Message, terms: WillTerms): Promise<boolean> {
+    const { clientId, epoch, delay } = terms;
+    const record: WillRecord = { ...will, incarnation: this.incarnation(), username: terms.username, allowed: mayPublish(terms.policy, will.topic) };
+    if (delay > 0) Object.assign(record, { delay, claimedAt: terms.claimedAt });
     const stored = this.store.putWill(clientId, epoch, this.nodeId, record).then(
       () => true,
       (err: unknown) => {
@@ -79,8 +104,20 @@ export class StoreWills implements WillStore {
         return false;
       },
     );
-    this.held.set(token, { clientId, epoch, stored });
+    this.held.set(token, { clientId, epoch, record, stored });
     return stored;
+  }
+
+  waiting(token: object, due: number): void {
+    const held = this.held.get(token);
+    if (held === undefined) return;
+    // After the put and before any take or clear of this will (they wait for `stored`): a survivor that takes it
+    // should this node die waits only what is left of the delay.
+    held.stored = held.stored.then(async (ok) => {
+      if (!ok) return ok;
+      await this.store.replaceWill(held.clientId, held.epoch, this.nodeId, { ...held.record, due }).catch((err: unknown) => this.onError("replaceWill", err as Error));
+      return true;
+    });
   }
 
   discarded(token: object): void {
@@ -106,18 +143,27 @@ export class StoreWills implements WillStore {
         publish(will); // the store never had it: this node is the only one that can publish it
         return;
       }
-      for (let attempt = 1; attempt <= TAKE_ATTEMPTS; attempt++) {
-        try {
-          // Taken: this node publishes it. Gone: a survivor took it (this node's lease had run out meanwhile).
-          if ((await this.store.takeWill(held.clientId, held.epoch, this.nodeId)) !== null) publish(will);
-          return;
-        } catch (err) {
-          this.onError("takeWill", err as Error);
-          await new Promise((resolve) => setTimeout(resolve, 100 * attempt).unref());
-        }
-      }
-      // Still in the store: published by a survivor once this node's lease expires, if the store stays away.
+      // Taken: this node publishes it. Gone: a survivor took it (this node's lease had run out meanwhile).
+      const taken = await this.take(held.clientId, held.epoch);
+      if (taken !== null && taken !== undefined) publish(will);
     });
+  }
+
+  /**
+   * Takes this node's stored will of `clientId` under `epoch`, retrying a failed call a few times: the will, null
+   * when it is gone (someone else took it), undefined when the store stayed away (the will stays there: a survivor
+   * publishes it once this node's lease expires).
+   */
+  async take(clientId: string, epoch: number): Promise<WillRecord | null | undefined> {
+    for (let attempt = 1; attempt <= TAKE_ATTEMPTS; attempt++) {
+      try {
+        return await this.store.takeWill(clientId, epoch, this.nodeId);
+      } catch (err) {
+        this.onError("takeWill", err as Error);
+        await new Promise((resolve) => setTimeout(resolve, 100 * attempt).unref());
+      }
+    }
+    return undefined;
   }
 }
 
@@ -128,45 +174,4 @@ function mayPublish(policy: ClientPolicy | null, topic: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** Wills taken per store call, and published concurrently. */
-const REAP_BATCH = 100;
-
-/**
- * Publishes the wills a node left in the store, from its incarnations up to `upTo`: a dead node's (its lease
- * expired), or this node's own earlier incarnations after it registered again. Each is authorized against its
- * client's current rules when they can be read (`Auth.resolvePolicy` / `policyFor`), else as decided at CONNECT.
- * Returns how many were published.
- */
-export async function reapWills(broker: Broker, node: string, upTo: number): Promise<number> {
-  let published = 0;
-  for (;;) {
-    const batch = await broker.store.takeWillsOf(node, REAP_BATCH, upTo);
-    const results = await Promise.all(batch.map((t) => publishTaken(broker, t)));
-    published += results.filter(Boolean).length;
-    if (batch.length < REAP_BATCH) return published;
-  }
-}
-
-async function publishTaken(broker: Broker, taken: TakenWill): Promise<boolean> {
-  const w = taken.will;
-  const msg: Message =
-    w.props === undefined && w.publishedAt === undefined
-      ? { topic: w.topic, payload: w.payload, qos: w.qos, retain: w.retain }
-      : { topic: w.topic, payload: w.payload, qos: w.qos, retain: w.retain, props: w.props, publishedAt: w.publishedAt };
-  const info: ClientInfo = { clientId: taken.clientId, username: w.username ?? undefined, protocolVersion: 4 };
-  let policy: ClientPolicy | null = null;
-  try {
-    policy = (await broker.auth.resolvePolicy?.(info)) ?? broker.auth.policyFor?.(info) ?? null;
-  } catch {
-    policy = null;
-  }
-  const allowed = !w.topic.startsWith("$SYS") && (policy !== null ? policy.canPublish(w.topic) : w.allowed);
-  if (!allowed) {
-    broker.onDrop(null, msg, "not-authorized");
-    return false;
-  }
-  await broker.publishExternal(msg);
-  return true;
 }

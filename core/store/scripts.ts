@@ -324,6 +324,13 @@ redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
 return 1
 `);
 
+/** KEYS: as WILL_PUT. ARGV: member, value. Replaces the will only while it is there (its index entry stays). Reply: 1, or 0 when gone. */
+export const WILL_REPLACE = script("willReplace", String.raw`
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+`);
+
 /** KEYS: as WILL_PUT. ARGV: member. Deletes and returns the will (false when gone). */
 export const WILL_TAKE = script("willTake", String.raw`
 local v = redis.call('HGET', KEYS[1], ARGV[1])

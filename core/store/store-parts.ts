@@ -58,6 +58,10 @@ export abstract class StoreParts implements IdentityStore, WillOps, IdempotencyS
     return this.wills.putWill(clientId, epoch, node, will);
   }
 
+  replaceWill(clientId: string, epoch: number, node: string, will: WillRecord): Promise<boolean> {
+    return this.wills.replaceWill(clientId, epoch, node, will);
+  }
+
   clearWill(clientId: string, epoch: number, node: string): Promise<boolean> {
     return this.wills.clearWill(clientId, epoch, node);
   }

@@ -17,8 +17,9 @@ function fail(message: string): never {
   throw new InvalidStoreInput(message);
 }
 
-export function checkInt(v: number, what: string, min = 0): void {
+export function checkInt(v: number, what: string, min = 0, max = Number.MAX_SAFE_INTEGER): void {
   if (!Number.isSafeInteger(v) || v < min) fail(`${what} must be an integer >= ${min}, got ${v}`);
+  if (v > max) fail(`${what} must be <= ${max}, got ${v}`);
 }
 
 export function checkQos(v: number, what: string): asserts v is QoS {

@@ -8,6 +8,9 @@ import type { StoredMessage } from "./types.js";
  * will is another entry).
  */
 
+/** The largest Will Delay Interval (a Four Byte Integer, seconds; the session expiry limit caps it further). */
+export const MAX_WILL_DELAY = 0xffff_ffff;
+
 /** A stored will: the message, plus what a survivor needs to publish it on the client's behalf. */
 export interface WillRecord extends StoredMessage {
   /** The incarnation of the node holding the connection (its record's `startedAt`). */
@@ -16,6 +19,20 @@ export interface WillRecord extends StoredMessage {
   username: string | null;
   /** Whether the client's rules allowed the will topic at CONNECT: used when its rules cannot be read later. */
   allowed: boolean;
+  /**
+   * MQTT 5 Will Delay Interval in effect, in seconds: min(Will Delay Interval, Session Expiry Interval of the
+   * CONNECT) (3.1.3.2.2). Absent or 0: published as soon as the connection is known to be gone (3.1.1, a session
+   * that ends with its connection, and every record written before delays were stored). Decision 028.
+   */
+  delay?: number | undefined;
+  /**
+   * With a delay: the `now` of the session claim the connection made (the session's `connectedAt` then). A later
+   * claim of the client id (a reconnection, on any node) records another `connectedAt`; adopting a dead node's
+   * sessions does not change it (it does bump the epoch). Decision 028.
+   */
+  claimedAt?: number | undefined;
+  /** With a delay: when it is due (epoch ms), once the connection is gone and someone started the wait. */
+  due?: number | undefined;
 }
 
 /** A will taken for publication, with whose it was. */
@@ -28,6 +45,12 @@ export interface TakenWill {
 export interface WillOps {
   /** Stores the will of the connection of `clientId` under `epoch` held by `node` (replaces an equal entry). */
   putWill(clientId: string, epoch: number, node: string, will: WillRecord): Promise<void>;
+  /**
+   * Replaces the stored will with `will` while it is there (the node records when a delayed will is due, decision
+   * 028); false when it is gone (taken or cleared), and then nothing is written. It stays indexed under the
+   * incarnation it was stored with: `will.incarnation` must be that one.
+   */
+  replaceWill(clientId: string, epoch: number, node: string, will: WillRecord): Promise<boolean>;
   /** Deletes it without returning it (a normal DISCONNECT); true when it was there. */
   clearWill(clientId: string, epoch: number, node: string): Promise<boolean>;
   /** Deletes and returns it, or null when it is gone (already taken or cleared): the caller publishes it. */

@@ -5,7 +5,7 @@ import { asArray, asString } from "./redis-replies.js";
 import * as S from "./scripts.js";
 import type { RedisClient } from "./transport.js";
 import { checkInt, checkLimit, checkMessage, checkText } from "./validate.js";
-import type { TakenWill, WillOps, WillRecord } from "./will-types.js";
+import { MAX_WILL_DELAY, type TakenWill, type WillOps, type WillRecord } from "./will-types.js";
 
 /** Wills on memory and on Redis (either transport): see will-types.ts and docs/store.md ("Wills"). */
 
@@ -19,6 +19,9 @@ function checkWill(will: WillRecord): void {
   checkMessage(will);
   checkInt(will.incarnation, "incarnation");
   if (will.username !== null) checkText(will.username, "username");
+  if (will.delay !== undefined) checkInt(will.delay, "will delay", 0, MAX_WILL_DELAY);
+  if (will.claimedAt !== undefined) checkInt(will.claimedAt, "claimedAt");
+  if (will.due !== undefined) checkInt(will.due, "due");
 }
 
 const member = (clientId: string, epoch: number): string => `${epoch}:${clientId}`;
@@ -28,11 +31,27 @@ function parseMember(m: string): { clientId: string; epoch: number } {
   return { epoch: Number(m.slice(0, i)), clientId: m.slice(i + 1) };
 }
 
-/** `<JSON without payload>\n<payload base64>`; the JSON ends with `x` and `pa` for MQTT 5 (codec-props.ts). */
+/**
+ * `<JSON without payload>\n<payload base64>`; the JSON ends with `x` and `pa` for MQTT 5 (codec-props.ts), then,
+ * for a will with a delay only, `d` (seconds), `c` (claimedAt) and `w` (due, once known): a will without a delay
+ * is stored byte for byte as before, and a record without `d` (written before delays were stored) reads as delay 0.
+ */
 function encodeWill(w: WillRecord): string {
   const head: Record<string, unknown> = { t: w.topic, q: w.qos, r: w.retain, i: w.incarnation, u: w.username, a: w.allowed };
   putMessageExtras(head, w);
+  if (w.delay !== undefined && w.delay > 0) {
+    head.d = w.delay;
+    if (w.claimedAt !== undefined) head.c = w.claimedAt;
+    if (w.due !== undefined) head.w = w.due;
+  }
   return `${JSON.stringify(head)}\n${w.payload.toString("base64")}`;
+}
+
+/** A stored number that must be an integer in 0..max, or absent. */
+function storedInt(v: unknown, what: string, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v === "number" && Number.isSafeInteger(v) && v >= 0 && v <= max) return v;
+  throw new StoreDataError(`bad ${what} in stored will`);
 }
 
 function decodeWill(v: string): WillRecord {
@@ -45,7 +64,15 @@ function decodeWill(v: string): WillRecord {
   }
   if (typeof h !== "object" || h === null) throw new StoreDataError("unreadable will");
   const will: WillRecord = { topic: h.t, qos: h.q, retain: h.r, incarnation: h.i, username: h.u, allowed: h.a, payload: Buffer.from(v.slice(nl + 1), "base64") };
-  takeMessageExtras(h as unknown as Record<string, unknown>, will, "will");
+  const extras = h as unknown as Record<string, unknown>;
+  takeMessageExtras(extras, will, "will");
+  const delay = storedInt(extras.d, "delay", MAX_WILL_DELAY);
+  if (delay === undefined || delay === 0) return will;
+  will.delay = delay;
+  const claimedAt = storedInt(extras.c, "claim time");
+  if (claimedAt !== undefined) will.claimedAt = claimedAt;
+  const due = storedInt(extras.w, "due time");
+  if (due !== undefined) will.due = due;
   return will;
 }
 
@@ -59,6 +86,17 @@ export class MemoryWills implements WillOps {
     let wills = this.byNode.get(node);
     if (wills === undefined) this.byNode.set(node, (wills = new Map()));
     wills.set(member(clientId, epoch), encodeWill(will));
+  }
+
+  async replaceWill(clientId: string, epoch: number, node: string, will: WillRecord): Promise<boolean> {
+    checkWillKey(clientId, epoch, node);
+    checkWill(will);
+    const wills = this.byNode.get(node);
+    const m = member(clientId, epoch);
+    const v = wills?.get(m);
+    if (wills === undefined || v === undefined) return false;
+    wills.set(m, encodeWill(will));
+    return true;
   }
 
   async clearWill(clientId: string, epoch: number, node: string): Promise<boolean> {
@@ -100,6 +138,13 @@ export class RedisWills implements WillOps {
     checkWillKey(clientId, epoch, node);
     checkWill(will);
     await this.client.eval(S.WILL_PUT, willKeys(node), [member(clientId, epoch), String(will.incarnation), encodeWill(will)]);
+  }
+
+  async replaceWill(clientId: string, epoch: number, node: string, will: WillRecord): Promise<boolean> {
+    checkWillKey(clientId, epoch, node);
+    checkWill(will);
+    const v = await this.client.eval(S.WILL_REPLACE, willKeys(node), [member(clientId, epoch), encodeWill(will)]);
+    return v === 1;
   }
 
   async clearWill(clientId: string, epoch: number, node: string): Promise<boolean> {

@@ -256,6 +256,25 @@ describe("RedisStore over TCP", () => {
     await store.close();
   });
 
+  it("delayed wills (decision 028): a will without a delay is stored as before; one with adds d, c and w; an old value reads as delay 0", async () => {
+    const { store } = await counted();
+    const plain = { topic: "a/b", payload: Buffer.from([0, 255]), qos: 1 as const, retain: false, incarnation: 3, username: null, allowed: true };
+    await store.putWill("c1", 1, "n1", { ...plain, delay: 0, claimedAt: 7 });
+    expect(await redis.admin.hget(willKeys("n1")[0], "1:c1")).toBe('{"t":"a/b","q":1,"r":false,"i":3,"u":null,"a":true}\nAP8=');
+    await store.putWill("c2", 1, "n1", { ...plain, delay: 60, claimedAt: 7 });
+    expect(await redis.admin.hget(willKeys("n1")[0], "1:c2")).toBe('{"t":"a/b","q":1,"r":false,"i":3,"u":null,"a":true,"d":60,"c":7}\nAP8=');
+    expect(await store.replaceWill("c2", 1, "n1", { ...plain, delay: 60, claimedAt: 7, due: 60_007 })).toBe(true);
+    expect(await redis.admin.hget(willKeys("n1")[0], "1:c2")).toBe('{"t":"a/b","q":1,"r":false,"i":3,"u":null,"a":true,"d":60,"c":7,"w":60007}\nAP8=');
+    // A value a node from before delays were stored wrote (by hand): no delay.
+    await redis.admin.hset(willKeys("n1")[0], "2:c3", '{"t":"a/b","q":1,"r":false,"i":3,"u":null,"a":true}\nAP8=');
+    await redis.admin.zadd(willKeys("n1")[1], 3, "2:c3");
+    expect(await store.takeWill("c3", 2, "n1")).toEqual(plain);
+    // A stored delay that is not a Four Byte Integer is refused as bad data, not read as some other delay.
+    await redis.admin.hset(willKeys("n1")[0], "2:c4", '{"t":"a/b","q":1,"r":false,"i":3,"u":null,"a":true,"d":-4}\nAP8=');
+    await expect(store.takeWill("c4", 2, "n1")).rejects.toThrow(/delay/);
+    await store.close();
+  });
+
   it("the claim script called without the discard argument (a caller from before it) discards exactly when clean", async () => {
     const { store, t } = await counted();
     const { epoch } = await store.claimSession("c1", { node: "n1", clean: false, username: null, now: 1 });

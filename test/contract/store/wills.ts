@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { InvalidStoreInput } from "../../../core/store/errors.js";
 import type { WillRecord } from "../../../core/store/types.js";
+import { MAX_WILL_DELAY } from "../../../core/store/will-types.js";
 import { type Ctx, T0 } from "./fixtures.js";
 
 function will(topic: string, incarnation = T0, payload: Buffer | string = "gone"): WillRecord {
@@ -65,6 +66,42 @@ export function willTests(ctx: Ctx): void {
       const [one, many] = await Promise.all([ctx.store.takeWill("c1", 1, "node-a"), ctx.store.takeWillsOf("node-a", 10)]);
       const taken = [...(one === null ? [] : ["c1"]), ...many.map((t) => t.clientId)].sort();
       expect(taken).toEqual(["c1", "c2"]);
+    });
+
+    it("a delayed will (decision 028) keeps its delay, claim time and due time; a will without a delay has none of them", async () => {
+      const delayed: WillRecord = { ...will("dev/1"), delay: MAX_WILL_DELAY, claimedAt: T0 - 5 };
+      await ctx.store.putWill("c1", 1, "node-a", delayed);
+      await ctx.store.putWill("c2", 1, "node-a", { ...will("dev/2"), delay: 0, claimedAt: T0, due: T0 });
+      expect(await ctx.store.takeWill("c1", 1, "node-a")).toEqual(delayed);
+      // Delay 0 is a will without a delay: nothing of it is stored.
+      const plain = await ctx.store.takeWill("c2", 1, "node-a");
+      expect(plain).toEqual(will("dev/2"));
+      expect(plain).not.toHaveProperty("delay");
+      expect(plain).not.toHaveProperty("due");
+      await ctx.store.putWill("c3", 1, "node-a", { ...delayed, due: T0 + 60_000 });
+      expect((await ctx.store.takeWillsOf("node-a", 10)).map((t) => t.will)).toEqual([{ ...delayed, due: T0 + 60_000 }]);
+    });
+
+    it("replaceWill replaces a will only while it is there (the node records when a delayed will is due)", async () => {
+      const delayed: WillRecord = { ...will("dev/1"), delay: 30, claimedAt: T0 };
+      await ctx.store.putWill("c1", 2, "node-a", delayed);
+      expect(await ctx.store.replaceWill("c1", 2, "node-a", { ...delayed, due: T0 + 30_000 })).toBe(true);
+      // Still indexed under its incarnation: taken by takeWillsOf up to it, with the due time.
+      expect(await ctx.store.takeWillsOf("node-a", 10, T0)).toEqual([{ clientId: "c1", epoch: 2, will: { ...delayed, due: T0 + 30_000 } }]);
+      // Gone (taken, cleared, or never there): nothing is written back.
+      expect(await ctx.store.replaceWill("c1", 2, "node-a", { ...delayed, due: T0 })).toBe(false);
+      expect(await ctx.store.replaceWill("c1", 3, "node-a", { ...delayed, due: T0 })).toBe(false);
+      expect(await ctx.store.takeWill("c1", 2, "node-a")).toBeNull();
+      expect(await ctx.store.takeWillsOf("node-a", 10)).toEqual([]);
+    });
+
+    it("refuses a will delay beyond a Four Byte Integer, or a negative one, and bad claim or due times", async () => {
+      for (const bad of [{ delay: MAX_WILL_DELAY + 1 }, { delay: -1 }, { delay: 1.5 }, { delay: 5, claimedAt: -1 }, { delay: 5, due: Number.NaN }]) {
+        await expect(ctx.store.putWill("c1", 1, "node-a", { ...will("t"), ...bad }), JSON.stringify(bad)).rejects.toThrow(InvalidStoreInput);
+      }
+      await ctx.store.putWill("c1", 1, "node-a", will("t"));
+      await expect(ctx.store.replaceWill("c1", 1, "node-a", { ...will("t"), delay: -1 })).rejects.toThrow(InvalidStoreInput);
+      expect(await ctx.store.takeWill("c1", 1, "node-a")).toEqual(will("t"));
     });
 
     it("refuses bad input before writing anything", async () => {
