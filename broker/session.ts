@@ -279,26 +279,15 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
    * Identifiers of the subscriptions that matched; they go with the delivery wherever it waits [MQTT-3.3.4-3].
    */
   deliver(msg: Message, qos: QoS, retain: boolean, subIds?: readonly number[], group?: string): void {
-    if (this.held !== null) {
-      this.hold(msg, qos, retain, subIds);
-      return;
-    }
+    // Kept small enough to be inlined into the routing loop: the rarer cases are methods of their own.
     const link = this.link;
-    if (link === null && this.movedOwner !== null) {
-      this.host.forward(this, this.movedOwner, msg, qos, retain, subIds);
+    if (this.held !== null || link === null) {
+      this.deliverDetached(msg, qos, retain, subIds);
       return;
     }
     // MQTT 5: an expired message, or one too large for the receiver, is dropped before it gets a packet id.
-    if (link !== null && (msg.publishedAt !== undefined || (link.v5 !== null && link.v5.maximumPacketSize !== 0))) {
-      const why = undeliverable(msg, link.v5, Date.now(), subIds);
-      if (why !== null) {
-        this.host.onDrop(this, msg, why);
-        return;
-      }
-    }
+    if ((msg.publishedAt !== undefined || link.v5 !== null) && this.dropsUndeliverable(msg, link, subIds)) return;
     if (qos === 0) {
-      // QoS 0 messages are not stored for offline sessions.
-      if (link === null) return;
       if (this.queue.length === 0) {
         if (link.congested) this.host.onDrop(this, msg, "slow-consumer");
         else link.writePublish(msg, 0, retain, false, 0, subIds);
@@ -311,7 +300,6 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
       this.deliverPersistent(msg, qos, retain, link, subIds);
       return;
     }
-    if (link === null) return;
     const out = outgoing(msg, qos, retain, true, subIds, group);
     if (this.queue.length === 0 && this.inflight.size < this.window && !link.congested) {
       out.packetId = this.allocatePacketId();
@@ -322,12 +310,29 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     this.enqueueLocal(out);
   }
 
-  private deliverPersistent(msg: Message, qos: QoS, retain: boolean, link: SessionLink | null, subIds: readonly number[] | undefined): void {
+  /**
+   * A delivery while no connection can take it: held while the session is being claimed, forwarded to the node it
+   * moved to, or stored for an offline persistent session (QoS 0 is not stored [MQTT-3.1.2-5]; a clean session has
+   * nothing to keep it in).
+   */
+  private deliverDetached(msg: Message, qos: QoS, retain: boolean, subIds: readonly number[] | undefined): void {
+    if (this.held !== null) this.hold(msg, qos, retain, subIds);
+    else if (this.movedOwner !== null) this.host.forward(this, this.movedOwner, msg, qos, retain, subIds);
+    else if (qos !== 0 && this.persistent) this.enqueueOffline(msg, qos, retain, subIds);
+  }
+
+  /** Drops a delivery the MQTT 5 client may not get (expired, larger than its Maximum Packet Size); true when dropped. */
+  private dropsUndeliverable(msg: Message, link: SessionLink, subIds: readonly number[] | undefined): boolean {
+    if (msg.publishedAt === undefined && (link.v5 === null || link.v5.maximumPacketSize === 0)) return false;
+    const why = undeliverable(msg, link.v5, Date.now(), subIds);
+    if (why === null) return false;
+    this.host.onDrop(this, msg, why);
+    return true;
+  }
+
+  /** A persistent session's QoS 1/2 delivery while its client is connected: written through to the store. */
+  private deliverPersistent(msg: Message, qos: QoS, retain: boolean, link: SessionLink, subIds: readonly number[] | undefined): void {
     const { maxQueued, queueDropPolicy } = this.limits;
-    if (link === null) {
-      this.enqueueOffline(msg, qos, retain, subIds);
-      return;
-    }
     const entry: Omit<StoredOutgoing, "seq" | "state"> = { msg, qos, retain, packetId: 0 };
     if (subIds !== undefined) entry.subIds = [...subIds];
     const out = outgoing(msg, qos, retain, false, subIds);
