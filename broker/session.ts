@@ -44,6 +44,8 @@ export interface SessionHost {
   readonly journal: Journal;
   /** True when other nodes may own sessions (a cluster): offline enqueues then check for an owner. */
   readonly clustered: boolean;
+  /** The broker's clock (ms), the one MQTT 5 publication times are taken on: message expiry is judged by it. */
+  now(): number;
   onDrop(session: Session, msg: Message, reason: DropReason): void;
   /** A message the client may not read was withheld (docs/auth.md, "Exact authorization"). Counted, not an event. */
   onDeliveryDenied(session: Session, msg: Message): void;
@@ -324,7 +326,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
   /** Drops a delivery the MQTT 5 client may not get (expired, larger than its Maximum Packet Size); true when dropped. */
   private dropsUndeliverable(msg: Message, link: SessionLink, subIds: readonly number[] | undefined): boolean {
     if (msg.publishedAt === undefined && (link.v5 === null || link.v5.maximumPacketSize === 0)) return false;
-    const why = undeliverable(msg, link.v5, Date.now(), subIds);
+    const why = undeliverable(msg, link.v5, this.host.now(), subIds);
     if (why === null) return false;
     this.host.onDrop(this, msg, why);
     return true;
@@ -659,7 +661,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
 
   /** Drops the queue's head when it may not be sent (expired, too large for the client); true when dropped. */
   private dropUndeliverable(next: Outgoing, link: SessionLink): boolean {
-    const why = undeliverable(next.msg, link.v5, Date.now(), next.subIds);
+    const why = undeliverable(next.msg, link.v5, this.host.now(), next.subIds);
     if (why === null) return false;
     this.queue.shift();
     if (this.persistent && next.seq !== 0) this.host.journal.write({ op: "outgoing.delete", clientId: this.clientId, epoch: this.epoch, seq: next.seq });

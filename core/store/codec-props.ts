@@ -1,6 +1,7 @@
 import { fromWireProperties, type MessageProperties, toWireProperties } from "../message-properties.js";
 import { StoreDataError } from "./errors.js";
 import type { StoredMessage } from "./types.js";
+import { MAX_SUB_IDS } from "../subscription-word.js";
 
 /*
  * The MQTT 5 part of stored messages (decision 024): props in their one JSON form (core/message-properties.ts),
@@ -71,6 +72,7 @@ function publishedAtFrom(v: unknown, what: string): number {
 }
 
 function subIdsFrom(v: unknown): number[] {
-  if (Array.isArray(v) && v.every((id) => Number.isSafeInteger(id) && (id as number) > 0)) return v as number[];
+  // As the writers check them (validate.ts): what a corrupt value would make the broker send is refused instead.
+  if (Array.isArray(v) && v.length <= MAX_SUB_IDS && v.every((id) => Number.isInteger(id) && (id as number) >= 1 && (id as number) <= 268_435_455)) return v as number[];
   throw new StoreDataError("bad subscription identifiers in stored outgoing message");
 }

@@ -55,7 +55,7 @@ describe("store codec", () => {
       expect(decodeOutgoing(1, `0:0:${encodeOutgoingBody({ msg: { ...msg, props: undefined }, qos: 1, retain: false })}`).msg).toEqual({ ...msg, props: undefined });
       expect(decodeMessage(encodeMessage(msg))).toEqual(msg);
     }
-    for (const suffix of ["|{bad", "|[]", '|{"s":[0]}', '|{"s":"1"}', '|{"x":{"pfi":3}}', '|{"x":[]}', '|{"t":-1}']) {
+    for (const suffix of ["|{bad", "|[]", '|{"s":[0]}', '|{"s":"1"}', '|{"s":[268435456]}', '|{"s":[1.5]}', `|{"s":[${Array.from({ length: 33 }, (_, i) => i + 1).join(",")}]}`, '|{"x":{"pfi":3}}', '|{"x":[]}', '|{"t":-1}']) {
       expect(() => decodeOutgoing(1, `0:0:10101:tAA==${suffix}`), suffix).toThrow(StoreDataError);
     }
     expect(() => decodeMessage('{"t":"a","p":"","q":0,"r":0,"x":{"up":[["k"]]}}')).toThrow(StoreDataError);
