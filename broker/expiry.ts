@@ -1,4 +1,5 @@
 import type { Broker } from "./broker.js";
+import { PeriodicSweep } from "./periodic-sweep.js";
 
 /** Sessions looked at per sweep (one store call); a backlog is worked off over several ticks. */
 const SWEEP_BATCH = 500;
@@ -19,44 +20,32 @@ export interface ExpirySweepOptions {
  * sessions in an index ordered by due time, so a sweep costs what it finds, bounded by `batch`.
  */
 export class ExpirySweeper {
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<number> | null = null;
-  private readonly intervalMs: number;
-  private readonly batch: number;
+  private readonly sweeper: PeriodicSweep;
 
   constructor(
     private readonly broker: Broker,
     opts: ExpirySweepOptions = {},
   ) {
-    this.intervalMs = opts.intervalMs ?? SWEEP_INTERVAL_MS;
-    this.batch = opts.batch ?? SWEEP_BATCH;
+    const batch = opts.batch ?? SWEEP_BATCH;
+    const work = async (): Promise<number> => {
+      const expired = await broker.store.expireSessions(broker.now(), batch);
+      for (const e of expired) broker.sessionExpired(e);
+      return expired.length;
+    };
+    this.sweeper = new PeriodicSweep("expireSessions", opts.intervalMs ?? SWEEP_INTERVAL_MS, work, (op, err) => broker.emit("store.error", op, err, 1));
   }
 
   start(): void {
-    if (this.timer !== null || this.broker.config.limits.sessionExpirySeconds === 0) return;
-    this.timer = setInterval(() => void this.sweep(), this.intervalMs);
-    this.timer.unref();
+    if (this.broker.config.limits.sessionExpirySeconds === 0) return;
+    this.sweeper.start(false);
   }
 
   /** One sweep at the broker's clock; resolves with the sessions this node deleted. Overlapping calls share one. */
   sweep(): Promise<number> {
-    this.running ??= this.broker.store
-      .expireSessions(this.broker.now(), this.batch)
-      .then((expired) => {
-        for (const e of expired) this.broker.sessionExpired(e);
-        return expired.length;
-      })
-      .catch((err: unknown) => {
-        this.broker.emit("store.error", "expireSessions", err as Error, 1);
-        return 0;
-      })
-      .finally(() => (this.running = null));
-    return this.running;
+    return this.sweeper.sweep();
   }
 
-  async stop(): Promise<void> {
-    if (this.timer !== null) clearInterval(this.timer);
-    this.timer = null;
-    await this.running;
+  stop(): Promise<void> {
+    return this.sweeper.stop();
   }
 }

@@ -1,4 +1,5 @@
 import type { Broker } from "./broker.js";
+import { PeriodicSweep } from "./periodic-sweep.js";
 
 /** Default interval between sweeps. */
 const SWEEP_INTERVAL_MS = 10_000;
@@ -24,54 +25,33 @@ export interface RetainedSweepOptions {
  * first (docs/store.md, "Retained expiry"): the interval only bounds how long it keeps its memory.
  */
 export class RetainedSweeper {
-  private timer: NodeJS.Timeout | null = null;
-  private running: Promise<number> | null = null;
-  private readonly intervalMs: number;
-  private readonly batch: number;
+  private readonly sweeper: PeriodicSweep;
 
-  constructor(
-    private readonly broker: Broker,
-    opts: RetainedSweepOptions = {},
-  ) {
-    this.intervalMs = opts.intervalMs ?? SWEEP_INTERVAL_MS;
-    this.batch = opts.batch ?? SWEEP_BATCH;
+  constructor(broker: Broker, opts: RetainedSweepOptions = {}) {
+    const batch = opts.batch ?? SWEEP_BATCH;
+    const work = async (): Promise<number> => {
+      let total = 0;
+      for (let i = 0; i < MAX_CALLS; i++) {
+        const removed = await broker.store.sweepRetained(broker.now(), batch);
+        total += removed;
+        broker.stats.retainedExpired += removed;
+        if (removed < batch) break;
+      }
+      return total;
+    };
+    this.sweeper = new PeriodicSweep("sweepRetained", opts.intervalMs ?? SWEEP_INTERVAL_MS, work, (op, err) => broker.emit("store.error", op, err, 1));
   }
 
   start(): void {
-    if (this.timer !== null) return;
-    this.timer = setTimeout(() => {
-      this.timer = setInterval(() => void this.sweep(), this.intervalMs);
-      this.timer.unref();
-      void this.sweep();
-    }, Math.floor(Math.random() * this.intervalMs));
-    this.timer.unref();
+    this.sweeper.start(true);
   }
 
   /** One sweep at the broker's clock; resolves with the messages this node deleted. Overlapping calls share one. */
   sweep(): Promise<number> {
-    this.running ??= this.run()
-      .catch((err: unknown) => {
-        this.broker.emit("store.error", "sweepRetained", err as Error, 1);
-        return 0;
-      })
-      .finally(() => (this.running = null));
-    return this.running;
+    return this.sweeper.sweep();
   }
 
-  async stop(): Promise<void> {
-    if (this.timer !== null) clearTimeout(this.timer);
-    this.timer = null;
-    await this.running;
-  }
-
-  private async run(): Promise<number> {
-    let total = 0;
-    for (let i = 0; i < MAX_CALLS; i++) {
-      const removed = await this.broker.store.sweepRetained(this.broker.now(), this.batch);
-      total += removed;
-      this.broker.stats.retainedExpired += removed;
-      if (removed < this.batch) break;
-    }
-    return total;
+  stop(): Promise<void> {
+    return this.sweeper.stop();
   }
 }
