@@ -10,10 +10,12 @@ import { script, SESSION } from "./scripts.js";
  * 1,000 arguments), and the boundary's passing entries leave `queue` with one ZREMRANGEBYSCORE.
  *
  * State read once: existence, owner and sent boundary (`meta` `clean`, `node`, `sent`), epoch and seq counter
- * (`ver`). The entries of this call's enqueues are `fresh` (the k-th has seq seq0 + k); those up to `written` are in
- * Redis already (a bound check writes everything back first). Entries that updates name are read with one HMGET into
- * a local view (`init` as stored, `cur` as changed). A delete of an entry nobody read is blind (HDEL; ZREM only when it
- * may be queued). Rare cases (an update or delete of an entry enqueued by this very call) write at once.
+ * (`ver`). The entries of this call's enqueues are `fresh` (the k-th has seq seq0 + k), and their HSET and ZADD
+ * arguments are collected as they come; those up to `written` are in Redis already (a bound check writes everything
+ * back first). Entries that updates name are read with one HMGET into a local view (`init` as stored, `cur` as
+ * changed). A delete of an entry nobody read is blind (HDEL; ZREM only when it may be queued). The rare update or
+ * delete of an entry enqueued by this very call writes at once when it is written already, else makes flush rebuild
+ * the collected arguments.
  *
  * An entry is queued when its header's packet id is 0 and its seq is above the boundary; `queue` indexes exactly those
  * once the script ends. `qn` is the number of queued entries once counted: exact after a count, an upper bound after a
@@ -53,6 +55,9 @@ end
 local seq0 = seq
 local qn, exact, trim_due, trimmed, dedup_added = nil, true, false, false, false
 local fresh, nk, written = {}, 0, 0
+-- what flush writes of them: field/value pairs and queue members, built as they come (rebuilt from fresh when a rare
+-- change made them stale)
+local hs, nh, za, na, lists_ok = {}, 0, {}, 0, true
 local init, cur = {}, {}
 local dels, nd, zrem, nz = {}, 0, {}, 0
 local function chunked(cmd, key, list, n)
@@ -84,24 +89,28 @@ end
 -- writes everything back; queue gets what is queued now (entries the boundary passed wait for trim)
 local function flush()
   if nk > written then
-    local hs, za, nh, na = {}, {}, 0, 0
-    for k = written + 1, nk do
-      local v = fresh[k]
-      if v then
-        local s = seq0 + k
-        hs[nh + 1] = s
-        hs[nh + 2] = v
-        nh = nh + 2
-        if sbyte(v, 1) == 48 and sbyte(v, 2) == 58 and s > bound then
-          za[na + 1] = s
-          za[na + 2] = s
-          na = na + 2
+    if not lists_ok then
+      hs, nh, za, na = {}, 0, {}, 0
+      for k = written + 1, nk do
+        local v = fresh[k]
+        if v then
+          local s = seq0 + k
+          hs[nh + 1] = s
+          hs[nh + 2] = v
+          nh = nh + 2
+          if qd(s, v) then
+            za[na + 1] = s
+            za[na + 2] = s
+            na = na + 2
+          end
         end
       end
+      lists_ok = true
     end
-    written = nk
     chunked('HSET', out, hs, nh)
     chunked('ZADD', queue, za, na)
+    hs, nh, za, na = {}, 0, {}, 0
+    written = nk
   end
   if nd > 0 then
     chunked('HDEL', out, dels, nd)
@@ -153,7 +162,8 @@ local max, policy, now, eblock, ow = 0, 'oldest', 0, 'n', 'n'
 -- one enqueue that may proceed: bound, drop policy, seq; returns its code
 local function add(v)
   local code = '1'
-  if sbyte(v, 1) == 48 and sbyte(v, 2) == 58 then
+  local queued = sbyte(v, 1) == 48 and sbyte(v, 2) == 58
+  if queued then
     if qn == nil or (qn >= max and not exact) then
       flush()
       trim()
@@ -192,6 +202,15 @@ local function add(v)
   seq = seq + 1
   nk = nk + 1
   fresh[nk] = v
+  hs[nh + 1] = seq
+  hs[nh + 2] = v
+  nh = nh + 2
+  -- a member the boundary passes before flush leaves again with trim (a move sets trim_due)
+  if queued then
+    za[na + 1] = seq
+    za[na + 2] = seq
+    na = na + 2
+  end
   return code
 end
 local i = 3 + nnames
@@ -261,8 +280,15 @@ while i <= n do
       end
       i = i + 2
     elseif op == 'x' then
-      if ow == nil then
-        for s = tonumber(A[i + 1]), tonumber(A[i + 2]) do
+      local from, to = tonumber(A[i + 1]), tonumber(A[i + 2])
+      if ow == nil and to <= seq0 and to <= bound and nnames == 0 then
+        -- the common case (acknowledgements): entries in flight, none read; blind deletes
+        for s = from, to do
+          nd = nd + 1
+          dels[nd] = s
+        end
+      elseif ow == nil then
+        for s = from, to do
           if s > seq0 and s - seq0 <= nk then
             local k = s - seq0
             local v = fresh[k]
@@ -271,6 +297,8 @@ while i <= n do
               if k <= written then
                 call('HDEL', out, s)
                 if qd(s, v) then call('ZREM', queue, s) end
+              else
+                lists_ok = false
               end
               qn = nil
             end
@@ -310,6 +338,8 @@ while i <= n do
               call('HSET', out, s, nv)
               local q0, q1 = qd(s, v), qd(s, nv)
               if q1 and not q0 then call('ZADD', queue, s, s) elseif q0 and not q1 then call('ZREM', queue, s) end
+            else
+              lists_ok = false
             end
             qn = nil
           end
