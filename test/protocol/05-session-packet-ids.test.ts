@@ -104,5 +104,28 @@ for (const kind of ["memory", "redis"] as const) {
       expect(await sub.silentFor(100)).toBe(true);
       expect((await s.getSession("ids-wrap"))?.outgoing).toEqual([]);
     });
+
+    it("[MQTT-4.4.0-1] two stored in-flight messages with one packet id (one stored behind the owner's back): the first is re-sent with it, the other after it as new, with its own", async () => {
+      const s = store();
+      const { epoch } = await s.claimSession("ids-twice", { node: "seed", clean: false, username: null, now: Date.now() });
+      const [a, b] = (await s.apply([enqueueOp("ids-twice", "twice/a"), enqueueOp("ids-twice", "twice/b")])).map(seqOf) as [number, number];
+      const pa = ((a - 1) % 65_535) + 1;
+      // a was sent under the boundary (id from its seq); b was sent at once with the same id, as if a had not been.
+      await s.apply([{ op: "outgoing.sent", clientId: "ids-twice", epoch, seq: a }, { op: "outgoing.update", clientId: "ids-twice", epoch, seq: b, packetId: pa, state: 0 }]);
+      expect((await s.getSession("ids-twice"))?.outgoing.map((o) => o.packetId)).toEqual([pa, pa]);
+      expect(await s.releaseSession("ids-twice", epoch, Date.now())).toBe(true);
+
+      const sub = await f.open();
+      expect((await sub.connect({ clientId: "ids-twice", clean: false })).sessionPresent).toBe(true);
+      const first = await sub.expect("publish");
+      expect([first.payload.toString(), first.messageId, first.dup]).toEqual(["twice/a", pa, true]);
+      // b is sent again as a new message, with the id its own seq gives (free: it differs from a's).
+      const second = await sub.expect("publish");
+      expect([second.payload.toString(), second.messageId, second.dup]).toEqual(["twice/b", ((b - 1) % 65_535) + 1, false]);
+      sub.send({ cmd: "puback", messageId: pa });
+      sub.send({ cmd: "puback", messageId: second.messageId as number });
+      expect(await sub.silentFor(100)).toBe(true);
+      expect((await s.getSession("ids-twice"))?.outgoing).toEqual([]);
+    });
   });
 }
