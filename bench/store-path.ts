@@ -1,8 +1,9 @@
 /**
  * The store's share of a persistent QoS 1 delivery, without a broker (`node bench/store-path.mjs [--messages N]
- * [--batch B] [--store redis|memory]`): a connected persistent session gets N messages, each written as an in-flight
- * enqueue and deleted once "acknowledged", in journal-sized batches (B messages per apply: B enqueues, then the
- * previous batch's B deletes, as the journal sees them under load). Reports this process's CPU and
+ * [--batch B] [--store redis|memory]`): a connected persistent session gets N messages, each enqueued as queued,
+ * sent one batch later (the sent boundary, `outgoing.sent`) and deleted once "acknowledged" one batch after that, in
+ * journal-sized batches (B messages per apply: B enqueues, then the previous batch's B sends and the batch before's
+ * B deletes, as the journal sees them under fan-in). Reports this process's CPU and
  * redis-server's CPU (INFO cpu) per message, and redis-server's calls and µs per call (INFO commandstats).
  * For iterating on core/store/redis.ts and its scripts; the broker figure is `npm run bench -- --scenario
  * fan-in-persistent`. See docs/benchmarks.md, "The Redis path".
@@ -26,7 +27,8 @@ async function redisCpuMs(admin: Redis): Promise<number> {
 
 /**
  * Each message: enqueued as queued (packetId 0: the subscriber's in-flight window is full under fan-in), one batch
- * later updated to in flight (sent), one more batch later deleted (PUBACK): the three ops the broker writes.
+ * later sent (the session's sent boundary moves to it), one more batch later deleted (PUBACK): the three ops the
+ * broker writes. Before the sent boundary (decision 021) the second op was an `outgoing.update` with the packet id.
  */
 async function run(store: Store, messages: number, batch: number, payload: Buffer): Promise<void> {
   const { epoch } = await store.claimSession("bench-sub", { node: "n1", clean: false, username: null, now: Date.now() });
@@ -40,7 +42,7 @@ async function run(store: Store, messages: number, batch: number, payload: Buffe
       const msg = { topic: `bench/${(sent + i) % 4}`, payload, qos: 1 as const, retain: false };
       ops.push({ op: "enqueue", clientId, maxQueued: 1000, dropPolicy: "oldest", entry: { msg, qos: 1, retain: false, packetId: 0 } });
     }
-    sending.forEach((seq) => ops.push({ op: "outgoing.update", clientId, epoch, seq, packetId: 1 + (seq % 65_000), state: 0 }));
+    sending.forEach((seq) => ops.push({ op: "outgoing.sent", clientId, epoch, seq }));
     acking.forEach((seq) => ops.push({ op: "outgoing.delete", clientId, epoch, seq }));
     const res = await store.apply(ops);
     acking = sending;

@@ -1,5 +1,6 @@
 import type { QoS } from "mqtt-packet";
 import type { ClientPolicy, DeliveryGuard } from "../core/auth/types.js";
+import { sentPacketId } from "../core/store/sent-boundary.js";
 import type { SessionSnapshot, StoredOutgoing, StoreOp, StoreOpResult } from "../core/store/types.js";
 import type { SubscriptionWord } from "../core/subscription-word.js";
 import { AckType } from "./codec.js";
@@ -7,6 +8,7 @@ import type { Journal, ResultTarget } from "./journal.js";
 import type { Link5 } from "./link5.js";
 import { undeliverable } from "./publish5.js";
 import { Deque } from "./queue.js";
+import { fromStored, onePerPacketId } from "./stored-outgoing.js";
 import { OutState, type DropReason, type Message, type Outgoing } from "./types.js";
 
 /** What a session needs from the connection it is attached to. */
@@ -479,21 +481,17 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     this.inboundQos2.clear();
     this.inboundRoots.clear();
     this.epoch = snapshot.epoch;
-    for (const o of snapshot.outgoing) {
-      const m = o.msg;
-      // MQTT 5 fields only when present: a 3.1.1 message keeps the shape every other 3.1.1 message has.
-      const msg: Message =
-        m.props === undefined
-          ? { topic: m.topic, payload: m.payload, qos: m.qos, retain: m.retain }
-          : m.publishedAt === undefined
-            ? { topic: m.topic, payload: m.payload, qos: m.qos, retain: m.retain, props: m.props }
-            : { topic: m.topic, payload: m.payload, qos: m.qos, retain: m.retain, props: m.props, publishedAt: m.publishedAt };
-      const out: Outgoing = { msg, qos: o.qos, retain: o.retain, packetId: o.packetId, state: o.state, seq: o.seq, durable: true };
-      if (o.subIds !== undefined) out.subIds = o.subIds;
-      if (out.state === OutState.AwaitAck && !this.mayReceiveAny(msg.topic) && !this.withhold(out)) continue;
-      if (o.packetId !== 0) this.inflight.set(o.packetId, out);
+    // In flight: the messages sent before (the store gives those under the sent boundary their derived ids).
+    const entries = snapshot.outgoing.map(fromStored);
+    onePerPacketId(entries);
+    for (const out of entries) {
+      if (out.state === OutState.AwaitAck && !this.mayReceiveAny(out.msg.topic) && !this.withhold(out)) continue;
+      if (out.packetId !== 0) this.inflight.set(out.packetId, out);
       else this.queue.push(out);
     }
+    // New ids continue from the newest message's (see drainQueue): they stay clear of the ids the next seqs give.
+    const newest = entries[entries.length - 1];
+    if (newest !== undefined) this.lastPacketId = sentPacketId(newest.seq);
     for (const id of snapshot.inboundQos2) this.inboundQos2.add(id);
     for (const [id, root] of Object.entries(snapshot.inboundRoots ?? {})) this.inboundRoots.set(Number(id), root);
   }
@@ -643,16 +641,25 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
       }
       if (this.inflight.size >= this.window) return;
       if (!next.durable) return; // its enqueue has not landed yet; onStoreResult drains again
+      const stored = this.persistent && next.seq !== 0;
+      // A stored message's packet id is its seq's (the sent boundary, decision 021). While an earlier message still
+      // holds that id (65,535 seqs before), the queue waits for its acknowledgement [MQTT-2.3.1-4]: complete() drains.
+      const packetId = stored ? sentPacketId(next.seq) : this.allocatePacketId();
+      if (stored && this.inflight.has(packetId)) return;
       this.queue.shift();
-      next.packetId = this.allocatePacketId();
-      this.inflight.set(next.packetId, next);
-      if (this.persistent && next.seq !== 0) {
+      next.packetId = packetId;
+      this.inflight.set(packetId, next);
+      if (stored) {
+        // Ids allocated for messages sent at once (deliverPersistent) go on from here, as the next seqs do.
+        this.lastPacketId = packetId;
         next.durable = false;
-        this.host.journal.write(
-          { op: "outgoing.update", clientId: this.clientId, epoch: this.epoch, seq: next.seq, packetId: next.packetId, state: 0 },
-          this,
-          next,
-        );
+        // QoS 1: one number per session, not a write per message. QoS 2 keeps its id in the entry, as before: a node
+        // of an earlier version reads it (docs/store.md, "Upgrading stored data").
+        const op: StoreOp =
+          next.qos === 1
+            ? { op: "outgoing.sent", clientId: this.clientId, epoch: this.epoch, seq: next.seq }
+            : { op: "outgoing.update", clientId: this.clientId, epoch: this.epoch, seq: next.seq, packetId, state: 0 };
+        this.host.journal.write(op, this, next);
       } else {
         link.writePublish(next.msg, next.qos, next.retain, false, next.packetId, next.subIds);
       }

@@ -1,6 +1,7 @@
 import type { SubscriptionWord } from "../subscription-word.js";
 import { fromWireProperties, toWireProperties } from "../message-properties.js";
 import { DEDUP_WINDOW_MS } from "./keys.js";
+import { sentPacketId } from "./sent-boundary.js";
 import type { SessionRecord, SessionSnapshot, StoredMessage, StoredOutgoing, StoreOp, StoreOpResult } from "./types.js";
 
 /** One session of the memory store: the same state the Redis keys `mqg:{c:<id>}:*` hold. */
@@ -21,6 +22,12 @@ export interface MemSession {
   out: Map<number, StoredOutgoing>;
   /** How many entries of `out` are queued (packetId 0): the number `maxQueued` bounds. */
   queued: number;
+  /**
+   * The sent boundary (`outgoing.sent`): entries up to this seq are in flight. Their packet id, `sentPacketId(seq)`,
+   * is written into the entry when the boundary passes it, so here an entry is queued exactly when its packet id is
+   * 0. A new session starts at the seq counter (no entry of it is at or below), which keeps the walk per move short.
+   */
+  sent: number;
   /** Inbound QoS 2 packet ids; the value is the root of one still being routed, else null (decision 025). */
   inbound2: Map<number, string | null>;
   /** Dedup id -> when it is forgotten (ms), in insertion order: the enqueues of the last DEDUP_WINDOW_MS. */
@@ -33,8 +40,9 @@ export interface MemVersion {
   seq: number;
 }
 
-export function newSession(): MemSession {
-  return { clean: false, node: null, custodian: null, username: null, identity: null, expiryMs: 0, connectedAt: null, disconnectedAt: null, subs: new Map(), out: new Map(), queued: 0, inbound2: new Map(), seen: new Map() };
+/** A new, empty session; `seq` is the client id's seq counter (its entries will all be above it). */
+export function newSession(seq: number): MemSession {
+  return { clean: false, node: null, custodian: null, username: null, identity: null, expiryMs: 0, connectedAt: null, disconnectedAt: null, subs: new Map(), out: new Map(), queued: 0, sent: seq, inbound2: new Map(), seen: new Map() };
 }
 
 /**
@@ -89,7 +97,7 @@ function rememberDedup(seen: Map<string, number>, id: string, now: number): void
   seen.set(id, now + DEDUP_WINDOW_MS);
 }
 
-/** Applies one session op (everything but retained.*), exactly as the `apply` Lua script does. */
+/** Applies one session op (everything but retained.*), exactly as the `sessionApply` Lua script does. */
 export function applySessionOp(
   op: Exclude<StoreOp, { op: "retained.set" } | { op: "retained.delete" }>,
   s: MemSession | undefined,
@@ -127,10 +135,25 @@ export function applySessionOp(
     case "outgoing.update": {
       const o = s.out.get(op.seq);
       if (o !== undefined) {
-        s.queued += (op.packetId === 0 ? 1 : 0) - (o.packetId === 0 ? 1 : 0);
-        o.packetId = op.packetId;
+        // At or below the boundary an entry stays in flight: without an id of its own it has the derived one.
+        const packetId = op.packetId === 0 && op.seq <= s.sent ? sentPacketId(op.seq) : op.packetId;
+        s.queued += (packetId === 0 ? 1 : 0) - (o.packetId === 0 ? 1 : 0);
+        o.packetId = packetId;
         o.state = op.state;
       }
+      return { ...OK };
+    }
+    case "outgoing.sent": {
+      // Never beyond the last seq assigned: later enqueues are above the boundary, queued.
+      const to = Math.min(op.seq, v.seq);
+      for (let seq = s.sent + 1; seq <= to; seq++) {
+        const o = s.out.get(seq);
+        if (o !== undefined && o.packetId === 0) {
+          o.packetId = sentPacketId(seq);
+          s.queued--;
+        }
+      }
+      if (to > s.sent) s.sent = to;
       return { ...OK };
     }
     case "outgoing.delete": {

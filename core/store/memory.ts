@@ -62,7 +62,7 @@ export class MemoryStore extends StoreParts implements Store {
     // `discard` (MQTT 5 Clean Start) decides whether the state is kept; `clean` whether the session outlives the
     // connection. 3.1.1's Clean Session is both, hence the default.
     const discard = opts.discard ?? opts.clean;
-    const s = discard || existing === undefined ? newSession() : existing;
+    const s = discard || existing === undefined ? newSession(v.seq) : existing;
     const identity = opts.identity ?? existing?.identity ?? null;
     const expiryMs = opts.clean ? 0 : (opts.expiryMs ?? 0);
     Object.assign(s, { clean: opts.clean, node: opts.node, custodian: opts.node, username: opts.username, identity, expiryMs, connectedAt: opts.now, disconnectedAt: null });

@@ -1,7 +1,8 @@
 import type { SubscriptionWord } from "../subscription-word.js";
 import { decodeOutgoing, decodeRetained } from "./codec.js";
 import { StoreDataError } from "./errors.js";
-import type { RetainedRecord, SessionRecord, SessionSnapshot, StoreOpResult } from "./types.js";
+import { sentPacketId } from "./sent-boundary.js";
+import type { RetainedRecord, SessionRecord, SessionSnapshot, StoredOutgoing, StoreOpResult } from "./types.js";
 
 /*
  * Readers of script replies. Both transports hand back the same shapes: arrays, strings, integers, null.
@@ -41,7 +42,10 @@ function optionalInt(v: string | undefined): number | null {
 }
 
 export function sessionRecord(clientId: string, epoch: unknown, meta: unknown): SessionRecord {
-  const m = flatMap(meta, "session meta");
+  return recordOf(clientId, epoch, flatMap(meta, "session meta"));
+}
+
+function recordOf(clientId: string, epoch: unknown, m: Map<string, string>): SessionRecord {
   return {
     clientId,
     clean: m.get("clean") === "1",
@@ -54,11 +58,25 @@ export function sessionRecord(clientId: string, epoch: unknown, meta: unknown): 
   };
 }
 
-/** Reads the five snapshot parts (epoch, meta, subs, out, in2) starting at `parts[0]`. */
+/**
+ * Reads the five snapshot parts (epoch, meta, subs, out, in2) starting at `parts[0]`. An entry without a packet id of
+ * its own at or below the sent boundary (meta `sent`; absent in sessions written before it) is in flight with the
+ * packet id derived from its seq.
+ */
 export function sessionSnapshot(clientId: string, parts: unknown[]): SessionSnapshot {
+  const meta = flatMap(parts[1], "session meta");
+  const sent = Number(meta.get("sent") ?? "0");
+  if (!Number.isSafeInteger(sent)) bad("sent boundary");
   const subscriptions: Record<string, SubscriptionWord> = {};
   for (const [filter, qos] of flatMap(parts[2], "subscriptions")) subscriptions[filter] = Number(qos);
-  const outgoing = [...flatMap(parts[3], "outgoing")].map(([seq, value]) => decodeOutgoing(Number(seq), value)).sort((a, b) => a.seq - b.seq);
+  const outgoing: StoredOutgoing[] = [];
+  for (const [key, value] of flatMap(parts[3], "outgoing")) {
+    const seq = Number(key);
+    const o = decodeOutgoing(seq, value);
+    if (o.packetId === 0 && seq <= sent) o.packetId = sentPacketId(seq);
+    outgoing.push(o);
+  }
+  outgoing.sort((a, b) => a.seq - b.seq);
   // Members '<id>' or '<id>|<root>' (an id still being routed under root; decision 025).
   const inboundQos2: number[] = [];
   let inboundRoots: Record<number, string> | undefined;
@@ -70,7 +88,7 @@ export function sessionSnapshot(clientId: string, parts: unknown[]): SessionSnap
     if (bar >= 0) (inboundRoots ??= {})[id] = text.slice(bar + 1);
   }
   inboundQos2.sort((a, b) => a - b);
-  const snapshot: SessionSnapshot = { ...sessionRecord(clientId, parts[0], parts[1]), subscriptions, outgoing, inboundQos2 };
+  const snapshot: SessionSnapshot = { ...recordOf(clientId, parts[0], meta), subscriptions, outgoing, inboundQos2 };
   if (inboundRoots !== undefined) snapshot.inboundRoots = inboundRoots;
   return snapshot;
 }

@@ -1,10 +1,8 @@
 import type { SubscriptionWord } from "../subscription-word.js";
 import { StoreParts } from "./store-parts.js";
-import {
-  compareUtf8, decodeApiKey, decodeCursor, decodeNode, encodeApiKey, encodeCursor, encodeNode, encodeNodeStats, encodeOutgoingBody,
-} from "./codec.js";
+import { compareUtf8, decodeApiKey, decodeCursor, decodeNode, encodeApiKey, encodeCursor, encodeNode, encodeNodeStats } from "./codec.js";
 import { ClaimRefused, StoreDataError } from "./errors.js";
-import { API_KEY_KEYS, API_KEYS_KEY, COUNTERS_KEY, custodyKey, DEDUP_WINDOW_MS, EXPIRY_KEY, NODES_KEY, ownedKey, sessionKeys, SESSIONS_KEY } from "./keys.js";
+import { API_KEY_KEYS, API_KEYS_KEY, COUNTERS_KEY, custodyKey, EXPIRY_KEY, NODES_KEY, ownedKey, sessionKeys, SESSIONS_KEY } from "./keys.js";
 import { RedisIdempotency } from "./idempotency.js";
 import { RedisIdentities } from "./redis-identity.js";
 import { RedisRoutes } from "./routes-redis.js";
@@ -14,6 +12,7 @@ import { indexCommands, unindex } from "./redis-index.js";
 import { asArray, asInt, asNullableString, asString, flatMap, opResult, sessionRecord, sessionSnapshot } from "./redis-replies.js";
 import { RedisRetained, retainedCall } from "./redis-retained.js";
 import * as S from "./scripts.js";
+import { SESSION_CALL_OPS, SessionCall } from "./session-apply.js";
 import { type Call, RedisClient, type RedisTransport, type ScriptCall, unwrap } from "./transport.js";
 import type {
   ApiKeyRecord, ClaimOptions, ClaimResult, ExpiredSession, NodeRecord, NodeStats, Page, RetainedRecord, RetainedStats, SessionRecord, SessionSnapshot,
@@ -21,98 +20,17 @@ import type {
 } from "./types.js";
 import * as check from "./validate.js";
 
+export { SESSION_CALL_OPS };
+
+type RetainedOp = Extract<StoreOp, { op: "retained.set" } | { op: "retained.delete" }>;
+
 /** Sessions read per round trip when walking `mqg:sessions`. */
 const SCAN_CHUNK = 1000;
-/** Most session ops in one `sessionApply` call (about 3 ms of Redis time; see `apply`). */
-export const SESSION_CALL_OPS = 1000;
 /** `ping` answers false when Redis has not answered within this time. */
 const PING_TIMEOUT_MS = 2000;
 
 function sessionCall(script: S.LuaScript, clientId: string, args: readonly string[]): ScriptCall {
   return { script, keys: sessionKeys(clientId).list, args };
-}
-
-type SessionOp = Exclude<StoreOp, { op: "retained.set" } | { op: "retained.delete" }>;
-
-/** The ops of one session in a batch: their positions in the batch and the SESSION_APPLY arguments (scripts.ts). */
-interface SessionGroup {
-  positions: number[];
-  /** Seqs of the updates and deletes, in op order (ARGV[3..]; each 'u' and 'd' takes the next). */
-  names: string[];
-  ops: string[];
-  /** The last 'p' and 'k' sent: consecutive ops that share them do not repeat them. */
-  params: string;
-  epoch: string | null;
-}
-
-/** Appends the SESSION_APPLY fields of one session op to its group. */
-function pushSessionOp(g: SessionGroup, op: SessionOp, now: number): void {
-  if (op.op === "enqueue") {
-    const dedup = op.dedupId ?? "";
-    const epoch = op.epoch === undefined ? "" : String(op.epoch);
-    const unowned = op.unowned === true ? "1" : "0";
-    const at = String(op.now ?? now);
-    const params = `${op.maxQueued}|${op.dropPolicy}|${epoch}|${unowned}|${at}`;
-    if (params !== g.params) {
-      g.ops.push("p", String(op.maxQueued), op.dropPolicy, epoch, unowned, at);
-      g.params = params;
-    }
-    const value = `${op.entry.packetId}:0:${encodeOutgoingBody(op.entry)}`;
-    if (dedup === "") g.ops.push("E", value);
-    else g.ops.push("e", value, dedup);
-    return;
-  }
-  const epoch = String(op.epoch);
-  if (epoch !== g.epoch) {
-    g.ops.push("k", epoch);
-    g.epoch = epoch;
-  }
-  switch (op.op) {
-    case "outgoing.update":
-      g.names.push(String(op.seq));
-      g.ops.push("u", `${op.packetId}:${op.state}`);
-      return;
-    case "outgoing.delete":
-      g.names.push(String(op.seq));
-      g.ops.push("d");
-      return;
-    case "inbound2.add":
-    case "inbound2.delete":
-      // A root travels as "<packetId>|<root>" (the set member of an id still being routed, decision 025).
-      g.ops.push(op.op === "inbound2.add" ? "a" : "r", op.op === "inbound2.add" && op.root !== undefined ? `${op.packetId}|${op.root}` : String(op.packetId));
-      return;
-  }
-}
-
-const REFUSALS: Record<string, StoreOpResult> = {
-  f: { ok: false, reason: "fenced" },
-  n: { ok: false, reason: "no-session" },
-  F: { ok: false, reason: "full" },
-  u: { ok: false, reason: "duplicate" },
-};
-
-/** Reads a SESSION_APPLY reply (scripts.ts) into the results of the group's ops. */
-function groupResults(reply: unknown, g: SessionGroup, ops: StoreOp[], results: StoreOpResult[]): void {
-  const a = asArray(reply, "session apply");
-  const codes = asString(a[0], "session apply codes");
-  if (codes.length !== g.positions.length) throw new StoreDataError("unexpected Redis reply: session apply length");
-  let x = 1;
-  for (let k = 0; k < codes.length; k++) {
-    const pos = g.positions[k] as number;
-    const c = codes[k] as string;
-    if (c === "1") {
-      results[pos] = ops[pos]?.op === "enqueue" ? { ok: true, seq: asInt(a[x++], "seq") } : { ok: true };
-    } else if (c === "D") {
-      const seq = asInt(a[x++], "seq");
-      results[pos] = { ok: true, seq, dropped: asInt(a[x++], "dropped seq") };
-    } else if (c === "o") {
-      results[pos] = { ok: false, reason: "owned", node: asString(a[x++], "owner node") };
-    } else {
-      const r = REFUSALS[c];
-      if (r === undefined) throw new StoreDataError(`unexpected Redis reply: session apply code '${c}'`);
-      results[pos] = { ...r } as StoreOpResult;
-    }
-  }
 }
 
 /**
@@ -345,48 +263,38 @@ export class RedisStore extends StoreParts implements Store {
 
   /**
    * One round trip (one HTTP request on Upstash): one SESSION_APPLY call per session with all its ops of the batch
-   * in order (decision 021), one APPLY call per retained op. Sessions are independent, so only each session's own
-   * order matters; each call touches one hash slot.
+   * in order (decision 021; session-apply.ts), one APPLY call per retained op. Sessions are independent, so only
+   * each session's own order matters; each call touches one hash slot.
    */
   async apply(ops: StoreOp[]): Promise<StoreOpResult[]> {
     for (const op of ops) check.checkOp(op);
     const now = Date.now();
-    const calls: ScriptCall[] = [];
-    /** Per call: its session group, or the batch position of its retained op. */
-    const owners: (SessionGroup | number)[] = [];
-    const groups = new Map<string, SessionGroup>();
+    /** Per call: its session ops, or the batch position of its retained op. */
+    const calls: (SessionCall | number)[] = [];
+    const open = new Map<string, SessionCall>();
     for (let i = 0; i < ops.length; i++) {
       const op = ops[i] as StoreOp;
       if (op.op === "retained.set" || op.op === "retained.delete") {
-        calls.push(retainedCall(op, now));
-        owners.push(i);
+        calls.push(i);
         continue;
       }
-      let g = groups.get(op.clientId);
+      let call = open.get(op.clientId);
       // A long batch (after a store outage) is cut into calls of at most SESSION_CALL_OPS ops, still one round
       // trip: no single script blocks Redis for long. They run in order, so the session's order is kept.
-      if (g === undefined || g.positions.length >= SESSION_CALL_OPS) {
-        g = { positions: [], names: [], ops: [], params: "", epoch: null };
-        groups.set(op.clientId, g);
-        calls.push({ script: S.SESSION_APPLY, keys: sessionKeys(op.clientId).list, args: g.ops });
-        owners.push(g);
+      if (call === undefined || call.size >= SESSION_CALL_OPS) {
+        call = new SessionCall(op.clientId);
+        open.set(op.clientId, call);
+        calls.push(call);
       }
-      g.positions.push(i);
-      pushSessionOp(g, op, now);
+      call.push(op, i, now);
     }
-    // The seqs go first (one HMGET): the group's args are complete now.
-    for (let c = 0; c < calls.length; c++) {
-      const g = owners[c];
-      if (typeof g !== "number" && g !== undefined) calls[c] = { ...(calls[c] as ScriptCall), args: [String(DEDUP_WINDOW_MS), String(g.names.length), ...g.names, ...g.ops] };
-    }
-    const res = await this.client.batch(calls);
+    const res = await this.client.batch(calls.map((c) => (typeof c === "number" ? retainedCall(ops[c] as RetainedOp, now) : c.call())));
     const results: StoreOpResult[] = new Array<StoreOpResult>(ops.length);
-    for (let c = 0; c < calls.length; c++) {
-      const owner = owners[c] as SessionGroup | number;
-      const reply = unwrap(res[c]);
-      if (typeof owner === "number") results[owner] = opResult(reply);
-      else groupResults(reply, owner, ops, results);
-    }
+    calls.forEach((c, k) => {
+      const reply = unwrap(res[k]);
+      if (typeof c === "number") results[c] = opResult(reply);
+      else c.read(reply, ops, results);
+    });
     return results;
   }
 

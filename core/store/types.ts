@@ -48,6 +48,8 @@ export interface RetainedStats {
 /**
  * An outgoing QoS 1/2 message of one session, queued (packetId 0) or in flight. Ordered by `seq`, which the
  * store assigns on enqueue and which increases per session, so order survives restarts and owner changes.
+ * In flight means: stored with a packet id (enqueued in flight, or set by `outgoing.update`), or covered by the
+ * session's sent boundary (`outgoing.sent`), whose entries carry `sentPacketId(seq)` (sent-boundary.ts).
  */
 export interface StoredOutgoing {
   seq: number;
@@ -56,7 +58,7 @@ export interface StoredOutgoing {
   qos: QoS;
   /** RETAIN flag on the wire (1 for deliveries caused by a new subscription, and with Retain As Published). */
   retain: boolean;
-  /** Packet id once sent (in flight); 0 while queued. */
+  /** Packet id once sent (in flight): its own, or `sentPacketId(seq)` under the sent boundary; 0 while queued. */
   packetId: number;
   /** 0 = PUBLISH sent, awaiting PUBACK/PUBREC; 1 = PUBREL sent, awaiting PUBCOMP. */
   state: 0 | 1;
@@ -151,9 +153,10 @@ export interface ClaimResult {
 /** One write in a batch. Owner writes carry the epoch; `enqueue` may come from anyone. */
 export type StoreOp =
   /**
-   * Appends an outgoing message (seq assigned by the store). `packetId` non-zero stores it directly as in flight
-   * (the owner sends it at once); 0 queues it. The bound `maxQueued` counts queued entries (packetId 0) only:
-   * when full, "oldest" drops the oldest queued entry (its seq is returned as `dropped`), "newest" refuses this one.
+   * Appends an outgoing message (seq assigned by the store, above the sent boundary). `packetId` non-zero stores it
+   * directly as in flight (the owner sends it at once); 0 queues it. The bound `maxQueued` counts queued entries
+   * only (packet id 0 and above the boundary): when full, "oldest" drops the oldest queued entry (its seq is
+   * returned as `dropped`), "newest" refuses this one.
    * `epoch` makes it an owner write (fenced like the others). `unowned` (a node that does not own the session
    * queues for it) refuses with "owned" and the owner's node id while a node owns the session: the message must
    * go to that node instead, which otherwise would never see it (it read the session when it claimed it).
@@ -175,7 +178,18 @@ export type StoreOp =
       /** The time the dedup window counts from (epoch ms; default: the store's clock). */
       now?: number;
     }
+  /**
+   * Sets an entry's packet id and state (QoS 2: PUBREC received, state 1). An entry at or below the sent boundary
+   * stays in flight: packet id 0 gives it back `sentPacketId(seq)`, it never becomes queued again.
+   */
   | { op: "outgoing.update"; clientId: string; epoch: number; seq: number; packetId: number; state: 0 | 1 }
+  /**
+   * The sent boundary: every entry up to and including `seq` was sent (the owner sends in seq order). Those without
+   * a packet id of their own are in flight from now on, with `sentPacketId(seq)` and state 0. The boundary only
+   * moves forward and never beyond the last seq assigned; a session started over (discarded, deleted) has none.
+   * One number per session: a batch of sends costs one write, not one per message (decision 021).
+   */
+  | { op: "outgoing.sent"; clientId: string; epoch: number; seq: number }
   | { op: "outgoing.delete"; clientId: string; epoch: number; seq: number }
   /**
    * With `root`: the id was received and is being routed under `root` (kept unless the id is already there);

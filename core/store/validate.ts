@@ -110,11 +110,12 @@ export function checkOp(op: StoreOp): void {
       if (op.now !== undefined) checkInt(op.now, "now");
       return;
     case "outgoing.update":
+    case "outgoing.sent":
     case "outgoing.delete":
       checkText(op.clientId, "clientId");
       checkInt(op.epoch, "epoch");
       checkInt(op.seq, "seq", 1);
-      if (op.op === "outgoing.delete") return;
+      if (op.op !== "outgoing.update") return;
       checkInt(op.packetId, "packetId");
       if (op.packetId > 65_535) fail(`packetId must be <= 65535, got ${op.packetId}`);
       if (op.state !== 0 && op.state !== 1) fail(`state must be 0 or 1, got ${String(op.state)}`);

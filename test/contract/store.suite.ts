@@ -8,6 +8,7 @@ import { messageTests } from "./store/messages.js";
 import { ownershipTests } from "./store/ownership.js";
 import { propertyTests } from "./store/properties.js";
 import { retainedTests } from "./store/retained.js";
+import { sentTests } from "./store/sent.js";
 import { routeTests } from "./store/routes.js";
 import { sessionTests } from "./store/sessions.js";
 import { stateTests } from "./store/state.js";
@@ -28,6 +29,7 @@ export function storeContract(name: string, create: StoreFactory): void {
     subscriptionTests(ctx);
     messageTests(ctx);
     stateTests(ctx);
+    sentTests(ctx);
     retainedTests(ctx);
     clusterTests(ctx);
     ownershipTests(ctx);

@@ -6,6 +6,7 @@ import {
 } from "../../core/store/codec.js";
 import { createStore, InvalidStoreInput, MemoryStore, StoreDataError } from "../../core/store/index.js";
 import { retainedPrefix } from "../../core/store/match.js";
+import { sentPacketId } from "../../core/store/sent-boundary.js";
 import { SortedKeys } from "../../core/store/sorted.js";
 
 describe("store codec", () => {
@@ -13,6 +14,11 @@ describe("store codec", () => {
     const m = { topic: "a/ü/🚀", payload: randomBytes(1000), qos: 2 as const, retain: true };
     expect(decodeMessage(encodeMessage(m))).toEqual(m);
     expect(/^[\x20-\x7e]*$/.test(encodeMessage({ ...m, topic: "t" }))).toBe(true); // ASCII on the wire
+  });
+
+  it("the sent boundary's packet id of a seq: 1..65535, then again from 1 (never 0)", () => {
+    expect([1, 2, 65_534, 65_535, 65_536, 65_537, 131_070, 131_071].map(sentPacketId)).toEqual([1, 2, 65_534, 65_535, 1, 2, 65_535, 1]);
+    expect(sentPacketId(2 ** 52 + 1)).toBe(((2 ** 52) % 65_535) + 1);
   });
 
   it("outgoing values carry a rewritable <packetId>:<state>: header", () => {
