@@ -327,11 +327,16 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
 
   /** Drops a delivery the MQTT 5 client may not get (expired, larger than its Maximum Packet Size); true when dropped. */
   private dropsUndeliverable(msg: Message, link: SessionLink, subIds: readonly number[] | undefined): boolean {
-    if (msg.publishedAt === undefined && (link.v5 === null || link.v5.maximumPacketSize === 0)) return false;
-    const why = undeliverable(msg, link.v5, this.host.now(), subIds);
+    const why = this.undeliverableTo(link, msg, subIds);
     if (why === null) return false;
     this.host.onDrop(this, msg, why);
     return true;
+  }
+
+  /** Why `msg` may not be sent on `link` (expired, larger than the MQTT 5 client's Maximum Packet Size), or null. */
+  private undeliverableTo(link: SessionLink, msg: Message, subIds: readonly number[] | undefined): DropReason | null {
+    if (msg.publishedAt === undefined && (link.v5 === null || link.v5.maximumPacketSize === 0)) return null;
+    return undeliverable(msg, link.v5, this.host.now(), subIds);
   }
 
   /** A persistent session's QoS 1/2 delivery while its client is connected: written through to the store. */
@@ -633,7 +638,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     if (link === null) return;
     while (this.queue.length > 0 && !link.saturated()) {
       const next = this.queue.peek() as Outgoing;
-      if ((next.msg.publishedAt !== undefined || (link.v5 !== null && link.v5.maximumPacketSize !== 0)) && next.durable && this.dropUndeliverable(next, link)) continue;
+      if ((next.msg.publishedAt !== undefined || link.v5 !== null) && next.durable && this.dropUndeliverable(next, link)) continue;
       if (next.qos === 0) {
         this.queue.shift();
         link.writePublish(next.msg, 0, next.retain, false, 0, next.subIds);
@@ -668,7 +673,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
 
   /** Drops the queue's head when it may not be sent (expired, too large for the client); true when dropped. */
   private dropUndeliverable(next: Outgoing, link: SessionLink): boolean {
-    const why = undeliverable(next.msg, link.v5, this.host.now(), next.subIds);
+    const why = this.undeliverableTo(link, next.msg, next.subIds);
     if (why === null) return false;
     this.queue.shift();
     if (this.persistent && next.seq !== 0) this.host.journal.write({ op: "outgoing.delete", clientId: this.clientId, epoch: this.epoch, seq: next.seq });
