@@ -1,3 +1,4 @@
+import { hasExpired } from "../../core/readable-properties.js";
 import { requireTopic } from "../api-keys.js";
 import { NotFoundError } from "../errors.js";
 import { defineRoute } from "../route.js";
@@ -9,7 +10,9 @@ export const retainedDeleteRoute = defineRoute({
   path: "/v1/retained/{topic+}",
   operationId: "deleteRetained",
   summary: "Delete a retained message",
-  description: "Clears the retained message of the topic without publishing anything to subscribers (unlike an empty retained publish).",
+  description:
+    "Clears the retained message of the topic without publishing anything to subscribers (unlike an empty retained publish). " +
+    "A retained message whose MQTT 5 Message Expiry Interval has passed is already gone: 404, as for GET.",
   tag: "retained",
   scope: "admin",
   params: TopicParams,
@@ -18,7 +21,10 @@ export const retainedDeleteRoute = defineRoute({
   async handle({ params }, { backend, key, limits }) {
     checkTopicName(params.topic, limits.topic, { parameter: "topic" });
     requireTopic(key, params.topic, { parameter: "topic", detail: "is outside the API key's topic patterns" });
-    if ((await backend.store.getRetained(params.topic)) === null) throw new NotFoundError(`no retained message on '${params.topic}'`);
+    const msg = await backend.store.getRetained(params.topic);
+    if (msg === null) throw new NotFoundError(`no retained message on '${params.topic}'`);
+    // As GET: a retained message whose MQTT 5 Message Expiry Interval passed is gone (the store's sweep removes it).
+    if (hasExpired(msg.props, msg.publishedAt, Date.now())) throw new NotFoundError(`no retained message on '${params.topic}' (the last one expired)`);
     await backend.deleteRetained(params.topic);
     return { status: 204 };
   },

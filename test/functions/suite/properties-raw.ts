@@ -149,6 +149,11 @@ export function propertiesRawTests(setup: Setup): void {
       }
       const list = await call(env.api, "GET", "/v1/retained", { key: env.reader });
       expect(list.body.items.map((i: { topic: string; messageExpiry: number }) => [i.topic, i.messageExpiry])).toEqual([["exp/left", 3590]]);
+      // DELETE sees what GET sees: an expired one is already gone.
+      const deleted = await call(env.api, "DELETE", "/v1/retained/exp/gone", { key: env.admin });
+      expectProblem(deleted, 404, "not-found");
+      expect(deleted.body.detail).toBe("no retained message on 'exp/gone' (the last one expired)");
+      expect((await call(env.api, "DELETE", "/v1/retained/exp/left", { key: env.admin })).status).toBe(204);
     });
   });
 }
