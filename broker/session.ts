@@ -9,6 +9,7 @@ import type { Link5 } from "./link5.js";
 import { undeliverable } from "./publish5.js";
 import { Deque } from "./queue.js";
 import { fromStored, onePerPacketId } from "./stored-outgoing.js";
+import { SubscriptionMap } from "./subscription-map.js";
 import { OutState, type DropReason, type Message, type Outgoing } from "./types.js";
 
 /** What a session needs from the connection it is attached to. */
@@ -85,7 +86,7 @@ const MAX_HELD = 10_000;
 export class Session implements ResultTarget<Outgoing | OfflineEntry> {
   link: SessionLink | null = null;
   /** Filter -> subscription: QoS, and MQTT 5 options and identifier (core/subscription-word.ts). */
-  readonly subscriptions = new Map<string, SubscriptionWord>();
+  readonly subscriptions = new SubscriptionMap();
   /**
    * The message state below is created on first use (decision 029): most devices of a fleet never have a message
    * in flight to them, nor an inbound QoS 2 one, while connected. Methods that only read or clear it check the
