@@ -10,8 +10,8 @@ import { buildBroker, root } from "../integration/support.js";
  */
 
 /**
- * Broker heap bytes one idle device may cost (its TCP socket, connection, session and route). Measured 4,408 (clean)
- * and 4,541 (persistent) with decision 029, 6,314 and 6,456 before it: a session that allocates its message state
+ * Broker heap bytes one idle device may cost (its TCP socket, connection, session and route). Measured 4,264 (clean)
+ * and 4,403 (persistent) with decision 029, 6,314 and 6,456 before it: a session that allocates its message state
  * up front again fails here.
  */
 const HEAP_BOUND = 5_400;
