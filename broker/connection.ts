@@ -478,7 +478,7 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
    * ids not yet released. Compared with the Receive Maximum the server gave [MQTT-3.3.4-9].
    */
   get unacknowledgedInbound(): number {
-    return this.pubacksHeld + (this.session?.inboundQos2.size ?? 0);
+    return this.pubacksHeld + (this.session?.inboundQos2Count ?? 0);
   }
 
   /**

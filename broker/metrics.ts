@@ -404,7 +404,7 @@ export class BrokerMetrics {
       registers,
       collect() {
         let n = 0;
-        for (const session of broker.sessions.values()) n += session.inflight.size;
+        for (const session of broker.sessions.values()) n += session.inflightCount;
         this.set(n);
       },
     });

@@ -49,7 +49,7 @@ export class NodeStatsSampler {
       sessions++;
       if (s.link !== null) connections++;
       queued += s.queuedCount;
-      inflight += s.inflight.size;
+      inflight += s.inflightCount;
     }
     const st = this.broker.stats;
     const messages = { received: st.messagesReceived, sent: st.messagesSent, dropped: st.droppedTotal };

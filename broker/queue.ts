@@ -1,14 +1,21 @@
+/** The ring of every empty deque of capacity 0: never written to (a push grows the deque first). */
+const NO_ITEMS: readonly undefined[] = Object.freeze([]);
+
+/** Capacity of the first ring a deque of capacity 0 allocates. */
+const FIRST_CAPACITY = 8;
+
 /**
  * A bounded FIFO on a growable ring buffer: O(1) push/shift without Array#shift's copying.
- * The bound is enforced by the caller (it decides the drop policy).
+ * The bound is enforced by the caller (it decides the drop policy). With an initial capacity of 0 the ring is
+ * allocated by the first push and released by `clear`, so an empty deque is one small object (decision 029).
  */
 export class Deque<T> {
   private items: (T | undefined)[];
   private head = 0;
   private count = 0;
 
-  constructor(initialCapacity = 8) {
-    this.items = new Array<T | undefined>(initialCapacity);
+  constructor(private readonly initialCapacity = 8) {
+    this.items = initialCapacity === 0 ? (NO_ITEMS as undefined[]) : new Array<T | undefined>(initialCapacity);
   }
 
   get length(): number {
@@ -46,7 +53,7 @@ export class Deque<T> {
   }
 
   clear(): void {
-    this.items = new Array<T | undefined>(8);
+    this.items = this.initialCapacity === 0 ? (NO_ITEMS as undefined[]) : new Array<T | undefined>(this.initialCapacity);
     this.head = 0;
     this.count = 0;
   }
@@ -56,7 +63,7 @@ export class Deque<T> {
   }
 
   private grow(): void {
-    const next = new Array<T | undefined>(this.items.length * 2);
+    const next = new Array<T | undefined>(this.items.length === 0 ? FIRST_CAPACITY : this.items.length * 2);
     for (let i = 0; i < this.count; i++) next[i] = this.items[(this.head + i) % this.items.length];
     this.items = next;
     this.head = 0;

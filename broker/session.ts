@@ -9,6 +9,7 @@ import type { Link5 } from "./link5.js";
 import { undeliverable } from "./publish5.js";
 import { Deque } from "./queue.js";
 import { fromStored, onePerPacketId } from "./stored-outgoing.js";
+import { SubscriptionMap } from "./subscription-map.js";
 import { OutState, type DropReason, type Message, type Outgoing } from "./types.js";
 
 /** What a session needs from the connection it is attached to. */
@@ -85,18 +86,71 @@ const MAX_HELD = 10_000;
 export class Session implements ResultTarget<Outgoing | OfflineEntry> {
   link: SessionLink | null = null;
   /** Filter -> subscription: QoS, and MQTT 5 options and identifier (core/subscription-word.ts). */
-  readonly subscriptions = new Map<string, SubscriptionWord>();
-  readonly inflight = new Map<number, Outgoing>();
+  readonly subscriptions = new SubscriptionMap();
+  /**
+   * The message state below is created on first use (decision 029): most devices of a fleet never have a message
+   * in flight to them, nor an inbound QoS 2 one, while connected. Methods that only read or clear it check the
+   * field, so an idle session keeps none of these collections.
+   */
+  private inflightMap: Map<number, Outgoing> | null = null;
+  private inboundQos2Set: Set<number> | null = null;
+  private inboundRootsMap: Map<number, string> | null = null;
   /** QoS 1/2 deliveries allowed in flight: `limits.maxInflight`, or less when an MQTT 5 client's Receive Maximum is. */
   private window: number;
-  readonly queue = new Deque<Outgoing>();
-  /** Packet ids of inbound QoS 2 messages received but not yet released (PUBREL) [MQTT-4.3.3-2]. */
-  readonly inboundQos2 = new Set<number>();
+  /** Its ring buffer is allocated by the first push (broker/queue.ts). */
+  readonly queue = new Deque<Outgoing>(0);
+
+  /** Outgoing QoS 1/2 messages sent and not yet acknowledged, by packet id (created on first use). */
+  get inflight(): Map<number, Outgoing> {
+    return (this.inflightMap ??= new Map());
+  }
+
+  /** How many outgoing messages are in flight; allocates nothing. */
+  get inflightCount(): number {
+    return this.inflightMap === null ? 0 : this.inflightMap.size;
+  }
+
+  /** Packet ids of inbound QoS 2 messages received but not yet released (PUBREL) [MQTT-4.3.3-2] (created on first use). */
+  get inboundQos2(): Set<number> {
+    return (this.inboundQos2Set ??= new Set());
+  }
+
+  /** How many inbound QoS 2 packet ids are not yet released; allocates nothing. */
+  get inboundQos2Count(): number {
+    return this.inboundQos2Set === null ? 0 : this.inboundQos2Set.size;
+  }
+
+  /** Whether inbound QoS 2 packet id `packetId` was received and not yet released; allocates nothing. */
+  hasInboundQos2(packetId: number): boolean {
+    return this.inboundQos2Set !== null && this.inboundQos2Set.has(packetId);
+  }
+
   /**
    * Of `inboundQos2`, the ids whose routing the claim's snapshot does not show as finished, with the root they were
-   * routed under: a PUBLISH re-sent with one is routed again under it (decision 025).
+   * routed under: a PUBLISH re-sent with one is routed again under it (decision 025). Created on first use.
    */
-  readonly inboundRoots = new Map<number, string>();
+  get inboundRoots(): Map<number, string> {
+    return (this.inboundRootsMap ??= new Map());
+  }
+
+  /** The root inbound QoS 2 message `packetId` is still being routed under, if any; allocates nothing. */
+  inboundRoot(packetId: number): string | undefined {
+    return this.inboundRootsMap?.get(packetId);
+  }
+
+  /** PUBREL for inbound QoS 2 packet id `packetId`: forgotten [MQTT-4.3.3-2]. True when it was known. */
+  releaseInboundQos2(packetId: number): boolean {
+    this.inboundRootsMap?.delete(packetId);
+    return this.inboundQos2Set !== null && this.inboundQos2Set.delete(packetId);
+  }
+
+  /** Drops the message state held in memory (the store, for a persistent session, keeps its own). */
+  private clearMessageState(): void {
+    this.inflightMap = null;
+    this.queue.clear();
+    this.inboundQos2Set = null;
+    this.inboundRootsMap = null;
+  }
   /** Fencing epoch of the current claim; 0 when the store was not used (a clean session while the store is down). */
   epoch = 0;
   /** The connection currently claiming this session (CONNECT in progress), or null. */
@@ -244,7 +298,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
   discardOutgoing(mayReceive: (topic: string) => boolean): Message[] {
     const dropped: Message[] = [];
     const stored = this.persistent;
-    for (const [packetId, out] of this.inflight) {
+    for (const [packetId, out] of this.inflightMap ?? NO_INFLIGHT) {
       // A released message (PUBREL sent) completes as it is; a QoS 2 PUBLISH in flight is released with PUBREL
       // instead of re-sent, so the client's packet id state ends (as in `withhold`).
       if (out.state === OutState.AwaitComp || mayReceive(out.msg.topic)) continue;
@@ -481,10 +535,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
 
   /** Loads message state from a store snapshot taken when this session was claimed. */
   loadSnapshot(snapshot: SessionSnapshot): void {
-    this.inflight.clear();
-    this.queue.clear();
-    this.inboundQos2.clear();
-    this.inboundRoots.clear();
+    this.clearMessageState();
     this.epoch = snapshot.epoch;
     // In flight: the messages sent before (the store gives those under the sent boundary their derived ids).
     const entries = snapshot.outgoing.map(fromStored);
@@ -497,8 +548,11 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     // New ids continue from the newest message's (see drainQueue): they stay clear of the ids the next seqs give.
     const newest = entries[entries.length - 1];
     if (newest !== undefined) this.lastPacketId = sentPacketId(newest.seq);
-    for (const id of snapshot.inboundQos2) this.inboundQos2.add(id);
-    for (const [id, root] of Object.entries(snapshot.inboundRoots ?? {})) this.inboundRoots.set(Number(id), root);
+    if (snapshot.inboundQos2.length > 0) {
+      const received = this.inboundQos2;
+      for (const id of snapshot.inboundQos2) received.add(id);
+    }
+    if (snapshot.inboundRoots !== undefined) for (const [id, root] of Object.entries(snapshot.inboundRoots)) this.inboundRoots.set(Number(id), root);
   }
 
   /**
@@ -526,7 +580,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     // The client's Receive Maximum bounds what the server sends it unacknowledged [MQTT-3.3.4-7].
     this.window = link.v5 === null ? this.limits.maxInflight : Math.min(this.limits.maxInflight, link.v5.receiveMaximum);
     this.connectedAt = Date.now();
-    for (const out of this.inflight.values()) {
+    if (this.inflightMap !== null) for (const out of this.inflightMap.values()) {
       if (!out.durable) continue;
       if (out.state === OutState.AwaitAck) link.writePublish(out.msg, out.qos, out.retain, true, out.packetId, out.subIds);
       else link.writeAck(AckType.Pubrel, out.packetId);
@@ -545,7 +599,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
    */
   takeShared(): { msg: Message; group: string }[] {
     const taken: { msg: Message; group: string }[] = [];
-    for (const [packetId, out] of this.inflight) {
+    for (const [packetId, out] of this.inflightMap ?? NO_INFLIGHT) {
       if (out.group === undefined || out.qos !== 1) continue;
       this.inflight.delete(packetId);
       taken.push({ msg: out.msg, group: out.group });
@@ -566,10 +620,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     this.retainedFeed = null;
     this.disconnectedAt = Date.now();
     if (this.persistent) {
-      this.inflight.clear();
-      this.queue.clear();
-      this.inboundQos2.clear();
-      this.inboundRoots.clear();
+      this.clearMessageState();
     } else if (this.queue.length > 0) {
       this.queue.filter(isNotQos0);
     }
@@ -739,6 +790,9 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     return id;
   }
 }
+
+/** Iterated in place of a session's in-flight map when it has none: never written to. */
+const NO_INFLIGHT: ReadonlyMap<number, Outgoing> = new Map();
 
 /** Stands for a message the store dropped while the session was offline (its content is not in memory). */
 const EMPTY_MESSAGE: Message = { topic: "", payload: Buffer.alloc(0), qos: 1, retain: false };

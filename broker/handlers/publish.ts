@@ -49,7 +49,7 @@ export function handlePublish(conn: Connection, packet: Publish5Packet): void {
   const packetId = requirePacketId(packet.messageId, "PUBLISH");
   const ackType = qos === 1 ? AckType.Puback : AckType.Pubrec;
   if (v5 !== null) {
-    const repeated = qos === 2 && conn.session?.inboundQos2.has(packetId) === true;
+    const repeated = qos === 2 && conn.session?.hasInboundQos2(packetId) === true;
     // More unacknowledged QoS 1/2 publishes than the Receive Maximum the server gave [MQTT-3.3.4-9].
     if (!repeated && conn.unacknowledgedInbound >= RECEIVE_MAXIMUM) {
       throw new Disconnect5(0x93, `more than ${RECEIVE_MAXIMUM} QoS 1 and 2 publishes unacknowledged`, "MQTT-3.3.4-9");
@@ -62,7 +62,7 @@ export function handlePublish(conn: Connection, packet: Publish5Packet): void {
   }
   // The event a publish causes carries its MQTT 5 properties too: they count with the payload.
   const eventBytes = payload.length + (packet.props === undefined ? 0 : propertiesLength(packet.props));
-  if (!broker.admitsPublish(conn, topic, eventBytes) && !(qos === 2 && conn.session?.inboundQos2.has(packetId) === true)) {
+  if (!broker.admitsPublish(conn, topic, eventBytes) && !(qos === 2 && conn.session?.hasInboundQos2(packetId) === true)) {
     broker.stats.limitHits["events-backlog"]++;
     // MQTT 5 has a negative acknowledgement for it: 0x97, and the client may send it again later.
     if (v5 !== null) {
@@ -78,17 +78,16 @@ export function handlePublish(conn: Connection, packet: Publish5Packet): void {
     conn.ackWhenDurable(AckType.Puback, packetId, mark, payload.length, allowed || v5 === null ? 0 : 0x87);
     return;
   }
-  if (v5 !== null && !conn.session?.inboundQos2.has(packetId) && (topic.startsWith("$SYS") || !(conn.policy?.canPublish(topic) ?? false))) {
+  if (v5 !== null && conn.session?.hasInboundQos2(packetId) !== true && (topic.startsWith("$SYS") || !(conn.policy?.canPublish(topic) ?? false))) {
     // Refused at PUBREC (0x87): the exchange ends there, no packet id is kept (4.3.3).
     broker.publishFromClient(conn, topic, payload, 2, packet.retain, props);
     conn.writeAck(AckType.Pubrec, packetId, 0x87);
     return;
   }
   const session = conn.session as NonNullable<Connection["session"]>;
-  const received = session.inboundQos2;
   // Received before, but the claim's snapshot does not show its routing finished: routed again under its root.
-  const pending = session.inboundRoots.get(packetId);
-  if (!received.has(packetId) || pending !== undefined) {
+  const pending = session.inboundRoot(packetId);
+  if (!session.hasInboundQos2(packetId) || pending !== undefined) {
     const durable = session.persistent && session.epoch > 0;
     // In a cluster the message's root is recorded with its packet id before (in the batch of) the routing's
     // writes: a copy the client re-sends to another node (take-over, crash) is routed again under the same root,
@@ -98,8 +97,8 @@ export function handlePublish(conn: Connection, packet: Publish5Packet): void {
       broker.journal.write({ op: "inbound2.add", clientId: session.clientId, epoch: session.epoch, packetId, root });
     }
     broker.journal.withDedupId(root, () => broker.publishFromClient(conn, topic, payload, 2, packet.retain, props));
-    received.add(packetId);
-    session.inboundRoots.delete(packetId);
+    session.inboundQos2.add(packetId);
+    if (pending !== undefined) session.inboundRoots.delete(packetId);
     if (durable) {
       // Routed: stored after what routing wrote and sent landed. A marker recorded as routed without its forwards
       // would answer the PUBLISH re-sent to another node after a crash with PUBREC, routing nothing (decision 020).

@@ -12,8 +12,7 @@ export function handlePubrel(conn: Connection, packet: IPubrelPacket): void {
   const session = conn.session;
   const journal = conn.broker.journal;
   const mark = journal.writes;
-  session?.inboundRoots.delete(packetId);
-  if (session?.inboundQos2.delete(packetId) && session.persistent && session.epoch > 0) {
+  if (session !== null && session.releaseInboundQos2(packetId) && session.persistent && session.epoch > 0) {
     // PUBCOMP only once the store forgot the id too, or a restarted broker would drop the id's next message.
     journal.write({ op: "inbound2.delete", clientId: session.clientId, epoch: session.epoch, packetId });
   }

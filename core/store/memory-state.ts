@@ -18,8 +18,11 @@ export interface MemSession {
   connectedAt: number | null;
   disconnectedAt: number | null;
   subs: Map<string, SubscriptionWord>;
-  /** Every outgoing message by seq. Seqs only grow, so insertion order is seq order. */
-  out: Map<number, StoredOutgoing>;
+  /**
+   * Every outgoing message by seq. Seqs only grow, so insertion order is seq order. This map, `inbound2` and `seen`
+   * are created by the first op that writes them: most sessions never have any (decision 029).
+   */
+  out: Map<number, StoredOutgoing> | null;
   /** How many entries of `out` are queued (packetId 0): the number `maxQueued` bounds. */
   queued: number;
   /**
@@ -29,9 +32,9 @@ export interface MemSession {
    */
   sent: number;
   /** Inbound QoS 2 packet ids; the value is the root of one still being routed, else null (decision 025). */
-  inbound2: Map<number, string | null>;
+  inbound2: Map<number, string | null> | null;
   /** Dedup id -> when it is forgotten (ms), in insertion order: the enqueues of the last DEDUP_WINDOW_MS. */
-  seen: Map<string, number>;
+  seen: Map<string, number> | null;
 }
 
 /** Epoch and seq counters of a client id; they outlive the session (see docs/store.md, "Tombstones"). */
@@ -42,7 +45,7 @@ export interface MemVersion {
 
 /** A new, empty session; `seq` is the client id's seq counter (its entries will all be above it). */
 export function newSession(seq: number): MemSession {
-  return { clean: false, node: null, custodian: null, username: null, identity: null, expiryMs: 0, connectedAt: null, disconnectedAt: null, subs: new Map(), out: new Map(), queued: 0, sent: seq, inbound2: new Map(), seen: new Map() };
+  return { clean: false, node: null, custodian: null, username: null, identity: null, expiryMs: 0, connectedAt: null, disconnectedAt: null, subs: new Map(), out: null, queued: 0, sent: seq, inbound2: null, seen: null };
 }
 
 /**
@@ -70,9 +73,9 @@ export function sessionSnapshot(clientId: string, s: MemSession, epoch: number):
   return {
     ...sessionRecord(clientId, s, epoch),
     subscriptions: Object.fromEntries(s.subs),
-    outgoing: [...s.out.values()].map(copyOutgoing),
-    inboundQos2: [...s.inbound2.keys()].sort((a, b) => a - b),
-    ...inboundRoots(s.inbound2),
+    outgoing: s.out === null ? [] : [...s.out.values()].map(copyOutgoing),
+    inboundQos2: s.inbound2 === null ? [] : [...s.inbound2.keys()].sort((a, b) => a - b),
+    ...(s.inbound2 === null ? {} : inboundRoots(s.inbound2)),
   };
 }
 
@@ -108,15 +111,16 @@ export function applySessionOp(
     if (op.epoch !== undefined && op.epoch !== v.epoch) return { ...FENCED };
     if (op.unowned === true && s.node !== null) return { ok: false, reason: "owned", node: s.node };
     const now = op.dedupId === undefined ? 0 : (op.now ?? Date.now());
-    if (op.dedupId !== undefined && (s.seen.get(op.dedupId) ?? 0) > now) return { ok: false, reason: "duplicate" };
+    if (op.dedupId !== undefined && (s.seen?.get(op.dedupId) ?? 0) > now) return { ok: false, reason: "duplicate" };
+    const out = (s.out ??= new Map());
     let dropped: number | undefined;
     const inflight = op.entry.packetId !== 0;
     if (!inflight && s.queued >= op.maxQueued) {
       if (op.dropPolicy === "newest" || op.maxQueued === 0) return { ...FULL };
-      for (const [seq, o] of s.out) {
+      for (const [seq, o] of out) {
         if (s.queued < op.maxQueued) break;
         if (o.packetId !== 0) continue;
-        s.out.delete(seq);
+        out.delete(seq);
         s.queued--;
         dropped = seq;
       }
@@ -125,15 +129,15 @@ export function applySessionOp(
     const e = op.entry;
     const stored: StoredOutgoing = { seq, msg: copyMessage(e.msg), qos: e.qos, retain: e.retain, packetId: e.packetId, state: 0 };
     if (e.subIds !== undefined) stored.subIds = [...e.subIds];
-    s.out.set(seq, stored);
+    out.set(seq, stored);
     if (!inflight) s.queued++;
-    if (op.dedupId !== undefined) rememberDedup(s.seen, op.dedupId, now);
+    if (op.dedupId !== undefined) rememberDedup((s.seen ??= new Map()), op.dedupId, now);
     return dropped === undefined ? { ok: true, seq } : { ok: true, seq, dropped };
   }
   if (op.epoch !== v.epoch) return { ...FENCED };
   switch (op.op) {
     case "outgoing.update": {
-      const o = s.out.get(op.seq);
+      const o = s.out?.get(op.seq);
       if (o !== undefined) {
         // At or below the boundary an entry stays in flight: without an id of its own it has the derived one.
         const packetId = op.packetId === 0 && op.seq <= s.sent ? sentPacketId(op.seq) : op.packetId;
@@ -146,8 +150,9 @@ export function applySessionOp(
     case "outgoing.sent": {
       // Never beyond the last seq assigned: later enqueues are above the boundary, queued.
       const to = Math.min(op.seq, v.seq);
-      for (let seq = s.sent + 1; seq <= to; seq++) {
-        const o = s.out.get(seq);
+      const out = s.out;
+      for (let seq = s.sent + 1; out !== null && seq <= to; seq++) {
+        const o = out.get(seq);
         if (o !== undefined && o.packetId === 0) {
           o.packetId = sentPacketId(seq);
           s.queued--;
@@ -157,19 +162,21 @@ export function applySessionOp(
       return { ...OK };
     }
     case "outgoing.delete": {
-      const o = s.out.get(op.seq);
+      const o = s.out?.get(op.seq);
       if (o !== undefined) {
         if (o.packetId === 0) s.queued--;
-        s.out.delete(op.seq);
+        s.out?.delete(op.seq);
       }
       return { ...OK };
     }
-    case "inbound2.add":
-      if (op.root === undefined) s.inbound2.set(op.packetId, null);
-      else if (!s.inbound2.has(op.packetId)) s.inbound2.set(op.packetId, op.root);
+    case "inbound2.add": {
+      const inbound2 = (s.inbound2 ??= new Map());
+      if (op.root === undefined) inbound2.set(op.packetId, null);
+      else if (!inbound2.has(op.packetId)) inbound2.set(op.packetId, op.root);
       return { ...OK };
+    }
     case "inbound2.delete":
-      s.inbound2.delete(op.packetId);
+      s.inbound2?.delete(op.packetId);
       return { ...OK };
   }
 }

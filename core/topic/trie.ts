@@ -4,7 +4,7 @@
  *
  * Each node is one filter level. Literal levels live in `children`; the '+' and '#' levels
  * have dedicated slots so matching never has to look them up by string. Subscriptions at a
- * node are kept in parallel arrays (allocation-free iteration) with a key -> position map
+ * node are kept in parallel arrays (allocation-free iteration), with a key -> position map once
  * for O(1) replace / remove.
  *
  * Filters passed to add/remove/get are assumed valid (validateTopicFilter); topic names
@@ -15,13 +15,56 @@ const PLUS = "+";
 const HASH = "#";
 const DOLLAR = 0x24; // '$'
 
-/** Subscribers at one node. */
+/** A node's subscriber list gets a key -> position index once it has this many entries; shorter ones are scanned. */
+const INDEXED_FROM = 8;
+
+/**
+ * Subscribers at one node. Most filters of a fleet have one subscriber (a device's own topic), so a list starts
+ * with arrays of exactly its first entry and no index (decision 029).
+ */
 class SubList<T> {
-  keys: string[] = [];
-  vals: T[] = [];
-  readonly pos = new Map<string, number>();
+  keys: string[];
+  vals: T[];
+  /** key -> position, once the list reached INDEXED_FROM entries; null before. */
+  private pos: Map<string, number> | null = null;
   /** Number of emit() loops currently iterating `keys`/`vals` (they must not be edited in place). */
   readers = 0;
+
+  constructor(key: string, value: T) {
+    this.keys = [key];
+    this.vals = [value];
+  }
+
+  indexOf(key: string): number | undefined {
+    if (this.pos !== null) return this.pos.get(key);
+    const i = this.keys.indexOf(key);
+    return i < 0 ? undefined : i;
+  }
+
+  /** Appends a new entry (after `writable()`). */
+  append(key: string, value: T): void {
+    this.pos?.set(key, this.keys.length);
+    this.keys.push(key);
+    this.vals.push(value);
+    if (this.pos === null && this.keys.length >= INDEXED_FROM) {
+      const pos = (this.pos = new Map());
+      for (let i = 0; i < this.keys.length; i++) pos.set(this.keys[i] as string, i);
+    }
+  }
+
+  /** Swap-removes the entry at `i` of `key` (after `writable()`): the last entry moves into the hole. */
+  removeAt(i: number, key: string): void {
+    const last = this.keys.length - 1;
+    if (i !== last) {
+      const lastKey = this.keys[last] as string;
+      this.keys[i] = lastKey;
+      this.vals[i] = this.vals[last] as T;
+      this.pos?.set(lastKey, i);
+    }
+    this.keys.pop();
+    this.vals.pop();
+    this.pos?.delete(key);
+  }
 
   /** Called before any mutation: copy-on-write if a match() loop is iterating the arrays. */
   writable(): void {
@@ -81,20 +124,20 @@ export class SubscriptionTrie<T> {
       start = end + 1;
     }
 
-    let subs = node.subs;
+    const subs = node.subs;
     if (subs === null) {
-      subs = node.subs = new SubList<T>();
+      node.subs = new SubList<T>(key, value);
       node.filter = filter;
+      this.count++;
+      return true;
     }
-    const i = subs.pos.get(key);
+    const i = subs.indexOf(key);
     subs.writable();
     if (i !== undefined) {
       subs.vals[i] = value;
       return false;
     }
-    subs.pos.set(key, subs.keys.length);
-    subs.keys.push(key);
-    subs.vals.push(value);
+    subs.append(key, value);
     this.count++;
     return true;
   }
@@ -104,21 +147,11 @@ export class SubscriptionTrie<T> {
     const node = this.find(filter);
     const subs = node?.subs;
     if (!node || !subs) return false;
-    const i = subs.pos.get(key);
+    const i = subs.indexOf(key);
     if (i === undefined) return false;
 
     subs.writable();
-    // Swap-remove: move the last entry into the hole.
-    const last = subs.keys.length - 1;
-    if (i !== last) {
-      const lastKey = subs.keys[last] as string;
-      subs.keys[i] = lastKey;
-      subs.vals[i] = subs.vals[last] as T;
-      subs.pos.set(lastKey, i);
-    }
-    subs.keys.pop();
-    subs.vals.pop();
-    subs.pos.delete(key);
+    subs.removeAt(i, key);
     this.count--;
 
     if (subs.keys.length === 0) {
@@ -133,7 +166,7 @@ export class SubscriptionTrie<T> {
   get(filter: string, key: string): T | undefined {
     const subs = this.find(filter)?.subs;
     if (!subs) return undefined;
-    const i = subs.pos.get(key);
+    const i = subs.indexOf(key);
     return i === undefined ? undefined : subs.vals[i];
   }
 

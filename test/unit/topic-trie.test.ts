@@ -178,6 +178,34 @@ describe("SubscriptionTrie", () => {
     });
     expect(n).toBe(t.size);
   });
+
+  it("a filter's subscriber list stays right below, across and back under the size where it gets an index", () => {
+    const t = new SubscriptionTrie<number>();
+    const live = new Map<string, number>();
+    const check = (): void => {
+      for (let i = 0; i < 12; i++) expect(t.get("fleet/+/down", `k${i}`)).toBe(live.get(`k${i}`));
+      const seen = new Map<string, number>();
+      t.match("fleet/d/down", (v, k) => seen.set(k, v));
+      expect(seen).toEqual(live);
+    };
+    for (let i = 0; i < 12; i++) {
+      expect(t.add("fleet/+/down", `k${i}`, i)).toBe(true);
+      live.set(`k${i}`, i);
+      check();
+    }
+    expect(t.add("fleet/+/down", "k3", 33)).toBe(false);
+    live.set("k3", 33);
+    check();
+    for (const i of [0, 11, 5, 6, 7, 1, 2, 3, 4]) {
+      expect(t.remove("fleet/+/down", `k${i}`)).toBe(true);
+      expect(t.remove("fleet/+/down", `k${i}`)).toBe(false);
+      live.delete(`k${i}`);
+      check();
+    }
+    for (const i of [8, 9, 10]) expect(t.remove("fleet/+/down", `k${i}`)).toBe(true);
+    expect(t.size).toBe(0);
+    expect(t.nodeCount()).toBe(0);
+  });
 });
 
 /** Deterministic PRNG (mulberry32). */

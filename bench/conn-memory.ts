@@ -1,0 +1,177 @@
+/**
+ * Memory per connected device (issue 17): starts dist/broker.mjs (memory store, free loopback port, heap probe on),
+ * connects N raw-socket devices (MQTT 3.1.1 CONNECT, SUBSCRIBE QoS 1 to `fleet/<id>/down`), and reads the broker's
+ * heap (after a full GC, broker/heap-probe.ts) and RSS before and after. Deterministic: counts bytes, never time.
+ * Also used by test/security/connection-memory.test.ts to bound the heap per idle connection.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { connect, type Socket } from "node:net";
+import { generate, type Packet } from "mqtt-packet";
+import { freePort } from "../scripts/lib/ports.js";
+
+export interface ConnMemoryOptions {
+  /** The checkout whose dist/broker.mjs runs. */
+  root: string;
+  connections: number;
+  /** Persistent sessions (clean = 0) instead of clean ones. */
+  persistent?: boolean;
+  /** Extra node flags for the broker (e.g. `--max-semi-space-size=1`, to see what young-generation growth adds). */
+  nodeFlags?: string[];
+}
+
+export interface ConnMemoryResult {
+  connections: number;
+  heapBefore: number;
+  heapAfter: number;
+  /** V8 heap committed (heapTotal), which RSS follows: the young generation grows under load and stays grown. */
+  heapTotalBefore: number;
+  heapTotalAfter: number;
+  rssBefore: number;
+  rssAfter: number;
+  /** (after - before) / connections, in bytes. */
+  heapPerConnection: number;
+  rssPerConnection: number;
+}
+
+/** Devices connected before the baseline is taken. */
+const WARMUP = 100;
+
+/** What broker/heap-probe.ts prints on SIGUSR2. */
+const PROBE_LINE = /mqgate heap \d+( total \d+)?/g;
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Resident set size of `pid`, in bytes (Linux). */
+function rssOf(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  if (m === null) throw new Error(`no VmRSS for ${pid}`);
+  return Number(m[1]) * 1024;
+}
+
+class BrokerChild {
+  private err = "";
+  constructor(readonly child: ChildProcess) {
+    child.stderr?.on("data", (d: Buffer) => (this.err = (this.err + d.toString()).slice(-100_000)));
+  }
+
+  output(): string {
+    return this.err;
+  }
+
+  async until(what: string, cond: () => boolean, timeoutMs = 30_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!cond()) {
+      if (Date.now() > deadline || this.child.exitCode !== null) throw new Error(`broker: no ${what}\n${this.err}`);
+      await sleep(20);
+    }
+  }
+
+  /** Full GC in the broker, then its heap used and committed, and RSS. Two rounds: the second settles what the first freed. */
+  async settled(): Promise<{ heap: number; heapTotal: number; rss: number }> {
+    let line = "";
+    for (let round = 0; round < 2; round++) {
+      const seen = (this.err.match(PROBE_LINE) ?? []).length;
+      this.child.kill("SIGUSR2");
+      await this.until("heap figure", () => (this.err.match(PROBE_LINE) ?? []).length > seen);
+      const all = this.err.match(PROBE_LINE) ?? [];
+      line = all[all.length - 1] as string;
+    }
+    // A broker built before the probe printed heapTotal reports 0 for it.
+    const m = /mqgate heap (\d+)(?: total (\d+))?/.exec(line) as RegExpExecArray;
+    return { heap: Number(m[1]), heapTotal: Number(m[2] ?? 0), rss: rssOf(this.child.pid as number) };
+  }
+}
+
+/** Opens a device: CONNECT, CONNACK, SUBSCRIBE to its own topic, SUBACK. Resolves with the idle socket. */
+function device(port: number, id: string, persistent: boolean): Promise<Socket> {
+  return new Promise((resolve, reject) => {
+    const socket = connect({ port, host: "127.0.0.1" });
+    let got = Buffer.alloc(0);
+    let stage = 0;
+    socket.once("error", reject);
+    socket.on("connect", () => {
+      const connectPacket = { cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clean: !persistent, keepalive: 60, clientId: id } as Packet;
+      const subscribe = { cmd: "subscribe", messageId: 1, subscriptions: [{ topic: `fleet/${id}/down`, qos: 1 }] } as Packet;
+      socket.write(Buffer.concat([generate(connectPacket), generate(subscribe)]));
+    });
+    socket.on("data", (chunk: Buffer) => {
+      got = Buffer.concat([got, chunk]);
+      // CONNACK is 4 bytes (0x20), SUBACK 5 (0x90) for one filter.
+      if (stage === 0 && got.length >= 4) {
+        if (got[0] !== 0x20 || got[3] !== 0) reject(new Error(`${id}: refused (${got.subarray(0, 4).toString("hex")})`));
+        got = got.subarray(4);
+        stage = 1;
+      }
+      if (stage === 1 && got.length >= 5) {
+        if (got[0] !== 0x90 || got[4] === 0x80) reject(new Error(`${id}: subscribe refused`));
+        stage = 2;
+        socket.removeAllListeners("data");
+        resolve(socket);
+      }
+    });
+  });
+}
+
+/** Runs one measurement; the broker is stopped afterwards. */
+export async function measureConnMemory(opts: ConnMemoryOptions): Promise<ConnMemoryResult> {
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("MQGATE_")) env[k] = v;
+  Object.assign(env, {
+    MQGATE_HOST: "127.0.0.1",
+    MQGATE_MQTT_PORT: String(port),
+    MQGATE_WS_PORT: "off",
+    MQGATE_HTTP_PORT: "off",
+    MQGATE_SYS_INTERVAL: "0",
+    MQGATE_LOG_LEVEL: "warn",
+    MQGATE_DEBUG_HEAP: "1",
+    MQGATE_MAX_CONNECTIONS: "1000000",
+    MQGATE_MAX_CONNECTIONS_PER_ADDRESS: "0",
+    MQGATE_CONNECTION_RATE_PER_ADDRESS: "0",
+  });
+  const child = spawn(process.execPath, ["--expose-gc", ...(opts.nodeFlags ?? []), "dist/broker.mjs"], { cwd: opts.root, env, stdio: ["ignore", "ignore", "pipe"] });
+  const broker = new BrokerChild(child);
+  const sockets: Socket[] = [];
+  try {
+    await broker.until("ready line", () => broker.output().includes("broker ready"));
+    // Some devices first, so one-off allocations (code compiled and optimised, first trie nodes, pools) are in the
+    // baseline: what the figure counts is what one more device costs.
+    sockets.push(...(await Promise.all(Array.from({ length: WARMUP }, (_, k) => device(port, `warmup${k}`, opts.persistent === true)))));
+    const before = await broker.settled();
+    const batch = 100;
+    for (let i = 0; i < opts.connections; i += batch) {
+      const n = Math.min(batch, opts.connections - i);
+      const ids = Array.from({ length: n }, (_, k) => `dev${String(i + k).padStart(6, "0")}`);
+      sockets.push(...(await Promise.all(ids.map((id) => device(port, id, opts.persistent === true)))));
+    }
+    const after = await broker.settled();
+    return {
+      connections: opts.connections,
+      heapBefore: before.heap,
+      heapAfter: after.heap,
+      heapTotalBefore: before.heapTotal,
+      heapTotalAfter: after.heapTotal,
+      rssBefore: before.rss,
+      rssAfter: after.rss,
+      heapPerConnection: Math.round((after.heap - before.heap) / opts.connections),
+      rssPerConnection: Math.round((after.rss - before.rss) / opts.connections),
+    };
+  } finally {
+    for (const s of sockets) s.destroy();
+    child.kill("SIGKILL");
+  }
+}
+
+/**
+ * `node bench/conn-memory.mjs [--connections 2000] [--persistent] [--max-semi-space-size=N]`: prints the figures as
+ * JSON (the V8 flag goes to the broker).
+ */
+export async function main(argv: string[], root: string): Promise<number> {
+  const at = argv.indexOf("--connections");
+  const connections = at >= 0 ? Number(argv[at + 1]) : 2000;
+  const flags = argv.filter((a) => a.startsWith("--max-semi-space-size") || a.startsWith("--max-old-space-size"));
+  const result = await measureConnMemory({ root, connections, persistent: argv.includes("--persistent"), nodeFlags: flags });
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  return 0;
+}
