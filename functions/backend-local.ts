@@ -75,7 +75,7 @@ export function localBackend(broker: Broker, opts: LocalBackendOptions = {}): Ga
     const offline: string[] = [];
     for (const s of broker.sessions.values()) {
       if (s.link !== null) {
-        if (s.queuedCount + s.inflight.size > 0) found.push({ clientId: s.clientId, connected: true, queued: s.queuedCount, inflight: s.inflight.size });
+        if (s.queuedCount + s.inflightCount > 0) found.push({ clientId: s.clientId, connected: true, queued: s.queuedCount, inflight: s.inflightCount });
       } else if (s.persistent && s.owner === null) {
         offline.push(s.clientId);
       }
@@ -189,7 +189,7 @@ export function localBackend(broker: Broker, opts: LocalBackendOptions = {}): Ga
         if (s.link !== null) connections++;
         if (s.owner === null) sessions++;
         queued += s.queuedCount;
-        inflight += s.inflight.size;
+        inflight += s.inflightCount;
       }
       const { stats } = broker;
       const live: LiveStats = {
