@@ -9,6 +9,7 @@ import { readFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { generate, type Packet } from "mqtt-packet";
 import { freePort } from "../scripts/lib/ports.js";
+import { cleanEnv } from "./targets.js";
 
 export interface ConnMemoryOptions {
   /** The checkout whose dist/broker.mjs runs. */
@@ -116,9 +117,7 @@ function device(port: number, id: string, persistent: boolean): Promise<Socket> 
 /** Runs one measurement; the broker is stopped afterwards. */
 export async function measureConnMemory(opts: ConnMemoryOptions): Promise<ConnMemoryResult> {
   const port = await freePort();
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("MQGATE_")) env[k] = v;
-  Object.assign(env, {
+  const env = cleanEnv({
     MQGATE_HOST: "127.0.0.1",
     MQGATE_MQTT_PORT: String(port),
     MQGATE_WS_PORT: "off",

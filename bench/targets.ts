@@ -163,7 +163,7 @@ function redisPing(port: number): Promise<boolean> {
 }
 
 /** The environment without the caller's MQGATE_* settings, so only the benchmark's configuration applies. */
-function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+export function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("MQGATE_")) env[k] = v;
   return { ...env, ...extra };

@@ -1,12 +1,11 @@
 import { topicMatches } from "../topic/index.js";
-import { compareUtf8 } from "./codec.js";
 import { CursorSeal } from "./cursor.js";
 import { ExpiryIndex } from "./expiry-index.js";
 import { copyMessage } from "./memory-state.js";
 import {
   entryOfTopic, levelEntries, retainedDue, retainedSize, SCAN_BUDGET, SCAN_BYTES, SWEEP_ON_FULL, topicOfEntry, type Source,
 } from "./retained-index.js";
-import { openListCursor, scanRetainedPages, sealListCursor, type ScanStep, withoutUpdateTime } from "./retained-scan.js";
+import { matchAllRetained, openListCursor, scanRetainedPages, sealListCursor, type ScanStep } from "./retained-scan.js";
 import { SortedKeys } from "./sorted.js";
 import type { Page, RetainedRecord, RetainedStats, StoredMessage, StoreOpResult } from "./types.js";
 
@@ -116,15 +115,8 @@ export class MemoryRetained {
   }
 
   /** Every match at once (small sets; the broker and REST walk pages instead). */
-  async matchAll(filter: string): Promise<StoredMessage[]> {
-    const all: StoredMessage[] = [];
-    let cursor: string | null = null;
-    do {
-      const page: Page<RetainedRecord> = await this.scan(filter, { cursor, limit: 1000 });
-      for (const r of page.items) all.push(withoutUpdateTime(r));
-      cursor = page.cursor;
-    } while (cursor !== null);
-    return all.sort((a, b) => compareUtf8(a.topic, b.topic));
+  matchAll(filter: string): Promise<StoredMessage[]> {
+    return matchAllRetained(filter, (f, opts) => this.scan(f, opts));
   }
 
   private setOf(s: Source): SortedKeys {

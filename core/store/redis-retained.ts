@@ -1,10 +1,10 @@
 import { randomBytes } from "node:crypto";
-import { compareUtf8, decodeRetained, encodeRetained } from "./codec.js";
+import { decodeRetained, encodeRetained } from "./codec.js";
 import { CursorSeal } from "./cursor.js";
 import { CURSOR_SECRET_KEY, RETAINED_KEY, RETAINED_KEYS, RETAINED_STATS_KEY } from "./keys.js";
 import { asArray, asInt, asNullableString, asString, retainedPairs } from "./redis-replies.js";
 import { levelEntries, retainedDue, retainedSize, SCAN_BUDGET, type Source, SWEEP_BUDGET } from "./retained-index.js";
-import { openListCursor, scanRetainedPages, sealListCursor, type ScanStep, withoutUpdateTime } from "./retained-scan.js";
+import { matchAllRetained, openListCursor, scanRetainedPages, sealListCursor, type ScanStep } from "./retained-scan.js";
 import * as S from "./scripts-retained.js";
 import { type RedisClient, type ScriptCall, unwrap } from "./transport.js";
 import type { Page, RetainedRecord, RetainedStats, StoredMessage, StoreOp } from "./types.js";
@@ -41,15 +41,8 @@ export class RedisRetained {
   }
 
   /** Every match, walked page by page through the index (bounded calls; for small results). */
-  async match(filter: string): Promise<StoredMessage[]> {
-    const all: StoredMessage[] = [];
-    let cursor: string | null = null;
-    do {
-      const page: Page<RetainedRecord> = await this.scan(filter, { cursor, limit: 1000 });
-      for (const r of page.items) all.push(withoutUpdateTime(r));
-      cursor = page.cursor;
-    } while (cursor !== null);
-    return all.sort((a, b) => compareUtf8(a.topic, b.topic));
+  match(filter: string): Promise<StoredMessage[]> {
+    return matchAllRetained(filter, (f, opts) => this.scan(f, opts));
   }
 
   async list(opts: { cursor?: string | null; limit: number }): Promise<Page<RetainedRecord>> {

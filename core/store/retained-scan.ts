@@ -1,3 +1,4 @@
+import { compareUtf8 } from "./codec.js";
 import type { CursorSeal } from "./cursor.js";
 import { InvalidStoreInput } from "./errors.js";
 import { candidateSources, SCAN_BYTES, SCAN_CALLS_PER_PAGE, type Source } from "./retained-index.js";
@@ -10,6 +11,18 @@ export function withoutUpdateTime(r: RetainedRecord): StoredMessage {
   if (r.props !== undefined) m.props = r.props;
   if (r.publishedAt !== undefined) m.publishedAt = r.publishedAt;
   return m;
+}
+
+/** Every retained message matching `filter`, walked page by page through `scan` (bounded calls; for small results), in topic order. */
+export async function matchAllRetained(filter: string, scan: (filter: string, opts: { cursor: string | null; limit: number }) => Promise<Page<RetainedRecord>>): Promise<StoredMessage[]> {
+  const all: StoredMessage[] = [];
+  let cursor: string | null = null;
+  do {
+    const page: Page<RetainedRecord> = await scan(filter, { cursor, limit: 1000 });
+    for (const r of page.items) all.push(withoutUpdateTime(r));
+    cursor = page.cursor;
+  } while (cursor !== null);
+  return all.sort((a, b) => compareUtf8(a.topic, b.topic));
 }
 
 /** What one bounded backend call of a walk returns (one Lua script on Redis). */
