@@ -1,5 +1,6 @@
 /** The fleet scenario's lines in the terminal and tables in docs/benchmarks.md (issue 17). */
 import { ratio } from "./accounting.js";
+import { formatBrokerDrops } from "./broker-drops.js";
 import { fmtAnomalies, fmtNum, fmtRatio, fmtSig, fmtSpread, type Stat, stat, table, TARGET_LABELS } from "./format.js";
 import type { Cell, RunRecord } from "./report.js";
 import { TARGET_IDS, type TargetId } from "./targets.js";
@@ -19,6 +20,8 @@ export function fleetSummaryLine(r: MeasurementResult): string {
   if (r.latency !== null) parts.push(`p50 ${(r.latency.p50 / 1000).toFixed(2)} ms, p99 ${(r.latency.p99 / 1000).toFixed(2)} ms, max ${(r.latency.max / 1000).toFixed(2)} ms`);
   parts.push(`RSS ${fmtSig(f.rssIdleBytes / MiB)} → ${fmtSig(f.rssConnectedBytes / MiB)} → ${fmtSig(r.broker.rssAfterBytes / MiB)} MiB (${fmtSig(f.rssPerDeviceBytes / 1024)} KiB/device)`);
   if (r.gc !== undefined && r.gc !== null) parts.push(`GC ${r.gc.count} pauses (${r.gc.minor} minor), ${r.gc.totalMs.toFixed(1)} ms total, max ${r.gc.maxMs.toFixed(2)} ms`);
+  const drops = formatBrokerDrops(r.brokerDrops);
+  if (drops !== "") parts.push(`broker dropped ${drops}`);
   parts.push(`send lag p99 ${f.sendLagP99Ms.toFixed(2)} ms, max ${f.sendLagMaxMs.toFixed(1)} ms`);
   parts.push(`load gen ${r.loadgenCpuPct.toFixed(0)} % CPU`, `other processes ${r.backgroundCores.toFixed(2)} cores`);
   return parts.join(", ");

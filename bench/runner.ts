@@ -17,6 +17,7 @@ import { fleetSummaryLine } from "./fleet-report.js";
 import { anomalyLines, type BenchResults, type RunRecord, renderConsole, renderMarkdown, renderSvg } from "./report.js";
 import { type CliOptions, parseArgs, USAGE } from "./cli.js";
 import { PRESETS, plan, type PlanOptions, type PlannedRun, type Preset, SCENARIO_IDS, specFor } from "./scenarios.js";
+import { formatBrokerDrops, readBrokerDrops } from "./broker-drops.js";
 import { killAll, mosquittoAvailable, redisAvailable, type RunningTarget, startTarget, TARGET_IDS, type TargetOptions } from "./targets.js";
 import { failedMeasurement, type MeasurementResult, type MeasurementSpec } from "./types.js";
 
@@ -134,10 +135,15 @@ async function measureOnce(run: PlannedRun, planOpts: PlanOptions, targetOpts: T
       gcDir = mkdtempSync(join(tmpdir(), "mqgate-bench-gc-"));
       gcLog = join(gcDir, "gc.log");
     }
-    target = await startTarget(run.target, { ...targetOpts, gcLog });
+    target = await startTarget(run.target, { ...targetOpts, gcLog, metrics: run.scenario === "fleet" });
     await new Promise((r) => setTimeout(r, 200));
     const spec = specFor(run, planOpts, { host: "127.0.0.1", port: target.port, brokerPid: target.pid, side: target.side, gcLog });
     const result = await runLoadgen(loadgen, spec, run.scenario === "idle" || run.scenario === "fleet" ? fileLimit : null);
+    if (target.metricsPort !== null) {
+      result.brokerDrops = await readBrokerDrops(target.metricsPort);
+      const drops = formatBrokerDrops(result.brokerDrops);
+      if (!result.ok && drops !== "") result.error = `${result.error ?? "failed"} (the broker dropped: ${drops})`;
+    }
     const output = target.output().trim();
     if (!result.ok && output !== "") result.error = `${result.error ?? "failed"} (broker output: ${output.split("\n").slice(-3).join(" / ")})`;
     return result;

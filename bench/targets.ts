@@ -37,6 +37,11 @@ export interface TargetOptions {
    * with --import), or null for none.
    */
   gcLog?: string | null;
+  /**
+   * Start mqgate with its metrics listener (and so its instrumented store, as deployed brokers run with EMF on), so
+   * the runner can read its drop counters after the measurement. The fleet scenario sets it.
+   */
+  metrics?: boolean;
 }
 
 /** Node flags and environment that make a Node.js broker log its GC pauses to `opts.gcLog`. */
@@ -50,6 +55,8 @@ export interface RunningTarget {
   id: TargetId;
   port: number;
   pid: number;
+  /** mqgate's metrics endpoint (its drop counters), null for the other brokers. */
+  metricsPort: number | null;
   side: SideProcess[];
   /** Stops the broker (SIGTERM, then SIGKILL after 10 s) and its side processes. */
   stop(): Promise<void>;
@@ -192,10 +199,12 @@ async function startMqgate(id: TargetId, opts: TargetOptions): Promise<RunningTa
   let redis: Awaited<ReturnType<typeof startRedis>> | null = null;
   if (id === "mqgate-redis") redis = await startRedis(opts);
   const port = await freePort();
+  const metricsPort = opts.metrics === true ? await freePort() : null;
   const gc = gcObserver(opts);
   const env = cleanEnv({
     ...gc.env,
     MQGATE_MQTT_PORT: String(port),
+    ...(metricsPort !== null ? { MQGATE_METRICS_PORT: String(metricsPort) } : {}),
     MQGATE_HOST: "127.0.0.1",
     MQGATE_WS_PORT: "off",
     MQGATE_HTTP_PORT: "off",
@@ -228,6 +237,7 @@ async function startMqgate(id: TargetId, opts: TargetOptions): Promise<RunningTa
     id,
     port,
     pid: child.proc.pid as number,
+    metricsPort,
     side: redis !== null ? [{ name: "redis-server", pid: redis.child.proc.pid as number }] : [],
     stop: stopAll,
     output: () => child.tail() + (redis !== null ? `\n[redis] ${redis.child.tail()}` : ""),
@@ -245,7 +255,7 @@ async function startAedes(opts: TargetOptions): Promise<RunningTarget> {
     await stopProcess(child);
     throw err;
   }
-  return { id: "aedes", port, pid: child.proc.pid as number, side: [], stop: () => stopProcess(child), output: () => child.tail() };
+  return { id: "aedes", port, pid: child.proc.pid as number, metricsPort: null, side: [], stop: () => stopProcess(child), output: () => child.tail() };
 }
 
 /** The Mosquitto configuration the benchmark uses: defaults, except what a benchmark must control. */
@@ -289,7 +299,7 @@ async function startMosquitto(opts: TargetOptions): Promise<RunningTarget> {
     await stop();
     throw err;
   }
-  return { id: "mosquitto", port, pid: child.proc.pid as number, side: [], stop, output: () => child.tail() };
+  return { id: "mosquitto", port, pid: child.proc.pid as number, metricsPort: null, side: [], stop, output: () => child.tail() };
 }
 
 export function startTarget(id: TargetId, opts: TargetOptions): Promise<RunningTarget> {

@@ -168,6 +168,11 @@ export interface MeasurementResult {
   /** Node.js brokers only (absent in results written before the fleet scenario). */
   gc?: GcSummary | null;
   fleet?: FleetOutcome | null;
+  /**
+   * mqgate only: messages the broker says it dropped during the run (its drop counter by reason, read after the
+   * measurement; null when unreadable, absent for other brokers and in older results).
+   */
+  brokerDrops?: Record<string, number> | null;
 }
 
 /** The result of a measurement that produced no numbers (the load generator or a target failed). */
