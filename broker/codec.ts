@@ -169,6 +169,7 @@ let shared = createStrictParser();
  */
 const SETTINGS = Object.freeze({ protocolVersion: 4 });
 const SETTINGS5 = Object.freeze({ protocolVersion: 5 });
+const EMPTY_AUTH = Object.freeze({ cmd: "auth", reasonCode: 0, retain: false, qos: 0, dup: false, length: 0, topic: null, payload: null }) as Packet;
 
 /**
  * Parses one complete packet (fixed header included) with mqtt-packet: the packets off the delivery hot path
@@ -177,6 +178,10 @@ const SETTINGS5 = Object.freeze({ protocolVersion: 5 });
  * malformed (a `PropertyError` carries the MQTT 5 reason code).
  */
 export function parseFrame(frame: Buffer, level = 4): Packet | Error {
+  // An AUTH of Remaining Length 0 is well formed: Reason Code 0x00 and no properties (3.15.2.1). mqtt-packet reads
+  // a reason code byte that is not there and calls it malformed; the handlers judge the reason code (a client may
+  // not send 0x00: Protocol Error).
+  if (level === 5 && frame.length === 2 && frame[0] === 0xf0 && frame[1] === 0) return { ...EMPTY_AUTH };
   parsed = null;
   propertyBlocks = 0;
   const parser = shared as Parser & ParserInternals & { settings: object };

@@ -143,6 +143,12 @@ for (const kind of STORES) {
         await closedWith(c, 0x82);
       });
 
+      it("[MQTT-3.15.2-1] an AUTH of Remaining Length 0 is well formed (Reason Code 0x00, no properties), and 0x00 from the client is a Protocol Error: DISCONNECT 0x82, not 0x81", async () => {
+        const c = await connected("ra-empty");
+        c.sendBytes([0xf0, 0x00]);
+        await closedWith(c, 0x82);
+      });
+
       it("re-authentication renews the credentials' expiry: a connection whose first credentials expire stays open under the new ones", async () => {
         const c = await connected("ra-renew", "expires:1000");
         await reauthenticate(c);
