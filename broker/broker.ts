@@ -526,10 +526,10 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     if (cluster !== null && claim !== null) {
       // Take-over across nodes [MQTT-3.1.4-2]: the node that held the client closes its connection. The claim
       // succeeded, so this client's identity owns the session.
-      if (claim.previousNode !== null && claim.previousNode !== cluster.nodeId) cluster.takeover(claim.previousNode, clientId, claim.epoch);
+      if (claim.previousNode !== null && claim.previousNode !== cluster.nodeId) cluster.takeover(claim.previousNode, clientId, claim.epoch, discard);
       // The node that kept the session offline drops its copy (and its routes) (decision 017).
       const custodian = claim.previousCustodian ?? null;
-      if (custodian !== null && custodian !== cluster.nodeId && custodian !== claim.previousNode) cluster.takeover(custodian, clientId, claim.epoch);
+      if (custodian !== null && custodian !== cluster.nodeId && custodian !== claim.previousNode) cluster.takeover(custodian, clientId, claim.epoch, discard);
       cluster.claimedFrom(clientId, custodian);
     }
     this.emit("client.connected", session, conn, sessionPresent);
@@ -1015,13 +1015,17 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     else this.cluster.forward(session.clientId, node, msg, qos, retain, subIds);
   }
 
-  /** A kick from another node or the REST gateway. A take-over kick only closes a connection of an older claim. */
-  kickLocal(clientId: string, reason: "takeover" | "kicked", epoch: number | null, discardSession: boolean, claimedBy: string | null = null): void {
+  /**
+   * A kick from another node or the REST gateway. A take-over kick only closes a connection of an older claim;
+   * `sessionEnded`: the take-over was a Clean Start.
+   */
+  kickLocal(clientId: string, reason: "takeover" | "kicked", epoch: number | null, discardSession: boolean, claimedBy: string | null = null, sessionEnded = false): void {
     const session = this.sessions.get(clientId);
     if (session === undefined) return;
     const older = epoch === null || session.epoch < epoch;
-    // Claimed on another node: a will waiting out its delay here is not published (the client is back in time).
-    if (older && reason === "takeover") this.delayedWills.reconnected(clientId, false);
+    // Claimed on another node: a will waiting out its delay here is not published (the client is back in time),
+    // unless that claim was a Clean Start: the old session ended, and the will goes at once [MQTT-3.1.2-8].
+    if (older && reason === "takeover") this.delayedWills.reconnected(clientId, sessionEnded);
     const conn = session.link as Connection | null;
     if (conn !== null && older) conn.close(reason);
     if (session.claimant !== null || !(epoch === null || session.epoch <= epoch)) return;

@@ -555,7 +555,7 @@ export class Cluster implements ResultTarget<Reroute> {
         });
         return;
       case "kick":
-        if (deadNode === null) this.broker.kickLocal(m.clientId, m.reason, m.epoch ?? null, m.discardSession, m.node ?? null);
+        if (deadNode === null) this.broker.kickLocal(m.clientId, m.reason, m.epoch ?? null, m.discardSession, m.node ?? null, m.sessionEnded === true);
         return;
       case "subscriptions":
         if (deadNode === null) this.broker.applyRemoteSubscriptions(m.clientId, m.add, m.remove, m.deliverRetained);
@@ -694,9 +694,12 @@ export class Cluster implements ResultTarget<Reroute> {
     return `${this.idPrefix}:${++this.messageSeq}`;
   }
 
-  /** Closes the client's old connection on the node that held it (take-over); `epoch` is the new claim's. */
-  takeover(node: string, clientId: string, epoch: number): void {
-    const kick: NodeMessage = { type: "kick", id: this.newMessageId(), clientId, reason: "takeover", discardSession: false, epoch, node: this.nodeId };
+  /**
+   * Closes the client's old connection on the node that held it (take-over); `epoch` is the new claim's, and
+   * `sessionEnded` says it was a Clean Start (the old session ended: a will waiting out its delay there goes now).
+   */
+  takeover(node: string, clientId: string, epoch: number, sessionEnded: boolean): void {
+    const kick: NodeMessage = { type: "kick", id: this.newMessageId(), clientId, reason: "takeover", discardSession: false, epoch, node: this.nodeId, ...(sessionEnded ? { sessionEnded } : {}) };
     this.communicator.send(node, [kick]).catch((err: unknown) => {
       // A node without a queue is gone: its connection is gone too.
       if (!(err instanceof NodeUnreachable)) this.events.onError(`take-over kick to ${node}`, err as Error);

@@ -68,6 +68,8 @@ export const nodeMessageSchema = z.discriminatedUnion("type", [
     epoch: z.int().nonnegative().optional(),
     /** A take-over: the node that claimed the session (the old holder forwards to it for a while). */
     node: z.string().min(1).max(256).optional(),
+    /** A take-over with Clean Start: the old session ended (its delayed will is published at once). */
+    sessionEnded: z.boolean().optional(),
   }),
   z.object({
     type: z.literal("subscriptions"),

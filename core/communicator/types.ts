@@ -79,6 +79,11 @@ export type NodeMessage =
       epoch?: number;
       /** A take-over: the node that claimed the session (the old holder forwards to it for a while, decision 017). */
       node?: string;
+      /**
+       * A take-over by a CONNECT with Clean Start: the old session ended, so a will waiting out its delay on the old
+       * holder is published at once [MQTT-3.1.2-8] instead of dropped. Absent (false) from nodes that predate it.
+       */
+      sessionEnded?: boolean;
     }
   /** Subscriptions of a session changed elsewhere (REST or another node): update the in-memory trie. */
   | { type: "subscriptions"; id: string; clientId: string; add: Record<string, QoS>; remove: string[]; deliverRetained: boolean }

@@ -159,6 +159,46 @@ describe("MQTT 5 delayed wills of a dead cluster node (in one process)", () => {
     expect(got.filter((g) => g === "held")).toHaveLength(1);
   });
 
+  it("MQTT 5 (3.1.2-8): a reconnection with Clean Start on another live node ends the session: the node waiting out the will's delay publishes it at once, once", async () => {
+    const store = new MemoryStore();
+    const [n1, n2] = (await survivors(store, 2)) as [TestBroker, TestBroker];
+    const { got } = await watch(n2, n1);
+    const device = await connect(n1, "restart", {
+      clean: false,
+      properties: { sessionExpiryInterval: 300 },
+      will: { topic: "status/restart", payload: Buffer.from("restart"), qos: 1, retain: false, properties: { willDelayInterval: 600 } },
+    });
+    // The connection breaks: node-1 waits out the delay (600 s).
+    device.stream.destroy();
+    await until(() => n1.broker.delayedWills.size === 1, "node-1 waiting out the will's delay");
+    expect(got).toEqual([]);
+    await connect(n2, "restart", { clean: true, properties: { sessionExpiryInterval: 300 } });
+    await until(() => got.includes("restart"), "the will of the session the Clean Start ended");
+    expect(n1.broker.delayedWills.size).toBe(0);
+    await sleep(300);
+    expect(got).toEqual(["restart"]);
+    expect(await store.takeWillsOf("node-1", 100)).toEqual([]);
+  });
+
+  it("a reconnection without Clean Start on another live node keeps the session: the waiting will is dropped", async () => {
+    const store = new MemoryStore();
+    const [n1, n2] = (await survivors(store, 2)) as [TestBroker, TestBroker];
+    const { got } = await watch(n2, n1);
+    const device = await connect(n1, "resume", {
+      clean: false,
+      properties: { sessionExpiryInterval: 300 },
+      will: { topic: "status/resume", payload: Buffer.from("resume"), qos: 1, retain: false, properties: { willDelayInterval: 600 } },
+    });
+    device.stream.destroy();
+    await until(() => n1.broker.delayedWills.size === 1, "node-1 waiting out the will's delay");
+    const back = await connect(n2, "resume", { clean: false, properties: { sessionExpiryInterval: 300 } });
+    expect(back.connected).toBe(true);
+    await until(() => n1.broker.delayedWills.size === 0, "node-1 dropping the will");
+    await sleep(300);
+    expect(got).toEqual([]);
+    expect(await store.takeWillsOf("node-1", 100)).toEqual([]);
+  });
+
   it("a reconnection with Clean Start on the survivor holding the will ends the session: the will is published at once", async () => {
     const store = new MemoryStore();
     const [n1] = (await survivors(store, 1)) as [TestBroker];
