@@ -17,6 +17,8 @@ export function fleetSummaryLine(r: MeasurementResult): string {
     `${fmtNum(r.deliveredPerSec)} msg/s delivered`,
     `${r.cpuUsPerMsg.toFixed(2)} µs CPU/msg`,
   ];
+  const calls = syscallsPerMsg(r);
+  if (Number.isFinite(calls)) parts.push(`${calls.toFixed(2)} read+write calls/msg`);
   if (r.latency !== null) parts.push(`p50 ${(r.latency.p50 / 1000).toFixed(2)} ms, p99 ${(r.latency.p99 / 1000).toFixed(2)} ms, max ${(r.latency.max / 1000).toFixed(2)} ms`);
   parts.push(`RSS ${fmtSig(f.rssIdleBytes / MiB)} → ${fmtSig(f.rssConnectedBytes / MiB)} → ${fmtSig(r.broker.rssAfterBytes / MiB)} MiB (${fmtSig(f.rssPerDeviceBytes / 1024)} KiB/device)`);
   if (r.gc !== undefined && r.gc !== null) parts.push(`GC ${r.gc.count} pauses (${r.gc.minor} minor), ${r.gc.totalMs.toFixed(1)} ms total, max ${r.gc.maxMs.toFixed(2)} ms`);
@@ -25,6 +27,16 @@ export function fleetSummaryLine(r: MeasurementResult): string {
   parts.push(`send lag p99 ${f.sendLagP99Ms.toFixed(2)} ms, max ${f.sendLagMaxMs.toFixed(1)} ms`);
   parts.push(`load gen ${r.loadgenCpuPct.toFixed(0)} % CPU`, `other processes ${r.backgroundCores.toFixed(2)} cores`);
   return parts.join(", ");
+}
+
+/**
+ * The broker's read and write system calls per delivered message over the measured interval: a count that does not
+ * depend on the machine's other load (NaN when /proc/<pid>/io was unreadable or nothing was delivered).
+ */
+export function syscallsPerMsg(r: MeasurementResult): number {
+  const { readCalls, writeCalls } = r.broker;
+  if (readCalls === undefined || writeCalls === undefined || !(r.delivered > 0)) return Number.NaN;
+  return (readCalls + writeCalls) / r.delivered;
 }
 
 /** What the fleet adds to a target's cell: memory per device, GC pauses, the load generator's lag. */
@@ -41,6 +53,8 @@ export interface FleetCell {
   /** Worst single pause over the runs. */
   gcMaxMs: number;
   sendLagP99Ms: Stat;
+  /** Broker read + write system calls per delivered message. */
+  syscallsPerMsg: Stat;
 }
 
 export function fleetCells(runs: readonly RunRecord[]): Map<TargetId, FleetCell> {
@@ -63,6 +77,7 @@ export function fleetCells(runs: readonly RunRecord[]): Map<TargetId, FleetCell>
       gcTotalMs: pick((x) => x.gc?.totalMs),
       gcMaxMs: gcMax.length > 0 ? Math.max(...gcMax) : Number.NaN,
       sendLagP99Ms: pick((x) => x.fleet?.sendLagP99Ms),
+      syscallsPerMsg: pick(syscallsPerMsg),
     });
   }
   return out;
@@ -89,6 +104,7 @@ export function fleetTable(runs: readonly RunRecord[], cells: Map<string, Cell>,
       fmtNum(c.deliveredPerSec.median),
       fmtSpread(c.cpuUsPerMsg),
       fmtRatio(ratio(c.cpuUsPerMsg.median, mosquitto?.cpuUsPerMsg.median ?? Number.NaN)),
+      f.syscallsPerMsg.n > 0 ? fmtSig(f.syscallsPerMsg.median) : "–",
       fmtSig(ms(c.p50.median)),
       fmtSig(ms(c.p99.median)),
       fmtSig(ms(c.maxLatency)),
@@ -110,6 +126,7 @@ export function fleetTable(runs: readonly RunRecord[], cells: Map<string, Cell>,
       "delivered msg/s",
       "broker µs CPU/msg (min–max)",
       "CPU/msg vs Mosquitto",
+      "read+write calls/msg",
       "p50 ms",
       "p99 ms",
       "max ms (worst run)",

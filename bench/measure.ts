@@ -50,7 +50,14 @@ export class Meter {
     const deltas = this.pids.map((p, i): ProcDelta => {
       const after = sampleProc(p.pid);
       const before = this.before[i] as ProcSample;
-      return { name: p.name, cpuMs: after.cpuMs - before.cpuMs, rssBeforeBytes: before.rssBytes, rssAfterBytes: after.rssBytes };
+      return {
+        name: p.name,
+        cpuMs: after.cpuMs - before.cpuMs,
+        rssBeforeBytes: before.rssBytes,
+        rssAfterBytes: after.rssBytes,
+        readCalls: after.syscr - before.syscr,
+        writeCalls: after.syscw - before.syscw,
+      };
     });
     // Everything else the machine did meanwhile: its busy time minus the broker's, the side processes' and ours.
     const machine = sampleMachine();

@@ -9,6 +9,12 @@ export interface ProcSample {
   rssBytes: number;
   /** When the sample was taken, performance.now() ms. */
   at: number;
+  /**
+   * Read and write system calls so far (/proc/<pid>/io syscr, syscw: read/recvmsg/... and write/writev/...), NaN when
+   * unreadable. Counts do not depend on what else the machine does, unlike CPU time.
+   */
+  syscr: number;
+  syscw: number;
 }
 
 let clockTicks: number | null = null;
@@ -45,11 +51,28 @@ export function parseStatusRss(status: string): number {
   return Number(m[1]) * 1024;
 }
 
+/** syscr and syscw from the text of /proc/<pid>/io (NaN for a missing field). */
+export function parseIoCalls(io: string): { syscr: number; syscw: number } {
+  const field = (name: string) => {
+    const m = new RegExp(`^${name}:\\s+(\\d+)`, "m").exec(io);
+    return m === null ? Number.NaN : Number(m[1]);
+  };
+  return { syscr: field("syscr"), syscw: field("syscw") };
+}
+
+function readIoCalls(pid: number): { syscr: number; syscw: number } {
+  try {
+    return parseIoCalls(readFileSync(`/proc/${pid}/io`, "utf8"));
+  } catch {
+    return { syscr: Number.NaN, syscw: Number.NaN };
+  }
+}
+
 export function sampleProc(pid: number): ProcSample {
   const at = performance.now();
   const ticks = parseStatTicks(readFileSync(`/proc/${pid}/stat`, "utf8"));
   const rssBytes = parseStatusRss(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return { cpuMs: (ticks * 1000) / clkTck(), rssBytes, at };
+  return { cpuMs: (ticks * 1000) / clkTck(), rssBytes, at, ...readIoCalls(pid) };
 }
 
 /** The soft and hard limits on open files of this process, from /proc/self/limits (Infinity when unlimited). */

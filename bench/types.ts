@@ -124,6 +124,9 @@ export interface ProcDelta {
   cpuMs: number;
   rssBeforeBytes: number;
   rssAfterBytes: number;
+  /** Read and write system calls over the measured interval (/proc/<pid>/io); absent in older results. */
+  readCalls?: number;
+  writeCalls?: number;
 }
 
 export interface IdleOutcome {

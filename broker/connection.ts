@@ -559,17 +559,27 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
   }
 
   /**
-   * Room for `size` bytes in this tick's batch: everything written to a connection in one tick is copied into one
-   * buffer and handed to the socket as one write when the tick ends (`flush`). Returns the offset, or -1 when the
-   * stream is gone.
+   * Room for `size` bytes in this turn's batch: everything written to a connection in one turn of the event loop is
+   * copied into one buffer and handed to the socket as one write once that turn's I/O callbacks have run
+   * (`flushBatched`). Returns the offset, or -1 when the stream is gone.
    */
   private reserve(size: number): number {
     let out = this.out;
+    // A batch is written once it holds MAX_BATCH bytes: what one turn batches for a connection stays bounded, and
+    // a client that does not read is found congested (`send`) before the turn is over.
+    if (out !== null && this.outLength + size > MAX_BATCH) {
+      this.flush();
+      out = null;
+    }
     if (out === null) {
       if (this.state === ConnState.Closed && !this.stream.writable) return -1;
       out = this.out = Buffer.allocUnsafe(Math.max(size, this.outHint));
       this.outLength = 0;
-      process.nextTick(flushConnection, this);
+      batched.push(this);
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flushBatched);
+      }
     } else if (this.outLength + size > out.length) {
       const bigger = Buffer.allocUnsafe(Math.max(out.length * 2, this.outLength + size));
       out.copy(bigger, 0, 0, this.outLength);
@@ -686,14 +696,27 @@ function onStreamDrain(this: ConnectionStream): void {
   this[kConnection].onDrain();
 }
 
-function flushConnection(conn: Connection): void {
-  conn.flush();
+/**
+ * Connections with a batch to write. They are written when the event loop has run every I/O callback of this turn
+ * (`setImmediate`), not after each callback: packets that many clients' reads send to one connection (a backend
+ * subscriber of a whole fleet, each device's publish arriving in a read of its own) leave in one write.
+ */
+const batched: Connection[] = [];
+let flushScheduled = false;
+
+function flushBatched(): void {
+  flushScheduled = false;
+  // A flush may batch more (to another connection): those are appended and written in this same pass.
+  for (let i = 0; i < batched.length; i++) (batched[i] as Connection).flush();
+  batched.length = 0;
 }
 
 /** A batch starts with room for at least this many bytes (Buffer.allocUnsafe takes small ones from Node's pool). */
 const MIN_BATCH = 256;
 /** Packets larger than this are written as they are, not copied into the batch. */
 const MAX_BATCHED_PACKET = 16 * 1024;
+/** A connection's batch is written as soon as it would grow past this many bytes. */
+const MAX_BATCH = 64 * 1024;
 
 /**
  * The last PUBLISH written into a batch. The broker hands one message to all its receivers in a row, so the next

@@ -1,6 +1,6 @@
 import { generate, parser as createParser, type Packet } from "mqtt-packet";
 import { describe, expect, it } from "vitest";
-import { parseProcStat, parseStatTicks, parseStatusRss } from "../../bench/proc.js";
+import { parseIoCalls, parseProcStat, parseStatTicks, parseStatusRss } from "../../bench/proc.js";
 import { selfTimes } from "../../bench/profile.js";
 import { FrameReader, PAYLOAD_HEADER, PublishTemplate, readStamp, varintLength, viewPublish, writeAck, writeStamp } from "../../bench/wire.js";
 
@@ -165,6 +165,12 @@ describe("/proc parsing", () => {
   it("reads VmRSS in bytes", () => {
     expect(parseStatusRss("Name:\tnode\nVmPeak:\t  100 kB\nVmRSS:\t   51200 kB\nThreads: 7\n")).toBe(51200 * 1024);
     expect(() => parseStatusRss("Name: x\n")).toThrow();
+  });
+
+  it("reads the read and write system call counts of /proc/<pid>/io, NaN for a missing one", () => {
+    const io = "rchar: 6976\nwchar: 12\nsyscr: 10\nsyscw: 3\nread_bytes: 0\nwrite_bytes: 0\ncancelled_write_bytes: 0\n";
+    expect(parseIoCalls(io)).toEqual({ syscr: 10, syscw: 3 });
+    expect(parseIoCalls("rchar: 1\n").syscr).toBeNaN();
   });
 
   it("reads the machine's busy and total time from /proc/stat", () => {
