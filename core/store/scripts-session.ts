@@ -42,7 +42,7 @@ import { script, SESSION } from "./scripts.js";
  * the next seqs, in order), then per 'D' the seq dropped last and per 'o' the owner node, in op order.
  *
  * The record (decision 030): with a record field, the session's `ver` hash keeps under it
- * `<batch>\n<time>\n<reply joined by \n>` once the call is done. A call whose record field already holds its batch
+ * `<batch>\n<time>\n<reply joined by \n>` once the call is done (codes all '1' as `#<count>`). A call whose record field already holds its batch
  * number is a retry of a call whose reply was lost: it writes nothing and answers the recorded reply. Read with the
  * HMGET of `ver` the script does anyway and written with its HSET, so a call costs no extra Redis command; only a
  * writer's first record in a session looks at the hash's length, and past APPLIED_WRITERS_TRIM writers removes the
@@ -59,11 +59,13 @@ local node = m[2]
 local bound = tonumber(m[3] or '0')
 local bound0 = bound
 local cur_epoch, seq = 0, 0
--- a recorded reply: '<batch>\n<time>\n<codes>\n<seq0>' and per 'D' / 'o' its seq / node
+-- a recorded reply: '<batch>\n<time>\n<codes>\n<seq0>' and per 'D' / 'o' its seq / node; codes that are all '1'
+-- are recorded as '#<count>'
 local function replay()
   local p = {}
   for part in string.gmatch(rec .. '\n', '([^\n]*)\n') do p[#p + 1] = part end
   local codes = p[3]
+  if sbyte(codes, 1) == 35 then codes = string.rep('1', tonumber(ssub(codes, 2))) end
   local r, x = { codes, tonumber(p[4]) }, 5
   for k = 1, #codes do
     local c = sbyte(codes, k)
@@ -410,7 +412,11 @@ if dedup_added then call('PEXPIRE', seen, window) end
 res[1] = table.concat(codes)
 res[2] = seq0
 if exists and field ~= '' then
+  -- all done (the common case) is recorded short, so the ver hash stays a small listpack
+  local all = res[1]
+  if not sfind(all, '[^1]') then res[1] = '#' .. nc end
   local r = batch .. '\n' .. clock .. '\n' .. table.concat(res, '\n')
+  res[1] = all
   if seq ~= seq0 then call('HSET', ver, 'seq', seq, field, r) else call('HSET', ver, field, r) end
   if not rec and call('HLEN', ver) > ${APPLIED_WRITERS_TRIM} + 2 then
     -- a new writer's record: the records of writers gone for long go
