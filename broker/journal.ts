@@ -1,4 +1,5 @@
-import type { Store, StoreOp, StoreOpResult } from "../core/store/types.js";
+import { randomBytes } from "node:crypto";
+import type { ApplyKey, Store, StoreOp, StoreOpResult } from "../core/store/types.js";
 import { applyUntilDone, BatchSignals } from "./journal-signals.js";
 import { STALL_REPORT_MS, unsettled } from "./journal-stall.js";
 
@@ -80,6 +81,13 @@ export class Journal {
   private late: StoreOp[] = [];
   /** Which batches were applied, and which landed (applied, side effects settled). */
   private readonly signals = new BatchSignals();
+
+  /**
+   * Names this journal's batches to the store (`apply`'s key: writer and batch id): a batch retried after its reply
+   * was lost is answered with its first results instead of being applied twice (decision 030). Batches go one at a
+   * time and a failed one is retried unchanged, which is what the store's per-writer record relies on.
+   */
+  private readonly writer = randomBytes(9).toString("base64url");
 
   constructor(
     private readonly store: Store,
@@ -293,7 +301,8 @@ export class Journal {
     late: StoreOp[],
   ): void {
     this.inFlight = true;
-    const applied = ops.length === 0 ? Promise.resolve([] as StoreOpResult[]) : this.store.apply(ops);
+    const key: ApplyKey = { writer: this.writer, batch: batchId };
+    const applied = ops.length === 0 ? Promise.resolve([] as StoreOpResult[]) : this.store.apply(ops, key);
     applied.then(
       (results) => {
         this.inFlight = false;

@@ -41,6 +41,8 @@ export interface MemSession {
 export interface MemVersion {
   epoch: number;
   seq: number;
+  /** Keyed `apply` calls, per writer: the last one and its results for this session (memory-retries.ts). */
+  applied?: Map<string, { batch: number; at: number; results: StoreOpResult[] }>;
 }
 
 /** A new, empty session; `seq` is the client id's seq counter (its entries will all be above it). */

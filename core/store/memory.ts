@@ -9,11 +9,13 @@ import { MemoryRoutes } from "./routes-memory.js";
 import type { Adoption, RouteChanges, RouteDigest } from "./routes-types.js";
 import { checkRouteUpdate } from "./routes-validate.js";
 import { MemoryWills } from "./wills.js";
+import { applyKeyed } from "./memory-retries.js";
 import { applySessionOp, newSession, sessionRecord, sessionSnapshot, type MemSession, type MemVersion } from "./memory-state.js";
 import { SortedKeys } from "./sorted.js";
 import { ClaimRefused } from "./errors.js";
 import { ExpiryIndex } from "./expiry-index.js";
 import type {
+  ApplyKey,
   ApiKeyRecord, ClaimOptions, ClaimResult, ExpiredSession, NodeRecord, NodeStats, Page, RetainedRecord, RetainedStats, SessionRecord, SessionSnapshot,
   Store, StoredMessage, StoreOp, StoreOpResult,
 } from "./types.js";
@@ -216,13 +218,18 @@ export class MemoryStore extends StoreParts implements Store {
     return all.sort((a, b) => compareUtf8(a.clientId, b.clientId) || compareUtf8(a.filter, b.filter));
   }
 
-  async apply(ops: StoreOp[]): Promise<StoreOpResult[]> {
+  async apply(ops: StoreOp[], key?: ApplyKey): Promise<StoreOpResult[]> {
     for (const op of ops) check.checkOp(op);
-    return ops.map((op) => {
-      if (op.op === "retained.set") return this.retained.set(op.msg, op.maxRetained, op.maxBytes, op.now ?? Date.now());
-      if (op.op === "retained.delete") return this.retained.delete(op.topic);
-      return applySessionOp(op, this.sessions.get(op.clientId), this.versions.get(op.clientId));
-    });
+    if (key === undefined) return ops.map((op) => this.applyOp(op));
+    check.checkApplyKey(key);
+    const lookup = (clientId: string) => ({ s: this.sessions.get(clientId), v: this.versions.get(clientId) });
+    return applyKeyed(ops, key, lookup, (op) => this.applyOp(op), Date.now());
+  }
+
+  private applyOp(op: StoreOp): StoreOpResult {
+    if (op.op === "retained.set") return this.retained.set(op.msg, op.maxRetained, op.maxBytes, op.now ?? Date.now());
+    if (op.op === "retained.delete") return this.retained.delete(op.topic);
+    return applySessionOp(op, this.sessions.get(op.clientId), this.versions.get(op.clientId));
   }
 
   async getRetained(topic: string): Promise<RetainedRecord | null> {

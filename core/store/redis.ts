@@ -1,4 +1,5 @@
 import type { SubscriptionWord } from "../subscription-word.js";
+import { appliedField } from "./apply-key.js";
 import { StoreParts } from "./store-parts.js";
 import { compareUtf8, decodeApiKey, decodeCursor, decodeNode, encodeApiKey, encodeCursor, encodeNode, encodeNodeStats } from "./codec.js";
 import { ClaimRefused, StoreDataError } from "./errors.js";
@@ -15,6 +16,7 @@ import * as S from "./scripts.js";
 import { SESSION_CALL_OPS, SessionCall } from "./session-apply.js";
 import { type Call, RedisClient, type RedisTransport, type ScriptCall, unwrap } from "./transport.js";
 import type {
+  ApplyKey,
   ApiKeyRecord, ClaimOptions, ClaimResult, ExpiredSession, NodeRecord, NodeStats, Page, RetainedRecord, RetainedStats, SessionRecord, SessionSnapshot,
   Store, StoredMessage, StoreOp, StoreOpResult,
 } from "./types.js";
@@ -266,9 +268,12 @@ export class RedisStore extends StoreParts implements Store {
    * in order (decision 021; session-apply.ts), one APPLY call per retained op. Sessions are independent, so only
    * each session's own order matters; each call touches one hash slot.
    */
-  async apply(ops: StoreOp[]): Promise<StoreOpResult[]> {
+  async apply(ops: StoreOp[], key?: ApplyKey): Promise<StoreOpResult[]> {
     for (const op of ops) check.checkOp(op);
+    if (key !== undefined) check.checkApplyKey(key);
     const now = Date.now();
+    /** With a key: how many calls each session has had in this batch (each call has its own record). */
+    const parts = key === undefined ? null : new Map<string, number>();
     /** Per call: its session ops, or the batch position of its retained op. */
     const calls: (SessionCall | number)[] = [];
     const open = new Map<string, SessionCall>();
@@ -282,13 +287,19 @@ export class RedisStore extends StoreParts implements Store {
       // A long batch (after a store outage) is cut into calls of at most SESSION_CALL_OPS ops, still one round
       // trip: no single script blocks Redis for long. They run in order, so the session's order is kept.
       if (call === undefined || call.size >= SESSION_CALL_OPS) {
-        call = new SessionCall(op.clientId);
+        let record: { field: string; batch: number } | null = null;
+        if (key !== undefined && parts !== null) {
+          const part = parts.get(op.clientId) ?? 0;
+          parts.set(op.clientId, part + 1);
+          record = { field: appliedField(key, part), batch: key.batch };
+        }
+        call = new SessionCall(op.clientId, record);
         open.set(op.clientId, call);
         calls.push(call);
       }
       call.push(op, i, now);
     }
-    const res = await this.client.batch(calls.map((c) => (typeof c === "number" ? retainedCall(ops[c] as RetainedOp, now) : c.call())));
+    const res = await this.client.batch(calls.map((c) => (typeof c === "number" ? retainedCall(ops[c] as RetainedOp, now) : c.call(now))));
     const results: StoreOpResult[] = new Array<StoreOpResult>(ops.length);
     calls.forEach((c, k) => {
       const reply = unwrap(res[k]);

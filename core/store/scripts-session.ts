@@ -1,3 +1,4 @@
+import { APPLIED_RECORD_MS, APPLIED_WRITERS_TRIM } from "./apply-key.js";
 import { script, SESSION } from "./scripts.js";
 
 /**
@@ -23,8 +24,9 @@ import { script, SESSION } from "./scripts.js";
  * the bound reached without an exact count counts again (ZCARD after writing everything back), so the bound and the
  * drop order are exact.
  *
- * ARGV[1]: dedup window (ms); ARGV[2]: n, the number of seqs that updates name; ARGV[3..2+n]: those seqs; then the
- * ops, each a code and its fields (the fields shared by consecutive ops are sent once):
+ * ARGV[1]: dedup window (ms); ARGV[2]: the record field of this call ('' = none) and ARGV[3] its batch number, ARGV[4]
+ * the time (ms) (decision 030, apply-key.ts); ARGV[5]: n, the number of seqs that updates name; ARGV[6..5+n]: those
+ * seqs; then the ops, each a code and its fields (the fields shared by consecutive ops are sent once):
  *   'p' enqueue parameters of the enqueues that follow: maxQueued, dropPolicy, epoch ('' = not an owner write),
  *       unowned ('1': refuse while a node owns the session), now (ms, for the dedup window)
  *   'E' count, then that many enqueues without a dedup id, each its value (`<packetId>:0:<body>`; packet id 0 =
@@ -38,19 +40,51 @@ import { script, SESSION } from "./scripts.js";
  * Reply: a string with one character per enqueue and per other op ('1' done, 'D' done and an entry dropped, 'f'
  * fenced, 'n' no-session, 'F' full, 'u' duplicate, 'o' owned), the seq counter before the call (the enqueues done get
  * the next seqs, in order), then per 'D' the seq dropped last and per 'o' the owner node, in op order.
+ *
+ * The record (decision 030): with a record field, the session's `ver` hash keeps under it
+ * `<batch>\n<time>\n<reply joined by \n>` once the call is done (codes all '1' as `#<count>`). A call whose record field already holds its batch
+ * number is a retry of a call whose reply was lost: it writes nothing and answers the recorded reply. Read with the
+ * HMGET of `ver` the script does anyway and written with its HSET, so a call costs no extra Redis command; only a
+ * writer's first record in a session looks at the hash's length, and past APPLIED_WRITERS_TRIM writers removes the
+ * records older than APPLIED_RECORD_MS. A session that does not exist has no record (its ops are all refused).
  */
 export const SESSION_APPLY = script("sessionApply", SESSION + String.raw`
 local A, tonumber, sbyte, sfind, ssub, call, mmin = ARGV, tonumber, string.byte, string.find, string.sub, redis.call, math.min
 local window = tonumber(A[1])
+local field, batch, clock = A[2], A[3], A[4]
+local rec = false
 local m = call('HMGET', meta, 'clean', 'node', 'sent')
 local exists = m[1] ~= false or call('EXISTS', meta) == 1
 local node = m[2]
 local bound = tonumber(m[3] or '0')
 local bound0 = bound
 local cur_epoch, seq = 0, 0
+-- a recorded reply: '<batch>\n<time>\n<codes>\n<seq0>' and per 'D' / 'o' its seq / node; codes that are all '1'
+-- are recorded as '#<count>'
+local function replay()
+  local p = {}
+  for part in string.gmatch(rec .. '\n', '([^\n]*)\n') do p[#p + 1] = part end
+  local codes = p[3]
+  if sbyte(codes, 1) == 35 then codes = string.rep('1', tonumber(ssub(codes, 2))) end
+  local r, x = { codes, tonumber(p[4]) }, 5
+  for k = 1, #codes do
+    local c = sbyte(codes, k)
+    if c == 68 then
+      r[#r + 1] = tonumber(p[x])
+      x = x + 1
+    elseif c == 111 then
+      r[#r + 1] = p[x]
+      x = x + 1
+    end
+  end
+  return r
+end
 if exists then
-  local v = call('HMGET', ver, 'epoch', 'seq')
+  local v
+  if field ~= '' then v = call('HMGET', ver, 'epoch', 'seq', field) else v = call('HMGET', ver, 'epoch', 'seq') end
   cur_epoch, seq = tonumber(v[1] or '0'), tonumber(v[2] or '0')
+  if field ~= '' then rec = v[3] end
+  if rec and ssub(rec, 1, sfind(rec, '\n', 1, true) - 1) == batch then return replay() end
 end
 local seq0 = seq
 local qn, exact, trim_due, trimmed, dedup_added = nil, true, false, false, false
@@ -65,10 +99,10 @@ local function chunked(cmd, key, list, n)
 end
 -- queued: no packet id of its own, above the boundary
 local function qd(s, v) return type(v) == 'string' and sbyte(v, 1) == 48 and sbyte(v, 2) == 58 and s > bound end
-local nnames = tonumber(A[2])
+local nnames = tonumber(A[5])
 if exists then
-  for c = 3, 2 + nnames, 1000 do
-    local last = mmin(c + 999, 2 + nnames)
+  for c = 6, 5 + nnames, 1000 do
+    local last = mmin(c + 999, 5 + nnames)
     local vals = call('HMGET', out, unpack(A, c, last))
     for k = c, last do
       local s = tonumber(A[k])
@@ -213,10 +247,10 @@ local function add(v)
   end
   return code
 end
-local i = 3 + nnames
+local i = 6 + nnames
 local n = #A
--- updates take their seqs from ARGV[3..2+n], in order
-local name = 3
+-- updates take their seqs from ARGV[6..5+n], in order
+local name = 6
 while i <= n do
   local op = A[i]
   if op == 'E' then
@@ -374,9 +408,30 @@ end
 flush()
 trim()
 if bound ~= bound0 then call('HSET', meta, 'sent', bound) end
-if seq ~= seq0 then call('HSET', ver, 'seq', seq) end
 if dedup_added then call('PEXPIRE', seen, window) end
 res[1] = table.concat(codes)
 res[2] = seq0
+if exists and field ~= '' then
+  -- all done (the common case) is recorded short, so the ver hash stays a small listpack
+  local all = res[1]
+  if not sfind(all, '[^1]') then res[1] = '#' .. nc end
+  local r = batch .. '\n' .. clock .. '\n' .. table.concat(res, '\n')
+  res[1] = all
+  if seq ~= seq0 then call('HSET', ver, 'seq', seq, field, r) else call('HSET', ver, field, r) end
+  if not rec and call('HLEN', ver) > ${APPLIED_WRITERS_TRIM} + 2 then
+    -- a new writer's record: the records of writers gone for long go
+    local all, old = call('HGETALL', ver), tonumber(clock) - ${APPLIED_RECORD_MS}
+    for k = 1, #all, 2 do
+      local f, val = all[k], all[k + 1]
+      if ssub(f, 1, 2) == 'w:' then
+        local a = sfind(val, '\n', 1, true)
+        local at = a and tonumber(ssub(val, a + 1, (sfind(val, '\n', a + 1, true) or 0) - 1))
+        if at and at < old then call('HDEL', ver, f) end
+      end
+    end
+  end
+elseif seq ~= seq0 then
+  call('HSET', ver, 'seq', seq)
+end
 return res
 `);

@@ -63,7 +63,14 @@ export class SessionCall {
   private enqueues: Run | null = null;
   private enqueuesEnd = -1;
 
-  constructor(readonly clientId: string) {}
+  /**
+   * `clientId`'s ops of one batch; with `record` (apply-key.ts: the record field of this call and the batch number),
+   * a retry of the call is answered from the record instead of applied again (decision 030).
+   */
+  constructor(
+    readonly clientId: string,
+    private readonly record: { field: string; batch: number } | null = null,
+  ) {}
 
   push(op: SessionOp, position: number, now: number): void {
     this.size++;
@@ -106,10 +113,12 @@ export class SessionCall {
     }
   }
 
-  /** The script call: the updates' seqs go first (one HMGET), then the ops. */
-  call(): ScriptCall {
+  /** The script call: the record (decision 030), then the updates' seqs (one HMGET), then the ops. */
+  call(now: number): ScriptCall {
     for (const run of this.runs) this.ops[run.at] = String(run.value);
-    return { script: SESSION_APPLY, keys: sessionKeys(this.clientId).list, args: [String(DEDUP_WINDOW_MS), String(this.names.length), ...this.names, ...this.ops] };
+    const rec = this.record;
+    const head = [String(DEDUP_WINDOW_MS), rec?.field ?? "", rec === null ? "" : String(rec.batch), String(now)];
+    return { script: SESSION_APPLY, keys: sessionKeys(this.clientId).list, args: [...head, String(this.names.length), ...this.names, ...this.ops] };
   }
 
   /** Reads the script's reply into the results of this call's ops. */

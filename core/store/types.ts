@@ -206,6 +206,20 @@ export type StoreOp =
   | { op: "retained.set"; msg: StoredMessage; maxRetained: number; maxBytes?: number; now?: number }
   | { op: "retained.delete"; topic: string };
 
+/**
+ * Names one `apply` call of a writer that sends its calls one at a time and retries each one, unchanged (the same
+ * ops in the same order), until it is answered: the broker's journal. `writer` is unique per writer instance (a
+ * journal of one process), `batch` grows with each new call. The store remembers, per session, the last call of
+ * each writer and its results, so a retry after a lost reply gets the first results instead of a second
+ * application (decision 030). A writer that does not send one call at a time must not pass a key.
+ */
+export interface ApplyKey {
+  /** 1-64 characters of [A-Za-z0-9_.:-]. */
+  writer: string;
+  /** A positive integer, larger than every earlier call of this writer. */
+  batch: number;
+}
+
 export type StoreOpResult =
   | { ok: true; seq?: number; dropped?: number }
   | { ok: false; reason: "fenced" | "full" | "no-session" | "duplicate" }
@@ -307,7 +321,12 @@ export interface Store extends IdentityStore, RouteStore, WillOps, IdempotencySt
   allSubscriptions(): Promise<{ clientId: string; filter: string; word: SubscriptionWord }[]>;
 
   // message state, batched (one round trip / one script per batch)
-  apply(ops: StoreOp[]): Promise<StoreOpResult[]>;
+  /**
+   * Applies `ops` in order per session. With `key`, a retry is recognised: the ops of a session for which this
+   * store already applied a call with the same `key` are not applied again but answered with the results they got
+   * then (a reply lost on the way back, decision 030). Per session and writer only the last call is remembered.
+   */
+  apply(ops: StoreOp[], key?: ApplyKey): Promise<StoreOpResult[]>;
 
   // retained
   getRetained(topic: string): Promise<RetainedRecord | null>;

@@ -2,7 +2,7 @@ import type { QoS } from "mqtt-packet";
 import type { MessageProperties } from "../message-properties.js";
 import { isSubscriptionWord, MAX_SUB_IDS, type SubscriptionWord } from "../subscription-word.js";
 import { InvalidStoreInput } from "./errors.js";
-import { type ApiKeyRecord, type ClaimOptions, MAX_NODE_STATS_BYTES, MAX_NODE_TOP_TOPICS, type NodeRecord, type NodeStats, type StoredMessage, type StoreOp } from "./types.js";
+import { type ApiKeyRecord, type ApplyKey, type ClaimOptions, MAX_NODE_STATS_BYTES, MAX_NODE_TOP_TOPICS, type NodeRecord, type NodeStats, type StoredMessage, type StoreOp } from "./types.js";
 
 /*
  * Input checks shared by every implementation, so memory and Redis refuse exactly the same things, before
@@ -92,6 +92,14 @@ export function checkSubscriptions(add: Record<string, SubscriptionWord>, remove
     if (!isSubscriptionWord(word)) fail(`subscription of '${filter}' must be a QoS 0-2 with MQTT 5 options (core/subscription-word.ts), got ${String(word)}`);
   }
   for (const filter of remove) checkText(filter, "filter");
+}
+
+const APPLY_WRITER = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+/** An `apply` call's idempotency key (types.ts ApplyKey). */
+export function checkApplyKey(key: ApplyKey): void {
+  if (typeof key.writer !== "string" || !APPLY_WRITER.test(key.writer)) fail("apply key: writer must be 1-64 characters of [A-Za-z0-9_.:-]");
+  checkInt(key.batch, "apply key batch", 1);
 }
 
 export function checkOp(op: StoreOp): void {

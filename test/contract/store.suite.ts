@@ -8,6 +8,7 @@ import { messageTests } from "./store/messages.js";
 import { ownershipTests } from "./store/ownership.js";
 import { propertyTests } from "./store/properties.js";
 import { retainedTests } from "./store/retained.js";
+import { retryTests } from "./store/retries.js";
 import { sentTests } from "./store/sent.js";
 import { routeTests } from "./store/routes.js";
 import { sessionTests } from "./store/sessions.js";
@@ -30,6 +31,7 @@ export function storeContract(name: string, create: StoreFactory): void {
     messageTests(ctx);
     stateTests(ctx);
     sentTests(ctx);
+    retryTests(ctx);
     retainedTests(ctx);
     clusterTests(ctx);
     ownershipTests(ctx);
