@@ -137,7 +137,7 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
     return this.state === ConnState.Closed;
   }
 
-  /** Output not yet taken by the peer: this tick's batch and what the socket holds (retained delivery waits on it). */
+  /** Output not yet taken by the peer: this turn's batch and what the socket holds (retained delivery waits on it). */
   get unsentBytes(): number {
     return this.outLength + this.stream.writableLength;
   }
@@ -446,7 +446,7 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
     lastPublish.idOffset = idAt - at;
   }
 
-  /** An MQTT 5 PUBLISH, written into this tick's batch like a 3.1.1 one (its property block encoded once per message). */
+  /** An MQTT 5 PUBLISH, written into this turn's batch like a 3.1.1 one (its property block encoded once per message). */
   private writePublish5(msg: Message, qos: QoS, retain: boolean, dup: boolean, packetId: number, subIds: readonly number[] | undefined): void {
     this.broker.stats.messagesSent++;
     this.broker.stats.sentByQos[qos]++;
@@ -590,7 +590,7 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
     return at;
   }
 
-  /** Writes this tick's batch to the socket; an idle connection then holds no buffer. */
+  /** Writes this turn's batch to the socket; an idle connection then holds no buffer. */
   flush(): void {
     const out = this.out;
     if (out === null) return;
@@ -631,10 +631,10 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
 
   /**
    * For bulk writers (a session queue drained at once, retained messages after SUBSCRIBE): true once what the
-   * client has not read, this tick's batch included, is above the high-water mark. The connection is then
+   * client has not read, this turn's batch included, is above the high-water mark. The connection is then
    * congested until the client catches up, and the writer stops: its client's unsent output exceeds the mark by at
-   * most the packet that crossed it. Live routing only checks `congested`: one tick routes at most one read of
-   * one publisher, so a burst to a client that keeps up is not mistaken for congestion.
+   * most the packet that crossed it. Live routing only checks `congested`, which a batch reaching 64 KiB updates
+   * (it is written then), so a burst to a client that keeps up is not mistaken for congestion.
    */
   saturated(): boolean {
     if (!this.congested) this.checkCongestion(this.stream.writableLength + this.outLength);
@@ -642,7 +642,7 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
   }
 
   /**
-   * `backlog` is what the client has not read yet: what the socket holds, and for `saturated` this tick's batch. Above the
+   * `backlog` is what the client has not read yet: what the socket holds, and for `saturated` this turn's batch. Above the
    * high-water mark the client is not keeping up: later QoS 0 messages to it are dropped, QoS 1/2 wait in its
    * session, and we stop reading from it too, until its buffer drains (`written`, `onDrain`).
    */

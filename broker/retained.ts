@@ -102,7 +102,7 @@ export class RetainedStream implements RetainedFeed {
     for (;;) {
       if (this.at < this.page.length) {
         if (!this.hasRoom(link)) {
-          // Over the bound: "drain" (or an ack) pumps again. Not yet known as congested (this tick's batch is not
+          // Over the bound: "drain" (or an ack) pumps again. Not yet known as congested (this turn's batch is not
           // handed to the socket yet): look again once it is.
           if (!link.congested) this.later();
           return;

@@ -21,9 +21,9 @@ export interface SessionLink {
   writeAck(type: AckType, packetId: number): void;
   /** True while the socket's outgoing buffer is above its high-water mark. */
   readonly congested: boolean;
-  /** Like `congested`, counting what this tick already wrote: bulk writers (queue drains) stop on it. */
+  /** Like `congested`, counting what this turn already wrote: bulk writers (queue drains) stop on it. */
   saturated(): boolean;
-  /** Bytes written to this link and not yet taken by the peer (this tick's batch plus the socket's buffer). */
+  /** Bytes written to this link and not yet taken by the peer (this turn's batch plus the socket's buffer). */
   readonly unsentBytes: number;
 }
 
