@@ -85,7 +85,7 @@ describe("keepalive sweep (MQTT 3.1.1 and 5.0, driven clock, limits.maxKeepalive
     expect(c.closed).toBe(false);
   });
 
-  it("[MQTT-3.1.2-22] an MQTT 5 client given Server Keep Alive 20 (it asked for 0) and then silent gets DISCONNECT 0x8D", async () => {
+  it("MQTT 5.0 (3.1.2.10, 3.2.2.3.14): a client given Server Keep Alive 20 (it asked for 0) and then silent gets DISCONNECT 0x8D", async () => {
     clockMs = 3_000_000;
     const start = clockMs;
     const c = await RawClient.open(b.mqttPort, "127.0.0.1", undefined, 5);
