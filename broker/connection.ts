@@ -113,6 +113,11 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
   private onWritten: (() => void) | null = null;
   /** Aborted when the connection closes during authentication, so queued password checks are dropped. */
   private authAbort: AbortController | null = null;
+  /**
+   * The slot of the source address in `broker.addressLimits` (broker/address-limits.ts), given back when the stream
+   * has closed (not when the connection closes: a flushing socket still counts); null without one or once given back.
+   */
+  private addressKey: string | null;
 
   constructor(
     readonly broker: Broker,
@@ -121,7 +126,10 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
     readonly transport: Transport,
     /** The verified client certificate (TLS listener with client certificates), for the auth layer. */
     readonly certificate?: ClientCertificate | undefined,
+    /** The address slot `broker.addressLimits.admit` gave this stream, if any. */
+    addressKey: string | null = null,
   ) {
+    this.addressKey = addressKey;
     // Fixed header is at least 2 bytes; the limit applies to the whole packet.
     // Before CONNECT, only a CONNECT-sized packet is buffered: a socket that has not authenticated cannot make the
     // broker hold maxPacketSize bytes. The full limit applies once CONNECT is in (`beginConnect`).
@@ -132,7 +140,8 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
     stream.on("data", onStreamData);
     stream.on("error", onStreamError);
     stream.on("end", onStreamEnd);
-    stream.on("close", onStreamEnd);
+    // One "close" listener for both the connection and the address slot: no second listener and array per socket.
+    stream.on("close", onStreamClose);
     stream.on("drain", onStreamDrain);
     this.connectTimer = setTimeout(onConnectTimeout, broker.config.limits.connectTimeoutMs, this);
   }
@@ -664,6 +673,13 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
     if (this.state === ConnState.AwaitConnect || this.state === ConnState.Connecting) this.close("connect-timeout");
   }
 
+  /** Gives the source address's slot back (once): the stream has closed. */
+  releaseAddress(): void {
+    if (this.addressKey === null) return;
+    this.broker.addressLimits.release(this.addressKey);
+    this.addressKey = null;
+  }
+
   /** Keepalive in seconds while the sweep applies it: connected with a keepalive, else 0. */
   get watchedKeepalive(): number {
     return this.state === ConnState.Connected ? this.keepalive : 0;
@@ -694,6 +710,12 @@ function onStreamError(this: ConnectionStream, err: Error): void {
 
 function onStreamEnd(this: ConnectionStream): void {
   this[kConnection].close("socket-closed");
+}
+
+function onStreamClose(this: ConnectionStream): void {
+  const conn = this[kConnection];
+  conn.releaseAddress();
+  conn.close("socket-closed");
 }
 
 function onStreamDrain(this: ConnectionStream): void {
