@@ -2,12 +2,15 @@
  * Memory per connected device (issue 17): starts dist/broker.mjs (memory store, free loopback port, heap probe on),
  * connects N raw-socket devices (MQTT 3.1.1 CONNECT, SUBSCRIBE QoS 1 to `fleet/<id>/down`), and reads the broker's
  * heap (after a full GC, broker/heap-probe.ts) and RSS before and after. Deterministic: counts bytes, never time.
+ * With `messages` > 0 the devices are active first: each publishes that many QoS 1 messages, one at a time, to its
+ * own topic, receives each back (QoS 1) and acknowledges it, so what traffic leaves behind per connection is counted.
  * Also used by test/security/connection-memory.test.ts to bound the heap per idle connection.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { generate, type Packet } from "mqtt-packet";
+import { FrameReader, PacketType, writeAckBuffer } from "./wire.js";
 import { freePort } from "../scripts/lib/ports.js";
 import { cleanEnv } from "./targets.js";
 
@@ -19,6 +22,8 @@ export interface ConnMemoryOptions {
   persistent?: boolean;
   /** Extra node flags for the broker (e.g. `--max-semi-space-size=1`, to see what young-generation growth adds). */
   nodeFlags?: string[];
+  /** QoS 1 round trips per device before the measurement (0: idle devices). */
+  messages?: number;
 }
 
 export interface ConnMemoryResult {
@@ -114,6 +119,41 @@ function device(port: number, id: string, persistent: boolean): Promise<Socket> 
   });
 }
 
+/**
+ * One QoS 1 round trip per call for every device, all devices at once: PUBLISH QoS 1 (64-byte payload) to its own
+ * `fleet/<id>/down`, then wait for the broker's PUBACK and for the message coming back, which is acknowledged.
+ */
+async function roundTrips(devices: { socket: Socket; id: string }[], rounds: number): Promise<void> {
+  const payload = Buffer.alloc(64, 0x61);
+  const readers = devices.map(({ socket }) => {
+    const state = { acked: false, delivered: false, done: null as (() => void) | null };
+    const reader = new FrameReader((first, buf, start) => {
+      const type = first >> 4;
+      if (type === PacketType.Puback) state.acked = true;
+      if (type === PacketType.Publish) {
+        const topicLength = buf.readUInt16BE(start);
+        socket.write(writeAckBuffer(PacketType.Puback, buf.readUInt16BE(start + 2 + topicLength)));
+        state.delivered = true;
+      }
+      if (state.acked && state.delivered) state.done?.();
+    });
+    socket.on("data", (chunk: Buffer) => reader.push(chunk));
+    return state;
+  });
+  for (let round = 0; round < rounds; round++) {
+    await Promise.all(
+      devices.map(({ socket, id }, k) => {
+        const state = readers[k] as (typeof readers)[number];
+        state.acked = state.delivered = false;
+        const done = new Promise<void>((resolve) => (state.done = resolve));
+        socket.write(generate({ cmd: "publish", topic: `fleet/${id}/down`, payload, qos: 1, messageId: (round % 65535) + 1, retain: false, dup: false }));
+        return done;
+      }),
+    );
+  }
+  for (const { socket } of devices) socket.removeAllListeners("data");
+}
+
 /** Runs one measurement; the broker is stopped afterwards. */
 export async function measureConnMemory(opts: ConnMemoryOptions): Promise<ConnMemoryResult> {
   const port = await freePort();
@@ -144,6 +184,10 @@ export async function measureConnMemory(opts: ConnMemoryOptions): Promise<ConnMe
       const ids = Array.from({ length: n }, (_, k) => `dev${String(i + k).padStart(6, "0")}`);
       sockets.push(...(await Promise.all(ids.map((id) => device(port, id, opts.persistent === true)))));
     }
+    if ((opts.messages ?? 0) > 0) {
+      const active = sockets.slice(WARMUP).map((socket, k) => ({ socket, id: `dev${String(k).padStart(6, "0")}` }));
+      await roundTrips(active, opts.messages ?? 0);
+    }
     const after = await broker.settled();
     return {
       connections: opts.connections,
@@ -163,14 +207,22 @@ export async function measureConnMemory(opts: ConnMemoryOptions): Promise<ConnMe
 }
 
 /**
- * `node bench/conn-memory.mjs [--connections 2000] [--persistent] [--max-semi-space-size=N]`: prints the figures as
- * JSON (the V8 flag goes to the broker).
+ * `node bench/conn-memory.mjs [--connections 2000] [--persistent] [--messages N] [--root DIR] [--max-semi-space-size=N]`:
+ * prints the figures as JSON (the V8 flag goes to the broker; `--root`: another checkout's build, for a before/after).
  */
 export async function main(argv: string[], root: string): Promise<number> {
   const at = argv.indexOf("--connections");
   const connections = at >= 0 ? Number(argv[at + 1]) : 2000;
   const flags = argv.filter((a) => a.startsWith("--max-semi-space-size") || a.startsWith("--max-old-space-size"));
-  const result = await measureConnMemory({ root, connections, persistent: argv.includes("--persistent"), nodeFlags: flags });
+  const messagesAt = argv.indexOf("--messages");
+  const rootAt = argv.indexOf("--root");
+  const result = await measureConnMemory({
+    root: rootAt >= 0 ? (argv[rootAt + 1] as string) : root,
+    connections,
+    persistent: argv.includes("--persistent"),
+    nodeFlags: flags,
+    messages: messagesAt >= 0 ? Number(argv[messagesAt + 1]) : 0,
+  });
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   return 0;
 }

@@ -17,6 +17,7 @@ import type { ResultTarget } from "./journal.js";
 import type { SessionTerms } from "./handlers/connect5.js";
 import type { MessageProperties } from "../core/message-properties.js";
 import { MAX_SUB_IDS, NO_LOCAL, RETAIN_AS_PUBLISHED, type SubscriptionWord, withQos, wordId, wordQos } from "../core/subscription-word.js";
+import { KeepaliveSweep } from "./keepalive-sweep.js";
 import { recheckResumedSession } from "./recheck.js";
 import { type RetainedHost, RetainedStream } from "./retained.js";
 import { type RetainedFeed, Session, type SessionHost } from "./session.js";
@@ -121,12 +122,16 @@ export interface BrokerEvents {
 export interface BrokerOptions {
   /** The clock (epoch ms) for session times and expiry; tests inject one. Default Date.now. */
   now?: () => number;
+  /** The keepalive sweep's monotonic clock (ms); tests drive it. Default performance.now. */
+  keepaliveClock?: () => number;
 }
 
 export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, RetainedHost, ResultTarget<Message> {
   readonly stats = new BrokerStats();
   readonly sessions = new Map<string, Session>();
   readonly connections = new Set<Connection>();
+  /** Keepalive of every connection, one periodic sweep over `connections` (decision 033). */
+  readonly keepalives: KeepaliveSweep;
   /** The cluster's retained set as last read from the store (`refreshRetainedStats`); the store holds the messages. */
   retainedStats: RetainedStats = { count: 0, bytes: 0 };
   private retainedStatsAt = 0;
@@ -227,6 +232,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
   ) {
     super();
     this.now = options.now ?? Date.now;
+    this.keepalives = new KeepaliveSweep(() => this.connections, options.keepaliveClock === undefined ? {} : { clock: options.keepaliveClock });
     const pattern = config.auth.clientIdPattern;
     this.clientIdAllowed = pattern === undefined ? () => true : compileClientIdPattern(pattern);
     this.addressLimits = new AddressLimits(config.limits);

@@ -17,6 +17,7 @@ import { dispatch } from "./handlers/index.js";
 import type { Session, SessionLink } from "./session.js";
 import type { CloseReason, Message } from "./types.js";
 import type { ClientCertificate } from "../core/auth/backend.js";
+import { ACTIVE, type KeepaliveSubject } from "./keepalive-sweep.js";
 
 export const enum ConnState {
   /** Socket accepted; the first packet must be CONNECT [MQTT-3.1.0-1]. */
@@ -56,7 +57,7 @@ const MAX_PENDING_ACK_BYTES = 4 * 1024 * 1024;
 /** Largest delay Node timers accept. */
 const MAX_TIMER_MS = 2_147_483_647;
 
-export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
+export class Connection implements SessionLink, DurabilityWaiter, PacketSink, KeepaliveSubject {
   readonly id = nextConnectionId++;
   state = ConnState.AwaitConnect;
   session: Session | null = null;
@@ -66,8 +67,10 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
   will: Message | null = null;
   /** MQTT 5 Will Delay Interval in seconds (0: published at once). */
   willDelay = 0;
-  /** Effective keepalive in seconds (0 = off). */
+  /** Effective keepalive in seconds (0 = off), watched by the broker's keepalive sweep once connected. */
   keepalive = 0;
+  /** For the keepalive sweep (broker/keepalive-sweep.ts): ACTIVE after a packet, else the tick it was anchored at. */
+  seen = ACTIVE;
   /** What MQTT 5 adds to this connection (the client's limits, topic aliases); null at 3.1.1 and 3.1. */
   v5: Link5 | null = null;
   /** The CONNACK properties of an MQTT 5 connection, sent with the CONNACK that accepts it. */
@@ -85,7 +88,8 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
   private pendingBytes = 0;
   /** Reading is paused because packets are held (authentication, or a handler waiting for the store). */
   private holding = false;
-  private timer: NodeJS.Timeout;
+  /** The connect timeout, until CONNACK (keepalive is the broker's sweep, decision 033). */
+  private connectTimer: NodeJS.Timeout | null;
   /** Closes the connection when its credentials expire (a JWT's exp), or null. */
   private expiry: NodeJS.Timeout | null = null;
   /** This tick's outgoing bytes (see `reserve`), or null. */
@@ -109,6 +113,11 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
   private onWritten: (() => void) | null = null;
   /** Aborted when the connection closes during authentication, so queued password checks are dropped. */
   private authAbort: AbortController | null = null;
+  /**
+   * The slot of the source address in `broker.addressLimits` (broker/address-limits.ts), given back when the stream
+   * has closed (not when the connection closes: a flushing socket still counts); null without one or once given back.
+   */
+  private addressKey: string | null;
 
   constructor(
     readonly broker: Broker,
@@ -117,7 +126,10 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
     readonly transport: Transport,
     /** The verified client certificate (TLS listener with client certificates), for the auth layer. */
     readonly certificate?: ClientCertificate | undefined,
+    /** The address slot `broker.addressLimits.admit` gave this stream, if any. */
+    addressKey: string | null = null,
   ) {
+    this.addressKey = addressKey;
     // Fixed header is at least 2 bytes; the limit applies to the whole packet.
     // Before CONNECT, only a CONNECT-sized packet is buffered: a socket that has not authenticated cannot make the
     // broker hold maxPacketSize bytes. The full limit applies once CONNECT is in (`beginConnect`).
@@ -128,9 +140,10 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
     stream.on("data", onStreamData);
     stream.on("error", onStreamError);
     stream.on("end", onStreamEnd);
-    stream.on("close", onStreamEnd);
+    // One "close" listener for both the connection and the address slot: no second listener and array per socket.
+    stream.on("close", onStreamClose);
     stream.on("drain", onStreamDrain);
-    this.timer = setTimeout(onConnectTimeout, broker.config.limits.connectTimeoutMs, this);
+    this.connectTimer = setTimeout(onConnectTimeout, broker.config.limits.connectTimeoutMs, this);
   }
 
   get isClosed(): boolean {
@@ -166,7 +179,8 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
   /** Handles (or holds) one decoded packet; false once the connection is closed, to stop decoding. */
   onPacket(packet: Packet, size: number): boolean {
     if (this.state === ConnState.Closed) return false;
-    if (this.keepalive > 0 && this.state === ConnState.Connected) this.timer.refresh();
+    // Any control packet counts as activity [MQTT-3.1.2-23]; the sweep reads it (no timer per connection).
+    this.seen = ACTIVE;
     if (this.authAnswer !== null && packet.cmd === "auth" && this.state === ConnState.Connecting) {
       const answer = this.authAnswer;
       this.authAnswer = null;
@@ -276,10 +290,13 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
   completeConnect(): void {
     this.state = ConnState.Connected;
     this.authAbort = null;
-    clearTimeout(this.timer);
+    if (this.connectTimer !== null) clearTimeout(this.connectTimer);
+    this.connectTimer = null;
     if (this.keepalive > 0) {
-      // The server closes a connection silent for 1.5 times the keepalive [MQTT-3.1.2-24].
-      this.timer = setTimeout(onKeepaliveTimeout, this.keepalive * 1500, this);
+      // The server closes a connection silent for 1.5 times the keepalive [MQTT-3.1.2-24]: the broker's sweep,
+      // counting from CONNACK.
+      this.seen = ACTIVE;
+      this.broker.keepalives.watch();
     }
     this.replayPending();
     this.updateReading();
@@ -378,7 +395,8 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
     }
     this.state = ConnState.Closed;
     this.closeReason = reason;
-    clearTimeout(this.timer);
+    if (this.connectTimer !== null) clearTimeout(this.connectTimer);
+    this.connectTimer = null;
     if (this.expiry !== null) clearTimeout(this.expiry);
     this.pending = null;
     this.pendingSizes = null;
@@ -665,6 +683,18 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink {
     if (this.state === ConnState.AwaitConnect || this.state === ConnState.Connecting) this.close("connect-timeout");
   }
 
+  /** Gives the source address's slot back (once): the stream has closed. */
+  releaseAddress(): void {
+    if (this.addressKey === null) return;
+    this.broker.addressLimits.release(this.addressKey);
+    this.addressKey = null;
+  }
+
+  /** Keepalive in seconds while the sweep applies it: connected with a keepalive, else 0. */
+  get watchedKeepalive(): number {
+    return this.state === ConnState.Connected ? this.keepalive : 0;
+  }
+
   onKeepaliveTimeout(): void {
     this.close("keepalive-timeout");
   }
@@ -690,6 +720,12 @@ function onStreamError(this: ConnectionStream, err: Error): void {
 
 function onStreamEnd(this: ConnectionStream): void {
   this[kConnection].close("socket-closed");
+}
+
+function onStreamClose(this: ConnectionStream): void {
+  const conn = this[kConnection];
+  conn.releaseAddress();
+  conn.close("socket-closed");
 }
 
 function onStreamDrain(this: ConnectionStream): void {
@@ -727,10 +763,6 @@ const lastPublish = { msg: null as Message | null, withId: false, buf: Buffer.al
 
 function onConnectTimeout(conn: Connection): void {
   conn.onConnectTimeout();
-}
-
-function onKeepaliveTimeout(conn: Connection): void {
-  conn.onKeepaliveTimeout();
 }
 
 function destroyStream(stream: Duplex): void {

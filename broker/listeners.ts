@@ -7,7 +7,6 @@ import { createWebSocketStream, WebSocketServer } from "ws";
 import type { ClientCertificate } from "../core/auth/backend.js";
 import { verifiedCertificate } from "../core/auth/x509.js";
 import type { MqgateConfig } from "../core/config/types.js";
-import type { AddressLimits } from "./address-limits.js";
 import type { Broker } from "./broker.js";
 import { Connection, type Transport } from "./connection.js";
 
@@ -34,24 +33,9 @@ function accept(broker: Broker, stream: Duplex, remote: string, transport: Trans
     stream.destroy();
     return;
   }
-  // Gives the address's slot back however the stream ends: a shared listener that finds the slot on the stream, so a
-  // connection carries no closure for it ("close" is emitted once).
-  const admittedStream = stream as AdmittedStream;
-  admittedStream[kAddressLimits] = broker.addressLimits;
-  admittedStream[kAddressKey] = admitted.key;
-  stream.on("close", releaseAddress);
-  broker.addConnection(new Connection(broker, stream, remote, transport, certificate));
-}
-
-const kAddressLimits = Symbol("mqgate.addressLimits");
-const kAddressKey = Symbol("mqgate.addressKey");
-interface AdmittedStream extends Duplex {
-  [kAddressLimits]: AddressLimits;
-  [kAddressKey]: string;
-}
-
-function releaseAddress(this: AdmittedStream): void {
-  this[kAddressLimits].release(this[kAddressKey]);
+  // The connection gives the address's slot back when the stream has closed ("close" is emitted once), from the
+  // stream's one shared "close" listener: no closure, listener or property for it on the stream.
+  broker.addConnection(new Connection(broker, stream, remote, transport, certificate, admitted.key));
 }
 
 function remoteOf(socket: Socket): string {

@@ -41,6 +41,8 @@ export interface BrokerParts {
   events?: EventSink | null;
   /** The clock (epoch ms) for session times and expiry; default Date.now. Tests inject one. */
   now?: () => number;
+  /** The keepalive sweep's monotonic clock in ms (broker/keepalive-sweep.ts); default performance.now. Tests drive it. */
+  keepaliveClock?: () => number;
   /** How often and how much the session expiry sweep works (broker/expiry.ts). */
   expirySweep?: ExpirySweepOptions;
   /** How often and how much the sweep of expired retained messages works (broker/retained-sweep.ts). */
@@ -87,7 +89,10 @@ export async function startBroker(
   // Metrics time the store calls through a wrapper; without a metrics listener or EMF export the broker gets the
   // store as is.
   const metrics = config.metrics.port !== null || config.emf.intervalSeconds > 0 ? new BrokerMetrics() : null;
-  const broker = new Broker(config, auth, metrics?.instrument(store) ?? store, parts.now !== undefined ? { now: parts.now } : {});
+  const broker = new Broker(config, auth, metrics?.instrument(store) ?? store, {
+    ...(parts.now !== undefined ? { now: parts.now } : {}),
+    ...(parts.keepaliveClock !== undefined ? { keepaliveClock: parts.keepaliveClock } : {}),
+  });
   metrics?.observe(broker);
   let cluster: Cluster | null = null;
   let lease: ClusterLease | null = null;
@@ -233,6 +238,7 @@ export async function startBroker(
           await http?.close();
           const stopping = Promise.all(listeners.map((l) => l.close()));
           await broker.closeAll("server-shutdown", config.shutdown.drainMs);
+          broker.keepalives.stop();
           await stopping;
           // Deregistered and the node queue deleted only after the sessions were handed back.
           await lease?.stop();

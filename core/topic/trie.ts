@@ -2,7 +2,8 @@
  * Subscription trie: stores (topic filter, subscriber key) -> value and answers "which
  * subscriptions match this topic name" for every PUBLISH (MQTT 3.1.1 section 4.7).
  *
- * Each node is one filter level. Literal levels live in `children`; the '+' and '#' levels
+ * Each node is one filter level. Literal levels live in `child` while a node has one (a device's own
+ * `fleet/<id>/...` path: no Map per level) and in `children` from the second on; the '+' and '#' levels
  * have dedicated slots so matching never has to look them up by string. Subscriptions at a
  * node are kept in parallel arrays (allocation-free iteration), with a key -> position map once
  * for O(1) replace / remove.
@@ -77,6 +78,9 @@ class SubList<T> {
 }
 
 class TrieNode<T> {
+  /** The only literal child, or null (then `children` holds two or more, or there are none). */
+  child: TrieNode<T> | null = null;
+  /** Literal children once there are two or more; null otherwise. */
   children: Map<string, TrieNode<T>> | null = null;
   plus: TrieNode<T> | null = null;
   hash: TrieNode<T> | null = null;
@@ -91,7 +95,7 @@ class TrieNode<T> {
   ) {}
 
   isEmpty(): boolean {
-    return this.subs === null && this.plus === null && this.hash === null && (this.children === null || this.children.size === 0);
+    return this.subs === null && this.plus === null && this.hash === null && this.child === null && this.children === null;
   }
 }
 
@@ -189,7 +193,7 @@ export class SubscriptionTrie<T> {
     if (end < 0) end = topic.length;
     // "#" alone matches every topic name (not starting with '$') [MQTT-4.7.1-2].
     if (!dollar && root.hash !== null) emit(root.hash, visit);
-    const child = root.children?.get(topic.substring(0, end));
+    const child = literalChild(root, topic, 0, end);
     if (child !== undefined) walk(child, topic, end + 1, visit);
     if (!dollar && root.plus !== null) walk(root.plus, topic, end + 1, visit);
   }
@@ -201,7 +205,7 @@ export class SubscriptionTrie<T> {
       let end = filter.indexOf("/", start);
       if (end < 0) end = filter.length;
       const level = filter.substring(start, end);
-      node = level === PLUS ? node.plus : level === HASH ? node.hash : node.children?.get(level);
+      node = level === PLUS ? node.plus : level === HASH ? node.hash : literalChild(node, filter, start, end);
       if (!node) return undefined;
       if (end === filter.length) return node;
       start = end + 1;
@@ -211,12 +215,20 @@ export class SubscriptionTrie<T> {
   private childOrCreate(node: TrieNode<T>, level: string): TrieNode<T> {
     if (level === PLUS) return node.plus ?? (this.nodes++, (node.plus = new TrieNode(node, level)));
     if (level === HASH) return node.hash ?? (this.nodes++, (node.hash = new TrieNode(node, level)));
-    const children = (node.children ??= new Map());
-    let child = children.get(level);
-    if (child === undefined) {
-      child = new TrieNode(node, level);
-      children.set(level, child);
-      this.nodes++;
+    const only = node.child;
+    if (only !== null && only.level === level) return only;
+    let child = node.children?.get(level);
+    if (child !== undefined) return child;
+    child = new TrieNode(node, level);
+    this.nodes++;
+    if (only === null && node.children === null) {
+      node.child = child;
+    } else if (only !== null) {
+      // A second literal child: both move into a Map.
+      node.children = new Map([[only.level, only], [level, child]]);
+      node.child = null;
+    } else {
+      (node.children as Map<string, TrieNode<T>>).set(level, child);
     }
     return child;
   }
@@ -228,9 +240,15 @@ export class SubscriptionTrie<T> {
       const parent: TrieNode<T> = n.parent;
       if (n.level === PLUS && parent.plus === n) parent.plus = null;
       else if (n.level === HASH && parent.hash === n) parent.hash = null;
-      else {
-        parent.children?.delete(n.level);
-        if (parent.children?.size === 0) parent.children = null;
+      else if (parent.child === n) parent.child = null;
+      else if (parent.children !== null) {
+        const children = parent.children;
+        children.delete(n.level);
+        if (children.size === 1) {
+          // Back to one literal child: no Map for it.
+          parent.child = children.values().next().value as TrieNode<T>;
+          parent.children = null;
+        }
       }
       this.nodes--;
       n = parent;
@@ -253,12 +271,20 @@ function walk<T>(node: TrieNode<T>, topic: string, start: number, visit: Subscri
   }
   let end = topic.indexOf("/", start);
   if (end < 0) end = len;
-  if (node.children !== null) {
-    const child = node.children.get(topic.substring(start, end));
-    if (child !== undefined) walk(child, topic, end + 1, visit);
-  }
+  const child = literalChild(node, topic, start, end);
+  if (child !== undefined) walk(child, topic, end + 1, visit);
   // '+' matches exactly one level, including an empty one [MQTT-4.7.1-3].
   if (node.plus !== null) walk(node.plus, topic, end + 1, visit);
+}
+
+/** The literal child of `node` for the level `text[start, end)`; a sole child is compared without a substring. */
+function literalChild<T>(node: TrieNode<T>, text: string, start: number, end: number): TrieNode<T> | undefined {
+  const only = node.child;
+  if (only !== null) {
+    const level = only.level;
+    return level.length === end - start && text.startsWith(level, start) ? only : undefined;
+  }
+  return node.children?.get(text.substring(start, end));
 }
 
 function emit<T>(node: TrieNode<T>, visit: SubscriptionVisitor<T>): void {

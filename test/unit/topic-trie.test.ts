@@ -282,6 +282,33 @@ describe("randomized cross-check against topicMatches", () => {
     expect(t.nodeCount()).toBe(0);
   });
 
+  it("SubscriptionTrie.match while nodes go from one literal child to several and back (removals interleaved)", () => {
+    const t = new SubscriptionTrie<string>();
+    const live = new Set<string>();
+    const check = (): void => {
+      for (const topic of topics) {
+        const got = collect(t, topic).map((id) => id.slice(0, id.lastIndexOf("|"))).sort();
+        expect(got, topic).toEqual([...live].filter((f) => topicMatches(f, topic)).sort());
+      }
+    };
+    for (let round = 0; round < 6; round++) {
+      for (const f of filters) {
+        if (rnd() >= 0.4) continue;
+        t.add(f, "k", f);
+        live.add(f);
+      }
+      check();
+      for (const f of [...live]) {
+        if (rnd() >= 0.6) continue;
+        expect(t.remove(f, "k")).toBe(true);
+        live.delete(f);
+      }
+      check();
+    }
+    for (const f of live) t.remove(f, "k");
+    expect(t.nodeCount()).toBe(0);
+  });
+
   it("TopicIndex.matchFilter", () => {
     const idx = new TopicIndex<string>();
     for (const topic of topics) idx.set(topic, topic);
