@@ -34,6 +34,8 @@ export interface CliOptions {
   baseline: string | null;
   /** Extra node flags for both mqgate targets (e.g. --trace-gc), split on spaces. */
   mqgateFlags: string[];
+  /** Node flags for mqgate-baseline only, after --mqgate-flags (A/B of flags: --baseline dist/broker.mjs). */
+  baselineFlags: string[];
   /** The fleet scenario: devices, msg/s per device, measured seconds (null = the preset's 5 s quick, 30 s full). */
   devices: number;
   deviceRate: number;
@@ -77,6 +79,8 @@ export const USAGE = `Usage: node bench/run.mjs [options]      (npm run bench = 
                          an A/B comparison of two builds on the same machine in the same run
   --mqgate-flags "F ..."  extra node flags for the mqgate targets (e.g. "--trace-gc"; their output is
                          discarded unless a run fails, so mostly for flags that write files)
+  --baseline-flags "F ..."  node flags for mqgate-baseline only: with --baseline dist/broker.mjs, an A/B of
+                         node flags (e.g. "--max-semi-space-size=1") on the same build
 `;
 
 function list<T extends string>(value: string, allowed: readonly T[], what: string): T[] {
@@ -116,6 +120,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     out: null,
     baseline: null,
     mqgateFlags: [],
+    baselineFlags: [],
     devices: 2000,
     deviceRate: 5,
     fleetSeconds: null,
@@ -233,6 +238,9 @@ export function parseArgs(argv: readonly string[]): CliOptions {
         break;
       case "--mqgate-flags":
         o.mqgateFlags = value().split(" ").filter((f) => f !== "");
+        break;
+      case "--baseline-flags":
+        o.baselineFlags = value().split(" ").filter((f) => f !== "");
         break;
       default:
         throw new Error(`unknown option '${arg}'`);

@@ -327,6 +327,7 @@ export async function main(ctx: MainContext): Promise<number> {
     mqgateScript: join(root, "dist", "broker.mjs"),
     mqgateNodeFlags: [...opts.mqgateFlags],
     baselineScript: opts.baseline === null ? null : resolve(opts.baseline),
+    baselineNodeFlags: [...opts.baselineFlags],
     fileLimit,
   };
   let profileDir: string | null = null;

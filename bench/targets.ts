@@ -30,6 +30,8 @@ export interface TargetOptions {
    * memory store as the target mqgate-baseline: an A/B comparison interleaved like every other target.
    */
   baselineScript: string | null;
+  /** Node flags for mqgate-baseline only (after `mqgateNodeFlags`). */
+  baselineNodeFlags?: string[];
   /** Raise the child's open-files limit to this many (through `ulimit -n` in a shell), or null to inherit. */
   fileLimit: number | null;
   /**
@@ -219,7 +221,8 @@ async function startMqgate(id: TargetId, opts: TargetOptions): Promise<RunningTa
   });
   const script = id === "mqgate-baseline" ? opts.baselineScript : opts.mqgateScript;
   if (script === null) throw new Error("mqgate-baseline needs --baseline FILE");
-  const child = startProcess(process.execPath, [...gc.flags, ...opts.mqgateNodeFlags, script], env, opts.fileLimit);
+  const flags = id === "mqgate-baseline" ? [...opts.mqgateNodeFlags, ...(opts.baselineNodeFlags ?? [])] : opts.mqgateNodeFlags;
+  const child = startProcess(process.execPath, [...gc.flags, ...flags, script], env, opts.fileLimit);
   const stopAll = async () => {
     await stopProcess(child);
     if (redis !== null) {

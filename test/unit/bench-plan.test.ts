@@ -88,6 +88,8 @@ describe("parseArgs", () => {
     const o = parseArgs(["--baseline", "/tmp/base/dist/broker.mjs", "--mqgate-flags", "--trace-gc  --max-semi-space-size=8"]);
     expect(o.baseline).toBe("/tmp/base/dist/broker.mjs");
     expect(o.mqgateFlags).toEqual(["--trace-gc", "--max-semi-space-size=8"]);
+    expect(o.baselineFlags).toEqual([]);
+    expect(parseArgs(["--baseline-flags", "--max-semi-space-size=1"]).baselineFlags).toEqual(["--max-semi-space-size=1"]);
     expect(parseArgs(["--target", "mqgate-memory,mqgate-baseline"]).targets).toEqual(["mqgate-memory", "mqgate-baseline"]);
   });
 
