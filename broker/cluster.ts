@@ -7,6 +7,7 @@ import { Adopter } from "./adoption.js";
 import type { Broker, RemoteRoutes } from "./broker.js";
 import type { ResultTarget } from "./journal.js";
 import { RouteSync } from "./routes.js";
+import { sendUntilTaken } from "./send-retry.js";
 import type { NodeTransport } from "./link/transport.js";
 import type { Message } from "./types.js";
 
@@ -444,9 +445,15 @@ export class Cluster implements ResultTarget<Reroute> {
    */
   private async sendDeliveries(node: string, messages: ForwardMessage[]): Promise<void> {
     try {
-      await (this.opts.transport ?? this.communicator).send(node, messages);
+      // SQS refusing (an outage, this node cut off) is waited out, as a store batch is (decision 032): a match
+      // forward names no session, so the store cannot take it instead, and the publish is acknowledged only once
+      // its forwards went out.
+      await sendUntilTaken(() => (this.opts.transport ?? this.communicator).send(node, messages), {
+        giveUp: (err, attempt) => err instanceof NodeUnreachable || (this.stopped && attempt >= 3),
+        onError: (err) => this.events.onError(`send to node ${node}`, err),
+      });
     } catch (err) {
-      // The node's queue is gone (it shut down or died and was cleaned up) or SQS kept refusing: what was meant
+      // The node's queue is gone (it shut down or died and was cleaned up), or this node stopped: what was meant
       // for it goes to the store (QoS 0 is dropped), where the session finds it when it is next claimed. Under
       // the delivery's dedup id, as the receiving node would have enqueued it.
       this.events.onError(`send to node ${node}`, err as Error);

@@ -182,7 +182,7 @@ function traceFenced(ops: StoreOp[], results: StoreOpResult[]): void {
     if (op?.op === "enqueue" && op.clientId === process.env.SIM_TRACE) {
       console.log(`${new Date(Date.now()).toISOString().slice(14, 23)} enqueue for ${op.clientId}: ${op.entry.msg.payload.toString()} dedup=${op.dedupId ?? "-"} epoch=${op.epoch ?? "-"} pid=${op.entry.packetId} -> ${JSON.stringify(r)}`);
     }
-    if ((op?.op === "inbound2.add" || op?.op === "inbound2.delete" || op?.op === "claim") && op.clientId === process.env.SIM_TRACE) {
+    if ((op?.op === "inbound2.add" || op?.op === "inbound2.delete") && op.clientId === process.env.SIM_TRACE) {
       console.log(`${new Date(Date.now()).toISOString().slice(14, 23)} ${op.op} for ${op.clientId}: epoch=${op.epoch} ${JSON.stringify(op)} -> ${JSON.stringify(r)}`);
     }
     if (!r.ok && r.reason === "fenced" && op?.op === "enqueue") {
