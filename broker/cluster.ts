@@ -119,6 +119,12 @@ export class Cluster implements ResultTarget<Reroute> {
   private killed = false;
   private startedAt = 0;
   /**
+   * Until then this node judges no other node dead (decision 032): set when it registers again after losing its
+   * lease, one TTL on. It could not renew because the store was unreachable from it, so the others may well have
+   * been cut off too and be registering again right now: a store outage is not the death of every node.
+   */
+  private judgesFrom = 0;
+  /**
    * Prefix of the ids of this node's messages: node id and incarnation, so a restarted node never repeats an id
    * the receivers' and the store's dedup windows still remember.
    */
@@ -732,6 +738,7 @@ export class Cluster implements ResultTarget<Reroute> {
   /** Registers this node again as a new incarnation (a new `startedAt`). */
   async register(): Promise<void> {
     this.startedAt = Date.now();
+    this.judgesFrom = this.startedAt + this.opts.nodeTtlMs;
     this.idPrefix = `${this.nodeId}:${this.startedAt.toString(36)}`;
     await this.broker.store.registerNode(this.record(this.startedAt), this.opts.nodeTtlMs);
   }
@@ -762,7 +769,7 @@ export class Cluster implements ResultTarget<Reroute> {
     for (const id of this.retiring.keys()) if (!expired.some((n) => n.nodeId === id)) this.retiring.delete(id);
     if (expired.length === 0) return;
     const liveIds = live.map((n) => n.nodeId);
-    if (!liveIds.includes(this.nodeId)) return;
+    if (!liveIds.includes(this.nodeId) || Date.now() < this.judgesFrom) return;
     // Every survivor adopts its share of each dead node's sessions; the live node with the smallest id then
     // cleans up (no lock needed; if it dies too, the next one takes over at its next heartbeat).
     const leader = live[0]?.nodeId === this.nodeId;
