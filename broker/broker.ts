@@ -281,13 +281,15 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
    * In a cluster a node loads only the sessions in its custody (decision 017): those it served last. Ones the
    * store still records as connected here (this process crashed) are released; clean ones are deleted.
    */
-  private async loadCustody(): Promise<void> {
-    const ids = await this.store.sessionsInCustodyOf(this.config.nodeId);
+  private async loadCustody(listed?: readonly string[], replace?: (clientId: string, moved: boolean) => void): Promise<void> {
+    const ids = listed ?? (await this.store.sessionsInCustodyOf(this.config.nodeId));
     for (let i = 0; i < ids.length; i += 64) {
-      const snapshots = await Promise.all(ids.slice(i, i + 64).map((id) => this.store.getSession(id)));
-      for (const snapshot of snapshots) {
-        if (snapshot === null) continue;
-        if (snapshot.node !== null && snapshot.node !== this.config.nodeId) continue; // claimed elsewhere meanwhile
+      const batch = ids.slice(i, i + 64);
+      const snapshots = await Promise.all(batch.map((id) => this.store.getSession(id)));
+      for (const [k, snapshot] of snapshots.entries()) {
+        const mine = snapshot !== null && (snapshot.node === null || snapshot.node === this.config.nodeId);
+        replace?.(batch[k] as string, snapshot !== null && !mine);
+        if (snapshot === null || !mine) continue; // gone, or claimed elsewhere meanwhile
         if (snapshot.clean) {
           if (snapshot.node === this.config.nodeId) await this.store.releaseSession(snapshot.clientId, snapshot.epoch, this.now());
           continue;
@@ -342,18 +344,29 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
    * their current node (decision 020). Then the copies are dropped.
    */
   async reloadCustody(): Promise<void> {
-    const custody = new Set(await this.store.sessionsInCustodyOf(this.config.nodeId));
+    const listed = await this.store.sessionsInCustodyOf(this.config.nodeId);
+    const custody = new Set(listed);
+    const idle = (session: Session | undefined): session is Session => session !== undefined && session.link === null && session.claimant === null;
     for (const session of [...this.sessions.values()]) {
-      if (session.link !== null || session.claimant !== null) continue;
-      if (session.clean || custody.has(session.clientId)) {
-        this.dropSession(session);
-        continue;
-      }
-      setTimeout(() => {
-        if (this.sessions.get(session.clientId) === session && session.link === null && session.claimant === null) this.dropSession(session);
-      }, this.config.cluster.deadQueueGraceMs).unref();
+      if (!idle(session)) continue;
+      if (session.clean) this.dropSession(session);
+      else if (!custody.has(session.clientId)) this.keepForGrace(session);
     }
-    await this.loadCustody();
+    // A session listed in custody is replaced by its snapshot; one claimed elsewhere by the time its snapshot is
+    // read moved like the others (it was dropped here, and a forward meant for it found nothing: storeStalls 17).
+    await this.loadCustody(listed, (clientId, moved) => {
+      const session = this.sessions.get(clientId);
+      if (!idle(session)) return;
+      if (moved) this.keepForGrace(session);
+      else this.dropSession(session);
+    });
+  }
+
+  /** An offline session that moved to another node stays here `cluster.deadQueueGraceMs` (see reloadCustody). */
+  private keepForGrace(session: Session): void {
+    setTimeout(() => {
+      if (this.sessions.get(session.clientId) === session && session.link === null && session.claimant === null) this.dropSession(session);
+    }, this.config.cluster.deadQueueGraceMs).unref();
   }
 
   /** In a cluster, the root a QoS 2 publish is routed under and recorded with (decision 025); else null. */
