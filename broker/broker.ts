@@ -485,6 +485,10 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
       if (err instanceof ClaimRefused) refused = err;
       else this.emit("store.error", "claimSession", err as Error, 1);
     }
+    // The claim moved the session here whatever becomes of this connection: the node that held the client closes
+    // its connection now (take-over across nodes, [MQTT-3.1.4-2]), or it would serve on beside the next holder
+    // (S10: a later claim kicks this node only, not that one).
+    if (claim !== null) this.kickPreviousHolders(clientId, claim);
     if (session.claimant !== conn) {
       // A newer CONNECT for this client id started meanwhile; it wins. This one never got CONNACK: no will.
       this.wills.discarded(conn);
@@ -535,17 +539,20 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     session.attach(conn);
     session.releaseDeliveries();
     conn.completeConnect();
-    const cluster = this.cluster;
-    if (cluster !== null && claim !== null) {
-      // Take-over across nodes [MQTT-3.1.4-2]: the node that held the client closes its connection. The claim
-      // succeeded, so this client's identity owns the session.
-      if (claim.previousNode !== null && claim.previousNode !== cluster.nodeId) cluster.takeover(claim.previousNode, clientId, claim.epoch);
-      // The node that kept the session offline drops its copy (and its routes) (decision 017).
-      const custodian = claim.previousCustodian ?? null;
-      if (custodian !== null && custodian !== cluster.nodeId && custodian !== claim.previousNode) cluster.takeover(custodian, clientId, claim.epoch);
-      cluster.claimedFrom(clientId, custodian);
-    }
+    if (claim !== null) this.cluster?.claimedFrom(clientId, claim.previousCustodian ?? null);
     this.emit("client.connected", session, conn, sessionPresent);
+  }
+
+  /**
+   * After a claim in a cluster: the node that held the client closes its connection (take-over across nodes,
+   * [MQTT-3.1.4-2]), and the node that kept the session offline drops its copy and its routes (decision 017).
+   */
+  private kickPreviousHolders(clientId: string, claim: { previousNode: string | null; previousCustodian?: string | null; epoch: number }): void {
+    const cluster = this.cluster;
+    if (cluster === null) return;
+    if (claim.previousNode !== null && claim.previousNode !== cluster.nodeId) cluster.takeover(claim.previousNode, clientId, claim.epoch);
+    const custodian = claim.previousCustodian ?? null;
+    if (custodian !== null && custodian !== cluster.nodeId && custodian !== claim.previousNode) cluster.takeover(custodian, clientId, claim.epoch);
   }
 
   private refuseClaim(conn: Connection, refused: ClaimRefused): void {
