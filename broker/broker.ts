@@ -506,6 +506,13 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     if (conn.isClosed) {
       // The client left while its session was being claimed: give the claim back (and its will: no CONNACK went out).
       this.wills.discarded(conn);
+      if (claim !== null && !clean) {
+        // The session is this node's now (its custody), offline as after a disconnect: its epoch, and its filters
+        // in the trie (so in this node's routes), or what other nodes forward for it here finds nothing.
+        session.epoch = claim.epoch;
+        session.ownedBy(claim.snapshot.identity ?? identity);
+        this.syncSubscriptions(session, claim.snapshot.subscriptions);
+      }
       if (claim !== null) this.releaseInStore(clientId, claim.epoch);
       session.releaseDeliveries();
       if (session.clean && session.link === null) this.dropSession(session);

@@ -17,6 +17,7 @@ describe("a take-over whose client leaves before the store answers its claim", (
     const { nodes, store } = await cluster(2);
     const [n1, n2] = nodes as [TestBroker, TestBroker];
     const old = await connect(n1, "dev", { clean: false });
+    await old.subscribeAsync("t/#", { qos: 1 });
     let closed = false;
     old.on("close", () => (closed = true));
     const { release } = slowClaims(store);
@@ -31,5 +32,9 @@ describe("a take-over whose client leaves before the store answers its claim", (
     await until(async () => (await store.getSession("dev"))?.epoch === 2, "the claim to land");
     await until(() => closed, "the old connection on node-1 to be closed");
     expect(n1.broker.sessions.get("dev")?.link ?? null).toBeNull();
+    // The session is node-2's now, offline: a message published there is stored for it.
+    const pub = await connect(n2, "pub");
+    await pub.publishAsync("t/1", "after", { qos: 1 });
+    await until(async () => ((await store.getSession("dev"))?.outgoing ?? []).some((o) => o.msg.payload.toString() === "after"), "the message in dev's stored queue");
   });
 });
