@@ -287,13 +287,15 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
    * In a cluster a node loads only the sessions in its custody (decision 017): those it served last. Ones the
    * store still records as connected here (this process crashed) are released; clean ones are deleted.
    */
-  private async loadCustody(): Promise<void> {
-    const ids = await this.store.sessionsInCustodyOf(this.config.nodeId);
+  private async loadCustody(listed?: readonly string[], replace?: (clientId: string, moved: boolean) => void): Promise<void> {
+    const ids = listed ?? (await this.store.sessionsInCustodyOf(this.config.nodeId));
     for (let i = 0; i < ids.length; i += 64) {
-      const snapshots = await Promise.all(ids.slice(i, i + 64).map((id) => this.store.getSession(id)));
-      for (const snapshot of snapshots) {
-        if (snapshot === null) continue;
-        if (snapshot.node !== null && snapshot.node !== this.config.nodeId) continue; // claimed elsewhere meanwhile
+      const batch = ids.slice(i, i + 64);
+      const snapshots = await Promise.all(batch.map((id) => this.store.getSession(id)));
+      for (const [k, snapshot] of snapshots.entries()) {
+        const mine = snapshot !== null && (snapshot.node === null || snapshot.node === this.config.nodeId);
+        replace?.(batch[k] as string, snapshot !== null && !mine);
+        if (snapshot === null || !mine) continue; // gone, or claimed elsewhere meanwhile
         if (snapshot.clean) {
           if (snapshot.node === this.config.nodeId) await this.store.releaseSession(snapshot.clientId, snapshot.epoch, this.now());
           continue;
@@ -348,18 +350,29 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
    * their current node (decision 020). Then the copies are dropped.
    */
   async reloadCustody(): Promise<void> {
-    const custody = new Set(await this.store.sessionsInCustodyOf(this.config.nodeId));
+    const listed = await this.store.sessionsInCustodyOf(this.config.nodeId);
+    const custody = new Set(listed);
+    const idle = (session: Session | undefined): session is Session => session !== undefined && session.link === null && session.claimant === null;
     for (const session of [...this.sessions.values()]) {
-      if (session.link !== null || session.claimant !== null) continue;
-      if (session.clean || custody.has(session.clientId)) {
-        this.dropSession(session);
-        continue;
-      }
-      setTimeout(() => {
-        if (this.sessions.get(session.clientId) === session && session.link === null && session.claimant === null) this.dropSession(session);
-      }, this.config.cluster.deadQueueGraceMs).unref();
+      if (!idle(session)) continue;
+      if (session.clean) this.dropSession(session);
+      else if (!custody.has(session.clientId)) this.keepForGrace(session);
     }
-    await this.loadCustody();
+    // A session listed in custody is replaced by its snapshot; one claimed elsewhere by the time its snapshot is
+    // read moved like the others (it was dropped here, and a forward meant for it found nothing: storeStalls 17).
+    await this.loadCustody(listed, (clientId, moved) => {
+      const session = this.sessions.get(clientId);
+      if (!idle(session)) return;
+      if (moved) this.keepForGrace(session);
+      else this.dropSession(session);
+    });
+  }
+
+  /** An offline session that moved to another node stays here `cluster.deadQueueGraceMs` (see reloadCustody). */
+  private keepForGrace(session: Session): void {
+    setTimeout(() => {
+      if (this.sessions.get(session.clientId) === session && session.link === null && session.claimant === null) this.dropSession(session);
+    }, this.config.cluster.deadQueueGraceMs).unref();
   }
 
   /** In a cluster, the root a QoS 2 publish is routed under and recorded with (decision 025); else null. */
@@ -478,6 +491,10 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
       if (err instanceof ClaimRefused) refused = err;
       else this.emit("store.error", "claimSession", err as Error, 1);
     }
+    // The claim moved the session here whatever becomes of this connection: the node that held the client closes
+    // its connection now (take-over across nodes, [MQTT-3.1.4-2]), or it would serve on beside the next holder
+    // (S10: a later claim kicks this node only, not that one).
+    if (claim !== null) this.kickPreviousHolders(clientId, claim, discard);
     if (session.claimant !== conn) {
       // A newer CONNECT for this client id started meanwhile; it wins. This one never got CONNACK: no will.
       this.wills.discarded(conn);
@@ -495,6 +512,13 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     if (conn.isClosed) {
       // The client left while its session was being claimed: give the claim back (and its will: no CONNACK went out).
       this.wills.discarded(conn);
+      if (claim !== null && !clean) {
+        // The session is this node's now (its custody), offline as after a disconnect: its epoch, and its filters
+        // in the trie (so in this node's routes), or what other nodes forward for it here finds nothing.
+        session.epoch = claim.epoch;
+        session.ownedBy(claim.snapshot.identity ?? identity);
+        this.syncSubscriptions(session, claim.snapshot.subscriptions);
+      }
       if (claim !== null) this.releaseInStore(clientId, claim.epoch);
       session.releaseDeliveries();
       if (session.clean && session.link === null) this.dropSession(session);
@@ -528,17 +552,21 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     session.attach(conn);
     session.releaseDeliveries();
     conn.completeConnect();
-    const cluster = this.cluster;
-    if (cluster !== null && claim !== null) {
-      // Take-over across nodes [MQTT-3.1.4-2]: the node that held the client closes its connection. The claim
-      // succeeded, so this client's identity owns the session.
-      if (claim.previousNode !== null && claim.previousNode !== cluster.nodeId) cluster.takeover(claim.previousNode, clientId, claim.epoch, discard);
-      // The node that kept the session offline drops its copy (and its routes) (decision 017).
-      const custodian = claim.previousCustodian ?? null;
-      if (custodian !== null && custodian !== cluster.nodeId && custodian !== claim.previousNode) cluster.takeover(custodian, clientId, claim.epoch, discard);
-      cluster.claimedFrom(clientId, custodian);
-    }
+    if (claim !== null) this.cluster?.claimedFrom(clientId, claim.previousCustodian ?? null);
     this.emit("client.connected", session, conn, sessionPresent);
+  }
+
+  /**
+   * After a claim in a cluster: the node that held the client closes its connection (take-over across nodes,
+   * [MQTT-3.1.4-2]), and the node that kept the session offline drops its copy and its routes (decision 017).
+   * `sessionEnded`: the claim was a Clean Start (a delayed will waiting there is published at once).
+   */
+  private kickPreviousHolders(clientId: string, claim: { previousNode: string | null; previousCustodian?: string | null; epoch: number }, sessionEnded: boolean): void {
+    const cluster = this.cluster;
+    if (cluster === null) return;
+    if (claim.previousNode !== null && claim.previousNode !== cluster.nodeId) cluster.takeover(claim.previousNode, clientId, claim.epoch, sessionEnded);
+    const custodian = claim.previousCustodian ?? null;
+    if (custodian !== null && custodian !== cluster.nodeId && custodian !== claim.previousNode) cluster.takeover(custodian, clientId, claim.epoch, sessionEnded);
   }
 
   private refuseClaim(conn: Connection, refused: ClaimRefused): void {

@@ -7,6 +7,7 @@ import { Adopter } from "./adoption.js";
 import type { Broker, RemoteRoutes } from "./broker.js";
 import type { ResultTarget } from "./journal.js";
 import { RouteSync } from "./routes.js";
+import { sendUntilTaken } from "./send-retry.js";
 import type { NodeTransport } from "./link/transport.js";
 import type { Message } from "./types.js";
 
@@ -117,6 +118,12 @@ export class Cluster implements ResultTarget<Reroute> {
   private stopped = false;
   private killed = false;
   private startedAt = 0;
+  /**
+   * Until then this node judges no other node dead (decision 032): set when it registers again after losing its
+   * lease, one TTL on. It could not renew because the store was unreachable from it, so the others may well have
+   * been cut off too and be registering again right now: a store outage is not the death of every node.
+   */
+  private judgesFrom = 0;
   /**
    * Prefix of the ids of this node's messages: node id and incarnation, so a restarted node never repeats an id
    * the receivers' and the store's dedup windows still remember.
@@ -444,9 +451,15 @@ export class Cluster implements ResultTarget<Reroute> {
    */
   private async sendDeliveries(node: string, messages: ForwardMessage[]): Promise<void> {
     try {
-      await (this.opts.transport ?? this.communicator).send(node, messages);
+      // SQS refusing (an outage, this node cut off) is waited out, as a store batch is (decision 032): a match
+      // forward names no session, so the store cannot take it instead, and the publish is acknowledged only once
+      // its forwards went out.
+      await sendUntilTaken(() => (this.opts.transport ?? this.communicator).send(node, messages), {
+        giveUp: (err, attempt) => err instanceof NodeUnreachable || (this.stopped && attempt >= 3),
+        onError: (err) => this.events.onError(`send to node ${node}`, err),
+      });
     } catch (err) {
-      // The node's queue is gone (it shut down or died and was cleaned up) or SQS kept refusing: what was meant
+      // The node's queue is gone (it shut down or died and was cleaned up), or this node stopped: what was meant
       // for it goes to the store (QoS 0 is dropped), where the session finds it when it is next claimed. Under
       // the delivery's dedup id, as the receiving node would have enqueued it.
       this.events.onError(`send to node ${node}`, err as Error);
@@ -728,6 +741,7 @@ export class Cluster implements ResultTarget<Reroute> {
   /** Registers this node again as a new incarnation (a new `startedAt`). */
   async register(): Promise<void> {
     this.startedAt = Date.now();
+    this.judgesFrom = this.startedAt + this.opts.nodeTtlMs;
     this.idPrefix = `${this.nodeId}:${this.startedAt.toString(36)}`;
     await this.broker.store.registerNode(this.record(this.startedAt), this.opts.nodeTtlMs);
   }
@@ -758,7 +772,7 @@ export class Cluster implements ResultTarget<Reroute> {
     for (const id of this.retiring.keys()) if (!expired.some((n) => n.nodeId === id)) this.retiring.delete(id);
     if (expired.length === 0) return;
     const liveIds = live.map((n) => n.nodeId);
-    if (!liveIds.includes(this.nodeId)) return;
+    if (!liveIds.includes(this.nodeId) || Date.now() < this.judgesFrom) return;
     // Every survivor adopts its share of each dead node's sessions; the live node with the smallest id then
     // cleans up (no lock needed; if it dies too, the next one takes over at its next heartbeat).
     const leader = live[0]?.nodeId === this.nodeId;

@@ -164,6 +164,7 @@ export function faultyStore(store: Store, node: NodeFaults, faults: StoreFaults)
           const result = await method.apply(target, args);
           node.onStoreCall?.(prop, args, "after");
           if (process.env.SIM_DEBUG !== undefined && prop === "apply") traceFenced(args[0] as StoreOp[], result as StoreOpResult[]);
+          if (process.env.SIM_DEBUG !== undefined && TRACED.has(prop)) console.log(`${new Date(Date.now()).toISOString().slice(14, 23)} store ${prop}(${args.map((a) => JSON.stringify(a)?.slice(0, 80)).join(", ")}) -> ${JSON.stringify(result)?.slice(0, 80)}`);
           faults.after(prop);
           return result;
         });
@@ -171,12 +172,18 @@ export function faultyStore(store: Store, node: NodeFaults, faults: StoreFaults)
   });
 }
 
+/** SIM_DEBUG: store calls printed with their answers (membership and custody changes). */
+const TRACED = new Set(["adoptSession", "registerNode", "removeNode"]);
+
 /** SIM_DEBUG: prints enqueues the store refused as fenced (the take-over window of docs/decisions/023). */
 function traceFenced(ops: StoreOp[], results: StoreOpResult[]): void {
   results.forEach((r, i) => {
     const op = ops[i];
     if (op?.op === "enqueue" && op.clientId === process.env.SIM_TRACE) {
       console.log(`${new Date(Date.now()).toISOString().slice(14, 23)} enqueue for ${op.clientId}: ${op.entry.msg.payload.toString()} dedup=${op.dedupId ?? "-"} epoch=${op.epoch ?? "-"} pid=${op.entry.packetId} -> ${JSON.stringify(r)}`);
+    }
+    if ((op?.op === "inbound2.add" || op?.op === "inbound2.delete") && op.clientId === process.env.SIM_TRACE) {
+      console.log(`${new Date(Date.now()).toISOString().slice(14, 23)} ${op.op} for ${op.clientId}: epoch=${op.epoch} ${JSON.stringify(op)} -> ${JSON.stringify(r)}`);
     }
     if (!r.ok && r.reason === "fenced" && op?.op === "enqueue") {
       console.log(`${new Date(Date.now()).toISOString().slice(14, 23)} fenced enqueue for ${op.clientId}: ${op.entry.msg.payload.toString()}`);

@@ -80,8 +80,16 @@ export class SimNode {
       link.reset();
       return link;
     }
-    // What a listener does (broker/listeners.ts accept), after the node processed the SYN.
-    void this.faults.gate().then(() => running.broker.addConnection(new Connection(running.broker, link.broker, `sim:${++this.accepted}`, "tcp")));
+    // What a listener does (broker/listeners.ts accept), after the node processed the SYN: a node that may not serve
+    // (its lease lost, not registered again yet; or at maxConnections) refuses the stream before reading a byte.
+    void this.faults.gate().then(() => {
+      if (!running.broker.canAccept()) {
+        running.broker.stats.connectionsRefused++;
+        link.broker.destroy();
+        return;
+      }
+      running.broker.addConnection(new Connection(running.broker, link.broker, `sim:${++this.accepted}`, "tcp"));
+    });
     return link;
   }
 

@@ -1,0 +1,28 @@
+/** Longest wait between two attempts. */
+const MAX_BACKOFF_MS = 2000;
+
+export interface SendRetry {
+  /** Whether to stop after this failure (rethrown to the caller) instead of trying again. */
+  giveUp(err: Error, attempt: number): boolean;
+  /** Reports a failure that will be retried. */
+  onError(err: Error): void;
+}
+
+/**
+ * Runs `send` until it succeeds, waiting 50 ms, 100 ms, ... up to 2 s between attempts (decision 032): a node's
+ * forwards wait out an SQS outage or a partition the way its store batches do, instead of being dropped after the
+ * SQS client's own few quick retries. What `giveUp` accepts is rethrown.
+ */
+export async function sendUntilTaken(send: () => Promise<void>, retry: SendRetry): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await send();
+      return;
+    } catch (err) {
+      const error = err instanceof Error ? err : new Error(String(err));
+      if (retry.giveUp(error, attempt)) throw error;
+      retry.onError(error);
+      await new Promise((resolve) => setTimeout(resolve, Math.min(MAX_BACKOFF_MS, 25 * 2 ** Math.min(attempt, 10))).unref());
+    }
+  }
+}
