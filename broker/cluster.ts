@@ -450,12 +450,17 @@ export class Cluster implements ResultTarget<Reroute> {
    * lost for that node's sessions, which by then were adopted elsewhere; see docs/cluster.md.
    */
   private async sendDeliveries(node: string, messages: ForwardMessage[]): Promise<void> {
+    // QoS 0 is at most once, and nothing slows a QoS 0 publisher down (no acknowledgement waits for its forwards):
+    // held through an outage, its forwards would pile up without bound. A batch of QoS 0 messages only gets
+    // MAX_QOS0_SEND_ATTEMPTS, then is dropped like one whose node is gone.
+    const atMostOnce = messages.every((m) => m.msg.qos === 0);
     try {
       // SQS refusing (an outage, this node cut off) is waited out, as a store batch is (decision 032): a match
       // forward names no session, so the store cannot take it instead, and the publish is acknowledged only once
-      // its forwards went out.
+      // its forwards went out. A publisher with 1,024 acknowledgements (or 4 MiB of them) waiting is no longer
+      // read from (broker/connection.ts), which bounds what each one can have held here.
       await sendUntilTaken(() => (this.opts.transport ?? this.communicator).send(node, messages), {
-        giveUp: (err, attempt) => err instanceof NodeUnreachable || (this.stopped && attempt >= 3),
+        giveUp: (err, attempt) => err instanceof NodeUnreachable || ((this.stopped || atMostOnce) && attempt >= MAX_QOS0_SEND_ATTEMPTS),
         onError: (err) => this.events.onError(`send to node ${node}`, err),
       });
     } catch (err) {
@@ -852,6 +857,9 @@ class CameBack extends Error {
     super(`node ${node} registered again`);
   }
 }
+
+/** Tries for a batch of QoS 0 forwards (or any batch once the node stops) before it is given up. */
+const MAX_QOS0_SEND_ATTEMPTS = 3;
 
 function flushForwards(cluster: Cluster): void {
   cluster.flushForwards();
