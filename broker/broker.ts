@@ -520,18 +520,12 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     conn.session = session;
     conn.writeConnack(sessionPresent);
     session.attach(conn);
-    session.releaseDeliveries();
+    // Take-over across nodes [MQTT-3.1.4-2]: the node that held the client closes its connection, the node that
+    // kept the session offline drops its copy (decision 017); the claim succeeded, so this client's identity owns
+    // the session. What those nodes pass on goes first: the held deliveries wait for their replies (decision 031).
+    const settling = this.cluster !== null && claim !== null && this.cluster.claimedHere(session, claim.epoch, claim.previousNode, claim.previousCustodian ?? null);
+    if (!settling) session.releaseDeliveries();
     conn.completeConnect();
-    const cluster = this.cluster;
-    if (cluster !== null && claim !== null) {
-      // Take-over across nodes [MQTT-3.1.4-2]: the node that held the client closes its connection. The claim
-      // succeeded, so this client's identity owns the session.
-      if (claim.previousNode !== null && claim.previousNode !== cluster.nodeId) cluster.takeover(claim.previousNode, clientId, claim.epoch);
-      // The node that kept the session offline drops its copy (and its routes) (decision 017).
-      const custodian = claim.previousCustodian ?? null;
-      if (custodian !== null && custodian !== cluster.nodeId && custodian !== claim.previousNode) cluster.takeover(custodian, clientId, claim.epoch);
-      cluster.claimedFrom(clientId, custodian);
-    }
     this.emit("client.connected", session, conn, sessionPresent);
   }
 

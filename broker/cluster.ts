@@ -6,7 +6,9 @@ import type { NodeRecord, StoredOutgoing, StoreOp, StoreOpResult } from "../core
 import { Adopter } from "./adoption.js";
 import type { Broker, RemoteRoutes } from "./broker.js";
 import type { ResultTarget } from "./journal.js";
+import { MOVE_SETTLE_MS, MoveSettler } from "./move-settle.js";
 import { RouteSync } from "./routes.js";
+import type { Session } from "./session.js";
 import type { NodeTransport } from "./link/transport.js";
 import type { Message } from "./types.js";
 
@@ -34,6 +36,8 @@ export interface ClusterOptions {
   linkAddress?: string;
   /** Where forwards go: a node link, falling back to the node queue (broker/link/transport.ts). Default: the communicator. */
   transport?: NodeTransport;
+  /** How long a session claimed from another node holds its deliveries for that node's reply (decision 031). */
+  moveSettleMs?: number;
 }
 
 export interface ClusterEvents {
@@ -106,6 +110,10 @@ export class Cluster implements ResultTarget<Reroute> {
   private tickSending: { nodes: string[] | null } = { nodes: null };
   /** Resolves the journal track of this tick's forwards once they were sent (or stored instead). */
   private settleTick: (() => void) | null = null;
+  /** Take-over kicks and their replies, per node: sent behind this tick's forwards to that node (decision 031). */
+  private control = new Map<string, NodeMessage[]>();
+  /** Sessions claimed here from other nodes, holding their deliveries until those nodes replied (decision 031). */
+  private readonly settler: MoveSettler;
   /** Kicks that tell every node a session is gone (expiries), collected per tick. */
   private gone: NodeMessage[] = [];
   /** Settles once this tick's forwards were sent (or stored instead); every batch that forwards waits for it. */
@@ -145,6 +153,7 @@ export class Cluster implements ResultTarget<Reroute> {
     this.nodeId = opts.nodeId;
     this.idPrefix = `${opts.nodeId}:${Date.now().toString(36)}`;
     this.maxHops = opts.maxHops ?? 3;
+    this.settler = new MoveSettler(opts.moveSettleMs ?? MOVE_SETTLE_MS);
     this.routes = new RouteSync(broker.store, this.nodeId, {
       pollMs: opts.routePollMs ?? 50,
       onError: (operation, err) => this.events.onError(operation, err),
@@ -201,6 +210,7 @@ export class Cluster implements ResultTarget<Reroute> {
   async stop(): Promise<void> {
     if (this.killed) return;
     this.stopped = true;
+    this.settler.releaseAll();
     if (this.timer !== null) clearInterval(this.timer);
     await this.ticking;
     await this.maintaining;
@@ -398,6 +408,8 @@ export class Cluster implements ResultTarget<Reroute> {
     const ids = this.pendingIds;
     const settle = this.settleTick;
     const sending = this.tickSending;
+    const control = this.control;
+    this.control = new Map();
     this.pending = new Map();
     this.pendingHops = new Map();
     this.pendingIds = new Map();
@@ -431,8 +443,10 @@ export class Cluster implements ResultTarget<Reroute> {
         if (root !== m.id) m.root = root;
         messages.push(m);
       }
-      sends.push(this.sendDeliveries(node, messages));
+      sends.push(this.sendDeliveries(node, [...messages, ...(control.get(node) ?? [])]));
+      control.delete(node);
     }
+    for (const [node, messages] of control) void this.sendDeliveries(node, messages);
     sending.nodes = [...pending.keys()];
     void Promise.all(sends).then(() => settle?.());
   }
@@ -442,7 +456,7 @@ export class Cluster implements ResultTarget<Reroute> {
    * sent (the node's queue is gone: it died and was cleaned up while this node's route table still named it) is
    * lost for that node's sessions, which by then were adopted elsewhere; see docs/cluster.md.
    */
-  private async sendDeliveries(node: string, messages: ForwardMessage[]): Promise<void> {
+  private async sendDeliveries(node: string, messages: NodeMessage[]): Promise<void> {
     try {
       await (this.opts.transport ?? this.communicator).send(node, messages);
     } catch (err) {
@@ -452,6 +466,9 @@ export class Cluster implements ResultTarget<Reroute> {
       this.events.onError(`send to node ${node}`, err as Error);
       const ops: StoreOp[] = [];
       for (const m of messages) {
+        // A take-over kick that cannot reach its node: no reply is coming (its connection is gone with it).
+        if (m.type === "kick") this.settler.replied(m.clientId, node, m.epoch ?? 0);
+        if (m.type !== "deliver") continue;
         const msg: Message = fromWireMessage(m.msg);
         for (const t of m.targets) {
           if (t.qos === 0) continue;
@@ -522,7 +539,10 @@ export class Cluster implements ResultTarget<Reroute> {
     this.derived = 0;
     this.handling = m.id;
     try {
-      this.broker.journal.withDedupId(m.type === "deliver" ? (m.root ?? m.id) : m.id, () => this.handleMessage(m, deadNode));
+      const dedupId = m.type === "deliver" ? (m.root ?? m.id) : m.id;
+      // What a node that a session here was claimed from passes on goes ahead of what the session holds (decision 031).
+      if (m.type === "deliver" && deadNode === null) this.settler.ahead(m.origin, () => this.broker.journal.withDedupId(dedupId, () => this.handleMessage(m, deadNode)));
+      else this.broker.journal.withDedupId(dedupId, () => this.handleMessage(m, deadNode));
     } finally {
       this.handling = null;
     }
@@ -555,7 +575,12 @@ export class Cluster implements ResultTarget<Reroute> {
         });
         return;
       case "kick":
-        if (deadNode === null) this.broker.kickLocal(m.clientId, m.reason, m.epoch ?? null, m.discardSession, m.node ?? null);
+        if (deadNode !== null) return;
+        this.broker.kickLocal(m.clientId, m.reason, m.epoch ?? null, m.discardSession, m.node ?? null);
+        if (m.reason === "takeover" && m.node !== undefined && m.node !== this.nodeId) this.replyMoved(m.node, m.clientId, m.epoch ?? 0);
+        return;
+      case "moved":
+        if (deadNode === null) this.settler.replied(m.clientId, m.origin, m.epoch);
         return;
       case "subscriptions":
         if (deadNode === null) this.broker.applyRemoteSubscriptions(m.clientId, m.add, m.remove, m.deliverRetained);
@@ -694,13 +719,57 @@ export class Cluster implements ResultTarget<Reroute> {
     return `${this.idPrefix}:${++this.messageSeq}`;
   }
 
-  /** Closes the client's old connection on the node that held it (take-over); `epoch` is the new claim's. */
+  /**
+   * `session` was claimed here under `epoch`, from `previousNode` (its connection's node) and `custodian` (the node
+   * that kept it offline): each closes its connection or drops its copy (decision 017) and replies once it passed
+   * on what reached it for the session (decision 031). True when the session's deliveries stay held until then.
+   */
+  claimedHere(session: Session, epoch: number, previousNode: string | null, custodian: string | null): boolean {
+    const nodes: string[] = [];
+    if (previousNode !== null && previousNode !== this.nodeId) nodes.push(previousNode);
+    if (custodian !== null && custodian !== this.nodeId && custodian !== previousNode) nodes.push(custodian);
+    this.claimedFrom(session.clientId, custodian);
+    if (nodes.length === 0) return false;
+    this.settler.start(session, epoch, nodes);
+    for (const node of nodes) this.takeover(node, session.clientId, epoch);
+    return true;
+  }
+
+  /**
+   * Closes the client's old connection on the node that held it (take-over); `epoch` is the new claim's. Sent
+   * behind this node's forwards to that node (the same group, decision 031). A node without a queue is gone, and
+   * its connection with it (sendDeliveries ends the wait for its reply).
+   */
   takeover(node: string, clientId: string, epoch: number): void {
-    const kick: NodeMessage = { type: "kick", id: this.newMessageId(), clientId, reason: "takeover", discardSession: false, epoch, node: this.nodeId };
-    this.communicator.send(node, [kick]).catch((err: unknown) => {
-      // A node without a queue is gone: its connection is gone too.
-      if (!(err instanceof NodeUnreachable)) this.events.onError(`take-over kick to ${node}`, err as Error);
+    this.sendControl(node, { type: "kick", id: this.newMessageId(), clientId, reason: "takeover", discardSession: false, epoch, node: this.nodeId });
+  }
+
+  /**
+   * Replies to `node`'s take-over kick (its claim's `epoch`) once what reached this node for the session before
+   * the kick was passed on (decision 031): deliveries made before it may still wait for their store answers
+   * (refused as fenced, or `owned`, then forwarded to `node`), so what reaches the session's forwarding copy
+   * meanwhile is held behind them (a few store round trips), then forwarded, then the reply follows.
+   */
+  private replyMoved(node: string, clientId: string, epoch: number): void {
+    const session = this.broker.sessions.get(clientId);
+    const holding = session !== undefined && session.owner === node && session.claimant === null;
+    if (holding) session.holdDeliveries();
+    void this.broker.journal.followedUpAll().then(() => {
+      // A claim here since then releases what it holds itself.
+      if (holding && session.claimant === null) session.releaseDeliveries();
+      this.sendControl(node, { type: "moved", id: this.newMessageId(), origin: this.nodeId, clientId, epoch });
     });
+  }
+
+  /** Sends `m` to `node` behind the forwards collected for it this tick. */
+  private sendControl(node: string, m: NodeMessage): void {
+    const list = this.control.get(node);
+    if (list === undefined) this.control.set(node, [m]);
+    else list.push(m);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(flushForwards, this);
+    }
   }
 
   // --- heartbeats and failure handling ---------------------------------------------------------------------------

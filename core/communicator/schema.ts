@@ -70,6 +70,13 @@ export const nodeMessageSchema = z.discriminatedUnion("type", [
     node: z.string().min(1).max(256).optional(),
   }),
   z.object({
+    type: z.literal("moved"),
+    id,
+    origin: z.string().min(1),
+    clientId,
+    epoch: z.int().nonnegative(),
+  }),
+  z.object({
     type: z.literal("subscriptions"),
     id,
     clientId,
