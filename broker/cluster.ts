@@ -153,7 +153,13 @@ export class Cluster implements ResultTarget<Reroute> {
     this.nodeId = opts.nodeId;
     this.idPrefix = `${opts.nodeId}:${Date.now().toString(36)}`;
     this.maxHops = opts.maxHops ?? 3;
-    this.settler = new MoveSettler(opts.moveSettleMs ?? MOVE_SETTLE_MS);
+    this.settler = new MoveSettler(opts.moveSettleMs ?? MOVE_SETTLE_MS, {
+      nodeId: this.nodeId,
+      journal: broker.journal,
+      session: (clientId) => broker.sessions.get(clientId),
+      kick: (node, clientId, epoch) => this.takeover(node, clientId, epoch),
+      reply: (node, clientId, epoch) => this.sendControl(node, { type: "moved", id: this.newMessageId(), origin: this.nodeId, clientId, epoch }),
+    });
     this.routes = new RouteSync(broker.store, this.nodeId, {
       pollMs: opts.routePollMs ?? 50,
       onError: (operation, err) => this.events.onError(operation, err),
@@ -577,7 +583,7 @@ export class Cluster implements ResultTarget<Reroute> {
       case "kick":
         if (deadNode !== null) return;
         this.broker.kickLocal(m.clientId, m.reason, m.epoch ?? null, m.discardSession, m.node ?? null);
-        if (m.reason === "takeover" && m.node !== undefined && m.node !== this.nodeId) this.replyMoved(m.node, m.clientId, m.epoch ?? 0);
+        if (m.reason === "takeover" && m.node !== undefined && m.node !== this.nodeId) this.settler.kicked(m.node, m.clientId, m.epoch ?? 0);
         return;
       case "moved":
         if (deadNode === null) this.settler.replied(m.clientId, m.origin, m.epoch);
@@ -725,14 +731,8 @@ export class Cluster implements ResultTarget<Reroute> {
    * on what reached it for the session (decision 031). True when the session's deliveries stay held until then.
    */
   claimedHere(session: Session, epoch: number, previousNode: string | null, custodian: string | null): boolean {
-    const nodes: string[] = [];
-    if (previousNode !== null && previousNode !== this.nodeId) nodes.push(previousNode);
-    if (custodian !== null && custodian !== this.nodeId && custodian !== previousNode) nodes.push(custodian);
     this.claimedFrom(session.clientId, custodian);
-    if (nodes.length === 0) return false;
-    this.settler.start(session, epoch, nodes);
-    for (const node of nodes) this.takeover(node, session.clientId, epoch);
-    return true;
+    return this.settler.claimed(session, epoch, previousNode, custodian);
   }
 
   /**
@@ -742,23 +742,6 @@ export class Cluster implements ResultTarget<Reroute> {
    */
   takeover(node: string, clientId: string, epoch: number): void {
     this.sendControl(node, { type: "kick", id: this.newMessageId(), clientId, reason: "takeover", discardSession: false, epoch, node: this.nodeId });
-  }
-
-  /**
-   * Replies to `node`'s take-over kick (its claim's `epoch`) once what reached this node for the session before
-   * the kick was passed on (decision 031): deliveries made before it may still wait for their store answers
-   * (refused as fenced, or `owned`, then forwarded to `node`), so what reaches the session's forwarding copy
-   * meanwhile is held behind them (a few store round trips), then forwarded, then the reply follows.
-   */
-  private replyMoved(node: string, clientId: string, epoch: number): void {
-    const session = this.broker.sessions.get(clientId);
-    const holding = session !== undefined && session.owner === node && session.claimant === null;
-    if (holding) session.holdDeliveries();
-    void this.broker.journal.followedUpAll().then(() => {
-      // A claim here since then releases what it holds itself.
-      if (holding && session.claimant === null) session.releaseDeliveries();
-      this.sendControl(node, { type: "moved", id: this.newMessageId(), origin: this.nodeId, clientId, epoch });
-    });
   }
 
   /** Sends `m` to `node` behind the forwards collected for it this tick. */

@@ -1,3 +1,4 @@
+import type { Journal } from "./journal.js";
 import type { Session } from "./session.js";
 
 /**
@@ -21,10 +22,57 @@ interface Settling {
 /** Default wait for the old holders' replies (ms): a kick's and a reply's travel through the node queues. */
 export const MOVE_SETTLE_MS = 1000;
 
+/** What the settler needs of its node (broker/cluster.ts). */
+export interface MovePort {
+  readonly nodeId: string;
+  readonly journal: Journal;
+  session(clientId: string): Session | undefined;
+  /** Sends a take-over kick to `node`, behind this node's forwards to it. */
+  kick(node: string, clientId: string, epoch: number): void;
+  /** Sends `moved` to `node`, behind this node's forwards to it. */
+  reply(node: string, clientId: string, epoch: number): void;
+}
+
 export class MoveSettler {
   private readonly settling = new Map<string, Settling>();
 
-  constructor(private readonly limitMs: number) {}
+  constructor(
+    private readonly limitMs: number,
+    private readonly port: MovePort,
+  ) {}
+
+  /**
+   * `session` was claimed here under `epoch`, from `previousNode` (its connection's node) and `custodian` (the
+   * node that kept it offline): each is kicked, and the session's deliveries stay held until they replied. False
+   * when it came from no other node (nothing to wait for: the caller releases what the claim held).
+   */
+  claimed(session: Session, epoch: number, previousNode: string | null, custodian: string | null): boolean {
+    const self = this.port.nodeId;
+    const nodes: string[] = [];
+    if (previousNode !== null && previousNode !== self) nodes.push(previousNode);
+    if (custodian !== null && custodian !== self && custodian !== previousNode) nodes.push(custodian);
+    if (nodes.length === 0) return false;
+    this.start(session, epoch, nodes);
+    for (const node of nodes) this.port.kick(node, session.clientId, epoch);
+    return true;
+  }
+
+  /**
+   * `node` claimed `clientId`'s session under `epoch` and kicked this node: reply once what reached this node for
+   * the session before the kick was passed on. Deliveries made before it may still wait for their store answers
+   * (refused as fenced, or `owned`, then forwarded to `node`), so what reaches the session's forwarding copy
+   * meanwhile is held behind them (a few store round trips), then forwarded, and the reply follows.
+   */
+  kicked(node: string, clientId: string, epoch: number): void {
+    const session = this.port.session(clientId);
+    const holding = session !== undefined && session.owner === node && session.claimant === null;
+    if (holding) session.holdDeliveries();
+    void this.port.journal.followedUpAll().then(() => {
+      // A claim here since then releases what it holds itself.
+      if (holding && session.claimant === null) session.releaseDeliveries();
+      this.port.reply(node, clientId, epoch);
+    });
+  }
 
   /** `session` (attached here under `epoch`, holding since its claim began) holds its deliveries until `nodes` replied. */
   start(session: Session, epoch: number, nodes: readonly string[]): void {

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
-import { MoveSettler } from "../../broker/move-settle.js";
+import { MoveSettler, type MovePort } from "../../broker/move-settle.js";
+import type { Journal } from "../../broker/journal.js";
 import type { Session } from "../../broker/session.js";
 
 /** A session as the settler sees it: holds, releases, lifts its hold for `ahead`. */
@@ -9,6 +10,7 @@ function fakeSession(clientId: string, epoch: number) {
     clientId,
     epoch,
     claimant: null as object | null,
+    owner: null as string | null,
     holding: false,
     holdDeliveries: () => {
       session.holding = true;
@@ -29,12 +31,27 @@ function fakeSession(clientId: string, epoch: number) {
   return { session, calls, asSession: session as unknown as Session };
 }
 
+/** A node as the settler sees it: kicks and replies sent, writes whose follow-ups land when `land` is called. */
+function fakePort(sessions: Record<string, Session> = {}) {
+  const sent: string[] = [];
+  let land = (): void => {};
+  const journal = { followedUpAll: () => new Promise<void>((resolve) => (land = resolve)) } as unknown as Journal;
+  const port: MovePort = {
+    nodeId: "n0",
+    journal,
+    session: (clientId) => sessions[clientId],
+    kick: (node, clientId, epoch) => sent.push(`kick ${node} ${clientId} ${epoch}`),
+    reply: (node, clientId, epoch) => sent.push(`moved ${node} ${clientId} ${epoch}`),
+  };
+  return { port, sent, land: () => land() };
+}
+
 describe("MoveSettler (decision 031: order across a move)", () => {
   beforeEach(() => vi.useFakeTimers());
   afterEach(() => vi.useRealTimers());
 
   it("holds a claimed session's deliveries until every node it was claimed from replied for this claim", () => {
-    const settler = new MoveSettler(1000);
+    const settler = new MoveSettler(1000, fakePort().port);
     const { session, calls, asSession } = fakeSession("c", 5);
     settler.start(asSession, 5, ["n1", "n2"]);
     expect(session.holding).toBe(true);
@@ -50,7 +67,7 @@ describe("MoveSettler (decision 031: order across a move)", () => {
   });
 
   it("releases at the time limit when a reply does not come (the old holder died)", () => {
-    const settler = new MoveSettler(1000);
+    const settler = new MoveSettler(1000, fakePort().port);
     const { calls, asSession } = fakeSession("c", 5);
     settler.start(asSession, 5, ["n1"]);
     vi.advanceTimersByTime(999);
@@ -60,7 +77,7 @@ describe("MoveSettler (decision 031: order across a move)", () => {
   });
 
   it("leaves the release to a newer claim of the session (here: another epoch, or a claim in progress)", () => {
-    const settler = new MoveSettler(1000);
+    const settler = new MoveSettler(1000, fakePort().port);
     const a = fakeSession("a", 5);
     settler.start(a.asSession, 5, ["n1"]);
     a.session.epoch = 6;
@@ -74,7 +91,7 @@ describe("MoveSettler (decision 031: order across a move)", () => {
   });
 
   it("lifts the hold only while a delivery from a node the session awaits is handled (it goes ahead of what is held)", () => {
-    const settler = new MoveSettler(1000);
+    const settler = new MoveSettler(1000, fakePort().port);
     const { session, calls, asSession } = fakeSession("c", 5);
     let during: boolean | null = null;
     settler.start(asSession, 5, ["n1"]);
@@ -84,5 +101,33 @@ describe("MoveSettler (decision 031: order across a move)", () => {
     expect(during).toBe(false);
     expect(session.holding).toBe(true);
     expect(calls).toEqual(["hold", "ahead"]);
+  });
+
+  it("kicks the old holder and the custodian of a claimed session once each, and holds only when one is another node", () => {
+    const { port, sent } = fakePort();
+    const settler = new MoveSettler(1000, port);
+    const a = fakeSession("a", 3);
+    expect(settler.claimed(a.asSession, 3, "n1", "n2")).toBe(true);
+    const b = fakeSession("b", 4);
+    expect(settler.claimed(b.asSession, 4, "n1", "n1")).toBe(true);
+    const c = fakeSession("c", 5);
+    expect(settler.claimed(c.asSession, 5, "n0", null)).toBe(false);
+    expect(sent).toEqual(["kick n1 a 3", "kick n2 a 3", "kick n1 b 4"]);
+    expect([a.session.holding, b.session.holding, c.session.holding]).toEqual([true, true, false]);
+  });
+
+  it("a kicked node holds its forwarding copy's deliveries until its earlier writes were followed up, releases them, then replies", async () => {
+    const copy = fakeSession("c", 2);
+    copy.session.owner = "n1";
+    const { port, sent, land } = fakePort({ c: copy.asSession });
+    const settler = new MoveSettler(1000, port);
+    settler.kicked("n1", "c", 3);
+    expect(copy.session.holding).toBe(true);
+    expect(sent).toEqual([]);
+    land();
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(copy.calls).toEqual(["hold", "release"]);
+    expect(sent).toEqual(["moved n1 c 3"]);
   });
 });
