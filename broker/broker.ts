@@ -1041,6 +1041,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     session.movedTo(node);
     const timer = setTimeout(() => {
       if (this.sessions.get(session.clientId) === session && session.owner === node && session.link === null && session.claimant === null) {
+        // Deliveries it still holds behind earlier ones (decision 031: the store has not answered those yet) go on.
+        session.releaseDeliveries();
         this.dropSession(session);
       }
     }, 2 * this.config.cluster.nodeTtlMs);
