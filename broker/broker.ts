@@ -550,9 +550,12 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     conn.session = session;
     conn.writeConnack(sessionPresent);
     session.attach(conn);
-    session.releaseDeliveries();
+    // Take-over across nodes [MQTT-3.1.4-2]: the node that held the client closes its connection, the node that
+    // kept the session offline drops its copy (decision 017); the claim succeeded, so this client's identity owns
+    // the session. What those nodes pass on goes first: the held deliveries wait for their replies (decision 031).
+    const settling = this.cluster !== null && claim !== null && this.cluster.claimedHere(session, claim.epoch, claim.previousNode, claim.previousCustodian ?? null);
+    if (!settling) session.releaseDeliveries();
     conn.completeConnect();
-    if (claim !== null) this.cluster?.claimedFrom(clientId, claim.previousCustodian ?? null);
     this.emit("client.connected", session, conn, sessionPresent);
   }
 
@@ -1085,6 +1088,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     session.movedTo(node);
     const timer = setTimeout(() => {
       if (this.sessions.get(session.clientId) === session && session.owner === node && session.link === null && session.claimant === null) {
+        // Deliveries it still holds behind earlier ones (decision 031: the store has not answered those yet) go on.
+        session.releaseDeliveries();
         this.dropSession(session);
       }
     }, 2 * this.config.cluster.nodeTtlMs);

@@ -6,8 +6,10 @@ import type { NodeRecord, StoredOutgoing, StoreOp, StoreOpResult } from "../core
 import { Adopter } from "./adoption.js";
 import type { Broker, RemoteRoutes } from "./broker.js";
 import type { ResultTarget } from "./journal.js";
+import { MOVE_SETTLE_MS, MoveSettler } from "./move-settle.js";
 import { RouteSync } from "./routes.js";
 import { sendUntilTaken } from "./send-retry.js";
+import type { Session } from "./session.js";
 import type { NodeTransport } from "./link/transport.js";
 import type { Message } from "./types.js";
 
@@ -35,6 +37,8 @@ export interface ClusterOptions {
   linkAddress?: string;
   /** Where forwards go: a node link, falling back to the node queue (broker/link/transport.ts). Default: the communicator. */
   transport?: NodeTransport;
+  /** How long a session claimed from another node holds its deliveries for that node's reply (decision 031). */
+  moveSettleMs?: number;
 }
 
 export interface ClusterEvents {
@@ -107,6 +111,10 @@ export class Cluster implements ResultTarget<Reroute> {
   private tickSending: { nodes: string[] | null } = { nodes: null };
   /** Resolves the journal track of this tick's forwards once they were sent (or stored instead). */
   private settleTick: (() => void) | null = null;
+  /** Take-over kicks and their replies, per node: sent behind this tick's forwards to that node (decision 031). */
+  private control = new Map<string, NodeMessage[]>();
+  /** Sessions claimed here from other nodes, holding their deliveries until those nodes replied (decision 031). */
+  private readonly settler: MoveSettler;
   /** Kicks that tell every node a session is gone (expiries), collected per tick. */
   private gone: NodeMessage[] = [];
   /** Settles once this tick's forwards were sent (or stored instead); every batch that forwards waits for it. */
@@ -152,6 +160,12 @@ export class Cluster implements ResultTarget<Reroute> {
     this.nodeId = opts.nodeId;
     this.idPrefix = `${opts.nodeId}:${Date.now().toString(36)}`;
     this.maxHops = opts.maxHops ?? 3;
+    this.settler = new MoveSettler(opts.moveSettleMs ?? MOVE_SETTLE_MS, {
+      nodeId: this.nodeId,
+      journal: broker.journal,
+      session: (clientId) => broker.sessions.get(clientId),
+      reply: (node, clientId, epoch) => this.sendControl(node, { type: "moved", id: this.newMessageId(), origin: this.nodeId, clientId, epoch }),
+    });
     this.routes = new RouteSync(broker.store, this.nodeId, {
       pollMs: opts.routePollMs ?? 50,
       onError: (operation, err) => this.events.onError(operation, err),
@@ -208,6 +222,7 @@ export class Cluster implements ResultTarget<Reroute> {
   async stop(): Promise<void> {
     if (this.killed) return;
     this.stopped = true;
+    this.settler.releaseAll();
     if (this.timer !== null) clearInterval(this.timer);
     await this.ticking;
     await this.maintaining;
@@ -405,6 +420,8 @@ export class Cluster implements ResultTarget<Reroute> {
     const ids = this.pendingIds;
     const settle = this.settleTick;
     const sending = this.tickSending;
+    const control = this.control;
+    this.control = new Map();
     this.pending = new Map();
     this.pendingHops = new Map();
     this.pendingIds = new Map();
@@ -438,8 +455,10 @@ export class Cluster implements ResultTarget<Reroute> {
         if (root !== m.id) m.root = root;
         messages.push(m);
       }
-      sends.push(this.sendDeliveries(node, messages));
+      sends.push(this.sendDeliveries(node, [...messages, ...(control.get(node) ?? [])]));
+      control.delete(node);
     }
+    for (const [node, messages] of control) void this.sendDeliveries(node, messages);
     sending.nodes = [...pending.keys()];
     void Promise.all(sends).then(() => settle?.());
   }
@@ -449,11 +468,11 @@ export class Cluster implements ResultTarget<Reroute> {
    * sent (the node's queue is gone: it died and was cleaned up while this node's route table still named it) is
    * lost for that node's sessions, which by then were adopted elsewhere; see docs/cluster.md.
    */
-  private async sendDeliveries(node: string, messages: ForwardMessage[]): Promise<void> {
+  private async sendDeliveries(node: string, messages: NodeMessage[]): Promise<void> {
     // QoS 0 is at most once, and nothing slows a QoS 0 publisher down (no acknowledgement waits for its forwards):
-    // held through an outage, its forwards would pile up without bound. A batch of QoS 0 messages only gets
-    // MAX_QOS0_SEND_ATTEMPTS, then is dropped like one whose node is gone.
-    const atMostOnce = messages.every((m) => m.msg.qos === 0);
+    // held through an outage, its forwards would pile up without bound. A batch of QoS 0 messages only (no kick,
+    // no reply) gets MAX_QOS0_SEND_ATTEMPTS, then is dropped like one whose node is gone.
+    const atMostOnce = messages.every((m) => m.type === "deliver" && m.msg.qos === 0);
     try {
       // SQS refusing (an outage, this node cut off) is waited out, as a store batch is (decision 032): a match
       // forward names no session, so the store cannot take it instead, and the publish is acknowledged only once
@@ -470,6 +489,9 @@ export class Cluster implements ResultTarget<Reroute> {
       this.events.onError(`send to node ${node}`, err as Error);
       const ops: StoreOp[] = [];
       for (const m of messages) {
+        // A take-over kick that cannot reach its node: no reply is coming (its connection is gone with it).
+        if (m.type === "kick") this.settler.replied(m.clientId, node, m.epoch ?? 0);
+        if (m.type !== "deliver") continue;
         const msg: Message = fromWireMessage(m.msg);
         for (const t of m.targets) {
           if (t.qos === 0) continue;
@@ -540,7 +562,10 @@ export class Cluster implements ResultTarget<Reroute> {
     this.derived = 0;
     this.handling = m.id;
     try {
-      this.broker.journal.withDedupId(m.type === "deliver" ? (m.root ?? m.id) : m.id, () => this.handleMessage(m, deadNode));
+      const dedupId = m.type === "deliver" ? (m.root ?? m.id) : m.id;
+      // What a node that a session here was claimed from passes on goes ahead of what the session holds (decision 031).
+      if (m.type === "deliver" && deadNode === null) this.settler.ahead(m.origin, () => this.broker.journal.withDedupId(dedupId, () => this.handleMessage(m, deadNode)));
+      else this.broker.journal.withDedupId(dedupId, () => this.handleMessage(m, deadNode));
     } finally {
       this.handling = null;
     }
@@ -573,7 +598,12 @@ export class Cluster implements ResultTarget<Reroute> {
         });
         return;
       case "kick":
-        if (deadNode === null) this.broker.kickLocal(m.clientId, m.reason, m.epoch ?? null, m.discardSession, m.node ?? null, m.sessionEnded === true);
+        if (deadNode !== null) return;
+        this.broker.kickLocal(m.clientId, m.reason, m.epoch ?? null, m.discardSession, m.node ?? null, m.sessionEnded === true);
+        if (m.reason === "takeover" && m.node !== undefined && m.node !== this.nodeId) this.settler.kicked(m.node, m.clientId, m.epoch ?? 0);
+        return;
+      case "moved":
+        if (deadNode === null) this.settler.replied(m.clientId, m.origin, m.epoch);
         return;
       case "subscriptions":
         if (deadNode === null) this.broker.applyRemoteSubscriptions(m.clientId, m.add, m.remove, m.deliverRetained);
@@ -713,15 +743,35 @@ export class Cluster implements ResultTarget<Reroute> {
   }
 
   /**
+   * `session` was claimed here under `epoch`, from `previousNode` (its connection's node) and `custodian` (the node
+   * that kept it offline), and both were kicked (`takeover`, right after the claim): each closes its connection or
+   * drops its copy (decision 017) and replies once it passed on what reached it for the session (decision 031).
+   * True when the session's deliveries stay held until then.
+   */
+  claimedHere(session: Session, epoch: number, previousNode: string | null, custodian: string | null): boolean {
+    this.claimedFrom(session.clientId, custodian);
+    return this.settler.claimed(session, epoch, previousNode, custodian);
+  }
+
+  /**
    * Closes the client's old connection on the node that held it (take-over); `epoch` is the new claim's, and
    * `sessionEnded` says it was a Clean Start (the old session ended: a will waiting out its delay there goes now).
+   * Sent behind this node's forwards to that node (the same group, decision 031). A node without a queue is gone,
+   * and its connection with it (sendDeliveries ends the wait for its reply).
    */
   takeover(node: string, clientId: string, epoch: number, sessionEnded: boolean): void {
-    const kick: NodeMessage = { type: "kick", id: this.newMessageId(), clientId, reason: "takeover", discardSession: false, epoch, node: this.nodeId, ...(sessionEnded ? { sessionEnded } : {}) };
-    this.communicator.send(node, [kick]).catch((err: unknown) => {
-      // A node without a queue is gone: its connection is gone too.
-      if (!(err instanceof NodeUnreachable)) this.events.onError(`take-over kick to ${node}`, err as Error);
-    });
+    this.sendControl(node, { type: "kick", id: this.newMessageId(), clientId, reason: "takeover", discardSession: false, epoch, node: this.nodeId, ...(sessionEnded ? { sessionEnded } : {}) });
+  }
+
+  /** Sends `m` to `node` behind the forwards collected for it this tick. */
+  private sendControl(node: string, m: NodeMessage): void {
+    const list = this.control.get(node);
+    if (list === undefined) this.control.set(node, [m]);
+    else list.push(m);
+    if (!this.flushScheduled) {
+      this.flushScheduled = true;
+      setImmediate(flushForwards, this);
+    }
   }
 
   // --- heartbeats and failure handling ---------------------------------------------------------------------------

@@ -231,6 +231,18 @@ export class Journal {
     }
   }
 
+  /**
+   * Resolves once every op written before this call was applied and what its results caused in turn (`followUp`:
+   * deliveries the store refused, routed again) landed. Unlike `barrier()`, not the batches' other side effects
+   * (deliveries held meanwhile), so a node may hold deliveries until then (decision 031).
+   */
+  followedUpAll(): Promise<void> {
+    const waits: Promise<void>[] = [];
+    if (this.inFlight) waits.push(this.signals.whenFollowedUp(this.filling - 1));
+    if (this.ops.length > 0 || this.late.length > 0) waits.push(this.signals.whenFollowedUp(this.filling));
+    return Promise.all(waits).then(() => undefined);
+  }
+
   /** Resolves once everything written before this call is durable (used before claiming a session). */
   barrier(): Promise<void> {
     if (this.idle) return Promise.resolve();

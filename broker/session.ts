@@ -658,6 +658,20 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     if (settle !== null) void landed.then(settle);
   }
 
+  /**
+   * Runs `fn` with the hold lifted: what it delivers goes out now, ahead of what is held. For what the old holder
+   * of a moved session passes on, which is older than anything held for it (broker/move-settle.ts, decision 031).
+   */
+  ahead(fn: () => void): void {
+    const held = this.held;
+    this.held = null;
+    try {
+      fn();
+    } finally {
+      this.held ??= held;
+    }
+  }
+
   /** The session is discarded while held (a clean CONNECT replaced it): what was held ends with it. */
   discardHeld(): void {
     const settle = this.heldSettle;

@@ -72,6 +72,13 @@ export const nodeMessageSchema = z.discriminatedUnion("type", [
     sessionEnded: z.boolean().optional(),
   }),
   z.object({
+    type: z.literal("moved"),
+    id,
+    origin: z.string().min(1),
+    clientId,
+    epoch: z.int().nonnegative(),
+  }),
+  z.object({
     type: z.literal("subscriptions"),
     id,
     clientId,

@@ -24,6 +24,9 @@ export interface ReceiverOptions {
   onError: CommunicatorErrorListener;
 }
 
+/** Batches of one queue handled at once (received while earlier ones are handled). */
+const MAX_HANDLING = 4;
+
 /** Tries of one DeleteMessageBatch (the SDK's own retries come on top), the first retry after DELETE_RETRY_MS, doubling. */
 const DELETE_ATTEMPTS = 6;
 const DELETE_RETRY_MS = 50;
@@ -44,6 +47,8 @@ export class SqsReceiver {
   private readonly abort = new AbortController();
   private loop: Promise<void> | null = null;
   private readonly handled = new Set<string>();
+  /** Batches whose handler has not finished (at most MAX_HANDLING). */
+  private readonly handling = new Set<Promise<void>>();
 
   constructor(
     private readonly client: SQSClient,
@@ -57,10 +62,11 @@ export class SqsReceiver {
     this.loop ??= this.poll(handler);
   }
 
-  /** Aborts the long poll and waits for the batch being handled (and its deletion). */
+  /** Aborts the long poll and waits for the batches being handled (and their deletion). */
   async stop(): Promise<void> {
     this.abort.abort();
     await this.loop;
+    await Promise.allSettled([...this.handling]);
   }
 
   /** Receives until the queue looks empty, handing every batch to `handler`; a rejection stops and propagates. */
@@ -109,7 +115,15 @@ export class SqsReceiver {
         await sleep(backoff, signal);
         continue;
       }
-      if (batch.length > 0) await this.handle(batch, handler);
+      if (batch.length === 0) continue;
+      // Received on while a batch is handled: a handler may wait (deliveries held for a session that moved here
+      // wait for a reply from another node, decision 031), and its groups stay in flight meanwhile, so only other
+      // groups are received; their order within a group is kept by the queue.
+      const handling = this.handle(batch, handler)
+        .catch((err: unknown) => this.opts.onError(new ReceiveFailed(this.nodeId, "handle", { cause: err })))
+        .finally(() => this.handling.delete(handling));
+      this.handling.add(handling);
+      while (this.handling.size >= MAX_HANDLING) await Promise.race(this.handling);
     }
   }
 

@@ -134,7 +134,7 @@ export class SqsCommunicator implements Communicator {
       const body = encodeNodeMessage(m);
       const bytes = bodyBytes(body);
       if (bytes > this.maxMessageBytes) throw new PayloadTooLarge(m.id, bytes, this.maxMessageBytes);
-      const group = m.type === "deliver" || m.type === "publish" ? `o:${m.origin}` : `c:${m.clientId}`;
+      const group = groupOf(m);
       entries[i] = { id: m.id, body, bytes, groupId: sqsToken(group), dedupId: sqsToken(m.id) };
     }
     // Enqueued synchronously, in call order: overlapping sends to one node keep their order per group.
@@ -284,5 +284,23 @@ export class SqsCommunicator implements Communicator {
       if (!isQueueMissing(err)) throw err;
     }
     this.forget(nodeId);
+  }
+}
+
+/**
+ * A message's FIFO group in a node queue: a sending node's forwards (and its reply to a take-over kick) in its own
+ * group, in the order it sent them; a take-over kick in the claiming node's group too, behind the forwards that
+ * node sent before it (decision 031); other control messages per client.
+ */
+function groupOf(m: NodeMessage): string {
+  switch (m.type) {
+    case "deliver":
+    case "publish":
+    case "moved":
+      return `o:${m.origin}`;
+    case "kick":
+      return m.node !== undefined ? `o:${m.node}` : `c:${m.clientId}`;
+    default:
+      return `c:${m.clientId}`;
   }
 }

@@ -85,6 +85,12 @@ export type NodeMessage =
        */
       sessionEnded?: boolean;
     }
+  /**
+   * The reply to a take-over kick (`node` set, decision 031): the old holder or custodian sends it in its own group
+   * once everything that reached it for the session before the kick was passed on (sent before this message), so
+   * the new holder releases the deliveries it held meanwhile behind those.
+   */
+  | { type: "moved"; id: string; origin: string; clientId: string; epoch: number }
   /** Subscriptions of a session changed elsewhere (REST or another node): update the in-memory trie. */
   | { type: "subscriptions"; id: string; clientId: string; add: Record<string, QoS>; remove: string[]; deliverRetained: boolean }
   /**

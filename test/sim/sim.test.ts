@@ -32,6 +32,20 @@ describe("simulation", () => {
     expect(receipts).toBeGreaterThan(published);
   });
 
+  // Finding S8 (decision 031): a message its publisher's node sent to a subscriber's old holder just before the
+  // subscriber moved to that publisher's node, passed on by the old holder, was overtaken there by the next one.
+  it("keeps per-publisher order across a move (S8: takeovers seed 24, CI faults seeds 160 and 283)", { timeout: 60_000 }, async () => {
+    const runs = [
+      { seed: 24, faults: { ...NO_FAULTS, takeovers: true } },
+      { seed: 160, faults: CI_FAULTS },
+      { seed: 283, faults: CI_FAULTS },
+    ];
+    for (const run of runs) {
+      const r = await runSimulation(run);
+      expect(r.violations, summary(r)).toEqual([]);
+    }
+  });
+
   it("is deterministic: a seed gives the same run twice", async () => {
     const a = await runSimulation({ seed: 7, faults: ALL_FAULTS });
     const b = await runSimulation({ seed: 7, faults: ALL_FAULTS });

@@ -1,0 +1,135 @@
+import type { Journal } from "./journal.js";
+import type { Session } from "./session.js";
+
+/**
+ * Order across a move (decision 031). A session claimed here from other nodes (its old holder, its custodian)
+ * keeps the deliveries it held during the claim, and holds new ones, until each of those nodes replied to the
+ * take-over kick (`moved`) or `limitMs` passed. A node sends that reply in its own FIFO group once what reached it
+ * for the session before the kick was passed on, and the kick travels in this node's group behind the forwards
+ * this node sent there before the claim. So what such a node passes on arrives here before its reply; it is
+ * delivered ahead of what is held (`ahead`), being older than anything that came here by another path meanwhile.
+ */
+
+interface Settling {
+  session: Session;
+  /** The claim's fencing epoch: a later claim (here or elsewhere) ends this wait without releasing for it. */
+  epoch: number;
+  /** The nodes whose reply is still awaited. */
+  nodes: Set<string>;
+  timer: NodeJS.Timeout;
+}
+
+/** Default wait for the old holders' replies (ms): a kick's and a reply's travel through the node queues. */
+export const MOVE_SETTLE_MS = 1000;
+
+/** What the settler needs of its node (broker/cluster.ts). */
+export interface MovePort {
+  readonly nodeId: string;
+  readonly journal: Journal;
+  session(clientId: string): Session | undefined;
+  /** Sends `moved` to `node`, behind this node's forwards to it. */
+  reply(node: string, clientId: string, epoch: number): void;
+}
+
+export class MoveSettler {
+  private readonly settling = new Map<string, Settling>();
+
+  constructor(
+    private readonly limitMs: number,
+    private readonly port: MovePort,
+  ) {}
+
+  /**
+   * `session` was claimed here under `epoch`, from `previousNode` (its connection's node) and `custodian` (the
+   * node that kept it offline), and the caller kicked each (right after the claim, behind this node's forwards to
+   * it, whatever became of the connection): the session's deliveries stay held until they replied. False when it
+   * came from no other node (nothing to wait for: the caller releases what the claim held).
+   */
+  claimed(session: Session, epoch: number, previousNode: string | null, custodian: string | null): boolean {
+    const self = this.port.nodeId;
+    const nodes: string[] = [];
+    if (previousNode !== null && previousNode !== self) nodes.push(previousNode);
+    if (custodian !== null && custodian !== self && custodian !== previousNode) nodes.push(custodian);
+    if (nodes.length === 0) return false;
+    this.start(session, epoch, nodes);
+    return true;
+  }
+
+  /**
+   * `node` claimed `clientId`'s session under `epoch` and kicked this node: reply once what reached this node for
+   * the session before the kick was passed on. Deliveries made before it may still wait for their store answers
+   * (refused as fenced, or `owned`, then forwarded to `node`), so what reaches the session's forwarding copy
+   * meanwhile is held behind them (a few store round trips), then forwarded, and the reply follows.
+   */
+  kicked(node: string, clientId: string, epoch: number): void {
+    const session = this.port.session(clientId);
+    const holding = session !== undefined && session.owner === node && session.claimant === null;
+    if (holding) session.holdDeliveries();
+    void this.port.journal.followedUpAll().then(() => {
+      // A claim here since then releases what it holds itself.
+      if (holding && session.claimant === null) session.releaseDeliveries();
+      this.port.reply(node, clientId, epoch);
+    });
+  }
+
+  /** `session` (attached here under `epoch`, holding since its claim began) holds its deliveries until `nodes` replied. */
+  start(session: Session, epoch: number, nodes: readonly string[]): void {
+    this.end(session.clientId);
+    session.holdDeliveries();
+    const timer = setTimeout(() => this.release(session.clientId, epoch), this.limitMs);
+    timer.unref();
+    this.settling.set(session.clientId, { session, epoch, nodes: new Set(nodes), timer });
+  }
+
+  /** `node` replied for the claim under `epoch` (or cannot: its queue is gone). */
+  replied(clientId: string, node: string, epoch: number): void {
+    const s = this.settling.get(clientId);
+    if (s === undefined || s.epoch !== epoch || !s.nodes.delete(node)) return;
+    if (s.nodes.size === 0) this.release(clientId, epoch);
+  }
+
+  /**
+   * Runs `fn` (the handling of a delivery from `origin`) with the hold lifted for the sessions that await
+   * `origin`'s reply: what it passes on is delivered now, ahead of what is held for them.
+   */
+  ahead(origin: string, fn: () => void): void {
+    if (this.settling.size === 0) {
+      fn();
+      return;
+    }
+    const sessions: Session[] = [];
+    for (const s of this.settling.values()) if (s.nodes.has(origin)) sessions.push(s.session);
+    liftEach(sessions, 0, fn);
+  }
+
+  /** Whether `clientId` still waits for replies (tests and the stall report). */
+  isSettling(clientId: string): boolean {
+    return this.settling.has(clientId);
+  }
+
+  /** Releases every session still waiting (the node stops). */
+  releaseAll(): void {
+    for (const [clientId, s] of this.settling) this.release(clientId, s.epoch);
+  }
+
+  private release(clientId: string, epoch: number): void {
+    const s = this.settling.get(clientId);
+    if (s === undefined || s.epoch !== epoch) return;
+    this.end(clientId);
+    // A newer claim of this session here holds and releases its deliveries itself.
+    if (s.session.epoch === epoch && s.session.claimant === null) s.session.releaseDeliveries();
+  }
+
+  private end(clientId: string): void {
+    const s = this.settling.get(clientId);
+    if (s === undefined) return;
+    clearTimeout(s.timer);
+    this.settling.delete(clientId);
+  }
+}
+
+function liftEach(sessions: readonly Session[], i: number, fn: () => void): void {
+  const session = sessions[i];
+  if (session === undefined) fn();
+  else session.ahead(() => liftEach(sessions, i + 1, fn));
+}

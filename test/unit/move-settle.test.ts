@@ -1,0 +1,137 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
+import { MoveSettler, type MovePort } from "../../broker/move-settle.js";
+import type { Journal } from "../../broker/journal.js";
+import type { Session } from "../../broker/session.js";
+
+/** A session as the settler sees it: holds, releases, lifts its hold for `ahead`. */
+function fakeSession(clientId: string, epoch: number) {
+  const calls: string[] = [];
+  const session = {
+    clientId,
+    epoch,
+    claimant: null as object | null,
+    owner: null as string | null,
+    holding: false,
+    holdDeliveries: () => {
+      session.holding = true;
+      calls.push("hold");
+    },
+    releaseDeliveries: () => {
+      session.holding = false;
+      calls.push("release");
+    },
+    ahead: (fn: () => void) => {
+      const was = session.holding;
+      session.holding = false;
+      calls.push("ahead");
+      fn();
+      session.holding = was;
+    },
+  };
+  return { session, calls, asSession: session as unknown as Session };
+}
+
+/** A node as the settler sees it: replies sent, writes whose follow-ups land when `land` is called. */
+function fakePort(sessions: Record<string, Session> = {}) {
+  const sent: string[] = [];
+  let land = (): void => {};
+  const journal = { followedUpAll: () => new Promise<void>((resolve) => (land = resolve)) } as unknown as Journal;
+  const port: MovePort = {
+    nodeId: "n0",
+    journal,
+    session: (clientId) => sessions[clientId],
+    reply: (node, clientId, epoch) => sent.push(`moved ${node} ${clientId} ${epoch}`),
+  };
+  return { port, sent, land: () => land() };
+}
+
+describe("MoveSettler (decision 031: order across a move)", () => {
+  beforeEach(() => vi.useFakeTimers());
+  afterEach(() => vi.useRealTimers());
+
+  it("holds a claimed session's deliveries until every node it was claimed from replied for this claim", () => {
+    const settler = new MoveSettler(1000, fakePort().port);
+    const { session, calls, asSession } = fakeSession("c", 5);
+    settler.start(asSession, 5, ["n1", "n2"]);
+    expect(session.holding).toBe(true);
+    settler.replied("c", "n1", 4); // a reply to an older claim's kick
+    settler.replied("c", "n3", 5); // a node it was not claimed from
+    settler.replied("c", "n1", 5);
+    expect(session.holding).toBe(true);
+    settler.replied("c", "n2", 5);
+    expect(calls).toEqual(["hold", "release"]);
+    expect(settler.isSettling("c")).toBe(false);
+    vi.advanceTimersByTime(2000);
+    expect(calls).toEqual(["hold", "release"]);
+  });
+
+  it("releases at the time limit when a reply does not come (the old holder died)", () => {
+    const settler = new MoveSettler(1000, fakePort().port);
+    const { calls, asSession } = fakeSession("c", 5);
+    settler.start(asSession, 5, ["n1"]);
+    vi.advanceTimersByTime(999);
+    expect(calls).toEqual(["hold"]);
+    vi.advanceTimersByTime(1);
+    expect(calls).toEqual(["hold", "release"]);
+  });
+
+  it("leaves the release to a newer claim of the session (here: another epoch, or a claim in progress)", () => {
+    const settler = new MoveSettler(1000, fakePort().port);
+    const a = fakeSession("a", 5);
+    settler.start(a.asSession, 5, ["n1"]);
+    a.session.epoch = 6;
+    settler.replied("a", "n1", 5);
+    expect(a.calls).toEqual(["hold"]);
+    const b = fakeSession("b", 5);
+    settler.start(b.asSession, 5, ["n1"]);
+    b.session.claimant = {};
+    vi.advanceTimersByTime(1000);
+    expect(b.calls).toEqual(["hold"]);
+  });
+
+  it("lifts the hold only while a delivery from a node the session awaits is handled (it goes ahead of what is held)", () => {
+    const settler = new MoveSettler(1000, fakePort().port);
+    const { session, calls, asSession } = fakeSession("c", 5);
+    let during: boolean | null = null;
+    settler.start(asSession, 5, ["n1"]);
+    settler.ahead("n2", () => (during = session.holding));
+    expect(during).toBe(true);
+    settler.ahead("n1", () => (during = session.holding));
+    expect(during).toBe(false);
+    expect(session.holding).toBe(true);
+    expect(calls).toEqual(["hold", "ahead"]);
+  });
+
+  it("waits for the old holder and the custodian of a claimed session once each (the caller kicked them), and holds only when one is another node", () => {
+    const { port, sent } = fakePort();
+    const settler = new MoveSettler(1000, port);
+    const a = fakeSession("a", 3);
+    expect(settler.claimed(a.asSession, 3, "n1", "n2")).toBe(true);
+    const b = fakeSession("b", 4);
+    expect(settler.claimed(b.asSession, 4, "n1", "n1")).toBe(true);
+    const c = fakeSession("c", 5);
+    expect(settler.claimed(c.asSession, 5, "n0", null)).toBe(false);
+    expect(sent).toEqual([]);
+    expect([a.session.holding, b.session.holding, c.session.holding]).toEqual([true, true, false]);
+    settler.replied("a", "n1", 3);
+    expect(a.session.holding).toBe(true);
+    settler.replied("a", "n2", 3);
+    settler.replied("b", "n1", 4);
+    expect([a.session.holding, b.session.holding]).toEqual([false, false]);
+  });
+
+  it("a kicked node holds its forwarding copy's deliveries until its earlier writes were followed up, releases them, then replies", async () => {
+    const copy = fakeSession("c", 2);
+    copy.session.owner = "n1";
+    const { port, sent, land } = fakePort({ c: copy.asSession });
+    const settler = new MoveSettler(1000, port);
+    settler.kicked("n1", "c", 3);
+    expect(copy.session.holding).toBe(true);
+    expect(sent).toEqual([]);
+    land();
+    await Promise.resolve();
+    await Promise.resolve();
+    expect(copy.calls).toEqual(["hold", "release"]);
+    expect(sent).toEqual(["moved n1 c 3"]);
+  });
+});
