@@ -135,7 +135,8 @@ async function measureOnce(run: PlannedRun, planOpts: PlanOptions, targetOpts: T
       gcDir = mkdtempSync(join(tmpdir(), "mqgate-bench-gc-"));
       gcLog = join(gcDir, "gc.log");
     }
-    target = await startTarget(run.target, { ...targetOpts, gcLog, metrics: run.scenario === "fleet" });
+    const fleet = run.scenario === "fleet";
+    target = await startTarget(run.target, { ...targetOpts, gcLog, metrics: fleet, mosquittoLimits: fleet });
     await new Promise((r) => setTimeout(r, 200));
     const spec = specFor(run, planOpts, { host: "127.0.0.1", port: target.port, brokerPid: target.pid, side: target.side, gcLog });
     const result = await runLoadgen(loadgen, spec, run.scenario === "idle" || run.scenario === "fleet" ? fileLimit : null);

@@ -44,6 +44,13 @@ export interface TargetOptions {
    * the runner can read its drop counters after the measurement. The fleet scenario sets it.
    */
   metrics?: boolean;
+  /**
+   * mqgate's per-session bounds as the bench's Mosquitto has them (`max_inflight_messages 100`, and a queue that
+   * does not drop: 100,000 here), instead of mqgate's defaults (32 in flight, 1,000 queued). The fleet sets it: its
+   * one backend subscriber takes every device's messages, and with the defaults a load generator that falls a few
+   * milliseconds behind makes mqgate drop (queue-full) where the bench's Mosquitto never would.
+   */
+  mosquittoLimits?: boolean;
 }
 
 /** Node flags and environment that make a Node.js broker log its GC pauses to `opts.gcLog`. */
@@ -207,6 +214,7 @@ async function startMqgate(id: TargetId, opts: TargetOptions): Promise<RunningTa
     ...gc.env,
     MQGATE_MQTT_PORT: String(port),
     ...(metricsPort !== null ? { MQGATE_METRICS_PORT: String(metricsPort) } : {}),
+    ...(opts.mosquittoLimits === true ? { MQGATE_MAX_INFLIGHT: "100", MQGATE_MAX_QUEUED: "100000" } : {}),
     MQGATE_HOST: "127.0.0.1",
     MQGATE_WS_PORT: "off",
     MQGATE_HTTP_PORT: "off",
