@@ -9,8 +9,15 @@ import type { ClaimOptions, ClaimResult, Store } from "../core/store/types.js";
  * refusal: the store answers the repeat as it answered the first time, while nothing else claimed the session.
  */
 
-/** The waits before each repeat of a claim that failed (ms): three repeats, within any sane connect timeout. */
+/** The waits before each repeat of a claim that failed (ms): at most three repeats... */
 export const CLAIM_REPEAT_DELAYS_MS: readonly number[] = [50, 200, 500];
+
+/**
+ * ...and none that would start more than this long after the first attempt (ms). A lost reply fails at once, so
+ * its repeats come quickly; a store that is down fails each call only after the client's own retries, and the
+ * CONNECT is refused (0x03) within about this time plus one call.
+ */
+export const CLAIM_REPEAT_BUDGET_MS = 1000;
 
 /** At most this many client ids' unanswered claims are remembered (the oldest goes first). */
 const MAX_UNANSWERED = 10_000;
@@ -53,7 +60,7 @@ function termsKey(t: Terms): string {
 
 /**
  * `store.claimSession` with an id from `ids`, repeated after each failure but a refusal (waits from
- * CLAIM_REPEAT_DELAYS_MS) while `wanted()` holds. Each failure but the last is passed to `onError` with its attempt
+ * CLAIM_REPEAT_DELAYS_MS, within CLAIM_REPEAT_BUDGET_MS) while `wanted()` holds. Each failure but the last is passed to `onError` with its attempt
  * number; the last one is thrown.
  */
 export async function claimRepeating(
@@ -65,6 +72,7 @@ export async function claimRepeating(
   onError: (err: Error, attempt: number) => void,
 ): Promise<ClaimResult> {
   const claimId = ids.begin(clientId, opts);
+  const start = Date.now();
   for (let attempt = 1; ; attempt++) {
     try {
       const result = await store.claimSession(clientId, { ...opts, claimId });
@@ -76,7 +84,7 @@ export async function claimRepeating(
         throw err;
       }
       const delay = CLAIM_REPEAT_DELAYS_MS[attempt - 1];
-      if (delay === undefined || !wanted()) throw err;
+      if (delay === undefined || Date.now() + delay - start > CLAIM_REPEAT_BUDGET_MS || !wanted()) throw err;
       onError(err as Error, attempt);
       await new Promise((resolve) => setTimeout(resolve, delay));
       if (!wanted()) throw err;
