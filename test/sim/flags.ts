@@ -94,11 +94,11 @@ export const CI_FAULTS: FaultFlags = {
   // 1,000 seeds show same-topic order violations (S8's kind: a store call that fails sends a delivery round by the
   // store or another node while a newer one goes direct). Not diagnosed one by one yet.
   storeErrors: false,
-  // OFF. Finding S4 (a journal batch retried after a lost reply) is fixed (decision 030): seeds 1-300 clean alone.
-  // With the CI faults, 26 of 300 seeds fail on finding S12: a claim whose reply is lost took effect, but its node
-  // refused the CONNECT, so the old holder is never kicked (overlap, 17 seeds) and what is re-routed to the claimer
-  // is lost (7 seeds: 14, 106, 127, 130, 182, 225, 282). Turn it on once S12 is fixed.
-  storeLostReplies: false,
+  // ON. Finding S4 (a journal batch retried after a lost reply) is fixed (decision 030): seeds 1-300 clean alone.
+  // Finding S12 (a claim whose reply is lost: the old holder never kicked, overlap and loss) is fixed (decision
+  // 034: the claim carries an id and is repeated). With the CI faults, seeds 1-300 show no overlap, loss or
+  // duplicate, and 5 same-topic order violations (90, 93, 123, 160, 168: S8's kind); the CI seeds 1-60 are clean.
+  storeLostReplies: true,
   // OFF, finding S7: an outage or stall longer than the TTL makes every node clean up every other.
   storeOutages: false,
   storeStalls: false,
