@@ -43,8 +43,9 @@ end
  * Start; absent or '' = the same as clean), then optionally claimId ('' = none). `clean` alone decides the `clean`
  * flag (deleted at release) and the expiry, and whether the claim may be refused at the session cap. A claim with
  * an id records its answer in `ver` (fields `c:*`); its repeat (same id, epoch unchanged, the node still the
- * owner) changes nothing and gets that answer again with the session as it is now (decision 034). Reply: present, previousNode|nil, ...snapshot, previousCustodian|nil (the
- * claim makes the claiming node the custodian too, decision 017); or {-1, reason} when refused
+ * owner) changes nothing and gets that answer again with the session as it is now (decision 034).
+ * Reply: present, previousNode|nil, ...snapshot, previousCustodian|nil (the claim makes the claiming node the
+ * custodian too, decision 017); or {-1, reason} when refused
  * ('identity': another identity's session; 'session-limit': it would be new), with nothing changed.
  */
 export const CLAIM = script("claim", SESSION + String.raw`
