@@ -97,8 +97,8 @@ export const CI_FAULTS: FaultFlags = {
   // ON. Finding S4 (a journal batch retried after a lost reply) is fixed (decision 030): seeds 1-300 clean alone.
   // Finding S12 (a claim whose reply is lost: the old holder never kicked, overlap and loss) is fixed (decision
   // 034: the claim carries an id and is repeated). With the CI faults, seeds 1-300 show no overlap, loss or
-  // duplicate, and 5 same-topic order violations (90, 93, 123, 160, 168; 90, 160, 168 are S8's, 93 and 123 not diagnosed
-  // but the same before the S12 fix); the CI seeds 1-60 are clean.
+  // duplicate, and 5 same-topic order violations (90, 93, 123, 160, 168; 90, 160, 168 are S8's, 93 and 123 not
+  // diagnosed but the same before the S12 fix); the CI seeds 1-60 are clean.
   storeLostReplies: true,
   // OFF, finding S7: an outage or stall longer than the TTL makes every node clean up every other.
   storeOutages: false,
