@@ -9,6 +9,7 @@ import { SubscriptionTrie, type TopicLimits } from "../core/topic/index.js";
 import type { Connection } from "./connection.js";
 import type { Cluster } from "./cluster.js";
 import { AddressLimits } from "./address-limits.js";
+import { ClaimIds, claimRepeating } from "./claim-repeats.js";
 import { DelayedWills } from "./delayed-wills.js";
 import { parseShared, type SharedGroup } from "./shared.js";
 import { SharedSubscriptions } from "./shared-subscriptions.js";
@@ -165,6 +166,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
   readonly delayedWills = new DelayedWills();
   /** Session releases under way (shutdown waits for them). */
   private readonly releasing = new Set<Promise<void>>();
+  /** Ids of claims the store has not answered yet, to repeat them (claim-repeats.ts, decision 034). */
+  private readonly claimIds = new ClaimIds();
   /**
    * The session whose client is publishing (MQTT 5 No Local skips its subscriptions [MQTT-3.8.3-3]), or null
    * (a message from another node, the REST gateway, or a will).
@@ -469,7 +472,9 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
       // Applied, not durable: a batch holding a delivery for this very session waits for the claim (decision 020).
       if (await this.journal.appliedAll()) {
         const now = this.now();
-        claim = await this.store.claimSession(clientId, {
+        // Repeated under one id when it fails: a claim whose reply was lost still names the node to take over from.
+        const claiming = session;
+        claim = await claimRepeating(this.store, clientId, {
           node: this.config.nodeId,
           clean,
           discard,
@@ -478,7 +483,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
           identity,
           expiryMs: terms.expiryMs,
           maxSessions: limits.maxSessions,
-        });
+        }, this.claimIds, () => claiming.claimant === conn, (err, attempt) => this.emit("store.error", "claimSession", err, attempt));
         // The will is kept before CONNACK (decision 019): a node that dies right after CONNACK leaves it to a survivor,
         // with its delay (the Session Expiry Interval of this CONNECT caps it, 3.1.3.2.2) and this claim's time, so
         // a survivor can tell whether the client came back (decision 028).

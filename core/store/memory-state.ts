@@ -43,6 +43,17 @@ export interface MemVersion {
   seq: number;
   /** Keyed `apply` calls, per writer: the last one and its results for this session (memory-retries.ts). */
   applied?: Map<string, { batch: number; at: number; results: StoreOpResult[] }>;
+  /** The last claim that carried an id, and what it answered (ClaimOptions.claimId, decision 034). */
+  claim?: ClaimRecord;
+}
+
+/** A claim's answer, kept to answer its repeat: valid while the epoch it gave is still the client id's. */
+export interface ClaimRecord {
+  id: string;
+  epoch: number;
+  present: boolean;
+  previousNode: string | null;
+  previousCustodian: string | null;
 }
 
 /** A new, empty session; `seq` is the client id's seq counter (its entries will all be above it). */

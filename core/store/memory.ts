@@ -10,7 +10,7 @@ import type { Adoption, RouteChanges, RouteDigest } from "./routes-types.js";
 import { checkRouteUpdate } from "./routes-validate.js";
 import { MemoryWills } from "./wills.js";
 import { applyKeyed } from "./memory-retries.js";
-import { applySessionOp, newSession, sessionRecord, sessionSnapshot, type MemSession, type MemVersion } from "./memory-state.js";
+import { applySessionOp, newSession, sessionRecord, sessionSnapshot, type ClaimRecord, type MemSession, type MemVersion } from "./memory-state.js";
 import { SortedKeys } from "./sorted.js";
 import { ClaimRefused } from "./errors.js";
 import { ExpiryIndex } from "./expiry-index.js";
@@ -55,6 +55,8 @@ export class MemoryStore extends StoreParts implements Store {
     if (existing === undefined && !opts.clean && (opts.maxSessions ?? 0) > 0 && this.sessions.size >= (opts.maxSessions as number)) {
       throw new ClaimRefused("session-limit", clientId);
     }
+    const repeated = existing === undefined ? undefined : this.repeatedClaim(clientId, existing, opts);
+    if (repeated !== undefined) return repeated;
     const previousNode = existing?.node ?? null;
     const previousCustodian = existing?.custodian ?? null;
     const v = this.versions.get(clientId) ?? { epoch: 0, seq: 0 };
@@ -72,9 +74,20 @@ export class MemoryStore extends StoreParts implements Store {
     this.sessionIds.add(clientId);
     // It cannot expire before now + expiryMs (it is online now); an earlier entry stays and is rescheduled when due.
     if (expiryMs > 0) this.expiry.set(clientId, opts.now + expiryMs, true);
-    const result: ClaimResult = { epoch: v.epoch, present: !discard && existing !== undefined, previousNode, snapshot: sessionSnapshot(clientId, s, v.epoch) };
-    if (previousCustodian !== null) result.previousCustodian = previousCustodian;
-    return result;
+    const present = !discard && existing !== undefined;
+    if (opts.claimId !== undefined) v.claim = { id: opts.claimId, epoch: v.epoch, present, previousNode, previousCustodian };
+    return claimResult(clientId, s, v.epoch, { present, previousNode, previousCustodian });
+  }
+
+  /**
+   * The first answer again when `claimId` names the session's last claim, nothing claimed it since and the claiming
+   * node still owns it (not released meanwhile) (decision 034).
+   */
+  private repeatedClaim(clientId: string, s: MemSession, opts: ClaimOptions): ClaimResult | undefined {
+    const v = this.versions.get(clientId);
+    const rec = v?.claim;
+    if (opts.claimId === undefined || v === undefined || rec === undefined || rec.id !== opts.claimId || rec.epoch !== v.epoch || s.node !== opts.node) return undefined;
+    return claimResult(clientId, s, v.epoch, rec);
   }
 
   async releaseSession(clientId: string, epoch: number, now: number, expiryMs?: number): Promise<boolean> {
@@ -354,4 +367,10 @@ export class MemoryStore extends StoreParts implements Store {
       this.versions.delete(id);
     }
   }
+}
+
+function claimResult(clientId: string, s: MemSession, epoch: number, answer: Pick<ClaimRecord, "present" | "previousNode" | "previousCustodian">): ClaimResult {
+  const result: ClaimResult = { epoch, present: answer.present, previousNode: answer.previousNode, snapshot: sessionSnapshot(clientId, s, epoch) };
+  if (answer.previousCustodian !== null) result.previousCustodian = answer.previousCustodian;
+  return result;
 }

@@ -80,8 +80,9 @@ export class RedisStore extends StoreParts implements Store {
       opts.identity ?? "",
       String(expiryMs),
       refuseNew ? "1" : "0",
-      // Only when given (MQTT 5): without it the script discards exactly when clean, as before.
-      ...(opts.discard === undefined ? [] : [opts.discard ? "1" : "0"]),
+      // '' when not given: the script discards exactly when clean (3.1.1), and records no claim id.
+      opts.discard === undefined ? "" : opts.discard ? "1" : "0",
+      opts.claimId ?? "",
     ]);
     const res = (await this.client.batch([...index, claim, ...index], { replayPlain: true })).map(unwrap);
     const a = asArray(res[index.length], "claim");

@@ -40,9 +40,12 @@ end
 /**
  * ARGV: node, clean (1/0), hasUsername (1/0), username, now, identity ('' = none), expiryMs, refuseNew (1/0: the
  * caller found `maxSessions` reached), then optionally discard (1/0: start from an empty session, MQTT 5 Clean
- * Start; absent or '' = the same as clean). `clean` alone decides the `clean` flag (deleted at release) and the
- * expiry, and whether the claim may be refused at the session cap. Reply: present, previousNode|nil, ...snapshot, previousCustodian|nil (the
- * claim makes the claiming node the custodian too, decision 017); or {-1, reason} when refused
+ * Start; absent or '' = the same as clean), then optionally claimId ('' = none). `clean` alone decides the `clean`
+ * flag (deleted at release) and the expiry, and whether the claim may be refused at the session cap. A claim with
+ * an id records its answer in `ver` (fields `c:*`); its repeat (same id, epoch unchanged, the node still the
+ * owner) changes nothing and gets that answer again with the session as it is now (decision 034).
+ * Reply: present, previousNode|nil, ...snapshot, previousCustodian|nil (the claim makes the claiming node the
+ * custodian too, decision 017); or {-1, reason} when refused
  * ('identity': another identity's session; 'session-limit': it would be new), with nothing changed.
  */
 export const CLAIM = script("claim", SESSION + String.raw`
@@ -51,9 +54,20 @@ local owner = false
 if existed then owner = redis.call('HGET', meta, 'identity') end
 if ARGV[6] ~= '' and owner and owner ~= ARGV[6] then return { -1, 'identity' } end
 if not existed and ARGV[2] == '0' and ARGV[8] == '1' then return { -1, 'session-limit' } end
+local cid = ARGV[10] or ''
 local previous = false
 local custodian = false
 if existed then previous = redis.call('HGET', meta, 'node'); custodian = redis.call('HGET', meta, 'custodian') end
+if cid ~= '' and existed and previous == ARGV[1] then
+  local r = redis.call('HMGET', ver, 'epoch', 'c:id', 'c:epoch', 'c:present', 'c:node', 'c:custodian')
+  if r[2] == cid and r[3] == r[1] then
+    local prevNode, prevCustodian = false, false
+    if r[5] ~= '' then prevNode = r[5] end
+    if r[6] ~= '' then prevCustodian = r[6] end
+    local s = snapshot(tonumber(r[1]))
+    return { tonumber(r[4]), prevNode, s[1], s[2], s[3], s[4], s[5], prevCustodian }
+  end
+end
 local epoch = redis.call('HINCRBY', ver, 'epoch', 1)
 redis.call('PERSIST', ver)
 local present = 0
@@ -67,6 +81,7 @@ local identity = owner
 if ARGV[6] ~= '' then identity = ARGV[6] end
 if identity then redis.call('HSET', meta, 'identity', identity) end
 if ARGV[2] == '0' and tonumber(ARGV[7]) > 0 then redis.call('HSET', meta, 'expiry', ARGV[7]) else redis.call('HDEL', meta, 'expiry') end
+if cid ~= '' then redis.call('HSET', ver, 'c:id', cid, 'c:epoch', epoch, 'c:present', present, 'c:node', previous or '', 'c:custodian', custodian or '') end
 local s = snapshot(epoch)
 return { present, previous, s[1], s[2], s[3], s[4], s[5], custodian }
 `);

@@ -127,6 +127,13 @@ export interface ClaimOptions {
    * sessions are stored is refused with `ClaimRefused` ("session-limit"). See docs/store.md for how exact it is.
    */
   maxSessions?: number | undefined;
+  /**
+   * Names this claim so that a repeat is recognised (a reply lost on the way back, decision 034): a claim whose
+   * id is the last claim the session saw, with no claim since, changes nothing and is answered as the first time
+   * (`present`, `previousNode`, `previousCustodian`, the epoch), with the session as it is now. The claiming node
+   * repeats a claim it got no answer to with the same id, so it still learns which node to take the client from.
+   */
+  claimId?: string | undefined;
 }
 
 /** A session `expireSessions` deleted. */

@@ -84,6 +84,10 @@ export function checkClaim(clientId: string, opts: ClaimOptions): void {
   if (opts.expiryMs !== undefined) checkInt(opts.expiryMs, "expiryMs");
   if (opts.maxSessions !== undefined) checkInt(opts.maxSessions, "maxSessions");
   if (opts.discard !== undefined && typeof opts.discard !== "boolean") fail("discard must be a boolean");
+  if (opts.claimId !== undefined) {
+    checkText(opts.claimId, "claimId");
+    if (opts.claimId.length === 0) fail("claimId must not be empty");
+  }
 }
 
 export function checkSubscriptions(add: Record<string, SubscriptionWord>, remove: string[]): void {

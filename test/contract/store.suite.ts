@@ -1,4 +1,5 @@
 import { describe } from "vitest";
+import { claimRepeatTests } from "./store/claim-repeats.js";
 import { clusterTests } from "./store/cluster.js";
 import { discardTests } from "./store/discard.js";
 import { type StoreFactory, useStore } from "./store/fixtures.js";
@@ -41,5 +42,6 @@ export function storeContract(name: string, create: StoreFactory): void {
     idempotencyTests(ctx);
     propertyTests(ctx);
     discardTests(ctx);
+    claimRepeatTests(ctx);
   });
 }

@@ -70,11 +70,11 @@ export class RawClient {
 
   /**
    * Sends a 3.1.1 CONNECT (clean session, keepalive 0 and a random client id unless `fields` say otherwise) and
-   * returns the CONNACK, whatever its return code.
+   * returns the CONNACK, whatever its return code (waiting up to `timeoutMs` for it).
    */
-  async connect(fields: Partial<IConnectPacket> = {}): Promise<IConnackPacket> {
+  async connect(fields: Partial<IConnectPacket> = {}, timeoutMs = 2000): Promise<IConnackPacket> {
     this.send({ cmd: "connect", protocolId: "MQTT", protocolVersion: this.protocolVersion, clean: true, keepalive: 0, clientId: `raw-${Math.random().toString(36).slice(2, 10)}`, ...fields });
-    return this.expect("connack");
+    return this.expect("connack", timeoutMs);
   }
 
   /**

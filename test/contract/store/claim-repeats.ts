@@ -1,0 +1,70 @@
+import { describe, expect, it } from "vitest";
+import { claim, type Ctx, enqueue, msg, T0 } from "./fixtures.js";
+
+/**
+ * A claim repeated after its reply was lost (ClaimOptions.claimId, decision 034): answered as the first time while
+ * nothing claimed the session since, so the claiming node still learns the node it took the client from.
+ */
+export function claimRepeatTests(ctx: Ctx): void {
+  describe("claim repeats (claimId)", () => {
+    it("a repeat changes nothing and answers as the first claim: same epoch, previous node and custodian, present", async () => {
+      const first = await claim(ctx.store, "c1", { node: "node-a" });
+      const taken = await claim(ctx.store, "c1", { node: "node-b", claimId: "k1", now: T0 + 1 });
+      expect(taken).toMatchObject({ epoch: first.epoch + 1, present: true, previousNode: "node-a", previousCustodian: "node-a" });
+      // The new owner's writes go on under that epoch; the repeat sees them.
+      expect(await enqueue(ctx.store, "c1", msg("t", "m1"), { epoch: taken.epoch })).toMatchObject({ ok: true });
+      const again = await claim(ctx.store, "c1", { node: "node-b", claimId: "k1", now: T0 + 2 });
+      expect(again).toMatchObject({ epoch: taken.epoch, present: true, previousNode: "node-a", previousCustodian: "node-a" });
+      expect(again.snapshot.outgoing.map((o) => o.msg.payload.toString())).toEqual(["m1"]);
+      expect(await enqueue(ctx.store, "c1", msg("t", "m2"), { epoch: taken.epoch })).toMatchObject({ ok: true });
+      expect(await ctx.store.getSession("c1")).toMatchObject({ epoch: taken.epoch, node: "node-b" });
+    });
+
+    it("a repeat of a claim that created the session answers not present, no previous node", async () => {
+      const first = await claim(ctx.store, "c1", { node: "node-b", claimId: "k1" });
+      const again = await claim(ctx.store, "c1", { node: "node-b", claimId: "k1" });
+      expect(again).toMatchObject({ epoch: first.epoch, present: false, previousNode: null });
+      expect(again.previousCustodian).toBeUndefined();
+    });
+
+    it("a repeat of a discarding claim does not wipe again", async () => {
+      await claim(ctx.store, "c1", { node: "node-a" });
+      const taken = await claim(ctx.store, "c1", { node: "node-b", discard: true, claimId: "k1" });
+      expect(taken.present).toBe(false);
+      await ctx.store.updateSubscriptions("c1", taken.epoch, { a: 1 }, []);
+      await enqueue(ctx.store, "c1", msg("a", "kept"), { epoch: taken.epoch });
+      const again = await claim(ctx.store, "c1", { node: "node-b", discard: true, claimId: "k1" });
+      expect(again).toMatchObject({ epoch: taken.epoch, present: false, previousNode: "node-a" });
+      expect(again.snapshot.subscriptions).toEqual({ a: 1 });
+      expect(again.snapshot.outgoing.map((o) => o.msg.payload.toString())).toEqual(["kept"]);
+    });
+
+    it("after another claim, the repeat is a new claim that takes the session from that claimer", async () => {
+      await claim(ctx.store, "c1", { node: "node-a" });
+      const taken = await claim(ctx.store, "c1", { node: "node-b", claimId: "k1" });
+      await claim(ctx.store, "c1", { node: "node-c", claimId: "k2" });
+      const again = await claim(ctx.store, "c1", { node: "node-b", claimId: "k1" });
+      expect(again).toMatchObject({ epoch: taken.epoch + 2, present: true, previousNode: "node-c" });
+    });
+
+    it("another id, no id, or a repeat after a release is a new claim", async () => {
+      await claim(ctx.store, "c1", { node: "node-a" });
+      const taken = await claim(ctx.store, "c1", { node: "node-b", claimId: "k1" });
+      const other = await claim(ctx.store, "c1", { node: "node-b", claimId: "k2" });
+      expect(other).toMatchObject({ epoch: taken.epoch + 1, previousNode: "node-b" });
+      const plain = await claim(ctx.store, "c1", { node: "node-b" });
+      expect(plain.epoch).toBe(other.epoch + 1);
+      const named = await claim(ctx.store, "c1", { node: "node-b", claimId: "k3" });
+      expect(await ctx.store.releaseSession("c1", named.epoch, T0 + 5)).toBe(true);
+      const afterRelease = await claim(ctx.store, "c1", { node: "node-b", claimId: "k3" });
+      expect(afterRelease).toMatchObject({ epoch: named.epoch + 1, previousNode: null });
+    });
+
+    it("a repeat from another node is a new claim", async () => {
+      await claim(ctx.store, "c1", { node: "node-a" });
+      const taken = await claim(ctx.store, "c1", { node: "node-b", claimId: "k1" });
+      const elsewhere = await claim(ctx.store, "c1", { node: "node-c", claimId: "k1" });
+      expect(elsewhere).toMatchObject({ epoch: taken.epoch + 1, previousNode: "node-b" });
+    });
+  });
+}
