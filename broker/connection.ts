@@ -577,9 +577,9 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
   }
 
   /**
-   * Room for `size` bytes in this turn's batch: everything written to a connection in one turn of the event loop is
-   * copied into one buffer and handed to the socket as one write once that turn's I/O callbacks have run
-   * (`flushBatched`). Returns the offset, or -1 when the stream is gone.
+   * Room for `size` bytes in this turn's batch: what is written to a connection is copied into one buffer and handed
+   * to the socket as one write, after the current callback, or once a busy turn's I/O callbacks have run
+   * (`flushBatched`, decision 035). Returns the offset, or -1 when the stream is gone.
    */
   private reserve(size: number): number {
     let out = this.out;
@@ -596,7 +596,11 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
       batched.push(this);
       if (!flushScheduled) {
         flushScheduled = true;
-        setImmediate(flushBatched);
+        // The turn's first read (or no read: a timer, the journal's answer) is written as soon as it is handled, as
+        // a lone client's round trip wants; after more reads in one turn the loop is busy, and what they write
+        // waits for the turn's end, to leave together.
+        if (turnReads <= 1) process.nextTick(flushBatched);
+        else setImmediate(flushBatched);
       }
     } else if (this.outLength + size > out.length) {
       const bigger = Buffer.allocUnsafe(Math.max(out.length * 2, this.outLength + size));
@@ -711,6 +715,7 @@ function onCredentialsExpiry(conn: Connection, epochMs: number): void {
 }
 
 function onStreamData(this: ConnectionStream, chunk: Buffer): void {
+  if (turnReads++ === 0) setImmediate(endTurn);
   this[kConnection].onData(chunk);
 }
 
@@ -733,12 +738,19 @@ function onStreamDrain(this: ConnectionStream): void {
 }
 
 /**
- * Connections with a batch to write. They are written when the event loop has run every I/O callback of this turn
- * (`setImmediate`), not after each callback: packets that many clients' reads send to one connection (a backend
- * subscriber of a whole fleet, each device's publish arriving in a read of its own) leave in one write.
+ * Connections with a batch to write (decision 035). What the turn's first read writes goes at once (`nextTick`, as
+ * before); once a turn has handled more reads, the loop is busy and batches wait for its end (`setImmediate`), not
+ * for the end of each callback: packets that many clients' reads send to one connection (a backend subscriber of a
+ * whole fleet, each device's publish arriving in a read of its own) leave in one write.
  */
 const batched: Connection[] = [];
 let flushScheduled = false;
+/** Reads handled since this turn of the event loop began (reset by `endTurn`, the turn's first immediate). */
+let turnReads = 0;
+
+function endTurn(): void {
+  turnReads = 0;
+}
 
 function flushBatched(): void {
   flushScheduled = false;
