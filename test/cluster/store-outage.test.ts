@@ -56,12 +56,12 @@ function connection(memory: MemoryStore): Connection {
   return link;
 }
 
-async function twoNodes(): Promise<{ memory: MemoryStore; registry: MemoryRegistry; links: [Connection, Connection]; nodes: [TestBroker, TestBroker] }> {
+async function twoNodes(nodeTtlMs = 1000): Promise<{ memory: MemoryStore; registry: MemoryRegistry; links: [Connection, Connection]; nodes: [TestBroker, TestBroker] }> {
   const memory = new MemoryStore();
   const registry = new MemoryRegistry();
   const links: [Connection, Connection] = [connection(memory), connection(memory)];
   for (const [i, link] of links.entries()) {
-    const node = await startTestBroker({ nodeId: `node-${i + 1}`, cluster: { heartbeatMs: 100, nodeTtlMs: 1000 } }, undefined, link.store, {
+    const node = await startTestBroker({ nodeId: `node-${i + 1}`, cluster: { heartbeatMs: 100, nodeTtlMs } }, undefined, link.store, {
       communicator: new MemoryCommunicator({ registry }),
     });
     started.push(node);
@@ -73,7 +73,10 @@ const registered = async (memory: MemoryStore, node: string): Promise<boolean> =
 
 describe("a store outage longer than the TTL", () => {
   it("is not taken for the death of the nodes that register again a little later: their sessions stay theirs", async () => {
-    const { memory, links, nodes } = await twoNodes();
+    // A TTL well above the time a node takes to register again once its store answers (its retries back off to
+    // about 1 s while the store is down), so "a little later" stays within node-1's first TTL.
+    const ttl = 2500;
+    const { memory, links, nodes } = await twoNodes(ttl);
     const [, n2] = nodes;
     const dev = await mqtt.connectAsync({ host: "127.0.0.1", port: n2.mqttPort, clientId: "dev", clean: false, reconnectPeriod: 0 });
     clients.push(dev);
@@ -84,11 +87,13 @@ describe("a store outage longer than the TTL", () => {
     await until(async () => (await memory.expiredNodes(Date.now())).length === 2, "both leases to expire");
     links[0].down = false;
     await until(() => registered(memory, "node-1"), "node-1 to register again");
+    const back = Date.now();
     await new Promise((resolve) => setTimeout(resolve, 400));
     links[1].down = false;
     await until(() => registered(memory, "node-2"), "node-2 to register again");
-    // Node-1 judges the nodes only after holding its own lease a TTL; node-2 registered again within it.
-    await new Promise((resolve) => setTimeout(resolve, 1500));
+    // Node-1 judges the nodes only after holding its own lease a TTL; node-2 registered again within it. Wait
+    // until node-1 has judged (its TTL and a few heartbeats since it registered).
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, back + ttl + 500 - Date.now())));
     expect(await memory.sessionsInCustodyOf("node-2")).toEqual(["dev"]);
     expect(await memory.sessionsInCustodyOf("node-1")).toEqual([]);
   });
