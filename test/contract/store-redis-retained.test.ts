@@ -2,11 +2,11 @@ import { describe, expect, it } from "vitest";
 import { RETAINED_EXPIRY_KEY, RETAINED_KEY, RETAINED_LEVELS_KEY, RETAINED_STATS_KEY, RETAINED_TOPICS_KEY } from "../../core/store/keys.js";
 import { RedisStore } from "../../core/store/redis.js";
 import { SWEEP_BUDGET } from "../../core/store/retained-index.js";
-import type { RedisTransport } from "../../core/store/transport.js";
 import { IoRedisTransport } from "../../core/store/transport-ioredis.js";
 import type { StoredMessage } from "../../core/store/types.js";
 import { useRedisStores } from "../helpers/redis-stores.js";
 import { msg, T0 } from "./store/fixtures.js";
+import { RecordingTransport } from "../helpers/recording-transport.js";
 
 /*
  * Retained expiry on Redis, below the contract (docs/store.md, "Retained expiry"): the keys it leaves (none), and
@@ -27,26 +27,9 @@ function olderValue(m: StoredMessage, updatedAt: number): string {
   return `${Buffer.byteLength(m.topic) + m.payload.length}:${JSON.stringify({ ...o, u: updatedAt })}`;
 }
 
-class CountingTransport implements RedisTransport {
-  readonly kind = "redis" as const;
-  trips = 0;
-  constructor(private readonly inner: RedisTransport) {}
-  command(args: readonly string[]): Promise<unknown> {
-    this.trips++;
-    return this.inner.command(args);
-  }
-  pipeline(cmds: readonly (readonly string[])[]): Promise<unknown[]> {
-    this.trips++;
-    return this.inner.pipeline(cmds);
-  }
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-}
-
-async function fresh(): Promise<{ store: RedisStore; t: CountingTransport }> {
+async function fresh(): Promise<{ store: RedisStore; t: RecordingTransport }> {
   await redis.admin.flushall();
-  const t = new CountingTransport(await IoRedisTransport.connect(redis.server.url));
+  const t = new RecordingTransport(await IoRedisTransport.connect(redis.server.url));
   return { store: new RedisStore(t), t };
 }
 

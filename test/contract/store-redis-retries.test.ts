@@ -2,37 +2,19 @@ import { describe, expect, it } from "vitest";
 import { APPLIED_RECORD_MS, APPLIED_WRITERS_TRIM, appliedField } from "../../core/store/apply-key.js";
 import { sessionKeys } from "../../core/store/keys.js";
 import { RedisStore } from "../../core/store/redis.js";
-import type { RedisTransport } from "../../core/store/transport.js";
 import { IoRedisTransport } from "../../core/store/transport-ioredis.js";
 import type { StoreOp } from "../../core/store/types.js";
 import { useRedisStores } from "../helpers/redis-stores.js";
 import { enqueueOp, msg } from "./store/fixtures.js";
+import { RecordingTransport } from "../helpers/recording-transport.js";
 
 /** Keyed `apply` calls on Redis (decision 030): where the record lives, what a retry costs, how records go. */
 
 const redis = useRedisStores();
 
-/** Counts the commands of a real transport's pipelines. */
-class CountingTransport implements RedisTransport {
-  readonly kind = "redis" as const;
-  sent: (readonly string[])[] = [];
-  constructor(private readonly inner: RedisTransport) {}
-  command(args: readonly string[]): Promise<unknown> {
-    this.sent.push(args);
-    return this.inner.command(args);
-  }
-  pipeline(cmds: readonly (readonly string[])[]): Promise<unknown[]> {
-    this.sent.push(...cmds);
-    return this.inner.pipeline(cmds);
-  }
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-}
-
-async function open(): Promise<{ store: RedisStore; t: CountingTransport; epoch: number }> {
+async function open(): Promise<{ store: RedisStore; t: RecordingTransport; epoch: number }> {
   await redis.admin.flushall();
-  const t = new CountingTransport(await IoRedisTransport.connect(redis.server.url));
+  const t = new RecordingTransport(await IoRedisTransport.connect(redis.server.url));
   const store = new RedisStore(t);
   const { epoch } = await store.claimSession("c1", { node: "n1", clean: false, username: null, now: 1 });
   return { store, t, epoch };

@@ -2,33 +2,15 @@ import { describe, expect, it } from "vitest";
 import { sessionKeys } from "../../core/store/keys.js";
 import { RedisStore } from "../../core/store/redis.js";
 import { sentPacketId } from "../../core/store/sent-boundary.js";
-import type { RedisTransport } from "../../core/store/transport.js";
 import { IoRedisTransport } from "../../core/store/transport-ioredis.js";
 import type { StoreOp, StoreOpResult } from "../../core/store/types.js";
 import { useRedisStores } from "../helpers/redis-stores.js";
 import { enqueueOp, msg } from "./store/fixtures.js";
+import { RecordingTransport } from "../helpers/recording-transport.js";
 
 /** The sent boundary on Redis (decision 021): its schema, data written before it, and what a batch costs. */
 
 const redis = useRedisStores();
-
-/** Records the commands of a real transport's pipelines. */
-class RecordingTransport implements RedisTransport {
-  readonly kind = "redis" as const;
-  sent: (readonly string[])[] = [];
-  constructor(private readonly inner: RedisTransport) {}
-  command(args: readonly string[]): Promise<unknown> {
-    this.sent.push(args);
-    return this.inner.command(args);
-  }
-  pipeline(cmds: readonly (readonly string[])[]): Promise<unknown[]> {
-    this.sent.push(...cmds);
-    return this.inner.pipeline(cmds);
-  }
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-}
 
 function seqOf(r: StoreOpResult | undefined): number {
   if (r === undefined || !r.ok || r.seq === undefined) throw new Error(`no seq in ${JSON.stringify(r)}`);

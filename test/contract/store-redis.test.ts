@@ -4,38 +4,21 @@ import { ClaimRefused } from "../../core/store/errors.js";
 import { DEDUP_WINDOW_MS, EXPIRY_KEY, ownedKey, RETAINED_KEY, sessionKeys, SESSIONS_KEY, willKeys } from "../../core/store/keys.js";
 import { unindex } from "../../core/store/redis-index.js";
 import * as S from "../../core/store/scripts.js";
-import { RedisClient, type RedisTransport } from "../../core/store/transport.js";
+import { RedisClient } from "../../core/store/transport.js";
 import { connectRedisStore, IoRedisTransport } from "../../core/store/transport-ioredis.js";
 import { useRedisStores } from "../helpers/redis-stores.js";
 import { enqueueOp, msg } from "./store/fixtures.js";
 import { storeContract } from "./store.suite.js";
+import { RecordingTransport } from "../helpers/recording-transport.js";
 
 const redis = useRedisStores();
 
 storeContract("redis (ioredis over TCP)", redis.factory);
 
-/** Counts round trips of a real transport. */
-class CountingTransport implements RedisTransport {
-  readonly kind = "redis" as const;
-  trips = 0;
-  constructor(private readonly inner: RedisTransport) {}
-  command(args: readonly string[]): Promise<unknown> {
-    this.trips++;
-    return this.inner.command(args);
-  }
-  pipeline(cmds: readonly (readonly string[])[]): Promise<unknown[]> {
-    this.trips++;
-    return this.inner.pipeline(cmds);
-  }
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-}
-
 describe("RedisStore over TCP", () => {
-  async function counted(): Promise<{ store: RedisStore; t: CountingTransport }> {
+  async function counted(): Promise<{ store: RedisStore; t: RecordingTransport }> {
     await redis.admin.flushall();
-    const t = new CountingTransport(await IoRedisTransport.connect(redis.server.url));
+    const t = new RecordingTransport(await IoRedisTransport.connect(redis.server.url));
     return { store: new RedisStore(t), t };
   }
 
