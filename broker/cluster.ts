@@ -406,6 +406,11 @@ export class Cluster implements ResultTarget<Reroute> {
     }
     // Every batch that forwards this tick (the one being filled, one whose results are handed out) waits for it.
     this.broker.journal.trackOnce(this.tickSent as Promise<void>);
+    this.scheduleSend();
+  }
+
+  /** `flushForwards` once this turn's I/O is handled (forwards and control messages of the turn leave together). */
+  private scheduleSend(): void {
     if (!this.flushScheduled) {
       this.flushScheduled = true;
       setImmediate(flushForwards, this);
@@ -768,10 +773,7 @@ export class Cluster implements ResultTarget<Reroute> {
     const list = this.control.get(node);
     if (list === undefined) this.control.set(node, [m]);
     else list.push(m);
-    if (!this.flushScheduled) {
-      this.flushScheduled = true;
-      setImmediate(flushForwards, this);
-    }
+    this.scheduleSend();
   }
 
   // --- heartbeats and failure handling ---------------------------------------------------------------------------
