@@ -22,6 +22,7 @@ import { KeepaliveSweep } from "./keepalive-sweep.js";
 import { recheckResumedSession } from "./recheck.js";
 import { type RetainedHost, RetainedStream } from "./retained.js";
 import { type RetainedFeed, Session, type SessionHost } from "./session.js";
+import { previousHolders } from "./move-settle.js";
 import { BrokerStats } from "./stats.js";
 import { LOCAL_WILLS, type WillStore } from "./wills.js";
 import type { CloseReason, DropReason, Message } from "./types.js";
@@ -572,9 +573,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
   private kickPreviousHolders(clientId: string, claim: { previousNode: string | null; previousCustodian?: string | null; epoch: number }, sessionEnded: boolean): void {
     const cluster = this.cluster;
     if (cluster === null) return;
-    if (claim.previousNode !== null && claim.previousNode !== cluster.nodeId) cluster.takeover(claim.previousNode, clientId, claim.epoch, sessionEnded);
-    const custodian = claim.previousCustodian ?? null;
-    if (custodian !== null && custodian !== cluster.nodeId && custodian !== claim.previousNode) cluster.takeover(custodian, clientId, claim.epoch, sessionEnded);
+    for (const node of previousHolders(cluster.nodeId, claim.previousNode, claim.previousCustodian ?? null)) cluster.takeover(node, clientId, claim.epoch, sessionEnded);
   }
 
   private refuseClaim(conn: Connection, refused: ClaimRefused): void {

@@ -31,6 +31,17 @@ export interface MovePort {
   reply(node: string, clientId: string, epoch: number): void;
 }
 
+/**
+ * The other nodes a claim took the session from: its connection's node and the node that kept it offline, each
+ * once, never `self`. They are kicked (broker.ts) and their replies awaited (`MoveSettler.claimed`).
+ */
+export function previousHolders(self: string, previousNode: string | null, custodian: string | null): string[] {
+  const nodes: string[] = [];
+  if (previousNode !== null && previousNode !== self) nodes.push(previousNode);
+  if (custodian !== null && custodian !== self && custodian !== previousNode) nodes.push(custodian);
+  return nodes;
+}
+
 export class MoveSettler {
   private readonly settling = new Map<string, Settling>();
 
@@ -46,10 +57,7 @@ export class MoveSettler {
    * came from no other node (nothing to wait for: the caller releases what the claim held).
    */
   claimed(session: Session, epoch: number, previousNode: string | null, custodian: string | null): boolean {
-    const self = this.port.nodeId;
-    const nodes: string[] = [];
-    if (previousNode !== null && previousNode !== self) nodes.push(previousNode);
-    if (custodian !== null && custodian !== self && custodian !== previousNode) nodes.push(custodian);
+    const nodes = previousHolders(this.port.nodeId, previousNode, custodian);
     if (nodes.length === 0) return false;
     this.start(session, epoch, nodes);
     return true;
