@@ -16,6 +16,9 @@ import { type RedisServer, startRedisServer } from "./redis-server.js";
  * secret generated per cluster) and node queues.
  */
 
+/** A node could not bind a port freePort() gave: another process took it first. */
+class PortTaken extends Error {}
+
 export interface LocalClusterOptions {
   nodes: number;
   /** Heartbeat and node TTL (defaults: 1 s and 3 s, so a dead node is noticed quickly). */
@@ -130,6 +133,17 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
 
   const addNode = async (): Promise<LocalNode> => {
     const nodeId = `node-${++counter}`;
+    // A free port may be taken by another process before the node binds it (tests run in parallel): new ports then.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await startNode(nodeId);
+      } catch (err) {
+        if (!(err instanceof PortTaken) || attempt >= 3) throw err;
+      }
+    }
+  };
+
+  const startNode = async (nodeId: string): Promise<LocalNode> => {
     const mqttPort = await freePort();
     const httpPort = await freePort();
     // stderr: start-up lines and failures; stdout: the JSON log (warnings and errors at the level set above).
@@ -165,6 +179,7 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
       }
       await new Promise((r) => setTimeout(r, 20));
     }
+    if (gone && out.includes("is already in use")) throw new PortTaken(`broker ${nodeId}: a port was taken meanwhile:\n${out}`);
     if (gone) throw new Error(`broker ${nodeId} exited before it was ready:\n${out}`);
     const node: LocalNode = {
       nodeId,
