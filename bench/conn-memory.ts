@@ -24,6 +24,12 @@ export interface ConnMemoryOptions {
   nodeFlags?: string[];
   /** QoS 1 round trips per device before the measurement (0: idle devices). */
   messages?: number;
+  /**
+   * QoS 1 round trips per device measured for allocation (after `messages` warm-up rounds): the broker runs with
+   * `--trace-gc-nvp` and the bytes V8 reports as allocated between two forced full GCs are divided by the messages
+   * delivered. Counts bytes, not time.
+   */
+  allocRounds?: number;
 }
 
 export interface ConnMemoryResult {
@@ -38,6 +44,8 @@ export interface ConnMemoryResult {
   /** (after - before) / connections, in bytes. */
   heapPerConnection: number;
   rssPerConnection: number;
+  /** With `allocRounds`: bytes the broker allocated per QoS 1 message (one PUBLISH in, one delivery out, both acks). */
+  allocatedPerMessage?: number;
 }
 
 /** Devices connected before the baseline is taken. */
@@ -57,8 +65,28 @@ function rssOf(pid: number): number {
 
 class BrokerChild {
   private err = "";
+  /** Bytes V8 reported as allocated (`--trace-gc-nvp` on stdout) since the process started. */
+  private allocatedTotal = 0;
+  private sizeAfterLastGc = 0;
+  private gcLine = "";
   constructor(readonly child: ChildProcess) {
     child.stderr?.on("data", (d: Buffer) => (this.err = (this.err + d.toString()).slice(-100_000)));
+    child.stdout?.on("data", (d: Buffer) => {
+      const lines = (this.gcLine + d.toString()).split("\n");
+      this.gcLine = lines.pop() as string;
+      for (const line of lines) {
+        // V8's own `allocated=` field wraps below zero on some full GCs: count heap growth between GCs instead.
+        const m = / total_size_before=(\d+) total_size_after=(\d+)/.exec(line);
+        if (m === null) continue;
+        this.allocatedTotal += Math.max(0, Number(m[1]) - this.sizeAfterLastGc);
+        this.sizeAfterLastGc = Number(m[2]);
+      }
+    });
+  }
+
+  /** Bytes allocated up to the last GC (exact right after `settled()`, which forces one). */
+  allocated(): number {
+    return this.allocatedTotal;
   }
 
   output(): string {
@@ -169,7 +197,9 @@ export async function measureConnMemory(opts: ConnMemoryOptions): Promise<ConnMe
     MQGATE_MAX_CONNECTIONS_PER_ADDRESS: "0",
     MQGATE_CONNECTION_RATE_PER_ADDRESS: "0",
   });
-  const child = spawn(process.execPath, ["--expose-gc", ...(opts.nodeFlags ?? []), "dist/broker.mjs"], { cwd: opts.root, env, stdio: ["ignore", "ignore", "pipe"] });
+  const alloc = (opts.allocRounds ?? 0) > 0;
+  const flags = ["--expose-gc", ...(alloc ? ["--trace-gc-nvp"] : []), ...(opts.nodeFlags ?? [])];
+  const child = spawn(process.execPath, [...flags, "dist/broker.mjs"], { cwd: opts.root, env, stdio: ["ignore", alloc ? "pipe" : "ignore", "pipe"] });
   const broker = new BrokerChild(child);
   const sockets: Socket[] = [];
   try {
@@ -189,6 +219,14 @@ export async function measureConnMemory(opts: ConnMemoryOptions): Promise<ConnMe
       await roundTrips(active, opts.messages ?? 0);
     }
     const after = await broker.settled();
+    let allocatedPerMessage: number | undefined;
+    if (alloc) {
+      const active = sockets.slice(WARMUP).map((socket, k) => ({ socket, id: `dev${String(k).padStart(6, "0")}` }));
+      const start = broker.allocated();
+      await roundTrips(active, opts.allocRounds ?? 0);
+      await broker.settled();
+      allocatedPerMessage = Math.round((broker.allocated() - start) / (active.length * (opts.allocRounds ?? 0)));
+    }
     return {
       connections: opts.connections,
       heapBefore: before.heap,
@@ -199,6 +237,7 @@ export async function measureConnMemory(opts: ConnMemoryOptions): Promise<ConnMe
       rssAfter: after.rss,
       heapPerConnection: Math.round((after.heap - before.heap) / opts.connections),
       rssPerConnection: Math.round((after.rss - before.rss) / opts.connections),
+      ...(allocatedPerMessage === undefined ? {} : { allocatedPerMessage }),
     };
   } finally {
     for (const s of sockets) s.destroy();
@@ -207,7 +246,8 @@ export async function measureConnMemory(opts: ConnMemoryOptions): Promise<ConnMe
 }
 
 /**
- * `node bench/conn-memory.mjs [--connections 2000] [--persistent] [--messages N] [--root DIR] [--max-semi-space-size=N]`:
+ * `node bench/conn-memory.mjs [--connections 2000] [--persistent] [--messages N] [--alloc-rounds N] [--root DIR]
+ * [--max-semi-space-size=N]`:
  * prints the figures as JSON (the V8 flag goes to the broker; `--root`: another checkout's build, for a before/after).
  */
 export async function main(argv: string[], root: string): Promise<number> {
@@ -216,12 +256,14 @@ export async function main(argv: string[], root: string): Promise<number> {
   const flags = argv.filter((a) => a.startsWith("--max-semi-space-size") || a.startsWith("--max-old-space-size"));
   const messagesAt = argv.indexOf("--messages");
   const rootAt = argv.indexOf("--root");
+  const allocAt = argv.indexOf("--alloc-rounds");
   const result = await measureConnMemory({
     root: rootAt >= 0 ? (argv[rootAt + 1] as string) : root,
     connections,
     persistent: argv.includes("--persistent"),
     nodeFlags: flags,
     messages: messagesAt >= 0 ? Number(argv[messagesAt + 1]) : 0,
+    allocRounds: allocAt >= 0 ? Number(argv[allocAt + 1]) : 0,
   });
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   return 0;
