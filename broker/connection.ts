@@ -7,6 +7,7 @@ import { type AckType, encode, encodePublish, publishFlags, publishSize, writeAc
 import { encodeAck5, publish5Size, writePublish5 } from "./codec5.js";
 import { CONNACK_V5, encodeConnack5, encodeDisconnect5, Reason } from "./codec5-control.js";
 import { disconnectReason, reasonString } from "./reasons5.js";
+import { readInto, SharedBufferReads } from "./borrowed-reads.js";
 import { PacketDecoder, type PacketSink } from "./decoder.js";
 import { LimitExceeded, ProtocolError } from "./errors.js";
 import type { Link5 } from "./link5.js";
@@ -82,6 +83,8 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
   closeReason: CloseReason | null = null;
   congested = false;
   private readonly decoder: PacketDecoder;
+  /** Plain TCP: reads through the shared buffer (decision 039); null for streams that emit "data". */
+  private readonly reads: SharedBufferReads | null = null;
   private pending: Packet[] | null = null;
   private pendingSizes: number[] | null = null;
   /** Wire bytes of the packets in `pending`. */
@@ -137,7 +140,9 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
     this.decoder = new PacketDecoder(this, Math.min(maxPacketSize, maxConnectPacketSize) - 2);
     // The stream's listeners are shared functions that find the connection on the stream: no closures per connection.
     (stream as ConnectionStream)[kConnection] = this;
-    stream.on("data", onStreamData);
+    // Plain TCP reads into the buffer all connections share (decision 039); TLS and WebSocket streams emit "data".
+    if (transport === "tcp" && readInto(stream, onBorrowedRead)) this.reads = new SharedBufferReads(stream, this.decoder);
+    else stream.on("data", onStreamData);
     stream.on("error", onStreamError);
     stream.on("end", onStreamEnd);
     // One "close" listener for both the connection and the address slot: no second listener and array per socket.
@@ -166,6 +171,27 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
     this.decoder.push(chunk);
   }
 
+  /** A read into the shared buffer (broker/borrowed-reads.ts): its bytes are gone once this returns. */
+  onBorrowedData(buf: Buffer, length: number): void {
+    this.broker.stats.bytesReceived += length;
+    (this.reads as SharedBufferReads).onRead(buf, length);
+  }
+
+  /** The client ended its side of the stream: closed once what was read before is handled. */
+  onEnd(): void {
+    if (this.reads === null || !this.reads.endAfterHeld(() => this.close("socket-closed"))) this.close("socket-closed");
+  }
+
+  private pauseReads(): void {
+    if (this.reads !== null) this.reads.pause();
+    else this.stream.pause();
+  }
+
+  private resumeReads(): void {
+    if (this.reads !== null) this.reads.resume();
+    else this.stream.resume();
+  }
+
   /** A packet was refused as soon as its declared length was known to exceed the limit, before buffering it. */
   onOversize(remainingLength: number): void {
     if (this.state === ConnState.AwaitConnect) {
@@ -184,7 +210,7 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
     if (this.authAnswer !== null && packet.cmd === "auth" && this.state === ConnState.Connecting) {
       const answer = this.authAnswer;
       this.authAnswer = null;
-      if (this.holding) this.stream.pause();
+      if (this.holding) this.pauseReads();
       answer(packet as AuthPacket);
       return true;
     }
@@ -275,7 +301,7 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
       this.authAbort?.signal.addEventListener("abort", () => reject(new Error("closed during authentication")), { once: true });
       // Reading is paused while CONNECT is authenticated: the answer must come in. Other packets stay bounded
       // (limits.maxPreAuthBytes), and reading pauses again once the answer is here.
-      this.stream.resume();
+      this.resumeReads();
     });
   }
 
@@ -362,8 +388,8 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
     const hold = this.state === ConnState.Connecting || this.suspended;
     if (hold === this.holding) return;
     this.holding = hold;
-    if (hold) this.stream.pause();
-    else if (!this.congested && !this.ackPaused) this.stream.resume();
+    if (hold) this.pauseReads();
+    else if (!this.congested && !this.ackPaused) this.resumeReads();
   }
 
   /**
@@ -533,7 +559,7 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
     if ((queue.length >= MAX_PENDING_ACKS || this.ackBytes > MAX_PENDING_ACK_BYTES) && !this.ackPaused) {
       // The store is slow or down: stop taking work from this client until its acks go out.
       this.ackPaused = true;
-      this.stream.pause();
+      this.pauseReads();
     }
   }
 
@@ -559,7 +585,7 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
     if (sizes !== null) for (const size of sizes.splice(0, n)) this.ackBytes -= size;
     if (this.ackPaused && queue.length < MAX_PENDING_ACKS / 2 && this.ackBytes <= MAX_PENDING_ACK_BYTES / 2) {
       this.ackPaused = false;
-      if (!this.congested && !this.holding) this.stream.resume();
+      if (!this.congested && !this.holding) this.resumeReads();
     }
   }
 
@@ -672,14 +698,14 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
     if (this.congested || this.state === ConnState.Closed) return;
     if (backlog > this.broker.config.limits.socketHighWaterMark) {
       this.congested = true;
-      this.stream.pause();
+      this.pauseReads();
     }
   }
 
   onDrain(): void {
     if (!this.congested || this.state === ConnState.Closed) return;
     this.congested = false;
-    if (!this.ackPaused && !this.holding) this.stream.resume();
+    if (!this.ackPaused && !this.holding) this.resumeReads();
     this.session?.drain();
   }
 
@@ -719,12 +745,19 @@ function onStreamData(this: ConnectionStream, chunk: Buffer): void {
   this[kConnection].onData(chunk);
 }
 
+function onBorrowedRead(this: Duplex, length: number, buf: Buffer): boolean {
+  if (turnReads++ === 0) setImmediate(endTurn);
+  (this as ConnectionStream)[kConnection].onBorrowedData(buf, length);
+  // Reading is paused by the connection's SharedBufferReads (or, at its bound, by `stream.pause()`), never here.
+  return true;
+}
+
 function onStreamError(this: ConnectionStream, err: Error): void {
   this[kConnection].close("socket-error", err);
 }
 
 function onStreamEnd(this: ConnectionStream): void {
-  this[kConnection].close("socket-closed");
+  this[kConnection].onEnd();
 }
 
 function onStreamClose(this: ConnectionStream): void {

@@ -30,6 +30,13 @@ export interface PacketSink {
 /** A rest shorter than this is copied out of its chunk, so a few leftover bytes never pin a large chunk. */
 const COPY_REST_BELOW = 4096;
 
+/** `buf[start, end)` in a buffer of its own (small ones from Node's pool). */
+function copyOf(buf: Buffer, start: number, end: number): Buffer {
+  const out = Buffer.allocUnsafe(end - start);
+  buf.copy(out, 0, start, end);
+  return out;
+}
+
 export class PacketDecoder {
   /** Bytes of an incomplete packet (header included), or null. */
   private rest: Buffer | null = null;
@@ -66,22 +73,32 @@ export class PacketDecoder {
     return this.restBytes;
   }
 
-  push(chunk: Buffer): void {
+  /**
+   * Decodes what a read brought: `chunk`'s first `length` bytes. A `borrowed` chunk is overwritten by the next read
+   * (broker/borrowed-reads.ts): nothing decoded from it may keep its bytes, so a packet that keeps bytes (a
+   * PUBLISH's payload, anything mqtt-packet parses) is copied out first, and so is the start of a packet cut across
+   * reads. The acknowledgements and PINGREQ keep nothing and are decoded in place.
+   */
+  push(chunk: Buffer, length: number = chunk.length, borrowed = false): void {
     if (this.failed) return;
     let buf = chunk;
+    let len = length;
+    let inPlace = borrowed;
     if (this.rest !== null) {
-      if (this.need > 0 && this.restBytes + chunk.length < this.need) {
-        (this.more ??= []).push(chunk);
-        this.restBytes += chunk.length;
+      if (this.need > 0 && this.restBytes + len < this.need) {
+        (this.more ??= []).push(borrowed ? copyOf(chunk, 0, len) : chunk);
+        this.restBytes += len;
         return;
       }
-      buf = this.more === null ? Buffer.concat([this.rest, chunk]) : Buffer.concat([this.rest, ...this.more, chunk]);
+      const last = len === chunk.length ? chunk : chunk.subarray(0, len);
+      buf = this.more === null ? Buffer.concat([this.rest, last]) : Buffer.concat([this.rest, ...this.more, last]);
+      len = buf.length;
+      inPlace = false;
       this.rest = null;
       this.more = null;
       this.restBytes = 0;
       this.need = 0;
     }
-    const len = buf.length;
     let pos = 0;
     while (pos < len) {
       // Fixed header: type and flags, checked at once, then the remaining length in 1 to 4 bytes.
@@ -122,9 +139,11 @@ export class PacketDecoder {
         this.need = end - pos;
         break;
       }
+      const type = (buf[pos] as number) >> 4;
       const packet =
-        (this.level === 5 ? decodeHot5(buf, pos, p, end) : decodeHot(buf, pos, p, end)) ??
-        parseFrame(buf.subarray(pos, end), this.level);
+        inPlace && (type < 4 || type > 7) && type !== 12
+          ? this.decode(copyOf(buf, pos, end), 0, p - pos, end - pos)
+          : this.decode(buf, pos, p, end);
       const size = end - pos;
       pos = end;
       if (packet instanceof Error) {
@@ -134,10 +153,17 @@ export class PacketDecoder {
       if (!this.sink.onPacket(packet, size)) return;
     }
     if (pos < len) {
-      const rest = buf.subarray(pos);
-      this.rest = rest.length < COPY_REST_BELOW ? Buffer.from(rest) : rest;
-      this.restBytes = rest.length;
+      this.rest = inPlace || len - pos < COPY_REST_BELOW ? copyOf(buf, pos, len) : buf.subarray(pos, len);
+      this.restBytes = len - pos;
     }
+  }
+
+  /** One complete frame, `buf[start, end)`, its body from `body`. */
+  private decode(buf: Buffer, start: number, body: number, end: number): Packet | Error {
+    return (
+      (this.level === 5 ? decodeHot5(buf, start, body, end) : decodeHot(buf, start, body, end)) ??
+      parseFrame(start === 0 && end === buf.length ? buf : buf.subarray(start, end), this.level)
+    );
   }
 
   private fail(err: Error): void {

@@ -87,7 +87,9 @@ export async function startListeners(broker: Broker, config: MqgateConfig): Prom
   const listeners: Listener[] = [];
   try {
     if (config.mqtt.port !== null) {
-      const server = createNetServer({ noDelay: true }, (socket) => accept(broker, socket, remoteOf(socket), "tcp"));
+      // Half-open: a client's end of stream closes its connection only once what it sent before is handled
+      // (Connection.onEnd), not at once by Node; with shared-buffer reads that may be later (decision 039).
+      const server = createNetServer({ noDelay: true, allowHalfOpen: true }, (socket) => accept(broker, socket, remoteOf(socket), "tcp"));
       const port = await listen(server, config.mqtt.host, config.mqtt.port, "tcp");
       listeners.push({ transport: "tcp", host: config.mqtt.host, port, close: closer(server) });
     }
