@@ -563,9 +563,12 @@ export class Cluster implements ResultTarget<Reroute> {
   }
 
   private handle(m: NodeMessage, deadNode: string | null): void {
-    // What this message causes is enqueued under its id: handled again after a crash, it is enqueued once.
+    // What this message causes is enqueued under its id: handled again after a crash, it is enqueued once. A
+    // drained message is named by its queue too: a match forward goes to several nodes under one id, so the copy
+    // drained from a dead node's queue may carry the id of one this node handled from its own queue, and forwards
+    // derived alike would be dropped by their receivers' dedup as repeats (decision 036, seed 19).
     this.derived = 0;
-    this.handling = m.id;
+    this.handling = deadNode === null ? m.id : `${m.id}@${deadNode}`;
     try {
       const dedupId = m.type === "deliver" ? (m.root ?? m.id) : m.id;
       // What a node that a session here was claimed from passes on goes ahead of what the session holds (decision 031).
