@@ -27,9 +27,12 @@ export interface ReceiverOptions {
 /** Batches of one queue handled at once (received while earlier ones are handled). */
 const MAX_HANDLING = 4;
 
-/** Tries of one DeleteMessageBatch (the SDK's own retries come on top), the first retry after DELETE_RETRY_MS, doubling. */
-const DELETE_ATTEMPTS = 6;
+/**
+ * A failed DeleteMessageBatch (the SDK's own retries come on top) is tried again after DELETE_RETRY_MS, doubling up
+ * to DELETE_RETRY_MAX_MS, for as long as the receipt handles hold: until the visibility timeout of the receive.
+ */
 const DELETE_RETRY_MS = 50;
+const DELETE_RETRY_MAX_MS = 1000;
 
 /** Received messages sorted out: what to hand to the handler and what to delete without handling. */
 interface Sorted {
@@ -75,6 +78,7 @@ export class SqsReceiver {
     let malformed = 0;
     for (;;) {
       // A short poll (wait 0) samples only some SQS servers and may answer empty while messages exist.
+      const receivedAt = Date.now();
       const batch = await this.receive(1, undefined);
       if (batch.length === 0) return { drained, malformed };
       const sorted = this.sort(batch);
@@ -84,14 +88,14 @@ export class SqsReceiver {
           await handler(sorted.messages);
         } catch (err) {
           // The rest reappears after the retry delay (else the visibility timeout), for whoever reads the queue.
-          await this.delete(sorted.discard);
+          await this.delete(sorted.discard, receivedAt);
           await this.makeVisible(sorted.raw);
           throw err;
         }
         this.remember(sorted.messages);
         drained += sorted.messages.length;
       }
-      await this.delete([...sorted.discard, ...sorted.raw]);
+      await this.delete([...sorted.discard, ...sorted.raw], receivedAt);
     }
   }
 
@@ -100,6 +104,8 @@ export class SqsReceiver {
     let backoff = 0;
     while (!signal.aborted) {
       let batch: Message[];
+      // Before the call: the visibility timeout of what it returns runs from some moment during it.
+      const receivedAt = Date.now();
       try {
         batch = await this.receive(this.opts.waitTimeSeconds, signal);
         backoff = 0;
@@ -119,7 +125,7 @@ export class SqsReceiver {
       // Received on while a batch is handled: a handler may wait (deliveries held for a session that moved here
       // wait for a reply from another node, decision 031), and its groups stay in flight meanwhile, so only other
       // groups are received; their order within a group is kept by the queue.
-      const handling = this.handle(batch, handler)
+      const handling = this.handle(batch, handler, receivedAt)
         .catch((err: unknown) => this.opts.onError(new ReceiveFailed(this.nodeId, "handle", { cause: err })))
         .finally(() => this.handling.delete(handling));
       this.handling.add(handling);
@@ -127,7 +133,7 @@ export class SqsReceiver {
     }
   }
 
-  private async handle(batch: Message[], handler: NodeMessageHandler): Promise<void> {
+  private async handle(batch: Message[], handler: NodeMessageHandler, receivedAt: number): Promise<void> {
     const sorted = this.sort(batch);
     const toDelete = sorted.discard;
     if (sorted.messages.length > 0) {
@@ -149,7 +155,7 @@ export class SqsReceiver {
         await this.makeVisible(retry);
       }
     }
-    await this.delete(toDelete);
+    await this.delete(toDelete, receivedAt);
   }
 
   /**
@@ -207,14 +213,18 @@ export class SqsReceiver {
   }
 
   /**
-   * Deletes handled messages, retrying a failed call (or the entries SQS failed on its side) a few times at once: a
-   * handled message left in flight blocks the rest of its FIFO group for the visibility timeout, and a `match`
-   * forward that arrives that late may find its sessions gone from this node (decision 023, S3).
+   * Deletes handled messages, retrying a failed call (or the entries SQS failed on its side) at once and then for as
+   * long as their receipt handles hold (the visibility timeout from `receivedAt`): a handled message left in flight
+   * blocks the rest of its FIFO group for the visibility timeout, and a `match` forward that arrives that late may
+   * find its sessions gone from this node (decision 023, S3). A node cut off from SQS for seconds (decision 036)
+   * deletes them once it reaches SQS again, rather than holding its queue back until the timeout.
    */
-  private async delete(messages: Message[]): Promise<void> {
+  private async delete(messages: Message[], receivedAt: number): Promise<void> {
     let pending = messages;
+    const until = receivedAt + this.opts.visibilityTimeoutSeconds * 1000;
     for (let attempt = 1; pending.length > 0; attempt++) {
-      const last = attempt >= DELETE_ATTEMPTS;
+      const wait = Math.min(DELETE_RETRY_MAX_MS, DELETE_RETRY_MS * 2 ** Math.min(attempt - 1, 10));
+      const last = Date.now() + wait >= until;
       try {
         const res = await this.client.send(
           new DeleteMessageBatchCommand({
@@ -235,7 +245,7 @@ export class SqsReceiver {
         this.opts.onError(new ReceiveFailed(this.nodeId, "DeleteMessageBatch", { cause: err }));
       }
       if (last || pending.length === 0) return;
-      await sleep(DELETE_RETRY_MS * 2 ** (attempt - 1));
+      await sleep(wait);
     }
   }
 
