@@ -28,8 +28,9 @@ export interface ReceiverOptions {
 const MAX_HANDLING = 4;
 
 /**
- * A failed DeleteMessageBatch (the SDK's own retries come on top) is tried again after DELETE_RETRY_MS, doubling up
- * to DELETE_RETRY_MAX_MS, for as long as the receipt handles hold: until the visibility timeout of the receive.
+ * A failed DeleteMessageBatch or ChangeMessageVisibilityBatch (the SDK's own retries come on top) is tried again
+ * after DELETE_RETRY_MS, doubling up to DELETE_RETRY_MAX_MS, for as long as the receipt handles hold: until the
+ * visibility timeout of the receive.
  */
 const DELETE_RETRY_MS = 50;
 const DELETE_RETRY_MAX_MS = 1000;
@@ -89,7 +90,7 @@ export class SqsReceiver {
         } catch (err) {
           // The rest reappears after the retry delay (else the visibility timeout), for whoever reads the queue.
           await this.delete(sorted.discard, receivedAt);
-          await this.makeVisible(sorted.raw);
+          await this.makeVisible(sorted.raw, receivedAt);
           throw err;
         }
         this.remember(sorted.messages);
@@ -152,7 +153,7 @@ export class SqsReceiver {
         }
         const ids = sorted.messages.map((m) => m.id);
         this.opts.onError(new DeliveryFailed(this.nodeId, ids, attempts, retry.length === 0, { cause: err }));
-        await this.makeVisible(retry);
+        await this.makeVisible(retry, receivedAt);
       }
     }
     await this.delete(toDelete, receivedAt);
@@ -221,10 +222,9 @@ export class SqsReceiver {
    */
   private async delete(messages: Message[], receivedAt: number): Promise<void> {
     let pending = messages;
-    const until = receivedAt + this.opts.visibilityTimeoutSeconds * 1000;
     for (let attempt = 1; pending.length > 0; attempt++) {
-      const wait = Math.min(DELETE_RETRY_MAX_MS, DELETE_RETRY_MS * 2 ** Math.min(attempt - 1, 10));
-      const last = Date.now() + wait >= until;
+      const wait = retryWait(attempt);
+      const last = Date.now() + wait >= this.staleAt(receivedAt);
       try {
         const res = await this.client.send(
           new DeleteMessageBatchCommand({
@@ -249,24 +249,46 @@ export class SqsReceiver {
     }
   }
 
-  private async makeVisible(messages: Message[]): Promise<void> {
+  /**
+   * Hands messages back (visible again after `retryDelaySeconds`), retried like a delete while that comes before
+   * the end of their visibility timeout: a drain that stopped (the node came back, or the drainer was cut off
+   * from the store) leaves its batch to the queue's owner within seconds, not 30 s later (decision 036).
+   */
+  private async makeVisible(messages: Message[], receivedAt: number): Promise<void> {
     if (messages.length === 0 || this.opts.retryDelaySeconds >= this.opts.visibilityTimeoutSeconds) return;
-    try {
-      await this.client.send(
-        new ChangeMessageVisibilityBatchCommand({
-          QueueUrl: this.queueUrl,
-          Entries: messages.map((m, i) => ({
-            Id: String(i),
-            ReceiptHandle: m.ReceiptHandle,
-            VisibilityTimeout: this.opts.retryDelaySeconds,
-          })),
-        }),
-      );
-    } catch (err) {
-      // Not fatal: they become visible at the end of the visibility timeout instead.
-      this.opts.onError(new ReceiveFailed(this.nodeId, "ChangeMessageVisibilityBatch", { cause: err }));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.client.send(
+          new ChangeMessageVisibilityBatchCommand({
+            QueueUrl: this.queueUrl,
+            Entries: messages.map((m, i) => ({
+              Id: String(i),
+              ReceiptHandle: m.ReceiptHandle,
+              VisibilityTimeout: this.opts.retryDelaySeconds,
+            })),
+          }),
+        );
+        return;
+      } catch (err) {
+        // Not fatal: they become visible at the end of the visibility timeout instead.
+        this.opts.onError(new ReceiveFailed(this.nodeId, "ChangeMessageVisibilityBatch", { cause: err }));
+        if (isQueueMissing(err)) return;
+      }
+      const wait = retryWait(attempt);
+      if (Date.now() + wait + this.opts.retryDelaySeconds * 1000 >= this.staleAt(receivedAt)) return;
+      await sleep(wait);
     }
   }
+
+  /** When messages received at `receivedAt` become visible again by themselves (their receipt handles go stale). */
+  private staleAt(receivedAt: number): number {
+    return receivedAt + this.opts.visibilityTimeoutSeconds * 1000;
+  }
+}
+
+/** The wait before retry `attempt` + 1 of a delete or visibility change: 50 ms doubling, at most 1 s. */
+function retryWait(attempt: number): number {
+  return Math.min(DELETE_RETRY_MAX_MS, DELETE_RETRY_MS * 2 ** Math.min(attempt - 1, 10));
 }
 
 function receiveCount(m: Message): number {

@@ -13,7 +13,7 @@ import type { NodeMessage } from "../../core/communicator/types.js";
 const kick: NodeMessage = { type: "kick", id: "n2:1", clientId: "c1", reason: "kicked", discardSession: false };
 
 /** One queued message; DeleteMessageBatch answers with `deletes` in turn (an Error is thrown). */
-function scriptedClient(deletes: (Error | { Failed?: { Id: string; SenderFault: boolean; Code: string }[] })[]) {
+function scriptedClient(deletes: (Error | { Failed?: { Id: string; SenderFault: boolean; Code: string }[] })[], visibility: Error[] = []) {
   let queued: Message[] = [{ MessageId: "m1", ReceiptHandle: "r1", Body: encodeNodeMessage(kick), Attributes: { ApproximateReceiveCount: "1" } }];
   const calls: string[] = [];
   const client = {
@@ -28,6 +28,10 @@ function scriptedClient(deletes: (Error | { Failed?: { Id: string; SenderFault: 
       if (name === "DeleteMessageBatchCommand") {
         const next = deletes.shift() ?? {};
         return next instanceof Error ? Promise.reject(next) : Promise.resolve(next);
+      }
+      if (name === "ChangeMessageVisibilityBatchCommand") {
+        const next = visibility.shift();
+        return next !== undefined ? Promise.reject(next) : Promise.resolve({});
       }
       return Promise.resolve({});
     },
@@ -84,6 +88,21 @@ describe("SqsReceiver deletes", () => {
       expect(deletes).toBeGreaterThan(25);
       expect(deletes).toBeLessThan(35);
     });
+  });
+
+  it("hands back a batch whose drain stopped once SQS answers again, not at the end of the visibility timeout", async () => {
+    vi.useFakeTimers();
+    try {
+      // The drainer is cut off (its store call fails, and so does SQS for about 5 s).
+      const { client, calls } = scriptedClient([], Array.from({ length: 9 }, () => new Error("NetworkingError")));
+      const drained = receiver(client, []).drain(() => Promise.reject(new Error("store unreachable")));
+      const outcome = drained.then(() => "drained", (err: Error) => err.message);
+      await vi.advanceTimersByTimeAsync(10_000);
+      expect(await outcome).toBe("store unreachable");
+      expect(calls.filter((c) => c === "ChangeMessageVisibilityBatchCommand")).toHaveLength(10);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("does not retry an entry SQS refused as the sender's fault (a stale receipt handle)", async () => {
