@@ -298,13 +298,11 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
       const snapshots = await Promise.all(batch.map((id) => this.store.getSession(id)));
       for (const [k, snapshot] of snapshots.entries()) {
         const mine = snapshot !== null && (snapshot.node === null || snapshot.node === this.config.nodeId);
+        // Released before the copy here is replaced: a store call that fails leaves the copy (and its routes) as
+        // it was, never a session in this node's custody that it no longer holds (decision 036).
+        if (snapshot !== null && mine && snapshot.node === this.config.nodeId) await this.store.releaseSession(snapshot.clientId, snapshot.epoch, this.now());
         replace?.(batch[k] as string, snapshot !== null && !mine);
-        if (snapshot === null || !mine) continue; // gone, or claimed elsewhere meanwhile
-        if (snapshot.clean) {
-          if (snapshot.node === this.config.nodeId) await this.store.releaseSession(snapshot.clientId, snapshot.epoch, this.now());
-          continue;
-        }
-        if (snapshot.node === this.config.nodeId) await this.store.releaseSession(snapshot.clientId, snapshot.epoch, this.now());
+        if (snapshot === null || !mine || snapshot.clean) continue; // gone, claimed elsewhere meanwhile, or ended
         this.holdOffline(snapshot);
       }
     }
