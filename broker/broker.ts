@@ -1090,6 +1090,12 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     session.movedTo(node);
     const timer = setTimeout(() => {
       if (this.sessions.get(session.clientId) === session && session.owner === node && session.link === null && session.claimant === null) {
+        // A node without a lease (cut off, registering again) has not been reading its queue: forwards sent here
+        // before the move still wait there. The copy stays another period (decision 036, partitions seed 74).
+        if (!this.acceptGate()) {
+          timer.refresh();
+          return;
+        }
         // Deliveries it still holds behind earlier ones (decision 031: the store has not answered those yet) go on.
         session.releaseDeliveries();
         this.dropSession(session);
