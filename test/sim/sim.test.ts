@@ -53,8 +53,8 @@ describe("simulation", () => {
     const faults = { ...CI_FAULTS, partitions: true };
     // 19: drained forwards' ids; 108, 36: deletes given up; 256: a drained batch not handed back; 197: a reload cut
     // short; 290: routes cleared after the node came back; 74: a forwarding copy dropped while cut off; 4: ids of
-    // forwards passed on after a store answer.
-    for (const seed of [19, 108, 36, 256, 197, 290, 74, 4]) {
+    // forwards passed on after a store answer; 388: an adopted session's copy without its subscriptions.
+    for (const seed of [19, 108, 36, 256, 197, 290, 74, 4, 388]) {
       const r = await runSimulation({ seed, faults });
       expect(r.violations.filter((v) => v.kind === "lost" || v.kind === "overlap"), summary(r)).toEqual([]);
     }
