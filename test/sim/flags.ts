@@ -87,7 +87,7 @@ export const CI_FAULTS: FaultFlags = {
   // OFF: no losses or duplicates any more (S6, S11 fixed); order (late drains).
   pauses: false,
   // OFF (decisions 032, 036): 300 seeds alone lose nothing (258 with order violations or QoS 2 duplicates); with
-  // the CI faults no loss and no overlap in 300 seeds since decision 036 (18 lost, 6 overlap before), but order
+  // the CI faults no loss and no overlap in 600 seeds since decision 036 (18 lost, 6 overlap before), but order
   // violations (late drains, S8's kind) and QoS 2 duplicates (decision 025's window) in almost every seed.
   partitions: false,
   // OFF, although 1,000 seeds are clean alone (S2 is gone with the broadcasts): together with the CI faults, 9 of
