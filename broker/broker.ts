@@ -298,13 +298,11 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
       const snapshots = await Promise.all(batch.map((id) => this.store.getSession(id)));
       for (const [k, snapshot] of snapshots.entries()) {
         const mine = snapshot !== null && (snapshot.node === null || snapshot.node === this.config.nodeId);
+        // Released before the copy here is replaced: a store call that fails leaves the copy (and its routes) as
+        // it was, never a session in this node's custody that it no longer holds (decision 036).
+        if (snapshot !== null && mine && snapshot.node === this.config.nodeId) await this.store.releaseSession(snapshot.clientId, snapshot.epoch, this.now());
         replace?.(batch[k] as string, snapshot !== null && !mine);
-        if (snapshot === null || !mine) continue; // gone, or claimed elsewhere meanwhile
-        if (snapshot.clean) {
-          if (snapshot.node === this.config.nodeId) await this.store.releaseSession(snapshot.clientId, snapshot.epoch, this.now());
-          continue;
-        }
-        if (snapshot.node === this.config.nodeId) await this.store.releaseSession(snapshot.clientId, snapshot.epoch, this.now());
+        if (snapshot === null || !mine || snapshot.clean) continue; // gone, claimed elsewhere meanwhile, or ended
         this.holdOffline(snapshot);
       }
     }
@@ -334,16 +332,16 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
   /**
    * An offline session held here was adopted in the store under `epoch`. A forwarding copy (the session had moved
    * from here to the node that died, decision 017) is the session held here again: it stops forwarding, its
-   * timer no longer drops it, and its subscriptions become the stored ones.
+   * timer no longer drops it. Any copy found here takes the stored subscriptions: one left without them (seen
+   * with partitions and the CI faults, seed 388: no filters, so no routes) made this node custodian of a session
+   * nothing was routed to (decision 036).
    */
   adopted(clientId: string, epoch: number, subscriptions: Record<string, SubscriptionWord>): void {
     const session = this.sessions.get(clientId);
     if (session === undefined || session.link !== null || session.claimant !== null) return;
     if (session.epoch < epoch) session.epoch = epoch;
-    if (session.owner !== null) {
-      session.movedTo(null);
-      this.syncSubscriptions(session, subscriptions);
-    }
+    if (session.owner !== null) session.movedTo(null);
+    this.syncSubscriptions(session, subscriptions);
   }
 
   /**
@@ -1092,6 +1090,12 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     session.movedTo(node);
     const timer = setTimeout(() => {
       if (this.sessions.get(session.clientId) === session && session.owner === node && session.link === null && session.claimant === null) {
+        // A node without a lease (cut off, registering again) has not been reading its queue: forwards sent here
+        // before the move still wait there. The copy stays another period (decision 036, partitions seed 74).
+        if (!this.acceptGate()) {
+          timer.refresh();
+          return;
+        }
         // Deliveries it still holds behind earlier ones (decision 031: the store has not answered those yet) go on.
         session.releaseDeliveries();
         this.dropSession(session);

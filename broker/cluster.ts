@@ -96,6 +96,8 @@ export class Cluster implements ResultTarget<Reroute> {
   /** Forwards made while handling a node message: that message's dedup id (kept as `root`) and a derived id. */
   private pendingIds = new Map<Message, { root: string; id: string }>();
   private derived = 0;
+  /** Forwards with a dedup id made outside the handling of a node message (`derivedId`). */
+  private unhandled = 0;
   /** The nodes a message was sent to be matched there (`routeRemote`), while the message is referenced. */
   private readonly matchedTo = new WeakMap<Message, string[]>();
   /**
@@ -104,8 +106,6 @@ export class Cluster implements ResultTarget<Reroute> {
    * dedup as a repeat of the original).
    */
   private handling: string | null = null;
-  /** Copies routed again after a store answer (reroute): their derived ids never repeat one made while handling. */
-  private rerouted = 0;
   private flushScheduled = false;
   /** Where this tick's forwards went once sent (for the journal's stall report). */
   private tickSending: { nodes: string[] | null } = { nodes: null };
@@ -314,7 +314,7 @@ export class Cluster implements ResultTarget<Reroute> {
       byMessage.set(msg, targets);
       if (hops > 0) this.pendingHops.set(msg, hops);
       const dedupId = this.broker.journal.dedupId;
-      if (dedupId !== null) this.pendingIds.set(msg, { root: dedupId, id: `${this.handling ?? dedupId}>${this.idPrefix}.${this.derived++}` });
+      if (dedupId !== null) this.pendingIds.set(msg, { root: dedupId, id: this.derivedId(dedupId) });
     }
     targets.push(toWireTarget(clientId, qos, retain, subIds));
     this.scheduleFlush();
@@ -393,8 +393,20 @@ export class Cluster implements ResultTarget<Reroute> {
     byMessage.set(msg, entry);
     if (existing !== undefined) return;
     const dedupId = this.broker.journal.dedupId;
-    if (dedupId !== null && !this.pendingIds.has(msg)) this.pendingIds.set(msg, { root: dedupId, id: `${this.handling ?? dedupId}>${this.idPrefix}.${this.derived++}` });
+    if (dedupId !== null && !this.pendingIds.has(msg)) this.pendingIds.set(msg, { root: dedupId, id: this.derivedId(dedupId) });
     this.scheduleFlush();
+  }
+
+  /**
+   * The id of a forward made under `dedupId`. While a node message is handled: derived from its id and the count
+   * of forwards it caused, so handling it again repeats them (the receivers drop the repeats). Otherwise (a
+   * publish of this node, a follow-up of a store answer) one of its own: the counter of handled messages restarts
+   * for each, and a copy passed on after a store answer (`owned`, `fenced`) with an id the original forward to
+   * that node had was dropped there as a repeat (decision 036, partitions seed 4).
+   */
+  private derivedId(dedupId: string): string {
+    if (this.handling !== null) return `${this.handling}>${this.idPrefix}.${this.derived++}`;
+    return `${dedupId}>${this.idPrefix}~${++this.unhandled}`;
   }
 
   private scheduleFlush(): void {
@@ -563,9 +575,12 @@ export class Cluster implements ResultTarget<Reroute> {
   }
 
   private handle(m: NodeMessage, deadNode: string | null): void {
-    // What this message causes is enqueued under its id: handled again after a crash, it is enqueued once.
+    // What this message causes is enqueued under its id: handled again after a crash, it is enqueued once. A
+    // drained message is named by its queue too: a match forward goes to several nodes under one id, so the copy
+    // drained from a dead node's queue may carry the id of one this node handled from its own queue, and forwards
+    // derived alike would be dropped by their receivers' dedup as repeats (decision 036, seed 19).
     this.derived = 0;
-    this.handling = m.id;
+    this.handling = deadNode === null ? m.id : `${m.id}@${deadNode}`;
     try {
       const dedupId = m.type === "deliver" ? (m.root ?? m.id) : m.id;
       // What a node that a session here was claimed from passes on goes ahead of what the session holds (decision 031).
@@ -667,14 +682,8 @@ export class Cluster implements ResultTarget<Reroute> {
     }
     // Under the delivery's dedup id (onStoreResult), so the receiver's store takes it once when the same message
     // reaches the session by another path too. Its derived id is one of its own (a follow-up runs outside any
-    // handled message), so the receivers' link dedup never takes it for an earlier copy to that node.
-    const derived = this.derived;
-    this.derived = 1_000_000 * ++this.rerouted;
-    try {
-      this.forward(r.clientId, owner, r.msg, r.qos, r.retain, r.subIds, r.hops + 1);
-    } finally {
-      this.derived = derived;
-    }
+    // handled message: `derivedId`), so the receivers' dedup never takes it for an earlier copy to that node.
+    this.forward(r.clientId, owner, r.msg, r.qos, r.retain, r.subIds, r.hops + 1);
   }
 
   // --- take-over, custody and REST ---------------------------------------------------------------------------

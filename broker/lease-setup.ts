@@ -8,6 +8,9 @@ import type { NodeStatsSampler } from "./node-stats.js";
 import { WillReaper } from "./reap-wills.js";
 import { StoreWills } from "./wills.js";
 
+/** Longest wait between two tries of a custody reload after registering again. */
+const RELOAD_RETRY_MAX_MS = 2000;
+
 /**
  * Wires a cluster node's lease and its wills in the store (decision 019) into a broker, at the composition root
  * (broker/server.ts): the broker keeps wills in the store and accepts connections only while the lease holds; a
@@ -53,7 +56,7 @@ export class ClusterLease {
           this.wills.abandon(false);
           // Survivors may have adopted sessions of this node's custody meanwhile (and dropped its routes): reload
           // what is still ours, pass on what its queue still holds for the others (Broker.reloadCustody).
-          await cluster.holdingMessages(() => broker.reloadCustody());
+          await cluster.holdingMessages(() => this.reloadCustody());
           await cluster.routes.reconcile();
           await this.reapOwn();
         },
@@ -83,6 +86,25 @@ export class ClusterLease {
   /** For metrics (mqgate_lease_*, mqgate_wills_*). */
   figures(): LeaseFigures {
     return { valid: this.lease.valid, losses: this.lease.losses, willsStored: this.wills.size, willsReaped: this.reaper.published };
+  }
+
+  /**
+   * Reloads the sessions still in this node's custody (received node messages wait meanwhile), tried again until
+   * it succeeds or the lease is lost again (the next registration reloads). A store error in the middle (a lost
+   * reply, the node cut off again) left the reload half done: match forwards handled then found none of the
+   * sessions not reloaded yet (decision 036, seed 197).
+   */
+  private async reloadCustody(): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.broker.reloadCustody();
+        return;
+      } catch (err) {
+        this.broker.emit("cluster.error", "reload custody", err as Error);
+        if (!this.lease.valid) return;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(RELOAD_RETRY_MAX_MS, 50 * 2 ** Math.min(attempt, 10))).unref());
+      }
+    }
   }
 
   /** The wills of this node's earlier incarnations. */

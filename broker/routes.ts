@@ -181,7 +181,12 @@ export class RouteSync {
         continue;
       }
       for (const c of page.changes) {
-        if (c.node === this.nodeId) continue;
+        if (c.node === this.nodeId) {
+          // Another node cleared this node's routes, taking it for dead (a cleanup that read the node's record
+          // just before it registered again, decision 036): write them again, or no node routes here any more.
+          if (c.op === "clear" && this.started) void this.reconcile().catch((err: unknown) => this.opts.onError("route reconcile", err as Error));
+          continue;
+        }
         if (c.op === "add") this.table.add(c.node, c.filter);
         else if (c.op === "remove") this.table.remove(c.node, c.filter);
         else this.table.clear(c.node);

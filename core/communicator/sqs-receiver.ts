@@ -27,9 +27,13 @@ export interface ReceiverOptions {
 /** Batches of one queue handled at once (received while earlier ones are handled). */
 const MAX_HANDLING = 4;
 
-/** Tries of one DeleteMessageBatch (the SDK's own retries come on top), the first retry after DELETE_RETRY_MS, doubling. */
-const DELETE_ATTEMPTS = 6;
+/**
+ * A failed DeleteMessageBatch or ChangeMessageVisibilityBatch (the SDK's own retries come on top) is tried again
+ * after DELETE_RETRY_MS, doubling up to DELETE_RETRY_MAX_MS, for as long as the receipt handles hold: until the
+ * visibility timeout of the receive.
+ */
 const DELETE_RETRY_MS = 50;
+const DELETE_RETRY_MAX_MS = 1000;
 
 /** Received messages sorted out: what to hand to the handler and what to delete without handling. */
 interface Sorted {
@@ -75,6 +79,7 @@ export class SqsReceiver {
     let malformed = 0;
     for (;;) {
       // A short poll (wait 0) samples only some SQS servers and may answer empty while messages exist.
+      const receivedAt = Date.now();
       const batch = await this.receive(1, undefined);
       if (batch.length === 0) return { drained, malformed };
       const sorted = this.sort(batch);
@@ -84,14 +89,14 @@ export class SqsReceiver {
           await handler(sorted.messages);
         } catch (err) {
           // The rest reappears after the retry delay (else the visibility timeout), for whoever reads the queue.
-          await this.delete(sorted.discard);
-          await this.makeVisible(sorted.raw);
+          await this.delete(sorted.discard, receivedAt);
+          await this.makeVisible(sorted.raw, receivedAt);
           throw err;
         }
         this.remember(sorted.messages);
         drained += sorted.messages.length;
       }
-      await this.delete([...sorted.discard, ...sorted.raw]);
+      await this.delete([...sorted.discard, ...sorted.raw], receivedAt);
     }
   }
 
@@ -100,6 +105,8 @@ export class SqsReceiver {
     let backoff = 0;
     while (!signal.aborted) {
       let batch: Message[];
+      // Before the call: the visibility timeout of what it returns runs from some moment during it.
+      const receivedAt = Date.now();
       try {
         batch = await this.receive(this.opts.waitTimeSeconds, signal);
         backoff = 0;
@@ -119,7 +126,7 @@ export class SqsReceiver {
       // Received on while a batch is handled: a handler may wait (deliveries held for a session that moved here
       // wait for a reply from another node, decision 031), and its groups stay in flight meanwhile, so only other
       // groups are received; their order within a group is kept by the queue.
-      const handling = this.handle(batch, handler)
+      const handling = this.handle(batch, handler, receivedAt)
         .catch((err: unknown) => this.opts.onError(new ReceiveFailed(this.nodeId, "handle", { cause: err })))
         .finally(() => this.handling.delete(handling));
       this.handling.add(handling);
@@ -127,7 +134,7 @@ export class SqsReceiver {
     }
   }
 
-  private async handle(batch: Message[], handler: NodeMessageHandler): Promise<void> {
+  private async handle(batch: Message[], handler: NodeMessageHandler, receivedAt: number): Promise<void> {
     const sorted = this.sort(batch);
     const toDelete = sorted.discard;
     if (sorted.messages.length > 0) {
@@ -146,10 +153,10 @@ export class SqsReceiver {
         }
         const ids = sorted.messages.map((m) => m.id);
         this.opts.onError(new DeliveryFailed(this.nodeId, ids, attempts, retry.length === 0, { cause: err }));
-        await this.makeVisible(retry);
+        await this.makeVisible(retry, receivedAt);
       }
     }
-    await this.delete(toDelete);
+    await this.delete(toDelete, receivedAt);
   }
 
   /**
@@ -207,14 +214,17 @@ export class SqsReceiver {
   }
 
   /**
-   * Deletes handled messages, retrying a failed call (or the entries SQS failed on its side) a few times at once: a
-   * handled message left in flight blocks the rest of its FIFO group for the visibility timeout, and a `match`
-   * forward that arrives that late may find its sessions gone from this node (decision 023, S3).
+   * Deletes handled messages, retrying a failed call (or the entries SQS failed on its side) at once and then for as
+   * long as their receipt handles hold (the visibility timeout from `receivedAt`): a handled message left in flight
+   * blocks the rest of its FIFO group for the visibility timeout, and a `match` forward that arrives that late may
+   * find its sessions gone from this node (decision 023, S3). A node cut off from SQS for seconds (decision 036)
+   * deletes them once it reaches SQS again, rather than holding its queue back until the timeout.
    */
-  private async delete(messages: Message[]): Promise<void> {
+  private async delete(messages: Message[], receivedAt: number): Promise<void> {
     let pending = messages;
     for (let attempt = 1; pending.length > 0; attempt++) {
-      const last = attempt >= DELETE_ATTEMPTS;
+      const wait = retryWait(attempt);
+      const last = Date.now() + wait >= this.staleAt(receivedAt);
       try {
         const res = await this.client.send(
           new DeleteMessageBatchCommand({
@@ -235,28 +245,50 @@ export class SqsReceiver {
         this.opts.onError(new ReceiveFailed(this.nodeId, "DeleteMessageBatch", { cause: err }));
       }
       if (last || pending.length === 0) return;
-      await sleep(DELETE_RETRY_MS * 2 ** (attempt - 1));
+      await sleep(wait);
     }
   }
 
-  private async makeVisible(messages: Message[]): Promise<void> {
+  /**
+   * Hands messages back (visible again after `retryDelaySeconds`), retried like a delete while that comes before
+   * the end of their visibility timeout: a drain that stopped (the node came back, or the drainer was cut off
+   * from the store) leaves its batch to the queue's owner within seconds, not 30 s later (decision 036).
+   */
+  private async makeVisible(messages: Message[], receivedAt: number): Promise<void> {
     if (messages.length === 0 || this.opts.retryDelaySeconds >= this.opts.visibilityTimeoutSeconds) return;
-    try {
-      await this.client.send(
-        new ChangeMessageVisibilityBatchCommand({
-          QueueUrl: this.queueUrl,
-          Entries: messages.map((m, i) => ({
-            Id: String(i),
-            ReceiptHandle: m.ReceiptHandle,
-            VisibilityTimeout: this.opts.retryDelaySeconds,
-          })),
-        }),
-      );
-    } catch (err) {
-      // Not fatal: they become visible at the end of the visibility timeout instead.
-      this.opts.onError(new ReceiveFailed(this.nodeId, "ChangeMessageVisibilityBatch", { cause: err }));
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await this.client.send(
+          new ChangeMessageVisibilityBatchCommand({
+            QueueUrl: this.queueUrl,
+            Entries: messages.map((m, i) => ({
+              Id: String(i),
+              ReceiptHandle: m.ReceiptHandle,
+              VisibilityTimeout: this.opts.retryDelaySeconds,
+            })),
+          }),
+        );
+        return;
+      } catch (err) {
+        // Not fatal: they become visible at the end of the visibility timeout instead.
+        this.opts.onError(new ReceiveFailed(this.nodeId, "ChangeMessageVisibilityBatch", { cause: err }));
+        if (isQueueMissing(err)) return;
+      }
+      const wait = retryWait(attempt);
+      if (Date.now() + wait + this.opts.retryDelaySeconds * 1000 >= this.staleAt(receivedAt)) return;
+      await sleep(wait);
     }
   }
+
+  /** When messages received at `receivedAt` become visible again by themselves (their receipt handles go stale). */
+  private staleAt(receivedAt: number): number {
+    return receivedAt + this.opts.visibilityTimeoutSeconds * 1000;
+  }
+}
+
+/** The wait before retry `attempt` + 1 of a delete or visibility change: 50 ms doubling, at most 1 s. */
+function retryWait(attempt: number): number {
+  return Math.min(DELETE_RETRY_MAX_MS, DELETE_RETRY_MS * 2 ** Math.min(attempt - 1, 10));
 }
 
 function receiveCount(m: Message): number {

@@ -26,6 +26,8 @@ interface Connection {
   down: boolean;
   /** `getSession` calls wait until `release()`. */
   holdReads: boolean;
+  /** Calls of this method take effect, but their replies are lost (once each). */
+  loseReplies: string[];
   held: (() => void)[];
   release(): void;
 }
@@ -35,6 +37,7 @@ function connection(memory: MemoryStore): Connection {
   const link: Connection = {
     down: false,
     holdReads: false,
+    loseReplies: [],
     held: [],
     store: memory as Store,
     release() {
@@ -49,7 +52,13 @@ function connection(memory: MemoryStore): Connection {
       return async (...args: unknown[]) => {
         if (link.down) throw new Error(`store unreachable (test) in ${String(prop)}`);
         if (link.holdReads && prop === "getSession") await new Promise<void>((resolve) => link.held.push(resolve));
-        return (v as (...a: unknown[]) => unknown).apply(target, args);
+        const result = await (v as (...a: unknown[]) => unknown).apply(target, args);
+        const lost = link.loseReplies.indexOf(String(prop));
+        if (lost >= 0) {
+          link.loseReplies.splice(lost, 1);
+          throw new Error(`store reply lost (test) in ${String(prop)}`);
+        }
+        return result;
       };
     },
   }) as Store;
@@ -96,6 +105,42 @@ describe("a store outage longer than the TTL", () => {
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, back + ttl + 500 - Date.now())));
     expect(await memory.sessionsInCustodyOf("node-2")).toEqual(["dev"]);
     expect(await memory.sessionsInCustodyOf("node-1")).toEqual([]);
+  });
+
+  it("a reload of the node's custody that a store error interrupts is done again: a forward received meanwhile finds its session", async () => {
+    const ttl = 2500; // as in the first case: node-1 registers again within node-2's first TTL, so nothing is adopted
+    const { memory, registry, links, nodes } = await twoNodes(ttl);
+    const [n1, n2] = nodes;
+    const first = await mqtt.connectAsync({ host: "127.0.0.1", port: n1.mqttPort, clientId: "dev", clean: false, reconnectPeriod: 0 });
+    clients.push(first);
+    await first.subscribeAsync("t/#", { qos: 1 });
+    // The store goes away: node-1 closes dev's connection when its lease runs out, and cannot release the session.
+    for (const link of links) link.down = true;
+    await until(async () => (await memory.expiredNodes(Date.now())).length === 2, "both leases to expire");
+    expect((await memory.getSession("dev"))?.node).toBe("node-1");
+    links[1].down = false;
+    await until(() => registered(memory, "node-2"), "node-2 to register again");
+    // Node-1 comes back; the reload's release of dev takes effect but its reply is lost (decision 036, seed 197).
+    links[0].loseReplies.push("releaseSession");
+    links[0].down = false;
+    await until(() => registered(memory, "node-1"), "node-1 to register again");
+    const late: NodeMessage = {
+      type: "deliver",
+      id: "late-1",
+      origin: "node-9",
+      seq: 1,
+      msg: { topic: "t/1", payload: Buffer.from("late").toString("base64"), qos: 1, retain: false },
+      targets: [],
+      match: true,
+    };
+    registry.injectRaw("node-1", [encodeNodeMessage(late)]);
+    await until(() => links[0].loseReplies.length === 0 && n1.broker.sessions.has("dev"), "node-1 to hold dev again");
+    const dev = await mqtt.connectAsync({ host: "127.0.0.1", port: n2.mqttPort, clientId: "dev", clean: false, reconnectPeriod: 0 });
+    clients.push(dev);
+    const got: string[] = [];
+    dev.on("message", (_t, payload) => got.push(payload.toString()));
+    await until(() => got.length === 1, "the late forward at dev on node-2");
+    expect(got).toEqual(["late"]);
   });
 
   it("a session of the node's custody claimed elsewhere while the node reloads it stays here as a copy: a forward meant for it is passed on", async () => {

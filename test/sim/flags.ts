@@ -86,9 +86,9 @@ export const CI_FAULTS: FaultFlags = {
   crashInClaim: false,
   // OFF: no losses or duplicates any more (S6, S11 fixed); order (late drains).
   pauses: false,
-  // OFF (decision 032): 300 seeds alone lose nothing (257 with order violations or QoS 2 duplicates); with the CI
-  // faults 30 of 300 lose (seed 19: a match forward handled by a node that had lost its lease finds no session;
-  // not fully diagnosed) and 1 overlaps (seed 282).
+  // OFF (decisions 032, 036): 300 seeds alone lose nothing (258 with order violations or QoS 2 duplicates); with
+  // the CI faults no loss and no overlap in 600 seeds since decision 036 (18 lost, 6 overlap before), but order
+  // violations (late drains, S8's kind) and QoS 2 duplicates (decision 025's window) in almost every seed.
   partitions: false,
   // OFF, although 1,000 seeds are clean alone (S2 is gone with the broadcasts): together with the CI faults, 9 of
   // 1,000 seeds show same-topic order violations (S8's kind: a store call that fails sends a delivery round by the

@@ -1,5 +1,5 @@
 import type { Message, SQSClient } from "@aws-sdk/client-sqs";
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { encodeNodeMessage } from "../../core/communicator/schema.js";
 import { SqsReceiver } from "../../core/communicator/sqs-receiver.js";
 import type { NodeMessage } from "../../core/communicator/types.js";
@@ -13,7 +13,7 @@ import type { NodeMessage } from "../../core/communicator/types.js";
 const kick: NodeMessage = { type: "kick", id: "n2:1", clientId: "c1", reason: "kicked", discardSession: false };
 
 /** One queued message; DeleteMessageBatch answers with `deletes` in turn (an Error is thrown). */
-function scriptedClient(deletes: (Error | { Failed?: { Id: string; SenderFault: boolean; Code: string }[] })[]) {
+function scriptedClient(deletes: (Error | { Failed?: { Id: string; SenderFault: boolean; Code: string }[] })[], visibility: Error[] = []) {
   let queued: Message[] = [{ MessageId: "m1", ReceiptHandle: "r1", Body: encodeNodeMessage(kick), Attributes: { ApproximateReceiveCount: "1" } }];
   const calls: string[] = [];
   const client = {
@@ -28,6 +28,10 @@ function scriptedClient(deletes: (Error | { Failed?: { Id: string; SenderFault: 
       if (name === "DeleteMessageBatchCommand") {
         const next = deletes.shift() ?? {};
         return next instanceof Error ? Promise.reject(next) : Promise.resolve(next);
+      }
+      if (name === "ChangeMessageVisibilityBatchCommand") {
+        const next = visibility.shift();
+        return next !== undefined ? Promise.reject(next) : Promise.resolve({});
       }
       return Promise.resolve({});
     },
@@ -56,6 +60,49 @@ describe("SqsReceiver deletes", () => {
     expect(handled).toEqual(["n2:1"]);
     expect(calls.filter((c) => c === "DeleteMessageBatchCommand")).toHaveLength(3);
     expect(errors).toHaveLength(2); // each failed call is reported
+  });
+
+  describe("while SQS is out of reach (decision 036)", () => {
+    afterEach(() => void vi.useRealTimers());
+
+    it("keeps retrying until SQS answers again, within the visibility timeout", async () => {
+      vi.useFakeTimers();
+      // Cut off for about 10 s: the first 14 calls fail (50 ms doubling, then once a second).
+      const { client, calls } = scriptedClient([...Array.from({ length: 14 }, () => new Error("NetworkingError")), {}]);
+      const errors: Error[] = [];
+      const drained = receiver(client, errors).drain(async () => {});
+      await vi.advanceTimersByTimeAsync(15_000);
+      expect((await drained).drained).toBe(1);
+      expect(calls.filter((c) => c === "DeleteMessageBatchCommand")).toHaveLength(15);
+      expect(errors).toHaveLength(14);
+    });
+
+    it("gives up once the visibility timeout ended (the receipt handle is stale by then)", async () => {
+      vi.useFakeTimers();
+      const { client, calls } = scriptedClient(Array.from({ length: 100 }, () => new Error("NetworkingError")));
+      const drained = receiver(client, []).drain(async () => {});
+      await vi.advanceTimersByTimeAsync(60_000);
+      await drained;
+      const deletes = calls.filter((c) => c === "DeleteMessageBatchCommand").length;
+      // 50, 100, 200, 400, 800 ms, then every second until 30 s after the receive.
+      expect(deletes).toBeGreaterThan(25);
+      expect(deletes).toBeLessThan(35);
+    });
+  });
+
+  it("hands back a batch whose drain stopped once SQS answers again, not at the end of the visibility timeout", async () => {
+    vi.useFakeTimers();
+    try {
+      // The drainer is cut off (its store call fails, and so does SQS for about 5 s).
+      const { client, calls } = scriptedClient([], Array.from({ length: 9 }, () => new Error("NetworkingError")));
+      const drained = receiver(client, []).drain(() => Promise.reject(new Error("store unreachable")));
+      const outcome = drained.then(() => "drained", (err: Error) => err.message);
+      await vi.advanceTimersByTimeAsync(10_000);
+      expect(await outcome).toBe("store unreachable");
+      expect(calls.filter((c) => c === "ChangeMessageVisibilityBatchCommand")).toHaveLength(10);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it("does not retry an entry SQS refused as the sender's fault (a stale receipt handle)", async () => {
