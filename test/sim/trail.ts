@@ -41,10 +41,13 @@ export class SqsTrail {
   }
 
   /**
-   * The shape of an order violation: the late message was drained from another node's queue (a receive by a node
-   * other than the queue's), `inflight` when that node had received it before (a redelivery after the visibility
-   * timeout), else `queued`; and whether the newer message reached the subscriber before that drain (`before`:
-   * only holding the subscriber's deliveries would have kept the order) or after it (`after`). `other`: no drain.
+   * The shape of an order violation (decision 038): `<drain|own>-<inflight|queued>-<before|after>`. Judged from the
+   * SQS receive that led to the late delivery: the last receive of the late message before it reached the
+   * subscriber, or, when that was a node's own receive of a copy another node drained from a third node's queue and
+   * passed on, that drain (unless it was handed back: its queue was received from again later). `drain`: by a node
+   * other than the queue's; `inflight`: received before (back after the visibility timeout); `before`: the newer
+   * message had reached the subscriber before that receive (only holding its deliveries could have kept the order),
+   * `after`: later (the late message was put behind it). `nosqs`: it never went through SQS.
    */
   shape(v: Violation): string {
     const o = v.order;
@@ -55,7 +58,9 @@ export class SqsTrail {
     let d = got[got.length - 1];
     if (d === undefined) return "nosqs";
     const last = d;
-    if (last.reader === last.owner) d = got.filter((r) => r.reader !== r.owner && r.owner !== last.owner).pop() ?? last;
+    // A drain that was handed back (its queue's node came back: a later receive of the same queue) is not it.
+    const drains = got.filter((r, i) => r.reader !== r.owner && r.owner !== last.owner && !got.slice(i + 1).some((x) => x.owner === r.owner));
+    if (last.reader === last.owner) d = drains.pop() ?? last;
     const sent = (this.sends.get(o.key) ?? []).filter((x) => x.owner === d.owner && x.at <= d.at);
     this.notes.push(`${o.subscriber} ${o.key} at ${t(o.at)} after ${o.newer} at ${t(o.newerAt)}: sent to ${d.owner} at ${sent.map((x) => t(x.at)).join(",")}, received by ${d.reader} at ${t(d.at)} rc=${d.rc}`);
     return `${d.reader === d.owner ? "own" : "drain"}-${d.rc > 1 ? "inflight" : "queued"}-${o.newerAt < d.at ? "before" : "after"}`;
