@@ -828,12 +828,17 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
    * Interval the message records when it was published, so every copy counts down from then.
    */
   publishFromClient(conn: Connection, topic: string, payload: Buffer, qos: QoS, retain: boolean, props?: MessageProperties): boolean {
+    // QoS 1/2 carry the publisher's order key: a copy that comes late (drained from a dead node's queue) is stored
+    // in its place for an offline subscriber (decision 038).
+    const order = qos !== 0 && conn.session !== null ? conn.session.nextOrderKey() : undefined;
     const msg: Message =
       props === undefined
-        ? { topic, payload, qos, retain }
+        ? order === undefined
+          ? { topic, payload, qos, retain }
+          : { topic, payload, qos, retain, order }
         : props.messageExpiryInterval === undefined
-          ? { topic, payload, qos, retain, props }
-          : { topic, payload, qos, retain, props, publishedAt: this.now() };
+          ? { topic, payload, qos, retain, props, order }
+          : { topic, payload, qos, retain, props, publishedAt: this.now(), order };
     // Clients cannot publish to $SYS; everything else is up to the authorizer.
     if (topic.startsWith("$SYS") || conn.policy === null || !conn.policy.canPublish(topic)) {
       this.stats.publishDenied++;

@@ -1,5 +1,6 @@
 import type { QoS } from "mqtt-packet";
 import type { ClientPolicy, DeliveryGuard } from "../core/auth/types.js";
+import { orderKey, orderTag } from "../core/order-key.js";
 import { sentPacketId } from "../core/store/sent-boundary.js";
 import type { SessionSnapshot, StoredOutgoing, StoreOp, StoreOpResult } from "../core/store/types.js";
 import type { SubscriptionWord } from "../core/subscription-word.js";
@@ -9,6 +10,7 @@ import type { Link5 } from "./link5.js";
 import { undeliverable } from "./publish5.js";
 import { Deque } from "./queue.js";
 import { fromStored, onePerPacketId } from "./stored-outgoing.js";
+import { outOfOrder } from "./stream-order.js";
 import { SubscriptionMap } from "./subscription-map.js";
 import { OutState, type DropReason, type Message, type Outgoing } from "./types.js";
 
@@ -153,6 +155,10 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
   }
   /** Fencing epoch of the current claim; 0 when the store was not used (a clean session while the store is down). */
   epoch = 0;
+  /** The publisher part of this client's order keys (decision 038), made at its first QoS 1/2 publish. */
+  private orderTag: string | null = null;
+  /** QoS 1/2 publishes received from this client (the `n` of its order keys). */
+  private published = 0;
   /** The connection currently claiming this session (CONNECT in progress), or null. */
   claimant: object | null = null;
   /**
@@ -169,6 +175,11 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
   private movedOwner: string | null = null;
   get owner(): string | null {
     return this.movedOwner;
+  }
+
+  /** The order key of the next QoS 1/2 message this client publishes (core/order-key.ts, decision 038). */
+  nextOrderKey(): string {
+    return orderKey((this.orderTag ??= orderTag(this.clientId)), this.epoch, ++this.published);
   }
 
   /** Another node claimed this session (`node`), or null once this node holds it again. */
@@ -540,11 +551,16 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     // In flight: the messages sent before (the store gives those under the sent boundary their derived ids).
     const entries = snapshot.outgoing.map(fromStored);
     onePerPacketId(entries);
+    const queued: Outgoing[] = [];
     for (const out of entries) {
       if (out.state === OutState.AwaitAck && !this.mayReceiveAny(out.msg.topic) && !this.withhold(out)) continue;
       if (out.packetId !== 0) this.inflight.set(out.packetId, out);
-      else this.queue.push(out);
+      else queued.push(out);
     }
+    // A late copy stored behind newer messages of its publisher on its topic is stored again in its place.
+    const moved = outOfOrder(queued);
+    for (const out of queued) if (moved.length === 0 || !moved.includes(out)) this.queue.push(out);
+    for (const out of moved) this.requeue(out);
     // New ids continue from the newest message's (see drainQueue): they stay clear of the ids the next seqs give.
     const newest = entries[entries.length - 1];
     if (newest !== undefined) this.lastPacketId = sentPacketId(newest.seq);
@@ -553,6 +569,23 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
       for (const id of snapshot.inboundQos2) received.add(id);
     }
     if (snapshot.inboundRoots !== undefined) for (const [id, root] of Object.entries(snapshot.inboundRoots)) this.inboundRoots.set(Number(id), root);
+  }
+
+  /**
+   * Stores a queued message again, behind the rest of the queue (decision 038): its entry is deleted and the message
+   * enqueued anew, in one batch. It keeps its old seq until the store answers, so a `fenced` answer (another claim
+   * took the session, with the old entry) leaves it to the new owner instead of routing it again.
+   */
+  private requeue(out: Outgoing): void {
+    const journal = this.host.journal;
+    journal.write({ op: "outgoing.delete", clientId: this.clientId, epoch: this.epoch, seq: out.seq });
+    const again = outgoing(out.msg, out.qos, out.retain, false, out.subIds);
+    again.seq = out.seq;
+    this.queue.push(again);
+    const entry: Omit<StoredOutgoing, "seq" | "state"> = { msg: out.msg, qos: out.qos, retain: out.retain, packetId: 0 };
+    if (out.subIds !== undefined) entry.subIds = [...out.subIds];
+    // A move, not a new message: never refused for the queue's bound.
+    journal.write({ op: "enqueue", clientId: this.clientId, entry, maxQueued: Number.MAX_SAFE_INTEGER, dropPolicy: "newest", epoch: this.epoch }, this, again);
   }
 
   /**

@@ -7,10 +7,12 @@ export function fromStored(o: StoredOutgoing): Outgoing {
   // MQTT 5 fields only when present: a 3.1.1 message keeps the shape every other 3.1.1 message has.
   const msg: Message =
     m.props === undefined
-      ? { topic: m.topic, payload: m.payload, qos: m.qos, retain: m.retain }
+      ? m.order === undefined
+        ? { topic: m.topic, payload: m.payload, qos: m.qos, retain: m.retain }
+        : { topic: m.topic, payload: m.payload, qos: m.qos, retain: m.retain, order: m.order }
       : m.publishedAt === undefined
-        ? { topic: m.topic, payload: m.payload, qos: m.qos, retain: m.retain, props: m.props }
-        : { topic: m.topic, payload: m.payload, qos: m.qos, retain: m.retain, props: m.props, publishedAt: m.publishedAt };
+        ? { topic: m.topic, payload: m.payload, qos: m.qos, retain: m.retain, props: m.props, order: m.order }
+        : { topic: m.topic, payload: m.payload, qos: m.qos, retain: m.retain, props: m.props, publishedAt: m.publishedAt, order: m.order };
   const out: Outgoing = { msg, qos: o.qos, retain: o.retain, packetId: o.packetId, state: o.state, seq: o.seq, durable: true };
   if (o.subIds !== undefined) out.subIds = o.subIds;
   return out;

@@ -11,6 +11,8 @@ export interface Message {
   readonly props?: MessageProperties | undefined;
   /** Epoch ms of publication, set only with `props.messageExpiryInterval`: queued copies count down from it. */
   readonly publishedAt?: number | undefined;
+  /** The publisher's order key (core/order-key.ts, decision 038): QoS 1/2 publishes of MQTT clients only. */
+  readonly order?: string | undefined;
 }
 
 /** Outgoing QoS 1/2 delivery state for one session ([MQTT-4.3.2], [MQTT-4.3.3]). */

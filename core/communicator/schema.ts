@@ -1,4 +1,5 @@
 import * as z from "zod";
+import { isOrderKey } from "../order-key.js";
 import { MAX_SUB_IDS, MAX_SUBSCRIPTION_ID } from "../subscription-word.js";
 import type { NodeMessage } from "./types.js";
 
@@ -37,6 +38,7 @@ const wireMessage = z.object({
   retain: z.boolean(),
   props: wireProperties.optional(),
   publishedAt: z.int().nonnegative().optional(),
+  order: z.string().refine(isOrderKey, "not an order key").optional(),
 });
 
 export const nodeMessageSchema = z.discriminatedUnion("type", [

@@ -18,6 +18,8 @@ export interface WireMessage {
   props?: WireProperties | undefined;
   /** Epoch ms of publication, with a Message Expiry Interval only. */
   publishedAt?: number | undefined;
+  /** The publisher's order key (core/order-key.ts, decision 038). */
+  order?: string | undefined;
 }
 
 /**

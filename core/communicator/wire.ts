@@ -11,6 +11,7 @@ export interface MessageFields {
   readonly retain: boolean;
   readonly props?: MessageProperties | undefined;
   readonly publishedAt?: number | undefined;
+  readonly order?: string | undefined;
 }
 
 /** A message decoded from a node message: `props` and `publishedAt` only when it has them. */
@@ -21,6 +22,7 @@ export interface DecodedMessage {
   retain: boolean;
   props?: MessageProperties;
   publishedAt?: number;
+  order?: string;
 }
 
 /**
@@ -31,6 +33,7 @@ export function toWireMessage(m: MessageFields): WireMessage {
   const w: WireMessage = { topic: m.topic, payload: m.payload.toString("base64"), qos: m.qos, retain: m.retain };
   if (m.props !== undefined) w.props = toWireProperties(m.props);
   if (m.publishedAt !== undefined) w.publishedAt = m.publishedAt;
+  if (m.order !== undefined) w.order = m.order;
   return w;
 }
 
@@ -40,6 +43,7 @@ export function fromWireMessage(w: WireMessage): DecodedMessage {
   const props = fromWireProperties(w.props);
   if (props !== undefined) m.props = props;
   if (w.publishedAt !== undefined) m.publishedAt = w.publishedAt;
+  if (w.order !== undefined) m.order = w.order;
   return m;
 }
 

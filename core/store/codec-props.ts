@@ -1,3 +1,4 @@
+import { isOrderKey } from "../order-key.js";
 import { fromWireProperties, type MessageProperties, toWireProperties } from "../message-properties.js";
 import { StoreDataError } from "./errors.js";
 import type { StoredMessage } from "./types.js";
@@ -29,12 +30,14 @@ export function takeMessageExtras(o: Record<string, unknown>, msg: StoredMessage
 }
 
 /**
- * The suffix of a compact outgoing body: `|` and JSON `{x: props, t: publishedAt, s: subIds}` (each key only when
- * present), or "" when there is none of them.
+ * The suffix of a compact outgoing body: `|` and JSON `{o: order key, x: props, t: publishedAt, s: subIds}` (each key
+ * only when present), or "" when there is none of them. A reader that predates a key ignores it (the order key,
+ * decision 038).
  */
 export function outgoingSuffix(msg: StoredMessage, subIds: readonly number[] | undefined): string {
-  if (msg.props === undefined && msg.publishedAt === undefined && subIds === undefined) return "";
+  if (msg.props === undefined && msg.publishedAt === undefined && subIds === undefined) return msg.order === undefined ? "" : `${SUFFIX_MARK}{"o":"${msg.order}"}`;
   const o: Record<string, unknown> = {};
+  if (msg.order !== undefined) o.o = msg.order;
   if (msg.props !== undefined) o.x = toWireProperties(msg.props);
   if (msg.publishedAt !== undefined) o.t = msg.publishedAt;
   if (subIds !== undefined) o.s = subIds;
@@ -53,6 +56,10 @@ export function readOutgoingSuffix(text: string, msg: StoredMessage): number[] |
   const r = o as Record<string, unknown>;
   if (r.x !== undefined) msg.props = propsFrom(r.x, "outgoing message");
   if (r.t !== undefined) msg.publishedAt = publishedAtFrom(r.t, "outgoing message");
+  if (r.o !== undefined) {
+    if (!isOrderKey(r.o)) throw new StoreDataError("bad order key in stored outgoing message");
+    msg.order = r.o;
+  }
   return r.s === undefined ? undefined : subIdsFrom(r.s);
 }
 

@@ -78,7 +78,7 @@ export function encodeOutgoingBody(entry: Omit<StoredOutgoing, "seq" | "packetId
   const m = entry.msg;
   const flags = m.qos * 1000 + (m.retain ? 100 : 0) + entry.qos * 10 + (entry.retain ? 1 : 0);
   const body = `${flags < 1000 ? "0" : ""}${flags < 100 ? "0" : ""}${flags < 10 ? "0" : ""}${flags}${m.topic.length}:${m.topic}${m.payload.toString("base64")}`;
-  return m.props === undefined && m.publishedAt === undefined && entry.subIds === undefined ? body : body + outgoingSuffix(m, entry.subIds);
+  return m.props === undefined && m.publishedAt === undefined && m.order === undefined && entry.subIds === undefined ? body : body + outgoingSuffix(m, entry.subIds);
 }
 
 function flagQos(code: number): QoS {

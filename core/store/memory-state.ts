@@ -69,6 +69,7 @@ export function copyMessage(m: StoredMessage): StoredMessage {
   const c: StoredMessage = { topic: m.topic, payload: Buffer.from(m.payload), qos: m.qos, retain: m.retain };
   if (m.props !== undefined) c.props = fromWireProperties(toWireProperties(m.props));
   if (m.publishedAt !== undefined) c.publishedAt = m.publishedAt;
+  if (m.order !== undefined) c.order = m.order;
   return c;
 }
 

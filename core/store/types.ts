@@ -31,6 +31,8 @@ export interface StoredMessage {
   props?: MessageProperties | undefined;
   /** Epoch ms of publication, present only with `props.messageExpiryInterval` (expiry counts down from it). */
   publishedAt?: number | undefined;
+  /** The publisher's order key (core/order-key.ts, decision 038), for QoS 1/2 messages of MQTT clients. */
+  order?: string | undefined;
 }
 
 /** A retained message as the store returns it from its index: with the time it was last set (epoch ms). */

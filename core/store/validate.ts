@@ -1,4 +1,5 @@
 import type { QoS } from "mqtt-packet";
+import { isOrderKey } from "../order-key.js";
 import type { MessageProperties } from "../message-properties.js";
 import { isSubscriptionWord, MAX_SUB_IDS, type SubscriptionWord } from "../subscription-word.js";
 import { InvalidStoreInput } from "./errors.js";
@@ -40,6 +41,7 @@ export function checkMessage(msg: StoredMessage): void {
   checkQos(msg.qos, "message QoS");
   if (msg.props !== undefined) checkProps(msg.props);
   if (msg.publishedAt !== undefined) checkInt(msg.publishedAt, "publishedAt");
+  if (msg.order !== undefined && !isOrderKey(msg.order)) fail("order must be an order key (core/order-key.ts)");
 }
 
 /** The checks fromWireProperties makes on the JSON form, on the object form, plus text UTF-8 can carry. */

@@ -6,6 +6,7 @@ import { type StoreFactory, useStore } from "./store/fixtures.js";
 import { identityTests } from "./store/identities.js";
 import { idempotencyTests } from "./store/idempotency.js";
 import { messageTests } from "./store/messages.js";
+import { orderKeyTests } from "./store/order.js";
 import { ownershipTests } from "./store/ownership.js";
 import { propertyTests } from "./store/properties.js";
 import { retainedTests } from "./store/retained.js";
@@ -41,6 +42,7 @@ export function storeContract(name: string, create: StoreFactory): void {
     willTests(ctx);
     idempotencyTests(ctx);
     propertyTests(ctx);
+    orderKeyTests(ctx);
     discardTests(ctx);
     claimRepeatTests(ctx);
   });

@@ -23,6 +23,8 @@ export type ViolationKind = "lost" | "duplicate" | "order" | "overlap" | "sessio
 export interface Violation {
   kind: ViolationKind;
   detail: string;
+  /** An order violation: `subscriber` got `key` at `at` after the newer `newer` (at `newerAt`). */
+  order?: { subscriber: string; key: string; at: number; newer: string; newerAt: number };
 }
 
 export interface CheckOptions {
@@ -96,7 +98,11 @@ export function check(history: History, opts: CheckOptions): Violation[] {
       const stream = `${m.publisher}\u0000${m.topic}`;
       const prev = last.get(stream);
       if (prev !== undefined && m.n < prev.n) {
-        violations.push({ kind: "order", detail: `${subscriber} got ${m.key} (${m.topic}) at ${at(r.at)} after ${m.publisher}:${prev.n} (at ${at(prev.at)})` });
+        violations.push({
+          kind: "order",
+          detail: `${subscriber} got ${m.key} (${m.topic}) at ${at(r.at)} after ${m.publisher}:${prev.n} (at ${at(prev.at)})`,
+          order: { subscriber, key: m.key, at: r.at, newer: `${m.publisher}:${prev.n}`, newerAt: prev.at },
+        });
       }
       if (prev === undefined || m.n > prev.n) last.set(stream, { n: m.n, at: r.at });
     }

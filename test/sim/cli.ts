@@ -2,7 +2,7 @@ import { ALL_FAULTS, CI_FAULTS, type FaultFlags } from "./flags.js";
 import { runSimulation, type SimResult } from "./run.js";
 
 /**
- * `npm run sim -- [--seeds N] [--from S] [--seed S] [--faults all|ci|name,name] [--verbose]`: runs seeded
+ * `npm run sim -- [--seeds N] [--from S] [--seed S] [--faults all|ci|name,name] [--verbose] [--classify]`: runs seeded
  * simulations and prints every violation with its seed (rerun one with --seed S --verbose for its fault log).
  */
 export async function main(argv: string[]): Promise<number> {
@@ -11,6 +11,8 @@ export async function main(argv: string[]): Promise<number> {
     return i >= 0 ? argv[i + 1] : undefined;
   };
   const verbose = argv.includes("--verbose");
+  const classify = argv.includes("--classify");
+  const allShapes = new Map<string, { violations: number; seeds: number[] }>();
   const one = arg("seed");
   const from = Number(arg("from") ?? 1);
   const count = one !== undefined ? 1 : Number(arg("seeds") ?? 100);
@@ -23,7 +25,7 @@ export async function main(argv: string[]): Promise<number> {
   for (let seed = first; seed < first + count; seed++) {
     let result: SimResult;
     try {
-      result = await runSimulation({ seed, faults });
+      result = await runSimulation({ seed, faults, classify });
     } catch (err) {
       console.log(`seed ${seed}: the run itself failed: ${(err as Error).stack ?? String(err)}`);
       failed++;
@@ -32,15 +34,24 @@ export async function main(argv: string[]): Promise<number> {
     const v = result.violations;
     if (v.length > 0) failed++;
     for (const kind of new Set(v.map((x) => x.kind))) byKind.set(kind, [...(byKind.get(kind) ?? []), seed]);
+    for (const [shape, n] of result.shapes ?? []) {
+      const s = allShapes.get(shape) ?? { violations: 0, seeds: [] };
+      s.violations += n;
+      s.seeds.push(seed);
+      allShapes.set(shape, s);
+    }
     if (v.length > 0 || verbose) {
       console.log(`seed ${seed}: ${v.length} violations (${result.published} published, ${result.acknowledged} acknowledged, ${result.receipts} receipts, ${result.overlaps} overlaps, ${result.events} events, ${Math.round(result.virtualMs / 1000)} s virtual)`);
+      if (result.shapes !== undefined) console.log(`  shapes: ${[...result.shapes].map(([k, n]) => `${k} ${n}`).join(", ")}`);
       for (const x of v.slice(0, verbose ? 1000 : 5)) console.log(`  ${x.kind}: ${x.detail}`);
       if (verbose) for (const line of result.log) console.log(`    | ${line}`);
+      if (verbose) for (const line of result.notes ?? []) console.log(`    = ${line}`);
     }
   }
   const secs = ((performance.now() - started) / 1000).toFixed(1);
   console.log(`${count} seeds in ${secs} s: ${failed} with violations`);
   for (const [kind, seeds] of byKind) console.log(`  ${kind}: ${seeds.length} seeds, e.g. ${seeds.slice(0, 10).join(" ")}`);
+  for (const [shape, s] of allShapes) console.log(`  shape ${shape}: ${s.violations} violations in ${s.seeds.length} seeds, e.g. ${s.seeds.slice(0, 10).join(" ")}`);
   return failed > 0 ? 1 : 0;
 }
 

@@ -45,7 +45,7 @@ export class SimNode {
   async start(template: MqgateConfig, store: MemoryStore, storeFaults: StoreFaults, sqs: SqsModel): Promise<void> {
     const config: MqgateConfig = { ...template, nodeId: this.id };
     const communicator = new SqsCommunicator({
-      client: sqs.clientFor(this.faults) as unknown as SQSClient,
+      client: sqs.clientFor(this.faults, this.id) as unknown as SQSClient,
       prefix: "sim",
       onError: (err) => {
         this.errors++;

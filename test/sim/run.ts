@@ -11,6 +11,7 @@ import { SimNode } from "./node.js";
 import { ServingMonitor } from "./serving.js";
 import { Prng } from "./prng.js";
 import { SqsModel } from "./sqs-model.js";
+import { shapes, SqsTrail } from "./trail.js";
 import { VirtualTime } from "./virtual-time.js";
 
 /**
@@ -34,6 +35,8 @@ export interface SimOptions {
   extraChecks?: ((history: History) => Violation[])[];
   /** Test hook: the SQS model accepts and then drops the n-th node message of type "deliver". */
   sabotage?: { dropDelivery: number };
+  /** Sort the order violations into shapes (`SimResult.shapes`, decision 038). */
+  classify?: boolean;
 }
 
 export interface SimResult {
@@ -47,6 +50,9 @@ export interface SimResult {
   virtualMs: number;
   events: number;
   log: string[];
+  /** With `classify`: the violations' shapes and their counts (test/sim/trail.ts). */
+  shapes?: Map<string, number>;
+  notes?: string[];
 }
 
 const HEARTBEAT_MS = 1_000;
@@ -118,6 +124,7 @@ class World {
       approximateCountsLie: this.f.approximateCounts,
       dropDelivery: opts.sabotage?.dropDelivery ?? 0,
     });
+    if (opts.classify === true) this.sqs.trail = new SqsTrail();
   }
 
   private live(): SimNode[] {
@@ -185,6 +192,7 @@ class World {
       virtualMs: this.time.now - t0,
       events: this.time.events,
       log: [...this.history.log, `SQS: ${this.sqs.droppedAfterDelete} messages accepted by a deleted queue and dropped`],
+      ...(this.sqs.trail === null ? {} : { shapes: shapes(this.sqs.trail, violations, this.history), notes: this.sqs.trail.notes }),
     };
   }
 

@@ -60,6 +60,16 @@ describe("simulation", () => {
     }
   });
 
+  // Decision 038: a node back from a pause (or a survivor draining a dead node's queue) stored older messages for an
+  // offline session behind newer ones of the same publisher on the same topic; the claim now puts them back in
+  // publish order. Seed 1: n2 stores pub2:34..47 for sub2 (adopted while n2 was paused) behind pub2:48..87.
+  it("keeps per-publisher order in a queue stored while its session was offline (pauses seeds 1, 3 and 9)", { timeout: 60_000 }, async () => {
+    for (const seed of [1, 3, 9]) {
+      const r = await runSimulation({ seed, faults: { ...NO_FAULTS, pauses: true } });
+      expect(r.violations, summary(r)).toEqual([]);
+    }
+  });
+
   it("is deterministic: a seed gives the same run twice", async () => {
     const a = await runSimulation({ seed: 7, faults: ALL_FAULTS });
     const b = await runSimulation({ seed: 7, faults: ALL_FAULTS });

@@ -1,5 +1,6 @@
 import type { Prng } from "./prng.js";
 import type { NodeFaults } from "./faults.js";
+import type { SqsTrail } from "./trail.js";
 
 /**
  * A model of SQS FIFO queues at the API level, so the simulation drives the real SqsCommunicator (sender lanes,
@@ -70,6 +71,8 @@ export class SqsModel {
   /** Messages sent to a deleted queue inside its 60 s window: accepted, then dropped (what SQS does). */
   droppedAfterDelete = 0;
   private deliveries = 0;
+  /** Where each message went in SQS (--classify), or null. */
+  trail: SqsTrail | null = null;
 
   constructor(
     private readonly prng: Prng,
@@ -77,9 +80,9 @@ export class SqsModel {
   ) {}
 
   /** An SQSClient-shaped facade for one node: its calls suffer that node's faults. */
-  clientFor(faults: NodeFaults): { send(cmd: { input: unknown }, opts?: { abortSignal?: AbortSignal }): Promise<unknown>; destroy(): void } {
+  clientFor(faults: NodeFaults, reader = "?"): { send(cmd: { input: unknown }, opts?: { abortSignal?: AbortSignal }): Promise<unknown>; destroy(): void } {
     return {
-      send: (cmd, opts) => faults.call("sqs", () => this.dispatch(cmd.constructor.name, cmd.input as Record<string, unknown>, opts?.abortSignal)),
+      send: (cmd, opts) => faults.call("sqs", () => this.dispatch(cmd.constructor.name, cmd.input as Record<string, unknown>, opts?.abortSignal, reader)),
       destroy() {},
     };
   }
@@ -93,7 +96,7 @@ export class SqsModel {
     return this.opts.errorRate > 0 && this.prng.chance(this.opts.errorRate);
   }
 
-  private async dispatch(command: string, input: Record<string, unknown>, signal: AbortSignal | undefined): Promise<unknown> {
+  private async dispatch(command: string, input: Record<string, unknown>, signal: AbortSignal | undefined, reader: string): Promise<unknown> {
     const lostReply = command === "SendMessageBatchCommand" && this.fail();
     if (!lostReply && command !== "ReceiveMessageCommand" && this.fail()) throw new SqsError("InternalError", `${command}: injected failure`);
     let result: unknown;
@@ -118,7 +121,7 @@ export class SqsModel {
         result = this.sendBatch(input);
         break;
       case "ReceiveMessageCommand":
-        result = await this.receive(input, signal);
+        result = await this.receive(input, signal, reader);
         break;
       case "DeleteMessageBatchCommand":
         result = this.deleteBatch(input);
@@ -195,6 +198,7 @@ export class SqsModel {
       if (this.opts.dropDelivery !== undefined && e.MessageBody.includes('"type":"deliver"') && ++this.deliveries === this.opts.dropDelivery) continue;
       live.dedup.set(key, now);
       sqsLog(live, `send m-${this.seq} g=${e.MessageGroupId} ${e.MessageBody}`);
+      this.trail?.sent(live.name, e.MessageBody);
       live.messages.push({ seq: this.seq, messageId, body: e.MessageBody, groupId: e.MessageGroupId, receiveCount: 0, invisibleUntil: 0, receipt: null });
     }
     if (live.dedup.size > 10_000) for (const [k, t] of live.dedup) if (now - t >= DEDUP_MS) live.dedup.delete(k);
@@ -202,7 +206,7 @@ export class SqsModel {
     return { Successful: successful, Failed: [] };
   }
 
-  private take(q: Queue, max: number): unknown[] {
+  private take(q: Queue, max: number, reader: string): unknown[] {
     const now = Date.now();
     const blocked = new Set<string>();
     const out: unknown[] = [];
@@ -217,19 +221,20 @@ export class SqsModel {
       m.invisibleUntil = now + q.visibilityMs;
       m.receipt = `r-${m.messageId}-${m.receiveCount}`;
       sqsLog(q, `recv ${m.messageId} g=${m.groupId} rc=${m.receiveCount} ${m.body}`);
+      this.trail?.received(q.name, reader, m.receiveCount, m.body);
       out.push({ MessageId: m.messageId, ReceiptHandle: m.receipt, Body: m.body, Attributes: { ApproximateReceiveCount: String(m.receiveCount) } });
     }
     return out;
   }
 
-  private async receive(input: Record<string, unknown>, signal: AbortSignal | undefined): Promise<unknown> {
+  private async receive(input: Record<string, unknown>, signal: AbortSignal | undefined, reader: string): Promise<unknown> {
     const url = String(input.QueueUrl);
     const max = Math.min(10, Number(input.MaxNumberOfMessages ?? 1));
     const deadline = Date.now() + Number(input.WaitTimeSeconds ?? 0) * 1000;
     for (;;) {
       if (signal?.aborted === true) throw new SqsError("AbortError", "Request aborted");
       const q = this.live(url);
-      const got = this.take(q, max);
+      const got = this.take(q, max, reader);
       if (got.length > 0 || Date.now() >= deadline) return { Messages: got };
       // Wait for a send, a visibility change, the next visibility expiry, or the end of the long poll.
       await new Promise<void>((resolve) => {

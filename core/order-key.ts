@@ -1,0 +1,37 @@
+import { createHash } from "node:crypto";
+
+/**
+ * A message's order key (decision 038): who published it and where it stands among that publisher's messages,
+ * `<publisher>.<epoch>.<n>`. `publisher` is a short digest of the publisher's client id, `epoch` the epoch of its
+ * session's claim under which the broker received it (base 36; a later connection of the client has a higher one),
+ * and `n` counts the QoS 1/2 publishes received on that claim (base 36). Two messages of one publisher on one topic
+ * compare by it in the order the client sent them, whichever nodes they went through; a message delivered late
+ * (drained from a dead node's queue) finds its place among the ones stored for an offline session before it.
+ */
+
+const KEY = /^[A-Za-z0-9_-]{1,16}\.[0-9a-z]{1,11}\.[0-9a-z]{1,11}$/;
+
+/** The publisher part of a client's order keys (computed once per session). */
+export function orderTag(clientId: string): string {
+  return createHash("sha1").update(clientId).digest("base64url").slice(0, 12);
+}
+
+export function orderKey(tag: string, epoch: number, n: number): string {
+  return `${tag}.${epoch.toString(36)}.${n.toString(36)}`;
+}
+
+export function isOrderKey(v: unknown): v is string {
+  return typeof v === "string" && v.length <= 40 && KEY.test(v);
+}
+
+/** The stream a key orders within, with the topic: one publisher on one topic ([MQTT-4.6.0-6]). */
+export function orderStream(key: string, topic: string): string {
+  return `${key.slice(0, key.indexOf("."))}\u0000${topic}`;
+}
+
+/** Negative when `a` was published before `b` (both of one publisher). */
+export function compareOrder(a: string, b: string): number {
+  const [, ea = "0", na = "0"] = a.split(".");
+  const [, eb = "0", nb = "0"] = b.split(".");
+  return parseInt(ea, 36) - parseInt(eb, 36) || parseInt(na, 36) - parseInt(nb, 36);
+}

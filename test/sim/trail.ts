@@ -1,0 +1,102 @@
+import type { History } from "./history.js";
+import type { Violation } from "./checker.js";
+
+/**
+ * `--classify` (decision 038): where each forwarded message went in SQS, to sort a run's order violations into
+ * shapes. Only records; never changes what the model does.
+ */
+
+interface Receive {
+  /** Node whose queue it is (from the queue name). */
+  owner: string;
+  /** Node that received it. */
+  reader: string;
+  rc: number;
+  at: number;
+}
+
+export class SqsTrail {
+  private readonly receives = new Map<string, Receive[]>();
+
+  private readonly sends = new Map<string, { owner: string; at: number }[]>();
+  /** Debug lines of the last shape() calls. */
+  readonly notes: string[] = [];
+
+  sent(queue: string, body: string): void {
+    const owner = ownerOf(queue);
+    for (const key of keysOf(body)) {
+      let list = this.sends.get(key);
+      if (list === undefined) this.sends.set(key, (list = []));
+      list.push({ owner, at: Date.now() });
+    }
+  }
+
+  received(queue: string, reader: string, rc: number, body: string): void {
+    const owner = ownerOf(queue);
+    for (const key of keysOf(body)) {
+      let list = this.receives.get(key);
+      if (list === undefined) this.receives.set(key, (list = []));
+      list.push({ owner, reader, rc, at: Date.now() });
+    }
+  }
+
+  /**
+   * The shape of an order violation (decision 038): `<drain|own>-<inflight|queued>-<before|after>`. Judged from the
+   * SQS receive that led to the late delivery: the last receive of the late message before it reached the
+   * subscriber, or, when that was a node's own receive of a copy another node drained from a third node's queue and
+   * passed on, that drain (unless it was handed back: its queue was received from again later). `drain`: by a node
+   * other than the queue's; `inflight`: received before (back after the visibility timeout); `before`: the newer
+   * message had reached the subscriber before that receive (only holding its deliveries could have kept the order),
+   * `after`: later (the late message was put behind it). `nosqs`: it never went through SQS.
+   */
+  shape(v: Violation): string {
+    const o = v.order;
+    if (o === undefined) return v.kind;
+    const got = (this.receives.get(o.key) ?? []).filter((r) => r.at <= o.at);
+    // The receive that led to the late delivery: the last one before it, or, when that was a node's own receive of a
+    // copy another node drained from a third node's queue and passed on, that drain.
+    let d = got[got.length - 1];
+    if (d === undefined) return "nosqs";
+    const last = d;
+    // A drain that was handed back (its queue's node came back: a later receive of the same queue) is not it.
+    const drains = got.filter((r, i) => r.reader !== r.owner && r.owner !== last.owner && !got.slice(i + 1).some((x) => x.owner === r.owner));
+    if (last.reader === last.owner) d = drains.pop() ?? last;
+    const sent = (this.sends.get(o.key) ?? []).filter((x) => x.owner === d.owner && x.at <= d.at);
+    this.notes.push(`${o.subscriber} ${o.key} at ${t(o.at)} after ${o.newer} at ${t(o.newerAt)}: sent to ${d.owner} at ${sent.map((x) => t(x.at)).join(",")}, received by ${d.reader} at ${t(d.at)} rc=${d.rc}`);
+    return `${d.reader === d.owner ? "own" : "drain"}-${d.rc > 1 ? "inflight" : "queued"}-${o.newerAt < d.at ? "before" : "after"}`;
+  }
+}
+
+/** Counts of shapes over the violations of one run. */
+export function shapes(trail: SqsTrail, violations: readonly Violation[], _history: History): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const v of violations) {
+    const s = trail.shape(v);
+    out.set(s, (out.get(s) ?? 0) + 1);
+  }
+  return out;
+}
+
+function t(ms: number): string {
+  return new Date(ms).toISOString().slice(14, 23);
+}
+
+function ownerOf(queue: string): string {
+  return /node-(.*)\.fifo$/.exec(queue)?.[1] ?? queue;
+}
+
+/** The publishes (payload keys) of the `deliver` node messages in a queue body. */
+function keysOf(body: string): string[] {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return [];
+  }
+  const keys: string[] = [];
+  for (const m of Array.isArray(parsed) ? parsed : [parsed]) {
+    const d = m as { type?: string; msg?: { payload?: string } };
+    if (d.type === "deliver" && d.msg?.payload !== undefined) keys.push(Buffer.from(d.msg.payload, "base64").toString());
+  }
+  return keys;
+}
