@@ -24,6 +24,7 @@ import { type RetainedHost, RetainedStream } from "./retained.js";
 import { type RetainedFeed, Session, type SessionHost } from "./session.js";
 import { previousHolders } from "./move-settle.js";
 import { BrokerStats } from "./stats.js";
+import { TargetSet } from "./target-set.js";
 import { LOCAL_WILLS, type WillStore } from "./wills.js";
 import type { CloseReason, DropReason, Message } from "./types.js";
 
@@ -155,10 +156,10 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
   private acceptGate: () => boolean = () => true;
   private readonly trie = new SubscriptionTrie<Subscription>();
   /**
-   * Scratch map for one routing pass: session -> highest granted QoS (one copy per session [MQTT-3.3.5-1]), or
-   * DENIED once a guarded subscription of the session refused the message.
+   * Scratch set for one routing pass: session -> highest granted QoS (one copy per session [MQTT-3.3.5-1]), or
+   * DENIED once a guarded subscription of the session refused the message (broker/target-set.ts).
    */
-  private readonly scratch = new Map<Session, number>();
+  private readonly scratch = new TargetSet<Session>();
   private targets = this.scratch;
   /** The topic of the routing pass in progress (read by `collectTarget`, so it needs no closure per message). */
   private routedTopic = "";
@@ -910,8 +911,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
    * session that had it already is refused as a duplicate (decision 023).
    */
   routeLocal(msg: Message, only: ReadonlySet<string> | null = null, orStored = false, shared: "deliver" | "skip" | SharedGroup[] = "deliver"): number {
-    // A publish from inside a delivery (an event listener publishing) gets its own scratch map.
-    const targets = this.routing ? new Map<Session, number>() : this.scratch;
+    // A publish from inside a delivery (an event listener publishing) gets its own scratch set.
+    const targets = this.routing ? new TargetSet<Session>() : this.scratch;
     this.targets = targets;
     const outerIds = this.targetIds;
     const outerGroups = this.targetGroups;
@@ -937,7 +938,9 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     this.routing = true;
     const qos = msg.qos;
     try {
-      for (const [session, target] of targets) {
+      for (let i = 0; i < targets.size; i++) {
+        const session = targets.keyAt(i);
+        const target = targets.wordAt(i);
         const granted = target & 3;
         if (only !== null && !only.has(session.clientId) && !(orStored && session.persistent && target !== DENIED && granted > 0 && qos > 0)) continue;
         if (target === DENIED) {
