@@ -9,12 +9,15 @@ const KEEP_CAPACITY = 1024;
  * A `Map` did this before, cleared after every publish; `Map.prototype.clear` allocates a new hash table each time
  * (~300 B of young-generation garbage per publish, decision 039's profile). Most publishes match a few sessions, so
  * the entries live in two arrays that `clear` keeps, found by a linear scan; a publish that matches more than
- * SCAN_LIMIT sessions gets a Map index for the rest of its pass (dropped at `clear`).
+ * SCAN_LIMIT sessions also fills a Map index, kept and cleared between passes as the Map was before.
  */
 export class TargetSet<K extends object> {
   private keys: (K | null)[] = [];
   private words: number[] = [];
+  /** Made at the first pass with more than SCAN_LIMIT entries and kept (cleared) for the next ones. */
   private index: Map<K, number> | null = null;
+  /** Whether this pass has gone past SCAN_LIMIT entries, and `index` holds them. */
+  private indexed = false;
   private count = 0;
 
   get size(): number {
@@ -35,10 +38,11 @@ export class TargetSet<K extends object> {
     const n = this.count++;
     this.keys[n] = key;
     this.words[n] = word;
-    if (this.index !== null) this.index.set(key, n);
+    if (this.indexed) (this.index as Map<K, number>).set(key, n);
     else if (this.count > SCAN_LIMIT) {
-      const index = (this.index = new Map<K, number>());
+      const index = (this.index ??= new Map<K, number>());
       for (let j = 0; j < this.count; j++) index.set(this.keys[j] as K, j);
+      this.indexed = true;
     }
   }
 
@@ -60,11 +64,14 @@ export class TargetSet<K extends object> {
       for (let i = 0; i < this.count; i++) this.keys[i] = null;
     }
     this.count = 0;
-    this.index = null;
+    if (this.indexed) {
+      (this.index as Map<K, number>).clear();
+      this.indexed = false;
+    }
   }
 
   private find(key: K): number {
-    if (this.index !== null) return this.index.get(key) ?? -1;
+    if (this.indexed) return (this.index as Map<K, number>).get(key) ?? -1;
     const keys = this.keys;
     for (let i = 0; i < this.count; i++) if (keys[i] === key) return i;
     return -1;
