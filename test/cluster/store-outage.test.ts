@@ -80,6 +80,21 @@ async function twoNodes(nodeTtlMs = 1000): Promise<{ memory: MemoryStore; regist
 
 const registered = async (memory: MemoryStore, node: string): Promise<boolean> => (await memory.listNodes(Date.now())).some((n) => n.nodeId === node);
 
+
+/** A `match` forward of QoS 1 on `t/1` from a node long gone, received by `node` now (a late drain). */
+function injectLateForward(registry: { injectRaw(node: string, bodies: string[]): void }, node: string): void {
+  const late: NodeMessage = {
+    type: "deliver",
+    id: "late-1",
+    origin: "node-9",
+    seq: 1,
+    msg: { topic: "t/1", payload: Buffer.from("late").toString("base64"), qos: 1, retain: false },
+    targets: [],
+    match: true,
+  };
+  registry.injectRaw(node, [encodeNodeMessage(late)]);
+}
+
 describe("a store outage longer than the TTL", () => {
   it("is not taken for the death of the nodes that register again a little later: their sessions stay theirs", async () => {
     // A TTL well above the time a node takes to register again once its store answers (its retries back off to
@@ -124,16 +139,7 @@ describe("a store outage longer than the TTL", () => {
     links[0].loseReplies.push("releaseSession");
     links[0].down = false;
     await until(() => registered(memory, "node-1"), "node-1 to register again");
-    const late: NodeMessage = {
-      type: "deliver",
-      id: "late-1",
-      origin: "node-9",
-      seq: 1,
-      msg: { topic: "t/1", payload: Buffer.from("late").toString("base64"), qos: 1, retain: false },
-      targets: [],
-      match: true,
-    };
-    registry.injectRaw("node-1", [encodeNodeMessage(late)]);
+    injectLateForward(registry, "node-1");
     await until(() => links[0].loseReplies.length === 0 && n1.broker.sessions.has("dev"), "node-1 to hold dev again");
     const dev = await mqtt.connectAsync({ host: "127.0.0.1", port: n2.mqttPort, clientId: "dev", clean: false, reconnectPeriod: 0 });
     clients.push(dev);
@@ -165,16 +171,7 @@ describe("a store outage longer than the TTL", () => {
     links[0].release();
     await until(() => registered(memory, "node-1"), "node-1 to register again");
     // A match forward node-1's earlier incarnation was sent while dev was its session, received now.
-    const late: NodeMessage = {
-      type: "deliver",
-      id: "late-1",
-      origin: "node-9",
-      seq: 1,
-      msg: { topic: "t/1", payload: Buffer.from("late").toString("base64"), qos: 1, retain: false },
-      targets: [],
-      match: true,
-    };
-    registry.injectRaw("node-1", [encodeNodeMessage(late)]);
+    injectLateForward(registry, "node-1");
     await until(() => got.length === 1, "the late forward at dev on node-2");
     expect(got).toEqual(["late"]);
   });
