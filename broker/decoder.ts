@@ -75,9 +75,10 @@ export class PacketDecoder {
 
   /**
    * Decodes what a read brought: `chunk`'s first `length` bytes. A `borrowed` chunk is overwritten by the next read
-   * (broker/borrowed-reads.ts): nothing decoded from it may keep its bytes, so a packet that keeps bytes (a
-   * PUBLISH's payload, anything mqtt-packet parses) is copied out first, and so is the start of a packet cut across
-   * reads. The acknowledgements and PINGREQ keep nothing and are decoded in place.
+   * (broker/borrowed-reads.ts): nothing decoded from it may keep its bytes. A 3.1.1 PUBLISH gets a copy of its
+   * payload; any other packet that may keep bytes (an MQTT 5 PUBLISH and its properties, anything mqtt-packet
+   * parses) is decoded from a copy of its frame, and the start of a packet cut across reads is copied too. The
+   * acknowledgements and PINGREQ keep nothing and are decoded in place.
    */
   push(chunk: Buffer, length: number = chunk.length, borrowed = false): void {
     if (this.failed) return;
@@ -140,10 +141,10 @@ export class PacketDecoder {
         break;
       }
       const type = (buf[pos] as number) >> 4;
-      const packet =
-        inPlace && (type < 4 || type > 7) && type !== 12
-          ? this.decode(copyOf(buf, pos, end), 0, p - pos, end - pos)
-          : this.decode(buf, pos, p, end);
+      let packet: Packet | Error;
+      if (!inPlace || (type >= 4 && type <= 7) || type === 12) packet = this.decode(buf, pos, p, end);
+      else if (type === 3 && this.level !== 5) packet = decodeHot(buf, pos, p, end, true) as Packet | Error;
+      else packet = this.decode(copyOf(buf, pos, end), 0, p - pos, end - pos);
       const size = end - pos;
       pos = end;
       if (packet instanceof Error) {
@@ -176,7 +177,7 @@ export class PacketDecoder {
  * Decodes a hot-path packet from `buf` (first byte at `start`, body from `body` to `end`); undefined for the
  * other types, which go to mqtt-packet.
  */
-function decodeHot(buf: Buffer, start: number, body: number, end: number): Packet | Error | undefined {
+function decodeHot(buf: Buffer, start: number, body: number, end: number, copyPayload = false): Packet | Error | undefined {
   const first = buf[start] as number;
   const length = end - body;
   switch (first >> 4) {
@@ -201,7 +202,8 @@ function decodeHot(buf: Buffer, start: number, body: number, end: number): Packe
         dup: (first & 0x08) !== 0,
         retain: (first & 0x01) !== 0,
         topic,
-        payload: buf.subarray(payloadStart, end),
+        // From a borrowed chunk the payload is copied out (the next read overwrites the chunk).
+        payload: copyPayload ? copyOf(buf, payloadStart, end) : buf.subarray(payloadStart, end),
         messageId,
         length,
       };

@@ -167,6 +167,26 @@ describe("PacketDecoder with borrowed chunks", () => {
   });
 });
 
+describe("PacketDecoder with borrowed chunks at MQTT 5", () => {
+  it("a PUBLISH keeps its payload and binary properties after the buffer is overwritten", () => {
+    const shared = Buffer.alloc(256);
+    const packets: Packet[] = [];
+    const decoder = new PacketDecoder({ onPacket: (p) => (packets.push(p), true), onDecodeError: (e) => { throw e; }, onOversize: () => { throw new Error("oversize"); } }, 1 << 20);
+    decoder.setProtocolLevel(5);
+    const publish = generate(
+      { cmd: "publish", topic: "t/5", payload: Buffer.from("five"), qos: 1, messageId: 3, retain: false, dup: false, properties: { correlationData: Buffer.from("corr"), responseTopic: "r/5" } },
+      { protocolVersion: 5 },
+    );
+    publish.copy(shared);
+    decoder.push(shared, publish.length, true);
+    shared.fill(0xaa);
+    const p = packets[0] as { payload: Buffer; props?: { correlationData?: Buffer; responseTopic?: string } };
+    expect(p.payload.toString()).toBe("five");
+    expect(p.props?.correlationData?.toString()).toBe("corr");
+    expect(p.props?.responseTopic).toBe("r/5");
+  });
+});
+
 describe("a broker's plain TCP connection", () => {
   let b: TestBroker | undefined;
   afterEach(async () => {
