@@ -1,5 +1,6 @@
 import { Socket } from "node:net";
 import type { Duplex } from "node:stream";
+import { copyOf } from "./decoder.js";
 
 /**
  * Reads of plain TCP connections into one buffer that every such connection shares (decision 039).
@@ -102,9 +103,7 @@ export class SharedBufferReads {
       this.sink.push(buf, length, true);
       return;
     }
-    const copy = Buffer.allocUnsafe(length);
-    buf.copy(copy, 0, 0, length);
-    (this.held ??= []).push(copy);
+    (this.held ??= []).push(copyOf(buf, 0, length));
     this.heldBytes += length;
     if (!this.stopped && this.heldBytes >= this.stream.readableHighWaterMark) {
       this.stopped = true;

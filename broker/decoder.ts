@@ -31,7 +31,7 @@ export interface PacketSink {
 const COPY_REST_BELOW = 4096;
 
 /** `buf[start, end)` in a buffer of its own (small ones from Node's pool). */
-function copyOf(buf: Buffer, start: number, end: number): Buffer {
+export function copyOf(buf: Buffer, start: number, end: number): Buffer {
   const out = Buffer.allocUnsafe(end - start);
   buf.copy(out, 0, start, end);
   return out;

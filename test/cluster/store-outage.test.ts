@@ -80,7 +80,6 @@ async function twoNodes(nodeTtlMs = 1000): Promise<{ memory: MemoryStore; regist
 
 const registered = async (memory: MemoryStore, node: string): Promise<boolean> => (await memory.listNodes(Date.now())).some((n) => n.nodeId === node);
 
-
 /** A `match` forward of QoS 1 on `t/1` from a node long gone, received by `node` now (a late drain). */
 function injectLateForward(registry: { injectRaw(node: string, bodies: string[]): void }, node: string): void {
   const late: NodeMessage = {
