@@ -558,7 +558,10 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     // Take-over across nodes [MQTT-3.1.4-2]: the node that held the client closes its connection, the node that
     // kept the session offline drops its copy (decision 017); the claim succeeded, so this client's identity owns
     // the session. What those nodes pass on goes first: the held deliveries wait for their replies (decision 031).
-    const settling = this.cluster !== null && claim !== null && this.cluster.claimedHere(session, claim.epoch, claim.previousNode, claim.previousCustodian ?? null);
+    const settling =
+      this.cluster !== null &&
+      claim !== null &&
+      this.cluster.claimedHere(session, claim.epoch, { previousNode: claim.previousNode, custodian: claim.previousCustodian ?? null, earlier: claim.earlierHolders, sessionEnded: discard });
     if (!settling) session.releaseDeliveries();
     conn.completeConnect();
     this.emit("client.connected", session, conn, sessionPresent);

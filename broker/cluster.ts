@@ -6,7 +6,7 @@ import type { NodeRecord, StoredOutgoing, StoreOp, StoreOpResult } from "../core
 import { Adopter } from "./adoption.js";
 import type { Broker, RemoteRoutes } from "./broker.js";
 import type { ResultTarget } from "./journal.js";
-import { MOVE_SETTLE_MS, MoveSettler } from "./move-settle.js";
+import { MOVE_SETTLE_MS, MoveSettler, type ClaimedFrom } from "./move-settle.js";
 import { RouteSync } from "./routes.js";
 import { sendUntilTaken } from "./send-retry.js";
 import type { Session } from "./session.js";
@@ -165,6 +165,7 @@ export class Cluster implements ResultTarget<Reroute> {
       journal: broker.journal,
       session: (clientId) => broker.sessions.get(clientId),
       reply: (node, clientId, epoch) => this.sendControl(node, { type: "moved", id: this.newMessageId(), origin: this.nodeId, clientId, epoch }),
+      kick: (node, clientId, epoch, sessionEnded) => this.takeover(node, clientId, epoch, sessionEnded),
     });
     this.routes = new RouteSync(broker.store, this.nodeId, {
       pollMs: opts.routePollMs ?? 50,
@@ -757,14 +758,15 @@ export class Cluster implements ResultTarget<Reroute> {
   }
 
   /**
-   * `session` was claimed here under `epoch`, from `previousNode` (its connection's node) and `custodian` (the node
-   * that kept it offline), and both were kicked (`takeover`, right after the claim): each closes its connection or
-   * drops its copy (decision 017) and replies once it passed on what reached it for the session (decision 031).
-   * True when the session's deliveries stay held until then.
+   * `session` was claimed here under `epoch`, from `from.previousNode` (its connection's node) and `from.custodian`
+   * (the node that kept it offline), and both were kicked (`takeover`, right after the claim): each closes its
+   * connection or drops its copy (decision 017) and replies once it passed on what reached it for the session
+   * (decision 031); one that stays silent gets the earlier holders kicked too (decision 040). True when the
+   * session's deliveries stay held until then.
    */
-  claimedHere(session: Session, epoch: number, previousNode: string | null, custodian: string | null): boolean {
-    this.claimedFrom(session.clientId, custodian);
-    return this.settler.claimed(session, epoch, previousNode, custodian);
+  claimedHere(session: Session, epoch: number, from: ClaimedFrom): boolean {
+    this.claimedFrom(session.clientId, from.custodian);
+    return this.settler.claimed(session, epoch, from);
   }
 
   /**

@@ -16,7 +16,23 @@ interface Settling {
   epoch: number;
   /** The nodes whose reply is still awaited. */
   nodes: Set<string>;
+  /** Nodes the previous holder may have died before kicking (ClaimResult.earlierHolders, decision 040). */
+  earlier: readonly string[];
+  /** The claim was a Clean Start (passed on with the kicks of `earlier`). */
+  sessionEnded: boolean;
   timer: NodeJS.Timeout;
+}
+
+/** Where a claim took a session from, as the store answered it (ClaimResult). */
+export interface ClaimedFrom {
+  /** The node that held the client's connection. */
+  previousNode: string | null;
+  /** The node that kept the session offline (decision 017). */
+  custodian: string | null;
+  /** The nodes the claim before took it from (ClaimResult.earlierHolders). */
+  earlier?: readonly string[] | undefined;
+  /** A Clean Start: the old session ended. */
+  sessionEnded?: boolean | undefined;
 }
 
 /** Default wait for the old holders' replies (ms): a kick's and a reply's travel through the node queues. */
@@ -29,6 +45,8 @@ export interface MovePort {
   session(clientId: string): Session | undefined;
   /** Sends `moved` to `node`, behind this node's forwards to it. */
   reply(node: string, clientId: string, epoch: number): void;
+  /** Sends a take-over kick for the claim under `epoch` to `node` (Cluster.takeover). */
+  kick(node: string, clientId: string, epoch: number, sessionEnded: boolean): void;
 }
 
 /**
@@ -51,15 +69,22 @@ export class MoveSettler {
   ) {}
 
   /**
-   * `session` was claimed here under `epoch`, from `previousNode` (its connection's node) and `custodian` (the
-   * node that kept it offline), and the caller kicked each (right after the claim, behind this node's forwards to
-   * it, whatever became of the connection): the session's deliveries stay held until they replied. False when it
-   * came from no other node (nothing to wait for: the caller releases what the claim held).
+   * `session` was claimed here under `epoch`, from `from.previousNode` (its connection's node) and `from.custodian`
+   * (the node that kept it offline), and the caller kicked each (right after the claim, behind this node's forwards
+   * to it, whatever became of the connection): the session's deliveries stay held until they replied. False when
+   * it came from no other node (nothing to wait for: the caller releases what the claim held).
+   *
+   * A holder that does not reply within the limit may have died between its own claim and its kicks: the nodes it
+   * took the session from (`from.earlier`) were then never told and may still serve the client. They are kicked
+   * from here when the wait ends without that reply (decision 040); a kick they already had is harmless (a take-over
+   * kick only closes a connection of an older claim).
    */
-  claimed(session: Session, epoch: number, previousNode: string | null, custodian: string | null): boolean {
-    const nodes = previousHolders(this.port.nodeId, previousNode, custodian);
+  claimed(session: Session, epoch: number, from: ClaimedFrom): boolean {
+    const nodes = previousHolders(this.port.nodeId, from.previousNode, from.custodian);
     if (nodes.length === 0) return false;
-    this.start(session, epoch, nodes);
+    const self = this.port.nodeId;
+    const earlier = (from.earlier ?? []).filter((n) => n !== self && !nodes.includes(n));
+    this.start(session, epoch, nodes, earlier, from.sessionEnded === true);
     return true;
   }
 
@@ -81,12 +106,12 @@ export class MoveSettler {
   }
 
   /** `session` (attached here under `epoch`, holding since its claim began) holds its deliveries until `nodes` replied. */
-  start(session: Session, epoch: number, nodes: readonly string[]): void {
+  start(session: Session, epoch: number, nodes: readonly string[], earlier: readonly string[] = [], sessionEnded = false): void {
     this.end(session.clientId);
     session.holdDeliveries();
-    const timer = setTimeout(() => this.release(session.clientId, epoch), this.limitMs);
+    const timer = setTimeout(() => this.timedOut(session.clientId, epoch), this.limitMs);
     timer.unref();
-    this.settling.set(session.clientId, { session, epoch, nodes: new Set(nodes), timer });
+    this.settling.set(session.clientId, { session, epoch, nodes: new Set(nodes), earlier, sessionEnded, timer });
   }
 
   /** `node` replied for the claim under `epoch` (or cannot: its queue is gone). */
@@ -118,6 +143,14 @@ export class MoveSettler {
   /** Releases every session still waiting (the node stops). */
   releaseAll(): void {
     for (const [clientId, s] of this.settling) this.release(clientId, s.epoch);
+  }
+
+  /** The limit passed: release, and kick the earlier holders if a holder stayed silent (see `claimed`). */
+  private timedOut(clientId: string, epoch: number): void {
+    const s = this.settling.get(clientId);
+    if (s === undefined || s.epoch !== epoch) return;
+    this.release(clientId, epoch);
+    if (s.nodes.size > 0) for (const node of s.earlier) this.port.kick(node, clientId, epoch, s.sessionEnded);
   }
 
   private release(clientId: string, epoch: number): void {

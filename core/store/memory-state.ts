@@ -54,6 +54,8 @@ export interface ClaimRecord {
   present: boolean;
   previousNode: string | null;
   previousCustodian: string | null;
+  /** ClaimResult.earlierHolders as answered (empty: none). */
+  earlierHolders: string[];
 }
 
 /** A new, empty session; `seq` is the client id's seq counter (its entries will all be above it). */

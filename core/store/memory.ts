@@ -60,6 +60,9 @@ export class MemoryStore extends StoreParts implements Store {
     const previousNode = existing?.node ?? null;
     const previousCustodian = existing?.custodian ?? null;
     const v = this.versions.get(clientId) ?? { epoch: 0, seq: 0 };
+    // The holders the claim being superseded took the session from (its node may have died before kicking them).
+    const prior = existing !== undefined && v.claim !== undefined && v.claim.epoch === v.epoch ? v.claim : undefined;
+    const earlierHolders = prior === undefined ? [] : holdersOf(prior);
     v.epoch++;
     this.versions.set(clientId, v);
     this.tombstones.delete(clientId);
@@ -75,8 +78,8 @@ export class MemoryStore extends StoreParts implements Store {
     // It cannot expire before now + expiryMs (it is online now); an earlier entry stays and is rescheduled when due.
     if (expiryMs > 0) this.expiry.set(clientId, opts.now + expiryMs, true);
     const present = !discard && existing !== undefined;
-    if (opts.claimId !== undefined) v.claim = { id: opts.claimId, epoch: v.epoch, present, previousNode, previousCustodian };
-    return claimResult(clientId, s, v.epoch, { present, previousNode, previousCustodian });
+    if (opts.claimId !== undefined) v.claim = { id: opts.claimId, epoch: v.epoch, present, previousNode, previousCustodian, earlierHolders };
+    return claimResult(clientId, s, v.epoch, { present, previousNode, previousCustodian, earlierHolders });
   }
 
   /**
@@ -369,8 +372,17 @@ export class MemoryStore extends StoreParts implements Store {
   }
 }
 
-function claimResult(clientId: string, s: MemSession, epoch: number, answer: Pick<ClaimRecord, "present" | "previousNode" | "previousCustodian">): ClaimResult {
+function claimResult(clientId: string, s: MemSession, epoch: number, answer: Omit<ClaimRecord, "id" | "epoch">): ClaimResult {
   const result: ClaimResult = { epoch, present: answer.present, previousNode: answer.previousNode, snapshot: sessionSnapshot(clientId, s, epoch) };
   if (answer.previousCustodian !== null) result.previousCustodian = answer.previousCustodian;
+  if (answer.earlierHolders.length > 0) result.earlierHolders = answer.earlierHolders;
   return result;
+}
+
+/** The distinct nodes a recorded claim took its session from. */
+function holdersOf(c: ClaimRecord): string[] {
+  const nodes: string[] = [];
+  if (c.previousNode !== null) nodes.push(c.previousNode);
+  if (c.previousCustodian !== null && c.previousCustodian !== c.previousNode) nodes.push(c.previousCustodian);
+  return nodes;
 }

@@ -98,6 +98,11 @@ export class RedisStore extends StoreParts implements Store {
     const result: ClaimResult = { epoch: asInt(a[2], "epoch"), present: a[0] === 1, previousNode, snapshot: sessionSnapshot(clientId, a.slice(2)) };
     const previousCustodian = asNullableString(a[7], "previous custodian");
     if (previousCustodian !== null) result.previousCustodian = previousCustodian;
+    // Absent from a reply of a script loaded by an older version (the elements end at the custodian).
+    const earlierNode = a.length > 8 ? asNullableString(a[8], "earlier node") : null;
+    const earlierCustodian = a.length > 9 ? asNullableString(a[9], "earlier custodian") : null;
+    const earlier = [earlierNode, earlierCustodian].filter((n, i, all): n is string => n !== null && all.indexOf(n) === i);
+    if (earlier.length > 0) result.earlierHolders = earlier;
     return result;
   }
 

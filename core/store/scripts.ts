@@ -45,7 +45,9 @@ end
  * an id records its answer in `ver` (fields `c:*`); its repeat (same id, epoch unchanged, the node still the
  * owner) changes nothing and gets that answer again with the session as it is now (decision 034).
  * Reply: present, previousNode|nil, ...snapshot, previousCustodian|nil (the claim makes the claiming node the
- * custodian too, decision 017); or {-1, reason} when refused
+ * custodian too, decision 017), then the previous claim's previousNode|nil and previousCustodian|nil when that
+ * claim carried an id and set the current epoch (ClaimResult.earlierHolders, decision 040, kept as `c:en`/`c:ec`
+ * for a repeat); or {-1, reason} when refused
  * ('identity': another identity's session; 'session-limit': it would be new), with nothing changed.
  */
 export const CLAIM = script("claim", SESSION + String.raw`
@@ -58,16 +60,14 @@ local cid = ARGV[10] or ''
 local previous = false
 local custodian = false
 if existed then previous = redis.call('HGET', meta, 'node'); custodian = redis.call('HGET', meta, 'custodian') end
-if cid ~= '' and existed and previous == ARGV[1] then
-  local r = redis.call('HMGET', ver, 'epoch', 'c:id', 'c:epoch', 'c:present', 'c:node', 'c:custodian')
-  if r[2] == cid and r[3] == r[1] then
-    local prevNode, prevCustodian = false, false
-    if r[5] ~= '' then prevNode = r[5] end
-    if r[6] ~= '' then prevCustodian = r[6] end
-    local s = snapshot(tonumber(r[1]))
-    return { tonumber(r[4]), prevNode, s[1], s[2], s[3], s[4], s[5], prevCustodian }
-  end
+local r = redis.call('HMGET', ver, 'epoch', 'c:id', 'c:epoch', 'c:present', 'c:node', 'c:custodian', 'c:en', 'c:ec')
+local function named(v) if v and v ~= '' then return v end return false end
+if cid ~= '' and existed and previous == ARGV[1] and r[2] == cid and r[3] == r[1] then
+  local s = snapshot(tonumber(r[1]))
+  return { tonumber(r[4]), named(r[5]), s[1], s[2], s[3], s[4], s[5], named(r[6]), named(r[7]), named(r[8]) }
 end
+local earlierNode, earlierCustodian = false, false
+if existed and r[3] and r[3] == r[1] then earlierNode = named(r[5]); earlierCustodian = named(r[6]) end
 local epoch = redis.call('HINCRBY', ver, 'epoch', 1)
 redis.call('PERSIST', ver)
 local present = 0
@@ -81,9 +81,9 @@ local identity = owner
 if ARGV[6] ~= '' then identity = ARGV[6] end
 if identity then redis.call('HSET', meta, 'identity', identity) end
 if ARGV[2] == '0' and tonumber(ARGV[7]) > 0 then redis.call('HSET', meta, 'expiry', ARGV[7]) else redis.call('HDEL', meta, 'expiry') end
-if cid ~= '' then redis.call('HSET', ver, 'c:id', cid, 'c:epoch', epoch, 'c:present', present, 'c:node', previous or '', 'c:custodian', custodian or '') end
+if cid ~= '' then redis.call('HSET', ver, 'c:id', cid, 'c:epoch', epoch, 'c:present', present, 'c:node', previous or '', 'c:custodian', custodian or '', 'c:en', earlierNode or '', 'c:ec', earlierCustodian or '') end
 local s = snapshot(epoch)
-return { present, previous, s[1], s[2], s[3], s[4], s[5], custodian }
+return { present, previous, s[1], s[2], s[3], s[4], s[5], custodian, earlierNode, earlierCustodian }
 `);
 
 /**

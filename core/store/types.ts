@@ -156,6 +156,13 @@ export interface ClaimResult {
   previousNode: string | null;
   /** The node that had the session in its custody before this claim (decision 017), when one had it. */
   previousCustodian?: string;
+  /**
+   * The nodes the claim before this one took the session from (its `previousNode` and `previousCustodian`), when
+   * that claim carried an id and is the one this claim supersedes. A node that died between its claim and its
+   * take-over kicks never told them: they may still serve the client. The claiming node kicks them when the
+   * previous holder does not answer its own kick (broker/move-settle.ts, decision 040). Absent: none known.
+   */
+  earlierHolders?: string[];
   snapshot: SessionSnapshot;
 }
 

@@ -84,8 +84,8 @@ export const CI_FAULTS: FaultFlags = {
   crashes: false,
   // OFF: order only alone (decision 038's window, as crashes); S9's losses are fixed.
   crashAfterQos2Marker: false,
-  // OFF: clean alone (100 seeds); with the CI faults order (decision 038's window) and losses (21, 48, 62, 80 of 100;
-  // the same before decision 038), not diagnosed.
+  // OFF: clean alone (100 seeds); with the CI faults (seeds 1-100, 2026-12-04) no loss, one overlap (seed 21: a
+  // claimer died before its take-over kick; fixed by decision 040), and order (decision 038's window).
   crashInClaim: false,
   // OFF: decision 038 put the queues stored while a node was paused back in order (89 -> 32 of 100 seeds); left:
   // decision 038's window. With the CI faults 7 of 100 seeds lose and 3 duplicate (the same before), not diagnosed.

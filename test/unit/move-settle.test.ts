@@ -41,6 +41,7 @@ function fakePort(sessions: Record<string, Session> = {}) {
     journal,
     session: (clientId) => sessions[clientId],
     reply: (node, clientId, epoch) => sent.push(`moved ${node} ${clientId} ${epoch}`),
+    kick: (node, clientId, epoch, sessionEnded) => sent.push(`kick ${node} ${clientId} ${epoch}${sessionEnded ? " ended" : ""}`),
   };
   return { port, sent, land: () => land() };
 }
@@ -106,11 +107,11 @@ describe("MoveSettler (decision 031: order across a move)", () => {
     const { port, sent } = fakePort();
     const settler = new MoveSettler(1000, port);
     const a = fakeSession("a", 3);
-    expect(settler.claimed(a.asSession, 3, "n1", "n2")).toBe(true);
+    expect(settler.claimed(a.asSession, 3, { previousNode: "n1", custodian: "n2" })).toBe(true);
     const b = fakeSession("b", 4);
-    expect(settler.claimed(b.asSession, 4, "n1", "n1")).toBe(true);
+    expect(settler.claimed(b.asSession, 4, { previousNode: "n1", custodian: "n1" })).toBe(true);
     const c = fakeSession("c", 5);
-    expect(settler.claimed(c.asSession, 5, "n0", null)).toBe(false);
+    expect(settler.claimed(c.asSession, 5, { previousNode: "n0", custodian: null })).toBe(false);
     expect(sent).toEqual([]);
     expect([a.session.holding, b.session.holding, c.session.holding]).toEqual([true, true, false]);
     settler.replied("a", "n1", 3);
@@ -118,6 +119,26 @@ describe("MoveSettler (decision 031: order across a move)", () => {
     settler.replied("a", "n2", 3);
     settler.replied("b", "n1", 4);
     expect([a.session.holding, b.session.holding]).toEqual([false, false]);
+  });
+
+  it("kicks the earlier holders when a holder stays silent until the limit (it may have died before kicking them), and only then (decision 040)", () => {
+    const { port, sent } = fakePort();
+    const settler = new MoveSettler(1000, port);
+    // n3 claimed the session from n2 and died before its kick reached n2: this claim names n3 and, earlier, n2.
+    const silent = fakeSession("s", 7);
+    expect(settler.claimed(silent.asSession, 7, { previousNode: "n3", custodian: "n3", earlier: ["n2", "n0", "n3"], sessionEnded: true })).toBe(true);
+    // n1 answered: nothing more to do for this one.
+    const answered = fakeSession("a", 4);
+    settler.claimed(answered.asSession, 4, { previousNode: "n1", custodian: null, earlier: ["n2"] });
+    settler.replied("a", "n1", 4);
+    vi.advanceTimersByTime(999);
+    expect(sent).toEqual([]);
+    vi.advanceTimersByTime(1);
+    // Not this node (n0), not n3 (kicked already by the caller): n2 only, with this claim's epoch and Clean Start.
+    expect(sent).toEqual(["kick n2 s 7 ended"]);
+    expect(silent.session.holding).toBe(false);
+    vi.advanceTimersByTime(5000);
+    expect(sent).toEqual(["kick n2 s 7 ended"]);
   });
 
   it("a kicked node holds its forwarding copy's deliveries until its earlier writes were followed up, releases them, then replies", async () => {

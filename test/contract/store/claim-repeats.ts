@@ -60,6 +60,32 @@ export function claimRepeatTests(ctx: Ctx): void {
       expect(afterRelease).toMatchObject({ epoch: named.epoch + 1, previousNode: null });
     });
 
+    it("names the holders the superseded claim took the session from (earlierHolders), also in its repeat, and only that claim's", async () => {
+      await claim(ctx.store, "c1", { node: "node-a", claimId: "k0" });
+      const byB = await claim(ctx.store, "c1", { node: "node-b", claimId: "k1" });
+      // node-b took it from node-a; node-b may have died before kicking node-a, so node-c learns about node-a.
+      const byC = await claim(ctx.store, "c1", { node: "node-c", claimId: "k2" });
+      expect(byC).toMatchObject({ epoch: byB.epoch + 1, previousNode: "node-b", earlierHolders: ["node-a"] });
+      const again = await claim(ctx.store, "c1", { node: "node-c", claimId: "k2" });
+      expect(again).toMatchObject({ epoch: byC.epoch, previousNode: "node-b", earlierHolders: ["node-a"] });
+      // One step back only: node-d hears of node-b (what node-c took it from), not of node-a.
+      const byD = await claim(ctx.store, "c1", { node: "node-d", claimId: "k3" });
+      expect(byD.earlierHolders).toEqual(["node-b"]);
+      // A claim without an id records nothing: the next one names no earlier holder.
+      await claim(ctx.store, "c1", { node: "node-e" });
+      expect((await claim(ctx.store, "c1", { node: "node-f", claimId: "k4" })).earlierHolders).toBeUndefined();
+    });
+
+    it("names the custodian an offline session was claimed from as an earlier holder, once", async () => {
+      const byA = await claim(ctx.store, "c1", { node: "node-a", claimId: "k0" });
+      expect(await ctx.store.releaseSession("c1", byA.epoch, T0 + 1)).toBe(true);
+      const byB = await claim(ctx.store, "c1", { node: "node-b", claimId: "k1" });
+      expect(byB).toMatchObject({ previousNode: null, previousCustodian: "node-a" });
+      expect(byB.earlierHolders).toBeUndefined();
+      const byC = await claim(ctx.store, "c1", { node: "node-c", claimId: "k2" });
+      expect(byC.earlierHolders).toEqual(["node-a"]);
+    });
+
     it("a repeat from another node is a new claim", async () => {
       await claim(ctx.store, "c1", { node: "node-a" });
       const taken = await claim(ctx.store, "c1", { node: "node-b", claimId: "k1" });
