@@ -65,6 +65,8 @@ interface Reroute {
   hops: number;
   /** Force into the store when the owner is this dead node (its queue is being drained). */
   deadNode: string | null;
+  /** Stored while this node (this one, or the dead node) owns the session, refused once another claimed it. */
+  exceptOwner?: string;
 }
 
 /**
@@ -290,9 +292,9 @@ export class Cluster implements ResultTarget<Reroute> {
    */
   forward(clientId: string, node: string, msg: Message, qos: QoS, retain: boolean, subIds: readonly number[] | undefined, hops = 0): void {
     if (node === this.nodeId) {
-      // The store says this node owns it, but it is not attached here (a claim in progress is held, not routed
-      // here): keep it in the store.
-      this.storeReroute({ dedupId: this.broker.journal.dedupId, clientId, msg, qos, retain, subIds, hops: this.maxHops, deadNode: null });
+      // The store says this node owns it: to the session if it is attached or being claimed here now, else kept in
+      // the store for its next claim, unless another node claimed it meanwhile (reroute, decision 041).
+      this.reroute({ dedupId: this.broker.journal.dedupId, clientId, msg, qos, retain, subIds, hops, deadNode: null }, node);
       return;
     }
     let byMessage = this.pending.get(node);
@@ -641,13 +643,7 @@ export class Cluster implements ResultTarget<Reroute> {
    */
   private routeIncoming(clientId: string, msg: Message, qos: QoS, retain: boolean, subIds: readonly number[] | undefined, hops: number, deadNode: string | null): void {
     const session = this.broker.sessions.get(clientId);
-    if (session !== undefined && (session.link !== null || session.claimant !== null)) {
-      // Authorized here, against the policy of the client attached here (docs/auth.md, "Exact authorization"); a
-      // delivery held during a claim is checked when it is released.
-      if (session.link !== null && !session.mayReceiveAny(msg.topic)) this.broker.onDeliveryDenied(session, msg);
-      else session.deliver(msg, qos, retain, subIds);
-      return;
-    }
+    if (session !== undefined && this.deliverHere(session, msg, qos, retain, subIds)) return;
     const owner = session?.owner ?? null;
     if (owner !== null && owner !== this.nodeId && owner !== deadNode && hops < this.maxHops) {
       this.forward(clientId, owner, msg, qos, retain, subIds, hops + 1);
@@ -657,12 +653,27 @@ export class Cluster implements ResultTarget<Reroute> {
     this.storeReroute({ dedupId: this.broker.journal.dedupId, clientId, msg, qos, retain, subIds, hops, deadNode });
   }
 
+  /**
+   * Delivers to `session` when it is attached here or being claimed here; false otherwise. Authorized here, against
+   * the policy of the client attached here (docs/auth.md, "Exact authorization"); a delivery held during a claim is
+   * checked when it is released.
+   */
+  private deliverHere(session: Session, msg: Message, qos: QoS, retain: boolean, subIds: readonly number[] | undefined): boolean {
+    if (session.link === null && session.claimant === null) return false;
+    if (session.link !== null && !session.mayReceiveAny(msg.topic)) this.broker.onDeliveryDenied(session, msg);
+    else session.deliver(msg, qos, retain, subIds);
+    return true;
+  }
+
   /** Queues in the store unless a node owns the session; the answer says which node (see onStoreResult). */
   private storeReroute(r: Reroute): void {
     if (r.qos === 0) return;
     const unowned = r.hops < this.maxHops;
     const op = this.enqueueOp(r.clientId, r.msg, r.qos, r.retain, r.subIds, unowned);
-    if (r.dedupId !== null && op.op === "enqueue") op.dedupId = r.dedupId;
+    if (op.op === "enqueue") {
+      if (r.dedupId !== null) op.dedupId = r.dedupId;
+      if (unowned && r.exceptOwner !== undefined) op.exceptOwner = r.exceptOwner;
+    }
     this.broker.journal.write(op, this, r);
   }
 
@@ -675,10 +686,17 @@ export class Cluster implements ResultTarget<Reroute> {
   }
 
   private reroute(r: Reroute, owner: string): void {
+    if (owner === this.nodeId) {
+      // Claimed here since the store answered: the session takes it now (stored, its claim's snapshot may miss it).
+      const session = this.broker.sessions.get(r.clientId);
+      if (session !== undefined && this.deliverHere(session, r.msg, r.qos, r.retain, r.subIds)) return;
+    }
     if (owner === r.deadNode || owner === this.nodeId) {
       // Still owned by the dead node being drained (it is released after the drain) or by this node without a
-      // connection: store it regardless, in order; the session finds it when it is next claimed.
-      this.storeReroute({ ...r, hops: this.maxHops });
+      // connection: stored, in order, for the session's next claim; unless another node claimed it since the
+      // store's answer (its claim read the queue already): refused as owned by it then, and forwarded there
+      // (decision 041).
+      this.storeReroute({ ...r, exceptOwner: owner });
       return;
     }
     // Under the delivery's dedup id (onStoreResult), so the receiver's store takes it once when the same message

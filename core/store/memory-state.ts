@@ -125,7 +125,7 @@ export function applySessionOp(
   if (s === undefined || v === undefined) return { ...NO_SESSION };
   if (op.op === "enqueue") {
     if (op.epoch !== undefined && op.epoch !== v.epoch) return { ...FENCED };
-    if (op.unowned === true && s.node !== null) return { ok: false, reason: "owned", node: s.node };
+    if (op.unowned === true && s.node !== null && s.node !== op.exceptOwner) return { ok: false, reason: "owned", node: s.node };
     const now = op.dedupId === undefined ? 0 : (op.now ?? Date.now());
     if (op.dedupId !== undefined && (s.seen?.get(op.dedupId) ?? 0) > now) return { ok: false, reason: "duplicate" };
     const out = (s.out ??= new Map());

@@ -28,7 +28,8 @@ import { script, SESSION } from "./scripts.js";
  * the time (ms) (decision 030, apply-key.ts); ARGV[5]: n, the number of seqs that updates name; ARGV[6..5+n]: those
  * seqs; then the ops, each a code and its fields (the fields shared by consecutive ops are sent once):
  *   'p' enqueue parameters of the enqueues that follow: maxQueued, dropPolicy, epoch ('' = not an owner write),
- *       unowned ('1': refuse while a node owns the session), now (ms, for the dedup window)
+ *       unowned ('1': refuse while a node owns the session; '=<node>': while a node other than <node> owns it),
+ *       now (ms, for the dedup window)
  *   'E' count, then that many enqueues without a dedup id, each its value (`<packetId>:0:<body>`; packet id 0 =
  *       queued and bounded, else in flight, never bounded)
  *   'e' enqueue: value, dedupId (refused as duplicate when enqueued under it within the window)
@@ -295,7 +296,8 @@ while i <= n do
   elseif op == 'p' then
     max, policy, now = tonumber(A[i + 1]), A[i + 2], tonumber(A[i + 5])
     eblock = why(A[i + 3])
-    if eblock == nil and A[i + 4] == '1' and node then eblock = 'o' end
+    local u = A[i + 4]
+    if eblock == nil and node and (u == '1' or (sbyte(u, 1) == 61 and ssub(u, 2) ~= node)) then eblock = 'o' end
     i = i + 6
   elseif op == 'k' then
     ow = why(A[i + 1])

@@ -157,7 +157,8 @@ export class SessionCall {
     this.deleted = null;
     const dedup = op.dedupId ?? "";
     const epoch = op.epoch === undefined ? "" : String(op.epoch);
-    const unowned = op.unowned === true ? "1" : "0";
+    // '1' refuses any owner; '=<node>' any owner but that node (exceptOwner)
+    const unowned = op.unowned !== true ? "0" : op.exceptOwner === undefined ? "1" : `=${op.exceptOwner}`;
     const at = String(op.now ?? now);
     const params = `${op.maxQueued}|${op.dropPolicy}|${epoch}|${unowned}|${at}`;
     if (params !== this.params) {

@@ -176,6 +176,9 @@ export type StoreOp =
    * `epoch` makes it an owner write (fenced like the others). `unowned` (a node that does not own the session
    * queues for it) refuses with "owned" and the owner's node id while a node owns the session: the message must
    * go to that node instead, which otherwise would never see it (it read the session when it claimed it).
+   * `exceptOwner` (with `unowned`): not refused while that node owns the session (the caller is that node, which
+   * holds the session without a connection, or a dead node being drained): stored then, and refused as "owned" if
+   * another node claimed the session meanwhile (decision 041).
    */
   | {
       op: "enqueue";
@@ -185,6 +188,7 @@ export type StoreOp =
       dropPolicy: "oldest" | "newest";
       epoch?: number;
       unowned?: boolean;
+      exceptOwner?: string;
       /**
        * Idempotency key (the id of the node message that caused it): refused as "duplicate" when this session
        * enqueued a message under it within the last DEDUP_WINDOW_MS (keys.ts), so a redelivered node message is

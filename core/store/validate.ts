@@ -121,6 +121,7 @@ export function checkOp(op: StoreOp): void {
       if (op.dropPolicy !== "oldest" && op.dropPolicy !== "newest") fail(`dropPolicy must be 'oldest' or 'newest'`);
       if (op.epoch !== undefined) checkInt(op.epoch, "epoch");
       if (op.dedupId !== undefined) checkText(op.dedupId, "dedupId");
+      if (op.exceptOwner !== undefined) checkText(op.exceptOwner, "exceptOwner");
       if (op.now !== undefined) checkInt(op.now, "now");
       return;
     case "outgoing.update":

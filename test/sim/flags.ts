@@ -95,10 +95,11 @@ export const CI_FAULTS: FaultFlags = {
   // violations (late drains, S8's kind) and QoS 2 duplicates (decision 025's window) in almost every seed.
   partitions: false,
   // ON since 2026-12-04: 1,000 seeds are clean alone (S2 is gone with the broadcasts); with the other CI faults,
-  // seeds 1-1,000 show no loss, duplicate or overlap and 3 seeds with one same-topic order violation each (430, 596,
-  // 914; 9 before decisions 036-040). 430 and 914 are S8's third-node shape (decision 031, "What is left"): SQS
-  // send retries delayed a publisher node's forward to the subscriber's old holder past its next one to the new
-  // holder, and the old holder answered the take-over kick before that forward reached it. The CI seeds are clean.
+  // seeds 1-1,000 show no loss, duplicate or overlap and 2 seeds with one same-topic order violation each (430 and
+  // 914; 9 before decisions 036-041; 596 was a stranded message, fixed by decision 041). Both are S8's third-node
+  // shape (decision 031, "What is left"): SQS send retries delayed a publisher node's forward to the subscriber's
+  // old holder past its next one to the new holder, and the old holder answered the take-over kick before that
+  // forward reached it. The CI seeds are clean.
   storeErrors: true,
   // ON. Finding S4 (a journal batch retried after a lost reply) is fixed (decision 030): seeds 1-300 clean alone.
   // Finding S12 (a claim whose reply is lost: the old holder never kicked, overlap and loss) is fixed (decision

@@ -13,10 +13,11 @@ import { runSimulation, type SimResult } from "./run.js";
 const CI_SEEDS = Array.from({ length: 60 }, (_, i) => i + 1);
 
 /**
- * The CI fault kinds as they were when the regression seeds below were found (before `storeErrors` went on): a
- * seed replays its run only with the same kinds, since each kind draws from the seed's random numbers.
+ * The CI fault kinds as they were when the regression seeds below were found: a seed replays its run only with the
+ * same kinds, since each kind draws from the seed's random numbers. `storeErrors` went on on 2026-12-04.
  */
-const FOUND_WITH = { ...CI_FAULTS, storeErrors: false };
+const FOUND_WITH = { ...NO_FAULTS, reconnects: true, approximateCounts: true, sqsErrors: true, takeovers: true, storeLostReplies: true };
+const FOUND_WITH_1204 = { ...FOUND_WITH, storeErrors: true };
 
 function summary(r: SimResult): string {
   return `seed ${r.seed}: ${r.violations.length} violations\n${r.violations.slice(0, 10).map((v) => `  ${v.kind}: ${v.detail}`).join("\n")}\nlog:\n${r.log.slice(-80).join("\n")}`;
@@ -80,6 +81,14 @@ describe("simulation", () => {
       }
     }
     expect(acknowledged).toBeGreaterThan(75 * 50);
+  });
+
+  // Decision 041: n3 held sub0 offline in the store's view (its release had failed); its enqueue for sub0 was
+  // refused as owned by n3 itself, and n3 then stored it unconditionally, just after n2's claim had read the queue:
+  // n2's session never saw that entry, and sub0 got pub0:89 only after its next reconnect, 10 s late (seed 596).
+  it("delivers to a session claimed while another node stored for it (storeErrors with the CI faults, seed 596, decision 041)", { timeout: 60_000 }, async () => {
+    const r = await runSimulation({ seed: 596, faults: FOUND_WITH_1204 });
+    expect(r.violations, summary(r)).toEqual([]);
   });
 
   // Decision 040: a node died as the store answered its claim of pub2's session (crashInClaim), before its take-over

@@ -48,6 +48,8 @@ export interface EnqueueOpts {
   epoch?: number;
   /** Refused with "owned" while a node owns the session. */
   unowned?: boolean;
+  /** With unowned: not refused while this node owns the session. */
+  exceptOwner?: string;
   dedupId?: string;
   /** The time the dedup window counts from. */
   now?: number;
@@ -62,6 +64,7 @@ export function enqueueOp(clientId: string, m: StoredMessage, o: EnqueueOpts = {
     dropPolicy: o.dropPolicy ?? "oldest",
     ...(o.epoch !== undefined ? { epoch: o.epoch } : {}),
     ...(o.unowned !== undefined ? { unowned: o.unowned } : {}),
+    ...(o.exceptOwner !== undefined ? { exceptOwner: o.exceptOwner } : {}),
     ...(o.dedupId !== undefined ? { dedupId: o.dedupId } : {}),
     ...(o.now !== undefined ? { now: o.now } : {}),
   };

@@ -36,6 +36,19 @@ export function messageTests(ctx: Ctx): void {
       expect(await enqueue(ctx.store, "ghost", msg("t"), { unowned: true })).toEqual({ ok: false, reason: "no-session" });
     });
 
+    it("unowned with exceptOwner: stored while that node owns the session, refused with the owner once another claimed it (decision 041)", async () => {
+      const a = await claim(ctx.store, "c1", { node: "node-a" });
+      const own = { unowned: true, exceptOwner: "node-a" };
+      expect((await enqueue(ctx.store, "c1", msg("t/1"), own)).ok).toBe(true);
+      expect(await ctx.store.releaseSession("c1", a.epoch, T0 + 1)).toBe(true);
+      expect((await enqueue(ctx.store, "c1", msg("t/2"), own)).ok).toBe(true);
+      // node-b's claim read the queue; what node-a would store now would never reach node-b's session.
+      await claim(ctx.store, "c1", { node: "node-b", now: T0 + 2 });
+      expect(await enqueue(ctx.store, "c1", msg("t/3"), own)).toEqual({ ok: false, reason: "owned", node: "node-b" });
+      expect(await enqueue(ctx.store, "c1", msg("t/4"), { unowned: true, exceptOwner: "node-b" })).toMatchObject({ ok: true });
+      expect((await ctx.store.getSession("c1"))?.outgoing.map((o) => o.msg.topic)).toEqual(["t/1", "t/2", "t/4"]);
+    });
+
     it("dedupId: a second enqueue under the same id is refused as duplicate, per session, for DEDUP_WINDOW_MS", async () => {
       await claim(ctx.store, "c1");
       await claim(ctx.store, "c2");
