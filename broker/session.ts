@@ -129,7 +129,8 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
 
   /**
    * Of `inboundQos2`, the ids whose routing the claim's snapshot does not show as finished, with the root they were
-   * routed under: a PUBLISH re-sent with one is routed again under it (decision 025). Created on first use.
+   * routed under: a PUBLISH re-sent with one is routed again under it (decision 025). Also, briefly, an id whose root
+   * record this node just had applied, before its PUBLISH is routed (handlers/publish.ts). Created on first use.
    */
   get inboundRoots(): Map<number, string> {
     return (this.inboundRootsMap ??= new Map());

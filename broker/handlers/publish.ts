@@ -9,12 +9,15 @@ import { AckType } from "../codec.js";
 import type { Connection } from "../connection.js";
 import { LimitExceeded, ProtocolError } from "../errors.js";
 import { requirePacketId } from "./packet-id.js";
+import type { StoreOpResult } from "../../core/store/types.js";
+import type { ResultTarget } from "../journal.js";
 
 /**
  * PUBLISH from a client: validate, authorize, route, acknowledge.
  * QoS 1: PUBACK after routing [MQTT-4.3.2-2]. QoS 2: routed once, on first receipt; the packet id is kept
  * until PUBREL so a re-sent PUBLISH is not delivered twice [MQTT-4.3.3-2]. A persistent session stores the packet
- * id only once the routing's writes and forwards landed, and PUBREC waits for it.
+ * id only once the routing's writes and forwards landed, and PUBREC waits for it; in a cluster the message's root
+ * is recorded with the packet id before it is routed at all.
  *
  * A QoS 1/2 publish the broker cannot accept without losing part of what its acknowledgement vouches for (the
  * events buffer is full during an SQS outage) is not handled: the connection is closed before routing, so the
@@ -89,12 +92,16 @@ export function handlePublish(conn: Connection, packet: Publish5Packet): void {
   const pending = session.inboundRoot(packetId);
   if (!session.hasInboundQos2(packetId) || pending !== undefined) {
     const durable = session.persistent && session.epoch > 0;
-    // In a cluster the message's root is recorded with its packet id before (in the batch of) the routing's
-    // writes: a copy the client re-sends to another node (take-over, crash) is routed again under the same root,
-    // and each subscriber's store keeps one copy (decision 025).
+    // In a cluster the message's root is recorded with its packet id before the routing: a copy the client re-sends
+    // to another node (take-over, crash, pause) is routed again under the same root, and each subscriber's store
+    // keeps one copy (decision 025). The record is applied first and the PUBLISH handled again once it is (the
+    // connection's later packets wait), so no copy exists under a root that a newer claim's snapshot lacks.
     const root = pending ?? (durable ? broker.qos2Root() : null);
     if (root !== null && pending === undefined) {
-      broker.journal.write({ op: "inbound2.add", clientId: session.clientId, epoch: session.epoch, packetId, root });
+      const record: RootRecord = { conn, session, packet, root };
+      broker.journal.write({ op: "inbound2.add", clientId: session.clientId, epoch: session.epoch, packetId, root }, ROOT_RECORDED, record);
+      conn.suspend();
+      return;
     }
     broker.journal.withDedupId(root, () => broker.publishFromClient(conn, topic, payload, 2, packet.retain, props));
     session.inboundQos2.add(packetId);
@@ -106,4 +113,47 @@ export function handlePublish(conn: Connection, packet: Publish5Packet): void {
     }
   }
   conn.ackWhenDurable(AckType.Pubrec, packetId, mark, payload.length);
+}
+
+/** A QoS 2 publish whose root record (decision 025) is on its way to the store; its connection is suspended. */
+interface RootRecord {
+  conn: Connection;
+  session: NonNullable<Connection["session"]>;
+  packet: Publish5Packet;
+  root: string;
+}
+
+/**
+ * The store's answer to a root record. Handled after the journal handed out the batch's results, so the routing's
+ * writes and sends belong to a batch of their own (the inbound marker after them, decision 020).
+ */
+const ROOT_RECORDED: ResultTarget<RootRecord> = {
+  onStoreResult(record: RootRecord, result: StoreOpResult): void {
+    process.nextTick(afterRootRecord, record, result);
+  },
+};
+
+/**
+ * Fenced: a newer claim owns the publisher's session (its client moved, and re-sends the PUBLISH there); this copy
+ * is not routed and never acknowledged: the connection closes as taken over. A node reading a PUBLISH late (paused,
+ * or its network held the bytes) after the client took its session elsewhere would otherwise route it under a root
+ * the new owner never saw, next to the new owner's routing of the re-sent copy: two copies (decision 023, S13).
+ * Applied (or refused for another reason, as before): routed under the root. The connection closed meanwhile: not
+ * routed; the client re-sends it, and the claim's snapshot then carries the root.
+ */
+function afterRootRecord(record: RootRecord, result: StoreOpResult): void {
+  const { conn, session, packet } = record;
+  if (conn.isClosed || conn.session !== session) return;
+  if (!result.ok && result.reason === "fenced") {
+    conn.close("takeover");
+    return;
+  }
+  session.inboundRoots.set(packet.messageId as number, record.root);
+  try {
+    handlePublish(conn, packet);
+  } catch (err) {
+    conn.close(err instanceof LimitExceeded ? "limit-exceeded" : "protocol-error", err as Error);
+    return;
+  }
+  conn.resume();
 }

@@ -1,0 +1,119 @@
+import type mqtt from "mqtt";
+import { describe, expect, it } from "vitest";
+import type { MemoryCommunicator, NodeMessage } from "../../core/communicator/index.js";
+import type { TestBroker } from "../helpers/broker.js";
+import { routesTo, until } from "../helpers/wait.js";
+import { useInProcessCluster } from "./in-process-support.js";
+
+/**
+ * QoS 2 exactly once in a cluster (decisions 025 and 023's S13): a persistent session's QoS 2 publish is routed
+ * only once its root record was applied, so every copy exists under a root that a later claim's snapshot shows.
+ * Nodes in this process: one shared memory store, node queues through the in-process communicator.
+ */
+
+const { cluster: startCluster, connect } = useInProcessCluster();
+
+async function cluster(n: number) {
+  const c = await startCluster(n);
+  return { ...c, communicators: c.members.map((m) => m.comm) };
+}
+
+function collect(c: mqtt.MqttClient): string[] {
+  const got: string[] = [];
+  c.on("message", (_topic, payload) => got.push(payload.toString()));
+  return got;
+}
+
+describe("QoS 2 exactly once: a PUBLISH read after its session was claimed elsewhere", () => {
+  it("is routed only once its root record was applied: no copy is written or sent before", async () => {
+    const { nodes, store, communicators } = await cluster(2);
+    const [n1, n2] = nodes as [TestBroker, TestBroker];
+    const remote = await connect(n2, "remote", { clean: false });
+    const got = collect(remote);
+    await remote.subscribeAsync("q/#", { qos: 2 });
+    const local = await connect(n1, "local", { clean: false });
+    const gotLocal = collect(local);
+    await local.subscribeAsync("q/#", { qos: 2 });
+    await until(() => routesTo(n1, "q/1", "node-2"), "node-1 to route to node-2");
+    // The batch with the root record waits in the store until `release`; what it carries besides is noted.
+    let release: (() => void) | null = null;
+    let withRoot: string[] | null = null;
+    const apply = store.apply.bind(store);
+    store.apply = async (ops, key) => {
+      if (withRoot === null && ops.some((op) => op.op === "inbound2.add" && op.clientId === "pub" && op.root !== undefined)) {
+        withRoot = ops.filter((op) => op.op === "enqueue").map((op) => op.clientId);
+        await new Promise<void>((resolve) => (release = resolve));
+      }
+      return apply(ops, key);
+    };
+    let forwarded = false;
+    const comm = communicators[0] as MemoryCommunicator;
+    const send = comm.send.bind(comm);
+    comm.send = async (node, messages) => {
+      forwarded ||= messages.some((m: NodeMessage) => m.type === "deliver");
+      return send(node, messages);
+    };
+    const pub = await connect(n1, "pub", { clean: false });
+    const acked = pub.publishAsync("q/1", "once", { qos: 2 });
+    try {
+      await until(() => release !== null, "the root record to reach the store");
+      await new Promise((r) => setTimeout(r, 100));
+      expect(withRoot).toEqual([]);
+      expect(forwarded).toBe(false);
+    } finally {
+      (release as (() => void) | null)?.();
+    }
+    await acked;
+    await until(() => got.length === 1 && gotLocal.length === 1, "both copies");
+  });
+
+  it("keeps an MQTT 5 client's QoS 2 publishes in order through the wait, a topic alias included", async () => {
+    const { nodes } = await cluster(2);
+    const [n1, n2] = nodes as [TestBroker, TestBroker];
+    const sub = await connect(n2, "sub5", { clean: false });
+    // PUBLISH packets as they arrive (mqtt.js emits a QoS 2 message only at PUBREL, after a later QoS 1 one).
+    const got: string[] = [];
+    sub.on("packetreceive", (p) => p.cmd === "publish" && got.push(p.payload.toString()));
+    await sub.subscribeAsync("q/#", { qos: 2 });
+    await until(() => routesTo(n1, "q/1", "node-2"), "node-1 to route to node-2");
+    const pub = await connect(n1, "pub5", { protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 600 } });
+    // Sent back to back: the second and third wait while the first one's root record is applied.
+    const sent = [
+      pub.publishAsync("q/1", "a", { qos: 2, properties: { topicAlias: 1 } }),
+      pub.publishAsync("", "b", { qos: 2, properties: { topicAlias: 1 } }),
+      pub.publishAsync("q/1", "c", { qos: 1 }),
+    ];
+    await Promise.all(sent);
+    await until(() => got.length === 3, "the three messages");
+    expect(got).toEqual(["a", "b", "c"]);
+  });
+
+  it("is not routed by the old holder (its root record is fenced): no PUBREC there, one copy from the new holder", async () => {
+    // Decision 023, S13: a paused node read a client's QoS 2 PUBLISH after the client had taken its session to another
+    // node and re-sent it there; both nodes routed it, under different roots, and the subscriber got it twice.
+    const { nodes } = await cluster(2);
+    const [n1, n2] = nodes as [TestBroker, TestBroker];
+    const sub = await connect(n2, "sub", { clean: false });
+    const got = collect(sub);
+    await sub.subscribeAsync("q/#", { qos: 2 });
+    await until(() => routesTo(n1, "q/1", "node-2"), "node-1 to route to node-2");
+    const old = await connect(n1, "pub", { clean: false });
+    // Node-2's kick is late: node-1 keeps the old connection, and its stale epoch, for the test.
+    const cluster2 = n2.broker.cluster as NonNullable<typeof n2.broker.cluster>;
+    cluster2.takeover = () => undefined;
+    const fresh = await connect(n2, "pub", { clean: false });
+    let pubrec = false;
+    let closed = false;
+    old.on("packetreceive", (p) => (pubrec ||= p.cmd === "pubrec"));
+    old.once("close", () => (closed = true));
+    old.publish("q/1", "late", { qos: 2 }, () => undefined);
+    await until(() => closed || pubrec, "node-1 to answer the PUBLISH or close the connection");
+    expect(pubrec).toBe(false);
+    await n1.broker.journal.barrier();
+    // The client sends it again on its new connection (here: the same payload as a new publish).
+    await fresh.publishAsync("q/1", "late", { qos: 2 });
+    await until(() => got.length > 0, "the message at the subscriber");
+    await new Promise((r) => setTimeout(r, 300));
+    expect(got).toEqual(["late"]);
+  });
+});
