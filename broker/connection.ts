@@ -507,6 +507,11 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
     if (at >= 0) writePublish5(this.out as Buffer, at, msg.topic, topicBytes, block, msg.payload, qos, retain, dup, packetId);
   }
 
+  /** SessionLink: a store write of this session came back fenced; a newer claim owns it. */
+  takenOver(): void {
+    this.close("takeover");
+  }
+
   /** PUBACK, PUBREC, PUBREL or PUBCOMP; a reason code other than 0 only on MQTT 5 (3.1.1 has none). */
   writeAck(type: AckType, packetId: number, reasonCode = 0): void {
     if (reasonCode !== 0 && this.v5 !== null) {

@@ -27,6 +27,8 @@ export interface SessionLink {
   saturated(): boolean;
   /** Bytes written to this link and not yet taken by the peer (this turn's batch plus the socket's buffer). */
   readonly unsentBytes: number;
+  /** A newer claim owns the session (a store write came back fenced): closes the connection as taken over. */
+  takenOver(): void;
 }
 
 /** Retained delivery for new subscriptions (broker/retained.ts): waits for room on the link, told on every drain. */
@@ -519,7 +521,8 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     if (out === undefined || out.qos !== 2) return false;
     out.state = OutState.AwaitComp;
     if (this.persistent && out.seq !== 0) {
-      this.host.journal.write({ op: "outgoing.update", clientId: this.clientId, epoch: this.epoch, seq: out.seq, packetId, state: 1 });
+      const ctx: PubrelSent = { session: this, epoch: this.epoch };
+      this.host.journal.write({ op: "outgoing.update", clientId: this.clientId, epoch: this.epoch, seq: out.seq, packetId, state: 1 }, PUBREL_SENT, ctx);
     }
     return true;
   }
@@ -841,6 +844,27 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
 
 /** Iterated in place of a session's in-flight map when it has none: never written to. */
 const NO_INFLIGHT: ReadonlyMap<number, Outgoing> = new Map();
+
+/** A "PUBREL sent" record on its way to the store, with the claim it was written under. */
+interface PubrelSent {
+  session: Session;
+  epoch: number;
+}
+
+/**
+ * The answer to a "PUBREL sent" record (Session.onPubrec). Fenced: a newer claim owns the session and its snapshot
+ * still has the message unreceived, so it will send the PUBLISH again; a PUBREL from here would let the client
+ * complete the exchange and take that PUBLISH for a new message (decision 037, cause 2). The connection closes as
+ * taken over before the journal writes the acknowledgements that waited for this batch, so PUBREL never goes out;
+ * the client finishes the exchange with the session's owner. Only while the session is still under the record's
+ * claim here (a newer claim on this node has a connection of its own).
+ */
+const PUBREL_SENT: ResultTarget<PubrelSent> = {
+  onStoreResult(ctx: PubrelSent, result: StoreOpResult): void {
+    if (result.ok || result.reason !== "fenced" || ctx.session.epoch !== ctx.epoch) return;
+    ctx.session.link?.takenOver();
+  },
+};
 
 /** Stands for a message the store dropped while the session was offline (its content is not in memory). */
 const EMPTY_MESSAGE: Message = { topic: "", payload: Buffer.alloc(0), qos: 1, retain: false };

@@ -116,4 +116,38 @@ describe("QoS 2 exactly once: a PUBLISH read after its session was claimed elsew
     await new Promise((r) => setTimeout(r, 300));
     expect(got).toEqual(["late"]);
   });
+
+  it("sends no PUBREL over a 'PUBREL sent' record a newer claim fenced: the connection closes as taken over (decision 037, cause 2)", async () => {
+    // A PUBREL here would let the client finish the exchange and forget the packet id, while the new owner's snapshot
+    // still has the message unreceived and sends the PUBLISH again: a second message to the client.
+    const { nodes, store } = await cluster(2);
+    const [n1, n2] = nodes as [TestBroker, TestBroker];
+    const old = await connect(n1, "sub", { clean: false });
+    await old.subscribeAsync("q/#", { qos: 2 });
+    let pubrel = false;
+    let closed = false;
+    old.on("packetreceive", (p) => (pubrel ||= p.cmd === "pubrel"));
+    old.once("close", () => (closed = true));
+    // The "PUBREL sent" record waits in the store until node-2 claimed the session.
+    let held: (() => void) | null = null;
+    const apply = store.apply.bind(store);
+    store.apply = async (ops, key) => {
+      if (held === null && ops.some((op) => op.op === "outgoing.update" && op.clientId === "sub" && op.state === 1)) {
+        await new Promise<void>((resolve) => (held = resolve));
+      }
+      return apply(ops, key);
+    };
+    const pub = await connect(n1, "pub", { clean: true });
+    pub.publish("q/1", "once", { qos: 2 }, () => undefined);
+    await until(() => held !== null, "the client's PUBREC and its record at the store");
+    // Node-2's kick is late: node-1 keeps the old connection, under the stale epoch.
+    const cluster2 = n2.broker.cluster as NonNullable<typeof n2.broker.cluster>;
+    cluster2.takeover = () => undefined;
+    await connect(n2, "sub", { clean: false });
+    (held as unknown as () => void)();
+    await until(() => closed || pubrel, "node-1 to answer the PUBREC or close the connection");
+    await n1.broker.journal.barrier();
+    expect(pubrel).toBe(false);
+    expect(closed).toBe(true);
+  });
 });
