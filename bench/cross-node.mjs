@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Cross-node benchmark (`node bench/cross-node.mjs [--rate 500] [--seconds 6] [--rounds 2] [--publishers 1] [--links on|off] [--out file.json]`):
+// Cross-node benchmark (`node bench/cross-node.mjs [--rate 500] [--seconds 6] [--rounds 2] [--publishers 1] [--links on|off] [--persistent] [--out file.json]`):
 // bundles bench/cross-node.ts (bench/bundle.mjs) and runs it. Needs dist/ (npm run build), redis-server and the
 // fauxqs devDependency. See docs/benchmarks.md, "Cross-node".
 import { join } from "node:path";

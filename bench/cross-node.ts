@@ -24,6 +24,8 @@ interface Args {
   publishers: number;
   /** Node links (the fast lane) on or off (`--links off`: every forward by the node queue, as before decision 018). */
   links: boolean;
+  /** `--persistent`: the latency runs' publishers keep persistent sessions (clean = 0: QoS 2 root records, S13). */
+  persistent: boolean;
 }
 
 function parseArgs(argv: string[]): Args {
@@ -41,6 +43,7 @@ function parseArgs(argv: string[]): Args {
     publishers: get("publishers", 1),
     out: outIdx === -1 ? null : (argv[outIdx + 1] ?? null),
     links: linksIdx === -1 || argv[linksIdx + 1] !== "off",
+    persistent: argv.includes("--persistent"),
   };
 }
 
@@ -76,8 +79,8 @@ function track(sub: mqtt.MqttClient, prefix: string): { acc: Accounting } {
   return { acc };
 }
 
-async function client(port: number, clientId: string): Promise<mqtt.MqttClient> {
-  const c = await mqtt.connectAsync({ host: "127.0.0.1", port, clientId, reconnectPeriod: 0, clean: true });
+async function client(port: number, clientId: string, clean = true): Promise<mqtt.MqttClient> {
+  const c = await mqtt.connectAsync({ host: "127.0.0.1", port, clientId, reconnectPeriod: 0, clean });
   (c.stream as { setNoDelay?: (on: boolean) => void }).setNoDelay?.(true);
   return c;
 }
@@ -114,7 +117,7 @@ async function ready(pub: mqtt.MqttClient, sub: mqtt.MqttClient, topic: string):
 async function latencyRun(pubPort: number, subPort: number, qos: 0 | 1 | 2, args: Args, tag: string) {
   const topic = `bench/${tag}`;
   const sub = await client(subPort, `${tag}-sub`);
-  const pubs = await Promise.all(Array.from({ length: args.publishers }, (_, i) => client(pubPort, `${tag}-pub${i}`)));
+  const pubs = await Promise.all(Array.from({ length: args.publishers }, (_, i) => client(pubPort, `${tag}-pub${i}`, !args.persistent)));
   await ready(pubs[0] as mqtt.MqttClient, sub, topic);
   const { acc } = track(sub, `${topic}/m/`);
   const perPublisher = Math.max(1, Math.round((args.rate * args.seconds) / args.publishers));
