@@ -63,7 +63,9 @@ export const NO_FAULTS: FaultFlags = {
 /**
  * The fault kinds CI runs. A kind that today's code fails is OFF here, named with the finding it shows
  * (docs/decisions/023-simulation.md, "What it found": seeds, reproductions, diagnoses). Turn one on once the fix
- * for its finding is merged, and run `npm run sim -- --seeds 1000 --faults <kind>` first.
+ * for its finding is merged, and run `npm run sim -- --seeds 1000 --faults <kind>` first. Every kind that is OFF
+ * for its order violations alone still runs in CI for losses, QoS 2 duplicates and overlaps (test/sim/sim.test.ts,
+ * "under every other fault kind": 20 seeds each with the CI faults).
  */
 export const CI_FAULTS: FaultFlags = {
   // ON. With every kind ON here, seeds 1-1,000 showed no loss and no duplicate, and 14 same-topic order violations
@@ -79,8 +81,9 @@ export const CI_FAULTS: FaultFlags = {
   takeovers: true,
   // OFF: no losses or duplicates alone (S5, S11 fixed); order: what was sent to a dead node between its death and a
   // subscriber's claim elsewhere is drained after newer messages reached the subscriber directly (decision 038's
-  // window: `--classify` shows only "before" shapes). With the CI faults 3 of 100 seeds lose (9, 36, 47; the same
-  // before decision 038), not diagnosed.
+  // window: `--classify` shows "before" shapes, and a few "after" ones where the drain's store round trip let a newer
+  // direct delivery pass). With the CI faults (2026-12-04, storeErrors on): seeds 1-100 no loss, duplicate or
+  // overlap (the losses seen on 2026-12-03 in seeds 9, 36, 47 are gone since decisions 036-038).
   crashes: false,
   // OFF: order only alone (decision 038's window, as crashes); S9's losses are fixed.
   crashAfterQos2Marker: false,
@@ -88,11 +91,12 @@ export const CI_FAULTS: FaultFlags = {
   // claimer died before its take-over kick; fixed by decision 040), and order (decision 038's window).
   crashInClaim: false,
   // OFF: decision 038 put the queues stored while a node was paused back in order (89 -> 32 of 100 seeds); left:
-  // decision 038's window. With the CI faults 7 of 100 seeds lose and 3 duplicate (the same before), not diagnosed.
+  // decision 038's window. With the CI faults: no loss; the QoS 2 duplicates (seeds 5, 56, 79, 134: a PUBLISH read
+  // late by the paused node, S13) are fixed by routing a QoS 2 publish only once its root record was applied.
   pauses: false,
-  // OFF (decisions 032, 036): 300 seeds alone lose nothing (258 with order violations or QoS 2 duplicates); with
-  // the CI faults no loss and no overlap in 600 seeds since decision 036 (18 lost, 6 overlap before), but order
-  // violations (late drains, S8's kind) and QoS 2 duplicates (decision 025's window) in almost every seed.
+  // OFF (decisions 032, 036): with the CI faults no loss and no overlap in 600 seeds since decision 036 (18 lost, 6
+  // overlap before) and, since S13's fix, no QoS 2 duplicate (249 of 300 seeds before); order violations (late
+  // drains of a node that was cut off, S8's kind) in almost every seed.
   partitions: false,
   // ON since 2026-12-04: 1,000 seeds are clean alone (S2 is gone with the broadcasts); with the other CI faults,
   // seeds 1-1,000 show no loss, duplicate or overlap and 2 seeds with one same-topic order violation each (430 and
@@ -107,10 +111,10 @@ export const CI_FAULTS: FaultFlags = {
   // duplicate, and 5 same-topic order violations (90, 93, 123, 160, 168; 90, 160, 168 are S8's, 93 and 123 not
   // diagnosed but the same before the S12 fix); the CI seeds 1-60 are clean.
   storeLostReplies: true,
-  // OFF, finding S7 (decision 032): no loss and no overlap in 300 seeds, alone or with the CI faults, but QoS 2
-  // duplicates (decision 025's window stretched to the outage: the old node's root record is fenced after its
-  // forwards went out) and order (late deliveries from a node that lost its lease). Outages alone: 32 of 300;
-  // stalls alone: 49 of 300.
+  // OFF, finding S7 (decision 032): no loss and no overlap in 300 seeds, alone or with the CI faults. The QoS 2
+  // duplicates are fixed (S13's root record applied before routing; decision 037's cause 2, PUBREL over a fenced
+  // record). Left: order (late deliveries from a node that lost its lease): with the CI faults (storeErrors on),
+  // seeds 1-300, outages 10 and stalls 14 seeds, order only.
   storeOutages: false,
   storeStalls: false,
 };
