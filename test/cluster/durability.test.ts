@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import type { MemoryCommunicator, NodeMessage } from "../../core/communicator/index.js";
 import type { TestBroker } from "../helpers/broker.js";
 import { routesTo, until } from "../helpers/wait.js";
-import { gate, ghostNode, holdRoutes, slowClaims, useInProcessCluster } from "./in-process-support.js";
+import { gate, ghostNode, holdRoutes, payloads, slowClaims, useInProcessCluster } from "./in-process-support.js";
 
 /**
  * Windows where an acknowledged message could be lost (issue 13, decision 020), each pinned deterministically with
@@ -18,11 +18,6 @@ async function cluster(n: number, graceMs = 90_000) {
   return { ...c, communicators: c.members.map((m) => m.comm) };
 }
 
-function collect(c: mqtt.MqttClient): string[] {
-  const got: string[] = [];
-  c.on("message", (_topic, payload) => got.push(payload.toString()));
-  return got;
-}
 
 
 describe("nothing acknowledged is lost: take-over", () => {
@@ -35,7 +30,7 @@ describe("nothing acknowledged is lost: take-over", () => {
     const cluster2 = n2.broker.cluster as NonNullable<typeof n2.broker.cluster>;
     cluster2.takeover = () => undefined;
     const fresh = await connect(n2, "dev", { clean: false });
-    const got = collect(fresh);
+    const got = payloads(fresh);
     expect(n1.broker.sessions.get("dev")?.link).not.toBeNull();
     // Delivered at node-1 to the old connection's session: the store refuses its write ("fenced").
     const pub = await connect(n1, "pub");
@@ -54,7 +49,7 @@ describe("nothing acknowledged is lost: a re-routed delivery", () => {
     const cluster2 = n2.broker.cluster as NonNullable<typeof n2.broker.cluster>;
     cluster2.takeover = () => undefined;
     const fresh = await connect(n2, "dev", { clean: false });
-    const got = collect(fresh);
+    const got = payloads(fresh);
     const pub = await connect(n1, "pub");
     const sends = gate(communicators[0] as MemoryCommunicator);
     let sent = false;
@@ -76,7 +71,7 @@ describe("nothing acknowledged is lost: QoS 2", () => {
     const { nodes, store, communicators } = await cluster(2);
     const [n1, n2] = nodes as [TestBroker, TestBroker];
     const remote = await connect(n2, "remote", { clean: false });
-    const got = collect(remote);
+    const got = payloads(remote);
     await remote.subscribeAsync("q/#", { qos: 2 });
     const local = await connect(n1, "local", { clean: false });
     await local.subscribeAsync("q/#", { qos: 2 });
@@ -128,7 +123,7 @@ async function reconnectWhileClaimIsSlow() {
   const { release } = slowClaims(store);
   const again = mqtt.connect({ host: "127.0.0.1", port: n1.mqttPort, clientId: "dev", clean: false, reconnectPeriod: 0 });
   clients.push(again);
-  const got = collect(again);
+  const got = payloads(again);
   await until(() => n1.broker.sessions.get("dev")?.claimant !== null, "the claim to start");
   return { n1, pub, got, release };
 }
@@ -240,7 +235,7 @@ describe("the flaky take-over test, pinned", () => {
     const [n1, , n3] = nodes as [TestBroker, TestBroker, TestBroker];
     const late = holdRoutes(n3);
     const sub = await connect(n1, "dev", { clean: false });
-    const got = collect(sub);
+    const got = payloads(sub);
     await sub.subscribeAsync("t/#", { qos: 1 });
     const pub = await connect(n3, "pub");
     expect(n3.broker.sessions.get("dev")).toBeUndefined();
@@ -263,7 +258,7 @@ describe("the flaky take-over test, pinned", () => {
     const stale = holdRoutes(n3);
     const closed = new Promise<void>((resolve) => old.once("close", () => resolve()));
     const fresh = await connect(n2, "dev", { clean: false });
-    const got = collect(fresh);
+    const got = payloads(fresh);
     await closed;
     // Node-1 forwards what still reaches it for the session to node-2 (decision 017, "Moves").
     await until(() => n1.broker.sessions.get("dev")?.owner === "node-2", "node-1 to know the new holder");

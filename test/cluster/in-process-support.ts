@@ -74,6 +74,13 @@ export function useInProcessCluster(): {
   };
 }
 
+/** The payloads `c` receives, as text, in arrival order (filled as messages come). */
+export function payloads(c: mqtt.MqttClient): string[] {
+  const got: string[] = [];
+  c.on("message", (_topic, payload) => got.push(payload.toString()));
+  return got;
+}
+
 /**
  * A node that died a minute ago ("ghost"): registered, with an expired heartbeat, owning the persistent session
  * `clientId` subscribed to `filter` at QoS 1; its node queue exists (nothing reads it). Returns when it was alive.

@@ -1,9 +1,8 @@
-import type mqtt from "mqtt";
 import { describe, expect, it } from "vitest";
 import type { MemoryCommunicator, NodeMessage } from "../../core/communicator/index.js";
 import type { TestBroker } from "../helpers/broker.js";
 import { routesTo, until } from "../helpers/wait.js";
-import { useInProcessCluster } from "./in-process-support.js";
+import { payloads, useInProcessCluster } from "./in-process-support.js";
 
 /**
  * QoS 2 exactly once in a cluster (decisions 025 and 023's S13): a persistent session's QoS 2 publish is routed
@@ -11,28 +10,17 @@ import { useInProcessCluster } from "./in-process-support.js";
  * Nodes in this process: one shared memory store, node queues through the in-process communicator.
  */
 
-const { cluster: startCluster, connect } = useInProcessCluster();
-
-async function cluster(n: number) {
-  const c = await startCluster(n);
-  return { ...c, communicators: c.members.map((m) => m.comm) };
-}
-
-function collect(c: mqtt.MqttClient): string[] {
-  const got: string[] = [];
-  c.on("message", (_topic, payload) => got.push(payload.toString()));
-  return got;
-}
+const { cluster, connect } = useInProcessCluster();
 
 describe("QoS 2 exactly once: a PUBLISH read after its session was claimed elsewhere", () => {
   it("is routed only once its root record was applied: no copy is written or sent before", async () => {
-    const { nodes, store, communicators } = await cluster(2);
+    const { nodes, store, members } = await cluster(2);
     const [n1, n2] = nodes as [TestBroker, TestBroker];
     const remote = await connect(n2, "remote", { clean: false });
-    const got = collect(remote);
+    const got = payloads(remote);
     await remote.subscribeAsync("q/#", { qos: 2 });
     const local = await connect(n1, "local", { clean: false });
-    const gotLocal = collect(local);
+    const gotLocal = payloads(local);
     await local.subscribeAsync("q/#", { qos: 2 });
     await until(() => routesTo(n1, "q/1", "node-2"), "node-1 to route to node-2");
     // The batch with the root record waits in the store until `release`; what it carries besides is noted.
@@ -47,7 +35,7 @@ describe("QoS 2 exactly once: a PUBLISH read after its session was claimed elsew
       return apply(ops, key);
     };
     let forwarded = false;
-    const comm = communicators[0] as MemoryCommunicator;
+    const comm = (members[0] as { comm: MemoryCommunicator }).comm;
     const send = comm.send.bind(comm);
     comm.send = async (node, messages) => {
       forwarded ||= messages.some((m: NodeMessage) => m.type === "deliver");
@@ -94,7 +82,7 @@ describe("QoS 2 exactly once: a PUBLISH read after its session was claimed elsew
     const { nodes } = await cluster(2);
     const [n1, n2] = nodes as [TestBroker, TestBroker];
     const sub = await connect(n2, "sub", { clean: false });
-    const got = collect(sub);
+    const got = payloads(sub);
     await sub.subscribeAsync("q/#", { qos: 2 });
     await until(() => routesTo(n1, "q/1", "node-2"), "node-1 to route to node-2");
     const old = await connect(n1, "pub", { clean: false });
