@@ -509,8 +509,9 @@ export class Cluster implements ResultTarget<Reroute> {
       this.events.onError(`send to node ${node}`, err as Error);
       const ops: StoreOp[] = [];
       for (const m of messages) {
-        // A take-over kick that cannot reach its node: no reply is coming (its connection is gone with it).
-        if (m.type === "kick") this.settler.replied(m.clientId, node, m.epoch ?? 0);
+        // A take-over kick that cannot reach its node: no reply is coming (its connection is gone with it), and it
+        // may have died before kicking the holders before it (decision 040).
+        if (m.type === "kick") this.settler.unreachable(m.clientId, node, m.epoch ?? 0);
         if (m.type !== "deliver") continue;
         const msg: Message = fromWireMessage(m.msg);
         for (const t of m.targets) {

@@ -16,7 +16,7 @@ interface Settling {
   epoch: number;
   /** The nodes whose reply is still awaited. */
   nodes: Set<string>;
-  /** Nodes the previous holder may have died before kicking (ClaimResult.earlierHolders, decision 040). */
+  /** Nodes the previous holder may have died before kicking (ClaimResult.earlierHolders, decision 040); emptied once kicked. */
   earlier: readonly string[];
   /** The claim was a Clean Start (passed on with the kicks of `earlier`). */
   sessionEnded: boolean;
@@ -145,12 +145,29 @@ export class MoveSettler {
     for (const [clientId, s] of this.settling) this.release(clientId, s.epoch);
   }
 
+  /**
+   * `node`'s queue is gone (it died and was cleaned up): no reply is coming, and it may have died before kicking the
+   * holders before it, who are kicked now (see `claimed`).
+   */
+  unreachable(clientId: string, node: string, epoch: number): void {
+    const s = this.settling.get(clientId);
+    if (s === undefined || s.epoch !== epoch || !s.nodes.has(node)) return;
+    this.kickEarlier(s, clientId);
+    this.replied(clientId, node, epoch);
+  }
+
   /** The limit passed: release, and kick the earlier holders if a holder stayed silent (see `claimed`). */
   private timedOut(clientId: string, epoch: number): void {
     const s = this.settling.get(clientId);
     if (s === undefined || s.epoch !== epoch) return;
     this.release(clientId, epoch);
-    if (s.nodes.size > 0) for (const node of s.earlier) this.port.kick(node, clientId, epoch, s.sessionEnded);
+    if (s.nodes.size > 0) this.kickEarlier(s, clientId);
+  }
+
+  private kickEarlier(s: Settling, clientId: string): void {
+    const earlier = s.earlier;
+    s.earlier = [];
+    for (const node of earlier) this.port.kick(node, clientId, s.epoch, s.sessionEnded);
   }
 
   private release(clientId: string, epoch: number): void {

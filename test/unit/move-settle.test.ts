@@ -141,6 +141,22 @@ describe("MoveSettler (decision 031: order across a move)", () => {
     expect(sent).toEqual(["kick n2 s 7 ended"]);
   });
 
+  it("kicks the earlier holders at once when a holder's queue is gone (it died and was cleaned up), once, and still waits for the others", () => {
+    const { port, sent } = fakePort();
+    const settler = new MoveSettler(1000, port);
+    const s = fakeSession("s", 9);
+    settler.claimed(s.asSession, 9, { previousNode: "n3", custodian: "n4", earlier: ["n2"] });
+    settler.unreachable("s", "n3", 8); // another claim's kick
+    expect(sent).toEqual([]);
+    settler.unreachable("s", "n3", 9);
+    expect(sent).toEqual(["kick n2 s 9"]);
+    expect(s.session.holding).toBe(true); // n4 has not replied
+    settler.replied("s", "n4", 9);
+    expect(s.session.holding).toBe(false);
+    vi.advanceTimersByTime(2000);
+    expect(sent).toEqual(["kick n2 s 9"]);
+  });
+
   it("a kicked node holds its forwarding copy's deliveries until its earlier writes were followed up, releases them, then replies", async () => {
     const copy = fakeSession("c", 2);
     copy.session.owner = "n1";
