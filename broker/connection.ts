@@ -41,6 +41,11 @@ const MAX_PENDING_PACKETS = 1024;
 const SUSPENDED_EXTRA_BYTES = 65_536;
 /** Packets held while a SUBSCRIBE or UNSUBSCRIBE waits for the store: one 64 KiB read of the smallest packets. */
 const MAX_SUSPENDED_PACKETS = 32_768;
+/**
+ * Queued behind the packets a suspended connection holds when the client ends its side of the stream: the end is
+ * handled after them (a DISCONNECT among them still discards the will). Never dispatched.
+ */
+const END_OF_STREAM = Object.freeze({ cmd: "pingreq" }) as Packet;
 
 let nextConnectionId = 1;
 
@@ -179,7 +184,15 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
 
   /** The client ended its side of the stream: closed once what was read before is handled. */
   onEnd(): void {
-    if (this.reads === null || !this.reads.endAfterHeld(() => this.close("socket-closed"))) this.close("socket-closed");
+    if (this.reads !== null && this.reads.endAfterHeld(() => this.close("socket-closed"))) return;
+    if (this.suspended && this.state === ConnState.Connected) {
+      // Packets decoded before the end wait for a handler's store answer (a QoS 2 root record, a SUBSCRIBE): the end
+      // goes behind them, so a DISCONNECT among them is still handled and the will discarded [MQTT-3.14.4-3].
+      (this.pending ??= []).push(END_OF_STREAM);
+      (this.pendingSizes ??= []).push(0);
+      return;
+    }
+    this.close("socket-closed");
   }
 
   private pauseReads(): void {
@@ -375,7 +388,15 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
     this.pendingSizes = null;
     this.pendingBytes = 0;
     // A replayed packet may suspend again; the rest then queue up behind it, in order.
-    if (pending !== null && sizes !== null) for (let i = 0; i < pending.length; i++) this.onPacket(pending[i] as Packet, sizes[i] as number);
+    if (pending === null || sizes === null) return;
+    for (let i = 0; i < pending.length; i++) {
+      const packet = pending[i] as Packet;
+      if (packet === END_OF_STREAM && !this.suspended) {
+        this.close("socket-closed");
+        return;
+      }
+      this.onPacket(packet, sizes[i] as number);
+    }
   }
 
   /**

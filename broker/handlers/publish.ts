@@ -69,6 +69,7 @@ export function handlePublish(conn: Connection, packet: Publish5Packet): void {
     broker.stats.limitHits["events-backlog"]++;
     // MQTT 5 has a negative acknowledgement for it: 0x97, and the client may send it again later.
     if (v5 !== null) {
+      if (qos === 2) forgetRoot(conn, packetId);
       conn.writeAck(ackType, packetId, 0x97);
       return;
     }
@@ -113,6 +114,18 @@ export function handlePublish(conn: Connection, packet: Publish5Packet): void {
     }
   }
   conn.ackWhenDurable(AckType.Pubrec, packetId, mark, payload.length);
+}
+
+/**
+ * A QoS 2 publish refused at PUBREC after its root record was applied (handled again by `afterRootRecord`, the events
+ * buffer filled meanwhile): the exchange ends there (4.3.3), so the record goes too, or the store would keep the id
+ * as received, and every later claim would count it against the Receive Maximum until the client reuses the id.
+ */
+function forgetRoot(conn: Connection, packetId: number): void {
+  const session = conn.session;
+  if (session === null || session.hasInboundQos2(packetId) || session.inboundRoot(packetId) === undefined) return;
+  session.inboundRoots.delete(packetId);
+  conn.broker.journal.write({ op: "inbound2.delete", clientId: session.clientId, epoch: session.epoch, packetId });
 }
 
 /** A QoS 2 publish whose root record (decision 025) is on its way to the store; its connection is suspended. */
