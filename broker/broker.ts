@@ -524,7 +524,12 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
         session.ownedBy(claim.snapshot.identity ?? identity);
         this.syncSubscriptions(session, claim.snapshot.subscriptions);
       }
-      if (claim !== null) this.releaseInStore(clientId, claim.epoch);
+      if (claim !== null) {
+        this.releaseInStore(clientId, claim.epoch);
+        // No settle wait follows to tell whether the previous holder was alive to kick the ones before it: kicked
+        // now (decision 040; a kick they already had only closes connections of older claims).
+        this.kickEarlierHolders(clientId, claim, discard);
+      }
       session.releaseDeliveries();
       if (session.clean && session.link === null) this.dropSession(session);
       return;
@@ -576,6 +581,13 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     const cluster = this.cluster;
     if (cluster === null) return;
     for (const node of previousHolders(cluster.nodeId, claim.previousNode, claim.previousCustodian ?? null)) cluster.takeover(node, clientId, claim.epoch, sessionEnded);
+  }
+
+  private kickEarlierHolders(clientId: string, claim: { previousNode: string | null; previousCustodian?: string | null; earlierHolders?: string[]; epoch: number }, sessionEnded: boolean): void {
+    const cluster = this.cluster;
+    if (cluster === null || claim.earlierHolders === undefined) return;
+    const kicked = previousHolders(cluster.nodeId, claim.previousNode, claim.previousCustodian ?? null);
+    for (const node of claim.earlierHolders) if (node !== cluster.nodeId && !kicked.includes(node)) cluster.takeover(node, clientId, claim.epoch, sessionEnded);
   }
 
   private refuseClaim(conn: Connection, refused: ClaimRefused): void {

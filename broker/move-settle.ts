@@ -107,6 +107,10 @@ export class MoveSettler {
 
   /** `session` (attached here under `epoch`, holding since its claim began) holds its deliveries until `nodes` replied. */
   start(session: Session, epoch: number, nodes: readonly string[], earlier: readonly string[] = [], sessionEnded = false): void {
+    // A newer claim here cuts short a wait that still had a silent holder: as at its limit, its earlier holders are
+    // kicked (under that claim's epoch, which is newer than any connection they may still hold).
+    const prev = this.settling.get(session.clientId);
+    if (prev !== undefined && prev.nodes.size > 0) this.kickEarlier(prev, session.clientId);
     this.end(session.clientId);
     session.holdDeliveries();
     const timer = setTimeout(() => this.timedOut(session.clientId, epoch), this.limitMs);

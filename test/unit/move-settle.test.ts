@@ -141,6 +141,21 @@ describe("MoveSettler (decision 031: order across a move)", () => {
     expect(sent).toEqual(["kick n2 s 7 ended"]);
   });
 
+  it("kicks the earlier holders of a wait that a newer claim here cut short while a holder was still silent (decision 040)", () => {
+    const { port, sent } = fakePort();
+    const settler = new MoveSettler(1000, port);
+    const s = fakeSession("s", 7);
+    settler.claimed(s.asSession, 7, { previousNode: "n3", custodian: null, earlier: ["n2"] });
+    vi.advanceTimersByTime(500);
+    // The client connects here again (claim 8, taken from this node's own claim 7 and from n4).
+    s.session.epoch = 8;
+    settler.claimed(s.asSession, 8, { previousNode: "n4", custodian: null });
+    expect(sent).toEqual(["kick n2 s 7"]);
+    settler.replied("s", "n4", 8);
+    vi.advanceTimersByTime(2000);
+    expect(sent).toEqual(["kick n2 s 7"]);
+  });
+
   it("kicks the earlier holders at once when a holder's queue is gone (it died and was cleaned up), once, and still waits for the others", () => {
     const { port, sent } = fakePort();
     const settler = new MoveSettler(1000, port);
