@@ -3,6 +3,7 @@ import type { QoS } from "mqtt-packet";
 import type { Auth, ClientPolicy, DeliveryGuard } from "../core/auth/types.js";
 import type { MqgateConfig } from "../core/config/types.js";
 import { compileClientIdPattern } from "../core/auth/identity.js";
+import { rootWithOrderKey } from "../core/order-key.js";
 import { ClaimRefused } from "../core/store/errors.js";
 import type { ExpiredSession, RetainedStats, SessionSnapshot, Store, StoreOpResult } from "../core/store/types.js";
 import { SubscriptionTrie, type TopicLimits } from "../core/topic/index.js";
@@ -378,9 +379,13 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     }, this.config.cluster.deadQueueGraceMs).unref();
   }
 
-  /** In a cluster, the root a QoS 2 publish is routed under and recorded with (decision 025); else null. */
-  qos2Root(): string | null {
-    return this.remoteRoutes?.newRoot() ?? null;
+  /**
+   * In a cluster, the root a QoS 2 publish of `session`'s client is routed under and recorded with (decision 025),
+   * carrying the message's order key (`<root>#<key>`, core/order-key.ts `orderKeyOfRoot`); else null.
+   */
+  qos2Root(session: Session): string | null {
+    const root = this.remoteRoutes?.newRoot();
+    return root === undefined ? null : rootWithOrderKey(root, session.nextOrderKey());
   }
 
   /** Installs the cluster's route table (broker/routes.ts); once, before `start()`. */
@@ -843,10 +848,11 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
    * MQTT 5 client is told so: PUBACK or PUBREC 0x87). MQTT 5 `props` go with the message; with a Message Expiry
    * Interval the message records when it was published, so every copy counts down from then.
    */
-  publishFromClient(conn: Connection, topic: string, payload: Buffer, qos: QoS, retain: boolean, props?: MessageProperties): boolean {
+  publishFromClient(conn: Connection, topic: string, payload: Buffer, qos: QoS, retain: boolean, props?: MessageProperties, orderKey?: string): boolean {
     // QoS 1/2 carry the publisher's order key: a copy that comes late (drained from a dead node's queue) is stored
-    // in its place for an offline subscriber (decision 038).
-    const order = qos !== 0 && conn.session !== null ? conn.session.nextOrderKey() : undefined;
+    // in its place for an offline subscriber (decision 038). A QoS 2 publish routed under a root has the key the
+    // root was made with (`orderKey`), wherever it is routed again.
+    const order = orderKey ?? (qos !== 0 && conn.session !== null ? conn.session.nextOrderKey() : undefined);
     const msg: Message =
       props === undefined
         ? order === undefined

@@ -20,6 +20,19 @@ export function orderKey(tag: string, epoch: number, n: number): string {
   return `${tag}.${epoch.toString(36)}.${n.toString(36)}`;
 }
 
+/** A QoS 2 root that carries the message's order key (decision 025's root, decision 038's key). */
+export function rootWithOrderKey(root: string, key: string): string {
+  return `${root}#${key}`;
+}
+
+/** The order key a root carries, if it carries one (roots of an earlier version do not). */
+export function orderKeyOfRoot(root: string): string | undefined {
+  const i = root.lastIndexOf("#");
+  if (i < 0) return undefined;
+  const key = root.slice(i + 1);
+  return isOrderKey(key) ? key : undefined;
+}
+
 export function isOrderKey(v: unknown): v is string {
   return typeof v === "string" && v.length <= 40 && KEY.test(v);
 }

@@ -1,6 +1,7 @@
 import { isUtf8 } from "node:buffer";
 import type { MessageProperties } from "../../core/message-properties.js";
 import { validateTopicName } from "../../core/topic/index.js";
+import { orderKeyOfRoot } from "../../core/order-key.js";
 import type { Publish5Packet } from "../codec5.js";
 import { Disconnect5, RECEIVE_MAXIMUM } from "../link5.js";
 import { propertiesLength } from "../properties.js";
@@ -97,14 +98,17 @@ export function handlePublish(conn: Connection, packet: Publish5Packet): void {
     // to another node (take-over, crash, pause) is routed again under the same root, and each subscriber's store
     // keeps one copy (decision 025). The record is applied first and the PUBLISH handled again once it is (the
     // connection's later packets wait), so no copy exists under a root that a newer claim's snapshot lacks.
-    const root = pending ?? (durable ? broker.qos2Root() : null);
+    // The root carries the message's order key (decision 038), so a copy routed again under it on another node keeps
+    // its place among the publisher's messages instead of taking that node's newer claim's key.
+    const root = pending ?? (durable ? broker.qos2Root(session) : null);
     if (root !== null && pending === undefined) {
       const record: RootRecord = { conn, session, packet, root };
       broker.journal.write({ op: "inbound2.add", clientId: session.clientId, epoch: session.epoch, packetId, root }, ROOT_RECORDED, record);
       conn.suspend();
       return;
     }
-    broker.journal.withDedupId(root, () => broker.publishFromClient(conn, topic, payload, 2, packet.retain, props));
+    const order = root === null ? undefined : orderKeyOfRoot(root);
+    broker.journal.withDedupId(root, () => broker.publishFromClient(conn, topic, payload, 2, packet.retain, props, order));
     session.inboundQos2.add(packetId);
     if (pending !== undefined) session.inboundRoots.delete(packetId);
     if (durable) {

@@ -3,6 +3,8 @@ import type { MemoryCommunicator, NodeMessage } from "../../core/communicator/in
 import type { TestBroker } from "../helpers/broker.js";
 import { routesTo, until } from "../helpers/wait.js";
 import { payloads, useInProcessCluster } from "./in-process-support.js";
+import { RawClient } from "../helpers/raw-client.js";
+import { orderKeyOfRoot } from "../../core/order-key.js";
 
 /**
  * QoS 2 exactly once in a cluster (decisions 025 and 023's S13): a persistent session's QoS 2 publish is routed
@@ -137,5 +139,43 @@ describe("QoS 2 exactly once: a PUBLISH read after its session was claimed elsew
     await n1.broker.journal.barrier();
     expect(pubrel).toBe(false);
     expect(closed).toBe(true);
+  });
+});
+
+describe("QoS 2 re-sent to another node keeps its order key (decision 038's key in decision 025's root)", () => {
+  it("a PUBLISH routed again under its recorded root carries the key its first node gave it, not the new claim's", async () => {
+    const { nodes, store } = await cluster(2);
+    const [n1, n2] = nodes as [TestBroker, TestBroker];
+    // An offline persistent subscriber in node-2's custody: what is routed for it is stored, with its order key.
+    const sub = await connect(n2, "sub", { clean: false });
+    await sub.subscribeAsync("q/#", { qos: 2 });
+    await sub.endAsync();
+    await until(() => routesTo(n1, "q/1", "node-2"), "node-1 to route to node-2");
+    // Node-1 records the root and then never answers (it stops there, as if it died): nothing is routed by it.
+    let recorded: string | null = null;
+    let unblock: (() => void) | null = null;
+    const apply = store.apply.bind(store);
+    store.apply = async (ops, key) => {
+      const op = ops.find((o) => o.op === "inbound2.add" && o.clientId === "pub" && o.root !== undefined);
+      const results = await apply(ops, key);
+      if (op !== undefined && op.op === "inbound2.add" && recorded === null) {
+        recorded = op.root ?? null;
+        await new Promise<void>((resolve) => (unblock = resolve));
+      }
+      return results;
+    };
+    const first = await RawClient.connected(n1.mqttPort, { clientId: "pub", clean: false });
+    first.send({ cmd: "publish", topic: "q/1", payload: Buffer.from("once"), qos: 2, messageId: 7, retain: false, dup: false });
+    await until(() => recorded !== null, "node-1's root record");
+    // The client gives up on node-1 and re-sends the PUBLISH to node-2, whose claim shows the root not routed yet.
+    const second = await RawClient.connected(n2.mqttPort, { clientId: "pub", clean: false });
+    second.send({ cmd: "publish", topic: "q/1", payload: Buffer.from("once"), qos: 2, messageId: 7, retain: false, dup: true });
+    await second.expect("pubrec");
+    const stored = (await store.getSession("sub"))?.outgoing ?? [];
+    expect(stored.map((o) => o.msg.payload.toString())).toEqual(["once"]);
+    expect(stored[0]?.msg.order).toBe(orderKeyOfRoot(recorded as unknown as string));
+    (unblock as (() => void) | null)?.();
+    first.destroy();
+    second.destroy();
   });
 });

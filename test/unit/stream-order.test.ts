@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { compareOrder, orderKey, orderTag } from "../../core/order-key.js";
+import { compareOrder, orderKey, orderKeyOfRoot, orderTag, rootWithOrderKey } from "../../core/order-key.js";
 import { outOfOrder } from "../../broker/stream-order.js";
 import { OutState, type Outgoing } from "../../broker/types.js";
 
@@ -20,6 +20,14 @@ describe("order keys and the order of a claimed session's queue (decision 038)",
     expect(compareOrder(orderKey(A, 3, 36), orderKey(A, 3, 36))).toBe(0);
     expect(orderTag("pubA")).toBe(A);
     expect(A).not.toBe(B);
+  });
+
+  it("a QoS 2 root carries its message's key: read back from the root, none from a root of an earlier version", () => {
+    const key = orderKey(A, 3, 40);
+    const root = rootWithOrderKey("n1:mjuohs00:132", key);
+    expect(orderKeyOfRoot(root)).toBe(key);
+    expect(orderKeyOfRoot("n1:mjuohs00:132")).toBeUndefined();
+    expect(orderKeyOfRoot("n1:x#not a key")).toBeUndefined();
   });
 
   it("moves nothing when every stream is in order, or when nothing carries a key", () => {
