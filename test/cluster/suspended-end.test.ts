@@ -35,25 +35,26 @@ async function publishAndEnd(node: TestBroker, qos: 1 | 2, disconnect: boolean):
 }
 
 describe("a stream ended while the connection waits for a QoS 2 root record", () => {
-  it("PUBLISH (QoS 2), DISCONNECT, FIN: the DISCONNECT is handled, no will", async () => {
+  /** Two nodes whose store answers root records late, and the wills published on node-1 as they come. */
+  async function watched(): Promise<{ n1: TestBroker; wills: string[] }> {
     const { nodes, store } = await cluster(2);
     slowRootRecords(store);
     const [n1] = nodes as [TestBroker, TestBroker];
     const watcher = await connect(n1, "watch", { clean: true });
     const wills = payloads(watcher);
     await watcher.subscribeAsync("will/#", { qos: 1 });
+    return { n1, wills };
+  }
+
+  it("PUBLISH (QoS 2), DISCONNECT, FIN: the DISCONNECT is handled, no will", async () => {
+    const { n1, wills } = await watched();
     await publishAndEnd(n1, 2, true);
     await new Promise((r) => setTimeout(r, 800));
     expect(wills).toEqual([]);
   });
 
   it("PUBLISH (QoS 2), FIN without DISCONNECT: the connection still closes, and the will goes", async () => {
-    const { nodes, store } = await cluster(2);
-    slowRootRecords(store);
-    const [n1] = nodes as [TestBroker, TestBroker];
-    const watcher = await connect(n1, "watch", { clean: true });
-    const wills = payloads(watcher);
-    await watcher.subscribeAsync("will/#", { qos: 1 });
+    const { n1, wills } = await watched();
     await publishAndEnd(n1, 2, false);
     await new Promise((r) => setTimeout(r, 800));
     expect(wills).toEqual(["gone"]);
