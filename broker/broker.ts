@@ -23,7 +23,7 @@ import { KeepaliveSweep } from "./keepalive-sweep.js";
 import { recheckResumedSession } from "./recheck.js";
 import { type RetainedHost, RetainedStream } from "./retained.js";
 import { type RetainedFeed, Session, type SessionHost } from "./session.js";
-import { previousHolders } from "./move-settle.js";
+import { claimedFrom, earlierHolders, previousHolders, type ClaimedFrom } from "./move-settle.js";
 import { BrokerStats } from "./stats.js";
 import { TargetSet } from "./target-set.js";
 import { LOCAL_WILLS, type WillStore } from "./wills.js";
@@ -533,7 +533,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
         this.releaseInStore(clientId, claim.epoch);
         // No settle wait follows to tell whether the previous holder was alive to kick the ones before it: kicked
         // now (decision 040; a kick they already had only closes connections of older claims).
-        this.kickEarlierHolders(clientId, claim, discard);
+        this.kickEarlierHolders(clientId, claim.epoch, claimedFrom(claim, discard));
       }
       session.releaseDeliveries();
       if (session.clean && session.link === null) this.dropSession(session);
@@ -571,7 +571,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     const settling =
       this.cluster !== null &&
       claim !== null &&
-      this.cluster.claimedHere(session, claim.epoch, { previousNode: claim.previousNode, custodian: claim.previousCustodian ?? null, earlier: claim.earlierHolders, sessionEnded: discard });
+      this.cluster.claimedHere(session, claim.epoch, claimedFrom(claim, discard));
     if (!settling) session.releaseDeliveries();
     conn.completeConnect();
     this.emit("client.connected", session, conn, sessionPresent);
@@ -588,11 +588,10 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     for (const node of previousHolders(cluster.nodeId, claim.previousNode, claim.previousCustodian ?? null)) cluster.takeover(node, clientId, claim.epoch, sessionEnded);
   }
 
-  private kickEarlierHolders(clientId: string, claim: { previousNode: string | null; previousCustodian?: string | null; earlierHolders?: string[]; epoch: number }, sessionEnded: boolean): void {
+  private kickEarlierHolders(clientId: string, epoch: number, from: ClaimedFrom): void {
     const cluster = this.cluster;
-    if (cluster === null || claim.earlierHolders === undefined) return;
-    const kicked = previousHolders(cluster.nodeId, claim.previousNode, claim.previousCustodian ?? null);
-    for (const node of claim.earlierHolders) if (node !== cluster.nodeId && !kicked.includes(node)) cluster.takeover(node, clientId, claim.epoch, sessionEnded);
+    if (cluster === null) return;
+    for (const node of earlierHolders(cluster.nodeId, from)) cluster.takeover(node, clientId, epoch, from.sessionEnded === true);
   }
 
   private refuseClaim(conn: Connection, refused: ClaimRefused): void {

@@ -1,5 +1,6 @@
 import type { Journal } from "./journal.js";
 import type { Session } from "./session.js";
+import { claimHolders, type ClaimResult } from "../core/store/types.js";
 
 /**
  * Order across a move (decision 031). A session claimed here from other nodes (its old holder, its custodian)
@@ -54,10 +55,18 @@ export interface MovePort {
  * once, never `self`. They are kicked (broker.ts) and their replies awaited (`MoveSettler.claimed`).
  */
 export function previousHolders(self: string, previousNode: string | null, custodian: string | null): string[] {
-  const nodes: string[] = [];
-  if (previousNode !== null && previousNode !== self) nodes.push(previousNode);
-  if (custodian !== null && custodian !== self && custodian !== previousNode) nodes.push(custodian);
-  return nodes;
+  return claimHolders(previousNode, custodian).filter((n) => n !== self);
+}
+
+/** The earlier holders (`from.earlier`) a claim here may still have to kick: not `self`, not one it kicked anyway. */
+export function earlierHolders(self: string, from: ClaimedFrom): string[] {
+  const previous = previousHolders(self, from.previousNode, from.custodian);
+  return (from.earlier ?? []).filter((n) => n !== self && !previous.includes(n));
+}
+
+/** A store's answer to a claim, as the settler reads it; `sessionEnded`: the claim was a Clean Start. */
+export function claimedFrom(claim: ClaimResult, sessionEnded: boolean): ClaimedFrom {
+  return { previousNode: claim.previousNode, custodian: claim.previousCustodian ?? null, earlier: claim.earlierHolders, sessionEnded };
 }
 
 export class MoveSettler {
@@ -82,9 +91,7 @@ export class MoveSettler {
   claimed(session: Session, epoch: number, from: ClaimedFrom): boolean {
     const nodes = previousHolders(this.port.nodeId, from.previousNode, from.custodian);
     if (nodes.length === 0) return false;
-    const self = this.port.nodeId;
-    const earlier = (from.earlier ?? []).filter((n) => n !== self && !nodes.includes(n));
-    this.start(session, epoch, nodes, earlier, from.sessionEnded === true);
+    this.start(session, epoch, nodes, earlierHolders(this.port.nodeId, from), from.sessionEnded === true);
     return true;
   }
 

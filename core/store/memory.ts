@@ -19,6 +19,7 @@ import type {
   ApiKeyRecord, ClaimOptions, ClaimResult, ExpiredSession, NodeRecord, NodeStats, Page, RetainedRecord, RetainedStats, SessionRecord, SessionSnapshot,
   Store, StoredMessage, StoreOp, StoreOpResult,
 } from "./types.js";
+import { claimHolders } from "./types.js";
 import * as check from "./validate.js";
 
 /**
@@ -62,7 +63,7 @@ export class MemoryStore extends StoreParts implements Store {
     const v = this.versions.get(clientId) ?? { epoch: 0, seq: 0 };
     // The holders the claim being superseded took the session from (its node may have died before kicking them).
     const prior = existing !== undefined && v.claim !== undefined && v.claim.epoch === v.epoch ? v.claim : undefined;
-    const earlierHolders = prior === undefined ? [] : holdersOf(prior);
+    const earlierHolders = prior === undefined ? [] : claimHolders(prior.previousNode, prior.previousCustodian);
     v.epoch++;
     this.versions.set(clientId, v);
     this.tombstones.delete(clientId);
@@ -377,12 +378,4 @@ function claimResult(clientId: string, s: MemSession, epoch: number, answer: Omi
   if (answer.previousCustodian !== null) result.previousCustodian = answer.previousCustodian;
   if (answer.earlierHolders.length > 0) result.earlierHolders = answer.earlierHolders;
   return result;
-}
-
-/** The distinct nodes a recorded claim took its session from. */
-function holdersOf(c: ClaimRecord): string[] {
-  const nodes: string[] = [];
-  if (c.previousNode !== null) nodes.push(c.previousNode);
-  if (c.previousCustodian !== null && c.previousCustodian !== c.previousNode) nodes.push(c.previousCustodian);
-  return nodes;
 }

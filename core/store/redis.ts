@@ -20,6 +20,7 @@ import type {
   ApiKeyRecord, ClaimOptions, ClaimResult, ExpiredSession, NodeRecord, NodeStats, Page, RetainedRecord, RetainedStats, SessionRecord, SessionSnapshot,
   Store, StoredMessage, StoreOp, StoreOpResult,
 } from "./types.js";
+import { claimHolders } from "./types.js";
 import * as check from "./validate.js";
 
 export { SESSION_CALL_OPS };
@@ -101,7 +102,7 @@ export class RedisStore extends StoreParts implements Store {
     // Absent from a reply of a script loaded by an older version (the elements end at the custodian).
     const earlierNode = a.length > 8 ? asNullableString(a[8], "earlier node") : null;
     const earlierCustodian = a.length > 9 ? asNullableString(a[9], "earlier custodian") : null;
-    const earlier = [earlierNode, earlierCustodian].filter((n, i, all): n is string => n !== null && all.indexOf(n) === i);
+    const earlier = claimHolders(earlierNode, earlierCustodian);
     if (earlier.length > 0) result.earlierHolders = earlier;
     return result;
   }

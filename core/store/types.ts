@@ -166,6 +166,14 @@ export interface ClaimResult {
   snapshot: SessionSnapshot;
 }
 
+/** The nodes a claim took its session from: its connection's node and its custodian, each once, in that order. */
+export function claimHolders(previousNode: string | null, custodian: string | null): string[] {
+  const nodes: string[] = [];
+  if (previousNode !== null) nodes.push(previousNode);
+  if (custodian !== null && custodian !== previousNode) nodes.push(custodian);
+  return nodes;
+}
+
 /** One write in a batch. Owner writes carry the epoch; `enqueue` may come from anyone. */
 export type StoreOp =
   /**

@@ -18,8 +18,6 @@ async function cluster(n: number, graceMs = 90_000) {
   return { ...c, communicators: c.members.map((m) => m.comm) };
 }
 
-
-
 describe("nothing acknowledged is lost: take-over", () => {
   it("a message routed to the old owner after another node claimed the session (its kick not arrived yet) reaches the new owner", async () => {
     const { nodes } = await cluster(2);
