@@ -228,8 +228,8 @@ return 1
  * Adoption of a dead node's session (decision 017). ARGV: from, to, now. Only while `from` is the custodian (or,
  * for a session recorded before custody, its connected owner): bumps the epoch, marks it offline, makes `to` the
  * custodian; a clean session is deleted. Each reply then ends with four nodes|nil: when the last claim carried an
- * id and set the epoch this adoption supersedes, its previousNode and previousCustodian and the two earlier holders
- * it was answered with (`c:node`, `c:custodian`, `c:en`, `c:ec`: Adoption.earlierHolders, decision 040).
+ * id and set the epoch this adoption supersedes, its previousNode and previousCustodian and the earlier holders it
+ * was answered with one step back (`c:node`, `c:custodian`, `c:en`, `c:ec`: Adoption.earlierHolders, decision 040).
  * Reply: {0} not adopted, {2, epoch, connected, username|nil, ...nodes} deleted, {1, connected, ...snapshot, ...nodes}.
  */
 export const ADOPT = script("adopt", SESSION + String.raw`
