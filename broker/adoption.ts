@@ -11,6 +11,8 @@ export interface AdopterEvents {
   onError(operation: string, err: Error): void;
   /** A session connected to the dead node was adopted: its client is gone ("node-failure"). */
   onSessionLost(clientId: string, username: string | null): void;
+  /** Sends a take-over kick for the adoption under `epoch` to `node` (Cluster.takeover; decision 040). */
+  kick(node: string, clientId: string, epoch: number): void;
 }
 
 /**
@@ -20,6 +22,11 @@ export interface AdopterEvents {
  * dead node still has it). So when the dead node's custody is empty, every adopter's routes are in the store, and
  * the dead node's routes can go. Also remembers, per node, the sessions that moved away from it (adopted or
  * claimed), so messages drained from its queue reach exactly those.
+ *
+ * The dead node may have died between a claim and its take-over kicks: the nodes that claim took the session
+ * from (and the ones before, as a claim would learn them: Adoption.earlierHolders) may still serve the client
+ * under an older claim. The adopter kicks them (its own such connection it closes itself), unless the dead node
+ * was leaving: a leaving node lived on after its last claims (decision 040).
  */
 export class Adopter {
   private readonly moved = new Map<string, { ids: Set<string>; timer: NodeJS.Timeout }>();
@@ -35,8 +42,8 @@ export class Adopter {
     private readonly events: AdopterEvents,
   ) {}
 
-  /** Adopts the sessions of `dead` that rendezvous hashing over `live` gives to this node. */
-  async adoptShare(dead: string, live: readonly string[]): Promise<number> {
+  /** Adopts the sessions of `dead` that rendezvous hashing over `live` gives to this node; `leaving`: it left gracefully. */
+  async adoptShare(dead: string, live: readonly string[], leaving = false): Promise<number> {
     if (!this.firstSeen.has(dead)) this.firstSeen.set(dead, Date.now());
     const store = this.broker.store;
     const mine = (await store.sessionsInCustodyOf(dead)).filter((id) => owner(id, live) === this.nodeId);
@@ -67,12 +74,25 @@ export class Adopter {
         }
         count++;
         this.remember(dead, id);
-        if (r.snapshot !== null) this.broker.adopted(id, r.epoch, r.snapshot.subscriptions);
+        const owed = leaving ? [] : (r.earlierHolders ?? []).filter((n) => n !== dead);
+        if (owed.includes(this.nodeId)) this.closeStale(id, r.epoch);
+        if (r.snapshot !== null) {
+          // Not held here (a clean copy here went with its stale connection, or the session changed since it was read).
+          if (!this.broker.sessions.has(id)) this.broker.holdOffline(r.snapshot);
+          this.broker.adopted(id, r.epoch, r.snapshot.subscriptions);
+        }
+        for (const node of owed) if (node !== this.nodeId) this.events.kick(node, id, r.epoch);
         if (r.connected) this.events.onSessionLost(id, r.username);
       });
     }
     this.adopted.set(dead, (this.adopted.get(dead) ?? 0) + count);
     return count;
+  }
+
+  /** A connection here of a claim older than the adoption under `epoch` was taken over by the dead node's claim. */
+  private closeStale(clientId: string, epoch: number): void {
+    const session = this.broker.sessions.get(clientId);
+    if (session !== undefined && session.link !== null && session.epoch < epoch) session.link.takenOver();
   }
 
   /** Whether sessions of `dead` have waited for their adopter for longer than three TTLs. */

@@ -176,6 +176,7 @@ export class Cluster implements ResultTarget<Reroute> {
     this.adopter = new Adopter(broker, this.routes, this.nodeId, opts.nodeTtlMs, {
       onError: (operation, err) => this.events.onError(operation, err),
       onSessionLost: (clientId, username) => this.events.onSessionLost(clientId, username),
+      kick: (node, clientId, epoch) => this.takeover(node, clientId, epoch, false),
     });
     const remote: RemoteRoutes = {
       added: (filter) => this.routes.added(filter),
@@ -865,7 +866,7 @@ export class Cluster implements ResultTarget<Reroute> {
     const leader = live[0]?.nodeId === this.nodeId;
     for (const dead of expired) {
       if (this.stopped) return;
-      await this.adopter.adoptShare(dead.nodeId, liveIds);
+      await this.adopter.adoptShare(dead.nodeId, liveIds, dead.heartbeatAt === LEAVING);
       if (!leader) continue;
       await this.events.onNodeExpired?.(dead);
       await this.cleanUp(dead.nodeId, live, dead.heartbeatAt === LEAVING, now);
@@ -886,7 +887,7 @@ export class Cluster implements ResultTarget<Reroute> {
     const store = this.broker.store;
     if ((await store.sessionsInCustodyOf(dead)).length > 0) {
       if (!this.adopter.overdue(dead, now)) return;
-      await this.adopter.adoptShare(dead, [this.nodeId]);
+      await this.adopter.adoptShare(dead, [this.nodeId], leaving);
       if ((await store.sessionsInCustodyOf(dead)).length > 0) return;
     }
     let retiring = this.retiring.get(dead);

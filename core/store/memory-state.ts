@@ -56,6 +56,8 @@ export interface ClaimRecord {
   previousCustodian: string | null;
   /** ClaimResult.earlierHolders as answered (empty: none). */
   earlierHolders: string[];
+  /** Its first part: the holders the claim this one superseded took the session from (empty: none). */
+  oneBack: string[];
 }
 
 /** A new, empty session; `seq` is the client id's seq counter (its entries will all be above it). */

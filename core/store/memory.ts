@@ -19,7 +19,7 @@ import type {
   ApiKeyRecord, ClaimOptions, ClaimResult, ExpiredSession, NodeRecord, NodeStats, Page, RetainedRecord, RetainedStats, SessionRecord, SessionSnapshot,
   Store, StoredMessage, StoreOp, StoreOpResult,
 } from "./types.js";
-import { claimHolders } from "./types.js";
+import { claimHolders, distinctNodes } from "./types.js";
 import * as check from "./validate.js";
 
 /**
@@ -61,9 +61,11 @@ export class MemoryStore extends StoreParts implements Store {
     const previousNode = existing?.node ?? null;
     const previousCustodian = existing?.custodian ?? null;
     const v = this.versions.get(clientId) ?? { epoch: 0, seq: 0 };
-    // The holders the claim being superseded took the session from (its node may have died before kicking them).
+    // The holders the claim being superseded took the session from (its node may have died before kicking them),
+    // and the ones the claim before it took it from (a cascade of two).
     const prior = existing !== undefined && v.claim !== undefined && v.claim.epoch === v.epoch ? v.claim : undefined;
-    const earlierHolders = prior === undefined ? [] : claimHolders(prior.previousNode, prior.previousCustodian);
+    const oneBack = prior === undefined ? [] : claimHolders(prior.previousNode, prior.previousCustodian);
+    const earlierHolders = prior === undefined ? [] : owedBy(prior);
     v.epoch++;
     this.versions.set(clientId, v);
     this.tombstones.delete(clientId);
@@ -79,8 +81,8 @@ export class MemoryStore extends StoreParts implements Store {
     // It cannot expire before now + expiryMs (it is online now); an earlier entry stays and is rescheduled when due.
     if (expiryMs > 0) this.expiry.set(clientId, opts.now + expiryMs, true);
     const present = !discard && existing !== undefined;
-    if (opts.claimId !== undefined) v.claim = { id: opts.claimId, epoch: v.epoch, present, previousNode, previousCustodian, earlierHolders };
-    return claimResult(clientId, s, v.epoch, { present, previousNode, previousCustodian, earlierHolders });
+    if (opts.claimId !== undefined) v.claim = { id: opts.claimId, epoch: v.epoch, present, previousNode, previousCustodian, earlierHolders, oneBack };
+    return claimResult(clientId, s, v.epoch, { present, previousNode, previousCustodian, earlierHolders, oneBack });
   }
 
   /**
@@ -188,15 +190,20 @@ export class MemoryStore extends StoreParts implements Store {
     const v = this.versions.get(clientId);
     if (s === undefined || v === undefined) return null;
     if (s.custodian !== from && !(s.custodian === null && s.node === from)) return null;
+    // The dead node's last claim, if it set the epoch superseded here: whom it may have died before kicking.
+    const owed = v.claim !== undefined && v.claim.epoch === v.epoch ? owedBy(v.claim) : [];
     v.epoch++;
     const connected = s.node !== null;
+    const adoption: Adoption = { epoch: v.epoch, connected, username: s.username, snapshot: null };
+    if (owed.length > 0) adoption.earlierHolders = owed;
     if (s.clean) {
       this.drop(clientId);
-      return { epoch: v.epoch, connected, username: s.username, snapshot: null };
+      return adoption;
     }
     if (connected) Object.assign(s, { node: null, disconnectedAt: now });
     s.custodian = to;
-    return { epoch: v.epoch, connected, username: s.username, snapshot: sessionSnapshot(clientId, s, v.epoch) };
+    adoption.snapshot = sessionSnapshot(clientId, s, v.epoch);
+    return adoption;
   }
 
   async expireSessions(now: number, limit: number): Promise<ExpiredSession[]> {
@@ -371,6 +378,11 @@ export class MemoryStore extends StoreParts implements Store {
       this.versions.delete(id);
     }
   }
+}
+
+/** The earlier holders a claim superseding `claim` is answered with: the ones `claim` took it from, then its `oneBack`. */
+function owedBy(claim: ClaimRecord): string[] {
+  return distinctNodes([...claimHolders(claim.previousNode, claim.previousCustodian), ...claim.oneBack]);
 }
 
 function claimResult(clientId: string, s: MemSession, epoch: number, answer: Omit<ClaimRecord, "id" | "epoch">): ClaimResult {

@@ -2,7 +2,7 @@ import type { SubscriptionWord } from "../subscription-word.js";
 import { decodeOutgoing, decodeRetained } from "./codec.js";
 import { StoreDataError } from "./errors.js";
 import { sentPacketId } from "./sent-boundary.js";
-import type { RetainedRecord, SessionRecord, SessionSnapshot, StoredOutgoing, StoreOpResult } from "./types.js";
+import { distinctNodes, type RetainedRecord, type SessionRecord, type SessionSnapshot, type StoredOutgoing, type StoreOpResult } from "./types.js";
 
 /*
  * Readers of script replies. Both transports hand back the same shapes: arrays, strings, integers, null.
@@ -116,4 +116,11 @@ export function retainedPairs(v: unknown, from = 0): RetainedRecord[] {
   const out: RetainedRecord[] = [];
   for (let i = from; i + 1 < a.length; i += 2) out.push(decodeRetained(asString(a[i + 1], "retained message")));
   return out;
+}
+
+/** The nodes named in `count` reply elements from `start` (nil or absent: none), each once, in order. */
+export function nodesAt(reply: unknown[], start: number, count: number, what: string): string[] {
+  const nodes: (string | null)[] = [];
+  for (let i = start; i < start + count && i < reply.length; i++) nodes.push(asNullableString(reply[i], what));
+  return distinctNodes(nodes);
 }

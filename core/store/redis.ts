@@ -10,7 +10,7 @@ import { RedisRoutes } from "./routes-redis.js";
 import type { Adoption, RouteChanges, RouteDigest } from "./routes-types.js";
 import { RedisWills } from "./wills.js";
 import { indexCommands, unindex } from "./redis-index.js";
-import { asArray, asInt, asNullableString, asString, flatMap, opResult, sessionRecord, sessionSnapshot } from "./redis-replies.js";
+import { asArray, asInt, asNullableString, asString, flatMap, nodesAt, opResult, sessionRecord, sessionSnapshot } from "./redis-replies.js";
 import { RedisRetained, retainedCall } from "./redis-retained.js";
 import * as S from "./scripts.js";
 import { SESSION_CALL_OPS, SessionCall } from "./session-apply.js";
@@ -20,7 +20,6 @@ import type {
   ApiKeyRecord, ClaimOptions, ClaimResult, ExpiredSession, NodeRecord, NodeStats, Page, RetainedRecord, RetainedStats, SessionRecord, SessionSnapshot,
   Store, StoredMessage, StoreOp, StoreOpResult,
 } from "./types.js";
-import { claimHolders } from "./types.js";
 import * as check from "./validate.js";
 
 export { SESSION_CALL_OPS };
@@ -99,10 +98,9 @@ export class RedisStore extends StoreParts implements Store {
     const result: ClaimResult = { epoch: asInt(a[2], "epoch"), present: a[0] === 1, previousNode, snapshot: sessionSnapshot(clientId, a.slice(2)) };
     const previousCustodian = asNullableString(a[7], "previous custodian");
     if (previousCustodian !== null) result.previousCustodian = previousCustodian;
-    // Absent from a reply of a script loaded by an older version (the elements end at the custodian).
-    const earlierNode = a.length > 8 ? asNullableString(a[8], "earlier node") : null;
-    const earlierCustodian = a.length > 9 ? asNullableString(a[9], "earlier custodian") : null;
-    const earlier = claimHolders(earlierNode, earlierCustodian);
+    // Absent from a reply of a script loaded by an older version (the elements end at the custodian, or at the
+    // earlier custodian).
+    const earlier = nodesAt(a, 8, 4, "earlier holder");
     if (earlier.length > 0) result.earlierHolders = earlier;
     return result;
   }

@@ -1,6 +1,6 @@
 import { decodeCursor, encodeCursor } from "./codec.js";
 import { custodyKey, routeKeys, sessionKeys } from "./keys.js";
-import { asArray, asInt, asNullableString, asString, flatMap, sessionSnapshot } from "./redis-replies.js";
+import { asArray, asInt, asNullableString, asString, flatMap, nodesAt, sessionSnapshot } from "./redis-replies.js";
 import { unindex } from "./redis-index.js";
 import { decodeRouteEntry, ROUTE_LOG_MAX, routeHash, type Adoption, type RouteChanges, type RouteDigest } from "./routes-types.js";
 import { checkRouteLimit, checkRouteUpdate } from "./routes-validate.js";
@@ -91,8 +91,19 @@ export class RedisRoutes {
     const a = asArray(await this.client.eval(S.ADOPT, sessionKeys(clientId).list, [from, to, String(now)]), "adopt");
     if (a[0] === 0) return null;
     await unindex(this.client, [{ clientId, node: from, session: a[0] === 2 }]);
-    if (a[0] === 2) return { epoch: asInt(a[1], "epoch"), connected: a[2] === 1, username: asNullableString(a[3] ?? null, "username"), snapshot: null };
-    const snapshot = sessionSnapshot(clientId, a.slice(2));
-    return { epoch: snapshot.epoch, connected: a[1] === 1, username: snapshot.username, snapshot };
+    // The earlier holders end each reply (absent from a script loaded by an older version: none known).
+    let adoption: Adoption;
+    let owedAt: number;
+    if (a[0] === 2) {
+      adoption = { epoch: asInt(a[1], "epoch"), connected: a[2] === 1, username: asNullableString(a[3] ?? null, "username"), snapshot: null };
+      owedAt = 4;
+    } else {
+      const snapshot = sessionSnapshot(clientId, a.slice(2));
+      adoption = { epoch: snapshot.epoch, connected: a[1] === 1, username: snapshot.username, snapshot };
+      owedAt = 7;
+    }
+    const earlier = nodesAt(a, owedAt, 4, "earlier holder");
+    if (earlier.length > 0) adoption.earlierHolders = earlier;
+    return adoption;
   }
 }

@@ -42,6 +42,13 @@ export interface Adoption {
   username: string | null;
   /** The session, now offline in the adopter's custody; null when it was clean (deleted). */
   snapshot: SessionSnapshot | null;
+  /**
+   * The nodes the dead node's last claim took the session from, then the ones the claim before it took it from,
+   * when that claim carried an id and set the epoch this adoption supersedes (what a claim in the adoption's place
+   * would answer as ClaimResult.earlierHolders). The dead node may have died before its take-over kicks: the adopter
+   * kicks them (decision 040). Absent: none known.
+   */
+  earlierHolders?: string[];
 }
 
 export interface RouteStore {

@@ -46,8 +46,9 @@ end
  * owner) changes nothing and gets that answer again with the session as it is now (decision 034).
  * Reply: present, previousNode|nil, ...snapshot, previousCustodian|nil (the claim makes the claiming node the
  * custodian too, decision 017), then the previous claim's previousNode|nil and previousCustodian|nil when that
- * claim carried an id and set the current epoch (ClaimResult.earlierHolders, decision 040, kept as `c:en`/`c:ec`
- * for a repeat); or {-1, reason} when refused
+ * claim carried an id and set the current epoch, then the two it was answered with that way itself (two claims
+ * back) (ClaimResult.earlierHolders, decision 040, kept as `c:en`/`c:ec` and `c:fn`/`c:fc` for a repeat and for
+ * the claim after); or {-1, reason} when refused
  * ('identity': another identity's session; 'session-limit': it would be new), with nothing changed.
  */
 export const CLAIM = script("claim", SESSION + String.raw`
@@ -60,14 +61,16 @@ local cid = ARGV[10] or ''
 local previous = false
 local custodian = false
 if existed then previous = redis.call('HGET', meta, 'node'); custodian = redis.call('HGET', meta, 'custodian') end
-local r = redis.call('HMGET', ver, 'epoch', 'c:id', 'c:epoch', 'c:present', 'c:node', 'c:custodian', 'c:en', 'c:ec')
+local r = redis.call('HMGET', ver, 'epoch', 'c:id', 'c:epoch', 'c:present', 'c:node', 'c:custodian', 'c:en', 'c:ec', 'c:fn', 'c:fc')
 local function named(v) if v and v ~= '' then return v end return false end
 if cid ~= '' and existed and previous == ARGV[1] and r[2] == cid and r[3] == r[1] then
   local s = snapshot(tonumber(r[1]))
-  return { tonumber(r[4]), named(r[5]), s[1], s[2], s[3], s[4], s[5], named(r[6]), named(r[7]), named(r[8]) }
+  return { tonumber(r[4]), named(r[5]), s[1], s[2], s[3], s[4], s[5], named(r[6]), named(r[7]), named(r[8]), named(r[9]), named(r[10]) }
 end
-local earlierNode, earlierCustodian = false, false
-if existed and r[3] and r[3] == r[1] then earlierNode = named(r[5]); earlierCustodian = named(r[6]) end
+local earlierNode, earlierCustodian, furtherNode, furtherCustodian = false, false, false, false
+if existed and r[3] and r[3] == r[1] then
+  earlierNode = named(r[5]); earlierCustodian = named(r[6]); furtherNode = named(r[7]); furtherCustodian = named(r[8])
+end
 local epoch = redis.call('HINCRBY', ver, 'epoch', 1)
 redis.call('PERSIST', ver)
 local present = 0
@@ -81,9 +84,12 @@ local identity = owner
 if ARGV[6] ~= '' then identity = ARGV[6] end
 if identity then redis.call('HSET', meta, 'identity', identity) end
 if ARGV[2] == '0' and tonumber(ARGV[7]) > 0 then redis.call('HSET', meta, 'expiry', ARGV[7]) else redis.call('HDEL', meta, 'expiry') end
-if cid ~= '' then redis.call('HSET', ver, 'c:id', cid, 'c:epoch', epoch, 'c:present', present, 'c:node', previous or '', 'c:custodian', custodian or '', 'c:en', earlierNode or '', 'c:ec', earlierCustodian or '') end
+if cid ~= '' then
+  redis.call('HSET', ver, 'c:id', cid, 'c:epoch', epoch, 'c:present', present, 'c:node', previous or '', 'c:custodian', custodian or '',
+    'c:en', earlierNode or '', 'c:ec', earlierCustodian or '', 'c:fn', furtherNode or '', 'c:fc', furtherCustodian or '')
+end
 local s = snapshot(epoch)
-return { present, previous, s[1], s[2], s[3], s[4], s[5], custodian, earlierNode, earlierCustodian }
+return { present, previous, s[1], s[2], s[3], s[4], s[5], custodian, earlierNode, earlierCustodian, furtherNode, furtherCustodian }
 `);
 
 /**
@@ -221,14 +227,21 @@ return 1
 /**
  * Adoption of a dead node's session (decision 017). ARGV: from, to, now. Only while `from` is the custodian (or,
  * for a session recorded before custody, its connected owner): bumps the epoch, marks it offline, makes `to` the
- * custodian; a clean session is deleted. Reply: {0} not adopted, {2, epoch, connected, username|nil} deleted,
- * {1, connected, ...snapshot}.
+ * custodian; a clean session is deleted. Each reply then ends with four nodes|nil: when the last claim carried an
+ * id and set the epoch this adoption supersedes, its previousNode and previousCustodian and the earlier holders it
+ * was answered with one step back (`c:node`, `c:custodian`, `c:en`, `c:ec`: Adoption.earlierHolders, decision 040).
+ * Reply: {0} not adopted, {2, epoch, connected, username|nil, ...nodes} deleted, {1, connected, ...snapshot, ...nodes}.
  */
 export const ADOPT = script("adopt", SESSION + String.raw`
 if redis.call('EXISTS', meta) == 0 then return { 0 } end
 local node = redis.call('HGET', meta, 'node')
 local custodian = redis.call('HGET', meta, 'custodian')
 if custodian ~= ARGV[1] and not (custodian == false and node == ARGV[1]) then return { 0 } end
+local r = redis.call('HMGET', ver, 'epoch', 'c:epoch', 'c:node', 'c:custodian', 'c:en', 'c:ec')
+local owed = { false, false, false, false }
+if r[2] and r[2] == r[1] then
+  for i = 1, 4 do if r[i + 2] and r[i + 2] ~= '' then owed[i] = r[i + 2] end end
+end
 local epoch = redis.call('HINCRBY', ver, 'epoch', 1)
 local connected = 0
 if node then connected = 1 end
@@ -236,7 +249,7 @@ if redis.call('HGET', meta, 'clean') == '1' then
   local user = redis.call('HGET', meta, 'username')
   wipe()
   bury()
-  return { 2, epoch, connected, user }
+  return { 2, epoch, connected, user, owed[1], owed[2], owed[3], owed[4] }
 end
 if node then
   redis.call('HDEL', meta, 'node')
@@ -244,7 +257,7 @@ if node then
 end
 redis.call('HSET', meta, 'custodian', ARGV[2])
 local s = snapshot(epoch)
-return { 1, connected, s[1], s[2], s[3], s[4], s[5] }
+return { 1, connected, s[1], s[2], s[3], s[4], s[5], owed[1], owed[2], owed[3], owed[4] }
 `);
 
 /** Route scripts take KEYS = the node's route set, the route log, the version counter, the digests (keys.ts routeKeys). */

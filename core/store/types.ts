@@ -158,9 +158,11 @@ export interface ClaimResult {
   previousCustodian?: string;
   /**
    * The nodes the claim before this one took the session from (its `previousNode` and `previousCustodian`), when
-   * that claim carried an id and is the one this claim supersedes. A node that died between its claim and its
-   * take-over kicks never told them: they may still serve the client. The claiming node kicks them when the
-   * previous holder does not answer its own kick (broker/move-settle.ts, decision 040). Absent: none known.
+   * that claim carried an id and is the one this claim supersedes; then also the nodes the claim before that one
+   * took it from, when it carried an id and the claim after it superseded it (two claims back: a cascade of two
+   * claimers that died in a row). A node that died between its claim and its take-over kicks never told them:
+   * they may still serve the client. The claiming node kicks them when the previous holder does not answer its own
+   * kick (broker/move-settle.ts, decision 040). Absent: none known.
    */
   earlierHolders?: string[];
   snapshot: SessionSnapshot;
@@ -168,10 +170,14 @@ export interface ClaimResult {
 
 /** The nodes a claim took its session from: its connection's node and its custodian, each once, in that order. */
 export function claimHolders(previousNode: string | null, custodian: string | null): string[] {
-  const nodes: string[] = [];
-  if (previousNode !== null) nodes.push(previousNode);
-  if (custodian !== null && custodian !== previousNode) nodes.push(custodian);
-  return nodes;
+  return distinctNodes([previousNode, custodian]);
+}
+
+/** The nodes named in `nodes`, each once, in order of first mention (null: none). */
+export function distinctNodes(nodes: readonly (string | null)[]): string[] {
+  const out: string[] = [];
+  for (const n of nodes) if (n !== null && !out.includes(n)) out.push(n);
+  return out;
 }
 
 /** One write in a batch. Owner writes carry the epoch; `enqueue` may come from anyone. */

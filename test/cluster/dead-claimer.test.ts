@@ -1,5 +1,6 @@
 import mqtt from "mqtt";
 import { describe, expect, it } from "vitest";
+import { owner } from "../../broker/adoption.js";
 import { MemoryCommunicator, type MemoryRegistry } from "../../core/communicator/index.js";
 import type { MemoryStore } from "../../core/store/memory.js";
 import type { TestBroker } from "../helpers/broker.js";
@@ -16,17 +17,27 @@ import { slowClaims, useInProcessCluster } from "./in-process-support.js";
 const { cluster, connect, clients } = useInProcessCluster();
 
 /** A node queue that nobody reads (its node died) and a claim of `clientId` by that node, under a claim id. */
-async function ghostClaim(store: MemoryStore, registry: MemoryRegistry, clientId: string): Promise<void> {
+async function ghostClaim(store: MemoryStore, registry: MemoryRegistry, clientId: string, node = "ghost"): Promise<void> {
   const ghost = new MemoryCommunicator({ registry });
-  await ghost.start("ghost", async () => {
+  await ghost.start(node, async () => {
     throw new Error("dead");
   });
   await ghost.stop();
-  await store.claimSession(clientId, { node: "ghost", clean: false, username: null, now: Date.now(), claimId: "ghost-claim" });
+  await store.claimSession(clientId, { node, clean: false, username: null, now: Date.now(), claimId: `${node}-claim` });
 }
 
-async function oldConnection(n2: TestBroker): Promise<{ closed: () => boolean }> {
-  const old = await connect(n2, "dev", { clean: false });
+/** The ghost's node record, expired: the survivors adopt what is in its custody (decision 017). */
+async function ghostExpired(store: MemoryStore, node = "ghost"): Promise<void> {
+  await store.registerNode({ nodeId: node, address: "gone:1883", queueUrl: null, startedAt: Date.now() - 60_000, heartbeatAt: Date.now() - 10_000 }, 500);
+}
+
+/** A client id that rendezvous hashing over node-1 and node-2 gives to `node` (the survivor that adopts its session). */
+function idAdoptedBy(node: string): string {
+  for (let i = 0; ; i++) if (owner(`dev-${i}`, ["node-1", "node-2"]) === node) return `dev-${i}`;
+}
+
+async function oldConnection(n2: TestBroker, clientId = "dev"): Promise<{ closed: () => boolean }> {
+  const old = await connect(n2, clientId, { clean: false });
   let closed = false;
   old.once("close", () => (closed = true));
   return { closed: () => closed };
@@ -57,5 +68,46 @@ describe("a claimer that died before its take-over kick (decision 040)", () => {
     await until(() => !claiming() || leaving.disconnected, "the client to leave");
     slow.release();
     await until(() => old.closed(), "node-2's old connection to be closed", 5000);
+  });
+
+  it("a cascade: the next claim kicks the node that the claimer before the dead claimer took the client from", async () => {
+    const { nodes, store, registry } = await cluster(2);
+    const [n1, n2] = nodes as [TestBroker, TestBroker];
+    const old = await oldConnection(n2);
+    // ghost-1 took the client from node-2 and died before kicking it; ghost-2 took it from ghost-1 and died too.
+    await ghostClaim(store, registry, "dev", "ghost-1");
+    await ghostClaim(store, registry, "dev", "ghost-2");
+    await connect(n1, "dev", { clean: false });
+    await until(() => old.closed(), "node-2's old connection to be closed", 5000);
+    expect(n2.broker.sessions.get("dev")?.link ?? null).toBeNull();
+  });
+});
+
+describe("a claimer that died before its take-over kick, its session adopted (decisions 017 and 040)", () => {
+  it("adopted by another node: that node kicks the node the dead claimer took the client from, which would serve it beside its next connection", async () => {
+    const { nodes, store, registry } = await cluster(2);
+    const [n1, n2] = nodes as [TestBroker, TestBroker];
+    const id = idAdoptedBy("node-1");
+    const old = await oldConnection(n2, id);
+    await ghostClaim(store, registry, id);
+    await ghostExpired(store);
+    await until(async () => (await store.custodianOf(id)) === "node-1", "node-1 adopting the ghost's session", 5000);
+    await connect(n1, id, { clean: false });
+    await until(() => old.closed(), "node-2's old connection to be closed", 3000);
+    expect(n2.broker.sessions.get(id)?.link ?? null).toBeNull();
+  });
+
+  it("adopted by the node the dead claimer took the client from: it closes its old connection and holds the session offline", async () => {
+    const { nodes, store, registry } = await cluster(2);
+    const n2 = nodes[1] as TestBroker;
+    const id = idAdoptedBy("node-2");
+    const old = await oldConnection(n2, id);
+    await ghostClaim(store, registry, id);
+    await ghostExpired(store);
+    await until(async () => (await store.custodianOf(id)) === "node-2", "node-2 adopting the ghost's session", 5000);
+    await until(() => old.closed(), "node-2's old connection to be closed", 3000);
+    const held = n2.broker.sessions.get(id);
+    expect(held?.link ?? null).toBeNull();
+    expect(held?.epoch).toBe((await store.getSession(id))?.epoch);
   });
 });
