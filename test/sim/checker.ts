@@ -24,7 +24,7 @@ export interface Violation {
   kind: ViolationKind;
   detail: string;
   /** An order violation: `subscriber` got `key` at `at` after the newer `newer` (at `newerAt`). */
-  order?: { subscriber: string; key: string; at: number; newer: string; newerAt: number };
+  order?: { subscriber: string; key: string; at: number; newer: string; newerAt: number; newerNode: string };
 }
 
 export interface CheckOptions {
@@ -89,7 +89,7 @@ export function check(history: History, opts: CheckOptions): Violation[] {
     }
     // Order: first receipts of each publisher's QoS >= 1 messages on one topic must come in publish order.
     const seen = new Set<string>();
-    const last = new Map<string, { n: number; at: number }>();
+    const last = new Map<string, { n: number; at: number; node: string }>();
     for (const r of receipts) {
       if (seen.has(r.key)) continue;
       seen.add(r.key);
@@ -101,10 +101,10 @@ export function check(history: History, opts: CheckOptions): Violation[] {
         violations.push({
           kind: "order",
           detail: `${subscriber} got ${m.key} (${m.topic}) at ${at(r.at)} after ${m.publisher}:${prev.n} (at ${at(prev.at)})`,
-          order: { subscriber, key: m.key, at: r.at, newer: `${m.publisher}:${prev.n}`, newerAt: prev.at },
+          order: { subscriber, key: m.key, at: r.at, newer: `${m.publisher}:${prev.n}`, newerAt: prev.at, newerNode: prev.node },
         });
       }
-      if (prev === undefined || m.n > prev.n) last.set(stream, { n: m.n, at: r.at });
+      if (prev === undefined || m.n > prev.n) last.set(stream, { n: m.n, at: r.at, node: r.node });
     }
   }
   for (const o of history.overlaps) {

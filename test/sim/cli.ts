@@ -21,6 +21,8 @@ export async function main(argv: string[]): Promise<number> {
   console.log(`faults: ${Object.entries(faults).filter(([, on]) => on).map(([k]) => k).join(", ") || "none"}`);
   const byKind = new Map<string, number[]>();
   let failed = 0;
+  let windowed = 0;
+  const windowSeeds: number[] = [];
   const started = performance.now();
   for (let seed = first; seed < first + count; seed++) {
     let result: SimResult;
@@ -33,6 +35,10 @@ export async function main(argv: string[]): Promise<number> {
     }
     const v = result.violations;
     if (v.length > 0) failed++;
+    if (result.window.length > 0) {
+      windowed += result.window.length;
+      windowSeeds.push(seed);
+    }
     for (const kind of new Set(v.map((x) => x.kind))) byKind.set(kind, [...(byKind.get(kind) ?? []), seed]);
     for (const [shape, n] of result.shapes ?? []) {
       const s = allShapes.get(shape) ?? { violations: 0, seeds: [] };
@@ -44,12 +50,14 @@ export async function main(argv: string[]): Promise<number> {
       console.log(`seed ${seed}: ${v.length} violations (${result.published} published, ${result.acknowledged} acknowledged, ${result.receipts} receipts, ${result.overlaps} overlaps, ${result.events} events, ${Math.round(result.virtualMs / 1000)} s virtual)`);
       if (result.shapes !== undefined) console.log(`  shapes: ${[...result.shapes].map(([k, n]) => `${k} ${n}`).join(", ")}`);
       for (const x of v.slice(0, verbose ? 1000 : 5)) console.log(`  ${x.kind}: ${x.detail}`);
+      if (verbose) for (const line of result.window) console.log(`  window: ${line}`);
       if (verbose) for (const line of result.log) console.log(`    | ${line}`);
       if (verbose) for (const line of result.notes ?? []) console.log(`    = ${line}`);
     }
   }
   const secs = ((performance.now() - started) / 1000).toFixed(1);
   console.log(`${count} seeds in ${secs} s: ${failed} with violations`);
+  if (windowed > 0) console.log(`  decision 038's window (not violations): ${windowed} late deliveries in ${windowSeeds.length} seeds, e.g. ${windowSeeds.slice(0, 10).join(" ")}`);
   for (const [kind, seeds] of byKind) console.log(`  ${kind}: ${seeds.length} seeds, e.g. ${seeds.slice(0, 10).join(" ")}`);
   for (const [shape, s] of allShapes) console.log(`  shape ${shape}: ${s.violations} violations in ${s.seeds.length} seeds, e.g. ${s.seeds.slice(0, 10).join(" ")}`);
   return failed > 0 ? 1 : 0;

@@ -39,6 +39,13 @@ export interface Overlap {
   to: number;
 }
 
+export interface Stop {
+  node: string;
+  kind: "crash" | "pause" | "partition";
+  from: number;
+  to: number;
+}
+
 export class History {
   readonly published = new Map<string, Published>();
   readonly receipts: Receipt[] = [];
@@ -53,6 +60,11 @@ export class History {
    * of those clients that has a will should have it published exactly once, by a survivor).
    */
   readonly crashes: { node: string; at: number; clients: string[] }[] = [];
+  /**
+   * Times a node could not serve: SIGKILLed (`to` Infinity), SIGSTOPped, or cut off from the store and SQS. For
+   * the order rule of decision 038's window (test/sim/window.ts).
+   */
+  readonly stops: Stop[] = [];
   /** Protocol errors seen by clients (unexpected packets), each a violation. */
   readonly protocolErrors: string[] = [];
   /** What happened, for a reproduction: one line per fault and client move. */

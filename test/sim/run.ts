@@ -13,6 +13,7 @@ import { Prng } from "./prng.js";
 import { SqsModel } from "./sqs-model.js";
 import { shapes, SqsTrail } from "./trail.js";
 import { VirtualTime } from "./virtual-time.js";
+import { lateDrain } from "./window.js";
 
 /**
  * One seeded simulation run (docs/decisions/023-simulation.md): nodes, clients and faults driven by one PRNG
@@ -37,6 +38,11 @@ export interface SimOptions {
   sabotage?: { dropDelivery: number };
   /** Sort the order violations into shapes (`SimResult.shapes`, decision 038). */
   classify?: boolean;
+  /**
+   * Judge order violations against decision 038's window (test/sim/window.ts) when a kind that stops nodes is on.
+   * Default true; false for a regression test whose order must hold without it.
+   */
+  judgeWindow?: boolean;
 }
 
 export interface SimResult {
@@ -53,11 +59,19 @@ export interface SimResult {
   /** With `classify`: the violations' shapes and their counts (test/sim/trail.ts). */
   shapes?: Map<string, number>;
   notes?: string[];
+  /**
+   * Order violations that are decision 038's window (test/sim/window.ts), judged only when a kind that stops nodes
+   * is on: not in `violations`, one line each.
+   */
+  window: string[];
 }
 
 const HEARTBEAT_MS = 1_000;
 const NODE_TTL_MS = 5_000;
 const LATENCY_MS = 3;
+/** The node queues' visibility timeout (infra and broker default: 30 s). */
+const VISIBILITY_MS = 30_000;
+const WINDOW = { nodeTtlMs: NODE_TTL_MS, heartbeatMs: HEARTBEAT_MS, visibilityMs: VISIBILITY_MS };
 
 let template: MqgateConfig | null = null;
 
@@ -124,7 +138,12 @@ class World {
       approximateCountsLie: this.f.approximateCounts,
       dropDelivery: opts.sabotage?.dropDelivery ?? 0,
     });
-    if (opts.classify === true) this.sqs.trail = new SqsTrail();
+    // The trail is what the window rule judges from: on whenever a kind that stops nodes is.
+    if (opts.classify === true || this.stopsNodes()) this.sqs.trail = new SqsTrail();
+  }
+
+  private stopsNodes(): boolean {
+    return this.f.crashes || this.f.crashInClaim || this.f.crashAfterQos2Marker || this.f.pauses || this.f.partitions;
   }
 
   private live(): SimNode[] {
@@ -179,8 +198,16 @@ class World {
     await this.settle();
     this.serving.close();
     this.opts.tamper?.(this.history);
-    const violations = check(this.history, { maxOverlapMs: 3 * HEARTBEAT_MS + NODE_TTL_MS, extra: this.opts.extraChecks ?? [] });
-    for (const e of this.time.uncaught) violations.push({ kind: "protocol", detail: `uncaught in a timer: ${e.stack ?? e.message}` });
+    const found = check(this.history, { maxOverlapMs: 3 * HEARTBEAT_MS + NODE_TTL_MS, extra: this.opts.extraChecks ?? [] });
+    for (const e of this.time.uncaught) found.push({ kind: "protocol", detail: `uncaught in a timer: ${e.stack ?? e.message}` });
+    const violations: Violation[] = [];
+    const window: string[] = [];
+    const trail = this.stopsNodes() && this.opts.judgeWindow !== false ? this.sqs.trail : null;
+    for (const v of found) {
+      const why = trail === null ? null : lateDrain(v, trail, this.history.stops, WINDOW);
+      if (why === null) violations.push(v);
+      else window.push(why);
+    }
     const published = [...this.history.published.values()];
     return {
       seed: this.opts.seed,
@@ -192,7 +219,8 @@ class World {
       virtualMs: this.time.now - t0,
       events: this.time.events,
       log: [...this.history.log, `SQS: ${this.sqs.droppedAfterDelete} messages accepted by a deleted queue and dropped`],
-      ...(this.sqs.trail === null ? {} : { shapes: shapes(this.sqs.trail, violations, this.history), notes: this.sqs.trail.notes }),
+      window,
+      ...(this.opts.classify !== true || this.sqs.trail === null ? {} : { shapes: shapes(this.sqs.trail, violations, this.history), notes: this.sqs.trail.notes }),
     };
   }
 
@@ -211,6 +239,7 @@ class World {
       if (n.paused) n.resume();
       n.faults.heal();
     }
+    for (const s of this.history.stops) if (s.kind !== "crash") s.to = Math.min(s.to, this.time.now);
     if (this.live().length < 2) void this.startNode();
     const end = this.time.now + (this.opts.settleMs ?? 150_000);
     await this.quiet(Math.min(end, this.time.now + 60_000), false);
@@ -291,9 +320,12 @@ class World {
       const node = this.prng.pick(this.live());
       const ms = this.prng.int(1_000, 20_000);
       this.history.note(`pause ${node.id} for ${ms} ms`);
+      const stop = { node: node.id, kind: "pause" as const, from: Date.now(), to: Infinity };
+      this.history.stops.push(stop);
       node.pause();
       setTimeout(() => {
         this.history.note(`resume ${node.id}`);
+        stop.to = Math.min(stop.to, Date.now());
         node.resume();
       }, ms);
       return;
@@ -314,6 +346,7 @@ class World {
       const node = this.prng.pick(this.live());
       const ms = this.prng.int(1_000, 20_000);
       this.history.note(`partition ${node.id} from the store and SQS for ${ms} ms`);
+      this.history.stops.push({ node: node.id, kind: "partition", from: Date.now(), to: Date.now() + ms });
       node.partition(ms);
       return;
     }
@@ -323,6 +356,7 @@ class World {
   private crash(node: SimNode, why: string): void {
     if (node.crashed) return;
     this.history.note(`crash ${node.id}${why}`);
+    this.history.stops.push({ node: node.id, kind: "crash", from: Date.now(), to: Infinity });
     this.history.crashes.push({ node: node.id, at: Date.now(), clients: this.clients.filter((c) => c.node === node.id && c.ready).map((c) => c.id) });
     node.crash();
     setTimeout(() => void this.startNode(), this.prng.int(1_000, 10_000));

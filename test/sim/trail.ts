@@ -6,7 +6,7 @@ import type { Violation } from "./checker.js";
  * shapes. Only records; never changes what the model does.
  */
 
-interface Receive {
+export interface Receive {
   /** Node whose queue it is (from the queue name). */
   owner: string;
   /** Node that received it. */
@@ -52,18 +52,41 @@ export class SqsTrail {
   shape(v: Violation): string {
     const o = v.order;
     if (o === undefined) return v.kind;
-    const got = (this.receives.get(o.key) ?? []).filter((r) => r.at <= o.at);
-    // The receive that led to the late delivery: the last one before it, or, when that was a node's own receive of a
-    // copy another node drained from a third node's queue and passed on, that drain.
-    let d = got[got.length - 1];
+    const d = this.leadingReceive(v);
     if (d === undefined) return "nosqs";
-    const last = d;
-    // A drain that was handed back (its queue's node came back: a later receive of the same queue) is not it.
-    const drains = got.filter((r, i) => r.reader !== r.owner && r.owner !== last.owner && !got.slice(i + 1).some((x) => x.owner === r.owner));
-    if (last.reader === last.owner) d = drains.pop() ?? last;
-    const sent = (this.sends.get(o.key) ?? []).filter((x) => x.owner === d.owner && x.at <= d.at);
-    this.notes.push(`${o.subscriber} ${o.key} at ${t(o.at)} after ${o.newer} at ${t(o.newerAt)}: sent to ${d.owner} at ${sent.map((x) => t(x.at)).join(",")}, received by ${d.reader} at ${t(d.at)} rc=${d.rc}`);
+    const sent = this.sendsTo(o.key, d.owner, d.at);
+    this.notes.push(`${o.subscriber} ${o.key} at ${t(o.at)} after ${o.newer} at ${t(o.newerAt)}: sent to ${d.owner} at ${sent.map((x) => t(x)).join(",")}, received by ${d.reader} at ${t(d.at)} rc=${d.rc}`);
     return `${d.reader === d.owner ? "own" : "drain"}-${d.rc > 1 ? "inflight" : "queued"}-${o.newerAt < d.at ? "before" : "after"}`;
+  }
+
+  /**
+   * The receive that led to an order violation's late delivery: the last receive of the late message before it
+   * reached the subscriber, or, when that was a node's own receive of a copy another node drained from a third
+   * node's queue and passed on, that drain (unless it was handed back: its queue was received from again later).
+   */
+  leadingReceive(v: Violation): Receive | undefined {
+    const o = v.order;
+    if (o === undefined) return undefined;
+    const got = (this.receives.get(o.key) ?? []).filter((r) => r.at <= o.at);
+    const last = got[got.length - 1];
+    if (last === undefined) return undefined;
+    const drains = got.filter((r, i) => r.reader !== r.owner && r.owner !== last.owner && !got.slice(i + 1).some((x) => x.owner === r.owner));
+    return last.reader === last.owner ? (drains.pop() ?? last) : last;
+  }
+
+  /** Every receive of the message `key` (by queue owner and reader), in time order. */
+  receivesOf(key: string): readonly Receive[] {
+    return this.receives.get(key) ?? [];
+  }
+
+  /** Every send of the message `key` to a node's queue, in time order. */
+  sendsOf(key: string): readonly { owner: string; at: number }[] {
+    return this.sends.get(key) ?? [];
+  }
+
+  /** When the message `key` was sent to `owner`'s queue, up to `until`. */
+  sendsTo(key: string, owner: string, until: number): number[] {
+    return (this.sends.get(key) ?? []).filter((x) => x.owner === owner && x.at <= until).map((x) => x.at);
   }
 }
 

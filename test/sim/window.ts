@@ -1,0 +1,58 @@
+import type { Violation } from "./checker.js";
+import type { Stop } from "./history.js";
+import type { SqsTrail } from "./trail.js";
+
+/**
+ * Decision 038's window, as a checker rule. A message sent to a node's queue while that node cannot serve (crashed,
+ * SIGSTOPped, cut off) waits there until the node comes back or a survivor drains the queue. A subscriber that
+ * reconnected to another node meanwhile gets the publisher's newer messages directly, so the waiting one arrives
+ * after them. Keeping the order would mean holding the resumed session's deliveries for up to a TTL plus the
+ * visibility timeout, which decisions 031 and 038 refuse. An order violation (subscriber S got m after the newer
+ * m') is that window, and not a defect, only when the SQS trail shows, for some node Q, every one of:
+ * 1. m was sent to Q's queue, and received from it (by Q or by a survivor draining it) before it reached S;
+ * 2. Q was stopped at some time between that send and the last such receive;
+ * 3. m' reached S through a node other than Q, before that receive was handled or while m was being passed on
+ *    from it (m arrived within one heartbeat of it: the drainer's store round trip and forward, which a message
+ *    sent directly can overtake; decision 038, "the same window seen late"). A receive answered while its reader
+ *    was stopped (a long poll of a node that was paused meanwhile) is handled when the reader runs again;
+ * 4. m reached S no later than the stop's start plus its length (at least one TTL and two heartbeats: when
+ *    survivors judge Q dead and drain), the visibility timeout (what Q had received comes back after it), one TTL
+ *    and two heartbeats more (a drainer that itself stops), and two heartbeats of slack.
+ * Anything else stays a violation: a late delivery that no stopped node held up, one held after the receive longer
+ * than passing it on takes, or one later than the design allows.
+ */
+export interface WindowLimits {
+  nodeTtlMs: number;
+  heartbeatMs: number;
+  visibilityMs: number;
+}
+
+/** Why `v` is decision 038's window (a line for the log), or null when it is a violation. */
+export function lateDrain(v: Violation, trail: SqsTrail, stops: readonly Stop[], limits: WindowLimits): string | null {
+  const o = v.order;
+  if (v.kind !== "order" || o === undefined) return null;
+  const drainAfter = limits.nodeTtlMs + 2 * limits.heartbeatMs;
+  const receives = trail.receivesOf(o.key);
+  for (const send of trail.sendsOf(o.key)) {
+    const q = send.owner;
+    if (send.at > o.at || q === o.newerNode) continue;
+    const from = receives.filter((r) => r.owner === q && r.at >= send.at && r.at <= o.at);
+    const r = from[from.length - 1];
+    if (r === undefined) continue;
+    const handled = handledAt(r.reader, r.at, stops);
+    if (o.newerAt >= handled && o.at - handled > limits.heartbeatMs) continue;
+    for (const s of stops) {
+      if (s.node !== q || s.from > r.at || s.to < send.at) continue;
+      const length = Number.isFinite(s.to) ? s.to - s.from : 0;
+      const bound = s.from + Math.max(length, drainAfter) + limits.visibilityMs + drainAfter + 2 * limits.heartbeatMs;
+      if (o.at <= bound) return `${o.subscriber} got ${o.key} after ${o.newer}, ${o.at - s.from} ms after ${q}'s ${s.kind}, from ${q}'s queue (received by ${r.reader}, rc ${r.rc})`;
+    }
+  }
+  return null;
+}
+
+/** When `reader` could handle what SQS answered it at `at`: at once, or when the stop it was in ended. */
+function handledAt(reader: string, at: number, stops: readonly Stop[]): number {
+  for (const s of stops) if (s.node === reader && s.from <= at && at <= s.to) return s.to;
+  return at;
+}
