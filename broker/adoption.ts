@@ -58,6 +58,13 @@ export class Adopter {
       }
       await this.routes.flushed();
       const now = this.broker.now();
+      // The reads above take store round trips (seconds in an outage): a paused node that came back may have
+      // registered again and claimed some of these sessions meanwhile. Adopting those would take a connected
+      // session from a live node without a kick (two nodes would serve the client; decision 036's cause 5).
+      if (!(await this.stillExpired(dead, now))) {
+        for (const id of held) this.broker.forgetOffline(id);
+        break;
+      }
       const results = await Promise.all(
         ids.map((id) =>
           store.adoptSession(id, dead, this.nodeId, now).catch((err: unknown) => {
@@ -87,6 +94,11 @@ export class Adopter {
     }
     this.adopted.set(dead, (this.adopted.get(dead) ?? 0) + count);
     return count;
+  }
+
+  /** Whether `dead` is still expired in the store (not registered again since it was judged dead). */
+  private async stillExpired(dead: string, now: number): Promise<boolean> {
+    return (await this.broker.store.expiredNodes(now)).some((n) => n.nodeId === dead);
   }
 
   /** A connection here of a claim older than the adoption under `epoch` was taken over by the dead node's claim. */

@@ -18,6 +18,8 @@ const CI_SEEDS = Array.from({ length: 60 }, (_, i) => i + 1);
  */
 const FOUND_WITH = { ...NO_FAULTS, reconnects: true, approximateCounts: true, sqsErrors: true, takeovers: true, storeLostReplies: true };
 const FOUND_WITH_1204 = { ...FOUND_WITH, storeErrors: true };
+/** Since the evening of 2026-12-04 (decision 038's window rule): crashes and crashAfterQos2Marker are on too. */
+const FOUND_WITH_1204E = { ...FOUND_WITH_1204, crashes: true, crashAfterQos2Marker: true };
 
 function summary(r: SimResult): string {
   return `seed ${r.seed}: ${r.violations.length} violations\n${r.violations.slice(0, 10).map((v) => `  ${v.kind}: ${v.detail}`).join("\n")}\nlog:\n${r.log.slice(-80).join("\n")}`;
@@ -115,6 +117,17 @@ describe("simulation", () => {
     const r = await runSimulation({ seed: 21, faults: { ...FOUND_WITH, crashInClaim: true } });
     expect(r.overlaps, summary(r)).toBeGreaterThan(0);
     expect(r.violations.filter((v) => v.kind !== "order"), summary(r)).toEqual([]);
+  });
+
+  // Decision 036's cause 5: n3, paused past its TTL, came back, registered again and served pub1 under a new claim;
+  // n5 had judged n3 dead before that and adopted pub1 from it two seconds later (the adoption's reads took store
+  // round trips), taking a connected session without a kick: n3 and n5 both served pub1 for 40 s (seed 70; seed 82
+  // the same with sub2). The adopter now checks that the node is still expired right before it adopts.
+  it("does not adopt a session from a node that came back from a pause (pauses with the CI faults, seeds 70 and 82)", { timeout: 60_000 }, async () => {
+    for (const seed of [70, 82]) {
+      const r = await runSimulation({ seed, faults: { ...FOUND_WITH_1204E, pauses: true } });
+      expect(r.violations.filter((v) => v.kind !== "order"), summary(r)).toEqual([]);
+    }
   });
 
   // Decision 038: a node back from a pause (or a survivor draining a dead node's queue) stored older messages for an
