@@ -71,6 +71,13 @@ export class SimClient {
     });
     parser.on("error", (err: Error) => this.history.protocolErrors.push(`${this.id}: parse error ${err.message}`));
     link.onData = (buf) => parser.parse(buf);
+    // What the broker writes to this connection, read on its own: also what never reaches this client.
+    const written = createParser({ protocolVersion: 4 });
+    written.on("packet", (p: Packet) => {
+      if (p.cmd === "publish" && p.qos > 0) this.history.wrote(this.id, p.payload.toString(), node);
+    });
+    written.on("error", () => {});
+    link.onWrite = (buf) => written.parse(buf);
     link.onClose = () => {
       if (this.link !== link) return;
       this.lost(`closed by ${node}`);

@@ -65,10 +65,23 @@ export class History {
    * the order rule of decision 038's window (test/sim/window.ts).
    */
   readonly stops: Stop[] = [];
+  /**
+   * Every QoS 1/2 PUBLISH a node wrote to a subscriber's connection, whether it arrived or not (the client may have
+   * abandoned that connection): `<subscriber> <key>` -> writes in time order. For the order rule of decision 038's
+   * window (test/sim/window.ts): a node that wrote the newer message first delivered it first, in the broker's view.
+   */
+  readonly writes = new Map<string, { node: string; at: number }[]>();
   /** Protocol errors seen by clients (unexpected packets), each a violation. */
   readonly protocolErrors: string[] = [];
   /** What happened, for a reproduction: one line per fault and client move. */
   readonly log: string[] = [];
+
+  wrote(subscriber: string, key: string, node: string): void {
+    const id = `${subscriber} ${key}`;
+    let list = this.writes.get(id);
+    if (list === undefined) this.writes.set(id, (list = []));
+    list.push({ node, at: Date.now() });
+  }
 
   note(line: string): void {
     this.log.push(`${new Date(Date.now()).toISOString().slice(14, 23)} ${line}`);

@@ -19,6 +19,8 @@ export class Link {
   private brokerGone = false;
   onData: (buf: Buffer) => void = () => {};
   onClose: () => void = () => {};
+  /** Every write of the broker, also the ones that never reach the client (it abandoned or closed the connection). */
+  onWrite: (buf: Buffer) => void = () => {};
 
   constructor(
     private readonly node: NodeFaults,
@@ -71,7 +73,9 @@ export class Link {
 
   /** The broker writes. */
   fromBroker(buf: Buffer): void {
-    if (this.clientGone || this.node.crashed) return;
+    if (this.node.crashed) return;
+    this.onWrite(buf);
+    if (this.clientGone) return;
     this.toClient.push(buf);
     this.schedule("client");
   }

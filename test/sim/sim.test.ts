@@ -20,6 +20,8 @@ const FOUND_WITH = { ...NO_FAULTS, reconnects: true, approximateCounts: true, sq
 const FOUND_WITH_1204 = { ...FOUND_WITH, storeErrors: true };
 /** Since the evening of 2026-12-04 (decision 038's window rule): crashes and crashAfterQos2Marker are on too. */
 const FOUND_WITH_1204E = { ...FOUND_WITH_1204, crashes: true, crashAfterQos2Marker: true };
+/** Pauses with the CI kinds of 2026-12-04 before crashes went on (the order seeds of decision 038's "Paths the rule did not see"). */
+const FOUND_WITH_PAUSES = { ...FOUND_WITH_1204, pauses: true };
 
 function summary(r: SimResult): string {
   return `seed ${r.seed}: ${r.violations.length} violations\n${r.violations.slice(0, 10).map((v) => `  ${v.kind}: ${v.detail}`).join("\n")}\nlog:\n${r.log.slice(-80).join("\n")}`;
@@ -150,6 +152,18 @@ describe("simulation", () => {
     for (const seed of [5, 56, 79, 134]) {
       const r = await runSimulation({ seed, faults });
       expect(r.violations.filter((v) => v.kind !== "order"), summary(r)).toEqual([]);
+    }
+  });
+
+  // Decision 038, "Paths the rule did not see": late deliveries of a paused node's queue that the window rule missed.
+  // 17: n2 wrote pub2:55 to sub1's connection (sub1 had moved to the paused n1) and then pub2:33, drained from n1's
+  // queue; n3 re-sent both in that order ([MQTT-4.6.0-1]). 124: both written just after the receive, re-sent later.
+  // 18: the copy for sub3 was received by the paused n3 itself; the rule looked only at another subscriber's copy.
+  it("judges late deliveries of a paused node's queue as decision 038's window (pauses with the CI faults, seeds 17, 18, 124)", { timeout: 60_000 }, async () => {
+    for (const seed of [17, 18, 124]) {
+      const r = await runSimulation({ seed, faults: FOUND_WITH_PAUSES });
+      expect(r.violations, summary(r)).toEqual([]);
+      expect(r.window.length, summary(r)).toBeGreaterThan(0);
     }
   });
 

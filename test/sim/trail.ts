@@ -13,6 +13,11 @@ export interface Receive {
   reader: string;
   rc: number;
   at: number;
+  /**
+   * The sessions this copy was for: the node message's targets, or null for a copy its reader matches against its
+   * own sessions (`match`), which may be any subscriber.
+   */
+  to: readonly string[] | null;
 }
 
 export class SqsTrail {
@@ -24,7 +29,7 @@ export class SqsTrail {
 
   sent(queue: string, body: string): void {
     const owner = ownerOf(queue);
-    for (const key of keysOf(body)) {
+    for (const { key } of keysOf(body)) {
       let list = this.sends.get(key);
       if (list === undefined) this.sends.set(key, (list = []));
       list.push({ owner, at: Date.now() });
@@ -33,10 +38,10 @@ export class SqsTrail {
 
   received(queue: string, reader: string, rc: number, body: string): void {
     const owner = ownerOf(queue);
-    for (const key of keysOf(body)) {
+    for (const { key, to } of keysOf(body)) {
       let list = this.receives.get(key);
       if (list === undefined) this.receives.set(key, (list = []));
-      list.push({ owner, reader, rc, at: Date.now() });
+      list.push({ owner, reader, rc, at: Date.now(), to });
     }
   }
 
@@ -108,18 +113,20 @@ function ownerOf(queue: string): string {
   return /node-(.*)\.fifo$/.exec(queue)?.[1] ?? queue;
 }
 
-/** The publishes (payload keys) of the `deliver` node messages in a queue body. */
-function keysOf(body: string): string[] {
+/** The publishes (payload keys) of the `deliver` node messages in a queue body, with the sessions each was for. */
+function keysOf(body: string): { key: string; to: string[] | null }[] {
   let parsed: unknown;
   try {
     parsed = JSON.parse(body);
   } catch {
     return [];
   }
-  const keys: string[] = [];
+  const keys: { key: string; to: string[] | null }[] = [];
   for (const m of Array.isArray(parsed) ? parsed : [parsed]) {
-    const d = m as { type?: string; msg?: { payload?: string } };
-    if (d.type === "deliver" && d.msg?.payload !== undefined) keys.push(Buffer.from(d.msg.payload, "base64").toString());
+    const d = m as { type?: string; msg?: { payload?: string }; match?: boolean; targets?: { clientId?: string }[] };
+    if (d.type !== "deliver" || d.msg?.payload === undefined) continue;
+    const to = d.match === true || !Array.isArray(d.targets) ? null : d.targets.map((t) => String(t.clientId));
+    keys.push({ key: Buffer.from(d.msg.payload, "base64").toString(), to });
   }
   return keys;
 }

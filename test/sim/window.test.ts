@@ -7,7 +7,8 @@ import { lateDrain } from "./window.js";
 /** The order rule for decision 038's window (test/sim/window.ts), on hand-made SQS trails. */
 
 const LIMITS = { nodeTtlMs: 5_000, heartbeatMs: 1_000, visibilityMs: 30_000 };
-const body = (key: string): string => JSON.stringify({ type: "deliver", msg: { payload: Buffer.from(key).toString("base64") } });
+const body = (key: string, targets?: string[]): string =>
+  JSON.stringify({ type: "deliver", msg: { payload: Buffer.from(key).toString("base64") }, ...(targets === undefined ? { match: true } : { targets: targets.map((clientId) => ({ clientId, qos: 1 })) }) });
 const queue = (node: string): string => `sim-node-${node}.fifo`;
 
 /** sub got p:1 at `at` after the newer p:2 (at `newerAt`, through `newerNode`). */
@@ -83,5 +84,50 @@ describe("decision 038's window (checker rule)", () => {
     expect(lateDrain(violation(4_050, 3_000, "n3"), trail, pause, LIMITS)).toContain("n1's pause");
     // Without the pause, 2.9 s between the receive and the delivery is a message held: a violation.
     expect(lateDrain(violation(4_050, 3_000, "n3"), trail, [], LIMITS)).toBeNull();
+  });
+
+  it("judges each receive of a copy that was for the subscriber, not another subscriber's copy received later", () => {
+    // Seed 18 (pauses with the CI faults): n1 is paused 1,000-9,000. Its own long poll got p:1's matching copy at
+    // 1,100 (handled at 9,000); a survivor drained the copy for `other` at 6,000. sub got p:2 at 8,000, p:1 at 9,050.
+    at(1_050, () => trail.sent(queue("n1"), body("p:1")));
+    at(1_060, () => trail.sent(queue("n1"), body("p:1", ["other"])));
+    at(1_100, () => trail.received(queue("n1"), "n1", 1, body("p:1")));
+    at(6_000, () => trail.received(queue("n1"), "n2", 1, body("p:1", ["other"])));
+    const pause: Stop[] = [{ node: "n1", kind: "pause", from: 1_000, to: 9_000 }];
+    expect(lateDrain(violation(9_050, 8_000, "n3"), trail, pause, LIMITS)).toContain("received by n1");
+    // The copy for `other` alone does not excuse it: drained at 6,000, it was not what reached sub 3 s later.
+    const other = new SqsTrail();
+    at(1_060, () => other.sent(queue("n1"), body("p:1", ["other"])));
+    at(6_000, () => other.received(queue("n1"), "n2", 1, body("p:1", ["other"])));
+    expect(lateDrain(violation(9_050, 8_000, "n3"), other, pause, LIMITS)).toBeNull();
+  });
+
+  it("takes the newer message as delivered when a node other than the stopped one first wrote it to the subscriber", () => {
+    // Seed 17: n2 wrote p:2 to sub's connection at 5,000 (sub had moved away: it got nothing), drained p:1 from the
+    // paused n1's queue at 8,000 and wrote it behind; the next holder re-sent both at 12,000 in that order.
+    drained(8_000);
+    const pause: Stop[] = [{ node: "n1", kind: "pause", from: 900, to: 8_000 }];
+    const v = violation(12_000, 12_000, "n3");
+    expect(lateDrain(v, trail, pause, LIMITS)).toBeNull();
+    expect(lateDrain(v, trail, pause, LIMITS, new Map([["sub p:2", [{ node: "n2", at: 5_000 }]]]))).toContain("n1's pause");
+    // Written only after the drain's receive, or only by the stopped node itself: still a violation.
+    expect(lateDrain(v, trail, pause, LIMITS, new Map([["sub p:2", [{ node: "n2", at: 8_500 }]]]))).toBeNull();
+    expect(lateDrain(v, trail, pause, LIMITS, new Map([["sub p:2", [{ node: "n1", at: 5_000 }]]]))).toBeNull();
+    // The node that re-sent both may be the stopped one, back: m' still came first through n2.
+    expect(lateDrain(violation(12_000, 12_000, "n1"), trail, pause, LIMITS, new Map([["sub p:2", [{ node: "n2", at: 5_000 }]]]))).toContain("n1's pause");
+  });
+
+  it("takes the late message as delivered when a node first wrote it to the subscriber after the receive", () => {
+    // Seed 124: the receive from the paused n1's queue is handled at 8,000, p:2 is written to sub at 8,010 and p:1,
+    // passed on, at 8,030; sub got neither then, and both at 9,500, re-sent in that order.
+    drained(8_000);
+    const pause: Stop[] = [{ node: "n1", kind: "pause", from: 900, to: 7_900 }];
+    const v = violation(9_500, 9_500, "n2");
+    expect(lateDrain(v, trail, pause, LIMITS)).toBeNull();
+    const writes = new Map([["sub p:2", [{ node: "n2", at: 8_010 }]], ["sub p:1", [{ node: "n2", at: 8_030 }]]]);
+    expect(lateDrain(v, trail, pause, LIMITS, writes)).toContain("n1's pause");
+    // Written more than a heartbeat after the receive: held, a violation.
+    writes.set("sub p:1", [{ node: "n2", at: 9_100 }]);
+    expect(lateDrain(v, trail, pause, LIMITS, writes)).toBeNull();
   });
 });

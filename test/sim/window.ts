@@ -9,12 +9,16 @@ import type { SqsTrail } from "./trail.js";
  * after them. Keeping the order would mean holding the resumed session's deliveries for up to a TTL plus the
  * visibility timeout, which decisions 031 and 038 refuse. An order violation (subscriber S got m after the newer
  * m') is that window, and not a defect, only when the SQS trail shows, for some node Q, every one of:
- * 1. m was sent to Q's queue, and received from it (by Q or by a survivor draining it) before it reached S;
- * 2. Q was stopped at some time between that send and the last such receive;
+ * 1. m was sent to Q's queue, and a copy of it for S (S among the copy's targets, or a copy its reader matches
+ *    itself) was received from it (by Q or by a survivor draining it) before m reached S;
+ * 2. Q was stopped at some time between that send and that receive;
  * 3. m' reached S through a node other than Q, before that receive was handled or while m was being passed on
  *    from it (m arrived within one heartbeat of it: the drainer's store round trip and forward, which a message
  *    sent directly can overtake; decision 038, "the same window seen late"). A receive answered while its reader
- *    was stopped (a long poll of a node that was paused meanwhile) is handled when the reader runs again;
+ *    was stopped (a long poll of a node that was paused meanwhile) is handled when the reader runs again. m'
+ *    reached S when a node other than Q first wrote it to S's connection, if that was earlier than S got it: S
+ *    may have left that connection (moved to a paused node), and the next holder re-sends what was in flight in
+ *    the order it was first sent ([MQTT-4.6.0-1]), m' before m (decision 038, "Paths the rule did not see");
  * 4. m reached S no later than the stop's start plus its length (at least one TTL and two heartbeats: when
  *    survivors judge Q dead and drain), the visibility timeout (what Q had received comes back after it), one TTL
  *    and two heartbeats more (a drainer that itself stops), and two heartbeats of slack.
@@ -27,28 +31,54 @@ export interface WindowLimits {
   visibilityMs: number;
 }
 
-/** Why `v` is decision 038's window (a line for the log), or null when it is a violation. */
-export function lateDrain(v: Violation, trail: SqsTrail, stops: readonly Stop[], limits: WindowLimits): string | null {
+/**
+ * Why `v` is decision 038's window (a line for the log), or null when it is a violation. `writes` (History.writes):
+ * when nodes wrote each QoS 1/2 message to each subscriber's connection.
+ */
+export function lateDrain(v: Violation, trail: SqsTrail, stops: readonly Stop[], limits: WindowLimits, writes?: ReadonlyMap<string, readonly Write[]>): string | null {
   const o = v.order;
   if (v.kind !== "order" || o === undefined) return null;
   const drainAfter = limits.nodeTtlMs + 2 * limits.heartbeatMs;
   const receives = trail.receivesOf(o.key);
   for (const send of trail.sendsOf(o.key)) {
     const q = send.owner;
-    if (send.at > o.at || q === o.newerNode) continue;
-    const from = receives.filter((r) => r.owner === q && r.at >= send.at && r.at <= o.at);
-    const r = from[from.length - 1];
-    if (r === undefined) continue;
-    const handled = handledAt(r.reader, r.at, stops);
-    if (o.newerAt >= handled && o.at - handled > limits.heartbeatMs) continue;
-    for (const s of stops) {
-      if (s.node !== q || s.from > r.at || s.to < send.at) continue;
-      const length = Number.isFinite(s.to) ? s.to - s.from : 0;
-      const bound = s.from + Math.max(length, drainAfter) + limits.visibilityMs + drainAfter + 2 * limits.heartbeatMs;
-      if (o.at <= bound) return `${o.subscriber} got ${o.key} after ${o.newer}, ${o.at - s.from} ms after ${q}'s ${s.kind}, from ${q}'s queue (received by ${r.reader}, rc ${r.rc})`;
+    // m' reached S through the node that first wrote it to S, when that was before S got it (a re-send by Q).
+    const written = firstWrite(writes?.get(`${o.subscriber} ${o.newer}`), q, stops);
+    if (send.at > o.at || (q === o.newerNode && written >= o.newerAt)) continue;
+    const newerAt = Math.min(o.newerAt, written);
+    // Each receive from Q's queue of a copy that was for S (another copy of m, for another subscriber, tells nothing).
+    for (const r of receives) {
+      if (r.owner !== q || r.at < send.at || r.at > o.at || (r.to !== null && !r.to.includes(o.subscriber))) continue;
+      const handled = handledAt(r.reader, r.at, stops);
+      // m was delivered when a node first wrote it to S after that receive (S may have got it later, re-sent).
+      const late = Math.min(o.at, firstWrite(writes?.get(`${o.subscriber} ${o.key}`), "", stops, r.at));
+      if (newerAt >= handled && late - handled > limits.heartbeatMs) continue;
+      for (const s of stops) {
+        if (s.node !== q || s.from > r.at || s.to < send.at) continue;
+        const length = Number.isFinite(s.to) ? s.to - s.from : 0;
+        const bound = s.from + Math.max(length, drainAfter) + limits.visibilityMs + drainAfter + 2 * limits.heartbeatMs;
+        if (o.at <= bound) return `${o.subscriber} got ${o.key} after ${o.newer}, ${o.at - s.from} ms after ${q}'s ${s.kind}, from ${q}'s queue (received by ${r.reader}, rc ${r.rc})${o.newerAt - newerAt > limits.heartbeatMs ? `; ${o.newer} was written to ${o.subscriber} ${o.newerAt - newerAt} ms before it got it` : ""}`;
+      }
     }
   }
   return null;
+}
+
+export interface Write {
+  node: string;
+  at: number;
+}
+
+/**
+ * When a node other than `q` first wrote a message to S's connection at or after `after` (when it could: a paused
+ * writer's bytes leave when it runs again), or Infinity. The client may have got it only later, as a re-send of the next
+ * holder, which re-sends what is in flight in the order it was first sent ([MQTT-4.6.0-1]): in the broker's view it
+ * was delivered at that first write.
+ */
+function firstWrite(list: readonly Write[] | undefined, q: string, stops: readonly Stop[], after = -Infinity): number {
+  let first = Infinity;
+  for (const w of list ?? []) if (w.node !== q && w.at >= after) first = Math.min(first, handledAt(w.node, w.at, stops));
+  return first;
 }
 
 /** When `reader` could handle what SQS answered it at `at`: at once, or when the stop it was in ended. */
