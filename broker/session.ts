@@ -11,7 +11,7 @@ import { undeliverable } from "./publish5.js";
 import { Deque } from "./queue.js";
 import { fromStored, onePerPacketId } from "./stored-outgoing.js";
 import { outOfOrder } from "./stream-order.js";
-import { SubscriptionMap } from "./subscription-map.js";
+import { SubscriptionMap } from "../core/subscription-map.js";
 import { OutState, type DropReason, type Message, type Outgoing } from "./types.js";
 
 /** What a session needs from the connection it is attached to. */

@@ -1,4 +1,4 @@
-import type { SubscriptionWord } from "../subscription-word.js";
+import { SubscriptionMap } from "../subscription-map.js";
 import { fromWireProperties, toWireProperties } from "../message-properties.js";
 import { DEDUP_WINDOW_MS } from "./keys.js";
 import { sentPacketId } from "./sent-boundary.js";
@@ -17,7 +17,8 @@ export interface MemSession {
   expiryMs: number;
   connectedAt: number | null;
   disconnectedAt: number | null;
-  subs: Map<string, SubscriptionWord>;
+  /** One filter in two fields, a Map only from the second (decision 029): most devices have one. */
+  subs: SubscriptionMap;
   /**
    * Every outgoing message by seq. Seqs only grow, so insertion order is seq order. This map, `inbound2` and `seen`
    * are created by the first op that writes them: most sessions never have any (decision 029).
@@ -54,15 +55,18 @@ export interface ClaimRecord {
   present: boolean;
   previousNode: string | null;
   previousCustodian: string | null;
-  /** ClaimResult.earlierHolders as answered (empty: none). */
-  earlierHolders: string[];
-  /** Its first part: the holders the claim this one superseded took the session from (empty: none). */
-  oneBack: string[];
+  /** ClaimResult.earlierHolders as answered (empty: none, NO_NODES, shared). */
+  earlierHolders: readonly string[];
+  /** Its first part: the holders the claim this one superseded took the session from (empty: none, NO_NODES). */
+  oneBack: readonly string[];
 }
+
+/** The empty node list every claim record without earlier holders shares (one array less per session). */
+export const NO_NODES: readonly string[] = Object.freeze([]);
 
 /** A new, empty session; `seq` is the client id's seq counter (its entries will all be above it). */
 export function newSession(seq: number): MemSession {
-  return { clean: false, node: null, custodian: null, username: null, identity: null, expiryMs: 0, connectedAt: null, disconnectedAt: null, subs: new Map(), out: null, queued: 0, sent: seq, inbound2: null, seen: null };
+  return { clean: false, node: null, custodian: null, username: null, identity: null, expiryMs: 0, connectedAt: null, disconnectedAt: null, subs: new SubscriptionMap(), out: null, queued: 0, sent: seq, inbound2: null, seen: null };
 }
 
 /**

@@ -10,7 +10,7 @@ import type { Adoption, RouteChanges, RouteDigest } from "./routes-types.js";
 import { checkRouteUpdate } from "./routes-validate.js";
 import { MemoryWills } from "./wills.js";
 import { applyKeyed } from "./memory-retries.js";
-import { applySessionOp, newSession, sessionRecord, sessionSnapshot, type ClaimRecord, type MemSession, type MemVersion } from "./memory-state.js";
+import { applySessionOp, newSession, NO_NODES, sessionRecord, sessionSnapshot, type ClaimRecord, type MemSession, type MemVersion } from "./memory-state.js";
 import { SortedKeys } from "./sorted.js";
 import { ClaimRefused } from "./errors.js";
 import { ExpiryIndex } from "./expiry-index.js";
@@ -64,8 +64,8 @@ export class MemoryStore extends StoreParts implements Store {
     // The holders the claim being superseded took the session from (its node may have died before kicking them),
     // and the ones the claim before it took it from (a cascade of two).
     const prior = existing !== undefined && v.claim !== undefined && v.claim.epoch === v.epoch ? v.claim : undefined;
-    const oneBack = prior === undefined ? [] : claimHolders(prior.previousNode, prior.previousCustodian);
-    const earlierHolders = prior === undefined ? [] : owedBy(prior);
+    const oneBack = prior === undefined ? NO_NODES : orNone(claimHolders(prior.previousNode, prior.previousCustodian));
+    const earlierHolders = prior === undefined ? NO_NODES : orNone(owedBy(prior));
     v.epoch++;
     this.versions.set(clientId, v);
     this.tombstones.delete(clientId);
@@ -381,6 +381,11 @@ export class MemoryStore extends StoreParts implements Store {
 }
 
 /** The earlier holders a claim superseding `claim` is answered with: the ones `claim` took it from, then its `oneBack`. */
+/** `nodes`, or the shared empty list when there are none (a claim record is kept per session). */
+function orNone(nodes: readonly string[]): readonly string[] {
+  return nodes.length === 0 ? NO_NODES : nodes;
+}
+
 function owedBy(claim: ClaimRecord): string[] {
   return distinctNodes([...claimHolders(claim.previousNode, claim.previousCustodian), ...claim.oneBack]);
 }
@@ -388,6 +393,6 @@ function owedBy(claim: ClaimRecord): string[] {
 function claimResult(clientId: string, s: MemSession, epoch: number, answer: Omit<ClaimRecord, "id" | "epoch">): ClaimResult {
   const result: ClaimResult = { epoch, present: answer.present, previousNode: answer.previousNode, snapshot: sessionSnapshot(clientId, s, epoch) };
   if (answer.previousCustodian !== null) result.previousCustodian = answer.previousCustodian;
-  if (answer.earlierHolders.length > 0) result.earlierHolders = answer.earlierHolders;
+  if (answer.earlierHolders.length > 0) result.earlierHolders = [...answer.earlierHolders];
   return result;
 }

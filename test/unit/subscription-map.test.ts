@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { SubscriptionMap } from "../../broker/subscription-map.js";
+import { SubscriptionMap } from "../../core/subscription-map.js";
 
-/** broker/subscription-map.ts behaves as a Map (order, replace, delete, clear), whether it holds one entry or many. */
+/** core/subscription-map.ts behaves as a Map (order, replace, delete, clear), whether it holds one entry or many. */
 describe("SubscriptionMap", () => {
   it("agrees with a Map over a random sequence of set, delete and clear", () => {
     const filters = ["a", "b/+", "c/#", "d"];

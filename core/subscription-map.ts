@@ -1,4 +1,4 @@
-import type { SubscriptionWord } from "../core/subscription-word.js";
+import type { SubscriptionWord } from "./subscription-word.js";
 
 /**
  * A session's subscriptions: topic filter -> subscription word, in the order they were made, with Map's semantics
