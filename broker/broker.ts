@@ -28,6 +28,7 @@ import { BrokerStats } from "./stats.js";
 import { TargetSet } from "./target-set.js";
 import { LOCAL_WILLS, type WillStore } from "./wills.js";
 import type { CloseReason, DropReason, Message } from "./types.js";
+import type { BrokerEvents, BrokerOptions, PublishAdmission, RemoteRoutes } from "./broker-types.js";
 
 /** Shutdown: connections closed per batch (at least), batches (at most), pause between batches (at most). */
 const CLOSE_BATCH_MIN = 200;
@@ -50,35 +51,6 @@ interface Subscription {
   readonly guard: DeliveryGuard | null;
 }
 
-/**
- * Decides, before a QoS 1/2 PUBLISH is routed and acknowledged, whether it may be accepted at all: its
- * acknowledgement depends on a side effect with bounded room (the events queue's buffer, broker/events.ts).
- */
-export interface PublishAdmission {
-  admits(clientId: string, topic: string, payloadBytes: number): boolean;
-}
-/**
- * The cluster's route table as the broker core sees it (broker/routes.ts implements it in a cluster, decision
- * 017): told when a filter gains or loses a local subscriber, and given every message published on this node to
- * forward once to each other node whose routes match.
- */
-export interface RemoteRoutes {
-  added(filter: string): void;
-  removed(filter: string): void;
-  publish(msg: Message): void;
-  /**
-   * An id for a publish of this node that other nodes' routes match (null: none does). Its local deliveries are
-   * stored under it too, so a copy that comes back (through a session's previous holder) is stored once.
-   */
-  rootFor(topic: string): string | null;
-  /** A fresh root id (a QoS 2 publish records it with its packet id before routing; decision 025). */
-  newRoot(): string;
-  /** Calls `visit` for each other node with members of a shared subscription group (`key`) matching `topic`. */
-  sharedNodes(topic: string, visit: (key: string, node: string) => void): void;
-  /** Sends `msg` to `node` for one member of its group `key` (decision 026). */
-  forwardShared(node: string, msg: Message, key: string): void;
-}
-
 /** In a routing pass: the session matched a subscription whose guard refused the message (deny wins). */
 const DENIED = -1;
 /** In a routing target: deliver with the message's RETAIN flag (a matching subscription has Retain As Published). */
@@ -86,50 +58,12 @@ const RAP = 4;
 /** `Subscription.options` bit of a shared subscription group's entry (not part of any stored word). */
 const SHARED = 16;
 
-/** Events for the process edge (logs, metrics, the events queue). The broker itself never logs. */
-export interface BrokerEvents {
-  "client.connected": [session: Session, conn: Connection, sessionPresent: boolean];
-  "client.disconnected": [clientId: string, reason: CloseReason, error: Error | undefined, conn: Connection];
-  "client.refused": [conn: Connection, returnCode: number, reason: string];
-  /** A socket closed before its client was connected (timeouts, malformed CONNECT, refusals). */
-  "connection.closed": [conn: Connection, reason: CloseReason, error: Error | undefined];
-  /** `policy`: a restored subscription granted at a lower QoS by the client's current rules (on resume). */
-  "session.subscribed": [clientId: string, filter: string, qos: QoS, requested: QoS, source: "mqtt" | "rest" | "policy"];
-  /** `policy`: a restored subscription the client's current rules no longer allow, removed on resume. */
-  "session.unsubscribed": [clientId: string, filter: string, source: "mqtt" | "rest" | "policy"];
-  /** An offline persistent session was deleted after `limits.sessionExpirySeconds` (by this node's sweep). */
-  "session.expired": [clientId: string, username: string | null];
-  "subscribe.refused": [clientId: string, filter: string, reason: string, requested: QoS];
-  /** Emitted for every accepted client publish (and wills). Only computed when someone listens. */
-  "message.published": [msg: Message, clientId: string | null];
-  "message.dropped": [clientId: string | null, msg: Message, reason: DropReason];
-  /** A store call failed (the broker keeps serving; see docs/store.md for what is withheld meanwhile). */
-  "store.error": [operation: string, error: Error, attempt: number];
-  "store.recovered": [];
-  /** The oldest applied journal batch has waited `waitedMs` for its side effects; every later ack waits too. */
-  "journal.stalled": [batchId: number, waitedMs: number, pending: string[]];
-  /** A cluster operation failed; it is retried or worked around (see broker/cluster.ts). */
-  "cluster.error": [operation: string, error: Error];
-  /**
-   * The buffer of the events queue is full and events are being dropped (`full`), or has room again; `dropped`
-   * events were lost since it filled (decision 009).
-   */
-  "events.overflow": [full: boolean, dropped: number];
-  /** This node cleaned up after a dead node. */
-  "cluster.node-removed": [nodeId: string, sessions: number, drained: number];
-}
+export type { BrokerEvents, BrokerOptions, PublishAdmission, RemoteRoutes } from "./broker-types.js";
 
 /**
  * The broker core: sessions, the subscription trie, retained messages and routing. Transport-agnostic:
  * listeners hand it Connections; handlers call into it.
  */
-export interface BrokerOptions {
-  /** The clock (epoch ms) for session times and expiry; tests inject one. Default Date.now. */
-  now?: () => number;
-  /** The keepalive sweep's monotonic clock (ms); tests drive it. Default performance.now. */
-  keepaliveClock?: () => number;
-}
-
 export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, RetainedHost, ResultTarget<Message> {
   readonly stats = new BrokerStats();
   readonly sessions = new Map<string, Session>();
