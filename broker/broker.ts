@@ -1,31 +1,31 @@
 import { EventEmitter } from "node:events";
 import type { QoS } from "mqtt-packet";
-import type { Auth, ClientPolicy, DeliveryGuard } from "../core/auth/types.js";
+import type { Auth, ClientPolicy } from "../core/auth/types.js";
 import type { MqgateConfig } from "../core/config/types.js";
 import { compileClientIdPattern } from "../core/auth/identity.js";
 import { rootWithOrderKey } from "../core/order-key.js";
 import { ClaimRefused } from "../core/store/errors.js";
 import type { ExpiredSession, RetainedStats, SessionSnapshot, Store, StoreOpResult } from "../core/store/types.js";
-import { SubscriptionTrie, type TopicLimits } from "../core/topic/index.js";
+import type { TopicLimits } from "../core/topic/index.js";
 import type { Connection } from "./connection.js";
 import type { Cluster } from "./cluster.js";
 import { AddressLimits } from "./address-limits.js";
 import { ClaimIds, claimRepeating } from "./claim-repeats.js";
 import { DelayedWills } from "./delayed-wills.js";
-import { parseShared, type SharedGroup } from "./shared.js";
-import { SharedSubscriptions } from "./shared-subscriptions.js";
+import type { SharedGroup } from "./shared.js";
+import { SubscriptionIndex } from "./subscription-index.js";
+import { LocalRouter } from "./local-routing.js";
 import { Journal } from "./journal.js";
 import type { ResultTarget } from "./journal.js";
 import type { SessionTerms } from "./handlers/connect5.js";
 import type { MessageProperties } from "../core/message-properties.js";
-import { MAX_SUB_IDS, NO_LOCAL, RETAIN_AS_PUBLISHED, type SubscriptionWord, withQos, wordId, wordQos } from "../core/subscription-word.js";
+import { type SubscriptionWord, withQos, wordId, wordQos } from "../core/subscription-word.js";
 import { KeepaliveSweep } from "./keepalive-sweep.js";
 import { recheckResumedSession } from "./recheck.js";
 import { type RetainedHost, RetainedStream } from "./retained.js";
 import { type RetainedFeed, Session, type SessionHost } from "./session.js";
 import { claimedFrom, earlierHolders, previousHolders, type ClaimedFrom } from "./move-settle.js";
 import { BrokerStats } from "./stats.js";
-import { TargetSet } from "./target-set.js";
 import { LOCAL_WILLS, type WillStore } from "./wills.js";
 import type { CloseReason, DropReason, Message } from "./types.js";
 import type { BrokerEvents, BrokerOptions, PublishAdmission, RemoteRoutes } from "./broker-types.js";
@@ -36,27 +36,6 @@ const CLOSE_BATCHES_MAX = 10;
 const CLOSE_PAUSE_MAX_MS = 500;
 /** `retainedStats` is read from the store at most this often. */
 const RETAINED_STATS_MS = 5000;
-
-interface Subscription {
-  /** The subscriber; null for a shared subscription group's entry (`group` set), which has members instead. */
-  readonly session: Session | null;
-  /** The group of a shared subscription entry (one trie entry per group), or null. */
-  readonly group: SharedGroup | null;
-  readonly qos: QoS;
-  /** MQTT 5 No Local and Retain As Published bits (core/subscription-word.ts); 0 for 3.1.1. */
-  readonly options: number;
-  /** MQTT 5 Subscription Identifier; 0 for none. */
-  readonly id: number;
-  /** The deny patterns this filter overlaps (checked per delivered message), or null: nothing to check. */
-  readonly guard: DeliveryGuard | null;
-}
-
-/** In a routing pass: the session matched a subscription whose guard refused the message (deny wins). */
-const DENIED = -1;
-/** In a routing target: deliver with the message's RETAIN flag (a matching subscription has Retain As Published). */
-const RAP = 4;
-/** `Subscription.options` bit of a shared subscription group's entry (not part of any stored word). */
-const SHARED = 16;
 
 export type { BrokerEvents, BrokerOptions, PublishAdmission, RemoteRoutes } from "./broker-types.js";
 
@@ -89,80 +68,15 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
   private wills: WillStore = LOCAL_WILLS;
   /** Whether new connections may be accepted besides `maxConnections` (a cluster node: while its lease holds). */
   private acceptGate: () => boolean = () => true;
-  private readonly trie = new SubscriptionTrie<Subscription>();
-  /**
-   * Scratch set for one routing pass: session -> highest granted QoS (one copy per session [MQTT-3.3.5-1]), or
-   * DENIED once a guarded subscription of the session refused the message (broker/target-set.ts).
-   */
-  private readonly scratch = new TargetSet<Session>();
-  private targets = this.scratch;
-  /** The topic of the routing pass in progress (read by `collectTarget`, so it needs no closure per message). */
-  private routedTopic = "";
-  private routing = false;
+  /** The subscriptions of the sessions held here (broker/subscription-index.ts). */
+  private readonly index = new SubscriptionIndex(this);
+  private readonly router = new LocalRouter(this.index, this);
   /** MQTT 5 wills waiting out their Will Delay Interval. */
   readonly delayedWills = new DelayedWills();
   /** Session releases under way (shutdown waits for them). */
   private readonly releasing = new Set<Promise<void>>();
   /** Ids of claims the store has not answered yet, to repeat them (claim-repeats.ts, decision 034). */
   private readonly claimIds = new ClaimIds();
-  /**
-   * The session whose client is publishing (MQTT 5 No Local skips its subscriptions [MQTT-3.8.3-3]), or null
-   * (a message from another node, the REST gateway, or a will).
-   */
-  private publisher: Session | null = null;
-  /** Subscription Identifiers per session for the routing pass in progress, allocated once one is met. */
-  private targetIds: Map<Session, number[]> | null = null;
-  /** Shared subscription groups matched by the routing pass in progress, or null. */
-  private targetGroups: SharedGroup[] | null = null;
-  /** Shared subscription groups of this node (decision 026). */
-  private readonly shared = new SharedSubscriptions({
-    onDeliveryDenied: (session, msg) => this.onDeliveryDenied(session, msg),
-    forwardShared: (node, msg, key) => this.remoteRoutes?.forwardShared(node, msg, key),
-  });
-  private readonly collectTarget = (sub: Subscription): void => {
-    // MQTT 5 options (and shared subscriptions) cost a 3.1.1 subscription one comparison.
-    if (sub.options !== 0 || sub.id !== 0) {
-      this.collectOptions(sub);
-      return;
-    }
-    const session = sub.session as Session;
-    const prev = this.targets.get(session);
-    if (prev === DENIED) return;
-    // Exact authorization (docs/auth.md): only subscriptions that overlap a deny pattern pay this check.
-    if (sub.guard !== null && sub.guard.refuses(this.routedTopic)) this.targets.set(session, DENIED);
-    else if (prev === undefined || sub.qos > (prev & 3)) this.targets.set(session, prev === undefined ? sub.qos : sub.qos | (prev & RAP));
-  };
-
-  /**
-   * An MQTT 5 subscription matched: No Local, Retain As Published (the RAP bit of the session's target, set when
-   * any matching subscription has it [MQTT-3.3.1-12]) and its Subscription Identifier (every matching
-   * subscription's, 3.3.4).
-   */
-  private collectOptions(sub: Subscription): void {
-    if (sub.group !== null) {
-      (this.targetGroups ??= []).push(sub.group);
-      return;
-    }
-    const session = sub.session as Session;
-    const prev = this.targets.get(session);
-    if (prev === DENIED) return;
-    if (sub.guard !== null && sub.guard.refuses(this.routedTopic)) {
-      this.targets.set(session, DENIED);
-      return;
-    }
-    if ((sub.options & NO_LOCAL) !== 0 && session === this.publisher) return;
-    const rap = (sub.options & RETAIN_AS_PUBLISHED) !== 0 ? RAP : 0;
-    const next = prev === undefined ? sub.qos | rap : Math.max(prev & 3, sub.qos) | (prev & RAP) | rap;
-    this.targets.set(session, next);
-    if (sub.id !== 0) {
-      const ids = (this.targetIds ??= new Map<Session, number[]>());
-      const list = ids.get(session);
-      // At most MAX_SUB_IDS per delivery (docs/security.md): a client cannot make one message carry (and every
-      // store copy of it hold) an identifier for each of its up to maxSubscriptionsPerSession overlapping filters.
-      if (list === undefined) ids.set(session, [sub.id]);
-      else if (list.length < MAX_SUB_IDS && !list.includes(sub.id)) list.push(sub.id);
-    }
-  }
 
   constructor(
     readonly config: MqgateConfig,
@@ -216,7 +130,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
       for (const { clientId, filter, word } of await store.allSubscriptions()) {
         const session = this.sessions.get(clientId);
         if (session === undefined) continue;
-        this.addToTrie(session, filter, word);
+        this.index.add(session, filter, word);
       }
     }
     this.retainedStats = await store.retainedStats();
@@ -255,7 +169,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     session.username = snapshot.username;
     session.ownedBy(snapshot.identity);
     this.sessions.set(snapshot.clientId, session);
-    for (const [filter, word] of Object.entries(snapshot.subscriptions)) this.addToTrie(session, filter, word);
+    for (const [filter, word] of Object.entries(snapshot.subscriptions)) this.index.add(session, filter, word);
     return session;
   }
 
@@ -277,7 +191,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     if (session === undefined || session.link !== null || session.claimant !== null) return;
     if (session.epoch < epoch) session.epoch = epoch;
     if (session.owner !== null) session.movedTo(null);
-    this.syncSubscriptions(session, subscriptions);
+    this.index.sync(session, subscriptions);
   }
 
   /**
@@ -325,6 +239,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
   /** Installs the cluster's route table (broker/routes.ts); once, before `start()`. */
   useRemoteRoutes(routes: RemoteRoutes): void {
     this.remoteRoutes = routes;
+    this.index.useRoutes(routes);
   }
 
   /** Reads the retained set's size from the store again when the last read is older than a few seconds. */
@@ -350,7 +265,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
   }
 
   get subscriptionCount(): number {
-    return this.trie.size;
+    return this.index.size;
   }
 
   // --- connections and sessions --------------------------------------------------------------------------
@@ -461,7 +376,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
         // in the trie (so in this node's routes), or what other nodes forward for it here finds nothing.
         session.epoch = claim.epoch;
         session.ownedBy(claim.snapshot.identity ?? identity);
-        this.syncSubscriptions(session, claim.snapshot.subscriptions);
+        this.index.sync(session, claim.snapshot.subscriptions);
       }
       if (claim !== null) {
         this.releaseInStore(clientId, claim.epoch);
@@ -488,7 +403,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     session.ownedBy(claim?.snapshot.identity ?? identity);
     if (claim !== null) {
       session.loadSnapshot(claim.snapshot);
-      this.syncSubscriptions(session, claim.snapshot.subscriptions);
+      this.index.sync(session, claim.snapshot.subscriptions);
     } else {
       session.epoch = 0;
     }
@@ -540,46 +455,6 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     }
   }
 
-  /** Makes the trie and the session's map match the subscriptions the store holds. */
-  private syncSubscriptions(session: Session, stored: Record<string, SubscriptionWord>): void {
-    for (const filter of session.subscriptions.keys()) {
-      if (!(filter in stored)) {
-        session.removeSubscription(filter);
-        this.removeFromTrie(filter, session.clientId);
-      }
-    }
-    for (const [filter, word] of Object.entries(stored)) this.addToTrie(session, filter, word);
-  }
-
-  /** Records a subscription in the session and the trie, with its delivery guard from the session's policy. */
-  private addToTrie(session: Session, filter: string, word: SubscriptionWord): void {
-    const shared = parseShared(filter);
-    if (shared !== null) {
-      // One trie entry per group, on the group's filter; the guard is the member's, on that filter too.
-      session.setSubscription(filter, word, shared.filter);
-      const { created, joined } = this.shared.join(filter, session, word);
-      if (created !== null) this.trie.add(shared.filter, `\u0000${filter}`, { session: null, group: created, qos: 0, options: SHARED, id: 0, guard: null });
-      // A node with a member has the group's route (`$share/…` as the filter, decision 026).
-      if (joined) this.remoteRoutes?.added(filter);
-      return;
-    }
-    const guard = session.setSubscription(filter, word);
-    const sub: Subscription = { session, group: null, qos: wordQos(word), options: word & (NO_LOCAL | RETAIN_AS_PUBLISHED), id: wordId(word), guard };
-    if (this.trie.add(filter, session.clientId, sub)) this.remoteRoutes?.added(filter);
-  }
-
-  /** Removes a subscription from the trie (the session's map is the caller's). */
-  private removeFromTrie(filter: string, clientId: string): void {
-    const shared = parseShared(filter);
-    if (shared !== null) {
-      const { left, emptied } = this.shared.leave(filter, clientId);
-      if (left) this.remoteRoutes?.removed(filter);
-      if (emptied) this.trie.remove(shared.filter, `\u0000${filter}`);
-      return;
-    }
-    if (this.trie.remove(filter, clientId)) this.remoteRoutes?.removed(filter);
-  }
-
 
   onConnectRefused(conn: Connection, returnCode: number, reason: string): void {
     this.stats.connectionsRefused++;
@@ -629,13 +504,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     }
     // A clean session ends with its connection [MQTT-3.1.2-6].
     if (ends) this.dropSession(session);
-    if (handBack !== null) {
-      for (const { msg, group } of handBack) {
-        const nodes: string[] = [];
-        this.remoteRoutes?.sharedNodes(msg.topic, (key, node) => key === group && !nodes.includes(node) && nodes.push(node));
-        if (!this.shared.offer(group, msg, session, nodes, false)) this.onDrop(null, msg, "no-subscriber");
-      }
-    }
+    if (handBack !== null) this.router.handBack(handBack, session, this.remoteRoutes);
     if (session.epoch > 0) this.releaseInStore(session.clientId, session.epoch, expiryChange === undefined ? undefined : expiryChange * 1000);
     this.emit("client.disconnected", session.clientId, reason, err, conn);
   }
@@ -654,8 +523,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
   }
 
   dropSession(session: Session): void {
-    for (const filter of session.subscriptions.keys()) this.removeFromTrie(filter, session.clientId);
-    session.clearSubscriptions();
+    this.index.removeAll(session);
     session.discardHeld();
     if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
     // A CONNECT still claiming this session object loses it: the newer CONNECT has replaced it.
@@ -671,13 +539,13 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
    * `requested` and `source` are for events.
    */
   subscribe(session: Session, filter: string, word: SubscriptionWord, requested: QoS = wordQos(word), source: "mqtt" | "rest" | "policy" = "mqtt"): void {
-    this.addToTrie(session, filter, word);
+    this.index.add(session, filter, word);
     this.emit("session.subscribed", session.clientId, filter, wordQos(word), requested, source);
   }
 
   unsubscribe(session: Session, filter: string, source: "mqtt" | "rest" | "policy" = "mqtt"): boolean {
     if (!session.removeSubscription(filter)) return false;
-    this.removeFromTrie(filter, session.clientId);
+    this.index.remove(filter, session.clientId);
     this.emit("session.unsubscribed", session.clientId, filter, source);
     return true;
   }
@@ -716,7 +584,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
         continue;
       }
       if (granted !== wordQos(word)) lowered[filter] = withQos(word, granted);
-      this.addToTrie(session, filter, withQos(word, granted));
+      this.index.add(session, filter, withQos(word, granted));
     }
     if (removed.length > 0 || Object.keys(lowered).length > 0) await this.persistSubscriptions(session, lowered, removed);
     // Messages already queued or in flight on topics the new rules refuse are not delivered (as on resume).
@@ -803,12 +671,11 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     this.stats.messagesReceived++;
     this.stats.receivedByQos[qos]++;
     if (this.listenerCount("message.published") > 0) this.emit("message.published", msg, conn.clientId ?? null);
-    const outer = this.publisher;
-    this.publisher = conn.session;
+    const outer = this.router.swapPublisher(conn.session);
     try {
       this.publish(msg);
     } finally {
-      this.publisher = outer;
+      this.router.swapPublisher(outer);
     }
     return true;
   }
@@ -822,28 +689,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     const remote = this.remoteRoutes;
     if (remote === null) return this.routeLocal(msg);
     const root = this.journal.dedupId === null ? remote.rootFor(msg.topic) : null;
-    if (root !== null) return this.journal.withDedupId(root, () => this.publishHere(msg, remote));
-    return this.publishHere(msg, remote);
-  }
-
-  private publishHere(msg: Message, remote: RemoteRoutes): number {
-    const groups: SharedGroup[] = [];
-    let matched = this.routeLocal(msg, null, false, groups);
-    // In a cluster: once to each other node whose routes match; that node matches its own sessions.
-    remote.publish(msg);
-    // Each shared subscription group gets it once in the cluster: here, or on one of its other nodes, in turn.
-    const elsewhere = new Map<string, string[]>();
-    remote.sharedNodes(msg.topic, (key, node) => {
-      const nodes = elsewhere.get(key);
-      if (nodes === undefined) elsewhere.set(key, [node]);
-      else if (!nodes.includes(node)) nodes.push(node);
-    });
-    for (const group of groups) {
-      if (this.shared.offer(group.key, msg, null, elsewhere.get(group.key) ?? [], true)) matched++;
-      elsewhere.delete(group.key);
-    }
-    for (const [key, nodes] of elsewhere) if (this.shared.offer(key, msg, null, nodes, true)) matched++;
-    return matched;
+    if (root !== null) return this.journal.withDedupId(root, () => this.router.routeInCluster(msg, remote));
+    return this.router.routeInCluster(msg, remote);
   }
 
   /**
@@ -851,8 +698,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
    * member of it any more (the caller tries another node).
    */
   deliverSharedHere(key: string, msg: Message): boolean {
-    const group = this.shared.get(key);
-    return group !== undefined && this.shared.deliver(group, msg, null);
+    return this.router.deliverShared(key, msg);
   }
 
   /**
@@ -865,52 +711,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
    * session that had it already is refused as a duplicate (decision 023).
    */
   routeLocal(msg: Message, only: ReadonlySet<string> | null = null, orStored = false, shared: "deliver" | "skip" | SharedGroup[] = "deliver"): number {
-    // A publish from inside a delivery (an event listener publishing) gets its own scratch set.
-    const targets = this.routing ? new TargetSet<Session>() : this.scratch;
-    this.targets = targets;
-    const outerIds = this.targetIds;
-    const outerGroups = this.targetGroups;
-    this.targetIds = null;
-    this.targetGroups = null;
-    const outerTopic = this.routedTopic;
-    this.routedTopic = msg.topic;
-    this.trie.match(msg.topic, this.collectTarget);
-    this.routedTopic = outerTopic;
-    const ids = this.targetIds as Map<Session, number[]> | null;
-    const groups = this.targetGroups as SharedGroup[] | null;
-    this.targetIds = outerIds;
-    this.targetGroups = outerGroups;
-    let matched = 0;
-    // Shared subscription groups: delivered here on a single node; in a cluster the publishing node picks the node
-    // (`shared` is its list) and a forwarded copy skips them. A dead node's drained queue never involves them.
-    if (groups !== null && only === null && shared !== "skip") {
-      if (shared !== "deliver") shared.push(...groups);
-      else for (const group of groups) if (this.shared.deliver(group, msg, null)) matched++;
-    }
-    if (targets.size === 0) return matched;
-    const outer = this.routing;
-    this.routing = true;
-    const qos = msg.qos;
-    try {
-      for (let i = 0; i < targets.size; i++) {
-        const session = targets.keyAt(i);
-        const target = targets.wordAt(i);
-        const granted = target & 3;
-        if (only !== null && !only.has(session.clientId) && !(orStored && session.persistent && target !== DENIED && granted > 0 && qos > 0)) continue;
-        if (target === DENIED) {
-          this.onDeliveryDenied(session, msg);
-          continue;
-        }
-        matched++;
-        // RETAIN is 0 on a live delivery [MQTT-3.3.1-9], unless the subscription keeps it [MQTT-3.3.1-12].
-        const retain = target >= RAP && msg.retain;
-        session.deliver(msg, (granted < qos ? granted : qos) as QoS, retain, ids?.get(session));
-      }
-    } finally {
-      targets.clear();
-      this.routing = outer;
-    }
-    return matched;
+    return this.router.route(msg, only, orStored, shared);
   }
 
   /**
@@ -1077,7 +878,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     const session = this.sessions.get(clientId);
     if (session === undefined) return;
     for (const filter of remove) {
-      if (session.removeSubscription(filter)) this.removeFromTrie(filter, clientId);
+      if (session.removeSubscription(filter)) this.index.remove(filter, clientId);
     }
     const policy = session.link !== null ? session.clientPolicy : null;
     const refused: string[] = [];
@@ -1087,14 +888,14 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
       if (policy !== null) {
         const granted = policy.canSubscribe(filter, requested);
         if (granted === null) {
-          if (session.removeSubscription(filter)) this.removeFromTrie(filter, clientId);
+          if (session.removeSubscription(filter)) this.index.remove(filter, clientId);
           refused.push(filter);
           this.emit("subscribe.refused", clientId, filter, "not authorized", requested);
           continue;
         }
         if (granted !== requested) lowered[filter] = qos = granted;
       }
-      this.addToTrie(session, filter, qos);
+      this.index.add(session, filter, qos);
       if (deliverRetained && session.link !== null) this.deliverRetained(session, filter, qos);
     }
     if (refused.length > 0 || Object.keys(lowered).length > 0) void this.persistSubscriptions(session, lowered, refused);
