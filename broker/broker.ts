@@ -5,7 +5,7 @@ import type { MqgateConfig } from "../core/config/types.js";
 import { compileClientIdPattern } from "../core/auth/identity.js";
 import { rootWithOrderKey } from "../core/order-key.js";
 import { ClaimRefused } from "../core/store/errors.js";
-import type { ExpiredSession, RetainedStats, SessionSnapshot, Store, StoreOpResult } from "../core/store/types.js";
+import type { ExpiredSession, RetainedStats, SessionSnapshot, Store } from "../core/store/types.js";
 import type { TopicLimits } from "../core/topic/index.js";
 import type { Connection } from "./connection.js";
 import type { Cluster } from "./cluster.js";
@@ -16,14 +16,13 @@ import type { SharedGroup } from "./shared.js";
 import { SubscriptionIndex } from "./subscription-index.js";
 import { LocalRouter } from "./local-routing.js";
 import { Journal } from "./journal.js";
-import type { ResultTarget } from "./journal.js";
 import type { SessionTerms } from "./handlers/connect5.js";
 import type { MessageProperties } from "../core/message-properties.js";
-import { type SubscriptionWord, withQos, wordId, wordQos } from "../core/subscription-word.js";
+import { type SubscriptionWord, withQos, wordQos } from "../core/subscription-word.js";
 import { KeepaliveSweep } from "./keepalive-sweep.js";
 import { recheckResumedSession } from "./recheck.js";
-import { type RetainedHost, RetainedStream } from "./retained.js";
-import { type RetainedFeed, Session, type SessionHost } from "./session.js";
+import { RetainedMessages } from "./retained-messages.js";
+import { Session, type SessionHost } from "./session.js";
 import { claimedFrom, earlierHolders, previousHolders, type ClaimedFrom } from "./move-settle.js";
 import { BrokerStats } from "./stats.js";
 import { LOCAL_WILLS, type WillStore } from "./wills.js";
@@ -34,8 +33,6 @@ import type { BrokerEvents, BrokerOptions, PublishAdmission, RemoteRoutes } from
 const CLOSE_BATCH_MIN = 200;
 const CLOSE_BATCHES_MAX = 10;
 const CLOSE_PAUSE_MAX_MS = 500;
-/** `retainedStats` is read from the store at most this often. */
-const RETAINED_STATS_MS = 5000;
 
 export type { BrokerEvents, BrokerOptions, PublishAdmission, RemoteRoutes } from "./broker-types.js";
 
@@ -43,20 +40,18 @@ export type { BrokerEvents, BrokerOptions, PublishAdmission, RemoteRoutes } from
  * The broker core: sessions, the subscription trie, retained messages and routing. Transport-agnostic:
  * listeners hand it Connections; handlers call into it.
  */
-export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, RetainedHost, ResultTarget<Message> {
+export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   readonly stats = new BrokerStats();
   readonly sessions = new Map<string, Session>();
   readonly connections = new Set<Connection>();
   /** Keepalive of every connection, one periodic sweep over `connections` (decision 033). */
   readonly keepalives: KeepaliveSweep;
-  /** The cluster's retained set as last read from the store (`refreshRetainedStats`); the store holds the messages. */
-  retainedStats: RetainedStats = { count: 0, bytes: 0 };
-  private retainedStatsAt = 0;
-  private readonly createRetainedFeed = (session: Session): RetainedFeed => new RetainedStream(session, this);
   /** Per source address limits, checked by the listeners at accept. */
   readonly addressLimits: AddressLimits;
   readonly topicLimits: TopicLimits;
   readonly journal: Journal;
+  /** RETAIN publishes written to the store, and retained matches streamed to new subscriptions. */
+  private readonly retained: RetainedMessages;
   readonly now: () => number;
   /** `auth.clientIdPattern`: whether a user may use a client id (always true without a pattern). */
   readonly clientIdAllowed: (clientId: string, username: string | undefined) => boolean;
@@ -96,6 +91,11 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
       onStoreRecovered: () => this.emit("store.recovered"),
       onStall: (batchId, waitedMs, pending) => this.emit("journal.stalled", batchId, waitedMs, pending),
     });
+    this.retained = new RetainedMessages(store, this.journal, config, () => this.now(), {
+      onDeliveryDenied: (session, msg) => this.onDeliveryDenied(session, msg),
+      onDrop: (session, msg, reason) => this.onDrop(session, msg, reason),
+      onStoreError: (operation, err) => this.emit("store.error", operation, err, 1),
+    });
   }
 
   /**
@@ -133,8 +133,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
         this.index.add(session, filter, word);
       }
     }
-    this.retainedStats = await store.retainedStats();
-    this.retainedStatsAt = Date.now();
+    await this.retained.loadStats();
   }
 
   /**
@@ -242,15 +241,14 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     this.index.useRoutes(routes);
   }
 
+  /** The cluster's retained set as last read from the store (`refreshRetainedStats`); the store holds the messages. */
+  get retainedStats(): RetainedStats {
+    return this.retained.stats;
+  }
+
   /** Reads the retained set's size from the store again when the last read is older than a few seconds. */
   refreshRetainedStats(): void {
-    const now = Date.now();
-    if (now - this.retainedStatsAt < RETAINED_STATS_MS) return;
-    this.retainedStatsAt = now;
-    this.store.retainedStats().then(
-      (s) => (this.retainedStats = s),
-      (err: unknown) => this.emit("store.error", "retainedStats", err as Error, 1),
-    );
+    this.retained.refreshStats();
   }
 
   /** Sessions with a connection here, and offline ones; sessions another cluster node holds are its to count. */
@@ -602,34 +600,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
    * writes landed, and streamed under the slow-consumer bound (broker/retained.ts).
    */
   deliverRetained(session: Session, filter: string, grantedQos: QoS): void {
-    session.sendRetained(filter, grantedQos, this.createRetainedFeed);
-  }
-
-  /**
-   * Every retained message sent to a session passes here, at min(its QoS, the granted QoS) [MQTT-3.3.5-1].
-   * Per-message read checks of retained deliveries belong in this one function.
-   */
-  offerRetained(session: Session, msg: Message, filter: string, grantedQos: QoS): void {
-    // The subscription may have gone (UNSUBSCRIBE, a changed role) or been lowered while its lookup was pending.
-    const current = session.subscriptions.get(filter);
-    if (current === undefined) return;
-    const qos = Math.min(msg.qos, grantedQos, wordQos(current)) as QoS;
-    // Exact authorization: a subscription overlapping deny patterns gets no retained message they cover.
-    const id = wordId(current);
-    if (!session.mayReceive(msg.topic, filter)) this.onDeliveryDenied(session, msg);
-    else session.deliver(msg, qos, true, id === 0 ? undefined : [id]);
-  }
-
-  get retainedHighWaterMark(): number {
-    return this.config.limits.socketHighWaterMark;
-  }
-
-  get retainedMaxQueued(): number {
-    return this.config.limits.maxQueued;
-  }
-
-  onRetainedError(err: Error): void {
-    this.emit("store.error", "scanRetained", err, 1);
+    this.retained.deliver(session, filter, grantedQos);
   }
 
   // --- publishing ----------------------------------------------------------------------------------------
@@ -685,7 +656,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
    * min(message QoS, highest granted QoS) [MQTT-3.3.5-1], RETAIN=0 [MQTT-3.3.1-9]. Returns the matched count.
    */
   publish(msg: Message): number {
-    if (msg.retain) this.retain(msg);
+    if (msg.retain) this.retained.write(msg);
     const remote = this.remoteRoutes;
     if (remote === null) return this.routeLocal(msg);
     const root = this.journal.dedupId === null ? remote.rootFor(msg.topic) : null;
@@ -714,24 +685,6 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     return this.router.route(msg, only, orStored, shared);
   }
 
-  /**
-   * Stores or clears a retained message in the store, through the journal. Beyond the cluster-wide limits
-   * (`maxRetained`, `maxRetainedBytes`) the store refuses it: counted and evented as dropped, "retained-limit".
-   */
-  private retain(msg: Message): void {
-    if (msg.payload.length === 0) {
-      this.journal.write({ op: "retained.delete", topic: msg.topic });
-      return;
-    }
-    const { maxRetained, maxRetainedBytes } = this.config.limits;
-    // The broker's clock: a set refused for a limit first sweeps what expired by then (Store.sweepRetained).
-    this.journal.write({ op: "retained.set", msg, maxRetained, maxBytes: maxRetainedBytes, now: this.now() }, this, msg);
-  }
-
-  /** The store's answer to a retained.set. */
-  onStoreResult(msg: Message, result: StoreOpResult): void {
-    if (!result.ok && result.reason === "full") this.onDrop(null, msg, "retained-limit");
-  }
 
   // --- the REST gateway in this process (functions/backend-local.ts) -------------------------------------
 
@@ -745,16 +698,12 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     this.stats.receivedByQos[msg.qos]++;
     if (this.listenerCount("message.published") > 0) this.emit("message.published", msg, null);
     const mark = this.journal.writes;
-    return this.durableSince(mark, this.publish(msg));
+    return this.journal.durableSince(mark, this.publish(msg));
   }
 
   /** Deletes a retained message without publishing anything; resolves once durable with whether it existed. */
-  async deleteRetained(topic: string): Promise<boolean> {
-    await this.journal.barrier();
-    const existed = (await this.store.getRetained(topic)) !== null;
-    const mark = this.journal.writes;
-    this.journal.write({ op: "retained.delete", topic });
-    return this.durableSince(mark, existed);
+  deleteRetained(topic: string): Promise<boolean> {
+    return this.retained.delete(topic);
   }
 
   /**
@@ -796,11 +745,6 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     // Its custodian is not recorded any more: every node is told (expiries are few, and batched per sweep).
     this.cluster?.sessionGone(expired.clientId, expired.epoch, null);
     this.emit("session.expired", expired.clientId, expired.username);
-  }
-
-  private durableSince<T>(mark: number, value: T): Promise<T> {
-    if (this.journal.writes === mark) return Promise.resolve(value);
-    return new Promise((resolve) => this.journal.wait({ onDurable: () => resolve(value) }));
   }
 
   // --- the cluster (broker/cluster.ts) -----------------------------------------------------------------------
