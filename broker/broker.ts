@@ -5,7 +5,7 @@ import type { MqgateConfig } from "../core/config/types.js";
 import { compileClientIdPattern } from "../core/auth/identity.js";
 import { rootWithOrderKey } from "../core/order-key.js";
 import { ClaimRefused } from "../core/store/errors.js";
-import type { ExpiredSession, RetainedStats, SessionSnapshot, Store } from "../core/store/types.js";
+import type { ExpiredSession, RetainedStats, SessionRecord, SessionSnapshot, Store } from "../core/store/types.js";
 import type { TopicLimits } from "../core/topic/index.js";
 import type { Connection } from "./connection.js";
 import type { Cluster } from "./cluster.js";
@@ -22,6 +22,7 @@ import { type SubscriptionWord, withQos, wordQos } from "../core/subscription-wo
 import { KeepaliveSweep } from "./keepalive-sweep.js";
 import { recheckResumedSession } from "./recheck.js";
 import { RetainedMessages } from "./retained-messages.js";
+import { SessionCustody } from "./custody.js";
 import { Session, type SessionHost } from "./session.js";
 import { claimedFrom, earlierHolders, previousHolders, type ClaimedFrom } from "./move-settle.js";
 import { BrokerStats } from "./stats.js";
@@ -52,6 +53,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   readonly journal: Journal;
   /** RETAIN publishes written to the store, and retained matches streamed to new subscriptions. */
   private readonly retained: RetainedMessages;
+  /** The offline sessions held here, loaded and reloaded from the store, and copies of those that moved. */
+  private readonly custody: SessionCustody;
   readonly now: () => number;
   /** `auth.clientIdPattern`: whether a user may use a client id (always true without a pattern). */
   readonly clientIdAllowed: (clientId: string, username: string | undefined) => boolean;
@@ -96,65 +99,33 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
       onDrop: (session, msg, reason) => this.onDrop(session, msg, reason),
       onStoreError: (operation, err) => this.emit("store.error", operation, err, 1),
     });
+    this.custody = new SessionCustody(store, config, () => this.now(), {
+      sessions: this.sessions,
+      delayedWills: this.delayedWills,
+      restoreOffline: (record) => this.restoreOffline(record),
+      holdOffline: (snapshot) => this.holdOffline(snapshot),
+      restoreSubscription: (session, filter, word) => this.index.add(session, filter, word),
+      dropSession: (session) => this.dropSession(session),
+      leaseHeld: () => this.acceptGate(),
+    });
   }
 
   /**
-   * Loads what the store remembers: persistent sessions (offline, with their subscriptions, so messages for them
-   * are queued in the store). Retained messages stay in the store: subscriptions read them through its index.
-   * Sessions of a clean client left by a crashed process are deleted: a clean session never outlives its connection.
+   * Loads what the store remembers (broker/custody.ts): persistent sessions, offline. Retained messages stay in
+   * the store: subscriptions read them through its index.
    */
   async start(): Promise<void> {
-    const store = this.store;
-    if (this.cluster !== null) {
-      await this.loadCustody();
-    } else {
-      const cleanLeftovers: string[] = [];
-      let cursor: string | null = null;
-      do {
-        const page = await store.listSessions({ cursor, limit: 500 });
-        for (const record of page.items) {
-          // A single node deletes clean sessions a crashed process left behind.
-          if (record.clean) {
-            cleanLeftovers.push(record.clientId);
-            continue;
-          }
-          const session = new Session(record.clientId, record.clean, this.config.limits, this);
-          session.epoch = record.epoch;
-          session.username = record.username;
-          session.ownedBy(record.identity);
-          this.sessions.set(record.clientId, session);
-        }
-        cursor = page.cursor;
-      } while (cursor !== null);
-      for (const clientId of cleanLeftovers) await store.deleteSession(clientId);
-      for (const { clientId, filter, word } of await store.allSubscriptions()) {
-        const session = this.sessions.get(clientId);
-        if (session === undefined) continue;
-        this.index.add(session, filter, word);
-      }
-    }
+    await this.custody.load(this.cluster !== null);
     await this.retained.loadStats();
   }
 
-  /**
-   * In a cluster a node loads only the sessions in its custody (decision 017): those it served last. Ones the
-   * store still records as connected here (this process crashed) are released; clean ones are deleted.
-   */
-  private async loadCustody(listed?: readonly string[], replace?: (clientId: string, moved: boolean) => void): Promise<void> {
-    const ids = listed ?? (await this.store.sessionsInCustodyOf(this.config.nodeId));
-    for (let i = 0; i < ids.length; i += 64) {
-      const batch = ids.slice(i, i + 64);
-      const snapshots = await Promise.all(batch.map((id) => this.store.getSession(id)));
-      for (const [k, snapshot] of snapshots.entries()) {
-        const mine = snapshot !== null && (snapshot.node === null || snapshot.node === this.config.nodeId);
-        // Released before the copy here is replaced: a store call that fails leaves the copy (and its routes) as
-        // it was, never a session in this node's custody that it no longer holds (decision 036).
-        if (snapshot !== null && mine && snapshot.node === this.config.nodeId) await this.store.releaseSession(snapshot.clientId, snapshot.epoch, this.now());
-        replace?.(batch[k] as string, snapshot !== null && !mine);
-        if (snapshot === null || !mine || snapshot.clean) continue; // gone, claimed elsewhere meanwhile, or ended
-        this.holdOffline(snapshot);
-      }
-    }
+  /** A persistent session read from the store at start (single node), offline here; its subscriptions follow. */
+  private restoreOffline(record: SessionRecord): void {
+    const session = new Session(record.clientId, record.clean, this.config.limits, this);
+    session.epoch = record.epoch;
+    session.username = record.username;
+    session.ownedBy(record.identity);
+    this.sessions.set(record.clientId, session);
   }
 
   /**
@@ -193,37 +164,9 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     this.index.sync(session, subscriptions);
   }
 
-  /**
-   * This node lost its lease and registered again: it reloads the sessions still in its custody. Those that moved
-   * meanwhile (adopted, claimed) keep their copies here for `cluster.deadQueueGraceMs`: the survivors stopped
-   * draining this node's queue when it registered again, and what is left there for them (what the earlier
-   * incarnation had received comes back after the visibility timeout) is routed through the store, which names
-   * their current node (decision 020). Then the copies are dropped.
-   */
-  async reloadCustody(): Promise<void> {
-    const listed = await this.store.sessionsInCustodyOf(this.config.nodeId);
-    const custody = new Set(listed);
-    const idle = (session: Session | undefined): session is Session => session !== undefined && session.link === null && session.claimant === null;
-    for (const session of [...this.sessions.values()]) {
-      if (!idle(session)) continue;
-      if (session.clean) this.dropSession(session);
-      else if (!custody.has(session.clientId)) this.keepForGrace(session);
-    }
-    // A session listed in custody is replaced by its snapshot; one claimed elsewhere by the time its snapshot is
-    // read moved like the others (it was dropped here, and a forward meant for it found nothing: storeStalls 17).
-    await this.loadCustody(listed, (clientId, moved) => {
-      const session = this.sessions.get(clientId);
-      if (!idle(session)) return;
-      if (moved) this.keepForGrace(session);
-      else this.dropSession(session);
-    });
-  }
-
-  /** An offline session that moved to another node stays here `cluster.deadQueueGraceMs` (see reloadCustody). */
-  private keepForGrace(session: Session): void {
-    setTimeout(() => {
-      if (this.sessions.get(session.clientId) === session && session.link === null && session.claimant === null) this.dropSession(session);
-    }, this.config.cluster.deadQueueGraceMs).unref();
+  /** This node lost its lease and registered again: it reloads the sessions still in its custody (SessionCustody.reload). */
+  reloadCustody(): Promise<void> {
+    return this.custody.reload();
   }
 
   /**
@@ -766,49 +709,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
    * `sessionEnded`: the take-over was a Clean Start.
    */
   kickLocal(clientId: string, reason: "takeover" | "kicked", epoch: number | null, discardSession: boolean, claimedBy: string | null = null, sessionEnded = false): void {
-    const session = this.sessions.get(clientId);
-    if (session === undefined) return;
-    const older = epoch === null || session.epoch < epoch;
-    // Claimed on another node: a will waiting out its delay here is not published (the client is back in time),
-    // unless that claim was a Clean Start: the old session ended, and the will goes at once [MQTT-3.1.2-8].
-    if (older && reason === "takeover") this.delayedWills.reconnected(clientId, sessionEnded);
-    const conn = session.link as Connection | null;
-    if (conn !== null && older) conn.close(reason);
-    if (session.claimant !== null || !(epoch === null || session.epoch <= epoch)) return;
-    if (discardSession) {
-      this.dropSession(session);
-      return;
-    }
-    // Claimed by another node (take-over): it holds the session now (decision 017). Nodes whose route tables do
-    // not show the move yet still send here: forward to the new holder for a while, then forget the copy.
-    if (reason === "takeover" && older && !session.clean) {
-      if (claimedBy === null || claimedBy === this.config.nodeId) {
-        if (session.link === null) this.dropSession(session);
-      } else this.keepForwarding(session, claimedBy);
-    }
-  }
-
-  /**
-   * `session` was claimed by `node`: what still reaches it here is forwarded there (the publisher's route table was
-   * stale; the new holder's store dedups a copy it also got directly) until every live node has had a lease period
-   * to read the new routes, then the copy and its routes are dropped (decision 017, "Moves").
-   */
-  private keepForwarding(session: Session, node: string): void {
-    session.movedTo(node);
-    const timer = setTimeout(() => {
-      if (this.sessions.get(session.clientId) === session && session.owner === node && session.link === null && session.claimant === null) {
-        // A node without a lease (cut off, registering again) has not been reading its queue: forwards sent here
-        // before the move still wait there. The copy stays another period (decision 036, partitions seed 74).
-        if (!this.acceptGate()) {
-          timer.refresh();
-          return;
-        }
-        // Deliveries it still holds behind earlier ones (decision 031: the store has not answered those yet) go on.
-        session.releaseDeliveries();
-        this.dropSession(session);
-      }
-    }, 2 * this.config.cluster.nodeTtlMs);
-    timer.unref();
+    this.custody.kicked(clientId, reason, epoch, discardSession, claimedBy, sessionEnded);
   }
 
   /**
