@@ -10,7 +10,6 @@ import type { TopicLimits } from "../core/topic/index.js";
 import type { Connection } from "./connection.js";
 import type { Cluster } from "./cluster.js";
 import { AddressLimits } from "./address-limits.js";
-import { ClaimIds, claimRepeating } from "./claim-repeats.js";
 import { DelayedWills } from "./delayed-wills.js";
 import type { SharedGroup } from "./shared.js";
 import { SubscriptionIndex } from "./subscription-index.js";
@@ -23,10 +22,11 @@ import { KeepaliveSweep } from "./keepalive-sweep.js";
 import { recheckResumedSession } from "./recheck.js";
 import { RetainedMessages } from "./retained-messages.js";
 import { SessionCustody } from "./custody.js";
+import { SessionClaims } from "./session-claim.js";
+import { WillKeeper } from "./will-keeper.js";
 import { Session, type SessionHost } from "./session.js";
-import { claimedFrom, earlierHolders, previousHolders, type ClaimedFrom } from "./move-settle.js";
 import { BrokerStats } from "./stats.js";
-import { LOCAL_WILLS, type WillStore } from "./wills.js";
+import type { WillStore } from "./wills.js";
 import type { CloseReason, DropReason, Message } from "./types.js";
 import type { BrokerEvents, BrokerOptions, PublishAdmission, RemoteRoutes } from "./broker-types.js";
 
@@ -55,6 +55,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   private readonly retained: RetainedMessages;
   /** The offline sessions held here, loaded and reloaded from the store, and copies of those that moved. */
   private readonly custody: SessionCustody;
+  /** CONNECT's claims in the store, and the take-over kicks around them. */
+  private readonly claims: SessionClaims;
   readonly now: () => number;
   /** `auth.clientIdPattern`: whether a user may use a client id (always true without a pattern). */
   readonly clientIdAllowed: (clientId: string, username: string | undefined) => boolean;
@@ -62,8 +64,6 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   cluster: Cluster | null = null;
   private admission: PublishAdmission | null = null;
   private remoteRoutes: RemoteRoutes | null = null;
-  /** Where wills are kept until published or discarded (broker/wills.ts; a cluster stores them, decision 019). */
-  private wills: WillStore = LOCAL_WILLS;
   /** Whether new connections may be accepted besides `maxConnections` (a cluster node: while its lease holds). */
   private acceptGate: () => boolean = () => true;
   /** The subscriptions of the sessions held here (broker/subscription-index.ts). */
@@ -73,8 +73,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   readonly delayedWills = new DelayedWills();
   /** Session releases under way (shutdown waits for them). */
   private readonly releasing = new Set<Promise<void>>();
-  /** Ids of claims the store has not answered yet, to repeat them (claim-repeats.ts, decision 034). */
-  private readonly claimIds = new ClaimIds();
+  /** Wills from CONNECT to publication or discard (broker/will-keeper.ts). */
+  private readonly wills = new WillKeeper(this.delayedWills, () => this.now(), (conn, session, will) => this.publishWill(conn, session, will));
 
   constructor(
     readonly config: MqgateConfig,
@@ -98,6 +98,15 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
       onDeliveryDenied: (session, msg) => this.onDeliveryDenied(session, msg),
       onDrop: (session, msg, reason) => this.onDrop(session, msg, reason),
       onStoreError: (operation, err) => this.emit("store.error", operation, err, 1),
+    });
+    this.claims = new SessionClaims({
+      store,
+      journal: this.journal,
+      config,
+      wills: this.wills,
+      now: () => this.now(),
+      cluster: () => this.cluster,
+      onStoreError: (operation, err, attempt) => this.emit("store.error", operation, err, attempt),
     });
     this.custody = new SessionCustody(store, config, () => this.now(), {
       sessions: this.sessions,
@@ -218,7 +227,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
 
   /** Wired at the composition root (broker/server.ts): where wills are kept, and when to accept connections. */
   useWills(wills: WillStore, acceptGate: () => boolean): void {
-    this.wills = wills;
+    this.wills.use(wills);
     this.acceptGate = acceptGate;
   }
 
@@ -257,44 +266,11 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     }
     session.beginClaim(conn, identity);
     session.holdDeliveries();
-    let claim: Awaited<ReturnType<Store["claimSession"]>> | null = null;
-    let refused: ClaimRefused | null = null;
-    const limits = this.config.limits;
-    try {
-      // Writes issued for this session so far must land before the claim reads its state. While the store is
-      // unreachable (the journal's writes fail) that would wait for its return: claim nothing instead, so a
-      // persistent session is refused with 0x03 at once and a clean one goes on in memory.
-      // Applied, not durable: a batch holding a delivery for this very session waits for the claim (decision 020).
-      if (await this.journal.appliedAll()) {
-        const now = this.now();
-        // Repeated under one id when it fails: a claim whose reply was lost still names the node to take over from.
-        const claiming = session;
-        claim = await claimRepeating(this.store, clientId, {
-          node: this.config.nodeId,
-          clean,
-          discard,
-          username: conn.client?.username ?? null,
-          now,
-          identity,
-          expiryMs: terms.expiryMs,
-          maxSessions: limits.maxSessions,
-        }, this.claimIds, () => claiming.claimant === conn, (err, attempt) => this.emit("store.error", "claimSession", err, attempt));
-        // The will is kept before CONNACK (decision 019): a node that dies right after CONNACK leaves it to a survivor,
-        // with its delay (the Session Expiry Interval of this CONNECT caps it, 3.1.3.2.2) and this claim's time, so
-        // a survivor can tell whether the client came back (decision 028).
-        if (conn.will !== null) {
-          const delay = conn.v5 === null ? 0 : Math.min(conn.willDelay, conn.v5.connectExpiry);
-          await this.wills.connected(conn, conn.will, { clientId, epoch: claim.epoch, claimedAt: now, delay, username: conn.client?.username ?? null, policy: conn.policy });
-        }
-      }
-    } catch (err) {
-      if (err instanceof ClaimRefused) refused = err;
-      else this.emit("store.error", "claimSession", err as Error, 1);
-    }
+    const { claim, refused } = await this.claims.claim(conn, session, clientId, terms, identity);
     // The claim moved the session here whatever becomes of this connection: the node that held the client closes
     // its connection now (take-over across nodes, [MQTT-3.1.4-2]), or it would serve on beside the next holder
     // (S10: a later claim kicks this node only, not that one).
-    if (claim !== null) this.kickPreviousHolders(clientId, claim, discard);
+    if (claim !== null) this.claims.kickPreviousHolders(clientId, claim, discard);
     if (session.claimant !== conn) {
       // A newer CONNECT for this client id started meanwhile; it wins. This one never got CONNACK: no will.
       this.wills.discarded(conn);
@@ -323,7 +299,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
         this.releaseInStore(clientId, claim.epoch);
         // No settle wait follows to tell whether the previous holder was alive to kick the ones before it: kicked
         // now (decision 040; a kick they already had only closes connections of older claims).
-        this.kickEarlierHolders(clientId, claim.epoch, claimedFrom(claim, discard));
+        this.claims.kickEarlierHolders(clientId, claim, discard);
       }
       session.releaseDeliveries();
       if (session.clean && session.link === null) this.dropSession(session);
@@ -358,31 +334,11 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     // Take-over across nodes [MQTT-3.1.4-2]: the node that held the client closes its connection, the node that
     // kept the session offline drops its copy (decision 017); the claim succeeded, so this client's identity owns
     // the session. What those nodes pass on goes first: the held deliveries wait for their replies (decision 031).
-    const settling =
-      this.cluster !== null &&
-      claim !== null &&
-      this.cluster.claimedHere(session, claim.epoch, claimedFrom(claim, discard));
-    if (!settling) session.releaseDeliveries();
+    if (!this.claims.settles(session, claim, discard)) session.releaseDeliveries();
     conn.completeConnect();
     this.emit("client.connected", session, conn, sessionPresent);
   }
 
-  /**
-   * After a claim in a cluster: the node that held the client closes its connection (take-over across nodes,
-   * [MQTT-3.1.4-2]), and the node that kept the session offline drops its copy and its routes (decision 017).
-   * `sessionEnded`: the claim was a Clean Start (a delayed will waiting there is published at once).
-   */
-  private kickPreviousHolders(clientId: string, claim: { previousNode: string | null; previousCustodian?: string | null; epoch: number }, sessionEnded: boolean): void {
-    const cluster = this.cluster;
-    if (cluster === null) return;
-    for (const node of previousHolders(cluster.nodeId, claim.previousNode, claim.previousCustodian ?? null)) cluster.takeover(node, clientId, claim.epoch, sessionEnded);
-  }
-
-  private kickEarlierHolders(clientId: string, epoch: number, from: ClaimedFrom): void {
-    const cluster = this.cluster;
-    if (cluster === null) return;
-    for (const node of earlierHolders(cluster.nodeId, from)) cluster.takeover(node, clientId, epoch, from.sessionEnded === true);
-  }
 
   private refuseClaim(conn: Connection, refused: ClaimRefused): void {
     this.stats.sessionsRefused[refused.reason]++;
@@ -421,33 +377,23 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     // The will is published on any close but DISCONNECT [MQTT-3.1.2-8], then forgotten [MQTT-3.1.2-10].
     const will = conn.will;
     conn.will = null;
-    if (will !== null && reason !== "client-disconnect") {
-      // Through the will store: in a cluster it is published only if this node takes it first (decision 019).
-      const publish = (): void =>
-        this.wills.lost(conn, will, (w) => {
-          try {
-            this.publishFromClient(conn, w.topic, w.payload, w.qos, w.retain, w.props);
-          } catch {
-            // An authorizer that throws denies: the will is dropped, the session still ends properly.
-            this.stats.publishDenied++;
-            this.onDrop(session, w, "not-authorized");
-          }
-        });
-      // MQTT 5 Will Delay Interval: published when it runs out or the session ends, whichever is first (3.1.3.2.2).
-      // In a cluster the store learns when it is due, for a survivor should this node die meanwhile (decision 028).
-      const delay = ends ? 0 : Math.min(conn.willDelay, v5?.sessionExpiry ?? 0);
-      if (delay > 0) {
-        this.wills.waiting(conn, this.now() + delay * 1000);
-        this.delayedWills.schedule(session.clientId, delay * 1000, publish, () => this.wills.discarded(conn));
-      } else publish();
-    } else {
-      this.wills.discarded(conn);
-    }
+    if (will !== null && reason !== "client-disconnect") this.wills.lost(conn, session, will, ends);
+    else this.wills.discarded(conn);
     // A clean session ends with its connection [MQTT-3.1.2-6].
     if (ends) this.dropSession(session);
     if (handBack !== null) this.router.handBack(handBack, session, this.remoteRoutes);
     if (session.epoch > 0) this.releaseInStore(session.clientId, session.epoch, expiryChange === undefined ? undefined : expiryChange * 1000);
     this.emit("client.disconnected", session.clientId, reason, err, conn);
+  }
+
+  /** A will goes out as its client's publish; an authorizer that throws denies, and the session still ends properly. */
+  private publishWill(conn: Connection, session: Session, w: Message): void {
+    try {
+      this.publishFromClient(conn, w.topic, w.payload, w.qos, w.retain, w.props);
+    } catch {
+      this.stats.publishDenied++;
+      this.onDrop(session, w, "not-authorized");
+    }
   }
 
   private releaseInStore(clientId: string, epoch: number, expiryMs?: number): void {
