@@ -24,16 +24,13 @@ import { RetainedMessages } from "./retained-messages.js";
 import { SessionCustody } from "./custody.js";
 import { SessionClaims } from "./session-claim.js";
 import { WillKeeper } from "./will-keeper.js";
+import { closeBatches, SessionReleases } from "./shutdown.js";
 import { Session, type SessionHost } from "./session.js";
 import { BrokerStats } from "./stats.js";
 import type { WillStore } from "./wills.js";
 import type { CloseReason, DropReason, Message } from "./types.js";
 import type { BrokerEvents, BrokerOptions, PublishAdmission, RemoteRoutes } from "./broker-types.js";
 
-/** Shutdown: connections closed per batch (at least), batches (at most), pause between batches (at most). */
-const CLOSE_BATCH_MIN = 200;
-const CLOSE_BATCHES_MAX = 10;
-const CLOSE_PAUSE_MAX_MS = 500;
 
 export type { BrokerEvents, BrokerOptions, PublishAdmission, RemoteRoutes } from "./broker-types.js";
 
@@ -57,6 +54,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   private readonly custody: SessionCustody;
   /** CONNECT's claims in the store, and the take-over kicks around them. */
   private readonly claims: SessionClaims;
+  /** Sessions handed back to the store as their connections end (shutdown waits for them). */
+  private readonly releases: SessionReleases;
   readonly now: () => number;
   /** `auth.clientIdPattern`: whether a user may use a client id (always true without a pattern). */
   readonly clientIdAllowed: (clientId: string, username: string | undefined) => boolean;
@@ -71,8 +70,6 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   private readonly router = new LocalRouter(this.index, this);
   /** MQTT 5 wills waiting out their Will Delay Interval. */
   readonly delayedWills = new DelayedWills();
-  /** Session releases under way (shutdown waits for them). */
-  private readonly releasing = new Set<Promise<void>>();
   /** Wills from CONNECT to publication or discard (broker/will-keeper.ts). */
   private readonly wills = new WillKeeper(this.delayedWills, () => this.now(), (conn, session, will) => this.publishWill(conn, session, will));
 
@@ -99,6 +96,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
       onDrop: (session, msg, reason) => this.onDrop(session, msg, reason),
       onStoreError: (operation, err) => this.emit("store.error", operation, err, 1),
     });
+    this.releases = new SessionReleases(this.journal, store, () => this.now(), (err) => this.emit("store.error", "releaseSession", err, 1));
     this.claims = new SessionClaims({
       store,
       journal: this.journal,
@@ -296,7 +294,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
         this.index.sync(session, claim.snapshot.subscriptions);
       }
       if (claim !== null) {
-        this.releaseInStore(clientId, claim.epoch);
+        this.releases.release(clientId, claim.epoch);
         // No settle wait follows to tell whether the previous holder was alive to kick the ones before it: kicked
         // now (decision 040; a kick they already had only closes connections of older claims).
         this.claims.kickEarlierHolders(clientId, claim, discard);
@@ -382,7 +380,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     // A clean session ends with its connection [MQTT-3.1.2-6].
     if (ends) this.dropSession(session);
     if (handBack !== null) this.router.handBack(handBack, session, this.remoteRoutes);
-    if (session.epoch > 0) this.releaseInStore(session.clientId, session.epoch, expiryChange === undefined ? undefined : expiryChange * 1000);
+    if (session.epoch > 0) this.releases.release(session.clientId, session.epoch, expiryChange === undefined ? undefined : expiryChange * 1000);
     this.emit("client.disconnected", session.clientId, reason, err, conn);
   }
 
@@ -394,19 +392,6 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
       this.stats.publishDenied++;
       this.onDrop(session, w, "not-authorized");
     }
-  }
-
-  private releaseInStore(clientId: string, epoch: number, expiryMs?: number): void {
-    // After the journal, so the session's last writes land first; fenced, so a newer owner is never overwritten.
-    const done: Promise<void> = this.journal
-      .barrier()
-      .then(() => this.store.releaseSession(clientId, epoch, this.now(), expiryMs))
-      .then(() => undefined)
-      .catch((err: unknown) => {
-        this.emit("store.error", "releaseSession", err as Error, 1);
-      })
-      .finally(() => this.releasing.delete(done));
-    this.releasing.add(done);
   }
 
   dropSession(session: Session): void {
@@ -709,28 +694,21 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
 
   /**
    * Closes every connection (shutdown), then waits for the store writes and session releases to land (the journal
-   * stays open: `closeJournal()` after the cluster stopped). Many
-   * connections are closed in up to 10 batches spread over at most half the drain time (500 ms apart at most), so
-   * their clients reconnect to the other nodes as a stream instead of one storm.
+   * stays open: `closeJournal()` after the cluster stopped). Many connections are closed in batches (closeBatches).
    */
   async closeAll(reason: CloseReason, drainMs = 5000): Promise<void> {
     const deadline = Date.now() + drainMs;
     const conns = [...this.connections];
-    const batchSize = Math.max(CLOSE_BATCH_MIN, Math.ceil(conns.length / CLOSE_BATCHES_MAX));
-    const batches = Math.ceil(conns.length / batchSize);
-    const pause = batches > 1 ? Math.min(CLOSE_PAUSE_MAX_MS, Math.floor(drainMs / 2 / batches)) : 0;
-    for (let i = 0; i < conns.length; i += batchSize) {
+    const { size, pause } = closeBatches(conns.length, drainMs);
+    for (let i = 0; i < conns.length; i += size) {
       if (i > 0 && pause > 0) await new Promise((resolve) => setTimeout(resolve, pause));
-      for (const conn of conns.slice(i, i + batchSize)) conn.close(reason);
+      for (const conn of conns.slice(i, i + size)) conn.close(reason);
     }
     // Wills waiting out a delay go now, as every other will of a closing node does.
     this.delayedWills.flush();
     await this.journal.drain(Math.max(0, deadline - Date.now()));
     // Sessions are handed back (offline in the store) so other nodes route to the store while their clients reconnect.
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))));
-    await Promise.race([Promise.all([...this.releasing]), timeout]);
-    clearTimeout(timer);
+    await this.releases.settled(deadline);
     await this.journal.drain(Math.max(0, deadline - Date.now()));
   }
 
