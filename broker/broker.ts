@@ -17,7 +17,7 @@ import { LocalRouter } from "./local-routing.js";
 import { Journal } from "./journal.js";
 import type { SessionTerms } from "./handlers/connect5.js";
 import type { MessageProperties } from "../core/message-properties.js";
-import { type SubscriptionWord, withQos, wordQos } from "../core/subscription-word.js";
+import { type SubscriptionWord, wordQos } from "../core/subscription-word.js";
 import { KeepaliveSweep } from "./keepalive-sweep.js";
 import { recheckResumedSession } from "./recheck.js";
 import { RetainedMessages } from "./retained-messages.js";
@@ -25,12 +25,12 @@ import { SessionCustody } from "./custody.js";
 import { SessionClaims } from "./session-claim.js";
 import { WillKeeper } from "./will-keeper.js";
 import { closeBatches, SessionReleases } from "./shutdown.js";
+import { applySubscriptionChanges, reviseSubscriptions, type SubscriptionEditor } from "./policy-subscriptions.js";
 import { Session, type SessionHost } from "./session.js";
 import { BrokerStats } from "./stats.js";
 import type { WillStore } from "./wills.js";
 import type { CloseReason, DropReason, Message } from "./types.js";
 import type { BrokerEvents, BrokerOptions, PublishAdmission, RemoteRoutes } from "./broker-types.js";
-
 
 export type { BrokerEvents, BrokerOptions, PublishAdmission, RemoteRoutes } from "./broker-types.js";
 
@@ -48,14 +48,6 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   readonly addressLimits: AddressLimits;
   readonly topicLimits: TopicLimits;
   readonly journal: Journal;
-  /** RETAIN publishes written to the store, and retained matches streamed to new subscriptions. */
-  private readonly retained: RetainedMessages;
-  /** The offline sessions held here, loaded and reloaded from the store, and copies of those that moved. */
-  private readonly custody: SessionCustody;
-  /** CONNECT's claims in the store, and the take-over kicks around them. */
-  private readonly claims: SessionClaims;
-  /** Sessions handed back to the store as their connections end (shutdown waits for them). */
-  private readonly releases: SessionReleases;
   readonly now: () => number;
   /** `auth.clientIdPattern`: whether a user may use a client id (always true without a pattern). */
   readonly clientIdAllowed: (clientId: string, username: string | undefined) => boolean;
@@ -65,13 +57,33 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   private remoteRoutes: RemoteRoutes | null = null;
   /** Whether new connections may be accepted besides `maxConnections` (a cluster node: while its lease holds). */
   private acceptGate: () => boolean = () => true;
-  /** The subscriptions of the sessions held here (broker/subscription-index.ts). */
-  private readonly index = new SubscriptionIndex(this);
-  private readonly router = new LocalRouter(this.index, this);
   /** MQTT 5 wills waiting out their Will Delay Interval. */
   readonly delayedWills = new DelayedWills();
-  /** Wills from CONNECT to publication or discard (broker/will-keeper.ts). */
+
+  // The parts of the core, each in its own module; they change sessions only through the broker.
+  /** The subscriptions of the sessions held here. */
+  private readonly index = new SubscriptionIndex(this);
+  /** Routing a message to the sessions held here. */
+  private readonly router = new LocalRouter(this.index, this);
+  /** Wills from CONNECT to publication or discard. */
   private readonly wills = new WillKeeper(this.delayedWills, () => this.now(), (conn, session, will) => this.publishWill(conn, session, will));
+  /** Subscription changes made by a new policy or the REST gateway. */
+  private readonly editor: SubscriptionEditor = {
+    index: this.index,
+    unsubscribe: (session, filter, source) => this.unsubscribe(session, filter, source),
+    persistSubscriptions: (session, add, remove) => this.persistSubscriptions(session, add, remove),
+    deliverRetained: (session, filter, qos) => this.deliverRetained(session, filter, qos),
+    onDrop: (session, msg, reason) => this.onDrop(session, msg, reason),
+    subscribeRefused: (clientId, filter, reason, requested) => this.emit("subscribe.refused", clientId, filter, reason, requested),
+  };
+  /** RETAIN publishes written to the store, and retained matches streamed to new subscriptions. */
+  private readonly retained: RetainedMessages;
+  /** The offline sessions held here, loaded and reloaded from the store, and copies of those that moved. */
+  private readonly custody: SessionCustody;
+  /** CONNECT's claims in the store, and the take-over kicks around them. */
+  private readonly claims: SessionClaims;
+  /** Sessions handed back to the store as their connections end (shutdown waits for them). */
+  private readonly releases: SessionReleases;
 
   constructor(
     readonly config: MqgateConfig,
@@ -436,32 +448,14 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   /**
    * `policy` governs the connection from now on: the identity of a live client changed (a user or role in the store,
    * issue 15), or it re-authenticated (MQTT 5, broker/handlers/reauth5.ts); at CONNECT, before the session is
-   * attached, it only sets the policy (adoptDecision). Subscriptions it no longer allows are removed (trie, session,
-   * store; event source "policy"), those it grants at a lower QoS are lowered, and every kept one gets its delivery
-   * guard from the new policy. Resolves to the removed filters once the store has them (or the write failed:
-   * reported as "store.error").
+   * attached, it only sets the policy (adoptDecision). The attached session's subscriptions follow the new policy
+   * (reviseSubscriptions, broker/policy-subscriptions.ts); resolves to the filters it removed.
    */
-  async revisePolicy(conn: Connection, policy: ClientPolicy): Promise<string[]> {
+  revisePolicy(conn: Connection, policy: ClientPolicy): Promise<string[]> {
     conn.policy = policy;
     const session = conn.session;
-    if (session === null || session.link !== conn) return [];
-    session.usePolicy(policy);
-    const removed: string[] = [];
-    const lowered: Record<string, SubscriptionWord> = {};
-    for (const [filter, word] of [...session.subscriptions]) {
-      const granted = policy.canSubscribe(filter, wordQos(word));
-      if (granted === null) {
-        this.unsubscribe(session, filter, "policy");
-        removed.push(filter);
-        continue;
-      }
-      if (granted !== wordQos(word)) lowered[filter] = withQos(word, granted);
-      this.index.add(session, filter, withQos(word, granted));
-    }
-    if (removed.length > 0 || Object.keys(lowered).length > 0) await this.persistSubscriptions(session, lowered, removed);
-    // Messages already queued or in flight on topics the new rules refuse are not delivered (as on resume).
-    for (const msg of session.discardOutgoing((topic) => policy.canSubscribe(topic, 0) !== null)) this.onDrop(session, msg, "not-authorized");
-    return removed;
+    if (session === null || session.link !== conn) return Promise.resolve([]);
+    return reviseSubscriptions(this.editor, session, policy);
   }
 
   onSubscribeRefused(conn: Connection, filter: string, reason: string, requested: QoS): void {
@@ -643,38 +637,11 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     this.custody.kicked(clientId, reason, epoch, discardSession, claimedBy, sessionEnded);
   }
 
-  /**
-   * Subscriptions changed through the REST gateway: update the trie, and send retained messages if attached here.
-   * The node that holds the client checks each added filter against the client's own rules (the gateway checked
-   * them too; this covers a gateway that could not): a refused filter is not added and is removed from the store,
-   * a lower granted QoS replaces the requested one.
-   */
+  /** Subscriptions changed through the REST gateway (applySubscriptionChanges, broker/policy-subscriptions.ts). */
   applyRemoteSubscriptions(clientId: string, add: Record<string, QoS>, remove: string[], deliverRetained: boolean): void {
     // Sent to the session's custodian; one that moved on meanwhile loaded the change from the store when claimed.
     const session = this.sessions.get(clientId);
-    if (session === undefined) return;
-    for (const filter of remove) {
-      if (session.removeSubscription(filter)) this.index.remove(filter, clientId);
-    }
-    const policy = session.link !== null ? session.clientPolicy : null;
-    const refused: string[] = [];
-    const lowered: Record<string, QoS> = {};
-    for (const [filter, requested] of Object.entries(add)) {
-      let qos = requested;
-      if (policy !== null) {
-        const granted = policy.canSubscribe(filter, requested);
-        if (granted === null) {
-          if (session.removeSubscription(filter)) this.index.remove(filter, clientId);
-          refused.push(filter);
-          this.emit("subscribe.refused", clientId, filter, "not authorized", requested);
-          continue;
-        }
-        if (granted !== requested) lowered[filter] = qos = granted;
-      }
-      this.index.add(session, filter, qos);
-      if (deliverRetained && session.link !== null) this.deliverRetained(session, filter, qos);
-    }
-    if (refused.length > 0 || Object.keys(lowered).length > 0) void this.persistSubscriptions(session, lowered, refused);
+    if (session !== undefined) applySubscriptionChanges(this.editor, session, add, remove, deliverRetained);
   }
 
   /** Closes every client connection (the node lost its place in the cluster; clients reconnect and claim again). */
