@@ -35,8 +35,10 @@ import type { BrokerEvents, BrokerOptions, PublishAdmission, RemoteRoutes } from
 export type { BrokerEvents, BrokerOptions, PublishAdmission, RemoteRoutes } from "./broker-types.js";
 
 /**
- * The broker core: sessions, the subscription trie, retained messages and routing. Transport-agnostic:
- * listeners hand it Connections; handlers call into it.
+ * The broker core: the sessions this node holds (their connection, claim and release), publish, and the entry
+ * points other modules call. Transport-agnostic: listeners hand it Connections; handlers call into it. Its parts
+ * live in their own modules (subscription index, routing, retained, custody, claims, wills, releases) and change
+ * sessions only through it.
  */
 export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   readonly stats = new BrokerStats();
@@ -138,13 +140,14 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     await this.retained.loadStats();
   }
 
-  /** A persistent session read from the store at start (single node), offline here; its subscriptions follow. */
-  private restoreOffline(record: SessionRecord): void {
-    const session = new Session(record.clientId, record.clean, this.config.limits, this);
+  /** A persistent session read from the store, kept here offline; its subscriptions are the caller's to add. */
+  private restoreOffline(record: SessionRecord, clean = record.clean): Session {
+    const session = new Session(record.clientId, clean, this.config.limits, this);
     session.epoch = record.epoch;
     session.username = record.username;
     session.ownedBy(record.identity);
     this.sessions.set(record.clientId, session);
+    return session;
   }
 
   /**
@@ -153,11 +156,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
    */
   holdOffline(snapshot: SessionSnapshot): Session | null {
     if (this.sessions.has(snapshot.clientId)) return null;
-    const session = new Session(snapshot.clientId, false, this.config.limits, this);
-    session.epoch = snapshot.epoch;
-    session.username = snapshot.username;
-    session.ownedBy(snapshot.identity);
-    this.sessions.set(snapshot.clientId, session);
+    const session = this.restoreOffline(snapshot, false);
     for (const [filter, word] of Object.entries(snapshot.subscriptions)) this.index.add(session, filter, word);
     return session;
   }

@@ -10,7 +10,7 @@ export interface CustodyHost {
   readonly sessions: ReadonlyMap<string, Session>;
   readonly delayedWills: DelayedWills;
   /** Keeps a persistent session read from the store offline here, with no subscriptions yet (single node, start). */
-  restoreOffline(record: SessionRecord): void;
+  restoreOffline(record: SessionRecord): Session;
   /** Keeps an offline persistent session here with its subscriptions (Broker.holdOffline). */
   holdOffline(snapshot: SessionSnapshot): Session | null;
   /** Adds a stored subscription of a session held here to the subscription index. */
