@@ -348,7 +348,6 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     this.emit("client.connected", session, conn, sessionPresent);
   }
 
-
   private refuseClaim(conn: Connection, refused: ClaimRefused): void {
     this.stats.sessionsRefused[refused.reason]++;
     conn.refuse(refused.returnCode, refused);
@@ -360,7 +359,6 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
       this.sessions.delete(session.clientId);
     }
   }
-
 
   onConnectRefused(conn: Connection, returnCode: number, reason: string): void {
     this.stats.connectionsRefused++;
@@ -552,7 +550,6 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     return this.router.route(msg, only, orStored, shared);
   }
 
-
   // --- the REST gateway in this process (functions/backend-local.ts) -------------------------------------
 
   /**
@@ -648,6 +645,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     for (const conn of [...this.connections]) conn.close(reason);
   }
 
+  // --- counters and events ------------------------------------------------------------------------------
+
   /** A message withheld by exact authorization (docs/auth.md): counted, no event (a `#` subscriber would flood them). */
   onDeliveryDenied(_session: Session, _msg: Message): void {
     this.stats.deliveriesDenied++;
@@ -657,6 +656,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     this.stats.dropped[reason]++;
     this.emit("message.dropped", session?.clientId ?? null, msg, reason);
   }
+
+  // --- shutdown -----------------------------------------------------------------------------------------
 
   /**
    * Closes every connection (shutdown), then waits for the store writes and session releases to land (the journal
