@@ -1,145 +1,51 @@
 import { EventEmitter } from "node:events";
 import type { QoS } from "mqtt-packet";
-import type { Auth, ClientPolicy, DeliveryGuard } from "../core/auth/types.js";
+import type { Auth, ClientPolicy } from "../core/auth/types.js";
 import type { MqgateConfig } from "../core/config/types.js";
 import { compileClientIdPattern } from "../core/auth/identity.js";
 import { rootWithOrderKey } from "../core/order-key.js";
 import { ClaimRefused } from "../core/store/errors.js";
-import type { ExpiredSession, RetainedStats, SessionSnapshot, Store, StoreOpResult } from "../core/store/types.js";
-import { SubscriptionTrie, type TopicLimits } from "../core/topic/index.js";
+import type { ExpiredSession, RetainedStats, SessionRecord, SessionSnapshot, Store } from "../core/store/types.js";
+import type { TopicLimits } from "../core/topic/index.js";
 import type { Connection } from "./connection.js";
 import type { Cluster } from "./cluster.js";
 import { AddressLimits } from "./address-limits.js";
-import { ClaimIds, claimRepeating } from "./claim-repeats.js";
 import { DelayedWills } from "./delayed-wills.js";
-import { parseShared, type SharedGroup } from "./shared.js";
-import { SharedSubscriptions } from "./shared-subscriptions.js";
+import type { SharedGroup } from "./shared.js";
+import { SubscriptionIndex } from "./subscription-index.js";
+import { LocalRouter } from "./local-routing.js";
 import { Journal } from "./journal.js";
-import type { ResultTarget } from "./journal.js";
 import type { SessionTerms } from "./handlers/connect5.js";
 import type { MessageProperties } from "../core/message-properties.js";
-import { MAX_SUB_IDS, NO_LOCAL, RETAIN_AS_PUBLISHED, type SubscriptionWord, withQos, wordId, wordQos } from "../core/subscription-word.js";
+import { type SubscriptionWord, wordQos } from "../core/subscription-word.js";
 import { KeepaliveSweep } from "./keepalive-sweep.js";
 import { recheckResumedSession } from "./recheck.js";
-import { type RetainedHost, RetainedStream } from "./retained.js";
-import { type RetainedFeed, Session, type SessionHost } from "./session.js";
-import { claimedFrom, earlierHolders, previousHolders, type ClaimedFrom } from "./move-settle.js";
+import { RetainedMessages } from "./retained-messages.js";
+import { SessionCustody } from "./custody.js";
+import { SessionClaims } from "./session-claim.js";
+import { WillKeeper } from "./will-keeper.js";
+import { closeBatches, SessionReleases } from "./shutdown.js";
+import { applySubscriptionChanges, reviseSubscriptions, type SubscriptionEditor } from "./policy-subscriptions.js";
+import { Session, type SessionHost } from "./session.js";
 import { BrokerStats } from "./stats.js";
-import { TargetSet } from "./target-set.js";
-import { LOCAL_WILLS, type WillStore } from "./wills.js";
+import type { WillStore } from "./wills.js";
 import type { CloseReason, DropReason, Message } from "./types.js";
+import type { BrokerEvents, BrokerOptions, PublishAdmission, RemoteRoutes } from "./broker-types.js";
 
-/** Shutdown: connections closed per batch (at least), batches (at most), pause between batches (at most). */
-const CLOSE_BATCH_MIN = 200;
-const CLOSE_BATCHES_MAX = 10;
-const CLOSE_PAUSE_MAX_MS = 500;
-/** `retainedStats` is read from the store at most this often. */
-const RETAINED_STATS_MS = 5000;
-
-interface Subscription {
-  /** The subscriber; null for a shared subscription group's entry (`group` set), which has members instead. */
-  readonly session: Session | null;
-  /** The group of a shared subscription entry (one trie entry per group), or null. */
-  readonly group: SharedGroup | null;
-  readonly qos: QoS;
-  /** MQTT 5 No Local and Retain As Published bits (core/subscription-word.ts); 0 for 3.1.1. */
-  readonly options: number;
-  /** MQTT 5 Subscription Identifier; 0 for none. */
-  readonly id: number;
-  /** The deny patterns this filter overlaps (checked per delivered message), or null: nothing to check. */
-  readonly guard: DeliveryGuard | null;
-}
+export type { BrokerEvents, BrokerOptions, PublishAdmission, RemoteRoutes } from "./broker-types.js";
 
 /**
- * Decides, before a QoS 1/2 PUBLISH is routed and acknowledged, whether it may be accepted at all: its
- * acknowledgement depends on a side effect with bounded room (the events queue's buffer, broker/events.ts).
+ * The broker core: the sessions this node holds (their connection, claim and release), publish, and the entry
+ * points other modules call. Transport-agnostic: listeners hand it Connections; handlers call into it. Its parts
+ * live in their own modules (subscription index, routing, retained, custody, claims, wills, releases) and change
+ * sessions only through it.
  */
-export interface PublishAdmission {
-  admits(clientId: string, topic: string, payloadBytes: number): boolean;
-}
-/**
- * The cluster's route table as the broker core sees it (broker/routes.ts implements it in a cluster, decision
- * 017): told when a filter gains or loses a local subscriber, and given every message published on this node to
- * forward once to each other node whose routes match.
- */
-export interface RemoteRoutes {
-  added(filter: string): void;
-  removed(filter: string): void;
-  publish(msg: Message): void;
-  /**
-   * An id for a publish of this node that other nodes' routes match (null: none does). Its local deliveries are
-   * stored under it too, so a copy that comes back (through a session's previous holder) is stored once.
-   */
-  rootFor(topic: string): string | null;
-  /** A fresh root id (a QoS 2 publish records it with its packet id before routing; decision 025). */
-  newRoot(): string;
-  /** Calls `visit` for each other node with members of a shared subscription group (`key`) matching `topic`. */
-  sharedNodes(topic: string, visit: (key: string, node: string) => void): void;
-  /** Sends `msg` to `node` for one member of its group `key` (decision 026). */
-  forwardShared(node: string, msg: Message, key: string): void;
-}
-
-/** In a routing pass: the session matched a subscription whose guard refused the message (deny wins). */
-const DENIED = -1;
-/** In a routing target: deliver with the message's RETAIN flag (a matching subscription has Retain As Published). */
-const RAP = 4;
-/** `Subscription.options` bit of a shared subscription group's entry (not part of any stored word). */
-const SHARED = 16;
-
-/** Events for the process edge (logs, metrics, the events queue). The broker itself never logs. */
-export interface BrokerEvents {
-  "client.connected": [session: Session, conn: Connection, sessionPresent: boolean];
-  "client.disconnected": [clientId: string, reason: CloseReason, error: Error | undefined, conn: Connection];
-  "client.refused": [conn: Connection, returnCode: number, reason: string];
-  /** A socket closed before its client was connected (timeouts, malformed CONNECT, refusals). */
-  "connection.closed": [conn: Connection, reason: CloseReason, error: Error | undefined];
-  /** `policy`: a restored subscription granted at a lower QoS by the client's current rules (on resume). */
-  "session.subscribed": [clientId: string, filter: string, qos: QoS, requested: QoS, source: "mqtt" | "rest" | "policy"];
-  /** `policy`: a restored subscription the client's current rules no longer allow, removed on resume. */
-  "session.unsubscribed": [clientId: string, filter: string, source: "mqtt" | "rest" | "policy"];
-  /** An offline persistent session was deleted after `limits.sessionExpirySeconds` (by this node's sweep). */
-  "session.expired": [clientId: string, username: string | null];
-  "subscribe.refused": [clientId: string, filter: string, reason: string, requested: QoS];
-  /** Emitted for every accepted client publish (and wills). Only computed when someone listens. */
-  "message.published": [msg: Message, clientId: string | null];
-  "message.dropped": [clientId: string | null, msg: Message, reason: DropReason];
-  /** A store call failed (the broker keeps serving; see docs/store.md for what is withheld meanwhile). */
-  "store.error": [operation: string, error: Error, attempt: number];
-  "store.recovered": [];
-  /** The oldest applied journal batch has waited `waitedMs` for its side effects; every later ack waits too. */
-  "journal.stalled": [batchId: number, waitedMs: number, pending: string[]];
-  /** A cluster operation failed; it is retried or worked around (see broker/cluster.ts). */
-  "cluster.error": [operation: string, error: Error];
-  /**
-   * The buffer of the events queue is full and events are being dropped (`full`), or has room again; `dropped`
-   * events were lost since it filled (decision 009).
-   */
-  "events.overflow": [full: boolean, dropped: number];
-  /** This node cleaned up after a dead node. */
-  "cluster.node-removed": [nodeId: string, sessions: number, drained: number];
-}
-
-/**
- * The broker core: sessions, the subscription trie, retained messages and routing. Transport-agnostic:
- * listeners hand it Connections; handlers call into it.
- */
-export interface BrokerOptions {
-  /** The clock (epoch ms) for session times and expiry; tests inject one. Default Date.now. */
-  now?: () => number;
-  /** The keepalive sweep's monotonic clock (ms); tests drive it. Default performance.now. */
-  keepaliveClock?: () => number;
-}
-
-export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, RetainedHost, ResultTarget<Message> {
+export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   readonly stats = new BrokerStats();
   readonly sessions = new Map<string, Session>();
   readonly connections = new Set<Connection>();
   /** Keepalive of every connection, one periodic sweep over `connections` (decision 033). */
   readonly keepalives: KeepaliveSweep;
-  /** The cluster's retained set as last read from the store (`refreshRetainedStats`); the store holds the messages. */
-  retainedStats: RetainedStats = { count: 0, bytes: 0 };
-  private retainedStatsAt = 0;
-  private readonly createRetainedFeed = (session: Session): RetainedFeed => new RetainedStream(session, this);
   /** Per source address limits, checked by the listeners at accept. */
   readonly addressLimits: AddressLimits;
   readonly topicLimits: TopicLimits;
@@ -151,84 +57,35 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
   cluster: Cluster | null = null;
   private admission: PublishAdmission | null = null;
   private remoteRoutes: RemoteRoutes | null = null;
-  /** Where wills are kept until published or discarded (broker/wills.ts; a cluster stores them, decision 019). */
-  private wills: WillStore = LOCAL_WILLS;
   /** Whether new connections may be accepted besides `maxConnections` (a cluster node: while its lease holds). */
   private acceptGate: () => boolean = () => true;
-  private readonly trie = new SubscriptionTrie<Subscription>();
-  /**
-   * Scratch set for one routing pass: session -> highest granted QoS (one copy per session [MQTT-3.3.5-1]), or
-   * DENIED once a guarded subscription of the session refused the message (broker/target-set.ts).
-   */
-  private readonly scratch = new TargetSet<Session>();
-  private targets = this.scratch;
-  /** The topic of the routing pass in progress (read by `collectTarget`, so it needs no closure per message). */
-  private routedTopic = "";
-  private routing = false;
   /** MQTT 5 wills waiting out their Will Delay Interval. */
   readonly delayedWills = new DelayedWills();
-  /** Session releases under way (shutdown waits for them). */
-  private readonly releasing = new Set<Promise<void>>();
-  /** Ids of claims the store has not answered yet, to repeat them (claim-repeats.ts, decision 034). */
-  private readonly claimIds = new ClaimIds();
-  /**
-   * The session whose client is publishing (MQTT 5 No Local skips its subscriptions [MQTT-3.8.3-3]), or null
-   * (a message from another node, the REST gateway, or a will).
-   */
-  private publisher: Session | null = null;
-  /** Subscription Identifiers per session for the routing pass in progress, allocated once one is met. */
-  private targetIds: Map<Session, number[]> | null = null;
-  /** Shared subscription groups matched by the routing pass in progress, or null. */
-  private targetGroups: SharedGroup[] | null = null;
-  /** Shared subscription groups of this node (decision 026). */
-  private readonly shared = new SharedSubscriptions({
-    onDeliveryDenied: (session, msg) => this.onDeliveryDenied(session, msg),
-    forwardShared: (node, msg, key) => this.remoteRoutes?.forwardShared(node, msg, key),
-  });
-  private readonly collectTarget = (sub: Subscription): void => {
-    // MQTT 5 options (and shared subscriptions) cost a 3.1.1 subscription one comparison.
-    if (sub.options !== 0 || sub.id !== 0) {
-      this.collectOptions(sub);
-      return;
-    }
-    const session = sub.session as Session;
-    const prev = this.targets.get(session);
-    if (prev === DENIED) return;
-    // Exact authorization (docs/auth.md): only subscriptions that overlap a deny pattern pay this check.
-    if (sub.guard !== null && sub.guard.refuses(this.routedTopic)) this.targets.set(session, DENIED);
-    else if (prev === undefined || sub.qos > (prev & 3)) this.targets.set(session, prev === undefined ? sub.qos : sub.qos | (prev & RAP));
-  };
 
-  /**
-   * An MQTT 5 subscription matched: No Local, Retain As Published (the RAP bit of the session's target, set when
-   * any matching subscription has it [MQTT-3.3.1-12]) and its Subscription Identifier (every matching
-   * subscription's, 3.3.4).
-   */
-  private collectOptions(sub: Subscription): void {
-    if (sub.group !== null) {
-      (this.targetGroups ??= []).push(sub.group);
-      return;
-    }
-    const session = sub.session as Session;
-    const prev = this.targets.get(session);
-    if (prev === DENIED) return;
-    if (sub.guard !== null && sub.guard.refuses(this.routedTopic)) {
-      this.targets.set(session, DENIED);
-      return;
-    }
-    if ((sub.options & NO_LOCAL) !== 0 && session === this.publisher) return;
-    const rap = (sub.options & RETAIN_AS_PUBLISHED) !== 0 ? RAP : 0;
-    const next = prev === undefined ? sub.qos | rap : Math.max(prev & 3, sub.qos) | (prev & RAP) | rap;
-    this.targets.set(session, next);
-    if (sub.id !== 0) {
-      const ids = (this.targetIds ??= new Map<Session, number[]>());
-      const list = ids.get(session);
-      // At most MAX_SUB_IDS per delivery (docs/security.md): a client cannot make one message carry (and every
-      // store copy of it hold) an identifier for each of its up to maxSubscriptionsPerSession overlapping filters.
-      if (list === undefined) ids.set(session, [sub.id]);
-      else if (list.length < MAX_SUB_IDS && !list.includes(sub.id)) list.push(sub.id);
-    }
-  }
+  // The parts of the core, each in its own module; they change sessions only through the broker.
+  /** The subscriptions of the sessions held here. */
+  private readonly index = new SubscriptionIndex(this);
+  /** Routing a message to the sessions held here. */
+  private readonly router = new LocalRouter(this.index, this);
+  /** Wills from CONNECT to publication or discard. */
+  private readonly wills = new WillKeeper(this.delayedWills, () => this.now(), (conn, session, will) => this.publishWill(conn, session, will));
+  /** Subscription changes made by a new policy or the REST gateway. */
+  private readonly editor: SubscriptionEditor = {
+    index: this.index,
+    unsubscribe: (session, filter, source) => this.unsubscribe(session, filter, source),
+    persistSubscriptions: (session, add, remove) => this.persistSubscriptions(session, add, remove),
+    deliverRetained: (session, filter, qos) => this.deliverRetained(session, filter, qos),
+    onDrop: (session, msg, reason) => this.onDrop(session, msg, reason),
+    subscribeRefused: (clientId, filter, reason, requested) => this.emit("subscribe.refused", clientId, filter, reason, requested),
+  };
+  /** RETAIN publishes written to the store, and retained matches streamed to new subscriptions. */
+  private readonly retained: RetainedMessages;
+  /** The offline sessions held here, loaded and reloaded from the store, and copies of those that moved. */
+  private readonly custody: SessionCustody;
+  /** CONNECT's claims in the store, and the take-over kicks around them. */
+  private readonly claims: SessionClaims;
+  /** Sessions handed back to the store as their connections end (shutdown waits for them). */
+  private readonly releases: SessionReleases;
 
   constructor(
     readonly config: MqgateConfig,
@@ -248,66 +105,49 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
       onStoreRecovered: () => this.emit("store.recovered"),
       onStall: (batchId, waitedMs, pending) => this.emit("journal.stalled", batchId, waitedMs, pending),
     });
+    this.retained = new RetainedMessages(store, this.journal, config, () => this.now(), {
+      onDeliveryDenied: (session, msg) => this.onDeliveryDenied(session, msg),
+      onDrop: (session, msg, reason) => this.onDrop(session, msg, reason),
+      onStoreError: (operation, err) => this.emit("store.error", operation, err, 1),
+    });
+    this.releases = new SessionReleases(this.journal, store, () => this.now(), (err) => this.emit("store.error", "releaseSession", err, 1));
+    this.claims = new SessionClaims({
+      store,
+      journal: this.journal,
+      config,
+      wills: this.wills,
+      now: () => this.now(),
+      cluster: () => this.cluster,
+      onStoreError: (operation, err, attempt) => this.emit("store.error", operation, err, attempt),
+    });
+    this.custody = new SessionCustody(store, config, () => this.now(), {
+      sessions: this.sessions,
+      delayedWills: this.delayedWills,
+      restoreOffline: (record) => this.restoreOffline(record),
+      holdOffline: (snapshot) => this.holdOffline(snapshot),
+      restoreSubscription: (session, filter, word) => this.index.add(session, filter, word),
+      dropSession: (session) => this.dropSession(session),
+      leaseHeld: () => this.acceptGate(),
+    });
   }
 
   /**
-   * Loads what the store remembers: persistent sessions (offline, with their subscriptions, so messages for them
-   * are queued in the store). Retained messages stay in the store: subscriptions read them through its index.
-   * Sessions of a clean client left by a crashed process are deleted: a clean session never outlives its connection.
+   * Loads what the store remembers (broker/custody.ts): persistent sessions, offline. Retained messages stay in
+   * the store: subscriptions read them through its index.
    */
   async start(): Promise<void> {
-    const store = this.store;
-    if (this.cluster !== null) {
-      await this.loadCustody();
-    } else {
-      const cleanLeftovers: string[] = [];
-      let cursor: string | null = null;
-      do {
-        const page = await store.listSessions({ cursor, limit: 500 });
-        for (const record of page.items) {
-          // A single node deletes clean sessions a crashed process left behind.
-          if (record.clean) {
-            cleanLeftovers.push(record.clientId);
-            continue;
-          }
-          const session = new Session(record.clientId, record.clean, this.config.limits, this);
-          session.epoch = record.epoch;
-          session.username = record.username;
-          session.ownedBy(record.identity);
-          this.sessions.set(record.clientId, session);
-        }
-        cursor = page.cursor;
-      } while (cursor !== null);
-      for (const clientId of cleanLeftovers) await store.deleteSession(clientId);
-      for (const { clientId, filter, word } of await store.allSubscriptions()) {
-        const session = this.sessions.get(clientId);
-        if (session === undefined) continue;
-        this.addToTrie(session, filter, word);
-      }
-    }
-    this.retainedStats = await store.retainedStats();
-    this.retainedStatsAt = Date.now();
+    await this.custody.load(this.cluster !== null);
+    await this.retained.loadStats();
   }
 
-  /**
-   * In a cluster a node loads only the sessions in its custody (decision 017): those it served last. Ones the
-   * store still records as connected here (this process crashed) are released; clean ones are deleted.
-   */
-  private async loadCustody(listed?: readonly string[], replace?: (clientId: string, moved: boolean) => void): Promise<void> {
-    const ids = listed ?? (await this.store.sessionsInCustodyOf(this.config.nodeId));
-    for (let i = 0; i < ids.length; i += 64) {
-      const batch = ids.slice(i, i + 64);
-      const snapshots = await Promise.all(batch.map((id) => this.store.getSession(id)));
-      for (const [k, snapshot] of snapshots.entries()) {
-        const mine = snapshot !== null && (snapshot.node === null || snapshot.node === this.config.nodeId);
-        // Released before the copy here is replaced: a store call that fails leaves the copy (and its routes) as
-        // it was, never a session in this node's custody that it no longer holds (decision 036).
-        if (snapshot !== null && mine && snapshot.node === this.config.nodeId) await this.store.releaseSession(snapshot.clientId, snapshot.epoch, this.now());
-        replace?.(batch[k] as string, snapshot !== null && !mine);
-        if (snapshot === null || !mine || snapshot.clean) continue; // gone, claimed elsewhere meanwhile, or ended
-        this.holdOffline(snapshot);
-      }
-    }
+  /** A persistent session read from the store, kept here offline; its subscriptions are the caller's to add. */
+  private restoreOffline(record: SessionRecord, clean = record.clean): Session {
+    const session = new Session(record.clientId, clean, this.config.limits, this);
+    session.epoch = record.epoch;
+    session.username = record.username;
+    session.ownedBy(record.identity);
+    this.sessions.set(record.clientId, session);
+    return session;
   }
 
   /**
@@ -316,12 +156,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
    */
   holdOffline(snapshot: SessionSnapshot): Session | null {
     if (this.sessions.has(snapshot.clientId)) return null;
-    const session = new Session(snapshot.clientId, false, this.config.limits, this);
-    session.epoch = snapshot.epoch;
-    session.username = snapshot.username;
-    session.ownedBy(snapshot.identity);
-    this.sessions.set(snapshot.clientId, session);
-    for (const [filter, word] of Object.entries(snapshot.subscriptions)) this.addToTrie(session, filter, word);
+    const session = this.restoreOffline(snapshot, false);
+    for (const [filter, word] of Object.entries(snapshot.subscriptions)) this.index.add(session, filter, word);
     return session;
   }
 
@@ -343,40 +179,12 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     if (session === undefined || session.link !== null || session.claimant !== null) return;
     if (session.epoch < epoch) session.epoch = epoch;
     if (session.owner !== null) session.movedTo(null);
-    this.syncSubscriptions(session, subscriptions);
+    this.index.sync(session, subscriptions);
   }
 
-  /**
-   * This node lost its lease and registered again: it reloads the sessions still in its custody. Those that moved
-   * meanwhile (adopted, claimed) keep their copies here for `cluster.deadQueueGraceMs`: the survivors stopped
-   * draining this node's queue when it registered again, and what is left there for them (what the earlier
-   * incarnation had received comes back after the visibility timeout) is routed through the store, which names
-   * their current node (decision 020). Then the copies are dropped.
-   */
-  async reloadCustody(): Promise<void> {
-    const listed = await this.store.sessionsInCustodyOf(this.config.nodeId);
-    const custody = new Set(listed);
-    const idle = (session: Session | undefined): session is Session => session !== undefined && session.link === null && session.claimant === null;
-    for (const session of [...this.sessions.values()]) {
-      if (!idle(session)) continue;
-      if (session.clean) this.dropSession(session);
-      else if (!custody.has(session.clientId)) this.keepForGrace(session);
-    }
-    // A session listed in custody is replaced by its snapshot; one claimed elsewhere by the time its snapshot is
-    // read moved like the others (it was dropped here, and a forward meant for it found nothing: storeStalls 17).
-    await this.loadCustody(listed, (clientId, moved) => {
-      const session = this.sessions.get(clientId);
-      if (!idle(session)) return;
-      if (moved) this.keepForGrace(session);
-      else this.dropSession(session);
-    });
-  }
-
-  /** An offline session that moved to another node stays here `cluster.deadQueueGraceMs` (see reloadCustody). */
-  private keepForGrace(session: Session): void {
-    setTimeout(() => {
-      if (this.sessions.get(session.clientId) === session && session.link === null && session.claimant === null) this.dropSession(session);
-    }, this.config.cluster.deadQueueGraceMs).unref();
+  /** This node lost its lease and registered again: it reloads the sessions still in its custody (SessionCustody.reload). */
+  reloadCustody(): Promise<void> {
+    return this.custody.reload();
   }
 
   /**
@@ -391,17 +199,17 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
   /** Installs the cluster's route table (broker/routes.ts); once, before `start()`. */
   useRemoteRoutes(routes: RemoteRoutes): void {
     this.remoteRoutes = routes;
+    this.index.useRoutes(routes);
+  }
+
+  /** The cluster's retained set as last read from the store (`refreshRetainedStats`); the store holds the messages. */
+  get retainedStats(): RetainedStats {
+    return this.retained.stats;
   }
 
   /** Reads the retained set's size from the store again when the last read is older than a few seconds. */
   refreshRetainedStats(): void {
-    const now = Date.now();
-    if (now - this.retainedStatsAt < RETAINED_STATS_MS) return;
-    this.retainedStatsAt = now;
-    this.store.retainedStats().then(
-      (s) => (this.retainedStats = s),
-      (err: unknown) => this.emit("store.error", "retainedStats", err as Error, 1),
-    );
+    this.retained.refreshStats();
   }
 
   /** Sessions with a connection here, and offline ones; sessions another cluster node holds are its to count. */
@@ -416,7 +224,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
   }
 
   get subscriptionCount(): number {
-    return this.trie.size;
+    return this.index.size;
   }
 
   // --- connections and sessions --------------------------------------------------------------------------
@@ -428,7 +236,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
 
   /** Wired at the composition root (broker/server.ts): where wills are kept, and when to accept connections. */
   useWills(wills: WillStore, acceptGate: () => boolean): void {
-    this.wills = wills;
+    this.wills.use(wills);
     this.acceptGate = acceptGate;
   }
 
@@ -467,44 +275,11 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     }
     session.beginClaim(conn, identity);
     session.holdDeliveries();
-    let claim: Awaited<ReturnType<Store["claimSession"]>> | null = null;
-    let refused: ClaimRefused | null = null;
-    const limits = this.config.limits;
-    try {
-      // Writes issued for this session so far must land before the claim reads its state. While the store is
-      // unreachable (the journal's writes fail) that would wait for its return: claim nothing instead, so a
-      // persistent session is refused with 0x03 at once and a clean one goes on in memory.
-      // Applied, not durable: a batch holding a delivery for this very session waits for the claim (decision 020).
-      if (await this.journal.appliedAll()) {
-        const now = this.now();
-        // Repeated under one id when it fails: a claim whose reply was lost still names the node to take over from.
-        const claiming = session;
-        claim = await claimRepeating(this.store, clientId, {
-          node: this.config.nodeId,
-          clean,
-          discard,
-          username: conn.client?.username ?? null,
-          now,
-          identity,
-          expiryMs: terms.expiryMs,
-          maxSessions: limits.maxSessions,
-        }, this.claimIds, () => claiming.claimant === conn, (err, attempt) => this.emit("store.error", "claimSession", err, attempt));
-        // The will is kept before CONNACK (decision 019): a node that dies right after CONNACK leaves it to a survivor,
-        // with its delay (the Session Expiry Interval of this CONNECT caps it, 3.1.3.2.2) and this claim's time, so
-        // a survivor can tell whether the client came back (decision 028).
-        if (conn.will !== null) {
-          const delay = conn.v5 === null ? 0 : Math.min(conn.willDelay, conn.v5.connectExpiry);
-          await this.wills.connected(conn, conn.will, { clientId, epoch: claim.epoch, claimedAt: now, delay, username: conn.client?.username ?? null, policy: conn.policy });
-        }
-      }
-    } catch (err) {
-      if (err instanceof ClaimRefused) refused = err;
-      else this.emit("store.error", "claimSession", err as Error, 1);
-    }
+    const { claim, refused } = await this.claims.claim(conn, session, clientId, terms, identity);
     // The claim moved the session here whatever becomes of this connection: the node that held the client closes
     // its connection now (take-over across nodes, [MQTT-3.1.4-2]), or it would serve on beside the next holder
     // (S10: a later claim kicks this node only, not that one).
-    if (claim !== null) this.kickPreviousHolders(clientId, claim, discard);
+    if (claim !== null) this.claims.kickPreviousHolders(clientId, claim, discard);
     if (session.claimant !== conn) {
       // A newer CONNECT for this client id started meanwhile; it wins. This one never got CONNACK: no will.
       this.wills.discarded(conn);
@@ -527,13 +302,13 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
         // in the trie (so in this node's routes), or what other nodes forward for it here finds nothing.
         session.epoch = claim.epoch;
         session.ownedBy(claim.snapshot.identity ?? identity);
-        this.syncSubscriptions(session, claim.snapshot.subscriptions);
+        this.index.sync(session, claim.snapshot.subscriptions);
       }
       if (claim !== null) {
-        this.releaseInStore(clientId, claim.epoch);
+        this.releases.release(clientId, claim.epoch);
         // No settle wait follows to tell whether the previous holder was alive to kick the ones before it: kicked
         // now (decision 040; a kick they already had only closes connections of older claims).
-        this.kickEarlierHolders(clientId, claim.epoch, claimedFrom(claim, discard));
+        this.claims.kickEarlierHolders(clientId, claim, discard);
       }
       session.releaseDeliveries();
       if (session.clean && session.link === null) this.dropSession(session);
@@ -554,7 +329,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     session.ownedBy(claim?.snapshot.identity ?? identity);
     if (claim !== null) {
       session.loadSnapshot(claim.snapshot);
-      this.syncSubscriptions(session, claim.snapshot.subscriptions);
+      this.index.sync(session, claim.snapshot.subscriptions);
     } else {
       session.epoch = 0;
     }
@@ -568,30 +343,9 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     // Take-over across nodes [MQTT-3.1.4-2]: the node that held the client closes its connection, the node that
     // kept the session offline drops its copy (decision 017); the claim succeeded, so this client's identity owns
     // the session. What those nodes pass on goes first: the held deliveries wait for their replies (decision 031).
-    const settling =
-      this.cluster !== null &&
-      claim !== null &&
-      this.cluster.claimedHere(session, claim.epoch, claimedFrom(claim, discard));
-    if (!settling) session.releaseDeliveries();
+    if (!this.claims.settles(session, claim, discard)) session.releaseDeliveries();
     conn.completeConnect();
     this.emit("client.connected", session, conn, sessionPresent);
-  }
-
-  /**
-   * After a claim in a cluster: the node that held the client closes its connection (take-over across nodes,
-   * [MQTT-3.1.4-2]), and the node that kept the session offline drops its copy and its routes (decision 017).
-   * `sessionEnded`: the claim was a Clean Start (a delayed will waiting there is published at once).
-   */
-  private kickPreviousHolders(clientId: string, claim: { previousNode: string | null; previousCustodian?: string | null; epoch: number }, sessionEnded: boolean): void {
-    const cluster = this.cluster;
-    if (cluster === null) return;
-    for (const node of previousHolders(cluster.nodeId, claim.previousNode, claim.previousCustodian ?? null)) cluster.takeover(node, clientId, claim.epoch, sessionEnded);
-  }
-
-  private kickEarlierHolders(clientId: string, epoch: number, from: ClaimedFrom): void {
-    const cluster = this.cluster;
-    if (cluster === null) return;
-    for (const node of earlierHolders(cluster.nodeId, from)) cluster.takeover(node, clientId, epoch, from.sessionEnded === true);
   }
 
   private refuseClaim(conn: Connection, refused: ClaimRefused): void {
@@ -605,47 +359,6 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
       this.sessions.delete(session.clientId);
     }
   }
-
-  /** Makes the trie and the session's map match the subscriptions the store holds. */
-  private syncSubscriptions(session: Session, stored: Record<string, SubscriptionWord>): void {
-    for (const filter of session.subscriptions.keys()) {
-      if (!(filter in stored)) {
-        session.removeSubscription(filter);
-        this.removeFromTrie(filter, session.clientId);
-      }
-    }
-    for (const [filter, word] of Object.entries(stored)) this.addToTrie(session, filter, word);
-  }
-
-  /** Records a subscription in the session and the trie, with its delivery guard from the session's policy. */
-  private addToTrie(session: Session, filter: string, word: SubscriptionWord): void {
-    const shared = parseShared(filter);
-    if (shared !== null) {
-      // One trie entry per group, on the group's filter; the guard is the member's, on that filter too.
-      session.setSubscription(filter, word, shared.filter);
-      const { created, joined } = this.shared.join(filter, session, word);
-      if (created !== null) this.trie.add(shared.filter, `\u0000${filter}`, { session: null, group: created, qos: 0, options: SHARED, id: 0, guard: null });
-      // A node with a member has the group's route (`$share/…` as the filter, decision 026).
-      if (joined) this.remoteRoutes?.added(filter);
-      return;
-    }
-    const guard = session.setSubscription(filter, word);
-    const sub: Subscription = { session, group: null, qos: wordQos(word), options: word & (NO_LOCAL | RETAIN_AS_PUBLISHED), id: wordId(word), guard };
-    if (this.trie.add(filter, session.clientId, sub)) this.remoteRoutes?.added(filter);
-  }
-
-  /** Removes a subscription from the trie (the session's map is the caller's). */
-  private removeFromTrie(filter: string, clientId: string): void {
-    const shared = parseShared(filter);
-    if (shared !== null) {
-      const { left, emptied } = this.shared.leave(filter, clientId);
-      if (left) this.remoteRoutes?.removed(filter);
-      if (emptied) this.trie.remove(shared.filter, `\u0000${filter}`);
-      return;
-    }
-    if (this.trie.remove(filter, clientId)) this.remoteRoutes?.removed(filter);
-  }
-
 
   onConnectRefused(conn: Connection, returnCode: number, reason: string): void {
     this.stats.connectionsRefused++;
@@ -671,57 +384,27 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     // The will is published on any close but DISCONNECT [MQTT-3.1.2-8], then forgotten [MQTT-3.1.2-10].
     const will = conn.will;
     conn.will = null;
-    if (will !== null && reason !== "client-disconnect") {
-      // Through the will store: in a cluster it is published only if this node takes it first (decision 019).
-      const publish = (): void =>
-        this.wills.lost(conn, will, (w) => {
-          try {
-            this.publishFromClient(conn, w.topic, w.payload, w.qos, w.retain, w.props);
-          } catch {
-            // An authorizer that throws denies: the will is dropped, the session still ends properly.
-            this.stats.publishDenied++;
-            this.onDrop(session, w, "not-authorized");
-          }
-        });
-      // MQTT 5 Will Delay Interval: published when it runs out or the session ends, whichever is first (3.1.3.2.2).
-      // In a cluster the store learns when it is due, for a survivor should this node die meanwhile (decision 028).
-      const delay = ends ? 0 : Math.min(conn.willDelay, v5?.sessionExpiry ?? 0);
-      if (delay > 0) {
-        this.wills.waiting(conn, this.now() + delay * 1000);
-        this.delayedWills.schedule(session.clientId, delay * 1000, publish, () => this.wills.discarded(conn));
-      } else publish();
-    } else {
-      this.wills.discarded(conn);
-    }
+    if (will !== null && reason !== "client-disconnect") this.wills.lost(conn, session, will, ends);
+    else this.wills.discarded(conn);
     // A clean session ends with its connection [MQTT-3.1.2-6].
     if (ends) this.dropSession(session);
-    if (handBack !== null) {
-      for (const { msg, group } of handBack) {
-        const nodes: string[] = [];
-        this.remoteRoutes?.sharedNodes(msg.topic, (key, node) => key === group && !nodes.includes(node) && nodes.push(node));
-        if (!this.shared.offer(group, msg, session, nodes, false)) this.onDrop(null, msg, "no-subscriber");
-      }
-    }
-    if (session.epoch > 0) this.releaseInStore(session.clientId, session.epoch, expiryChange === undefined ? undefined : expiryChange * 1000);
+    if (handBack !== null) this.router.handBack(handBack, session, this.remoteRoutes);
+    if (session.epoch > 0) this.releases.release(session.clientId, session.epoch, expiryChange === undefined ? undefined : expiryChange * 1000);
     this.emit("client.disconnected", session.clientId, reason, err, conn);
   }
 
-  private releaseInStore(clientId: string, epoch: number, expiryMs?: number): void {
-    // After the journal, so the session's last writes land first; fenced, so a newer owner is never overwritten.
-    const done: Promise<void> = this.journal
-      .barrier()
-      .then(() => this.store.releaseSession(clientId, epoch, this.now(), expiryMs))
-      .then(() => undefined)
-      .catch((err: unknown) => {
-        this.emit("store.error", "releaseSession", err as Error, 1);
-      })
-      .finally(() => this.releasing.delete(done));
-    this.releasing.add(done);
+  /** A will goes out as its client's publish; an authorizer that throws denies, and the session still ends properly. */
+  private publishWill(conn: Connection, session: Session, w: Message): void {
+    try {
+      this.publishFromClient(conn, w.topic, w.payload, w.qos, w.retain, w.props);
+    } catch {
+      this.stats.publishDenied++;
+      this.onDrop(session, w, "not-authorized");
+    }
   }
 
   dropSession(session: Session): void {
-    for (const filter of session.subscriptions.keys()) this.removeFromTrie(filter, session.clientId);
-    session.clearSubscriptions();
+    this.index.removeAll(session);
     session.discardHeld();
     if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
     // A CONNECT still claiming this session object loses it: the newer CONNECT has replaced it.
@@ -737,13 +420,13 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
    * `requested` and `source` are for events.
    */
   subscribe(session: Session, filter: string, word: SubscriptionWord, requested: QoS = wordQos(word), source: "mqtt" | "rest" | "policy" = "mqtt"): void {
-    this.addToTrie(session, filter, word);
+    this.index.add(session, filter, word);
     this.emit("session.subscribed", session.clientId, filter, wordQos(word), requested, source);
   }
 
   unsubscribe(session: Session, filter: string, source: "mqtt" | "rest" | "policy" = "mqtt"): boolean {
     if (!session.removeSubscription(filter)) return false;
-    this.removeFromTrie(filter, session.clientId);
+    this.index.remove(filter, session.clientId);
     this.emit("session.unsubscribed", session.clientId, filter, source);
     return true;
   }
@@ -762,32 +445,14 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
   /**
    * `policy` governs the connection from now on: the identity of a live client changed (a user or role in the store,
    * issue 15), or it re-authenticated (MQTT 5, broker/handlers/reauth5.ts); at CONNECT, before the session is
-   * attached, it only sets the policy (adoptDecision). Subscriptions it no longer allows are removed (trie, session,
-   * store; event source "policy"), those it grants at a lower QoS are lowered, and every kept one gets its delivery
-   * guard from the new policy. Resolves to the removed filters once the store has them (or the write failed:
-   * reported as "store.error").
+   * attached, it only sets the policy (adoptDecision). The attached session's subscriptions follow the new policy
+   * (reviseSubscriptions, broker/policy-subscriptions.ts); resolves to the filters it removed.
    */
-  async revisePolicy(conn: Connection, policy: ClientPolicy): Promise<string[]> {
+  revisePolicy(conn: Connection, policy: ClientPolicy): Promise<string[]> {
     conn.policy = policy;
     const session = conn.session;
-    if (session === null || session.link !== conn) return [];
-    session.usePolicy(policy);
-    const removed: string[] = [];
-    const lowered: Record<string, SubscriptionWord> = {};
-    for (const [filter, word] of [...session.subscriptions]) {
-      const granted = policy.canSubscribe(filter, wordQos(word));
-      if (granted === null) {
-        this.unsubscribe(session, filter, "policy");
-        removed.push(filter);
-        continue;
-      }
-      if (granted !== wordQos(word)) lowered[filter] = withQos(word, granted);
-      this.addToTrie(session, filter, withQos(word, granted));
-    }
-    if (removed.length > 0 || Object.keys(lowered).length > 0) await this.persistSubscriptions(session, lowered, removed);
-    // Messages already queued or in flight on topics the new rules refuse are not delivered (as on resume).
-    for (const msg of session.discardOutgoing((topic) => policy.canSubscribe(topic, 0) !== null)) this.onDrop(session, msg, "not-authorized");
-    return removed;
+    if (session === null || session.link !== conn) return Promise.resolve([]);
+    return reviseSubscriptions(this.editor, session, policy);
   }
 
   onSubscribeRefused(conn: Connection, filter: string, reason: string, requested: QoS): void {
@@ -800,34 +465,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
    * writes landed, and streamed under the slow-consumer bound (broker/retained.ts).
    */
   deliverRetained(session: Session, filter: string, grantedQos: QoS): void {
-    session.sendRetained(filter, grantedQos, this.createRetainedFeed);
-  }
-
-  /**
-   * Every retained message sent to a session passes here, at min(its QoS, the granted QoS) [MQTT-3.3.5-1].
-   * Per-message read checks of retained deliveries belong in this one function.
-   */
-  offerRetained(session: Session, msg: Message, filter: string, grantedQos: QoS): void {
-    // The subscription may have gone (UNSUBSCRIBE, a changed role) or been lowered while its lookup was pending.
-    const current = session.subscriptions.get(filter);
-    if (current === undefined) return;
-    const qos = Math.min(msg.qos, grantedQos, wordQos(current)) as QoS;
-    // Exact authorization: a subscription overlapping deny patterns gets no retained message they cover.
-    const id = wordId(current);
-    if (!session.mayReceive(msg.topic, filter)) this.onDeliveryDenied(session, msg);
-    else session.deliver(msg, qos, true, id === 0 ? undefined : [id]);
-  }
-
-  get retainedHighWaterMark(): number {
-    return this.config.limits.socketHighWaterMark;
-  }
-
-  get retainedMaxQueued(): number {
-    return this.config.limits.maxQueued;
-  }
-
-  onRetainedError(err: Error): void {
-    this.emit("store.error", "scanRetained", err, 1);
+    this.retained.deliver(session, filter, grantedQos);
   }
 
   // --- publishing ----------------------------------------------------------------------------------------
@@ -869,12 +507,11 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     this.stats.messagesReceived++;
     this.stats.receivedByQos[qos]++;
     if (this.listenerCount("message.published") > 0) this.emit("message.published", msg, conn.clientId ?? null);
-    const outer = this.publisher;
-    this.publisher = conn.session;
+    const outer = this.router.swapPublisher(conn.session);
     try {
       this.publish(msg);
     } finally {
-      this.publisher = outer;
+      this.router.swapPublisher(outer);
     }
     return true;
   }
@@ -884,32 +521,12 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
    * min(message QoS, highest granted QoS) [MQTT-3.3.5-1], RETAIN=0 [MQTT-3.3.1-9]. Returns the matched count.
    */
   publish(msg: Message): number {
-    if (msg.retain) this.retain(msg);
+    if (msg.retain) this.retained.write(msg);
     const remote = this.remoteRoutes;
     if (remote === null) return this.routeLocal(msg);
     const root = this.journal.dedupId === null ? remote.rootFor(msg.topic) : null;
-    if (root !== null) return this.journal.withDedupId(root, () => this.publishHere(msg, remote));
-    return this.publishHere(msg, remote);
-  }
-
-  private publishHere(msg: Message, remote: RemoteRoutes): number {
-    const groups: SharedGroup[] = [];
-    let matched = this.routeLocal(msg, null, false, groups);
-    // In a cluster: once to each other node whose routes match; that node matches its own sessions.
-    remote.publish(msg);
-    // Each shared subscription group gets it once in the cluster: here, or on one of its other nodes, in turn.
-    const elsewhere = new Map<string, string[]>();
-    remote.sharedNodes(msg.topic, (key, node) => {
-      const nodes = elsewhere.get(key);
-      if (nodes === undefined) elsewhere.set(key, [node]);
-      else if (!nodes.includes(node)) nodes.push(node);
-    });
-    for (const group of groups) {
-      if (this.shared.offer(group.key, msg, null, elsewhere.get(group.key) ?? [], true)) matched++;
-      elsewhere.delete(group.key);
-    }
-    for (const [key, nodes] of elsewhere) if (this.shared.offer(key, msg, null, nodes, true)) matched++;
-    return matched;
+    if (root !== null) return this.journal.withDedupId(root, () => this.router.routeInCluster(msg, remote));
+    return this.router.routeInCluster(msg, remote);
   }
 
   /**
@@ -917,8 +534,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
    * member of it any more (the caller tries another node).
    */
   deliverSharedHere(key: string, msg: Message): boolean {
-    const group = this.shared.get(key);
-    return group !== undefined && this.shared.deliver(group, msg, null);
+    return this.router.deliverShared(key, msg);
   }
 
   /**
@@ -931,71 +547,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
    * session that had it already is refused as a duplicate (decision 023).
    */
   routeLocal(msg: Message, only: ReadonlySet<string> | null = null, orStored = false, shared: "deliver" | "skip" | SharedGroup[] = "deliver"): number {
-    // A publish from inside a delivery (an event listener publishing) gets its own scratch set.
-    const targets = this.routing ? new TargetSet<Session>() : this.scratch;
-    this.targets = targets;
-    const outerIds = this.targetIds;
-    const outerGroups = this.targetGroups;
-    this.targetIds = null;
-    this.targetGroups = null;
-    const outerTopic = this.routedTopic;
-    this.routedTopic = msg.topic;
-    this.trie.match(msg.topic, this.collectTarget);
-    this.routedTopic = outerTopic;
-    const ids = this.targetIds as Map<Session, number[]> | null;
-    const groups = this.targetGroups as SharedGroup[] | null;
-    this.targetIds = outerIds;
-    this.targetGroups = outerGroups;
-    let matched = 0;
-    // Shared subscription groups: delivered here on a single node; in a cluster the publishing node picks the node
-    // (`shared` is its list) and a forwarded copy skips them. A dead node's drained queue never involves them.
-    if (groups !== null && only === null && shared !== "skip") {
-      if (shared !== "deliver") shared.push(...groups);
-      else for (const group of groups) if (this.shared.deliver(group, msg, null)) matched++;
-    }
-    if (targets.size === 0) return matched;
-    const outer = this.routing;
-    this.routing = true;
-    const qos = msg.qos;
-    try {
-      for (let i = 0; i < targets.size; i++) {
-        const session = targets.keyAt(i);
-        const target = targets.wordAt(i);
-        const granted = target & 3;
-        if (only !== null && !only.has(session.clientId) && !(orStored && session.persistent && target !== DENIED && granted > 0 && qos > 0)) continue;
-        if (target === DENIED) {
-          this.onDeliveryDenied(session, msg);
-          continue;
-        }
-        matched++;
-        // RETAIN is 0 on a live delivery [MQTT-3.3.1-9], unless the subscription keeps it [MQTT-3.3.1-12].
-        const retain = target >= RAP && msg.retain;
-        session.deliver(msg, (granted < qos ? granted : qos) as QoS, retain, ids?.get(session));
-      }
-    } finally {
-      targets.clear();
-      this.routing = outer;
-    }
-    return matched;
-  }
-
-  /**
-   * Stores or clears a retained message in the store, through the journal. Beyond the cluster-wide limits
-   * (`maxRetained`, `maxRetainedBytes`) the store refuses it: counted and evented as dropped, "retained-limit".
-   */
-  private retain(msg: Message): void {
-    if (msg.payload.length === 0) {
-      this.journal.write({ op: "retained.delete", topic: msg.topic });
-      return;
-    }
-    const { maxRetained, maxRetainedBytes } = this.config.limits;
-    // The broker's clock: a set refused for a limit first sweeps what expired by then (Store.sweepRetained).
-    this.journal.write({ op: "retained.set", msg, maxRetained, maxBytes: maxRetainedBytes, now: this.now() }, this, msg);
-  }
-
-  /** The store's answer to a retained.set. */
-  onStoreResult(msg: Message, result: StoreOpResult): void {
-    if (!result.ok && result.reason === "full") this.onDrop(null, msg, "retained-limit");
+    return this.router.route(msg, only, orStored, shared);
   }
 
   // --- the REST gateway in this process (functions/backend-local.ts) -------------------------------------
@@ -1010,16 +562,12 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     this.stats.receivedByQos[msg.qos]++;
     if (this.listenerCount("message.published") > 0) this.emit("message.published", msg, null);
     const mark = this.journal.writes;
-    return this.durableSince(mark, this.publish(msg));
+    return this.journal.durableSince(mark, this.publish(msg));
   }
 
   /** Deletes a retained message without publishing anything; resolves once durable with whether it existed. */
-  async deleteRetained(topic: string): Promise<boolean> {
-    await this.journal.barrier();
-    const existed = (await this.store.getRetained(topic)) !== null;
-    const mark = this.journal.writes;
-    this.journal.write({ op: "retained.delete", topic });
-    return this.durableSince(mark, existed);
+  deleteRetained(topic: string): Promise<boolean> {
+    return this.retained.delete(topic);
   }
 
   /**
@@ -1063,11 +611,6 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     this.emit("session.expired", expired.clientId, expired.username);
   }
 
-  private durableSince<T>(mark: number, value: T): Promise<T> {
-    if (this.journal.writes === mark) return Promise.resolve(value);
-    return new Promise((resolve) => this.journal.wait({ onDurable: () => resolve(value) }));
-  }
-
   // --- the cluster (broker/cluster.ts) -----------------------------------------------------------------------
 
   get clustered(): boolean {
@@ -1087,89 +630,22 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
    * `sessionEnded`: the take-over was a Clean Start.
    */
   kickLocal(clientId: string, reason: "takeover" | "kicked", epoch: number | null, discardSession: boolean, claimedBy: string | null = null, sessionEnded = false): void {
-    const session = this.sessions.get(clientId);
-    if (session === undefined) return;
-    const older = epoch === null || session.epoch < epoch;
-    // Claimed on another node: a will waiting out its delay here is not published (the client is back in time),
-    // unless that claim was a Clean Start: the old session ended, and the will goes at once [MQTT-3.1.2-8].
-    if (older && reason === "takeover") this.delayedWills.reconnected(clientId, sessionEnded);
-    const conn = session.link as Connection | null;
-    if (conn !== null && older) conn.close(reason);
-    if (session.claimant !== null || !(epoch === null || session.epoch <= epoch)) return;
-    if (discardSession) {
-      this.dropSession(session);
-      return;
-    }
-    // Claimed by another node (take-over): it holds the session now (decision 017). Nodes whose route tables do
-    // not show the move yet still send here: forward to the new holder for a while, then forget the copy.
-    if (reason === "takeover" && older && !session.clean) {
-      if (claimedBy === null || claimedBy === this.config.nodeId) {
-        if (session.link === null) this.dropSession(session);
-      } else this.keepForwarding(session, claimedBy);
-    }
+    this.custody.kicked(clientId, reason, epoch, discardSession, claimedBy, sessionEnded);
   }
 
-  /**
-   * `session` was claimed by `node`: what still reaches it here is forwarded there (the publisher's route table was
-   * stale; the new holder's store dedups a copy it also got directly) until every live node has had a lease period
-   * to read the new routes, then the copy and its routes are dropped (decision 017, "Moves").
-   */
-  private keepForwarding(session: Session, node: string): void {
-    session.movedTo(node);
-    const timer = setTimeout(() => {
-      if (this.sessions.get(session.clientId) === session && session.owner === node && session.link === null && session.claimant === null) {
-        // A node without a lease (cut off, registering again) has not been reading its queue: forwards sent here
-        // before the move still wait there. The copy stays another period (decision 036, partitions seed 74).
-        if (!this.acceptGate()) {
-          timer.refresh();
-          return;
-        }
-        // Deliveries it still holds behind earlier ones (decision 031: the store has not answered those yet) go on.
-        session.releaseDeliveries();
-        this.dropSession(session);
-      }
-    }, 2 * this.config.cluster.nodeTtlMs);
-    timer.unref();
-  }
-
-  /**
-   * Subscriptions changed through the REST gateway: update the trie, and send retained messages if attached here.
-   * The node that holds the client checks each added filter against the client's own rules (the gateway checked
-   * them too; this covers a gateway that could not): a refused filter is not added and is removed from the store,
-   * a lower granted QoS replaces the requested one.
-   */
+  /** Subscriptions changed through the REST gateway (applySubscriptionChanges, broker/policy-subscriptions.ts). */
   applyRemoteSubscriptions(clientId: string, add: Record<string, QoS>, remove: string[], deliverRetained: boolean): void {
     // Sent to the session's custodian; one that moved on meanwhile loaded the change from the store when claimed.
     const session = this.sessions.get(clientId);
-    if (session === undefined) return;
-    for (const filter of remove) {
-      if (session.removeSubscription(filter)) this.removeFromTrie(filter, clientId);
-    }
-    const policy = session.link !== null ? session.clientPolicy : null;
-    const refused: string[] = [];
-    const lowered: Record<string, QoS> = {};
-    for (const [filter, requested] of Object.entries(add)) {
-      let qos = requested;
-      if (policy !== null) {
-        const granted = policy.canSubscribe(filter, requested);
-        if (granted === null) {
-          if (session.removeSubscription(filter)) this.removeFromTrie(filter, clientId);
-          refused.push(filter);
-          this.emit("subscribe.refused", clientId, filter, "not authorized", requested);
-          continue;
-        }
-        if (granted !== requested) lowered[filter] = qos = granted;
-      }
-      this.addToTrie(session, filter, qos);
-      if (deliverRetained && session.link !== null) this.deliverRetained(session, filter, qos);
-    }
-    if (refused.length > 0 || Object.keys(lowered).length > 0) void this.persistSubscriptions(session, lowered, refused);
+    if (session !== undefined) applySubscriptionChanges(this.editor, session, add, remove, deliverRetained);
   }
 
   /** Closes every client connection (the node lost its place in the cluster; clients reconnect and claim again). */
   closeConnections(reason: CloseReason): void {
     for (const conn of [...this.connections]) conn.close(reason);
   }
+
+  // --- counters and events ------------------------------------------------------------------------------
 
   /** A message withheld by exact authorization (docs/auth.md): counted, no event (a `#` subscriber would flood them). */
   onDeliveryDenied(_session: Session, _msg: Message): void {
@@ -1181,30 +657,25 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost, R
     this.emit("message.dropped", session?.clientId ?? null, msg, reason);
   }
 
+  // --- shutdown -----------------------------------------------------------------------------------------
+
   /**
    * Closes every connection (shutdown), then waits for the store writes and session releases to land (the journal
-   * stays open: `closeJournal()` after the cluster stopped). Many
-   * connections are closed in up to 10 batches spread over at most half the drain time (500 ms apart at most), so
-   * their clients reconnect to the other nodes as a stream instead of one storm.
+   * stays open: `closeJournal()` after the cluster stopped). Many connections are closed in batches (closeBatches).
    */
   async closeAll(reason: CloseReason, drainMs = 5000): Promise<void> {
     const deadline = Date.now() + drainMs;
     const conns = [...this.connections];
-    const batchSize = Math.max(CLOSE_BATCH_MIN, Math.ceil(conns.length / CLOSE_BATCHES_MAX));
-    const batches = Math.ceil(conns.length / batchSize);
-    const pause = batches > 1 ? Math.min(CLOSE_PAUSE_MAX_MS, Math.floor(drainMs / 2 / batches)) : 0;
-    for (let i = 0; i < conns.length; i += batchSize) {
+    const { size, pause } = closeBatches(conns.length, drainMs);
+    for (let i = 0; i < conns.length; i += size) {
       if (i > 0 && pause > 0) await new Promise((resolve) => setTimeout(resolve, pause));
-      for (const conn of conns.slice(i, i + batchSize)) conn.close(reason);
+      for (const conn of conns.slice(i, i + size)) conn.close(reason);
     }
     // Wills waiting out a delay go now, as every other will of a closing node does.
     this.delayedWills.flush();
     await this.journal.drain(Math.max(0, deadline - Date.now()));
     // Sessions are handed back (offline in the store) so other nodes route to the store while their clients reconnect.
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(0, deadline - Date.now()))));
-    await Promise.race([Promise.all([...this.releasing]), timeout]);
-    clearTimeout(timer);
+    await this.releases.settled(deadline);
     await this.journal.drain(Math.max(0, deadline - Date.now()));
   }
 

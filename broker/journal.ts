@@ -249,6 +249,12 @@ export class Journal {
     return new Promise((resolve) => this.wait({ onDurable: () => resolve() }));
   }
 
+  /** Resolves with `value` once the writes made since `mark` (a reading of `writes`) are durable. */
+  durableSince<T>(mark: number, value: T): Promise<T> {
+    if (this.writes === mark) return Promise.resolve(value);
+    return new Promise((resolve) => this.wait({ onDurable: () => resolve(value) }));
+  }
+
   private get idle(): boolean {
     return this.ops.length === 0 && this.late.length === 0 && this.tracks.length === 0 && !this.inFlight && this.completing.length === 0;
   }
