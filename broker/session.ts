@@ -173,7 +173,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
   private claimantIdentity: string | null = null;
   /**
    * In a cluster: the node that claimed this session from this node, while this node still forwards what reaches
-   * it here (Broker.keepForwarding), or null.
+   * it here (SessionCustody.keepForwarding, broker/custody.ts), or null.
    */
   private movedOwner: string | null = null;
   get owner(): string | null {
