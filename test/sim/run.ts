@@ -268,6 +268,11 @@ class World {
 
   private connect(c: SimClient): void {
     const candidates = this.live().filter((n) => !this.settling || !n.paused);
+    // Every node down at once (crashes and failed starts during a store outage): the client tries again later.
+    if (candidates.length === 0) {
+      this.reconnectLater(c);
+      return;
+    }
     const node = this.prng.pick(candidates);
     c.connect(node.id, node.accept());
   }
