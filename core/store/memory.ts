@@ -380,12 +380,12 @@ export class MemoryStore extends StoreParts implements Store {
   }
 }
 
-/** The earlier holders a claim superseding `claim` is answered with: the ones `claim` took it from, then its `oneBack`. */
 /** `nodes`, or the shared empty list when there are none (a claim record is kept per session). */
 function orNone(nodes: readonly string[]): readonly string[] {
   return nodes.length === 0 ? NO_NODES : nodes;
 }
 
+/** The earlier holders a claim superseding `claim` is answered with: the ones `claim` took it from, then its `oneBack`. */
 function owedBy(claim: ClaimRecord): string[] {
   return distinctNodes([...claimHolders(claim.previousNode, claim.previousCustodian), ...claim.oneBack]);
 }

@@ -46,6 +46,12 @@ export interface Stop {
   to: number;
 }
 
+/** A node wrote a QoS 1/2 PUBLISH to a subscriber's connection at `at`. */
+export interface Write {
+  node: string;
+  at: number;
+}
+
 export class History {
   readonly published = new Map<string, Published>();
   readonly receipts: Receipt[] = [];
@@ -70,7 +76,7 @@ export class History {
    * abandoned that connection): `<subscriber> <key>` -> writes in time order. For the order rule of decision 038's
    * window (test/sim/window.ts): a node that wrote the newer message first delivered it first, in the broker's view.
    */
-  readonly writes = new Map<string, { node: string; at: number }[]>();
+  readonly writes = new Map<string, Write[]>();
   /** Protocol errors seen by clients (unexpected packets), each a violation. */
   readonly protocolErrors: string[] = [];
   /** What happened, for a reproduction: one line per fault and client move. */

@@ -1,5 +1,5 @@
 import type { Violation } from "./checker.js";
-import type { Stop } from "./history.js";
+import type { Stop, Write } from "./history.js";
 import type { SqsTrail } from "./trail.js";
 
 /**
@@ -62,11 +62,6 @@ export function lateDrain(v: Violation, trail: SqsTrail, stops: readonly Stop[],
     }
   }
   return null;
-}
-
-export interface Write {
-  node: string;
-  at: number;
 }
 
 /**
