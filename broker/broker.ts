@@ -182,6 +182,11 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     this.index.sync(session, subscriptions);
   }
 
+  /** When this node last dropped its copy of a session that moved to another node (SessionCustody.lastCopyDropped). */
+  lastMovedCopyDropped(): number {
+    return this.custody.lastCopyDropped;
+  }
+
   /** This node lost its lease and registered again: it reloads the sessions still in its custody (SessionCustody.reload). */
   reloadCustody(): Promise<void> {
     return this.custody.reload();

@@ -1,6 +1,6 @@
 import type { QoS } from "mqtt-packet";
 import { NodeUnreachable } from "../core/communicator/errors.js";
-import type { Communicator, NodeMessage, WireTarget } from "../core/communicator/types.js";
+import type { Arrival, Communicator, NodeMessage, WireTarget } from "../core/communicator/types.js";
 import { fromWireMessage, toWireMessage, toWireTarget } from "../core/communicator/wire.js";
 import type { NodeRecord, StoredOutgoing, StoreOp, StoreOpResult } from "../core/store/types.js";
 import { Adopter } from "./adoption.js";
@@ -200,7 +200,7 @@ export class Cluster implements ResultTarget<Reroute> {
   async start(): Promise<void> {
     this.startedAt = Date.now();
     this.idPrefix = `${this.nodeId}:${this.startedAt.toString(36)}`;
-    this.queueUrl = await this.communicator.start(this.nodeId, (messages) => this.receive(messages));
+    this.queueUrl = await this.communicator.start(this.nodeId, (messages, arrivals) => this.receive(messages, arrivals));
     await this.broker.store.registerNode(this.record(this.startedAt), this.opts.nodeTtlMs);
   }
 
@@ -567,7 +567,7 @@ export class Cluster implements ResultTarget<Reroute> {
     }
   }
 
-  private async receive(messages: NodeMessage[]): Promise<void> {
+  private async receive(messages: NodeMessage[], arrivals?: ReadonlyMap<NodeMessage, Arrival>): Promise<void> {
     await this.loaded;
     while (this.gate !== null) await this.gate;
     // Acknowledging (a link) or deleting (the node queue) is safe once what these messages caused landed: their
@@ -575,7 +575,10 @@ export class Cluster implements ResultTarget<Reroute> {
     // written before them: that includes this node's own forwards to the sender, whose handler would wait the same
     // way for its own forwards to this node, a cycle only the link's ack timeout broke.
     await this.broker.journal.landedAfter(() => {
-      for (const m of messages) this.handle(m, null);
+      for (const m of messages) {
+        this.handle(m, null);
+        if (m.type === "deliver" && m.match === true && this.late(arrivals?.get(m))) this.passOnLate(m);
+      }
     });
   }
 
@@ -591,6 +594,33 @@ export class Cluster implements ResultTarget<Reroute> {
       // What a node that a session here was claimed from passes on goes ahead of what the session holds (decision 031).
       if (m.type === "deliver" && deadNode === null) this.settler.ahead(m.origin, () => this.broker.journal.withDedupId(dedupId, () => this.handleMessage(m, deadNode)));
       else this.broker.journal.withDedupId(dedupId, () => this.handleMessage(m, deadNode));
+    } finally {
+      this.handling = null;
+    }
+  }
+
+  /**
+   * Whether a message came through a queue after this node dropped its copy of a session that moved away (a
+   * redelivery after the visibility timeout, or one held behind it in its FIFO group): what it was meant for may
+   * be among them. A node back from a pause has dropped none meanwhile (its copies wait for its lease).
+   */
+  private late(arrival: Arrival | undefined): boolean {
+    return arrival !== undefined && this.broker.lastMovedCopyDropped() > Date.now() - arrival.waitedMs;
+  }
+
+  /**
+   * A `match` forward that came late (decision 023, `--faults all` seed 295): an offline session it was meant for
+   * may have been claimed elsewhere since it was sent, and this node's forwarding copy of it (decision 017, two
+   * TTLs) dropped, so matching here finds nothing for it. Passed on like a dead node's queue: to every node whose
+   * routes match, for the sessions that came there from this node (and, through the store's dedup, the persistent
+   * ones). Under ids of its own (`handling`), so no receiver takes it for a forward the first handling made; under
+   * the message's dedup id, so no session stores it twice.
+   */
+  private passOnLate(m: Extract<NodeMessage, { type: "deliver" }>): void {
+    this.derived = 0;
+    this.handling = `${m.id}^late`;
+    try {
+      this.broker.journal.withDedupId(m.root ?? m.id, () => this.routeRemote(fromWireMessage(m.msg), this.nodeId));
     } finally {
       this.handling = null;
     }
@@ -823,7 +853,7 @@ export class Cluster implements ResultTarget<Reroute> {
    */
   async restartQueue(): Promise<void> {
     await this.communicator.stop();
-    this.queueUrl = await this.communicator.start(this.nodeId, (messages) => this.receive(messages));
+    this.queueUrl = await this.communicator.start(this.nodeId, (messages, arrivals) => this.receive(messages, arrivals));
   }
 
   /** Registers this node again as a new incarnation (a new `startedAt`). */

@@ -26,6 +26,8 @@ export interface CustodyHost {
  * lease, and keeps a copy that moved elsewhere a while to forward what still reaches it here.
  */
 export class SessionCustody {
+  private copyDroppedAt = -Infinity;
+
   constructor(
     private readonly store: Store,
     private readonly config: MqgateConfig,
@@ -113,8 +115,22 @@ export class SessionCustody {
   /** An offline session that moved to another node stays here `cluster.deadQueueGraceMs` (see reload). */
   private keepForGrace(session: Session): void {
     setTimeout(() => {
-      if (this.host.sessions.get(session.clientId) === session && session.link === null && session.claimant === null) this.host.dropSession(session);
+      if (this.host.sessions.get(session.clientId) === session && session.link === null && session.claimant === null) this.dropCopy(session);
     }, this.config.cluster.deadQueueGraceMs).unref();
+  }
+
+  /**
+   * When this node last dropped its copy of a session that moved elsewhere (Date.now(), the clock node queues
+   * report waits in; -Infinity: never). A match forward sent here before then may have been meant for it, and
+   * finds it no more (broker/cluster.ts, passOnLate).
+   */
+  get lastCopyDropped(): number {
+    return this.copyDroppedAt;
+  }
+
+  private dropCopy(session: Session): void {
+    this.copyDroppedAt = Date.now();
+    this.host.dropSession(session);
   }
 
   /** Broker.kickLocal: a kick from another node or the REST gateway (see there). */
@@ -158,7 +174,7 @@ export class SessionCustody {
         }
         // Deliveries it still holds behind earlier ones (decision 031: the store has not answered those yet) go on.
         session.releaseDeliveries();
-        this.host.dropSession(session);
+        this.dropCopy(session);
       }
     }, 2 * this.config.cluster.nodeTtlMs);
     timer.unref();

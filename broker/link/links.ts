@@ -158,7 +158,7 @@ export class NodeLinks {
    * now is waited for first: skipped if that succeeds, handled here if it failed.
    */
   private once(handler: NodeMessageHandler): NodeMessageHandler {
-    return async (messages) => {
+    return async (messages, arrivals) => {
       for (;;) {
         const waits = new Set<Promise<void>>();
         for (const m of messages) {
@@ -173,7 +173,7 @@ export class NodeLinks {
       if (fresh.length === 0) return;
       const keys: string[] = [];
       for (const m of fresh) if (m.type === "deliver") keys.push(deliverKey(m));
-      const run = handler(fresh);
+      const run = handler(fresh, arrivals);
       for (const k of keys) this.running.set(k, run);
       try {
         await run;

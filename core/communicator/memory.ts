@@ -9,7 +9,7 @@ import {
   PayloadTooLarge,
 } from "./errors.js";
 import { bodyBytes, decodeNodeMessage, encodeNodeMessage } from "./schema.js";
-import type { Communicator, DrainResult, NodeMessage, NodeMessageHandler } from "./types.js";
+import type { Arrival, Communicator, DrainResult, NodeMessage, NodeMessageHandler } from "./types.js";
 
 /**
  * The in-process communicator: one process, any number of "nodes" (the embedded broker and the local REST
@@ -23,6 +23,8 @@ interface Entry {
   /** Set once the bodies were decoded (malformed ones reported and removed). */
   messages: NodeMessage[] | null;
   attempts: number;
+  /** When the batch was queued (Date.now()). */
+  queuedAt: number;
 }
 
 /** One node's queue. */
@@ -42,7 +44,7 @@ export class MemoryRegistry {
   injectRaw(nodeId: string, bodies: string[]): void {
     const box = this.mailboxes.get(nodeId);
     if (box === undefined) throw new NodeUnreachable(nodeId);
-    box.entries.push({ bodies, messages: null, attempts: 0 });
+    box.entries.push({ bodies, messages: null, attempts: 0, queuedAt: Date.now() });
     box.size += bodies.length;
     box.receiver?.wake();
   }
@@ -116,7 +118,7 @@ export class MemoryCommunicator implements Communicator {
       bodies[i] = body;
     }
     if (box.size + bodies.length > box.maxQueued) throw new BufferFull(nodeId, box.maxQueued);
-    box.entries.push({ bodies, messages: null, attempts: 0 });
+    box.entries.push({ bodies, messages: null, attempts: 0, queuedAt: Date.now() });
     box.size += bodies.length;
     box.receiver?.wake();
   }
@@ -191,7 +193,7 @@ export class MemoryCommunicator implements Communicator {
         continue;
       }
       try {
-        await handler(messages);
+        await handler(messages, arrivals(messages, entry));
       } catch (err) {
         entry.attempts++;
         const dropped = entry.attempts >= this.maxDeliveries;
@@ -236,4 +238,10 @@ export class MemoryCommunicator implements Communicator {
       this.retryTimer = setTimeout(done, ms);
     });
   }
+}
+
+/** The arrival of an entry's messages (one per message, as SQS reports them). */
+function arrivals(messages: readonly NodeMessage[], entry: Entry): Map<NodeMessage, Arrival> {
+  const arrival: Arrival = { attempts: entry.attempts + 1, waitedMs: Date.now() - entry.queuedAt };
+  return new Map(messages.map((m) => [m, arrival]));
 }

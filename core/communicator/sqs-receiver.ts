@@ -10,7 +10,7 @@ import { SQS_BATCH_ENTRIES } from "./constants.js";
 import { type CommunicatorErrorListener, DeliveryFailed, MalformedMessage, NodeUnreachable, ReceiveFailed } from "./errors.js";
 import { decodeNodeMessages } from "./schema.js";
 import { isAborted, isQueueMissing, sleep } from "./sqs-client.js";
-import type { NodeMessage, NodeMessageHandler } from "./types.js";
+import type { Arrival, NodeMessage, NodeMessageHandler } from "./types.js";
 
 export interface ReceiverOptions {
   waitTimeSeconds: number;
@@ -38,6 +38,8 @@ const DELETE_RETRY_MAX_MS = 1000;
 /** Received messages sorted out: what to hand to the handler and what to delete without handling. */
 interface Sorted {
   messages: NodeMessage[];
+  /** How each of `messages` came (ApproximateReceiveCount, SentTimestamp). */
+  arrivals: Map<NodeMessage, Arrival>;
   raw: Message[];
   discard: Message[];
   malformed: number;
@@ -86,7 +88,7 @@ export class SqsReceiver {
       malformed += sorted.malformed;
       if (sorted.messages.length > 0) {
         try {
-          await handler(sorted.messages);
+          await handler(sorted.messages, sorted.arrivals);
         } catch (err) {
           // The rest reappears after the retry delay (else the visibility timeout), for whoever reads the queue.
           await this.delete(sorted.discard, receivedAt);
@@ -139,7 +141,7 @@ export class SqsReceiver {
     const toDelete = sorted.discard;
     if (sorted.messages.length > 0) {
       try {
-        await handler(sorted.messages);
+        await handler(sorted.messages, sorted.arrivals);
         this.remember(sorted.messages);
         toDelete.push(...sorted.raw);
       } catch (err) {
@@ -170,7 +172,7 @@ export class SqsReceiver {
         QueueUrl: this.queueUrl,
         MaxNumberOfMessages: SQS_BATCH_ENTRIES,
         WaitTimeSeconds: waitTimeSeconds,
-        MessageSystemAttributeNames: ["ApproximateReceiveCount"],
+        MessageSystemAttributeNames: ["ApproximateReceiveCount", "SentTimestamp"],
         ReceiveRequestAttemptId: randomUUID(),
       }),
       signal === undefined ? {} : { abortSignal: signal },
@@ -179,7 +181,8 @@ export class SqsReceiver {
   }
 
   private sort(batch: Message[]): Sorted {
-    const sorted: Sorted = { messages: [], raw: [], discard: [], malformed: 0 };
+    const now = Date.now();
+    const sorted: Sorted = { messages: [], arrivals: new Map(), raw: [], discard: [], malformed: 0 };
     for (const m of batch) {
       const body = m.Body ?? "";
       const decoded = decodeNodeMessages(body);
@@ -198,6 +201,8 @@ export class SqsReceiver {
         continue;
       }
       sorted.messages.push(...fresh);
+      const arrival: Arrival = { attempts: receiveCount(m), waitedMs: waited(m, now) };
+      for (const message of fresh) sorted.arrivals.set(message, arrival);
       sorted.raw.push(m);
     }
     return sorted;
@@ -289,6 +294,12 @@ export class SqsReceiver {
 /** The wait before retry `attempt` + 1 of a delete or visibility change: 50 ms doubling, at most 1 s. */
 function retryWait(attempt: number): number {
   return Math.min(DELETE_RETRY_MAX_MS, DELETE_RETRY_MS * 2 ** Math.min(attempt - 1, 10));
+}
+
+/** How long `m` was in the queue (0 when SQS did not say). */
+function waited(m: Message, now: number): number {
+  const sent = Number(m.Attributes?.SentTimestamp ?? "");
+  return Number.isFinite(sent) && sent > 0 ? Math.max(0, now - sent) : 0;
 }
 
 function receiveCount(m: Message): number {

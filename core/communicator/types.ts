@@ -61,7 +61,10 @@ export type NodeMessage =
        * match, decision 017); `targets` is then empty.
        */
       match?: boolean;
-      /** With `match`: only the sessions that came to the receiver from this (dead) node. */
+      /**
+       * With `match`: only the sessions that came to the receiver from this node: a dead node whose queue is
+       * drained, or the sender itself, passing on a match forward that reached it late (broker/cluster.ts).
+       */
       only?: string;
       /** With `match`: shared subscription groups (`$share/…`) the receiver gives one member each (decision 026). */
       groups?: string[];
@@ -112,12 +115,21 @@ export type NodeMessage =
       identity?: string | null | undefined;
     };
 
+/** How a message reached its handler through a queue (absent for a direct link, where it arrives at once). */
+export interface Arrival {
+  /** Times the queue delivered it, this one included: above 1 when an earlier handling did not finish. */
+  attempts: number;
+  /** How long it was in the queue before this delivery, ms (a stopped receiver, a FIFO group held behind one). */
+  waitedMs: number;
+}
+
 /**
  * Receives a batch of this node's messages, in queue order. Resolve = done: the messages are deleted. Reject =
  * the whole batch is delivered again later (bounded attempts), so handling must tolerate a repeat of messages
- * already applied (the `id` of each message identifies it).
+ * already applied (the `id` of each message identifies it). `arrivals` says how each came, where the transport
+ * knows it.
  */
-export type NodeMessageHandler = (messages: NodeMessage[]) => Promise<void>;
+export type NodeMessageHandler = (messages: NodeMessage[], arrivals?: ReadonlyMap<NodeMessage, Arrival>) => Promise<void>;
 
 /** What `drainQueue` did. */
 export interface DrainResult {

@@ -30,6 +30,8 @@ interface QueuedMessage {
   messageId: string;
   body: string;
   groupId: string;
+  /** SentTimestamp: when the queue accepted it. */
+  sentAt: number;
   receiveCount: number;
   invisibleUntil: number;
   receipt: string | null;
@@ -199,7 +201,7 @@ export class SqsModel {
       live.dedup.set(key, now);
       sqsLog(live, `send m-${this.seq} g=${e.MessageGroupId} ${e.MessageBody}`);
       this.trail?.sent(live.name, e.MessageBody);
-      live.messages.push({ seq: this.seq, messageId, body: e.MessageBody, groupId: e.MessageGroupId, receiveCount: 0, invisibleUntil: 0, receipt: null });
+      live.messages.push({ seq: this.seq, messageId, body: e.MessageBody, groupId: e.MessageGroupId, sentAt: now, receiveCount: 0, invisibleUntil: 0, receipt: null });
     }
     if (live.dedup.size > 10_000) for (const [k, t] of live.dedup) if (now - t >= DEDUP_MS) live.dedup.delete(k);
     this.wake();
@@ -222,7 +224,7 @@ export class SqsModel {
       m.receipt = `r-${m.messageId}-${m.receiveCount}`;
       sqsLog(q, `recv ${m.messageId} g=${m.groupId} rc=${m.receiveCount} ${m.body}`);
       this.trail?.received(q.name, reader, m.receiveCount, m.body);
-      out.push({ MessageId: m.messageId, ReceiptHandle: m.receipt, Body: m.body, Attributes: { ApproximateReceiveCount: String(m.receiveCount) } });
+      out.push({ MessageId: m.messageId, ReceiptHandle: m.receipt, Body: m.body, Attributes: { ApproximateReceiveCount: String(m.receiveCount), SentTimestamp: String(m.sentAt) } });
     }
     return out;
   }

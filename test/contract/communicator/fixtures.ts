@@ -1,6 +1,6 @@
 import { usePerTest } from "../../helpers/per-test.js";
 import type { CommunicatorError } from "../../../core/communicator/errors.js";
-import type { Communicator, NodeMessage, NodeMessageHandler } from "../../../core/communicator/types.js";
+import type { Arrival, Communicator, NodeMessage, NodeMessageHandler } from "../../../core/communicator/types.js";
 
 /** One test's transport: every communicator it creates talks to the same queues. */
 export interface CommunicatorHarness {
@@ -55,9 +55,12 @@ export function deliveries(origin: string, from: number, count: number): NodeMes
 export class Inbox {
   readonly batches: NodeMessage[][] = [];
   calls = 0;
+  /** How each message came, per call (in call order; a failed call's too): what the transport reported. */
+  readonly arrivals: (Arrival | undefined)[][] = [];
   fail: (batch: NodeMessage[], call: number) => boolean = () => false;
-  readonly handler: NodeMessageHandler = async (batch) => {
+  readonly handler: NodeMessageHandler = async (batch, arrivals) => {
     this.calls++;
+    this.arrivals.push(batch.map((m) => arrivals?.get(m)));
     if (this.fail(batch, this.calls)) throw new Error(`handler refuses call ${this.calls}`);
     this.batches.push(batch);
   };

@@ -78,6 +78,22 @@ export function messagingTests(ctx: Ctx): void {
       expect((failed[0] as DeliveryFailed).messageIds).toContain("node-a-1");
     });
 
+    it("says how each message came: first delivery, then delivered again after a failed handling, with its wait", async () => {
+      const [a, b] = [ctx.h.create(), ctx.h.create()];
+      const inbox = new Inbox();
+      inbox.fail = (_batch, call) => call === 1;
+      await b.start("node-b", inbox.handler);
+      const sentAt = Date.now();
+      await a.send("node-b", deliveries("node-a", 1, 1));
+      await inbox.waitFor(1);
+      const [first, again] = inbox.arrivals;
+      expect(first?.[0]?.attempts).toBe(1);
+      expect(again?.[0]?.attempts).toBe(2);
+      // The second delivery comes after the retry delay: it waited longer than the first, counted from the send.
+      expect(again?.[0]?.waitedMs).toBeGreaterThan(first?.[0]?.waitedMs ?? Infinity);
+      expect(again?.[0]?.waitedMs).toBeLessThanOrEqual(Date.now() - sentAt + 1_000);
+    });
+
     it("a batch that keeps failing is dropped after the bounded attempts and reported; later messages flow", async () => {
       const [a, b] = [ctx.h.create(), ctx.h.create()];
       const inbox = new Inbox();
