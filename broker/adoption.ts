@@ -1,5 +1,6 @@
 import { createHash } from "node:crypto";
 import type { Broker } from "./broker.js";
+import type { NodeRecord } from "../core/store/types.js";
 import type { RouteSync } from "./routes.js";
 
 /** Sessions adopted per batch (reads and adoptions in parallel). */
@@ -61,13 +62,17 @@ export class Adopter {
       // The reads above take store round trips (seconds in an outage): a paused node that came back may have
       // registered again and claimed some of these sessions meanwhile. Adopting those would take a connected
       // session from a live node without a kick (two nodes would serve the client; decision 036's cause 5).
-      if (!(await this.stillExpired(dead, now))) {
+      // That check and the adoption are a round trip apart: the script also refuses a session the node claimed once
+      // the lease it had then was over (a claim under its new registration). Not for a node that left gracefully.
+      const record = await this.expiredRecord(dead, now);
+      if (record === null) {
         for (const id of held) this.broker.forgetOffline(id);
         break;
       }
+      const leaseEnd = leaving ? undefined : record.heartbeatAt + this.ttlMs;
       const results = await Promise.all(
         ids.map((id) =>
-          store.adoptSession(id, dead, this.nodeId, now).catch((err: unknown) => {
+          store.adoptSession(id, dead, this.nodeId, now, leaseEnd).catch((err: unknown) => {
             this.events.onError(`adopt ${id}`, err as Error);
             return null;
           }),
@@ -96,9 +101,9 @@ export class Adopter {
     return count;
   }
 
-  /** Whether `dead` is still expired in the store (not registered again since it was judged dead). */
-  private async stillExpired(dead: string, now: number): Promise<boolean> {
-    return (await this.broker.store.expiredNodes(now)).some((n) => n.nodeId === dead);
+  /** The record of `dead` while it is still expired in the store (not registered again since it was judged dead), else null. */
+  private async expiredRecord(dead: string, now: number): Promise<NodeRecord | null> {
+    return (await this.broker.store.expiredNodes(now)).find((n) => n.nodeId === dead) ?? null;
   }
 
   /** A connection here of a claim older than the adoption under `epoch` was taken over by the dead node's claim. */

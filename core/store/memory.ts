@@ -184,12 +184,14 @@ export class MemoryStore extends StoreParts implements Store {
     return ids.sort(compareUtf8);
   }
 
-  async adoptSession(clientId: string, from: string, to: string, now: number): Promise<Adoption | null> {
+  async adoptSession(clientId: string, from: string, to: string, now: number, leaseEnd?: number): Promise<Adoption | null> {
     check.checkInt(now, "now");
+    if (leaseEnd !== undefined) check.checkInt(leaseEnd, "leaseEnd");
     const s = this.sessions.get(clientId);
     const v = this.versions.get(clientId);
     if (s === undefined || v === undefined) return null;
     if (s.custodian !== from && !(s.custodian === null && s.node === from)) return null;
+    if (leaseEnd !== undefined && s.node === from && (s.connectedAt ?? 0) >= leaseEnd) return null;
     // The dead node's last claim, if it set the epoch superseded here: whom it may have died before kicking.
     const owed = v.claim !== undefined && v.claim.epoch === v.epoch ? owedBy(v.claim) : [];
     v.epoch++;

@@ -241,8 +241,8 @@ export class RedisStore extends StoreParts implements Store {
     return this.routes.sessionsInCustodyOf(node);
   }
 
-  adoptSession(clientId: string, from: string, to: string, now: number): Promise<Adoption | null> {
-    return this.routes.adopt(clientId, from, to, now);
+  adoptSession(clientId: string, from: string, to: string, now: number, leaseEnd?: number): Promise<Adoption | null> {
+    return this.routes.adopt(clientId, from, to, now, leaseEnd);
   }
 
   async updateSubscriptions(clientId: string, epoch: number | null, add: Record<string, SubscriptionWord>, remove: string[]): Promise<boolean> {

@@ -84,11 +84,12 @@ export class RedisRoutes {
     return mine.sort();
   }
 
-  async adopt(clientId: string, from: string, to: string, now: number): Promise<Adoption | null> {
+  async adopt(clientId: string, from: string, to: string, now: number, leaseEnd?: number): Promise<Adoption | null> {
     checkInt(now, "now");
+    if (leaseEnd !== undefined) checkInt(leaseEnd, "leaseEnd");
     // The custody entry first (a superset), then the script.
     unwrap(await this.client.command(["SADD", custodyKey(to), clientId]));
-    const a = asArray(await this.client.eval(S.ADOPT, sessionKeys(clientId).list, [from, to, String(now)]), "adopt");
+    const a = asArray(await this.client.eval(S.ADOPT, sessionKeys(clientId).list, [from, to, String(now), leaseEnd === undefined ? "" : String(leaseEnd)]), "adopt");
     if (a[0] === 0) return null;
     await unindex(this.client, [{ clientId, node: from, session: a[0] === 2 }]);
     // The earlier holders end each reply (absent from a script loaded by an older version: none known).

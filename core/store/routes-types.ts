@@ -72,9 +72,12 @@ export interface RouteStore {
   /**
    * Takes a session from the custody of `from` (a dead node) into that of `to`, only if `from` is still its
    * custodian (or, for a session recorded before custody existed, its connected owner): bumps the epoch, marks it
-   * offline, deletes it when clean. Null when it is gone or someone else has it.
+   * offline, deletes it when clean. Null when it is gone or someone else has it. `leaseEnd`: when the lease of
+   * `from` that the adopter saw run out ended (its last heartbeat + TTL, in `from`'s clock); a session `from`
+   * claimed at or after it was claimed under a new registration (the node came back from a pause) and is not
+   * adopted. Absent: no such fence (a node that left gracefully).
    */
-  adoptSession(clientId: string, from: string, to: string, now: number): Promise<Adoption | null>;
+  adoptSession(clientId: string, from: string, to: string, now: number, leaseEnd?: number): Promise<Adoption | null>;
 }
 
 /** Length of the route log: a reader further behind reloads the sets. */

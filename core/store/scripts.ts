@@ -225,8 +225,9 @@ return 1
 `);
 
 /**
- * Adoption of a dead node's session (decision 017). ARGV: from, to, now. Only while `from` is the custodian (or,
- * for a session recorded before custody, its connected owner): bumps the epoch, marks it offline, makes `to` the
+ * Adoption of a dead node's session (decision 017). ARGV: from, to, now, leaseEnd|''. Only while `from` is the
+ * custodian (or, for a session recorded before custody, its connected owner), and not connected to `from` by a
+ * claim at or after `leaseEnd` (a new registration's): bumps the epoch, marks it offline, makes `to` the
  * custodian; a clean session is deleted. Each reply then ends with four nodes|nil: when the last claim carried an
  * id and set the epoch this adoption supersedes, its previousNode and previousCustodian and the earlier holders it
  * was answered with one step back (`c:node`, `c:custodian`, `c:en`, `c:ec`: Adoption.earlierHolders, decision 040).
@@ -237,6 +238,8 @@ if redis.call('EXISTS', meta) == 0 then return { 0 } end
 local node = redis.call('HGET', meta, 'node')
 local custodian = redis.call('HGET', meta, 'custodian')
 if custodian ~= ARGV[1] and not (custodian == false and node == ARGV[1]) then return { 0 } end
+local leaseEnd = tonumber(ARGV[4] or '')
+if leaseEnd and node == ARGV[1] and tonumber(redis.call('HGET', meta, 'connectedAt') or '0') >= leaseEnd then return { 0 } end
 local r = redis.call('HMGET', ver, 'epoch', 'c:epoch', 'c:node', 'c:custodian', 'c:en', 'c:ec')
 local owed = { false, false, false, false }
 if r[2] and r[2] == r[1] then

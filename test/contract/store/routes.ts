@@ -109,6 +109,26 @@ export function routeTests(ctx: Ctx): void {
       expect(await s.sessionsInCustodyOf("n2")).toEqual(["c1"]);
     });
 
+    it("adoptSession with the dead lease's end adopts a claim made under that lease, not one made after it (the node came back)", async () => {
+      const s = ctx.store;
+      // Claimed under the lease that ran out: adopted.
+      await claim(s, "old", { node: "paused", now: T0 + 100 });
+      expect(await s.adoptSession("old", "paused", "n2", T0 + 9_000, T0 + 5_000)).toMatchObject({ connected: true });
+      // Claimed by the same node after that lease ended (registered again, decision 036 cause 5): left alone.
+      await claim(s, "back", { node: "paused", now: T0 + 100 });
+      await claim(s, "back", { node: "paused", now: T0 + 6_000 });
+      const before = await s.getSession("back");
+      expect(await s.adoptSession("back", "paused", "n2", T0 + 9_000, T0 + 5_000)).toBeNull();
+      expect(await s.getSession("back")).toEqual(before);
+      // Claimed at the lease's end exactly: a new registration's too.
+      await claim(s, "edge", { node: "paused", now: T0 + 5_000 });
+      expect(await s.adoptSession("edge", "paused", "n2", T0 + 9_000, T0 + 5_000)).toBeNull();
+      // Offline in its custody: no connection to take, adopted whatever the claim time (the node reloads custody).
+      const c = await claim(s, "offline", { node: "paused", now: T0 + 6_000 });
+      expect(await s.releaseSession("offline", c.epoch, T0 + 6_500)).toBe(true);
+      expect(await s.adoptSession("offline", "paused", "n2", T0 + 9_000, T0 + 5_000)).toMatchObject({ connected: false });
+    });
+
     it("adopting a clean session deletes it; a session claimed elsewhere meanwhile is not adopted", async () => {
       const s = ctx.store;
       await claim(s, "clean", { node: "dead", clean: true, username: "u" });
