@@ -164,7 +164,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   /** Forgets an offline session held here (an adoption that another node won). */
   forgetOffline(clientId: string): void {
     const session = this.sessions.get(clientId);
-    if (session !== undefined && session.link === null && session.claimant === null) this.dropSession(session);
+    if (session !== undefined && !session.servedHere) this.dropSession(session);
   }
 
   /**
@@ -176,7 +176,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
    */
   adopted(clientId: string, epoch: number, subscriptions: Record<string, SubscriptionWord>): void {
     const session = this.sessions.get(clientId);
-    if (session === undefined || session.link !== null || session.claimant !== null) return;
+    if (session === undefined || session.servedHere) return;
     if (session.epoch < epoch) session.epoch = epoch;
     if (session.owner !== null) session.movedTo(null);
     this.index.sync(session, subscriptions);
@@ -360,7 +360,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
 
   /** A session object a refused CONNECT created, which the store never saw, is forgotten again. */
   private forgetUnclaimed(session: Session): void {
-    if (session.epoch === 0 && session.subscriptions.size === 0 && session.link === null && session.claimant === null) {
+    if (session.epoch === 0 && session.subscriptions.size === 0 && !session.servedHere) {
       this.sessions.delete(session.clientId);
     }
   }
@@ -591,7 +591,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   async discardSession(clientId: string): Promise<boolean> {
     const session = this.sessions.get(clientId);
     if (session !== undefined) {
-      if (session.link !== null || session.claimant !== null) return false;
+      if (session.servedHere) return false;
       this.dropSession(session);
     }
     await this.journal.barrier();
@@ -609,7 +609,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
    */
   sessionExpired(expired: ExpiredSession): void {
     const session = this.sessions.get(expired.clientId);
-    if (session !== undefined && session.link === null && session.claimant === null) this.dropSession(session);
+    if (session !== undefined && !session.servedHere) this.dropSession(session);
     this.stats.sessionsExpired++;
     // Its custodian is not recorded any more: every node is told (expiries are few, and batched per sweep).
     this.cluster?.sessionGone(expired.clientId, expired.epoch, null);
@@ -626,7 +626,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   forward(session: Session, node: string, msg: Message, qos: QoS, retain: boolean, subIds: readonly number[] | undefined): void {
     if (this.cluster === null) return;
     // The store names this node: a newer claim here holds the session (decision 020).
-    if (node === this.cluster.nodeId && (session.link !== null || session.claimant !== null)) session.deliver(msg, qos, retain, subIds);
+    if (node === this.cluster.nodeId && session.servedHere) session.deliver(msg, qos, retain, subIds);
     else this.cluster.forward(session.clientId, node, msg, qos, retain, subIds);
   }
 

@@ -691,7 +691,7 @@ export class Cluster implements ResultTarget<Reroute> {
    * checked when it is released.
    */
   private deliverHere(session: Session, msg: Message, qos: QoS, retain: boolean, subIds: readonly number[] | undefined): boolean {
-    if (session.link === null && session.claimant === null) return false;
+    if (!session.servedHere) return false;
     if (session.link !== null && !session.mayReceiveAny(msg.topic)) this.broker.onDeliveryDenied(session, msg);
     else session.deliver(msg, qos, retain, subIds);
     return true;

@@ -96,7 +96,7 @@ export class SessionCustody {
   async reload(): Promise<void> {
     const listed = await this.store.sessionsInCustodyOf(this.config.nodeId);
     const custody = new Set(listed);
-    const idle = (session: Session | undefined): session is Session => session !== undefined && session.link === null && session.claimant === null;
+    const idle = (session: Session | undefined): session is Session => session !== undefined && !session.servedHere;
     for (const session of [...this.host.sessions.values()]) {
       if (!idle(session)) continue;
       if (session.clean) this.host.dropSession(session);
@@ -115,7 +115,7 @@ export class SessionCustody {
   /** An offline session that moved to another node stays here `cluster.deadQueueGraceMs` (see reload). */
   private keepForGrace(session: Session): void {
     setTimeout(() => {
-      if (this.host.sessions.get(session.clientId) === session && session.link === null && session.claimant === null) this.dropCopy(session);
+      if (this.host.sessions.get(session.clientId) === session && !session.servedHere) this.dropCopy(session);
     }, this.config.cluster.deadQueueGraceMs).unref();
   }
 
@@ -165,7 +165,7 @@ export class SessionCustody {
   private keepForwarding(session: Session, node: string): void {
     session.movedTo(node);
     const timer = setTimeout(() => {
-      if (this.host.sessions.get(session.clientId) === session && session.owner === node && session.link === null && session.claimant === null) {
+      if (this.host.sessions.get(session.clientId) === session && session.owner === node && !session.servedHere) {
         // A node without a lease (cut off, registering again) has not been reading its queue: forwards sent here
         // before the move still wait there. The copy stays another period (decision 036, partitions seed 74).
         if (!this.host.leaseHeld()) {

@@ -164,6 +164,11 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
   private published = 0;
   /** The connection currently claiming this session (CONNECT in progress), or null. */
   claimant: object | null = null;
+
+  /** Whether a connection is attached to this session here or claiming it here (null `link` and `claimant`: idle). */
+  get servedHere(): boolean {
+    return this.link !== null || this.claimant !== null;
+  }
   /**
    * The identity that owns this session (SessionRecord.identity), or null while unknown (a routing entry learnt from
    * a node that did not say, or a session the store recorded without one).
