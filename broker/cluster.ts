@@ -168,6 +168,7 @@ export class Cluster implements ResultTarget<Reroute> {
       session: (clientId) => broker.sessions.get(clientId),
       reply: (node, clientId, epoch) => this.sendControl(node, { type: "moved", id: this.newMessageId(), origin: this.nodeId, clientId, epoch }),
       kick: (node, clientId, epoch, sessionEnded) => this.takeover(node, clientId, epoch, sessionEnded),
+      kickAgain: (node, clientId, epoch, sessionEnded) => this.takeover(node, clientId, epoch, sessionEnded, true),
     });
     this.routes = new RouteSync(broker.store, this.nodeId, {
       pollMs: opts.routePollMs ?? 50,
@@ -822,11 +823,23 @@ export class Cluster implements ResultTarget<Reroute> {
   /**
    * Closes the client's old connection on the node that held it (take-over); `epoch` is the new claim's, and
    * `sessionEnded` says it was a Clean Start (the old session ended: a will waiting out its delay there goes now).
-   * Sent behind this node's forwards to that node (the same group, decision 031). A node without a queue is gone,
-   * and its connection with it (sendDeliveries ends the wait for its reply).
+   * Sent behind this node's forwards to that node (the same group, decision 031), unless `unordered`: a kick sent
+   * again once the wait for the reply ended goes in the client's group there, where no batch of this node's group
+   * held in flight holds it back (broker/silent-holders.ts). A node without a queue is gone, and its connection with
+   * it (sendDeliveries ends the wait for its reply).
    */
-  takeover(node: string, clientId: string, epoch: number, sessionEnded: boolean): void {
-    this.sendControl(node, { type: "kick", id: this.newMessageId(), clientId, reason: "takeover", discardSession: false, epoch, node: this.nodeId, ...(sessionEnded ? { sessionEnded } : {}) });
+  takeover(node: string, clientId: string, epoch: number, sessionEnded: boolean, unordered = false): void {
+    this.sendControl(node, {
+      type: "kick",
+      id: this.newMessageId(),
+      clientId,
+      reason: "takeover",
+      discardSession: false,
+      epoch,
+      node: this.nodeId,
+      ...(sessionEnded ? { sessionEnded } : {}),
+      ...(unordered ? { unordered } : {}),
+    });
   }
 
   /** Sends `m` to `node` behind the forwards collected for it this tick. */
@@ -885,6 +898,8 @@ export class Cluster implements ResultTarget<Reroute> {
     const store = this.broker.store;
     await this.routes.verify();
     const live = await store.listNodes(now);
+    // Holders that stayed silent through a settle wait and renewed their lease since: their kick is held back.
+    this.settler.seen(live);
     const expired = (await store.expiredNodes(now)).filter((n) => n.nodeId !== this.nodeId);
     // A node that came back (registered again) is no longer being retired.
     for (const id of this.retiring.keys()) if (!expired.some((n) => n.nodeId === id)) this.retiring.delete(id);

@@ -1,6 +1,7 @@
 import type { Journal } from "./journal.js";
 import type { Session } from "./session.js";
-import { claimHolders, type ClaimResult } from "../core/store/types.js";
+import { SilentHolders } from "./silent-holders.js";
+import { claimHolders, type ClaimResult, type NodeRecord } from "../core/store/types.js";
 
 /**
  * Order across a move (decision 031). A session claimed here from other nodes (its old holder, its custodian)
@@ -21,6 +22,8 @@ interface Settling {
   earlier: readonly string[];
   /** The claim was a Clean Start (passed on with the kicks of `earlier`). */
   sessionEnded: boolean;
+  /** When the wait began (the holders were kicked right before). */
+  since: number;
   timer: NodeJS.Timeout;
 }
 
@@ -48,6 +51,8 @@ export interface MovePort {
   reply(node: string, clientId: string, epoch: number): void;
   /** Sends a take-over kick for the claim under `epoch` to `node` (Cluster.takeover). */
   kick(node: string, clientId: string, epoch: number, sessionEnded: boolean): void;
+  /** Sends that kick again, in the client's FIFO group at `node` instead of this node's (broker/silent-holders.ts). */
+  kickAgain(node: string, clientId: string, epoch: number, sessionEnded: boolean): void;
 }
 
 /**
@@ -71,11 +76,15 @@ export function claimedFrom(claim: ClaimResult, sessionEnded: boolean): ClaimedF
 
 export class MoveSettler {
   private readonly settling = new Map<string, Settling>();
+  /** Holders that stayed silent through their wait: kicked again once seen alive (decision 036, seed 177). */
+  private readonly silent: SilentHolders;
 
   constructor(
     private readonly limitMs: number,
     private readonly port: MovePort,
-  ) {}
+  ) {
+    this.silent = new SilentHolders((node, clientId, epoch, sessionEnded) => port.kickAgain(node, clientId, epoch, sessionEnded));
+  }
 
   /**
    * `session` was claimed here under `epoch`, from `from.previousNode` (its connection's node) and `from.custodian`
@@ -86,7 +95,8 @@ export class MoveSettler {
    * A holder that does not reply within the limit may have died between its own claim and its kicks: the nodes it
    * took the session from (`from.earlier`) were then never told and may still serve the client. They are kicked
    * from here when the wait ends without that reply (decision 040); a kick they already had is harmless (a take-over
-   * kick only closes a connection of an older claim).
+   * kick only closes a connection of an older claim). And a silent holder that is alive never got its kick: it is
+   * kicked again once its lease is seen renewed (`seen`, broker/silent-holders.ts).
    */
   claimed(session: Session, epoch: number, from: ClaimedFrom): boolean {
     const nodes = previousHolders(this.port.nodeId, from.previousNode, from.custodian);
@@ -115,21 +125,31 @@ export class MoveSettler {
   /** `session` (attached here under `epoch`, holding since its claim began) holds its deliveries until `nodes` replied. */
   start(session: Session, epoch: number, nodes: readonly string[], earlier: readonly string[] = [], sessionEnded = false): void {
     // A newer claim here cuts short a wait that still had a silent holder: as at its limit, its earlier holders are
-    // kicked (under that claim's epoch, which is newer than any connection they may still hold).
+    // kicked and the silent ones remembered (under that claim's epoch, which is newer than any connection they may
+    // still hold).
     const prev = this.settling.get(session.clientId);
-    if (prev !== undefined && prev.nodes.size > 0) this.kickEarlier(prev, session.clientId);
+    if (prev !== undefined && prev.nodes.size > 0) this.silentAtEnd(prev, session.clientId);
     this.end(session.clientId);
     session.holdDeliveries();
     const timer = setTimeout(() => this.timedOut(session.clientId, epoch), this.limitMs);
     timer.unref();
-    this.settling.set(session.clientId, { session, epoch, nodes: new Set(nodes), earlier, sessionEnded, timer });
+    this.settling.set(session.clientId, { session, epoch, nodes: new Set(nodes), earlier, sessionEnded, since: Date.now(), timer });
   }
 
   /** `node` replied for the claim under `epoch` (or cannot: its queue is gone). */
   replied(clientId: string, node: string, epoch: number): void {
     const s = this.settling.get(clientId);
-    if (s === undefined || s.epoch !== epoch || !s.nodes.delete(node)) return;
+    if (s === undefined || s.epoch !== epoch) {
+      this.silent.replied(clientId, node, epoch); // after the wait ended
+      return;
+    }
+    if (!s.nodes.delete(node)) return;
     if (s.nodes.size === 0) this.release(clientId, epoch);
+  }
+
+  /** The live nodes, read each heartbeat: a silent holder alive since its kick is kicked again (see `claimed`). */
+  seen(live: readonly NodeRecord[]): void {
+    this.silent.seen(live);
   }
 
   /**
@@ -167,12 +187,17 @@ export class MoveSettler {
     this.replied(clientId, node, epoch);
   }
 
-  /** The limit passed: release, and kick the earlier holders if a holder stayed silent (see `claimed`). */
+  /** The limit passed: release; a holder stayed silent: kick the earlier holders, remember it (see `claimed`). */
   private timedOut(clientId: string, epoch: number): void {
     const s = this.settling.get(clientId);
     if (s === undefined || s.epoch !== epoch) return;
     this.release(clientId, epoch);
-    if (s.nodes.size > 0) this.kickEarlier(s, clientId);
+    if (s.nodes.size > 0) this.silentAtEnd(s, clientId);
+  }
+
+  private silentAtEnd(s: Settling, clientId: string): void {
+    this.kickEarlier(s, clientId);
+    this.silent.add(clientId, s.epoch, s.since, s.nodes, s.sessionEnded);
   }
 
   private kickEarlier(s: Settling, clientId: string): void {

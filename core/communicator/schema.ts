@@ -72,6 +72,8 @@ export const nodeMessageSchema = z.discriminatedUnion("type", [
     node: z.string().min(1).max(256).optional(),
     /** A take-over with Clean Start: the old session ended (its delayed will is published at once). */
     sessionEnded: z.boolean().optional(),
+    /** A kick sent again, outside the claiming node's ordering group (nothing waits for its order any more). */
+    unordered: z.boolean().optional(),
   }),
   z.object({
     type: z.literal("moved"),

@@ -290,7 +290,8 @@ export class SqsCommunicator implements Communicator {
 /**
  * A message's FIFO group in a node queue: a sending node's forwards (and its reply to a take-over kick) in its own
  * group, in the order it sent them; a take-over kick in the claiming node's group too, behind the forwards that
- * node sent before it (decision 031); other control messages per client.
+ * node sent before it (decision 031), unless nothing waits for that order (`unordered`: a kick repeated once the
+ * wait for the reply ended, which that group may be holding back); other control messages per client.
  */
 function groupOf(m: NodeMessage): string {
   switch (m.type) {
@@ -299,7 +300,7 @@ function groupOf(m: NodeMessage): string {
     case "moved":
       return `o:${m.origin}`;
     case "kick":
-      return m.node !== undefined ? `o:${m.node}` : `c:${m.clientId}`;
+      return m.node !== undefined && m.unordered !== true ? `o:${m.node}` : `c:${m.clientId}`;
     default:
       return `c:${m.clientId}`;
   }

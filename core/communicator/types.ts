@@ -89,6 +89,12 @@ export type NodeMessage =
        * holder is published at once [MQTT-3.1.2-8] instead of dropped. Absent (false) from nodes that predate it.
        */
       sessionEnded?: boolean;
+      /**
+       * A take-over kick sent again to a holder that stayed silent through the settle wait (broker/silent-holders.ts):
+       * in the client's FIFO group, not the claiming node's, where the first one may be held back. Absent (false)
+       * from nodes that predate it.
+       */
+      unordered?: boolean;
     }
   /**
    * The reply to a take-over kick (`node` set, decision 031): the old holder or custodian sends it in its own group

@@ -11,6 +11,7 @@ import {
 } from "@aws-sdk/client-sqs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { CommunicatorError } from "../../core/communicator/errors.js";
+import type { NodeMessage } from "../../core/communicator/types.js";
 import { MalformedMessage, NodeUnreachable } from "../../core/communicator/errors.js";
 import { nodeQueueName } from "../../core/communicator/queue-names.js";
 import { SqsCommunicator, type SqsCommunicatorOptions } from "../../core/communicator/sqs.js";
@@ -212,6 +213,26 @@ describe("SqsCommunicator on fauxqs", () => {
     await a.send("broker.eu/1:ü", [{ type: "kick", id: `ü-${"x".repeat(200)}`, clientId, reason: "kicked", discardSession: false }]);
     const [m] = await inbox.waitFor(1);
     expect(m).toMatchObject({ type: "kick", clientId });
+    await h.cleanup();
+  });
+
+  it("sends a take-over kick behind the claiming node's forwards (its group), and an unordered one in the client's group, which a batch of that node's group held in flight does not hold back (decisions 031, 036)", async () => {
+    const h = makeHarness();
+    const [a, b] = [h.create(), h.create()];
+    const url = await b.start("n-b", new Inbox().handler);
+    await b.stop();
+    // Another reader (a node that drained n-b's queue and was cut off) holds n-a's forward in flight.
+    await a.send("n-b", [deliver("n-a", 1)]);
+    const held = await admin.send(new ReceiveMessageCommand({ QueueUrl: url, MaxNumberOfMessages: 10, VisibilityTimeout: 30, WaitTimeSeconds: 1 }));
+    expect(held.Messages?.length).toBe(1);
+    const kick = (id: string, unordered: boolean): NodeMessage => ({ type: "kick", id, clientId: "dev", reason: "takeover", discardSession: false, epoch: 4, node: "n-a", ...(unordered ? { unordered } : {}) });
+    await a.send("n-b", [kick("k-ordered", false), kick("k-unordered", true)]);
+    const inbox = new Inbox();
+    const c = h.create();
+    await c.start("n-b", inbox.handler);
+    await inbox.waitFor(1);
+    await sleep(1500);
+    expect(inbox.ids()).toEqual(["k-unordered"]);
     await h.cleanup();
   });
 

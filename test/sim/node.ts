@@ -63,6 +63,7 @@ export class SimNode {
       broker.on("client.disconnected", (id: string, reason: string, err?: Error) => this.debug("disconnected", id, reason, err?.message));
       broker.on("connection.closed", (_c: unknown, reason: string, err?: Error) => this.debug("closed", reason, err?.message));
       broker.on("store.error", (op: string, err: Error) => this.debug("store error", op, err.message));
+      broker.on("journal.stalled", (batchId: number, waitedMs: number, pending: string[]) => this.debug("journal stalled", String(batchId), `${waitedMs} ms`, pending.join("; ")));
     }
   }
 

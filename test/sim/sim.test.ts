@@ -76,6 +76,16 @@ describe("simulation", () => {
     }
   });
 
+  // Decision 036, seed 177 (found with crashes on): n2 drained the queue of n3 (judged dead while cut off) and was cut
+  // off itself 13 ms after its receive, holding a batch of n4's group in n3's queue in flight for 18 s. n4's
+  // take-over kick for sub3 waited behind it, and n3 served sub3's old connection beside n4 for 8.1 s. A holder
+  // that stays silent through the settle wait and renews its lease after the kick is now kicked again, in the
+  // client's group: n3 closes the old connection 1.5 s after n4's claim (broker/silent-holders.ts).
+  it("serves no client twice when a take-over kick waits behind a cut-off drainer's batch (partitions with the CI faults, seed 177)", { timeout: 60_000 }, async () => {
+    const r = await runSimulation({ seed: 177, faults: { ...FOUND_WITH_1204E, partitions: true } });
+    expect(r.violations.filter((v) => v.kind === "lost" || v.kind === "overlap"), summary(r)).toEqual([]);
+  });
+
   // The fault kinds that stay off in CI_FAULTS for their order violations (late deliveries after pauses, partitions
   // and store outages that decision 038's window rule does not cover; S8's across moves), each with the CI faults:
   // nothing acknowledged lost, QoS 2 exactly once, never two nodes serving a client. Order is not judged here; the

@@ -222,7 +222,7 @@ export class SqsModel {
       m.receiveCount++;
       m.invisibleUntil = now + q.visibilityMs;
       m.receipt = `r-${m.messageId}-${m.receiveCount}`;
-      sqsLog(q, `recv ${m.messageId} g=${m.groupId} rc=${m.receiveCount} ${m.body}`);
+      sqsLog(q, `recv by ${reader} ${m.messageId} g=${m.groupId} rc=${m.receiveCount} ${m.body}`);
       this.trail?.received(q.name, reader, m.receiveCount, m.body);
       out.push({ MessageId: m.messageId, ReceiptHandle: m.receipt, Body: m.body, Attributes: { ApproximateReceiveCount: String(m.receiveCount), SentTimestamp: String(m.sentAt) } });
     }

@@ -42,6 +42,7 @@ function fakePort(sessions: Record<string, Session> = {}) {
     session: (clientId) => sessions[clientId],
     reply: (node, clientId, epoch) => sent.push(`moved ${node} ${clientId} ${epoch}`),
     kick: (node, clientId, epoch, sessionEnded) => sent.push(`kick ${node} ${clientId} ${epoch}${sessionEnded ? " ended" : ""}`),
+    kickAgain: (node, clientId, epoch, sessionEnded) => sent.push(`again ${node} ${clientId} ${epoch}${sessionEnded ? " ended" : ""}`),
   };
   return { port, sent, land: () => land() };
 }
@@ -170,6 +171,29 @@ describe("MoveSettler (decision 031: order across a move)", () => {
     expect(s.session.holding).toBe(false);
     vi.advanceTimersByTime(2000);
     expect(sent).toEqual(["kick n2 s 9"]);
+  });
+
+  it("kicks a holder that stayed silent through the wait again once its lease was renewed after the kick, once; forgets one that died or replied late (decision 036, seed 177)", () => {
+    const { port, sent } = fakePort();
+    const settler = new MoveSettler(1000, port);
+    const t0 = Date.now();
+    const beat = (nodeId: string, heartbeatAt: number) => ({ nodeId, address: "", queueUrl: null, startedAt: 0, heartbeatAt });
+    // s: n3 alive but its kick held back; d: n4 died before the claim; l: n5 replies after the limit.
+    settler.claimed(fakeSession("s", 7).asSession, 7, { previousNode: "n3", custodian: null, sessionEnded: true });
+    settler.claimed(fakeSession("d", 2).asSession, 2, { previousNode: "n4", custodian: null });
+    settler.claimed(fakeSession("l", 5).asSession, 5, { previousNode: "n5", custodian: null });
+    settler.seen([beat("n3", t0 + 10)]); // during the wait: nothing yet
+    vi.advanceTimersByTime(1000);
+    settler.replied("l", "n5", 5);
+    // Heartbeats from before the kicks prove nothing.
+    settler.seen([beat("n3", t0 - 500), beat("n4", t0 - 2000), beat("n5", t0 + 900)]);
+    expect(sent).toEqual([]);
+    settler.seen([beat("n3", t0 + 1500), beat("n4", t0 - 2000), beat("n5", t0 + 1900)]);
+    expect(sent).toEqual(["again n3 s 7 ended"]);
+    // n4's record expired: forgotten, never kicked; n3 is not kicked twice.
+    settler.seen([beat("n3", t0 + 2500), beat("n5", t0 + 2900)]);
+    settler.seen([beat("n3", t0 + 3500), beat("n4", t0 + 3500), beat("n5", t0 + 3900)]);
+    expect(sent).toEqual(["again n3 s 7 ended"]);
   });
 
   it("a kicked node holds its forwarding copy's deliveries until its earlier writes were followed up, releases them, then replies", async () => {
