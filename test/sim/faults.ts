@@ -173,7 +173,7 @@ export function faultyStore(store: Store, node: NodeFaults, faults: StoreFaults)
 }
 
 /** SIM_DEBUG: store calls printed with their answers (membership and custody changes). */
-const TRACED = new Set(["adoptSession", "registerNode", "removeNode", "claimSession", "releaseSession"]);
+const TRACED = new Set(["adoptSession", "registerNode", "removeNode", "claimSession", "releaseSession", "clearRoutes", "updateRoutes"]);
 
 /** SIM_DEBUG: prints enqueues the store refused as fenced (the take-over window of docs/decisions/023). */
 function traceFenced(ops: StoreOp[], results: StoreOpResult[]): void {
