@@ -34,6 +34,8 @@ export class Adopter {
   private readonly firstSeen = new Map<string, number>();
   private readonly adopted = new Map<string, number>();
   private readonly routesDropped = new Set<string>();
+  /** Per dead node, how many sessions its custody still held after this node's last adoptShare (Adopter.keeps). */
+  private readonly left = new Map<string, number>();
 
   constructor(
     private readonly broker: Broker,
@@ -47,7 +49,8 @@ export class Adopter {
   async adoptShare(dead: string, live: readonly string[], leaving = false): Promise<number> {
     if (!this.firstSeen.has(dead)) this.firstSeen.set(dead, Date.now());
     const store = this.broker.store;
-    const mine = (await store.sessionsInCustodyOf(dead)).filter((id) => owner(id, live) === this.nodeId);
+    const custody = await store.sessionsInCustodyOf(dead);
+    const mine = custody.filter((id) => owner(id, live) === this.nodeId);
     let count = 0;
     for (let i = 0; i < mine.length; i += BATCH) {
       const ids = mine.slice(i, i + BATCH);
@@ -98,7 +101,16 @@ export class Adopter {
       });
     }
     this.adopted.set(dead, (this.adopted.get(dead) ?? 0) + count);
+    this.left.set(dead, custody.length - count);
     return count;
+  }
+
+  /**
+   * Whether `dead` may still keep sessions in its custody: it did when this node last read it (less what this node
+   * adopted then), or it was not read yet. Without a read of its own: the reads of adoptShare are reused.
+   */
+  keeps(dead: string): boolean {
+    return (this.left.get(dead) ?? 1) > 0;
   }
 
   /** The record of `dead` while it is still expired in the store (not registered again since it was judged dead), else null. */
@@ -133,6 +145,7 @@ export class Adopter {
     this.firstSeen.delete(dead);
     this.adopted.delete(dead);
     this.routesDropped.delete(dead);
+    this.left.delete(dead);
   }
 
   /** Remembers that `clientId` moved here from `node` (forgotten after CAME_FROM_MS). */

@@ -914,7 +914,7 @@ export class Cluster implements ResultTarget<Reroute> {
       await this.adopter.adoptShare(dead.nodeId, liveIds, dead.heartbeatAt === LEAVING);
       if (!leader) continue;
       await this.events.onNodeExpired?.(dead);
-      await this.cleanUp(dead.nodeId, live, dead.heartbeatAt === LEAVING, now);
+      await this.cleanUp(dead.nodeId, live, expired, dead.heartbeatAt === LEAVING, now);
     }
   }
 
@@ -928,7 +928,7 @@ export class Cluster implements ResultTarget<Reroute> {
    * then is it drained a last time, deleted and the record removed: SQS accepts (and drops) sends to a deleted
    * queue for 60 s, so deleting earlier would lose what late senders wrote (decision 020).
    */
-  private async cleanUp(dead: string, live: readonly NodeRecord[], leaving: boolean, now: number): Promise<void> {
+  private async cleanUp(dead: string, live: readonly NodeRecord[], expired: readonly NodeRecord[], leaving: boolean, now: number): Promise<void> {
     const store = this.broker.store;
     if ((await store.sessionsInCustodyOf(dead)).length > 0) {
       if (!this.adopter.overdue(dead, now)) return;
@@ -937,6 +937,7 @@ export class Cluster implements ResultTarget<Reroute> {
     }
     let retiring = this.retiring.get(dead);
     if (retiring === undefined) {
+      if (this.claimerMayLackRoutes(dead, live, expired, now)) return;
       await this.adopter.dropRoutes(dead);
       // A leaving node drains its own queue (in order) once its sessions were adopted, unless it died meanwhile.
       if (leaving && !this.adopter.overdue(dead, now)) return;
@@ -958,6 +959,25 @@ export class Cluster implements ResultTarget<Reroute> {
     this.retiring.delete(dead);
     this.events.onNodeRemoved(dead, this.adopter.adoptedFrom(dead), retiring.drained);
     this.adopter.done(dead);
+  }
+
+  /**
+   * Whether a session that left the custody of `dead` by a claim may have no route anywhere once the routes of
+   * `dead` go. Adopters write their routes before they adopt; a claimer writes its routes after the store's answer,
+   * so one killed in between (or cut off) keeps the session in its own custody with no route, and what is published
+   * for it until its adoption matches nothing once these routes are dropped (`--faults all` seed 65, decision 023).
+   * Such a claimer has stopped beating (it is live, silent for more than two heartbeats) or has expired with
+   * sessions in its custody (until its adopter, routes first, or a new claimer took them): while any node is either,
+   * the routes of `dead` stay (when this node still has any of them: a new leader does not hold a drain whose routes
+   * its predecessor dropped), and what they catch lands in its queue and is drained to the session (a drained QoS
+   * 1/2 message reaches every matching persistent session through its store queue). No store call: the records,
+   * the route table and the custody reads of this heartbeat's adoptions. Not seen: a claimer killed less than two
+   * heartbeats after its last beat, when this check comes before that.
+   */
+  private claimerMayLackRoutes(dead: string, live: readonly NodeRecord[], expired: readonly NodeRecord[], now: number): boolean {
+    if (this.routes.table.digest(dead).count === 0) return false;
+    if (live.some((n) => n.nodeId !== this.nodeId && now - n.heartbeatAt > 2 * this.opts.heartbeatMs)) return true;
+    return expired.some((n) => n.nodeId !== dead && this.adopter.keeps(n.nodeId));
   }
 
   /** Drains a dead node's queue into this node's routing. Null while messages are still in flight there. */
