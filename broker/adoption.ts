@@ -20,9 +20,10 @@ export interface AdopterEvents {
  * Adoption of a dead node's sessions (decision 017). Each survivor takes the sessions whose client id maps to it
  * by rendezvous hashing over the live nodes: it loads them (their filters into its trie, so its routes), writes
  * its routes, and only then adopts them in the store (`adoptSession`: epoch bumped, custodian set, only if the
- * dead node still has it). So when the dead node's custody is empty, every adopter's routes are in the store, and
- * the dead node's routes can go. Also remembers, per node, the sessions that moved away from it (adopted or
- * claimed), so messages drained from its queue reach exactly those.
+ * dead node still has it). So when the dead node's custody is empty, every adopter's routes are in the store; a
+ * claimer's may not be (it writes them after its claim), which the cleaner checks before the dead node's routes go
+ * (Cluster.claimerMayLackRoutes, with `keeps`). Also remembers, per node, the sessions that moved away from it
+ * (adopted or claimed), so messages drained from its queue reach exactly those.
  *
  * The dead node may have died between a claim and its take-over kicks: the nodes that claim took the session
  * from (and the ones before, as a claim would learn them: Adoption.earlierHolders) may still serve the client
