@@ -9,6 +9,7 @@ import type { Journal, ResultTarget } from "./journal.js";
 import type { Link5 } from "./link5.js";
 import { undeliverable } from "./publish5.js";
 import { Deque } from "./queue.js";
+import { InflightTable } from "./inflight-table.js";
 import { fromStored, onePerPacketId } from "./stored-outgoing.js";
 import { outOfOrder } from "./stream-order.js";
 import { SubscriptionMap } from "../core/subscription-map.js";
@@ -96,7 +97,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
    * in flight to them, nor an inbound QoS 2 one, while connected. Methods that only read or clear it check the
    * field, so an idle session keeps none of these collections.
    */
-  private inflightMap: Map<number, Outgoing> | null = null;
+  private inflightMap: InflightTable<Outgoing> | null = null;
   private inboundQos2Set: Set<number> | null = null;
   private inboundRootsMap: Map<number, string> | null = null;
   /** QoS 1/2 deliveries allowed in flight: `limits.maxInflight`, or less when an MQTT 5 client's Receive Maximum is. */
@@ -105,8 +106,8 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
   readonly queue = new Deque<Outgoing>(0);
 
   /** Outgoing QoS 1/2 messages sent and not yet acknowledged, by packet id (created on first use). */
-  get inflight(): Map<number, Outgoing> {
-    return (this.inflightMap ??= new Map());
+  get inflight(): InflightTable<Outgoing> {
+    return (this.inflightMap ??= new InflightTable());
   }
 
   /** How many outgoing messages are in flight; allocates nothing. */
@@ -312,7 +313,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
   discardOutgoing(mayReceive: (topic: string) => boolean): Message[] {
     const dropped: Message[] = [];
     const stored = this.persistent;
-    for (const [packetId, out] of this.inflightMap ?? NO_INFLIGHT) {
+    for (const [packetId, out] of this.inflightMap?.entries() ?? NO_INFLIGHT) {
       // A released message (PUBREL sent) completes as it is; a QoS 2 PUBLISH in flight is released with PUBREL
       // instead of re-sent, so the client's packet id state ends (as in `withhold`).
       if (out.state === OutState.AwaitComp || mayReceive(out.msg.topic)) continue;
@@ -636,7 +637,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
    */
   takeShared(): { msg: Message; group: string }[] {
     const taken: { msg: Message; group: string }[] = [];
-    for (const [packetId, out] of this.inflightMap ?? NO_INFLIGHT) {
+    for (const [packetId, out] of this.inflightMap?.entries() ?? NO_INFLIGHT) {
       if (out.group === undefined || out.qos !== 1) continue;
       this.inflight.delete(packetId);
       taken.push({ msg: out.msg, group: out.group });
@@ -842,8 +843,8 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
   }
 }
 
-/** Iterated in place of a session's in-flight map when it has none: never written to. */
-const NO_INFLIGHT: ReadonlyMap<number, Outgoing> = new Map();
+/** Iterated in place of a session's in-flight table when it has none: never written to. */
+const NO_INFLIGHT: readonly [number, Outgoing][] = Object.freeze([]) as readonly [number, Outgoing][];
 
 /** A "PUBREL sent" record on its way to the store, with the claim it was written under. */
 interface PubrelSent {
