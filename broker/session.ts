@@ -1,6 +1,6 @@
 import type { QoS } from "mqtt-packet";
 import type { ClientPolicy, DeliveryGuard } from "../core/auth/types.js";
-import { orderKey, orderTag } from "../core/order-key.js";
+import { orderKeyPrefix, orderTag } from "../core/order-key.js";
 import { sentPacketId } from "../core/store/sent-boundary.js";
 import type { SessionSnapshot, StoredOutgoing, StoreOp, StoreOpResult } from "../core/store/types.js";
 import type { SubscriptionWord } from "../core/subscription-word.js";
@@ -159,8 +159,12 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
   }
   /** Fencing epoch of the current claim; 0 when the store was not used (a clean session while the store is down). */
   epoch = 0;
-  /** The publisher part of this client's order keys (decision 038), made at its first QoS 1/2 publish. */
-  private orderTag: string | null = null;
+  /**
+   * What this client's order keys (decision 038) start with under `epoch` (its publisher part and the epoch), made at
+   * its first QoS 1/2 publish under the epoch; `prefixEpoch` is the epoch it was made for.
+   */
+  private prefix: string | null = null;
+  private prefixEpoch = 0;
   /** QoS 1/2 publishes received from this client (the `n` of its order keys). */
   private published = 0;
   /** The connection currently claiming this session (CONNECT in progress), or null. */
@@ -183,7 +187,24 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
 
   /** The order key of the next QoS 1/2 message this client publishes (core/order-key.ts, decision 038). */
   nextOrderKey(): string {
-    return orderKey((this.orderTag ??= orderTag(this.clientId)), this.epoch, ++this.published);
+    return `${this.orderPrefix}${this.countPublish().toString(36)}`;
+  }
+
+  /** What the order keys of this client's publishes under the current epoch start with (core/order-key.ts `orderKeyPrefix`). */
+  get orderPrefix(): string {
+    if (this.prefix === null || this.prefixEpoch !== this.epoch) {
+      this.prefix = orderKeyPrefix(orderTag(this.clientId), this.epoch);
+      this.prefixEpoch = this.epoch;
+    }
+    return this.prefix;
+  }
+
+  /**
+   * Counts a QoS 1/2 publish of this client and returns its `n`: with `orderPrefix`, its order key (`nextOrderKey`,
+   * or built when read by broker/published-message.ts).
+   */
+  countPublish(): number {
+    return ++this.published;
   }
 
   /** Another node claimed this session (`node`), or null once this node holds it again. */
