@@ -8,6 +8,7 @@ import { encodeAck5, publish5Size, writePublish5 } from "./codec5.js";
 import { CONNACK_V5, encodeConnack5, encodeDisconnect5, Reason } from "./codec5-control.js";
 import { disconnectReason, reasonString } from "./reasons5.js";
 import { readInto, SharedBufferReads } from "./borrowed-reads.js";
+import { type DirectWriter, QUEUED, writeDirect, writeError, type WriteHandle, writeHandleOf } from "./direct-writes.js";
 import { PacketDecoder, type PacketSink } from "./decoder.js";
 import { LimitExceeded, ProtocolError } from "./errors.js";
 import type { Link5 } from "./link5.js";
@@ -63,7 +64,7 @@ const MAX_PENDING_ACK_BYTES = 4 * 1024 * 1024;
 /** Largest delay Node timers accept. */
 const MAX_TIMER_MS = 2_147_483_647;
 
-export class Connection implements SessionLink, DurabilityWaiter, PacketSink, KeepaliveSubject {
+export class Connection implements SessionLink, DurabilityWaiter, PacketSink, KeepaliveSubject, DirectWriter {
   readonly id = nextConnectionId++;
   state = ConnState.AwaitConnect;
   session: Session | null = null;
@@ -90,6 +91,10 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
   private readonly decoder: PacketDecoder;
   /** Plain TCP: reads through the shared buffer (decision 039); null for streams that emit "data". */
   private readonly reads: SharedBufferReads | null = null;
+  /** Plain TCP: the socket's handle, written to directly while the stream holds nothing (broker/direct-writes.ts). */
+  private readonly handle: WriteHandle | null = null;
+  /** Bytes of direct writes queued by libuv and not yet written (the stream's `writableLength` does not count them). */
+  private handleQueued = 0;
   private pending: Packet[] | null = null;
   private pendingSizes: number[] | null = null;
   /** Wire bytes of the packets in `pending`. */
@@ -146,8 +151,12 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
     // The stream's listeners are shared functions that find the connection on the stream: no closures per connection.
     (stream as ConnectionStream)[kConnection] = this;
     // Plain TCP reads into the buffer all connections share (decision 039); TLS and WebSocket streams emit "data".
-    if (transport === "tcp" && readInto(stream, onBorrowedRead)) this.reads = new SharedBufferReads(stream, this.decoder);
-    else stream.on("data", onStreamData);
+    if (transport === "tcp" && readInto(stream, onBorrowedRead)) {
+      this.reads = new SharedBufferReads(stream, this.decoder);
+      this.handle = writeHandleOf(stream);
+    } else {
+      stream.on("data", onStreamData);
+    }
     stream.on("error", onStreamError);
     stream.on("end", onStreamEnd);
     // One "close" listener for both the connection and the address slot: no second listener and array per socket.
@@ -162,7 +171,12 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
 
   /** Output not yet taken by the peer: this turn's batch and what the socket holds (retained delivery waits on it). */
   get unsentBytes(): number {
-    return this.outLength + this.stream.writableLength;
+    return this.outLength + this.backlog();
+  }
+
+  /** Bytes handed to the socket and not yet taken by the kernel: the stream's, and direct writes libuv queued. */
+  private backlog(): number {
+    return this.stream.writableLength + this.handleQueued;
   }
 
   get clientId(): string | undefined {
@@ -687,18 +701,40 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
    */
   private send(buf: Buffer): void {
     const stream = this.stream;
-    if (stream.writableLength > 0 || buf.length > this.broker.config.limits.socketHighWaterMark) {
+    if (this.handle !== null && stream.writableLength === 0 && stream.writable) {
+      // Plain TCP while the stream holds nothing: straight to the handle (broker/direct-writes.ts).
+      const result = writeDirect(this.handle, buf, this);
+      if (result === QUEUED) this.handleQueued += buf.length;
+      else if (result < 0) {
+        stream.destroy(writeError(result));
+        return;
+      } else if (this.congested) {
+        // Found congested before this write (`saturated`, a large batch) and all of it was taken at once: no write
+        // is left to report back, so the check a stream write's callback made comes after this turn's writes.
+        process.nextTick(afterTakenWrite, this);
+      }
+    } else if (this.backlog() > 0 || buf.length > this.broker.config.limits.socketHighWaterMark) {
       stream.write(buf, (this.onWritten ??= this.written.bind(this)));
     } else {
       stream.write(buf);
     }
     // What the socket could not take now is what the client has not read.
-    this.checkCongestion(stream.writableLength);
+    this.checkCongestion(this.backlog());
+  }
+
+  /** DirectWriter: a direct write libuv queued reached the kernel (or failed: the stream is destroyed, as `net` does). */
+  onDirectWritten(bytes: number, status: number): void {
+    this.handleQueued -= bytes;
+    if (status < 0) {
+      if (!this.stream.destroyed) this.stream.destroy(writeError(status));
+      return;
+    }
+    this.written();
   }
 
   /** A backed-up write reached the kernel: the client is reading again once half the high-water mark is left. */
-  private written(): void {
-    if (this.congested && this.stream.writableLength <= this.broker.config.limits.socketHighWaterMark / 2) {
+  written(): void {
+    if (this.congested && this.backlog() <= this.broker.config.limits.socketHighWaterMark / 2) {
       this.onDrain();
     }
   }
@@ -711,7 +747,7 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
    * (it is written then), so a burst to a client that keeps up is not mistaken for congestion.
    */
   saturated(): boolean {
-    if (!this.congested) this.checkCongestion(this.stream.writableLength + this.outLength);
+    if (!this.congested) this.checkCongestion(this.backlog() + this.outLength);
     return this.congested;
   }
 
@@ -831,6 +867,10 @@ const MAX_BATCH = 64 * 1024;
  * a batch buffer is only ever appended to, and a flushed or outgrown one is not reused.
  */
 const lastPublish = { msg: null as Message | null, withId: false, buf: Buffer.alloc(0) as Buffer, at: 0, size: 0, idOffset: 0 };
+
+function afterTakenWrite(conn: Connection): void {
+  conn.written();
+}
 
 function onConnectTimeout(conn: Connection): void {
   conn.onConnectTimeout();
