@@ -9,7 +9,7 @@ import { CONNACK_V5, encodeConnack5, encodeDisconnect5, Reason } from "./codec5-
 import { disconnectReason, reasonString } from "./reasons5.js";
 import { readInto, SharedBufferReads } from "./borrowed-reads.js";
 import { type DirectWriter, QUEUED, writeDirect, writeError, type WriteHandle, writeHandleOf } from "./direct-writes.js";
-import { PacketDecoder, type PacketSink } from "./decoder.js";
+import { copyBytes, PacketDecoder, type PacketSink } from "./decoder.js";
 import { LimitExceeded, ProtocolError } from "./errors.js";
 import type { Link5 } from "./link5.js";
 import { type Properties, PropertyError } from "./properties.js";
@@ -498,7 +498,7 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
       const at = this.reserve(size);
       if (at < 0) return;
       const out = this.out as Buffer;
-      lastPublish.buf.copy(out, at, lastPublish.at, lastPublish.at + size);
+      copyBytes(lastPublish.buf, lastPublish.at, lastPublish.at + size, out, at);
       out[at] = publishFlags(qos, retain, dup);
       if (withId) {
         const idAt = at + lastPublish.idOffset;

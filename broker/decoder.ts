@@ -33,8 +33,24 @@ const COPY_REST_BELOW = 4096;
 /** `buf[start, end)` in a buffer of its own (small ones from Node's pool). */
 export function copyOf(buf: Buffer, start: number, end: number): Buffer {
   const out = Buffer.allocUnsafe(end - start);
-  buf.copy(out, 0, start, end);
+  copyBytes(buf, start, end, out, 0);
   return out;
+}
+
+/**
+ * Up to this many bytes are copied by a loop: `Buffer#copy` of part of a buffer makes a view of that part first
+ * (Node 20's `_copyActual`, ~96 B of garbage per copy). Measured on Node 20 (allocation of the copy included), the
+ * loop costs less up to 48 bytes and about the same at 64; above, `copy` is faster.
+ */
+const COPY_LOOP_MAX = 64;
+
+/** Copies `src[start, end)` into `target` at `at`. */
+export function copyBytes(src: Buffer, start: number, end: number, target: Buffer, at: number): void {
+  if (end - start > COPY_LOOP_MAX) {
+    src.copy(target, at, start, end);
+    return;
+  }
+  for (let i = start; i < end; i++) target[at++] = src[i] as number;
 }
 
 export class PacketDecoder {

@@ -1,7 +1,7 @@
 import { generate, parser as createParser, type Packet } from "mqtt-packet";
 import { describe, expect, it } from "vitest";
 import { parseFrame } from "../../broker/codec.js";
-import { decodeString, headerError, PacketDecoder, type PacketSink } from "../../broker/decoder.js";
+import { copyBytes, decodeString, headerError, PacketDecoder, type PacketSink } from "../../broker/decoder.js";
 
 // The broker's packet decoder (broker/decoder.ts) against raw bytes: golden packets, the same packets as
 // mqtt-packet reads them, every split across chunks, many packets per chunk, and malformed input.
@@ -293,5 +293,22 @@ describe("headerError", () => {
     for (let b = 0; b < 256; b++) if (headerError(b) === null) ok.push(b);
     const publish = Array.from({ length: 16 }, (_, i) => 0x30 | i).filter((b) => (b & 0x06) !== 0x06);
     expect(ok).toEqual([0x10, 0x20, ...publish, 0x40, 0x50, 0x62, 0x70, 0x82, 0x90, 0xa2, 0xb0, 0xc0, 0xd0, 0xe0]);
+  });
+});
+
+describe("copyBytes", () => {
+  it("copies any range into any place, by loop (small) or Buffer#copy (larger), as Buffer#copy does", () => {
+    const src = Buffer.from(Array.from({ length: 300 }, (_, i) => (i * 7 + 3) & 0xff));
+    for (const length of [0, 1, 2, 63, 64, 65, 100, 200]) {
+      for (const start of [0, 1, 17, 300 - length]) {
+        for (const at of [0, 5]) {
+          const got = Buffer.alloc(at + length + 3, 0xee);
+          const want = Buffer.alloc(at + length + 3, 0xee);
+          copyBytes(src, start, start + length, got, at);
+          src.copy(want, at, start, start + length);
+          expect(got.equals(want), `length ${length} from ${start} to ${at}`).toBe(true);
+        }
+      }
+    }
   });
 });
