@@ -10,6 +10,7 @@ import { disconnectReason, reasonString } from "./reasons5.js";
 import { readInto, SharedBufferReads } from "./borrowed-reads.js";
 import { type DirectWriter, QUEUED, writeDirect, writeError, type WriteHandle, writeHandleOf } from "./direct-writes.js";
 import { copyBytes, PacketDecoder, type PacketSink } from "./decoder.js";
+import { keepPacket } from "./lent-packets.js";
 import { LimitExceeded, ProtocolError } from "./errors.js";
 import type { Link5 } from "./link5.js";
 import { type Properties, PropertyError } from "./properties.js";
@@ -147,7 +148,8 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
     // Before CONNECT, only a CONNECT-sized packet is buffered: a socket that has not authenticated cannot make the
     // broker hold maxPacketSize bytes. The full limit applies once CONNECT is in (`beginConnect`).
     const { maxPacketSize, maxConnectPacketSize } = broker.config.limits;
-    this.decoder = new PacketDecoder(this, Math.min(maxPacketSize, maxConnectPacketSize) - 2);
+    // Hot-path packets are lent (broker/lent-packets.ts): the ones held in `pending` are copies.
+    this.decoder = new PacketDecoder(this, Math.min(maxPacketSize, maxConnectPacketSize) - 2, true);
     // The stream's listeners are shared functions that find the connection on the stream: no closures per connection.
     (stream as ConnectionStream)[kConnection] = this;
     // Plain TCP reads into the buffer all connections share (decision 039); TLS and WebSocket streams emit "data".
@@ -255,7 +257,7 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
         this.close("limit-exceeded", new LimitExceeded("pre-auth-bytes", `more than ${maxBytes} bytes or ${maxPackets} packets sent ${what}`));
         return false;
       }
-      pending.push(packet);
+      pending.push(keepPacket(packet));
       (this.pendingSizes ??= []).push(size);
       this.pendingBytes += size;
       return true;

@@ -1,6 +1,7 @@
 import type { Packet } from "mqtt-packet";
 import { decodeString, MalformedPacketError, parseFrame } from "./codec.js";
 import { decodeHot5 } from "./codec5.js";
+import { giveBack, hotAck, hotPublish } from "./lent-packets.js";
 
 export { decodeString, MalformedPacketError } from "./codec.js";
 
@@ -69,6 +70,11 @@ export class PacketDecoder {
   constructor(
     private readonly sink: PacketSink,
     private maxRemainingLength: number,
+    /**
+     * Lend the sink the hot-path packets (broker/lent-packets.ts): it must not keep them past `onPacket` unless
+     * through `keepPacket`. Off by default (a sink that records packets keeps them all).
+     */
+    private readonly lend = false,
   ) {}
 
   /** Changes the limit for packets whose header is read from now on (a connection allows more after CONNECT). */
@@ -159,7 +165,7 @@ export class PacketDecoder {
       const type = (buf[pos] as number) >> 4;
       let packet: Packet | Error;
       if (!inPlace || (type >= 4 && type <= 7) || type === 12) packet = this.decode(buf, pos, p, end);
-      else if (type === 3 && this.level !== 5) packet = decodeHot(buf, pos, p, end, true) as Packet | Error;
+      else if (type === 3 && this.level !== 5) packet = decodeHot(buf, pos, p, end, true, this.lend) as Packet | Error;
       else packet = this.decode(copyOf(buf, pos, end), 0, p - pos, end - pos);
       const size = end - pos;
       pos = end;
@@ -167,7 +173,13 @@ export class PacketDecoder {
         this.fail(packet);
         return;
       }
-      if (!this.sink.onPacket(packet, size)) return;
+      let more: boolean;
+      try {
+        more = this.sink.onPacket(packet, size);
+      } finally {
+        if (this.lend) giveBack(packet);
+      }
+      if (!more) return;
     }
     if (pos < len) {
       this.rest = inPlace || len - pos < COPY_REST_BELOW ? copyOf(buf, pos, len) : buf.subarray(pos, len);
@@ -178,7 +190,7 @@ export class PacketDecoder {
   /** One complete frame, `buf[start, end)`, its body from `body`. */
   private decode(buf: Buffer, start: number, body: number, end: number): Packet | Error {
     return (
-      (this.level === 5 ? decodeHot5(buf, start, body, end) : decodeHot(buf, start, body, end)) ??
+      (this.level === 5 ? decodeHot5(buf, start, body, end) : decodeHot(buf, start, body, end, false, this.lend)) ??
       parseFrame(start === 0 && end === buf.length ? buf : buf.subarray(start, end), this.level)
     );
   }
@@ -193,7 +205,7 @@ export class PacketDecoder {
  * Decodes a hot-path packet from `buf` (first byte at `start`, body from `body` to `end`); undefined for the
  * other types, which go to mqtt-packet.
  */
-function decodeHot(buf: Buffer, start: number, body: number, end: number, copyPayload = false): Packet | Error | undefined {
+function decodeHot(buf: Buffer, start: number, body: number, end: number, copyPayload = false, lend = false): Packet | Error | undefined {
   const first = buf[start] as number;
   const length = end - body;
   switch (first >> 4) {
@@ -212,17 +224,9 @@ function decodeHot(buf: Buffer, start: number, body: number, end: number, copyPa
         messageId = ((buf[topicEnd] as number) << 8) | (buf[topicEnd + 1] as number);
         payloadStart += 2;
       }
-      return {
-        cmd: "publish",
-        qos: qos as 0 | 1 | 2,
-        dup: (first & 0x08) !== 0,
-        retain: (first & 0x01) !== 0,
-        topic,
-        // From a borrowed chunk the payload is copied out (the next read overwrites the chunk).
-        payload: copyPayload ? copyOf(buf, payloadStart, end) : buf.subarray(payloadStart, end),
-        messageId,
-        length,
-      };
+      // From a borrowed chunk the payload is copied out (the next read overwrites the chunk).
+      const payload = copyPayload ? copyOf(buf, payloadStart, end) : buf.subarray(payloadStart, end);
+      return hotPublish(lend, qos as 0 | 1 | 2, (first & 0x08) !== 0, (first & 0x01) !== 0, topic, payload, messageId, length);
     }
     case 4:
     case 5:
@@ -231,7 +235,7 @@ function decodeHot(buf: Buffer, start: number, body: number, end: number, copyPa
       // PUBACK 0x40, PUBREC 0x50, PUBREL 0x62, PUBCOMP 0x70: a 2-byte packet id and nothing else.
       const cmd = ACK_COMMANDS[(first >> 4) - 4] as "puback" | "pubrec" | "pubrel" | "pubcomp";
       if (length !== 2) return new MalformedPacketError(`${cmd} fields do not match its remaining length ${length}`);
-      return { cmd, messageId: ((buf[body] as number) << 8) | (buf[body + 1] as number), length };
+      return hotAck(lend, cmd, ((buf[body] as number) << 8) | (buf[body + 1] as number), length);
     }
     case 12:
       if (length !== 0) return new MalformedPacketError(`pingreq fields do not match its remaining length ${length}`);
