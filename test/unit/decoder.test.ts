@@ -312,3 +312,34 @@ describe("copyBytes", () => {
     }
   });
 });
+
+describe("a PUBLISH topic equal to the previous one", () => {
+  /** A 3.1.1 QoS 0 PUBLISH with these topic bytes and payload "x". */
+  const publishBytes = (topic: Buffer): Buffer => Buffer.concat([bytes(0x30, 2 + topic.length + 1, topic.length >> 8, topic.length & 0xff), topic, bytes(0x78)]);
+
+  it("is read the same, and a topic of the same length with other bytes is read as itself", () => {
+    const seen: string[] = [];
+    const decoder = new PacketDecoder({ onPacket: (p) => (seen.push((p as { topic: string }).topic), true), onDecodeError: (e) => seen.push(`error: ${e.message}`), onOversize: () => {} }, 1 << 20, true);
+    for (const t of ["a/b", "a/b", "a/c", "é/b", "é/b", "a/b", "xyz"]) decoder.push(publishBytes(Buffer.from(t)), undefined, true);
+    expect(seen).toEqual(["a/b", "a/b", "a/c", "é/b", "é/b", "a/b", "xyz"]);
+  });
+
+  it("after a topic with é (2 bytes in UTF-8), a lone 0xE9 byte in its place is still ill-formed UTF-8 (MQTT-1.5.3-1)", () => {
+    const errors: string[] = [];
+    const topics: string[] = [];
+    const decoder = new PacketDecoder({ onPacket: (p) => (topics.push((p as { topic: string }).topic), true), onDecodeError: (e) => errors.push(e.message), onOversize: () => {} }, 1 << 20, true);
+    // "é" is one character: a one-byte topic 0xE9 has the same length as the string and the same char code.
+    decoder.push(publishBytes(Buffer.from("é")));
+    decoder.push(publishBytes(bytes(0xe9)));
+    expect(topics).toEqual(["é"]);
+    expect(errors).toEqual([expect.stringContaining("ill-formed UTF-8")]);
+  });
+
+  it("a U+0000 in a topic after an equal-length one is still refused (MQTT-1.5.3-2)", () => {
+    const errors: string[] = [];
+    const decoder = new PacketDecoder({ onPacket: () => true, onDecodeError: (e) => errors.push(e.message), onOversize: () => {} }, 1 << 20, true);
+    decoder.push(publishBytes(Buffer.from("ab")));
+    decoder.push(publishBytes(bytes(0x61, 0x00)));
+    expect(errors).toEqual([expect.stringContaining("U+0000")]);
+  });
+});
