@@ -109,7 +109,7 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
   /** This tick's outgoing bytes (see `reserve`), or null. */
   private out: Buffer | null = null;
   private outLength = 0;
-  /** Initial size of the next batch. */
+  /** The last batch's length: the next batch starts with room for it (at least MIN_BATCH when newly allocated). */
   private outHint = MIN_BATCH;
   /**
    * Acknowledgements (PUBACK, PUBREC, PUBCOMP) held until the store writes they vouch for are durable, in the
@@ -659,7 +659,8 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
     }
     if (out === null) {
       if (this.state === ConnState.Closed && !this.stream.writable) return -1;
-      out = this.out = Buffer.allocUnsafe(Math.max(size, this.outHint));
+      const room = size > this.outHint ? size : this.outHint;
+      out = this.out = takeSpare(room) ?? Buffer.allocUnsafe(room > MIN_BATCH ? room : MIN_BATCH);
       this.outLength = 0;
       batched[batchedCount++] = this;
       if (!flushScheduled) {
@@ -688,10 +689,12 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
     this.out = null;
     this.outLength = 0;
     // The next batch starts at this one's size, so a steady stream does not regrow its batch every tick.
-    this.outHint = length < MIN_BATCH ? MIN_BATCH : length < MAX_BATCHED_PACKET ? length : MAX_BATCHED_PACKET;
+    this.outHint = length < MAX_BATCHED_PACKET ? length : MAX_BATCHED_PACKET;
     if (this.state === ConnState.Closed && !this.stream.writable) return;
     this.broker.stats.bytesSent += length;
-    this.send(length === out.length ? out : out.subarray(0, length));
+    const bytes = length === out.length ? out : out.subarray(0, length);
+    // Taken by the kernel at once: the batch's bytes serve a later batch (`spares`).
+    if (this.send(bytes)) giveSpare(bytes, out);
   }
 
   /**
@@ -701,19 +704,21 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
    * `limits.socketHighWaterMark` (Node 22 raised the default from 16 to 64 KiB, and WebSocket and TLS streams have
    * their own). Writes stay callback-free while the client keeps up.
    */
-  private send(buf: Buffer): void {
+  private send(buf: Buffer): boolean {
     const stream = this.stream;
+    let taken = false;
     if (this.handle !== null && stream.writableLength === 0 && stream.writable) {
       // Plain TCP while the stream holds nothing: straight to the handle (broker/direct-writes.ts).
       const result = writeDirect(this.handle, buf, this);
       if (result === QUEUED) this.handleQueued += buf.length;
       else if (result < 0) {
         stream.destroy(writeError(result));
-        return;
-      } else if (this.congested) {
+        return false;
+      } else {
+        taken = true;
         // Found congested before this write (`saturated`, a large batch) and all of it was taken at once: no write
         // is left to report back, so the check a stream write's callback made comes after this turn's writes.
-        process.nextTick(afterTakenWrite, this);
+        if (this.congested) process.nextTick(afterTakenWrite, this);
       }
     } else if (this.backlog() > 0 || buf.length > this.broker.config.limits.socketHighWaterMark) {
       stream.write(buf, (this.onWritten ??= this.written.bind(this)));
@@ -722,6 +727,7 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
     }
     // What the socket could not take now is what the client has not read.
     this.checkCongestion(this.backlog());
+    return taken;
   }
 
   /** DirectWriter: a direct write libuv queued reached the kernel (or failed: the stream is destroyed, as `net` does). */
@@ -873,9 +879,57 @@ const MAX_BATCHED_PACKET = 16 * 1024;
 const MAX_BATCH = 64 * 1024;
 
 /**
+ * Batches whose bytes the kernel took at once (a direct write, broker/direct-writes.ts), each cut to the length it
+ * had: new batches are written into them instead of a Buffer allocated per batch (and a view cut from it per write),
+ * when one of the last few given back is large enough for what the connection wrote last time. A stack in a ring:
+ * the most recent on top, the oldest overwritten once it is full. Bounded, since each keeps its part of Node's
+ * buffer pool referenced (at most MAX_SPARES pool slabs of 8 KiB; the spares of a steady load come from a few).
+ */
+const MAX_SPARES = 256;
+/** Larger batches are not kept. */
+const MAX_SPARE_BYTES = 4096;
+/** How many spares from the top `takeSpare` looks at. */
+const SPARE_LOOKS = 4;
+const spares: (Buffer | null)[] = new Array<Buffer | null>(MAX_SPARES).fill(null);
+/** The slot the next spare goes to: the top of the stack is the one before. */
+let spareTop = 0;
+
+/** A spare of at least `room` bytes, or null. */
+function takeSpare(room: number): Buffer | null {
+  const top = (spareTop + MAX_SPARES - 1) % MAX_SPARES;
+  for (let k = 0; k < SPARE_LOOKS; k++) {
+    const i = (top + MAX_SPARES - k) % MAX_SPARES;
+    const buf = spares[i] as Buffer | null;
+    // Below an empty slot there is none.
+    if (buf === null) return null;
+    if (buf.length < room) continue;
+    // The top one moves into the slot taken, so the stack stays without gaps.
+    spares[i] = spares[top] as Buffer;
+    spares[top] = null;
+    spareTop = top;
+    return buf;
+  }
+  return null;
+}
+
+/** `bytes` (the written part of batch `out`) are free again: kept for a later batch. */
+function giveSpare(bytes: Buffer, out: Buffer): void {
+  // The last PUBLISH's bytes are about to be overwritten: the next receiver encodes its own.
+  if (lastPublish.buf === out) {
+    lastPublish.msg = null;
+    lastPublish.buf = NO_BYTES;
+  }
+  if (bytes.length > MAX_SPARE_BYTES) return;
+  spares[spareTop] = bytes;
+  spareTop = (spareTop + 1) % MAX_SPARES;
+}
+
+const NO_BYTES = Buffer.alloc(0);
+
+/**
  * The last PUBLISH written into a batch. The broker hands one message to all its receivers in a row, so the next
  * receiver of the same message copies these bytes instead of encoding them again. The bytes are never overwritten:
- * a batch buffer is only ever appended to, and a flushed or outgrown one is not reused.
+ * a batch buffer is only ever appended to, and one given back as a spare is forgotten here first (`giveSpare`).
  */
 const lastPublish = { msg: null as Message | null, withId: false, buf: Buffer.alloc(0) as Buffer, at: 0, size: 0, idOffset: 0 };
 
