@@ -27,7 +27,7 @@ import { WillKeeper } from "./will-keeper.js";
 import { closeBatches, SessionReleases } from "./shutdown.js";
 import { applySubscriptionChanges, reviseSubscriptions, type SubscriptionEditor } from "./policy-subscriptions.js";
 import { Session, type SessionHost } from "./session.js";
-import { PublishedMessage } from "./published-message.js";
+import { PublishedMessage, PublishedMessage5 } from "./published-message.js";
 import { BrokerStats } from "./stats.js";
 import type { WillStore } from "./wills.js";
 import type { CloseReason, DropReason, Message } from "./types.js";
@@ -496,7 +496,9 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     const publishedAt = props?.messageExpiryInterval === undefined ? undefined : this.now();
     const msg: Message =
       orderKey === undefined && qos !== 0 && session !== null
-        ? new PublishedMessage(topic, payload, qos, retain, props, publishedAt, session.orderPrefix, session.countPublish())
+        ? props === undefined
+          ? new PublishedMessage(topic, payload, qos, retain, session.orderPrefix, session.countPublish())
+          : new PublishedMessage5(topic, payload, qos, retain, session.orderPrefix, session.countPublish(), props, publishedAt)
         : props === undefined
           ? orderKey === undefined
             ? { topic, payload, qos, retain }
