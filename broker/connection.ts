@@ -668,8 +668,10 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
         // The turn's first read (or no read: a timer, the journal's answer) is written as soon as it is handled, as
         // a lone client's round trip wants; after more reads in one turn the loop is busy, and what they write
         // waits for the turn's end, to leave together.
-        if (turnReads <= 1) process.nextTick(flushBatched);
-        else setImmediate(flushBatched);
+        if (turnReads > 1) setImmediate(flushBatched);
+        // In a read's callback (`endRead`) the batch goes out when the callback returns; without a read (a timer, the
+        // journal's answer), after this callback (`nextTick`).
+        else if (!reading) process.nextTick(flushBatched);
       }
     } else if (this.outLength + size > out.length) {
       const bigger = Buffer.allocUnsafe(Math.max(out.length * 2, this.outLength + size));
@@ -812,14 +814,33 @@ function onCredentialsExpiry(conn: Connection, epochMs: number): void {
 
 function onStreamData(this: ConnectionStream, chunk: Buffer): void {
   if (turnReads++ === 0) setImmediate(endTurn);
-  this[kConnection].onData(chunk);
+  reading = true;
+  try {
+    this[kConnection].onData(chunk);
+  } finally {
+    endRead();
+  }
 }
 
 function onBorrowedRead(this: Duplex, length: number, buf: Buffer): boolean {
   if (turnReads++ === 0) setImmediate(endTurn);
-  (this as ConnectionStream)[kConnection].onBorrowedData(buf, length);
+  reading = true;
+  try {
+    (this as ConnectionStream)[kConnection].onBorrowedData(buf, length);
+  } finally {
+    endRead();
+  }
   // Reading is paused by the connection's SharedBufferReads (or, at its bound, by `stream.pause()`), never here.
   return true;
+}
+
+/**
+ * The end of a read's callback: what the turn's first read batched is written now, as a `nextTick` after the callback
+ * wrote it before (without allocating a tick per read).
+ */
+function endRead(): void {
+  reading = false;
+  if (flushScheduled && turnReads <= 1) flushBatched();
 }
 
 function onStreamError(this: ConnectionStream, err: Error): void {
@@ -855,6 +876,8 @@ let batchedCount = 0;
 /** A turn that batched for more connections than this does not keep the array that long. */
 const KEEP_BATCHED = 4096;
 let flushScheduled = false;
+/** A read's callback is running: what the turn's first read batches is written at its end (`endRead`). */
+let reading = false;
 /** Reads handled since this turn of the event loop began (reset by `endTurn`, the turn's first immediate). */
 let turnReads = 0;
 
