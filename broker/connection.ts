@@ -11,6 +11,7 @@ import { readInto, SharedBufferReads } from "./borrowed-reads.js";
 import { type DirectWriter, QUEUED, writeDirect, writeError, type WriteHandle, writeHandleOf } from "./direct-writes.js";
 import { copyBytes, PacketDecoder, type PacketSink } from "./decoder.js";
 import { keepPacket } from "./lent-packets.js";
+import { giveSpare, takeSpare } from "./spare-batches.js";
 import { LimitExceeded, ProtocolError } from "./errors.js";
 import type { Link5 } from "./link5.js";
 import { type Properties, PropertyError } from "./properties.js";
@@ -695,8 +696,8 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
     if (this.state === ConnState.Closed && !this.stream.writable) return;
     this.broker.stats.bytesSent += length;
     const bytes = length === out.length ? out : out.subarray(0, length);
-    // Taken by the kernel at once: the batch's bytes serve a later batch (`spares`).
-    if (this.send(bytes)) giveSpare(bytes, out);
+    // Taken by the kernel at once: the batch's bytes serve a later batch (broker/spare-batches.ts).
+    if (this.send(bytes)) recycle(bytes, out);
   }
 
   /**
@@ -901,50 +902,14 @@ const MAX_BATCHED_PACKET = 16 * 1024;
 /** A connection's batch is written as soon as it would grow past this many bytes. */
 const MAX_BATCH = 64 * 1024;
 
-/**
- * Batches whose bytes the kernel took at once (a direct write, broker/direct-writes.ts), each cut to the length it
- * had: new batches are written into them instead of a Buffer allocated per batch (and a view cut from it per write),
- * when one of the last few given back is large enough for what the connection wrote last time. A stack in a ring:
- * the most recent on top, the oldest overwritten once it is full. Bounded, since each keeps its part of Node's
- * buffer pool referenced (at most MAX_SPARES pool slabs of 8 KiB; the spares of a steady load come from a few).
- */
-const MAX_SPARES = 256;
-/** Larger batches are not kept. */
-const MAX_SPARE_BYTES = 4096;
-/** How many spares from the top `takeSpare` looks at. */
-const SPARE_LOOKS = 4;
-const spares: (Buffer | null)[] = new Array<Buffer | null>(MAX_SPARES).fill(null);
-/** The slot the next spare goes to: the top of the stack is the one before. */
-let spareTop = 0;
-
-/** A spare of at least `room` bytes, or null. */
-function takeSpare(room: number): Buffer | null {
-  const top = (spareTop + MAX_SPARES - 1) % MAX_SPARES;
-  for (let k = 0; k < SPARE_LOOKS; k++) {
-    const i = (top + MAX_SPARES - k) % MAX_SPARES;
-    const buf = spares[i] as Buffer | null;
-    // Below an empty slot there is none.
-    if (buf === null) return null;
-    if (buf.length < room) continue;
-    // The top one moves into the slot taken, so the stack stays without gaps.
-    spares[i] = spares[top] as Buffer;
-    spares[top] = null;
-    spareTop = top;
-    return buf;
-  }
-  return null;
-}
-
-/** `bytes` (the written part of batch `out`) are free again: kept for a later batch. */
-function giveSpare(bytes: Buffer, out: Buffer): void {
+/** `bytes` (the written part of batch `out`) are free again: the last PUBLISH's copy forgets them, then a spare. */
+function recycle(bytes: Buffer, out: Buffer): void {
   // The last PUBLISH's bytes are about to be overwritten: the next receiver encodes its own.
   if (lastPublish.buf === out) {
     lastPublish.msg = null;
     lastPublish.buf = NO_BYTES;
   }
-  if (bytes.length > MAX_SPARE_BYTES) return;
-  spares[spareTop] = bytes;
-  spareTop = (spareTop + 1) % MAX_SPARES;
+  giveSpare(bytes);
 }
 
 const NO_BYTES = Buffer.alloc(0);
@@ -952,7 +917,7 @@ const NO_BYTES = Buffer.alloc(0);
 /**
  * The last PUBLISH written into a batch. The broker hands one message to all its receivers in a row, so the next
  * receiver of the same message copies these bytes instead of encoding them again. The bytes are never overwritten:
- * a batch buffer is only ever appended to, and one given back as a spare is forgotten here first (`giveSpare`).
+ * a batch buffer is only ever appended to, and one given back as a spare is forgotten here first (`recycle`).
  */
 const lastPublish = { msg: null as Message | null, withId: false, buf: Buffer.alloc(0) as Buffer, at: 0, size: 0, idOffset: 0 };
 
