@@ -10,6 +10,7 @@ import type { Link5 } from "./link5.js";
 import { undeliverable } from "./publish5.js";
 import { Deque } from "./queue.js";
 import { InflightTable } from "./inflight-table.js";
+import { outgoing, releaseOutgoing } from "./outgoing-pool.js";
 import { fromStored, onePerPacketId } from "./stored-outgoing.js";
 import { outOfOrder } from "./stream-order.js";
 import { SubscriptionMap } from "../core/subscription-map.js";
@@ -564,8 +565,13 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
 
   private complete(out: Outgoing): void {
     this.inflight.delete(out.packetId);
-    if (this.persistent && out.seq !== 0) {
-      this.host.journal.write({ op: "outgoing.delete", clientId: this.clientId, epoch: this.epoch, seq: out.seq });
+    if (this.persistent) {
+      if (out.seq !== 0) this.host.journal.write({ op: "outgoing.delete", clientId: this.clientId, epoch: this.epoch, seq: out.seq });
+    } else if (out.seq === 0 && out.durable) {
+      // A clean session's record is referred to by its in-flight table alone (broker/outgoing-pool.ts). One made
+      // while the session was persistent (a clean reconnect without the store keeps the session) may still be the
+      // context of a store write: it has a seq, or is not durable yet, and is left alone.
+      releaseOutgoing(out);
     }
     this.drain();
   }
@@ -895,10 +901,3 @@ function isNotQos0(out: Outgoing): boolean {
   return out.qos !== 0;
 }
 
-/** A new outgoing delivery, with its MQTT 5 Subscription Identifiers when there are any. */
-function outgoing(msg: Message, qos: QoS, retain: boolean, durable: boolean, subIds: readonly number[] | undefined, group?: string): Outgoing {
-  const out: Outgoing = { msg, qos, retain, packetId: 0, state: OutState.AwaitAck, seq: 0, durable };
-  if (subIds !== undefined) out.subIds = [...subIds];
-  if (group !== undefined) out.group = group;
-  return out;
-}
