@@ -27,6 +27,7 @@ import { WillKeeper } from "./will-keeper.js";
 import { closeBatches, SessionReleases } from "./shutdown.js";
 import { applySubscriptionChanges, reviseSubscriptions, type SubscriptionEditor } from "./policy-subscriptions.js";
 import { Session, type SessionHost } from "./session.js";
+import { PublishedMessage, PublishedMessage5 } from "./published-message.js";
 import { BrokerStats } from "./stats.js";
 import type { WillStore } from "./wills.js";
 import type { CloseReason, DropReason, Message } from "./types.js";
@@ -494,15 +495,22 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     // QoS 1/2 carry the publisher's order key: a copy that comes late (drained from a dead node's queue) is stored
     // in its place for an offline subscriber (decision 038). A QoS 2 publish routed under a root has the key the
     // root was made with (`orderKey`), wherever it is routed again.
-    const order = orderKey ?? (qos !== 0 && conn.session !== null ? conn.session.nextOrderKey() : undefined);
+    // Without one, the key is built only if something reads it (broker/published-message.ts): a message delivered to
+    // clean sessions of this node never does.
+    const session = conn.session;
+    const publishedAt = props?.messageExpiryInterval === undefined ? undefined : this.now();
     const msg: Message =
-      props === undefined
-        ? order === undefined
-          ? { topic, payload, qos, retain }
-          : { topic, payload, qos, retain, order }
-        : props.messageExpiryInterval === undefined
-          ? { topic, payload, qos, retain, props, order }
-          : { topic, payload, qos, retain, props, publishedAt: this.now(), order };
+      orderKey === undefined && qos !== 0 && session !== null
+        ? props === undefined
+          ? new PublishedMessage(topic, payload, qos, retain, session.orderPrefix, session.countPublish())
+          : new PublishedMessage5(topic, payload, qos, retain, session.orderPrefix, session.countPublish(), props, publishedAt)
+        : props === undefined
+          ? orderKey === undefined
+            ? { topic, payload, qos, retain }
+            : { topic, payload, qos, retain, order: orderKey }
+          : publishedAt === undefined
+            ? { topic, payload, qos, retain, props, order: orderKey }
+            : { topic, payload, qos, retain, props, publishedAt, order: orderKey };
     // Clients cannot publish to $SYS; everything else is up to the authorizer.
     if (topic.startsWith("$SYS") || conn.policy === null || !conn.policy.canPublish(topic)) {
       this.stats.publishDenied++;

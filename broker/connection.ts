@@ -8,7 +8,10 @@ import { encodeAck5, publish5Size, writePublish5 } from "./codec5.js";
 import { CONNACK_V5, encodeConnack5, encodeDisconnect5, Reason } from "./codec5-control.js";
 import { disconnectReason, reasonString } from "./reasons5.js";
 import { readInto, SharedBufferReads } from "./borrowed-reads.js";
-import { PacketDecoder, type PacketSink } from "./decoder.js";
+import { type DirectWriter, QUEUED, writeDirect, writeError, type WriteHandle, writeHandleOf } from "./direct-writes.js";
+import { copyBytes, PacketDecoder, type PacketSink } from "./decoder.js";
+import { keepPacket } from "./lent-packets.js";
+import { giveSpare, takeSpare } from "./spare-batches.js";
 import { LimitExceeded, ProtocolError } from "./errors.js";
 import type { Link5 } from "./link5.js";
 import { type Properties, PropertyError } from "./properties.js";
@@ -63,7 +66,7 @@ const MAX_PENDING_ACK_BYTES = 4 * 1024 * 1024;
 /** Largest delay Node timers accept. */
 const MAX_TIMER_MS = 2_147_483_647;
 
-export class Connection implements SessionLink, DurabilityWaiter, PacketSink, KeepaliveSubject {
+export class Connection implements SessionLink, DurabilityWaiter, PacketSink, KeepaliveSubject, DirectWriter {
   readonly id = nextConnectionId++;
   state = ConnState.AwaitConnect;
   session: Session | null = null;
@@ -90,6 +93,10 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
   private readonly decoder: PacketDecoder;
   /** Plain TCP: reads through the shared buffer (decision 039); null for streams that emit "data". */
   private readonly reads: SharedBufferReads | null = null;
+  /** Plain TCP: the socket's handle, written to directly while the stream holds nothing (broker/direct-writes.ts). */
+  private readonly handle: WriteHandle | null = null;
+  /** Bytes of direct writes queued by libuv and not yet written (the stream's `writableLength` does not count them). */
+  private handleQueued = 0;
   private pending: Packet[] | null = null;
   private pendingSizes: number[] | null = null;
   /** Wire bytes of the packets in `pending`. */
@@ -103,7 +110,7 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
   /** This tick's outgoing bytes (see `reserve`), or null. */
   private out: Buffer | null = null;
   private outLength = 0;
-  /** Initial size of the next batch. */
+  /** The last batch's length: the next batch starts with room for it (at least MIN_BATCH when newly allocated). */
   private outHint = MIN_BATCH;
   /**
    * Acknowledgements (PUBACK, PUBREC, PUBCOMP) held until the store writes they vouch for are durable, in the
@@ -142,12 +149,17 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
     // Before CONNECT, only a CONNECT-sized packet is buffered: a socket that has not authenticated cannot make the
     // broker hold maxPacketSize bytes. The full limit applies once CONNECT is in (`beginConnect`).
     const { maxPacketSize, maxConnectPacketSize } = broker.config.limits;
-    this.decoder = new PacketDecoder(this, Math.min(maxPacketSize, maxConnectPacketSize) - 2);
+    // Hot-path packets are lent (broker/lent-packets.ts): the ones held in `pending` are copies.
+    this.decoder = new PacketDecoder(this, Math.min(maxPacketSize, maxConnectPacketSize) - 2, true);
     // The stream's listeners are shared functions that find the connection on the stream: no closures per connection.
     (stream as ConnectionStream)[kConnection] = this;
     // Plain TCP reads into the buffer all connections share (decision 039); TLS and WebSocket streams emit "data".
-    if (transport === "tcp" && readInto(stream, onBorrowedRead)) this.reads = new SharedBufferReads(stream, this.decoder);
-    else stream.on("data", onStreamData);
+    if (transport === "tcp" && readInto(stream, onBorrowedRead)) {
+      this.reads = new SharedBufferReads(stream, this.decoder);
+      this.handle = writeHandleOf(stream);
+    } else {
+      stream.on("data", onStreamData);
+    }
     stream.on("error", onStreamError);
     stream.on("end", onStreamEnd);
     // One "close" listener for both the connection and the address slot: no second listener and array per socket.
@@ -162,7 +174,12 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
 
   /** Output not yet taken by the peer: this turn's batch and what the socket holds (retained delivery waits on it). */
   get unsentBytes(): number {
-    return this.outLength + this.stream.writableLength;
+    return this.outLength + this.backlog();
+  }
+
+  /** Bytes handed to the socket and not yet taken by the kernel: the stream's, and direct writes libuv queued. */
+  private backlog(): number {
+    return this.stream.writableLength + this.handleQueued;
   }
 
   get clientId(): string | undefined {
@@ -241,7 +258,7 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
         this.close("limit-exceeded", new LimitExceeded("pre-auth-bytes", `more than ${maxBytes} bytes or ${maxPackets} packets sent ${what}`));
         return false;
       }
-      pending.push(packet);
+      pending.push(keepPacket(packet));
       (this.pendingSizes ??= []).push(size);
       this.pendingBytes += size;
       return true;
@@ -484,7 +501,7 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
       const at = this.reserve(size);
       if (at < 0) return;
       const out = this.out as Buffer;
-      lastPublish.buf.copy(out, at, lastPublish.at, lastPublish.at + size);
+      copyBytes(lastPublish.buf, lastPublish.at, lastPublish.at + size, out, at);
       out[at] = publishFlags(qos, retain, dup);
       if (withId) {
         const idAt = at + lastPublish.idOffset;
@@ -643,16 +660,19 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
     }
     if (out === null) {
       if (this.state === ConnState.Closed && !this.stream.writable) return -1;
-      out = this.out = Buffer.allocUnsafe(Math.max(size, this.outHint));
+      const room = size > this.outHint ? size : this.outHint;
+      out = this.out = takeSpare(room) ?? Buffer.allocUnsafe(room > MIN_BATCH ? room : MIN_BATCH);
       this.outLength = 0;
-      batched.push(this);
+      batched[batchedCount++] = this;
       if (!flushScheduled) {
         flushScheduled = true;
         // The turn's first read (or no read: a timer, the journal's answer) is written as soon as it is handled, as
         // a lone client's round trip wants; after more reads in one turn the loop is busy, and what they write
         // waits for the turn's end, to leave together.
-        if (turnReads <= 1) process.nextTick(flushBatched);
-        else setImmediate(flushBatched);
+        if (turnReads > 1) setImmediate(flushBatched);
+        // In a read's callback (`endRead`) the batch goes out when the callback returns; without a read (a timer, the
+        // journal's answer), after this callback (`nextTick`).
+        else if (!reading) process.nextTick(flushBatched);
       }
     } else if (this.outLength + size > out.length) {
       const bigger = Buffer.allocUnsafe(Math.max(out.length * 2, this.outLength + size));
@@ -672,10 +692,12 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
     this.out = null;
     this.outLength = 0;
     // The next batch starts at this one's size, so a steady stream does not regrow its batch every tick.
-    this.outHint = length < MIN_BATCH ? MIN_BATCH : length < MAX_BATCHED_PACKET ? length : MAX_BATCHED_PACKET;
+    this.outHint = length < MAX_BATCHED_PACKET ? length : MAX_BATCHED_PACKET;
     if (this.state === ConnState.Closed && !this.stream.writable) return;
     this.broker.stats.bytesSent += length;
-    this.send(length === out.length ? out : out.subarray(0, length));
+    const bytes = length === out.length ? out : out.subarray(0, length);
+    // Taken by the kernel at once: the batch's bytes serve a later batch (broker/spare-batches.ts).
+    if (this.send(bytes)) recycle(bytes, out);
   }
 
   /**
@@ -685,20 +707,45 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
    * `limits.socketHighWaterMark` (Node 22 raised the default from 16 to 64 KiB, and WebSocket and TLS streams have
    * their own). Writes stay callback-free while the client keeps up.
    */
-  private send(buf: Buffer): void {
+  private send(buf: Buffer): boolean {
     const stream = this.stream;
-    if (stream.writableLength > 0 || buf.length > this.broker.config.limits.socketHighWaterMark) {
+    let taken = false;
+    if (this.handle !== null && stream.writableLength === 0 && stream.writable) {
+      // Plain TCP while the stream holds nothing: straight to the handle (broker/direct-writes.ts).
+      const result = writeDirect(this.handle, buf, this);
+      if (result === QUEUED) this.handleQueued += buf.length;
+      else if (result < 0) {
+        stream.destroy(writeError(result));
+        return false;
+      } else {
+        taken = true;
+        // Found congested before this write (`saturated`, a large batch) and all of it was taken at once: no write
+        // is left to report back, so the check a stream write's callback made comes after this turn's writes.
+        if (this.congested) process.nextTick(afterTakenWrite, this);
+      }
+    } else if (this.backlog() > 0 || buf.length > this.broker.config.limits.socketHighWaterMark) {
       stream.write(buf, (this.onWritten ??= this.written.bind(this)));
     } else {
       stream.write(buf);
     }
     // What the socket could not take now is what the client has not read.
-    this.checkCongestion(stream.writableLength);
+    this.checkCongestion(this.backlog());
+    return taken;
+  }
+
+  /** DirectWriter: a direct write libuv queued reached the kernel (or failed: the stream is destroyed, as `net` does). */
+  onDirectWritten(bytes: number, status: number): void {
+    this.handleQueued -= bytes;
+    if (status < 0) {
+      if (!this.stream.destroyed) this.stream.destroy(writeError(status));
+      return;
+    }
+    this.written();
   }
 
   /** A backed-up write reached the kernel: the client is reading again once half the high-water mark is left. */
-  private written(): void {
-    if (this.congested && this.stream.writableLength <= this.broker.config.limits.socketHighWaterMark / 2) {
+  written(): void {
+    if (this.congested && this.backlog() <= this.broker.config.limits.socketHighWaterMark / 2) {
       this.onDrain();
     }
   }
@@ -711,7 +758,7 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
    * (it is written then), so a burst to a client that keeps up is not mistaken for congestion.
    */
   saturated(): boolean {
-    if (!this.congested) this.checkCongestion(this.stream.writableLength + this.outLength);
+    if (!this.congested) this.checkCongestion(this.backlog() + this.outLength);
     return this.congested;
   }
 
@@ -768,14 +815,33 @@ function onCredentialsExpiry(conn: Connection, epochMs: number): void {
 
 function onStreamData(this: ConnectionStream, chunk: Buffer): void {
   if (turnReads++ === 0) setImmediate(endTurn);
-  this[kConnection].onData(chunk);
+  reading = true;
+  try {
+    this[kConnection].onData(chunk);
+  } finally {
+    endRead();
+  }
 }
 
 function onBorrowedRead(this: Duplex, length: number, buf: Buffer): boolean {
   if (turnReads++ === 0) setImmediate(endTurn);
-  (this as ConnectionStream)[kConnection].onBorrowedData(buf, length);
+  reading = true;
+  try {
+    (this as ConnectionStream)[kConnection].onBorrowedData(buf, length);
+  } finally {
+    endRead();
+  }
   // Reading is paused by the connection's SharedBufferReads (or, at its bound, by `stream.pause()`), never here.
   return true;
+}
+
+/**
+ * The end of a read's callback: what the turn's first read batched is written now, as a `nextTick` after the callback
+ * wrote it before (without allocating a tick per read).
+ */
+function endRead(): void {
+  reading = false;
+  if (flushScheduled && turnReads <= 1) flushBatched();
 }
 
 function onStreamError(this: ConnectionStream, err: Error): void {
@@ -802,8 +868,17 @@ function onStreamDrain(this: ConnectionStream): void {
  * for the end of each callback: packets that many clients' reads send to one connection (a backend subscriber of a
  * whole fleet, each device's publish arriving in a read of its own) leave in one write.
  */
-const batched: Connection[] = [];
+const batched: (Connection | null)[] = [];
+/**
+ * Entries of `batched` in use. The array is kept between turns and its entries cleared: setting `length = 0` gave
+ * its backing store up, and the next turn's first push allocated one again (~150 B per turn).
+ */
+let batchedCount = 0;
+/** A turn that batched for more connections than this does not keep the array that long. */
+const KEEP_BATCHED = 4096;
 let flushScheduled = false;
+/** A read's callback is running: what the turn's first read batches is written at its end (`endRead`). */
+let reading = false;
 /** Reads handled since this turn of the event loop began (reset by `endTurn`, the turn's first immediate). */
 let turnReads = 0;
 
@@ -814,8 +889,10 @@ function endTurn(): void {
 function flushBatched(): void {
   flushScheduled = false;
   // A flush may batch more (to another connection): those are appended and written in this same pass.
-  for (let i = 0; i < batched.length; i++) (batched[i] as Connection).flush();
-  batched.length = 0;
+  for (let i = 0; i < batchedCount; i++) (batched[i] as Connection).flush();
+  if (batchedCount > KEEP_BATCHED) batched.length = 0;
+  else for (let i = 0; i < batchedCount; i++) batched[i] = null;
+  batchedCount = 0;
 }
 
 /** A batch starts with room for at least this many bytes (Buffer.allocUnsafe takes small ones from Node's pool). */
@@ -825,12 +902,28 @@ const MAX_BATCHED_PACKET = 16 * 1024;
 /** A connection's batch is written as soon as it would grow past this many bytes. */
 const MAX_BATCH = 64 * 1024;
 
+/** `bytes` (the written part of batch `out`) are free again: the last PUBLISH's copy forgets them, then a spare. */
+function recycle(bytes: Buffer, out: Buffer): void {
+  // The last PUBLISH's bytes are about to be overwritten: the next receiver encodes its own.
+  if (lastPublish.buf === out) {
+    lastPublish.msg = null;
+    lastPublish.buf = NO_BYTES;
+  }
+  giveSpare(bytes);
+}
+
+const NO_BYTES = Buffer.alloc(0);
+
 /**
  * The last PUBLISH written into a batch. The broker hands one message to all its receivers in a row, so the next
  * receiver of the same message copies these bytes instead of encoding them again. The bytes are never overwritten:
- * a batch buffer is only ever appended to, and a flushed or outgrown one is not reused.
+ * a batch buffer is only ever appended to, and one given back as a spare is forgotten here first (`recycle`).
  */
 const lastPublish = { msg: null as Message | null, withId: false, buf: Buffer.alloc(0) as Buffer, at: 0, size: 0, idOffset: 0 };
+
+function afterTakenWrite(conn: Connection): void {
+  conn.written();
+}
 
 function onConnectTimeout(conn: Connection): void {
   conn.onConnectTimeout();

@@ -1,6 +1,6 @@
 import type { QoS } from "mqtt-packet";
 import type { ClientPolicy, DeliveryGuard } from "../core/auth/types.js";
-import { orderKey, orderTag } from "../core/order-key.js";
+import { orderKeyPrefix, orderTag } from "../core/order-key.js";
 import { sentPacketId } from "../core/store/sent-boundary.js";
 import type { SessionSnapshot, StoredOutgoing, StoreOp, StoreOpResult } from "../core/store/types.js";
 import type { SubscriptionWord } from "../core/subscription-word.js";
@@ -9,6 +9,8 @@ import type { Journal, ResultTarget } from "./journal.js";
 import type { Link5 } from "./link5.js";
 import { undeliverable } from "./publish5.js";
 import { Deque } from "./queue.js";
+import { InflightTable } from "./inflight-table.js";
+import { outgoing, releaseOutgoing } from "./outgoing-pool.js";
 import { fromStored, onePerPacketId } from "./stored-outgoing.js";
 import { outOfOrder } from "./stream-order.js";
 import { SubscriptionMap } from "../core/subscription-map.js";
@@ -96,7 +98,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
    * in flight to them, nor an inbound QoS 2 one, while connected. Methods that only read or clear it check the
    * field, so an idle session keeps none of these collections.
    */
-  private inflightMap: Map<number, Outgoing> | null = null;
+  private inflightMap: InflightTable<Outgoing> | null = null;
   private inboundQos2Set: Set<number> | null = null;
   private inboundRootsMap: Map<number, string> | null = null;
   /** QoS 1/2 deliveries allowed in flight: `limits.maxInflight`, or less when an MQTT 5 client's Receive Maximum is. */
@@ -105,8 +107,8 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
   readonly queue = new Deque<Outgoing>(0);
 
   /** Outgoing QoS 1/2 messages sent and not yet acknowledged, by packet id (created on first use). */
-  get inflight(): Map<number, Outgoing> {
-    return (this.inflightMap ??= new Map());
+  get inflight(): InflightTable<Outgoing> {
+    return (this.inflightMap ??= new InflightTable());
   }
 
   /** How many outgoing messages are in flight; allocates nothing. */
@@ -158,8 +160,12 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
   }
   /** Fencing epoch of the current claim; 0 when the store was not used (a clean session while the store is down). */
   epoch = 0;
-  /** The publisher part of this client's order keys (decision 038), made at its first QoS 1/2 publish. */
-  private orderTag: string | null = null;
+  /**
+   * What this client's order keys (decision 038) start with under `epoch` (its publisher part and the epoch), made at
+   * its first QoS 1/2 publish under the epoch; `prefixEpoch` is the epoch it was made for.
+   */
+  private prefix: string | null = null;
+  private prefixEpoch = 0;
   /** QoS 1/2 publishes received from this client (the `n` of its order keys). */
   private published = 0;
   /** The connection currently claiming this session (CONNECT in progress), or null. */
@@ -187,7 +193,24 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
 
   /** The order key of the next QoS 1/2 message this client publishes (core/order-key.ts, decision 038). */
   nextOrderKey(): string {
-    return orderKey((this.orderTag ??= orderTag(this.clientId)), this.epoch, ++this.published);
+    return `${this.orderPrefix}${this.countPublish().toString(36)}`;
+  }
+
+  /** What the order keys of this client's publishes under the current epoch start with (core/order-key.ts `orderKeyPrefix`). */
+  get orderPrefix(): string {
+    if (this.prefix === null || this.prefixEpoch !== this.epoch) {
+      this.prefix = orderKeyPrefix(orderTag(this.clientId), this.epoch);
+      this.prefixEpoch = this.epoch;
+    }
+    return this.prefix;
+  }
+
+  /**
+   * Counts a QoS 1/2 publish of this client and returns its `n`: with `orderPrefix`, its order key (`nextOrderKey`,
+   * or built when read by broker/published-message.ts).
+   */
+  countPublish(): number {
+    return ++this.published;
   }
 
   /** Another node claimed this session (`node`), or null once this node holds it again. */
@@ -317,7 +340,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
   discardOutgoing(mayReceive: (topic: string) => boolean): Message[] {
     const dropped: Message[] = [];
     const stored = this.persistent;
-    for (const [packetId, out] of this.inflightMap ?? NO_INFLIGHT) {
+    for (const [packetId, out] of this.inflightMap?.entries() ?? NO_INFLIGHT) {
       // A released message (PUBREL sent) completes as it is; a QoS 2 PUBLISH in flight is released with PUBREL
       // instead of re-sent, so the client's packet id state ends (as in `withhold`).
       if (out.state === OutState.AwaitComp || mayReceive(out.msg.topic)) continue;
@@ -547,8 +570,13 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
 
   private complete(out: Outgoing): void {
     this.inflight.delete(out.packetId);
-    if (this.persistent && out.seq !== 0) {
-      this.host.journal.write({ op: "outgoing.delete", clientId: this.clientId, epoch: this.epoch, seq: out.seq });
+    if (this.persistent) {
+      if (out.seq !== 0) this.host.journal.write({ op: "outgoing.delete", clientId: this.clientId, epoch: this.epoch, seq: out.seq });
+    } else if (out.seq === 0 && out.durable) {
+      // A clean session's record is referred to by its in-flight table alone (broker/outgoing-pool.ts). One made
+      // while the session was persistent (a clean reconnect without the store keeps the session) may still be the
+      // context of a store write: it has a seq, or is not durable yet, and is left alone.
+      releaseOutgoing(out);
     }
     this.drain();
   }
@@ -641,7 +669,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
    */
   takeShared(): { msg: Message; group: string }[] {
     const taken: { msg: Message; group: string }[] = [];
-    for (const [packetId, out] of this.inflightMap ?? NO_INFLIGHT) {
+    for (const [packetId, out] of this.inflightMap?.entries() ?? NO_INFLIGHT) {
       if (out.group === undefined || out.qos !== 1) continue;
       this.inflight.delete(packetId);
       taken.push({ msg: out.msg, group: out.group });
@@ -847,8 +875,8 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
   }
 }
 
-/** Iterated in place of a session's in-flight map when it has none: never written to. */
-const NO_INFLIGHT: ReadonlyMap<number, Outgoing> = new Map();
+/** Iterated in place of a session's in-flight table when it has none: never written to. */
+const NO_INFLIGHT: readonly [number, Outgoing][] = Object.freeze([]) as readonly [number, Outgoing][];
 
 /** A "PUBREL sent" record on its way to the store, with the claim it was written under. */
 interface PubrelSent {
@@ -878,10 +906,3 @@ function isNotQos0(out: Outgoing): boolean {
   return out.qos !== 0;
 }
 
-/** A new outgoing delivery, with its MQTT 5 Subscription Identifiers when there are any. */
-function outgoing(msg: Message, qos: QoS, retain: boolean, durable: boolean, subIds: readonly number[] | undefined, group?: string): Outgoing {
-  const out: Outgoing = { msg, qos, retain, packetId: 0, state: OutState.AwaitAck, seq: 0, durable };
-  if (subIds !== undefined) out.subIds = [...subIds];
-  if (group !== undefined) out.group = group;
-  return out;
-}

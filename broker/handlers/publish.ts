@@ -10,6 +10,7 @@ import { AckType } from "../codec.js";
 import type { Connection } from "../connection.js";
 import { LimitExceeded, ProtocolError } from "../errors.js";
 import { requirePacketId } from "./packet-id.js";
+import { keepPacket } from "../lent-packets.js";
 import type { StoreOpResult } from "../../core/store/types.js";
 import type { ResultTarget } from "../journal.js";
 
@@ -102,7 +103,8 @@ export function handlePublish(conn: Connection, packet: Publish5Packet): void {
     // its place among the publisher's messages instead of taking that node's newer claim's key.
     const root = pending ?? (durable ? broker.qos2Root(session) : null);
     if (root !== null && pending === undefined) {
-      const record: RootRecord = { conn, session, packet, root };
+      // Handled again once the record is applied: a packet the decoder lent is copied (broker/lent-packets.ts).
+      const record: RootRecord = { conn, session, packet: keepPacket(packet), root };
       broker.journal.write({ op: "inbound2.add", clientId: session.clientId, epoch: session.epoch, packetId, root }, ROOT_RECORDED, record);
       conn.suspend();
       return;

@@ -4,6 +4,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startTestBroker } from "../helpers/broker.js";
 import { useBroker } from "../helpers/fixture.js";
 import { RawClient } from "../helpers/raw-client.js";
+import { MemoryStore } from "../../core/store/memory.js";
+import { orderKey, orderTag } from "../../core/order-key.js";
 
 /** Opens a raw connection with the given client id and clean flag; returns the client and its CONNACK. */
 async function connectRaw(port: number, clientId: string, clean: boolean): Promise<{ c: RawClient; connack: IConnackPacket }> {
@@ -365,5 +367,40 @@ describe("in-flight window and takeover (maxInflight=2)", () => {
     expect(await c.silentFor(150)).toBe(true);
     await disconnect(c);
     pub.destroy();
+  });
+});
+
+describe("order keys of stored messages (decision 038)", () => {
+  const store = new MemoryStore();
+  const f = useBroker({}, undefined, store);
+
+  it("a QoS 1/2 message stored for an offline persistent session carries <publisher>.<epoch>.<n>, taken when it was received", async () => {
+    const sub = await f.raw({ clientId: "ok-sub", clean: false });
+    sub.send({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic: "ok/#", qos: 2 }] });
+    await sub.expect("suback");
+    await disconnect(sub);
+    // Persistent publisher: its claims have epochs, and its second connection a higher one.
+    const pub = await f.raw({ clientId: "ok-pub", clean: false });
+    pub.send(publishPacket("ok/a", "1", 1, 1));
+    await pub.expect("puback");
+    pub.send(publishPacket("ok/a", "2", 2, 2));
+    await pub.expect("pubrec");
+    pub.send({ cmd: "pubrel", messageId: 2 });
+    await pub.expect("pubcomp");
+    const epoch1 = f.b.broker.sessions.get("ok-pub")?.epoch as number;
+    await disconnect(pub);
+    const again = await f.raw({ clientId: "ok-pub", clean: false });
+    const epoch2 = f.b.broker.sessions.get("ok-pub")?.epoch as number;
+    expect(epoch2).toBeGreaterThan(epoch1);
+    again.send(publishPacket("ok/a", "3", 1, 3));
+    await again.expect("puback");
+    const stored = (await store.getSession("ok-sub"))?.outgoing ?? [];
+    const tag = orderTag("ok-pub");
+    expect(stored.map((o) => [o.msg.payload.toString(), o.msg.order])).toEqual([
+      ["1", orderKey(tag, epoch1, 1)],
+      ["2", orderKey(tag, epoch1, 2)],
+      ["3", orderKey(tag, epoch2, 3)],
+    ]);
+    await disconnect(again);
   });
 });

@@ -75,6 +75,28 @@ describe("delivery batched per tick", () => {
     }
   });
 
+  it("round after round of messages of changing sizes to several receivers: a batch's memory, used again for later batches, never mixes two messages", async () => {
+    // A batch the kernel took at once is used again for a later one (connection.ts, `spares`), and the bytes of the
+    // last PUBLISH written are copied for its next receiver: sizes that change every round make batches land in
+    // spares larger than they need and leave spares of every size behind.
+    const subs = [await f.raw(), await f.raw(), await f.raw()];
+    for (const [q, s] of subs.entries()) expect(await s.subscribe("batch/sizes/#", Math.min(q, 1) as 0 | 1)).toEqual([Math.min(q, 1)]);
+    const pub = await f.raw();
+    const sizes = Array.from({ length: 120 }, (_, i) => (i * 37) % 130);
+    const received: string[][] = subs.map(() => []);
+    for (const [i, size] of sizes.entries()) {
+      const payload = Buffer.alloc(size, 0x61 + (i % 26));
+      pub.send({ cmd: "publish", topic: `batch/sizes/${"x".repeat(i % 7)}`, payload, qos: 1, messageId: i + 1, retain: false, dup: false });
+      await pub.expect("puback");
+      for (const [k, s] of subs.entries()) {
+        const [p] = await receive(s, 1);
+        received[k]?.push(`${(p as IPublishPacket).topic} ${(p as IPublishPacket).payload.toString()}`);
+      }
+    }
+    const want = sizes.map((size, i) => `batch/sizes/${"x".repeat(i % 7)} ${String.fromCharCode(0x61 + (i % 26)).repeat(size)}`);
+    for (const got of received) expect(got).toEqual(want);
+  });
+
   it("a retained message goes to a new subscriber with RETAIN 1 and to existing ones with RETAIN 0, in the same tick", async () => {
     const existing = await f.raw();
     expect(await existing.subscribe("batch/retained", 1)).toEqual([1]);
@@ -88,5 +110,41 @@ describe("delivery batched per tick", () => {
     const [stored] = await receive(late, 1);
     expect(stored?.retain).toBe(true);
     expect(stored?.payload.toString()).toBe("kept");
+  });
+});
+
+describe("a message queued for one receiver, written after another receiver's batch was used again (maxInflight 1)", () => {
+  const g = useBroker({ limits: { maxInflight: 1 } });
+
+  it("reaches the queued receiver intact: the bytes kept for the next receiver are forgotten once their batch is reused", async () => {
+    // A publishes and receives its own messages; B's window (1) is full, so M waits in B's queue while A's batch
+    // (M and A's PUBACK) is written, given back as a spare, and used for A's next batch (PINGRESP).
+    const a = await g.raw();
+    const b = await g.raw();
+    expect(await a.subscribe("batch/stale/#", 1)).toEqual([1]);
+    expect(await b.subscribe("batch/stale/#", 1)).toEqual([1]);
+    const publish = async (messageId: number, payload: string): Promise<void> => {
+      a.send({ cmd: "publish", topic: `batch/stale/${messageId}`, payload: Buffer.from(payload), qos: 1, messageId, retain: false, dup: false });
+      const seen: string[] = [];
+      while (seen.length < 2) {
+        const p = await a.next(5000);
+        seen.push(p.cmd);
+        if (p.cmd === "publish") {
+          expect(p.payload.toString()).toBe(payload);
+          a.send({ cmd: "puback", messageId: p.messageId as number });
+        }
+      }
+      expect(seen.sort()).toEqual(["puback", "publish"]);
+    };
+    await publish(1, "first");
+    const p1 = (await b.next(5000)) as IPublishPacket;
+    expect(p1.payload.toString()).toBe("first");
+    await publish(2, "the second message");
+    a.send({ cmd: "pingreq" });
+    await a.expect("pingresp");
+    // B's acknowledgement lets M out of its queue: written then, with M still the last message written.
+    b.send({ cmd: "puback", messageId: p1.messageId as number });
+    const [m] = await receive(b, 1);
+    expect([(m as IPublishPacket).topic, (m as IPublishPacket).payload.toString()]).toEqual(["batch/stale/2", "the second message"]);
   });
 });

@@ -1,7 +1,7 @@
 import { generate, parser as createParser, type Packet } from "mqtt-packet";
 import { describe, expect, it } from "vitest";
 import { parseFrame } from "../../broker/codec.js";
-import { decodeString, headerError, PacketDecoder, type PacketSink } from "../../broker/decoder.js";
+import { copyBytes, decodeString, headerError, PacketDecoder, type PacketSink } from "../../broker/decoder.js";
 
 // The broker's packet decoder (broker/decoder.ts) against raw bytes: golden packets, the same packets as
 // mqtt-packet reads them, every split across chunks, many packets per chunk, and malformed input.
@@ -293,5 +293,53 @@ describe("headerError", () => {
     for (let b = 0; b < 256; b++) if (headerError(b) === null) ok.push(b);
     const publish = Array.from({ length: 16 }, (_, i) => 0x30 | i).filter((b) => (b & 0x06) !== 0x06);
     expect(ok).toEqual([0x10, 0x20, ...publish, 0x40, 0x50, 0x62, 0x70, 0x82, 0x90, 0xa2, 0xb0, 0xc0, 0xd0, 0xe0]);
+  });
+});
+
+describe("copyBytes", () => {
+  it("copies any range into any place, by loop (small) or Buffer#copy (larger), as Buffer#copy does", () => {
+    const src = Buffer.from(Array.from({ length: 300 }, (_, i) => (i * 7 + 3) & 0xff));
+    for (const length of [0, 1, 2, 63, 64, 65, 100, 200]) {
+      for (const start of [0, 1, 17, 300 - length]) {
+        for (const at of [0, 5]) {
+          const got = Buffer.alloc(at + length + 3, 0xee);
+          const want = Buffer.alloc(at + length + 3, 0xee);
+          copyBytes(src, start, start + length, got, at);
+          src.copy(want, at, start, start + length);
+          expect(got.equals(want), `length ${length} from ${start} to ${at}`).toBe(true);
+        }
+      }
+    }
+  });
+});
+
+describe("a PUBLISH topic equal to the previous one", () => {
+  /** A 3.1.1 QoS 0 PUBLISH with these topic bytes and payload "x". */
+  const publishBytes = (topic: Buffer): Buffer => Buffer.concat([bytes(0x30, 2 + topic.length + 1, topic.length >> 8, topic.length & 0xff), topic, bytes(0x78)]);
+
+  it("is read the same, and a topic of the same length with other bytes is read as itself", () => {
+    const seen: string[] = [];
+    const decoder = new PacketDecoder({ onPacket: (p) => (seen.push((p as { topic: string }).topic), true), onDecodeError: (e) => seen.push(`error: ${e.message}`), onOversize: () => {} }, 1 << 20, true);
+    for (const t of ["a/b", "a/b", "a/c", "é/b", "é/b", "a/b", "xyz"]) decoder.push(publishBytes(Buffer.from(t)), undefined, true);
+    expect(seen).toEqual(["a/b", "a/b", "a/c", "é/b", "é/b", "a/b", "xyz"]);
+  });
+
+  it("after a topic with é (2 bytes in UTF-8), a lone 0xE9 byte in its place is still ill-formed UTF-8 (MQTT-1.5.3-1)", () => {
+    const errors: string[] = [];
+    const topics: string[] = [];
+    const decoder = new PacketDecoder({ onPacket: (p) => (topics.push((p as { topic: string }).topic), true), onDecodeError: (e) => errors.push(e.message), onOversize: () => {} }, 1 << 20, true);
+    // "é" is one character: a one-byte topic 0xE9 has the same length as the string and the same char code.
+    decoder.push(publishBytes(Buffer.from("é")));
+    decoder.push(publishBytes(bytes(0xe9)));
+    expect(topics).toEqual(["é"]);
+    expect(errors).toEqual([expect.stringContaining("ill-formed UTF-8")]);
+  });
+
+  it("a U+0000 in a topic after an equal-length one is still refused (MQTT-1.5.3-2)", () => {
+    const errors: string[] = [];
+    const decoder = new PacketDecoder({ onPacket: () => true, onDecodeError: (e) => errors.push(e.message), onOversize: () => {} }, 1 << 20, true);
+    decoder.push(publishBytes(Buffer.from("ab")));
+    decoder.push(publishBytes(bytes(0x61, 0x00)));
+    expect(errors).toEqual([expect.stringContaining("U+0000")]);
   });
 });
