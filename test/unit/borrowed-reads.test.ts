@@ -1,4 +1,3 @@
-import { createServer, connect, type Server, type Socket } from "node:net";
 import { PassThrough } from "node:stream";
 import { generate, type Packet } from "mqtt-packet";
 import { afterEach, describe, expect, it } from "vitest";
@@ -8,6 +7,7 @@ import type { Auth, ConnectDecision } from "../../core/auth/types.js";
 import { createAllowAll } from "../../core/auth/allow-all.js";
 import { startTestBroker, type TestBroker } from "../helpers/broker.js";
 import { RawClient } from "../helpers/raw-client.js";
+import { socketPair } from "../helpers/socket-pair.js";
 import { until } from "../helpers/wait.js";
 
 // Plain TCP connections read into one buffer all of them share (broker/borrowed-reads.ts, decision 039): bytes
@@ -19,22 +19,6 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-/** A server socket and the client socket connected to it. */
-async function socketPair(): Promise<{ server: Socket; client: Socket }> {
-  let accepted: (s: Socket) => void = () => {};
-  const got = new Promise<Socket>((r) => (accepted = r));
-  const srv: Server = createServer({ allowHalfOpen: true }, (s) => accepted(s));
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  const port = (srv.address() as { port: number }).port;
-  const client = connect({ port, host: "127.0.0.1" });
-  const server = await got;
-  cleanups.push(() => {
-    client.destroy();
-    server.destroy();
-    return new Promise<void>((r) => srv.close(() => r()));
-  });
-  return { server, client };
-}
 
 /** Records the bytes pushed to it, copying them (a borrowed chunk is overwritten by the next read). */
 function byteSink(): ChunkSink & { bytes: Buffer[]; total: () => number } {
@@ -50,7 +34,7 @@ function byteSink(): ChunkSink & { bytes: Buffer[]; total: () => number } {
 
 describe("readInto", () => {
   it("takes a plain socket a server accepted on this Node (the fast path is active), and hands each read over", async () => {
-    const { server, client } = await socketPair();
+    const { server, client } = await socketPair(cleanups, { allowHalfOpen: true });
     const reads: string[] = [];
     const buffers = new Set<Buffer>();
     expect(readInto(server, (length, buf) => (reads.push(buf.toString("latin1", 0, length)), buffers.add(buf), true))).toBe(true);
@@ -64,7 +48,7 @@ describe("readInto", () => {
 
   it("leaves other streams, and a socket already set, to read the usual way", async () => {
     expect(readInto(new PassThrough(), () => true)).toBe(false);
-    const { server } = await socketPair();
+    const { server } = await socketPair(cleanups, { allowHalfOpen: true });
     expect(readInto(server, () => true)).toBe(true);
     expect(readInto(server, () => true)).toBe(false);
   });
@@ -72,7 +56,7 @@ describe("readInto", () => {
 
 describe("SharedBufferReads", () => {
   it("keeps what arrives while paused, stops the socket at its high-water mark, and hands everything over in order on resume", async () => {
-    const { server, client } = await socketPair();
+    const { server, client } = await socketPair(cleanups, { allowHalfOpen: true });
     const sink = byteSink();
     const reads = new SharedBufferReads(server, sink);
     expect(readInto(server, (length, buf) => (reads.onRead(buf, length), true))).toBe(true);
@@ -93,7 +77,7 @@ describe("SharedBufferReads", () => {
   });
 
   it("stops handing over kept bytes when one of them pauses reading again, and goes on at the next resume", async () => {
-    const { server, client } = await socketPair();
+    const { server, client } = await socketPair(cleanups, { allowHalfOpen: true });
     const got: string[] = [];
     let reads: SharedBufferReads | null = null;
     const sink: ChunkSink = {
@@ -119,7 +103,7 @@ describe("SharedBufferReads", () => {
   });
 
   it("an end of stream while bytes are kept takes effect once they are handed over", async () => {
-    const { server, client } = await socketPair();
+    const { server, client } = await socketPair(cleanups, { allowHalfOpen: true });
     const sink = byteSink();
     const reads = new SharedBufferReads(server, sink);
     readInto(server, (length, buf) => (reads.onRead(buf, length), true));

@@ -1,6 +1,7 @@
-import { createServer, connect, type Server, type Socket } from "node:net";
+import type { Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { type DirectWriter, QUEUED, WRITTEN, writeDirect, writeError, writeHandleOf } from "../../broker/direct-writes.js";
+import { socketPair } from "../helpers/socket-pair.js";
 import { until } from "../helpers/wait.js";
 
 // Plain TCP connections write straight to the socket's handle while the stream holds nothing
@@ -12,22 +13,6 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-/** A server socket and the client socket connected to it. */
-async function socketPair(): Promise<{ server: Socket; client: Socket }> {
-  let accepted: (s: Socket) => void = () => {};
-  const got = new Promise<Socket>((r) => (accepted = r));
-  const srv: Server = createServer((s) => accepted(s));
-  await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
-  const port = (srv.address() as { port: number }).port;
-  const client = connect({ port, host: "127.0.0.1" });
-  const server = await got;
-  cleanups.push(() => {
-    client.destroy();
-    server.destroy();
-    return new Promise<void>((r) => srv.close(() => r()));
-  });
-  return { server, client };
-}
 
 /** Collects what the client receives. */
 function received(client: Socket): () => Buffer {
@@ -50,12 +35,12 @@ function recorder(): DirectWriter & { done: { bytes: number; status: number }[] 
 
 describe("direct writes", () => {
   it("takes a plain socket a server accepted on this Node (the fast path is active)", async () => {
-    const { server } = await socketPair();
+    const { server } = await socketPair(cleanups);
     expect(writeHandleOf(server)).not.toBeNull();
   });
 
   it("a small write is taken at once and arrives", async () => {
-    const { server, client } = await socketPair();
+    const { server, client } = await socketPair(cleanups);
     const got = received(client);
     const handle = writeHandleOf(server);
     if (handle === null) throw new Error("no handle");
@@ -68,7 +53,7 @@ describe("direct writes", () => {
   });
 
   it("writes the kernel cannot take are queued, reported when written, and arrive in order with stream writes after them", async () => {
-    const { server, client } = await socketPair();
+    const { server, client } = await socketPair(cleanups);
     client.pause();
     const handle = writeHandleOf(server);
     if (handle === null) throw new Error("no handle");
@@ -96,7 +81,7 @@ describe("direct writes", () => {
   });
 
   it("queued writes of a socket destroyed before they went out are reported as failed, once each", async () => {
-    const { server, client } = await socketPair();
+    const { server, client } = await socketPair(cleanups);
     client.pause();
     const handle = writeHandleOf(server);
     if (handle === null) throw new Error("no handle");
