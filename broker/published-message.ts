@@ -1,5 +1,6 @@
 import type { QoS } from "mqtt-packet";
 import type { MessageProperties } from "../core/message-properties.js";
+import { orderKeyAt } from "../core/order-key.js";
 import type { Message } from "./types.js";
 
 /**
@@ -26,7 +27,7 @@ export class PublishedMessage implements Message {
   ) {}
 
   get order(): string {
-    return `${this.prefix}${this.n.toString(36)}`;
+    return orderKeyAt(this.prefix, this.n);
   }
 }
 

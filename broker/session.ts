@@ -1,6 +1,6 @@
 import type { QoS } from "mqtt-packet";
 import type { ClientPolicy, DeliveryGuard } from "../core/auth/types.js";
-import { orderKeyPrefix, orderTag } from "../core/order-key.js";
+import { orderKeyAt, orderKeyPrefix, orderTag } from "../core/order-key.js";
 import { sentPacketId } from "../core/store/sent-boundary.js";
 import type { SessionSnapshot, StoredOutgoing, StoreOp, StoreOpResult } from "../core/store/types.js";
 import type { SubscriptionWord } from "../core/subscription-word.js";
@@ -193,7 +193,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
 
   /** The order key of the next QoS 1/2 message this client publishes (core/order-key.ts, decision 038). */
   nextOrderKey(): string {
-    return `${this.orderPrefix}${this.countPublish().toString(36)}`;
+    return orderKeyAt(this.orderPrefix, this.countPublish());
   }
 
   /** What the order keys of this client's publishes under the current epoch start with (core/order-key.ts `orderKeyPrefix`). */

@@ -17,7 +17,12 @@ export function orderTag(clientId: string): string {
 }
 
 export function orderKey(tag: string, epoch: number, n: number): string {
-  return `${orderKeyPrefix(tag, epoch)}${n.toString(36)}`;
+  return orderKeyAt(orderKeyPrefix(tag, epoch), n);
+}
+
+/** The key of the `n`th publish under `prefix` (`orderKeyPrefix`). */
+export function orderKeyAt(prefix: string, n: number): string {
+  return `${prefix}${n.toString(36)}`;
 }
 
 /**
