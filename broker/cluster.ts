@@ -588,13 +588,20 @@ export class Cluster implements ResultTarget<Reroute> {
     // drained message is named by its queue too: a match forward goes to several nodes under one id, so the copy
     // drained from a dead node's queue may carry the id of one this node handled from its own queue, and forwards
     // derived alike would be dropped by their receivers' dedup as repeats (decision 036, seed 19).
-    this.derived = 0;
-    this.handling = deadNode === null ? m.id : `${m.id}@${deadNode}`;
-    try {
+    this.handlingAs(deadNode === null ? m.id : `${m.id}@${deadNode}`, () => {
       const dedupId = m.type === "deliver" ? (m.root ?? m.id) : m.id;
       // What a node that a session here was claimed from passes on goes ahead of what the session holds (decision 031).
       if (m.type === "deliver" && deadNode === null) this.settler.ahead(m.origin, () => this.broker.journal.withDedupId(dedupId, () => this.handleMessage(m, deadNode)));
       else this.broker.journal.withDedupId(dedupId, () => this.handleMessage(m, deadNode));
+    });
+  }
+
+  /** Runs `fn` as the handling of node message `id`: the forwards it makes get ids derived from it (`derivedId`). */
+  private handlingAs(id: string, fn: () => void): void {
+    this.derived = 0;
+    this.handling = id;
+    try {
+      fn();
     } finally {
       this.handling = null;
     }
@@ -618,13 +625,7 @@ export class Cluster implements ResultTarget<Reroute> {
    * the message's dedup id, so no session stores it twice.
    */
   private passOnLate(m: Extract<NodeMessage, { type: "deliver" }>): void {
-    this.derived = 0;
-    this.handling = `${m.id}^late`;
-    try {
-      this.broker.journal.withDedupId(m.root ?? m.id, () => this.routeRemote(fromWireMessage(m.msg), this.nodeId));
-    } finally {
-      this.handling = null;
-    }
+    this.handlingAs(`${m.id}^late`, () => this.broker.journal.withDedupId(m.root ?? m.id, () => this.routeRemote(fromWireMessage(m.msg), this.nodeId)));
   }
 
   private handleMessage(m: NodeMessage, deadNode: string | null): void {
