@@ -8,9 +8,9 @@ import { type LocalNode, startLocalCluster } from "../scripts/lib/local-cluster.
  * [--sample 20]`, under `flock /work/wt/bench.lock`; not in CI). A local cluster of three broker processes on one
  * redis-server. `sessions` persistent sessions, each subscribed to its own filter `scale/<id>/cmd` and to the
  * shared `scale/all`, are created through node-1 and left offline (in node-1's custody). Reports the heap of
- * node-2 and node-3 (which serve none of them) after a full GC, before and after, and their RSS; then checks that
- * a sample of the sessions gets a message published on node-2 to its own filter and one published on node-3 to the
- * shared filter, reconnecting through node-3.
+ * node-2 and node-3 (which serve none of them) after a full GC, their memory outside the heap and their RSS,
+ * before and after; then checks that a sample of the sessions gets a message published on node-2 to its own
+ * filter and one published on node-3 to the shared filter, reconnecting through node-3.
  */
 
 interface Args {
@@ -35,14 +35,21 @@ function rssMb(node: LocalNode): number {
   return m === null ? NaN : Math.round(Number(m[1]) / 1024);
 }
 
-/** Full GC in the broker (MQGATE_DEBUG_HEAP=1, broker/heap-probe.ts), then its heap in MB. */
-async function heapMb(node: LocalNode): Promise<number> {
-  const count = (node.output().match(/mqgate heap \d+/g) ?? []).length;
+const mb = (bytes: number): number => Math.round((bytes / 1024 / 1024) * 10) / 10;
+
+/**
+ * Full GC in the broker (MQGATE_DEBUG_HEAP=1, broker/heap-probe.ts), then its JavaScript heap and its memory
+ * outside the heap (`external`: buffers and typed arrays, where the exact routes live since decision 043) in MB.
+ */
+async function memoryMb(node: LocalNode): Promise<{ heap: number; external: number }> {
+  const pattern = /mqgate heap (\d+) total \d+ external (\d+)/g;
+  const count = [...node.output().matchAll(pattern)].length;
   node.child.kill("SIGUSR2");
   const deadline = Date.now() + 30_000;
   for (;;) {
-    const all = node.output().match(/mqgate heap (\d+)/g) ?? [];
-    if (all.length > count) return Math.round((Number(/(\d+)$/.exec(all[all.length - 1] as string)?.[1]) / 1024 / 1024) * 10) / 10;
+    const all = [...node.output().matchAll(pattern)];
+    const last = all[all.length - 1];
+    if (all.length > count && last !== undefined) return { heap: mb(Number(last[1])), external: mb(Number(last[2])) };
     if (Date.now() > deadline) throw new Error(`no heap figure from ${node.nodeId}`);
     await sleep(50);
   }
@@ -73,8 +80,8 @@ export async function main(argv: string[]): Promise<number> {
   try {
     const [n1, n2, n3] = cluster.nodes as [LocalNode, LocalNode, LocalNode];
     await sleep(2000);
-    const before = { n2: await heapMb(n2), n3: await heapMb(n3), rss2: rssMb(n2), rss3: rssMb(n3) };
-    console.error(`before: heap node-2 ${before.n2} MB, node-3 ${before.n3} MB`);
+    const before = { n2: await memoryMb(n2), n3: await memoryMb(n3), rss2: rssMb(n2), rss3: rssMb(n3) };
+    console.error(`before: node-2 ${JSON.stringify(before.n2)} MB, node-3 ${JSON.stringify(before.n3)} MB`);
     const createMs = await createSessions(n1, args);
     // Every route of node-1 in the store (one per session plus the shared one), then time for the others to apply it.
     const store = await connectRedisStore(cluster.redis.url);
@@ -82,7 +89,7 @@ export async function main(argv: string[]): Promise<number> {
     while (((await store.routeDigests()).digests["node-1"]?.count ?? 0) < args.sessions + 1 && Date.now() < routesDeadline) await sleep(200);
     const routeCount = (await store.routeDigests()).digests["node-1"]?.count ?? 0;
     await sleep(5000);
-    const after = { n2: await heapMb(n2), n3: await heapMb(n3), n1: await heapMb(n1), rss1: rssMb(n1), rss2: rssMb(n2), rss3: rssMb(n3) };
+    const after = { n2: await memoryMb(n2), n3: await memoryMb(n3), n1: await memoryMb(n1), rss1: rssMb(n1), rss2: rssMb(n2), rss3: rssMb(n3) };
 
     // A sample: its own filter from node-2, the shared one from node-3; read back through node-3.
     const step = Math.max(1, Math.floor(args.sessions / args.sample));
@@ -114,8 +121,9 @@ export async function main(argv: string[]): Promise<number> {
       sessions: args.sessions,
       createSeconds: Math.round(createMs / 100) / 10,
       routesOfNode1InStore: routeCount,
-      heapMb: { before, after },
-      heapGrowthMb: { node2: Math.round((after.n2 - before.n2) * 10) / 10, node3: Math.round((after.n3 - before.n3) * 10) / 10 },
+      memoryMb: { before, after },
+      heapGrowthMb: { node2: mb((after.n2.heap - before.n2.heap) * 1024 * 1024), node3: mb((after.n3.heap - before.n3.heap) * 1024 * 1024) },
+      externalGrowthMb: { node2: mb((after.n2.external - before.n2.external) * 1024 * 1024), node3: mb((after.n3.external - before.n3.external) * 1024 * 1024) },
       sharedFanOutSeconds: Math.round(fanOutMs / 100) / 10,
       sample: { checked: sample.length, gotBoth: ok },
     };

@@ -1,16 +1,27 @@
 import { digestStep, routeHash, type RouteDigest } from "../core/store/routes-types.js";
 import { SubscriptionTrie } from "../core/topic/index.js";
+import { ExactRoutes } from "./exact-routes.js";
+import { RouteHasher } from "./route-hash.js";
 import { parseShared } from "./shared.js";
 
 /**
  * The cluster's routes as this node knows them (decision 017): topic filter -> the other nodes with at least one
  * local subscriber for it. Compact: no session, no QoS; a filter without wildcards (most per-device filters) is
- * one Map entry whose value is the node id itself (shared string) while one node has it; wildcard filters go in
- * a small trie. Keeps per node the digest of its set, compared with the store's (RouteSync).
+ * kept as its keyed 64-bit tag and a node slot in typed arrays, not as a string (decision 043); wildcard filters
+ * go in a small trie. Keeps per node the digest of its set, compared with the store's (RouteSync).
  */
 export class RouteTable {
-  /** Exact filters: node id, or the node ids when several nodes have it. */
-  private readonly exact = new Map<string, string | string[]>();
+  /** Exact filters: (tag of the filter, node slot) pairs. */
+  private readonly exact = new ExactRoutes();
+  private readonly hasher: RouteHasher;
+  /** Node slot -> node id, for the nodes with exact routes (slot 0 is never used). */
+  private readonly slotNodes: (string | undefined)[] = [undefined];
+  private readonly slots = new Map<string, number>();
+  /** Exact routes per node slot; a slot is reused once its node has none. */
+  private readonly exactPerSlot: number[] = [0];
+  private readonly freeSlots: number[] = [];
+  private visiting: ((node: string) => void) | null = null;
+  private readonly visitSlot = (slot: number): void => this.visiting?.(this.slotNodes[slot] as string);
   private readonly wild = new SubscriptionTrie<string>();
   /**
    * Shared subscription routes (`$share/{ShareName}/{filter}`, a node with at least one member of the group), on
@@ -18,11 +29,15 @@ export class RouteTable {
    * group and message, decision 026).
    */
   private readonly shared = new SubscriptionTrie<SharedRoute>();
-  /** Wildcard filters per node (for `clear`; exact ones are found by a scan, which only a dead node costs). */
+  /** Wildcard and shared filters per node (for `clear`; exact ones go with their node slot). */
   private readonly wildByNode = new Map<string, Set<string>>();
   private readonly digests = new Map<string, RouteDigest>();
   private readonly nodeIds = new Map<string, string>();
   private routes = 0;
+
+  constructor(hasher: RouteHasher = new RouteHasher()) {
+    this.hasher = hasher;
+  }
 
   /** Number of (filter, node) routes. */
   get size(): number {
@@ -43,15 +58,13 @@ export class RouteTable {
       if (set === undefined) this.wildByNode.set(node, (set = new Set()));
       set.add(filter);
     } else {
-      const cur = this.exact.get(filter);
-      if (cur === undefined) this.exact.set(filter, node);
-      else if (typeof cur === "string") {
-        if (cur === node) return false;
-        this.exact.set(filter, [cur, node]);
-      } else {
-        if (cur.includes(node)) return false;
-        cur.push(node);
+      const slot = this.slotOf(node);
+      this.hasher.hash(filter);
+      if (!this.exact.add(this.hasher.hi, this.hasher.lo, slot)) {
+        this.releaseIfEmpty(slot);
+        return false;
       }
+      this.exactPerSlot[slot]!++;
     }
     this.step(node, filter, 1);
     return true;
@@ -66,17 +79,12 @@ export class RouteTable {
       if (!this.wild.remove(filter, node)) return false;
       this.wildByNode.get(node)?.delete(filter);
     } else {
-      const cur = this.exact.get(filter);
-      if (cur === undefined) return false;
-      if (typeof cur === "string") {
-        if (cur !== node) return false;
-        this.exact.delete(filter);
-      } else {
-        const i = cur.indexOf(node);
-        if (i < 0) return false;
-        cur.splice(i, 1);
-        if (cur.length === 1) this.exact.set(filter, cur[0] as string);
-      }
+      const slot = this.slots.get(node);
+      if (slot === undefined) return false;
+      this.hasher.hash(filter);
+      if (!this.exact.remove(this.hasher.hi, this.hasher.lo, slot)) return false;
+      this.exactPerSlot[slot]!--;
+      this.releaseIfEmpty(slot);
     }
     this.step(node, filter, -1);
     return true;
@@ -86,20 +94,26 @@ export class RouteTable {
   clear(node: string): void {
     for (const filter of [...(this.wildByNode.get(node) ?? [])]) this.remove(node, filter);
     this.wildByNode.delete(node);
-    if ((this.digests.get(node)?.count ?? 0) > 0) {
-      for (const [filter, cur] of this.exact) {
-        if (cur === node || (typeof cur !== "string" && cur.includes(node))) this.remove(node, filter);
-      }
+    const slot = this.slots.get(node);
+    if (slot !== undefined) {
+      this.routes -= this.exact.removeNode(slot);
+      this.exactPerSlot[slot] = 0;
+      this.releaseIfEmpty(slot);
     }
     this.digests.delete(node);
   }
 
   /** Calls `visit` for each node with a route matching `topic` (a node may be visited more than once). */
   match(topic: string, visit: (node: string) => void): void {
-    const cur = this.exact.get(topic);
-    if (cur !== undefined) {
-      if (typeof cur === "string") visit(cur);
-      else for (const n of cur) visit(n);
+    if (this.exact.size > 0) {
+      this.hasher.hash(topic);
+      const outer = this.visiting;
+      this.visiting = visit;
+      try {
+        this.exact.match(this.hasher.hi, this.hasher.lo, this.visitSlot);
+      } finally {
+        this.visiting = outer;
+      }
     }
     this.wild.match(topic, visit);
   }
@@ -127,7 +141,30 @@ export class RouteTable {
     if (d.count === 0) this.digests.delete(node);
   }
 
-  /** One string object per node id, so an exact route costs one Map entry and no string of its own. */
+  /** Bytes held by the exact routes' arrays (outside the JavaScript heap). */
+  get exactBytes(): number {
+    return this.exact.bytes;
+  }
+
+  private slotOf(node: string): number {
+    const known = this.slots.get(node);
+    if (known !== undefined) return known;
+    const slot = this.freeSlots.pop() ?? this.slotNodes.length;
+    if (slot > 0xffff) throw new Error("route table: more than 65,535 nodes with exact routes");
+    this.slotNodes[slot] = node;
+    this.exactPerSlot[slot] = 0;
+    this.slots.set(node, slot);
+    return slot;
+  }
+
+  private releaseIfEmpty(slot: number): void {
+    if (this.exactPerSlot[slot] !== 0) return;
+    this.slots.delete(this.slotNodes[slot] as string);
+    this.slotNodes[slot] = undefined;
+    this.freeSlots.push(slot);
+  }
+
+  /** One string object per node id, shared by the node's wildcard and shared routes. */
   private intern(node: string): string {
     const known = this.nodeIds.get(node);
     if (known !== undefined) return known;

@@ -213,6 +213,9 @@ export class RouteSync {
       if (want.count === have.count && want.sum === have.sum) continue;
       await this.reload(node);
       reloaded.push(node);
+      // Rare by design (the views are compared only when this node has applied the whole log): worth a log line,
+      // and one that repeats at every heartbeat means the reload does not cure it (decision 043, collisions).
+      this.opts.onError("route digest", new Error(`routes of ${node} differed from its digest (${have.count} against ${want.count}): reloaded`));
     }
     return reloaded;
   }

@@ -36,4 +36,29 @@ describe("RouteSync", () => {
     // And the other nodes see them again.
     await until(() => other.table.nodes().includes("n1"), "n2 to route to n1 again");
   });
+
+  it("reloads a node whose routes differ from its digest, and says so", async () => {
+    const store = new MemoryStore();
+    const errors: string[] = [];
+    const mine = new RouteSync(store, "n1", { pollMs: 10, onError: () => {} });
+    const other = new RouteSync(store, "n2", { pollMs: 1_000_000, onError: (op, err) => errors.push(`${op}: ${err.message}`) });
+    syncs.push(mine, other);
+    mine.added("u/1");
+    mine.added("u/2");
+    await mine.start();
+    await other.start();
+    const seen = (topic: string): boolean => {
+      let hit = false;
+      other.table.match(topic, (n) => (hit ||= n === "n1"));
+      return hit;
+    };
+    expect(seen("u/2")).toBe(true);
+    // The view drifts (as a lost or misapplied change would leave it).
+    other.table.remove("n1", "u/2");
+    expect(seen("u/2")).toBe(false);
+    expect(await other.verify()).toEqual(["n1"]);
+    expect(seen("u/2")).toBe(true);
+    expect(errors).toEqual(["route digest: routes of n1 differed from its digest (1 against 2): reloaded"]);
+    expect(await other.verify()).toEqual([]);
+  });
 });
