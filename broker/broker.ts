@@ -144,9 +144,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   /** A persistent session read from the store, kept here offline; its subscriptions are the caller's to add. */
   private restoreOffline(record: SessionRecord, clean = record.clean): Session {
     const session = new Session(record.clientId, clean, this.config.limits, this);
-    session.epoch = record.epoch;
-    session.username = record.username;
-    session.ownedBy(record.identity);
+    session.restore(record);
     this.sessions.set(record.clientId, session);
     return session;
   }
@@ -178,8 +176,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   adopted(clientId: string, epoch: number, subscriptions: Record<string, SubscriptionWord>): void {
     const session = this.sessions.get(clientId);
     if (session === undefined || session.servedHere) return;
-    if (session.epoch < epoch) session.epoch = epoch;
-    if (session.owner !== null) session.movedTo(null);
+    session.adopted(epoch);
     this.index.sync(session, subscriptions);
   }
 
@@ -306,7 +303,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
       if (claim !== null && !clean) {
         // The session is this node's now (its custody), offline as after a disconnect: its epoch, and its filters
         // in the trie (so in this node's routes), or what other nodes forward for it here finds nothing.
-        session.epoch = claim.epoch;
+        session.keptUnder(claim.epoch);
         session.ownedBy(claim.snapshot.identity ?? identity);
         this.index.sync(session, claim.snapshot.subscriptions);
       }
@@ -328,8 +325,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
       conn.refuse(3, new Error("session store unavailable"));
       return;
     }
-    session.clean = clean;
-    session.username = conn.client?.username ?? null;
+    session.connectedWith(clean, conn.client?.username ?? null);
     // Before the snapshot and the subscriptions: stored messages and guards are checked against this client's rules.
     session.usePolicy(conn.policy);
     session.ownedBy(claim?.snapshot.identity ?? identity);
@@ -337,7 +333,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
       session.loadSnapshot(claim.snapshot);
       this.index.sync(session, claim.snapshot.subscriptions);
     } else {
-      session.epoch = 0;
+      session.servedWithoutStore();
     }
     if (claim?.present === true && conn.policy !== null) recheckResumedSession(this, session, conn.policy);
     const sessionPresent = claim !== null ? claim.present : false;

@@ -2,7 +2,7 @@ import type { QoS } from "mqtt-packet";
 import type { ClientPolicy, DeliveryGuard } from "../core/auth/types.js";
 import { orderKeyAt, orderKeyPrefix, orderTag } from "../core/order-key.js";
 import { sentPacketId } from "../core/store/sent-boundary.js";
-import type { SessionSnapshot, StoredOutgoing, StoreOp, StoreOpResult } from "../core/store/types.js";
+import type { SessionRecord, SessionSnapshot, StoredOutgoing, StoreOp, StoreOpResult } from "../core/store/types.js";
 import type { SubscriptionWord } from "../core/subscription-word.js";
 import { AckType } from "./codec.js";
 import type { Journal, ResultTarget } from "./journal.js";
@@ -90,7 +90,8 @@ const MAX_HELD = 10_000;
  * memory only.
  */
 export class Session implements ResultTarget<Outgoing | OfflineEntry> {
-  link: SessionLink | null = null;
+  /** The connection attached to this session (`attach` to `detach`), or null. */
+  private attached: SessionLink | null = null;
   /** Filter -> subscription: QoS, and MQTT 5 options and identifier (core/subscription-word.ts). */
   readonly subscriptions = new SubscriptionMap();
   /**
@@ -158,8 +159,9 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     this.inboundQos2Set = null;
     this.inboundRootsMap = null;
   }
+
   /** Fencing epoch of the current claim; 0 when the store was not used (a clean session while the store is down). */
-  epoch = 0;
+  private claimEpoch = 0;
   /**
    * What this client's order keys (decision 038) start with under `epoch` (its publisher part and the epoch), made at
    * its first QoS 1/2 publish under the epoch; `prefixEpoch` is the epoch it was made for.
@@ -169,12 +171,11 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
   /** QoS 1/2 publishes received from this client (the `n` of its order keys). */
   private published = 0;
   /** The connection currently claiming this session (CONNECT in progress), or null. */
-  claimant: object | null = null;
-
-  /** Whether a connection is attached to this session here or claiming it here (null `link` and `claimant`: idle). */
-  get servedHere(): boolean {
-    return this.link !== null || this.claimant !== null;
-  }
+  private claimingConn: object | null = null;
+  /** Whether the session ends with its connection (clean session, or an MQTT 5 Session Expiry Interval of 0). */
+  private cleanSession: boolean;
+  /** The user name of the client that last claimed this session (or the stored one, for a restored session). */
+  private user: string | null = null;
   /**
    * The identity that owns this session (SessionRecord.identity), or null while unknown (a routing entry learnt from
    * a node that did not say, or a session the store recorded without one).
@@ -187,8 +188,75 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
    * it here (SessionCustody.keepForwarding, broker/custody.ts), or null.
    */
   private movedOwner: string | null = null;
+
+  /** Whether a connection is attached to this session here or claiming it here (null `link` and `claimant`: idle). */
+  get servedHere(): boolean {
+    return this.attached !== null || this.claimingConn !== null;
+  }
+
+  /** The connection attached to this session, or null. */
+  get link(): SessionLink | null {
+    return this.attached;
+  }
+
+  /** The connection currently claiming this session (CONNECT in progress), or null. */
+  get claimant(): object | null {
+    return this.claimingConn;
+  }
+
+  /** Fencing epoch of the current claim; 0 when the store was not used (a clean session while the store is down). */
+  get epoch(): number {
+    return this.claimEpoch;
+  }
+
+  get clean(): boolean {
+    return this.cleanSession;
+  }
+
+  get username(): string | null {
+    return this.user;
+  }
+
+  /** The node this session moved to, while this node still forwards to it (`movedTo`), or null. */
   get owner(): string | null {
     return this.movedOwner;
+  }
+
+  /** A session read from the store to be kept offline here (start, custody, adoption): its claim, user and owner. */
+  restore(record: SessionRecord): void {
+    this.claimEpoch = record.epoch;
+    this.user = record.username;
+    this.ownedBy(record.identity);
+  }
+
+  /** A connection claims this session: whether it ends with the connection (`clean`), and the client's user name. */
+  connectedWith(clean: boolean, username: string | null): void {
+    this.cleanSession = clean;
+    this.user = username;
+  }
+
+  /** The store took a claim whose client left before CONNACK: the session stays here offline under its `epoch`. */
+  keptUnder(epoch: number): void {
+    this.claimEpoch = epoch;
+  }
+
+  /** A clean CONNECT went on without a claim (the store unreachable): epoch 0, the store is not used for it. */
+  servedWithoutStore(): void {
+    this.claimEpoch = 0;
+  }
+
+  /**
+   * The store adopted this offline session for this node under `epoch` (a dead node's, decision 017): the epoch only
+   * moves forward, and a forwarding copy (`owner` set) is the session held here again.
+   */
+  adopted(epoch: number): void {
+    if (this.claimEpoch < epoch) this.claimEpoch = epoch;
+    this.movedOwner = null;
+  }
+
+  /** Another node claimed this session (`node`), or null once this node holds it again. */
+  movedTo(node: string | null): void {
+    this.movedOwner = node;
   }
 
   /** The order key of the next QoS 1/2 message this client publishes (core/order-key.ts, decision 038). */
@@ -213,14 +281,6 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     return ++this.published;
   }
 
-  /** Another node claimed this session (`node`), or null once this node holds it again. */
-  movedTo(node: string | null): void {
-    this.movedOwner = node;
-  }
-
-  connectedAt = 0;
-  disconnectedAt = 0;
-  username: string | null = null;
   /** `dedupId`: the node queue message a held delivery came from (its store dedup id once it is released). */
   private held: { msg: Message; qos: QoS; retain: boolean; dedupId: string | null; subIds: readonly number[] | undefined }[] | null = null;
   /**
@@ -244,10 +304,11 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
 
   constructor(
     readonly clientId: string,
-    public clean: boolean,
+    clean: boolean,
     private readonly limits: SessionLimits,
     private readonly host: SessionHost,
   ) {
+    this.cleanSession = clean;
     this.window = limits.maxInflight;
   }
 
@@ -322,13 +383,13 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
 
   /** A CONNECT under `identity` starts claiming this session; a claim already in progress loses (see Broker). */
   beginClaim(claimant: object, identity: string): void {
-    this.claimant = claimant;
+    this.claimingConn = claimant;
     this.claimantIdentity = identity;
   }
 
   /** The claim of `claimant` ended (won or refused). */
   endClaim(): void {
-    this.claimant = null;
+    this.claimingConn = null;
     this.claimantIdentity = null;
   }
 
@@ -366,7 +427,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
 
   /** Whether message state goes to the store. */
   get persistent(): boolean {
-    return !this.clean;
+    return !this.cleanSession;
   }
 
   get queuedCount(): number {
@@ -380,7 +441,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
    */
   deliver(msg: Message, qos: QoS, retain: boolean, subIds?: readonly number[], group?: string): void {
     // Kept small enough to be inlined into the routing loop: the rarer cases are methods of their own.
-    const link = this.link;
+    const link = this.attached;
     if (this.held !== null || link === null) {
       this.deliverDetached(msg, qos, retain, subIds);
       return;
@@ -480,7 +541,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     const journal = this.host.journal;
     journal.followUp(() =>
       journal.withDedupId(out.dedupId ?? null, () => {
-        if (!this.host.clustered && (this.link !== null || this.held !== null)) this.deliver(out.msg, out.qos, out.retain, out.subIds);
+        if (!this.host.clustered && (this.attached !== null || this.held !== null)) this.deliver(out.msg, out.qos, out.retain, out.subIds);
         else this.enqueueOffline(out.msg, out.qos, out.retain, out.subIds);
       }),
     );
@@ -522,7 +583,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     if (result.dropped !== undefined) this.dropQueuedSeq(result.dropped);
     if (result.seq !== undefined) out.seq = result.seq;
     out.durable = true;
-    const link = this.link;
+    const link = this.attached;
     if (link === null) return;
     if (out.packetId !== 0 && this.inflight.get(out.packetId) === out) {
       link.writePublish(out.msg, out.qos, out.retain, false, out.packetId, out.subIds);
@@ -584,7 +645,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
   /** Loads message state from a store snapshot taken when this session was claimed. */
   loadSnapshot(snapshot: SessionSnapshot): void {
     this.clearMessageState();
-    this.epoch = snapshot.epoch;
+    this.claimEpoch = snapshot.epoch;
     // In flight: the messages sent before (the store gives those under the sent boundary their derived ids).
     const entries = snapshot.outgoing.map(fromStored);
     onePerPacketId(entries);
@@ -646,10 +707,9 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
    * DUP=1 and PUBREL as PUBREL [MQTT-4.4.0-1] [MQTT-3.3.1-1]; then the queue drains into the window.
    */
   attach(link: SessionLink): void {
-    this.link = link;
+    this.attached = link;
     // The client's Receive Maximum bounds what the server sends it unacknowledged [MQTT-3.3.4-7].
     this.window = link.v5 === null ? this.limits.maxInflight : Math.min(this.limits.maxInflight, link.v5.receiveMaximum);
-    this.connectedAt = Date.now();
     if (this.inflightMap !== null) for (const out of this.inflightMap.values()) {
       if (!out.durable) continue;
       if (out.state === OutState.AwaitAck) link.writePublish(out.msg, out.qos, out.retain, true, out.packetId, out.subIds);
@@ -685,10 +745,9 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
   }
 
   detach(): void {
-    this.link = null;
+    this.attached = null;
     this.retainedFeed?.cancel();
     this.retainedFeed = null;
-    this.disconnectedAt = Date.now();
     if (this.persistent) {
       this.clearMessageState();
     } else if (this.queue.length > 0) {
@@ -753,7 +812,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
 
   /** Queues the retained lookup of a new subscription on this session's feed (created by `create` when none runs). */
   sendRetained(filter: string, qos: QoS, create: (session: Session) => RetainedFeed): void {
-    if (this.link === null) return;
+    if (this.attached === null) return;
     (this.retainedFeed ??= create(this)).add(filter, qos);
   }
 
@@ -769,7 +828,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
   }
 
   private drainQueue(): void {
-    const link = this.link;
+    const link = this.attached;
     if (link === null) return;
     while (this.queue.length > 0 && !link.saturated()) {
       const next = this.queue.peek() as Outgoing;
@@ -829,7 +888,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
       this.host.journal.label(
         this.heldDone,
         () =>
-          `deliveries held for ${this.clientId} while its session is claimed (claim ${this.claimant !== null ? "in progress" : "ended"}, ${this.held === held ? "not released yet" : "released, their own writes not landed yet"})`,
+          `deliveries held for ${this.clientId} while its session is claimed (claim ${this.claimingConn !== null ? "in progress" : "ended"}, ${this.held === held ? "not released yet" : "released, their own writes not landed yet"})`,
       );
     }
     this.host.journal.trackOnce(this.heldDone);
