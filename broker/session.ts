@@ -9,6 +9,7 @@ import type { Journal, ResultTarget } from "./journal.js";
 import type { Link5 } from "./link5.js";
 import { undeliverable } from "./publish5.js";
 import { Deque } from "./queue.js";
+import { InboundQos2 } from "./inbound-qos2.js";
 import { InflightTable } from "./inflight-table.js";
 import { outgoing, releaseOutgoing } from "./outgoing-pool.js";
 import { fromStored, onePerPacketId } from "./stored-outgoing.js";
@@ -100,8 +101,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
    * field, so an idle session keeps none of these collections.
    */
   private inflightMap: InflightTable<Outgoing> | null = null;
-  private inboundQos2Set: Set<number> | null = null;
-  private inboundRootsMap: Map<number, string> | null = null;
+  private inbound: InboundQos2 | null = null;
   /** QoS 1/2 deliveries allowed in flight: `limits.maxInflight`, or less when an MQTT 5 client's Receive Maximum is. */
   private window: number;
   /** Its ring buffer is allocated by the first push (broker/queue.ts). */
@@ -117,47 +117,46 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     return this.inflightMap === null ? 0 : this.inflightMap.size;
   }
 
-  /** Packet ids of inbound QoS 2 messages received but not yet released (PUBREL) [MQTT-4.3.3-2] (created on first use). */
-  get inboundQos2(): Set<number> {
-    return (this.inboundQos2Set ??= new Set());
-  }
-
-  /** How many inbound QoS 2 packet ids are not yet released; allocates nothing. */
+  /** How many inbound QoS 2 packet ids are not yet released (PUBREL) [MQTT-4.3.3-2]; allocates nothing. */
   get inboundQos2Count(): number {
-    return this.inboundQos2Set === null ? 0 : this.inboundQos2Set.size;
+    return this.inbound === null ? 0 : this.inbound.size;
   }
 
   /** Whether inbound QoS 2 packet id `packetId` was received and not yet released; allocates nothing. */
   hasInboundQos2(packetId: number): boolean {
-    return this.inboundQos2Set !== null && this.inboundQos2Set.has(packetId);
+    return this.inbound !== null && this.inbound.has(packetId);
   }
 
-  /**
-   * Of `inboundQos2`, the ids whose routing the claim's snapshot does not show as finished, with the root they were
-   * routed under: a PUBLISH re-sent with one is routed again under it (decision 025). Also, briefly, an id whose root
-   * record this node just had applied, before its PUBLISH is routed (handlers/publish.ts). Created on first use.
-   */
-  get inboundRoots(): Map<number, string> {
-    return (this.inboundRootsMap ??= new Map());
-  }
-
-  /** The root inbound QoS 2 message `packetId` is still being routed under, if any; allocates nothing. */
+  /** The root inbound QoS 2 message `packetId` is still being routed under (decision 025), if any; allocates nothing. */
   inboundRoot(packetId: number): string | undefined {
-    return this.inboundRootsMap?.get(packetId);
+    return this.inbound?.root(packetId);
+  }
+
+  /** An inbound QoS 2 PUBLISH was routed: its id is kept until PUBREL, and a root it was routed again under is done with. */
+  receivedInboundQos2(packetId: number): void {
+    (this.inbound ??= new InboundQos2()).received(packetId);
+  }
+
+  /** The root record of inbound QoS 2 `packetId` was applied: its PUBLISH, handled again, is routed under `root`. */
+  routeInboundUnder(packetId: number, root: string): void {
+    (this.inbound ??= new InboundQos2()).routeUnder(packetId, root);
+  }
+
+  /** An inbound QoS 2 PUBLISH whose root was recorded was refused after all: the root is done with. */
+  forgetInboundRoot(packetId: number): void {
+    this.inbound?.forgetRoot(packetId);
   }
 
   /** PUBREL for inbound QoS 2 packet id `packetId`: forgotten [MQTT-4.3.3-2]. True when it was known. */
   releaseInboundQos2(packetId: number): boolean {
-    this.inboundRootsMap?.delete(packetId);
-    return this.inboundQos2Set !== null && this.inboundQos2Set.delete(packetId);
+    return this.inbound !== null && this.inbound.release(packetId);
   }
 
   /** Drops the message state held in memory (the store, for a persistent session, keeps its own). */
   private clearMessageState(): void {
     this.inflightMap = null;
     this.queue.clear();
-    this.inboundQos2Set = null;
-    this.inboundRootsMap = null;
+    this.inbound = null;
   }
 
   /** Fencing epoch of the current claim; 0 when the store was not used (a clean session while the store is down). */
@@ -662,11 +661,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     // New ids continue from the newest message's (see drainQueue): they stay clear of the ids the next seqs give.
     const newest = entries[entries.length - 1];
     if (newest !== undefined) this.lastPacketId = sentPacketId(newest.seq);
-    if (snapshot.inboundQos2.length > 0) {
-      const received = this.inboundQos2;
-      for (const id of snapshot.inboundQos2) received.add(id);
-    }
-    if (snapshot.inboundRoots !== undefined) for (const [id, root] of Object.entries(snapshot.inboundRoots)) this.inboundRoots.set(Number(id), root);
+    this.inbound = InboundQos2.restored(snapshot.inboundQos2, snapshot.inboundRoots);
   }
 
   /**
