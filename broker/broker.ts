@@ -340,7 +340,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     const sessionPresent = claim !== null ? claim.present : false;
     // A will waiting out its delay: the client is back in time [MQTT-3.1.3-9], or its old session ended (Clean Start).
     this.delayedWills.reconnected(clientId, discard);
-    conn.session = session;
+    conn.serve(session);
     conn.writeConnack(sessionPresent);
     session.attach(conn);
     // Take-over across nodes [MQTT-3.1.4-2]: the node that held the client closes its connection, the node that
@@ -385,8 +385,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     const handBack = ends ? session.takeShared() : null;
     session.detach();
     // The will is published on any close but DISCONNECT [MQTT-3.1.2-8], then forgotten [MQTT-3.1.2-10].
-    const will = conn.will;
-    conn.will = null;
+    const will = conn.takeWill();
     if (will !== null && reason !== "client-disconnect") this.wills.lost(conn, session, will, ends);
     else this.wills.discarded(conn);
     // A clean session ends with its connection [MQTT-3.1.2-6].
@@ -452,7 +451,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
    * (reviseSubscriptions, broker/policy-subscriptions.ts); resolves to the filters it removed.
    */
   revisePolicy(conn: Connection, policy: ClientPolicy): Promise<string[]> {
-    conn.policy = policy;
+    conn.usePolicy(policy);
     const session = conn.session;
     if (session === null || session.link !== conn) return Promise.resolve([]);
     return reviseSubscriptions(this.editor, session, policy);

@@ -25,6 +25,6 @@ export function handleDisconnect(conn: Connection, packet: IDisconnectPacket & {
       return;
     }
   }
-  conn.will = null;
+  conn.discardWill();
   conn.close("client-disconnect");
 }
