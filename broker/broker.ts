@@ -55,8 +55,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   readonly now: () => number;
   /** `auth.clientIdPattern`: whether a user may use a client id (always true without a pattern). */
   readonly clientIdAllowed: (clientId: string, username: string | undefined) => boolean;
-  /** Membership of a cluster (SQS communicator and a shared store), or null for a single node. */
-  cluster: Cluster | null = null;
+  /** Membership of a cluster (`joinCluster`), or null for a single node. */
+  private membership: Cluster | null = null;
   private admission: PublishAdmission | null = null;
   private remoteRoutes: RemoteRoutes | null = null;
   /** Whether new connections may be accepted besides `maxConnections` (a cluster node: while its lease holds). */
@@ -198,6 +198,16 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   qos2Root(session: Session): string | null {
     const root = this.remoteRoutes?.newRoot();
     return root === undefined ? null : rootWithOrderKey(root, session.nextOrderKey());
+  }
+
+  /** Membership of a cluster (SQS communicator and a shared store), or null for a single node. */
+  get cluster(): Cluster | null {
+    return this.membership;
+  }
+
+  /** This node is a member of `cluster` (wired at the composition root, broker/server.ts); once, before `start()`. */
+  joinCluster(cluster: Cluster): void {
+    this.membership = cluster;
   }
 
   /** Installs the cluster's route table (broker/routes.ts); once, before `start()`. */
