@@ -26,7 +26,8 @@ import { SessionClaims } from "./session-claim.js";
 import { WillKeeper } from "./will-keeper.js";
 import { closeBatches, SessionReleases } from "./shutdown.js";
 import { applySubscriptionChanges, reviseSubscriptions, type SubscriptionEditor } from "./policy-subscriptions.js";
-import { Session, type SessionHost } from "./session.js";
+import { Session } from "./session.js";
+import type { SessionHost } from "./session-ports.js";
 import { PublishedMessage, PublishedMessage5 } from "./published-message.js";
 import { BrokerStats } from "./stats.js";
 import type { WillStore } from "./wills.js";
@@ -54,8 +55,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   readonly now: () => number;
   /** `auth.clientIdPattern`: whether a user may use a client id (always true without a pattern). */
   readonly clientIdAllowed: (clientId: string, username: string | undefined) => boolean;
-  /** Membership of a cluster (SQS communicator and a shared store), or null for a single node. */
-  cluster: Cluster | null = null;
+  /** Membership of a cluster (`joinCluster`), or null for a single node. */
+  private membership: Cluster | null = null;
   private admission: PublishAdmission | null = null;
   private remoteRoutes: RemoteRoutes | null = null;
   /** Whether new connections may be accepted besides `maxConnections` (a cluster node: while its lease holds). */
@@ -144,9 +145,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   /** A persistent session read from the store, kept here offline; its subscriptions are the caller's to add. */
   private restoreOffline(record: SessionRecord, clean = record.clean): Session {
     const session = new Session(record.clientId, clean, this.config.limits, this);
-    session.epoch = record.epoch;
-    session.username = record.username;
-    session.ownedBy(record.identity);
+    session.restore(record);
     this.sessions.set(record.clientId, session);
     return session;
   }
@@ -178,8 +177,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   adopted(clientId: string, epoch: number, subscriptions: Record<string, SubscriptionWord>): void {
     const session = this.sessions.get(clientId);
     if (session === undefined || session.servedHere) return;
-    if (session.epoch < epoch) session.epoch = epoch;
-    if (session.owner !== null) session.movedTo(null);
+    session.adopted(epoch);
     this.index.sync(session, subscriptions);
   }
 
@@ -200,6 +198,16 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   qos2Root(session: Session): string | null {
     const root = this.remoteRoutes?.newRoot();
     return root === undefined ? null : rootWithOrderKey(root, session.nextOrderKey());
+  }
+
+  /** Membership of a cluster (SQS communicator and a shared store), or null for a single node. */
+  get cluster(): Cluster | null {
+    return this.membership;
+  }
+
+  /** This node is a member of `cluster` (wired at the composition root, broker/server.ts); once, before `start()`. */
+  joinCluster(cluster: Cluster): void {
+    this.membership = cluster;
   }
 
   /** Installs the cluster's route table (broker/routes.ts); once, before `start()`. */
@@ -306,7 +314,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
       if (claim !== null && !clean) {
         // The session is this node's now (its custody), offline as after a disconnect: its epoch, and its filters
         // in the trie (so in this node's routes), or what other nodes forward for it here finds nothing.
-        session.epoch = claim.epoch;
+        session.keptUnder(claim.epoch);
         session.ownedBy(claim.snapshot.identity ?? identity);
         this.index.sync(session, claim.snapshot.subscriptions);
       }
@@ -328,8 +336,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
       conn.refuse(3, new Error("session store unavailable"));
       return;
     }
-    session.clean = clean;
-    session.username = conn.client?.username ?? null;
+    session.connectedWith(clean, conn.client?.username ?? null);
     // Before the snapshot and the subscriptions: stored messages and guards are checked against this client's rules.
     session.usePolicy(conn.policy);
     session.ownedBy(claim?.snapshot.identity ?? identity);
@@ -337,13 +344,13 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
       session.loadSnapshot(claim.snapshot);
       this.index.sync(session, claim.snapshot.subscriptions);
     } else {
-      session.epoch = 0;
+      session.servedWithoutStore();
     }
     if (claim?.present === true && conn.policy !== null) recheckResumedSession(this, session, conn.policy);
     const sessionPresent = claim !== null ? claim.present : false;
     // A will waiting out its delay: the client is back in time [MQTT-3.1.3-9], or its old session ended (Clean Start).
     this.delayedWills.reconnected(clientId, discard);
-    conn.session = session;
+    conn.serve(session);
     conn.writeConnack(sessionPresent);
     session.attach(conn);
     // Take-over across nodes [MQTT-3.1.4-2]: the node that held the client closes its connection, the node that
@@ -388,8 +395,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     const handBack = ends ? session.takeShared() : null;
     session.detach();
     // The will is published on any close but DISCONNECT [MQTT-3.1.2-8], then forgotten [MQTT-3.1.2-10].
-    const will = conn.will;
-    conn.will = null;
+    const will = conn.takeWill();
     if (will !== null && reason !== "client-disconnect") this.wills.lost(conn, session, will, ends);
     else this.wills.discarded(conn);
     // A clean session ends with its connection [MQTT-3.1.2-6].
@@ -455,7 +461,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
    * (reviseSubscriptions, broker/policy-subscriptions.ts); resolves to the filters it removed.
    */
   revisePolicy(conn: Connection, policy: ClientPolicy): Promise<string[]> {
-    conn.policy = policy;
+    conn.usePolicy(policy);
     const session = conn.session;
     if (session === null || session.link !== conn) return Promise.resolve([]);
     return reviseSubscriptions(this.editor, session, policy);

@@ -18,7 +18,8 @@ import { type Properties, PropertyError } from "./properties.js";
 import { propertyBlock } from "./publish5.js";
 import type { AuthPacket } from "./handlers/auth5.js";
 import { dispatch } from "./handlers/index.js";
-import type { Session, SessionLink } from "./session.js";
+import type { Session } from "./session.js";
+import type { SessionLink } from "./session-ports.js";
 import type { CloseReason, Message } from "./types.js";
 import type { ClientCertificate } from "../core/auth/backend.js";
 import { ACTIVE, type KeepaliveSubject } from "./keepalive-sweep.js";
@@ -69,13 +70,16 @@ const MAX_TIMER_MS = 2_147_483_647;
 export class Connection implements SessionLink, DurabilityWaiter, PacketSink, KeepaliveSubject, DirectWriter {
   readonly id = nextConnectionId++;
   state = ConnState.AwaitConnect;
-  session: Session | null = null;
-  client: ClientInfo | null = null;
-  policy: ClientPolicy | null = null;
+  /** The session this connection serves (`serve`), or null. */
+  private served: Session | null = null;
+  /** The client as its CONNECT named it (`identify`), or null before. */
+  private clientInfo: ClientInfo | null = null;
+  /** The rules the client is held to (`usePolicy`), or null before authentication. */
+  private clientPolicy: ClientPolicy | null = null;
   /** The will message, published if the connection closes without DISCONNECT [MQTT-3.1.2-8]. */
-  will: Message | null = null;
+  private willMessage: Message | null = null;
   /** MQTT 5 Will Delay Interval in seconds (0: published at once). */
-  willDelay = 0;
+  private willDelaySeconds = 0;
   /** Effective keepalive in seconds (0 = off), watched by the broker's keepalive sweep once connected. */
   keepalive = 0;
   /** For the keepalive sweep (broker/keepalive-sweep.ts): ACTIVE after a packet, else the tick it was anchored at. */
@@ -183,7 +187,31 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
   }
 
   get clientId(): string | undefined {
-    return this.client?.clientId;
+    return this.clientInfo?.clientId;
+  }
+
+  /** The session this connection serves, from CONNACK on; null before (and for a refused CONNECT). */
+  get session(): Session | null {
+    return this.served;
+  }
+
+  get client(): ClientInfo | null {
+    return this.clientInfo;
+  }
+
+  /** The rules the client is held to (publish, subscribe, deliveries), or null before authentication. */
+  get policy(): ClientPolicy | null {
+    return this.clientPolicy;
+  }
+
+  /** The will message, published if the connection closes without DISCONNECT [MQTT-3.1.2-8], or null. */
+  get will(): Message | null {
+    return this.willMessage;
+  }
+
+  /** MQTT 5 Will Delay Interval in seconds (0: published at once). */
+  get willDelay(): number {
+    return this.willDelaySeconds;
   }
 
   // --- input -------------------------------------------------------------------------------------------
@@ -307,6 +335,39 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
     return this.authAbort.signal;
   }
 
+  /** CONNECT named the client (its id, user name, protocol level), before authentication; once per connection. */
+  identify(client: ClientInfo): void {
+    this.clientInfo = client;
+  }
+
+  /** CONNECT carried a will: kept until the connection closes, published after `delaySeconds` (MQTT 5) or at once. */
+  keepWill(will: Message, delaySeconds: number): void {
+    this.willMessage = will;
+    this.willDelaySeconds = delaySeconds;
+  }
+
+  /** The will is not to be published (DISCONNECT [MQTT-3.14.4-3], revoked credentials). */
+  discardWill(): void {
+    this.willMessage = null;
+  }
+
+  /** The connection closed: its will, handed over once to be published or discarded, then forgotten [MQTT-3.1.2-10]. */
+  takeWill(): Message | null {
+    const will = this.willMessage;
+    this.willMessage = null;
+    return will;
+  }
+
+  /** The client is held to `policy` from now on: at CONNECT, and when its identity changes or it re-authenticates. */
+  usePolicy(policy: ClientPolicy): void {
+    this.clientPolicy = policy;
+  }
+
+  /** The claim of `session` succeeded: this connection serves it from now on (CONNACK follows). */
+  serve(session: Session): void {
+    this.served = session;
+  }
+
   /**
    * The CONNECT is MQTT 5: later packets are read and written with properties and reason codes (a refusing
    * CONNACK too).
@@ -363,7 +424,7 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
    * closed as not authorized, and its will is not published, since it would go out under rules that were revoked.
    */
   revoke(reason: Error): void {
-    this.will = null;
+    this.discardWill();
     this.close("not-authorized", reason);
   }
 
@@ -565,7 +626,7 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
    * ids not yet released. Compared with the Receive Maximum the server gave [MQTT-3.3.4-9].
    */
   get unacknowledgedInbound(): number {
-    return this.pubacksHeld + (this.session?.inboundQos2Count ?? 0);
+    return this.pubacksHeld + (this.served?.inboundQos2Count ?? 0);
   }
 
   /**
@@ -779,7 +840,7 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
     if (!this.congested || this.state === ConnState.Closed) return;
     this.congested = false;
     if (!this.ackPaused && !this.holding) this.resumeReads();
-    this.session?.drain();
+    this.served?.drain();
   }
 
   onConnectTimeout(): void {

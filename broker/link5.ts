@@ -33,17 +33,14 @@ export class Link5 {
   readonly maximumPacketSize: number;
   /** Request Problem Information: 0 means no Reason String or User Property except on CONNACK and DISCONNECT [MQTT-3.1.2-29]. */
   readonly problemInformation: boolean;
-  /**
-   * Session Expiry Interval in seconds, as granted (capped by `limits.sessionExpirySeconds`); 0 ends the session
-   * with the connection. A DISCONNECT may change a non-zero one (3.14.2.2.2).
-   */
-  sessionExpiry: number;
+  /** Session Expiry Interval in seconds, as granted (see `sessionExpiry`). */
+  private expiry: number;
   /** Set from CONNECT: a DISCONNECT may not raise an expiry of 0 [MQTT-3.14.2-2]. */
   readonly connectExpiry: number;
   /** The Authentication Method the client connected with (enhanced authentication, 4.12), or undefined. */
   readonly authMethod: string | undefined;
   /** Its re-authentications (4.12.1), from the first AUTH 0x19 on (broker/handlers/reauth5.ts). */
-  reauth: Reauthentication | null = null;
+  private reauths: Reauthentication | null = null;
   /** Inbound topic aliases (index = alias), allocated on the first alias a client sets. */
   private aliases: string[] | null = null;
 
@@ -51,9 +48,33 @@ export class Link5 {
     this.receiveMaximum = props?.receiveMaximum ?? 65_535;
     this.maximumPacketSize = props?.maximumPacketSize ?? 0;
     this.problemInformation = props?.requestProblemInformation !== 0;
-    this.sessionExpiry = sessionExpiry;
+    this.expiry = sessionExpiry;
     this.connectExpiry = sessionExpiry;
     this.authMethod = props?.authenticationMethod;
+  }
+
+  /**
+   * Session Expiry Interval in seconds, as granted (capped by `limits.sessionExpirySeconds`); 0 ends the session
+   * with the connection. A DISCONNECT may change a non-zero one (3.14.2.2.2).
+   */
+  get sessionExpiry(): number {
+    return this.expiry;
+  }
+
+  /** A DISCONNECT set the Session Expiry Interval to `seconds` (already capped; 3.14.2.2.2). */
+  changeExpiry(seconds: number): void {
+    this.expiry = seconds;
+  }
+
+  /** Its re-authentications, or null before the first AUTH 0x19. */
+  get reauth(): Reauthentication | null {
+    return this.reauths;
+  }
+
+  /** The first AUTH 0x19 starts the connection's re-authentications (4.12.1): `reauth` from then on. */
+  startReauth(reauth: Reauthentication): Reauthentication {
+    this.reauths = reauth;
+    return reauth;
   }
 
   /**

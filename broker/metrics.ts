@@ -62,7 +62,7 @@ export class BrokerMetrics {
   private readonly sqsErrors: Counter<"operation">;
   private readonly timers = new Map<string, Observe>();
   /** Told how every store call ended (readiness); `err` is only meaningful when `ok` is false. */
-  onStoreCall: ((operation: string, ok: boolean, err: unknown) => void) | null = null;
+  private onStoreCall: ((operation: string, ok: boolean, err: unknown) => void) | null = null;
 
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: "mqgate_" });
@@ -142,9 +142,14 @@ export class BrokerMetrics {
     );
   }
 
+  /** From now on every store call's end is reported to `onStoreCall` (the readiness probe), or to nothing (null). */
+  reportStoreCalls(onStoreCall: ((operation: string, ok: boolean, err: unknown) => void) | null): void {
+    this.onStoreCall = onStoreCall;
+  }
+
   /**
    * The store seen through a timer: every call is observed in `mqgate_store_call_duration_seconds` (one
-   * observation per call, so one per journal batch) and reported to `onStoreCall`. Methods run on the original
+   * observation per call, so one per journal batch) and reported to `onStoreCall` (`reportStoreCalls`). Methods run on the original
    * object; properties read through.
    */
   instrument(store: Store): Store {
@@ -531,7 +536,7 @@ export async function startMetricsListener(
   opts: MetricsListenerOptions,
 ): Promise<MetricsListener> {
   const readiness = new Readiness(broker.journal, broker.store, opts.isDraining, opts);
-  metrics.onStoreCall = (operation, ok, err) => readiness.recordStoreCall(operation, ok, err);
+  metrics.reportStoreCalls((operation, ok, err) => readiness.recordStoreCall(operation, ok, err));
   metrics.observeReadiness(readiness);
   const registry = metrics.registry;
   const server = createServer((req, res) => serve(req, res, registry, readiness));
@@ -553,7 +558,7 @@ export async function startMetricsListener(
     close() {
       closed ??= new Promise<void>((resolve) => {
         readiness.stop();
-        metrics.onStoreCall = null;
+        metrics.reportStoreCalls(null);
         server.close(() => resolve());
         server.closeAllConnections();
       });

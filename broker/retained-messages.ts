@@ -4,7 +4,8 @@ import type { RetainedStats, Store, StoreOpResult } from "../core/store/types.js
 import { wordId, wordQos } from "../core/subscription-word.js";
 import type { Journal, ResultTarget } from "./journal.js";
 import { type RetainedHost, RetainedStream } from "./retained.js";
-import type { RetainedFeed, Session } from "./session.js";
+import type { Session } from "./session.js";
+import type { RetainedFeed } from "./session-ports.js";
 import type { DropReason, Message } from "./types.js";
 
 /** `stats` is read from the store at most this often. */

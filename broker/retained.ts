@@ -1,7 +1,8 @@
 import type { QoS } from "mqtt-packet";
 import type { Page, RetainedRecord, Store } from "../core/store/types.js";
 import type { Journal } from "./journal.js";
-import type { RetainedFeed, Session, SessionLink } from "./session.js";
+import type { Session } from "./session.js";
+import type { RetainedFeed, SessionLink } from "./session-ports.js";
 import type { Message } from "./types.js";
 
 /** Retained messages read from the store per page: what one session's stream holds in memory at most. */

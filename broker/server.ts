@@ -140,7 +140,7 @@ export async function startBroker(
         onNodeExpired: (node) => lease?.nodeExpired(node) ?? Promise.resolve(),
       },
     );
-    broker.cluster = cluster;
+    broker.joinCluster(cluster);
     lease = new ClusterLease(broker, cluster, config, parts.leaseStore ?? broker.store, sampler);
   }
   // A single node has no lease: it always serves (the series exist at their idle values, like the SQS ones).

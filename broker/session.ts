@@ -2,68 +2,20 @@ import type { QoS } from "mqtt-packet";
 import type { ClientPolicy, DeliveryGuard } from "../core/auth/types.js";
 import { orderKeyAt, orderKeyPrefix, orderTag } from "../core/order-key.js";
 import { sentPacketId } from "../core/store/sent-boundary.js";
-import type { SessionSnapshot, StoredOutgoing, StoreOp, StoreOpResult } from "../core/store/types.js";
+import type { SessionRecord, SessionSnapshot, StoredOutgoing, StoreOp, StoreOpResult } from "../core/store/types.js";
 import type { SubscriptionWord } from "../core/subscription-word.js";
 import { AckType } from "./codec.js";
-import type { Journal, ResultTarget } from "./journal.js";
-import type { Link5 } from "./link5.js";
+import type { ResultTarget } from "./journal.js";
 import { undeliverable } from "./publish5.js";
 import { Deque } from "./queue.js";
+import type { RetainedFeed, SessionHost, SessionLimits, SessionLink } from "./session-ports.js";
+import { InboundQos2 } from "./inbound-qos2.js";
 import { InflightTable } from "./inflight-table.js";
 import { outgoing, releaseOutgoing } from "./outgoing-pool.js";
 import { fromStored, onePerPacketId } from "./stored-outgoing.js";
 import { outOfOrder } from "./stream-order.js";
 import { SubscriptionMap } from "../core/subscription-map.js";
 import { OutState, type DropReason, type Message, type Outgoing } from "./types.js";
-
-/** What a session needs from the connection it is attached to. */
-export interface SessionLink {
-  /** `subIds`: the MQTT 5 Subscription Identifiers the delivery was matched with (sent to an MQTT 5 client only). */
-  writePublish(msg: Message, qos: QoS, retain: boolean, dup: boolean, packetId: number, subIds?: readonly number[]): void;
-  /** An MQTT 5 client's limits (Receive Maximum, Maximum Packet Size); null at 3.1.1. */
-  readonly v5: Link5 | null;
-  writeAck(type: AckType, packetId: number): void;
-  /** True while the socket's outgoing buffer is above its high-water mark. */
-  readonly congested: boolean;
-  /** Like `congested`, counting what this turn already wrote: bulk writers (queue drains) stop on it. */
-  saturated(): boolean;
-  /** Bytes written to this link and not yet taken by the peer (this turn's batch plus the socket's buffer). */
-  readonly unsentBytes: number;
-  /** A newer claim owns the session (a store write came back fenced): closes the connection as taken over. */
-  takenOver(): void;
-}
-
-/** Retained delivery for new subscriptions (broker/retained.ts): waits for room on the link, told on every drain. */
-export interface RetainedFeed {
-  add(filter: string, qos: QoS): void;
-  /** The subscription is gone: its pending lookup (if any) is dropped. */
-  remove(filter: string): void;
-  pump(): void;
-  cancel(): void;
-}
-
-export interface SessionLimits {
-  maxInflight: number;
-  maxQueued: number;
-  queueDropPolicy: "oldest" | "newest";
-}
-
-/** The broker side of a session: drop accounting, the store journal and, in a cluster, other nodes. */
-export interface SessionHost {
-  readonly journal: Journal;
-  /** True when other nodes may own sessions (a cluster): offline enqueues then check for an owner. */
-  readonly clustered: boolean;
-  /** The broker's clock (ms), the one MQTT 5 publication times are taken on: message expiry is judged by it. */
-  now(): number;
-  onDrop(session: Session, msg: Message, reason: DropReason): void;
-  /** A message the client may not read was withheld (docs/auth.md, "Exact authorization"). Counted, not an event. */
-  onDeliveryDenied(session: Session, msg: Message): void;
-  /**
-   * Sends a delivery to the node that owns `session` (cluster only), with the RETAIN flag and Subscription
-   * Identifiers it was matched with here: that node does not match it again [MQTT-3.3.4-3].
-   */
-  forward(session: Session, node: string, msg: Message, qos: QoS, retain: boolean, subIds: readonly number[] | undefined): void;
-}
 
 /** Context of an offline enqueue: what to forward if the store answers that a node owns the session now. */
 interface OfflineEntry {
@@ -90,7 +42,8 @@ const MAX_HELD = 10_000;
  * memory only.
  */
 export class Session implements ResultTarget<Outgoing | OfflineEntry> {
-  link: SessionLink | null = null;
+  /** The connection attached to this session (`attach` to `detach`), or null. */
+  private attached: SessionLink | null = null;
   /** Filter -> subscription: QoS, and MQTT 5 options and identifier (core/subscription-word.ts). */
   readonly subscriptions = new SubscriptionMap();
   /**
@@ -99,8 +52,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
    * field, so an idle session keeps none of these collections.
    */
   private inflightMap: InflightTable<Outgoing> | null = null;
-  private inboundQos2Set: Set<number> | null = null;
-  private inboundRootsMap: Map<number, string> | null = null;
+  private inbound: InboundQos2 | null = null;
   /** QoS 1/2 deliveries allowed in flight: `limits.maxInflight`, or less when an MQTT 5 client's Receive Maximum is. */
   private window: number;
   /** Its ring buffer is allocated by the first push (broker/queue.ts). */
@@ -116,50 +68,50 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     return this.inflightMap === null ? 0 : this.inflightMap.size;
   }
 
-  /** Packet ids of inbound QoS 2 messages received but not yet released (PUBREL) [MQTT-4.3.3-2] (created on first use). */
-  get inboundQos2(): Set<number> {
-    return (this.inboundQos2Set ??= new Set());
-  }
-
-  /** How many inbound QoS 2 packet ids are not yet released; allocates nothing. */
+  /** How many inbound QoS 2 packet ids are not yet released (PUBREL) [MQTT-4.3.3-2]; allocates nothing. */
   get inboundQos2Count(): number {
-    return this.inboundQos2Set === null ? 0 : this.inboundQos2Set.size;
+    return this.inbound === null ? 0 : this.inbound.size;
   }
 
   /** Whether inbound QoS 2 packet id `packetId` was received and not yet released; allocates nothing. */
   hasInboundQos2(packetId: number): boolean {
-    return this.inboundQos2Set !== null && this.inboundQos2Set.has(packetId);
+    return this.inbound !== null && this.inbound.has(packetId);
   }
 
-  /**
-   * Of `inboundQos2`, the ids whose routing the claim's snapshot does not show as finished, with the root they were
-   * routed under: a PUBLISH re-sent with one is routed again under it (decision 025). Also, briefly, an id whose root
-   * record this node just had applied, before its PUBLISH is routed (handlers/publish.ts). Created on first use.
-   */
-  get inboundRoots(): Map<number, string> {
-    return (this.inboundRootsMap ??= new Map());
-  }
-
-  /** The root inbound QoS 2 message `packetId` is still being routed under, if any; allocates nothing. */
+  /** The root inbound QoS 2 message `packetId` is still being routed under (decision 025), if any; allocates nothing. */
   inboundRoot(packetId: number): string | undefined {
-    return this.inboundRootsMap?.get(packetId);
+    return this.inbound?.root(packetId);
+  }
+
+  /** An inbound QoS 2 PUBLISH was routed: its id is kept until PUBREL, and a root it was routed again under is done with. */
+  receivedInboundQos2(packetId: number): void {
+    (this.inbound ??= new InboundQos2()).received(packetId);
+  }
+
+  /** The root record of inbound QoS 2 `packetId` was applied: its PUBLISH, handled again, is routed under `root`. */
+  routeInboundUnder(packetId: number, root: string): void {
+    (this.inbound ??= new InboundQos2()).routeUnder(packetId, root);
+  }
+
+  /** An inbound QoS 2 PUBLISH whose root was recorded was refused after all: the root is done with. */
+  forgetInboundRoot(packetId: number): void {
+    this.inbound?.forgetRoot(packetId);
   }
 
   /** PUBREL for inbound QoS 2 packet id `packetId`: forgotten [MQTT-4.3.3-2]. True when it was known. */
   releaseInboundQos2(packetId: number): boolean {
-    this.inboundRootsMap?.delete(packetId);
-    return this.inboundQos2Set !== null && this.inboundQos2Set.delete(packetId);
+    return this.inbound !== null && this.inbound.release(packetId);
   }
 
   /** Drops the message state held in memory (the store, for a persistent session, keeps its own). */
   private clearMessageState(): void {
     this.inflightMap = null;
     this.queue.clear();
-    this.inboundQos2Set = null;
-    this.inboundRootsMap = null;
+    this.inbound = null;
   }
+
   /** Fencing epoch of the current claim; 0 when the store was not used (a clean session while the store is down). */
-  epoch = 0;
+  private claimEpoch = 0;
   /**
    * What this client's order keys (decision 038) start with under `epoch` (its publisher part and the epoch), made at
    * its first QoS 1/2 publish under the epoch; `prefixEpoch` is the epoch it was made for.
@@ -169,12 +121,11 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
   /** QoS 1/2 publishes received from this client (the `n` of its order keys). */
   private published = 0;
   /** The connection currently claiming this session (CONNECT in progress), or null. */
-  claimant: object | null = null;
-
-  /** Whether a connection is attached to this session here or claiming it here (null `link` and `claimant`: idle). */
-  get servedHere(): boolean {
-    return this.link !== null || this.claimant !== null;
-  }
+  private claimingConn: object | null = null;
+  /** Whether the session ends with its connection (clean session, or an MQTT 5 Session Expiry Interval of 0). */
+  private cleanSession: boolean;
+  /** The user name of the client that last claimed this session (or the stored one, for a restored session). */
+  private user: string | null = null;
   /**
    * The identity that owns this session (SessionRecord.identity), or null while unknown (a routing entry learnt from
    * a node that did not say, or a session the store recorded without one).
@@ -187,8 +138,75 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
    * it here (SessionCustody.keepForwarding, broker/custody.ts), or null.
    */
   private movedOwner: string | null = null;
+
+  /** Whether a connection is attached to this session here or claiming it here (null `link` and `claimant`: idle). */
+  get servedHere(): boolean {
+    return this.attached !== null || this.claimingConn !== null;
+  }
+
+  /** The connection attached to this session, or null. */
+  get link(): SessionLink | null {
+    return this.attached;
+  }
+
+  /** The connection currently claiming this session (CONNECT in progress), or null. */
+  get claimant(): object | null {
+    return this.claimingConn;
+  }
+
+  /** Fencing epoch of the current claim; 0 when the store was not used (a clean session while the store is down). */
+  get epoch(): number {
+    return this.claimEpoch;
+  }
+
+  get clean(): boolean {
+    return this.cleanSession;
+  }
+
+  get username(): string | null {
+    return this.user;
+  }
+
+  /** The node this session moved to, while this node still forwards to it (`movedTo`), or null. */
   get owner(): string | null {
     return this.movedOwner;
+  }
+
+  /** A session read from the store to be kept offline here (start, custody, adoption): its claim, user and owner. */
+  restore(record: SessionRecord): void {
+    this.claimEpoch = record.epoch;
+    this.user = record.username;
+    this.ownedBy(record.identity);
+  }
+
+  /** A connection claims this session: whether it ends with the connection (`clean`), and the client's user name. */
+  connectedWith(clean: boolean, username: string | null): void {
+    this.cleanSession = clean;
+    this.user = username;
+  }
+
+  /** The store took a claim whose client left before CONNACK: the session stays here offline under its `epoch`. */
+  keptUnder(epoch: number): void {
+    this.claimEpoch = epoch;
+  }
+
+  /** A clean CONNECT went on without a claim (the store unreachable): epoch 0, the store is not used for it. */
+  servedWithoutStore(): void {
+    this.claimEpoch = 0;
+  }
+
+  /**
+   * The store adopted this offline session for this node under `epoch` (a dead node's, decision 017): the epoch only
+   * moves forward, and a forwarding copy (`owner` set) is the session held here again.
+   */
+  adopted(epoch: number): void {
+    if (this.claimEpoch < epoch) this.claimEpoch = epoch;
+    this.movedOwner = null;
+  }
+
+  /** Another node claimed this session (`node`), or null once this node holds it again. */
+  movedTo(node: string | null): void {
+    this.movedOwner = node;
   }
 
   /** The order key of the next QoS 1/2 message this client publishes (core/order-key.ts, decision 038). */
@@ -213,14 +231,6 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     return ++this.published;
   }
 
-  /** Another node claimed this session (`node`), or null once this node holds it again. */
-  movedTo(node: string | null): void {
-    this.movedOwner = node;
-  }
-
-  connectedAt = 0;
-  disconnectedAt = 0;
-  username: string | null = null;
   /** `dedupId`: the node queue message a held delivery came from (its store dedup id once it is released). */
   private held: { msg: Message; qos: QoS; retain: boolean; dedupId: string | null; subIds: readonly number[] | undefined }[] | null = null;
   /**
@@ -244,10 +254,11 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
 
   constructor(
     readonly clientId: string,
-    public clean: boolean,
+    clean: boolean,
     private readonly limits: SessionLimits,
     private readonly host: SessionHost,
   ) {
+    this.cleanSession = clean;
     this.window = limits.maxInflight;
   }
 
@@ -322,13 +333,13 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
 
   /** A CONNECT under `identity` starts claiming this session; a claim already in progress loses (see Broker). */
   beginClaim(claimant: object, identity: string): void {
-    this.claimant = claimant;
+    this.claimingConn = claimant;
     this.claimantIdentity = identity;
   }
 
   /** The claim of `claimant` ended (won or refused). */
   endClaim(): void {
-    this.claimant = null;
+    this.claimingConn = null;
     this.claimantIdentity = null;
   }
 
@@ -366,7 +377,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
 
   /** Whether message state goes to the store. */
   get persistent(): boolean {
-    return !this.clean;
+    return !this.cleanSession;
   }
 
   get queuedCount(): number {
@@ -380,7 +391,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
    */
   deliver(msg: Message, qos: QoS, retain: boolean, subIds?: readonly number[], group?: string): void {
     // Kept small enough to be inlined into the routing loop: the rarer cases are methods of their own.
-    const link = this.link;
+    const link = this.attached;
     if (this.held !== null || link === null) {
       this.deliverDetached(msg, qos, retain, subIds);
       return;
@@ -480,7 +491,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     const journal = this.host.journal;
     journal.followUp(() =>
       journal.withDedupId(out.dedupId ?? null, () => {
-        if (!this.host.clustered && (this.link !== null || this.held !== null)) this.deliver(out.msg, out.qos, out.retain, out.subIds);
+        if (!this.host.clustered && (this.attached !== null || this.held !== null)) this.deliver(out.msg, out.qos, out.retain, out.subIds);
         else this.enqueueOffline(out.msg, out.qos, out.retain, out.subIds);
       }),
     );
@@ -522,7 +533,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     if (result.dropped !== undefined) this.dropQueuedSeq(result.dropped);
     if (result.seq !== undefined) out.seq = result.seq;
     out.durable = true;
-    const link = this.link;
+    const link = this.attached;
     if (link === null) return;
     if (out.packetId !== 0 && this.inflight.get(out.packetId) === out) {
       link.writePublish(out.msg, out.qos, out.retain, false, out.packetId, out.subIds);
@@ -584,7 +595,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
   /** Loads message state from a store snapshot taken when this session was claimed. */
   loadSnapshot(snapshot: SessionSnapshot): void {
     this.clearMessageState();
-    this.epoch = snapshot.epoch;
+    this.claimEpoch = snapshot.epoch;
     // In flight: the messages sent before (the store gives those under the sent boundary their derived ids).
     const entries = snapshot.outgoing.map(fromStored);
     onePerPacketId(entries);
@@ -601,11 +612,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     // New ids continue from the newest message's (see drainQueue): they stay clear of the ids the next seqs give.
     const newest = entries[entries.length - 1];
     if (newest !== undefined) this.lastPacketId = sentPacketId(newest.seq);
-    if (snapshot.inboundQos2.length > 0) {
-      const received = this.inboundQos2;
-      for (const id of snapshot.inboundQos2) received.add(id);
-    }
-    if (snapshot.inboundRoots !== undefined) for (const [id, root] of Object.entries(snapshot.inboundRoots)) this.inboundRoots.set(Number(id), root);
+    this.inbound = InboundQos2.restored(snapshot.inboundQos2, snapshot.inboundRoots);
   }
 
   /**
@@ -646,10 +653,9 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
    * DUP=1 and PUBREL as PUBREL [MQTT-4.4.0-1] [MQTT-3.3.1-1]; then the queue drains into the window.
    */
   attach(link: SessionLink): void {
-    this.link = link;
+    this.attached = link;
     // The client's Receive Maximum bounds what the server sends it unacknowledged [MQTT-3.3.4-7].
     this.window = link.v5 === null ? this.limits.maxInflight : Math.min(this.limits.maxInflight, link.v5.receiveMaximum);
-    this.connectedAt = Date.now();
     if (this.inflightMap !== null) for (const out of this.inflightMap.values()) {
       if (!out.durable) continue;
       if (out.state === OutState.AwaitAck) link.writePublish(out.msg, out.qos, out.retain, true, out.packetId, out.subIds);
@@ -685,10 +691,9 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
   }
 
   detach(): void {
-    this.link = null;
+    this.attached = null;
     this.retainedFeed?.cancel();
     this.retainedFeed = null;
-    this.disconnectedAt = Date.now();
     if (this.persistent) {
       this.clearMessageState();
     } else if (this.queue.length > 0) {
@@ -753,7 +758,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
 
   /** Queues the retained lookup of a new subscription on this session's feed (created by `create` when none runs). */
   sendRetained(filter: string, qos: QoS, create: (session: Session) => RetainedFeed): void {
-    if (this.link === null) return;
+    if (this.attached === null) return;
     (this.retainedFeed ??= create(this)).add(filter, qos);
   }
 
@@ -769,7 +774,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
   }
 
   private drainQueue(): void {
-    const link = this.link;
+    const link = this.attached;
     if (link === null) return;
     while (this.queue.length > 0 && !link.saturated()) {
       const next = this.queue.peek() as Outgoing;
@@ -829,7 +834,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
       this.host.journal.label(
         this.heldDone,
         () =>
-          `deliveries held for ${this.clientId} while its session is claimed (claim ${this.claimant !== null ? "in progress" : "ended"}, ${this.held === held ? "not released yet" : "released, their own writes not landed yet"})`,
+          `deliveries held for ${this.clientId} while its session is claimed (claim ${this.claimingConn !== null ? "in progress" : "ended"}, ${this.held === held ? "not released yet" : "released, their own writes not landed yet"})`,
       );
     }
     this.host.journal.trackOnce(this.heldDone);

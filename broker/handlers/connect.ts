@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { IConnectPacket, QoS } from "mqtt-packet";
 import { decidedIdentity } from "../../core/auth/identity.js";
+import type { ClientInfo } from "../../core/auth/types.js";
 import { validateTopicName } from "../../core/topic/index.js";
 import type { Connection } from "../connection.js";
 import { ProtocolError } from "../errors.js";
@@ -81,27 +82,30 @@ export function handleConnect(conn: Connection, packet: IConnectPacket & { props
     will5 = read.will;
     enhanced = read.auth;
   }
-  conn.client = {
+  const client: ClientInfo = {
     clientId,
     username: packet.username,
     remoteAddress: conn.remoteAddress,
     protocolVersion: version,
   };
+  conn.identify(client);
   if (packet.will) {
     const payload = packet.will.payload;
     const props = will5?.props;
-    conn.will = {
-      topic: packet.will.topic,
-      payload: typeof payload === "string" ? Buffer.from(payload) : payload,
-      qos: (packet.will.qos ?? 0) as QoS,
-      retain: packet.will.retain === true,
-      ...(props === undefined ? {} : { props }),
-      // The will's Message Expiry Interval counts from when it is published (Broker.publishFromClient).
-    };
-    conn.willDelay = will5?.delay ?? 0;
+    conn.keepWill(
+      {
+        topic: packet.will.topic,
+        payload: typeof payload === "string" ? Buffer.from(payload) : payload,
+        qos: (packet.will.qos ?? 0) as QoS,
+        retain: packet.will.retain === true,
+        ...(props === undefined ? {} : { props }),
+        // The will's Message Expiry Interval counts from when it is published (Broker.publishFromClient).
+      },
+      will5?.delay ?? 0,
+    );
   }
   const signal = conn.beginConnect(keepalive);
-  const request = authRequest(conn, conn.client);
+  const request = authRequest(conn, client);
   // MQTT 5 enhanced authentication runs the backend's exchange instead of the password check (4.12).
   const decided =
     enhanced !== null && broker.auth.enhanced !== undefined

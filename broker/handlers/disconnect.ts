@@ -18,13 +18,13 @@ export function handleDisconnect(conn: Connection, packet: IDisconnectPacket & {
         throw new Disconnect5(0x82, "DISCONNECT sets a session expiry after CONNECT set none (3.14.2.2.2)");
       }
       // Capped as the CONNECT's was.
-      v5.sessionExpiry = grantedExpiry({ sessionExpiryInterval: expiry }, conn.broker.config.limits);
+      v5.changeExpiry(grantedExpiry({ sessionExpiryInterval: expiry }, conn.broker.config.limits));
     }
     if (packet.reasonCode === 0x04) {
       conn.close("client-disconnect-with-will");
       return;
     }
   }
-  conn.will = null;
+  conn.discardWill();
   conn.close("client-disconnect");
 }

@@ -111,8 +111,7 @@ export function handlePublish(conn: Connection, packet: Publish5Packet): void {
     }
     const order = root === null ? undefined : orderKeyOfRoot(root);
     broker.journal.withDedupId(root, () => broker.publishFromClient(conn, topic, payload, 2, packet.retain, props, order));
-    session.inboundQos2.add(packetId);
-    if (pending !== undefined) session.inboundRoots.delete(packetId);
+    session.receivedInboundQos2(packetId);
     if (durable) {
       // Routed: stored after what routing wrote and sent landed. A marker recorded as routed without its forwards
       // would answer the PUBLISH re-sent to another node after a crash with PUBREC, routing nothing (decision 020).
@@ -130,7 +129,7 @@ export function handlePublish(conn: Connection, packet: Publish5Packet): void {
 function forgetRoot(conn: Connection, packetId: number): void {
   const session = conn.session;
   if (session === null || session.hasInboundQos2(packetId) || session.inboundRoot(packetId) === undefined) return;
-  session.inboundRoots.delete(packetId);
+  session.forgetInboundRoot(packetId);
   conn.broker.journal.write({ op: "inbound2.delete", clientId: session.clientId, epoch: session.epoch, packetId });
 }
 
@@ -167,7 +166,7 @@ function afterRootRecord(record: RootRecord, result: StoreOpResult): void {
     conn.close("takeover");
     return;
   }
-  session.inboundRoots.set(packet.messageId as number, record.root);
+  session.routeInboundUnder(packet.messageId as number, record.root);
   try {
     handlePublish(conn, packet);
   } catch (err) {

@@ -31,7 +31,7 @@ export function handleAuth(conn: Connection, packet: AuthPacket): void {
   if (packet.props?.authenticationMethod !== method) {
     throw new Disconnect5(Reason.ProtocolError, `AUTH without the connection's Authentication Method ${JSON.stringify(method)}`, "MQTT-4.12.1-1");
   }
-  (v5.reauth ??= new Reauthentication(conn, method)).receive(packet);
+  (v5.reauth ?? v5.startReauth(new Reauthentication(conn, method))).receive(packet);
 }
 
 /**

@@ -74,7 +74,12 @@ export class FrameDecoder {
   private buffered: Buffer[] = [];
   private bytes = 0;
 
-  constructor(public maxFrameBytes: number) {}
+  constructor(private maxFrameBytes: number) {}
+
+  /** The peer authenticated: frames up to `maxFrameBytes` from now on (the handshake's are tiny). */
+  allowFramesUpTo(maxFrameBytes: number): void {
+    this.maxFrameBytes = maxFrameBytes;
+  }
 
   /** The frames completed by `chunk`. Throws LinkProtocolError on a frame over the limit or an empty one. */
   push(chunk: Buffer): Frame[] {

@@ -135,7 +135,7 @@ export class LinkServer {
     socket.on("close", () => {
       endHandshake();
       this.sockets.delete(socket);
-      link.closed = true;
+      link.socketClosed();
     });
     socket.on("data", (chunk: Buffer) => {
       let frames;
@@ -154,8 +154,8 @@ export class LinkServer {
           if (!sameMac(auth.mac, expected)) throw new LinkProtocolError("bad-auth", `node link from ${socket.remoteAddress ?? "?"}: wrong secret`);
           authenticated = true;
           endHandshake();
-          link.peer = auth.nodeId;
-          decoder.maxFrameBytes = this.opts.maxFrameBytes ?? 4 * 1024 * 1024;
+          link.authenticated(auth.nodeId);
+          decoder.allowFramesUpTo(this.opts.maxFrameBytes ?? 4 * 1024 * 1024);
           socket.write(encodeFrame(FrameType.welcome, handshakeMac(this.opts.secret, "server", nonce, auth.nonce, this.opts.nodeId, auth.nodeId)));
           this.opts.counters.accepted();
         } catch (err) {
@@ -190,8 +190,9 @@ export class LinkServer {
  * are not being written.
  */
 class InboundLink {
-  closed = false;
-  peer = "";
+  private closed = false;
+  /** The node at the other end, once the handshake named it. */
+  private peer = "";
   private inflight = 0;
   private writePaused = false;
   private backlog: Frame[] = [];
@@ -207,6 +208,16 @@ class InboundLink {
       this.writePaused = false;
       this.pump();
     });
+  }
+
+  /** The handshake passed: the link is from node `peer`. */
+  authenticated(peer: string): void {
+    this.peer = peer;
+  }
+
+  /** The socket closed: nothing more is started or answered. */
+  socketClosed(): void {
+    this.closed = true;
   }
 
   push(frames: Frame[]): void {

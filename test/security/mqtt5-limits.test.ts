@@ -35,7 +35,7 @@ describe("MQTT 5 limits", () => {
     // PUBREC comes back for each; the client never sends PUBREL, so every id stays unacknowledged.
     for (let id = 1; id <= 1024; id++) c.send({ cmd: "publish", topic: "r", payload: Buffer.from("x"), qos: 2, retain: false, dup: false, messageId: id });
     for (let i = 0; i < 1024; i++) await c.expect("pubrec");
-    expect(f.b.broker.sessions.get("lim-recv")?.inboundQos2.size).toBe(1024);
+    expect(f.b.broker.sessions.get("lim-recv")?.inboundQos2Count).toBe(1024);
     c.send({ cmd: "publish", topic: "r", payload: Buffer.from("x"), qos: 2, retain: false, dup: false, messageId: 1025 });
     expect(await c.expect("disconnect")).toMatchObject({ reasonCode: 0x93 });
     await c.waitClosed();
