@@ -175,8 +175,7 @@ export class NodeInbox<S extends HeldSession> implements ResultTarget<Reroute> {
       case "publish":
         m.messages.forEach((w, i) => {
           // One dedup id per message of the batch (they may reach the same session).
-          this.host.journal.dedupId = `${m.id}#${i}`;
-          this.host.publishExternal(fromWireMessage(w));
+          this.host.journal.withDedupId(`${m.id}#${i}`, () => this.host.publishExternal(fromWireMessage(w)));
         });
         return;
       case "kick":
