@@ -22,7 +22,7 @@ export interface AdopterEvents {
  * its routes, and only then adopts them in the store (`adoptSession`: epoch bumped, custodian set, only if the
  * dead node still has it). So when the dead node's custody is empty, every adopter's routes are in the store; a
  * claimer's may not be (it writes them after its claim), which the cleaner checks before the dead node's routes go
- * (Cluster.claimerMayLackRoutes, with `keeps`). Also remembers, per node, the sessions that moved away from it
+ * (ClusterMaintenance.claimerMayLackRoutes, with `keeps`). Also remembers, per node, the sessions that moved away from it
  * (adopted or claimed), so messages drained from its queue reach exactly those.
  *
  * The dead node may have died between a claim and its take-over kicks: the nodes that claim took the session

@@ -122,7 +122,7 @@ export class SessionCustody {
   /**
    * When this node last dropped its copy of a session that moved elsewhere (Date.now(), the clock node queues
    * report waits in; -Infinity: never). A match forward sent here before then may have been meant for it, and
-   * finds it no more (broker/cluster.ts, passOnLate).
+   * finds it no more (broker/cluster-inbox.ts, passOnLate).
    */
   get lastCopyDropped(): number {
     return this.copyDroppedAt;

@@ -1,7 +1,7 @@
 /**
  * A single node's entry in the store's node list (no cluster): registered at start, refreshed with its stats
  * snapshot every heartbeat, removed at close, so GET /v1/nodes and /v1/stats show the node itself. A cluster node
- * does the same through broker/cluster.ts, which also detects dead nodes.
+ * does the same through broker/cluster.ts, which also detects dead nodes (broker/cluster-maintenance.ts).
  */
 import type { Store } from "../core/store/types.js";
 import type { NodeStatsSampler } from "./node-stats.js";

@@ -9,7 +9,7 @@ import type { NodeRecord } from "../core/store/types.js";
  * decision 036, partitions seed 177). Meanwhile the holder serves the client's old connection beside this node's.
  *
  * So a silent holder whose lease is renewed after the kick (its node record's heartbeat, read each heartbeat by
- * Cluster.maintain) is kicked again, once, in the client's group there (`unordered`): nothing waits for that
+ * ClusterMaintenance.maintain) is kicked again, once, in the client's group there (`unordered`): nothing waits for that
  * kick's order any more. A holder whose record is no longer listed (dead, or its lease lost, which closed its
  * connections) is forgotten, and so is one that replies late. Each entry therefore lives at most one node TTL.
  */

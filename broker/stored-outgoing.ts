@@ -22,7 +22,7 @@ export function fromStored(o: StoredOutgoing): Outgoing {
  * Leaves one in-flight message per packet id among a snapshot's messages (in seq order). A session never has two:
  * it sends a message whose derived id (the sent boundary, decision 021) is still held only once that id is free.
  * But a message stored behind the owner's back (a node that could not forward it stores it for the session,
- * broker/cluster.ts sendDeliveries) is passed by the owner's boundary without having been sent, with the id its seq
+ * broker/forward-sender.ts sendDeliveries) is passed by the owner's boundary without having been sent, with the id its seq
  * gives. Of two, the one whose PUBREL was sent keeps the id (the client holds it for that message), else the
  * earlier; the other goes back to the queue, to be sent as a new message. Nothing is dropped.
  */

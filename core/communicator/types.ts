@@ -63,7 +63,7 @@ export type NodeMessage =
       match?: boolean;
       /**
        * With `match`: only the sessions that came to the receiver from this node: a dead node whose queue is
-       * drained, or the sender itself, passing on a match forward that reached it late (broker/cluster.ts).
+       * drained, or the sender itself, passing on a match forward that reached it late (broker/cluster-inbox.ts).
        */
       only?: string;
       /** With `match`: shared subscription groups (`$share/…`) the receiver gives one member each (decision 026). */
@@ -147,7 +147,7 @@ export interface DrainResult {
    * Messages known to be left after the drain. Always 0: a drain ends when a receive returns nothing. Messages in
    * flight (received by the dead node and never deleted, or locked behind one in its FIFO group) are invisible
    * until their visibility timeout ends, so a caller drains again after it before deleting the queue
-   * (broker/cluster.ts keeps a dead node's queue for `cluster.deadQueueGraceMs`, decision 020).
+   * (broker/cluster-maintenance.ts keeps a dead node's queue for `cluster.deadQueueGraceMs`, decision 020).
    */
   remaining: number;
 }

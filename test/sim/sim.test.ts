@@ -188,7 +188,8 @@ describe("simulation", () => {
   // A `match` forward to the custodian of an offline session, received in a store stall and not handled, came back
   // after the visibility timeout; the session had been claimed elsewhere, and the custodian's forwarding copy
   // (two TTLs) was gone: it matched nothing there, and three acknowledged messages were lost (every kind on, seed
-  // 295). A late match forward is now passed on to the nodes its sessions moved to (broker/cluster.ts, passOnLate).
+  // 295). A late match forward is now passed on to the nodes its sessions moved to (broker/cluster-inbox.ts,
+  // passOnLate).
   it("passes on a match forward that came back after its sessions moved away (every fault kind, seed 295)", async () => {
     const r = await runSimulation({ seed: 295, faults: ALL_FAULTS });
     expect(r.violations.filter((v) => v.kind !== "order"), summary(r)).toEqual([]);
@@ -197,7 +198,7 @@ describe("simulation", () => {
   // n5 claimed sub0 from dead n3 and was killed as the store answered, before writing its routes; the cleanup then
   // dropped n3's routes (its custody was empty), and for 10 s no node had a route for sub0's filter: six
   // acknowledged messages matched nothing (every kind on, seed 65). A dead node's routes now stay while a live node
-  // has been silent for two heartbeats or another dead node still keeps sessions (broker/cluster.ts,
+  // has been silent for two heartbeats or another dead node still keeps sessions (broker/cluster-maintenance.ts,
   // claimerMayLackRoutes; decision 023). test/cluster/dead-claimer.test.ts has the case without the rest of the run.
   it("keeps a dead custodian's routes while its session's claimer died before writing its own (every fault kind, seed 65)", async () => {
     const r = await runSimulation({ seed: 65, faults: ALL_FAULTS });
