@@ -172,7 +172,9 @@ export class MoveSettler {
     const left: Session[] = [];
     for (const [clientId, s] of this.settling) {
       if (!s.nodes.has(origin)) continue;
-      if (holding?.includes(clientId) === true) left.push(s.session);
+      // Not after a Clean Start: the old holder ends the old session and drops what it held for it, so this copy,
+      // matched by the new session's own subscriptions, is the only one.
+      if (!s.sessionEnded && holding?.includes(clientId) === true) left.push(s.session);
       else sessions.push(s.session);
     }
     liftEach(sessions, 0, left.length === 0 ? fn : () => leaveOutEach(left, 0, fn));

@@ -132,6 +132,14 @@ describe("MoveSettler (decision 031: order across a move)", () => {
     expect(a.calls).toEqual(["hold", "left out"]);
   });
 
+  it("does not leave out a session claimed with Clean Start: its old holder drops what it held, so this copy is the only one", () => {
+    const settler = new MoveSettler(1000, fakePort().port);
+    const c = fakeSession("c", 7);
+    settler.start(c.asSession, 7, ["n1"], [], true);
+    settler.ahead("n1", () => {}, ["c"]);
+    expect(c.calls).toEqual(["hold", "ahead"]);
+  });
+
   it("waits for the old holder and the custodian of a claimed session once each (the caller kicked them), and holds only when one is another node", () => {
     const { port, sent } = fakePort();
     const settler = new MoveSettler(1000, port);
