@@ -15,6 +15,8 @@ interface PendingMatch {
   match: true;
   only: string | null;
   groups?: string[];
+  /** The sessions this node held the message for as it routed it (`ForwardingLinks.holding`). */
+  holding?: string[];
 }
 
 /** A forwarded message: a `deliver` node message listing target sessions, or one the receiver matches itself. */
@@ -39,6 +41,8 @@ export interface ForwardingLinks {
   readonly ids: NodeMessageIds;
   /** Where each node's batch of the tick goes. */
   readonly sender: Pick<ForwardSender, "sendDeliveries">;
+  /** The sessions this node holds `msg` for, just routed here, while it settles its claim of them (MoveSettler.holding). */
+  holding(msg: Message): string[] | undefined;
 }
 
 /**
@@ -116,11 +120,14 @@ export class Forwarder {
     const nodes = this.matchedNodes;
     this.links.routes.table.match(msg.topic, this.collectNode);
     if (nodes.size === 0) return;
+    // Routed here just before (Router.routeInCluster): a receiver that claimed one of these sessions from this node
+    // leaves it out of its copy; this node passes its own on, behind the older ones it holds (decision 038, seed 96).
+    const holding = this.links.holding(msg);
     for (const node of nodes) {
       // The dead node itself is named only when it came back (its routes were cleared before its queue is drained,
       // so it wrote them again as a new incarnation): its sessions may be there again.
       if (node === this.links.nodeId) continue;
-      this.pendingFor(node, msg, { match: true, only });
+      this.pendingFor(node, msg, holding === undefined ? { match: true, only } : { match: true, only, holding });
     }
     nodes.clear();
   }
@@ -250,6 +257,7 @@ export class Forwarder {
           m.match = true;
           if (entry.only !== null) m.only = entry.only;
           if (entry.groups !== undefined) m.groups = entry.groups;
+          if (entry.holding !== undefined) m.holding = entry.holding;
         }
         const h = hops.get(msg);
         if (h !== undefined) m.hops = h;

@@ -59,7 +59,7 @@ export interface InboxLinks {
   readonly forwarder: Pick<Forwarder, "forward" | "routeRemote" | "deliverGroups">;
   /** Order across a move (broker/move-settle.ts, decision 031). */
   readonly settler: {
-    ahead(origin: string, fn: () => void): void;
+    ahead(origin: string, fn: () => void, holding?: readonly string[]): void;
     kicked(node: string, clientId: string, epoch: number): void;
     replied(clientId: string, node: string, epoch: number): void;
   };
@@ -126,8 +126,9 @@ export class NodeInbox<S extends HeldSession> implements ResultTarget<Reroute> {
     // derived alike would be dropped by their receivers' dedup as repeats (decision 036, seed 19).
     this.links.ids.handlingAs(deadNode === null ? m.id : `${m.id}@${deadNode}`, () => {
       const dedupId = m.type === "deliver" ? (m.root ?? m.id) : m.id;
-      // What a node that a session here was claimed from passes on goes ahead of what the session holds (decision 031).
-      if (m.type === "deliver" && deadNode === null) this.links.settler.ahead(m.origin, () => this.host.journal.withDedupId(dedupId, () => this.handleMessage(m, deadNode)));
+      // What a node that a session here was claimed from passes on goes ahead of what the session holds (decision 031),
+      // but not a publish of its own it still holds for the session: it passes that copy on behind older ones it holds.
+      if (m.type === "deliver" && deadNode === null) this.links.settler.ahead(m.origin, () => this.host.journal.withDedupId(dedupId, () => this.handleMessage(m, deadNode)), m.holding);
       else this.host.journal.withDedupId(dedupId, () => this.handleMessage(m, deadNode));
     });
   }

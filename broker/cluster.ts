@@ -78,7 +78,7 @@ export class Cluster {
       unreachable: (clientId, node, epoch) => this.settler.unreachable(clientId, node, epoch),
       onError: (operation, err) => events.onError(operation, err),
     });
-    this.forwarder = new Forwarder(broker, { nodeId, maxHops, routes: this.routes, ids: this.ids, sender: this.sender });
+    this.forwarder = new Forwarder(broker, { nodeId, maxHops, routes: this.routes, ids: this.ids, sender: this.sender, holding: (msg) => this.settler.holding(msg) });
     this.inbox = new NodeInbox(broker, { nodeId, maxHops, ids: this.ids, forwarder: this.forwarder, settler: this.settler, adopter: this.adopter });
     this.maintenance = new ClusterMaintenance({
       nodeId,

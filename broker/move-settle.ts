@@ -42,6 +42,9 @@ export interface ClaimedFrom {
 /** Default wait for the old holders' replies (ms): a kick's and a reply's travel through the node queues. */
 export const MOVE_SETTLE_MS = 1000;
 
+/** The most sessions a match forward names as held by its sender (the node message schema's bound). */
+const MAX_HOLDING = 1000;
+
 /** What the settler needs of its node (broker/cluster.ts). */
 export interface MovePort {
   readonly nodeId: string;
@@ -154,16 +157,42 @@ export class MoveSettler {
 
   /**
    * Runs `fn` (the handling of a delivery from `origin`) with the hold lifted for the sessions that await
-   * `origin`'s reply: what it passes on is delivered now, ahead of what is held for them.
+   * `origin`'s reply: what it passes on is delivered now, ahead of what is held for them. Except for the sessions
+   * `origin` still held the message for itself (`holding`, a match forward of one of its publishes): it passes its
+   * own copy on behind the older ones it holds, and this copy, delivered now, would overtake them (decision 038,
+   * seed 96). Holding it here instead would hold `origin`'s forwards behind it, its reply among them, so it is
+   * left out for them.
    */
-  ahead(origin: string, fn: () => void): void {
+  ahead(origin: string, fn: () => void, holding?: readonly string[]): void {
     if (this.settling.size === 0) {
       fn();
       return;
     }
     const sessions: Session[] = [];
-    for (const s of this.settling.values()) if (s.nodes.has(origin)) sessions.push(s.session);
-    liftEach(sessions, 0, fn);
+    const left: Session[] = [];
+    for (const [clientId, s] of this.settling) {
+      if (!s.nodes.has(origin)) continue;
+      // Not after a Clean Start: the old holder ends the old session and drops what it held for it, so this copy,
+      // matched by the new session's own subscriptions, is the only one.
+      if (!s.sessionEnded && holding?.includes(clientId) === true) left.push(s.session);
+      else sessions.push(s.session);
+    }
+    liftEach(sessions, 0, left.length === 0 ? fn : () => leaveOutEach(left, 0, fn));
+  }
+
+  /**
+   * The sessions settling here that hold `msg`, routed here just now (their newest held delivery), at most
+   * MAX_HOLDING of them; undefined when none. Named on the match forwards of `msg` (`ahead`).
+   */
+  holding(msg: object): string[] | undefined {
+    if (this.settling.size === 0) return undefined;
+    let found: string[] | undefined;
+    for (const [clientId, s] of this.settling) {
+      if (!s.session.holdsToPassOn(msg)) continue;
+      (found ??= []).push(clientId);
+      if (found.length === MAX_HOLDING) break;
+    }
+    return found;
   }
 
   /** Whether `clientId` still waits for replies (tests and the stall report). */
@@ -220,6 +249,12 @@ export class MoveSettler {
     clearTimeout(s.timer);
     this.settling.delete(clientId);
   }
+}
+
+function leaveOutEach(sessions: readonly Session[], i: number, fn: () => void): void {
+  const session = sessions[i];
+  if (session === undefined) fn();
+  else session.leftOut(() => leaveOutEach(sessions, i + 1, fn));
 }
 
 function liftEach(sessions: readonly Session[], i: number, fn: () => void): void {

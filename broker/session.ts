@@ -31,6 +31,8 @@ interface OfflineEntry {
 
 /** Deliveries held while the session is being claimed; beyond this they are dropped (counted). */
 const MAX_HELD = 10_000;
+/** `Session.held` while a delivery to the session is left out (`leftOut`): nothing is added to it. */
+const LEFT_OUT: never[] = [];
 
 /**
  * The state of one MQTT session ([MQTT-3.1.2-4]): subscriptions, outgoing QoS 1/2 messages in flight, messages
@@ -747,6 +749,35 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     }
   }
 
+  /**
+   * Whether `msg` is the newest delivery held (just routed here: broker/move-settle.ts `holding`) and one this
+   * session passes on to a newer claim when released (QoS 1/2 of a persistent session: its write is fenced and the
+   * store names the owner, or the take-over kick makes this a forwarding copy).
+   */
+  holdsToPassOn(msg: object): boolean {
+    const last = this.held?.at(-1);
+    return last !== undefined && last.msg === msg && last.qos !== 0 && this.persistent;
+  }
+
+  /**
+   * Runs `fn` with this session, while it holds, left out: what `fn` delivers to it is dropped. For a copy of a
+   * message that the node this session was claimed from holds too and passes on, behind older ones it holds
+   * (broker/move-settle.ts `ahead`, decision 038, seed 96).
+   */
+  leftOut(fn: () => void): void {
+    const held = this.held;
+    if (held === null) {
+      fn();
+      return;
+    }
+    this.held = LEFT_OUT;
+    try {
+      fn();
+    } finally {
+      this.held = held;
+    }
+  }
+
   /** The session is discarded while held (a clean CONNECT replaced it): what was held ends with it. */
   discardHeld(): void {
     const settle = this.heldSettle;
@@ -823,6 +854,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
 
   private hold(msg: Message, qos: QoS, retain: boolean, subIds: readonly number[] | undefined): void {
     const held = this.held as NonNullable<typeof this.held>;
+    if (held === LEFT_OUT) return;
     if (held.length >= MAX_HELD) {
       this.host.onDrop(this, msg, "session-busy");
       return;

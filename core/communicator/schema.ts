@@ -54,6 +54,7 @@ export const nodeMessageSchema = z.discriminatedUnion("type", [
     match: z.boolean().optional(),
     only: z.string().min(1).optional(),
     groups: z.array(z.string().min(8).max(65_536)).max(1000).optional(),
+    holding: z.array(clientId).max(1000).optional(),
   }),
   z.object({
     type: z.literal("publish"),

@@ -68,6 +68,13 @@ export type NodeMessage =
       only?: string;
       /** With `match`: shared subscription groups (`$share/…`) the receiver gives one member each (decision 026). */
       groups?: string[];
+      /**
+       * With `match`: sessions the sender holds this message for while it settles its own claim of them
+       * (decision 031). It passes its copy on, behind the older ones it holds, once it learns they moved; a
+       * receiver that took such a session from the sender and awaits its reply leaves the session out of this copy
+       * rather than delivering it ahead of them (broker/move-settle.ts `ahead`, decision 038, seed 96).
+       */
+      holding?: string[];
     }
   /**
    * A publish from outside MQTT (the REST gateway in a Lambda, which holds no subscription trie): the receiving

@@ -122,6 +122,16 @@ describe("simulation", () => {
     expect(r.violations, summary(r)).toEqual([]);
   });
 
+  // Decision 038, seed 96: n3 claimed sub0 from the crashed n1 and held its deliveries, waiting for n1's reply
+  // (decision 031); pub1 published pub1:1-6 on n3, which held them and sent each to n2 as a match forward. sub0 moved
+  // to n2, which delivered the match forwards that came after its claim (pub1:4, pub1:6) at once, ahead of its own
+  // hold, since n3 was a holder it awaited; n3 passed on pub1:1-2 only when its hold ended, behind them. A match
+  // forward now names the sessions its sender held the message for, and the receiver leaves those out.
+  it("keeps order when the old holder held a publish of its own that it also forwarded to be matched (CI faults, seed 96)", { timeout: 60_000 }, async () => {
+    const r = await runSimulation({ seed: 96, faults: FOUND_WITH_1204E });
+    expect(r.violations, summary(r)).toEqual([]);
+  });
+
   // Decision 040: a node died as the store answered its claim of pub2's session (crashInClaim), before its take-over
   // kick reached the node that still held pub2's old connection; the next claim named only the dead node, so that
   // node served pub2 beside the new holder for 14 s (seed 21). Order (decision 038's window) is left with this kind.

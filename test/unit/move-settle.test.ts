@@ -27,6 +27,13 @@ function fakeSession(clientId: string, epoch: number) {
       fn();
       session.holding = was;
     },
+    leftOut: (fn: () => void) => {
+      calls.push("left out");
+      fn();
+    },
+    /** The message this session just held (and would pass on to a newer claim), for `holdsToPassOn`. */
+    last: null as object | null,
+    holdsToPassOn: (msg: object) => session.holding && session.last === msg,
   };
   return { session, calls, asSession: session as unknown as Session };
 }
@@ -102,6 +109,35 @@ describe("MoveSettler (decision 031: order across a move)", () => {
     expect(during).toBe(false);
     expect(session.holding).toBe(true);
     expect(calls).toEqual(["hold", "ahead"]);
+  });
+
+  it("names the sessions that hold a message just routed here; leaves them out of a match forward of the node they await that names them (decision 038, seed 96)", () => {
+    const settler = new MoveSettler(1000, fakePort().port);
+    const a = fakeSession("a", 5);
+    const b = fakeSession("b", 6);
+    settler.start(a.asSession, 5, ["n1"]);
+    settler.start(b.asSession, 6, ["n1"]);
+    const msg = {};
+    expect(settler.holding(msg)).toBeUndefined();
+    a.session.last = msg;
+    expect(settler.holding(msg)).toEqual(["a"]);
+    // n1's match forward, for a message n1 held for "a" itself: "a" is left out, "b" gets it ahead.
+    let ran = false;
+    settler.ahead("n1", () => (ran = true), ["a"]);
+    expect(ran).toBe(true);
+    expect(a.calls).toEqual(["hold", "left out"]);
+    expect(b.calls).toEqual(["hold", "ahead"]);
+    // Another node's delivery naming "a": "a" awaits only n1, so it is neither lifted nor left out.
+    settler.ahead("n2", () => {}, ["a"]);
+    expect(a.calls).toEqual(["hold", "left out"]);
+  });
+
+  it("does not leave out a session claimed with Clean Start: its old holder drops what it held, so this copy is the only one", () => {
+    const settler = new MoveSettler(1000, fakePort().port);
+    const c = fakeSession("c", 7);
+    settler.start(c.asSession, 7, ["n1"], [], true);
+    settler.ahead("n1", () => {}, ["c"]);
+    expect(c.calls).toEqual(["hold", "ahead"]);
   });
 
   it("waits for the old holder and the custodian of a claimed session once each (the caller kicked them), and holds only when one is another node", () => {
