@@ -4,7 +4,7 @@ import { NodeUnreachable } from "../core/communicator/errors.js";
 import type { NodeMessage } from "../core/communicator/types.js";
 import { fromWireMessage } from "../core/communicator/wire.js";
 import type { Store, StoredOutgoing, StoreOp, StoreOpResult } from "../core/store/types.js";
-import { sendUntilTaken } from "./send-retry.js";
+import { retryPause, sendUntilTaken } from "./send-retry.js";
 import type { Message } from "./types.js";
 
 /** The queue limits a delivery stored for a session is enqueued under. */
@@ -25,7 +25,6 @@ export interface SenderLinks {
   onError(operation: string, err: Error): void;
 }
 
-const RETRY_MAX_MS = 2000;
 /** Tries for a batch of QoS 0 forwards (or any batch once the node stops) before it is given up. */
 const MAX_QOS0_SEND_ATTEMPTS = 3;
 
@@ -96,7 +95,7 @@ export class ForwardSender {
       } catch (err) {
         this.links.onError(what, err as Error);
         if (this.stopped && attempt >= 3) return [];
-        await sleep(Math.min(RETRY_MAX_MS, 25 * 2 ** Math.min(attempt, 10)));
+        await retryPause(attempt);
       }
     }
   }
@@ -109,8 +108,4 @@ export function enqueueOp(limits: QueueLimits, clientId: string, msg: Message, q
   const op: StoreOp = { op: "enqueue", clientId, entry, maxQueued: limits.maxQueued, dropPolicy: limits.queueDropPolicy };
   if (unowned) op.unowned = true;
   return op;
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

@@ -1,9 +1,9 @@
 import type { Store } from "../core/store/types.js";
 import { RouteTable } from "./route-table.js";
+import { retryPause } from "./send-retry.js";
 
 /** Log entries read per call while catching up. */
 const PAGE = 2000;
-const RETRY_MAX_MS = 2000;
 
 export interface RouteSyncOptions {
   /** How often the route log is read. */
@@ -105,7 +105,7 @@ export class RouteSync {
       } catch (err) {
         this.opts.onError("route update", err as Error);
         if (this.stopped) return;
-        await sleep(Math.min(RETRY_MAX_MS, 25 * 2 ** Math.min(attempt, 10)));
+        await retryPause(attempt);
       }
     }
   }
@@ -246,8 +246,4 @@ export class RouteSync {
     } while (cursor !== null);
     return set;
   }
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }

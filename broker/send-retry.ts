@@ -22,7 +22,15 @@ export async function sendUntilTaken(send: () => Promise<void>, retry: SendRetry
       const error = err instanceof Error ? err : new Error(String(err));
       if (retry.giveUp(error, attempt)) throw error;
       retry.onError(error);
-      await new Promise((resolve) => setTimeout(resolve, Math.min(MAX_BACKOFF_MS, 25 * 2 ** Math.min(attempt, 10))).unref());
+      await retryPause(attempt);
     }
   }
+}
+
+/**
+ * The wait after failed attempt `attempt` (1, 2, ...) of a call retried until it succeeds: 50 ms, 100 ms, ... up to
+ * 2 s. The timer does not keep the process alive.
+ */
+export function retryPause(attempt: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, Math.min(MAX_BACKOFF_MS, 25 * 2 ** Math.min(attempt, 10))).unref());
 }
