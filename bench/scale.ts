@@ -35,7 +35,8 @@ function rssMb(node: LocalNode): number {
   return m === null ? NaN : Math.round(Number(m[1]) / 1024);
 }
 
-const mb = (bytes: number): number => Math.round((bytes / 1024 / 1024) * 10) / 10;
+const tenths = (n: number): number => Math.round(n * 10) / 10;
+const mb = (bytes: number): number => tenths(bytes / 1024 / 1024);
 
 /**
  * Full GC in the broker (MQGATE_DEBUG_HEAP=1, broker/heap-probe.ts), then its JavaScript heap and its memory
@@ -122,8 +123,8 @@ export async function main(argv: string[]): Promise<number> {
       createSeconds: Math.round(createMs / 100) / 10,
       routesOfNode1InStore: routeCount,
       memoryMb: { before, after },
-      heapGrowthMb: { node2: mb((after.n2.heap - before.n2.heap) * 1024 * 1024), node3: mb((after.n3.heap - before.n3.heap) * 1024 * 1024) },
-      externalGrowthMb: { node2: mb((after.n2.external - before.n2.external) * 1024 * 1024), node3: mb((after.n3.external - before.n3.external) * 1024 * 1024) },
+      heapGrowthMb: { node2: tenths(after.n2.heap - before.n2.heap), node3: tenths(after.n3.heap - before.n3.heap) },
+      externalGrowthMb: { node2: tenths(after.n2.external - before.n2.external), node3: tenths(after.n3.external - before.n3.external) },
       sharedFanOutSeconds: Math.round(fanOutMs / 100) / 10,
       sample: { checked: sample.length, gotBoth: ok },
     };

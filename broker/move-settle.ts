@@ -177,7 +177,7 @@ export class MoveSettler {
       if (!s.sessionEnded && holding?.includes(clientId) === true) left.push(s.session);
       else sessions.push(s.session);
     }
-    liftEach(sessions, 0, left.length === 0 ? fn : () => leaveOutEach(left, 0, fn));
+    within(sessions, 0, "ahead", left.length === 0 ? fn : () => within(left, 0, "leftOut", fn));
   }
 
   /**
@@ -251,14 +251,9 @@ export class MoveSettler {
   }
 }
 
-function leaveOutEach(sessions: readonly Session[], i: number, fn: () => void): void {
+/** Runs `fn` inside `Session.ahead` (hold lifted) or `Session.leftOut` of every session from `i` on, nested. */
+function within(sessions: readonly Session[], i: number, how: "ahead" | "leftOut", fn: () => void): void {
   const session = sessions[i];
   if (session === undefined) fn();
-  else session.leftOut(() => leaveOutEach(sessions, i + 1, fn));
-}
-
-function liftEach(sessions: readonly Session[], i: number, fn: () => void): void {
-  const session = sessions[i];
-  if (session === undefined) fn();
-  else session.ahead(() => liftEach(sessions, i + 1, fn));
+  else session[how](() => within(sessions, i + 1, how, fn));
 }
