@@ -11,6 +11,7 @@ import { readInto, SharedBufferReads } from "./borrowed-reads.js";
 import { type DirectWriter, QUEUED, writeDirect, writeError, type WriteHandle, writeHandleOf } from "./direct-writes.js";
 import { copyBytes, PacketDecoder, type PacketSink } from "./decoder.js";
 import { keepPacket } from "./lent-packets.js";
+import { NO_BYTES } from "./no-bytes.js";
 import { giveSpare, takeSpare } from "./spare-batches.js";
 import { LimitExceeded, ProtocolError } from "./errors.js";
 import type { Link5 } from "./link5.js";
@@ -973,14 +974,12 @@ function recycle(bytes: Buffer, out: Buffer): void {
   giveSpare(bytes);
 }
 
-const NO_BYTES = Buffer.alloc(0);
-
 /**
  * The last PUBLISH written into a batch. The broker hands one message to all its receivers in a row, so the next
  * receiver of the same message copies these bytes instead of encoding them again. The bytes are never overwritten:
  * a batch buffer is only ever appended to, and one given back as a spare is forgotten here first (`recycle`).
  */
-const lastPublish = { msg: null as Message | null, withId: false, buf: Buffer.alloc(0) as Buffer, at: 0, size: 0, idOffset: 0 };
+const lastPublish = { msg: null as Message | null, withId: false, buf: NO_BYTES, at: 0, size: 0, idOffset: 0 };
 
 function afterTakenWrite(conn: Connection): void {
   conn.written();

@@ -1,4 +1,5 @@
 import type { Packet } from "mqtt-packet";
+import { NO_BYTES } from "./no-bytes.js";
 
 /**
  * The hot-path packets a connection's decoder lends to its sink instead of allocating one per packet (PacketDecoder
@@ -31,9 +32,8 @@ interface HotAck {
   length: number;
 }
 
-const NO_PAYLOAD = Buffer.alloc(0);
 // Built by the same literals as the packets made when these are out, so both have one shape.
-const publish = newPublish(0, false, false, "", NO_PAYLOAD, undefined, 0);
+const publish = newPublish(0, false, false, "", NO_BYTES, undefined, 0);
 const ack = newAck("puback", 0, 0);
 let publishOut = false;
 let ackOut = false;
@@ -74,7 +74,7 @@ export function hotAck(lend: boolean, cmd: AckCmd, messageId: number, length: nu
 export function giveBack(packet: Packet): void {
   if (packet === (publish as Packet)) {
     publishOut = false;
-    publish.payload = NO_PAYLOAD;
+    publish.payload = NO_BYTES;
     publish.topic = "";
   } else if (packet === (ack as Packet)) {
     ackOut = false;

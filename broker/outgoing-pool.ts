@@ -1,4 +1,5 @@
 import type { QoS } from "mqtt-packet";
+import { NO_BYTES } from "./no-bytes.js";
 import { OutState, type Message, type Outgoing } from "./types.js";
 
 /**
@@ -18,7 +19,7 @@ const MAX_FREE = 1024;
 const free: (Outgoing | null)[] = [];
 let freeCount = 0;
 /** What a free record refers to instead of the message it carried. */
-const NO_MESSAGE: Message = { topic: "", payload: Buffer.alloc(0), qos: 0, retain: false };
+const NO_MESSAGE: Message = { topic: "", payload: NO_BYTES, qos: 0, retain: false };
 
 /** A new outgoing delivery, with its MQTT 5 Subscription Identifiers and shared subscription group when it has them. */
 export function outgoing(msg: Message, qos: QoS, retain: boolean, durable: boolean, subIds: readonly number[] | undefined, group?: string): Outgoing {

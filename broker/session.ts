@@ -11,6 +11,7 @@ import { Deque } from "./queue.js";
 import type { RetainedFeed, SessionHost, SessionLimits, SessionLink } from "./session-ports.js";
 import { InboundQos2 } from "./inbound-qos2.js";
 import { InflightTable } from "./inflight-table.js";
+import { NO_BYTES } from "./no-bytes.js";
 import { outgoing, releaseOutgoing } from "./outgoing-pool.js";
 import { fromStored, onePerPacketId } from "./stored-outgoing.js";
 import { outOfOrder } from "./stream-order.js";
@@ -937,7 +938,7 @@ const PUBREL_SENT: ResultTarget<PubrelSent> = {
 };
 
 /** Stands for a message the store dropped while the session was offline (its content is not in memory). */
-const EMPTY_MESSAGE: Message = { topic: "", payload: Buffer.alloc(0), qos: 1, retain: false };
+const EMPTY_MESSAGE: Message = { topic: "", payload: NO_BYTES, qos: 1, retain: false };
 
 function isNotQos0(out: Outgoing): boolean {
   return out.qos !== 0;
