@@ -24,6 +24,7 @@ import type { SessionLink } from "./session-ports.js";
 import type { CloseReason, Message } from "./types.js";
 import type { ClientCertificate } from "../core/auth/backend.js";
 import { ACTIVE, type KeepaliveSubject } from "./keepalive-sweep.js";
+import { ReadGate } from "./read-gate.js";
 
 export const enum ConnState {
   /** Socket accepted; the first packet must be CONNECT [MQTT-3.1.0-1]. */
@@ -94,10 +95,9 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
   /** Waiting for the client's AUTH in an enhanced authentication, or null. */
   private authAnswer: ((packet: AuthPacket) => void) | null = null;
   closeReason: CloseReason | null = null;
-  congested = false;
   private readonly decoder: PacketDecoder;
-  /** Plain TCP: reads through the shared buffer (decision 039); null for streams that emit "data". */
-  private readonly reads: SharedBufferReads | null = null;
+  /** Whether the client is read from, and why not. */
+  private readonly reading: ReadGate;
   /** Plain TCP: the socket's handle, written to directly while the stream holds nothing (broker/direct-writes.ts). */
   private readonly handle: WriteHandle | null = null;
   /** Bytes of direct writes queued by libuv and not yet written (the stream's `writableLength` does not count them). */
@@ -106,8 +106,6 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
   private pendingSizes: number[] | null = null;
   /** Wire bytes of the packets in `pending`. */
   private pendingBytes = 0;
-  /** Reading is paused because packets are held (authentication, or a handler waiting for the store). */
-  private holding = false;
   /** The connect timeout, until CONNACK (keepalive is the broker's sweep, decision 033). */
   private connectTimer: NodeJS.Timeout | null;
   /** Closes the connection when its credentials expire (a JWT's exp), or null. */
@@ -127,7 +125,6 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
   /** Message bytes of each entry of `ackQueue`, and their sum. */
   private ackSizes: number[] | null = null;
   private ackBytes = 0;
-  private ackPaused = false;
   private suspended = false;
   /** `written`, bound once, on the first write that backs up: most connections never need it. */
   private onWritten: (() => void) | null = null;
@@ -159,12 +156,10 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
     // The stream's listeners are shared functions that find the connection on the stream: no closures per connection.
     (stream as ConnectionStream)[kConnection] = this;
     // Plain TCP reads into the buffer all connections share (decision 039); TLS and WebSocket streams emit "data".
-    if (transport === "tcp" && readInto(stream, onBorrowedRead)) {
-      this.reads = new SharedBufferReads(stream, this.decoder);
-      this.handle = writeHandleOf(stream);
-    } else {
-      stream.on("data", onStreamData);
-    }
+    const borrowed = transport === "tcp" && readInto(stream, onBorrowedRead);
+    this.reading = new ReadGate(stream, borrowed ? new SharedBufferReads(stream, this.decoder) : null);
+    if (borrowed) this.handle = writeHandleOf(stream);
+    else stream.on("data", onStreamData);
     stream.on("error", onStreamError);
     stream.on("end", onStreamEnd);
     // One "close" listener for both the connection and the address slot: no second listener and array per socket.
@@ -175,6 +170,11 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
 
   get isClosed(): boolean {
     return this.state === ConnState.Closed;
+  }
+
+  /** The client's unread output is above `limits.socketHighWaterMark`: it gets no more work until it reads. */
+  get congested(): boolean {
+    return this.reading.congested;
   }
 
   /** Output not yet taken by the peer: this turn's batch and what the socket holds (retained delivery waits on it). */
@@ -225,12 +225,13 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
   /** A read into the shared buffer (broker/borrowed-reads.ts): its bytes are gone once this returns. */
   onBorrowedData(buf: Buffer, length: number): void {
     this.broker.stats.bytesReceived += length;
-    (this.reads as SharedBufferReads).onRead(buf, length);
+    (this.reading.shared as SharedBufferReads).onRead(buf, length);
   }
 
   /** The client ended its side of the stream: closed once what was read before is handled. */
   onEnd(): void {
-    if (this.reads !== null && this.reads.endAfterHeld(() => this.close("socket-closed"))) return;
+    const shared = this.reading.shared;
+    if (shared !== null && shared.endAfterHeld(() => this.close("socket-closed"))) return;
     if (this.suspended && this.state === ConnState.Connected) {
       // Packets decoded before the end wait for a handler's store answer (a QoS 2 root record, a SUBSCRIBE): the end
       // goes behind them, so a DISCONNECT among them is still handled and the will discarded [MQTT-3.14.4-3].
@@ -239,16 +240,6 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
       return;
     }
     this.close("socket-closed");
-  }
-
-  private pauseReads(): void {
-    if (this.reads !== null) this.reads.pause();
-    else this.stream.pause();
-  }
-
-  private resumeReads(): void {
-    if (this.reads !== null) this.reads.resume();
-    else this.stream.resume();
   }
 
   /** A packet was refused as soon as its declared length was known to exceed the limit, before buffering it. */
@@ -269,7 +260,7 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
     if (this.authAnswer !== null && packet.cmd === "auth" && this.state === ConnState.Connecting) {
       const answer = this.authAnswer;
       this.authAnswer = null;
-      if (this.holding) this.pauseReads();
+      if (this.reading.holding) this.reading.pause();
       answer(packet as AuthPacket);
       return true;
     }
@@ -393,7 +384,7 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
       this.authAbort?.signal.addEventListener("abort", () => reject(new Error("closed during authentication")), { once: true });
       // Reading is paused while CONNECT is authenticated: the answer must come in. Other packets stay bounded
       // (limits.maxPreAuthBytes), and reading pauses again once the answer is here.
-      this.resumeReads();
+      this.reading.resume();
     });
   }
 
@@ -485,11 +476,7 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
    */
   private updateReading(): void {
     if (this.state === ConnState.Closed) return;
-    const hold = this.state === ConnState.Connecting || this.suspended;
-    if (hold === this.holding) return;
-    this.holding = hold;
-    if (hold) this.pauseReads();
-    else if (!this.congested && !this.ackPaused) this.resumeReads();
+    this.reading.hold(this.state === ConnState.Connecting || this.suspended);
   }
 
   /**
@@ -661,10 +648,9 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
     (this.ackBatch ??= []).push(wrote ? this.broker.journal.wait(this) : 0);
     (this.ackSizes ??= []).push(bytes);
     this.ackBytes += bytes;
-    if ((queue.length >= MAX_PENDING_ACKS || this.ackBytes > MAX_PENDING_ACK_BYTES) && !this.ackPaused) {
+    if ((queue.length >= MAX_PENDING_ACKS || this.ackBytes > MAX_PENDING_ACK_BYTES) && !this.reading.ackPaused) {
       // The store is slow or down: stop taking work from this client until its acks go out.
-      this.ackPaused = true;
-      this.pauseReads();
+      this.reading.pauseForAcks();
     }
   }
 
@@ -688,9 +674,8 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
     batches.splice(0, n);
     const sizes = this.ackSizes;
     if (sizes !== null) for (const size of sizes.splice(0, n)) this.ackBytes -= size;
-    if (this.ackPaused && queue.length < MAX_PENDING_ACKS / 2 && this.ackBytes <= MAX_PENDING_ACK_BYTES / 2) {
-      this.ackPaused = false;
-      if (!this.congested && !this.holding) this.resumeReads();
+    if (this.reading.ackPaused && queue.length < MAX_PENDING_ACKS / 2 && this.ackBytes <= MAX_PENDING_ACK_BYTES / 2) {
+      this.reading.releaseAcks();
     }
   }
 
@@ -831,16 +816,12 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
    */
   private checkCongestion(backlog: number): void {
     if (this.congested || this.state === ConnState.Closed) return;
-    if (backlog > this.broker.config.limits.socketHighWaterMark) {
-      this.congested = true;
-      this.pauseReads();
-    }
+    if (backlog > this.broker.config.limits.socketHighWaterMark) this.reading.congest();
   }
 
   onDrain(): void {
-    if (!this.congested || this.state === ConnState.Closed) return;
-    this.congested = false;
-    if (!this.ackPaused && !this.holding) this.resumeReads();
+    if (!this.reading.congested || this.state === ConnState.Closed) return;
+    this.reading.uncongest();
     this.served?.drain();
   }
 
