@@ -3,20 +3,19 @@ import type { Packet, QoS } from "mqtt-packet";
 import type { ClientInfo, ClientPolicy } from "../core/auth/types.js";
 import type { Broker } from "./broker.js";
 import type { DurabilityWaiter } from "./journal.js";
-import { type AckType, encode, encodePublish, publishFlags, publishSize, writeAck, writePublish } from "./codec.js";
-import { encodeAck5, publish5Size, writePublish5 } from "./codec5.js";
+import { type AckType, encode, writeAck } from "./codec.js";
+import { encodeAck5 } from "./codec5.js";
 import { CONNACK_V5, encodeConnack5, encodeDisconnect5, Reason } from "./codec5-control.js";
 import { disconnectReason, reasonString } from "./reasons5.js";
 import { readInto, SharedBufferReads } from "./borrowed-reads.js";
-import { type DirectWriter, QUEUED, writeDirect, writeError, type WriteHandle, writeHandleOf } from "./direct-writes.js";
-import { copyBytes, PacketDecoder, type PacketSink } from "./decoder.js";
+import { writeHandleOf } from "./direct-writes.js";
+import { PacketDecoder, type PacketSink } from "./decoder.js";
 import { keepPacket } from "./lent-packets.js";
-import { NO_BYTES } from "./no-bytes.js";
-import { giveSpare, takeSpare } from "./spare-batches.js";
 import { LimitExceeded, ProtocolError } from "./errors.js";
 import type { Link5 } from "./link5.js";
+import { Outbox, type OutboxOwner } from "./outbox.js";
 import { type Properties, PropertyError } from "./properties.js";
-import { propertyBlock } from "./publish5.js";
+import { batchPublish, batchPublish5 } from "./publish-writes.js";
 import type { AuthPacket } from "./handlers/auth5.js";
 import { dispatch } from "./handlers/index.js";
 import type { Session } from "./session.js";
@@ -25,6 +24,7 @@ import type { CloseReason, Message } from "./types.js";
 import type { ClientCertificate } from "../core/auth/backend.js";
 import { ACTIVE, type KeepaliveSubject } from "./keepalive-sweep.js";
 import { ReadGate } from "./read-gate.js";
+import { beginRead, endRead } from "./write-batches.js";
 
 export const enum ConnState {
   /** Socket accepted; the first packet must be CONNECT [MQTT-3.1.0-1]. */
@@ -69,7 +69,7 @@ const MAX_PENDING_ACK_BYTES = 4 * 1024 * 1024;
 /** Largest delay Node timers accept. */
 const MAX_TIMER_MS = 2_147_483_647;
 
-export class Connection implements SessionLink, DurabilityWaiter, PacketSink, KeepaliveSubject, DirectWriter {
+export class Connection implements SessionLink, DurabilityWaiter, PacketSink, KeepaliveSubject, OutboxOwner {
   readonly id = nextConnectionId++;
   state = ConnState.AwaitConnect;
   /** The session this connection serves (`serve`), or null. */
@@ -98,10 +98,8 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
   private readonly decoder: PacketDecoder;
   /** Whether the client is read from, and why not. */
   private readonly reading: ReadGate;
-  /** Plain TCP: the socket's handle, written to directly while the stream holds nothing (broker/direct-writes.ts). */
-  private readonly handle: WriteHandle | null = null;
-  /** Bytes of direct writes queued by libuv and not yet written (the stream's `writableLength` does not count them). */
-  private handleQueued = 0;
+  /** What is written to the client, batched per turn (broker/outbox.ts). */
+  private readonly outbox: Outbox;
   private pending: Packet[] | null = null;
   private pendingSizes: number[] | null = null;
   /** Wire bytes of the packets in `pending`. */
@@ -110,11 +108,6 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
   private connectTimer: NodeJS.Timeout | null;
   /** Closes the connection when its credentials expire (a JWT's exp), or null. */
   private expiry: NodeJS.Timeout | null = null;
-  /** This tick's outgoing bytes (see `reserve`), or null. */
-  private out: Buffer | null = null;
-  private outLength = 0;
-  /** The last batch's length: the next batch starts with room for it (at least MIN_BATCH when newly allocated). */
-  private outHint = MIN_BATCH;
   /**
    * Acknowledgements (PUBACK, PUBREC, PUBCOMP) held until the store writes they vouch for are durable, in the
    * order the packets arrived [MQTT-4.6.0-2]: packed as type << 16 | packet id, with the batch each waits for.
@@ -126,8 +119,6 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
   private ackSizes: number[] | null = null;
   private ackBytes = 0;
   private suspended = false;
-  /** `written`, bound once, on the first write that backs up: most connections never need it. */
-  private onWritten: (() => void) | null = null;
   /** Aborted when the connection closes during authentication, so queued password checks are dropped. */
   private authAbort: AbortController | null = null;
   /**
@@ -158,8 +149,8 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
     // Plain TCP reads into the buffer all connections share (decision 039); TLS and WebSocket streams emit "data".
     const borrowed = transport === "tcp" && readInto(stream, onBorrowedRead);
     this.reading = new ReadGate(stream, borrowed ? new SharedBufferReads(stream, this.decoder) : null);
-    if (borrowed) this.handle = writeHandleOf(stream);
-    else stream.on("data", onStreamData);
+    this.outbox = new Outbox(this, broker, stream, borrowed ? writeHandleOf(stream) : null, this.reading);
+    if (!borrowed) stream.on("data", onStreamData);
     stream.on("error", onStreamError);
     stream.on("end", onStreamEnd);
     // One "close" listener for both the connection and the address slot: no second listener and array per socket.
@@ -179,12 +170,7 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
 
   /** Output not yet taken by the peer: this turn's batch and what the socket holds (retained delivery waits on it). */
   get unsentBytes(): number {
-    return this.outLength + this.backlog();
-  }
-
-  /** Bytes handed to the socket and not yet taken by the kernel: the stream's, and direct writes libuv queued. */
-  private backlog(): number {
-    return this.stream.writableLength + this.handleQueued;
+    return this.outbox.unsentBytes;
   }
 
   get clientId(): string | undefined {
@@ -520,7 +506,7 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
     }
     this.v5?.reauth?.stop();
     if (flush) {
-      this.flush();
+      this.outbox.flush();
       this.stream.end();
       setTimeout(destroyStream, 1000, this.stream).unref();
     } else {
@@ -537,61 +523,10 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
 
   writePublish(msg: Message, qos: QoS, retain: boolean, dup: boolean, packetId: number, subIds?: readonly number[]): void {
     if (this.state === ConnState.Closed) return;
-    if (this.v5 !== null) {
-      this.writePublish5(msg, qos, retain, dup, packetId, subIds);
-      return;
-    }
     this.broker.stats.messagesSent++;
     this.broker.stats.sentByQos[qos]++;
-    const withId = qos > 0;
-    if (msg === lastPublish.msg && withId === lastPublish.withId) {
-      // The same message to the next receiver (fan-out): copy its bytes, then set this receiver's flags and id.
-      const size = lastPublish.size;
-      const at = this.reserve(size);
-      if (at < 0) return;
-      const out = this.out as Buffer;
-      copyBytes(lastPublish.buf, lastPublish.at, lastPublish.at + size, out, at);
-      out[at] = publishFlags(qos, retain, dup);
-      if (withId) {
-        const idAt = at + lastPublish.idOffset;
-        out[idAt] = packetId >> 8;
-        out[idAt + 1] = packetId & 0xff;
-      }
-      return;
-    }
-    const topicBytes = Buffer.byteLength(msg.topic);
-    const size = publishSize(topicBytes, msg.payload.length, withId);
-    if (size > MAX_BATCHED_PACKET) {
-      this.write(encodePublish(msg.topic, topicBytes, msg.payload, qos, retain, dup, packetId));
-      return;
-    }
-    const at = this.reserve(size);
-    if (at < 0) return;
-    const out = this.out as Buffer;
-    const idAt = writePublish(out, at, msg.topic, topicBytes, msg.payload, qos, retain, dup, packetId);
-    lastPublish.msg = msg;
-    lastPublish.withId = withId;
-    lastPublish.buf = out;
-    lastPublish.at = at;
-    lastPublish.size = size;
-    lastPublish.idOffset = idAt - at;
-  }
-
-  /** An MQTT 5 PUBLISH, written into this turn's batch like a 3.1.1 one (its property block encoded once per message). */
-  private writePublish5(msg: Message, qos: QoS, retain: boolean, dup: boolean, packetId: number, subIds: readonly number[] | undefined): void {
-    this.broker.stats.messagesSent++;
-    this.broker.stats.sentByQos[qos]++;
-    const block = propertyBlock(msg, msg.publishedAt === undefined ? 0 : this.broker.now(), subIds);
-    const topicBytes = Buffer.byteLength(msg.topic);
-    const size = publish5Size(topicBytes, block, msg.payload.length, qos > 0);
-    if (size > MAX_BATCHED_PACKET) {
-      const buf = Buffer.allocUnsafe(size);
-      writePublish5(buf, 0, msg.topic, topicBytes, block, msg.payload, qos, retain, dup, packetId);
-      this.write(buf);
-      return;
-    }
-    const at = this.reserve(size);
-    if (at >= 0) writePublish5(this.out as Buffer, at, msg.topic, topicBytes, block, msg.payload, qos, retain, dup, packetId);
+    if (this.v5 === null) batchPublish(this.outbox, msg, qos, retain, dup, packetId);
+    else batchPublish5(this.outbox, msg, qos, retain, dup, packetId, subIds, msg.publishedAt === undefined ? 0 : this.broker.now());
   }
 
   /** SessionLink: a store write of this session came back fenced; a newer claim owns it. */
@@ -605,8 +540,9 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
       this.write(encodeAck5(type, packetId, reasonCode));
       return;
     }
-    const at = this.reserve(4);
-    if (at >= 0) writeAck(this.out as Buffer, at, type, packetId);
+    const outbox = this.outbox;
+    const at = outbox.reserve(4);
+    if (at >= 0) writeAck(outbox.batch, at, type, packetId);
   }
 
   /**
@@ -680,145 +616,15 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
   }
 
   write(buf: Buffer): void {
-    if (buf.length > MAX_BATCHED_PACKET) {
-      // A large packet is not copied: what is batched goes first, then the packet as it is.
-      if (this.state === ConnState.Closed && !this.stream.writable) return;
-      this.flush();
-      this.broker.stats.bytesSent += buf.length;
-      this.send(buf);
-      return;
-    }
-    const at = this.reserve(buf.length);
-    if (at >= 0) buf.copy(this.out as Buffer, at);
+    this.outbox.write(buf);
   }
 
-  /**
-   * Room for `size` bytes in this turn's batch: what is written to a connection is copied into one buffer and handed
-   * to the socket as one write, after the current callback, or once a busy turn's I/O callbacks have run
-   * (`flushBatched`, decision 035). Returns the offset, or -1 when the stream is gone.
-   */
-  private reserve(size: number): number {
-    let out = this.out;
-    // A batch is written once it holds MAX_BATCH bytes: what one turn batches for a connection stays bounded, and
-    // a client that does not read is found congested (`send`) before the turn is over.
-    if (out !== null && this.outLength + size > MAX_BATCH) {
-      this.flush();
-      out = null;
-    }
-    if (out === null) {
-      if (this.state === ConnState.Closed && !this.stream.writable) return -1;
-      const room = size > this.outHint ? size : this.outHint;
-      out = this.out = takeSpare(room) ?? Buffer.allocUnsafe(room > MIN_BATCH ? room : MIN_BATCH);
-      this.outLength = 0;
-      batched[batchedCount++] = this;
-      if (!flushScheduled) {
-        flushScheduled = true;
-        // The turn's first read (or no read: a timer, the journal's answer) is written as soon as it is handled, as
-        // a lone client's round trip wants; after more reads in one turn the loop is busy, and what they write
-        // waits for the turn's end, to leave together.
-        if (turnReads > 1) setImmediate(flushBatched);
-        // In a read's callback (`endRead`) the batch goes out when the callback returns; without a read (a timer, the
-        // journal's answer), after this callback (`nextTick`).
-        else if (!reading) process.nextTick(flushBatched);
-      }
-    } else if (this.outLength + size > out.length) {
-      const bigger = Buffer.allocUnsafe(Math.max(out.length * 2, this.outLength + size));
-      out.copy(bigger, 0, 0, this.outLength);
-      out = this.out = bigger;
-    }
-    const at = this.outLength;
-    this.outLength = at + size;
-    return at;
-  }
-
-  /** Writes this turn's batch to the socket; an idle connection then holds no buffer. */
-  flush(): void {
-    const out = this.out;
-    if (out === null) return;
-    const length = this.outLength;
-    this.out = null;
-    this.outLength = 0;
-    // The next batch starts at this one's size, so a steady stream does not regrow its batch every tick.
-    this.outHint = length < MAX_BATCHED_PACKET ? length : MAX_BATCHED_PACKET;
-    if (this.state === ConnState.Closed && !this.stream.writable) return;
-    this.broker.stats.bytesSent += length;
-    const bytes = length === out.length ? out : out.subarray(0, length);
-    // Taken by the kernel at once: the batch's bytes serve a later batch (broker/spare-batches.ts).
-    if (this.send(bytes)) recycle(bytes, out);
-  }
-
-  /**
-   * Hands bytes to the stream, then checks what the client has not read. Once output backs up (or one write is
-   * larger than the high-water mark) the write carries a callback, because the stream's "drain" alone cannot end
-   * congestion: it is emitted only after a write crossed the stream's own high-water mark, which can be above
-   * `limits.socketHighWaterMark` (Node 22 raised the default from 16 to 64 KiB, and WebSocket and TLS streams have
-   * their own). Writes stay callback-free while the client keeps up.
-   */
-  private send(buf: Buffer): boolean {
-    const stream = this.stream;
-    let taken = false;
-    if (this.handle !== null && stream.writableLength === 0 && stream.writable) {
-      // Plain TCP while the stream holds nothing: straight to the handle (broker/direct-writes.ts).
-      const result = writeDirect(this.handle, buf, this);
-      if (result === QUEUED) this.handleQueued += buf.length;
-      else if (result < 0) {
-        stream.destroy(writeError(result));
-        return false;
-      } else {
-        taken = true;
-        // Found congested before this write (`saturated`, a large batch) and all of it was taken at once: no write
-        // is left to report back, so the check a stream write's callback made comes after this turn's writes.
-        if (this.congested) process.nextTick(afterTakenWrite, this);
-      }
-    } else if (this.backlog() > 0 || buf.length > this.broker.config.limits.socketHighWaterMark) {
-      stream.write(buf, (this.onWritten ??= this.written.bind(this)));
-    } else {
-      stream.write(buf);
-    }
-    // What the socket could not take now is what the client has not read.
-    this.checkCongestion(this.backlog());
-    return taken;
-  }
-
-  /** DirectWriter: a direct write libuv queued reached the kernel (or failed: the stream is destroyed, as `net` does). */
-  onDirectWritten(bytes: number, status: number): void {
-    this.handleQueued -= bytes;
-    if (status < 0) {
-      if (!this.stream.destroyed) this.stream.destroy(writeError(status));
-      return;
-    }
-    this.written();
-  }
-
-  /** A backed-up write reached the kernel: the client is reading again once half the high-water mark is left. */
-  written(): void {
-    if (this.congested && this.backlog() <= this.broker.config.limits.socketHighWaterMark / 2) {
-      this.onDrain();
-    }
-  }
-
-  /**
-   * For bulk writers (a session queue drained at once, retained messages after SUBSCRIBE): true once what the
-   * client has not read, this turn's batch included, is above the high-water mark. The connection is then
-   * congested until the client catches up, and the writer stops: its client's unsent output exceeds the mark by at
-   * most the packet that crossed it. Live routing only checks `congested`, which a batch reaching 64 KiB updates
-   * (it is written then), so a burst to a client that keeps up is not mistaken for congestion.
-   */
+  /** For bulk writers (a session queue, retained messages): true once the client's unread output is too much. */
   saturated(): boolean {
-    if (!this.congested) this.checkCongestion(this.backlog() + this.outLength);
-    return this.congested;
+    return this.outbox.saturated();
   }
 
-  /**
-   * `backlog` is what the client has not read yet: what the socket holds, and for `saturated` this turn's batch. Above the
-   * high-water mark the client is not keeping up: later QoS 0 messages to it are dropped, QoS 1/2 wait in its
-   * session, and we stop reading from it too, until its buffer drains (`written`, `onDrain`).
-   */
-  private checkCongestion(backlog: number): void {
-    if (this.congested || this.state === ConnState.Closed) return;
-    if (backlog > this.broker.config.limits.socketHighWaterMark) this.reading.congest();
-  }
-
+  /** The client caught up with its output (the stream's "drain", or the outbox): reading resumes, the session sends. */
   onDrain(): void {
     if (!this.reading.congested || this.state === ConnState.Closed) return;
     this.reading.uncongest();
@@ -857,8 +663,7 @@ function onCredentialsExpiry(conn: Connection, epochMs: number): void {
 }
 
 function onStreamData(this: ConnectionStream, chunk: Buffer): void {
-  if (turnReads++ === 0) setImmediate(endTurn);
-  reading = true;
+  beginRead();
   try {
     this[kConnection].onData(chunk);
   } finally {
@@ -867,8 +672,7 @@ function onStreamData(this: ConnectionStream, chunk: Buffer): void {
 }
 
 function onBorrowedRead(this: Duplex, length: number, buf: Buffer): boolean {
-  if (turnReads++ === 0) setImmediate(endTurn);
-  reading = true;
+  beginRead();
   try {
     (this as ConnectionStream)[kConnection].onBorrowedData(buf, length);
   } finally {
@@ -876,15 +680,6 @@ function onBorrowedRead(this: Duplex, length: number, buf: Buffer): boolean {
   }
   // Reading is paused by the connection's SharedBufferReads (or, at its bound, by `stream.pause()`), never here.
   return true;
-}
-
-/**
- * The end of a read's callback: what the turn's first read batched is written now, as a `nextTick` after the callback
- * wrote it before (without allocating a tick per read).
- */
-function endRead(): void {
-  reading = false;
-  if (flushScheduled && turnReads <= 1) flushBatched();
 }
 
 function onStreamError(this: ConnectionStream, err: Error): void {
@@ -903,67 +698,6 @@ function onStreamClose(this: ConnectionStream): void {
 
 function onStreamDrain(this: ConnectionStream): void {
   this[kConnection].onDrain();
-}
-
-/**
- * Connections with a batch to write (decision 035). What the turn's first read writes goes at once (`nextTick`, as
- * before); once a turn has handled more reads, the loop is busy and batches wait for its end (`setImmediate`), not
- * for the end of each callback: packets that many clients' reads send to one connection (a backend subscriber of a
- * whole fleet, each device's publish arriving in a read of its own) leave in one write.
- */
-const batched: (Connection | null)[] = [];
-/**
- * Entries of `batched` in use. The array is kept between turns and its entries cleared: setting `length = 0` gave
- * its backing store up, and the next turn's first push allocated one again (~150 B per turn).
- */
-let batchedCount = 0;
-/** A turn that batched for more connections than this does not keep the array that long. */
-const KEEP_BATCHED = 4096;
-let flushScheduled = false;
-/** A read's callback is running: what the turn's first read batches is written at its end (`endRead`). */
-let reading = false;
-/** Reads handled since this turn of the event loop began (reset by `endTurn`, the turn's first immediate). */
-let turnReads = 0;
-
-function endTurn(): void {
-  turnReads = 0;
-}
-
-function flushBatched(): void {
-  flushScheduled = false;
-  // A flush may batch more (to another connection): those are appended and written in this same pass.
-  for (let i = 0; i < batchedCount; i++) (batched[i] as Connection).flush();
-  if (batchedCount > KEEP_BATCHED) batched.length = 0;
-  else for (let i = 0; i < batchedCount; i++) batched[i] = null;
-  batchedCount = 0;
-}
-
-/** A batch starts with room for at least this many bytes (Buffer.allocUnsafe takes small ones from Node's pool). */
-const MIN_BATCH = 256;
-/** Packets larger than this are written as they are, not copied into the batch. */
-const MAX_BATCHED_PACKET = 16 * 1024;
-/** A connection's batch is written as soon as it would grow past this many bytes. */
-const MAX_BATCH = 64 * 1024;
-
-/** `bytes` (the written part of batch `out`) are free again: the last PUBLISH's copy forgets them, then a spare. */
-function recycle(bytes: Buffer, out: Buffer): void {
-  // The last PUBLISH's bytes are about to be overwritten: the next receiver encodes its own.
-  if (lastPublish.buf === out) {
-    lastPublish.msg = null;
-    lastPublish.buf = NO_BYTES;
-  }
-  giveSpare(bytes);
-}
-
-/**
- * The last PUBLISH written into a batch. The broker hands one message to all its receivers in a row, so the next
- * receiver of the same message copies these bytes instead of encoding them again. The bytes are never overwritten:
- * a batch buffer is only ever appended to, and one given back as a spare is forgotten here first (`recycle`).
- */
-const lastPublish = { msg: null as Message | null, withId: false, buf: NO_BYTES, at: 0, size: 0, idOffset: 0 };
-
-function afterTakenWrite(conn: Connection): void {
-  conn.written();
 }
 
 function onConnectTimeout(conn: Connection): void {
