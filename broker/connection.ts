@@ -2,13 +2,13 @@ import type { Duplex } from "node:stream";
 import type { Packet, QoS } from "mqtt-packet";
 import type { ClientInfo, ClientPolicy } from "../core/auth/types.js";
 import type { Broker } from "./broker.js";
-import type { DurabilityWaiter } from "./journal.js";
 import { type AckType, encode, writeAck } from "./codec.js";
 import { encodeAck5 } from "./codec5.js";
 import { CONNACK_V5, encodeConnack5, encodeDisconnect5, Reason } from "./codec5-control.js";
 import { disconnectReason, reasonString } from "./reasons5.js";
 import { readInto, SharedBufferReads } from "./borrowed-reads.js";
 import { writeHandleOf } from "./direct-writes.js";
+import { DurableAcks } from "./durable-acks.js";
 import { PacketDecoder, type PacketSink } from "./decoder.js";
 import { keepPacket } from "./lent-packets.js";
 import { LimitExceeded, ProtocolError } from "./errors.js";
@@ -59,17 +59,10 @@ let nextConnectionId = 1;
  * One network connection: parses packets, dispatches them to the handlers, writes responses, enforces the
  * connect timeout, keepalive, maximum packet size and back-pressure. An error closes only this connection.
  */
-/** Acknowledgements waiting for store writes; beyond this many the broker stops reading from the client. */
-const MAX_PENDING_ACKS = 1024;
-/**
- * Bytes of a client's messages whose store writes are not yet durable (QoS 0 ones that wrote included); beyond
- * this the broker stops reading from the client too, so a store outage holds at most this much per client.
- */
-const MAX_PENDING_ACK_BYTES = 4 * 1024 * 1024;
 /** Largest delay Node timers accept. */
 const MAX_TIMER_MS = 2_147_483_647;
 
-export class Connection implements SessionLink, DurabilityWaiter, PacketSink, KeepaliveSubject, OutboxOwner {
+export class Connection implements SessionLink, PacketSink, KeepaliveSubject, OutboxOwner {
   readonly id = nextConnectionId++;
   state = ConnState.AwaitConnect;
   /** The session this connection serves (`serve`), or null. */
@@ -90,8 +83,6 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
   v5: Link5 | null = null;
   /** The CONNACK properties of an MQTT 5 connection, sent with the CONNACK that accepts it. */
   private connack5: Properties | undefined = undefined;
-  /** PUBACKs held for the store (MQTT 5 Receive Maximum counts them with the QoS 2 ids not yet released). */
-  private pubacksHeld = 0;
   /** Waiting for the client's AUTH in an enhanced authentication, or null. */
   private authAnswer: ((packet: AuthPacket) => void) | null = null;
   closeReason: CloseReason | null = null;
@@ -108,16 +99,8 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
   private connectTimer: NodeJS.Timeout | null;
   /** Closes the connection when its credentials expire (a JWT's exp), or null. */
   private expiry: NodeJS.Timeout | null = null;
-  /**
-   * Acknowledgements (PUBACK, PUBREC, PUBCOMP) held until the store writes they vouch for are durable, in the
-   * order the packets arrived [MQTT-4.6.0-2]: packed as type << 16 | packet id, with the batch each waits for.
-   * Allocated on first use: most connections never wait for the store.
-   */
-  private ackQueue: number[] | null = null;
-  private ackBatch: number[] | null = null;
-  /** Message bytes of each entry of `ackQueue`, and their sum. */
-  private ackSizes: number[] | null = null;
-  private ackBytes = 0;
+  /** Acknowledgements held until the store writes they vouch for are durable; made on first use. */
+  private acks: DurableAcks | null = null;
   private suspended = false;
   /** Aborted when the connection closes during authentication, so queued password checks are dropped. */
   private authAbort: AbortController | null = null;
@@ -550,7 +533,7 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
    * ids not yet released. Compared with the Receive Maximum the server gave [MQTT-3.3.4-9].
    */
   get unacknowledgedInbound(): number {
-    return this.pubacksHeld + (this.served?.inboundQos2Count ?? 0);
+    return (this.acks === null ? 0 : this.acks.pubacksHeld) + (this.served?.inboundQos2Count ?? 0);
   }
 
   /**
@@ -560,13 +543,11 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
   ackWhenDurable(type: AckType, packetId: number, wroteSince: number, bytes = 0, reasonCode = 0): void {
     const journal = this.broker.journal;
     const wrote = journal.writes !== wroteSince;
-    if (!wrote && (this.ackQueue === null || this.ackQueue.length === 0)) {
+    if (!wrote && (this.acks === null || this.acks.isEmpty)) {
       this.writeAck(type, packetId, reasonCode);
       return;
     }
-    if (type === 0x40) this.pubacksHeld++;
-    // type << 16 | packet id fits 23 bits; an MQTT 5 reason code goes above them (a number, not an int32).
-    this.awaitDurable(reasonCode * 0x1000000 + ((type << 16) | packetId), wrote, bytes);
+    (this.acks ??= new DurableAcks(this, journal, this.reading)).hold(type, packetId, reasonCode, wrote, bytes);
   }
 
   /**
@@ -574,45 +555,8 @@ export class Connection implements SessionLink, DurabilityWaiter, PacketSink, Ke
    * towards what this client may have waiting for the store.
    */
   countWhileDurable(wroteSince: number, bytes: number): void {
-    if (this.broker.journal.writes !== wroteSince) this.awaitDurable(0, true, bytes);
-  }
-
-  /** Queues an acknowledgement (`packed`, or 0 for none) behind the journal batch; pauses reading at the bounds. */
-  private awaitDurable(packed: number, wrote: boolean, bytes: number): void {
-    const queue = (this.ackQueue ??= []);
-    queue.push(packed);
-    (this.ackBatch ??= []).push(wrote ? this.broker.journal.wait(this) : 0);
-    (this.ackSizes ??= []).push(bytes);
-    this.ackBytes += bytes;
-    if ((queue.length >= MAX_PENDING_ACKS || this.ackBytes > MAX_PENDING_ACK_BYTES) && !this.reading.ackPaused) {
-      // The store is slow or down: stop taking work from this client until its acks go out.
-      this.reading.pauseForAcks();
-    }
-  }
-
-  onDurable(batchId: number): void {
-    const queue = this.ackQueue;
-    const batches = this.ackBatch;
-    if (queue === null || batches === null) return;
-    let n = 0;
-    while (n < queue.length && (batches[n] as number) <= batchId) n++;
-    if (n === 0) return;
-    if (this.state !== ConnState.Closed) {
-      for (let i = 0; i < n; i++) {
-        const packed = queue[i] as number;
-        if (packed === 0) continue;
-        const type = ((packed >>> 16) & 0xff) as AckType;
-        if (type === 0x40) this.pubacksHeld--;
-        this.writeAck(type, packed & 0xffff, Math.floor(packed / 0x1000000));
-      }
-    }
-    queue.splice(0, n);
-    batches.splice(0, n);
-    const sizes = this.ackSizes;
-    if (sizes !== null) for (const size of sizes.splice(0, n)) this.ackBytes -= size;
-    if (this.reading.ackPaused && queue.length < MAX_PENDING_ACKS / 2 && this.ackBytes <= MAX_PENDING_ACK_BYTES / 2) {
-      this.reading.releaseAcks();
-    }
+    const journal = this.broker.journal;
+    if (journal.writes !== wroteSince) (this.acks ??= new DurableAcks(this, journal, this.reading)).count(bytes);
   }
 
   write(buf: Buffer): void {

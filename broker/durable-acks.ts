@@ -1,0 +1,97 @@
+import type { AckType } from "./codec.js";
+import type { DurabilityWaiter, Journal } from "./journal.js";
+import type { ReadGate } from "./read-gate.js";
+
+/** Acknowledgements waiting for store writes; beyond this many the broker stops reading from the client. */
+const MAX_PENDING_ACKS = 1024;
+/**
+ * Bytes of a client's messages whose store writes are not yet durable (QoS 0 ones that wrote included); beyond
+ * this the broker stops reading from the client too, so a store outage holds at most this much per client.
+ */
+const MAX_PENDING_ACK_BYTES = 4 * 1024 * 1024;
+
+/** Where the acknowledgements go once durable: the connection. */
+export interface AckWriter {
+  readonly isClosed: boolean;
+  writeAck(type: AckType, packetId: number, reasonCode: number): void;
+}
+
+/**
+ * One connection's acknowledgements (PUBACK, PUBREC, PUBCOMP) held until the store writes they vouch for are
+ * durable, in the order the packets arrived [MQTT-4.6.0-2]: packed as type << 16 | packet id, with the journal
+ * batch each waits for. Made on first use (`Connection.ackWhenDurable`): most connections never wait for the store.
+ */
+export class DurableAcks implements DurabilityWaiter {
+  private readonly queue: number[] = [];
+  private readonly batches: number[] = [];
+  /** Message bytes of each entry of `queue`, and their sum. */
+  private readonly sizes: number[] = [];
+  private bytes = 0;
+  /** PUBACKs held (MQTT 5 Receive Maximum counts them with the QoS 2 ids not yet released). */
+  private pubacks = 0;
+
+  constructor(
+    private readonly writer: AckWriter,
+    private readonly journal: Journal,
+    private readonly reading: ReadGate,
+  ) {}
+
+  /** Nothing waits: a later acknowledgement may go out at once when its packet wrote nothing. */
+  get isEmpty(): boolean {
+    return this.queue.length === 0;
+  }
+
+  /** PUBACKs held for the store. */
+  get pubacksHeld(): number {
+    return this.pubacks;
+  }
+
+  /** Holds an acknowledgement behind what is waiting, and behind the journal's batch when its packet `wrote`. */
+  hold(type: AckType, packetId: number, reasonCode: number, wrote: boolean, bytes: number): void {
+    if (type === 0x40) this.pubacks++;
+    // type << 16 | packet id fits 23 bits; an MQTT 5 reason code goes above them (a number, not an int32).
+    this.add(reasonCode * 0x1000000 + ((type << 16) | packetId), wrote, bytes);
+  }
+
+  /** A QoS 0 message's store writes: nothing to acknowledge, its bytes count towards the bound. */
+  count(bytes: number): void {
+    this.add(0, true, bytes);
+  }
+
+  /** Queues an acknowledgement (`packed`, or 0 for none) behind the journal batch; pauses reading at the bounds. */
+  private add(packed: number, wrote: boolean, bytes: number): void {
+    const queue = this.queue;
+    queue.push(packed);
+    this.batches.push(wrote ? this.journal.wait(this) : 0);
+    this.sizes.push(bytes);
+    this.bytes += bytes;
+    if ((queue.length >= MAX_PENDING_ACKS || this.bytes > MAX_PENDING_ACK_BYTES) && !this.reading.ackPaused) {
+      // The store is slow or down: stop taking work from this client until its acks go out.
+      this.reading.pauseForAcks();
+    }
+  }
+
+  /** DurabilityWaiter: batch `batchId` is durable; what waited for it (and nothing else) goes out, in order. */
+  onDurable(batchId: number): void {
+    const queue = this.queue;
+    const batches = this.batches;
+    let n = 0;
+    while (n < queue.length && (batches[n] as number) <= batchId) n++;
+    if (n === 0) return;
+    if (!this.writer.isClosed) {
+      for (let i = 0; i < n; i++) {
+        const packed = queue[i] as number;
+        if (packed === 0) continue;
+        const type = ((packed >>> 16) & 0xff) as AckType;
+        if (type === 0x40) this.pubacks--;
+        this.writer.writeAck(type, packed & 0xffff, Math.floor(packed / 0x1000000));
+      }
+    }
+    queue.splice(0, n);
+    batches.splice(0, n);
+    for (const size of this.sizes.splice(0, n)) this.bytes -= size;
+    if (this.reading.ackPaused && queue.length < MAX_PENDING_ACKS / 2 && this.bytes <= MAX_PENDING_ACK_BYTES / 2) {
+      this.reading.releaseAcks();
+    }
+  }
+}
