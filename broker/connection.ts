@@ -10,7 +10,7 @@ import { readInto, SharedBufferReads } from "./borrowed-reads.js";
 import { writeHandleOf } from "./direct-writes.js";
 import { DurableAcks } from "./durable-acks.js";
 import { PacketDecoder, type PacketSink } from "./decoder.js";
-import { keepPacket } from "./lent-packets.js";
+import { HeldPackets, type HeldPacketSink, refusal } from "./held-packets.js";
 import { LimitExceeded, ProtocolError } from "./errors.js";
 import type { Link5 } from "./link5.js";
 import { Outbox, type OutboxOwner } from "./outbox.js";
@@ -29,29 +29,13 @@ import { beginRead, endRead } from "./write-batches.js";
 export const enum ConnState {
   /** Socket accepted; the first packet must be CONNECT [MQTT-3.1.0-1]. */
   AwaitConnect = 0,
-  /** CONNECT received; authentication in progress. Later packets wait in `pending`; reading is paused. */
+  /** CONNECT received; authentication in progress. Later packets are held (`held`); reading is paused. */
   Connecting = 1,
   Connected = 2,
   Closed = 3,
 }
 
 export type Transport = "tcp" | "tls" | "ws";
-
-/** Packets a client may pipeline behind CONNECT before CONNACK is sent. Beyond this the client is abusive. */
-const MAX_PENDING_PACKETS = 1024;
-/**
- * Bytes of held packets allowed while a SUBSCRIBE or UNSUBSCRIBE waits for the store, on top of
- * `limits.maxPacketSize`: reading is paused meanwhile, so a client that is not abusive holds at most the rest of
- * one read (64 KiB over TCP, one message over WebSocket).
- */
-const SUSPENDED_EXTRA_BYTES = 65_536;
-/** Packets held while a SUBSCRIBE or UNSUBSCRIBE waits for the store: one 64 KiB read of the smallest packets. */
-const MAX_SUSPENDED_PACKETS = 32_768;
-/**
- * Queued behind the packets a suspended connection holds when the client ends its side of the stream: the end is
- * handled after them (a DISCONNECT among them still discards the will). Never dispatched.
- */
-const END_OF_STREAM = Object.freeze({ cmd: "pingreq" }) as Packet;
 
 let nextConnectionId = 1;
 
@@ -62,7 +46,7 @@ let nextConnectionId = 1;
 /** Largest delay Node timers accept. */
 const MAX_TIMER_MS = 2_147_483_647;
 
-export class Connection implements SessionLink, PacketSink, KeepaliveSubject, OutboxOwner {
+export class Connection implements SessionLink, PacketSink, HeldPacketSink, KeepaliveSubject, OutboxOwner {
   readonly id = nextConnectionId++;
   state = ConnState.AwaitConnect;
   /** The session this connection serves (`serve`), or null. */
@@ -91,10 +75,8 @@ export class Connection implements SessionLink, PacketSink, KeepaliveSubject, Ou
   private readonly reading: ReadGate;
   /** What is written to the client, batched per turn (broker/outbox.ts). */
   private readonly outbox: Outbox;
-  private pending: Packet[] | null = null;
-  private pendingSizes: number[] | null = null;
-  /** Wire bytes of the packets in `pending`. */
-  private pendingBytes = 0;
+  /** Packets read while CONNECT or a handler waits, handled after it (broker/held-packets.ts); made on first use. */
+  private held: HeldPackets | null = null;
   /** The connect timeout, until CONNACK (keepalive is the broker's sweep, decision 033). */
   private connectTimer: NodeJS.Timeout | null;
   /** Closes the connection when its credentials expire (a JWT's exp), or null. */
@@ -125,7 +107,7 @@ export class Connection implements SessionLink, PacketSink, KeepaliveSubject, Ou
     // Before CONNECT, only a CONNECT-sized packet is buffered: a socket that has not authenticated cannot make the
     // broker hold maxPacketSize bytes. The full limit applies once CONNECT is in (`beginConnect`).
     const { maxPacketSize, maxConnectPacketSize } = broker.config.limits;
-    // Hot-path packets are lent (broker/lent-packets.ts): the ones held in `pending` are copies.
+    // Hot-path packets are lent (broker/lent-packets.ts): the ones held (`held`) are copies.
     this.decoder = new PacketDecoder(this, Math.min(maxPacketSize, maxConnectPacketSize) - 2, true);
     // The stream's listeners are shared functions that find the connection on the stream: no closures per connection.
     (stream as ConnectionStream)[kConnection] = this;
@@ -204,8 +186,7 @@ export class Connection implements SessionLink, PacketSink, KeepaliveSubject, Ou
     if (this.suspended && this.state === ConnState.Connected) {
       // Packets decoded before the end wait for a handler's store answer (a QoS 2 root record, a SUBSCRIBE): the end
       // goes behind them, so a DISCONNECT among them is still handled and the will discarded [MQTT-3.14.4-3].
-      (this.pending ??= []).push(END_OF_STREAM);
-      (this.pendingSizes ??= []).push(0);
+      (this.held ??= new HeldPackets()).holdEnd();
       return;
     }
     this.close("socket-closed");
@@ -236,21 +217,12 @@ export class Connection implements SessionLink, PacketSink, KeepaliveSubject, Ou
     if (this.state === ConnState.Connecting || this.suspended) {
       // Packets are handled strictly in arrival order: while CONNECT or a SUBSCRIBE waits for the store,
       // later packets wait too. Reading is paused meanwhile (`updateReading`); what was already read is bounded.
-      const pending = (this.pending ??= []);
       const limits = this.broker.config.limits;
-      const preAuth = this.state === ConnState.Connecting;
-      const maxBytes = preAuth ? limits.maxPreAuthBytes : Math.max(limits.maxPreAuthBytes, limits.maxPacketSize + SUSPENDED_EXTRA_BYTES);
-      const maxPackets = preAuth ? MAX_PENDING_PACKETS : MAX_SUSPENDED_PACKETS;
-      if (this.pendingBytes + size > maxBytes || pending.length >= maxPackets) {
-        this.broker.stats.limitHits["pre-auth-bytes"]++;
-        const what = preAuth ? "before CONNACK (limits.maxPreAuthBytes)" : "while waiting for the session store";
-        this.close("limit-exceeded", new LimitExceeded("pre-auth-bytes", `more than ${maxBytes} bytes or ${maxPackets} packets sent ${what}`));
-        return false;
-      }
-      pending.push(keepPacket(packet));
-      (this.pendingSizes ??= []).push(size);
-      this.pendingBytes += size;
-      return true;
+      const beforeConnack = this.state === ConnState.Connecting;
+      if ((this.held ??= new HeldPackets()).hold(packet, size, beforeConnack, limits)) return true;
+      this.broker.stats.limitHits["pre-auth-bytes"]++;
+      this.close("limit-exceeded", refusal(beforeConnack, limits));
+      return false;
     }
     try {
       dispatch(this, packet);
@@ -421,21 +393,15 @@ export class Connection implements SessionLink, PacketSink, KeepaliveSubject, Ou
   }
 
   private replayPending(): void {
-    const pending = this.pending;
-    const sizes = this.pendingSizes;
-    this.pending = null;
-    this.pendingSizes = null;
-    this.pendingBytes = 0;
     // A replayed packet may suspend again; the rest then queue up behind it, in order.
-    if (pending === null || sizes === null) return;
-    for (let i = 0; i < pending.length; i++) {
-      const packet = pending[i] as Packet;
-      if (packet === END_OF_STREAM && !this.suspended) {
-        this.close("socket-closed");
-        return;
-      }
-      this.onPacket(packet, sizes[i] as number);
-    }
+    if (this.held !== null) this.held.replay(this);
+  }
+
+  /** HeldPacketSink: the end of stream held behind packets is next. Suspended again: it waits behind the new wait. */
+  onHeldEnd(): boolean {
+    if (this.suspended) return false;
+    this.close("socket-closed");
+    return true;
   }
 
   /**
@@ -480,9 +446,7 @@ export class Connection implements SessionLink, PacketSink, KeepaliveSubject, Ou
     if (this.connectTimer !== null) clearTimeout(this.connectTimer);
     this.connectTimer = null;
     if (this.expiry !== null) clearTimeout(this.expiry);
-    this.pending = null;
-    this.pendingSizes = null;
-    this.pendingBytes = 0;
+    this.held = null;
     if (this.authAbort !== null) {
       this.authAbort.abort();
       this.authAbort = null;
