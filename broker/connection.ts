@@ -6,7 +6,8 @@ import { type AckType, encode, writeAck } from "./codec.js";
 import { encodeAck5 } from "./codec5.js";
 import { CONNACK_V5, encodeConnack5, encodeDisconnect5, Reason } from "./codec5-control.js";
 import { disconnectReason, reasonString } from "./reasons5.js";
-import { readInto, SharedBufferReads } from "./borrowed-reads.js";
+import { SharedBufferReads } from "./borrowed-reads.js";
+import { listen } from "./connection-stream.js";
 import { writeHandleOf } from "./direct-writes.js";
 import { DurableAcks } from "./durable-acks.js";
 import { PacketDecoder, type PacketSink } from "./decoder.js";
@@ -24,7 +25,6 @@ import type { CloseReason, Message } from "./types.js";
 import type { ClientCertificate } from "../core/auth/backend.js";
 import { ACTIVE, type KeepaliveSubject } from "./keepalive-sweep.js";
 import { ReadGate } from "./read-gate.js";
-import { beginRead, endRead } from "./write-batches.js";
 
 export const enum ConnState {
   /** Socket accepted; the first packet must be CONNECT [MQTT-3.1.0-1]. */
@@ -109,18 +109,10 @@ export class Connection implements SessionLink, PacketSink, HeldPacketSink, Keep
     const { maxPacketSize, maxConnectPacketSize } = broker.config.limits;
     // Hot-path packets are lent (broker/lent-packets.ts): the ones held (`held`) are copies.
     this.decoder = new PacketDecoder(this, Math.min(maxPacketSize, maxConnectPacketSize) - 2, true);
-    // The stream's listeners are shared functions that find the connection on the stream: no closures per connection.
-    (stream as ConnectionStream)[kConnection] = this;
-    // Plain TCP reads into the buffer all connections share (decision 039); TLS and WebSocket streams emit "data".
-    const borrowed = transport === "tcp" && readInto(stream, onBorrowedRead);
+    // Plain TCP reads into the buffer all connections share and writes to the socket's handle (decisions 039, 035).
+    const borrowed = listen(stream, this, transport === "tcp");
     this.reading = new ReadGate(stream, borrowed ? new SharedBufferReads(stream, this.decoder) : null);
     this.outbox = new Outbox(this, broker, stream, borrowed ? writeHandleOf(stream) : null, this.reading);
-    if (!borrowed) stream.on("data", onStreamData);
-    stream.on("error", onStreamError);
-    stream.on("end", onStreamEnd);
-    // One "close" listener for both the connection and the address slot: no second listener and array per socket.
-    stream.on("close", onStreamClose);
-    stream.on("drain", onStreamDrain);
     this.connectTimer = setTimeout(onConnectTimeout, broker.config.limits.connectTimeoutMs, this);
   }
 
@@ -560,52 +552,8 @@ export class Connection implements SessionLink, PacketSink, HeldPacketSink, Keep
   }
 }
 
-/** The connection a stream belongs to, kept on the stream so that its listeners can be shared functions. */
-const kConnection = Symbol("mqgate.connection");
-interface ConnectionStream extends Duplex {
-  [kConnection]: Connection;
-}
-
 function onCredentialsExpiry(conn: Connection, epochMs: number): void {
   conn.expireAt(epochMs);
-}
-
-function onStreamData(this: ConnectionStream, chunk: Buffer): void {
-  beginRead();
-  try {
-    this[kConnection].onData(chunk);
-  } finally {
-    endRead();
-  }
-}
-
-function onBorrowedRead(this: Duplex, length: number, buf: Buffer): boolean {
-  beginRead();
-  try {
-    (this as ConnectionStream)[kConnection].onBorrowedData(buf, length);
-  } finally {
-    endRead();
-  }
-  // Reading is paused by the connection's SharedBufferReads (or, at its bound, by `stream.pause()`), never here.
-  return true;
-}
-
-function onStreamError(this: ConnectionStream, err: Error): void {
-  this[kConnection].close("socket-error", err);
-}
-
-function onStreamEnd(this: ConnectionStream): void {
-  this[kConnection].onEnd();
-}
-
-function onStreamClose(this: ConnectionStream): void {
-  const conn = this[kConnection];
-  conn.releaseAddress();
-  conn.close("socket-closed");
-}
-
-function onStreamDrain(this: ConnectionStream): void {
-  this[kConnection].onDrain();
 }
 
 function onConnectTimeout(conn: Connection): void {
