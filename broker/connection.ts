@@ -4,13 +4,14 @@ import type { ClientInfo, ClientPolicy } from "../core/auth/types.js";
 import type { Broker } from "./broker.js";
 import { type AckType, encode, writeAck } from "./codec.js";
 import { encodeAck5 } from "./codec5.js";
-import { CONNACK_V5, encodeConnack5, encodeDisconnect5, Reason } from "./codec5-control.js";
-import { disconnectReason, reasonString } from "./reasons5.js";
+import { encodeConnack5, Reason } from "./codec5-control.js";
+import { closingDisconnect5, refusingConnack5 } from "./reasons5.js";
 import { SharedBufferReads } from "./borrowed-reads.js";
 import { listen } from "./connection-stream.js";
 import { writeHandleOf } from "./direct-writes.js";
 import { DurableAcks } from "./durable-acks.js";
 import { PacketDecoder, type PacketSink } from "./decoder.js";
+import { Handshake } from "./handshake.js";
 import { HeldPackets, type HeldPacketSink, refusal } from "./held-packets.js";
 import { LimitExceeded, ProtocolError } from "./errors.js";
 import type { Link5 } from "./link5.js";
@@ -39,13 +40,13 @@ export type Transport = "tcp" | "tls" | "ws";
 
 let nextConnectionId = 1;
 
+/** Largest delay Node timers accept. */
+const MAX_TIMER_MS = 2_147_483_647;
+
 /**
  * One network connection: parses packets, dispatches them to the handlers, writes responses, enforces the
  * connect timeout, keepalive, maximum packet size and back-pressure. An error closes only this connection.
  */
-/** Largest delay Node timers accept. */
-const MAX_TIMER_MS = 2_147_483_647;
-
 export class Connection implements SessionLink, PacketSink, HeldPacketSink, KeepaliveSubject, OutboxOwner {
   readonly id = nextConnectionId++;
   state = ConnState.AwaitConnect;
@@ -65,10 +66,8 @@ export class Connection implements SessionLink, PacketSink, HeldPacketSink, Keep
   seen = ACTIVE;
   /** What MQTT 5 adds to this connection (the client's limits, topic aliases); null at 3.1.1 and 3.1. */
   v5: Link5 | null = null;
-  /** The CONNACK properties of an MQTT 5 connection, sent with the CONNACK that accepts it. */
-  private connack5: Properties | undefined = undefined;
-  /** Waiting for the client's AUTH in an enhanced authentication, or null. */
-  private authAnswer: ((packet: AuthPacket) => void) | null = null;
+  /** From the socket to CONNACK: the connect timeout, authentication, CONNACK's properties; null once connected. */
+  private handshake: Handshake | null;
   closeReason: CloseReason | null = null;
   private readonly decoder: PacketDecoder;
   /** Whether the client is read from, and why not. */
@@ -77,15 +76,11 @@ export class Connection implements SessionLink, PacketSink, HeldPacketSink, Keep
   private readonly outbox: Outbox;
   /** Packets read while CONNECT or a handler waits, handled after it (broker/held-packets.ts); made on first use. */
   private held: HeldPackets | null = null;
-  /** The connect timeout, until CONNACK (keepalive is the broker's sweep, decision 033). */
-  private connectTimer: NodeJS.Timeout | null;
   /** Closes the connection when its credentials expire (a JWT's exp), or null. */
   private expiry: NodeJS.Timeout | null = null;
   /** Acknowledgements held until the store writes they vouch for are durable; made on first use. */
   private acks: DurableAcks | null = null;
   private suspended = false;
-  /** Aborted when the connection closes during authentication, so queued password checks are dropped. */
-  private authAbort: AbortController | null = null;
   /**
    * The slot of the source address in `broker.addressLimits` (broker/address-limits.ts), given back when the stream
    * has closed (not when the connection closes: a flushing socket still counts); null without one or once given back.
@@ -113,7 +108,7 @@ export class Connection implements SessionLink, PacketSink, HeldPacketSink, Keep
     const borrowed = listen(stream, this, transport === "tcp");
     this.reading = new ReadGate(stream, borrowed ? new SharedBufferReads(stream, this.decoder) : null);
     this.outbox = new Outbox(this, broker, stream, borrowed ? writeHandleOf(stream) : null, this.reading);
-    this.connectTimer = setTimeout(onConnectTimeout, broker.config.limits.connectTimeoutMs, this);
+    this.handshake = new Handshake(setTimeout(onConnectTimeout, broker.config.limits.connectTimeoutMs, this));
   }
 
   get isClosed(): boolean {
@@ -199,11 +194,10 @@ export class Connection implements SessionLink, PacketSink, HeldPacketSink, Keep
     if (this.state === ConnState.Closed) return false;
     // Any control packet counts as activity [MQTT-3.1.2-23]; the sweep reads it (no timer per connection).
     this.seen = ACTIVE;
-    if (this.authAnswer !== null && packet.cmd === "auth" && this.state === ConnState.Connecting) {
-      const answer = this.authAnswer;
-      this.authAnswer = null;
+    const handshake = this.handshake;
+    if (handshake !== null && handshake.awaitingAuth && packet.cmd === "auth" && this.state === ConnState.Connecting) {
       if (this.reading.holding) this.reading.pause();
-      answer(packet as AuthPacket);
+      handshake.answerAuth(packet as AuthPacket);
       return true;
     }
     if (this.state === ConnState.Connecting || this.suspended) {
@@ -255,9 +249,8 @@ export class Connection implements SessionLink, PacketSink, HeldPacketSink, Keep
     this.keepalive = keepalive;
     this.decoder.setMaxRemainingLength(this.broker.config.limits.maxPacketSize - 2);
     this.updateReading();
-    this.authAbort = new AbortController();
     // The connect timer keeps running: authentication must also finish within connectTimeoutMs.
-    return this.authAbort.signal;
+    return (this.handshake as Handshake).beginAuth();
   }
 
   /** CONNECT named the client (its id, user name, protocol level), before authentication; once per connection. */
@@ -304,7 +297,7 @@ export class Connection implements SessionLink, PacketSink, HeldPacketSink, Keep
 
   /** Properties of the MQTT 5 CONNACK that will accept this connection (added to those given before). */
   acceptWith(connack: Properties): void {
-    this.connack5 = this.connack5 === undefined ? connack : { ...this.connack5, ...connack };
+    (this.handshake as Handshake).acceptWith(connack);
   }
 
   /**
@@ -312,28 +305,25 @@ export class Connection implements SessionLink, PacketSink, HeldPacketSink, Keep
    * CONNECT is being authenticated other packets wait, AUTH goes to the exchange. Rejects if the connection closes.
    */
   awaitAuth(): Promise<AuthPacket> {
-    return new Promise((resolve, reject) => {
-      this.authAnswer = resolve;
-      this.authAbort?.signal.addEventListener("abort", () => reject(new Error("closed during authentication")), { once: true });
-      // Reading is paused while CONNECT is authenticated: the answer must come in. Other packets stay bounded
-      // (limits.maxPreAuthBytes), and reading pauses again once the answer is here.
-      this.reading.resume();
-    });
+    const answer = (this.handshake as Handshake).nextAuth();
+    // Reading is paused while CONNECT is authenticated: the answer must come in. Other packets stay bounded
+    // (limits.maxPreAuthBytes), and reading pauses again once the answer is here.
+    this.reading.resume();
+    return answer;
   }
 
   /** CONNACK accepting the connection [MQTT-3.2.2-1..3]. */
   writeConnack(sessionPresent: boolean): void {
+    const props = (this.handshake as Handshake).takeConnack();
     if (this.v5 === null) this.write(encode({ cmd: "connack", returnCode: 0, sessionPresent }));
-    else this.write(encodeConnack5(sessionPresent, Reason.Success, this.connack5));
-    this.connack5 = undefined;
+    else this.write(encodeConnack5(sessionPresent, Reason.Success, props));
   }
 
   /** CONNACK 0 has been written: start keepalive and process packets that arrived meanwhile. */
   completeConnect(): void {
     this.state = ConnState.Connected;
-    this.authAbort = null;
-    if (this.connectTimer !== null) clearTimeout(this.connectTimer);
-    this.connectTimer = null;
+    this.handshake?.end();
+    this.handshake = null;
     if (this.keepalive > 0) {
       // The server closes a connection silent for 1.5 times the keepalive [MQTT-3.1.2-24]: the broker's sweep,
       // counting from CONNACK.
@@ -407,15 +397,13 @@ export class Connection implements SessionLink, PacketSink, HeldPacketSink, Keep
   }
 
   /**
-   * Sends CONNACK with a refusal code and closes [MQTT-3.2.2-4] [MQTT-3.2.2-5]. An MQTT 5 client gets the
-   * matching reason code (or `reason5`, more precise, when given) and the reason as its Reason String, unless it
-   * asked for no problem information [MQTT-3.1.2-29] (the CONNACK may carry it anyway; it is left out then).
+   * Sends CONNACK with a refusal code and closes [MQTT-3.2.2-4] [MQTT-3.2.2-5]; an MQTT 5 client gets the matching
+   * reason code, or `reason5` when given (broker/reasons5.ts).
    */
   refuse(returnCode: 1 | 2 | 3 | 4 | 5, err: Error, reason5?: number): void {
     this.broker.onConnectRefused(this, returnCode, err.message);
-    const v5 = this.v5;
-    if (v5 === null) this.write(encode({ cmd: "connack", returnCode, sessionPresent: false }));
-    else this.write(encodeConnack5(false, reason5 ?? (CONNACK_V5[returnCode] as number), v5.problemInformation ? reasonString(err, v5) : undefined));
+    if (this.v5 === null) this.write(encode({ cmd: "connack", returnCode, sessionPresent: false }));
+    else this.write(refusingConnack5(this.v5, returnCode, err, reason5));
     this.close(returnCode === 4 || returnCode === 5 ? "not-authorized" : "protocol-error", err, true);
   }
 
@@ -427,22 +415,18 @@ export class Connection implements SessionLink, PacketSink, HeldPacketSink, Keep
     if (this.state === ConnState.Closed) return;
     if (this.v5 !== null && this.state === ConnState.Connected) {
       // An MQTT 5 client is told why, after CONNACK only [MQTT-3.14.0-1]; not when it disconnected or the socket went.
-      const code = disconnectReason(reason, err);
-      if (code !== 0) {
-        this.write(encodeDisconnect5(code, err === undefined ? undefined : reasonString(err, this.v5)));
+      const disconnect = closingDisconnect5(this.v5, reason, err);
+      if (disconnect !== null) {
+        this.write(disconnect);
         flush = true;
       }
     }
     this.state = ConnState.Closed;
     this.closeReason = reason;
-    if (this.connectTimer !== null) clearTimeout(this.connectTimer);
-    this.connectTimer = null;
     if (this.expiry !== null) clearTimeout(this.expiry);
     this.held = null;
-    if (this.authAbort !== null) {
-      this.authAbort.abort();
-      this.authAbort = null;
-    }
+    // Not dropped: an authentication still under way may yet add CONNACK properties or ask for the next AUTH.
+    this.handshake?.cancel();
     this.v5?.reauth?.stop();
     if (flush) {
       this.outbox.flush();
