@@ -13,13 +13,14 @@ import { DurableAcks } from "./durable-acks.js";
 import { PacketDecoder, type PacketSink } from "./decoder.js";
 import { Handshake } from "./handshake.js";
 import { HeldPackets, type HeldPacketSink, refusal } from "./held-packets.js";
-import { LimitExceeded, ProtocolError } from "./errors.js";
+import { LimitExceeded } from "./errors.js";
 import type { Link5 } from "./link5.js";
 import { Outbox, type OutboxOwner } from "./outbox.js";
-import { type Properties, PropertyError } from "./properties.js";
+import type { Properties } from "./properties.js";
 import { batchPublish, batchPublish5 } from "./publish-writes.js";
 import type { AuthPacket } from "./handlers/auth5.js";
 import { dispatch } from "./handlers/index.js";
+import { handleMalformed, handleOversize } from "./handlers/malformed.js";
 import type { Session } from "./session.js";
 import type { SessionLink } from "./session-ports.js";
 import type { CloseReason, Message } from "./types.js";
@@ -181,12 +182,7 @@ export class Connection implements SessionLink, PacketSink, HeldPacketSink, Keep
 
   /** A packet was refused as soon as its declared length was known to exceed the limit, before buffering it. */
   onOversize(remainingLength: number): void {
-    if (this.state === ConnState.AwaitConnect) {
-      this.broker.stats.limitHits["connect-packet-size"]++;
-      this.close("packet-too-large", new LimitExceeded("connect-packet-size", `first packet of ${remainingLength} bytes exceeds maxConnectPacketSize`));
-      return;
-    }
-    this.close("packet-too-large", new ProtocolError(`packet of ${remainingLength} bytes exceeds maxPacketSize`));
+    handleOversize(this, remainingLength);
   }
 
   /** Handles (or holds) one decoded packet; false once the connection is closed, to stop decoding. */
@@ -219,23 +215,9 @@ export class Connection implements SessionLink, PacketSink, HeldPacketSink, Keep
     return !this.isClosed;
   }
 
-  /** A malformed packet: the connection is closed [MQTT-4.8.0-1]. */
+  /** A malformed packet: the connection is closed [MQTT-4.8.0-1] (broker/handlers/malformed.ts). */
   onDecodeError(err: Error): void {
-    if (this.state === ConnState.Closed) return;
-    // A malformed MQTT 5 CONNECT (its properties) is answered with CONNACK 0x81 or 0x82 before the close (4.13).
-    if (this.state === ConnState.AwaitConnect && err instanceof PropertyError) {
-      this.broker.onConnectRefused(this, 1, err.message);
-      this.write(encodeConnack5(false, err.reasonCode));
-      this.close("protocol-error", new ProtocolError(`malformed packet: ${err.message}`), true);
-      return;
-    }
-    // An unsupported protocol level in CONNECT gets CONNACK 0x01 before the close [MQTT-3.1.2-2].
-    if (this.state === ConnState.AwaitConnect && err.message === "Invalid protocol version") {
-      this.refuse(1, new ProtocolError("unsupported protocol level", "MQTT-3.1.2-2"));
-      return;
-    }
-    // An MQTT 5 property error keeps its reason code (0x81 or 0x82) for the DISCONNECT.
-    this.close("protocol-error", err instanceof PropertyError ? err : new ProtocolError(`malformed packet: ${err.message}`));
+    if (this.state !== ConnState.Closed) handleMalformed(this, err);
   }
 
   // --- lifecycle ---------------------------------------------------------------------------------------
