@@ -9,6 +9,7 @@ import { closingDisconnect5, refusingConnack5 } from "./reasons5.js";
 import { SharedBufferReads } from "./borrowed-reads.js";
 import { listen } from "./connection-stream.js";
 import { writeHandleOf } from "./direct-writes.js";
+import { CredentialsExpiry, type ExpiringClient } from "./credentials-expiry.js";
 import { DurableAcks } from "./durable-acks.js";
 import { PacketDecoder, type PacketSink } from "./decoder.js";
 import { Handshake } from "./handshake.js";
@@ -41,14 +42,11 @@ export type Transport = "tcp" | "tls" | "ws";
 
 let nextConnectionId = 1;
 
-/** Largest delay Node timers accept. */
-const MAX_TIMER_MS = 2_147_483_647;
-
 /**
  * One network connection: parses packets, dispatches them to the handlers, writes responses, enforces the
  * connect timeout, keepalive, maximum packet size and back-pressure. An error closes only this connection.
  */
-export class Connection implements SessionLink, PacketSink, HeldPacketSink, KeepaliveSubject, OutboxOwner {
+export class Connection implements SessionLink, PacketSink, HeldPacketSink, KeepaliveSubject, OutboxOwner, ExpiringClient {
   readonly id = nextConnectionId++;
   state = ConnState.AwaitConnect;
   /** The session this connection serves (`serve`), or null. */
@@ -77,8 +75,8 @@ export class Connection implements SessionLink, PacketSink, HeldPacketSink, Keep
   private readonly outbox: Outbox;
   /** Packets read while CONNECT or a handler waits, handled after it (broker/held-packets.ts); made on first use. */
   private held: HeldPackets | null = null;
-  /** Closes the connection when its credentials expire (a JWT's exp), or null. */
-  private expiry: NodeJS.Timeout | null = null;
+  /** Closes the connection when its credentials expire (a JWT's exp); made on first use. */
+  private expiry: CredentialsExpiry | null = null;
   /** Acknowledgements held until the store writes they vouch for are durable; made on first use. */
   private acks: DurableAcks | null = null;
   private suspended = false;
@@ -331,16 +329,7 @@ export class Connection implements SessionLink, PacketSink, HeldPacketSink, Keep
    */
   expireAt(epochMs: number | undefined): void {
     if (this.state === ConnState.Closed) return;
-    if (this.expiry !== null) clearTimeout(this.expiry);
-    this.expiry = null;
-    if (epochMs === undefined) return;
-    const delay = epochMs - Date.now();
-    if (delay <= 0) {
-      this.revoke(new Error("credentials expired"));
-      return;
-    }
-    // Beyond the largest timer delay (about 24.8 days), re-arm when it fires.
-    this.expiry = setTimeout(onCredentialsExpiry, Math.min(delay, MAX_TIMER_MS), this, epochMs);
+    if (epochMs !== undefined || this.expiry !== null) (this.expiry ??= new CredentialsExpiry(this)).at(epochMs);
   }
 
   /** Holds incoming packets until `resume()`: a handler is waiting for the store. */
@@ -405,7 +394,7 @@ export class Connection implements SessionLink, PacketSink, HeldPacketSink, Keep
     }
     this.state = ConnState.Closed;
     this.closeReason = reason;
-    if (this.expiry !== null) clearTimeout(this.expiry);
+    this.expiry?.stop();
     this.held = null;
     // Not dropped: an authentication still under way may yet add CONNACK properties or ask for the next AUTH.
     this.handshake?.cancel();
@@ -516,10 +505,6 @@ export class Connection implements SessionLink, PacketSink, HeldPacketSink, Keep
   onKeepaliveTimeout(): void {
     this.close("keepalive-timeout");
   }
-}
-
-function onCredentialsExpiry(conn: Connection, epochMs: number): void {
-  conn.expireAt(epochMs);
 }
 
 function onConnectTimeout(conn: Connection): void {
