@@ -67,7 +67,6 @@ export class Connection implements SessionLink, PacketSink, HeldPacketSink, Keep
   v5: Link5 | null = null;
   /** From the socket to CONNACK: the connect timeout, authentication, CONNACK's properties; null once connected. */
   private handshake: Handshake | null;
-  closeReason: CloseReason | null = null;
   private readonly decoder: PacketDecoder;
   /** Whether the client is read from, and why not. */
   private readonly reading: ReadGate;
@@ -393,7 +392,6 @@ export class Connection implements SessionLink, PacketSink, HeldPacketSink, Keep
       }
     }
     this.state = ConnState.Closed;
-    this.closeReason = reason;
     this.expiry?.stop();
     this.held = null;
     // Not dropped: an authentication still under way may yet add CONNACK properties or ask for the next AUTH.
