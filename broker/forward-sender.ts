@@ -59,7 +59,7 @@ export class ForwardSender {
       // SQS refusing (an outage, this node cut off) is waited out, as a store batch is (decision 032): a match
       // forward names no session, so the store cannot take it instead, and the publish is acknowledged only once
       // its forwards went out. A publisher with 1,024 acknowledgements (or 4 MiB of them) waiting is no longer
-      // read from (broker/connection.ts), which bounds what each one can have held here.
+      // read from (broker/durable-acks.ts), which bounds what each one can have held here.
       await sendUntilTaken(() => this.links.send(node, messages), {
         giveUp: (err, attempt) => err instanceof NodeUnreachable || ((this.stopped || atMostOnce) && attempt >= MAX_QOS0_SEND_ATTEMPTS),
         onError: (err) => this.links.onError(`send to node ${node}`, err),

@@ -5,7 +5,7 @@ import type { Properties } from "./properties.js";
 export const TOPIC_ALIAS_MAXIMUM = 64;
 /**
  * QoS 1 and 2 publishes a client may have unacknowledged at once (CONNACK Receive Maximum, 3.2.2.3.3). It matches
- * the acknowledgements a connection holds while the store is slow before it stops reading (broker/connection.ts).
+ * the acknowledgements a connection holds while the store is slow before it stops reading (broker/durable-acks.ts).
  */
 export const RECEIVE_MAXIMUM = 1024;
 

@@ -1,6 +1,6 @@
 /**
  * Batches whose bytes the kernel took at once (a direct write, broker/direct-writes.ts), each cut to the length it
- * had (broker/connection.ts `flush`): new batches are written into them instead of a Buffer allocated per batch (and
+ * had (broker/outbox.ts `flush`): new batches are written into them instead of a Buffer allocated per batch (and
  * a view cut from it per write), when one of the last few given back is large enough for what the connection wrote
  * last time. A stack in a ring: the most recent on top, the oldest overwritten once it is full. Bounded, since each
  * keeps its part of Node's buffer pool referenced (at most MAX_SPARES pool slabs of 8 KiB; the spares of a steady

@@ -104,7 +104,7 @@ const limitsShape = {
   maxKeepaliveSeconds: int(0, 65535),
   maxRetained: int(0, INT32_MAX),
   // At least 16 KiB: a smaller bound would take an ordinary burst to a reading client for congestion. Recovery does
-  // not depend on the stream's own high-water mark (see Connection.send).
+  // not depend on the stream's own high-water mark (see Outbox.send, broker/outbox.ts).
   socketHighWaterMark: int(16_384, INT32_MAX),
   maxFiltersPerPacket: int(1, 65535),
   maxConnectPacketSize: int(64, MQTT_MAX_PACKET_SIZE),

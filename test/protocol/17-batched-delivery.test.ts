@@ -76,7 +76,7 @@ describe("delivery batched per tick", () => {
   });
 
   it("round after round of messages of changing sizes to several receivers: a batch's memory, used again for later batches, never mixes two messages", async () => {
-    // A batch the kernel took at once is used again for a later one (connection.ts, `spares`), and the bytes of the
+    // A batch the kernel took at once is used again for a later one (broker/outbox.ts, broker/spare-batches.ts), and the bytes of the
     // last PUBLISH written are copied for its next receiver: sizes that change every round make batches land in
     // spares larger than they need and leave spares of every size behind.
     const subs = [await f.raw(), await f.raw(), await f.raw()];
