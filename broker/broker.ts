@@ -1,6 +1,6 @@
 import { EventEmitter } from "node:events";
 import type { QoS } from "mqtt-packet";
-import type { Auth, ClientPolicy } from "../core/auth/types.js";
+import type { Auth } from "../core/auth/types.js";
 import type { MqgateConfig } from "../core/config/types.js";
 import { compileClientIdPattern } from "../core/auth/identity.js";
 import { rootWithOrderKey } from "../core/order-key.js";
@@ -17,15 +17,15 @@ import { LocalRouter } from "./local-routing.js";
 import { Journal } from "./journal.js";
 import type { SessionTerms } from "./handlers/connect5.js";
 import type { MessageProperties } from "../core/message-properties.js";
-import { type SubscriptionWord, wordQos } from "../core/subscription-word.js";
+import type { SubscriptionWord } from "../core/subscription-word.js";
 import { KeepaliveSweep } from "./keepalive-sweep.js";
 import { recheckResumedSession } from "./recheck.js";
 import { RetainedMessages } from "./retained-messages.js";
 import { SessionCustody } from "./custody.js";
 import { SessionClaims } from "./session-claim.js";
+import { Subscriptions } from "./subscriptions.js";
 import { WillKeeper } from "./will-keeper.js";
 import { closeBatches, SessionReleases } from "./shutdown.js";
-import { applySubscriptionChanges, reviseSubscriptions, type SubscriptionEditor } from "./policy-subscriptions.js";
 import { Session } from "./session.js";
 import type { SessionHost } from "./session-ports.js";
 import { PublishedMessage, PublishedMessage5 } from "./published-message.js";
@@ -63,6 +63,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   private acceptGate: () => boolean = () => true;
   /** MQTT 5 wills waiting out their Will Delay Interval. */
   readonly delayedWills = new DelayedWills();
+  /** Subscription changes: SUBSCRIBE, UNSUBSCRIBE, the REST gateway, a new policy. */
+  readonly subscriptions: Subscriptions;
 
   // The parts of the core, each in its own module; they change sessions only through the broker.
   /** The subscriptions of the sessions held here. */
@@ -71,15 +73,6 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   private readonly router = new LocalRouter(this.index, this);
   /** Wills from CONNECT to publication or discard. */
   private readonly wills = new WillKeeper(this.delayedWills, () => this.now(), (conn, session, will) => this.publishWill(conn, session, will));
-  /** Subscription changes made by a new policy or the REST gateway. */
-  private readonly editor: SubscriptionEditor = {
-    index: this.index,
-    unsubscribe: (session, filter, source) => this.unsubscribe(session, filter, source),
-    persistSubscriptions: (session, add, remove) => this.persistSubscriptions(session, add, remove),
-    deliverRetained: (session, filter, qos) => this.deliverRetained(session, filter, qos),
-    onDrop: (session, msg, reason) => this.onDrop(session, msg, reason),
-    subscribeRefused: (clientId, filter, reason, requested) => this.emit("subscribe.refused", clientId, filter, reason, requested),
-  };
   /** RETAIN publishes written to the store, and retained matches streamed to new subscriptions. */
   private readonly retained: RetainedMessages;
   /** The offline sessions held here, loaded and reloaded from the store, and copies of those that moved. */
@@ -112,6 +105,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
       onDrop: (session, msg, reason) => this.onDrop(session, msg, reason),
       onStoreError: (operation, err) => this.emit("store.error", operation, err, 1),
     });
+    this.subscriptions = new Subscriptions({ index: this.index, store, retained: this.retained, events: this, host: this });
     this.releases = new SessionReleases(this.journal, store, () => this.now(), (err) => this.emit("store.error", "releaseSession", err, 1));
     this.claims = new SessionClaims({
       store,
@@ -346,7 +340,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     } else {
       session.servedWithoutStore();
     }
-    if (claim?.present === true && conn.policy !== null) recheckResumedSession(this, session, conn.policy);
+    if (claim?.present === true && conn.policy !== null) recheckResumedSession(this.subscriptions, session, conn.policy);
     const sessionPresent = claim !== null ? claim.present : false;
     // A will waiting out its delay: the client is back in time [MQTT-3.1.3-9], or its old session ended (Clean Start).
     this.delayedWills.reconnected(clientId, discard);
@@ -423,61 +417,6 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     const claimant = session.claimant as Connection | null;
     session.endClaim();
     if (claimant !== null && !claimant.isClosed) claimant.close("takeover");
-  }
-
-  // --- subscriptions -------------------------------------------------------------------------------------
-
-  /**
-   * Adds or replaces a subscription (`word`: the granted QoS, with MQTT 5 options: core/subscription-word.ts);
-   * `requested` and `source` are for events.
-   */
-  subscribe(session: Session, filter: string, word: SubscriptionWord, requested: QoS = wordQos(word), source: "mqtt" | "rest" | "policy" = "mqtt"): void {
-    this.index.add(session, filter, word);
-    this.emit("session.subscribed", session.clientId, filter, wordQos(word), requested, source);
-  }
-
-  unsubscribe(session: Session, filter: string, source: "mqtt" | "rest" | "policy" = "mqtt"): boolean {
-    if (!session.removeSubscription(filter)) return false;
-    this.index.remove(filter, session.clientId);
-    this.emit("session.unsubscribed", session.clientId, filter, source);
-    return true;
-  }
-
-  /** Records subscription changes in the store (fenced by the session's epoch). Resolves false on failure. */
-  async persistSubscriptions(session: Session, add: Record<string, SubscriptionWord>, remove: string[]): Promise<boolean> {
-    if (session.epoch === 0) return true;
-    try {
-      return await this.store.updateSubscriptions(session.clientId, session.epoch, add, remove);
-    } catch (err) {
-      this.emit("store.error", "updateSubscriptions", err as Error, 1);
-      return false;
-    }
-  }
-
-  /**
-   * `policy` governs the connection from now on: the identity of a live client changed (a user or role in the store,
-   * issue 15), or it re-authenticated (MQTT 5, broker/handlers/reauth5.ts); at CONNECT, before the session is
-   * attached, it only sets the policy (adoptDecision). The attached session's subscriptions follow the new policy
-   * (reviseSubscriptions, broker/policy-subscriptions.ts); resolves to the filters it removed.
-   */
-  revisePolicy(conn: Connection, policy: ClientPolicy): Promise<string[]> {
-    conn.usePolicy(policy);
-    const session = conn.session;
-    if (session === null || session.link !== conn) return Promise.resolve([]);
-    return reviseSubscriptions(this.editor, session, policy);
-  }
-
-  onSubscribeRefused(conn: Connection, filter: string, reason: string, requested: QoS): void {
-    this.emit("subscribe.refused", conn.clientId ?? "", filter, reason, requested);
-  }
-
-  /**
-   * Sends the retained messages matching a new subscription, RETAIN=1 [MQTT-3.3.1-6] [MQTT-3.3.1-8]: read from the
-   * store's index page by page (another node, or the REST gateway, may have set them) once this node's own pending
-   * writes landed, and streamed under the slow-consumer bound (broker/retained.ts).
-   */
-  deliverRetained(session: Session, filter: string, grantedQos: QoS): void {
-    this.retained.deliver(session, filter, grantedQos);
   }
 
   // --- publishing ----------------------------------------------------------------------------------------
@@ -652,11 +591,11 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     this.custody.kicked(clientId, reason, epoch, discardSession, claimedBy, sessionEnded);
   }
 
-  /** Subscriptions changed through the REST gateway (applySubscriptionChanges, broker/policy-subscriptions.ts). */
+  /** Subscriptions changed through the REST gateway (Subscriptions.applyRemote). */
   applyRemoteSubscriptions(clientId: string, add: Record<string, QoS>, remove: string[], deliverRetained: boolean): void {
     // Sent to the session's custodian; one that moved on meanwhile loaded the change from the store when claimed.
     const session = this.sessions.get(clientId);
-    if (session !== undefined) applySubscriptionChanges(this.editor, session, add, remove, deliverRetained);
+    if (session !== undefined) this.subscriptions.applyRemote(session, add, remove, deliverRetained);
   }
 
   /** Closes every client connection (the node lost its place in the cluster; clients reconnect and claim again). */
