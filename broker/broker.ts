@@ -3,7 +3,6 @@ import type { QoS } from "mqtt-packet";
 import type { Auth } from "../core/auth/types.js";
 import type { MqgateConfig } from "../core/config/types.js";
 import { compileClientIdPattern } from "../core/auth/identity.js";
-import { rootWithOrderKey } from "../core/order-key.js";
 import { ClaimRefused } from "../core/store/errors.js";
 import type { ExpiredSession, RetainedStats, SessionRecord, SessionSnapshot, Store } from "../core/store/types.js";
 import type { TopicLimits } from "../core/topic/index.js";
@@ -16,23 +15,22 @@ import { SubscriptionIndex } from "./subscription-index.js";
 import { LocalRouter } from "./local-routing.js";
 import { Journal } from "./journal.js";
 import type { SessionTerms } from "./handlers/connect5.js";
-import type { MessageProperties } from "../core/message-properties.js";
 import type { SubscriptionWord } from "../core/subscription-word.js";
 import { KeepaliveSweep } from "./keepalive-sweep.js";
 import { recheckResumedSession } from "./recheck.js";
 import { RetainedMessages } from "./retained-messages.js";
 import { SessionCustody } from "./custody.js";
+import { Publisher } from "./publishing.js";
 import { SessionClaims } from "./session-claim.js";
 import { Subscriptions } from "./subscriptions.js";
 import { WillKeeper } from "./will-keeper.js";
 import { closeBatches, SessionReleases } from "./shutdown.js";
 import { Session } from "./session.js";
 import type { SessionHost } from "./session-ports.js";
-import { PublishedMessage, PublishedMessage5 } from "./published-message.js";
 import { BrokerStats } from "./stats.js";
 import type { WillStore } from "./wills.js";
 import type { CloseReason, DropReason, Message } from "./types.js";
-import type { BrokerEvents, BrokerOptions, PublishAdmission, RemoteRoutes } from "./broker-types.js";
+import type { BrokerEvents, BrokerOptions, RemoteRoutes } from "./broker-types.js";
 
 export type { BrokerEvents, BrokerOptions, PublishAdmission, RemoteRoutes } from "./broker-types.js";
 
@@ -57,12 +55,12 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   readonly clientIdAllowed: (clientId: string, username: string | undefined) => boolean;
   /** Membership of a cluster (`joinCluster`), or null for a single node. */
   private membership: Cluster | null = null;
-  private admission: PublishAdmission | null = null;
-  private remoteRoutes: RemoteRoutes | null = null;
   /** Whether new connections may be accepted besides `maxConnections` (a cluster node: while its lease holds). */
   private acceptGate: () => boolean = () => true;
   /** MQTT 5 wills waiting out their Will Delay Interval. */
   readonly delayedWills = new DelayedWills();
+  /** Publishes from clients, wills, the REST gateway and other nodes: authorized, counted, retained, routed. */
+  readonly publisher: Publisher;
   /** Subscription changes: SUBSCRIBE, UNSUBSCRIBE, the REST gateway, a new policy. */
   readonly subscriptions: Subscriptions;
 
@@ -72,7 +70,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   /** Routing a message to the sessions held here. */
   private readonly router = new LocalRouter(this.index, this);
   /** Wills from CONNECT to publication or discard. */
-  private readonly wills = new WillKeeper(this.delayedWills, () => this.now(), (conn, session, will) => this.publishWill(conn, session, will));
+  private readonly wills = new WillKeeper(this.delayedWills, () => this.now(), (conn, session, will) => this.publisher.will(conn, session, will));
   /** RETAIN publishes written to the store, and retained matches streamed to new subscriptions. */
   private readonly retained: RetainedMessages;
   /** The offline sessions held here, loaded and reloaded from the store, and copies of those that moved. */
@@ -105,6 +103,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
       onDrop: (session, msg, reason) => this.onDrop(session, msg, reason),
       onStoreError: (operation, err) => this.emit("store.error", operation, err, 1),
     });
+    this.publisher = new Publisher({ router: this.router, retained: this.retained, journal: this.journal, stats: this.stats, events: this, host: this, now: this.now });
     this.subscriptions = new Subscriptions({ index: this.index, store, retained: this.retained, events: this, host: this });
     this.releases = new SessionReleases(this.journal, store, () => this.now(), (err) => this.emit("store.error", "releaseSession", err, 1));
     this.claims = new SessionClaims({
@@ -185,15 +184,6 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     return this.custody.reload();
   }
 
-  /**
-   * In a cluster, the root a QoS 2 publish of `session`'s client is routed under and recorded with (decision 025),
-   * carrying the message's order key (`<root>#<key>`, core/order-key.ts `orderKeyOfRoot`); else null.
-   */
-  qos2Root(session: Session): string | null {
-    const root = this.remoteRoutes?.newRoot();
-    return root === undefined ? null : rootWithOrderKey(root, session.nextOrderKey());
-  }
-
   /** Membership of a cluster (SQS communicator and a shared store), or null for a single node. */
   get cluster(): Cluster | null {
     return this.membership;
@@ -206,7 +196,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
 
   /** Installs the cluster's route table (broker/routes.ts); once, before `start()`. */
   useRemoteRoutes(routes: RemoteRoutes): void {
-    this.remoteRoutes = routes;
+    this.publisher.useRemoteRoutes(routes);
     this.index.useRoutes(routes);
   }
 
@@ -394,19 +384,9 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     else this.wills.discarded(conn);
     // A clean session ends with its connection [MQTT-3.1.2-6].
     if (ends) this.dropSession(session);
-    if (handBack !== null) this.router.handBack(handBack, session, this.remoteRoutes);
+    if (handBack !== null) this.publisher.handBack(handBack, session);
     if (session.epoch > 0) this.releases.release(session.clientId, session.epoch, expiryChange === undefined ? undefined : expiryChange * 1000);
     this.emit("client.disconnected", session.clientId, reason, err, conn);
-  }
-
-  /** A will goes out as its client's publish; an authorizer that throws denies, and the session still ends properly. */
-  private publishWill(conn: Connection, session: Session, w: Message): void {
-    try {
-      this.publishFromClient(conn, w.topic, w.payload, w.qos, w.retain, w.props);
-    } catch {
-      this.stats.publishDenied++;
-      this.onDrop(session, w, "not-authorized");
-    }
   }
 
   dropSession(session: Session): void {
@@ -421,70 +401,9 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
 
   // --- publishing ----------------------------------------------------------------------------------------
 
-  /** Installs (or, with null, removes) the admission check of QoS 1/2 publishes. */
-  setPublishAdmission(admission: PublishAdmission | null): void {
-    this.admission = admission;
-  }
-
-  /** Whether a QoS 1/2 PUBLISH from `conn` may be accepted now (see PublishAdmission). */
-  admitsPublish(conn: Connection, topic: string, payloadBytes: number): boolean {
-    return this.admission === null || this.admission.admits(conn.clientId ?? "", topic, payloadBytes);
-  }
-
-  /**
-   * A PUBLISH (or will) from a connected client: authorize, then route. False when it was not authorized (an
-   * MQTT 5 client is told so: PUBACK or PUBREC 0x87). MQTT 5 `props` go with the message; with a Message Expiry
-   * Interval the message records when it was published, so every copy counts down from then.
-   */
-  publishFromClient(conn: Connection, topic: string, payload: Buffer, qos: QoS, retain: boolean, props?: MessageProperties, orderKey?: string): boolean {
-    // QoS 1/2 carry the publisher's order key: a copy that comes late (drained from a dead node's queue) is stored
-    // in its place for an offline subscriber (decision 038). A QoS 2 publish routed under a root has the key the
-    // root was made with (`orderKey`), wherever it is routed again.
-    // Without one, the key is built only if something reads it (broker/published-message.ts): a message delivered to
-    // clean sessions of this node never does.
-    const session = conn.session;
-    const publishedAt = props?.messageExpiryInterval === undefined ? undefined : this.now();
-    const msg: Message =
-      orderKey === undefined && qos !== 0 && session !== null
-        ? props === undefined
-          ? new PublishedMessage(topic, payload, qos, retain, session.orderPrefix, session.countPublish())
-          : new PublishedMessage5(topic, payload, qos, retain, session.orderPrefix, session.countPublish(), props, publishedAt)
-        : props === undefined
-          ? orderKey === undefined
-            ? { topic, payload, qos, retain }
-            : { topic, payload, qos, retain, order: orderKey }
-          : publishedAt === undefined
-            ? { topic, payload, qos, retain, props, order: orderKey }
-            : { topic, payload, qos, retain, props, publishedAt, order: orderKey };
-    // Clients cannot publish to $SYS; everything else is up to the authorizer.
-    if (topic.startsWith("$SYS") || conn.policy === null || !conn.policy.canPublish(topic)) {
-      this.stats.publishDenied++;
-      this.onDrop(conn.session, msg, "not-authorized");
-      return false;
-    }
-    this.stats.messagesReceived++;
-    this.stats.receivedByQos[qos]++;
-    if (this.listenerCount("message.published") > 0) this.emit("message.published", msg, conn.clientId ?? null);
-    const outer = this.router.swapPublisher(conn.session);
-    try {
-      this.publish(msg);
-    } finally {
-      this.router.swapPublisher(outer);
-    }
-    return true;
-  }
-
-  /**
-   * Routes a message: stores or clears it when retained, then delivers one copy to each matching session at
-   * min(message QoS, highest granted QoS) [MQTT-3.3.5-1], RETAIN=0 [MQTT-3.3.1-9]. Returns the matched count.
-   */
+  /** Routes a message published on this node (Publisher.publish); returns the matched session count. */
   publish(msg: Message): number {
-    if (msg.retain) this.retained.write(msg);
-    const remote = this.remoteRoutes;
-    if (remote === null) return this.routeLocal(msg);
-    const root = this.journal.dedupId === null ? remote.rootFor(msg.topic) : null;
-    if (root !== null) return this.journal.withDedupId(root, () => this.router.routeInCluster(msg, remote));
-    return this.router.routeInCluster(msg, remote);
+    return this.publisher.publish(msg);
   }
 
   /**
@@ -510,17 +429,9 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
 
   // --- the REST gateway in this process (functions/backend-local.ts) -------------------------------------
 
-  /**
-   * A publish from outside MQTT (the REST gateway): routed like a client publish (topic already validated).
-   * Resolves with the matched session count once every store write it caused is durable: the copies queued for
-   * persistent sessions and the retained message. The same rule as PUBACK/PUBREC for a client publish.
-   */
+  /** A publish from outside MQTT, resolved once every store write it caused is durable (Publisher.external). */
   publishExternal(msg: Message): Promise<number> {
-    this.stats.messagesReceived++;
-    this.stats.receivedByQos[msg.qos]++;
-    if (this.listenerCount("message.published") > 0) this.emit("message.published", msg, null);
-    const mark = this.journal.writes;
-    return this.journal.durableSince(mark, this.publish(msg));
+    return this.publisher.external(msg);
   }
 
   /** Deletes a retained message without publishing anything; resolves once durable with whether it existed. */
