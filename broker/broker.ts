@@ -3,46 +3,47 @@ import type { QoS } from "mqtt-packet";
 import type { Auth } from "../core/auth/types.js";
 import type { MqgateConfig } from "../core/config/types.js";
 import { compileClientIdPattern } from "../core/auth/identity.js";
-import { ClaimRefused } from "../core/store/errors.js";
-import type { ExpiredSession, RetainedStats, SessionRecord, SessionSnapshot, Store } from "../core/store/types.js";
-import type { TopicLimits } from "../core/topic/index.js";
-import type { Connection } from "./connection.js";
-import type { Cluster } from "./cluster.js";
-import { AddressLimits } from "./address-limits.js";
-import { DelayedWills } from "./delayed-wills.js";
-import type { SharedGroup } from "./shared.js";
-import { SubscriptionIndex } from "./subscription-index.js";
-import { LocalRouter } from "./local-routing.js";
-import { Journal } from "./journal.js";
-import type { SessionTerms } from "./handlers/connect5.js";
+import type { ExpiredSession, RetainedStats, SessionSnapshot, Store } from "../core/store/types.js";
 import type { SubscriptionWord } from "../core/subscription-word.js";
-import { KeepaliveSweep } from "./keepalive-sweep.js";
-import { recheckResumedSession } from "./recheck.js";
-import { RetainedMessages } from "./retained-messages.js";
-import { SessionCustody } from "./custody.js";
-import { Publisher } from "./publishing.js";
-import { SessionClaims } from "./session-claim.js";
-import { Subscriptions } from "./subscriptions.js";
-import { WillKeeper } from "./will-keeper.js";
-import { closeBatches, SessionReleases } from "./shutdown.js";
-import { Session } from "./session.js";
-import type { SessionHost } from "./session-ports.js";
-import { BrokerStats } from "./stats.js";
-import type { WillStore } from "./wills.js";
-import type { CloseReason, DropReason, Message } from "./types.js";
+import type { TopicLimits } from "../core/topic/index.js";
+import { AddressLimits } from "./address-limits.js";
 import type { BrokerEvents, BrokerOptions, RemoteRoutes } from "./broker-types.js";
+import type { Cluster } from "./cluster.js";
+import type { Connection } from "./connection.js";
+import { SessionCustody } from "./custody.js";
+import { DelayedWills } from "./delayed-wills.js";
+import type { SessionTerms } from "./handlers/connect5.js";
+import { Journal } from "./journal.js";
+import { KeepaliveSweep } from "./keepalive-sweep.js";
+import { LocalRouter } from "./local-routing.js";
+import { Publisher } from "./publishing.js";
+import { RetainedMessages } from "./retained-messages.js";
+import type { Session } from "./session.js";
+import { SessionClaims } from "./session-claim.js";
+import { SessionLifecycle } from "./session-lifecycle.js";
+import type { SessionHost } from "./session-ports.js";
+import { SessionRegistry } from "./session-registry.js";
+import type { SharedGroup } from "./shared.js";
+import { closeBatches, SessionReleases } from "./shutdown.js";
+import { BrokerStats } from "./stats.js";
+import { SubscriptionIndex } from "./subscription-index.js";
+import { Subscriptions } from "./subscriptions.js";
+import type { CloseReason, DropReason, Message } from "./types.js";
+import { WillKeeper } from "./will-keeper.js";
+import type { WillStore } from "./wills.js";
 
 export type { BrokerEvents, BrokerOptions, PublishAdmission, RemoteRoutes } from "./broker-types.js";
 
 /**
  * The broker core: the sessions this node holds (their connection, claim and release), publish, and the entry
  * points other modules call. Transport-agnostic: listeners hand it Connections; handlers call into it. Its parts
- * live in their own modules (subscription index, routing, retained, custody, claims, wills, releases) and change
- * sessions only through it.
+ * live in their own modules (session registry and lifecycle, subscription index and changes, publishing and
+ * routing, retained, custody, claims, wills, releases) and change sessions only through the sessions' methods.
  */
 export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   readonly stats = new BrokerStats();
-  readonly sessions = new Map<string, Session>();
+  /** The sessions this node holds, by client id (SessionRegistry's map: read here, changed there). */
+  readonly sessions: ReadonlyMap<string, Session>;
   readonly connections = new Set<Connection>();
   /** Keepalive of every connection, one periodic sweep over `connections` (decision 033). */
   readonly keepalives: KeepaliveSweep;
@@ -59,12 +60,13 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   private acceptGate: () => boolean = () => true;
   /** MQTT 5 wills waiting out their Will Delay Interval. */
   readonly delayedWills = new DelayedWills();
+
   /** Publishes from clients, wills, the REST gateway and other nodes: authorized, counted, retained, routed. */
   readonly publisher: Publisher;
   /** Subscription changes: SUBSCRIBE, UNSUBSCRIBE, the REST gateway, a new policy. */
   readonly subscriptions: Subscriptions;
 
-  // The parts of the core, each in its own module; they change sessions only through the broker.
+  // The parts of the core, each in its own module; they change sessions only through the sessions' methods.
   /** The subscriptions of the sessions held here. */
   private readonly index = new SubscriptionIndex(this);
   /** Routing a message to the sessions held here. */
@@ -79,6 +81,10 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   private readonly claims: SessionClaims;
   /** Sessions handed back to the store as their connections end (shutdown waits for them). */
   private readonly releases: SessionReleases;
+  /** The sessions held here: created, restored, held offline and dropped. */
+  private readonly registry: SessionRegistry;
+  /** A connection attached to its session at CONNECT, and detached when it closes. */
+  private readonly lifecycle: SessionLifecycle;
 
   constructor(
     readonly config: MqgateConfig,
@@ -88,6 +94,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   ) {
     super();
     this.now = options.now ?? Date.now;
+    this.registry = new SessionRegistry(config.limits, this, this.index);
+    this.sessions = this.registry.sessions;
     this.keepalives = new KeepaliveSweep(() => this.connections, options.keepaliveClock === undefined ? {} : { clock: options.keepaliveClock });
     const pattern = config.auth.clientIdPattern;
     this.clientIdAllowed = pattern === undefined ? () => true : compileClientIdPattern(pattern);
@@ -118,11 +126,23 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     this.custody = new SessionCustody(store, config, () => this.now(), {
       sessions: this.sessions,
       delayedWills: this.delayedWills,
-      restoreOffline: (record) => this.restoreOffline(record),
-      holdOffline: (snapshot) => this.holdOffline(snapshot),
+      restoreOffline: (record) => this.registry.restoreOffline(record),
+      holdOffline: (snapshot) => this.registry.holdOffline(snapshot),
       restoreSubscription: (session, filter, word) => this.index.add(session, filter, word),
-      dropSession: (session) => this.dropSession(session),
+      dropSession: (session) => this.registry.drop(session),
       leaseHeld: () => this.acceptGate(),
+    });
+    this.lifecycle = new SessionLifecycle({
+      registry: this.registry,
+      index: this.index,
+      claims: this.claims,
+      wills: this.wills,
+      releases: this.releases,
+      delayedWills: this.delayedWills,
+      stats: this.stats,
+      events: this,
+      recheck: this.subscriptions,
+      handBack: (entries, session) => this.publisher.handBack(entries, session),
     });
   }
 
@@ -135,43 +155,19 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     await this.retained.loadStats();
   }
 
-  /** A persistent session read from the store, kept here offline; its subscriptions are the caller's to add. */
-  private restoreOffline(record: SessionRecord, clean = record.clean): Session {
-    const session = new Session(record.clientId, clean, this.config.limits, this);
-    session.restore(record);
-    this.sessions.set(record.clientId, session);
-    return session;
-  }
-
-  /**
-   * Keeps an offline persistent session here (loaded from custody, or adopted from a dead node): its
-   * subscriptions go in the trie (and so in this node's routes); its queue stays in the store.
-   */
+  /** Keeps an offline persistent session here with its subscriptions (SessionRegistry.holdOffline); null if one is held. */
   holdOffline(snapshot: SessionSnapshot): Session | null {
-    if (this.sessions.has(snapshot.clientId)) return null;
-    const session = this.restoreOffline(snapshot, false);
-    for (const [filter, word] of Object.entries(snapshot.subscriptions)) this.index.add(session, filter, word);
-    return session;
+    return this.registry.holdOffline(snapshot);
   }
 
   /** Forgets an offline session held here (an adoption that another node won). */
   forgetOffline(clientId: string): void {
-    const session = this.sessions.get(clientId);
-    if (session !== undefined && !session.servedHere) this.dropSession(session);
+    this.registry.forgetOffline(clientId);
   }
 
-  /**
-   * An offline session held here was adopted in the store under `epoch`. A forwarding copy (the session had moved
-   * from here to the node that died, decision 017) is the session held here again: it stops forwarding, its
-   * timer no longer drops it. Any copy found here takes the stored subscriptions: one left without them (seen
-   * with partitions and the CI faults, seed 388: no filters, so no routes) made this node custodian of a session
-   * nothing was routed to (decision 036).
-   */
+  /** An offline session held here was adopted in the store under `epoch` (SessionRegistry.adopted). */
   adopted(clientId: string, epoch: number, subscriptions: Record<string, SubscriptionWord>): void {
-    const session = this.sessions.get(clientId);
-    if (session === undefined || session.servedHere) return;
-    session.adopted(epoch);
-    this.index.sync(session, subscriptions);
+    this.registry.adopted(clientId, epoch, subscriptions);
   }
 
   /** When this node last dropped its copy of a session that moved to another node (SessionCustody.lastCopyDropped). */
@@ -212,13 +208,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
 
   /** Sessions with a connection here, and offline ones; sessions another cluster node holds are its to count. */
   sessionCounts(): { connected: number; offline: number } {
-    let connected = 0;
-    let offline = 0;
-    for (const session of this.sessions.values()) {
-      if (session.link !== null) connected++;
-      else if (session.owner === null) offline++;
-    }
-    return { connected, offline };
+    return this.registry.counts();
   }
 
   get subscriptionCount(): number {
@@ -251,110 +241,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
    * sends CONNACK with session present [MQTT-3.2.2-1..3], then re-sends what is in flight and drains the queue.
    * A persistent session that cannot be claimed (store unreachable, `maxSessions` reached) is refused with 0x03.
    */
-  async connectSession(conn: Connection, clientId: string, terms: SessionTerms, identity: string): Promise<void> {
-    const { clean, discard } = terms;
-    const existing = this.sessions.get(clientId);
-    if (existing !== undefined && !existing.mayBeClaimedBy(identity)) {
-      this.refuseClaim(conn, new ClaimRefused("identity", clientId));
-      return;
-    }
-    if (existing?.link) (existing.link as Connection).close("takeover");
-    let session = this.sessions.get(clientId);
-    // A clean CONNECT starts from nothing, but a session whose owner this node does not know yet stays until the
-    // store agrees (its claim refuses another identity without touching the session).
-    const ownerUnknown = session !== undefined && session.identity === null;
-    if (session !== undefined && discard && !ownerUnknown) {
-      this.dropSession(session);
-      session = undefined;
-    }
-    if (session === undefined) {
-      session = new Session(clientId, clean, this.config.limits, this);
-      this.sessions.set(clientId, session);
-    }
-    session.beginClaim(conn, identity);
-    session.holdDeliveries();
-    const { claim, refused } = await this.claims.claim(conn, session, clientId, terms, identity);
-    // The claim moved the session here whatever becomes of this connection: the node that held the client closes
-    // its connection now (take-over across nodes, [MQTT-3.1.4-2]), or it would serve on beside the next holder
-    // (S10: a later claim kicks this node only, not that one).
-    if (claim !== null) this.claims.kickPreviousHolders(clientId, claim, discard);
-    if (session.claimant !== conn) {
-      // A newer CONNECT for this client id started meanwhile; it wins. This one never got CONNACK: no will.
-      this.wills.discarded(conn);
-      if (!conn.isClosed) conn.close("takeover");
-      return;
-    }
-    session.endClaim();
-    if (claim !== null) session.movedTo(null);
-    if (refused !== null) {
-      session.releaseDeliveries();
-      this.forgetUnclaimed(session);
-      this.refuseClaim(conn, refused);
-      return;
-    }
-    if (conn.isClosed) {
-      // The client left while its session was being claimed: give the claim back (and its will: no CONNACK went out).
-      this.wills.discarded(conn);
-      if (claim !== null && !clean) {
-        // The session is this node's now (its custody), offline as after a disconnect: its epoch, and its filters
-        // in the trie (so in this node's routes), or what other nodes forward for it here finds nothing.
-        session.keptUnder(claim.epoch);
-        session.ownedBy(claim.snapshot.identity ?? identity);
-        this.index.sync(session, claim.snapshot.subscriptions);
-      }
-      if (claim !== null) {
-        this.releases.release(clientId, claim.epoch);
-        // No settle wait follows to tell whether the previous holder was alive to kick the ones before it: kicked
-        // now (decision 040; a kick they already had only closes connections of older claims).
-        this.claims.kickEarlierHolders(clientId, claim, discard);
-      }
-      session.releaseDeliveries();
-      if (session.clean && session.link === null) this.dropSession(session);
-      return;
-    }
-    // Without the store, a persistent session cannot be claimed, and nor can a clean one over a session whose
-    // owner is unknown here (it may be another identity's: only the store's claim can tell).
-    if (claim === null && (!clean || ownerUnknown)) {
-      session.releaseDeliveries();
-      this.forgetUnclaimed(session);
-      conn.refuse(3, new Error("session store unavailable"));
-      return;
-    }
-    session.connectedWith(clean, conn.client?.username ?? null);
-    // Before the snapshot and the subscriptions: stored messages and guards are checked against this client's rules.
-    session.usePolicy(conn.policy);
-    session.ownedBy(claim?.snapshot.identity ?? identity);
-    if (claim !== null) {
-      session.loadSnapshot(claim.snapshot);
-      this.index.sync(session, claim.snapshot.subscriptions);
-    } else {
-      session.servedWithoutStore();
-    }
-    if (claim?.present === true && conn.policy !== null) recheckResumedSession(this.subscriptions, session, conn.policy);
-    const sessionPresent = claim !== null ? claim.present : false;
-    // A will waiting out its delay: the client is back in time [MQTT-3.1.3-9], or its old session ended (Clean Start).
-    this.delayedWills.reconnected(clientId, discard);
-    conn.serve(session);
-    conn.writeConnack(sessionPresent);
-    session.attach(conn);
-    // Take-over across nodes [MQTT-3.1.4-2]: the node that held the client closes its connection, the node that
-    // kept the session offline drops its copy (decision 017); the claim succeeded, so this client's identity owns
-    // the session. What those nodes pass on goes first: the held deliveries wait for their replies (decision 031).
-    if (!this.claims.settles(session, claim, discard)) session.releaseDeliveries();
-    conn.completeConnect();
-    this.emit("client.connected", session, conn, sessionPresent);
-  }
-
-  private refuseClaim(conn: Connection, refused: ClaimRefused): void {
-    this.stats.sessionsRefused[refused.reason]++;
-    conn.refuse(refused.returnCode, refused);
-  }
-
-  /** A session object a refused CONNECT created, which the store never saw, is forgotten again. */
-  private forgetUnclaimed(session: Session): void {
-    if (session.epoch === 0 && session.subscriptions.size === 0 && !session.servedHere) {
-      this.sessions.delete(session.clientId);
-    }
+  connectSession(conn: Connection, clientId: string, terms: SessionTerms, identity: string): Promise<void> {
+    return this.lifecycle.connect(conn, clientId, terms, identity);
   }
 
   onConnectRefused(conn: Connection, returnCode: number, reason: string): void {
@@ -365,38 +253,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   /** Called once per connection when it closes, for whatever reason. */
   onConnectionClosed(conn: Connection, reason: CloseReason, err: Error | undefined): void {
     this.connections.delete(conn);
-    const session = conn.session;
-    if (session === null || session.link !== conn) {
-      this.emit("connection.closed", conn, reason, err);
-      return;
-    }
-    // An MQTT 5 DISCONNECT may have changed the Session Expiry Interval (3.14.2.2.2); 0 ends the session now.
-    const v5 = conn.v5;
-    const expiryChange = v5 !== null && v5.sessionExpiry !== v5.connectExpiry ? v5.sessionExpiry : undefined;
-    const ends = session.clean || expiryChange === 0;
-    // A shared subscription member whose session ends hands what it was not sent, or did not acknowledge at QoS 1,
-    // to the other members (4.8.2); a QoS 2 message it was sent stays with it [MQTT-4.8.2-5].
-    const handBack = ends ? session.takeShared() : null;
-    session.detach();
-    // The will is published on any close but DISCONNECT [MQTT-3.1.2-8], then forgotten [MQTT-3.1.2-10].
-    const will = conn.takeWill();
-    if (will !== null && reason !== "client-disconnect") this.wills.lost(conn, session, will, ends);
-    else this.wills.discarded(conn);
-    // A clean session ends with its connection [MQTT-3.1.2-6].
-    if (ends) this.dropSession(session);
-    if (handBack !== null) this.publisher.handBack(handBack, session);
-    if (session.epoch > 0) this.releases.release(session.clientId, session.epoch, expiryChange === undefined ? undefined : expiryChange * 1000);
-    this.emit("client.disconnected", session.clientId, reason, err, conn);
-  }
-
-  dropSession(session: Session): void {
-    this.index.removeAll(session);
-    session.discardHeld();
-    if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
-    // A CONNECT still claiming this session object loses it: the newer CONNECT has replaced it.
-    const claimant = session.claimant as Connection | null;
-    session.endClaim();
-    if (claimant !== null && !claimant.isClosed) claimant.close("takeover");
+    this.lifecycle.closed(conn, reason, err);
   }
 
   // --- publishing ----------------------------------------------------------------------------------------
@@ -444,8 +301,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
    * had none here (in a cluster, the REST gateway then asks the node the store names: Cluster.kickRemote).
    */
   disconnectClient(clientId: string): boolean {
-    const session = this.sessions.get(clientId);
-    const conn = (session?.link ?? session?.claimant ?? null) as Connection | null;
+    const conn = this.registry.connectionOf(clientId);
     if (conn === null || conn.isClosed) return false;
     conn.close("kicked");
     return true;
@@ -456,7 +312,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     const session = this.sessions.get(clientId);
     if (session !== undefined) {
       if (session.servedHere) return false;
-      this.dropSession(session);
+      this.registry.drop(session);
     }
     await this.journal.barrier();
     const snapshot = this.cluster !== null ? await this.store.getSession(clientId) : null;
@@ -472,8 +328,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
    * attached or claiming it (a claim that raced the expiry made a new session), tell the other nodes, report it.
    */
   sessionExpired(expired: ExpiredSession): void {
-    const session = this.sessions.get(expired.clientId);
-    if (session !== undefined && !session.servedHere) this.dropSession(session);
+    this.registry.forgetOffline(expired.clientId);
     this.stats.sessionsExpired++;
     // Its custodian is not recorded any more: every node is told (expiries are few, and batched per sweep).
     this.cluster?.sessionGone(expired.clientId, expired.epoch, null);
