@@ -24,7 +24,7 @@ import { SessionLifecycle } from "./session-lifecycle.js";
 import type { SessionHost } from "./session-ports.js";
 import { SessionRegistry } from "./session-registry.js";
 import type { SharedGroup } from "./shared.js";
-import { closeBatches, SessionReleases } from "./shutdown.js";
+import { closeAll, SessionReleases } from "./shutdown.js";
 import { BrokerStats } from "./stats.js";
 import { SubscriptionIndex } from "./subscription-index.js";
 import { Subscriptions } from "./subscriptions.js";
@@ -387,20 +387,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
    * Closes every connection (shutdown), then waits for the store writes and session releases to land (the journal
    * stays open: `closeJournal()` after the cluster stopped). Many connections are closed in batches (closeBatches).
    */
-  async closeAll(reason: CloseReason, drainMs = 5000): Promise<void> {
-    const deadline = Date.now() + drainMs;
-    const conns = [...this.connections];
-    const { size, pause } = closeBatches(conns.length, drainMs);
-    for (let i = 0; i < conns.length; i += size) {
-      if (i > 0 && pause > 0) await new Promise((resolve) => setTimeout(resolve, pause));
-      for (const conn of conns.slice(i, i + size)) conn.close(reason);
-    }
-    // Wills waiting out a delay go now, as every other will of a closing node does.
-    this.delayedWills.flush();
-    await this.journal.drain(Math.max(0, deadline - Date.now()));
-    // Sessions are handed back (offline in the store) so other nodes route to the store while their clients reconnect.
-    await this.releases.settled(deadline);
-    await this.journal.drain(Math.max(0, deadline - Date.now()));
+  closeAll(reason: CloseReason, drainMs = 5000): Promise<void> {
+    return closeAll({ connections: this.connections, delayedWills: this.delayedWills, journal: this.journal, releases: this.releases }, reason, drainMs);
   }
 
   /** Last step of a shutdown: waits (bounded) for pending writes, then refuses further ones. */
