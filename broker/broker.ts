@@ -1,50 +1,49 @@
 import { EventEmitter } from "node:events";
 import type { QoS } from "mqtt-packet";
-import type { Auth, ClientPolicy } from "../core/auth/types.js";
+import type { Auth } from "../core/auth/types.js";
 import type { MqgateConfig } from "../core/config/types.js";
 import { compileClientIdPattern } from "../core/auth/identity.js";
-import { rootWithOrderKey } from "../core/order-key.js";
-import { ClaimRefused } from "../core/store/errors.js";
-import type { ExpiredSession, RetainedStats, SessionRecord, SessionSnapshot, Store } from "../core/store/types.js";
+import type { ExpiredSession, RetainedStats, SessionSnapshot, Store } from "../core/store/types.js";
+import type { SubscriptionWord } from "../core/subscription-word.js";
 import type { TopicLimits } from "../core/topic/index.js";
-import type { Connection } from "./connection.js";
-import type { Cluster } from "./cluster.js";
 import { AddressLimits } from "./address-limits.js";
-import { DelayedWills } from "./delayed-wills.js";
-import type { SharedGroup } from "./shared.js";
-import { SubscriptionIndex } from "./subscription-index.js";
-import { LocalRouter } from "./local-routing.js";
-import { Journal } from "./journal.js";
-import type { SessionTerms } from "./handlers/connect5.js";
-import type { MessageProperties } from "../core/message-properties.js";
-import { type SubscriptionWord, wordQos } from "../core/subscription-word.js";
-import { KeepaliveSweep } from "./keepalive-sweep.js";
-import { recheckResumedSession } from "./recheck.js";
-import { RetainedMessages } from "./retained-messages.js";
+import type { BrokerEvents, BrokerOptions, RemoteRoutes } from "./broker-types.js";
+import type { Cluster } from "./cluster.js";
+import type { Connection } from "./connection.js";
 import { SessionCustody } from "./custody.js";
+import { DelayedWills } from "./delayed-wills.js";
+import type { SessionTerms } from "./handlers/connect5.js";
+import { Journal } from "./journal.js";
+import { KeepaliveSweep } from "./keepalive-sweep.js";
+import { LocalRouter } from "./local-routing.js";
+import { Publisher } from "./publishing.js";
+import { RetainedMessages } from "./retained-messages.js";
+import type { Session } from "./session.js";
 import { SessionClaims } from "./session-claim.js";
-import { WillKeeper } from "./will-keeper.js";
-import { closeBatches, SessionReleases } from "./shutdown.js";
-import { applySubscriptionChanges, reviseSubscriptions, type SubscriptionEditor } from "./policy-subscriptions.js";
-import { Session } from "./session.js";
+import { SessionLifecycle } from "./session-lifecycle.js";
 import type { SessionHost } from "./session-ports.js";
-import { PublishedMessage, PublishedMessage5 } from "./published-message.js";
+import { SessionRegistry } from "./session-registry.js";
+import type { SharedGroup } from "./shared.js";
+import { closeAll, SessionReleases } from "./shutdown.js";
 import { BrokerStats } from "./stats.js";
-import type { WillStore } from "./wills.js";
+import { SubscriptionIndex } from "./subscription-index.js";
+import { Subscriptions } from "./subscriptions.js";
 import type { CloseReason, DropReason, Message } from "./types.js";
-import type { BrokerEvents, BrokerOptions, PublishAdmission, RemoteRoutes } from "./broker-types.js";
+import { WillKeeper } from "./will-keeper.js";
+import type { WillStore } from "./wills.js";
 
 export type { BrokerEvents, BrokerOptions, PublishAdmission, RemoteRoutes } from "./broker-types.js";
 
 /**
  * The broker core: the sessions this node holds (their connection, claim and release), publish, and the entry
  * points other modules call. Transport-agnostic: listeners hand it Connections; handlers call into it. Its parts
- * live in their own modules (subscription index, routing, retained, custody, claims, wills, releases) and change
- * sessions only through it.
+ * live in their own modules (session registry and lifecycle, subscription index and changes, publishing and
+ * routing, retained, custody, claims, wills, releases) and change sessions only through the sessions' methods.
  */
 export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   readonly stats = new BrokerStats();
-  readonly sessions = new Map<string, Session>();
+  /** The sessions this node holds, by client id (SessionRegistry's map: read here, changed there). */
+  readonly sessions: ReadonlyMap<string, Session>;
   readonly connections = new Set<Connection>();
   /** Keepalive of every connection, one periodic sweep over `connections` (decision 033). */
   readonly keepalives: KeepaliveSweep;
@@ -57,29 +56,23 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   readonly clientIdAllowed: (clientId: string, username: string | undefined) => boolean;
   /** Membership of a cluster (`joinCluster`), or null for a single node. */
   private membership: Cluster | null = null;
-  private admission: PublishAdmission | null = null;
-  private remoteRoutes: RemoteRoutes | null = null;
   /** Whether new connections may be accepted besides `maxConnections` (a cluster node: while its lease holds). */
   private acceptGate: () => boolean = () => true;
   /** MQTT 5 wills waiting out their Will Delay Interval. */
   readonly delayedWills = new DelayedWills();
 
-  // The parts of the core, each in its own module; they change sessions only through the broker.
+  /** Publishes from clients, wills, the REST gateway and other nodes: authorized, counted, retained, routed. */
+  readonly publisher: Publisher;
+  /** Subscription changes: SUBSCRIBE, UNSUBSCRIBE, the REST gateway, a new policy. */
+  readonly subscriptions: Subscriptions;
+
+  // The parts of the core, each in its own module; they change sessions only through the sessions' methods.
   /** The subscriptions of the sessions held here. */
   private readonly index = new SubscriptionIndex(this);
   /** Routing a message to the sessions held here. */
   private readonly router = new LocalRouter(this.index, this);
   /** Wills from CONNECT to publication or discard. */
-  private readonly wills = new WillKeeper(this.delayedWills, () => this.now(), (conn, session, will) => this.publishWill(conn, session, will));
-  /** Subscription changes made by a new policy or the REST gateway. */
-  private readonly editor: SubscriptionEditor = {
-    index: this.index,
-    unsubscribe: (session, filter, source) => this.unsubscribe(session, filter, source),
-    persistSubscriptions: (session, add, remove) => this.persistSubscriptions(session, add, remove),
-    deliverRetained: (session, filter, qos) => this.deliverRetained(session, filter, qos),
-    onDrop: (session, msg, reason) => this.onDrop(session, msg, reason),
-    subscribeRefused: (clientId, filter, reason, requested) => this.emit("subscribe.refused", clientId, filter, reason, requested),
-  };
+  private readonly wills = new WillKeeper(this.delayedWills, () => this.now(), (conn, session, will) => this.publisher.will(conn, session, will));
   /** RETAIN publishes written to the store, and retained matches streamed to new subscriptions. */
   private readonly retained: RetainedMessages;
   /** The offline sessions held here, loaded and reloaded from the store, and copies of those that moved. */
@@ -88,6 +81,10 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   private readonly claims: SessionClaims;
   /** Sessions handed back to the store as their connections end (shutdown waits for them). */
   private readonly releases: SessionReleases;
+  /** The sessions held here: created, restored, held offline and dropped. */
+  private readonly registry: SessionRegistry;
+  /** A connection attached to its session at CONNECT, and detached when it closes. */
+  private readonly lifecycle: SessionLifecycle;
 
   constructor(
     readonly config: MqgateConfig,
@@ -97,6 +94,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   ) {
     super();
     this.now = options.now ?? Date.now;
+    this.registry = new SessionRegistry(config.limits, this, this.index);
+    this.sessions = this.registry.sessions;
     this.keepalives = new KeepaliveSweep(() => this.connections, options.keepaliveClock === undefined ? {} : { clock: options.keepaliveClock });
     const pattern = config.auth.clientIdPattern;
     this.clientIdAllowed = pattern === undefined ? () => true : compileClientIdPattern(pattern);
@@ -112,6 +111,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
       onDrop: (session, msg, reason) => this.onDrop(session, msg, reason),
       onStoreError: (operation, err) => this.emit("store.error", operation, err, 1),
     });
+    this.publisher = new Publisher({ router: this.router, retained: this.retained, journal: this.journal, stats: this.stats, events: this, host: this, now: this.now });
+    this.subscriptions = new Subscriptions({ index: this.index, store, retained: this.retained, events: this, host: this });
     this.releases = new SessionReleases(this.journal, store, () => this.now(), (err) => this.emit("store.error", "releaseSession", err, 1));
     this.claims = new SessionClaims({
       store,
@@ -125,11 +126,23 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     this.custody = new SessionCustody(store, config, () => this.now(), {
       sessions: this.sessions,
       delayedWills: this.delayedWills,
-      restoreOffline: (record) => this.restoreOffline(record),
-      holdOffline: (snapshot) => this.holdOffline(snapshot),
+      restoreOffline: (record) => this.registry.restoreOffline(record),
+      holdOffline: (snapshot) => this.registry.holdOffline(snapshot),
       restoreSubscription: (session, filter, word) => this.index.add(session, filter, word),
-      dropSession: (session) => this.dropSession(session),
+      dropSession: (session) => this.registry.drop(session),
       leaseHeld: () => this.acceptGate(),
+    });
+    this.lifecycle = new SessionLifecycle({
+      registry: this.registry,
+      index: this.index,
+      claims: this.claims,
+      wills: this.wills,
+      releases: this.releases,
+      delayedWills: this.delayedWills,
+      stats: this.stats,
+      events: this,
+      recheck: this.subscriptions,
+      handBack: (entries, session) => this.publisher.handBack(entries, session),
     });
   }
 
@@ -142,43 +155,19 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     await this.retained.loadStats();
   }
 
-  /** A persistent session read from the store, kept here offline; its subscriptions are the caller's to add. */
-  private restoreOffline(record: SessionRecord, clean = record.clean): Session {
-    const session = new Session(record.clientId, clean, this.config.limits, this);
-    session.restore(record);
-    this.sessions.set(record.clientId, session);
-    return session;
-  }
-
-  /**
-   * Keeps an offline persistent session here (loaded from custody, or adopted from a dead node): its
-   * subscriptions go in the trie (and so in this node's routes); its queue stays in the store.
-   */
+  /** Keeps an offline persistent session here with its subscriptions (SessionRegistry.holdOffline); null if one is held. */
   holdOffline(snapshot: SessionSnapshot): Session | null {
-    if (this.sessions.has(snapshot.clientId)) return null;
-    const session = this.restoreOffline(snapshot, false);
-    for (const [filter, word] of Object.entries(snapshot.subscriptions)) this.index.add(session, filter, word);
-    return session;
+    return this.registry.holdOffline(snapshot);
   }
 
   /** Forgets an offline session held here (an adoption that another node won). */
   forgetOffline(clientId: string): void {
-    const session = this.sessions.get(clientId);
-    if (session !== undefined && !session.servedHere) this.dropSession(session);
+    this.registry.forgetOffline(clientId);
   }
 
-  /**
-   * An offline session held here was adopted in the store under `epoch`. A forwarding copy (the session had moved
-   * from here to the node that died, decision 017) is the session held here again: it stops forwarding, its
-   * timer no longer drops it. Any copy found here takes the stored subscriptions: one left without them (seen
-   * with partitions and the CI faults, seed 388: no filters, so no routes) made this node custodian of a session
-   * nothing was routed to (decision 036).
-   */
+  /** An offline session held here was adopted in the store under `epoch` (SessionRegistry.adopted). */
   adopted(clientId: string, epoch: number, subscriptions: Record<string, SubscriptionWord>): void {
-    const session = this.sessions.get(clientId);
-    if (session === undefined || session.servedHere) return;
-    session.adopted(epoch);
-    this.index.sync(session, subscriptions);
+    this.registry.adopted(clientId, epoch, subscriptions);
   }
 
   /** When this node last dropped its copy of a session that moved to another node (SessionCustody.lastCopyDropped). */
@@ -189,15 +178,6 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   /** This node lost its lease and registered again: it reloads the sessions still in its custody (SessionCustody.reload). */
   reloadCustody(): Promise<void> {
     return this.custody.reload();
-  }
-
-  /**
-   * In a cluster, the root a QoS 2 publish of `session`'s client is routed under and recorded with (decision 025),
-   * carrying the message's order key (`<root>#<key>`, core/order-key.ts `orderKeyOfRoot`); else null.
-   */
-  qos2Root(session: Session): string | null {
-    const root = this.remoteRoutes?.newRoot();
-    return root === undefined ? null : rootWithOrderKey(root, session.nextOrderKey());
   }
 
   /** Membership of a cluster (SQS communicator and a shared store), or null for a single node. */
@@ -212,7 +192,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
 
   /** Installs the cluster's route table (broker/routes.ts); once, before `start()`. */
   useRemoteRoutes(routes: RemoteRoutes): void {
-    this.remoteRoutes = routes;
+    this.publisher.useRemoteRoutes(routes);
     this.index.useRoutes(routes);
   }
 
@@ -228,13 +208,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
 
   /** Sessions with a connection here, and offline ones; sessions another cluster node holds are its to count. */
   sessionCounts(): { connected: number; offline: number } {
-    let connected = 0;
-    let offline = 0;
-    for (const session of this.sessions.values()) {
-      if (session.link !== null) connected++;
-      else if (session.owner === null) offline++;
-    }
-    return { connected, offline };
+    return this.registry.counts();
   }
 
   get subscriptionCount(): number {
@@ -267,110 +241,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
    * sends CONNACK with session present [MQTT-3.2.2-1..3], then re-sends what is in flight and drains the queue.
    * A persistent session that cannot be claimed (store unreachable, `maxSessions` reached) is refused with 0x03.
    */
-  async connectSession(conn: Connection, clientId: string, terms: SessionTerms, identity: string): Promise<void> {
-    const { clean, discard } = terms;
-    const existing = this.sessions.get(clientId);
-    if (existing !== undefined && !existing.mayBeClaimedBy(identity)) {
-      this.refuseClaim(conn, new ClaimRefused("identity", clientId));
-      return;
-    }
-    if (existing?.link) (existing.link as Connection).close("takeover");
-    let session = this.sessions.get(clientId);
-    // A clean CONNECT starts from nothing, but a session whose owner this node does not know yet stays until the
-    // store agrees (its claim refuses another identity without touching the session).
-    const ownerUnknown = session !== undefined && session.identity === null;
-    if (session !== undefined && discard && !ownerUnknown) {
-      this.dropSession(session);
-      session = undefined;
-    }
-    if (session === undefined) {
-      session = new Session(clientId, clean, this.config.limits, this);
-      this.sessions.set(clientId, session);
-    }
-    session.beginClaim(conn, identity);
-    session.holdDeliveries();
-    const { claim, refused } = await this.claims.claim(conn, session, clientId, terms, identity);
-    // The claim moved the session here whatever becomes of this connection: the node that held the client closes
-    // its connection now (take-over across nodes, [MQTT-3.1.4-2]), or it would serve on beside the next holder
-    // (S10: a later claim kicks this node only, not that one).
-    if (claim !== null) this.claims.kickPreviousHolders(clientId, claim, discard);
-    if (session.claimant !== conn) {
-      // A newer CONNECT for this client id started meanwhile; it wins. This one never got CONNACK: no will.
-      this.wills.discarded(conn);
-      if (!conn.isClosed) conn.close("takeover");
-      return;
-    }
-    session.endClaim();
-    if (claim !== null) session.movedTo(null);
-    if (refused !== null) {
-      session.releaseDeliveries();
-      this.forgetUnclaimed(session);
-      this.refuseClaim(conn, refused);
-      return;
-    }
-    if (conn.isClosed) {
-      // The client left while its session was being claimed: give the claim back (and its will: no CONNACK went out).
-      this.wills.discarded(conn);
-      if (claim !== null && !clean) {
-        // The session is this node's now (its custody), offline as after a disconnect: its epoch, and its filters
-        // in the trie (so in this node's routes), or what other nodes forward for it here finds nothing.
-        session.keptUnder(claim.epoch);
-        session.ownedBy(claim.snapshot.identity ?? identity);
-        this.index.sync(session, claim.snapshot.subscriptions);
-      }
-      if (claim !== null) {
-        this.releases.release(clientId, claim.epoch);
-        // No settle wait follows to tell whether the previous holder was alive to kick the ones before it: kicked
-        // now (decision 040; a kick they already had only closes connections of older claims).
-        this.claims.kickEarlierHolders(clientId, claim, discard);
-      }
-      session.releaseDeliveries();
-      if (session.clean && session.link === null) this.dropSession(session);
-      return;
-    }
-    // Without the store, a persistent session cannot be claimed, and nor can a clean one over a session whose
-    // owner is unknown here (it may be another identity's: only the store's claim can tell).
-    if (claim === null && (!clean || ownerUnknown)) {
-      session.releaseDeliveries();
-      this.forgetUnclaimed(session);
-      conn.refuse(3, new Error("session store unavailable"));
-      return;
-    }
-    session.connectedWith(clean, conn.client?.username ?? null);
-    // Before the snapshot and the subscriptions: stored messages and guards are checked against this client's rules.
-    session.usePolicy(conn.policy);
-    session.ownedBy(claim?.snapshot.identity ?? identity);
-    if (claim !== null) {
-      session.loadSnapshot(claim.snapshot);
-      this.index.sync(session, claim.snapshot.subscriptions);
-    } else {
-      session.servedWithoutStore();
-    }
-    if (claim?.present === true && conn.policy !== null) recheckResumedSession(this, session, conn.policy);
-    const sessionPresent = claim !== null ? claim.present : false;
-    // A will waiting out its delay: the client is back in time [MQTT-3.1.3-9], or its old session ended (Clean Start).
-    this.delayedWills.reconnected(clientId, discard);
-    conn.serve(session);
-    conn.writeConnack(sessionPresent);
-    session.attach(conn);
-    // Take-over across nodes [MQTT-3.1.4-2]: the node that held the client closes its connection, the node that
-    // kept the session offline drops its copy (decision 017); the claim succeeded, so this client's identity owns
-    // the session. What those nodes pass on goes first: the held deliveries wait for their replies (decision 031).
-    if (!this.claims.settles(session, claim, discard)) session.releaseDeliveries();
-    conn.completeConnect();
-    this.emit("client.connected", session, conn, sessionPresent);
-  }
-
-  private refuseClaim(conn: Connection, refused: ClaimRefused): void {
-    this.stats.sessionsRefused[refused.reason]++;
-    conn.refuse(refused.returnCode, refused);
-  }
-
-  /** A session object a refused CONNECT created, which the store never saw, is forgotten again. */
-  private forgetUnclaimed(session: Session): void {
-    if (session.epoch === 0 && session.subscriptions.size === 0 && !session.servedHere) {
-      this.sessions.delete(session.clientId);
-    }
+  connectSession(conn: Connection, clientId: string, terms: SessionTerms, identity: string): Promise<void> {
+    return this.lifecycle.connect(conn, clientId, terms, identity);
   }
 
   onConnectRefused(conn: Connection, returnCode: number, reason: string): void {
@@ -381,171 +253,14 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   /** Called once per connection when it closes, for whatever reason. */
   onConnectionClosed(conn: Connection, reason: CloseReason, err: Error | undefined): void {
     this.connections.delete(conn);
-    const session = conn.session;
-    if (session === null || session.link !== conn) {
-      this.emit("connection.closed", conn, reason, err);
-      return;
-    }
-    // An MQTT 5 DISCONNECT may have changed the Session Expiry Interval (3.14.2.2.2); 0 ends the session now.
-    const v5 = conn.v5;
-    const expiryChange = v5 !== null && v5.sessionExpiry !== v5.connectExpiry ? v5.sessionExpiry : undefined;
-    const ends = session.clean || expiryChange === 0;
-    // A shared subscription member whose session ends hands what it was not sent, or did not acknowledge at QoS 1,
-    // to the other members (4.8.2); a QoS 2 message it was sent stays with it [MQTT-4.8.2-5].
-    const handBack = ends ? session.takeShared() : null;
-    session.detach();
-    // The will is published on any close but DISCONNECT [MQTT-3.1.2-8], then forgotten [MQTT-3.1.2-10].
-    const will = conn.takeWill();
-    if (will !== null && reason !== "client-disconnect") this.wills.lost(conn, session, will, ends);
-    else this.wills.discarded(conn);
-    // A clean session ends with its connection [MQTT-3.1.2-6].
-    if (ends) this.dropSession(session);
-    if (handBack !== null) this.router.handBack(handBack, session, this.remoteRoutes);
-    if (session.epoch > 0) this.releases.release(session.clientId, session.epoch, expiryChange === undefined ? undefined : expiryChange * 1000);
-    this.emit("client.disconnected", session.clientId, reason, err, conn);
-  }
-
-  /** A will goes out as its client's publish; an authorizer that throws denies, and the session still ends properly. */
-  private publishWill(conn: Connection, session: Session, w: Message): void {
-    try {
-      this.publishFromClient(conn, w.topic, w.payload, w.qos, w.retain, w.props);
-    } catch {
-      this.stats.publishDenied++;
-      this.onDrop(session, w, "not-authorized");
-    }
-  }
-
-  dropSession(session: Session): void {
-    this.index.removeAll(session);
-    session.discardHeld();
-    if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId);
-    // A CONNECT still claiming this session object loses it: the newer CONNECT has replaced it.
-    const claimant = session.claimant as Connection | null;
-    session.endClaim();
-    if (claimant !== null && !claimant.isClosed) claimant.close("takeover");
-  }
-
-  // --- subscriptions -------------------------------------------------------------------------------------
-
-  /**
-   * Adds or replaces a subscription (`word`: the granted QoS, with MQTT 5 options: core/subscription-word.ts);
-   * `requested` and `source` are for events.
-   */
-  subscribe(session: Session, filter: string, word: SubscriptionWord, requested: QoS = wordQos(word), source: "mqtt" | "rest" | "policy" = "mqtt"): void {
-    this.index.add(session, filter, word);
-    this.emit("session.subscribed", session.clientId, filter, wordQos(word), requested, source);
-  }
-
-  unsubscribe(session: Session, filter: string, source: "mqtt" | "rest" | "policy" = "mqtt"): boolean {
-    if (!session.removeSubscription(filter)) return false;
-    this.index.remove(filter, session.clientId);
-    this.emit("session.unsubscribed", session.clientId, filter, source);
-    return true;
-  }
-
-  /** Records subscription changes in the store (fenced by the session's epoch). Resolves false on failure. */
-  async persistSubscriptions(session: Session, add: Record<string, SubscriptionWord>, remove: string[]): Promise<boolean> {
-    if (session.epoch === 0) return true;
-    try {
-      return await this.store.updateSubscriptions(session.clientId, session.epoch, add, remove);
-    } catch (err) {
-      this.emit("store.error", "updateSubscriptions", err as Error, 1);
-      return false;
-    }
-  }
-
-  /**
-   * `policy` governs the connection from now on: the identity of a live client changed (a user or role in the store,
-   * issue 15), or it re-authenticated (MQTT 5, broker/handlers/reauth5.ts); at CONNECT, before the session is
-   * attached, it only sets the policy (adoptDecision). The attached session's subscriptions follow the new policy
-   * (reviseSubscriptions, broker/policy-subscriptions.ts); resolves to the filters it removed.
-   */
-  revisePolicy(conn: Connection, policy: ClientPolicy): Promise<string[]> {
-    conn.usePolicy(policy);
-    const session = conn.session;
-    if (session === null || session.link !== conn) return Promise.resolve([]);
-    return reviseSubscriptions(this.editor, session, policy);
-  }
-
-  onSubscribeRefused(conn: Connection, filter: string, reason: string, requested: QoS): void {
-    this.emit("subscribe.refused", conn.clientId ?? "", filter, reason, requested);
-  }
-
-  /**
-   * Sends the retained messages matching a new subscription, RETAIN=1 [MQTT-3.3.1-6] [MQTT-3.3.1-8]: read from the
-   * store's index page by page (another node, or the REST gateway, may have set them) once this node's own pending
-   * writes landed, and streamed under the slow-consumer bound (broker/retained.ts).
-   */
-  deliverRetained(session: Session, filter: string, grantedQos: QoS): void {
-    this.retained.deliver(session, filter, grantedQos);
+    this.lifecycle.closed(conn, reason, err);
   }
 
   // --- publishing ----------------------------------------------------------------------------------------
 
-  /** Installs (or, with null, removes) the admission check of QoS 1/2 publishes. */
-  setPublishAdmission(admission: PublishAdmission | null): void {
-    this.admission = admission;
-  }
-
-  /** Whether a QoS 1/2 PUBLISH from `conn` may be accepted now (see PublishAdmission). */
-  admitsPublish(conn: Connection, topic: string, payloadBytes: number): boolean {
-    return this.admission === null || this.admission.admits(conn.clientId ?? "", topic, payloadBytes);
-  }
-
-  /**
-   * A PUBLISH (or will) from a connected client: authorize, then route. False when it was not authorized (an
-   * MQTT 5 client is told so: PUBACK or PUBREC 0x87). MQTT 5 `props` go with the message; with a Message Expiry
-   * Interval the message records when it was published, so every copy counts down from then.
-   */
-  publishFromClient(conn: Connection, topic: string, payload: Buffer, qos: QoS, retain: boolean, props?: MessageProperties, orderKey?: string): boolean {
-    // QoS 1/2 carry the publisher's order key: a copy that comes late (drained from a dead node's queue) is stored
-    // in its place for an offline subscriber (decision 038). A QoS 2 publish routed under a root has the key the
-    // root was made with (`orderKey`), wherever it is routed again.
-    // Without one, the key is built only if something reads it (broker/published-message.ts): a message delivered to
-    // clean sessions of this node never does.
-    const session = conn.session;
-    const publishedAt = props?.messageExpiryInterval === undefined ? undefined : this.now();
-    const msg: Message =
-      orderKey === undefined && qos !== 0 && session !== null
-        ? props === undefined
-          ? new PublishedMessage(topic, payload, qos, retain, session.orderPrefix, session.countPublish())
-          : new PublishedMessage5(topic, payload, qos, retain, session.orderPrefix, session.countPublish(), props, publishedAt)
-        : props === undefined
-          ? orderKey === undefined
-            ? { topic, payload, qos, retain }
-            : { topic, payload, qos, retain, order: orderKey }
-          : publishedAt === undefined
-            ? { topic, payload, qos, retain, props, order: orderKey }
-            : { topic, payload, qos, retain, props, publishedAt, order: orderKey };
-    // Clients cannot publish to $SYS; everything else is up to the authorizer.
-    if (topic.startsWith("$SYS") || conn.policy === null || !conn.policy.canPublish(topic)) {
-      this.stats.publishDenied++;
-      this.onDrop(conn.session, msg, "not-authorized");
-      return false;
-    }
-    this.stats.messagesReceived++;
-    this.stats.receivedByQos[qos]++;
-    if (this.listenerCount("message.published") > 0) this.emit("message.published", msg, conn.clientId ?? null);
-    const outer = this.router.swapPublisher(conn.session);
-    try {
-      this.publish(msg);
-    } finally {
-      this.router.swapPublisher(outer);
-    }
-    return true;
-  }
-
-  /**
-   * Routes a message: stores or clears it when retained, then delivers one copy to each matching session at
-   * min(message QoS, highest granted QoS) [MQTT-3.3.5-1], RETAIN=0 [MQTT-3.3.1-9]. Returns the matched count.
-   */
+  /** Routes a message published on this node (Publisher.publish); returns the matched session count. */
   publish(msg: Message): number {
-    if (msg.retain) this.retained.write(msg);
-    const remote = this.remoteRoutes;
-    if (remote === null) return this.routeLocal(msg);
-    const root = this.journal.dedupId === null ? remote.rootFor(msg.topic) : null;
-    if (root !== null) return this.journal.withDedupId(root, () => this.router.routeInCluster(msg, remote));
-    return this.router.routeInCluster(msg, remote);
+    return this.publisher.publish(msg);
   }
 
   /**
@@ -571,17 +286,9 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
 
   // --- the REST gateway in this process (functions/backend-local.ts) -------------------------------------
 
-  /**
-   * A publish from outside MQTT (the REST gateway): routed like a client publish (topic already validated).
-   * Resolves with the matched session count once every store write it caused is durable: the copies queued for
-   * persistent sessions and the retained message. The same rule as PUBACK/PUBREC for a client publish.
-   */
+  /** A publish from outside MQTT, resolved once every store write it caused is durable (Publisher.external). */
   publishExternal(msg: Message): Promise<number> {
-    this.stats.messagesReceived++;
-    this.stats.receivedByQos[msg.qos]++;
-    if (this.listenerCount("message.published") > 0) this.emit("message.published", msg, null);
-    const mark = this.journal.writes;
-    return this.journal.durableSince(mark, this.publish(msg));
+    return this.publisher.external(msg);
   }
 
   /** Deletes a retained message without publishing anything; resolves once durable with whether it existed. */
@@ -594,8 +301,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
    * had none here (in a cluster, the REST gateway then asks the node the store names: Cluster.kickRemote).
    */
   disconnectClient(clientId: string): boolean {
-    const session = this.sessions.get(clientId);
-    const conn = (session?.link ?? session?.claimant ?? null) as Connection | null;
+    const conn = this.registry.connectionOf(clientId);
     if (conn === null || conn.isClosed) return false;
     conn.close("kicked");
     return true;
@@ -606,7 +312,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     const session = this.sessions.get(clientId);
     if (session !== undefined) {
       if (session.servedHere) return false;
-      this.dropSession(session);
+      this.registry.drop(session);
     }
     await this.journal.barrier();
     const snapshot = this.cluster !== null ? await this.store.getSession(clientId) : null;
@@ -622,8 +328,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
    * attached or claiming it (a claim that raced the expiry made a new session), tell the other nodes, report it.
    */
   sessionExpired(expired: ExpiredSession): void {
-    const session = this.sessions.get(expired.clientId);
-    if (session !== undefined && !session.servedHere) this.dropSession(session);
+    this.registry.forgetOffline(expired.clientId);
     this.stats.sessionsExpired++;
     // Its custodian is not recorded any more: every node is told (expiries are few, and batched per sweep).
     this.cluster?.sessionGone(expired.clientId, expired.epoch, null);
@@ -652,11 +357,11 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     this.custody.kicked(clientId, reason, epoch, discardSession, claimedBy, sessionEnded);
   }
 
-  /** Subscriptions changed through the REST gateway (applySubscriptionChanges, broker/policy-subscriptions.ts). */
+  /** Subscriptions changed through the REST gateway (Subscriptions.applyRemote). */
   applyRemoteSubscriptions(clientId: string, add: Record<string, QoS>, remove: string[], deliverRetained: boolean): void {
     // Sent to the session's custodian; one that moved on meanwhile loaded the change from the store when claimed.
     const session = this.sessions.get(clientId);
-    if (session !== undefined) applySubscriptionChanges(this.editor, session, add, remove, deliverRetained);
+    if (session !== undefined) this.subscriptions.applyRemote(session, add, remove, deliverRetained);
   }
 
   /** Closes every client connection (the node lost its place in the cluster; clients reconnect and claim again). */
@@ -682,20 +387,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
    * Closes every connection (shutdown), then waits for the store writes and session releases to land (the journal
    * stays open: `closeJournal()` after the cluster stopped). Many connections are closed in batches (closeBatches).
    */
-  async closeAll(reason: CloseReason, drainMs = 5000): Promise<void> {
-    const deadline = Date.now() + drainMs;
-    const conns = [...this.connections];
-    const { size, pause } = closeBatches(conns.length, drainMs);
-    for (let i = 0; i < conns.length; i += size) {
-      if (i > 0 && pause > 0) await new Promise((resolve) => setTimeout(resolve, pause));
-      for (const conn of conns.slice(i, i + size)) conn.close(reason);
-    }
-    // Wills waiting out a delay go now, as every other will of a closing node does.
-    this.delayedWills.flush();
-    await this.journal.drain(Math.max(0, deadline - Date.now()));
-    // Sessions are handed back (offline in the store) so other nodes route to the store while their clients reconnect.
-    await this.releases.settled(deadline);
-    await this.journal.drain(Math.max(0, deadline - Date.now()));
+  closeAll(reason: CloseReason, drainMs = 5000): Promise<void> {
+    return closeAll({ connections: this.connections, delayedWills: this.delayedWills, journal: this.journal, releases: this.releases }, reason, drainMs);
   }
 
   /** Last step of a shutdown: waits (bounded) for pending writes, then refuses further ones. */

@@ -7,8 +7,8 @@ import type { NodeTransport } from "./link/transport.js";
 
 export interface ClusterOptions {
   readonly nodeId: string;
-  /** Where this node's clients connect (host:port), shown in GET /v1/nodes. */
-  address: string;
+  /** Where this node's clients connect (host:port), shown in GET /v1/nodes; Cluster.setAddress replaces it once bound. */
+  readonly address: string;
   /** Heartbeat interval. */
   heartbeatMs: number;
   /** A node whose last heartbeat is older than this is dead. */

@@ -43,6 +43,8 @@ export class Cluster {
   private killed = false;
   private startedAt = 0;
   private queueUrl: string | null = null;
+  /** Where this node's clients connect, in its node record: `opts.address` until the listeners are bound (setAddress). */
+  private address: string;
   /** The route table and this node's routes (decision 017). */
   readonly routes: RouteSync;
   private readonly adopter: Adopter;
@@ -54,6 +56,7 @@ export class Cluster {
     private readonly events: ClusterEvents,
   ) {
     const nodeId = (this.nodeId = opts.nodeId);
+    this.address = opts.address;
     const maxHops = opts.maxHops ?? 3;
     this.ids = new NodeMessageIds(nodeId, Date.now());
     this.settler = new MoveSettler(opts.moveSettleMs ?? MOVE_SETTLE_MS, {
@@ -183,12 +186,12 @@ export class Cluster {
 
   /** Records where clients connect (known once the listeners are bound). */
   async setAddress(address: string): Promise<void> {
-    this.opts.address = address;
+    this.address = address;
     await this.broker.store.registerNode(this.record(Date.now()), this.opts.nodeTtlMs);
   }
 
   private record(now: number): NodeRecord {
-    return { nodeId: this.nodeId, address: this.opts.address, queueUrl: this.queueUrl, linkAddress: this.opts.linkAddress, startedAt: this.startedAt, heartbeatAt: now };
+    return { nodeId: this.nodeId, address: this.address, queueUrl: this.queueUrl, linkAddress: this.opts.linkAddress, startedAt: this.startedAt, heartbeatAt: now };
   }
 
   /**

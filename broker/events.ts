@@ -71,7 +71,7 @@ export function attachEvents(broker: Broker, sink: EventSink, opts: EventBridgeO
   }
 
   // A QoS 1/2 publish is accepted only if its event will fit: checked before the broker routes or acknowledges it.
-  broker.setPublishAdmission({
+  broker.publisher.setAdmission({
     admits(clientId, topic, payloadBytes) {
       return !published(topic) || buffer.fits(publishedEventBytes(clientId, topic, payloadBytes));
     },

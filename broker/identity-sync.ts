@@ -7,7 +7,7 @@
  * - every live connection the `store` backend authenticated and the change concerns (its user changed, any role
  *   changed, or the store cannot say what changed) is re-checked against the store: a deleted or disabled user, or
  *   a client id its pattern no longer allows, is disconnected; otherwise the new policy replaces the old one and
- *   subscriptions it no longer allows are removed (Broker.revisePolicy).
+ *   subscriptions it no longer allows are removed (Subscriptions.revisePolicy).
  *
  * Polling the store rather than sending node messages: every writer (REST Lambda, CLI, a script against Redis)
  * bumps the version in the same script that writes, so no writer can forget to notify, and a node that was cut
@@ -93,7 +93,7 @@ export class IdentitySync {
       const policy = await backend.revalidate(conn.client!.clientId, user);
       if (conn.isClosed) return true;
       if (policy === null) conn.revoke(new Error(`user ${JSON.stringify(user)} was deleted, disabled or no longer allows this client id`));
-      else await this.broker.revisePolicy(conn, policy);
+      else await this.broker.subscriptions.revisePolicy(conn, policy);
       return true;
     } catch (err) {
       this.broker.emit("store.error", "getIdentity", err as Error, 1);

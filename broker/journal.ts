@@ -38,20 +38,26 @@ export class Journal {
   private ops: StoreOp[] = [];
   private targets: (ResultTarget | null)[] = [];
   private ctxs: unknown[] = [];
+  /** See `dedupId`; set only by `withDedupId`. */
+  private currentDedupId: string | null = null;
+
   /**
    * While a node queue message is being handled: its id. Enqueues it causes carry it as their dedup id, so the
-   * same message handled again (redelivered after its first handler died) is not enqueued twice.
+   * same message handled again (redelivered after its first handler died) is not enqueued twice. Read-only: it
+   * changes only for the duration of `withDedupId`.
    */
-  dedupId: string | null = null;
+  get dedupId(): string | null {
+    return this.currentDedupId;
+  }
 
   /** Runs `fn` with `dedupId` as the dedup id of the enqueues it causes, then restores the previous one. */
   withDedupId<T>(dedupId: string | null, fn: () => T): T {
-    const outer = this.dedupId;
-    this.dedupId = dedupId;
+    const outer = this.currentDedupId;
+    this.currentDedupId = dedupId;
     try {
       return fn();
     } finally {
-      this.dedupId = outer;
+      this.currentDedupId = outer;
     }
   }
   /** Count of ops ever written: callers compare it before and after routing to learn if routing wrote. */

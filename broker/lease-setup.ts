@@ -3,7 +3,7 @@ import type { NodeRecord, Store } from "../core/store/types.js";
 import type { Broker } from "./broker.js";
 import type { Cluster } from "./cluster.js";
 import { Lease } from "./lease.js";
-import type { LeaseFigures } from "./metrics.js";
+import type { LeaseFigures } from "./metrics-collectors.js";
 import type { NodeStatsSampler } from "./node-stats.js";
 import { WillReaper } from "./reap-wills.js";
 import { StoreWills } from "./wills.js";

@@ -8,7 +8,7 @@ import { ListenError } from "./listeners.js";
 import { createClusterParts } from "./cluster-setup.js";
 import { installHeapProbe } from "./heap-probe.js";
 import { attachLogging } from "./logging.js";
-import { MetricsListenError } from "./metrics.js";
+import { MetricsListenError } from "./metrics-listener.js";
 import { startBroker } from "./server.js";
 import { VERSION } from "./version.js";
 

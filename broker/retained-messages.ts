@@ -86,7 +86,7 @@ export class RetainedMessages implements RetainedHost, ResultTarget<Message> {
     return this.journal.durableSince(mark, existed);
   }
 
-  /** Broker.deliverRetained: streams the retained matches of a new subscription to the session. */
+  /** Subscriptions.deliverRetained: streams the retained matches of a new subscription to the session. */
   deliver(session: Session, filter: string, grantedQos: QoS): void {
     session.sendRetained(filter, grantedQos, this.createFeed);
   }

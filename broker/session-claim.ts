@@ -30,7 +30,7 @@ export interface ClaimOutcome {
 
 /**
  * A CONNECT's session claim in the store and, in a cluster, the take-over kicks around it (decisions 017, 031,
- * 034, 040). It changes no session: the broker applies the outcome (Broker.connectSession).
+ * 034, 040). It changes no session: the broker applies the outcome (SessionLifecycle.connect).
  */
 export class SessionClaims {
   /** Ids of claims the store has not answered yet, to repeat them (claim-repeats.ts, decision 034). */

@@ -1,5 +1,7 @@
 import type { Store } from "../core/store/types.js";
+import type { DelayedWills } from "./delayed-wills.js";
 import type { Journal } from "./journal.js";
+import type { CloseReason } from "./types.js";
 
 /** Shutdown: connections closed per batch (at least), batches (at most), pause between batches (at most). */
 const CLOSE_BATCH_MIN = 200;
@@ -16,6 +18,34 @@ export function closeBatches(count: number, drainMs: number): { size: number; pa
   const batches = Math.ceil(count / size);
   const pause = batches > 1 ? Math.min(CLOSE_PAUSE_MAX_MS, Math.floor(drainMs / 2 / batches)) : 0;
   return { size, pause };
+}
+
+/** What a shutdown closes and waits for (the broker's). */
+export interface ShutdownParts {
+  readonly connections: ReadonlySet<{ close(reason: CloseReason): void }>;
+  readonly delayedWills: Pick<DelayedWills, "flush">;
+  readonly journal: Pick<Journal, "drain">;
+  readonly releases: Pick<SessionReleases, "settled">;
+}
+
+/**
+ * Broker.closeAll: closes every connection in batches (closeBatches), then waits for the store writes and session
+ * releases to land, until `drainMs` passed. The journal stays open (Broker.closeJournal, after the cluster stopped).
+ */
+export async function closeAll(parts: ShutdownParts, reason: CloseReason, drainMs: number): Promise<void> {
+  const deadline = Date.now() + drainMs;
+  const conns = [...parts.connections];
+  const { size, pause } = closeBatches(conns.length, drainMs);
+  for (let i = 0; i < conns.length; i += size) {
+    if (i > 0 && pause > 0) await new Promise((resolve) => setTimeout(resolve, pause));
+    for (const conn of conns.slice(i, i + size)) conn.close(reason);
+  }
+  // Wills waiting out a delay go now, as every other will of a closing node does.
+  parts.delayedWills.flush();
+  await parts.journal.drain(Math.max(0, deadline - Date.now()));
+  // Sessions are handed back (offline in the store) so other nodes route to the store while their clients reconnect.
+  await parts.releases.settled(deadline);
+  await parts.journal.drain(Math.max(0, deadline - Date.now()));
 }
 
 /**

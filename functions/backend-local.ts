@@ -141,19 +141,19 @@ export function localBackend(broker: Broker, opts: LocalBackendOptions = {}): Ga
         // published from now on are queued for it. Retained messages are sent when it is online.
         const ok = await durable(store.updateSubscriptions(clientId, null, granted, []), "the subscriptions");
         if (!ok) throw new NotFoundError(`no session for client '${clientId}'`);
-        if (session !== undefined) for (const [filter, qos] of Object.entries(granted)) broker.subscribe(session, filter, qos, add[filter], "rest");
+        if (session !== undefined) for (const [filter, qos] of Object.entries(granted)) broker.subscriptions.subscribe(session, filter, qos, add[filter], "rest");
         // In a cluster the node that holds the client (it sends the retained messages) and every other node's trie.
         await tellNodes(clientId, granted, []);
         return granted;
       }
       // Online: as a SUBSCRIBE from the client, durable before the answer, then the retained messages.
-      for (const [filter, qos] of Object.entries(granted)) broker.subscribe(session, filter, qos, add[filter], "rest");
-      const ok = await durable(broker.persistSubscriptions(session, granted, []), "the subscriptions");
+      for (const [filter, qos] of Object.entries(granted)) broker.subscriptions.subscribe(session, filter, qos, add[filter], "rest");
+      const ok = await durable(broker.subscriptions.persist(session, granted, []), "the subscriptions");
       if (!ok) {
-        for (const filter of Object.keys(granted)) broker.unsubscribe(session, filter);
+        for (const filter of Object.keys(granted)) broker.subscriptions.unsubscribe(session, filter);
         throw new UnavailableError("the store refused or failed to record the subscriptions");
       }
-      if (session.link !== null) for (const [filter, qos] of Object.entries(granted)) broker.deliverRetained(session, filter, qos);
+      if (session.link !== null) for (const [filter, qos] of Object.entries(granted)) broker.subscriptions.deliverRetained(session, filter, qos);
       return granted;
     },
 
@@ -165,12 +165,12 @@ export function localBackend(broker: Broker, opts: LocalBackendOptions = {}): Ga
       const session = broker.sessions.get(clientId);
       if (session === undefined || session.link === null) {
         await durable(store.updateSubscriptions(clientId, null, {}, removed), "the subscription removal");
-        if (session !== undefined) for (const filter of removed) broker.unsubscribe(session, filter, "rest");
+        if (session !== undefined) for (const filter of removed) broker.subscriptions.unsubscribe(session, filter, "rest");
         await tellNodes(clientId, {}, removed);
         return removed;
       }
-      for (const filter of removed) broker.unsubscribe(session, filter, "rest");
-      const ok = await durable(broker.persistSubscriptions(session, {}, removed), "the subscription removal");
+      for (const filter of removed) broker.subscriptions.unsubscribe(session, filter, "rest");
+      const ok = await durable(broker.subscriptions.persist(session, {}, removed), "the subscription removal");
       if (!ok) throw new UnavailableError("the store refused or failed to record the subscription removal");
       return removed;
     },

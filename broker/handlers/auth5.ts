@@ -37,11 +37,11 @@ export function authRequest(conn: Connection, client: ClientInfo): AuthRequest {
 
 /**
  * An accepting decision takes effect on the connection, at CONNECT and at each re-authentication: its policy, through
- * `Broker.revisePolicy` (on a live connection that also removes or lowers the subscriptions the new rules refuse, and
- * drops queued messages they no longer allow), and the time its credentials expire (none: they do not).
+ * `Subscriptions.revisePolicy` (on a live connection that also removes or lowers the subscriptions the new rules
+ * refuse, and drops queued messages they no longer allow), and the time its credentials expire (none: they do not).
  */
 export async function adoptDecision(conn: Connection, decision: Extract<ConnectDecision, { ok: true }>): Promise<void> {
-  await conn.broker.revisePolicy(conn, decision.policy);
+  await conn.broker.subscriptions.revisePolicy(conn, decision.policy);
   if (!conn.isClosed) conn.expireAt(decision.expiresAt);
 }
 

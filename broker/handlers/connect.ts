@@ -99,7 +99,7 @@ export function handleConnect(conn: Connection, packet: IConnectPacket & { props
         qos: (packet.will.qos ?? 0) as QoS,
         retain: packet.will.retain === true,
         ...(props === undefined ? {} : { props }),
-        // The will's Message Expiry Interval counts from when it is published (Broker.publishFromClient).
+        // The will's Message Expiry Interval counts from when it is published (Publisher.fromClient, broker/publishing.ts).
       },
       will5?.delay ?? 0,
     );

@@ -47,7 +47,7 @@ export function handlePublish(conn: Connection, packet: Publish5Packet): void {
     if (props?.payloadFormatIndicator === 1 && !isUtf8(payload)) return;
     // Store writes it causes (a retained message) count towards what this client may have waiting for the store.
     const wrote = broker.journal.writes;
-    broker.publishFromClient(conn, topic, payload, 0, packet.retain, props);
+    broker.publisher.fromClient(conn, topic, payload, 0, packet.retain, props);
     conn.countWhileDurable(wrote, payload.length);
     return;
   }
@@ -67,7 +67,7 @@ export function handlePublish(conn: Connection, packet: Publish5Packet): void {
   }
   // The event a publish causes carries its MQTT 5 properties too: they count with the payload.
   const eventBytes = payload.length + (packet.props === undefined ? 0 : propertiesLength(packet.props));
-  if (!broker.admitsPublish(conn, topic, eventBytes) && !(qos === 2 && conn.session?.hasInboundQos2(packetId) === true)) {
+  if (!broker.publisher.admits(conn, topic, eventBytes) && !(qos === 2 && conn.session?.hasInboundQos2(packetId) === true)) {
     broker.stats.limitHits["events-backlog"]++;
     // MQTT 5 has a negative acknowledgement for it: 0x97, and the client may send it again later.
     if (v5 !== null) {
@@ -80,13 +80,13 @@ export function handlePublish(conn: Connection, packet: Publish5Packet): void {
   // The acknowledgement waits until every store write this message caused is durable.
   const mark = broker.journal.writes;
   if (qos === 1) {
-    const allowed = broker.publishFromClient(conn, topic, payload, 1, packet.retain, props);
+    const allowed = broker.publisher.fromClient(conn, topic, payload, 1, packet.retain, props);
     conn.ackWhenDurable(AckType.Puback, packetId, mark, payload.length, allowed || v5 === null ? 0 : 0x87);
     return;
   }
   if (v5 !== null && conn.session?.hasInboundQos2(packetId) !== true && (topic.startsWith("$SYS") || !(conn.policy?.canPublish(topic) ?? false))) {
     // Refused at PUBREC (0x87): the exchange ends there, no packet id is kept (4.3.3).
-    broker.publishFromClient(conn, topic, payload, 2, packet.retain, props);
+    broker.publisher.fromClient(conn, topic, payload, 2, packet.retain, props);
     conn.writeAck(AckType.Pubrec, packetId, 0x87);
     return;
   }
@@ -101,7 +101,7 @@ export function handlePublish(conn: Connection, packet: Publish5Packet): void {
     // connection's later packets wait), so no copy exists under a root that a newer claim's snapshot lacks.
     // The root carries the message's order key (decision 038), so a copy routed again under it on another node keeps
     // its place among the publisher's messages instead of taking that node's newer claim's key.
-    const root = pending ?? (durable ? broker.qos2Root(session) : null);
+    const root = pending ?? (durable ? broker.publisher.qos2Root(session) : null);
     if (root !== null && pending === undefined) {
       // Handled again once the record is applied: a packet the decoder lent is copied (broker/lent-packets.ts).
       const record: RootRecord = { conn, session, packet: keepPacket(packet), root };
@@ -110,7 +110,7 @@ export function handlePublish(conn: Connection, packet: Publish5Packet): void {
       return;
     }
     const order = root === null ? undefined : orderKeyOfRoot(root);
-    broker.journal.withDedupId(root, () => broker.publishFromClient(conn, topic, payload, 2, packet.retain, props, order));
+    broker.journal.withDedupId(root, () => broker.publisher.fromClient(conn, topic, payload, 2, packet.retain, props, order));
     session.receivedInboundQos2(packetId);
     if (durable) {
       // Routed: stored after what routing wrote and sent landed. A marker recorded as routed without its forwards

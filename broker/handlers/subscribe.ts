@@ -48,7 +48,7 @@ export function handleSubscribe(conn: Connection, packet: ISubscribePacket & { p
     const invalid = validateTopicFilter(filter, broker.topicLimits) ?? (shared === null ? null : sharedFilterError(shared.share, shared.filter));
     if (invalid !== null) {
       if (v5) granted[i] = Reason.TopicFilterInvalid;
-      broker.onSubscribeRefused(conn, filter, `invalid filter: ${invalid}`, qos);
+      broker.subscriptions.refusedFor(conn, filter, `invalid filter: ${invalid}`, qos);
       continue;
     }
     // No Local on a shared subscription is a Protocol Error [MQTT-3.8.3-4].
@@ -57,19 +57,19 @@ export function handleSubscribe(conn: Connection, packet: ISubscribePacket & { p
     const allowed = policy.canSubscribe(shared?.filter ?? filter, qos);
     if (allowed === null) {
       if (v5) granted[i] = Reason.NotAuthorized;
-      broker.onSubscribeRefused(conn, filter, "not authorized", qos);
+      broker.subscriptions.refusedFor(conn, filter, "not authorized", qos);
       continue;
     }
     const existed = session.subscriptions.has(filter);
     if (!existed && session.subscriptions.size >= maxSubs) {
       if (v5) granted[i] = Reason.QuotaExceeded;
-      broker.onSubscribeRefused(conn, filter, `more than ${maxSubs} subscriptions`, qos);
+      broker.subscriptions.refusedFor(conn, filter, `more than ${maxSubs} subscriptions`, qos);
       continue;
     }
     // MQTT 5 subscription options (3.8.3.1): No Local and Retain As Published are kept with the subscription;
     // Retain Handling says now whether retained messages are sent: 0 always, 1 for a new subscription, 2 never.
     const word = v5 ? subscriptionWord(allowed, sub.nl === true, sub.rap === true, subId) : allowed;
-    broker.subscribe(session, filter, word, qos);
+    broker.subscriptions.subscribe(session, filter, word, qos);
     granted[i] = allowed;
     const rh = v5 ? (sub.rh ?? 0) : 0;
     // No retained messages for a shared subscription (4.8.2).
@@ -91,15 +91,15 @@ export function handleSubscribe(conn: Connection, packet: ISubscribePacket & { p
   const record: Record<string, SubscriptionWord> = {};
   for (const { filter, word } of added) record[filter] = word;
   conn.suspend();
-  void broker.persistSubscriptions(session, record, []).then((ok) => {
+  void broker.subscriptions.persist(session, record, []).then((ok) => {
     if (conn.isClosed || conn.session !== session) return;
     if (!ok) {
-      for (const { filter } of added) broker.unsubscribe(session, filter);
+      for (const { filter } of added) broker.subscriptions.unsubscribe(session, filter);
       for (let i = 0; i < granted.length; i++) granted[i] = FAILURE;
     }
     // SUBACK carries the SUBSCRIBE's packet id [MQTT-3.8.4-2].
     writeSuback(conn, packetId, granted);
-    if (ok) for (const { filter, qos, retained } of added) if (retained) broker.deliverRetained(session, filter, qos);
+    if (ok) for (const { filter, qos, retained } of added) if (retained) broker.subscriptions.deliverRetained(session, filter, qos);
     conn.resume();
   });
 }

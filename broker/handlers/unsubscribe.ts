@@ -16,7 +16,7 @@ export function handleUnsubscribe(conn: Connection, packet: IUnsubscribePacket):
   checkFilterCount(conn, packet.unsubscriptions.length, "UNSUBSCRIBE");
   const session = conn.session as NonNullable<Connection["session"]>;
   const removed: string[] = [];
-  for (const filter of new Set(packet.unsubscriptions)) if (conn.broker.unsubscribe(session, filter)) removed.push(filter);
+  for (const filter of new Set(packet.unsubscriptions)) if (conn.broker.subscriptions.unsubscribe(session, filter)) removed.push(filter);
   // MQTT 5: one reason code per filter, in order (3.11.3): 0x00 removed, 0x11 there was no such subscription (a
   // filter repeated in the packet is removed by its first occurrence).
   const codes = conn.v5 === null ? null : packet.unsubscriptions.map((f, i) => (removed.includes(f) && packet.unsubscriptions.indexOf(f) === i ? 0 : 0x11));
@@ -27,7 +27,7 @@ export function handleUnsubscribe(conn: Connection, packet: IUnsubscribePacket):
   // 3.1.1 UNSUBACK has no failure code: delivery stops at once; the store catches up (or is corrected on the
   // next claim, which restores only what the store holds).
   conn.suspend();
-  void conn.broker.persistSubscriptions(session, {}, removed).then(() => {
+  void conn.broker.subscriptions.persist(session, {}, removed).then(() => {
     if (conn.isClosed) return;
     writeUnsuback(conn, packetId, codes);
     conn.resume();

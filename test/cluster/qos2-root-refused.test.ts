@@ -16,10 +16,11 @@ describe("QoS 2: refused after its root record was applied", () => {
     const [n1] = nodes as [TestBroker, TestBroker];
     const pub = await connect(n1, "pub5", { protocolVersion: 5, clean: false, properties: { sessionExpiryInterval: 600 } });
     const broker = n1.broker;
-    const admits = broker.admitsPublish.bind(broker);
+    const publisher = broker.publisher;
+    const admits = publisher.admits.bind(publisher);
     let calls = 0;
     // Room for the event when the PUBLISH is first read; none once its root record came back.
-    broker.admitsPublish = (conn, topic, bytes) => (++calls === 1 ? admits(conn, topic, bytes) : false);
+    publisher.admits = (conn, topic, bytes) => (++calls === 1 ? admits(conn, topic, bytes) : false);
     const codes: number[] = [];
     let id = 0;
     pub.on("packetreceive", (p) => {
