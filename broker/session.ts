@@ -8,7 +8,7 @@ import { AckType } from "./codec.js";
 import type { ResultTarget } from "./journal.js";
 import { undeliverable } from "./publish5.js";
 import { Deque } from "./queue.js";
-import type { RetainedFeed, SessionHost, SessionLimits, SessionLink } from "./session-ports.js";
+import type { RetainedFeed, SessionClaimant, SessionHost, SessionLimits, SessionLink } from "./session-ports.js";
 import { InboundQos2 } from "./inbound-qos2.js";
 import { InflightTable } from "./inflight-table.js";
 import { outgoing, releaseOutgoing } from "./outgoing-pool.js";
@@ -123,7 +123,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
   /** QoS 1/2 publishes received from this client (the `n` of its order keys). */
   private published = 0;
   /** The connection currently claiming this session (CONNECT in progress), or null. */
-  private claimingConn: object | null = null;
+  private claimingConn: SessionClaimant | null = null;
   /** Whether the session ends with its connection (clean session, or an MQTT 5 Session Expiry Interval of 0). */
   private cleanSession: boolean;
   /** The user name of the client that last claimed this session (or the stored one, for a restored session). */
@@ -152,7 +152,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
   }
 
   /** The connection currently claiming this session (CONNECT in progress), or null. */
-  get claimant(): object | null {
+  get claimant(): SessionClaimant | null {
     return this.claimingConn;
   }
 
@@ -334,7 +334,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
   }
 
   /** A CONNECT under `identity` starts claiming this session; a claim already in progress loses (see Broker). */
-  beginClaim(claimant: object, identity: string): void {
+  beginClaim(claimant: SessionClaimant, identity: string): void {
     this.claimingConn = claimant;
     this.claimantIdentity = identity;
   }
