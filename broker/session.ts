@@ -10,6 +10,7 @@ import { undeliverable } from "./publish5.js";
 import { Deque } from "./queue.js";
 import type { RetainedFeed, SessionClaimant, SessionHost, SessionLimits, SessionLink } from "./session-ports.js";
 import { InboundQos2 } from "./inbound-qos2.js";
+import { DeliveryHold } from "./session-hold.js";
 import { InflightTable } from "./inflight-table.js";
 import { outgoing, releaseOutgoing } from "./outgoing-pool.js";
 import { fromStored, onePerPacketId } from "./stored-outgoing.js";
@@ -28,11 +29,6 @@ interface OfflineEntry {
   readonly dedupId: string | null;
   readonly subIds?: number[];
 }
-
-/** Deliveries held while the session is being claimed; beyond this they are dropped (counted). */
-const MAX_HELD = 10_000;
-/** `Session.held` while a delivery to the session is left out (`leftOut`): nothing is added to it. */
-const LEFT_OUT: never[] = [];
 
 /**
  * The state of one MQTT session ([MQTT-3.1.2-4]): subscriptions, outgoing QoS 1/2 messages in flight, messages
@@ -233,14 +229,8 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     return ++this.published;
   }
 
-  /** `dedupId`: the node queue message a held delivery came from (its store dedup id once it is released). */
-  private held: { msg: Message; qos: QoS; retain: boolean; dedupId: string | null; subIds: readonly number[] | undefined }[] | null = null;
-  /**
-   * Settles once the held deliveries were delivered (their writes landed) or discarded: every journal batch that
-   * held one waits for it, so no acknowledgement goes out for a message only this process's memory has.
-   */
-  private heldSettle: (() => void) | null = null;
-  private heldDone: Promise<void> | null = null;
+  /** The hold of deliveries while the session is claimed or a move settles (`holdDeliveries`), or null. */
+  private hold: DeliveryHold | null = null;
   private lastPacketId = 0;
   /** The policy of the client this session serves (kept while it is offline here), or null when not known here. */
   private policy: ClientPolicy | null = null;
@@ -394,7 +384,8 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
   deliver(msg: Message, qos: QoS, retain: boolean, subIds?: readonly number[], group?: string): void {
     // Kept small enough to be inlined into the routing loop: the rarer cases are methods of their own.
     const link = this.attached;
-    if (this.held !== null || link === null) {
+    const hold = this.hold;
+    if ((hold !== null && hold.holds) || link === null) {
       this.deliverDetached(msg, qos, retain, subIds);
       return;
     }
@@ -429,7 +420,8 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
    * nothing to keep it in).
    */
   private deliverDetached(msg: Message, qos: QoS, retain: boolean, subIds: readonly number[] | undefined): void {
-    if (this.held !== null) this.hold(msg, qos, retain, subIds);
+    const hold = this.hold;
+    if (hold !== null && hold.holds) hold.add(msg, qos, retain, subIds);
     else if (this.movedOwner !== null) this.host.forward(this, this.movedOwner, msg, qos, retain, subIds);
     else if (qos !== 0 && this.persistent) this.enqueueOffline(msg, qos, retain, subIds);
   }
@@ -493,7 +485,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     const journal = this.host.journal;
     journal.followUp(() =>
       journal.withDedupId(out.dedupId ?? null, () => {
-        if (!this.host.clustered && (this.attached !== null || this.held !== null)) this.deliver(out.msg, out.qos, out.retain, out.subIds);
+        if (!this.host.clustered && (this.attached !== null || this.hold !== null)) this.deliver(out.msg, out.qos, out.retain, out.subIds);
         else this.enqueueOffline(out.msg, out.qos, out.retain, out.subIds);
       }),
     );
@@ -703,50 +695,27 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     }
   }
 
-  /** From now on deliveries wait in memory until `release()`: the session is being claimed. */
+  /** From now on deliveries wait in memory until `releaseDeliveries()`: the session is being claimed. */
   holdDeliveries(): void {
-    this.held ??= [];
+    this.hold ??= new DeliveryHold(this, this.host);
   }
 
-  /**
-   * Ends holding and delivers what was held, in order. The batches that held them become durable once these
-   * deliveries' own writes (and forwards) landed (decision 020).
-   */
+  /** Ends holding and delivers what was held, in order (DeliveryHold.release). */
   releaseDeliveries(): void {
-    const held = this.held;
-    const settle = this.heldSettle;
-    const done = this.heldDone;
-    this.held = null;
-    this.heldSettle = null;
-    this.heldDone = null;
-    if (held === null) return;
-    const journal = this.host.journal;
-    // The batch being filled may have held some of them: their writes go into it now, so it need not wait for
-    // them, and waiting would be waiting for itself (earlier batches that held some still wait; found by the
-    // take-over test and by the simulation, CI faults seed 428).
-    if (done !== null) journal.untrack(done);
-    const landed = journal.landedAfter(() => {
-      for (const h of held) {
-        // Held while the client connected: authorized against the policy it connected with.
-        if (!this.mayReceiveAny(h.msg.topic)) this.host.onDeliveryDenied(this, h.msg);
-        else journal.withDedupId(h.dedupId, () => this.deliver(h.msg, h.qos, h.retain, h.subIds));
-      }
-    });
-    if (settle !== null) void landed.then(settle);
+    const hold = this.hold;
+    this.hold = null;
+    hold?.release();
   }
 
   /**
    * Runs `fn` with the hold lifted: what it delivers goes out now, ahead of what is held. For what the old holder
    * of a moved session passes on, which is older than anything held for it (broker/move-settle.ts, decision 031).
+   * A release during `fn` ends the hold for good; a hold begun after it stays (broker/session-hold.ts).
    */
   ahead(fn: () => void): void {
-    const held = this.held;
-    this.held = null;
-    try {
-      fn();
-    } finally {
-      this.held ??= held;
-    }
+    const hold = this.hold;
+    if (hold === null) fn();
+    else hold.lift(fn);
   }
 
   /**
@@ -755,36 +724,25 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
    * store names the owner, or the take-over kick makes this a forwarding copy).
    */
   holdsToPassOn(msg: object): boolean {
-    const last = this.held?.at(-1);
-    return last !== undefined && last.msg === msg && last.qos !== 0 && this.persistent;
+    return this.hold !== null && this.hold.holdsLast(msg) && this.persistent;
   }
 
   /**
    * Runs `fn` with this session, while it holds, left out: what `fn` delivers to it is dropped. For a copy of a
    * message that the node this session was claimed from holds too and passes on, behind older ones it holds
-   * (broker/move-settle.ts `ahead`, decision 038, seed 96).
+   * (broker/move-settle.ts `ahead`, decision 038, seed 96). A release or a new hold during `fn` stays, as for `ahead`.
    */
   leftOut(fn: () => void): void {
-    const held = this.held;
-    if (held === null) {
-      fn();
-      return;
-    }
-    this.held = LEFT_OUT;
-    try {
-      fn();
-    } finally {
-      this.held = held;
-    }
+    const hold = this.hold;
+    if (hold === null) fn();
+    else hold.leaveOut(fn);
   }
 
   /** The session is discarded while held (a clean CONNECT replaced it): what was held ends with it. */
   discardHeld(): void {
-    const settle = this.heldSettle;
-    this.held = null;
-    this.heldSettle = null;
-    this.heldDone = null;
-    settle?.();
+    const hold = this.hold;
+    this.hold = null;
+    hold?.discard();
   }
 
   /** Queues the retained lookup of a new subscription on this session's feed (created by `create` when none runs). */
@@ -850,26 +808,6 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     if (this.persistent && next.seq !== 0) this.host.journal.write({ op: "outgoing.delete", clientId: this.clientId, epoch: this.epoch, seq: next.seq });
     this.host.onDrop(this, next.msg, why);
     return true;
-  }
-
-  private hold(msg: Message, qos: QoS, retain: boolean, subIds: readonly number[] | undefined): void {
-    const held = this.held as NonNullable<typeof this.held>;
-    if (held === LEFT_OUT) return;
-    if (held.length >= MAX_HELD) {
-      this.host.onDrop(this, msg, "session-busy");
-      return;
-    }
-    held.push({ msg, qos, retain, dedupId: this.host.journal.dedupId, subIds });
-    if (this.heldDone === null) {
-      this.heldDone = new Promise<void>((resolve) => (this.heldSettle = resolve));
-      const held = this.held;
-      this.host.journal.label(
-        this.heldDone,
-        () =>
-          `deliveries held for ${this.clientId} while its session is claimed (claim ${this.claimingConn !== null ? "in progress" : "ended"}, ${this.held === held ? "not released yet" : "released, their own writes not landed yet"})`,
-      );
-    }
-    this.host.journal.trackOnce(this.heldDone);
   }
 
   /** Queues in memory with the configured bound (clean sessions, and QoS 0 behind a non-empty queue). */
