@@ -1,12 +1,12 @@
 import type { QoS } from "mqtt-packet";
 import type { ClientPolicy, DeliveryGuard } from "../core/auth/types.js";
-import { orderKeyAt, orderKeyPrefix, orderTag } from "../core/order-key.js";
-import type { SessionRecord, SessionSnapshot, StoreOpResult } from "../core/store/types.js";
+import type { SessionSnapshot, StoreOpResult } from "../core/store/types.js";
 import type { SubscriptionWord } from "../core/subscription-word.js";
 import type { ResultTarget } from "./journal.js";
-import type { RetainedFeed, SessionClaimant, SessionHost, SessionLimits, SessionLink } from "./session-ports.js";
+import type { RetainedFeed, SessionHost, SessionLimits, SessionLink } from "./session-ports.js";
 import { InboundQos2 } from "./inbound-qos2.js";
 import type { InflightTable } from "./inflight-table.js";
+import { SessionClaimState } from "./session-claim-state.js";
 import { DeliveryHold } from "./session-hold.js";
 import { Outbox, undeliverableTo } from "./session-outbox.js";
 import { enqueueOffline, offlineStored, type OfflineEntry } from "./session-offline.js";
@@ -24,7 +24,7 @@ import type { Message, Outgoing } from "./types.js";
  * the same packet id. While such a session is offline, the store alone holds its messages. Clean sessions live in
  * memory only.
  */
-export class Session implements ResultTarget<Outgoing | OfflineEntry> {
+export class Session extends SessionClaimState implements ResultTarget<Outgoing | OfflineEntry> {
   /** The connection attached to this session (`attach` to `detach`), or null. */
   private attached: SessionLink | null = null;
   /** Filter -> subscription: QoS, and MQTT 5 options and identifier (core/subscription-word.ts). */
@@ -51,12 +51,12 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
   private retainedFeed: RetainedFeed | null = null;
 
   constructor(
-    readonly clientId: string,
+    clientId: string,
     clean: boolean,
     private readonly limits: SessionLimits,
     private readonly host: SessionHost,
   ) {
-    this.cleanSession = clean;
+    super(clientId, clean);
   }
 
   /** Outgoing QoS 1/2 messages sent and not yet acknowledged, by packet id (created on first use). */
@@ -115,125 +115,14 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     this.inbound = null;
   }
 
-  /** Fencing epoch of the current claim; 0 when the store was not used (a clean session while the store is down). */
-  private claimEpoch = 0;
-  /**
-   * What this client's order keys (decision 038) start with under `epoch` (its publisher part and the epoch), made at
-   * its first QoS 1/2 publish under the epoch; `prefixEpoch` is the epoch it was made for.
-   */
-  private prefix: string | null = null;
-  private prefixEpoch = 0;
-  /** QoS 1/2 publishes received from this client (the `n` of its order keys). */
-  private published = 0;
-  /** The connection currently claiming this session (CONNECT in progress), or null. */
-  private claimingConn: SessionClaimant | null = null;
-  /** Whether the session ends with its connection (clean session, or an MQTT 5 Session Expiry Interval of 0). */
-  private cleanSession: boolean;
-  /** The user name of the client that last claimed this session (or the stored one, for a restored session). */
-  private user: string | null = null;
-  /**
-   * The identity that owns this session (SessionRecord.identity), or null while unknown (a routing entry learnt from
-   * a node that did not say, or a session the store recorded without one).
-   */
-  private owningIdentity: string | null = null;
-  /** Identity of the claim in progress (`claimant`), or null. */
-  private claimantIdentity: string | null = null;
-  /**
-   * In a cluster: the node that claimed this session from this node, while this node still forwards what reaches
-   * it here (SessionCustody.keepForwarding, broker/custody.ts), or null.
-   */
-  private movedOwner: string | null = null;
-
   /** Whether a connection is attached to this session here or claiming it here (null `link` and `claimant`: idle). */
   get servedHere(): boolean {
-    return this.attached !== null || this.claimingConn !== null;
+    return this.attached !== null || this.claimant !== null;
   }
 
   /** The connection attached to this session, or null. */
   get link(): SessionLink | null {
     return this.attached;
-  }
-
-  /** The connection currently claiming this session (CONNECT in progress), or null. */
-  get claimant(): SessionClaimant | null {
-    return this.claimingConn;
-  }
-
-  /** Fencing epoch of the current claim; 0 when the store was not used (a clean session while the store is down). */
-  get epoch(): number {
-    return this.claimEpoch;
-  }
-
-  get clean(): boolean {
-    return this.cleanSession;
-  }
-
-  get username(): string | null {
-    return this.user;
-  }
-
-  /** The node this session moved to, while this node still forwards to it (`movedTo`), or null. */
-  get owner(): string | null {
-    return this.movedOwner;
-  }
-
-  /** A session read from the store to be kept offline here (start, custody, adoption): its claim, user and owner. */
-  restore(record: SessionRecord): void {
-    this.claimEpoch = record.epoch;
-    this.user = record.username;
-    this.ownedBy(record.identity);
-  }
-
-  /** A connection claims this session: whether it ends with the connection (`clean`), and the client's user name. */
-  connectedWith(clean: boolean, username: string | null): void {
-    this.cleanSession = clean;
-    this.user = username;
-  }
-
-  /** The store took a claim whose client left before CONNACK: the session stays here offline under its `epoch`. */
-  keptUnder(epoch: number): void {
-    this.claimEpoch = epoch;
-  }
-
-  /** A clean CONNECT went on without a claim (the store unreachable): epoch 0, the store is not used for it. */
-  servedWithoutStore(): void {
-    this.claimEpoch = 0;
-  }
-
-  /**
-   * The store adopted this offline session for this node under `epoch` (a dead node's, decision 017): the epoch only
-   * moves forward, and a forwarding copy (`owner` set) is the session held here again.
-   */
-  adopted(epoch: number): void {
-    if (this.claimEpoch < epoch) this.claimEpoch = epoch;
-    this.movedOwner = null;
-  }
-
-  /** Another node claimed this session (`node`), or null once this node holds it again. */
-  movedTo(node: string | null): void {
-    this.movedOwner = node;
-  }
-
-  /** The order key of the next QoS 1/2 message this client publishes (core/order-key.ts, decision 038). */
-  nextOrderKey(): string {
-    return orderKeyAt(this.orderPrefix, this.countPublish());
-  }
-
-  /** What the order keys of this client's publishes under the current epoch start with (core/order-key.ts `orderKeyPrefix`). */
-  get orderPrefix(): string {
-    if (this.prefix === null || this.prefixEpoch !== this.epoch) {
-      this.prefix = orderKeyPrefix(orderTag(this.clientId), this.epoch);
-      this.prefixEpoch = this.epoch;
-    }
-    return this.prefix;
-  }
-
-  /**
-   * Counts a QoS 1/2 publish of this client and returns its `n`: with `orderPrefix`, its order key (`nextOrderKey`,
-   * or built when read by broker/published-message.ts).
-   */
-  countPublish(): number {
-    return ++this.published;
   }
 
   /**
@@ -287,44 +176,9 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
     return this.readGuard === null || !this.readGuard.refuses(topic);
   }
 
-  get identity(): string | null {
-    return this.owningIdentity;
-  }
-
-  /** Records the owner's identity as the store (a claim, a load, a broadcast) reported it; null = not known. */
-  ownedBy(identity: string | null): void {
-    if (identity !== null) this.owningIdentity = identity;
-  }
-
-  /**
-   * Whether a CONNECT under `identity` may claim this session, as far as this node knows: the owner's identity, or
-   * while that is unknown, the identity of a claim in progress. The store makes the same check atomically.
-   */
-  mayBeClaimedBy(identity: string): boolean {
-    const owner = this.owningIdentity ?? this.claimantIdentity;
-    return owner === null || owner === identity;
-  }
-
-  /** A CONNECT under `identity` starts claiming this session; a claim already in progress loses (see Broker). */
-  beginClaim(claimant: SessionClaimant, identity: string): void {
-    this.claimingConn = claimant;
-    this.claimantIdentity = identity;
-  }
-
-  /** The claim of `claimant` ended (won or refused). */
-  endClaim(): void {
-    this.claimingConn = null;
-    this.claimantIdentity = null;
-  }
-
   /** Drops the outgoing messages the client may no longer receive, after a resume under changed rules (Outbox.discard). */
   discardOutgoing(mayReceive: (topic: string) => boolean): Message[] {
     return this.outbox === null ? [] : this.outbox.discard(mayReceive);
-  }
-
-  /** Whether message state goes to the store. */
-  get persistent(): boolean {
-    return !this.cleanSession;
   }
 
   get queuedCount(): number {
@@ -363,7 +217,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
   private deliverDetached(msg: Message, qos: QoS, retain: boolean, subIds: readonly number[] | undefined): void {
     const hold = this.hold;
     if (hold !== null && hold.holds) hold.add(msg, qos, retain, subIds);
-    else if (this.movedOwner !== null) this.host.forward(this, this.movedOwner, msg, qos, retain, subIds);
+    else if (this.owner !== null) this.host.forward(this, this.owner, msg, qos, retain, subIds);
     else if (qos !== 0 && this.persistent) enqueueOffline(this, this.host, this.limits, msg, qos, retain, subIds);
   }
 
@@ -424,7 +278,7 @@ export class Session implements ResultTarget<Outgoing | OfflineEntry> {
   /** Loads message state from a store snapshot taken when this session was claimed. */
   loadSnapshot(snapshot: SessionSnapshot): void {
     this.clearMessageState();
-    this.claimEpoch = snapshot.epoch;
+    this.loadedUnder(snapshot.epoch);
     if (snapshot.outgoing.length > 0) this.box().load(snapshot.outgoing);
     this.inbound = InboundQos2.restored(snapshot.inboundQos2, snapshot.inboundRoots);
   }
