@@ -7,6 +7,7 @@ import type { RetainedFeed, SessionHost, SessionLimits, SessionLink } from "./se
 import { InboundQos2 } from "./inbound-qos2.js";
 import type { InflightTable } from "./inflight-table.js";
 import { SessionClaimState } from "./session-claim-state.js";
+import { DeliveryGuards } from "./session-guards.js";
 import { DeliveryHold } from "./session-hold.js";
 import { Outbox, undeliverableTo } from "./session-outbox.js";
 import { enqueueOffline, offlineStored, type OfflineEntry } from "./session-offline.js";
@@ -38,15 +39,8 @@ export class Session extends SessionClaimState implements ResultTarget<Outgoing 
   private inbound: InboundQos2 | null = null;
   /** The hold of deliveries while the session is claimed or a move settles (`holdDeliveries`), or null. */
   private hold: DeliveryHold | null = null;
-  /** The policy of the client this session serves (kept while it is offline here), or null when not known here. */
-  private policy: ClientPolicy | null = null;
-  /** Every deny pattern of `policy`: for deliveries whose subscription is not known (routed, held, stored). */
-  private readGuard: DeliveryGuard | null = null;
-  /**
-   * Guards of the subscriptions that overlap deny patterns; the others have none (their deliveries pay nothing).
-   * Created with the first one: most sessions (and every cluster stub) never need it.
-   */
-  private guards: Map<string, DeliveryGuard> | null = null;
+  /** What the client may read, from the first policy it is given (`usePolicy`); null: its deliveries are not checked. */
+  private guards: DeliveryGuards | null = null;
   /** The retained messages still to send for new subscriptions, or null. */
   private retainedFeed: RetainedFeed | null = null;
 
@@ -131,33 +125,29 @@ export class Session extends SessionClaimState implements ResultTarget<Outgoing 
    * subscriptions are (re)set, so they get their guards from it.
    */
   usePolicy(policy: ClientPolicy | null): void {
-    this.policy = policy;
-    this.readGuard = policy?.deliveryGuard?.() ?? null;
+    if (policy !== null || this.guards !== null) (this.guards ??= new DeliveryGuards()).use(policy);
   }
 
   /** The client's policy, when this node knows it. */
   get clientPolicy(): ClientPolicy | null {
-    return this.policy;
+    return this.guards === null ? null : this.guards.policy;
   }
 
   /** Adds or replaces a subscription. Returns its delivery guard (null: deliveries through it are not checked). */
   setSubscription(filter: string, word: SubscriptionWord, guardFilter = filter): DeliveryGuard | null {
     this.subscriptions.set(filter, word);
     // A shared subscription's guard is of its topic filter, without the `$share/{ShareName}/` prefix.
-    const guard = this.policy?.deliveryGuard?.(guardFilter) ?? null;
-    if (guard !== null) (this.guards ??= new Map()).set(filter, guard);
-    else this.guards?.delete(filter);
-    return guard;
+    return this.guards === null ? null : this.guards.subscribed(filter, guardFilter);
   }
 
   removeSubscription(filter: string): boolean {
-    this.guards?.delete(filter);
+    this.guards?.unsubscribed(filter);
     this.retainedFeed?.remove(filter);
     return this.subscriptions.delete(filter);
   }
 
   clearSubscriptions(): void {
-    this.guards = null;
+    this.guards?.clear();
     this.subscriptions.clear();
   }
 
@@ -166,14 +156,12 @@ export class Session extends SessionClaimState implements ResultTarget<Outgoing 
    * allocation-free: retained delivery calls it per message.
    */
   mayReceive(topic: string, filter: string): boolean {
-    if (this.guards === null) return true;
-    const guard = this.guards.get(filter);
-    return guard === undefined || !guard.refuses(topic);
+    return this.guards === null || this.guards.mayReceive(topic, filter);
   }
 
   /** May a message on `topic` be delivered, whichever subscription matched it (routed from another node, stored)? */
   mayReceiveAny(topic: string): boolean {
-    return this.readGuard === null || !this.readGuard.refuses(topic);
+    return this.guards === null || this.guards.mayReceiveAny(topic);
   }
 
   /** Drops the outgoing messages the client may no longer receive, after a resume under changed rules (Outbox.discard). */
