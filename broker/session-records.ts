@@ -7,7 +7,8 @@ import { OutState, type Message, type Outgoing } from "./types.js";
 /**
  * The store records of a persistent session's outgoing messages (core/store `outgoing.*` ops), written through the
  * journal under the session's current claim (its epoch fences them): each step of a message's flow, by its seq. The
- * enqueues that create them are written where the messages are delivered (broker/session-outbox.ts, Session).
+ * enqueues that create them are written where the messages are delivered (broker/session-outbox.ts, and
+ * broker/session-offline.ts while the session is offline).
  */
 
 /** The message `seq` is done with (acknowledged, dropped or withheld): its entry is deleted. */

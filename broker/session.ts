@@ -301,7 +301,7 @@ export class Session extends SessionClaimState implements ResultTarget<Outgoing 
     }
   }
 
-  /** From now on deliveries wait in memory until `releaseDeliveries()`: the session is being claimed. */
+  /** From now on deliveries wait in memory until `releaseDeliveries()`: the session is being claimed, or a move settles. */
   holdDeliveries(): void {
     this.hold ??= new DeliveryHold(this, this.host);
   }
