@@ -3,9 +3,10 @@ import type { AckType } from "./codec.js";
 import type { Journal } from "./journal.js";
 import type { Link5 } from "./link5.js";
 import type { Session } from "./session.js";
-import type { DropReason, Message } from "./types.js";
+import type { CloseReason, DropReason, Message } from "./types.js";
 
-// What a session (broker/session.ts) talks to: the connection attached to it, retained delivery, its limits, and the broker.
+// What a session (broker/session.ts) talks to: the connection attached to it or claiming it, retained delivery, its
+// limits, and the broker.
 
 /** What a session needs from the connection it is attached to. */
 export interface SessionLink {
@@ -22,6 +23,15 @@ export interface SessionLink {
   readonly unsentBytes: number;
   /** A newer claim owns the session (a store write came back fenced): closes the connection as taken over. */
   takenOver(): void;
+}
+
+/**
+ * The connection claiming a session (CONNECT in progress, `Session.claimant`): the session only tells whether one
+ * is; a newer claim, a kick or a discarded session closes it.
+ */
+export interface SessionClaimant {
+  readonly isClosed: boolean;
+  close(reason: CloseReason): void;
 }
 
 /** Retained delivery for new subscriptions (broker/retained.ts): waits for room on the link, told on every drain. */

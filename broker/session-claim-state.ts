@@ -1,0 +1,173 @@
+import { orderKeyAt, orderKeyPrefix, orderTag } from "../core/order-key.js";
+import type { SessionRecord } from "../core/store/types.js";
+import type { SessionClaimant } from "./session-ports.js";
+
+/**
+ * Whose a session is and under which claim (decisions 015, 017, 031): the fencing epoch of the current claim, the
+ * connection claiming it, the identity that owns it, the user name, whether it ends with its connection, and in a
+ * cluster the node it moved to. Its transitions are methods (`restore`, `beginClaim`, `adopted`, `movedTo` …); the
+ * broker does not set its fields. Also the order keys of the client's publishes (decision 038), which count under
+ * the epoch.
+ *
+ * The base of `Session` (broker/session.ts), not a part it holds: every session has this state, and its getters
+ * (`epoch`, `persistent`) are read on the delivery path, so it costs neither an object per session nor a hop.
+ */
+export class SessionClaimState {
+  /** Fencing epoch of the current claim; 0 when the store was not used (a clean session while the store is down). */
+  private claimEpoch = 0;
+  /**
+   * What this client's order keys (decision 038) start with under `epoch` (its publisher part and the epoch), made at
+   * its first QoS 1/2 publish under the epoch; `prefixEpoch` is the epoch it was made for.
+   */
+  private prefix: string | null = null;
+  private prefixEpoch = 0;
+  /** QoS 1/2 publishes received from this client (the `n` of its order keys). */
+  private published = 0;
+  /** The connection currently claiming this session (CONNECT in progress), or null. */
+  private claimingConn: SessionClaimant | null = null;
+  /** Whether the session ends with its connection (clean session, or an MQTT 5 Session Expiry Interval of 0). */
+  private cleanSession: boolean;
+  /** The user name of the client that last claimed this session (or the stored one, for a restored session). */
+  private user: string | null = null;
+  /**
+   * The identity that owns this session (SessionRecord.identity), or null while unknown (a routing entry learnt from
+   * a node that did not say, or a session the store recorded without one).
+   */
+  private owningIdentity: string | null = null;
+  /** Identity of the claim in progress (`claimant`), or null. */
+  private claimantIdentity: string | null = null;
+  /**
+   * In a cluster: the node that claimed this session from this node, while this node still forwards what reaches
+   * it here (SessionCustody.keepForwarding, broker/custody.ts), or null.
+   */
+  private movedOwner: string | null = null;
+
+  constructor(
+    readonly clientId: string,
+    clean: boolean,
+  ) {
+    this.cleanSession = clean;
+  }
+
+  /** The connection currently claiming this session (CONNECT in progress), or null. */
+  get claimant(): SessionClaimant | null {
+    return this.claimingConn;
+  }
+
+  /** Fencing epoch of the current claim; 0 when the store was not used (a clean session while the store is down). */
+  get epoch(): number {
+    return this.claimEpoch;
+  }
+
+  get clean(): boolean {
+    return this.cleanSession;
+  }
+
+  /** Whether message state goes to the store. */
+  get persistent(): boolean {
+    return !this.cleanSession;
+  }
+
+  get username(): string | null {
+    return this.user;
+  }
+
+  /** The node this session moved to, while this node still forwards to it (`movedTo`), or null. */
+  get owner(): string | null {
+    return this.movedOwner;
+  }
+
+  get identity(): string | null {
+    return this.owningIdentity;
+  }
+
+  /** A session read from the store to be kept offline here (start, custody, adoption): its claim, user and owner. */
+  restore(record: SessionRecord): void {
+    this.claimEpoch = record.epoch;
+    this.user = record.username;
+    this.ownedBy(record.identity);
+  }
+
+  /** A connection claims this session: whether it ends with the connection (`clean`), and the client's user name. */
+  connectedWith(clean: boolean, username: string | null): void {
+    this.cleanSession = clean;
+    this.user = username;
+  }
+
+  /** The store took a claim whose client left before CONNACK: the session stays here offline under its `epoch`. */
+  keptUnder(epoch: number): void {
+    this.claimEpoch = epoch;
+  }
+
+  /** A clean CONNECT went on without a claim (the store unreachable): epoch 0, the store is not used for it. */
+  servedWithoutStore(): void {
+    this.claimEpoch = 0;
+  }
+
+  /** The snapshot the claim under `epoch` read was loaded (Session.loadSnapshot). */
+  protected loadedUnder(epoch: number): void {
+    this.claimEpoch = epoch;
+  }
+
+  /**
+   * The store adopted this offline session for this node under `epoch` (a dead node's, decision 017): the epoch only
+   * moves forward, and a forwarding copy (`owner` set) is the session held here again.
+   */
+  adopted(epoch: number): void {
+    if (this.claimEpoch < epoch) this.claimEpoch = epoch;
+    this.movedOwner = null;
+  }
+
+  /** Another node claimed this session (`node`), or null once this node holds it again. */
+  movedTo(node: string | null): void {
+    this.movedOwner = node;
+  }
+
+  /** Records the owner's identity as the store (a claim, a load, a broadcast) reported it; null = not known. */
+  ownedBy(identity: string | null): void {
+    if (identity !== null) this.owningIdentity = identity;
+  }
+
+  /**
+   * Whether a CONNECT under `identity` may claim this session, as far as this node knows: the owner's identity, or
+   * while that is unknown, the identity of a claim in progress. The store makes the same check atomically.
+   */
+  mayBeClaimedBy(identity: string): boolean {
+    const owner = this.owningIdentity ?? this.claimantIdentity;
+    return owner === null || owner === identity;
+  }
+
+  /** A CONNECT under `identity` starts claiming this session; a claim already in progress loses (see Broker). */
+  beginClaim(claimant: SessionClaimant, identity: string): void {
+    this.claimingConn = claimant;
+    this.claimantIdentity = identity;
+  }
+
+  /** The claim of `claimant` ended (won or refused). */
+  endClaim(): void {
+    this.claimingConn = null;
+    this.claimantIdentity = null;
+  }
+
+  /** The order key of the next QoS 1/2 message this client publishes (core/order-key.ts, decision 038). */
+  nextOrderKey(): string {
+    return orderKeyAt(this.orderPrefix, this.countPublish());
+  }
+
+  /** What the order keys of this client's publishes under the current epoch start with (core/order-key.ts `orderKeyPrefix`). */
+  get orderPrefix(): string {
+    if (this.prefix === null || this.prefixEpoch !== this.epoch) {
+      this.prefix = orderKeyPrefix(orderTag(this.clientId), this.epoch);
+      this.prefixEpoch = this.epoch;
+    }
+    return this.prefix;
+  }
+
+  /**
+   * Counts a QoS 1/2 publish of this client and returns its `n`: with `orderPrefix`, its order key (`nextOrderKey`,
+   * or built when read by broker/published-message.ts).
+   */
+  countPublish(): number {
+    return ++this.published;
+  }
+}

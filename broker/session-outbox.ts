@@ -1,0 +1,267 @@
+import type { QoS } from "mqtt-packet";
+import { sentPacketId } from "../core/store/sent-boundary.js";
+import type { StoredOutgoing, StoreOp, StoreOpResult } from "../core/store/types.js";
+import { outgoing } from "./outgoing-pool.js";
+import { undeliverable } from "./publish5.js";
+import { Deque } from "./queue.js";
+import type { Session } from "./session.js";
+import { InflightWindow } from "./session-inflight.js";
+import type { SessionHost, SessionLimits, SessionLink } from "./session-ports.js";
+import { EMPTY_MESSAGE, withhold, writeDeleted, writeMoved, writeSent } from "./session-records.js";
+import { fromStored, onePerPacketId } from "./stored-outgoing.js";
+import { outOfOrder } from "./stream-order.js";
+import { OutState, type DropReason, type Message, type Outgoing } from "./types.js";
+
+/**
+ * A session's outgoing messages while a connection can take them: the queue behind the in-flight window
+ * (broker/session-inflight.ts), filled by deliveries and drained into the window as the link and the window have
+ * room. Once anything is queued, later messages queue behind it, so order per session holds at every QoS
+ * [MQTT-4.6.0-6]. A persistent session's QoS 1/2 messages are written through to the store: one is sent once its
+ * write is durable (broker/session-records.ts has the records of its later steps). The store's answers come back to
+ * the session (its `onStoreResult`), which hands those of its outgoing messages here (`stored`).
+ *
+ * The session creates it with its first message (decision 029: most devices of a fleet never have one while
+ * connected) and keeps it, so packet ids go on from the last one across reconnects.
+ */
+export class Outbox {
+  /** Its ring buffer is allocated by the first push (broker/queue.ts). */
+  private readonly queue = new Deque<Outgoing>(0);
+  readonly inflight: InflightWindow;
+
+  constructor(
+    private readonly session: Session,
+    private readonly limits: SessionLimits,
+    private readonly host: SessionHost,
+  ) {
+    this.inflight = new InflightWindow(session, limits, host);
+  }
+
+  get queuedCount(): number {
+    return this.queue.length;
+  }
+
+  /** Drops the messages held in memory (the store, for a persistent session, keeps its own); packet ids go on. */
+  clear(): void {
+    this.inflight.clear();
+    this.queue.clear();
+  }
+
+  /**
+   * A clean session's QoS 1/2 delivery, or a QoS 0 one behind a non-empty queue (`link` attached, nothing held):
+   * sent at once while nothing is queued and the window and the link have room, else queued.
+   */
+  send(msg: Message, qos: QoS, retain: boolean, link: SessionLink, subIds: readonly number[] | undefined, group: string | undefined): void {
+    const out = outgoing(msg, qos, retain, true, subIds, group);
+    if (qos !== 0 && this.queue.length === 0 && this.inflight.hasRoom && !link.congested) {
+      link.writePublish(msg, qos, retain, false, this.inflight.add(out), subIds);
+      return;
+    }
+    this.enqueueLocal(out);
+  }
+
+  /** A persistent session's QoS 1/2 delivery while its client is connected: written through to the store. */
+  sendStored(msg: Message, qos: QoS, retain: boolean, link: SessionLink, subIds: readonly number[] | undefined): void {
+    const { session, host } = this;
+    const { maxQueued, queueDropPolicy } = this.limits;
+    const entry: Omit<StoredOutgoing, "seq" | "state"> = { msg, qos, retain, packetId: 0 };
+    if (subIds !== undefined) entry.subIds = [...subIds];
+    const out = outgoing(msg, qos, retain, false, subIds);
+    const dedupId = host.journal.dedupId;
+    if (dedupId !== null) out.dedupId = dedupId;
+    if (this.queue.length === 0 && this.inflight.hasRoom && !link.congested) {
+      // Reserve a window slot; PUBLISH goes out when the store has it.
+      entry.packetId = this.inflight.add(out);
+    } else {
+      this.queue.push(out);
+    }
+    const op: StoreOp = { op: "enqueue", clientId: session.clientId, entry, maxQueued, dropPolicy: queueDropPolicy, epoch: session.epoch };
+    if (dedupId !== null) op.dedupId = dedupId;
+    host.journal.write(op, session, out);
+  }
+
+  /**
+   * The store's answer to the write of `out` (an enqueue, or a "sent" record). False, unless the store refused it as
+   * "fenced" before it was ever stored: the caller then routes it again (Session.reroute), never dropping it after
+   * its publisher got PUBACK.
+   */
+  stored(out: Outgoing, result: StoreOpResult): boolean {
+    if (!result.ok) {
+      if (result.reason === "duplicate") {
+        // Already enqueued (and delivered or queued) when this node queue message was handled before.
+        this.remove(out);
+        this.session.drain();
+      } else if (result.reason === "full") {
+        // Drop policy "newest": the store refused this message.
+        this.remove(out);
+        this.host.onDrop(this.session, out.msg, "queue-full");
+      }
+      // "fenced": another connection owns the session now. Its snapshot is the truth for what was stored before;
+      // a message never stored (seq 0) is routed again.
+      if (result.reason === "fenced" && out.seq === 0) {
+        this.remove(out);
+        return true;
+      }
+      return false;
+    }
+    if (result.dropped !== undefined) this.dropQueuedSeq(result.dropped);
+    if (result.seq !== undefined) out.seq = result.seq;
+    out.durable = true;
+    const link = this.session.link;
+    if (link === null) return false;
+    if (this.inflight.holds(out)) {
+      link.writePublish(out.msg, out.qos, out.retain, false, out.packetId, out.subIds);
+    } else {
+      this.session.drain();
+    }
+    return false;
+  }
+
+  /** Moves queued messages into the in-flight window while the link can take them. */
+  drainQueue(link: SessionLink): void {
+    const { session, inflight } = this;
+    while (this.queue.length > 0 && !link.saturated()) {
+      const next = this.queue.peek() as Outgoing;
+      if ((next.msg.publishedAt !== undefined || link.v5 !== null) && next.durable && this.dropUndeliverable(next, link)) continue;
+      if (next.qos === 0) {
+        this.queue.shift();
+        link.writePublish(next.msg, 0, next.retain, false, 0, next.subIds);
+        continue;
+      }
+      if (!inflight.hasRoom) return;
+      if (!next.durable) return; // its enqueue has not landed yet; `stored` drains again
+      if (!session.persistent || next.seq === 0) {
+        this.queue.shift();
+        link.writePublish(next.msg, next.qos, next.retain, false, inflight.add(next), next.subIds);
+        continue;
+      }
+      // A stored message's packet id is its seq's (the sent boundary, decision 021). While an earlier message still
+      // holds that id (65,535 seqs before), the queue waits for its acknowledgement [MQTT-2.3.1-4]: it drains then.
+      const packetId = sentPacketId(next.seq);
+      if (inflight.has(packetId)) return;
+      this.queue.shift();
+      inflight.addStored(next, packetId);
+      next.durable = false;
+      writeSent(this.host.journal, session, next, packetId);
+    }
+  }
+
+  /**
+   * Drops outgoing messages (queued or in flight) the client may no longer receive, after a resume under changed
+   * rules: removed from memory and, for a persistent session, from the store; a QoS 2 message in flight is
+   * released with PUBREL instead. Returns the messages that will not be delivered.
+   */
+  discard(mayReceive: (topic: string) => boolean): Message[] {
+    const session = this.session;
+    const dropped: Message[] = [];
+    const stored = session.persistent;
+    this.inflight.discard(mayReceive, stored, dropped);
+    this.queue.filter((out) => {
+      if (mayReceive(out.msg.topic)) return true;
+      dropped.push(out.msg);
+      if (stored && out.seq !== 0) writeDeleted(this.host.journal, session, out.seq);
+      return false;
+    });
+    return dropped;
+  }
+
+  /** Loads the outgoing messages of a store snapshot taken when the session was claimed (after `clear`). */
+  load(stored: readonly StoredOutgoing[]): void {
+    // In flight: the messages sent before (the store gives those under the sent boundary their derived ids).
+    const entries = stored.map(fromStored);
+    onePerPacketId(entries);
+    const sent: Outgoing[] = [];
+    const queued: Outgoing[] = [];
+    for (const out of entries) {
+      if (out.state === OutState.AwaitAck && !this.session.mayReceiveAny(out.msg.topic) && !withhold(this.host, this.session, out)) continue;
+      if (out.packetId !== 0) sent.push(out);
+      else queued.push(out);
+    }
+    // A late copy stored behind newer messages of its publisher on its topic is stored again in its place.
+    const moved = outOfOrder(queued);
+    for (const out of queued) if (moved.length === 0 || !moved.includes(out)) this.queue.push(out);
+    for (const out of moved) this.requeue(out);
+    // New ids continue from the newest message's (see drainQueue): they stay clear of the ids the next seqs give.
+    const newest = entries[entries.length - 1];
+    this.inflight.restore(sent, newest === undefined ? null : sentPacketId(newest.seq));
+  }
+
+  /** Stores a queued message again, behind the rest of the queue (decision 038; session-records.ts `writeMoved`). */
+  private requeue(out: Outgoing): void {
+    const again = outgoing(out.msg, out.qos, out.retain, false, out.subIds);
+    again.seq = out.seq;
+    this.queue.push(again);
+    writeMoved(this.host.journal, this.session, out, again);
+  }
+
+  /**
+   * The deliveries of a session that is ending which came through a shared subscription and may go to another
+   * member: queued ones (never sent), and QoS 1 ones sent but not acknowledged. A QoS 2 message sent stays with
+   * this session [MQTT-4.8.2-5]. They are removed from the session.
+   */
+  takeShared(): { msg: Message; group: string }[] {
+    const taken: { msg: Message; group: string }[] = [];
+    this.inflight.takeShared(taken);
+    if (this.queue.length > 0) {
+      this.queue.filter((out) => {
+        if (out.group === undefined) return true;
+        taken.push({ msg: out.msg, group: out.group });
+        return false;
+      });
+    }
+    return taken;
+  }
+
+  /** A clean session's connection went away: its queued QoS 0 messages are dropped. */
+  dropQueuedQos0(): void {
+    if (this.queue.length > 0) this.queue.filter(isNotQos0);
+  }
+
+  /** Drops the queue's head when it may not be sent (expired, too large for the client); true when dropped. */
+  private dropUndeliverable(next: Outgoing, link: SessionLink): boolean {
+    const session = this.session;
+    const why = undeliverableTo(link, next.msg, next.subIds, this.host);
+    if (why === null) return false;
+    this.queue.shift();
+    if (session.persistent && next.seq !== 0) writeDeleted(this.host.journal, session, next.seq);
+    this.host.onDrop(session, next.msg, why);
+    return true;
+  }
+
+  /** Queues in memory with the configured bound (clean sessions, and QoS 0 behind a non-empty queue). */
+  private enqueueLocal(out: Outgoing): void {
+    const { maxQueued, queueDropPolicy } = this.limits;
+    if (this.queue.length >= maxQueued) {
+      if (queueDropPolicy === "newest" || maxQueued === 0) {
+        this.host.onDrop(this.session, out.msg, "queue-full");
+        return;
+      }
+      const oldest = this.queue.shift() as Outgoing;
+      this.host.onDrop(this.session, oldest.msg, "queue-full");
+    }
+    this.queue.push(out);
+  }
+
+  private remove(out: Outgoing): void {
+    if (!this.inflight.remove(out)) this.queue.filter((o) => o !== out);
+  }
+
+  private dropQueuedSeq(seq: number): void {
+    let dropped: Outgoing | undefined;
+    this.queue.filter((o) => {
+      if (o.seq !== seq) return true;
+      dropped = o;
+      return false;
+    });
+    this.host.onDrop(this.session, dropped?.msg ?? EMPTY_MESSAGE, "queue-full");
+  }
+}
+
+/** Why `msg` may not be sent on `link` (expired, larger than the MQTT 5 client's Maximum Packet Size), or null. */
+export function undeliverableTo(link: SessionLink, msg: Message, subIds: readonly number[] | undefined, host: SessionHost): DropReason | null {
+  if (msg.publishedAt === undefined && (link.v5 === null || link.v5.maximumPacketSize === 0)) return null;
+  return undeliverable(msg, link.v5, host.now(), subIds);
+}
+
+function isNotQos0(out: Outgoing): boolean {
+  return out.qos !== 0;
+}
