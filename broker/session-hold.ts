@@ -1,6 +1,7 @@
 import type { QoS } from "mqtt-packet";
 import type { Session } from "./session.js";
 import type { SessionHost } from "./session-ports.js";
+import { inPublishOrder } from "./stream-order.js";
 import type { Message } from "./types.js";
 
 /** Deliveries held while the session is being claimed; beyond this they are dropped (counted). */
@@ -102,7 +103,8 @@ export class DeliveryHold {
   }
 
   /**
-   * The hold ended (the session no longer has it): what was held is delivered, in order. The batches that held them
+   * The hold ended (the session no longer has it): what was held is delivered, in order, each publisher's messages
+   * on one topic in publish order (`inPublishOrder`, decision 044). The batches that held them
    * become durable once these deliveries' own writes (and forwards) landed (decision 020).
    */
   release(): void {
@@ -115,7 +117,7 @@ export class DeliveryHold {
     // take-over test and by the simulation, CI faults seed 428).
     if (this.done !== null) journal.untrack(this.done);
     const landed = journal.landedAfter(() => {
-      for (const h of held) {
+      for (const h of inPublishOrder(held)) {
         // Held while the client connected: authorized against the policy it connected with.
         if (!session.mayReceiveAny(h.msg.topic)) host.onDeliveryDenied(session, h.msg);
         else journal.withDedupId(h.dedupId, () => session.deliver(h.msg, h.qos, h.retain, h.subIds));

@@ -1,5 +1,5 @@
 import { compareOrder, orderStream } from "../core/order-key.js";
-import type { Outgoing } from "./types.js";
+import type { Message, Outgoing } from "./types.js";
 
 /**
  * The queued messages of a session just claimed that stand behind a newer message of the same publisher on the same
@@ -33,4 +33,36 @@ export function outOfOrder(queued: readonly Outgoing[]): Outgoing[] {
     for (let i = inPlace; i < sorted.length; i++) moved.push(sorted[i] as Outgoing);
   }
   return moved;
+}
+
+/**
+ * `held` with each stream's entries (one publisher on one topic, by order key) in publish order, in the places that
+ * stream's entries took: deliveries a session held while it was claimed, before they go out (decision 038). A copy
+ * routed before the claim through another node (the session's routes still named the old holder) can reach the hold
+ * behind newer messages the publisher's node routed to the session here directly. Entries without a key and the
+ * order between streams stay as they were. `held` itself when nothing is out of place (the common case).
+ */
+export function inPublishOrder<T extends { readonly msg: Message }>(held: readonly T[]): readonly T[] {
+  let streams: Map<string, number[]> | null = null;
+  let late = false;
+  for (let i = 0; i < held.length; i++) {
+    const msg = (held[i] as T).msg;
+    if (msg.order === undefined) continue;
+    streams ??= new Map();
+    const stream = orderStream(msg.order, msg.topic);
+    const places = streams.get(stream);
+    if (places === undefined) {
+      streams.set(stream, [i]);
+      continue;
+    }
+    if (compareOrder(msg.order, (held[places[places.length - 1] as number] as T).msg.order as string) < 0) late = true;
+    places.push(i);
+  }
+  if (!late || streams === null) return held;
+  const ordered = held.slice();
+  for (const places of streams.values()) {
+    const entries = places.map((i) => held[i] as T).sort((a, b) => compareOrder(a.msg.order as string, b.msg.order as string));
+    places.forEach((place, j) => (ordered[place] = entries[j] as T));
+  }
+  return ordered;
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { compareOrder, orderKey, orderKeyOfRoot, orderTag, rootWithOrderKey } from "../../core/order-key.js";
-import { outOfOrder } from "../../broker/stream-order.js";
+import { inPublishOrder, outOfOrder } from "../../broker/stream-order.js";
 import { OutState, type Outgoing } from "../../broker/types.js";
 
 const A = orderTag("pubA");
@@ -50,5 +50,22 @@ describe("order keys and the order of a claimed session's queue (decision 038)",
   it("does not compare publishers or topics with each other", () => {
     const queued = [out(1, "t", orderKey(A, 1, 5)), out(2, "t", orderKey(B, 1, 1)), out(3, "u", orderKey(A, 1, 1))];
     expect(outOfOrder(queued)).toEqual([]);
+  });
+
+  it("puts each stream's held deliveries in publish order, in the places the stream took; other entries stay (decision 044, CI faults seed 471)", () => {
+    const held = [
+      out(1, "t", orderKey(A, 8, 3)), // routed here directly, after the claim
+      out(2, "u", orderKey(B, 1, 9)), // another publisher
+      out(3, "t", orderKey(A, 8, 4)),
+      out(4, "t"), // no key (an earlier version's message): stays
+      out(5, "v", orderKey(A, 8, 1)), // another topic of the same publisher
+      out(6, "t", orderKey(A, 8, 2)), // routed before the claim through another node, arrived last
+    ];
+    expect(seqs([...inPublishOrder(held)])).toEqual([6, 2, 1, 4, 5, 3]);
+  });
+
+  it("returns the held list itself when every stream is in order", () => {
+    const held = [out(1, "t", orderKey(A, 1, 1)), out(2, "t", orderKey(B, 1, 1)), out(3, "t", orderKey(A, 1, 2)), out(4, "t")];
+    expect(inPublishOrder(held)).toBe(held);
   });
 });
