@@ -118,11 +118,18 @@ export class MoveSettler {
     const session = this.port.session(clientId);
     const holding = session !== undefined && session.owner === node && session.claimant === null;
     if (holding) session.holdDeliveries();
-    void this.port.journal.followedUpAll().then(() => {
-      // A claim here since then releases what it holds itself.
-      if (holding && session.claimant === null) session.releaseDeliveries();
-      this.port.reply(node, clientId, epoch);
-    });
+    const journal = this.port.journal;
+    void journal
+      .followedUpAll()
+      .then(() => {
+        // A claim here since then releases what it holds itself. What was held goes to the store (refused as
+        // fenced, or `owned`) and then to `node`: the reply waits for those forwards too, or it would overtake them
+        // (simulation, CI faults seed 377).
+        if (!holding || session.claimant !== null) return;
+        session.releaseDeliveries();
+        return journal.followedUpAll();
+      })
+      .then(() => this.port.reply(node, clientId, epoch));
   }
 
   /** `session` (attached here under `epoch`, holding since its claim began) holds its deliveries until `nodes` replied. */

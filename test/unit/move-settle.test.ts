@@ -54,6 +54,11 @@ function fakePort(sessions: Record<string, Session> = {}) {
   return { port, sent, land: () => land() };
 }
 
+/** Lets the promise chains settle (the settler's follow-ups, a few links long). */
+async function flush(): Promise<void> {
+  for (let i = 0; i < 5; i++) await Promise.resolve();
+}
+
 describe("MoveSettler (decision 031: order across a move)", () => {
   beforeEach(() => vi.useFakeTimers());
   afterEach(() => vi.useRealTimers());
@@ -232,7 +237,7 @@ describe("MoveSettler (decision 031: order across a move)", () => {
     expect(sent).toEqual(["again n3 s 7 ended"]);
   });
 
-  it("a kicked node holds its forwarding copy's deliveries until its earlier writes were followed up, releases them, then replies", async () => {
+  it("a kicked node holds its forwarding copy's deliveries until its earlier writes were followed up, releases them, then replies once what they caused was followed up too", async () => {
     const copy = fakeSession("c", 2);
     copy.session.owner = "n1";
     const { port, sent, land } = fakePort({ c: copy.asSession });
@@ -241,9 +246,22 @@ describe("MoveSettler (decision 031: order across a move)", () => {
     expect(copy.session.holding).toBe(true);
     expect(sent).toEqual([]);
     land();
-    await Promise.resolve();
-    await Promise.resolve();
+    await flush();
     expect(copy.calls).toEqual(["hold", "release"]);
+    // The released deliveries go to the store (refused as fenced) and then to n1: the reply goes behind them.
+    expect(sent).toEqual([]);
+    land();
+    await flush();
+    expect(sent).toEqual(["moved n1 c 3"]);
+  });
+
+  it("a kicked node that holds no copy of the session replies once its earlier writes were followed up", async () => {
+    const { port, sent, land } = fakePort({});
+    const settler = new MoveSettler(1000, port);
+    settler.kicked("n1", "c", 3);
+    expect(sent).toEqual([]);
+    land();
+    await flush();
     expect(sent).toEqual(["moved n1 c 3"]);
   });
 });
