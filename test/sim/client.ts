@@ -4,6 +4,8 @@ import type { Link } from "./link.js";
 
 /** SIM_TRACE=<clientId>: that client prints every PUBLISH it gets (and whether it took it as a QoS 2 repeat). */
 const TRACE = process.env.SIM_TRACE;
+/** SIM_TRACE_PUB=<clientId>: that client prints every QoS 1/2 PUBLISH it sends, and re-sends after a reconnect. */
+const TRACE_PUB = process.env.SIM_TRACE_PUB;
 
 /**
  * A simulated MQTT 3.1.1 device with a persistent session (clean = false): what a well-behaved client library
@@ -115,6 +117,7 @@ export class SimClient {
     }
     const messageId = this.allocate();
     this.inflight.set(messageId, { key, topic, qos, stage: "publish" });
+    if (TRACE_PUB === this.id) console.log(`${new Date(Date.now()).toISOString().slice(14, 23)} ${this.id} sends ${key} q${qos} id=${messageId} via ${this.node}`);
     this.send({ cmd: "publish", topic, payload: Buffer.from(key), qos, messageId, retain: false, dup: false });
   }
 
@@ -173,6 +176,7 @@ export class SimClient {
           this.send({ cmd: "subscribe", messageId: this.allocate(), subscriptions: [...this.filters].map(([topic, qos]) => ({ topic, qos })) });
         }
         for (const [messageId, f] of this.inflight) {
+          if (TRACE_PUB === this.id) console.log(`${new Date(Date.now()).toISOString().slice(14, 23)} ${this.id} re-sends ${f.key} stage=${f.stage} id=${messageId} via ${this.node}`);
           if (f.stage === "publish") this.send({ cmd: "publish", topic: f.topic, payload: Buffer.from(f.key), qos: f.qos, messageId, retain: false, dup: true });
           else this.send({ cmd: "pubrel", messageId });
         }
