@@ -127,6 +127,7 @@ export class SessionLifecycle {
     // kept the session offline drops its copy (decision 017); the claim succeeded, so this client's identity owns
     // the session. What those nodes pass on goes first: the held deliveries wait for their replies (decision 031).
     if (!claims.settles(session, claim, discard)) session.releaseDeliveries();
+    else conn.holdUntilSettled();
     conn.completeConnect();
     this.parts.events.emit("client.connected", session, conn, sessionPresent);
   }

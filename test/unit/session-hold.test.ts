@@ -3,6 +3,7 @@ import type { Journal } from "../../broker/journal.js";
 import { Session } from "../../broker/session.js";
 import type { SessionHost, SessionLink } from "../../broker/session-ports.js";
 import type { Message } from "../../broker/types.js";
+import { orderKey, orderTag } from "../../core/order-key.js";
 
 /**
  * A session's hold while it is claimed or settling a move (broker/session-hold.ts): `ahead` lifts it and `leftOut`
@@ -38,18 +39,24 @@ function fakeHost() {
   return { host, tracked, drops };
 }
 
-function fakeLink(): { link: SessionLink; sent: string[] } {
+function fakeLink(): { link: SessionLink; sent: string[]; trail: string[] } {
   const sent: string[] = [];
+  /** Writes and `settled` calls, in order. */
+  const trail: string[] = [];
   const link: SessionLink = {
-    writePublish: (msg) => void sent.push(msg.topic),
+    writePublish: (msg) => {
+      sent.push(msg.topic);
+      trail.push(msg.payload.length > 0 ? `${msg.topic} ${msg.payload.toString()}` : msg.topic);
+    },
     v5: null,
     writeAck: () => {},
     congested: false,
     saturated: () => false,
     unsentBytes: 0,
     takenOver: () => {},
+    settled: () => void trail.push("settled"),
   };
-  return { link, sent };
+  return { link, sent, trail };
 }
 
 const m = (topic: string): Message => ({ topic, payload: Buffer.alloc(0), qos: 0, retain: false });
@@ -57,12 +64,12 @@ const m = (topic: string): Message => ({ topic, payload: Buffer.alloc(0), qos: 0
 /** A clean session attached to a fake link, holding. */
 function holdingSession() {
   const { host, tracked, drops } = fakeHost();
-  const { link, sent } = fakeLink();
+  const { link, sent, trail } = fakeLink();
   const session = new Session("c", true, { maxInflight: 10, maxQueued: 100, queueDropPolicy: "oldest" }, host);
   session.attach(link);
   session.holdDeliveries();
   const deliver = (topic: string): void => session.deliver(m(topic), 0, false);
-  return { session, sent, tracked, drops, deliver };
+  return { session, sent, trail, tracked, drops, deliver };
 }
 
 /** Whether `task` settled by the end of the current macrotask. */
@@ -156,5 +163,22 @@ describe("Session hold: ahead and leftOut", () => {
     expect(sent).toEqual(["a"]);
     session.releaseDeliveries();
     expect(sent).toEqual(["a", "b", "c"]);
+  });
+
+  it("delivers each publisher's held messages on one topic in publish order, then lets the client's own packets go (decision 044)", () => {
+    const { session, trail } = holdingSession();
+    const A = orderTag("pubA");
+    const keyed = (topic: string, n: number): Message => ({ topic, payload: Buffer.from(String(n)), qos: 0, retain: false, order: orderKey(A, 8, n) });
+    // Routed here directly after the claim: .3 and .4; routed before it through another node, arriving last: .1, .2.
+    for (const [topic, n] of [["t", 3], ["t", 4], ["u", 1], ["t", 2]] as const) session.deliver(keyed(topic, n), 0, false);
+    expect(trail).toEqual([]);
+    session.releaseDeliveries();
+    expect(trail).toEqual(["t 2", "t 3", "u 1", "t 4", "settled"]);
+  });
+
+  it("tells the link its move settled also when nothing was held", () => {
+    const { session, trail } = holdingSession();
+    session.releaseDeliveries();
+    expect(trail).toEqual(["settled"]);
   });
 });
