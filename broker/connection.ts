@@ -62,7 +62,7 @@ export class Connection implements SessionLink, PacketSink, HeldPacketSink, Keep
   /** Effective keepalive in seconds (0 = off), watched by the broker's keepalive sweep once connected. */
   keepalive = 0;
   /** For the keepalive sweep (broker/keepalive-sweep.ts): ACTIVE after a packet, else the tick it was anchored at. */
-  seen = ACTIVE;
+  private seen = ACTIVE;
   /** What MQTT 5 adds to this connection (the client's limits, topic aliases); null at 3.1.1 and 3.1. */
   v5: Link5 | null = null;
   /** From the socket to CONNACK: the connect timeout, authentication, CONNACK's properties; null once connected. */
@@ -521,6 +521,13 @@ export class Connection implements SessionLink, PacketSink, HeldPacketSink, Keep
   /** Keepalive in seconds while the sweep applies it: connected with a keepalive, else 0. */
   get watchedKeepalive(): number {
     return this.state === ConnState.Connected ? this.keepalive : 0;
+  }
+
+  /** KeepaliveSubject: the mark as it was; a packet since the last sweep (`ACTIVE`) is anchored at `anchor`. */
+  anchorSeen(anchor: number): number {
+    const seen = this.seen;
+    if (seen === ACTIVE) this.seen = anchor;
+    return seen;
   }
 
   onKeepaliveTimeout(): void {

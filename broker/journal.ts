@@ -60,15 +60,19 @@ export class Journal {
       this.currentDedupId = outer;
     }
   }
+  /** Count of ops ever written (`writes`). */
+  private written = 0;
   /** Count of ops ever written: callers compare it before and after routing to learn if routing wrote. */
-  writes = 0;
+  get writes(): number {
+    return this.written;
+  }
   private waiters = new Set<DurabilityWaiter>();
   private inFlight = false;
   private scheduled = false;
   private failures = 0;
   private closed = false;
   /** Highest batch id known durable. */
-  durable = 0;
+  private durable = 0;
   /** Side effects (sends to other nodes, events) of the batch being filled. */
   private tracks: Promise<unknown>[] = [];
   /** While a batch's results are handed out: its tracks, so follow-up side effects join that batch. */
@@ -124,7 +128,7 @@ export class Journal {
     this.ops.push(op);
     this.targets.push(target as ResultTarget | null);
     this.ctxs.push(ctx);
-    this.writes++;
+    this.written++;
     this.schedule();
     return this.filling;
   }
@@ -138,7 +142,7 @@ export class Journal {
   track(task: Promise<unknown>): number {
     (this.resolvingTracks ?? this.tracks).push(task);
     this.collecting?.push(task);
-    this.writes++;
+    this.written++;
     this.schedule();
     return this.filling;
   }
@@ -150,7 +154,7 @@ export class Journal {
    */
   writeLate(op: StoreOp): number {
     this.late.push(op);
-    this.writes++;
+    this.written++;
     this.schedule();
     return this.filling;
   }
@@ -164,7 +168,7 @@ export class Journal {
     // Only what `fn` caused: its ops applied and the side effects it tracked (or joined: a tick's forwards already
     // tracked by this batch), not the batch's other side effects. Waiting for those chained a node's link handler
     // to the sender's next handler, which waited for its own batch the same way.
-    const writes = this.writes;
+    const writes = this.written;
     const ops = this.ops.length;
     const late = this.late.length;
     const outer = this.collecting;
@@ -176,7 +180,7 @@ export class Journal {
       this.collecting = outer;
     }
     outer?.push(...joined);
-    if (this.writes === writes) return Promise.resolve();
+    if (this.written === writes) return Promise.resolve();
     if (this.late.length !== late) return this.signals.whenLanded(this.filling);
     const waits: Promise<unknown>[] = joined;
     // Its ops applied, and what their results caused in turn (a delivery refused and routed again) landed.
@@ -232,7 +236,7 @@ export class Journal {
     const list = this.resolvingTracks ?? this.tracks;
     if (list[list.length - 1] !== task) this.track(task);
     else {
-      this.writes++; // the caller's acknowledgement still waits for this batch
+      this.written++; // the caller's acknowledgement still waits for this batch
       this.collecting?.push(task);
     }
   }
@@ -257,7 +261,7 @@ export class Journal {
 
   /** Resolves with `value` once the writes made since `mark` (a reading of `writes`) are durable. */
   durableSince<T>(mark: number, value: T): Promise<T> {
-    if (this.writes === mark) return Promise.resolve(value);
+    if (this.written === mark) return Promise.resolve(value);
     return new Promise((resolve) => this.wait({ onDurable: () => resolve(value) }));
   }
 

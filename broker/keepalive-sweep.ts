@@ -3,8 +3,9 @@
  * connection: an idle device costs one number field instead of a Timeout (about 150 bytes of heap plus its place in
  * Node's timer lists), and a packet costs one store of a constant instead of `timer.refresh()`.
  *
- * How it works. On every packet a connection writes `ACTIVE` into its `seen` field. Every `intervalMs` the sweep
- * walks the connections: a connection marked `ACTIVE` is anchored at the sweep's time (rounded up to a tick of
+ * How it works. On every packet a connection writes `ACTIVE` into its own `seen` field. Every `intervalMs` the sweep
+ * walks the connections and asks each for its mark (`anchorSeen`): a connection marked `ACTIVE` anchors itself at the
+ * sweep's time (rounded up to a tick of
  * `TICK_MS`; its last packet came before that); any other has been silent since its anchor and is closed once
  * 1.5 × keepalive has passed since then [MQTT-3.1.2-24]. The anchor is never earlier than the last packet, so a client
  * is never closed early. It is closed at most `intervalMs` (the wait for the sweep that anchors) + 2 × `TICK_MS`
@@ -17,8 +18,11 @@
 
 /** What a connection shows the sweep. */
 export interface KeepaliveSubject {
-  /** `ACTIVE` after a packet, else the tick the sweep last anchored it at. Written by the connection on every packet. */
-  seen: number;
+  /**
+   * Its mark as it was: `ACTIVE` after a packet, else the tick it was last anchored at. An `ACTIVE` mark is replaced
+   * by `anchor` (the subject's own field: the sweep never writes it).
+   */
+  anchorSeen(anchor: number): number;
   /** Keepalive in seconds while it applies (connected, keepalive on), else 0. */
   readonly watchedKeepalive: number;
   /** Silent for 1.5 × keepalive: close it. */
@@ -75,10 +79,10 @@ export class KeepaliveSweep {
       const keepalive = subject.watchedKeepalive;
       if (keepalive === 0) continue;
       watched++;
-      const seen = subject.seen;
-      if (seen === ACTIVE) subject.seen = anchor;
+      const seen = subject.anchorSeen(anchor);
+      if (seen === ACTIVE) continue;
       // 1.5 × keepalive seconds = keepalive × 15 ticks of 100 ms.
-      else if (tick - seen >= (keepalive * 1500) / TICK_MS) (expired ??= []).push(subject);
+      if (tick - seen >= (keepalive * 1500) / TICK_MS) (expired ??= []).push(subject);
     }
     if (expired !== null) {
       // Closed after the walk: closing removes a connection from the set being walked.
