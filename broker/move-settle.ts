@@ -14,8 +14,10 @@ import { claimHolders, type ClaimResult, type NodeRecord } from "../core/store/t
 
 interface Settling {
   session: Session;
-  /** The claim's fencing epoch: a later claim (here or elsewhere) ends this wait without releasing for it. */
+  /** The epoch of the claim whose kicks are answered: the replies name it. */
   epoch: number;
+  /** The epoch of the claim here that holds (`epoch`, or a later claim here that joined the wait): released for it only. */
+  claimEpoch: number;
   /** The nodes whose reply is still awaited. */
   nodes: Set<string>;
   /** Nodes the previous holder may have died before kicking (ClaimResult.earlierHolders, decision 040); emptied once kicked. */
@@ -103,7 +105,16 @@ export class MoveSettler {
    */
   claimed(session: Session, epoch: number, from: ClaimedFrom): boolean {
     const nodes = previousHolders(this.port.nodeId, from.previousNode, from.custodian);
-    if (nodes.length === 0) return false;
+    if (nodes.length === 0) {
+      // Claimed from this node itself, while the move of an earlier claim here still settles (the client came
+      // back at once): the new claim waits for the same replies (review44).
+      const prev = this.settling.get(session.clientId);
+      if (prev === undefined || prev.nodes.size === 0) return false;
+      prev.session = session;
+      prev.claimEpoch = epoch;
+      session.holdDeliveries();
+      return true;
+    }
     this.start(session, epoch, nodes, earlierHolders(this.port.nodeId, from), from.sessionEnded === true);
     return true;
   }
@@ -143,7 +154,7 @@ export class MoveSettler {
     session.holdDeliveries();
     const timer = setTimeout(() => this.timedOut(session.clientId, epoch), this.limitMs);
     timer.unref();
-    this.settling.set(session.clientId, { session, epoch, nodes: new Set(nodes), earlier, sessionEnded, since: Date.now(), timer });
+    this.settling.set(session.clientId, { session, epoch, claimEpoch: epoch, nodes: new Set(nodes), earlier, sessionEnded, since: Date.now(), timer });
   }
 
   /** `node` replied for the claim under `epoch` (or cannot: its queue is gone). */
@@ -247,7 +258,7 @@ export class MoveSettler {
     if (s === undefined || s.epoch !== epoch) return;
     this.end(clientId);
     // A newer claim of this session here holds and releases its deliveries itself.
-    if (s.session.epoch === epoch && s.session.claimant === null) s.session.releaseDeliveries();
+    if (s.session.epoch === s.claimEpoch && s.session.claimant === null) s.session.releaseDeliveries();
   }
 
   private end(clientId: string): void {
