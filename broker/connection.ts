@@ -351,9 +351,10 @@ export class Connection implements SessionLink, PacketSink, HeldPacketSink, Keep
   }
 
   /**
-   * The session was just claimed from another node, which still passes on what it had (decision 031): what the
-   * client sends waits until that ended (`settled`), so that its new messages cannot overtake, at a subscriber, the
-   * ones the old node routed before the move (decision 044). Called before `completeConnect`.
+   * Until `settled`, what the client sends waits: its session may have been claimed from another node, which still
+   * passes on what it had (decision 031), and the client's new messages must not overtake, at a subscriber, the ones
+   * the old node routed before the move (decision 044). Called on every accepted CONNECT before `completeConnect`;
+   * the session lets go at once when there is nothing to wait for.
    */
   holdUntilSettled(): void {
     this.settling = true;
@@ -363,7 +364,8 @@ export class Connection implements SessionLink, PacketSink, HeldPacketSink, Keep
   settled(): void {
     if (!this.settling) return;
     this.settling = false;
-    if (this.state !== ConnState.Closed && !this.suspended) this.replayPending();
+    // Before CONNACK (nothing to wait for): `completeConnect` replays them.
+    if (this.state === ConnState.Connected && !this.suspended) this.replayPending();
     this.updateReading();
   }
 

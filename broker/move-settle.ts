@@ -106,10 +106,11 @@ export class MoveSettler {
   claimed(session: Session, epoch: number, from: ClaimedFrom): boolean {
     const nodes = previousHolders(this.port.nodeId, from.previousNode, from.custodian);
     if (nodes.length === 0) {
-      // Claimed from this node itself, while the move of an earlier claim here still settles (the client came
-      // back at once): the new claim waits for the same replies (review44).
+      // Claimed from this node itself while the move of an earlier claim here still settles (the client came back
+      // at once): the new claim waits for the same replies, its deliveries and its client's packets held (decision
+      // 044). Not a Clean Start: the old node passes on what it had for the old session, which ended.
       const prev = this.settling.get(session.clientId);
-      if (prev === undefined || prev.nodes.size === 0) return false;
+      if (prev === undefined || prev.nodes.size === 0 || from.sessionEnded === true) return false;
       prev.session = session;
       prev.claimEpoch = epoch;
       session.holdDeliveries();
@@ -129,18 +130,13 @@ export class MoveSettler {
     const session = this.port.session(clientId);
     const holding = session !== undefined && session.owner === node && session.claimant === null;
     if (holding) session.holdDeliveries();
-    const journal = this.port.journal;
-    void journal
-      .followedUpAll()
-      .then(() => {
-        // A claim here since then releases what it holds itself. What was held goes to the store (refused as
-        // fenced, or `owned`) and then to `node`: the reply waits for those forwards too, or it would overtake them
-        // (simulation, CI faults seed 377).
-        if (!holding || session.claimant !== null) return;
-        session.releaseDeliveries();
-        return journal.followedUpAll();
-      })
-      .then(() => this.port.reply(node, clientId, epoch));
+    void this.port.journal.followedUpAll().then(() => {
+      // A claim here since then releases what it holds itself. The forwarding copy forwards what it held to `node`
+      // straight away (no store write), in this tick's batch of forwards, and the reply is sent with that batch, last
+      // (Forwarder.flush appends a node's control messages to its deliveries): so it follows them.
+      if (holding && session.claimant === null) session.releaseDeliveries();
+      this.port.reply(node, clientId, epoch);
+    });
   }
 
   /** `session` (attached here under `epoch`, holding since its claim began) holds its deliveries until `nodes` replied. */
@@ -258,7 +254,8 @@ export class MoveSettler {
     if (s === undefined || s.epoch !== epoch) return;
     this.end(clientId);
     // A newer claim of this session here holds and releases its deliveries itself.
-    if (s.session.epoch === s.claimEpoch && s.session.claimant === null) s.session.releaseDeliveries();
+    // Not a session that moved on to another node meanwhile (kicked: `kicked` releases its forwarding copy's hold).
+    if (s.session.epoch === s.claimEpoch && s.session.claimant === null && s.session.owner === null) s.session.releaseDeliveries();
   }
 
   private end(clientId: string): void {

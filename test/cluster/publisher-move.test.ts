@@ -86,4 +86,82 @@ describe("order across a publisher's move between nodes (decision 044)", () => {
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(got).not.toContain("will");
   });
+
+  it("keeps the order when the client reconnects to the new node while its move still settles (the new claim joins the wait)", async () => {
+    const { members } = await cluster(2);
+    const [a, b] = members as [(typeof members)[0], (typeof members)[0]];
+    const sub = await connect(b.broker, "sub", { clean: false });
+    await sub.subscribeAsync("t/x", { qos: 1 });
+    const got = payloads(sub);
+    await until(() => routesTo(a.broker, "t/x", "node-2"), "node-1 to learn node-2's route for t/x");
+    const pubA = await connect(a.broker, "pub", { clean: false });
+    await pubA.publishAsync("t/x", "m0", { qos: 1 });
+    await until(() => got.includes("m0"), "m0 at the subscriber");
+
+    const slow = slowGroup(a.comm, "node-2");
+    slow.close();
+    await pubA.publishAsync("t/x", "m1", { qos: 1 });
+    expect(slow.waiting().some((m) => m.type === "deliver")).toBe(true);
+
+    // The client moves to node-2 (held: node-1's reply is behind m1)...
+    const pubB = await connect(b.broker, "pub", { clean: false });
+    await until(() => slow.waiting().some((m) => m.type === "moved"), "node-1's reply to the take-over kick");
+    // ...its connection drops and it comes back to node-2 at once, within the settle wait.
+    pubB.stream.destroy();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    const pubB2 = await connect(b.broker, "pub", { clean: false });
+    const m2 = pubB2.publishAsync("t/x", "m2", { qos: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const before = [...got];
+    await slow.open();
+    await m2;
+    await until(() => got.includes("m1") && got.includes("m2"), "m1 and m2 at the subscriber");
+    expect(before).not.toContain("m2");
+    expect(got.filter((p) => p === "m1" || p === "m2")).toEqual(["m1", "m2"]);
+  });
+
+  it("a DISCONNECT (and socket end) sent during the hold discards the will", async () => {
+    const { members } = await cluster(2);
+    const [a, b] = members as [(typeof members)[0], (typeof members)[0]];
+    const sub = await connect(b.broker, "sub", { clean: false });
+    await sub.subscribeAsync("t/x", { qos: 1 });
+    const got = payloads(sub);
+    await connect(a.broker, "pub", { clean: false });
+    const slow = slowGroup(a.comm, "node-2");
+    slow.close();
+    const will = { topic: "t/x", payload: Buffer.from("will"), qos: 1 as const, retain: false };
+    const pubB = await connect(b.broker, "pub", { clean: false, will });
+    pubB.publish("t/x", "m2", { qos: 1 });
+    const ended = pubB.endAsync(); // DISCONNECT, then the socket's end, both during the hold
+    await until(() => slow.waiting().some((m) => m.type === "moved"), "node-1's reply to the take-over kick");
+    await until(() => got.includes("m2"), "m2 at the subscriber", 3000);
+    await ended.catch(() => undefined);
+    await slow.open();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(got).not.toContain("will");
+  });
+
+  it("keeps the order for a persistent publisher that went offline on node-1 and connects to node-2 (node-1 was its custodian)", async () => {
+    const { members } = await cluster(2);
+    const [a, b] = members as [(typeof members)[0], (typeof members)[0]];
+    const sub = await connect(b.broker, "sub", { clean: false });
+    await sub.subscribeAsync("t/x", { qos: 1 });
+    const got = payloads(sub);
+    await until(() => routesTo(a.broker, "t/x", "node-2"), "node-1 to learn node-2's route for t/x");
+    const pubA = await connect(a.broker, "pub", { clean: false });
+    await pubA.publishAsync("t/x", "m0", { qos: 1 });
+    await until(() => got.includes("m0"), "m0 at the subscriber");
+    const slow = slowGroup(a.comm, "node-2");
+    slow.close();
+    await pubA.publishAsync("t/x", "m1", { qos: 1 });
+    await pubA.endAsync();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const pubB = await connect(b.broker, "pub", { clean: false });
+    const m2 = pubB.publishAsync("t/x", "m2", { qos: 1 });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    await slow.open();
+    await m2;
+    await until(() => got.includes("m1") && got.includes("m2"), "m1 and m2 at the subscriber");
+    expect(got.filter((p) => p === "m1" || p === "m2")).toEqual(["m1", "m2"]);
+  });
 });
