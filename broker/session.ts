@@ -306,15 +306,11 @@ export class Session extends SessionClaimState implements ResultTarget<Outgoing 
     this.hold ??= new DeliveryHold(this, this.host);
   }
 
-  /**
-   * Ends holding and delivers what was held, in order (DeliveryHold.release); then what the client itself sent
-   * meanwhile is handled (a move settled: decision 044), behind those deliveries.
-   */
+  /** Ends holding and delivers what was held, in order (DeliveryHold.release). */
   releaseDeliveries(): void {
     const hold = this.hold;
     this.hold = null;
     hold?.release();
-    this.attached?.settled();
   }
 
   /**

@@ -89,6 +89,35 @@ describe("MoveSettler (decision 031: order across a move)", () => {
     expect(calls).toEqual(["hold", "release"]);
   });
 
+  it("a claim from this node itself while an earlier claim's wait runs joins that wait (the client came back at once), not after a Clean Start (decision 044)", () => {
+    const settler = new MoveSettler(1000, fakePort().port);
+    const first = fakeSession("c", 5);
+    settler.start(first.asSession, 5, ["n1"]);
+    // The client reconnects here: its new claim (epoch 6) names no other node.
+    const second = fakeSession("c", 6);
+    expect(settler.claimed(second.asSession, 6, { previousNode: "n0", custodian: null })).toBe(true);
+    expect(second.session.holding).toBe(true);
+    settler.replied("c", "n1", 5); // n1 answers the first claim's kick
+    expect(second.calls).toEqual(["hold", "release"]);
+    expect(first.calls).toEqual(["hold"]);
+    // No wait left: a claim from this node itself waits for nothing.
+    const third = fakeSession("c", 7);
+    expect(settler.claimed(third.asSession, 7, { previousNode: "n0", custodian: null })).toBe(false);
+    // A Clean Start does not join: the old session ended.
+    settler.start(first.asSession, 8, ["n1"]);
+    const clean = fakeSession("c", 9);
+    expect(settler.claimed(clean.asSession, 9, { previousNode: "n0", custodian: null, sessionEnded: true })).toBe(false);
+  });
+
+  it("does not release, at the end of its wait, a session that moved on to another node meanwhile (its kick releases it)", () => {
+    const settler = new MoveSettler(1000, fakePort().port);
+    const { session, calls, asSession } = fakeSession("c", 5);
+    settler.start(asSession, 5, ["n1"]);
+    session.owner = "n2";
+    vi.advanceTimersByTime(1000);
+    expect(calls).toEqual(["hold"]);
+  });
+
   it("leaves the release to a newer claim of the session (here: another epoch, or a claim in progress)", () => {
     const settler = new MoveSettler(1000, fakePort().port);
     const a = fakeSession("a", 5);
