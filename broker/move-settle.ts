@@ -107,8 +107,8 @@ export class MoveSettler {
     const nodes = previousHolders(this.port.nodeId, from.previousNode, from.custodian);
     if (nodes.length === 0) {
       // Claimed from this node itself while the move of an earlier claim here still settles (the client came back
-      // at once): the new claim waits for the same replies, its deliveries and its client's packets held (decision
-      // 044). Not a Clean Start: the old node passes on what it had for the old session, which ended.
+      // at once): the new claim waits for the same replies, its deliveries held (decision 044). Not a Clean Start:
+      // the old node passes on what it had for the old session, which ended.
       const prev = this.settling.get(session.clientId);
       if (prev === undefined || prev.nodes.size === 0 || from.sessionEnded === true) return false;
       prev.session = session;
