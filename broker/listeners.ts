@@ -7,6 +7,7 @@ import { createWebSocketStream, WebSocketServer } from "ws";
 import type { ClientCertificate } from "../core/auth/backend.js";
 import { verifiedCertificate } from "../core/auth/x509.js";
 import type { MqgateConfig } from "../core/config/types.js";
+import { PortListenError } from "../core/listen-error.js";
 import type { Broker } from "./broker.js";
 import { Connection, type Transport } from "./connection.js";
 
@@ -50,20 +51,15 @@ function remoteOf(socket: Socket): string {
 const LISTEN_BACKLOG = 4096;
 
 /** A listener could not bind; names the setting to change. */
-export class ListenError extends Error {
+export class ListenError extends PortListenError {
   override readonly name = "ListenError";
   constructor(
     readonly transport: Transport,
-    readonly host: string,
-    readonly port: number,
-    readonly code: string | undefined,
+    host: string,
+    port: number,
+    code: string | undefined,
   ) {
-    const hint = { tcp: "MQGATE_MQTT_PORT", tls: "MQGATE_TLS_PORT", ws: "MQGATE_WS_PORT" }[transport];
-    super(
-      code === "EADDRINUSE"
-        ? `${transport} port ${port} on ${host} is already in use (another MQTT broker?). Set ${hint} to a free port, or 'off'.`
-        : `cannot listen for ${transport} on ${host}:${port}: ${code ?? "unknown error"}`,
-    );
+    super(transport, { tcp: "MQGATE_MQTT_PORT", tls: "MQGATE_TLS_PORT", ws: "MQGATE_WS_PORT" }[transport], host, port, code, " (another MQTT broker?)");
   }
 }
 

@@ -3,12 +3,10 @@ import { pino } from "pino";
 import { configuredBackends, createAuth } from "../core/auth/index.js";
 import { ConfigError, loadConfig } from "../core/config/index.js";
 import { createStore } from "../core/store/index.js";
-import { HttpListenError } from "../functions/local-http.js";
-import { ListenError } from "./listeners.js";
+import { PortListenError } from "../core/listen-error.js";
 import { createClusterParts } from "./cluster-setup.js";
 import { installHeapProbe } from "./heap-probe.js";
 import { attachLogging } from "./logging.js";
-import { MetricsListenError } from "./metrics-listener.js";
 import { startBroker } from "./server.js";
 import { VERSION } from "./version.js";
 
@@ -91,7 +89,7 @@ main().catch((err: unknown) => {
     process.stderr.write(`mqgate: invalid configuration\n${err.message}\n`);
     process.exit(2);
   }
-  if (err instanceof ListenError || err instanceof HttpListenError || err instanceof MetricsListenError) {
+  if (err instanceof PortListenError) {
     process.stderr.write(`mqgate: ${err.message}\n`);
     process.exit(1);
   }

@@ -2,19 +2,16 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import type { Registry } from "prom-client";
 import type { ListenerConfig } from "../core/config/types.js";
+import { PortListenError } from "../core/listen-error.js";
 import type { Broker } from "./broker.js";
 import { Readiness, type ReadinessOptions } from "./health.js";
 import type { BrokerMetrics } from "./metrics.js";
 
 /** The metrics port could not be bound; names the setting to change. */
-export class MetricsListenError extends Error {
+export class MetricsListenError extends PortListenError {
   override readonly name = "MetricsListenError";
   constructor(host: string, port: number, code: string | undefined) {
-    super(
-      code === "EADDRINUSE"
-        ? `metrics port ${port} on ${host} is already in use. Set MQGATE_METRICS_PORT to a free port, or 'off'.`
-        : `cannot listen for metrics on ${host}:${port}: ${code ?? "unknown error"}`,
-    );
+    super("metrics", "MQGATE_METRICS_PORT", host, port, code);
   }
 }
 

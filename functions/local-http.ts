@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
+import { PortListenError } from "../core/listen-error.js";
 import { findDashboardDir, serveDashboard } from "./dashboard-files.js";
 import { TooLargeError } from "./errors.js";
 import { problemResult } from "./http.js";
@@ -30,14 +31,10 @@ export interface HttpAdapter {
 }
 
 /** The HTTP port could not be bound; names the setting to change. */
-export class HttpListenError extends Error {
+export class HttpListenError extends PortListenError {
   override readonly name = "HttpListenError";
   constructor(host: string, port: number, code: string | undefined) {
-    super(
-      code === "EADDRINUSE"
-        ? `http port ${port} on ${host} is already in use. Set MQGATE_HTTP_PORT to a free port, or 'off'.`
-        : `cannot listen for http on ${host}:${port}: ${code ?? "unknown error"}`,
-    );
+    super("http", "MQGATE_HTTP_PORT", host, port, code);
   }
 }
 
