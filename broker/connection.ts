@@ -80,6 +80,12 @@ export class Connection implements SessionLink, PacketSink, HeldPacketSink, Keep
   private acks: DurableAcks | null = null;
   private suspended = false;
   /**
+   * The session was claimed from another node and waits for it (decision 044, `holdUntilSettled`): packets the
+   * client sends meanwhile are held like a suspended connection's. A flag of its own, so that a handler's `resume()`
+   * cannot end it.
+   */
+  private settling = false;
+  /**
    * The slot of the source address in `broker.addressLimits` (broker/address-limits.ts), given back when the stream
    * has closed (not when the connection closes: a flushing socket still counts); null without one or once given back.
    */
@@ -168,7 +174,7 @@ export class Connection implements SessionLink, PacketSink, HeldPacketSink, Keep
   onEnd(): void {
     const shared = this.reading.shared;
     if (shared !== null && shared.endAfterHeld(() => this.close("socket-closed"))) return;
-    if (this.suspended && this.state === ConnState.Connected) {
+    if ((this.suspended || this.settling) && this.state === ConnState.Connected) {
       // Packets decoded before the end wait for a handler's store answer (a QoS 2 root record, a SUBSCRIBE): the end
       // goes behind them, so a DISCONNECT among them is still handled and the will discarded [MQTT-3.14.4-3].
       (this.held ??= new HeldPackets()).holdEnd();
@@ -193,9 +199,9 @@ export class Connection implements SessionLink, PacketSink, HeldPacketSink, Keep
       handshake.answerAuth(packet as AuthPacket);
       return true;
     }
-    if (this.state === ConnState.Connecting || this.suspended) {
-      // Packets are handled strictly in arrival order: while CONNECT or a SUBSCRIBE waits for the store,
-      // later packets wait too. Reading is paused meanwhile (`updateReading`); what was already read is bounded.
+    if (this.state === ConnState.Connecting || this.suspended || this.settling) {
+      // Packets are handled strictly in arrival order: while CONNECT or a SUBSCRIBE waits for the store (or the
+      // session's move settles), later packets wait too. Reading is paused meanwhile (`updateReading`); what was already read is bounded.
       const limits = this.broker.config.limits;
       const beforeConnack = this.state === ConnState.Connecting;
       if ((this.held ??= new HeldPackets()).hold(packet, size, beforeConnack, limits)) return true;
@@ -309,7 +315,7 @@ export class Connection implements SessionLink, PacketSink, HeldPacketSink, Keep
       this.seen = ACTIVE;
       this.broker.keepalives.watch();
     }
-    this.replayPending();
+    if (!this.settling) this.replayPending();
     this.updateReading();
   }
 
@@ -340,7 +346,26 @@ export class Connection implements SessionLink, PacketSink, HeldPacketSink, Keep
   resume(): void {
     if (!this.suspended) return;
     this.suspended = false;
-    if (this.state !== ConnState.Closed) this.replayPending();
+    if (this.state !== ConnState.Closed && !this.settling) this.replayPending();
+    this.updateReading();
+  }
+
+  /**
+   * Until `settled`, what the client sends waits: its session may have been claimed from another node, which still
+   * passes on what it had (decision 031), and the client's new messages must not overtake, at a subscriber, the ones
+   * the old node routed before the move (decision 044). Called on every accepted CONNECT before `completeConnect`;
+   * the session lets go at once when there is nothing to wait for.
+   */
+  holdUntilSettled(): void {
+    this.settling = true;
+  }
+
+  /** SessionLink: the session's move settled; what the client sent meanwhile is handled now, in order. */
+  settled(): void {
+    if (!this.settling) return;
+    this.settling = false;
+    // Before CONNACK (nothing to wait for): `completeConnect` replays them.
+    if (this.state === ConnState.Connected && !this.suspended) this.replayPending();
     this.updateReading();
   }
 
@@ -351,7 +376,7 @@ export class Connection implements SessionLink, PacketSink, HeldPacketSink, Keep
 
   /** HeldPacketSink: the end of stream held behind packets is next. Suspended again: it waits behind the new wait. */
   onHeldEnd(): boolean {
-    if (this.suspended) return false;
+    if (this.suspended || this.settling) return false;
     this.close("socket-closed");
     return true;
   }
@@ -363,7 +388,7 @@ export class Connection implements SessionLink, PacketSink, HeldPacketSink, Keep
    */
   private updateReading(): void {
     if (this.state === ConnState.Closed) return;
-    this.reading.hold(this.state === ConnState.Connecting || this.suspended);
+    this.reading.hold(this.state === ConnState.Connecting || this.suspended || this.settling);
   }
 
   /**

@@ -126,6 +126,9 @@ export class SessionLifecycle {
     // Take-over across nodes [MQTT-3.1.4-2]: the node that held the client closes its connection, the node that
     // kept the session offline drops its copy (decision 017); the claim succeeded, so this client's identity owns
     // the session. What those nodes pass on goes first: the held deliveries wait for their replies (decision 031).
+    // The client's packets wait with them (decision 044): held from here on, so that a release at any point (here,
+    // or when the replies came) lets them go.
+    conn.holdUntilSettled();
     if (!claims.settles(session, claim, discard)) session.releaseDeliveries();
     conn.completeConnect();
     this.parts.events.emit("client.connected", session, conn, sessionPresent);

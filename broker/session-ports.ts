@@ -23,6 +23,8 @@ export interface SessionLink {
   readonly unsentBytes: number;
   /** A newer claim owns the session (a store write came back fenced): closes the connection as taken over. */
   takenOver(): void;
+  /** The session's move settled (decision 044): the packets the client sent while it did are handled now. */
+  settled(): void;
 }
 
 /**

@@ -306,11 +306,15 @@ export class Session extends SessionClaimState implements ResultTarget<Outgoing 
     this.hold ??= new DeliveryHold(this, this.host);
   }
 
-  /** Ends holding and delivers what was held, in order (DeliveryHold.release). */
+  /**
+   * Ends holding and delivers what was held, in order (DeliveryHold.release); then what the client itself sent
+   * meanwhile is handled (a move settled: decision 044), behind those deliveries.
+   */
   releaseDeliveries(): void {
     const hold = this.hold;
     this.hold = null;
     hold?.release();
+    this.attached?.settled();
   }
 
   /**

@@ -132,6 +132,17 @@ describe("simulation", () => {
     expect(r.violations, summary(r)).toEqual([]);
   });
 
+  // Decision 044, seeds 373 and 424: a publisher moved between two live nodes; its last message on the old node was
+  // forwarded to the subscriber's node (424: the new node itself) in the old node's FIFO group, which was read late,
+  // and its first message on the new node went straight to the subscriber ahead of it. The new node now handles what
+  // the client sends only once the old node replied to the take-over kick, behind what it routed before.
+  it("keeps per-publisher order when the publisher moves between live nodes (CI faults, seeds 373 and 424)", { timeout: 60_000 }, async () => {
+    for (const seed of [373, 424]) {
+      const r = await runSimulation({ seed, faults: FOUND_WITH_1204E });
+      expect(r.violations, summary(r)).toEqual([]);
+    }
+  });
+
   // Decision 040: a node died as the store answered its claim of pub2's session (crashInClaim), before its take-over
   // kick reached the node that still held pub2's old connection; the next claim named only the dead node, so that
   // node served pub2 beside the new holder for 14 s (seed 21). Order (decision 038's window) is left with this kind.

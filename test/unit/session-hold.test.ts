@@ -54,6 +54,7 @@ function fakeLink(): { link: SessionLink; sent: string[]; trail: string[] } {
     saturated: () => false,
     unsentBytes: 0,
     takenOver: () => {},
+    settled: () => void trail.push("settled"),
   };
   return { link, sent, trail };
 }
@@ -164,7 +165,7 @@ describe("Session hold: ahead and leftOut", () => {
     expect(sent).toEqual(["a", "b", "c"]);
   });
 
-  it("delivers each publisher's held messages on one topic in publish order (decision 044)", () => {
+  it("delivers each publisher's held messages on one topic in publish order, then lets the client's own packets go (decision 044)", () => {
     const { session, trail } = holdingSession();
     const A = orderTag("pubA");
     const keyed = (topic: string, n: number): Message => ({ topic, payload: Buffer.from(String(n)), qos: 0, retain: false, order: orderKey(A, 8, n) });
@@ -172,6 +173,12 @@ describe("Session hold: ahead and leftOut", () => {
     for (const [topic, n] of [["t", 3], ["t", 4], ["u", 1], ["t", 2]] as const) session.deliver(keyed(topic, n), 0, false);
     expect(trail).toEqual([]);
     session.releaseDeliveries();
-    expect(trail).toEqual(["t 2", "t 3", "u 1", "t 4"]);
+    expect(trail).toEqual(["t 2", "t 3", "u 1", "t 4", "settled"]);
+  });
+
+  it("tells the link its move settled also when nothing was held", () => {
+    const { session, trail } = holdingSession();
+    session.releaseDeliveries();
+    expect(trail).toEqual(["settled"]);
   });
 });
