@@ -353,8 +353,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
    * A kick from another node or the REST gateway. A take-over kick only closes a connection of an older claim;
    * `sessionEnded`: the take-over was a Clean Start.
    */
-  kickLocal(clientId: string, reason: "takeover" | "kicked", epoch: number | null, discardSession: boolean, claimedBy: string | null = null, sessionEnded = false): void {
-    this.custody.kicked(clientId, reason, epoch, discardSession, claimedBy, sessionEnded);
+  kickLocal(clientId: string, reason: "takeover" | "kicked", epoch: number | null, discardSession: boolean, claimedBy: string | null = null, sessionEnded = false): [number, string][] {
+    return this.custody.kicked(clientId, reason, epoch, discardSession, claimedBy, sessionEnded);
   }
 
   /** Subscriptions changed through the REST gateway (Subscriptions.applyRemote). */

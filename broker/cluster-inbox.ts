@@ -45,7 +45,8 @@ export interface InboxHost<S extends HeldSession> {
   lastMovedCopyDropped(): number;
   routeLocal(msg: Message, only: ReadonlySet<string> | null, orStored: boolean, shared: "skip"): number;
   publishExternal(msg: Message): Promise<number>;
-  kickLocal(clientId: string, reason: "takeover" | "kicked", epoch: number | null, discardSession: boolean, claimedBy: string | null, sessionEnded: boolean): void;
+  /** Returns the unacknowledged QoS 1 publishes of a connection a take-over closed (decision 045). */
+  kickLocal(clientId: string, reason: "takeover" | "kicked", epoch: number | null, discardSession: boolean, claimedBy: string | null, sessionEnded: boolean): [number, string][];
   applyRemoteSubscriptions(clientId: string, add: Record<string, QoS>, remove: string[], deliverRetained: boolean): void;
   onDeliveryDenied(session: S, msg: Message): void;
 }
@@ -60,8 +61,8 @@ export interface InboxLinks {
   /** Order across a move (broker/move-settle.ts, decision 031). */
   readonly settler: {
     ahead(origin: string, fn: () => void, holding?: readonly string[]): void;
-    kicked(node: string, clientId: string, epoch: number): void;
-    replied(clientId: string, node: string, epoch: number): void;
+    kicked(node: string, clientId: string, epoch: number, unacked: [number, string][]): void;
+    replied(clientId: string, node: string, epoch: number, unacked?: readonly (readonly [number, string])[]): void;
   };
   /** The sessions that moved here from a node lately (broker/adoption.ts). */
   readonly adopter: { cameFrom(node: string): ReadonlySet<string> };
@@ -179,13 +180,14 @@ export class NodeInbox<S extends HeldSession> implements ResultTarget<Reroute> {
           this.host.journal.withDedupId(`${m.id}#${i}`, () => this.host.publishExternal(fromWireMessage(w)));
         });
         return;
-      case "kick":
+      case "kick": {
         if (deadNode !== null) return;
-        this.host.kickLocal(m.clientId, m.reason, m.epoch ?? null, m.discardSession, m.node ?? null, m.sessionEnded === true);
-        if (m.reason === "takeover" && m.node !== undefined && m.node !== this.links.nodeId) this.links.settler.kicked(m.node, m.clientId, m.epoch ?? 0);
+        const unacked = this.host.kickLocal(m.clientId, m.reason, m.epoch ?? null, m.discardSession, m.node ?? null, m.sessionEnded === true);
+        if (m.reason === "takeover" && m.node !== undefined && m.node !== this.links.nodeId) this.links.settler.kicked(m.node, m.clientId, m.epoch ?? 0, unacked);
         return;
+      }
       case "moved":
-        if (deadNode === null) this.links.settler.replied(m.clientId, m.origin, m.epoch);
+        if (deadNode === null) this.links.settler.replied(m.clientId, m.origin, m.epoch, m.unacked);
         return;
       case "subscriptions":
         if (deadNode === null) this.host.applyRemoteSubscriptions(m.clientId, m.add, m.remove, m.deliverRetained);

@@ -1,6 +1,6 @@
 import type { QoS } from "mqtt-packet";
 import { NodeUnreachable } from "../core/communicator/errors.js";
-import type { Communicator, NodeMessage } from "../core/communicator/types.js";
+import { MAX_UNACKED, type Communicator, type NodeMessage } from "../core/communicator/types.js";
 import type { NodeRecord } from "../core/store/types.js";
 import { Adopter } from "./adoption.js";
 import type { Broker, RemoteRoutes } from "./broker.js";
@@ -63,7 +63,15 @@ export class Cluster {
       nodeId,
       journal: broker.journal,
       session: (clientId) => broker.sessions.get(clientId),
-      reply: (node, clientId, epoch) => this.forwarder.sendControl(node, { type: "moved", id: this.newMessageId(), origin: nodeId, clientId, epoch }),
+      reply: (node, clientId, epoch, unacked) =>
+        this.forwarder.sendControl(node, {
+          type: "moved",
+          id: this.newMessageId(),
+          origin: nodeId,
+          clientId,
+          epoch,
+          ...(unacked.length === 0 ? {} : { unacked: unacked.slice(0, MAX_UNACKED) }),
+        }),
       kick: (node, clientId, epoch, sessionEnded) => this.takeover(node, clientId, epoch, sessionEnded),
       kickAgain: (node, clientId, epoch, sessionEnded) => this.takeover(node, clientId, epoch, sessionEnded, true),
     });

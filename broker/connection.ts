@@ -474,14 +474,23 @@ export class Connection implements SessionLink, PacketSink, HeldPacketSink, Keep
    * Acknowledges an inbound packet once what it caused is durable. `wroteSince` is the journal's write count
    * before the packet was handled: when nothing was written and nothing waits, the ack goes out at once.
    */
-  ackWhenDurable(type: AckType, packetId: number, wroteSince: number, bytes = 0, reasonCode = 0): void {
+  ackWhenDurable(type: AckType, packetId: number, wroteSince: number, bytes = 0, reasonCode = 0, order: number | string = 0): void {
     const journal = this.broker.journal;
     const wrote = journal.writes !== wroteSince;
     if (!wrote && (this.acks === null || this.acks.isEmpty)) {
       this.writeAck(type, packetId, reasonCode);
       return;
     }
-    (this.acks ??= new DurableAcks(this, journal, this.reading)).hold(type, packetId, reasonCode, wrote, bytes);
+    (this.acks ??= new DurableAcks(this, journal, this.reading)).hold(type, packetId, reasonCode, wrote, bytes, order);
+  }
+
+  /**
+   * The QoS 1 publishes the client may send again, with their order keys (DurableAcks.resendable): read when the
+   * session is taken over by another node, which gives the client's re-sends these keys (decision 045).
+   */
+  resendablePublishes(): [number, string][] {
+    const session = this.served;
+    return this.acks === null || session === null ? [] : this.acks.resendable(session.orderPrefix, Date.now());
   }
 
   /**

@@ -133,20 +133,25 @@ export class SessionCustody {
     this.host.dropSession(session);
   }
 
-  /** Broker.kickLocal: a kick from another node or the REST gateway (see there). */
-  kicked(clientId: string, reason: "takeover" | "kicked", epoch: number | null, discardSession: boolean, claimedBy: string | null, sessionEnded: boolean): void {
+  /**
+   * Broker.kickLocal: a kick from another node or the REST gateway (see there). Returns the QoS 1 publishes of the
+   * connection a take-over closed that were not acknowledged yet (Connection.unackedPublishes, decision 045).
+   */
+  kicked(clientId: string, reason: "takeover" | "kicked", epoch: number | null, discardSession: boolean, claimedBy: string | null, sessionEnded: boolean): [number, string][] {
     const session = this.host.sessions.get(clientId);
-    if (session === undefined) return;
+    if (session === undefined) return [];
     const older = epoch === null || session.epoch < epoch;
     // Claimed on another node: a will waiting out its delay here is not published (the client is back in time),
     // unless that claim was a Clean Start: the old session ended, and the will goes at once [MQTT-3.1.2-8].
     if (older && reason === "takeover") this.host.delayedWills.reconnected(clientId, sessionEnded);
     const conn = session.link as Connection | null;
+    // Read before the close: the client sends these again to the claiming node, which gives them their keys back.
+    const unacked = conn !== null && older && reason === "takeover" && !sessionEnded ? conn.resendablePublishes() : [];
     if (conn !== null && older) conn.close(reason);
-    if (session.claimant !== null || !(epoch === null || session.epoch <= epoch)) return;
+    if (session.claimant !== null || !(epoch === null || session.epoch <= epoch)) return unacked;
     if (discardSession) {
       this.host.dropSession(session);
-      return;
+      return unacked;
     }
     // Claimed by another node (take-over): it holds the session now (decision 017). Nodes whose route tables do
     // not show the move yet still send here: forward to the new holder for a while, then forget the copy.
@@ -155,6 +160,7 @@ export class SessionCustody {
         if (session.link === null) this.host.dropSession(session);
       } else this.keepForwarding(session, claimedBy);
     }
+    return unacked;
   }
 
   /**

@@ -2,6 +2,7 @@ import type { Journal } from "./journal.js";
 import type { Session } from "./session.js";
 import { SilentHolders } from "./silent-holders.js";
 import { claimHolders, type ClaimResult, type NodeRecord } from "../core/store/types.js";
+import { MAX_UNACKED } from "../core/communicator/types.js";
 
 /**
  * Order across a move (decision 031). A session claimed here from other nodes (its old holder, its custodian)
@@ -52,8 +53,11 @@ export interface MovePort {
   readonly nodeId: string;
   readonly journal: Journal;
   session(clientId: string): Session | undefined;
-  /** Sends `moved` to `node`, behind this node's forwards to it. */
-  reply(node: string, clientId: string, epoch: number): void;
+  /**
+   * Sends `moved` to `node`, behind this node's forwards to it, with the client's QoS 1 publishes its connection here
+   * had not acknowledged (decision 045).
+   */
+  reply(node: string, clientId: string, epoch: number, unacked: [number, string][]): void;
   /** Sends a take-over kick for the claim under `epoch` to `node` (Cluster.takeover). */
   kick(node: string, clientId: string, epoch: number, sessionEnded: boolean): void;
   /** Sends that kick again, in the client's FIFO group at `node` instead of this node's (broker/silent-holders.ts). */
@@ -124,9 +128,10 @@ export class MoveSettler {
    * `node` claimed `clientId`'s session under `epoch` and kicked this node: reply once what reached this node for
    * the session before the kick was passed on. Deliveries made before it may still wait for their store answers
    * (refused as fenced, or `owned`, then forwarded to `node`), so what reaches the session's forwarding copy
-   * meanwhile is held behind them (a few store round trips), then forwarded, and the reply follows.
+   * meanwhile is held behind them (a few store round trips), then forwarded, and the reply follows. It lists the
+   * QoS 1 publishes the kick's close left unacknowledged (`unacked`): the client re-sends them to `node`.
    */
-  kicked(node: string, clientId: string, epoch: number): void {
+  kicked(node: string, clientId: string, epoch: number, unacked: [number, string][] = []): void {
     const session = this.port.session(clientId);
     const holding = session !== undefined && session.owner === node && session.claimant === null;
     if (holding) session.holdDeliveries();
@@ -135,7 +140,7 @@ export class MoveSettler {
       // straight away (no store write), in this tick's batch of forwards, and the reply is sent with that batch, last
       // (Forwarder.flush appends a node's control messages to its deliveries): so it follows them.
       if (holding && session.claimant === null) session.releaseDeliveries();
-      this.port.reply(node, clientId, epoch);
+      this.port.reply(node, clientId, epoch, unacked);
     });
   }
 
@@ -153,14 +158,19 @@ export class MoveSettler {
     this.settling.set(session.clientId, { session, epoch, claimEpoch: epoch, nodes: new Set(nodes), earlier, sessionEnded, since: Date.now(), timer });
   }
 
-  /** `node` replied for the claim under `epoch` (or cannot: its queue is gone). */
-  replied(clientId: string, node: string, epoch: number): void {
+  /**
+   * `node` replied for the claim under `epoch` (or cannot: its queue is gone), listing the client's QoS 1 publishes
+   * it had not acknowledged (`unacked`): the client's re-sends of them keep their order keys (decision 045; the
+   * client's packets are read once the wait ends, decision 044). Not after a Clean Start: nothing is re-sent.
+   */
+  replied(clientId: string, node: string, epoch: number, unacked?: readonly (readonly [number, string])[]): void {
     const s = this.settling.get(clientId);
     if (s === undefined || s.epoch !== epoch) {
       this.silent.replied(clientId, node, epoch); // after the wait ended
       return;
     }
     if (!s.nodes.delete(node)) return;
+    if (unacked !== undefined && unacked.length > 0 && !s.sessionEnded) s.session.expectResends(unacked, MAX_UNACKED);
     if (s.nodes.size === 0) this.release(clientId, epoch);
   }
 

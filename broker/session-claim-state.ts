@@ -1,4 +1,4 @@
-import { orderKeyAt, orderKeyPrefix, orderTag } from "../core/order-key.js";
+import { compareOrder, isOrderKey, orderKeyAt, orderKeyPrefix, orderTag } from "../core/order-key.js";
 import type { SessionRecord } from "../core/store/types.js";
 import type { SessionClaimant } from "./session-ports.js";
 
@@ -23,6 +23,12 @@ export class SessionClaimState {
   private prefixEpoch = 0;
   /** QoS 1/2 publishes received from this client (the `n` of its order keys). */
   private published = 0;
+  /**
+   * The order keys of the QoS 1 publishes the client's previous node had not acknowledged when this claim took the
+   * session from it, by packet id (decision 045): the client sends them again, and each keeps its first copy's key.
+   * Null when there are none, and from the client's first new publish on.
+   */
+  private resent: Map<number, string> | null = null;
   /** The connection currently claiming this session (CONNECT in progress), or null. */
   private claimingConn: SessionClaimant | null = null;
   /** Whether the session ends with its connection (clean session, or an MQTT 5 Session Expiry Interval of 0). */
@@ -169,5 +175,44 @@ export class SessionClaimState {
    */
   countPublish(): number {
     return ++this.published;
+  }
+
+  /** The `n` of the last publish counted (`countPublish`). */
+  get publishCount(): number {
+    return this.published;
+  }
+
+  /**
+   * The old node's reply to this claim's take-over kick listed the client's QoS 1 publishes it had not acknowledged
+   * (packet id, order key): their re-sends here keep those keys (`resentKey`), so each stays in its place among the
+   * client's messages wherever its first copy went (decision 045). Only keys of this client under an older claim
+   * are kept, at most `max`.
+   */
+  expectResends(unacked: readonly (readonly [number, string])[], max: number): void {
+    const tag = `${orderTag(this.clientId)}.`;
+    const current = orderKeyAt(this.orderPrefix, 0);
+    let kept: Map<number, string> | null = null;
+    for (const [packetId, key] of unacked) {
+      if (!isOrderKey(key) || !key.startsWith(tag) || compareOrder(key, current) >= 0) continue;
+      (kept ??= new Map()).set(packetId, key);
+      if (kept.size >= max) break;
+    }
+    this.resent = kept;
+  }
+
+  /**
+   * The order key a QoS 1 publish keeps (`expectResends`): a re-send (`dup`) of one the old node had not
+   * acknowledged. A new publish ends the re-sends [MQTT-4.4.0-1]: the client re-sends before it sends anything new.
+   */
+  resentKey(packetId: number, dup: boolean): string | undefined {
+    const resent = this.resent;
+    if (resent === null) return undefined;
+    if (!dup) {
+      this.resent = null;
+      return undefined;
+    }
+    const key = resent.get(packetId);
+    if (key !== undefined) resent.delete(packetId);
+    return key;
   }
 }

@@ -80,8 +80,12 @@ export function handlePublish(conn: Connection, packet: Publish5Packet): void {
   // The acknowledgement waits until every store write this message caused is durable.
   const mark = broker.journal.writes;
   if (qos === 1) {
-    const allowed = broker.publisher.fromClient(conn, topic, payload, 1, packet.retain, props);
-    conn.ackWhenDurable(AckType.Puback, packetId, mark, payload.length, allowed || v5 === null ? 0 : 0x87);
+    // A re-send of one its previous node had not acknowledged keeps that copy's order key (decision 045).
+    const session = conn.session;
+    const kept = session === null ? undefined : session.resentKey(packetId, packet.dup);
+    const allowed = broker.publisher.fromClient(conn, topic, payload, 1, packet.retain, props, kept);
+    const order = kept ?? session?.publishCount ?? 0;
+    conn.ackWhenDurable(AckType.Puback, packetId, mark, payload.length, allowed || v5 === null ? 0 : 0x87, order);
     return;
   }
   if (v5 !== null && conn.session?.hasInboundQos2(packetId) !== true && (topic.startsWith("$SYS") || !(conn.policy?.canPublish(topic) ?? false))) {

@@ -1,7 +1,7 @@
 import * as z from "zod";
 import { isOrderKey } from "../order-key.js";
 import { MAX_SUB_IDS, MAX_SUBSCRIPTION_ID } from "../subscription-word.js";
-import type { NodeMessage } from "./types.js";
+import { MAX_UNACKED, type NodeMessage } from "./types.js";
 
 /**
  * The node-queue message schema: what a receiver accepts from its queue. Bodies are JSON text (SQS bodies are
@@ -82,6 +82,10 @@ export const nodeMessageSchema = z.discriminatedUnion("type", [
     origin: z.string().min(1),
     clientId,
     epoch: z.int().nonnegative(),
+    unacked: z
+      .array(z.tuple([z.int().min(1).max(0xffff), z.string().refine(isOrderKey, "not an order key")]))
+      .max(MAX_UNACKED)
+      .optional(),
   }),
   z.object({
     type: z.literal("subscriptions"),

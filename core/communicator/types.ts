@@ -1,6 +1,9 @@
 import type { QoS } from "mqtt-packet";
 import type { WireProperties } from "../message-properties.js";
 
+/** The most unacknowledged publishes a `moved` reply lists (the broker stops reading a client at 1,024 pending acks). */
+export const MAX_UNACKED = 1024;
+
 /**
  * The Communicator carries work to the broker node that owns a session: from other nodes (cross-node routing,
  * take-over) and from the REST gateway (publish, kick, subscribe on behalf). In-process (single node, the
@@ -108,7 +111,19 @@ export type NodeMessage =
    * once everything that reached it for the session before the kick was passed on (sent before this message), so
    * the new holder releases the deliveries it held meanwhile behind those.
    */
-  | { type: "moved"; id: string; origin: string; clientId: string; epoch: number }
+  | {
+      type: "moved";
+      id: string;
+      origin: string;
+      clientId: string;
+      epoch: number;
+      /**
+       * The client's QoS 1 publishes the old holder had not acknowledged when the kick closed its connection, oldest
+       * first, as [packet id, order key] (decision 045): their re-sends on the new holder keep these keys. At most
+       * MAX_UNACKED; absent when none, and from nodes that predate it.
+       */
+      unacked?: [number, string][];
+    }
   /** Subscriptions of a session changed elsewhere (REST or another node): update the in-memory trie. */
   | { type: "subscriptions"; id: string; clientId: string; add: Record<string, QoS>; remove: string[]; deliverRetained: boolean }
   /**
