@@ -23,6 +23,9 @@ export interface SessionLink {
   readonly unsentBytes: number;
   /** A newer claim owns the session (a store write came back fenced): closes the connection as taken over. */
   takenOver(): void;
+  readonly isClosed: boolean;
+  /** The broker closes the attached connection through its session: a newer CONNECT here (take-over), a kick. */
+  close(reason: CloseReason): void;
 }
 
 /**

@@ -54,6 +54,8 @@ function fakeLink(): { link: SessionLink; sent: string[]; trail: string[] } {
     saturated: () => false,
     unsentBytes: 0,
     takenOver: () => {},
+    isClosed: false,
+    close: () => {},
   };
   return { link, sent, trail };
 }
