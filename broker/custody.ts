@@ -1,7 +1,6 @@
 import type { MqgateConfig } from "../core/config/types.js";
 import type { SessionRecord, SessionSnapshot, Store } from "../core/store/types.js";
 import type { SubscriptionWord } from "../core/subscription-word.js";
-import type { Connection } from "./connection.js";
 import type { DelayedWills } from "./delayed-wills.js";
 import type { Session } from "./session.js";
 
@@ -135,7 +134,7 @@ export class SessionCustody {
 
   /**
    * Broker.kickLocal: a kick from another node or the REST gateway (see there). Returns the QoS 1 publishes of the
-   * connection a take-over closed that were not acknowledged yet (Connection.unackedPublishes, decision 045).
+   * connection a take-over closed that it may send again (Connection.resendablePublishes, decision 045).
    */
   kicked(clientId: string, reason: "takeover" | "kicked", epoch: number | null, discardSession: boolean, claimedBy: string | null, sessionEnded: boolean): [number, string][] {
     const session = this.host.sessions.get(clientId);
@@ -144,7 +143,7 @@ export class SessionCustody {
     // Claimed on another node: a will waiting out its delay here is not published (the client is back in time),
     // unless that claim was a Clean Start: the old session ended, and the will goes at once [MQTT-3.1.2-8].
     if (older && reason === "takeover") this.host.delayedWills.reconnected(clientId, sessionEnded);
-    const conn = session.link as Connection | null;
+    const conn = session.link;
     // Read before the close: the client sends these again to the claiming node, which gives them their keys back.
     const unacked = conn !== null && older && reason === "takeover" && !sessionEnded ? conn.resendablePublishes() : [];
     if (conn !== null && older) conn.close(reason);

@@ -1,6 +1,7 @@
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { AuthStats } from "../core/auth/types.js";
 import type { Broker } from "./broker.js";
+import { labeledCounter } from "./metrics-labeled.js";
 import type { CloseReason, DropReason } from "./types.js";
 
 // The Prometheus collectors that read the broker core (BrokerStats, its sessions, the retained set, the journal)
@@ -87,28 +88,16 @@ export function observeBroker(registry: Registry, broker: Broker): void {
       this.inc({ reason: "max-connections" }, Math.max(0, stats.connectionsRefused - withCode - atAccept));
     },
   });
-  new Counter({
-    name: "mqgate_sessions_refused_total",
-    help: "CONNECTs refused over their session: identity (another identity owns it, 0x05), client-id (auth.clientIdPattern, 0x05), session-limit (limits.maxSessions, 0x03)",
-    labelNames: ["reason"],
-    registers,
-    collect() {
-      this.reset();
-      for (const [reason, n] of Object.entries(stats.sessionsRefused)) this.inc({ reason }, n);
-    },
-  });
+  labeledCounter(
+    registry,
+    "mqgate_sessions_refused_total",
+    "CONNECTs refused over their session: identity (another identity owns it, 0x05), client-id (auth.clientIdPattern, 0x05), session-limit (limits.maxSessions, 0x03)",
+    "reason",
+    () => stats.sessionsRefused,
+  );
   counter("mqgate_sessions_expired_total", "Offline sessions this node deleted after limits.sessionExpirySeconds", () => stats.sessionsExpired);
   counter("mqgate_retained_expired_total", "Expired retained messages (MQTT 5 Message Expiry Interval) this node's sweep deleted", () => stats.retainedExpired);
-  new Counter({
-    name: "mqgate_disconnections_total",
-    help: "Client connections closed, by reason (client-disconnect, keepalive-timeout, takeover, server-shutdown, ...)",
-    labelNames: ["reason"],
-    registers,
-    collect() {
-      this.reset();
-      for (const [reason, n] of Object.entries(closedBy)) this.inc({ reason }, n);
-    },
-  });
+  labeledCounter(registry, "mqgate_disconnections_total", "Client connections closed, by reason (client-disconnect, keepalive-timeout, takeover, server-shutdown, ...)", "reason", () => closedBy);
   new Gauge({
     name: "mqgate_sessions",
     help: "Sessions held by this broker, by state: connected, or offline (persistent sessions without a connection)",
@@ -150,16 +139,7 @@ export function observeBroker(registry: Registry, broker: Broker): void {
       for (const reason of DROP_REASONS) this.inc({ reason }, stats.dropped[reason]);
     },
   });
-  new Counter({
-    name: "mqgate_limit_hits_total",
-    help: "Connections closed because the client went over a per-client bound, by limit (docs/security.md)",
-    labelNames: ["limit"],
-    registers,
-    collect() {
-      this.reset();
-      for (const [limit, n] of Object.entries(stats.limitHits)) this.inc({ limit }, n);
-    },
-  });
+  labeledCounter(registry, "mqgate_limit_hits_total", "Connections closed because the client went over a per-client bound, by limit (docs/security.md)", "limit", () => stats.limitHits);
   counter("mqgate_deliveries_denied_total", "Deliveries withheld because the subscriber may not read the topic (exact authorization)", () => stats.deliveriesDenied);
   observeAuth(registry, broker);
   counter("mqgate_received_bytes_total", "Bytes read from client connections (MQTT packets)", () => stats.bytesReceived);

@@ -1,6 +1,7 @@
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { EventBufferStats } from "./event-buffer.js";
 import type { Readiness } from "./health.js";
+import { labeledCounter } from "./metrics-labeled.js";
 
 // The Prometheus collectors of the parts around the broker core, read at scrape time: a cluster node's lease and
 // wills, the events buffer, readiness (broker/metrics.ts registers them).
@@ -46,16 +47,7 @@ export function observeEvents(registry: Registry, buffer: EventBufferStats): voi
       this.set(buffer.bytes);
     },
   });
-  new Counter({
-    name: "mqgate_events_dropped_total",
-    help: "Events never sent to the events queue, by reason: buffer-full, invalid, too-large, shutdown",
-    labelNames: ["reason"],
-    registers,
-    collect() {
-      this.reset();
-      for (const [reason, n] of Object.entries(buffer.dropped)) this.inc({ reason }, n);
-    },
-  });
+  labeledCounter(registry, "mqgate_events_dropped_total", "Events never sent to the events queue, by reason: buffer-full, invalid, too-large, shutdown", "reason", () => buffer.dropped);
 }
 
 /** Registers the readiness gauges. Once per registry. */

@@ -47,7 +47,7 @@ export class SessionLifecycle {
       this.refuseClaim(conn, new ClaimRefused("identity", clientId));
       return;
     }
-    if (existing?.link) (existing.link as Connection).close("takeover");
+    if (existing?.link) existing.link.close("takeover");
     let session = registry.sessions.get(clientId);
     // A clean CONNECT starts from nothing, but a session whose owner this node does not know yet stays until the
     // store agrees (its claim refuses another identity without touching the session).

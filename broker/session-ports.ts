@@ -25,6 +25,11 @@ export interface SessionLink {
   takenOver(): void;
   /** The session's move settled (decision 044): the packets the client sent while it did are handled now. */
   settled(): void;
+  readonly isClosed: boolean;
+  /** The broker closes the attached connection through its session: a newer CONNECT here (take-over), a kick. */
+  close(reason: CloseReason): void;
+  /** The QoS 1 publishes the client may send again elsewhere, with their order keys (decision 045). */
+  resendablePublishes(): [number, string][];
 }
 
 /**

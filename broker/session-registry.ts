@@ -1,8 +1,7 @@
 import type { SessionRecord, SessionSnapshot } from "../core/store/types.js";
 import type { SubscriptionWord } from "../core/subscription-word.js";
-import type { Connection } from "./connection.js";
 import { Session } from "./session.js";
-import type { SessionHost, SessionLimits } from "./session-ports.js";
+import type { SessionClaimant, SessionHost, SessionLimits, SessionLink } from "./session-ports.js";
 import type { SubscriptionIndex } from "./subscription-index.js";
 
 /**
@@ -74,7 +73,7 @@ export class SessionRegistry {
     session.discardHeld();
     if (this.byId.get(session.clientId) === session) this.byId.delete(session.clientId);
     // A CONNECT still claiming this session object loses it: the newer CONNECT has replaced it.
-    const claimant = session.claimant as Connection | null;
+    const claimant = session.claimant;
     session.endClaim();
     if (claimant !== null && !claimant.isClosed) claimant.close("takeover");
   }
@@ -87,9 +86,9 @@ export class SessionRegistry {
   }
 
   /** The connection of `clientId` here, attached or still connecting; null if it has none. */
-  connectionOf(clientId: string): Connection | null {
+  connectionOf(clientId: string): SessionLink | SessionClaimant | null {
     const session = this.byId.get(clientId);
-    return (session?.link ?? session?.claimant ?? null) as Connection | null;
+    return session?.link ?? session?.claimant ?? null;
   }
 
   /** Sessions with a connection here, and offline ones; sessions another cluster node holds are its to count. */

@@ -1,4 +1,5 @@
 import { Counter, type Registry } from "prom-client";
+import { labeledCounter } from "../metrics-labeled.js";
 import type { LinkCounters } from "./types.js";
 
 /** The node links' series (mqgate_link_*), read from their counters at scrape time. */
@@ -7,26 +8,20 @@ export function registerLinkMetrics(registry: Registry, counters: LinkCounters):
   const counter = (name: string, help: string, get: () => number): void => {
     new Counter({ name, help, registers, collect() { this.reset(); this.inc(get()); } });
   };
-  new Counter({
-    name: "mqgate_link_rejected_total",
-    help: "Inbound node link connections cut or refused, by reason: handshake-limit, handshake-timeout, bad-auth, oversize, malformed",
-    labelNames: ["reason"],
-    registers,
-    collect() {
-      this.reset();
-      for (const [reason, n] of Object.entries(counters.rejectedBy)) this.inc({ reason }, n);
-    },
-  });
-  new Counter({
-    name: "mqgate_link_fallback_total",
-    help: "Forward batches sent by the node queue (SQS) instead of a link, by reason: down, saturated, ack-timeout, nack, cut, too-large",
-    labelNames: ["reason"],
-    registers,
-    collect() {
-      this.reset();
-      for (const [reason, n] of Object.entries(counters.fallbackBy)) this.inc({ reason }, n);
-    },
-  });
+  labeledCounter(
+    registry,
+    "mqgate_link_rejected_total",
+    "Inbound node link connections cut or refused, by reason: handshake-limit, handshake-timeout, bad-auth, oversize, malformed",
+    "reason",
+    () => counters.rejectedBy,
+  );
+  labeledCounter(
+    registry,
+    "mqgate_link_fallback_total",
+    "Forward batches sent by the node queue (SQS) instead of a link, by reason: down, saturated, ack-timeout, nack, cut, too-large",
+    "reason",
+    () => counters.fallbackBy,
+  );
   counter("mqgate_link_accepted_total", "Inbound node links authenticated", () => counters.acceptedLinks);
   counter("mqgate_link_batches_sent_total", "Forward batches sent over node links", () => counters.sentBatches);
   counter("mqgate_link_batches_acked_total", "Forward batches acknowledged by the receiving node", () => counters.ackedBatches);

@@ -55,6 +55,9 @@ function fakeLink(): { link: SessionLink; sent: string[]; trail: string[] } {
     unsentBytes: 0,
     takenOver: () => {},
     settled: () => void trail.push("settled"),
+    isClosed: false,
+    close: () => {},
+    resendablePublishes: () => [],
   };
   return { link, sent, trail };
 }
