@@ -130,4 +130,28 @@ describe("decision 038's window (checker rule)", () => {
     writes.set("sub p:1", [{ node: "n2", at: 9_100 }]);
     expect(lateDrain(v, trail, pause, LIMITS, writes)).toBeNull();
   });
+  it("excuses a drained copy held a second time by another node's crash on its way, within that node's bound", () => {
+    // Seed 366: n1 crashed at 900; p:1 waited in its queue and n2 drained it at 38,000 (beyond n1's bound, 46,900,
+    // only because of what followed), passed it on to n5's queue at 38,010; n5 had crashed at 37,990 and its
+    // queue was drained at 68,000; sub got p:1 at 68,020, after p:2 (through n5, at 30,000).
+    drained(38_000);
+    at(38_010, () => trail.sent(queue("n5"), body("p:1")));
+    at(68_000, () => trail.received(queue("n5"), "n3", 1, body("p:1")));
+    const two: Stop[] = [...crash, { node: "n5", kind: "crash", from: 37_990, to: Infinity }];
+    expect(lateDrain(violation(68_020, 30_000, "n5"), trail, two, LIMITS)).toContain("held again by n5's crash");
+    // Not when n5 never stopped (its queue held it for no reason the design allows).
+    expect(lateDrain(violation(68_020, 30_000, "n5"), trail, crash, LIMITS)).toBeNull();
+    // Not later than n5's bound, nor more than a heartbeat after the receive from n5's queue.
+    const bound = 37_990 + 7_000 + 30_000 + 7_000 + 2_000;
+    at(bound - 10, () => trail.received(queue("n5"), "n3", 2, body("p:1")));
+    expect(lateDrain(violation(bound + 1, 30_000, "n5"), trail, two, LIMITS)).toBeNull();
+    expect(lateDrain(violation(69_100, 30_000, "n5"), trail, two, LIMITS)).toBeNull();
+    // Not a copy sent to n5 before n1's queue was drained (not the drained one passed on).
+    const early = new SqsTrail();
+    at(1_000, () => early.sent(queue("n1"), body("p:1")));
+    at(20_000, () => early.sent(queue("n5"), body("p:1")));
+    at(38_000, () => early.received(queue("n1"), "n2", 1, body("p:1")));
+    at(68_000, () => early.received(queue("n5"), "n3", 1, body("p:1")));
+    expect(lateDrain(violation(68_020, 30_000, "n5"), early, [...crash, { node: "n5", kind: "crash", from: 19_000, to: Infinity }], LIMITS)).toBeNull();
+  });
 });

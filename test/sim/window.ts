@@ -21,7 +21,11 @@ import type { SqsTrail } from "./trail.js";
  *    the order it was first sent ([MQTT-4.6.0-1]), m' before m (decision 038, "Paths the rule did not see");
  * 4. m reached S no later than the stop's start plus its length (at least one TTL and two heartbeats: when
  *    survivors judge Q dead and drain), the visibility timeout (what Q had received comes back after it), one TTL
- *    and two heartbeats more (a drainer that itself stops), and two heartbeats of slack.
+ *    and two heartbeats more (a drainer that itself stops), and two heartbeats of slack; or, later than that, m was
+ *    held a second time, by the same window on another node: the node that drained it from Q passed it on to a
+ *    node R's queue (S's node by then), and R stopped between that send and a receive of it from R's queue, m
+ *    reached S within one heartbeat of that receive, and within R's bound (two crashes in a row, the second while
+ *    m was on its way: decision 023, "2026-12-06, later", seeds 345, 366, 494).
  * Anything else stays a violation: a late delivery that no stopped node held up, one held after the receive longer
  * than passing it on takes, or one later than the design allows.
  */
@@ -57,7 +61,36 @@ export function lateDrain(v: Violation, trail: SqsTrail, stops: readonly Stop[],
         if (s.node !== q || s.from > r.at || s.to < send.at) continue;
         const length = Number.isFinite(s.to) ? s.to - s.from : 0;
         const bound = s.from + Math.max(length, drainAfter) + limits.visibilityMs + drainAfter + 2 * limits.heartbeatMs;
-        if (o.at <= bound) return `${o.subscriber} got ${o.key} after ${o.newer}, ${o.at - s.from} ms after ${q}'s ${s.kind}, from ${q}'s queue (received by ${r.reader}, rc ${r.rc})${o.newerAt - newerAt > limits.heartbeatMs ? `; ${o.newer} was written to ${o.subscriber} ${o.newerAt - newerAt} ms before it got it` : ""}`;
+        const why = `${o.subscriber} got ${o.key} after ${o.newer}, ${o.at - s.from} ms after ${q}'s ${s.kind}, from ${q}'s queue (received by ${r.reader}, rc ${r.rc})${o.newerAt - newerAt > limits.heartbeatMs ? `; ${o.newer} was written to ${o.subscriber} ${o.newerAt - newerAt} ms before it got it` : ""}`;
+        if (o.at <= bound) return why;
+        const again = heldAgain(o, q, r.at, trail, stops, limits, writes);
+        if (again !== null) return `${why}; ${again}`;
+      }
+    }
+  }
+  return null;
+}
+
+/**
+ * Rule 4's second hold: m, received from `q`'s queue at `drainedAt` and passed on, was sent to another node R's
+ * queue, R stopped between that send and a receive of m (for S) from its queue, and m reached S within one
+ * heartbeat of that receive's handling and within R's bound. Why, or null.
+ */
+function heldAgain(o: NonNullable<Violation["order"]>, q: string, drainedAt: number, trail: SqsTrail, stops: readonly Stop[], limits: WindowLimits, writes?: ReadonlyMap<string, readonly Write[]>): string | null {
+  const drainAfter = limits.nodeTtlMs + 2 * limits.heartbeatMs;
+  for (const send of trail.sendsOf(o.key)) {
+    const r2 = send.owner;
+    if (r2 === q || send.at < drainedAt || send.at > o.at) continue;
+    for (const r of trail.receivesOf(o.key)) {
+      if (r.owner !== r2 || r.at < send.at || r.at > o.at || (r.to !== null && !r.to.includes(o.subscriber))) continue;
+      const handled = handledAt(r.reader, r.at, stops);
+      const late = Math.min(o.at, firstWrite(writes?.get(`${o.subscriber} ${o.key}`), "", stops, r.at));
+      if (late - handled > limits.heartbeatMs) continue;
+      for (const s of stops) {
+        if (s.node !== r2 || s.from > r.at || s.to < send.at) continue;
+        const length = Number.isFinite(s.to) ? s.to - s.from : 0;
+        const bound = s.from + Math.max(length, drainAfter) + limits.visibilityMs + drainAfter + 2 * limits.heartbeatMs;
+        if (o.at <= bound) return `passed on to ${r2}'s queue, held again by ${r2}'s ${s.kind} (received by ${r.reader}, rc ${r.rc})`;
       }
     }
   }
