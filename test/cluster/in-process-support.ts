@@ -1,6 +1,7 @@
 import mqtt from "mqtt";
 import { afterEach } from "vitest";
 import { MemoryCommunicator, MemoryRegistry } from "../../core/communicator/index.js";
+import type { NodeMessage } from "../../core/communicator/types.js";
 import type { ClusterConfig } from "../../core/config/types.js";
 import { MemoryEventSink } from "../../core/events/index.js";
 import { MemoryStore } from "../../core/store/memory.js";
@@ -139,5 +140,30 @@ export function holdRoutes(node: TestBroker): { open(): Promise<void> } {
       routes.poll = poll;
       await poll();
     },
+  };
+}
+
+/**
+ * A slow reader of one node's messages at another: from `close()` on, what `communicator` sends to `to` is taken
+ * (the send resolves: the queue accepted it) but reaches `to` only at `open()`, in the order it was sent, as a FIFO
+ * group that its reader is behind on.
+ */
+export function slowGroup(communicator: MemoryCommunicator, to: string): { close(): void; open(): Promise<void>; waiting(): NodeMessage[] } {
+  const send = communicator.send.bind(communicator);
+  let queued: NodeMessage[][] | null = null;
+  communicator.send = async (node, messages) => {
+    if (node !== to || queued === null) return send(node, messages);
+    queued.push(messages);
+  };
+  return {
+    close: () => {
+      queued = [];
+    },
+    open: async () => {
+      const list = queued ?? [];
+      queued = null;
+      for (const messages of list) await send(to, messages);
+    },
+    waiting: () => (queued ?? []).flat(),
   };
 }

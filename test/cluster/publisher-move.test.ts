@@ -1,53 +1,55 @@
 import { describe, expect, it } from "vitest";
-import type { MemoryCommunicator } from "../../core/communicator/index.js";
-import type { NodeMessage } from "../../core/communicator/types.js";
-import { payloads, useInProcessCluster } from "./in-process-support.js";
+import type mqtt from "mqtt";
+import { payloads, slowGroup, useInProcessCluster, type Member } from "./in-process-support.js";
 import { routesTo, until } from "../helpers/wait.js";
-
-/**
- * A slow reader of one node's messages at another: from `close()` on, what `communicator` sends to `to` is taken
- * (the send resolves: the queue accepted it) but reaches `to` only at `open()`, in the order it was sent, as a FIFO
- * group that its reader is behind on.
- */
-function slowGroup(communicator: MemoryCommunicator, to: string): { close(): void; open(): Promise<void>; waiting(): NodeMessage[] } {
-  const send = communicator.send.bind(communicator);
-  let queued: NodeMessage[][] | null = null;
-  communicator.send = async (node, messages) => {
-    if (node !== to || queued === null) return send(node, messages);
-    queued.push(messages);
-  };
-  return {
-    close: () => {
-      queued = [];
-    },
-    open: async () => {
-      const list = queued ?? [];
-      queued = null;
-      for (const messages of list) await send(to, messages);
-    },
-    waiting: () => (queued ?? []).flat(),
-  };
-}
 
 describe("order across a publisher's move between nodes (decision 044)", () => {
   const { cluster, connect } = useInProcessCluster();
 
-  it("routes what a client publishes on the node that claimed its session only once the old node passed on what it routed before", async () => {
+  /** Two nodes and a persistent subscriber of t/x on node-2, with what it gets. */
+  async function subscriberOnNode2(): Promise<{ a: Member; b: Member; got: string[] }> {
     const { members } = await cluster(2);
-    const [a, b] = members as [(typeof members)[0], (typeof members)[0]];
+    const [a, b] = members as [Member, Member];
     const sub = await connect(b.broker, "sub", { clean: false });
     await sub.subscribeAsync("t/x", { qos: 1 });
-    const got = payloads(sub);
+    return { a, b, got: payloads(sub) };
+  }
+
+  /**
+   * `pub`, with a will, moves from node-1 to node-2 while node-1's messages to node-2 (its reply to the take-over
+   * kick among them) wait (`slow`).
+   */
+  async function movesWithAWill(): Promise<{ got: string[]; pubB: mqtt.MqttClient; slow: ReturnType<typeof slowGroup> }> {
+    const { a, b, got } = await subscriberOnNode2();
+    await connect(a.broker, "pub", { clean: false });
+    const slow = slowGroup(a.comm, "node-2");
+    slow.close();
+    const will = { topic: "t/x", payload: Buffer.from("will"), qos: 1 as const, retain: false };
+    const pubB = await connect(b.broker, "pub", { clean: false, will });
+    return { got, pubB, slow };
+  }
+
+  /**
+   * Two nodes; a persistent subscriber of t/x on node-2 (node-1 routes there) has got m0 from the persistent
+   * publisher `pub` on node-1; from now on node-1's messages to node-2 wait (`slow`). The publisher then
+   * sends m1 through node-1, which node-1 acknowledges (its forward accepted, not read yet).
+   */
+  async function m1OnItsWay(): Promise<{ a: Member; b: Member; got: string[]; pubA: mqtt.MqttClient; slow: ReturnType<typeof slowGroup> }> {
+    const { a, b, got } = await subscriberOnNode2();
     await until(() => routesTo(a.broker, "t/x", "node-2"), "node-1 to learn node-2's route for t/x");
     const pubA = await connect(a.broker, "pub", { clean: false });
     await pubA.publishAsync("t/x", "m0", { qos: 1 });
     await until(() => got.includes("m0"), "m0 at the subscriber");
-
-    // m1 goes through node-1; its forward to node-2 is accepted but not read yet.
     const slow = slowGroup(a.comm, "node-2");
     slow.close();
     await pubA.publishAsync("t/x", "m1", { qos: 1 });
     expect(slow.waiting().some((m) => m.type === "deliver")).toBe(true);
+    return { a, b, got, pubA, slow };
+  }
+
+  it("routes what a client publishes on the node that claimed its session only once the old node passed on what it routed before", async () => {
+    // m1 goes through node-1; its forward to node-2 is accepted but not read yet.
+    const { b, got, slow } = await m1OnItsWay();
 
     // The client moves to node-2 (node-1's take-over kick closes the old connection) and publishes m2 at once.
     const pubB = await connect(b.broker, "pub", { clean: false });
@@ -64,17 +66,8 @@ describe("order across a publisher's move between nodes (decision 044)", () => {
   });
 
   it("handles what the client sent meanwhile at the wait's limit when the old node's reply does not come", async () => {
-    const { members } = await cluster(2);
-    const [a, b] = members as [(typeof members)[0], (typeof members)[0]];
-    const sub = await connect(b.broker, "sub", { clean: false });
-    await sub.subscribeAsync("t/x", { qos: 1 });
-    const got = payloads(sub);
-    await connect(a.broker, "pub", { clean: false });
     // node-1's reply to the take-over kick does not reach node-2 (its group there is not read).
-    const slow = slowGroup(a.comm, "node-2");
-    slow.close();
-    const will = { topic: "t/x", payload: Buffer.from("will"), qos: 1 as const, retain: false };
-    const pubB = await connect(b.broker, "pub", { clean: false, will });
+    const { got, pubB, slow } = await movesWithAWill();
     const acked = pubB.publishAsync("t/x", "m2", { qos: 1 });
     await until(() => slow.waiting().some((m) => m.type === "moved"), "node-1's reply to the take-over kick");
     expect(got).not.toContain("m2");
@@ -88,20 +81,7 @@ describe("order across a publisher's move between nodes (decision 044)", () => {
   });
 
   it("keeps the order when the client reconnects to the new node while its move still settles (the new claim joins the wait)", async () => {
-    const { members } = await cluster(2);
-    const [a, b] = members as [(typeof members)[0], (typeof members)[0]];
-    const sub = await connect(b.broker, "sub", { clean: false });
-    await sub.subscribeAsync("t/x", { qos: 1 });
-    const got = payloads(sub);
-    await until(() => routesTo(a.broker, "t/x", "node-2"), "node-1 to learn node-2's route for t/x");
-    const pubA = await connect(a.broker, "pub", { clean: false });
-    await pubA.publishAsync("t/x", "m0", { qos: 1 });
-    await until(() => got.includes("m0"), "m0 at the subscriber");
-
-    const slow = slowGroup(a.comm, "node-2");
-    slow.close();
-    await pubA.publishAsync("t/x", "m1", { qos: 1 });
-    expect(slow.waiting().some((m) => m.type === "deliver")).toBe(true);
+    const { b, got, slow } = await m1OnItsWay();
 
     // The client moves to node-2 (held: node-1's reply is behind m1)...
     const pubB = await connect(b.broker, "pub", { clean: false });
@@ -121,16 +101,7 @@ describe("order across a publisher's move between nodes (decision 044)", () => {
   });
 
   it("a DISCONNECT (and socket end) sent during the hold discards the will", async () => {
-    const { members } = await cluster(2);
-    const [a, b] = members as [(typeof members)[0], (typeof members)[0]];
-    const sub = await connect(b.broker, "sub", { clean: false });
-    await sub.subscribeAsync("t/x", { qos: 1 });
-    const got = payloads(sub);
-    await connect(a.broker, "pub", { clean: false });
-    const slow = slowGroup(a.comm, "node-2");
-    slow.close();
-    const will = { topic: "t/x", payload: Buffer.from("will"), qos: 1 as const, retain: false };
-    const pubB = await connect(b.broker, "pub", { clean: false, will });
+    const { got, pubB, slow } = await movesWithAWill();
     pubB.publish("t/x", "m2", { qos: 1 });
     const ended = pubB.endAsync(); // DISCONNECT, then the socket's end, both during the hold
     await until(() => slow.waiting().some((m) => m.type === "moved"), "node-1's reply to the take-over kick");
@@ -142,18 +113,7 @@ describe("order across a publisher's move between nodes (decision 044)", () => {
   });
 
   it("keeps the order for a persistent publisher that went offline on node-1 and connects to node-2 (node-1 was its custodian)", async () => {
-    const { members } = await cluster(2);
-    const [a, b] = members as [(typeof members)[0], (typeof members)[0]];
-    const sub = await connect(b.broker, "sub", { clean: false });
-    await sub.subscribeAsync("t/x", { qos: 1 });
-    const got = payloads(sub);
-    await until(() => routesTo(a.broker, "t/x", "node-2"), "node-1 to learn node-2's route for t/x");
-    const pubA = await connect(a.broker, "pub", { clean: false });
-    await pubA.publishAsync("t/x", "m0", { qos: 1 });
-    await until(() => got.includes("m0"), "m0 at the subscriber");
-    const slow = slowGroup(a.comm, "node-2");
-    slow.close();
-    await pubA.publishAsync("t/x", "m1", { qos: 1 });
+    const { b, got, pubA, slow } = await m1OnItsWay();
     await pubA.endAsync();
     await new Promise((resolve) => setTimeout(resolve, 50));
     const pubB = await connect(b.broker, "pub", { clean: false });

@@ -1,36 +1,13 @@
 import { describe, expect, it } from "vitest";
-import type { MemoryCommunicator } from "../../core/communicator/index.js";
-import type { NodeMessage } from "../../core/communicator/types.js";
 import { RawClient } from "../helpers/raw-client.js";
 import { routesTo, until } from "../helpers/wait.js";
-import { payloads, useInProcessCluster } from "./in-process-support.js";
+import { payloads, slowGroup, useInProcessCluster } from "./in-process-support.js";
 
 /**
  * A QoS 1 message a client sends again after moving to another node keeps its place among the client's messages
  * (decision 045): the old node's reply to the take-over kick lists what the client may re-send, with the order keys
  * it gave them, and the new node gives the re-sends those keys.
  */
-
-/** Keeps what `communicator` sends to `to` from `close()` on (the send resolves) until `open()` (a node behind on its queue). */
-function slowGroup(communicator: MemoryCommunicator, to: string): { close(): void; open(): Promise<void>; waiting(): NodeMessage[] } {
-  const send = communicator.send.bind(communicator);
-  let queued: NodeMessage[][] | null = null;
-  communicator.send = async (node, messages) => {
-    if (node !== to || queued === null) return send(node, messages);
-    queued.push(messages);
-  };
-  return {
-    close: () => {
-      queued = [];
-    },
-    open: async () => {
-      const list = queued ?? [];
-      queued = null;
-      for (const messages of list) await send(to, messages);
-    },
-    waiting: () => (queued ?? []).flat(),
-  };
-}
 
 function publish(c: RawClient, payload: string, messageId: number, dup: boolean): void {
   c.send({ cmd: "publish", topic: "t/x", payload: Buffer.from(payload), qos: 1, messageId, dup, retain: false });
