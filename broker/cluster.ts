@@ -333,6 +333,11 @@ export class Cluster {
    * The lease was lost (broker/lease.ts) and the connections closed: re-create the node queue (the cleanup of a
    * survivor may have deleted it), then `register()` a new incarnation.
    */
+  /** The lease was lost: received node messages not yet handled go back to the queue (Communicator.handBack). */
+  handBackReceived(): void {
+    this.communicator.handBack?.();
+  }
+
   async restartQueue(): Promise<void> {
     await this.communicator.stop();
     this.queueUrl = await this.communicator.start(this.nodeId, (messages, arrivals) => this.inbox.receive(messages, arrivals));

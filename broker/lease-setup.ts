@@ -42,6 +42,9 @@ export class ClusterLease {
         sampleStats: (now) => sampler.sample(now),
         lost: () => {
           this.wills.abandon(true);
+          // What this node received and still handles is no longer its to finish: it goes back to the queue now,
+          // not after the visibility timeout (decision 046).
+          cluster.handBackReceived();
           broker.closeConnections("server-shutdown");
           // Every will waiting out its delay here is in the store, for a survivor or the next incarnation (decision 028).
           broker.delayedWills.forgetAll();

@@ -36,6 +36,13 @@ const DELETE_RETRY_MS = 50;
 const DELETE_RETRY_MAX_MS = 1000;
 
 /** Received messages sorted out: what to hand to the handler and what to delete without handling. */
+/** A batch being handled: its messages, when they were received, and whether they were given back (`handBack`). */
+interface InFlight {
+  raw: Message[];
+  receivedAt: number;
+  back: boolean;
+}
+
 interface Sorted {
   messages: NodeMessage[];
   /** How each of `messages` came (ApproximateReceiveCount, SentTimestamp). */
@@ -53,8 +60,8 @@ export class SqsReceiver {
   private readonly abort = new AbortController();
   private loop: Promise<void> | null = null;
   private readonly handled = new Set<string>();
-  /** Batches whose handler has not finished (at most MAX_HANDLING). */
-  private readonly handling = new Set<Promise<void>>();
+  /** Batches whose handler has not finished (at most MAX_HANDLING), with what was received. */
+  private readonly handling = new Map<Promise<void>, InFlight>();
 
   constructor(
     private readonly client: SQSClient,
@@ -68,11 +75,29 @@ export class SqsReceiver {
     this.loop ??= this.poll(handler);
   }
 
-  /** Aborts the long poll and waits for the batches being handled (and their deletion). */
+  /**
+   * Aborts the long poll and waits for the batches being handled (and their deletion), except those given back
+   * (`handBack`): their handlers may wait for a store this node cannot reach.
+   */
   async stop(): Promise<void> {
     this.abort.abort();
     await this.loop;
-    await Promise.allSettled([...this.handling]);
+    await Promise.allSettled([...this.handling].filter(([, batch]) => !batch.back).map(([handling]) => handling));
+  }
+
+  /**
+   * The node lost its lease (broker/lease.ts): what it received and has not finished handling is no longer its to
+   * finish. Those messages are made visible again after `retryDelaySeconds`, for whoever reads the queue next (a
+   * survivor draining it, or this node once it registered again), instead of holding their FIFO groups back for
+   * the visibility timeout while a handler waits for a store it cannot reach. The handlers go on; what they finish
+   * is not deleted (handled twice, their effects are deduplicated like any redelivery's).
+   */
+  handBack(): void {
+    for (const batch of this.handling.values()) {
+      if (batch.back) continue;
+      batch.back = true;
+      void this.makeVisible(batch.raw, batch.receivedAt);
+    }
   }
 
   /** Receives until the queue looks empty, handing every batch to `handler`; a rejection stops and propagates. */
@@ -128,22 +153,23 @@ export class SqsReceiver {
       // Received on while a batch is handled: a handler may wait (deliveries held for a session that moved here
       // wait for a reply from another node, decision 031), and its groups stay in flight meanwhile, so only other
       // groups are received; their order within a group is kept by the queue.
-      const handling = this.handle(batch, handler, receivedAt)
+      const inFlight: InFlight = { raw: batch, receivedAt, back: false };
+      const handling = this.handle(batch, handler, receivedAt, inFlight)
         .catch((err: unknown) => this.opts.onError(new ReceiveFailed(this.nodeId, "handle", { cause: err })))
         .finally(() => this.handling.delete(handling));
-      this.handling.add(handling);
-      while (this.handling.size >= MAX_HANDLING) await Promise.race(this.handling);
+      this.handling.set(handling, inFlight);
+      while (this.handling.size >= MAX_HANDLING) await Promise.race(this.handling.keys());
     }
   }
 
-  private async handle(batch: Message[], handler: NodeMessageHandler, receivedAt: number): Promise<void> {
+  private async handle(batch: Message[], handler: NodeMessageHandler, receivedAt: number, inFlight: InFlight): Promise<void> {
     const sorted = this.sort(batch);
     const toDelete = sorted.discard;
     if (sorted.messages.length > 0) {
       try {
         await handler(sorted.messages, sorted.arrivals);
         this.remember(sorted.messages);
-        toDelete.push(...sorted.raw);
+        if (!inFlight.back) toDelete.push(...sorted.raw);
       } catch (err) {
         const retry: Message[] = [];
         let attempts = 0;
@@ -155,7 +181,7 @@ export class SqsReceiver {
         }
         const ids = sorted.messages.map((m) => m.id);
         this.opts.onError(new DeliveryFailed(this.nodeId, ids, attempts, retry.length === 0, { cause: err }));
-        await this.makeVisible(retry, receivedAt);
+        if (!inFlight.back) await this.makeVisible(retry, receivedAt);
       }
     }
     await this.delete(toDelete, receivedAt);

@@ -147,6 +147,10 @@ export class SqsCommunicator implements Communicator {
     }
   }
 
+  handBack(): void {
+    this.self?.receiver.handBack();
+  }
+
   async stop(opts: { deleteQueue?: boolean } = {}): Promise<void> {
     const self = this.self;
     if (self === null) return;

@@ -192,6 +192,13 @@ export interface Communicator {
    */
   stop(opts?: { deleteQueue?: boolean }): Promise<void>;
   /**
+   * The node lost its lease: what it received and has not finished handling is handed back to the queue (visible
+   * again within seconds, for a survivor draining it or this node once registered again) rather than holding its
+   * FIFO groups back until the visibility timeout; `stop` no longer waits for those batches. Absent where nothing
+   * stays in flight (the in-process communicator).
+   */
+  handBack?(): void;
+  /**
    * Failure handling: hands what is left in another (dead) node's queue to `handler`, batch by batch, deleting
    * each batch once the handler resolved. Not for a node that is still receiving. Rejects with NodeUnreachable
    * when the queue does not exist (already drained and deleted by someone else).

@@ -174,4 +174,20 @@ describe("a store outage longer than the TTL", () => {
     await until(() => got.length === 1, "the late forward at dev on node-2");
     expect(got).toEqual(["late"]);
   });
+  it("a node that loses its lease hands what it received and has not finished handling back to its queue (decision 046)", async () => {
+    class Counting extends MemoryCommunicator {
+      handBacks = 0;
+      handBack(): void {
+        this.handBacks++;
+      }
+    }
+    const memory = new MemoryStore();
+    const link = connection(memory);
+    const comm = new Counting({ registry: new MemoryRegistry() });
+    started.push(await startTestBroker({ nodeId: "node-1", cluster: { heartbeatMs: 100, nodeTtlMs: 1000 } }, undefined, link.store, { communicator: comm }));
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(comm.handBacks).toBe(0);
+    link.down = true;
+    await until(() => comm.handBacks === 1, "the lease to run out");
+  });
 });

@@ -23,7 +23,8 @@ function scriptedClient(deletes: (Error | { Failed?: { Id: string; SenderFault: 
       if (name === "ReceiveMessageCommand") {
         const out = queued;
         queued = [];
-        return Promise.resolve({ Messages: out });
+        // An empty queue answers a long poll later (a receive loop must not spin).
+        return out.length > 0 ? Promise.resolve({ Messages: out }) : new Promise((resolve) => setTimeout(() => resolve({ Messages: [] }), 5));
       }
       if (name === "DeleteMessageBatchCommand") {
         const next = deletes.shift() ?? {};
@@ -111,5 +112,36 @@ describe("SqsReceiver deletes", () => {
     await receiver(client, errors).drain(async () => {});
     expect(calls.filter((c) => c === "DeleteMessageBatchCommand")).toHaveLength(1);
     expect(errors).toHaveLength(1);
+  });
+});
+
+describe("SqsReceiver.handBack (the node lost its lease)", () => {
+  it("makes the batches being handled visible again at once, does not delete them when their handler ends, and stop() does not wait for them", async () => {
+    const { client, calls } = scriptedClient([]);
+    const errors: Error[] = [];
+    const r = receiver(client, errors);
+    let finish: () => void = () => undefined;
+    const handling = new Promise<void>((resolve) => (finish = resolve));
+    const started = new Promise<void>((resolve) => r.start(() => (resolve(), handling)));
+    await started; // the one message is being handled, its handler waiting (for a store this node cannot reach)
+    r.handBack();
+    await vi.waitFor(() => expect(calls).toContain("ChangeMessageVisibilityBatchCommand"));
+    // stop() returns although the handler has not finished.
+    await r.stop();
+    finish();
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(calls).not.toContain("DeleteMessageBatchCommand");
+    expect(errors).toEqual([]);
+  });
+
+  it("changes nothing for batches that finish before it", async () => {
+    const { client, calls } = scriptedClient([{}]);
+    const r = receiver(client, []);
+    const handled = new Promise<void>((resolve) => r.start(async () => resolve()));
+    await handled;
+    await vi.waitFor(() => expect(calls).toContain("DeleteMessageBatchCommand"));
+    r.handBack();
+    await r.stop();
+    expect(calls).not.toContain("ChangeMessageVisibilityBatchCommand");
   });
 });
