@@ -35,7 +35,6 @@ const MAX_HANDLING = 4;
 const DELETE_RETRY_MS = 50;
 const DELETE_RETRY_MAX_MS = 1000;
 
-/** Received messages sorted out: what to hand to the handler and what to delete without handling. */
 /** A batch being handled: its messages, when they were received, and whether they were given back (`handBack`). */
 interface InFlight {
   raw: Message[];
@@ -43,6 +42,7 @@ interface InFlight {
   back: boolean;
 }
 
+/** Received messages sorted out: what to hand to the handler and what to delete without handling. */
 interface Sorted {
   messages: NodeMessage[];
   /** How each of `messages` came (ApproximateReceiveCount, SentTimestamp). */
@@ -165,6 +165,8 @@ export class SqsReceiver {
   private async handle(batch: Message[], handler: NodeMessageHandler, receivedAt: number, inFlight: InFlight): Promise<void> {
     const sorted = this.sort(batch);
     const toDelete = sorted.discard;
+    // What a hand-back gives back: the messages handled, not those deleted unhandled below.
+    inFlight.raw = sorted.raw;
     if (sorted.messages.length > 0) {
       try {
         await handler(sorted.messages, sorted.arrivals);
