@@ -70,7 +70,8 @@ export class Cluster {
           origin: nodeId,
           clientId,
           epoch,
-          ...(unacked.length === 0 ? {} : { unacked: unacked.slice(0, MAX_UNACKED) }),
+          // The newest when there are more: PUBACKs still held are sure to be re-sent, the ring's written ones may not.
+          ...(unacked.length === 0 ? {} : { unacked: unacked.slice(-MAX_UNACKED) }),
         }),
       kick: (node, clientId, epoch, sessionEnded) => this.takeover(node, clientId, epoch, sessionEnded),
       kickAgain: (node, clientId, epoch, sessionEnded) => this.takeover(node, clientId, epoch, sessionEnded, true),
@@ -329,16 +330,18 @@ export class Cluster {
     });
   }
 
-  /**
-   * The lease was lost (broker/lease.ts) and the connections closed: re-create the node queue (the cleanup of a
-   * survivor may have deleted it), then `register()` a new incarnation.
-   */
   /** The lease was lost: received node messages not yet handled go back to the queue (Communicator.handBack). */
   handBackReceived(): void {
     this.communicator.handBack?.();
   }
 
+  /**
+   * The lease was lost (broker/lease.ts) and the connections closed: re-create the node queue (the cleanup of a
+   * survivor may have deleted it), then `register()` a new incarnation. Tried again while the store is out of
+   * reach: what the receiver took since the last try goes back first, so the restart does not wait for it.
+   */
   async restartQueue(): Promise<void> {
+    this.communicator.handBack?.();
     await this.communicator.stop();
     this.queueUrl = await this.communicator.start(this.nodeId, (messages, arrivals) => this.inbox.receive(messages, arrivals));
   }

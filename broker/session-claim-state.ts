@@ -26,7 +26,7 @@ export class SessionClaimState {
   /**
    * The order keys of the QoS 1 publishes the client's previous node had not acknowledged when this claim took the
    * session from it, by packet id (decision 045): the client sends them again, and each keeps its first copy's key.
-   * Null when there are none, and from the client's first new publish on.
+   * Null when there are none, from the client's first new QoS 1 publish on, and from its next claim on.
    */
   private resent: Map<number, string> | null = null;
   /** The connection currently claiming this session (CONNECT in progress), or null. */
@@ -147,6 +147,8 @@ export class SessionClaimState {
   beginClaim(claimant: SessionClaimant, identity: string): void {
     this.claimingConn = claimant;
     this.claimantIdentity = identity;
+    // The re-sends an earlier claim expected are that claim's: a new one gets its own list, if any.
+    this.resent = null;
   }
 
   /** The claim of `claimant` ended (won or refused). */
@@ -202,7 +204,8 @@ export class SessionClaimState {
 
   /**
    * The order key a QoS 1 publish keeps (`expectResends`): a re-send (`dup`) of one the old node had not
-   * acknowledged. A new publish ends the re-sends [MQTT-4.4.0-1]: the client re-sends before it sends anything new.
+   * acknowledged. A new QoS 1 publish ends the re-sends [MQTT-4.4.0-1]: the client re-sends before it sends anything
+   * new.
    */
   resentKey(packetId: number, dup: boolean): string | undefined {
     const resent = this.resent;

@@ -35,11 +35,15 @@ const MAX_HANDLING = 4;
 const DELETE_RETRY_MS = 50;
 const DELETE_RETRY_MAX_MS = 1000;
 
-/** A batch being handled: its messages, when they were received, and whether they were given back (`handBack`). */
+/**
+ * A batch being handled: its messages, when they were received, whether they were given back (`handBack`), and
+ * whether its handler ended (then nothing is given back: it is being deleted or made visible already).
+ */
 interface InFlight {
   raw: Message[];
   receivedAt: number;
   back: boolean;
+  ended: boolean;
 }
 
 /** Received messages sorted out: what to hand to the handler and what to delete without handling. */
@@ -62,6 +66,8 @@ export class SqsReceiver {
   private readonly handled = new Set<string>();
   /** Batches whose handler has not finished (at most MAX_HANDLING), with what was received. */
   private readonly handling = new Map<Promise<void>, InFlight>();
+  /** Wakes the poll loop waiting for room (MAX_HANDLING): a batch was given back, or the receiver stops. */
+  private wake: (() => void) | null = null;
 
   constructor(
     private readonly client: SQSClient,
@@ -81,6 +87,7 @@ export class SqsReceiver {
    */
   async stop(): Promise<void> {
     this.abort.abort();
+    this.wake?.();
     await this.loop;
     await Promise.allSettled([...this.handling].filter(([, batch]) => !batch.back).map(([handling]) => handling));
   }
@@ -94,10 +101,18 @@ export class SqsReceiver {
    */
   handBack(): void {
     for (const batch of this.handling.values()) {
-      if (batch.back) continue;
+      if (batch.back || batch.ended) continue;
       batch.back = true;
       void this.makeVisible(batch.raw, batch.receivedAt);
     }
+    this.wake?.();
+  }
+
+  /** Batches whose handler runs and that were not given back: what MAX_HANDLING counts. */
+  private get busy(): number {
+    let n = 0;
+    for (const batch of this.handling.values()) if (!batch.back) n++;
+    return n;
   }
 
   /** Receives until the queue looks empty, handing every batch to `handler`; a rejection stops and propagates. */
@@ -153,26 +168,33 @@ export class SqsReceiver {
       // Received on while a batch is handled: a handler may wait (deliveries held for a session that moved here
       // wait for a reply from another node, decision 031), and its groups stay in flight meanwhile, so only other
       // groups are received; their order within a group is kept by the queue.
-      const inFlight: InFlight = { raw: batch, receivedAt, back: false };
+      const inFlight: InFlight = { raw: batch, receivedAt, back: false, ended: false };
       const handling = this.handle(batch, handler, receivedAt, inFlight)
         .catch((err: unknown) => this.opts.onError(new ReceiveFailed(this.nodeId, "handle", { cause: err })))
         .finally(() => this.handling.delete(handling));
       this.handling.set(handling, inFlight);
-      while (this.handling.size >= MAX_HANDLING) await Promise.race(this.handling.keys());
+      while (this.busy >= MAX_HANDLING && !signal.aborted) {
+        await Promise.race([...this.handling.keys(), new Promise<void>((resolve) => (this.wake = resolve))]);
+        this.wake = null;
+      }
     }
   }
 
   private async handle(batch: Message[], handler: NodeMessageHandler, receivedAt: number, inFlight: InFlight): Promise<void> {
     const sorted = this.sort(batch);
-    const toDelete = sorted.discard;
-    // What a hand-back gives back: the messages handled, not those deleted unhandled below.
+    // What a hand-back gives back: the messages handled. Those not handled (malformed, or handled before and their
+    // delete failed) are deleted at once: left in flight behind a waiting handler, they would hold their groups.
     inFlight.raw = sorted.raw;
+    const discarded = this.delete(sorted.discard, receivedAt);
+    const toDelete: Message[] = [];
     if (sorted.messages.length > 0) {
       try {
         await handler(sorted.messages, sorted.arrivals);
+        inFlight.ended = true;
         this.remember(sorted.messages);
         if (!inFlight.back) toDelete.push(...sorted.raw);
       } catch (err) {
+        inFlight.ended = true;
         const retry: Message[] = [];
         let attempts = 0;
         for (const m of sorted.raw) {
@@ -183,10 +205,12 @@ export class SqsReceiver {
         }
         const ids = sorted.messages.map((m) => m.id);
         this.opts.onError(new DeliveryFailed(this.nodeId, ids, attempts, retry.length === 0, { cause: err }));
-        if (!inFlight.back) await this.makeVisible(retry, receivedAt);
+        // Given back already: another reader may hold them now; they are its to delete.
+        if (inFlight.back) toDelete.length = 0;
+        else await this.makeVisible(retry, receivedAt);
       }
     }
-    await this.delete(toDelete, receivedAt);
+    await Promise.all([discarded, this.delete(toDelete, receivedAt)]);
   }
 
   /**

@@ -71,6 +71,13 @@ describe("SessionClaimState: the keys re-sends keep", () => {
     expect(s.resentKey(8, true)).toBeUndefined();
   });
 
+  it("forgets the list at the session's next claim", () => {
+    const s = claimed(5);
+    s.expectResends([[7, orderKey(tag, 4, 2)]], MAX_UNACKED);
+    s.beginClaim({} as never, "id");
+    expect(s.resentKey(7, true)).toBeUndefined();
+  });
+
   it("keeps only keys of this client under an older claim, at most `max`", () => {
     const s = claimed(5);
     s.expectResends(

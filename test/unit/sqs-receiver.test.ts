@@ -144,4 +144,64 @@ describe("SqsReceiver.handBack (the node lost its lease)", () => {
     await r.stop();
     expect(calls).not.toContain("ChangeMessageVisibilityBatchCommand");
   });
+  /** A queue of `n` messages, each in its own group, received one per call; deletes that never answer when `hangDeletes`. */
+  function manyClient(n: number, hangDeletes = false, extra: Message[] = []) {
+    let queued: Message[] = [
+      ...extra,
+      ...Array.from({ length: n }, (_, i) => ({ MessageId: `m${i}`, ReceiptHandle: `r${i}`, Body: encodeNodeMessage({ ...kick, id: `n2:${i + 10}` }), Attributes: { ApproximateReceiveCount: "1" } })),
+    ];
+    const calls: string[] = [];
+    const client = {
+      send: (cmd: { constructor: { name: string }; input: { Entries?: { ReceiptHandle: string }[] } }) => {
+        const name = cmd.constructor.name;
+        calls.push(`${name} ${(cmd.input.Entries ?? []).map((e) => e.ReceiptHandle).join(",")}`);
+        if (name === "ReceiveMessageCommand") {
+          const out = queued.slice(0, 1);
+          queued = queued.slice(1);
+          return out.length > 0 ? Promise.resolve({ Messages: out }) : new Promise((resolve) => setTimeout(() => resolve({ Messages: [] }), 5));
+        }
+        if (name === "DeleteMessageBatchCommand" && hangDeletes) return new Promise(() => undefined);
+        return Promise.resolve({});
+      },
+    };
+    return { client: client as unknown as SQSClient, calls };
+  }
+
+  it("with four batches waiting (the most it handles at once), a hand-back lets stop() return and given-back batches no longer count", async () => {
+    const { client, calls } = manyClient(6);
+    const r = receiver(client, []);
+    const started: string[] = [];
+    r.start((messages) => {
+      started.push(...messages.map((m) => m.id));
+      return new Promise<void>(() => undefined); // the store is out of reach
+    });
+    await vi.waitFor(() => expect(started).toHaveLength(4));
+    r.handBack();
+    // Room again: the next two are received and handled (and wait too).
+    await vi.waitFor(() => expect(started).toHaveLength(6));
+    expect(calls.filter((c) => c.startsWith("ChangeMessageVisibilityBatchCommand"))).toHaveLength(4);
+    r.handBack();
+    await r.stop(); // returns: nothing it waits for is left
+    expect(calls.filter((c) => c.startsWith("ChangeMessageVisibilityBatchCommand"))).toHaveLength(6);
+  });
+
+  it("deletes a message it does not handle at once, not behind a waiting handler", async () => {
+    const handledBefore: Message = { MessageId: "d", ReceiptHandle: "rd", Body: "not json", Attributes: { ApproximateReceiveCount: "1" } };
+    const { client, calls } = manyClient(0, false, [handledBefore]);
+    const r = receiver(client, []);
+    r.start(() => new Promise<void>(() => undefined));
+    await vi.waitFor(() => expect(calls).toContain("DeleteMessageBatchCommand rd"));
+    r.handBack();
+    await r.stop();
+  });
+
+  it("gives back nothing whose handler ended (its delete under way)", async () => {
+    const { client, calls } = manyClient(1, true);
+    const r = receiver(client, []);
+    const handled = new Promise<void>((resolve) => r.start(async () => resolve()));
+    await handled;
+    await vi.waitFor(() => expect(calls.some((c) => c.startsWith("DeleteMessageBatchCommand r0"))).toBe(true));
+    r.handBack();
+    expect(calls.some((c) => c.startsWith("ChangeMessageVisibilityBatchCommand"))).toBe(false);
+  });
 });
