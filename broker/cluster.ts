@@ -337,11 +337,9 @@ export class Cluster {
 
   /**
    * The lease was lost (broker/lease.ts) and the connections closed: re-create the node queue (the cleanup of a
-   * survivor may have deleted it), then `register()` a new incarnation. Tried again while the store is out of
-   * reach: what the receiver took since the last try goes back first, so the restart does not wait for it.
+   * survivor may have deleted it), then `register()` a new incarnation.
    */
   async restartQueue(): Promise<void> {
-    this.communicator.handBack?.();
     await this.communicator.stop();
     this.queueUrl = await this.communicator.start(this.nodeId, (messages, arrivals) => this.inbox.receive(messages, arrivals));
   }

@@ -188,6 +188,6 @@ describe("a store outage longer than the TTL", () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(comm.handBacks).toBe(0);
     link.down = true;
-    await until(() => comm.handBacks === 1, "the lease to run out");
+    await until(() => comm.handBacks > 0, "the lease to run out");
   });
 });
