@@ -1,7 +1,7 @@
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { AuthStats } from "../core/auth/types.js";
 import type { Broker } from "./broker.js";
-import { labeledCounter } from "./metrics-labeled.js";
+import { labeledCounter, scrapedCounter } from "./metrics-counters.js";
 import type { CloseReason, DropReason } from "./types.js";
 
 // The Prometheus collectors that read the broker core (BrokerStats, its sessions, the retained set, the journal)
@@ -44,17 +44,7 @@ export function observeBroker(registry: Registry, broker: Broker): void {
   broker.on("client.disconnected", (_clientId, reason) => onClosed(reason));
   broker.on("connection.closed", (_conn, reason) => onClosed(reason));
 
-  const counter = (name: string, help: string, read: () => number): void => {
-    new Counter({
-      name,
-      help,
-      registers,
-      collect() {
-        this.reset();
-        this.inc(read());
-      },
-    });
-  };
+  const counter = (name: string, help: string, read: () => number): void => scrapedCounter(registry, name, help, read);
   const gauge = (name: string, help: string, read: () => number): void => {
     new Gauge({
       name,

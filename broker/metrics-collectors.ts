@@ -1,7 +1,7 @@
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { EventBufferStats } from "./event-buffer.js";
 import type { Readiness } from "./health.js";
-import { labeledCounter } from "./metrics-labeled.js";
+import { labeledCounter } from "./metrics-counters.js";
 
 // The Prometheus collectors of the parts around the broker core, read at scrape time: a cluster node's lease and
 // wills, the events buffer, readiness (broker/metrics.ts registers them).

@@ -1,13 +1,10 @@
-import { Counter, type Registry } from "prom-client";
-import { labeledCounter } from "../metrics-labeled.js";
+import type { Registry } from "prom-client";
+import { labeledCounter, scrapedCounter } from "../metrics-counters.js";
 import type { LinkCounters } from "./types.js";
 
 /** The node links' series (mqgate_link_*), read from their counters at scrape time. */
 export function registerLinkMetrics(registry: Registry, counters: LinkCounters): void {
-  const registers = [registry];
-  const counter = (name: string, help: string, get: () => number): void => {
-    new Counter({ name, help, registers, collect() { this.reset(); this.inc(get()); } });
-  };
+  const counter = (name: string, help: string, get: () => number): void => scrapedCounter(registry, name, help, get);
   labeledCounter(
     registry,
     "mqgate_link_rejected_total",

@@ -1,5 +1,18 @@
 import { Counter, type Registry } from "prom-client";
 
+/** Registers a counter read at scrape time from `read` (a count kept elsewhere). Once per registry. */
+export function scrapedCounter(registry: Registry, name: string, help: string, read: () => number): void {
+  new Counter({
+    name,
+    help,
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(read());
+    },
+  });
+}
+
 /**
  * Registers a counter with one label, read at scrape time from a record of counts: one series per key of the
  * record, `label` set to the key. Once per registry.
