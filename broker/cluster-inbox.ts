@@ -45,7 +45,7 @@ export interface InboxHost<S extends HeldSession> {
   lastMovedCopyDropped(): number;
   routeLocal(msg: Message, only: ReadonlySet<string> | null, orStored: boolean, shared: "skip"): number;
   publishExternal(msg: Message): Promise<number>;
-  /** Returns the unacknowledged QoS 1 publishes of a connection a take-over closed (decision 045). */
+  /** Returns the QoS 1 publishes the client of a connection a take-over closed may re-send (decision 045). */
   kickLocal(clientId: string, reason: "takeover" | "kicked", epoch: number | null, discardSession: boolean, claimedBy: string | null, sessionEnded: boolean): [number, string][];
   applyRemoteSubscriptions(clientId: string, add: Record<string, QoS>, remove: string[], deliverRetained: boolean): void;
   onDeliveryDenied(session: S, msg: Message): void;

@@ -88,7 +88,7 @@ export class DurableAcks implements DurabilityWaiter {
       const packed = queue[i] as number;
       const order = this.orders[i] as number | string;
       if (((packed >>> 16) & 0xff) !== 0x40 || order === 0) continue;
-      out.push([packed & 0xffff, typeof order === "string" ? order : orderKeyAt(prefix, order)]);
+      out.push([packed & 0xffff, keyOf(order, prefix)]);
     }
     return out;
   }
@@ -160,9 +160,13 @@ class RecentAcks {
     for (let k = 0; k < size; k++) {
       const i = (this.next + k) % size;
       if ((this.at[i] as number) < from) continue;
-      const order = this.orders[i] as number | string;
-      out.push([this.ids[i] as number, typeof order === "string" ? order : orderKeyAt(prefix, order)]);
+      out.push([this.ids[i] as number, keyOf(this.orders[i] as number | string, prefix)]);
     }
     return out;
   }
+}
+
+/** The order key an entry's order stands for (see DurableAcks.orders): its own, or its `n` under `prefix`. */
+function keyOf(order: number | string, prefix: string): string {
+  return typeof order === "string" ? order : orderKeyAt(prefix, order);
 }

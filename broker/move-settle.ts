@@ -54,8 +54,8 @@ export interface MovePort {
   readonly journal: Journal;
   session(clientId: string): Session | undefined;
   /**
-   * Sends `moved` to `node`, behind this node's forwards to it, with the client's QoS 1 publishes its connection here
-   * had not acknowledged (decision 045).
+   * Sends `moved` to `node`, behind this node's forwards to it, with the client's QoS 1 publishes it may re-send
+   * there (Connection.resendablePublishes, decision 045).
    */
   reply(node: string, clientId: string, epoch: number, unacked: [number, string][]): void;
   /** Sends a take-over kick for the claim under `epoch` to `node` (Cluster.takeover). */
@@ -129,7 +129,8 @@ export class MoveSettler {
    * the session before the kick was passed on. Deliveries made before it may still wait for their store answers
    * (refused as fenced, or `owned`, then forwarded to `node`), so what reaches the session's forwarding copy
    * meanwhile is held behind them (a few store round trips), then forwarded, and the reply follows. It lists the
-   * QoS 1 publishes the kick's close left unacknowledged (`unacked`): the client re-sends them to `node`.
+   * QoS 1 publishes the client may re-send to `node` (`unacked`: PUBACKs held or written lately when the kick closed
+   * its connection).
    */
   kicked(node: string, clientId: string, epoch: number, unacked: [number, string][] = []): void {
     const session = this.port.session(clientId);
@@ -160,7 +161,7 @@ export class MoveSettler {
 
   /**
    * `node` replied for the claim under `epoch` (or cannot: its queue is gone), listing the client's QoS 1 publishes
-   * it had not acknowledged (`unacked`): the client's re-sends of them keep their order keys (decision 045; the
+   * it may re-send (`unacked`): the client's re-sends of them keep their order keys (decision 045; the
    * client's packets are read once the wait ends, decision 044). Not after a Clean Start: nothing is re-sent.
    */
   replied(clientId: string, node: string, epoch: number, unacked?: readonly (readonly [number, string])[]): void {

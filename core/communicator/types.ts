@@ -118,9 +118,10 @@ export type NodeMessage =
       clientId: string;
       epoch: number;
       /**
-       * The client's QoS 1 publishes the old holder had not acknowledged when the kick closed its connection, oldest
-       * first, as [packet id, order key] (decision 045): their re-sends on the new holder keep these keys. At most
-       * MAX_UNACKED; absent when none, and from nodes that predate it.
+       * The client's QoS 1 publishes the old holder's connection may see re-sent (PUBACKs still held for the store when
+       * the kick closed it, and the last ones written lately), oldest first, as [packet id, order key] (decision 045):
+       * their re-sends on the new holder keep these keys. At most MAX_UNACKED; absent when none, and from nodes that
+       * predate it.
        */
       unacked?: [number, string][];
     }
