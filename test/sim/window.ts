@@ -1,6 +1,6 @@
 import type { Violation } from "./checker.js";
 import type { Stop, Write } from "./history.js";
-import type { SqsTrail } from "./trail.js";
+import type { Receive, SqsTrail } from "./trail.js";
 
 /**
  * Decision 038's window, as a checker rule. A message sent to a node's queue while that node cannot serve (crashed,
@@ -42,7 +42,6 @@ export interface WindowLimits {
 export function lateDrain(v: Violation, trail: SqsTrail, stops: readonly Stop[], limits: WindowLimits, writes?: ReadonlyMap<string, readonly Write[]>): string | null {
   const o = v.order;
   if (v.kind !== "order" || o === undefined) return null;
-  const drainAfter = limits.nodeTtlMs + 2 * limits.heartbeatMs;
   const receives = trail.receivesOf(o.key);
   for (const send of trail.sendsOf(o.key)) {
     const q = send.owner;
@@ -52,15 +51,14 @@ export function lateDrain(v: Violation, trail: SqsTrail, stops: readonly Stop[],
     const newerAt = Math.min(o.newerAt, written);
     // Each receive from Q's queue of a copy that was for S (another copy of m, for another subscriber, tells nothing).
     for (const r of receives) {
-      if (r.owner !== q || r.at < send.at || r.at > o.at || (r.to !== null && !r.to.includes(o.subscriber))) continue;
+      if (!receivedFor(r, q, send.at, o)) continue;
       const handled = handledAt(r.reader, r.at, stops);
       // m was delivered when a node first wrote it to S after that receive (S may have got it later, re-sent).
       const late = Math.min(o.at, firstWrite(writes?.get(`${o.subscriber} ${o.key}`), "", stops, r.at));
       if (newerAt >= handled && late - handled > limits.heartbeatMs) continue;
       for (const s of stops) {
         if (s.node !== q || s.from > r.at || s.to < send.at) continue;
-        const length = Number.isFinite(s.to) ? s.to - s.from : 0;
-        const bound = s.from + Math.max(length, drainAfter) + limits.visibilityMs + drainAfter + 2 * limits.heartbeatMs;
+        const bound = stopBound(s, limits);
         const why = `${o.subscriber} got ${o.key} after ${o.newer}, ${o.at - s.from} ms after ${q}'s ${s.kind}, from ${q}'s queue (received by ${r.reader}, rc ${r.rc})${o.newerAt - newerAt > limits.heartbeatMs ? `; ${o.newer} was written to ${o.subscriber} ${o.newerAt - newerAt} ms before it got it` : ""}`;
         if (o.at <= bound) return why;
         const again = heldAgain(o, q, r.at, trail, stops, limits, writes);
@@ -77,24 +75,37 @@ export function lateDrain(v: Violation, trail: SqsTrail, stops: readonly Stop[],
  * heartbeat of that receive's handling and within R's bound. Why, or null.
  */
 function heldAgain(o: NonNullable<Violation["order"]>, q: string, drainedAt: number, trail: SqsTrail, stops: readonly Stop[], limits: WindowLimits, writes?: ReadonlyMap<string, readonly Write[]>): string | null {
-  const drainAfter = limits.nodeTtlMs + 2 * limits.heartbeatMs;
   for (const send of trail.sendsOf(o.key)) {
     const r2 = send.owner;
     if (r2 === q || send.at < drainedAt || send.at > o.at) continue;
     for (const r of trail.receivesOf(o.key)) {
-      if (r.owner !== r2 || r.at < send.at || r.at > o.at || (r.to !== null && !r.to.includes(o.subscriber))) continue;
+      if (!receivedFor(r, r2, send.at, o)) continue;
       const handled = handledAt(r.reader, r.at, stops);
       const late = Math.min(o.at, firstWrite(writes?.get(`${o.subscriber} ${o.key}`), "", stops, r.at));
       if (late - handled > limits.heartbeatMs) continue;
       for (const s of stops) {
         if (s.node !== r2 || s.from > r.at || s.to < send.at) continue;
-        const length = Number.isFinite(s.to) ? s.to - s.from : 0;
-        const bound = s.from + Math.max(length, drainAfter) + limits.visibilityMs + drainAfter + 2 * limits.heartbeatMs;
+        const bound = stopBound(s, limits);
         if (o.at <= bound) return `passed on to ${r2}'s queue, held again by ${r2}'s ${s.kind} (received by ${r.reader}, rc ${r.rc})`;
       }
     }
   }
   return null;
+}
+
+/**
+ * Rule 4's bound for a stop: its start, its length (at least a TTL and two heartbeats), the visibility timeout, a
+ * drainer's TTL and two heartbeats, and two heartbeats of slack.
+ */
+function stopBound(s: Stop, limits: WindowLimits): number {
+  const drainAfter = limits.nodeTtlMs + 2 * limits.heartbeatMs;
+  const length = Number.isFinite(s.to) ? s.to - s.from : 0;
+  return s.from + Math.max(length, drainAfter) + limits.visibilityMs + drainAfter + 2 * limits.heartbeatMs;
+}
+
+/** Whether `r` is a receive from `owner`'s queue, after the send at `sentAt` and before S got m, of a copy for S. */
+function receivedFor(r: Receive, owner: string, sentAt: number, o: NonNullable<Violation["order"]>): boolean {
+  return r.owner === owner && r.at >= sentAt && r.at <= o.at && (r.to === null || r.to.includes(o.subscriber));
 }
 
 /**
