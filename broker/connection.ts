@@ -174,7 +174,7 @@ export class Connection implements SessionLink, PacketSink, HeldPacketSink, Keep
   onEnd(): void {
     const shared = this.reading.shared;
     if (shared !== null && shared.endAfterHeld(() => this.close("socket-closed"))) return;
-    if ((this.suspended || this.settling) && this.state === ConnState.Connected) {
+    if (this.waiting && this.state === ConnState.Connected) {
       // Packets decoded before the end wait for a handler's store answer (a QoS 2 root record, a SUBSCRIBE): the end
       // goes behind them, so a DISCONNECT among them is still handled and the will discarded [MQTT-3.14.4-3].
       (this.held ??= new HeldPackets()).holdEnd();
@@ -199,7 +199,7 @@ export class Connection implements SessionLink, PacketSink, HeldPacketSink, Keep
       handshake.answerAuth(packet as AuthPacket);
       return true;
     }
-    if (this.state === ConnState.Connecting || this.suspended || this.settling) {
+    if (this.state === ConnState.Connecting || this.waiting) {
       // Packets are handled strictly in arrival order: while CONNECT or a SUBSCRIBE waits for the store (or the
       // session's move settles), later packets wait too. Reading is paused meanwhile (`updateReading`); what was already read is bounded.
       const limits = this.broker.config.limits;
@@ -360,6 +360,11 @@ export class Connection implements SessionLink, PacketSink, HeldPacketSink, Keep
     this.settling = true;
   }
 
+  /** After CONNACK, the client's packets wait: for a handler's store answer (`suspend`), or for its move to settle. */
+  private get waiting(): boolean {
+    return this.suspended || this.settling;
+  }
+
   /** SessionLink: the session's move settled; what the client sent meanwhile is handled now, in order. */
   settled(): void {
     if (!this.settling) return;
@@ -376,7 +381,7 @@ export class Connection implements SessionLink, PacketSink, HeldPacketSink, Keep
 
   /** HeldPacketSink: the end of stream held behind packets is next. Suspended again: it waits behind the new wait. */
   onHeldEnd(): boolean {
-    if (this.suspended || this.settling) return false;
+    if (this.waiting) return false;
     this.close("socket-closed");
     return true;
   }
@@ -388,7 +393,7 @@ export class Connection implements SessionLink, PacketSink, HeldPacketSink, Keep
    */
   private updateReading(): void {
     if (this.state === ConnState.Closed) return;
-    this.reading.hold(this.state === ConnState.Connecting || this.suspended || this.settling);
+    this.reading.hold(this.state === ConnState.Connecting || this.waiting);
   }
 
   /**
