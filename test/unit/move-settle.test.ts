@@ -281,6 +281,23 @@ describe("MoveSettler (decision 031: order across a move)", () => {
     expect(sent).toEqual(["moved n1 c 3"]);
   });
 
+  it("names a kicked forwarding copy that holds a message just routed here, until it passed on what it held (seed 716 of the CI faults)", async () => {
+    const copy = fakeSession("c", 3);
+    copy.session.owner = "n1";
+    const { port, land } = fakePort({ c: copy.asSession });
+    const settler = new MoveSettler(1000, port);
+    settler.kicked("n1", "c", 4);
+    const msg = {};
+    copy.session.last = msg;
+    // A publish of this node held by the copy: n1 leaves its own copy out and takes this one, behind the older
+    // deliveries this node passes on first (their fenced writes routed again).
+    expect(settler.holding(msg)).toEqual(["c"]);
+    land();
+    await flush();
+    expect(copy.calls).toEqual(["hold", "release"]);
+    expect(settler.holding(msg)).toBeUndefined();
+  });
+
   it("a kicked node that holds no copy of the session replies once its earlier writes were followed up", async () => {
     const { port, sent, land } = fakePort({});
     const settler = new MoveSettler(1000, port);
