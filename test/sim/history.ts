@@ -77,6 +77,11 @@ export class History {
    * window (test/sim/window.ts): a node that wrote the newer message first delivered it first, in the broker's view.
    */
   readonly writes = new Map<string, Write[]>();
+  /**
+   * When a publisher sent a QoS 1/2 message again after a reconnect (PUBLISH with DUP, or PUBREL once PUBREC'd):
+   * key -> times. For the order rule of decision 038's window (test/sim/window.ts, rule 5).
+   */
+  readonly resends = new Map<string, number[]>();
   /** Protocol errors seen by clients (unexpected packets), each a violation. */
   readonly protocolErrors: string[] = [];
   /** What happened, for a reproduction: one line per fault and client move. */
@@ -87,6 +92,12 @@ export class History {
     let list = this.writes.get(id);
     if (list === undefined) this.writes.set(id, (list = []));
     list.push({ node, at: Date.now() });
+  }
+
+  resent(key: string): void {
+    let list = this.resends.get(key);
+    if (list === undefined) this.resends.set(key, (list = []));
+    list.push(Date.now());
   }
 
   note(line: string): void {

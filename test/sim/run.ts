@@ -204,7 +204,7 @@ class World {
     const window: string[] = [];
     const trail = this.stopsNodes() && this.opts.judgeWindow !== false ? this.sqs.trail : null;
     for (const v of found) {
-      const why = trail === null ? null : lateDrain(v, trail, this.history.stops, WINDOW, this.history.writes);
+      const why = trail === null ? null : lateDrain(v, trail, this.history.stops, WINDOW, this.history.writes, this.history.resends);
       if (why === null) violations.push(v);
       else window.push(why);
     }

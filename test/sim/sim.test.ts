@@ -143,6 +143,25 @@ describe("simulation", () => {
     }
   });
 
+  // Seed 716: n4's copy of sub3, holding since n3's take-over kick, held pub2:12, a publish of n4's own; n4's match
+  // forward of 12 to n3 did not name sub3 (only sessions settling a claim were named), so n3 delivered 12 at once,
+  // ahead of 10 and 11, which n4 passed on behind it. A kicked copy is now named until it passed on what it held.
+  it("keeps order when a kicked forwarding copy holds a publish of its own node (CI faults, seed 716)", { timeout: 60_000 }, async () => {
+    const r = await runSimulation({ seed: 716, faults: FOUND_WITH_1204E });
+    expect(r.violations, summary(r)).toEqual([]);
+  });
+
+  // Seeds 590, 1203, 1248: the publisher's message was routed only to a crashed node's queue (decision 038's
+  // window); the publisher then moved and sent it again, and that copy reached the subscriber behind a newer one.
+  // Without the re-send it would have come from the crashed node's queue later still (window rule 5).
+  it("judges a re-send that overtook its copy in a crashed node's queue as decision 038's window (CI faults, seeds 590, 1203, 1248)", { timeout: 60_000 }, async () => {
+    for (const seed of [590, 1203, 1248]) {
+      const r = await runSimulation({ seed, faults: FOUND_WITH_1204E });
+      expect(r.violations, summary(r)).toEqual([]);
+      expect(r.window.some((why) => why.includes("the publisher's re-send")), summary(r)).toBe(true);
+    }
+  });
+
   // Decision 040: a node died as the store answered its claim of pub2's session (crashInClaim), before its take-over
   // kick reached the node that still held pub2's old connection; the next claim named only the dead node, so that
   // node served pub2 beside the new holder for 14 s (seed 21). Order (decision 038's window) is left with this kind.

@@ -20,19 +20,26 @@ export interface Receive {
   to: readonly string[] | null;
 }
 
+/** A send of a forwarded message to a node's queue; `to` as for a Receive. */
+export interface Send {
+  owner: string;
+  at: number;
+  to: readonly string[] | null;
+}
+
 export class SqsTrail {
   private readonly receives = new Map<string, Receive[]>();
 
-  private readonly sends = new Map<string, { owner: string; at: number }[]>();
+  private readonly sends = new Map<string, Send[]>();
   /** Debug lines of the last shape() calls. */
   readonly notes: string[] = [];
 
   sent(queue: string, body: string): void {
     const owner = ownerOf(queue);
-    for (const { key } of keysOf(body)) {
+    for (const { key, to } of keysOf(body)) {
       let list = this.sends.get(key);
       if (list === undefined) this.sends.set(key, (list = []));
-      list.push({ owner, at: Date.now() });
+      list.push({ owner, at: Date.now(), to });
     }
   }
 
@@ -85,7 +92,7 @@ export class SqsTrail {
   }
 
   /** Every send of the message `key` to a node's queue, in time order. */
-  sendsOf(key: string): readonly { owner: string; at: number }[] {
+  sendsOf(key: string): readonly Send[] {
     return this.sends.get(key) ?? [];
   }
 

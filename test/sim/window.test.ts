@@ -154,4 +154,48 @@ describe("decision 038's window (checker rule)", () => {
     at(68_000, () => early.received(queue("n5"), "n3", 1, body("p:1")));
     expect(lateDrain(violation(68_020, 30_000, "n5"), early, [...crash, { node: "n5", kind: "crash", from: 19_000, to: Infinity }], LIMITS)).toBeNull();
   });
+
+  it("excuses a copy that waited in a stopped node's queue when the publisher's re-send reached the subscriber first", () => {
+    // Seed 590: n3 (sub's node) crashed at 900; p:1 was routed to n3's queue alone at 1,000; sub resumed on n4 and
+    // got p:2 there at 2,000; the publisher moved and sent p:1 again at 2,500, which reached sub at 3,100.
+    at(1_000, () => trail.sent(queue("n3"), body("p:1", ["sub"])));
+    const crash3: Stop[] = [{ node: "n3", kind: "crash", from: 900, to: Infinity }];
+    const resends = new Map([["p:1", [2_500]]]);
+    const v = violation(3_100, 2_000, "n4");
+    expect(lateDrain(v, trail, crash3, LIMITS, undefined, resends)).toContain("the publisher's re-send");
+    // Without the re-send, or without the stop, or with m reaching sub before the re-send: a violation.
+    expect(lateDrain(v, trail, crash3, LIMITS)).toBeNull();
+    expect(lateDrain(v, trail, [], LIMITS, undefined, resends)).toBeNull();
+    expect(lateDrain(v, trail, crash3, LIMITS, undefined, new Map([["p:1", [3_200]]]))).toBeNull();
+    // Later than the stop's bound (rule 4's).
+    const bound = 900 + 7_000 + 30_000 + 7_000 + 2_000;
+    expect(lateDrain(violation(bound + 1, 2_000, "n4"), trail, crash3, LIMITS, undefined, resends)).toBeNull();
+    // The newer one came through the stopped node itself.
+    expect(lateDrain(violation(3_100, 2_000, "n3"), trail, crash3, LIMITS, undefined, resends)).toBeNull();
+  });
+
+  it("does not excuse a re-send when another copy of the late message was on its way to the subscriber", () => {
+    const crash3: Stop[] = [{ node: "n3", kind: "crash", from: 900, to: Infinity }];
+    const resends = new Map([["p:1", [2_500]]]);
+    const v = violation(3_100, 2_000, "n4");
+    // p:1 also went to n4's queue for sub before the re-send: that copy was overtaken, not held by n3.
+    const direct = new SqsTrail();
+    at(1_000, () => direct.sent(queue("n3"), body("p:1", ["sub"])));
+    at(1_100, () => direct.sent(queue("n4"), body("p:1")));
+    expect(lateDrain(v, direct, crash3, LIMITS, undefined, resends)).toBeNull();
+    // A copy for other subscribers only is no such copy.
+    const others = new SqsTrail();
+    at(1_000, () => others.sent(queue("n3"), body("p:1", ["sub"])));
+    at(1_100, () => others.sent(queue("n4"), body("p:1", ["other"])));
+    expect(lateDrain(v, others, crash3, LIMITS, undefined, resends)).toContain("the publisher's re-send");
+    // The copy for sub came out of n3's queue before sub got p:1 (rules 1-4 judge that one, here beyond a heartbeat).
+    const drainedEarly = new SqsTrail();
+    at(1_000, () => drainedEarly.sent(queue("n3"), body("p:1", ["sub"])));
+    at(1_500, () => drainedEarly.received(queue("n3"), "n2", 1, body("p:1", ["sub"])));
+    expect(lateDrain(v, drainedEarly, crash3, LIMITS, undefined, resends)).toBeNull();
+    // Sent to n3 only after the re-send: not the copy the re-send overtook.
+    const late = new SqsTrail();
+    at(2_600, () => late.sent(queue("n3"), body("p:1", ["sub"])));
+    expect(lateDrain(v, late, crash3, LIMITS, undefined, resends)).toBeNull();
+  });
 });

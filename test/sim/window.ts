@@ -26,9 +26,19 @@ import type { Receive, SqsTrail } from "./trail.js";
  *    node R's queue (S's node by then), and R stopped between that send and a receive of it from R's queue, m
  *    reached S within one heartbeat of that receive, and within R's bound (two crashes in a row, the second while
  *    m was on its way: decision 023, "2026-12-06, later", seeds 345, 366, 494).
+ * 5. Or, instead of 1–4, m's copy for S never came out of Q's queue before m reached S because the publisher sent m
+ *    again (it reconnected to another node: a PUBLISH with DUP, or a PUBREL) and that copy reached S first: m was
+ *    sent to Q's queue for S (a copy naming S, or one its reader matches itself), and before that re-send to no
+ *    other node's queue but as a copy naming other subscribers; Q stopped between that send and m reaching S; no
+ *    receive from Q's queue of a copy for S was handled before m reached S; m' reached S through a node other than
+ *    Q; and m reached S after the re-send, within the stop's bound of rule 4. Without the re-send m would have come
+ *    from Q's queue, later, and been excused by rules 1–4; the re-send only shortened the wait (CI seeds 590,
+ *    1203, 1248).
  * Anything else stays a violation: a late delivery that no stopped node held up, one held after the receive longer
  * than passing it on takes, or one later than the design allows.
  */
+type Order = NonNullable<Violation["order"]>;
+
 export interface WindowLimits {
   nodeTtlMs: number;
   heartbeatMs: number;
@@ -39,9 +49,21 @@ export interface WindowLimits {
  * Why `v` is decision 038's window (a line for the log), or null when it is a violation. `writes` (History.writes):
  * when nodes wrote each QoS 1/2 message to each subscriber's connection.
  */
-export function lateDrain(v: Violation, trail: SqsTrail, stops: readonly Stop[], limits: WindowLimits, writes?: ReadonlyMap<string, readonly Write[]>): string | null {
+export function lateDrain(
+  v: Violation,
+  trail: SqsTrail,
+  stops: readonly Stop[],
+  limits: WindowLimits,
+  writes?: ReadonlyMap<string, readonly Write[]>,
+  resends?: ReadonlyMap<string, readonly number[]>,
+): string | null {
   const o = v.order;
   if (v.kind !== "order" || o === undefined) return null;
+  return drained(o, trail, stops, limits, writes) ?? resentAhead(o, trail, stops, limits, resends?.get(o.key) ?? []);
+}
+
+/** Rules 1–4: m's copy for S came out of a stopped node's queue late. Why, or null. */
+function drained(o: Order, trail: SqsTrail, stops: readonly Stop[], limits: WindowLimits, writes?: ReadonlyMap<string, readonly Write[]>): string | null {
   const receives = trail.receivesOf(o.key);
   for (const send of trail.sendsOf(o.key)) {
     const q = send.owner;
@@ -69,12 +91,39 @@ export function lateDrain(v: Violation, trail: SqsTrail, stops: readonly Stop[],
   return null;
 }
 
+/** Rule 5: m's copy for S waited in a stopped node's queue, and the publisher's re-send of m reached S first. */
+function resentAhead(o: Order, trail: SqsTrail, stops: readonly Stop[], limits: WindowLimits, resends: readonly number[]): string | null {
+  const resent = resends.find((at) => at <= o.at);
+  if (resent === undefined) return null;
+  const sends = trail.sendsOf(o.key);
+  const receives = trail.receivesOf(o.key);
+  for (const send of sends) {
+    const q = send.owner;
+    if (send.at > resent || q === o.newerNode || !forS(send.to, o)) continue;
+    // Before the re-send, m went to no other node's queue for S: that copy would have been the one S got.
+    if (sends.some((x) => x.owner !== q && x.at < resent && forS(x.to, o))) continue;
+    if (receives.some((r) => receivedFor(r, q, send.at, o) && handledAt(r.reader, r.at, stops) <= o.at)) continue;
+    for (const s of stops) {
+      if (s.node !== q || s.from > o.at || s.to < send.at) continue;
+      if (o.at <= stopBound(s, limits)) {
+        return `${o.subscriber} got ${o.key} after ${o.newer}, ${o.at - s.from} ms after ${q}'s ${s.kind}: its copy waited in ${q}'s queue and the publisher's re-send (at ${resent}) reached ${o.subscriber} first`;
+      }
+    }
+  }
+  return null;
+}
+
+/** Whether a copy with targets `to` is for S (`null`: its reader matches it against its own sessions, S maybe among them). */
+function forS(to: readonly string[] | null, o: Order): boolean {
+  return to === null || to.includes(o.subscriber);
+}
+
 /**
  * Rule 4's second hold: m, received from `q`'s queue at `drainedAt` and passed on, was sent to another node R's
  * queue, R stopped between that send and a receive of m (for S) from its queue, and m reached S within one
  * heartbeat of that receive's handling and within R's bound. Why, or null.
  */
-function heldAgain(o: NonNullable<Violation["order"]>, q: string, drainedAt: number, trail: SqsTrail, stops: readonly Stop[], limits: WindowLimits, writes?: ReadonlyMap<string, readonly Write[]>): string | null {
+function heldAgain(o: Order, q: string, drainedAt: number, trail: SqsTrail, stops: readonly Stop[], limits: WindowLimits, writes?: ReadonlyMap<string, readonly Write[]>): string | null {
   for (const send of trail.sendsOf(o.key)) {
     const r2 = send.owner;
     if (r2 === q || send.at < drainedAt || send.at > o.at) continue;
@@ -104,7 +153,7 @@ function stopBound(s: Stop, limits: WindowLimits): number {
 }
 
 /** Whether `r` is a receive from `owner`'s queue, after the send at `sentAt` and before S got m, of a copy for S. */
-function receivedFor(r: Receive, owner: string, sentAt: number, o: NonNullable<Violation["order"]>): boolean {
+function receivedFor(r: Receive, owner: string, sentAt: number, o: Order): boolean {
   return r.owner === owner && r.at >= sentAt && r.at <= o.at && (r.to === null || r.to.includes(o.subscriber));
 }
 
