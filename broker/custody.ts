@@ -17,6 +17,8 @@ export interface CustodyHost {
   dropSession(session: Session): void;
   /** Whether this node accepts connections (a cluster node: while its lease holds). */
   leaseHeld(): boolean;
+  /** What the client of a connection that closed by itself lately may send again (broker/recent-resends.ts), once. */
+  takeResends(clientId: string, epoch: number): [number, string][];
 }
 
 /**
@@ -145,7 +147,9 @@ export class SessionCustody {
     if (older && reason === "takeover") this.host.delayedWills.reconnected(clientId, sessionEnded);
     const conn = session.link;
     // Read before the close: the client sends these again to the claiming node, which gives them their keys back.
-    const unacked = conn !== null && older && reason === "takeover" && !sessionEnded ? conn.resendablePublishes() : [];
+    // A connection that closed by itself before the kick left them behind for a few seconds.
+    const resends = older && reason === "takeover" && !sessionEnded;
+    const unacked = !resends ? [] : conn !== null ? conn.resendablePublishes() : this.host.takeResends(clientId, session.epoch);
     if (conn !== null && older) conn.close(reason);
     if (session.claimant !== null || !(epoch === null || session.epoch <= epoch)) return unacked;
     if (discardSession) {

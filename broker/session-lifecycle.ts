@@ -6,6 +6,7 @@ import type { DelayedWills } from "./delayed-wills.js";
 import type { SessionTerms } from "./handlers/connect5.js";
 import { recheckResumedSession, type RecheckHost } from "./recheck.js";
 import type { Session } from "./session.js";
+import type { RecentResends } from "./recent-resends.js";
 import type { SessionClaims } from "./session-claim.js";
 import type { SessionRegistry } from "./session-registry.js";
 import type { SessionReleases } from "./shutdown.js";
@@ -23,6 +24,8 @@ export interface LifecycleParts {
   readonly releases: SessionReleases;
   readonly delayedWills: DelayedWills;
   readonly stats: BrokerStats;
+  /** What the clients of connections that closed by themselves may send again elsewhere (decision 045). */
+  readonly resends: Pick<RecentResends, "remember">;
   readonly events: Pick<EventEmitter<BrokerEvents>, "emit">;
   /** Subscription changes and drops of a resumed session's re-check (broker/recheck.ts): the broker. */
   readonly recheck: RecheckHost;
@@ -154,6 +157,9 @@ export class SessionLifecycle {
     // A shared subscription member whose session ends hands what it was not sent, or did not acknowledge at QoS 1,
     // to the other members (4.8.2); a QoS 2 message it was sent stays with it [MQTT-4.8.2-5].
     const handBack = ends ? session.takeShared() : null;
+    // The client may send its unacknowledged QoS 1 publishes again to another node, whose kick comes here after
+    // this close: kept for it (a take-over's kick read them before closing).
+    if (!ends && reason !== "takeover" && session.epoch > 0) this.parts.resends.remember(session.clientId, session.epoch, conn.resendablePublishes(), Date.now());
     session.detach();
     // The will is published on any close but DISCONNECT [MQTT-3.1.2-8], then forgotten [MQTT-3.1.2-10].
     const will = conn.takeWill();

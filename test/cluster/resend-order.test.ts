@@ -16,7 +16,10 @@ function publish(c: RawClient, payload: string, messageId: number, dup: boolean)
 describe("a QoS 1 re-send after a move keeps its order key (decision 045)", () => {
   const { cluster, connect } = useInProcessCluster();
 
-  it("a subscriber whose deliveries are held gets the re-sent message before a newer one of the old node", async () => {
+  it.each([
+    ["taken over", false],
+    ["dropped before it moved (the kick finds no connection)", true],
+  ])("a subscriber whose deliveries are held gets the re-sent message before a newer one of the old node (publisher %s)", async (_how, dropFirst) => {
     const { members } = await cluster(3);
     const [a, b, c] = members as [(typeof members)[0], (typeof members)[0], (typeof members)[0]];
     // The subscriber is on node-3; node-1 routes t/x there.
@@ -42,6 +45,12 @@ describe("a QoS 1 re-send after a move keeps its order key (decision 045)", () =
     await until(() => a.events.events.some((e) => e.type === "message.published" && "payload" in e && e.payload === m2), "m2 routed at node-1");
     await until(() => routesTo(b.broker, "t/x", "node-1"), "node-2 to learn node-1's route for t/x");
 
+    if (dropFirst) {
+      // Its connection drops first (the socket, not a take-over): node-1 keeps what it may re-send for the kick.
+      const closed = a.events.events.length;
+      pubA.socket.destroy();
+      await until(() => a.events.events.slice(closed).some((e) => e.type === "client.disconnected" && e.clientId === "pub"), "node-1 to see pub's connection close");
+    }
     // The publisher moves to node-2 and sends both again (it read no PUBACK on its old connection).
     const pubB = await RawClient.connected(b.broker.mqttPort, { clientId: "pub", clean: false });
     publish(pubB, "m1", 5, true);

@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { DurableAcks } from "../../broker/durable-acks.js";
 import type { Journal } from "../../broker/journal.js";
 import type { ReadGate } from "../../broker/read-gate.js";
+import { RecentResends, RESENDS_KEPT_MS } from "../../broker/recent-resends.js";
 import { SessionClaimState } from "../../broker/session-claim-state.js";
 import { MoveSettler, type MovePort } from "../../broker/move-settle.js";
 import type { Session } from "../../broker/session.js";
@@ -147,5 +148,33 @@ describe("MoveSettler: the reply's list reaches the claimed session", () => {
     m.kicked("n2", "pub", 5, [[7, "k.4.1"]]);
     await new Promise((resolve) => setTimeout(resolve, 0));
     expect(replies).toEqual([[[7, "k.4.1"]]]);
+  });
+});
+
+describe("RecentResends: what a connection that closed by itself left to re-send", () => {
+  it("keeps a non-empty list under its claim's epoch for 5 s, and gives it once", () => {
+    const kept = new RecentResends();
+    kept.remember("c", 3, [[7, "k.3.1"]], 1_000);
+    kept.remember("e", 3, [], 1_000);
+    expect(kept.size).toBe(1);
+    expect(kept.take("c", 2, 1_500)).toEqual([]); // another claim's
+    kept.remember("c", 3, [[7, "k.3.1"]], 1_000);
+    expect(kept.take("c", 3, 1_000 + RESENDS_KEPT_MS)).toEqual([]); // expired
+    kept.remember("c", 3, [[7, "k.3.1"]], 1_000);
+    expect(kept.take("c", 3, 5_999)).toEqual([[7, "k.3.1"]]);
+    expect(kept.take("c", 3, 5_999)).toEqual([]);
+  });
+
+  it("keeps at most `max` lists, dropping the oldest and the expired ones", () => {
+    const kept = new RecentResends(5_000, 2);
+    kept.remember("a", 1, [[1, "k.1.1"]], 0);
+    kept.remember("b", 1, [[1, "k.1.1"]], 10);
+    kept.remember("c", 1, [[1, "k.1.1"]], 20);
+    expect(kept.size).toBe(2);
+    expect(kept.take("a", 1, 30)).toEqual([]);
+    expect(kept.take("b", 1, 30)).toEqual([[1, "k.1.1"]]);
+    kept.remember("d", 1, [[1, "k.1.1"]], 6_000); // c expired meanwhile
+    expect(kept.size).toBe(1);
+    expect(kept.take("d", 1, 6_000)).toEqual([[1, "k.1.1"]]);
   });
 });
