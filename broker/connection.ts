@@ -1,12 +1,12 @@
 import type { Duplex } from "node:stream";
 import type { Packet, QoS } from "mqtt-packet";
-import type { ClientInfo, ClientPolicy } from "../core/auth/types.js";
 import type { Broker } from "./broker.js";
 import { type AckType, encode, writeAck } from "./codec.js";
 import { encodeAck5 } from "./codec5.js";
 import { encodeConnack5, Reason } from "./codec5-control.js";
 import { closingDisconnect5, refusingConnack5 } from "./reasons5.js";
 import { SharedBufferReads } from "./borrowed-reads.js";
+import { ConnectionIdentity } from "./connection-identity.js";
 import { listen } from "./connection-stream.js";
 import { writeHandleOf } from "./direct-writes.js";
 import { CredentialsExpiry, type ExpiringClient } from "./credentials-expiry.js";
@@ -22,7 +22,6 @@ import { batchPublish, batchPublish5 } from "./publish-writes.js";
 import type { AuthPacket } from "./handlers/auth5.js";
 import { dispatch } from "./handlers/index.js";
 import { handleMalformed, handleOversize } from "./handlers/malformed.js";
-import type { Session } from "./session.js";
 import type { SessionLink } from "./session-ports.js";
 import type { CloseReason, Message } from "./types.js";
 import type { ClientCertificate } from "../core/auth/backend.js";
@@ -46,19 +45,9 @@ let nextConnectionId = 1;
  * One network connection: parses packets, dispatches them to the handlers, writes responses, enforces the
  * connect timeout, keepalive, maximum packet size and back-pressure. An error closes only this connection.
  */
-export class Connection implements SessionLink, PacketSink, HeldPacketSink, KeepaliveSubject, OutboxOwner, ExpiringClient {
+export class Connection extends ConnectionIdentity implements SessionLink, PacketSink, HeldPacketSink, KeepaliveSubject, OutboxOwner, ExpiringClient {
   readonly id = nextConnectionId++;
   state = ConnState.AwaitConnect;
-  /** The session this connection serves (`serve`), or null. */
-  private served: Session | null = null;
-  /** The client as its CONNECT named it (`identify`), or null before. */
-  private clientInfo: ClientInfo | null = null;
-  /** The rules the client is held to (`usePolicy`), or null before authentication. */
-  private clientPolicy: ClientPolicy | null = null;
-  /** The will message, published if the connection closes without DISCONNECT [MQTT-3.1.2-8]. */
-  private willMessage: Message | null = null;
-  /** MQTT 5 Will Delay Interval in seconds (0: published at once). */
-  private willDelaySeconds = 0;
   /** Effective keepalive in seconds (0 = off), watched by the broker's keepalive sweep once connected. */
   keepalive = 0;
   /** For the keepalive sweep (broker/keepalive-sweep.ts): ACTIVE after a packet, else the tick it was anchored at. */
@@ -101,6 +90,7 @@ export class Connection implements SessionLink, PacketSink, HeldPacketSink, Keep
     /** The address slot `broker.addressLimits.admit` gave this stream, if any. */
     addressKey: string | null = null,
   ) {
+    super();
     this.addressKey = addressKey;
     // Fixed header is at least 2 bytes; the limit applies to the whole packet.
     // Before CONNECT, only a CONNECT-sized packet is buffered: a socket that has not authenticated cannot make the
@@ -127,34 +117,6 @@ export class Connection implements SessionLink, PacketSink, HeldPacketSink, Keep
   /** Output not yet taken by the peer: this turn's batch and what the socket holds (retained delivery waits on it). */
   get unsentBytes(): number {
     return this.outbox.unsentBytes;
-  }
-
-  get clientId(): string | undefined {
-    return this.clientInfo?.clientId;
-  }
-
-  /** The session this connection serves, from CONNACK on; null before (and for a refused CONNECT). */
-  get session(): Session | null {
-    return this.served;
-  }
-
-  get client(): ClientInfo | null {
-    return this.clientInfo;
-  }
-
-  /** The rules the client is held to (publish, subscribe, deliveries), or null before authentication. */
-  get policy(): ClientPolicy | null {
-    return this.clientPolicy;
-  }
-
-  /** The will message, published if the connection closes without DISCONNECT [MQTT-3.1.2-8], or null. */
-  get will(): Message | null {
-    return this.willMessage;
-  }
-
-  /** MQTT 5 Will Delay Interval in seconds (0: published at once). */
-  get willDelay(): number {
-    return this.willDelaySeconds;
   }
 
   // --- input -------------------------------------------------------------------------------------------
@@ -236,39 +198,6 @@ export class Connection implements SessionLink, PacketSink, HeldPacketSink, Keep
     this.updateReading();
     // The connect timer keeps running: authentication must also finish within connectTimeoutMs.
     return (this.handshake as Handshake).beginAuth();
-  }
-
-  /** CONNECT named the client (its id, user name, protocol level), before authentication; once per connection. */
-  identify(client: ClientInfo): void {
-    this.clientInfo = client;
-  }
-
-  /** CONNECT carried a will: kept until the connection closes, published after `delaySeconds` (MQTT 5) or at once. */
-  keepWill(will: Message, delaySeconds: number): void {
-    this.willMessage = will;
-    this.willDelaySeconds = delaySeconds;
-  }
-
-  /** The will is not to be published (DISCONNECT [MQTT-3.14.4-3], revoked credentials). */
-  discardWill(): void {
-    this.willMessage = null;
-  }
-
-  /** The connection closed: its will, handed over once to be published or discarded, then forgotten [MQTT-3.1.2-10]. */
-  takeWill(): Message | null {
-    const will = this.willMessage;
-    this.willMessage = null;
-    return will;
-  }
-
-  /** The client is held to `policy` from now on: at CONNECT, and when its identity changes or it re-authenticates. */
-  usePolicy(policy: ClientPolicy): void {
-    this.clientPolicy = policy;
-  }
-
-  /** The claim of `session` succeeded: this connection serves it from now on (CONNACK follows). */
-  serve(session: Session): void {
-    this.served = session;
   }
 
   /**
@@ -451,11 +380,6 @@ export class Connection implements SessionLink, PacketSink, HeldPacketSink, Keep
     else batchPublish5(this.outbox, msg, qos, retain, dup, packetId, subIds, msg.publishedAt === undefined ? 0 : this.broker.now());
   }
 
-  /** SessionLink: a store write of this session came back fenced; a newer claim owns it. */
-  takenOver(): void {
-    this.close("takeover");
-  }
-
   /** PUBACK, PUBREC, PUBREL or PUBCOMP; a reason code other than 0 only on MQTT 5 (3.1.1 has none). */
   writeAck(type: AckType, packetId: number, reasonCode = 0): void {
     if (reasonCode !== 0 && this.v5 !== null) {
@@ -472,7 +396,7 @@ export class Connection implements SessionLink, PacketSink, HeldPacketSink, Keep
    * ids not yet released. Compared with the Receive Maximum the server gave [MQTT-3.3.4-9].
    */
   get unacknowledgedInbound(): number {
-    return (this.acks === null ? 0 : this.acks.pubacksHeld) + (this.served?.inboundQos2Count ?? 0);
+    return (this.acks === null ? 0 : this.acks.pubacksHeld) + (this.session?.inboundQos2Count ?? 0);
   }
 
   /**
@@ -494,7 +418,7 @@ export class Connection implements SessionLink, PacketSink, HeldPacketSink, Keep
    * session is taken over by another node, which gives the client's re-sends these keys (decision 045).
    */
   resendablePublishes(): [number, string][] {
-    const session = this.served;
+    const session = this.session;
     return this.acks === null || session === null ? [] : this.acks.resendable(session.orderPrefix, Date.now());
   }
 
@@ -520,7 +444,7 @@ export class Connection implements SessionLink, PacketSink, HeldPacketSink, Keep
   onDrain(): void {
     if (!this.reading.congested || this.state === ConnState.Closed) return;
     this.reading.uncongest();
-    this.served?.drain();
+    this.session?.drain();
   }
 
   onConnectTimeout(): void {
