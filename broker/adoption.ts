@@ -122,7 +122,7 @@ export class Adopter {
   /** A connection here of a claim older than the adoption under `epoch` was taken over by the dead node's claim. */
   private closeStale(clientId: string, epoch: number): void {
     const session = this.broker.sessions.get(clientId);
-    if (session !== undefined && session.link !== null && session.epoch < epoch) session.link.takenOver();
+    if (session !== undefined && session.link !== null && session.epoch < epoch) session.link.close("takeover");
   }
 
   /** Whether sessions of `dead` have waited for their adopter for longer than three TTLs. */

@@ -21,12 +21,13 @@ export interface SessionLink {
   saturated(): boolean;
   /** Bytes written to this link and not yet taken by the peer (this turn's batch plus the socket's buffer). */
   readonly unsentBytes: number;
-  /** A newer claim owns the session (a store write came back fenced): closes the connection as taken over. */
-  takenOver(): void;
   /** The session's move settled (decision 044): the packets the client sent while it did are handled now. */
   settled(): void;
   readonly isClosed: boolean;
-  /** The broker closes the attached connection through its session: a newer CONNECT here (take-over), a kick. */
+  /**
+   * The broker closes the attached connection through its session: a newer CONNECT here or a store write that came
+   * back fenced (a newer claim owns the session: "takeover"), a kick.
+   */
   close(reason: CloseReason): void;
   /** The QoS 1 publishes the client may send again elsewhere, with their order keys (decision 045). */
   resendablePublishes(): [number, string][];

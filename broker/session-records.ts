@@ -96,6 +96,6 @@ interface PubrelSent {
 const PUBREL_SENT: ResultTarget<PubrelSent> = {
   onStoreResult(ctx: PubrelSent, result: StoreOpResult): void {
     if (result.ok || result.reason !== "fenced" || ctx.session.epoch !== ctx.epoch) return;
-    ctx.session.link?.takenOver();
+    ctx.session.link?.close("takeover");
   },
 };

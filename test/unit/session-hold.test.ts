@@ -53,7 +53,6 @@ function fakeLink(): { link: SessionLink; sent: string[]; trail: string[] } {
     congested: false,
     saturated: () => false,
     unsentBytes: 0,
-    takenOver: () => {},
     settled: () => void trail.push("settled"),
     isClosed: false,
     close: () => {},
