@@ -172,12 +172,13 @@ export class SimClient {
           this.subscribed = false;
         }
         this.hadSession = true;
+        this.history.connected(this.id, this.node ?? "?");
         if (this.filters.size > 0 && !this.subscribed) {
           this.send({ cmd: "subscribe", messageId: this.allocate(), subscriptions: [...this.filters].map(([topic, qos]) => ({ topic, qos })) });
         }
         for (const [messageId, f] of this.inflight) {
           if (TRACE_PUB === this.id) console.log(`${new Date(Date.now()).toISOString().slice(14, 23)} ${this.id} re-sends ${f.key} stage=${f.stage} id=${messageId} via ${this.node}`);
-          this.history.resent(f.key);
+          if (f.stage === "publish") this.history.resent(f.key);
           if (f.stage === "publish") this.send({ cmd: "publish", topic: f.topic, payload: Buffer.from(f.key), qos: f.qos, messageId, retain: false, dup: true });
           else this.send({ cmd: "pubrel", messageId });
         }

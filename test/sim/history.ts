@@ -78,10 +78,18 @@ export class History {
    */
   readonly writes = new Map<string, Write[]>();
   /**
-   * When a publisher sent a QoS 1/2 message again after a reconnect (PUBLISH with DUP, or PUBREL once PUBREC'd):
-   * key -> times. For the order rule of decision 038's window (test/sim/window.ts, rule 5).
+   * When a publisher sent a QoS 1/2 PUBLISH again after a reconnect (DUP): key -> times. For the order rule of
+   * decision 038's window (test/sim/window.ts, rule 5).
    */
   readonly resends = new Map<string, number[]>();
+  /**
+   * The order keys (decision 038) the brokers gave a QoS 1/2 message each time a client's PUBLISH of it was
+   * published (its first copy, then re-sends): key -> keys. Read from the brokers' `message.published` events: rule 5
+   * excuses a re-send only when it kept its first copy's key (decision 045).
+   */
+  readonly orders = new Map<string, string[]>();
+  /** Each client's CONNACKs: the node and when, in time order (where a session was, for rule 5). */
+  readonly connects = new Map<string, { node: string; at: number }[]>();
   /** Protocol errors seen by clients (unexpected packets), each a violation. */
   readonly protocolErrors: string[] = [];
   /** What happened, for a reproduction: one line per fault and client move. */
@@ -92,6 +100,19 @@ export class History {
     let list = this.writes.get(id);
     if (list === undefined) this.writes.set(id, (list = []));
     list.push({ node, at: Date.now() });
+  }
+
+  connected(clientId: string, node: string): void {
+    let list = this.connects.get(clientId);
+    if (list === undefined) this.connects.set(clientId, (list = []));
+    list.push({ node, at: Date.now() });
+  }
+
+  /** A broker published the client message `key` under the order key `order`. */
+  keyed(key: string, order: string): void {
+    let list = this.orders.get(key);
+    if (list === undefined) this.orders.set(key, (list = []));
+    list.push(order);
   }
 
   resent(key: string): void {

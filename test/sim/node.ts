@@ -41,8 +41,8 @@ export class SimNode {
     return this.faults.isPaused;
   }
 
-  /** Starts the broker (a promise to run under virtual time). */
-  async start(template: MqgateConfig, store: MemoryStore, storeFaults: StoreFaults, sqs: SqsModel): Promise<void> {
+  /** Starts the broker (a promise to run under virtual time); `keyed`: told each client publish's order key. */
+  async start(template: MqgateConfig, store: MemoryStore, storeFaults: StoreFaults, sqs: SqsModel, keyed?: (key: string, order: string) => void): Promise<void> {
     const config: MqgateConfig = { ...template, nodeId: this.id };
     const communicator = new SqsCommunicator({
       client: sqs.clientFor(this.faults, this.id) as unknown as SQSClient,
@@ -54,6 +54,11 @@ export class SimNode {
     });
     this.running = await startBroker(config, createAllowAll(), faultyStore(store, this.faults, storeFaults), { communicator });
     const broker = this.running.broker;
+    if (keyed !== undefined) {
+      broker.on("message.published", (msg: { payload: Uint8Array; order?: string | undefined }, clientId: string | null) => {
+        if (clientId !== null && msg.order !== undefined) keyed(Buffer.from(msg.payload).toString(), msg.order);
+      });
+    }
     broker.on("cluster.error", (op: string, err?: Error) => {
       this.errors++;
       this.debug("cluster error", op, err?.message);

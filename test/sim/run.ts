@@ -156,7 +156,7 @@ class World {
     this.history.note(`start ${node.id}`);
     try {
       node.faults.onStoreCall = (method, args, phase) => this.targeted(node, method, args, phase);
-      await node.start(this.config, this.store, this.storeFaults, this.sqs);
+      await node.start(this.config, this.store, this.storeFaults, this.sqs, (key, order) => this.history.keyed(key, order));
     } catch (err) {
       // A node that cannot start exits (and its orchestrator starts another): what it did so far stays done.
       this.history.note(`${node.id} failed to start (${(err as Error).message}); another starts in 5 s`);
@@ -204,7 +204,7 @@ class World {
     const window: string[] = [];
     const trail = this.stopsNodes() && this.opts.judgeWindow !== false ? this.sqs.trail : null;
     for (const v of found) {
-      const why = trail === null ? null : lateDrain(v, trail, this.history.stops, WINDOW, this.history.writes, this.history.resends);
+      const why = trail === null ? null : lateDrain(v, trail, this.history.stops, WINDOW, this.history.writes, this.history);
       if (why === null) violations.push(v);
       else window.push(why);
     }

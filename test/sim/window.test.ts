@@ -2,7 +2,7 @@ import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import type { Violation } from "./checker.js";
 import type { Stop } from "./history.js";
 import { SqsTrail } from "./trail.js";
-import { lateDrain } from "./window.js";
+import { type ClientsSeen, lateDrain } from "./window.js";
 
 /** The order rule for decision 038's window (test/sim/window.ts), on hand-made SQS trails. */
 
@@ -155,47 +155,76 @@ describe("decision 038's window (checker rule)", () => {
     expect(lateDrain(violation(68_020, 30_000, "n5"), early, [...crash, { node: "n5", kind: "crash", from: 19_000, to: Infinity }], LIMITS)).toBeNull();
   });
 
+  /** What rule 5 reads: p:1 re-sent at `resentAt` with the keys `orders` (first copy, then re-sends); sub connected to n3 at 0. */
+  const seen = (resentAt: number[], orders = ["k.1.5", "k.1.5"], connects = [{ node: "n3", at: 0 }]): ClientsSeen => ({
+    resends: new Map([["p:1", resentAt]]),
+    orders: new Map([["p:1", orders]]),
+    connects: new Map([["sub", connects]]),
+  });
+
   it("excuses a copy that waited in a stopped node's queue when the publisher's re-send reached the subscriber first", () => {
     // Seed 590: n3 (sub's node) crashed at 900; p:1 was routed to n3's queue alone at 1,000; sub resumed on n4 and
-    // got p:2 there at 2,000; the publisher moved and sent p:1 again at 2,500, which reached sub at 3,100.
+    // got p:2 there at 2,000; the publisher moved and sent p:1 again at 2,500 (same key), which reached sub at 3,100.
     at(1_000, () => trail.sent(queue("n3"), body("p:1", ["sub"])));
     const crash3: Stop[] = [{ node: "n3", kind: "crash", from: 900, to: Infinity }];
-    const resends = new Map([["p:1", [2_500]]]);
     const v = violation(3_100, 2_000, "n4");
-    expect(lateDrain(v, trail, crash3, LIMITS, undefined, resends)).toContain("the publisher's re-send");
+    expect(lateDrain(v, trail, crash3, LIMITS, undefined, seen([2_500]))).toContain("the publisher's re-send");
     // Without the re-send, or without the stop, or with m reaching sub before the re-send: a violation.
     expect(lateDrain(v, trail, crash3, LIMITS)).toBeNull();
-    expect(lateDrain(v, trail, [], LIMITS, undefined, resends)).toBeNull();
-    expect(lateDrain(v, trail, crash3, LIMITS, undefined, new Map([["p:1", [3_200]]]))).toBeNull();
+    expect(lateDrain(v, trail, crash3, LIMITS, undefined, seen([]))).toBeNull();
+    expect(lateDrain(v, trail, [], LIMITS, undefined, seen([2_500]))).toBeNull();
+    expect(lateDrain(v, trail, crash3, LIMITS, undefined, seen([3_200]))).toBeNull();
     // Later than the stop's bound (rule 4's).
     const bound = 900 + 7_000 + 30_000 + 7_000 + 2_000;
-    expect(lateDrain(violation(bound + 1, 2_000, "n4"), trail, crash3, LIMITS, undefined, resends)).toBeNull();
+    expect(lateDrain(violation(bound + 1, 2_000, "n4"), trail, crash3, LIMITS, undefined, seen([2_500]))).toBeNull();
     // The newer one came through the stopped node itself.
-    expect(lateDrain(violation(3_100, 2_000, "n3"), trail, crash3, LIMITS, undefined, resends)).toBeNull();
+    expect(lateDrain(violation(3_100, 2_000, "n3"), trail, crash3, LIMITS, undefined, seen([2_500]))).toBeNull();
+    // n3 stopped only well after the send (more than a heartbeat): a live n3 would have handled p:1 for sub.
+    expect(lateDrain(v, trail, [{ node: "n3", kind: "crash", from: 2_100, to: Infinity }], LIMITS, undefined, seen([2_500]))).toBeNull();
+    expect(lateDrain(v, trail, [{ node: "n3", kind: "crash", from: 1_900, to: Infinity }], LIMITS, undefined, seen([2_500]))).not.toBeNull();
+  });
+
+  it("does not excuse a re-send that got a newer order key than its first copy (decision 045 broken: CI seed 38)", () => {
+    at(1_000, () => trail.sent(queue("n3"), body("p:1", ["sub"])));
+    const crash3: Stop[] = [{ node: "n3", kind: "crash", from: 900, to: Infinity }];
+    const v = violation(3_100, 2_000, "n4");
+    expect(lateDrain(v, trail, crash3, LIMITS, undefined, seen([2_500], ["k.1.5", "k.2.1"]))).toBeNull();
+    // No key recorded: not known to be kept.
+    expect(lateDrain(v, trail, crash3, LIMITS, undefined, seen([2_500], []))).toBeNull();
   });
 
   it("does not excuse a re-send when another copy of the late message was on its way to the subscriber", () => {
     const crash3: Stop[] = [{ node: "n3", kind: "crash", from: 900, to: Infinity }];
-    const resends = new Map([["p:1", [2_500]]]);
     const v = violation(3_100, 2_000, "n4");
     // p:1 also went to n4's queue for sub before the re-send: that copy was overtaken, not held by n3.
     const direct = new SqsTrail();
     at(1_000, () => direct.sent(queue("n3"), body("p:1", ["sub"])));
-    at(1_100, () => direct.sent(queue("n4"), body("p:1")));
-    expect(lateDrain(v, direct, crash3, LIMITS, undefined, resends)).toBeNull();
+    at(1_100, () => direct.sent(queue("n4"), body("p:1", ["sub"])));
+    expect(lateDrain(v, direct, crash3, LIMITS, undefined, seen([2_500]))).toBeNull();
     // A copy for other subscribers only is no such copy.
     const others = new SqsTrail();
     at(1_000, () => others.sent(queue("n3"), body("p:1", ["sub"])));
     at(1_100, () => others.sent(queue("n4"), body("p:1", ["other"])));
-    expect(lateDrain(v, others, crash3, LIMITS, undefined, resends)).toContain("the publisher's re-send");
+    expect(lateDrain(v, others, crash3, LIMITS, undefined, seen([2_500]))).toContain("the publisher's re-send");
     // The copy for sub came out of n3's queue before sub got p:1 (rules 1-4 judge that one, here beyond a heartbeat).
     const drainedEarly = new SqsTrail();
     at(1_000, () => drainedEarly.sent(queue("n3"), body("p:1", ["sub"])));
     at(1_500, () => drainedEarly.received(queue("n3"), "n2", 1, body("p:1", ["sub"])));
-    expect(lateDrain(v, drainedEarly, crash3, LIMITS, undefined, resends)).toBeNull();
+    expect(lateDrain(v, drainedEarly, crash3, LIMITS, undefined, seen([2_500]))).toBeNull();
     // Sent to n3 only after the re-send: not the copy the re-send overtook.
     const late = new SqsTrail();
     at(2_600, () => late.sent(queue("n3"), body("p:1", ["sub"])));
-    expect(lateDrain(v, late, crash3, LIMITS, undefined, resends)).toBeNull();
+    expect(lateDrain(v, late, crash3, LIMITS, undefined, seen([2_500]))).toBeNull();
+  });
+
+  it("takes a copy its reader matches itself as one for the subscriber only when the subscriber's session was at that node", () => {
+    // A match forward to n3: for sub only if sub last connected to n3 before it was sent.
+    at(1_000, () => trail.sent(queue("n3"), body("p:1")));
+    const crash3: Stop[] = [{ node: "n3", kind: "crash", from: 900, to: Infinity }];
+    const v = violation(3_100, 2_000, "n4");
+    expect(lateDrain(v, trail, crash3, LIMITS, undefined, seen([2_500]))).toContain("the publisher's re-send");
+    // sub was on n5 then (the publisher's node routed p:1 nowhere near it): a loss of routing, not the window.
+    expect(lateDrain(v, trail, crash3, LIMITS, undefined, seen([2_500], undefined, [{ node: "n3", at: 0 }, { node: "n5", at: 500 }]))).toBeNull();
+    expect(lateDrain(v, trail, crash3, LIMITS, undefined, seen([2_500], undefined, []))).toBeNull();
   });
 });

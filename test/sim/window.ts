@@ -1,5 +1,5 @@
 import type { Violation } from "./checker.js";
-import type { Stop, Write } from "./history.js";
+import type { History, Stop, Write } from "./history.js";
 import type { Receive, SqsTrail } from "./trail.js";
 
 /**
@@ -27,13 +27,14 @@ import type { Receive, SqsTrail } from "./trail.js";
  *    reached S within one heartbeat of that receive, and within R's bound (two crashes in a row, the second while
  *    m was on its way: decision 023, "2026-12-06, later", seeds 345, 366, 494).
  * 5. Or, instead of 1–4, m's copy for S never came out of Q's queue before m reached S because the publisher sent m
- *    again (it reconnected to another node: a PUBLISH with DUP, or a PUBREL) and that copy reached S first: m was
- *    sent to Q's queue for S (a copy naming S, or one its reader matches itself), and before that re-send to no
- *    other node's queue but as a copy naming other subscribers; Q stopped between that send and m reaching S; no
- *    receive from Q's queue of a copy for S was handled before m reached S; m' reached S through a node other than
- *    Q; and m reached S after the re-send, within the stop's bound of rule 4. Without the re-send m would have come
- *    from Q's queue, later, and been excused by rules 1–4; the re-send only shortened the wait (CI seeds 590,
- *    1203, 1248).
+ *    again (it reconnected to another node: a PUBLISH with DUP) and that copy reached S first: m was sent to Q's
+ *    queue for S (a copy naming S, or one its reader matches itself while S's session was last connected to Q),
+ *    and before that re-send to no other node's queue but as a copy naming other subscribers; Q had stopped by
+ *    one heartbeat after that send; no receive from Q's queue of a copy for S was handled before m reached S; m'
+ *    reached S through a node other than Q; the re-send kept the order key m's first copy was given (decision 045:
+ *    with another key the broker itself may have put m behind m'); and m reached S after the re-send, within the
+ *    stop's bound of rule 4. Without the re-send m would have come from Q's queue, later, and been excused by rules
+ *    1–4; the re-send only shortened the wait (CI seeds 590, 893, 1203, 1248).
  * Anything else stays a violation: a late delivery that no stopped node held up, one held after the receive longer
  * than passing it on takes, or one later than the design allows.
  */
@@ -55,12 +56,15 @@ export function lateDrain(
   stops: readonly Stop[],
   limits: WindowLimits,
   writes?: ReadonlyMap<string, readonly Write[]>,
-  resends?: ReadonlyMap<string, readonly number[]>,
+  seen?: ClientsSeen,
 ): string | null {
   const o = v.order;
   if (v.kind !== "order" || o === undefined) return null;
-  return drained(o, trail, stops, limits, writes) ?? resentAhead(o, trail, stops, limits, resends?.get(o.key) ?? []);
+  return drained(o, trail, stops, limits, writes) ?? (seen === undefined ? null : resentAhead(o, trail, stops, limits, seen));
 }
+
+/** What rule 5 reads of the run's History: the publishers' re-sends, the order keys given, where clients connected. */
+export type ClientsSeen = Pick<History, "resends" | "orders" | "connects">;
 
 /** Rules 1–4: m's copy for S came out of a stopped node's queue late. Why, or null. */
 function drained(o: Order, trail: SqsTrail, stops: readonly Stop[], limits: WindowLimits, writes?: ReadonlyMap<string, readonly Write[]>): string | null {
@@ -92,19 +96,24 @@ function drained(o: Order, trail: SqsTrail, stops: readonly Stop[], limits: Wind
 }
 
 /** Rule 5: m's copy for S waited in a stopped node's queue, and the publisher's re-send of m reached S first. */
-function resentAhead(o: Order, trail: SqsTrail, stops: readonly Stop[], limits: WindowLimits, resends: readonly number[]): string | null {
-  const resent = resends.find((at) => at <= o.at);
+function resentAhead(o: Order, trail: SqsTrail, stops: readonly Stop[], limits: WindowLimits, seen: ClientsSeen): string | null {
+  const resent = seen.resends.get(o.key)?.find((at) => at <= o.at);
   if (resent === undefined) return null;
+  // The re-send kept its first copy's order key: a broker that gave it a newer one may have sorted it behind m'.
+  const keys = seen.orders.get(o.key);
+  if (keys === undefined || keys.length === 0 || keys.some((k) => k !== keys[0])) return null;
+  const connects = seen.connects.get(o.subscriber) ?? [];
   const sends = trail.sendsOf(o.key);
   const receives = trail.receivesOf(o.key);
   for (const send of sends) {
     const q = send.owner;
-    if (send.at > resent || q === o.newerNode || !forS(send.to, o)) continue;
+    if (send.at > resent || q === o.newerNode || !forS(send.to, o, q, send.at, connects)) continue;
     // Before the re-send, m went to no other node's queue for S: that copy would have been the one S got.
-    if (sends.some((x) => x.owner !== q && x.at < resent && forS(x.to, o))) continue;
+    if (sends.some((x) => x.owner !== q && x.at < resent && forS(x.to, o, x.owner, x.at, connects))) continue;
     if (receives.some((r) => receivedFor(r, q, send.at, o) && handledAt(r.reader, r.at, stops) <= o.at)) continue;
     for (const s of stops) {
-      if (s.node !== q || s.from > o.at || s.to < send.at) continue;
+      // Q had stopped by a heartbeat after the send: a live Q would have handled m for S.
+      if (s.node !== q || s.from > send.at + limits.heartbeatMs || s.to < send.at) continue;
       if (o.at <= stopBound(s, limits)) {
         return `${o.subscriber} got ${o.key} after ${o.newer}, ${o.at - s.from} ms after ${q}'s ${s.kind}: its copy waited in ${q}'s queue and the publisher's re-send (at ${resent}) reached ${o.subscriber} first`;
       }
@@ -113,9 +122,15 @@ function resentAhead(o: Order, trail: SqsTrail, stops: readonly Stop[], limits: 
   return null;
 }
 
-/** Whether a copy with targets `to` is for S (`null`: its reader matches it against its own sessions, S maybe among them). */
-function forS(to: readonly string[] | null, o: Order): boolean {
-  return to === null || to.includes(o.subscriber);
+/**
+ * Whether a copy with targets `to`, sent to `node`'s queue at `at`, is for S: it names S, or its reader matches it
+ * against its own sessions (`null`) and S last connected to `node` before then.
+ */
+function forS(to: readonly string[] | null, o: Order, node: string, at: number, connects: readonly { node: string; at: number }[]): boolean {
+  if (to !== null) return to.includes(o.subscriber);
+  let last: string | undefined;
+  for (const c of connects) if (c.at <= at) last = c.node;
+  return last === node;
 }
 
 /**
