@@ -10,7 +10,6 @@ import { AddressLimits } from "./address-limits.js";
 import type { BrokerEvents, BrokerOptions, RemoteRoutes } from "./broker-types.js";
 import type { Cluster } from "./cluster.js";
 import type { Connection } from "./connection.js";
-import { RecentResends } from "./recent-resends.js";
 import { SessionCustody } from "./custody.js";
 import { DelayedWills } from "./delayed-wills.js";
 import type { SessionTerms } from "./handlers/connect5.js";
@@ -78,8 +77,6 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   private readonly retained: RetainedMessages;
   /** The offline sessions held here, loaded and reloaded from the store, and copies of those that moved. */
   private readonly custody: SessionCustody;
-  /** The re-send lists of connections that closed by themselves (decision 045): kept for a take-over kick. */
-  private readonly resends = new RecentResends();
   /** CONNECT's claims in the store, and the take-over kicks around them. */
   private readonly claims: SessionClaims;
   /** Sessions handed back to the store as their connections end (shutdown waits for them). */
@@ -134,7 +131,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
       restoreSubscription: (session, filter, word) => this.index.add(session, filter, word),
       dropSession: (session) => this.registry.drop(session),
       leaseHeld: () => this.acceptGate(),
-      takeResends: (clientId, epoch) => this.resends.take(clientId, epoch, Date.now()),
+      takeResends: (clientId, epoch) => this.lifecycle.takeResends(clientId, epoch),
     });
     this.lifecycle = new SessionLifecycle({
       registry: this.registry,
@@ -144,7 +141,6 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
       releases: this.releases,
       delayedWills: this.delayedWills,
       stats: this.stats,
-      resends: this.resends,
       events: this,
       recheck: this.subscriptions,
       handBack: (entries, session) => this.publisher.handBack(entries, session),

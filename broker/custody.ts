@@ -148,8 +148,10 @@ export class SessionCustody {
     const conn = session.link;
     // Read before the close: the client sends these again to the claiming node, which gives them their keys back.
     // A connection that closed by itself before the kick left them behind for a few seconds.
-    const resends = older && reason === "takeover" && !sessionEnded;
-    const unacked = !resends ? [] : conn !== null ? conn.resendablePublishes() : this.host.takeResends(clientId, session.epoch);
+    let unacked: [number, string][] = [];
+    if (older && reason === "takeover" && !sessionEnded) {
+      unacked = conn !== null ? conn.resendablePublishes() : this.host.takeResends(clientId, session.epoch);
+    }
     if (conn !== null && older) conn.close(reason);
     if (session.claimant !== null || !(epoch === null || session.epoch <= epoch)) return unacked;
     if (discardSession) {

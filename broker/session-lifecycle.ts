@@ -1,12 +1,13 @@
 import type { EventEmitter } from "node:events";
+import { MAX_UNACKED } from "../core/communicator/types.js";
 import { ClaimRefused } from "../core/store/errors.js";
 import type { BrokerEvents } from "./broker-types.js";
 import type { Connection } from "./connection.js";
 import type { DelayedWills } from "./delayed-wills.js";
 import type { SessionTerms } from "./handlers/connect5.js";
+import { RecentResends } from "./recent-resends.js";
 import { recheckResumedSession, type RecheckHost } from "./recheck.js";
 import type { Session } from "./session.js";
-import type { RecentResends } from "./recent-resends.js";
 import type { SessionClaims } from "./session-claim.js";
 import type { SessionRegistry } from "./session-registry.js";
 import type { SessionReleases } from "./shutdown.js";
@@ -24,8 +25,6 @@ export interface LifecycleParts {
   readonly releases: SessionReleases;
   readonly delayedWills: DelayedWills;
   readonly stats: BrokerStats;
-  /** What the clients of connections that closed by themselves may send again elsewhere (decision 045). */
-  readonly resends: Pick<RecentResends, "remember">;
   readonly events: Pick<EventEmitter<BrokerEvents>, "emit">;
   /** Subscription changes and drops of a resumed session's re-check (broker/recheck.ts): the broker. */
   readonly recheck: RecheckHost;
@@ -39,7 +38,15 @@ export interface LifecycleParts {
  * changes only through its own methods.
  */
 export class SessionLifecycle {
+  /** What the clients of connections that closed by themselves may send again (decision 045), for a few seconds. */
+  private readonly resends = new RecentResends();
+
   constructor(private readonly parts: LifecycleParts) {}
+
+  /** The re-send list a connection of `clientId`'s session under `epoch` left when it closed by itself, once. */
+  takeResends(clientId: string, epoch: number): [number, string][] {
+    return this.resends.take(clientId, epoch, Date.now());
+  }
 
   /** Broker.connectSession (see there). */
   async connect(conn: Connection, clientId: string, terms: SessionTerms, identity: string): Promise<void> {
@@ -50,6 +57,10 @@ export class SessionLifecycle {
       this.refuseClaim(conn, new ClaimRefused("identity", clientId));
       return;
     }
+    // What the client may re-send here, with its first copies' keys: its open connection's list, taken over now, or
+    // the one its closed connection left (decision 045).
+    const before = existing?.epoch ?? 0;
+    const resendable = existing?.link ? existing.link.resendablePublishes() : null;
     if (existing?.link) existing.link.close("takeover");
     let session = registry.sessions.get(clientId);
     // A clean CONNECT starts from nothing, but a session whose owner this node does not know yet stays until the
@@ -119,6 +130,9 @@ export class SessionLifecycle {
     } else {
       session.servedWithoutStore();
     }
+    if (claim !== null && !discard && before > 0 && claims.servedHere(claim)) {
+      session.expectResends(resendable ?? this.resends.take(clientId, before, Date.now()), MAX_UNACKED);
+    }
     if (claim?.present === true && conn.policy !== null) recheckResumedSession(this.parts.recheck, session, conn.policy);
     const sessionPresent = claim !== null ? claim.present : false;
     // A will waiting out its delay: the client is back in time [MQTT-3.1.3-9], or its old session ended (Clean Start).
@@ -159,7 +173,9 @@ export class SessionLifecycle {
     const handBack = ends ? session.takeShared() : null;
     // The client may send its unacknowledged QoS 1 publishes again to another node, whose kick comes here after
     // this close: kept for it (a take-over's kick read them before closing).
-    if (!ends && reason !== "takeover" && session.epoch > 0) this.parts.resends.remember(session.clientId, session.epoch, conn.resendablePublishes(), Date.now());
+    if (!ends && reason !== "takeover" && session.epoch > 0) {
+      this.resends.remember(session.clientId, session.epoch, conn.resendablePublishes(), Date.now());
+    }
     session.detach();
     // The will is published on any close but DISCONNECT [MQTT-3.1.2-8], then forgotten [MQTT-3.1.2-10].
     const will = conn.takeWill();

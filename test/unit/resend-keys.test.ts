@@ -2,6 +2,9 @@ import { describe, expect, it } from "vitest";
 import { DurableAcks } from "../../broker/durable-acks.js";
 import type { Journal } from "../../broker/journal.js";
 import type { ReadGate } from "../../broker/read-gate.js";
+import { startTestBroker } from "../helpers/broker.js";
+import { RawClient } from "../helpers/raw-client.js";
+import { until } from "../helpers/wait.js";
 import { RecentResends, RESENDS_KEPT_MS } from "../../broker/recent-resends.js";
 import { SessionClaimState } from "../../broker/session-claim-state.js";
 import { MoveSettler, type MovePort } from "../../broker/move-settle.js";
@@ -127,7 +130,7 @@ describe("MoveSettler: the reply's list reaches the claimed session", () => {
   }
   function session(clientId: string) {
     const expected: unknown[] = [];
-    const s = { clientId, epoch: 5, claimant: null, owner: null, holdDeliveries: () => undefined, releaseDeliveries: () => undefined, expectResends: (u: unknown) => expected.push(u) };
+    const s = { clientId, epoch: 5, claimant: null, owner: null, holdDeliveries: () => undefined, releaseDeliveries: () => undefined, followSenders: () => undefined, heldBy: () => false, settleClient: () => undefined, expectResends: (u: unknown) => expected.push(u) };
     return { s: s as unknown as Session, expected };
   }
 
@@ -156,25 +159,70 @@ describe("RecentResends: what a connection that closed by itself left to re-send
     const kept = new RecentResends();
     kept.remember("c", 3, [[7, "k.3.1"]], 1_000);
     kept.remember("e", 3, [], 1_000);
-    expect(kept.size).toBe(1);
+    expect(kept.size).toEqual({ lists: 1, entries: 1 });
     expect(kept.take("c", 2, 1_500)).toEqual([]); // another claim's
     kept.remember("c", 3, [[7, "k.3.1"]], 1_000);
     expect(kept.take("c", 3, 1_000 + RESENDS_KEPT_MS)).toEqual([]); // expired
     kept.remember("c", 3, [[7, "k.3.1"]], 1_000);
     expect(kept.take("c", 3, 5_999)).toEqual([[7, "k.3.1"]]);
     expect(kept.take("c", 3, 5_999)).toEqual([]);
+    // An empty list replaces an older one.
+    kept.remember("c", 3, [[7, "k.3.1"]], 1_000);
+    kept.remember("c", 4, [], 1_100);
+    expect(kept.take("c", 3, 1_200)).toEqual([]);
+    expect(kept.size).toEqual({ lists: 0, entries: 0 });
   });
 
-  it("keeps at most `max` lists, dropping the oldest and the expired ones", () => {
-    const kept = new RecentResends(5_000, 2);
+  it("keeps at most `maxLists` lists and `maxEntries` entries, dropping the oldest and the expired ones", () => {
+    const kept = new RecentResends(5_000, 2, 100);
     kept.remember("a", 1, [[1, "k.1.1"]], 0);
     kept.remember("b", 1, [[1, "k.1.1"]], 10);
     kept.remember("c", 1, [[1, "k.1.1"]], 20);
-    expect(kept.size).toBe(2);
+    expect(kept.size.lists).toBe(2);
     expect(kept.take("a", 1, 30)).toEqual([]);
     expect(kept.take("b", 1, 30)).toEqual([[1, "k.1.1"]]);
     kept.remember("d", 1, [[1, "k.1.1"]], 6_000); // c expired meanwhile
-    expect(kept.size).toBe(1);
-    expect(kept.take("d", 1, 6_000)).toEqual([[1, "k.1.1"]]);
+    expect(kept.size).toEqual({ lists: 1, entries: 1 });
+    const many = (n: number): [number, string][] => Array.from({ length: n }, (_, i) => [i + 1, `k.1.${i + 1}`]);
+    kept.remember("e", 1, many(60), 6_000);
+    kept.remember("f", 1, many(60), 6_000); // 121 entries: d and e go
+    expect(kept.size).toEqual({ lists: 1, entries: 60 });
+    expect(kept.take("f", 1, 6_000)).toHaveLength(60);
+  });
+
+  it("keeps the newest MAX_UNACKED entries of a longer list (what a `moved` reply carries)", () => {
+    const kept = new RecentResends();
+    const list = Array.from({ length: MAX_UNACKED + 10 }, (_, i): [number, string] => [(i % 65_535) + 1, `k.1.${i}`]);
+    kept.remember("c", 1, list, 0);
+    const got = kept.take("c", 1, 0);
+    expect(got).toHaveLength(MAX_UNACKED);
+    expect(got[0]).toEqual(list[10]);
+  });
+
+  it("a client back on the same node after its socket dropped re-sends with its first copies' keys", async () => {
+    const b = await startTestBroker();
+    try {
+      // A persistent subscriber makes the publisher's PUBACK wait for the store (so it is remembered as written).
+      const sub = await RawClient.connected(b.mqttPort, { clientId: "sub", clean: false });
+      sub.send({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic: "t/x", qos: 1 }] });
+      await sub.expect("suback");
+      const keys: string[] = [];
+      b.broker.on("message.published", (msg, clientId) => {
+        if (clientId === "pub" && msg.order !== undefined) keys.push(msg.order);
+      });
+      const pub = await RawClient.connected(b.mqttPort, { clientId: "pub", clean: false });
+      pub.send({ cmd: "publish", topic: "t/x", payload: Buffer.from("m1"), qos: 1, messageId: 5, dup: false, retain: false });
+      await pub.expect("puback");
+      pub.socket.destroy();
+      await until(() => b.broker.sessions.get("pub")?.link === null, "the broker to see pub's socket close");
+      const again = await RawClient.connected(b.mqttPort, { clientId: "pub", clean: false });
+      const session = b.broker.sessions.get("pub");
+      expect(keys).toHaveLength(1);
+      expect(session?.resentKey(5, true)).toBe(keys[0]);
+      again.socket.destroy();
+      sub.socket.destroy();
+    } finally {
+      await b.close();
+    }
   });
 });
