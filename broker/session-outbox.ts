@@ -26,6 +26,11 @@ import { OutState, type DropReason, type Message, type Outgoing } from "./types.
 export class Outbox {
   /** Its ring buffer is allocated by the first push (broker/queue.ts). */
   private readonly queue = new Deque<Outgoing>(0);
+  /**
+   * A settling session's held deliveries, stored at once (`holdStored`), in the order written (so in seq order):
+   * not sent until the hold is released (`releaseHeld`). Null when none.
+   */
+  private held: Outgoing[] | null = null;
   readonly inflight: InflightWindow;
 
   constructor(
@@ -44,6 +49,7 @@ export class Outbox {
   clear(): void {
     this.inflight.clear();
     this.queue.clear();
+    this.held = null;
   }
 
   /**
@@ -61,19 +67,65 @@ export class Outbox {
 
   /** A persistent session's QoS 1/2 delivery while its client is connected: written through to the store. */
   sendStored(msg: Message, qos: QoS, retain: boolean, link: SessionLink, subIds: readonly number[] | undefined): void {
-    const { session, host } = this;
-    const { maxQueued, queueDropPolicy } = this.limits;
-    const entry: Omit<StoredOutgoing, "seq" | "state"> = { msg, qos, retain, packetId: 0 };
-    if (subIds !== undefined) entry.subIds = [...subIds];
     const out = outgoing(msg, qos, retain, false, subIds);
-    const dedupId = host.journal.dedupId;
-    if (dedupId !== null) out.dedupId = dedupId;
+    let packetId = 0;
     if (this.queue.length === 0 && this.inflight.hasRoom && !link.congested) {
       // Reserve a window slot; PUBLISH goes out when the store has it.
-      entry.packetId = this.inflight.add(out);
+      packetId = this.inflight.add(out);
     } else {
       this.queue.push(out);
     }
+    this.writeEnqueue(out, packetId);
+  }
+
+  /**
+   * A settling session's held QoS 1/2 delivery (broker/session-hold.ts): stored now, as `sendStored` does, so the
+   * batch that held it need not wait for the hold, but sent only once the hold is released (`releaseHeld`), in seq
+   * order behind what is queued (the sent boundary, decision 021).
+   */
+  holdStored(msg: Message, qos: QoS, retain: boolean, subIds: readonly number[] | undefined): void {
+    const out = outgoing(msg, qos, retain, false, subIds);
+    (this.held ??= []).push(out);
+    this.writeEnqueue(out, 0);
+  }
+
+  /** Whether a held delivery's enqueue (`holdStored`) has not been answered yet. */
+  get heldPending(): boolean {
+    return this.held !== null && this.held.some((out) => out.seq === 0 && !out.durable);
+  }
+
+  /**
+   * The hold ended: the held deliveries the store took (every enqueue answered: `heldPending` is false) join the
+   * queue in seq order. A stream (one publisher on one topic) they hold out of publish order (the old holder's
+   * pass-ons came behind newer ones, decision 031) is stored again behind the rest from its first entry out of
+   * place on, as at load (decision 038), so the queue stays in seq order.
+   */
+  releaseHeld(): void {
+    const held = this.held;
+    this.held = null;
+    if (held === null) return;
+    const moved = outOfOrder(held);
+    for (const out of held) if (moved.length === 0 || !moved.includes(out)) this.queue.push(out);
+    for (const out of moved) this.requeue(out);
+    this.session.drain();
+  }
+
+  /**
+   * The hold ended with the session no longer served here (it moved on, its client left, a Clean Start replaced it):
+   * the held deliveries stay in the store, for whoever has the session now (its claim's snapshot, or its offline
+   * queue); a write that came too late for that is refused as fenced and routed again (`stored`).
+   */
+  dropHeld(): void {
+    this.held = null;
+  }
+
+  private writeEnqueue(out: Outgoing, packetId: number): void {
+    const { session, host } = this;
+    const { maxQueued, queueDropPolicy } = this.limits;
+    const entry: Omit<StoredOutgoing, "seq" | "state"> = { msg: out.msg, qos: out.qos, retain: out.retain, packetId };
+    if (out.subIds !== undefined) entry.subIds = [...out.subIds];
+    const dedupId = host.journal.dedupId;
+    if (dedupId !== null) out.dedupId = dedupId;
     const op: StoreOp = { op: "enqueue", clientId: session.clientId, entry, maxQueued, dropPolicy: queueDropPolicy, epoch: session.epoch };
     if (dedupId !== null) op.dedupId = dedupId;
     host.journal.write(op, session, out);
@@ -241,17 +293,22 @@ export class Outbox {
     this.queue.push(out);
   }
 
+  /** Removes `out` (its write was refused) from the window, the queue or the held deliveries: it is never sent. */
   private remove(out: Outgoing): void {
-    if (!this.inflight.remove(out)) this.queue.filter((o) => o !== out);
+    if (this.inflight.remove(out)) return;
+    this.queue.filter((o) => o !== out);
+    if (this.held !== null) this.held = this.held.filter((o) => o !== out);
   }
 
   private dropQueuedSeq(seq: number): void {
     let dropped: Outgoing | undefined;
-    this.queue.filter((o) => {
+    const other = (o: Outgoing): boolean => {
       if (o.seq !== seq) return true;
       dropped = o;
       return false;
-    });
+    };
+    this.queue.filter(other);
+    if (dropped === undefined && this.held !== null) this.held = this.held.filter(other);
     this.host.onDrop(this.session, dropped?.msg ?? EMPTY_MESSAGE, "queue-full");
   }
 }

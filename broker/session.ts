@@ -182,7 +182,7 @@ export class Session extends SessionClaimState implements ResultTarget<Outgoing 
     // Kept small enough to be inlined into the routing loop: the rarer cases are methods of their own.
     const link = this.attached;
     const hold = this.hold;
-    if ((hold !== null && hold.holds) || link === null) {
+    if ((hold !== null && hold.takes(qos)) || link === null) {
       this.deliverDetached(msg, qos, retain, subIds);
       return;
     }
@@ -204,7 +204,7 @@ export class Session extends SessionClaimState implements ResultTarget<Outgoing 
    */
   private deliverDetached(msg: Message, qos: QoS, retain: boolean, subIds: readonly number[] | undefined): void {
     const hold = this.hold;
-    if (hold !== null && hold.holds) hold.add(msg, qos, retain, subIds);
+    if (hold !== null && hold.takes(qos)) hold.add(msg, qos, retain, subIds);
     else if (this.owner !== null) this.host.forward(this, this.owner, msg, qos, retain, subIds);
     else if (qos !== 0 && this.persistent) enqueueOffline(this, this.host, this.limits, msg, qos, retain, subIds);
   }
@@ -301,20 +301,57 @@ export class Session extends SessionClaimState implements ResultTarget<Outgoing 
     }
   }
 
-  /** From now on deliveries wait in memory until `releaseDeliveries()`: the session is being claimed, or a move settles. */
+  /**
+   * From now on deliveries wait until `releaseDeliveries()`: the session is being claimed, or a move settles. A
+   * hold still ending (waiting for its stored deliveries' answers: broker/session-hold.ts) ends as it would, and a
+   * new one holds what comes from now on.
+   */
   holdDeliveries(): void {
-    this.hold ??= new DeliveryHold(this, this.host);
+    if (this.hold === null || this.hold.released) this.hold = new DeliveryHold(this, this.host);
+  }
+
+  /** The move settles (broker/move-settle.ts): QoS 1/2 deliveries held are stored from now on (DeliveryHold.store). */
+  storeHeld(): void {
+    this.hold?.store();
   }
 
   /**
-   * Ends holding and delivers what was held, in order (DeliveryHold.release); then what the client itself sent
-   * meanwhile is handled (a move settled: decision 044), behind those deliveries.
+   * Ends holding and delivers what was held, in order (DeliveryHold.release, once its stored deliveries were
+   * answered); then what the client itself sent meanwhile is handled (a move settled: decision 044), behind them.
    */
   releaseDeliveries(): void {
     const hold = this.hold;
-    this.hold = null;
-    hold?.release();
-    this.attached?.settled();
+    if (hold === null) this.attached?.settled();
+    else hold.release();
+  }
+
+  /** `hold` ends now (DeliveryHold): deliveries are no longer held, unless a newer hold began. */
+  endHold(hold: DeliveryHold): void {
+    if (this.hold === hold) this.hold = null;
+  }
+
+  /** A held delivery stored at once (DeliveryHold.add, Outbox.holdStored). */
+  holdStored(msg: Message, qos: QoS, retain: boolean, subIds: readonly number[] | undefined): void {
+    this.box().holdStored(msg, qos, retain, subIds);
+  }
+
+  /** Whether a held delivery's enqueue waits for its answer (Outbox.heldPending). */
+  get heldStoredPending(): boolean {
+    return this.outbox !== null && this.outbox.heldPending;
+  }
+
+  /**
+   * The hold ended: its stored deliveries are queued to be sent (Outbox.releaseHeld) while this session is still
+   * served here under its claim, else left to the store (Outbox.dropHeld).
+   */
+  releaseHeldStored(): void {
+    if (this.attached !== null && this.owner === null && this.claimant === null) this.outbox?.releaseHeld();
+    else this.outbox?.dropHeld();
+  }
+
+  /** The hold ended with the session (DeliveryHold.discard): the store's queue ends with it. */
+  dropHeldStored(): void {
+    this.outbox?.dropHeld();
   }
 
   /**

@@ -20,6 +20,9 @@ function fakeSession(clientId: string, epoch: number) {
       session.holding = false;
       calls.push("release");
     },
+    /** How often the settler told it to store what it holds (the claim was answered: Session.storeHeld). */
+    storing: 0,
+    storeHeld: () => void session.storing++,
     ahead: (fn: () => void) => {
       const was = session.holding;
       session.holding = false;
