@@ -191,10 +191,11 @@ export class DeliveryHold {
     else this.whenAnswered();
   }
 
-  private whenAnswered(): void {
+  /** Ends once the stored deliveries' enqueues were answered (written before the last wait: a few rounds at most). */
+  private whenAnswered(rounds = 3): void {
     void this.host.journal.followedUpAll().then(() => {
       if (this.ended) return;
-      if (this.session.heldStoredPending) this.whenAnswered();
+      if (rounds > 1 && this.session.heldStoredPending) this.whenAnswered(rounds - 1);
       else this.end();
     });
   }

@@ -104,7 +104,8 @@ export class Outbox {
     const held = this.held;
     this.held = null;
     if (held === null) return;
-    const moved = outOfOrder(held);
+    // Every enqueue was answered; should one not be after all, it stays in its place (never stored again by its seq).
+    const moved = outOfOrder(held.filter((out) => out.seq !== 0));
     for (const out of held) if (moved.length === 0 || !moved.includes(out)) this.queue.push(out);
     for (const out of moved) this.requeue(out);
     this.session.drain();
@@ -138,6 +139,8 @@ export class Outbox {
    */
   stored(out: Outgoing, result: StoreOpResult): boolean {
     if (!result.ok) {
+      // A held delivery the store did not take is never sent, whatever the reason (Outbox.holdStored).
+      if (this.held !== null) this.held = this.held.filter((o) => o !== out);
       if (result.reason === "duplicate") {
         // Already enqueued (and delivered or queued) when this node queue message was handled before.
         this.remove(out);
