@@ -1,5 +1,6 @@
 import type { QoS } from "mqtt-packet";
 import type { Session } from "./session.js";
+import type { Outbox } from "./session-outbox.js";
 import type { SessionHost } from "./session-ports.js";
 import { inPublishOrder } from "./stream-order.js";
 import type { Message } from "./types.js";
@@ -65,6 +66,8 @@ export class DeliveryHold {
   constructor(
     private readonly session: Session,
     private readonly host: SessionHost,
+    /** The session's outbox (created on first use), which keeps the stored held deliveries until the release. */
+    private readonly outbox: () => Outbox,
   ) {}
 
   /** Whether the session's release ended this hold, or is waiting to (a new hold begins instead: Session.holdDeliveries). */
@@ -156,7 +159,7 @@ export class DeliveryHold {
       this.host.onDeliveryDenied(session, h.msg);
       return false;
     }
-    session.holdStored(h.msg, h.qos, h.retain, h.subIds);
+    this.outbox().holdStored(h.msg, h.qos, h.retain, h.subIds);
     h.stored = true;
     this.stored++;
     return true;
@@ -195,7 +198,7 @@ export class DeliveryHold {
   private whenAnswered(rounds = 3): void {
     void this.host.journal.followedUpAll().then(() => {
       if (this.ended) return;
-      if (rounds > 1 && this.session.heldStoredPending) this.whenAnswered(rounds - 1);
+      if (rounds > 1 && this.outbox().heldPending) this.whenAnswered(rounds - 1);
       else this.end();
     });
   }
@@ -217,7 +220,7 @@ export class DeliveryHold {
     // take-over test and by the simulation, CI faults seed 428).
     if (this.done !== null) journal.untrack(this.done);
     const landed = journal.landedAfter(() => {
-      if (this.stored > 0) session.releaseHeldStored();
+      if (this.stored > 0) this.releaseStored();
       for (const h of inPublishOrder(held)) {
         if (h.stored) continue;
         // Held while the client connected: authorized against the policy it connected with.
@@ -229,11 +232,21 @@ export class DeliveryHold {
     session.link?.settled();
   }
 
+  /**
+   * The stored ones are sent from here while the session is still served here under its claim (Outbox.releaseHeld);
+   * else the store keeps them: for the claim that took the session (its snapshot), or for the offline session.
+   */
+  private releaseStored(): void {
+    const s = this.session;
+    if (s.link !== null && s.owner === null && s.claimant === null) this.outbox().releaseHeld();
+    else this.outbox().dropHeld();
+  }
+
   /** The hold ended with its session (a clean CONNECT replaced it): what was held ends with it. */
   discard(): void {
     this.ended = true;
     this.ending = true;
-    if (this.stored > 0) this.session.dropHeldStored();
+    if (this.stored > 0) this.outbox().dropHeld();
     this.settle?.();
   }
 }

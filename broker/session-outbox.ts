@@ -1,13 +1,13 @@
 import type { QoS } from "mqtt-packet";
 import { sentPacketId } from "../core/store/sent-boundary.js";
-import type { StoredOutgoing, StoreOp, StoreOpResult } from "../core/store/types.js";
+import type { StoredOutgoing, StoreOpResult } from "../core/store/types.js";
 import { outgoing } from "./outgoing-pool.js";
 import { undeliverable } from "./publish5.js";
 import { Deque } from "./queue.js";
 import type { Session } from "./session.js";
 import { InflightWindow } from "./session-inflight.js";
 import type { SessionHost, SessionLimits, SessionLink } from "./session-ports.js";
-import { EMPTY_MESSAGE, withhold, writeDeleted, writeMoved, writeSent } from "./session-records.js";
+import { EMPTY_MESSAGE, withhold, writeDeleted, writeEnqueue, writeMoved, writeSent } from "./session-records.js";
 import { fromStored, onePerPacketId } from "./stored-outgoing.js";
 import { outOfOrder } from "./stream-order.js";
 import { OutState, type DropReason, type Message, type Outgoing } from "./types.js";
@@ -75,7 +75,7 @@ export class Outbox {
     } else {
       this.queue.push(out);
     }
-    this.writeEnqueue(out, packetId);
+    writeEnqueue(this.host.journal, this.session, out, packetId, this.limits);
   }
 
   /**
@@ -86,7 +86,7 @@ export class Outbox {
   holdStored(msg: Message, qos: QoS, retain: boolean, subIds: readonly number[] | undefined): void {
     const out = outgoing(msg, qos, retain, false, subIds);
     (this.held ??= []).push(out);
-    this.writeEnqueue(out, 0);
+    writeEnqueue(this.host.journal, this.session, out, 0, this.limits);
   }
 
   /** Whether a held delivery's enqueue (`holdStored`) has not been answered yet. */
@@ -118,18 +118,6 @@ export class Outbox {
    */
   dropHeld(): void {
     this.held = null;
-  }
-
-  private writeEnqueue(out: Outgoing, packetId: number): void {
-    const { session, host } = this;
-    const { maxQueued, queueDropPolicy } = this.limits;
-    const entry: Omit<StoredOutgoing, "seq" | "state"> = { msg: out.msg, qos: out.qos, retain: out.retain, packetId };
-    if (out.subIds !== undefined) entry.subIds = [...out.subIds];
-    const dedupId = host.journal.dedupId;
-    if (dedupId !== null) out.dedupId = dedupId;
-    const op: StoreOp = { op: "enqueue", clientId: session.clientId, entry, maxQueued, dropPolicy: queueDropPolicy, epoch: session.epoch };
-    if (dedupId !== null) op.dedupId = dedupId;
-    host.journal.write(op, session, out);
   }
 
   /**

@@ -307,7 +307,7 @@ export class Session extends SessionClaimState implements ResultTarget<Outgoing 
    * new one holds what comes from now on.
    */
   holdDeliveries(): void {
-    if (this.hold === null || this.hold.released) this.hold = new DeliveryHold(this, this.host);
+    if (this.hold === null || this.hold.released) this.hold = new DeliveryHold(this, this.host, () => this.box());
   }
 
   /** The move settles (broker/move-settle.ts): QoS 1/2 deliveries held are stored from now on (DeliveryHold.store). */
@@ -328,30 +328,6 @@ export class Session extends SessionClaimState implements ResultTarget<Outgoing 
   /** `hold` ends now (DeliveryHold): deliveries are no longer held, unless a newer hold began. */
   endHold(hold: DeliveryHold): void {
     if (this.hold === hold) this.hold = null;
-  }
-
-  /** A held delivery stored at once (DeliveryHold.add, Outbox.holdStored). */
-  holdStored(msg: Message, qos: QoS, retain: boolean, subIds: readonly number[] | undefined): void {
-    this.box().holdStored(msg, qos, retain, subIds);
-  }
-
-  /** Whether a held delivery's enqueue waits for its answer (Outbox.heldPending). */
-  get heldStoredPending(): boolean {
-    return this.outbox !== null && this.outbox.heldPending;
-  }
-
-  /**
-   * The hold ended: its stored deliveries are queued to be sent (Outbox.releaseHeld) while this session is still
-   * served here under its claim, else left to the store (Outbox.dropHeld).
-   */
-  releaseHeldStored(): void {
-    if (this.attached !== null && this.owner === null && this.claimant === null) this.outbox?.releaseHeld();
-    else this.outbox?.dropHeld();
-  }
-
-  /** The hold ended with the session (DeliveryHold.discard): the store's queue ends with it. */
-  dropHeldStored(): void {
-    this.outbox?.dropHeld();
   }
 
   /**
