@@ -184,13 +184,15 @@ export class DeliveryHold {
   }
 
   /**
-   * The session released its deliveries. With stored ones, the hold ends once their enqueues were answered (each
-   * has its seq, or was refused and is never sent: Outbox.stored), holding on in memory until then; else now.
+   * The session released its deliveries. The hold ends once the stored ones' enqueues were answered (each has its
+   * seq, or was refused and is never sent: Outbox.stored), holding on in memory until then.
    */
   release(): void {
     if (this.released) return;
     this.ending = true;
-    if (this.stored === 0) this.end();
+    // Usually answered long before: then at once, so what a forwarding copy passes on still precedes its `moved`
+    // reply (MoveSettler.kicked releases, then replies, once its writes were answered).
+    if (this.stored === 0 || !this.outbox().heldPending) this.end();
     else this.whenAnswered();
   }
 
