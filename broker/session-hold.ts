@@ -68,7 +68,16 @@ export class DeliveryHold {
     private readonly host: SessionHost,
     /** The session's outbox (created on first use), which keeps the stored held deliveries until the release. */
     private readonly outbox: () => Outbox,
-  ) {}
+    /** The stored deliveries of the hold before, still ending when this one began: released with this one's. */
+    inherited = 0,
+  ) {
+    this.stored = inherited;
+  }
+
+  /** How many held deliveries were stored (and are not yet released: a hold that ends while a newer one holds leaves them to it). */
+  get storedCount(): number {
+    return this.ended ? 0 : this.stored;
+  }
 
   /** Whether the session's release ended this hold, or is waiting to (a new hold begins instead: Session.holdDeliveries). */
   get released(): boolean {
@@ -216,13 +225,14 @@ export class DeliveryHold {
     const { session, host } = this;
     const journal = host.journal;
     const held = this.held;
-    session.endHold(this);
+    // A newer hold began while this one ended (Session.holdDeliveries): the stored ones are its to release.
+    const current = session.endHold(this);
     // The batch being filled may have held some of them: their writes go into it now, so it need not wait for
     // them, and waiting would be waiting for itself (earlier batches that held some still wait; found by the
     // take-over test and by the simulation, CI faults seed 428).
     if (this.done !== null) journal.untrack(this.done);
     const landed = journal.landedAfter(() => {
-      if (this.stored > 0) this.releaseStored();
+      if (this.stored > 0 && current) this.releaseStored();
       for (const h of inPublishOrder(held)) {
         if (h.stored) continue;
         // Held while the client connected: authorized against the policy it connected with.

@@ -31,6 +31,12 @@ export class Outbox {
    * not sent until the hold is released (`releaseHeld`). Null when none.
    */
   private held: Outgoing[] | null = null;
+  /**
+   * The seqs of held deliveries the store took, kept across `clear` while their hold lasts: a claim here that joins
+   * the settle wait (MoveSettler.claimed, the client came back at once) loads them from its snapshot into the held
+   * deliveries again (`load`), not the queue, so they still wait for what the old holder passes on.
+   */
+  private heldSeqs: Set<number> | null = null;
   readonly inflight: InflightWindow;
 
   constructor(
@@ -49,6 +55,7 @@ export class Outbox {
   clear(): void {
     this.inflight.clear();
     this.queue.clear();
+    if (this.held !== null) for (const out of this.held) if (out.seq !== 0) (this.heldSeqs ??= new Set()).add(out.seq);
     this.held = null;
   }
 
@@ -102,7 +109,7 @@ export class Outbox {
    */
   releaseHeld(): void {
     const held = this.held;
-    this.held = null;
+    this.dropHeld();
     if (held === null) return;
     // Every enqueue was answered; should one not be after all, it stays in its place (never stored again by its seq).
     const moved = outOfOrder(held.filter((out) => out.seq !== 0));
@@ -118,6 +125,7 @@ export class Outbox {
    */
   dropHeld(): void {
     this.held = null;
+    this.heldSeqs = null;
   }
 
   /**
@@ -207,8 +215,13 @@ export class Outbox {
     return dropped;
   }
 
-  /** Loads the outgoing messages of a store snapshot taken when the session was claimed (after `clear`). */
-  load(stored: readonly StoredOutgoing[]): void {
+  /**
+   * Loads the outgoing messages of a store snapshot taken when the session was claimed (after `clear`); `holding`:
+   * the session holds its deliveries (DeliveryHold), which then gets back the ones it had stored (`heldSeqs`).
+   */
+  load(stored: readonly StoredOutgoing[], holding: boolean): void {
+    // Held deliveries go back to the hold only while there is one to release them.
+    if (!holding) this.heldSeqs = null;
     // In flight: the messages sent before (the store gives those under the sent boundary their derived ids).
     const entries = stored.map(fromStored);
     onePerPacketId(entries);
@@ -217,8 +230,10 @@ export class Outbox {
     for (const out of entries) {
       if (out.state === OutState.AwaitAck && !this.session.mayReceiveAny(out.msg.topic) && !withhold(this.host, this.session, out)) continue;
       if (out.packetId !== 0) sent.push(out);
+      else if (this.heldSeqs?.has(out.seq) === true) (this.held ??= []).push(out);
       else queued.push(out);
     }
+    this.heldSeqs = null;
     // A late copy stored behind newer messages of its publisher on its topic is stored again in its place.
     const moved = outOfOrder(queued);
     for (const out of queued) if (moved.length === 0 || !moved.includes(out)) this.queue.push(out);

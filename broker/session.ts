@@ -267,7 +267,7 @@ export class Session extends SessionClaimState implements ResultTarget<Outgoing 
   loadSnapshot(snapshot: SessionSnapshot): void {
     this.clearMessageState();
     this.loadedUnder(snapshot.epoch);
-    if (snapshot.outgoing.length > 0) this.box().load(snapshot.outgoing);
+    if (snapshot.outgoing.length > 0) this.box().load(snapshot.outgoing, this.hold !== null);
     this.inbound = InboundQos2.restored(snapshot.inboundQos2, snapshot.inboundRoots);
   }
 
@@ -307,7 +307,8 @@ export class Session extends SessionClaimState implements ResultTarget<Outgoing 
    * new one holds what comes from now on.
    */
   holdDeliveries(): void {
-    if (this.hold === null || this.hold.released) this.hold = new DeliveryHold(this, this.host, () => this.box());
+    const prev = this.hold;
+    if (prev === null || prev.released) this.hold = new DeliveryHold(this, this.host, () => this.box(), prev === null ? 0 : prev.storedCount);
   }
 
   /** The move settles (broker/move-settle.ts): QoS 1/2 deliveries held are stored from now on (DeliveryHold.store). */
@@ -325,9 +326,11 @@ export class Session extends SessionClaimState implements ResultTarget<Outgoing 
     else hold.release();
   }
 
-  /** `hold` ends now (DeliveryHold): deliveries are no longer held, unless a newer hold began. */
-  endHold(hold: DeliveryHold): void {
-    if (this.hold === hold) this.hold = null;
+  /** `hold` ends now (DeliveryHold): deliveries are no longer held, unless a newer hold began (false). */
+  endHold(hold: DeliveryHold): boolean {
+    if (this.hold !== hold) return false;
+    this.hold = null;
+    return true;
   }
 
   /**

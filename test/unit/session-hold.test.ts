@@ -369,6 +369,31 @@ describe("Session hold: a settling persistent session stores what it holds (B2)"
     expect(sent).toEqual(["a", "b"]);
   });
 
+  it("a claim here that joins the wait gets back the held deliveries its snapshot has: still held, not sent early (decision 044)", async () => {
+    const { session, answer, follow, ops } = settlingSession();
+    session.storeHeld();
+    session.deliver(q1("t", 3), 1, false);
+    answer(); // seq 11
+    // The client comes back at once to this node: its old connection closes, the new claim loads the snapshot.
+    session.detach();
+    const second = fakeLink();
+    const snapshot = { clean: false, epoch: 2, node: "n0", custodian: null, username: null, identity: null, expiryMs: 0, connectedAt: null, disconnectedAt: null, subscriptions: {}, inboundQos2: [], present: true, outgoing: [{ seq: 11, msg: q1("t", 3), qos: 1 as const, retain: false, packetId: 0, state: 0 as const }] };
+    session.loadSnapshot(snapshot as unknown as Parameters<Session["loadSnapshot"]>[0]);
+    session.attach(second.link);
+    session.storeHeld();
+    expect(second.trail).toEqual([]);
+    // The old holder passes on an older one of the stream: it goes first at the release.
+    session.ahead(() => session.deliver(q1("t", 1), 1, false));
+    answer(); // seq 12
+    session.releaseDeliveries();
+    await follow();
+    answer();
+    answer();
+    expect(second.trail.filter((x) => x !== "settled")).toEqual(["t 1", "t 3"]);
+    // Seq 11 (t.3) and 12 (t.1) out of publish order: both stored again behind, t.1 first, and sent in seq order.
+    expect(ops()).toEqual(["enqueue t 3", "enqueue t 1", "outgoing.delete 12", "enqueue t 1", "outgoing.delete 11", "enqueue t 3", "outgoing.sent 13", "outgoing.sent 14"]);
+  });
+
   it("keeps QoS 0 in the memory hold", () => {
     const { session, sent, tracked, ops } = settlingSession();
     session.storeHeld();
