@@ -153,12 +153,13 @@ describe("simulation", () => {
 
   // Seeds 590, 1203, 1248: the publisher's message was routed only to a crashed node's queue (decision 038's
   // window); the publisher then moved and sent it again, and that copy reached the subscriber behind a newer one.
-  // Without the re-send it would have come from the crashed node's queue later still (window rule 5).
-  it("judges a re-send that overtook its copy in a crashed node's queue as decision 038's window (CI faults, seeds 590, 1203, 1248)", { timeout: 60_000 }, async () => {
+  // Without the re-send it would have come from the crashed node's queue later still (window rule 5). Since a
+  // settling session stores what it holds (B2), these runs reshuffled and no CI seed of 1-1,500 has such a re-send
+  // left: the seeds are checked for violations, and rule 5 itself by test/sim/window.test.ts.
+  it("keeps order where a re-send overtook its copy in a crashed node's queue (CI faults, seeds 590, 1203, 1248)", { timeout: 60_000 }, async () => {
     for (const seed of [590, 1203, 1248]) {
       const r = await runSimulation({ seed, faults: FOUND_WITH_1204E });
       expect(r.violations, summary(r)).toEqual([]);
-      expect(r.window.some((why) => why.includes("the publisher's re-send")), summary(r)).toBe(true);
     }
   });
 
