@@ -12,7 +12,7 @@ const MAX_HELD = 10_000;
 const enum HoldMode {
   /** Held until the release, in order. */
   Holding,
-  /** Lifted for the length of one call (`Session.ahead`): delivered now, ahead of what is held. */
+  /** Lifted for the length of one call (`Session.ahead`): delivered now, ahead of what is held (but see `takes`). */
   Lifted,
   /** Dropped for the length of one call (`Session.leftOut`): another copy is on its way. */
   LeftOut,

@@ -336,7 +336,8 @@ export class Session extends SessionClaimState implements ResultTarget<Outgoing 
   /**
    * Runs `fn` with the hold lifted: what it delivers goes out now, ahead of what is held. For what the old holder
    * of a moved session passes on, which is older than anything held for it (broker/move-settle.ts, decision 031).
-   * A release during `fn` ends the hold for good; a hold begun after it stays (broker/session-hold.ts).
+   * Except QoS 1/2 once held deliveries were stored: stored behind them, first in publish order at the release
+   * (DeliveryHold.takes). A release during `fn` ends the hold for good; a hold begun after it stays.
    */
   ahead(fn: () => void): void {
     const hold = this.hold;
