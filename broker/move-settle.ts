@@ -125,6 +125,7 @@ export class MoveSettler {
       prev.session = session;
       prev.claimEpoch = epoch;
       session.holdDeliveries();
+      session.storeHeld();
       return true;
     }
     this.start(session, epoch, nodes, earlierHolders(this.port.nodeId, from), from.sessionEnded === true);
@@ -172,6 +173,9 @@ export class MoveSettler {
     if (prev !== undefined && prev.nodes.size > 0) this.silentAtEnd(prev, session.clientId);
     this.end(session.clientId);
     session.holdDeliveries();
+    // The session is this node's now: what it holds at QoS 1/2 is stored, so no node queue message waits for the
+    // replies (broker/session-hold.ts).
+    session.storeHeld();
     const timer = setTimeout(() => this.timedOut(session.clientId, epoch), this.limitMs);
     timer.unref();
     this.settling.set(session.clientId, { session, epoch, claimEpoch: epoch, nodes: new Set(nodes), earlier, sessionEnded, since: Date.now(), timer });

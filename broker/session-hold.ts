@@ -1,5 +1,6 @@
 import type { QoS } from "mqtt-packet";
 import type { Session } from "./session.js";
+import type { Outbox } from "./session-outbox.js";
 import type { SessionHost } from "./session-ports.js";
 import { inPublishOrder } from "./stream-order.js";
 import type { Message } from "./types.js";
@@ -11,19 +12,24 @@ const MAX_HELD = 10_000;
 const enum HoldMode {
   /** Held until the release, in order. */
   Holding,
-  /** Lifted for the length of one call (`Session.ahead`): delivered now, ahead of what is held. */
+  /** Lifted for the length of one call (`Session.ahead`): delivered now, ahead of what is held (but see `takes`). */
   Lifted,
   /** Dropped for the length of one call (`Session.leftOut`): another copy is on its way. */
   LeftOut,
 }
 
-/** `dedupId`: the node queue message a held delivery came from (its store dedup id once it is released). */
+/**
+ * `dedupId`: the node queue message a held delivery came from (its store dedup id once it is stored or released).
+ * `stored`: written to the store while held (a settling session's QoS 1/2 delivery: Outbox.holdStored); the
+ * outbox keeps it until the release.
+ */
 interface HeldDelivery {
   msg: Message;
   qos: QoS;
   retain: boolean;
   dedupId: string | null;
   subIds: readonly number[] | undefined;
+  stored: boolean;
 }
 
 /**
@@ -32,9 +38,16 @@ interface HeldDelivery {
  * so an idle session has none. `ahead` and `leftOut` change what it does with deliveries for the length of a call
  * and restore that afterwards on this hold alone: a release during the call ends this hold for good, and a hold
  * begun after that release is a new one that the call's end does not touch.
+ *
+ * Once the claim was answered and the session is this node's (a move settles: `store`), a held QoS 1/2 delivery of
+ * a persistent session is stored at once, as an ordinary enqueue that is not sent yet: the batch that held it (and
+ * the node queue message it came from, which holds its sender's FIFO group) need not wait up to a second for the
+ * old holders' replies (mechanism B). Its release then waits for every such enqueue's answer (`ending`) and hands
+ * them to the outbox in seq order (Outbox.releaseHeld), ahead of what was held in memory (QoS 0, or what came
+ * while it ended).
  */
 export class DeliveryHold {
-  private readonly held: HeldDelivery[] = [];
+  private held: HeldDelivery[] = [];
   private mode = HoldMode.Holding;
   /**
    * Settles once the held deliveries were delivered (their writes landed) or discarded: every journal batch that
@@ -43,18 +56,50 @@ export class DeliveryHold {
   private settle: (() => void) | null = null;
   private done: Promise<void> | null = null;
   private ended = false;
+  /** The move settles: QoS 1/2 deliveries are stored as they are held (`store`). */
+  private storing = false;
+  /** How many held deliveries were stored. */
+  private stored = 0;
+  /** Released, waiting for the answers to the stored ones' enqueues (`release`); holds on meanwhile, in memory. */
+  private ending = false;
 
   constructor(
     private readonly session: Session,
     private readonly host: SessionHost,
-  ) {}
-
-  /** Whether a delivery now is held (or left out); false while `lift`ed. */
-  get holds(): boolean {
-    return this.mode !== HoldMode.Lifted;
+    /** The session's outbox (created on first use), which keeps the stored held deliveries until the release. */
+    private readonly outbox: () => Outbox,
+    /** The stored deliveries of the hold before, still ending when this one began: released with this one's. */
+    inherited = 0,
+  ) {
+    this.stored = inherited;
   }
 
-  /** Holds a delivery (`holds` is true): in order behind the others, or dropped while left out or when too many are. */
+  /** How many held deliveries were stored (and are not yet released: a hold that ends while a newer one holds leaves them to it). */
+  get storedCount(): number {
+    return this.ended ? 0 : this.stored;
+  }
+
+  /** Whether the session's release ended this hold, or is waiting to (a new hold begins instead: Session.holdDeliveries). */
+  get released(): boolean {
+    return this.ending || this.ended;
+  }
+
+  /**
+   * Whether a delivery at `qos` now is held (or left out). While `lift`ed, only one at QoS 1/2 of a persistent
+   * session that stored held deliveries: it would be sent ahead of their lower seqs (the sent boundary, decision
+   * 021), so it is stored behind them and put in its place in publish order at the release (`Outbox.releaseHeld`).
+   */
+  takes(qos: QoS): boolean {
+    return this.mode !== HoldMode.Lifted || (qos !== 0 && this.stored > 0 && this.session.persistent);
+  }
+
+  /** Whether a held delivery at `qos` is stored now: the session's move settles and it is served here (see the class). */
+  private storesNow(qos: QoS): boolean {
+    const s = this.session;
+    return this.storing && !this.ending && qos !== 0 && s.persistent && s.owner === null && s.claimant === null && s.link !== null;
+  }
+
+  /** Holds a delivery (`takes` is true): in order behind the others, or dropped while left out or when too many are. */
   add(msg: Message, qos: QoS, retain: boolean, subIds: readonly number[] | undefined): void {
     if (this.mode === HoldMode.LeftOut) return;
     const journal = this.host.journal;
@@ -62,7 +107,12 @@ export class DeliveryHold {
       this.host.onDrop(this.session, msg, "session-busy");
       return;
     }
-    this.held.push({ msg, qos, retain, dedupId: journal.dedupId, subIds });
+    const h: HeldDelivery = { msg, qos, retain, dedupId: journal.dedupId, subIds, stored: false };
+    if (this.storesNow(qos)) {
+      if (this.storeOne(h)) this.held.push(h);
+      return;
+    }
+    this.held.push(h);
     if (this.done === null) {
       this.done = new Promise<void>((resolve) => (this.settle = resolve));
       journal.label(
@@ -84,6 +134,46 @@ export class DeliveryHold {
     this.within(HoldMode.LeftOut, fn);
   }
 
+  /**
+   * The claim was answered and the session is this node's: the move settles (broker/move-settle.ts). What is held
+   * at QoS 1/2 is stored now, and what is held from now on as it comes (see the class). When nothing is left
+   * in memory, the batches that held deliveries wait only for these writes.
+   */
+  store(): void {
+    if (this.released) return;
+    // Again for a claim here that joined the wait (MoveSettler.claimed): what it held meanwhile is stored now.
+    this.storing = true;
+    const journal = this.host.journal;
+    let inMemory = false;
+    const landed = journal.landedAfter(() => {
+      this.held = this.held.filter((h) => {
+        if (h.stored) return true;
+        if (!this.storesNow(h.qos)) return (inMemory = true);
+        return journal.withDedupId(h.dedupId, () => this.storeOne(h));
+      });
+    });
+    const settle = this.settle;
+    if (inMemory || settle === null) return;
+    // As in `release`: the batch being filled has these writes; waiting for them would be waiting for itself.
+    if (this.done !== null) journal.untrack(this.done);
+    this.done = null;
+    this.settle = null;
+    void landed.then(settle);
+  }
+
+  /** Stores the held delivery `h` (Outbox.holdStored); false when the client may not read it (dropped, as at release). */
+  private storeOne(h: HeldDelivery): boolean {
+    const session = this.session;
+    if (!session.mayReceiveAny(h.msg.topic)) {
+      this.host.onDeliveryDenied(session, h.msg);
+      return false;
+    }
+    this.outbox().holdStored(h.msg, h.qos, h.retain, h.subIds);
+    h.stored = true;
+    this.stored++;
+    return true;
+  }
+
   private within(mode: HoldMode, fn: () => void): void {
     const outer = this.mode;
     this.mode = mode;
@@ -103,32 +193,72 @@ export class DeliveryHold {
   }
 
   /**
-   * The hold ended (the session no longer has it): what was held is delivered, in order, each publisher's messages
-   * on one topic in publish order (`inPublishOrder`, decision 044). The batches that held them
-   * become durable once these deliveries' own writes (and forwards) landed (decision 020).
+   * The session released its deliveries. The hold ends once the stored ones' enqueues were answered (each has its
+   * seq, or was refused and is never sent: Outbox.stored), holding on in memory until then.
    */
   release(): void {
+    if (this.released) return;
+    this.ending = true;
+    // Usually answered long before: then at once, so what a forwarding copy passes on still precedes its `moved`
+    // reply (MoveSettler.kicked releases, then replies, once its writes were answered).
+    if (this.stored === 0 || !this.outbox().heldPending) this.end();
+    else this.whenAnswered();
+  }
+
+  /** Ends once the stored deliveries' enqueues were answered (written before the last wait: a few rounds at most). */
+  private whenAnswered(rounds = 3): void {
+    void this.host.journal.followedUpAll().then(() => {
+      if (this.ended) return;
+      if (rounds > 1 && this.outbox().heldPending) this.whenAnswered(rounds - 1);
+      else this.end();
+    });
+  }
+
+  /**
+   * The hold ends (the session no longer has it): what was held is delivered, in order: the stored ones first
+   * (Outbox.releaseHeld: seq order, each stream in publish order), then the rest, each publisher's messages on one
+   * topic in publish order (`inPublishOrder`, decision 044). The batches that held them become durable once these
+   * deliveries' own writes (and forwards) landed (decision 020). Then the client's own packets go (Session.settled).
+   */
+  private end(): void {
     this.ended = true;
     const { session, host } = this;
     const journal = host.journal;
     const held = this.held;
+    // A newer hold began while this one ended (Session.holdDeliveries): the stored ones are its to release.
+    const current = session.endHold(this);
     // The batch being filled may have held some of them: their writes go into it now, so it need not wait for
     // them, and waiting would be waiting for itself (earlier batches that held some still wait; found by the
     // take-over test and by the simulation, CI faults seed 428).
     if (this.done !== null) journal.untrack(this.done);
     const landed = journal.landedAfter(() => {
+      if (this.stored > 0 && current) this.releaseStored();
       for (const h of inPublishOrder(held)) {
+        if (h.stored) continue;
         // Held while the client connected: authorized against the policy it connected with.
         if (!session.mayReceiveAny(h.msg.topic)) host.onDeliveryDenied(session, h.msg);
         else journal.withDedupId(h.dedupId, () => session.deliver(h.msg, h.qos, h.retain, h.subIds));
       }
     });
     if (this.settle !== null) void landed.then(this.settle);
+    session.link?.settled();
+  }
+
+  /**
+   * The stored ones are sent from here while the session is still served here under its claim (Outbox.releaseHeld);
+   * else the store keeps them: for the claim that took the session (its snapshot), or for the offline session.
+   */
+  private releaseStored(): void {
+    const s = this.session;
+    if (s.link !== null && s.owner === null && s.claimant === null) this.outbox().releaseHeld();
+    else this.outbox().dropHeld();
   }
 
   /** The hold ended with its session (a clean CONNECT replaced it): what was held ends with it. */
   discard(): void {
     this.ended = true;
+    this.ending = true;
+    if (this.stored > 0) this.outbox().dropHeld();
     this.settle?.();
   }
 }

@@ -1,13 +1,13 @@
 import type { QoS } from "mqtt-packet";
 import { sentPacketId } from "../core/store/sent-boundary.js";
-import type { StoredOutgoing, StoreOp, StoreOpResult } from "../core/store/types.js";
+import type { StoredOutgoing, StoreOpResult } from "../core/store/types.js";
 import { outgoing } from "./outgoing-pool.js";
 import { undeliverable } from "./publish5.js";
 import { Deque } from "./queue.js";
 import type { Session } from "./session.js";
 import { InflightWindow } from "./session-inflight.js";
 import type { SessionHost, SessionLimits, SessionLink } from "./session-ports.js";
-import { EMPTY_MESSAGE, withhold, writeDeleted, writeMoved, writeSent } from "./session-records.js";
+import { EMPTY_MESSAGE, withhold, writeDeleted, writeEnqueue, writeMoved, writeSent } from "./session-records.js";
 import { fromStored, onePerPacketId } from "./stored-outgoing.js";
 import { outOfOrder } from "./stream-order.js";
 import { OutState, type DropReason, type Message, type Outgoing } from "./types.js";
@@ -26,6 +26,17 @@ import { OutState, type DropReason, type Message, type Outgoing } from "./types.
 export class Outbox {
   /** Its ring buffer is allocated by the first push (broker/queue.ts). */
   private readonly queue = new Deque<Outgoing>(0);
+  /**
+   * A settling session's held deliveries, stored at once (`holdStored`), in the order written (so in seq order):
+   * not sent until the hold is released (`releaseHeld`). Null when none.
+   */
+  private held: Outgoing[] | null = null;
+  /**
+   * The seqs of held deliveries the store took, kept across `clear` while their hold lasts: a claim here that joins
+   * the settle wait (MoveSettler.claimed, the client came back at once) loads them from its snapshot into the held
+   * deliveries again (`load`), not the queue, so they still wait for what the old holder passes on.
+   */
+  private heldSeqs: Set<number> | null = null;
   readonly inflight: InflightWindow;
 
   constructor(
@@ -44,6 +55,8 @@ export class Outbox {
   clear(): void {
     this.inflight.clear();
     this.queue.clear();
+    if (this.held !== null) for (const out of this.held) if (out.seq !== 0) (this.heldSeqs ??= new Set()).add(out.seq);
+    this.held = null;
   }
 
   /**
@@ -61,22 +74,58 @@ export class Outbox {
 
   /** A persistent session's QoS 1/2 delivery while its client is connected: written through to the store. */
   sendStored(msg: Message, qos: QoS, retain: boolean, link: SessionLink, subIds: readonly number[] | undefined): void {
-    const { session, host } = this;
-    const { maxQueued, queueDropPolicy } = this.limits;
-    const entry: Omit<StoredOutgoing, "seq" | "state"> = { msg, qos, retain, packetId: 0 };
-    if (subIds !== undefined) entry.subIds = [...subIds];
     const out = outgoing(msg, qos, retain, false, subIds);
-    const dedupId = host.journal.dedupId;
-    if (dedupId !== null) out.dedupId = dedupId;
+    let packetId = 0;
     if (this.queue.length === 0 && this.inflight.hasRoom && !link.congested) {
       // Reserve a window slot; PUBLISH goes out when the store has it.
-      entry.packetId = this.inflight.add(out);
+      packetId = this.inflight.add(out);
     } else {
       this.queue.push(out);
     }
-    const op: StoreOp = { op: "enqueue", clientId: session.clientId, entry, maxQueued, dropPolicy: queueDropPolicy, epoch: session.epoch };
-    if (dedupId !== null) op.dedupId = dedupId;
-    host.journal.write(op, session, out);
+    writeEnqueue(this.host.journal, this.session, out, packetId, this.limits);
+  }
+
+  /**
+   * A settling session's held QoS 1/2 delivery (broker/session-hold.ts): stored now, as `sendStored` does, so the
+   * batch that held it need not wait for the hold, but sent only once the hold is released (`releaseHeld`), in seq
+   * order behind what is queued (the sent boundary, decision 021).
+   */
+  holdStored(msg: Message, qos: QoS, retain: boolean, subIds: readonly number[] | undefined): void {
+    const out = outgoing(msg, qos, retain, false, subIds);
+    (this.held ??= []).push(out);
+    writeEnqueue(this.host.journal, this.session, out, 0, this.limits);
+  }
+
+  /** Whether a held delivery's enqueue (`holdStored`) has not been answered yet. */
+  get heldPending(): boolean {
+    return this.held !== null && this.held.some((out) => out.seq === 0 && !out.durable);
+  }
+
+  /**
+   * The hold ended: the held deliveries the store took (every enqueue answered: `heldPending` is false) join the
+   * queue in seq order. A stream (one publisher on one topic) they hold out of publish order (the old holder's
+   * pass-ons came behind newer ones, decision 031) is stored again behind the rest from its first entry out of
+   * place on, as at load (decision 038), so the queue stays in seq order.
+   */
+  releaseHeld(): void {
+    const held = this.held;
+    this.dropHeld();
+    if (held === null) return;
+    // Every enqueue was answered; should one not be after all, it stays in its place (never stored again by its seq).
+    const moved = outOfOrder(held.filter((out) => out.seq !== 0));
+    for (const out of held) if (moved.length === 0 || !moved.includes(out)) this.queue.push(out);
+    for (const out of moved) this.requeue(out);
+    this.session.drain();
+  }
+
+  /**
+   * The hold ended with the session no longer served here (it moved on, its client left, a Clean Start replaced it):
+   * the held deliveries stay in the store, for whoever has the session now (its claim's snapshot, or its offline
+   * queue); a write that came too late for that is refused as fenced and routed again (`stored`).
+   */
+  dropHeld(): void {
+    this.held = null;
+    this.heldSeqs = null;
   }
 
   /**
@@ -86,6 +135,8 @@ export class Outbox {
    */
   stored(out: Outgoing, result: StoreOpResult): boolean {
     if (!result.ok) {
+      // A held delivery the store did not take is never sent, whatever the reason (Outbox.holdStored).
+      if (this.held !== null) this.held = this.held.filter((o) => o !== out);
       if (result.reason === "duplicate") {
         // Already enqueued (and delivered or queued) when this node queue message was handled before.
         this.remove(out);
@@ -164,8 +215,13 @@ export class Outbox {
     return dropped;
   }
 
-  /** Loads the outgoing messages of a store snapshot taken when the session was claimed (after `clear`). */
-  load(stored: readonly StoredOutgoing[]): void {
+  /**
+   * Loads the outgoing messages of a store snapshot taken when the session was claimed (after `clear`); `holding`:
+   * the session holds its deliveries (DeliveryHold), which then gets back the ones it had stored (`heldSeqs`).
+   */
+  load(stored: readonly StoredOutgoing[], holding: boolean): void {
+    // Held deliveries go back to the hold only while there is one to release them.
+    if (!holding) this.heldSeqs = null;
     // In flight: the messages sent before (the store gives those under the sent boundary their derived ids).
     const entries = stored.map(fromStored);
     onePerPacketId(entries);
@@ -174,8 +230,10 @@ export class Outbox {
     for (const out of entries) {
       if (out.state === OutState.AwaitAck && !this.session.mayReceiveAny(out.msg.topic) && !withhold(this.host, this.session, out)) continue;
       if (out.packetId !== 0) sent.push(out);
+      else if (this.heldSeqs?.has(out.seq) === true) (this.held ??= []).push(out);
       else queued.push(out);
     }
+    this.heldSeqs = null;
     // A late copy stored behind newer messages of its publisher on its topic is stored again in its place.
     const moved = outOfOrder(queued);
     for (const out of queued) if (moved.length === 0 || !moved.includes(out)) this.queue.push(out);
@@ -241,17 +299,22 @@ export class Outbox {
     this.queue.push(out);
   }
 
+  /** Removes `out` (its write was refused) from the window, the queue or the held deliveries: it is never sent. */
   private remove(out: Outgoing): void {
-    if (!this.inflight.remove(out)) this.queue.filter((o) => o !== out);
+    if (this.inflight.remove(out)) return;
+    this.queue.filter((o) => o !== out);
+    if (this.held !== null) this.held = this.held.filter((o) => o !== out);
   }
 
   private dropQueuedSeq(seq: number): void {
     let dropped: Outgoing | undefined;
-    this.queue.filter((o) => {
+    const other = (o: Outgoing): boolean => {
       if (o.seq !== seq) return true;
       dropped = o;
       return false;
-    });
+    };
+    this.queue.filter(other);
+    if (dropped === undefined && this.held !== null) this.held = this.held.filter(other);
     this.host.onDrop(this.session, dropped?.msg ?? EMPTY_MESSAGE, "queue-full");
   }
 }

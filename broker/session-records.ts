@@ -1,7 +1,7 @@
-import type { StoredOutgoing, StoreOpResult } from "../core/store/types.js";
+import type { StoredOutgoing, StoreOp, StoreOpResult } from "../core/store/types.js";
 import type { Journal, ResultTarget } from "./journal.js";
 import type { Session } from "./session.js";
-import type { SessionHost } from "./session-ports.js";
+import type { SessionHost, SessionLimits } from "./session-ports.js";
 import { NO_BYTES } from "./no-bytes.js";
 import { OutState, type Message, type Outgoing } from "./types.js";
 
@@ -11,6 +11,20 @@ import { OutState, type Message, type Outgoing } from "./types.js";
  * enqueues that create them are written where the messages are delivered (broker/session-outbox.ts, and
  * broker/session-offline.ts while the session is offline).
  */
+
+/**
+ * A persistent session's QoS 1/2 delivery `out` is stored (its seq comes with the answer, which goes to the session:
+ * Outbox.stored), under the node queue message being handled as its dedup id; `packetId`: a window slot reserved.
+ */
+export function writeEnqueue(journal: Journal, session: Session, out: Outgoing, packetId: number, limits: SessionLimits): void {
+  const entry: Omit<StoredOutgoing, "seq" | "state"> = { msg: out.msg, qos: out.qos, retain: out.retain, packetId };
+  if (out.subIds !== undefined) entry.subIds = [...out.subIds];
+  const dedupId = journal.dedupId;
+  if (dedupId !== null) out.dedupId = dedupId;
+  const op: StoreOp = { op: "enqueue", clientId: session.clientId, entry, maxQueued: limits.maxQueued, dropPolicy: limits.queueDropPolicy, epoch: session.epoch };
+  if (dedupId !== null) op.dedupId = dedupId;
+  journal.write(op, session, out);
+}
 
 /** The message `seq` is done with (acknowledged, dropped or withheld): its entry is deleted. */
 export function writeDeleted(journal: Journal, session: Session, seq: number): void {

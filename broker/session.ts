@@ -182,7 +182,7 @@ export class Session extends SessionClaimState implements ResultTarget<Outgoing 
     // Kept small enough to be inlined into the routing loop: the rarer cases are methods of their own.
     const link = this.attached;
     const hold = this.hold;
-    if ((hold !== null && hold.holds) || link === null) {
+    if ((hold !== null && hold.takes(qos)) || link === null) {
       this.deliverDetached(msg, qos, retain, subIds);
       return;
     }
@@ -204,7 +204,7 @@ export class Session extends SessionClaimState implements ResultTarget<Outgoing 
    */
   private deliverDetached(msg: Message, qos: QoS, retain: boolean, subIds: readonly number[] | undefined): void {
     const hold = this.hold;
-    if (hold !== null && hold.holds) hold.add(msg, qos, retain, subIds);
+    if (hold !== null && hold.takes(qos)) hold.add(msg, qos, retain, subIds);
     else if (this.owner !== null) this.host.forward(this, this.owner, msg, qos, retain, subIds);
     else if (qos !== 0 && this.persistent) enqueueOffline(this, this.host, this.limits, msg, qos, retain, subIds);
   }
@@ -267,7 +267,7 @@ export class Session extends SessionClaimState implements ResultTarget<Outgoing 
   loadSnapshot(snapshot: SessionSnapshot): void {
     this.clearMessageState();
     this.loadedUnder(snapshot.epoch);
-    if (snapshot.outgoing.length > 0) this.box().load(snapshot.outgoing);
+    if (snapshot.outgoing.length > 0) this.box().load(snapshot.outgoing, this.hold !== null);
     this.inbound = InboundQos2.restored(snapshot.inboundQos2, snapshot.inboundRoots);
   }
 
@@ -301,26 +301,43 @@ export class Session extends SessionClaimState implements ResultTarget<Outgoing 
     }
   }
 
-  /** From now on deliveries wait in memory until `releaseDeliveries()`: the session is being claimed, or a move settles. */
+  /**
+   * From now on deliveries wait until `releaseDeliveries()`: the session is being claimed, or a move settles. A
+   * hold still ending (waiting for its stored deliveries' answers: broker/session-hold.ts) ends as it would, and a
+   * new one holds what comes from now on.
+   */
   holdDeliveries(): void {
-    this.hold ??= new DeliveryHold(this, this.host);
+    const prev = this.hold;
+    if (prev === null || prev.released) this.hold = new DeliveryHold(this, this.host, () => this.box(), prev === null ? 0 : prev.storedCount);
+  }
+
+  /** The move settles (broker/move-settle.ts): QoS 1/2 deliveries held are stored from now on (DeliveryHold.store). */
+  storeHeld(): void {
+    this.hold?.store();
   }
 
   /**
-   * Ends holding and delivers what was held, in order (DeliveryHold.release); then what the client itself sent
-   * meanwhile is handled (a move settled: decision 044), behind those deliveries.
+   * Ends holding and delivers what was held, in order (DeliveryHold.release, once its stored deliveries were
+   * answered); then what the client itself sent meanwhile is handled (a move settled: decision 044), behind them.
    */
   releaseDeliveries(): void {
     const hold = this.hold;
+    if (hold === null) this.attached?.settled();
+    else hold.release();
+  }
+
+  /** `hold` ends now (DeliveryHold): deliveries are no longer held, unless a newer hold began (false). */
+  endHold(hold: DeliveryHold): boolean {
+    if (this.hold !== hold) return false;
     this.hold = null;
-    hold?.release();
-    this.attached?.settled();
+    return true;
   }
 
   /**
    * Runs `fn` with the hold lifted: what it delivers goes out now, ahead of what is held. For what the old holder
    * of a moved session passes on, which is older than anything held for it (broker/move-settle.ts, decision 031).
-   * A release during `fn` ends the hold for good; a hold begun after it stays (broker/session-hold.ts).
+   * Except QoS 1/2 once held deliveries were stored: stored behind them, first in publish order at the release
+   * (DeliveryHold.takes). A release during `fn` ends the hold for good; a hold begun after it stays.
    */
   ahead(fn: () => void): void {
     const hold = this.hold;

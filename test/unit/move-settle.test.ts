@@ -20,6 +20,9 @@ function fakeSession(clientId: string, epoch: number) {
       session.holding = false;
       calls.push("release");
     },
+    /** How often the settler told it to store what it holds (the claim was answered: Session.storeHeld). */
+    storing: 0,
+    storeHeld: () => void session.storing++,
     ahead: (fn: () => void) => {
       const was = session.holding;
       session.holding = false;
@@ -74,6 +77,8 @@ describe("MoveSettler (decision 031: order across a move)", () => {
     expect(session.holding).toBe(true);
     settler.replied("c", "n2", 5);
     expect(calls).toEqual(["hold", "release"]);
+    // Once the claim was answered, what it holds is stored (Session.storeHeld, broker/session-hold.ts).
+    expect(session.storing).toBe(1);
     expect(settler.isSettling("c")).toBe(false);
     vi.advanceTimersByTime(2000);
     expect(calls).toEqual(["hold", "release"]);
@@ -97,6 +102,8 @@ describe("MoveSettler (decision 031: order across a move)", () => {
     const second = fakeSession("c", 6);
     expect(settler.claimed(second.asSession, 6, { previousNode: "n0", custodian: null })).toBe(true);
     expect(second.session.holding).toBe(true);
+    // What the new claim held meanwhile is stored too: it is this node's.
+    expect(second.session.storing).toBe(1);
     settler.replied("c", "n1", 5); // n1 answers the first claim's kick
     expect(second.calls).toEqual(["hold", "release"]);
     expect(first.calls).toEqual(["hold"]);

@@ -130,7 +130,7 @@ describe("MoveSettler: the reply's list reaches the claimed session", () => {
   }
   function session(clientId: string) {
     const expected: unknown[] = [];
-    const s = { clientId, epoch: 5, claimant: null, owner: null, holdDeliveries: () => undefined, releaseDeliveries: () => undefined, followSenders: () => undefined, heldBy: () => false, settleClient: () => undefined, expectResends: (u: unknown) => expected.push(u) };
+    const s = { clientId, epoch: 5, claimant: null, owner: null, holdDeliveries: () => undefined, releaseDeliveries: () => undefined, storeHeld: () => undefined, expectResends: (u: unknown) => expected.push(u) };
     return { s: s as unknown as Session, expected };
   }
 
