@@ -12,10 +12,9 @@ import { orderKey, orderTag } from "../../core/order-key.js";
  * as one outside it: the call's end neither brings back a hold that ended nor drops one that began.
  */
 
-/** A journal that lands everything at once: what a release delivers goes out within the call. */
-function fakeHost() {
-  const tracked: Promise<unknown>[] = [];
-  const journal = {
+/** A journal that lands everything at once (what a release delivers goes out within the call), with `extra`. */
+function fakeJournal(tracked: Promise<unknown>[], extra: Record<string, unknown> = {}): Journal {
+  return {
     dedupId: null,
     write: () => 1,
     followUp: (fn: () => void) => fn(),
@@ -27,7 +26,13 @@ function fakeHost() {
     untrack: () => {},
     trackOnce: (task: Promise<unknown>) => void tracked.push(task),
     label: () => {},
+    ...extra,
   } as unknown as Journal;
+}
+
+function fakeHost() {
+  const tracked: Promise<unknown>[] = [];
+  const journal = fakeJournal(tracked);
   const drops: string[] = [];
   const host: SessionHost = {
     journal,
@@ -195,23 +200,13 @@ function storingHost() {
   const tracked: Promise<unknown>[] = [];
   const follows: (() => void)[] = [];
   let seq = 10;
-  const journal = {
-    dedupId: null,
+  const journal = fakeJournal(tracked, {
     write: (op: StoreOp, target: ResultTarget<unknown> | null = null, ctx: unknown = null) => {
       writes.push({ op, target, ctx, answered: false });
       return 1;
     },
-    followUp: (fn: () => void) => fn(),
-    withDedupId: <T>(_id: string | null, fn: () => T): T => fn(),
-    landedAfter: (fn: () => void) => {
-      fn();
-      return Promise.resolve();
-    },
-    untrack: () => {},
-    trackOnce: (task: Promise<unknown>) => void tracked.push(task),
-    label: () => {},
     followedUpAll: () => new Promise<void>((resolve) => follows.push(resolve)),
-  } as unknown as Journal;
+  });
   const drops: string[] = [];
   const forwarded: string[] = [];
   const host: SessionHost = {
