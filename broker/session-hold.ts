@@ -42,7 +42,7 @@ interface HeldDelivery {
  * Once the claim was answered and the session is this node's (a move settles: `store`), a held QoS 1/2 delivery of
  * a persistent session is stored at once, as an ordinary enqueue that is not sent yet: the batch that held it (and
  * the node queue message it came from, which holds its sender's FIFO group) need not wait up to a second for the
- * old holders' replies (mechanism B). Its release then waits for every such enqueue's answer (`ending`) and hands
+ * old holders' replies (decision 048). Its release then waits for every such enqueue's answer (`ending`) and hands
  * them to the outbox in seq order (Outbox.releaseHeld), ahead of what was held in memory (QoS 0, or what came
  * while it ended).
  */

@@ -154,7 +154,7 @@ describe("simulation", () => {
   // Seeds 590, 1203, 1248: the publisher's message was routed only to a crashed node's queue (decision 038's
   // window); the publisher then moved and sent it again, and that copy reached the subscriber behind a newer one.
   // Without the re-send it would have come from the crashed node's queue later still (window rule 5). Since a
-  // settling session stores what it holds (B2), these runs reshuffled and no CI seed of 1-1,500 has such a re-send
+  // settling session stores what it holds (decision 048), these runs reshuffled and no CI seed of 1-1,500 has such a re-send
   // left: the seeds are checked for violations, and rule 5 itself by test/sim/window.test.ts.
   it("keeps order where a re-send overtook its copy in a crashed node's queue (CI faults, seeds 590, 1203, 1248)", { timeout: 60_000 }, async () => {
     for (const seed of [590, 1203, 1248]) {
@@ -210,7 +210,7 @@ describe("simulation", () => {
   // 17: n2 wrote pub2:55 to sub1's connection (sub1 had moved to the paused n1) and then pub2:33, drained from n1's
   // queue; n3 re-sent both in that order ([MQTT-4.6.0-1]). 124: both written just after the receive, re-sent later.
   // 18: the copy for sub3 was received by the paused n3 itself; the rule looked only at another subscriber's copy.
-  // Since a settling session stores what it holds (mechanism B2), 17's run has no late delivery left: it is only
+  // Since a settling session stores what it holds (decision 048), 17's run has no late delivery left: it is only
   // checked for violations.
   it("judges late deliveries of a paused node's queue as decision 038's window (pauses with the CI faults, seeds 17, 18, 124)", { timeout: 60_000 }, async () => {
     const r17 = await runSimulation({ seed: 17, faults: FOUND_WITH_PAUSES });

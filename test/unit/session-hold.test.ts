@@ -252,7 +252,7 @@ function settlingSession() {
 const A = orderTag("pubA");
 const q1 = (topic: string, n?: number): Message => ({ topic, payload: Buffer.from(n === undefined ? "" : String(n)), qos: 1, retain: false, ...(n === undefined ? {} : { order: orderKey(A, 8, n) }) });
 
-describe("Session hold: a settling persistent session stores what it holds (B2)", () => {
+describe("Session hold: a settling persistent session stores what it holds (decision 048)", () => {
   it("stores a held QoS 1 delivery at once, sends it only at the release, and its batch does not wait for the hold", () => {
     const { session, sent, tracked, answer, ops } = settlingSession();
     session.storeHeld();
