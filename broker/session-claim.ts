@@ -91,15 +91,15 @@ export class SessionClaims {
     for (const node of earlierHolders(cluster.nodeId, from)) cluster.takeover(node, clientId, epoch, from.sessionEnded === true);
   }
 
-  /**
-   * Whether the session just attached waits for its previous holders (decision 031): what those nodes pass on
-   * goes first, so its held deliveries are released once they answered (in a cluster, after a claim).
-   */
   /** Whether the session a claim took was last served by this node (its connection's node, or its custodian). */
   servedHere(claim: ClaimResult): boolean {
     return (claim.previousNode ?? claim.previousCustodian ?? null) === this.deps.config.nodeId;
   }
 
+  /**
+   * Whether the session just attached waits for its previous holders (decision 031): what those nodes pass on
+   * goes first, so its held deliveries are released once they answered (in a cluster, after a claim).
+   */
   settles(session: Session, claim: ClaimResult | null, discard: boolean): boolean {
     const cluster = this.deps.cluster();
     return cluster !== null && claim !== null && cluster.claimedHere(session, claim.epoch, claimedFrom(claim, discard));
