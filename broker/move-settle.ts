@@ -89,9 +89,9 @@ export class MoveSettler {
    * Forwarding copies holding since a take-over kick here (`kicked`), until they pass on what they hold: a publish of
    * this node they hold is named on its match forwards (`holding`) like a settling session's, so the kicking node
    * leaves its own copy out and takes this one, behind the older ones this node passes on first (CI seed 716).
-   * Counted per kick: a second kick before the first one's follow-up keeps the copy named until both are done.
+   * The first follow-up releases the copy's hold, whichever kick it follows, so the copy is named no longer after it.
    */
-  private readonly passing = new Map<Session, number>();
+  private readonly passing = new Set<Session>();
   /** Holders that stayed silent through their wait: kicked again once seen alive (decision 036, seed 177). */
   private readonly silent: SilentHolders;
 
@@ -145,23 +145,16 @@ export class MoveSettler {
     const holding = session !== undefined && session.owner === node && session.claimant === null;
     if (holding) {
       session.holdDeliveries();
-      this.passing.set(session, (this.passing.get(session) ?? 0) + 1);
+      this.passing.add(session);
     }
     void this.port.journal.followedUpAll().then(() => {
-      if (holding) this.passed(session);
+      if (holding) this.passing.delete(session);
       // A claim here since then releases what it holds itself. The forwarding copy forwards what it held to `node`
       // straight away (no store write), in this tick's batch of forwards, and the reply is sent with that batch, last
       // (Forwarder.flush appends a node's control messages to its deliveries): so it follows them.
       if (holding && session.claimant === null) session.releaseDeliveries();
       this.port.reply(node, clientId, epoch, unacked);
     });
-  }
-
-  /** One kick's follow-up of `session`'s forwarding copy is done (`kicked`). */
-  private passed(session: Session): void {
-    const left = (this.passing.get(session) ?? 1) - 1;
-    if (left > 0) this.passing.set(session, left);
-    else this.passing.delete(session);
   }
 
   /** `session` (attached here under `epoch`, holding since its claim began) holds its deliveries until `nodes` replied. */
@@ -239,7 +232,7 @@ export class MoveSettler {
       (found ??= []).push(clientId);
       if (found.length === MAX_HOLDING) return found;
     }
-    for (const session of this.passing.keys()) {
+    for (const session of this.passing) {
       if (!session.holdsToPassOn(msg)) continue;
       (found ??= []).push(session.clientId);
       if (found.length === MAX_HOLDING) break;
