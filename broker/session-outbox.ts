@@ -299,11 +299,9 @@ export class Outbox {
     this.queue.push(out);
   }
 
-  /** Removes `out` (its write was refused) from the window, the queue or the held deliveries: it is never sent. */
+  /** Removes `out` (its write was refused) from the window or the queue (`stored` removes it from the held ones). */
   private remove(out: Outgoing): void {
-    if (this.inflight.remove(out)) return;
-    this.queue.filter((o) => o !== out);
-    if (this.held !== null) this.held = this.held.filter((o) => o !== out);
+    if (!this.inflight.remove(out)) this.queue.filter((o) => o !== out);
   }
 
   private dropQueuedSeq(seq: number): void {
