@@ -25,7 +25,8 @@ export class SessionClaimState {
   private published = 0;
   /**
    * The order keys of the QoS 1 publishes the client's previous node listed as possibly re-sent (PUBACKs held, or
-   * written lately) when this claim took the session from it, by packet id (decision 045): the client sends them again, and each keeps its first copy's key.
+   * written lately) when this claim took the session from it, by packet id (decision 045): the client sends them
+   * again, and each keeps its first copy's key.
    * Null when there are none, from the client's first new QoS 1 publish on, and from its next claim on.
    */
   private resent: Map<number, string> | null = null;

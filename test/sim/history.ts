@@ -96,33 +96,31 @@ export class History {
   readonly log: string[] = [];
 
   wrote(subscriber: string, key: string, node: string): void {
-    const id = `${subscriber} ${key}`;
-    let list = this.writes.get(id);
-    if (list === undefined) this.writes.set(id, (list = []));
-    list.push({ node, at: Date.now() });
+    append(this.writes, `${subscriber} ${key}`, { node, at: Date.now() });
   }
 
   connected(clientId: string, node: string): void {
-    let list = this.connects.get(clientId);
-    if (list === undefined) this.connects.set(clientId, (list = []));
-    list.push({ node, at: Date.now() });
+    append(this.connects, clientId, { node, at: Date.now() });
   }
 
   /** A broker published the client message `key` under the order key `order`. */
   keyed(key: string, order: string): void {
-    let list = this.orders.get(key);
-    if (list === undefined) this.orders.set(key, (list = []));
-    list.push(order);
+    append(this.orders, key, order);
   }
 
   resent(key: string): void {
-    let list = this.resends.get(key);
-    if (list === undefined) this.resends.set(key, (list = []));
-    list.push(Date.now());
+    append(this.resends, key, Date.now());
   }
 
   note(line: string): void {
     this.log.push(`${new Date(Date.now()).toISOString().slice(14, 23)} ${line}`);
     if (this.log.length > 5000) this.log.shift();
   }
+}
+
+/** Adds `value` to the list of `key` in `map`, making the list on first use. */
+function append<T>(map: Map<string, T[]>, key: string, value: T): void {
+  const list = map.get(key);
+  if (list === undefined) map.set(key, [value]);
+  else list.push(value);
 }
