@@ -16,7 +16,7 @@ export function escapeKeyPart(s: string): string {
   return s.replace(/[%{}]/g, (c) => (c === "%" ? "%25" : c === "{" ? "%7B" : "%7D"));
 }
 
-/** The keys of one session, in the order the session scripts take them as KEYS[1..6]. */
+/** The keys of one session, in the order the session scripts take them as KEYS[1..8]. */
 export interface SessionKeys {
   /** Hash: clean, node, username, identity, expiry, connectedAt, disconnectedAt. Exists iff the session exists. */
   readonly meta: string;
@@ -36,7 +36,14 @@ export interface SessionKeys {
    * enqueued once. Trimmed by time on every enqueue that carries a dedup id, and the key expires with the last one.
    */
   readonly seen: string;
-  /** The seven keys above as a KEYS array. */
+  /**
+   * Sorted set: the dedup ids under which an enqueue that was not an owner write (the offline path, a store
+   * regardless of owner) stored an entry, score = its seq; forgotten once below the oldest queued entry. An owner's
+   * enqueue refused as duplicate is told that seq while the entry is queued: its snapshot may not have it. Written
+   * by those enqueues only; expires with `seen`.
+   */
+  readonly placed: string;
+  /** The eight keys above as a KEYS array. */
   readonly list: readonly string[];
 }
 
@@ -56,7 +63,8 @@ export function sessionKeys(clientId: string): SessionKeys {
   const inbound2 = `${tag}in2`;
   const version = `${tag}ver`;
   const seen = `${tag}seen`;
-  return { meta, subs, out, queue, inbound2, version, seen, list: [meta, subs, out, queue, inbound2, version, seen] };
+  const placed = `${tag}placed`;
+  return { meta, subs, out, queue, inbound2, version, seen, placed, list: [meta, subs, out, queue, inbound2, version, seen, placed] };
 }
 
 /** Sorted set (all scores 0, ordered by member bytes): every session's client id. Listing, allSubscriptions. */

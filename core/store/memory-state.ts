@@ -36,6 +36,12 @@ export interface MemSession {
   inbound2: Map<number, string | null> | null;
   /** Dedup id -> when it is forgotten (ms), in insertion order: the enqueues of the last DEDUP_WINDOW_MS. */
   seen: Map<string, number> | null;
+  /**
+   * Dedup id -> seq of the entry an enqueue that was not an owner write stored under it, in seq order, forgotten
+   * once below the oldest queued entry (as the script's `placed` set): named to an owner write it refuses as
+   * duplicate while that entry is queued (StoreOp `enqueue`).
+   */
+  placed: Map<string, number> | null;
 }
 
 /** Epoch and seq counters of a client id; they outlive the session (see docs/store.md, "Tombstones"). */
@@ -66,7 +72,7 @@ export const NO_NODES: readonly string[] = Object.freeze([]);
 
 /** A new, empty session; `seq` is the client id's seq counter (its entries will all be above it). */
 export function newSession(seq: number): MemSession {
-  return { clean: false, node: null, custodian: null, username: null, identity: null, expiryMs: 0, connectedAt: null, disconnectedAt: null, subs: new SubscriptionMap(), out: null, queued: 0, sent: seq, inbound2: null, seen: null };
+  return { clean: false, node: null, custodian: null, username: null, identity: null, expiryMs: 0, connectedAt: null, disconnectedAt: null, subs: new SubscriptionMap(), out: null, queued: 0, sent: seq, inbound2: null, seen: null, placed: null };
 }
 
 /**
@@ -122,6 +128,32 @@ function rememberDedup(seen: Map<string, number>, id: string, now: number): void
   seen.set(id, now + DEDUP_WINDOW_MS);
 }
 
+/**
+ * An enqueue under a dedup id seen within the window: refused as duplicate, naming to an owner write the entry a
+ * write that was not an owner's stored under it while that entry is queued (packet id 0: not sent, not dropped).
+ */
+function duplicate(s: MemSession, id: string, owner: boolean): StoreOpResult {
+  const seq = owner ? s.placed?.get(id) : undefined;
+  return seq !== undefined && s.out?.get(seq)?.packetId === 0 ? { ok: false, reason: "duplicate", seq } : { ok: false, reason: "duplicate" };
+}
+
+/** Records the entry `seq` a write that was not an owner's stored under `id`; forgets those below the oldest queued. */
+function place(s: MemSession, id: string, seq: number): void {
+  const placed = (s.placed ??= new Map());
+  placed.delete(id);
+  placed.set(id, seq);
+  let oldest = seq;
+  for (const [at, o] of s.out ?? []) {
+    if (o.packetId !== 0) continue;
+    oldest = at;
+    break;
+  }
+  for (const [old, at] of placed) {
+    if (at >= oldest) break;
+    placed.delete(old);
+  }
+}
+
 /** Applies one session op (everything but retained.*), exactly as the `sessionApply` Lua script does. */
 export function applySessionOp(
   op: Exclude<StoreOp, { op: "retained.set" } | { op: "retained.delete" }>,
@@ -133,7 +165,7 @@ export function applySessionOp(
     if (op.epoch !== undefined && op.epoch !== v.epoch) return { ...FENCED };
     if (op.unowned === true && s.node !== null && s.node !== op.exceptOwner) return { ok: false, reason: "owned", node: s.node };
     const now = op.dedupId === undefined ? 0 : (op.now ?? Date.now());
-    if (op.dedupId !== undefined && (s.seen?.get(op.dedupId) ?? 0) > now) return { ok: false, reason: "duplicate" };
+    if (op.dedupId !== undefined && (s.seen?.get(op.dedupId) ?? 0) > now) return duplicate(s, op.dedupId, op.epoch !== undefined);
     const out = (s.out ??= new Map());
     let dropped: number | undefined;
     const inflight = op.entry.packetId !== 0;
@@ -153,7 +185,10 @@ export function applySessionOp(
     if (e.subIds !== undefined) stored.subIds = [...e.subIds];
     out.set(seq, stored);
     if (!inflight) s.queued++;
-    if (op.dedupId !== undefined) rememberDedup((s.seen ??= new Map()), op.dedupId, now);
+    if (op.dedupId !== undefined) {
+      rememberDedup((s.seen ??= new Map()), op.dedupId, now);
+      if (op.epoch === undefined) place(s, op.dedupId, seq);
+    }
     return dropped === undefined ? { ok: true, seq } : { ok: true, seq, dropped };
   }
   if (op.epoch !== v.epoch) return { ...FENCED };

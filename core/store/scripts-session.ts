@@ -32,15 +32,17 @@ import { script, SESSION } from "./scripts.js";
  *       now (ms, for the dedup window)
  *   'E' count, then that many enqueues without a dedup id, each its value (`<packetId>:0:<body>`; packet id 0 =
  *       queued and bounded, else in flight, never bounded)
- *   'e' enqueue: value, dedupId (refused as duplicate when enqueued under it within the window)
+ *   'e' enqueue: value, dedupId (refused as duplicate when enqueued under it within the window; an enqueue that is
+ *       not an owner write records its entry's seq under the id in `placed`, trimmed below the oldest queued entry)
  *   'k' the epoch of the owner writes that follow
  *   'u' outgoing.update: new header (`<packetId>:<state>`); its seq is the next of ARGV[3..2+n]
  *   's' outgoing.sent: seq (the boundary moves to it, never beyond the seq counter, never back)
  *   'x' outgoing.delete of every seq from..to (one op or a run of them: session-apply.ts folds consecutive seqs)
  *   'a' / 'r' inbound2.add / inbound2.delete: packetId, or for 'a' '<packetId>|<root>' (decision 025)
  * Reply: a string with one character per enqueue and per other op ('1' done, 'D' done and an entry dropped, 'f'
- * fenced, 'n' no-session, 'F' full, 'u' duplicate, 'o' owned), the seq counter before the call (the enqueues done get
- * the next seqs, in order), then per 'D' the seq dropped last and per 'o' the owner node, in op order.
+ * fenced, 'n' no-session, 'F' full, 'u' duplicate, 'U' duplicate of a queued entry that `placed` names to an owner
+ * write, 'o' owned), the seq counter before the call (the enqueues done get the next seqs, in order), then per 'D' the
+ * seq dropped last, per 'U' the queued entry's seq and per 'o' the owner node, in op order.
  *
  * The record (decision 030): with a record field, the session's `ver` hash keeps under it
  * `<batch>\n<time>\n<reply joined by \n>` once the call is done (codes all '1' as `#<count>`). A call whose record field already holds its batch
@@ -70,7 +72,7 @@ local function replay()
   local r, x = { codes, tonumber(p[4]) }, 5
   for k = 1, #codes do
     local c = sbyte(codes, k)
-    if c == 68 then
+    if c == 68 or c == 85 then
       r[#r + 1] = tonumber(p[x])
       x = x + 1
     elseif c == 111 then
@@ -88,7 +90,7 @@ if exists then
   if rec and ssub(rec, 1, sfind(rec, '\n', 1, true) - 1) == batch then return replay() end
 end
 local seq0 = seq
-local qn, exact, trim_due, trimmed, dedup_added = nil, true, false, false, false
+local qn, exact, trim_due, trimmed, dedup_added, placed_added = nil, true, false, false, false, false
 local fresh, nk, written = {}, 0, 0
 -- what flush writes of them: field/value pairs and queue members, built as they come (rebuilt from fresh when a rare
 -- change made them stale)
@@ -193,7 +195,7 @@ local function why(epoch)
   return nil
 end
 local codes, nc, res = {}, 0, { '', 0 }
-local max, policy, now, eblock, ow = 0, 'oldest', 0, 'n', 'n'
+local max, policy, now, eblock, ow, owner = 0, 'oldest', 0, 'n', 'n', false
 -- one enqueue that may proceed: bound, drop policy, seq; returns its code
 local function add(v)
   local code = '1'
@@ -280,11 +282,25 @@ while i <= n do
       local until_ = call('ZSCORE', seen, dedup)
       if until_ and tonumber(until_) > now then
         code = 'u'
+        -- an owner write is told the entry a write that was not an owner's stored under the id, while it is queued
+        local at = owner and call('ZSCORE', placed, dedup)
+        if at then
+          flush()
+          trim()
+          if call('ZSCORE', queue, at) then
+            code = 'U'
+            res[#res + 1] = tonumber(at)
+          end
+        end
       else
         code = add(A[i + 1])
         if code ~= 'F' then
           call('ZADD', seen, now + window, dedup)
           dedup_added = true
+          if not owner then
+            call('ZADD', placed, seq, dedup)
+            placed_added = true
+          end
         end
       end
     elseif code == 'o' then
@@ -295,6 +311,7 @@ while i <= n do
     i = i + 3
   elseif op == 'p' then
     max, policy, now = tonumber(A[i + 1]), A[i + 2], tonumber(A[i + 5])
+    owner = A[i + 3] ~= ''
     eblock = why(A[i + 3])
     local u = A[i + 4]
     if eblock == nil and node and (u == '1' or (sbyte(u, 1) == 61 and ssub(u, 2) ~= node)) then eblock = 'o' end
@@ -411,6 +428,12 @@ flush()
 trim()
 if bound ~= bound0 then call('HSET', meta, 'sent', bound) end
 if dedup_added then call('PEXPIRE', seen, window) end
+if placed_added then
+  -- what is below the oldest queued entry is sent or dropped: never named again
+  local oldest = call('ZRANGE', queue, 0, 0)[1]
+  if oldest then call('ZREMRANGEBYSCORE', placed, '-inf', '(' .. oldest) end
+  call('PEXPIRE', placed, window)
+end
 res[1] = table.concat(codes)
 res[2] = seq0
 if exists and field ~= '' then

@@ -20,11 +20,11 @@ export function script(name: string, source: string): LuaScript {
   return { name, source, sha: createHash("sha1").update(source).digest("hex") };
 }
 
-/** Session scripts take KEYS = meta, subs, out, queue, in2, ver, seen (keys.ts `sessionKeys().list`). */
+/** Session scripts take KEYS = meta, subs, out, queue, in2, ver, seen, placed (keys.ts `sessionKeys().list`). */
 export const SESSION = String.raw`
-local meta, subs, out, queue, in2, ver, seen = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7]
+local meta, subs, out, queue, in2, ver, seen, placed = KEYS[1], KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], KEYS[7], KEYS[8]
 local function epoch_of() return tonumber(redis.call('HGET', ver, 'epoch') or '0') end
-local function wipe() redis.call('DEL', meta, subs, out, queue, in2, seen) end
+local function wipe() redis.call('DEL', meta, subs, out, queue, in2, seen, placed) end
 local function bury() redis.call('PEXPIRE', ver, ${VERSION_TOMBSTONE_MS}) end
 local function snapshot(epoch)
   return { epoch, redis.call('HGETALL', meta), redis.call('HGETALL', subs), redis.call('HGETALL', out), redis.call('SMEMBERS', in2) }

@@ -141,6 +141,8 @@ export class SessionCall {
         results[pos] = ops[pos]?.op === "enqueue" ? { ok: true, seq: next++ } : { ok: true };
       } else if (c === "D") {
         results[pos] = { ok: true, seq: next++, dropped: asInt(a[x++], "dropped seq") };
+      } else if (c === "U") {
+        results[pos] = { ok: false, reason: "duplicate", seq: asInt(a[x++], "queued seq") };
       } else if (c === "o") {
         results[pos] = { ok: false, reason: "owned", node: asString(a[x++], "owner node") };
       } else {

@@ -206,7 +206,9 @@ export type StoreOp =
       /**
        * Idempotency key (the id of the node message that caused it): refused as "duplicate" when this session
        * enqueued a message under it within the last DEDUP_WINDOW_MS (keys.ts), so a redelivered node message is
-       * not delivered twice.
+       * not delivered twice. An owner write (`epoch`) refused so is told the `seq` of the entry stored under the key
+       * by a write that was not an owner's (the offline path, the store regardless of owner after `maxHops`) while
+       * that entry is still queued: the owner's snapshot may not have it, so it takes it (broker/session-outbox.ts).
        */
       dedupId?: string;
       /** The time the dedup window counts from (epoch ms; default: the store's clock). */
@@ -256,7 +258,9 @@ export interface ApplyKey {
 
 export type StoreOpResult =
   | { ok: true; seq?: number; dropped?: number }
-  | { ok: false; reason: "fenced" | "full" | "no-session" | "duplicate" }
+  | { ok: false; reason: "fenced" | "full" | "no-session" }
+  /** `seq`: an entry stored under the dedup id by a write that was not an owner's, still queued (see `enqueue`). */
+  | { ok: false; reason: "duplicate"; seq?: number }
   | { ok: false; reason: "owned"; node: string };
 
 export interface Page<T> {

@@ -18,7 +18,7 @@ describe("store keys", () => {
   it("the keys of one session share one hash tag, whatever the client id", () => {
     for (const id of ["c1", "", "a}b", "{x}", "a{b}c", "%7D", "ü/🚀/#"]) {
       const k = keys.sessionKeys(id);
-      expect(k.list).toEqual([k.meta, k.subs, k.out, k.queue, k.inbound2, k.version, k.seen]);
+      expect(k.list).toEqual([k.meta, k.subs, k.out, k.queue, k.inbound2, k.version, k.seen, k.placed]);
       expect(new Set(k.list.map(hashTag)).size).toBe(1);
       expect(hashTag(k.meta)).toBe(`c:${keys.escapeKeyPart(id)}`);
       expect(k.list.every((key) => key.startsWith("mqg:{c:"))).toBe(true);

@@ -79,6 +79,33 @@ export function messageTests(ctx: Ctx): void {
       expect((await ctx.store.getSession("c1"))?.outgoing.map((o) => o.msg.topic)).toEqual(["t/1", "t/2"]);
     });
 
+    it("dedupId: an owner write refused as duplicate is told the entry a write that was not an owner's stored under the id, while it is queued", async () => {
+      const { epoch } = await claim(ctx.store, "c1", { node: "node-a" });
+      // The owner's own entry: its memory has it, so its duplicate names nothing.
+      expect((await enqueue(ctx.store, "c1", msg("t/0"), { epoch, dedupId: "n2:x:1", now: T0 })).ok).toBe(true);
+      expect(await enqueue(ctx.store, "c1", msg("t/0"), { epoch, dedupId: "n2:x:1", now: T0 })).toEqual({ ok: false, reason: "duplicate" });
+      // Stored regardless of the owner (a forward after maxHops) after the claim read the queue: the owner's
+      // snapshot does not have it, so its enqueue of the same message is told which entry it is.
+      const stored = await enqueue(ctx.store, "c1", msg("t/1"), { dedupId: "n2:x:2", now: T0 });
+      const seq = stored.ok ? (stored.seq as number) : -1;
+      expect(await enqueue(ctx.store, "c1", msg("t/1"), { epoch, dedupId: "n2:x:2", now: T0 + 1, packetId: 7 })).toEqual({ ok: false, reason: "duplicate", seq });
+      // Named in a batch too, in its place, and again while queued; never to a write that is not an owner's.
+      const r = await ctx.store.apply([
+        enqueueOp("c1", msg("t/2"), { epoch, dedupId: "n2:x:3", now: T0 + 1 }),
+        enqueueOp("c1", msg("t/1"), { epoch, dedupId: "n2:x:2", now: T0 + 1 }),
+        enqueueOp("c1", msg("t/1"), { dedupId: "n2:x:2", now: T0 + 1 }),
+      ]);
+      expect(r).toEqual([{ ok: true, seq: seq + 1 }, { ok: false, reason: "duplicate", seq }, { ok: false, reason: "duplicate" }]);
+      // Sent (the boundary passed it): no longer queued, named no more.
+      expect((await applyOne(ctx.store, { op: "outgoing.sent", clientId: "c1", epoch, seq })).ok).toBe(true);
+      expect(await enqueue(ctx.store, "c1", msg("t/1"), { epoch, dedupId: "n2:x:2", now: T0 + 2 })).toEqual({ ok: false, reason: "duplicate" });
+      // Deleted while queued: named no more either.
+      const later = await enqueue(ctx.store, "c1", msg("t/3"), { unowned: true, exceptOwner: "node-a", dedupId: "n2:x:4", now: T0 + 2 });
+      expect(await enqueue(ctx.store, "c1", msg("t/3"), { epoch, dedupId: "n2:x:4", now: T0 + 2 })).toEqual({ ok: false, reason: "duplicate", seq: later.ok ? later.seq : -1 });
+      expect((await applyOne(ctx.store, { op: "outgoing.delete", clientId: "c1", epoch, seq: later.ok ? (later.seq as number) : -1 })).ok).toBe(true);
+      expect(await enqueue(ctx.store, "c1", msg("t/3"), { epoch, dedupId: "n2:x:4", now: T0 + 3 })).toEqual({ ok: false, reason: "duplicate" });
+    });
+
     it("a batch mixing sessions and op kinds answers each op in its own position, in each session's order", async () => {
       const a = await claim(ctx.store, "a");
       await claim(ctx.store, "b");
