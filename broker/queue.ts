@@ -41,6 +41,12 @@ export class Deque<T> {
     return this.count === 0 ? undefined : this.items[this.head];
   }
 
+  /** Whether `test` is true for one of the items. */
+  some(test: (item: T) => boolean): boolean {
+    for (let i = 0; i < this.count; i++) if (test(this.items[(this.head + i) % this.items.length] as T)) return true;
+    return false;
+  }
+
   /** Keeps only the items for which `keep` returns true, in order. */
   filter(keep: (item: T) => boolean): void {
     const kept: T[] = [];

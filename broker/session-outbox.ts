@@ -7,7 +7,7 @@ import { Deque } from "./queue.js";
 import type { Session } from "./session.js";
 import { InflightWindow } from "./session-inflight.js";
 import type { SessionHost, SessionLimits, SessionLink } from "./session-ports.js";
-import { EMPTY_MESSAGE, withhold, writeDeleted, writeEnqueue, writeMoved, writeSent } from "./session-records.js";
+import { EMPTY_MESSAGE, withhold, writeDeleted, writeEnqueue, writeMoved, writeSent, writeTaken } from "./session-records.js";
 import { fromStored, onePerPacketId } from "./stored-outgoing.js";
 import { outOfOrder } from "./stream-order.js";
 import { OutState, type DropReason, type Message, type Outgoing } from "./types.js";
@@ -135,6 +135,7 @@ export class Outbox {
    */
   stored(out: Outgoing, result: StoreOpResult): boolean {
     if (!result.ok) {
+      if (result.reason === "duplicate" && result.seq !== undefined && this.takeQueued(out, result.seq)) return false;
       // A held delivery the store did not take is never sent, whatever the reason (Outbox.holdStored).
       if (this.held !== null) this.held = this.held.filter((o) => o !== out);
       if (result.reason === "duplicate") {
@@ -165,6 +166,28 @@ export class Outbox {
       this.session.drain();
     }
     return false;
+  }
+
+  /**
+   * The store refused the enqueue of `out` as a duplicate of the queued entry `seq`, which a write that was not this
+   * session's stored (the offline path, or a forward stored regardless of its owner after `maxHops`: docs/cluster.md)
+   * and which its claim's snapshot may not have had. Unless the session has that entry, `out` becomes it, in its
+   * place (a window slot reserved for it: the entry is marked in flight under that id before it is sent). False when
+   * the session has it, or `out` is no longer the session's (its connection left, a newer claim loaded anew).
+   */
+  private takeQueued(out: Outgoing, seq: number): boolean {
+    const inFlight = this.inflight.holds(out);
+    const bySeq = (o: Outgoing): boolean => o.seq === seq;
+    if (this.session.link === null || (!inFlight && !this.queue.some((o) => o === out) && this.held?.includes(out) !== true)) return false;
+    if (this.queue.some(bySeq) || this.held?.some(bySeq) === true || this.inflight.table.values().some(bySeq)) return false;
+    out.seq = seq;
+    if (inFlight) {
+      writeTaken(this.host.journal, this.session, out, out.packetId);
+      return true;
+    }
+    out.durable = true;
+    this.session.drain();
+    return true;
   }
 
   /** Moves queued messages into the in-flight window while the link can take them. */

@@ -61,6 +61,15 @@ export function writeSent(journal: Journal, session: Session, out: Outgoing, pac
 }
 
 /**
+ * `out`, given a window slot under `packetId`, takes the queued entry `out.seq` the store named (Outbox.stored: a
+ * duplicate of an entry the session's snapshot did not have): the entry is in flight under that id from now on, and
+ * `out` is sent once this is durable.
+ */
+export function writeTaken(journal: Journal, session: Session, out: Outgoing, packetId: number): void {
+  journal.write({ op: "outgoing.update", clientId: session.clientId, epoch: session.epoch, seq: out.seq, packetId, state: 0 }, session, out);
+}
+
+/**
  * A queued message stored again, behind the rest of the queue (decision 038): the entry of `out` is deleted and
  * `again` (its copy, queued in its place) enqueued anew, in one batch. `again` keeps the old seq until the store
  * answers, so a `fenced` answer (another claim took the session, with the old entry) leaves it to the new owner
