@@ -60,7 +60,7 @@ export interface InboxLinks {
   readonly forwarder: Pick<Forwarder, "forward" | "routeRemote" | "deliverGroups">;
   /** Order across a move (broker/move-settle.ts, decision 031). */
   readonly settler: {
-    ahead(origin: string, fn: () => void, holding?: readonly string[]): void;
+    ahead(origin: string, fn: () => void, holding?: readonly string[], root?: string): void;
     kicked(node: string, clientId: string, epoch: number, unacked: [number, string][]): void;
     replied(clientId: string, node: string, epoch: number, unacked?: readonly (readonly [number, string])[]): void;
   };
@@ -129,7 +129,7 @@ export class NodeInbox<S extends HeldSession> implements ResultTarget<Reroute> {
       const dedupId = m.type === "deliver" ? (m.root ?? m.id) : m.id;
       // What a node that a session here was claimed from passes on goes ahead of what the session holds (decision 031),
       // but not a publish of its own it still holds for the session: it passes that copy on behind older ones it holds.
-      if (m.type === "deliver" && deadNode === null) this.links.settler.ahead(m.origin, () => this.host.journal.withDedupId(dedupId, () => this.handleMessage(m, deadNode)), m.holding);
+      if (m.type === "deliver" && deadNode === null) this.links.settler.ahead(m.origin, () => this.host.journal.withDedupId(dedupId, () => this.handleMessage(m, deadNode)), m.holding, dedupId);
       else this.host.journal.withDedupId(dedupId, () => this.handleMessage(m, deadNode));
     });
   }

@@ -75,6 +75,11 @@ export class Cluster {
         }),
       kick: (node, clientId, epoch, sessionEnded) => this.takeover(node, clientId, epoch, sessionEnded),
       kickAgain: (node, clientId, epoch, sessionEnded) => this.takeover(node, clientId, epoch, sessionEnded, true),
+      reaches: (topic, nodes) => {
+        let found = false;
+        this.routes.table.match(topic, (node) => (found ||= nodes.has(node)));
+        return found;
+      },
     });
     this.routes = new RouteSync(broker.store, nodeId, {
       pollMs: opts.routePollMs ?? 50,

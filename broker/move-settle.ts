@@ -1,5 +1,6 @@
 import type { Journal } from "./journal.js";
 import type { Session } from "./session.js";
+import { SenderFollower, type SenderGate } from "./sender-follow.js";
 import { SilentHolders } from "./silent-holders.js";
 import { claimHolders, type ClaimResult, type NodeRecord } from "../core/store/types.js";
 import { MAX_UNACKED } from "../core/communicator/types.js";
@@ -21,6 +22,11 @@ interface Settling {
   claimEpoch: number;
   /** The nodes whose reply is still awaited. */
   nodes: Set<string>;
+  /**
+   * Follows the senders of what reaches the session (broker/sender-follow.ts, decision 047), until the limit; null
+   * after a Clean Start (the old holders drop the old session: they pass nothing on).
+   */
+  gate: SenderGate | null;
   /** Nodes the previous holder may have died before kicking (ClaimResult.earlierHolders, decision 040); emptied once kicked. */
   earlier: readonly string[];
   /** The claim was a Clean Start (passed on with the kicks of `earlier`). */
@@ -60,6 +66,8 @@ export interface MovePort {
   reply(node: string, clientId: string, epoch: number, unacked: [number, string][]): void;
   /** Sends a take-over kick for the claim under `epoch` to `node` (Cluster.takeover). */
   kick(node: string, clientId: string, epoch: number, sessionEnded: boolean): void;
+  /** Whether one of `nodes` has a route matching `topic` in this node's route table (decision 047). */
+  reaches(topic: string, nodes: ReadonlySet<string>): boolean;
   /** Sends that kick again, in the client's FIFO group at `node` instead of this node's (broker/silent-holders.ts). */
   kickAgain(node: string, clientId: string, epoch: number, sessionEnded: boolean): void;
 }
@@ -85,6 +93,8 @@ export function claimedFrom(claim: ClaimResult, sessionEnded: boolean): ClaimedF
 
 export class MoveSettler {
   private readonly settling = new Map<string, Settling>();
+  /** The senders of sessions claimed here, followed until their limit (decision 047). */
+  private readonly follower: SenderFollower;
   /**
    * Forwarding copies holding since a take-over kick here (`kicked`), until they pass on what they hold: a publish of
    * this node they hold is named on its match forwards (`holding`) like a settling session's, so the kicking node
@@ -99,6 +109,7 @@ export class MoveSettler {
     private readonly limitMs: number,
     private readonly port: MovePort,
   ) {
+    this.follower = new SenderFollower((topic, nodes) => port.reaches(topic, nodes));
     this.silent = new SilentHolders((node, clientId, epoch, sessionEnded) => port.kickAgain(node, clientId, epoch, sessionEnded));
   }
 
@@ -126,6 +137,7 @@ export class MoveSettler {
       prev.claimEpoch = epoch;
       session.holdDeliveries();
       session.storeHeld();
+      if (prev.gate !== null) prev.gate = this.follower.follow(session, epoch, [...prev.gate.from], prev.gate.until);
       return true;
     }
     this.start(session, epoch, nodes, earlierHolders(this.port.nodeId, from), from.sessionEnded === true);
@@ -169,9 +181,11 @@ export class MoveSettler {
     // The session is this node's now: what it holds at QoS 1/2 is stored, so no node queue message waits for the
     // replies (broker/session-hold.ts).
     session.storeHeld();
+    const since = Date.now();
+    const gate = sessionEnded ? null : this.follower.follow(session, epoch, nodes, since + this.limitMs);
     const timer = setTimeout(() => this.timedOut(session.clientId, epoch), this.limitMs);
     timer.unref();
-    this.settling.set(session.clientId, { session, epoch, claimEpoch: epoch, nodes: new Set(nodes), earlier, sessionEnded, since: Date.now(), timer });
+    this.settling.set(session.clientId, { session, epoch, claimEpoch: epoch, nodes: new Set(nodes), gate, earlier, sessionEnded, since, timer });
   }
 
   /**
@@ -187,7 +201,7 @@ export class MoveSettler {
     }
     if (!s.nodes.delete(node)) return;
     if (unacked !== undefined && unacked.length > 0 && !s.sessionEnded) s.session.expectResends(unacked, MAX_UNACKED);
-    if (s.nodes.size === 0) this.release(clientId, epoch);
+    if (s.nodes.size === 0) this.release(clientId, epoch, true);
   }
 
   /** The live nodes, read each heartbeat: a silent holder alive since its kick is kicked again (see `claimed`). */
@@ -203,9 +217,9 @@ export class MoveSettler {
    * seed 96). Holding it here instead would hold `origin`'s forwards behind it, its reply among them, so it is
    * left out for them.
    */
-  ahead(origin: string, fn: () => void, holding?: readonly string[]): void {
+  ahead(origin: string, fn: () => void, holding?: readonly string[], root?: string): void {
     if (this.settling.size === 0) {
-      fn();
+      this.follower.handling(origin, root, fn);
       return;
     }
     const sessions: Session[] = [];
@@ -217,7 +231,7 @@ export class MoveSettler {
       if (!s.sessionEnded && holding?.includes(clientId) === true) left.push(s.session);
       else sessions.push(s.session);
     }
-    within(sessions, 0, "ahead", left.length === 0 ? fn : () => within(left, 0, "leftOut", fn));
+    this.follower.handling(origin, root, () => within(sessions, 0, "ahead", left.length === 0 ? fn : () => within(left, 0, "leftOut", fn)));
   }
 
   /**
@@ -248,6 +262,7 @@ export class MoveSettler {
   /** Releases every session still waiting (the node stops). */
   releaseAll(): void {
     for (const [clientId, s] of this.settling) this.release(clientId, s.epoch);
+    this.follower.endAll();
   }
 
   /**
@@ -280,13 +295,33 @@ export class MoveSettler {
     for (const node of earlier) this.port.kick(node, clientId, s.epoch, s.sessionEnded);
   }
 
-  private release(clientId: string, epoch: number): void {
+  /**
+   * The wait for `clientId`'s claim under `epoch` ends. When every holder replied (`replied`) within the limit, the
+   * session's senders are followed until the limit (decision 047): the client's own packets are read now, and what
+   * came straight from other nodes waits until the old holders passed on those nodes' messages up to it.
+   */
+  private release(clientId: string, epoch: number, replied = false): void {
     const s = this.settling.get(clientId);
     if (s === undefined || s.epoch !== epoch) return;
     this.end(clientId);
     // A newer claim of this session here holds and releases its deliveries itself.
     // Not a session that moved on to another node meanwhile (kicked: `kicked` releases its forwarding copy's hold).
-    if (s.session.epoch === s.claimEpoch && s.session.claimant === null && s.session.owner === null) s.session.releaseDeliveries();
+    const session = s.session;
+    if (session.epoch !== s.claimEpoch || session.claimant !== null || session.owner !== null) {
+      this.follower.end(clientId);
+      return;
+    }
+    const gate = s.gate;
+    if (replied && gate !== null && Date.now() < gate.until) {
+      session.settleClient();
+      gate.startFollowing();
+      setTimeout(() => {
+        if (this.follower.gate(clientId) === gate) this.follower.end(clientId);
+      }, gate.until - Date.now()).unref();
+      return;
+    }
+    session.releaseDeliveries();
+    this.follower.end(clientId);
   }
 
   private end(clientId: string): void {

@@ -19,6 +19,18 @@ const enum HoldMode {
 }
 
 /**
+ * Says, on a hold that follows the senders of a session just claimed (broker/sender-follow.ts, decision 047), which
+ * deliveries go out at once (`passes`) and is told of those it holds (`held`).
+ */
+export interface HoldGate {
+  /** Whether the delivery being made, of a message on `topic`, goes out now rather than being held. */
+  passes(topic: string): boolean;
+  held(): void;
+  /** The hold before ended, leaving its stored deliveries to this one (`DeliveryHold.end`): release them if in step. */
+  check(): void;
+}
+
+/**
  * `dedupId`: the node queue message a held delivery came from (its store dedup id once it is stored or released).
  * `stored`: written to the store while held (a settling session's QoS 1/2 delivery: Outbox.holdStored); the
  * outbox keeps it until the release.
@@ -54,6 +66,8 @@ export class DeliveryHold {
    * held one waits for it, so no acknowledgement goes out for a message only this process's memory has.
    */
   private settle: (() => void) | null = null;
+  /** Lets some deliveries through while holding (`follow`), or null: all are held. */
+  private gate: HoldGate | null = null;
   private done: Promise<void> | null = null;
   private ended = false;
   /** The move settles: QoS 1/2 deliveries are stored as they are held (`store`). */
@@ -99,9 +113,30 @@ export class DeliveryHold {
     return this.storing && !this.ending && qos !== 0 && s.persistent && s.owner === null && s.claimant === null && s.link !== null;
   }
 
-  /** Holds a delivery (`takes` is true): in order behind the others, or dropped while left out or when too many are. */
+  /** From now on `gate` says which deliveries go out at once (null: none). */
+  follow(gate: HoldGate | null): void {
+    this.gate = gate;
+  }
+
+  gatedBy(gate: HoldGate): boolean {
+    return this.gate === gate;
+  }
+
+  /**
+   * Holds a delivery (`takes` is true): in order behind the others, or dropped while left out or when too many are;
+   * or, while holding, delivers it now when the gate lets it pass: as if lifted (`takes` may still store it behind
+   * the stored ones, and then it comes back here lifted, not asking the gate again).
+   */
   add(msg: Message, qos: QoS, retain: boolean, subIds: readonly number[] | undefined): void {
     if (this.mode === HoldMode.LeftOut) return;
+    const gate = this.gate;
+    if (gate !== null && this.mode === HoldMode.Holding) {
+      if (gate.passes(msg.topic)) {
+        this.lift(() => this.session.deliver(msg, qos, retain, subIds));
+        return;
+      }
+      gate.held();
+    }
     const journal = this.host.journal;
     if (this.held.length >= MAX_HELD) {
       this.host.onDrop(this.session, msg, "session-busy");
@@ -242,6 +277,12 @@ export class DeliveryHold {
     });
     if (this.settle !== null) void landed.then(this.settle);
     session.link?.settled();
+    if (!current) session.earlierHoldEnded();
+  }
+
+  /** The hold before this one ended and left its stored deliveries to this one: the gate may release them now. */
+  earlierEnded(): void {
+    this.gate?.check();
   }
 
   /**

@@ -8,7 +8,7 @@ import { InboundQos2 } from "./inbound-qos2.js";
 import type { InflightTable } from "./inflight-table.js";
 import { SessionClaimState } from "./session-claim-state.js";
 import { DeliveryGuards } from "./session-guards.js";
-import { DeliveryHold } from "./session-hold.js";
+import { DeliveryHold, type HoldGate } from "./session-hold.js";
 import { Outbox, undeliverableTo } from "./session-outbox.js";
 import { enqueueOffline, offlineStored, type OfflineEntry } from "./session-offline.js";
 import { SubscriptionMap } from "../core/subscription-map.js";
@@ -309,6 +309,8 @@ export class Session extends SessionClaimState implements ResultTarget<Outgoing 
   holdDeliveries(): void {
     const prev = this.hold;
     if (prev === null || prev.released) this.hold = new DeliveryHold(this, this.host, () => this.box(), prev === null ? 0 : prev.storedCount);
+    // A hold that let some deliveries through (decision 047) holds them all from now on.
+    else prev.follow(null);
   }
 
   /** The move settles (broker/move-settle.ts): QoS 1/2 deliveries held are stored from now on (DeliveryHold.store). */
@@ -331,6 +333,26 @@ export class Session extends SessionClaimState implements ResultTarget<Outgoing 
     if (this.hold !== hold) return false;
     this.hold = null;
     return true;
+  }
+
+  /** A hold ended while a newer one held (`endHold` was false): its stored deliveries are the newer one's to release. */
+  earlierHoldEnded(): void {
+    this.hold?.earlierEnded();
+  }
+
+  /** The session's move settled for the client's own packets (decision 044), while its deliveries may stay held. */
+  settleClient(): void {
+    this.attached?.settled();
+  }
+
+  /** The hold begun last (`holdDeliveries`) lets `gate` say which deliveries go out at once (decision 047). */
+  followSenders(gate: HoldGate): void {
+    this.hold?.follow(gate);
+  }
+
+  /** Whether the session holds its deliveries with `gate` on the hold. */
+  heldBy(gate: HoldGate): boolean {
+    return this.hold !== null && this.hold.gatedBy(gate);
   }
 
   /**

@@ -151,6 +151,24 @@ describe("simulation", () => {
     expect(r.violations, summary(r)).toEqual([]);
   });
 
+  // Decision 047, seeds 225, 596 and 667: a third node sent m1 for a moving session to its old holder alone (its
+  // route table was behind, or the take-over kick overtook m1 there) and m2 straight to the new holder as well; m2
+  // went out before the old holder passed m1 on. The new holder now follows the session's senders until its limit.
+  it("keeps order when a third node's message reaches the old holder after the kick (CI faults, seeds 225, 596, 667)", { timeout: 60_000 }, async () => {
+    for (const seed of [225, 596, 667]) {
+      const r = await runSimulation({ seed, faults: FOUND_WITH_1204E });
+      expect(r.violations, summary(r)).toEqual([]);
+    }
+  });
+
+  // Decision 045, seed 893: pub2's socket dropped and it came back to the same node, whose claim kicked no one: the
+  // re-send of pub2:7 got a new order key and went out behind pub2:8. A claim of a session this node served last
+  // now takes the list its closed connection left.
+  it("keeps a re-send's order key when its publisher comes back to the same node (CI faults, seed 893)", { timeout: 60_000 }, async () => {
+    const r = await runSimulation({ seed: 893, faults: FOUND_WITH_1204E });
+    expect(r.violations, summary(r)).toEqual([]);
+  });
+
   // Seeds 590, 1203, 1248: the publisher's message was routed only to a crashed node's queue (decision 038's
   // window); the publisher then moved and sent it again, and that copy reached the subscriber behind a newer one.
   // Without the re-send it would have come from the crashed node's queue later still (window rule 5). Since a

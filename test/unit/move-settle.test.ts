@@ -1,11 +1,17 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { MoveSettler, type MovePort } from "../../broker/move-settle.js";
+import { senderStamp } from "../../broker/sender-follow.js";
 import type { Journal } from "../../broker/journal.js";
 import type { Session } from "../../broker/session.js";
+import type { HoldGate } from "../../broker/session-hold.js";
 
 /** A session as the settler sees it: holds, releases, lifts its hold for `ahead`. */
 function fakeSession(clientId: string, epoch: number) {
   const calls: string[] = [];
+  /** What reached the client, in order (`deliver` while not holding, or let through by the hold's gate, or released). */
+  const got: string[] = [];
+  let items: string[] = [];
+  let gate: HoldGate | null = null;
   const session = {
     clientId,
     epoch,
@@ -13,11 +19,16 @@ function fakeSession(clientId: string, epoch: number) {
     owner: null as string | null,
     holding: false,
     holdDeliveries: () => {
+      if (!session.holding) items = [];
+      gate = null;
       session.holding = true;
       calls.push("hold");
     },
     releaseDeliveries: () => {
       session.holding = false;
+      got.push(...items);
+      items = [];
+      gate = null;
       calls.push("release");
     },
     /** How often the settler told it to store what it holds (the claim was answered: Session.storeHeld). */
@@ -37,8 +48,23 @@ function fakeSession(clientId: string, epoch: number) {
     /** The message this session just held (and would pass on to a newer claim), for `holdsToPassOn`. */
     last: null as object | null,
     holdsToPassOn: (msg: object) => session.holding && session.last === msg,
+    followSenders: (g: HoldGate) => {
+      if (session.holding) gate = g;
+    },
+    heldBy: (g: HoldGate) => session.holding && gate === g,
+    settleClient: () => {
+      calls.push("client settled");
+    },
+    /** A delivery, as DeliveryHold.add sees it: out now, let through by the gate, or held (topic `t/x`, or `name` when it starts `new/`). */
+    deliver: (name: string) => {
+      if (!session.holding || gate?.passes(name.startsWith("new/") ? name : "t/x") === true) got.push(name);
+      else {
+        gate?.held();
+        items.push(name);
+      }
+    },
   };
-  return { session, calls, asSession: session as unknown as Session };
+  return { session, calls, got, asSession: session as unknown as Session };
 }
 
 /** A node as the settler sees it: replies sent, writes whose follow-ups land when `land` is called. */
@@ -53,6 +79,8 @@ function fakePort(sessions: Record<string, Session> = {}) {
     reply: (node, clientId, epoch) => sent.push(`moved ${node} ${clientId} ${epoch}`),
     kick: (node, clientId, epoch, sessionEnded) => sent.push(`kick ${node} ${clientId} ${epoch}${sessionEnded ? " ended" : ""}`),
     kickAgain: (node, clientId, epoch, sessionEnded) => sent.push(`again ${node} ${clientId} ${epoch}${sessionEnded ? " ended" : ""}`),
+    // The old holders route t/x, not new/#.
+    reaches: (topic) => !topic.startsWith("new/"),
   };
   return { port, sent, land: () => land() };
 }
@@ -76,12 +104,15 @@ describe("MoveSettler (decision 031: order across a move)", () => {
     settler.replied("c", "n1", 5);
     expect(session.holding).toBe(true);
     settler.replied("c", "n2", 5);
-    expect(calls).toEqual(["hold", "release"]);
-    // Once the claim was answered, what it holds is stored (Session.storeHeld, broker/session-hold.ts).
-    expect(session.storing).toBe(1);
+    // Released (the client's packets first), then held again with a gate that lets through all but a third node's
+    // messages not yet in step (decision 047), until the limit.
+    expect(calls).toEqual(["hold", "client settled", "release", "hold"]);
+    // Once the claim was answered, what it holds is stored (Session.storeHeld, broker/session-hold.ts), and what the
+    // gate's hold holds too.
+    expect(session.storing).toBe(2);
     expect(settler.isSettling("c")).toBe(false);
     vi.advanceTimersByTime(2000);
-    expect(calls).toEqual(["hold", "release"]);
+    expect(calls).toEqual(["hold", "client settled", "release", "hold", "release"]);
   });
 
   it("releases at the time limit when a reply does not come (the old holder died)", () => {
@@ -98,15 +129,15 @@ describe("MoveSettler (decision 031: order across a move)", () => {
     const settler = new MoveSettler(1000, fakePort().port);
     const first = fakeSession("c", 5);
     settler.start(first.asSession, 5, ["n1"]);
-    // The client reconnects here: its new claim (epoch 6) names no other node.
-    const second = fakeSession("c", 6);
-    expect(settler.claimed(second.asSession, 6, { previousNode: "n0", custodian: null })).toBe(true);
-    expect(second.session.holding).toBe(true);
+    // The client reconnects here: its new claim (epoch 6, the same session object) names no other node.
+    first.session.epoch = 6;
+    expect(settler.claimed(first.asSession, 6, { previousNode: "n0", custodian: null })).toBe(true);
+    expect(first.session.holding).toBe(true);
+    expect(first.calls).toEqual(["hold", "hold"]);
     // What the new claim held meanwhile is stored too: it is this node's.
-    expect(second.session.storing).toBe(1);
+    expect(first.session.storing).toBe(2);
     settler.replied("c", "n1", 5); // n1 answers the first claim's kick
-    expect(second.calls).toEqual(["hold", "release"]);
-    expect(first.calls).toEqual(["hold"]);
+    expect(first.calls).toEqual(["hold", "hold", "client settled", "release", "hold"]);
     // No wait left: a claim from this node itself waits for nothing.
     const third = fakeSession("c", 7);
     expect(settler.claimed(third.asSession, 7, { previousNode: "n0", custodian: null })).toBe(false);
@@ -196,7 +227,7 @@ describe("MoveSettler (decision 031: order across a move)", () => {
     expect(a.session.holding).toBe(true);
     settler.replied("a", "n2", 3);
     settler.replied("b", "n1", 4);
-    expect([a.session.holding, b.session.holding]).toEqual([false, false]);
+    expect([a.calls.includes("release"), b.calls.includes("release")]).toEqual([true, true]);
   });
 
   it("kicks the earlier holders when a holder stays silent until the limit (it may have died before kicking them), and only then (decision 040)", () => {
@@ -244,8 +275,9 @@ describe("MoveSettler (decision 031: order across a move)", () => {
     settler.unreachable("s", "n3", 9);
     expect(sent).toEqual(["kick n2 s 9"]);
     expect(s.session.holding).toBe(true); // n4 has not replied
+    expect(s.calls.includes("release")).toBe(false);
     settler.replied("s", "n4", 9);
-    expect(s.session.holding).toBe(false);
+    expect(s.calls.includes("release")).toBe(true);
     vi.advanceTimersByTime(2000);
     expect(sent).toEqual(["kick n2 s 9"]);
   });
@@ -313,5 +345,109 @@ describe("MoveSettler (decision 031: order across a move)", () => {
     land();
     await flush();
     expect(sent).toEqual(["moved n1 c 3"]);
+  });
+
+  describe("senders in step with the old holder (decision 047)", () => {
+    const n3 = (seq: number): string => `n3:abc:${seq}`;
+
+    it("holds a third node's message that came straight here until the old holder passed on that node's messages up to it (seed 225)", () => {
+      const f = fakeSession("c", 5);
+      const settler = new MoveSettler(1000, fakePort().port);
+      settler.start(f.asSession, 5, ["n4"]);
+      settler.replied("c", "n4", 5); // n4 replied before anything came: the client is read, the session follows
+      expect(f.calls).toEqual(["hold", "client settled", "release", "hold"]);
+      // m2 from n3 straight here (n3's route table has this node): held, n3 may have sent m1 to n4 alone before it.
+      settler.ahead("n3", () => f.session.deliver("m2"), undefined, n3(21));
+      expect(f.got).toEqual([]);
+      // n4 passes m1 on (n3's seq 20): it goes at once, ahead of m2; n3 is not in step yet.
+      settler.ahead("n4", () => f.session.deliver("m1"), undefined, n3(20));
+      expect(f.got).toEqual(["m1"]);
+      // n4 passes on its copy of m2 (seq 21, a duplicate the store drops): n3 is in step, the held m2 goes.
+      settler.ahead("n4", () => f.session.deliver("m2 again"), undefined, n3(21));
+      expect(f.got).toEqual(["m1", "m2 again", "m2"]);
+      // From now on n3's messages go straight out.
+      settler.ahead("n3", () => f.session.deliver("m3"), undefined, n3(22));
+      expect(f.got).toEqual(["m1", "m2 again", "m2", "m3"]);
+      // Other senders' first messages wait for their own copies; this node's own publishes (no node message) do not.
+      settler.ahead("n5", () => f.session.deliver("x1"), undefined, "n5:q:9");
+      f.session.deliver("local");
+      expect(f.got).toEqual(["m1", "m2 again", "m2", "m3", "local"]);
+    });
+
+    it("holds a sender's later messages behind its first held one, and lets all go at the limit when no copy comes", () => {
+      const f = fakeSession("c", 5);
+      const settler = new MoveSettler(1000, fakePort().port);
+      settler.start(f.asSession, 5, ["n4"]);
+      vi.advanceTimersByTime(100);
+      settler.replied("c", "n4", 5);
+      settler.ahead("n3", () => f.session.deliver("m2"), undefined, n3(21));
+      settler.ahead("n4", () => {}, undefined, n3(22)); // in step for a later one than held? passes 21: in step
+      expect(f.got).toEqual(["m2"]);
+      settler.ahead("n3", () => f.session.deliver("m3"), undefined, n3(23));
+      expect(f.got).toEqual(["m2", "m3"]);
+      settler.ahead("n6", () => f.session.deliver("y1"), undefined, "n6:z:4");
+      settler.ahead("n6", () => f.session.deliver("y2"), undefined, "n6:z:5");
+      expect(f.got).toEqual(["m2", "m3"]);
+      vi.advanceTimersByTime(899);
+      expect(f.got).toEqual(["m2", "m3"]);
+      vi.advanceTimersByTime(1);
+      expect(f.got).toEqual(["m2", "m3", "y1", "y2"]);
+      // The limit ended the following: nothing is held any more.
+      settler.ahead("n7", () => f.session.deliver("z1"), undefined, "n7:z:1");
+      expect(f.got.at(-1)).toBe("z1");
+    });
+
+    it("keeps holding at the reply what a sender sent straight here during the wait, but reads the client's packets", () => {
+      const f = fakeSession("c", 5);
+      const settler = new MoveSettler(1000, fakePort().port);
+      settler.start(f.asSession, 5, ["n4"]);
+      settler.ahead("n3", () => f.session.deliver("m2"), undefined, n3(21)); // held by the wait itself
+      settler.replied("c", "n4", 5);
+      expect(f.session.holding).toBe(true);
+      expect(f.calls).toEqual(["hold", "client settled"]);
+      settler.ahead("n4", () => f.session.deliver("m1"), undefined, n3(21));
+      expect(f.got).toEqual(["m1", "m2"]);
+    });
+
+    it("follows no sender of a session that moved on or was released at the limit without replies", () => {
+      const f = fakeSession("c", 5);
+      const settler = new MoveSettler(1000, fakePort().port);
+      settler.start(f.asSession, 5, ["n4"]);
+      settler.replied("c", "n4", 5);
+      f.session.owner = "n7"; // claimed elsewhere since (the kick turned it into a forwarding copy, holding or not)
+      settler.ahead("n4", () => {}, undefined, n3(30));
+      const g = fakeSession("d", 2);
+      settler.start(g.asSession, 2, ["n4"]);
+      vi.advanceTimersByTime(1000); // no reply: released at the limit, nothing followed
+      settler.ahead("n3", () => g.session.deliver("m"), undefined, n3(31));
+      expect(g.got).toEqual(["m"]);
+    });
+
+    it("lets a sender's message pass when no old holder routes its topic, and follows nothing after a Clean Start", () => {
+      const f = fakeSession("c", 5);
+      const settler = new MoveSettler(1000, fakePort().port);
+      settler.start(f.asSession, 5, ["n4"]);
+      settler.replied("c", "n4", 5);
+      // A filter the client subscribed to after its move: n3 sent nothing of it to n4, nothing can come passed on.
+      settler.ahead("n3", () => f.session.deliver("new/a"), undefined, n3(21));
+      expect(f.got).toEqual(["new/a"]);
+      settler.ahead("n3", () => f.session.deliver("m2"), undefined, n3(22));
+      expect(f.got).toEqual(["new/a"]);
+      // Clean Start: the old holder drops the old session and passes nothing on: released at the replies, not followed.
+      const g = fakeSession("d", 7);
+      settler.start(g.asSession, 7, ["n4"], [], true);
+      settler.replied("d", "n4", 7);
+      expect(g.calls).toEqual(["hold", "release"]);
+      settler.ahead("n3", () => g.session.deliver("m"), undefined, n3(23));
+      expect(g.got).toEqual(["m"]);
+    });
+
+    it("reads a sender's stamp from a node message's root", () => {
+      expect(senderStamp("n3:mjuohs1q:220")).toEqual({ sender: "n3:mjuohs1q", seq: 220 });
+      expect(senderStamp("n3:mjuohs1q:218#jRpbk-lCkvUZ.2.16")).toEqual({ sender: "n3:mjuohs1q", seq: 218 });
+      expect(senderStamp("n3:a:5>n4:b.0")).toBeNull(); // derived: not a sender's own message
+      expect(senderStamp("rest-1234")).toBeNull();
+      expect(senderStamp("n3:a:x")).toBeNull();
+    });
   });
 });

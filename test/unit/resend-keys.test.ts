@@ -125,12 +125,13 @@ describe("MoveSettler: the reply's list reaches the claimed session", () => {
       reply: (_node: string, _clientId: string, _epoch: number, unacked: unknown) => replies.push(unacked),
       kick: () => undefined,
       kickAgain: () => undefined,
+      reaches: () => true,
     } as unknown as MovePort;
     return { settler: new MoveSettler(60_000, port), replies };
   }
   function session(clientId: string) {
     const expected: unknown[] = [];
-    const s = { clientId, epoch: 5, claimant: null, owner: null, holdDeliveries: () => undefined, releaseDeliveries: () => undefined, storeHeld: () => undefined, expectResends: (u: unknown) => expected.push(u) };
+    const s = { clientId, epoch: 5, claimant: null, owner: null, holdDeliveries: () => undefined, releaseDeliveries: () => undefined, storeHeld: () => undefined, followSenders: () => undefined, heldBy: () => false, settleClient: () => undefined, expectResends: (u: unknown) => expected.push(u) };
     return { s: s as unknown as Session, expected };
   }
 
