@@ -10,18 +10,16 @@ import { holdRoutes, payloads, slowGroup, useInProcessCluster, type Member } fro
  * show node-2's route yet, sends m1 to node-1 alone; node-1's forwarding copy passes it on to node-2, after its reply.
  * node-3 reads node-2's route and sends m2 straight to node-2, which delivers it before m1 arrives: [m2, m1].
  *
- * Decision 031's reply orders only what reached node-1 before the kick; m1 reached it after. Decision 047 (built,
- * not merged; being ported) orders this shape: node-2 holds m2, which came straight from node-3, until node-1 has
- * passed on node-3's messages up to it (m1, then node-1's own copy of m2). Until it is on main this test is
- * expected to fail (`it.fails`); the port turns it into `it`. The in-process node queues hand a node one batch at a
- * time, so a gate that holds m2 in memory (its batch waits for the hold, decision 020) keeps node-1's pass-ons
- * behind it until the limit: the patch of 047 against 2ca38a7 passes this test only when m2's batch is handled
- * beside node-2's queue; held QoS 1/2 stored at once, as decision 048 does for the settle wait, would not wait.
+ * Decision 031's reply orders only what reached node-1 before the kick; m1 reached it after. Decision 047 orders
+ * this shape: node-2 holds m2, which came straight from node-3, until node-1 has passed on node-3's messages up to it
+ * (m1, then node-1's own copy of m2). The gate stores what it holds, as decision 048's settle hold does, so m2's
+ * batch does not wait for the hold and node-1's pass-ons behind it in node-2's queue are read. Fails on the code
+ * before 047 with [m2, m1].
  */
 describe("a third node's message that reaches the old holder after the take-over kick (decision 047's shape, CI seed 1100)", () => {
   const { cluster, connect } = useInProcessCluster();
 
-  it.fails("a subscriber that moved gets a third node's m1, routed by a stale table to its old node, before m2 sent straight to it", async () => {
+  it("a subscriber that moved gets a third node's m1, routed by a stale table to its old node, before m2 sent straight to it", async () => {
     const { members } = await cluster(3);
     const [o, n, x] = members as [Member, Member, Member];
     // The subscriber of t/x is kept offline by node-1; node-3 routes t/x to node-1.
