@@ -35,7 +35,7 @@ describe("keyed apply on Redis", () => {
     t.sent = [];
     const r = await store.apply(ops, key);
     expect(t.sent).toHaveLength(1);
-    expect((t.sent[0] as readonly string[]).slice(11, 13)).toEqual([appliedField(key, 0), "3"]);
+    expect((t.sent[0] as readonly string[]).slice(12, 14)).toEqual([appliedField(key, 0), "3"]);
     const ver = await redis.admin.hgetall(sessionKeys("c1").version);
     expect(Object.keys(ver).sort()).toEqual(["epoch", "seq", "w:w1"]);
     // batch, time, codes (all done: '#' and their count), the seq counter before the call.
