@@ -37,10 +37,11 @@ export interface SessionKeys {
    */
   readonly seen: string;
   /**
-   * Sorted set: the dedup ids under which an enqueue that was not an owner write (the offline path, a store
-   * regardless of owner) stored an entry, score = its seq; forgotten once below the oldest queued entry. An owner's
-   * enqueue refused as duplicate is told that seq while the entry is queued: its snapshot may not have it. Written
-   * by those enqueues only; expires with `seen`.
+   * Sorted set: the dedup ids under which an enqueue that may land after a claim read the queue stored an entry
+   * (neither an owner write nor refused while any node owns the session: a forward stored regardless of its owner
+   * after `maxHops`, or stored while a named node owns it, `exceptOwner`), score = its seq; forgotten once below the
+   * oldest queued entry. An owner's enqueue refused as duplicate is told that seq while the entry is queued: its
+   * snapshot may not have it. Written by those enqueues only; expires with `seen`.
    */
   readonly placed: string;
   /** The eight keys above as a KEYS array. */

@@ -37,7 +37,8 @@ export interface MemSession {
   /** Dedup id -> when it is forgotten (ms), in insertion order: the enqueues of the last DEDUP_WINDOW_MS. */
   seen: Map<string, number> | null;
   /**
-   * Dedup id -> seq of the entry an enqueue that was not an owner write stored under it, in seq order, forgotten
+   * Dedup id -> seq of the entry an enqueue that may land after a claim read the queue (neither an owner write nor
+   * refused while any node owns the session) stored under it, in seq order, forgotten
    * once below the oldest queued entry (as the script's `placed` set): named to an owner write it refuses as
    * duplicate while that entry is queued (StoreOp `enqueue`).
    */
@@ -130,14 +131,14 @@ function rememberDedup(seen: Map<string, number>, id: string, now: number): void
 
 /**
  * An enqueue under a dedup id seen within the window: refused as duplicate, naming to an owner write the entry a
- * write that was not an owner's stored under it while that entry is queued (packet id 0: not sent, not dropped).
+ * write that may land after a claim read the queue stored under it while that entry is queued (packet id 0: not sent, not dropped).
  */
 function duplicate(s: MemSession, id: string, owner: boolean): StoreOpResult {
   const seq = owner ? s.placed?.get(id) : undefined;
   return seq !== undefined && s.out?.get(seq)?.packetId === 0 ? { ok: false, reason: "duplicate", seq } : { ok: false, reason: "duplicate" };
 }
 
-/** Records the entry `seq` a write that was not an owner's stored under `id`; forgets those below the oldest queued. */
+/** Records the entry `seq` a write that may land after a claim stored under `id`; forgets those below the oldest queued. */
 function place(s: MemSession, id: string, seq: number): void {
   const placed = (s.placed ??= new Map());
   placed.delete(id);
@@ -187,7 +188,8 @@ export function applySessionOp(
     if (!inflight) s.queued++;
     if (op.dedupId !== undefined) {
       rememberDedup((s.seen ??= new Map()), op.dedupId, now);
-      if (op.epoch === undefined) place(s, op.dedupId, seq);
+      // Not an owner write, nor one refused while any node owns the session: it may land after a claim read the queue.
+      if (op.epoch === undefined && (op.unowned !== true || op.exceptOwner !== undefined)) place(s, op.dedupId, seq);
     }
     return dropped === undefined ? { ok: true, seq } : { ok: true, seq, dropped };
   }

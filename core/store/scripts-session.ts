@@ -33,7 +33,8 @@ import { script, SESSION } from "./scripts.js";
  *   'E' count, then that many enqueues without a dedup id, each its value (`<packetId>:0:<body>`; packet id 0 =
  *       queued and bounded, else in flight, never bounded)
  *   'e' enqueue: value, dedupId (refused as duplicate when enqueued under it within the window; an enqueue that is
- *       not an owner write records its entry's seq under the id in `placed`, trimmed below the oldest queued entry)
+ *       neither an owner write nor refused while any node owns the session (unowned '1'), so it may land after a
+ *       claim read the queue, records its entry's seq under the id in `placed`, trimmed below the oldest queued entry)
  *   'k' the epoch of the owner writes that follow
  *   'u' outgoing.update: new header (`<packetId>:<state>`); its seq is the next of ARGV[3..2+n]
  *   's' outgoing.sent: seq (the boundary moves to it, never beyond the seq counter, never back)
@@ -195,7 +196,7 @@ local function why(epoch)
   return nil
 end
 local codes, nc, res = {}, 0, { '', 0 }
-local max, policy, now, eblock, ow, owner = 0, 'oldest', 0, 'n', 'n', false
+local max, policy, now, eblock, ow, owner, regardless = 0, 'oldest', 0, 'n', 'n', false, false
 -- one enqueue that may proceed: bound, drop policy, seq; returns its code
 local function add(v)
   local code = '1'
@@ -282,7 +283,7 @@ while i <= n do
       local until_ = call('ZSCORE', seen, dedup)
       if until_ and tonumber(until_) > now then
         code = 'u'
-        -- an owner write is told the entry a write that was not an owner's stored under the id, while it is queued
+        -- an owner write is told the entry a write that may land after a claim stored under the id, while it is queued
         local at = owner and call('ZSCORE', placed, dedup)
         if at then
           flush()
@@ -297,7 +298,7 @@ while i <= n do
         if code ~= 'F' then
           call('ZADD', seen, now + window, dedup)
           dedup_added = true
-          if not owner then
+          if regardless then
             call('ZADD', placed, seq, dedup)
             placed_added = true
           end
@@ -314,6 +315,8 @@ while i <= n do
     owner = A[i + 3] ~= ''
     eblock = why(A[i + 3])
     local u = A[i + 4]
+    -- not an owner write, nor one refused while any node owns the session: it may land after a claim read the queue
+    regardless = not owner and u ~= '1'
     if eblock == nil and node and (u == '1' or (sbyte(u, 1) == 61 and ssub(u, 2) ~= node)) then eblock = 'o' end
     i = i + 6
   elseif op == 'k' then

@@ -207,7 +207,8 @@ export type StoreOp =
        * Idempotency key (the id of the node message that caused it): refused as "duplicate" when this session
        * enqueued a message under it within the last DEDUP_WINDOW_MS (keys.ts), so a redelivered node message is
        * not delivered twice. An owner write (`epoch`) refused so is told the `seq` of the entry stored under the key
-       * by a write that was not an owner's (the offline path, the store regardless of owner after `maxHops`) while
+       * by a write that may land after a claim read the queue (neither an owner's nor refused while any node owns the
+       * session: a forward stored regardless of its owner after `maxHops`, or while `exceptOwner` owns it) while
        * that entry is still queued: the owner's snapshot may not have it, so it takes it (broker/session-outbox.ts).
        */
       dedupId?: string;
@@ -259,7 +260,7 @@ export interface ApplyKey {
 export type StoreOpResult =
   | { ok: true; seq?: number; dropped?: number }
   | { ok: false; reason: "fenced" | "full" | "no-session" }
-  /** `seq`: an entry stored under the dedup id by a write that was not an owner's, still queued (see `enqueue`). */
+  /** `seq`: an entry stored under the dedup id by a write that may land after a claim, still queued (see `enqueue`). */
   | { ok: false; reason: "duplicate"; seq?: number }
   | { ok: false; reason: "owned"; node: string };
 

@@ -79,7 +79,7 @@ export function messageTests(ctx: Ctx): void {
       expect((await ctx.store.getSession("c1"))?.outgoing.map((o) => o.msg.topic)).toEqual(["t/1", "t/2"]);
     });
 
-    it("dedupId: an owner write refused as duplicate is told the entry a write that was not an owner's stored under the id, while it is queued", async () => {
+    it("dedupId: an owner write refused as duplicate is told the entry a write that bypassed ownership stored under the id, while it is queued", async () => {
       const { epoch } = await claim(ctx.store, "c1", { node: "node-a" });
       // The owner's own entry: its memory has it, so its duplicate names nothing.
       expect((await enqueue(ctx.store, "c1", msg("t/0"), { epoch, dedupId: "n2:x:1", now: T0 })).ok).toBe(true);
@@ -104,6 +104,14 @@ export function messageTests(ctx: Ctx): void {
       expect(await enqueue(ctx.store, "c1", msg("t/3"), { epoch, dedupId: "n2:x:4", now: T0 + 2 })).toEqual({ ok: false, reason: "duplicate", seq: later.ok ? later.seq : -1 });
       expect((await applyOne(ctx.store, { op: "outgoing.delete", clientId: "c1", epoch, seq: later.ok ? (later.seq as number) : -1 })).ok).toBe(true);
       expect(await enqueue(ctx.store, "c1", msg("t/3"), { epoch, dedupId: "n2:x:4", now: T0 + 3 })).toEqual({ ok: false, reason: "duplicate" });
+    });
+
+    it("dedupId: an entry stored only while no node owned the session is never named: the next claim read it", async () => {
+      const first = await claim(ctx.store, "c1", { node: "node-a" });
+      expect(await ctx.store.releaseSession("c1", first.epoch, T0 + 1)).toBe(true);
+      expect((await enqueue(ctx.store, "c1", msg("t/1"), { unowned: true, dedupId: "n2:y:1", now: T0 + 1 })).ok).toBe(true);
+      const { epoch } = await claim(ctx.store, "c1", { node: "node-b" });
+      expect(await enqueue(ctx.store, "c1", msg("t/1"), { epoch, dedupId: "n2:y:1", now: T0 + 2 })).toEqual({ ok: false, reason: "duplicate" });
     });
 
     it("a batch mixing sessions and op kinds answers each op in its own position, in each session's order", async () => {
