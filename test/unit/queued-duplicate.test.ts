@@ -7,8 +7,9 @@ import { MemoryStore } from "../../core/store/memory.js";
 import type { StoreOp } from "../../core/store/types.js";
 
 /**
- * An entry a write that was not the owner's stored in its session's queue (the offline path, or a forward stored
- * regardless of its owner after `maxHops`: docs/cluster.md) after the owner's claim read the queue. The owner's own
+ * An entry a write that bypassed ownership stored in its session's queue (a forward stored regardless of its owner
+ * after `maxHops`, docs/cluster.md; or while a named node owns it, `exceptOwner`) after the owner's claim read the
+ * queue. The owner's own
  * enqueue of the same node message is refused as `duplicate` (decision 021's dedup window); the store names the
  * queued entry, and the owner takes it instead of dropping its copy. Found by the simulation (storeOutages seed 3
  * with decision 047): two acknowledged messages were never delivered.
@@ -80,7 +81,7 @@ async function ownedSession(maxInflight: number) {
   session.loadSnapshot(claim.snapshot);
   const { link, sent } = fakeLink();
   session.attach(link);
-  /** The offline path's enqueue of node message `id` (no epoch: not an owner write), after the claim. */
+  /** A store regardless of the owner of node message `id` (no epoch, not `unowned`), after the claim. */
   const storedOffline = async (id: string, msg: Message): Promise<void> => {
     const [r] = await store.apply([{ op: "enqueue", clientId: "sub1", entry: { msg, qos: 1, retain: false, packetId: 0 }, maxQueued: 100, dropPolicy: "oldest", dedupId: id }]);
     expect(r?.ok).toBe(true);
