@@ -118,6 +118,7 @@ export class DeliveryHold {
     this.gate = gate;
   }
 
+  /** Whether `gate` is the one on this hold (SenderGate asks before it releases or re-holds). */
   gatedBy(gate: HoldGate): boolean {
     return this.gate === gate;
   }
