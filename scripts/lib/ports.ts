@@ -4,32 +4,57 @@ import { createServer } from "node:net";
 const RESERVED_PORTS = new Set([1883, 6379, 8080, 8083, 8883]);
 
 /**
- * Ports this process already handed out. The OS may give a just-closed port 0 again at once, so two calls in a row
- * (a node's MQTT and HTTP ports, say) could otherwise return the same port: a collision seen in CI.
+ * Where handed-out ports come from: below Linux's default ephemeral range (32768–60999), so no outgoing connection
+ * and no `listen(0)` of any process can take a port between the moment it is handed out and the moment the caller
+ * binds it (decision 049: with port 0, a neighbouring test file's connection took one). Above the common service
+ * ports a developer's machine may run (RabbitMQ's 15672 and 25672 are probed like any other port).
+ */
+const LOW = 16_000;
+const HIGH = 32_700;
+
+/**
+ * Vitest runs test files in worker processes numbered from 1 (VITEST_POOL_ID). Each worker draws from its own slice
+ * of the range, so two workers (or a worker and the processes it spawns, which inherit the id) rarely pick the
+ * same port before either binds it; the probe below catches the rest.
+ */
+function slice(): { from: number; size: number } {
+  const id = Number(process.env["VITEST_POOL_ID"] ?? 0);
+  const slices = 4;
+  if (!Number.isInteger(id) || id < 1) return { from: LOW, size: HIGH - LOW };
+  const size = Math.floor((HIGH - LOW) / slices);
+  return { from: LOW + ((id - 1) % slices) * size, size };
+}
+
+/**
+ * Ports this process already handed out. A caller may not have bound one yet, so the probe alone would not stop
+ * two calls in a row (a node's MQTT and HTTP ports, say) from returning the same port.
  */
 const handedOut = new Set<number>();
 
-/**
- * A loopback port the OS considers free right now (bind port 0, read it, close), never one of the standard ports
- * and never one this process already handed out. Another process may take it before the caller binds it: callers
- * that can, retry. Used by the tests, the local cluster and the benchmark.
- */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+/** Bind `port` on every IPv4 address and close it again: true when nothing held it. */
+function probe(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const srv = createServer();
     srv.unref();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const addr = srv.address();
-      const port = typeof addr === "object" && addr !== null ? addr.port : 0;
-      srv.close(() => {
-        if (port === 0 || RESERVED_PORTS.has(port) || handedOut.has(port)) {
-          freePort().then(resolve, reject);
-          return;
-        }
-        handedOut.add(port);
-        resolve(port);
-      });
-    });
+    srv.once("error", () => resolve(false));
+    srv.listen({ port, host: "0.0.0.0", exclusive: true }, () => srv.close(() => resolve(true)));
   });
+}
+
+/**
+ * A port nothing listens on right now, drawn at random from below the ephemeral range, never one of the standard
+ * ports and never one this process already handed out. Another process may still bind it before the caller does
+ * (only by asking for it by number); callers that can, retry. Used by the tests, the local cluster and the
+ * benchmark.
+ */
+export async function freePort(): Promise<number> {
+  const { from, size } = slice();
+  for (let attempt = 0; attempt < 1_000; attempt++) {
+    const port = from + Math.floor(Math.random() * size);
+    if (RESERVED_PORTS.has(port) || handedOut.has(port)) continue;
+    if (!(await probe(port))) continue;
+    handedOut.add(port);
+    return port;
+  }
+  throw new Error(`no free port found in ${from}–${from + size - 1} after 1,000 tries`);
 }
