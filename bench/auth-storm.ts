@@ -28,6 +28,8 @@ interface Args {
   out: string | null;
   /** Extra `auth` settings for the broker (`--auth maxPendingAuth=5000`), written to a config file. */
   auth: Record<string, number>;
+  /** Extra node flags for the broker (`--broker-flags "--max-semi-space-size=2"`), split on spaces. */
+  brokerFlags: string[];
 }
 
 function parseArgs(argv: string[]): Args {
@@ -47,6 +49,7 @@ function parseArgs(argv: string[]): Args {
         return [k, Number(v)];
       }),
     ),
+    brokerFlags: (get("broker-flags") ?? "").split(" ").filter((f) => f !== ""),
   };
 }
 
@@ -182,7 +185,7 @@ async function scrape(port: number): Promise<Record<string, number>> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   const out: Record<string, number> = {};
   for (const line of text.split("\n")) {
-    const m = /^(mqgate_(?:auth_[a-z_]+|connections_refused_total)(?:\{[^}]*\})?) (\S+)$/.exec(line);
+    const m = /^(mqgate_(?:auth_[a-z_]+|connections_refused_total|process_resident_memory_bytes|nodejs_heap_size_total_bytes)(?:\{[^}]*\})?) (\S+)$/.exec(line);
     if (m) out[m[1]!] = Number(m[2]);
   }
   return out;
@@ -218,7 +221,7 @@ async function runMode(mode: "spread" | "one", args: Args, dir: string, tokensFi
     writeFileSync(file, JSON.stringify({ auth: args.auth }));
     env.MQGATE_CONFIG = file;
   }
-  const broker = spawnWithFiles(files, [resolve("dist/broker.mjs")], env);
+  const broker = spawnWithFiles(files, [...args.brokerFlags, resolve("dist/broker.mjs")], env);
   let brokerOut = "";
   // Both pipes are read: a broker blocked on a full stdout pipe (its log) would stall the storm.
   const keep = (d: Buffer) => (brokerOut = (brokerOut + d.toString()).slice(-4000));
