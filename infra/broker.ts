@@ -75,6 +75,7 @@ export const broker = new sst.aws.Service("Broker", {
     MQGATE_CLUSTER__DEAD_LETTER_QUEUE_ARN: nodeDeadLetterQueue.arn,
     // The operator's config (infra/config.ts, MQGATE_DEPLOY_CONFIG) over the cluster defaults.
     ...configEnv,
+    ...plan.brokerNodeOptions(settings.brokerSemiSpaceMiB),
   },
   ssm: { MQGATE_REDIS_URL: brokerRedisUrlParameter.arn, MQGATE_CLUSTER__LINK_SECRET: linkSecretParameter.arn, ...brokerTlsSsm },
   // TLS passthrough: write the TLS secrets to files, then run the image's command (infra/plan/tls.ts).

@@ -93,6 +93,14 @@ export interface BrokerEnvironmentOptions {
  * MQGATE_API_KEY (the broker serves no REST API in the cluster), MQGATE_CLUSTER__LINK_SECRET (a secret generated at
  * the first deploy, see BROKER_SECRET_ENV). The link listener advertises the task's own private address.
  */
+/**
+ * The Node.js options of the broker's process (NODE_OPTIONS), or none: V8's young generation capped when the
+ * operator chose it (MQGATE_DEPLOY_BROKER_SEMI_SPACE_MB, decision 050).
+ */
+export function brokerNodeOptions(semiSpaceMiB: number | undefined): Record<string, string> {
+  return semiSpaceMiB === undefined ? {} : { NODE_OPTIONS: `--max-semi-space-size=${semiSpaceMiB}` };
+}
+
 export function brokerEnvironment(opts: BrokerEnvironmentOptions): Record<string, string> {
   const env: Record<string, string> = {
     MQGATE_HOST: "0.0.0.0",

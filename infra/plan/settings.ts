@@ -47,6 +47,12 @@ export interface DeploySettings {
   tlsPassthrough: boolean;
   /** Client certificates on the brokers' TLS listener (tls.clientCerts); anything but "off" needs tlsPassthrough. */
   clientCerts: "off" | "optional" | "required";
+  /**
+   * V8's young generation of each broker, MiB per semi-space (`--max-semi-space-size`, given to Node as
+   * NODE_OPTIONS). Unset (default): V8's own (16 MiB). Smaller halves memory per device on small fleets for about
+   * 5 % more CPU per message (decision 050).
+   */
+  brokerSemiSpaceMiB?: number;
 }
 
 /** The variables, by setting. */
@@ -65,6 +71,7 @@ export const DEPLOY_ENV = {
   alarmTopicArn: "MQGATE_DEPLOY_ALARM_TOPIC_ARN",
   tlsPassthrough: "MQGATE_DEPLOY_TLS_PASSTHROUGH",
   clientCerts: "MQGATE_DEPLOY_CLIENT_CERTS",
+  brokerSemiSpaceMiB: "MQGATE_DEPLOY_BROKER_SEMI_SPACE_MB",
 } as const satisfies Record<keyof DeploySettings, string>;
 
 export const DEFAULT_SETTINGS: Readonly<DeploySettings> = Object.freeze({
@@ -84,6 +91,9 @@ export const DEFAULT_SETTINGS: Readonly<DeploySettings> = Object.freeze({
 
 /** Upper bound of the throttling settings: API Gateway's default account quota. */
 export const MAX_API_RATE = 10_000;
+
+/** Upper bound of `brokerSemiSpaceMiB`: V8's default on 64-bit hosts; more only costs memory. */
+export const MAX_SEMI_SPACE_MIB = 16;
 
 /** Upper bound for `maxBrokers`: beyond it, revisit the Redis plan and the SQS quotas first. */
 export const MAX_BROKERS_LIMIT = 100;
@@ -192,6 +202,12 @@ export function deploySettings(env: Readonly<Record<string, string | undefined>>
   if (topic !== undefined) {
     if (SNS_ARN.test(topic)) settings.alarmTopicArn = topic;
     else issues.push(`${DEPLOY_ENV.alarmTopicArn} must be an SNS topic ARN, got '${topic}'`);
+  }
+  const semiSpace = get("brokerSemiSpaceMiB");
+  if (semiSpace !== undefined) {
+    const n = /^\d+$/.test(semiSpace) ? Number(semiSpace) : NaN;
+    if (n >= 1 && n <= MAX_SEMI_SPACE_MIB) settings.brokerSemiSpaceMiB = n;
+    else issues.push(`${DEPLOY_ENV.brokerSemiSpaceMiB} must be an integer 1..${MAX_SEMI_SPACE_MIB} (MiB), got '${semiSpace}'`);
   }
 
   if (issues.length > 0) throw new DeploySettingsError(issues);

@@ -1,3 +1,4 @@
+import { execFileSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { DEFAULTS, ENV_VARS, loadConfig } from "../../core/config/index.js";
 import {
@@ -6,6 +7,7 @@ import {
   brokerEnvironment,
   brokerHealthCheck,
   brokerImage,
+  brokerNodeOptions,
   brokerPorts,
   brokerScaling,
   CONTAINER_PORTS,
@@ -107,6 +109,22 @@ describe("brokerEnvironment: the broker's MQGATE_* contract in the container", (
       args: { ACL_FILE: "deploy/acl.json" },
     });
     expect(brokerImage({ auth: "allow-all", aclFile: "ignored.yaml" }).target).toBe("broker");
+  });
+});
+
+describe("brokerNodeOptions: the young generation an operator chose (decision 050)", () => {
+  it("unset: nothing, so V8 sizes it; set: NODE_OPTIONS that Node accepts and that caps the young generation", () => {
+    expect(brokerNodeOptions(undefined)).toEqual({});
+    const env = brokerNodeOptions(deploySettings({ MQGATE_DEPLOY_BROKER_SEMI_SPACE_MB: "2" }).brokerSemiSpaceMiB);
+    expect(Object.keys(env)).toEqual(["NODE_OPTIONS"]);
+    // Node refuses options it does not allow in NODE_OPTIONS; this one it takes, and V8's heap limit shows it.
+    const probe = "const v8=require('v8');process.stdout.write(String(v8.getHeapStatistics().total_available_size))";
+    const run = (extra: Record<string, string>): number =>
+      Number(execFileSync(process.execPath, ["-e", probe], { env: { PATH: process.env["PATH"] ?? "", ...extra }, encoding: "utf8" }));
+    const capped = run(env);
+    const byDefault = run({});
+    // Three semi-spaces of 16 MiB against 2 MiB: the available heap is smaller by tens of MiB.
+    expect(byDefault - capped).toBeGreaterThan(20 * 1024 * 1024);
   });
 });
 

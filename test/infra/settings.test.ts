@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ENV_VARS } from "../../core/config/index.js";
-import { DEFAULT_SETTINGS, DEPLOY_ENV, deploySettings, DeploySettingsError, MAX_BROKERS_LIMIT } from "../../infra/plan/settings.js";
+import { DEFAULT_SETTINGS, DEPLOY_ENV, deploySettings, DeploySettingsError, MAX_BROKERS_LIMIT, MAX_SEMI_SPACE_MIB } from "../../infra/plan/settings.js";
 
 function problems(env: Record<string, string>): readonly string[] {
   try {
@@ -46,6 +46,7 @@ describe("deploySettings: MQGATE_DEPLOY_* of the deploying shell", () => {
         MQGATE_DEPLOY_ALARM_TOPIC_ARN: "arn:aws:sns:eu-west-1:123456789012:ops-pager",
         MQGATE_DEPLOY_TLS_PASSTHROUGH: "true",
         MQGATE_DEPLOY_CLIENT_CERTS: "required",
+        MQGATE_DEPLOY_BROKER_SEMI_SPACE_MB: "2",
       }),
     ).toEqual({
       domain: "mqtt.example.com",
@@ -62,6 +63,7 @@ describe("deploySettings: MQGATE_DEPLOY_* of the deploying shell", () => {
       alarmTopicArn: "arn:aws:sns:eu-west-1:123456789012:ops-pager",
       tlsPassthrough: true,
       clientCerts: "required",
+      brokerSemiSpaceMiB: 2,
     });
     expect(deploySettings({ MQGATE_DEPLOY_DOMAIN: "", MQGATE_DEPLOY_AUTH: "  " })).toEqual(deploySettings({}));
     expect(deploySettings({ MQGATE_DEPLOY_AUTH: "store" }).auth).toBe("store");
@@ -87,9 +89,10 @@ describe("deploySettings: MQGATE_DEPLOY_* of the deploying shell", () => {
       MQGATE_DEPLOY_API_RATE_LIMIT: "100000",
       MQGATE_DEPLOY_ALARM_EMAIL: "nobody",
       MQGATE_DEPLOY_ALARM_TOPIC_ARN: "ops-pager",
+      MQGATE_DEPLOY_BROKER_SEMI_SPACE_MB: "0.5",
     });
-    expect(issues).toHaveLength(11);
-    const names = ["DOMAIN", "PLAINTEXT", "MIN_BROKERS", "MAX_BROKERS", "AUTH", "ACL_FILE", "CORS_ORIGINS", "API_BURST_LIMIT", "API_RATE_LIMIT", "ALARM_EMAIL", "ALARM_TOPIC_ARN"];
+    expect(issues).toHaveLength(12);
+    const names = ["DOMAIN", "PLAINTEXT", "MIN_BROKERS", "MAX_BROKERS", "AUTH", "ACL_FILE", "CORS_ORIGINS", "API_BURST_LIMIT", "API_RATE_LIMIT", "ALARM_EMAIL", "ALARM_TOPIC_ARN", "BROKER_SEMI_SPACE_MB"];
     for (const name of names) {
       expect(issues.some((i) => i.startsWith(`MQGATE_DEPLOY_${name} `))).toBe(true);
     }
@@ -104,6 +107,10 @@ describe("deploySettings: MQGATE_DEPLOY_* of the deploying shell", () => {
     expect(problems({ MQGATE_DEPLOY_MAX_BROKERS: String(MAX_BROKERS_LIMIT + 1) })).toHaveLength(1);
     expect(problems({ MQGATE_DEPLOY_ACL_FILE: "/etc/acl.yaml" })).toHaveLength(1);
     expect(problems({ MQGATE_DEPLOY_ACL_FILE: "acl.txt" })).toHaveLength(1);
+    // The young generation (decision 050): whole MiB from 1 to V8's own default; 0 would leave V8 without one.
+    expect(problems({ MQGATE_DEPLOY_BROKER_SEMI_SPACE_MB: "0" })).toHaveLength(1);
+    expect(problems({ MQGATE_DEPLOY_BROKER_SEMI_SPACE_MB: String(MAX_SEMI_SPACE_MIB + 1) })).toHaveLength(1);
+    expect(problems({ MQGATE_DEPLOY_BROKER_SEMI_SPACE_MB: "--expose-gc" })).toHaveLength(1);
   });
 
   it("its variables are not broker variables (the broker's MQGATE_* contract is a fixed set)", () => {
