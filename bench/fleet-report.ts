@@ -17,6 +17,8 @@ export function fleetSummaryLine(r: MeasurementResult): string {
     `${fmtNum(r.deliveredPerSec)} msg/s delivered`,
     `${r.cpuUsPerMsg.toFixed(2)} µs CPU/msg`,
   ];
+  const split = cpuSplitPerMsg(r);
+  if (Number.isFinite(split.user)) parts.push(`${split.user.toFixed(1)} user + ${split.kernel.toFixed(1)} kernel µs/msg`);
   const calls = syscallsPerMsg(r);
   if (Number.isFinite(calls)) parts.push(`${calls.toFixed(2)} read+write calls/msg`);
   if (r.latency !== null) parts.push(`p50 ${(r.latency.p50 / 1000).toFixed(2)} ms, p99 ${(r.latency.p99 / 1000).toFixed(2)} ms, max ${(r.latency.max / 1000).toFixed(2)} ms`);
@@ -39,6 +41,17 @@ export function syscallsPerMsg(r: MeasurementResult): number {
   return (readCalls + writeCalls) / r.delivered;
 }
 
+/**
+ * The broker's CPU per delivered message split into user space and the kernel (utime and stime): a Node.js broker
+ * and Mosquitto spend theirs very differently (docs/benchmarks.md, "Where the fleet's CPU goes"). NaN for results
+ * written before the split was recorded.
+ */
+export function cpuSplitPerMsg(r: MeasurementResult): { user: number; kernel: number } {
+  const { userMs, systemMs } = r.broker;
+  if (userMs === undefined || systemMs === undefined || !(r.delivered > 0)) return { user: Number.NaN, kernel: Number.NaN };
+  return { user: (userMs * 1000) / r.delivered, kernel: (systemMs * 1000) / r.delivered };
+}
+
 /** What the fleet adds to a target's cell: memory per device, GC pauses, the load generator's lag. */
 export interface FleetCell {
   target: TargetId;
@@ -55,6 +68,9 @@ export interface FleetCell {
   sendLagP99Ms: Stat;
   /** Broker read + write system calls per delivered message. */
   syscallsPerMsg: Stat;
+  /** Broker CPU per delivered message in user space and in the kernel, µs. */
+  userUsPerMsg: Stat;
+  kernelUsPerMsg: Stat;
 }
 
 export function fleetCells(runs: readonly RunRecord[]): Map<TargetId, FleetCell> {
@@ -78,6 +94,8 @@ export function fleetCells(runs: readonly RunRecord[]): Map<TargetId, FleetCell>
       gcMaxMs: gcMax.length > 0 ? Math.max(...gcMax) : Number.NaN,
       sendLagP99Ms: pick((x) => x.fleet?.sendLagP99Ms),
       syscallsPerMsg: pick(syscallsPerMsg),
+      userUsPerMsg: pick((x) => cpuSplitPerMsg(x).user),
+      kernelUsPerMsg: pick((x) => cpuSplitPerMsg(x).kernel),
     });
   }
   return out;
@@ -104,6 +122,7 @@ export function fleetTable(runs: readonly RunRecord[], cells: Map<string, Cell>,
       fmtNum(c.deliveredPerSec.median),
       fmtSpread(c.cpuUsPerMsg),
       fmtRatio(ratio(c.cpuUsPerMsg.median, mosquitto?.cpuUsPerMsg.median ?? Number.NaN)),
+      f.userUsPerMsg.n > 0 ? `${fmtSig(f.userUsPerMsg.median)} / ${fmtSig(f.kernelUsPerMsg.median)}` : "–",
       f.syscallsPerMsg.n > 0 ? fmtSig(f.syscallsPerMsg.median) : "–",
       fmtSig(ms(c.p50.median)),
       fmtSig(ms(c.p99.median)),
@@ -126,6 +145,7 @@ export function fleetTable(runs: readonly RunRecord[], cells: Map<string, Cell>,
       "delivered msg/s",
       "broker µs CPU/msg (min–max)",
       "CPU/msg vs Mosquitto",
+      "user / kernel µs/msg",
       "read+write calls/msg",
       "p50 ms",
       "p99 ms",

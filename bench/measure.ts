@@ -53,6 +53,8 @@ export class Meter {
       return {
         name: p.name,
         cpuMs: after.cpuMs - before.cpuMs,
+        userMs: after.userMs - before.userMs,
+        systemMs: after.systemMs - before.systemMs,
         rssBeforeBytes: before.rssBytes,
         rssAfterBytes: after.rssBytes,
         readCalls: after.syscr - before.syscr,

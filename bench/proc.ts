@@ -5,6 +5,10 @@ import { readFileSync } from "node:fs";
 export interface ProcSample {
   /** utime + stime in milliseconds. */
   cpuMs: number;
+  /** utime alone (user space), ms. */
+  userMs: number;
+  /** stime alone (the kernel, on the process's behalf: system calls, and the loopback delivery its writes cause), ms. */
+  systemMs: number;
   /** VmRSS in bytes. */
   rssBytes: number;
   /** When the sample was taken, performance.now() ms. */
@@ -34,6 +38,12 @@ export function clkTck(): number {
 
 /** utime + stime of `pid` in ticks, from /proc/<pid>/stat (fields 14 and 15, counted after the `(comm)`). */
 export function parseStatTicks(stat: string): number {
+  const { user, system } = parseStatTimes(stat);
+  return user + system;
+}
+
+/** utime and stime of `pid` in ticks, apart. */
+export function parseStatTimes(stat: string): { user: number; system: number } {
   const close = stat.lastIndexOf(")");
   if (close < 0) throw new Error("unexpected /proc/<pid>/stat format");
   // After ") " come field 3 (state) onwards; utime is field 14, stime field 15.
@@ -41,7 +51,7 @@ export function parseStatTicks(stat: string): number {
   const utime = Number(fields[14 - 3]);
   const stime = Number(fields[15 - 3]);
   if (!Number.isFinite(utime) || !Number.isFinite(stime)) throw new Error("unexpected /proc/<pid>/stat format");
-  return utime + stime;
+  return { user: utime, system: stime };
 }
 
 /** VmRSS in bytes from the text of /proc/<pid>/status. */
@@ -70,9 +80,10 @@ function readIoCalls(pid: number): { syscr: number; syscw: number } {
 
 export function sampleProc(pid: number): ProcSample {
   const at = performance.now();
-  const ticks = parseStatTicks(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  const { user, system } = parseStatTimes(readFileSync(`/proc/${pid}/stat`, "utf8"));
   const rssBytes = parseStatusRss(readFileSync(`/proc/${pid}/status`, "utf8"));
-  return { cpuMs: (ticks * 1000) / clkTck(), rssBytes, at, ...readIoCalls(pid) };
+  const msPerTick = 1000 / clkTck();
+  return { cpuMs: (user + system) * msPerTick, userMs: user * msPerTick, systemMs: system * msPerTick, rssBytes, at, ...readIoCalls(pid) };
 }
 
 /** The soft and hard limits on open files of this process, from /proc/self/limits (Infinity when unlimited). */

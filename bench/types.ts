@@ -122,6 +122,9 @@ export interface FleetOutcome {
 export interface ProcDelta {
   name: string;
   cpuMs: number;
+  /** `cpuMs` split into user space and the kernel (utime, stime); absent in older results. */
+  userMs?: number;
+  systemMs?: number;
   rssBeforeBytes: number;
   rssAfterBytes: number;
   /** Read and write system calls over the measured interval (/proc/<pid>/io); absent in older results. */

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { parseArgs } from "../../bench/cli.js";
 import { filesNeeded, FleetSchedule, fleetSizing, parseDeviceRate, parseDevices, parseFleetSeconds, SPARE_FILES, summarizeGcLog } from "../../bench/fleet.js";
 import { Prng } from "../sim/prng.js";
-import { fleetGoals, syscallsPerMsg } from "../../bench/fleet-report.js";
+import { cpuSplitPerMsg, fleetGoals, syscallsPerMsg } from "../../bench/fleet-report.js";
 import { aggregate, cellKey, renderMarkdown, type BenchResults, type RunRecord } from "../../bench/report.js";
 import { isPerPacket, PRESETS, plan, type PlanOptions, rowsFor, specFor } from "../../bench/scenarios.js";
 import type { TargetId } from "../../bench/targets.js";
@@ -244,9 +244,18 @@ describe("fleet report", () => {
     const results = { runs, settings: { qos: [1], idleConnections: 0, ratePerSecond: 1000, payloadSize: 64, window: 100, mode: "custom", reps: 1 }, machine: {} } as unknown as BenchResults;
     const md = renderMarkdown({ ...results, startedAt: "2025-01-01T00:00:00Z", command: "x" });
     expect(md).toContain("### Fleet:");
-    expect(md).toMatch(/\| mqgate \(memory store\) \| 2,000 × 5 \| 10,000 \| 20\.0 \| 0\.83× \| – \| 0\.500 \| 2\.00 \| 12\.0 \| 100 → 120 → 107 \| 3\.50 \| 12 \/ 30\.0 \/ 6\.00 \|/);
+    expect(md).toMatch(/\| mqgate \(memory store\) \| 2,000 × 5 \| 10,000 \| 20\.0 \| 0\.83× \| – \| – \| 0\.500 \| 2\.00 \| 12\.0 \| 100 → 120 → 107 \| 3\.50 \| 12 \/ 30\.0 \/ 6\.00 \|/);
     expect(md).toMatch(/\| Mosquitto \|[^\n]*\| – \| 60 \|/);
     expect(md).toContain("### Issue 17 targets");
+  });
+});
+
+describe("bench: user and kernel CPU per message", () => {
+  it("divides the broker's utime and stime by the delivered messages; NaN for results without the split", () => {
+    const base = { delivered: 1000, broker: { name: "broker", cpuMs: 31, userMs: 14, systemMs: 17, rssBeforeBytes: 0, rssAfterBytes: 0 } };
+    expect(cpuSplitPerMsg(base as unknown as MeasurementResult)).toEqual({ user: 14, kernel: 17 });
+    expect(cpuSplitPerMsg({ ...base, delivered: 0 } as unknown as MeasurementResult).user).toBeNaN();
+    expect(cpuSplitPerMsg({ ...base, broker: { name: "broker", cpuMs: 1, rssBeforeBytes: 0, rssAfterBytes: 0 } } as unknown as MeasurementResult).kernel).toBeNaN();
   });
 });
 
