@@ -87,13 +87,6 @@ export interface BrokerEnvironmentOptions {
 }
 
 /**
- * The broker's environment in the container: MQGATE_* variables only, each one the config loader accepts. Not
- * set, on purpose: MQGATE_NODE_ID (the default `<hostname>-<pid>` differs per task, a fixed value would not),
- * MQGATE_REDIS_URL (a secret, see BROKER_SECRET_ENV), MQGATE_SQS_ENDPOINT (AWS's endpoint is the default),
- * MQGATE_API_KEY (the broker serves no REST API in the cluster), MQGATE_CLUSTER__LINK_SECRET (a secret generated at
- * the first deploy, see BROKER_SECRET_ENV). The link listener advertises the task's own private address.
- */
-/**
  * The Node.js options of the broker's process (NODE_OPTIONS), or none: V8's young generation capped when the
  * operator chose it (MQGATE_DEPLOY_BROKER_SEMI_SPACE_MB, decision 050).
  */
@@ -101,6 +94,13 @@ export function brokerNodeOptions(semiSpaceMiB: number | undefined): Record<stri
   return semiSpaceMiB === undefined ? {} : { NODE_OPTIONS: `--max-semi-space-size=${semiSpaceMiB}` };
 }
 
+/**
+ * The broker's environment in the container: MQGATE_* variables only, each one the config loader accepts. Not
+ * set, on purpose: MQGATE_NODE_ID (the default `<hostname>-<pid>` differs per task, a fixed value would not),
+ * MQGATE_REDIS_URL (a secret, see BROKER_SECRET_ENV), MQGATE_SQS_ENDPOINT (AWS's endpoint is the default),
+ * MQGATE_API_KEY (the broker serves no REST API in the cluster), MQGATE_CLUSTER__LINK_SECRET (a secret generated at
+ * the first deploy, see BROKER_SECRET_ENV). The link listener advertises the task's own private address.
+ */
 export function brokerEnvironment(opts: BrokerEnvironmentOptions): Record<string, string> {
   const env: Record<string, string> = {
     MQGATE_HOST: "0.0.0.0",

@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { createServer } from "node:net";
 
 /** The standard ports of MQTT, Redis and our listeners: a developer's Mosquitto, Redis or app may want them. */
@@ -10,7 +11,20 @@ const RESERVED_PORTS = new Set([1883, 6379, 8080, 8083, 8883]);
  * ports a developer's machine may run (RabbitMQ's 15672 and 25672 are probed like any other port).
  */
 const LOW = 16_000;
-const HIGH = 32_700;
+const HIGH = ephemeralFloor(32_700);
+
+/** `fallback`, or lower when this machine's ephemeral range starts lower (and still well above LOW). */
+function ephemeralFloor(fallback: number): number {
+  try {
+    const low = Number(readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > LOW + 4_000 ? Math.min(fallback, low - 1) : fallback;
+  } catch {
+    return fallback;
+  }
+}
+
+/** The range handed-out ports come from: [low, high). */
+export const PORT_RANGE: { readonly low: number; readonly high: number } = Object.freeze({ low: LOW, high: HIGH });
 
 /**
  * Vitest runs test files in worker processes numbered from 1 (VITEST_POOL_ID). Each worker draws from its own slice
