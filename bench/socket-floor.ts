@@ -30,15 +30,17 @@ export interface SocketFloorResult {
 function reading(child: ChildProcess): Promise<Reading> {
   return new Promise((resolve, reject) => {
     let out = "";
+    const onExit = (code: number | null): void => reject(new Error(`bare socket server exited with ${code}`));
     const onData = (d: Buffer): void => {
       out += d.toString();
       const line = out.split("\n").find((l) => l.startsWith("{"));
       if (line === undefined) return;
       child.stdout?.off("data", onData);
+      child.off("exit", onExit);
       resolve(JSON.parse(line) as Reading);
     };
     child.stdout?.on("data", onData);
-    child.once("exit", (code) => reject(new Error(`bare socket server exited with ${code}`)));
+    child.once("exit", onExit);
     child.kill("SIGUSR2");
   });
 }
