@@ -6,12 +6,12 @@
  * own topic, receives each back (QoS 1) and acknowledges it, so what traffic leaves behind per connection is counted.
  * Also used by test/security/connection-memory.test.ts to bound the heap per idle connection.
  */
-import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { spawn } from "node:child_process";
 import { connect, type Socket } from "node:net";
 import { generate, type Packet } from "mqtt-packet";
 import { FrameReader, PacketType, writeAckBuffer } from "./wire.js";
 import { freePort } from "../scripts/lib/ports.js";
+import { ProbedChild } from "./probed-child.js";
 import { cleanEnv } from "./targets.js";
 
 export interface ConnMemoryOptions {
@@ -50,72 +50,6 @@ export interface ConnMemoryResult {
 
 /** Devices connected before the baseline is taken. */
 const WARMUP = 100;
-
-/** What broker/heap-probe.ts prints on SIGUSR2. */
-const PROBE_LINE = /mqgate heap \d+( total \d+)?/g;
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Resident set size of `pid`, in bytes (Linux). */
-function rssOf(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
-  if (m === null) throw new Error(`no VmRSS for ${pid}`);
-  return Number(m[1]) * 1024;
-}
-
-class BrokerChild {
-  private err = "";
-  /** Bytes V8 reported as allocated (`--trace-gc-nvp` on stdout) since the process started. */
-  private allocatedTotal = 0;
-  private sizeAfterLastGc = 0;
-  private gcLine = "";
-  constructor(readonly child: ChildProcess) {
-    child.stderr?.on("data", (d: Buffer) => (this.err = (this.err + d.toString()).slice(-100_000)));
-    child.stdout?.on("data", (d: Buffer) => {
-      const lines = (this.gcLine + d.toString()).split("\n");
-      this.gcLine = lines.pop() as string;
-      for (const line of lines) {
-        // V8's own `allocated=` field wraps below zero on some full GCs: count heap growth between GCs instead.
-        const m = / total_size_before=(\d+) total_size_after=(\d+)/.exec(line);
-        if (m === null) continue;
-        this.allocatedTotal += Math.max(0, Number(m[1]) - this.sizeAfterLastGc);
-        this.sizeAfterLastGc = Number(m[2]);
-      }
-    });
-  }
-
-  /** Bytes allocated up to the last GC (exact right after `settled()`, which forces one). */
-  allocated(): number {
-    return this.allocatedTotal;
-  }
-
-  output(): string {
-    return this.err;
-  }
-
-  async until(what: string, cond: () => boolean, timeoutMs = 30_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!cond()) {
-      if (Date.now() > deadline || this.child.exitCode !== null) throw new Error(`broker: no ${what}\n${this.err}`);
-      await sleep(20);
-    }
-  }
-
-  /** Full GC in the broker, then its heap used and committed, and RSS. Two rounds: the second settles what the first freed. */
-  async settled(): Promise<{ heap: number; heapTotal: number; rss: number }> {
-    let line = "";
-    for (let round = 0; round < 2; round++) {
-      const seen = (this.err.match(PROBE_LINE) ?? []).length;
-      this.child.kill("SIGUSR2");
-      await this.until("heap figure", () => (this.err.match(PROBE_LINE) ?? []).length > seen);
-      const all = this.err.match(PROBE_LINE) ?? [];
-      line = all[all.length - 1] as string;
-    }
-    // A broker built before the probe printed heapTotal reports 0 for it.
-    const m = /mqgate heap (\d+)(?: total (\d+))?/.exec(line) as RegExpExecArray;
-    return { heap: Number(m[1]), heapTotal: Number(m[2] ?? 0), rss: rssOf(this.child.pid as number) };
-  }
-}
 
 /** Opens a device: CONNECT, CONNACK, SUBSCRIBE to its own topic, SUBACK. Resolves with the idle socket. */
 function device(port: number, id: string, persistent: boolean): Promise<Socket> {
@@ -200,7 +134,7 @@ export async function measureConnMemory(opts: ConnMemoryOptions): Promise<ConnMe
   const alloc = (opts.allocRounds ?? 0) > 0;
   const flags = ["--expose-gc", ...(alloc ? ["--trace-gc-nvp"] : []), ...(opts.nodeFlags ?? [])];
   const child = spawn(process.execPath, [...flags, "dist/broker.mjs"], { cwd: opts.root, env, stdio: ["ignore", alloc ? "pipe" : "ignore", "pipe"] });
-  const broker = new BrokerChild(child);
+  const broker = new ProbedChild(child);
   const sockets: Socket[] = [];
   try {
     await broker.until("ready line", () => broker.output().includes("broker ready"));

@@ -1,6 +1,7 @@
 // The floor under any Node.js broker (bench/socket-floor.ts): a server that accepts plain TCP sockets, reads them and
-// keeps them, and does nothing else. On SIGUSR2 it runs two full GCs and prints its heap and RSS as one JSON line.
-// Run with --expose-gc. argv[2]: the port.
+// keeps them, and does nothing else. It answers SIGUSR2 as broker/heap-probe.ts does (two full GCs, then
+// `mqgate heap <used> total <heapTotal> external <bytes> rss <bytes>` on stderr), with `sockets <held>` added, so
+// bench/probed-child.ts reads both alike. Run with --expose-gc. argv[2]: the port.
 import { createServer } from "node:net";
 
 const sockets = new Set();
@@ -10,10 +11,10 @@ const server = createServer((socket) => {
   socket.on("error", () => {});
   socket.on("close", () => sockets.delete(socket));
 });
-server.listen({ port: Number(process.argv[2]), host: "127.0.0.1", backlog: 4096 }, () => process.stdout.write("listening\n"));
+server.listen({ port: Number(process.argv[2]), host: "127.0.0.1", backlog: 4096 }, () => process.stderr.write("listening\n"));
 process.on("SIGUSR2", () => {
   globalThis.gc();
   globalThis.gc();
   const m = process.memoryUsage();
-  process.stdout.write(`${JSON.stringify({ sockets: sockets.size, heap: m.heapUsed, heapTotal: m.heapTotal, rss: m.rss })}\n`);
+  process.stderr.write(`mqgate heap ${m.heapUsed} total ${m.heapTotal} external ${m.external} rss ${m.rss} sockets ${sockets.size}\n`);
 });
