@@ -7,8 +7,8 @@ const RESERVED_PORTS = new Set([1883, 6379, 8080, 8083, 8883]);
 /**
  * Where handed-out ports come from: below Linux's default ephemeral range (32768–60999), so no outgoing connection
  * and no `listen(0)` of any process can take a port between the moment it is handed out and the moment the caller
- * binds it (decision 049: with port 0, a neighbouring test file's connection took one). Above the common service
- * ports a developer's machine may run (RabbitMQ's 15672 and 25672 are probed like any other port).
+ * binds it (decision 049: with port 0, a neighbouring test file's connection took one). Above most service ports a
+ * developer's machine runs; one inside the range (RabbitMQ's 25672, say) is found taken by the probe like any other.
  */
 const LOW = 16_000;
 const HIGH = ephemeralFloor(32_700);
