@@ -5,6 +5,7 @@ import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { generate } from "mqtt-packet";
+import { brokerNodeFlags } from "../broker/node-flags.js";
 import { hashPbkdf2, PBKDF2_DEFAULTS } from "../core/auth/mosquitto-hash.js";
 import { freePort } from "../scripts/lib/ports.js";
 import { summarizeLatencies, type LatencySummary } from "./accounting.js";
@@ -221,7 +222,7 @@ async function runMode(mode: "spread" | "one", args: Args, dir: string, tokensFi
     writeFileSync(file, JSON.stringify({ auth: args.auth }));
     env.MQGATE_CONFIG = file;
   }
-  const broker = spawnWithFiles(files, [...args.brokerFlags, resolve("dist/broker.mjs")], env);
+  const broker = spawnWithFiles(files, [...brokerNodeFlags(env), ...args.brokerFlags, resolve("dist/broker.mjs")], env);
   let brokerOut = "";
   // Both pipes are read: a broker blocked on a full stdout pipe (its log) would stall the storm.
   const keep = (d: Buffer) => (brokerOut = (brokerOut + d.toString()).slice(-4000));

@@ -11,6 +11,7 @@ import { connect, type Socket } from "node:net";
 import { generate, type Packet } from "mqtt-packet";
 import { FrameReader, PacketType, writeAckBuffer } from "./wire.js";
 import { freePort } from "../scripts/lib/ports.js";
+import { brokerNodeFlags } from "../broker/node-flags.js";
 import { ProbedChild } from "./probed-child.js";
 import { cleanEnv } from "./targets.js";
 
@@ -132,7 +133,8 @@ export async function measureConnMemory(opts: ConnMemoryOptions): Promise<ConnMe
     MQGATE_CONNECTION_RATE_PER_ADDRESS: "0",
   });
   const alloc = (opts.allocRounds ?? 0) > 0;
-  const flags = ["--expose-gc", ...(alloc ? ["--trace-gc-nvp"] : []), ...(opts.nodeFlags ?? [])];
+  // The broker's own flags (broker/node-flags.ts) first: the run's, given after them, override them.
+  const flags = ["--expose-gc", ...brokerNodeFlags(env), ...(alloc ? ["--trace-gc-nvp"] : []), ...(opts.nodeFlags ?? [])];
   const child = spawn(process.execPath, [...flags, "dist/broker.mjs"], { cwd: opts.root, env, stdio: ["ignore", alloc ? "pipe" : "ignore", "pipe"] });
   const broker = new ProbedChild(child);
   const sockets: Socket[] = [];

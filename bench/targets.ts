@@ -8,6 +8,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
+import { brokerNodeFlags } from "../broker/node-flags.js";
 import { freePort } from "../scripts/lib/ports.js";
 import { BenchClient } from "./client.js";
 import type { SideProcess } from "./types.js";
@@ -229,7 +230,9 @@ async function startMqgate(id: TargetId, opts: TargetOptions): Promise<RunningTa
   });
   const script = id === "mqgate-baseline" ? opts.baselineScript : opts.mqgateScript;
   if (script === null) throw new Error("mqgate-baseline needs --baseline FILE");
-  const flags = id === "mqgate-baseline" ? [...opts.mqgateNodeFlags, ...(opts.baselineNodeFlags ?? [])] : opts.mqgateNodeFlags;
+  // The flags the broker ships with (broker/node-flags.ts), then the run's own, which V8 lets override them.
+  const own = id === "mqgate-baseline" ? [...opts.mqgateNodeFlags, ...(opts.baselineNodeFlags ?? [])] : opts.mqgateNodeFlags;
+  const flags = [...brokerNodeFlags(env), ...own];
   const child = startProcess(process.execPath, [...gc.flags, ...flags, script], env, opts.fileLimit);
   const stopAll = async () => {
     await stopProcess(child);

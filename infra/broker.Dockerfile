@@ -24,6 +24,10 @@ RUN npm run build
 # ---- runtime: Node and the bundle, nothing else; runs as the image's unprivileged "node" user ----------------
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime
 ENV NODE_ENV=production
+# V8's young generation at 8 MiB per semi-space (decision 051; broker/node-flags.ts): with Node 24's own size (up to
+# 64 MiB) V8 runs a full GC every few seconds on a broker's heap. In NODE_OPTIONS, not the command, so that a task's
+# NODE_OPTIONS (MQGATE_DEPLOY_BROKER_SEMI_SPACE_MB, infra/plan/broker.ts) replaces it.
+ENV NODE_OPTIONS=--max-semi-space-size=8
 WORKDIR /app
 COPY --from=build /src/dist/broker.mjs /src/dist/broker.mjs.map ./dist/
 COPY infra/broker-healthcheck.mjs ./healthcheck.mjs

@@ -3,6 +3,7 @@
  * ports behind the network load balancer, health checks, graceful stop and autoscaling. Pure values; infra/broker.ts
  * hands them to SST, infra/broker.Dockerfile repeats the command and health check (a test keeps them equal).
  */
+import { semiSpaceFlag } from "../../broker/node-flags.js";
 import { type BrokerAuth, type DeploySettings, usesAclFile } from "./settings.js";
 
 /**
@@ -87,11 +88,12 @@ export interface BrokerEnvironmentOptions {
 }
 
 /**
- * The Node.js options of the broker's process (NODE_OPTIONS), or none: V8's young generation capped when the
- * operator chose it (MQGATE_DEPLOY_BROKER_SEMI_SPACE_MB, decision 050).
+ * The Node.js options of the broker's process (NODE_OPTIONS): V8's young generation, 8 MiB per semi-space unless
+ * the operator chose another size (MQGATE_DEPLOY_BROKER_SEMI_SPACE_MB; decisions 050 and 051). The image sets the
+ * default too (infra/broker.Dockerfile); the task's environment overrides it.
  */
-export function brokerNodeOptions(semiSpaceMiB: number | undefined): Record<string, string> {
-  return semiSpaceMiB === undefined ? {} : { NODE_OPTIONS: `--max-semi-space-size=${semiSpaceMiB}` };
+export function brokerNodeOptions(semiSpaceMiB: number): Record<string, string> {
+  return { NODE_OPTIONS: semiSpaceFlag(semiSpaceMiB) };
 }
 
 /**

@@ -3,6 +3,7 @@
  * (MQGATE_DEPLOY_*). These are not broker settings: the broker's own MQGATE_* variables (docs/configuration.md)
  * are computed from them by infra/plan/broker.ts. Read once, validated, every problem reported at once.
  */
+import { BROKER_SEMI_SPACE_MIB } from "../../broker/node-flags.js";
 
 /** The broker's auth chain: `store` / `store,acl` read users and roles from the store (issue 15, docs/auth.md). */
 export type BrokerAuth = "acl" | "allow-all" | "store" | "store,acl";
@@ -49,10 +50,11 @@ export interface DeploySettings {
   clientCerts: "off" | "optional" | "required";
   /**
    * V8's young generation of each broker, MiB per semi-space (`--max-semi-space-size`, given to Node as
-   * NODE_OPTIONS). Unset (default): V8's own (16 MiB). Smaller halves memory per device on small fleets for about
-   * 5 % more CPU per message (decision 050).
+   * NODE_OPTIONS). Default 8 (broker/node-flags.ts, decision 051): with Node's own size (up to 64 MiB on Node 24)
+   * V8 runs a full GC every few seconds on a broker's heap. Smaller saves memory on small fleets for a few per cent
+   * more CPU per message (decision 050).
    */
-  brokerSemiSpaceMiB?: number;
+  brokerSemiSpaceMiB: number;
 }
 
 /** The variables, by setting. */
@@ -87,13 +89,14 @@ export const DEFAULT_SETTINGS: Readonly<DeploySettings> = Object.freeze({
   apiRateLimit: 100,
   tlsPassthrough: false,
   clientCerts: "off",
+  brokerSemiSpaceMiB: BROKER_SEMI_SPACE_MIB,
 });
 
 /** Upper bound of the throttling settings: API Gateway's default account quota. */
 export const MAX_API_RATE = 10_000;
 
-/** Upper bound of `brokerSemiSpaceMiB`: V8's default on 64-bit hosts; more only costs memory. */
-export const MAX_SEMI_SPACE_MIB = 16;
+/** Upper bound of `brokerSemiSpaceMiB`: twice Node 24's own default; more only costs memory. */
+export const MAX_SEMI_SPACE_MIB = 64;
 
 /** Upper bound for `maxBrokers`: beyond it, revisit the Redis plan and the SQS quotas first. */
 export const MAX_BROKERS_LIMIT = 100;

@@ -5,10 +5,12 @@ import { delimiter, join } from "node:path";
 import { promisify } from "node:util";
 import mqtt, { type MqttClient } from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { brokerNodeFlags } from "../../broker/node-flags.js";
 import { freePort } from "../../scripts/lib/ports.js";
 
-// The broker as a user runs it: `npm start` builds (if stale) and runs `node dist/broker.mjs`, configured by
-// MQGATE_* variables; standard MQTT tools (Debian mosquitto-clients) and the mqtt npm client talk to it.
+// The broker as a user runs it: `npm start` builds (if stale) and runs `node --max-semi-space-size=8 dist/broker.mjs`
+// (broker/node-flags.ts), configured by MQGATE_* variables; standard MQTT tools (Debian mosquitto-clients) and the
+// mqtt npm client talk to it.
 
 const root = new URL("../..", import.meta.url).pathname;
 const run = promisify(execFile);
@@ -94,7 +96,7 @@ async function startBroker(extraEnv: Record<string, string> = {}): Promise<Broke
     MQGATE_HOST: "127.0.0.1",
     ...extraEnv,
   });
-  const proc = start(process.execPath, ["dist/broker.mjs"], env);
+  const proc = start(process.execPath, [...brokerNodeFlags(env), "dist/broker.mjs"], env);
   const ready = until("broker ready", () => proc.err().includes("broker ready"), 10_000, () => proc.err());
   const died = proc.exited.then((code) => {
     throw new Error(`broker exited (${code}) before ready:\n${proc.err()}`);

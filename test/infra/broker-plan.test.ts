@@ -24,7 +24,7 @@ import {
   withStopTimeout,
   WS_PATH,
 } from "../../infra/plan/broker.js";
-import { deploySettings } from "../../infra/plan/settings.js";
+import { DEFAULT_SETTINGS, deploySettings } from "../../infra/plan/settings.js";
 
 const REDIS_URL = "rediss://default:pw@eu1-able-fox-12345.upstash.io:6379";
 /** What the task gets from SSM (BROKER_SECRET_ENV): the Redis URL and the generated node link secret. */
@@ -112,19 +112,19 @@ describe("brokerEnvironment: the broker's MQGATE_* contract in the container", (
   });
 });
 
-describe("brokerNodeOptions: the young generation an operator chose (decision 050)", () => {
-  it("unset: nothing, so V8 sizes it; set: NODE_OPTIONS that Node accepts and that caps the young generation", () => {
-    expect(brokerNodeOptions(undefined)).toEqual({});
-    const env = brokerNodeOptions(deploySettings({ MQGATE_DEPLOY_BROKER_SEMI_SPACE_MB: "2" }).brokerSemiSpaceMiB);
-    expect(Object.keys(env)).toEqual(["NODE_OPTIONS"]);
+describe("brokerNodeOptions: the broker's young generation (decisions 050 and 051)", () => {
+  it("8 MiB by default, the operator's size when set: NODE_OPTIONS that Node accepts and that size the young generation", () => {
+    expect(brokerNodeOptions(deploySettings({}).brokerSemiSpaceMiB)).toEqual({ NODE_OPTIONS: "--max-semi-space-size=8" });
+    const env = brokerNodeOptions(deploySettings({ MQGATE_DEPLOY_BROKER_SEMI_SPACE_MB: "32" }).brokerSemiSpaceMiB);
+    expect(env).toEqual({ NODE_OPTIONS: "--max-semi-space-size=32" });
     // Node refuses options it does not allow in NODE_OPTIONS; this one it takes, and V8's heap limit shows it.
     const probe = "const v8=require('v8');process.stdout.write(String(v8.getHeapStatistics().total_available_size))";
     const run = (extra: Record<string, string>): number =>
       Number(execFileSync(process.execPath, ["-e", probe], { env: { PATH: process.env["PATH"] ?? "", ...extra }, encoding: "utf8" }));
-    const capped = run(env);
-    const byDefault = run({});
-    // Three semi-spaces of 16 MiB against 2 MiB: the available heap is smaller by tens of MiB.
-    expect(byDefault - capped).toBeGreaterThan(20 * 1024 * 1024);
+    const chosen = run(env);
+    const byDefault = run(brokerNodeOptions(DEFAULT_SETTINGS.brokerSemiSpaceMiB));
+    // Three semi-spaces of 32 MiB against 8 MiB: the available heap is larger by tens of MiB.
+    expect(chosen - byDefault).toBeGreaterThan(50 * 1024 * 1024);
   });
 });
 

@@ -1,7 +1,8 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { ACL_DIR, APP_DIR, BROKER_COMMAND, brokerHealthCheck, CONTAINER_PORTS, HEALTHCHECK_SCRIPT } from "../../infra/plan/broker.js";
+import { semiSpaceFlag } from "../../broker/node-flags.js";
+import { ACL_DIR, APP_DIR, BROKER_COMMAND, brokerHealthCheck, brokerNodeOptions, CONTAINER_PORTS, HEALTHCHECK_SCRIPT } from "../../infra/plan/broker.js";
 import { NODE_MAJOR } from "../../infra/plan/runtime.js";
 import { DEFAULT_SETTINGS } from "../../infra/plan/settings.js";
 
@@ -71,7 +72,9 @@ describe("infra/broker.Dockerfile", () => {
     expect(find(runtime, /^USER /)).toEqual(["USER node"]);
     expect(find(runtime, /^CMD /)).toEqual([`CMD ${JSON.stringify(BROKER_COMMAND).replace(/,/g, ", ")}`]);
     expect(find(runtime, /^STOPSIGNAL /)).toEqual(["STOPSIGNAL SIGTERM"]);
-    expect(find(runtime, /^ENV /)).toEqual(["ENV NODE_ENV=production"]);
+    // The young generation as broker/node-flags.ts sizes it (decision 051), in NODE_OPTIONS so the task's own replaces it.
+    expect(find(runtime, /^ENV /)).toEqual(["ENV NODE_ENV=production", `ENV NODE_OPTIONS=${semiSpaceFlag()}`]);
+    expect(brokerNodeOptions(DEFAULT_SETTINGS.brokerSemiSpaceMiB)).toEqual({ NODE_OPTIONS: semiSpaceFlag() });
     for (const s of ["broker-acl", "broker"]) {
       expect(stage(s).from).toBe("runtime");
       expect(find(stage(s), /^(USER|CMD|ENTRYPOINT|RUN) /)).toEqual([]); // still node, same command

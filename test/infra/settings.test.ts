@@ -25,6 +25,7 @@ describe("deploySettings: MQGATE_DEPLOY_* of the deploying shell", () => {
       apiRateLimit: 100,
       tlsPassthrough: false,
       clientCerts: "off",
+      brokerSemiSpaceMiB: 8, // decision 051: no full collections every few seconds on Node 24 (or 20)
     });
     expect(DEFAULT_SETTINGS.minBrokers).toBeGreaterThanOrEqual(2); // one task per availability zone
   });
@@ -107,8 +108,9 @@ describe("deploySettings: MQGATE_DEPLOY_* of the deploying shell", () => {
     expect(problems({ MQGATE_DEPLOY_MAX_BROKERS: String(MAX_BROKERS_LIMIT + 1) })).toHaveLength(1);
     expect(problems({ MQGATE_DEPLOY_ACL_FILE: "/etc/acl.yaml" })).toHaveLength(1);
     expect(problems({ MQGATE_DEPLOY_ACL_FILE: "acl.txt" })).toHaveLength(1);
-    // The young generation (decision 050): whole MiB from 1 to V8's own default; 0 would leave V8 without one.
+    // The young generation (decisions 050, 051): whole MiB from 1 to 64; 0 would leave V8 without one.
     expect(problems({ MQGATE_DEPLOY_BROKER_SEMI_SPACE_MB: "0" })).toHaveLength(1);
+    expect(deploySettings({ MQGATE_DEPLOY_BROKER_SEMI_SPACE_MB: String(MAX_SEMI_SPACE_MIB) }).brokerSemiSpaceMiB).toBe(64);
     expect(problems({ MQGATE_DEPLOY_BROKER_SEMI_SPACE_MB: String(MAX_SEMI_SPACE_MIB + 1) })).toHaveLength(1);
     expect(problems({ MQGATE_DEPLOY_BROKER_SEMI_SPACE_MB: "--expose-gc" })).toHaveLength(1);
   });

@@ -1,0 +1,28 @@
+/**
+ * The Node.js flags the broker process runs with (decision 051), in one place for everything that starts it: the
+ * image (infra/broker.Dockerfile's NODE_OPTIONS), the deploy plan (infra/plan/broker.ts `brokerNodeOptions`),
+ * `npm start` (package.json), the local cluster (scripts/lib/local-cluster.ts) and the benchmarks' mqgate target.
+ * test/infra/dockerfile.test.ts and test/unit/node-flags.test.ts hold the literal copies to these values.
+ *
+ * The young generation is capped at 8 MiB per semi-space. V8 starts a full mark-compact whenever the old
+ * generation's headroom below its limit is smaller than the young generation (one scavenge could promote all of
+ * it). Node 24 lets the young generation grow to 64 MiB per semi-space, Node 20 to 16; a broker's headroom was
+ * 24–40 MB (2,000 and 18,900 devices), so both sizes gave full collections every few seconds, with pauses of
+ * 3–18 ms. At 8 MiB there were none, for about the same CPU per message and less memory.
+ */
+
+/** MiB per semi-space of V8's young generation (`--max-semi-space-size`). */
+export const BROKER_SEMI_SPACE_MIB = 8;
+
+/** The flag itself, for a given size (the default unless an operator chose another). */
+export function semiSpaceFlag(mib: number = BROKER_SEMI_SPACE_MIB): string {
+  return `--max-semi-space-size=${mib}`;
+}
+
+/**
+ * The flags for a broker process started with `env`: none when its NODE_OPTIONS already sizes the young generation
+ * (an operator's choice wins over the default: a command-line flag would override NODE_OPTIONS).
+ */
+export function brokerNodeFlags(env: NodeJS.ProcessEnv = process.env): string[] {
+  return /--max-semi-space-size\b/.test(env["NODE_OPTIONS"] ?? "") ? [] : [semiSpaceFlag()];
+}

@@ -1,0 +1,48 @@
+import { execFileSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { BROKER_SEMI_SPACE_MIB, brokerNodeFlags, semiSpaceFlag } from "../../broker/node-flags.js";
+
+// The flags the broker ships with (decision 051). The Dockerfile's copy is checked in test/infra/dockerfile.test.ts.
+
+const root = new URL("../..", import.meta.url).pathname;
+
+/**
+ * The young generation's committed size (MiB) after enough short-lived garbage, with many objects surviving each
+ * scavenge, to grow it to its maximum, in a fresh Node started with `flags`.
+ */
+function grownNewSpaceMiB(flags: string[], env: NodeJS.ProcessEnv = { PATH: process.env["PATH"] ?? "" }): number {
+  const churn =
+    "const v8=require('v8');let keep=[];for(let i=0;i<3e6;i++){keep.push({a:i,b:[i]});if(keep.length>2e5)keep=[];}" +
+    "process.stdout.write(String(v8.getHeapSpaceStatistics().find((s)=>s.space_name==='new_space').space_size/1048576))";
+  return Number(execFileSync(process.execPath, [...flags, "-e", churn], { env, encoding: "utf8" }));
+}
+
+describe("broker/node-flags: the broker's young generation", () => {
+  it("is 8 MiB per semi-space: half what Node 20 picks, an eighth of what Node 24 picks", () => {
+    expect(BROKER_SEMI_SPACE_MIB).toBe(8);
+    expect(semiSpaceFlag()).toBe("--max-semi-space-size=8");
+    expect(semiSpaceFlag(2)).toBe("--max-semi-space-size=2");
+  });
+
+  it("keeps V8's young generation at two semi-spaces of that size at most, on the Node running this test", () => {
+    // Without the flag this grows to 32 MiB on Node 20 and to 64–128 MiB on Node 24.22 (V8 13.6 sizes it from the heap limit).
+    expect(grownNewSpaceMiB(brokerNodeFlags({}))).toBeLessThanOrEqual(2 * BROKER_SEMI_SPACE_MIB);
+    // And a smaller size is honoured, so the flag is what sets it.
+    expect(grownNewSpaceMiB([semiSpaceFlag(2)])).toBeLessThanOrEqual(4);
+  });
+
+  it("gives way to NODE_OPTIONS that already size the young generation (an operator's choice)", () => {
+    expect(brokerNodeFlags({})).toEqual(["--max-semi-space-size=8"]);
+    expect(brokerNodeFlags({ NODE_OPTIONS: "--enable-source-maps" })).toEqual(["--max-semi-space-size=8"]);
+    expect(brokerNodeFlags({ NODE_OPTIONS: "--max-semi-space-size=4" })).toEqual([]);
+    const env = { PATH: process.env["PATH"] ?? "", NODE_OPTIONS: semiSpaceFlag(2) };
+    expect(grownNewSpaceMiB(brokerNodeFlags(env), env)).toBeLessThanOrEqual(4);
+  });
+
+  it("is what `npm start` runs the broker with", () => {
+    const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { scripts: Record<string, string> };
+    expect(pkg.scripts["start"]).toMatch(new RegExp(`&& node ${semiSpaceFlag()} dist/broker\\.mjs$`));
+  });
+});
