@@ -6,9 +6,10 @@
  *
  * The young generation is capped at 8 MiB per semi-space. V8 starts a full mark-compact whenever the old
  * generation's headroom below its limit is smaller than the young generation (one scavenge could promote all of
- * it). Node 24 lets the young generation grow to 64 MiB per semi-space, Node 20 to 16; a broker's headroom was
- * 24–40 MB (2,000 and 18,900 devices), so both sizes gave full collections every few seconds, with pauses of
- * 3–18 ms. At 8 MiB there were none, for about the same CPU per message and less memory.
+ * it). Node 24, which production runs, lets the young generation grow to 64 MiB per semi-space; a broker's headroom
+ * there was 24–40 MB (2,000 and 18,900 devices), so it ran full collections every few seconds, with pauses of 3–18
+ * ms, and so did 16 MiB (Node 20's own size) in some runs. At 8 MiB there were none, on Node 24 or 20, for about the
+ * same CPU per message and less memory.
  */
 
 /** MiB per semi-space of V8's young generation (`--max-semi-space-size`). */
@@ -24,5 +25,5 @@ export function semiSpaceFlag(mib: number = BROKER_SEMI_SPACE_MIB): string {
  * (an operator's choice wins over the default: a command-line flag would override NODE_OPTIONS).
  */
 export function brokerNodeFlags(env: NodeJS.ProcessEnv = process.env): string[] {
-  return /--max-semi-space-size\b/.test(env["NODE_OPTIONS"] ?? "") ? [] : [semiSpaceFlag()];
+  return /--max[-_]semi[-_]space[-_]size\b/.test(env["NODE_OPTIONS"] ?? "") ? [] : [semiSpaceFlag()];
 }

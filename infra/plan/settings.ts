@@ -95,7 +95,7 @@ export const DEFAULT_SETTINGS: Readonly<DeploySettings> = Object.freeze({
 /** Upper bound of the throttling settings: API Gateway's default account quota. */
 export const MAX_API_RATE = 10_000;
 
-/** Upper bound of `brokerSemiSpaceMiB`: twice Node 24's own default; more only costs memory. */
+/** Upper bound of `brokerSemiSpaceMiB`: Node 24's own maximum on a large host; more only costs memory. */
 export const MAX_SEMI_SPACE_MIB = 64;
 
 /** Upper bound for `maxBrokers`: beyond it, revisit the Redis plan and the SQS quotas first. */

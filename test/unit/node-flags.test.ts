@@ -37,6 +37,7 @@ describe("broker/node-flags: the broker's young generation", () => {
     expect(brokerNodeFlags({})).toEqual(["--max-semi-space-size=8"]);
     expect(brokerNodeFlags({ NODE_OPTIONS: "--enable-source-maps" })).toEqual(["--max-semi-space-size=8"]);
     expect(brokerNodeFlags({ NODE_OPTIONS: "--max-semi-space-size=4" })).toEqual([]);
+    expect(brokerNodeFlags({ NODE_OPTIONS: "--enable-source-maps --max_semi_space_size=4" })).toEqual([]); // V8 takes either spelling
     const env = { PATH: process.env["PATH"] ?? "", NODE_OPTIONS: semiSpaceFlag(2) };
     expect(grownNewSpaceMiB(brokerNodeFlags(env), env)).toBeLessThanOrEqual(4);
   });
