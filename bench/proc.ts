@@ -36,13 +36,7 @@ export function clkTck(): number {
   return clockTicks;
 }
 
-/** utime + stime of `pid` in ticks, from /proc/<pid>/stat (fields 14 and 15, counted after the `(comm)`). */
-export function parseStatTicks(stat: string): number {
-  const { user, system } = parseStatTimes(stat);
-  return user + system;
-}
-
-/** utime and stime of `pid` in ticks, apart. */
+/** utime and stime of `pid` in ticks, from /proc/<pid>/stat (fields 14 and 15, counted after the `(comm)`). */
 export function parseStatTimes(stat: string): { user: number; system: number } {
   const close = stat.lastIndexOf(")");
   if (close < 0) throw new Error("unexpected /proc/<pid>/stat format");
