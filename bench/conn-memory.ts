@@ -6,8 +6,11 @@
  * own topic, receives each back (QoS 1) and acknowledges it, so what traffic leaves behind per connection is counted.
  * Also used by test/security/connection-memory.test.ts to bound the heap per idle connection.
  */
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcess } from "node:child_process";
+import { readdirSync, statSync } from "node:fs";
 import { connect, type Socket } from "node:net";
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { generate, type Packet } from "mqtt-packet";
 import { FrameReader, PacketType, writeAckBuffer } from "./wire.js";
 import { freePort } from "../scripts/lib/ports.js";
@@ -31,6 +34,11 @@ export interface ConnMemoryOptions {
    * delivered. Counts bytes, not time.
    */
   allocRounds?: number;
+  /**
+   * A directory for two V8 heap snapshots of the broker, taken after the baseline's and the measurement's full GCs
+   * (`--heapsnapshot-signal`): `node bench/heap-diff.mjs` lists what one more device keeps, by constructor.
+   */
+  snapshots?: string;
 }
 
 export interface ConnMemoryResult {
@@ -117,6 +125,26 @@ async function roundTrips(devices: { socket: Socket; id: string }[], rounds: num
   for (const { socket } of devices) socket.removeAllListeners("data");
 }
 
+/** The signal that makes the broker write a heap snapshot (one the broker itself leaves alone). */
+const SNAPSHOT_SIGNAL = "SIGWINCH";
+
+/** A heap snapshot of the broker into `dir`: done once a new file there has stopped growing for a second. */
+async function snapshot(child: ChildProcess, dir: string): Promise<void> {
+  const files = (): string[] => readdirSync(dir).filter((f) => f.endsWith(".heapsnapshot"));
+  const seen = new Set(files());
+  child.kill(SNAPSHOT_SIGNAL);
+  let size = -1;
+  for (let waited = 0; waited < 120_000; waited += 1000) {
+    await sleep(1000);
+    const made = files().find((f) => !seen.has(f));
+    if (made === undefined) continue;
+    const now = statSync(join(dir, made)).size;
+    if (now > 0 && now === size) return;
+    size = now;
+  }
+  throw new Error(`no heap snapshot in ${dir}`);
+}
+
 /** Runs one measurement; the broker is stopped afterwards. */
 export async function measureConnMemory(opts: ConnMemoryOptions): Promise<ConnMemoryResult> {
   const port = await freePort();
@@ -134,7 +162,8 @@ export async function measureConnMemory(opts: ConnMemoryOptions): Promise<ConnMe
   });
   const alloc = (opts.allocRounds ?? 0) > 0;
   // The broker's own flags (broker/node-flags.ts) first: the run's, given after them, override them.
-  const flags = ["--expose-gc", ...brokerNodeFlags(env), ...(alloc ? ["--trace-gc-nvp"] : []), ...(opts.nodeFlags ?? [])];
+  const snap = opts.snapshots === undefined ? [] : [`--heapsnapshot-signal=${SNAPSHOT_SIGNAL}`, `--diagnostic-dir=${opts.snapshots}`];
+  const flags = ["--expose-gc", ...brokerNodeFlags(env), ...(alloc ? ["--trace-gc-nvp"] : []), ...snap, ...(opts.nodeFlags ?? [])];
   const child = spawn(process.execPath, [...flags, "dist/broker.mjs"], { cwd: opts.root, env, stdio: ["ignore", alloc ? "pipe" : "ignore", "pipe"] });
   const broker = new ProbedChild(child);
   const sockets: Socket[] = [];
@@ -144,6 +173,7 @@ export async function measureConnMemory(opts: ConnMemoryOptions): Promise<ConnMe
     // baseline: what the figure counts is what one more device costs.
     sockets.push(...(await Promise.all(Array.from({ length: WARMUP }, (_, k) => device(port, `warmup${k}`, opts.persistent === true)))));
     const before = await broker.settled();
+    if (opts.snapshots !== undefined) await snapshot(child, opts.snapshots);
     const batch = 100;
     for (let i = 0; i < opts.connections; i += batch) {
       const n = Math.min(batch, opts.connections - i);
@@ -155,6 +185,7 @@ export async function measureConnMemory(opts: ConnMemoryOptions): Promise<ConnMe
       await roundTrips(active, opts.messages ?? 0);
     }
     const after = await broker.settled();
+    if (opts.snapshots !== undefined) await snapshot(child, opts.snapshots);
     let allocatedPerMessage: number | undefined;
     if (alloc) {
       const active = sockets.slice(WARMUP).map((socket, k) => ({ socket, id: `dev${String(k).padStart(6, "0")}` }));
@@ -183,16 +214,17 @@ export async function measureConnMemory(opts: ConnMemoryOptions): Promise<ConnMe
 
 /**
  * `node bench/conn-memory.mjs [--connections 2000] [--persistent] [--messages N] [--alloc-rounds N] [--root DIR]
- * [--max-semi-space-size=N]`:
+ * [--snapshots DIR] [--max-semi-space-size=N]`:
  * prints the figures as JSON (the V8 flag goes to the broker; `--root`: another checkout's build, for a before/after).
  */
 export async function main(argv: string[], root: string): Promise<number> {
   const at = argv.indexOf("--connections");
   const connections = at >= 0 ? Number(argv[at + 1]) : 2000;
-  const flags = argv.filter((a) => a.startsWith("--max-semi-space-size") || a.startsWith("--max-old-space-size"));
+  const flags = argv.filter((a) => a.startsWith("--max-semi-space-size") || a.startsWith("--min-semi-space-size") || a.startsWith("--max-old-space-size"));
   const messagesAt = argv.indexOf("--messages");
   const rootAt = argv.indexOf("--root");
   const allocAt = argv.indexOf("--alloc-rounds");
+  const snapAt = argv.indexOf("--snapshots");
   const result = await measureConnMemory({
     root: rootAt >= 0 ? (argv[rootAt + 1] as string) : root,
     connections,
@@ -200,6 +232,7 @@ export async function main(argv: string[], root: string): Promise<number> {
     nodeFlags: flags,
     messages: messagesAt >= 0 ? Number(argv[messagesAt + 1]) : 0,
     allocRounds: allocAt >= 0 ? Number(argv[allocAt + 1]) : 0,
+    ...(snapAt >= 0 ? { snapshots: argv[snapAt + 1] as string } : {}),
   });
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   return 0;

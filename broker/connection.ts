@@ -304,8 +304,12 @@ export class Connection extends ConnectionIdentity implements SessionLink, Packe
   }
 
   private replayPending(): void {
-    // A replayed packet may suspend again; the rest then queue up behind it, in order.
-    if (this.held !== null) this.held.replay(this);
+    const held = this.held;
+    if (held === null) return;
+    // Let go first, so a connection keeps no empty holder once CONNACK has gone out (most clients never hold again).
+    // A replayed packet may suspend again; the rest then queue up behind it, in order, in a new holder.
+    this.held = null;
+    held.replay(this);
   }
 
   /** HeldPacketSink: the end of stream held behind packets is next. Suspended again: it waits behind the new wait. */

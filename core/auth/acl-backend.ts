@@ -22,13 +22,17 @@ export function aclBackend(acl: Auth): AuthBackend {
   });
 }
 
-/** Development: everyone is allowed everything. Only useful last in a chain (the config refuses it elsewhere). */
+/**
+ * Development: everyone is allowed everything. Only useful last in a chain (the config refuses it elsewhere). Its
+ * "allow" is not cached (`cacheMs: 0`): asking again costs nothing, and a cached entry costs about 200 bytes per
+ * client (entry, key and table slot; decision 052).
+ */
 export function allowAllBackend(allowAll: Auth): AuthBackend {
   return Object.freeze({
     name: "allow-all",
     async authenticate(request: AuthRequest, password: Buffer | undefined): Promise<BackendVerdict> {
       const d = await allowAll.connect(request, password);
-      return d.ok ? { kind: "allow", policy: d.policy } : { kind: "deny", returnCode: d.returnCode, reason: d.reason };
+      return d.ok ? { kind: "allow", policy: d.policy, cacheMs: 0 } : { kind: "deny", returnCode: d.returnCode, reason: d.reason };
     },
     policyFor: (client: ClientInfo): ClientPolicy | null | undefined => allowAll.policyFor?.(client),
   });

@@ -50,9 +50,17 @@ export interface MemVersion {
   epoch: number;
   seq: number;
   /** Keyed `apply` calls, per writer: the last one and its results for this session (memory-retries.ts). */
-  applied?: Map<string, { batch: number; at: number; results: StoreOpResult[] }>;
+  applied: Map<string, { batch: number; at: number; results: StoreOpResult[] }> | undefined;
   /** The last claim that carried an id, and what it answered (ClaimOptions.claimId, decision 034). */
-  claim?: ClaimRecord;
+  claim: ClaimRecord | undefined;
+}
+
+/**
+ * A client id's first version. Every field is there from the start: a field added later would give each such
+ * object a separate property array (40 bytes per device, seen in a heap snapshot of 2,000 devices).
+ */
+export function newVersion(): MemVersion {
+  return { epoch: 0, seq: 0, applied: undefined, claim: undefined };
 }
 
 /** A claim's answer, kept to answer its repeat: valid while the epoch it gave is still the client id's. */

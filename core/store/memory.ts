@@ -10,7 +10,7 @@ import type { Adoption, RouteChanges, RouteDigest } from "./routes-types.js";
 import { checkRouteUpdate } from "./routes-validate.js";
 import { MemoryWills } from "./wills.js";
 import { applyKeyed } from "./memory-retries.js";
-import { applySessionOp, newSession, NO_NODES, sessionRecord, sessionSnapshot, type ClaimRecord, type MemSession, type MemVersion } from "./memory-state.js";
+import { applySessionOp, newSession, newVersion, NO_NODES, sessionRecord, sessionSnapshot, type ClaimRecord, type MemSession, type MemVersion } from "./memory-state.js";
 import { SortedKeys } from "./sorted.js";
 import { ClaimRefused } from "./errors.js";
 import { ExpiryIndex } from "./expiry-index.js";
@@ -60,7 +60,7 @@ export class MemoryStore extends StoreParts implements Store {
     if (repeated !== undefined) return repeated;
     const previousNode = existing?.node ?? null;
     const previousCustodian = existing?.custodian ?? null;
-    const v = this.versions.get(clientId) ?? { epoch: 0, seq: 0 };
+    const v = this.versions.get(clientId) ?? newVersion();
     // The holders the claim being superseded took the session from (its node may have died before kicking them),
     // and the ones the claim before it took it from (a cascade of two).
     const prior = existing !== undefined && v.claim !== undefined && v.claim.epoch === v.epoch ? v.claim : undefined;

@@ -4,9 +4,10 @@
  *
  * Each node is one filter level. Literal levels live in `child` while a node has one (a device's own
  * `fleet/<id>/...` path: no Map per level) and in `children` from the second on; the '+' and '#' levels
- * have dedicated slots so matching never has to look them up by string. Subscriptions at a
- * node are kept in parallel arrays (allocation-free iteration), with a key -> position map once
- * for O(1) replace / remove.
+ * have dedicated slots so matching never has to look them up by string. A node's only subscription is kept in the
+ * node itself (`key`, `value`: a device's own filter has one subscriber); from the second on they are kept in
+ * parallel arrays (allocation-free iteration), with a key -> position map once the list is long, for O(1)
+ * replace / remove.
  *
  * Filters passed to add/remove/get are assumed valid (validateTopicFilter); topic names
  * passed to match are assumed valid (validateTopicName).
@@ -20,8 +21,8 @@ const DOLLAR = 0x24; // '$'
 const INDEXED_FROM = 8;
 
 /**
- * Subscribers at one node. Most filters of a fleet have one subscriber (a device's own topic), so a list starts
- * with arrays of exactly its first entry and no index (decision 029).
+ * Subscribers at a node that has two or more (one is kept in the node itself, decision 052). The list starts with
+ * exactly its two entries and no index.
  */
 class SubList<T> {
   keys: string[];
@@ -31,9 +32,9 @@ class SubList<T> {
   /** Number of emit() loops currently iterating `keys`/`vals` (they must not be edited in place). */
   readers = 0;
 
-  constructor(key: string, value: T) {
-    this.keys = [key];
-    this.vals = [value];
+  constructor(key0: string, value0: T, key1: string, value1: T) {
+    this.keys = [key0, key1];
+    this.vals = [value0, value1];
   }
 
   indexOf(key: string): number | undefined {
@@ -84,6 +85,11 @@ class TrieNode<T> {
   children: Map<string, TrieNode<T>> | null = null;
   plus: TrieNode<T> | null = null;
   hash: TrieNode<T> | null = null;
+  /** The key of the node's only subscription; null when it has none or two or more (then `subs` holds them). */
+  key: string | null = null;
+  /** The value of the only subscription (meaningful while `key` is not null). */
+  value: T | null = null;
+  /** The subscriptions once there are two or more; null otherwise. */
   subs: SubList<T> | null = null;
   /** Full filter ending at this node (set when the first subscription is added). */
   filter = "";
@@ -95,7 +101,12 @@ class TrieNode<T> {
   ) {}
 
   isEmpty(): boolean {
-    return this.subs === null && this.plus === null && this.hash === null && this.child === null && this.children === null;
+    return this.key === null && this.subs === null && this.plus === null && this.hash === null && this.child === null && this.children === null;
+  }
+
+  /** No subscription ends here. */
+  hasNoSubscriptions(): boolean {
+    return this.key === null && this.subs === null;
   }
 }
 
@@ -128,13 +139,26 @@ export class SubscriptionTrie<T> {
       start = end + 1;
     }
 
-    const subs = node.subs;
-    if (subs === null) {
-      node.subs = new SubList<T>(key, value);
+    if (node.hasNoSubscriptions()) {
+      node.key = key;
+      node.value = value;
       node.filter = filter;
       this.count++;
       return true;
     }
+    if (node.key !== null) {
+      if (node.key === key) {
+        node.value = value;
+        return false;
+      }
+      // The second subscriber: both move into a list.
+      node.subs = new SubList<T>(node.key, node.value as T, key, value);
+      node.key = null;
+      node.value = null;
+      this.count++;
+      return true;
+    }
+    const subs = node.subs as SubList<T>;
     const i = subs.indexOf(key);
     subs.writable();
     if (i !== undefined) {
@@ -149,8 +173,18 @@ export class SubscriptionTrie<T> {
   /** Removes the subscription of `key` to `filter`, pruning nodes left empty. Returns true if it existed. */
   remove(filter: string, key: string): boolean {
     const node = this.find(filter);
-    const subs = node?.subs;
-    if (!node || !subs) return false;
+    if (!node) return false;
+    if (node.key !== null) {
+      if (node.key !== key) return false;
+      node.key = null;
+      node.value = null;
+      node.filter = "";
+      this.count--;
+      this.prune(node);
+      return true;
+    }
+    const subs = node.subs;
+    if (!subs) return false;
     const i = subs.indexOf(key);
     if (i === undefined) return false;
 
@@ -158,17 +192,21 @@ export class SubscriptionTrie<T> {
     subs.removeAt(i, key);
     this.count--;
 
-    if (subs.keys.length === 0) {
+    if (subs.keys.length === 1) {
+      // Back to one subscriber: kept in the node, no list.
+      node.key = subs.keys[0] as string;
+      node.value = subs.vals[0] as T;
       node.subs = null;
-      node.filter = "";
-      this.prune(node);
     }
     return true;
   }
 
   /** The value stored for (filter, key), if any. */
   get(filter: string, key: string): T | undefined {
-    const subs = this.find(filter)?.subs;
+    const node = this.find(filter);
+    if (!node) return undefined;
+    if (node.key !== null) return node.key === key ? (node.value as T) : undefined;
+    const subs = node.subs;
     if (!subs) return undefined;
     const i = subs.indexOf(key);
     return i === undefined ? undefined : subs.vals[i];
@@ -288,6 +326,12 @@ function literalChild<T>(node: TrieNode<T>, text: string, start: number, end: nu
 }
 
 function emit<T>(node: TrieNode<T>, visit: SubscriptionVisitor<T>): void {
+  const key = node.key;
+  if (key !== null) {
+    // Read before the call: `visit` may remove or add subscriptions here.
+    visit(node.value as T, key, node.filter);
+    return;
+  }
   const subs = node.subs;
   if (subs === null) return;
   // A mutation from inside `visit` sees readers > 0 and swaps in new arrays, leaving these intact.

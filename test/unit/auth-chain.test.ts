@@ -223,6 +223,15 @@ describe("acl and store backends in a chain", () => {
     expect(b.policyFor?.(client("nobody"))).toBeUndefined();
   });
 
+  it("an allow-all decision is not cached (it costs nothing to ask again); the store's still is", async () => {
+    const store = await storeWithCarol();
+    const chain = await createAuthChain({ mode: "allow-all", backends: ["store", "allow-all"] }, { store });
+    for (let i = 0; i < 5; i++) expect((await chain.connect(client(undefined, `anon${i}`), undefined)).ok).toBe(true);
+    expect(chain.cache.size).toBe(0);
+    expect((await chain.connect(client("carol", "carol-1"), pw("carol-pw"))).ok).toBe(true);
+    expect(chain.cache.size).toBe(1);
+  });
+
   it("createAuthChain builds auth.backends in order; 'store' needs the store; unknown backends are named", async () => {
     const store = await storeWithCarol();
     const chain = await createAuthChain({ mode: "allow-all", backends: ["store", "allow-all"] }, { store });

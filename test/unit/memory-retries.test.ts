@@ -11,7 +11,7 @@ describe("memory store: records of keyed apply calls", () => {
   const ok = (): StoreOpResult => ({ ok: true });
 
   it("a writer's first record removes the records older than APPLIED_RECORD_MS once there are many", () => {
-    const v: MemVersion = { epoch: 1, seq: 0 };
+    const v: MemVersion = { epoch: 1, seq: 0, applied: undefined, claim: undefined };
     const lookup = () => ({ s, v });
     const t0 = 1_000_000_000;
     for (let i = 0; i < APPLIED_WRITERS_TRIM; i++) applyKeyed([op], { writer: `old${i}`, batch: 1 }, lookup, ok, t0);

@@ -206,6 +206,54 @@ describe("SubscriptionTrie", () => {
     expect(t.size).toBe(0);
     expect(t.nodeCount()).toBe(0);
   });
+
+  it("a filter's only subscriber, kept in its node, survives going to two subscribers and back, either one removed", () => {
+    const t = new SubscriptionTrie<string>();
+    const seen = (): string[] => {
+      const out: string[] = [];
+      t.match("fleet/d1/down", (v, k) => out.push(`${k}=${v}`));
+      return out.sort();
+    };
+    expect(t.add("fleet/d1/down", "a", "1")).toBe(true);
+    expect(t.add("fleet/d1/down", "a", "2")).toBe(false);
+    expect(t.get("fleet/d1/down", "a")).toBe("2");
+    expect(t.get("fleet/d1/down", "b")).toBeUndefined();
+    expect(t.remove("fleet/d1/down", "b")).toBe(false);
+    expect(seen()).toEqual(["a=2"]);
+    expect(t.add("fleet/d1/down", "b", "3")).toBe(true);
+    expect(seen()).toEqual(["a=2", "b=3"]);
+    // The first one leaves: the second is now the only one, kept with its value.
+    expect(t.remove("fleet/d1/down", "a")).toBe(true);
+    expect(t.get("fleet/d1/down", "a")).toBeUndefined();
+    expect(t.get("fleet/d1/down", "b")).toBe("3");
+    expect(seen()).toEqual(["b=3"]);
+    expect(t.add("fleet/d1/down", "b", "4")).toBe(false);
+    expect(t.add("fleet/d1/down", "c", "5")).toBe(true);
+    // The second one leaves.
+    expect(t.remove("fleet/d1/down", "c")).toBe(true);
+    expect(seen()).toEqual(["b=4"]);
+    expect(t.size).toBe(1);
+    expect(t.remove("fleet/d1/down", "b")).toBe(true);
+    expect(seen()).toEqual([]);
+    expect(t.size).toBe(0);
+    expect(t.nodeCount()).toBe(0);
+  });
+
+  it("a visitor of a node's only subscription may replace it, add a second or remove it, and is called once", () => {
+    const t = new SubscriptionTrie<number>();
+    t.add("x/y", "only", 1);
+    const calls: string[] = [];
+    t.match("x/y", (v, k) => {
+      calls.push(`${k}=${v}`);
+      t.add("x/y", "second", 2);
+      t.remove("x/y", "only");
+    });
+    expect(calls).toEqual(["only=1"]);
+    const after: string[] = [];
+    t.match("x/y", (v, k) => after.push(`${k}=${v}`));
+    expect(after).toEqual(["second=2"]);
+    expect(t.size).toBe(1);
+  });
 });
 
 /** Deterministic PRNG (mulberry32). */
