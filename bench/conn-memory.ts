@@ -39,6 +39,11 @@ export interface ConnMemoryOptions {
    * (`--heapsnapshot-signal`): `node bench/heap-diff.mjs` lists what one more device keeps, by constructor.
    */
   snapshots?: string;
+  /**
+   * Seconds to wait after the round trips before the measurement: long enough, and the broker's idle sweep
+   * (broker/idle-trim.ts) has let the devices' idle outboxes go, so the figure shows what traffic leaves for good.
+   */
+  settleSeconds?: number;
 }
 
 export interface ConnMemoryResult {
@@ -184,6 +189,7 @@ export async function measureConnMemory(opts: ConnMemoryOptions): Promise<ConnMe
       const active = sockets.slice(WARMUP).map((socket, k) => ({ socket, id: `dev${String(k).padStart(6, "0")}` }));
       await roundTrips(active, opts.messages ?? 0);
     }
+    if ((opts.settleSeconds ?? 0) > 0) await sleep((opts.settleSeconds as number) * 1000);
     const after = await broker.settled();
     if (opts.snapshots !== undefined) await snapshot(child, opts.snapshots);
     let allocatedPerMessage: number | undefined;
@@ -214,7 +220,7 @@ export async function measureConnMemory(opts: ConnMemoryOptions): Promise<ConnMe
 
 /**
  * `node bench/conn-memory.mjs [--connections 2000] [--persistent] [--messages N] [--alloc-rounds N] [--root DIR]
- * [--snapshots DIR] [--max-semi-space-size=N]`:
+ * [--snapshots DIR] [--settle-seconds N] [--max-semi-space-size=N]`:
  * prints the figures as JSON (the V8 flag goes to the broker; `--root`: another checkout's build, for a before/after).
  */
 export async function main(argv: string[], root: string): Promise<number> {
@@ -225,6 +231,7 @@ export async function main(argv: string[], root: string): Promise<number> {
   const rootAt = argv.indexOf("--root");
   const allocAt = argv.indexOf("--alloc-rounds");
   const snapAt = argv.indexOf("--snapshots");
+  const settleAt = argv.indexOf("--settle-seconds");
   const result = await measureConnMemory({
     root: rootAt >= 0 ? (argv[rootAt + 1] as string) : root,
     connections,
@@ -233,6 +240,7 @@ export async function main(argv: string[], root: string): Promise<number> {
     messages: messagesAt >= 0 ? Number(argv[messagesAt + 1]) : 0,
     allocRounds: allocAt >= 0 ? Number(argv[allocAt + 1]) : 0,
     ...(snapAt >= 0 ? { snapshots: argv[snapAt + 1] as string } : {}),
+    ...(settleAt >= 0 ? { settleSeconds: Number(argv[settleAt + 1]) } : {}),
   });
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   return 0;

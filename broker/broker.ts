@@ -14,6 +14,7 @@ import { SessionCustody } from "./custody.js";
 import { DelayedWills } from "./delayed-wills.js";
 import type { SessionTerms } from "./handlers/connect5.js";
 import { Journal } from "./journal.js";
+import { IdleTrim } from "./idle-trim.js";
 import { KeepaliveSweep } from "./keepalive-sweep.js";
 import { LocalRouter } from "./local-routing.js";
 import { Publisher } from "./publishing.js";
@@ -47,6 +48,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   readonly connections = new Set<Connection>();
   /** Keepalive of every connection, one periodic sweep over `connections` (decision 033). */
   readonly keepalives: KeepaliveSweep;
+  /** Outboxes idle for a pass given back, one sweep over `sessions` in slices (decision 052). */
+  readonly idleTrim: IdleTrim;
   /** Per source address limits, checked by the listeners at accept. */
   readonly addressLimits: AddressLimits;
   readonly topicLimits: TopicLimits;
@@ -97,6 +100,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     this.registry = new SessionRegistry(config.limits, this, this.index);
     this.sessions = this.registry.sessions;
     this.keepalives = new KeepaliveSweep(() => this.connections, options.keepaliveClock === undefined ? {} : { clock: options.keepaliveClock });
+    this.idleTrim = new IdleTrim(() => this.sessions.values());
     const pattern = config.auth.clientIdPattern;
     this.clientIdAllowed = pattern === undefined ? () => true : compileClientIdPattern(pattern);
     this.addressLimits = new AddressLimits(config.limits);
@@ -343,6 +347,10 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   }
 
   /** A delivery for a session owned by another node, with the RETAIN flag and Subscription Identifiers it was matched with. */
+  onOutboxMade(): void {
+    this.idleTrim.watch();
+  }
+
   forward(session: Session, node: string, msg: Message, qos: QoS, retain: boolean, subIds: readonly number[] | undefined): void {
     if (this.cluster === null) return;
     // The store names this node: a newer claim here holds the session (decision 020).
@@ -394,6 +402,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
 
   /** Last step of a shutdown: waits (bounded) for pending writes, then refuses further ones. */
   async closeJournal(drainMs: number): Promise<void> {
+    this.idleTrim.stop();
     await this.journal.drain(drainMs);
     this.journal.close();
   }

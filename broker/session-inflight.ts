@@ -23,8 +23,16 @@ export class InflightWindow {
     private readonly session: Session,
     private readonly limits: SessionLimits,
     private readonly host: SessionHost,
+    /** The last packet id the session gave before this window (an outbox let go while idle: Session.trimIdle). */
+    lastPacketId: number,
   ) {
     this.window = windowOf(session.link, limits);
+    this.lastPacketId = lastPacketId;
+  }
+
+  /** The last packet id given: the next goes on from it. */
+  get lastId(): number {
+    return this.lastPacketId;
   }
 
   /** The messages in flight by packet id (created on first use). */

@@ -38,13 +38,37 @@ export class Outbox {
    */
   private heldSeqs: Set<number> | null = null;
   readonly inflight: InflightWindow;
+  /** `inflight.lastId` when an idle sweep last found the outbox empty; -1 when it did not (`quietSinceLastSweep`). */
+  private sweepMark = -1;
 
   constructor(
     private readonly session: Session,
     private readonly limits: SessionLimits,
     private readonly host: SessionHost,
+    /** Packet ids go on from this one (the session's last, when an earlier outbox was let go). */
+    lastPacketId = 0,
   ) {
-    this.inflight = new InflightWindow(session, limits, host);
+    this.inflight = new InflightWindow(session, limits, host, lastPacketId);
+  }
+
+  /** Nothing queued, held or in flight. */
+  get empty(): boolean {
+    return this.queue.length === 0 && this.held === null && this.heldSeqs === null && this.inflight.count === 0;
+  }
+
+  /**
+   * Asked once per pass of the idle sweep (broker/idle-trim.ts): true when the outbox is empty and was at the pass
+   * before, with no packet id given in between. Then it has not been used for a whole pass and may be let go.
+   */
+  quietSinceLastSweep(): boolean {
+    if (!this.empty) {
+      this.sweepMark = -1;
+      return false;
+    }
+    const last = this.inflight.lastId;
+    const quiet = this.sweepMark === last;
+    this.sweepMark = last;
+    return quiet;
   }
 
   get queuedCount(): number {

@@ -72,4 +72,6 @@ export interface SessionHost {
    * Identifiers it was matched with here: that node does not match it again [MQTT-3.3.4-3].
    */
   forward(session: Session, node: string, msg: Message, qos: QoS, retain: boolean, subIds: readonly number[] | undefined): void;
+  /** A session made an outbox: the idle sweep runs while some session has one (broker/idle-trim.ts). */
+  onOutboxMade(): void;
 }

@@ -22,6 +22,16 @@ import { buildBroker, root } from "../integration/support.js";
  */
 const HEAP_BOUND = 3_700;
 
+/**
+ * The same device after three QoS 1 round trips (it published to its own topic and received each message back), once
+ * the broker's idle sweep had two passes to let its outbox go (broker/idle-trim.ts: 2,000 sessions are one slice, a
+ * slice every 5 s). Measured 3,701 on Node 20 and 3,744 on Node 24 (4,634 on Node 24 before decision 052, whose
+ * sessions kept the outbox, in-flight window and table for good): a session that keeps its outbox again fails here.
+ */
+const AFTER_TRAFFIC_BOUND = 4_000;
+/** Two passes of the idle sweep after the last acknowledgement, with room to spare. */
+const SETTLE_SECONDS = 15;
+
 describe("memory per idle connection", () => {
   beforeAll(async () => {
     await buildBroker();
@@ -34,4 +44,10 @@ describe("memory per idle connection", () => {
       expect(result.heapPerConnection, JSON.stringify(result)).toBeLessThanOrEqual(HEAP_BOUND);
     }, 120_000);
   }
+
+  it(`a clean session that received QoS 1 messages and then went quiet costs at most ${AFTER_TRAFFIC_BOUND} bytes once the idle sweep has passed`, async () => {
+    const result = await measureConnMemory({ root, connections: 2000, messages: 3, settleSeconds: SETTLE_SECONDS });
+    expect(result.heapPerConnection, JSON.stringify(result)).toBeGreaterThan(0);
+    expect(result.heapPerConnection, JSON.stringify(result)).toBeLessThanOrEqual(AFTER_TRAFFIC_BOUND);
+  }, 120_000);
 });

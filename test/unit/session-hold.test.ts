@@ -41,6 +41,7 @@ function fakeHost() {
     onDrop: (_session, msg, reason) => void drops.push(`${msg.topic} ${reason}`),
     onDeliveryDenied: () => {},
     forward: () => {},
+    onOutboxMade: () => {},
   };
   return { host, tracked, drops };
 }
@@ -216,6 +217,7 @@ function storingHost() {
     onDrop: (_session, msg, reason) => void drops.push(`${msg.topic} ${reason}`),
     onDeliveryDenied: () => {},
     forward: (_session, node, msg) => void forwarded.push(`${msg.topic} to ${node}`),
+    onOutboxMade: () => {},
   };
   /** Answers the unanswered writes: enqueues get the next seqs (`refuse`: those of these topics are refused instead). */
   const answer = (refuse: Record<string, StoreOpResult> = {}): void => {
