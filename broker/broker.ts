@@ -346,11 +346,11 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     return this.cluster !== null;
   }
 
-  /** A delivery for a session owned by another node, with the RETAIN flag and Subscription Identifiers it was matched with. */
   onOutboxMade(): void {
     this.idleTrim.watch();
   }
 
+  /** A delivery for a session owned by another node, with the RETAIN flag and Subscription Identifiers it was matched with. */
   forward(session: Session, node: string, msg: Message, qos: QoS, retain: boolean, subIds: readonly number[] | undefined): void {
     if (this.cluster === null) return;
     // The store names this node: a newer claim here holds the session (decision 020).
