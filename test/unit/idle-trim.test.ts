@@ -4,6 +4,7 @@ import type { Journal } from "../../broker/journal.js";
 import { Session } from "../../broker/session.js";
 import type { SessionHost, SessionLink } from "../../broker/session-ports.js";
 import type { Message } from "../../broker/types.js";
+import { testLink } from "../helpers/session-link.js";
 
 /**
  * The idle sweep (broker/idle-trim.ts, decision 052): a session gives back an outbox that has been empty and unused
@@ -16,18 +17,7 @@ function host(made: { count: number }): SessionHost {
 }
 
 function link(ids: number[]): SessionLink {
-  return {
-    writePublish: (_msg, _qos, _retain, _dup, packetId) => void ids.push(packetId),
-    v5: null,
-    writeAck: () => {},
-    congested: false,
-    saturated: () => false,
-    unsentBytes: 0,
-    settled: () => {},
-    isClosed: false,
-    close: () => {},
-    resendablePublishes: () => [],
-  };
+  return testLink({ writePublish: (_msg, _qos, _retain, _dup, packetId) => void ids.push(packetId) });
 }
 
 const msg = (topic: string): Message => ({ topic, payload: Buffer.from("x"), qos: 1, retain: false });

@@ -5,6 +5,7 @@ import type { SessionHost, SessionLink } from "../../broker/session-ports.js";
 import type { Message } from "../../broker/types.js";
 import { MemoryStore } from "../../core/store/memory.js";
 import type { StoreOp } from "../../core/store/types.js";
+import { testLink } from "../helpers/session-link.js";
 
 /**
  * An entry a write that bypassed ownership stored in its session's queue (a forward stored regardless of its owner
@@ -55,18 +56,7 @@ function storeJournal(store: MemoryStore) {
 
 function fakeLink(): { link: SessionLink; sent: string[] } {
   const sent: string[] = [];
-  const link: SessionLink = {
-    writePublish: (msg, _qos, _retain, _dup, packetId) => void sent.push(`${msg.topic} ${msg.payload.toString()} id=${packetId}`),
-    v5: null,
-    writeAck: () => {},
-    congested: false,
-    saturated: () => false,
-    unsentBytes: 0,
-    settled: () => {},
-    isClosed: false,
-    close: () => {},
-    resendablePublishes: () => [],
-  };
+  const link = testLink({ writePublish: (msg, _qos, _retain, _dup, packetId) => void sent.push(`${msg.topic} ${msg.payload.toString()} id=${packetId}`) });
   return { link, sent };
 }
 

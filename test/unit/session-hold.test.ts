@@ -5,6 +5,7 @@ import { Session } from "../../broker/session.js";
 import type { SessionHost, SessionLink } from "../../broker/session-ports.js";
 import type { Message } from "../../broker/types.js";
 import { orderKey, orderTag } from "../../core/order-key.js";
+import { testLink } from "../helpers/session-link.js";
 
 /**
  * A session's hold while it is claimed or settling a move (broker/session-hold.ts): `ahead` lifts it and `leftOut`
@@ -50,21 +51,13 @@ function fakeLink(): { link: SessionLink; sent: string[]; trail: string[] } {
   const sent: string[] = [];
   /** Writes and `settled` calls, in order. */
   const trail: string[] = [];
-  const link: SessionLink = {
+  const link = testLink({
     writePublish: (msg) => {
       sent.push(msg.topic);
       trail.push(msg.payload.length > 0 ? `${msg.topic} ${msg.payload.toString()}` : msg.topic);
     },
-    v5: null,
-    writeAck: () => {},
-    congested: false,
-    saturated: () => false,
-    unsentBytes: 0,
     settled: () => void trail.push("settled"),
-    isClosed: false,
-    close: () => {},
-    resendablePublishes: () => [],
-  };
+  });
   return { link, sent, trail };
 }
 
