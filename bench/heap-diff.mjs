@@ -42,8 +42,7 @@ function read(path, shapes) {
         const to = edges[e + eTo] / width;
         if (kind === "property") props.push(strings[edges[e + eName]]);
         if ((kind === "property" || kind === "internal") && types[nodes[to * width + iType]] === "array" && named[to] === undefined) {
-          const label = kind === "property" ? strings[edges[e + eName]] : strings[edges[e + eName]] ?? "";
-          named[to] = `array held by ${groupOf[from]}.${label}`;
+          named[to] = `array held by ${groupOf[from]}.${strings[edges[e + eName]] ?? ""}`;
         }
       }
       if (groupOf[from] === "object Object") named[from] = `object {${props.slice(0, 12).join(",")}}`;
@@ -62,6 +61,8 @@ function read(path, shapes) {
       const kind0 = groupOf[from];
       for (let k = 0; k < nodes[i + iEdges]; k++, e += edgeWidth) {
         if (kind0 !== "object Map" && kind0 !== "object Set") continue;
+        // Element and hidden edges are named by an index, not a string.
+        if (edgeTypes[edges[e + eType]] !== "internal") continue;
         const to = edges[e + eTo] / width;
         if (strings[edges[e + eName]] === "table") named[to] = `table of ${kind0.slice(7)} ${holder[from] ?? "?"}`;
       }
