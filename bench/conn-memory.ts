@@ -220,8 +220,8 @@ export async function measureConnMemory(opts: ConnMemoryOptions): Promise<ConnMe
 
 /**
  * `node bench/conn-memory.mjs [--connections 2000] [--persistent] [--messages N] [--alloc-rounds N] [--root DIR]
- * [--snapshots DIR] [--settle-seconds N] [--max-semi-space-size=N]`:
- * prints the figures as JSON (the V8 flag goes to the broker; `--root`: another checkout's build, for a before/after).
+ * [--snapshots DIR] [--settle-seconds N] [--max-semi-space-size=N] [--min-semi-space-size=N] [--max-old-space-size=N]`:
+ * prints the figures as JSON (the V8 flags go to the broker; `--root`: another checkout's build, for a before/after).
  */
 export async function main(argv: string[], root: string): Promise<number> {
   const at = argv.indexOf("--connections");

@@ -17,7 +17,7 @@ export class InflightWindow {
   private map: InflightTable<Outgoing> | null = null;
   /** QoS 1/2 deliveries allowed in flight: `limits.maxInflight`, or less when an MQTT 5 client's Receive Maximum is. */
   private window: number;
-  private lastPacketId = 0;
+  private lastPacketId: number;
 
   constructor(
     private readonly session: Session,

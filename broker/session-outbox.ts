@@ -45,8 +45,8 @@ export class Outbox {
     private readonly session: Session,
     private readonly limits: SessionLimits,
     private readonly host: SessionHost,
-    /** Packet ids go on from this one (the session's last, when an earlier outbox was let go). */
-    lastPacketId = 0,
+    /** Packet ids go on from this one (the session's last, when an earlier outbox was let go; 0 at first). */
+    lastPacketId: number,
   ) {
     this.inflight = new InflightWindow(session, limits, host, lastPacketId);
   }

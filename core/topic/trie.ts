@@ -101,7 +101,7 @@ class TrieNode<T> {
   ) {}
 
   isEmpty(): boolean {
-    return this.key === null && this.subs === null && this.plus === null && this.hash === null && this.child === null && this.children === null;
+    return this.hasNoSubscriptions() && this.plus === null && this.hash === null && this.child === null && this.children === null;
   }
 
   /** No subscription ends here. */
