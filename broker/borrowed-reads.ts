@@ -1,5 +1,6 @@
 import { Socket } from "node:net";
 import type { Duplex } from "node:stream";
+import type { ClientStream } from "./client-stream.js";
 import { copyOf } from "./decoder.js";
 
 /**
@@ -55,7 +56,7 @@ function fieldsOf(socket: Socket): SocketFields | null {
  * Makes a plain TCP socket read into the shared buffer and call `onRead` instead of emitting "data". False (and
  * nothing changed) when the stream is not a plain net.Socket with a handle, or Node's fields are not found.
  */
-export function readInto(stream: Duplex, onRead: BorrowedRead): boolean {
+export function readInto(stream: ClientStream, onRead: BorrowedRead): boolean {
   if (!(stream instanceof Socket) || stream.constructor !== Socket) return false;
   const handle = (stream as unknown as { _handle?: Partial<UserBufferHandle> | null })._handle;
   if (handle === null || handle === undefined || typeof handle.useUserBuffer !== "function") return false;
@@ -64,11 +65,16 @@ export function readInto(stream: Duplex, onRead: BorrowedRead): boolean {
   const target = stream as unknown as Record<symbol, unknown>;
   // Already reading into a buffer of its own: leave it.
   if (target[fields.buffer] !== null || target[fields.callback] !== null) return false;
-  shared ??= Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
-  target[fields.buffer] = shared;
+  const buf = sharedReadBuffer();
+  target[fields.buffer] = buf;
   target[fields.callback] = onRead;
-  handle.useUserBuffer(shared);
+  handle.useUserBuffer(buf);
   return true;
+}
+
+/** The buffer every plain TCP connection reads into (also a `HandleStream`'s, broker/handle-stream.ts). */
+export function sharedReadBuffer(): Buffer {
+  return (shared ??= Buffer.allocUnsafeSlow(READ_BUFFER_BYTES));
 }
 
 /** Where a connection's bytes go: `PacketDecoder.push`. */
@@ -93,7 +99,7 @@ export class SharedBufferReads {
   private onEnd: (() => void) | null = null;
 
   constructor(
-    private readonly stream: Duplex,
+    private readonly stream: ClientStream,
     private readonly sink: ChunkSink,
   ) {}
 

@@ -1,5 +1,5 @@
 import type { QoS } from "mqtt-packet";
-import type { Connection } from "./connection.js";
+import type { Connection, Transport } from "./connection.js";
 import type { Session } from "./session.js";
 import type { CloseReason, DropReason, Message } from "./types.js";
 
@@ -63,6 +63,8 @@ export interface BrokerEvents {
    * events were lost since it filled (decision 009).
    */
   "events.overflow": [full: boolean, dropped: number];
+  /** A listener could not accept a connection (out of file descriptors, say); it goes on listening. */
+  "listener.acceptFailed": [transport: Transport, error: Error];
   /** This node cleaned up after a dead node. */
   "cluster.node-removed": [nodeId: string, sessions: number, drained: number];
 }

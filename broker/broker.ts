@@ -9,7 +9,7 @@ import type { TopicLimits } from "../core/topic/index.js";
 import { AddressLimits } from "./address-limits.js";
 import type { BrokerEvents, BrokerOptions, RemoteRoutes } from "./broker-types.js";
 import type { Cluster } from "./cluster.js";
-import type { Connection } from "./connection.js";
+import type { Connection, Transport } from "./connection.js";
 import { SessionCustody } from "./custody.js";
 import { DelayedWills } from "./delayed-wills.js";
 import type { SessionTerms } from "./handlers/connect5.js";
@@ -248,6 +248,11 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
    */
   connectSession(conn: Connection, clientId: string, terms: SessionTerms, identity: string): Promise<void> {
     return this.lifecycle.connect(conn, clientId, terms, identity);
+  }
+
+  /** A listener could not accept a connection: logged (broker/logging.ts); libuv dropped it, nothing else to do. */
+  onAcceptFailed(transport: Transport, err: Error): void {
+    this.emit("listener.acceptFailed", transport, err);
   }
 
   onConnectRefused(conn: Connection, returnCode: number, reason: string): void {

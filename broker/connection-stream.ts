@@ -1,11 +1,15 @@
 import type { Duplex } from "node:stream";
 import { readInto } from "./borrowed-reads.js";
+import type { ClientStream } from "./client-stream.js";
 import type { Connection } from "./connection.js";
+import { type WriteHandle, writeHandleOf } from "./direct-writes.js";
+import { type HandleEvents, HandleStream } from "./handle-stream.js";
 import { beginRead, endRead } from "./write-batches.js";
 
 /**
- * The events of a connection's stream. The listeners are shared functions that find the connection on the stream:
- * no closures per connection. Each read's callback is counted for the turn's write batches (broker/write-batches.ts).
+ * The events of a connection's stream. A `HandleStream` (plain TCP, decision 053) reports to a `HandleListener`; a
+ * Duplex's listeners are shared functions that find the connection on the stream: no closures per connection. Each
+ * read's callback is counted for the turn's write batches (broker/write-batches.ts).
  */
 
 /** The connection a stream belongs to, kept on the stream so that its listeners can be shared functions. */
@@ -19,7 +23,47 @@ interface ConnectionStream extends Duplex {
  * (decision 039) when Node allows it: true then, and the connection decodes those reads in place
  * (`Connection.onBorrowedData`); TLS and WebSocket streams emit "data".
  */
-export function listen(stream: Duplex, conn: Connection, tcp: boolean): boolean {
+export function listen(stream: ClientStream, conn: Connection, tcp: boolean): boolean {
+  if (stream instanceof HandleStream) {
+    stream.attach(new HandleListener(conn));
+    return true;
+  }
+  return listenToDuplex(stream as Duplex, conn, tcp);
+}
+
+/** Where a connection with shared-buffer reads writes directly (broker/direct-writes.ts), or null. */
+export function writeHandleFor(stream: ClientStream): WriteHandle | null {
+  return stream instanceof HandleStream ? stream.writeHandle : writeHandleOf(stream);
+}
+
+/** A HandleStream's reports, as the listeners below handle a Duplex's events. */
+class HandleListener implements HandleEvents {
+  constructor(private readonly conn: Connection) {}
+
+  read(buf: Buffer, length: number): void {
+    beginRead();
+    try {
+      this.conn.onBorrowedData(buf, length);
+    } finally {
+      endRead();
+    }
+  }
+
+  end(): void {
+    this.conn.onEnd();
+  }
+
+  error(err: Error): void {
+    this.conn.close("socket-error", err);
+  }
+
+  close(): void {
+    this.conn.releaseAddress();
+    this.conn.close("socket-closed");
+  }
+}
+
+function listenToDuplex(stream: Duplex, conn: Connection, tcp: boolean): boolean {
   (stream as ConnectionStream)[kConnection] = conn;
   const borrowed = tcp && readInto(stream, onBorrowedRead);
   if (!borrowed) stream.on("data", onStreamData);

@@ -1,4 +1,3 @@
-import type { Duplex } from "node:stream";
 import type { Packet, QoS } from "mqtt-packet";
 import type { Broker } from "./broker.js";
 import { type AckType, encode, writeAck } from "./codec.js";
@@ -7,8 +6,8 @@ import { encodeConnack5, Reason } from "./codec5-control.js";
 import { closingDisconnect5, refusingConnack5 } from "./reasons5.js";
 import { SharedBufferReads } from "./borrowed-reads.js";
 import { ConnectionIdentity } from "./connection-identity.js";
-import { listen } from "./connection-stream.js";
-import { writeHandleOf } from "./direct-writes.js";
+import type { ClientStream } from "./client-stream.js";
+import { listen, writeHandleFor } from "./connection-stream.js";
 import { CredentialsExpiry, type ExpiringClient } from "./credentials-expiry.js";
 import { DurableAcks } from "./durable-acks.js";
 import { PacketDecoder, type PacketSink } from "./decoder.js";
@@ -82,7 +81,7 @@ export class Connection extends ConnectionIdentity implements SessionLink, Packe
 
   constructor(
     readonly broker: Broker,
-    readonly stream: Duplex,
+    readonly stream: ClientStream,
     readonly remoteAddress: string,
     readonly transport: Transport,
     /** The verified client certificate (TLS listener with client certificates), for the auth layer. */
@@ -101,7 +100,7 @@ export class Connection extends ConnectionIdentity implements SessionLink, Packe
     // Plain TCP reads into the buffer all connections share and writes to the socket's handle (decisions 039, 035).
     const borrowed = listen(stream, this, transport === "tcp");
     this.reading = new ReadGate(stream, borrowed ? new SharedBufferReads(stream, this.decoder) : null);
-    this.outbox = new Outbox(this, broker, stream, borrowed ? writeHandleOf(stream) : null, this.reading);
+    this.outbox = new Outbox(this, broker, stream, borrowed ? writeHandleFor(stream) : null, this.reading);
     this.handshake = new Handshake(setTimeout(onConnectTimeout, broker.config.limits.connectTimeoutMs, this));
   }
 
@@ -483,6 +482,6 @@ function onConnectTimeout(conn: Connection): void {
   conn.onConnectTimeout();
 }
 
-function destroyStream(stream: Duplex): void {
+function destroyStream(stream: ClientStream): void {
   stream.destroy();
 }

@@ -1,6 +1,6 @@
 import { Socket } from "node:net";
-import type { Duplex } from "node:stream";
-import { getSystemErrorName } from "node:util";
+import type { ClientStream } from "./client-stream.js";
+import { type StreamWrapBinding, streamWrap, uvError } from "./stream-binding.js";
 
 /**
  * Writes of plain TCP connections straight to the socket's handle, past the Writable stream, while the stream holds
@@ -18,9 +18,9 @@ import { getSystemErrorName } from "node:util";
  * its writes in flight); libuv queues every write of one handle in the order made, so a write through the stream
  * after a direct one that was queued goes after it, and `end()`'s shutdown waits for both.
  *
- * The request constructor and the "last write was async" flag are Node internals (`process.binding("stream_wrap")`,
- * as `net` uses them). They are looked up once and checked; when they are missing (another runtime or Node
- * version) `writeHandleOf` returns null and the connection writes through the stream: slower, never wrong.
+ * The request constructor and the "last write was async" flag are Node internals (broker/stream-binding.ts). When
+ * they are missing (another runtime or Node version) `writeHandleOf` returns null and the connection writes through
+ * the stream: slower, never wrong. A `HandleStream` (decision 053) writes through here always.
  * test/unit/direct-writes.test.ts fails if plain TCP sockets stop taking this path on a supported Node.
  */
 
@@ -42,33 +42,15 @@ export interface DirectWriter {
   onDirectWritten(bytes: number, status: number): void;
 }
 
-interface StreamWrapBinding {
-  WriteWrap: new () => WriteReq;
-  streamBaseState: { readonly [i: number]: number };
-  kLastWriteWasAsync: number;
-}
-
-let binding: StreamWrapBinding | null | undefined;
 /** The request of the next write: one for every write that completes at once. */
 let spare: WriteReq | null = null;
 
-function loadBinding(): StreamWrapBinding | null {
-  try {
-    const b = (process as unknown as { binding(name: string): Partial<StreamWrapBinding> }).binding("stream_wrap");
-    if (typeof b.WriteWrap !== "function" || typeof b.kLastWriteWasAsync !== "number" || b.streamBaseState === undefined) return null;
-    return b as StreamWrapBinding;
-  } catch {
-    return null;
-  }
-}
-
 /** The handle of a plain TCP socket with a handle, when this Node offers what direct writes need; else null. */
-export function writeHandleOf(stream: Duplex): WriteHandle | null {
+export function writeHandleOf(stream: ClientStream): WriteHandle | null {
   if (!(stream instanceof Socket) || stream.constructor !== Socket) return null;
   const handle = (stream as unknown as { _handle?: Partial<WriteHandle> | null })._handle;
   if (handle === null || handle === undefined || typeof handle.writeBuffer !== "function") return null;
-  binding ??= loadBinding();
-  return binding === null ? null : (handle as WriteHandle);
+  return streamWrap() === null ? null : (handle as WriteHandle);
 }
 
 /** `writeDirect`'s answer when the kernel took every byte. */
@@ -81,7 +63,7 @@ export const QUEUED = 1;
  * stream with `writeError`, as `net` does). Only while the stream's Writable holds nothing (see above).
  */
 export function writeDirect(handle: WriteHandle, buf: Buffer, owner: DirectWriter): number {
-  const b = binding as StreamWrapBinding;
+  const b = streamWrap() as StreamWrapBinding;
   const req = (spare ??= newReq(b));
   const err = handle.writeBuffer(req, buf);
   if (err !== 0) {
@@ -99,7 +81,7 @@ export function writeDirect(handle: WriteHandle, buf: Buffer, owner: DirectWrite
 }
 
 function newReq(b: StreamWrapBinding): WriteReq {
-  const req = new b.WriteWrap();
+  const req = new b.WriteWrap() as WriteReq;
   req.oncomplete = null;
   req.buffer = null;
   req.owner = null;
@@ -116,11 +98,5 @@ function onQueuedWriteDone(this: WriteReq, status: number): void {
 
 /** The error `net` destroys a socket with when a write fails (`write EPIPE`, with code, errno and syscall). */
 export function writeError(status: number): Error {
-  let code: string;
-  try {
-    code = getSystemErrorName(status);
-  } catch {
-    code = `Unknown system error ${status}`;
-  }
-  return Object.assign(new Error(`write ${code}`), { errno: status, code, syscall: "write" });
+  return uvError(status, "write");
 }

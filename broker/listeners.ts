@@ -1,5 +1,4 @@
 import { readFileSync } from "node:fs";
-import type { Duplex } from "node:stream";
 import { createServer as createHttpServer, type Server as HttpServer } from "node:http";
 import { createServer as createNetServer, type Server as NetServer, type Socket } from "node:net";
 import { createServer as createTlsServer } from "node:tls";
@@ -9,7 +8,9 @@ import { verifiedCertificate } from "../core/auth/x509.js";
 import type { MqgateConfig } from "../core/config/types.js";
 import { PortListenError } from "../core/listen-error.js";
 import type { Broker } from "./broker.js";
+import type { ClientStream } from "./client-stream.js";
 import { Connection, type Transport } from "./connection.js";
+import { HandleAccepts } from "./handle-listener.js";
 
 export interface Listener {
   readonly transport: Transport;
@@ -22,7 +23,7 @@ export interface Listener {
  * Accepts a stream, or refuses it at once (closed before any byte is read) when `maxConnections` is reached or
  * its address is over its limits (broker/address-limits.ts).
  */
-function accept(broker: Broker, stream: Duplex, remote: string, transport: Transport, certificate?: ClientCertificate): void {
+function accept(broker: Broker, stream: ClientStream, remote: string, transport: Transport, certificate?: ClientCertificate): void {
   if (!broker.canAccept()) {
     broker.stats.connectionsRefused++;
     stream.destroy();
@@ -85,9 +86,22 @@ export async function startListeners(broker: Broker, config: MqgateConfig): Prom
     if (config.mqtt.port !== null) {
       // Half-open: a client's end of stream closes its connection only once what it sent before is handled
       // (Connection.onEnd), not at once by Node; with shared-buffer reads that may be later (decision 039).
+      // The sockets are for a Node without what HandleStream needs: accepts are taken over once listening.
       const server = createNetServer({ noDelay: true, allowHalfOpen: true }, (socket) => accept(broker, socket, remoteOf(socket), "tcp"));
       const port = await listen(server, config.mqtt.host, config.mqtt.port, "tcp");
-      listeners.push({ transport: "tcp", host: config.mqtt.host, port, close: closer(server) });
+      // Plain TCP connections are libuv handles without a net.Socket (decision 053).
+      const handles = HandleAccepts.takeOver(
+        server,
+        (stream) => accept(broker, stream, stream.remote, "tcp"),
+        (err) => broker.onAcceptFailed("tcp", err),
+      );
+      const close = closer(server);
+      listeners.push({
+        transport: "tcp",
+        host: config.mqtt.host,
+        port,
+        close: handles === null ? close : async () => void (await Promise.all([close(), handles.whenDrained()])),
+      });
     }
     if (config.tls.port !== null) {
       const { certFile, keyFile, caFile, clientCerts } = config.tls;

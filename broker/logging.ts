@@ -37,6 +37,17 @@ export function attachLogging(broker: Broker, log: Logger): void {
   broker.on("journal.stalled", (batchId, waitedMs, pending) => {
     log.warn({ batchId, waitedMs, pending }, "acknowledgements held: a journal batch still waits for its side effects");
   });
+  // Accepts fail together (a process out of file descriptors fails every accept): one line per 10 s, with a count.
+  let acceptFailures = 0;
+  let acceptLoggedAt = -Infinity;
+  broker.on("listener.acceptFailed", (transport, err) => {
+    acceptFailures++;
+    const now = Date.now();
+    if (now - acceptLoggedAt < 10_000) return;
+    acceptLoggedAt = now;
+    log.warn({ transport, err: err.message, failures: acceptFailures }, "accept failed; the listener goes on (out of file descriptors? see docs/operations.md)");
+    acceptFailures = 0;
+  });
   broker.on("store.recovered", () => {
     log.warn("store reachable again");
   });

@@ -1,5 +1,5 @@
-import type { Duplex } from "node:stream";
 import type { Broker } from "./broker.js";
+import type { ClientStream } from "./client-stream.js";
 import { type DirectWriter, QUEUED, writeDirect, writeError, type WriteHandle } from "./direct-writes.js";
 import { forgetPublishIn } from "./publish-writes.js";
 import type { ReadGate } from "./read-gate.js";
@@ -34,7 +34,7 @@ export class Outbox implements DirectWriter {
   constructor(
     private readonly owner: OutboxOwner,
     private readonly broker: Pick<Broker, "stats" | "config">,
-    private readonly stream: Duplex,
+    private readonly stream: ClientStream,
     /** Plain TCP: the socket's handle, written to directly while the stream holds nothing; else null. */
     private readonly handle: WriteHandle | null,
     private readonly reading: ReadGate,

@@ -1,5 +1,5 @@
-import type { Duplex } from "node:stream";
 import type { SharedBufferReads } from "./borrowed-reads.js";
+import type { ClientStream } from "./client-stream.js";
 
 /**
  * Whether the broker reads from one client (broker/connection.ts), and why not. Reading pauses for any of three
@@ -15,7 +15,7 @@ export class ReadGate {
   private acksBacklogged = false;
 
   constructor(
-    private readonly stream: Duplex,
+    private readonly stream: ClientStream,
     /** Plain TCP: reads through the shared buffer (decision 039); null for streams that emit "data". */
     readonly shared: SharedBufferReads | null,
   ) {}

@@ -169,7 +169,7 @@ describe("slow consumers (limits.socketHighWaterMark, limits.maxQueued)", () => 
         if ((p.payload as Buffer).readUInt32BE(0) !== sent + i) fastOutOfOrder++;
       }
       sent += BATCH;
-      maxBuffered = Math.max(maxBuffered, slowConn.stream.writableLength);
+      maxBuffered = Math.max(maxBuffered, slowConn.unsentBytes);
       if (extra >= 0) extra += BATCH;
       else if (dropped() > 0) extra = 0;
     }
