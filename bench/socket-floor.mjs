@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // What one more plain TCP socket costs a Node.js process that does nothing else (`node bench/socket-floor.mjs
-// [--sockets 2000] [--max-semi-space-size=N]`): the floor under mqgate's memory per device. Counts bytes, not time,
+// [--sockets 2000] [--handles] [--max-semi-space-size=N]`): the floor under mqgate's memory per device. Counts bytes, not time,
 // but still run it alone. See docs/benchmarks.md, "Memory per connection (issue 17)".
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";

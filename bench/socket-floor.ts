@@ -3,7 +3,8 @@
  * mqgate's memory per device, and under any broker built on `net` (Aedes). Starts bench/targets/bare-sockets.mjs
  * (accept, read, keep), opens 20 warm-up sockets, reads its heap and RSS after full GCs as bench/conn-memory.ts
  * reads the broker's (bench/probed-child.ts), opens N more, reads them again, and prints the difference per socket
- * as JSON. Counts bytes, not time; run it alone.
+ * as JSON. Counts bytes, not time; run it alone. `--handles`: the server keeps libuv's handles with no net.Socket
+ * around them, as mqgate's plain TCP listener does since decision 053.
  */
 import { spawn } from "node:child_process";
 import { connect, type Socket } from "node:net";
@@ -15,6 +16,7 @@ const WARMUP = 20;
 
 export interface SocketFloorResult {
   sockets: number;
+  handles: boolean;
   nodeFlags: string[];
   heapPerSocket: number;
   rssPerSocket: number;
@@ -42,9 +44,10 @@ async function settledReading(server: ProbedChild, expect: number): Promise<{ he
   }
 }
 
-export async function measureSocketFloor(root: string, sockets: number, nodeFlags: string[]): Promise<SocketFloorResult> {
+export async function measureSocketFloor(root: string, sockets: number, nodeFlags: string[], handles = false): Promise<SocketFloorResult> {
   const port = await freePort();
-  const child = spawn(process.execPath, ["--expose-gc", ...nodeFlags, join(root, "bench/targets/bare-sockets.mjs"), String(port)], { stdio: ["ignore", "pipe", "pipe"] });
+  const args = ["--expose-gc", ...nodeFlags, join(root, "bench/targets/bare-sockets.mjs"), String(port), ...(handles ? ["handles"] : [])];
+  const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"] });
   const server = new ProbedChild(child);
   const open_: Socket[] = [];
   try {
@@ -55,6 +58,7 @@ export async function measureSocketFloor(root: string, sockets: number, nodeFlag
     const after = await settledReading(server, WARMUP + sockets);
     return {
       sockets,
+      handles,
       nodeFlags,
       heapPerSocket: Math.round((after.heap - before.heap) / sockets),
       rssPerSocket: Math.round((after.rss - before.rss) / sockets),
@@ -67,11 +71,12 @@ export async function measureSocketFloor(root: string, sockets: number, nodeFlag
   }
 }
 
-/** `node bench/socket-floor.mjs [--sockets 2000] [--max-semi-space-size=N]`: prints the figures as JSON. */
+/** `node bench/socket-floor.mjs [--sockets 2000] [--handles] [--max-semi-space-size=N]`: prints the figures as JSON. */
 export async function main(argv: string[], root: string): Promise<number> {
   const at = argv.indexOf("--sockets");
   const sockets = at >= 0 ? Number(argv[at + 1]) : 2000;
   const flags = argv.filter((a) => a.startsWith("--max-semi-space-size"));
-  process.stdout.write(`${JSON.stringify(await measureSocketFloor(root, sockets, flags), null, 2)}\n`);
+  const handles = argv.includes("--handles");
+  process.stdout.write(`${JSON.stringify(await measureSocketFloor(root, sockets, flags, handles), null, 2)}\n`);
   return 0;
 }
