@@ -19,3 +19,17 @@ export async function socketPair(cleanups: (() => void | Promise<void>)[], optio
   });
   return { server, client };
 }
+
+/** Collects what `socket` receives: the function returns it all so far. */
+export function received(socket: Socket): () => Buffer {
+  const chunks: Buffer[] = [];
+  socket.on("data", (c: Buffer) => chunks.push(c));
+  return () => Buffer.concat(chunks);
+}
+
+/** `n` bytes counting up from `seed` (mod 251), so a byte out of place shows. */
+export function pattern(n: number, seed: number): Buffer {
+  const b = Buffer.allocUnsafe(n);
+  for (let i = 0; i < n; i++) b[i] = (seed + i) % 251;
+  return b;
+}

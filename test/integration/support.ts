@@ -39,21 +39,29 @@ process.once("exit", () => {
   for (const child of brokers) child.kill("SIGKILL");
 });
 
-/** Spawns `node dist/broker.mjs` on a free loopback port with the Redis store at `redisUrl`; waits until ready. */
-export async function spawnBroker(redisUrl: string, env: Record<string, string> = {}): Promise<BrokerProcess> {
-  const mqttPort = await freePort();
+/**
+ * The environment of a broker process the tests spawn: this process's, without any MQGATE_* variable of the
+ * developer's, plus MQTT on `mqttPort` of loopback only, no WebSocket, HTTP or $SYS, warnings and errors logged,
+ * then `env`.
+ */
+export function brokerEnv(mqttPort: number, env: Record<string, string> = {}): NodeJS.ProcessEnv {
   const childEnv: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("MQGATE_")) childEnv[k] = v;
-  Object.assign(childEnv, {
+  return Object.assign(childEnv, {
     MQGATE_HOST: "127.0.0.1",
     MQGATE_MQTT_PORT: String(mqttPort),
     MQGATE_WS_PORT: "off",
     MQGATE_HTTP_PORT: "off",
     MQGATE_SYS_INTERVAL: "0",
     MQGATE_LOG_LEVEL: "warn",
-    MQGATE_REDIS_URL: redisUrl,
     ...env,
   });
+}
+
+/** Spawns `node dist/broker.mjs` on a free loopback port with the Redis store at `redisUrl`; waits until ready. */
+export async function spawnBroker(redisUrl: string, env: Record<string, string> = {}): Promise<BrokerProcess> {
+  const mqttPort = await freePort();
+  const childEnv = brokerEnv(mqttPort, { MQGATE_REDIS_URL: redisUrl, ...env });
   const child = spawn(process.execPath, ["dist/broker.mjs"], { cwd: root, env: childEnv, stdio: ["ignore", "ignore", "pipe"] });
   brokers.add(child);
   let err = "";

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { connect, type Socket } from "node:net";
 import { afterEach, beforeAll, expect, it } from "vitest";
 import { freePort } from "../../scripts/lib/ports.js";
-import { buildBroker, waitFor } from "../integration/support.js";
+import { brokerEnv, buildBroker, waitFor } from "../integration/support.js";
 import { RawClient } from "../helpers/raw-client.js";
 
 /*
@@ -29,17 +29,7 @@ afterEach(() => {
 
 async function spawnLimited(): Promise<{ child: ChildProcess; port: number; err: () => string }> {
   const port = await freePort();
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("MQGATE_")) env[k] = v;
-  Object.assign(env, {
-    MQGATE_HOST: "127.0.0.1",
-    MQGATE_MQTT_PORT: String(port),
-    MQGATE_WS_PORT: "off",
-    MQGATE_HTTP_PORT: "off",
-    MQGATE_METRICS_PORT: "off",
-    MQGATE_SYS_INTERVAL: "0",
-    MQGATE_LOG_LEVEL: "warn",
-  });
+  const env = brokerEnv(port, { MQGATE_METRICS_PORT: "off" });
   const child = spawn("sh", ["-c", `ulimit -n ${LIMIT} && exec "$0" dist/broker.mjs`, process.execPath], { cwd: root, env, stdio: ["ignore", "ignore", "pipe"] });
   children.push(child);
   let err = "";

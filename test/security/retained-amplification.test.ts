@@ -7,6 +7,7 @@ import { generate, parser as createParser, type Packet, type QoS } from "mqtt-pa
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { freePort } from "../../scripts/lib/ports.js";
 import { RawClient } from "../helpers/raw-client.js";
+import { brokerEnv } from "../integration/support.js";
 
 /*
  * Issue 12, "One SUBSCRIBE packet can take a gigabyte": 200 retained messages of 10 KB, and a client that never
@@ -48,15 +49,7 @@ interface Broker {
 
 async function spawnBroker(): Promise<Broker> {
   const port = await freePort();
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("MQGATE_")) env[k] = v;
-  Object.assign(env, {
-    MQGATE_HOST: "127.0.0.1",
-    MQGATE_MQTT_PORT: String(port),
-    MQGATE_WS_PORT: "off",
-    MQGATE_HTTP_PORT: "off",
-    MQGATE_SYS_INTERVAL: "0",
-    MQGATE_LOG_LEVEL: "warn",
+  const env = brokerEnv(port, {
     // The default limit of 100 filters per SUBSCRIBE closes this attacker at once (bounded-work.test.ts shows it);
     // raised here so that the retained stream itself is what bounds the work.
     MQGATE_LIMITS__MAX_FILTERS_PER_PACKET: "1000",

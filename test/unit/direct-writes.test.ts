@@ -1,7 +1,6 @@
-import type { Socket } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { type DirectWriter, QUEUED, WRITTEN, writeDirect, writeError, writeHandleOf } from "../../broker/direct-writes.js";
-import { socketPair } from "../helpers/socket-pair.js";
+import { pattern, received, socketPair } from "../helpers/socket-pair.js";
 import { until } from "../helpers/wait.js";
 
 // Plain TCP connections write straight to the socket's handle while the stream holds nothing
@@ -13,20 +12,6 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-
-/** Collects what the client receives. */
-function received(client: Socket): () => Buffer {
-  const chunks: Buffer[] = [];
-  client.on("data", (c: Buffer) => chunks.push(c));
-  return () => Buffer.concat(chunks);
-}
-
-/** `n` bytes counting up from `seed` (mod 251), so a byte out of place shows. */
-function pattern(n: number, seed: number): Buffer {
-  const b = Buffer.allocUnsafe(n);
-  for (let i = 0; i < n; i++) b[i] = (seed + i) % 251;
-  return b;
-}
 
 function recorder(): DirectWriter & { done: { bytes: number; status: number }[] } {
   const done: { bytes: number; status: number }[] = [];

@@ -4,6 +4,7 @@ import { HandleAccepts } from "../../broker/handle-listener.js";
 import { type HandleEvents, HandleStream } from "../../broker/handle-stream.js";
 import { startTestBroker } from "../helpers/broker.js";
 import { RawClient } from "../helpers/raw-client.js";
+import { pattern, received } from "../helpers/socket-pair.js";
 import { until } from "../helpers/wait.js";
 
 // Plain TCP connections are libuv handles without a net.Socket (broker/handle-stream.ts, decision 053): what the
@@ -63,19 +64,6 @@ async function pair(): Promise<{ stream: HandleStream; client: Socket; accepts: 
     await new Promise<void>((r) => server.close(() => r()));
   });
   return { stream, client, accepts: accepts as HandleAccepts, events };
-}
-
-function received(client: Socket): () => Buffer {
-  const chunks: Buffer[] = [];
-  client.on("data", (c: Buffer) => chunks.push(c));
-  return () => Buffer.concat(chunks);
-}
-
-/** `n` bytes counting up from `seed` (mod 251), so a byte out of place shows. */
-function pattern(n: number, seed: number): Buffer {
-  const b = Buffer.allocUnsafe(n);
-  for (let i = 0; i < n; i++) b[i] = (seed + i) % 251;
-  return b;
 }
 
 describe("HandleStream", () => {
