@@ -1,0 +1,215 @@
+/**
+ * Instructions per message, counted by valgrind's callgrind (`node bench/instr-count.mjs`): a CPU figure for the
+ * broker's user space that does not move with the machine. The fleet's CPU per message moves by 10–30 % from one
+ * hour to the next on a shared machine, more than most hot-path changes save; callgrind counts the instructions the
+ * broker executes, which repeat to within a fraction of a per cent for the same build and workload. Kernel time is
+ * not counted: the figure says what the broker's own code costs, not what its system calls cost.
+ *
+ * The workload is the fleet's, one message at a time: `devices` devices each subscribed to their own command topic,
+ * one backend subscribed to `fleet/+/up`, and each message a QoS 1 PUBLISH from the next device in turn, sent in one
+ * write; the next is sent once the device has its PUBACK and the backend has the message and has acknowledged it.
+ * Warm-up messages first (V8 compiles and optimizes then: after 3,000, Node 24's optimizing compiler still took 46 %
+ * of what was counted, after 20,000 0.2 %), then the counters are zeroed and `messages` more are counted. The broker runs with V8's `--single-threaded` (no compiler or GC threads), so what is counted is the
+ * broker's one thread.
+ */
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { connect, type Socket } from "node:net";
+import { tmpdir, userInfo } from "node:os";
+import { join } from "node:path";
+import { generate, type Packet, parser as createParser } from "mqtt-packet";
+import { freePort } from "../scripts/lib/ports.js";
+import { mosquittoConfig, MOSQUITTO_PATH } from "./targets.js";
+
+export interface InstrCountOptions {
+  /** "mosquitto", or the path of an mqgate build's broker.mjs. */
+  target: string;
+  devices: number;
+  warmMessages: number;
+  messages: number;
+  /** Node flags for an mqgate target, after `--single-threaded` and the broker's own (`--max-semi-space-size=8`). */
+  nodeFlags: string[];
+  /** Where to keep callgrind's dump of the counted messages (for `callgrind_annotate`), or null. */
+  keep: string | null;
+}
+
+export interface InstrCountResult {
+  target: string;
+  devices: number;
+  messages: number;
+  instructions: number;
+  instructionsPerMessage: number;
+}
+
+/** One MQTT client on a raw socket: sends packets, and waits for the next one of a kind. */
+class Client {
+  private readonly waiting: { cmd: string; resolve: (p: Packet) => void }[] = [];
+  private readonly early: Packet[] = [];
+
+  private constructor(readonly socket: Socket) {
+    const parser = createParser({ protocolVersion: 4 });
+    parser.on("packet", (p: Packet) => {
+      const at = this.waiting.findIndex((w) => w.cmd === p.cmd);
+      if (at < 0) this.early.push(p);
+      else this.waiting.splice(at, 1)[0]?.resolve(p);
+    });
+    socket.on("data", (d) => parser.parse(d));
+    socket.on("error", () => {});
+  }
+
+  static async open(port: number, clientId: string): Promise<Client> {
+    const socket = await new Promise<Socket>((resolve, reject) => {
+      const s = connect({ port, host: "127.0.0.1", noDelay: true }, () => resolve(s));
+      s.once("error", reject);
+    });
+    const c = new Client(socket);
+    c.send({ cmd: "connect", protocolId: "MQTT", protocolVersion: 4, clean: true, clientId, keepalive: 0 });
+    await c.next("connack");
+    return c;
+  }
+
+  send(p: Packet): void {
+    this.socket.write(generate(p));
+  }
+
+  next(cmd: string): Promise<Packet> {
+    const at = this.early.findIndex((p) => p.cmd === cmd);
+    if (at >= 0) return Promise.resolve(this.early.splice(at, 1)[0] as Packet);
+    return new Promise((resolve) => this.waiting.push({ cmd, resolve }));
+  }
+}
+
+async function waitForPort(port: number, child: ChildProcess, deadlineMs: number): Promise<void> {
+  const deadline = Date.now() + deadlineMs;
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`the broker exited (${child.exitCode}) before listening`);
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = connect({ port, host: "127.0.0.1" }, () => (s.destroy(), resolve(true)));
+      s.once("error", () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`the broker did not listen on ${port} within ${deadlineMs} ms`);
+    await new Promise((r) => setTimeout(r, 500));
+  }
+}
+
+/** The last dump callgrind wrote into `dir`: its file, and its total (the `totals:` or `summary:` line). */
+function lastDump(dir: string): { file: string; total: number } {
+  const dumps = readdirSync(dir).filter((f) => f.startsWith("cg.out"));
+  const last = dumps.sort().at(-1);
+  if (last === undefined) throw new Error("callgrind wrote no dump");
+  const file = join(dir, last);
+  const m = /^(?:totals|summary): (\d+)/m.exec(readFileSync(file, "utf8"));
+  if (m === null) throw new Error(`no total in ${last}`);
+  return { file, total: Number(m[1]) };
+}
+
+async function roundTrips(devices: Client[], backend: Client, count: number, firstId: number): Promise<void> {
+  const payload = Buffer.alloc(16, 7);
+  for (let i = 0; i < count; i++) {
+    const d = i % devices.length;
+    const device = devices[d] as Client;
+    const messageId = ((firstId + i) % 65535) + 1;
+    device.send({ cmd: "publish", topic: `fleet/${d}/up`, payload, qos: 1, messageId, retain: false, dup: false });
+    const [, delivered] = await Promise.all([device.next("puback"), backend.next("publish")]);
+    backend.send({ cmd: "puback", messageId: (delivered as { messageId: number }).messageId });
+  }
+}
+
+export async function countInstructions(opts: InstrCountOptions): Promise<InstrCountResult> {
+  const dir = mkdtempSync(join(tmpdir(), "mqgate-instr-"));
+  const port = await freePort();
+  const valgrind = ["--tool=callgrind", "--smc-check=all-non-file", `--callgrind-out-file=${join(dir, "cg.out")}`];
+  let command: string[];
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("MQGATE_") && k !== "NODE_OPTIONS") env[k] = v;
+  if (opts.target === "mosquitto") {
+    const conf = join(dir, "mosquitto.conf");
+    // Mosquitto started as root switches to its own user, and callgrind_control then cannot reach it: it stays ours.
+    writeFileSync(conf, `${mosquittoConfig(port)}user ${userInfo().username}\n`);
+    command = [MOSQUITTO_PATH, "-c", conf];
+  } else {
+    Object.assign(env, {
+      MQGATE_HOST: "127.0.0.1",
+      MQGATE_MQTT_PORT: String(port),
+      MQGATE_WS_PORT: "off",
+      MQGATE_HTTP_PORT: "off",
+      MQGATE_METRICS_PORT: "off",
+      MQGATE_SYS_INTERVAL: "0",
+      MQGATE_LOG_LEVEL: "warn",
+      MQGATE_MAX_CONNECTIONS_PER_ADDRESS: "0",
+      MQGATE_CONNECTION_RATE_PER_ADDRESS: "0",
+    });
+    command = [process.execPath, "--single-threaded", "--max-semi-space-size=8", ...opts.nodeFlags, opts.target];
+  }
+  const child = spawn("valgrind", [...valgrind, ...command], { env, stdio: ["ignore", "ignore", "pipe"] });
+  let err = "";
+  child.stderr?.on("data", (d: Buffer) => (err = (err + d.toString()).slice(-20_000)));
+  const clients: Client[] = [];
+  try {
+    await waitForPort(port, child, 300_000);
+    const backend = await Client.open(port, "fleet-backend");
+    clients.push(backend);
+    backend.send({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic: "fleet/+/up", qos: 1 }] });
+    await backend.next("suback");
+    const devices: Client[] = [];
+    for (let d = 0; d < opts.devices; d++) {
+      const c = await Client.open(port, `fleet-${d}`);
+      clients.push(c);
+      devices.push(c);
+      c.send({ cmd: "subscribe", messageId: 1, subscriptions: [{ topic: `fleet/${d}/cmd`, qos: 1 }] });
+      await c.next("suback");
+    }
+    await roundTrips(devices, backend, opts.warmMessages, 0);
+    execFileSync("callgrind_control", ["--zero", String(child.pid)], { stdio: "ignore" });
+    await roundTrips(devices, backend, opts.messages, opts.warmMessages);
+    // The last PUBACK from the backend is read before the dump: one more round trip on a device's own topic would
+    // count more than that; a short wait suffices at this rate.
+    await new Promise((r) => setTimeout(r, 300));
+    execFileSync("callgrind_control", ["--dump", String(child.pid)], { stdio: "ignore" });
+    const dump = lastDump(dir);
+    if (opts.keep !== null) copyFileSync(dump.file, opts.keep);
+    const instructions = dump.total;
+    return {
+      target: opts.target,
+      devices: opts.devices,
+      messages: opts.messages,
+      instructions,
+      instructionsPerMessage: Math.round(instructions / opts.messages),
+    };
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\n${err}`);
+  } finally {
+    for (const c of clients) c.socket.destroy();
+    child.kill("SIGKILL");
+    await new Promise((r) => setTimeout(r, 200));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+function arg(argv: string[], name: string, fallback: number): number {
+  const at = argv.indexOf(name);
+  return at >= 0 ? Number(argv[at + 1]) : fallback;
+}
+
+/**
+ * `node bench/instr-count.mjs [--target mosquitto|<broker.mjs>] [--devices 50] [--warm 20000] [--messages 2000]
+ * [--node-flag F]... [--keep FILE]`: prints the count as JSON. The mqgate target defaults to this checkout's
+ * dist/broker.mjs. `--keep`: callgrind's dump of the counted messages, for `callgrind_annotate FILE`.
+ */
+export async function main(argv: string[], root: string): Promise<number> {
+  const t = argv.indexOf("--target");
+  const target = t >= 0 ? (argv[t + 1] as string) : join(root, "dist/broker.mjs");
+  const nodeFlags: string[] = [];
+  for (let i = 0; i < argv.length; i++) if (argv[i] === "--node-flag") nodeFlags.push(argv[i + 1] as string);
+  const result = await countInstructions({
+    target,
+    devices: arg(argv, "--devices", 50),
+    warmMessages: arg(argv, "--warm", 20000),
+    messages: arg(argv, "--messages", 2000),
+    nodeFlags,
+    keep: argv.includes("--keep") ? (argv[argv.indexOf("--keep") + 1] as string) : null,
+  });
+  process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
+  return 0;
+}
