@@ -79,8 +79,11 @@ function closer(server: NetServer | HttpServer): () => Promise<void> {
   return () => new Promise((resolve) => server.close(() => resolve()));
 }
 
-/** Starts the MQTT listeners that the configuration enables: TCP, TLS and WebSocket. */
-export async function startListeners(broker: Broker, config: MqgateConfig): Promise<Listener[]> {
+/**
+ * Starts the MQTT listeners that the configuration enables: TCP, TLS and WebSocket. `handles`: plain TCP connections
+ * are libuv handles where Node allows (decision 053); false keeps them net.Sockets (the fallback, for its tests).
+ */
+export async function startListeners(broker: Broker, config: MqgateConfig, handles = true): Promise<Listener[]> {
   const listeners: Listener[] = [];
   try {
     if (config.mqtt.port !== null) {
@@ -90,17 +93,19 @@ export async function startListeners(broker: Broker, config: MqgateConfig): Prom
       const server = createNetServer({ noDelay: true, allowHalfOpen: true }, (socket) => accept(broker, socket, remoteOf(socket), "tcp"));
       const port = await listen(server, config.mqtt.host, config.mqtt.port, "tcp");
       // Plain TCP connections are libuv handles without a net.Socket (decision 053).
-      const handles = HandleAccepts.takeOver(
-        server,
-        (stream) => accept(broker, stream, stream.remote, "tcp"),
-        (err) => broker.onAcceptFailed("tcp", err),
-      );
+      const accepts = !handles
+        ? null
+        : HandleAccepts.takeOver(
+            server,
+            (stream) => accept(broker, stream, stream.remote, "tcp"),
+            (err) => broker.onAcceptFailed("tcp", err),
+          );
       const close = closer(server);
       listeners.push({
         transport: "tcp",
         host: config.mqtt.host,
         port,
-        close: handles === null ? close : async () => void (await Promise.all([close(), handles.whenDrained()])),
+        close: accepts === null ? close : async () => void (await Promise.all([close(), accepts.whenDrained()])),
       });
     }
     if (config.tls.port !== null) {

@@ -53,6 +53,11 @@ export interface BrokerParts {
   leaseStore?: Store;
   /** Where EMF metric lines go when `config.emf.intervalSeconds` is set (one line per call); default stdout. */
   emfOut?: (line: string) => void;
+  /**
+   * Plain TCP connections over `net.Socket`, as on a Node without what decision 053's handles need; default false.
+   * For the tests of that fallback.
+   */
+  tcpSockets?: boolean;
 }
 
 export interface RunningBroker {
@@ -159,7 +164,7 @@ export async function startBroker(
   const chain = auth instanceof AuthChain && auth.storeBackend !== undefined ? auth : null;
   const identitySync = chain === null ? null : new IdentitySync(broker, chain, store, config.auth.syncIntervalMs ?? AUTH_CACHE_DEFAULTS.syncIntervalMs);
   await identitySync?.start();
-  const listeners = await startListeners(broker, config);
+  const listeners = await startListeners(broker, config, parts.tcpSockets !== true);
   const mqttListener = listeners.find((l) => l.transport === "tcp");
   if (cluster !== null && config.cluster.address === undefined && mqttListener !== undefined) {
     await cluster.setAddress(`${hostname()}:${mqttListener.port}`);
