@@ -57,7 +57,7 @@ interface OwnedHandle extends TcpHandle {
 /** What a paused connection keeps before the handle stops reading: as a socket's readable high-water mark. */
 const HIGH_WATER_MARK = getDefaultHighWaterMark(false);
 
-/** Whether this Node has what a HandleStream needs (checked once, with a handle from `tcp_wrap`). */
+/** Whether this Node has what a HandleStream needs (checked once per listener, on its listening handle). */
 export function handleStreamsSupported(handle: Partial<TcpHandle>): boolean {
   return (
     streamWrap() !== null &&
@@ -67,7 +67,8 @@ export function handleStreamsSupported(handle: Partial<TcpHandle>): boolean {
     typeof handle.writeBuffer === "function" &&
     typeof handle.shutdown === "function" &&
     typeof handle.close === "function" &&
-    typeof handle.getpeername === "function"
+    typeof handle.getpeername === "function" &&
+    typeof handle.setNoDelay === "function"
   );
 }
 
