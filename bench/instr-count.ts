@@ -19,7 +19,8 @@ import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { generate, type Packet, parser as createParser } from "mqtt-packet";
 import { freePort } from "../scripts/lib/ports.js";
-import { mosquittoConfig, MOSQUITTO_PATH } from "./targets.js";
+import { brokerNodeFlags } from "../broker/node-flags.js";
+import { cleanEnv, mosquittoConfig, MOSQUITTO_PATH, mqgateBenchEnv } from "./targets.js";
 
 export interface InstrCountOptions {
   /** "mosquitto", or the path of an mqgate build's broker.mjs. */
@@ -27,7 +28,7 @@ export interface InstrCountOptions {
   devices: number;
   warmMessages: number;
   messages: number;
-  /** Node flags for an mqgate target, after `--single-threaded` and the broker's own (`--max-semi-space-size=8`). */
+  /** Node flags for an mqgate target, after `--single-threaded` and the broker's own (broker/node-flags.ts). */
   nodeFlags: string[];
   /** Where to keep callgrind's dump of the counted messages (for `callgrind_annotate`), or null. */
   keep: string | null;
@@ -121,26 +122,17 @@ export async function countInstructions(opts: InstrCountOptions): Promise<InstrC
   const port = await freePort();
   const valgrind = ["--tool=callgrind", "--smc-check=all-non-file", `--callgrind-out-file=${join(dir, "cg.out")}`];
   let command: string[];
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("MQGATE_") && k !== "NODE_OPTIONS") env[k] = v;
+  let env: NodeJS.ProcessEnv;
   if (opts.target === "mosquitto") {
+    env = cleanEnv({});
     const conf = join(dir, "mosquitto.conf");
     // Mosquitto started as root switches to its own user, and callgrind_control then cannot reach it: it stays ours.
     writeFileSync(conf, `${mosquittoConfig(port)}user ${userInfo().username}\n`);
     command = [MOSQUITTO_PATH, "-c", conf];
   } else {
-    Object.assign(env, {
-      MQGATE_HOST: "127.0.0.1",
-      MQGATE_MQTT_PORT: String(port),
-      MQGATE_WS_PORT: "off",
-      MQGATE_HTTP_PORT: "off",
-      MQGATE_METRICS_PORT: "off",
-      MQGATE_SYS_INTERVAL: "0",
-      MQGATE_LOG_LEVEL: "warn",
-      MQGATE_MAX_CONNECTIONS_PER_ADDRESS: "0",
-      MQGATE_CONNECTION_RATE_PER_ADDRESS: "0",
-    });
-    command = [process.execPath, "--single-threaded", "--max-semi-space-size=8", ...opts.nodeFlags, opts.target];
+    env = cleanEnv({ ...mqgateBenchEnv(port), MQGATE_METRICS_PORT: "off" });
+    // The broker's own flags (broker/node-flags.ts), as bench/targets.ts starts it, then the run's.
+    command = [process.execPath, "--single-threaded", ...brokerNodeFlags(env), ...opts.nodeFlags, opts.target];
   }
   const child = spawn("valgrind", [...valgrind, ...command], { env, stdio: ["ignore", "ignore", "pipe"] });
   let err = "";

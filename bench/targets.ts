@@ -180,6 +180,24 @@ function redisPing(port: number): Promise<boolean> {
 }
 
 /** The environment without the caller's MQGATE_* settings, so only the benchmark's configuration applies. */
+/**
+ * The settings every benchmarked mqgate runs with: MQTT on `port` of loopback only, no WebSocket, HTTP or $SYS,
+ * warnings logged, and no per-address limits (every benchmark client connects from 127.0.0.1: the limits would
+ * measure themselves).
+ */
+export function mqgateBenchEnv(port: number): Record<string, string> {
+  return {
+    MQGATE_HOST: "127.0.0.1",
+    MQGATE_MQTT_PORT: String(port),
+    MQGATE_WS_PORT: "off",
+    MQGATE_HTTP_PORT: "off",
+    MQGATE_SYS_INTERVAL: "0",
+    MQGATE_LOG_LEVEL: "warn",
+    MQGATE_MAX_CONNECTIONS_PER_ADDRESS: "0",
+    MQGATE_CONNECTION_RATE_PER_ADDRESS: "0",
+  };
+}
+
 export function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("MQGATE_")) env[k] = v;
@@ -213,19 +231,11 @@ async function startMqgate(id: TargetId, opts: TargetOptions): Promise<RunningTa
   const gc = gcObserver(opts);
   const env = cleanEnv({
     ...gc.env,
-    MQGATE_MQTT_PORT: String(port),
+    ...mqgateBenchEnv(port),
     ...(metricsPort !== null ? { MQGATE_METRICS_PORT: String(metricsPort) } : {}),
     ...(opts.mosquittoLimits === true ? { MQGATE_MAX_INFLIGHT: "100", MQGATE_MAX_QUEUED: "100000" } : {}),
-    MQGATE_HOST: "127.0.0.1",
-    MQGATE_WS_PORT: "off",
-    MQGATE_HTTP_PORT: "off",
-    MQGATE_SYS_INTERVAL: "0",
-    MQGATE_LOG_LEVEL: "warn",
     MQGATE_DRAIN_MS: "5000",
     MQGATE_NODE_ID: `bench-${id}`,
-    // Every benchmark client connects from 127.0.0.1: per-address limits would measure themselves.
-    MQGATE_MAX_CONNECTIONS_PER_ADDRESS: "0",
-    MQGATE_CONNECTION_RATE_PER_ADDRESS: "0",
     ...(redis !== null ? { MQGATE_REDIS_URL: `redis://127.0.0.1:${redis.port}` } : {}),
   });
   const script = id === "mqgate-baseline" ? opts.baselineScript : opts.mqgateScript;
