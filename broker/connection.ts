@@ -24,6 +24,7 @@ import { handleMalformed, handleOversize } from "./handlers/malformed.js";
 import type { SessionLink } from "./session-ports.js";
 import type { CloseReason, Message } from "./types.js";
 import type { ClientCertificate } from "../core/auth/backend.js";
+import { validateTopicName } from "../core/topic/index.js";
 import { ACTIVE, type KeepaliveSubject } from "./keepalive-sweep.js";
 import { ReadGate } from "./read-gate.js";
 
@@ -78,6 +79,8 @@ export class Connection extends ConnectionIdentity implements SessionLink, Packe
    * has closed (not when the connection closes: a flushing socket still counts); null without one or once given back.
    */
   private addressKey: string | null;
+  /** The last topic name this client published to that was found valid (`topicNameError`). */
+  private validTopic: string | null = null;
 
   constructor(
     readonly broker: Broker,
@@ -373,6 +376,17 @@ export class Connection extends ConnectionIdentity implements SessionLink, Packe
 
   writePacket(packet: Packet): void {
     this.write(encode(packet));
+  }
+
+  /**
+   * Why `topic` is not a valid topic name for a PUBLISH, or null. A device publishes to the same topic again and
+   * again, and the decoder hands it the same string (broker/decoder.ts): the last valid one is not checked again.
+   */
+  topicNameError(topic: string): string | null {
+    if (topic === this.validTopic) return null;
+    const invalid = validateTopicName(topic, this.broker.topicLimits);
+    if (invalid === null) this.validTopic = topic;
+    return invalid;
   }
 
   writePublish(msg: Message, qos: QoS, retain: boolean, dup: boolean, packetId: number, subIds?: readonly number[]): void {

@@ -1,6 +1,5 @@
 import { isUtf8 } from "node:buffer";
 import type { MessageProperties } from "../../core/message-properties.js";
-import { validateTopicName } from "../../core/topic/index.js";
 import { orderKeyOfRoot } from "../../core/order-key.js";
 import type { Publish5Packet } from "../codec5.js";
 import { Disconnect5, RECEIVE_MAXIMUM } from "../link5.js";
@@ -35,7 +34,7 @@ export function handlePublish(conn: Connection, packet: Publish5Packet): void {
     topic = v5.resolveTopic(topic, packet.props?.topicAlias);
     props = packet.props === undefined ? undefined : messageProperties(packet.props, broker.topicLimits);
   }
-  const invalid = validateTopicName(topic, broker.topicLimits);
+  const invalid = conn.topicNameError(topic);
   if (invalid !== null) {
     if (v5 !== null) throw new Disconnect5(0x90, `invalid topic name: ${invalid}`, "MQTT-3.3.2-2");
     throw new ProtocolError(`invalid topic name: ${invalid}`, "MQTT-3.3.2-2");

@@ -16,6 +16,7 @@
 const PLUS = "+";
 const HASH = "#";
 const DOLLAR = 0x24; // '$'
+const SLASH = 0x2f; // '/'
 
 /** A node's subscriber list gets a key -> position index once it has this many entries; shorter ones are scanned. */
 const INDEXED_FROM = 8;
@@ -227,8 +228,7 @@ export class SubscriptionTrie<T> {
     // A filter starting with a wildcard MUST NOT match a topic name starting with '$' [MQTT-4.7.2-1],
     // so only the literal children of the root are consulted for "$SYS/..." and the like.
     const dollar = topic.charCodeAt(0) === DOLLAR;
-    let end = topic.indexOf("/");
-    if (end < 0) end = topic.length;
+    const end = levelEnd(topic, 0);
     // "#" alone matches every topic name (not starting with '$') [MQTT-4.7.1-2].
     if (!dollar && root.hash !== null) emit(root.hash, visit);
     const child = literalChild(root, topic, 0, end);
@@ -307,12 +307,21 @@ function walk<T>(node: TrieNode<T>, topic: string, start: number, visit: Subscri
     emit(node, visit);
     return;
   }
-  let end = topic.indexOf("/", start);
-  if (end < 0) end = len;
+  const end = levelEnd(topic, start);
   const child = literalChild(node, topic, start, end);
   if (child !== undefined) walk(child, topic, end + 1, visit);
   // '+' matches exactly one level, including an empty one [MQTT-4.7.1-3].
   if (node.plus !== null) walk(node.plus, topic, end + 1, visit);
+}
+
+/**
+ * Where the level of `topic` that starts at `start` ends: its next '/', or the end. A loop, not `indexOf`: levels
+ * are a few characters long, and a call to the builtin cost more than the scan (decision 054).
+ */
+function levelEnd(topic: string, start: number): number {
+  const len = topic.length;
+  for (let i = start; i < len; i++) if (topic.charCodeAt(i) === SLASH) return i;
+  return len;
 }
 
 /** The literal child of `node` for the level `text[start, end)`; a sole child is compared without a substring. */

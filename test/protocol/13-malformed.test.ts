@@ -95,6 +95,13 @@ const CASES: Case[] = [
   post("[MQTT-3.3.1-4] PUBLISH with QoS 3", pkt(0x36, cat(str("a"), [0, 1]))),
   post("[MQTT-2.3.1-1] PUBLISH QoS 1 with packet id 0", pkt(0x32, cat(str("a"), [0, 0]))),
   post("[MQTT-3.3.2-2] PUBLISH topic with a wildcard", pkt(0x30, cat(str("a/+"), "x"))),
+  // The connection remembers the last valid topic name: one that differs from it is checked again.
+  post(
+    "[MQTT-3.3.2-2] PUBLISH topic with a wildcard after valid ones",
+    cat(pkt(0x30, cat(str("a/b"), "x")), pkt(0x30, cat(str("a/b"), "y")), pkt(0x30, cat(str("a/#"), "x"))),
+  ),
+  post("[MQTT-4.7.3-1] PUBLISH with an empty topic after a valid one", cat(pkt(0x30, cat(str("a"), "x")), pkt(0x30, cat(str(""), "x")))),
+  post("[MQTT-4.7.3-1] PUBLISH with an empty topic", pkt(0x30, cat(str(""), "x"))),
   post("[MQTT-3.6.1-1] PUBREL with header flags 0x0", pkt(0x60, [0, 1])),
   post("[MQTT-2.2.2-2] PUBACK with header flags 0x2", pkt(0x42, [0, 1])),
   post("[MQTT-2.2.2-2] PUBREC with header flags 0x1", pkt(0x51, [0, 1])),
