@@ -13,7 +13,7 @@
  * broker's one thread.
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { copyFileSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
@@ -21,6 +21,7 @@ import { generate, type Packet, parser as createParser } from "mqtt-packet";
 import { freePort } from "../scripts/lib/ports.js";
 import { brokerNodeFlags } from "../broker/node-flags.js";
 import { cleanEnv, mosquittoConfig, MOSQUITTO_PATH, mqgateBenchEnv } from "./targets.js";
+import { parsePerfMap, selfCostByFunction, topLines } from "./callgrind-symbols.js";
 
 export interface InstrCountOptions {
   /** "mosquitto", or the path of an mqgate build's broker.mjs. */
@@ -32,6 +33,11 @@ export interface InstrCountOptions {
   nodeFlags: string[];
   /** Where to keep callgrind's dump of the counted messages (for `callgrind_annotate`), or null. */
   keep: string | null;
+  /**
+   * List this many functions with the most instructions of their own, per message (0: none). An mqgate target then
+   * runs with `--perf-basic-prof`, which names V8's compiled JavaScript (bench/callgrind-symbols.ts).
+   */
+  top?: number;
 }
 
 export interface InstrCountResult {
@@ -40,6 +46,8 @@ export interface InstrCountResult {
   messages: number;
   instructions: number;
   instructionsPerMessage: number;
+  /** With `top`: "instructions per message  function" lines, costliest first. */
+  top?: string[];
 }
 
 /** One MQTT client on a raw socket: sends packets, and waits for the next one of a kind. */
@@ -132,7 +140,8 @@ export async function countInstructions(opts: InstrCountOptions): Promise<InstrC
   } else {
     env = cleanEnv({ ...mqgateBenchEnv(port), MQGATE_METRICS_PORT: "off" });
     // The broker's own flags (broker/node-flags.ts), as bench/targets.ts starts it, then the run's.
-    command = [process.execPath, "--single-threaded", ...brokerNodeFlags(env), ...opts.nodeFlags, opts.target];
+    const symbols = (opts.top ?? 0) > 0 ? ["--perf-basic-prof"] : [];
+    command = [process.execPath, "--single-threaded", ...brokerNodeFlags(env), ...symbols, ...opts.nodeFlags, opts.target];
   }
   const child = spawn("valgrind", [...valgrind, ...command], { env, stdio: ["ignore", "ignore", "pipe"] });
   let err = "";
@@ -162,13 +171,19 @@ export async function countInstructions(opts: InstrCountOptions): Promise<InstrC
     const dump = lastDump(dir);
     if (opts.keep !== null) copyFileSync(dump.file, opts.keep);
     const instructions = dump.total;
-    return {
+    const result: InstrCountResult = {
       target: opts.target,
       devices: opts.devices,
       messages: opts.messages,
       instructions,
       instructionsPerMessage: Math.round(instructions / opts.messages),
     };
+    if ((opts.top ?? 0) > 0) {
+      const mapFile = `/tmp/perf-${child.pid}.map`;
+      const map = existsSync(mapFile) ? parsePerfMap(readFileSync(mapFile, "utf8")) : [];
+      result.top = topLines(selfCostByFunction(readFileSync(dump.file, "utf8"), map), opts.messages, opts.top ?? 0);
+    }
+    return result;
   } catch (e) {
     throw new Error(`${(e as Error).message}\n${err}`);
   } finally {
@@ -176,6 +191,7 @@ export async function countInstructions(opts: InstrCountOptions): Promise<InstrC
     child.kill("SIGKILL");
     await new Promise((r) => setTimeout(r, 200));
     rmSync(dir, { recursive: true, force: true });
+    if ((opts.top ?? 0) > 0) rmSync(`/tmp/perf-${child.pid}.map`, { force: true });
   }
 }
 
@@ -185,9 +201,13 @@ function arg(argv: string[], name: string, fallback: number): number {
 }
 
 /**
- * `node bench/instr-count.mjs [--target mosquitto|<broker.mjs>] [--devices 50] [--warm 20000] [--messages 2000]
- * [--node-flag F]... [--keep FILE]`: prints the count as JSON. The mqgate target defaults to this checkout's
- * dist/broker.mjs. `--keep`: callgrind's dump of the counted messages, for `callgrind_annotate FILE`.
+ * `node bench/instr-count.mjs [--target mosquitto|<broker.mjs>] [--devices 50] [--warm 20000] [--messages 10000]
+ * [--node-flag F]... [--keep FILE] [--top N]`: prints the count as JSON. The mqgate target defaults to this
+ * checkout's dist/broker.mjs. `--keep`: callgrind's dump of the counted messages, for `callgrind_annotate FILE`.
+ * `--top N`: the N functions with the most instructions of their own, per message, JavaScript named.
+ *
+ * 10,000 counted messages by default: with 2,000, whether a scavenge fell in the counted window moved one build's
+ * count by up to 1,000 instructions per message between runs.
  */
 export async function main(argv: string[], root: string): Promise<number> {
   const t = argv.indexOf("--target");
@@ -198,9 +218,10 @@ export async function main(argv: string[], root: string): Promise<number> {
     target,
     devices: arg(argv, "--devices", 50),
     warmMessages: arg(argv, "--warm", 20000),
-    messages: arg(argv, "--messages", 2000),
+    messages: arg(argv, "--messages", 10000),
     nodeFlags,
     keep: argv.includes("--keep") ? (argv[argv.indexOf("--keep") + 1] as string) : null,
+    top: arg(argv, "--top", 0),
   });
   process.stdout.write(`${JSON.stringify(result, null, 2)}\n`);
   return 0;
