@@ -14,6 +14,7 @@ import type { Outbox } from "./outbox.js";
  * a read scheduled: one more call from libuv into JavaScript per turn, most of them for turns of one read. The gap
  * between reads tells the same without it (decision 054).
  */
+
 /** A batch starts with room for at least this many bytes (Buffer.allocUnsafe takes small ones from Node's pool). */
 export const MIN_BATCH = 256;
 /** Packets larger than this are written as they are, not copied into the batch. */
