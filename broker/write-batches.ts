@@ -8,7 +8,7 @@ import type { Outbox } from "./outbox.js";
  * poll's ready sockets over back to back) waits for the turn's end (`setImmediate`), so that packets many clients'
  * reads send to one connection (a backend subscriber of a whole fleet, each device's publish arriving in a read of
  * its own) leave in one write. A write that follows no read (a timer, the journal's answer) goes after its callback
- * (`nextTick`), or with the busy turn's batches.
+ * (`nextTick`), or with a busy turn's batches that already wait.
  *
  * Decision 035 told the turn's first read from the others by counting reads, reset by an immediate every turn with
  * a read scheduled: one more call from libuv into JavaScript per turn, most of them for turns of one read. The gap
@@ -69,11 +69,11 @@ export function batchForTurn(outbox: Outbox): void {
   batched[batchedCount++] = outbox;
   if (!flushScheduled) {
     flushScheduled = true;
-    // A busy read's batches, and what follows one closely without a read (the journal's answer among the turn's
-    // reads), wait for the turn's end.
-    if (reading ? busy : busy && clock() - lastReadBegan < SAME_TURN_GAP_MS) setImmediate(flushBatched);
-    // A read that is not busy writes its batches when its callback returns (`endRead`); without a read (a timer, the
-    // journal's answer), after this callback.
+    // A busy read's batches wait for the turn's end.
+    if (reading && busy) setImmediate(flushBatched);
+    // A read that is not busy writes its batches when its callback returns (`endRead`). Without a read (a timer, the
+    // journal's answer) they go after this callback, unless a busy read's already wait (then they join those): the
+    // journal answers from an immediate of its own, and an immediate scheduled there would wait a whole turn.
     else if (!reading) process.nextTick(flushBatched);
   }
 }

@@ -75,7 +75,7 @@ describe("write batches and turns", () => {
     expect(immediates).not.toHaveBeenCalled();
   });
 
-  it("a write that follows no read goes after its callback, or with a busy turn's batches", async () => {
+  it("a write that follows no read goes after its callback, or with a busy turn's batches that already wait", async () => {
     const log: string[] = [];
     now = 50;
     batchForTurn(outbox(log, "timer"));
@@ -91,5 +91,24 @@ describe("write batches and turns", () => {
     expect(log).toEqual(["timer"]);
     await turnEnd();
     expect(log).toEqual(["timer", "busy read", "journal"]);
+  });
+
+  it("a write from an immediate just after busy reads goes after its callback, not a turn later", async () => {
+    const log: string[] = [];
+    const immediates = vi.spyOn(globalThis, "setImmediate");
+    read(70);
+    // Busy, but batching nothing: nothing waits for the turn's end.
+    read(70 + GAP / 10);
+    // The journal answers from its own immediate, within the gap: its write must not wait for another immediate.
+    const afterItsCallback = await new Promise<string[]>((resolve) =>
+      setImmediate(() => {
+        now = 70 + GAP / 5;
+        batchForTurn(outbox(log, "journal's answer"));
+        process.nextTick(() => resolve([...log]));
+      }),
+    );
+    expect(afterItsCallback).toEqual(["journal's answer"]);
+    // The only immediate is the test's own.
+    expect(immediates).toHaveBeenCalledTimes(1);
   });
 });
