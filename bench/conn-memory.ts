@@ -16,7 +16,7 @@ import { FrameReader, PacketType, writeAckBuffer } from "./wire.js";
 import { freePort } from "../scripts/lib/ports.js";
 import { brokerNodeFlags } from "../broker/node-flags.js";
 import { ProbedChild } from "./probed-child.js";
-import { cleanEnv } from "./targets.js";
+import { cleanEnv, mqgateBenchEnv } from "./targets.js";
 
 export interface ConnMemoryOptions {
   /** The checkout whose dist/broker.mjs runs. */
@@ -153,18 +153,8 @@ async function snapshot(child: ChildProcess, dir: string): Promise<void> {
 /** Runs one measurement; the broker is stopped afterwards. */
 export async function measureConnMemory(opts: ConnMemoryOptions): Promise<ConnMemoryResult> {
   const port = await freePort();
-  const env = cleanEnv({
-    MQGATE_HOST: "127.0.0.1",
-    MQGATE_MQTT_PORT: String(port),
-    MQGATE_WS_PORT: "off",
-    MQGATE_HTTP_PORT: "off",
-    MQGATE_SYS_INTERVAL: "0",
-    MQGATE_LOG_LEVEL: "warn",
-    MQGATE_DEBUG_HEAP: "1",
-    MQGATE_MAX_CONNECTIONS: "1000000",
-    MQGATE_MAX_CONNECTIONS_PER_ADDRESS: "0",
-    MQGATE_CONNECTION_RATE_PER_ADDRESS: "0",
-  });
+  // The benchmark's settings (bench/targets.ts), the heap probe, and room for every device.
+  const env = cleanEnv({ ...mqgateBenchEnv(port), MQGATE_DEBUG_HEAP: "1", MQGATE_MAX_CONNECTIONS: "1000000" });
   const alloc = (opts.allocRounds ?? 0) > 0;
   // The broker's own flags (broker/node-flags.ts) first: the run's, given after them, override them.
   const snap = opts.snapshots === undefined ? [] : [`--heapsnapshot-signal=${SNAPSHOT_SIGNAL}`, `--diagnostic-dir=${opts.snapshots}`];

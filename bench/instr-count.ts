@@ -128,6 +128,7 @@ async function roundTrips(devices: Client[], backend: Client, count: number, fir
 export async function countInstructions(opts: InstrCountOptions): Promise<InstrCountResult> {
   const dir = mkdtempSync(join(tmpdir(), "mqgate-instr-"));
   const port = await freePort();
+  const top = opts.top ?? 0;
   const valgrind = ["--tool=callgrind", "--smc-check=all-non-file", `--callgrind-out-file=${join(dir, "cg.out")}`];
   let command: string[];
   let env: NodeJS.ProcessEnv;
@@ -140,7 +141,7 @@ export async function countInstructions(opts: InstrCountOptions): Promise<InstrC
   } else {
     env = cleanEnv({ ...mqgateBenchEnv(port), MQGATE_METRICS_PORT: "off" });
     // The broker's own flags (broker/node-flags.ts), as bench/targets.ts starts it, then the run's.
-    const symbols = (opts.top ?? 0) > 0 ? ["--perf-basic-prof"] : [];
+    const symbols = top > 0 ? ["--perf-basic-prof"] : [];
     command = [process.execPath, "--single-threaded", ...brokerNodeFlags(env), ...symbols, ...opts.nodeFlags, opts.target];
   }
   const child = spawn("valgrind", [...valgrind, ...command], { env, stdio: ["ignore", "ignore", "pipe"] });
@@ -178,10 +179,9 @@ export async function countInstructions(opts: InstrCountOptions): Promise<InstrC
       instructions,
       instructionsPerMessage: Math.round(instructions / opts.messages),
     };
-    if ((opts.top ?? 0) > 0) {
-      const mapFile = `/tmp/perf-${child.pid}.map`;
-      const map = existsSync(mapFile) ? parsePerfMap(readFileSync(mapFile, "utf8")) : [];
-      result.top = topLines(selfCostByFunction(readFileSync(dump.file, "utf8"), map), opts.messages, opts.top ?? 0);
+    if (top > 0) {
+      const map = existsSync(perfMap(child)) ? parsePerfMap(readFileSync(perfMap(child), "utf8")) : [];
+      result.top = topLines(selfCostByFunction(readFileSync(dump.file, "utf8"), map), opts.messages, top);
     }
     return result;
   } catch (e) {
@@ -191,8 +191,13 @@ export async function countInstructions(opts: InstrCountOptions): Promise<InstrC
     child.kill("SIGKILL");
     await new Promise((r) => setTimeout(r, 200));
     rmSync(dir, { recursive: true, force: true });
-    if ((opts.top ?? 0) > 0) rmSync(`/tmp/perf-${child.pid}.map`, { force: true });
+    if (top > 0) rmSync(perfMap(child), { force: true });
   }
+}
+
+/** Where V8 (`--perf-basic-prof`) writes the names of the code it generated for `child`. */
+function perfMap(child: ChildProcess): string {
+  return `/tmp/perf-${child.pid}.map`;
 }
 
 function arg(argv: string[], name: string, fallback: number): number {

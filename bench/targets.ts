@@ -179,7 +179,6 @@ function redisPing(port: number): Promise<boolean> {
   });
 }
 
-/** The environment without the caller's MQGATE_* settings, so only the benchmark's configuration applies. */
 /**
  * The settings every benchmarked mqgate runs with: MQTT on `port` of loopback only, no WebSocket, HTTP or $SYS,
  * warnings logged, and no per-address limits (every benchmark client connects from 127.0.0.1: the limits would
@@ -198,6 +197,7 @@ export function mqgateBenchEnv(port: number): Record<string, string> {
   };
 }
 
+/** The environment without the caller's MQGATE_* settings, so only the benchmark's configuration applies. */
 export function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("MQGATE_")) env[k] = v;
