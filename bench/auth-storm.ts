@@ -5,7 +5,7 @@ import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { generate } from "mqtt-packet";
-import { brokerNodeFlags } from "../broker/node-flags.js";
+import { brokerNodeFlags, withBrokerEnv } from "../broker/node-flags.js";
 import { hashPbkdf2, PBKDF2_DEFAULTS } from "../core/auth/mosquitto-hash.js";
 import { freePort } from "../scripts/lib/ports.js";
 import { summarizeLatencies, type LatencySummary } from "./accounting.js";
@@ -210,7 +210,7 @@ async function runMode(mode: "spread" | "one", args: Args, dir: string, tokensFi
   const port = await freePort();
   const metricsPort = await freePort();
   const files = brokerFiles(args.devices);
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH };
+  const env: NodeJS.ProcessEnv = withBrokerEnv({ PATH: process.env.PATH });
   Object.assign(env, {
     MQGATE_MQTT_PORT: String(port), MQGATE_HOST: "127.0.0.1", MQGATE_WS_PORT: "off", MQGATE_HTTP_PORT: "off",
     MQGATE_METRICS_PORT: String(metricsPort), MQGATE_SYS_INTERVAL: "0", MQGATE_LOG_LEVEL: "warn",

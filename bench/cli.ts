@@ -36,6 +36,11 @@ export interface CliOptions {
   mqgateFlags: string[];
   /** Node flags for mqgate-baseline only, after --mqgate-flags (A/B of flags: --baseline dist/broker.mjs). */
   baselineFlags: string[];
+  /**
+   * Environment for mqgate-baseline only (`--baseline-env "K=V ..."`): an A/B of the process environment on the same
+   * build (e.g. `MALLOC_ARENA_MAX=`). An empty value removes the variable from what the broker would otherwise get.
+   */
+  baselineEnv: Record<string, string>;
   /** The fleet scenario: devices, msg/s per device, measured seconds (null = the preset's 5 s quick, 30 s full). */
   devices: number;
   deviceRate: number;
@@ -81,7 +86,21 @@ export const USAGE = `Usage: node bench/run.mjs [options]      (npm run bench = 
                          discarded unless a run fails, so mostly for flags that write files)
   --baseline-flags "F ..."  node flags for mqgate-baseline only: with --baseline dist/broker.mjs, an A/B of
                          node flags (e.g. "--max-semi-space-size=1") on the same build
+  --baseline-env "K=V ..."  environment for mqgate-baseline only, over what the broker ships with (an empty
+                         value removes the variable: "MALLOC_ARENA_MAX=" runs it with glibc's own arenas)
 `;
+
+/** "K=V K2=" → { K: "V", K2: "" }: names as the shell takes them, values without spaces. */
+export function parseEnvList(text: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const item of text.split(" ").filter((f) => f !== "")) {
+    const eq = item.indexOf("=");
+    const name = eq < 0 ? item : item.slice(0, eq);
+    if (eq < 0 || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) throw new Error(`--baseline-env: '${item}' is not NAME=VALUE`);
+    env[name] = item.slice(eq + 1);
+  }
+  return env;
+}
 
 function list<T extends string>(value: string, allowed: readonly T[], what: string): T[] {
   const items = value.split(",").map((s) => s.trim()).filter((s) => s !== "");
@@ -121,6 +140,7 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     baseline: null,
     mqgateFlags: [],
     baselineFlags: [],
+    baselineEnv: {},
     devices: 2000,
     deviceRate: 5,
     fleetSeconds: null,
@@ -241,6 +261,9 @@ export function parseArgs(argv: readonly string[]): CliOptions {
         break;
       case "--baseline-flags":
         o.baselineFlags = value().split(" ").filter((f) => f !== "");
+        break;
+      case "--baseline-env":
+        o.baselineEnv = parseEnvList(value());
         break;
       default:
         throw new Error(`unknown option '${arg}'`);

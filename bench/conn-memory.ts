@@ -14,7 +14,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { generate, type Packet } from "mqtt-packet";
 import { FrameReader, PacketType, writeAckBuffer } from "./wire.js";
 import { freePort } from "../scripts/lib/ports.js";
-import { brokerNodeFlags } from "../broker/node-flags.js";
+import { brokerNodeFlags, withBrokerEnv } from "../broker/node-flags.js";
 import { ProbedChild } from "./probed-child.js";
 import { cleanEnv, mqgateBenchEnv } from "./targets.js";
 
@@ -154,7 +154,7 @@ async function snapshot(child: ChildProcess, dir: string): Promise<void> {
 export async function measureConnMemory(opts: ConnMemoryOptions): Promise<ConnMemoryResult> {
   const port = await freePort();
   // The benchmark's settings (bench/targets.ts), the heap probe, and room for every device.
-  const env = cleanEnv({ ...mqgateBenchEnv(port), MQGATE_DEBUG_HEAP: "1", MQGATE_MAX_CONNECTIONS: "1000000" });
+  const env = withBrokerEnv(cleanEnv({ ...mqgateBenchEnv(port), MQGATE_DEBUG_HEAP: "1", MQGATE_MAX_CONNECTIONS: "1000000" }));
   const alloc = (opts.allocRounds ?? 0) > 0;
   // The broker's own flags (broker/node-flags.ts) first: the run's, given after them, override them.
   const snap = opts.snapshots === undefined ? [] : [`--heapsnapshot-signal=${SNAPSHOT_SIGNAL}`, `--diagnostic-dir=${opts.snapshots}`];

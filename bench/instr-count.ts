@@ -19,7 +19,7 @@ import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import { generate, type Packet, parser as createParser } from "mqtt-packet";
 import { freePort } from "../scripts/lib/ports.js";
-import { brokerNodeFlags } from "../broker/node-flags.js";
+import { brokerNodeFlags, withBrokerEnv } from "../broker/node-flags.js";
 import { cleanEnv, mosquittoConfig, MOSQUITTO_PATH, mqgateBenchEnv } from "./targets.js";
 import { parsePerfMap, selfCostByFunction, topLines } from "./callgrind-symbols.js";
 
@@ -139,7 +139,7 @@ export async function countInstructions(opts: InstrCountOptions): Promise<InstrC
     writeFileSync(conf, `${mosquittoConfig(port)}user ${userInfo().username}\n`);
     command = [MOSQUITTO_PATH, "-c", conf];
   } else {
-    env = cleanEnv({ ...mqgateBenchEnv(port), MQGATE_METRICS_PORT: "off" });
+    env = withBrokerEnv(cleanEnv({ ...mqgateBenchEnv(port), MQGATE_METRICS_PORT: "off" }));
     // The broker's own flags (broker/node-flags.ts), as bench/targets.ts starts it, then the run's.
     const symbols = top > 0 ? ["--perf-basic-prof"] : [];
     command = [process.execPath, "--single-threaded", ...brokerNodeFlags(env), ...symbols, ...opts.nodeFlags, opts.target];

@@ -329,6 +329,7 @@ export async function main(ctx: MainContext): Promise<number> {
     mqgateNodeFlags: [...opts.mqgateFlags],
     baselineScript: opts.baseline === null ? null : resolve(opts.baseline),
     baselineNodeFlags: [...opts.baselineFlags],
+    baselineEnv: { ...opts.baselineEnv },
     fileLimit,
   };
   let profileDir: string | null = null;

@@ -8,7 +8,7 @@ import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { brokerNodeFlags } from "../broker/node-flags.js";
+import { brokerNodeFlags, withBrokerEnv } from "../broker/node-flags.js";
 import { freePort } from "../scripts/lib/ports.js";
 import { BenchClient } from "./client.js";
 import type { SideProcess } from "./types.js";
@@ -33,6 +33,8 @@ export interface TargetOptions {
   baselineScript: string | null;
   /** Node flags for mqgate-baseline only (after `mqgateNodeFlags`). */
   baselineNodeFlags?: string[];
+  /** Environment for mqgate-baseline only, over the broker's own (broker/node-flags.ts); "" removes a variable. */
+  baselineEnv?: Record<string, string>;
   /** Raise the child's open-files limit to this many (through `ulimit -n` in a shell), or null to inherit. */
   fileLimit: number | null;
   /**
@@ -229,7 +231,8 @@ async function startMqgate(id: TargetId, opts: TargetOptions): Promise<RunningTa
   const port = await freePort();
   const metricsPort = opts.metrics === true ? await freePort() : null;
   const gc = gcObserver(opts);
-  const env = cleanEnv({
+  // The broker's own process settings (broker/node-flags.ts), as its image starts it.
+  const env = withBrokerEnv(cleanEnv({
     ...gc.env,
     ...mqgateBenchEnv(port),
     ...(metricsPort !== null ? { MQGATE_METRICS_PORT: String(metricsPort) } : {}),
@@ -237,7 +240,13 @@ async function startMqgate(id: TargetId, opts: TargetOptions): Promise<RunningTa
     MQGATE_DRAIN_MS: "5000",
     MQGATE_NODE_ID: `bench-${id}`,
     ...(redis !== null ? { MQGATE_REDIS_URL: `redis://127.0.0.1:${redis.port}` } : {}),
-  });
+  }));
+  if (id === "mqgate-baseline") {
+    for (const [name, value] of Object.entries(opts.baselineEnv ?? {})) {
+      if (value === "") delete env[name];
+      else env[name] = value;
+    }
+  }
   const script = id === "mqgate-baseline" ? opts.baselineScript : opts.mqgateScript;
   if (script === null) throw new Error("mqgate-baseline needs --baseline FILE");
   // The flags the broker ships with (broker/node-flags.ts), then the run's own, which V8 lets override them.

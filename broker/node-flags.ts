@@ -27,3 +27,18 @@ export function semiSpaceFlag(mib: number = BROKER_SEMI_SPACE_MIB): string {
 export function brokerNodeFlags(env: NodeJS.ProcessEnv = process.env): string[] {
   return /--max[-_]semi[-_]space[-_]size\b/.test(env["NODE_OPTIONS"] ?? "") ? [] : [semiSpaceFlag()];
 }
+
+/**
+ * glibc's malloc arenas for the broker process (`MALLOC_ARENA_MAX`, decision 055). glibc reads it when the process
+ * starts, so whatever starts the broker sets it: the image (infra/broker.Dockerfile), the local cluster and the
+ * benchmarks. By default glibc gives each thread that allocates an arena of its own, up to eight per core. V8's
+ * helper threads (its optimizing compiler, the garbage collector's workers) allocate megabytes in theirs while a
+ * fleet connects, and glibc keeps those pages after they are freed: about 10 MiB of a broker's RSS at 2,000
+ * devices. With two arenas the helpers share one. Musl ignores the variable; the broker's image is Debian's glibc.
+ */
+export const BROKER_MALLOC_ARENAS = 2;
+
+/** `env` with the broker's process settings added where `env` has none of its own (an operator's choice wins). */
+export function withBrokerEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return { MALLOC_ARENA_MAX: String(BROKER_MALLOC_ARENAS), ...env };
+}

@@ -28,6 +28,9 @@ ENV NODE_ENV=production
 # 64 MiB) V8 runs a full GC every few seconds on a broker's heap. In NODE_OPTIONS, not the command, so that a task's
 # NODE_OPTIONS (MQGATE_DEPLOY_BROKER_SEMI_SPACE_MB, infra/plan/broker.ts) replaces it.
 ENV NODE_OPTIONS=--max-semi-space-size=8
+# Two glibc malloc arenas, not eight per core: V8's helper threads otherwise keep about 10 MiB of freed pages in
+# arenas of their own once a fleet has connected (decision 055; broker/node-flags.ts). A task's own value replaces it.
+ENV MALLOC_ARENA_MAX=2
 WORKDIR /app
 COPY --from=build /src/dist/broker.mjs /src/dist/broker.mjs.map ./dist/
 COPY infra/broker-healthcheck.mjs ./healthcheck.mjs

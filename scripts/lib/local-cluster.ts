@@ -6,7 +6,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { createEventsQueue } from "../../core/events/sqs-sink.js";
 import { type Fauxqs, startFauxqs } from "./fauxqs.js";
-import { brokerNodeFlags } from "../../broker/node-flags.js";
+import { brokerNodeFlags, withBrokerEnv } from "../../broker/node-flags.js";
 import { freePort } from "./ports.js";
 import { type RedisServer, startRedisServer } from "./redis-server.js";
 
@@ -148,7 +148,7 @@ export async function startLocalCluster(opts: LocalClusterOptions): Promise<Loca
     const mqttPort = await freePort();
     const httpPort = await freePort();
     // stderr: start-up lines and failures; stdout: the JSON log (warnings and errors at the level set above).
-    const nodeEnv = env(nodeId, mqttPort, httpPort);
+    const nodeEnv = withBrokerEnv(env(nodeId, mqttPort, httpPort));
     const child = spawn(process.execPath, [...brokerNodeFlags(nodeEnv), broker], { env: nodeEnv, stdio: ["ignore", "pipe", "pipe"] });
     children.add(child);
     let out = "";

@@ -90,6 +90,12 @@ describe("parseArgs", () => {
     expect(o.mqgateFlags).toEqual(["--trace-gc", "--max-semi-space-size=8"]);
     expect(o.baselineFlags).toEqual([]);
     expect(parseArgs(["--baseline-flags", "--max-semi-space-size=1"]).baselineFlags).toEqual(["--max-semi-space-size=1"]);
+    expect(parseArgs([]).baselineEnv).toEqual({});
+    // An empty value removes the variable from the baseline's environment (bench/targets.ts).
+    expect(parseArgs(["--baseline-env", "MALLOC_ARENA_MAX= FOO=1"]).baselineEnv).toEqual({ MALLOC_ARENA_MAX: "", FOO: "1" });
+    expect(parseArgs(["--baseline-env=MALLOC_ARENA_MAX=1"]).baselineEnv).toEqual({ MALLOC_ARENA_MAX: "1" });
+    expect(() => parseArgs(["--baseline-env", "MALLOC_ARENA_MAX"])).toThrow(/not NAME=VALUE/);
+    expect(() => parseArgs(["--baseline-env", "1X=2"])).toThrow(/not NAME=VALUE/);
     expect(parseArgs(["--target", "mqgate-memory,mqgate-baseline"]).targets).toEqual(["mqgate-memory", "mqgate-baseline"]);
   });
 

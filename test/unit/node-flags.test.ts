@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { BROKER_SEMI_SPACE_MIB, brokerNodeFlags, semiSpaceFlag } from "../../broker/node-flags.js";
+import { BROKER_MALLOC_ARENAS, BROKER_SEMI_SPACE_MIB, brokerNodeFlags, semiSpaceFlag, withBrokerEnv } from "../../broker/node-flags.js";
 
 // The flags the broker ships with (decision 051). The Dockerfile's copy is checked in test/infra/dockerfile.test.ts.
 
@@ -45,5 +45,21 @@ describe("broker/node-flags: the broker's young generation", () => {
   it("is what `npm start` runs the broker with", () => {
     const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { scripts: Record<string, string> };
     expect(pkg.scripts["start"]).toMatch(new RegExp(`&& node ${semiSpaceFlag()} dist/broker\\.mjs$`));
+  });
+});
+
+describe("broker/node-flags: the broker's process environment (decision 055)", () => {
+  it("limits glibc to two malloc arenas unless the environment already sets a number", () => {
+    expect(BROKER_MALLOC_ARENAS).toBe(2);
+    expect(withBrokerEnv({ PATH: "/bin" })).toEqual({ PATH: "/bin", MALLOC_ARENA_MAX: "2" });
+    expect(withBrokerEnv({ MALLOC_ARENA_MAX: "4" })).toEqual({ MALLOC_ARENA_MAX: "4" });
+  });
+
+  it("leaves a process one arena besides the main one, where glibc's own would give each thread its own", () => {
+    // Six threads that each malloc 4 MB (test/helpers/malloc-arenas.mjs counts the arenas glibc mapped).
+    const arenas = (env: NodeJS.ProcessEnv) => Number(execFileSync(process.execPath, [join(root, "test/helpers/malloc-arenas.mjs")], { env, encoding: "utf8" }));
+    const path = { PATH: process.env["PATH"] ?? "" };
+    expect(arenas(path)).toBeGreaterThan(BROKER_MALLOC_ARENAS); // glibc's default: the count can see them
+    expect(arenas(withBrokerEnv(path))).toBe(BROKER_MALLOC_ARENAS - 1);
   });
 });
