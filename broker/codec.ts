@@ -1,4 +1,4 @@
-import { parser as createMqttParser, generate } from "mqtt-packet";
+import { parser as createMqttParser, generate, writeToStream } from "mqtt-packet";
 import type { Packet, Parser } from "mqtt-packet";
 import { decodeProperties, type Properties, varIntSize, WILL_PROPERTIES } from "./properties.js";
 
@@ -195,6 +195,11 @@ export function parseFrame(frame: Buffer, level = 4): Packet | Error {
   if (result instanceof Error || left !== 0) shared = createStrictParser();
   return left !== 0 && !(result instanceof Error) ? new Error(`${left} bytes after the packet`) : result;
 }
+
+// mqtt-packet's encoder otherwise builds, on its first call, a 2-byte Buffer for each of the 65,536 two-byte
+// numbers: about 7 MB of heap that every broker kept for the packet ids and lengths of its cold-path packets.
+// Without the table each such number is a fresh 2-byte Buffer, and those packets are rare.
+writeToStream.cacheNumbers = false;
 
 /** Encodes a non-hot-path packet (CONNACK, SUBACK, ...). */
 export function encode(packet: Packet): Buffer {
