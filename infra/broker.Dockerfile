@@ -25,9 +25,10 @@ RUN npm run build
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime
 ENV NODE_ENV=production
 # V8's young generation at 8 MiB per semi-space (decision 051; broker/node-flags.ts): with Node 24's own size (up to
-# 64 MiB) V8 runs a full GC every few seconds on a broker's heap. In NODE_OPTIONS, not the command, so that a task's
-# NODE_OPTIONS (MQGATE_DEPLOY_BROKER_SEMI_SPACE_MB, infra/plan/broker.ts) replaces it.
-ENV NODE_OPTIONS=--max-semi-space-size=8
+# 64 MiB) V8 runs a full GC every few seconds on a broker's heap. One V8 helper thread, not four (decision 056): less
+# memory, and a task has half a vCPU. In NODE_OPTIONS, not the command, so that a task's NODE_OPTIONS
+# (MQGATE_DEPLOY_BROKER_SEMI_SPACE_MB, infra/plan/broker.ts) replaces it.
+ENV NODE_OPTIONS="--max-semi-space-size=8 --v8-pool-size=1"
 # Two glibc malloc arenas, not eight per core: V8's helper threads otherwise keep about 10 MiB of freed pages in
 # arenas of their own once a fleet has connected (decision 055; broker/node-flags.ts). A task's own value replaces it.
 ENV MALLOC_ARENA_MAX=2

@@ -3,7 +3,7 @@
  * ports behind the network load balancer, health checks, graceful stop and autoscaling. Pure values; infra/broker.ts
  * hands them to SST, infra/broker.Dockerfile repeats the command and health check (a test keeps them equal).
  */
-import { semiSpaceFlag } from "../../broker/node-flags.js";
+import { brokerNodeOptionsValue } from "../../broker/node-flags.js";
 import { type BrokerAuth, type DeploySettings, usesAclFile } from "./settings.js";
 
 /**
@@ -89,11 +89,12 @@ export interface BrokerEnvironmentOptions {
 
 /**
  * The Node.js options of the broker's process (NODE_OPTIONS): V8's young generation, 8 MiB per semi-space unless
- * the operator chose another size (MQGATE_DEPLOY_BROKER_SEMI_SPACE_MB; decisions 050 and 051). The image sets the
- * default too (infra/broker.Dockerfile); the task's environment overrides it.
+ * the operator chose another size (MQGATE_DEPLOY_BROKER_SEMI_SPACE_MB; decisions 050 and 051), and one V8 helper
+ * thread (decision 056). The image sets the defaults too (infra/broker.Dockerfile); the task's environment overrides
+ * them.
  */
 export function brokerNodeOptions(semiSpaceMiB: number): Record<string, string> {
-  return { NODE_OPTIONS: semiSpaceFlag(semiSpaceMiB) };
+  return { NODE_OPTIONS: brokerNodeOptionsValue(semiSpaceMiB) };
 }
 
 /**

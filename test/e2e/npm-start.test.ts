@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { brokerNodeFlags } from "../../broker/node-flags.js";
 import { freePort } from "../../scripts/lib/ports.js";
 
-// The broker as a user runs it: `npm start` builds (if stale) and runs `node --max-semi-space-size=8 dist/broker.mjs`
+// The broker as a user runs it: `npm start` builds (if stale) and runs `node --max-semi-space-size=8 --v8-pool-size=1 dist/broker.mjs`
 // (broker/node-flags.ts), configured by MQGATE_* variables; standard MQTT tools (Debian mosquitto-clients) and the
 // mqtt npm client talk to it.
 

@@ -114,9 +114,9 @@ describe("brokerEnvironment: the broker's MQGATE_* contract in the container", (
 
 describe("brokerNodeOptions: the broker's young generation (decisions 050 and 051)", () => {
   it("8 MiB by default, the operator's size when set: NODE_OPTIONS that Node accepts and that size the young generation", () => {
-    expect(brokerNodeOptions(deploySettings({}).brokerSemiSpaceMiB)).toEqual({ NODE_OPTIONS: "--max-semi-space-size=8" });
+    expect(brokerNodeOptions(deploySettings({}).brokerSemiSpaceMiB)).toEqual({ NODE_OPTIONS: "--max-semi-space-size=8 --v8-pool-size=1" });
     const env = brokerNodeOptions(deploySettings({ MQGATE_DEPLOY_BROKER_SEMI_SPACE_MB: "32" }).brokerSemiSpaceMiB);
-    expect(env).toEqual({ NODE_OPTIONS: "--max-semi-space-size=32" });
+    expect(env).toEqual({ NODE_OPTIONS: "--max-semi-space-size=32 --v8-pool-size=1" });
     // Node refuses options it does not allow in NODE_OPTIONS; this one it takes, and V8's heap limit shows it.
     const probe = "const v8=require('v8');process.stdout.write(String(v8.getHeapStatistics().total_available_size))";
     const run = (extra: Record<string, string>): number =>

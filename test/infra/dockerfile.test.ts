@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { semiSpaceFlag, withBrokerEnv } from "../../broker/node-flags.js";
+import { brokerNodeOptionsValue, withBrokerEnv } from "../../broker/node-flags.js";
 import { ACL_DIR, APP_DIR, BROKER_COMMAND, brokerHealthCheck, brokerNodeOptions, CONTAINER_PORTS, HEALTHCHECK_SCRIPT } from "../../infra/plan/broker.js";
 import { NODE_MAJOR } from "../../infra/plan/runtime.js";
 import { DEFAULT_SETTINGS } from "../../infra/plan/settings.js";
@@ -76,10 +76,10 @@ describe("infra/broker.Dockerfile", () => {
     // glibc's arenas as broker/node-flags.ts limits them (decision 055), as everything else that starts a broker does.
     expect(find(runtime, /^ENV /)).toEqual([
       "ENV NODE_ENV=production",
-      `ENV NODE_OPTIONS=${semiSpaceFlag()}`,
+      `ENV NODE_OPTIONS="${brokerNodeOptionsValue()}"`,
       `ENV MALLOC_ARENA_MAX=${withBrokerEnv({})["MALLOC_ARENA_MAX"]}`,
     ]);
-    expect(brokerNodeOptions(DEFAULT_SETTINGS.brokerSemiSpaceMiB)).toEqual({ NODE_OPTIONS: semiSpaceFlag() });
+    expect(brokerNodeOptions(DEFAULT_SETTINGS.brokerSemiSpaceMiB)).toEqual({ NODE_OPTIONS: brokerNodeOptionsValue() });
     for (const s of ["broker-acl", "broker"]) {
       expect(stage(s).from).toBe("runtime");
       expect(find(stage(s), /^(USER|CMD|ENTRYPOINT|RUN) /)).toEqual([]); // still node, same command

@@ -2,7 +2,7 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { BROKER_MALLOC_ARENAS, BROKER_SEMI_SPACE_MIB, brokerNodeFlags, semiSpaceFlag, withBrokerEnv } from "../../broker/node-flags.js";
+import { BROKER_MALLOC_ARENAS, BROKER_SEMI_SPACE_MIB, BROKER_V8_POOL_SIZE, brokerNodeFlags, brokerNodeOptionsValue, semiSpaceFlag, withBrokerEnv } from "../../broker/node-flags.js";
 
 // The flags the broker ships with (decision 051). The Dockerfile's copy is checked in test/infra/dockerfile.test.ts.
 
@@ -33,18 +33,29 @@ describe("broker/node-flags: the broker's young generation", () => {
     expect(grownNewSpaceMiB([semiSpaceFlag(2)])).toBeLessThanOrEqual(4);
   });
 
-  it("gives way to NODE_OPTIONS that already size the young generation (an operator's choice)", () => {
-    expect(brokerNodeFlags({})).toEqual(["--max-semi-space-size=8"]);
-    expect(brokerNodeFlags({ NODE_OPTIONS: "--enable-source-maps" })).toEqual(["--max-semi-space-size=8"]);
-    expect(brokerNodeFlags({ NODE_OPTIONS: "--max-semi-space-size=4" })).toEqual([]);
-    expect(brokerNodeFlags({ NODE_OPTIONS: "--enable-source-maps --max_semi_space_size=4" })).toEqual([]); // V8 takes either spelling
+  it("gives way to NODE_OPTIONS that already size the young generation or V8's pool (an operator's choice)", () => {
+    expect(brokerNodeFlags({})).toEqual(["--max-semi-space-size=8", "--v8-pool-size=1"]);
+    expect(brokerNodeFlags({ NODE_OPTIONS: "--enable-source-maps" })).toEqual(["--max-semi-space-size=8", "--v8-pool-size=1"]);
+    expect(brokerNodeFlags({ NODE_OPTIONS: "--max-semi-space-size=4" })).toEqual(["--v8-pool-size=1"]);
+    expect(brokerNodeFlags({ NODE_OPTIONS: "--enable-source-maps --max_semi_space_size=4" })).toEqual(["--v8-pool-size=1"]); // V8 takes either spelling
+    expect(brokerNodeFlags({ NODE_OPTIONS: "--v8-pool-size=4" })).toEqual(["--max-semi-space-size=8"]);
+    expect(brokerNodeFlags({ NODE_OPTIONS: brokerNodeOptionsValue(16) })).toEqual([]);
     const env = { PATH: process.env["PATH"] ?? "", NODE_OPTIONS: semiSpaceFlag(2) };
     expect(grownNewSpaceMiB(brokerNodeFlags(env), env)).toBeLessThanOrEqual(4);
   });
 
   it("is what `npm start` runs the broker with", () => {
     const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { scripts: Record<string, string> };
-    expect(pkg.scripts["start"]).toMatch(new RegExp(`&& node ${semiSpaceFlag()} dist/broker\\.mjs$`));
+    expect(pkg.scripts["start"]).toMatch(new RegExp(`&& node ${brokerNodeFlags({}).join(" ")} dist/broker\\.mjs$`));
+  });
+});
+
+describe("broker/node-flags: V8's pool of helper threads (decision 056)", () => {
+  it("is one thread: a process started with the flags runs three fewer threads than Node's own pool of four", () => {
+    const threads = (flags: string[]) =>
+      Number(execFileSync(process.execPath, [...flags, "-e", "setTimeout(()=>process.stdout.write(String(require('fs').readdirSync('/proc/self/task').length)),200)"], { env: { PATH: process.env["PATH"] ?? "" }, encoding: "utf8" }));
+    expect(BROKER_V8_POOL_SIZE).toBe(1);
+    expect(threads([]) - threads(brokerNodeFlags({}))).toBe(3);
   });
 });
 
