@@ -112,7 +112,7 @@ describe("brokerEnvironment: the broker's MQGATE_* contract in the container", (
   });
 });
 
-describe("brokerNodeOptions: the broker's young generation (decisions 050 and 051)", () => {
+describe("brokerNodeOptions: the broker's young generation and V8 helper pool (decisions 050, 051 and 056)", () => {
   it("8 MiB by default, the operator's size when set: NODE_OPTIONS that Node accepts and that size the young generation", () => {
     expect(brokerNodeOptions(deploySettings({}).brokerSemiSpaceMiB)).toEqual({ NODE_OPTIONS: "--max-semi-space-size=8 --v8-pool-size=1" });
     const env = brokerNodeOptions(deploySettings({ MQGATE_DEPLOY_BROKER_SEMI_SPACE_MB: "32" }).brokerSemiSpaceMiB);

@@ -72,8 +72,9 @@ describe("infra/broker.Dockerfile", () => {
     expect(find(runtime, /^USER /)).toEqual(["USER node"]);
     expect(find(runtime, /^CMD /)).toEqual([`CMD ${JSON.stringify(BROKER_COMMAND).replace(/,/g, ", ")}`]);
     expect(find(runtime, /^STOPSIGNAL /)).toEqual(["STOPSIGNAL SIGTERM"]);
-    // The young generation as broker/node-flags.ts sizes it (decision 051), in NODE_OPTIONS so the task's own replaces it.
-    // glibc's arenas as broker/node-flags.ts limits them (decision 055), as everything else that starts a broker does.
+    // The young generation and V8's helper pool as broker/node-flags.ts sets them (decisions 051 and 056), in
+    // NODE_OPTIONS so the task's own replaces them.
+    // glibc's arenas as broker/node-flags.ts limits them (decision 055), as the local cluster and the benchmarks do.
     expect(find(runtime, /^ENV /)).toEqual([
       "ENV NODE_ENV=production",
       `ENV NODE_OPTIONS="${brokerNodeOptionsValue()}"`,
