@@ -1,6 +1,7 @@
 import type { QoS } from "mqtt-packet";
 import { MAX_SUB_IDS, NO_LOCAL, RETAIN_AS_PUBLISHED } from "../core/subscription-word.js";
 import type { RemoteRoutes } from "./broker-types.js";
+import type { RouteMemo } from "./route-memo.js";
 import type { Session } from "./session.js";
 import type { SharedGroup } from "./shared.js";
 import type { Subscription, SubscriptionIndex } from "./subscription-index.js";
@@ -56,6 +57,13 @@ export class LocalRouter {
     else if (prev === undefined || sub.qos > (prev & 3)) this.targets.set(session, prev === undefined ? sub.qos : sub.qos | (prev & RAP));
   };
 
+  /** The memo `match` is filling (read by `recordTarget`), or null. */
+  private recording: RouteMemo | null = null;
+  private readonly recordTarget = (sub: Subscription): void => {
+    (this.recording as RouteMemo).keep(sub);
+    this.collectTarget(sub);
+  };
+
   constructor(
     private readonly index: SubscriptionIndex,
     private readonly host: RoutingHost,
@@ -99,6 +107,31 @@ export class LocalRouter {
     }
   }
 
+  /**
+   * Collects the targets of `topic`: from the publisher's memo when it holds the topic at the index's version
+   * (decision 057), else from the index, remembered for the publisher's next publish.
+   */
+  private match(topic: string): void {
+    const memo = this.publisher?.routeMemo() ?? null;
+    if (memo === null) {
+      this.index.match(topic, this.collectTarget);
+      return;
+    }
+    const version = this.index.version;
+    if (memo.holds(topic, version)) {
+      memo.replay(this.collectTarget);
+      return;
+    }
+    memo.begin(topic, version);
+    const outer = this.recording;
+    this.recording = memo;
+    try {
+      this.index.match(topic, this.recordTarget);
+    } finally {
+      this.recording = outer;
+    }
+  }
+
   /** Broker.routeLocal: delivers `msg` to the matching sessions of this node only (see there for the arguments). */
   route(msg: Message, only: ReadonlySet<string> | null, orStored: boolean, shared: "deliver" | "skip" | SharedGroup[]): number {
     // A publish from inside a delivery (an event listener publishing) gets its own scratch set.
@@ -110,7 +143,7 @@ export class LocalRouter {
     this.targetGroups = null;
     const outerTopic = this.routedTopic;
     this.routedTopic = msg.topic;
-    this.index.match(msg.topic, this.collectTarget);
+    this.match(msg.topic);
     this.routedTopic = outerTopic;
     const ids = this.targetIds as Map<Session, number[]> | null;
     const groups = this.targetGroups as SharedGroup[] | null;

@@ -5,6 +5,7 @@ import type { SubscriptionWord } from "../core/subscription-word.js";
 import type { ResultTarget } from "./journal.js";
 import type { RetainedFeed, SessionHost, SessionLimits, SessionLink } from "./session-ports.js";
 import { InboundQos2 } from "./inbound-qos2.js";
+import { RouteMemo } from "./route-memo.js";
 import type { InflightTable } from "./inflight-table.js";
 import { SessionClaimState } from "./session-claim-state.js";
 import { DeliveryGuards } from "./session-guards.js";
@@ -45,6 +46,8 @@ export class Session extends SessionClaimState implements ResultTarget<Outgoing 
   private guards: DeliveryGuards | null = null;
   /** The retained messages still to send for new subscriptions, or null. */
   private retainedFeed: RetainedFeed | null = null;
+  /** What the client's last publish matched (broker/route-memo.ts), made at its first publish. */
+  private memo: RouteMemo | null = null;
 
   constructor(
     clientId: string,
@@ -53,6 +56,11 @@ export class Session extends SessionClaimState implements ResultTarget<Outgoing 
     private readonly host: SessionHost,
   ) {
     super(clientId, clean);
+  }
+
+  /** The memo of what this session's client last published to matched (decision 057), made on first use. */
+  routeMemo(): RouteMemo {
+    return (this.memo ??= new RouteMemo());
   }
 
   /** Outgoing QoS 1/2 messages sent and not yet acknowledged, by packet id (created on first use). */
@@ -312,6 +320,8 @@ export class Session extends SessionClaimState implements ResultTarget<Outgoing 
     this.attached = null;
     this.retainedFeed?.cancel();
     this.retainedFeed = null;
+    // A session without a client publishes nothing: what it last matched is not kept for it.
+    this.memo = null;
     if (this.persistent) {
       this.clearMessageState();
     } else {

@@ -60,6 +60,11 @@ export class SubscriptionIndex {
     return this.trie.size;
   }
 
+  /** Changes with every subscription added, replaced or removed (a RouteMemo holds while it is the same). */
+  get version(): number {
+    return this.trie.version;
+  }
+
   /** Calls `visit` for every entry whose filter matches `topic`. */
   match(topic: string, visit: (sub: Subscription) => void): void {
     this.trie.match(topic, visit);

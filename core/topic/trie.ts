@@ -117,10 +117,19 @@ export class SubscriptionTrie<T> {
   private readonly root = new TrieNode<T>(null, "");
   private count = 0;
   private nodes = 0;
+  private changes = 0;
 
   /** Number of (filter, key) entries. */
   get size(): number {
     return this.count;
+  }
+
+  /**
+   * Counts every change to what `match` reports: an entry added, replaced or removed. A caller that remembers what a
+   * topic matched (broker/route-memo.ts) knows it still holds while this is the same.
+   */
+  get version(): number {
+    return this.changes;
   }
 
   /** Number of nodes below the root (for leak tests: 0 once everything has been removed). */
@@ -139,6 +148,7 @@ export class SubscriptionTrie<T> {
       if (end === filter.length) break;
       start = end + 1;
     }
+    this.changes++;
 
     if (node.hasNoSubscriptions()) {
       node.key = key;
@@ -181,6 +191,7 @@ export class SubscriptionTrie<T> {
       node.value = null;
       node.filter = "";
       this.count--;
+      this.changes++;
       this.prune(node);
       return true;
     }
@@ -192,6 +203,7 @@ export class SubscriptionTrie<T> {
     subs.writable();
     subs.removeAt(i, key);
     this.count--;
+    this.changes++;
 
     if (subs.keys.length === 1) {
       // Back to one subscriber: kept in the node, no list.

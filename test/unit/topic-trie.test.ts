@@ -378,3 +378,34 @@ describe("randomized cross-check against topicMatches", () => {
     expect(idx.nodeCount()).toBe(0);
   });
 });
+
+describe("SubscriptionTrie version (decision 057)", () => {
+  it("changes with every entry added, replaced or removed, and only then", () => {
+    const trie = new SubscriptionTrie<number>();
+    let v = trie.version;
+    const changed = (): boolean => {
+      const was = v;
+      v = trie.version;
+      return v !== was;
+    };
+    trie.add("a/+", "k1", 1);
+    expect(changed()).toBe(true);
+    trie.add("a/+", "k2", 2); // second subscriber: the node's list
+    expect(changed()).toBe(true);
+    trie.add("a/+", "k2", 3); // replaced in the list
+    expect(changed()).toBe(true);
+    trie.add("a/b", "k1", 4);
+    trie.add("a/b", "k1", 5); // replaced in the node
+    expect(changed()).toBe(true);
+    trie.match("a/b", () => undefined);
+    trie.get("a/+", "k1");
+    expect(changed()).toBe(false);
+    expect(trie.remove("a/+", "nobody")).toBe(false);
+    expect(trie.remove("x/y", "k1")).toBe(false);
+    expect(changed()).toBe(false);
+    expect(trie.remove("a/+", "k2")).toBe(true); // from the list
+    expect(changed()).toBe(true);
+    expect(trie.remove("a/+", "k1")).toBe(true); // the node's only one
+    expect(changed()).toBe(true);
+  });
+});

@@ -1,0 +1,186 @@
+import type { IPublishPacket, QoS } from "mqtt-packet";
+import { afterEach, describe, expect, it, vi } from "vitest";
+import { MEMO_MAX, RouteMemo } from "../../broker/route-memo.js";
+import { type Subscription, SubscriptionIndex } from "../../broker/subscription-index.js";
+import { useBroker } from "../helpers/fixture.js";
+import type { RawClient } from "../helpers/raw-client.js";
+
+/**
+ * Decision 057: a publisher's memo of what its last topic matched. Every test publishes the same topic again after
+ * the subscriptions changed, which is where a memo that outlived its index version would deliver to the wrong set.
+ */
+
+const f = useBroker();
+let seq = 0;
+
+afterEach(() => {
+  vi.restoreAllMocks();
+});
+
+function publish(c: RawClient, topic: string, payload: string, qos: QoS = 0, messageId?: number): void {
+  c.send({ cmd: "publish", topic, payload: Buffer.from(payload), qos, retain: false, dup: false, ...(qos > 0 ? { messageId } : {}) });
+}
+
+/** The payloads (with their QoS) `c` receives up to the sentinel payload "end", acknowledging QoS 1. */
+async function received(c: RawClient): Promise<string[]> {
+  const got: string[] = [];
+  for (;;) {
+    const p = (await c.expect("publish")) as IPublishPacket;
+    if (p.qos === 1) c.send({ cmd: "puback", messageId: p.messageId as number });
+    const text = p.payload.toString();
+    if (text === "end") return got;
+    got.push(`${text}@${p.qos}`);
+  }
+}
+
+/** Publishes `payloads` and the sentinel to `topic` from `pub`, in order. */
+function publishAll(pub: RawClient, topic: string, payloads: string[]): void {
+  for (const p of payloads) publish(pub, topic, p);
+  publish(pub, topic, "end");
+}
+
+describe("route memo (decision 057)", () => {
+  it("a subscription added after the first publish gets the next one to the same topic", async () => {
+    const topic = `memo/${++seq}/up`;
+    const a = await f.raw();
+    await a.subscribe(`memo/${seq}/+`, 0);
+    const pub = await f.raw();
+    publishAll(pub, topic, ["1", "2"]);
+    expect(await received(a)).toEqual(["1@0", "2@0"]);
+
+    const b = await f.raw();
+    await b.subscribe(topic, 0);
+    publishAll(pub, topic, ["3"]);
+    expect(await received(a)).toEqual(["3@0"]);
+    expect(await received(b)).toEqual(["3@0"]);
+  });
+
+  it("an unsubscribed or replaced subscription is not replayed from the memo", async () => {
+    const topic = `memo/${++seq}/up`;
+    const a = await f.raw();
+    const b = await f.raw();
+    await a.subscribe(topic, 0);
+    await b.subscribe(topic, 0);
+    const pub = await f.raw();
+    publishAll(pub, topic, ["1"]);
+    expect(await received(a)).toEqual(["1@0"]);
+    expect(await received(b)).toEqual(["1@0"]);
+
+    await a.unsubscribe(topic);
+    // b subscribes again at QoS 1: the same filter, a new value in the index.
+    await b.subscribe(topic, 1);
+    const sentinel = await f.raw();
+    await sentinel.subscribe(topic, 0);
+    publish(pub, topic, "2", 1, 7);
+    publish(pub, topic, "end", 1, 8);
+    expect(await received(b)).toEqual(["2@1"]);
+    expect(await received(sentinel)).toEqual(["2@0"]);
+    expect(await a.silentFor(100)).toBe(true);
+  });
+
+  it("a subscriber whose session ended is not delivered to from the memo", async () => {
+    const topic = `memo/${++seq}/up`;
+    const gone = await f.raw({ clientId: `memo-gone-${seq}`, clean: true });
+    const stays = await f.raw();
+    await gone.subscribe(topic, 0);
+    await stays.subscribe(topic, 0);
+    const pub = await f.raw();
+    publishAll(pub, topic, ["1"]);
+    expect(await received(gone)).toEqual(["1@0"]);
+    expect(await received(stays)).toEqual(["1@0"]);
+
+    gone.send({ cmd: "disconnect" });
+    await gone.waitClosed();
+    const again = await f.raw({ clientId: `memo-gone-${seq}`, clean: true });
+    publishAll(pub, topic, ["2"]);
+    expect(await received(stays)).toEqual(["2@0"]);
+    // The client id is back with a new clean session and no subscription: nothing may reach it.
+    expect(await again.silentFor(100)).toBe(true);
+  });
+
+  it(`a topic matching more than ${MEMO_MAX} subscriptions reaches every one, every time`, async () => {
+    const topic = `memo/${++seq}/fan`;
+    const subs: RawClient[] = [];
+    for (let i = 0; i < MEMO_MAX + 2; i++) {
+      const c = await f.raw();
+      await c.subscribe(i % 2 === 0 ? topic : `memo/${seq}/+`, 0);
+      subs.push(c);
+    }
+    const pub = await f.raw();
+    publishAll(pub, topic, ["1", "2", "3"]);
+    for (const c of subs) expect(await received(c)).toEqual(["1@0", "2@0", "3@0"]);
+  });
+
+  it("a topic nobody subscribes to is remembered as matching nothing, until someone subscribes", async () => {
+    const topic = `memo/${++seq}/none`;
+    const pub = await f.raw();
+    // At QoS 1, so that both are routed (PUBACK) before anyone subscribes.
+    publish(pub, topic, "lost", 1, 1);
+    await pub.expect("puback");
+    publish(pub, topic, "lost", 1, 2);
+    await pub.expect("puback");
+    const late = await f.raw();
+    await late.subscribe(topic, 0);
+    publishAll(pub, topic, ["seen"]);
+    expect(await received(late)).toEqual(["seen@0"]);
+  });
+
+  it("walks the index once for repeated publishes to one topic, and again after a change", async () => {
+    const topic = `memo/${++seq}/walks`;
+    const a = await f.raw();
+    await a.subscribe(topic, 0);
+    const pub = await f.raw();
+    const walks = vi.spyOn(SubscriptionIndex.prototype, "match");
+    publishAll(pub, topic, ["1", "2", "3"]);
+    expect(await received(a)).toEqual(["1@0", "2@0", "3@0"]);
+    expect(walks.mock.calls.filter(([t]) => t === topic)).toHaveLength(1);
+
+    const b = await f.raw();
+    await b.subscribe(`memo/${seq}/#`, 0);
+    publishAll(pub, topic, ["4", "5"]);
+    expect(await received(b)).toEqual(["4@0", "5@0"]);
+    expect(walks.mock.calls.filter(([t]) => t === topic)).toHaveLength(2);
+  });
+});
+
+describe("RouteMemo", () => {
+  const sub = (n: number) => ({ qos: n }) as unknown as Subscription;
+
+  it("replays what it kept, in order, only for the topic and version it was filled at", () => {
+    const m = new RouteMemo();
+    expect(m.holds("a", 0)).toBe(false);
+    m.begin("a", 3);
+    for (let i = 0; i < 3; i++) m.keep(sub(i));
+    expect(m.holds("a", 3)).toBe(true);
+    expect(m.holds("a", 4)).toBe(false);
+    expect(m.holds("b", 3)).toBe(false);
+    const seen: Subscription[] = [];
+    m.replay((s) => seen.push(s));
+    expect(seen.map((s) => s.qos)).toEqual([0, 1, 2]);
+  });
+
+  it(`gives up past ${MEMO_MAX} entries and holds nothing after forget`, () => {
+    const m = new RouteMemo();
+    m.begin("a", 1);
+    for (let i = 0; i <= MEMO_MAX; i++) m.keep(sub(i));
+    expect(m.holds("a", 1)).toBe(false);
+    m.begin("b", 2);
+    m.keep(sub(9));
+    m.forget();
+    expect(m.holds("b", 2)).toBe(false);
+    const seen: Subscription[] = [];
+    m.replay((s) => seen.push(s));
+    expect(seen).toEqual([]);
+  });
+
+  it("a shorter refill does not replay entries of the longer one before it", () => {
+    const m = new RouteMemo();
+    m.begin("a", 1);
+    for (let i = 0; i < 3; i++) m.keep(sub(i));
+    m.begin("a", 2);
+    m.keep(sub(7));
+    const seen: Subscription[] = [];
+    m.replay((s) => seen.push(s));
+    expect(seen.map((s) => s.qos)).toEqual([7]);
+  });
+});
