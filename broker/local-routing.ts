@@ -119,7 +119,7 @@ export class LocalRouter {
     }
     const version = this.index.version;
     if (memo.holds(topic, version)) {
-      memo.replay(this.collectTarget);
+      if (!memo.replay(this.collectTarget)) this.index.match(topic, this.collectTarget);
       return;
     }
     memo.begin(topic, version);

@@ -1,6 +1,9 @@
 import type { Subscription } from "./subscription-index.js";
 
-/** A memo remembers at most this many matched subscriptions; a topic that matches more is walked every time. */
+/**
+ * A memo remembers at most this many matched subscriptions. A topic that matches more is walked every time: the
+ * memo only remembers that it did, so the walks after the first do not pass through it.
+ */
 export const MEMO_MAX = 4;
 
 /**
@@ -19,40 +22,44 @@ export class RouteMemo {
   private topic = "";
   /** The index's version the entries were read at. */
   private version = -1;
+  /** Entries remembered, or TOO_MANY: the topic matched more than MEMO_MAX at this version (none are kept). */
   private count = 0;
   private first: Subscription | null = null;
   /** The entries after the first, once a topic matched two or more; kept for the next recording. */
   private rest: (Subscription | null)[] | null = null;
 
-  /** Whether the memo holds what `topic` matches in the index at `version`. */
+  /** Whether the memo knows what `topic` matches in the index at `version` (see `replay`). */
   holds(topic: string, version: number): boolean {
     return topic === this.topic && version === this.version;
   }
 
-  /** Calls `visit` with each remembered subscription, in the order the index matched them. */
-  replay(visit: (sub: Subscription) => void): void {
+  /**
+   * Calls `visit` with each remembered subscription, in the order the index matched them. False, visiting none,
+   * when the topic matched more than MEMO_MAX: the caller walks the index itself.
+   */
+  replay(visit: (sub: Subscription) => void): boolean {
     const n = this.count;
-    if (n === 0) return;
+    if (n === TOO_MANY) return false;
+    if (n === 0) return true;
     visit(this.first as Subscription);
     const rest = this.rest as (Subscription | null)[];
     for (let i = 1; i < n; i++) visit(rest[i - 1] as Subscription);
+    return true;
   }
 
   /** Starts remembering what `topic` matches at `version` (the entries follow through `keep`). */
   begin(topic: string, version: number): void {
     this.topic = topic;
     this.version = version;
-    this.count = 0;
-    this.first = null;
-    this.rest?.fill(null);
+    this.release(0);
   }
 
   /** The next subscription the index matched for the topic being remembered; past MEMO_MAX, the memo gives up. */
   keep(sub: Subscription): void {
     const n = this.count;
-    if (this.topic === "") return;
+    if (n === TOO_MANY) return;
     if (n === MEMO_MAX) {
-      this.forget();
+      this.release(TOO_MANY);
       return;
     }
     if (n === 0) this.first = sub;
@@ -60,8 +67,12 @@ export class RouteMemo {
     this.count = n + 1;
   }
 
-  /** Remembers nothing (and holds no subscription). */
-  forget(): void {
-    this.begin("", -1);
+  private release(count: number): void {
+    this.count = count;
+    this.first = null;
+    this.rest?.fill(null);
   }
 }
+
+/** `RouteMemo.count` of a topic that matched more than MEMO_MAX subscriptions. */
+const TOO_MANY = -1;

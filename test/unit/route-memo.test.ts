@@ -107,8 +107,11 @@ describe("route memo (decision 057)", () => {
       subs.push(c);
     }
     const pub = await f.raw();
+    const walks = vi.spyOn(SubscriptionIndex.prototype, "match");
     publishAll(pub, topic, ["1", "2", "3"]);
     for (const c of subs) expect(await received(c)).toEqual(["1@0", "2@0", "3@0"]);
+    // Three publishes and the sentinel: the memo did not stand in for any walk.
+    expect(walks.mock.calls.filter(([t]) => t === topic)).toHaveLength(4);
   });
 
   it("a topic nobody subscribes to is remembered as matching nothing, until someone subscribes", async () => {
@@ -155,22 +158,23 @@ describe("RouteMemo", () => {
     expect(m.holds("a", 4)).toBe(false);
     expect(m.holds("b", 3)).toBe(false);
     const seen: Subscription[] = [];
-    m.replay((s) => seen.push(s));
+    expect(m.replay((s) => seen.push(s))).toBe(true);
     expect(seen.map((s) => s.qos)).toEqual([0, 1, 2]);
   });
 
-  it(`gives up past ${MEMO_MAX} entries and holds nothing after forget`, () => {
+  it(`past ${MEMO_MAX} entries it keeps none and tells the caller to walk`, () => {
     const m = new RouteMemo();
     m.begin("a", 1);
-    for (let i = 0; i <= MEMO_MAX; i++) m.keep(sub(i));
-    expect(m.holds("a", 1)).toBe(false);
-    m.begin("b", 2);
-    m.keep(sub(9));
-    m.forget();
-    expect(m.holds("b", 2)).toBe(false);
+    for (let i = 0; i <= MEMO_MAX + 2; i++) m.keep(sub(i));
+    expect(m.holds("a", 1)).toBe(true);
     const seen: Subscription[] = [];
-    m.replay((s) => seen.push(s));
+    expect(m.replay((s) => seen.push(s))).toBe(false);
     expect(seen).toEqual([]);
+    // Filled again at another version, it remembers again.
+    m.begin("a", 2);
+    m.keep(sub(9));
+    expect(m.replay((s) => seen.push(s))).toBe(true);
+    expect(seen.map((s) => s.qos)).toEqual([9]);
   });
 
   it("a shorter refill does not replay entries of the longer one before it", () => {
