@@ -15,7 +15,8 @@ export const MEMO_MAX = 4;
  * subscription was added, replaced or removed since.
  *
  * The memo holds up to MEMO_MAX subscriptions of other sessions. After one of them is removed, the memo keeps it
- * (never replays it: the version changed) until its publisher's next publish or the end of its session.
+ * (never replays it: the version changed) until its publisher's next publish or until its client goes (the session
+ * drops its memo on detach).
  */
 export class RouteMemo {
   /** The topic remembered; "" when nothing is (a topic name is never empty [MQTT-4.7.3-1]). */
@@ -65,6 +66,11 @@ export class RouteMemo {
     if (n === 0) this.first = sub;
     else (this.rest ??= [])[n - 1] = sub;
     this.count = n + 1;
+  }
+
+  /** Remembers nothing (a walk that did not finish). */
+  forget(): void {
+    this.begin("", -1);
   }
 
   private release(count: number): void {

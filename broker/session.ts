@@ -58,9 +58,12 @@ export class Session extends SessionClaimState implements ResultTarget<Outgoing 
     super(clientId, clean);
   }
 
-  /** The memo of what this session's client last published to matched (decision 057), made on first use. */
-  routeMemo(): RouteMemo {
-    return (this.memo ??= new RouteMemo());
+  /**
+   * The memo of what this session's client last published to matched (decision 057), made on first use; null while
+   * no client is attached (a will published for it is routed without one).
+   */
+  routeMemo(): RouteMemo | null {
+    return this.attached === null ? null : (this.memo ??= new RouteMemo());
   }
 
   /** Outgoing QoS 1/2 messages sent and not yet acknowledged, by packet id (created on first use). */

@@ -1,6 +1,10 @@
 import type { IPublishPacket, QoS } from "mqtt-packet";
 import { afterEach, describe, expect, it, vi } from "vitest";
+import { LocalRouter } from "../../broker/local-routing.js";
 import { MEMO_MAX, RouteMemo } from "../../broker/route-memo.js";
+import { Session } from "../../broker/session.js";
+import type { SessionHost } from "../../broker/session-ports.js";
+import { testLink } from "../helpers/session-link.js";
 import { type Subscription, SubscriptionIndex } from "../../broker/subscription-index.js";
 import { useBroker } from "../helpers/fixture.js";
 import type { RawClient } from "../helpers/raw-client.js";
@@ -186,5 +190,74 @@ describe("RouteMemo", () => {
     const seen: Subscription[] = [];
     m.replay((s) => seen.push(s));
     expect(seen.map((s) => s.qos)).toEqual([7]);
+  });
+});
+
+describe("LocalRouter with a memo", () => {
+  it("a walk cut short by a throw leaves nothing remembered: the next publish walks again and reaches everyone", () => {
+    const got: string[] = [];
+    const memo = new RouteMemo();
+    const session = (name: string) => ({ clientId: name, deliver: () => got.push(name) }) as unknown as Session;
+    const a = session("a");
+    const b = session("b");
+    const publisher = { routeMemo: () => memo } as unknown as Session;
+    const subA = { session: a, group: null, qos: 0, options: 0, id: 0, guard: null } as Subscription;
+    let walks = 0;
+    let failNext = true;
+    const subB = {
+      session: b,
+      group: null,
+      qos: 0,
+      options: 0,
+      id: 0,
+      // A guard that throws once, after the walk visited subA.
+      guard: {
+        refuses: () => {
+          if (failNext) {
+            failNext = false;
+            throw new Error("guard failed");
+          }
+          return false;
+        },
+      },
+    } as unknown as Subscription;
+    const index = {
+      version: 1,
+      match(_topic: string, visit: (sub: Subscription) => void) {
+        walks++;
+        visit(subA);
+        visit(subB);
+      },
+    } as unknown as SubscriptionIndex;
+    const router = new LocalRouter(index, { onDeliveryDenied: () => undefined, onDrop: () => undefined });
+    router.swapPublisher(publisher);
+    const msg = { topic: "t", payload: Buffer.from("x"), qos: 0, retain: false } as const;
+    expect(() => router.route(msg, null, false, "deliver")).toThrow("guard failed");
+    expect(memo.holds("t", 1)).toBe(false);
+    got.length = 0;
+    expect(router.route(msg, null, false, "deliver")).toBe(2);
+    expect(got).toEqual(["a", "b"]);
+    expect(walks).toBe(2);
+    // Now remembered: the third publish replays, without a walk.
+    got.length = 0;
+    expect(router.route(msg, null, false, "deliver")).toBe(2);
+    expect(got).toEqual(["a", "b"]);
+    expect(walks).toBe(2);
+  });
+});
+
+describe("Session.routeMemo", () => {
+  it("exists only while a client is attached: a will published for a gone client is walked, and nothing is kept", () => {
+    const host = { onOutboxMade: () => undefined } as unknown as SessionHost;
+    const session = new Session("dev1", false, { maxInflight: 10, maxQueued: 100, queueDropPolicy: "oldest" }, host);
+    expect(session.routeMemo()).toBeNull();
+    session.attach(testLink());
+    const memo = session.routeMemo();
+    expect(memo).toBeInstanceOf(RouteMemo);
+    expect(session.routeMemo()).toBe(memo);
+    session.detach();
+    expect(session.routeMemo()).toBeNull();
+    session.attach(testLink());
+    expect(session.routeMemo()).not.toBe(memo);
   });
 });
