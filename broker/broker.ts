@@ -351,7 +351,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     return this.cluster !== null;
   }
 
-  onOutboxMade(): void {
+  onIdleStateMade(): void {
     this.idleTrim.watch();
   }
 

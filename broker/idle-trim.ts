@@ -6,10 +6,11 @@
  * a command now and then, and kept that outbox for good. The sweep walks the sessions in slices of at most `slice`,
  * one slice every `intervalMs`, each slice going on where the last stopped; a session whose outbox was empty and
  * unused since the sweep's last pass lets it go (Session.trimIdle). So an outbox goes once it has been idle for one to
- * two passes: at least `intervalMs`, and longer on a node with more than `slice` sessions.
+ * two passes: at least `intervalMs`, and longer on a node with more than `slice` sessions. A publisher's route memo
+ * (decision 057) unused for a pass goes the same way: it may hold subscriptions of sessions that have ended.
  *
- * The sweep runs only while some session has an outbox: `watch()` (a session made one) starts it, and a pass that
- * leaves none stops it.
+ * The sweep runs only while some session has an outbox or a memo: `watch()` (a session made one) starts it, and a
+ * pass that leaves none stops it.
  */
 
 /** What the sweep asks of a session. */
@@ -34,7 +35,7 @@ export class IdleTrim {
   private walk: Iterator<IdleSubject> | null = null;
   /** Sessions of the pass under way that still hold state. */
   private holding = 0;
-  /** A session made an outbox during the pass under way (the pass may have gone by it): do not stop after it. */
+  /** A session made an outbox or a memo during the pass under way (the pass may have gone by it): do not stop after it. */
   private madeDuringPass = false;
   private readonly intervalMs: number;
   private readonly slice: number;
@@ -48,7 +49,7 @@ export class IdleTrim {
     this.slice = options.slice ?? IDLE_SWEEP_SLICE;
   }
 
-  /** A session made an outbox: make sure the sweep runs. */
+  /** A session made an outbox or a memo: make sure the sweep runs. */
   watch(): void {
     this.madeDuringPass = true;
     if (this.timer !== null) return;

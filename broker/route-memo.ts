@@ -15,8 +15,8 @@ export const MEMO_MAX = 4;
  * subscription was added, replaced or removed since.
  *
  * The memo holds up to MEMO_MAX subscriptions of other sessions. After one of them is removed, the memo keeps it
- * (never replays it: the version changed) until its publisher's next publish or until its client goes (the session
- * drops its memo on detach).
+ * (never replays it: the version changed) until its publisher's next publish, until its client goes (the session
+ * drops its memo on detach), or until the idle sweep finds it unused for a whole pass (Session.trimIdle).
  */
 export class RouteMemo {
   /** The topic remembered; "" when nothing is (a topic name is never empty [MQTT-4.7.3-1]). */
@@ -25,6 +25,8 @@ export class RouteMemo {
   private version = -1;
   /** Entries remembered, or TOO_MANY: the topic matched more than MEMO_MAX at this version (none are kept). */
   private count = 0;
+  /** Replayed or filled since the idle sweep's last visit (`usedSinceLastSweep`). */
+  private used = false;
   private first: Subscription | null = null;
   /** The entries after the first, once a topic matched two or more; kept for the next recording. */
   private rest: (Subscription | null)[] | null = null;
@@ -39,6 +41,7 @@ export class RouteMemo {
    * when the topic matched more than MEMO_MAX: the caller walks the index itself.
    */
   replay(visit: (sub: Subscription) => void): boolean {
+    this.used = true;
     const n = this.count;
     if (n === TOO_MANY) return false;
     if (n === 0) return true;
@@ -50,6 +53,7 @@ export class RouteMemo {
 
   /** Starts remembering what `topic` matches at `version` (the entries follow through `keep`). */
   begin(topic: string, version: number): void {
+    this.used = true;
     this.topic = topic;
     this.version = version;
     this.release(0);
@@ -66,6 +70,13 @@ export class RouteMemo {
     if (n === 0) this.first = sub;
     else (this.rest ??= [])[n - 1] = sub;
     this.count = n + 1;
+  }
+
+  /** Whether the memo was replayed or filled since the last call (the idle sweep's visit, Session.trimIdle). */
+  usedSinceLastSweep(): boolean {
+    const used = this.used;
+    this.used = false;
+    return used;
   }
 
   /** Remembers nothing (a walk that did not finish). */

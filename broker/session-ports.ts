@@ -72,6 +72,9 @@ export interface SessionHost {
    * Identifiers it was matched with here: that node does not match it again [MQTT-3.3.4-3].
    */
   forward(session: Session, node: string, msg: Message, qos: QoS, retain: boolean, subIds: readonly number[] | undefined): void;
-  /** A session made an outbox: the idle sweep runs while some session has one (broker/idle-trim.ts). */
-  onOutboxMade(): void;
+  /**
+   * A session made state the idle sweep lets go when unused (an outbox, a route memo): the sweep runs while some
+   * session holds such state (broker/idle-trim.ts).
+   */
+  onIdleStateMade(): void;
 }

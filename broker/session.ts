@@ -63,7 +63,10 @@ export class Session extends SessionClaimState implements ResultTarget<Outgoing 
    * no client is attached (a will published for it is routed without one).
    */
   routeMemo(): RouteMemo | null {
-    return this.attached === null ? null : (this.memo ??= new RouteMemo());
+    if (this.attached === null) return null;
+    if (this.memo !== null) return this.memo;
+    this.host.onIdleStateMade();
+    return (this.memo = new RouteMemo());
   }
 
   /** Outgoing QoS 1/2 messages sent and not yet acknowledged, by packet id (created on first use). */
@@ -79,22 +82,25 @@ export class Session extends SessionClaimState implements ResultTarget<Outgoing 
   /** The outbox, created with the session's first message (again after `trimIdle` let it go). */
   private box(): Outbox {
     if (this.outbox !== null) return this.outbox;
-    this.host.onOutboxMade();
+    this.host.onIdleStateMade();
     return (this.outbox = new Outbox(this, this.limits, this.host, this.lastPacketId));
   }
 
   /**
    * The idle sweep's visit (broker/idle-trim.ts): lets go of the outbox once it has been empty and unused for a whole
    * pass of the sweep, keeping its last packet id for the next one (decision 052). A device that received a QoS 1
-   * message keeps about 450–500 B of outbox, window and table otherwise. True while the session still has an outbox.
+   * message keeps about 450–500 B of outbox, window and table otherwise. The route memo goes once unused for a whole
+   * pass (decision 057). True while the session still holds either.
    */
   trimIdle(): boolean {
+    // A memo unused for a whole pass goes too: it may hold subscriptions of sessions that have ended (decision 057).
+    if (this.memo !== null && !this.memo.usedSinceLastSweep()) this.memo = null;
     const box = this.outbox;
-    if (box === null) return false;
-    if (!box.quietSinceLastSweep()) return true;
-    this.lastPacketId = box.inflight.lastId;
-    this.outbox = null;
-    return false;
+    if (box !== null && box.quietSinceLastSweep()) {
+      this.lastPacketId = box.inflight.lastId;
+      this.outbox = null;
+    }
+    return this.outbox !== null || this.memo !== null;
   }
 
   /** How many inbound QoS 2 packet ids are not yet released (PUBREL) [MQTT-4.3.3-2]; allocates nothing. */

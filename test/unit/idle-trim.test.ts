@@ -13,7 +13,7 @@ import { testLink } from "../helpers/session-link.js";
 
 function host(made: { count: number }): SessionHost {
   const journal = { dedupId: null, write: () => 1, followUp: (fn: () => void) => fn(), withDedupId: <T>(_id: string | null, fn: () => T): T => fn() } as unknown as Journal;
-  return { journal, clustered: false, now: () => 0, onDrop: () => {}, onDeliveryDenied: () => {}, forward: () => {}, onOutboxMade: () => void made.count++ };
+  return { journal, clustered: false, now: () => 0, onDrop: () => {}, onDeliveryDenied: () => {}, forward: () => {}, onIdleStateMade: () => void made.count++ };
 }
 
 function link(ids: number[]): SessionLink {
@@ -76,6 +76,36 @@ describe("Session.trimIdle", () => {
     expect(session.onPubrec(1)).toBe(false);
     session.deliver(msg("cmd"), 1, false);
     expect(ids).toEqual([1, 2]);
+  });
+});
+
+describe("Session.trimIdle and the route memo (decision 057)", () => {
+  it("a memo unused for a whole pass goes, one in use stays, and making one starts the sweep", () => {
+    const { session, made } = attached();
+    expect(session.trimIdle()).toBe(false);
+    const memo = session.routeMemo();
+    expect(made.count).toBe(1); // the sweep was told
+    memo?.begin("fleet/d1/up", 0);
+    expect(session.trimIdle()).toBe(true); // used since the last visit: kept
+    expect(session.routeMemo()).toBe(memo);
+    memo?.replay(() => undefined);
+    expect(session.trimIdle()).toBe(true);
+    expect(session.trimIdle()).toBe(false); // a whole pass unused: gone, nothing left to hold
+    const next = session.routeMemo();
+    expect(next).not.toBe(memo);
+    expect(made.count).toBe(2);
+  });
+
+  it("the outbox and the memo go each on its own", () => {
+    const { session } = attached();
+    session.deliver(msg("cmd"), 1, false);
+    session.onPuback(1);
+    session.routeMemo()?.begin("t", 0);
+    expect(session.trimIdle()).toBe(true); // outbox marked, memo used
+    session.routeMemo()?.replay(() => undefined);
+    expect(session.trimIdle()).toBe(true); // outbox gone, memo used
+    expect(session.inflightCount).toBe(0);
+    expect(session.trimIdle()).toBe(false); // memo gone
   });
 });
 

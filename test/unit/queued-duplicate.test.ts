@@ -65,7 +65,7 @@ const m = (topic: string, payload: string): Message => ({ topic, payload: Buffer
 async function ownedSession(maxInflight: number) {
   const store = new MemoryStore();
   const { journal, flush } = storeJournal(store);
-  const host: SessionHost = { journal, clustered: true, now: () => 0, onDrop: () => {}, onDeliveryDenied: () => {}, forward: () => {}, onOutboxMade: () => {} };
+  const host: SessionHost = { journal, clustered: true, now: () => 0, onDrop: () => {}, onDeliveryDenied: () => {}, forward: () => {}, onIdleStateMade: () => {} };
   const claim = await store.claimSession("sub1", { node: "n3", clean: false, username: null, now: 1 });
   const session = new Session("sub1", false, { maxInflight, maxQueued: 100, queueDropPolicy: "oldest" }, host);
   session.loadSnapshot(claim.snapshot);

@@ -248,7 +248,7 @@ describe("LocalRouter with a memo", () => {
 
 describe("Session.routeMemo", () => {
   it("exists only while a client is attached: a will published for a gone client is walked, and nothing is kept", () => {
-    const host = { onOutboxMade: () => undefined } as unknown as SessionHost;
+    const host = { onIdleStateMade: () => undefined } as unknown as SessionHost;
     const session = new Session("dev1", false, { maxInflight: 10, maxQueued: 100, queueDropPolicy: "oldest" }, host);
     expect(session.routeMemo()).toBeNull();
     session.attach(testLink());

@@ -4,7 +4,7 @@ import { Session } from "../../broker/session.js";
 import type { SessionClaimant, SessionHost } from "../../broker/session-ports.js";
 
 /** Nothing of the host is used while a session is claimed and no message reaches it. */
-const host = { journal: {} as Journal, clustered: false, now: () => 0, onDrop: () => {}, onDeliveryDenied: () => {}, forward: () => {}, onOutboxMade: () => {} } satisfies SessionHost;
+const host = { journal: {} as Journal, clustered: false, now: () => 0, onDrop: () => {}, onDeliveryDenied: () => {}, forward: () => {}, onIdleStateMade: () => {} } satisfies SessionHost;
 
 describe("Session claimant", () => {
   it("is the claiming connection, as the narrow interface its broker closes it through", () => {

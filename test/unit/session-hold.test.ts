@@ -42,7 +42,7 @@ function fakeHost() {
     onDrop: (_session, msg, reason) => void drops.push(`${msg.topic} ${reason}`),
     onDeliveryDenied: () => {},
     forward: () => {},
-    onOutboxMade: () => {},
+    onIdleStateMade: () => {},
   };
   return { host, tracked, drops };
 }
@@ -210,7 +210,7 @@ function storingHost() {
     onDrop: (_session, msg, reason) => void drops.push(`${msg.topic} ${reason}`),
     onDeliveryDenied: () => {},
     forward: (_session, node, msg) => void forwarded.push(`${msg.topic} to ${node}`),
-    onOutboxMade: () => {},
+    onIdleStateMade: () => {},
   };
   /** Answers the unanswered writes: enqueues get the next seqs (`refuse`: those of these topics are refused instead). */
   const answer = (refuse: Record<string, StoreOpResult> = {}): void => {
