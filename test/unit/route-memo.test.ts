@@ -4,10 +4,10 @@ import { LocalRouter } from "../../broker/local-routing.js";
 import { MEMO_MAX, RouteMemo } from "../../broker/route-memo.js";
 import { Session } from "../../broker/session.js";
 import type { SessionHost } from "../../broker/session-ports.js";
-import { testLink } from "../helpers/session-link.js";
 import { type Subscription, SubscriptionIndex } from "../../broker/subscription-index.js";
 import { useBroker } from "../helpers/fixture.js";
 import type { RawClient } from "../helpers/raw-client.js";
+import { testLink } from "../helpers/session-link.js";
 
 /**
  * Decision 057: a publisher's memo of what its last topic matched. Every test publishes the same topic again after
@@ -82,7 +82,7 @@ describe("route memo (decision 057)", () => {
     expect(await a.silentFor(100)).toBe(true);
   });
 
-  it("a subscriber whose session ended is not delivered to from the memo", async () => {
+  it("a subscriber that comes back with a new clean session gets nothing its old subscription matched", async () => {
     const topic = `memo/${++seq}/up`;
     const gone = await f.raw({ clientId: `memo-gone-${seq}`, clean: true });
     const stays = await f.raw();
