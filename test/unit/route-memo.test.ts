@@ -1,4 +1,4 @@
-import type { IPublishPacket, QoS } from "mqtt-packet";
+import type { IConnectPacket, IPublishPacket, QoS } from "mqtt-packet";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { LocalRouter } from "../../broker/local-routing.js";
 import { MEMO_MAX, RouteMemo } from "../../broker/route-memo.js";
@@ -37,6 +37,13 @@ async function received(c: RawClient): Promise<string[]> {
   }
 }
 
+/** A client (connected with `fields`) subscribed to `filter` at QoS 0, once its SUBACK is in. */
+async function subscriber(filter: string, fields: Partial<IConnectPacket> = {}): Promise<RawClient> {
+  const c = await f.raw(fields);
+  await c.subscribe(filter, 0);
+  return c;
+}
+
 /** Publishes `payloads` and the sentinel to `topic` from `pub`, in order. */
 function publishAll(pub: RawClient, topic: string, payloads: string[]): void {
   for (const p of payloads) publish(pub, topic, p);
@@ -46,14 +53,12 @@ function publishAll(pub: RawClient, topic: string, payloads: string[]): void {
 describe("route memo (decision 057)", () => {
   it("a subscription added after the first publish gets the next one to the same topic", async () => {
     const topic = `memo/${++seq}/up`;
-    const a = await f.raw();
-    await a.subscribe(`memo/${seq}/+`, 0);
+    const a = await subscriber(`memo/${seq}/+`);
     const pub = await f.raw();
     publishAll(pub, topic, ["1", "2"]);
     expect(await received(a)).toEqual(["1@0", "2@0"]);
 
-    const b = await f.raw();
-    await b.subscribe(topic, 0);
+    const b = await subscriber(topic);
     publishAll(pub, topic, ["3"]);
     expect(await received(a)).toEqual(["3@0"]);
     expect(await received(b)).toEqual(["3@0"]);
@@ -61,10 +66,8 @@ describe("route memo (decision 057)", () => {
 
   it("an unsubscribed or replaced subscription is not replayed from the memo", async () => {
     const topic = `memo/${++seq}/up`;
-    const a = await f.raw();
-    const b = await f.raw();
-    await a.subscribe(topic, 0);
-    await b.subscribe(topic, 0);
+    const a = await subscriber(topic);
+    const b = await subscriber(topic);
     const pub = await f.raw();
     publishAll(pub, topic, ["1"]);
     expect(await received(a)).toEqual(["1@0"]);
@@ -73,8 +76,7 @@ describe("route memo (decision 057)", () => {
     await a.unsubscribe(topic);
     // b subscribes again at QoS 1: the same filter, a new value in the index.
     await b.subscribe(topic, 1);
-    const sentinel = await f.raw();
-    await sentinel.subscribe(topic, 0);
+    const sentinel = await subscriber(topic);
     publish(pub, topic, "2", 1, 7);
     publish(pub, topic, "end", 1, 8);
     expect(await received(b)).toEqual(["2@1"]);
@@ -84,10 +86,8 @@ describe("route memo (decision 057)", () => {
 
   it("a subscriber that comes back with a new clean session gets nothing its old subscription matched", async () => {
     const topic = `memo/${++seq}/up`;
-    const gone = await f.raw({ clientId: `memo-gone-${seq}`, clean: true });
-    const stays = await f.raw();
-    await gone.subscribe(topic, 0);
-    await stays.subscribe(topic, 0);
+    const gone = await subscriber(topic, { clientId: `memo-gone-${seq}`, clean: true });
+    const stays = await subscriber(topic);
     const pub = await f.raw();
     publishAll(pub, topic, ["1"]);
     expect(await received(gone)).toEqual(["1@0"]);
@@ -106,9 +106,7 @@ describe("route memo (decision 057)", () => {
     const topic = `memo/${++seq}/fan`;
     const subs: RawClient[] = [];
     for (let i = 0; i < MEMO_MAX + 2; i++) {
-      const c = await f.raw();
-      await c.subscribe(i % 2 === 0 ? topic : `memo/${seq}/+`, 0);
-      subs.push(c);
+      subs.push(await subscriber(i % 2 === 0 ? topic : `memo/${seq}/+`));
     }
     const pub = await f.raw();
     const walks = vi.spyOn(SubscriptionIndex.prototype, "match");
@@ -126,24 +124,21 @@ describe("route memo (decision 057)", () => {
     await pub.expect("puback");
     publish(pub, topic, "lost", 1, 2);
     await pub.expect("puback");
-    const late = await f.raw();
-    await late.subscribe(topic, 0);
+    const late = await subscriber(topic);
     publishAll(pub, topic, ["seen"]);
     expect(await received(late)).toEqual(["seen@0"]);
   });
 
   it("walks the index once for repeated publishes to one topic, and again after a change", async () => {
     const topic = `memo/${++seq}/walks`;
-    const a = await f.raw();
-    await a.subscribe(topic, 0);
+    const a = await subscriber(topic);
     const pub = await f.raw();
     const walks = vi.spyOn(SubscriptionIndex.prototype, "match");
     publishAll(pub, topic, ["1", "2", "3"]);
     expect(await received(a)).toEqual(["1@0", "2@0", "3@0"]);
     expect(walks.mock.calls.filter(([t]) => t === topic)).toHaveLength(1);
 
-    const b = await f.raw();
-    await b.subscribe(`memo/${seq}/#`, 0);
+    const b = await subscriber(`memo/${seq}/#`);
     publishAll(pub, topic, ["4", "5"]);
     expect(await received(b)).toEqual(["4@0", "5@0"]);
     expect(walks.mock.calls.filter(([t]) => t === topic)).toHaveLength(2);
