@@ -33,14 +33,16 @@ ENV NODE_OPTIONS="--max-semi-space-size=8 --v8-pool-size=1"
 # arenas of their own once a fleet has connected (decision 055; broker/node-flags.ts). A task's own value replaces it.
 ENV MALLOC_ARENA_MAX=2
 WORKDIR /app
-COPY --from=build /src/dist/broker.mjs /src/dist/broker.mjs.map ./dist/
+# The source map is not loaded by the broker (no --enable-source-maps: it cost about 50 MB per broker, decision 058);
+# `node dist/stack.mjs < trace.txt` maps a logged stack trace's positions to the sources with it.
+COPY --from=build /src/dist/broker.mjs /src/dist/broker.mjs.map /src/dist/stack.mjs ./dist/
 COPY infra/broker-healthcheck.mjs ./healthcheck.mjs
 USER node
 # MQTT over TCP, MQTT over WebSocket (path /mqtt). TLS is terminated by the load balancer.
 EXPOSE 1883 8083
 HEALTHCHECK --interval=30s --timeout=5s --start-period=15s --retries=3 CMD ["node", "/app/healthcheck.mjs"]
 STOPSIGNAL SIGTERM
-CMD ["node", "--enable-source-maps", "dist/broker.mjs"]
+CMD ["node", "dist/broker.mjs"]
 
 # ---- broker-acl: the runtime plus an ACL file (auth.mode acl); the environment selects it ------------------------
 # infra/plan/broker.ts sets MQGATE_AUTH_MODE=acl and MQGATE_ACL_FILE=/app/config/<file name>.

@@ -28,7 +28,14 @@ export const PUBLIC_PORTS = { mqtt: 1883, mqtts: 8883, ws: 80, wss: 443 } as con
 
 /** The image's working directory, command and files (infra/broker.Dockerfile). */
 export const APP_DIR = "/app";
-export const BROKER_COMMAND = ["node", "--enable-source-maps", "dist/broker.mjs"] as const;
+/**
+ * Without `--enable-source-maps` (decision 058): Node.js decodes the whole source map when the bundle loads, about
+ * 50 MB of every broker's memory. The bundle keeps its names, and `node dist/stack.mjs` in the image maps a logged
+ * trace's positions to the sources with the map that ships beside the bundle.
+ */
+export const BROKER_COMMAND = ["node", "dist/broker.mjs"] as const;
+/** The image's tool that maps a stack trace's positions back to the sources (scripts/stack.ts). */
+export const STACK_SCRIPT = `${APP_DIR}/dist/stack.mjs`;
 export const HEALTHCHECK_SCRIPT = `${APP_DIR}/healthcheck.mjs`;
 /** Where the ACL file is copied in the image (its file name is kept: the extension selects the parser). */
 export const ACL_DIR = `${APP_DIR}/config`;

@@ -1,5 +1,5 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
@@ -15,6 +15,7 @@ import {
   brokerHealthCheck,
   DRAIN_MS,
   HEALTHCHECK_SCRIPT,
+  STACK_SCRIPT,
   stopTimeoutSeconds,
 } from "../../infra/plan/broker.js";
 import { type Fauxqs, startFauxqs } from "../helpers/fauxqs.js";
@@ -40,10 +41,10 @@ interface Running {
   wsPort: number;
 }
 
-/** The image's filesystem: /app/dist/broker.mjs(.map), /app/healthcheck.mjs, /app/config/<acl file>. */
+/** The image's filesystem: /app/dist/broker.mjs(.map) and stack.mjs, /app/healthcheck.mjs, /app/config/<acl file>. */
 function layOutImage(app: string, aclName: string, acl: string): void {
   mkdirSync(join(app, "dist"), { recursive: true });
-  for (const f of ["broker.mjs", "broker.mjs.map"]) copyFileSync(join(root, "dist", f), join(app, "dist", f));
+  for (const f of ["broker.mjs", "broker.mjs.map", "stack.mjs"]) copyFileSync(join(root, "dist", f), join(app, "dist", f));
   copyFileSync(join(root, "infra/broker-healthcheck.mjs"), join(app, HEALTHCHECK_SCRIPT.slice(APP_DIR.length + 1)));
   mkdirSync(join(app, ACL_DIR.slice(APP_DIR.length + 1)), { recursive: true });
   writeFileSync(join(app, ACL_DIR.slice(APP_DIR.length + 1), aclName), acl);
@@ -156,6 +157,21 @@ describe("the bundled broker, started the way the container starts it", () => {
     const pub = await connect(`mqtt://127.0.0.1:${broker.mqttPort}`, { clientId: "image-pub" });
     await pub.publishAsync(`devices/${USER}/temp`, "21.5", { qos: 1 });
     expect(await got).toBe(`devices/${USER}/temp 21.5`);
+  });
+
+  it("maps a stack trace of its own bundle back to the sources with the tool and map it ships (decision 058)", async () => {
+    const bundle = readFileSync(join(app, "dist", "broker.mjs"), "utf8");
+    const at = bundle.indexOf("function decodeHot5(");
+    expect(at).toBeGreaterThan(0); // names are kept: a trace names the function without the map
+    const before = bundle.slice(0, at).split("\n");
+    const position = `${before.length}:${(before[before.length - 1] as string).length + 1}`;
+    const trace = `Error: x\n    at decodeHot5 (file://${APP_DIR}/dist/broker.mjs:${position})\n`;
+    const tool = join(app, STACK_SCRIPT.slice(APP_DIR.length + 1));
+    const mapped = await new Promise<string>((resolve, reject) => {
+      const child = execFile(process.execPath, [tool], { cwd: app, env: { PATH: process.env.PATH ?? "" } }, (err, stdout) => (err ? reject(err) : resolve(stdout)));
+      child.stdin?.end(trace);
+    });
+    expect(mapped).toMatch(/at decodeHot5 \(broker\/codec5\.ts:\d+:\d+\)/);
   });
 
   it("refuses clients the ACL does not know", async () => {

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { brokerNodeOptionsValue, withBrokerEnv } from "../../broker/node-flags.js";
-import { ACL_DIR, APP_DIR, BROKER_COMMAND, brokerHealthCheck, brokerNodeOptions, CONTAINER_PORTS, HEALTHCHECK_SCRIPT } from "../../infra/plan/broker.js";
+import { ACL_DIR, APP_DIR, BROKER_COMMAND, brokerHealthCheck, brokerNodeOptions, CONTAINER_PORTS, HEALTHCHECK_SCRIPT, STACK_SCRIPT } from "../../infra/plan/broker.js";
 import { NODE_MAJOR } from "../../infra/plan/runtime.js";
 import { DEFAULT_SETTINGS } from "../../infra/plan/settings.js";
 
@@ -62,7 +62,7 @@ describe("infra/broker.Dockerfile", () => {
     const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { scripts: Record<string, string> };
     expect(pkg.scripts.build).toBe("node scripts/build.mjs");
     expect(find(stage("runtime"), /^COPY --from=build /)).toEqual([
-      "COPY --from=build /src/dist/broker.mjs /src/dist/broker.mjs.map ./dist/",
+      `COPY --from=build /src/dist/broker.mjs /src/dist/broker.mjs.map /src/dist/${STACK_SCRIPT.slice(`${APP_DIR}/dist/`.length)} ./dist/`,
     ]);
   });
 
@@ -71,6 +71,9 @@ describe("infra/broker.Dockerfile", () => {
     expect(find(runtime, /^WORKDIR /)).toEqual([`WORKDIR ${APP_DIR}`]);
     expect(find(runtime, /^USER /)).toEqual(["USER node"]);
     expect(find(runtime, /^CMD /)).toEqual([`CMD ${JSON.stringify(BROKER_COMMAND).replace(/,/g, ", ")}`]);
+    // Decision 058: Node.js would decode the bundle's whole source map at start (about 50 MB per broker).
+    expect(BROKER_COMMAND).not.toContain("--enable-source-maps");
+    expect(brokerNodeOptionsValue()).not.toMatch(/source-maps/);
     expect(find(runtime, /^STOPSIGNAL /)).toEqual(["STOPSIGNAL SIGTERM"]);
     // The young generation and V8's helper pool as broker/node-flags.ts sets them (decisions 051 and 056), in
     // NODE_OPTIONS so the task's own replaces them.
