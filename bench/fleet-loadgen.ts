@@ -9,7 +9,7 @@ import { DeliveryAccounting, summarizeLatencies } from "./accounting.js";
 import { BenchClient } from "./client.js";
 import { FleetSchedule, fleetSizing, summarizeGcLog } from "./fleet.js";
 import { closeAll, CONNECT_TIMEOUT_MS, finishResult, Meter, type Measured, phaseError, sleep, watchPhase } from "./measure.js";
-import { sampleProc } from "./proc.js";
+import { rssFileOf, sampleProc } from "./proc.js";
 import { failedMeasurement, type FleetOutcome, type FleetSpec, type GcSummary, type MeasurementResult } from "./types.js";
 import { PublishTemplate } from "./wire.js";
 
@@ -78,6 +78,7 @@ export async function runFleet(spec: FleetSpec): Promise<MeasurementResult> {
   };
   await sleep(spec.settleMs);
   const rssIdleBytes = sampleProc(spec.brokerPid).rssBytes;
+  const rssFileIdleBytes = rssFileOf(spec.brokerPid);
 
   // Connect and subscribe every device, `concurrency` at a time.
   let next = 0;
@@ -161,10 +162,12 @@ export async function runFleet(spec: FleetSpec): Promise<MeasurementResult> {
 
   let error = phaseError(end, `fleet (received ${distinct} of ${sentTotal})`, closed);
   let measured: Measured | null = null;
+  let rssFileEndBytes = Number.NaN;
   let gc: GcSummary | null = null;
   if (started) {
     const stopAt = performance.now();
     measured = await meter.stop();
+    rssFileEndBytes = rssFileOf(spec.brokerPid);
     gc = readGc(spec.gcLog, epochMs(measureFrom), epochMs(stopAt));
   } else error ??= "the measured interval never started";
   const delivered = arrivals - arrivals0;
@@ -183,6 +186,8 @@ export async function runFleet(spec: FleetSpec): Promise<MeasurementResult> {
     rssIdleBytes,
     rssConnectedBytes,
     rssPerDeviceBytes: (rssEnd - rssIdleBytes) / spec.devices,
+    rssFileIdleBytes,
+    rssFileEndBytes,
     sendLagP99Ms: lagSummary?.p99 ?? Number.NaN,
     sendLagMaxMs: lagSummary?.max ?? Number.NaN,
   };

@@ -55,6 +55,24 @@ export function parseStatusRss(status: string): number {
   return Number(m[1]) * 1024;
 }
 
+/**
+ * RssFile in bytes from the text of /proc/<pid>/status: the part of RSS that is mapped files, for a Node.js process
+ * mostly the pages of the node binary's own code it has run (NaN when the kernel does not report it).
+ */
+export function parseStatusRssFile(status: string): number {
+  const m = /^RssFile:\s+(\d+)\s+kB/m.exec(status);
+  return m === null ? Number.NaN : Number(m[1]) * 1024;
+}
+
+/** RssFile of `pid` in bytes (NaN when it cannot be read). */
+export function rssFileOf(pid: number): number {
+  try {
+    return parseStatusRssFile(readFileSync(`/proc/${pid}/status`, "utf8"));
+  } catch {
+    return Number.NaN;
+  }
+}
+
 /** syscr and syscw from the text of /proc/<pid>/io (NaN for a missing field). */
 export function parseIoCalls(io: string): { syscr: number; syscw: number } {
   const field = (name: string) => {

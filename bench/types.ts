@@ -114,6 +114,12 @@ export interface FleetOutcome {
   rssConnectedBytes: number;
   /** (RSS at the end of the measured interval − idle RSS) / devices. */
   rssPerDeviceBytes: number;
+  /**
+   * The mapped-file part of RSS (RssFile) at the idle reading and at the end: for a Node.js broker mostly pages of
+   * the node binary's own code, such as V8's optimizing compiler once it first runs. Absent in older results.
+   */
+  rssFileIdleBytes?: number;
+  rssFileEndBytes?: number;
   /** How late the load generator wrote publishes against their schedule, ms (its own lag, not the broker's). */
   sendLagP99Ms: number;
   sendLagMaxMs: number;

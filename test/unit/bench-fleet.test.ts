@@ -2,7 +2,8 @@ import { describe, expect, it } from "vitest";
 import { parseArgs } from "../../bench/cli.js";
 import { filesNeeded, FleetSchedule, fleetSizing, parseDeviceRate, parseDevices, parseFleetSeconds, SPARE_FILES, summarizeGcLog } from "../../bench/fleet.js";
 import { Prng } from "../sim/prng.js";
-import { cpuSplitPerMsg, fleetGoals, syscallsPerMsg } from "../../bench/fleet-report.js";
+import { anonPerDeviceBytes, cpuSplitPerMsg, fleetGoals, syscallsPerMsg } from "../../bench/fleet-report.js";
+import { parseStatusRssFile } from "../../bench/proc.js";
 import { aggregate, cellKey, renderMarkdown, type BenchResults, type RunRecord } from "../../bench/report.js";
 import { isPerPacket, PRESETS, plan, type PlanOptions, rowsFor, specFor } from "../../bench/scenarios.js";
 import type { TargetId } from "../../bench/targets.js";
@@ -244,7 +245,7 @@ describe("fleet report", () => {
     const results = { runs, settings: { qos: [1], idleConnections: 0, ratePerSecond: 1000, payloadSize: 64, window: 100, mode: "custom", reps: 1 }, machine: {} } as unknown as BenchResults;
     const md = renderMarkdown({ ...results, startedAt: "2025-01-01T00:00:00Z", command: "x" });
     expect(md).toContain("### Fleet:");
-    expect(md).toMatch(/\| mqgate \(memory store\) \| 2,000 × 5 \| 10,000 \| 20\.0 \| 0\.83× \| – \| – \| 0\.500 \| 2\.00 \| 12\.0 \| 100 → 120 → 107 \| 3\.50 \| 12 \/ 30\.0 \/ 6\.00 \|/);
+    expect(md).toMatch(/\| mqgate \(memory store\) \| 2,000 × 5 \| 10,000 \| 20\.0 \| 0\.83× \| – \| – \| 0\.500 \| 2\.00 \| 12\.0 \| 100 → 120 → 107 \| 3\.50 \| – \| 12 \/ 30\.0 \/ 6\.00 \|/);
     expect(md).toMatch(/\| Mosquitto \|[^\n]*\| – \| 60 \|/);
     expect(md).toContain("### Issue 17 targets");
   });
@@ -256,6 +257,18 @@ describe("bench: user and kernel CPU per message", () => {
     expect(cpuSplitPerMsg(base as unknown as MeasurementResult)).toEqual({ user: 14, kernel: 17 });
     expect(cpuSplitPerMsg({ ...base, delivered: 0 } as unknown as MeasurementResult).user).toBeNaN();
     expect(cpuSplitPerMsg({ ...base, broker: { name: "broker", cpuMs: 1, rssBeforeBytes: 0, rssAfterBytes: 0 } } as unknown as MeasurementResult).kernel).toBeNaN();
+  });
+});
+
+describe("bench: RSS per device without the mapped files", () => {
+  it("takes the growth of RssFile (the node binary's code pages) out of the growth per device; NaN without the split", () => {
+    const MiB = 2 ** 20;
+    const r = fleetResult("mqgate-memory", 20, 2000, 12_000, 6); // RSS 100 → 100 + 6 KiB × 2,000 devices
+    expect(anonPerDeviceBytes(r)).toBeNaN();
+    const split = { ...r, fleet: { ...(r.fleet as NonNullable<typeof r.fleet>), rssFileIdleBytes: 40 * MiB, rssFileEndBytes: 40 * MiB + 2000 * 2048 } };
+    expect(anonPerDeviceBytes(split)).toBe(4 * 1024);
+    expect(parseStatusRssFile("VmRSS:\t  107544 kB\nRssAnon:\t   54208 kB\nRssFile:\t   53336 kB\n")).toBe(53336 * 1024);
+    expect(parseStatusRssFile("VmRSS:\t 1 kB\n")).toBeNaN();
   });
 });
 
