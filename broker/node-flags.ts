@@ -1,3 +1,5 @@
+import { existsSync } from "node:fs";
+
 /**
  * The Node.js flags the broker process runs with (decision 051), in one place for everything that starts it: the
  * image (infra/broker.Dockerfile's NODE_OPTIONS), the deploy plan (infra/plan/broker.ts `brokerNodeOptions`),
@@ -60,7 +62,43 @@ export function brokerNodeFlags(env: NodeJS.ProcessEnv = process.env): string[] 
  */
 export const BROKER_MALLOC_ARENAS = 2;
 
-/** `env` with the broker's process settings added where `env` has none of its own (an operator's choice wins). */
-export function withBrokerEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  return { MALLOC_ARENA_MAX: String(BROKER_MALLOC_ARENAS), ...env };
+/**
+ * jemalloc in place of glibc's malloc (decision 059), preloaded (`LD_PRELOAD`) with this configuration
+ * (`MALLOC_CONF`): freed pages go back to the system a second after they were freed (`dirty_decay_ms`), by a
+ * background thread of jemalloc's rather than on the broker's own allocations, without the lazy `MADV_FREE` stage
+ * (which leaves them in RSS until the system runs short), and one arena for the process's few threads. glibc keeps
+ * what it freed wherever something still lives above it: about 15 MiB of a broker's RSS (the parser's memory from
+ * the start, a fleet's connect burst). With jemalloc a fleet of 2,000 devices ended 13–18 MiB smaller for the same
+ * CPU per message.
+ */
+export const BROKER_JEMALLOC_CONF = "background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0,narenas:1";
+
+/** Where the image links Debian's libjemalloc2 for its own architecture (infra/broker.Dockerfile). */
+export const IMAGE_JEMALLOC_PATH = "/usr/local/lib/libjemalloc.so.2";
+
+/** Where Debian's libjemalloc2 puts the library on `arch` (Node's `process.arch`), or null for another architecture. */
+export function debianJemallocPath(arch: string = process.arch): string | null {
+  if (arch === "x64") return "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2";
+  if (arch === "arm64") return "/usr/lib/aarch64-linux-gnu/libjemalloc.so.2";
+  return null;
+}
+
+/** Debian's libjemalloc2 when this machine has it installed (where the local cluster and the benchmarks look). */
+export function installedJemalloc(): string | null {
+  const path = debianJemallocPath();
+  return path !== null && existsSync(path) ? path : null;
+}
+
+/**
+ * `env` with the broker's process settings added where `env` has none of its own (an operator's choice wins): two
+ * glibc arenas, and jemalloc preloaded when `jemalloc` names the library (by default, when this machine has Debian's
+ * libjemalloc2; null: glibc's malloc). An `LD_PRELOAD` of the caller's own, even an empty one, keeps jemalloc out.
+ */
+export function withBrokerEnv(env: NodeJS.ProcessEnv, jemalloc: string | null = installedJemalloc()): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = { MALLOC_ARENA_MAX: String(BROKER_MALLOC_ARENAS), ...env };
+  if (jemalloc !== null && env["LD_PRELOAD"] === undefined) {
+    out["LD_PRELOAD"] = jemalloc;
+    out["MALLOC_CONF"] = env["MALLOC_CONF"] ?? BROKER_JEMALLOC_CONF;
+  }
+  return out;
 }

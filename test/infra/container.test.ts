@@ -7,6 +7,7 @@ import { promisify } from "node:util";
 import mqtt, { type MqttClient } from "mqtt";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { hashPassword } from "../../core/auth/index.js";
+import { brokerNodeOptionsValue, installedJemalloc, withBrokerEnv } from "../../broker/node-flags.js";
 import {
   ACL_DIR,
   APP_DIR,
@@ -58,8 +59,10 @@ function relocate(env: Record<string, string>, app: string): Record<string, stri
 function startContainer(app: string, env: Record<string, string>): Promise<Running> {
   const [cmd, ...argv] = BROKER_COMMAND;
   expect(cmd).toBe("node");
-  // A container's environment holds nothing of the developer's shell: PATH and what the image and task set.
-  const child = spawn(process.execPath, argv, { cwd: app, env: { PATH: process.env.PATH ?? "", NODE_ENV: "production", ...env } });
+  // A container's environment holds nothing of the developer's shell: PATH and what the image and task set. The
+  // image's process settings (broker/node-flags.ts), with jemalloc from where this machine has it (decision 059).
+  const image = withBrokerEnv({ NODE_ENV: "production", NODE_OPTIONS: brokerNodeOptionsValue() }, installedJemalloc());
+  const child = spawn(process.execPath, argv, { cwd: app, env: { PATH: process.env.PATH ?? "", ...image, ...env } });
   let stderr = "";
   let stdout = "";
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
@@ -157,6 +160,11 @@ describe("the bundled broker, started the way the container starts it", () => {
     const pub = await connect(`mqtt://127.0.0.1:${broker.mqttPort}`, { clientId: "image-pub" });
     await pub.publishAsync(`devices/${USER}/temp`, "21.5", { qos: 1 });
     expect(await got).toBe(`devices/${USER}/temp 21.5`);
+  });
+
+  it("runs on jemalloc with the image's environment (decision 059)", () => {
+    const maps = readFileSync(`/proc/${broker.child.pid as number}/maps`, "utf8");
+    expect(maps).toContain("libjemalloc.so.2");
   });
 
   it("maps a stack trace of its own bundle back to the sources with the tool and map it ships (decision 058)", async () => {

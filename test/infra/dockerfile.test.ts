@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { brokerNodeOptionsValue, withBrokerEnv } from "../../broker/node-flags.js";
+import { brokerNodeOptionsValue, IMAGE_JEMALLOC_PATH, withBrokerEnv } from "../../broker/node-flags.js";
 import { ACL_DIR, APP_DIR, BROKER_COMMAND, brokerHealthCheck, brokerNodeOptions, CONTAINER_PORTS, HEALTHCHECK_SCRIPT, STACK_SCRIPT } from "../../infra/plan/broker.js";
 import { NODE_MAJOR } from "../../infra/plan/runtime.js";
 import { DEFAULT_SETTINGS } from "../../infra/plan/settings.js";
@@ -82,7 +82,15 @@ describe("infra/broker.Dockerfile", () => {
       "ENV NODE_ENV=production",
       `ENV NODE_OPTIONS="${brokerNodeOptionsValue()}"`,
       `ENV MALLOC_ARENA_MAX=${withBrokerEnv({})["MALLOC_ARENA_MAX"]}`,
+      // jemalloc as broker/node-flags.ts configures it for the local cluster and the benchmarks (decision 059).
+      `ENV LD_PRELOAD=${IMAGE_JEMALLOC_PATH}`,
+      `ENV MALLOC_CONF=${withBrokerEnv({}, IMAGE_JEMALLOC_PATH)["MALLOC_CONF"]}`,
     ]);
+    // Debian's library, linked where LD_PRELOAD points for the image's own architecture (x86_64 or aarch64).
+    const install = find(runtime, /^RUN /).join("\n");
+    expect(install).toMatch(/apt-get install -y --no-install-recommends libjemalloc2\b/);
+    expect(install).toContain(`ln -s "/usr/lib/$(uname -m)-linux-gnu/libjemalloc.so.2" ${IMAGE_JEMALLOC_PATH}`);
+    expect(install).toContain("rm -rf /var/lib/apt/lists/*");
     expect(brokerNodeOptions(DEFAULT_SETTINGS.brokerSemiSpaceMiB)).toEqual({ NODE_OPTIONS: brokerNodeOptionsValue() });
     for (const s of ["broker-acl", "broker"]) {
       expect(stage(s).from).toBe("runtime");

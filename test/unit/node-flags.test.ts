@@ -2,7 +2,18 @@ import { execFileSync } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { BROKER_MALLOC_ARENAS, BROKER_SEMI_SPACE_MIB, BROKER_V8_POOL_SIZE, brokerNodeFlags, brokerNodeOptionsValue, semiSpaceFlag, withBrokerEnv } from "../../broker/node-flags.js";
+import {
+  BROKER_JEMALLOC_CONF,
+  BROKER_MALLOC_ARENAS,
+  BROKER_SEMI_SPACE_MIB,
+  BROKER_V8_POOL_SIZE,
+  brokerNodeFlags,
+  brokerNodeOptionsValue,
+  debianJemallocPath,
+  installedJemalloc,
+  semiSpaceFlag,
+  withBrokerEnv,
+} from "../../broker/node-flags.js";
 
 // The flags the broker ships with (decision 051). The Dockerfile's copy is checked in test/infra/dockerfile.test.ts.
 
@@ -62,8 +73,8 @@ describe("broker/node-flags: V8's pool of helper threads (decision 056)", () => 
 describe("broker/node-flags: the broker's process environment (decision 055)", () => {
   it("limits glibc to two malloc arenas unless the environment already sets a number", () => {
     expect(BROKER_MALLOC_ARENAS).toBe(2);
-    expect(withBrokerEnv({ PATH: "/bin" })).toEqual({ PATH: "/bin", MALLOC_ARENA_MAX: "2" });
-    expect(withBrokerEnv({ MALLOC_ARENA_MAX: "4" })).toEqual({ MALLOC_ARENA_MAX: "4" });
+    expect(withBrokerEnv({ PATH: "/bin" }, null)).toEqual({ PATH: "/bin", MALLOC_ARENA_MAX: "2" });
+    expect(withBrokerEnv({ MALLOC_ARENA_MAX: "4" }, null)).toEqual({ MALLOC_ARENA_MAX: "4" });
   });
 
   it("leaves a process one arena besides the main one, where glibc's own would give each thread its own", () => {
@@ -71,6 +82,37 @@ describe("broker/node-flags: the broker's process environment (decision 055)", (
     const arenas = (env: NodeJS.ProcessEnv) => Number(execFileSync(process.execPath, [join(root, "test/helpers/malloc-arenas.mjs")], { env, encoding: "utf8" }));
     const path = { PATH: process.env["PATH"] ?? "" };
     expect(arenas(path)).toBeGreaterThan(BROKER_MALLOC_ARENAS); // glibc's default: the count can see them
-    expect(arenas(withBrokerEnv(path))).toBe(BROKER_MALLOC_ARENAS - 1);
+    expect(arenas(withBrokerEnv(path, null))).toBe(BROKER_MALLOC_ARENAS - 1);
+  });
+});
+
+describe("broker/node-flags: jemalloc in place of glibc's malloc (decision 059)", () => {
+  it("preloads the library it is given with the broker's configuration; the caller's own LD_PRELOAD or MALLOC_CONF wins", () => {
+    const lib = "/usr/lib/x86_64-linux-gnu/libjemalloc.so.2";
+    expect(withBrokerEnv({ PATH: "/bin" }, lib)).toEqual({ PATH: "/bin", MALLOC_ARENA_MAX: "2", LD_PRELOAD: lib, MALLOC_CONF: BROKER_JEMALLOC_CONF });
+    expect(withBrokerEnv({ LD_PRELOAD: "" }, lib)).toEqual({ MALLOC_ARENA_MAX: "2", LD_PRELOAD: "" }); // an empty one turns it off
+    expect(withBrokerEnv({ MALLOC_CONF: "narenas:2" }, lib)).toMatchObject({ LD_PRELOAD: lib, MALLOC_CONF: "narenas:2" });
+    expect(BROKER_JEMALLOC_CONF.split(",")).toEqual(["background_thread:true", "dirty_decay_ms:1000", "muzzy_decay_ms:0", "narenas:1"]);
+  });
+
+  it("knows where Debian puts the library on the image's architectures", () => {
+    expect(debianJemallocPath("x64")).toBe("/usr/lib/x86_64-linux-gnu/libjemalloc.so.2");
+    expect(debianJemallocPath("arm64")).toBe("/usr/lib/aarch64-linux-gnu/libjemalloc.so.2");
+    expect(debianJemallocPath("s390x")).toBeNull();
+  });
+
+  it("a process started with the broker's environment runs on jemalloc, with its background thread (.ci/run installs libjemalloc2)", () => {
+    const lib = installedJemalloc();
+    expect(lib, "Debian's libjemalloc2 is not installed: apt-get install libjemalloc2").not.toBeNull();
+    const probe = "setTimeout(()=>{const fs=require('fs');const maps=fs.readFileSync('/proc/self/maps','utf8');" +
+      "const threads=fs.readdirSync('/proc/self/task').map(t=>fs.readFileSync('/proc/self/task/'+t+'/comm','utf8').trim());" +
+      "process.stdout.write(JSON.stringify({jemalloc:maps.includes('libjemalloc'),threads}))},200)";
+    const run = (env: NodeJS.ProcessEnv) => JSON.parse(execFileSync(process.execPath, ["-e", probe], { env, encoding: "utf8" })) as { jemalloc: boolean; threads: string[] };
+    const withIt = run(withBrokerEnv({ PATH: process.env["PATH"] ?? "" }));
+    expect(withIt.jemalloc).toBe(true);
+    expect(withIt.threads).toContain("jemalloc_bg_thd"); // MALLOC_CONF was read: background_thread:true
+    const without = run(withBrokerEnv({ PATH: process.env["PATH"] ?? "", LD_PRELOAD: "" }));
+    expect(without.jemalloc).toBe(false);
+    expect(without.threads).not.toContain("jemalloc_bg_thd");
   });
 });
