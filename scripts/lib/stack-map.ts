@@ -3,6 +3,9 @@
  * (decision 058). The broker's image runs without `--enable-source-maps`: Node.js decodes a whole map when the bundle
  * loads, and for dist/broker.mjs that cost about 50 MB of every broker's memory. The bundles keep their names, so a
  * trace in a log already says which functions it went through; this says where in them.
+ *
+ * A log is not trusted text (a device chooses its client id and topics, which the broker logs): the pattern below
+ * has bounded repetitions and one way to match a path, so a long line costs time in proportion to its length.
  */
 import { readFileSync } from "node:fs";
 import { SourceMap, type SourceMapPayload, type SourceMapping } from "node:module";
@@ -10,21 +13,30 @@ import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
 /**
- * A position in a bundle: an optional `file://` URL or path ending in `<name>.mjs`, then `:line:column` (1-based, as
- * V8 prints them). Matches inside pino's JSON lines too, where the trace is one string.
+ * A position in a bundle: an optional `file://`, directories each ending in `/`, a file `<name>.mjs`, then
+ * `:line:column` (1-based, as V8 prints them). It starts where no path character precedes it, and matches inside
+ * pino's JSON lines too, where the trace is one string.
  */
-const POSITION = /((?:file:\/\/)?[^\s()"'`]*?)([A-Za-z0-9_.-]+\.mjs):(\d+):(\d+)/g;
+const POSITION = /(?<![\w.@+~/-])((?:file:\/\/)?\/?(?:[\w.@+~-]{1,255}\/){0,64})([\w.-]{1,255}\.mjs):(\d{1,9}):(\d{1,9})/g;
 
 /** Finds the source map for a bundle's file name (`broker.mjs`), or null when there is none. */
 export type MapFinder = (bundle: string) => SourceMap | null;
 
-/** A finder that reads `<dir>/<bundle>.map` once per bundle. */
-export function mapsBeside(dir: string): MapFinder {
+/**
+ * A finder that reads `<dir>/<bundle>.map` once per bundle. A map that cannot be read or is not a source map leaves
+ * that bundle's positions as they are, and is reported once to `warn`.
+ */
+export function mapsBeside(dir: string, warn: (message: string) => void = () => {}): MapFinder {
   const cache = new Map<string, SourceMap | null>();
   return (bundle) => {
     let map = cache.get(bundle);
     if (map === undefined) {
-      map = loadMap(join(dir, `${bundle}.map`));
+      try {
+        map = loadMap(join(dir, `${bundle}.map`));
+      } catch (err) {
+        warn(`${bundle}.map: ${(err as Error).message}`);
+        map = null;
+      }
       cache.set(bundle, map);
     }
     return map;
@@ -40,15 +52,29 @@ export function loadMap(path: string): SourceMap | null {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
     throw err;
   }
-  const payload = JSON.parse(text) as SourceMapPayload;
-  if (payload.version !== 3 || typeof payload.mappings !== "string") throw new Error(`${path}: not a version 3 source map`);
+  let payload: SourceMapPayload;
+  try {
+    payload = JSON.parse(text) as SourceMapPayload;
+  } catch {
+    throw new Error(`${path}: not a version 3 source map`);
+  }
+  if (payload === null || payload.version !== 3 || typeof payload.mappings !== "string" || !Array.isArray(payload.sources)) {
+    throw new Error(`${path}: not a version 3 source map`);
+  }
   return new SourceMap(payload);
 }
 
 /** A map's source path as a reader wants it: relative to the repository (`broker/session.ts`), not `../broker/…`. */
 function sourcePath(source: string): string {
-  const path = source.startsWith("file://") ? fileURLToPath(source) : source;
-  return path.replace(/^(?:\.\.\/)+/, "").replace(/^.*\/node_modules\//, "node_modules/");
+  let path = source;
+  if (source.startsWith("file://")) {
+    try {
+      path = fileURLToPath(source);
+    } catch {
+      return source;
+    }
+  }
+  return path.replace(/^(?:\.\.\/)+/, "").replace(/^\/(?:[^/]*\/)*?node_modules\//, "node_modules/");
 }
 
 /**
@@ -72,7 +98,8 @@ export function ownDir(moduleUrl: string): string {
   return dirname(fileURLToPath(moduleUrl));
 }
 
-/** The bundle name a `--map` file is for (`broker.mjs.map` → `broker.mjs`). */
-export function bundleOfMap(path: string): string {
-  return basename(path).replace(/\.map$/, "");
+/** The bundle a `--map` file is for (`broker.mjs.map` → `broker.mjs`), or null for a name that is not `<name>.mjs.map`. */
+export function bundleOfMap(path: string): string | null {
+  const name = basename(path);
+  return name.endsWith(".mjs.map") ? name.slice(0, -".map".length) : null;
 }
