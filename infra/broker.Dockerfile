@@ -21,7 +21,21 @@ COPY broker ./broker
 COPY functions ./functions
 RUN npm run build
 
-# ---- runtime: Node and the bundle, nothing else; runs as the image's unprivileged "node" user ----------------
+# ---- jemalloc: Debian's libjemalloc2 for the image's architecture (decision 059) --------------------------------
+# Fetched and unpacked on the build machine's own platform (`apt-get download` of the target's package), so that the
+# runtime stage runs nothing and an arm64 image still builds on an x86 machine without emulation.
+FROM --platform=$BUILDPLATFORM node:${NODE_VERSION}-bookworm-slim AS jemalloc
+ARG TARGETARCH
+RUN dpkg --add-architecture "$TARGETARCH" \
+ && apt-get update \
+ && cd /tmp \
+ && apt-get download "libjemalloc2:$TARGETARCH" \
+ && dpkg-deb -x libjemalloc2_*.deb /tmp/pkg \
+ && mkdir -p /out \
+ && cp /tmp/pkg/usr/lib/*-linux-gnu/libjemalloc.so.2 /tmp/pkg/usr/share/doc/libjemalloc2/copyright /out/ \
+ && rm -rf /var/lib/apt/lists/*
+
+# ---- runtime: Node, the bundle and jemalloc; runs as the image's unprivileged "node" user ---------------------
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime
 ENV NODE_ENV=production
 # V8's young generation at 8 MiB per semi-space (decision 051; broker/node-flags.ts): with Node 24's own size (up to
@@ -32,13 +46,11 @@ ENV NODE_OPTIONS="--max-semi-space-size=8 --v8-pool-size=1"
 # Two glibc malloc arenas, not eight per core: V8's helper threads otherwise keep about 10 MiB of freed pages in
 # arenas of their own once a fleet has connected (decision 055; broker/node-flags.ts). A task's own value replaces it.
 ENV MALLOC_ARENA_MAX=2
-# jemalloc in place of glibc's malloc (decision 059; broker/node-flags.ts): it gives freed pages back to the system a
-# second after they were freed, where glibc keeps about 15 MiB of a broker's. Debian's libjemalloc2, linked to one
+# jemalloc in place of glibc's malloc (decision 059; broker/node-flags.ts): it returns freed pages to the system within
+# about a second, where glibc keeps about 15 MiB of a broker's. Debian's libjemalloc2 (from the stage above) at one
 # path whatever the architecture. A task's own LD_PRELOAD (an empty one too) or MALLOC_CONF replaces these.
-RUN apt-get update \
- && apt-get install -y --no-install-recommends libjemalloc2 \
- && rm -rf /var/lib/apt/lists/* \
- && ln -s "/usr/lib/$(uname -m)-linux-gnu/libjemalloc.so.2" /usr/local/lib/libjemalloc.so.2
+COPY --from=jemalloc /out/libjemalloc.so.2 /usr/local/lib/libjemalloc.so.2
+COPY --from=jemalloc /out/copyright /usr/share/doc/libjemalloc2/copyright
 ENV LD_PRELOAD=/usr/local/lib/libjemalloc.so.2
 ENV MALLOC_CONF=background_thread:true,dirty_decay_ms:1000,muzzy_decay_ms:0,narenas:1
 WORKDIR /app

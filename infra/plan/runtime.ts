@@ -11,7 +11,8 @@ export const LAMBDA_RUNTIME = `nodejs${NODE_MAJOR}.x` as const;
 
 /**
  * Graviton (arm64) for Fargate tasks and Lambda functions: about 20 % cheaper than x86_64 for the same size.
- * Everything mqgate ships is JavaScript (no native add-ons), and the Dockerfile's build stage runs on the build
- * machine's own platform, so building the arm64 image on an x86 laptop needs no emulation.
+ * Everything mqgate ships is JavaScript (no native add-ons) plus Debian's jemalloc for the image's architecture
+ * (decision 059). The Dockerfile's stages that run commands (the build, and fetching jemalloc's package) run on the
+ * build machine's own platform, so building the arm64 image on an x86 laptop needs no emulation.
  */
 export const ARCHITECTURE = "arm64" as const;
