@@ -64,7 +64,7 @@ export const BROKER_MALLOC_ARENAS = 2;
 
 /**
  * jemalloc in place of glibc's malloc (decision 059), preloaded (`LD_PRELOAD`) with this configuration
- * (`MALLOC_CONF`): freed pages go back to the system a second after they were freed (`dirty_decay_ms`), by a
+ * (`MALLOC_CONF`): freed pages go back to the system gradually, within about a second (`dirty_decay_ms`), by a
  * background thread of jemalloc's rather than on the broker's own allocations, without the lazy `MADV_FREE` stage
  * (which leaves them in RSS until the system runs short), and one arena for the process's few threads. glibc keeps
  * what it freed wherever something still lives above it: about 15 MiB of a broker's RSS (the parser's memory from
@@ -92,13 +92,13 @@ export function installedJemalloc(): string | null {
 /**
  * `env` with the broker's process settings added where `env` has none of its own (an operator's choice wins): two
  * glibc arenas, and jemalloc preloaded when `jemalloc` names the library (by default, when this machine has Debian's
- * libjemalloc2; null: glibc's malloc). An `LD_PRELOAD` of the caller's own, even an empty one, keeps jemalloc out.
+ * libjemalloc2; null: glibc's malloc). An `LD_PRELOAD` of the caller's own, even an empty one, keeps ours out; when
+ * it loads jemalloc itself, the broker's configuration still applies unless `MALLOC_CONF` is set too (jemalloc's own
+ * defaults made an idle broker larger than glibc).
  */
 export function withBrokerEnv(env: NodeJS.ProcessEnv, jemalloc: string | null = installedJemalloc()): NodeJS.ProcessEnv {
   const out: NodeJS.ProcessEnv = { MALLOC_ARENA_MAX: String(BROKER_MALLOC_ARENAS), ...env };
-  if (jemalloc !== null && env["LD_PRELOAD"] === undefined) {
-    out["LD_PRELOAD"] = jemalloc;
-    out["MALLOC_CONF"] = env["MALLOC_CONF"] ?? BROKER_JEMALLOC_CONF;
-  }
+  if (jemalloc !== null && env["LD_PRELOAD"] === undefined) out["LD_PRELOAD"] = jemalloc;
+  if ((out["LD_PRELOAD"] ?? "").includes("libjemalloc") && env["MALLOC_CONF"] === undefined) out["MALLOC_CONF"] = BROKER_JEMALLOC_CONF;
   return out;
 }

@@ -92,6 +92,9 @@ describe("broker/node-flags: jemalloc in place of glibc's malloc (decision 059)"
     expect(withBrokerEnv({ PATH: "/bin" }, lib)).toEqual({ PATH: "/bin", MALLOC_ARENA_MAX: "2", LD_PRELOAD: lib, MALLOC_CONF: BROKER_JEMALLOC_CONF });
     expect(withBrokerEnv({ LD_PRELOAD: "" }, lib)).toEqual({ MALLOC_ARENA_MAX: "2", LD_PRELOAD: "" }); // an empty one turns it off
     expect(withBrokerEnv({ MALLOC_CONF: "narenas:2" }, lib)).toMatchObject({ LD_PRELOAD: lib, MALLOC_CONF: "narenas:2" });
+    // Already on jemalloc (a parent's LD_PRELOAD): the broker's configuration, not jemalloc's defaults.
+    expect(withBrokerEnv({ LD_PRELOAD: "/opt/libjemalloc.so.2" }, null)).toEqual({ MALLOC_ARENA_MAX: "2", LD_PRELOAD: "/opt/libjemalloc.so.2", MALLOC_CONF: BROKER_JEMALLOC_CONF });
+    expect(withBrokerEnv({ LD_PRELOAD: "/opt/libother.so" }, lib)).toEqual({ MALLOC_ARENA_MAX: "2", LD_PRELOAD: "/opt/libother.so" });
     expect(BROKER_JEMALLOC_CONF.split(",")).toEqual(["background_thread:true", "dirty_decay_ms:1000", "muzzy_decay_ms:0", "narenas:1"]);
   });
 
