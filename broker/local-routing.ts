@@ -147,12 +147,22 @@ export class LocalRouter {
     this.targetGroups = null;
     const outerTopic = this.routedTopic;
     this.routedTopic = msg.topic;
-    this.match(msg.topic);
-    this.routedTopic = outerTopic;
-    const ids = this.targetIds as Map<Session, number[]> | null;
-    const groups = this.targetGroups as SharedGroup[] | null;
-    this.targetIds = outerIds;
-    this.targetGroups = outerGroups;
+    let ids: Map<Session, number[]> | null;
+    let groups: SharedGroup[] | null;
+    try {
+      this.match(msg.topic);
+    } catch (err) {
+      // A walk cut short (a subscription's authorization check threw) delivers nothing, and leaves nothing in the
+      // scratch set for the next publish to deliver.
+      targets.clear();
+      throw err;
+    } finally {
+      this.routedTopic = outerTopic;
+      ids = this.targetIds as Map<Session, number[]> | null;
+      groups = this.targetGroups as SharedGroup[] | null;
+      this.targetIds = outerIds;
+      this.targetGroups = outerGroups;
+    }
     let matched = 0;
     // Shared subscription groups: delivered here on a single node; in a cluster the publishing node picks the node
     // (`shared` is its list) and a forwarded copy skips them. A dead node's drained queue never involves them.

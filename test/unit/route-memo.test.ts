@@ -241,6 +241,36 @@ describe("LocalRouter with a memo", () => {
   });
 });
 
+describe("LocalRouter when a walk throws", () => {
+  it("leaves no target of the cut-short walk for the next publish, with or without a memo", () => {
+    for (const withMemo of [false, true]) {
+      const got: string[] = [];
+      const session = (name: string) => ({ clientId: name, deliver: () => got.push(name) }) as unknown as Session;
+      const subA = { session: session("a"), group: null, qos: 0, options: 0, id: 0, guard: null } as Subscription;
+      // Its authorization check fails (a backend error) after the walk has visited subA.
+      const broken = { session: session("x"), group: null, qos: 0, options: 0, id: 0, guard: { refuses: () => { throw new Error("guard failed"); } } } as unknown as Subscription;
+      const subB = { session: session("b"), group: null, qos: 0, options: 0, id: 0, guard: null } as Subscription;
+      const index = {
+        version: 1,
+        match(topic: string, visit: (sub: Subscription) => void) {
+          if (topic === "both") {
+            visit(subA);
+            visit(broken);
+          } else visit(subB);
+        },
+      } as unknown as SubscriptionIndex;
+      const router = new LocalRouter(index, { onDeliveryDenied: () => undefined, onDrop: () => undefined });
+      const memo = new RouteMemo();
+      if (withMemo) router.swapPublisher({ routeMemo: () => memo } as unknown as Session);
+      expect(() => router.route({ topic: "both", payload: Buffer.from("x"), qos: 0, retain: false }, null, false, "deliver")).toThrow("guard failed");
+      expect(got).toEqual([]);
+      // Only subB matches this one: subA, collected before the throw, must not receive it.
+      expect(router.route({ topic: "b only", payload: Buffer.from("y"), qos: 0, retain: false }, null, false, "deliver")).toBe(1);
+      expect(got).toEqual(["b"]);
+    }
+  });
+});
+
 describe("Session.routeMemo", () => {
   it("exists only while a client is attached: a will published for a gone client is walked, and nothing is kept", () => {
     const host = { onIdleStateMade: () => undefined } as unknown as SessionHost;
