@@ -125,14 +125,14 @@ export class LocalRouter {
     memo.begin(topic, version);
     const outer = this.recording;
     this.recording = memo;
-    let walked = false;
     try {
       this.index.match(topic, this.recordTarget);
-      walked = true;
+    } catch (err) {
+      // A walk cut short by a throw left part of the list: the next publish walks again.
+      memo.forget();
+      throw err;
     } finally {
       this.recording = outer;
-      // A walk cut short by a throw left part of the list: the next publish walks again.
-      if (!walked) memo.forget();
     }
   }
 
