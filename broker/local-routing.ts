@@ -125,14 +125,16 @@ export class LocalRouter {
     memo.begin(topic, version);
     const outer = this.recording;
     this.recording = memo;
+    // A flag and finally, not catch-and-rethrow: with a catch here the fleet's routing ran about 5 % more
+    // instructions per message (bench/instr-count.mjs), with the same behaviour.
+    let walked = false;
     try {
       this.index.match(topic, this.recordTarget);
-    } catch (err) {
-      // A walk cut short by a throw left part of the list: the next publish walks again.
-      memo.forget();
-      throw err;
+      walked = true;
     } finally {
       this.recording = outer;
+      // A walk cut short by a throw left part of the list: the next publish walks again.
+      if (!walked) memo.forget();
     }
   }
 
