@@ -188,84 +188,77 @@ describe("RouteMemo", () => {
   });
 });
 
-describe("LocalRouter with a memo", () => {
+/** A session stand-in whose deliveries are recorded in `got`, by name. */
+function fakeSession(name: string, got: string[]): Session {
+  return { clientId: name, deliver: () => got.push(name) } as unknown as Session;
+}
+
+/** A QoS 0 subscription of `session`; with `refuses`, an authorization check that runs on every match. */
+function fakeSub(session: Session, refuses?: () => boolean): Subscription {
+  return { session, group: null, qos: 0, options: 0, id: 0, guard: refuses === undefined ? null : { refuses } } as unknown as Subscription;
+}
+
+/** A router over an index (version 1) whose walk of a topic visits `subsFor(topic)`; `walks` counts them. */
+function routerOver(subsFor: (topic: string) => Subscription[]): { router: LocalRouter; walks: () => number } {
+  let walks = 0;
+  const index = {
+    version: 1,
+    match(topic: string, visit: (sub: Subscription) => void) {
+      walks++;
+      for (const sub of subsFor(topic)) visit(sub);
+    },
+  } as unknown as SubscriptionIndex;
+  const router = new LocalRouter(index, { onDeliveryDenied: () => undefined, onDrop: () => undefined });
+  return { router, walks: () => walks };
+}
+
+const message = (topic: string) => ({ topic, payload: Buffer.from("x"), qos: 0, retain: false }) as const;
+
+describe("LocalRouter when a walk throws", () => {
   it("a walk cut short by a throw leaves nothing remembered: the next publish walks again and reaches everyone", () => {
     const got: string[] = [];
     const memo = new RouteMemo();
-    const session = (name: string) => ({ clientId: name, deliver: () => got.push(name) }) as unknown as Session;
-    const a = session("a");
-    const b = session("b");
-    const publisher = { routeMemo: () => memo } as unknown as Session;
-    const subA = { session: a, group: null, qos: 0, options: 0, id: 0, guard: null } as Subscription;
-    let walks = 0;
+    const subA = fakeSub(fakeSession("a", got));
     let failNext = true;
-    const subB = {
-      session: b,
-      group: null,
-      qos: 0,
-      options: 0,
-      id: 0,
-      // A guard that throws once, after the walk visited subA.
-      guard: {
-        refuses: () => {
-          if (failNext) {
-            failNext = false;
-            throw new Error("guard failed");
-          }
-          return false;
-        },
-      },
-    } as unknown as Subscription;
-    const index = {
-      version: 1,
-      match(_topic: string, visit: (sub: Subscription) => void) {
-        walks++;
-        visit(subA);
-        visit(subB);
-      },
-    } as unknown as SubscriptionIndex;
-    const router = new LocalRouter(index, { onDeliveryDenied: () => undefined, onDrop: () => undefined });
-    router.swapPublisher(publisher);
-    const msg = { topic: "t", payload: Buffer.from("x"), qos: 0, retain: false } as const;
-    expect(() => router.route(msg, null, false, "deliver")).toThrow("guard failed");
+    // A guard that throws once, after the walk visited subA.
+    const subB = fakeSub(fakeSession("b", got), () => {
+      if (failNext) {
+        failNext = false;
+        throw new Error("guard failed");
+      }
+      return false;
+    });
+    const { router, walks } = routerOver(() => [subA, subB]);
+    router.swapPublisher({ routeMemo: () => memo } as unknown as Session);
+    expect(() => router.route(message("t"), null, false, "deliver")).toThrow("guard failed");
     expect(memo.holds("t", 1)).toBe(false);
     got.length = 0;
-    expect(router.route(msg, null, false, "deliver")).toBe(2);
+    expect(router.route(message("t"), null, false, "deliver")).toBe(2);
     expect(got).toEqual(["a", "b"]);
-    expect(walks).toBe(2);
+    expect(walks()).toBe(2);
     // Now remembered: the third publish replays, without a walk.
     got.length = 0;
-    expect(router.route(msg, null, false, "deliver")).toBe(2);
+    expect(router.route(message("t"), null, false, "deliver")).toBe(2);
     expect(got).toEqual(["a", "b"]);
-    expect(walks).toBe(2);
+    expect(walks()).toBe(2);
   });
-});
 
-describe("LocalRouter when a walk throws", () => {
   it("leaves no target of the cut-short walk for the next publish, with or without a memo", () => {
     for (const withMemo of [false, true]) {
       const got: string[] = [];
-      const session = (name: string) => ({ clientId: name, deliver: () => got.push(name) }) as unknown as Session;
-      const subA = { session: session("a"), group: null, qos: 0, options: 0, id: 0, guard: null } as Subscription;
+      const subA = fakeSub(fakeSession("a", got));
       // Its authorization check fails (a backend error) after the walk has visited subA.
-      const broken = { session: session("x"), group: null, qos: 0, options: 0, id: 0, guard: { refuses: () => { throw new Error("guard failed"); } } } as unknown as Subscription;
-      const subB = { session: session("b"), group: null, qos: 0, options: 0, id: 0, guard: null } as Subscription;
-      const index = {
-        version: 1,
-        match(topic: string, visit: (sub: Subscription) => void) {
-          if (topic === "both") {
-            visit(subA);
-            visit(broken);
-          } else visit(subB);
-        },
-      } as unknown as SubscriptionIndex;
-      const router = new LocalRouter(index, { onDeliveryDenied: () => undefined, onDrop: () => undefined });
+      const broken = fakeSub(fakeSession("x", got), () => {
+        throw new Error("guard failed");
+      });
+      const subB = fakeSub(fakeSession("b", got));
+      const { router } = routerOver((topic) => (topic === "both" ? [subA, broken] : [subB]));
       const memo = new RouteMemo();
       if (withMemo) router.swapPublisher({ routeMemo: () => memo } as unknown as Session);
-      expect(() => router.route({ topic: "both", payload: Buffer.from("x"), qos: 0, retain: false }, null, false, "deliver")).toThrow("guard failed");
+      expect(() => router.route(message("both"), null, false, "deliver")).toThrow("guard failed");
       expect(got).toEqual([]);
       // Only subB matches this one: subA, collected before the throw, must not receive it.
-      expect(router.route({ topic: "b only", payload: Buffer.from("y"), qos: 0, retain: false }, null, false, "deliver")).toBe(1);
+      expect(router.route(message("b only"), null, false, "deliver")).toBe(1);
       expect(got).toEqual(["b"]);
     }
   });
