@@ -21,6 +21,7 @@ import {
 } from "../../infra/plan/broker.js";
 import { type Fauxqs, startFauxqs } from "../helpers/fauxqs.js";
 import { startRedisServer, type RedisServer } from "../helpers/redis-server.js";
+import { positionOf } from "../helpers/text-position.js";
 
 // The broker as the container runs it (docker cannot run here): the image's files laid out in a directory of their
 // own, far from the repository's node_modules, `CMD` as the working directory's command, the task's environment
@@ -168,12 +169,9 @@ describe("the bundled broker, started the way the container starts it", () => {
   });
 
   it("maps a stack trace of its own bundle back to the sources with the tool and map it ships (decision 058)", async () => {
-    const bundle = readFileSync(join(app, "dist", "broker.mjs"), "utf8");
-    const at = bundle.indexOf("function decodeHot5(");
-    expect(at).toBeGreaterThan(0); // names are kept: a trace names the function without the map
-    const before = bundle.slice(0, at).split("\n");
-    const position = `${before.length}:${(before[before.length - 1] as string).length + 1}`;
-    const trace = `Error: x\n    at decodeHot5 (file://${APP_DIR}/dist/broker.mjs:${position})\n`;
+    // Names are kept: a trace names the function without the map (positionOf throws when it is not there).
+    const { line, column } = positionOf(readFileSync(join(app, "dist", "broker.mjs"), "utf8"), "function decodeHot5(");
+    const trace = `Error: x\n    at decodeHot5 (file://${APP_DIR}/dist/broker.mjs:${line}:${column})\n`;
     const tool = join(app, STACK_SCRIPT.slice(APP_DIR.length + 1));
     const mapped = await new Promise<string>((resolve, reject) => {
       const child = execFile(process.execPath, [tool], { cwd: app, env: { PATH: process.env.PATH ?? "" } }, (err, stdout) => (err ? reject(err) : resolve(stdout)));

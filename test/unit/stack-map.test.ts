@@ -5,19 +5,12 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
 import { mapsBeside, mapStack } from "../../scripts/lib/stack-map.js";
+import { positionOf } from "../helpers/text-position.js";
 
 // Decision 058: the image runs the broker without `--enable-source-maps`; its bundle keeps its names, and
 // dist/stack.mjs maps a trace's positions back to the sources with the map that ships beside the bundle.
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const dist = join(root, "dist");
-
-/** 1-based line and column of the first occurrence of `needle` in `text`. */
-function positionOf(text: string, needle: string): { line: number; column: number } {
-  const at = text.indexOf(needle);
-  if (at < 0) throw new Error(`${needle} not found`);
-  const before = text.slice(0, at).split("\n");
-  return { line: before.length, column: (before[before.length - 1] as string).length + 1 };
-}
 
 /** 1-based line and column of the first occurrence of `needle` in a source file. */
 function sourcePosition(file: string, needle: string): string {
