@@ -1,5 +1,6 @@
 import type { Packet } from "mqtt-packet";
-import { type Connection, ConnState } from "../connection.js";
+import type { Connection } from "../connection.js";
+import { ConnState } from "../connection-states.js";
 import { assertNever, ProtocolError } from "../errors.js";
 import { handleConnect } from "./connect.js";
 import type { AuthPacket } from "./auth5.js";

@@ -1,4 +1,5 @@
-import { type Connection, ConnState } from "../connection.js";
+import type { Connection } from "../connection.js";
+import { ConnState } from "../connection-states.js";
 import { encodeConnack5 } from "../codec5-control.js";
 import { LimitExceeded, ProtocolError } from "../errors.js";
 import { PropertyError } from "../properties.js";
