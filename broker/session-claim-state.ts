@@ -1,13 +1,15 @@
 import { compareOrder, isOrderKey, orderKeyAt, orderKeyPrefix, orderTag } from "../core/order-key.js";
-import type { SessionRecord } from "../core/store/types.js";
+import type { SessionRecord, SessionSnapshot } from "../core/store/types.js";
+import { InboundQos2 } from "./inbound-qos2.js";
 import type { SessionClaimant } from "./session-ports.js";
 
 /**
  * Whose a session is and under which claim (decisions 015, 017, 031): the fencing epoch of the current claim, the
  * connection claiming it, the identity that owns it, the user name, whether it ends with its connection, and in a
  * cluster the node it moved to. Its transitions are methods (`restore`, `beginClaim`, `adopted`, `movedTo` …); the
- * broker does not set its fields. Also the order keys of the client's publishes (decision 038), which count under
- * the epoch.
+ * broker does not set its fields. Also what the session keeps of the client's own publishes: their order keys
+ * (decision 038), which count under the epoch, and the packet ids of its QoS 2 ones not yet released (decision 025),
+ * which the claim's snapshot restores.
  *
  * The base of `Session` (broker/session.ts), not a part it holds: every session has this state, and its getters
  * (`epoch`, `persistent`) are read on the delivery path, so it costs neither an object per session nor a hop.
@@ -48,6 +50,8 @@ export class SessionClaimState {
    * it here (SessionCustody.keepForwarding, broker/custody.ts), or null.
    */
   private movedOwner: string | null = null;
+  /** The client's QoS 2 publishes not yet released (broker/inbound-qos2.ts); made on first use. */
+  private inbound: InboundQos2 | null = null;
 
   constructor(
     readonly clientId: string,
@@ -114,6 +118,16 @@ export class SessionClaimState {
   /** The snapshot the claim under `epoch` read was loaded (Session.loadSnapshot). */
   protected loadedUnder(epoch: number): void {
     this.claimEpoch = epoch;
+  }
+
+  /** The claim's snapshot was loaded (Session.loadSnapshot): its inbound QoS 2 packet ids and roots are this session's. */
+  protected restoreInbound(snapshot: SessionSnapshot): void {
+    this.inbound = InboundQos2.restored(snapshot.inboundQos2, snapshot.inboundRoots);
+  }
+
+  /** The message state in memory is dropped (Session.clearMessageState): the inbound QoS 2 ids with it. */
+  protected dropInbound(): void {
+    this.inbound = null;
   }
 
   /**
@@ -218,5 +232,40 @@ export class SessionClaimState {
     const key = resent.get(packetId);
     if (key !== undefined) resent.delete(packetId);
     return key;
+  }
+
+  /** How many inbound QoS 2 packet ids are not yet released (PUBREL) [MQTT-4.3.3-2]; allocates nothing. */
+  get inboundQos2Count(): number {
+    return this.inbound === null ? 0 : this.inbound.size;
+  }
+
+  /** Whether inbound QoS 2 packet id `packetId` was received and not yet released; allocates nothing. */
+  hasInboundQos2(packetId: number): boolean {
+    return this.inbound !== null && this.inbound.has(packetId);
+  }
+
+  /** The root inbound QoS 2 message `packetId` is still being routed under (decision 025), if any; allocates nothing. */
+  inboundRoot(packetId: number): string | undefined {
+    return this.inbound?.root(packetId);
+  }
+
+  /** An inbound QoS 2 PUBLISH was routed: its id is kept until PUBREL, and a root it was routed again under is done with. */
+  receivedInboundQos2(packetId: number): void {
+    (this.inbound ??= new InboundQos2()).received(packetId);
+  }
+
+  /** The root record of inbound QoS 2 `packetId` was applied: its PUBLISH, handled again, is routed under `root`. */
+  routeInboundUnder(packetId: number, root: string): void {
+    (this.inbound ??= new InboundQos2()).routeUnder(packetId, root);
+  }
+
+  /** An inbound QoS 2 PUBLISH whose root was recorded was refused after all: the root is done with. */
+  forgetInboundRoot(packetId: number): void {
+    this.inbound?.forgetRoot(packetId);
+  }
+
+  /** PUBREL for inbound QoS 2 packet id `packetId`: forgotten [MQTT-4.3.3-2]. True when it was known. */
+  releaseInboundQos2(packetId: number): boolean {
+    return this.inbound !== null && this.inbound.release(packetId);
   }
 }

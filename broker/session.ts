@@ -4,7 +4,6 @@ import type { SessionSnapshot, StoreOpResult } from "../core/store/types.js";
 import type { SubscriptionWord } from "../core/subscription-word.js";
 import type { ResultTarget } from "./journal.js";
 import type { RetainedFeed, SessionHost, SessionLimits, SessionLink } from "./session-ports.js";
-import { InboundQos2 } from "./inbound-qos2.js";
 import { RouteMemo } from "./route-memo.js";
 import type { InflightTable } from "./inflight-table.js";
 import { SessionClaimState } from "./session-claim-state.js";
@@ -19,7 +18,8 @@ import type { Message, Outgoing } from "./types.js";
  * The state of one MQTT session ([MQTT-3.1.2-4]): its claim, subscriptions, outgoing messages (its outbox:
  * broker/session-outbox.ts, with the in-flight window of broker/session-inflight.ts), and inbound QoS 2 packet ids.
  * `deliver` routes each delivery to the outbox, to the hold while the session is claimed (broker/session-hold.ts),
- * to the node it moved to, or to the store while it is offline.
+ * to the node it moved to, or to the store while it is offline. Its claim and inbound QoS 2 ids are its base class
+ * (broker/session-claim-state.ts).
  *
  * Persistent sessions (clean = 0) are written through to the store: an outgoing QoS 1/2 message is sent only
  * once its store write is durable, so a message a subscriber has seen is one a restarted broker can re-send with
@@ -39,7 +39,6 @@ export class Session extends SessionClaimState implements ResultTarget<Outgoing 
   private outbox: Outbox | null = null;
   /** The last packet id of an outbox let go while idle (`trimIdle`): the next outbox's ids go on from it. */
   private lastPacketId = 0;
-  private inbound: InboundQos2 | null = null;
   /** The hold of deliveries while the session is claimed or a move settles (`holdDeliveries`), or null. */
   private hold: DeliveryHold | null = null;
   /** What the client may read, from the first policy it is given (`usePolicy`); null: its deliveries are not checked. */
@@ -103,45 +102,10 @@ export class Session extends SessionClaimState implements ResultTarget<Outgoing 
     return this.outbox !== null || this.memo !== null;
   }
 
-  /** How many inbound QoS 2 packet ids are not yet released (PUBREL) [MQTT-4.3.3-2]; allocates nothing. */
-  get inboundQos2Count(): number {
-    return this.inbound === null ? 0 : this.inbound.size;
-  }
-
-  /** Whether inbound QoS 2 packet id `packetId` was received and not yet released; allocates nothing. */
-  hasInboundQos2(packetId: number): boolean {
-    return this.inbound !== null && this.inbound.has(packetId);
-  }
-
-  /** The root inbound QoS 2 message `packetId` is still being routed under (decision 025), if any; allocates nothing. */
-  inboundRoot(packetId: number): string | undefined {
-    return this.inbound?.root(packetId);
-  }
-
-  /** An inbound QoS 2 PUBLISH was routed: its id is kept until PUBREL, and a root it was routed again under is done with. */
-  receivedInboundQos2(packetId: number): void {
-    (this.inbound ??= new InboundQos2()).received(packetId);
-  }
-
-  /** The root record of inbound QoS 2 `packetId` was applied: its PUBLISH, handled again, is routed under `root`. */
-  routeInboundUnder(packetId: number, root: string): void {
-    (this.inbound ??= new InboundQos2()).routeUnder(packetId, root);
-  }
-
-  /** An inbound QoS 2 PUBLISH whose root was recorded was refused after all: the root is done with. */
-  forgetInboundRoot(packetId: number): void {
-    this.inbound?.forgetRoot(packetId);
-  }
-
-  /** PUBREL for inbound QoS 2 packet id `packetId`: forgotten [MQTT-4.3.3-2]. True when it was known. */
-  releaseInboundQos2(packetId: number): boolean {
-    return this.inbound !== null && this.inbound.release(packetId);
-  }
-
   /** Drops the message state held in memory (the store, for a persistent session, keeps its own). */
   private clearMessageState(): void {
     this.outbox?.clear();
-    this.inbound = null;
+    this.dropInbound();
   }
 
   /** Whether a connection is attached to this session here or claiming it here (null `link` and `claimant`: idle). */
@@ -303,7 +267,7 @@ export class Session extends SessionClaimState implements ResultTarget<Outgoing 
     this.clearMessageState();
     this.loadedUnder(snapshot.epoch);
     if (snapshot.outgoing.length > 0) this.box().load(snapshot.outgoing, this.hold !== null);
-    this.inbound = InboundQos2.restored(snapshot.inboundQos2, snapshot.inboundRoots);
+    this.restoreInbound(snapshot);
   }
 
   /**
