@@ -1,36 +1,30 @@
 import type { QoS } from "mqtt-packet";
-import type { ClientPolicy, DeliveryGuard } from "../core/auth/types.js";
 import type { SessionSnapshot, StoreOpResult } from "../core/store/types.js";
-import type { SubscriptionWord } from "../core/subscription-word.js";
 import type { ResultTarget } from "./journal.js";
 import type { RetainedFeed, SessionHost, SessionLimits, SessionLink } from "./session-ports.js";
 import { RouteMemo } from "./route-memo.js";
 import type { InflightTable } from "./inflight-table.js";
-import { SessionClaimState } from "./session-claim-state.js";
-import { DeliveryGuards } from "./session-guards.js";
 import { DeliveryHold, type HoldGate } from "./session-hold.js";
 import { Outbox, undeliverableTo } from "./session-outbox.js";
 import { enqueueOffline, offlineStored, type OfflineEntry } from "./session-offline.js";
-import { SubscriptionMap } from "../core/subscription-map.js";
+import { SessionSubscriptions } from "./session-subscriptions.js";
 import type { Message, Outgoing } from "./types.js";
 
 /**
  * The state of one MQTT session ([MQTT-3.1.2-4]): its claim, subscriptions, outgoing messages (its outbox:
  * broker/session-outbox.ts, with the in-flight window of broker/session-inflight.ts), and inbound QoS 2 packet ids.
  * `deliver` routes each delivery to the outbox, to the hold while the session is claimed (broker/session-hold.ts),
- * to the node it moved to, or to the store while it is offline. Its claim and inbound QoS 2 ids are its base class
- * (broker/session-claim-state.ts).
+ * to the node it moved to, or to the store while it is offline. Its claim and inbound QoS 2 ids, and its
+ * subscriptions and guards, are its base classes (broker/session-claim-state.ts, broker/session-subscriptions.ts).
  *
  * Persistent sessions (clean = 0) are written through to the store: an outgoing QoS 1/2 message is sent only
  * once its store write is durable, so a message a subscriber has seen is one a restarted broker can re-send with
  * the same packet id. While such a session is offline, the store alone holds its messages. Clean sessions live in
  * memory only.
  */
-export class Session extends SessionClaimState implements ResultTarget<Outgoing | OfflineEntry> {
+export class Session extends SessionSubscriptions implements ResultTarget<Outgoing | OfflineEntry> {
   /** The connection attached to this session (`attach` to `detach`), or null. */
   private attached: SessionLink | null = null;
-  /** Filter -> subscription: QoS, and MQTT 5 options and identifier (core/subscription-word.ts). */
-  readonly subscriptions = new SubscriptionMap();
   /**
    * The message state below is created on first use (decision 029): most devices of a fleet never have a message
    * to them, nor an inbound QoS 2 one, while connected. Methods that only read or clear it check the field, so an
@@ -41,8 +35,6 @@ export class Session extends SessionClaimState implements ResultTarget<Outgoing 
   private lastPacketId = 0;
   /** The hold of deliveries while the session is claimed or a move settles (`holdDeliveries`), or null. */
   private hold: DeliveryHold | null = null;
-  /** What the client may read, from the first policy it is given (`usePolicy`); null: its deliveries are not checked. */
-  private guards: DeliveryGuards | null = null;
   /** The retained messages still to send for new subscriptions, or null. */
   private retainedFeed: RetainedFeed | null = null;
   /** What the client's last publish matched (broker/route-memo.ts), made at its first publish. */
@@ -118,49 +110,10 @@ export class Session extends SessionClaimState implements ResultTarget<Outgoing 
     return this.attached;
   }
 
-  /**
-   * From now on deliveries are authorized against `policy`: the connecting client's, or null when this node does
-   * not know it (the session is served by another node, or restored from the store). Call before the
-   * subscriptions are (re)set, so they get their guards from it.
-   */
-  usePolicy(policy: ClientPolicy | null): void {
-    if (policy !== null || this.guards !== null) (this.guards ??= new DeliveryGuards()).use(policy);
-  }
-
-  /** The client's policy, when this node knows it. */
-  get clientPolicy(): ClientPolicy | null {
-    return this.guards === null ? null : this.guards.policy;
-  }
-
-  /** Adds or replaces a subscription. Returns its delivery guard (null: deliveries through it are not checked). */
-  setSubscription(filter: string, word: SubscriptionWord, guardFilter = filter): DeliveryGuard | null {
-    this.subscriptions.set(filter, word);
-    // A shared subscription's guard is of its topic filter, without the `$share/{ShareName}/` prefix.
-    return this.guards === null ? null : this.guards.subscribed(filter, guardFilter);
-  }
-
-  removeSubscription(filter: string): boolean {
-    this.guards?.unsubscribed(filter);
+  /** Removes a subscription (SessionSubscriptions) and the retained lookup still pending for it, if any. */
+  override removeSubscription(filter: string): boolean {
     this.retainedFeed?.remove(filter);
-    return this.subscriptions.delete(filter);
-  }
-
-  clearSubscriptions(): void {
-    this.guards?.clear();
-    this.subscriptions.clear();
-  }
-
-  /**
-   * May a message on `topic`, matched by this session's subscription `filter`, be delivered? Pure and
-   * allocation-free: retained delivery calls it per message.
-   */
-  mayReceive(topic: string, filter: string): boolean {
-    return this.guards === null || this.guards.mayReceive(topic, filter);
-  }
-
-  /** May a message on `topic` be delivered, whichever subscription matched it (routed from another node, stored)? */
-  mayReceiveAny(topic: string): boolean {
-    return this.guards === null || this.guards.mayReceiveAny(topic);
+    return super.removeSubscription(filter);
   }
 
   /** Drops the outgoing messages the client may no longer receive, after a resume under changed rules (Outbox.discard). */
