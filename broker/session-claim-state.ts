@@ -11,9 +11,9 @@ import type { SessionClaimant } from "./session-ports.js";
  * (decision 038), which count under the epoch, and the packet ids of its QoS 2 ones not yet released (decision 025),
  * which the claim's snapshot restores.
  *
- * The first base of `Session` (broker/session.ts; broker/session-subscriptions.ts comes between), not a part it
- * holds: every session has this state, and its getters (`epoch`, `persistent`) are read on the delivery path, so it
- * costs neither an object per session nor a hop.
+ * The first base of `Session` (broker/session.ts; broker/session-subscriptions.ts and broker/session-holding.ts
+ * come between), not a part it holds: every session has this state, and its getters (`epoch`, `persistent`) are
+ * read on the delivery path, so it costs neither an object per session nor a hop.
  */
 export class SessionClaimState {
   /** Fencing epoch of the current claim; 0 when the store was not used (a clean session while the store is down). */

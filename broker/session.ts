@@ -4,25 +4,26 @@ import type { ResultTarget } from "./journal.js";
 import type { RetainedFeed, SessionHost, SessionLimits, SessionLink } from "./session-ports.js";
 import { RouteMemo } from "./route-memo.js";
 import type { InflightTable } from "./inflight-table.js";
-import { DeliveryHold, type HoldGate } from "./session-hold.js";
+import { DeliveryHold } from "./session-hold.js";
+import { SessionHolding } from "./session-holding.js";
 import { Outbox, undeliverableTo } from "./session-outbox.js";
 import { enqueueOffline, offlineStored, type OfflineEntry } from "./session-offline.js";
-import { SessionSubscriptions } from "./session-subscriptions.js";
 import type { Message, Outgoing } from "./types.js";
 
 /**
  * The state of one MQTT session ([MQTT-3.1.2-4]): its claim, subscriptions, outgoing messages (its outbox:
  * broker/session-outbox.ts, with the in-flight window of broker/session-inflight.ts), and inbound QoS 2 packet ids.
  * `deliver` routes each delivery to the outbox, to the hold while the session is claimed (broker/session-hold.ts),
- * to the node it moved to, or to the store while it is offline. Its claim and inbound QoS 2 ids, and its
- * subscriptions and guards, are its base classes (broker/session-claim-state.ts, broker/session-subscriptions.ts).
+ * to the node it moved to, or to the store while it is offline. Its claim and inbound QoS 2 ids, its subscriptions
+ * and guards, and what it does with its hold are its base classes (broker/session-claim-state.ts,
+ * broker/session-subscriptions.ts, broker/session-holding.ts).
  *
  * Persistent sessions (clean = 0) are written through to the store: an outgoing QoS 1/2 message is sent only
  * once its store write is durable, so a message a subscriber has seen is one a restarted broker can re-send with
  * the same packet id. While such a session is offline, the store alone holds its messages. Clean sessions live in
  * memory only.
  */
-export class Session extends SessionSubscriptions implements ResultTarget<Outgoing | OfflineEntry> {
+export class Session extends SessionHolding implements ResultTarget<Outgoing | OfflineEntry> {
   /** The connection attached to this session (`attach` to `detach`), or null. */
   private attached: SessionLink | null = null;
   /**
@@ -33,8 +34,6 @@ export class Session extends SessionSubscriptions implements ResultTarget<Outgoi
   private outbox: Outbox | null = null;
   /** The last packet id of an outbox let go while idle (`trimIdle`): the next outbox's ids go on from it. */
   private lastPacketId = 0;
-  /** The hold of deliveries while the session is claimed or a move settles (`holdDeliveries`), or null. */
-  private hold: DeliveryHold | null = null;
   /** The retained messages still to send for new subscriptions, or null. */
   private retainedFeed: RetainedFeed | null = null;
   /** What the client's last publish matched (broker/route-memo.ts), made at its first publish. */
@@ -75,6 +74,11 @@ export class Session extends SessionSubscriptions implements ResultTarget<Outgoi
     if (this.outbox !== null) return this.outbox;
     this.host.onIdleStateMade();
     return (this.outbox = new Outbox(this, this.limits, this.host, this.lastPacketId));
+  }
+
+  /** SessionHolding: a hold of this session's deliveries keeps the stored ones it has in the outbox (`box`). */
+  protected newHold(inherited: number): DeliveryHold {
+    return new DeliveryHold(this, this.host, () => this.box(), inherited);
   }
 
   /**
@@ -253,99 +257,6 @@ export class Session extends SessionSubscriptions implements ResultTarget<Outgoi
     } else {
       this.outbox?.dropQueuedQos0();
     }
-  }
-
-  /**
-   * From now on deliveries wait until `releaseDeliveries()`: the session is being claimed, or a move settles. A
-   * hold still ending (waiting for its stored deliveries' answers: broker/session-hold.ts) ends as it would, and a
-   * new one holds what comes from now on.
-   */
-  holdDeliveries(): void {
-    const prev = this.hold;
-    if (prev === null || prev.released) this.hold = new DeliveryHold(this, this.host, () => this.box(), prev === null ? 0 : prev.storedCount);
-    // A hold that let some deliveries through (decision 047) holds them all from now on.
-    else prev.follow(null);
-  }
-
-  /** The move settles (broker/move-settle.ts): QoS 1/2 deliveries held are stored from now on (DeliveryHold.store). */
-  storeHeld(): void {
-    this.hold?.store();
-  }
-
-  /**
-   * Ends holding and delivers what was held, in order (DeliveryHold.release, once its stored deliveries were
-   * answered); then what the client itself sent meanwhile is handled (a move settled: decision 044), behind them.
-   */
-  releaseDeliveries(): void {
-    const hold = this.hold;
-    if (hold === null) this.attached?.settled();
-    else hold.release();
-  }
-
-  /** `hold` ends now (DeliveryHold): deliveries are no longer held, unless a newer hold began (false). */
-  endHold(hold: DeliveryHold): boolean {
-    if (this.hold !== hold) return false;
-    this.hold = null;
-    return true;
-  }
-
-  /** A hold ended while a newer one held (`endHold` was false): its stored deliveries are the newer one's to release. */
-  earlierHoldEnded(): void {
-    this.hold?.earlierEnded();
-  }
-
-  /** The session's move settled for the client's own packets (decision 044), while its deliveries may stay held. */
-  settleClient(): void {
-    this.attached?.settled();
-  }
-
-  /** The hold begun last (`holdDeliveries`) lets `gate` say which deliveries go out at once (decision 047). */
-  followSenders(gate: HoldGate): void {
-    this.hold?.follow(gate);
-  }
-
-  /** Whether the session holds its deliveries with `gate` on the hold. */
-  heldBy(gate: HoldGate): boolean {
-    return this.hold !== null && this.hold.gatedBy(gate);
-  }
-
-  /**
-   * Runs `fn` with the hold lifted: what it delivers goes out now, ahead of what is held. For what the old holder
-   * of a moved session passes on, which is older than anything held for it (broker/move-settle.ts, decision 031).
-   * Except QoS 1/2 once held deliveries were stored: stored behind them, first in publish order at the release
-   * (DeliveryHold.takes). A release during `fn` ends the hold for good; a hold begun after it stays.
-   */
-  ahead(fn: () => void): void {
-    const hold = this.hold;
-    if (hold === null) fn();
-    else hold.lift(fn);
-  }
-
-  /**
-   * Whether `msg` is the newest delivery held (just routed here: broker/move-settle.ts `holding`) and one this
-   * session passes on to a newer claim when released (QoS 1/2 of a persistent session: its write is fenced and the
-   * store names the owner, or the take-over kick makes this a forwarding copy).
-   */
-  holdsToPassOn(msg: object): boolean {
-    return this.hold !== null && this.hold.holdsLast(msg) && this.persistent;
-  }
-
-  /**
-   * Runs `fn` with this session, while it holds, left out: what `fn` delivers to it is dropped. For a copy of a
-   * message that the node this session was claimed from holds too and passes on, behind older ones it holds
-   * (broker/move-settle.ts `ahead`, decision 038, seed 96). A release or a new hold during `fn` stays, as for `ahead`.
-   */
-  leftOut(fn: () => void): void {
-    const hold = this.hold;
-    if (hold === null) fn();
-    else hold.leaveOut(fn);
-  }
-
-  /** The session is discarded while held (a clean CONNECT replaced it): what was held ends with it. */
-  discardHeld(): void {
-    const hold = this.hold;
-    this.hold = null;
-    hold?.discard();
   }
 
   /** Queues the retained lookup of a new subscription on this session's feed (created by `create` when none runs). */
