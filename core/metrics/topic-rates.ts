@@ -1,7 +1,8 @@
 /**
  * Messages per topic over a sliding window, for "top topics by rate" (GET /v1/stats?top=N): the REST gateway's
  * on-demand tracker (functions/topic-rates.ts) and a node's stats snapshot (broker/node-stats.ts). The window is a
- * ring of fixed buckets (6 × 10 s by default): recording a message is one Map increment, and a bucket holds at
+ * ring of fixed buckets (6 × 10 s by default): recording a message is one Map lookup and an increment of the
+ * topic's counter (a counter object, so a repeat costs no second lookup to store it back), and a bucket holds at
  * most `maxTopics` topics (messages to further topics count as `untracked`), so a fleet publishing to a million
  * distinct topics costs bounded memory.
  */
@@ -25,9 +26,14 @@ export interface TopicRatesOptions {
 
 export const DEFAULT_TOPIC_RATES: TopicRatesOptions = { bucketMs: 10_000, buckets: 6, maxTopics: 10_000 };
 
+/** A topic's messages in one bucket: an object, so that `record` increments it in place. */
+interface Count {
+  n: number;
+}
+
 interface Bucket {
   start: number;
-  counts: Map<string, number>;
+  counts: Map<string, Count>;
 }
 
 export class TopicRates {
@@ -45,9 +51,9 @@ export class TopicRates {
 
   record(topic: string): void {
     const counts = this.current.counts;
-    const n = counts.get(topic);
-    if (n !== undefined) counts.set(topic, n + 1);
-    else if (counts.size < this.opts.maxTopics) counts.set(topic, 1);
+    const count = counts.get(topic);
+    if (count !== undefined) count.n++;
+    else if (counts.size < this.opts.maxTopics) counts.set(topic, { n: 1 });
     else this.untracked++;
   }
 
@@ -69,7 +75,7 @@ export class TopicRates {
     if (n <= 0) return [];
     const totals = new Map<string, number>();
     for (const b of [...this.older, this.current]) {
-      for (const [topic, count] of b.counts) totals.set(topic, (totals.get(topic) ?? 0) + count);
+      for (const [topic, count] of b.counts) totals.set(topic, (totals.get(topic) ?? 0) + count.n);
     }
     const seconds = this.windowSeconds(now);
     return [...totals]
