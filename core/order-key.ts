@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 
 /**
  * A message's order key (decision 038): who published it and where it stands among that publisher's messages,
@@ -11,9 +11,12 @@ import { createHash } from "node:crypto";
 
 const KEY = /^[A-Za-z0-9_-]{1,16}\.[0-9a-z]{1,11}\.[0-9a-z]{1,11}$/;
 
-/** The publisher part of a client's order keys (computed once per session). */
+/**
+ * The publisher part of a client's order keys (computed once per session, on its first QoS 1/2 publish). One-shot
+ * `hash`: no `Hash` object (a stream with a native handle) per session, as a fleet's devices all start publishing.
+ */
 export function orderTag(clientId: string): string {
-  return createHash("sha1").update(clientId).digest("base64url").slice(0, 12);
+  return hash("sha1", clientId, "base64url").slice(0, 12);
 }
 
 export function orderKey(tag: string, epoch: number, n: number): string {
