@@ -1,37 +1,13 @@
-import { EventEmitter } from "node:events";
 import type { QoS } from "mqtt-packet";
-import type { Auth } from "../core/auth/types.js";
-import type { MqgateConfig } from "../core/config/types.js";
-import { compileClientIdPattern } from "../core/auth/identity.js";
-import type { ExpiredSession, RetainedStats, SessionSnapshot, Store } from "../core/store/types.js";
+import type { ExpiredSession, SessionSnapshot } from "../core/store/types.js";
 import type { SubscriptionWord } from "../core/subscription-word.js";
-import type { TopicLimits } from "../core/topic/index.js";
-import { AddressLimits } from "./address-limits.js";
-import type { BrokerEvents, BrokerOptions, RemoteRoutes } from "./broker-types.js";
-import type { Cluster } from "./cluster.js";
+import { BrokerWiring } from "./broker-wiring.js";
 import type { Connection, Transport } from "./connection.js";
-import { SessionCustody } from "./custody.js";
-import { DelayedWills } from "./delayed-wills.js";
 import type { SessionTerms } from "./handlers/connect5.js";
-import { Journal } from "./journal.js";
-import { IdleTrim } from "./idle-trim.js";
-import { KeepaliveSweep } from "./keepalive-sweep.js";
-import { LocalRouter } from "./local-routing.js";
-import { Publisher } from "./publishing.js";
-import { RetainedMessages } from "./retained-messages.js";
 import type { Session } from "./session.js";
-import { SessionClaims } from "./session-claim.js";
-import { SessionLifecycle } from "./session-lifecycle.js";
 import type { SessionHost } from "./session-ports.js";
-import { SessionRegistry } from "./session-registry.js";
 import type { SharedGroup } from "./shared.js";
-import { closeAll, SessionReleases } from "./shutdown.js";
-import { BrokerStats } from "./stats.js";
-import { SubscriptionIndex } from "./subscription-index.js";
-import { Subscriptions } from "./subscriptions.js";
 import type { CloseReason, DropReason, Message } from "./types.js";
-import { WillKeeper } from "./will-keeper.js";
-import type { WillStore } from "./wills.js";
 
 export type { BrokerEvents, BrokerOptions, PublishAdmission, RemoteRoutes } from "./broker-types.js";
 
@@ -39,126 +15,11 @@ export type { BrokerEvents, BrokerOptions, PublishAdmission, RemoteRoutes } from
  * The broker core: the sessions this node holds (their connection, claim and release), publish, and the entry
  * points other modules call. Transport-agnostic: listeners hand it Connections; handlers call into it. Its parts
  * live in their own modules (session registry and lifecycle, subscription index and changes, publishing and
- * routing, retained, custody, claims, wills, releases) and change sessions only through the sessions' methods.
+ * routing, retained, custody, claims, wills, releases) and change sessions only through the sessions' methods;
+ * they are wired, started and shut down in its base class, broker/broker-wiring.ts.
  */
-export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
-  readonly stats = new BrokerStats();
-  /** The sessions this node holds, by client id (SessionRegistry's map: read here, changed there). */
-  readonly sessions: ReadonlyMap<string, Session>;
-  readonly connections = new Set<Connection>();
-  /** Keepalive of every connection, one periodic sweep over `connections` (decision 033). */
-  readonly keepalives: KeepaliveSweep;
-  /** Outboxes idle for a pass given back, one sweep over `sessions` in slices (decision 052). */
-  readonly idleTrim: IdleTrim;
-  /** Per source address limits, checked by the listeners at accept. */
-  readonly addressLimits: AddressLimits;
-  readonly topicLimits: TopicLimits;
-  readonly journal: Journal;
-  readonly now: () => number;
-  /** `auth.clientIdPattern`: whether a user may use a client id (always true without a pattern). */
-  readonly clientIdAllowed: (clientId: string, username: string | undefined) => boolean;
-  /** Membership of a cluster (`joinCluster`), or null for a single node. */
-  private membership: Cluster | null = null;
-  /** Whether new connections may be accepted besides `maxConnections` (a cluster node: while its lease holds). */
-  private acceptGate: () => boolean = () => true;
-  /** MQTT 5 wills waiting out their Will Delay Interval. */
-  readonly delayedWills = new DelayedWills();
-
-  /** Publishes from clients, wills, the REST gateway and other nodes: authorized, counted, retained, routed. */
-  readonly publisher: Publisher;
-  /** Subscription changes: SUBSCRIBE, UNSUBSCRIBE, the REST gateway, a new policy. */
-  readonly subscriptions: Subscriptions;
-
-  // The parts of the core, each in its own module; they change sessions only through the sessions' methods.
-  /** The subscriptions of the sessions held here. */
-  private readonly index = new SubscriptionIndex(this);
-  /** Routing a message to the sessions held here. */
-  private readonly router = new LocalRouter(this.index, this);
-  /** Wills from CONNECT to publication or discard. */
-  private readonly wills = new WillKeeper(this.delayedWills, () => this.now(), (conn, session, will) => this.publisher.will(conn, session, will));
-  /** RETAIN publishes written to the store, and retained matches streamed to new subscriptions. */
-  private readonly retained: RetainedMessages;
-  /** The offline sessions held here, loaded and reloaded from the store, and copies of those that moved. */
-  private readonly custody: SessionCustody;
-  /** CONNECT's claims in the store, and the take-over kicks around them. */
-  private readonly claims: SessionClaims;
-  /** Sessions handed back to the store as their connections end (shutdown waits for them). */
-  private readonly releases: SessionReleases;
-  /** The sessions held here: created, restored, held offline and dropped. */
-  private readonly registry: SessionRegistry;
-  /** A connection attached to its session at CONNECT, and detached when it closes. */
-  private readonly lifecycle: SessionLifecycle;
-
-  constructor(
-    readonly config: MqgateConfig,
-    readonly auth: Auth,
-    readonly store: Store,
-    options: BrokerOptions = {},
-  ) {
-    super();
-    this.now = options.now ?? Date.now;
-    this.registry = new SessionRegistry(config.limits, this, this.index);
-    this.sessions = this.registry.sessions;
-    this.keepalives = new KeepaliveSweep(() => this.connections, options.keepaliveClock === undefined ? {} : { clock: options.keepaliveClock });
-    this.idleTrim = new IdleTrim(() => this.sessions.values());
-    const pattern = config.auth.clientIdPattern;
-    this.clientIdAllowed = pattern === undefined ? () => true : compileClientIdPattern(pattern);
-    this.addressLimits = new AddressLimits(config.limits);
-    this.topicLimits = { maxTopicLength: config.limits.maxTopicLength, maxTopicLevels: config.limits.maxTopicLevels };
-    this.journal = new Journal(store, {
-      onStoreError: (err, attempt) => this.emit("store.error", "apply", err, attempt),
-      onStoreRecovered: () => this.emit("store.recovered"),
-      onStall: (batchId, waitedMs, pending) => this.emit("journal.stalled", batchId, waitedMs, pending),
-    });
-    this.retained = new RetainedMessages(store, this.journal, config, () => this.now(), {
-      onDeliveryDenied: (session, msg) => this.onDeliveryDenied(session, msg),
-      onDrop: (session, msg, reason) => this.onDrop(session, msg, reason),
-      onStoreError: (operation, err) => this.emit("store.error", operation, err, 1),
-    });
-    this.publisher = new Publisher({ router: this.router, retained: this.retained, journal: this.journal, stats: this.stats, events: this, host: this, now: this.now });
-    this.subscriptions = new Subscriptions({ index: this.index, store, retained: this.retained, events: this, host: this });
-    this.releases = new SessionReleases(this.journal, store, () => this.now(), (err) => this.emit("store.error", "releaseSession", err, 1));
-    this.claims = new SessionClaims({
-      store,
-      journal: this.journal,
-      config,
-      wills: this.wills,
-      now: () => this.now(),
-      cluster: () => this.cluster,
-      onStoreError: (operation, err, attempt) => this.emit("store.error", operation, err, attempt),
-    });
-    this.custody = new SessionCustody(store, config, () => this.now(), {
-      sessions: this.sessions,
-      delayedWills: this.delayedWills,
-      restoreOffline: (record) => this.registry.restoreOffline(record),
-      holdOffline: (snapshot) => this.registry.holdOffline(snapshot),
-      restoreSubscription: (session, filter, word) => this.index.add(session, filter, word),
-      dropSession: (session) => this.registry.drop(session),
-      leaseHeld: () => this.acceptGate(),
-      takeResends: (clientId, epoch) => this.lifecycle.takeResends(clientId, epoch),
-    });
-    this.lifecycle = new SessionLifecycle({
-      registry: this.registry,
-      index: this.index,
-      claims: this.claims,
-      wills: this.wills,
-      releases: this.releases,
-      delayedWills: this.delayedWills,
-      stats: this.stats,
-      events: this,
-      recheck: this.subscriptions,
-      handBack: (entries, session) => this.publisher.handBack(entries, session),
-    });
-  }
-
-  /**
-   * Loads what the store remembers (broker/custody.ts): persistent sessions, offline. Retained messages stay in
-   * the store: subscriptions read them through its index.
-   */
-  async start(): Promise<void> {
-    await this.custody.load(this.cluster !== null);
-    await this.retained.loadStats();
-  }
+export class Broker extends BrokerWiring implements SessionHost {
+  // --- offline sessions held here (adoption and custody, in a cluster) -----------------------------------
 
   /** Keeps an offline persistent session here with its subscriptions (SessionRegistry.holdOffline); null if one is held. */
   holdOffline(snapshot: SessionSnapshot): Session | null {
@@ -185,53 +46,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
     return this.custody.reload();
   }
 
-  /** Membership of a cluster (SQS communicator and a shared store), or null for a single node. */
-  get cluster(): Cluster | null {
-    return this.membership;
-  }
-
-  /** This node is a member of `cluster` (wired at the composition root, broker/server.ts); once, before `start()`. */
-  joinCluster(cluster: Cluster): void {
-    this.membership = cluster;
-  }
-
-  /** Installs the cluster's route table (broker/routes.ts); once, before `start()`. */
-  useRemoteRoutes(routes: RemoteRoutes): void {
-    this.publisher.useRemoteRoutes(routes);
-    this.index.useRoutes(routes);
-  }
-
-  /** The cluster's retained set as last read from the store (`refreshRetainedStats`); the store holds the messages. */
-  get retainedStats(): RetainedStats {
-    return this.retained.stats;
-  }
-
-  /** Reads the retained set's size from the store again when the last read is older than a few seconds. */
-  refreshRetainedStats(): void {
-    this.retained.refreshStats();
-  }
-
-  /** Sessions with a connection here, and offline ones; sessions another cluster node holds are its to count. */
-  sessionCounts(): { connected: number; offline: number } {
-    return this.registry.counts();
-  }
-
-  get subscriptionCount(): number {
-    return this.index.size;
-  }
-
   // --- connections and sessions --------------------------------------------------------------------------
-
-  /** Whether a new socket may be accepted under `maxConnections`. */
-  canAccept(): boolean {
-    return this.connections.size < this.config.limits.maxConnections && this.acceptGate();
-  }
-
-  /** Wired at the composition root (broker/server.ts): where wills are kept, and when to accept connections. */
-  useWills(wills: WillStore, acceptGate: () => boolean): void {
-    this.wills.use(wills);
-    this.acceptGate = acceptGate;
-  }
 
   addConnection(conn: Connection): void {
     this.connections.add(conn);
@@ -393,22 +208,5 @@ export class Broker extends EventEmitter<BrokerEvents> implements SessionHost {
   onDrop(session: Session | null, msg: Message, reason: DropReason): void {
     this.stats.dropped[reason]++;
     this.emit("message.dropped", session?.clientId ?? null, msg, reason);
-  }
-
-  // --- shutdown -----------------------------------------------------------------------------------------
-
-  /**
-   * Closes every connection (shutdown), then waits for the store writes and session releases to land (the journal
-   * stays open: `closeJournal()` after the cluster stopped). Many connections are closed in batches (closeBatches).
-   */
-  closeAll(reason: CloseReason, drainMs = 5000): Promise<void> {
-    return closeAll({ connections: this.connections, delayedWills: this.delayedWills, journal: this.journal, releases: this.releases }, reason, drainMs);
-  }
-
-  /** Last step of a shutdown: waits (bounded) for pending writes, then refuses further ones. */
-  async closeJournal(drainMs: number): Promise<void> {
-    this.idleTrim.stop();
-    await this.journal.drain(drainMs);
-    this.journal.close();
   }
 }
