@@ -1,7 +1,7 @@
 import { randomBytes } from "node:crypto";
 import type { ApplyKey, Store, StoreOp, StoreOpResult } from "../core/store/types.js";
 import { applyUntilDone, BatchSignals } from "./journal-signals.js";
-import { STALL_REPORT_MS, unsettled } from "./journal-stall.js";
+import { StallWatch } from "./journal-stall.js";
 
 /** Something that waits for a batch of store writes to become durable. */
 export interface DurabilityWaiter {
@@ -85,8 +85,8 @@ export class Journal {
   private collecting: Promise<unknown>[] | null = null;
   /** Names of tracked side effects, for the stall report (`label`). */
   private readonly labels = new WeakMap<Promise<unknown>, () => string>();
-  private readonly stallTimer: NodeJS.Timeout;
-  private stallReportedAt = 0;
+  /** Reports the oldest applied batch while its side effects hold every later acknowledgement (broker/journal-stall.ts). */
+  private readonly stall: StallWatch;
   /** Ops of the batch being filled that go to the store only once its other ops and side effects landed. */
   private late: StoreOp[] = [];
   /** Which batches were applied, and which landed (applied, side effects settled). */
@@ -104,8 +104,7 @@ export class Journal {
     private readonly events: JournalEvents,
     private readonly maxBackoffMs = 2000,
   ) {
-    this.stallTimer = setInterval(() => this.checkStall(), STALL_REPORT_MS / 5);
-    this.stallTimer.unref();
+    this.stall = new StallWatch(() => this.completing[0], this.labels, events);
   }
 
   /** Names a tracked side effect in the stall report (`describe` is called only when a stall is reported). */
@@ -288,7 +287,7 @@ export class Journal {
 
   close(): void {
     this.closed = true;
-    clearInterval(this.stallTimer);
+    this.stall.stop();
   }
 
   private schedule(): void {
@@ -394,20 +393,6 @@ export class Journal {
         setTimeout(() => this.send(batchId, ops, targets, ctxs, waiters, tracks, late), delay).unref();
       },
     );
-  }
-
-  /** Reports the oldest applied batch when it has waited STALL_REPORT_MS or more for its side effects. */
-  private checkStall(): void {
-    const head = this.completing[0];
-    const report = this.events.onStall;
-    if (head === undefined || report === undefined) return;
-    const now = Date.now();
-    const waited = now - head.since;
-    if (waited < STALL_REPORT_MS || now - this.stallReportedAt < STALL_REPORT_MS) return;
-    this.stallReportedAt = now;
-    void unsettled(head.tasks, this.labels).then((pending) => {
-      if (this.completing[0] === head) report(head.batchId, waited, pending);
-    });
   }
 
   /** Declares applied batches durable, in order, once their side effects settled. */
