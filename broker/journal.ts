@@ -2,12 +2,9 @@ import { randomBytes } from "node:crypto";
 import type { ApplyKey, Store, StoreOp, StoreOpResult } from "../core/store/types.js";
 import { applyUntilDone, BatchSignals } from "./journal-signals.js";
 import { StallWatch } from "./journal-stall.js";
+import { type DurabilityWaiter, JournalWrites, type ResultTarget } from "./journal-writes.js";
 
-/** Something that waits for a batch of store writes to become durable. */
-export interface DurabilityWaiter {
-  /** Called once the batch `batchId` (and every earlier one) is durable; `results` are that batch's per-op results. */
-  onDurable(batchId: number): void;
-}
+export type { DurabilityWaiter, ResultTarget } from "./journal-writes.js";
 
 export interface JournalEvents {
   /** A batch failed; it will be retried. */
@@ -21,74 +18,28 @@ export interface JournalEvents {
   onStall?(batchId: number, waitedMs: number, pending: string[]): void;
 }
 
-/** Receives the result of one op; `ctx` is what the writer passed along (no closure per message). */
-export interface ResultTarget<C = unknown> {
-  onStoreResult(ctx: C, result: StoreOpResult): void;
-}
-
 /**
  * Collects the store writes of one tick into one batch and sends it with a single `store.apply` call
  * (one round trip). Batches are applied strictly in order, one at a time; a failed batch is retried with
  * backoff until it succeeds, while later writes accumulate in the next batch. Waiters (sessions holding
- * PUBLISHes to send, connections holding PUBACK/PUBREC) are told when their batch is durable.
+ * PUBLISHes to send, connections holding PUBACK/PUBREC) are told when their batch is durable. What goes into the
+ * batch being filled (writes, side effects, waiters) is its base class, broker/journal-writes.ts.
  */
-export class Journal {
-  /** Id of the batch currently being filled. Batch ids start at 1. */
-  private filling = 1;
-  private ops: StoreOp[] = [];
-  private targets: (ResultTarget | null)[] = [];
-  private ctxs: unknown[] = [];
-  /** See `dedupId`; set only by `withDedupId`. */
-  private currentDedupId: string | null = null;
-
-  /**
-   * While a node queue message is being handled: its id. Enqueues it causes carry it as their dedup id, so the
-   * same message handled again (redelivered after its first handler died) is not enqueued twice. Read-only: it
-   * changes only for the duration of `withDedupId`.
-   */
-  get dedupId(): string | null {
-    return this.currentDedupId;
-  }
-
-  /** Runs `fn` with `dedupId` as the dedup id of the enqueues it causes, then restores the previous one. */
-  withDedupId<T>(dedupId: string | null, fn: () => T): T {
-    const outer = this.currentDedupId;
-    this.currentDedupId = dedupId;
-    try {
-      return fn();
-    } finally {
-      this.currentDedupId = outer;
-    }
-  }
-  /** Count of ops ever written (`writes`). */
-  private written = 0;
-  /** Count of ops ever written: callers compare it before and after routing to learn if routing wrote. */
-  get writes(): number {
-    return this.written;
-  }
-  private waiters = new Set<DurabilityWaiter>();
+export class Journal extends JournalWrites {
   private inFlight = false;
   private scheduled = false;
   private failures = 0;
   private closed = false;
   /** Highest batch id known durable. */
   private durable = 0;
-  /** Side effects (sends to other nodes, events) of the batch being filled. */
-  private tracks: Promise<unknown>[] = [];
-  /** While a batch's results are handed out: its tracks, so follow-up side effects join that batch. */
-  private resolvingTracks: Promise<unknown>[] | null = null;
   /** Applied batches waiting for their side effects or for an earlier batch, in batch order. */
   private completing: { batchId: number; waiters: Set<DurabilityWaiter>; remaining: number; tasks: Promise<unknown>[]; since: number }[] = [];
   /** While a batch's results are handed out: what `followUp` made of them. */
   private resolvingFollowUps: Promise<unknown>[] | null = null;
-  /** While `landedAfter` runs its function: the side effects it tracks or joins. */
-  private collecting: Promise<unknown>[] | null = null;
   /** Names of tracked side effects, for the stall report (`label`). */
   private readonly labels = new WeakMap<Promise<unknown>, () => string>();
   /** Reports the oldest applied batch while its side effects hold every later acknowledgement (broker/journal-stall.ts). */
   private readonly stall: StallWatch;
-  /** Ops of the batch being filled that go to the store only once its other ops and side effects landed. */
-  private late: StoreOp[] = [];
   /** Which batches were applied, and which landed (applied, side effects settled). */
   private readonly signals = new BatchSignals();
 
@@ -104,6 +55,7 @@ export class Journal {
     private readonly events: JournalEvents,
     private readonly maxBackoffMs = 2000,
   ) {
+    super();
     this.stall = new StallWatch(() => this.completing[0], this.labels, events);
   }
 
@@ -115,47 +67,6 @@ export class Journal {
   /** Whether the last attempt failed (the store is unreachable). */
   get failing(): boolean {
     return this.failures > 0;
-  }
-
-  /** Ops waiting for the next flush (bounded by callers: they stop reading when their own waits pile up). */
-  get pendingOps(): number {
-    return this.ops.length;
-  }
-
-  /** Adds a write to the current batch; returns that batch's id. `target` gets the op's own result with `ctx`. */
-  write<C>(op: StoreOp, target: ResultTarget<C> | null = null, ctx: C | null = null): number {
-    this.ops.push(op);
-    this.targets.push(target as ResultTarget | null);
-    this.ctxs.push(ctx);
-    this.written++;
-    this.schedule();
-    return this.filling;
-  }
-
-  /**
-   * Adds an asynchronous side effect to the batch being filled (or, from inside a result callback, to the batch
-   * whose results are being handed out): that batch is durable only once `task` settled too, and so are the
-   * acknowledgements waiting for it. Used for sends to other nodes and for events. `task` should not reject: its
-   * owner retries or falls back; a rejection is reported and counts as settled. Counts as a write.
-   */
-  track(task: Promise<unknown>): number {
-    (this.resolvingTracks ?? this.tracks).push(task);
-    this.collecting?.push(task);
-    this.written++;
-    this.schedule();
-    return this.filling;
-  }
-
-  /**
-   * Adds a write that goes to the store only after the rest of the current batch landed (its ops applied, its side
-   * effects such as sends to other nodes settled), and before the batch counts as durable. The inbound QoS 2 marker
-   * is written this way: it never exists without the forwards it stands for (decision 020).
-   */
-  writeLate(op: StoreOp): number {
-    this.late.push(op);
-    this.written++;
-    this.schedule();
-    return this.filling;
   }
 
   /**
@@ -223,24 +134,6 @@ export class Journal {
   }
 
   /**
-   * Takes `task` out of the batch being filled: a task that settles once writes made into this very batch landed
-   * (held deliveries released now) would make the batch wait for itself, forever.
-   */
-  untrack(task: Promise<unknown>): void {
-    if (this.tracks.includes(task)) this.tracks = this.tracks.filter((t) => t !== task);
-  }
-
-  /** Like `track`, but a task already tracked by the same batch last is not added again. */
-  trackOnce(task: Promise<unknown>): void {
-    const list = this.resolvingTracks ?? this.tracks;
-    if (list[list.length - 1] !== task) this.track(task);
-    else {
-      this.written++; // the caller's acknowledgement still waits for this batch
-      this.collecting?.push(task);
-    }
-  }
-
-  /**
    * Resolves once every op written before this call was applied and what its results caused in turn (`followUp`:
    * deliveries the store refused, routed again) landed. Unlike `barrier()`, not the batches' other side effects
    * (deliveries held meanwhile), so a node may hold deliveries until then (decision 031).
@@ -268,13 +161,6 @@ export class Journal {
     return this.ops.length === 0 && this.late.length === 0 && this.tracks.length === 0 && !this.inFlight && this.completing.length === 0;
   }
 
-  /** Registers a waiter for the current batch and returns its id. A batch with no ops completes at once. */
-  wait(waiter: DurabilityWaiter): number {
-    this.waiters.add(waiter);
-    this.schedule();
-    return this.filling;
-  }
-
   /** Resolves when everything written so far is durable (shutdown). */
   async drain(timeoutMs: number): Promise<boolean> {
     // Pending writes go out in the batch being filled; with none pending, a batch may still be in flight.
@@ -290,7 +176,7 @@ export class Journal {
     this.stall.stop();
   }
 
-  private schedule(): void {
+  protected schedule(): void {
     if (this.scheduled || this.inFlight) return;
     this.scheduled = true;
     setImmediate(flushJournal, this);
