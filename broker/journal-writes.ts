@@ -2,7 +2,10 @@ import type { StoreOp, StoreOpResult } from "../core/store/types.js";
 
 /** Something that waits for a batch of store writes to become durable. */
 export interface DurabilityWaiter {
-  /** Called once the batch `batchId` (and every earlier one) is durable (each op's own result goes to its `ResultTarget`). */
+  /**
+   * Called once the batch `batchId` (and every earlier one) is durable. Each op's own result goes to its
+   * `ResultTarget`, not here.
+   */
   onDurable(batchId: number): void;
 }
 
