@@ -10,9 +10,6 @@ import { NodeMessageIds } from "./node-message-ids.js";
 import type { RouteSync } from "./routes.js";
 import type { Session } from "./session.js";
 
-/** How long a leaving node keeps receiving after its routes are gone (forwards in flight land meanwhile). */
-const LEAVE_GRACE_MS = 500;
-
 /**
  * A cluster node's registration and lifecycle: its node queue and its node record (where its clients connect, its
  * queue, its incarnation), start, graceful stop, kill, and the restart after a lost lease. The parts it starts and
@@ -160,6 +157,9 @@ export abstract class ClusterLifecycle {
     return this.startedAt;
   }
 }
+
+/** How long a leaving node keeps receiving after its routes are gone (forwards in flight land meanwhile). */
+const LEAVE_GRACE_MS = 500;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms).unref());
