@@ -1,7 +1,6 @@
 import type { Journal } from "./journal.js";
 import type { Session } from "./session.js";
-import { SenderFollower, type SenderGate } from "./sender-follow.js";
-import { SilentHolders } from "./silent-holders.js";
+import { SettleWaits } from "./move-settle-waits.js";
 import { claimHolders, type ClaimResult, type NodeRecord } from "../core/store/types.js";
 import { MAX_UNACKED } from "../core/communicator/types.js";
 
@@ -13,28 +12,6 @@ import { MAX_UNACKED } from "../core/communicator/types.js";
  * this node sent there before the claim. So what such a node passes on arrives here before its reply; it is
  * delivered ahead of what is held (`ahead`), being older than anything that came here by another path meanwhile.
  */
-
-interface Settling {
-  session: Session;
-  /** The epoch of the claim whose kicks are answered: the replies name it. */
-  epoch: number;
-  /** The epoch of the claim here that holds (`epoch`, or a later claim here that joined the wait): released for it only. */
-  claimEpoch: number;
-  /** The nodes whose reply is still awaited. */
-  nodes: Set<string>;
-  /**
-   * Follows the senders of what reaches the session (broker/sender-follow.ts, decision 047), until the limit; null
-   * after a Clean Start (the old holders drop the old session: they pass nothing on).
-   */
-  gate: SenderGate | null;
-  /** Nodes the previous holder may have died before kicking (ClaimResult.earlierHolders, decision 040); emptied once kicked. */
-  earlier: readonly string[];
-  /** The claim was a Clean Start (passed on with the kicks of `earlier`). */
-  sessionEnded: boolean;
-  /** When the wait began (the holders were kicked right before). */
-  since: number;
-  timer: NodeJS.Timeout;
-}
 
 /** Where a claim took a session from, as the store answered it (ClaimResult). */
 export interface ClaimedFrom {
@@ -91,10 +68,11 @@ export function claimedFrom(claim: ClaimResult, sessionEnded: boolean): ClaimedF
   return { previousNode: claim.previousNode, custodian: claim.previousCustodian ?? null, earlier: claim.earlierHolders, sessionEnded };
 }
 
-export class MoveSettler {
-  private readonly settling = new Map<string, Settling>();
-  /** The senders of sessions claimed here, followed until their limit (decision 047). */
-  private readonly follower: SenderFollower;
+/**
+ * Order across a move, as above. The waits, one per session, and how they end are its base class,
+ * broker/move-settle-waits.ts.
+ */
+export class MoveSettler extends SettleWaits {
   /**
    * Forwarding copies holding since a take-over kick here (`kicked`), until they pass on what they hold: a publish of
    * this node they hold is named on its match forwards (`holding`) like a settling session's, so the kicking node
@@ -102,15 +80,12 @@ export class MoveSettler {
    * The first follow-up releases the copy's hold, whichever kick it follows, so the copy is named no longer after it.
    */
   private readonly passing = new Set<Session>();
-  /** Holders that stayed silent through their wait: kicked again once seen alive (decision 036, seed 177). */
-  private readonly silent: SilentHolders;
 
   constructor(
     private readonly limitMs: number,
-    private readonly port: MovePort,
+    port: MovePort,
   ) {
-    this.follower = new SenderFollower((topic, nodes) => port.reaches(topic, nodes));
-    this.silent = new SilentHolders((node, clientId, epoch, sessionEnded) => port.kickAgain(node, clientId, epoch, sessionEnded));
+    super(port);
   }
 
   /**
@@ -259,12 +234,6 @@ export class MoveSettler {
     return this.settling.has(clientId);
   }
 
-  /** Releases every session still waiting (the node stops). */
-  releaseAll(): void {
-    for (const [clientId, s] of this.settling) this.release(clientId, s.epoch);
-    this.follower.endAll();
-  }
-
   /**
    * `node`'s queue is gone (it died and was cleaned up): no reply is coming, and it may have died before kicking the
    * holders before it, who are kicked now (see `claimed`).
@@ -274,61 +243,6 @@ export class MoveSettler {
     if (s === undefined || s.epoch !== epoch || !s.nodes.has(node)) return;
     this.kickEarlier(s, clientId);
     this.replied(clientId, node, epoch);
-  }
-
-  /** The limit passed: release; a holder stayed silent: kick the earlier holders, remember it (see `claimed`). */
-  private timedOut(clientId: string, epoch: number): void {
-    const s = this.settling.get(clientId);
-    if (s === undefined || s.epoch !== epoch) return;
-    this.release(clientId, epoch);
-    if (s.nodes.size > 0) this.silentAtEnd(s, clientId);
-  }
-
-  private silentAtEnd(s: Settling, clientId: string): void {
-    this.kickEarlier(s, clientId);
-    this.silent.add(clientId, s.epoch, s.since, s.nodes, s.sessionEnded);
-  }
-
-  private kickEarlier(s: Settling, clientId: string): void {
-    const earlier = s.earlier;
-    s.earlier = [];
-    for (const node of earlier) this.port.kick(node, clientId, s.epoch, s.sessionEnded);
-  }
-
-  /**
-   * The wait for `clientId`'s claim under `epoch` ends. When every holder replied (`replied`) within the limit, the
-   * session's senders are followed until the limit (decision 047): the client's own packets are read now, and what
-   * came straight from other nodes waits until the old holders passed on those nodes' messages up to it.
-   */
-  private release(clientId: string, epoch: number, replied = false): void {
-    const s = this.settling.get(clientId);
-    if (s === undefined || s.epoch !== epoch) return;
-    this.end(clientId);
-    // A newer claim of this session here holds and releases its deliveries itself.
-    // Not a session that moved on to another node meanwhile (kicked: `kicked` releases its forwarding copy's hold).
-    const session = s.session;
-    if (session.epoch !== s.claimEpoch || session.claimant !== null || session.owner !== null) {
-      this.follower.end(clientId);
-      return;
-    }
-    const gate = s.gate;
-    if (replied && gate !== null && Date.now() < gate.until) {
-      session.settleClient();
-      gate.startFollowing();
-      setTimeout(() => {
-        if (this.follower.gate(clientId) === gate) this.follower.end(clientId);
-      }, gate.until - Date.now()).unref();
-      return;
-    }
-    session.releaseDeliveries();
-    this.follower.end(clientId);
-  }
-
-  private end(clientId: string): void {
-    const s = this.settling.get(clientId);
-    if (s === undefined) return;
-    clearTimeout(s.timer);
-    this.settling.delete(clientId);
   }
 }
 
