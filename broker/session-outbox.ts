@@ -1,16 +1,14 @@
 import type { QoS } from "mqtt-packet";
 import { sentPacketId } from "../core/store/sent-boundary.js";
 import type { StoredOutgoing, StoreOpResult } from "../core/store/types.js";
+import { OutboxQueue } from "./outbox-queue.js";
 import { outgoing } from "./outgoing-pool.js";
-import { undeliverable } from "./publish5.js";
-import { Deque } from "./queue.js";
-import type { Session } from "./session.js";
-import { InflightWindow } from "./session-inflight.js";
-import type { SessionHost, SessionLimits, SessionLink } from "./session-ports.js";
-import { EMPTY_MESSAGE, withhold, writeDeleted, writeEnqueue, writeMoved, writeSent, writeTaken } from "./session-records.js";
+import { EMPTY_MESSAGE, withhold, writeEnqueue, writeMoved, writeTaken } from "./session-records.js";
 import { fromStored, onePerPacketId } from "./stored-outgoing.js";
 import { outOfOrder } from "./stream-order.js";
-import { OutState, type DropReason, type Message, type Outgoing } from "./types.js";
+import { OutState, type Message, type Outgoing } from "./types.js";
+
+export { undeliverableTo } from "./outbox-queue.js";
 
 /**
  * A session's outgoing messages while a connection can take them: the queue behind the in-flight window
@@ -20,12 +18,13 @@ import { OutState, type DropReason, type Message, type Outgoing } from "./types.
  * write is durable (broker/session-records.ts has the records of its later steps). The store's answers come back to
  * the session (its `onStoreResult`), which hands those of its outgoing messages here (`stored`).
  *
+ * Its base, `OutboxQueue` (broker/outbox-queue.ts), holds the queue, the window and the sending and draining; this
+ * file holds a settling session's held deliveries, the store's answers and the load of a claim's snapshot.
+ *
  * The session creates it with its first message (decision 029: most devices of a fleet never have one while
  * connected) and keeps it, so packet ids go on from the last one across reconnects.
  */
-export class Outbox {
-  /** Its ring buffer is allocated by the first push (broker/queue.ts). */
-  private readonly queue = new Deque<Outgoing>(0);
+export class Outbox extends OutboxQueue {
   /**
    * A settling session's held deliveries, stored at once (`holdStored`), in the order written (so in seq order):
    * not sent until the hold is released (`releaseHeld`). Null when none.
@@ -37,19 +36,8 @@ export class Outbox {
    * deliveries again (`load`), not the queue, so they still wait for what the old holder passes on.
    */
   private heldSeqs: Set<number> | null = null;
-  readonly inflight: InflightWindow;
   /** `inflight.lastId` when an idle sweep last found the outbox empty; -1 when it did not (`quietSinceLastSweep`). */
   private sweepMark = -1;
-
-  constructor(
-    private readonly session: Session,
-    private readonly limits: SessionLimits,
-    private readonly host: SessionHost,
-    /** Packet ids go on from this one (the session's last, when an earlier outbox was let go; 0 at first). */
-    lastPacketId: number,
-  ) {
-    this.inflight = new InflightWindow(session, limits, host, lastPacketId);
-  }
 
   /** Nothing queued, held or in flight. */
   get empty(): boolean {
@@ -71,42 +59,12 @@ export class Outbox {
     return quiet;
   }
 
-  get queuedCount(): number {
-    return this.queue.length;
-  }
-
   /** Drops the messages held in memory (the store, for a persistent session, keeps its own); packet ids go on. */
   clear(): void {
     this.inflight.clear();
     this.queue.clear();
     if (this.held !== null) for (const out of this.held) if (out.seq !== 0) (this.heldSeqs ??= new Set()).add(out.seq);
     this.held = null;
-  }
-
-  /**
-   * A clean session's QoS 1/2 delivery, or a QoS 0 one behind a non-empty queue (`link` attached, nothing held):
-   * sent at once while nothing is queued and the window and the link have room, else queued.
-   */
-  send(msg: Message, qos: QoS, retain: boolean, link: SessionLink, subIds: readonly number[] | undefined, group: string | undefined): void {
-    const out = outgoing(msg, qos, retain, true, subIds, group);
-    if (qos !== 0 && this.queue.length === 0 && this.inflight.hasRoom && !link.congested) {
-      link.writePublish(msg, qos, retain, false, this.inflight.add(out), subIds);
-      return;
-    }
-    this.enqueueLocal(out);
-  }
-
-  /** A persistent session's QoS 1/2 delivery while its client is connected: written through to the store. */
-  sendStored(msg: Message, qos: QoS, retain: boolean, link: SessionLink, subIds: readonly number[] | undefined): void {
-    const out = outgoing(msg, qos, retain, false, subIds);
-    let packetId = 0;
-    if (this.queue.length === 0 && this.inflight.hasRoom && !link.congested) {
-      // Reserve a window slot; PUBLISH goes out when the store has it.
-      packetId = this.inflight.add(out);
-    } else {
-      this.queue.push(out);
-    }
-    writeEnqueue(this.host.journal, this.session, out, packetId, this.limits);
   }
 
   /**
@@ -214,54 +172,6 @@ export class Outbox {
     return true;
   }
 
-  /** Moves queued messages into the in-flight window while the link can take them. */
-  drainQueue(link: SessionLink): void {
-    const { session, inflight } = this;
-    while (this.queue.length > 0 && !link.saturated()) {
-      const next = this.queue.peek() as Outgoing;
-      if ((next.msg.publishedAt !== undefined || link.v5 !== null) && next.durable && this.dropUndeliverable(next, link)) continue;
-      if (next.qos === 0) {
-        this.queue.shift();
-        link.writePublish(next.msg, 0, next.retain, false, 0, next.subIds);
-        continue;
-      }
-      if (!inflight.hasRoom) return;
-      if (!next.durable) return; // its enqueue has not landed yet; `stored` drains again
-      if (!session.persistent || next.seq === 0) {
-        this.queue.shift();
-        link.writePublish(next.msg, next.qos, next.retain, false, inflight.add(next), next.subIds);
-        continue;
-      }
-      // A stored message's packet id is its seq's (the sent boundary, decision 021). While an earlier message still
-      // holds that id (65,535 seqs before), the queue waits for its acknowledgement [MQTT-2.3.1-4]: it drains then.
-      const packetId = sentPacketId(next.seq);
-      if (inflight.has(packetId)) return;
-      this.queue.shift();
-      inflight.addStored(next, packetId);
-      next.durable = false;
-      writeSent(this.host.journal, session, next, packetId);
-    }
-  }
-
-  /**
-   * Drops outgoing messages (queued or in flight) the client may no longer receive, after a resume under changed
-   * rules: removed from memory and, for a persistent session, from the store; a QoS 2 message in flight is
-   * released with PUBREL instead. Returns the messages that will not be delivered.
-   */
-  discard(mayReceive: (topic: string) => boolean): Message[] {
-    const session = this.session;
-    const dropped: Message[] = [];
-    const stored = session.persistent;
-    this.inflight.discard(mayReceive, stored, dropped);
-    this.queue.filter((out) => {
-      if (mayReceive(out.msg.topic)) return true;
-      dropped.push(out.msg);
-      if (stored && out.seq !== 0) writeDeleted(this.host.journal, session, out.seq);
-      return false;
-    });
-    return dropped;
-  }
-
   /**
    * Loads the outgoing messages of a store snapshot taken when the session was claimed (after `clear`); `holding`:
    * the session holds its deliveries (DeliveryHold), which then gets back the ones it had stored (`heldSeqs`).
@@ -298,59 +208,6 @@ export class Outbox {
     writeMoved(this.host.journal, this.session, out, again);
   }
 
-  /**
-   * The deliveries of a session that is ending which came through a shared subscription and may go to another
-   * member: queued ones (never sent), and QoS 1 ones sent but not acknowledged. A QoS 2 message sent stays with
-   * this session [MQTT-4.8.2-5]. They are removed from the session.
-   */
-  takeShared(): { msg: Message; group: string }[] {
-    const taken: { msg: Message; group: string }[] = [];
-    this.inflight.takeShared(taken);
-    if (this.queue.length > 0) {
-      this.queue.filter((out) => {
-        if (out.group === undefined) return true;
-        taken.push({ msg: out.msg, group: out.group });
-        return false;
-      });
-    }
-    return taken;
-  }
-
-  /** A clean session's connection went away: its queued QoS 0 messages are dropped. */
-  dropQueuedQos0(): void {
-    if (this.queue.length > 0) this.queue.filter(isNotQos0);
-  }
-
-  /** Drops the queue's head when it may not be sent (expired, too large for the client); true when dropped. */
-  private dropUndeliverable(next: Outgoing, link: SessionLink): boolean {
-    const session = this.session;
-    const why = undeliverableTo(link, next.msg, next.subIds, this.host);
-    if (why === null) return false;
-    this.queue.shift();
-    if (session.persistent && next.seq !== 0) writeDeleted(this.host.journal, session, next.seq);
-    this.host.onDrop(session, next.msg, why);
-    return true;
-  }
-
-  /** Queues in memory with the configured bound (clean sessions, and QoS 0 behind a non-empty queue). */
-  private enqueueLocal(out: Outgoing): void {
-    const { maxQueued, queueDropPolicy } = this.limits;
-    if (this.queue.length >= maxQueued) {
-      if (queueDropPolicy === "newest" || maxQueued === 0) {
-        this.host.onDrop(this.session, out.msg, "queue-full");
-        return;
-      }
-      const oldest = this.queue.shift() as Outgoing;
-      this.host.onDrop(this.session, oldest.msg, "queue-full");
-    }
-    this.queue.push(out);
-  }
-
-  /** Removes `out` (its write was refused) from the window or the queue (`stored` removes it from the held ones). */
-  private remove(out: Outgoing): void {
-    if (!this.inflight.remove(out)) this.queue.filter((o) => o !== out);
-  }
-
   private dropQueuedSeq(seq: number): void {
     let dropped: Outgoing | undefined;
     const other = (o: Outgoing): boolean => {
@@ -362,14 +219,4 @@ export class Outbox {
     if (dropped === undefined && this.held !== null) this.held = this.held.filter(other);
     this.host.onDrop(this.session, dropped?.msg ?? EMPTY_MESSAGE, "queue-full");
   }
-}
-
-/** Why `msg` may not be sent on `link` (expired, larger than the MQTT 5 client's Maximum Packet Size), or null. */
-export function undeliverableTo(link: SessionLink, msg: Message, subIds: readonly number[] | undefined, host: SessionHost): DropReason | null {
-  if (msg.publishedAt === undefined && (link.v5 === null || link.v5.maximumPacketSize === 0)) return null;
-  return undeliverable(msg, link.v5, host.now(), subIds);
-}
-
-function isNotQos0(out: Outgoing): boolean {
-  return out.qos !== 0;
 }
