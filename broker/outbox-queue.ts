@@ -89,7 +89,6 @@ export abstract class OutboxQueue {
     }
   }
 
-
   /**
    * Drops outgoing messages (queued or in flight) the client may no longer receive, after a resume under changed
    * rules: removed from memory and, for a persistent session, from the store; a QoS 2 message in flight is
