@@ -7,6 +7,7 @@
  */
 import type { ConfigIssue } from "./errors.js";
 import { configKeyPaths, fieldSchema } from "./schema.js";
+import { isSecretKey, maskUrlPasswords } from "./secrets.js";
 
 /** Path of the config file (.json, .yaml, .yml); `loadConfig({ file })` takes precedence. */
 export const CONFIG_FILE_ENV = "MQGATE_CONFIG";
@@ -90,9 +91,6 @@ export const SHORT_ENV_VARS: readonly EnvVarSpec[] = [
   { name: "MQGATE_EVENTS_QUEUE_URL", keys: ["events.queueUrl"], kind: "string" },
 ];
 
-/** Key paths whose values are secret (never echoed), besides any whose name says so. */
-const SECRET_KEY_PATHS = new Set(["apiKey", "redisUrl"]);
-const SECRET_NAME = /password|secret|token|credential/i;
 
 /** `limits.maxPacketSize` → `MQGATE_LIMITS__MAX_PACKET_SIZE`: sections joined by `__`, camelCase to SNAKE_CASE. */
 export function envNameOf(keyPath: string): string {
@@ -130,7 +128,7 @@ function generatedEnvVars(short: readonly EnvVarSpec[]): EnvVarSpec[] {
       throw new Error(`generated variable ${name} (${keyPath}) collides with the documented ${name} (${same.keys.join(", ")})`);
     }
     const { kind, nullable } = kindOf(keyPath);
-    const secret = SECRET_KEY_PATHS.has(keyPath) || SECRET_NAME.test(keyPath);
+    const secret = isSecretKey(keyPath);
     out.push({ name, keys: [keyPath], kind, generated: true, ...(nullable ? { nullable } : {}), ...(secret ? { secret } : {}) });
   }
   return out;
@@ -258,7 +256,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv): { patch: Record<string, u
     if (parsed.ok) {
       for (const key of spec.keys) setPath(patch, key, parsed.value);
     } else {
-      const got = spec.secret ? "" : `, got '${raw}'`;
+      const got = spec.secret ? "" : `, got '${maskUrlPasswords(raw)}'`;
       issues.push({
         source: "env",
         origin: spec.name,

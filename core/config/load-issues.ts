@@ -1,16 +1,19 @@
 /**
- * How the configuration loader (core/config/load.ts) reports zod issues as ConfigIssues: values of
- * secret keys are never echoed, unknown keys get a "did you mean" hint or the list of accepted keys.
+ * How the configuration loader (core/config/load.ts) reports zod issues as ConfigIssues: values of secret keys
+ * (core/config/secrets.ts) are never echoed, nor a URL's password; unknown keys get a "did you mean" hint or the
+ * list of accepted keys.
  */
 import type { z } from "zod";
 import type { ConfigIssue, ConfigIssueSource } from "./errors.js";
 import { keysAt } from "./schema.js";
+import { isSecretKey, maskUrlPasswords } from "./secrets.js";
 
-/** Key paths whose values are secret: never echoed in error messages, masked by redactConfig. */
-const SECRET_KEYS = new Set(["apiKey", "redisUrl", "cluster.linkSecret", "auth.jwt.secret", "auth.http.authorization", "auth.http.headers"]);
 
 export function describeValue(v: unknown): string {
-  if (typeof v === "string") return `'${v.length > 80 ? `${v.slice(0, 77)}...` : v}'`;
+  if (typeof v === "string") {
+    const shown = maskUrlPasswords(v);
+    return `'${shown.length > 80 ? `${shown.slice(0, 77)}...` : shown}'`;
+  }
   if (v === null || typeof v === "number" || typeof v === "boolean") return String(v);
   if (Array.isArray(v)) return "a list";
   if (typeof v === "object") return "a mapping";
@@ -91,7 +94,7 @@ export function zodIssues(
     }
     let message = issue.message;
     if (issue.code === "invalid_type" && issue.expected === "object") message = "must be a mapping of keys";
-    const secret = SECRET_KEYS.has(keyPath);
+    const secret = isSecretKey(keyPath);
     const got = "input" in issue && !secret ? `, got ${describeValue(issue.input)}` : "";
     push(keyPath, `${subject} ${message}${got}`);
   }

@@ -118,7 +118,10 @@ export function loadConfigSync(opts: LoadConfigOptions = {}): MqgateConfig {
   return buildConfig(opts, env, file);
 }
 
-/** A copy safe to log: apiKey, the JWT secret and authorizer credentials masked, password removed from redisUrl. */
+/**
+ * A copy safe to log: apiKey, the JWT secret, the link secret and the authorizer's credentials masked, and the
+ * password of every URL (redisUrl, sqsEndpoint, events.queueUrl, auth.jwt.jwksUrl, auth.http.url) replaced.
+ */
 export function redactConfig(config: MqgateConfig): MqgateConfig {
   const copy = structuredClone(config);
   if (copy.apiKey !== undefined) copy.apiKey = "[redacted]";
@@ -127,14 +130,21 @@ export function redactConfig(config: MqgateConfig): MqgateConfig {
   if (copy.auth.http?.authorization !== undefined) copy.auth.http.authorization = "[redacted]";
   const headers = copy.auth.http?.headers;
   if (headers !== undefined) for (const k of Object.keys(headers)) headers[k] = "[redacted]";
-  if (copy.redisUrl !== undefined) {
-    try {
-      const u = new URL(copy.redisUrl);
-      if (u.password !== "") u.password = "redacted";
-      copy.redisUrl = u.toString();
-    } catch {
-      copy.redisUrl = "[redacted]";
-    }
-  }
+  if (copy.redisUrl !== undefined) copy.redisUrl = redactUrl(copy.redisUrl);
+  if (copy.sqsEndpoint !== undefined) copy.sqsEndpoint = redactUrl(copy.sqsEndpoint);
+  if (copy.events.queueUrl !== undefined) copy.events.queueUrl = redactUrl(copy.events.queueUrl);
+  if (copy.auth.jwt?.jwksUrl !== undefined) copy.auth.jwt.jwksUrl = redactUrl(copy.auth.jwt.jwksUrl);
+  if (copy.auth.http !== undefined) copy.auth.http.url = redactUrl(copy.auth.http.url);
   return copy;
+}
+
+/** A URL with its password replaced by `redacted`; text that is not a URL, whole. */
+function redactUrl(text: string): string {
+  try {
+    const u = new URL(text);
+    if (u.password !== "") u.password = "redacted";
+    return u.toString();
+  } catch {
+    return "[redacted]";
+  }
 }
