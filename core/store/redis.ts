@@ -1,24 +1,19 @@
 import type { SubscriptionWord } from "../subscription-word.js";
 import { appliedField } from "./apply-key.js";
-import { StoreParts } from "./store-parts.js";
-import { compareUtf8, decodeApiKey, decodeCursor, decodeNode, encodeApiKey, encodeCursor, encodeNode, encodeNodeStats } from "./codec.js";
+import { compareUtf8, decodeCursor, encodeCursor } from "./codec.js";
 import { ClaimRefused, StoreDataError } from "./errors.js";
-import { API_KEY_KEYS, API_KEYS_KEY, COUNTERS_KEY, custodyKey, EXPIRY_KEY, NODES_KEY, ownedKey, sessionKeys, SESSIONS_KEY } from "./keys.js";
-import { RedisIdempotency } from "./idempotency.js";
-import { RedisIdentities } from "./redis-identity.js";
-import { RedisRoutes } from "./routes-redis.js";
-import type { Adoption, RouteChanges, RouteDigest } from "./routes-types.js";
-import { RedisWills } from "./wills.js";
+import { custodyKey, EXPIRY_KEY, ownedKey, sessionKeys, SESSIONS_KEY } from "./keys.js";
+import { RedisClusterParts } from "./redis-cluster.js";
 import { indexCommands, unindex } from "./redis-index.js";
 import { asArray, asInt, asNullableString, asString, flatMap, nodesAt, opResult, sessionRecord, sessionSnapshot } from "./redis-replies.js";
-import { RedisRetained, retainedCall } from "./redis-retained.js";
+import { retainedCall } from "./redis-retained.js";
 import * as S from "./scripts.js";
 import { SESSION_CALL_OPS, SessionCall } from "./session-apply.js";
-import { type Call, RedisClient, type RedisTransport, type ScriptCall, unwrap } from "./transport.js";
+import { type ScriptCall, unwrap } from "./transport.js";
 import type {
   ApplyKey,
-  ApiKeyRecord, ClaimOptions, ClaimResult, ExpiredSession, NodeRecord, NodeStats, Page, RetainedRecord, RetainedStats, SessionRecord, SessionSnapshot,
-  Store, StoredMessage, StoreOp, StoreOpResult,
+  ClaimOptions, ClaimResult, ExpiredSession, Page, SessionRecord, SessionSnapshot,
+  Store, StoreOp, StoreOpResult,
 } from "./types.js";
 import * as check from "./validate.js";
 
@@ -28,8 +23,6 @@ type RetainedOp = Extract<StoreOp, { op: "retained.set" } | { op: "retained.dele
 
 /** Sessions read per round trip when walking `mqg:sessions`. */
 const SCAN_CHUNK = 1000;
-/** `ping` answers false when Redis has not answered within this time. */
-const PING_TIMEOUT_MS = 2000;
 
 function sessionCall(script: S.LuaScript, clientId: string, args: readonly string[]): ScriptCall {
   return { script, keys: sessionKeys(clientId).list, args };
@@ -38,27 +31,12 @@ function sessionCall(script: S.LuaScript, clientId: string, args: readonly strin
 /**
  * The Store on Redis, over either transport (TCP or Upstash REST): one schema (keys.ts), one set of Lua scripts
  * (scripts.ts). Binary payloads are encoded as described in codec.ts. See docs/store.md.
+ *
+ * Its base, `RedisClusterParts` (core/store/redis-cluster.ts), holds the connection and the parts built on it, the
+ * route table, custody and retained calls handed to those parts, node records, API keys, counters and `ping`; this
+ * file holds sessions (claim, release, expiry, listing, deletion, owners), subscriptions and the batched writes.
  */
-export class RedisStore extends StoreParts implements Store {
-  readonly kind: "redis" | "upstash";
-  private readonly client: RedisClient;
-  private readonly retained: RedisRetained;
-  protected readonly identities: RedisIdentities;
-  private readonly routes: RedisRoutes;
-  protected readonly wills: RedisWills;
-  protected readonly idempotency: RedisIdempotency;
-
-  constructor(transport: RedisTransport) {
-    super();
-    this.kind = transport.kind;
-    this.client = new RedisClient(transport);
-    this.retained = new RedisRetained(this.client);
-    this.identities = new RedisIdentities(this.client);
-    this.routes = new RedisRoutes(this.client);
-    this.wills = new RedisWills(this.client);
-    this.idempotency = new RedisIdempotency(this.client);
-  }
-
+export class RedisStore extends RedisClusterParts implements Store {
   /**
    * One round trip: index entries, the claim script, index entries again (redis-index.ts). With `maxSessions`, a
    * persistent claim first reads whether the session exists and how many are stored (one more round trip).
@@ -211,40 +189,6 @@ export class RedisStore extends StoreParts implements Store {
     return mine.sort(compareUtf8);
   }
 
-  // --- routes and custody (routes-redis.ts) ---
-
-  updateRoutes(node: string, add: readonly string[], remove: readonly string[]): Promise<number> {
-    return this.routes.update(node, add, remove);
-  }
-
-  clearRoutes(node: string): Promise<number> {
-    return this.routes.clear(node);
-  }
-
-  routeChanges(after: number, limit: number): Promise<RouteChanges> {
-    return this.routes.changes(after, limit);
-  }
-
-  routesOf(node: string, opts: { cursor?: string | null; limit: number }): Promise<Page<string>> {
-    return this.routes.routesOf(node, opts);
-  }
-
-  routeDigests(): Promise<{ version: number; digests: Record<string, RouteDigest> }> {
-    return this.routes.digests();
-  }
-
-  async custodianOf(clientId: string): Promise<string | null> {
-    return asNullableString(await this.client.command(["HGET", sessionKeys(clientId).meta, "custodian"]), "custodian");
-  }
-
-  sessionsInCustodyOf(node: string): Promise<string[]> {
-    return this.routes.sessionsInCustodyOf(node);
-  }
-
-  adoptSession(clientId: string, from: string, to: string, now: number, leaseEnd?: number): Promise<Adoption | null> {
-    return this.routes.adopt(clientId, from, to, now, leaseEnd);
-  }
-
   async updateSubscriptions(clientId: string, epoch: number | null, add: Record<string, SubscriptionWord>, remove: string[]): Promise<boolean> {
     check.checkSubscriptions(add, remove);
     if (epoch !== null) check.checkInt(epoch, "epoch");
@@ -312,109 +256,6 @@ export class RedisStore extends StoreParts implements Store {
       else c.read(reply, ops, results);
     });
     return results;
-  }
-
-  // --- retained (redis-retained.ts) ---
-
-  getRetained(topic: string): Promise<RetainedRecord | null> {
-    return this.retained.get(topic);
-  }
-
-  matchRetained(filter: string): Promise<StoredMessage[]> {
-    return this.retained.match(filter);
-  }
-
-  listRetained(opts: { cursor?: string | null; limit: number }): Promise<Page<RetainedRecord>> {
-    return this.retained.list(opts);
-  }
-
-  scanRetained(filter: string, opts: { cursor?: string | null; limit: number }): Promise<Page<RetainedRecord>> {
-    return this.retained.scan(filter, opts);
-  }
-
-  retainedStats(): Promise<RetainedStats> {
-    return this.retained.stats();
-  }
-
-  sweepRetained(now: number, limit: number): Promise<number> {
-    return this.retained.sweep(now, limit);
-  }
-
-  async registerNode(node: NodeRecord, ttlMs: number): Promise<void> {
-    check.checkNode(node, ttlMs);
-    await this.client.command(["HSET", NODES_KEY, node.nodeId, encodeNode(node, ttlMs)]);
-  }
-
-  async heartbeat(nodeId: string, now: number, ttlMs: number, stats?: NodeStats): Promise<boolean> {
-    check.checkInt(now, "now");
-    check.checkInt(ttlMs, "ttlMs", 1);
-    const args = [nodeId, String(now), String(ttlMs)];
-    if (stats !== undefined) {
-      check.checkNodeStats(stats);
-      args.push(encodeNodeStats(stats));
-    }
-    return asInt(await this.client.eval(S.HEARTBEAT, [NODES_KEY], args), "heartbeat") === 1;
-  }
-
-  async listNodes(now: number): Promise<NodeRecord[]> {
-    const values = asArray(await this.client.command(["HVALS", NODES_KEY]), "HVALS");
-    const nodes = values.map((v) => decodeNode(asString(v, "node"))).filter((n) => n.node.heartbeatAt + n.ttlMs > now);
-    return nodes.map((n) => n.node).sort((a, b) => compareUtf8(a.nodeId, b.nodeId));
-  }
-
-  async expiredNodes(now: number): Promise<NodeRecord[]> {
-    const values = asArray(await this.client.command(["HVALS", NODES_KEY]), "HVALS");
-    const nodes = values.map((v) => decodeNode(asString(v, "node"))).filter((n) => n.node.heartbeatAt + n.ttlMs <= now);
-    return nodes.map((n) => n.node).sort((a, b) => compareUtf8(a.nodeId, b.nodeId));
-  }
-
-  async removeNode(nodeId: string): Promise<void> {
-    await this.client.command(["HDEL", NODES_KEY, nodeId]);
-  }
-
-  async putApiKey(key: ApiKeyRecord): Promise<void> {
-    check.checkApiKey(key);
-    await this.client.eval(S.API_KEY_PUT, API_KEY_KEYS, [key.id, key.hash, encodeApiKey(key)]);
-  }
-
-  async getApiKeyByHash(hash: string): Promise<ApiKeyRecord | null> {
-    const v = await this.client.eval(S.API_KEY_GET, API_KEY_KEYS, [hash]);
-    return v === null ? null : decodeApiKey(asString(v, "API key"));
-  }
-
-  async listApiKeys(): Promise<ApiKeyRecord[]> {
-    const values = asArray(await this.client.command(["HVALS", API_KEYS_KEY]), "HVALS");
-    return values.map((v) => decodeApiKey(asString(v, "API key"))).sort((a, b) => compareUtf8(a.id, b.id));
-  }
-
-  async deleteApiKey(id: string): Promise<boolean> {
-    return asInt(await this.client.eval(S.API_KEY_DELETE, API_KEY_KEYS, [id]), "delete") === 1;
-  }
-
-  async incrCounters(deltas: Record<string, number>): Promise<void> {
-    check.checkCounters(deltas);
-    const calls: Call[] = Object.entries(deltas).map(([name, d]) => ["HINCRBY", COUNTERS_KEY, name, String(d)]);
-    (await this.client.batch(calls)).forEach(unwrap);
-  }
-
-  async getCounters(): Promise<Record<string, number>> {
-    const m = flatMap(await this.client.command(["HGETALL", COUNTERS_KEY]), "counters");
-    return Object.fromEntries([...m].map(([k, v]) => [k, Number(v)]));
-  }
-
-  async ping(): Promise<boolean> {
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<false>((resolve) => (timer = setTimeout(resolve, PING_TIMEOUT_MS, false)));
-    const pong = this.client.command(["PING"]).then((r) => r === "PONG", () => false);
-    try {
-      return await Promise.race([pong, timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
-  }
-
-  close(): Promise<void> {
-    return this.client.close();
   }
 
   /** Up to `count` client ids of `mqg:sessions` after `after`, in byte order. */
