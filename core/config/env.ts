@@ -91,7 +91,6 @@ export const SHORT_ENV_VARS: readonly EnvVarSpec[] = [
   { name: "MQGATE_EVENTS_QUEUE_URL", keys: ["events.queueUrl"], kind: "string" },
 ];
 
-
 /** `limits.maxPacketSize` → `MQGATE_LIMITS__MAX_PACKET_SIZE`: sections joined by `__`, camelCase to SNAKE_CASE. */
 export function envNameOf(keyPath: string): string {
   const snake = (k: string) => k.replace(/([a-z0-9])([A-Z])/g, "$1_$2").replace(/-/g, "_").toUpperCase();

@@ -8,7 +8,6 @@ import type { ConfigIssue, ConfigIssueSource } from "./errors.js";
 import { keysAt } from "./schema.js";
 import { isSecretKey, maskUrlPasswords } from "./secrets.js";
 
-
 export function describeValue(v: unknown): string {
   if (typeof v === "string") {
     const shown = maskUrlPasswords(v);

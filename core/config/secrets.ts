@@ -19,5 +19,6 @@ export function isSecretKey(keyPath: string): boolean {
 
 /** `scheme://user:password@host` → `scheme://user:***@host`, for every URL in `text`; other text unchanged. */
 export function maskUrlPasswords(text: string): string {
-  return text.replace(/(\/\/[^/?#@\s:]*):[^/?#@\s]*@/g, "$1:***@");
+  // The password runs to the last "@" before the path, as a URL parser reads it ("u:p@ss@host": host "host").
+  return text.replace(/(\/\/[^/?#@\s:]*):[^/?#\s]*@/g, "$1:***@");
 }

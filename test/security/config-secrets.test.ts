@@ -66,6 +66,7 @@ describe("which keys are secret", () => {
   it("maskUrlPasswords masks the password of each URL in a text and leaves the rest", () => {
     expect(maskUrlPasswords("a rediss://u:p%40ss@r:6380/0 and https://x:y@h/p?q=1")).toBe("a rediss://u:***@r:6380/0 and https://x:***@h/p?q=1");
     expect(maskUrlPasswords("https://user@h/ and http://h:8080/a@b")).toBe("https://user@h/ and http://h:8080/a@b");
+    expect(maskUrlPasswords("redis://u:p@ss@host:1/0")).toBe("redis://u:***@host:1/0");
   });
 });
 
