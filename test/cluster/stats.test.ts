@@ -59,8 +59,19 @@ describe("GET /v1/stats and /v1/nodes over a 3-node cluster", () => {
     expect(stats.sessions).toBe(6);
     expect(stats.topTopics[0]).toMatchObject({ topic: `stats/${id}/busy`, messages: 30 });
 
-    // Another node answers the same sums (its own figures live, the others' from their heartbeats).
-    const fromNode2 = await rest(cluster.nodes[1]!.httpPort, "/v1/stats");
+    // Another node answers the same sums (its own figures live, the others' from their heartbeats). Node 1 answered
+    // above with its own figures live, and its last heartbeat may predate its second connection (the six connects and
+    // 30 publishes can take less than one 500 ms heartbeat): node 2 sees it within a heartbeat, not at once.
+    let fromNode2: Json = {};
+    await until(
+      "node 2 seeing node 1's connections in its heartbeat",
+      async () => {
+        fromNode2 = await rest(cluster.nodes[1]!.httpPort, "/v1/stats");
+        return fromNode2.connections === 6;
+      },
+      5_000,
+      () => JSON.stringify(fromNode2),
+    );
     expect(fromNode2).toMatchObject({ nodes: 3, nodesReporting: 3, connections: 6, sessions: 6 });
     expect(fromNode2.messages.received).toBeGreaterThanOrEqual(30);
 
