@@ -1,23 +1,15 @@
 import type { SubscriptionWord } from "../subscription-word.js";
-import { StoreParts } from "./store-parts.js";
 import { compareUtf8, decodeCursor, encodeCursor } from "./codec.js";
 import { VERSION_TOMBSTONE_MS } from "./keys.js";
-import { MemoryIdempotency } from "./idempotency.js";
-import { MemoryIdentities } from "./memory-identity.js";
-import { MemoryRetained } from "./memory-retained.js";
-import { MemoryRoutes } from "./routes-memory.js";
-import type { Adoption, RouteChanges, RouteDigest } from "./routes-types.js";
-import { checkRouteUpdate } from "./routes-validate.js";
-import { MemoryWills } from "./wills.js";
+import { MemoryClusterParts } from "./memory-cluster.js";
+import type { Adoption } from "./routes-types.js";
 import { applyKeyed } from "./memory-retries.js";
-import { applySessionOp, newSession, newVersion, NO_NODES, sessionRecord, sessionSnapshot, type ClaimRecord, type MemSession, type MemVersion } from "./memory-state.js";
-import { SortedKeys } from "./sorted.js";
+import { applySessionOp, newSession, newVersion, NO_NODES, sessionRecord, sessionSnapshot, type ClaimRecord, type MemSession } from "./memory-state.js";
 import { ClaimRefused } from "./errors.js";
-import { ExpiryIndex } from "./expiry-index.js";
 import type {
   ApplyKey,
-  ApiKeyRecord, ClaimOptions, ClaimResult, ExpiredSession, NodeRecord, NodeStats, Page, RetainedRecord, RetainedStats, SessionRecord, SessionSnapshot,
-  Store, StoredMessage, StoreOp, StoreOpResult,
+  ClaimOptions, ClaimResult, ExpiredSession, Page, SessionRecord, SessionSnapshot,
+  Store, StoreOp, StoreOpResult,
 } from "./types.js";
 import { claimHolders, distinctNodes } from "./types.js";
 import * as check from "./validate.js";
@@ -25,26 +17,12 @@ import * as check from "./validate.js";
 /**
  * The embedded store: plain maps in this process. It behaves exactly like the Redis store (same fencing, bounds,
  * ordering, pagination and refusals; the contract suite runs on both) but nothing survives the process.
+ *
+ * Its base, `MemoryClusterParts` (core/store/memory-cluster.ts), declares the fields and holds the route table,
+ * retained messages, node records, API keys, counters and `ping`; this file holds sessions (claim, release, expiry,
+ * listing, deletion, owners), custody, subscriptions and the batched writes.
  */
-export class MemoryStore extends StoreParts implements Store {
-  readonly kind = "memory" as const;
-  private readonly sessions = new Map<string, MemSession>();
-  private readonly sessionIds = new SortedKeys();
-  private readonly versions = new Map<string, MemVersion>();
-  /** Client id -> time its version entry may be forgotten; in insertion (= expiry) order. */
-  private readonly tombstones = new Map<string, number>();
-  private readonly retained = new MemoryRetained();
-  private readonly nodes = new Map<string, { node: NodeRecord; ttlMs: number }>();
-  private readonly apiKeys = new Map<string, ApiKeyRecord>();
-  private readonly apiKeyIdByHash = new Map<string, string>();
-  private readonly counters = new Map<string, number>();
-  /** Client id -> when its session is next checked for expiry (see expireSessions). */
-  private readonly expiry = new ExpiryIndex();
-  protected readonly identities = new MemoryIdentities();
-  private readonly routes = new MemoryRoutes();
-  protected readonly wills = new MemoryWills();
-  protected readonly idempotency = new MemoryIdempotency();
-
+export class MemoryStore extends MemoryClusterParts implements Store {
   async claimSession(clientId: string, opts: ClaimOptions): Promise<ClaimResult> {
     check.checkClaim(clientId, opts);
     this.pruneTombstones();
@@ -149,30 +127,7 @@ export class MemoryStore extends StoreParts implements Store {
     return ids.sort(compareUtf8);
   }
 
-  // --- routes and custody (routes-types.ts) ---
-
-  async updateRoutes(node: string, add: readonly string[], remove: readonly string[]): Promise<number> {
-    checkRouteUpdate(node, add, remove);
-    return this.routes.update(node, add, remove);
-  }
-
-  async clearRoutes(node: string): Promise<number> {
-    checkRouteUpdate(node, [], []);
-    return this.routes.clear(node);
-  }
-
-  async routeChanges(after: number, limit: number): Promise<RouteChanges> {
-    check.checkInt(after, "after");
-    return this.routes.changes(after, limit);
-  }
-
-  async routesOf(node: string, opts: { cursor?: string | null; limit: number }): Promise<Page<string>> {
-    return this.routes.routesOf(node, opts);
-  }
-
-  async routeDigests(): Promise<{ version: number; digests: Record<string, RouteDigest> }> {
-    return this.routes.digestsNow();
-  }
+  // --- custody (routes-types.ts) ---
 
   async custodianOf(clientId: string): Promise<string | null> {
     return this.sessions.get(clientId)?.custodian ?? null;
@@ -257,107 +212,6 @@ export class MemoryStore extends StoreParts implements Store {
     if (op.op === "retained.delete") return this.retained.delete(op.topic);
     return applySessionOp(op, this.sessions.get(op.clientId), this.versions.get(op.clientId));
   }
-
-  async getRetained(topic: string): Promise<RetainedRecord | null> {
-    return this.retained.get(topic);
-  }
-
-  matchRetained(filter: string): Promise<StoredMessage[]> {
-    return this.retained.matchAll(filter);
-  }
-
-  async listRetained(opts: { cursor?: string | null; limit: number }): Promise<Page<RetainedRecord>> {
-    check.checkLimit(opts.limit);
-    return this.retained.list(opts.cursor, opts.limit);
-  }
-
-  scanRetained(filter: string, opts: { cursor?: string | null; limit: number }): Promise<Page<RetainedRecord>> {
-    return this.retained.scan(filter, opts);
-  }
-
-  async retainedStats(): Promise<RetainedStats> {
-    return this.retained.stats();
-  }
-
-  async sweepRetained(now: number, limit: number): Promise<number> {
-    check.checkInt(now, "now");
-    check.checkLimit(limit);
-    return this.retained.sweep(now, limit);
-  }
-
-  async registerNode(node: NodeRecord, ttlMs: number): Promise<void> {
-    check.checkNode(node, ttlMs);
-    this.nodes.set(node.nodeId, { node: structuredClone(node), ttlMs });
-  }
-
-  async heartbeat(nodeId: string, now: number, ttlMs: number, stats?: NodeStats): Promise<boolean> {
-    check.checkInt(now, "now");
-    check.checkInt(ttlMs, "ttlMs", 1);
-    if (stats !== undefined) check.checkNodeStats(stats);
-    const n = this.nodes.get(nodeId);
-    if (n === undefined || n.node.heartbeatAt + n.ttlMs <= now) return false;
-    n.node.heartbeatAt = now;
-    n.ttlMs = ttlMs;
-    if (stats !== undefined) n.node.stats = structuredClone(stats);
-    return true;
-  }
-
-  async listNodes(now: number): Promise<NodeRecord[]> {
-    const live = [...this.nodes.values()].filter((n) => n.node.heartbeatAt + n.ttlMs > now).map((n) => structuredClone(n.node));
-    return live.sort((a, b) => compareUtf8(a.nodeId, b.nodeId));
-  }
-
-  async expiredNodes(now: number): Promise<NodeRecord[]> {
-    const dead = [...this.nodes.values()].filter((n) => n.node.heartbeatAt + n.ttlMs <= now).map((n) => structuredClone(n.node));
-    return dead.sort((a, b) => compareUtf8(a.nodeId, b.nodeId));
-  }
-
-  async removeNode(nodeId: string): Promise<void> {
-    this.nodes.delete(nodeId);
-  }
-
-  async putApiKey(key: ApiKeyRecord): Promise<void> {
-    check.checkApiKey(key);
-    const old = this.apiKeys.get(key.id);
-    if (old !== undefined && this.apiKeyIdByHash.get(old.hash) === key.id) this.apiKeyIdByHash.delete(old.hash);
-    const holder = this.apiKeyIdByHash.get(key.hash);
-    if (holder !== undefined && holder !== key.id) this.apiKeys.delete(holder);
-    this.apiKeys.set(key.id, structuredClone(key));
-    this.apiKeyIdByHash.set(key.hash, key.id);
-  }
-
-  async getApiKeyByHash(hash: string): Promise<ApiKeyRecord | null> {
-    const id = this.apiKeyIdByHash.get(hash);
-    const key = id === undefined ? undefined : this.apiKeys.get(id);
-    return key === undefined ? null : structuredClone(key);
-  }
-
-  async listApiKeys(): Promise<ApiKeyRecord[]> {
-    return [...this.apiKeys.values()].map((k) => structuredClone(k)).sort((a, b) => compareUtf8(a.id, b.id));
-  }
-
-  async deleteApiKey(id: string): Promise<boolean> {
-    const key = this.apiKeys.get(id);
-    if (key === undefined) return false;
-    if (this.apiKeyIdByHash.get(key.hash) === id) this.apiKeyIdByHash.delete(key.hash);
-    this.apiKeys.delete(id);
-    return true;
-  }
-
-  async incrCounters(deltas: Record<string, number>): Promise<void> {
-    check.checkCounters(deltas);
-    for (const [name, delta] of Object.entries(deltas)) this.counters.set(name, (this.counters.get(name) ?? 0) + delta);
-  }
-
-  async getCounters(): Promise<Record<string, number>> {
-    return Object.fromEntries(this.counters);
-  }
-
-  async ping(): Promise<boolean> {
-    return true;
-  }
-
-  async close(): Promise<void> {}
 
   private epochOf(clientId: string): number {
     return this.versions.get(clientId)?.epoch ?? 0;
