@@ -1,7 +1,7 @@
 import { isIP } from "node:net";
 import { pino } from "pino";
 import { configuredBackends, createAuth } from "../core/auth/index.js";
-import { ConfigError, loadConfig } from "../core/config/index.js";
+import { ConfigError, loadConfig, redactConfig } from "../core/config/index.js";
 import { createStore } from "../core/store/index.js";
 import { PortListenError } from "../core/listen-error.js";
 import { createClusterParts } from "./cluster-setup.js";
@@ -15,6 +15,8 @@ async function main(): Promise<void> {
   installHeapProbe();
   const config = await loadConfig();
   const log = pino({ level: config.log.level, base: { node: config.nodeId } });
+  // What the broker runs with, after defaults, file and environment: secrets and URL passwords masked.
+  if (log.isLevelEnabled("debug")) log.debug({ config: redactConfig(config) }, "configuration");
   const store = await createStore({ redisUrl: config.redisUrl ?? null });
   const auth = await createAuth(config.auth, { store });
   log.info({ store: store.kind }, "store ready");

@@ -219,6 +219,26 @@ describe("npm start: the built broker with real clients", () => {
     expect(refused).toBe(true);
   });
 
+  it("at log level debug it logs the configuration it runs with, secrets masked", async () => {
+    const apiKey = "e2e-api-key-that-must-not-be-logged";
+    const own = await startBroker({ MQGATE_LOG_LEVEL: "debug", MQGATE_API_KEY: apiKey, MQGATE_MAX_INFLIGHT: "17" });
+    try {
+      await until("the configuration log line", () => own.proc.out().includes('"msg":"configuration"'), 5000, () => own.proc.out());
+      const line = own.proc
+        .out()
+        .split("\n")
+        .find((l) => l.includes('"msg":"configuration"'));
+      const logged = (JSON.parse(line ?? "{}") as { config?: { apiKey?: string; limits?: { maxInflight?: number }; mqtt?: { port?: number } } }).config;
+      expect(logged?.apiKey).toBe("[redacted]");
+      expect(logged?.limits?.maxInflight).toBe(17);
+      expect(logged?.mqtt?.port).toBe(own.mqttPort);
+      expect(own.proc.out() + own.proc.err()).not.toContain(apiKey);
+    } finally {
+      own.proc.child.kill("SIGTERM");
+      await own.proc.exited;
+    }
+  });
+
   it("an invalid MQGATE_MQTT_PORT=abc stops the process with a non-zero code naming the variable", async () => {
     const env: NodeJS.ProcessEnv = {};
     for (const [k, v] of Object.entries(process.env)) if (!k.startsWith("MQGATE_")) env[k] = v;
