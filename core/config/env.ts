@@ -45,8 +45,13 @@ export interface EnvVarSpec {
 
 const LISTENER_HOSTS = ["mqtt.host", "tls.host", "ws.host", "http.host", "metrics.host"] as const;
 
+/** A variable is secret when a key it sets is (core/config/secrets.ts): its value is never echoed. */
+function withSecret(spec: EnvVarSpec): EnvVarSpec {
+  return spec.keys.some(isSecretKey) ? { ...spec, secret: true } : spec;
+}
+
 /** The documented short names, in documentation order. */
-export const SHORT_ENV_VARS: readonly EnvVarSpec[] = [
+export const SHORT_ENV_VARS: readonly EnvVarSpec[] = ([
   { name: "MQGATE_NODE_ID", keys: ["nodeId"], kind: "string" },
   { name: "MQGATE_HOST", keys: LISTENER_HOSTS, kind: "string" },
   { name: "MQGATE_MQTT_PORT", keys: ["mqtt.port"], kind: "port" },
@@ -58,18 +63,18 @@ export const SHORT_ENV_VARS: readonly EnvVarSpec[] = [
   { name: "MQGATE_WS_PORT", keys: ["ws.port"], kind: "port" },
   { name: "MQGATE_HTTP_PORT", keys: ["http.port"], kind: "port" },
   { name: "MQGATE_METRICS_PORT", keys: ["metrics.port"], kind: "port-zero-off" },
-  { name: "MQGATE_REDIS_URL", keys: ["redisUrl"], kind: "string", secret: true },
+  { name: "MQGATE_REDIS_URL", keys: ["redisUrl"], kind: "string" },
   { name: "MQGATE_SQS_ENDPOINT", keys: ["sqsEndpoint"], kind: "string" },
-  { name: "MQGATE_API_KEY", keys: ["apiKey"], kind: "string", secret: true },
+  { name: "MQGATE_API_KEY", keys: ["apiKey"], kind: "string" },
   { name: "MQGATE_LOG_LEVEL", keys: ["log.level"], kind: "string" },
   { name: "MQGATE_AUTH_MODE", keys: ["auth.mode"], kind: "string" },
   { name: "MQGATE_ACL_FILE", keys: ["auth.aclFile"], kind: "string" },
   { name: "MQGATE_AUTH_BACKENDS", keys: ["auth.backends"], kind: "list" },
   { name: "MQGATE_AUTH_CACHE_SECONDS", keys: ["auth.cacheSeconds"], kind: "int" },
   { name: "MQGATE_JWT_JWKS_URL", keys: ["auth.jwt.jwksUrl"], kind: "string" },
-  { name: "MQGATE_JWT_SECRET", keys: ["auth.jwt.secret"], kind: "string", secret: true },
+  { name: "MQGATE_JWT_SECRET", keys: ["auth.jwt.secret"], kind: "string" },
   { name: "MQGATE_AUTH_HTTP_URL", keys: ["auth.http.url"], kind: "string" },
-  { name: "MQGATE_AUTH_HTTP_AUTHORIZATION", keys: ["auth.http.authorization"], kind: "string", secret: true },
+  { name: "MQGATE_AUTH_HTTP_AUTHORIZATION", keys: ["auth.http.authorization"], kind: "string" },
   { name: "MQGATE_AUTH_LAMBDA_FUNCTION", keys: ["auth.lambda.functionName"], kind: "string" },
   { name: "MQGATE_MAX_PACKET_SIZE", keys: ["limits.maxPacketSize"], kind: "int" },
   { name: "MQGATE_MAX_CONNECTIONS", keys: ["limits.maxConnections"], kind: "int" },
@@ -89,7 +94,7 @@ export const SHORT_ENV_VARS: readonly EnvVarSpec[] = [
   { name: "MQGATE_RESYNC_MS", keys: ["cluster.resyncMs"], kind: "int" },
   { name: "MQGATE_NODE_ADDRESS", keys: ["cluster.address"], kind: "string" },
   { name: "MQGATE_EVENTS_QUEUE_URL", keys: ["events.queueUrl"], kind: "string" },
-];
+] satisfies EnvVarSpec[]).map(withSecret);
 
 /** `limits.maxPacketSize` → `MQGATE_LIMITS__MAX_PACKET_SIZE`: sections joined by `__`, camelCase to SNAKE_CASE. */
 export function envNameOf(keyPath: string): string {
@@ -127,8 +132,7 @@ function generatedEnvVars(short: readonly EnvVarSpec[]): EnvVarSpec[] {
       throw new Error(`generated variable ${name} (${keyPath}) collides with the documented ${name} (${same.keys.join(", ")})`);
     }
     const { kind, nullable } = kindOf(keyPath);
-    const secret = isSecretKey(keyPath);
-    out.push({ name, keys: [keyPath], kind, generated: true, ...(nullable ? { nullable } : {}), ...(secret ? { secret } : {}) });
+    out.push(withSecret({ name, keys: [keyPath], kind, generated: true, ...(nullable ? { nullable } : {}) }));
   }
   return out;
 }
