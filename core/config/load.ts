@@ -18,6 +18,7 @@ import { ConfigError, type ConfigIssue } from "./errors.js";
 import { configFromFile, type FileText, isPlainObject, type Plain } from "./load-file.js";
 import { zodIssues } from "./load-issues.js";
 import { configFileSchema, configSchema, DEFAULTS } from "./schema.js";
+import { SECRET_KEY_PATHS, URL_KEY_PATHS } from "./secrets.js";
 import type { DeepPartial, MqgateConfig } from "./types.js";
 
 export interface LoadConfigOptions {
@@ -119,26 +120,32 @@ export function loadConfigSync(opts: LoadConfigOptions = {}): MqgateConfig {
 }
 
 /**
- * A copy safe to log: apiKey, the JWT secret, the link secret and the authorizer's credentials masked, and the
- * password of every URL (redisUrl, sqsEndpoint, events.queueUrl, auth.jwt.jwksUrl, auth.http.url) replaced.
+ * A copy safe to log: every URL key (`URL_KEY_PATHS`, redisUrl among them) with its password replaced, every other
+ * secret key (`SECRET_KEY_PATHS`: apiKey, the JWT secret, the link secret, the authorizer's credentials, each of its
+ * headers) masked.
  */
 export function redactConfig(config: MqgateConfig): MqgateConfig {
-  const copy = structuredClone(config);
-  if (copy.apiKey !== undefined) copy.apiKey = "[redacted]";
-  if (copy.auth.jwt?.secret !== undefined) copy.auth.jwt.secret = "[redacted]";
-  if (copy.cluster.linkSecret !== undefined) copy.cluster.linkSecret = "[redacted]";
-  if (copy.auth.http?.authorization !== undefined) copy.auth.http.authorization = "[redacted]";
-  const headers = copy.auth.http?.headers;
-  if (headers !== undefined) for (const k of Object.keys(headers)) headers[k] = "[redacted]";
-  if (copy.redisUrl !== undefined) copy.redisUrl = redactUrl(copy.redisUrl);
-  if (copy.sqsEndpoint !== undefined) copy.sqsEndpoint = redactUrl(copy.sqsEndpoint);
-  if (copy.events.queueUrl !== undefined) copy.events.queueUrl = redactUrl(copy.events.queueUrl);
-  if (copy.auth.jwt?.jwksUrl !== undefined) copy.auth.jwt.jwksUrl = redactUrl(copy.auth.jwt.jwksUrl);
-  if (copy.auth.http !== undefined) copy.auth.http.url = redactUrl(copy.auth.http.url);
-  return copy;
+  const copy = structuredClone(config) as unknown as Plain;
+  for (const key of URL_KEY_PATHS) replaceAt(copy, key.split("."), (v) => redactUrl(v as string));
+  for (const key of SECRET_KEY_PATHS) if (!URL_KEY_PATHS.includes(key)) replaceAt(copy, key.split("."), mask);
+  return copy as unknown as MqgateConfig;
 }
 
-/** A URL with its password replaced by `redacted`; text that is not a URL, whole. */
+/** Replaces the value at `path` under `node` with `replace(value)`; an absent value (or section) stays absent. */
+function replaceAt(node: Plain, path: readonly string[], replace: (value: unknown) => unknown): void {
+  const [head, ...rest] = path as [string, ...string[]];
+  const value = node[head];
+  if (value === undefined || value === null) return;
+  if (rest.length === 0) node[head] = replace(value);
+  else if (isPlainObject(value)) replaceAt(value, rest, replace);
+}
+
+/** A secret: a string masked whole, a mapping (the authorizer's headers) with each of its values masked. */
+function mask(value: unknown): unknown {
+  return isPlainObject(value) ? Object.fromEntries(Object.keys(value).map((k) => [k, "[redacted]"])) : "[redacted]";
+}
+
+/** A URL with its password replaced by `redacted`; text that is not a URL is masked whole. */
 function redactUrl(text: string): string {
   try {
     const u = new URL(text);

@@ -7,6 +7,9 @@
 /** Key paths whose values are secret. A key under one of them is secret too (a header under `auth.http.headers`). */
 export const SECRET_KEY_PATHS: readonly string[] = ["apiKey", "redisUrl", "cluster.linkSecret", "auth.jwt.secret", "auth.http.authorization", "auth.http.headers"];
 
+/** Key paths whose values are URLs: shown with the password replaced (`redactConfig`), the rest kept readable. */
+export const URL_KEY_PATHS: readonly string[] = ["redisUrl", "sqsEndpoint", "events.queueUrl", "auth.jwt.jwksUrl", "auth.http.url"];
+
 /** A key whose last name says it holds a secret (`…password`, `…Token`), wherever it is. */
 const SECRET_NAME = /password|secret|token|credential|authorization/i;
 
