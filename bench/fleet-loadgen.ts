@@ -8,6 +8,7 @@ import { readFileSync } from "node:fs";
 import { DeliveryAccounting, summarizeLatencies } from "./accounting.js";
 import { BenchClient } from "./client.js";
 import { FleetSchedule, fleetSizing, summarizeGcLog } from "./fleet.js";
+import { warmMessagePath } from "./fleet-warm.js";
 import { closeAll, CONNECT_TIMEOUT_MS, finishResult, Meter, type Measured, phaseError, sleep, watchPhase } from "./measure.js";
 import { rssFileOf, sampleProc } from "./proc.js";
 import { failedMeasurement, type FleetOutcome, type FleetSpec, type GcSummary, type MeasurementResult } from "./types.js";
@@ -51,7 +52,7 @@ export async function runFleet(spec: FleetSpec): Promise<MeasurementResult> {
   const lags = new Float64Array(size.measuredCapacity);
   let nLags = 0;
 
-  // Warm the broker's connection path (as the idle scenario does), then let it settle before its idle RSS.
+  // Warm the broker's connection path (as the idle scenario does), then let it settle before its cold RSS.
   const warm: BenchClient[] = [];
   let backend: BenchClient;
   try {
@@ -76,6 +77,16 @@ export async function runFleet(spec: FleetSpec): Promise<MeasurementResult> {
     }
     phase?.poke();
   };
+  await sleep(spec.settleMs);
+  const rssColdBytes = sampleProc(spec.brokerPid).rssBytes;
+  const rssFileColdBytes = rssFileOf(spec.brokerPid);
+  // Then the message path (bench/fleet-warm.ts, decision 061): what the broker pays once goes into the baseline.
+  try {
+    await warmMessagePath(base, spec.keepalive, spec.payloadSize);
+  } catch (err) {
+    await closeAll([backend]);
+    return failedMeasurement(`setup: ${(err as Error).message}`);
+  }
   await sleep(spec.settleMs);
   const rssIdleBytes = sampleProc(spec.brokerPid).rssBytes;
   const rssFileIdleBytes = rssFileOf(spec.brokerPid);
@@ -183,6 +194,8 @@ export async function runFleet(spec: FleetSpec): Promise<MeasurementResult> {
     ratePerDevice: spec.ratePerDevice,
     offeredPerSec: spec.devices * spec.ratePerDevice,
     connectMs,
+    rssColdBytes,
+    rssFileColdBytes,
     rssIdleBytes,
     rssConnectedBytes,
     rssPerDeviceBytes: (rssEnd - rssIdleBytes) / spec.devices,

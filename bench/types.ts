@@ -108,7 +108,16 @@ export interface FleetOutcome {
   offeredPerSec: number;
   /** Time to connect and subscribe every device. */
   connectMs: number;
-  /** The broker with only the backend subscriber connected. */
+  /**
+   * The broker with only the backend subscriber connected, after the connection path's warm-up and before any
+   * message went through it. Absent in results older than decision 061 (their `rssIdleBytes` is this reading).
+   */
+  rssColdBytes?: number;
+  rssFileColdBytes?: number;
+  /**
+   * The idle baseline: the same, after the message path's warm-up too (bench/fleet-warm.ts, decision 061), so what
+   * a broker pays once is not counted per device.
+   */
   rssIdleBytes: number;
   /** The broker with every device connected and subscribed, before any publish. */
   rssConnectedBytes: number;

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { parseArgs } from "../../bench/cli.js";
 import { filesNeeded, FleetSchedule, fleetSizing, parseDeviceRate, parseDevices, parseFleetSeconds, SPARE_FILES, summarizeGcLog } from "../../bench/fleet.js";
 import { Prng } from "../sim/prng.js";
-import { anonPerDeviceBytes, cpuSplitPerMsg, fleetGoals, syscallsPerMsg } from "../../bench/fleet-report.js";
+import { anonPerDeviceBytes, coldPerDeviceBytes, cpuSplitPerMsg, fleetGoals, fleetSummaryLine, syscallsPerMsg } from "../../bench/fleet-report.js";
 import { parseStatusRssFile } from "../../bench/proc.js";
 import { aggregate, cellKey, renderMarkdown, type BenchResults, type RunRecord } from "../../bench/report.js";
 import { isPerPacket, PRESETS, plan, type PlanOptions, rowsFor, specFor } from "../../bench/scenarios.js";
@@ -247,9 +247,42 @@ describe("fleet report", () => {
     const results = { runs, settings: { qos: [1], idleConnections: 0, ratePerSecond: 1000, payloadSize: 64, window: 100, mode: "custom", reps: 1 }, machine: {} } as unknown as BenchResults;
     const md = renderMarkdown({ ...results, startedAt: "2025-01-01T00:00:00Z", command: "x" });
     expect(md).toContain("### Fleet:");
-    expect(md).toMatch(/\| mqgate \(memory store\) \| 2,000 × 5 \| 10,000 \| 20\.0 \| 0\.83× \| – \| – \| 0\.500 \| 2\.00 \| 12\.0 \| 100 → 120 → 107 \| 3\.50 \| – \| 12 \/ 30\.0 \/ 6\.00 \|/);
+    expect(md).toMatch(/\| mqgate \(memory store\) \| 2,000 × 5 \| 10,000 \| 20\.0 \| 0\.83× \| – \| – \| 0\.500 \| 2\.00 \| 12\.0 \| 100 → 120 → 107 \| 3\.50 \| – \| – \| 12 \/ 30\.0 \/ 6\.00 \|/);
     expect(md).toMatch(/\| Mosquitto \|[^\n]*\| – \| 60 \|/);
     expect(md).toContain("### Issue 17 targets");
+  });
+});
+
+describe("bench: RSS per device above the cold baseline (decision 061)", () => {
+  it("divides the growth over the reading before the message path's warm-up by the devices; NaN for older results", () => {
+    const MiB = 2 ** 20;
+    const r = fleetResult("mqgate-memory", 20, 2000, 12_000, 3.5); // idle 100 MiB, end 100 MiB + 3.5 KiB × 2,000
+    expect(coldPerDeviceBytes(r)).toBeNaN();
+    const f = r.fleet as NonNullable<typeof r.fleet>;
+    const warmed = { ...r, fleet: { ...f, rssColdBytes: 94 * MiB, rssFileColdBytes: 48 * MiB } };
+    // 6 MiB paid once during the warm-up, spread over 2,000 devices: 3.07 KiB more per device above the cold reading.
+    expect(coldPerDeviceBytes(warmed)).toBe(3.5 * 1024 + (6 * MiB) / 2000);
+    expect(fleetSummaryLine(warmed)).toContain("(3.50 KiB/device; cold 94.0 MiB, 6.57 KiB/device above it)");
+  });
+
+  it("shows both figures against issue 17's memory target, so the warm-up's share is never hidden", () => {
+    const MiB = 2 ** 20;
+    const warm = (t: "mqgate-memory" | "mosquitto", cpu: number, p99: number, max: number, kib: number) => {
+      const r = fleetResult(t, cpu, p99, max, kib);
+      return { ...r, fleet: { ...(r.fleet as NonNullable<typeof r.fleet>), rssColdBytes: 94 * MiB } };
+    };
+    const warmRuns: RunRecord[] = [
+      { scenario: "fleet", qos: 1, rep: 0, target: "mqgate-memory", result: warm("mqgate-memory", 20, 2000, 9000, 3.5) },
+      { scenario: "fleet", qos: 1, rep: 0, target: "mosquitto", result: warm("mosquitto", 24, 2600, 7000, 1) },
+    ];
+    const goals = fleetGoals(warmRuns, aggregate(warmRuns), (t) => cellKey("fleet", 1, t));
+    expect(goals.slice(-2).map((g) => [g.metric, g.value, g.met])).toEqual([
+      ["RSS per connected device above idle", "3.50 KiB", true],
+      ["RSS per connected device above the cold baseline (before any message)", "6.57 KiB", false],
+    ]);
+    const results = { runs: warmRuns, settings: { qos: [1], idleConnections: 0, ratePerSecond: 1000, payloadSize: 64, window: 100, mode: "custom", reps: 1 }, machine: {} } as unknown as BenchResults;
+    const md = renderMarkdown({ ...results, startedAt: "2025-01-01T00:00:00Z", command: "x" });
+    expect(md).toMatch(/\| 94\.0 → 100 → 120 → 107 \| 3\.50 \| 6\.57 \|/);
   });
 });
 
