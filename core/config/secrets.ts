@@ -12,12 +12,14 @@ export const URL_KEY_PATHS: readonly string[] = ["redisUrl", "sqsEndpoint", "eve
 
 /** A key whose last name says it holds a secret (`…password`, `…Token`), wherever it is. */
 const SECRET_NAME = /password|secret|token|credential|authorization/i;
+/** …unless the name ends in a unit: a limit on a secret (`auth.jwt.maxTokenBytes`) is a number, shown as any other. */
+const MEASURE_NAME = /(Bytes|Ms|Seconds|Size|Count)$/;
 
 /** Whether the value at `keyPath` (`auth.http.headers.x-api-key`, say) must never be shown. */
 export function isSecretKey(keyPath: string): boolean {
   for (const k of SECRET_KEY_PATHS) if (keyPath === k || keyPath.startsWith(`${k}.`)) return true;
   const last = keyPath.slice(keyPath.lastIndexOf(".") + 1);
-  return SECRET_NAME.test(last);
+  return SECRET_NAME.test(last) && !MEASURE_NAME.test(last);
 }
 
 /** `scheme://user:password@host` → `scheme://user:***@host`, for every URL in `text`; other text unchanged. */

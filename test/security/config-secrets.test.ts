@@ -61,6 +61,14 @@ describe("which keys are secret", () => {
     }
     for (const k of ["auth.jwt.secretFile", "some.section.password", "x.accessToken"]) expect(isSecretKey(k), k).toBe(true);
     for (const k of ["sqsEndpoint", "auth.http.url", "limits.maxPacketSize", "apiKeys", "auth.jwt.jwksUrl"]) expect(isSecretKey(k), k).toBe(false);
+    // A limit named for a secret is a number: `auth.jwt.maxTokenBytes` is shown; a listed key stays secret whatever its name.
+    for (const k of ["auth.jwt.maxTokenBytes", "x.tokenTtlSeconds"]) expect(isSecretKey(k), k).toBe(false);
+  });
+
+  it("a refused limit named for a secret is echoed, so the operator sees what was wrong", async () => {
+    const err = await failure({ env: { MQGATE_AUTH__JWT__MAX_TOKEN_BYTES: "12kb" } });
+    expect(err.issues.map((i) => i.origin)).toEqual(["MQGATE_AUTH__JWT__MAX_TOKEN_BYTES"]);
+    expect(err.message).toContain("12kb");
   });
 
   it("maskUrlPasswords masks the password of each URL in a text and leaves the rest", () => {
