@@ -1,3 +1,5 @@
+import { getHeapSpaceStatistics, setFlagsFromString } from "node:v8";
+import { runInNewContext } from "node:vm";
 import { describe, expect, it } from "vitest";
 import { addressKey } from "../../core/auth/address.js";
 import { AuthCancelledError, FairQueue } from "../../core/auth/fair-queue.js";
@@ -205,5 +207,46 @@ describe("AddressLimits", () => {
     l.admit("7.7.7.7:1");
     expect(l.trackedAddresses).toBe(3);
     void busy;
+  });
+
+  it("a burst from one address leaves no garbage in the old generation", () => {
+    setFlagsFromString("--expose-gc");
+    const gc = runInNewContext("gc") as () => void;
+    const l = new AddressLimits({ maxConnectionsPerAddress: 0, connectionRatePerAddress: 0, connectionBurstPerAddress: 1, maxTrackedAddresses: 3 });
+    for (const a of ["1.0.0.1", "1.0.0.2", "1.0.0.3"]) {
+      const r = l.admit(`${a}:1`);
+      if ("key" in r) l.release(r.key);
+    }
+    // Two full collections: the table is in the old generation, as in a broker that has run for a while.
+    gc();
+    gc();
+    const oldUsed = () => getHeapSpaceStatistics().find((s) => s.space_name === "old_space")?.space_used_size ?? Number.NaN;
+    const before = oldUsed();
+    for (let i = 0; i < 100_000; i++) {
+      const r = l.admit(`1.0.0.3:${i}`);
+      if ("key" in r) l.release(r.key);
+    }
+    // Moving the newest entry to the end again rehashed the table every few connections, into the old generation
+    // (about 4 MB here). The loop's other allocations die young.
+    expect(oldUsed() - before).toBeLessThan(500_000);
+    expect(l.trackedAddresses).toBe(3);
+  });
+
+  it("keeps the least recently seen order when the newest address is seen again", () => {
+    const l = new AddressLimits({ maxConnectionsPerAddress: 0, connectionRatePerAddress: 1, connectionBurstPerAddress: 1, maxTrackedAddresses: 2 }, () => 0);
+    // A forgotten address starts again with a full bucket: admitted. One still counted has no token left: refused.
+    const admitted = (address: string) => {
+      const r = l.admit(`${address}:1`);
+      if (!("key" in r)) return false;
+      l.release(r.key);
+      return true;
+    };
+    expect(admitted("1.0.0.1")).toBe(true);
+    expect(admitted("1.0.0.2")).toBe(true);
+    expect(admitted("1.0.0.1")).toBe(false); // seen again: now the most recently seen
+    expect(admitted("1.0.0.1")).toBe(false); // and again, where it already is
+    expect(admitted("1.0.0.3")).toBe(true); // 1.0.0.2, the least recently seen, is forgotten; 1.0.0.1 is kept
+    expect(admitted("1.0.0.1")).toBe(false);
+    expect(admitted("1.0.0.2")).toBe(true);
   });
 });
