@@ -1,13 +1,9 @@
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
 import { connect as netConnect, type Socket } from "node:net";
 import { generate, parser as createParser, type Packet } from "mqtt-packet";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { useBroker } from "../helpers/fixture.js";
+import { fullGc } from "../helpers/gc.js";
 import { RawClient } from "../helpers/raw-client.js";
-
-// A full collection on demand (the leak test below), without starting the test process with --expose-gc.
-setFlagsFromString("--expose-gc");
 
 // Malformed input, after Mosquitto's 13-malformed tests and mqtt-packet's testRandom: every bad packet closes
 // only the connection it came on, the broker never answers with garbage, and nothing leaks.
@@ -365,13 +361,12 @@ describe("fuzzing and leaks", () => {
     await until("warm-up connections to close", () => f.b.broker.connections.size === baseConnections);
     // Measured after a full collection each time: the bound is about what stays alive (a leak), not about garbage
     // the collector has not reached yet (Node 24's young generation holds more of it than Node 20's).
-    const gc = runInNewContext("gc") as () => void;
-    gc();
+    fullGc();
     const heapBefore = process.memoryUsage().heapUsed;
     await run(100, 2000);
     await until("connections to be released", () => f.b.broker.connections.size === baseConnections);
     expect(f.b.broker.sessions.size).toBe(baseSessions);
-    gc();
+    fullGc();
     const growth = process.memoryUsage().heapUsed - heapBefore;
     expect(growth).toBeLessThan(50 * 1024 * 1024);
     await sentinelRoundTrip();
