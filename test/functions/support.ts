@@ -108,7 +108,14 @@ export interface Received {
 
 export interface TestClient {
   client: MqttClient;
+  /** Messages as mqtt.js hands them to the application: a QoS 2 message only once its PUBREL came. */
   messages: Received[];
+  /**
+   * PUBLISH packets in the order they came off the wire, which is the order the broker sent them. Order assertions
+   * across QoS levels read this: mqtt.js emits a QoS 2 message on its PUBREL, a round trip after the PUBLISH, so a
+   * QoS 0 message sent right behind it is emitted first (`messages` reorders what the broker sent in order).
+   */
+  wire: Received[];
   /** Resolves once `n` messages in total have arrived. */
   waitFor(n: number, ms?: number): Promise<Received[]>;
   closed: Promise<void>;
@@ -118,11 +125,20 @@ export async function mqttClient(port: number, clientId: string, opts: IClientOp
   // The listener is attached before CONNACK: a resumed session's messages follow it at once.
   const client = mqtt.connect(`mqtt://127.0.0.1:${port}`, { clientId, reconnectPeriod: 0, connectTimeout: 5000, ...opts });
   const messages: Received[] = [];
-  client.on("message", (topic, payload, packet: Packet) => {
-    if (packet.cmd !== "publish") return;
-    const m: Received = { topic, payload: Buffer.from(payload), qos: packet.qos, retain: packet.retain };
+  const wire: Received[] = [];
+  const received = (packet: IPublishPacket): Received => {
+    const m: Received = { topic: packet.topic, payload: Buffer.from(packet.payload), qos: packet.qos, retain: packet.retain };
     if (packet.properties !== undefined) m.properties = packet.properties;
-    messages.push(m);
+    return m;
+  };
+  // packetreceive fires before mqtt.js handles the packet, so `topic` is still what the wire carried (an alias's
+  // topic is filled in by the handler); order and payload are what these assertions need from it.
+  client.on("packetreceive", (packet: Packet) => {
+    if (packet.cmd === "publish") wire.push(received(packet));
+  });
+  client.on("message", (topic, _payload, packet: Packet) => {
+    if (packet.cmd !== "publish") return;
+    messages.push({ ...received(packet), topic });
   });
   const closed = new Promise<void>((resolve) => client.once("close", () => resolve()));
   await new Promise<void>((resolve, reject) => {
@@ -133,6 +149,7 @@ export async function mqttClient(port: number, clientId: string, opts: IClientOp
   return {
     client,
     messages,
+    wire,
     closed,
     async waitFor(n: number, ms = 5000) {
       const deadline = Date.now() + ms;
