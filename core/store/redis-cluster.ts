@@ -7,6 +7,7 @@ import { RedisRetained } from "./redis-retained.js";
 import { RedisRoutes } from "./routes-redis.js";
 import type { Adoption, RouteChanges, RouteDigest } from "./routes-types.js";
 import * as S from "./scripts.js";
+import { API_KEY_DELETE, API_KEY_GET, API_KEY_PUT } from "./scripts-keys-wills.js";
 import { StoreParts } from "./store-parts.js";
 import { type Call, RedisClient, type RedisTransport, unwrap } from "./transport.js";
 import type { ApiKeyRecord, NodeRecord, NodeStats, Page, RetainedRecord, RetainedStats, StoredMessage } from "./types.js";
@@ -138,11 +139,11 @@ export abstract class RedisClusterParts extends StoreParts {
 
   async putApiKey(key: ApiKeyRecord): Promise<void> {
     check.checkApiKey(key);
-    await this.client.eval(S.API_KEY_PUT, API_KEY_KEYS, [key.id, key.hash, encodeApiKey(key)]);
+    await this.client.eval(API_KEY_PUT, API_KEY_KEYS, [key.id, key.hash, encodeApiKey(key)]);
   }
 
   async getApiKeyByHash(hash: string): Promise<ApiKeyRecord | null> {
-    const v = await this.client.eval(S.API_KEY_GET, API_KEY_KEYS, [hash]);
+    const v = await this.client.eval(API_KEY_GET, API_KEY_KEYS, [hash]);
     return v === null ? null : decodeApiKey(asString(v, "API key"));
   }
 
@@ -152,7 +153,7 @@ export abstract class RedisClusterParts extends StoreParts {
   }
 
   async deleteApiKey(id: string): Promise<boolean> {
-    return asInt(await this.client.eval(S.API_KEY_DELETE, API_KEY_KEYS, [id]), "delete") === 1;
+    return asInt(await this.client.eval(API_KEY_DELETE, API_KEY_KEYS, [id]), "delete") === 1;
   }
 
   async incrCounters(deltas: Record<string, number>): Promise<void> {

@@ -5,11 +5,15 @@ import { unindex } from "./redis-index.js";
 import { decodeRouteEntry, ROUTE_LOG_MAX, routeHash, type Adoption, type RouteChanges, type RouteDigest } from "./routes-types.js";
 import { checkRouteLimit, checkRouteUpdate } from "./routes-validate.js";
 import * as S from "./scripts.js";
+import { ROUTES_CHANGES, ROUTES_CLEAR, ROUTES_DIGESTS, ROUTES_UPDATE } from "./scripts-routes.js";
 import { type RedisClient, unwrap } from "./transport.js";
 import type { Page } from "./types.js";
 import { checkInt } from "./validate.js";
 
-/** The route table and session custody on Redis (routes-types.ts; keys.ts routeKeys/custodyKey; scripts.ts). */
+/**
+ * The route table and session custody on Redis (routes-types.ts; keys.ts routeKeys/custodyKey; scripts-routes.ts,
+ * ADOPT in scripts.ts).
+ */
 export class RedisRoutes {
   constructor(
     private readonly client: RedisClient,
@@ -22,20 +26,20 @@ export class RedisRoutes {
     const args = [node, String(this.logMax), String(remove.length)];
     for (const f of remove) args.push(f, String(routeHash(f)));
     for (const f of add) args.push(f, String(routeHash(f)));
-    return asInt(await this.client.eval(S.ROUTES_UPDATE, [k.set, k.log, k.version, k.digests], args), "route version");
+    return asInt(await this.client.eval(ROUTES_UPDATE, [k.set, k.log, k.version, k.digests], args), "route version");
   }
 
   async clear(node: string): Promise<number> {
     checkRouteUpdate(node, [], []);
     const k = routeKeys(node);
-    return asInt(await this.client.eval(S.ROUTES_CLEAR, [k.set, k.log, k.version, k.digests], [node, String(this.logMax)]), "route version");
+    return asInt(await this.client.eval(ROUTES_CLEAR, [k.set, k.log, k.version, k.digests], [node, String(this.logMax)]), "route version");
   }
 
   async changes(after: number, limit: number): Promise<RouteChanges> {
     checkInt(after, "after");
     checkRouteLimit(limit);
     const k = routeKeys("");
-    const a = asArray(await this.client.eval(S.ROUTES_CHANGES, [k.log, k.version], [String(after), String(limit)]), "route changes");
+    const a = asArray(await this.client.eval(ROUTES_CHANGES, [k.log, k.version], [String(after), String(limit)]), "route changes");
     const version = asInt(a[0], "route version");
     if (a[1] !== 1) return { version, complete: false, changes: [] };
     const entries = asArray(a[2] ?? [], "route log");
@@ -53,7 +57,7 @@ export class RedisRoutes {
 
   async digests(): Promise<{ version: number; digests: Record<string, RouteDigest> }> {
     const k = routeKeys("");
-    const a = asArray(await this.client.eval(S.ROUTES_DIGESTS, [k.version, k.digests], []), "route digests");
+    const a = asArray(await this.client.eval(ROUTES_DIGESTS, [k.version, k.digests], []), "route digests");
     const digests: Record<string, RouteDigest> = {};
     for (const [node, d] of flatMap(a[1], "route digests")) {
       const [count, sum] = d.split(":");

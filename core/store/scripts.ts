@@ -2,11 +2,14 @@ import { createHash } from "node:crypto";
 import { VERSION_TOMBSTONE_MS } from "./keys.js";
 
 /**
- * Every Lua script of the Redis store, shared by both transports (ioredis over TCP, @upstash/redis over REST);
- * the retained ones in scripts-retained.ts, users and roles in scripts-identity.ts, idempotency records in
- * scripts-idempotency.ts.
- * Scripts touch only the keys they are given, and every multi-key script gets keys of one hash slot: the seven
- * keys of one session (`{c:<id>}`), the five retained keys (`{r}`) or the two API key keys (`{k}`).
+ * The Lua scripts of the Redis store's sessions and nodes, shared by both transports (ioredis over TCP,
+ * @upstash/redis over REST), with the `script()` helper and the `SESSION` prelude every session script starts with.
+ * The others: one `apply` batch of a session in scripts-session.ts, the route table in scripts-routes.ts, API keys
+ * and wills in scripts-keys-wills.ts, retained messages in scripts-retained.ts, users and roles in
+ * scripts-identity.ts, idempotency records in scripts-idempotency.ts.
+ * Scripts touch only the keys they are given, and every multi-key script gets keys of one hash slot: the eight
+ * keys of one session (`{c:<id>}`), the five retained keys (`{r}`), the two API key keys (`{k}`), the route keys
+ * (`{rt}`) or the two will keys of one node (`{w:<node>}`).
  * Replies are flat arrays of strings and integers (no cjson), which survive both RESP and Upstash's JSON.
  */
 export interface LuaScript {
@@ -193,37 +196,6 @@ redis.call('HSET', KEYS[1], ARGV[1], ARGV[2] .. ':' .. ARGV[3] .. ':' .. rest)
 return 1
 `);
 
-/** KEYS: byid, byhash. ARGV: id, hash, value. Replaces the key's old hash; a key holding the same hash goes. */
-export const API_KEY_PUT = script("apiKeyPut", String.raw`
-local old = redis.call('HGET', KEYS[1], ARGV[1])
-if old then
-  local h = string.match(old, '^(%x+) ')
-  if h and redis.call('HGET', KEYS[2], h) == ARGV[1] then redis.call('HDEL', KEYS[2], h) end
-end
-local holder = redis.call('HGET', KEYS[2], ARGV[2])
-if holder and holder ~= ARGV[1] then redis.call('HDEL', KEYS[1], holder) end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-redis.call('HSET', KEYS[2], ARGV[2], ARGV[1])
-return 1
-`);
-
-/** Read only. KEYS: byid, byhash. ARGV: hash. Reply: the stored value or nil. */
-export const API_KEY_GET = script("apiKeyGet", String.raw`
-local id = redis.call('HGET', KEYS[2], ARGV[1])
-if not id then return false end
-return redis.call('HGET', KEYS[1], id)
-`);
-
-/** KEYS: byid, byhash. ARGV: id. Reply 1 when it existed. */
-export const API_KEY_DELETE = script("apiKeyDelete", String.raw`
-local v = redis.call('HGET', KEYS[1], ARGV[1])
-if not v then return 0 end
-local h = string.match(v, '^(%x+) ')
-if h and redis.call('HGET', KEYS[2], h) == ARGV[1] then redis.call('HDEL', KEYS[2], h) end
-redis.call('HDEL', KEYS[1], ARGV[1])
-return 1
-`);
-
 /**
  * Adoption of a dead node's session (decision 017). ARGV: from, to, now, leaseEnd|''. Only while `from` is the
  * custodian (or, for a session recorded before custody, its connected owner), and not connected to `from` by a
@@ -261,124 +233,4 @@ end
 redis.call('HSET', meta, 'custodian', ARGV[2])
 local s = snapshot(epoch)
 return { 1, connected, s[1], s[2], s[3], s[4], s[5], owed[1], owed[2], owed[3], owed[4] }
-`);
-
-/** Route scripts take KEYS = the node's route set, the route log, the version counter, the digests (keys.ts routeKeys). */
-const ROUTES = String.raw`
-local set, log, ver, dig = KEYS[1], KEYS[2], KEYS[3], KEYS[4]
-local M = 281474976710656
-local v = tonumber(redis.call('GET', ver) or '0')
-local function append(entry, max)
-  v = v + 1
-  redis.call('RPUSH', log, entry)
-  local n = redis.call('LLEN', log)
-  if n > max then redis.call('LTRIM', log, n - max, -1) end
-end
-`;
-
-/**
- * ARGV: node, log max, number of removals, then (filter, 48-bit hash) pairs to remove, then pairs to add. Each
- * actual change is appended to the log (`<a|r><node length>:<node><filter>`, trimmed to `log max`) and folded into
- * the node's digest (`<count>:<sum mod 2^48>`). Reply: the version after.
- */
-export const ROUTES_UPDATE = script("routesUpdate", ROUTES + String.raw`
-local node = ARGV[1]
-local max = tonumber(ARGV[2])
-local prefix = string.len(node) .. ':' .. node
-local count, sum = 0, 0
-local d = redis.call('HGET', dig, node)
-if d then
-  local c = string.find(d, ':', 1, true)
-  count = tonumber(string.sub(d, 1, c - 1))
-  sum = tonumber(string.sub(d, c + 1))
-end
-local i = 4
-local last = 3 + 2 * tonumber(ARGV[3])
-while i <= last do
-  if redis.call('SREM', set, ARGV[i]) == 1 then
-    count = count - 1
-    sum = (sum - tonumber(ARGV[i + 1])) % M
-    append('r' .. prefix .. ARGV[i], max)
-  end
-  i = i + 2
-end
-while i <= #ARGV do
-  if redis.call('SADD', set, ARGV[i]) == 1 then
-    count = count + 1
-    sum = (sum + tonumber(ARGV[i + 1])) % M
-    append('a' .. prefix .. ARGV[i], max)
-  end
-  i = i + 2
-end
-redis.call('SET', ver, string.format('%.0f', v))
-if count == 0 then redis.call('HDEL', dig, node) else redis.call('HSET', dig, node, string.format('%.0f:%.0f', count, sum)) end
-return v
-`);
-
-/** ARGV: node, log max. Drops the node's set and digest, logs one "clear". Reply: the version after. */
-export const ROUTES_CLEAR = script("routesClear", ROUTES + String.raw`
-local node = ARGV[1]
-redis.call('DEL', set)
-redis.call('HDEL', dig, node)
-append('c' .. string.len(node) .. ':' .. node, tonumber(ARGV[2]))
-redis.call('SET', ver, string.format('%.0f', v))
-return v
-`);
-
-/**
- * Read only. KEYS: log, version. ARGV: after, limit. Reply: {version, 1, entries} (the entries after `after`), or
- * {version, 0} when they are no longer in the log (or `after` is ahead: the store was reset).
- */
-export const ROUTES_CHANGES = script("routesChanges", String.raw`
-local v = tonumber(redis.call('GET', KEYS[2]) or '0')
-local after = tonumber(ARGV[1])
-if after == v then return { v, 1, {} } end
-local n = redis.call('LLEN', KEYS[1])
-local first = v - n + 1
-if after > v or after + 1 < first then return { v, 0 } end
-local s = after + 1 - first
-return { v, 1, redis.call('LRANGE', KEYS[1], s, s + tonumber(ARGV[2]) - 1) }
-`);
-
-/** Read only. KEYS: version, digests. Reply: {version, flat hash node -> `<count>:<sum>`}. */
-export const ROUTES_DIGESTS = script("routesDigests", String.raw`
-return { tonumber(redis.call('GET', KEYS[1]) or '0'), redis.call('HGETALL', KEYS[2]) }
-`);
-
-/**
- * Wills (will-types.ts, decision 019). KEYS: the node's will hash (member -> value) and its index (member ->
- * incarnation), both `{w:<node>}`; a member is `<epoch>:<clientId>`. ARGV: member, incarnation, value.
- */
-export const WILL_PUT = script("willPut", String.raw`
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[3])
-redis.call('ZADD', KEYS[2], ARGV[2], ARGV[1])
-return 1
-`);
-
-/** KEYS: as WILL_PUT. ARGV: member, value. Replaces the will only while it is there (its index entry stays). Reply: 1, or 0 when gone. */
-export const WILL_REPLACE = script("willReplace", String.raw`
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then return 0 end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
-return 1
-`);
-
-/** KEYS: as WILL_PUT. ARGV: member. Deletes and returns the will (false when gone). */
-export const WILL_TAKE = script("willTake", String.raw`
-local v = redis.call('HGET', KEYS[1], ARGV[1])
-redis.call('HDEL', KEYS[1], ARGV[1])
-redis.call('ZREM', KEYS[2], ARGV[1])
-return v
-`);
-
-/** KEYS: as WILL_PUT. ARGV: highest incarnation, limit. Deletes and returns member, value pairs, oldest first. */
-export const WILLS_TAKE_OF = script("willsTakeOf", String.raw`
-local members = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', ARGV[1], 'LIMIT', 0, tonumber(ARGV[2]))
-local r = {}
-for _, m in ipairs(members) do
-  local v = redis.call('HGET', KEYS[1], m)
-  redis.call('HDEL', KEYS[1], m)
-  redis.call('ZREM', KEYS[2], m)
-  if v then r[#r + 1] = m; r[#r + 1] = v end
-end
-return r
 `);

@@ -2,7 +2,7 @@ import { putMessageExtras, takeMessageExtras } from "./codec-props.js";
 import { StoreDataError } from "./errors.js";
 import { willKeys } from "./keys.js";
 import { asArray, asString } from "./redis-replies.js";
-import * as S from "./scripts.js";
+import * as S from "./scripts-keys-wills.js";
 import type { RedisClient } from "./transport.js";
 import { checkInt, checkLimit, checkMessage, checkText } from "./validate.js";
 import { MAX_WILL_DELAY, type TakenWill, type WillOps, type WillRecord } from "./will-types.js";
