@@ -1,16 +1,11 @@
-import {
-  CreateQueueCommand,
-  DeleteQueueCommand,
-  GetQueueUrlCommand,
-  SetQueueAttributesCommand,
-  type SQSClient,
-} from "@aws-sdk/client-sqs";
+import { DeleteQueueCommand, GetQueueUrlCommand, type SQSClient } from "@aws-sdk/client-sqs";
 import { DEFAULT_MAX_MESSAGE_BYTES, DEFAULT_WAIT_TIME_SECONDS, SQS_MAX_MESSAGE_BYTES } from "./constants.js";
 import { CommunicatorError, type CommunicatorErrorListener, NodeUnreachable, PayloadTooLarge } from "./errors.js";
 import { checkQueuePrefix, nodeQueueName } from "./queue-names.js";
 import { bodyBytes, encodeNodeMessage } from "./schema.js";
 import { type OutEntry, SqsBatchSender } from "./sqs-batch.js";
-import { isQueueDeletedRecently, isQueueMissing, isQueueNameTaken, sleep, sqsToken } from "./sqs-client.js";
+import { isQueueMissing, sqsToken } from "./sqs-client.js";
+import { createNodeQueue, groupOf, type NodeQueueSettings } from "./sqs-node-queue.js";
 import { type ReceiverOptions, SqsReceiver } from "./sqs-receiver.js";
 import type { Communicator, DrainResult, NodeMessage, NodeMessageHandler } from "./types.js";
 
@@ -189,41 +184,14 @@ export class SqsCommunicator implements Communicator {
   }
 
   private async createQueue(nodeId: string): Promise<string> {
-    const QueueName = this.queueName(nodeId);
-    const settable = {
-      VisibilityTimeout: String(this.receiverOpts.visibilityTimeoutSeconds),
-      MaximumMessageSize: String(this.maxMessageBytes),
-      MessageRetentionPeriod: String(this.retentionSeconds),
-      ReceiveMessageWaitTimeSeconds: String(this.receiverOpts.waitTimeSeconds),
-      ...(this.redrivePolicy === null ? {} : { RedrivePolicy: this.redrivePolicy }),
+    const settings: NodeQueueSettings = {
+      visibilityTimeoutSeconds: this.receiverOpts.visibilityTimeoutSeconds,
+      maxMessageBytes: this.maxMessageBytes,
+      retentionSeconds: this.retentionSeconds,
+      waitTimeSeconds: this.receiverOpts.waitTimeSeconds,
+      redrivePolicy: this.redrivePolicy,
     };
-    const Attributes = {
-      FifoQueue: "true",
-      ContentBasedDeduplication: "false",
-      // High-throughput FIFO: deduplication and throughput limits per message group, not per queue.
-      DeduplicationScope: "messageGroup",
-      FifoThroughputLimit: "perMessageGroupId",
-      ...settable,
-    };
-    const tags = { "mqgate:role": "node-queue", "mqgate:node": nodeId.replace(/[^\p{L}\p{N} +=._:/@-]/gu, "_").slice(0, 256) };
-    // AWS refuses a name for 60 s after its queue was deleted (a node restarting under the same id).
-    const deadline = Date.now() + 70_000;
-    for (;;) {
-      try {
-        const res = await this.client.send(new CreateQueueCommand({ QueueName, Attributes, tags }));
-        if (res.QueueUrl === undefined) throw new CommunicatorError(`CreateQueue ${QueueName} answered no URL`);
-        return res.QueueUrl;
-      } catch (err) {
-        if (isQueueNameTaken(err)) {
-          // The queue of an earlier run of this node, created with other settings: adopt it, with ours.
-          const url = await this.queueUrl(nodeId);
-          await this.client.send(new SetQueueAttributesCommand({ QueueUrl: url, Attributes: settable }));
-          return url;
-        }
-        if (!isQueueDeletedRecently(err) || Date.now() > deadline) throw err;
-        await sleep(5_000);
-      }
-    }
+    return createNodeQueue(this.client, { queueName: this.queueName(nodeId), nodeId, settings, existingUrl: () => this.queueUrl(nodeId) });
   }
 
   /** The node's queue URL, looked up once and cached (one lookup in flight per node); NodeUnreachable if none. */
@@ -291,21 +259,3 @@ export class SqsCommunicator implements Communicator {
   }
 }
 
-/**
- * A message's FIFO group in a node queue: a sending node's forwards (and its reply to a take-over kick) in its own
- * group, in the order it sent them; a take-over kick in the claiming node's group too, behind the forwards that
- * node sent before it (decision 031), unless nothing waits for that order (`unordered`: a kick repeated once the
- * wait for the reply ended, which that group may be holding back); other control messages per client.
- */
-function groupOf(m: NodeMessage): string {
-  switch (m.type) {
-    case "deliver":
-    case "publish":
-    case "moved":
-      return `o:${m.origin}`;
-    case "kick":
-      return m.node !== undefined && m.unordered !== true ? `o:${m.node}` : `c:${m.clientId}`;
-    default:
-      return `c:${m.clientId}`;
-  }
-}
