@@ -2,7 +2,7 @@
 import { ratio } from "./accounting.js";
 import { formatBrokerDrops } from "./broker-drops.js";
 import { fmtAnomalies, fmtNum, fmtRatio, fmtSig, fmtSpread, type Stat, stat, table, TARGET_LABELS } from "./format.js";
-import type { Cell, RunRecord } from "./report.js";
+import type { Cell, RunRecord } from "./cells.js";
 import { TARGET_IDS, type TargetId } from "./targets.js";
 import type { MeasurementResult } from "./types.js";
 

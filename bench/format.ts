@@ -1,6 +1,6 @@
 /** Number formatting, Markdown tables and the small statistics the benchmark reports share. */
 import { median } from "./accounting.js";
-import type { Cell } from "./report.js";
+import type { Cell } from "./cells.js";
 import type { TargetId } from "./targets.js";
 
 export interface Stat {
