@@ -2,24 +2,21 @@
  * The benchmark runner: builds mqgate, starts every target as its own process on free ports (fresh for every
  * measurement), runs one load generator process per measurement, interleaves the targets across repetitions,
  * and reports medians and ratios (terminal, bench/results/*.json, docs/benchmarks.md, docs/benchmarks-ratios.svg).
+ * One measurement is taken in bench/measurement.ts; --cpu-prof's build and summary are in bench/profiling.ts.
  *
  * Entry: bench/run.mjs (bundles bench/*.ts with esbuild, then calls `main`).
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { availableParallelism, tmpdir } from "node:os";
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { describeMachine } from "./machine.js";
-import { filesNeeded } from "./fleet.js";
-import { openFilesLimits, sampleMachine } from "./proc.js";
-import { bundleSourceMap, type CpuProfile, selfTimes } from "./profile.js";
-import { fleetSummaryLine } from "./fleet-report.js";
+import { better, describeRun, fileLimitFor, measureOnce, summaryLine, waitForQuiet } from "./measurement.js";
+import { buildProfilingBroker, printProfile } from "./profiling.js";
 import { anomalyLines, type BenchResults, type RunRecord, renderConsole, renderMarkdown, renderSvg } from "./report.js";
 import { type CliOptions, parseArgs, USAGE } from "./cli.js";
-import { PRESETS, plan, type PlanOptions, type PlannedRun, type Preset, SCENARIO_IDS, specFor } from "./scenarios.js";
-import { formatBrokerDrops, readBrokerDrops } from "./broker-drops.js";
-import { killAll, mosquittoAvailable, redisAvailable, type RunningTarget, startTarget, TARGET_IDS, type TargetOptions } from "./targets.js";
-import { failedMeasurement, type MeasurementResult, type MeasurementSpec } from "./types.js";
+import { PRESETS, plan, type PlanOptions, type PlannedRun, type Preset, SCENARIO_IDS } from "./scenarios.js";
+import { killAll, mosquittoAvailable, redisAvailable, TARGET_IDS, type TargetOptions } from "./targets.js";
+import type { MeasurementResult } from "./types.js";
 
 export { type CliOptions, parseArgs, USAGE } from "./cli.js";
 
@@ -44,180 +41,9 @@ function publishDocs(root: string, results: BenchResults): void {
   console.log(`wrote ${relative(root, docPath)} (generated part) and docs/benchmarks-ratios.svg`);
 }
 
-function printProfile(path: string, root: string, top = 15): void {
-  const profile = JSON.parse(readFileSync(path, "utf8")) as CpuProfile;
-  const { rows, totalMs, idleMs } = selfTimes(profile, root);
-  console.log(`\nCPU profile ${relative(root, path)}: ${(totalMs / 1000).toFixed(1)} s sampled, ${((idleMs / Math.max(1, totalMs)) * 100).toFixed(0)} % idle`);
-  console.log(`${"self ms".padStart(9)} ${"% busy".padStart(7)}  function (location)`);
-  // Locations in the unminified broker bundle are shown as the source file esbuild took them from.
-  const sources = new Map<string, (line: number) => string | null>();
-  const where = (location: string): string => {
-    const m = /^(.*\.mjs):(\d+)$/.exec(location);
-    if (m === null) return location;
-    const file = m[1] as string;
-    let lookup = sources.get(file);
-    if (lookup === undefined) {
-      const abs = file.startsWith("/") ? file : join(root, file);
-      lookup = existsSync(abs) && abs.includes("mqgate-bench") ? bundleSourceMap(readFileSync(abs, "utf8")) : () => null;
-      sources.set(file, lookup);
-    }
-    return lookup(Number(m[2])) ?? location;
-  };
-  for (const r of rows.filter((x) => x.name !== "(idle)").slice(0, top)) {
-    console.log(`${r.selfMs.toFixed(0).padStart(9)} ${r.busyPct.toFixed(1).padStart(7)}  ${r.name}${r.location === "" ? "" : ` (${where(r.location)})`}`);
-  }
-  // The same time by source file (node: internals and native frames by name).
-  const byFile = new Map<string, { ms: number; pct: number }>();
-  for (const r of rows) {
-    if (r.name === "(idle)") continue;
-    const file = r.location === "" ? r.name : where(r.location).replace(/:\d+$/, "");
-    const e = byFile.get(file) ?? { ms: 0, pct: 0 };
-    e.ms += r.selfMs;
-    e.pct += r.busyPct;
-    byFile.set(file, e);
-  }
-  console.log(`\n${"self ms".padStart(9)} ${"% busy".padStart(7)}  by file`);
-  for (const [file, e] of [...byFile].sort((a, b) => b[1].ms - a[1].ms).slice(0, top)) {
-    console.log(`${e.ms.toFixed(0).padStart(9)} ${e.pct.toFixed(1).padStart(7)}  ${file}`);
-  }
-}
-
-/** Runs one load generator process; resolves with its result (a failed result when it dies or hangs). */
-function runLoadgen(loadgen: string, spec: MeasurementSpec, fileLimit: number | null): Promise<MeasurementResult> {
-  const args = [loadgen, JSON.stringify(spec)];
-  const [file, argv] = fileLimit === null ? [process.execPath, args] : ["/bin/sh", ["-c", 'ulimit -n "$0" && exec "$@"', String(fileLimit), process.execPath, ...args]];
-  return new Promise((resolve) => {
-    const child: ChildProcess = spawn(file, argv, { stdio: ["ignore", "inherit", "inherit", "ipc"] });
-    let result: MeasurementResult | null = null;
-    const limit = spec.timeoutMs * 2 + 60_000;
-    const timer = setTimeout(() => child.kill("SIGKILL"), limit);
-    child.on("message", (m) => {
-      result = m as MeasurementResult;
-    });
-    child.on("exit", (code, signal) => {
-      clearTimeout(timer);
-      if (result !== null) resolve(result);
-      else resolve(failedMeasurement(`load generator exited (${signal ?? `code ${code}`}) without a result`));
-    });
-    child.on("error", (err) => {
-      clearTimeout(timer);
-      resolve(failedMeasurement(`load generator: ${err.message}`));
-    });
-  });
-}
-
-
-/** CPU cores the machine keeps busy over `ms` (nothing of the benchmark runs while this is called). */
-async function machineLoad(ms: number): Promise<number> {
-  const a = sampleMachine();
-  await new Promise((r) => setTimeout(r, ms));
-  const b = sampleMachine();
-  const total = b.totalMs - a.totalMs;
-  return total > 0 ? ((b.busyMs - a.busyMs) / total) * availableParallelism() : 0;
-}
-
-/** Waits until other processes use at most `maxCores` (measured over 500 ms), or `maxWaitMs` has passed. */
-async function waitForQuiet(maxCores: number, maxWaitMs: number): Promise<{ waitedMs: number; load: number }> {
-  const t0 = Date.now();
-  let load = await machineLoad(500);
-  while (load > maxCores && Date.now() - t0 < maxWaitMs) load = await machineLoad(500);
-  return { waitedMs: Date.now() - t0, load };
-}
-
-/** One measurement: a fresh target process, one load generator run, the target stopped. */
-async function measureOnce(run: PlannedRun, planOpts: PlanOptions, targetOpts: TargetOptions, loadgen: string, fileLimit: number | null): Promise<MeasurementResult> {
-  let target: RunningTarget | null = null;
-  let gcDir: string | null = null;
-  let gcLog: string | null = null;
-  try {
-    // The fleet reports the GC pauses of the Node.js brokers (mqgate, Aedes) from a log they append to.
-    if (run.scenario === "fleet" && run.target !== "mosquitto") {
-      gcDir = mkdtempSync(join(tmpdir(), "mqgate-bench-gc-"));
-      gcLog = join(gcDir, "gc.log");
-    }
-    const fleet = run.scenario === "fleet";
-    target = await startTarget(run.target, { ...targetOpts, gcLog, metrics: fleet, mosquittoLimits: fleet });
-    await new Promise((r) => setTimeout(r, 200));
-    const spec = specFor(run, planOpts, { host: "127.0.0.1", port: target.port, brokerPid: target.pid, side: target.side, gcLog });
-    const result = await runLoadgen(loadgen, spec, run.scenario === "idle" || run.scenario === "fleet" ? fileLimit : null);
-    if (target.metricsPort !== null) {
-      result.brokerDrops = await readBrokerDrops(target.metricsPort);
-      const drops = formatBrokerDrops(result.brokerDrops);
-      if (!result.ok && drops !== "") result.error = `${result.error ?? "failed"} (the broker dropped: ${drops})`;
-    }
-    const output = target.output().trim();
-    if (!result.ok && output !== "") result.error = `${result.error ?? "failed"} (broker output: ${output.split("\n").slice(-3).join(" / ")})`;
-    return result;
-  } catch (err) {
-    return failedMeasurement((err as Error).message);
-  } finally {
-    await target?.stop();
-    if (gcDir !== null) rmSync(gcDir, { recursive: true, force: true });
-  }
-}
-
-/** The attempt to keep: a successful one over a failed one, then the one with the least background load. */
-function better(a: MeasurementResult, b: MeasurementResult): boolean {
-  if (a.ok !== b.ok) return a.ok;
-  const x = Number.isFinite(a.backgroundCores) ? a.backgroundCores : Number.POSITIVE_INFINITY;
-  const y = Number.isFinite(b.backgroundCores) ? b.backgroundCores : Number.POSITIVE_INFINITY;
-  return x < y;
-}
-
-function describeRun(run: PlannedRun): string {
-  return `${run.scenario}${run.qos === null ? "" : ` qos${run.qos}`} ${run.target}`;
-}
-
-function summaryLine(r: MeasurementResult): string {
-  if (r.fleet !== undefined && r.fleet !== null) return fleetSummaryLine(r);
-  if (r.idle !== null) {
-    const i = r.idle;
-    return `${i.connected}/${i.requested} conns, ${Math.round(i.connectsPerSec)} conn/s, ${(i.rssPerConnBytes / 1024).toFixed(2)} KiB/conn, ${i.cpuUsPerConnect.toFixed(0)} µs CPU/connect, other processes ${r.backgroundCores.toFixed(2)} cores`;
-  }
-  const parts = [`${Math.round(r.deliveredPerSec).toLocaleString("en-US")} msg/s`, `${r.cpuUsPerMsg.toFixed(2)} µs CPU/msg`];
-  if (Number.isFinite(r.sideCpuUsPerMsg)) parts.push(`redis ${r.sideCpuUsPerMsg.toFixed(2)} µs/msg`);
-  if (r.latency !== null) parts.push(`p50 ${r.latency.p50.toFixed(0)} µs, p99 ${r.latency.p99.toFixed(0)} µs, max ${r.latency.max.toFixed(0)} µs`);
-  parts.push(`load gen ${r.loadgenCpuPct.toFixed(0)} % CPU`, `other processes ${r.backgroundCores.toFixed(2)} cores`);
-  return parts.join(", ");
-}
-
-/**
- * The open-files limit children need for `connections` sockets (idle connections, fleet devices), or null when
- * the current one will do; throws, saying what to change, when the hard limit is too low.
- */
-function fileLimitFor(connections: number, option: string): number | null {
-  const { soft, hard } = openFilesLimits();
-  const { limit, error } = filesNeeded(connections, soft, hard);
-  if (error !== null) throw new Error(`${error} (${option})`);
-  if (limit === null) return null;
-  const probe = spawnSync("/bin/sh", ["-c", `ulimit -n ${limit}`], { stdio: "ignore" });
-  if (probe.status !== 0) throw new Error(`'ulimit -n ${limit}' is refused (soft limit ${soft}, hard ${hard}); lower ${option} or raise the limit`);
-  return limit;
-}
-
 function buildMqgate(root: string): void {
   const r = spawnSync(process.execPath, [join(root, "scripts", "build.mjs"), "--if-stale"], { cwd: root, stdio: "inherit" });
   if (r.status !== 0) throw new Error("node scripts/build.mjs --if-stale failed");
-}
-
-/** An unminified bundle of the broker (same options as scripts/build.mjs otherwise), so profiles show real names. */
-async function buildProfilingBroker(root: string, outfile: string): Promise<void> {
-  const { build } = await import("esbuild");
-  const { version } = JSON.parse(readFileSync(join(root, "package.json"), "utf8")) as { version: string };
-  await build({
-    absWorkingDir: root,
-    entryPoints: ["broker/main.ts"],
-    outfile,
-    bundle: true,
-    platform: "node",
-    format: "esm",
-    target: "node20",
-    minify: false,
-    sourcemap: false,
-    define: { __MQGATE_VERSION__: JSON.stringify(version) },
-    banner: { js: "import { createRequire as __mqgateCreateRequire } from 'node:module'; const require = __mqgateCreateRequire(import.meta.url);" },
-    logLevel: "warning",
-  });
 }
 
 export interface MainContext {
