@@ -11,6 +11,7 @@ import { FleetSchedule, fleetSizing, summarizeGcLog } from "./fleet.js";
 import { warmMessagePath } from "./fleet-warm.js";
 import { closeAll, CONNECT_TIMEOUT_MS, finishResult, Meter, type Measured, phaseError, sleep, watchPhase } from "./measure.js";
 import { rssFileOf, sampleProc } from "./proc.js";
+import { StealWatch, worstAwayFromSteal } from "./steal.js";
 import { failedMeasurement, type FleetOutcome, type FleetSpec, type GcSummary, type MeasurementResult } from "./types.js";
 import { PublishTemplate } from "./wire.js";
 
@@ -46,6 +47,8 @@ export async function runFleet(spec: FleetSpec): Promise<MeasurementResult> {
   let phase: { poke: () => void } | null = null;
   // Latencies of the messages written within the measured interval, µs.
   const latencies = new Float64Array(size.measuredCapacity);
+  // When each of them was written (ms, performance.now()), to tell which flights a steal window met (bench/steal.ts).
+  const sentAts = new Float64Array(size.measuredCapacity);
   let nLatencies = 0;
   let measureFrom = Number.POSITIVE_INFINITY;
   let measureTo = Number.POSITIVE_INFINITY;
@@ -73,7 +76,10 @@ export async function runFleet(spec: FleetSpec): Promise<MeasurementResult> {
     const v = acc.record(device, 0, seq);
     if (v === "ok" || v === "reordered") {
       distinct++;
-      if (sentAt >= measureFrom && sentAt < measureTo && nLatencies < latencies.length) latencies[nLatencies++] = (receivedAt - sentAt) * 1000;
+      if (sentAt >= measureFrom && sentAt < measureTo && nLatencies < latencies.length) {
+        sentAts[nLatencies] = sentAt;
+        latencies[nLatencies++] = (receivedAt - sentAt) * 1000;
+      }
     }
     phase?.poke();
   };
@@ -128,6 +134,7 @@ export async function runFleet(spec: FleetSpec): Promise<MeasurementResult> {
   // The offered load: one timer walks the schedule; every publish is its own write, stamped when written.
   const schedule = new FleetSchedule(spec.devices, spec.ratePerDevice);
   const meter = new Meter(spec);
+  const steal = new StealWatch();
   const endMs = size.warmupMs + size.durationMs;
   let sending = true;
   let arrivals0 = 0;
@@ -155,6 +162,7 @@ export async function runFleet(spec: FleetSpec): Promise<MeasurementResult> {
       sent0 = sentTotal;
       measureFrom = performance.now();
       meter.start();
+      steal.start();
     }
     sending = schedule.due(now, endMs, send);
     if (sending) timer = setTimeout(tick, Math.max(1, Math.min(50, schedule.nextAt() - now)));
@@ -177,6 +185,7 @@ export async function runFleet(spec: FleetSpec): Promise<MeasurementResult> {
   let gc: GcSummary | null = null;
   if (started) {
     const stopAt = performance.now();
+    steal.stop();
     measured = await meter.stop();
     rssFileEndBytes = rssFileOf(spec.brokerPid);
     gc = readGc(spec.gcLog, epochMs(measureFrom), epochMs(stopAt));
@@ -188,6 +197,7 @@ export async function runFleet(spec: FleetSpec): Promise<MeasurementResult> {
   await closeAll([backend, ...devices.filter((c): c is BenchClient => c !== null)]);
 
   const rssEnd = measured?.broker.rssAfterBytes ?? Number.NaN;
+  const away = worstAwayFromSteal(sentAts, latencies, nLatencies, steal.windows);
   const lagSummary = nLags > 0 ? summarizeLatencies(lags.subarray(0, nLags)) : null;
   const fleet: FleetOutcome = {
     devices: spec.devices,
@@ -203,6 +213,10 @@ export async function runFleet(spec: FleetSpec): Promise<MeasurementResult> {
     rssFileEndBytes,
     sendLagP99Ms: lagSummary?.p99 ?? Number.NaN,
     sendLagMaxMs: lagSummary?.max ?? Number.NaN,
+    stealMs: steal.totalMs,
+    stealWindows: steal.windows.length,
+    maxAwayFromStealMs: steal.available ? away.maxMs : Number.NaN,
+    awayFromStealShare: steal.available && nLatencies > 0 ? away.clear / nLatencies : Number.NaN,
   };
   const latency = nLatencies > 0 ? summarizeLatencies(latencies.subarray(0, nLatencies)) : null;
   return { ...finishResult(error, measured, published, delivered, delivery, latency, null), gc, fleet };

@@ -132,6 +132,16 @@ export interface FleetOutcome {
   /** How late the load generator wrote publishes against their schedule, ms (its own lag, not the broker's). */
   sendLagP99Ms: number;
   sendLagMaxMs: number;
+  /**
+   * Hypervisor steal over the measured interval (bench/steal.ts): ms of CPU time the host took from the machine's
+   * vCPUs, and in how many of the load generator's 100 ms samples it was counted. Absent in older results; NaN
+   * where /proc/stat cannot be read.
+   */
+  stealMs?: number;
+  stealWindows?: number;
+  /** The worst latency of the messages whose flight no steal window overlapped, ms, and their share of all. */
+  maxAwayFromStealMs?: number;
+  awayFromStealShare?: number;
 }
 
 export interface ProcDelta {

@@ -247,7 +247,7 @@ describe("fleet report", () => {
     const results = { runs, settings: { qos: [1], idleConnections: 0, ratePerSecond: 1000, payloadSize: 64, window: 100, mode: "custom", reps: 1 }, machine: {} } as unknown as BenchResults;
     const md = renderMarkdown({ ...results, startedAt: "2025-01-01T00:00:00Z", command: "x" });
     expect(md).toContain("### Fleet:");
-    expect(md).toMatch(/\| mqgate \(memory store\) \| 2,000 × 5 \| 10,000 \| 20\.0 \| 0\.83× \| – \| – \| 0\.500 \| 2\.00 \| 12\.0 \| 100 → 120 → 107 \| 3\.50 \| – \| – \| 12 \/ 30\.0 \/ 6\.00 \|/);
+    expect(md).toMatch(/\| mqgate \(memory store\) \| 2,000 × 5 \| 10,000 \| 20\.0 \| 0\.83× \| – \| – \| 0\.500 \| 2\.00 \| 12\.0 \| – \| 100 → 120 → 107 \| 3\.50 \| – \| – \| 12 \/ 30\.0 \/ 6\.00 \|/);
     expect(md).toMatch(/\| Mosquitto \|[^\n]*\| – \| 60 \|/);
     expect(md).toContain("### Issue 17 targets");
   });
