@@ -7,7 +7,6 @@ import {
 import { createStore, InvalidStoreInput, MemoryStore, StoreDataError } from "../../core/store/index.js";
 import { retainedPrefix } from "../../core/store/match.js";
 import { sentPacketId } from "../../core/store/sent-boundary.js";
-import { SortedKeys } from "../../core/store/sorted.js";
 
 describe("store codec", () => {
   it("messages round trip with exact bytes", () => {
@@ -102,19 +101,6 @@ describe("store codec", () => {
     const bytes = (s: string): Buffer => Buffer.from(s, "utf8");
     const sorted = [...samples].sort(compareUtf8);
     expect(sorted).toEqual([...samples].sort((x, y) => Buffer.compare(bytes(x), bytes(y))));
-  });
-
-  it("SortedKeys pages after a cursor and finds prefixes", () => {
-    const s = new SortedKeys();
-    for (const k of ["b", "a/1", "a", "a/2", "ab", "a/1"]) s.add(k);
-    expect(s.size).toBe(5);
-    expect(s.after(null, 10)).toEqual(["a", "a/1", "a/2", "ab", "b"]);
-    expect(s.after("a/1", 2)).toEqual(["a/2", "ab"]);
-    expect(s.after("a/15", 10)).toEqual(["a/2", "ab", "b"]);
-    expect(s.withPrefix("a/")).toEqual(["a/1", "a/2"]);
-    s.delete("a/2");
-    s.delete("zz");
-    expect(s.withPrefix("a")).toEqual(["a", "a/1", "ab"]);
   });
 
   it("retainedPrefix: the literal start every matching topic shares", () => {
