@@ -8,7 +8,9 @@
  * overlapped.
  *
  * /proc/stat counts in clock ticks (10 ms with USER_HZ 100), so an interval shows steal only once a tick's worth has
- * accumulated: a window marks where steal was counted, not its exact extent.
+ * accumulated, and steal may be shown in a later interval than the one it happened in: a window marks where steal
+ * was counted, not its exact extent, and a message "away from steal" may still have met some. The figure is a
+ * supplement to the worst latency of all messages, never a replacement.
  */
 import { clkTck } from "./proc.js";
 import { readFileSync } from "node:fs";
@@ -40,7 +42,10 @@ export interface StealWatchOptions {
   clock?: () => number;
 }
 
-/** Samples the steal counter until `stop()`; `available` is false where it cannot be read (no /proc). */
+/**
+ * Samples the steal counter from `start()` until `stop()`; `available` is false before `start()` and where the
+ * counter cannot be read (no /proc, or a read failed later: the readings then count for nothing).
+ */
 export class StealWatch {
   private timer: NodeJS.Timeout | null = null;
   private last = 0;
@@ -50,7 +55,7 @@ export class StealWatch {
   private readonly clock: () => number;
   private readonly found: StealWindow[] = [];
   private total = 0;
-  private ok = true;
+  private ok = false;
 
   constructor(options: StealWatchOptions = {}) {
     this.intervalMs = options.intervalMs ?? 100;
@@ -62,9 +67,9 @@ export class StealWatch {
     try {
       this.last = this.read();
     } catch {
-      this.ok = false;
       return;
     }
+    this.ok = true;
     this.lastAt = this.clock();
     this.timer = setInterval(() => this.sample(), this.intervalMs);
     this.timer.unref();
@@ -74,7 +79,13 @@ export class StealWatch {
   sample(): void {
     if (!this.ok) return;
     const now = this.clock();
-    const value = this.read();
+    let value: number;
+    try {
+      value = this.read();
+    } catch {
+      this.ok = false;
+      return;
+    }
     if (value > this.last) {
       this.found.push({ from: this.lastAt, to: now, ms: value - this.last });
       this.total += value - this.last;

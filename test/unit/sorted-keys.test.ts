@@ -70,12 +70,13 @@ describe("SortedKeys (chunked, decision 062)", () => {
         const s = new SortedKeys(chunkSize);
         const ref = new Reference();
         for (let step = 0; step < 400; step++) {
-          const k = key(r);
-          // Grow first, then mostly shrink, so chunks both split and merge.
-          if (r() < (step < 250 ? 0.8 : 0.25)) {
+          // Grow first, then shrink by deleting keys that are there, so chunks split, merge and empty.
+          if (step < 250 ? r() < 0.8 : r() < 0.15) {
+            const k = key(r);
             s.add(k);
             ref.add(k);
           } else {
+            const k = ref.keys.length > 0 && r() < 0.9 ? (ref.keys[Math.floor(r() * ref.keys.length)] as string) : key(r);
             s.delete(k);
             ref.delete(k);
           }
@@ -91,7 +92,16 @@ describe("SortedKeys (chunked, decision 062)", () => {
           expect(s.range(prefix, null, 2), ctx).toEqual(ref.range(prefix, null, 2));
           expect(s.range(prefix, q, 4), ctx).toEqual(ref.range(prefix, q, 4));
         }
-        for (const k of [...ref.keys]) s.delete(k);
+        // Emptied from the front, chunk by chunk, with the queries checked on the way.
+        for (const [n, k] of [...ref.keys].entries()) {
+          s.delete(k);
+          ref.delete(k);
+          if (n % 7 !== 0) continue;
+          const q = key(r);
+          expect(s.after(q, 3)).toEqual(ref.after(q, 3));
+          expect(s.countPrefix(q.slice(0, 1))).toBe(ref.withPrefix(q.slice(0, 1)).length);
+          expect(s.after(null, 1000)).toEqual(ref.keys);
+        }
         expect([s.size, s.after(null, 10)]).toEqual([0, []]);
       }
     });
@@ -105,7 +115,8 @@ describe("SortedKeys (chunked, decision 062)", () => {
     for (const k of keys) s.add(k);
     expect(s.size).toBe(n);
     expect(s.countPrefix("fleet-1")).toBe(keys.filter((k) => k.startsWith("fleet-1")).length);
-    expect(s.after("fleet-99998", 2)).toEqual(["fleet-99999", "fleet-999"].sort(compareUtf8).filter((k) => compareUtf8(k, "fleet-99998") > 0).slice(0, 2));
+    expect(s.after("fleet-99998", 2)).toEqual(["fleet-99999"]);
+    expect(s.after("fleet-0", 2)).toEqual(["fleet-1", "fleet-10"]);
     for (const k of keys) s.delete(k);
     expect(s.size).toBe(0);
   });
