@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { useBroker } from "../helpers/fixture.js";
 import { fullGc } from "../helpers/gc.js";
 import { RawClient } from "../helpers/raw-client.js";
+import { mulberry32 as prng } from "../helpers/prng.js";
 
 // Malformed input, after Mosquitto's 13-malformed tests and mqtt-packet's testRandom: every bad packet closes
 // only the connection it came on, the broker never answers with garbage, and nothing leaks.
@@ -216,17 +217,6 @@ describe("malformed packets close only their own connection", () => {
 
 // --- fuzzing ----------------------------------------------------------------------------------------------
 
-/** mulberry32: a small seeded PRNG so a failing run can be replayed. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const TEMPLATES: Packet[] = [
   { cmd: "publish", topic: "fuzz/a", payload: Buffer.from("hello"), qos: 0, retain: false, dup: false },
   { cmd: "publish", topic: "fuzz/b/c", payload: Buffer.from("x".repeat(40)), qos: 1, messageId: 7, retain: false, dup: false },

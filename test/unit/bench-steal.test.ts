@@ -4,6 +4,7 @@ import { fleetGoals, fleetSummaryLine, fleetTable } from "../../bench/fleet-repo
 import { clkTck } from "../../bench/proc.js";
 import { parseStealMs, StealWatch, worstAwayFromSteal } from "../../bench/steal.js";
 import type { MeasurementResult } from "../../bench/types.js";
+import { fleetResult } from "../helpers/bench-results.js";
 
 describe("bench: hypervisor steal (issue 17's worst latency)", () => {
   it("reads the steal counter of /proc/stat's aggregate line, in ms", () => {
@@ -83,40 +84,11 @@ describe("bench: hypervisor steal (issue 17's worst latency)", () => {
   });
 
   it("reports it beside the worst latency of all messages, never in its place", () => {
-    const result = (target: "mqgate-memory" | "mosquitto", maxUs: number, away: number): MeasurementResult =>
-      ({
-        ok: true,
-        error: null,
-        elapsedMs: 5000,
-        published: 50_000,
-        delivered: 50_000,
-        deliveredPerSec: 10_000,
-        broker: { name: "broker", cpuMs: 1, rssBeforeBytes: 0, rssAfterBytes: 100 * 2 ** 20 },
-        side: [],
-        cpuUsPerMsg: 20,
-        sideCpuUsPerMsg: Number.NaN,
-        loadgenCpuPct: 30,
-        backgroundCores: 0,
-        delivery: { expected: 50_000, received: 50_000, lost: 0, duplicates: 0, reordered: 0, unexpected: 0, badPairs: [] },
-        latency: { count: 50_000, p50: 400, p90: 900, p99: 1500, p999: 3000, max: maxUs, mean: 500 },
-        idle: null,
-        gc: null,
-        fleet: {
-          devices: 2000,
-          ratePerDevice: 5,
-          offeredPerSec: 10_000,
-          connectMs: 900,
-          rssIdleBytes: 100 * 2 ** 20,
-          rssConnectedBytes: 100 * 2 ** 20,
-          rssPerDeviceBytes: 0,
-          sendLagP99Ms: 2,
-          sendLagMaxMs: 20,
-          stealMs: 420,
-          stealWindows: 31,
-          maxAwayFromStealMs: away,
-          awayFromStealShare: 0.82,
-        },
-      }) as MeasurementResult;
+    const result = (target: "mqgate-memory" | "mosquitto", maxUs: number, away: number): MeasurementResult => {
+      const r = fleetResult(target, 20, 1500, maxUs, 3);
+      r.fleet = { ...(r.fleet as NonNullable<MeasurementResult["fleet"]>), stealMs: 420, stealWindows: 31, maxAwayFromStealMs: away, awayFromStealShare: 0.82 };
+      return r;
+    };
     const runs: RunRecord[] = [
       { scenario: "fleet", qos: 1, rep: 0, target: "mqgate-memory", result: result("mqgate-memory", 21_000, 6.5) },
       { scenario: "fleet", qos: 1, rep: 1, target: "mqgate-memory", result: result("mqgate-memory", 9000, 7.25) },

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { compareUtf8 } from "../../core/store/codec.js";
 import { SortedKeys } from "../../core/store/sorted.js";
+import { mulberry32 as rng } from "../helpers/prng.js";
 
 /** The reference: one sorted array, as SortedKeys was before decision 062. */
 class Reference {
@@ -26,17 +27,6 @@ class Reference {
   }
 }
 
-/** A small seeded generator (mulberry32), so a failure names its seed. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 // Keys that share prefixes, sort differently in UTF-16 and UTF-8 (U+FFFD against an astral character), and are empty.
 const ALPHABET = ["a", "b", "/", "ü", "\ufffd", "😀", "z"];

@@ -1,5 +1,6 @@
 import { describe, it, expect } from "vitest";
 import { SubscriptionTrie, TopicIndex, topicMatches } from "../../core/topic/index.js";
+import { mulberry32 } from "../helpers/prng.js";
 
 /** Spec examples (MQTT 3.1.1 section 4.7) plus edge cases, used to build tries. */
 const FILTERS = [
@@ -256,17 +257,6 @@ describe("SubscriptionTrie", () => {
   });
 });
 
-/** Deterministic PRNG (mulberry32). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe("randomized cross-check against topicMatches", () => {
   const LEVELS = ["a", "b", "", "$x", "$SYS", "ab"];
