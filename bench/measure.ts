@@ -16,7 +16,7 @@ export class Meter {
   private readonly pids: { name: string; pid: number }[];
   private cpu0: NodeJS.CpuUsage = process.cpuUsage();
   private t0 = 0;
-  private machine0: MachineCpu = { busyMs: 0, totalMs: 0 };
+  private machine0: MachineCpu = { busyMs: 0, totalMs: 0, stealMs: 0 };
 
   constructor(spec: MeasurementSpec) {
     this.pids = [{ name: "broker", pid: spec.brokerPid }, ...spec.side];

@@ -114,6 +114,8 @@ export function openFilesLimits(): { soft: number; hard: number } {
 export interface MachineCpu {
   busyMs: number;
   totalMs: number;
+  /** The part of busy the hypervisor took (steal, bench/steal.ts). */
+  stealMs: number;
 }
 
 /** Parses the aggregate `cpu` line of /proc/stat: busy = user + nice + system + irq + softirq + steal. */
@@ -124,7 +126,7 @@ export function parseProcStat(text: string): MachineCpu {
   const [user = 0, nice = 0, system = 0, idle = 0, iowait = 0, irq = 0, softirq = 0, steal = 0] = f;
   const busy = user + nice + system + irq + softirq + steal;
   const ms = 1000 / clkTck();
-  return { busyMs: busy * ms, totalMs: (busy + idle + iowait) * ms };
+  return { busyMs: busy * ms, totalMs: (busy + idle + iowait) * ms, stealMs: steal * ms };
 }
 
 export function sampleMachine(): MachineCpu {

@@ -12,8 +12,7 @@
  * was counted, not its exact extent, and a message "away from steal" may still have met some. The figure is a
  * supplement to the worst latency of all messages, never a replacement.
  */
-import { clkTck } from "./proc.js";
-import { readFileSync } from "node:fs";
+import { sampleMachine } from "./proc.js";
 
 /** Between two samples `from` and `to` (the sampling process's performance.now(), ms), the counter grew by `ms`. */
 export interface StealWindow {
@@ -22,17 +21,9 @@ export interface StealWindow {
   ms: number;
 }
 
-/** The steal counter of the aggregate `cpu` line of /proc/stat (all CPUs), in ms. */
-export function parseStealMs(stat: string): number {
-  const line = stat.split("\n", 1)[0] ?? "";
-  const f = line.trim().split(/\s+/);
-  const steal = Number(f[8]);
-  if (!line.startsWith("cpu ") || !Number.isFinite(steal)) throw new Error("unexpected /proc/stat format");
-  return steal * (1000 / clkTck());
-}
-
+/** The steal counter of the aggregate `cpu` line of /proc/stat (all CPUs), in ms (proc.ts parses the line). */
 export function readStealMs(): number {
-  return parseStealMs(readFileSync("/proc/stat", "utf8"));
+  return sampleMachine().stealMs;
 }
 
 export interface StealWatchOptions {

@@ -1,17 +1,17 @@
 import { describe, expect, it } from "vitest";
 import { aggregate, cellKey, type RunRecord } from "../../bench/cells.js";
 import { fleetGoals, fleetSummaryLine, fleetTable } from "../../bench/fleet-report.js";
-import { clkTck } from "../../bench/proc.js";
-import { parseStealMs, StealWatch, worstAwayFromSteal } from "../../bench/steal.js";
+import { clkTck, parseProcStat } from "../../bench/proc.js";
+import { StealWatch, worstAwayFromSteal } from "../../bench/steal.js";
 import type { MeasurementResult } from "../../bench/types.js";
 import { fleetResult } from "../helpers/bench-results.js";
 
 describe("bench: hypervisor steal (issue 17's worst latency)", () => {
   it("reads the steal counter of /proc/stat's aggregate line, in ms", () => {
     const tick = 1000 / clkTck();
-    expect(parseStealMs("cpu  100 10 50 800 40 5 5 7 0 0\ncpu0 50 5 25 400 20 2 3 4 0 0\n")).toBeCloseTo(7 * tick);
-    expect(() => parseStealMs("intr 1 2 3\n")).toThrow();
-    expect(() => parseStealMs("cpu  1 2 3\n")).toThrow();
+    expect(parseProcStat("cpu  100 10 50 800 40 5 5 7 0 0\ncpu0 50 5 25 400 20 2 3 4 0 0\n").stealMs).toBeCloseTo(7 * tick);
+    expect(() => parseProcStat("intr 1 2 3\n")).toThrow();
+    expect(() => parseProcStat("cpu  1 2 3\n")).toThrow();
   });
 
   it("keeps the sample intervals in which the counter grew, their total, and takes a last sample on stop", () => {
