@@ -86,11 +86,7 @@ export class SortedKeys {
 
   /** Up to `count` (a positive integer) keys strictly after `after` (from the start when null), in order. */
   after(after: string | null, count: number): string[] {
-    const at = after === null ? { c: 0, i: 0 } : this.lowerBound(after);
-    if (after !== null && this.keyAt(at) === after) this.advance(at);
-    const out: string[] = [];
-    for (; out.length < count && at.c < this.chunks.length; this.advance(at)) out.push(this.keyAt(at) as string);
-    return out;
+    return this.range("", after, count);
   }
 
   /** Keys starting with `prefix`, in order. */
